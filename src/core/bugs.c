@@ -1,0 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* The bug-injection switch word (only in quorate_core_buggy). */
+#include "common/compiler.h"
+
+unsigned qr_bugs;

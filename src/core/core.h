@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The protocol core of one shard core of one node: coordinator and replica
+ * state machines for PUT / GET / DELETE at ONE / QUORUM / ALL / explicit R,W,
+ * read repair, retransmission, deadlines and the failure detector. Sans-IO
+ * and deterministic: the same events in the same order give the same effects.
+ *
+ * Events in:  qr_core_on_frame (peer or client frame), qr_core_on_wal_durable,
+ *             qr_core_tick (timers), qr_core_recover (WAL replay at start).
+ * Effects out (struct qr_env): frames to send, WAL appends.
+ * The driver calls qr_core_flush() after a batch of events to send the frames
+ * the core has been filling (one per peer, several messages each).
+ *
+ * Not thread-safe: one qr_core per shard core. Memory is allocated at
+ * qr_core_create() and never on the event path (the store's value arena
+ * aside).
+ */
+#ifndef QR_CORE_CORE_H
+#define QR_CORE_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/detector.h"
+#include "core/env.h"
+#include "core/hlc.h"
+#include "core/placement.h"
+#include "core/store.h"
+#include "core/wire.h"
+
+struct qr_core;
+
+struct qr_core_config {
+	uint16_t node_id;
+	uint16_t shard;
+	uint32_t cluster_id;
+	uint32_t incarnation;                 /* bump on every start */
+	const struct qr_placement *placement; /* shared, read-only */
+	uint32_t requests_max;    /* in-flight coordinator requests */
+	uint32_t pending_max;     /* replies waiting for the WAL */
+	uint32_t keys_max;        /* store entries */
+	unsigned arena;           /* jemalloc arena for the store */
+	uint64_t max_offset_ms;   /* HLC: 0 -> 500 */
+	uint64_t deadline_us_default; /* when a request gives none */
+	uint64_t rto_us_min;      /* first retransmission timeout */
+	uint64_t rto_us_max;      /* backoff cap */
+	uint64_t heartbeat_us;    /* heartbeat period */
+	uint64_t suspect_after_us;
+	uint64_t down_after_us;
+	uint64_t timer_tick_us;   /* timer wheel granularity */
+};
+
+/* Reasonable defaults for a real deployment (the sim overrides some). */
+void qr_core_config_defaults(struct qr_core_config *cfg);
+
+/* Counters. X(name, text). */
+#define QR_CORE_DROP_LIST(X)                                                   \
+	X(WIRE, "malformed frame or message")                                  \
+	X(CLOCK, "sender's HLC too far ahead")                                 \
+	X(BAD_NODE, "unknown source node")                                     \
+	X(WRONG_SHARD, "key belongs to another shard")                         \
+	X(NOT_REPLICA, "replica message for a partition we do not hold")       \
+	X(STALE_REPLY, "reply to a finished or unknown request")               \
+	X(UNEXPECTED, "message type not valid from this sender")               \
+	X(PENDING_FULL, "WAL-pending queue full")                              \
+	X(WAL, "WAL append refused")
+
+enum qr_core_drop {
+#define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
+	QR_CORE_DROP_LIST(QR_CORE_DROP_ENUM)
+#undef QR_CORE_DROP_ENUM
+	QR_DROP_COUNT
+};
+const char *qr_core_drop_name(enum qr_core_drop d);
+
+struct qr_core_stats {
+	uint64_t frames_in, msgs_in, frames_out, msgs_out;
+	uint64_t client_ops[QR_OP_END];    /* requests accepted, by op */
+	uint64_t client_ok, client_err;    /* replies sent */
+	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
+	uint64_t replicate_applied, replicate_older, replicate_same;
+	uint64_t reads_served;
+	uint64_t read_repairs_sent;        /* REPLICATEs sent by read repair */
+	uint64_t retransmits;
+	uint64_t wal_appends;
+	uint64_t drops[QR_DROP_COUNT];
+};
+
+/* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */
+int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
+		   struct qr_core **out);
+void qr_core_destroy(struct qr_core *c);
+
+/*
+ * Recovery, before any other event: re-apply a durable WAL record (in lsn
+ * order). Raises the HLC past its version. 0 or the store's error.
+ */
+int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec);
+
+/* A frame from a peer (client = 0) or a client (client = the driver's handle
+ * for its address, echoed back in env->send). Bad input is counted in
+ * stats.drops and changes nothing. */
+void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
+		      size_t len);
+/* Every record with lsn <= lsn is durable (called in increasing order). */
+void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn);
+/* Run due timers: retransmissions, deadlines, heartbeats, detector. Call at
+ * least every timer_tick_us. */
+void qr_core_tick(struct qr_core *c);
+/* Send every frame the core has been filling. */
+void qr_core_flush(struct qr_core *c);
+
+/* Introspection for the driver, stats and tests. */
+const struct qr_core_stats *qr_core_stats(const struct qr_core *c);
+struct qr_store *qr_core_store(struct qr_core *c);
+const struct qr_hlc *qr_core_hlc(const struct qr_core *c);
+const struct qr_detector *qr_core_detector(const struct qr_core *c);
+uint64_t qr_core_last_lsn(const struct qr_core *c);    /* appended */
+uint64_t qr_core_durable_lsn(const struct qr_core *c); /* durable */
+uint32_t qr_core_requests_active(const struct qr_core *c);
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Placement: key -> partition (CRC32C, P a power of two), partition ->
+ * replica set (rendezvous hashing over node ids, RF of them, highest score
+ * first), partition -> shard core (p % shards). Every node and client
+ * computes the same answer from (P, nodes, RF, shards). The replica table is
+ * computed once at init, so lookups on the data path are a load.
+ */
+#ifndef QR_CORE_PLACEMENT_H
+#define QR_CORE_PLACEMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/crc32c.h"
+
+#define QR_NODES_MAX 64 /* node ids fit a uint64_t mask */
+#define QR_RF_MAX 7
+#define QR_PARTITIONS_MAX (1u << 20)
+#define QR_SHARDS_MAX 128
+
+struct qr_placement {
+	uint32_t partitions; /* power of two */
+	uint16_t nodes;      /* node ids 0..nodes-1 */
+	uint16_t rf;         /* replicas per partition, 1..min(7, nodes) */
+	uint16_t shards;     /* shard cores per node */
+	uint8_t *replicas;   /* partitions * rf node ids, owned */
+};
+
+/* Control path: allocates the table. 0 or QR_EINVAL / QR_ENOMEM. */
+int qr_placement_init(struct qr_placement *p, uint32_t partitions,
+		      uint16_t nodes, uint16_t rf, uint16_t shards);
+void qr_placement_fini(struct qr_placement *p);
+
+/* The rendezvous score of (partition, node); exposed for tests. */
+uint64_t qr_placement_score(uint32_t partition, uint16_t node);
+
+static inline uint32_t qr_placement_partition(const struct qr_placement *p,
+					      const void *key, size_t key_len)
+{
+	return qr_crc32c(0, key, key_len) & (p->partitions - 1);
+}
+
+/* rf node ids, highest rendezvous score first. */
+static inline const uint8_t *
+qr_placement_replicas(const struct qr_placement *p, uint32_t partition)
+{
+	return p->replicas + (size_t)partition * p->rf;
+}
+
+static inline uint16_t qr_placement_shard(const struct qr_placement *p,
+					  uint32_t partition)
+{
+	return (uint16_t)(partition % p->shards);
+}
+
+/* Index of node in the partition's replica set, or -1. */
+int qr_placement_replica_index(const struct qr_placement *p,
+			       uint32_t partition, uint16_t node);
+
+#endif

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wire format: a frame (the UDP payload) holds a header and one or more
+ * messages. All integers are little-endian; layouts are fixed and packed with
+ * explicit offsets (see docs/protocol.md), never C struct images.
+ *
+ *   frame   := frame_hdr msg{msg_count}             (total <= 1472 bytes)
+ *   frame_hdr (24 B): magic u16 'Q''R' | proto u8 | msg_count u8 |
+ *             cluster_id u32 | src_node u16 | dst_node u16 | shard u16 |
+ *             reserved u16 (0) | hlc u64 (sender's HLC, 0 from clients)
+ *   msg     := type u8 | flags u8 | length u16 (whole message) | body
+ *
+ * The decoder is total: for any byte string it returns messages or a named
+ * QR_EWIRE_* error, never reads outside [buf, buf+len), and accepts a
+ * message only if its length is exactly the fixed body plus its key and value
+ * lengths and every enumerated field is in range. Decoded keys and values
+ * point into the frame (zero copy): they live as long as the frame buffer.
+ */
+#ifndef QR_CORE_WIRE_H
+#define QR_CORE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/version.h"
+
+#define QR_WIRE_MAGIC 0x5251u /* bytes 'Q','R' read little-endian */
+#define QR_WIRE_PROTO 1
+#define QR_FRAME_BYTES_MAX 1472 /* UDP payload in a 1500 B MTU */
+#define QR_FRAME_HDR_BYTES 24
+#define QR_MSG_HDR_BYTES 4
+#define QR_KEY_BYTES_MAX 255
+#define QR_VALUE_BYTES_MAX 1024 /* a max key + value + header fits a frame */
+#define QR_NODE_CLIENT 0xffffu  /* src_node of a frame sent by a client */
+
+enum qr_msg_type {
+	QR_MSG_CLIENT_REQ = 1,
+	QR_MSG_CLIENT_REPLY = 2,
+	QR_MSG_REPLICATE = 3,
+	QR_MSG_REPLICATE_ACK = 4,
+	QR_MSG_READ = 5,
+	QR_MSG_READ_REPLY = 6,
+	QR_MSG_HEARTBEAT = 7,
+	QR_MSG_TYPE_END, /* first unused type: room to add more */
+};
+
+enum qr_op {
+	QR_OP_GET = 1,
+	QR_OP_PUT = 2,
+	QR_OP_DELETE = 3,
+	QR_OP_END,
+};
+
+/* Consistency level of one request. R and W are explicit for QR_LEVEL_RW. */
+enum qr_level {
+	QR_LEVEL_ONE = 1,
+	QR_LEVEL_QUORUM = 2,
+	QR_LEVEL_ALL = 3,
+	QR_LEVEL_RW = 4, /* use the request's r (reads) or w (writes), 1..RF */
+	QR_LEVEL_END,
+};
+
+/* Message flags (the flags byte of the message header). */
+#define QR_MSGF_TOMBSTONE 0x01 /* REPLICATE / READ_REPLY / CLIENT_REPLY */
+#define QR_MSGF_ALL 0x01       /* any other bit is QR_EWIRE_FIELD */
+
+/*
+ * A decoded message: one flat struct for every type; a field not in the
+ * type's layout is zero. Encoding uses the fields of m->type only.
+ */
+struct qr_msg {
+	uint8_t type;  /* enum qr_msg_type */
+	uint8_t flags; /* QR_MSGF_* */
+	/* CLIENT_REQ */
+	uint64_t req_id;       /* client's id; echoed in CLIENT_REPLY */
+	uint8_t op;            /* enum qr_op */
+	uint8_t level;         /* enum qr_level */
+	uint8_t r, w;          /* for QR_LEVEL_RW, else 0 */
+	uint32_t deadline_us;  /* relative to arrival; 0: server default */
+	uint64_t min_version;  /* session token (an HLC); 0: none */
+	/* CLIENT_REPLY, REPLICATE_ACK, READ_REPLY */
+	int16_t status;        /* 0 or enum qr_err */
+	uint8_t answered;      /* CLIENT_REPLY: replicas that answered */
+	uint64_t replica_mask; /* CLIENT_REPLY: bit per node that answered */
+	/* REPLICATE, REPLICATE_ACK, READ, READ_REPLY */
+	uint64_t op_id;        /* coordinator's request id */
+	uint32_t partition;
+	struct qr_version version;
+	/* HEARTBEAT */
+	uint32_t incarnation;  /* bumped at each start of the node */
+	uint64_t closed_ts;    /* reserved for follower reads; 0 for now */
+	/* keyed messages */
+	const uint8_t *key;
+	uint8_t key_len;
+	const uint8_t *value;
+	uint16_t value_len;
+};
+
+struct qr_frame_hdr {
+	uint8_t msg_count;
+	uint32_t cluster_id;
+	uint16_t src_node; /* QR_NODE_CLIENT from clients */
+	uint16_t dst_node;
+	uint16_t shard;
+	uint64_t hlc;
+};
+
+/* Bytes a message takes on the wire (header + body + key + value). */
+size_t qr_wire_msg_bytes(const struct qr_msg *m);
+
+struct qr_frame_writer {
+	uint8_t *buf;
+	uint16_t len;
+	uint16_t cap;
+	uint8_t count;
+};
+
+/* Start a frame in buf (cap bytes, at most QR_FRAME_BYTES_MAX used). */
+void qr_wire_frame_begin(struct qr_frame_writer *w, void *buf, size_t cap,
+			 const struct qr_frame_hdr *hdr);
+/* Append a message: 0, QR_EFULL (does not fit: the frame is unchanged) or
+ * QR_EINVAL (field out of range: nothing written). */
+int qr_wire_put(struct qr_frame_writer *w, const struct qr_msg *m);
+/* Patch msg_count and return the frame's length in bytes. */
+size_t qr_wire_frame_end(struct qr_frame_writer *w);
+/* Rewrite the hlc field of a finished frame (stamped at send time). */
+void qr_wire_frame_set_hlc(void *frame, uint64_t hlc);
+
+struct qr_frame_reader {
+	const uint8_t *buf;
+	size_t len;
+	size_t off;
+	uint8_t left; /* messages not yet returned */
+};
+
+/* Validate the header: 0 or QR_EWIRE_SHORT/MAGIC/VERSION/CLUSTER/COUNT/
+ * LENGTH. hdr may be NULL. */
+int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
+		       uint32_t cluster_id, struct qr_frame_hdr *hdr);
+/* Next message: 1 (m filled), 0 (no more, and no trailing bytes), or a
+ * QR_EWIRE_* error; after an error the rest of the frame is not read. */
+int qr_wire_next(struct qr_frame_reader *r, struct qr_msg *m);
+
+#endif
