@@ -27,6 +27,7 @@
 #include "core/placement.h"
 #include "core/store.h"
 #include "core/wire.h"
+#include "quorate/err.h"
 
 struct qr_core;
 

@@ -86,6 +86,8 @@ struct qr_msg {
 	/* REPLICATE, REPLICATE_ACK, READ, READ_REPLY */
 	uint64_t op_id;        /* coordinator's request id */
 	uint32_t partition;
+	/* REPLICATE, REPLICATE_ACK, READ_REPLY, and CLIENT_REPLY (the version
+	 * written, or read: a client's session token comes from it) */
 	struct qr_version version;
 	/* HEARTBEAT */
 	uint32_t incarnation;  /* bumped at each start of the node */

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * History checkers: see check.h. Histories are a few hundred operations per
+ * seed, so the checks scan linearly; clarity beats speed here.
+ */
+#include "sim/check.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "core/wire.h"
+#include "quorate/err.h"
+
+struct check_op {
+	uint16_t client;
+	uint64_t seq;
+	int key;
+	uint8_t op;
+	uint8_t count;
+	bool final;
+	bool done;
+	uint64_t min_version;
+	uint64_t start_us, end_us;
+	int status;
+	struct qr_version version;
+};
+
+/* Which write a version names. */
+struct check_ver {
+	int key;
+	struct qr_version v;
+	uint16_t client;
+	uint64_t seq;
+	bool tombstone;
+};
+
+static void fail(struct check *c, const char *checker, const char *fmt, ...)
+{
+	if (c->failed)
+		return;
+	c->failed = true;
+	snprintf(c->checker, sizeof(c->checker), "%s", checker);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+}
+
+void check_init(struct check *c, int n, int rf, int nkeys,
+		struct sim_result *res)
+{
+	memset(c, 0, sizeof(*c));
+	c->n = rf; /* N of the quorum arithmetic is the replica count */
+	(void)n;
+	c->rf = rf;
+	c->quorum = rf / 2 + 1;
+	c->nkeys = nkeys;
+	c->res = res;
+}
+
+void check_fini(struct check *c)
+{
+	free(c->ops);
+	free(c->vers);
+}
+
+int check_begin(struct check *c, uint16_t client, uint64_t seq, int key,
+		uint8_t op, uint8_t count, uint64_t min_version,
+		uint64_t now_us, bool final)
+{
+	if (c->len == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 256;
+		c->ops = realloc(c->ops, c->cap * sizeof(*c->ops));
+		QR_ASSERT(c->ops);
+	}
+	struct check_op *o = &c->ops[c->len];
+	memset(o, 0, sizeof(*o));
+	o->client = client;
+	o->seq = seq;
+	o->key = key;
+	o->op = op;
+	o->count = count;
+	o->final = final;
+	o->min_version = min_version;
+	o->start_us = now_us;
+	if (final)
+		c->finals++;
+	return (int)c->len++;
+}
+
+static const struct check_op *find_op(const struct check *c, uint16_t client,
+				      uint64_t seq)
+{
+	for (size_t i = 0; i < c->len; i++)
+		if (c->ops[i].client == client && c->ops[i].seq == seq)
+			return &c->ops[i];
+	return NULL;
+}
+
+static struct check_ver *find_ver(struct check *c, int key,
+				  struct qr_version v)
+{
+	for (size_t i = 0; i < c->vlen; i++)
+		if (c->vers[i].key == key &&
+		    qr_version_cmp(c->vers[i].v, v) == 0)
+			return &c->vers[i];
+	return NULL;
+}
+
+/* (d): version v of key names the write (client, seq, tombstone). */
+static void bind_version(struct check *c, int key, struct qr_version v,
+			 uint16_t client, uint64_t seq, bool tombstone)
+{
+	struct check_ver *b = find_ver(c, key, v);
+	if (b) {
+		if (b->client != client || b->seq != seq ||
+		    b->tombstone != tombstone)
+			fail(c, "(d)",
+			     "key-%d version %" PRIu64 ".%u names two writes: "
+			     "c%u#%" PRIu64 "%s and c%u#%" PRIu64 "%s",
+			     key, v.hlc, v.node, b->client, b->seq,
+			     b->tombstone ? " (delete)" : "", client, seq,
+			     tombstone ? " (delete)" : "");
+		return;
+	}
+	if (c->vlen == c->vcap) {
+		c->vcap = c->vcap ? c->vcap * 2 : 256;
+		c->vers = realloc(c->vers, c->vcap * sizeof(*c->vers));
+		QR_ASSERT(c->vers);
+	}
+	c->vers[c->vlen++] = (struct check_ver){ key, v, client, seq,
+						 tombstone };
+}
+
+static bool is_read(const struct check_op *o)
+{
+	return o->op == QR_OP_GET;
+}
+
+static bool read_ok(const struct check_op *o)
+{
+	return o->status == 0 || o->status == QR_ENOTFOUND;
+}
+
+static void check_read(struct check *c, struct check_op *o,
+		       const uint8_t *value, uint16_t value_len,
+		       bool tombstone)
+{
+	int N = c->n, Q = c->quorum, R = o->count;
+	/* (d) the value is one somebody wrote, under this version. */
+	if (o->status == 0) {
+		unsigned cl;
+		uint64_t seq;
+		char text[40] = { 0 };
+		memcpy(text, value, QR_MIN(value_len, sizeof(text) - 1));
+		if (sscanf(text, "v%u.%" SCNu64 ".", &cl, &seq) != 2) {
+			fail(c, "(d)", "read of key-%d returned a value "
+			     "nobody wrote (%.20s)", o->key, text);
+			return;
+		}
+		const struct check_op *w = find_op(c, (uint16_t)cl, seq);
+		if (!w || w->op != QR_OP_PUT || w->key != o->key ||
+		    !sim_value_matches((uint16_t)cl, seq, value, value_len)) {
+			fail(c, "(d)", "read of key-%d returned c%u#%" PRIu64
+			     " which is not a write of that key", o->key, cl,
+			     seq);
+			return;
+		}
+		if (w->done && w->status == 0 &&
+		    qr_version_cmp(w->version, o->version) != 0) {
+			fail(c, "(d)", "key-%d: c%u#%" PRIu64 " was acked as "
+			     "%" PRIu64 ".%u but read as %" PRIu64 ".%u",
+			     o->key, cl, seq, w->version.hlc, w->version.node,
+			     o->version.hlc, o->version.node);
+			return;
+		}
+		bind_version(c, o->key, o->version, (uint16_t)cl, seq, false);
+	} else if (!qr_version_is_none(o->version)) {
+		/* NOT_FOUND with a version: a delete's tombstone. */
+		struct check_ver *b = find_ver(c, o->key, o->version);
+		if (b && !b->tombstone)
+			fail(c, "(d)", "key-%d: version %" PRIu64 ".%u read as "
+			     "a tombstone but it is a put", o->key,
+			     o->version.hlc, o->version.node);
+	}
+	(void)tombstone;
+	for (size_t i = 0; i < c->len && !c->failed; i++) {
+		const struct check_op *p = &c->ops[i];
+		if (p == o || p->key != o->key || !p->done ||
+		    p->end_us >= o->start_us)
+			continue;
+		/* (b) writes acknowledged before this read began. */
+		if (!is_read(p) && p->status == 0 && p->count + R > N &&
+		    qr_version_cmp(o->version, p->version) < 0)
+			fail(c, "(b)", "key-%d: R=%d read by c%u#%" PRIu64
+			     " returned %" PRIu64 ".%u, older than W=%d write "
+			     "c%u#%" PRIu64 " acked before it began (%" PRIu64
+			     ".%u)", o->key, R, o->client, o->seq,
+			     o->version.hlc, o->version.node, p->count,
+			     p->client, p->seq, p->version.hlc,
+			     p->version.node);
+		/* (c) an earlier blocking (R >= Q) read that overlaps. */
+		if (is_read(p) && read_ok(p) && p->count >= Q && Q + R > N &&
+		    qr_version_cmp(o->version, p->version) < 0)
+			fail(c, "(c)", "key-%d: R=%d read by c%u#%" PRIu64
+			     " returned %" PRIu64 ".%u, older than R=%d read "
+			     "c%u#%" PRIu64 " that completed before it began "
+			     "(%" PRIu64 ".%u)", o->key, R, o->client, o->seq,
+			     o->version.hlc, o->version.node, p->count,
+			     p->client, p->seq, p->version.hlc,
+			     p->version.node);
+	}
+	if (o->status == 0 && o->min_version &&
+	    o->version.hlc < o->min_version)
+		fail(c, "(c)", "key-%d: read by c%u#%" PRIu64 " returned %"
+		     PRIu64 " below its session token %" PRIu64, o->key,
+		     o->client, o->seq, o->version.hlc, o->min_version);
+}
+
+void check_end(struct check *c, int idx, uint64_t now_us, int status,
+	       struct qr_version v, bool tombstone, const uint8_t *value,
+	       uint16_t value_len)
+{
+	struct check_op *o = &c->ops[idx];
+	QR_ASSERT(!o->done);
+	o->done = true;
+	o->end_us = now_us;
+	o->status = status;
+	o->version = v;
+	struct sim_result *r = c->res;
+	r->ops++;
+	if (is_read(o))
+		r->reads++;
+	else
+		r->writes++;
+	if (status == 0 || (is_read(o) && status == QR_ENOTFOUND))
+		r->ops_ok++;
+	else if (status == QR_EUNAVAILABLE)
+		r->ops_unavailable++;
+	else if (status == QR_ETIMEOUT)
+		r->ops_timeout++;
+	else
+		r->ops_other_err++;
+	if (o->final) {
+		if (read_ok(o))
+			c->finals_ok++;
+		else
+			fail(c, "(e)", "final ALL read of key-%d after the "
+			     "faults stopped failed: %s", o->key,
+			     qr_strerror(status));
+	}
+	if (!is_read(o)) {
+		if (status == 0)
+			bind_version(c, o->key, v, o->client, o->seq,
+				     o->op == QR_OP_DELETE);
+		return;
+	}
+	if (read_ok(o))
+		check_read(c, o, value, value_len, tombstone);
+}
+
+bool check_max_acked(const struct check *c, int key, struct qr_version *out)
+{
+	bool any = false;
+	for (size_t i = 0; i < c->len; i++) {
+		const struct check_op *p = &c->ops[i];
+		if (p->key != key || is_read(p) || !p->done || p->status != 0)
+			continue;
+		if (!any || qr_version_cmp(p->version, *out) > 0)
+			*out = p->version;
+		any = true;
+	}
+	return any;
+}
+
+bool check_finals_done(struct check *c)
+{
+	if (c->finals_ok == c->finals && c->finals == c->nkeys)
+		return true;
+	if (!c->failed)
+		fail(c, "(e)", "%d of %d final ALL reads completed", c->finals_ok,
+		     c->nkeys);
+	return false;
+}

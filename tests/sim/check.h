@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulator's checkers, fed the history of client operations as they
+ * begin and end (in simulated time order):
+ *  (a) an acknowledged write is never lost (checked at the end against every
+ *      replica's store, after convergence);
+ *  (b) a read with R + W > N sees every write acknowledged before it began
+ *      (at that W), or something newer;
+ *  (c) reads with R >= quorum are monotonic per client, and globally: a read
+ *      that overlaps (R + Q > N) a completed quorum read sees at least what
+ *      it returned; an OK read is never below its session token;
+ *  (d) a read never returns a value nobody wrote to that key, and a version
+ *      always names the same write;
+ *  (e) after the faults stop, every final ALL read succeeds (and replicas
+ *      converge: checked by the simulator on the stores);
+ *  (f) is checked by the simulator itself (HLC per node).
+ */
+#ifndef QR_SIM_CHECK_H
+#define QR_SIM_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/version.h"
+#include "sim/sim.h"
+
+struct check_op;
+struct check_ver;
+
+struct check {
+	int n, rf, quorum, nkeys;
+	struct sim_result *res;
+	struct check_op *ops;
+	size_t len, cap;
+	struct check_ver *vers; /* version registry: version -> write */
+	size_t vlen, vcap;
+	int finals, finals_ok;
+	bool failed;
+	char checker[8];
+	char detail[512];
+};
+
+void check_init(struct check *c, int n, int rf, int nkeys,
+		struct sim_result *res);
+void check_fini(struct check *c);
+/* count: R for reads, W for writes. Returns the op's index. */
+int check_begin(struct check *c, uint16_t client, uint64_t seq, int key,
+		uint8_t op, uint8_t count, uint64_t min_version,
+		uint64_t now_us, bool final);
+void check_end(struct check *c, int idx, uint64_t now_us, int status,
+	       struct qr_version v, bool tombstone, const uint8_t *value,
+	       uint16_t value_len);
+/* Highest acknowledged write version of key: false if none. */
+bool check_max_acked(const struct check *c, int key, struct qr_version *out);
+/* Did every final ALL read succeed? (detail says which did not) */
+bool check_finals_done(struct check *c);
+
+/* sim.c: does value equal what (client, seq) wrote? */
+bool sim_value_matches(uint16_t client, uint64_t seq, const uint8_t *v,
+		       uint16_t len);
+
+#endif

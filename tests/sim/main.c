@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qr-sim: run the deterministic simulator over one seed or a range.
+ *
+ *   qr-sim --seed S [-v]              one seed, prints its trace hash
+ *   qr-sim --seeds N [--start S0]     N seeds from S0 (default 1)
+ *   --nodes K                         fix the cluster size (3..7)
+ *   --check-replay                    run each seed twice, hashes must match
+ *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) ack-before-wal,
+ *                                     skip-read-repair, apply-older
+ *   --expect-fail                     succeed iff some seed fails (for the
+ *                                     test that proves the checkers bite)
+ * A failing seed prints the one-line command that replays it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "common/eal_local.h"
+#include "sim/sim.h"
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} bug_names[] = {
+	{ "ack-before-wal", QR_BUG_ACK_BEFORE_WAL },
+	{ "skip-read-repair", QR_BUG_SKIP_READ_REPAIR },
+	{ "apply-older", QR_BUG_APPLY_OLDER },
+};
+
+static int usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [--seed S | --seeds N [--start S0]] [--nodes K]\n"
+		"          [--check-replay] [--inject-bug NAME[,NAME]]"
+		" [--expect-fail] [-v]\n",
+		prog);
+	return 2;
+}
+
+static unsigned parse_bugs(const char *arg)
+{
+	unsigned bits = 0;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		unsigned found = 0;
+		for (size_t i = 0; i < QR_ARRAY_LEN(bug_names); i++)
+			if (strcmp(tok, bug_names[i].name) == 0)
+				found = bug_names[i].bit;
+		if (!found) {
+			fprintf(stderr, "qr-sim: unknown bug '%s'\n", tok);
+			exit(2);
+		}
+		bits |= found;
+	}
+	return bits;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 1, count = 1;
+	int nodes = 0;
+	bool single = false, verbose = false, expect_fail = false;
+	bool check_replay = false;
+	const char *bugs = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--seed") && v) {
+			seed = strtoull(v, NULL, 0);
+			count = 1;
+			single = true;
+			i++;
+		} else if (!strcmp(a, "--seeds") && v) {
+			count = strtoull(v, NULL, 0);
+			i++;
+		} else if (!strcmp(a, "--start") && v) {
+			seed = strtoull(v, NULL, 0);
+			i++;
+		} else if (!strcmp(a, "--nodes") && v) {
+			nodes = atoi(v);
+			i++;
+			if (nodes < 3 || nodes > 7)
+				return usage(argv[0]);
+		} else if (!strcmp(a, "--inject-bug") && v) {
+			bugs = v;
+			i++;
+		} else if (!strcmp(a, "--expect-fail")) {
+			expect_fail = true;
+		} else if (!strcmp(a, "--check-replay")) {
+			check_replay = true;
+		} else if (!strcmp(a, "-v")) {
+			verbose = true;
+		} else {
+			return usage(argv[0]);
+		}
+	}
+	if (bugs) {
+#ifdef QR_BUG_INJECTION
+		qr_bugs = parse_bugs(bugs);
+#else
+		(void)parse_bugs;
+		fprintf(stderr, "qr-sim: built without bug injection; use "
+				"qr-sim-buggy\n");
+		return 2;
+#endif
+	}
+	if (qr_eal_init_local(argv[0], 256) != 0) {
+		fprintf(stderr, "qr-sim: DPDK EAL init failed\n");
+		return 1;
+	}
+	uint64_t passed = 0, failed = 0, combined = 0;
+	struct sim_result tot = { 0 };
+	for (uint64_t k = 0; k < count; k++) {
+		struct sim_options opt = {
+			.seed = seed + k,
+			.nodes = nodes,
+			.verbose = verbose,
+		};
+		struct sim_result r;
+		sim_run(&opt, &r);
+		if (check_replay && r.ok) {
+			struct sim_result again;
+			sim_run(&opt, &again);
+			if (again.trace_hash != r.trace_hash) {
+				r.ok = false;
+				snprintf(r.checker, sizeof(r.checker),
+					 "replay");
+				snprintf(r.detail, sizeof(r.detail),
+					 "trace %016" PRIx64 " then %016" PRIx64
+					 ": the run is not deterministic",
+					 r.trace_hash, again.trace_hash);
+			}
+		}
+		combined = combined * 31 + r.trace_hash;
+		tot.ops += r.ops;
+		tot.ops_ok += r.ops_ok;
+		tot.ops_unavailable += r.ops_unavailable;
+		tot.ops_timeout += r.ops_timeout;
+		tot.ops_other_err += r.ops_other_err;
+		tot.crashes += r.crashes;
+		tot.partitions += r.partitions;
+		tot.frames += r.frames;
+		tot.dropped_frames += r.dropped_frames;
+		if (single || verbose)
+			printf("seed %" PRIu64 ": %s trace=%016" PRIx64
+			       " nodes=%u rf=%u keys=%u clients=%u ops=%" PRIu64
+			       " ok=%" PRIu64 " unavailable=%" PRIu64
+			       " timeout=%" PRIu64 " crashes=%" PRIu64
+			       " partitions=%" PRIu64 " frames=%" PRIu64
+			       " dropped=%" PRIu64 "\n",
+			       opt.seed, r.ok ? "ok" : "FAIL", r.trace_hash,
+			       r.nodes, r.rf, r.keys, r.clients, r.ops,
+			       r.ops_ok, r.ops_unavailable, r.ops_timeout,
+			       r.crashes, r.partitions, r.frames,
+			       r.dropped_frames);
+		if (r.ok) {
+			passed++;
+			continue;
+		}
+		failed++;
+		printf("FAIL seed=%" PRIu64 " %s %s\n", opt.seed, r.checker,
+		       r.detail);
+		printf("  replay: %s --seed %" PRIu64 "%s%s", argv[0],
+		       opt.seed, bugs ? " --inject-bug " : "",
+		       bugs ? bugs : "");
+		if (nodes)
+			printf(" --nodes %d", nodes);
+		printf(" -v\n");
+		if (expect_fail)
+			break; /* the checkers bit: that is all we wanted */
+	}
+	printf("sim: %" PRIu64 " seeds from %" PRIu64 ": %" PRIu64
+	       " passed, %" PRIu64 " failed; ops=%" PRIu64 " ok=%" PRIu64
+	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
+	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
+	       " dropped=%" PRIu64 " combined-trace=%016" PRIx64 "\n",
+	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
+	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
+	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
+	       combined);
+	if (expect_fail) {
+		if (failed)
+			printf("sim: the injected bug was caught, as expected\n");
+		else
+			printf("sim: the injected bug went UNDETECTED\n");
+		return failed ? 0 : 1;
+	}
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,849 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulator: an event heap over simulated time drives N real qr_core
+ * instances. See sim.h. The checkers live in check.c.
+ *
+ * Phases of a run:
+ *   1. faults:  clients run a mixed workload while the fault schedule
+ *               partitions, crashes, restarts, drops, duplicates and delays
+ *               frames and jumps clocks (within max_offset);
+ *   2. healing: faults stop, crashed nodes restart, clients finish;
+ *   3. final:   one ALL read of every key, then a settle period;
+ *   4. checks:  convergence of every replica's store (e); the online
+ *               checkers (a)-(d), (f) ran on every completion / event.
+ */
+#include "sim/sim.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "common/rng.h"
+#include "core/core.h"
+#include "quorate/err.h"
+#include "sim/check.h"
+
+#define SIM_NODES_MAX 7
+#define SIM_CLIENTS_MAX 8
+#define SIM_KEYS_MAX 24
+#define EPOCH_MS 1700000000000ull /* wall clocks start near 2023 */
+
+enum ev_type {
+	EV_DELIVER_NODE,   /* frame to a node */
+	EV_DELIVER_CLIENT, /* reply frame to a client */
+	EV_TICK,           /* a node's timer tick */
+	EV_WAL_DONE,       /* a node's WAL batch is durable */
+	EV_CLIENT_NEXT,    /* a client issues its next operation */
+	EV_CLIENT_TIMEOUT, /* a client gives up on an operation */
+	EV_FAULT,          /* the fault schedule acts */
+};
+
+struct event {
+	uint64_t at_us;
+	uint64_t seq; /* tie-break: insertion order */
+	uint8_t type;
+	uint16_t node;
+	uint32_t arg;  /* client id, incarnation, ... */
+	uint64_t arg2; /* lsn, op seq, client handle */
+	uint16_t len;
+	uint8_t *data; /* frame bytes, owned */
+};
+
+struct wal_rec {
+	struct qr_wal_record r;
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+struct sim;
+
+struct node {
+	struct sim *sim;
+	uint16_t id;
+	bool up;
+	uint32_t incarnation;
+	struct qr_core *core;
+	int64_t skew_ms;      /* wall = sim time + epoch + skew */
+	/* WAL model: log[0..durable) survives a crash, the rest does not. */
+	struct wal_rec *log;
+	uint64_t log_len, log_cap;
+	uint64_t durable;     /* records durable */
+	bool batch_inflight;
+	uint64_t hlc_seen;    /* checker (f): highest HLC this incarnation */
+};
+
+struct client {
+	uint16_t id;
+	bool busy;
+	bool stopped;
+	uint64_t seq;         /* operations issued */
+	uint64_t req_id;      /* id of the operation in flight */
+	int op_index;         /* history index of it */
+	uint64_t token;       /* highest version seen (session token) */
+};
+
+struct sim {
+	const struct sim_options *opt;
+	struct sim_result *res;
+	struct qr_rng rng;
+	uint64_t now_us;
+	uint64_t seq;
+	uint64_t trace;
+	/* event heap */
+	struct event *heap;
+	size_t heap_len, heap_cap;
+	/* cluster */
+	int n;
+	struct qr_placement pl;
+	struct node nodes[SIM_NODES_MAX];
+	struct client clients[SIM_CLIENTS_MAX];
+	int nclients;
+	int nkeys;
+	char keys[SIM_KEYS_MAX][40];
+	uint8_t key_len[SIM_KEYS_MAX];
+	/* network model */
+	uint32_t loss_ppm, dup_ppm, tail_ppm;
+	uint32_t delay_min_us, delay_span_us, tail_us;
+	bool blocked[SIM_NODES_MAX][SIM_NODES_MAX]; /* [from][to] */
+	bool faults_on;
+	/* phases */
+	uint64_t faults_end_us, final_us, end_us;
+	bool final_started;
+	struct check check;
+};
+
+/* ---- tracing ------------------------------------------------------------ */
+
+static void trace_mix(struct sim *s, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = s->trace;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull; /* FNV-1a */
+	}
+	s->trace = h;
+}
+
+static void trace_u64(struct sim *s, uint64_t v)
+{
+	trace_mix(s, &v, sizeof(v));
+}
+
+static void vlog(struct sim *s, const char *fmt, ...)
+{
+	if (!s->opt->verbose)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "[%8" PRIu64 "us] ", s->now_us);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- event heap --------------------------------------------------------- */
+
+static bool ev_before(const struct event *a, const struct event *b)
+{
+	return a->at_us != b->at_us ? a->at_us < b->at_us : a->seq < b->seq;
+}
+
+static void ev_push(struct sim *s, struct event e)
+{
+	if (s->heap_len == s->heap_cap) {
+		s->heap_cap = s->heap_cap ? s->heap_cap * 2 : 1024;
+		s->heap = realloc(s->heap, s->heap_cap * sizeof(*s->heap));
+		QR_ASSERT(s->heap);
+	}
+	e.seq = s->seq++;
+	size_t i = s->heap_len++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!ev_before(&e, &s->heap[p]))
+			break;
+		s->heap[i] = s->heap[p];
+		i = p;
+	}
+	s->heap[i] = e;
+}
+
+static struct event ev_pop(struct sim *s)
+{
+	struct event top = s->heap[0];
+	struct event last = s->heap[--s->heap_len];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		const struct event *best = &last;
+		if (l < s->heap_len && ev_before(&s->heap[l], best)) {
+			m = l;
+			best = &s->heap[l];
+		}
+		if (r < s->heap_len && ev_before(&s->heap[r], best))
+			m = r;
+		if (m == i)
+			break;
+		s->heap[i] = s->heap[m];
+		i = m;
+	}
+	if (s->heap_len)
+		s->heap[i] = last;
+	return top;
+}
+
+static void ev_at(struct sim *s, uint64_t at, uint8_t type, uint16_t node,
+		  uint32_t arg, uint64_t arg2)
+{
+	struct event e = {
+		.at_us = at, .type = type, .node = node, .arg = arg,
+		.arg2 = arg2,
+	};
+	ev_push(s, e);
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+static uint64_t net_delay(struct sim *s)
+{
+	uint64_t d = s->delay_min_us + qr_rng_below(&s->rng, s->delay_span_us);
+	if (s->faults_on && qr_rng_chance_ppm(&s->rng, s->tail_ppm))
+		d += qr_rng_below(&s->rng, s->tail_us);
+	return d;
+}
+
+/* Queue a frame; from/to are node ids, or -1 for the client side. */
+static void net_send(struct sim *s, int from, int to, uint8_t type,
+		     uint16_t node, uint64_t client, const void *frame,
+		     size_t len)
+{
+	s->res->frames++;
+	if (from >= 0 && to >= 0 && s->blocked[from][to]) {
+		s->res->dropped_frames++;
+		return;
+	}
+	if (s->faults_on && qr_rng_chance_ppm(&s->rng, s->loss_ppm)) {
+		s->res->dropped_frames++;
+		return;
+	}
+	int copies = 1;
+	if (s->faults_on && qr_rng_chance_ppm(&s->rng, s->dup_ppm))
+		copies = 2;
+	for (int k = 0; k < copies; k++) {
+		struct event e = {
+			.at_us = s->now_us + net_delay(s),
+			.type = type,
+			.node = node,
+			.arg2 = client,
+			.len = (uint16_t)len,
+		};
+		e.data = malloc(len);
+		QR_ASSERT(e.data);
+		memcpy(e.data, frame, len);
+		ev_push(s, e);
+	}
+}
+
+/* ---- the env the core sees ---------------------------------------------- */
+
+static uint64_t env_now_us(void *ctx)
+{
+	struct node *nd = ctx;
+	return nd->sim->now_us;
+}
+
+static uint64_t env_wall_ms(void *ctx)
+{
+	struct node *nd = ctx;
+	int64_t ms = (int64_t)(EPOCH_MS + nd->sim->now_us / 1000) + nd->skew_ms;
+	return (uint64_t)ms;
+}
+
+static void env_pause(void *ctx)
+{
+	struct node *nd = ctx;
+	nd->skew_ms++; /* waiting lets this node's wall clock move on */
+}
+
+static void env_send(void *ctx, uint16_t dst, uint64_t client,
+		     const void *frame, size_t len)
+{
+	struct node *nd = ctx;
+	struct sim *s = nd->sim;
+	if (dst == QR_NODE_CLIENT)
+		net_send(s, nd->id, -1, EV_DELIVER_CLIENT, 0, client, frame,
+			 len);
+	else
+		net_send(s, nd->id, dst, EV_DELIVER_NODE, dst, 0, frame, len);
+}
+
+static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
+{
+	struct node *nd = ctx;
+	if (nd->log_len == nd->log_cap) {
+		nd->log_cap = nd->log_cap ? nd->log_cap * 2 : 256;
+		nd->log = realloc(nd->log, nd->log_cap * sizeof(*nd->log));
+		QR_ASSERT(nd->log);
+	}
+	/* The core numbers records 1, 2, 3...: the log is dense. */
+	QR_ASSERT(rec->lsn == nd->log_len + 1);
+	struct wal_rec *w = &nd->log[nd->log_len++];
+	w->r = *rec;
+	memcpy(w->key, rec->key, rec->key_len);
+	memcpy(w->value, rec->value, rec->value_len);
+	w->r.key = w->key;
+	w->r.value = w->value;
+	return 0;
+}
+
+static uint64_t env_random(void *ctx)
+{
+	struct node *nd = ctx;
+	return qr_rng_next(&nd->sim->rng);
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...)
+{
+	if (!s->res->ok)
+		return;
+	s->res->ok = false;
+	snprintf(s->res->checker, sizeof(s->res->checker), "%s", checker);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->res->detail, sizeof(s->res->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void node_start(struct sim *s, struct node *nd)
+{
+	struct qr_core_config cfg;
+	qr_core_config_defaults(&cfg);
+	cfg.node_id = nd->id;
+	cfg.shard = 0;
+	cfg.cluster_id = 0x51;
+	cfg.incarnation = ++nd->incarnation;
+	cfg.placement = &s->pl;
+	cfg.requests_max = 256;
+	cfg.pending_max = 512;
+	cfg.keys_max = 256;
+	cfg.deadline_us_default = 40000;
+	cfg.rto_us_min = 2000;
+	cfg.rto_us_max = 8000;
+	cfg.heartbeat_us = 5000;
+	cfg.suspect_after_us = 15000;
+	cfg.down_after_us = 30000;
+	cfg.timer_tick_us = 250;
+	struct qr_env env = {
+		.ctx = nd,
+		.now_us = env_now_us,
+		.wall_ms = env_wall_ms,
+		.pause = env_pause,
+		.send = env_send,
+		.wal_append = env_wal_append,
+		.random = env_random,
+	};
+	int rc = qr_core_create(&cfg, &env, &nd->core);
+	QR_ASSERT(rc == 0);
+	/* Recovery: replay the durable log (what survived the crash). */
+	uint64_t max_hlc = 0;
+	for (uint64_t i = 0; i < nd->log_len; i++) {
+		QR_ASSERT(qr_core_recover(nd->core, &nd->log[i].r) == 0);
+		max_hlc = QR_MAX(max_hlc, nd->log[i].r.version.hlc);
+	}
+	nd->up = true;
+	nd->batch_inflight = false;
+	nd->hlc_seen = qr_core_hlc(nd->core)->last;
+	if (nd->hlc_seen < max_hlc)
+		sim_fail(s, "(f)", "node %u restarted with HLC %" PRIu64
+			 " below its durable max %" PRIu64, nd->id,
+			 nd->hlc_seen, max_hlc);
+	ev_at(s, s->now_us + 1 + qr_rng_below(&s->rng, 250), EV_TICK, nd->id,
+	      nd->incarnation, 0);
+}
+
+static void node_crash(struct sim *s, struct node *nd)
+{
+	vlog(s, "crash node %u (log %" PRIu64 ", durable %" PRIu64 ")",
+	     nd->id, nd->log_len, nd->durable);
+	qr_core_destroy(nd->core);
+	nd->core = NULL;
+	nd->up = false;
+	nd->log_len = nd->durable; /* the unsynced tail is gone */
+	s->res->crashes++;
+}
+
+/* After every event on a node: flush frames, start a WAL batch, check (f). */
+static void node_after(struct sim *s, struct node *nd)
+{
+	if (!nd->up)
+		return;
+	qr_core_flush(nd->core);
+	if (!nd->batch_inflight && nd->log_len > nd->durable) {
+		/* Group commit: all that is appended now is one batch. */
+		nd->batch_inflight = true;
+		uint64_t d = 100 + qr_rng_below(&s->rng, 1500);
+		ev_at(s, s->now_us + d, EV_WAL_DONE, nd->id, nd->incarnation,
+		      nd->log_len);
+	}
+	uint64_t h = qr_core_hlc(nd->core)->last;
+	if (h < nd->hlc_seen)
+		sim_fail(s, "(f)", "node %u HLC went back: %" PRIu64
+			 " after %" PRIu64, nd->id, h, nd->hlc_seen);
+	nd->hlc_seen = h;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+static void make_value(uint16_t client, uint64_t seq, uint8_t *buf,
+		       uint16_t *len)
+{
+	int n = snprintf((char *)buf, 32, "v%u.%" PRIu64 ".", client, seq);
+	/* Length and filler derive from (client, seq): checkable later. */
+	uint64_t x = (uint64_t)client << 40 ^ seq;
+	uint64_t r = qr_splitmix64(&x);
+	uint16_t total = (uint16_t)(n + (r % 8 == 0 ? r % 1000 : r % 24));
+	for (int i = n; i < total; i++)
+		buf[i] = (uint8_t)('a' + (r >> (i % 48)) % 26);
+	*len = total;
+}
+
+bool sim_value_matches(uint16_t client, uint64_t seq, const uint8_t *v,
+		       uint16_t len)
+{
+	uint8_t buf[QR_VALUE_BYTES_MAX];
+	uint16_t l;
+	make_value(client, seq, buf, &l);
+	return l == len && memcmp(buf, v, len) == 0;
+}
+
+static void client_send(struct sim *s, struct client *cl, int coord,
+			const struct qr_msg *m)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr h = {
+		.cluster_id = 0x51,
+		.src_node = QR_NODE_CLIENT,
+		.dst_node = (uint16_t)coord,
+		.shard = 0,
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
+	QR_ASSERT(qr_wire_put(&w, m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	net_send(s, -1, coord, EV_DELIVER_NODE, (uint16_t)coord,
+		 (uint64_t)cl->id + 1, buf, len);
+}
+
+/* Issue one operation; `final` ones are the ALL reads of phase 3. */
+static void client_issue(struct sim *s, struct client *cl, int key,
+			 uint8_t op, uint8_t level, uint8_t rw, bool final)
+{
+	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint16_t vlen = 0;
+	uint64_t seq = ++cl->seq;
+	if (op == QR_OP_PUT)
+		make_value(cl->id, seq, value, &vlen);
+	uint32_t part =
+		qr_placement_partition(&s->pl, s->keys[key], s->key_len[key]);
+	const uint8_t *reps = qr_placement_replicas(&s->pl, part);
+	/* Smart clients mostly pick a replica; some go anywhere. */
+	int coord = qr_rng_chance_ppm(&s->rng, 800000) || final
+			    ? reps[qr_rng_below(&s->rng, s->pl.rf)]
+			    : (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+	uint8_t rf = (uint8_t)s->pl.rf;
+	uint8_t count = level == QR_LEVEL_ONE	   ? 1
+			: level == QR_LEVEL_QUORUM ? (uint8_t)(rf / 2 + 1)
+			: level == QR_LEVEL_ALL	   ? rf
+						   : rw;
+	struct qr_msg m = {
+		.type = QR_MSG_CLIENT_REQ,
+		.req_id = (uint64_t)cl->id << 48 | seq,
+		.op = op,
+		.level = level,
+		.deadline_us = final ? 200000 : 20000 + (uint32_t)qr_rng_below(&s->rng, 30000),
+		.key = (const uint8_t *)s->keys[key],
+		.key_len = s->key_len[key],
+		.value = value,
+		.value_len = vlen,
+	};
+	if (level == QR_LEVEL_RW) {
+		if (op == QR_OP_GET)
+			m.r = rw;
+		else
+			m.w = rw;
+	}
+	/* Some sessions send their token (read-your-writes later). */
+	if (!final && cl->token && qr_rng_chance_ppm(&s->rng, 200000))
+		m.min_version = cl->token;
+	cl->busy = true;
+	cl->req_id = m.req_id;
+	cl->op_index = check_begin(&s->check, cl->id, seq, key, op, count,
+				   m.min_version, s->now_us, final);
+	ev_at(s, s->now_us + m.deadline_us + 5000, EV_CLIENT_TIMEOUT, 0,
+	      cl->id, m.req_id);
+	client_send(s, cl, coord, &m);
+}
+
+static void client_next(struct sim *s, struct client *cl)
+{
+	if (cl->stopped || cl->busy)
+		return;
+	if (s->now_us >= s->faults_end_us) {
+		cl->stopped = true;
+		return;
+	}
+	int key = (int)qr_rng_below(&s->rng, (uint64_t)s->nkeys);
+	uint64_t r = qr_rng_below(&s->rng, 100);
+	uint8_t op = r < 50 ? QR_OP_GET : r < 88 ? QR_OP_PUT : QR_OP_DELETE;
+	r = qr_rng_below(&s->rng, 100);
+	uint8_t level = r < 25 ? QR_LEVEL_ONE
+			: r < 70 ? QR_LEVEL_QUORUM
+			: r < 85 ? QR_LEVEL_ALL
+				 : QR_LEVEL_RW;
+	uint8_t rw = (uint8_t)(1 + qr_rng_below(&s->rng, s->pl.rf));
+	client_issue(s, cl, key, op, level, rw, false);
+}
+
+static void client_done(struct sim *s, struct client *cl)
+{
+	cl->busy = false;
+	if (!cl->stopped)
+		ev_at(s, s->now_us + qr_rng_below(&s->rng, 3000),
+		      EV_CLIENT_NEXT, 0, cl->id, 0);
+}
+
+static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
+			    size_t len)
+{
+	QR_ASSERT(handle >= 1 && handle <= (uint64_t)s->nclients);
+	struct client *cl = &s->clients[handle - 1];
+	struct qr_frame_reader r;
+	struct qr_msg m;
+	QR_ASSERT(qr_wire_frame_open(&r, f, len, 0x51, NULL) == 0);
+	while (qr_wire_next(&r, &m) > 0) {
+		QR_ASSERT(m.type == QR_MSG_CLIENT_REPLY);
+		if (!cl->busy || m.req_id != cl->req_id)
+			continue; /* a duplicate, or after our timeout */
+		check_end(&s->check, cl->op_index, s->now_us, m.status,
+			  m.version, (m.flags & QR_MSGF_TOMBSTONE) != 0,
+			  m.value, m.value_len);
+		if (m.status == 0 || m.status == QR_ENOTFOUND)
+			if (m.version.hlc > cl->token)
+				cl->token = m.version.hlc;
+		client_done(s, cl);
+	}
+}
+
+/* ---- faults ------------------------------------------------------------- */
+
+static void fault_step(struct sim *s)
+{
+	if (!s->faults_on)
+		return;
+	uint64_t r = qr_rng_below(&s->rng, 100);
+	if (r < 25) {
+		/* Partition: a random side, symmetric or one way. */
+		uint32_t side = (uint32_t)qr_rng_below(&s->rng, 1u << s->n);
+		bool oneway = qr_rng_chance_ppm(&s->rng, 300000);
+		for (int a = 0; a < s->n; a++)
+			for (int b = 0; b < s->n; b++) {
+				bool cut = ((side >> a) & 1) != ((side >> b) & 1);
+				if (oneway && ((side >> a) & 1))
+					cut = false;
+				s->blocked[a][b] = cut;
+			}
+		s->res->partitions++;
+		vlog(s, "partition side=%x oneway=%d", side, oneway);
+	} else if (r < 45) {
+		memset(s->blocked, 0, sizeof(s->blocked));
+		vlog(s, "heal");
+	} else if (r < 65) {
+		struct node *nd = &s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
+		if (nd->up)
+			node_crash(s, nd);
+		else
+			node_start(s, nd);
+	} else if (r < 80) {
+		struct node *nd = &s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
+		if (!nd->up) {
+			node_start(s, nd);
+			vlog(s, "restart node %u", nd->id);
+		}
+	} else {
+		/* Clock jump, either way, keeping pairwise skew < max_offset
+		 * (500 ms): every skew stays within +-200 ms. */
+		struct node *nd = &s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
+		nd->skew_ms = (int64_t)qr_rng_below(&s->rng, 401) - 200;
+		vlog(s, "clock node %u skew %" PRId64 "ms", nd->id,
+		     nd->skew_ms);
+	}
+	ev_at(s, s->now_us + 5000 + qr_rng_below(&s->rng, 60000), EV_FAULT, 0,
+	      0, 0);
+}
+
+static void faults_stop(struct sim *s)
+{
+	s->faults_on = false;
+	memset(s->blocked, 0, sizeof(s->blocked));
+	for (int i = 0; i < s->n; i++)
+		if (!s->nodes[i].up) {
+			node_start(s, &s->nodes[i]);
+			vlog(s, "final restart node %d", i);
+		}
+}
+
+/* ---- phase 3 ------------------------------------------------------------ */
+
+static void final_reads(struct sim *s)
+{
+	/* One ALL read per key, spread over the (idle) clients. */
+	s->final_started = true;
+	for (int k = 0; k < s->nkeys; k++) {
+		struct client *cl = &s->clients[k % s->nclients];
+		QR_ASSERT(!cl->busy);
+		(void)cl;
+	}
+	for (int k = 0; k < s->nkeys; k++) {
+		/* Clients read one key at a time: queue the rest. */
+		ev_at(s, s->now_us + (uint64_t)k * 3000, EV_CLIENT_NEXT, 1,
+		      (uint32_t)(k % s->nclients), (uint64_t)k);
+	}
+}
+
+struct conv_ctx {
+	struct sim *s;
+	int key;
+	bool have;
+	struct qr_version v;
+	bool tomb;
+	uint16_t vlen;
+	uint8_t val[QR_VALUE_BYTES_MAX];
+};
+
+static void check_convergence(struct sim *s)
+{
+	for (int k = 0; k < s->nkeys; k++) {
+		uint32_t part = qr_placement_partition(&s->pl, s->keys[k],
+						       s->key_len[k]);
+		const uint8_t *reps = qr_placement_replicas(&s->pl, part);
+		struct qr_store_view first;
+		int first_rc = 0;
+		for (int i = 0; i < s->pl.rf; i++) {
+			struct node *nd = &s->nodes[reps[i]];
+			struct qr_store_view v;
+			int rc = qr_store_get(qr_core_store(nd->core),
+					      s->keys[k], s->key_len[k], &v);
+			if (i == 0) {
+				first = v;
+				first_rc = rc;
+				continue;
+			}
+			bool same = rc == first_rc &&
+				    (rc != 0 ||
+				     (qr_version_cmp(v.version, first.version) == 0 &&
+				      v.tombstone == first.tombstone &&
+				      v.value_len == first.value_len &&
+				      memcmp(v.value, first.value, v.value_len) == 0));
+			if (!same) {
+				sim_fail(s, "(e)",
+					 "key %s: replica %u holds %s%" PRIu64
+					 ".%u, replica %u holds %s%" PRIu64 ".%u",
+					 s->keys[k], reps[0],
+					 first_rc ? "nothing " : "",
+					 first_rc ? 0 : first.version.hlc,
+					 first_rc ? 0 : first.version.node,
+					 reps[i], rc ? "nothing " : "",
+					 rc ? 0 : v.version.hlc,
+					 rc ? 0 : v.version.node);
+				return;
+			}
+		}
+		/* (a): what every replica holds is at least every acked
+		 * write of the key. */
+		struct qr_version held =
+			first_rc ? QR_VERSION_NONE : first.version;
+		struct qr_version acked;
+		if (check_max_acked(&s->check, k, &acked) &&
+		    qr_version_cmp(held, acked) < 0)
+			sim_fail(s, "(a)",
+				 "key %s: acknowledged write %" PRIu64
+				 ".%u lost; replicas hold %" PRIu64 ".%u",
+				 s->keys[k], acked.hlc, acked.node, held.hlc,
+				 held.node);
+	}
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static void deliver_node(struct sim *s, struct event *e)
+{
+	struct node *nd = &s->nodes[e->node];
+	if (!nd->up)
+		return;
+	qr_core_on_frame(nd->core, e->arg2, e->data, e->len);
+	node_after(s, nd);
+}
+
+static void handle(struct sim *s, struct event *e)
+{
+	trace_u64(s, e->at_us);
+	trace_u64(s, (uint64_t)e->type << 32 | e->node);
+	if (e->data)
+		trace_mix(s, e->data, e->len);
+	switch (e->type) {
+	case EV_DELIVER_NODE:
+		deliver_node(s, e);
+		break;
+	case EV_DELIVER_CLIENT:
+		client_on_reply(s, e->arg2, e->data, e->len);
+		break;
+	case EV_TICK: {
+		struct node *nd = &s->nodes[e->node];
+		if (!nd->up || nd->incarnation != e->arg)
+			break;
+		qr_core_tick(nd->core);
+		node_after(s, nd);
+		ev_at(s, s->now_us + 250, EV_TICK, nd->id, nd->incarnation, 0);
+		break;
+	}
+	case EV_WAL_DONE: {
+		struct node *nd = &s->nodes[e->node];
+		if (!nd->up || nd->incarnation != e->arg)
+			break; /* crashed meanwhile: that batch never landed */
+		nd->batch_inflight = false;
+		nd->durable = e->arg2;
+		qr_core_on_wal_durable(nd->core, e->arg2);
+		node_after(s, nd);
+		break;
+	}
+	case EV_CLIENT_NEXT: {
+		struct client *cl = &s->clients[e->arg];
+		if (e->node == 1) { /* a final ALL read of key arg2 */
+			if (cl->busy) {
+				ev_at(s, s->now_us + 1000, EV_CLIENT_NEXT, 1,
+				      e->arg, e->arg2);
+				break;
+			}
+			client_issue(s, cl, (int)e->arg2, QR_OP_GET,
+				     QR_LEVEL_ALL, 0, true);
+		} else {
+			client_next(s, cl);
+		}
+		break;
+	}
+	case EV_CLIENT_TIMEOUT: {
+		struct client *cl = &s->clients[e->arg];
+		if (!cl->busy || cl->req_id != e->arg2)
+			break;
+		check_end(&s->check, cl->op_index, s->now_us, QR_ETIMEOUT,
+			  QR_VERSION_NONE, false, NULL, 0);
+		client_done(s, cl);
+		break;
+	}
+	case EV_FAULT:
+		fault_step(s);
+		break;
+	}
+}
+
+static void setup(struct sim *s)
+{
+	struct qr_rng *g = &s->rng;
+	s->n = s->opt->nodes ? s->opt->nodes : 3 + (int)qr_rng_below(g, 5);
+	QR_ASSERT(s->n >= 1 && s->n <= SIM_NODES_MAX);
+	int rf = s->n <= 3 ? s->n : 3 + (int)qr_rng_below(g, (uint64_t)(s->n - 2));
+	if (rf > s->n)
+		rf = s->n;
+	QR_ASSERT(qr_placement_init(&s->pl, 64, (uint16_t)s->n, (uint16_t)rf,
+				    1) == 0);
+	s->nclients = 2 + (int)qr_rng_below(g, SIM_CLIENTS_MAX - 1);
+	s->nkeys = 2 + (int)qr_rng_below(g, 10);
+	for (int k = 0; k < s->nkeys; k++)
+		s->key_len[k] = (uint8_t)snprintf(s->keys[k], sizeof(s->keys[k]),
+						  "key-%d", k);
+	/* Network personality of this seed. */
+	s->delay_min_us = 20 + (uint32_t)qr_rng_below(g, 200);
+	s->delay_span_us = 1 + (uint32_t)qr_rng_below(g, 2000);
+	s->tail_ppm = (uint32_t)qr_rng_below(g, 30000);
+	s->tail_us = 1 + (uint32_t)qr_rng_below(g, 40000);
+	s->loss_ppm = qr_rng_chance_ppm(g, 300000) ? 0 : (uint32_t)qr_rng_below(g, 80000);
+	s->dup_ppm = (uint32_t)qr_rng_below(g, 30000);
+	s->faults_on = true;
+	uint64_t run_us = 300000 + qr_rng_below(g, 500000);
+	s->faults_end_us = run_us;
+	s->final_us = run_us + 150000;
+	s->end_us = s->final_us + 150000 + (uint64_t)s->nkeys * 3000;
+	for (int i = 0; i < s->n; i++) {
+		struct node *nd = &s->nodes[i];
+		nd->sim = s;
+		nd->id = (uint16_t)i;
+		nd->skew_ms = (int64_t)qr_rng_below(g, 401) - 200;
+		node_start(s, nd);
+	}
+	for (int c = 0; c < s->nclients; c++) {
+		s->clients[c].id = (uint16_t)c;
+		ev_at(s, qr_rng_below(g, 2000), EV_CLIENT_NEXT, 0, (uint32_t)c,
+		      0);
+	}
+	ev_at(s, 5000 + qr_rng_below(g, 30000), EV_FAULT, 0, 0, 0);
+	check_init(&s->check, s->n, rf, s->nkeys, s->res);
+	s->res->nodes = (uint32_t)s->n;
+	s->res->rf = (uint32_t)rf;
+	s->res->keys = (uint32_t)s->nkeys;
+	s->res->clients = (uint32_t)s->nclients;
+}
+
+void sim_run(const struct sim_options *opt, struct sim_result *res)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	QR_ASSERT(s);
+	memset(res, 0, sizeof(*res));
+	res->ok = true;
+	s->opt = opt;
+	s->res = res;
+	s->trace = 0xcbf29ce484222325ull;
+	qr_rng_seed(&s->rng, opt->seed);
+	setup(s);
+	bool stopped = false;
+	while (s->heap_len && res->ok) {
+		struct event e = ev_pop(s);
+		if (e.at_us > s->end_us) {
+			free(e.data);
+			break;
+		}
+		s->now_us = e.at_us;
+		if (!stopped && s->now_us >= s->faults_end_us) {
+			stopped = true;
+			faults_stop(s);
+		}
+		if (!s->final_started && s->now_us >= s->final_us)
+			final_reads(s);
+		handle(s, &e);
+		free(e.data);
+		if (s->check.failed)
+			sim_fail(s, s->check.checker, "%s", s->check.detail);
+	}
+	if (res->ok && !check_finals_done(&s->check))
+		sim_fail(s, "(e)", "%s", s->check.detail);
+	if (res->ok)
+		check_convergence(s);
+	res->trace_hash = s->trace;
+	res->sim_us = s->now_us;
+	while (s->heap_len) {
+		struct event e = ev_pop(s);
+		free(e.data);
+	}
+	for (int i = 0; i < s->n; i++) {
+		qr_core_destroy(s->nodes[i].core);
+		free(s->nodes[i].log);
+	}
+	check_fini(&s->check);
+	qr_placement_fini(&s->pl);
+	free(s->heap);
+	free(s);
+}
