@@ -75,7 +75,6 @@ struct req {
 	uint32_t partition;
 	uint64_t client;      /* driver's handle for the client's address */
 	uint64_t req_id;      /* client's id */
-	uint64_t min_version; /* reads: session token (an HLC) */
 	uint64_t deadline_us; /* answer UNAVAILABLE if not answered by then */
 	uint64_t linger_us;   /* after answering, give up on stragglers then */
 	uint64_t rto_us;      /* current retransmission timeout */
@@ -93,6 +92,20 @@ struct pending {
 	uint8_t key_len;  /* READ_REPLY: key to read again at release */
 	struct qr_version version; /* REPLICATE_ACK: version acked */
 	uint8_t key[QR_KEY_BYTES_MAX];
+};
+
+/*
+ * Recent client writes, so that a duplicated or retried CLIENT_REQ (same
+ * client, same req_id) is not stamped and applied a second time: a late
+ * duplicate would otherwise overwrite the client's own newer write.
+ * Direct-mapped and bounded: an entry evicted by a collision forgets.
+ */
+struct dedup {
+	uint64_t client;
+	uint64_t req_id;
+	uint64_t op_id;            /* in flight: its op_id; done: 0 */
+	int16_t status;            /* done: the answer given */
+	struct qr_version version; /* done: the version written */
 };
 
 struct peer_out {
@@ -119,6 +132,9 @@ struct qr_core {
 	/* replies waiting for the WAL: ring, lsn order of insertion */
 	struct pending *pend;
 	uint32_t pend_head, pend_count;
+	/* recent client writes (duplicate suppression) */
+	struct dedup *dedup;
+	uint32_t dedup_mask;
 	/* outgoing frames, one per peer; client replies go one per frame */
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
@@ -351,10 +367,28 @@ static void req_free(struct qr_core *c, struct req *q)
 	c->free_reqs[c->free_count++] = (uint32_t)(q - c->reqs);
 }
 
+static struct dedup *dedup_slot(struct qr_core *c, uint64_t client,
+				uint64_t req_id)
+{
+	uint64_t x = client * 0x9e3779b97f4a7c15ull ^ req_id;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return &c->dedup[x & c->dedup_mask];
+}
+
 static void req_answer(struct qr_core *c, struct req *q, int status)
 {
 	QR_ASSERT(!q->answered);
 	q->answered = true;
+	if (q->kind == REQ_WRITE) {
+		struct dedup *d = dedup_slot(c, q->client, q->req_id);
+		if (d->op_id == op_id_of(c, q)) {
+			d->op_id = 0;
+			d->status = (int16_t)status;
+			d->version = q->version;
+		}
+	}
 	send_client_reply(c, q, status);
 	/* Stragglers get a short window, not the whole deadline. */
 	q->linger_us = now_us(c) + c->cfg.rto_us_max;
@@ -661,21 +695,6 @@ static void read_progress(struct qr_core *c, struct req *q)
 	}
 	if (__builtin_popcount(q->done_mask) < q->need)
 		return;
-	/* A session token above what R replicas have: ask the rest before
-	 * answering STALE. */
-	if (q->min_version && q->version.hlc < q->min_version) {
-		uint8_t asked = RF_BITS(q->rf);
-		for (int i = 0; i < q->rf; i++)
-			if (q->replicas[i] != c->cfg.node_id &&
-			    qr_detector_state(&c->det, q->replicas[i]) ==
-				    QR_PEER_DOWN)
-				asked &= (uint8_t)~(1u << i);
-		if ((q->done_mask & asked) != asked)
-			return;
-		req_answer(c, q, QR_ESTALE);
-		req_maybe_done(c, q);
-		return;
-	}
 	if (q->found && !QR_BUG(SKIP_READ_REPAIR) &&
 	    __builtin_popcount(q->holds_mask) < q->hold_need)
 		return; /* blocking repair still short of a quorum */
@@ -788,6 +807,25 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 		reply_error_direct(c, client, m, shard, QR_EINVAL);
 		return;
 	}
+	struct dedup *d = NULL;
+	if (!is_read) {
+		d = dedup_slot(c, client, m->req_id);
+		if (d->client == client && d->req_id == m->req_id &&
+		    (d->op_id != 0 || d->status != QR_EUNAVAILABLE)) {
+			c->stats.client_duplicates++;
+			if (d->op_id == 0) {
+				/* Done: the same answer again. */
+				struct req tmp;
+				memset(&tmp, 0, offsetof(struct req, key));
+				tmp.kind = REQ_WRITE;
+				tmp.client = client;
+				tmp.req_id = m->req_id;
+				tmp.version = d->version;
+				send_client_reply(c, &tmp, d->status);
+			}
+			return;
+		}
+	}
 	const uint8_t *replicas = qr_placement_replicas(pl, part);
 	/* Fail fast, within the deadline: the CP answer. */
 	if (live_count(c, replicas, rf) < need) {
@@ -810,7 +848,6 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 	q->client = client;
 	q->client_shard = shard;
 	q->req_id = m->req_id;
-	q->min_version = m->min_version;
 	q->deadline_us = now + (m->deadline_us ? m->deadline_us
 					       : c->cfg.deadline_us_default);
 	q->rto_us = c->cfg.rto_us_min;
@@ -830,6 +867,8 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 			(void)qr_hlc_observe(&c->hlc, m->min_version, NULL);
 		q->version.hlc = qr_hlc_now(&c->hlc);
 		q->version.node = c->cfg.node_id;
+		*d = (struct dedup){ .client = client, .req_id = m->req_id,
+				     .op_id = op_id_of(c, q) };
 	}
 	req_arm(c, q);
 	/* Remote replicas first; our own replica last, because answering it
@@ -1070,8 +1109,13 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(pl->nodes, sizeof(*c->out));
+	uint32_t dn = 64;
+	while (dn < 2 * cfg->requests_max)
+		dn <<= 1;
+	c->dedup = calloc(dn, sizeof(*c->dedup));
+	c->dedup_mask = dn - 1;
 	int rc = QR_ENOMEM;
-	if (!c->reqs || !c->free_reqs || !c->pend || !c->out)
+	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup)
 		goto fail;
 	rc = qr_timer_wheel_init(&c->wheel, TIMER_SLOTS, cfg->timer_tick_us,
 				 now);
@@ -1115,6 +1159,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->free_reqs);
 	free(c->pend);
 	free(c->out);
+	free(c->dedup);
 	free(c);
 }
 

@@ -78,6 +78,7 @@ struct qr_core_stats {
 	uint64_t frames_in, msgs_in, frames_out, msgs_out;
 	uint64_t client_ops[QR_OP_END];    /* requests accepted, by op */
 	uint64_t client_ok, client_err;    /* replies sent */
+	uint64_t client_duplicates;        /* repeated writes not re-applied */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
 	uint64_t reads_served;

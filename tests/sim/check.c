@@ -214,11 +214,6 @@ static void check_read(struct check *c, struct check_op *o,
 			     p->client, p->seq, p->version.hlc,
 			     p->version.node);
 	}
-	if (o->status == 0 && o->min_version &&
-	    o->version.hlc < o->min_version)
-		fail(c, "(c)", "key-%d: read by c%u#%" PRIu64 " returned %"
-		     PRIu64 " below its session token %" PRIu64, o->key,
-		     o->client, o->seq, o->version.hlc, o->min_version);
 }
 
 void check_end(struct check *c, int idx, uint64_t now_us, int status,

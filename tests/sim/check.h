@@ -8,7 +8,7 @@
  *      (at that W), or something newer;
  *  (c) reads with R >= quorum are monotonic per client, and globally: a read
  *      that overlaps (R + Q > N) a completed quorum read sees at least what
- *      it returned; an OK read is never below its session token;
+ *      it returned;
  *  (d) a read never returns a value nobody wrote to that key, and a version
  *      always names the same write;
  *  (e) after the faults stop, every final ALL read succeeds (and replicas

@@ -294,8 +294,8 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	w->r = *rec;
 	memcpy(w->key, rec->key, rec->key_len);
 	memcpy(w->value, rec->value, rec->value_len);
-	w->r.key = w->key;
-	w->r.value = w->value;
+	w->r.key = NULL; /* set at replay: the array may move */
+	w->r.value = NULL;
 	return 0;
 }
 
@@ -352,7 +352,11 @@ static void node_start(struct sim *s, struct node *nd)
 	/* Recovery: replay the durable log (what survived the crash). */
 	uint64_t max_hlc = 0;
 	for (uint64_t i = 0; i < nd->log_len; i++) {
-		QR_ASSERT(qr_core_recover(nd->core, &nd->log[i].r) == 0);
+		/* The log array moves as it grows: point into it afresh. */
+		struct qr_wal_record rec = nd->log[i].r;
+		rec.key = nd->log[i].key;
+		rec.value = nd->log[i].value;
+		QR_ASSERT(qr_core_recover(nd->core, &rec) == 0);
 		max_hlc = QR_MAX(max_hlc, nd->log[i].r.version.hlc);
 	}
 	nd->up = true;
