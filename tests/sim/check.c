@@ -281,3 +281,29 @@ bool check_finals_done(struct check *c)
 		     c->nkeys);
 	return false;
 }
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+void check_latency_summary(struct check *c)
+{
+	uint64_t *lat = malloc((c->len + 1) * sizeof(*lat));
+	QR_ASSERT(lat);
+	size_t n = 0;
+	for (size_t i = 0; i < c->len; i++) {
+		const struct check_op *o = &c->ops[i];
+		if (o->done && !o->final &&
+		    (o->status == 0 || (is_read(o) && o->status == QR_ENOTFOUND)))
+			lat[n++] = o->end_us - o->start_us;
+	}
+	if (n) {
+		qsort(lat, n, sizeof(*lat), cmp_u64);
+		c->res->lat_p50_us = lat[n / 2];
+		c->res->lat_p99_us = lat[(n * 99) / 100];
+		c->res->lat_max_us = lat[n - 1];
+	}
+	free(lat);
+}

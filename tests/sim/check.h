@@ -56,6 +56,9 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out);
 /* Did every final ALL read succeed? (detail says which did not) */
 bool check_finals_done(struct check *c);
 
+/* Fill res->lat_* from the successful operations. */
+void check_latency_summary(struct check *c);
+
 /* sim.c: does value equal what (client, seq) wrote? */
 bool sim_value_matches(uint16_t client, uint64_t seq, const uint8_t *v,
 		       uint16_t len);

@@ -151,12 +151,14 @@ int main(int argc, char **argv)
 			       " ok=%" PRIu64 " unavailable=%" PRIu64
 			       " timeout=%" PRIu64 " crashes=%" PRIu64
 			       " partitions=%" PRIu64 " frames=%" PRIu64
-			       " dropped=%" PRIu64 "\n",
+			       " dropped=%" PRIu64 " latency-us p50=%" PRIu64
+			       " p99=%" PRIu64 " max=%" PRIu64 "\n",
 			       opt.seed, r.ok ? "ok" : "FAIL", r.trace_hash,
 			       r.nodes, r.rf, r.keys, r.clients, r.ops,
 			       r.ops_ok, r.ops_unavailable, r.ops_timeout,
 			       r.crashes, r.partitions, r.frames,
-			       r.dropped_frames);
+			       r.dropped_frames, r.lat_p50_us, r.lat_p99_us,
+			       r.lat_max_us);
 		if (r.ok) {
 			passed++;
 			continue;

@@ -836,6 +836,7 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		sim_fail(s, "(e)", "%s", s->check.detail);
 	if (res->ok)
 		check_convergence(s);
+	check_latency_summary(&s->check);
 	res->trace_hash = s->trace;
 	res->sim_us = s->now_us;
 	while (s->heap_len) {
