@@ -1,0 +1,777 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WAL writer: group commit into registered buffers, io_uring writes
+ * made durable by a linked fdatasync or RWF_DSYNC, segment preparation
+ * ahead of need, in-order release of acknowledgements. docs/wal.md.
+ *
+ * Invariants (see also wal.h and wal_pvt.h):
+ *  - a batch never spans segments; the segment header is written with the
+ *    first batch of the segment (one write, offset 0);
+ *  - every batch header carries the synced lsn at submit time; recovery
+ *    relies on it (wal_format.c) to tell a tear from corruption;
+ *  - a spare segment is opened, fallocate'd and made durable (file and
+ *    directory fsync) by io_uring ops before it is needed, so the loop
+ *    never creates a file itself; when the spare is late, the submit waits
+ *    (counted in segment_waits) and the batch keeps filling;
+ *  - a segment fd closes only when no op that uses it is in flight.
+ *
+ * Cost: an append is a copy and a CRC32C of the record (hardware crc32,
+ * ~0.1 ns/byte); a poll with nothing to do is a peek at the CQ ring.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "quorate/err.h"
+#include "wal/wal_pvt.h"
+
+#define B QR_WAL_BLOCK_BYTES
+#define BATCH_HDR ((uint32_t)sizeof(struct qr_wal_batch_hdr))
+
+void qr_wal_config_defaults(struct qr_wal_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = QR_WAL_MODE_FSYNC;
+	cfg->sync = QR_WAL_SYNC_DEFAULT;
+	cfg->direct_io = QR_WAL_DIRECT_AUTO;
+	cfg->next_lsn = 1;
+	cfg->segment_bytes = 64ull << 20;
+	cfg->batch_bytes_max = 256u << 10;
+	cfg->batch_wait_us_max = 0;
+	cfg->batches_inflight_max = 4;
+	cfg->snapshot_buffer_bytes = 1u << 20;
+	cfg->async_sync_us = 1000;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void qr_wal_fail(struct qr_wal *w, int err)
+{
+	if (!w->err)
+		w->err = err;
+}
+
+struct io_uring_sqe *qr_wal_sqe(struct qr_wal *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe) {
+		qr_wal_flush_sq(w);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	if (sqe)
+		w->sq_pending++;
+	return sqe;
+}
+
+void qr_wal_flush_sq(struct qr_wal *w)
+{
+	if (!w->sq_pending)
+		return;
+	int rc = io_uring_submit(&w->ring);
+	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
+		qr_wal_fail(w, QR_EIO);
+	else if (rc > 0)
+		w->sq_pending -= QR_MIN((uint32_t)rc, w->sq_pending);
+}
+
+static void seg_path(const struct qr_wal *w, uint64_t seq, char *out,
+		     size_t n)
+{
+	snprintf(out, n, "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
+		 w->cfg.shard, seq);
+}
+
+static int open_flags(const struct qr_wal *w)
+{
+	return O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+	       (w->direct ? O_DIRECT : 0);
+}
+
+/* Start preparing the next spare segment, if none is there. */
+static void spare_start(struct qr_wal *w)
+{
+	if (w->spare_seg >= 0 || w->err)
+		return;
+	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
+		struct seg_slot *s = &w->segs[i];
+		if (s->state != SEG_UNUSED)
+			continue;
+		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		if (!sqe)
+			return;
+		s->seq = w->next_seq++;
+		s->fd = -1;
+		s->write_off = 0;
+		s->refs = 0;
+		s->dirty = false;
+		seg_path(w, s->seq, s->path, sizeof(s->path));
+		io_uring_prep_openat(sqe, AT_FDCWD, s->path, open_flags(w),
+				     0644);
+		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_OPEN,
+						       (uint32_t)i));
+		s->state = SEG_OPENING;
+		w->spare_seg = i;
+		return;
+	}
+}
+
+static void spare_opened(struct qr_wal *w, int i, int res)
+{
+	struct seg_slot *s = &w->segs[i];
+	struct io_uring_sqe *sqe[3];
+
+	if (res < 0) {
+		qr_wal_fail(w, QR_EIO);
+		s->state = SEG_UNUSED;
+		return;
+	}
+	s->fd = res;
+	for (int k = 0; k < 3; k++) {
+		sqe[k] = qr_wal_sqe(w);
+		if (!sqe[k]) {
+			qr_wal_fail(w, QR_EIO);
+			return;
+		}
+	}
+	io_uring_prep_fallocate(sqe[0], s->fd, 0, 0,
+				(off_t)w->cfg.segment_bytes);
+	io_uring_prep_fsync(sqe[1], s->fd, 0);
+	io_uring_prep_fsync(sqe[2], w->dirfd, 0);
+	for (int k = 0; k < 3; k++) {
+		if (k < 2)
+			sqe[k]->flags |= IOSQE_IO_LINK;
+		io_uring_sqe_set_data64(sqe[k],
+					qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
+	}
+	s->pending = 3;
+	s->state = SEG_ALLOCATING;
+	w->stats.segments_created++;
+}
+
+static void seg_maybe_close(struct qr_wal *w, int i)
+{
+	struct seg_slot *s = &w->segs[i];
+	if (s->state != SEG_RETIRED || s->refs || s->dirty)
+		return;
+	close(s->fd); /* no I/O left on it: does not wait for the disk */
+	s->fd = -1;
+	s->state = SEG_UNUSED;
+}
+
+static void known_add(struct qr_wal *w, uint64_t seq, uint64_t first_lsn)
+{
+	if (w->known_count == QR_WAL_KNOWN_SEGS)
+		return; /* untracked: never deleted, still recovered */
+	uint32_t i = (w->known_head + w->known_count) % QR_WAL_KNOWN_SEGS;
+	w->known[i] = (struct known_seg){ seq, first_lsn };
+	w->known_count++;
+}
+
+/* Release finished batches in order: this is where acks come from. */
+static void release(struct qr_wal *w)
+{
+	while (w->release_seq < w->submit_seq) {
+		struct batch_slot *b = &w->slots[w->release_seq % w->nslots];
+		if (b->state != SLOT_DONE)
+			break;
+		QR_ASSERT(b->last_lsn > w->durable_lsn);
+		w->durable_lsn = b->last_lsn;
+		if (w->cfg.mode == QR_WAL_MODE_FSYNC)
+			w->synced_lsn = b->last_lsn;
+		b->state = SLOT_FREE;
+		b->bytes = 0;
+		b->records = 0;
+		w->release_seq++;
+	}
+}
+
+static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
+			   int res)
+{
+	struct batch_slot *b = &w->slots[idx];
+	QR_ASSERT(b->state == SLOT_INFLIGHT && b->pending > 0);
+	if (res < 0 || (is_write && (uint32_t)res != b->write_len))
+		qr_wal_fail(w, QR_EIO);
+	if (--b->pending)
+		return;
+	struct seg_slot *s = &w->segs[b->seg];
+	s->refs--;
+	if (w->cfg.mode == QR_WAL_MODE_ASYNC)
+		s->dirty = true;
+	b->state = SLOT_DONE;
+	seg_maybe_close(w, b->seg);
+}
+
+static void on_cqe(struct qr_wal *w, uint64_t tag, int res)
+{
+	enum tag_kind k = (enum tag_kind)(tag >> 32);
+	uint32_t idx = (uint32_t)tag;
+
+	switch (k) {
+	case TAG_BATCH_WRITE:
+	case TAG_BATCH_SYNC:
+		batch_complete(w, idx, k == TAG_BATCH_WRITE, res);
+		break;
+	case TAG_PREP_OPEN:
+		spare_opened(w, (int)idx, res);
+		break;
+	case TAG_PREP_STEP: {
+		struct seg_slot *s = &w->segs[idx];
+		if (res < 0)
+			qr_wal_fail(w, QR_EIO);
+		if (--s->pending == 0 && s->state == SEG_ALLOCATING)
+			s->state = SEG_READY;
+		break;
+	}
+	case TAG_BG_SYNC: {
+		struct seg_slot *s = &w->segs[idx];
+		if (res < 0)
+			qr_wal_fail(w, QR_EIO);
+		s->refs--;
+		if (--w->bg_syncs == 0 && !w->err &&
+		    w->bg_target > w->synced_lsn)
+			w->synced_lsn = w->bg_target;
+		seg_maybe_close(w, (int)idx);
+		break;
+	}
+	case TAG_SNAP_OPEN:
+	case TAG_SNAP_WRITE:
+	case TAG_SNAP_OP:
+		qr_wal_snap_complete(w, k, idx, res);
+		break;
+	default:
+		QR_ASSERT(!"unknown io_uring tag");
+	}
+}
+
+void qr_wal_reap(struct qr_wal *w, bool wait_one)
+{
+	struct io_uring_cqe *cqes[64];
+
+	if (wait_one) {
+		struct io_uring_cqe *cqe;
+		qr_wal_flush_sq(w);
+		int rc = io_uring_wait_cqe(&w->ring, &cqe);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
+			qr_wal_fail(w, QR_EIO);
+	}
+	for (;;) {
+		unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes,
+						     QR_ARRAY_LEN(cqes));
+		if (!n)
+			break;
+		for (unsigned i = 0; i < n; i++)
+			on_cqe(w, io_uring_cqe_get_data64(cqes[i]),
+			       cqes[i]->res);
+		io_uring_cq_advance(&w->ring, n);
+	}
+	release(w);
+}
+
+/* Make the spare current; the old one retires. false: no spare ready. */
+static bool roll(struct qr_wal *w, uint64_t first_lsn)
+{
+	if (w->spare_seg < 0 || w->segs[w->spare_seg].state != SEG_READY) {
+		w->stats.segment_waits++;
+		spare_start(w);
+		return false;
+	}
+	if (w->cur_seg >= 0) {
+		w->segs[w->cur_seg].state = SEG_RETIRED;
+		seg_maybe_close(w, w->cur_seg);
+	}
+	w->cur_seg = w->spare_seg;
+	w->spare_seg = -1;
+	struct seg_slot *s = &w->segs[w->cur_seg];
+	s->state = SEG_CURRENT;
+	s->write_off = 0;
+	known_add(w, s->seq, first_lsn);
+	spare_start(w);
+	return true;
+}
+
+/* Submit the batch in slot b. false: must wait (no segment yet). */
+static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
+{
+	uint32_t padded = (uint32_t)qr_wal_align_up(b->bytes, B);
+	struct seg_slot *s = w->cur_seg >= 0 ? &w->segs[w->cur_seg] : NULL;
+	bool rolled = false;
+	unsigned need = w->sync == QR_WAL_SYNC_FDATASYNC &&
+			w->cfg.mode == QR_WAL_MODE_FSYNC ? 2 : 1;
+
+	if (io_uring_sq_space_left(&w->ring) < need)
+		qr_wal_flush_sq(w);
+	if (io_uring_sq_space_left(&w->ring) < need)
+		return false;
+	if (!s || s->write_off + padded > w->cfg.segment_bytes) {
+		if (!roll(w, b->first_lsn))
+			return false;
+		s = &w->segs[w->cur_seg];
+		rolled = true;
+	}
+
+	struct qr_wal_batch_hdr *h = (void *)(b->buf + B);
+	memset(b->buf + B + b->bytes, 0, padded - b->bytes);
+	*h = (struct qr_wal_batch_hdr){
+		.magic = QR_WAL_BATCH_MAGIC,
+		.first_lsn = b->first_lsn,
+		.last_lsn = b->last_lsn,
+		.synced_lsn = w->synced_lsn,
+		.seq = s->seq,
+		.records = b->records,
+		.data_bytes = b->bytes - BATCH_HDR,
+		.padded_bytes = padded,
+		.shard = w->cfg.shard,
+		.format = QR_WAL_FORMAT_VERSION,
+	};
+	qr_wal_batch_hdr_seal(h);
+
+	const uint8_t *src = b->buf + B;
+	uint64_t off = s->write_off;
+	b->write_len = padded;
+	if (rolled) {
+		struct qr_wal_seg_hdr *sh = (void *)b->buf;
+		memset(b->buf, 0, B);
+		*sh = (struct qr_wal_seg_hdr){
+			.format = QR_WAL_FORMAT_VERSION,
+			.magic = QR_WAL_SEG_MAGIC,
+			.seq = s->seq,
+			.first_lsn = b->first_lsn,
+			.segment_bytes = w->cfg.segment_bytes,
+			.shard = w->cfg.shard,
+		};
+		qr_wal_seg_hdr_seal(sh);
+		src = b->buf;
+		off = 0;
+		b->write_len = padded + B;
+	}
+
+	struct io_uring_sqe *sqe = qr_wal_sqe(w);
+	QR_ASSERT(sqe);
+	io_uring_prep_write_fixed(sqe, s->fd, src, b->write_len, off, (int)idx);
+	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BATCH_WRITE, idx));
+	b->pending = 1;
+	if (w->cfg.mode == QR_WAL_MODE_FSYNC) {
+		if (w->sync == QR_WAL_SYNC_DSYNC) {
+			sqe->rw_flags = RWF_DSYNC;
+			w->stats.dsync_writes++;
+		} else {
+			sqe->flags |= IOSQE_IO_LINK;
+			sqe = qr_wal_sqe(w);
+			QR_ASSERT(sqe);
+			io_uring_prep_fsync(sqe, s->fd,
+					    IORING_FSYNC_DATASYNC);
+			io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BATCH_SYNC,
+							       idx));
+			b->pending = 2;
+			w->stats.fsyncs++;
+		}
+	}
+	s->write_off = off + b->write_len;
+	s->refs++;
+	b->seg = (int8_t)w->cur_seg;
+	b->state = SLOT_INFLIGHT;
+	w->stats.batches++;
+	w->stats.bytes_written += b->write_len;
+	if (b->records > w->stats.batch_records_max)
+		w->stats.batch_records_max = b->records;
+	if (b->bytes > w->stats.batch_bytes_max)
+		w->stats.batch_bytes_max = b->bytes;
+	return true;
+}
+
+/* Submit sealed batches and the filling one when due. */
+static void submit_due(struct qr_wal *w, bool drain)
+{
+	while (!w->err && w->submit_seq <= w->fill_seq &&
+	       w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {
+		uint32_t idx = (uint32_t)(w->submit_seq % w->nslots);
+		struct batch_slot *b = &w->slots[idx];
+		if (b->state != SLOT_FILLING)
+			break;
+		if (w->submit_seq == w->fill_seq) {
+			bool idle = w->submit_seq == w->release_seq;
+			bool old = w->now_us - b->opened_us >=
+				   w->cfg.batch_wait_us_max;
+			if (!drain && !idle && !old)
+				break;
+			w->fill_seq++; /* seal it */
+		}
+		if (!submit_batch(w, b, idx))
+			break;
+		w->submit_seq++;
+	}
+}
+
+/* Mode async: sync written segments every async_sync_us. */
+static void background_sync(struct qr_wal *w, bool force)
+{
+	if (w->cfg.mode != QR_WAL_MODE_ASYNC || w->bg_syncs ||
+	    w->durable_lsn <= w->synced_lsn || w->err)
+		return;
+	if (!force && w->now_us - w->bg_last_us < w->cfg.async_sync_us)
+		return;
+	w->bg_last_us = w->now_us;
+	w->bg_target = w->durable_lsn;
+	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
+		struct seg_slot *s = &w->segs[i];
+		if (!s->dirty)
+			continue;
+		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		if (!sqe)
+			return; /* next poll */
+		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BG_SYNC,
+						       (uint32_t)i));
+		s->dirty = false;
+		s->refs++;
+		w->bg_syncs++;
+		w->stats.fsyncs++;
+	}
+	if (!w->bg_syncs)
+		w->synced_lsn = w->bg_target;
+}
+
+int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
+{
+	if (qr_unlikely(w->err))
+		return w->err;
+	if (qr_unlikely(rec->lsn != w->appended_lsn + 1 ||
+			rec->type < QR_WAL_PUT || rec->type > QR_WAL_HINT ||
+			rec->key_len == 0 ||
+			(rec->type == QR_WAL_TOMBSTONE && rec->value_len)))
+		return QR_EINVAL;
+	uint32_t need = qr_wal_record_bytes(rec->key_len, rec->value_len);
+	if (qr_unlikely(need + BATCH_HDR > w->batch_cap))
+		return QR_ETOOLARGE;
+	if (w->cfg.mode == QR_WAL_MODE_NONE) {
+		/* Memory only: the copy is made (and measured), then lost. */
+		qr_wal_record_encode(w->slots[0].buf + B + BATCH_HDR, rec);
+		w->appended_lsn = rec->lsn;
+		w->stats.appends++;
+		w->stats.record_bytes += need;
+		return 0;
+	}
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (w->fill_seq - w->release_seq >= w->nslots) {
+			w->stats.append_busy++;
+			return QR_EBUSY;
+		}
+		struct batch_slot *b = &w->slots[w->fill_seq % w->nslots];
+		if (b->state == SLOT_FREE) {
+			b->state = SLOT_FILLING;
+			b->bytes = BATCH_HDR;
+			b->records = 0;
+			b->first_lsn = rec->lsn;
+			b->opened_us = w->now_us;
+		}
+		QR_DASSERT(b->state == SLOT_FILLING);
+		if (b->bytes + need > w->batch_cap) {
+			w->fill_seq++; /* full: sealed, a new one next */
+			continue;
+		}
+		qr_wal_record_encode(b->buf + B + b->bytes, rec);
+		b->bytes += need;
+		b->records++;
+		b->last_lsn = rec->lsn;
+		w->appended_lsn = rec->lsn;
+		w->stats.appends++;
+		w->stats.record_bytes += need;
+		return 0;
+	}
+	QR_ASSERT(!"a fresh batch must take a record that fits a batch");
+	return QR_EINVAL;
+}
+
+uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
+{
+	w->now_us = now_us;
+	if (w->cfg.mode == QR_WAL_MODE_NONE) {
+		w->durable_lsn = w->synced_lsn = w->appended_lsn;
+		return w->durable_lsn;
+	}
+	qr_wal_reap(w, false);
+	submit_due(w, false);
+	background_sync(w, false);
+	spare_start(w);
+	qr_wal_snap_poll(w);
+	qr_wal_flush_sq(w);
+	return w->durable_lsn;
+}
+
+uint64_t qr_wal_durable_lsn(const struct qr_wal *w)
+{
+	return w->durable_lsn;
+}
+
+uint64_t qr_wal_appended_lsn(const struct qr_wal *w)
+{
+	return w->appended_lsn;
+}
+
+int qr_wal_error(const struct qr_wal *w)
+{
+	return w->err;
+}
+
+bool qr_wal_direct(const struct qr_wal *w)
+{
+	return w->direct;
+}
+
+enum qr_wal_sync qr_wal_sync_method(const struct qr_wal *w)
+{
+	return w->sync;
+}
+
+const struct qr_wal_stats *qr_wal_stats(const struct qr_wal *w)
+{
+	return &w->stats;
+}
+
+/* Create and prepare the first segment synchronously; probe O_DIRECT. */
+static int first_segment(struct qr_wal *w)
+{
+	struct seg_slot *s = &w->segs[0];
+	s->seq = w->next_seq++;
+	seg_path(w, s->seq, s->path, sizeof(s->path));
+	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
+	s->fd = open(s->path, open_flags(w), 0644);
+	if (s->fd < 0 && errno == EINVAL && w->direct &&
+	    w->cfg.direct_io == QR_WAL_DIRECT_AUTO) {
+		w->direct = false; /* tmpfs and friends: page cache */
+		s->fd = open(s->path, open_flags(w), 0644);
+	}
+	if (s->fd < 0)
+		return errno == EINVAL ? QR_EINVAL : QR_EIO;
+	int rc = posix_fallocate(s->fd, 0, (off_t)w->cfg.segment_bytes);
+	if (rc && rc != EOPNOTSUPP && rc != EINVAL)
+		return rc == ENOSPC ? QR_ENOSPC : QR_EIO;
+	if (fsync(s->fd) || fsync(w->dirfd))
+		return QR_EIO;
+	s->state = SEG_READY;
+	w->spare_seg = 0;
+	w->stats.segments_created++;
+	return 0;
+}
+
+/* Existing segments (seq order) for deletion after snapshots, and the
+ * next seq: never reuse a file of an earlier run. */
+static int scan_dir(struct qr_wal *w)
+{
+	struct file_ent *v;
+	int n = qr_wal_list_files(w->cfg.dir, w->cfg.shard, "wal", "seg", &v);
+	if (n < 0)
+		return n;
+	w->next_seq = 1;
+	for (int i = 0; i < n; i++) {
+		known_add(w, v[i].num, qr_wal_segment_first_lsn(
+			w->cfg.dir, v[i].name, w->cfg.shard, v[i].num));
+		w->next_seq = v[i].num + 1;
+	}
+	free(v);
+	n = qr_wal_list_files(w->cfg.dir, w->cfg.shard, "snap", "snap", &v);
+	if (n < 0)
+		return n;
+	if (n > 0)
+		w->snap.prev_lsn = v[n - 1].num;
+	free(v);
+	return 0;
+}
+
+int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
+{
+	struct qr_wal *w;
+	int rc = QR_ENOMEM;
+
+	*out = NULL;
+	if (!cfg || !cfg->dir || cfg->next_lsn == 0 ||
+	    cfg->batches_inflight_max == 0 ||
+	    cfg->batches_inflight_max > 1024 ||
+	    cfg->batch_bytes_max < 2 * B || cfg->batch_bytes_max > (64u << 20) ||
+	    cfg->segment_bytes % B ||
+	    cfg->segment_bytes < (uint64_t)cfg->batch_bytes_max + 2 * B ||
+	    cfg->segment_bytes > QR_WAL_SEGMENT_BYTES_MAX ||
+	    cfg->snapshot_buffer_bytes < 2 * B ||
+	    cfg->snapshot_buffer_bytes > (64u << 20) ||
+	    cfg->mode > QR_WAL_MODE_NONE || cfg->sync > QR_WAL_SYNC_DSYNC ||
+	    cfg->direct_io > QR_WAL_DIRECT_OFF ||
+	    strlen(cfg->dir) > QR_WAL_PATH_MAX - 48)
+		return QR_EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return QR_ENOMEM;
+	w->cfg = *cfg;
+	w->dirfd = -1;
+	w->cur_seg = w->spare_seg = -1;
+	w->snap.fd = -1;
+	w->snap.cur = -1;
+	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++)
+		w->segs[i].fd = -1;
+	/* Measured on ext4 + virtio (docs/wal.md): RWF_DSYNC wins. */
+	w->sync = cfg->sync == QR_WAL_SYNC_DEFAULT ? QR_WAL_SYNC_DSYNC :
+						     cfg->sync;
+	w->appended_lsn = w->durable_lsn = w->synced_lsn = cfg->next_lsn - 1;
+	w->batch_cap = (uint32_t)qr_wal_align_up(cfg->batch_bytes_max, B);
+	w->slot_bytes = w->batch_cap + B;
+	w->nslots = cfg->batches_inflight_max + 1;
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->known = calloc(QR_WAL_KNOWN_SEGS, sizeof(*w->known));
+	if (!w->slots || !w->known)
+		goto fail;
+
+	uint32_t nbufs = w->nslots + QR_WAL_SNAP_BUFS;
+	struct iovec *iov = calloc(nbufs, sizeof(*iov));
+	if (!iov)
+		goto fail;
+	for (uint32_t i = 0; i < w->nslots; i++) {
+		w->slots[i].buf = aligned_alloc(B, w->slot_bytes);
+		if (!w->slots[i].buf) {
+			free(iov);
+			goto fail;
+		}
+		memset(w->slots[i].buf, 0, w->slot_bytes);
+		iov[i] = (struct iovec){ w->slots[i].buf, w->slot_bytes };
+	}
+	uint32_t sb = (uint32_t)qr_wal_align_up(cfg->snapshot_buffer_bytes, B);
+	w->cfg.snapshot_buffer_bytes = sb;
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++) {
+		w->snap.buf[i] = aligned_alloc(B, sb);
+		if (!w->snap.buf[i]) {
+			free(iov);
+			goto fail;
+		}
+		memset(w->snap.buf[i], 0, sb);
+		iov[w->nslots + i] = (struct iovec){ w->snap.buf[i], sb };
+	}
+	if (cfg->mode == QR_WAL_MODE_NONE) {
+		free(iov);
+		*out = w;
+		return 0;
+	}
+
+	unsigned entries = 64;
+	while (entries < 2 * w->nslots + 64)
+		entries *= 2;
+	rc = io_uring_queue_init(entries, &w->ring, 0);
+	if (rc < 0) {
+		free(iov);
+		rc = rc == -ENOMEM ? QR_ENOMEM : QR_EIO;
+		goto fail_noring;
+	}
+	rc = io_uring_register_buffers(&w->ring, iov, nbufs);
+	free(iov);
+	if (rc < 0) {
+		rc = rc == -ENOMEM ? QR_ENOMEM : QR_EIO;
+		goto fail;
+	}
+	w->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd < 0) {
+		rc = errno == ENOENT ? QR_EINVAL : QR_EIO;
+		goto fail;
+	}
+	rc = scan_dir(w);
+	if (rc)
+		goto fail;
+	rc = first_segment(w);
+	if (rc)
+		goto fail;
+	w->now_us = mono_us();
+	spare_start(w); /* the one after: ready before the first roll */
+	qr_wal_flush_sq(w);
+	*out = w;
+	return 0;
+fail:
+	if (cfg->mode != QR_WAL_MODE_NONE && w->ring.ring_fd > 0)
+		io_uring_queue_exit(&w->ring);
+fail_noring:
+	if (w->segs[0].fd >= 0) {
+		close(w->segs[0].fd);
+		unlink(w->segs[0].path);
+	}
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	for (uint32_t i = 0; w->slots && i < w->nslots; i++)
+		free(w->slots[i].buf);
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
+		free(w->snap.buf[i]);
+	free(w->slots);
+	free(w->known);
+	free(w);
+	return rc ? rc : QR_ENOMEM;
+}
+
+static bool busy(const struct qr_wal *w)
+{
+	if (w->release_seq != w->submit_seq || w->bg_syncs)
+		return true;
+	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++)
+		if (w->segs[i].state == SEG_OPENING ||
+		    w->segs[i].state == SEG_ALLOCATING || w->segs[i].refs)
+			return true;
+	return w->snap.writes || w->snap.ops;
+}
+
+int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
+{
+	int rc;
+
+	if (w->cfg.mode != QR_WAL_MODE_NONE) {
+		qr_wal_snap_abandon(w);
+		/* Submit everything appended, wait for all of it. */
+		for (uint32_t rounds = 0; rounds < 1u << 20; rounds++) {
+			w->now_us = mono_us();
+			qr_wal_reap(w, false);
+			submit_due(w, true);
+			background_sync(w, true);
+			qr_wal_flush_sq(w);
+			bool pending = w->submit_seq <= w->fill_seq &&
+				w->slots[w->submit_seq % w->nslots].state ==
+				SLOT_FILLING;
+			if (!busy(w) && (!pending || w->err) &&
+			    (w->cfg.mode != QR_WAL_MODE_ASYNC || w->err ||
+			     w->synced_lsn == w->durable_lsn))
+				break;
+			if (busy(w))
+				qr_wal_reap(w, true);
+		}
+		for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
+			struct seg_slot *s = &w->segs[i];
+			if (s->fd < 0)
+				continue;
+			if (s->state == SEG_READY) /* unused spare */
+				unlink(s->path);
+			close(s->fd);
+		}
+		if (fsync(w->dirfd))
+			qr_wal_fail(w, QR_EIO);
+		close(w->dirfd);
+		io_uring_queue_exit(&w->ring);
+	} else {
+		w->durable_lsn = w->appended_lsn;
+	}
+	rc = w->err;
+	if (durable_lsn)
+		*durable_lsn = w->durable_lsn;
+	for (uint32_t i = 0; i < w->nslots; i++)
+		free(w->slots[i].buf);
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
+		free(w->snap.buf[i]);
+	free(w->slots);
+	free(w->known);
+	free(w);
+	return rc;
+}

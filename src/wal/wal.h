@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quorate write-ahead log: one per shard core, io_uring, group commit.
+ * On-disk formats: docs/wal.md. DESIGN.md section 6.
+ *
+ * The shard loop drives it and it never blocks on disk after qr_wal_open():
+ *   core's wal_append effect -> qr_wal_append()   (copy into a batch buffer)
+ *   once per loop iteration  -> qr_wal_poll(now)  (submit due batch, reap)
+ *                            -> qr_core_on_wal_durable(returned lsn)
+ *   when it wants            -> qr_wal_snapshot_begin() then
+ *                               qr_wal_snapshot_step() each iteration
+ *   SIGTERM                  -> qr_wal_close()    (drains, syncs; blocks)
+ * At start, before qr_wal_open(): qr_wal_recover() replays snapshot + log
+ * through a callback (feed qr_core_recover()) and gives the next lsn.
+ *
+ * Invariants:
+ *  - lsns appended are exactly 1 + the previous one (cfg.next_lsn first);
+ *  - the durable lsn only grows and never passes an lsn whose batch is not
+ *    on disk (mode fsync) / written (mode async); acks are released in lsn
+ *    order even when batches complete out of order;
+ *  - at most batches_inflight_max batches are submitted and not released;
+ *    a full pipeline is back-pressure (QR_EBUSY), never a wait;
+ *  - all memory (batch buffers, registered with io_uring) is allocated at
+ *    open; append copies and computes a CRC32C, nothing else;
+ *  - after an I/O error the WAL is failed for good (sticky QR_EIO): no
+ *    retry of a failed fdatasync (its dirty pages may already be dropped).
+ * Not thread-safe: one per shard core.
+ */
+#ifndef QR_WAL_WAL_H
+#define QR_WAL_WAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/env.h"
+
+struct qr_wal;
+
+enum qr_wal_mode {
+	QR_WAL_MODE_FSYNC = 0, /* ack when the batch is on stable storage */
+	QR_WAL_MODE_ASYNC = 1, /* ack when written (page cache); sync later */
+	QR_WAL_MODE_NONE = 2,  /* memory only: no I/O (benchmarks, labelled) */
+};
+
+enum qr_wal_sync {
+	QR_WAL_SYNC_DEFAULT = 0, /* the faster one measured: see docs/wal.md */
+	QR_WAL_SYNC_FDATASYNC = 1, /* write, then linked IORING_OP_FSYNC */
+	QR_WAL_SYNC_DSYNC = 2,     /* one write with RWF_DSYNC */
+};
+
+enum qr_wal_direct {
+	QR_WAL_DIRECT_AUTO = 0, /* O_DIRECT unless the file system refuses */
+	QR_WAL_DIRECT_ON = 1,   /* O_DIRECT or fail to open */
+	QR_WAL_DIRECT_OFF = 2,  /* page cache */
+};
+
+struct qr_wal_config {
+	const char *dir;             /* data directory (exists) */
+	uint16_t shard;              /* shard core id: names the files */
+	enum qr_wal_mode mode;
+	enum qr_wal_sync sync;
+	enum qr_wal_direct direct_io;
+	uint64_t next_lsn;           /* first lsn this run appends (>= 1) */
+	uint64_t segment_bytes;      /* preallocated segment size */
+	uint32_t batch_bytes_max;    /* one batch = one write, at most */
+	uint32_t batch_wait_us_max;  /* a batch waits for company this long
+				      * at most, and only while others are in
+				      * flight (an idle disk gets it at once) */
+	uint32_t batches_inflight_max; /* submitted, not yet released */
+	uint32_t snapshot_buffer_bytes; /* each of the 4 snapshot buffers */
+	uint32_t async_sync_us;      /* mode async: background sync period */
+};
+
+/* Defaults: fsync mode, 64 MiB segments, 256 KiB batches, 8 in flight. */
+void qr_wal_config_defaults(struct qr_wal_config *cfg);
+
+struct qr_wal_stats {
+	uint64_t appends;           /* records accepted */
+	uint64_t append_busy;       /* QR_EBUSY answers (back-pressure) */
+	uint64_t batches;           /* batches submitted */
+	uint64_t fsyncs;            /* fdatasync ops (linked or background) */
+	uint64_t dsync_writes;      /* RWF_DSYNC writes */
+	uint64_t bytes_written;     /* to segments, padding included */
+	uint64_t record_bytes;      /* record bytes appended */
+	uint64_t batch_records_max; /* largest batch, records */
+	uint64_t batch_bytes_max;   /* largest batch, bytes */
+	uint64_t segments_created;
+	uint64_t segments_deleted;
+	uint64_t segment_waits;     /* submit delayed: next segment not ready */
+	uint64_t snapshots;         /* completed */
+	uint64_t snapshot_entries;  /* written, all snapshots */
+	uint64_t snapshot_bytes;
+	uint64_t snapshot_stalls;   /* step waited for a snapshot buffer */
+	uint64_t snapshots_deleted;
+};
+
+/*
+ * Open the WAL for appending at cfg->next_lsn (qr_wal_recover() gives it).
+ * Creates the first segment (blocking: this is start-up). Never appends to
+ * a segment of an earlier run. 0 and *out, or QR_EINVAL (config, or
+ * direct_io ON refused), QR_ENOMEM, QR_EIO.
+ */
+int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out);
+
+/*
+ * Copy rec into the batch being filled. rec->lsn must be exactly one past
+ * the last lsn appended. 0, or QR_EBUSY (every buffer in flight: retry
+ * after a poll), QR_ETOOLARGE (record bigger than a batch), QR_EINVAL
+ * (bad lsn, type or key), QR_EIO (the WAL has failed). Never blocks.
+ */
+int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec);
+
+/*
+ * Once per loop iteration: reap completions, submit the filling batch when
+ * due, advance segment preparation and snapshot I/O. Returns the durable
+ * lsn (every lsn <= it may be acknowledged). No blocking syscall: at most
+ * one io_uring_enter to submit.
+ */
+uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us);
+
+uint64_t qr_wal_durable_lsn(const struct qr_wal *w);
+uint64_t qr_wal_appended_lsn(const struct qr_wal *w);
+/* 0, or the sticky error after an I/O failure. */
+int qr_wal_error(const struct qr_wal *w);
+/* Whether the segments are written with O_DIRECT. */
+bool qr_wal_direct(const struct qr_wal *w);
+/* The sync method in use (never QR_WAL_SYNC_DEFAULT). */
+enum qr_wal_sync qr_wal_sync_method(const struct qr_wal *w);
+const struct qr_wal_stats *qr_wal_stats(const struct qr_wal *w);
+
+/*
+ * Submit everything, wait for it and sync (blocking: for shutdown), abandon
+ * a snapshot in progress, close files, free. Returns 0 or the sticky error;
+ * *durable_lsn (if not NULL) gets the final durable lsn. w is freed either
+ * way.
+ */
+int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn);
+
+/* ---- Snapshots (incremental, driven from the loop) ---- */
+
+/*
+ * What a snapshot reads: partitions 0..partitions-1, each iterated whole by
+ * for_each_in_partition, which calls fn once per entry and stops early if
+ * fn returns non-zero (returning that value). Records passed to fn carry
+ * type QR_WAL_PUT or QR_WAL_TOMBSTONE and the entry's lsn.
+ */
+struct qr_wal_snapshot_source {
+	void *ctx;
+	uint32_t partitions;
+	int (*for_each_in_partition)(void *ctx, uint32_t partition,
+				     int (*fn)(void *arg,
+					       const struct qr_wal_record *rec),
+				     void *arg);
+};
+
+struct qr_store;
+/* A source over a qr_store (src/wal/wal_store.c). *src keeps the pointer. */
+void qr_wal_snapshot_source_store(struct qr_wal_snapshot_source *src,
+				  const struct qr_store *store,
+				  uint32_t partitions);
+
+/*
+ * Start a fuzzy snapshot at begin lsn = appended lsn + 1. src is copied;
+ * its ctx must stay valid until the snapshot ends. 0, or QR_EBUSY (one is
+ * running), QR_EINVAL, QR_EIO.
+ */
+int qr_wal_snapshot_begin(struct qr_wal *w,
+			  const struct qr_wal_snapshot_source *src);
+/*
+ * Copy up to about budget_entries entries (whole partitions) into the
+ * snapshot buffers and submit full ones. Returns 1 while the snapshot is
+ * still running (call again next iteration), 0 once it is complete (file
+ * durable and renamed, covered segments and older snapshots deleted), or a
+ * negative error (the snapshot is abandoned; the log is intact).
+ */
+int qr_wal_snapshot_step(struct qr_wal *w, uint32_t budget_entries);
+bool qr_wal_snapshot_active(const struct qr_wal *w);
+
+/* ---- Recovery ---- */
+
+struct qr_wal_recover_options {
+	bool truncate_corrupt; /* cut the log at mid-log corruption on
+				* purpose (loses what follows) instead of
+				* refusing to start */
+	bool read_only;        /* change nothing on disk (tools, tests) */
+};
+
+struct qr_wal_recover_stats {
+	uint64_t snapshot_lsn;      /* begin lsn of the snapshot used, or 0 */
+	uint64_t snapshot_entries;  /* entries loaded from it */
+	uint64_t records;           /* log records replayed */
+	uint64_t records_skipped;   /* log records below the snapshot */
+	uint64_t segments;          /* segment files read */
+	uint64_t bytes;             /* bytes read (segments + snapshot) */
+	uint64_t last_lsn;          /* last durable lsn: open at last + 1 */
+	uint64_t torn_tail_truncated; /* 1 if a torn tail was cut */
+	uint64_t torn_batches_dropped; /* in-flight batches after the tear */
+	uint64_t corrupt_truncated;  /* 1 if truncate_corrupt cut the log */
+	uint64_t garbage_ignored;    /* junk outside the data, harmless */
+	uint64_t files_deleted;      /* empty / cut-off segments removed */
+	uint64_t time_us;            /* wall time of the recovery */
+	char message[320];           /* error or truncation: "<file>: offset
+				      * N: <reason>" */
+};
+
+/*
+ * Replay shard's snapshot (if any) and log from dir, in this order: every
+ * entry of the newest snapshot, then every log record with lsn >= the
+ * snapshot's begin lsn, in lsn order. Apply must be idempotent and keep the
+ * highest version (the store's rule). fn returning non-zero stops recovery
+ * with that value. A torn tail is truncated (unless read_only) and counted;
+ * corruption before the tail returns QR_ECORRUPT with stats->message naming
+ * file and offset, unless opt->truncate_corrupt. 0 or a negative error; the
+ * stats are filled either way. opt may be NULL.
+ */
+int qr_wal_recover(const char *dir, uint16_t shard,
+		   const struct qr_wal_recover_options *opt,
+		   int (*fn)(void *arg, const struct qr_wal_record *rec),
+		   void *arg, struct qr_wal_recover_stats *stats);
+
+#endif

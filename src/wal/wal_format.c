@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WAL record/batch encoding and the total parsers for segments and
+ * snapshots (docs/wal.md). No I/O here: recovery, the tests and the fuzz
+ * target hand in bytes.
+ *
+ * Parser invariants: every length is checked against the bytes that remain
+ * before it is used; a batch is delivered only once all of its records are
+ * valid (a batch is the unit of acknowledgement, so a half-valid batch was
+ * never acknowledged); nothing after the first hole in the lsn sequence is
+ * delivered.
+ *
+ * Tear or corruption: when the sequence breaks at lsn H (garbage, a
+ * missing batch, a segment that does not continue), every later valid
+ * batch is checked: a crash can only leave batches that were submitted
+ * while H was not yet on disk, i.e. with synced_lsn < H. A later batch with
+ * synced_lsn >= H proves H had been durable: that is corruption, refused.
+ * Otherwise it is a torn tail, cut at the hole.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "common/crc32c.h"
+#include "quorate/err.h"
+#include "wal/wal_format.h"
+
+#define HDR_CRC(h) qr_crc32c(0, (const uint8_t *)(h) + 4, sizeof(*(h)) - 4)
+
+uint32_t qr_wal_record_encode(void *dst, const struct qr_wal_record *rec)
+{
+	struct qr_wal_rec_hdr *h = dst;
+	uint32_t len = (uint32_t)sizeof(*h) + rec->key_len + rec->value_len;
+	uint32_t bytes = qr_wal_record_bytes(rec->key_len, rec->value_len);
+	uint8_t *p = (uint8_t *)(h + 1);
+
+	h->len = len;
+	h->lsn = rec->lsn;
+	h->hlc = rec->version.hlc;
+	h->partition = rec->partition;
+	h->node = rec->version.node;
+	h->value_len = rec->value_len;
+	h->type = rec->type;
+	h->key_len = rec->key_len;
+	h->aux = 0;
+	h->reserved = 0;
+	memcpy(p, rec->key, rec->key_len);
+	if (rec->value_len)
+		memcpy(p + rec->key_len, rec->value, rec->value_len);
+	memset(p + rec->key_len + rec->value_len, 0, bytes - len);
+	h->crc = qr_crc32c(0, (const uint8_t *)h + 4, len - 4);
+	return bytes;
+}
+
+void qr_wal_batch_hdr_seal(struct qr_wal_batch_hdr *h)
+{
+	h->crc = HDR_CRC(h);
+}
+
+void qr_wal_seg_hdr_seal(struct qr_wal_seg_hdr *h)
+{
+	h->crc = HDR_CRC(h);
+}
+
+void qr_wal_snap_hdr_seal(struct qr_wal_snap_hdr *h)
+{
+	h->crc = HDR_CRC(h);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+enum batch_check {
+	BATCH_VALID,   /* header and every record good */
+	BATCH_ZERO,    /* an all-zero header: no data here */
+	BATCH_GARBAGE, /* not a batch header */
+	BATCH_TORN,    /* good header, bad records: skip its extent */
+};
+
+struct batch_view {
+	struct qr_wal_batch_hdr h;
+	const uint8_t *data; /* records */
+	const char *why;     /* reason when not valid */
+};
+
+/*
+ * Check the batch at img[pos]. magic is the batch magic expected; seq the
+ * value its seq field must have; lsn_check: record lsns must run
+ * first_lsn.. (log) or are free (snapshot).
+ */
+static enum batch_check check_batch(const struct qr_wal_image *img,
+				    uint64_t pos, uint32_t magic, uint64_t seq,
+				    uint16_t shard, bool lsn_check,
+				    struct batch_view *b)
+{
+	const uint64_t hb = sizeof(struct qr_wal_batch_hdr);
+
+	b->why = NULL;
+	if (pos > img->len || img->len - pos < hb) {
+		b->why = "short batch header";
+		return BATCH_GARBAGE;
+	}
+	memcpy(&b->h, img->data + pos, hb);
+	if (all_zero(img->data + pos, hb)) {
+		/* A block with no header but data is a torn write. */
+		uint64_t blk = QR_MIN(img->len - pos, QR_WAL_BLOCK_BYTES);
+		if (all_zero(img->data + pos + hb, blk - hb)) {
+			b->why = "no data";
+			return BATCH_ZERO;
+		}
+		b->why = "data without a batch header";
+		return BATCH_GARBAGE;
+	}
+	if (b->h.crc != HDR_CRC(&b->h)) {
+		b->why = "bad batch header checksum";
+		return BATCH_GARBAGE;
+	}
+	if (b->h.magic != magic || b->h.format != QR_WAL_FORMAT_VERSION ||
+	    b->h.shard != shard || b->h.seq != seq) {
+		b->why = "batch header from another file or format";
+		return BATCH_GARBAGE;
+	}
+	uint64_t padded = b->h.padded_bytes;
+	if (padded == 0 || padded % QR_WAL_BLOCK_BYTES ||
+	    b->h.data_bytes > padded - hb || b->h.data_bytes % 8 ||
+	    b->h.records == 0 || b->h.last_lsn < b->h.first_lsn ||
+	    b->h.last_lsn - b->h.first_lsn != b->h.records - 1ull ||
+	    b->h.first_lsn == 0) {
+		b->why = "inconsistent batch header";
+		return BATCH_GARBAGE;
+	}
+	if (img->len - pos < padded) {
+		b->why = "batch extends beyond the end of the file";
+		return BATCH_GARBAGE;
+	}
+	/* From here the header is trusted: its extent is its own. */
+	b->data = img->data + pos + hb;
+	uint64_t off = 0, n = 0;
+	while (off < b->h.data_bytes) {
+		struct qr_wal_rec_hdr r;
+		uint64_t left = b->h.data_bytes - off;
+		if (left < sizeof(r)) {
+			b->why = "short record header";
+			return BATCH_TORN;
+		}
+		memcpy(&r, b->data + off, sizeof(r));
+		if (r.len < sizeof(r) || r.len > left) {
+			b->why = "bad record length";
+			return BATCH_TORN;
+		}
+		if (qr_crc32c(0, b->data + off + 4, r.len - 4) != r.crc) {
+			b->why = "bad record checksum";
+			return BATCH_TORN;
+		}
+		if (r.type < QR_WAL_PUT || r.type > QR_WAL_HINT ||
+		    r.key_len == 0 ||
+		    r.len != sizeof(r) + r.key_len + r.value_len ||
+		    (r.type == QR_WAL_TOMBSTONE && r.value_len) ||
+		    (lsn_check && r.lsn != b->h.first_lsn + n)) {
+			b->why = "inconsistent record";
+			return BATCH_TORN;
+		}
+		off += qr_wal_align_up(r.len, QR_WAL_RECORD_ALIGN);
+		n++;
+	}
+	if (off != b->h.data_bytes || n != b->h.records) {
+		b->why = "record count does not match the batch header";
+		return BATCH_TORN;
+	}
+	return BATCH_VALID;
+}
+
+static int deliver(const struct batch_view *b, uint64_t lsn_min,
+		   qr_wal_record_fn fn, void *arg, uint64_t *delivered,
+		   uint64_t *skipped)
+{
+	uint64_t off = 0;
+	while (off < b->h.data_bytes) {
+		struct qr_wal_rec_hdr r;
+		memcpy(&r, b->data + off, sizeof(r));
+		const uint8_t *p = b->data + off + sizeof(r);
+		struct qr_wal_record rec = {
+			.lsn = r.lsn,
+			.type = r.type,
+			.partition = r.partition,
+			.version = { .hlc = r.hlc, .node = r.node },
+			.key = p,
+			.key_len = r.key_len,
+			.value = p + r.key_len,
+			.value_len = r.value_len,
+		};
+		off += qr_wal_align_up(r.len, QR_WAL_RECORD_ALIGN);
+		if (r.lsn < lsn_min) {
+			(*skipped)++;
+			continue;
+		}
+		if (fn) {
+			int rc = fn(arg, &rec);
+			if (rc)
+				return rc;
+		}
+		(*delivered)++;
+	}
+	return 0;
+}
+
+static void say(char *msg, size_t n, const char *name, uint64_t off,
+		const char *fmt, ...)
+{
+	int k = snprintf(msg, n, "%s: offset %llu: ", name ? name : "?",
+			 (unsigned long long)off);
+	if (k < 0 || (size_t)k >= n)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + k, n - (size_t)k, fmt, ap);
+	va_end(ap);
+}
+
+/* Parser state over the sequence of images. */
+struct log_parse {
+	const struct qr_wal_image *imgs;
+	uint64_t expected;    /* next lsn the sequence needs */
+	uint64_t lsn_min;     /* deliver from here (snapshot begin) */
+	/* position right after the last delivered batch */
+	uint32_t end_img;
+	uint64_t end_off;
+	/* first garbage since the last delivered batch */
+	bool garbage;
+	uint32_t garbage_img;
+	uint64_t garbage_off;
+	const char *garbage_why;
+	/* the hole, once the sequence broke */
+	bool hole;
+	uint64_t hole_lsn;
+	uint32_t hole_img;
+	uint64_t hole_off;
+	char hole_why[160];
+	bool violation;       /* a batch after the hole had synced >= hole */
+	uint32_t violation_img;
+	uint64_t violation_off;
+};
+
+static void open_hole(struct log_parse *p, const char *why_fmt,
+		      unsigned long long a, unsigned long long b)
+{
+	p->hole = true;
+	p->hole_lsn = p->expected;
+	if (p->garbage) {
+		p->hole_img = p->garbage_img;
+		p->hole_off = p->garbage_off;
+		snprintf(p->hole_why, sizeof(p->hole_why), "%s",
+			 p->garbage_why);
+	} else {
+		p->hole_img = p->end_img;
+		p->hole_off = p->end_off;
+		snprintf(p->hole_why, sizeof(p->hole_why), why_fmt, a, b);
+	}
+}
+
+static void note_garbage(struct log_parse *p, uint32_t i, uint64_t off,
+			 const char *why)
+{
+	if (p->hole || p->garbage)
+		return;
+	p->garbage = true;
+	p->garbage_img = i;
+	p->garbage_off = off;
+	p->garbage_why = why;
+}
+
+int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
+		     uint16_t shard, uint64_t snapshot_lsn, qr_wal_record_fn fn,
+		     void *arg, struct qr_wal_parse_result *res)
+{
+	struct log_parse p = { .imgs = imgs };
+	const uint64_t B = QR_WAL_BLOCK_BYTES;
+
+	memset(res, 0, sizeof(*res));
+	p.expected = snapshot_lsn ? snapshot_lsn : 1;
+	p.lsn_min = p.expected;
+	res->last_lsn = p.expected - 1;
+	if (n == 0)
+		return 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct qr_wal_image *img = &imgs[i];
+		struct qr_wal_seg_hdr sh;
+		bool sh_ok = false;
+		uint64_t pos;
+
+		if (img->len >= B) {
+			memcpy(&sh, img->data, sizeof(sh));
+			sh_ok = sh.crc == HDR_CRC(&sh) &&
+				sh.magic == QR_WAL_SEG_MAGIC &&
+				sh.format == QR_WAL_FORMAT_VERSION &&
+				sh.shard == shard && sh.seq == img->seq &&
+				sh.first_lsn != 0;
+			if (!sh_ok && !all_zero(img->data, B))
+				note_garbage(&p, i, 0,
+					     "bad segment header");
+		} else if (img->len && !all_zero(img->data, img->len)) {
+			note_garbage(&p, i, 0, "file shorter than a header");
+		}
+		/* The first segment may straddle the snapshot lsn. */
+		if (i == 0 && sh_ok && sh.first_lsn < p.expected) {
+			p.expected = sh.first_lsn;
+			res->last_lsn = p.expected - 1;
+		}
+		pos = B;
+		while (img->len >= B && pos <= img->len - B) {
+			struct batch_view b;
+			enum batch_check c = check_batch(img, pos,
+				QR_WAL_BATCH_MAGIC, img->seq, shard, true, &b);
+			if (c == BATCH_ZERO) {
+				pos += B;
+				continue;
+			}
+			if (c == BATCH_GARBAGE || c == BATCH_TORN) {
+				note_garbage(&p, i, pos, b.why);
+				pos += c == BATCH_TORN ? b.h.padded_bytes : B;
+				continue;
+			}
+			/* A valid batch. */
+			if (!p.hole && b.h.first_lsn == p.expected) {
+				int rc = deliver(&b, p.lsn_min, fn, arg,
+						 &res->records,
+						 &res->records_skipped);
+				if (rc)
+					return rc;
+				if (p.garbage)
+					res->garbage_ignored++;
+				p.garbage = false;
+				p.expected = b.h.last_lsn + 1;
+				res->last_lsn = b.h.last_lsn;
+				p.end_img = i;
+				p.end_off = pos + b.h.padded_bytes;
+				res->has_data = true;
+				res->last_data_image = i;
+			} else {
+				if (!p.hole)
+					open_hole(&p, b.h.first_lsn >
+						  p.expected ?
+						  "missing records from lsn "
+						  "%llu (next batch starts at "
+						  "%llu)" :
+						  "lsn goes back: expected %llu,"
+						  " batch starts at %llu",
+						  (unsigned long long)p.expected,
+						  (unsigned long long)
+						  b.h.first_lsn);
+				res->dropped_batches++;
+				if (b.h.synced_lsn >= p.hole_lsn &&
+				    !p.violation) {
+					p.violation = true;
+					p.violation_img = i;
+					p.violation_off = pos;
+				}
+			}
+			pos += b.h.padded_bytes;
+		}
+	}
+
+	if (!p.hole && p.garbage) {
+		/* Junk after the last batch with nothing valid after: torn. */
+		p.hole = true;
+		p.hole_img = p.garbage_img;
+		p.hole_off = p.garbage_off;
+		snprintf(p.hole_why, sizeof(p.hole_why), "%s", p.garbage_why);
+	}
+	if (!p.hole) {
+		res->cut_image = res->last_data_image;
+		res->cut_offset = p.end_off;
+		return 0;
+	}
+	res->cut_image = p.hole_img;
+	res->cut_offset = p.hole_off;
+	if (p.violation) {
+		res->corrupt = true;
+		say(res->message, sizeof(res->message),
+		    imgs[p.hole_img].name, p.hole_off,
+		    "%s; lsn %llu is missing but %s offset %llu was "
+		    "written after it was durable",
+		    p.hole_why, (unsigned long long)p.hole_lsn,
+		    imgs[p.violation_img].name,
+		    (unsigned long long)p.violation_off);
+		return QR_ECORRUPT;
+	}
+	res->torn = true;
+	say(res->message, sizeof(res->message), imgs[p.hole_img].name,
+	    p.hole_off, "torn tail: %s (%llu unacknowledged batches after it)",
+	    p.hole_why, (unsigned long long)res->dropped_batches);
+	return 0;
+}
+
+int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
+			  qr_wal_record_fn fn, void *arg,
+			  struct qr_wal_snap_info *info)
+{
+	const uint64_t B = QR_WAL_BLOCK_BYTES;
+	struct qr_wal_snap_hdr sh;
+	uint64_t pos, next = 1, delivered = 0, skipped = 0;
+
+	memset(info, 0, sizeof(*info));
+	if (img->len < B) {
+		say(info->message, sizeof(info->message), img->name, 0,
+		    "snapshot shorter than its header");
+		return QR_ECORRUPT;
+	}
+	memcpy(&sh, img->data, sizeof(sh));
+	if (sh.crc != HDR_CRC(&sh) || sh.magic != QR_WAL_SNAP_MAGIC ||
+	    sh.format != QR_WAL_FORMAT_VERSION || sh.shard != shard ||
+	    sh.begin_lsn == 0) {
+		say(info->message, sizeof(info->message), img->name, 0,
+		    "bad snapshot header");
+		return QR_ECORRUPT;
+	}
+	info->begin_lsn = sh.begin_lsn;
+	info->partitions = sh.partitions;
+	for (pos = B; pos <= img->len - B;) {
+		struct batch_view b;
+		enum batch_check c = check_batch(img, pos,
+			QR_WAL_SNAP_BATCH_MAGIC, sh.begin_lsn, shard, false,
+			&b);
+		if (c != BATCH_VALID) {
+			/* The end marker has no records: check it here. */
+			struct qr_wal_batch_hdr e;
+			memcpy(&e, img->data + pos, sizeof(e));
+			if (e.crc == HDR_CRC(&e) &&
+			    e.magic == QR_WAL_SNAP_END_MAGIC &&
+			    e.records == 0 && e.seq == sh.begin_lsn &&
+			    e.shard == shard && e.first_lsn == next - 1) {
+				info->entries = e.first_lsn;
+				info->end_lsn = e.last_lsn;
+				return 0;
+			}
+			say(info->message, sizeof(info->message), img->name,
+			    pos, "snapshot: %s", c == BATCH_ZERO ?
+			    "ends before its end marker" : b.why);
+			return QR_ECORRUPT;
+		}
+		if (b.h.first_lsn != next) {
+			say(info->message, sizeof(info->message), img->name,
+			    pos, "snapshot: batch out of order");
+			return QR_ECORRUPT;
+		}
+		int rc = deliver(&b, 0, fn, arg, &delivered, &skipped);
+		if (rc)
+			return rc;
+		next = b.h.last_lsn + 1;
+		pos += b.h.padded_bytes;
+	}
+	say(info->message, sizeof(info->message), img->name, pos,
+	    "snapshot: no end marker");
+	return QR_ECORRUPT;
+}

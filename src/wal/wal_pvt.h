@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WAL internals shared by wal.c (appends, batches, segments) and
+ * wal_snapshot.c. Not a public header.
+ *
+ * Batch slots form a ring indexed by batch sequence number:
+ *   release_seq <= submit_seq <= fill_seq,  fill_seq - release_seq < slots
+ *   [release_seq, submit_seq)  submitted, released in order when done
+ *   [submit_seq, fill_seq)     sealed (full), waiting for a submit slot
+ *   fill_seq                   the batch being filled (may be empty)
+ * slots = batches_inflight_max + 1, so a batch can always fill while the
+ * maximum is in flight.
+ *
+ * io_uring user_data = kind << 32 | index (enum tag_kind).
+ */
+#ifndef QR_WAL_PVT_H
+#define QR_WAL_PVT_H
+
+#include <liburing.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "wal/wal.h"
+#include "wal/wal_format.h"
+
+#define QR_WAL_SEGS_OPEN 4       /* current, spare, two retiring */
+#define QR_WAL_SNAP_BUFS 4       /* snapshot write buffers */
+#define QR_WAL_KNOWN_SEGS 65536  /* segments tracked for deletion */
+#define QR_WAL_UNLINKS_PER_ROUND 32
+#define QR_WAL_PATH_MAX 512
+
+enum tag_kind {
+	TAG_BATCH_WRITE = 1,
+	TAG_BATCH_SYNC = 2,
+	TAG_PREP_OPEN = 3,
+	TAG_PREP_STEP = 4,
+	TAG_BG_SYNC = 5,
+	TAG_SNAP_OPEN = 6,
+	TAG_SNAP_WRITE = 7,
+	TAG_SNAP_OP = 8,
+};
+
+static inline uint64_t qr_wal_tag(enum tag_kind k, uint32_t idx)
+{
+	return (uint64_t)k << 32 | idx;
+}
+
+enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_INFLIGHT, SLOT_DONE };
+
+struct batch_slot {
+	uint8_t *buf;         /* block 0: segment header if rolling;
+			       * from block 1: the batch */
+	uint32_t bytes;       /* batch bytes used, header included */
+	uint32_t records;
+	uint32_t write_len;   /* bytes of the write submitted */
+	uint64_t first_lsn;
+	uint64_t last_lsn;
+	uint64_t opened_us;   /* first append (loop time) */
+	enum slot_state state;
+	uint8_t pending;      /* completions still expected */
+	int8_t seg;           /* segment slot written */
+};
+
+enum seg_state {
+	SEG_UNUSED,
+	SEG_OPENING,   /* openat in flight */
+	SEG_ALLOCATING,/* fallocate, fsync, dir fsync in flight */
+	SEG_READY,     /* the spare */
+	SEG_CURRENT,
+	SEG_RETIRED,   /* closed when refs drop to 0 and clean */
+};
+
+struct seg_slot {
+	enum seg_state state;
+	int fd;
+	uint64_t seq;
+	uint64_t write_off;
+	uint32_t refs;        /* batch ops and syncs in flight */
+	uint8_t pending;      /* preparation completions expected */
+	bool dirty;           /* async: written since the last sync */
+	char path[QR_WAL_PATH_MAX];
+};
+
+struct known_seg {
+	uint64_t seq;
+	uint64_t first_lsn;   /* 0: unknown (never deleted) */
+};
+
+enum snap_state {
+	SNAP_IDLE,
+	SNAP_OPENING,
+	SNAP_SCANNING,
+	SNAP_DRAINING,
+	SNAP_SYNCING,
+	SNAP_WAIT_DURABLE,
+	SNAP_RENAMING,
+	SNAP_DELETING,
+	SNAP_DONE,     /* reported once by step, then idle */
+	SNAP_FAILED,   /* reported once by step, then idle */
+};
+
+struct snap {
+	enum snap_state state;
+	struct qr_wal_snapshot_source src;
+	int fd;
+	int err;
+	uint64_t begin_lsn;
+	uint64_t end_lsn;
+	uint32_t partition;     /* next to copy */
+	uint64_t entries;       /* copied so far (ordinals 1..) */
+	uint64_t off;           /* next write offset */
+	uint64_t bytes;
+	uint8_t *buf[QR_WAL_SNAP_BUFS];
+	uint32_t used[QR_WAL_SNAP_BUFS];
+	uint32_t recs[QR_WAL_SNAP_BUFS];
+	uint64_t first[QR_WAL_SNAP_BUFS]; /* ordinal of the first record */
+	bool busy[QR_WAL_SNAP_BUFS];      /* write in flight */
+	int cur;                /* buffer being filled, or -1 */
+	bool end_written;
+	uint32_t writes;        /* in flight */
+	uint32_t ops;           /* other ops in flight */
+	uint64_t prev_lsn;      /* older snapshot to delete, 0: none */
+	char tmp_path[QR_WAL_PATH_MAX];
+	char path[QR_WAL_PATH_MAX];
+};
+
+struct qr_wal {
+	struct qr_wal_config cfg;
+	struct io_uring ring;
+	int dirfd;
+	bool direct;
+	enum qr_wal_sync sync;
+	int err;                 /* sticky */
+	uint32_t batch_cap;      /* bytes a batch may use (header incl.) */
+	uint32_t slot_bytes;     /* block 0 + padded batch */
+	uint32_t nslots;
+	struct batch_slot *slots;
+	uint64_t fill_seq, submit_seq, release_seq;
+	uint64_t appended_lsn;
+	uint64_t durable_lsn;    /* acks may go out up to here */
+	uint64_t synced_lsn;     /* on stable storage up to here */
+	uint64_t now_us;
+	uint32_t sq_pending;     /* sqes prepared, not yet submitted */
+	struct seg_slot segs[QR_WAL_SEGS_OPEN];
+	int cur_seg;             /* -1: none yet */
+	int spare_seg;           /* -1: none ready or preparing */
+	uint64_t next_seq;       /* seq of the next segment file */
+	/* async mode background sync */
+	uint32_t bg_syncs;       /* in flight */
+	uint64_t bg_target;      /* durable lsn when they were issued */
+	uint64_t bg_last_us;
+	struct known_seg *known; /* segments on disk, seq order */
+	uint32_t known_head, known_count;
+	struct snap snap;
+	struct qr_wal_stats stats;
+};
+
+struct io_uring_sqe *qr_wal_sqe(struct qr_wal *w);
+void qr_wal_fail(struct qr_wal *w, int err);
+/* Reap every completion available (wait_one: block for at least one). */
+void qr_wal_reap(struct qr_wal *w, bool wait_one);
+void qr_wal_flush_sq(struct qr_wal *w);
+
+/* wal_snapshot.c */
+void qr_wal_snap_complete(struct qr_wal *w, enum tag_kind k, uint32_t idx,
+			  int res);
+void qr_wal_snap_poll(struct qr_wal *w);
+void qr_wal_snap_abandon(struct qr_wal *w);
+
+/* wal_recover.c */
+struct file_ent {
+	uint64_t num; /* seq (segment) or begin lsn (snapshot) */
+	char name[64];
+};
+int qr_wal_list_files(const char *dir, uint16_t shard, const char *prefix,
+		      const char *ext, struct file_ent **out);
+uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
+				  uint16_t shard, uint64_t seq);
+
+#endif

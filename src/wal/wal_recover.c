@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recovery from the data directory: pick the newest snapshot, replay it,
+ * then the log segments from the snapshot's begin lsn (docs/wal.md,
+ * "Recovery"). Start-up code: it blocks, reads with mmap, and may allocate.
+ *
+ * Invariants: nothing is written unless the parse decided (torn tail, or
+ * truncate_corrupt on purpose); segments wholly below the snapshot are
+ * removed in seq order, so the remaining log is always contiguous from its
+ * first segment; every kept segment is fdatasync'ed before returning, so
+ * what was replayed is durable even if it was written in async mode.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "quorate/err.h"
+#include "wal/wal.h"
+#include "wal/wal_format.h"
+#include "wal/wal_pvt.h"
+
+#define FILES_MAX 65536u /* segments + snapshots in one directory */
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct file_ent *x = a, *y = b;
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+int qr_wal_list_files(const char *dir, uint16_t shard, const char *prefix,
+		      const char *ext, struct file_ent **out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint32_t n = 0, cap = 16;
+	struct file_ent *v;
+	char want[32];
+
+	*out = NULL;
+	if (!d)
+		return errno == ENOENT ? QR_EINVAL : QR_EIO;
+	v = malloc(cap * sizeof(*v));
+	if (!v) {
+		closedir(d);
+		return QR_ENOMEM;
+	}
+	snprintf(want, sizeof(want), "%s-%04u-", prefix, shard);
+	while ((e = readdir(d))) {
+		size_t wl = strlen(want), el = strlen(ext);
+		size_t nl = strlen(e->d_name);
+		char *end;
+		if (nl != wl + 16 + 1 + el || strncmp(e->d_name, want, wl) ||
+		    e->d_name[wl + 16] != '.' ||
+		    strcmp(e->d_name + wl + 17, ext))
+			continue;
+		uint64_t num = strtoull(e->d_name + wl, &end, 16);
+		if (end != e->d_name + wl + 16)
+			continue;
+		if (n == FILES_MAX)
+			break;
+		if (n == cap) {
+			struct file_ent *nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return QR_ENOMEM;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		v[n].num = num;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmp_ent);
+	*out = v;
+	return (int)n;
+}
+
+struct mapped {
+	int fd;
+	void *addr;
+	uint64_t len;
+	char path[4096];
+};
+
+static int map_file(const char *dir, const char *name, struct mapped *m)
+{
+	struct stat st;
+
+	snprintf(m->path, sizeof(m->path), "%s/%s", dir, name);
+	m->addr = NULL;
+	m->len = 0;
+	m->fd = open(m->path, O_RDWR | O_CLOEXEC);
+	if (m->fd < 0)
+		m->fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (m->fd < 0 || fstat(m->fd, &st) < 0)
+		return QR_EIO;
+	m->len = (uint64_t)st.st_size;
+	if (m->len == 0)
+		return 0;
+	m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, m->fd, 0);
+	if (m->addr == MAP_FAILED) {
+		m->addr = NULL;
+		return QR_EIO;
+	}
+	madvise(m->addr, m->len, MADV_SEQUENTIAL);
+	return 0;
+}
+
+static void unmap_file(struct mapped *m)
+{
+	if (m->addr)
+		munmap(m->addr, m->len);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->addr = NULL;
+	m->fd = -1;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void remove_file(const char *dir, const char *name,
+			struct qr_wal_recover_stats *st)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (unlink(path) == 0)
+		st->files_deleted++;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return QR_EIO;
+	int rc = fsync(fd);
+	close(fd);
+	return rc ? QR_EIO : 0;
+}
+
+/* Newest snapshot: replay it. 0 (maybe none), QR_ECORRUPT, fn's value. */
+static int load_snapshot(const char *dir, uint16_t shard, bool read_only,
+			 qr_wal_record_fn fn, void *arg,
+			 struct qr_wal_recover_stats *st)
+{
+	struct file_ent *snaps = NULL, *tmps = NULL;
+	int n = qr_wal_list_files(dir, shard, "snap", "snap", &snaps);
+	int nt = qr_wal_list_files(dir, shard, "snap", "tmp", &tmps);
+	int rc = 0;
+
+	if (n < 0 || nt < 0) {
+		rc = n < 0 ? n : nt;
+		goto out;
+	}
+	if (!read_only)
+		for (int i = 0; i < nt; i++) /* unfinished snapshots */
+			remove_file(dir, tmps[i].name, st);
+	if (n == 0)
+		goto out;
+
+	struct mapped m;
+	struct qr_wal_snap_info info;
+	rc = map_file(dir, snaps[n - 1].name, &m);
+	if (rc) {
+		snprintf(st->message, sizeof(st->message),
+			 "%s: cannot read: %s", m.path, strerror(errno));
+		unmap_file(&m);
+		goto out;
+	}
+	struct qr_wal_image img = { .name = m.path, .seq = snaps[n - 1].num,
+				    .data = m.addr, .len = m.len };
+	rc = qr_wal_parse_snapshot(&img, shard, fn, arg, &info);
+	st->bytes += m.len;
+	unmap_file(&m);
+	if (rc == QR_ECORRUPT) {
+		snprintf(st->message, sizeof(st->message), "%s",
+			 info.message);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (info.begin_lsn != snaps[n - 1].num) {
+		snprintf(st->message, sizeof(st->message),
+			 "%s: offset 0: begin lsn does not match the name",
+			 img.name);
+		rc = QR_ECORRUPT;
+		goto out;
+	}
+	st->snapshot_lsn = info.begin_lsn;
+	st->snapshot_entries = info.entries;
+	if (!read_only)
+		for (int i = 0; i < n - 1; i++) /* superseded */
+			remove_file(dir, snaps[i].name, st);
+out:
+	free(snaps);
+	free(tmps);
+	return rc;
+}
+
+/* First lsn in a segment's header, or 0 if unreadable. */
+uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
+				  uint16_t shard, uint64_t seq)
+{
+	char path[4096];
+	struct qr_wal_seg_hdr h, c;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t r = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (r != (ssize_t)sizeof(h))
+		return 0;
+	c = h;
+	qr_wal_seg_hdr_seal(&c);
+	if (c.crc != h.crc || h.magic != QR_WAL_SEG_MAGIC ||
+	    h.format != QR_WAL_FORMAT_VERSION || h.shard != shard ||
+	    h.seq != seq)
+		return 0;
+	return h.first_lsn;
+}
+
+int qr_wal_recover(const char *dir, uint16_t shard,
+		   const struct qr_wal_recover_options *opt,
+		   int (*fn)(void *arg, const struct qr_wal_record *rec),
+		   void *arg, struct qr_wal_recover_stats *st)
+{
+	static const struct qr_wal_recover_options none;
+	uint64_t t0 = mono_us();
+	struct file_ent *segs = NULL;
+	struct mapped *maps = NULL;
+	struct qr_wal_image *imgs = NULL;
+	struct qr_wal_parse_result res;
+	int n = 0, first = 0, rc;
+
+	if (!opt)
+		opt = &none;
+	memset(st, 0, sizeof(*st));
+	if (!dir)
+		return QR_EINVAL;
+	rc = load_snapshot(dir, shard, opt->read_only, fn, arg, st);
+	if (rc)
+		goto out;
+
+	n = qr_wal_list_files(dir, shard, "wal", "seg", &segs);
+	if (n < 0) {
+		rc = n;
+		n = 0;
+		goto out;
+	}
+	/* Drop segments wholly below the snapshot, in seq order. */
+	while (st->snapshot_lsn && first + 1 < n) {
+		uint64_t f = qr_wal_segment_first_lsn(dir, segs[first + 1].name,
+						      shard,
+						      segs[first + 1].num);
+		if (f == 0 || f > st->snapshot_lsn)
+			break;
+		if (!opt->read_only)
+			remove_file(dir, segs[first].name, st);
+		first++;
+	}
+	maps = calloc((size_t)n + 1, sizeof(*maps));
+	imgs = calloc((size_t)n + 1, sizeof(*imgs));
+	if (!maps || !imgs) {
+		rc = QR_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		maps[i].fd = -1;
+	for (int i = first; i < n; i++) {
+		rc = map_file(dir, segs[i].name, &maps[i]);
+		if (rc) {
+			snprintf(st->message, sizeof(st->message),
+				 "%s: cannot read: %s", maps[i].path,
+				 strerror(errno));
+			goto out;
+		}
+		imgs[i] = (struct qr_wal_image){ .name = maps[i].path,
+			.seq = segs[i].num, .data = maps[i].addr,
+			.len = maps[i].len };
+		st->bytes += maps[i].len;
+		st->segments++;
+	}
+	rc = qr_wal_parse_log(imgs + first, (uint32_t)(n - first), shard,
+			      st->snapshot_lsn, fn, arg, &res);
+	st->records = res.records;
+	st->records_skipped = res.records_skipped;
+	st->last_lsn = res.last_lsn;
+	st->torn_batches_dropped = res.dropped_batches;
+	st->garbage_ignored = res.garbage_ignored;
+	if (res.message[0])
+		snprintf(st->message, sizeof(st->message), "%s", res.message);
+	if (rc && rc != QR_ECORRUPT)
+		goto out;
+	if (rc == QR_ECORRUPT && !opt->truncate_corrupt)
+		goto out;
+	if (rc == QR_ECORRUPT)
+		st->corrupt_truncated = 1;
+	else if (res.torn)
+		st->torn_tail_truncated = 1;
+	rc = 0;
+	if (opt->read_only)
+		goto out;
+
+	/* Cut the log where the parse said, drop what follows. */
+	int cut = first + (int)res.cut_image;
+	uint64_t cut_off = res.cut_offset;
+	if (!res.torn && !res.corrupt) {
+		if (!res.has_data) {
+			cut = first; /* nothing valid at all: empty spares */
+			cut_off = 0;
+		} else {
+			cut = first + (int)res.last_data_image + 1;
+			cut_off = 0;
+		}
+	}
+	for (int i = first; i < n; i++) {
+		if (i < cut) {
+			if (maps[i].fd >= 0 && fdatasync(maps[i].fd) < 0) {
+				rc = QR_EIO;
+				goto out;
+			}
+			continue;
+		}
+		if (i == cut && cut_off > 0) {
+			if (ftruncate(maps[i].fd, (off_t)cut_off) < 0 ||
+			    fsync(maps[i].fd) < 0) {
+				rc = QR_EIO;
+				goto out;
+			}
+			continue;
+		}
+		remove_file(dir, segs[i].name, st);
+	}
+	rc = sync_dir(dir);
+out:
+	for (int i = 0; maps && i < n; i++)
+		unmap_file(&maps[i]);
+	free(maps);
+	free(imgs);
+	free(segs);
+	st->time_us = mono_us() - t0;
+	return rc;
+}

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WAL unit tests: append / group commit / back-pressure / modes / segment
+ * roll / restart, recovery of torn tails and refusal of mid-log
+ * corruption (with the truncate option), O_DIRECT fallback, snapshots that
+ * delete covered segments, and the parser's tear-vs-corruption rule on
+ * hand-built images.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "../unit/unit.h"
+#include "quorate/err.h"
+#include "wal/wal_format.h"
+#include "wal_test.h"
+
+#define VMAX 200
+
+static struct qr_wal *open_wal(const char *dir, uint64_t next,
+			       void (*tweak)(struct qr_wal_config *))
+{
+	struct qr_wal_config cfg;
+	struct qr_wal *w = NULL;
+	qr_wal_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.shard = 3;
+	cfg.next_lsn = next;
+	cfg.segment_bytes = 1 << 20;
+	cfg.batch_bytes_max = 64 << 10;
+	if (tweak)
+		tweak(&cfg);
+	int rc = qr_wal_open(&cfg, &w);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	return w;
+}
+
+static int recover(const char *dir, struct wt_table *t,
+		   const struct qr_wal_recover_options *o,
+		   struct qr_wal_recover_stats *st)
+{
+	wt_table_init(t, WT_KEYS_DEFAULT, VMAX);
+	return qr_wal_recover(dir, 3, o, wt_table_recover, t, st);
+}
+
+static int count_files(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		if (strstr(e->d_name, suffix))
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Name of the n-th (sorted) segment file. */
+static void seg_name(const char *dir, int n, char *out, size_t len)
+{
+	struct dirent **v;
+	int k = scandir(dir, &v, NULL, alphasort), j = 0;
+	out[0] = 0;
+	for (int i = 0; i < k; i++) {
+		if (strstr(v[i]->d_name, ".seg") && j++ == n)
+			snprintf(out, len, "%s/%s", dir, v[i]->d_name);
+		free(v[i]);
+	}
+	free(v);
+}
+
+static void test_roundtrip(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, NULL);
+	uint64_t durable;
+	CU_ASSERT_EQUAL(wt_append_range(w, 1, 3000, WT_KEYS_DEFAULT, VMAX,
+					NULL), 0);
+	CU_ASSERT_EQUAL(qr_wal_close(w, &durable), 0);
+	CU_ASSERT_EQUAL(durable, 3000);
+
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 3000);
+	CU_ASSERT_EQUAL(st.last_lsn, 3000);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	CU_ASSERT_EQUAL(st.torn_tail_truncated, 0);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void test_group_commit_one_batch(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, NULL);
+	struct wt_rec g;
+	/* One loop iteration's appends, then one poll: one batch. */
+	for (uint64_t l = 1; l <= 100; l++) {
+		wt_gen(&g, l, WT_KEYS_DEFAULT, 64);
+		CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), 0);
+	}
+	qr_wal_poll(w, wt_now_us());
+	CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, 1);
+	CU_ASSERT_EQUAL(qr_wal_stats(w)->batch_records_max, 100);
+	uint64_t t0 = wt_now_us();
+	while (qr_wal_poll(w, wt_now_us()) < 100 && wt_now_us() - t0 < 10000000)
+		;
+	CU_ASSERT_EQUAL(qr_wal_durable_lsn(w), 100);
+	CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, 1);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	wt_rmdir(dir);
+}
+
+static void tweak_tiny_pipe(struct qr_wal_config *c)
+{
+	c->batches_inflight_max = 1;
+	c->batch_bytes_max = 8192;
+}
+
+static void test_back_pressure(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_tiny_pipe);
+	struct wt_rec g;
+	uint64_t l = 1;
+	int rc = 0;
+	/* Without polls the two buffers fill up: EBUSY, never a wait. */
+	for (; l < 10000; l++) {
+		wt_gen(&g, l, WT_KEYS_DEFAULT, VMAX);
+		rc = qr_wal_append(w, &g.r);
+		if (rc)
+			break;
+	}
+	CU_ASSERT_EQUAL(rc, QR_EBUSY);
+	CU_ASSERT(l > 10 && l < 200);
+	CU_ASSERT(qr_wal_stats(w)->append_busy == 1);
+	/* The same record is accepted once the disk caught up. */
+	uint64_t t0 = wt_now_us();
+	while ((rc = qr_wal_append(w, &g.r)) == QR_EBUSY &&
+	       wt_now_us() - t0 < 10000000)
+		qr_wal_poll(w, wt_now_us());
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(wt_append_range(w, l + 1, l + 500, WT_KEYS_DEFAULT,
+					VMAX, NULL), 0);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.last_lsn, l + 500);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void test_bad_appends(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 10, NULL);
+	struct wt_rec g;
+	wt_gen(&g, 11, WT_KEYS_DEFAULT, VMAX); /* lsn gap */
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_EINVAL);
+	wt_gen(&g, 10, WT_KEYS_DEFAULT, VMAX);
+	g.r.key_len = 0;
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_EINVAL);
+	g.r.key_len = 3;
+	g.r.type = 9;
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_EINVAL);
+	g.r.type = QR_WAL_PUT;
+	static uint8_t big[65535];
+	g.r.value = big;
+	g.r.value_len = 65535; /* over a 64 KiB batch */
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_ETOOLARGE);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct qr_wal_config cfg;
+	qr_wal_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.segment_bytes = 8192; /* smaller than a batch */
+	CU_ASSERT_EQUAL(qr_wal_open(&cfg, &w), QR_EINVAL);
+	wt_rmdir(dir);
+}
+
+static void tweak_small_segments(struct qr_wal_config *c)
+{
+	c->segment_bytes = 64 << 10;
+	c->batch_bytes_max = 16 << 10;
+}
+
+static void test_segment_roll_and_restart(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_small_segments);
+	CU_ASSERT_EQUAL(wt_append_range(w, 1, 2000, WT_KEYS_DEFAULT, VMAX,
+					NULL), 0);
+	CU_ASSERT(qr_wal_stats(w)->segments_created > 5);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 2000);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	wt_table_free(&t);
+
+	/* A second run continues at last + 1, in new segments. */
+	w = open_wal(dir, st.last_lsn + 1, tweak_small_segments);
+	CU_ASSERT_EQUAL(wt_append_range(w, 2001, 2500, WT_KEYS_DEFAULT, VMAX,
+					NULL), 0);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 2500);
+	CU_ASSERT_EQUAL(st.last_lsn, 2500);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void tweak_async(struct qr_wal_config *c)
+{
+	c->mode = QR_WAL_MODE_ASYNC;
+}
+
+static void tweak_none(struct qr_wal_config *c)
+{
+	c->mode = QR_WAL_MODE_NONE;
+}
+
+static void tweak_fdatasync(struct qr_wal_config *c)
+{
+	c->sync = QR_WAL_SYNC_FDATASYNC;
+}
+
+static void tweak_dsync(struct qr_wal_config *c)
+{
+	c->sync = QR_WAL_SYNC_DSYNC;
+}
+
+static void mode_roundtrip(void (*tweak)(struct qr_wal_config *),
+			   uint64_t expect)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak);
+	CU_ASSERT_EQUAL(wt_append_range(w, 1, 1000, WT_KEYS_DEFAULT, VMAX,
+					NULL), 0);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, expect);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void test_mode_async(void)
+{
+	mode_roundtrip(tweak_async, 1000);
+}
+
+static void test_mode_none(void)
+{
+	mode_roundtrip(tweak_none, 0);
+}
+
+static void test_sync_fdatasync(void)
+{
+	mode_roundtrip(tweak_fdatasync, 1000);
+}
+
+static void test_sync_dsync(void)
+{
+	mode_roundtrip(tweak_dsync, 1000);
+}
+
+static void test_direct_io_fallback(void)
+{
+	/* /dev/shm is tmpfs: older kernels refuse O_DIRECT there, newer
+	 * accept it; auto must work either way. */
+	setenv("TMPDIR", "/dev/shm", 1);
+	char *dir = wt_tmpdir();
+	unsetenv("TMPDIR");
+	struct qr_wal *w = open_wal(dir, 1, NULL);
+	printf("\n  tmpfs O_DIRECT: %s ", qr_wal_direct(w) ? "yes" : "no");
+	CU_ASSERT_EQUAL(wt_append_range(w, 1, 500, WT_KEYS_DEFAULT, VMAX,
+					NULL), 0);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 500);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void test_recover_empty(void)
+{
+	char *dir = wt_tmpdir();
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 0);
+	CU_ASSERT_EQUAL(st.last_lsn, 0);
+	wt_table_free(&t);
+	CU_ASSERT_EQUAL(qr_wal_recover("/nonexistent/qr", 0, NULL, NULL, NULL,
+				       &st), QR_EINVAL);
+	wt_rmdir(dir);
+}
+
+/* Write lsn 1..n with one durable batch per `per` records. */
+static void write_batches(const char *dir, uint64_t n, uint64_t per)
+{
+	struct qr_wal *w = open_wal(dir, 1, tweak_small_segments);
+	for (uint64_t l = 1; l <= n; l += per)
+		CU_ASSERT_EQUAL(wt_append_range(w, l, l + per - 1,
+						WT_KEYS_DEFAULT, VMAX, NULL),
+				0);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+}
+
+static void poke(const char *path, uint64_t off, uint8_t xor)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t c = 0;
+	CU_ASSERT_EQUAL_FATAL(pread(fd, &c, 1, (off_t)off), 1);
+	c ^= xor;
+	CU_ASSERT_EQUAL(pwrite(fd, &c, 1, (off_t)off), 1);
+	close(fd);
+}
+
+static void test_torn_tail_truncated(void)
+{
+	char *dir = wt_tmpdir();
+	char seg[600];
+	write_batches(dir, 100, 10);
+	seg_name(dir, 0, seg, sizeof(seg));
+	/* 10 batches of one block each after the header: junk in the
+	 * block after them is a torn write. */
+	poke(seg, 11 * 4096 + 100, 0x5a);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 100);
+	CU_ASSERT_EQUAL(st.torn_tail_truncated, 1);
+	CU_ASSERT(strstr(st.message, "offset 45056") != NULL);
+	wt_table_free(&t);
+	/* Truncated: the next recovery is clean. */
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 100);
+	CU_ASSERT_EQUAL(st.torn_tail_truncated, 0);
+	wt_table_free(&t);
+	/* A bad record in the last batch: that batch goes, not more. */
+	poke(seg, 10 * 4096 + 200, 0x01);
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 90);
+	CU_ASSERT_EQUAL(st.last_lsn, 90);
+	CU_ASSERT_EQUAL(st.torn_tail_truncated, 1);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void test_mid_log_corruption_refused(void)
+{
+	char *dir = wt_tmpdir();
+	char seg[600];
+	write_batches(dir, 100, 10);
+	seg_name(dir, 0, seg, sizeof(seg));
+	poke(seg, 2 * 4096 + 300, 0x10); /* second batch */
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), QR_ECORRUPT);
+	CU_ASSERT(strstr(st.message, seg) != NULL);
+	CU_ASSERT(strstr(st.message, "offset 8192") != NULL);
+	printf("\n  message: %s ", st.message);
+	wt_table_free(&t);
+	/* read-only changes nothing; still refused */
+	struct qr_wal_recover_options o = { .read_only = true,
+					    .truncate_corrupt = true };
+	CU_ASSERT_EQUAL(recover(dir, &t, &o, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 10);
+	wt_table_free(&t);
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), QR_ECORRUPT);
+	wt_table_free(&t);
+	/* On purpose: cut there. */
+	o.read_only = false;
+	CU_ASSERT_EQUAL(recover(dir, &t, &o, &st), 0);
+	CU_ASSERT_EQUAL(st.corrupt_truncated, 1);
+	CU_ASSERT_EQUAL(st.records, 10);
+	wt_table_free(&t);
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.records, 10);
+	CU_ASSERT_EQUAL(st.corrupt_truncated + st.torn_tail_truncated, 0);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+static void test_missing_segment_refused(void)
+{
+	char *dir = wt_tmpdir();
+	char seg[600];
+	write_batches(dir, 2000, 100);
+	CU_ASSERT(count_files(dir, ".seg") > 3);
+	seg_name(dir, 1, seg, sizeof(seg));
+	unlink(seg);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), QR_ECORRUPT);
+	CU_ASSERT(strstr(st.message, "missing records") != NULL);
+	wt_table_free(&t);
+	wt_rmdir(dir);
+}
+
+/* Hand-built images: the tear-vs-corruption rule. */
+static uint32_t build_batch(uint8_t *p, uint64_t first, uint32_t n,
+			    uint64_t synced, uint64_t seq)
+{
+	struct qr_wal_batch_hdr *h = (void *)p;
+	uint32_t off = sizeof(*h);
+	struct wt_rec g;
+	for (uint32_t i = 0; i < n; i++) {
+		wt_gen(&g, first + i, WT_KEYS_DEFAULT, 50);
+		off += qr_wal_record_encode(p + off, &g.r);
+	}
+	*h = (struct qr_wal_batch_hdr){ .magic = QR_WAL_BATCH_MAGIC,
+		.first_lsn = first, .last_lsn = first + n - 1,
+		.synced_lsn = synced, .seq = seq, .records = n,
+		.data_bytes = off - (uint32_t)sizeof(*h),
+		.padded_bytes = (uint32_t)qr_wal_align_up(off, 4096),
+		.shard = 3, .format = QR_WAL_FORMAT_VERSION };
+	qr_wal_batch_hdr_seal(h);
+	return h->padded_bytes;
+}
+
+static int count_cb(void *arg, const struct qr_wal_record *r)
+{
+	(void)r;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static void test_tear_vs_corruption_rule(void)
+{
+	static uint8_t img[64 << 10];
+	for (int later_synced = 0; later_synced < 2; later_synced++) {
+		memset(img, 0, sizeof(img));
+		struct qr_wal_seg_hdr *sh = (void *)img;
+		*sh = (struct qr_wal_seg_hdr){ .format = QR_WAL_FORMAT_VERSION,
+			.magic = QR_WAL_SEG_MAGIC, .seq = 7, .first_lsn = 1,
+			.segment_bytes = sizeof(img), .shard = 3 };
+		qr_wal_seg_hdr_seal(sh);
+		uint64_t off = 4096;
+		off += build_batch(img + off, 1, 10, 0, 7);
+		uint64_t torn = off;
+		off += build_batch(img + off, 11, 10, 0, 7);
+		/* Batch 3 in flight with batch 2 (synced 10) or submitted
+		 * after batch 2 was durable (synced 20). */
+		build_batch(img + off, 21, 10, later_synced ? 20 : 10, 7);
+		img[torn + 100] ^= 0xff;
+		struct qr_wal_image im = { "seg", 7, img, sizeof(img) };
+		struct qr_wal_parse_result res;
+		uint64_t n = 0;
+		int rc = qr_wal_parse_log(&im, 1, 3, 0, count_cb, &n, &res);
+		CU_ASSERT_EQUAL(n, 10);
+		CU_ASSERT_EQUAL(res.last_lsn, 10);
+		CU_ASSERT_EQUAL(res.cut_offset, torn);
+		CU_ASSERT_EQUAL(res.dropped_batches, 1);
+		if (later_synced) {
+			CU_ASSERT_EQUAL(rc, QR_ECORRUPT);
+			CU_ASSERT(res.corrupt);
+		} else {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT(res.torn);
+		}
+	}
+}
+
+static void tweak_snap(struct qr_wal_config *c)
+{
+	c->segment_bytes = 64 << 10;
+	c->batch_bytes_max = 16 << 10;
+	c->snapshot_buffer_bytes = 16 << 10;
+}
+
+static void test_snapshot_deletes_segments(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_snap);
+	struct wt_table live;
+	struct qr_wal_snapshot_source src;
+	wt_table_init(&live, 300, VMAX);
+	wt_table_source(&live, &src);
+	uint64_t l = 1;
+	CU_ASSERT_EQUAL(wt_append_range(w, l, 3000, 300, VMAX, &live), 0);
+	l = 3001;
+	int segs_before = count_files(dir, ".seg");
+	CU_ASSERT(segs_before > 5);
+	for (int round = 0; round < 3; round++) {
+		CU_ASSERT_EQUAL(qr_wal_snapshot_begin(w, &src), 0);
+		CU_ASSERT_EQUAL(qr_wal_snapshot_begin(w, &src), QR_EBUSY);
+		int rc, steps = 0;
+		/* Writes continue while the snapshot runs. */
+		while ((rc = qr_wal_snapshot_step(w, 20)) == 1) {
+			CU_ASSERT_EQUAL(wt_append_range(w, l, l + 9, 300, VMAX,
+							&live), 0);
+			l += 10;
+			steps++;
+		}
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(steps > 3);
+		CU_ASSERT(!qr_wal_snapshot_active(w));
+	}
+	const struct qr_wal_stats *s = qr_wal_stats(w);
+	CU_ASSERT_EQUAL(s->snapshots, 3);
+	CU_ASSERT(s->segments_deleted > 5);
+	CU_ASSERT_EQUAL(count_files(dir, ".snap"), 1);
+	CU_ASSERT_EQUAL(count_files(dir, ".tmp"), 0);
+	CU_ASSERT(count_files(dir, ".seg") < segs_before / 2);
+	CU_ASSERT_EQUAL(wt_append_range(w, l, l + 99, 300, VMAX, &live), 0);
+	l += 100;
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	wt_table_init(&t, 300, VMAX);
+	CU_ASSERT_EQUAL(qr_wal_recover(dir, 3, NULL, wt_table_recover, &t,
+				       &st), 0);
+	CU_ASSERT(st.snapshot_lsn > 3000);
+	CU_ASSERT(st.snapshot_entries > 0);
+	CU_ASSERT_EQUAL(st.last_lsn, l - 1);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	for (uint32_t k = 0; k < 300; k++)
+		CU_ASSERT_EQUAL(t.hlc[k], live.hlc[k]);
+	wt_table_free(&t);
+	wt_table_free(&live);
+	wt_rmdir(dir);
+}
+
+static void test_snapshot_corrupt_refused(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_snap);
+	struct wt_table live;
+	struct qr_wal_snapshot_source src;
+	wt_table_init(&live, 300, VMAX);
+	wt_table_source(&live, &src);
+	CU_ASSERT_EQUAL(wt_append_range(w, 1, 1000, 300, VMAX, &live), 0);
+	CU_ASSERT_EQUAL(qr_wal_snapshot_begin(w, &src), 0);
+	while (qr_wal_snapshot_step(w, 100) == 1)
+		qr_wal_poll(w, wt_now_us());
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct dirent **v;
+	char path[600] = "";
+	int k = scandir(dir, &v, NULL, alphasort);
+	for (int i = 0; i < k; i++) {
+		if (strstr(v[i]->d_name, ".snap"))
+			snprintf(path, sizeof(path), "%s/%s", dir,
+				 v[i]->d_name);
+		free(v[i]);
+	}
+	free(v);
+	CU_ASSERT_FATAL(path[0] != 0);
+	poke(path, 4096 + 500, 0x40);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	wt_table_init(&t, 300, VMAX);
+	CU_ASSERT_EQUAL(qr_wal_recover(dir, 3, NULL, wt_table_recover, &t,
+				       &st), QR_ECORRUPT);
+	CU_ASSERT(strstr(st.message, ".snap: offset 4096") != NULL);
+	wt_table_free(&t);
+	wt_table_free(&live);
+	wt_rmdir(dir);
+}
+
+int main(void)
+{
+	static const struct qr_unit_case cases[] = {
+		{ "roundtrip", test_roundtrip },
+		{ "group_commit_one_batch", test_group_commit_one_batch },
+		{ "back_pressure_busy", test_back_pressure },
+		{ "bad_appends", test_bad_appends },
+		{ "segment_roll_and_restart", test_segment_roll_and_restart },
+		{ "mode_async", test_mode_async },
+		{ "mode_none", test_mode_none },
+		{ "sync_fdatasync", test_sync_fdatasync },
+		{ "sync_dsync", test_sync_dsync },
+		{ "direct_io_fallback", test_direct_io_fallback },
+		{ "recover_empty", test_recover_empty },
+		{ "torn_tail_truncated", test_torn_tail_truncated },
+		{ "mid_log_corruption_refused",
+		  test_mid_log_corruption_refused },
+		{ "missing_segment_refused", test_missing_segment_refused },
+		{ "tear_vs_corruption_rule", test_tear_vs_corruption_rule },
+		{ "snapshot_deletes_segments",
+		  test_snapshot_deletes_segments },
+		{ "snapshot_corrupt_refused", test_snapshot_corrupt_refused },
+		{ NULL, NULL },
+	};
+	return qr_unit_main("wal", cases);
+}
