@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The protocol core's state machines, driven by hand: three nodes (RF 3),
+ * a network the test delivers frame by frame (or drops), and WAL durability
+ * the test grants explicitly. Each test pins one protocol rule.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "common/eal_local.h"
+#include "core/core.h"
+#include "quorate/err.h"
+#include "unit.h"
+
+#define N 3
+#define QMAX 1024
+#define CLUSTER 7
+
+struct qframe {
+	uint16_t dst; /* node, or QR_NODE_CLIENT */
+	uint16_t src;
+	uint16_t len;
+	uint8_t data[QR_FRAME_BYTES_MAX];
+};
+
+struct reply {
+	uint64_t req_id;
+	int status;
+	struct qr_version version;
+	bool tombstone;
+	uint8_t answered;
+	uint16_t value_len;
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+static struct harness {
+	struct qr_placement pl;
+	struct qr_core *core[N];
+	uint64_t now_us;
+	int64_t skew_ms[N];
+	uint64_t appended[N];
+	struct qframe q[QMAX];
+	int qlen;
+	bool cut[N][N]; /* [from][to]: frames dropped */
+	struct reply replies[64];
+	int nreplies;
+} h;
+
+static uint16_t ctx_id[N] = { 0, 1, 2 };
+
+static uint64_t env_now_us(void *ctx)
+{
+	(void)ctx;
+	return h.now_us;
+}
+
+static uint64_t env_wall_ms(void *ctx)
+{
+	uint16_t id = *(uint16_t *)ctx;
+	return (uint64_t)((int64_t)(1700000000000ull + h.now_us / 1000) +
+			  h.skew_ms[id]);
+}
+
+static void env_send(void *ctx, uint16_t dst, uint64_t client,
+		     const void *frame, size_t len)
+{
+	uint16_t src = *(uint16_t *)ctx;
+	(void)client;
+	if (dst == QR_NODE_CLIENT) {
+		struct qr_frame_reader r;
+		struct qr_msg m;
+		CU_ASSERT_FATAL(qr_wire_frame_open(&r, frame, len, CLUSTER,
+						   NULL) == 0);
+		while (qr_wire_next(&r, &m) > 0) {
+			CU_ASSERT_FATAL(h.nreplies < 64);
+			struct reply *rp = &h.replies[h.nreplies++];
+			rp->req_id = m.req_id;
+			rp->status = m.status;
+			rp->version = m.version;
+			rp->tombstone = m.flags & QR_MSGF_TOMBSTONE;
+			rp->answered = m.answered;
+			rp->value_len = m.value_len;
+			memcpy(rp->value, m.value, m.value_len);
+		}
+		return;
+	}
+	if (h.cut[src][dst])
+		return;
+	CU_ASSERT_FATAL(h.qlen < QMAX);
+	struct qframe *f = &h.q[h.qlen++];
+	f->dst = dst;
+	f->src = src;
+	f->len = (uint16_t)len;
+	memcpy(f->data, frame, len);
+}
+
+static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
+{
+	uint16_t id = *(uint16_t *)ctx;
+	CU_ASSERT_EQUAL(rec->lsn, h.appended[id] + 1);
+	h.appended[id] = rec->lsn;
+	return 0;
+}
+
+static uint64_t env_random(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+static void setup(void)
+{
+	memset(&h, 0, sizeof(h));
+	h.now_us = 1000;
+	CU_ASSERT_FATAL(qr_placement_init(&h.pl, 64, N, 3, 1) == 0);
+	for (int i = 0; i < N; i++) {
+		struct qr_core_config cfg;
+		qr_core_config_defaults(&cfg);
+		cfg.node_id = (uint16_t)i;
+		cfg.cluster_id = CLUSTER;
+		cfg.placement = &h.pl;
+		cfg.requests_max = 8;
+		cfg.pending_max = 64;
+		cfg.keys_max = 64;
+		cfg.deadline_us_default = 50000;
+		cfg.rto_us_min = 1000;
+		cfg.rto_us_max = 4000;
+		cfg.heartbeat_us = 10000;
+		cfg.suspect_after_us = 30000;
+		cfg.down_after_us = 60000;
+		struct qr_env env = {
+			.ctx = &ctx_id[i],
+			.now_us = env_now_us,
+			.wall_ms = env_wall_ms,
+			.send = env_send,
+			.wal_append = env_wal_append,
+			.random = env_random,
+		};
+		CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[i]) == 0);
+	}
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < N; i++)
+		qr_core_destroy(h.core[i]);
+	qr_placement_fini(&h.pl);
+}
+
+static void flush_all(void)
+{
+	for (int i = 0; i < N; i++)
+		qr_core_flush(h.core[i]);
+}
+
+/* Deliver every queued frame (and what they cause) until quiet. */
+static void deliver_all(void)
+{
+	flush_all();
+	for (int guard = 0; h.qlen && guard < 100; guard++) {
+		struct qframe batch[QMAX];
+		int n = h.qlen;
+		memcpy(batch, h.q, sizeof(batch[0]) * (size_t)n);
+		h.qlen = 0;
+		for (int i = 0; i < n; i++)
+			qr_core_on_frame(h.core[batch[i].dst], 0, batch[i].data,
+					 batch[i].len);
+		flush_all();
+	}
+}
+
+static void durable(int node)
+{
+	qr_core_on_wal_durable(h.core[node], h.appended[node]);
+	flush_all();
+}
+
+static void durable_all(void)
+{
+	for (int i = 0; i < N; i++)
+		durable(i);
+}
+
+static void deliver_all(void);
+
+/* Let time pass in 100 us steps; frames (heartbeats, retransmissions) are
+ * delivered as they go, except over cut links. */
+static void advance(uint64_t us)
+{
+	uint64_t end = h.now_us + us;
+	while (h.now_us < end) {
+		h.now_us += QR_MIN(100, end - h.now_us);
+		for (int i = 0; i < N; i++)
+			qr_core_tick(h.core[i]);
+		deliver_all();
+	}
+}
+
+/* A key whose replicas are exactly 0,1,2 (RF = N): any key; its first
+ * replica coordinates. */
+static const char *KEY = "user:42";
+
+static int coordinator_of(const char *key)
+{
+	uint32_t p = qr_placement_partition(&h.pl, key, strlen(key));
+	return qr_placement_replicas(&h.pl, p)[0];
+}
+
+static void client_req(int node, uint64_t req_id, uint8_t op, uint8_t level,
+		       const char *key, const char *value)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {
+		.cluster_id = CLUSTER,
+		.src_node = QR_NODE_CLIENT,
+		.dst_node = (uint16_t)node,
+	};
+	struct qr_msg m = {
+		.type = QR_MSG_CLIENT_REQ,
+		.req_id = req_id,
+		.op = op,
+		.level = level,
+		.key = (const uint8_t *)key,
+		.key_len = (uint8_t)strlen(key),
+		.value = (const uint8_t *)value,
+		.value_len = value ? (uint16_t)strlen(value) : 0,
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	flush_all();
+}
+
+static const struct reply *find_reply(uint64_t req_id)
+{
+	for (int i = 0; i < h.nreplies; i++)
+		if (h.replies[i].req_id == req_id)
+			return &h.replies[i];
+	return NULL;
+}
+
+static int count_replies(uint64_t req_id)
+{
+	int n = 0;
+	for (int i = 0; i < h.nreplies; i++)
+		n += h.replies[i].req_id == req_id;
+	return n;
+}
+
+static bool stored(int node, const char *key, struct qr_store_view *v)
+{
+	return qr_store_get(qr_core_store(h.core[node]), key,
+			    (uint8_t)strlen(key), v) == 0;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_quorum_write_acks_only_after_wal(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "alice");
+	deliver_all();
+	/* Applied everywhere, but nothing is durable: no answer yet. */
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT(stored(i, KEY, &v));
+	}
+	CU_ASSERT_PTR_NULL(find_reply(1));
+	/* One durable replica is not a quorum. */
+	durable(c);
+	deliver_all();
+	CU_ASSERT_PTR_NULL(find_reply(1));
+	durable((c + 1) % N);
+	deliver_all();
+	const struct reply *r = find_reply(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_EQUAL(r->version.node, c);
+	CU_ASSERT(r->version.hlc > 0);
+	CU_ASSERT_EQUAL(r->answered, 2);
+	teardown();
+}
+
+static void test_read_returns_highest_and_repairs_before_answering(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int d = (c + 2) % N;
+	/* v1 everywhere. */
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "old");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	CU_ASSERT_EQUAL(find_reply(1)->status, 0);
+	/* v2 reaches c itself and the next replica, not d. */
+	h.cut[c][d] = true;
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ONE, KEY, "new");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	struct qr_version v2 = find_reply(2)->version;
+	struct qr_store_view v;
+	CU_ASSERT(stored(d, KEY, &v));
+	CU_ASSERT_EQUAL(v.value_len, 3); /* d still holds "old" */
+	CU_ASSERT_NSTRING_EQUAL(v.value, "old", 3);
+	h.cut[c][d] = false;
+	/* Let the write's retransmissions stop (linger) without reaching d:
+	 * cut again while time passes. */
+	h.cut[c][d] = true;
+	advance(20000);
+	deliver_all();
+	h.cut[c][d] = false;
+	CU_ASSERT(stored(d, KEY, &v));
+	CU_ASSERT_NSTRING_EQUAL(v.value, "old", 3);
+	/* A QUORUM read coordinated by d: d's own answer is old, b or c
+	 * answer new. It must return new and make a quorum hold it first. */
+	client_req(d, 3, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	deliver_all();
+	/* d's repair is not durable yet: blocking repair holds the reply
+	 * unless two others already hold v2 (they do: b and c). */
+	durable_all();
+	deliver_all();
+	const struct reply *r = find_reply(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_EQUAL(qr_version_cmp(r->version, v2), 0);
+	CU_ASSERT_NSTRING_EQUAL(r->value, "new", 3);
+	/* And d was repaired. */
+	durable_all();
+	deliver_all();
+	CU_ASSERT(stored(d, KEY, &v));
+	CU_ASSERT_EQUAL(qr_version_cmp(v.version, v2), 0);
+	CU_ASSERT(qr_core_stats(h.core[d])->read_repairs_sent >= 1);
+	teardown();
+}
+
+static void test_blocking_repair_waits_for_quorum(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	/* v1 only on c (ONE write with both links cut, then long linger). */
+	h.cut[c][b] = h.cut[c][d] = true;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "only-c");
+	deliver_all();
+	durable(c);
+	deliver_all();
+	CU_ASSERT_EQUAL(find_reply(1)->status, 0);
+	advance(20000);
+	h.cut[c][b] = h.cut[c][d] = false;
+	/* QUORUM read from b: answers from b (nothing) and c (v1). */
+	h.cut[b][d] = true; /* keep d out of it */
+	client_req(b, 2, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	deliver_all();
+	/* b must repair itself before answering: its WAL is not durable. */
+	CU_ASSERT_PTR_NULL(find_reply(2));
+	durable(b);
+	deliver_all();
+	const struct reply *r = find_reply(2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_NSTRING_EQUAL(r->value, "only-c", 6);
+	struct qr_store_view v;
+	CU_ASSERT(stored(b, KEY, &v));
+	teardown();
+}
+
+static void test_all_unavailable_when_replica_down(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int d = (c + 2) % N;
+	for (int i = 0; i < N; i++)
+		h.cut[i][d] = h.cut[d][i] = true;
+	/* Until the detector notices, the deadline answers UNAVAILABLE. */
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "x");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	CU_ASSERT_PTR_NULL(find_reply(1));
+	advance(60000);
+	durable_all();
+	deliver_all();
+	const struct reply *r = find_reply(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, QR_EUNAVAILABLE);
+	/* Once d is DOWN, ALL fails fast (no slot, no waiting) while QUORUM
+	 * still works. */
+	advance(70000);
+	CU_ASSERT_EQUAL(qr_detector_state(qr_core_detector(h.core[c]), d),
+			QR_PEER_DOWN);
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ALL, KEY, "y");
+	r = find_reply(2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, QR_EUNAVAILABLE);
+	client_req(c, 3, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "z");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	r = find_reply(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	teardown();
+}
+
+static void test_retransmits_after_loss(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	h.cut[c][b] = h.cut[c][d] = true;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
+	deliver_all();
+	h.cut[c][b] = h.cut[c][d] = false; /* the first copies were lost */
+	advance(3000);                      /* past rto_us_min */
+	deliver_all();
+	durable_all();
+	deliver_all();
+	const struct reply *r = find_reply(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(qr_core_stats(h.core[c])->retransmits >= 2);
+	teardown();
+}
+
+static void test_replica_keeps_newer_version(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "first");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ALL, KEY, "second");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	struct qr_version v2 = find_reply(2)->version;
+	CU_ASSERT(qr_version_cmp(v2, find_reply(1)->version) > 0);
+	/* Replay the first write's REPLICATE by hand to a replica. */
+	int b = (c + 1) % N;
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = { .cluster_id = CLUSTER, .src_node = (uint16_t)c,
+				   .dst_node = (uint16_t)b, .hlc = 1 };
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.op_id = 12345,
+		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
+		.version = find_reply(1)->version,
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+		.value = (const uint8_t *)"first",
+		.value_len = 5,
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	uint64_t older = qr_core_stats(h.core[b])->replicate_older;
+	qr_core_on_frame(h.core[b], 0, buf, qr_wire_frame_end(&w));
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[b])->replicate_older, older + 1);
+	struct qr_store_view v;
+	CU_ASSERT(stored(b, KEY, &v));
+	CU_ASSERT_EQUAL(qr_version_cmp(v.version, v2), 0);
+	CU_ASSERT_NSTRING_EQUAL(v.value, "second", 6);
+	teardown();
+}
+
+static void test_delete_leaves_tombstone_and_reads_not_found(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "v");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	client_req(c, 2, QR_OP_DELETE, QR_LEVEL_QUORUM, KEY, NULL);
+	deliver_all();
+	durable_all();
+	deliver_all();
+	CU_ASSERT_EQUAL(find_reply(2)->status, 0);
+	client_req(c, 3, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	deliver_all();
+	durable_all();
+	deliver_all();
+	const struct reply *r = find_reply(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, QR_ENOTFOUND);
+	CU_ASSERT(r->tombstone);
+	CU_ASSERT_EQUAL(qr_version_cmp(r->version, find_reply(2)->version), 0);
+	struct qr_store_view v;
+	CU_ASSERT(stored(c, KEY, &v));
+	CU_ASSERT(v.tombstone);
+	/* A key nobody wrote: NOT_FOUND with no version. */
+	client_req(coordinator_of("nobody"), 4, QR_OP_GET, QR_LEVEL_ONE,
+		   "nobody", NULL);
+	deliver_all();
+	r = find_reply(4);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, QR_ENOTFOUND);
+	CU_ASSERT(qr_version_is_none(r->version));
+	teardown();
+}
+
+static void test_duplicate_client_write_applied_once(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "once");
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "once"); /* dup */
+	deliver_all();
+	durable_all();
+	deliver_all();
+	CU_ASSERT_EQUAL(count_replies(1), 1);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->client_duplicates, 1);
+	/* After completion a retry gets the same answer, same version. */
+	struct qr_version v = find_reply(1)->version;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "once");
+	CU_ASSERT_EQUAL(count_replies(1), 2);
+	CU_ASSERT_EQUAL(qr_version_cmp(h.replies[h.nreplies - 1].version, v),
+			0);
+	CU_ASSERT_EQUAL(h.appended[c], 1); /* logged once */
+	teardown();
+}
+
+static void test_bad_frames_dropped_and_change_nothing(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "keep");
+	deliver_all();
+	durable_all();
+	deliver_all();
+	struct qr_store_view before;
+	CU_ASSERT(stored(c, KEY, &before));
+	struct qr_version vb = before.version;
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t wire = st->drops[QR_DROP_WIRE];
+	uint8_t junk[64];
+	for (int i = 0; i < 64; i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	qr_core_on_frame(h.core[c], 0, junk, sizeof(junk));
+	qr_core_on_frame(h.core[c], 0, junk, 3);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 2);
+	/* A valid frame from another cluster. */
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = { .cluster_id = CLUSTER + 1,
+				   .src_node = QR_NODE_CLIENT };
+	struct qr_msg m = { .type = QR_MSG_CLIENT_REQ, .req_id = 5,
+			    .op = QR_OP_PUT, .level = QR_LEVEL_ONE,
+			    .key = (const uint8_t *)KEY,
+			    .key_len = (uint8_t)strlen(KEY),
+			    .value = (const uint8_t *)"evil", .value_len = 4 };
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[c], 9, buf, qr_wire_frame_end(&w));
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 3);
+	/* A peer frame claiming to come from a node that does not exist. */
+	struct qr_frame_hdr hp = { .cluster_id = CLUSTER, .src_node = 17,
+				   .dst_node = (uint16_t)c };
+	struct qr_msg hb = { .type = QR_MSG_HEARTBEAT };
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hp);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &hb) == 0);
+	qr_core_on_frame(h.core[c], 0, buf, qr_wire_frame_end(&w));
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_BAD_NODE], 1);
+	struct qr_store_view after;
+	CU_ASSERT(stored(c, KEY, &after));
+	CU_ASSERT_EQUAL(qr_version_cmp(after.version, vb), 0);
+	CU_ASSERT_NSTRING_EQUAL(after.value, "keep", 4);
+	CU_ASSERT_PTR_NULL(find_reply(5));
+	teardown();
+}
+
+static void test_clock_too_far_ahead_refused(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N;
+	h.skew_ms[b] = 2000; /* beyond the 500 ms max offset */
+	client_req(b, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "future");
+	deliver_all();
+	CU_ASSERT(qr_core_stats(h.core[c])->drops[QR_DROP_CLOCK] >= 1);
+	CU_ASSERT(qr_core_hlc(h.core[c])->rejected >= 1);
+	/* c's HLC did not jump to b's future. */
+	CU_ASSERT(QR_HLC_MS(qr_core_hlc(h.core[c])->last) <
+		  1700000000000ull + h.now_us / 1000 + 500);
+	teardown();
+}
+
+static void test_read_of_undurable_entry_waits(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "fresh");
+	deliver_all();
+	/* Nothing durable: a ONE read coordinated by b must not return the
+	 * entry from memory (it could vanish in a crash). */
+	client_req(b, 2, QR_OP_GET, QR_LEVEL_ONE, KEY, NULL);
+	deliver_all();
+	CU_ASSERT_PTR_NULL(find_reply(2));
+	durable(b);
+	deliver_all();
+	const struct reply *r = find_reply(2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_NSTRING_EQUAL(r->value, "fresh", 5);
+	teardown();
+}
+
+static void test_request_table_full_answers_busy(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	for (uint64_t i = 1; i <= 8; i++)
+		client_req(c, i, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
+	CU_ASSERT_EQUAL(qr_core_requests_active(h.core[c]), 8);
+	client_req(c, 9, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
+	const struct reply *r = find_reply(9);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, QR_EBUSY);
+	deliver_all();
+	durable_all();
+	deliver_all();
+	advance(10000);
+	CU_ASSERT_EQUAL(qr_core_requests_active(h.core[c]), 0);
+	teardown();
+}
+
+static void test_bad_level_and_wrong_shard_rejected(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	/* W=0 cannot be expressed; r=5 with RF 3 is invalid. */
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = { .cluster_id = CLUSTER,
+				   .src_node = QR_NODE_CLIENT };
+	struct qr_msg m = { .type = QR_MSG_CLIENT_REQ, .req_id = 1,
+			    .op = QR_OP_GET, .level = QR_LEVEL_RW, .r = 5,
+			    .key = (const uint8_t *)KEY,
+			    .key_len = (uint8_t)strlen(KEY) };
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[c], 1, buf, qr_wire_frame_end(&w));
+	CU_ASSERT_EQUAL(find_reply(1)->status, QR_EINVAL);
+	teardown();
+}
+
+static void test_recover_rebuilds_store_and_raises_hlc(void)
+{
+	setup();
+	struct qr_wal_record rec = {
+		.lsn = 5,
+		.type = QR_WAL_PUT,
+		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
+		.version = { .hlc = QR_HLC_MAKE(1800000000000ull, 3),
+			     .node = 1 },
+		.key = KEY,
+		.key_len = (uint8_t)strlen(KEY),
+		.value = "recovered",
+		.value_len = 9,
+	};
+	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &rec), 0);
+	struct qr_store_view v;
+	CU_ASSERT(stored(0, KEY, &v));
+	CU_ASSERT_NSTRING_EQUAL(v.value, "recovered", 9);
+	CU_ASSERT_EQUAL(qr_core_durable_lsn(h.core[0]), 5);
+	CU_ASSERT_EQUAL(qr_core_last_lsn(h.core[0]), 5);
+	CU_ASSERT(qr_core_hlc(h.core[0])->last >= rec.version.hlc);
+	teardown();
+}
+
+int main(void)
+{
+	if (qr_eal_init_local("test_core", 256) != 0)
+		return 1;
+	static const struct qr_unit_case cases[] = {
+		{ "quorum write acks only after the WAL",
+		  test_quorum_write_acks_only_after_wal },
+		{ "read returns highest and repairs before answering",
+		  test_read_returns_highest_and_repairs_before_answering },
+		{ "blocking repair waits for a durable quorum",
+		  test_blocking_repair_waits_for_quorum },
+		{ "ALL unavailable when a replica is down, QUORUM works",
+		  test_all_unavailable_when_replica_down },
+		{ "retransmits after loss", test_retransmits_after_loss },
+		{ "replica keeps the newer version",
+		  test_replica_keeps_newer_version },
+		{ "delete leaves a tombstone, reads NOT_FOUND",
+		  test_delete_leaves_tombstone_and_reads_not_found },
+		{ "duplicate client write applied once",
+		  test_duplicate_client_write_applied_once },
+		{ "bad frames dropped and change nothing",
+		  test_bad_frames_dropped_and_change_nothing },
+		{ "clock too far ahead refused",
+		  test_clock_too_far_ahead_refused },
+		{ "read of an undurable entry waits",
+		  test_read_of_undurable_entry_waits },
+		{ "request table full answers BUSY",
+		  test_request_table_full_answers_busy },
+		{ "bad level rejected", test_bad_level_and_wrong_shard_rejected },
+		{ "recover rebuilds store and raises HLC",
+		  test_recover_rebuilds_store_and_raises_hlc },
+		{ NULL, NULL },
+	};
+	return qr_unit_main("core", cases);
+}
