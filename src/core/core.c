@@ -98,9 +98,15 @@ struct pending {
  * Recent client writes, so that a duplicated or retried CLIENT_REQ (same
  * client, same req_id) is not stamped and applied a second time: a late
  * duplicate would otherwise overwrite the client's own newer write.
- * Direct-mapped and bounded: an entry evicted by a collision forgets.
+ * Bounded: DEDUP_WAYS-way sets of 4 x requests_max entries in all; a new
+ * write evicts a free entry, else the oldest finished one, else the oldest.
+ * A duplicate that arrives after its entry was evicted is applied again
+ * (docs/protocol.md).
  */
+#define DEDUP_WAYS 4
+
 struct dedup {
+	uint64_t seq;              /* insertion order; 0: free */
 	uint64_t client;
 	uint64_t req_id;
 	uint64_t op_id;            /* in flight: its op_id; done: 0 */
@@ -134,7 +140,8 @@ struct qr_core {
 	uint32_t pend_head, pend_count;
 	/* recent client writes (duplicate suppression) */
 	struct dedup *dedup;
-	uint32_t dedup_mask;
+	uint32_t dedup_sets_mask;
+	uint64_t dedup_seq;
 	/* outgoing frames, one per peer; client replies go one per frame */
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
@@ -367,14 +374,44 @@ static void req_free(struct qr_core *c, struct req *q)
 	c->free_reqs[c->free_count++] = (uint32_t)(q - c->reqs);
 }
 
-static struct dedup *dedup_slot(struct qr_core *c, uint64_t client,
-				uint64_t req_id)
+static struct dedup *dedup_set(struct qr_core *c, uint64_t client,
+			       uint64_t req_id)
 {
 	uint64_t x = client * 0x9e3779b97f4a7c15ull ^ req_id;
 	x ^= x >> 29;
 	x *= 0xbf58476d1ce4e5b9ull;
 	x ^= x >> 32;
-	return &c->dedup[x & c->dedup_mask];
+	return &c->dedup[(x & c->dedup_sets_mask) * DEDUP_WAYS];
+}
+
+static struct dedup *dedup_find(struct qr_core *c, uint64_t client,
+				uint64_t req_id)
+{
+	struct dedup *set = dedup_set(c, client, req_id);
+	for (int i = 0; i < DEDUP_WAYS; i++)
+		if (set[i].seq && set[i].client == client &&
+		    set[i].req_id == req_id)
+			return &set[i];
+	return NULL;
+}
+
+static struct dedup *dedup_insert(struct qr_core *c, uint64_t client,
+				  uint64_t req_id)
+{
+	struct dedup *set = dedup_set(c, client, req_id), *victim = NULL;
+	for (int i = 0; i < DEDUP_WAYS && !victim; i++)
+		if (!set[i].seq)
+			victim = &set[i];
+	for (int i = 0; i < DEDUP_WAYS && !victim; i++)
+		if (set[i].op_id == 0 &&
+		    (!victim || set[i].seq < victim->seq))
+			victim = &set[i];
+	for (int i = 0; i < DEDUP_WAYS; i++)
+		if (!victim || set[i].seq < victim->seq)
+			victim = &set[i];
+	*victim = (struct dedup){ .seq = ++c->dedup_seq, .client = client,
+				  .req_id = req_id };
+	return victim;
 }
 
 static void req_answer(struct qr_core *c, struct req *q, int status)
@@ -382,8 +419,8 @@ static void req_answer(struct qr_core *c, struct req *q, int status)
 	QR_ASSERT(!q->answered);
 	q->answered = true;
 	if (q->kind == REQ_WRITE) {
-		struct dedup *d = dedup_slot(c, q->client, q->req_id);
-		if (d->op_id == op_id_of(c, q)) {
+		struct dedup *d = dedup_find(c, q->client, q->req_id);
+		if (d && d->op_id == op_id_of(c, q)) {
 			d->op_id = 0;
 			d->status = (int16_t)status;
 			d->version = q->version;
@@ -807,11 +844,9 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 		reply_error_direct(c, client, m, shard, QR_EINVAL);
 		return;
 	}
-	struct dedup *d = NULL;
 	if (!is_read) {
-		d = dedup_slot(c, client, m->req_id);
-		if (d->client == client && d->req_id == m->req_id &&
-		    (d->op_id != 0 || d->status != QR_EUNAVAILABLE)) {
+		struct dedup *d = dedup_find(c, client, m->req_id);
+		if (d && (d->op_id != 0 || d->status != QR_EUNAVAILABLE)) {
 			c->stats.client_duplicates++;
 			if (d->op_id == 0) {
 				/* Done: the same answer again. */
@@ -867,8 +902,7 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 			(void)qr_hlc_observe(&c->hlc, m->min_version, NULL);
 		q->version.hlc = qr_hlc_now(&c->hlc);
 		q->version.node = c->cfg.node_id;
-		*d = (struct dedup){ .client = client, .req_id = m->req_id,
-				     .op_id = op_id_of(c, q) };
+		dedup_insert(c, client, m->req_id)->op_id = op_id_of(c, q);
 	}
 	req_arm(c, q);
 	/* Remote replicas first; our own replica last, because answering it
@@ -1109,11 +1143,11 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(pl->nodes, sizeof(*c->out));
-	uint32_t dn = 64;
-	while (dn < 2 * cfg->requests_max)
-		dn <<= 1;
-	c->dedup = calloc(dn, sizeof(*c->dedup));
-	c->dedup_mask = dn - 1;
+	uint32_t sets = 16;
+	while (sets * DEDUP_WAYS < 4 * cfg->requests_max)
+		sets <<= 1;
+	c->dedup = calloc((size_t)sets * DEDUP_WAYS, sizeof(*c->dedup));
+	c->dedup_sets_mask = sets - 1;
 	int rc = QR_ENOMEM;
 	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup)
 		goto fail;

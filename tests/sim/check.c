@@ -227,6 +227,16 @@ void check_end(struct check *c, int idx, uint64_t now_us, int status,
 	o->status = status;
 	o->version = v;
 	struct sim_result *r = c->res;
+	if (c->verbose)
+		fprintf(stderr, "[%8" PRIu64 "us] op c%u#%" PRIu64 " key-%d "
+			"%s n=%d began %" PRIu64 "us: %s version %" PRIu64
+			".%u%s%.*s\n", now_us, o->client, o->seq, o->key,
+			o->op == QR_OP_GET ? "get" : o->op == QR_OP_PUT ? "put"
+								: "del",
+			o->count, o->start_us, qr_strerror(status), v.hlc,
+			v.node, value_len ? " value " : "",
+			(int)QR_MIN(value_len, 16), value ? (const char *)value
+							  : "");
 	r->ops++;
 	if (is_read(o))
 		r->reads++;

@@ -36,6 +36,7 @@ struct check {
 	struct check_ver *vers; /* version registry: version -> write */
 	size_t vlen, vcap;
 	int finals, finals_ok;
+	bool verbose; /* log every completion to stderr */
 	bool failed;
 	char checker[8];
 	char detail[512];

@@ -490,6 +490,8 @@ static void client_issue(struct sim *s, struct client *cl, int key,
 				   m.min_version, s->now_us, final);
 	ev_at(s, s->now_us + m.deadline_us + 5000, EV_CLIENT_TIMEOUT, 0,
 	      cl->id, m.req_id);
+	vlog(s, "c%u#%" PRIu64 " sends op %u level %u key-%d to node %d",
+	     cl->id, seq, op, level, key, coord);
 	client_send(s, cl, coord, &m);
 }
 
@@ -796,6 +798,7 @@ static void setup(struct sim *s)
 	}
 	ev_at(s, 5000 + qr_rng_below(g, 30000), EV_FAULT, 0, 0, 0);
 	check_init(&s->check, s->n, rf, s->nkeys, s->res);
+	s->check.verbose = s->opt->verbose;
 	s->res->nodes = (uint32_t)s->n;
 	s->res->rf = (uint32_t)rf;
 	s->res->keys = (uint32_t)s->nkeys;
