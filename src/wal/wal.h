@@ -69,6 +69,10 @@ struct qr_wal_config {
 	uint32_t batches_inflight_max; /* submitted, not yet released */
 	uint32_t snapshot_buffer_bytes; /* each of the 4 snapshot buffers */
 	uint32_t async_sync_us;      /* mode async: background sync period */
+	bool prezero;                /* write zeros over new segments ahead
+				      * of use: on ext4 a write into an
+				      * fallocate'd (unwritten) extent makes
+				      * every fdatasync commit the journal */
 };
 
 /* Defaults: fsync mode, 64 MiB segments, 256 KiB batches, 8 in flight. */

@@ -28,6 +28,8 @@
 #define QR_WAL_KNOWN_SEGS 65536  /* segments tracked for deletion */
 #define QR_WAL_UNLINKS_PER_ROUND 32
 #define QR_WAL_PATH_MAX 512
+#define QR_WAL_ZERO_BYTES (1u << 20) /* one pre-zeroing write */
+#define QR_WAL_ZERO_INFLIGHT 4u      /* pre-zeroing writes at once */
 
 enum tag_kind {
 	TAG_BATCH_WRITE = 1,
@@ -64,7 +66,9 @@ struct batch_slot {
 enum seg_state {
 	SEG_UNUSED,
 	SEG_OPENING,   /* openat in flight */
-	SEG_ALLOCATING,/* fallocate, fsync, dir fsync in flight */
+	SEG_ALLOCATING,/* fallocate in flight */
+	SEG_ZEROING,   /* zero writes in flight (cfg.prezero) */
+	SEG_SYNCING,   /* fsync, dir fsync in flight */
 	SEG_READY,     /* the spare */
 	SEG_CURRENT,
 	SEG_RETIRED,   /* closed when refs drop to 0 and clean */
@@ -77,6 +81,7 @@ struct seg_slot {
 	uint64_t write_off;
 	uint32_t refs;        /* batch ops and syncs in flight */
 	uint8_t pending;      /* preparation completions expected */
+	uint64_t zero_off;    /* next offset to zero */
 	bool dirty;           /* async: written since the last sync */
 	char path[QR_WAL_PATH_MAX];
 };
@@ -133,6 +138,8 @@ struct qr_wal {
 	int err;                 /* sticky */
 	uint32_t batch_cap;      /* bytes a batch may use (header incl.) */
 	uint32_t slot_bytes;     /* block 0 + padded batch */
+	uint8_t *zero;           /* QR_WAL_ZERO_BYTES of zeros, registered */
+	uint32_t zero_buf_index;
 	uint32_t nslots;
 	struct batch_slot *slots;
 	uint64_t fill_seq, submit_seq, release_seq;
