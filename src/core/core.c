@@ -22,6 +22,14 @@
  *    client is answered only when a quorum durably holds a version >= the
  *    answer, so a later quorum read can never see less (monotonic quorum
  *    reads). For R < quorum repair runs in the background.
+ *  - Versions are unique: a node never stamps a version whose HLC
+ *    milliseconds reach the clock ceiling that is durable in its WAL
+ *    (QR_WAL_CLOCK records, renewed hlc_lease_ms ahead, half a lease
+ *    early), and recovery raises the HLC to that ceiling. Without this a
+ *    node could crash, lose its newest versions, restart with a wall clock
+ *    behind them and stamp one of them again on a different write (found by
+ *    the simulator: seed 110577). A write whose version is not yet covered
+ *    waits, parked, for the ceiling record to be durable.
  *  - A request slot is named on the wire by op_id = generation << 32 | index:
  *    a reply for a recycled slot has the wrong generation and is dropped.
  *  - Bounded everything: requests_max slots, pending_max WAL-waiting replies,
@@ -69,6 +77,7 @@ struct req {
 	bool answered;       /* client has its reply */
 	bool tombstone;      /* write: a delete; read: best is a tombstone */
 	bool found;          /* read: some replica has an entry */
+	bool parked;         /* write: waits for the HLC ceiling */
 	uint8_t key_len;
 	uint16_t value_len;
 	uint16_t client_shard;
@@ -129,6 +138,10 @@ struct qr_core {
 	struct qr_store *store;
 	struct qr_timer_wheel wheel;
 	struct qr_timer hb_timer;
+	uint64_t ceiling_ms;         /* durable HLC ceiling (ms) */
+	uint64_t ceiling_next_ms;    /* logged, not yet durable */
+	uint64_t ceiling_next_lsn;   /* its lsn; 0: none in flight */
+	uint32_t parked;             /* writes waiting for the ceiling */
 	uint64_t next_lsn;    /* lsn of the next WAL record */
 	uint64_t durable_lsn; /* every record <= this is durable */
 	/* coordinator request table */
@@ -166,6 +179,7 @@ void qr_core_config_defaults(struct qr_core_config *cfg)
 	cfg->pending_max = 8192;
 	cfg->keys_max = 1u << 20;
 	cfg->max_offset_ms = QR_HLC_MAX_OFFSET_MS_DEFAULT;
+	cfg->hlc_lease_ms = 100;
 	cfg->deadline_us_default = 1000000;
 	cfg->rto_us_min = 2000;
 	cfg->rto_us_max = 100000;
@@ -370,6 +384,10 @@ static struct req *req_alloc(struct qr_core *c)
 static void req_free(struct qr_core *c, struct req *q)
 {
 	qr_timer_cancel(&c->wheel, &q->timer);
+	if (q->parked) {
+		q->parked = false;
+		c->parked--;
+	}
 	q->kind = REQ_FREE;
 	c->free_reqs[c->free_count++] = (uint32_t)(q - c->reqs);
 }
@@ -474,6 +492,9 @@ static void pending_push(struct qr_core *c, const struct pending *p)
 
 static void coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 			 int status, struct qr_version v);
+static void ceiling_durable(struct qr_core *c);
+static void ceiling_renew(struct qr_core *c, uint64_t ms);
+static void write_dispatch(struct qr_core *c, struct req *q);
 static void coord_on_read_reply(struct qr_core *c, uint16_t from,
 				const struct qr_msg *m);
 
@@ -642,6 +663,8 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 		return;
 	QR_ASSERT(lsn < c->next_lsn);
 	c->durable_lsn = lsn;
+	if (c->ceiling_next_lsn && lsn >= c->ceiling_next_lsn)
+		ceiling_durable(c);
 	while (c->pend_count) {
 		struct pending *p = &c->pend[c->pend_head];
 		if (p->lsn > lsn)
@@ -905,6 +928,17 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 		dedup_insert(c, client, m->req_id)->op_id = op_id_of(c, q);
 	}
 	req_arm(c, q);
+	if (!is_read) {
+		uint64_t ms = QR_HLC_MS(q->version.hlc);
+		ceiling_renew(c, ms);
+		if (ms >= c->ceiling_ms) {
+			q->parked = true;
+			c->parked++;
+			return;
+		}
+		write_dispatch(c, q);
+		return;
+	}
 	/* Remote replicas first; our own replica last, because answering it
 	 * inline may finish (and free) the request. */
 	int self = -1;
@@ -913,22 +947,76 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 			self = i;
 			continue;
 		}
-		if (qr_detector_state(&c->det, replicas[i]) == QR_PEER_DOWN)
-			continue;
-		if (is_read)
+		if (qr_detector_state(&c->det, replicas[i]) != QR_PEER_DOWN)
 			send_read(c, q, i);
-		else
-			send_replicate(c, q, i);
 	}
-	if (self >= 0) {
-		if (is_read)
-			send_read(c, q, self);
-		else
-			send_replicate(c, q, self);
-	}
+	if (self >= 0)
+		send_read(c, q, self);
 }
 
 static void send_heartbeats(struct qr_core *c);
+
+/* Send a write's REPLICATE to every replica not DOWN: remote ones first,
+ * our own last, because answering it inline may finish the request. */
+static void write_dispatch(struct qr_core *c, struct req *q)
+{
+	int self = -1;
+	for (int i = 0; i < q->rf; i++) {
+		if (q->replicas[i] == c->cfg.node_id) {
+			self = i;
+			continue;
+		}
+		if (qr_detector_state(&c->det, q->replicas[i]) != QR_PEER_DOWN)
+			send_replicate(c, q, i);
+	}
+	if (self >= 0)
+		send_replicate(c, q, self);
+}
+
+/* Log a new HLC ceiling when ms gets within half a lease of the highest one
+ * logged. */
+static void ceiling_renew(struct qr_core *c, uint64_t ms)
+{
+	uint64_t top = QR_MAX(c->ceiling_ms, c->ceiling_next_ms);
+	if (ms + c->cfg.hlc_lease_ms / 2 < top || c->ceiling_next_lsn)
+		return;
+	static const uint8_t clock_key = 0;
+	struct qr_wal_record rec = {
+		.lsn = c->next_lsn,
+		.type = QR_WAL_CLOCK,
+		.version = { QR_HLC_MAKE(ms + c->cfg.hlc_lease_ms, 0),
+			     c->cfg.node_id },
+		.key = &clock_key,
+		.key_len = 1,
+	};
+	if (c->env.wal_append(c->env.ctx, &rec) != 0) {
+		drop(c, QR_DROP_WAL);
+		return;
+	}
+	c->next_lsn++;
+	c->stats.wal_appends++;
+	c->ceiling_next_ms = ms + c->cfg.hlc_lease_ms;
+	c->ceiling_next_lsn = rec.lsn;
+}
+
+/* The ceiling record at lsn is durable: release parked writes under it. */
+static void ceiling_durable(struct qr_core *c)
+{
+	c->ceiling_ms = QR_MAX(c->ceiling_ms, c->ceiling_next_ms);
+	c->ceiling_next_lsn = 0;
+	for (uint32_t i = 0; i < c->cfg.requests_max && c->parked; i++) {
+		struct req *q = &c->reqs[i];
+		if (q->kind != REQ_WRITE || !q->parked ||
+		    QR_HLC_MS(q->version.hlc) >= c->ceiling_ms)
+			continue;
+		q->parked = false;
+		c->parked--;
+		write_dispatch(c, q);
+	}
+	/* Parked writes the new ceiling does not cover need the next one. */
+	if (c->parked)
+		ceiling_renew(c, QR_HLC_MS(qr_hlc_now(&c->hlc)));
+}
 
 /* Timer of a request: deadline, linger, or retransmission. */
 static void req_timer_fired(void *arg, struct qr_timer *t)
@@ -957,6 +1045,8 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 	uint64_t op_id = op_id_of(c, q);
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
 	req_arm(c, q);
+	if (q->parked)
+		return; /* nothing sent yet: the ceiling releases it */
 	int self = -1;
 	for (int i = 0; i < q->rf; i++) {
 		uint8_t bit = (uint8_t)(1u << i);
@@ -1085,10 +1175,28 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		drop(c, QR_DROP_WIRE);
 }
 
+static void recover_lsn(struct qr_core *c, uint64_t lsn)
+{
+	if (lsn >= c->next_lsn)
+		c->next_lsn = lsn + 1;
+	if (lsn > c->durable_lsn)
+		c->durable_lsn = lsn;
+}
+
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 {
-	if (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE)
+	if (rec->type == QR_WAL_CLOCK) {
+		/* Every version stamped before the crash is below this. */
+		c->ceiling_ms = QR_MAX(c->ceiling_ms,
+				       QR_HLC_MS(rec->version.hlc));
+		qr_hlc_raise(&c->hlc, rec->version.hlc);
+		recover_lsn(c, rec->lsn);
+		return 0;
+	}
+	if (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE) {
+		recover_lsn(c, rec->lsn);
 		return 0; /* hints: not ours to apply */
+	}
 	struct qr_store_write w = {
 		.partition = rec->partition,
 		.version = rec->version,
@@ -1102,10 +1210,7 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 	int rc = qr_store_apply(c->store, &w, NULL);
 	if (rc < 0)
 		return rc;
-	if (rec->lsn >= c->next_lsn)
-		c->next_lsn = rec->lsn + 1;
-	if (rec->lsn > c->durable_lsn)
-		c->durable_lsn = rec->lsn;
+	recover_lsn(c, rec->lsn);
 	qr_hlc_raise(&c->hlc, rec->version.hlc);
 	return 0;
 }
@@ -1119,7 +1224,11 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	if (!pl || cfg->node_id >= pl->nodes || cfg->shard >= pl->shards ||
 	    cfg->requests_max == 0 || cfg->pending_max == 0 ||
 	    cfg->timer_tick_us == 0 || cfg->rto_us_min == 0 ||
-	    cfg->rto_us_max < cfg->rto_us_min || !env->now_us ||
+	    cfg->rto_us_max < cfg->rto_us_min || cfg->hlc_lease_ms < 2 ||
+	    cfg->hlc_lease_ms * 2 >= (cfg->max_offset_ms
+					      ? cfg->max_offset_ms
+					      : QR_HLC_MAX_OFFSET_MS_DEFAULT) ||
+	    !env->now_us ||
 	    !env->wall_ms || !env->send || !env->wal_append)
 		return QR_EINVAL;
 	struct qr_core *c = calloc(1, sizeof(*c));

@@ -42,6 +42,8 @@ struct qr_core_config {
 	uint32_t keys_max;        /* store entries */
 	unsigned arena;           /* jemalloc arena for the store */
 	uint64_t max_offset_ms;   /* HLC: 0 -> 500 */
+	uint64_t hlc_lease_ms;    /* HLC ceiling logged ahead of use; must be
+				   * below max_offset_ms / 2 */
 	uint64_t deadline_us_default; /* when a request gives none */
 	uint64_t rto_us_min;      /* first retransmission timeout */
 	uint64_t rto_us_max;      /* backoff cap */

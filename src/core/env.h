@@ -18,6 +18,10 @@ enum qr_wal_type {
 	QR_WAL_PUT = 1,       /* a value */
 	QR_WAL_TOMBSTONE = 2, /* a delete, with its version */
 	QR_WAL_HINT = 3,      /* reserved: hinted handoff (a later issue) */
+	QR_WAL_CLOCK = 4,     /* HLC lease: version.hlc is a ceiling the node
+			       * never stamps at or above until logged anew;
+			       * key is the single byte 0, no value */
+	QR_WAL_TYPE_MAX = QR_WAL_CLOCK,
 };
 
 /* One record the core asks the WAL to make durable. Pointers are only valid

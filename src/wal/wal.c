@@ -506,7 +506,7 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
 	if (qr_unlikely(w->err))
 		return w->err;
 	if (qr_unlikely(rec->lsn != w->appended_lsn + 1 ||
-			rec->type < QR_WAL_PUT || rec->type > QR_WAL_HINT ||
+			rec->type < QR_WAL_PUT || rec->type > QR_WAL_TYPE_MAX ||
 			rec->key_len == 0 ||
 			(rec->type == QR_WAL_TOMBSTONE && rec->value_len)))
 		return QR_EINVAL;

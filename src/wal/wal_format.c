@@ -158,7 +158,7 @@ static enum batch_check check_batch(const struct qr_wal_image *img,
 			b->why = "bad record checksum";
 			return BATCH_TORN;
 		}
-		if (r.type < QR_WAL_PUT || r.type > QR_WAL_HINT ||
+		if (r.type < QR_WAL_PUT || r.type > QR_WAL_TYPE_MAX ||
 		    r.key_len == 0 ||
 		    r.len != sizeof(r) + r.key_len + r.value_len ||
 		    (r.type == QR_WAL_TOMBSTONE && r.value_len) ||

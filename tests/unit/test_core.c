@@ -183,9 +183,20 @@ static void durable_all(void)
 }
 
 static void deliver_all(void);
+static void durable_all(void);
 
 /* Let time pass in 100 us steps; frames (heartbeats, retransmissions) are
  * delivered as they go, except over cut links. */
+/* Deliver and make every WAL durable until nothing moves. */
+static void settle(void)
+{
+	for (int i = 0; i < 4; i++) {
+		deliver_all();
+		durable_all();
+	}
+	deliver_all();
+}
+
 static void advance(uint64_t us)
 {
 	uint64_t end = h.now_us + us;
@@ -242,12 +253,33 @@ static const struct reply *find_reply(uint64_t req_id)
 	return NULL;
 }
 
+/* Status of the reply to req_id; 1 if there is none (yet). */
+static int reply_status(uint64_t req_id)
+{
+	const struct reply *r = find_reply(req_id);
+	return r ? r->status : 1;
+}
+
 static int count_replies(uint64_t req_id)
 {
 	int n = 0;
 	for (int i = 0; i < h.nreplies; i++)
 		n += h.replies[i].req_id == req_id;
 	return n;
+}
+
+/* Give every node a durable HLC ceiling (one ONE write each), so later
+ * writes are not parked waiting for one; forget those replies. */
+static void warm(void)
+{
+	static const char *keys[N] = { "warm-0", "warm-1", "warm-2" };
+	for (int i = 0; i < N; i++)
+		client_req(i, 1000 + (uint64_t)i, QR_OP_PUT, QR_LEVEL_ONE,
+			   keys[i], "w");
+	settle();
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(reply_status(1000 + (uint64_t)i), 0);
+	h.nreplies = 0;
 }
 
 static bool stored(int node, const char *key, struct qr_store_view *v)
@@ -263,6 +295,9 @@ static void test_quorum_write_acks_only_after_wal(void)
 	setup();
 	int c = coordinator_of(KEY);
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "alice");
+	/* The first write waits for the coordinator's HLC ceiling record. */
+	CU_ASSERT_EQUAL(h.appended[c], 1);
+	durable(c);
 	deliver_all();
 	/* Applied everywhere, but nothing is durable: no answer yet. */
 	for (int i = 0; i < N; i++) {
@@ -292,16 +327,12 @@ static void test_read_returns_highest_and_repairs_before_answering(void)
 	int d = (c + 2) % N;
 	/* v1 everywhere. */
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "old");
-	deliver_all();
-	durable_all();
-	deliver_all();
-	CU_ASSERT_EQUAL(find_reply(1)->status, 0);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
 	/* v2 reaches c itself and the next replica, not d. */
 	h.cut[c][d] = true;
 	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ONE, KEY, "new");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	struct qr_version v2 = find_reply(2)->version;
 	struct qr_store_view v;
 	CU_ASSERT(stored(d, KEY, &v));
@@ -341,6 +372,7 @@ static void test_read_returns_highest_and_repairs_before_answering(void)
 static void test_blocking_repair_waits_for_quorum(void)
 {
 	setup();
+	warm();
 	int c = coordinator_of(KEY);
 	int b = (c + 1) % N, d = (c + 2) % N;
 	/* v1 only on c (ONE write with both links cut, then long linger). */
@@ -349,7 +381,7 @@ static void test_blocking_repair_waits_for_quorum(void)
 	deliver_all();
 	durable(c);
 	deliver_all();
-	CU_ASSERT_EQUAL(find_reply(1)->status, 0);
+	CU_ASSERT_EQUAL(reply_status(1), 0);
 	advance(20000);
 	h.cut[c][b] = h.cut[c][d] = false;
 	/* QUORUM read from b: answers from b (nothing) and c (v1). */
@@ -378,9 +410,7 @@ static void test_all_unavailable_when_replica_down(void)
 		h.cut[i][d] = h.cut[d][i] = true;
 	/* Until the detector notices, the deadline answers UNAVAILABLE. */
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "x");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	CU_ASSERT_PTR_NULL(find_reply(1));
 	advance(60000);
 	durable_all();
@@ -398,9 +428,7 @@ static void test_all_unavailable_when_replica_down(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, QR_EUNAVAILABLE);
 	client_req(c, 3, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "z");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	r = find_reply(3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, 0);
@@ -410,6 +438,7 @@ static void test_all_unavailable_when_replica_down(void)
 static void test_retransmits_after_loss(void)
 {
 	setup();
+	warm();
 	int c = coordinator_of(KEY);
 	int b = (c + 1) % N, d = (c + 2) % N;
 	h.cut[c][b] = h.cut[c][d] = true;
@@ -417,9 +446,7 @@ static void test_retransmits_after_loss(void)
 	deliver_all();
 	h.cut[c][b] = h.cut[c][d] = false; /* the first copies were lost */
 	advance(3000);                      /* past rto_us_min */
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	const struct reply *r = find_reply(1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, 0);
@@ -432,13 +459,9 @@ static void test_replica_keeps_newer_version(void)
 	setup();
 	int c = coordinator_of(KEY);
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "first");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ALL, KEY, "second");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	struct qr_version v2 = find_reply(2)->version;
 	CU_ASSERT(qr_version_cmp(v2, find_reply(1)->version) > 0);
 	/* Replay the first write's REPLICATE by hand to a replica. */
@@ -474,18 +497,12 @@ static void test_delete_leaves_tombstone_and_reads_not_found(void)
 	setup();
 	int c = coordinator_of(KEY);
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "v");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	client_req(c, 2, QR_OP_DELETE, QR_LEVEL_QUORUM, KEY, NULL);
-	deliver_all();
-	durable_all();
-	deliver_all();
-	CU_ASSERT_EQUAL(find_reply(2)->status, 0);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
 	client_req(c, 3, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	const struct reply *r = find_reply(3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, QR_ENOTFOUND);
@@ -508,12 +525,12 @@ static void test_delete_leaves_tombstone_and_reads_not_found(void)
 static void test_duplicate_client_write_applied_once(void)
 {
 	setup();
+	warm();
 	int c = coordinator_of(KEY);
+	uint64_t logged = h.appended[c];
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "once");
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "once"); /* dup */
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	CU_ASSERT_EQUAL(count_replies(1), 1);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->client_duplicates, 1);
 	/* After completion a retry gets the same answer, same version. */
@@ -522,7 +539,7 @@ static void test_duplicate_client_write_applied_once(void)
 	CU_ASSERT_EQUAL(count_replies(1), 2);
 	CU_ASSERT_EQUAL(qr_version_cmp(h.replies[h.nreplies - 1].version, v),
 			0);
-	CU_ASSERT_EQUAL(h.appended[c], 1); /* logged once */
+	CU_ASSERT_EQUAL(h.appended[c], logged + 1); /* logged once */
 	teardown();
 }
 
@@ -531,9 +548,7 @@ static void test_bad_frames_dropped_and_change_nothing(void)
 	setup();
 	int c = coordinator_of(KEY);
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "keep");
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	struct qr_store_view before;
 	CU_ASSERT(stored(c, KEY, &before));
 	struct qr_version vb = before.version;
@@ -578,10 +593,12 @@ static void test_bad_frames_dropped_and_change_nothing(void)
 static void test_clock_too_far_ahead_refused(void)
 {
 	setup();
+	warm();
 	int c = coordinator_of(KEY);
 	int b = (c + 1) % N;
 	h.skew_ms[b] = 2000; /* beyond the 500 ms max offset */
 	client_req(b, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "future");
+	durable(b); /* b's new HLC ceiling: the write goes out */
 	deliver_all();
 	CU_ASSERT(qr_core_stats(h.core[c])->drops[QR_DROP_CLOCK] >= 1);
 	CU_ASSERT(qr_core_hlc(h.core[c])->rejected >= 1);
@@ -594,6 +611,7 @@ static void test_clock_too_far_ahead_refused(void)
 static void test_read_of_undurable_entry_waits(void)
 {
 	setup();
+	warm();
 	int c = coordinator_of(KEY);
 	int b = (c + 1) % N;
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "fresh");
@@ -623,9 +641,7 @@ static void test_request_table_full_answers_busy(void)
 	const struct reply *r = find_reply(9);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, QR_EBUSY);
-	deliver_all();
-	durable_all();
-	deliver_all();
+	settle();
 	advance(10000);
 	CU_ASSERT_EQUAL(qr_core_requests_active(h.core[c]), 0);
 	teardown();
@@ -647,7 +663,52 @@ static void test_bad_level_and_wrong_shard_rejected(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 1, buf, qr_wire_frame_end(&w));
-	CU_ASSERT_EQUAL(find_reply(1)->status, QR_EINVAL);
+	CU_ASSERT_EQUAL(reply_status(1), QR_EINVAL);
+	teardown();
+}
+
+static void test_write_waits_for_hlc_ceiling(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "v");
+	deliver_all();
+	/* Parked: nothing sent, nothing applied, until the ceiling record
+	 * (the only WAL record so far) is durable. */
+	struct qr_store_view v;
+	CU_ASSERT_FALSE(stored(b, KEY, &v));
+	CU_ASSERT_FALSE(stored(c, KEY, &v));
+	CU_ASSERT_EQUAL(h.appended[c], 1);
+	durable(c);
+	deliver_all();
+	CU_ASSERT(stored(b, KEY, &v));
+	CU_ASSERT(stored(c, KEY, &v));
+	durable_all();
+	deliver_all();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	/* Writes within the lease need no new ceiling record. */
+	uint64_t before = h.appended[c];
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ONE, KEY, "w");
+	CU_ASSERT_EQUAL(h.appended[c], before + 1); /* only the apply */
+	teardown();
+}
+
+static void test_recover_clock_record_raises_hlc_above_ceiling(void)
+{
+	setup();
+	static const uint8_t zero = 0;
+	uint64_t ceiling = QR_HLC_MAKE(1700000000000ull + 5000, 0);
+	struct qr_wal_record rec = {
+		.lsn = 1,
+		.type = QR_WAL_CLOCK,
+		.version = { ceiling, 0 },
+		.key = &zero,
+		.key_len = 1,
+	};
+	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &rec), 0);
+	CU_ASSERT(qr_core_hlc(h.core[0])->last >= ceiling);
+	CU_ASSERT_EQUAL(qr_core_durable_lsn(h.core[0]), 1);
 	teardown();
 }
 
@@ -704,6 +765,10 @@ int main(void)
 		{ "request table full answers BUSY",
 		  test_request_table_full_answers_busy },
 		{ "bad level rejected", test_bad_level_and_wrong_shard_rejected },
+		{ "write waits for the HLC ceiling",
+		  test_write_waits_for_hlc_ceiling },
+		{ "recovered clock record raises the HLC above the ceiling",
+		  test_recover_clock_record_raises_hlc_above_ceiling },
 		{ "recover rebuilds store and raises HLC",
 		  test_recover_rebuilds_store_and_raises_hlc },
 		{ NULL, NULL },
