@@ -773,6 +773,8 @@ static void read_progress(struct qr_core *c, struct req *q)
  */
 static bool read_repair_pass(struct qr_core *c, struct req *q)
 {
+	if (QR_BUG(SKIP_READ_REPAIR))
+		return true;
 	if (!q->found ||
 	    (!q->answered && __builtin_popcount(q->done_mask) < q->need))
 		return true;
