@@ -5,7 +5,7 @@
 # corpus in the tree never changes. Exit status: non-zero on a crash, a leak,
 # a sanitizer report or a slow input.
 set -u
-fuzzer=$1 seconds=$2 seeds=$3
+fuzzer=$(realpath "$1") seconds=$2 seeds=$(realpath "$3")
 work=$(mktemp -d "${TMPDIR:-/tmp}/qr-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 cd "$work" || exit 1
