@@ -1274,7 +1274,7 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 			peer_frame_begin(c, n);
 	char name[64];
 	static unsigned store_seq;
-	snprintf(name, sizeof(name), "qr_store_%u_%u_%u", cfg->node_id,
+	snprintf(name, sizeof(name), "qs%u_%u_%u", cfg->node_id,
 		 cfg->shard, store_seq++);
 	struct qr_store_config sc = {
 		.name = name,
