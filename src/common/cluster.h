@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster file: one INI file (read with DPDK's rte_cfgfile) that every
+ * node, client and tool reads alike. Example (docs/operations.md has all
+ * keys):
+ *
+ *   [cluster]
+ *   id = 81                 ; frames of another cluster are dropped
+ *   partitions = 4096       ; power of two
+ *   replication_factor = 3
+ *   shards = 1              ; shard cores per node (same on every node)
+ *   base_port = 7400        ; UDP port of shard c is base_port + c
+ *
+ *   [node.0]
+ *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
+ *   mac = 02:51:52:00:00:01 ; optional: else learned by ARP
+ *   iface = qr0-n           ; kernel interface for af_packet / af_xdp
+ *   data_dir = /var/lib/quorate/n0
+ *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket)
+ *
+ * Node ids are 0..n-1, every one present. Errors name the file, the section,
+ * the key and what is wrong, and load nothing.
+ */
+#ifndef QR_COMMON_CLUSTER_H
+#define QR_COMMON_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QR_CLUSTER_NODES_MAX 64
+
+struct qr_cluster_node {
+	uint16_t id;
+	uint32_t ip;      /* IPv4, network byte order */
+	uint8_t mac[6];
+	bool has_mac;
+	char iface[32];   /* may be empty (memif, real NICs) */
+	char data_dir[256];
+	char mgmt[108];   /* unix socket path of the management endpoint */
+};
+
+struct qr_cluster {
+	char path[256];
+	uint32_t id;
+	uint32_t partitions;
+	uint16_t rf;
+	uint16_t shards;
+	uint16_t base_port;
+	uint16_t nodes;
+	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
+};
+
+/*
+ * Load and validate a cluster file. 0, or QR_ECONFIG with a message like
+ * "cluster.ini: [node.1] ip: '10.0.0' is not an IPv4 address" in err.
+ * Does not need the DPDK EAL.
+ */
+int qr_cluster_load(const char *path, struct qr_cluster *out, char *err,
+		    size_t err_len);
+
+/* Parse "aa:bb:cc:dd:ee:ff": 0 or QR_EINVAL. */
+int qr_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif
