@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster file loader (contract: src/common/cluster.h).
+ *
+ * Steps, each of which may fail with QR_ECONFIG and a message of the form
+ * "FILE: [section] key: what is wrong":
+ *   1. a line scan of our own, so a syntax error names its line (rte_cfgfile
+ *      only logs it) and a line too long for rte_cfgfile is refused rather
+ *      than split;
+ *   2. rte_cfgfile_load() (no EAL needed);
+ *   3. every section and key is checked against the known ones: an unknown
+ *      section or key, or one given twice, is an error (a typo such as
+ *      "replication_factr" must not fall back to a default silently);
+ *   4. values are parsed strictly (decimal, whole string, in range);
+ *   5. cross-checks: nodes 0..n-1 all present, rf <= nodes, distinct IPs
+ *      (and distinct data_dir / mgmt paths where given: two daemons sharing
+ *      a WAL directory or a socket would corrupt each other).
+ * The result is built in a private copy and written to *out only when all
+ * of it is valid, so a caller's previous config survives a bad reload.
+ */
+#include "common/cluster.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cfgfile.h>
+
+#include "core/placement.h"
+#include "quorate/err.h"
+
+#define CLUSTER_SECTION "cluster"
+#define NODE_PREFIX	"node."
+#define LINE_BYTES_MAX	(CFG_NAME_LEN + CFG_VALUE_LEN + 4) /* rte_cfgfile's */
+#define SECTIONS_MAX	(QR_CLUSTER_NODES_MAX + 1)
+#define ENTRIES_MAX	32 /* per section; more is an error (unknown keys) */
+
+#define PARTITIONS_DEFAULT 4096
+#define RF_DEFAULT	   3
+#define SHARDS_DEFAULT	   1
+#define BASE_PORT_DEFAULT  7400
+
+static const char *const cluster_keys[] = {
+	"id", "partitions", "replication_factor", "shards", "base_port", NULL,
+};
+static const char *const node_keys[] = {
+	"ip", "mac", "iface", "data_dir", "mgmt", NULL,
+};
+
+struct loader {
+	const char *path;
+	char *err;
+	size_t err_len;
+	struct rte_cfgfile *cfg;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct loader *l,
+						      const char *fmt, ...)
+{
+	if (l->err && l->err_len) {
+		int n = snprintf(l->err, l->err_len, "%s: ", l->path);
+		if (n >= 0 && (size_t)n < l->err_len) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(l->err + n, l->err_len - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return QR_ECONFIG;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+		     s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Step 1: the syntax rte_cfgfile accepts with flags 0, checked line by line
+ * so the message can name the line. */
+static int scan_lines(struct loader *l)
+{
+	FILE *f = fopen(l->path, "r");
+	if (!f)
+		return fail(l, "cannot read: %s", strerror(errno));
+	char line[LINE_BYTES_MAX + 2];
+	unsigned lineno = 0;
+	bool in_section = false;
+	int rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		size_t len = strlen(line);
+		if (len && line[len - 1] != '\n' && !feof(f)) {
+			rc = fail(l, "line %u: longer than %d bytes", lineno,
+				  LINE_BYTES_MAX);
+			break;
+		}
+		char *semi = strchr(line, ';');
+		if (semi)
+			*semi = '\0';
+		char *s = trim(line);
+		if (!*s)
+			continue;
+		if (*s == '[') {
+			size_t n = strlen(s);
+			if (s[n - 1] != ']' || n < 3) {
+				rc = fail(l, "line %u: bad section header '%s'",
+					  lineno, s);
+				break;
+			}
+			if (n - 2 >= CFG_NAME_LEN) {
+				rc = fail(l, "line %u: section name too long",
+					  lineno);
+				break;
+			}
+			in_section = true;
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			rc = fail(l,
+				  "line %u: expected 'key = value', got '%s'",
+				  lineno, s);
+			break;
+		}
+		if (!in_section) {
+			rc = fail(l, "line %u: '%s' is outside any [section]",
+				  lineno, s);
+			break;
+		}
+		*eq = '\0';
+		char *name = trim(s), *value = trim(eq + 1);
+		if (!*name) {
+			rc = fail(l, "line %u: entry without a key", lineno);
+			break;
+		}
+		if (!*value) {
+			rc = fail(l, "line %u: %s: empty value", lineno, name);
+			break;
+		}
+		if (strlen(name) >= CFG_NAME_LEN ||
+		    strlen(value) >= CFG_VALUE_LEN) {
+			rc = fail(l, "line %u: %s: key or value too long",
+				  lineno, name);
+			break;
+		}
+	}
+	if (!rc && ferror(f))
+		rc = fail(l, "cannot read: %s", strerror(EIO));
+	fclose(f);
+	return rc;
+}
+
+/* Decimal, whole string, no sign, within [lo, hi]. */
+static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A numeric key of [cluster]: 0 (and *out), 1 if absent, QR_ECONFIG. */
+static int get_num(struct loader *l, const char *key, uint64_t lo, uint64_t hi,
+		   uint64_t *out)
+{
+	const char *v = rte_cfgfile_get_entry(l->cfg, CLUSTER_SECTION, key);
+	if (!v)
+		return 1;
+	if (parse_u64(v, lo, hi, out))
+		return fail(l,
+			    "[" CLUSTER_SECTION "] %s: '%s' is not an integer "
+			    "in %llu..%llu",
+			    key, v, (unsigned long long)lo,
+			    (unsigned long long)hi);
+	return 0;
+}
+
+static bool known(const char *const *keys, const char *name)
+{
+	for (; *keys; keys++)
+		if (!strcmp(*keys, name))
+			return true;
+	return false;
+}
+
+/* Every key of the section is known and given once. */
+static int check_keys(struct loader *l, int index, const char *section,
+		      const char *const *keys)
+{
+	struct rte_cfgfile_entry e[ENTRIES_MAX];
+	char name[CFG_NAME_LEN];
+	int n = rte_cfgfile_section_num_entries_by_index(l->cfg, name, index);
+	if (n > ENTRIES_MAX)
+		return fail(l, "[%s]: %d keys, more than any valid section has",
+			    section, n);
+	n = rte_cfgfile_section_entries_by_index(l->cfg, index, name, e,
+						 ENTRIES_MAX);
+	if (n < 0)
+		return fail(l, "[%s]: cannot list its keys", section);
+	for (int i = 0; i < n; i++) {
+		if (!known(keys, e[i].name))
+			return fail(l, "[%s] %s: unknown key", section,
+				    e[i].name);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(e[i].name, e[j].name))
+				return fail(l, "[%s] %s: given twice", section,
+					    e[i].name);
+	}
+	return 0;
+}
+
+/* "node.N" with N decimal, no leading zero: N, else -1. */
+static int node_section_id(const char *name)
+{
+	size_t plen = strlen(NODE_PREFIX);
+	if (strncmp(name, NODE_PREFIX, plen))
+		return -1;
+	const char *d = name + plen;
+	if (!*d || (d[0] == '0' && d[1]))
+		return -1;
+	uint64_t v;
+	if (parse_u64(d, 0, QR_CLUSTER_NODES_MAX - 1, &v))
+		return -2; /* looks like a node, id out of range */
+	return (int)v;
+}
+
+static int copy_str(struct loader *l, const char *section, const char *key,
+		    char *dst, size_t cap)
+{
+	const char *v = rte_cfgfile_get_entry(l->cfg, section, key);
+	if (!v) {
+		dst[0] = '\0';
+		return 0;
+	}
+	size_t n = strlen(v);
+	if (n >= cap)
+		return fail(l, "[%s] %s: longer than %zu bytes", section, key,
+			    cap - 1);
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int load_node(struct loader *l, const char *section,
+		     struct qr_cluster_node *nd)
+{
+	const char *ip = rte_cfgfile_get_entry(l->cfg, section, "ip");
+	if (!ip)
+		return fail(l, "[%s] ip: missing (required)", section);
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return fail(l, "[%s] ip: '%s' is not an IPv4 address", section,
+			    ip);
+	if (a.s_addr == 0 || a.s_addr == 0xffffffffu)
+		return fail(l, "[%s] ip: '%s' is not a unicast address",
+			    section, ip);
+	nd->ip = a.s_addr;
+	const char *mac = rte_cfgfile_get_entry(l->cfg, section, "mac");
+	if (mac) {
+		if (qr_parse_mac(mac, nd->mac))
+			return fail(l,
+				    "[%s] mac: '%s' is not a MAC address "
+				    "(aa:bb:cc:dd:ee:ff)",
+				    section, mac);
+		nd->has_mac = true;
+	}
+	int rc = copy_str(l, section, "iface", nd->iface, sizeof(nd->iface));
+	if (!rc)
+		rc = copy_str(l, section, "data_dir", nd->data_dir,
+			      sizeof(nd->data_dir));
+	if (!rc)
+		rc = copy_str(l, section, "mgmt", nd->mgmt, sizeof(nd->mgmt));
+	return rc;
+}
+
+static int load(struct loader *l, struct qr_cluster *c)
+{
+	if (strlen(l->path) >= sizeof(c->path))
+		return fail(l, "path longer than %zu bytes",
+			    sizeof(c->path) - 1);
+	snprintf(c->path, sizeof(c->path), "%s", l->path);
+
+	int nsec = rte_cfgfile_num_sections(l->cfg, NULL, 0);
+	if (nsec > SECTIONS_MAX)
+		return fail(l,
+			    "%d sections: at most one [cluster] and %d nodes",
+			    nsec, QR_CLUSTER_NODES_MAX);
+	int node_index[QR_CLUSTER_NODES_MAX];
+	int cluster_index = -1, max_id = -1;
+	for (int i = 0; i < QR_CLUSTER_NODES_MAX; i++)
+		node_index[i] = -1;
+	for (int i = 0; i < nsec; i++) {
+		char name[CFG_NAME_LEN];
+		if (rte_cfgfile_section_num_entries_by_index(l->cfg, name, i) <
+		    0)
+			return fail(l, "cannot list sections");
+		int id = node_section_id(name);
+		int *slot;
+		if (!strcmp(name, CLUSTER_SECTION))
+			slot = &cluster_index;
+		else if (id >= 0)
+			slot = &node_index[id];
+		else if (id == -2)
+			return fail(l, "[%s]: node ids are 0..%d", name,
+				    QR_CLUSTER_NODES_MAX - 1);
+		else
+			return fail(l,
+				    "[%s]: unknown section (expected [cluster] "
+				    "or [node.N])",
+				    name);
+		if (*slot >= 0)
+			return fail(l, "[%s]: given twice", name);
+		*slot = i;
+		int rc = check_keys(l, i, name,
+				    id >= 0 ? node_keys : cluster_keys);
+		if (rc)
+			return rc;
+		if (id > max_id)
+			max_id = id;
+	}
+	if (cluster_index < 0)
+		return fail(l, "[" CLUSTER_SECTION "]: missing");
+	if (max_id < 0)
+		return fail(l, "[node.0]: missing (no [node.N] section)");
+	for (int i = 0; i <= max_id; i++)
+		if (node_index[i] < 0)
+			return fail(l,
+				    "[node.%d]: missing (node ids must be "
+				    "0..%d with no gap)",
+				    i, max_id);
+	c->nodes = (uint16_t)(max_id + 1);
+
+	uint64_t v;
+	int rc = get_num(l, "id", 0, UINT32_MAX, &v);
+	if (rc == 1)
+		return fail(l, "[" CLUSTER_SECTION "] id: missing (required)");
+	if (rc)
+		return rc;
+	c->id = (uint32_t)v;
+
+	v = PARTITIONS_DEFAULT;
+	if ((rc = get_num(l, "partitions", 1, QR_PARTITIONS_MAX, &v)) < 0)
+		return rc;
+	if (v & (v - 1))
+		return fail(l,
+			    "[" CLUSTER_SECTION "] partitions: %llu is not a "
+			    "power of two",
+			    (unsigned long long)v);
+	c->partitions = (uint32_t)v;
+
+	v = SHARDS_DEFAULT;
+	if ((rc = get_num(l, "shards", 1, QR_SHARDS_MAX, &v)) < 0)
+		return rc;
+	c->shards = (uint16_t)v;
+
+	v = BASE_PORT_DEFAULT;
+	if ((rc = get_num(l, "base_port", 1, 65535 - c->shards, &v)) < 0)
+		return rc;
+	c->base_port = (uint16_t)v;
+
+	uint64_t rf_max = c->nodes < QR_RF_MAX ? c->nodes : QR_RF_MAX;
+	v = RF_DEFAULT < rf_max ? RF_DEFAULT : rf_max;
+	if ((rc = get_num(l, "replication_factor", 1, rf_max, &v)) < 0)
+		return rc;
+	c->rf = (uint16_t)v;
+
+	for (int i = 0; i < c->nodes; i++) {
+		char section[CFG_NAME_LEN];
+		snprintf(section, sizeof(section), NODE_PREFIX "%d", i);
+		struct qr_cluster_node *nd = &c->node[i];
+		nd->id = (uint16_t)i;
+		if ((rc = load_node(l, section, nd)))
+			return rc;
+		for (int j = 0; j < i; j++) {
+			const struct qr_cluster_node *o = &c->node[j];
+			if (o->ip == nd->ip)
+				return fail(l,
+					    "[%s] ip: %s is also [node.%d]'s",
+					    section,
+					    rte_cfgfile_get_entry(
+						    l->cfg, section, "ip"),
+					    j);
+			if (nd->data_dir[0] &&
+			    !strcmp(o->data_dir, nd->data_dir))
+				return fail(l,
+					    "[%s] data_dir: '%s' is also "
+					    "[node.%d]'s",
+					    section, nd->data_dir, j);
+			if (nd->mgmt[0] && !strcmp(o->mgmt, nd->mgmt))
+				return fail(l,
+					    "[%s] mgmt: '%s' is also "
+					    "[node.%d]'s",
+					    section, nd->mgmt, j);
+		}
+	}
+	return 0;
+}
+
+int qr_cluster_load(const char *path, struct qr_cluster *out, char *err,
+		    size_t err_len)
+{
+	struct loader l = {
+		.path = path ? path : "(null)",
+		.err = err,
+		.err_len = err_len,
+	};
+	if (err && err_len)
+		err[0] = '\0';
+	if (!path || !out)
+		return fail(&l, "no file or no output given");
+	int rc = scan_lines(&l);
+	if (rc)
+		return rc;
+	l.cfg = rte_cfgfile_load(path, 0);
+	if (!l.cfg)
+		return fail(&l, "cannot parse (rte_cfgfile refused it)");
+	struct qr_cluster *c = calloc(1, sizeof(*c));
+	if (!c) {
+		rte_cfgfile_close(l.cfg);
+		return fail(&l, "out of memory");
+	}
+	rc = load(&l, c);
+	rte_cfgfile_close(l.cfg);
+	if (!rc)
+		memcpy(out, c, sizeof(*c));
+	free(c);
+	return rc;
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int qr_parse_mac(const char *s, uint8_t mac[6])
+{
+	uint8_t m[6];
+	if (!s)
+		return QR_EINVAL;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
+		if (hi < 0 || lo < 0)
+			return QR_EINVAL;
+		m[i] = (uint8_t)(hi << 4 | lo);
+		s += 2;
+		if (i < 5 && *s++ != ':')
+			return QR_EINVAL;
+	}
+	if (*s)
+		return QR_EINVAL;
+	memcpy(mac, m, 6);
+	return 0;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster file loader: a valid file loads with its defaults, and every
+ * kind of error is refused with QR_ECONFIG, a message naming the file,
+ * section and key, and the output left untouched.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "common/cluster.h"
+#include "quorate/err.h"
+#include "unit.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+	snprintf(path, sizeof(path), "/tmp/qr-test-cluster-%d.ini",
+		 (int)getpid());
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+#define NODES3                                                                 \
+	"[node.0]\nip = 10.0.0.1\n"                                            \
+	"[node.1]\nip = 10.0.0.2\n"                                            \
+	"[node.2]\nip = 10.0.0.3\n"
+
+/* Load text; expect QR_ECONFIG, a message containing want, out untouched. */
+static void expect_error(const char *text, const char *want)
+{
+	static struct qr_cluster c;
+	memset(&c, 0xa5, sizeof(c));
+	char err[512];
+	write_file(text);
+	int rc = qr_cluster_load(path, &c, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, QR_ECONFIG);
+	if (!strstr(err, want) || strncmp(err, path, strlen(path)))
+		fprintf(stderr, "\n  want '%s' in '%s'\n", want, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	CU_ASSERT_EQUAL(strncmp(err, path, strlen(path)), 0);
+	const uint8_t *b = (const uint8_t *)&c;
+	bool untouched = true;
+	for (size_t i = 0; i < sizeof(c); i++)
+		untouched &= b[i] == 0xa5;
+	CU_ASSERT(untouched);
+	unlink(path);
+}
+
+static void valid_file_loads_every_field(void)
+{
+	write_file("; a comment\n"
+		   "[cluster]\n"
+		   "id = 81 ; trailing comment\n"
+		   "partitions = 1024\n"
+		   "replication_factor = 2\n"
+		   "shards = 4\n"
+		   "base_port = 9000\n"
+		   "\n"
+		   "[node.1]\n"
+		   "ip = 10.77.0.2\n"
+		   "[node.0]\n"
+		   "ip = 10.77.0.1\n"
+		   "mac = 02:51:52:00:00:aB\n"
+		   "iface = qr0-n\n"
+		   "data_dir = /var/lib/quorate/n0\n"
+		   "mgmt = /run/quorate/n0.sock\n");
+	struct qr_cluster c;
+	char err[256] = "x";
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_STRING_EQUAL(c.path, path);
+	CU_ASSERT_EQUAL(c.id, 81);
+	CU_ASSERT_EQUAL(c.partitions, 1024);
+	CU_ASSERT_EQUAL(c.rf, 2);
+	CU_ASSERT_EQUAL(c.shards, 4);
+	CU_ASSERT_EQUAL(c.base_port, 9000);
+	CU_ASSERT_EQUAL(c.nodes, 2);
+	CU_ASSERT_EQUAL(c.node[0].id, 0);
+	CU_ASSERT_EQUAL(c.node[1].id, 1);
+	CU_ASSERT_EQUAL(c.node[0].ip, inet_addr("10.77.0.1"));
+	CU_ASSERT_EQUAL(c.node[1].ip, inet_addr("10.77.0.2"));
+	CU_ASSERT(c.node[0].has_mac);
+	CU_ASSERT_FALSE(c.node[1].has_mac);
+	const uint8_t mac[6] = {0x02, 0x51, 0x52, 0x00, 0x00, 0xab};
+	CU_ASSERT_EQUAL(memcmp(c.node[0].mac, mac, 6), 0);
+	CU_ASSERT_STRING_EQUAL(c.node[0].iface, "qr0-n");
+	CU_ASSERT_STRING_EQUAL(c.node[0].data_dir, "/var/lib/quorate/n0");
+	CU_ASSERT_STRING_EQUAL(c.node[0].mgmt, "/run/quorate/n0.sock");
+	CU_ASSERT_STRING_EQUAL(c.node[1].iface, "");
+	CU_ASSERT_STRING_EQUAL(c.node[1].mgmt, "");
+	unlink(path);
+}
+
+static void defaults_apply_and_rf_caps_at_nodes(void)
+{
+	struct qr_cluster c;
+	write_file("[cluster]\nid = 0\n" NODES3);
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, NULL, 0), 0);
+	CU_ASSERT_EQUAL(c.partitions, 4096);
+	CU_ASSERT_EQUAL(c.rf, 3);
+	CU_ASSERT_EQUAL(c.shards, 1);
+	CU_ASSERT_EQUAL(c.base_port, 7400);
+	CU_ASSERT_EQUAL(c.nodes, 3);
+
+	/* Fewer nodes than the default RF: RF = nodes. */
+	write_file("[cluster]\nid = 5\n[node.0]\nip = 10.0.0.9\n");
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, NULL, 0), 0);
+	CU_ASSERT_EQUAL(c.rf, 1);
+	CU_ASSERT_EQUAL(c.nodes, 1);
+	unlink(path);
+}
+
+static void unreadable_file_names_errno(void)
+{
+	struct qr_cluster c;
+	char err[256];
+	CU_ASSERT_EQUAL(
+		qr_cluster_load("/nonexistent/q.ini", &c, err, sizeof(err)),
+		QR_ECONFIG);
+	CU_ASSERT_STRING_EQUAL(
+		err,
+		"/nonexistent/q.ini: cannot read: No such file or directory");
+}
+
+static void syntax_errors_name_the_line(void)
+{
+	expect_error("[cluster]\nid = 1\nbogus line\n" NODES3,
+		     ": line 3: expected 'key = value'");
+	expect_error("[cluster\nid = 1\n", ": line 1: bad section header");
+	expect_error("id = 1\n[cluster]\n", ": line 1: 'id = 1' is outside");
+	expect_error("[cluster]\nid =\n" NODES3, ": line 2: id: empty value");
+}
+
+static void missing_and_unknown_sections(void)
+{
+	expect_error(NODES3, ": [cluster]: missing");
+	expect_error("[cluster]\nid = 1\n", ": [node.0]: missing");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "[node.2]\nip = 10.0.0.3\n",
+		     ": [node.1]: missing (node ids must be 0..2 with no gap)");
+	expect_error("[cluster]\nid = 1\n" NODES3 "[nodes.3]\nip = 1.2.3.4\n",
+		     ": [nodes.3]: unknown section");
+	expect_error("[cluster]\nid = 1\n[node.01]\nip = 10.0.0.1\n",
+		     ": [node.01]: unknown section");
+	expect_error("[cluster]\nid = 1\n[node.64]\nip = 10.0.0.1\n",
+		     ": [node.64]: node ids are 0..63");
+	expect_error("[cluster]\nid = 1\n" NODES3 "[cluster]\nid = 2\n",
+		     ": [cluster]: given twice");
+	expect_error("[cluster]\nid = 1\n" NODES3 "[node.1]\nip = 10.0.0.5\n",
+		     ": [node.1]: given twice");
+}
+
+static void unknown_or_repeated_keys(void)
+{
+	expect_error("[cluster]\nid = 1\nreplication_factr = 2\n" NODES3,
+		     ": [cluster] replication_factr: unknown key");
+	expect_error("[cluster]\nid = 1\n" NODES3 "ipv4 = 1.2.3.4\n",
+		     ": [node.2] ipv4: unknown key");
+	expect_error("[cluster]\nid = 1\nid = 2\n" NODES3,
+		     ": [cluster] id: given twice");
+}
+
+static void cluster_values_are_range_checked(void)
+{
+	expect_error("[cluster]\npartitions = 8\n" NODES3,
+		     ": [cluster] id: missing (required)");
+	expect_error("[cluster]\nid = -1\n" NODES3,
+		     ": [cluster] id: '-1' is not an integer in 0..4294967295");
+	expect_error("[cluster]\nid = 4294967296\n" NODES3,
+		     ": [cluster] id: '4294967296' is not an integer");
+	expect_error("[cluster]\nid = 12abc\n" NODES3,
+		     ": [cluster] id: '12abc' is not an integer");
+	expect_error("[cluster]\nid = 1\npartitions = 1000\n" NODES3,
+		     ": [cluster] partitions: 1000 is not a power of two");
+	expect_error("[cluster]\nid = 1\npartitions = 0\n" NODES3,
+		     ": [cluster] partitions: '0' is not an integer in 1..");
+	expect_error("[cluster]\nid = 1\nreplication_factor = 4\n" NODES3,
+		     ": [cluster] replication_factor: '4' is not an integer "
+		     "in 1..3");
+	expect_error("[cluster]\nid = 1\nreplication_factor = 0\n" NODES3,
+		     ": [cluster] replication_factor: '0'");
+	expect_error("[cluster]\nid = 1\nshards = 129\n" NODES3,
+		     ": [cluster] shards: '129' is not an integer in 1..128");
+	expect_error("[cluster]\nid = 1\nshards = 0\n" NODES3,
+		     ": [cluster] shards: '0'");
+	expect_error(
+		"[cluster]\nid = 1\nshards = 16\nbase_port = 65520\n" NODES3,
+		": [cluster] base_port: '65520' is not an integer in "
+		"1..65519");
+	expect_error("[cluster]\nid = 1\nbase_port = 0\n" NODES3,
+		     ": [cluster] base_port: '0'");
+}
+
+static void node_values_are_checked(void)
+{
+	expect_error("[cluster]\nid = 1\n[node.0]\nmac = 02:00:00:00:00:01\n",
+		     ": [node.0] ip: missing (required)");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0\n",
+		     ": [node.0] ip: '10.0.0' is not an IPv4 address");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.256\n",
+		     ": [node.0] ip: '10.0.0.256' is not an IPv4 address");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = ::1\n",
+		     ": [node.0] ip: '::1' is not an IPv4 address");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 0.0.0.0\n",
+		     ": [node.0] ip: '0.0.0.0' is not a unicast address");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "mac = 02:00:00:00:00\n",
+		     ": [node.0] mac: '02:00:00:00:00' is not a MAC address");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "iface = abcdefghijabcdefghijabcdefghij-too-long\n",
+		     ": [node.0] iface: longer than 31 bytes");
+	expect_error(
+		"[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\nmgmt = "
+		"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+		": [node.0] mgmt: longer than 107 bytes");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "[node.1]\nip = 10.0.0.1\n",
+		     ": [node.1] ip: 10.0.0.1 is also [node.0]'s");
+	expect_error(
+		"[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\ndata_dir = /d\n"
+		"[node.1]\nip = 10.0.0.2\ndata_dir = /d\n",
+		": [node.1] data_dir: '/d' is also [node.0]'s");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\nmgmt = /s\n"
+		     "[node.1]\nip = 10.0.0.2\nmgmt = /s\n",
+		     ": [node.1] mgmt: '/s' is also [node.0]'s");
+}
+
+static void sixty_four_nodes_load(void)
+{
+	char *text = malloc(8192);
+	CU_ASSERT_FATAL(text != NULL);
+	int n = snprintf(text, 8192,
+			 "[cluster]\nid = 3\nreplication_factor = 7\n");
+	for (int i = 0; i < QR_CLUSTER_NODES_MAX; i++)
+		n += snprintf(text + n, 8192 - (size_t)n,
+			      "[node.%d]\nip = 10.1.%d.%d\n", i, i / 200,
+			      i % 200 + 1);
+	write_file(text);
+	free(text);
+	struct qr_cluster c;
+	char err[256];
+	CU_ASSERT_EQUAL(qr_cluster_load(path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.nodes, QR_CLUSTER_NODES_MAX);
+	CU_ASSERT_EQUAL(c.rf, 7);
+	unlink(path);
+}
+
+static void parse_mac_is_strict(void)
+{
+	uint8_t m[6] = {0};
+	CU_ASSERT_EQUAL(qr_parse_mac("ff:FF:00:01:a0:0b", m), 0);
+	CU_ASSERT_EQUAL(m[0], 0xff);
+	CU_ASSERT_EQUAL(m[5], 0x0b);
+	CU_ASSERT_EQUAL(qr_parse_mac("ff:ff:00:01:a0", m), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_mac("ff:ff:00:01:a0:0b:", m), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_mac("ff-ff-00-01-a0-0b", m), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_mac("f:ff:00:01:a0:0b", m), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_mac("gg:ff:00:01:a0:0b", m), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_mac("", m), QR_EINVAL);
+	CU_ASSERT_EQUAL(m[0], 0xff); /* unchanged on error */
+}
+
+int main(void)
+{
+	static const struct qr_unit_case cases[] = {
+		{"valid_file_loads_every_field", valid_file_loads_every_field},
+		{"defaults_apply_and_rf_caps_at_nodes",
+		 defaults_apply_and_rf_caps_at_nodes},
+		{"unreadable_file_names_errno", unreadable_file_names_errno},
+		{"syntax_errors_name_the_line", syntax_errors_name_the_line},
+		{"missing_and_unknown_sections", missing_and_unknown_sections},
+		{"unknown_or_repeated_keys", unknown_or_repeated_keys},
+		{"cluster_values_are_range_checked",
+		 cluster_values_are_range_checked},
+		{"node_values_are_checked", node_values_are_checked},
+		{"sixty_four_nodes_load", sixty_four_nodes_load},
+		{"parse_mac_is_strict", parse_mac_is_strict},
+		{NULL, NULL},
+	};
+	return qr_unit_main("cluster", cases);
+}
