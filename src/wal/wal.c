@@ -513,6 +513,11 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
 	uint32_t need = qr_wal_record_bytes(rec->key_len, rec->value_len);
 	if (qr_unlikely(need + BATCH_HDR > w->batch_cap))
 		return QR_ETOOLARGE;
+	if (qr_unlikely(rec->type == QR_WAL_CLOCK) &&
+	    rec->version.hlc > w->clock.hlc)
+		/* Snapshots carry it: they delete the segment holding it. */
+		w->clock = (struct qr_wal_clock){ .hlc = rec->version.hlc,
+			.lsn = rec->lsn, .node = rec->version.node };
 	if (w->cfg.mode == QR_WAL_MODE_NONE) {
 		/* Memory only: the copy is made (and measured), then lost. */
 		qr_wal_record_encode(w->slots[0].buf + B + BATCH_HDR, rec);
@@ -673,6 +678,8 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	    cfg->snapshot_buffer_bytes > (64u << 20) ||
 	    cfg->mode > QR_WAL_MODE_NONE || cfg->sync > QR_WAL_SYNC_DSYNC ||
 	    cfg->direct_io > QR_WAL_DIRECT_OFF ||
+	    (cfg->clock.hlc && (cfg->clock.lsn == 0 ||
+				cfg->clock.lsn >= cfg->next_lsn)) ||
 	    strlen(cfg->dir) > QR_WAL_PATH_MAX - 48)
 		return QR_EINVAL;
 	w = calloc(1, sizeof(*w));
@@ -690,6 +697,7 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	w->sync = cfg->sync == QR_WAL_SYNC_DEFAULT ? QR_WAL_SYNC_FDATASYNC :
 						     cfg->sync;
 	w->appended_lsn = w->durable_lsn = w->synced_lsn = cfg->next_lsn - 1;
+	w->clock = cfg->clock;
 	w->batch_cap = (uint32_t)qr_wal_align_up(cfg->batch_bytes_max, B);
 	w->slot_bytes = w->batch_cap + B;
 	w->nslots = cfg->batches_inflight_max + 1;

@@ -54,6 +54,13 @@ enum qr_wal_direct {
 	QR_WAL_DIRECT_OFF = 2,  /* page cache */
 };
 
+/* The highest HLC ceiling (QR_WAL_CLOCK record) seen: hlc 0 means none. */
+struct qr_wal_clock {
+	uint64_t hlc;  /* version.hlc of the record: the ceiling */
+	uint64_t lsn;  /* the record's lsn */
+	uint16_t node; /* version.node of the record */
+};
+
 struct qr_wal_config {
 	const char *dir;             /* data directory (exists) */
 	uint16_t shard;              /* shard core id: names the files */
@@ -69,6 +76,12 @@ struct qr_wal_config {
 	uint32_t batches_inflight_max; /* submitted, not yet released */
 	uint32_t snapshot_buffer_bytes; /* each of the 4 snapshot buffers */
 	uint32_t async_sync_us;      /* mode async: background sync period */
+	struct qr_wal_clock clock;   /* highest QR_WAL_CLOCK ceiling already
+				      * in the directory: pass
+				      * qr_wal_recover_stats.clock. A
+				      * snapshot carries the max of it and of
+				      * every clock record appended, since it
+				      * deletes the segments holding them */
 	bool prezero;                /* write zeros over new segments ahead
 				      * of use: on ext4 a write into an
 				      * fallocate'd (unwritten) extent makes
@@ -203,14 +216,18 @@ struct qr_wal_recover_stats {
 	uint64_t garbage_ignored;    /* junk outside the data, harmless */
 	uint64_t files_deleted;      /* empty / cut-off segments removed */
 	uint64_t time_us;            /* wall time of the recovery */
+	struct qr_wal_clock clock;   /* highest QR_WAL_CLOCK ceiling
+				      * delivered (snapshot or log): give it
+				      * to qr_wal_open() in cfg.clock */
 	char message[320];           /* error or truncation: "<file>: offset
 				      * N: <reason>" */
 };
 
 /*
- * Replay shard's snapshot (if any) and log from dir, in this order: every
- * entry of the newest snapshot, then every log record with lsn >= the
- * snapshot's begin lsn, in lsn order. Apply must be idempotent and keep the
+ * Replay shard's snapshot (if any) and log from dir, in this order: the
+ * snapshot's clock ceiling as a QR_WAL_CLOCK record (lsn below the begin
+ * lsn; only if one had been logged), every entry of the newest snapshot,
+ * then every log record with lsn >= the snapshot's begin lsn, in lsn order. Apply must be idempotent and keep the
  * highest version (the store's rule). fn returning non-zero stops recovery
  * with that value. A torn tail is truncated (unless read_only) and counted;
  * corruption before the tail returns QR_ECORRUPT with stats->message naming

@@ -415,14 +415,33 @@ int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 	}
 	memcpy(&sh, img->data, sizeof(sh));
 	if (sh.crc != HDR_CRC(&sh) || sh.magic != QR_WAL_SNAP_MAGIC ||
-	    sh.format != QR_WAL_FORMAT_VERSION || sh.shard != shard ||
-	    sh.begin_lsn == 0) {
+	    sh.format != QR_WAL_SNAP_FORMAT_VERSION || sh.shard != shard ||
+	    sh.begin_lsn == 0 || (sh.clock_hlc && sh.clock_lsn == 0) ||
+	    sh.clock_lsn >= sh.begin_lsn) {
 		say(info->message, sizeof(info->message), img->name, 0,
 		    "bad snapshot header");
 		return QR_ECORRUPT;
 	}
 	info->begin_lsn = sh.begin_lsn;
 	info->partitions = sh.partitions;
+	info->clock = (struct qr_wal_clock){ .hlc = sh.clock_hlc,
+		.lsn = sh.clock_lsn, .node = sh.clock_node };
+	if (sh.clock_hlc && fn) {
+		/* The ceiling first: the segments that held its record may
+		 * be gone (the snapshot deleted them). */
+		static const uint8_t clock_key = 0;
+		struct qr_wal_record rec = {
+			.lsn = sh.clock_lsn,
+			.type = QR_WAL_CLOCK,
+			.version = { .hlc = sh.clock_hlc,
+				     .node = sh.clock_node },
+			.key = &clock_key,
+			.key_len = 1,
+		};
+		int rc = fn(arg, &rec);
+		if (rc)
+			return rc;
+	}
 	for (pos = B; pos <= img->len - B;) {
 		struct batch_view b;
 		enum batch_check c = check_batch(img, pos,

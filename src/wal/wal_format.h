@@ -30,8 +30,10 @@
 #include <stdint.h>
 
 #include "core/env.h"
+#include "wal/wal.h" /* struct qr_wal_clock */
 
-#define QR_WAL_FORMAT_VERSION 1u
+#define QR_WAL_FORMAT_VERSION 1u      /* segments and batches */
+#define QR_WAL_SNAP_FORMAT_VERSION 2u /* snapshot header: 2 adds the clock */
 #define QR_WAL_BLOCK_BYTES 4096u /* alignment of batches (O_DIRECT) */
 #define QR_WAL_SEG_MAGIC 0x4745534c41575251ull  /* "QRWALSEG" */
 #define QR_WAL_SNAP_MAGIC 0x50414e534c415751ull /* "QWLSNAP" + 'P' */
@@ -92,15 +94,19 @@ _Static_assert(sizeof(struct qr_wal_rec_hdr) == 40, "record header");
 
 struct qr_wal_snap_hdr {
 	uint32_t crc;       /* CRC32C of bytes [4, sizeof) */
-	uint32_t format;    /* QR_WAL_FORMAT_VERSION */
+	uint32_t format;    /* QR_WAL_SNAP_FORMAT_VERSION */
 	uint64_t magic;     /* QR_WAL_SNAP_MAGIC */
 	uint64_t begin_lsn; /* replay the log from here */
 	uint32_t partitions;
 	uint16_t shard;
-	uint16_t reserved16;
-	uint64_t reserved;
+	uint16_t clock_node; /* version node of the clock ceiling */
+	uint64_t clock_hlc; /* highest QR_WAL_CLOCK ceiling logged below
+			     * begin_lsn (0: none); recovery hands it back as
+			     * a QR_WAL_CLOCK record before the entries */
+	uint64_t clock_lsn; /* lsn of the record that logged it */
+	uint64_t reserved;  /* 0 */
 };
-_Static_assert(sizeof(struct qr_wal_snap_hdr) == 40, "snapshot header");
+_Static_assert(sizeof(struct qr_wal_snap_hdr) == 56, "snapshot header");
 
 static inline uint64_t qr_wal_align_up(uint64_t x, uint64_t a)
 {
@@ -159,12 +165,14 @@ int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 
 struct qr_wal_snap_info {
 	uint64_t begin_lsn;
+	struct qr_wal_clock clock; /* the header's clock ceiling */
 	uint64_t end_lsn;
 	uint64_t entries;
 	uint32_t partitions;
 	char message[320];
 };
-/* Parse a snapshot file, delivering its entries. 0, QR_ECORRUPT (message
+/* Parse a snapshot file, delivering its clock ceiling (if any, as a
+ * QR_WAL_CLOCK record with key "\0") and then its entries. 0, QR_ECORRUPT (message
  * names file and offset) or fn's value. Total like qr_wal_parse_log(). */
 int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 			  qr_wal_record_fn fn, void *arg,

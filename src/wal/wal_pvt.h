@@ -125,6 +125,7 @@ struct snap {
 	uint32_t writes;        /* in flight */
 	uint32_t ops;           /* other ops in flight */
 	uint64_t prev_lsn;      /* older snapshot to delete, 0: none */
+	struct qr_wal_clock clock; /* highest ceiling below begin_lsn */
 	char tmp_path[QR_WAL_PATH_MAX];
 	char path[QR_WAL_PATH_MAX];
 };
@@ -147,6 +148,8 @@ struct qr_wal {
 	uint64_t durable_lsn;    /* acks may go out up to here */
 	uint64_t synced_lsn;     /* on stable storage up to here */
 	uint64_t now_us;
+	struct qr_wal_clock clock; /* highest QR_WAL_CLOCK ceiling appended
+				    * (or cfg.clock, from recovery) */
 	uint32_t sq_pending;     /* sqes prepared, not yet submitted */
 	struct seg_slot segs[QR_WAL_SEGS_OPEN];
 	int cur_seg;             /* -1: none yet */

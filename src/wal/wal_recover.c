@@ -235,6 +235,22 @@ uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
 	return h.first_lsn;
 }
 
+/* Between the parsers and the caller's fn: note the highest ceiling. */
+struct clock_tap {
+	qr_wal_record_fn fn;
+	void *arg;
+	struct qr_wal_clock *clock;
+};
+
+static int tap_record(void *arg, const struct qr_wal_record *rec)
+{
+	struct clock_tap *t = arg;
+	if (rec->type == QR_WAL_CLOCK && rec->version.hlc > t->clock->hlc)
+		*t->clock = (struct qr_wal_clock){ .hlc = rec->version.hlc,
+			.lsn = rec->lsn, .node = rec->version.node };
+	return t->fn ? t->fn(t->arg, rec) : 0;
+}
+
 int qr_wal_recover(const char *dir, uint16_t shard,
 		   const struct qr_wal_recover_options *opt,
 		   int (*fn)(void *arg, const struct qr_wal_record *rec),
@@ -253,6 +269,9 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 	memset(st, 0, sizeof(*st));
 	if (!dir)
 		return QR_EINVAL;
+	struct clock_tap tap = { fn, arg, &st->clock };
+	fn = tap_record;
+	arg = &tap;
 	rc = load_snapshot(dir, shard, opt->read_only, fn, arg, st);
 	if (rc)
 		goto out;

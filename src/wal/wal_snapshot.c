@@ -160,6 +160,7 @@ int qr_wal_snapshot_begin(struct qr_wal *w,
 		return QR_EBUSY;
 	s->src = *src;
 	s->begin_lsn = w->appended_lsn + 1;
+	s->clock = w->clock; /* every clock record below begin_lsn */
 	s->end_lsn = 0;
 	s->partition = 0;
 	s->entries = 0;
@@ -194,11 +195,14 @@ static void write_header(struct qr_wal *w)
 	memset(s->buf[0], 0, B);
 	struct qr_wal_snap_hdr *h = (void *)s->buf[0];
 	*h = (struct qr_wal_snap_hdr){
-		.format = QR_WAL_FORMAT_VERSION,
+		.format = QR_WAL_SNAP_FORMAT_VERSION,
 		.magic = QR_WAL_SNAP_MAGIC,
 		.begin_lsn = s->begin_lsn,
 		.partitions = s->src.partitions,
 		.shard = w->cfg.shard,
+		.clock_node = s->clock.node,
+		.clock_hlc = s->clock.hlc,
+		.clock_lsn = s->clock.hlc ? s->clock.lsn : 0,
 	};
 	qr_wal_snap_hdr_seal(h);
 	write_buf(w, 0, B);

@@ -570,6 +570,144 @@ static void test_snapshot_corrupt_refused(void)
 	wt_rmdir(dir);
 }
 
+/* Recovery callback: clock records are noted (in order), the rest go to
+ * the table. */
+struct clock_seen {
+	struct wt_table t;
+	uint64_t clock_hlc;  /* highest ceiling delivered */
+	uint16_t clock_node;
+	uint64_t clock_lsn;
+	bool clock_first;    /* a clock record came before any entry */
+	uint64_t delivered;
+};
+
+static int clock_cb(void *arg, const struct qr_wal_record *r)
+{
+	struct clock_seen *c = arg;
+	c->delivered++;
+	if (r->type == QR_WAL_CLOCK) {
+		CU_ASSERT_EQUAL(r->key_len, 1);
+		CU_ASSERT_EQUAL(((const uint8_t *)r->key)[0], 0);
+		CU_ASSERT_EQUAL(r->value_len, 0);
+		if (c->delivered == 1)
+			c->clock_first = true;
+		if (r->version.hlc > c->clock_hlc) {
+			c->clock_hlc = r->version.hlc;
+			c->clock_node = r->version.node;
+			c->clock_lsn = r->lsn;
+		}
+		return 0;
+	}
+	return wt_table_recover(&c->t, r);
+}
+
+static int append_clock(struct qr_wal *w, uint64_t lsn, uint64_t hlc)
+{
+	static const uint8_t key = 0;
+	struct qr_wal_record r = {
+		.lsn = lsn,
+		.type = QR_WAL_CLOCK,
+		.version = { .hlc = hlc, .node = 2 },
+		.key = &key,
+		.key_len = 1,
+	};
+	int rc;
+	while ((rc = qr_wal_append(w, &r)) == QR_EBUSY)
+		qr_wal_poll(w, wt_now_us());
+	return rc;
+}
+
+static void snapshot_now(struct qr_wal *w,
+			 const struct qr_wal_snapshot_source *src)
+{
+	CU_ASSERT_EQUAL_FATAL(qr_wal_snapshot_begin(w, src), 0);
+	int rc;
+	while ((rc = qr_wal_snapshot_step(w, 50)) == 1)
+		qr_wal_poll(w, wt_now_us());
+	CU_ASSERT_EQUAL(rc, 0);
+}
+
+/*
+ * The snapshot deletes the segments that held the newest QR_WAL_CLOCK
+ * record; its header carries the ceiling, and recovery hands it back first.
+ * Then across a restart: the recovered ceiling (stats.clock, passed in
+ * cfg.clock) survives a second snapshot that deletes everything before it,
+ * though this run logs no clock record at all.
+ */
+static void test_snapshot_keeps_clock_ceiling(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_snap);
+	struct wt_table live;
+	struct qr_wal_snapshot_source src;
+	const uint64_t ceiling = 1000000ull << 16; /* above every version */
+	wt_table_init(&live, 300, VMAX);
+	wt_table_source(&live, &src);
+	uint64_t l = 1;
+	CU_ASSERT_EQUAL(wt_append_range(w, l, 500, 300, VMAX, &live), 0);
+	l = 501;
+	CU_ASSERT_EQUAL(append_clock(w, l++, ceiling), 0);
+	CU_ASSERT_EQUAL(append_clock(w, l++, ceiling - 7), 0); /* lower */
+	uint64_t ceiling_lsn = l - 2;
+	CU_ASSERT_EQUAL(wt_append_range(w, l, 3000, 300, VMAX, &live), 0);
+	l = 3001;
+	snapshot_now(w, &src);
+	CU_ASSERT(qr_wal_stats(w)->segments_deleted > 3);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+
+	/* The segment that held lsn 501 is gone: only the header has it. */
+	struct qr_wal_recover_stats st;
+	struct clock_seen c = { 0 };
+	wt_table_init(&c.t, 300, VMAX);
+	CU_ASSERT_EQUAL(qr_wal_recover(dir, 3, NULL, clock_cb, &c, &st), 0);
+	CU_ASSERT(st.snapshot_lsn > ceiling_lsn + 1);
+	CU_ASSERT(c.clock_first);
+	CU_ASSERT_EQUAL(c.clock_hlc, ceiling);
+	CU_ASSERT_EQUAL(c.clock_node, 2);
+	CU_ASSERT_EQUAL(c.clock_lsn, ceiling_lsn);
+	CU_ASSERT_EQUAL(st.clock.hlc, ceiling);
+	CU_ASSERT_EQUAL(st.clock.lsn, ceiling_lsn);
+	CU_ASSERT_EQUAL(st.last_lsn, l - 1);
+	CU_ASSERT_EQUAL(c.t.bad, 0);
+	for (uint32_t k = 0; k < 300; k++)
+		CU_ASSERT_EQUAL(c.t.hlc[k], live.hlc[k]);
+	wt_table_free(&c.t);
+
+	/* Restart with the recovered ceiling, no new clock record, and a
+	 * snapshot that deletes every segment of the first run. */
+	struct qr_wal_config cfg;
+	qr_wal_config_defaults(&cfg);
+	tweak_snap(&cfg);
+	cfg.dir = dir;
+	cfg.shard = 3;
+	cfg.next_lsn = st.last_lsn + 1;
+	cfg.clock = st.clock;
+	CU_ASSERT_EQUAL_FATAL(qr_wal_open(&cfg, &w), 0);
+	CU_ASSERT_EQUAL(wt_append_range(w, l, l + 2999, 300, VMAX, &live), 0);
+	l += 3000;
+	snapshot_now(w, &src);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	memset(&c, 0, sizeof(c));
+	wt_table_init(&c.t, 300, VMAX);
+	CU_ASSERT_EQUAL(qr_wal_recover(dir, 3, NULL, clock_cb, &c, &st), 0);
+	CU_ASSERT(st.snapshot_lsn > cfg.next_lsn);
+	CU_ASSERT(c.clock_first);
+	CU_ASSERT_EQUAL(c.clock_hlc, ceiling);
+	CU_ASSERT_EQUAL(st.clock.hlc, ceiling);
+	CU_ASSERT_EQUAL(st.clock.lsn, ceiling_lsn);
+	CU_ASSERT_EQUAL(st.last_lsn, l - 1);
+	CU_ASSERT_EQUAL(c.t.bad, 0);
+	for (uint32_t k = 0; k < 300; k++)
+		CU_ASSERT_EQUAL(c.t.hlc[k], live.hlc[k]);
+	wt_table_free(&c.t);
+
+	/* A ceiling that claims an lsn at or past next_lsn is refused. */
+	cfg.clock.lsn = cfg.next_lsn;
+	CU_ASSERT_EQUAL(qr_wal_open(&cfg, &w), QR_EINVAL);
+	wt_table_free(&live);
+	wt_rmdir(dir);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -592,6 +730,8 @@ int main(void)
 		{ "snapshot_deletes_segments",
 		  test_snapshot_deletes_segments },
 		{ "snapshot_corrupt_refused", test_snapshot_corrupt_refused },
+		{ "snapshot_keeps_clock_ceiling",
+		  test_snapshot_keeps_clock_ceiling },
 		{ NULL, NULL },
 	};
 	return qr_unit_main("wal", cases);
