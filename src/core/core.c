@@ -1217,6 +1217,11 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 	return 0;
 }
 
+void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
+{
+	recover_lsn(c, last_lsn);
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,

@@ -101,6 +101,11 @@ void qr_core_destroy(struct qr_core *c);
  */
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec);
 
+/* Recovery finished: last_lsn is the WAL's last durable lsn (it may exceed
+ * the last record replayed, e.g. below a snapshot). The next record the
+ * core logs is last_lsn + 1. */
+void qr_core_recovered(struct qr_core *c, uint64_t last_lsn);
+
 /* A frame from a peer (client = 0) or a client (client = the driver's handle
  * for its address, echoed back in env->send). Bad input is counted in
  * stats.drops and changes nothing. */

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Management endpoint: a unix stream socket (path from the cluster file's
+ * `mgmt` key) served by a thread of its own, off the data path. A client
+ * writes one command line and reads one JSON object until EOF:
+ *   "stat"  -> the node's statistics (docs/operations.md lists the fields)
+ * The same statistics are DPDK telemetry commands (/quorate/stats).
+ * Counters are read without locks from the shard cores' stats (aligned
+ * 64-bit words: never torn on x86-64, at worst a few microseconds old).
+ */
+#ifndef QR_SERVER_MGMT_H
+#define QR_SERVER_MGMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cluster.h"
+
+struct qr_shard;
+struct qr_mgmt;
+
+struct qr_mgmt_config {
+	const char *path; /* empty: no socket (telemetry only) */
+	const struct qr_cluster *cluster;
+	uint16_t node_id;
+	struct qr_shard **shards;
+	uint16_t nshards;
+	const char *profile;
+};
+
+int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
+		  char *err, size_t err_len);
+/* Signal-safe: ask the thread to stop. */
+void qr_mgmt_stop(struct qr_mgmt *m);
+/* Join the thread, remove the socket. */
+void qr_mgmt_destroy(struct qr_mgmt *m);
+/* Write the stats JSON into buf: its length, or 0 if it did not fit. */
+size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
+			  size_t len);
+
+#endif

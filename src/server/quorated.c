@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quorated: one quorate node.
+ *
+ *   quorated --config CLUSTER.ini --node ID --profile drivers-conf/X.ini
+ *            [--run-dir DIR] [--data-dir DIR] [--wal-mode fsync|async|none]
+ *            [--keys-max N] [--snapshot-every N] [--truncate-corrupt]
+ *
+ * Start-up order: cluster file, profile, data directory (each refused with
+ * a message naming the file, key and problem, exit 2), then the DPDK EAL and
+ * port from the profile (exit 3), then per shard: core, WAL recovery (exit 4
+ * on corruption), WAL open; then one lcore per shard runs the shard loop
+ * (src/shard) while the main thread's management endpoint (a unix socket,
+ * src/server/mgmt.c) serves stats. SIGTERM or SIGINT stops the loops, and
+ * every WAL is drained and synced before exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "common/cluster.h"
+#include "quorate/err.h"
+#include "server/mgmt.h"
+#include "server/profile.h"
+#include "shard/shard.h"
+
+#define EXIT_CONFIG 2
+#define EXIT_DPDK 3
+#define EXIT_RECOVERY 4
+#define EAL_ARGS_MAX 64
+#define RING_SIZE 4096
+
+struct options {
+	const char *config, *profile, *run_dir, *data_dir;
+	int node;
+	enum qr_wal_mode wal_mode;
+	uint32_t keys_max;
+	uint64_t snapshot_every;
+	bool truncate_corrupt;
+};
+
+static struct qr_mgmt *g_mgmt;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	qr_shard_stop_all();
+	qr_mgmt_stop(g_mgmt);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: quorated --config CLUSTER.ini --node ID "
+		"--profile drivers-conf/X.ini\n"
+		"                [--run-dir DIR] [--data-dir DIR] "
+		"[--wal-mode fsync|async|none]\n"
+		"                [--keys-max N] [--snapshot-every RECORDS] "
+		"[--truncate-corrupt]\n"
+		"exit status: 0 stopped cleanly, 1 usage, 2 configuration, "
+		"3 DPDK port, 4 WAL recovery\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "wal-mode", required_argument, NULL, 'w' },
+		{ "keys-max", required_argument, NULL, 'k' },
+		{ "snapshot-every", required_argument, NULL, 's' },
+		{ "truncate-corrupt", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	o->node = -1;
+	o->keys_max = 1u << 20;
+	o->snapshot_every = 1000000;
+	int c;
+	char *end;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'n':
+			o->node = (int)strtol(optarg, &end, 10);
+			if (*end || o->node < 0) {
+				fprintf(stderr, "quorated: --node: '%s' is "
+						"not a node id\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'p':
+			o->profile = optarg;
+			break;
+		case 'r':
+			o->run_dir = optarg;
+			break;
+		case 'd':
+			o->data_dir = optarg;
+			break;
+		case 'w':
+			if (!strcmp(optarg, "fsync"))
+				o->wal_mode = QR_WAL_MODE_FSYNC;
+			else if (!strcmp(optarg, "async"))
+				o->wal_mode = QR_WAL_MODE_ASYNC;
+			else if (!strcmp(optarg, "none"))
+				o->wal_mode = QR_WAL_MODE_NONE;
+			else {
+				fprintf(stderr, "quorated: --wal-mode: "
+						"expected fsync, async or none\n");
+				return 1;
+			}
+			break;
+		case 'k':
+			o->keys_max = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end || o->keys_max < 16) {
+				fprintf(stderr, "quorated: --keys-max: at "
+						"least 16\n");
+				return 1;
+			}
+			break;
+		case 's':
+			o->snapshot_every = strtoull(optarg, &end, 10);
+			if (*end) {
+				fprintf(stderr, "quorated: --snapshot-every: "
+						"a number of records\n");
+				return 1;
+			}
+			break;
+		case 't':
+			o->truncate_corrupt = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc || !o->config || !o->profile || o->node < 0) {
+		usage(stderr);
+		return 1;
+	}
+	return 0;
+}
+
+/* mkdir -p, then prove we can create a file there. */
+static int check_data_dir(const char *dir, char *err, size_t n)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, n, "data directory %s: cannot create "
+					 "%s: %s",
+				 dir, path, strerror(errno));
+			return QR_ECONFIG;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, n, "data directory %s: cannot create: %s", dir,
+			 strerror(errno));
+		return QR_ECONFIG;
+	}
+	char probe[600];
+	snprintf(probe, sizeof(probe), "%s/.quorated-write-test", dir);
+	int fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	if (fd < 0) {
+		snprintf(err, n, "data directory %s: not writable: %s", dir,
+			 strerror(errno));
+		return QR_ECONFIG;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
+static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
+			  const struct qr_profile *pf, char **argv,
+			  char *store, size_t store_len, char *err, size_t n)
+{
+	const struct qr_cluster_node *me = &cl->node[o->node];
+	struct qr_profile_vars v = {
+		.iface = me->iface,
+		.run = o->run_dir,
+		.pci = NULL,
+		.node = (unsigned)o->node,
+		.cluster = cl->id,
+	};
+	char expanded[1024];
+	int argc = 0;
+	argv[argc++] = "quorated";
+	if (qr_profile_expand(pf->eal_args, &v, expanded, sizeof(expanded),
+			      err, n))
+		return -1;
+	size_t used = 0;
+	bool has_cores = false;
+	for (char *tok = strtok(expanded, " \t"); tok;
+	     tok = strtok(NULL, " \t")) {
+		size_t l = strlen(tok) + 1;
+		if (argc >= EAL_ARGS_MAX - 4 || used + l > store_len) {
+			snprintf(err, n, "%s: [eal] args: too many", pf->path);
+			return -1;
+		}
+		memcpy(store + used, tok, l);
+		argv[argc++] = store + used;
+		used += l;
+		has_cores |= !strcmp(tok, "-l") || !strcmp(tok, "-c") ||
+			     !strncmp(tok, "--lcores", 8);
+	}
+	if (pf->vdev[0]) {
+		char vd[512];
+		if (qr_profile_expand(pf->vdev, &v, vd, sizeof(vd), err, n))
+			return -1;
+		int l = snprintf(store + used, store_len - used, "--vdev=%s",
+				 vd);
+		if (l < 0 || (size_t)l + 1 > store_len - used) {
+			snprintf(err, n, "%s: [eal] vdev: too long", pf->path);
+			return -1;
+		}
+		argv[argc++] = store + used;
+		used += (size_t)l + 1;
+	}
+	if (!has_cores) {
+		/* No cores named: shard lcores float over every CPU, so
+		 * several nodes can share a small machine. */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		int l;
+		if (cl->shards == 1)
+			l = snprintf(store + used, store_len - used,
+				     "--lcores=0@(0-%ld)", cpus - 1);
+		else
+			l = snprintf(store + used, store_len - used,
+				     "--lcores=(0-%u)@(0-%ld)",
+				     cl->shards - 1, cpus - 1);
+		argv[argc++] = store + used;
+		used += (size_t)l + 1;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+static int port_setup(const struct qr_profile *pf, uint16_t shards,
+		      uint16_t *nq, struct rte_mempool **pool, char *err,
+		      size_t n)
+{
+	if (rte_eth_dev_count_avail() < 1) {
+		snprintf(err, n,
+			 "profile %s: no DPDK port opened (check the vdev / "
+			 "PCI address and the interface, see the EAL lines "
+			 "above)",
+			 pf->path);
+		return -1;
+	}
+	uint16_t port = 0;
+	struct rte_eth_dev_info info;
+	if (rte_eth_dev_info_get(port, &info) != 0) {
+		snprintf(err, n, "port 0: cannot read device info");
+		return -1;
+	}
+	uint16_t q = shards;
+	if (q > info.max_rx_queues)
+		q = info.max_rx_queues;
+	if (q > info.max_tx_queues)
+		q = info.max_tx_queues;
+	if (pf->steering == QR_STEER_SOFTWARE)
+		q = 1; /* shard 0 receives and forwards */
+	*nq = q;
+	int socket = rte_eth_dev_socket_id(port);
+	if (socket < 0)
+		socket = 0;
+	*pool = rte_pktmbuf_pool_create("qr_mbufs", pf->mbufs, pf->mbuf_cache,
+					0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (!*pool) {
+		snprintf(err, n, "mempool of %u mbufs: %s (profile %s: lower "
+				 "[port] mbufs or give the EAL more memory)",
+			 pf->mbufs, rte_strerror(rte_errno), pf->path);
+		return -1;
+	}
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	int rc = rte_eth_dev_configure(port, q, q, &conf);
+	if (rc) {
+		snprintf(err, n, "port 0: configure %u queues: %s", q,
+			 rte_strerror(-rc));
+		return -1;
+	}
+	uint16_t rxd = pf->rx_desc, txd = pf->tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	for (uint16_t i = 0; i < q; i++) {
+		rc = rte_eth_rx_queue_setup(port, i, rxd, (unsigned)socket,
+					    NULL, *pool);
+		if (!rc)
+			rc = rte_eth_tx_queue_setup(port, i, txd,
+						    (unsigned)socket, NULL);
+		if (rc) {
+			snprintf(err, n, "port 0: queue %u setup: %s", i,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc) {
+		snprintf(err, n, "port 0: start: %s", rte_strerror(-rc));
+		return -1;
+	}
+	/* The node's MAC may be set in the cluster file: take every frame
+	 * and filter by IPv4 destination in the loop. */
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	if (parse_args(argc, argv, &o))
+		return 1;
+	char err[512];
+	static struct qr_cluster cl;
+	if (qr_cluster_load(o.config, &cl, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (o.node >= cl.nodes) {
+		fprintf(stderr, "quorated: --node %d: %s has nodes 0..%u\n",
+			o.node, o.config, cl.nodes - 1);
+		return EXIT_CONFIG;
+	}
+	struct qr_profile pf;
+	if (qr_profile_load(o.profile, &pf, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	const struct qr_cluster_node *me = &cl.node[o.node];
+	const char *data_dir = o.data_dir ? o.data_dir : me->data_dir;
+	if (!data_dir || !data_dir[0]) {
+		fprintf(stderr, "quorated: %s: [node.%d] data_dir: missing "
+				"(or give --data-dir)\n",
+			o.config, o.node);
+		return EXIT_CONFIG;
+	}
+	if (check_data_dir(data_dir, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	char *eal_argv[EAL_ARGS_MAX];
+	static char eal_store[4096];
+	int eal_argc = build_eal_args(&o, &cl, &pf, eal_argv, eal_store,
+				      sizeof(eal_store), err, sizeof(err));
+	if (eal_argc < 0) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	fprintf(stderr, "quorated: node %d: EAL:", o.node);
+	for (int i = 1; i < eal_argc; i++)
+		fprintf(stderr, " %s", eal_argv[i]);
+	fprintf(stderr, "\n");
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "quorated: DPDK EAL init failed with profile "
+				"%s: %s\n",
+			pf.path, rte_strerror(rte_errno));
+		return EXIT_DPDK;
+	}
+	if (rte_lcore_count() < cl.shards) {
+		fprintf(stderr, "quorated: %u shards need %u lcores, the EAL "
+				"has %u (profile %s: [eal] args -l)\n",
+			cl.shards, cl.shards, rte_lcore_count(), pf.path);
+		return EXIT_DPDK;
+	}
+	uint16_t nq;
+	struct rte_mempool *pool;
+	if (port_setup(&pf, cl.shards, &nq, &pool, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_DPDK;
+	}
+	static struct qr_placement pl;
+	if (qr_placement_init(&pl, cl.partitions, cl.nodes, cl.rf,
+			      cl.shards)) {
+		fprintf(stderr, "quorated: placement: invalid\n");
+		return EXIT_CONFIG;
+	}
+	static struct rte_ring *rx_rings[QR_SHARDS_MAX];
+	struct rte_ring *tx_ring = NULL;
+	for (uint16_t i = nq; i < cl.shards; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "qr_rx_%u", i);
+		rx_rings[i] = rte_ring_create(name, RING_SIZE, SOCKET_ID_ANY,
+					      RING_F_SC_DEQ);
+		if (!rx_rings[i]) {
+			fprintf(stderr, "quorated: ring %s: %s\n", name,
+				rte_strerror(rte_errno));
+			return EXIT_DPDK;
+		}
+	}
+	if (nq < cl.shards) {
+		tx_ring = rte_ring_create("qr_tx", RING_SIZE, SOCKET_ID_ANY,
+					  RING_F_SC_DEQ);
+		if (!tx_ring) {
+			fprintf(stderr, "quorated: tx ring: %s\n",
+				rte_strerror(rte_errno));
+			return EXIT_DPDK;
+		}
+	}
+	static struct qr_shard *shards[QR_SHARDS_MAX];
+	for (uint16_t i = 0; i < cl.shards; i++) {
+		struct qr_shard_config sc = {
+			.cluster = &cl,
+			.node_id = (uint16_t)o.node,
+			.shard = i,
+			.port_id = 0,
+			.rx_queue = i < nq ? i : QR_SHARD_NONE,
+			.tx_queue = i < nq ? i : QR_SHARD_NONE,
+			.pool = pool,
+			.rx_ring = rx_rings[i],
+			.rx_rings = rx_rings,
+			.tx_ring = tx_ring,
+			.tx_checksum_offload = pf.tx_checksum_offload,
+			.idle_poll = pf.idle_poll,
+			.snapshot_every = o.snapshot_every,
+			.truncate_corrupt = o.truncate_corrupt,
+		};
+		qr_core_config_defaults(&sc.core);
+		sc.core.node_id = (uint16_t)o.node;
+		sc.core.shard = i;
+		sc.core.cluster_id = cl.id;
+		sc.core.incarnation = (uint32_t)time(NULL);
+		sc.core.placement = &pl;
+		sc.core.keys_max = o.keys_max;
+		sc.core.arena = 0;
+		qr_wal_config_defaults(&sc.wal);
+		sc.wal.dir = data_dir;
+		sc.wal.shard = i;
+		sc.wal.mode = o.wal_mode;
+		if (qr_shard_create(&sc, &shards[i], err, sizeof(err))) {
+			fprintf(stderr, "quorated: node %d shard %u: %s\n",
+				o.node, i, err);
+			return EXIT_RECOVERY;
+		}
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct qr_mgmt_config mc = {
+		.path = me->mgmt,
+		.cluster = &cl,
+		.node_id = (uint16_t)o.node,
+		.shards = shards,
+		.nshards = cl.shards,
+		.profile = pf.name,
+	};
+	if (qr_mgmt_start(&mc, &g_mgmt, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct rte_ether_addr mac;
+	rte_eth_macaddr_get(0, &mac);
+	char ip[16];
+	uint32_t a = me->ip;
+	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a & 0xff, (a >> 8) & 0xff,
+		 (a >> 16) & 0xff, a >> 24);
+	fprintf(stderr,
+		"quorated: node %d ready: %s udp %u..%u, %u shard(s), %u "
+		"queue(s), profile %s, wal %s, mgmt %s\n",
+		o.node, ip, cl.base_port, cl.base_port + cl.shards - 1,
+		cl.shards, nq, pf.name,
+		o.wal_mode == QR_WAL_MODE_FSYNC	  ? "fsync"
+		: o.wal_mode == QR_WAL_MODE_ASYNC ? "async"
+						  : "none (memory only)",
+		me->mgmt[0] ? me->mgmt : "(none)");
+	unsigned lcore = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
+	for (uint16_t i = 1; i < cl.shards; i++) {
+		rte_eal_remote_launch(qr_shard_run, shards[i], lcore);
+		lcore = rte_get_next_lcore(lcore, 1, 0);
+	}
+	qr_shard_run(shards[0]);
+	rte_eal_mp_wait_lcore();
+	int status = 0;
+	for (uint16_t i = 0; i < cl.shards; i++) {
+		int rc = qr_shard_destroy(shards[i]);
+		if (rc) {
+			fprintf(stderr, "quorated: shard %u: WAL close: %s\n",
+				i, qr_strerror(rc));
+			status = EXIT_RECOVERY;
+		}
+	}
+	qr_mgmt_destroy(g_mgmt);
+	rte_eth_dev_stop(0);
+	rte_eth_dev_close(0);
+	qr_placement_fini(&pl);
+	fprintf(stderr, "quorated: node %d stopped%s\n", o.node,
+		status ? "" : ": WAL drained and synced");
+	rte_eal_cleanup();
+	return status;
+}

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shard loop: see shard.h. Design notes:
+ *  - One struct qr_shard per lcore; nothing in it is touched by another
+ *    lcore except the rte_rings (multi-producer, single-consumer) and the
+ *    stats, which the management thread reads without locks (64-bit
+ *    aligned counters: a torn read is impossible on x86-64, a stale one is
+ *    fine).
+ *  - Clocks: the core's now_us comes from the TSC, wall_ms from
+ *    CLOCK_REALTIME (vDSO, no syscall), both read once per iteration.
+ *  - Client handles are (IPv4 << 16 | UDP port); the MAC to answer is
+ *    learned from the request's frame into the ARP table.
+ *  - Idle back-off: after IDLE_SPIN_LOOPS empty iterations, rte_pause();
+ *    after IDLE_SLEEP_LOOPS, a 50 us sleep (a syscall, but only when there
+ *    is no work), so several nodes can share a 2-core VM. idle = poll in the
+ *    profile keeps pure busy polling for bare metal.
+ */
+#include "shard/shard.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+#include <rte_ring.h>
+
+#include "common/compiler.h"
+#include "net/arp.h"
+#include "net/packet.h"
+#include "quorate/err.h"
+
+#define BURST 32
+#define TX_BUF 64
+#define IDLE_SPIN_LOOPS 256
+#define IDLE_SLEEP_LOOPS 4096
+#define IDLE_SLEEP_US 50
+#define SNAPSHOT_STEP_ENTRIES 512
+#define ARP_ENTRIES 256
+#define ARP_AGE_US (300ull * 1000 * 1000)
+
+struct qr_shard {
+	struct qr_shard_config cfg;
+	struct qr_core *core;
+	struct qr_wal *wal;
+	struct qr_wal_snapshot_source snap_src;
+	uint64_t snap_last_lsn;   /* appended lsn when the last one began */
+	struct qr_arp_table arp;
+	struct qr_arp_entry arp_slots[ARP_ENTRIES];
+	struct qr_pkt_endpoint self; /* our MAC, IP, base_port + shard */
+	uint64_t now_us;          /* this iteration's clocks */
+	uint64_t wall_ms;
+	uint64_t tsc_hz;
+	uint64_t next_tick_us;
+	uint16_t ip_id;
+	uint16_t tx_n;
+	struct rte_mbuf *tx[TX_BUF];
+	bool work;                /* something happened this iteration */
+	struct qr_wal_recover_stats rec;
+	struct qr_shard_stats stats;
+};
+
+static volatile int stop_flag;
+
+static const char *const drop_names[QR_SHARD_DROP_COUNT] = {
+#define QR_SHARD_DROP_NAME(name, text) [QR_SHARD_DROP_##name] = #name,
+	QR_SHARD_DROP_LIST(QR_SHARD_DROP_NAME)
+#undef QR_SHARD_DROP_NAME
+};
+
+const char *qr_shard_drop_name(enum qr_shard_drop d)
+{
+	return (unsigned)d < QR_SHARD_DROP_COUNT ? drop_names[d] : "?";
+}
+
+void qr_shard_stop_all(void)
+{
+	stop_flag = 1;
+}
+
+/* ---- tx ----------------------------------------------------------------- */
+
+static void tx_flush(struct qr_shard *s)
+{
+	if (!s->tx_n)
+		return;
+	uint16_t sent;
+	if (s->cfg.tx_queue != QR_SHARD_NONE)
+		sent = rte_eth_tx_burst(s->cfg.port_id, s->cfg.tx_queue, s->tx,
+					s->tx_n);
+	else
+		sent = (uint16_t)rte_ring_enqueue_burst(
+			s->cfg.tx_ring, (void **)s->tx, s->tx_n, NULL);
+	s->stats.tx_pkts += sent;
+	if (sent < s->tx_n) {
+		s->stats.drops[QR_SHARD_DROP_TX_FULL] += s->tx_n - sent;
+		rte_pktmbuf_free_bulk(s->tx + sent, s->tx_n - sent);
+	}
+	s->tx_n = 0;
+}
+
+static void tx_push(struct qr_shard *s, struct rte_mbuf *m)
+{
+	s->tx[s->tx_n++] = m;
+	if (s->tx_n == TX_BUF)
+		tx_flush(s);
+}
+
+static void send_arp(struct qr_shard *s, uint16_t op, const uint8_t *dst_mac,
+		     uint32_t target_ip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+	if (!m) {
+		s->stats.drops[QR_SHARD_DROP_NO_MBUF]++;
+		return;
+	}
+	/* 60 bytes: the Ethernet minimum, zero padded. */
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 60);
+	QR_ASSERT(p);
+	memset(p, 0, 60);
+	size_t len = qr_pkt_build_arp(p, 60, op, s->self.mac, s->self.ip,
+				      dst_mac, target_ip);
+	QR_ASSERT(len == QR_PKT_ARP_BYTES);
+	if (op == QR_ARP_OP_REPLY)
+		s->stats.arp_replies++;
+	else
+		s->stats.arp_requests++;
+	tx_push(s, m);
+}
+
+/* ---- the core's environment --------------------------------------------- */
+
+static uint64_t env_now_us(void *ctx)
+{
+	return ((struct qr_shard *)ctx)->now_us;
+}
+
+static uint64_t env_wall_ms(void *ctx)
+{
+	return ((struct qr_shard *)ctx)->wall_ms;
+}
+
+static void env_pause(void *ctx)
+{
+	struct qr_shard *s = ctx;
+	struct timespec ts;
+	rte_pause();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
+		     const void *frame, size_t len)
+{
+	struct qr_shard *s = ctx;
+	const struct qr_cluster *cl = s->cfg.cluster;
+	struct qr_pkt_endpoint dst;
+	if (dst_node == QR_NODE_CLIENT) {
+		dst.ip = (uint32_t)(client >> 16);
+		dst.port = (uint16_t)client;
+	} else {
+		dst.ip = cl->node[dst_node].ip;
+		dst.port = (uint16_t)(cl->base_port + s->cfg.shard);
+	}
+	if (dst_node != QR_NODE_CLIENT && cl->node[dst_node].has_mac) {
+		memcpy(dst.mac, cl->node[dst_node].mac, 6);
+	} else if (qr_arp_lookup(&s->arp, dst.ip, dst.mac, s->now_us) != 0) {
+		s->stats.drops[QR_SHARD_DROP_NO_ARP]++;
+		if (qr_arp_need_request(&s->arp, dst.ip, s->now_us))
+			send_arp(s, QR_ARP_OP_REQUEST, NULL, dst.ip);
+		return; /* retransmission covers it once resolved */
+	}
+	struct rte_mbuf *m = rte_pktmbuf_alloc(s->cfg.pool);
+	if (!m) {
+		s->stats.drops[QR_SHARD_DROP_NO_MBUF]++;
+		return;
+	}
+	size_t total = QR_PKT_UDP_HDR_BYTES + len;
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)total);
+	QR_ASSERT(p);
+	memcpy(p + QR_PKT_UDP_HDR_BYTES, frame, len);
+	size_t n = qr_pkt_build_udp_headers(p, &s->self, &dst, len,
+					    p + QR_PKT_UDP_HDR_BYTES,
+					    s->ip_id++, 0);
+	QR_ASSERT(n == QR_PKT_UDP_HDR_BYTES);
+	tx_push(s, m);
+}
+
+static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
+{
+	struct qr_shard *s = ctx;
+	int rc = qr_wal_append(s->wal, rec);
+	if (rc == QR_EBUSY)
+		s->stats.drops[QR_SHARD_DROP_WAL_BUSY]++;
+	return rc;
+}
+
+static uint64_t env_random(void *ctx)
+{
+	(void)ctx;
+	return rte_rand();
+}
+
+/* ---- rx ----------------------------------------------------------------- */
+
+static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt)
+{
+	qr_arp_learn(&s->arp, pkt->arp.sender_ip, pkt->arp.sender_mac,
+		     s->now_us);
+	if (pkt->arp.op == QR_ARP_OP_REQUEST && pkt->arp.target_ip == s->self.ip)
+		send_arp(s, QR_ARP_OP_REPLY, pkt->arp.sender_mac,
+			 pkt->arp.sender_ip);
+}
+
+/* One received frame. Returns true if the mbuf was handed on (steered). */
+static bool handle_pkt(struct qr_shard *s, struct rte_mbuf *m)
+{
+	struct qr_pkt pkt;
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	int kind = qr_pkt_parse(data, rte_pktmbuf_data_len(m), &pkt);
+	if (kind < 0) {
+		s->stats.drops[QR_SHARD_DROP_PARSE]++;
+		s->stats.pkt_drops[(unsigned)-kind & 31]++;
+		return false;
+	}
+	if (kind == QR_PKT_ARP) {
+		handle_arp(s, &pkt);
+		return false;
+	}
+	if (pkt.udp.dst_ip != s->self.ip) {
+		s->stats.drops[QR_SHARD_DROP_NOT_FOR_US]++;
+		return false;
+	}
+	const struct qr_cluster *cl = s->cfg.cluster;
+	if (pkt.udp.dst_port < cl->base_port ||
+	    pkt.udp.dst_port >= cl->base_port + cl->shards) {
+		s->stats.drops[QR_SHARD_DROP_BAD_PORT]++;
+		return false;
+	}
+	uint16_t target = (uint16_t)(pkt.udp.dst_port - cl->base_port);
+	if (target != s->cfg.shard) {
+		/* Software steering: the owner shard parses it again. */
+		if (rte_ring_enqueue(s->cfg.rx_rings[target], m) != 0) {
+			s->stats.drops[QR_SHARD_DROP_STEER_FULL]++;
+			return false;
+		}
+		s->stats.steered++;
+		return true;
+	}
+	/* Learn who sent it: replies to clients need their MAC. */
+	qr_arp_learn(&s->arp, pkt.udp.src_ip, pkt.src_mac, s->now_us);
+	uint64_t handle = (uint64_t)pkt.udp.src_ip << 16 | pkt.udp.src_port;
+	qr_core_on_frame(s->core, handle, pkt.udp.payload,
+			 pkt.udp.payload_len);
+	return false;
+}
+
+static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts,
+			 unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (!handle_pkt(s, pkts[i]))
+			rte_pktmbuf_free(pkts[i]);
+	}
+	s->stats.rx_pkts += n;
+	return n;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void read_clocks(struct qr_shard *s)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+}
+
+static void maybe_snapshot(struct qr_shard *s)
+{
+	if (qr_wal_snapshot_active(s->wal)) {
+		int rc = qr_wal_snapshot_step(s->wal, SNAPSHOT_STEP_ENTRIES);
+		if (rc < 0)
+			fprintf(stderr, "quorated: shard %u: snapshot "
+					"abandoned: %s\n",
+				s->cfg.shard, qr_strerror(rc));
+		s->work = true;
+		return;
+	}
+	uint64_t appended = qr_wal_appended_lsn(s->wal);
+	if (!s->cfg.snapshot_every ||
+	    appended - s->snap_last_lsn < s->cfg.snapshot_every)
+		return;
+	s->snap_last_lsn = appended;
+	if (qr_wal_snapshot_begin(s->wal, &s->snap_src) == 0)
+		s->work = true;
+}
+
+int qr_shard_run(void *arg)
+{
+	struct qr_shard *s = arg;
+	struct rte_mbuf *pkts[BURST];
+	uint32_t idle = 0;
+	uint64_t tick_us = s->cfg.core.timer_tick_us;
+	while (!stop_flag) {
+		read_clocks(s);
+		s->stats.loops++;
+		s->work = false;
+		unsigned n = 0;
+		if (s->cfg.rx_queue != QR_SHARD_NONE)
+			n = rte_eth_rx_burst(s->cfg.port_id, s->cfg.rx_queue,
+					     pkts, BURST);
+		if (n) {
+			s->stats.rx_bursts++;
+			rx_batch(s, pkts, n);
+			s->work = true;
+		}
+		if (s->cfg.rx_ring) {
+			n = rte_ring_dequeue_burst(s->cfg.rx_ring,
+						   (void **)pkts, BURST, NULL);
+			if (n) {
+				rx_batch(s, pkts, n);
+				s->work = true;
+			}
+		}
+		qr_core_flush(s->core);
+		uint64_t before = qr_core_durable_lsn(s->core);
+		uint64_t durable = qr_wal_poll(s->wal, s->now_us);
+		if (durable > before) {
+			qr_core_on_wal_durable(s->core, durable);
+			s->work = true;
+		}
+		if (s->now_us >= s->next_tick_us) {
+			qr_core_tick(s->core);
+			s->next_tick_us = s->now_us + tick_us;
+		}
+		maybe_snapshot(s);
+		qr_core_flush(s->core);
+		/* Shard 0 transmits for shards without a tx queue. */
+		if (s->cfg.shard == 0 && s->cfg.tx_ring &&
+		    s->cfg.tx_queue != QR_SHARD_NONE) {
+			while (s->tx_n < TX_BUF) {
+				struct rte_mbuf *m;
+				if (rte_ring_dequeue(s->cfg.tx_ring,
+						     (void **)&m) != 0)
+					break;
+				s->tx[s->tx_n++] = m;
+				s->work = true;
+			}
+		}
+		if (s->tx_n)
+			s->work = true;
+		tx_flush(s);
+		if (s->work || qr_core_requests_active(s->core)) {
+			idle = 0;
+			continue;
+		}
+		if (s->cfg.idle_poll)
+			continue;
+		if (++idle > IDLE_SLEEP_LOOPS) {
+			s->stats.idle_sleeps++;
+			usleep(IDLE_SLEEP_US);
+		} else if (idle > IDLE_SPIN_LOOPS) {
+			rte_pause();
+		}
+	}
+	tx_flush(s);
+	return 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static int recover_cb(void *arg, const struct qr_wal_record *rec)
+{
+	return qr_core_recover(arg, rec);
+}
+
+int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
+		    char *err, size_t err_len)
+{
+	struct qr_shard *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return QR_ENOMEM;
+	}
+	s->cfg = *cfg;
+	s->tsc_hz = rte_get_tsc_hz();
+	read_clocks(s);
+	const struct qr_cluster *cl = cfg->cluster;
+	const struct qr_cluster_node *me = &cl->node[cfg->node_id];
+	s->self.ip = me->ip;
+	s->self.port = (uint16_t)(cl->base_port + cfg->shard);
+	struct rte_ether_addr mac;
+	if (rte_eth_macaddr_get(cfg->port_id, &mac) == 0)
+		memcpy(s->self.mac, mac.addr_bytes, 6);
+	if (me->has_mac)
+		memcpy(s->self.mac, me->mac, 6);
+	int rc = qr_arp_init(&s->arp, s->arp_slots, ARP_ENTRIES, ARP_AGE_US,
+			     QR_ARP_REQUEST_GAP_US_DEFAULT);
+	if (rc) {
+		snprintf(err, err_len, "arp table: %s", qr_strerror(rc));
+		goto fail;
+	}
+	for (uint16_t i = 0; i < cl->nodes; i++)
+		if (cl->node[i].has_mac)
+			qr_arp_add_static(&s->arp, cl->node[i].ip,
+					  cl->node[i].mac);
+	struct qr_env env = {
+		.ctx = s,
+		.now_us = env_now_us,
+		.wall_ms = env_wall_ms,
+		.pause = env_pause,
+		.send = env_send,
+		.wal_append = env_wal_append,
+		.random = env_random,
+	};
+	rc = qr_core_create(&cfg->core, &env, &s->core);
+	if (rc) {
+		snprintf(err, err_len, "core: %s", qr_strerror(rc));
+		goto fail;
+	}
+	struct qr_wal_recover_options ropt = {
+		.truncate_corrupt = cfg->truncate_corrupt,
+	};
+	rc = qr_wal_recover(cfg->wal.dir, cfg->shard, &ropt, recover_cb,
+			    s->core, &s->rec);
+	if (rc) {
+		snprintf(err, err_len, "wal recovery: %s: %s",
+			 qr_strerror(rc),
+			 s->rec.message[0] ? s->rec.message : "(no detail)");
+		goto fail;
+	}
+	qr_core_recovered(s->core, s->rec.last_lsn);
+	fprintf(stderr,
+		"quorated: node %u shard %u: recovered %" PRIu64
+		" log records and %" PRIu64 " snapshot entries (%" PRIu64
+		" bytes) in %.1f ms; last lsn %" PRIu64 "%s%s\n",
+		cfg->node_id, cfg->shard, s->rec.records,
+		s->rec.snapshot_entries, s->rec.bytes,
+		(double)s->rec.time_us / 1000.0, s->rec.last_lsn,
+		s->rec.torn_tail_truncated ? "; torn tail truncated" : "",
+		s->rec.corrupt_truncated ? "; CORRUPTION TRUNCATED on request"
+					 : "");
+	if (s->rec.message[0])
+		fprintf(stderr, "quorated: shard %u: %s\n", cfg->shard,
+			s->rec.message);
+	struct qr_wal_config wc = cfg->wal;
+	wc.next_lsn = s->rec.last_lsn + 1;
+	rc = qr_wal_open(&wc, &s->wal);
+	if (rc) {
+		snprintf(err, err_len, "wal open in %s: %s", wc.dir,
+			 qr_strerror(rc));
+		goto fail;
+	}
+	s->snap_last_lsn = s->rec.last_lsn;
+	qr_wal_snapshot_source_store(&s->snap_src, qr_core_store(s->core),
+				     cl->partitions);
+	*out = s;
+	return 0;
+fail:
+	if (s->core)
+		qr_core_destroy(s->core);
+	free(s);
+	return rc;
+}
+
+int qr_shard_destroy(struct qr_shard *s)
+{
+	if (!s)
+		return 0;
+	/* Everything appended reaches the disk; acks for it are not sent
+	 * (the port is stopping): clients retry, and their writes are
+	 * recognised as applied (same version) or re-applied. */
+	int rc = s->wal ? qr_wal_close(s->wal, NULL) : 0;
+	if (s->core)
+		qr_core_destroy(s->core);
+	free(s);
+	return rc;
+}
+
+const struct qr_shard_stats *qr_shard_stats(const struct qr_shard *s)
+{
+	return &s->stats;
+}
+
+struct qr_core *qr_shard_core(struct qr_shard *s)
+{
+	return s->core;
+}
+
+struct qr_wal *qr_shard_wal(struct qr_shard *s)
+{
+	return s->wal;
+}
+
+const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s)
+{
+	return &s->rec;
+}

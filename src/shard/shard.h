@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shard loop: one per shard core (lcore), run to completion:
+ *
+ *   rx burst (own queue, or the software-steering ring) -> parse (ARP is
+ *   answered and learned, UDP for us goes on) -> qr_core_on_frame ->
+ *   qr_core_flush -> qr_wal_poll -> qr_core_on_wal_durable -> timers ->
+ *   snapshot step -> tx burst -> idle back-off when nothing happened.
+ *
+ * The core's effects land here: frames become Ethernet/IPv4/UDP mbufs with
+ * valid checksums (peers: base_port + shard of the peer, the same shard
+ * index; clients: the address the request came from), WAL appends go to
+ * this shard's WAL. No lock, no allocation from the heap, no blocking
+ * syscall per packet: mbufs come from the port's mempool, the only syscall
+ * on the busy path is io_uring submission inside qr_wal_poll.
+ *
+ * Steering: with one rx queue (af_packet, memif, tap) shard 0 receives
+ * everything and forwards frames for other shards over their rte_ring;
+ * shards without a tx queue of their own hand mbufs to shard 0's tx ring.
+ */
+#ifndef QR_SHARD_SHARD_H
+#define QR_SHARD_SHARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/cluster.h"
+#include "core/core.h"
+#include "wal/wal.h"
+
+struct rte_mempool;
+struct rte_ring;
+struct qr_shard;
+
+#define QR_SHARD_NONE 0xffffu /* no queue of its own */
+
+/* Data-plane drop reasons (packets, not protocol messages). */
+#define QR_SHARD_DROP_LIST(X)                                                  \
+	X(PARSE, "not a valid Ethernet/IPv4/UDP or ARP frame")                 \
+	X(NOT_FOR_US, "IPv4 destination is not this node")                     \
+	X(BAD_PORT, "UDP port is not one of this node's shard ports")          \
+	X(STEER_FULL, "software-steering ring to another shard full")          \
+	X(NO_MBUF, "mempool empty when sending")                               \
+	X(NO_ARP, "destination MAC unknown (ARP request sent)")                \
+	X(TX_FULL, "tx queue or ring full")                                    \
+	X(WAL_BUSY, "WAL append refused (back-pressure)")
+
+enum qr_shard_drop {
+#define QR_SHARD_DROP_ENUM(name, text) QR_SHARD_DROP_##name,
+	QR_SHARD_DROP_LIST(QR_SHARD_DROP_ENUM)
+#undef QR_SHARD_DROP_ENUM
+	QR_SHARD_DROP_COUNT
+};
+const char *qr_shard_drop_name(enum qr_shard_drop d);
+
+struct qr_shard_stats {
+	uint64_t rx_pkts, tx_pkts, rx_bursts;
+	uint64_t arp_replies, arp_requests, steered;
+	uint64_t loops, idle_sleeps;
+	uint64_t drops[QR_SHARD_DROP_COUNT];
+	uint64_t pkt_drops[32]; /* by qr_pkt reason */
+};
+
+struct qr_shard_config {
+	const struct qr_cluster *cluster;
+	uint16_t node_id;
+	uint16_t shard;
+	uint16_t port_id;
+	uint16_t rx_queue;          /* QR_SHARD_NONE: only the ring */
+	uint16_t tx_queue;          /* QR_SHARD_NONE: via tx_ring */
+	struct rte_mempool *pool;
+	struct rte_ring *rx_ring;   /* frames steered to this shard */
+	struct rte_ring **rx_rings; /* every shard's rx_ring, by shard */
+	struct rte_ring *tx_ring;   /* shard 0's: mbufs to transmit */
+	bool tx_checksum_offload;
+	bool idle_poll;             /* never sleep when idle */
+	uint64_t snapshot_every;    /* WAL records between snapshots; 0 off */
+	struct qr_core_config core; /* node_id, shard, placement... set */
+	struct qr_wal_config wal;   /* dir, shard, mode... set */
+	bool truncate_corrupt;      /* recovery: cut at mid-log corruption */
+};
+
+/*
+ * Create the core, recover the store from the WAL (printing what recovery
+ * did and how long it took), open the WAL. 0, or an error with a message
+ * in err ("wal: <file>: offset N: <reason>", ...).
+ */
+int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
+		    char *err, size_t err_len);
+/* lcore entry point (arg: struct qr_shard *). Returns at qr_shard_stop. */
+int qr_shard_run(void *arg);
+/* Ask every running loop to return (signal-safe). */
+void qr_shard_stop_all(void);
+/* After the loop returned: drain and sync the WAL, free everything.
+ * Returns the WAL's close status. */
+int qr_shard_destroy(struct qr_shard *s);
+
+const struct qr_shard_stats *qr_shard_stats(const struct qr_shard *s);
+struct qr_core *qr_shard_core(struct qr_shard *s);
+struct qr_wal *qr_shard_wal(struct qr_shard *s);
+const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s);
+
+#endif
