@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libquorate: the C client of a quorate cluster, over kernel UDP sockets.
+ *
+ * The client is "smart" (DESIGN.md section 2): it reads the cluster file,
+ * computes key -> partition -> replica set -> (node, shard) exactly as the
+ * nodes do, and sends each request straight to one replica of the key,
+ * which coordinates it. If no answer comes within a retry interval it
+ * resends the SAME request id, first to the same coordinator, then to the
+ * next replicas; the whole call is bounded by the request's deadline.
+ *
+ * Retries and writes (read this before choosing options). A node remembers
+ * recent writes by (client address, request id), so a write resent to the
+ * SAME coordinator is never applied twice: the node answers the resend with
+ * the first attempt's outcome. A write resent to ANOTHER replica is a new
+ * write there, with its own version: if the first coordinator was alive but
+ * slow, the value may be applied twice under two versions (harmless for a
+ * plain PUT of the same value, but the version the client sees may not be
+ * the highest one stored). Set write_failover = false to keep writes on one
+ * coordinator (no double apply, but no failover when it is down).
+ *
+ * A QR_ETIMEOUT or QR_EUNAVAILABLE from a write does not mean "not
+ * written": the write may have reached fewer than W replicas and may still
+ * spread by read repair (docs/protocol.md, "Write").
+ *
+ * Session tokens: the handle keeps the highest version (HLC) it has seen in
+ * any reply and, when sessions are on (the default) and a request gives no
+ * min_version, sends it as the request's min_version. Writes are then
+ * stamped above everything the session has seen.
+ *
+ * Thread safety: a handle is NOT thread-safe. Use one handle per thread
+ * (handles share nothing, so that is cheap and scales).
+ *
+ * Memory: qr_client_open() allocates everything the handle needs;
+ * requests allocate nothing. Results are plain structs the caller owns
+ * (values are copied into them).
+ */
+#ifndef QUORATE_CLIENT_H
+#define QUORATE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quorate/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QR_CLIENT_KEY_BYTES_MAX	      255 /* longer: QR_ETOOLARGE; empty: EINVAL */
+#define QR_CLIENT_VALUE_BYTES_MAX     1024 /* one frame; longer: QR_ETOOLARGE */
+#define QR_CLIENT_DEADLINE_MS_DEFAULT 1000
+#define QR_CLIENT_RETRIES_DEFAULT     3
+
+struct qr_client;
+
+/* Which replica of the key's replica set coordinates a request. */
+enum qr_client_coordinator {
+	QR_COORD_FIRST = 0,  /* highest placement score: the same node for a
+			      * key every time (best for write dedupe) */
+	QR_COORD_RANDOM = 1, /* a random replica per request (spreads load) */
+};
+
+struct qr_client_options {
+	uint32_t deadline_ms; /* default per-request deadline; 0: 1000 */
+	uint32_t retries;     /* resends after the first send; the deadline is
+			       * split in retries + 1 equal intervals */
+	enum qr_client_coordinator coordinator;
+	bool write_failover;   /* resend writes to other replicas (see top) */
+	bool session;	       /* keep and send the session token */
+	const char *bind_addr; /* "IPv4" or "IPv4:port" to bind; NULL: any */
+	uint64_t seed;	       /* request ids / random choice; 0: getrandom() */
+};
+
+/* deadline 1000 ms, 3 retries, FIRST, write_failover on, session on. */
+void qr_client_options_default(struct qr_client_options *o);
+
+enum qr_consistency {
+	QR_CONSISTENCY_DEFAULT = 0, /* QUORUM */
+	QR_CONSISTENCY_ONE = 1,
+	QR_CONSISTENCY_QUORUM = 2, /* floor(RF/2)+1 */
+	QR_CONSISTENCY_ALL = 3,
+	QR_CONSISTENCY_RW = 4, /* explicit r (reads) / w (writes), 1..RF */
+};
+
+/* Per-request options; a NULL pointer means all defaults. */
+struct qr_req_opts {
+	enum qr_consistency consistency;
+	uint8_t r, w;	      /* with QR_CONSISTENCY_RW */
+	uint32_t deadline_ms; /* 0: the handle's default */
+	uint64_t min_version; /* an HLC; 0: the session token (if on) */
+};
+
+struct qr_result {
+	int status;	       /* 0 or enum qr_err; also the return value */
+	uint64_t hlc;	       /* version written, or read (0: none) */
+	uint16_t node;	       /* version's node (breaks HLC ties) */
+	uint16_t coordinator;  /* node that answered (0xffff: none) */
+	uint8_t answered;      /* replicas that answered */
+	uint64_t replica_mask; /* bit n: node n answered */
+	bool tombstone;	       /* GET: the key is deleted at version */
+	uint32_t attempts;     /* datagrams sent for this request */
+	uint16_t value_len;    /* GET: bytes in value */
+	uint8_t value[QR_CLIENT_VALUE_BYTES_MAX];
+};
+
+/*
+ * Open a handle: load the cluster file, compute the placement table, open
+ * one non-blocking UDP socket. opt NULL: defaults. Returns NULL with a
+ * message in err (if err_len > 0) on failure; the message of a bad cluster
+ * file is qr_cluster_load()'s ("FILE: [section] key: what is wrong").
+ */
+struct qr_client *qr_client_open(const char *cluster_file,
+				 const struct qr_client_options *opt, char *err,
+				 size_t err_len);
+/* Close the socket and free the handle. NULL is fine. */
+void qr_client_close(struct qr_client *c);
+
+/*
+ * Requests. Each returns 0 or a negative enum qr_err, and fills *out (which
+ * may be NULL) in both cases: the version, the replicas that answered, and
+ * for GET the value. Errors: QR_ENOTFOUND (GET of a missing or deleted key:
+ * out->hlc is the tombstone's version, if any), QR_EUNAVAILABLE,
+ * QR_ETIMEOUT (no node answered within the deadline), QR_ETOOLARGE,
+ * QR_EINVAL (bad key, level or options), QR_EBUSY, QR_ESTALE, QR_EIO (a
+ * socket error), or any status a node sends.
+ */
+int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
+		  const void *value, size_t value_len,
+		  const struct qr_req_opts *o, struct qr_result *out);
+int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
+		  const struct qr_req_opts *o, struct qr_result *out);
+int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
+		  const struct qr_req_opts *o, struct qr_result *out);
+
+/* The session token (highest HLC seen), e.g. to hand to another process;
+ * set: raise it (it never goes back). */
+uint64_t qr_client_session(const struct qr_client *c);
+void qr_client_session_observe(struct qr_client *c, uint64_t hlc);
+
+/* Where a key goes: its partition and replica node ids (highest placement
+ * score first). Returns the replica count (RF), or a negative QR_E*. */
+int qr_client_replicas(const struct qr_client *c, const void *key,
+		       size_t key_len, uint32_t *partition, uint16_t nodes[8]);
+
+struct qr_client_stats {
+	uint64_t requests; /* calls made */
+	uint64_t sends;	   /* datagrams sent (first sends and resends) */
+	uint64_t resends;  /* of which resends */
+	uint64_t replies;  /* replies accepted */
+	uint64_t ignored;  /* datagrams ignored: other req_id, unknown
+			    * source, bad frame */
+	uint64_t timeouts; /* calls that ended in QR_ETIMEOUT */
+};
+const struct qr_client_stats *qr_client_stats(const struct qr_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
