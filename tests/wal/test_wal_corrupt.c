@@ -6,7 +6,8 @@
  * Recovery must never crash, and:
  *  - damage to a batch that is not the last one: refused (QR_ECORRUPT, a
  *    message "<file>: offset N: ...") or harmless (all records back);
- *  - damage to the last batch or after it: a torn tail, cut, with every
+ *  - damage to the last batch or after it (or random bytes that spill from
+ *    the batch before into the last one): a torn tail, cut, with every
  *    earlier batch back;
  *  - whatever it returns is intact (CRC-checked, compared byte for byte)
  *    and contiguous from lsn 1; after a cut, recovery is clean;
@@ -221,7 +222,8 @@ int main(int argc, char **argv)
 		/* A truncation of the last file removes every batch after
 		 * the cut too: that is a tail. */
 		bool last = e == next_ext - 1 ||
-			    (kind == 0 && ext[next_ext - 1].file == f);
+			    (kind == 0 && ext[next_ext - 1].file == f) ||
+			    extent_at(f, off + mlen - 1) == next_ext - 1;
 
 		struct wt_table t;
 		struct qr_wal_recover_stats st;
