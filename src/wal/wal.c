@@ -109,6 +109,10 @@ static void spare_start(struct qr_wal *w)
 		struct seg_slot *s = &w->segs[i];
 		if (s->state != SEG_UNUSED)
 			continue;
+		if (w->recycle_count && io_uring_sq_space_left(&w->ring) < 2)
+			qr_wal_flush_sq(w);
+		if (w->recycle_count && io_uring_sq_space_left(&w->ring) < 2)
+			return;
 		struct io_uring_sqe *sqe = qr_wal_sqe(w);
 		if (!sqe)
 			return;
@@ -117,9 +121,33 @@ static void spare_start(struct qr_wal *w)
 		s->write_off = 0;
 		s->refs = 0;
 		s->dirty = false;
+		s->recycled = false;
 		seg_path(w, s->seq, s->path, sizeof(s->path));
-		io_uring_prep_openat(sqe, AT_FDCWD, s->path, open_flags(w),
-				     0644);
+		if (w->recycle_count) {
+			/* Reuse a covered segment: rename it, then open it
+			 * (linked). Its blocks are written already, so an
+			 * overwrite + fdatasync needs no journal commit and
+			 * no zeroing (docs/wal.md, "Recycling"). */
+			struct io_uring_sqe *open_sqe = qr_wal_sqe(w);
+			QR_ASSERT(open_sqe); /* room for two checked above */
+			uint64_t old = w->recycle[0];
+			memmove(w->recycle, w->recycle + 1,
+				--w->recycle_count * sizeof(w->recycle[0]));
+			seg_path(w, old, s->old_path, sizeof(s->old_path));
+			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
+					       AT_FDCWD, s->path, 0);
+			sqe->flags |= IOSQE_IO_LINK;
+			io_uring_sqe_set_data64(sqe, qr_wal_tag(
+				TAG_PREP_RENAME, (uint32_t)i));
+			s->recycled = true;
+			sqe = open_sqe;
+			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
+					     O_RDWR | O_CLOEXEC |
+					     (w->direct ? O_DIRECT : 0), 0);
+		} else {
+			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
+					     open_flags(w), 0644);
+		}
 		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_OPEN,
 						       (uint32_t)i));
 		s->state = SEG_OPENING;
@@ -178,6 +206,12 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 		return;
 	}
 	s->fd = res;
+	if (s->recycled) {
+		w->stats.segments_recycled++;
+		s->zero_off = w->cfg.segment_bytes;
+		spare_sync(w, i); /* the rename must be durable */
+		return;
+	}
 	sqe = qr_wal_sqe(w);
 	if (!sqe) {
 		qr_wal_fail(w, QR_EIO);
@@ -291,6 +325,10 @@ static void on_cqe(struct qr_wal *w, uint64_t tag, int res)
 		break;
 	case TAG_PREP_STEP:
 		spare_step_done(w, (int)idx, res);
+		break;
+	case TAG_PREP_RENAME:
+		/* A failed rename cancels the linked openat, which fails
+		 * the WAL (spare_opened). */
 		break;
 	case TAG_BG_SYNC: {
 		struct seg_slot *s = &w->segs[idx];
@@ -408,6 +446,7 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 			.first_lsn = b->first_lsn,
 			.segment_bytes = w->cfg.segment_bytes,
 			.shard = w->cfg.shard,
+			.flags = s->recycled ? QR_WAL_SEG_RECYCLED : 0,
 		};
 		qr_wal_seg_hdr_seal(sh);
 		src = b->buf;
@@ -633,6 +672,7 @@ static int first_segment(struct qr_wal *w)
 		return QR_EIO;
 	s->state = SEG_READY;
 	w->spare_seg = 0;
+	w->run_first_seq = s->seq;
 	w->stats.segments_created++;
 	return 0;
 }
@@ -837,6 +877,11 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			if (s->state == SEG_READY) /* unused spare */
 				unlink(s->path);
 			close(s->fd);
+		}
+		for (uint32_t i = 0; i < w->recycle_count; i++) {
+			char path[QR_WAL_PATH_MAX];
+			seg_path(w, w->recycle[i], path, sizeof(path));
+			unlink(path); /* covered: recovery would drop it */
 		}
 		if (fsync(w->dirfd))
 			qr_wal_fail(w, QR_EIO);

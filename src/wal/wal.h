@@ -102,7 +102,10 @@ struct qr_wal_stats {
 	uint64_t batch_records_max; /* largest batch, records */
 	uint64_t batch_bytes_max;   /* largest batch, bytes */
 	uint64_t segments_created;
-	uint64_t segments_deleted;
+	uint64_t segments_deleted;  /* covered by a snapshot (unlinked, or
+				     * kept for reuse) */
+	uint64_t segments_recycled; /* spares made from covered segments
+				     * (renamed, no fallocate, no zeroing) */
 	uint64_t segment_waits;     /* submit delayed: next segment not ready */
 	uint64_t snapshots;         /* completed */
 	uint64_t snapshot_entries;  /* written, all snapshots */

@@ -292,17 +292,21 @@ int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 	for (uint32_t i = 0; i < n; i++) {
 		const struct qr_wal_image *img = &imgs[i];
 		struct qr_wal_seg_hdr sh;
-		bool sh_ok = false;
+		bool sh_ok = false, recycled = false;
 		uint64_t pos;
 
 		if (img->len >= B) {
 			memcpy(&sh, img->data, sizeof(sh));
-			sh_ok = sh.crc == HDR_CRC(&sh) &&
+			bool sh_crc = sh.crc == HDR_CRC(&sh) &&
 				sh.magic == QR_WAL_SEG_MAGIC &&
 				sh.format == QR_WAL_FORMAT_VERSION &&
-				sh.shard == shard && sh.seq == img->seq &&
-				sh.first_lsn != 0;
-			if (!sh_ok && !all_zero(img->data, B))
+				sh.shard == shard && sh.first_lsn != 0;
+			sh_ok = sh_crc && sh.seq == img->seq;
+			/* Recycled: new header, or renamed and not yet
+			 * written (the header of its earlier life). */
+			recycled = (sh_ok && (sh.flags & QR_WAL_SEG_RECYCLED)) ||
+				   (sh_crc && sh.seq < img->seq);
+			if (!sh_ok && !recycled && !all_zero(img->data, B))
 				note_garbage(&p, i, 0,
 					     "bad segment header");
 		} else if (img->len && !all_zero(img->data, img->len)) {
@@ -318,7 +322,10 @@ int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 			struct batch_view b;
 			enum batch_check c = check_batch(img, pos,
 				QR_WAL_BATCH_MAGIC, img->seq, shard, true, &b);
-			if (c == BATCH_ZERO) {
+			if (c == BATCH_ZERO || (c == BATCH_GARBAGE && recycled)) {
+				/* zeros, or a recycled file's old content:
+				 * not a batch of this segment. A tear there
+				 * still shows as a hole in the lsns. */
 				pos += B;
 				continue;
 			}

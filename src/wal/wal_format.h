@@ -56,9 +56,14 @@ struct qr_wal_seg_hdr {
 	uint64_t segment_bytes; /* preallocated size */
 	uint16_t shard;
 	uint16_t reserved16;    /* 0 */
-	uint32_t reserved32;    /* 0 */
+	uint32_t flags;         /* QR_WAL_SEG_* */
 };
 _Static_assert(sizeof(struct qr_wal_seg_hdr) == 48, "segment header");
+
+/* The file held an older segment of this run (recycled after a snapshot
+ * instead of zeroed): past the new data it holds old batches (another seq)
+ * and pieces of them, which are old content, not damage. */
+#define QR_WAL_SEG_RECYCLED 0x1u
 
 struct qr_wal_batch_hdr {
 	uint32_t crc;          /* CRC32C of bytes [4, sizeof) */

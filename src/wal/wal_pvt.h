@@ -30,6 +30,7 @@
 #define QR_WAL_PATH_MAX 512
 #define QR_WAL_ZERO_BYTES (1u << 20) /* one pre-zeroing write */
 #define QR_WAL_ZERO_INFLIGHT 4u      /* pre-zeroing writes at once */
+#define QR_WAL_RECYCLE_MAX 4u        /* covered segments kept for reuse */
 
 enum tag_kind {
 	TAG_BATCH_WRITE = 1,
@@ -40,6 +41,7 @@ enum tag_kind {
 	TAG_SNAP_OPEN = 6,
 	TAG_SNAP_WRITE = 7,
 	TAG_SNAP_OP = 8,
+	TAG_PREP_RENAME = 9,
 };
 
 static inline uint64_t qr_wal_tag(enum tag_kind k, uint32_t idx)
@@ -83,7 +85,9 @@ struct seg_slot {
 	uint8_t pending;      /* preparation completions expected */
 	uint64_t zero_off;    /* next offset to zero */
 	bool dirty;           /* async: written since the last sync */
+	bool recycled;        /* an older segment of this run, renamed */
 	char path[QR_WAL_PATH_MAX];
+	char old_path[QR_WAL_PATH_MAX]; /* recycled: its earlier name */
 };
 
 struct known_seg {
@@ -155,6 +159,10 @@ struct qr_wal {
 	int cur_seg;             /* -1: none yet */
 	int spare_seg;           /* -1: none ready or preparing */
 	uint64_t next_seq;       /* seq of the next segment file */
+	uint64_t run_first_seq;  /* first segment of this run */
+	uint64_t recycle[QR_WAL_RECYCLE_MAX]; /* seqs of covered segments of
+					 * this run, kept for reuse (FIFO) */
+	uint32_t recycle_count;
 	/* async mode background sync */
 	uint32_t bg_syncs;       /* in flight */
 	uint64_t bg_target;      /* durable lsn when they were issued */

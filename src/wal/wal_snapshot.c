@@ -246,10 +246,17 @@ static bool delete_round(struct qr_wal *w)
 			&w->known[(w->known_head + 1) % QR_WAL_KNOWN_SEGS];
 		if (nx->first_lsn == 0 || nx->first_lsn > s->begin_lsn)
 			break;
-		snprintf(unlink_paths[n], QR_WAL_PATH_MAX,
-			 "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
-			 w->cfg.shard, k->seq);
-		n++;
+		if (w->cfg.prezero && k->seq >= w->run_first_seq &&
+		    w->recycle_count < QR_WAL_RECYCLE_MAX) {
+			/* Written whole by this run (zeros, then data), at
+			 * segment_bytes: kept as a future spare. */
+			w->recycle[w->recycle_count++] = k->seq;
+		} else {
+			snprintf(unlink_paths[n], QR_WAL_PATH_MAX,
+				 "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
+				 w->cfg.shard, k->seq);
+			n++;
+		}
 		w->known_head = (w->known_head + 1) % QR_WAL_KNOWN_SEGS;
 		w->known_count--;
 		w->stats.segments_deleted++;
