@@ -1,0 +1,953 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libquorate and the `quorate` CLI against a fake cluster in this process:
+ * three nodes on 127.0.0.1..3 (loopback accepts all of 127/8), each a real
+ * qr_core behind a kernel UDP socket, driven by one thread that polls the
+ * sockets, feeds frames to the cores, makes every WAL append durable at
+ * once, ticks the timers and flushes. Each node also serves a management
+ * socket (unix stream) that answers "stat\n" with a JSON object, so the
+ * CLI's `stat` can be checked. A node can be muted (it reads and drops
+ * everything, and is not ticked) or made to answer with spoofed replies.
+ *
+ * The CLI is the binary meson built (QUORATE_BIN), run with posix_spawn;
+ * its stdout (one JSON object with --json) and exit status are checked.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/eal_local.h"
+#include "common/rng.h"
+#include "core/core.h"
+#include "quorate/client.h"
+#include "quorate/err.h"
+#include "unit.h"
+
+extern char **environ;
+
+#define N	   3
+#define CLUSTER_ID 4242
+#define PARTITIONS 256
+
+enum mode { LIVE, MUTE, SPOOF };
+
+struct fake_node {
+	uint16_t id;
+	int fd;	  /* UDP, 127.0.0.(id+1):port */
+	int mgmt; /* unix stream listener */
+	struct sockaddr_in addr;
+	char mgmt_path[108];
+	struct qr_core *core;
+	struct qr_rng rng;
+	_Atomic int mode;
+};
+
+static struct fake {
+	struct qr_placement pl;
+	struct fake_node node[N];
+	int spoof_fd; /* 127.0.0.9: a source no client should trust */
+	uint16_t port;
+	char file[64];
+	pthread_t thread;
+	atomic_bool stop;
+} f;
+
+static uint64_t env_now_us(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t env_wall_ms(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Client handle: the client's IPv4 (host order) << 16 | port. */
+static uint64_t handle_of(const struct sockaddr_in *sa)
+{
+	return (uint64_t)ntohl(sa->sin_addr.s_addr) << 16 | ntohs(sa->sin_port);
+}
+
+static void env_send(void *ctx, uint16_t dst, uint64_t client,
+		     const void *frame, size_t len)
+{
+	struct fake_node *n = ctx;
+	struct sockaddr_in to;
+	if (dst == QR_NODE_CLIENT) {
+		to = (struct sockaddr_in){
+			.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl((uint32_t)(client >> 16)),
+			.sin_port = htons((uint16_t)client),
+		};
+	} else {
+		QR_ASSERT(dst < N);
+		to = f.node[dst].addr;
+	}
+	(void)sendto(n->fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to));
+}
+
+static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
+{
+	(void)ctx;
+	(void)rec;
+	return 0; /* durable at the end of the batch */
+}
+
+static uint64_t env_random(void *ctx)
+{
+	return qr_rng_next(&((struct fake_node *)ctx)->rng);
+}
+
+static int peer_of(const struct sockaddr_in *from)
+{
+	for (int i = 0; i < N; i++)
+		if (from->sin_addr.s_addr == f.node[i].addr.sin_addr.s_addr &&
+		    from->sin_port == f.node[i].addr.sin_port)
+			return i;
+	return -1;
+}
+
+/* SPOOF mode: answer a client request three wrong ways (right req_id from
+ * a foreign address, wrong req_id from the node, right req_id claiming to
+ * be another node). A correct client ignores all three. */
+static void spoof(struct fake_node *n, const uint8_t *buf, size_t len,
+		  const struct sockaddr_in *from)
+{
+	struct qr_frame_reader r;
+	struct qr_msg m;
+	if (qr_wire_frame_open(&r, buf, len, CLUSTER_ID, NULL) ||
+	    qr_wire_next(&r, &m) != 1 || m.type != QR_MSG_CLIENT_REQ)
+		return;
+	for (int k = 0; k < 3; k++) {
+		struct qr_frame_hdr h = {
+			.cluster_id = CLUSTER_ID,
+			.src_node =
+				k == 2 ? (uint16_t)((n->id + 1) % N) : n->id,
+			.dst_node = QR_NODE_CLIENT,
+		};
+		struct qr_msg rep = {
+			.type = QR_MSG_CLIENT_REPLY,
+			.req_id = m.req_id + (k == 1),
+			.version = {777, n->id},
+			.answered = 3,
+		};
+		uint8_t out[QR_FRAME_BYTES_MAX];
+		struct qr_frame_writer w;
+		qr_wire_frame_begin(&w, out, sizeof(out), &h);
+		QR_ASSERT(qr_wire_put(&w, &rep) == 0);
+		size_t olen = qr_wire_frame_end(&w);
+		(void)sendto(k == 0 ? f.spoof_fd : n->fd, out, olen, 0,
+			     (const struct sockaddr *)from, sizeof(*from));
+	}
+}
+
+static void serve_stat(struct fake_node *n)
+{
+	int fd = accept4(n->mgmt, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	char line[16] = {0};
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, 500) == 1 && read(fd, line, sizeof(line) - 1) > 0 &&
+	    !strcmp(line, "stat\n")) {
+		const struct qr_core_stats *s = qr_core_stats(n->core);
+		char out[1024];
+		int len = snprintf(
+			out, sizeof(out),
+			"{\"node\":%u,\"ops\":{\"get\":%llu,\"put\":%llu,"
+			"\"delete\":%llu},\"errors\":{\"UNAVAILABLE\":%llu},"
+			"\"peers\":[{\"id\":%u,\"state\":\"%s\"}],"
+			"\"wal\":{\"appended\":%llu},\"drops\":{},\"tag\":"
+			"\"a\\\"b\"}\n",
+			n->id, (unsigned long long)s->client_ops[QR_OP_GET],
+			(unsigned long long)s->client_ops[QR_OP_PUT],
+			(unsigned long long)s->client_ops[QR_OP_DELETE],
+			(unsigned long long)s->client_err_by[-QR_EUNAVAILABLE],
+			(n->id + 1) % N,
+			qr_peer_state_name(
+				qr_detector_state(qr_core_detector(n->core),
+						  (uint16_t)((n->id + 1) % N))),
+			(unsigned long long)qr_core_last_lsn(n->core));
+		(void)!write(fd, out, (size_t)len);
+	}
+	close(fd);
+}
+
+static void *fake_loop(void *arg)
+{
+	(void)arg;
+	struct pollfd p[2 * N];
+	for (int i = 0; i < N; i++) {
+		p[i] = (struct pollfd){.fd = f.node[i].fd, .events = POLLIN};
+		p[N + i] =
+			(struct pollfd){.fd = f.node[i].mgmt, .events = POLLIN};
+	}
+	uint8_t buf[QR_FRAME_BYTES_MAX + 1];
+	while (!atomic_load(&f.stop)) {
+		(void)poll(p, 2 * N, 1);
+		for (int i = 0; i < N; i++) {
+			struct fake_node *n = &f.node[i];
+			int mode = atomic_load(&n->mode);
+			if (p[N + i].revents & POLLIN)
+				serve_stat(n);
+			for (int burst = 0; burst < 64; burst++) {
+				struct sockaddr_in from;
+				socklen_t fl = sizeof(from);
+				ssize_t len = recvfrom(
+					n->fd, buf, sizeof(buf), MSG_DONTWAIT,
+					(struct sockaddr *)&from, &fl);
+				if (len < 0)
+					break;
+				int peer = peer_of(&from);
+				if (mode == MUTE)
+					continue;
+				if (mode == SPOOF && peer < 0) {
+					spoof(n, buf, (size_t)len, &from);
+					continue;
+				}
+				if (peer >= 0 &&
+				    atomic_load(&f.node[peer].mode) == MUTE)
+					continue;
+				qr_core_on_frame(n->core,
+						 peer >= 0 ? 0
+							   : handle_of(&from),
+						 buf, (size_t)len);
+			}
+		}
+		for (int i = 0; i < N; i++) {
+			struct fake_node *n = &f.node[i];
+			if (atomic_load(&n->mode) == MUTE)
+				continue;
+			uint64_t lsn = qr_core_last_lsn(n->core);
+			if (lsn > qr_core_durable_lsn(n->core))
+				qr_core_on_wal_durable(n->core, lsn);
+			qr_core_tick(n->core);
+			qr_core_flush(n->core);
+		}
+	}
+	return NULL;
+}
+
+static void set_mode(int node, enum mode m)
+{
+	atomic_store(&f.node[node].mode, m);
+}
+
+static void set_all(enum mode m)
+{
+	for (int i = 0; i < N; i++)
+		set_mode(i, m);
+}
+
+/* Every node live again, and time for heartbeats to bring the failure
+ * detectors back to UP (heartbeat 20 ms, down after 150 ms). */
+static void heal(void)
+{
+	set_all(LIVE);
+	usleep(100 * 1000);
+}
+
+/* Bind the three node sockets on one random high port (the port is in the
+ * cluster file, so port 0 will not do); retry on EADDRINUSE. */
+static int bind_nodes(void)
+{
+	struct qr_rng r;
+	qr_rng_seed(&r, (uint64_t)getpid() ^ (uint64_t)time(NULL) << 20);
+	for (int tries = 0; tries < 100; tries++) {
+		uint16_t port = (uint16_t)(20000 + qr_rng_below(&r, 40000));
+		int ok = 1;
+		for (int i = 0; i < N; i++) {
+			struct fake_node *n = &f.node[i];
+			n->addr = (struct sockaddr_in){
+				.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(0x7f000001u + i),
+				.sin_port = htons(port),
+			};
+			n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (n->fd < 0 ||
+			    bind(n->fd, (struct sockaddr *)&n->addr,
+				 sizeof(n->addr))) {
+				ok = 0;
+				for (int j = 0; j <= i; j++)
+					if (f.node[j].fd >= 0)
+						close(f.node[j].fd);
+				break;
+			}
+		}
+		if (ok) {
+			f.port = port;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 8))
+		return -1;
+	return fd;
+}
+
+static void write_cluster_file(const char *path, const char *bad_mgmt2)
+{
+	FILE *fp = fopen(path, "w");
+	QR_ASSERT(fp);
+	fprintf(fp,
+		"[cluster]\nid = %u\npartitions = %u\nreplication_factor = 3\n"
+		"base_port = %u\n",
+		CLUSTER_ID, PARTITIONS, f.port);
+	for (int i = 0; i < N; i++)
+		fprintf(fp, "[node.%d]\nip = 127.0.0.%d\nmgmt = %s\n", i, i + 1,
+			i == 2 && bad_mgmt2 ? bad_mgmt2 : f.node[i].mgmt_path);
+	fclose(fp);
+}
+
+static int fake_start(void)
+{
+	memset(&f, 0, sizeof(f));
+	if (bind_nodes())
+		return -1;
+	if (qr_placement_init(&f.pl, PARTITIONS, N, 3, 1))
+		return -1;
+	for (int i = 0; i < N; i++) {
+		struct fake_node *n = &f.node[i];
+		n->id = (uint16_t)i;
+		qr_rng_seed(&n->rng, 100 + (uint64_t)i);
+		snprintf(n->mgmt_path, sizeof(n->mgmt_path),
+			 "/tmp/qr-test-client-%d-n%d.sock", (int)getpid(), i);
+		if ((n->mgmt = listen_unix(n->mgmt_path)) < 0)
+			return -1;
+		struct qr_core_config cfg;
+		qr_core_config_defaults(&cfg);
+		cfg.node_id = (uint16_t)i;
+		cfg.cluster_id = CLUSTER_ID;
+		cfg.placement = &f.pl;
+		cfg.requests_max = 64;
+		cfg.pending_max = 256;
+		cfg.keys_max = 1024;
+		cfg.rto_us_min = 2000;
+		cfg.rto_us_max = 20000;
+		cfg.heartbeat_us = 20000;
+		cfg.suspect_after_us = 60000;
+		cfg.down_after_us = 150000;
+		struct qr_env env = {
+			.ctx = n,
+			.now_us = env_now_us,
+			.wall_ms = env_wall_ms,
+			.send = env_send,
+			.wal_append = env_wal_append,
+			.random = env_random,
+		};
+		if (qr_core_create(&cfg, &env, &n->core))
+			return -1;
+	}
+	f.spoof_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(0x7f000009u)};
+	if (f.spoof_fd < 0 ||
+	    bind(f.spoof_fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return -1;
+	snprintf(f.file, sizeof(f.file), "/tmp/qr-test-client-%d.ini",
+		 (int)getpid());
+	write_cluster_file(f.file, NULL);
+	return pthread_create(&f.thread, NULL, fake_loop, NULL) ? -1 : 0;
+}
+
+static void fake_stop(void)
+{
+	atomic_store(&f.stop, true);
+	pthread_join(f.thread, NULL);
+	for (int i = 0; i < N; i++) {
+		qr_core_destroy(f.node[i].core);
+		close(f.node[i].fd);
+		close(f.node[i].mgmt);
+		unlink(f.node[i].mgmt_path);
+	}
+	close(f.spoof_fd);
+	qr_placement_fini(&f.pl);
+	unlink(f.file);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+	return env_now_us(NULL) / 1000;
+}
+
+static struct qr_client *open_client(uint32_t deadline_ms, uint32_t retries)
+{
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.deadline_ms = deadline_ms;
+	o.retries = retries;
+	char err[256];
+	struct qr_client *c = qr_client_open(f.file, &o, err, sizeof(err));
+	if (!c)
+		fprintf(stderr, "open: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	return c;
+}
+
+/* A key (written into buf) whose first replica is node `first`. */
+static const char *key_led_by(struct qr_client *c, int first, char *buf,
+			      size_t cap)
+{
+	for (int i = 0; i < 10000; i++) {
+		snprintf(buf, cap, "key-%d-%d", first, i);
+		uint16_t nodes[8];
+		CU_ASSERT_EQUAL_FATAL(
+			qr_client_replicas(c, buf, strlen(buf), NULL, nodes),
+			3);
+		if (nodes[0] == first)
+			return buf;
+	}
+	CU_FAIL_FATAL("no key found");
+	return NULL;
+}
+
+static int put_s(struct qr_client *c, const char *k, const char *v,
+		 enum qr_consistency lvl, struct qr_result *r)
+{
+	struct qr_req_opts o = {.consistency = lvl};
+	return qr_client_put(c, k, strlen(k), v, strlen(v), &o, r);
+}
+
+static int get_s(struct qr_client *c, const char *k, enum qr_consistency lvl,
+		 struct qr_result *r)
+{
+	struct qr_req_opts o = {.consistency = lvl};
+	return qr_client_get(c, k, strlen(k), &o, r);
+}
+
+/* ---- library tests ---------------------------------------------------- */
+
+static void put_get_del_at_every_level(void)
+{
+	struct qr_client *c = open_client(1000, 3);
+	static struct qr_result r;
+	static const enum qr_consistency lv[] = {
+		QR_CONSISTENCY_ONE, QR_CONSISTENCY_QUORUM, QR_CONSISTENCY_ALL};
+	static const uint8_t need[] = {1, 2, 3};
+	for (int i = 0; i < 3; i++) {
+		char key[32], val[32];
+		snprintf(key, sizeof(key), "level-%d", i);
+		snprintf(val, sizeof(val), "value-%d", i);
+		CU_ASSERT_EQUAL(put_s(c, key, "old", lv[i], &r), 0);
+		uint64_t v1 = r.hlc;
+		CU_ASSERT(v1 != 0);
+		CU_ASSERT(r.answered >= need[i]);
+		CU_ASSERT_EQUAL(put_s(c, key, val, lv[i], &r), 0);
+		uint64_t v2 = r.hlc;
+		CU_ASSERT(v2 > v1); /* versions increase */
+		CU_ASSERT(qr_client_session(c) >= v2);
+
+		CU_ASSERT_EQUAL(get_s(c, key, lv[i], &r), 0);
+		CU_ASSERT_EQUAL(r.status, 0);
+		CU_ASSERT_EQUAL(r.value_len, strlen(val));
+		CU_ASSERT_EQUAL(memcmp(r.value, val, r.value_len), 0);
+		CU_ASSERT_EQUAL(r.hlc, v2);
+		CU_ASSERT(r.answered >= need[i]);
+		CU_ASSERT_FALSE(r.tombstone);
+		if (lv[i] == QR_CONSISTENCY_ALL) {
+			CU_ASSERT_EQUAL(r.answered, 3);
+			CU_ASSERT_EQUAL(r.replica_mask, 7);
+		}
+
+		struct qr_req_opts o = {.consistency = lv[i]};
+		CU_ASSERT_EQUAL(qr_client_del(c, key, strlen(key), &o, &r), 0);
+		uint64_t v3 = r.hlc;
+		CU_ASSERT(v3 > v2);
+		/* A read at ALL sees the tombstone whatever level deleted. */
+		CU_ASSERT_EQUAL(get_s(c, key, QR_CONSISTENCY_ALL, &r),
+				QR_ENOTFOUND);
+		CU_ASSERT(r.tombstone);
+		CU_ASSERT_EQUAL(r.hlc, v3);
+	}
+	CU_ASSERT_EQUAL(get_s(c, "never-written", QR_CONSISTENCY_QUORUM, &r),
+			QR_ENOTFOUND);
+	CU_ASSERT_EQUAL(r.hlc, 0);
+	CU_ASSERT_FALSE(r.tombstone);
+	/* Explicit r / w. */
+	struct qr_req_opts w2 = {.consistency = QR_CONSISTENCY_RW, .w = 2};
+	CU_ASSERT_EQUAL(qr_client_put(c, "rw", 2, "x", 1, &w2, &r), 0);
+	CU_ASSERT(r.answered >= 2);
+	struct qr_req_opts r3 = {.consistency = QR_CONSISTENCY_RW, .r = 3};
+	CU_ASSERT_EQUAL(qr_client_get(c, "rw", 2, &r3, &r), 0);
+	CU_ASSERT_EQUAL(r.answered, 3);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 0);
+	qr_client_close(c);
+}
+
+static void bad_requests_fail_locally(void)
+{
+	struct qr_client *c = open_client(1000, 3);
+	static struct qr_result r;
+	static char big[QR_CLIENT_VALUE_BYTES_MAX + 1];
+	char longkey[QR_CLIENT_KEY_BYTES_MAX + 2];
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	CU_ASSERT_EQUAL(qr_client_put(c, "k", 1, big, sizeof(big), NULL, &r),
+			QR_ETOOLARGE);
+	CU_ASSERT_EQUAL(r.attempts, 0);
+	CU_ASSERT_EQUAL(
+		qr_client_put(c, "k", 1, big, sizeof(big) - 1, NULL, &r),
+		0); /* exactly the limit fits */
+	CU_ASSERT_EQUAL(get_s(c, longkey, 0, &r), QR_ETOOLARGE);
+	CU_ASSERT_EQUAL(qr_client_get(c, "", 0, NULL, &r), QR_EINVAL);
+	struct qr_req_opts o = {.consistency = QR_CONSISTENCY_RW, .r = 2};
+	CU_ASSERT_EQUAL(qr_client_put(c, "k", 1, "v", 1, &o, &r), QR_EINVAL);
+	o = (struct qr_req_opts){.consistency = QR_CONSISTENCY_RW, .r = 4};
+	CU_ASSERT_EQUAL(qr_client_get(c, "k", 1, &o, &r), QR_EINVAL);
+	o = (struct qr_req_opts){.consistency = 9};
+	CU_ASSERT_EQUAL(qr_client_get(c, "k", 1, &o, &r), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->sends, 1);
+	qr_client_close(c);
+
+	char err[256];
+	CU_ASSERT_PTR_NULL(
+		qr_client_open("/nonexistent.ini", NULL, err, sizeof(err)));
+	CU_ASSERT_STRING_EQUAL(
+		err,
+		"/nonexistent.ini: cannot read: No such file or directory");
+}
+
+static void session_token_raises_write_versions(void)
+{
+	struct qr_client *c = open_client(1000, 3);
+	static struct qr_result r;
+	/* A token 200 ms ahead (within the nodes' 500 ms max offset): the
+	 * write must be stamped above it, which only happens if it was
+	 * sent. */
+	uint64_t token = (env_wall_ms(NULL) + 200) << 16;
+	qr_client_session_observe(c, token);
+	CU_ASSERT_EQUAL(qr_client_session(c), token);
+	qr_client_session_observe(c, 5); /* never goes back */
+	CU_ASSERT_EQUAL(qr_client_session(c), token);
+	CU_ASSERT_EQUAL(put_s(c, "session", "v", 0, &r), 0);
+	CU_ASSERT(r.hlc > token);
+	CU_ASSERT_EQUAL(qr_client_session(c), r.hlc);
+	qr_client_close(c);
+
+	/* With sessions off, a fresh handle sends no token. */
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.session = false;
+	c = qr_client_open(f.file, &o, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	uint64_t later = (env_wall_ms(NULL) + 400) << 16;
+	qr_client_session_observe(c, later);
+	CU_ASSERT_EQUAL(put_s(c, "session2", "v", 0, &r), 0);
+	CU_ASSERT(r.hlc < later);
+	qr_client_close(c);
+}
+
+static void write_fails_over_when_coordinator_is_silent(void)
+{
+	struct qr_client *c = open_client(800, 3); /* 200 ms intervals */
+	static struct qr_result r;
+	char key[32];
+	key_led_by(c, 1, key, sizeof(key));
+	uint16_t nodes[8];
+	qr_client_replicas(c, key, strlen(key), NULL, nodes);
+	set_mode(1, MUTE);
+	CU_ASSERT_EQUAL(put_s(c, key, "v", QR_CONSISTENCY_QUORUM, &r), 0);
+	/* Same coordinator twice (deduplicated there), then the next. */
+	CU_ASSERT_EQUAL(r.attempts, 3);
+	CU_ASSERT_EQUAL(r.coordinator, nodes[1]);
+	/* Reads move on at once. */
+	CU_ASSERT_EQUAL(get_s(c, key, QR_CONSISTENCY_QUORUM, &r), 0);
+	CU_ASSERT_EQUAL(r.attempts, 2);
+	CU_ASSERT_EQUAL(r.coordinator, nodes[1]);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->resends, 3);
+	heal();
+	qr_client_close(c);
+
+	/* write_failover off: the write stays on its coordinator. */
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.deadline_ms = 300;
+	o.retries = 2;
+	o.write_failover = false;
+	c = qr_client_open(f.file, &o, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	set_mode(1, MUTE);
+	CU_ASSERT_EQUAL(put_s(c, key, "v", QR_CONSISTENCY_QUORUM, &r),
+			QR_ETIMEOUT);
+	CU_ASSERT_EQUAL(r.attempts, 3);
+	heal();
+	qr_client_close(c);
+}
+
+static void unavailable_is_passed_through(void)
+{
+	struct qr_client *c = open_client(600, 3);
+	static struct qr_result r;
+	char key[32];
+	key_led_by(c, 0, key, sizeof(key));
+	set_mode(2, MUTE);
+	uint64_t t0 = mono_ms();
+	CU_ASSERT_EQUAL(put_s(c, key, "v", QR_CONSISTENCY_ALL, &r),
+			QR_EUNAVAILABLE);
+	CU_ASSERT(mono_ms() - t0 < 600); /* the node's answer, not ours */
+	/* Node 0, or (after failover, once node 2 is DOWN there) another
+	 * live replica: never the silent one. */
+	CU_ASSERT(r.coordinator < N && r.coordinator != 2);
+	/* QUORUM still works with one replica silent. */
+	CU_ASSERT_EQUAL(put_s(c, key, "v", QR_CONSISTENCY_QUORUM, &r), 0);
+	heal();
+	qr_client_close(c);
+}
+
+static void timeout_when_every_node_is_silent(void)
+{
+	struct qr_client *c = open_client(300, 2);
+	static struct qr_result r;
+	set_all(MUTE);
+	uint64_t t0 = mono_ms();
+	CU_ASSERT_EQUAL(put_s(c, "silent", "v", 0, &r), QR_ETIMEOUT);
+	uint64_t took = mono_ms() - t0;
+	CU_ASSERT(took >= 299 && took < 400);
+	CU_ASSERT_EQUAL(r.attempts, 3);
+	CU_ASSERT_EQUAL(r.status, QR_ETIMEOUT);
+	/* A per-request deadline overrides the handle's. */
+	struct qr_req_opts o = {.deadline_ms = 90};
+	t0 = mono_ms();
+	CU_ASSERT_EQUAL(qr_client_get(c, "silent", 6, &o, &r), QR_ETIMEOUT);
+	took = mono_ms() - t0;
+	CU_ASSERT(took >= 89 && took < 190);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 2);
+	heal();
+	qr_client_close(c);
+}
+
+static void replies_from_wrong_sources_or_ids_are_ignored(void)
+{
+	struct qr_client *c = open_client(200, 1);
+	static struct qr_result r;
+	set_all(SPOOF);
+	CU_ASSERT_EQUAL(get_s(c, "spoofed", 0, &r), QR_ETIMEOUT);
+	CU_ASSERT_EQUAL(r.attempts, 2);
+	CU_ASSERT(qr_client_stats(c)->ignored >= 6); /* 3 per attempt */
+	CU_ASSERT_EQUAL(qr_client_stats(c)->replies, 0);
+	heal();
+	/* Stale answers left in the socket do not confuse the next call. */
+	CU_ASSERT_EQUAL(put_s(c, "spoofed", "ok", 0, &r), 0);
+	CU_ASSERT(r.hlc != 777);
+	qr_client_close(c);
+}
+
+/* ---- CLI tests -------------------------------------------------------- */
+
+struct run {
+	int status; /* exit status, or -1 */
+	char out[8192];
+	char err[4096];
+};
+
+static void read_fd(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t got;
+	while (n + 1 < cap && (got = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)got;
+	buf[n] = '\0';
+}
+
+/* Run the CLI with args (NULL-terminated); stdin gets `in` if not NULL. */
+static void cli(struct run *r, const char *in, const char *const *args)
+{
+	const char *bin = getenv("QUORATE_BIN");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = (char *)bin;
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	int po[2], pe[2], pi[2];
+	QR_ASSERT(!pipe(po) && !pipe(pe) && !pipe(pi));
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	for (int i = 0; i < 2; i++) {
+		posix_spawn_file_actions_addclose(&fa, po[i]);
+		posix_spawn_file_actions_addclose(&fa, pe[i]);
+		posix_spawn_file_actions_addclose(&fa, pi[i]);
+	}
+	pid_t pid;
+	int rc = posix_spawn(&pid, bin, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	close(po[1]);
+	close(pe[1]);
+	close(pi[0]);
+	if (in)
+		(void)!write(pi[1], in, strlen(in));
+	close(pi[1]);
+	/* Outputs are small: reading one pipe to EOF, then the other,
+	 * cannot fill a pipe buffer. */
+	read_fd(po[0], r->out, sizeof(r->out));
+	read_fd(pe[0], r->err, sizeof(r->err));
+	close(po[0]);
+	close(pe[0]);
+	int st;
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* --json: one object, one line. */
+static void assert_one_json_object(const struct run *r)
+{
+	size_t n = strlen(r->out);
+	CU_ASSERT(n > 2 && r->out[0] == '{' && r->out[n - 1] == '\n' &&
+		  r->out[n - 2] == '}');
+	CU_ASSERT_PTR_NULL(memchr(r->out, '\n', n - 1));
+}
+
+static uint64_t json_u64(const char *s, const char *field)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", field);
+	const char *p = strstr(s, pat);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+#define CLI(r, in, ...) cli(r, in, (const char *const[]){__VA_ARGS__, NULL})
+
+static void cli_put_get_del_json(void)
+{
+	static struct run r;
+	CLI(&r, NULL, "--cluster", f.file, "--json", "put", "cli-key",
+	    "v\"al\\ue\x01\xff\xc3\xa9");
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_one_json_object(&r);
+	CU_ASSERT(starts_with(r.out, "{\"ok\":true,\"op\":\"put\",\"key\":"
+				     "\"cli-key\",\"version\":\""));
+	uint64_t hlc = json_u64(r.out, "hlc");
+	CU_ASSERT(hlc != 0);
+	CU_ASSERT(json_u64(r.out, "replicas") >= 2);
+	char want[96];
+	snprintf(want, sizeof(want), "\"version\":\"%llu.%llu\"",
+		 (unsigned long long)hlc,
+		 (unsigned long long)json_u64(r.out, "node"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
+
+	/* The value comes back escaped: quote, backslash, control byte,
+	 * a byte that is not UTF-8 (\u00ff), and valid UTF-8 as is. */
+	CLI(&r, NULL, "get", "--json", "-c", f.file, "--consistency", "all",
+	    "cli-key");
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_one_json_object(&r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+		r.out, "\"value\":\"v\\\"al\\\\ue\\u0001\\u00ff\xc3\xa9\""));
+	CU_ASSERT_EQUAL(json_u64(r.out, "hlc"), hlc);
+	CU_ASSERT_EQUAL(json_u64(r.out, "replicas"), 3);
+
+	/* Plain output. */
+	CLI(&r, NULL, "-c", f.file, "-v", "get", "cli-key");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.out, "v\"al\\ue\x01\xff\xc3\xa9\n");
+	CU_ASSERT(starts_with(r.err, "version="));
+	CLI(&r, "from stdin", "-c", f.file, "put", "cli-key2", "-");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(starts_with(r.out, "OK version="));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " replicas="));
+	CLI(&r, NULL, "-c", f.file, "--consistency", "r=1", "get", "cli-key2");
+	CU_ASSERT_STRING_EQUAL(r.out, "from stdin\n");
+
+	CLI(&r, NULL, "-c", f.file, "--json", "del", "cli-key");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(json_u64(r.out, "hlc") > hlc);
+	CLI(&r, NULL, "-c", f.file, "--json", "get", "cli-key");
+	CU_ASSERT_EQUAL(r.status, 3);
+	assert_one_json_object(&r);
+	CU_ASSERT(starts_with(r.out, "{\"ok\":false,\"op\":\"get\",\"key\":"
+				     "\"cli-key\",\"error\":\"NOT_FOUND\","
+				     "\"code\":-1,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"tombstone\":true"));
+
+	/* --min-version accepts the printed HLC.NODE form. */
+	CLI(&r, NULL, "-c", f.file, "--min-version", "12.1", "--json", "put",
+	    "k3", "v");
+	CU_ASSERT_EQUAL(r.status, 0);
+}
+
+static void cli_exit_codes(void)
+{
+	static struct run r;
+	/* 1: usage, still one JSON object with --json. */
+	CLI(&r, NULL, "--json", "-c", f.file, "frobnicate");
+	CU_ASSERT_EQUAL(r.status, 1);
+	assert_one_json_object(&r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"error\":\"USAGE\""));
+	CLI(&r, NULL, "-c", f.file, "--consistency", "most", "get", "k");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "--consistency", "w=2", "get", "k");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "put", "k");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "--help");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "exit status:"));
+	unsetenv("QUORATE_CLUSTER");
+	CLI(&r, NULL, "--json", "get", "k");
+	CU_ASSERT_EQUAL(r.status, 1);
+	/* $QUORATE_CLUSTER stands in for --cluster. */
+	setenv("QUORATE_CLUSTER", f.file, 1);
+	CLI(&r, NULL, "--json", "put", "env-key", "v");
+	CU_ASSERT_EQUAL(r.status, 0);
+	unsetenv("QUORATE_CLUSTER");
+
+	/* 2: config. */
+	char bad[80];
+	snprintf(bad, sizeof(bad), "%s.bad", f.file);
+	FILE *fp = fopen(bad, "w");
+	QR_ASSERT(fp);
+	fputs("[cluster]\nid = 1\nshardz = 2\n[node.0]\nip = 127.0.0.1\n", fp);
+	fclose(fp);
+	CLI(&r, NULL, "-c", bad, "--json", "get", "k");
+	CU_ASSERT_EQUAL(r.status, 2);
+	assert_one_json_object(&r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"error\":\"CONFIG\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "[cluster] shardz: unknown key"));
+	unlink(bad);
+
+	/* 3: NOT_FOUND (plain: nothing on stdout). */
+	CLI(&r, NULL, "-c", f.file, "get", "cli-missing");
+	CU_ASSERT_EQUAL(r.status, 3);
+	CU_ASSERT_STRING_EQUAL(r.out, "");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "NOT_FOUND"));
+
+	/* 4: UNAVAILABLE (ALL with a replica silent). */
+	struct qr_client *c = open_client(1000, 3);
+	char key[32];
+	key_led_by(c, 0, key, sizeof(key));
+	qr_client_close(c);
+	set_mode(2, MUTE);
+	CLI(&r, NULL, "-c", f.file, "--json", "--consistency", "all",
+	    "--deadline-ms", "300", "put", key, "v");
+	CU_ASSERT_EQUAL(r.status, 4);
+	assert_one_json_object(&r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"error\":\"UNAVAILABLE\""));
+	heal();
+
+	/* 5: TIMEOUT. */
+	set_all(MUTE);
+	CLI(&r, NULL, "-c", f.file, "--json", "--deadline-ms", "150", "get",
+	    "k");
+	CU_ASSERT_EQUAL(r.status, 5);
+	assert_one_json_object(&r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"code\":-3"));
+	heal();
+
+	/* 7: TOO_LARGE. */
+	static char big[QR_CLIENT_VALUE_BYTES_MAX + 2];
+	memset(big, 'x', sizeof(big) - 1);
+	CLI(&r, NULL, "-c", f.file, "--json", "put", "k", big);
+	CU_ASSERT_EQUAL(r.status, 7);
+	assert_one_json_object(&r);
+}
+
+static void cli_stat(void)
+{
+	static struct run r;
+	CLI(&r, NULL, "-c", f.file, "--json", "stat", "--node", "1");
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_one_json_object(&r);
+	CU_ASSERT(starts_with(r.out, "{\"node\":1,\"ops\":{"));
+
+	CLI(&r, NULL, "-c", f.file, "--json", "stat");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(starts_with(r.out, "[{\"node\":0,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "},{\"node\":1,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "},{\"node\":2,"));
+	CU_ASSERT_EQUAL(strcmp(r.out + strlen(r.out) - 3, "}]\n"), 0);
+
+	CLI(&r, NULL, "-c", f.file, "stat");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "node 0 ("));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n  node: 2\n  ops:\n    get: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "  peers:\n    -\n      id: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "  drops: {}\n"));
+
+	/* A node whose endpoint is gone: its entry is an error object, the
+	 * others still print, exit 4. */
+	char other[80];
+	snprintf(other, sizeof(other), "%s.stat", f.file);
+	write_cluster_file(other, "/tmp/qr-test-client-nonexistent.sock");
+	CLI(&r, NULL, "-c", other, "--json", "stat");
+	CU_ASSERT_EQUAL(r.status, 4);
+	CU_ASSERT(starts_with(r.out, "[{\"node\":0,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(
+		r.out, ",{\"ok\":false,\"op\":\"stat\",\"node\":2,\"error\":"
+		       "\"UNAVAILABLE\""));
+	CLI(&r, NULL, "-c", other, "stat", "--node", "7");
+	CU_ASSERT_EQUAL(r.status, 1);
+	unlink(other);
+}
+
+int main(void)
+{
+	if (qr_eal_init_local("test_client", 256) != 0)
+		return 1;
+	if (fake_start()) {
+		fprintf(stderr, "cannot start the fake cluster: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	static const struct qr_unit_case cases[] = {
+		{"put_get_del_at_every_level", put_get_del_at_every_level},
+		{"bad_requests_fail_locally", bad_requests_fail_locally},
+		{"session_token_raises_write_versions",
+		 session_token_raises_write_versions},
+		{"write_fails_over_when_coordinator_is_silent",
+		 write_fails_over_when_coordinator_is_silent},
+		{"unavailable_is_passed_through",
+		 unavailable_is_passed_through},
+		{"timeout_when_every_node_is_silent",
+		 timeout_when_every_node_is_silent},
+		{"replies_from_wrong_sources_or_ids_are_ignored",
+		 replies_from_wrong_sources_or_ids_are_ignored},
+		{"cli_put_get_del_json", cli_put_get_del_json},
+		{"cli_exit_codes", cli_exit_codes},
+		{"cli_stat", cli_stat},
+		{NULL, NULL},
+	};
+	int rc = qr_unit_main("client", cases);
+	fake_stop();
+	return rc;
+}
