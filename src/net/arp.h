@@ -33,11 +33,11 @@
 
 #include "net/packet.h"
 
-#define QR_ARP_SLOTS_DEFAULT	      256
-#define QR_ARP_PROBE_MAX	      16 /* slots one lookup may touch */
-#define QR_ARP_AGE_US_DEFAULT	      300000000ull /* 5 min, like Linux gc */
-#define QR_ARP_REQUEST_GAP_US_DEFAULT 100000ull /* one request / IP / 100 ms   \
-						 */
+#define QR_ARP_SLOTS_DEFAULT  256
+#define QR_ARP_PROBE_MAX      16	   /* slots one lookup may touch */
+#define QR_ARP_AGE_US_DEFAULT 300000000ull /* 5 min, like Linux gc */
+/* At most one ARP request per IP per 100 ms. */
+#define QR_ARP_REQUEST_GAP_US_DEFAULT 100000ull
 
 enum qr_arp_state {
 	QR_ARP_EMPTY = 0,

@@ -41,13 +41,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QR_ETH_ADDR_BYTES    6
-#define QR_ETH_HDR_BYTES     14
-#define QR_IPV4_HDR_BYTES    20 /* without options */
-#define QR_UDP_HDR_BYTES     8
-#define QR_ARP_BODY_BYTES    28 /* Ethernet/IPv4 ARP */
-#define QR_PKT_UDP_HDR_BYTES 42 /* Ethernet + IPv4 + UDP, what builders write  \
-				 */
+#define QR_ETH_ADDR_BYTES      6
+#define QR_ETH_HDR_BYTES       14
+#define QR_IPV4_HDR_BYTES      20 /* without options */
+#define QR_UDP_HDR_BYTES       8
+#define QR_ARP_BODY_BYTES      28    /* Ethernet/IPv4 ARP */
+#define QR_PKT_UDP_HDR_BYTES   42    /* Ethernet + IPv4 + UDP, as built */
 #define QR_PKT_ARP_BYTES       42    /* Ethernet + ARP, no padding */
 #define QR_PKT_UDP_PAYLOAD_MAX 65507 /* IPv4 total length 65535 - 28 */
 
