@@ -371,6 +371,10 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 			    "%s takes %s, got %d argument(s)", op,
 			    want == 2 ? "KEY VALUE" : "KEY", argc);
 	const char *key = argv[0];
+	if (cl->node >= 0)
+		return fail(EXIT_USAGE, QR_EINVAL, op,
+			    "--node is for stat (a key's node comes from "
+			    "placement)");
 	if (cl->consistency_rw == 'r' && strcmp(op, "get"))
 		return fail(EXIT_USAGE, QR_EINVAL, op,
 			    "--consistency r=N is for get; use w=N for %s", op);
