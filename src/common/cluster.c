@@ -292,7 +292,7 @@ static int load(struct loader *l, struct qr_cluster *c)
 			    sizeof(c->path) - 1);
 	snprintf(c->path, sizeof(c->path), "%s", l->path);
 
-	int nsec = rte_cfgfile_num_sections(l->cfg, NULL, 0);
+	int nsec = rte_cfgfile_num_sections(l->cfg, "", 0);
 	if (nsec > SECTIONS_MAX)
 		return fail(l,
 			    "%d sections: at most one [cluster] and %d nodes",
