@@ -5,9 +5,10 @@
  * The client is "smart" (DESIGN.md section 2): it reads the cluster file,
  * computes key -> partition -> replica set -> (node, shard) exactly as the
  * nodes do, and sends each request straight to one replica of the key,
- * which coordinates it. If no answer comes within a retry interval it
- * resends the SAME request id, first to the same coordinator, then to the
- * next replicas; the whole call is bounded by the request's deadline.
+ * which coordinates it. If no answer comes within a retry interval
+ * (deadline / (retries + 1)) it resends the SAME request id: a read to the
+ * next replica at once, a write to the same coordinator once more and then
+ * to the next replicas. The whole call is bounded by the deadline.
  *
  * Retries and writes (read this before choosing options). A node remembers
  * recent writes by (client address, request id), so a write resent to the
