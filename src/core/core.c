@@ -78,6 +78,7 @@ struct req {
 	bool tombstone;      /* write: a delete; read: best is a tombstone */
 	bool found;          /* read: some replica has an entry */
 	bool parked;         /* write: waits for the HLC ceiling */
+	bool retransmitted;  /* Karn: no RTT samples from this request */
 	uint8_t key_len;
 	uint16_t value_len;
 	uint16_t client_shard;
@@ -87,6 +88,7 @@ struct req {
 	uint64_t deadline_us; /* answer UNAVAILABLE if not answered by then */
 	uint64_t linger_us;   /* after answering, give up on stragglers then */
 	uint64_t rto_us;      /* current retransmission timeout */
+	uint64_t sent_us;     /* first transmission (RTT samples) */
 	struct qr_version version; /* write: stamped; read: best seen */
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
@@ -142,6 +144,7 @@ struct qr_core {
 	uint64_t ceiling_next_ms;    /* logged, not yet durable */
 	uint64_t ceiling_next_lsn;   /* its lsn; 0: none in flight */
 	uint32_t parked;             /* writes waiting for the ceiling */
+	uint64_t srtt_us, rttvar_us; /* answer time, smoothed (0: none) */
 	uint64_t next_lsn;    /* lsn of the next WAL record */
 	uint64_t durable_lsn; /* every record <= this is durable */
 	/* coordinator request table */
@@ -746,6 +749,33 @@ static void req_arm(struct qr_core *c, struct req *q)
 	qr_timer_arm(&c->wheel, &q->timer, at);
 }
 
+/*
+ * Round-trip estimate over first-transmission answers (Karn's rule), after
+ * Jacobson/Karels (RFC 6298): a write's answer includes the replica's WAL
+ * sync, so the RTO adapts to the disk as well as the network. A fixed 2 ms
+ * RTO retransmitted most writes on a disk whose fsync takes longer.
+ */
+static void rtt_sample(struct qr_core *c, struct req *q, uint16_t from)
+{
+	if (q->retransmitted || from == c->cfg.node_id || !q->sent_us)
+		return;
+	uint64_t r = now_us(c) - q->sent_us;
+	if (!c->srtt_us) {
+		c->srtt_us = r;
+		c->rttvar_us = r / 2;
+		return;
+	}
+	uint64_t d = r > c->srtt_us ? r - c->srtt_us : c->srtt_us - r;
+	c->rttvar_us = (3 * c->rttvar_us + d) / 4;
+	c->srtt_us = (7 * c->srtt_us + r) / 8;
+}
+
+static uint64_t rto_initial(const struct qr_core *c)
+{
+	uint64_t rto = c->srtt_us + 4 * c->rttvar_us;
+	return QR_MIN(QR_MAX(rto, c->cfg.rto_us_min), c->cfg.rto_us_max);
+}
+
 /* Reads: can we answer, and what? Called after every reply or repair ack. */
 static void read_progress(struct qr_core *c, struct req *q)
 {
@@ -803,6 +833,7 @@ static void coord_on_read_reply(struct qr_core *c, uint16_t from,
 		return;
 	}
 	q->done_mask |= (uint8_t)(1u << i);
+	rtt_sample(c, q, from);
 	bool has = m->status == 0;
 	int cmp = has ? qr_version_cmp(m->version, q->version) : -1;
 	if (has && (!q->found || cmp > 0) && !q->answered) {
@@ -835,6 +866,7 @@ static void coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		if (q->done_mask & bit)
 			return; /* duplicate ack */
 		q->done_mask |= bit;
+		rtt_sample(c, q, from);
 		if (!q->answered && __builtin_popcount(q->done_mask) >= q->need)
 			req_answer(c, q, 0);
 		req_maybe_done(c, q);
@@ -910,7 +942,8 @@ static void coord_on_client(struct qr_core *c, uint64_t client,
 	q->req_id = m->req_id;
 	q->deadline_us = now + (m->deadline_us ? m->deadline_us
 					       : c->cfg.deadline_us_default);
-	q->rto_us = c->cfg.rto_us_min;
+	q->rto_us = rto_initial(c);
+	q->sent_us = now;
 	q->key_len = m->key_len;
 	memcpy(q->key, m->key, m->key_len);
 	if (is_read) {
@@ -1013,6 +1046,7 @@ static void ceiling_durable(struct qr_core *c)
 			continue;
 		q->parked = false;
 		c->parked--;
+		q->sent_us = now_us(c);
 		write_dispatch(c, q);
 	}
 	/* Parked writes the new ceiling does not cover need the next one. */
@@ -1049,6 +1083,7 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 	req_arm(c, q);
 	if (q->parked)
 		return; /* nothing sent yet: the ceiling releases it */
+	q->retransmitted = true;
 	int self = -1;
 	for (int i = 0; i < q->rf; i++) {
 		uint8_t bit = (uint8_t)(1u << i);
