@@ -9,6 +9,9 @@
  *   wal-bench --dir D [--size B] [--outstanding N] [--seconds S]
  *             [--mode fsync|async|none] [--sync fdatasync|dsync]
  *             [--direct auto|on|off] [--inflight K] [--wait-us W]
+ *             [--batch-kib K] [--prezero 0|1] [--snapshot-mib M]
+ *     (--snapshot-mib: a snapshot per M MiB of log, so the covered
+ *      segments are recycled: the steady state of a server)
  *   wal-bench --dir D --baseline [--size B] [--seconds S]
  *   wal-bench --dir D --recover-gib G      (write G GiB, time recovery)
  *   wal-bench --dir D --soak S [--keys K]  (overwrite soak, snapshots,
@@ -73,7 +76,24 @@ struct opts {
 	uint32_t inflight;
 	uint32_t wait_us;
 	uint32_t keys;
+	uint32_t batch_kib;    /* 0: default */
+	int prezero;           /* -1: default */
+	uint32_t snapshot_mib; /* steady state: a snapshot (empty source) per
+				* this many MiB of log, so covered segments
+				* are recycled; 0: none */
 };
+
+/* An empty snapshot source: the snapshot only moves the begin lsn. */
+static int empty_for_each(void *ctx, uint32_t part,
+			  int (*fn)(void *arg, const struct qr_wal_record *r),
+			  void *arg)
+{
+	(void)ctx;
+	(void)part;
+	(void)fn;
+	(void)arg;
+	return 0;
+}
 
 static void gen(struct qr_wal_record *r, uint64_t lsn, uint32_t size,
 		uint32_t keys, char *key, const uint8_t *value)
@@ -110,6 +130,10 @@ static void open_cfg(const struct opts *o, struct qr_wal_config *cfg,
 	if (o->inflight)
 		cfg->batches_inflight_max = o->inflight;
 	cfg->batch_wait_us_max = o->wait_us;
+	if (o->batch_kib)
+		cfg->batch_bytes_max = o->batch_kib << 10;
+	if (o->prezero >= 0)
+		cfg->prezero = o->prezero;
 }
 
 static int run_wal(const struct opts *o)
@@ -130,10 +154,25 @@ static int run_wal(const struct opts *o)
 	uint64_t t0 = now_ns(), warm = t0 + 200000000ull, t_meas = 0;
 	uint64_t end = warm + (uint64_t)(o->seconds * 1e9), acked0 = 0;
 	struct qr_wal_record r;
+	struct qr_wal_snapshot_source empty = { NULL, 1, empty_for_each };
+	uint64_t snap_next = (uint64_t)o->snapshot_mib << 20;
 	for (;;) {
 		uint64_t now = now_ns();
 		if (now >= end)
 			break;
+		if (o->snapshot_mib && qr_wal_snapshot_active(w)) {
+			rc = qr_wal_snapshot_step(w, 1024);
+			if (rc < 0) {
+				fprintf(stderr, "snapshot: %s\n",
+					qr_strerror(rc));
+				return 1;
+			}
+		} else if (o->snapshot_mib &&
+			   qr_wal_stats(w)->record_bytes >= snap_next) {
+			snap_next += (uint64_t)o->snapshot_mib << 20;
+			if (qr_wal_snapshot_begin(w, &empty) == 0)
+				qr_wal_snapshot_step(w, 1024);
+		}
 		if (!t_meas && now >= warm) {
 			t_meas = now;
 			acked0 = durable;
@@ -179,13 +218,22 @@ static int run_wal(const struct opts *o)
 	printf("kind=wal mode=%s sync=%s direct=%d size=%u outstanding=%u "
 	       "inflight=%u wait_us=%u appends_per_s=%.0f p50_us=%.1f "
 	       "p99_us=%.1f p999_us=%.1f batches=%llu records_per_batch=%.1f "
-	       "busy=%llu\n", mode_name(o->mode),
+	       "busy=%llu batch_kib=%u prezero=%d snapshot_mib=%u "
+	       "segments_created=%llu segments_recycled=%llu "
+	       "segment_waits=%llu mib_per_s=%.0f\n", mode_name(o->mode),
 	       o->mode != QR_WAL_MODE_FSYNC ? "-" :
 	       sync == QR_WAL_SYNC_DSYNC ? "dsync" : "fdatasync", direct,
 	       o->size, o->outstanding, cfg.batches_inflight_max, o->wait_us,
 	       rate, p50, p99, p999, (unsigned long long)s.batches,
 	       s.batches ? (double)s.appends / s.batches : 0.0,
-	       (unsigned long long)busy);
+	       (unsigned long long)busy, cfg.batch_bytes_max >> 10,
+	       cfg.prezero, o->snapshot_mib,
+	       (unsigned long long)s.segments_created,
+	       (unsigned long long)s.segments_recycled,
+	       (unsigned long long)s.segment_waits,
+	       rate * (double)s.record_bytes / (double)(s.appends ? s.appends
+							       : 1) /
+	       (1 << 20));
 	free(t_app);
 	free(lat);
 	return 0;
@@ -397,7 +445,8 @@ static int run_soak(const struct opts *o, double seconds)
 int main(int argc, char **argv)
 {
 	struct opts o = { .size = 64, .outstanding = 1, .seconds = 3,
-			  .mode = QR_WAL_MODE_FSYNC, .keys = 10000 };
+			  .mode = QR_WAL_MODE_FSYNC, .keys = 10000,
+			  .prezero = -1 };
 	bool baseline = false;
 	double recover_gib = 0, soak = 0;
 
@@ -420,6 +469,12 @@ int main(int argc, char **argv)
 			o.inflight = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--wait-us"))
 			o.wait_us = (uint32_t)atoi(v);
+		else if (!strcmp(a, "--batch-kib"))
+			o.batch_kib = (uint32_t)atoi(v);
+		else if (!strcmp(a, "--prezero"))
+			o.prezero = atoi(v) != 0;
+		else if (!strcmp(a, "--snapshot-mib"))
+			o.snapshot_mib = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--keys"))
 			o.keys = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--recover-gib"))

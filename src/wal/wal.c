@@ -13,7 +13,11 @@
  *    directory fsync) by io_uring ops before it is needed, so the loop
  *    never creates a file itself; when the spare is late, the submit waits
  *    (counted in segment_waits) and the batch keeps filling;
- *  - a segment fd closes only when no op that uses it is in flight.
+ *  - a segment fd closes only when no op that uses it is in flight;
+ *  - a spare is recycled (renamed, not zeroed) only from a segment this run
+ *    created and pre-zeroed, that a durable snapshot covers (wal_snapshot.c
+ *    hands it over instead of unlinking it); its header says so, and the
+ *    parser treats its old content past the new data as no data.
  *
  * Cost: an append is a copy and a CRC32C of the record (hardware crc32,
  * ~0.1 ns/byte); a poll with nothing to do is a peek at the CQ ring.
