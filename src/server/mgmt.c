@@ -121,22 +121,21 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	/* Peers as seen by shard 0's detector. */
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));
-	uint64_t now_us = 0;
-	for (uint16_t p = 0; p < d->nodes; p++)
-		if (d->peers[p].last_heard_us > now_us)
-			now_us = d->peers[p].last_heard_us;
+	uint64_t now_us = qr_shard_now_us(cfg->shards[0]);
 	jb(&b, "\"peers\":[");
 	first = true;
 	for (uint16_t p = 0; p < d->nodes; p++) {
 		if (p == cfg->node_id)
 			continue;
-		jb(&b, "%s{\"node\":%u,\"state\":\"%s\",\"transitions\":%u}",
+		uint64_t heard = d->peers[p].last_heard_us;
+		jb(&b, "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
+		       "%" PRIu64 ",\"transitions\":%u}",
 		   first ? "" : ",", p,
 		   qr_peer_state_name(qr_detector_state(d, p)),
+		   now_us > heard ? (now_us - heard) / 1000 : 0,
 		   d->peers[p].transitions);
 		first = false;
 	}
-	(void)now_us;
 	jb(&b, "],\"wal\":{\"appends\":%" PRIu64 ",\"batches\":%" PRIu64
 	       ",\"fsyncs\":%" PRIu64 ",\"bytes\":%" PRIu64
 	       ",\"busy\":%" PRIu64 ",\"snapshots\":%" PRIu64

@@ -28,6 +28,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -266,6 +267,49 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 	return argc;
 }
 
+/*
+ * rte_flow steering: UDP destination port base_port + i -> rx queue i, so
+ * the NIC delivers each frame to its shard core. Returns false (rules
+ * removed) if the device refuses any rule: the caller falls back to
+ * software steering from queue 0.
+ */
+static bool flow_steering(uint16_t port, uint16_t base_port, uint16_t q)
+{
+	struct rte_flow *flows[QR_SHARDS_MAX];
+	for (uint16_t i = 0; i < q; i++) {
+		struct rte_flow_attr attr = { .ingress = 1 };
+		struct rte_flow_item_udp spec = {
+			.hdr.dst_port = rte_cpu_to_be_16(base_port + i),
+		};
+		struct rte_flow_item_udp mask = {
+			.hdr.dst_port = RTE_BE16(0xffff),
+		};
+		struct rte_flow_item pattern[] = {
+			{ .type = RTE_FLOW_ITEM_TYPE_ETH },
+			{ .type = RTE_FLOW_ITEM_TYPE_IPV4 },
+			{ .type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &spec,
+			  .mask = &mask },
+			{ .type = RTE_FLOW_ITEM_TYPE_END },
+		};
+		struct rte_flow_action_queue queue = { .index = i };
+		struct rte_flow_action actions[] = {
+			{ .type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue },
+			{ .type = RTE_FLOW_ACTION_TYPE_END },
+		};
+		struct rte_flow_error fe;
+		flows[i] = rte_flow_create(port, &attr, pattern, actions, &fe);
+		if (!flows[i]) {
+			fprintf(stderr, "quorated: rte_flow rule for queue %u "
+					"refused (%s): software steering\n",
+				i, fe.message ? fe.message : "no reason");
+			for (uint16_t k = 0; k < i; k++)
+				rte_flow_destroy(port, flows[k], &fe);
+			return false;
+		}
+	}
+	return true;
+}
+
 static int port_setup(const struct qr_profile *pf, uint16_t shards,
 		      uint16_t *nq, struct rte_mempool **pool, char *err,
 		      size_t n)
@@ -289,9 +333,7 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 		q = info.max_rx_queues;
 	if (q > info.max_tx_queues)
 		q = info.max_tx_queues;
-	if (pf->steering == QR_STEER_SOFTWARE)
-		q = 1; /* shard 0 receives and forwards */
-	*nq = q;
+	*nq = q; /* tx queues per shard; rx steering decided later */
 	int socket = rte_eth_dev_socket_id(port);
 	if (socket < 0)
 		socket = 0;
@@ -334,6 +376,16 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 	 * and filter by IPv4 destination in the loop. */
 	rte_eth_promiscuous_enable(port);
 	return 0;
+}
+
+/* Receive queues the shards really own: all of them with working rte_flow
+ * rules, else queue 0 only (shard 0 forwards over rings). */
+static uint16_t rx_queues_owned(const struct qr_profile *pf,
+				const struct qr_cluster *cl, uint16_t nq)
+{
+	if (nq <= 1 || pf->steering != QR_STEER_RTE_FLOW)
+		return 1;
+	return flow_steering(0, cl->base_port, nq) ? nq : 1;
 }
 
 int main(int argc, char **argv)
@@ -405,9 +457,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "quorated: placement: invalid\n");
 		return EXIT_CONFIG;
 	}
+	uint16_t nrx = rx_queues_owned(&pf, &cl, nq);
 	static struct rte_ring *rx_rings[QR_SHARDS_MAX];
 	struct rte_ring *tx_ring = NULL;
-	for (uint16_t i = nq; i < cl.shards; i++) {
+	for (uint16_t i = nrx; i < cl.shards; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "qr_rx_%u", i);
 		rx_rings[i] = rte_ring_create(name, RING_SIZE, SOCKET_ID_ANY,
@@ -434,7 +487,7 @@ int main(int argc, char **argv)
 			.node_id = (uint16_t)o.node,
 			.shard = i,
 			.port_id = 0,
-			.rx_queue = i < nq ? i : QR_SHARD_NONE,
+			.rx_queue = i < nrx ? i : QR_SHARD_NONE,
 			.tx_queue = i < nq ? i : QR_SHARD_NONE,
 			.pool = pool,
 			.rx_ring = rx_rings[i],
@@ -489,9 +542,10 @@ int main(int argc, char **argv)
 		 (a >> 16) & 0xff, a >> 24);
 	fprintf(stderr,
 		"quorated: node %d ready: %s udp %u..%u, %u shard(s), %u "
-		"queue(s), profile %s, wal %s, mgmt %s\n",
+		"queue(s), %s steering, profile %s, wal %s, mgmt %s\n",
 		o.node, ip, cl.base_port, cl.base_port + cl.shards - 1,
-		cl.shards, nq, pf.name,
+		cl.shards, nq, nrx == cl.shards ? "rte_flow" : "software",
+		pf.name,
 		o.wal_mode == QR_WAL_MODE_FSYNC	  ? "fsync"
 		: o.wal_mode == QR_WAL_MODE_ASYNC ? "async"
 						  : "none (memory only)",

@@ -504,3 +504,8 @@ const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s)
 {
 	return &s->rec;
 }
+
+uint64_t qr_shard_now_us(const struct qr_shard *s)
+{
+	return rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+}

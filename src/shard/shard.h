@@ -99,5 +99,7 @@ const struct qr_shard_stats *qr_shard_stats(const struct qr_shard *s);
 struct qr_core *qr_shard_core(struct qr_shard *s);
 struct qr_wal *qr_shard_wal(struct qr_shard *s);
 const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s);
+/* The loop's clock (TSC microseconds, as the core sees it). */
+uint64_t qr_shard_now_us(const struct qr_shard *s);
 
 #endif

@@ -57,7 +57,8 @@ wait_ready() { # run nodes seconds
 }
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 
-tools/cluster --run-dir "$run" up 3 --profile "$profile" >"$run/up.log" 2>&1 ||
+tools/cluster --run-dir "$run" up 3 --profile "$profile" \
+	--shards "${QR_SHARDS:-1}" >"$run/up.log" 2>&1 ||
 	{ cat "$run/up.log"; echo "FAIL: cluster up"; exit 1; }
 cluster=$(tail -n 1 "$run/up.log")
 wait_ready "$run" 3 30 || { tail -n 5 "$run"/n*.log; exit 1; }

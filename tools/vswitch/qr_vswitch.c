@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qr-vswitch: a small learning Ethernet switch over DPDK ports, so nodes
+ * that use memif (shared memory, no kernel on the path) reach each other
+ * and the host. tools/cluster starts it for the memif profile:
+ *
+ *   qr-vswitch --run-dir DIR --nodes N [--uplink IFACE] [--seconds S]
+ *
+ * Ports: net_memif<i> (role=server, socket DIR/memif-<i>.sock) for each
+ * node, plus net_af_packet on IFACE (a veth whose peer is on the bridge in
+ * the host namespace, where clients run). Frames go to the port where their
+ * destination MAC was last seen as a source; broadcast and unknown
+ * destinations flood. One lcore, bursts of 32, no allocation per frame.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#define PORTS_MAX 66
+#define BURST 32
+#define FDB_SIZE 256 /* MAC -> port, direct-mapped */
+
+static volatile int stop;
+static uint16_t nports;
+
+struct fdb_entry {
+	uint8_t mac[6];
+	uint16_t port;
+	bool used;
+};
+static struct fdb_entry fdb[FDB_SIZE];
+
+static void on_signal(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+static unsigned fdb_slot(const uint8_t *mac)
+{
+	unsigned h = 0;
+	for (int i = 0; i < 6; i++)
+		h = h * 31 + mac[i];
+	return h % FDB_SIZE;
+}
+
+static void fdb_learn(const uint8_t *mac, uint16_t port)
+{
+	if (mac[0] & 1)
+		return;
+	struct fdb_entry *e = &fdb[fdb_slot(mac)];
+	memcpy(e->mac, mac, 6);
+	e->port = port;
+	e->used = true;
+}
+
+static int fdb_lookup(const uint8_t *mac)
+{
+	const struct fdb_entry *e = &fdb[fdb_slot(mac)];
+	return e->used && !memcmp(e->mac, mac, 6) ? e->port : -1;
+}
+
+static void forward(uint16_t in, struct rte_mbuf *m)
+{
+	const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
+	if (rte_pktmbuf_data_len(m) < 14) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	fdb_learn(eth + 6, in);
+	int out = fdb_lookup(eth);
+	if (out >= 0) {
+		if (out == in || rte_eth_tx_burst((uint16_t)out, 0, &m, 1) != 1)
+			rte_pktmbuf_free(m);
+		return;
+	}
+	/* Flood: a copy per other port. */
+	for (uint16_t p = 0; p < nports; p++) {
+		if (p == in)
+			continue;
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+		if (c && rte_eth_tx_burst(p, 0, &c, 1) != 1)
+			rte_pktmbuf_free(c);
+	}
+	rte_pktmbuf_free(m);
+}
+
+int main(int argc, char **argv)
+{
+	const char *run = NULL, *uplink = NULL;
+	int nodes = 0;
+	double seconds = 0;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--run-dir"))
+			run = argv[i + 1];
+		else if (!strcmp(argv[i], "--nodes"))
+			nodes = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--uplink"))
+			uplink = argv[i + 1];
+		else if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(argv[i + 1]);
+	}
+	if (!run || nodes < 1 || nodes > PORTS_MAX - 2) {
+		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
+				"[--uplink IFACE] [--seconds S]\n");
+		return 1;
+	}
+	static char args[PORTS_MAX + 8][256];
+	char *eal[PORTS_MAX + 8];
+	int n = 0;
+	snprintf(args[n], 256, "qr-vswitch");
+	eal[n] = args[n];
+	n++;
+	static char lcores[64];
+	snprintf(lcores, sizeof(lcores), "--lcores=0@(0-%ld)",
+		 sysconf(_SC_NPROCESSORS_ONLN) - 1);
+	const char *fixed[] = { "--no-huge", "-m", "256", "--no-pci",
+				"--file-prefix=qrvswitch", lcores,
+				"--log-level=*:notice" };
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		snprintf(args[n], 256, "%s", fixed[i]);
+		eal[n] = args[n];
+		n++;
+	}
+	for (int i = 0; i < nodes; i++) {
+		snprintf(args[n], 256,
+			 "--vdev=net_memif%d,role=server,socket=%s/memif-%d.sock,"
+			 "socket-abstract=no",
+			 i, run, i);
+		eal[n] = args[n];
+		n++;
+	}
+	if (uplink) {
+		snprintf(args[n], 256,
+			 "--vdev=net_af_packet0,iface=%s,qpairs=1,"
+			 "qdisc_bypass=1",
+			 uplink);
+		eal[n] = args[n];
+		n++;
+	}
+	eal[n] = NULL;
+	if (rte_eal_init(n, eal) < 0) {
+		fprintf(stderr, "qr-vswitch: EAL init failed\n");
+		return 3;
+	}
+	struct rte_mempool *pool = rte_pktmbuf_pool_create(
+		"vsw", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (!pool) {
+		fprintf(stderr, "qr-vswitch: mempool\n");
+		return 3;
+	}
+	nports = rte_eth_dev_count_avail();
+	for (uint16_t p = 0; p < nports; p++) {
+		struct rte_eth_conf conf;
+		memset(&conf, 0, sizeof(conf));
+		if (rte_eth_dev_configure(p, 1, 1, &conf) ||
+		    rte_eth_rx_queue_setup(p, 0, 1024, 0, NULL, pool) ||
+		    rte_eth_tx_queue_setup(p, 0, 1024, 0, NULL) ||
+		    rte_eth_dev_start(p)) {
+			fprintf(stderr, "qr-vswitch: port %u setup failed\n", p);
+			return 3;
+		}
+		rte_eth_promiscuous_enable(p);
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	fprintf(stderr, "qr-vswitch: ready: %u ports (%d memif%s)\n", nports,
+		nodes, uplink ? " + af_packet uplink" : "");
+	uint64_t end = seconds > 0 ? rte_get_tsc_cycles() +
+					     (uint64_t)(seconds *
+							(double)rte_get_tsc_hz())
+				   : 0;
+	uint32_t idle = 0;
+	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
+		unsigned got = 0;
+		for (uint16_t p = 0; p < nports; p++) {
+			struct rte_mbuf *pk[BURST];
+			uint16_t k = rte_eth_rx_burst(p, 0, pk, BURST);
+			for (uint16_t i = 0; i < k; i++)
+				forward(p, pk[i]);
+			got += k;
+		}
+		if (got)
+			idle = 0;
+		else if (++idle > 4096)
+			usleep(50); /* shares the machine with the nodes */
+	}
+	for (uint16_t p = 0; p < nports; p++) {
+		rte_eth_dev_stop(p);
+		rte_eth_dev_close(p);
+	}
+	rte_eal_cleanup();
+	return 0;
+}
