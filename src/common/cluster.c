@@ -47,7 +47,7 @@ static const char *const cluster_keys[] = {
 	"id", "partitions", "replication_factor", "shards", "base_port", NULL,
 };
 static const char *const node_keys[] = {
-	"ip", "mac", "iface", "data_dir", "mgmt", NULL,
+	"ip", "mac", "iface", "data_dir", "mgmt", "pci", NULL,
 };
 
 struct loader {
@@ -282,6 +282,8 @@ static int load_node(struct loader *l, const char *section,
 			      sizeof(nd->data_dir));
 	if (!rc)
 		rc = copy_str(l, section, "mgmt", nd->mgmt, sizeof(nd->mgmt));
+	if (rc == 0)
+		rc = copy_str(l, section, "pci", nd->pci, sizeof(nd->pci));
 	return rc;
 }
 

@@ -17,6 +17,7 @@
  *   iface = qr0-n           ; kernel interface for af_packet / af_xdp
  *   data_dir = /var/lib/quorate/n0
  *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket)
+ *   pci = 0000:3b:00.0      ; optional: {pci} in bare-metal profiles
  *
  * Node ids are 0..n-1, every one present. Errors name the file, the section,
  * the key and what is wrong, and load nothing.
@@ -38,6 +39,7 @@ struct qr_cluster_node {
 	char iface[32];   /* may be empty (memif, real NICs) */
 	char data_dir[256];
 	char mgmt[108];   /* unix socket path of the management endpoint */
+	char pci[32];     /* PCI address for bare-metal profiles; may be empty */
 };
 
 struct qr_cluster {

@@ -61,40 +61,51 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Every shard's counters summed: what stat and telemetry both report. */
+struct agg {
+	struct qr_core_stats cs;
+	struct qr_shard_stats ss;
+	struct qr_wal_stats ws;
+	uint64_t durable, appended, hlc, hlc_rejected;
+};
+
+static void sum_words(void *dst, const void *src, size_t bytes)
+{
+	const uint64_t *s = src;
+	uint64_t *d = dst;
+	for (size_t k = 0; k < bytes / 8; k++)
+		d[k] += s[k];
+}
+
+static void gather(const struct qr_mgmt_config *cfg, struct agg *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (uint16_t i = 0; i < cfg->nshards; i++) {
+		struct qr_shard *sh = cfg->shards[i];
+		struct qr_core *core = qr_shard_core(sh);
+		sum_words(&a->cs, qr_core_stats(core), sizeof(a->cs));
+		sum_words(&a->ss, qr_shard_stats(sh), sizeof(a->ss));
+		sum_words(&a->ws, qr_wal_stats(qr_shard_wal(sh)), sizeof(a->ws));
+		a->durable += qr_core_durable_lsn(core);
+		a->appended += qr_core_last_lsn(core);
+		const struct qr_hlc *h = qr_core_hlc(core);
+		if (h->last > a->hlc)
+			a->hlc = h->last;
+		a->hlc_rejected += h->rejected;
+	}
+}
+
 size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 			  size_t len)
 {
 	struct jbuf b = { buf, 0, len, false };
-	struct qr_core_stats cs;
-	struct qr_shard_stats ss;
-	struct qr_wal_stats ws;
-	memset(&cs, 0, sizeof(cs));
-	memset(&ss, 0, sizeof(ss));
-	memset(&ws, 0, sizeof(ws));
-	uint64_t durable = 0, appended = 0, hlc = 0, hlc_rejected = 0;
-	for (uint16_t i = 0; i < cfg->nshards; i++) {
-		struct qr_shard *sh = cfg->shards[i];
-		const struct qr_core_stats *c = qr_core_stats(qr_shard_core(sh));
-		const uint64_t *src = (const uint64_t *)c;
-		uint64_t *dst = (uint64_t *)&cs;
-		for (size_t k = 0; k < sizeof(cs) / 8; k++)
-			dst[k] += src[k];
-		const uint64_t *s2 = (const uint64_t *)qr_shard_stats(sh);
-		uint64_t *d2 = (uint64_t *)&ss;
-		for (size_t k = 0; k < sizeof(ss) / 8; k++)
-			d2[k] += s2[k];
-		const uint64_t *s3 = (const uint64_t *)qr_wal_stats(
-			qr_shard_wal(sh));
-		uint64_t *d3 = (uint64_t *)&ws;
-		for (size_t k = 0; k < sizeof(ws) / 8; k++)
-			d3[k] += s3[k];
-		durable += qr_core_durable_lsn(qr_shard_core(sh));
-		appended += qr_core_last_lsn(qr_shard_core(sh));
-		const struct qr_hlc *h = qr_core_hlc(qr_shard_core(sh));
-		if (h->last > hlc)
-			hlc = h->last;
-		hlc_rejected += h->rejected;
-	}
+	struct agg ag;
+	gather(cfg, &ag);
+	const struct qr_core_stats cs = ag.cs;
+	const struct qr_shard_stats ss = ag.ss;
+	const struct qr_wal_stats ws = ag.ws;
+	uint64_t durable = ag.durable, appended = ag.appended, hlc = ag.hlc,
+		 hlc_rejected = ag.hlc_rejected;
 	jb(&b, "{\"node\":%u,\"cluster\":%u,\"profile\":\"%s\",\"shards\":%u,",
 	   cfg->node_id, cfg->cluster->id, cfg->profile, cfg->nshards);
 	jb(&b, "\"ops\":{\"get\":%" PRIu64 ",\"put\":%" PRIu64
@@ -213,6 +224,8 @@ static void *mgmt_thread(void *arg)
 	return NULL;
 }
 
+/* /quorate/stats: the same counters as `quorate stat`, as a flat dict
+ * (telemetry dicts hold numbers and short strings). */
 static int tm_stats(const char *cmd, const char *params,
 		    struct rte_tel_data *d)
 {
@@ -220,41 +233,50 @@ static int tm_stats(const char *cmd, const char *params,
 	(void)params;
 	if (!g_tm)
 		return -1;
-	static char out[STATS_BYTES];
-	size_t n = qr_mgmt_stats_json(&g_tm->cfg, out, sizeof(out));
-	if (!n)
-		return -1;
-	/* Telemetry values are short strings: the JSON goes as a string. */
-	rte_tel_data_string(d, "see quorate stat --json");
-	(void)out;
-	return 0;
-}
-
-static int tm_counters(const char *cmd, const char *params,
-		       struct rte_tel_data *d)
-{
-	(void)cmd;
-	(void)params;
-	if (!g_tm)
-		return -1;
+	struct agg a;
+	gather(&g_tm->cfg, &a);
+	char k[64];
 	rte_tel_data_start_dict(d);
-	uint64_t ok = 0, er = 0, rx = 0, tx = 0, ap = 0, fs = 0;
-	for (uint16_t i = 0; i < g_tm->cfg.nshards; i++) {
-		struct qr_shard *s = g_tm->cfg.shards[i];
-		const struct qr_core_stats *c = qr_core_stats(qr_shard_core(s));
-		ok += c->client_ok;
-		er += c->client_err;
-		rx += qr_shard_stats(s)->rx_pkts;
-		tx += qr_shard_stats(s)->tx_pkts;
-		ap += qr_wal_stats(qr_shard_wal(s))->appends;
-		fs += qr_wal_stats(qr_shard_wal(s))->fsyncs;
+	rte_tel_data_add_dict_u64(d, "node", g_tm->cfg.node_id);
+	rte_tel_data_add_dict_u64(d, "ops_get", a.cs.client_ops[QR_OP_GET]);
+	rte_tel_data_add_dict_u64(d, "ops_put", a.cs.client_ops[QR_OP_PUT]);
+	rte_tel_data_add_dict_u64(d, "ops_delete",
+				  a.cs.client_ops[QR_OP_DELETE]);
+	rte_tel_data_add_dict_u64(d, "replies_ok", a.cs.client_ok);
+	rte_tel_data_add_dict_u64(d, "replies_error", a.cs.client_err);
+	for (int e = 1; e <= -QR_ERR_MIN; e++)
+		if (a.cs.client_err_by[e]) {
+			snprintf(k, sizeof(k), "errors_%s", qr_strerror(-e));
+			rte_tel_data_add_dict_u64(d, k, a.cs.client_err_by[e]);
+		}
+	rte_tel_data_add_dict_u64(d, "retransmits", a.cs.retransmits);
+	rte_tel_data_add_dict_u64(d, "read_repairs", a.cs.read_repairs_sent);
+	rte_tel_data_add_dict_u64(d, "wal_appends", a.ws.appends);
+	rte_tel_data_add_dict_u64(d, "wal_batches", a.ws.batches);
+	rte_tel_data_add_dict_u64(d, "wal_fsyncs", a.ws.fsyncs);
+	rte_tel_data_add_dict_u64(d, "wal_bytes", a.ws.bytes_written);
+	rte_tel_data_add_dict_u64(d, "wal_durable_lsn", a.durable);
+	rte_tel_data_add_dict_u64(d, "rx_pkts", a.ss.rx_pkts);
+	rte_tel_data_add_dict_u64(d, "tx_pkts", a.ss.tx_pkts);
+	for (int i = 0; i < QR_SHARD_DROP_COUNT; i++) {
+		snprintf(k, sizeof(k), "drops_%s",
+			 qr_shard_drop_name((enum qr_shard_drop)i));
+		rte_tel_data_add_dict_u64(d, k, a.ss.drops[i]);
 	}
-	rte_tel_data_add_dict_u64(d, "replies_ok", ok);
-	rte_tel_data_add_dict_u64(d, "replies_error", er);
-	rte_tel_data_add_dict_u64(d, "rx_pkts", rx);
-	rte_tel_data_add_dict_u64(d, "tx_pkts", tx);
-	rte_tel_data_add_dict_u64(d, "wal_appends", ap);
-	rte_tel_data_add_dict_u64(d, "wal_fsyncs", fs);
+	for (int i = 0; i < QR_DROP_COUNT; i++) {
+		snprintf(k, sizeof(k), "drops_%s",
+			 qr_core_drop_name((enum qr_core_drop)i));
+		rte_tel_data_add_dict_u64(d, k, a.cs.drops[i]);
+	}
+	const struct qr_detector *det =
+		qr_core_detector(qr_shard_core(g_tm->cfg.shards[0]));
+	for (uint16_t p = 0; p < det->nodes; p++) {
+		if (p == g_tm->cfg.node_id)
+			continue;
+		snprintf(k, sizeof(k), "peer%u_state", p);
+		rte_tel_data_add_dict_string(
+			d, k, qr_peer_state_name(qr_detector_state(det, p)));
+	}
 	return 0;
 }
 
@@ -270,10 +292,9 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 	m->fd = -1;
 	m->start_s = mono_ms() / 1000;
 	g_tm = m;
-	rte_telemetry_register_cmd("/quorate/counters", tm_counters,
-				   "quorate node counters. No parameters");
 	rte_telemetry_register_cmd("/quorate/stats", tm_stats,
-				   "quorate: use `quorate stat --json`");
+				   "quorate node counters (as quorate stat). "
+				   "No parameters");
 	if (cfg->path && cfg->path[0]) {
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		if (strlen(cfg->path) >= sizeof(a.sun_path)) {

@@ -210,7 +210,7 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 	struct qr_profile_vars v = {
 		.iface = me->iface,
 		.run = o->run_dir,
-		.pci = NULL,
+		.pci = me->pci,
 		.node = (unsigned)o->node,
 		.cluster = cl->id,
 	};

@@ -85,6 +85,21 @@ done
 check "libquorate workload: every request answered" \
 	timeout 60 "$load" --cluster "$cluster" --threads 2 --ops 400 --keys 50
 
+# 2b. the same counters as DPDK telemetry (/quorate/stats on node 0)
+id=$(sed -n 's/^id *= *//p' "$cluster" | head -n 1)
+tel=$(timeout 10 python3 - "/var/run/dpdk/qr${id}n0/dpdk_telemetry.v2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.recv(4096)                       # the greeting
+s.send(b"/quorate/stats")
+print(json.dumps(json.loads(s.recv(65536))["/quorate/stats"]))
+PY
+)
+okn=$(sed -n 's/.*"replies_ok": \([0-9]*\).*/\1/p' <<<"$tel")
+check "telemetry /quorate/stats on node 0 counts replies (replies_ok=$okn)" \
+	test "${okn:-0}" -gt 0
+
 # 3. acknowledged QUORUM writes before the failures
 for i in $(seq 1 20); do
 	q put "durable-$i" "value-$i" --consistency quorum >/dev/null ||
