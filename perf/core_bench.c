@@ -25,7 +25,7 @@
 #include "core/core.h"
 #include "quorate/err.h"
 
-#define NODES 3
+#define NODES	 3
 #define NETQ_MAX 8192
 
 struct frame {
@@ -116,7 +116,7 @@ static void setup(struct bench *b, uint32_t keys)
 		cfg.keys_max = keys * 2;
 		cfg.requests_max = 8192;
 		cfg.pending_max = 16384;
-		ctxs[i] = (struct node_ctx){ b, i };
+		ctxs[i] = (struct node_ctx){b, i};
 		struct qr_env env = {
 			.ctx = &ctxs[i],
 			.now_us = env_now_us,
@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 	}
 	if (qr_eal_init_local(argv[0], 512) != 0)
 		return 1;
-	struct bench b = { 0 };
+	struct bench b = {0};
 	b.req = calloc(keys, sizeof(*b.req));
 	b.req_len = calloc(keys, sizeof(*b.req_len));
 	b.req_coord = calloc(keys, sizeof(*b.req_coord));

@@ -22,7 +22,7 @@
 #include "quorate/err.h"
 
 #define THREADS_MAX 64
-#define LAT_MAX (1u << 20)
+#define LAT_MAX	    (1u << 20)
 
 struct worker {
 	pthread_t t;
@@ -54,11 +54,11 @@ static void *run(void *arg)
 	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(w->id + 1);
 	char value[1024];
 	memset(value, 'a' + w->id % 26, sizeof(value));
-	struct qr_req_opts o = { .consistency = level };
+	struct qr_req_opts o = {.consistency = level};
 	struct qr_result r;
-	uint64_t per = ops_max ? (ops_max + (uint64_t)threads - 1) /
-					 (uint64_t)threads
-			       : UINT64_MAX;
+	uint64_t per =
+		ops_max ? (ops_max + (uint64_t)threads - 1) / (uint64_t)threads
+			: UINT64_MAX;
 	while (!stop && w->ops < per) {
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -166,16 +166,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < threads; i++)
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	if (!ops_max) {
-		struct timespec ts = { (time_t)seconds,
-				       (long)((seconds - (time_t)seconds) *
-					      1e9) };
+		struct timespec ts = {
+			(time_t)seconds,
+			(long)((seconds - (time_t)seconds) * 1e9)};
 		nanosleep(&ts, NULL);
 		stop = 1;
 	}
 	for (int i = 0; i < threads; i++)
 		pthread_join(w[i].t, NULL);
 	double el = (double)(now_ns() - t0) / 1e9;
-	uint64_t ops = 0, ok = 0, nlat = 0, err_by[32] = { 0 };
+	uint64_t ops = 0, ok = 0, nlat = 0, err_by[32] = {0};
 	for (int i = 0; i < threads; i++) {
 		ops += w[i].ops;
 		ok += w[i].ok;

@@ -41,7 +41,8 @@ enum qr_err {
 #define QR_ERR_ENUM(name, value, text) QR_##name = (value),
 	QR_ERR_LIST(QR_ERR_ENUM)
 #undef QR_ERR_ENUM
-	QR_ERR_MIN = QR_ENODE, /* most negative code; keep last-in-list */
+		QR_ERR_MIN =
+			QR_ENODE, /* most negative code; keep last-in-list */
 };
 
 /* Stable upper-case name of a code ("UNAVAILABLE"); "UNKNOWN_ERROR" else. */

@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define qr_likely(x) __builtin_expect(!!(x), 1)
-#define qr_unlikely(x) __builtin_expect(!!(x), 0)
-#define QR_CACHE_LINE 64
+#define qr_likely(x)	__builtin_expect(!!(x), 1)
+#define qr_unlikely(x)	__builtin_expect(!!(x), 0)
+#define QR_CACHE_LINE	64
 #define QR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define QR_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define QR_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define QR_IS_POW2(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
+#define QR_MIN(a, b)	((a) < (b) ? (a) : (b))
+#define QR_MAX(a, b)	((a) > (b) ? (a) : (b))
+#define QR_IS_POW2(x)	((x) != 0 && ((x) & ((x)-1)) == 0)
 
 #define QR_ASSERT(cond)                                                        \
 	do {                                                                   \
@@ -39,9 +39,9 @@
  * code never links it. QR_BUG(X) is a compile-time 0 everywhere else.
  */
 enum qr_bug {
-	QR_BUG_ACK_BEFORE_WAL = 1u << 0,  /* replica acks before WAL durable */
+	QR_BUG_ACK_BEFORE_WAL = 1u << 0,   /* replica acks before WAL durable */
 	QR_BUG_SKIP_READ_REPAIR = 1u << 1, /* reads never repair replicas */
-	QR_BUG_APPLY_OLDER = 1u << 2,     /* store applies older over newer */
+	QR_BUG_APPLY_OLDER = 1u << 2,	   /* store applies older over newer */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

@@ -54,14 +54,13 @@ crc32c_hw(uint32_t crc, const void *buf, size_t len)
 }
 
 static uint32_t crc32c_resolve(uint32_t crc, const void *buf, size_t len);
-static uint32_t (*crc32c_impl)(uint32_t, const void *, size_t) =
-	crc32c_resolve;
+static uint32_t (*crc32c_impl)(uint32_t, const void *, size_t) = crc32c_resolve;
 
 static uint32_t crc32c_resolve(uint32_t crc, const void *buf, size_t len)
 {
 	__builtin_cpu_init();
-	crc32c_impl = __builtin_cpu_supports("sse4.2") ? crc32c_hw
-						       : qr_crc32c_sw;
+	crc32c_impl =
+		__builtin_cpu_supports("sse4.2") ? crc32c_hw : qr_crc32c_sw;
 	return crc32c_impl(crc, buf, len);
 }
 

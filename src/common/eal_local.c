@@ -15,8 +15,15 @@ int qr_eal_init_local(const char *prog, unsigned mem_mb)
 	char mem[16];
 	snprintf(mem, sizeof(mem), "%u", mem_mb ? mem_mb : 256);
 	char *argv[] = {
-		(char *)prog, "--no-huge", "--no-shconf", "-m", mem, "--no-pci",
-		"--no-telemetry", "--log-level=*:error", NULL,
+		(char *)prog,
+		"--no-huge",
+		"--no-shconf",
+		"-m",
+		mem,
+		"--no-pci",
+		"--no-telemetry",
+		"--log-level=*:error",
+		NULL,
 	};
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	if (rte_eal_init(argc, argv) < 0)

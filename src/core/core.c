@@ -63,21 +63,21 @@ enum req_kind {
 /* One coordinator request. ~1.4 KiB, most of it the key and value copy that
  * retransmission and read repair need. */
 struct req {
-	struct qr_timer timer;   /* next retransmission / deadline / linger */
-	uint32_t gen;            /* generation: upper half of op_id */
-	uint8_t kind;            /* enum req_kind */
-	uint8_t op;              /* enum qr_op */
-	uint8_t need;            /* R or W */
-	uint8_t hold_need;       /* reads: holders needed before answering */
+	struct qr_timer timer; /* next retransmission / deadline / linger */
+	uint32_t gen;	       /* generation: upper half of op_id */
+	uint8_t kind;	       /* enum req_kind */
+	uint8_t op;	       /* enum qr_op */
+	uint8_t need;	       /* R or W */
+	uint8_t hold_need;     /* reads: holders needed before answering */
 	uint8_t rf;
 	uint8_t replicas[QR_RF_MAX];
 	uint8_t done_mask;   /* writes: acked; reads: answered (bit per idx) */
 	uint8_t holds_mask;  /* reads: durably hold >= best */
 	uint8_t repair_mask; /* reads: repair REPLICATE sent, ack awaited */
-	bool answered;       /* client has its reply */
-	bool tombstone;      /* write: a delete; read: best is a tombstone */
-	bool found;          /* read: some replica has an entry */
-	bool parked;         /* write: waits for the HLC ceiling */
+	bool answered;	     /* client has its reply */
+	bool tombstone;	     /* write: a delete; read: best is a tombstone */
+	bool found;	     /* read: some replica has an entry */
+	bool parked;	     /* write: waits for the HLC ceiling */
 	bool retransmitted;  /* Karn: no RTT samples from this request */
 	uint8_t key_len;
 	uint16_t value_len;
@@ -96,11 +96,11 @@ struct req {
 
 /* A reply waiting for the WAL to make an lsn durable. */
 struct pending {
-	uint64_t lsn;     /* release once durable_lsn >= lsn */
+	uint64_t lsn; /* release once durable_lsn >= lsn */
 	uint64_t op_id;
-	uint16_t dst;     /* node to answer (may be self) */
-	uint8_t type;     /* QR_MSG_REPLICATE_ACK or QR_MSG_READ_REPLY */
-	uint8_t key_len;  /* READ_REPLY: key to read again at release */
+	uint16_t dst;	 /* node to answer (may be self) */
+	uint8_t type;	 /* QR_MSG_REPLICATE_ACK or QR_MSG_READ_REPLY */
+	uint8_t key_len; /* READ_REPLY: key to read again at release */
 	struct qr_version version; /* REPLICATE_ACK: version acked */
 	uint8_t key[QR_KEY_BYTES_MAX];
 };
@@ -117,11 +117,11 @@ struct pending {
 #define DEDUP_WAYS 4
 
 struct dedup {
-	uint64_t seq;              /* insertion order; 0: free */
+	uint64_t seq; /* insertion order; 0: free */
 	uint64_t client;
 	uint64_t req_id;
-	uint64_t op_id;            /* in flight: its op_id; done: 0 */
-	int16_t status;            /* done: the answer given */
+	uint64_t op_id;		   /* in flight: its op_id; done: 0 */
+	int16_t status;		   /* done: the answer given */
 	struct qr_version version; /* done: the version written */
 };
 
@@ -140,13 +140,13 @@ struct qr_core {
 	struct qr_store *store;
 	struct qr_timer_wheel wheel;
 	struct qr_timer hb_timer;
-	uint64_t ceiling_ms;         /* durable HLC ceiling (ms) */
+	uint64_t ceiling_ms;	     /* durable HLC ceiling (ms) */
 	uint64_t ceiling_next_ms;    /* logged, not yet durable */
 	uint64_t ceiling_next_lsn;   /* its lsn; 0: none in flight */
-	uint32_t parked;             /* writes waiting for the ceiling */
+	uint32_t parked;	     /* writes waiting for the ceiling */
 	uint64_t srtt_us, rttvar_us; /* answer time, smoothed (0: none) */
-	uint64_t next_lsn;    /* lsn of the next WAL record */
-	uint64_t durable_lsn; /* every record <= this is durable */
+	uint64_t next_lsn;	     /* lsn of the next WAL record */
+	uint64_t durable_lsn;	     /* every record <= this is durable */
 	/* coordinator request table */
 	struct req *reqs;
 	uint32_t *free_reqs;
@@ -424,14 +424,13 @@ static struct dedup *dedup_insert(struct qr_core *c, uint64_t client,
 		if (!set[i].seq)
 			victim = &set[i];
 	for (int i = 0; i < DEDUP_WAYS && !victim; i++)
-		if (set[i].op_id == 0 &&
-		    (!victim || set[i].seq < victim->seq))
+		if (set[i].op_id == 0 && (!victim || set[i].seq < victim->seq))
 			victim = &set[i];
 	for (int i = 0; i < DEDUP_WAYS; i++)
 		if (!victim || set[i].seq < victim->seq)
 			victim = &set[i];
-	*victim = (struct dedup){ .seq = ++c->dedup_seq, .client = client,
-				  .req_id = req_id };
+	*victim = (struct dedup){
+		.seq = ++c->dedup_seq, .client = client, .req_id = req_id};
 	return victim;
 }
 
@@ -462,7 +461,7 @@ static bool req_maybe_done(struct qr_core *c, struct req *q)
 	for (int i = 0; i < q->rf; i++)
 		if (q->replicas[i] != c->cfg.node_id &&
 		    qr_detector_state(&c->det, q->replicas[i]) == QR_PEER_DOWN)
-			all &= (uint8_t)~(1u << i);
+			all &= (uint8_t) ~(1u << i);
 	bool done = (q->done_mask & all) == all;
 	if (q->kind == REQ_READ)
 		done = done && q->repair_mask == 0;
@@ -614,8 +613,7 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 /* A replica message must be for a partition of ours, on our shard. */
 static bool replica_owns(struct qr_core *c, const struct qr_msg *m)
 {
-	if (qr_placement_partition(c->pl, m->key, m->key_len) !=
-	    m->partition) {
+	if (qr_placement_partition(c->pl, m->key, m->key_len) != m->partition) {
 		drop(c, QR_DROP_WIRE);
 		return false;
 	}
@@ -884,8 +882,8 @@ static void coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 	read_progress(c, q);
 }
 
-static void coord_on_client(struct qr_core *c, uint64_t client,
-			    uint16_t shard, const struct qr_msg *m)
+static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
+			    const struct qr_msg *m)
 {
 	const struct qr_placement *pl = c->pl;
 	uint32_t part = qr_placement_partition(pl, m->key, m->key_len);
@@ -1019,8 +1017,8 @@ static void ceiling_renew(struct qr_core *c, uint64_t ms)
 	struct qr_wal_record rec = {
 		.lsn = c->next_lsn,
 		.type = QR_WAL_CLOCK,
-		.version = { QR_HLC_MAKE(ms + c->cfg.hlc_lease_ms, 0),
-			     c->cfg.node_id },
+		.version = {QR_HLC_MAKE(ms + c->cfg.hlc_lease_ms, 0),
+			    c->cfg.node_id},
 		.key = &clock_key,
 		.key_len = 1,
 	};
@@ -1091,9 +1089,10 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		if (node != c->cfg.node_id &&
 		    qr_detector_state(&c->det, node) == QR_PEER_DOWN)
 			continue;
-		bool want = q->kind == REQ_WRITE ? !(q->done_mask & bit)
-						 : !(q->done_mask & bit) ||
-							   (q->repair_mask & bit);
+		bool want = q->kind == REQ_WRITE
+				    ? !(q->done_mask & bit)
+				    : !(q->done_mask & bit) ||
+					      (q->repair_mask & bit);
 		if (!want)
 			continue;
 		if (node == c->cfg.node_id) {
@@ -1138,7 +1137,8 @@ void qr_core_tick(struct qr_core *c)
 	qr_timer_expire(&c->wheel, now, req_timer_fired, c);
 	if (!qr_timer_armed(&c->hb_timer)) {
 		send_heartbeats(c);
-		qr_timer_arm(&c->wheel, &c->hb_timer, now + c->cfg.heartbeat_us);
+		qr_timer_arm(&c->wheel, &c->hb_timer,
+			     now + c->cfg.heartbeat_us);
 	}
 }
 
@@ -1224,8 +1224,8 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 {
 	if (rec->type == QR_WAL_CLOCK) {
 		/* Every version stamped before the crash is below this. */
-		c->ceiling_ms = QR_MAX(c->ceiling_ms,
-				       QR_HLC_MS(rec->version.hlc));
+		c->ceiling_ms =
+			QR_MAX(c->ceiling_ms, QR_HLC_MS(rec->version.hlc));
 		qr_hlc_raise(&c->hlc, rec->version.hlc);
 		recover_lsn(c, rec->lsn);
 		return 0;
@@ -1270,8 +1270,7 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	    cfg->hlc_lease_ms * 2 >= (cfg->max_offset_ms
 					      ? cfg->max_offset_ms
 					      : QR_HLC_MAX_OFFSET_MS_DEFAULT) ||
-	    !env->now_us ||
-	    !env->wall_ms || !env->send || !env->wal_append)
+	    !env->now_us || !env->wall_ms || !env->send || !env->wal_append)
 		return QR_EINVAL;
 	struct qr_core *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -1314,8 +1313,8 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 			peer_frame_begin(c, n);
 	char name[64];
 	static unsigned store_seq;
-	snprintf(name, sizeof(name), "qs%u_%u_%u", cfg->node_id,
-		 cfg->shard, store_seq++);
+	snprintf(name, sizeof(name), "qs%u_%u_%u", cfg->node_id, cfg->shard,
+		 store_seq++);
 	struct qr_store_config sc = {
 		.name = name,
 		.entries_max = cfg->keys_max,

@@ -35,22 +35,22 @@ struct qr_core_config {
 	uint16_t node_id;
 	uint16_t shard;
 	uint32_t cluster_id;
-	uint32_t incarnation;                 /* bump on every start */
+	uint32_t incarnation;		      /* bump on every start */
 	const struct qr_placement *placement; /* shared, read-only */
-	uint32_t requests_max;    /* in-flight coordinator requests */
-	uint32_t pending_max;     /* replies waiting for the WAL */
-	uint32_t keys_max;        /* store entries */
-	unsigned arena;           /* jemalloc arena for the store */
-	uint64_t max_offset_ms;   /* HLC: 0 -> 500 */
-	uint64_t hlc_lease_ms;    /* HLC ceiling logged ahead of use; must be
-				   * below max_offset_ms / 2 */
+	uint32_t requests_max;	/* in-flight coordinator requests */
+	uint32_t pending_max;	/* replies waiting for the WAL */
+	uint32_t keys_max;	/* store entries */
+	unsigned arena;		/* jemalloc arena for the store */
+	uint64_t max_offset_ms; /* HLC: 0 -> 500 */
+	uint64_t hlc_lease_ms;	/* HLC ceiling logged ahead of use; must be
+				 * below max_offset_ms / 2 */
 	uint64_t deadline_us_default; /* when a request gives none */
-	uint64_t rto_us_min;      /* first retransmission timeout */
-	uint64_t rto_us_max;      /* backoff cap */
-	uint64_t heartbeat_us;    /* heartbeat period */
+	uint64_t rto_us_min;	      /* first retransmission timeout */
+	uint64_t rto_us_max;	      /* backoff cap */
+	uint64_t heartbeat_us;	      /* heartbeat period */
 	uint64_t suspect_after_us;
 	uint64_t down_after_us;
-	uint64_t timer_tick_us;   /* timer wheel granularity */
+	uint64_t timer_tick_us; /* timer wheel granularity */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -72,19 +72,19 @@ enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
 	QR_CORE_DROP_LIST(QR_CORE_DROP_ENUM)
 #undef QR_CORE_DROP_ENUM
-	QR_DROP_COUNT
+		QR_DROP_COUNT
 };
 const char *qr_core_drop_name(enum qr_core_drop d);
 
 struct qr_core_stats {
 	uint64_t frames_in, msgs_in, frames_out, msgs_out;
-	uint64_t client_ops[QR_OP_END];    /* requests accepted, by op */
-	uint64_t client_ok, client_err;    /* replies sent */
-	uint64_t client_duplicates;        /* repeated writes not re-applied */
+	uint64_t client_ops[QR_OP_END]; /* requests accepted, by op */
+	uint64_t client_ok, client_err; /* replies sent */
+	uint64_t client_duplicates;	/* repeated writes not re-applied */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
 	uint64_t reads_served;
-	uint64_t read_repairs_sent;        /* REPLICATEs sent by read repair */
+	uint64_t read_repairs_sent; /* REPLICATEs sent by read repair */
 	uint64_t retransmits;
 	uint64_t wal_appends;
 	uint64_t drops[QR_DROP_COUNT];

@@ -15,7 +15,7 @@
 
 /* WAL record types. Values are stored on disk: never renumber. */
 enum qr_wal_type {
-	QR_WAL_PUT = 1,       /* a value */
+	QR_WAL_PUT = 1,	      /* a value */
 	QR_WAL_TOMBSTONE = 2, /* a delete, with its version */
 	QR_WAL_HINT = 3,      /* reserved: hinted handoff (a later issue) */
 	QR_WAL_CLOCK = 4,     /* HLC lease: version.hlc is a ceiling the node
@@ -27,8 +27,8 @@ enum qr_wal_type {
 /* One record the core asks the WAL to make durable. Pointers are only valid
  * during the call: the WAL copies what it keeps. */
 struct qr_wal_record {
-	uint64_t lsn;        /* assigned by the core: 1, 2, 3, ... per shard */
-	uint8_t type;        /* enum qr_wal_type */
+	uint64_t lsn; /* assigned by the core: 1, 2, 3, ... per shard */
+	uint8_t type; /* enum qr_wal_type */
 	uint32_t partition;
 	struct qr_version version;
 	const void *key;

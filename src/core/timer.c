@@ -48,8 +48,7 @@ static void unlink_timer(struct qr_timer_wheel *w, struct qr_timer *t)
 	w->armed--;
 }
 
-void qr_timer_arm(struct qr_timer_wheel *w, struct qr_timer *t,
-		  uint64_t due_us)
+void qr_timer_arm(struct qr_timer_wheel *w, struct qr_timer *t, uint64_t due_us)
 {
 	if (qr_timer_armed(t))
 		unlink_timer(w, t);

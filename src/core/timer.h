@@ -22,10 +22,10 @@ struct qr_timer {
 };
 
 struct qr_timer_wheel {
-	uint64_t tick_us;  /* granularity */
-	uint64_t done_tick; /* every tick <= this has been expired */
-	uint32_t mask;     /* slots - 1 */
-	uint32_t armed;    /* timers on the wheel */
+	uint64_t tick_us;	/* granularity */
+	uint64_t done_tick;	/* every tick <= this has been expired */
+	uint32_t mask;		/* slots - 1 */
+	uint32_t armed;		/* timers on the wheel */
 	struct qr_timer *slots; /* sentinels, owned */
 };
 

@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 struct qr_version {
-	uint64_t hlc;  /* hybrid logical clock when the coordinator stamped it */
+	uint64_t hlc; /* hybrid logical clock when the coordinator stamped it */
 	uint16_t node; /* coordinator that stamped it: breaks hlc ties */
 };
 
-#define QR_VERSION_NONE ((struct qr_version){ 0, 0 })
+#define QR_VERSION_NONE ((struct qr_version){0, 0})
 
 /* <0, 0, >0 like memcmp. */
 static inline int qr_version_cmp(struct qr_version a, struct qr_version b)

@@ -85,7 +85,8 @@ static void gather(const struct qr_mgmt_config *cfg, struct agg *a)
 		struct qr_core *core = qr_shard_core(sh);
 		sum_words(&a->cs, qr_core_stats(core), sizeof(a->cs));
 		sum_words(&a->ss, qr_shard_stats(sh), sizeof(a->ss));
-		sum_words(&a->ws, qr_wal_stats(qr_shard_wal(sh)), sizeof(a->ws));
+		sum_words(&a->ws, qr_wal_stats(qr_shard_wal(sh)),
+			  sizeof(a->ws));
 		a->durable += qr_core_durable_lsn(core);
 		a->appended += qr_core_last_lsn(core);
 		const struct qr_hlc *h = qr_core_hlc(core);
@@ -98,7 +99,7 @@ static void gather(const struct qr_mgmt_config *cfg, struct agg *a)
 size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 			  size_t len)
 {
-	struct jbuf b = { buf, 0, len, false };
+	struct jbuf b = {buf, 0, len, false};
 	struct agg ag;
 	gather(cfg, &ag);
 	const struct qr_core_stats cs = ag.cs;
@@ -108,12 +109,14 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 		 hlc_rejected = ag.hlc_rejected;
 	jb(&b, "{\"node\":%u,\"cluster\":%u,\"profile\":\"%s\",\"shards\":%u,",
 	   cfg->node_id, cfg->cluster->id, cfg->profile, cfg->nshards);
-	jb(&b, "\"ops\":{\"get\":%" PRIu64 ",\"put\":%" PRIu64
-	       ",\"delete\":%" PRIu64 "},",
+	jb(&b,
+	   "\"ops\":{\"get\":%" PRIu64 ",\"put\":%" PRIu64
+	   ",\"delete\":%" PRIu64 "},",
 	   cs.client_ops[QR_OP_GET], cs.client_ops[QR_OP_PUT],
 	   cs.client_ops[QR_OP_DELETE]);
-	jb(&b, "\"replies\":{\"ok\":%" PRIu64 ",\"error\":%" PRIu64
-	       ",\"duplicates\":%" PRIu64 "},",
+	jb(&b,
+	   "\"replies\":{\"ok\":%" PRIu64 ",\"error\":%" PRIu64
+	   ",\"duplicates\":%" PRIu64 "},",
 	   cs.client_ok, cs.client_err, cs.client_duplicates);
 	jb(&b, "\"errors\":{");
 	bool first = true;
@@ -124,9 +127,10 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 		   cs.client_err_by[e]);
 		first = false;
 	}
-	jb(&b, "},\"replica\":{\"applied\":%" PRIu64 ",\"older\":%" PRIu64
-	       ",\"same\":%" PRIu64 ",\"reads\":%" PRIu64
-	       ",\"read_repairs\":%" PRIu64 ",\"retransmits\":%" PRIu64 "},",
+	jb(&b,
+	   "},\"replica\":{\"applied\":%" PRIu64 ",\"older\":%" PRIu64
+	   ",\"same\":%" PRIu64 ",\"reads\":%" PRIu64
+	   ",\"read_repairs\":%" PRIu64 ",\"retransmits\":%" PRIu64 "},",
 	   cs.replicate_applied, cs.replicate_older, cs.replicate_same,
 	   cs.reads_served, cs.read_repairs_sent, cs.retransmits);
 	/* Peers as seen by shard 0's detector. */
@@ -139,27 +143,29 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 		if (p == cfg->node_id)
 			continue;
 		uint64_t heard = d->peers[p].last_heard_us;
-		jb(&b, "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
-		       "%" PRIu64 ",\"transitions\":%u}",
+		jb(&b,
+		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
+		   "%" PRIu64 ",\"transitions\":%u}",
 		   first ? "" : ",", p,
 		   qr_peer_state_name(qr_detector_state(d, p)),
 		   now_us > heard ? (now_us - heard) / 1000 : 0,
 		   d->peers[p].transitions);
 		first = false;
 	}
-	jb(&b, "],\"wal\":{\"appends\":%" PRIu64 ",\"batches\":%" PRIu64
-	       ",\"fsyncs\":%" PRIu64 ",\"bytes\":%" PRIu64
-	       ",\"busy\":%" PRIu64 ",\"snapshots\":%" PRIu64
-	       ",\"appended_lsn\":%" PRIu64 ",\"durable_lsn\":%" PRIu64 "},",
-	   ws.appends, ws.batches, ws.fsyncs, ws.bytes_written,
-	   ws.append_busy, ws.snapshots, appended, durable);
+	jb(&b,
+	   "],\"wal\":{\"appends\":%" PRIu64 ",\"batches\":%" PRIu64
+	   ",\"fsyncs\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"busy\":%" PRIu64
+	   ",\"snapshots\":%" PRIu64 ",\"appended_lsn\":%" PRIu64
+	   ",\"durable_lsn\":%" PRIu64 "},",
+	   ws.appends, ws.batches, ws.fsyncs, ws.bytes_written, ws.append_busy,
+	   ws.snapshots, appended, durable);
 	jb(&b, "\"hlc\":{\"last\":%" PRIu64 ",\"rejected\":%" PRIu64 "},", hlc,
 	   hlc_rejected);
-	jb(&b, "\"packets\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
-	       ",\"arp_replies\":%" PRIu64 ",\"arp_requests\":%" PRIu64
-	       ",\"steered\":%" PRIu64 "},",
-	   ss.rx_pkts, ss.tx_pkts, ss.arp_replies, ss.arp_requests,
-	   ss.steered);
+	jb(&b,
+	   "\"packets\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+	   ",\"arp_replies\":%" PRIu64 ",\"arp_requests\":%" PRIu64
+	   ",\"steered\":%" PRIu64 "},",
+	   ss.rx_pkts, ss.tx_pkts, ss.arp_replies, ss.arp_requests, ss.steered);
 	jb(&b, "\"drops\":{");
 	first = true;
 	for (int i = 0; i < QR_SHARD_DROP_COUNT; i++) {
@@ -168,8 +174,8 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 		first = false;
 	}
 	for (int i = 0; i < QR_DROP_COUNT; i++)
-		jb(&b, ",\"%s\":%" PRIu64, qr_core_drop_name((enum qr_core_drop)i),
-		   cs.drops[i]);
+		jb(&b, ",\"%s\":%" PRIu64,
+		   qr_core_drop_name((enum qr_core_drop)i), cs.drops[i]);
 	jb(&b, "}}\n");
 	return b.overflow ? 0 : b.len;
 }
@@ -178,7 +184,7 @@ static void serve(struct qr_mgmt *m, int fd)
 {
 	char cmd[128];
 	size_t got = 0;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	/* One line, within a second: a slow client cannot hold the thread. */
 	while (got < sizeof(cmd) - 1 && poll(&p, 1, 1000) == 1) {
 		ssize_t r = read(fd, cmd + got, sizeof(cmd) - 1 - got);
@@ -211,7 +217,7 @@ static void serve(struct qr_mgmt *m, int fd)
 static void *mgmt_thread(void *arg)
 {
 	struct qr_mgmt *m = arg;
-	struct pollfd p = { .fd = m->fd, .events = POLLIN };
+	struct pollfd p = {.fd = m->fd, .events = POLLIN};
 	while (!m->stop) {
 		if (poll(&p, 1, 200) != 1)
 			continue;
@@ -226,8 +232,7 @@ static void *mgmt_thread(void *arg)
 
 /* /quorate/stats: the same counters as `quorate stat`, as a flat dict
  * (telemetry dicts hold numbers and short strings). */
-static int tm_stats(const char *cmd, const char *params,
-		    struct rte_tel_data *d)
+static int tm_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	(void)cmd;
 	(void)params;
@@ -296,7 +301,7 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 				   "quorate node counters (as quorate stat). "
 				   "No parameters");
 	if (cfg->path && cfg->path[0]) {
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
 		if (strlen(cfg->path) >= sizeof(a.sun_path)) {
 			snprintf(err, n, "mgmt socket path too long: %s",
 				 cfg->path);

@@ -15,11 +15,11 @@
 #include "quorate/err.h"
 
 static const char *const known[][8] = {
-	{ "profile", "name", "description", NULL },
-	{ "eal", "args", "vdev", NULL },
-	{ "port", "rx_desc", "tx_desc", "mbufs", "mbuf_cache", "steering",
-	  "tx_checksum_offload", NULL },
-	{ "loop", "idle", NULL },
+	{"profile", "name", "description", NULL},
+	{"eal", "args", "vdev", NULL},
+	{"port", "rx_desc", "tx_desc", "mbufs", "mbuf_cache", "steering",
+	 "tx_checksum_offload", NULL},
+	{"loop", "idle", NULL},
 };
 
 static int fail(char *err, size_t n, const char *path, const char *sec,
@@ -106,9 +106,8 @@ static int check_keys(struct rte_cfgfile *cf, const char *path, char *err,
 				 sec);
 			return fail(err, n, path, NULL, NULL, what);
 		}
-		if (ne > 32 ||
-		    rte_cfgfile_section_entries_by_index(cf, s, sec, e, 32) !=
-			    ne)
+		if (ne > 32 || rte_cfgfile_section_entries_by_index(
+				       cf, s, sec, e, 32) != ne)
 			return fail(err, n, path, sec, "*", "too many keys");
 		for (int j = 0; j < ne; j++) {
 			bool ok = false;
@@ -136,8 +135,8 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	}
 	int rc = check_keys(cf, path, err, n);
 	uint32_t v;
-	if (!rc && snprintf(p.path, sizeof(p.path), "%s", path) >=
-			   (int)sizeof(p.path))
+	if (!rc &&
+	    snprintf(p.path, sizeof(p.path), "%s", path) >= (int)sizeof(p.path))
 		rc = fail(err, n, path, NULL, NULL, "path too long");
 	if (!rc)
 		rc = copy_str(cf, path, "profile", "name", p.name,
@@ -148,11 +147,11 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	if (!rc)
 		rc = copy_str(cf, path, "eal", "vdev", p.vdev, sizeof(p.vdev),
 			      err, n);
-	if (!rc && !(rc = get_uint(cf, path, "port", "rx_desc", 64, 16384,
-				   1024, &v, err, n)))
+	if (!rc && !(rc = get_uint(cf, path, "port", "rx_desc", 64, 16384, 1024,
+				   &v, err, n)))
 		p.rx_desc = (uint16_t)v;
-	if (!rc && !(rc = get_uint(cf, path, "port", "tx_desc", 64, 16384,
-				   1024, &v, err, n)))
+	if (!rc && !(rc = get_uint(cf, path, "port", "tx_desc", 64, 16384, 1024,
+				   &v, err, n)))
 		p.tx_desc = (uint16_t)v;
 	if (!rc)
 		rc = get_uint(cf, path, "port", "mbufs", 1023, 1u << 24, 8191,

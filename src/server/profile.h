@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Driver profiles (the .ini files in drivers-conf/): how a node opens its DPDK port.
- * Strings may hold placeholders that quorated fills per node: {iface},
+ * Driver profiles (the .ini files in drivers-conf/): how a node opens its DPDK
+ * port. Strings may hold placeholders that quorated fills per node: {iface},
  * {node}, {cluster}, {run}, {pci}. docs/operations.md lists every key.
  */
 #ifndef QR_SERVER_PROFILE_H
@@ -20,12 +20,12 @@ struct qr_profile {
 	char path[256];
 	char name[64];
 	char eal_args[512]; /* [eal] args, placeholders unexpanded */
-	char vdev[256];     /* [eal] vdev, may be empty (PCI devices) */
+	char vdev[256];	    /* [eal] vdev, may be empty (PCI devices) */
 	uint16_t rx_desc, tx_desc;
 	uint32_t mbufs, mbuf_cache;
 	enum qr_steering steering;
 	bool tx_checksum_offload;
-	bool idle_poll;     /* [loop] idle = poll: never sleep */
+	bool idle_poll; /* [loop] idle = poll: never sleep */
 };
 
 /* Load and validate. 0, or QR_ECONFIG with "FILE: [section] key: what" in

@@ -39,11 +39,11 @@
 #include "server/profile.h"
 #include "shard/shard.h"
 
-#define EXIT_CONFIG 2
-#define EXIT_DPDK 3
+#define EXIT_CONFIG   2
+#define EXIT_DPDK     3
 #define EXIT_RECOVERY 4
-#define EAL_ARGS_MAX 64
-#define RING_SIZE 4096
+#define EAL_ARGS_MAX  64
+#define RING_SIZE     4096
 
 struct options {
 	const char *config, *profile, *run_dir, *data_dir;
@@ -65,31 +65,30 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: quorated --config CLUSTER.ini --node ID "
-		"--profile drivers-conf/X.ini\n"
-		"                [--run-dir DIR] [--data-dir DIR] "
-		"[--wal-mode fsync|async|none]\n"
-		"                [--keys-max N] [--snapshot-every RECORDS] "
-		"[--truncate-corrupt]\n"
-		"exit status: 0 stopped cleanly, 1 usage, 2 configuration, "
-		"3 DPDK port, 4 WAL recovery\n");
+	fprintf(f, "usage: quorated --config CLUSTER.ini --node ID "
+		   "--profile drivers-conf/X.ini\n"
+		   "                [--run-dir DIR] [--data-dir DIR] "
+		   "[--wal-mode fsync|async|none]\n"
+		   "                [--keys-max N] [--snapshot-every RECORDS] "
+		   "[--truncate-corrupt]\n"
+		   "exit status: 0 stopped cleanly, 1 usage, 2 configuration, "
+		   "3 DPDK port, 4 WAL recovery\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "run-dir", required_argument, NULL, 'r' },
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "wal-mode", required_argument, NULL, 'w' },
-		{ "keys-max", required_argument, NULL, 'k' },
-		{ "snapshot-every", required_argument, NULL, 's' },
-		{ "truncate-corrupt", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"node", required_argument, NULL, 'n'},
+		{"profile", required_argument, NULL, 'p'},
+		{"run-dir", required_argument, NULL, 'r'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"wal-mode", required_argument, NULL, 'w'},
+		{"keys-max", required_argument, NULL, 'k'},
+		{"snapshot-every", required_argument, NULL, 's'},
+		{"truncate-corrupt", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->node = -1;
@@ -105,8 +104,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'n':
 			o->node = (int)strtol(optarg, &end, 10);
 			if (*end || o->node < 0) {
-				fprintf(stderr, "quorated: --node: '%s' is "
-						"not a node id\n",
+				fprintf(stderr,
+					"quorated: --node: '%s' is "
+					"not a node id\n",
 					optarg);
 				return 1;
 			}
@@ -128,8 +128,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			else if (!strcmp(optarg, "none"))
 				o->wal_mode = QR_WAL_MODE_NONE;
 			else {
-				fprintf(stderr, "quorated: --wal-mode: "
-						"expected fsync, async or none\n");
+				fprintf(stderr,
+					"quorated: --wal-mode: "
+					"expected fsync, async or none\n");
 				return 1;
 			}
 			break;
@@ -177,8 +178,9 @@ static int check_data_dir(const char *dir, char *err, size_t n)
 			continue;
 		*p = 0;
 		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-			snprintf(err, n, "data directory %s: cannot create "
-					 "%s: %s",
+			snprintf(err, n,
+				 "data directory %s: cannot create "
+				 "%s: %s",
 				 dir, path, strerror(errno));
 			return QR_ECONFIG;
 		}
@@ -203,8 +205,8 @@ static int check_data_dir(const char *dir, char *err, size_t n)
 }
 
 static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
-			  const struct qr_profile *pf, char **argv,
-			  char *store, size_t store_len, char *err, size_t n)
+			  const struct qr_profile *pf, char **argv, char *store,
+			  size_t store_len, char *err, size_t n)
 {
 	const struct qr_cluster_node *me = &cl->node[o->node];
 	struct qr_profile_vars v = {
@@ -217,8 +219,8 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 	char expanded[1024];
 	int argc = 0;
 	argv[argc++] = "quorated";
-	if (qr_profile_expand(pf->eal_args, &v, expanded, sizeof(expanded),
-			      err, n))
+	if (qr_profile_expand(pf->eal_args, &v, expanded, sizeof(expanded), err,
+			      n))
 		return -1;
 	size_t used = 0;
 	bool has_cores = false;
@@ -258,8 +260,8 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 				     "--lcores=0@(0-%ld)", cpus - 1);
 		else
 			l = snprintf(store + used, store_len - used,
-				     "--lcores=(0-%u)@(0-%ld)",
-				     cl->shards - 1, cpus - 1);
+				     "--lcores=(0-%u)@(0-%ld)", cl->shards - 1,
+				     cpus - 1);
 		argv[argc++] = store + used;
 		used += (size_t)l + 1;
 	}
@@ -277,7 +279,7 @@ static bool flow_steering(uint16_t port, uint16_t base_port, uint16_t q)
 {
 	struct rte_flow *flows[QR_SHARDS_MAX];
 	for (uint16_t i = 0; i < q; i++) {
-		struct rte_flow_attr attr = { .ingress = 1 };
+		struct rte_flow_attr attr = {.ingress = 1};
 		struct rte_flow_item_udp spec = {
 			.hdr.dst_port = rte_cpu_to_be_16(base_port + i),
 		};
@@ -285,22 +287,24 @@ static bool flow_steering(uint16_t port, uint16_t base_port, uint16_t q)
 			.hdr.dst_port = RTE_BE16(0xffff),
 		};
 		struct rte_flow_item pattern[] = {
-			{ .type = RTE_FLOW_ITEM_TYPE_ETH },
-			{ .type = RTE_FLOW_ITEM_TYPE_IPV4 },
-			{ .type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &spec,
-			  .mask = &mask },
-			{ .type = RTE_FLOW_ITEM_TYPE_END },
+			{.type = RTE_FLOW_ITEM_TYPE_ETH},
+			{.type = RTE_FLOW_ITEM_TYPE_IPV4},
+			{.type = RTE_FLOW_ITEM_TYPE_UDP,
+			 .spec = &spec,
+			 .mask = &mask},
+			{.type = RTE_FLOW_ITEM_TYPE_END},
 		};
-		struct rte_flow_action_queue queue = { .index = i };
+		struct rte_flow_action_queue queue = {.index = i};
 		struct rte_flow_action actions[] = {
-			{ .type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue },
-			{ .type = RTE_FLOW_ACTION_TYPE_END },
+			{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+			{.type = RTE_FLOW_ACTION_TYPE_END},
 		};
 		struct rte_flow_error fe;
 		flows[i] = rte_flow_create(port, &attr, pattern, actions, &fe);
 		if (!flows[i]) {
-			fprintf(stderr, "quorated: rte_flow rule for queue %u "
-					"refused (%s): software steering\n",
+			fprintf(stderr,
+				"quorated: rte_flow rule for queue %u "
+				"refused (%s): software steering\n",
 				i, fe.message ? fe.message : "no reason");
 			for (uint16_t k = 0; k < i; k++)
 				rte_flow_destroy(port, flows[k], &fe);
@@ -340,8 +344,9 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 	*pool = rte_pktmbuf_pool_create("qr_mbufs", pf->mbufs, pf->mbuf_cache,
 					0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
 	if (!*pool) {
-		snprintf(err, n, "mempool of %u mbufs: %s (profile %s: lower "
-				 "[port] mbufs or give the EAL more memory)",
+		snprintf(err, n,
+			 "mempool of %u mbufs: %s (profile %s: lower "
+			 "[port] mbufs or give the EAL more memory)",
 			 pf->mbufs, rte_strerror(rte_errno), pf->path);
 		return -1;
 	}
@@ -412,8 +417,9 @@ int main(int argc, char **argv)
 	const struct qr_cluster_node *me = &cl.node[o.node];
 	const char *data_dir = o.data_dir ? o.data_dir : me->data_dir;
 	if (!data_dir || !data_dir[0]) {
-		fprintf(stderr, "quorated: %s: [node.%d] data_dir: missing "
-				"(or give --data-dir)\n",
+		fprintf(stderr,
+			"quorated: %s: [node.%d] data_dir: missing "
+			"(or give --data-dir)\n",
 			o.config, o.node);
 		return EXIT_CONFIG;
 	}
@@ -434,14 +440,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, " %s", eal_argv[i]);
 	fprintf(stderr, "\n");
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		fprintf(stderr, "quorated: DPDK EAL init failed with profile "
-				"%s: %s\n",
+		fprintf(stderr,
+			"quorated: DPDK EAL init failed with profile "
+			"%s: %s\n",
 			pf.path, rte_strerror(rte_errno));
 		return EXIT_DPDK;
 	}
 	if (rte_lcore_count() < cl.shards) {
-		fprintf(stderr, "quorated: %u shards need %u lcores, the EAL "
-				"has %u (profile %s: [eal] args -l)\n",
+		fprintf(stderr,
+			"quorated: %u shards need %u lcores, the EAL "
+			"has %u (profile %s: [eal] args -l)\n",
 			cl.shards, cl.shards, rte_lcore_count(), pf.path);
 		return EXIT_DPDK;
 	}
@@ -452,8 +460,7 @@ int main(int argc, char **argv)
 		return EXIT_DPDK;
 	}
 	static struct qr_placement pl;
-	if (qr_placement_init(&pl, cl.partitions, cl.nodes, cl.rf,
-			      cl.shards)) {
+	if (qr_placement_init(&pl, cl.partitions, cl.nodes, cl.rf, cl.shards)) {
 		fprintf(stderr, "quorated: placement: invalid\n");
 		return EXIT_CONFIG;
 	}

@@ -35,32 +35,32 @@
 #include "net/packet.h"
 #include "quorate/err.h"
 
-#define BURST 32
-#define TX_BUF 64
-#define IDLE_SPIN_LOOPS 256
-#define IDLE_SLEEP_LOOPS 4096
-#define IDLE_SLEEP_US 50
+#define BURST		      32
+#define TX_BUF		      64
+#define IDLE_SPIN_LOOPS	      256
+#define IDLE_SLEEP_LOOPS      4096
+#define IDLE_SLEEP_US	      50
 #define SNAPSHOT_STEP_ENTRIES 512
-#define ARP_ENTRIES 256
-#define ARP_AGE_US (300ull * 1000 * 1000)
+#define ARP_ENTRIES	      256
+#define ARP_AGE_US	      (300ull * 1000 * 1000)
 
 struct qr_shard {
 	struct qr_shard_config cfg;
 	struct qr_core *core;
 	struct qr_wal *wal;
 	struct qr_wal_snapshot_source snap_src;
-	uint64_t snap_last_lsn;   /* appended lsn when the last one began */
+	uint64_t snap_last_lsn; /* appended lsn when the last one began */
 	struct qr_arp_table arp;
 	struct qr_arp_entry arp_slots[ARP_ENTRIES];
 	struct qr_pkt_endpoint self; /* our MAC, IP, base_port + shard */
-	uint64_t now_us;          /* this iteration's clocks */
+	uint64_t now_us;	     /* this iteration's clocks */
 	uint64_t wall_ms;
 	uint64_t tsc_hz;
 	uint64_t next_tick_us;
 	uint16_t ip_id;
 	uint16_t tx_n;
 	struct rte_mbuf *tx[TX_BUF];
-	bool work;                /* something happened this iteration */
+	bool work; /* something happened this iteration */
 	struct qr_wal_recover_stats rec;
 	struct qr_shard_stats stats;
 };
@@ -151,7 +151,8 @@ static void env_pause(void *ctx)
 	struct timespec ts;
 	rte_pause();
 	clock_gettime(CLOCK_REALTIME, &ts);
-	s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->wall_ms =
+		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
@@ -212,7 +213,8 @@ static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt)
 {
 	qr_arp_learn(&s->arp, pkt->arp.sender_ip, pkt->arp.sender_mac,
 		     s->now_us);
-	if (pkt->arp.op == QR_ARP_OP_REQUEST && pkt->arp.target_ip == s->self.ip)
+	if (pkt->arp.op == QR_ARP_OP_REQUEST &&
+	    pkt->arp.target_ip == s->self.ip)
 		send_arp(s, QR_ARP_OP_REPLY, pkt->arp.sender_mac,
 			 pkt->arp.sender_ip);
 }
@@ -255,13 +257,11 @@ static bool handle_pkt(struct qr_shard *s, struct rte_mbuf *m)
 	/* Learn who sent it: replies to clients need their MAC. */
 	qr_arp_learn(&s->arp, pkt.udp.src_ip, pkt.src_mac, s->now_us);
 	uint64_t handle = (uint64_t)pkt.udp.src_ip << 16 | pkt.udp.src_port;
-	qr_core_on_frame(s->core, handle, pkt.udp.payload,
-			 pkt.udp.payload_len);
+	qr_core_on_frame(s->core, handle, pkt.udp.payload, pkt.udp.payload_len);
 	return false;
 }
 
-static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts,
-			 unsigned n)
+static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 1 < n)
@@ -279,7 +279,8 @@ static void read_clocks(struct qr_shard *s)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	s->wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->wall_ms =
+		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
 }
 
@@ -288,8 +289,9 @@ static void maybe_snapshot(struct qr_shard *s)
 	if (qr_wal_snapshot_active(s->wal)) {
 		int rc = qr_wal_snapshot_step(s->wal, SNAPSHOT_STEP_ENTRIES);
 		if (rc < 0)
-			fprintf(stderr, "quorated: shard %u: snapshot "
-					"abandoned: %s\n",
+			fprintf(stderr,
+				"quorated: shard %u: snapshot "
+				"abandoned: %s\n",
 				s->cfg.shard, qr_strerror(rc));
 		s->work = true;
 		return;
@@ -432,8 +434,7 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	rc = qr_wal_recover(cfg->wal.dir, cfg->shard, &ropt, recover_cb,
 			    s->core, &s->rec);
 	if (rc) {
-		snprintf(err, err_len, "wal recovery: %s: %s",
-			 qr_strerror(rc),
+		snprintf(err, err_len, "wal recovery: %s: %s", qr_strerror(rc),
 			 s->rec.message[0] ? s->rec.message : "(no detail)");
 		goto fail;
 	}
@@ -453,6 +454,9 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 			s->rec.message);
 	struct qr_wal_config wc = cfg->wal;
 	wc.next_lsn = s->rec.last_lsn + 1;
+	/* The ceiling recovered may live only in this run's old segments:
+	 * the next snapshot must carry it on (docs/wal.md). */
+	wc.clock = s->rec.clock;
 	rc = qr_wal_open(&wc, &s->wal);
 	if (rc) {
 		snprintf(err, err_len, "wal open in %s: %s", wc.dir,

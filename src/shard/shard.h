@@ -49,7 +49,7 @@ enum qr_shard_drop {
 #define QR_SHARD_DROP_ENUM(name, text) QR_SHARD_DROP_##name,
 	QR_SHARD_DROP_LIST(QR_SHARD_DROP_ENUM)
 #undef QR_SHARD_DROP_ENUM
-	QR_SHARD_DROP_COUNT
+		QR_SHARD_DROP_COUNT
 };
 const char *qr_shard_drop_name(enum qr_shard_drop d);
 
@@ -66,18 +66,18 @@ struct qr_shard_config {
 	uint16_t node_id;
 	uint16_t shard;
 	uint16_t port_id;
-	uint16_t rx_queue;          /* QR_SHARD_NONE: only the ring */
-	uint16_t tx_queue;          /* QR_SHARD_NONE: via tx_ring */
+	uint16_t rx_queue; /* QR_SHARD_NONE: only the ring */
+	uint16_t tx_queue; /* QR_SHARD_NONE: via tx_ring */
 	struct rte_mempool *pool;
 	struct rte_ring *rx_ring;   /* frames steered to this shard */
 	struct rte_ring **rx_rings; /* every shard's rx_ring, by shard */
 	struct rte_ring *tx_ring;   /* shard 0's: mbufs to transmit */
 	bool tx_checksum_offload;
-	bool idle_poll;             /* never sleep when idle */
+	bool idle_poll;		    /* never sleep when idle */
 	uint64_t snapshot_every;    /* WAL records between snapshots; 0 off */
 	struct qr_core_config core; /* node_id, shard, placement... set */
 	struct qr_wal_config wal;   /* dir, shard, mode... set */
-	bool truncate_corrupt;      /* recovery: cut at mid-log corruption */
+	bool truncate_corrupt;	    /* recovery: cut at mid-log corruption */
 };
 
 /*

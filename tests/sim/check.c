@@ -101,8 +101,7 @@ static const struct check_op *find_op(const struct check *c, uint16_t client,
 	return NULL;
 }
 
-static struct check_ver *find_ver(struct check *c, int key,
-				  struct qr_version v)
+static struct check_ver *find_ver(struct check *c, int key, struct qr_version v)
 {
 	for (size_t i = 0; i < c->vlen; i++)
 		if (c->vers[i].key == key &&
@@ -132,8 +131,7 @@ static void bind_version(struct check *c, int key, struct qr_version v,
 		c->vers = realloc(c->vers, c->vcap * sizeof(*c->vers));
 		QR_ASSERT(c->vers);
 	}
-	c->vers[c->vlen++] = (struct check_ver){ key, v, client, seq,
-						 tombstone };
+	c->vers[c->vlen++] = (struct check_ver){key, v, client, seq, tombstone};
 }
 
 static bool is_read(const struct check_op *o)
@@ -147,32 +145,35 @@ static bool read_ok(const struct check_op *o)
 }
 
 static void check_read(struct check *c, struct check_op *o,
-		       const uint8_t *value, uint16_t value_len,
-		       bool tombstone)
+		       const uint8_t *value, uint16_t value_len, bool tombstone)
 {
 	int N = c->n, Q = c->quorum, R = o->count;
 	/* (d) the value is one somebody wrote, under this version. */
 	if (o->status == 0) {
 		unsigned cl;
 		uint64_t seq;
-		char text[40] = { 0 };
+		char text[40] = {0};
 		memcpy(text, value, QR_MIN(value_len, sizeof(text) - 1));
 		if (sscanf(text, "v%u.%" SCNu64 ".", &cl, &seq) != 2) {
-			fail(c, "(d)", "read of key-%d returned a value "
-			     "nobody wrote (%.20s)", o->key, text);
+			fail(c, "(d)",
+			     "read of key-%d returned a value "
+			     "nobody wrote (%.20s)",
+			     o->key, text);
 			return;
 		}
 		const struct check_op *w = find_op(c, (uint16_t)cl, seq);
 		if (!w || w->op != QR_OP_PUT || w->key != o->key ||
 		    !sim_value_matches((uint16_t)cl, seq, value, value_len)) {
-			fail(c, "(d)", "read of key-%d returned c%u#%" PRIu64
-			     " which is not a write of that key", o->key, cl,
-			     seq);
+			fail(c, "(d)",
+			     "read of key-%d returned c%u#%" PRIu64
+			     " which is not a write of that key",
+			     o->key, cl, seq);
 			return;
 		}
 		if (w->done && w->status == 0 &&
 		    qr_version_cmp(w->version, o->version) != 0) {
-			fail(c, "(d)", "key-%d: c%u#%" PRIu64 " was acked as "
+			fail(c, "(d)",
+			     "key-%d: c%u#%" PRIu64 " was acked as "
 			     "%" PRIu64 ".%u but read as %" PRIu64 ".%u",
 			     o->key, cl, seq, w->version.hlc, w->version.node,
 			     o->version.hlc, o->version.node);
@@ -183,9 +184,10 @@ static void check_read(struct check *c, struct check_op *o,
 		/* NOT_FOUND with a version: a delete's tombstone. */
 		struct check_ver *b = find_ver(c, o->key, o->version);
 		if (b && !b->tombstone)
-			fail(c, "(d)", "key-%d: version %" PRIu64 ".%u read as "
-			     "a tombstone but it is a put", o->key,
-			     o->version.hlc, o->version.node);
+			fail(c, "(d)",
+			     "key-%d: version %" PRIu64 ".%u read as "
+			     "a tombstone but it is a put",
+			     o->key, o->version.hlc, o->version.node);
 	}
 	(void)tombstone;
 	for (size_t i = 0; i < c->len && !c->failed; i++) {
@@ -196,23 +198,25 @@ static void check_read(struct check *c, struct check_op *o,
 		/* (b) writes acknowledged before this read began. */
 		if (!is_read(p) && p->status == 0 && p->count + R > N &&
 		    qr_version_cmp(o->version, p->version) < 0)
-			fail(c, "(b)", "key-%d: R=%d read by c%u#%" PRIu64
+			fail(c, "(b)",
+			     "key-%d: R=%d read by c%u#%" PRIu64
 			     " returned %" PRIu64 ".%u, older than W=%d write "
 			     "c%u#%" PRIu64 " acked before it began (%" PRIu64
-			     ".%u)", o->key, R, o->client, o->seq,
-			     o->version.hlc, o->version.node, p->count,
-			     p->client, p->seq, p->version.hlc,
-			     p->version.node);
+			     ".%u)",
+			     o->key, R, o->client, o->seq, o->version.hlc,
+			     o->version.node, p->count, p->client, p->seq,
+			     p->version.hlc, p->version.node);
 		/* (c) an earlier blocking (R >= Q) read that overlaps. */
 		if (is_read(p) && read_ok(p) && p->count >= Q && Q + R > N &&
 		    qr_version_cmp(o->version, p->version) < 0)
-			fail(c, "(c)", "key-%d: R=%d read by c%u#%" PRIu64
+			fail(c, "(c)",
+			     "key-%d: R=%d read by c%u#%" PRIu64
 			     " returned %" PRIu64 ".%u, older than R=%d read "
 			     "c%u#%" PRIu64 " that completed before it began "
-			     "(%" PRIu64 ".%u)", o->key, R, o->client, o->seq,
-			     o->version.hlc, o->version.node, p->count,
-			     p->client, p->seq, p->version.hlc,
-			     p->version.node);
+			     "(%" PRIu64 ".%u)",
+			     o->key, R, o->client, o->seq, o->version.hlc,
+			     o->version.node, p->count, p->client, p->seq,
+			     p->version.hlc, p->version.node);
 	}
 }
 
@@ -228,15 +232,18 @@ void check_end(struct check *c, int idx, uint64_t now_us, int status,
 	o->version = v;
 	struct sim_result *r = c->res;
 	if (c->verbose)
-		fprintf(stderr, "[%8" PRIu64 "us] op c%u#%" PRIu64 " key-%d "
+		fprintf(stderr,
+			"[%8" PRIu64 "us] op c%u#%" PRIu64 " key-%d "
 			"%s n=%d began %" PRIu64 "us: %s version %" PRIu64
-			".%u%s%.*s\n", now_us, o->client, o->seq, o->key,
-			o->op == QR_OP_GET ? "get" : o->op == QR_OP_PUT ? "put"
-								: "del",
+			".%u%s%.*s\n",
+			now_us, o->client, o->seq, o->key,
+			o->op == QR_OP_GET   ? "get"
+			: o->op == QR_OP_PUT ? "put"
+					     : "del",
 			o->count, o->start_us, qr_strerror(status), v.hlc,
 			v.node, value_len ? " value " : "",
-			(int)QR_MIN(value_len, 16), value ? (const char *)value
-							  : "");
+			(int)QR_MIN(value_len, 16),
+			value ? (const char *)value : "");
 	r->ops++;
 	if (is_read(o))
 		r->reads++;
@@ -254,9 +261,10 @@ void check_end(struct check *c, int idx, uint64_t now_us, int status,
 		if (read_ok(o))
 			c->finals_ok++;
 		else
-			fail(c, "(e)", "final ALL read of key-%d after the "
-			     "faults stopped failed: %s", o->key,
-			     qr_strerror(status));
+			fail(c, "(e)",
+			     "final ALL read of key-%d after the "
+			     "faults stopped failed: %s",
+			     o->key, qr_strerror(status));
 	}
 	if (!is_read(o)) {
 		if (status == 0)
@@ -287,8 +295,8 @@ bool check_finals_done(struct check *c)
 	if (c->finals_ok == c->finals && c->finals == c->nkeys)
 		return true;
 	if (!c->failed)
-		fail(c, "(e)", "%d of %d final ALL reads completed", c->finals_ok,
-		     c->nkeys);
+		fail(c, "(e)", "%d of %d final ALL reads completed",
+		     c->finals_ok, c->nkeys);
 	return false;
 }
 
@@ -306,7 +314,8 @@ void check_latency_summary(struct check *c)
 	for (size_t i = 0; i < c->len; i++) {
 		const struct check_op *o = &c->ops[i];
 		if (o->done && !o->final &&
-		    (o->status == 0 || (is_read(o) && o->status == QR_ENOTFOUND)))
+		    (o->status == 0 ||
+		     (is_read(o) && o->status == QR_ENOTFOUND)))
 			lat[n++] = o->end_us - o->start_us;
 	}
 	if (n) {

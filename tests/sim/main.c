@@ -25,9 +25,9 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } bug_names[] = {
-	{ "ack-before-wal", QR_BUG_ACK_BEFORE_WAL },
-	{ "skip-read-repair", QR_BUG_SKIP_READ_REPAIR },
-	{ "apply-older", QR_BUG_APPLY_OLDER },
+	{"ack-before-wal", QR_BUG_ACK_BEFORE_WAL},
+	{"skip-read-repair", QR_BUG_SKIP_READ_REPAIR},
+	{"apply-older", QR_BUG_APPLY_OLDER},
 };
 
 static int usage(const char *prog)
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint64_t passed = 0, failed = 0, combined = 0;
-	struct sim_result tot = { 0 };
+	struct sim_result tot = {0};
 	for (uint64_t k = 0; k < count; k++) {
 		struct sim_options opt = {
 			.seed = seed + k,
@@ -166,9 +166,8 @@ int main(int argc, char **argv)
 		failed++;
 		printf("FAIL seed=%" PRIu64 " %s %s\n", opt.seed, r.checker,
 		       r.detail);
-		printf("  replay: %s --seed %" PRIu64 "%s%s", argv[0],
-		       opt.seed, bugs ? " --inject-bug " : "",
-		       bugs ? bugs : "");
+		printf("  replay: %s --seed %" PRIu64 "%s%s", argv[0], opt.seed,
+		       bugs ? " --inject-bug " : "", bugs ? bugs : "");
 		if (nodes)
 			printf(" --nodes %d", nodes);
 		printf(" -v\n");
@@ -186,7 +185,8 @@ int main(int argc, char **argv)
 	       combined);
 	if (expect_fail) {
 		if (failed)
-			printf("sim: the injected bug was caught, as expected\n");
+			printf("sim: the injected bug was caught, as "
+			       "expected\n");
 		else
 			printf("sim: the injected bug went UNDETECTED\n");
 		return failed ? 0 : 1;

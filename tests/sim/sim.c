@@ -26,19 +26,19 @@
 #include "quorate/err.h"
 #include "sim/check.h"
 
-#define SIM_NODES_MAX 7
+#define SIM_NODES_MAX	7
 #define SIM_CLIENTS_MAX 8
-#define SIM_KEYS_MAX 24
-#define EPOCH_MS 1700000000000ull /* wall clocks start near 2023 */
+#define SIM_KEYS_MAX	24
+#define EPOCH_MS	1700000000000ull /* wall clocks start near 2023 */
 
 enum ev_type {
 	EV_DELIVER_NODE,   /* frame to a node */
 	EV_DELIVER_CLIENT, /* reply frame to a client */
-	EV_TICK,           /* a node's timer tick */
-	EV_WAL_DONE,       /* a node's WAL batch is durable */
-	EV_CLIENT_NEXT,    /* a client issues its next operation */
+	EV_TICK,	   /* a node's timer tick */
+	EV_WAL_DONE,	   /* a node's WAL batch is durable */
+	EV_CLIENT_NEXT,	   /* a client issues its next operation */
 	EV_CLIENT_TIMEOUT, /* a client gives up on an operation */
-	EV_FAULT,          /* the fault schedule acts */
+	EV_FAULT,	   /* the fault schedule acts */
 };
 
 struct event {
@@ -66,23 +66,23 @@ struct node {
 	bool up;
 	uint32_t incarnation;
 	struct qr_core *core;
-	int64_t skew_ms;      /* wall = sim time + epoch + skew */
+	int64_t skew_ms; /* wall = sim time + epoch + skew */
 	/* WAL model: log[0..durable) survives a crash, the rest does not. */
 	struct wal_rec *log;
 	uint64_t log_len, log_cap;
-	uint64_t durable;     /* records durable */
+	uint64_t durable; /* records durable */
 	bool batch_inflight;
-	uint64_t hlc_seen;    /* checker (f): highest HLC this incarnation */
+	uint64_t hlc_seen; /* checker (f): highest HLC this incarnation */
 };
 
 struct client {
 	uint16_t id;
 	bool busy;
 	bool stopped;
-	uint64_t seq;         /* operations issued */
-	uint64_t req_id;      /* id of the operation in flight */
-	int op_index;         /* history index of it */
-	uint64_t token;       /* highest version seen (session token) */
+	uint64_t seq;	 /* operations issued */
+	uint64_t req_id; /* id of the operation in flight */
+	int op_index;	 /* history index of it */
+	uint64_t token;	 /* highest version seen (session token) */
 };
 
 struct sim {
@@ -199,7 +199,10 @@ static void ev_at(struct sim *s, uint64_t at, uint8_t type, uint16_t node,
 		  uint32_t arg, uint64_t arg2)
 {
 	struct event e = {
-		.at_us = at, .type = type, .node = node, .arg = arg,
+		.at_us = at,
+		.type = type,
+		.node = node,
+		.arg = arg,
 		.arg2 = arg2,
 	};
 	ev_push(s, e);
@@ -363,17 +366,18 @@ static void node_start(struct sim *s, struct node *nd)
 	nd->batch_inflight = false;
 	nd->hlc_seen = qr_core_hlc(nd->core)->last;
 	if (nd->hlc_seen < max_hlc)
-		sim_fail(s, "(f)", "node %u restarted with HLC %" PRIu64
-			 " below its durable max %" PRIu64, nd->id,
-			 nd->hlc_seen, max_hlc);
+		sim_fail(s, "(f)",
+			 "node %u restarted with HLC %" PRIu64
+			 " below its durable max %" PRIu64,
+			 nd->id, nd->hlc_seen, max_hlc);
 	ev_at(s, s->now_us + 1 + qr_rng_below(&s->rng, 250), EV_TICK, nd->id,
 	      nd->incarnation, 0);
 }
 
 static void node_crash(struct sim *s, struct node *nd)
 {
-	vlog(s, "crash node %u (log %" PRIu64 ", durable %" PRIu64 ")",
-	     nd->id, nd->log_len, nd->durable);
+	vlog(s, "crash node %u (log %" PRIu64 ", durable %" PRIu64 ")", nd->id,
+	     nd->log_len, nd->durable);
 	qr_core_destroy(nd->core);
 	nd->core = NULL;
 	nd->up = false;
@@ -396,8 +400,9 @@ static void node_after(struct sim *s, struct node *nd)
 	}
 	uint64_t h = qr_core_hlc(nd->core)->last;
 	if (h < nd->hlc_seen)
-		sim_fail(s, "(f)", "node %u HLC went back: %" PRIu64
-			 " after %" PRIu64, nd->id, h, nd->hlc_seen);
+		sim_fail(s, "(f)",
+			 "node %u HLC went back: %" PRIu64 " after %" PRIu64,
+			 nd->id, h, nd->hlc_seen);
 	nd->hlc_seen = h;
 }
 
@@ -444,8 +449,8 @@ static void client_send(struct sim *s, struct client *cl, int coord,
 }
 
 /* Issue one operation; `final` ones are the ALL reads of phase 3. */
-static void client_issue(struct sim *s, struct client *cl, int key,
-			 uint8_t op, uint8_t level, uint8_t rw, bool final)
+static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
+			 uint8_t level, uint8_t rw, bool final)
 {
 	uint8_t value[QR_VALUE_BYTES_MAX];
 	uint16_t vlen = 0;
@@ -469,7 +474,9 @@ static void client_issue(struct sim *s, struct client *cl, int key,
 		.req_id = (uint64_t)cl->id << 48 | seq,
 		.op = op,
 		.level = level,
-		.deadline_us = final ? 200000 : 20000 + (uint32_t)qr_rng_below(&s->rng, 30000),
+		.deadline_us =
+			final ? 200000
+			      : 20000 + (uint32_t)qr_rng_below(&s->rng, 30000),
 		.key = (const uint8_t *)s->keys[key],
 		.key_len = s->key_len[key],
 		.value = value,
@@ -488,8 +495,8 @@ static void client_issue(struct sim *s, struct client *cl, int key,
 	cl->req_id = m.req_id;
 	cl->op_index = check_begin(&s->check, cl->id, seq, key, op, count,
 				   m.min_version, s->now_us, final);
-	ev_at(s, s->now_us + m.deadline_us + 5000, EV_CLIENT_TIMEOUT, 0,
-	      cl->id, m.req_id);
+	ev_at(s, s->now_us + m.deadline_us + 5000, EV_CLIENT_TIMEOUT, 0, cl->id,
+	      m.req_id);
 	vlog(s, "c%u#%" PRIu64 " sends op %u level %u key-%d to node %d",
 	     cl->id, seq, op, level, key, coord);
 	client_send(s, cl, coord, &m);
@@ -507,7 +514,7 @@ static void client_next(struct sim *s, struct client *cl)
 	uint64_t r = qr_rng_below(&s->rng, 100);
 	uint8_t op = r < 50 ? QR_OP_GET : r < 88 ? QR_OP_PUT : QR_OP_DELETE;
 	r = qr_rng_below(&s->rng, 100);
-	uint8_t level = r < 25 ? QR_LEVEL_ONE
+	uint8_t level = r < 25	 ? QR_LEVEL_ONE
 			: r < 70 ? QR_LEVEL_QUORUM
 			: r < 85 ? QR_LEVEL_ALL
 				 : QR_LEVEL_RW;
@@ -558,7 +565,8 @@ static void fault_step(struct sim *s)
 		bool oneway = qr_rng_chance_ppm(&s->rng, 300000);
 		for (int a = 0; a < s->n; a++)
 			for (int b = 0; b < s->n; b++) {
-				bool cut = ((side >> a) & 1) != ((side >> b) & 1);
+				bool cut =
+					((side >> a) & 1) != ((side >> b) & 1);
 				if (oneway && ((side >> a) & 1))
 					cut = false;
 				s->blocked[a][b] = cut;
@@ -569,13 +577,15 @@ static void fault_step(struct sim *s)
 		memset(s->blocked, 0, sizeof(s->blocked));
 		vlog(s, "heal");
 	} else if (r < 65) {
-		struct node *nd = &s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
+		struct node *nd =
+			&s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		if (nd->up)
 			node_crash(s, nd);
 		else
 			node_start(s, nd);
 	} else if (r < 80) {
-		struct node *nd = &s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
+		struct node *nd =
+			&s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		if (!nd->up) {
 			node_start(s, nd);
 			vlog(s, "restart node %u", nd->id);
@@ -583,7 +593,8 @@ static void fault_step(struct sim *s)
 	} else {
 		/* Clock jump, either way, keeping pairwise skew < max_offset
 		 * (500 ms): every skew stays within +-200 ms. */
-		struct node *nd = &s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
+		struct node *nd =
+			&s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		nd->skew_ms = (int64_t)qr_rng_below(&s->rng, 401) - 200;
 		vlog(s, "clock node %u skew %" PRId64 "ms", nd->id,
 		     nd->skew_ms);
@@ -651,14 +662,17 @@ static void check_convergence(struct sim *s)
 			}
 			bool same = rc == first_rc &&
 				    (rc != 0 ||
-				     (qr_version_cmp(v.version, first.version) == 0 &&
+				     (qr_version_cmp(v.version,
+						     first.version) == 0 &&
 				      v.tombstone == first.tombstone &&
 				      v.value_len == first.value_len &&
-				      memcmp(v.value, first.value, v.value_len) == 0));
+				      memcmp(v.value, first.value,
+					     v.value_len) == 0));
 			if (!same) {
 				sim_fail(s, "(e)",
 					 "key %s: replica %u holds %s%" PRIu64
-					 ".%u, replica %u holds %s%" PRIu64 ".%u",
+					 ".%u, replica %u holds %s%" PRIu64
+					 ".%u",
 					 s->keys[k], reps[0],
 					 first_rc ? "nothing " : "",
 					 first_rc ? 0 : first.version.hlc,
@@ -762,7 +776,8 @@ static void setup(struct sim *s)
 	struct qr_rng *g = &s->rng;
 	s->n = s->opt->nodes ? s->opt->nodes : 3 + (int)qr_rng_below(g, 5);
 	QR_ASSERT(s->n >= 1 && s->n <= SIM_NODES_MAX);
-	int rf = s->n <= 3 ? s->n : 3 + (int)qr_rng_below(g, (uint64_t)(s->n - 2));
+	int rf = s->n <= 3 ? s->n
+			   : 3 + (int)qr_rng_below(g, (uint64_t)(s->n - 2));
 	if (rf > s->n)
 		rf = s->n;
 	QR_ASSERT(qr_placement_init(&s->pl, 64, (uint16_t)s->n, (uint16_t)rf,
@@ -770,14 +785,16 @@ static void setup(struct sim *s)
 	s->nclients = 2 + (int)qr_rng_below(g, SIM_CLIENTS_MAX - 1);
 	s->nkeys = 2 + (int)qr_rng_below(g, 10);
 	for (int k = 0; k < s->nkeys; k++)
-		s->key_len[k] = (uint8_t)snprintf(s->keys[k], sizeof(s->keys[k]),
-						  "key-%d", k);
+		s->key_len[k] = (uint8_t)snprintf(
+			s->keys[k], sizeof(s->keys[k]), "key-%d", k);
 	/* Network personality of this seed. */
 	s->delay_min_us = 20 + (uint32_t)qr_rng_below(g, 200);
 	s->delay_span_us = 1 + (uint32_t)qr_rng_below(g, 2000);
 	s->tail_ppm = (uint32_t)qr_rng_below(g, 30000);
 	s->tail_us = 1 + (uint32_t)qr_rng_below(g, 40000);
-	s->loss_ppm = qr_rng_chance_ppm(g, 300000) ? 0 : (uint32_t)qr_rng_below(g, 80000);
+	s->loss_ppm = qr_rng_chance_ppm(g, 300000)
+			      ? 0
+			      : (uint32_t)qr_rng_below(g, 80000);
 	s->dup_ppm = (uint32_t)qr_rng_below(g, 30000);
 	s->faults_on = true;
 	uint64_t run_us = 300000 + qr_rng_below(g, 500000);

@@ -17,16 +17,16 @@
 
 struct sim_options {
 	uint64_t seed;
-	int nodes;          /* 0: drawn from the seed (3..7) */
+	int nodes; /* 0: drawn from the seed (3..7) */
 	bool verbose;
-	bool quiet;         /* no per-violation detail */
+	bool quiet; /* no per-violation detail */
 };
 
 struct sim_result {
 	bool ok;
 	uint64_t trace_hash;
-	char checker[8];    /* "(a)".."(f)" of the first violation */
-	char detail[512];   /* what went wrong */
+	char checker[8];  /* "(a)".."(f)" of the first violation */
+	char detail[512]; /* what went wrong */
 	/* workload summary */
 	uint32_t nodes, rf, keys, clients;
 	uint64_t ops, ops_ok, ops_unavailable, ops_other_err, ops_timeout;

@@ -13,8 +13,8 @@
 #include "quorate/err.h"
 #include "unit.h"
 
-#define N 3
-#define QMAX 1024
+#define N	3
+#define QMAX	1024
 #define CLUSTER 7
 
 struct qframe {
@@ -47,7 +47,7 @@ static struct harness {
 	int nreplies;
 } h;
 
-static uint16_t ctx_id[N] = { 0, 1, 2 };
+static uint16_t ctx_id[N] = {0, 1, 2};
 
 static uint64_t env_now_us(void *ctx)
 {
@@ -70,8 +70,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 	if (dst == QR_NODE_CLIENT) {
 		struct qr_frame_reader r;
 		struct qr_msg m;
-		CU_ASSERT_FATAL(qr_wire_frame_open(&r, frame, len, CLUSTER,
-						   NULL) == 0);
+		CU_ASSERT_FATAL(
+			qr_wire_frame_open(&r, frame, len, CLUSTER, NULL) == 0);
 		while (qr_wire_next(&r, &m) > 0) {
 			CU_ASSERT_FATAL(h.nreplies < 64);
 			struct reply *rp = &h.replies[h.nreplies++];
@@ -272,7 +272,7 @@ static int count_replies(uint64_t req_id)
  * writes are not parked waiting for one; forget those replies. */
 static void warm(void)
 {
-	static const char *keys[N] = { "warm-0", "warm-1", "warm-2" };
+	static const char *keys[N] = {"warm-0", "warm-1", "warm-2"};
 	for (int i = 0; i < N; i++)
 		client_req(i, 1000 + (uint64_t)i, QR_OP_PUT, QR_LEVEL_ONE,
 			   keys[i], "w");
@@ -445,7 +445,7 @@ static void test_retransmits_after_loss(void)
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
 	deliver_all();
 	h.cut[c][b] = h.cut[c][d] = false; /* the first copies were lost */
-	advance(3000);                      /* past rto_us_min */
+	advance(3000);			   /* past rto_us_min */
 	settle();
 	const struct reply *r = find_reply(1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -468,8 +468,10 @@ static void test_replica_keeps_newer_version(void)
 	int b = (c + 1) % N;
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
-	struct qr_frame_hdr hd = { .cluster_id = CLUSTER, .src_node = (uint16_t)c,
-				   .dst_node = (uint16_t)b, .hlc = 1 };
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = (uint16_t)c,
+				  .dst_node = (uint16_t)b,
+				  .hlc = 1};
 	struct qr_msg m = {
 		.type = QR_MSG_REPLICATE,
 		.op_id = 12345,
@@ -563,21 +565,24 @@ static void test_bad_frames_dropped_and_change_nothing(void)
 	/* A valid frame from another cluster. */
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
-	struct qr_frame_hdr hd = { .cluster_id = CLUSTER + 1,
-				   .src_node = QR_NODE_CLIENT };
-	struct qr_msg m = { .type = QR_MSG_CLIENT_REQ, .req_id = 5,
-			    .op = QR_OP_PUT, .level = QR_LEVEL_ONE,
-			    .key = (const uint8_t *)KEY,
-			    .key_len = (uint8_t)strlen(KEY),
-			    .value = (const uint8_t *)"evil", .value_len = 4 };
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER + 1,
+				  .src_node = QR_NODE_CLIENT};
+	struct qr_msg m = {.type = QR_MSG_CLIENT_REQ,
+			   .req_id = 5,
+			   .op = QR_OP_PUT,
+			   .level = QR_LEVEL_ONE,
+			   .key = (const uint8_t *)KEY,
+			   .key_len = (uint8_t)strlen(KEY),
+			   .value = (const uint8_t *)"evil",
+			   .value_len = 4};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 9, buf, qr_wire_frame_end(&w));
 	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 3);
 	/* A peer frame claiming to come from a node that does not exist. */
-	struct qr_frame_hdr hp = { .cluster_id = CLUSTER, .src_node = 17,
-				   .dst_node = (uint16_t)c };
-	struct qr_msg hb = { .type = QR_MSG_HEARTBEAT };
+	struct qr_frame_hdr hp = {
+		.cluster_id = CLUSTER, .src_node = 17, .dst_node = (uint16_t)c};
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hp);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &hb) == 0);
 	qr_core_on_frame(h.core[c], 0, buf, qr_wire_frame_end(&w));
@@ -654,12 +659,15 @@ static void test_bad_level_and_wrong_shard_rejected(void)
 	/* W=0 cannot be expressed; r=5 with RF 3 is invalid. */
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
-	struct qr_frame_hdr hd = { .cluster_id = CLUSTER,
-				   .src_node = QR_NODE_CLIENT };
-	struct qr_msg m = { .type = QR_MSG_CLIENT_REQ, .req_id = 1,
-			    .op = QR_OP_GET, .level = QR_LEVEL_RW, .r = 5,
-			    .key = (const uint8_t *)KEY,
-			    .key_len = (uint8_t)strlen(KEY) };
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = QR_NODE_CLIENT};
+	struct qr_msg m = {.type = QR_MSG_CLIENT_REQ,
+			   .req_id = 1,
+			   .op = QR_OP_GET,
+			   .level = QR_LEVEL_RW,
+			   .r = 5,
+			   .key = (const uint8_t *)KEY,
+			   .key_len = (uint8_t)strlen(KEY)};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 1, buf, qr_wire_frame_end(&w));
@@ -702,7 +710,7 @@ static void test_recover_clock_record_raises_hlc_above_ceiling(void)
 	struct qr_wal_record rec = {
 		.lsn = 1,
 		.type = QR_WAL_CLOCK,
-		.version = { ceiling, 0 },
+		.version = {ceiling, 0},
 		.key = &zero,
 		.key_len = 1,
 	};
@@ -719,8 +727,7 @@ static void test_recover_rebuilds_store_and_raises_hlc(void)
 		.lsn = 5,
 		.type = QR_WAL_PUT,
 		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
-		.version = { .hlc = QR_HLC_MAKE(1800000000000ull, 3),
-			     .node = 1 },
+		.version = {.hlc = QR_HLC_MAKE(1800000000000ull, 3), .node = 1},
 		.key = KEY,
 		.key_len = (uint8_t)strlen(KEY),
 		.value = "recovered",
@@ -741,37 +748,37 @@ int main(void)
 	if (qr_eal_init_local("test_core", 256) != 0)
 		return 1;
 	static const struct qr_unit_case cases[] = {
-		{ "quorum write acks only after the WAL",
-		  test_quorum_write_acks_only_after_wal },
-		{ "read returns highest and repairs before answering",
-		  test_read_returns_highest_and_repairs_before_answering },
-		{ "blocking repair waits for a durable quorum",
-		  test_blocking_repair_waits_for_quorum },
-		{ "ALL unavailable when a replica is down, QUORUM works",
-		  test_all_unavailable_when_replica_down },
-		{ "retransmits after loss", test_retransmits_after_loss },
-		{ "replica keeps the newer version",
-		  test_replica_keeps_newer_version },
-		{ "delete leaves a tombstone, reads NOT_FOUND",
-		  test_delete_leaves_tombstone_and_reads_not_found },
-		{ "duplicate client write applied once",
-		  test_duplicate_client_write_applied_once },
-		{ "bad frames dropped and change nothing",
-		  test_bad_frames_dropped_and_change_nothing },
-		{ "clock too far ahead refused",
-		  test_clock_too_far_ahead_refused },
-		{ "read of an undurable entry waits",
-		  test_read_of_undurable_entry_waits },
-		{ "request table full answers BUSY",
-		  test_request_table_full_answers_busy },
-		{ "bad level rejected", test_bad_level_and_wrong_shard_rejected },
-		{ "write waits for the HLC ceiling",
-		  test_write_waits_for_hlc_ceiling },
-		{ "recovered clock record raises the HLC above the ceiling",
-		  test_recover_clock_record_raises_hlc_above_ceiling },
-		{ "recover rebuilds store and raises HLC",
-		  test_recover_rebuilds_store_and_raises_hlc },
-		{ NULL, NULL },
+		{"quorum write acks only after the WAL",
+		 test_quorum_write_acks_only_after_wal},
+		{"read returns highest and repairs before answering",
+		 test_read_returns_highest_and_repairs_before_answering},
+		{"blocking repair waits for a durable quorum",
+		 test_blocking_repair_waits_for_quorum},
+		{"ALL unavailable when a replica is down, QUORUM works",
+		 test_all_unavailable_when_replica_down},
+		{"retransmits after loss", test_retransmits_after_loss},
+		{"replica keeps the newer version",
+		 test_replica_keeps_newer_version},
+		{"delete leaves a tombstone, reads NOT_FOUND",
+		 test_delete_leaves_tombstone_and_reads_not_found},
+		{"duplicate client write applied once",
+		 test_duplicate_client_write_applied_once},
+		{"bad frames dropped and change nothing",
+		 test_bad_frames_dropped_and_change_nothing},
+		{"clock too far ahead refused",
+		 test_clock_too_far_ahead_refused},
+		{"read of an undurable entry waits",
+		 test_read_of_undurable_entry_waits},
+		{"request table full answers BUSY",
+		 test_request_table_full_answers_busy},
+		{"bad level rejected", test_bad_level_and_wrong_shard_rejected},
+		{"write waits for the HLC ceiling",
+		 test_write_waits_for_hlc_ceiling},
+		{"recovered clock record raises the HLC above the ceiling",
+		 test_recover_clock_record_raises_hlc_above_ceiling},
+		{"recover rebuilds store and raises HLC",
+		 test_recover_rebuilds_store_and_raises_hlc},
+		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
 }

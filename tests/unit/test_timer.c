@@ -41,7 +41,7 @@ static void test_fires_when_due_not_before(void)
 {
 	struct qr_timer_wheel w;
 	CU_ASSERT_EQUAL(qr_timer_wheel_init(&w, 64, 10, 1000), 0);
-	struct rec a = { .id = 1 }, b = { .id = 2 };
+	struct rec a = {.id = 1}, b = {.id = 2};
 	qr_timer_arm(&w, &a.t, 1055);
 	qr_timer_arm(&w, &b.t, 1020);
 	CU_ASSERT_EQUAL(w.armed, 2);
@@ -66,7 +66,7 @@ static void test_cancel_and_rearm(void)
 {
 	struct qr_timer_wheel w;
 	CU_ASSERT_EQUAL(qr_timer_wheel_init(&w, 64, 10, 0), 0);
-	struct rec a = { .id = 1 };
+	struct rec a = {.id = 1};
 	qr_timer_arm(&w, &a.t, 100);
 	qr_timer_cancel(&w, &a.t);
 	CU_ASSERT_FALSE(qr_timer_armed(&a.t));
@@ -99,7 +99,7 @@ static void test_rearm_in_callback_goes_to_next_tick(void)
 	struct qr_timer_wheel w;
 	g_w = &w;
 	CU_ASSERT_EQUAL(qr_timer_wheel_init(&w, 8, 10, 0), 0);
-	struct rec a = { .id = 1 };
+	struct rec a = {.id = 1};
 	qr_timer_arm(&w, &a.t, 10);
 	g_now = 10;
 	CU_ASSERT_EQUAL(qr_timer_expire(&w, g_now, rearm_now, NULL), 1);
@@ -116,7 +116,7 @@ static void test_beyond_span_and_long_gap(void)
 {
 	struct qr_timer_wheel w;
 	CU_ASSERT_EQUAL(qr_timer_wheel_init(&w, 8, 10, 0), 0); /* span 80 */
-	struct rec far = { .id = 1 }, near = { .id = 2 };
+	struct rec far = {.id = 1}, near = {.id = 2};
 	qr_timer_arm(&w, &far.t, 1000); /* wraps the wheel many times */
 	qr_timer_arm(&w, &near.t, 30);
 	for (g_now = 0; g_now < 1000; g_now += 10) {
@@ -149,8 +149,8 @@ static void test_random_against_model(void)
 	memset(r, 0, sizeof(r));
 	struct qr_rng rng;
 	qr_rng_seed(&rng, 99);
-	bool armed[64] = { 0 };
-	uint64_t due[64] = { 0 };
+	bool armed[64] = {0};
+	uint64_t due[64] = {0};
 	g_now = 0;
 	for (int step = 0; step < 20000; step++) {
 		int i = (int)qr_rng_below(&rng, 64);
@@ -159,7 +159,8 @@ static void test_random_against_model(void)
 			uint64_t at = g_now + qr_rng_below(&rng, 400);
 			/* A tick already expired is never used again: the
 			 * timer then fires at the next one (timer.h). */
-			due[i] = at / 5 > w.done_tick ? at / 5 : w.done_tick + 1;
+			due[i] =
+				at / 5 > w.done_tick ? at / 5 : w.done_tick + 1;
 			qr_timer_arm(&w, &r[i].t, at);
 			armed[i] = true;
 		} else if (op < 6) {
@@ -191,14 +192,14 @@ static void test_random_against_model(void)
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
-		{ "init rejects bad sizes", test_init_rejects_bad_sizes },
-		{ "fires when due, not before", test_fires_when_due_not_before },
-		{ "cancel and re-arm", test_cancel_and_rearm },
-		{ "re-arm in callback goes to next tick",
-		  test_rearm_in_callback_goes_to_next_tick },
-		{ "beyond span and long gap", test_beyond_span_and_long_gap },
-		{ "random against a model", test_random_against_model },
-		{ NULL, NULL },
+		{"init rejects bad sizes", test_init_rejects_bad_sizes},
+		{"fires when due, not before", test_fires_when_due_not_before},
+		{"cancel and re-arm", test_cancel_and_rearm},
+		{"re-arm in callback goes to next tick",
+		 test_rearm_in_callback_goes_to_next_tick},
+		{"beyond span and long gap", test_beyond_span_and_long_gap},
+		{"random against a model", test_random_against_model},
+		{NULL, NULL},
 	};
 	return qr_unit_main("timer", cases);
 }

@@ -24,8 +24,8 @@
 #include <rte_mbuf.h>
 
 #define PORTS_MAX 66
-#define BURST 32
-#define FDB_SIZE 256 /* MAC -> port, direct-mapped */
+#define BURST	  32
+#define FDB_SIZE  256 /* MAC -> port, direct-mapped */
 
 static volatile int stop;
 static uint16_t nports;
@@ -85,7 +85,8 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 	for (uint16_t p = 0; p < nports; p++) {
 		if (p == in)
 			continue;
-		struct rte_mbuf *c = rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
+		struct rte_mbuf *c =
+			rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
 		if (c && rte_eth_tx_burst(p, 0, &c, 1) != 1)
 			rte_pktmbuf_free(c);
 	}
@@ -121,9 +122,13 @@ int main(int argc, char **argv)
 	static char lcores[64];
 	snprintf(lcores, sizeof(lcores), "--lcores=0@(0-%ld)",
 		 sysconf(_SC_NPROCESSORS_ONLN) - 1);
-	const char *fixed[] = { "--no-huge", "-m", "256", "--no-pci",
-				"--file-prefix=qrvswitch", lcores,
-				"--log-level=*:notice" };
+	const char *fixed[] = {"--no-huge",
+			       "-m",
+			       "256",
+			       "--no-pci",
+			       "--file-prefix=qrvswitch",
+			       lcores,
+			       "--log-level=*:notice"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		snprintf(args[n], 256, "%s", fixed[i]);
 		eal[n] = args[n];
@@ -131,7 +136,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nodes; i++) {
 		snprintf(args[n], 256,
-			 "--vdev=net_memif%d,role=server,socket=%s/memif-%d.sock,"
+			 "--vdev=net_memif%d,role=server,socket=%s/"
+			 "memif-%d.sock,"
 			 "socket-abstract=no",
 			 i, run, i);
 		eal[n] = args[n];
@@ -164,7 +170,8 @@ int main(int argc, char **argv)
 		    rte_eth_rx_queue_setup(p, 0, 1024, 0, NULL, pool) ||
 		    rte_eth_tx_queue_setup(p, 0, 1024, 0, NULL) ||
 		    rte_eth_dev_start(p)) {
-			fprintf(stderr, "qr-vswitch: port %u setup failed\n", p);
+			fprintf(stderr, "qr-vswitch: port %u setup failed\n",
+				p);
 			return 3;
 		}
 		rte_eth_promiscuous_enable(p);
@@ -173,10 +180,11 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	fprintf(stderr, "qr-vswitch: ready: %u ports (%d memif%s)\n", nports,
 		nodes, uplink ? " + af_packet uplink" : "");
-	uint64_t end = seconds > 0 ? rte_get_tsc_cycles() +
-					     (uint64_t)(seconds *
-							(double)rte_get_tsc_hz())
-				   : 0;
+	uint64_t end =
+		seconds > 0
+			? rte_get_tsc_cycles() +
+				  (uint64_t)(seconds * (double)rte_get_tsc_hz())
+			: 0;
 	uint32_t idle = 0;
 	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
 		unsigned got = 0;
