@@ -88,7 +88,7 @@ struct qr_wal_config {
 				      * every fdatasync commit the journal */
 };
 
-/* Defaults: fsync mode, 64 MiB segments, 256 KiB batches, 8 in flight. */
+/* Defaults: fsync mode, 64 MiB segments, 512 KiB batches, 2 in flight. */
 void qr_wal_config_defaults(struct qr_wal_config *cfg);
 
 struct qr_wal_stats {
