@@ -11,8 +11,14 @@
  * the host namespace, where clients run). Frames go to the port where their
  * destination MAC was last seen as a source; broadcast and unknown
  * destinations flood. One lcore, bursts of 32, no allocation per frame.
+ *
+ * Link delay (what netem would do, for kernels without it): the file
+ * DIR/vswitch.delay holds lines "PORT MICROSECONDS"; frames from one node
+ * to node PORT (not client frames from the uplink) wait that long in a
+ * FIFO before they are sent. The file is re-read every 100 ms.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +35,20 @@
 
 static volatile int stop;
 static uint16_t nports;
+static uint16_t nnodes;       /* memif ports are 0..nnodes-1 */
+static const char *run_dir;
+
+/* Per-port delay line: a FIFO of (mbuf, due time); the delay is the same
+ * for every frame of a port, so FIFO order is due order. */
+#define DELAY_SLOTS 65536
+struct delay_line {
+	uint64_t delay_tsc;
+	uint32_t head, count;
+	struct rte_mbuf *m[DELAY_SLOTS];
+	uint64_t due[DELAY_SLOTS];
+	uint64_t dropped;
+};
+static struct delay_line *delay[PORTS_MAX];
 
 struct fdb_entry {
 	uint8_t mac[6];
@@ -67,6 +87,65 @@ static int fdb_lookup(const uint8_t *mac)
 	return e->used && !memcmp(e->mac, mac, 6) ? e->port : -1;
 }
 
+static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
+{
+	struct delay_line *d = delay[out];
+	if (d && d->delay_tsc && in < nnodes) {
+		if (d->count == DELAY_SLOTS) {
+			d->dropped++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		uint32_t i = (d->head + d->count++) % DELAY_SLOTS;
+		d->m[i] = m;
+		d->due[i] = rte_get_tsc_cycles() + d->delay_tsc;
+		return;
+	}
+	if (rte_eth_tx_burst(out, 0, &m, 1) != 1)
+		rte_pktmbuf_free(m);
+}
+
+static void delay_drain(void)
+{
+	uint64_t now = rte_get_tsc_cycles();
+	for (uint16_t p = 0; p < nports; p++) {
+		struct delay_line *d = delay[p];
+		while (d && d->count && d->due[d->head] <= now) {
+			struct rte_mbuf *m = d->m[d->head];
+			d->head = (d->head + 1) % DELAY_SLOTS;
+			d->count--;
+			if (rte_eth_tx_burst(p, 0, &m, 1) != 1)
+				rte_pktmbuf_free(m);
+		}
+	}
+}
+
+/* Re-read DIR/vswitch.delay ("PORT MICROSECONDS" lines). */
+static void delay_config(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/vswitch.delay", run_dir);
+	uint64_t us[PORTS_MAX] = { 0 };
+	FILE *f = fopen(path, "r");
+	if (f) {
+		unsigned port;
+		unsigned long long v;
+		while (fscanf(f, "%u %llu", &port, &v) == 2)
+			if (port < nnodes)
+				us[port] = v;
+		fclose(f);
+	}
+	for (uint16_t p = 0; p < nnodes; p++) {
+		if (!delay[p] && us[p]) {
+			delay[p] = calloc(1, sizeof(*delay[p]));
+			if (!delay[p])
+				continue;
+		}
+		if (delay[p])
+			delay[p]->delay_tsc = us[p] * rte_get_tsc_hz() / 1000000;
+	}
+}
+
 static void forward(uint16_t in, struct rte_mbuf *m)
 {
 	const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -77,8 +156,10 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 	fdb_learn(eth + 6, in);
 	int out = fdb_lookup(eth);
 	if (out >= 0) {
-		if (out == in || rte_eth_tx_burst((uint16_t)out, 0, &m, 1) != 1)
+		if (out == in)
 			rte_pktmbuf_free(m);
+		else
+			send_one(in, (uint16_t)out, m);
 		return;
 	}
 	/* Flood: a copy per other port. */
@@ -87,8 +168,8 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 			continue;
 		struct rte_mbuf *c =
 			rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX);
-		if (c && rte_eth_tx_burst(p, 0, &c, 1) != 1)
-			rte_pktmbuf_free(c);
+		if (c)
+			send_one(in, p, c);
 	}
 	rte_pktmbuf_free(m);
 }
@@ -108,6 +189,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
 	}
+	run_dir = run;
+	nnodes = (uint16_t)nodes;
 	if (!run || nodes < 1 || nodes > PORTS_MAX - 2) {
 		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
 				"[--uplink IFACE] [--seconds S]\n");
@@ -186,8 +269,14 @@ int main(int argc, char **argv)
 				  (uint64_t)(seconds * (double)rte_get_tsc_hz())
 			: 0;
 	uint32_t idle = 0;
+	uint64_t next_cfg = 0, cfg_every = rte_get_tsc_hz() / 10;
 	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
 		unsigned got = 0;
+		if (rte_get_tsc_cycles() >= next_cfg) {
+			delay_config();
+			next_cfg = rte_get_tsc_cycles() + cfg_every;
+		}
+		delay_drain();
 		for (uint16_t p = 0; p < nports; p++) {
 			struct rte_mbuf *pk[BURST];
 			uint16_t k = rte_eth_rx_burst(p, 0, pk, BURST);
@@ -195,10 +284,13 @@ int main(int argc, char **argv)
 				forward(p, pk[i]);
 			got += k;
 		}
+		bool waiting = false;
+		for (uint16_t p = 0; p < nnodes; p++)
+			waiting |= delay[p] && delay[p]->count;
 		if (got)
 			idle = 0;
 		else if (++idle > 4096)
-			usleep(50); /* shares the machine with the nodes */
+			usleep(waiting ? 20 : 50); /* shares the machine */
 	}
 	for (uint16_t p = 0; p < nports; p++) {
 		rte_eth_dev_stop(p);
