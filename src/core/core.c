@@ -419,16 +419,24 @@ static struct dedup *dedup_find(struct qr_core *c, uint64_t client,
 static struct dedup *dedup_insert(struct qr_core *c, uint64_t client,
 				  uint64_t req_id)
 {
-	struct dedup *set = dedup_set(c, client, req_id), *victim = NULL;
-	for (int i = 0; i < DEDUP_WAYS && !victim; i++)
-		if (!set[i].seq)
-			victim = &set[i];
-	for (int i = 0; i < DEDUP_WAYS && !victim; i++)
-		if (set[i].op_id == 0 && (!victim || set[i].seq < victim->seq))
-			victim = &set[i];
-	for (int i = 0; i < DEDUP_WAYS; i++)
-		if (!victim || set[i].seq < victim->seq)
-			victim = &set[i];
+	struct dedup *set = dedup_set(c, client, req_id);
+	/* A free way, else the oldest finished entry, else (all in flight)
+	 * the oldest: an entry in flight is evicted only as a last resort. */
+	struct dedup *free_way = NULL, *old_done = NULL, *old_any = NULL;
+	for (int i = 0; i < DEDUP_WAYS; i++) {
+		struct dedup *e = &set[i];
+		if (!e->seq) {
+			if (!free_way)
+				free_way = e;
+			continue;
+		}
+		if (e->op_id == 0 && (!old_done || e->seq < old_done->seq))
+			old_done = e;
+		if (!old_any || e->seq < old_any->seq)
+			old_any = e;
+	}
+	struct dedup *victim = free_way ? free_way : old_done ? old_done
+							       : old_any;
 	*victim = (struct dedup){
 		.seq = ++c->dedup_seq, .client = client, .req_id = req_id};
 	return victim;
@@ -899,9 +907,12 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		reply_error_direct(c, client, m, shard, QR_EINVAL);
 		return;
 	}
+	struct dedup *retry = NULL; /* an UNAVAILABLE write asked again */
 	if (!is_read) {
 		struct dedup *d = dedup_find(c, client, m->req_id);
-		if (d && (d->op_id != 0 || d->status != QR_EUNAVAILABLE)) {
+		if (d && d->op_id == 0 && d->status == QR_EUNAVAILABLE)
+			retry = d;
+		else if (d) {
 			c->stats.client_duplicates++;
 			if (d->op_id == 0) {
 				/* Done: the same answer again. */
@@ -952,13 +963,32 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		q->value_len = m->value_len;
 		memcpy(q->value, m->value, m->value_len);
 		/* A session that has seen min_version must write above it, or
-		 * last-writer-wins would hide its own write. A token beyond
-		 * max_offset is not trusted (the HLC refuses it). */
-		if (m->min_version)
-			(void)qr_hlc_observe(&c->hlc, m->min_version, NULL);
-		q->version.hlc = qr_hlc_now(&c->hlc);
-		q->version.node = c->cfg.node_id;
-		dedup_insert(c, client, m->req_id)->op_id = op_id_of(c, q);
+		 * last-writer-wins would hide its own write. But a client's
+		 * token may only move our HLC a lease ahead of our wall clock:
+		 * at max_offset peers would start refusing our frames (a
+		 * client could cut a node off its peers). Further tokens are
+		 * ignored and counted. */
+		if (m->min_version) {
+			uint64_t wall = qr_hlc_wall_ms(&c->hlc);
+			if (QR_HLC_MS(m->min_version) <= wall + c->cfg.hlc_lease_ms)
+				(void)qr_hlc_observe(&c->hlc, m->min_version,
+						     NULL);
+			else
+				c->stats.tokens_ignored++;
+		}
+		/* A retry of a write answered UNAVAILABLE completes that same
+		 * write: it re-drives the version stamped the first time
+		 * (which may already be on some replicas), so one request is
+		 * one version. It reuses the entry: a second entry for the
+		 * same request would hide its answer from later duplicates. */
+		if (retry) {
+			q->version = retry->version;
+		} else {
+			q->version.hlc = qr_hlc_now(&c->hlc);
+			q->version.node = c->cfg.node_id;
+		}
+		(retry ? retry : dedup_insert(c, client, m->req_id))->op_id =
+			op_id_of(c, q);
 	}
 	req_arm(c, q);
 	if (!is_read) {
@@ -1079,8 +1109,12 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 	uint64_t op_id = op_id_of(c, q);
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
 	req_arm(c, q);
-	if (q->parked)
-		return; /* nothing sent yet: the ceiling releases it */
+	if (q->parked) {
+		/* Nothing sent yet: the ceiling releases it. If logging the
+		 * ceiling failed (WAL busy), ask again. */
+		ceiling_renew(c, QR_HLC_MS(q->version.hlc));
+		return;
+	}
 	q->retransmitted = true;
 	int self = -1;
 	for (int i = 0; i < q->rf; i++) {

@@ -81,6 +81,7 @@ struct qr_core_stats {
 	uint64_t client_ops[QR_OP_END]; /* requests accepted, by op */
 	uint64_t client_ok, client_err; /* replies sent */
 	uint64_t client_duplicates;	/* repeated writes not re-applied */
+	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
 	uint64_t reads_served;

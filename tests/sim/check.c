@@ -23,6 +23,7 @@ struct check_op {
 	uint8_t count;
 	bool final;
 	bool done;
+	bool may_restamp; /* coordinator restarted: a retry is a new write */
 	uint64_t min_version;
 	uint64_t start_us, end_us;
 	int status;
@@ -111,9 +112,26 @@ static struct check_ver *find_ver(struct check *c, int key, struct qr_version v)
 }
 
 /* (d): version v of key names the write (client, seq, tombstone). */
+static const struct check_op *find_op(const struct check *c, uint16_t client,
+				      uint64_t seq);
+
 static void bind_version(struct check *c, int key, struct qr_version v,
 			 uint16_t client, uint64_t seq, bool tombstone)
 {
+	/* One write, one version (unless its coordinator restarted). */
+	const struct check_op *w = find_op(c, client, seq);
+	for (size_t i = 0; w && !w->may_restamp && i < c->vlen; i++) {
+		const struct check_ver *o = &c->vers[i];
+		if (o->client == client && o->seq == seq &&
+		    qr_version_cmp(o->v, v) != 0) {
+			fail(c, "(d)",
+			     "write c%u#%" PRIu64 " of key-%d carries two "
+			     "versions: %" PRIu64 ".%u and %" PRIu64 ".%u",
+			     client, seq, key, o->v.hlc, o->v.node, v.hlc,
+			     v.node);
+			return;
+		}
+	}
 	struct check_ver *b = find_ver(c, key, v);
 	if (b) {
 		if (b->client != client || b->seq != seq ||
@@ -274,6 +292,11 @@ void check_end(struct check *c, int idx, uint64_t now_us, int status,
 	}
 	if (read_ok(o))
 		check_read(c, o, value, value_len, tombstone);
+}
+
+void check_may_restamp(struct check *c, int idx)
+{
+	c->ops[idx].may_restamp = true;
 }
 
 bool check_max_acked(const struct check *c, int key, struct qr_version *out)

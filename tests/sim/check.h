@@ -9,8 +9,10 @@
  *  (c) reads with R >= quorum are monotonic per client, and globally: a read
  *      that overlaps (R + Q > N) a completed quorum read sees at least what
  *      it returned;
- *  (d) a read never returns a value nobody wrote to that key, and a version
- *      always names the same write;
+ *  (d) a read never returns a value nobody wrote to that key, a version
+ *      always names the same write, and a write has one version (retries
+ *      with the same request re-drive it) unless its coordinator restarted
+ *      in between;
  *  (e) after the faults stop, every final ALL read succeeds (and replicas
  *      converge: checked by the simulator on the stores);
  *  (f) is checked by the simulator itself (HLC per node).
@@ -52,6 +54,9 @@ int check_begin(struct check *c, uint16_t client, uint64_t seq, int key,
 void check_end(struct check *c, int idx, uint64_t now_us, int status,
 	       struct qr_version v, bool tombstone, const uint8_t *value,
 	       uint16_t value_len);
+/* The write may legitimately carry two versions (its coordinator restarted
+ * between a send and a retry: the dedupe table is not durable). */
+void check_may_restamp(struct check *c, int idx);
 /* Highest acknowledged write version of key: false if none. */
 bool check_max_acked(const struct check *c, int key, struct qr_version *out);
 /* Did every final ALL read succeed? (detail says which did not) */

@@ -83,6 +83,14 @@ struct client {
 	uint64_t req_id; /* id of the operation in flight */
 	int op_index;	 /* history index of it */
 	uint64_t token;	 /* highest version seen (session token) */
+	/* the request in flight, kept to retry it as is (same req_id) */
+	uint8_t frame[QR_FRAME_BYTES_MAX];
+	uint16_t frame_len;
+	int coord;
+	uint32_t coord_incarnation; /* the coordinator's, at first send */
+	uint8_t retries_left;	    /* writes answered UNAVAILABLE */
+	uint16_t attempt;
+	uint32_t timeout_us;
 };
 
 struct sim {
@@ -444,8 +452,28 @@ static void client_send(struct sim *s, struct client *cl, int coord,
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
 	QR_ASSERT(qr_wire_put(&w, m) == 0);
 	size_t len = qr_wire_frame_end(&w);
+	memcpy(cl->frame, buf, len);
+	cl->frame_len = (uint16_t)len;
+	cl->coord = coord;
+	cl->coord_incarnation = s->nodes[coord].incarnation;
 	net_send(s, -1, coord, EV_DELIVER_NODE, (uint16_t)coord,
 		 (uint64_t)cl->id + 1, buf, len);
+}
+
+/* Send the same request again (same req_id) to the same coordinator. */
+static void client_retry(struct sim *s, struct client *cl)
+{
+	cl->attempt++;
+	/* The dedupe table is not durable: after a restart of the
+	 * coordinator the retry is a new write with a new version. */
+	if (s->nodes[cl->coord].incarnation != cl->coord_incarnation)
+		check_may_restamp(&s->check, cl->op_index);
+	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, cl->attempt,
+	      cl->id, cl->req_id);
+	vlog(s, "c%u retries req %" PRIx64 " to node %d", cl->id, cl->req_id,
+	     cl->coord);
+	net_send(s, -1, cl->coord, EV_DELIVER_NODE, (uint16_t)cl->coord,
+		 (uint64_t)cl->id + 1, cl->frame, cl->frame_len);
 }
 
 /* Issue one operation; `final` ones are the ALL reads of phase 3. */
@@ -495,7 +523,14 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	cl->req_id = m.req_id;
 	cl->op_index = check_begin(&s->check, cl->id, seq, key, op, count,
 				   m.min_version, s->now_us, final);
-	ev_at(s, s->now_us + m.deadline_us + 5000, EV_CLIENT_TIMEOUT, 0, cl->id,
+	/* Half the writes retry (same request) after UNAVAILABLE. */
+	cl->retries_left = op != QR_OP_GET && !final &&
+					   qr_rng_chance_ppm(&s->rng, 500000)
+				   ? 2
+				   : 0;
+	cl->attempt = 0;
+	cl->timeout_us = m.deadline_us + 5000;
+	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, 0, cl->id,
 	      m.req_id);
 	vlog(s, "c%u#%" PRIu64 " sends op %u level %u key-%d to node %d",
 	     cl->id, seq, op, level, key, coord);
@@ -542,6 +577,13 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		QR_ASSERT(m.type == QR_MSG_CLIENT_REPLY);
 		if (!cl->busy || m.req_id != cl->req_id)
 			continue; /* a duplicate, or after our timeout */
+		if (m.status == QR_EUNAVAILABLE && cl->retries_left) {
+			cl->retries_left--;
+			client_retry(s, cl);
+			continue;
+		}
+		if (s->nodes[cl->coord].incarnation != cl->coord_incarnation)
+			check_may_restamp(&s->check, cl->op_index);
 		check_end(&s->check, cl->op_index, s->now_us, m.status,
 			  m.version, (m.flags & QR_MSGF_TOMBSTONE) != 0,
 			  m.value, m.value_len);
@@ -758,7 +800,8 @@ static void handle(struct sim *s, struct event *e)
 	}
 	case EV_CLIENT_TIMEOUT: {
 		struct client *cl = &s->clients[e->arg];
-		if (!cl->busy || cl->req_id != e->arg2)
+		if (!cl->busy || cl->req_id != e->arg2 ||
+		    cl->attempt != e->node)
 			break;
 		check_end(&s->check, cl->op_index, s->now_us, QR_ETIMEOUT,
 			  QR_VERSION_NONE, false, NULL, 0);

@@ -720,6 +720,137 @@ static void test_recover_clock_record_raises_hlc_above_ceiling(void)
 	teardown();
 }
 
+
+/* Regression (review finding 1): a write answered UNAVAILABLE, retried with
+ * the same request id (succeeds), then duplicated: the duplicate gets the
+ * retry's answer and version, and is not stamped again. */
+static void test_regression_unavailable_retry_then_duplicate(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			h.cut[c][i] = true;
+	client_req(c, 7, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "x");
+	durable(c);
+	advance(55000); /* past the 50 ms deadline */
+	CU_ASSERT_EQUAL(reply_status(7), QR_EUNAVAILABLE);
+	memset(h.cut, 0, sizeof(h.cut));
+	advance(20000);
+	h.nreplies = 0;
+	client_req(c, 7, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "x"); /* retry */
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(7), 0);
+	struct qr_version v = find_reply(7)->version;
+	uint64_t logged = h.appended[c];
+	client_req(c, 7, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "x"); /* dup */
+	settle();
+	CU_ASSERT_EQUAL(h.appended[c], logged); /* not applied again */
+	CU_ASSERT_EQUAL(count_replies(7), 2);
+	CU_ASSERT_EQUAL(qr_version_cmp(h.replies[h.nreplies - 1].version, v),
+			0);
+	teardown();
+}
+
+/* The dedupe set a (client, req_id) falls in (mirrors core.c). */
+static uint32_t dedup_set_of(uint64_t client, uint64_t req_id)
+{
+	uint64_t x = client * 0x9e3779b97f4a7c15ull ^ req_id;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return (uint32_t)(x & 15); /* requests_max 8 -> 16 sets of 4 */
+}
+
+/* Regression (review finding 2): a set holding one write in flight (the
+ * oldest) and three finished ones: a fifth write evicts a finished entry,
+ * so a duplicate of the in-flight write is still recognised. */
+static void test_regression_dedup_keeps_in_flight_entry(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t ids[5];
+	int n = 0;
+	uint32_t target = dedup_set_of(99, 5000);
+	for (uint64_t r = 5000; n < 5; r++)
+		if (dedup_set_of(99, r) == target)
+			ids[n++] = r;
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			h.cut[c][i] = true;
+	client_req(c, ids[0], QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "A");
+	durable(c); /* A: 1 of 2 acks, in flight */
+	for (int k = 1; k <= 3; k++) {
+		client_req(c, ids[k], QR_OP_PUT, QR_LEVEL_ONE, KEY, "B");
+		durable(c);
+		CU_ASSERT_EQUAL(reply_status(ids[k]), 0);
+	}
+	client_req(c, ids[4], QR_OP_PUT, QR_LEVEL_ONE, KEY, "E");
+	durable(c);
+	uint64_t logged = h.appended[c];
+	uint64_t dups = qr_core_stats(h.core[c])->client_duplicates;
+	client_req(c, ids[0], QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "A"); /* dup */
+	CU_ASSERT_EQUAL(h.appended[c], logged);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->client_duplicates, dups + 1);
+	teardown();
+}
+
+static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = { .cluster_id = CLUSTER,
+				   .src_node = QR_NODE_CLIENT,
+				   .dst_node = (uint16_t)node };
+	struct qr_msg m = { .type = QR_MSG_CLIENT_REQ,
+			    .req_id = req_id,
+			    .op = QR_OP_PUT,
+			    .level = QR_LEVEL_QUORUM,
+			    .min_version = tok,
+			    .key = (const uint8_t *)KEY,
+			    .key_len = (uint8_t)strlen(KEY),
+			    .value = (const uint8_t *)"t",
+			    .value_len = 1 };
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[node], 99, buf, qr_wire_frame_end(&w));
+	flush_all();
+}
+
+/* Regression (review finding 3): a client token 499 ms ahead must not drag
+ * the coordinator's HLC to where peers (5 ms behind) refuse its frames; a
+ * token within a lease is honoured (the write is stamped above it). */
+static void test_regression_client_token_cannot_cut_node_off(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			h.skew_ms[i] = -5;
+	warm();
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	client_put_with_token(c, 77, QR_HLC_MAKE(wall + 499, 0));
+	settle();
+	advance(60000);
+	uint64_t clock_drops = 0;
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
+	CU_ASSERT_EQUAL(reply_status(77), 0);
+	CU_ASSERT_EQUAL(clock_drops, 0);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 1);
+	/* A token 20 ms ahead (within the 100 ms lease) is honoured. */
+	wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t tok = QR_HLC_MAKE(wall + 20, 0);
+	client_put_with_token(c, 78, tok);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(78), 0);
+	CU_ASSERT(find_reply(78)->version.hlc > tok);
+	teardown();
+}
+
 static void test_recover_rebuilds_store_and_raises_hlc(void)
 {
 	setup();
@@ -776,6 +907,12 @@ int main(void)
 		 test_write_waits_for_hlc_ceiling},
 		{"recovered clock record raises the HLC above the ceiling",
 		 test_recover_clock_record_raises_hlc_above_ceiling},
+		{"regression: UNAVAILABLE retry then duplicate",
+		 test_regression_unavailable_retry_then_duplicate},
+		{"regression: dedupe keeps an in-flight entry",
+		 test_regression_dedup_keeps_in_flight_entry},
+		{"regression: a client token cannot cut a node off",
+		 test_regression_client_token_cannot_cut_node_off},
 		{"recover rebuilds store and raises HLC",
 		 test_recover_rebuilds_store_and_raises_hlc},
 		{NULL, NULL},
