@@ -155,14 +155,14 @@ static void progress_line(struct bench_worker *w, unsigned n, double t_s,
 		pthread_mutex_unlock(&w[i].pub.lock);
 	}
 	fprintf(stderr,
-		"[%6.1f s] %10.0f ops/s  p99 %10.1f us  errors %" PRIu64 "%s\n",
-		t_s, (double)(done - *last_done), /* over ~1 s */
+		"[%6.1f s] %10.0f ok/s  p99 %10.1f us  errors %" PRIu64 "%s\n",
+		t_s, (double)(done - errors - *last_done), /* over ~1 s */
 		(double)qr_hist_value_at_percentile(scratch, 99) / 1000.0,
 		errors,
 		warmup_s > 1e17	  ? "  (populate)"
 		: t_s <= warmup_s ? "  (warm-up)"
 				  : "");
-	*last_done = done;
+	*last_done = done - errors;
 }
 
 /* Run one phase; st receives the merged stats. 0 or 2 (set-up failed). */
