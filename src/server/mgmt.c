@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@
 struct qr_mgmt {
 	struct qr_mgmt_config cfg;
 	int fd;
-	volatile int stop;
+	volatile sig_atomic_t stop;
 	pthread_t thread;
 	bool started;
 	uint64_t start_s;
@@ -185,8 +186,11 @@ static void serve(struct qr_mgmt *m, int fd)
 	char cmd[128];
 	size_t got = 0;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
-	/* One line, within a second: a slow client cannot hold the thread. */
-	while (got < sizeof(cmd) - 1 && poll(&p, 1, 1000) == 1) {
+	/* One line, within one second in all: a slow client cannot hold the
+	 * thread (a byte a second would otherwise do it). */
+	uint64_t give_up = mono_ms() + 1000;
+	while (got < sizeof(cmd) - 1 && mono_ms() < give_up &&
+	       poll(&p, 1, (int)(give_up - mono_ms())) == 1) {
 		ssize_t r = read(fd, cmd + got, sizeof(cmd) - 1 - got);
 		if (r <= 0)
 			break;
@@ -296,7 +300,6 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 	m->cfg = *cfg;
 	m->fd = -1;
 	m->start_s = mono_ms() / 1000;
-	g_tm = m;
 	rte_telemetry_register_cmd("/quorate/stats", tm_stats,
 				   "quorate node counters (as quorate stat). "
 				   "No parameters");
@@ -329,6 +332,7 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 		}
 		m->started = true;
 	}
+	g_tm = m; /* only once m is complete: telemetry may call at once */
 	*out = m;
 	return 0;
 }

@@ -315,8 +315,8 @@ static bool flow_steering(uint16_t port, uint16_t base_port, uint16_t q)
 }
 
 static int port_setup(const struct qr_profile *pf, uint16_t shards,
-		      uint16_t *nq, struct rte_mempool **pool, char *err,
-		      size_t n)
+		      uint16_t *nq, uint16_t *nrxq, bool *csum_offload,
+		      struct rte_mempool **pool, char *err, size_t n)
 {
 	if (rte_eth_dev_count_avail() < 1) {
 		snprintf(err, n,
@@ -337,7 +337,11 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 		q = info.max_rx_queues;
 	if (q > info.max_tx_queues)
 		q = info.max_tx_queues;
-	*nq = q; /* tx queues per shard; rx steering decided later */
+	*nq = q; /* tx queues per shard */
+	/* Software steering polls queue 0 only: configure no other rx queue
+	 * (a device spreading frames over queues would lose them). */
+	uint16_t rq = pf->steering == QR_STEER_SOFTWARE ? 1 : q;
+	*nrxq = rq;
 	int socket = rte_eth_dev_socket_id(port);
 	if (socket < 0)
 		socket = 0;
@@ -352,7 +356,21 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	int rc = rte_eth_dev_configure(port, q, q, &conf);
+	uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+			RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	*csum_offload = false;
+	if (pf->tx_checksum_offload) {
+		if ((info.tx_offload_capa & csum) == csum) {
+			conf.txmode.offloads |= csum;
+			*csum_offload = true;
+		} else {
+			fprintf(stderr, "quorated: profile %s asks for tx "
+					"checksum offload; the device cannot: "
+					"software checksums\n",
+				pf->path);
+		}
+	}
+	int rc = rte_eth_dev_configure(port, rq, q, &conf);
 	if (rc) {
 		snprintf(err, n, "port 0: configure %u queues: %s", q,
 			 rte_strerror(-rc));
@@ -361,8 +379,10 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 	uint16_t rxd = pf->rx_desc, txd = pf->tx_desc;
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
 	for (uint16_t i = 0; i < q; i++) {
-		rc = rte_eth_rx_queue_setup(port, i, rxd, (unsigned)socket,
-					    NULL, *pool);
+		rc = i < rq ? rte_eth_rx_queue_setup(port, i, rxd,
+						     (unsigned)socket, NULL,
+						     *pool)
+			    : 0;
 		if (!rc)
 			rc = rte_eth_tx_queue_setup(port, i, txd,
 						    (unsigned)socket, NULL);
@@ -386,11 +406,26 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 /* Receive queues the shards really own: all of them with working rte_flow
  * rules, else queue 0 only (shard 0 forwards over rings). */
 static uint16_t rx_queues_owned(const struct qr_profile *pf,
-				const struct qr_cluster *cl, uint16_t nq)
+				const struct qr_cluster *cl, uint16_t nrxq)
 {
-	if (nq <= 1 || pf->steering != QR_STEER_RTE_FLOW)
+	if (nrxq <= 1 || pf->steering != QR_STEER_RTE_FLOW)
 		return 1;
-	return flow_steering(0, cl->base_port, nq) ? nq : 1;
+	/* Without the rules the device delivers to queue 0 (no RSS is
+	 * configured), which shard 0 polls and forwards from. */
+	return flow_steering(0, cl->base_port, nrxq) ? nrxq : 1;
+}
+
+/* A start-up failure after the port opened: close what is open (an af_xdp
+ * program stays attached otherwise; memif sockets, hugepage files). */
+static int close_and_exit(int code, struct qr_shard **shards, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		if (shards && shards[i])
+			qr_shard_destroy(shards[i]);
+	rte_eth_dev_stop(0);
+	rte_eth_dev_close(0);
+	rte_eal_cleanup();
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -453,21 +488,25 @@ int main(int argc, char **argv)
 			cl.shards, cl.shards, rte_lcore_count(), pf.path);
 		return EXIT_DPDK;
 	}
-	uint16_t nq;
+	uint16_t nq, nrxq;
+	bool csum_offload;
 	struct rte_mempool *pool;
-	if (port_setup(&pf, cl.shards, &nq, &pool, err, sizeof(err))) {
+	if (port_setup(&pf, cl.shards, &nq, &nrxq, &csum_offload, &pool, err,
+		       sizeof(err))) {
 		fprintf(stderr, "quorated: %s\n", err);
-		return EXIT_DPDK;
+		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
 	static struct qr_placement pl;
 	if (qr_placement_init(&pl, cl.partitions, cl.nodes, cl.rf, cl.shards)) {
 		fprintf(stderr, "quorated: placement: invalid\n");
-		return EXIT_CONFIG;
+		return close_and_exit(EXIT_CONFIG, NULL, 0);
 	}
-	uint16_t nrx = rx_queues_owned(&pf, &cl, nq);
+	uint16_t nrx = rx_queues_owned(&pf, &cl, nrxq);
 	static struct rte_ring *rx_rings[QR_SHARDS_MAX];
 	struct rte_ring *tx_ring = NULL;
-	for (uint16_t i = nrx; i < cl.shards; i++) {
+	/* Every shard but 0 has an rx ring: frames steered in software, and
+	 * copies of ARP frames (they all reach queue 0). */
+	for (uint16_t i = 1; i < cl.shards; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "qr_rx_%u", i);
 		rx_rings[i] = rte_ring_create(name, RING_SIZE, SOCKET_ID_ANY,
@@ -475,7 +514,7 @@ int main(int argc, char **argv)
 		if (!rx_rings[i]) {
 			fprintf(stderr, "quorated: ring %s: %s\n", name,
 				rte_strerror(rte_errno));
-			return EXIT_DPDK;
+			return close_and_exit(EXIT_DPDK, NULL, 0);
 		}
 	}
 	if (nq < cl.shards) {
@@ -484,7 +523,7 @@ int main(int argc, char **argv)
 		if (!tx_ring) {
 			fprintf(stderr, "quorated: tx ring: %s\n",
 				rte_strerror(rte_errno));
-			return EXIT_DPDK;
+			return close_and_exit(EXIT_DPDK, NULL, 0);
 		}
 	}
 	static struct qr_shard *shards[QR_SHARDS_MAX];
@@ -500,7 +539,7 @@ int main(int argc, char **argv)
 			.rx_ring = rx_rings[i],
 			.rx_rings = rx_rings,
 			.tx_ring = tx_ring,
-			.tx_checksum_offload = pf.tx_checksum_offload,
+			.tx_checksum_offload = csum_offload,
 			.idle_poll = pf.idle_poll,
 			.snapshot_every = o.snapshot_every,
 			.truncate_corrupt = o.truncate_corrupt,
@@ -520,7 +559,7 @@ int main(int argc, char **argv)
 		if (qr_shard_create(&sc, &shards[i], err, sizeof(err))) {
 			fprintf(stderr, "quorated: node %d shard %u: %s\n",
 				o.node, i, err);
-			return EXIT_RECOVERY;
+			return close_and_exit(EXIT_RECOVERY, shards, i);
 		}
 	}
 	struct sigaction sa;
@@ -539,7 +578,7 @@ int main(int argc, char **argv)
 	};
 	if (qr_mgmt_start(&mc, &g_mgmt, err, sizeof(err))) {
 		fprintf(stderr, "quorated: %s\n", err);
-		return EXIT_CONFIG;
+		return close_and_exit(EXIT_CONFIG, shards, cl.shards);
 	}
 	struct rte_ether_addr mac;
 	rte_eth_macaddr_get(0, &mac);
@@ -564,6 +603,9 @@ int main(int argc, char **argv)
 	}
 	qr_shard_run(shards[0]);
 	rte_eal_mp_wait_lcore();
+	/* Stats readers first: they read the shards we are about to free. */
+	qr_mgmt_destroy(g_mgmt);
+	g_mgmt = NULL;
 	int status = 0;
 	for (uint16_t i = 0; i < cl.shards; i++) {
 		int rc = qr_shard_destroy(shards[i]);
@@ -573,7 +615,6 @@ int main(int argc, char **argv)
 			status = EXIT_RECOVERY;
 		}
 	}
-	qr_mgmt_destroy(g_mgmt);
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
 	qr_placement_fini(&pl);

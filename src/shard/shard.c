@@ -18,6 +18,7 @@
 #include "shard/shard.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ struct qr_shard {
 	struct qr_shard_stats stats;
 };
 
-static volatile int stop_flag;
+static volatile sig_atomic_t stop_flag;
 
 static const char *const drop_names[QR_SHARD_DROP_COUNT] = {
 #define QR_SHARD_DROP_NAME(name, text) [QR_SHARD_DROP_##name] = #name,
@@ -185,9 +186,18 @@ static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)total);
 	QR_ASSERT(p);
 	memcpy(p + QR_PKT_UDP_HDR_BYTES, frame, len);
+	unsigned flags = 0;
+	if (s->cfg.tx_checksum_offload) {
+		/* The NIC fills both checksums (packet.h has the contract). */
+		flags = QR_PKT_F_CSUM_OFFLOAD;
+		m->l2_len = 14;
+		m->l3_len = 20;
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
+			       RTE_MBUF_F_TX_UDP_CKSUM;
+	}
 	size_t n = qr_pkt_build_udp_headers(p, &s->self, &dst, len,
 					    p + QR_PKT_UDP_HDR_BYTES,
-					    s->ip_id++, 0);
+					    s->ip_id++, flags);
 	QR_ASSERT(n == QR_PKT_UDP_HDR_BYTES);
 	tx_push(s, m);
 }
@@ -209,14 +219,28 @@ static uint64_t env_random(void *ctx)
 
 /* ---- rx ----------------------------------------------------------------- */
 
-static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt)
+static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt,
+		       struct rte_mbuf *m)
 {
 	qr_arp_learn(&s->arp, pkt->arp.sender_ip, pkt->arp.sender_mac,
 		     s->now_us);
-	if (pkt->arp.op == QR_ARP_OP_REQUEST &&
-	    pkt->arp.target_ip == s->self.ip)
+	if (s->cfg.shard != 0)
+		return; /* a copy from shard 0: learn only */
+	if (pkt->arp.op == QR_ARP_OP_REQUEST && pkt->arp.target_ip == s->self.ip)
 		send_arp(s, QR_ARP_OP_REPLY, pkt->arp.sender_mac,
 			 pkt->arp.sender_ip);
+	/* ARP reaches queue 0 only, but every shard keeps its own table and
+	 * sends its own requests: each learns from a copy. */
+	for (uint16_t k = 1; k < s->cfg.cluster->shards; k++) {
+		struct rte_ring *r = s->cfg.rx_rings[k];
+		struct rte_mbuf *c = r ? rte_pktmbuf_copy(m, m->pool, 0,
+							  UINT32_MAX)
+				       : NULL;
+		if (c && rte_ring_enqueue(r, c) != 0) {
+			rte_pktmbuf_free(c);
+			s->stats.drops[QR_SHARD_DROP_STEER_FULL]++;
+		}
+	}
 }
 
 /* One received frame. Returns true if the mbuf was handed on (steered). */
@@ -231,7 +255,7 @@ static bool handle_pkt(struct qr_shard *s, struct rte_mbuf *m)
 		return false;
 	}
 	if (kind == QR_PKT_ARP) {
-		handle_arp(s, &pkt);
+		handle_arp(s, &pkt, m);
 		return false;
 	}
 	if (pkt.udp.dst_ip != s->self.ip) {
@@ -247,7 +271,8 @@ static bool handle_pkt(struct qr_shard *s, struct rte_mbuf *m)
 	uint16_t target = (uint16_t)(pkt.udp.dst_port - cl->base_port);
 	if (target != s->cfg.shard) {
 		/* Software steering: the owner shard parses it again. */
-		if (rte_ring_enqueue(s->cfg.rx_rings[target], m) != 0) {
+		struct rte_ring *r = s->cfg.rx_rings[target];
+		if (!r || rte_ring_enqueue(r, m) != 0) {
 			s->stats.drops[QR_SHARD_DROP_STEER_FULL]++;
 			return false;
 		}

@@ -40,7 +40,7 @@ static const char *run_dir;
 
 /* Per-port delay line: a FIFO of (mbuf, due time); the delay is the same
  * for every frame of a port, so FIFO order is due order. */
-#define DELAY_SLOTS 65536
+#define DELAY_SLOTS 8192 /* below the pool: a long delay drops, not stalls */
 struct delay_line {
 	uint64_t delay_tsc;
 	uint32_t head, count;
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	struct rte_mempool *pool = rte_pktmbuf_pool_create(
-		"vsw", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+		"vsw", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (!pool) {
 		fprintf(stderr, "qr-vswitch: mempool\n");
 		return 3;
