@@ -19,7 +19,7 @@ set xtics ("0%%" 1, "50%%" 2, "90%%" 10, "99%%" 100, "99.9%%" 1000, \
 	"99.99%%" 1e4, "99.999%%" 1e5, "99.9999%%" 1e6)
 set xlabel "percentile"
 set ylabel "latency (us)"
-set format y "%g"
+set format y "%.0f"
 set grid xtics ytics mytics lc rgb "gray85"
 set key top left
 name(f) = system("basename '" . f . "' .hdr")

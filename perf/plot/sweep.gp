@@ -18,7 +18,7 @@ set xlabel "achieved throughput (ops/s)"
 set ylabel "latency (us)"
 set xrange [0:*]
 set grid xtics ytics mytics lc rgb "gray85"
-set key top left
+set key bottom right
 plot ARG2 skip 1 using 2:3 with linespoints lw 2 pt 7 title "p50", \
 	'' skip 1 using 2:5 with linespoints lw 2 pt 5 title "p99", \
 	'' skip 1 using 2:6 with linespoints lw 2 pt 9 title "p99.9", \
