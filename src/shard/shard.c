@@ -294,7 +294,6 @@ static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts, unsigned n)
 		if (!handle_pkt(s, pkts[i]))
 			rte_pktmbuf_free(pkts[i]);
 	}
-	s->stats.rx_pkts += n;
 	return n;
 }
 
@@ -346,6 +345,7 @@ int qr_shard_run(void *arg)
 					     pkts, BURST);
 		if (n) {
 			s->stats.rx_bursts++;
+			s->stats.rx_pkts += n; /* from the port, once */
 			rx_batch(s, pkts, n);
 			s->work = true;
 		}
@@ -385,7 +385,10 @@ int qr_shard_run(void *arg)
 		if (s->tx_n)
 			s->work = true;
 		tx_flush(s);
-		if (s->work || qr_core_requests_active(s->core)) {
+		/* In-flight requests do not count as work: their timers are
+		 * milliseconds away, and spinning would starve the nodes that
+		 * share a small machine (a 50 us nap costs at most that). */
+		if (s->work) {
 			idle = 0;
 			continue;
 		}
