@@ -590,7 +590,10 @@ int main(int argc, char **argv)
 		"quorated: node %d ready: %s udp %u..%u, %u shard(s), %u "
 		"queue(s), %s steering, profile %s, wal %s, mgmt %s\n",
 		o.node, ip, cl.base_port, cl.base_port + cl.shards - 1,
-		cl.shards, nq, nrx == cl.shards ? "rte_flow" : "software",
+		cl.shards, nq,
+		cl.shards == 1		? "no"
+		: nrx == cl.shards ? "rte_flow"
+				   : "software",
 		pf.name,
 		o.wal_mode == QR_WAL_MODE_FSYNC	  ? "fsync"
 		: o.wal_mode == QR_WAL_MODE_ASYNC ? "async"

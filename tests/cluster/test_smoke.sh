@@ -46,8 +46,11 @@ wait_ready() { # run nodes seconds
 	for ((t = 0; t < $3 * 5; t++)); do
 		local up=0
 		for ((i = 0; i < $2; i++)); do
-			timeout 5 "$cli" --cluster "$1/cluster.ini" stat \
-				--node $i --json >/dev/null 2>&1 && up=$((up + 1))
+			# answers, and sees every peer UP
+			st=$(timeout 5 "$cli" --cluster "$1/cluster.ini" stat \
+				--node $i --json 2>/dev/null) || continue
+			grep -q '"state":"\(DOWN\|SUSPECT\)"' <<<"$st" ||
+				up=$((up + 1))
 		done
 		[ $up = "$2" ] && return 0
 		sleep 0.2
