@@ -10,6 +10,7 @@
  * asserts no speed: the exit status is 0 when the runs completed, whatever
  * the latencies and errors were (2: bad usage or set-up).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,7 +22,9 @@
 #include <time.h>
 
 #include "bench.h"
+#include "common/cluster.h"
 #include "core/wire.h"
+#include "net/packet.h"
 #include "quorate/err.h"
 
 #define SWEEP_RATES_MAX 64
@@ -32,6 +35,9 @@ static const char *const local_name[BENCH_LOCAL_ERRS] = {
 
 struct options {
 	const char *cluster_file;
+	const char *profile, *iface, *pci, *run_dir; /* --transport dpdk */
+	const char *gen_ip, *gen_mac;
+	uint16_t gen_port;
 	const char *json_file, *hdr_file, *csv_file;
 	bool progress;
 	unsigned nrates;
@@ -43,7 +49,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: quorate-bench --cluster FILE [options]\n"
-		"  --transport udp        (dpdk: not yet)\n"
+		"  --transport udp|dpdk   kernel UDP sockets (udp), or a "
+		"DPDK port (dpdk)\n"
+		"  dpdk: --profile drivers-conf/X.ini --gen-ip A.B.C.D\n"
+		"        [--iface IFACE] [--gen-mac MAC] [--gen-port P "
+		"(47000)]\n"
+		"        [--pci ADDR] [--run-dir DIR (the cluster file's)]\n"
 		"  --threads T            worker threads = generator cores "
 		"(1)\n"
 		"  --outstanding N        closed loop: requests in flight per "
@@ -183,9 +194,14 @@ static int run_phase(const struct bench_config *cfg, bool progress,
 		bench_stats_init(&w[i].st);
 		qr_hist_init(&w[i].pub.all);
 		pthread_mutex_init(&w[i].pub.lock, NULL);
-		if (pthread_create(&w[i].thread, NULL, bench_worker_main,
-				   &w[i])) {
-			fprintf(stderr, "quorate-bench: pthread_create\n");
+		if (cfg->tp->launch
+			    ? cfg->tp->launch(i, bench_worker_main, &w[i])
+			    : pthread_create(&w[i].thread, NULL,
+					     bench_worker_main, &w[i])) {
+			fprintf(stderr,
+				"quorate-bench: cannot start worker "
+				"%u\n",
+				i);
 			exit(2);
 		}
 	}
@@ -219,7 +235,10 @@ static int run_phase(const struct bench_config *cfg, bool progress,
 	int rc = 0;
 	bench_stats_init(st);
 	for (unsigned i = 0; i < cfg->threads; i++) {
-		pthread_join(w[i].thread, NULL);
+		if (cfg->tp->join)
+			cfg->tp->join(i);
+		else
+			pthread_join(w[i].thread, NULL);
 		if (w[i].rc) {
 			fprintf(stderr, "quorate-bench: thread %u: %s\n", i,
 				w[i].err);
@@ -447,6 +466,13 @@ enum {
 	OPT_CSV,
 	OPT_BUSY,
 	OPT_SEED,
+	OPT_PROFILE,
+	OPT_IFACE,
+	OPT_PCI,
+	OPT_RUN_DIR,
+	OPT_GEN_IP,
+	OPT_GEN_MAC,
+	OPT_GEN_PORT,
 	OPT_HELP,
 };
 
@@ -475,6 +501,13 @@ static const struct option long_opts[] = {
 	{"csv", required_argument, NULL, OPT_CSV},
 	{"busy-poll", no_argument, NULL, OPT_BUSY},
 	{"seed", required_argument, NULL, OPT_SEED},
+	{"profile", required_argument, NULL, OPT_PROFILE},
+	{"iface", required_argument, NULL, OPT_IFACE},
+	{"pci", required_argument, NULL, OPT_PCI},
+	{"run-dir", required_argument, NULL, OPT_RUN_DIR},
+	{"gen-ip", required_argument, NULL, OPT_GEN_IP},
+	{"gen-mac", required_argument, NULL, OPT_GEN_MAC},
+	{"gen-port", required_argument, NULL, OPT_GEN_PORT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -494,6 +527,60 @@ static int parse_rates(const char *s, struct options *o)
 		o->nrates++;
 	}
 	return o->nrates ? 0 : -1;
+}
+
+static int run_all(struct bench_config *cfgp, const struct options *op,
+		   bool populate, bool outstanding_set);
+
+/* --transport dpdk: check its options, open the port; the device may
+ * lower cfg->threads. 0, or 2. */
+static int transport_setup(struct bench_config *cfg, const struct options *o,
+			   char *err, size_t err_len)
+{
+	struct bench_transport_setup s = {
+		.cluster = &cfg->cluster,
+		.profile = o->profile,
+		.iface = o->iface,
+		.pci = o->pci,
+		.run_dir = o->run_dir,
+		.gen_port = o->gen_port ? o->gen_port : 47000,
+		.busy_poll = cfg->busy_poll,
+		.threads = cfg->threads,
+	};
+	if (!o->profile)
+		return bad("--transport dpdk without --profile", "");
+	if (!o->gen_ip || inet_pton(AF_INET, o->gen_ip, &s.gen_ip) != 1 ||
+	    !qr_ipv4_is_unicast(s.gen_ip))
+		return bad("--gen-ip (needed with --transport dpdk)",
+			   o->gen_ip);
+	for (unsigned i = 0; i < cfg->cluster.nodes; i++)
+		if (cfg->cluster.node[i].ip == s.gen_ip)
+			return bad("--gen-ip (a node's address)", o->gen_ip);
+	if (o->gen_mac) {
+		if (qr_parse_mac(o->gen_mac, s.gen_mac) ||
+		    qr_eth_is_group(s.gen_mac))
+			return bad("--gen-mac", o->gen_mac);
+		s.has_gen_mac = true;
+	}
+	/* {run}: tools/cluster keeps cluster.ini in its run dir. */
+	char dir[256];
+	if (!s.run_dir) {
+		snprintf(dir, sizeof(dir), "%s", cfg->cluster.path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		else
+			snprintf(dir, sizeof(dir), ".");
+		s.run_dir = dir;
+	}
+	if (cfg->tp->setup(&s, err, err_len)) {
+		fprintf(stderr, "quorate-bench: %s\n", err);
+		if (cfg->tp->teardown)
+			cfg->tp->teardown();
+		return 2;
+	}
+	cfg->threads = s.threads;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -527,13 +614,11 @@ int main(int argc, char **argv)
 			o.cluster_file = v;
 			break;
 		case OPT_TRANSPORT:
-			if (!strcmp(v, "dpdk")) {
-				fprintf(stderr, "quorate-bench: the DPDK "
-						"transport is not there yet; "
-						"use --transport udp\n");
-				return 2;
-			}
-			if (strcmp(v, "udp"))
+			if (!strcmp(v, "dpdk"))
+				cfg.tp = &bench_transport_dpdk;
+			else if (!strcmp(v, "udp"))
+				cfg.tp = &bench_transport_udp;
+			else
 				return bad("--transport", v);
 			break;
 		case OPT_THREADS:
@@ -639,6 +724,29 @@ int main(int argc, char **argv)
 			if (parse_uint(v, 0, UINT64_MAX, &cfg.seed))
 				return bad("--seed", v);
 			break;
+		case OPT_PROFILE:
+			o.profile = v;
+			break;
+		case OPT_IFACE:
+			o.iface = v;
+			break;
+		case OPT_PCI:
+			o.pci = v;
+			break;
+		case OPT_RUN_DIR:
+			o.run_dir = v;
+			break;
+		case OPT_GEN_IP:
+			o.gen_ip = v;
+			break;
+		case OPT_GEN_MAC:
+			o.gen_mac = v;
+			break;
+		case OPT_GEN_PORT:
+			if (parse_uint(v, 1024, 65535 - 1024, &u))
+				return bad("--gen-port", v);
+			o.gen_port = (uint16_t)u;
+			break;
 		case OPT_HELP:
 		case 'h':
 			usage(stdout);
@@ -684,6 +792,24 @@ int main(int argc, char **argv)
 	if (!cfg.seed && getrandom(&cfg.seed, sizeof(cfg.seed), 0) < 0)
 		cfg.seed = (uint64_t)time(NULL);
 
+	if (cfg.tp->setup) {
+		int rc = transport_setup(&cfg, &o, err, sizeof(err));
+		if (rc)
+			return rc;
+	}
+	int rc = run_all(&cfg, &o, populate, outstanding_set);
+	if (cfg.tp->teardown)
+		cfg.tp->teardown();
+	qr_placement_fini(&cfg.pl);
+	return rc;
+}
+
+/* The phases: populate, then one run or a sweep. 0, or 2. */
+static int run_all(struct bench_config *cfgp, const struct options *op,
+		   bool populate, bool outstanding_set)
+{
+	struct bench_config cfg = *cfgp;
+	const struct options o = *op;
 	static struct bench_stats st;
 	if (populate) {
 		struct bench_config pc = cfg;
@@ -777,6 +903,5 @@ int main(int argc, char **argv)
 	}
 	if (csv != stdout)
 		fclose(csv);
-	qr_placement_fini(&cfg.pl);
 	return 0;
 }

@@ -6,11 +6,19 @@
  * count and never fail; what a burst did not take is the caller's to count.
  *
  * Implemented: "udp" (one non-blocking kernel UDP socket per thread,
- * sendmmsg/recvmmsg). Not yet: "dpdk" (any drivers-conf profile).
+ * sendmmsg/recvmmsg) and "dpdk" (transport_dpdk.c: one DPDK port opened
+ * from any drivers-conf profile, one rx/tx queue pair per thread, threads
+ * on EAL lcores).
+ *
+ * The optional hooks (NULL for udp): setup once before the first phase
+ * (it may lower the thread count to what the device allows), launch/join
+ * to run each phase's workers on the transport's own threads, teardown
+ * once at exit.
  */
 #ifndef QR_BENCH_TRANSPORT_H
 #define QR_BENCH_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +30,23 @@ struct bench_pkt {
 	uint16_t len;  /* payload bytes */
 	uint8_t *data; /* payload; rx: the transport's, valid until the next
 			* rx_burst on this endpoint */
+};
+
+struct qr_cluster;
+
+/* What a transport's setup needs (only dpdk uses it). */
+struct bench_transport_setup {
+	const struct qr_cluster *cluster;
+	const char *profile; /* drivers-conf/X.ini */
+	const char *iface;   /* {iface}; may be NULL */
+	const char *pci;     /* {pci}; may be NULL */
+	const char *run_dir; /* {run}; may be NULL */
+	uint32_t gen_ip;     /* the generator's IPv4, network byte order */
+	uint8_t gen_mac[6];  /* with has_gen_mac; else the port's MAC */
+	bool has_gen_mac;
+	uint16_t gen_port; /* first generator UDP port, host order */
+	bool busy_poll;	   /* --busy-poll */
+	unsigned threads;  /* in: wanted; out: what the device allows */
 };
 
 struct bench_transport_ops {
@@ -38,8 +63,17 @@ struct bench_transport_ops {
 	 * polling transport returns at once). */
 	void (*wait)(void *ep, uint64_t timeout_ns);
 	void (*close)(void *ep);
+	/* Optional. 0, or -1 with a message in err. */
+	int (*setup)(struct bench_transport_setup *s, char *err,
+		     size_t err_len);
+	/* Optional: run fn(arg) as worker `thread` (0 or -1), then wait. */
+	int (*launch)(unsigned thread, void *(*fn)(void *), void *arg);
+	void (*join)(unsigned thread);
+	/* Optional: after the last phase (prints the transport's counters). */
+	void (*teardown)(void);
 };
 
 extern const struct bench_transport_ops bench_transport_udp;
+extern const struct bench_transport_ops bench_transport_dpdk;
 
 #endif
