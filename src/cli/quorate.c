@@ -5,7 +5,7 @@
  *   quorate [--cluster FILE] [options] put KEY VALUE|-
  *   quorate [--cluster FILE] [options] get KEY
  *   quorate [--cluster FILE] [options] del KEY
- *   quorate [--cluster FILE] stat [--node ID] [--json]
+ *   quorate [--cluster FILE] stat [replication] [--node ID] [--json]
  *
  * Contract for scripts: with --json, exactly one JSON object (for `stat`
  * without --node: one array) is written to stdout for every outcome,
@@ -53,7 +53,7 @@ static const char usage_text[] =
 	"stdin)\n"
 	"       quorate [--cluster FILE] [options] get KEY\n"
 	"       quorate [--cluster FILE] [options] del KEY\n"
-	"       quorate [--cluster FILE] stat [--node ID] [--json]\n"
+	"       quorate [--cluster FILE] stat [replication] [--node ID] [--json]\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
@@ -612,8 +612,9 @@ static uint64_t mono_ms(void)
 }
 
 /* Ask one node: 0 and a malloc'd text, or an enum qr_err and a message. */
-static int stat_fetch(const char *path, uint32_t deadline_ms, char **text,
-		      size_t *len, char *msg, size_t msg_len)
+static int stat_fetch(const char *path, const char *req,
+		      uint32_t deadline_ms, char **text, size_t *len,
+		      char *msg, size_t msg_len)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (!*path) {
@@ -631,7 +632,6 @@ static int stat_fetch(const char *path, uint32_t deadline_ms, char **text,
 		close(fd);
 		return QR_EUNAVAILABLE;
 	}
-	static const char req[] = "stat\n";
 	uint64_t end = mono_ms() + deadline_ms;
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
@@ -641,8 +641,8 @@ static int stat_fetch(const char *path, uint32_t deadline_ms, char **text,
 		snprintf(msg, msg_len, "out of memory");
 		return QR_ENOMEM;
 	}
-	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof(req) - 1) {
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) !=
+	    (ssize_t)strlen(req)) {
 		snprintf(msg, msg_len, "send to %s: %s", path, strerror(errno));
 		rc = QR_EUNAVAILABLE;
 		goto out;
@@ -717,10 +717,13 @@ out:
 
 static int do_stat(struct cli *cl, int argc, char **argv)
 {
-	(void)argv;
-	if (argc)
+	/* stat: the node's counters; stat replication: per-peer lag. */
+	const char *req = "stat\n";
+	if (argc == 1 && !strcmp(argv[0], "replication"))
+		req = "stat replication\n";
+	else if (argc)
 		return fail(EXIT_USAGE, QR_EINVAL, "stat",
-			    "stat takes no arguments (use --node ID)");
+			    "usage: stat [replication] [--node ID]");
 	static struct qr_cluster c;
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
@@ -742,7 +745,7 @@ static int do_stat(struct cli *cl, int argc, char **argv)
 		char *text = NULL, msg[512];
 		size_t len = 0;
 		const char *path = c.node[id].mgmt;
-		int rc = stat_fetch(path, deadline_ms, &text, &len, msg,
+		int rc = stat_fetch(path, req, deadline_ms, &text, &len, msg,
 				    sizeof(msg));
 		if (rc && code == EXIT_OK)
 			code = exit_code_of(rc);

@@ -89,6 +89,11 @@ struct qr_core_stats {
 	uint64_t retransmits;
 	uint64_t wal_appends;
 	uint64_t drops[QR_DROP_COUNT];
+	/* Replication backlog per peer, recomputed every heartbeat period:
+	 * writes whose REPLICATE to that peer is not acknowledged yet, and
+	 * the age of the oldest (0 when none). */
+	uint64_t repl_unacked[QR_NODES_MAX];
+	uint64_t repl_oldest_us[QR_NODES_MAX];
 };
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */

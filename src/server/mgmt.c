@@ -181,6 +181,49 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	return b.overflow ? 0 : b.len;
 }
 
+/*
+ * "stat replication": per peer, like PostgreSQL's pg_stat_replication:
+ * state and last contact (shard 0's detector), writes sent to it and not
+ * acknowledged (summed over shards) and the oldest one's age (the oldest
+ * over shards). Hints and watermarks do not exist yet (issue 6): their
+ * fields say null.
+ */
+static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
+			       size_t len)
+{
+	struct jbuf b = {buf, 0, len, false};
+	const struct qr_detector *d =
+		qr_core_detector(qr_shard_core(cfg->shards[0]));
+	uint64_t now_us = qr_shard_now_us(cfg->shards[0]);
+	jb(&b, "{\"node\":%u,\"peers\":[", cfg->node_id);
+	bool first = true;
+	for (uint16_t p = 0; p < d->nodes; p++) {
+		if (p == cfg->node_id)
+			continue;
+		uint64_t unacked = 0, oldest_us = 0;
+		for (uint16_t i = 0; i < cfg->nshards; i++) {
+			const struct qr_core_stats *cs =
+				qr_core_stats(qr_shard_core(cfg->shards[i]));
+			unacked += cs->repl_unacked[p];
+			if (cs->repl_oldest_us[p] > oldest_us)
+				oldest_us = cs->repl_oldest_us[p];
+		}
+		uint64_t heard = d->peers[p].last_heard_us;
+		jb(&b,
+		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":%" PRIu64
+		   ",\"unacked_writes\":%" PRIu64 ",\"oldest_unacked_ms\":%" PRIu64
+		   ",\"hint_records\":null,\"hint_bytes\":null,"
+		   "\"watermark_lag_ms\":null}",
+		   first ? "" : ",", p,
+		   qr_peer_state_name(qr_detector_state(d, p)),
+		   now_us > heard ? (now_us - heard) / 1000 : 0, unacked,
+		   oldest_us / 1000);
+		first = false;
+	}
+	jb(&b, "]}\n");
+	return b.overflow ? 0 : b.len;
+}
+
 static void serve(struct qr_mgmt *m, int fd)
 {
 	char cmd[128];
@@ -206,10 +249,12 @@ static void serve(struct qr_mgmt *m, int fd)
 	size_t n;
 	if (!strcmp(cmd, "stat"))
 		n = qr_mgmt_stats_json(&m->cfg, out, sizeof(out));
+	else if (!strcmp(cmd, "stat replication"))
+		n = replication_json(&m->cfg, out, sizeof(out));
 	else
 		n = (size_t)snprintf(out, sizeof(out),
 				     "{\"error\":\"unknown command\","
-				     "\"commands\":[\"stat\"]}\n");
+				     "\"commands\":[\"stat\",\"stat replication\"]}\n");
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(fd, out + off, n - off);
 		if (w <= 0)
