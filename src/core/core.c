@@ -52,6 +52,7 @@
 #include "quorate/err.h"
 
 #define TIMER_SLOTS 1024
+#define AE_NO_ACK UINT64_MAX /* op_id of an anti-entropy push */
 #define RF_BITS(rf) ((uint8_t)((1u << (rf)) - 1))
 
 enum req_kind {
@@ -140,6 +141,8 @@ struct qr_core {
 	struct qr_store *store;
 	struct qr_timer_wheel wheel;
 	struct qr_timer hb_timer;
+	struct qr_timer ae_timer;  /* anti-entropy: one partition a step */
+	uint32_t ae_next;          /* next partition to look at */
 	uint64_t ceiling_ms;	     /* durable HLC ceiling (ms) */
 	uint64_t ceiling_next_ms;    /* logged, not yet durable */
 	uint64_t ceiling_next_lsn;   /* its lsn; 0: none in flight */
@@ -190,6 +193,7 @@ void qr_core_config_defaults(struct qr_core_config *cfg)
 	cfg->suspect_after_us = 150000;
 	cfg->down_after_us = 500000;
 	cfg->timer_tick_us = 100;
+	cfg->ae_interval_us = 10000;
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -604,6 +608,8 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		c->stats.replicate_older++;
 	}
 	/* cur: the entry now, holding w->version or newer. */
+	if (op_id == AE_NO_ACK)
+		return; /* an anti-entropy push: nobody waits for it */
 	if (QR_BUG(ACK_BEFORE_WAL) || cur.lsn <= c->durable_lsn) {
 		send_ack(c, dst, op_id, cur.version);
 		return;
@@ -655,7 +661,8 @@ static void replica_on_replicate(struct qr_core *c, uint16_t from,
 		drop(c, QR_DROP_WIRE);
 		return;
 	}
-	replica_write(c, from, m->op_id, &w);
+	replica_write(c, from,
+		      (m->flags & QR_MSGF_NOACK) ? AE_NO_ACK : m->op_id, &w);
 }
 
 static void replica_on_read(struct qr_core *c, uint16_t from,
@@ -1110,10 +1117,143 @@ static void replication_backlog(struct qr_core *c)
 		c->stats.repl_oldest_us[n] = oldest[n] ? now - oldest[n] : 0;
 }
 
+/* ---- anti-entropy -------------------------------------------------------
+ *
+ * Replicas compare partitions by digest, so they converge for keys nobody
+ * reads (Dynamo's Merkle exchange, flattened: one digest per partition;
+ * partitions are small, so a mismatch simply pushes the partition). Every
+ * ae_interval_us a node takes the next partition it replicates on this
+ * shard and sends its DIGEST to the other replicas. A replica whose digest
+ * differs pushes all its entries of that partition back as REPLICATE
+ * NOACK (apply keeps the higher version, so pushing is always safe) and,
+ * unless the DIGEST was itself a reply, answers with its own DIGEST so the
+ * first side pushes what it has too. Tombstones are exchanged like values
+ * and never collected here (collection needs every replica to hold them).
+ */
+struct ae_digest {
+	uint64_t digest;
+	uint32_t entries;
+};
+
+static int ae_digest_entry(void *arg, const struct qr_store_view *v)
+{
+	struct ae_digest *d = arg;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint8_t i = 0; i < v->key_len; i++)
+		h = (h ^ v->key[i]) * 0x100000001b3ull;
+	h ^= v->version.hlc * 0x9e3779b97f4a7c15ull;
+	h ^= (uint64_t)v->version.node << 48 | (uint64_t)v->tombstone << 47;
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
+	d->digest ^= h; /* order-free: entries come in any order */
+	d->entries++;
+	return 0;
+}
+
+static struct ae_digest ae_partition_digest(struct qr_core *c, uint32_t p)
+{
+	struct ae_digest d = {0, 0};
+	qr_store_for_each_in_partition(c->store, p, ae_digest_entry, &d);
+	return d;
+}
+
+static void ae_send_digest(struct qr_core *c, uint16_t to, uint32_t p,
+			   struct ae_digest d, bool reply)
+{
+	struct qr_msg m = {
+		.type = QR_MSG_DIGEST,
+		.flags = reply ? QR_MSGF_REPLY : 0,
+		.partition = p,
+		.entries = d.entries,
+		.digest = d.digest,
+	};
+	c->stats.ae_digests_sent++;
+	send_peer(c, to, &m);
+}
+
+struct ae_push {
+	struct qr_core *c;
+	uint16_t to;
+};
+
+static int ae_push_entry(void *arg, const struct qr_store_view *v)
+{
+	struct ae_push *a = arg;
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.flags = QR_MSGF_NOACK | (v->tombstone ? QR_MSGF_TOMBSTONE : 0),
+		.partition = v->partition,
+		.version = v->version,
+		.key = v->key,
+		.key_len = v->key_len,
+		.value = v->value,
+		.value_len = v->value_len,
+	};
+	a->c->stats.ae_entries_pushed++;
+	send_peer(a->c, a->to, &m);
+	return 0;
+}
+
+static void ae_step(struct qr_core *c)
+{
+	const struct qr_placement *pl = c->pl;
+	if (QR_BUG(SKIP_ANTI_ENTROPY))
+		return;
+	for (uint32_t tries = 0; tries < pl->partitions; tries++) {
+		uint32_t p = c->ae_next;
+		c->ae_next = (c->ae_next + 1) & (pl->partitions - 1);
+		if (qr_placement_shard(pl, p) != c->cfg.shard ||
+		    qr_placement_replica_index(pl, p, c->cfg.node_id) < 0)
+			continue;
+		struct ae_digest d = ae_partition_digest(c, p);
+		const uint8_t *reps = qr_placement_replicas(pl, p);
+		for (int i = 0; i < pl->rf; i++)
+			if (reps[i] != c->cfg.node_id &&
+			    qr_detector_state(&c->det, reps[i]) != QR_PEER_DOWN)
+				ae_send_digest(c, reps[i], p, d, false);
+		return;
+	}
+}
+
+static void ae_on_digest(struct qr_core *c, uint16_t from,
+			 const struct qr_msg *m)
+{
+	const struct qr_placement *pl = c->pl;
+	uint32_t p = m->partition;
+	if (p >= pl->partitions) {
+		drop(c, QR_DROP_WIRE);
+		return;
+	}
+	if (qr_placement_shard(pl, p) != c->cfg.shard) {
+		drop(c, QR_DROP_WRONG_SHARD);
+		return;
+	}
+	if (qr_placement_replica_index(pl, p, c->cfg.node_id) < 0 ||
+	    qr_placement_replica_index(pl, p, from) < 0) {
+		drop(c, QR_DROP_NOT_REPLICA);
+		return;
+	}
+	struct ae_digest d = ae_partition_digest(c, p);
+	if (d.digest == m->digest && d.entries == m->entries)
+		return;
+	c->stats.ae_mismatches++;
+	struct ae_push a = {c, from};
+	qr_store_for_each_in_partition(c->store, p, ae_push_entry, &a);
+	if (!(m->flags & QR_MSGF_REPLY))
+		ae_send_digest(c, from, p, d, true);
+}
+
 /* Timer of a request: deadline, linger, or retransmission. */
 static void req_timer_fired(void *arg, struct qr_timer *t)
 {
 	struct qr_core *c = arg;
+	if (t == &c->ae_timer) {
+		ae_step(c);
+		qr_timer_arm(&c->wheel, &c->ae_timer,
+			     now_us(c) + c->cfg.ae_interval_us);
+		return;
+	}
 	if (t == &c->hb_timer) {
 		send_heartbeats(c);
 		replication_backlog(c);
@@ -1198,6 +1338,9 @@ void qr_core_tick(struct qr_core *c)
 	uint64_t now = now_us(c);
 	qr_detector_tick(&c->det, now);
 	qr_timer_expire(&c->wheel, now, req_timer_fired, c);
+	if (c->cfg.ae_interval_us && !qr_timer_armed(&c->ae_timer))
+		qr_timer_arm(&c->wheel, &c->ae_timer,
+			     now + c->cfg.ae_interval_us);
 	if (!qr_timer_armed(&c->hb_timer)) {
 		send_heartbeats(c);
 		qr_timer_arm(&c->wheel, &c->hb_timer,
@@ -1223,6 +1366,9 @@ static void on_peer_msg(struct qr_core *c, uint16_t from,
 		break;
 	case QR_MSG_HEARTBEAT:
 		break; /* hearing from the peer was the point */
+	case QR_MSG_DIGEST:
+		ae_on_digest(c, from, m);
+		break;
 	default:
 		drop(c, QR_DROP_UNEXPECTED);
 		break;

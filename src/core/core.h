@@ -51,6 +51,7 @@ struct qr_core_config {
 	uint64_t suspect_after_us;
 	uint64_t down_after_us;
 	uint64_t timer_tick_us; /* timer wheel granularity */
+	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -81,6 +82,7 @@ struct qr_core_stats {
 	uint64_t client_ops[QR_OP_END]; /* requests accepted, by op */
 	uint64_t client_ok, client_err; /* replies sent */
 	uint64_t client_duplicates;	/* repeated writes not re-applied */
+	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
 	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;

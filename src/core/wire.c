@@ -55,6 +55,9 @@
  *   28 key_len      u8
  *   29 key, value
  *
+ *   DIGEST (fixed 20): 4 partition u32 | 8 entries u32 | 12 digest u64;
+ *   flag REPLY. REPLICATE may also carry the flag NOACK.
+ *
  *   READ_REPLY (fixed 30)
  *    4 op_id u64 | 12 partition u32 | 16 version.hlc u64 |
  *   24 version.node u16 | 26 status i16 | 28 value_len u16 | 30 value
@@ -230,6 +233,14 @@ enum {
 	HB_FIXED = 16,
 };
 
+/* DIGEST */
+enum {
+	DG_PARTITION = 4, /* u32 */
+	DG_ENTRIES = 8,	  /* u32 */
+	DG_DIGEST = 12,	  /* u64 */
+	DG_FIXED = 20,
+};
+
 #define WIRE_MSG_BYTES_MIN ((int)HB_FIXED) /* the smallest message */
 
 /* A message of this layout with the largest key and value fits a frame. */
@@ -253,7 +264,10 @@ _Static_assert(CREQ_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 		       RDR_FIXED >= WIRE_MSG_BYTES_MIN,
 	       "HEARTBEAT is the smallest message (the COUNT check uses it)");
 _Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
-_Static_assert(QR_MSGF_ALL == QR_MSGF_TOMBSTONE, "flag masks below");
+_Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
+_Static_assert(QR_MSGF_ALL ==
+		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY),
+	       "flag masks below");
 
 /*
  * Per-type layout: what the generic code needs to size, frame and locate a
@@ -271,11 +285,12 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_CLIENT_REPLY] = {CREP_FIXED, 0, CREP_VALUE_LEN,
 				 QR_MSGF_TOMBSTONE},
 	[QR_MSG_REPLICATE] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
-			      QR_MSGF_TOMBSTONE},
+			      QR_MSGF_TOMBSTONE | QR_MSGF_NOACK},
 	[QR_MSG_REPLICATE_ACK] = {RACK_FIXED, 0, 0, 0},
 	[QR_MSG_READ] = {RD_FIXED, RD_KEY_LEN, 0, 0},
 	[QR_MSG_READ_REPLY] = {RDR_FIXED, 0, RDR_VALUE_LEN, QR_MSGF_TOMBSTONE},
 	[QR_MSG_HEARTBEAT] = {HB_FIXED, 0, 0, 0},
+	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)
@@ -400,6 +415,11 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		st64(p + HB_CLOSED_TS, m->closed_ts);
 		st32(p + HB_INCARNATION, m->incarnation);
 		break;
+	case QR_MSG_DIGEST:
+		st32(p + DG_PARTITION, m->partition);
+		st32(p + DG_ENTRIES, m->entries);
+		st64(p + DG_DIGEST, m->digest);
+		break;
 	}
 }
 
@@ -442,6 +462,11 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 	case QR_MSG_HEARTBEAT:
 		m->closed_ts = ld64(p + HB_CLOSED_TS);
 		m->incarnation = ld32(p + HB_INCARNATION);
+		break;
+	case QR_MSG_DIGEST:
+		m->partition = ld32(p + DG_PARTITION);
+		m->entries = ld32(p + DG_ENTRIES);
+		m->digest = ld64(p + DG_DIGEST);
 		break;
 	}
 }

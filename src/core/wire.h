@@ -42,7 +42,8 @@ enum qr_msg_type {
 	QR_MSG_READ = 5,
 	QR_MSG_READ_REPLY = 6,
 	QR_MSG_HEARTBEAT = 7,
-	QR_MSG_TYPE_END, /* first unused type: room to add more */
+	QR_MSG_DIGEST = 8, /* anti-entropy: a partition's digest */
+	QR_MSG_TYPE_END,   /* first unused type: room to add more */
 };
 
 enum qr_op {
@@ -63,7 +64,9 @@ enum qr_level {
 
 /* Message flags (the flags byte of the message header). */
 #define QR_MSGF_TOMBSTONE 0x01 /* REPLICATE / READ_REPLY / CLIENT_REPLY */
-#define QR_MSGF_ALL 0x01       /* any other bit is QR_EWIRE_FIELD */
+#define QR_MSGF_NOACK 0x02     /* REPLICATE: anti-entropy push, no ack */
+#define QR_MSGF_REPLY 0x04     /* DIGEST: an answer (not to be answered) */
+#define QR_MSGF_ALL 0x07       /* any other bit is QR_EWIRE_FIELD */
 
 /*
  * A decoded message: one flat struct for every type; a field not in the
@@ -89,6 +92,9 @@ struct qr_msg {
 	/* REPLICATE, REPLICATE_ACK, READ_REPLY, and CLIENT_REPLY (the version
 	 * written, or read: a client's session token comes from it) */
 	struct qr_version version;
+	/* DIGEST (and partition above) */
+	uint64_t digest;       /* order-free hash of (key, version) entries */
+	uint32_t entries;      /* entries in the partition */
 	/* HEARTBEAT */
 	uint32_t incarnation;  /* bumped at each start of the node */
 	uint64_t closed_ts;    /* reserved for follower reads; 0 for now */

@@ -131,9 +131,12 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	jb(&b,
 	   "},\"replica\":{\"applied\":%" PRIu64 ",\"older\":%" PRIu64
 	   ",\"same\":%" PRIu64 ",\"reads\":%" PRIu64
-	   ",\"read_repairs\":%" PRIu64 ",\"retransmits\":%" PRIu64 "},",
+	   ",\"read_repairs\":%" PRIu64 ",\"retransmits\":%" PRIu64
+	   ",\"ae_digests\":%" PRIu64 ",\"ae_mismatches\":%" PRIu64
+	   ",\"ae_pushed\":%" PRIu64 "},",
 	   cs.replicate_applied, cs.replicate_older, cs.replicate_same,
-	   cs.reads_served, cs.read_repairs_sent, cs.retransmits);
+	   cs.reads_served, cs.read_repairs_sent, cs.retransmits,
+	   cs.ae_digests_sent, cs.ae_mismatches, cs.ae_entries_pushed);
 	/* Peers as seen by shard 0's detector. */
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));

@@ -7,7 +7,8 @@
  *   --nodes K                         fix the cluster size (3..7)
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) ack-before-wal,
- *                                     skip-read-repair, apply-older
+ *                                     skip-read-repair, apply-older,
+ *                                     no-anti-entropy
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it.
@@ -28,6 +29,7 @@ static const struct {
 	{"ack-before-wal", QR_BUG_ACK_BEFORE_WAL},
 	{"skip-read-repair", QR_BUG_SKIP_READ_REPAIR},
 	{"apply-older", QR_BUG_APPLY_OLDER},
+	{"no-anti-entropy", QR_BUG_SKIP_ANTI_ENTROPY},
 };
 
 static int usage(const char *prog)

@@ -851,6 +851,43 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	teardown();
 }
 
+
+/* Anti-entropy: a write that reached only the coordinator (links cut, then
+ * its retransmissions given up) reaches the other replicas by digest
+ * exchange alone, with no read of the key. */
+static void test_anti_entropy_converges_without_reads(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			h.cut[c][i] = true;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "lonely");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	advance(20000); /* linger over: the coordinator stops retrying */
+	struct qr_store_view v;
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT_FALSE(stored(i, KEY, &v));
+	memset(h.cut, 0, sizeof(h.cut));
+	/* 64 partitions at one per 10 ms: a full round is 640 ms. */
+	for (int k = 0; k < 80; k++) {
+		advance(10000);
+		durable_all();
+	}
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT(stored(i, KEY, &v));
+		CU_ASSERT_NSTRING_EQUAL(v.value, "lonely", 6);
+	}
+	uint64_t mism = 0;
+	for (int i = 0; i < N; i++)
+		mism += qr_core_stats(h.core[i])->ae_mismatches;
+	CU_ASSERT(mism >= 1);
+	teardown();
+}
+
 static void test_recover_rebuilds_store_and_raises_hlc(void)
 {
 	setup();
@@ -913,6 +950,8 @@ int main(void)
 		 test_regression_dedup_keeps_in_flight_entry},
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
+		{"anti-entropy converges without reads",
+		 test_anti_entropy_converges_without_reads},
 		{"recover rebuilds store and raises HLC",
 		 test_recover_rebuilds_store_and_raises_hlc},
 		{NULL, NULL},
