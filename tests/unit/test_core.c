@@ -282,6 +282,14 @@ static void warm(void)
 	h.nreplies = 0;
 }
 
+/* Every frame node c sends to a peer is lost (client replies still go). */
+static void cut_links_from(int c)
+{
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			h.cut[c][i] = true;
+}
+
 static bool stored(int node, const char *key, struct qr_store_view *v)
 {
 	return qr_store_get(qr_core_store(h.core[node]), key,
@@ -720,7 +728,6 @@ static void test_recover_clock_record_raises_hlc_above_ceiling(void)
 	teardown();
 }
 
-
 /* Regression (review finding 1): a write answered UNAVAILABLE, retried with
  * the same request id (succeeds), then duplicated: the duplicate gets the
  * retry's answer and version, and is not stamped again. */
@@ -729,9 +736,7 @@ static void test_regression_unavailable_retry_then_duplicate(void)
 	setup();
 	warm();
 	int c = coordinator_of(KEY);
-	for (int i = 0; i < N; i++)
-		if (i != c)
-			h.cut[c][i] = true;
+	cut_links_from(c);
 	client_req(c, 7, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "x");
 	durable(c);
 	advance(55000); /* past the 50 ms deadline */
@@ -777,9 +782,7 @@ static void test_regression_dedup_keeps_in_flight_entry(void)
 	for (uint64_t r = 5000; n < 5; r++)
 		if (dedup_set_of(99, r) == target)
 			ids[n++] = r;
-	for (int i = 0; i < N; i++)
-		if (i != c)
-			h.cut[c][i] = true;
+	cut_links_from(c);
 	client_req(c, ids[0], QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "A");
 	durable(c); /* A: 1 of 2 acks, in flight */
 	for (int k = 1; k <= 3; k++) {
@@ -851,7 +854,6 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	teardown();
 }
 
-
 /* Anti-entropy: a write that reached only the coordinator (links cut, then
  * its retransmissions given up) reaches the other replicas by digest
  * exchange alone, with no read of the key. */
@@ -860,9 +862,7 @@ static void test_anti_entropy_converges_without_reads(void)
 	setup();
 	warm();
 	int c = coordinator_of(KEY);
-	for (int i = 0; i < N; i++)
-		if (i != c)
-			h.cut[c][i] = true;
+	cut_links_from(c);
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "lonely");
 	settle();
 	CU_ASSERT_EQUAL(reply_status(1), 0);
