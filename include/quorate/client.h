@@ -83,6 +83,19 @@ enum qr_consistency {
 	QR_CONSISTENCY_QUORUM = 2, /* floor(RF/2)+1 */
 	QR_CONSISTENCY_ALL = 3,
 	QR_CONSISTENCY_RW = 4, /* explicit r (reads) / w (writes), 1..RF */
+	QR_CONSISTENCY_ANY = 5, /* writes: a hint in the coordinator's WAL
+				 * counts when no replica is up */
+};
+
+/* A read whose session token no replica is current for yet (its watermark
+ * is behind the token): what the coordinator does. */
+enum qr_on_stale {
+	QR_ON_STALE_WAIT = 0,	/* wait for a replica to catch up, until the
+				 * deadline; then QR_ESTALE */
+	QR_ON_STALE_ERROR = 1,	/* QR_ESTALE as soon as every live replica
+				 * answered behind the token */
+	QR_ON_STALE_QUORUM = 2, /* read at least a quorum (one of them
+				 * current): a quorum read */
 };
 
 /* Per-request options; a NULL pointer means all defaults. */
@@ -91,6 +104,7 @@ struct qr_req_opts {
 	uint8_t r, w;	      /* with QR_CONSISTENCY_RW */
 	uint32_t deadline_ms; /* 0: the handle's default */
 	uint64_t min_version; /* an HLC; 0: the session token (if on) */
+	enum qr_on_stale on_stale; /* reads with a token */
 };
 
 struct qr_result {
@@ -101,6 +115,11 @@ struct qr_result {
 	uint8_t answered;      /* replicas that answered */
 	uint64_t replica_mask; /* bit n: node n answered */
 	bool tombstone;	       /* GET: the key is deleted at version */
+	uint64_t closed_ts;    /* GET: the serving replica's watermark (HLC):
+				* it held every write stamped below it */
+	uint32_t lag_ms;       /* GET: how far that watermark is behind the
+				* answering node's clock (its replication lag);
+				* UINT32_MAX: unknown (no closed timestamps yet) */
 	uint32_t attempts;     /* datagrams sent for this request */
 	uint16_t value_len;    /* GET: bytes in value */
 	uint8_t value[QR_CLIENT_VALUE_BYTES_MAX];

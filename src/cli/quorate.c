@@ -58,12 +58,18 @@ static const char usage_text[] =
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
 	"  -C, --consistency LEVEL   one | quorum | all | r=N (get) | w=N "
-	"(put, del);\n"
-	"                            default quorum\n"
+	"(put, del)\n"
+	"                            | any (put, del: a hint counts); "
+	"default quorum\n"
 	"  -d, --deadline-ms N       deadline of the request (default 1000)\n"
 	"  -r, --retries N           resends within the deadline (default 3)\n"
 	"  -m, --min-version V       session token: an HLC, or HLC.NODE as "
 	"printed\n"
+	"      --on-stale wait|error|quorum  get with a token that no "
+	"replica is\n"
+	"                            current for: wait (default), STALE at "
+	"once, or\n"
+	"                            read a quorum\n"
 	"      --coordinator first|random   which replica coordinates\n"
 	"  -n, --node ID             stat: only this node\n"
 	"  -j, --json                one JSON object on stdout, errors "
@@ -250,6 +256,10 @@ static int parse_consistency(struct cli *cl, const char *s)
 		cl->ro.consistency = QR_CONSISTENCY_QUORUM;
 	else if (!strcmp(s, "all"))
 		cl->ro.consistency = QR_CONSISTENCY_ALL;
+	else if (!strcmp(s, "any")) {
+		cl->ro.consistency = QR_CONSISTENCY_ANY;
+		cl->consistency_rw = 'w'; /* writes only */
+	}
 	else if ((s[0] == 'r' || s[0] == 'w') && s[1] == '=' &&
 		 !parse_u64(s + 2, 7, &n) && n >= 1) {
 		cl->ro.consistency = QR_CONSISTENCY_RW;
@@ -329,6 +339,14 @@ static int report(const char *op, const char *key, const struct qr_result *r,
 		}
 		if (r->tombstone)
 			printf(",\"tombstone\":true");
+		if (is_get && r->coordinator != 0xffff) {
+			printf(",\"closed_ts\":%" PRIu64 ",\"lag_ms\":",
+			       r->closed_ts);
+			if (r->lag_ms == UINT32_MAX)
+				printf("null");
+			else
+				printf("%u", r->lag_ms);
+		}
 		if (r->coordinator != 0xffff)
 			printf(",\"replicas\":%u,\"replica_mask\":%" PRIu64
 			       ",\"coordinator\":%u",
@@ -353,7 +371,10 @@ static int report(const char *op, const char *key, const struct qr_result *r,
 		if (verbose) {
 			fprintf(stderr, "version=");
 			print_version(stderr, r);
-			fprintf(stderr, " replicas=%u\n", r->answered);
+			fprintf(stderr, " replicas=%u", r->answered);
+			if (r->lag_ms != UINT32_MAX)
+				fprintf(stderr, " lag_ms=%u", r->lag_ms);
+			fprintf(stderr, "\n");
 		}
 	} else {
 		printf("OK version=");
@@ -380,8 +401,9 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 			    "--consistency r=N is for get; use w=N for %s", op);
 	if (cl->consistency_rw == 'w' && !strcmp(op, "get"))
 		return fail(EXIT_USAGE, QR_EINVAL, op,
-			    "--consistency w=N is for put and del; use r=N "
-			    "for get");
+			    "--consistency %s is for put and del",
+			    cl->ro.consistency == QR_CONSISTENCY_ANY ? "any"
+								      : "w=N");
 	static uint8_t value[QR_CLIENT_VALUE_BYTES_MAX];
 	size_t value_len = 0;
 	if (want == 2) {
@@ -782,7 +804,7 @@ static int do_stat(struct cli *cl, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_COORDINATOR = 256 };
+	enum { OPT_COORDINATOR = 256, OPT_ON_STALE };
 	static const struct option longopts[] = {
 		{"cluster", required_argument, NULL, 'c'},
 		{"consistency", required_argument, NULL, 'C'},
@@ -790,6 +812,7 @@ int main(int argc, char **argv)
 		{"retries", required_argument, NULL, 'r'},
 		{"min-version", required_argument, NULL, 'm'},
 		{"coordinator", required_argument, NULL, OPT_COORDINATOR},
+		{"on-stale", required_argument, NULL, OPT_ON_STALE},
 		{"node", required_argument, NULL, 'n'},
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -815,7 +838,8 @@ int main(int argc, char **argv)
 			if (parse_consistency(&cl, optarg))
 				return fail(EXIT_USAGE, QR_EINVAL, NULL,
 					    "--consistency '%s': expected one, "
-					    "quorum, all, r=N or w=N (N 1..7)",
+					    "quorum, all, any, r=N or w=N (N "
+					    "1..7)",
 					    optarg);
 			break;
 		case 'd':
@@ -839,6 +863,19 @@ int main(int argc, char **argv)
 				return fail(EXIT_USAGE, QR_EINVAL, NULL,
 					    "--min-version '%s': expected HLC "
 					    "or HLC.NODE",
+					    optarg);
+			break;
+		case OPT_ON_STALE:
+			if (!strcmp(optarg, "wait"))
+				cl.ro.on_stale = QR_ON_STALE_WAIT;
+			else if (!strcmp(optarg, "error"))
+				cl.ro.on_stale = QR_ON_STALE_ERROR;
+			else if (!strcmp(optarg, "quorum"))
+				cl.ro.on_stale = QR_ON_STALE_QUORUM;
+			else
+				return fail(EXIT_USAGE, QR_EINVAL, NULL,
+					    "--on-stale '%s': expected wait, "
+					    "error or quorum",
 					    optarg);
 			break;
 		case OPT_COORDINATOR:

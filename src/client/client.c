@@ -39,6 +39,7 @@
 #include "common/cluster.h"
 #include "common/compiler.h"
 #include "common/rng.h"
+#include "core/hlc.h"
 #include "core/placement.h"
 #include "core/wire.h"
 
@@ -60,6 +61,9 @@ struct qr_client {
 	struct qr_rng rng;
 	uint64_t next_req_id; /* random base, + 1 per request */
 	uint64_t session;     /* highest HLC seen */
+	uint64_t session_weak; /* highest HLC seen through an operation below
+				* quorum (W or R < floor(RF/2)+1): what a
+				* quorum read must still be current for */
 	struct qr_client_stats stats;
 	uint8_t tx[QR_FRAME_BYTES_MAX];
 	uint8_t rx[QR_FRAME_BYTES_MAX + 1]; /* +1: spot oversized datagrams */
@@ -189,6 +193,10 @@ void qr_client_session_observe(struct qr_client *c, uint64_t hlc)
 {
 	if (hlc > c->session)
 		c->session = hlc;
+	/* Of unknown provenance: quorum reads must be current for it too
+	 * (request() raises only `session` for quorum operations). */
+	if (hlc > c->session_weak)
+		c->session_weak = hlc;
 }
 
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c)
@@ -271,6 +279,12 @@ static int on_datagram(struct qr_client *c, struct pending *p, size_t len,
 		o->answered = m.answered;
 		o->replica_mask = m.replica_mask;
 		o->tombstone = m.flags & QR_MSGF_TOMBSTONE;
+		o->closed_ts = m.closed_ts;
+		o->lag_ms = m.closed_ts ? 0 : UINT32_MAX; /* MAX: unknown */
+		if (m.closed_ts && QR_HLC_MS(h.hlc) > QR_HLC_MS(m.closed_ts))
+			o->lag_ms = (uint32_t)QR_MIN(
+				QR_HLC_MS(h.hlc) - QR_HLC_MS(m.closed_ts),
+				(uint64_t)UINT32_MAX);
 		o->value_len = m.value_len;
 		memcpy(o->value, m.value, m.value_len);
 		return 1;
@@ -338,7 +352,13 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 		.value = value,
 		.value_len = (uint16_t)value_len,
 		.min_version = o->min_version,
+		.flags = o->on_stale == QR_ON_STALE_ERROR    ? QR_MSGF_STALE_ERROR
+			 : o->on_stale == QR_ON_STALE_QUORUM ? QR_MSGF_STALE_QUORUM
+							     : 0,
 	};
+	if ((unsigned)o->on_stale > QR_ON_STALE_QUORUM ||
+	    (!is_write && m.level == QR_LEVEL_ANY))
+		return out->status = QR_EINVAL;
 	if (m.level == QR_LEVEL_RW) {
 		m.r = o->r;
 		m.w = o->w;
@@ -349,8 +369,17 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 	} else if (m.level >= QR_LEVEL_END) {
 		return out->status = QR_EINVAL;
 	}
+	/* Reads of at least a quorum already see every write and read of
+	 * at least a quorum (R + W > N): they need be current only for what
+	 * the session saw below quorum. */
+	uint8_t count = m.level == QR_LEVEL_ONE	     ? 1
+			: m.level == QR_LEVEL_QUORUM ? (uint8_t)(c->pl.rf / 2 + 1)
+			: m.level == QR_LEVEL_ALL    ? (uint8_t)c->pl.rf
+			: m.level == QR_LEVEL_RW     ? (is_write ? o->w : o->r)
+						     : 0;
+	bool weak = count < c->pl.rf / 2 + 1;
 	if (!m.min_version && c->opt.session)
-		m.min_version = c->session;
+		m.min_version = is_write || weak ? c->session : c->session_weak;
 
 	uint32_t part = qr_placement_partition(&c->pl, key, key_len);
 	const uint8_t *replicas = qr_placement_replicas(&c->pl, part);
@@ -439,7 +468,10 @@ done:
 	if (rc < 0)
 		return out->status = rc;
 	/* The token is kept even when not sent: qr_client_session(). */
-	qr_client_session_observe(c, out->hlc);
+	if (out->hlc > c->session)
+		c->session = out->hlc;
+	if (weak && out->hlc > c->session_weak)
+		c->session_weak = out->hlc;
 	return out->status;
 }
 

@@ -53,6 +53,11 @@
 
 #define TIMER_SLOTS 1024
 #define AE_NO_ACK UINT64_MAX /* op_id of an anti-entropy push */
+/* op_id of a hint delivery: tag | generation (31 bits) << 32 | slot.
+ * Request op_ids keep bit 63 clear (their generation has 31 bits). */
+#define HINT_OP_TAG (1ull << 63)
+#define GEN_MASK 0x7fffffffu
+#define HINT_SENDS_PER_TICK 256
 #define RF_BITS(rf) ((uint8_t)((1u << (rf)) - 1))
 
 enum req_kind {
@@ -80,6 +85,12 @@ struct req {
 	bool found;	     /* read: some replica has an entry */
 	bool parked;	     /* write: waits for the HLC ceiling */
 	bool retransmitted;  /* Karn: no RTT samples from this request */
+	bool any;	     /* write at level ANY */
+	bool hinted_any;     /* level ANY write answered by its hints */
+	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
+	uint8_t valid_mask;  /* reads: answers current for the token */
+	uint64_t token;	     /* reads: client's min_version (0: none) */
+	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
 	uint8_t key_len;
 	uint16_t value_len;
 	uint16_t client_shard;
@@ -126,6 +137,41 @@ struct dedup {
 	struct qr_version version; /* done: the version written */
 };
 
+/*
+ * Hinted handoff: a write some replica did not acknowledge before its
+ * request slot was freed (deadline, linger, or the replica was DOWN), kept
+ * and re-sent to that replica until it acknowledges. Logged to the WAL
+ * (QR_WAL_HINT) so a restart replays it. A hint may also carry another
+ * node's write, handed off for a restarted node (job != 0).
+ */
+struct hint {
+	bool used;
+	bool tombstone;
+	uint8_t key_len;
+	uint16_t target;
+	uint16_t job;	  /* orphan job: requesting node + 1; 0: none */
+	uint16_t value_len;
+	uint32_t gen;	  /* 31 bits, for the op_id */
+	uint32_t job_gen; /* which job of that node */
+	uint32_t partition;
+	uint64_t sent_us; /* last sent (0: never) */
+	struct qr_version version;
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+/*
+ * A restarted node asks every other node to hand off, as hints, the writes
+ * it stamped in [from, to) that they hold (docs/protocol.md, "closed
+ * timestamps"). One job per asking node, here on the holder's side.
+ */
+struct orphan_job {
+	uint64_t to; /* 0: none */
+	uint32_t gen;
+	uint32_t outstanding; /* hints of this job not yet acknowledged */
+	bool scanned;	      /* every entry is hinted */
+};
+
 struct peer_out {
 	struct qr_frame_writer w;
 	uint8_t buf[QR_FRAME_BYTES_MAX];
@@ -142,6 +188,18 @@ struct qr_core {
 	struct qr_timer_wheel wheel;
 	struct qr_timer hb_timer;
 	struct qr_timer ae_timer;  /* anti-entropy: one partition a step */
+	/* closed timestamps */
+	uint64_t closed_out[QR_NODES_MAX]; /* what we tell each node */
+	uint64_t floor_recovered; /* closed floor from the WAL's clock records */
+	/* our own hand-off after a restart or a lost hint */
+	bool orphan_active, orphan_scanned;
+	uint64_t orphan_from, orphan_to, orphan_done_mask;
+	struct orphan_job *jobs; /* per asking node */
+	/* hints */
+	struct hint *hints;
+	uint32_t *free_hints;
+	uint32_t free_hint_count;
+	uint32_t hint_cursor; /* where the next replay pass starts */
 	uint32_t ae_next;          /* next partition to look at */
 	uint64_t ceiling_ms;	     /* durable HLC ceiling (ms) */
 	uint64_t ceiling_next_ms;    /* logged, not yet durable */
@@ -189,7 +247,7 @@ void qr_core_config_defaults(struct qr_core_config *cfg)
 	cfg->deadline_us_default = 1000000;
 	cfg->rto_us_min = 2000;
 	cfg->rto_us_max = 100000;
-	cfg->heartbeat_us = 50000;
+	cfg->heartbeat_us = 10000; /* also the closed-timestamp period */
 	cfg->suspect_after_us = 150000;
 	cfg->down_after_us = 500000;
 	cfg->timer_tick_us = 100;
@@ -233,6 +291,8 @@ static uint8_t level_count(uint8_t level, uint8_t r_or_w, uint8_t rf)
 		return rf;
 	case QR_LEVEL_RW:
 		return r_or_w >= 1 && r_or_w <= rf ? r_or_w : 0;
+	case QR_LEVEL_ANY:
+		return 1;
 	}
 	return 0;
 }
@@ -323,6 +383,7 @@ static void send_client_reply(struct qr_core *c, const struct req *q,
 		.version = q->version,
 	};
 	if (q->kind == REQ_READ) {
+		m.closed_ts = q->serve_wm;
 		m.answered = (uint8_t)__builtin_popcount(q->done_mask);
 		for (int i = 0; i < q->rf; i++)
 			if (q->done_mask & (1u << i))
@@ -382,14 +443,18 @@ static struct req *req_alloc(struct qr_core *c)
 	if (c->free_count == 0)
 		return NULL;
 	struct req *q = &c->reqs[c->free_reqs[--c->free_count]];
-	uint32_t gen = q->gen + 1;
+	uint32_t gen = (q->gen + 1) & GEN_MASK;
 	memset(q, 0, offsetof(struct req, key));
 	q->gen = gen ? gen : 1;
 	return q;
 }
 
+static void hint_missing(struct qr_core *c, const struct req *q);
+
 static void req_free(struct qr_core *c, struct req *q)
 {
+	if (q->kind == REQ_WRITE)
+		hint_missing(c, q);
 	qr_timer_cancel(&c->wheel, &q->timer);
 	if (q->parked) {
 		q->parked = false;
@@ -536,6 +601,10 @@ static void answer_read(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	struct qr_msg m = {
 		.type = QR_MSG_READ_REPLY,
 		.op_id = op_id,
+		/* Every write stamped below it is durable here: a session
+		 * token below it may be served by us alone. */
+		.closed_ts = QR_BUG(SERVE_BELOW_WATERMARK) ? UINT64_MAX
+							   : c->stats.watermark,
 	};
 	if (qr_store_get(c->store, key, key_len, &v) == 0) {
 		if (v.lsn > c->durable_lsn) {
@@ -789,6 +858,16 @@ static uint64_t rto_initial(const struct qr_core *c)
 	return QR_MIN(QR_MAX(rto, c->cfg.rto_us_min), c->cfg.rto_us_max);
 }
 
+static bool all_live_answered(struct qr_core *c, const struct req *q)
+{
+	for (int i = 0; i < q->rf; i++)
+		if (!(q->done_mask & (1u << i)) &&
+		    (q->replicas[i] == c->cfg.node_id ||
+		     qr_detector_state(&c->det, q->replicas[i]) != QR_PEER_DOWN))
+			return false;
+	return true;
+}
+
 /* Reads: can we answer, and what? Called after every reply or repair ack. */
 static void read_progress(struct qr_core *c, struct req *q)
 {
@@ -798,6 +877,19 @@ static void read_progress(struct qr_core *c, struct req *q)
 	}
 	if (__builtin_popcount(q->done_mask) < q->need)
 		return;
+	if (!q->valid_mask) {
+		/* No answer is current for the session token yet. The
+		 * timer asks again (watermarks move with heartbeats) until
+		 * the deadline; STALE_ERROR asks for STALE once every live
+		 * replica has answered. */
+		if (q->stale_mode == QR_MSGF_STALE_ERROR &&
+		    all_live_answered(c, q)) {
+			c->stats.stale_answers++;
+			req_answer(c, q, QR_ESTALE);
+			req_maybe_done(c, q);
+		}
+		return;
+	}
 	if (q->found && !QR_BUG(SKIP_READ_REPAIR) &&
 	    __builtin_popcount(q->holds_mask) < q->hold_need)
 		return; /* blocking repair still short of a quorum */
@@ -848,6 +940,14 @@ static void coord_on_read_reply(struct qr_core *c, uint16_t from,
 	q->done_mask |= (uint8_t)(1u << i);
 	rtt_sample(c, q, from);
 	bool has = m->status == 0;
+	/* Current for the session token: the replica's watermark is above
+	 * it, or it holds a version of this key above it. */
+	if (!q->token || m->closed_ts > q->token ||
+	    (has && m->version.hlc > q->token)) {
+		q->valid_mask |= (uint8_t)(1u << i);
+		if (m->closed_ts > q->serve_wm)
+			q->serve_wm = m->closed_ts;
+	}
 	int cmp = has ? qr_version_cmp(m->version, q->version) : -1;
 	if (has && (!q->found || cmp > 0) && !q->answered) {
 		/* New best: earlier holders hold less now. */
@@ -865,10 +965,25 @@ static void coord_on_read_reply(struct qr_core *c, uint16_t from,
 	read_progress(c, q);
 }
 
+static void hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
+			struct qr_version v);
+
 static void coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 			 int status, struct qr_version v)
 {
+	if (op_id & HINT_OP_TAG) {
+		if (status == 0)
+			hint_on_ack(c, from, op_id, v);
+		return;
+	}
 	struct req *q = req_by_op_id(c, op_id);
+	if (q && q->hinted_any && from == c->cfg.node_id) {
+		/* Level ANY: our hints for it are durable. */
+		if (!q->answered)
+			req_answer(c, q, 0);
+		req_maybe_done(c, q);
+		return;
+	}
 	int i = q ? replica_idx(q, from) : -1;
 	if (i < 0 || status != 0) {
 		drop(c, QR_DROP_STALE_REPLY);
@@ -908,8 +1023,15 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		return;
 	}
 	bool is_read = m->op == QR_OP_GET;
+	bool any = m->level == QR_LEVEL_ANY;
 	uint8_t rf = (uint8_t)pl->rf;
 	uint8_t need = level_count(m->level, is_read ? m->r : m->w, rf);
+	if (is_read && any)
+		need = 0; /* ANY is for writes */
+	/* A token read no replica is current for may become a quorum read. */
+	if (is_read && m->min_version && (m->flags & QR_MSGF_STALE_QUORUM) &&
+	    need && need < quorum_of(rf))
+		need = quorum_of(rf);
 	if (need == 0 || (m->op != QR_OP_PUT && m->value_len)) {
 		reply_error_direct(c, client, m, shard, QR_EINVAL);
 		return;
@@ -935,8 +1057,9 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		}
 	}
 	const uint8_t *replicas = qr_placement_replicas(pl, part);
-	/* Fail fast, within the deadline: the CP answer. */
-	if (live_count(c, replicas, rf) < need) {
+	/* Fail fast, within the deadline: the CP answer. ANY writes leave
+	 * hints when no replica is up. */
+	if (!any && live_count(c, replicas, rf) < need) {
 		reply_error_direct(c, client, m, shard, QR_EUNAVAILABLE);
 		return;
 	}
@@ -965,7 +1088,11 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	if (is_read) {
 		/* Blocking repair for R >= quorum (monotonic quorum reads). */
 		q->hold_need = need >= quorum_of(rf) ? quorum_of(rf) : 0;
+		q->token = m->min_version;
+		q->stale_mode = m->flags & (QR_MSGF_STALE_ERROR |
+					    QR_MSGF_STALE_QUORUM);
 	} else {
+		q->any = any;
 		q->tombstone = m->op == QR_OP_DELETE;
 		q->value_len = m->value_len;
 		memcpy(q->value, m->value, m->value_len);
@@ -1028,8 +1155,14 @@ static void send_heartbeats(struct qr_core *c);
 
 /* Send a write's REPLICATE to every replica not DOWN: remote ones first,
  * our own last, because answering it inline may finish the request. */
+static void any_hint(struct qr_core *c, struct req *q);
+
 static void write_dispatch(struct qr_core *c, struct req *q)
 {
+	if (q->any && live_count(c, q->replicas, q->rf) == 0) {
+		any_hint(c, q);
+		return;
+	}
 	int self = -1;
 	for (int i = 0; i < q->rf; i++) {
 		if (q->replicas[i] == c->cfg.node_id) {
@@ -1043,6 +1176,15 @@ static void write_dispatch(struct qr_core *c, struct req *q)
 		send_replicate(c, q, self);
 }
 
+/* Below it, every write we stamped is durable at every replica. */
+static uint64_t closed_floor(const struct qr_core *c)
+{
+	uint64_t f = UINT64_MAX;
+	for (uint16_t n = 0; n < c->nodes; n++)
+		f = QR_MIN(f, c->closed_out[n]);
+	return f;
+}
+
 /* Log a new HLC ceiling when ms gets within half a lease of the highest one
  * logged. */
 static void ceiling_renew(struct qr_core *c, uint64_t ms)
@@ -1051,6 +1193,12 @@ static void ceiling_renew(struct qr_core *c, uint64_t ms)
 	if (ms + c->cfg.hlc_lease_ms / 2 < top || c->ceiling_next_lsn)
 		return;
 	static const uint8_t clock_key = 0;
+	/* The closed floor rides along: after a crash, only our writes at
+	 * or above it need handing off (docs/protocol.md). */
+	uint64_t floor = closed_floor(c);
+	uint8_t floor_le[8];
+	for (int b = 0; b < 8; b++)
+		floor_le[b] = (uint8_t)(floor >> (8 * b));
 	struct qr_wal_record rec = {
 		.lsn = c->next_lsn,
 		.type = QR_WAL_CLOCK,
@@ -1058,6 +1206,8 @@ static void ceiling_renew(struct qr_core *c, uint64_t ms)
 			    c->cfg.node_id},
 		.key = &clock_key,
 		.key_len = 1,
+		.value = floor_le,
+		.value_len = sizeof(floor_le),
 	};
 	if (c->env.wal_append(c->env.ctx, &rec) != 0) {
 		drop(c, QR_DROP_WAL);
@@ -1089,32 +1239,424 @@ static void ceiling_durable(struct qr_core *c)
 		ceiling_renew(c, QR_HLC_MS(qr_hlc_now(&c->hlc)));
 }
 
-/*
- * The replication-lag view (like pg_stat_replication): per peer, the writes
- * sent to it and not acknowledged, and the oldest one's age. A scan of the
- * request table once per heartbeat period (4096 slots: microseconds), so
- * the write path keeps no extra counters.
+/* ---- closed timestamps and hinted handoff -------------------------------
+ *
+ * A session token (the highest version a client has seen) may be served by
+ * one replica alone if that replica holds every write stamped at or below
+ * it. Each node tells every other node, in its heartbeats, a closed
+ * timestamp: every write it stamped below that value and sent to that
+ * node is durable there (acknowledged). It is the minimum of its HLC and
+ * the versions of its writes that node has not acknowledged: in flight,
+ * parked, or kept as hints. A replica's watermark is the minimum of what
+ * every node (itself included) last told it; a read whose token is below
+ * the watermark of the replica answering it is current. Claims only grow:
+ * an acknowledged write stays durable. A node that restarts forgets its
+ * writes in flight, so until the ones it stamped in [floor, restart) are
+ * handed off (below), its closed timestamps stay at the floor.
  */
-static void replication_backlog(struct qr_core *c)
+
+static void watermark_update(struct qr_core *c)
+{
+	uint64_t wm = UINT64_MAX;
+	c->stats.closed_in[c->cfg.node_id] = c->closed_out[c->cfg.node_id];
+	for (uint16_t n = 0; n < c->nodes; n++)
+		wm = QR_MIN(wm, c->stats.closed_in[n]);
+	c->stats.watermark = wm;
+}
+
+/*
+ * Once per heartbeat period: the closed timestamp for each node, and the
+ * replication-lag view (like pg_stat_replication): per peer, writes sent
+ * and not acknowledged, the oldest one's age, and the hints kept for it.
+ * A scan of the request table and the hint slots (thousands of slots:
+ * microseconds), so the write path keeps no extra counters.
+ */
+static void closed_scan(struct qr_core *c)
 {
 	uint64_t now = now_us(c);
+	uint64_t hlc = qr_hlc_now(&c->hlc);
+	uint64_t ct[QR_NODES_MAX];
 	uint64_t oldest[QR_NODES_MAX] = {0};
+	for (uint16_t n = 0; n < c->nodes; n++)
+		ct[n] = hlc;
 	memset(c->stats.repl_unacked, 0, sizeof(c->stats.repl_unacked));
 	for (uint32_t k = 0; k < c->cfg.requests_max; k++) {
 		const struct req *q = &c->reqs[k];
-		if (q->kind != REQ_WRITE || q->parked || !q->sent_us)
+		if (q->kind != REQ_WRITE)
 			continue;
 		for (int i = 0; i < q->rf; i++) {
 			uint16_t n = q->replicas[i];
-			if (n == c->cfg.node_id || (q->done_mask & (1u << i)))
+			if (q->done_mask & (1u << i))
+				continue;
+			ct[n] = QR_MIN(ct[n], q->version.hlc);
+			if (n == c->cfg.node_id || q->parked || !q->sent_us)
 				continue;
 			c->stats.repl_unacked[n]++;
 			if (!oldest[n] || q->sent_us < oldest[n])
 				oldest[n] = q->sent_us;
 		}
 	}
-	for (uint16_t n = 0; n < c->nodes; n++)
+	for (uint32_t k = 0; k < c->cfg.hints_max; k++) {
+		const struct hint *h = &c->hints[k];
+		if (h->used)
+			ct[h->target] = QR_MIN(ct[h->target], h->version.hlc);
+	}
+	for (uint16_t n = 0; n < c->nodes; n++) {
+		if (c->orphan_active)
+			ct[n] = QR_MIN(ct[n], c->orphan_from);
+		c->closed_out[n] = ct[n];
 		c->stats.repl_oldest_us[n] = oldest[n] ? now - oldest[n] : 0;
+	}
+	watermark_update(c);
+}
+
+static void orphan_job_hint_done(struct qr_core *c, uint16_t asker);
+
+static void hint_free(struct qr_core *c, uint32_t slot)
+{
+	struct hint *h = &c->hints[slot];
+	h->used = false;
+	c->stats.hint_records[h->target]--;
+	c->stats.hint_bytes[h->target] -= (uint64_t)h->key_len + h->value_len;
+	c->free_hints[c->free_hint_count++] = slot;
+	if (h->job && c->jobs[h->job - 1].gen == h->job_gen)
+		orphan_job_hint_done(c, (uint16_t)(h->job - 1));
+}
+
+static void orphan_begin(struct qr_core *c, uint64_t from, uint64_t to);
+
+/*
+ * Keep a hint of write w for target. log: also write it to the WAL, so a
+ * restart replays it. 0, or QR_EFULL (counted: the write is then handed
+ * off by an orphan sync, and our closed timestamps wait for it).
+ */
+static int hint_add(struct qr_core *c, uint16_t target,
+		    const struct qr_store_write *w, bool log, uint16_t job,
+		    uint32_t job_gen)
+{
+	if (c->free_hint_count == 0) {
+		c->stats.hints_lost++;
+		return QR_EFULL;
+	}
+	uint32_t slot = c->free_hints[--c->free_hint_count];
+	struct hint *h = &c->hints[slot];
+	uint32_t gen = (h->gen + 1) & GEN_MASK;
+	h->gen = gen ? gen : 1;
+	h->used = true;
+	h->tombstone = w->tombstone;
+	h->target = target;
+	h->job = job;
+	h->job_gen = job_gen;
+	h->partition = w->partition;
+	h->version = w->version;
+	h->sent_us = 0;
+	h->key_len = w->key_len;
+	h->value_len = w->value_len;
+	memcpy(h->key, w->key, w->key_len);
+	memcpy(h->value, w->value, w->value_len);
+	c->stats.hints_created++;
+	c->stats.hint_records[target]++;
+	c->stats.hint_bytes[target] += (uint64_t)w->key_len + w->value_len;
+	if (job)
+		c->jobs[job - 1].outstanding++;
+	if (!log)
+		return 0;
+	struct qr_wal_record rec = {
+		.lsn = c->next_lsn,
+		.type = QR_WAL_HINT,
+		.partition = w->partition,
+		.version = w->version,
+		.key = w->key,
+		.key_len = w->key_len,
+		.value = w->value,
+		.value_len = w->value_len,
+		.aux = (uint16_t)(target |
+				  (w->tombstone ? QR_WAL_AUX_TOMBSTONE : 0)),
+	};
+	/* Refused: the hint still lives in memory; only a restart would
+	 * lose it, and a restart hands our writes off anyway. */
+	if (c->env.wal_append(c->env.ctx, &rec) != 0) {
+		drop(c, QR_DROP_WAL);
+		return 0;
+	}
+	c->next_lsn++;
+	c->stats.wal_appends++;
+	return 0;
+}
+
+static struct qr_store_write req_write_of(const struct req *q)
+{
+	return (struct qr_store_write){
+		.partition = q->partition,
+		.version = q->version,
+		.tombstone = q->tombstone,
+		.key = q->key,
+		.key_len = q->key_len,
+		.value = q->value,
+		.value_len = q->value_len,
+	};
+}
+
+/* A write slot is being freed: every replica that did not acknowledge it
+ * gets a hint (hints never count toward W). */
+static void hint_missing(struct qr_core *c, const struct req *q)
+{
+	struct qr_store_write w = req_write_of(q);
+	for (int i = 0; i < q->rf; i++) {
+		if (q->done_mask & (1u << i))
+			continue;
+		if (hint_add(c, q->replicas[i], &w, true, 0, 0) != 0)
+			orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
+	}
+}
+
+/* Level ANY with every replica DOWN: the write lives in our hints; it is
+ * answered once they are durable in our WAL. */
+static void any_hint(struct qr_core *c, struct req *q)
+{
+	struct qr_store_write w = req_write_of(q);
+	for (int i = 0; i < q->rf; i++) {
+		if (hint_add(c, q->replicas[i], &w, true, 0, 0) != 0) {
+			orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
+			return; /* not durable anywhere: the deadline answers */
+		}
+		q->done_mask |= (uint8_t)(1u << i);
+	}
+	q->hinted_any = true;
+	struct pending p = {
+		.lsn = c->next_lsn - 1,
+		.op_id = op_id_of(c, q),
+		.dst = c->cfg.node_id,
+		.type = QR_MSG_REPLICATE_ACK,
+		.version = q->version,
+	};
+	if (p.lsn <= c->durable_lsn) {
+		req_answer(c, q, 0);
+		req_maybe_done(c, q);
+		return;
+	}
+	pending_push(c, &p);
+}
+
+static void hint_send(struct qr_core *c, uint32_t slot)
+{
+	struct hint *h = &c->hints[slot];
+	uint64_t op_id = HINT_OP_TAG | (uint64_t)h->gen << 32 | slot;
+	h->sent_us = QR_MAX(now_us(c), 1);
+	if (h->target == c->cfg.node_id) {
+		struct qr_store_write w = {
+			.partition = h->partition,
+			.version = h->version,
+			.tombstone = h->tombstone,
+			.key = h->key,
+			.key_len = h->key_len,
+			.value = h->value,
+			.value_len = h->value_len,
+		};
+		replica_write(c, h->target, op_id, &w);
+		return;
+	}
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.flags = h->tombstone ? QR_MSGF_TOMBSTONE : 0,
+		.op_id = op_id,
+		.partition = h->partition,
+		.version = h->version,
+		.key = h->key,
+		.key_len = h->key_len,
+		.value = h->value,
+		.value_len = h->value_len,
+	};
+	send_peer(c, h->target, &m);
+}
+
+static void hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
+			struct qr_version v)
+{
+	uint32_t slot = (uint32_t)op_id;
+	if (slot >= c->cfg.hints_max) {
+		drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
+	struct hint *h = &c->hints[slot];
+	if (!h->used || h->gen != ((op_id >> 32) & GEN_MASK) ||
+	    h->target != from || qr_version_cmp(v, h->version) < 0) {
+		drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
+	c->stats.hints_delivered++;
+	hint_free(c, slot);
+}
+
+/* Once per heartbeat period: (re)send hints to targets that are not DOWN,
+ * a bounded number per pass, each at most once per rto_us_max. */
+static void hints_replay(struct qr_core *c)
+{
+	uint64_t now = now_us(c);
+	unsigned sent = 0;
+	for (uint32_t k = 0; k < c->cfg.hints_max; k++) {
+		uint32_t slot = (c->hint_cursor + k) % c->cfg.hints_max;
+		struct hint *h = &c->hints[slot];
+		if (!h->used || (h->sent_us && now - h->sent_us <
+						       c->cfg.rto_us_max))
+			continue;
+		if (h->target != c->cfg.node_id &&
+		    qr_detector_state(&c->det, h->target) == QR_PEER_DOWN)
+			continue;
+		hint_send(c, slot);
+		if (++sent == HINT_SENDS_PER_TICK) {
+			c->hint_cursor = (slot + 1) % c->cfg.hints_max;
+			return;
+		}
+	}
+}
+
+/* ---- orphan hand-off -----------------------------------------------------
+ *
+ * After a restart (or a hint it could not keep) a node no longer knows
+ * which of its writes stamped in [from, to) every replica has. Until it
+ * does, its closed timestamps stay at `from`. It asks every other node
+ * (ORPHAN_REQ) to hint the replicas of each such write it holds, hints
+ * the ones in its own store itself, and is done once every node answered
+ * ORPHAN_DONE (all their hints acknowledged). A node that stays DOWN holds
+ * it: its copy might be the only one.
+ */
+static void orphan_begin(struct qr_core *c, uint64_t from, uint64_t to)
+{
+	if (c->orphan_active) {
+		from = QR_MIN(from, c->orphan_from);
+		to = QR_MAX(to, c->orphan_to);
+	}
+	c->orphan_active = true;
+	c->orphan_scanned = false;
+	c->orphan_from = from;
+	c->orphan_to = to;
+	c->orphan_done_mask = 1ull << c->cfg.node_id;
+	c->stats.orphan_syncs++;
+	c->stats.orphan_active = 1;
+	for (uint16_t n = 0; n < c->nodes; n++)
+		c->closed_out[n] = QR_MIN(c->closed_out[n], from);
+}
+
+struct orphan_scan {
+	struct qr_core *c;
+	uint16_t stamper;
+	uint16_t job;
+	uint32_t job_gen;
+	uint64_t from, to;
+	const uint8_t *replicas;
+	uint8_t rf;
+};
+
+static int orphan_scan_entry(void *arg, const struct qr_store_view *v)
+{
+	struct orphan_scan *o = arg;
+	struct qr_core *c = o->c;
+	if (v->version.node != o->stamper || v->version.hlc < o->from ||
+	    v->version.hlc >= o->to)
+		return 0;
+	struct qr_store_write w = {
+		.partition = v->partition,
+		.version = v->version,
+		.tombstone = v->tombstone,
+		.key = v->key,
+		.key_len = v->key_len,
+		.value = v->value,
+		.value_len = v->value_len,
+	};
+	for (int i = 0; i < o->rf; i++)
+		if (o->replicas[i] != c->cfg.node_id &&
+		    hint_add(c, o->replicas[i], &w, false, o->job,
+			     o->job_gen) != 0)
+			return 1;
+	return 0;
+}
+
+/* Hint the replicas of every entry stamped by `stamper` in [from, to) on
+ * our partitions. 0, or non-zero if the hint slots ran out (try again). */
+static int orphan_scan(struct qr_core *c, uint16_t stamper, uint64_t from,
+		       uint64_t to, uint16_t job, uint32_t job_gen)
+{
+	const struct qr_placement *pl = c->pl;
+	struct orphan_scan o = {c, stamper, job, job_gen, from, to, NULL, 0};
+	for (uint32_t p = 0; p < pl->partitions; p++) {
+		if (qr_placement_shard(pl, p) != c->cfg.shard ||
+		    qr_placement_replica_index(pl, p, c->cfg.node_id) < 0)
+			continue;
+		o.replicas = qr_placement_replicas(pl, p);
+		o.rf = (uint8_t)pl->rf;
+		if (qr_store_for_each_in_partition(c->store, p,
+						   orphan_scan_entry, &o))
+			return 1;
+	}
+	return 0;
+}
+
+/* Once per heartbeat period while our own hand-off runs. */
+static void orphan_step(struct qr_core *c)
+{
+	if (!c->orphan_active)
+		return;
+	if (!c->orphan_scanned)
+		c->orphan_scanned = orphan_scan(c, c->cfg.node_id,
+						c->orphan_from, c->orphan_to,
+						0, 0) == 0;
+	uint64_t all = c->nodes == 64 ? UINT64_MAX : (1ull << c->nodes) - 1;
+	if (c->orphan_scanned && c->orphan_done_mask == all) {
+		c->orphan_active = false;
+		c->stats.orphan_active = 0;
+		return;
+	}
+	struct qr_msg m = {
+		.type = QR_MSG_ORPHAN_REQ,
+		.range_from = c->orphan_from,
+		.range_to = c->orphan_to,
+	};
+	for (uint16_t n = 0; n < c->nodes; n++)
+		if (!(c->orphan_done_mask & (1ull << n)) &&
+		    qr_detector_state(&c->det, n) != QR_PEER_DOWN)
+			send_peer(c, n, &m);
+}
+
+static void orphan_send_done(struct qr_core *c, uint16_t asker)
+{
+	struct qr_msg m = {
+		.type = QR_MSG_ORPHAN_DONE,
+		.range_from = 0,
+		.range_to = c->jobs[asker].to,
+	};
+	send_peer(c, asker, &m);
+}
+
+static void orphan_job_hint_done(struct qr_core *c, uint16_t asker)
+{
+	struct orphan_job *j = &c->jobs[asker];
+	if (--j->outstanding == 0 && j->scanned)
+		orphan_send_done(c, asker);
+}
+
+static void orphan_on_req(struct qr_core *c, uint16_t from,
+			  const struct qr_msg *m)
+{
+	struct orphan_job *j = &c->jobs[from];
+	if (j->to != m->range_to) {
+		j->to = m->range_to;
+		j->gen = (j->gen + 1) & GEN_MASK;
+		j->outstanding = 0;
+		j->scanned = false;
+	}
+	if (!j->scanned)
+		j->scanned = orphan_scan(c, from, m->range_from, m->range_to,
+					 (uint16_t)(from + 1), j->gen) == 0;
+	if (j->scanned && j->outstanding == 0)
+		orphan_send_done(c, from);
+}
+
+static void orphan_on_done(struct qr_core *c, uint16_t from,
+			   const struct qr_msg *m)
+{
+	if (c->orphan_active && m->range_to == c->orphan_to)
+		c->orphan_done_mask |= 1ull << from;
 }
 
 /* ---- anti-entropy -------------------------------------------------------
@@ -1255,8 +1797,10 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		return;
 	}
 	if (t == &c->hb_timer) {
+		closed_scan(c);
 		send_heartbeats(c);
-		replication_backlog(c);
+		hints_replay(c);
+		orphan_step(c);
 		qr_timer_arm(&c->wheel, &c->hb_timer,
 			     now_us(c) + c->cfg.heartbeat_us);
 		return;
@@ -1265,8 +1809,16 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 	uint64_t now = now_us(c);
 	if (!q->answered && now >= q->deadline_us) {
 		/* Not enough replicas in time. A write may be applied on
-		 * fewer than W replicas (docs/protocol.md). */
-		req_answer(c, q, QR_EUNAVAILABLE);
+		 * fewer than W replicas (docs/protocol.md); the replicas it
+		 * missed get hints. A read answered, but by no replica
+		 * current for its token, is STALE. */
+		int st = QR_EUNAVAILABLE;
+		if (q->kind == REQ_READ && !q->valid_mask &&
+		    __builtin_popcount(q->done_mask) >= q->need) {
+			st = QR_ESTALE;
+			c->stats.stale_answers++;
+		}
+		req_answer(c, q, st);
 		req_free(c, q);
 		return;
 	}
@@ -1285,6 +1837,12 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		return;
 	}
 	q->retransmitted = true;
+	if (q->kind == REQ_READ && !q->answered && !q->valid_mask &&
+	    q->done_mask) {
+		/* Every answer so far is behind the token: ask again. */
+		q->done_mask = 0;
+		c->stats.token_waits++;
+	}
 	int self = -1;
 	for (int i = 0; i < q->rf; i++) {
 		uint8_t bit = (uint8_t)(1u << i);
@@ -1328,9 +1886,12 @@ static void send_heartbeats(struct qr_core *c)
 		.type = QR_MSG_HEARTBEAT,
 		.incarnation = c->cfg.incarnation,
 	};
-	for (uint16_t n = 0; n < c->nodes; n++)
-		if (n != c->cfg.node_id)
-			send_peer(c, n, &m);
+	for (uint16_t n = 0; n < c->nodes; n++) {
+		if (n == c->cfg.node_id)
+			continue;
+		m.closed_ts = c->closed_out[n];
+		send_peer(c, n, &m);
+	}
 }
 
 void qr_core_tick(struct qr_core *c)
@@ -1365,7 +1926,20 @@ static void on_peer_msg(struct qr_core *c, uint16_t from,
 		coord_on_read_reply(c, from, m);
 		break;
 	case QR_MSG_HEARTBEAT:
-		break; /* hearing from the peer was the point */
+		/* Hearing from the peer was the point, and its closed
+		 * timestamp for us (claims only grow: what it says stays
+		 * true, even across its restarts). */
+		if (m->closed_ts > c->stats.closed_in[from]) {
+			c->stats.closed_in[from] = m->closed_ts;
+			watermark_update(c);
+		}
+		break;
+	case QR_MSG_ORPHAN_REQ:
+		orphan_on_req(c, from, m);
+		break;
+	case QR_MSG_ORPHAN_DONE:
+		orphan_on_done(c, from, m);
+		break;
 	case QR_MSG_DIGEST:
 		ae_on_digest(c, from, m);
 		break;
@@ -1435,13 +2009,39 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 		/* Every version stamped before the crash is below this. */
 		c->ceiling_ms =
 			QR_MAX(c->ceiling_ms, QR_HLC_MS(rec->version.hlc));
+		if (rec->value_len == 8) {
+			const uint8_t *b = rec->value;
+			uint64_t f = 0;
+			for (int i = 7; i >= 0; i--)
+				f = f << 8 | b[i];
+			c->floor_recovered = QR_MAX(c->floor_recovered, f);
+		}
 		qr_hlc_raise(&c->hlc, rec->version.hlc);
+		recover_lsn(c, rec->lsn);
+		return 0;
+	}
+	if (rec->type == QR_WAL_HINT) {
+		uint16_t target = rec->aux & ~QR_WAL_AUX_TOMBSTONE;
+		struct qr_store_write w = {
+			.partition = rec->partition,
+			.version = rec->version,
+			.tombstone = (rec->aux & QR_WAL_AUX_TOMBSTONE) != 0,
+			.key = rec->key,
+			.key_len = rec->key_len,
+			.value = rec->value,
+			.value_len = rec->value_len,
+		};
+		/* Replayed even if delivered before the crash (harmless). If
+		 * the slots are full, the restart's hand-off covers it. */
+		if (target < c->nodes && rec->key_len &&
+		    rec->partition < c->pl->partitions)
+			(void)hint_add(c, target, &w, false, 0, 0);
 		recover_lsn(c, rec->lsn);
 		return 0;
 	}
 	if (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE) {
 		recover_lsn(c, rec->lsn);
-		return 0; /* hints: not ours to apply */
+		return 0;
 	}
 	struct qr_store_write w = {
 		.partition = rec->partition,
@@ -1464,6 +2064,13 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
 {
 	recover_lsn(c, last_lsn);
+	for (uint16_t n = 0; n < c->nodes; n++)
+		c->closed_out[n] = c->floor_recovered;
+	/* A node with a past may have writes in flight it forgot: hand off
+	 * the ones stamped since the floor (every one is below our HLC,
+	 * which recovery raised to the durable ceiling). */
+	if (last_lsn)
+		orphan_begin(c, c->floor_recovered, qr_hlc_now(&c->hlc));
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -1507,9 +2114,18 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 		sets <<= 1;
 	c->dedup = calloc((size_t)sets * DEDUP_WAYS, sizeof(*c->dedup));
 	c->dedup_sets_mask = sets - 1;
+	if (!c->cfg.hints_max)
+		c->cfg.hints_max = 4096;
+	c->hints = calloc(c->cfg.hints_max, sizeof(*c->hints));
+	c->free_hints = calloc(c->cfg.hints_max, sizeof(*c->free_hints));
+	c->jobs = calloc(pl->nodes, sizeof(*c->jobs));
 	int rc = QR_ENOMEM;
-	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup)
+	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup ||
+	    !c->hints || !c->free_hints || !c->jobs)
 		goto fail;
+	for (uint32_t i = 0; i < c->cfg.hints_max; i++)
+		c->free_hints[i] = c->cfg.hints_max - 1 - i;
+	c->free_hint_count = c->cfg.hints_max;
 	rc = qr_timer_wheel_init(&c->wheel, TIMER_SLOTS, cfg->timer_tick_us,
 				 now);
 	if (rc)
@@ -1553,6 +2169,9 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->pend);
 	free(c->out);
 	free(c->dedup);
+	free(c->hints);
+	free(c->free_hints);
+	free(c->jobs);
 	free(c);
 }
 
@@ -1589,4 +2208,9 @@ uint64_t qr_core_durable_lsn(const struct qr_core *c)
 uint32_t qr_core_requests_active(const struct qr_core *c)
 {
 	return c->cfg.requests_max - c->free_count;
+}
+
+uint32_t qr_core_hints_pending(const struct qr_core *c)
+{
+	return c->cfg.hints_max - c->free_hint_count;
 }

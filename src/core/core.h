@@ -52,6 +52,8 @@ struct qr_core_config {
 	uint64_t down_after_us;
 	uint64_t timer_tick_us; /* timer wheel granularity */
 	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
+	uint32_t hints_max;	 /* hinted-handoff slots (writes a replica
+				  * missed), ~1.3 KiB each; 0 -> 4096 */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -96,6 +98,22 @@ struct qr_core_stats {
 	 * the age of the oldest (0 when none). */
 	uint64_t repl_unacked[QR_NODES_MAX];
 	uint64_t repl_oldest_us[QR_NODES_MAX];
+	/* Hinted handoff: hints waiting for each target node (records and
+	 * key + value bytes), and totals. */
+	uint64_t hint_records[QR_NODES_MAX];
+	uint64_t hint_bytes[QR_NODES_MAX];
+	uint64_t hints_created, hints_delivered, hints_lost;
+	/* Closed timestamps (HLC values): closed_in[n] is the highest one
+	 * node n sent us (every write n stamped below it is durable here);
+	 * watermark = the minimum over all nodes, ourselves included. */
+	uint64_t closed_in[QR_NODES_MAX];
+	uint64_t watermark;
+	uint64_t stale_answers;	  /* reads answered STALE */
+	uint64_t token_waits;	  /* reads that waited for a watermark */
+	uint64_t orphan_syncs;	  /* hand-offs of our writes after a restart
+				   * or a lost hint, started */
+	uint64_t orphan_active;	  /* 1: one is running (our closed
+				   * timestamps are held at its start) */
 };
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */
@@ -135,5 +153,7 @@ const struct qr_detector *qr_core_detector(const struct qr_core *c);
 uint64_t qr_core_last_lsn(const struct qr_core *c);    /* appended */
 uint64_t qr_core_durable_lsn(const struct qr_core *c); /* durable */
 uint32_t qr_core_requests_active(const struct qr_core *c);
+/* Hints waiting, all targets together. */
+uint32_t qr_core_hints_pending(const struct qr_core *c);
 
 #endif

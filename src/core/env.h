@@ -17,10 +17,14 @@
 enum qr_wal_type {
 	QR_WAL_PUT = 1,	      /* a value */
 	QR_WAL_TOMBSTONE = 2, /* a delete, with its version */
-	QR_WAL_HINT = 3,      /* reserved: hinted handoff (a later issue) */
+	QR_WAL_HINT = 3,      /* hinted handoff: a write a replica missed;
+			       * aux = target node | QR_WAL_AUX_TOMBSTONE */
 	QR_WAL_CLOCK = 4,     /* HLC lease: version.hlc is a ceiling the node
 			       * never stamps at or above until logged anew;
-			       * key is the single byte 0, no value */
+			       * key is the single byte 0; value (8 B, LE,
+			       * optional): the node's closed-timestamp floor,
+			       * below which every write it stamped is
+			       * durable at every replica */
 	QR_WAL_TYPE_MAX = QR_WAL_CLOCK,
 };
 
@@ -35,7 +39,10 @@ struct qr_wal_record {
 	uint8_t key_len;
 	const void *value;
 	uint16_t value_len;
+	uint16_t aux; /* type-specific: see enum qr_wal_type */
 };
+
+#define QR_WAL_AUX_TOMBSTONE 0x8000u /* QR_WAL_HINT: a delete */
 
 struct qr_env {
 	void *ctx;

@@ -34,7 +34,7 @@
  *   14 reserved    u16 0
  *   16 hlc         u64
  *
- *   CLIENT_REQ (fixed 31)   CLIENT_REPLY (fixed 35)  HEARTBEAT (fixed 16)
+ *   CLIENT_REQ (fixed 31)   CLIENT_REPLY (fixed 43)  HEARTBEAT (fixed 16)
  *    4 req_id      u64       4 req_id       u64       4 closed_ts   u64
  *   12 min_version u64      12 replica_mask u64      12 incarnation u32
  *   20 deadline_us u32      20 version.hlc  u64
@@ -42,8 +42,8 @@
  *   25 level       u8       30 status       i16
  *   26 r           u8       32 value_len    u16
  *   27 w           u8       34 answered     u8
- *   28 value_len   u16      35 value
- *   30 key_len     u8
+ *   28 value_len   u16      35 closed_ts    u64 (serving watermark)
+ *   30 key_len     u8       43 value
  *   31 key, value
  *
  *   REPLICATE (fixed 29)  REPLICATE_ACK (fixed 28)  READ (fixed 17)
@@ -57,10 +57,12 @@
  *
  *   DIGEST (fixed 20): 4 partition u32 | 8 entries u32 | 12 digest u64;
  *   flag REPLY. REPLICATE may also carry the flag NOACK.
+ *   ORPHAN_REQ and ORPHAN_DONE (fixed 20): 4 from u64 | 12 to u64.
  *
- *   READ_REPLY (fixed 30)
+ *   READ_REPLY (fixed 38)
  *    4 op_id u64 | 12 partition u32 | 16 version.hlc u64 |
- *   24 version.node u16 | 26 status i16 | 28 value_len u16 | 30 value
+ *   24 version.node u16 | 26 status i16 | 28 closed_ts u64 |
+ *   36 value_len u16 | 38 value
  *
  * The four replica messages share their first 16 bytes (op_id, partition)
  * and all but READ (which asks for a version, so carries none) the 10 after
@@ -186,7 +188,8 @@ enum {
 	CREP_STATUS = 30,	/* i16 */
 	CREP_VALUE_LEN = 32,	/* u16 */
 	CREP_ANSWERED = 34,	/* u8 */
-	CREP_FIXED = 35,
+	CREP_CLOSED_TS = 35,	/* u64 */
+	CREP_FIXED = 43,
 };
 
 /* The prefix of REPLICATE, REPLICATE_ACK, READ and READ_REPLY, and the
@@ -222,8 +225,9 @@ enum {
 /* READ_REPLY */
 enum {
 	RDR_STATUS = 26,    /* i16 */
-	RDR_VALUE_LEN = 28, /* u16 */
-	RDR_FIXED = 30,
+	RDR_CLOSED_TS = 28, /* u64 */
+	RDR_VALUE_LEN = 36, /* u16 */
+	RDR_FIXED = 38,
 };
 
 /* HEARTBEAT */
@@ -239,6 +243,13 @@ enum {
 	DG_ENTRIES = 8,	  /* u32 */
 	DG_DIGEST = 12,	  /* u64 */
 	DG_FIXED = 20,
+};
+
+/* ORPHAN_REQ, ORPHAN_DONE */
+enum {
+	ORQ_FROM = 4, /* u64 */
+	ORQ_TO = 12,  /* u64 */
+	ORQ_FIXED = 20,
 };
 
 #define WIRE_MSG_BYTES_MIN ((int)HB_FIXED) /* the smallest message */
@@ -265,8 +276,10 @@ _Static_assert(CREQ_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 	       "HEARTBEAT is the smallest message (the COUNT check uses it)");
 _Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
+_Static_assert(ORQ_FIXED >= WIRE_MSG_BYTES_MIN, "ORPHAN_* are not the smallest");
 _Static_assert(QR_MSGF_ALL ==
-		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY),
+		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY |
+			QR_MSGF_STALE_ERROR | QR_MSGF_STALE_QUORUM),
 	       "flag masks below");
 
 /*
@@ -281,7 +294,8 @@ struct wire_layout {
 };
 
 static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
-	[QR_MSG_CLIENT_REQ] = {CREQ_FIXED, CREQ_KEY_LEN, CREQ_VALUE_LEN, 0},
+	[QR_MSG_CLIENT_REQ] = {CREQ_FIXED, CREQ_KEY_LEN, CREQ_VALUE_LEN,
+			       QR_MSGF_STALE_ERROR | QR_MSGF_STALE_QUORUM},
 	[QR_MSG_CLIENT_REPLY] = {CREP_FIXED, 0, CREP_VALUE_LEN,
 				 QR_MSGF_TOMBSTONE},
 	[QR_MSG_REPLICATE] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
@@ -291,6 +305,8 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_READ_REPLY] = {RDR_FIXED, 0, RDR_VALUE_LEN, QR_MSGF_TOMBSTONE},
 	[QR_MSG_HEARTBEAT] = {HB_FIXED, 0, 0, 0},
 	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY},
+	[QR_MSG_ORPHAN_REQ] = {ORQ_FIXED, 0, 0, 0},
+	[QR_MSG_ORPHAN_DONE] = {ORQ_FIXED, 0, 0, 0},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)
@@ -333,6 +349,9 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 			return false;
 		if (m->level < QR_LEVEL_ONE || m->level >= QR_LEVEL_END)
 			return false;
+		if ((m->flags & QR_MSGF_STALE_ERROR) &&
+		    (m->flags & QR_MSGF_STALE_QUORUM))
+			return false;
 		if (m->level != QR_LEVEL_RW)
 			return m->r == 0 && m->w == 0;
 		return (m->r | m->w) != 0 && m->r <= QR_RF_MAX &&
@@ -341,6 +360,9 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 	case QR_MSG_REPLICATE_ACK:
 	case QR_MSG_READ_REPLY:
 		return m->status <= 0;
+	case QR_MSG_ORPHAN_REQ:
+	case QR_MSG_ORPHAN_DONE:
+		return m->range_from <= m->range_to;
 	default:
 		return true;
 	}
@@ -393,6 +415,7 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		put_version(p + CREP_HLC, m->version);
 		st16(p + CREP_STATUS, (uint16_t)m->status);
 		p[CREP_ANSWERED] = m->answered;
+		st64(p + CREP_CLOSED_TS, m->closed_ts);
 		break;
 	case QR_MSG_REPLICATE:
 		put_replica_prefix(p, m);
@@ -410,6 +433,7 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
 		st16(p + RDR_STATUS, (uint16_t)m->status);
+		st64(p + RDR_CLOSED_TS, m->closed_ts);
 		break;
 	case QR_MSG_HEARTBEAT:
 		st64(p + HB_CLOSED_TS, m->closed_ts);
@@ -419,6 +443,11 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		st32(p + DG_PARTITION, m->partition);
 		st32(p + DG_ENTRIES, m->entries);
 		st64(p + DG_DIGEST, m->digest);
+		break;
+	case QR_MSG_ORPHAN_REQ:
+	case QR_MSG_ORPHAN_DONE:
+		st64(p + ORQ_FROM, m->range_from);
+		st64(p + ORQ_TO, m->range_to);
 		break;
 	}
 }
@@ -441,6 +470,7 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->version = get_version(p + CREP_HLC);
 		m->status = (int16_t)ld16(p + CREP_STATUS);
 		m->answered = p[CREP_ANSWERED];
+		m->closed_ts = ld64(p + CREP_CLOSED_TS);
 		break;
 	case QR_MSG_REPLICATE:
 		get_replica_prefix(p, m);
@@ -458,6 +488,7 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
 		m->status = (int16_t)ld16(p + RDR_STATUS);
+		m->closed_ts = ld64(p + RDR_CLOSED_TS);
 		break;
 	case QR_MSG_HEARTBEAT:
 		m->closed_ts = ld64(p + HB_CLOSED_TS);
@@ -467,6 +498,11 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->partition = ld32(p + DG_PARTITION);
 		m->entries = ld32(p + DG_ENTRIES);
 		m->digest = ld64(p + DG_DIGEST);
+		break;
+	case QR_MSG_ORPHAN_REQ:
+	case QR_MSG_ORPHAN_DONE:
+		m->range_from = ld64(p + ORQ_FROM);
+		m->range_to = ld64(p + ORQ_TO);
 		break;
 	}
 }

@@ -43,7 +43,10 @@ enum qr_msg_type {
 	QR_MSG_READ_REPLY = 6,
 	QR_MSG_HEARTBEAT = 7,
 	QR_MSG_DIGEST = 8, /* anti-entropy: a partition's digest */
-	QR_MSG_TYPE_END,   /* first unused type: room to add more */
+	/* 9..12: linearizable operations (CASPaxos) */
+	QR_MSG_ORPHAN_REQ = 13,	 /* restarted coordinator: hand off my writes */
+	QR_MSG_ORPHAN_DONE = 14, /* ... handed off and acknowledged */
+	QR_MSG_TYPE_END,	 /* first unused type: room to add more */
 };
 
 enum qr_op {
@@ -59,6 +62,8 @@ enum qr_level {
 	QR_LEVEL_QUORUM = 2,
 	QR_LEVEL_ALL = 3,
 	QR_LEVEL_RW = 4, /* use the request's r (reads) or w (writes), 1..RF */
+	QR_LEVEL_ANY = 5, /* writes only: a hint in the coordinator's WAL
+			   * counts when no replica can be reached */
 	QR_LEVEL_END,
 };
 
@@ -66,7 +71,12 @@ enum qr_level {
 #define QR_MSGF_TOMBSTONE 0x01 /* REPLICATE / READ_REPLY / CLIENT_REPLY */
 #define QR_MSGF_NOACK 0x02     /* REPLICATE: anti-entropy push, no ack */
 #define QR_MSGF_REPLY 0x04     /* DIGEST: an answer (not to be answered) */
-#define QR_MSGF_ALL 0x07       /* any other bit is QR_EWIRE_FIELD */
+/* CLIENT_REQ reads with a session token (min_version) that no replica is
+ * current for: by default the coordinator waits (up to the deadline, then
+ * STALE); these ask for STALE at once, or for a quorum read instead. */
+#define QR_MSGF_STALE_ERROR 0x08
+#define QR_MSGF_STALE_QUORUM 0x10
+#define QR_MSGF_ALL 0x1f       /* any other bit is QR_EWIRE_FIELD */
 
 /*
  * A decoded message: one flat struct for every type; a field not in the
@@ -95,9 +105,14 @@ struct qr_msg {
 	/* DIGEST (and partition above) */
 	uint64_t digest;       /* order-free hash of (key, version) entries */
 	uint32_t entries;      /* entries in the partition */
-	/* HEARTBEAT */
+	/* HEARTBEAT: the sender's closed timestamp for the receiver (every
+	 * write the sender stamped below it is durable at the receiver).
+	 * READ_REPLY and CLIENT_REPLY: the serving replica's watermark. */
 	uint32_t incarnation;  /* bumped at each start of the node */
-	uint64_t closed_ts;    /* reserved for follower reads; 0 for now */
+	uint64_t closed_ts;
+	/* ORPHAN_REQ: versions stamped by the sender in [from, to); DONE
+	 * echoes the range */
+	uint64_t range_from, range_to;
 	/* keyed messages */
 	const uint8_t *key;
 	uint8_t key_len;

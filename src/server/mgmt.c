@@ -18,6 +18,7 @@
 
 #include <rte_telemetry.h>
 
+#include "common/compiler.h"
 #include "core/core.h"
 #include "quorate/err.h"
 #include "shard/shard.h"
@@ -137,6 +138,19 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	   cs.replicate_applied, cs.replicate_older, cs.replicate_same,
 	   cs.reads_served, cs.read_repairs_sent, cs.retransmits,
 	   cs.ae_digests_sent, cs.ae_mismatches, cs.ae_entries_pushed);
+	uint64_t hints = 0;
+	for (int p = 0; p < QR_NODES_MAX; p++)
+		hints += cs.hint_records[p];
+	jb(&b,
+	   "\"hints\":{\"pending\":%" PRIu64 ",\"created\":%" PRIu64
+	   ",\"delivered\":%" PRIu64 ",\"lost\":%" PRIu64
+	   ",\"handoffs\":%" PRIu64 "},",
+	   hints, cs.hints_created, cs.hints_delivered, cs.hints_lost,
+	   cs.orphan_syncs);
+	jb(&b,
+	   "\"sessions\":{\"stale\":%" PRIu64 ",\"token_waits\":%" PRIu64
+	   ",\"tokens_ignored\":%" PRIu64 "},",
+	   cs.stale_answers, cs.token_waits, cs.tokens_ignored);
 	/* Peers as seen by shard 0's detector. */
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));
@@ -184,12 +198,25 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	return b.overflow ? 0 : b.len;
 }
 
+/* Milliseconds behind the wall clock of an HLC value (null: none yet). */
+static void lag_json(struct jbuf *b, const char *name, uint64_t hlc,
+		     uint64_t wall_ms)
+{
+	if (!hlc || hlc == UINT64_MAX) {
+		jb(b, ",\"%s\":null", name);
+		return;
+	}
+	uint64_t ms = QR_HLC_MS(hlc);
+	jb(b, ",\"%s\":%" PRIu64, name, wall_ms > ms ? wall_ms - ms : 0);
+}
+
 /*
  * "stat replication": per peer, like PostgreSQL's pg_stat_replication:
  * state and last contact (shard 0's detector), writes sent to it and not
  * acknowledged (summed over shards) and the oldest one's age (the oldest
- * over shards). Hints and watermarks do not exist yet (issue 6): their
- * fields say null.
+ * over shards), hints kept for it (records and key + value bytes, summed),
+ * and how far behind the wall clock the closed timestamp it last sent us
+ * is (the worst shard): what bounds our watermark, which is reported too.
  */
 static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 			       size_t len)
@@ -198,29 +225,51 @@ static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));
 	uint64_t now_us = qr_shard_now_us(cfg->shards[0]);
-	jb(&b, "{\"node\":%u,\"peers\":[", cfg->node_id);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t wall_ms = (uint64_t)ts.tv_sec * 1000 +
+			   (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t wm = UINT64_MAX, hints = 0;
+	bool orphan = false;
+	for (uint16_t i = 0; i < cfg->nshards; i++) {
+		const struct qr_core_stats *cs =
+			qr_core_stats(qr_shard_core(cfg->shards[i]));
+		wm = QR_MIN(wm, cs->watermark);
+		orphan |= cs->orphan_active;
+		for (uint16_t p = 0; p < d->nodes; p++)
+			hints += cs->hint_records[p];
+	}
+	jb(&b, "{\"node\":%u", cfg->node_id);
+	lag_json(&b, "watermark_lag_ms", wm, wall_ms);
+	jb(&b, ",\"hints\":%" PRIu64 ",\"handoff_running\":%s,\"peers\":[",
+	   hints, orphan ? "true" : "false");
 	bool first = true;
 	for (uint16_t p = 0; p < d->nodes; p++) {
 		if (p == cfg->node_id)
 			continue;
-		uint64_t unacked = 0, oldest_us = 0;
+		uint64_t unacked = 0, oldest_us = 0, hrec = 0, hbytes = 0;
+		uint64_t closed = UINT64_MAX;
 		for (uint16_t i = 0; i < cfg->nshards; i++) {
 			const struct qr_core_stats *cs =
 				qr_core_stats(qr_shard_core(cfg->shards[i]));
 			unacked += cs->repl_unacked[p];
 			if (cs->repl_oldest_us[p] > oldest_us)
 				oldest_us = cs->repl_oldest_us[p];
+			hrec += cs->hint_records[p];
+			hbytes += cs->hint_bytes[p];
+			closed = QR_MIN(closed, cs->closed_in[p]);
 		}
 		uint64_t heard = d->peers[p].last_heard_us;
 		jb(&b,
 		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":%" PRIu64
 		   ",\"unacked_writes\":%" PRIu64 ",\"oldest_unacked_ms\":%" PRIu64
-		   ",\"hint_records\":null,\"hint_bytes\":null,"
-		   "\"watermark_lag_ms\":null}",
+		   ",\"hint_records\":%" PRIu64 ",\"hint_bytes\":%" PRIu64,
 		   first ? "" : ",", p,
 		   qr_peer_state_name(qr_detector_state(d, p)),
 		   now_us > heard ? (now_us - heard) / 1000 : 0, unacked,
-		   oldest_us / 1000);
+		   oldest_us / 1000, hrec, hbytes);
+		lag_json(&b, "watermark_lag_ms", closed, wall_ms);
+		jb(&b, "}");
 		first = false;
 	}
 	jb(&b, "]}\n");

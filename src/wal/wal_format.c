@@ -43,7 +43,7 @@ uint32_t qr_wal_record_encode(void *dst, const struct qr_wal_record *rec)
 	h->value_len = rec->value_len;
 	h->type = rec->type;
 	h->key_len = rec->key_len;
-	h->aux = 0;
+	h->aux = rec->aux;
 	h->reserved = 0;
 	memcpy(p, rec->key, rec->key_len);
 	if (rec->value_len)
@@ -194,6 +194,7 @@ static int deliver(const struct batch_view *b, uint64_t lsn_min,
 			.key_len = r.key_len,
 			.value = p + r.key_len,
 			.value_len = r.value_len,
+			.aux = r.aux,
 		};
 		off += qr_wal_align_up(r.len, QR_WAL_RECORD_ALIGN);
 		if (r.lsn < lsn_min) {

@@ -213,6 +213,25 @@ static void check_read(struct check *c, struct check_op *o,
 		if (p == o || p->key != o->key || !p->done ||
 		    p->end_us >= o->start_us)
 			continue;
+		/* (g) session guarantees: a read with a token sees at least
+		 * every version its own session wrote or read of this key
+		 * (read-your-writes, monotonic reads), at any level. */
+		if (o->min_version && p->client == o->client &&
+		    (is_read(p) ? read_ok(p) : p->status == 0) &&
+		    !qr_version_is_none(p->version) &&
+		    (p->version.hlc <= o->min_version ||
+		     (R >= Q && p->count >= Q)) &&
+		    qr_version_cmp(o->version, p->version) < 0)
+			fail(c, "(g)",
+			     "key-%d: %s read by c%u#%" PRIu64 " with token "
+			     "%" PRIu64 " returned %" PRIu64 ".%u, older than "
+			     "its session's %s c%u#%" PRIu64 " (%" PRIu64
+			     ".%u)",
+			     o->key, o->count == 1 ? "ONE" : "R>1", o->client,
+			     o->seq, o->min_version, o->version.hlc,
+			     o->version.node, is_read(p) ? "read" : "write",
+			     p->client, p->seq, p->version.hlc,
+			     p->version.node);
 		/* (b) writes acknowledged before this read began. */
 		if (!is_read(p) && p->status == 0 && p->count + R > N &&
 		    qr_version_cmp(o->version, p->version) < 0)

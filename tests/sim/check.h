@@ -15,7 +15,12 @@
  *      in between;
  *  (e) after the faults stop, every final ALL read succeeds (and replicas
  *      converge: checked by the simulator on the stores);
- *  (f) is checked by the simulator itself (HLC per node).
+ *  (f) is checked by the simulator itself (HLC per node);
+ *  (g) a read that carries its session's token (min_version) returns at
+ *      least every version of that key the session wrote or read before,
+ *      at every level (read-your-writes, monotonic reads);
+ *  (h) checked by the simulator: after the faults stop, every hint is
+ *      delivered and every restarted node's hand-off finishes.
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

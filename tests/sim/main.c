@@ -30,6 +30,7 @@ static const struct {
 	{"skip-read-repair", QR_BUG_SKIP_READ_REPAIR},
 	{"apply-older", QR_BUG_APPLY_OLDER},
 	{"no-anti-entropy", QR_BUG_SKIP_ANTI_ENTROPY},
+	{"serve-below-watermark", QR_BUG_SERVE_BELOW_WATERMARK},
 };
 
 static int usage(const char *prog)

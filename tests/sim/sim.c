@@ -83,6 +83,8 @@ struct client {
 	uint64_t req_id; /* id of the operation in flight */
 	int op_index;	 /* history index of it */
 	uint64_t token;	 /* highest version seen (session token) */
+	uint64_t token_weak; /* ... through operations below quorum */
+	bool weak;	     /* the operation in flight is below quorum */
 	/* the request in flight, kept to retry it as is (same req_id) */
 	uint8_t frame[QR_FRAME_BYTES_MAX];
 	uint16_t frame_len;
@@ -518,9 +520,25 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 		else
 			m.w = rw;
 	}
-	/* Some sessions send their token (read-your-writes later). */
-	if (!final && cl->token && qr_rng_chance_ppm(&s->rng, 200000))
-		m.min_version = cl->token;
+	/* Level ANY acks once a hint is durable: no R + W > N promise. */
+	if (level == QR_LEVEL_ANY)
+		count = 0;
+	/* Half the operations send the session token: reads must then see
+	 * the session's own writes and reads (checker (g)), whatever the
+	 * level; what to do when no replica is current varies. Like
+	 * libquorate, reads of at least a quorum need only be current for
+	 * what the session saw below quorum (R + W > N covers the rest). */
+	cl->weak = count < rf / 2 + 1;
+	uint64_t token = op == QR_OP_GET && !cl->weak ? cl->token_weak
+						       : cl->token;
+	if (!final && token && qr_rng_chance_ppm(&s->rng, 500000)) {
+		m.min_version = token;
+		uint64_t r = qr_rng_below(&s->rng, 3);
+		if (op == QR_OP_GET)
+			m.flags = r == 0   ? 0
+				  : r == 1 ? QR_MSGF_STALE_ERROR
+					   : QR_MSGF_STALE_QUORUM;
+	}
 	cl->busy = true;
 	cl->req_id = m.req_id;
 	cl->op_index = check_begin(&s->check, cl->id, seq, key, op, count,
@@ -556,6 +574,8 @@ static void client_next(struct sim *s, struct client *cl)
 			: r < 85 ? QR_LEVEL_ALL
 				 : QR_LEVEL_RW;
 	uint8_t rw = (uint8_t)(1 + qr_rng_below(&s->rng, s->pl.rf));
+	if (op != QR_OP_GET && qr_rng_chance_ppm(&s->rng, 30000))
+		level = QR_LEVEL_ANY;
 	client_issue(s, cl, key, op, level, rw, false);
 }
 
@@ -589,9 +609,12 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		check_end(&s->check, cl->op_index, s->now_us, m.status,
 			  m.version, (m.flags & QR_MSGF_TOMBSTONE) != 0,
 			  m.value, m.value_len);
-		if (m.status == 0 || m.status == QR_ENOTFOUND)
+		if (m.status == 0 || m.status == QR_ENOTFOUND) {
 			if (m.version.hlc > cl->token)
 				cl->token = m.version.hlc;
+			if (cl->weak && m.version.hlc > cl->token_weak)
+				cl->token_weak = m.version.hlc;
+		}
 		client_done(s, cl);
 	}
 }
@@ -907,6 +930,19 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		sim_fail(s, "(e)", "%s", s->check.detail);
 	if (res->ok)
 		check_convergence(s);
+	/* (h) hints drained and hand-offs finished once faults stopped. */
+	for (int i = 0; i < s->n && res->ok; i++) {
+		const struct qr_core_stats *st = qr_core_stats(s->nodes[i].core);
+		if (qr_core_hints_pending(s->nodes[i].core) || st->orphan_active)
+			sim_fail(s, "(h)",
+				 "node %d still has %u hints (%" PRIu64
+				 " created, %" PRIu64 " delivered, %" PRIu64
+				 " lost)%s at the end",
+				 i, qr_core_hints_pending(s->nodes[i].core),
+				 st->hints_created, st->hints_delivered,
+				 st->hints_lost,
+				 st->orphan_active ? " and its hand-off runs" : "");
+	}
 	check_latency_summary(&s->check);
 	res->trace_hash = s->trace;
 	res->sim_us = s->now_us;

@@ -854,37 +854,244 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	teardown();
 }
 
-/* Anti-entropy: a write that reached only the coordinator (links cut, then
- * its retransmissions given up) reaches the other replicas by digest
+/* An anti-entropy push (REPLICATE NOACK) of key=value at v, as if from src:
+ * puts a version on one replica only, with no coordinator and no hints. */
+static void push_to(int dst, int src, const char *key, const char *value,
+		    struct qr_version v)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = (uint16_t)src,
+				  .dst_node = (uint16_t)dst,
+				  .hlc = v.hlc};
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.flags = QR_MSGF_NOACK,
+		.partition = qr_placement_partition(&h.pl, key, strlen(key)),
+		.version = v,
+		.key = (const uint8_t *)key,
+		.key_len = (uint8_t)strlen(key),
+		.value = (const uint8_t *)value,
+		.value_len = (uint16_t)strlen(value),
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[dst], 0, buf, qr_wire_frame_end(&w));
+	flush_all();
+}
+
+/* Anti-entropy: a version only one replica holds (no coordinator tracks
+ * it, so no hint exists for it) reaches the other replicas by digest
  * exchange alone, with no read of the key. */
 static void test_anti_entropy_converges_without_reads(void)
 {
 	setup();
 	warm();
 	int c = coordinator_of(KEY);
-	cut_links_from(c);
-	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "lonely");
-	settle();
-	CU_ASSERT_EQUAL(reply_status(1), 0);
-	advance(20000); /* linger over: the coordinator stops retrying */
-	struct qr_store_view v;
+	struct qr_version v = {
+		QR_HLC_MAKE(1700000000000ull + h.now_us / 1000, 0),
+		(uint16_t)((c + 1) % N)};
+	push_to(c, (c + 1) % N, KEY, "lonely", v);
+	durable(c);
+	struct qr_store_view sv;
+	CU_ASSERT_FATAL(stored(c, KEY, &sv));
 	for (int i = 0; i < N; i++)
 		if (i != c)
-			CU_ASSERT_FALSE(stored(i, KEY, &v));
-	memset(h.cut, 0, sizeof(h.cut));
+			CU_ASSERT_FALSE(stored(i, KEY, &sv));
 	/* 64 partitions at one per 10 ms: a full round is 640 ms. */
 	for (int k = 0; k < 80; k++) {
 		advance(10000);
 		durable_all();
 	}
+	uint64_t mism = 0, hints = 0;
 	for (int i = 0; i < N; i++) {
-		CU_ASSERT(stored(i, KEY, &v));
-		CU_ASSERT_NSTRING_EQUAL(v.value, "lonely", 6);
-	}
-	uint64_t mism = 0;
-	for (int i = 0; i < N; i++)
+		CU_ASSERT(stored(i, KEY, &sv));
+		CU_ASSERT_NSTRING_EQUAL(sv.value, "lonely", 6);
 		mism += qr_core_stats(h.core[i])->ae_mismatches;
+		hints += qr_core_stats(h.core[i])->hints_created;
+	}
 	CU_ASSERT(mism >= 1);
+	CU_ASSERT_EQUAL(hints, 0);
+	teardown();
+}
+
+/* Hinted handoff: a replica that missed a write (its link was cut until
+ * the request slot was freed) gets it from the coordinator's hint once it
+ * is reachable, with no read and before any anti-entropy round could. */
+static void test_hinted_handoff_delivers_missed_write(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N;
+	h.cut[c][r] = true;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "hinted");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	advance(20000); /* linger over: the slot is freed, a hint kept */
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	CU_ASSERT_EQUAL(st->hint_records[r], 1);
+	CU_ASSERT_EQUAL(st->hint_bytes[r], strlen(KEY) + strlen("hinted"));
+	CU_ASSERT_EQUAL(qr_core_hints_pending(h.core[c]), 1);
+	struct qr_store_view sv;
+	CU_ASSERT_FALSE(stored(r, KEY, &sv));
+	/* While cut, our closed timestamp for r stays below the write. */
+	CU_ASSERT(qr_core_stats(h.core[r])->closed_in[c] <=
+		  find_reply(1)->version.hlc);
+	h.cut[c][r] = false;
+	for (int k = 0; k < 5; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT(stored(r, KEY, &sv));
+	CU_ASSERT_NSTRING_EQUAL(sv.value, "hinted", 6);
+	CU_ASSERT_EQUAL(st->hint_records[r], 0);
+	CU_ASSERT_EQUAL(st->hints_delivered, 1);
+	CU_ASSERT_EQUAL(qr_core_hints_pending(h.core[c]), 0);
+	/* Delivered: r's watermark passes the write. */
+	CU_ASSERT(qr_core_stats(h.core[r])->watermark >
+		  find_reply(1)->version.hlc);
+	teardown();
+}
+
+static void client_get_token(int node, uint64_t req_id, uint8_t level,
+			     uint64_t tok, uint8_t flags, uint32_t deadline_us)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = QR_NODE_CLIENT,
+				  .dst_node = (uint16_t)node};
+	struct qr_msg m = {.type = QR_MSG_CLIENT_REQ,
+			   .flags = flags,
+			   .req_id = req_id,
+			   .op = QR_OP_GET,
+			   .level = level,
+			   .deadline_us = deadline_us,
+			   .min_version = tok,
+			   .key = (const uint8_t *)KEY,
+			   .key_len = (uint8_t)strlen(KEY)};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[node], 99, buf, qr_wire_frame_end(&w));
+	flush_all();
+}
+
+/* Session tokens: a ONE write only its coordinator holds; a ONE read with
+ * that session's token elsewhere must not answer older data: STALE (error
+ * mode), and once the replicas catch up it is served, waiting if asked. */
+static void test_token_read_never_goes_back(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "old");
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	advance(30000); /* heartbeats: watermarks pass the old write */
+	/* Without a token, or with the old one, a ONE read at r is served. */
+	client_get_token(r, 2, QR_LEVEL_ONE, find_reply(1)->version.hlc,
+			 QR_MSGF_STALE_ERROR, 0);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	CU_ASSERT(find_reply(2)->value_len == 3);
+	cut_links_from(c);
+	client_req(c, 3, QR_OP_PUT, QR_LEVEL_ONE, KEY, "mine");
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(3), 0);
+	uint64_t tok = find_reply(3)->version.hlc;
+	/* Error mode: STALE, never "old". */
+	client_get_token(r, 4, QR_LEVEL_ONE, tok, QR_MSGF_STALE_ERROR, 40000);
+	advance(45000);
+	CU_ASSERT_EQUAL(reply_status(4), QR_ESTALE);
+	CU_ASSERT(qr_core_stats(h.core[r])->stale_answers >= 1);
+	/* Quorum mode: a quorum answers, none is current: still STALE. */
+	client_get_token(r, 5, QR_LEVEL_ONE, tok, QR_MSGF_STALE_QUORUM, 30000);
+	advance(35000);
+	CU_ASSERT_EQUAL(reply_status(5), QR_ESTALE);
+	/* Wait mode across the heal: answered "mine" once caught up. */
+	client_get_token(r, 6, QR_LEVEL_ONE, tok, 0, 400000);
+	advance(20000);
+	CU_ASSERT_EQUAL(reply_status(6), 1); /* still waiting */
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int k = 0; k < 30 && reply_status(6) == 1; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL(reply_status(6), 0);
+	const struct reply *rp = find_reply(6);
+	CU_ASSERT_FATAL(rp != NULL);
+	CU_ASSERT(rp->value_len == 4 && !memcmp(rp->value, "mine", 4));
+	CU_ASSERT(qr_core_stats(h.core[r])->token_waits >= 1);
+	teardown();
+}
+
+/* A restarted coordinator holds its closed timestamps at the floor it
+ * logged until every node has handed its writes off (ORPHAN_REQ/DONE). */
+static void test_restart_holds_closed_timestamps_until_handoff(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	advance(30000);
+	uint64_t before = qr_core_stats(h.core[(c + 1) % N])->closed_in[c];
+	CU_ASSERT(before > 0);
+	/* Restart c with an empty WAL past lsn 10: it has a past. */
+	qr_core_destroy(h.core[c]);
+	struct qr_core_config cfg;
+	qr_core_config_defaults(&cfg);
+	cfg.node_id = (uint16_t)c;
+	cfg.cluster_id = CLUSTER;
+	cfg.placement = &h.pl;
+	cfg.requests_max = 8;
+	cfg.pending_max = 64;
+	cfg.keys_max = 64;
+	cfg.deadline_us_default = 50000;
+	cfg.rto_us_min = 1000;
+	cfg.rto_us_max = 4000;
+	cfg.heartbeat_us = 10000;
+	cfg.suspect_after_us = 30000;
+	cfg.down_after_us = 60000;
+	cfg.incarnation = 2;
+	struct qr_env env = {
+		.ctx = &ctx_id[c],
+		.now_us = env_now_us,
+		.wall_ms = env_wall_ms,
+		.send = env_send,
+		.wal_append = env_wal_append,
+		.random = env_random,
+	};
+	CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[c]) == 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->orphan_active, 1);
+	/* Others cannot answer: c's closed timestamps stay low. */
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			h.cut[i][c] = true;
+	advance(30000);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->orphan_active, 1);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  before);
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int k = 0; k < 6; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->orphan_active, 0);
+	/* The others held a write c stamped (warm-N): handed back to c. */
+	uint64_t handed = 0;
+	for (int i = 0; i < N; i++)
+		handed += qr_core_stats(h.core[i])->hints_delivered;
+	CU_ASSERT(handed >= 1);
+	advance(20000);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] >
+				  before);
 	teardown();
 }
 
@@ -952,6 +1159,12 @@ int main(void)
 		 test_regression_client_token_cannot_cut_node_off},
 		{"anti-entropy converges without reads",
 		 test_anti_entropy_converges_without_reads},
+		{"hinted handoff delivers a missed write",
+		 test_hinted_handoff_delivers_missed_write},
+		{"a token read never goes back: STALE, then served",
+		 test_token_read_never_goes_back},
+		{"restart holds closed timestamps until the hand-off",
+		 test_restart_holds_closed_timestamps_until_handoff},
 		{"recover rebuilds store and raises HLC",
 		 test_recover_rebuilds_store_and_raises_hlc},
 		{NULL, NULL},
