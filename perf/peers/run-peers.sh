@@ -9,20 +9,21 @@
 # up at a time. Every cluster is stopped and every temp dir removed on any
 # exit (trap), including Ctrl-C.
 #
-# Usage: perf/peers/run-peers.sh [--peers etcd,redis[,tarantool]] [--runs N]
+# Usage: perf/peers/run-peers.sh [--peers etcd,redis,tarantool] [--runs N]
 #        [--keys K] [--key-bytes N] [--value-bytes V] [--clients C]
 #        [--seconds D] [--quorate FILE] [--out FILE]
 #
-# Defaults: etcd and redis, 1 run, 1,000 keys, 16 B keys, 64 B values, 16
-# clients, 10 s of writes and 10 s of reads per peer (about 25 s a peer).
-# tarantool is left out unless named: Debian 12's 2.6.0 stalls synchronous
-# writes (tarantool.sh, perf/README.md). --quorate FILE: key=value lines in
+# Defaults: etcd, redis and tarantool, 1 run, 1,000 keys, 16 B keys, 64 B
+# values, 16 clients, 10 s of writes and 10 s of reads per peer (about 25 s
+# a peer). Tarantool runs in tarantool.sh's default topology (chain, quorum
+# 2; TARANTOOL_SYNC picks another: Debian 12's 2.6.0 stalls in the star
+# with quorum 2, perf/README.md). --quorate FILE: key=value lines in
 # the same format (peer=quorate op=write|read ops_per_s= p50_us= p99_us=
 # ...), e.g. from quorate-bench; medians are taken per op.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-peers=etcd,redis
+peers=etcd,redis,tarantool
 runs=1
 quorate=""
 out=""
