@@ -43,6 +43,10 @@ int main(int argc, char **argv)
 	qr_client_options_default(&wo);
 	qr_client_options_default(&ro);
 	ro.coordinator = QR_COORD_RANDOM;
+	/* No resends to another node: a read sent to the lagging node is
+	 * answered by it (it waits for its watermark, or asks the others). */
+	ro.retries = 0;
+	ro.deadline_ms = 3000;
 	struct qr_client *w = qr_client_open(argv[1], &wo, err, sizeof(err));
 	struct qr_client *r = w ? qr_client_open(argv[1], &ro, err,
 						 sizeof(err))
