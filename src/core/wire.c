@@ -266,7 +266,8 @@ _Static_assert(CREQ_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 _Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
 _Static_assert(QR_MSGF_ALL ==
-		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY),
+		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY |
+			QR_MSGF_DURABLE | QR_MSGF_REPAIR),
 	       "flag masks below");
 
 /*
@@ -285,12 +286,13 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_CLIENT_REPLY] = {CREP_FIXED, 0, CREP_VALUE_LEN,
 				 QR_MSGF_TOMBSTONE},
 	[QR_MSG_REPLICATE] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
-			      QR_MSGF_TOMBSTONE | QR_MSGF_NOACK},
+			      QR_MSGF_TOMBSTONE | QR_MSGF_NOACK |
+				      QR_MSGF_REPAIR},
 	[QR_MSG_REPLICATE_ACK] = {RACK_FIXED, 0, 0, 0},
 	[QR_MSG_READ] = {RD_FIXED, RD_KEY_LEN, 0, 0},
 	[QR_MSG_READ_REPLY] = {RDR_FIXED, 0, RDR_VALUE_LEN, QR_MSGF_TOMBSTONE},
 	[QR_MSG_HEARTBEAT] = {HB_FIXED, 0, 0, 0},
-	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY},
+	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY | QR_MSGF_DURABLE},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)

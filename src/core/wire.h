@@ -66,7 +66,10 @@ enum qr_level {
 #define QR_MSGF_TOMBSTONE 0x01 /* REPLICATE / READ_REPLY / CLIENT_REPLY */
 #define QR_MSGF_NOACK 0x02     /* REPLICATE: anti-entropy push, no ack */
 #define QR_MSGF_REPLY 0x04     /* DIGEST: an answer (not to be answered) */
-#define QR_MSGF_ALL 0x07       /* any other bit is QR_EWIRE_FIELD */
+#define QR_MSGF_DURABLE 0x08   /* DIGEST: every entry of the partition is
+				* durable in the sender's WAL */
+#define QR_MSGF_REPAIR 0x10    /* REPLICATE: sent by a read's repair */
+#define QR_MSGF_ALL 0x1f       /* any other bit is QR_EWIRE_FIELD */
 
 /*
  * A decoded message: one flat struct for every type; a field not in the
