@@ -38,7 +38,7 @@
 
 #include "core/placement.h"
 
-#define QR_GC_NONE UINT32_MAX
+#define QR_GC_NONE	 UINT32_MAX
 #define QR_GC_GONE_SLOTS 4096 /* recently collected hashes; power of two */
 
 struct qr_gc_rec {
@@ -48,9 +48,9 @@ struct qr_gc_rec {
 };
 
 struct qr_gc_part {
-	uint64_t delta;	    /* xor of collected hashes not held again */
-	uint32_t delta_n;   /* their count */
-	uint32_t gen;	    /* bumped when the delta is forgotten */
+	uint64_t delta;		/* xor of collected hashes not held again */
+	uint32_t delta_n;	/* their count */
+	uint32_t gen;		/* bumped when the delta is forgotten */
 	struct qr_gc_rec rec[]; /* [rf], by replica index; ours unused */
 };
 
@@ -61,9 +61,9 @@ struct qr_gc_gone {
 };
 
 struct qr_gc {
-	uint32_t *slot;	 /* [partitions]: index into parts, or QR_GC_NONE */
-	uint8_t *parts;	 /* mine * part_bytes */
-	uint32_t mine;	 /* partitions this node replicates on this shard */
+	uint32_t *slot; /* [partitions]: index into parts, or QR_GC_NONE */
+	uint8_t *parts; /* mine * part_bytes */
+	uint32_t mine;	/* partitions this node replicates on this shard */
 	uint32_t part_bytes;
 	uint16_t rf;
 	uint64_t hold_us;
