@@ -54,6 +54,7 @@ static const char usage_text[] =
 	"       quorate [--cluster FILE] [options] get KEY\n"
 	"       quorate [--cluster FILE] [options] del KEY\n"
 	"       quorate [--cluster FILE] stat [replication] [--node ID] [--json]\n"
+	"       quorate [--cluster FILE] repair [--node ID] [--json]\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
@@ -737,11 +738,17 @@ out:
 	return rc;
 }
 
-static int do_stat(struct cli *cl, int argc, char **argv)
+static int do_stat(struct cli *cl, const char *op, int argc, char **argv)
 {
-	/* stat: the node's counters; stat replication: per-peer lag. */
+	/* stat: the node's counters; stat replication: per-peer lag;
+	 * repair: every shard of the node runs an anti-entropy pass now. */
 	const char *req = "stat\n";
-	if (argc == 1 && !strcmp(argv[0], "replication"))
+	if (!strcmp(op, "repair")) {
+		req = "repair\n";
+		if (argc)
+			return fail(EXIT_USAGE, QR_EINVAL, op,
+				    "usage: repair [--node ID]");
+	} else if (argc == 1 && !strcmp(argv[0], "replication"))
 		req = "stat replication\n";
 	else if (argc)
 		return fail(EXIT_USAGE, QR_EINVAL, "stat",
@@ -749,9 +756,9 @@ static int do_stat(struct cli *cl, int argc, char **argv)
 	static struct qr_cluster c;
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
-		return fail(EXIT_CONFIG, QR_ECONFIG, "stat", "%s", err);
+		return fail(EXIT_CONFIG, QR_ECONFIG, op, "%s", err);
 	if (cl->node >= c.nodes)
-		return fail(EXIT_USAGE, QR_EINVAL, "stat",
+		return fail(EXIT_USAGE, QR_EINVAL, op,
 			    "--node %ld: the cluster has nodes 0..%u", cl->node,
 			    c.nodes - 1u);
 	uint32_t deadline_ms = cl->ro.deadline_ms
@@ -777,10 +784,10 @@ static int do_stat(struct cli *cl, int argc, char **argv)
 			if (!rc) {
 				fwrite(text, 1, len, stdout);
 			} else {
-				printf("{\"ok\":false,\"op\":\"stat\",\"node\":"
+				printf("{\"ok\":false,\"op\":\"%s\",\"node\":"
 				       "%d,\"error\":\"%s\",\"code\":%d,"
 				       "\"message\":",
-				       id, qr_strerror(rc), rc);
+				       op, id, qr_strerror(rc), rc);
 				json_str(stdout, msg, strlen(msg));
 				printf("}");
 			}
@@ -790,8 +797,8 @@ static int do_stat(struct cli *cl, int argc, char **argv)
 			jr_ws(&j);
 			(void)jr_value(&j, 1);
 		} else {
-			fprintf(stderr, "quorate: stat node %d: %s: %s\n", id,
-				qr_strerror(rc), msg);
+			fprintf(stderr, "quorate: %s node %d: %s: %s\n", op,
+				id, qr_strerror(rc), msg);
 		}
 		free(text);
 	}
@@ -919,15 +926,16 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "no command (put, get, del or stat)");
+			    "no command (put, get, del, stat or repair)");
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 	char **args = argv + optind + 1;
 	bool kv = !strcmp(cmd, "put") || !strcmp(cmd, "get") ||
 		  !strcmp(cmd, "del");
-	if (!kv && strcmp(cmd, "stat"))
+	if (!kv && strcmp(cmd, "stat") && strcmp(cmd, "repair"))
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "unknown command '%s' (put, get, del or stat)",
+			    "unknown command '%s' (put, get, del, stat or "
+			    "repair)",
 			    cmd);
 	if (!cl.cluster)
 		cl.cluster = getenv("QUORATE_CLUSTER");
@@ -936,7 +944,7 @@ int main(int argc, char **argv)
 			    "no cluster file: give --cluster FILE or set "
 			    "QUORATE_CLUSTER");
 	int code =
-		kv ? do_kv(&cl, cmd, nargs, args) : do_stat(&cl, nargs, args);
+		kv ? do_kv(&cl, cmd, nargs, args) : do_stat(&cl, cmd, nargs, args);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "quorate: writing stdout: %s\n",
 			strerror(errno));

@@ -45,6 +45,8 @@ enum qr_bug {
 	QR_BUG_SKIP_ANTI_ENTROPY = 1u << 3, /* no digest is ever sent */
 	QR_BUG_SERVE_BELOW_WATERMARK = 1u << 8, /* a replica claims to be
 						 * current for any token */
+	QR_BUG_GC_EARLY = 1u << 4, /* tombstones collected after the grace
+				    * without waiting for every replica */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "core/gc.h"
 #include "core/timer.h"
 #include "quorate/err.h"
 
@@ -147,6 +148,8 @@ struct dedup {
 struct hint {
 	bool used;
 	bool tombstone;
+	bool from_store;  /* copied from a replica's store (a hand-off), not
+			   * from a write request */
 	uint8_t key_len;
 	uint16_t target;
 	uint16_t job;	  /* orphan job: requesting node + 1; 0: none */
@@ -155,6 +158,7 @@ struct hint {
 	uint32_t job_gen; /* which job of that node */
 	uint32_t partition;
 	uint64_t sent_us; /* last sent (0: never) */
+	uint64_t created_us;
 	struct qr_version version;
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
@@ -201,6 +205,11 @@ struct qr_core {
 	uint32_t free_hint_count;
 	uint32_t hint_cursor; /* where the next replay pass starts */
 	uint32_t ae_next;          /* next partition to look at */
+	uint32_t ae_burst;	   /* on-demand steps left (qr_core_ae_request) */
+	uint64_t ae_down;	   /* peers DOWN at the last tick (bit per node) */
+	struct qr_gc gc;	   /* tombstone GC records (core/gc.h) */
+	uint8_t (*ae_keys)[QR_KEY_BYTES_MAX]; /* [AE_GC_BATCH] keys to collect */
+	uint8_t *ae_key_lens;		       /* [AE_GC_BATCH] */
 	uint64_t ceiling_ms;	     /* durable HLC ceiling (ms) */
 	uint64_t ceiling_next_ms;    /* logged, not yet durable */
 	uint64_t ceiling_next_lsn;   /* its lsn; 0: none in flight */
@@ -252,6 +261,7 @@ void qr_core_config_defaults(struct qr_core_config *cfg)
 	cfg->down_after_us = 500000;
 	cfg->timer_tick_us = 100;
 	cfg->ae_interval_us = 10000;
+	cfg->tombstone_grace_ms = 10000;
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -571,7 +581,10 @@ static void pending_push(struct qr_core *c, const struct pending *p)
 
 static void coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 			 int status, struct qr_version v);
+static bool ae_gc_admit(struct qr_core *c, const struct qr_store_write *w);
+static void ae_gc_inserted(struct qr_core *c, const struct qr_store_write *w);
 static void ceiling_durable(struct qr_core *c);
+static uint64_t ae_gc_life_us(const struct qr_core *c, uint64_t deadline_us);
 static void ceiling_renew(struct qr_core *c, uint64_t ms);
 static void write_dispatch(struct qr_core *c, struct req *q);
 static void coord_on_read_reply(struct qr_core *c, uint16_t from,
@@ -643,7 +656,8 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 {
 	struct qr_store_view cur;
 	int cmp = 1;
-	if (qr_store_get(c->store, w->key, w->key_len, &cur) == 0)
+	bool had = qr_store_get(c->store, w->key, w->key_len, &cur) == 0;
+	if (had)
 		cmp = qr_version_cmp(w->version, cur.version);
 	if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
 		struct qr_wal_record rec = {
@@ -671,6 +685,8 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 			return;
 		}
 		c->stats.replicate_applied++;
+		if (!had)
+			ae_gc_inserted(c, w);
 	} else if (cmp == 0) {
 		c->stats.replicate_same++;
 	} else {
@@ -730,6 +746,9 @@ static void replica_on_replicate(struct qr_core *c, uint16_t from,
 		drop(c, QR_DROP_WIRE);
 		return;
 	}
+	if (!(m->flags & (QR_MSGF_NOACK | QR_MSGF_REPAIR)) &&
+	    !ae_gc_admit(c, &w))
+		return; /* a straggling write: see ae_gc_admit */
 	replica_write(c, from,
 		      (m->flags & QR_MSGF_NOACK) ? AE_NO_ACK : m->op_id, &w);
 }
@@ -779,12 +798,14 @@ static void send_replicate(struct qr_core *c, struct req *q, int i)
 	};
 	uint16_t node = q->replicas[i];
 	if (node == c->cfg.node_id) {
-		replica_write(c, node, op_id_of(c, q), &w);
+		if (q->kind == REQ_READ || ae_gc_admit(c, &w))
+			replica_write(c, node, op_id_of(c, q), &w);
 		return;
 	}
 	struct qr_msg m = {
 		.type = QR_MSG_REPLICATE,
-		.flags = q->tombstone ? QR_MSGF_TOMBSTONE : 0,
+		.flags = (uint8_t)((q->tombstone ? QR_MSGF_TOMBSTONE : 0) |
+				   (q->kind == REQ_READ ? QR_MSGF_REPAIR : 0)),
 		.op_id = op_id_of(c, q),
 		.partition = q->partition,
 		.version = q->version,
@@ -1079,8 +1100,9 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	q->client = client;
 	q->client_shard = shard;
 	q->req_id = m->req_id;
-	q->deadline_us = now + (m->deadline_us ? m->deadline_us
-					       : c->cfg.deadline_us_default);
+	q->deadline_us = now + ae_gc_life_us(c, m->deadline_us
+							? m->deadline_us
+							: c->cfg.deadline_us_default);
 	q->rto_us = rto_initial(c);
 	q->sent_us = now;
 	q->key_len = m->key_len;
@@ -1331,8 +1353,8 @@ static void orphan_begin(struct qr_core *c, uint64_t from, uint64_t to);
  * off by an orphan sync, and our closed timestamps wait for it).
  */
 static int hint_add(struct qr_core *c, uint16_t target,
-		    const struct qr_store_write *w, bool log, uint16_t job,
-		    uint32_t job_gen)
+		    const struct qr_store_write *w, bool log, bool from_store,
+		    uint16_t job, uint32_t job_gen)
 {
 	if (c->free_hint_count == 0) {
 		c->stats.hints_lost++;
@@ -1350,6 +1372,8 @@ static int hint_add(struct qr_core *c, uint16_t target,
 	h->partition = w->partition;
 	h->version = w->version;
 	h->sent_us = 0;
+	h->created_us = now_us(c);
+	h->from_store = from_store;
 	h->key_len = w->key_len;
 	h->value_len = w->value_len;
 	memcpy(h->key, w->key, w->key_len);
@@ -1405,7 +1429,7 @@ static void hint_missing(struct qr_core *c, const struct req *q)
 	for (int i = 0; i < q->rf; i++) {
 		if (q->done_mask & (1u << i))
 			continue;
-		if (hint_add(c, q->replicas[i], &w, true, 0, 0) != 0)
+		if (hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0)
 			orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
 	}
 }
@@ -1416,7 +1440,7 @@ static void any_hint(struct qr_core *c, struct req *q)
 {
 	struct qr_store_write w = req_write_of(q);
 	for (int i = 0; i < q->rf; i++) {
-		if (hint_add(c, q->replicas[i], &w, true, 0, 0) != 0) {
+		if (hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0) {
 			orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
 			return; /* not durable anywhere: the deadline answers */
 		}
@@ -1453,12 +1477,19 @@ static void hint_send(struct qr_core *c, uint32_t slot)
 			.value = h->value,
 			.value_len = h->value_len,
 		};
-		replica_write(c, h->target, op_id, &w);
+		/* Our own missed write: admitted like one from a peer. */
+		if (h->from_store || ae_gc_admit(c, &w))
+			replica_write(c, h->target, op_id, &w);
 		return;
 	}
+	/* A hand-off from a store is a repair: its copy was current when
+	 * the hint was made, and hints live less than the tombstone grace
+	 * (hints_replay), so no tombstone above it can have been collected
+	 * meanwhile (docs/protocol.md). */
 	struct qr_msg m = {
 		.type = QR_MSG_REPLICATE,
-		.flags = h->tombstone ? QR_MSGF_TOMBSTONE : 0,
+		.flags = (uint8_t)((h->tombstone ? QR_MSGF_TOMBSTONE : 0) |
+				   (h->from_store ? QR_MSGF_REPAIR : 0)),
 		.op_id = op_id,
 		.partition = h->partition,
 		.version = h->version,
@@ -1488,15 +1519,42 @@ static void hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 	hint_free(c, slot);
 }
 
+/*
+ * A hint older than half the tombstone grace is given up: delivered later,
+ * it could bring back a value whose delete was collected meanwhile (the
+ * Cassandra rule: the hint window is shorter than the GC grace). What it
+ * carried is then handed off afresh from the stores that hold it: an
+ * orphan sync for a write hint, a rescan for a hand-off's.
+ */
+static void hint_expire(struct qr_core *c, uint32_t slot)
+{
+	struct hint *h = &c->hints[slot];
+	c->stats.hints_lost++;
+	if (h->job) {
+		if (c->jobs[h->job - 1].gen == h->job_gen)
+			c->jobs[h->job - 1].scanned = false; /* no DONE yet */
+	} else if (h->from_store) {
+		c->orphan_scanned = false;
+	} else {
+		orphan_begin(c, h->version.hlc, qr_hlc_now(&c->hlc));
+	}
+	hint_free(c, slot);
+}
+
 /* Once per heartbeat period: (re)send hints to targets that are not DOWN,
  * a bounded number per pass, each at most once per rto_us_max. */
 static void hints_replay(struct qr_core *c)
 {
 	uint64_t now = now_us(c);
+	uint64_t life_us = c->cfg.tombstone_grace_ms * 1000 / 2;
 	unsigned sent = 0;
 	for (uint32_t k = 0; k < c->cfg.hints_max; k++) {
 		uint32_t slot = (c->hint_cursor + k) % c->cfg.hints_max;
 		struct hint *h = &c->hints[slot];
+		if (h->used && life_us && now - h->created_us > life_us) {
+			hint_expire(c, slot);
+			continue;
+		}
 		if (!h->used || (h->sent_us && now - h->sent_us <
 						       c->cfg.rto_us_max))
 			continue;
@@ -1566,7 +1624,7 @@ static int orphan_scan_entry(void *arg, const struct qr_store_view *v)
 	};
 	for (int i = 0; i < o->rf; i++)
 		if (o->replicas[i] != c->cfg.node_id &&
-		    hint_add(c, o->replicas[i], &w, false, o->job,
+		    hint_add(c, o->replicas[i], &w, false, true, o->job,
 			     o->job_gen) != 0)
 			return 1;
 	return 0;
@@ -1669,34 +1727,73 @@ static void orphan_on_done(struct qr_core *c, uint16_t from,
  * differs pushes all its entries of that partition back as REPLICATE
  * NOACK (apply keeps the higher version, so pushing is always safe) and,
  * unless the DIGEST was itself a reply, answers with its own DIGEST so the
- * first side pushes what it has too. Tombstones are exchanged like values
- * and never collected here (collection needs every replica to hold them).
+ * first side pushes what it has too. qr_core_ae_request() (`quorate
+ * repair`) and a peer coming back (DOWN -> not DOWN) run the same steps
+ * over every partition at once, AE_BURST_PER_TICK a tick.
+ *
+ * Tombstone collection rides on the exchange (docs/protocol.md has the
+ * rule and why; core/gc.h the bookkeeping). A DIGEST is flagged DURABLE
+ * when every entry of the partition is durable at the sender; an equal
+ * DURABLE digest from a replica is a match record. After sending its
+ * digests for a partition a node removes the tombstones that are older
+ * than tombstone_grace_ms on the HLC, durable here, and covered by an
+ * aged match record of every other replica. The digest a node sends is
+ * "virtual": its entries plus the tombstones it collected (the delta), so
+ * replicas that collect at different moments do not push them back.
+ * Writes (not pushes) older than the grace for a key we do not hold are
+ * refused: they could be older than a tombstone we collected.
  */
+#define AE_BURST_PER_TICK 8 /* on-demand partitions per tick */
+#define AE_GC_BATCH 64	    /* tombstones collected per partition step */
+
 struct ae_digest {
 	uint64_t digest;
 	uint32_t entries;
+	bool durable;	      /* every entry's lsn <= durable_lsn */
+	uint64_t durable_lsn; /* in: the core's */
 };
+
+/* An entry's share of the digest: order-free (xor), key and version and
+ * the tombstone bit. */
+static uint64_t ae_entry_hash(const uint8_t *key, uint8_t key_len,
+			      struct qr_version v, bool tombstone)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint8_t i = 0; i < key_len; i++)
+		h = (h ^ key[i]) * 0x100000001b3ull;
+	h ^= v.hlc * 0x9e3779b97f4a7c15ull;
+	h ^= (uint64_t)v.node << 48 | (uint64_t)tombstone << 47;
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
+	return h;
+}
 
 static int ae_digest_entry(void *arg, const struct qr_store_view *v)
 {
 	struct ae_digest *d = arg;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (uint8_t i = 0; i < v->key_len; i++)
-		h = (h ^ v->key[i]) * 0x100000001b3ull;
-	h ^= v->version.hlc * 0x9e3779b97f4a7c15ull;
-	h ^= (uint64_t)v->version.node << 48 | (uint64_t)v->tombstone << 47;
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 29;
-	d->digest ^= h; /* order-free: entries come in any order */
+	d->digest ^= ae_entry_hash(v->key, v->key_len, v->version,
+				   v->tombstone);
 	d->entries++;
+	if (v->lsn > d->durable_lsn)
+		d->durable = false;
 	return 0;
 }
 
 static struct ae_digest ae_partition_digest(struct qr_core *c, uint32_t p)
 {
-	struct ae_digest d = {0, 0};
+	struct ae_digest d = {0, 0, true, c->durable_lsn};
 	qr_store_for_each_in_partition(c->store, p, ae_digest_entry, &d);
+	return d;
+}
+
+/* What we hold plus the tombstones we collected (core/gc.h). */
+static struct ae_digest ae_virtual(struct qr_core *c, uint32_t p,
+				   struct ae_digest d)
+{
+	uint32_t n;
+	d.digest ^= qr_gc_delta(&c->gc, p, &n);
+	d.entries += n;
 	return d;
 }
 
@@ -1705,7 +1802,8 @@ static void ae_send_digest(struct qr_core *c, uint16_t to, uint32_t p,
 {
 	struct qr_msg m = {
 		.type = QR_MSG_DIGEST,
-		.flags = reply ? QR_MSGF_REPLY : 0,
+		.flags = (uint8_t)((reply ? QR_MSGF_REPLY : 0) |
+				   (d.durable ? QR_MSGF_DURABLE : 0)),
 		.partition = p,
 		.entries = d.entries,
 		.digest = d.digest,
@@ -1737,6 +1835,105 @@ static int ae_push_entry(void *arg, const struct qr_store_view *v)
 	return 0;
 }
 
+/* HLC milliseconds now, without issuing a timestamp. */
+static uint64_t ae_hlc_ms(struct qr_core *c)
+{
+	return QR_MAX(QR_HLC_MS(c->hlc.last), qr_hlc_wall_ms(&c->hlc));
+}
+
+/* Is v older than the tombstone grace (so a tombstone above it may have
+ * been collected)? Never with GC off. */
+static bool ae_gc_expired(struct qr_core *c, struct qr_version v)
+{
+	uint64_t g = c->cfg.tombstone_grace_ms;
+	return g && QR_HLC_MS(v.hlc) + g < ae_hlc_ms(c);
+}
+
+/* A client write (not a read repair, not a push) older than the grace for
+ * a key we do not hold is refused: a tombstone above it may have been
+ * collected here, and applying it would resurrect the value the delete
+ * hid. Only a write stuck longer than the grace (or re-driven by a late
+ * retry) gets here; it is answered UNAVAILABLE. Pushes and read repairs
+ * are how a replica gets old data it missed: a stale one is excluded by
+ * the match records' age (hold >= grace > a request's life). */
+static bool ae_gc_admit(struct qr_core *c, const struct qr_store_write *w)
+{
+	struct qr_store_view v;
+	if (!ae_gc_expired(c, w->version) ||
+	    qr_store_get(c->store, w->key, w->key_len, &v) == 0)
+		return true;
+	drop(c, QR_DROP_EXPIRED);
+	return false;
+}
+
+/* A request's deadline: at most half the grace, so that a read's repairs
+ * and a write's retransmissions end well before a tombstone above them
+ * can be collected (the match records age a whole grace). */
+static uint64_t ae_gc_life_us(const struct qr_core *c, uint64_t deadline_us)
+{
+	uint64_t g = c->cfg.tombstone_grace_ms;
+	return g ? QR_MIN(deadline_us, g * 1000 / 2) : deadline_us;
+}
+
+/* replica_write stored a key we did not hold. */
+static void ae_gc_inserted(struct qr_core *c, const struct qr_store_write *w)
+{
+	if (w->tombstone && c->cfg.tombstone_grace_ms)
+		qr_gc_inserted(&c->gc, w->partition,
+			       ae_entry_hash(w->key, w->key_len, w->version,
+					     true));
+}
+
+struct ae_collect {
+	struct qr_core *c;
+	uint64_t safe_lsn; /* held by every replica up to this lsn */
+	uint32_t n;
+};
+
+static int ae_collect_entry(void *arg, const struct qr_store_view *v)
+{
+	struct ae_collect *a = arg;
+	struct qr_core *c = a->c;
+	if (!v->tombstone || v->lsn > c->durable_lsn ||
+	    !ae_gc_expired(c, v->version))
+		return 0;
+	/* GC_EARLY: without waiting for every replica to hold it. */
+	if (v->lsn > a->safe_lsn && !QR_BUG(GC_EARLY))
+		return 0;
+	memcpy(c->ae_keys[a->n], v->key, v->key_len);
+	c->ae_key_lens[a->n] = v->key_len;
+	return ++a->n == AE_GC_BATCH; /* the rest at the next step */
+}
+
+/* Collect the tombstones of p that every replica holds (see above). */
+static void ae_gc_collect(struct qr_core *c, uint32_t p)
+{
+	const struct qr_placement *pl = c->pl;
+	if (!c->cfg.tombstone_grace_ms)
+		return;
+	int self = qr_placement_replica_index(pl, p, c->cfg.node_id);
+	struct ae_collect a = {
+		.c = c,
+		.safe_lsn = qr_gc_safe_lsn(&c->gc, p, self, now_us(c)),
+	};
+	if (!a.safe_lsn && !QR_BUG(GC_EARLY))
+		return;
+	qr_store_for_each_in_partition(c->store, p, ae_collect_entry, &a);
+	for (uint32_t i = 0; i < a.n; i++) {
+		struct qr_store_view v;
+		int rc = qr_store_get(c->store, c->ae_keys[i],
+				      c->ae_key_lens[i], &v);
+		QR_ASSERT(rc == 0 && v.tombstone);
+		qr_gc_collected(&c->gc, p,
+				ae_entry_hash(v.key, v.key_len, v.version,
+					      true));
+		rc = qr_store_remove(c->store, c->ae_keys[i],
+				     c->ae_key_lens[i]);
+		QR_ASSERT(rc == 0);
+		c->stats.tombstones_collected++;
+	}
+}
+
 static void ae_step(struct qr_core *c)
 {
 	const struct qr_placement *pl = c->pl;
@@ -1748,13 +1945,41 @@ static void ae_step(struct qr_core *c)
 		if (qr_placement_shard(pl, p) != c->cfg.shard ||
 		    qr_placement_replica_index(pl, p, c->cfg.node_id) < 0)
 			continue;
-		struct ae_digest d = ae_partition_digest(c, p);
+		struct ae_digest d = ae_virtual(c, p,
+						ae_partition_digest(c, p));
 		const uint8_t *reps = qr_placement_replicas(pl, p);
 		for (int i = 0; i < pl->rf; i++)
 			if (reps[i] != c->cfg.node_id &&
 			    qr_detector_state(&c->det, reps[i]) != QR_PEER_DOWN)
 				ae_send_digest(c, reps[i], p, d, false);
+		/* After the digests (which still hold them): replicas that
+		 * have not collected yet record us as holding them. */
+		ae_gc_collect(c, p);
 		return;
+	}
+}
+
+void qr_core_ae_request(struct qr_core *c)
+{
+	c->ae_burst = c->gc.mine;
+	c->stats.ae_passes++;
+}
+
+/* Each tick: a peer back from DOWN gets a pass (it missed writes), and an
+ * on-demand pass goes on a few partitions at a time. */
+static void ae_tick(struct qr_core *c)
+{
+	uint64_t down = 0;
+	for (uint16_t n = 0; n < c->nodes; n++)
+		if (n != c->cfg.node_id &&
+		    qr_detector_state(&c->det, n) == QR_PEER_DOWN)
+			down |= 1ull << n;
+	if (c->ae_down & ~down)
+		qr_core_ae_request(c);
+	c->ae_down = down;
+	for (int i = 0; i < AE_BURST_PER_TICK && c->ae_burst; i++) {
+		c->ae_burst--;
+		ae_step(c);
 	}
 }
 
@@ -1771,19 +1996,29 @@ static void ae_on_digest(struct qr_core *c, uint16_t from,
 		drop(c, QR_DROP_WRONG_SHARD);
 		return;
 	}
-	if (qr_placement_replica_index(pl, p, c->cfg.node_id) < 0 ||
-	    qr_placement_replica_index(pl, p, from) < 0) {
+	int idx = qr_placement_replica_index(pl, p, from);
+	if (qr_placement_replica_index(pl, p, c->cfg.node_id) < 0 || idx < 0) {
 		drop(c, QR_DROP_NOT_REPLICA);
 		return;
 	}
 	struct ae_digest d = ae_partition_digest(c, p);
-	if (d.digest == m->digest && d.entries == m->entries)
+	struct ae_digest v = ae_virtual(c, p, d);
+	bool real = d.digest == m->digest && d.entries == m->entries;
+	if (real || (v.digest == m->digest && v.entries == m->entries)) {
+		/* It holds what we hold (and, for a virtual match, the
+		 * tombstones we collected, or it collected them too). */
+		if (m->flags & QR_MSGF_DURABLE)
+			qr_gc_matched(&c->gc, p, idx, c->next_lsn - 1,
+				      now_us(c));
+		if (real && (v.digest != d.digest || v.entries != d.entries))
+			qr_gc_forget(&c->gc, p); /* it lacks our delta */
 		return;
+	}
 	c->stats.ae_mismatches++;
 	struct ae_push a = {c, from};
 	qr_store_for_each_in_partition(c->store, p, ae_push_entry, &a);
 	if (!(m->flags & QR_MSGF_REPLY))
-		ae_send_digest(c, from, p, d, true);
+		ae_send_digest(c, from, p, v, true);
 }
 
 /* Timer of a request: deadline, linger, or retransmission. */
@@ -1899,6 +2134,7 @@ void qr_core_tick(struct qr_core *c)
 	uint64_t now = now_us(c);
 	qr_detector_tick(&c->det, now);
 	qr_timer_expire(&c->wheel, now, req_timer_fired, c);
+	ae_tick(c);
 	if (c->cfg.ae_interval_us && !qr_timer_armed(&c->ae_timer))
 		qr_timer_arm(&c->wheel, &c->ae_timer,
 			     now + c->cfg.ae_interval_us);
@@ -2035,7 +2271,7 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 		 * the slots are full, the restart's hand-off covers it. */
 		if (target < c->nodes && rec->key_len &&
 		    rec->partition < c->pl->partitions)
-			(void)hint_add(c, target, &w, false, 0, 0);
+			(void)hint_add(c, target, &w, false, false, 0, 0);
 		recover_lsn(c, rec->lsn);
 		return 0;
 	}
@@ -2086,7 +2322,10 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	    cfg->hlc_lease_ms * 2 >= (cfg->max_offset_ms
 					      ? cfg->max_offset_ms
 					      : QR_HLC_MAX_OFFSET_MS_DEFAULT) ||
-	    !env->now_us || !env->wall_ms || !env->send || !env->wal_append)
+	    !env->now_us || !env->wall_ms || !env->send || !env->wal_append ||
+	    (cfg->tombstone_grace_ms &&
+	     cfg->tombstone_grace_ms * 1000 <=
+		     cfg->deadline_us_default + cfg->rto_us_max))
 		return QR_EINVAL;
 	struct qr_core *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -2150,6 +2389,17 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	rc = qr_store_create(&sc, &c->store);
 	if (rc)
 		goto fail;
+	/* Tombstone GC: match records must outlive a stale push in flight;
+	 * the grace (several times any request's life) bounds that. */
+	rc = qr_gc_init(&c->gc, pl, cfg->node_id, cfg->shard,
+			cfg->tombstone_grace_ms * 1000);
+	if (rc)
+		goto fail;
+	c->ae_keys = calloc(AE_GC_BATCH, sizeof(*c->ae_keys));
+	c->ae_key_lens = calloc(AE_GC_BATCH, sizeof(*c->ae_key_lens));
+	rc = QR_ENOMEM;
+	if (!c->ae_keys || !c->ae_key_lens)
+		goto fail;
 	*out = c;
 	return 0;
 fail:
@@ -2172,6 +2422,9 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->hints);
 	free(c->free_hints);
 	free(c->jobs);
+	qr_gc_fini(&c->gc);
+	free(c->ae_keys);
+	free(c->ae_key_lens);
 	free(c);
 }
 

@@ -54,6 +54,11 @@ struct qr_core_config {
 	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
 	uint32_t hints_max;	 /* hinted-handoff slots (writes a replica
 				  * missed), ~1.3 KiB each; 0 -> 4096 */
+	uint64_t tombstone_grace_ms; /* tombstone GC (docs/protocol.md): a
+				      * tombstone is collected once older than
+				      * this on the HLC and held by every
+				      * replica; must exceed any write's life
+				      * plus clock skew. 0: never collect */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -69,7 +74,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(STALE_REPLY, "reply to a finished or unknown request")               \
 	X(UNEXPECTED, "message type not valid from this sender")               \
 	X(PENDING_FULL, "WAL-pending queue full")                              \
-	X(WAL, "WAL append refused")
+	X(WAL, "WAL append refused")                                           \
+	X(EXPIRED, "write older than the tombstone grace for an absent key")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -85,6 +91,8 @@ struct qr_core_stats {
 	uint64_t client_ok, client_err; /* replies sent */
 	uint64_t client_duplicates;	/* repeated writes not re-applied */
 	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
+	uint64_t ae_passes;	       /* on-demand passes (repair, peer back) */
+	uint64_t tombstones_collected; /* removed by tombstone GC */
 	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
@@ -144,6 +152,10 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn);
 void qr_core_tick(struct qr_core *c);
 /* Send every frame the core has been filling. */
 void qr_core_flush(struct qr_core *c);
+/* Run an anti-entropy pass over every partition of this shard soon (a few
+ * partitions per tick), besides the schedule: `quorate repair`. Call from
+ * the core's own thread, like every other event. */
+void qr_core_ae_request(struct qr_core *c);
 
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);

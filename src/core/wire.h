@@ -71,11 +71,17 @@ enum qr_level {
 #define QR_MSGF_TOMBSTONE 0x01 /* REPLICATE / READ_REPLY / CLIENT_REPLY */
 #define QR_MSGF_NOACK 0x02     /* REPLICATE: anti-entropy push, no ack */
 #define QR_MSGF_REPLY 0x04     /* DIGEST: an answer (not to be answered) */
-/* CLIENT_REQ reads with a session token (min_version) that no replica is
- * current for: by default the coordinator waits (up to the deadline, then
- * STALE); these ask for STALE at once, or for a quorum read instead. */
+/* Bits 0x08 and 0x10 mean different things per type (each type checks its
+ * own mask). CLIENT_REQ reads with a session token (min_version) that no
+ * replica is current for: by default the coordinator waits (up to the
+ * deadline, then STALE); these ask for STALE at once, or read a quorum. */
 #define QR_MSGF_STALE_ERROR 0x08
 #define QR_MSGF_STALE_QUORUM 0x10
+#define QR_MSGF_DURABLE 0x08   /* DIGEST: every entry of the partition is
+				* durable in the sender's WAL */
+#define QR_MSGF_REPAIR 0x10    /* REPLICATE: a repair (read repair, or a
+				* hand-off from a replica's store): accepted
+				* even older than the tombstone grace */
 #define QR_MSGF_ALL 0x1f       /* any other bit is QR_EWIRE_FIELD */
 
 /*

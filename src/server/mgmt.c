@@ -134,10 +134,12 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	   ",\"same\":%" PRIu64 ",\"reads\":%" PRIu64
 	   ",\"read_repairs\":%" PRIu64 ",\"retransmits\":%" PRIu64
 	   ",\"ae_digests\":%" PRIu64 ",\"ae_mismatches\":%" PRIu64
-	   ",\"ae_pushed\":%" PRIu64 "},",
+	   ",\"ae_pushed\":%" PRIu64 ",\"ae_passes\":%" PRIu64
+	   ",\"tombstones_collected\":%" PRIu64 "},",
 	   cs.replicate_applied, cs.replicate_older, cs.replicate_same,
 	   cs.reads_served, cs.read_repairs_sent, cs.retransmits,
-	   cs.ae_digests_sent, cs.ae_mismatches, cs.ae_entries_pushed);
+	   cs.ae_digests_sent, cs.ae_mismatches, cs.ae_entries_pushed,
+	   cs.ae_passes, cs.tombstones_collected);
 	uint64_t hints = 0;
 	for (int p = 0; p < QR_NODES_MAX; p++)
 		hints += cs.hint_records[p];
@@ -276,6 +278,22 @@ static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 	return b.overflow ? 0 : b.len;
 }
 
+/*
+ * "repair": every shard runs an anti-entropy pass over all its partitions
+ * soon (qr_shard_ae_request: an atomic the shard loop polls each tick, so
+ * the core is only ever touched from its own lcore). The answer says the
+ * passes were requested; their progress shows in stat's ae_* counters.
+ */
+static size_t repair(const struct qr_mgmt_config *cfg, char *buf, size_t cap)
+{
+	for (uint16_t i = 0; i < cfg->nshards; i++)
+		qr_shard_ae_request(cfg->shards[i]);
+	return (size_t)snprintf(buf, cap,
+				"{\"ok\":true,\"node\":%u,\"repair\":"
+				"\"requested\",\"shards\":%u}\n",
+				cfg->node_id, cfg->nshards);
+}
+
 static void serve(struct qr_mgmt *m, int fd)
 {
 	char cmd[128];
@@ -303,10 +321,13 @@ static void serve(struct qr_mgmt *m, int fd)
 		n = qr_mgmt_stats_json(&m->cfg, out, sizeof(out));
 	else if (!strcmp(cmd, "stat replication"))
 		n = replication_json(&m->cfg, out, sizeof(out));
+	else if (!strcmp(cmd, "repair"))
+		n = repair(&m->cfg, out, sizeof(out));
 	else
 		n = (size_t)snprintf(out, sizeof(out),
 				     "{\"error\":\"unknown command\","
-				     "\"commands\":[\"stat\",\"stat replication\"]}\n");
+				     "\"commands\":[\"stat\",\"stat replication\","
+				     "\"repair\"]}\n");
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(fd, out + off, n - off);
 		if (w <= 0)

@@ -62,6 +62,8 @@ struct qr_shard {
 	uint16_t tx_n;
 	struct rte_mbuf *tx[TX_BUF];
 	bool work; /* something happened this iteration */
+	uint32_t ae_requests; /* bumped by qr_shard_ae_request (any thread) */
+	uint32_t ae_seen;     /* the loop's copy: a difference is a request */
 	struct qr_wal_recover_stats rec;
 	struct qr_shard_stats stats;
 };
@@ -82,6 +84,11 @@ const char *qr_shard_drop_name(enum qr_shard_drop d)
 void qr_shard_stop_all(void)
 {
 	stop_flag = 1;
+}
+
+void qr_shard_ae_request(struct qr_shard *s)
+{
+	__atomic_fetch_add(&s->ae_requests, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- tx ----------------------------------------------------------------- */
@@ -365,6 +372,12 @@ int qr_shard_run(void *arg)
 			s->work = true;
 		}
 		if (s->now_us >= s->next_tick_us) {
+			uint32_t ae = __atomic_load_n(&s->ae_requests,
+						      __ATOMIC_ACQUIRE);
+			if (ae != s->ae_seen) {
+				s->ae_seen = ae;
+				qr_core_ae_request(s->core);
+			}
 			qr_core_tick(s->core);
 			s->next_tick_us = s->now_us + tick_us;
 		}

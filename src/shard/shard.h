@@ -99,6 +99,10 @@ const struct qr_shard_stats *qr_shard_stats(const struct qr_shard *s);
 struct qr_core *qr_shard_core(struct qr_shard *s);
 struct qr_wal *qr_shard_wal(struct qr_shard *s);
 const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s);
+/* Ask the loop for an anti-entropy pass over all its partitions (`quorate
+ * repair`). Any thread: an atomic counter the loop polls once a tick and
+ * turns into qr_core_ae_request() on its own lcore. */
+void qr_shard_ae_request(struct qr_shard *s);
 /* The loop's clock (TSC microseconds, as the core sees it). */
 uint64_t qr_shard_now_us(const struct qr_shard *s);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "core/hlc.h"
 #include "core/wire.h"
 #include "quorate/err.h"
 
@@ -162,6 +163,28 @@ static bool read_ok(const struct check_op *o)
 	return o->status == 0 || o->status == QR_ENOTFOUND;
 }
 
+/* A read that found nothing at all (no tombstone either) may be older than
+ * write p only if a tombstone above p may have been collected: p is older
+ * than the grace and some delete of the key (p itself, or one that was
+ * not acknowledged and may have been applied above p) began before the
+ * read ended. */
+static bool collected_above(const struct check *c, const struct check_op *o,
+			    const struct check_op *p)
+{
+	if (o->status != QR_ENOTFOUND || !qr_version_is_none(o->version) ||
+	    QR_HLC_MS(p->version.hlc) + c->grace_ms >= c->hlc_ms)
+		return false;
+	if (p->op == QR_OP_DELETE)
+		return true;
+	for (size_t i = 0; i < c->len; i++) {
+		const struct check_op *d = &c->ops[i];
+		if (d->key == o->key && d->op == QR_OP_DELETE &&
+		    d->start_us < o->end_us)
+			return true;
+	}
+	return false;
+}
+
 static void check_read(struct check *c, struct check_op *o,
 		       const uint8_t *value, uint16_t value_len, bool tombstone)
 {
@@ -221,7 +244,8 @@ static void check_read(struct check *c, struct check_op *o,
 		    !qr_version_is_none(p->version) &&
 		    (p->version.hlc <= o->min_version ||
 		     (R >= Q && p->count >= Q)) &&
-		    qr_version_cmp(o->version, p->version) < 0)
+		    qr_version_cmp(o->version, p->version) < 0 &&
+		    !collected_above(c, o, p))
 			fail(c, "(g)",
 			     "key-%d: %s read by c%u#%" PRIu64 " with token "
 			     "%" PRIu64 " returned %" PRIu64 ".%u, older than "
@@ -234,7 +258,8 @@ static void check_read(struct check *c, struct check_op *o,
 			     p->version.node);
 		/* (b) writes acknowledged before this read began. */
 		if (!is_read(p) && p->status == 0 && p->count + R > N &&
-		    qr_version_cmp(o->version, p->version) < 0)
+		    qr_version_cmp(o->version, p->version) < 0 &&
+		    !collected_above(c, o, p))
 			fail(c, "(b)",
 			     "key-%d: R=%d read by c%u#%" PRIu64
 			     " returned %" PRIu64 ".%u, older than W=%d write "
@@ -245,7 +270,8 @@ static void check_read(struct check *c, struct check_op *o,
 			     p->version.hlc, p->version.node);
 		/* (c) an earlier blocking (R >= Q) read that overlaps. */
 		if (is_read(p) && read_ok(p) && p->count >= Q && Q + R > N &&
-		    qr_version_cmp(o->version, p->version) < 0)
+		    qr_version_cmp(o->version, p->version) < 0 &&
+		    !collected_above(c, o, p))
 			fail(c, "(c)",
 			     "key-%d: R=%d read by c%u#%" PRIu64
 			     " returned %" PRIu64 ".%u, older than R=%d read "
@@ -318,18 +344,32 @@ void check_may_restamp(struct check *c, int idx)
 	c->ops[idx].may_restamp = true;
 }
 
-bool check_max_acked(const struct check *c, int key, struct qr_version *out)
+bool check_max_acked(const struct check *c, int key, struct qr_version *out,
+		     bool *is_delete)
 {
 	bool any = false;
 	for (size_t i = 0; i < c->len; i++) {
 		const struct check_op *p = &c->ops[i];
 		if (p->key != key || is_read(p) || !p->done || p->status != 0)
 			continue;
-		if (!any || qr_version_cmp(p->version, *out) > 0)
+		if (!any || qr_version_cmp(p->version, *out) > 0) {
 			*out = p->version;
+			*is_delete = p->op == QR_OP_DELETE;
+		}
 		any = true;
 	}
 	return any;
+}
+
+bool check_unacked_delete(const struct check *c, int key)
+{
+	for (size_t i = 0; i < c->len; i++) {
+		const struct check_op *p = &c->ops[i];
+		if (p->key == key && p->op == QR_OP_DELETE &&
+		    (!p->done || p->status != 0))
+			return true;
+	}
+	return false;
 }
 
 bool check_finals_done(struct check *c)

@@ -3,7 +3,10 @@
  * The simulator's checkers, fed the history of client operations as they
  * begin and end (in simulated time order):
  *  (a) an acknowledged write is never lost (checked at the end against every
- *      replica's store, after convergence);
+ *      replica's store, after convergence); a key no replica holds any more
+ *      is fine only if its newest acknowledged write is a delete older than
+ *      the tombstone grace (collected). A deleted value that comes back
+ *      (a tombstone collected too early) fails here, or in (b) for a read;
  *  (b) a read with R + W > N sees every write acknowledged before it began
  *      (at that W), or something newer;
  *  (c) reads with R >= quorum are monotonic per client, and globally: a read
@@ -14,7 +17,9 @@
  *      with the same request re-drive it) unless its coordinator restarted
  *      in between;
  *  (e) after the faults stop, every final ALL read succeeds (and replicas
- *      converge: checked by the simulator on the stores);
+ *      converge: checked by the simulator on the stores, where a replica
+ *      without the key equals one with a tombstone only if the tombstone
+ *      is older than the grace: it may have been collected);
  *  (f) is checked by the simulator itself (HLC per node);
  *  (g) a read that carries its session's token (min_version) returns at
  *      least every version of that key the session wrote or read before,
@@ -44,6 +49,8 @@ struct check {
 	size_t vlen, vcap;
 	int finals, finals_ok;
 	bool verbose; /* log every completion to stderr */
+	uint64_t grace_ms; /* tombstone grace of the nodes */
+	uint64_t hlc_ms;   /* highest node HLC (ms), set before check_end */
 	bool failed;
 	char checker[8];
 	char detail[512];
@@ -62,8 +69,13 @@ void check_end(struct check *c, int idx, uint64_t now_us, int status,
 /* The write may legitimately carry two versions (its coordinator restarted
  * between a send and a retry: the dedupe table is not durable). */
 void check_may_restamp(struct check *c, int idx);
-/* Highest acknowledged write version of key: false if none. */
-bool check_max_acked(const struct check *c, int key, struct qr_version *out);
+/* Highest acknowledged write version of key, and whether that write was a
+ * delete: false if none. */
+bool check_max_acked(const struct check *c, int key, struct qr_version *out,
+		     bool *is_delete);
+/* Was some delete of key not acknowledged (it may have been applied, with
+ * a version above every acknowledged write)? */
+bool check_unacked_delete(const struct check *c, int key);
 /* Did every final ALL read succeed? (detail says which did not) */
 bool check_finals_done(struct check *c);
 

@@ -30,6 +30,9 @@
 #define SIM_CLIENTS_MAX 8
 #define SIM_KEYS_MAX	24
 #define EPOCH_MS	1700000000000ull /* wall clocks start near 2023 */
+/* Tombstone grace: above a write's whole life here (deadline <= 50 ms,
+ * linger, two client retries that re-drive its version: ~200 ms). */
+#define SIM_GRACE_MS	300
 
 enum ev_type {
 	EV_DELIVER_NODE,   /* frame to a node */
@@ -125,6 +128,8 @@ struct sim {
 	bool final_started;
 	struct check check;
 };
+
+static uint64_t sim_hlc_ms(struct sim *s);
 
 /* ---- tracing ------------------------------------------------------------ */
 
@@ -353,6 +358,7 @@ static void node_start(struct sim *s, struct node *nd)
 	cfg.down_after_us = 30000;
 	cfg.timer_tick_us = 250;
 	cfg.ae_interval_us = 2000; /* 64 partitions: a round in ~0.1 s */
+	cfg.tombstone_grace_ms = SIM_GRACE_MS;
 	struct qr_env env = {
 		.ctx = nd,
 		.now_us = env_now_us,
@@ -606,6 +612,7 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		}
 		if (s->nodes[cl->coord].incarnation != cl->coord_incarnation)
 			check_may_restamp(&s->check, cl->op_index);
+		s->check.hlc_ms = sim_hlc_ms(s);
 		check_end(&s->check, cl->op_index, s->now_us, m.status,
 			  m.version, (m.flags & QR_MSGF_TOMBSTONE) != 0,
 			  m.value, m.value_len);
@@ -709,59 +716,100 @@ struct conv_ctx {
 	uint8_t val[QR_VALUE_BYTES_MAX];
 };
 
+/* Highest HLC milliseconds any node has reached: "now" for the grace. */
+static uint64_t sim_hlc_ms(struct sim *s)
+{
+	uint64_t ms = 0;
+	for (int i = 0; i < s->n; i++)
+		if (s->nodes[i].up)
+			ms = QR_MAX(ms, QR_HLC_MS(qr_core_hlc(s->nodes[i].core)->last));
+	return ms;
+}
+
+/* A tombstone the GC may legitimately have collected: older than the
+ * grace by every node's clock (the oldest clock may be 400 ms behind). */
+static bool sim_collectable(struct sim *s, struct qr_version v)
+{
+	return QR_HLC_MS(v.hlc) + SIM_GRACE_MS < sim_hlc_ms(s);
+}
+
 static void check_convergence(struct sim *s)
 {
 	for (int k = 0; k < s->nkeys; k++) {
 		uint32_t part = qr_placement_partition(&s->pl, s->keys[k],
 						       s->key_len[k]);
 		const uint8_t *reps = qr_placement_replicas(&s->pl, part);
-		struct qr_store_view first;
-		int first_rc = 0;
+		/* The newest entry any replica holds; then every replica
+		 * must hold exactly it, or nothing if it is a tombstone
+		 * that may have been collected. */
+		struct qr_store_view best;
+		int best_i = -1;
 		for (int i = 0; i < s->pl.rf; i++) {
-			struct node *nd = &s->nodes[reps[i]];
 			struct qr_store_view v;
-			int rc = qr_store_get(qr_core_store(nd->core),
-					      s->keys[k], s->key_len[k], &v);
-			if (i == 0) {
-				first = v;
-				first_rc = rc;
-				continue;
+			if (qr_store_get(qr_core_store(s->nodes[reps[i]].core),
+					 s->keys[k], s->key_len[k], &v) == 0 &&
+			    (best_i < 0 ||
+			     qr_version_cmp(v.version, best.version) > 0)) {
+				best = v;
+				best_i = i;
 			}
-			bool same = rc == first_rc &&
-				    (rc != 0 ||
-				     (qr_version_cmp(v.version,
-						     first.version) == 0 &&
-				      v.tombstone == first.tombstone &&
-				      v.value_len == first.value_len &&
-				      memcmp(v.value, first.value,
-					     v.value_len) == 0));
-			if (!same) {
+		}
+		for (int i = 0; best_i >= 0 && i < s->pl.rf; i++) {
+			struct qr_store_view v;
+			int rc = qr_store_get(
+				qr_core_store(s->nodes[reps[i]].core),
+				s->keys[k], s->key_len[k], &v);
+			bool same = rc == 0 &&
+				    qr_version_cmp(v.version, best.version) ==
+					    0 &&
+				    v.tombstone == best.tombstone &&
+				    v.value_len == best.value_len &&
+				    memcmp(v.value, best.value, v.value_len) ==
+					    0;
+			bool collected = rc != 0 && best.tombstone &&
+					 sim_collectable(s, best.version);
+			if (!same && !collected) {
 				sim_fail(s, "(e)",
 					 "key %s: replica %u holds %s%" PRIu64
 					 ".%u, replica %u holds %s%" PRIu64
 					 ".%u",
-					 s->keys[k], reps[0],
-					 first_rc ? "nothing " : "",
-					 first_rc ? 0 : first.version.hlc,
-					 first_rc ? 0 : first.version.node,
+					 s->keys[k], reps[best_i],
+					 best.tombstone ? "tombstone " : "",
+					 best.version.hlc, best.version.node,
 					 reps[i], rc ? "nothing " : "",
 					 rc ? 0 : v.version.hlc,
 					 rc ? 0 : v.version.node);
 				return;
 			}
 		}
-		/* (a): what every replica holds is at least every acked
-		 * write of the key. */
+		/* (a): what the replicas hold is at least every acked write
+		 * of the key; nothing at all only if the newest acked write
+		 * is a delete whose tombstone may have been collected. */
 		struct qr_version held =
-			first_rc ? QR_VERSION_NONE : first.version;
+			best_i < 0 ? QR_VERSION_NONE : best.version;
 		struct qr_version acked;
-		if (check_max_acked(&s->check, k, &acked) &&
-		    qr_version_cmp(held, acked) < 0)
+		bool del = false;
+		if (!check_max_acked(&s->check, k, &acked, &del))
+			continue;
+		/* Collected: the newest acked write is a delete, or an
+		 * unacknowledged delete may have been applied above it. */
+		if (best_i < 0 && sim_collectable(s, acked) &&
+		    (del || check_unacked_delete(&s->check, k)))
+			continue;
+		if (best_i < 0 && del)
 			sim_fail(s, "(a)",
-				 "key %s: acknowledged write %" PRIu64
-				 ".%u lost; replicas hold %" PRIu64 ".%u",
-				 s->keys[k], acked.hlc, acked.node, held.hlc,
-				 held.node);
+				 "key %s: tombstone of acknowledged delete "
+				 "%" PRIu64 ".%u collected before the grace",
+				 s->keys[k], acked.hlc, acked.node);
+		else if (qr_version_cmp(held, acked) < 0)
+			sim_fail(s, "(a)",
+				 "key %s: acknowledged %s %" PRIu64
+				 ".%u lost; replicas hold %s%" PRIu64 ".%u",
+				 s->keys[k], del ? "delete" : "write",
+				 acked.hlc, acked.node,
+				 best_i >= 0 && best.tombstone ? "tombstone "
+							       : "",
+				 held.hlc, held.node);
 	}
 }
 
@@ -889,6 +937,7 @@ static void setup(struct sim *s)
 	ev_at(s, 5000 + qr_rng_below(g, 30000), EV_FAULT, 0, 0, 0);
 	check_init(&s->check, s->n, rf, s->nkeys, s->res);
 	s->check.verbose = s->opt->verbose;
+	s->check.grace_ms = SIM_GRACE_MS;
 	s->res->nodes = (uint32_t)s->n;
 	s->res->rf = (uint32_t)rf;
 	s->res->keys = (uint32_t)s->nkeys;
@@ -951,6 +1000,10 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		free(e.data);
 	}
 	for (int i = 0; i < s->n; i++) {
+		if (s->nodes[i].core)
+			res->tombstones_collected +=
+				qr_core_stats(s->nodes[i].core)
+					->tombstones_collected;
 		qr_core_destroy(s->nodes[i].core);
 		free(s->nodes[i].log);
 	}

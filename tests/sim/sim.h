@@ -32,6 +32,7 @@ struct sim_result {
 	uint64_t ops, ops_ok, ops_unavailable, ops_other_err, ops_timeout;
 	uint64_t reads, writes, crashes, partitions, frames, dropped_frames;
 	uint64_t sim_us;
+	uint64_t tombstones_collected; /* by every node's GC, all runs */
 	/* simulated latency of successful client operations */
 	uint64_t lat_p50_us, lat_p99_us, lat_max_us;
 };

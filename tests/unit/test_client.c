@@ -188,6 +188,16 @@ static void serve_stat(struct fake_node *n)
 						  (uint16_t)((n->id + 1) % N))),
 			(unsigned long long)qr_core_last_lsn(n->core));
 		(void)!write(fd, out, (size_t)len);
+	} else if (!strcmp(line, "repair\n")) {
+		/* As quorated's mgmt: a pass on the core's own thread (this
+		 * loop drives the fake cores). */
+		qr_core_ae_request(n->core);
+		char out[128];
+		int len = snprintf(out, sizeof(out),
+				   "{\"ok\":true,\"node\":%u,\"repair\":"
+				   "\"requested\",\"shards\":1}\n",
+				   n->id);
+		(void)!write(fd, out, (size_t)len);
 	}
 	close(fd);
 }
@@ -920,6 +930,21 @@ static void cli_stat(void)
 	unlink(other);
 }
 
+/* quorate repair: the request reaches the node's core (one pass). */
+static void cli_repair(void)
+{
+	static struct run r;
+	uint64_t before = qr_core_stats(f.node[1].core)->ae_passes;
+	CLI(&r, NULL, "-c", f.file, "--json", "repair", "--node", "1");
+	CU_ASSERT_EQUAL(r.status, 0);
+	assert_one_json_object(&r);
+	CU_ASSERT(starts_with(r.out, "{\"ok\":true,\"node\":1,\"repair\":"
+				     "\"requested\""));
+	CU_ASSERT_EQUAL(qr_core_stats(f.node[1].core)->ae_passes, before + 1);
+	CLI(&r, NULL, "-c", f.file, "repair", "now");
+	CU_ASSERT_EQUAL(r.status, 1); /* usage */
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_client", 256) != 0)
@@ -945,6 +970,7 @@ int main(void)
 		{"cli_put_get_del_json", cli_put_get_del_json},
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
+		{"cli_repair", cli_repair},
 		{NULL, NULL},
 	};
 	int rc = qr_unit_main("client", cases);
