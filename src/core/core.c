@@ -90,6 +90,7 @@ struct req {
 	bool hinted_any;     /* level ANY write answered by its hints */
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
 	uint8_t valid_mask;  /* reads: answers current for the token */
+	uint8_t heard_mask;  /* reads: replicas that ever answered */
 	uint64_t token;	     /* reads: client's min_version (0: none) */
 	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
 	uint8_t key_len;
@@ -173,6 +174,7 @@ struct orphan_job {
 	uint64_t to; /* 0: none */
 	uint32_t gen;
 	uint32_t outstanding; /* hints of this job not yet acknowledged */
+	uint32_t next_p;      /* partition the scan resumes at */
 	bool scanned;	      /* every entry is hinted */
 };
 
@@ -197,6 +199,7 @@ struct qr_core {
 	uint64_t floor_recovered; /* closed floor from the WAL's clock records */
 	/* our own hand-off after a restart or a lost hint */
 	bool orphan_active, orphan_scanned;
+	uint32_t orphan_next_p; /* partition our own scan resumes at */
 	uint64_t orphan_from, orphan_to, orphan_done_mask;
 	struct orphan_job *jobs; /* per asking node */
 	/* hints */
@@ -959,6 +962,7 @@ static void coord_on_read_reply(struct qr_core *c, uint16_t from,
 		return;
 	}
 	q->done_mask |= (uint8_t)(1u << i);
+	q->heard_mask |= (uint8_t)(1u << i);
 	rtt_sample(c, q, from);
 	bool has = m->status == 0;
 	/* Current for the session token: the replica's watermark is above
@@ -1012,6 +1016,13 @@ static void coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 	}
 	uint8_t bit = (uint8_t)(1u << i);
 	if (q->kind == REQ_WRITE) {
+		/* A replica acks the version it holds, at least ours; an
+		 * older one is an ack for another write (a slot and
+		 * generation reused across our restart). */
+		if (qr_version_cmp(v, q->version) < 0) {
+			drop(c, QR_DROP_STALE_REPLY);
+			return;
+		}
 		if (q->done_mask & bit)
 			return; /* duplicate ack */
 		q->done_mask |= bit;
@@ -1439,6 +1450,7 @@ static void hint_missing(struct qr_core *c, const struct req *q)
 static void any_hint(struct qr_core *c, struct req *q)
 {
 	struct qr_store_write w = req_write_of(q);
+	uint64_t lsn0 = c->next_lsn;
 	for (int i = 0; i < q->rf; i++) {
 		if (hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0) {
 			orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
@@ -1446,6 +1458,8 @@ static void any_hint(struct qr_core *c, struct req *q)
 		}
 		q->done_mask |= (uint8_t)(1u << i);
 	}
+	if (c->next_lsn - lsn0 != q->rf)
+		return; /* the WAL refused a hint: not durable, no OK */
 	q->hinted_any = true;
 	struct pending p = {
 		.lsn = c->next_lsn - 1,
@@ -1531,11 +1545,16 @@ static void hint_expire(struct qr_core *c, uint32_t slot)
 	struct hint *h = &c->hints[slot];
 	c->stats.hints_lost++;
 	if (h->job) {
-		if (c->jobs[h->job - 1].gen == h->job_gen)
+		if (c->jobs[h->job - 1].gen == h->job_gen) {
 			c->jobs[h->job - 1].scanned = false; /* no DONE yet */
-	} else if (h->from_store) {
-		c->orphan_scanned = false;
+			c->jobs[h->job - 1].next_p = 0;
+		}
 	} else {
+		/* A write hint, or one of our own hand-off's: hand off afresh
+		 * from the stores that hold it. A write held by none was
+		 * never acknowledged, except at level ANY: that one is lost
+		 * with its hints (ANY's documented risk: no replica came back
+		 * within the hint window). */
 		orphan_begin(c, h->version.hlc, qr_hlc_now(&c->hlc));
 	}
 	hint_free(c, slot);
@@ -1587,6 +1606,7 @@ static void orphan_begin(struct qr_core *c, uint64_t from, uint64_t to)
 	}
 	c->orphan_active = true;
 	c->orphan_scanned = false;
+	c->orphan_next_p = 0;
 	c->orphan_from = from;
 	c->orphan_to = to;
 	c->orphan_done_mask = 1ull << c->cfg.node_id;
@@ -1630,17 +1650,27 @@ static int orphan_scan_entry(void *arg, const struct qr_store_view *v)
 	return 0;
 }
 
-/* Hint the replicas of every entry stamped by `stamper` in [from, to) on
- * our partitions. 0, or non-zero if the hint slots ran out (try again). */
+/*
+ * Hint the replicas of every entry stamped by `stamper` in [from, to) on
+ * our partitions, a partition at a time from *next_p: 0 when done, else
+ * non-zero (call again: it resumes there). A partition starts only with
+ * half the hint slots free, so the scan moves on as hints drain instead of
+ * filling the slots with the same first entries again; one whose hints
+ * overflow anyway is scanned again from its start.
+ */
 static int orphan_scan(struct qr_core *c, uint16_t stamper, uint64_t from,
-		       uint64_t to, uint16_t job, uint32_t job_gen)
+		       uint64_t to, uint16_t job, uint32_t job_gen,
+		       uint32_t *next_p)
 {
 	const struct qr_placement *pl = c->pl;
 	struct orphan_scan o = {c, stamper, job, job_gen, from, to, NULL, 0};
-	for (uint32_t p = 0; p < pl->partitions; p++) {
+	for (; *next_p < pl->partitions; (*next_p)++) {
+		uint32_t p = *next_p;
 		if (qr_placement_shard(pl, p) != c->cfg.shard ||
 		    qr_placement_replica_index(pl, p, c->cfg.node_id) < 0)
 			continue;
+		if (c->free_hint_count < c->cfg.hints_max / 2)
+			return 1;
 		o.replicas = qr_placement_replicas(pl, p);
 		o.rf = (uint8_t)pl->rf;
 		if (qr_store_for_each_in_partition(c->store, p,
@@ -1656,9 +1686,9 @@ static void orphan_step(struct qr_core *c)
 	if (!c->orphan_active)
 		return;
 	if (!c->orphan_scanned)
-		c->orphan_scanned = orphan_scan(c, c->cfg.node_id,
-						c->orphan_from, c->orphan_to,
-						0, 0) == 0;
+		c->orphan_scanned =
+			orphan_scan(c, c->cfg.node_id, c->orphan_from,
+				    c->orphan_to, 0, 0, &c->orphan_next_p) == 0;
 	uint64_t all = c->nodes == 64 ? UINT64_MAX : (1ull << c->nodes) - 1;
 	if (c->orphan_scanned && c->orphan_done_mask == all) {
 		c->orphan_active = false;
@@ -1701,11 +1731,13 @@ static void orphan_on_req(struct qr_core *c, uint16_t from,
 		j->to = m->range_to;
 		j->gen = (j->gen + 1) & GEN_MASK;
 		j->outstanding = 0;
+		j->next_p = 0;
 		j->scanned = false;
 	}
 	if (!j->scanned)
 		j->scanned = orphan_scan(c, from, m->range_from, m->range_to,
-					 (uint16_t)(from + 1), j->gen) == 0;
+					 (uint16_t)(from + 1), j->gen,
+					 &j->next_p) == 0;
 	if (j->scanned && j->outstanding == 0)
 		orphan_send_done(c, from);
 }
@@ -2049,7 +2081,7 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		 * current for its token, is STALE. */
 		int st = QR_EUNAVAILABLE;
 		if (q->kind == REQ_READ && !q->valid_mask &&
-		    __builtin_popcount(q->done_mask) >= q->need) {
+		    __builtin_popcount(q->heard_mask) >= q->need) {
 			st = QR_ESTALE;
 			c->stats.stale_answers++;
 		}
@@ -2369,8 +2401,14 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 				 now);
 	if (rc)
 		goto fail;
-	for (uint32_t i = 0; i < cfg->requests_max; i++)
+	for (uint32_t i = 0; i < cfg->requests_max; i++) {
 		c->free_reqs[i] = cfg->requests_max - 1 - i;
+		/* Generations start anywhere, so replies meant for the slots
+		 * of an earlier incarnation rarely name a live request. */
+		if (env->random)
+			c->reqs[i].gen = (uint32_t)env->random(env->ctx) &
+					 GEN_MASK;
+	}
 	c->free_count = cfg->requests_max;
 	for (uint16_t n = 0; n < pl->nodes; n++)
 		if (n != cfg->node_id)

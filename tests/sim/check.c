@@ -240,7 +240,8 @@ static void check_read(struct check *c, struct check_op *o,
 		 * every version its own session wrote or read of this key
 		 * (read-your-writes, monotonic reads), at any level. */
 		if (o->min_version && p->client == o->client &&
-		    (is_read(p) ? read_ok(p) : p->status == 0) &&
+		    (is_read(p) ? read_ok(p)
+				: p->status == 0 && p->count > 0) &&
 		    !qr_version_is_none(p->version) &&
 		    (p->version.hlc <= o->min_version ||
 		     (R >= Q && p->count >= Q)) &&
@@ -351,6 +352,11 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 	for (size_t i = 0; i < c->len; i++) {
 		const struct check_op *p = &c->ops[i];
 		if (p->key != key || is_read(p) || !p->done || p->status != 0)
+			continue;
+		/* A level ANY put (count 0) may be lost with its hints when
+		 * no replica comes back within the hint window: not counted
+		 * (an ANY delete still explains an absent key). */
+		if (p->count == 0 && p->op == QR_OP_PUT)
 			continue;
 		if (!any || qr_version_cmp(p->version, *out) > 0) {
 			*out = p->version;
