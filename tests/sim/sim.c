@@ -88,6 +88,7 @@ struct client {
 	uint64_t token;	 /* highest version seen (session token) */
 	uint64_t token_weak; /* ... through operations below quorum */
 	bool weak;	     /* the operation in flight is below quorum */
+	uint8_t op;	     /* the operation in flight */
 	/* the request in flight, kept to retry it as is (same req_id) */
 	uint8_t frame[QR_FRAME_BYTES_MAX];
 	uint16_t frame_len;
@@ -535,6 +536,7 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	 * libquorate, reads of at least a quorum need only be current for
 	 * what the session saw below quorum (R + W > N covers the rest). */
 	cl->weak = count < rf / 2 + 1;
+	cl->op = op;
 	uint64_t token = op == QR_OP_GET && !cl->weak ? cl->token_weak
 						       : cl->token;
 	if (!final && token && qr_rng_chance_ppm(&s->rng, 500000)) {
@@ -616,6 +618,16 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		check_end(&s->check, cl->op_index, s->now_us, m.status,
 			  m.version, (m.flags & QR_MSGF_TOMBSTONE) != 0,
 			  m.value, m.value_len);
+		/* Sometimes the coordinator crashes right after answering a
+		 * write: it forgets what it had in flight, and its unsynced
+		 * WAL tail (the orphan hand-off's case). */
+		if (m.status == 0 && s->faults_on &&
+		    cl->op != QR_OP_GET &&
+		    s->nodes[cl->coord].up &&
+		    qr_rng_chance_ppm(&s->rng, 20000)) {
+			vlog(s, "crash node %d right after it answered", cl->coord);
+			node_crash(s, &s->nodes[cl->coord]);
+		}
 		if (m.status == 0 || m.status == QR_ENOTFOUND) {
 			if (m.version.hlc > cl->token)
 				cl->token = m.version.hlc;
