@@ -21,7 +21,9 @@ enum qr_wal_type {
 	QR_WAL_CLOCK = 4,     /* HLC lease: version.hlc is a ceiling the node
 			       * never stamps at or above until logged anew;
 			       * key is the single byte 0, no value */
-	QR_WAL_TYPE_MAX = QR_WAL_CLOCK,
+	QR_WAL_PROMISE = 5,   /* CASPaxos: version is the ballot promised for
+			       * key (src/core/paxos.h); no value */
+	QR_WAL_TYPE_MAX = QR_WAL_PROMISE,
 };
 
 /* One record the core asks the WAL to make durable. Pointers are only valid
