@@ -43,6 +43,7 @@ enum qr_bug {
 	QR_BUG_SKIP_READ_REPAIR = 1u << 1, /* reads never repair replicas */
 	QR_BUG_APPLY_OLDER = 1u << 2,	   /* store applies older over newer */
 	QR_BUG_SKIP_ANTI_ENTROPY = 1u << 3, /* no digest is ever sent */
+	QR_BUG_FORGET_PROMISE = 1u << 4, /* CASPaxos acceptor ignores promises */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

@@ -84,6 +84,9 @@ struct qr_core_stats {
 	uint64_t client_duplicates;	/* repeated writes not re-applied */
 	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
 	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
+	uint64_t cas_rounds;   /* CASPaxos ballots tried (proposer) */
+	uint64_t cas_promises; /* promises logged (acceptor) */
+	uint64_t cas_rejects;  /* prepares / accepts refused (acceptor) */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
 	uint64_t reads_served;
