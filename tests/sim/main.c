@@ -8,7 +8,7 @@
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) ack-before-wal,
  *                                     skip-read-repair, apply-older,
- *                                     no-anti-entropy
+ *                                     no-anti-entropy, forget-promise
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it.
@@ -30,6 +30,7 @@ static const struct {
 	{"skip-read-repair", QR_BUG_SKIP_READ_REPAIR},
 	{"apply-older", QR_BUG_APPLY_OLDER},
 	{"no-anti-entropy", QR_BUG_SKIP_ANTI_ENTROPY},
+	{"forget-promise", QR_BUG_FORGET_PROMISE},
 };
 
 static int usage(const char *prog)
