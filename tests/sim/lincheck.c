@@ -145,10 +145,15 @@ static bool step(const struct search *s, const struct lin_op *o,
 		return true;
 	default:
 		if (o->status == QR_EPRECONDITION) {
+			/* A version precondition may also fail on a state
+			 * another proposer accepted again meanwhile (same
+			 * value, the version it reports is not e). */
 			if (o->op == QR_OP_PUT_IF_ABSENT ? !m->exists
 			    : is_if_version
 				    ? m->exists &&
 					      qr_version_cmp(m->ver,
+							     o->expected) == 0 &&
+					      qr_version_cmp(o->ret_ver,
 							     o->expected) == 0
 				    : true)
 				return false;
@@ -306,6 +311,22 @@ bool lin_check_key(struct lincheck *l, int key, char *detail, size_t len)
 		if (s.out_of_budget) {
 			l->inconclusive++;
 			ok = true;
+		}
+		if (!ok && getenv("QR_LIN_DUMP")) {
+			for (int i = 0; i < k->n; i++) {
+				const struct lin_op *o = &k->ops[i];
+				fprintf(stderr,
+					"op %d [%" PRIu64 "-%" PRIu64 "] %s "
+					"val %" PRIx64 " exp %" PRIu64 ".%u -> "
+					"%s val %" PRIx64 " ver %" PRIu64
+					".%u\n",
+					i, o->begin_us, o->end_us,
+					op_name(o->op), o->val,
+					o->expected.hlc, o->expected.node,
+					o->done ? qr_strerror(o->status) : "?",
+					o->ret_val, o->ret_ver.hlc,
+					o->ret_ver.node);
+			}
 		}
 		if (!ok) {
 			int w = snprintf(detail, len,

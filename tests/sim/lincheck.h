@@ -19,7 +19,9 @@
  * accepts an unchanged state again with a new ballot: docs/protocol.md),
  * so an answer that reports a version sets the model's; a precondition on
  * version e holds for a state whose value was reported with e, and a
- * failed one is accepted whenever the model's version is not exactly e.
+ * failed one is accepted whenever the model's version is not exactly e
+ * or the answer reports a version other than e (a concurrent proposer
+ * accepted the state again).
  * Values are exact: that is what catches a lost write or two winners.
  */
 #ifndef QR_SIM_LINCHECK_H

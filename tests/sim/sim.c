@@ -642,6 +642,8 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 		cl->cas_seen[cl->cas_key] = m->version;
 	} else if (status == QR_EUNAVAILABLE) {
 		s->res->ops_unavailable++;
+	} else if (status == QR_ETIMEOUT) {
+		s->res->ops_timeout++;
 	} else {
 		s->res->ops_other_err++;
 	}
