@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Linearizable operations (CASPaxos) on a 3-node af_packet cluster, through
+# the CLI:
+#  1. the username registration race: 9 clients (3 per coordinator node)
+#     race `put --if-absent` on the same keys at once. Per key: the final
+#     linearizable read names one winner; nobody else got OK; every other
+#     answer is PRECONDITION_FAILED (exit 6) with the winner's version, or
+#     UNAVAILABLE (a conflict whose outcome is unknown to that client;
+#     counted, and its value must not be the final one unless it is the
+#     only candidate);
+#  2. compare-and-set on the version: the stale version loses;
+#  3. partition 0 / 1,2: requests coordinated by node 0 (the minority)
+#     answer UNAVAILABLE; the majority still decides (one winner, then
+#     PRECONDITION_FAILED); after heal node 0 sees the majority's decision.
+# Usage: test_cas.sh QUORATED QUORATE_CLI  (root; bounded; removes what it
+# made). Only one local cluster can exist per host: waits (up to 10 min)
+# for another test's bridge to go away, and never touches a cluster it did
+# not bring up.
+set -uo pipefail
+[ $# = 2 ] || { echo "usage: $0 QUORATED CLI"; exit 1; }
+export QUORATED=$(realpath "$1")
+cli=$(realpath "$2")
+QR_TEST_TIMEOUT_S=${QR_TEST_TIMEOUT_S:-240}
+. "$(dirname "$0")/lib.sh"
+qr_require_root
+
+# Someone else's cluster (another test, another worktree) holds the fixed
+# names: wait for it to go, up to 10 minutes.
+for ((t = 0; t < 600; t++)); do
+	ip link show qrbr0 >/dev/null 2>&1 || break
+	[ $((t % 30)) = 0 ] && qr_log "waiting for another cluster (qrbr0) to go"
+	sleep 1
+done
+ip link show qrbr0 >/dev/null 2>&1 && qr_skip "qrbr0 still exists after 10 min"
+
+qr_test_init
+cd "$QR_ROOT" || exit 1
+# Not qr_cluster_up: its $(...) would wait for the daemons, which keep the
+# captured stdout open; the output goes to a file instead (as test_smoke).
+QR_RUN="$QR_TEST_TMP/run"
+QR_UP=1 # from now on teardown runs 'down', even if 'up' fails halfway
+"$QR_CLUSTER" up 3 --profile af_packet --run-dir "$QR_RUN" \
+	>"$QR_TEST_TMP/up.log" 2>&1 || qr_fail "tools/cluster up 3 failed"
+c=$(tail -n 1 "$QR_TEST_TMP/up.log")
+[ -f "$c" ] || qr_fail "no cluster file at '$c'"
+out=$QR_TEST_TMP/out
+mkdir -p "$out"
+fails=0
+check() { # description, then a command that must succeed
+	local what=$1
+	shift
+	if "$@"; then
+		qr_log "ok: $what"
+	else
+		qr_log "FAIL: $what"
+		fails=$((fails + 1))
+	fi
+}
+json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+q() { timeout 20 "$cli" --cluster "$c" --json "$@"; }
+
+# Every node answers stat and sees both peers UP.
+ready() {
+	local i st
+	for i in 0 1 2; do
+		st=$(timeout 5 "$cli" --cluster "$c" stat --node $i --json \
+			2>/dev/null) || return 1
+		grep -q '"state":"\(DOWN\|SUSPECT\)"' <<<"$st" && return 1
+	done
+	return 0
+}
+qr_wait 60 "every node up and seeing its peers" ready
+
+# ---- 1. the registration race ---------------------------------------------
+keys=6
+clients=9
+race_client() { # ID: put --if-absent on every key, one line per answer
+	local id=$1 k o rc
+	for ((k = 0; k < keys; k++)); do
+		o=$(q --coordinator random --deadline-ms 3000 put --if-absent \
+			"user-$k" "client-$id")
+		rc=$?
+		echo "$k $rc $o"
+	done >"$out/race-$id"
+}
+pids=()
+for ((i = 0; i < clients; i++)); do
+	race_client "$i" &
+	pids+=($!)
+done
+wait "${pids[@]}" # not a bare wait: the watchdog is a child too
+unknown=0
+for ((k = 0; k < keys; k++)); do
+	final=$(q get --linearizable "user-$k")
+	val=$(json_field value <<<"$final")
+	fver=$(json_field version <<<"$final")
+	winner=${val#client-}
+	oks=0 pre=0 unav=0 other=0 winner_rc=x prever_ok=1
+	for ((i = 0; i < clients; i++)); do
+		line=$(grep "^$k " "$out/race-$i")
+		rc=$(cut -d' ' -f2 <<<"$line")
+		[ "$i" = "$winner" ] && winner_rc=$rc
+		case $rc in
+		0) oks=$((oks + 1)) ;;
+		6) pre=$((pre + 1))
+		   # the loser learns a version at least the winner's
+		   v=$(json_field hlc <<<"$line")
+		   [ -n "$v" ] && [ "$v" != 0 ] || prever_ok=0 ;;
+		4) unav=$((unav + 1)) ;;
+		*) other=$((other + 1)) ;;
+		esac
+	done
+	unknown=$((unknown + unav))
+	check "user-$k: a linearizable read names a racer ($val, $fver)" \
+		test -n "$val" -a "$val" != "${val#client-}"
+	check "user-$k: the winner got OK (or an unknown outcome): rc $winner_rc" \
+		test "$winner_rc" = 0 -o "$winner_rc" = 4
+	check "user-$k: at most one OK ($oks), and it is the winner's" \
+		test "$oks" -le 1 -a \( "$oks" = 0 -o "$winner_rc" = 0 \)
+	check "user-$k: every other answer PRECONDITION_FAILED or unknown (ok=$oks precondition=$pre unavailable=$unav other=$other)" \
+		test "$other" = 0 -a $((oks + pre + unav)) = "$clients"
+	check "user-$k: PRECONDITION_FAILED carries the current version" \
+		test "$prever_ok" = 1
+done
+qr_log "race: $((keys * clients)) answers, $unknown with an unknown outcome"
+# With three coordinators contending, conflicts are rare: most keys must
+# have had a plain OK winner and 8 PRECONDITION_FAILED.
+check "race: unknown outcomes are the exception ($unknown of $((keys * clients)))" \
+	test "$unknown" -le $((keys * clients / 4))
+
+# ---- 2. compare-and-set ----------------------------------------------------
+o=$(q put --if-absent cas-k v1); rc=$?
+v1=$(json_field version <<<"$o")
+check "cas-k created ($rc, $v1)" test "$rc" = 0 -a -n "$v1"
+o=$(q put --if-version "$v1" cas-k v2); rc=$?
+v2=$(json_field version <<<"$o")
+check "put --if-version with the current version wins ($rc, $v2)" \
+	test "$rc" = 0 -a -n "$v2" -a "$v2" != "$v1"
+o=$(q put --if-version "$v1" cas-k v3); rc=$?
+cur=$(json_field version <<<"$o")
+check "the stale version loses: PRECONDITION_FAILED, exit 6 ($rc, current $cur)" \
+	test "$rc" = 6 -a -n "$cur"
+o=$(q get --linearizable cas-k)
+check "linearizable get sees v2 ($o)" grep -q '"value":"v2"' <<<"$o"
+# plain output and exit code of the CLI on a failed precondition
+msg=$(timeout 20 "$cli" --cluster "$c" put --if-absent cas-k x 2>&1); rc=$?
+check "plain CLI: exit 6 and the current version on stderr ($msg)" \
+	bash -c "[ $rc = 6 ] && grep -q 'PRECONDITION_FAILED (current version [0-9]*\.[0-9]*)' <<<'$msg'"
+o=$(q del --if-version "$cur" cas-k); rc=$?
+check "del --if-version with the current version ($rc)" test "$rc" = 0
+o=$(q get --linearizable cas-k); rc=$?
+check "deleted: NOT_FOUND (exit 3)" test "$rc" = 3
+
+# ---- 3. partition: the minority answers UNAVAILABLE -------------------------
+qr_cluster partition 0/1,2 >/dev/null 2>&1 || qr_fail "partition 0/1,2"
+# Let node 0's detector see its peers DOWN (fail fast), and the others it.
+sleep 1.5
+min_unav=0 min_other=0 maj_ok=0 maj_pre=0 maj_other=0
+for ((t = 0; t < 40; t++)); do
+	o=$(q --coordinator random --retries 0 --deadline-ms 1500 \
+		put --if-absent part-k "try-$t")
+	rc=$?
+	coord=$(json_field coordinator <<<"$o")
+	case "$coord:$rc" in
+	0:4) min_unav=$((min_unav + 1)) ;;
+	0:*) min_other=$((min_other + 1)) ;;
+	[12]:0) maj_ok=$((maj_ok + 1)) ;;
+	[12]:6) maj_pre=$((maj_pre + 1)) ;;
+	*) maj_other=$((maj_other + 1)) ;;
+	esac
+done
+qr_log "partition: node 0 answered UNAVAILABLE $min_unav times, else" \
+	"$min_other; nodes 1,2: OK $maj_ok, PRECONDITION $maj_pre, else $maj_other"
+check "the minority (node 0) coordinated some requests" test "$min_unav" -gt 0
+check "the minority only answers UNAVAILABLE" test "$min_other" = 0
+check "the majority decided once: one OK" test "$maj_ok" = 1
+check "the majority: every later try PRECONDITION_FAILED" \
+	test "$maj_pre" -gt 0 -a "$maj_other" = 0
+o=$(q --coordinator random --deadline-ms 1500 get --linearizable part-k)
+winner=$(json_field value <<<"$o")
+qr_cluster heal >/dev/null 2>&1 || qr_fail "heal"
+qr_wait 30 "every node up again after heal" ready
+seen=""
+for ((t = 0; t < 20; t++)); do
+	o=$(q --coordinator random get --linearizable part-k)
+	[ "$(json_field coordinator <<<"$o")" = 0 ] || continue
+	seen=$(json_field value <<<"$o")
+	break
+done
+check "after heal node 0 reads the majority's winner ($seen = $winner)" \
+	test -n "$seen" -a "$seen" = "$winner"
+
+[ "$fails" = 0 ] || qr_fail "$fails check(s) failed"
+qr_pass "registration race, compare-and-set, minority UNAVAILABLE"
