@@ -148,6 +148,9 @@ int main(int argc, char **argv)
 		tot.partitions += r.partitions;
 		tot.frames += r.frames;
 		tot.dropped_frames += r.dropped_frames;
+		tot.cas_ops += r.cas_ops;
+		tot.cas_ok += r.cas_ok;
+		tot.lin_inconclusive += r.lin_inconclusive;
 		if (single || verbose)
 			printf("seed %" PRIu64 ": %s trace=%016" PRIx64
 			       " nodes=%u rf=%u keys=%u clients=%u ops=%" PRIu64
@@ -181,11 +184,12 @@ int main(int argc, char **argv)
 	       " passed, %" PRIu64 " failed; ops=%" PRIu64 " ok=%" PRIu64
 	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
-	       " dropped=%" PRIu64 " combined-trace=%016" PRIx64 "\n",
+	       " dropped=%" PRIu64 " cas-ops=%" PRIu64 " cas-decided=%" PRIu64
+	       " lin-inconclusive=%" PRIu64 " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
-	       combined);
+	       tot.cas_ops, tot.cas_ok, tot.lin_inconclusive, combined);
 	if (expect_fail) {
 		if (failed)
 			printf("sim: the injected bug was caught, as "

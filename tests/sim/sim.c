@@ -636,6 +636,10 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status, val,
 		m->version);
 	s->res->ops++;
+	s->res->cas_ops++;
+	if (status == 0 || status == QR_EPRECONDITION ||
+	    status == QR_ENOTFOUND)
+		s->res->cas_ok++;
 	if (status == 0 || status == QR_EPRECONDITION ||
 	    status == QR_ENOTFOUND) {
 		s->res->ops_ok++;
@@ -1061,6 +1065,7 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		if (!lin_check_key(&s->lin, k, detail, sizeof(detail)))
 			sim_fail(s, "(g)", "%s", detail);
 	}
+	res->lin_inconclusive = s->lin.inconclusive;
 	check_latency_summary(&s->check);
 	res->trace_hash = s->trace;
 	res->sim_us = s->now_us;

@@ -32,6 +32,8 @@ struct sim_result {
 	uint64_t ops, ops_ok, ops_unavailable, ops_other_err, ops_timeout;
 	uint64_t reads, writes, crashes, partitions, frames, dropped_frames;
 	uint64_t sim_us;
+	/* checker (g): CASPaxos ops issued, keys whose search gave up */
+	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
 	uint64_t lat_p50_us, lat_p99_us, lat_max_us;
 };
