@@ -594,6 +594,11 @@ static void answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
 		m.version = v.version;
 		if (v.tombstone)
 			m.flags |= QR_MSGF_TOMBSTONE;
+		if (type == QR_MSG_PROMISE &&
+		    qr_paxos_unsure(&c->paxos,
+				    qr_paxos_slot_of(&c->paxos, key, key_len),
+				    v.version))
+			m.flags |= QR_MSGF_UNSURE;
 		m.value = v.value;
 		m.value_len = v.value_len;
 	} else {
@@ -642,6 +647,13 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		struct qr_store_write sw = *w;
 		sw.lsn = c->next_lsn++;
 		c->stats.wal_appends++;
+		/* Not an ACCEPT: mark it if it goes below a CASPaxos promise
+		 * (paxos.h, "unsure states"; one key hash per apply). */
+		if (ack_type != QR_MSG_ACCEPTED)
+			qr_paxos_install(&c->paxos,
+					 qr_paxos_slot_of(&c->paxos, w->key,
+							  w->key_len),
+					 w->version);
 		int rc = qr_store_apply(c->store, &sw, &cur);
 		if (rc < 0) {
 			/* Logged but not applied (table full): recovery
@@ -1559,6 +1571,10 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
 {
 	recover_lsn(c, last_lsn);
+	/* Which recovered entries went below a promise is not known: none
+	 * of them backs a read without an accept (paxos.h). */
+	qr_paxos_taint_all(&c->paxos,
+			   (struct qr_version){c->hlc.last, UINT16_MAX});
 }
 
 /* ---- lifecycle --------------------------------------------------------- */

@@ -21,6 +21,7 @@ int qr_paxos_table_init(struct qr_paxos_table *t, uint32_t keys_max)
 		return QR_ENOMEM;
 	t->mask = n - 1;
 	t->floor = QR_VERSION_NONE;
+	t->taint_floor = QR_VERSION_NONE;
 	return 0;
 }
 
@@ -69,6 +70,25 @@ void qr_paxos_recover(struct qr_paxos_table *t, const void *key,
 void qr_paxos_raise_floor(struct qr_paxos_table *t, struct qr_version v)
 {
 	t->floor = vmax(t->floor, v);
+}
+
+void qr_paxos_install(struct qr_paxos_table *t, struct qr_paxos_slot *s,
+		      struct qr_version v)
+{
+	if (qr_version_cmp(v, qr_paxos_promised(t, s)) < 0)
+		s->taint = vmax(s->taint, v);
+}
+
+void qr_paxos_taint_all(struct qr_paxos_table *t, struct qr_version v)
+{
+	t->taint_floor = vmax(t->taint_floor, v);
+}
+
+bool qr_paxos_unsure(const struct qr_paxos_table *t,
+		     const struct qr_paxos_slot *s, struct qr_version v)
+{
+	return qr_version_cmp(v, s->taint) <= 0 ||
+	       qr_version_cmp(v, t->taint_floor) <= 0;
 }
 
 enum qr_paxos_vote qr_paxos_prepare_vote(const struct qr_paxos_table *t,

@@ -32,6 +32,8 @@
 
 struct qr_paxos_slot {
 	struct qr_version promised; /* highest ballot promised (any key here) */
+	struct qr_version taint;    /* highest version installed below the
+				     * promise (see qr_paxos_install) */
 	uint64_t lsn;		    /* its QR_WAL_PROMISE record; 0: recovered */
 };
 
@@ -39,6 +41,7 @@ struct qr_paxos_table {
 	struct qr_paxos_slot *slots;
 	uint32_t mask;		 /* slots - 1 (a power of two) */
 	struct qr_version floor; /* promised by every slot (see above) */
+	struct qr_version taint_floor; /* every entry at or below: unsure */
 };
 
 /* Slots for keys_max keys: a power of two in [1024, 1 << 18]. 0 or
@@ -56,6 +59,27 @@ struct qr_version qr_paxos_promised(const struct qr_paxos_table *t,
 void qr_paxos_recover(struct qr_paxos_table *t, const void *key,
 		      uint8_t key_len, struct qr_version ballot);
 void qr_paxos_raise_floor(struct qr_paxos_table *t, struct qr_version v);
+
+/*
+ * Unsure states. Writes that are not ACCEPTs (REPLICATE from a plain
+ * write, anti-entropy pushes, read repair) change an acceptor's state
+ * without looking at its promise. Installing a version BELOW the promise
+ * breaks the promise: an acceptor that told proposer P "my state is u"
+ * now holds X. That is harmless when the next proposer accepts again (its
+ * higher ballot wins), but a read that skips the accept because a quorum
+ * shows one version could then answer X while P, which never saw X,
+ * completes a change computed from u. So such states are marked: a
+ * PROMISE of an unsure state carries QR_MSGF_UNSURE and the proposer does
+ * the accept. qr_paxos_install() marks (per slot: the highest such
+ * version; shared slots over-mark, which only costs a fast path). After a
+ * restart nothing is known: every entry at or below the recovered HLC is
+ * unsure (qr_paxos_taint_all) until accepted again.
+ */
+void qr_paxos_install(struct qr_paxos_table *t, struct qr_paxos_slot *s,
+		      struct qr_version v);
+void qr_paxos_taint_all(struct qr_paxos_table *t, struct qr_version v);
+bool qr_paxos_unsure(const struct qr_paxos_table *t,
+		     const struct qr_paxos_slot *s, struct qr_version v);
 
 enum qr_paxos_vote {
 	QR_PAXOS_GRANT = 0,  /* new promise: log it, then answer */

@@ -69,6 +69,7 @@
  *     u8 | 27 key. ACCEPT = REPLICATE's layout (version = the ballot; flag
  *     TOMBSTONE). PROMISE = READ_REPLY's (flag TOMBSTONE). ACCEPTED =
  *     REPLICATE_ACK's. PREPARE and ACCEPT need a ballot other than none.
+ *     PROMISE may also carry the flag UNSURE (0x02, NOACK's bit).
  *
  * The four replica messages share their first 16 bytes (op_id, partition)
  * and all but READ (which asks for a version, so carries none) the 10 after
@@ -312,7 +313,8 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_HEARTBEAT] = {HB_FIXED, 0, 0, 0},
 	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY},
 	[QR_MSG_PREPARE] = {PRE_FIXED, PRE_KEY_LEN, 0, 0},
-	[QR_MSG_PROMISE] = {RDR_FIXED, 0, RDR_VALUE_LEN, QR_MSGF_TOMBSTONE},
+	[QR_MSG_PROMISE] = {RDR_FIXED, 0, RDR_VALUE_LEN,
+			    QR_MSGF_TOMBSTONE | QR_MSGF_UNSURE},
 	[QR_MSG_ACCEPT] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
 			   QR_MSGF_TOMBSTONE},
 	[QR_MSG_ACCEPTED] = {RACK_FIXED, 0, 0, 0},

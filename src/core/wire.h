@@ -75,6 +75,8 @@ enum qr_level {
 #define QR_MSGF_TOMBSTONE 0x01 /* REPLICATE / READ_REPLY / CLIENT_REPLY */
 #define QR_MSGF_NOACK 0x02     /* REPLICATE: anti-entropy push, no ack */
 #define QR_MSGF_REPLY 0x04     /* DIGEST: an answer (not to be answered) */
+#define QR_MSGF_UNSURE 0x02    /* PROMISE: a state installed below a promise
+				* (paxos.h): the proposer must accept */
 #define QR_MSGF_ALL 0x07       /* any other bit is QR_EWIRE_FIELD */
 
 /* An op of the linearizable (CASPaxos) family. */

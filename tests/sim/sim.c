@@ -380,6 +380,7 @@ static void node_start(struct sim *s, struct node *nd)
 		QR_ASSERT(qr_core_recover(nd->core, &rec) == 0);
 		max_hlc = QR_MAX(max_hlc, nd->log[i].r.version.hlc);
 	}
+	qr_core_recovered(nd->core, nd->log_len);
 	nd->up = true;
 	nd->batch_inflight = false;
 	nd->hlc_seen = qr_core_hlc(nd->core)->last;

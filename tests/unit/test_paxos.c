@@ -103,6 +103,28 @@ static void test_shared_slot_only_refuses_more(void)
 	qr_paxos_table_fini(&t);
 }
 
+/* A state installed below a promise (anti-entropy, read repair, a plain
+ * write) is unsure; at or above it, or after an accept, it is not. */
+static void test_install_below_promise_is_unsure(void)
+{
+	struct qr_paxos_table t;
+	CU_ASSERT_FATAL(qr_paxos_table_init(&t, 16) == 0);
+	struct qr_paxos_slot *s = qr_paxos_slot_of(&t, "k", 1);
+	s->promised = b2;
+	qr_paxos_install(&t, s, b3); /* above the promise: fine */
+	CU_ASSERT(!qr_paxos_unsure(&t, s, b3));
+	qr_paxos_install(&t, s, b1); /* below: the promise is broken */
+	CU_ASSERT(qr_paxos_unsure(&t, s, b1));
+	CU_ASSERT(!qr_paxos_unsure(&t, s, b3)); /* a later accept is sure */
+	/* After a restart every entry up to the recovered HLC is unsure. */
+	struct qr_paxos_slot *o = qr_paxos_slot_of(&t, "other", 5);
+	CU_ASSERT(!qr_paxos_unsure(&t, o, b2));
+	qr_paxos_taint_all(&t, b2);
+	CU_ASSERT(qr_paxos_unsure(&t, o, b2));
+	CU_ASSERT(!qr_paxos_unsure(&t, o, b3));
+	qr_paxos_table_fini(&t);
+}
+
 static void test_change_function(void)
 {
 	CU_ASSERT_EQUAL(qr_paxos_change(QR_OP_LIN_GET, none, true, b1), 0);
@@ -132,6 +154,8 @@ int main(void)
 		{"recovered promises and the floor", test_recover_and_floor},
 		{"a shared slot only refuses more",
 		 test_shared_slot_only_refuses_more},
+		{"installs below a promise are unsure",
+		 test_install_below_promise_is_unsure},
 		{"change function", test_change_function},
 		{NULL, NULL},
 	};

@@ -367,7 +367,9 @@ static void test_layout_golden_offsets(void)
 	/* PROMISE has READ_REPLY's layout, ACCEPT REPLICATE's, ACCEPTED
 	 * REPLICATE_ACK's: status at 26, value_len 28 / key_len 28. */
 	m = sample(QR_MSG_PROMISE, 0, 2);
+	m.flags = QR_MSGF_UNSURE; /* the one flag of its own */
 	len = encode_one(b, &m);
+	CU_ASSERT_EQUAL(p[1], QR_MSGF_UNSURE);
 	CU_ASSERT_EQUAL(len, 24 + 30 + 2);
 	CU_ASSERT_EQUAL((int16_t)le(p + 26, 2), QR_ESTALE);
 	CU_ASSERT_EQUAL(le(p + 28, 2), 2);
