@@ -207,7 +207,8 @@ winner=$(json_field value <<<"$o")
 qr_cluster heal >/dev/null 2>&1 || qr_fail "heal"
 qr_wait 30 "every node up again after heal" ready
 seen="" last0="(node 0 coordinated none)"
-for ((t = 0; t < 40 && -z "$seen"; t++)); do
+for ((t = 0; t < 40; t++)); do
+	[ -z "$seen" ] || break
 	o=$(q --coordinator random --retries 0 get --linearizable part-k)
 	[ "$(json_field coordinator <<<"$o")" = 0 ] || continue
 	last0=$o
