@@ -34,13 +34,13 @@ struct qr_paxos_slot {
 	struct qr_version promised; /* highest ballot promised (any key here) */
 	struct qr_version taint;    /* highest version installed below the
 				     * promise (see qr_paxos_install) */
-	uint64_t lsn;		    /* its QR_WAL_PROMISE record; 0: recovered */
+	uint64_t lsn; /* its QR_WAL_PROMISE record; 0: recovered */
 };
 
 struct qr_paxos_table {
 	struct qr_paxos_slot *slots;
-	uint32_t mask;		 /* slots - 1 (a power of two) */
-	struct qr_version floor; /* promised by every slot (see above) */
+	uint32_t mask;		       /* slots - 1 (a power of two) */
+	struct qr_version floor;       /* promised by every slot (see above) */
 	struct qr_version taint_floor; /* every entry at or below: unsure */
 };
 

@@ -70,8 +70,8 @@ int lin_begin(struct lincheck *l, int key, uint8_t op, uint64_t val,
 	return k->n++;
 }
 
-void lin_end(struct lincheck *l, int key, int idx, uint64_t now_us,
-	     int status, uint64_t ret_val, struct qr_version ret_ver)
+void lin_end(struct lincheck *l, int key, int idx, uint64_t now_us, int status,
+	     uint64_t ret_val, struct qr_version ret_ver)
 {
 	struct lin_op *o = &l->keys[key].ops[idx];
 	bool known = status == 0 || status == QR_EPRECONDITION ||
@@ -85,8 +85,7 @@ void lin_end(struct lincheck *l, int key, int idx, uint64_t now_us,
 	o->ret_ver = ret_ver;
 }
 
-static bool vlookup(const struct search *s, struct qr_version v,
-		    uint64_t *val)
+static bool vlookup(const struct search *s, struct qr_version v, uint64_t *val)
 {
 	for (int i = 0; i < s->nvv; i++)
 		if (qr_version_cmp(s->vv[i], v) == 0) {
@@ -123,7 +122,7 @@ static bool step(const struct search *s, const struct lin_op *o,
 	bool is_if_version = o->op == QR_OP_PUT_IF_VERSION ||
 			     o->op == QR_OP_DELETE_IF_VERSION;
 	bool pre = o->op == QR_OP_PUT_IF_ABSENT ? !m->exists
-		   : is_if_version	       ? at_version(s, m, o->expected)
+		   : is_if_version		? at_version(s, m, o->expected)
 						: true;
 	if (unknown) {
 		if (o->op == QR_OP_LIN_GET || !pre)
@@ -152,7 +151,8 @@ static bool step(const struct search *s, const struct lin_op *o,
 			    : is_if_version
 				    ? m->exists &&
 					      qr_version_cmp(m->ver,
-							     o->expected) == 0 &&
+							     o->expected) ==
+						      0 &&
 					      qr_version_cmp(o->ret_ver,
 							     o->expected) == 0
 				    : true)
@@ -321,8 +321,8 @@ bool lin_check_key(struct lincheck *l, int key, char *detail, size_t len)
 					"%s val %" PRIx64 " ver %" PRIu64
 					".%u\n",
 					i, o->begin_us, o->end_us,
-					op_name(o->op), o->val,
-					o->expected.hlc, o->expected.node,
+					op_name(o->op), o->val, o->expected.hlc,
+					o->expected.node,
 					o->done ? qr_strerror(o->status) : "?",
 					o->ret_val, o->ret_ver.hlc,
 					o->ret_ver.node);
@@ -335,13 +335,12 @@ bool lin_check_key(struct lincheck *l, int key, char *detail, size_t len)
 					 key, k->n, s.deepest);
 			for (int i = 0; i < k->n && w < (int)len - 80; i++) {
 				const struct lin_op *o = &k->ops[i];
-				w += snprintf(detail + w, len - (size_t)w,
-					      " [%" PRIu64 "-%" PRIu64 " %s %s]",
-					      o->begin_us,
-					      o->done ? o->end_us : 0,
-					      op_name(o->op),
-					      o->done ? qr_strerror(o->status)
-						      : "?");
+				w += snprintf(
+					detail + w, len - (size_t)w,
+					" [%" PRIu64 "-%" PRIu64 " %s %s]",
+					o->begin_us, o->done ? o->end_us : 0,
+					op_name(o->op),
+					o->done ? qr_strerror(o->status) : "?");
 			}
 		}
 	}

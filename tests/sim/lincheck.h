@@ -33,9 +33,9 @@
 
 #include "core/version.h"
 
-#define LIN_OPS_MAX 192	   /* per key; the workload stops there */
-#define LIN_UNKNOWN 1	   /* status of an op whose outcome is unknown */
-#define LIN_BUDGET 2000000 /* search steps per key before giving up */
+#define LIN_OPS_MAX 192	    /* per key; the workload stops there */
+#define LIN_UNKNOWN 1	    /* status of an op whose outcome is unknown */
+#define LIN_BUDGET  2000000 /* search steps per key before giving up */
 
 struct lin_op {
 	uint8_t op;		    /* enum qr_op, a CASPaxos one */
@@ -45,8 +45,8 @@ struct lin_op {
 	uint64_t val;		    /* puts: the value's id (never 0) */
 	struct qr_version expected; /* *_IF_VERSION */
 	uint64_t begin_us, end_us;
-	uint64_t ret_val;	    /* LIN_GET OK: the value's id */
-	struct qr_version ret_ver;  /* OK and PRECONDITION: the version */
+	uint64_t ret_val;	   /* LIN_GET OK: the value's id */
+	struct qr_version ret_ver; /* OK and PRECONDITION: the version */
 };
 
 struct lin_key {
@@ -68,8 +68,8 @@ bool lin_full(const struct lincheck *l, int key);
 int lin_begin(struct lincheck *l, int key, uint8_t op, uint64_t val,
 	      struct qr_version expected, uint64_t now_us);
 /* status: 0, QR_EPRECONDITION, QR_ENOTFOUND, or anything else (unknown). */
-void lin_end(struct lincheck *l, int key, int idx, uint64_t now_us,
-	     int status, uint64_t ret_val, struct qr_version ret_ver);
+void lin_end(struct lincheck *l, int key, int idx, uint64_t now_us, int status,
+	     uint64_t ret_val, struct qr_version ret_ver);
 /* Check one key's history (ops never ended count as unknown): true if
  * linearizable (or the search ran out of budget: counted); else false and
  * a description in detail. */

@@ -139,11 +139,10 @@ static void test_change_function(void)
 			QR_EPRECONDITION);
 	CU_ASSERT_EQUAL(qr_paxos_change(QR_OP_PUT_IF_VERSION, b1, false, b1),
 			QR_EPRECONDITION); /* deleted at b1: no value to swap */
-	CU_ASSERT_EQUAL(
-		qr_paxos_change(QR_OP_DELETE_IF_VERSION, b2, true, b2), 1);
-	CU_ASSERT_EQUAL(
-		qr_paxos_change(QR_OP_DELETE_IF_VERSION, b2, true, b3),
-		QR_EPRECONDITION);
+	CU_ASSERT_EQUAL(qr_paxos_change(QR_OP_DELETE_IF_VERSION, b2, true, b2),
+			1);
+	CU_ASSERT_EQUAL(qr_paxos_change(QR_OP_DELETE_IF_VERSION, b2, true, b3),
+			QR_EPRECONDITION);
 }
 
 int main(void)
