@@ -1059,6 +1059,77 @@ static void test_cas_recovered_promise_refuses_lower_ballots(void)
 	teardown();
 }
 
+/* An anti-entropy push (a REPLICATE NOACK from a peer) of `value` at v. */
+static void ae_push(int from, int to, const char *key, const char *value,
+		    struct qr_version v)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {
+		.cluster_id = CLUSTER,
+		.src_node = (uint16_t)from,
+		.dst_node = (uint16_t)to,
+		.hlc = qr_core_hlc(h.core[from])->last,
+	};
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.flags = QR_MSGF_NOACK,
+		.partition = qr_placement_partition(&h.pl, key, strlen(key)),
+		.version = v,
+		.key = (const uint8_t *)key,
+		.key_len = (uint8_t)strlen(key),
+		.value = (const uint8_t *)value,
+		.value_len = (uint16_t)strlen(value),
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	qr_core_on_frame(h.core[to], 0, buf, len);
+	flush_all();
+}
+
+/*
+ * A linearizable read on a quiet key answers from a unanimous quorum with
+ * no accept (the version stays). But a state that anti-entropy installed
+ * below the acceptors' promises is not chosen even when every replica
+ * shows it: the read must accept it again (new version), not take the
+ * shortcut (docs/protocol.md, "Unsure states").
+ */
+static void test_cas_read_shortcut_not_on_states_installed_below_a_promise(
+	void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "x1", QR_VERSION_NONE);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	struct qr_version v1 = find_reply(1)->version;
+	/* quiet key: the read takes the shortcut, the version stays */
+	cas_req(c, 2, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(2), 0);
+	CU_ASSERT_EQUAL(qr_version_cmp(find_reply(2)->version, v1), 0);
+	/* Every acceptor promised read 2's ballot (> v1). A push of a state
+	 * between v1 and that ballot reaches all three. */
+	struct qr_version v0 = {v1.hlc + 1, v1.node};
+	for (int i = 0; i < N; i++)
+		ae_push((i + 1) % N, i, KEY, "x0", v0);
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT_FATAL(stored(i, KEY, &v));
+		CU_ASSERT_EQUAL(qr_version_cmp(v.version, v0), 0);
+	}
+	cas_req(c, 3, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
+	settle();
+	const struct reply *r = find_reply(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(r->value_len == 2 && !memcmp(r->value, "x0", 2));
+	CU_ASSERT(qr_version_cmp(r->version, v0) > 0); /* accepted again */
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -1108,6 +1179,8 @@ int main(void)
 		 test_cas_minority_answers_unavailable},
 		{"CAS: a recovered promise refuses lower ballots",
 		 test_cas_recovered_promise_refuses_lower_ballots},
+		{"CAS: no read shortcut on states installed below a promise",
+		 test_cas_read_shortcut_not_on_states_installed_below_a_promise},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
