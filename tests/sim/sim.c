@@ -95,6 +95,7 @@ struct client {
 	uint32_t timeout_us;
 	/* a CASPaxos op in flight (checker (g), not (a)-(e)) */
 	bool is_cas;
+	bool cas_plain; /* a plain GET of a CAS key: not in (g)'s history */
 	int cas_key;			      /* 0..ncas-1 */
 	struct qr_version cas_seen[SIM_CAS_KEYS_MAX]; /* last version seen */
 };
@@ -582,6 +583,13 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	if (qr_version_is_none(seen) &&
 	    (op == QR_OP_PUT_IF_VERSION || op == QR_OP_DELETE_IF_VERSION))
 		op = QR_OP_PUT_IF_ABSENT;
+	/* Some plain quorum reads of CAS keys: their read repair installs
+	 * states at replicas behind the acceptors' promises (the "unsure"
+	 * path of docs/protocol.md). Not in (g)'s history: they change no
+	 * state, and a plain read is not linearizable. */
+	bool plain = qr_rng_chance_ppm(&s->rng, 150000);
+	if (plain)
+		op = QR_OP_GET;
 	if (op == QR_OP_PUT_IF_ABSENT || op == QR_OP_PUT_IF_VERSION)
 		make_value(cl->id, seq, value, &vlen);
 	uint32_t part =
@@ -594,7 +602,9 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 		.type = QR_MSG_CLIENT_REQ,
 		.req_id = (uint64_t)cl->id << 48 | seq,
 		.op = op,
-		.level = QR_LEVEL_QUORUM,
+		.level = plain && qr_rng_chance_ppm(&s->rng, 500000)
+				 ? QR_LEVEL_ALL
+				 : QR_LEVEL_QUORUM,
 		.deadline_us = 20000 + (uint32_t)qr_rng_below(&s->rng, 30000),
 		.key = (const uint8_t *)s->keys[key],
 		.key_len = s->key_len[key],
@@ -607,9 +617,13 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	cl->is_cas = true;
 	cl->cas_key = k;
 	cl->req_id = m.req_id;
-	cl->op_index = lin_begin(&s->lin, k, op,
-				 vlen ? (uint64_t)(cl->id + 1) << 48 | seq : 0,
-				 m.expected, s->now_us);
+	cl->cas_plain = plain;
+	cl->op_index = plain ? -1
+			     : lin_begin(&s->lin, k, op,
+					 vlen ? (uint64_t)(cl->id + 1) << 48 |
+							seq
+					      : 0,
+					 m.expected, s->now_us);
 	cl->retries_left =
 		op != QR_OP_LIN_GET && qr_rng_chance_ppm(&s->rng, 500000) ? 2
 									: 0;
@@ -634,8 +648,9 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	uint64_t val = 0;
 	if (status == 0 && m->value_len)
 		val = value_id(m->value, m->value_len);
-	lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status, val,
-		m->version);
+	if (!cl->cas_plain)
+		lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status,
+			val, m->version);
 	s->res->ops++;
 	s->res->cas_ops++;
 	if (status == 0 || status == QR_EPRECONDITION ||
@@ -644,7 +659,9 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	if (status == 0 || status == QR_EPRECONDITION ||
 	    status == QR_ENOTFOUND) {
 		s->res->ops_ok++;
-		cl->cas_seen[cl->cas_key] = m->version;
+		/* a plain read's version may name a state never chosen */
+		if (!cl->cas_plain)
+			cl->cas_seen[cl->cas_key] = m->version;
 	} else if (status == QR_EUNAVAILABLE) {
 		s->res->ops_unavailable++;
 	} else if (status == QR_ETIMEOUT) {
