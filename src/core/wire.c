@@ -245,6 +245,14 @@ enum {
 	PRE_FIXED = 27,
 };
 
+/* PROMISE: today READ_REPLY's layout, kept apart so that either can grow
+ * without the other. */
+enum {
+	PRM_STATUS = 26,    /* i16 */
+	PRM_VALUE_LEN = 28, /* u16 */
+	PRM_FIXED = 30,
+};
+
 /* HEARTBEAT */
 enum {
 	HB_CLOSED_TS = 4,    /* u64 */
@@ -286,6 +294,8 @@ _Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
 _Static_assert(PRE_FIXED + 1 >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRE_FIXED, 1, 0),
 	       "PREPARE");
+_Static_assert(PRM_FIXED >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRM_FIXED, 0, 1),
+	       "PROMISE");
 _Static_assert(QR_MSGF_ALL ==
 		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY),
 	       "flag masks below");
@@ -313,7 +323,7 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_HEARTBEAT] = {HB_FIXED, 0, 0, 0},
 	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY},
 	[QR_MSG_PREPARE] = {PRE_FIXED, PRE_KEY_LEN, 0, 0},
-	[QR_MSG_PROMISE] = {RDR_FIXED, 0, RDR_VALUE_LEN,
+	[QR_MSG_PROMISE] = {PRM_FIXED, 0, PRM_VALUE_LEN,
 			    QR_MSGF_TOMBSTONE | QR_MSGF_UNSURE},
 	[QR_MSG_ACCEPT] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
 			   QR_MSGF_TOMBSTONE},
@@ -453,10 +463,14 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		put_replica_prefix(p, m);
 		break;
 	case QR_MSG_READ_REPLY:
-	case QR_MSG_PROMISE:
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
 		st16(p + RDR_STATUS, (uint16_t)m->status);
+		break;
+	case QR_MSG_PROMISE:
+		put_replica_prefix(p, m);
+		put_version(p + REPL_HLC, m->version);
+		st16(p + PRM_STATUS, (uint16_t)m->status);
 		break;
 	case QR_MSG_HEARTBEAT:
 		st64(p + HB_CLOSED_TS, m->closed_ts);
@@ -506,10 +520,14 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		get_replica_prefix(p, m);
 		break;
 	case QR_MSG_READ_REPLY:
-	case QR_MSG_PROMISE:
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
 		m->status = (int16_t)ld16(p + RDR_STATUS);
+		break;
+	case QR_MSG_PROMISE:
+		get_replica_prefix(p, m);
+		m->version = get_version(p + REPL_HLC);
+		m->status = (int16_t)ld16(p + PRM_STATUS);
 		break;
 	case QR_MSG_HEARTBEAT:
 		m->closed_ts = ld64(p + HB_CLOSED_TS);
