@@ -155,6 +155,11 @@ check "race: unknown outcomes are the exception ($unknown of $((keys * clients))
 	test "$unknown" -le $((keys * clients / 4))
 
 # ---- 2. compare-and-set ----------------------------------------------------
+# (plain ops still work with the longer CLIENT_REQ)
+o=$(q put plain-k pv); rc=$?
+check "plain put ($rc)" test "$rc" = 0
+o=$(q get plain-k)
+check "plain get sees it ($o)" grep -q '"value":"pv"' <<<"$o"
 o=$(q put --if-absent cas-k v1); rc=$?
 v1=$(json_field version <<<"$o")
 check "cas-k created ($rc, $v1)" test "$rc" = 0 -a -n "$v1"
