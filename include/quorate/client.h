@@ -154,6 +154,38 @@ int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
 int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out);
 
+/*
+ * Linearizable operations (CASPaxos per key, docs/protocol.md). Always a
+ * majority of the key's replicas (consistency must be DEFAULT or QUORUM,
+ * else QR_EINVAL). A failed precondition returns QR_EPRECONDITION with the
+ * key's current version in out->hlc / out->node (0 / 0: no entry).
+ * QR_EUNAVAILABLE or QR_ETIMEOUT: the op may or may not have taken effect.
+ * The put/del variants are resent to their first coordinator only (its
+ * dedupe table then answers a resend with the first outcome). A
+ * linearizable read or a failed precondition may give the key a new
+ * version with the same value (the state is accepted again): use the
+ * version of the latest answer in *_if_version.
+ *   get_linearizable: like get (QR_ENOTFOUND if absent);
+ *   put_if_absent:    writes iff the key has no value (absent or deleted);
+ *   put_if_version / del_if_version: iff the current version is (hlc,node).
+ */
+int qr_client_get_linearizable(struct qr_client *c, const void *key,
+			       size_t key_len, const struct qr_req_opts *o,
+			       struct qr_result *out);
+int qr_client_put_if_absent(struct qr_client *c, const void *key,
+			    size_t key_len, const void *value,
+			    size_t value_len, const struct qr_req_opts *o,
+			    struct qr_result *out);
+int qr_client_put_if_version(struct qr_client *c, const void *key,
+			     size_t key_len, const void *value,
+			     size_t value_len, uint64_t hlc, uint16_t node,
+			     const struct qr_req_opts *o,
+			     struct qr_result *out);
+int qr_client_del_if_version(struct qr_client *c, const void *key,
+			     size_t key_len, uint64_t hlc, uint16_t node,
+			     const struct qr_req_opts *o,
+			     struct qr_result *out);
+
 /* The session token (highest HLC seen), e.g. to hand to another process;
  * set: raise it (it never goes back). */
 uint64_t qr_client_session(const struct qr_client *c);

@@ -72,6 +72,13 @@ static const char usage_text[] =
 	"once, or\n"
 	"                            read a quorum\n"
 	"      --coordinator first|random   which replica coordinates\n"
+	"      --linearizable        get: linearizable read (CASPaxos)\n"
+	"      --if-absent           put: only if the key has no value\n"
+	"      --if-version V        put, del: only if the version is V "
+	"(HLC.NODE);\n"
+	"                            else PRECONDITION_FAILED (exit 6) and "
+	"the\n"
+	"                            current version\n"
 	"  -n, --node ID             stat: only this node\n"
 	"  -j, --json                one JSON object on stdout, errors "
 	"included\n"
@@ -232,6 +239,12 @@ struct cli {
 	enum qr_client_coordinator coordinator;
 	long node; /* stat --node, -1: all */
 	bool verbose;
+	/* linearizable ops (CASPaxos) */
+	bool linearizable;	  /* get --linearizable */
+	bool if_absent;		  /* put --if-absent */
+	bool if_version;	  /* put / del --if-version V */
+	uint64_t exp_hlc;	  /* V */
+	uint16_t exp_node;
 };
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -290,6 +303,18 @@ static int parse_version(const char *s, uint64_t *hlc)
 		return -1;
 	if (dot && parse_u64(dot + 1, 0xffff, &node))
 		return -1;
+	return 0;
+}
+
+/* "HLC.NODE" exactly (a version as printed), for --if-version. */
+static int parse_full_version(const char *s, uint64_t *hlc, uint16_t *node)
+{
+	const char *dot = strchr(s, '.');
+	uint64_t n;
+	if (!dot || parse_version(s, hlc) || parse_u64(dot + 1, 0xffff, &n) ||
+	    *hlc == 0)
+		return -1;
+	*node = (uint16_t)n;
 	return 0;
 }
 
@@ -358,6 +383,14 @@ static int report(const char *op, const char *key, const struct qr_result *r,
 	if (r->status) {
 		fprintf(stderr, "quorate: %s %s: %s", op, key,
 			qr_strerror(r->status));
+		if (r->status == QR_EPRECONDITION) {
+			fprintf(stderr, " (current version ");
+			if (r->hlc)
+				print_version(stderr, r);
+			else
+				fprintf(stderr, "none");
+			fprintf(stderr, ")");
+		}
 		if (r->status == QR_ENOTFOUND && r->tombstone) {
 			fprintf(stderr, " (deleted at version ");
 			print_version(stderr, r);
@@ -405,6 +438,22 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 			    "--consistency %s is for put and del",
 			    cl->ro.consistency == QR_CONSISTENCY_ANY ? "any"
 								      : "w=N");
+	if (cl->linearizable && strcmp(op, "get"))
+		return fail(EXIT_USAGE, QR_EINVAL, op,
+			    "--linearizable is for get");
+	if (cl->if_absent && strcmp(op, "put"))
+		return fail(EXIT_USAGE, QR_EINVAL, op, "--if-absent is for put");
+	if (cl->if_version && !strcmp(op, "get"))
+		return fail(EXIT_USAGE, QR_EINVAL, op,
+			    "--if-version is for put and del");
+	if (cl->if_absent && cl->if_version)
+		return fail(EXIT_USAGE, QR_EINVAL, op,
+			    "--if-absent and --if-version exclude each other");
+	if ((cl->linearizable || cl->if_absent || cl->if_version) &&
+	    cl->consistency_set &&
+	    cl->ro.consistency != QR_CONSISTENCY_QUORUM)
+		return fail(EXIT_USAGE, QR_EINVAL, op,
+			    "linearizable operations always use a quorum");
 	static uint8_t value[QR_CLIENT_VALUE_BYTES_MAX];
 	size_t value_len = 0;
 	if (want == 2) {
@@ -450,11 +499,23 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 	if (!c)
 		return fail(EXIT_OTHER, QR_EIO, op, "%s", err);
 	static struct qr_result r;
-	if (!strcmp(op, "put"))
+	if (!strcmp(op, "put") && cl->if_absent)
+		qr_client_put_if_absent(c, key, strlen(key), value, value_len,
+					&cl->ro, &r);
+	else if (!strcmp(op, "put") && cl->if_version)
+		qr_client_put_if_version(c, key, strlen(key), value, value_len,
+					 cl->exp_hlc, cl->exp_node, &cl->ro,
+					 &r);
+	else if (!strcmp(op, "put"))
 		qr_client_put(c, key, strlen(key), value, value_len, &cl->ro,
 			      &r);
+	else if (!strcmp(op, "get") && cl->linearizable)
+		qr_client_get_linearizable(c, key, strlen(key), &cl->ro, &r);
 	else if (!strcmp(op, "get"))
 		qr_client_get(c, key, strlen(key), &cl->ro, &r);
+	else if (cl->if_version)
+		qr_client_del_if_version(c, key, strlen(key), cl->exp_hlc,
+					 cl->exp_node, &cl->ro, &r);
 	else
 		qr_client_del(c, key, strlen(key), &cl->ro, &r);
 	qr_client_close(c);
@@ -811,7 +872,13 @@ static int do_stat(struct cli *cl, const char *op, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_COORDINATOR = 256, OPT_ON_STALE };
+	enum {
+		OPT_COORDINATOR = 256,
+		OPT_ON_STALE,
+		OPT_LINEARIZABLE,
+		OPT_IF_ABSENT,
+		OPT_IF_VERSION,
+	};
 	static const struct option longopts[] = {
 		{"cluster", required_argument, NULL, 'c'},
 		{"consistency", required_argument, NULL, 'C'},
@@ -820,6 +887,9 @@ int main(int argc, char **argv)
 		{"min-version", required_argument, NULL, 'm'},
 		{"coordinator", required_argument, NULL, OPT_COORDINATOR},
 		{"on-stale", required_argument, NULL, OPT_ON_STALE},
+		{"linearizable", no_argument, NULL, OPT_LINEARIZABLE},
+		{"if-absent", no_argument, NULL, OPT_IF_ABSENT},
+		{"if-version", required_argument, NULL, OPT_IF_VERSION},
 		{"node", required_argument, NULL, 'n'},
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -884,6 +954,21 @@ int main(int argc, char **argv)
 					    "--on-stale '%s': expected wait, "
 					    "error or quorum",
 					    optarg);
+			break;
+		case OPT_LINEARIZABLE:
+			cl.linearizable = true;
+			break;
+		case OPT_IF_ABSENT:
+			cl.if_absent = true;
+			break;
+		case OPT_IF_VERSION:
+			if (parse_full_version(optarg, &cl.exp_hlc,
+					       &cl.exp_node))
+				return fail(EXIT_USAGE, QR_EINVAL, NULL,
+					    "--if-version '%s': expected "
+					    "HLC.NODE as printed",
+					    optarg);
+			cl.if_version = true;
 			break;
 		case OPT_COORDINATOR:
 			if (!strcmp(optarg, "first"))

@@ -318,7 +318,8 @@ static int drain(struct qr_client *c, struct pending *p)
 
 static int request(struct qr_client *c, uint8_t op, const void *key,
 		   size_t key_len, const void *value, size_t value_len,
-		   const struct qr_req_opts *o, struct qr_result *out)
+		   struct qr_version expected, const struct qr_req_opts *o,
+		   struct qr_result *out)
 {
 	static const struct qr_req_opts defaults;
 	struct qr_result scratch;
@@ -340,7 +341,12 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 	if (drain(c, NULL) < 0)
 		return out->status = QR_EIO;
 
-	bool is_write = op != QR_OP_GET;
+	/* Linearizable reads fail over like reads; CAS writes stay on one
+	 * coordinator, whose dedupe table knows them (a CAS resent to
+	 * another node is a new execution that could fail its precondition
+	 * against its own first try). */
+	bool is_cas = qr_op_is_cas(op);
+	bool is_write = op != QR_OP_GET && op != QR_OP_LIN_GET;
 	struct qr_msg m = {
 		.type = QR_MSG_CLIENT_REQ,
 		.req_id = c->next_req_id++,
@@ -355,10 +361,21 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 		.flags = o->on_stale == QR_ON_STALE_ERROR    ? QR_MSGF_STALE_ERROR
 			 : o->on_stale == QR_ON_STALE_QUORUM ? QR_MSGF_STALE_QUORUM
 							     : 0,
+		.expected = expected,
 	};
 	if ((unsigned)o->on_stale > QR_ON_STALE_QUORUM ||
 	    (!is_write && m.level == QR_LEVEL_ANY))
 		return out->status = QR_EINVAL;
+	if (is_cas) {
+		/* CASPaxos always asks a majority: level QUORUM only. */
+		if (o->consistency && o->consistency != QR_CONSISTENCY_QUORUM)
+			return out->status = QR_EINVAL;
+		m.level = QR_LEVEL_QUORUM;
+		if ((op == QR_OP_PUT_IF_VERSION ||
+		     op == QR_OP_DELETE_IF_VERSION) &&
+		    qr_version_is_none(expected))
+			return out->status = QR_EINVAL;
+	}
 	if (m.level == QR_LEVEL_RW) {
 		m.r = o->r;
 		m.w = o->w;
@@ -402,7 +419,10 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 		if (now >= deadline_us)
 			break;
 		uint16_t node =
-			replicas[attempt_replica(c, is_write, start, k)];
+			replicas[is_cas && is_write
+					 ? start % c->pl.rf
+					 : attempt_replica(c, is_write, start,
+							   k)];
 		/* The node answers within what is left of our deadline, with
 		 * a margin so its UNAVAILABLE reaches us before we give up. */
 		uint64_t left_us = deadline_us - now;
@@ -479,17 +499,56 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 		  const void *value, size_t value_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_PUT, key, key_len, value, value_len, o, out);
+	return request(c, QR_OP_PUT, key, key_len, value, value_len,
+		       QR_VERSION_NONE, o, out);
 }
 
 int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_GET, key, key_len, NULL, 0, o, out);
+	return request(c, QR_OP_GET, key, key_len, NULL, 0, QR_VERSION_NONE,
+		       o, out);
 }
 
 int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_DELETE, key, key_len, NULL, 0, o, out);
+	return request(c, QR_OP_DELETE, key, key_len, NULL, 0,
+		       QR_VERSION_NONE, o, out);
+}
+
+int qr_client_get_linearizable(struct qr_client *c, const void *key,
+			       size_t key_len, const struct qr_req_opts *o,
+			       struct qr_result *out)
+{
+	return request(c, QR_OP_LIN_GET, key, key_len, NULL, 0,
+		       QR_VERSION_NONE, o, out);
+}
+
+int qr_client_put_if_absent(struct qr_client *c, const void *key,
+			    size_t key_len, const void *value,
+			    size_t value_len, const struct qr_req_opts *o,
+			    struct qr_result *out)
+{
+	return request(c, QR_OP_PUT_IF_ABSENT, key, key_len, value,
+		       value_len, QR_VERSION_NONE, o, out);
+}
+
+int qr_client_put_if_version(struct qr_client *c, const void *key,
+			     size_t key_len, const void *value,
+			     size_t value_len, uint64_t hlc, uint16_t node,
+			     const struct qr_req_opts *o,
+			     struct qr_result *out)
+{
+	return request(c, QR_OP_PUT_IF_VERSION, key, key_len, value,
+		       value_len, (struct qr_version){hlc, node}, o, out);
+}
+
+int qr_client_del_if_version(struct qr_client *c, const void *key,
+			     size_t key_len, uint64_t hlc, uint16_t node,
+			     const struct qr_req_opts *o,
+			     struct qr_result *out)
+{
+	return request(c, QR_OP_DELETE_IF_VERSION, key, key_len, NULL, 0,
+		       (struct qr_version){hlc, node}, o, out);
 }

@@ -47,6 +47,7 @@ enum qr_bug {
 						 * current for any token */
 	QR_BUG_GC_EARLY = 1u << 4, /* tombstones collected after the grace
 				    * without waiting for every replica */
+	QR_BUG_FORGET_PROMISE = 1u << 5, /* CASPaxos acceptor ignores promises */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

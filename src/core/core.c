@@ -49,6 +49,7 @@
 
 #include "common/compiler.h"
 #include "core/gc.h"
+#include "core/paxos.h"
 #include "core/timer.h"
 #include "quorate/err.h"
 
@@ -65,6 +66,15 @@ enum req_kind {
 	REQ_FREE = 0,
 	REQ_WRITE,
 	REQ_READ,
+	REQ_CAS, /* CASPaxos proposer (linearizable ops) */
+};
+
+#define CAS_MINE_MAX 4 /* ballots of our own accepts a CAS remembers */
+
+enum cas_phase {
+	CAS_PREPARE = 1, /* PREPARE sent, collecting PROMISEs */
+	CAS_ACCEPT,	 /* ACCEPT sent, collecting ACCEPTEDs */
+	CAS_BACKOFF,	 /* rejected: a new ballot when the timer fires */
 };
 
 /* One coordinator request. ~1.4 KiB, most of it the key and value copy that
@@ -103,9 +113,24 @@ struct req {
 	uint64_t linger_us;   /* after answering, give up on stragglers then */
 	uint64_t rto_us;      /* current retransmission timeout */
 	uint64_t sent_us;     /* first transmission (RTT samples) */
-	struct qr_version version; /* write: stamped; read: best seen */
+	struct qr_version version; /* write: stamped; read: best seen;
+				    * CAS: the answer's, or our last accept */
+	/* CAS (the proposer of CASPaxos; docs/protocol.md) */
+	uint8_t phase;		   /* enum cas_phase */
+	uint8_t mine_count;	   /* ballots recorded in mine[] (a ring) */
+	bool st_found, st_tomb;	   /* best accepted state promised */
+	bool unanimous;		   /* every promise names the same state */
+	bool acc_new;		   /* accepting the op's new state, not st */
+	int16_t result;		   /* answer once the accept has a quorum */
+	uint16_t st_value_len;
+	uint64_t backoff_us;	   /* current cap of the random backoff */
+	struct qr_version ballot;  /* this round's */
+	struct qr_version expected; /* *_IF_VERSION */
+	struct qr_version st_version, first;
+	struct qr_version mine[CAS_MINE_MAX]; /* our accepted new states */
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t st_value[QR_VALUE_BYTES_MAX]; /* CAS: best state's value */
 };
 
 /* A reply waiting for the WAL to make an lsn durable. */
@@ -113,8 +138,9 @@ struct pending {
 	uint64_t lsn; /* release once durable_lsn >= lsn */
 	uint64_t op_id;
 	uint16_t dst;	 /* node to answer (may be self) */
-	uint8_t type;	 /* QR_MSG_REPLICATE_ACK or QR_MSG_READ_REPLY */
-	uint8_t key_len; /* READ_REPLY: key to read again at release */
+	uint8_t type;	 /* QR_MSG_REPLICATE_ACK, _READ_REPLY, _PROMISE or
+			  * _ACCEPTED */
+	uint8_t key_len; /* READ_REPLY, PROMISE: key to read at release */
 	struct qr_version version; /* REPLICATE_ACK: version acked */
 	uint8_t key[QR_KEY_BYTES_MAX];
 };
@@ -235,6 +261,8 @@ struct qr_core {
 	struct dedup *dedup;
 	uint32_t dedup_sets_mask;
 	uint64_t dedup_seq;
+	/* CASPaxos acceptor: promises (src/core/paxos.h) */
+	struct qr_paxos_table paxos;
 	/* outgoing frames, one per peer; client replies go one per frame */
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
@@ -399,8 +427,10 @@ static void send_client_reply(struct qr_core *c, const struct req *q,
 		.status = (int16_t)status,
 		.version = q->version,
 	};
-	if (q->kind == REQ_READ) {
-		m.closed_ts = q->serve_wm;
+	if (q->kind == REQ_READ ||
+	    (q->kind == REQ_CAS && q->op == QR_OP_LIN_GET)) {
+		if (q->kind == REQ_READ)
+			m.closed_ts = q->serve_wm;
 		m.answered = (uint8_t)__builtin_popcount(q->done_mask);
 		for (int i = 0; i < q->rf; i++)
 			if (q->done_mask & (1u << i))
@@ -472,7 +502,8 @@ static void hint_missing(struct qr_core *c, const struct req *q);
 
 static void req_free(struct qr_core *c, struct req *q)
 {
-	if (q->kind == REQ_WRITE)
+	if (q->kind == REQ_WRITE ||
+	    (q->kind == REQ_CAS && q->phase == CAS_ACCEPT))
 		hint_missing(c, q);
 	qr_timer_cancel(&c->wheel, &q->timer);
 	if (q->parked) {
@@ -536,7 +567,7 @@ static void req_answer(struct qr_core *c, struct req *q, int status)
 {
 	QR_ASSERT(!q->answered);
 	q->answered = true;
-	if (q->kind == REQ_WRITE) {
+	if (q->kind == REQ_WRITE || q->kind == REQ_CAS) {
 		struct dedup *d = dedup_find(c, q->client, q->req_id);
 		if (d && d->op_id == op_id_of(c, q)) {
 			d->op_id = 0;
@@ -585,7 +616,7 @@ static void pending_push(struct qr_core *c, const struct pending *p)
 	d->type = p->type;
 	d->key_len = p->key_len;
 	d->version = p->version;
-	if (p->type == QR_MSG_READ_REPLY)
+	if (p->type == QR_MSG_READ_REPLY || p->type == QR_MSG_PROMISE)
 		memcpy(d->key, p->key, p->key_len);
 	c->pend_count++;
 }
@@ -600,30 +631,42 @@ static void ceiling_renew(struct qr_core *c, uint64_t ms);
 static void write_dispatch(struct qr_core *c, struct req *q);
 static void coord_on_read_reply(struct qr_core *c, uint16_t from,
 				const struct qr_msg *m);
+static void cas_on_promise(struct qr_core *c, uint16_t from,
+			   const struct qr_msg *m);
+static void cas_on_accepted(struct qr_core *c, uint16_t from,
+			    const struct qr_msg *m);
 
+/* type: QR_MSG_REPLICATE_ACK, or QR_MSG_ACCEPTED for a CASPaxos accept. */
 static void send_ack(struct qr_core *c, uint16_t dst, uint64_t op_id,
-		     struct qr_version v)
+		     struct qr_version v, uint8_t type)
 {
 	if (dst == c->cfg.node_id) {
-		coord_on_ack(c, dst, op_id, 0, v);
+		if (type == QR_MSG_ACCEPTED) {
+			struct qr_msg a = {.type = type, .op_id = op_id,
+					   .version = v};
+			cas_on_accepted(c, dst, &a);
+		} else {
+			coord_on_ack(c, dst, op_id, 0, v);
+		}
 		return;
 	}
 	struct qr_msg m = {
-		.type = QR_MSG_REPLICATE_ACK,
+		.type = type,
 		.op_id = op_id,
 		.version = v,
 	};
 	send_peer(c, dst, &m);
 }
 
-/* Answer a READ from the store as it is now: the entry if durable, else
+/* Answer a READ (type QR_MSG_READ_REPLY) or a granted PREPARE
+ * (QR_MSG_PROMISE) from the store as it is now: the entry if durable, else
  * queue the answer behind the WAL. */
-static void answer_read(struct qr_core *c, uint16_t dst, uint64_t op_id,
-			const uint8_t *key, uint8_t key_len)
+static void answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
+			uint64_t op_id, const uint8_t *key, uint8_t key_len)
 {
 	struct qr_store_view v;
 	struct qr_msg m = {
-		.type = QR_MSG_READ_REPLY,
+		.type = type,
 		.op_id = op_id,
 		/* Every write stamped below it is durable here: a session
 		 * token below it may be served by us alone. */
@@ -636,7 +679,7 @@ static void answer_read(struct qr_core *c, uint16_t dst, uint64_t op_id,
 				.lsn = v.lsn,
 				.op_id = op_id,
 				.dst = dst,
-				.type = QR_MSG_READ_REPLY,
+				.type = type,
 				.key_len = key_len,
 			};
 			memcpy(p.key, key, key_len);
@@ -646,10 +689,22 @@ static void answer_read(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		m.version = v.version;
 		if (v.tombstone)
 			m.flags |= QR_MSGF_TOMBSTONE;
+		if (type == QR_MSG_PROMISE &&
+		    qr_paxos_unsure(&c->paxos,
+				    qr_paxos_slot_of(&c->paxos, key, key_len),
+				    v.version))
+			m.flags |= QR_MSGF_UNSURE;
 		m.value = v.value;
 		m.value_len = v.value_len;
 	} else {
 		m.status = QR_ENOTFOUND;
+	}
+	if (type == QR_MSG_PROMISE) {
+		if (dst == c->cfg.node_id)
+			cas_on_promise(c, dst, &m);
+		else
+			send_peer(c, dst, &m);
+		return;
 	}
 	c->stats.reads_served++;
 	if (dst == c->cfg.node_id)
@@ -663,7 +718,7 @@ static void answer_read(struct qr_core *c, uint16_t dst, uint64_t op_id,
  * REPLICATE from peers and for the coordinator's own replica (dst == self).
  */
 static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
-			  const struct qr_store_write *w)
+			  const struct qr_store_write *w, uint8_t ack_type)
 {
 	struct qr_store_view cur;
 	int cmp = 1;
@@ -688,6 +743,13 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		struct qr_store_write sw = *w;
 		sw.lsn = c->next_lsn++;
 		c->stats.wal_appends++;
+		/* Not an ACCEPT: mark it if it goes below a CASPaxos promise
+		 * (paxos.h, "unsure states"; one key hash per apply). */
+		if (ack_type != QR_MSG_ACCEPTED)
+			qr_paxos_install(&c->paxos,
+					 qr_paxos_slot_of(&c->paxos, w->key,
+							  w->key_len),
+					 w->version);
 		int rc = qr_store_apply(c->store, &sw, &cur);
 		if (rc < 0) {
 			/* Logged but not applied (table full): recovery
@@ -707,14 +769,14 @@ static void replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	if (op_id == AE_NO_ACK)
 		return; /* an anti-entropy push: nobody waits for it */
 	if (QR_BUG(ACK_BEFORE_WAL) || cur.lsn <= c->durable_lsn) {
-		send_ack(c, dst, op_id, cur.version);
+		send_ack(c, dst, op_id, cur.version, ack_type);
 		return;
 	}
 	struct pending p = {
 		.lsn = cur.lsn,
 		.op_id = op_id,
 		.dst = dst,
-		.type = QR_MSG_REPLICATE_ACK,
+		.type = ack_type,
 		.version = cur.version,
 	};
 	pending_push(c, &p);
@@ -761,7 +823,8 @@ static void replica_on_replicate(struct qr_core *c, uint16_t from,
 	    !ae_gc_admit(c, &w))
 		return; /* a straggling write: see ae_gc_admit */
 	replica_write(c, from,
-		      (m->flags & QR_MSGF_NOACK) ? AE_NO_ACK : m->op_id, &w);
+		      (m->flags & QR_MSGF_NOACK) ? AE_NO_ACK : m->op_id, &w,
+		      QR_MSG_REPLICATE_ACK);
 }
 
 static void replica_on_read(struct qr_core *c, uint16_t from,
@@ -769,8 +832,9 @@ static void replica_on_read(struct qr_core *c, uint16_t from,
 {
 	if (!replica_owns(c, m))
 		return;
-	answer_read(c, from, m->op_id, m->key, m->key_len);
+	answer_read(c, QR_MSG_READ_REPLY, from, m->op_id, m->key, m->key_len);
 }
+
 
 void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 {
@@ -787,10 +851,12 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 		struct pending cp = *p; /* the callee may push new ones */
 		c->pend_head = (c->pend_head + 1) % c->cfg.pending_max;
 		c->pend_count--;
-		if (cp.type == QR_MSG_REPLICATE_ACK)
-			send_ack(c, cp.dst, cp.op_id, cp.version);
+		if (cp.type == QR_MSG_REPLICATE_ACK ||
+		    cp.type == QR_MSG_ACCEPTED)
+			send_ack(c, cp.dst, cp.op_id, cp.version, cp.type);
 		else
-			answer_read(c, cp.dst, cp.op_id, cp.key, cp.key_len);
+			answer_read(c, cp.type, cp.dst, cp.op_id, cp.key,
+				    cp.key_len);
 	}
 }
 
@@ -810,7 +876,8 @@ static void send_replicate(struct qr_core *c, struct req *q, int i)
 	uint16_t node = q->replicas[i];
 	if (node == c->cfg.node_id) {
 		if (q->kind == REQ_READ || ae_gc_admit(c, &w))
-			replica_write(c, node, op_id_of(c, q), &w);
+			replica_write(c, node, op_id_of(c, q), &w,
+				      QR_MSG_REPLICATE_ACK);
 		return;
 	}
 	struct qr_msg m = {
@@ -832,7 +899,8 @@ static void send_read(struct qr_core *c, struct req *q, int i)
 {
 	uint16_t node = q->replicas[i];
 	if (node == c->cfg.node_id) {
-		answer_read(c, node, op_id_of(c, q), q->key, q->key_len);
+		answer_read(c, QR_MSG_READ_REPLY, node, op_id_of(c, q), q->key,
+			    q->key_len);
 		return;
 	}
 	struct qr_msg m = {
@@ -899,6 +967,10 @@ static bool all_live_answered(struct qr_core *c, const struct req *q)
 			return false;
 	return true;
 }
+
+/* The CASPaxos acceptor and proposer: a part of this file kept apart (it
+ * uses the request table, the pending queue and the WAL like the rest). */
+#include "core/core_paxos.inc"
 
 /* Reads: can we answer, and what? Called after every reply or repair ack. */
 static void read_progress(struct qr_core *c, struct req *q)
@@ -1063,21 +1135,24 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		return;
 	}
 	bool is_read = m->op == QR_OP_GET;
+	bool is_cas = qr_op_is_cas(m->op); /* linearizable: always a quorum */
 	bool any = m->level == QR_LEVEL_ANY;
 	uint8_t rf = (uint8_t)pl->rf;
-	uint8_t need = level_count(m->level, is_read ? m->r : m->w, rf);
+	uint8_t need = is_cas ? quorum_of(rf)
+			      : level_count(m->level, is_read ? m->r : m->w, rf);
 	if (is_read && any)
 		need = 0; /* ANY is for writes */
 	/* A token read no replica is current for may become a quorum read. */
 	if (is_read && m->min_version && (m->flags & QR_MSGF_STALE_QUORUM) &&
 	    need && need < quorum_of(rf))
 		need = quorum_of(rf);
-	if (need == 0 || (m->op != QR_OP_PUT && m->value_len)) {
+	if (need == 0 || (m->op != QR_OP_PUT && m->op != QR_OP_PUT_IF_ABSENT &&
+			  m->op != QR_OP_PUT_IF_VERSION && m->value_len)) {
 		reply_error_direct(c, client, m, shard, QR_EINVAL);
 		return;
 	}
 	struct dedup *retry = NULL; /* an UNAVAILABLE write asked again */
-	if (!is_read) {
+	if (!is_read && m->op != QR_OP_LIN_GET) {
 		struct dedup *d = dedup_find(c, client, m->req_id);
 		if (d && d->op_id == 0 && d->status == QR_EUNAVAILABLE)
 			retry = d;
@@ -1110,7 +1185,7 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	}
 	uint64_t now = now_us(c);
 	c->stats.client_ops[m->op]++;
-	q->kind = is_read ? REQ_READ : REQ_WRITE;
+	q->kind = is_read ? REQ_READ : is_cas ? REQ_CAS : REQ_WRITE;
 	q->op = m->op;
 	q->need = need;
 	q->rf = rf;
@@ -1126,6 +1201,10 @@ static void coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	q->sent_us = now;
 	q->key_len = m->key_len;
 	memcpy(q->key, m->key, m->key_len);
+	if (is_cas) {
+		cas_start(c, q, m, retry);
+		return;
+	}
 	if (is_read) {
 		/* Blocking repair for R >= quorum (monotonic quorum reads). */
 		q->hold_need = need >= quorum_of(rf) ? quorum_of(rf) : 0;
@@ -1267,13 +1346,16 @@ static void ceiling_durable(struct qr_core *c)
 	c->ceiling_next_lsn = 0;
 	for (uint32_t i = 0; i < c->cfg.requests_max && c->parked; i++) {
 		struct req *q = &c->reqs[i];
-		if (q->kind != REQ_WRITE || !q->parked ||
-		    QR_HLC_MS(q->version.hlc) >= c->ceiling_ms)
+		if ((q->kind != REQ_WRITE && q->kind != REQ_CAS) ||
+		    !q->parked || QR_HLC_MS(req_stamp(q).hlc) >= c->ceiling_ms)
 			continue;
 		q->parked = false;
 		c->parked--;
 		q->sent_us = now_us(c);
-		write_dispatch(c, q);
+		if (q->kind == REQ_CAS)
+			cas_dispatch(c, q);
+		else
+			write_dispatch(c, q);
 	}
 	/* Parked writes the new ceiling does not cover need the next one. */
 	if (c->parked)
@@ -1329,6 +1411,15 @@ static void closed_scan(struct qr_core *c)
 		}
 		k += (uint32_t)__builtin_ctzll(word);
 		const struct req *q = &c->reqs[k];
+		if (q->kind == REQ_CAS && q->phase == CAS_ACCEPT) {
+			/* An accept writes a state versioned by its ballot. */
+			for (int i = 0; i < q->rf; i++)
+				if (!(q->done_mask & (1u << i)))
+					ct[q->replicas[i]] =
+						QR_MIN(ct[q->replicas[i]],
+						       q->ballot.hlc);
+			continue;
+		}
 		if (q->kind != REQ_WRITE)
 			continue;
 		for (int i = 0; i < q->rf; i++) {
@@ -1454,10 +1545,20 @@ static struct qr_store_write req_write_of(const struct req *q)
 }
 
 /* A write slot is being freed: every replica that did not acknowledge it
- * gets a hint (hints never count toward W). */
+ * gets a hint (hints never count toward W). For a CASPaxos op in its
+ * accept phase, the state being accepted (a replica installing it from a
+ * hint marks it unsure, as any install below a promise: paxos.h). */
 static void hint_missing(struct qr_core *c, const struct req *q)
 {
 	struct qr_store_write w = req_write_of(q);
+	if (q->kind == REQ_CAS) {
+		w.version = q->ballot;
+		w.tombstone = q->acc_new ? q->tombstone : q->st_tomb;
+		w.value = q->acc_new ? q->value : q->st_value;
+		w.value_len = w.tombstone ? 0
+			      : q->acc_new ? q->value_len
+					   : q->st_value_len;
+	}
 	for (int i = 0; i < q->rf; i++) {
 		if (q->done_mask & (1u << i))
 			continue;
@@ -1514,7 +1615,8 @@ static void hint_send(struct qr_core *c, uint32_t slot)
 		};
 		/* Our own missed write: admitted like one from a peer. */
 		if (h->from_store || ae_gc_admit(c, &w))
-			replica_write(c, h->target, op_id, &w);
+			replica_write(c, h->target, op_id, &w,
+				      QR_MSG_REPLICATE_ACK);
 		return;
 	}
 	/* A hand-off from a store is a repair: its copy was current when
@@ -2121,6 +2223,10 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 			req_free(c, q);
 		return;
 	}
+	if (q->kind == REQ_CAS) {
+		cas_timer(c, q);
+		return;
+	}
 	uint64_t op_id = op_id_of(c, q);
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
 	req_arm(c, q);
@@ -2238,6 +2344,18 @@ static void on_peer_msg(struct qr_core *c, uint16_t from,
 	case QR_MSG_DIGEST:
 		ae_on_digest(c, from, m);
 		break;
+	case QR_MSG_PREPARE:
+		acceptor_on_prepare(c, from, m);
+		break;
+	case QR_MSG_PROMISE:
+		cas_on_promise(c, from, m);
+		break;
+	case QR_MSG_ACCEPT:
+		acceptor_on_accept(c, from, m);
+		break;
+	case QR_MSG_ACCEPTED:
+		cas_on_accepted(c, from, m);
+		break;
 	default:
 		drop(c, QR_DROP_UNEXPECTED);
 		break;
@@ -2312,6 +2430,17 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 			c->floor_recovered = QR_MAX(c->floor_recovered, f);
 		}
 		qr_hlc_raise(&c->hlc, rec->version.hlc);
+		/* Every ballot promised before the crash is below it (the
+		 * ceiling was durable before the PROMISE went out): a floor
+		 * for promises whose records a snapshot dropped. */
+		qr_paxos_raise_floor(&c->paxos, rec->version);
+		recover_lsn(c, rec->lsn);
+		return 0;
+	}
+	if (rec->type == QR_WAL_PROMISE) {
+		qr_paxos_recover(&c->paxos, rec->key, rec->key_len,
+				 rec->version);
+		qr_hlc_raise(&c->hlc, rec->version.hlc);
 		recover_lsn(c, rec->lsn);
 		return 0;
 	}
@@ -2366,6 +2495,10 @@ void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
 	 * which recovery raised to the durable ceiling). */
 	if (last_lsn)
 		orphan_begin(c, c->floor_recovered, qr_hlc_now(&c->hlc));
+	/* Which recovered entries went below a promise is not known: none
+	 * of them backs a read without an accept (paxos.h). */
+	qr_paxos_taint_all(&c->paxos,
+			   (struct qr_version){c->hlc.last, UINT16_MAX});
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -2422,7 +2555,7 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	int rc = QR_ENOMEM;
 	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup ||
 	    !c->hints || !c->free_hints || !c->jobs || !c->req_busy ||
-	    !c->hint_busy)
+	    !c->hint_busy || qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
 		goto fail;
 	for (uint32_t i = 0; i < c->cfg.hints_max; i++)
 		c->free_hints[i] = c->cfg.hints_max - 1 - i;
@@ -2495,6 +2628,7 @@ void qr_core_destroy(struct qr_core *c)
 	qr_gc_fini(&c->gc);
 	free(c->ae_keys);
 	free(c->ae_key_lens);
+	qr_paxos_table_fini(&c->paxos);
 	free(c);
 }
 

@@ -94,6 +94,9 @@ struct qr_core_stats {
 	uint64_t ae_passes;	       /* on-demand passes (repair, peer back) */
 	uint64_t tombstones_collected; /* removed by tombstone GC */
 	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
+	uint64_t cas_rounds;   /* CASPaxos ballots tried (proposer) */
+	uint64_t cas_promises; /* promises logged (acceptor) */
+	uint64_t cas_rejects;  /* prepares / accepts refused (acceptor) */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
 	uint64_t reads_served;

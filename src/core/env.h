@@ -25,7 +25,9 @@ enum qr_wal_type {
 			       * optional): the node's closed-timestamp floor,
 			       * below which every write it stamped is
 			       * durable at every replica */
-	QR_WAL_TYPE_MAX = QR_WAL_CLOCK,
+	QR_WAL_PROMISE = 5,   /* CASPaxos: version is the ballot promised for
+			       * key (src/core/paxos.h); no value */
+	QR_WAL_TYPE_MAX = QR_WAL_PROMISE,
 };
 
 /* One record the core asks the WAL to make durable. Pointers are only valid

@@ -34,7 +34,7 @@
  *   14 reserved    u16 0
  *   16 hlc         u64
  *
- *   CLIENT_REQ (fixed 31)   CLIENT_REPLY (fixed 43)  HEARTBEAT (fixed 16)
+ *   CLIENT_REQ (fixed 41)   CLIENT_REPLY (fixed 43)  HEARTBEAT (fixed 16)
  *    4 req_id      u64       4 req_id       u64       4 closed_ts   u64
  *   12 min_version u64      12 replica_mask u64      12 incarnation u32
  *   20 deadline_us u32      20 version.hlc  u64
@@ -44,7 +44,9 @@
  *   27 w           u8       34 answered     u8
  *   28 value_len   u16      35 closed_ts    u64 (serving watermark)
  *   30 key_len     u8       43 value
- *   31 key, value
+ *   31 expected.hlc  u64 (*_IF_VERSION ops; else 0)
+ *   39 expected.node u16
+ *   41 key, value
  *
  *   REPLICATE (fixed 29)  REPLICATE_ACK (fixed 28)  READ (fixed 17)
  *    4 op_id        u64    4 op_id        u64        4 op_id     u64
@@ -64,11 +66,18 @@
  *   24 version.node u16 | 26 status i16 | 28 closed_ts u64 |
  *   36 value_len u16 | 38 value
  *
+ *   CASPaxos (src/core/paxos.h), the same layouts as their plain twins:
+ *   PREPARE (fixed 27): op_id, partition, version (the ballot) | 26 key_len
+ *     u8 | 27 key. ACCEPT = REPLICATE's layout (version = the ballot; flag
+ *     TOMBSTONE). PROMISE = READ_REPLY's (flag TOMBSTONE). ACCEPTED =
+ *     REPLICATE_ACK's. PREPARE and ACCEPT need a ballot other than none.
+ *     PROMISE may also carry the flag UNSURE (0x02, NOACK's bit).
+ *
  * The four replica messages share their first 16 bytes (op_id, partition)
  * and all but READ (which asks for a version, so carries none) the 10 after
  * (version), so they share the code that reads and writes them. Sizes: the
  * largest message is a CLIENT_REQ with a 255 B key and a 1024 B value,
- * 1310 B; with the frame header 1334 B <= QR_FRAME_BYTES_MAX. The smallest is
+ * 1320 B; with the frame header 1344 B <= QR_FRAME_BYTES_MAX. The smallest is
  * a HEARTBEAT, 16 B, so a frame holds at most (1472 - 24) / 16 = 90.
  *
  * Range checks (fields_ok): flags within the type's own mask (only the
@@ -76,7 +85,9 @@
  * a tombstone carries no value (the store keeps value_len 0 for one);
  * key_len >= 1 for keyed types; value_len <= QR_VALUE_BYTES_MAX; CLIENT_REQ's
  * op and level in their enums, r and w in 0..QR_RF_MAX and not both 0 for
- * QR_LEVEL_RW, both 0 otherwise; status <= 0 (any negative code is taken, so
+ * QR_LEVEL_RW, both 0 otherwise; a CASPaxos op at level QUORUM only;
+ * expected set (not none) for the *_IF_VERSION ops and none for the others;
+ * a value only for PUT and the PUT_IF_* ops; status <= 0 (any negative code is taken, so
  * that codes appended to err.h do not need a new proto).
  */
 #include "core/wire.h"
@@ -176,7 +187,9 @@ enum {
 	CREQ_W = 27,	       /* u8 */
 	CREQ_VALUE_LEN = 28,   /* u16 */
 	CREQ_KEY_LEN = 30,     /* u8 */
-	CREQ_FIXED = 31,
+	CREQ_EXP_HLC = 31,     /* u64, expected.hlc */
+	CREQ_EXP_NODE = 39,    /* u16, expected.node */
+	CREQ_FIXED = 41,
 };
 
 /* CLIENT_REPLY */
@@ -230,6 +243,20 @@ enum {
 	RDR_FIXED = 38,
 };
 
+/* PREPARE */
+enum {
+	PRE_KEY_LEN = 26, /* u8 */
+	PRE_FIXED = 27,
+};
+
+/* PROMISE: today READ_REPLY's layout, kept apart so that either can grow
+ * without the other. */
+enum {
+	PRM_STATUS = 26,    /* i16 */
+	PRM_VALUE_LEN = 28, /* u16 */
+	PRM_FIXED = 30,
+};
+
 /* HEARTBEAT */
 enum {
 	HB_CLOSED_TS = 4,    /* u64 */
@@ -277,6 +304,10 @@ _Static_assert(CREQ_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 _Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
 _Static_assert(ORQ_FIXED >= WIRE_MSG_BYTES_MIN, "ORPHAN_* are not the smallest");
+_Static_assert(PRE_FIXED + 1 >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRE_FIXED, 1, 0),
+	       "PREPARE");
+_Static_assert(PRM_FIXED >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRM_FIXED, 0, 1),
+	       "PROMISE");
 _Static_assert(QR_MSGF_ALL ==
 		       (QR_MSGF_TOMBSTONE | QR_MSGF_NOACK | QR_MSGF_REPLY |
 			QR_MSGF_STALE_ERROR | QR_MSGF_STALE_QUORUM |
@@ -309,6 +340,12 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_DIGEST] = {DG_FIXED, 0, 0, QR_MSGF_REPLY | QR_MSGF_DURABLE},
 	[QR_MSG_ORPHAN_REQ] = {ORQ_FIXED, 0, 0, 0},
 	[QR_MSG_ORPHAN_DONE] = {ORQ_FIXED, 0, 0, 0},
+	[QR_MSG_PREPARE] = {PRE_FIXED, PRE_KEY_LEN, 0, 0},
+	[QR_MSG_PROMISE] = {PRM_FIXED, 0, PRM_VALUE_LEN,
+			    QR_MSGF_TOMBSTONE | QR_MSGF_UNSURE},
+	[QR_MSG_ACCEPT] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
+			   QR_MSGF_TOMBSTONE},
+	[QR_MSG_ACCEPTED] = {RACK_FIXED, 0, 0, 0},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)
@@ -354,6 +391,15 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 		if ((m->flags & QR_MSGF_STALE_ERROR) &&
 		    (m->flags & QR_MSGF_STALE_QUORUM))
 			return false;
+		if (m->value_len && m->op != QR_OP_PUT &&
+		    m->op != QR_OP_PUT_IF_ABSENT && m->op != QR_OP_PUT_IF_VERSION)
+			return false;
+		if ((m->op == QR_OP_PUT_IF_VERSION ||
+		     m->op == QR_OP_DELETE_IF_VERSION) ==
+		    qr_version_is_none(m->expected))
+			return false;
+		if (qr_op_is_cas(m->op) && m->level != QR_LEVEL_QUORUM)
+			return false;
 		if (m->level != QR_LEVEL_RW)
 			return m->r == 0 && m->w == 0;
 		return (m->r | m->w) != 0 && m->r <= QR_RF_MAX &&
@@ -361,17 +407,23 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 	case QR_MSG_CLIENT_REPLY:
 	case QR_MSG_REPLICATE_ACK:
 	case QR_MSG_READ_REPLY:
+	case QR_MSG_PROMISE:
+	case QR_MSG_ACCEPTED:
 		return m->status <= 0;
 	case QR_MSG_ORPHAN_REQ:
 	case QR_MSG_ORPHAN_DONE:
 		return m->range_from <= m->range_to;
+	case QR_MSG_PREPARE:
+	case QR_MSG_ACCEPT:
+		return !qr_version_is_none(m->version);
 	default:
 		return true;
 	}
 }
 
 /* A version on the wire: hlc u64, then node u16 (10 B). */
-_Static_assert(CREP_NODE == CREP_HLC + 8 && REPL_NODE == REPL_HLC + 8,
+_Static_assert(CREP_NODE == CREP_HLC + 8 && REPL_NODE == REPL_HLC + 8 &&
+		       CREQ_EXP_NODE == CREQ_EXP_HLC + 8,
 	       "version layout");
 
 static inline void put_version(uint8_t *p, struct qr_version v)
@@ -410,6 +462,7 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		p[CREQ_LEVEL] = m->level;
 		p[CREQ_R] = m->r;
 		p[CREQ_W] = m->w;
+		put_version(p + CREQ_EXP_HLC, m->expected);
 		break;
 	case QR_MSG_CLIENT_REPLY:
 		st64(p + CREP_REQ_ID, m->req_id);
@@ -420,10 +473,13 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		st64(p + CREP_CLOSED_TS, m->closed_ts);
 		break;
 	case QR_MSG_REPLICATE:
+	case QR_MSG_ACCEPT:
+	case QR_MSG_PREPARE:
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
 		break;
 	case QR_MSG_REPLICATE_ACK:
+	case QR_MSG_ACCEPTED:
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
 		st16(p + RACK_STATUS, (uint16_t)m->status);
@@ -436,6 +492,11 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		put_version(p + REPL_HLC, m->version);
 		st16(p + RDR_STATUS, (uint16_t)m->status);
 		st64(p + RDR_CLOSED_TS, m->closed_ts);
+		break;
+	case QR_MSG_PROMISE:
+		put_replica_prefix(p, m);
+		put_version(p + REPL_HLC, m->version);
+		st16(p + PRM_STATUS, (uint16_t)m->status);
 		break;
 	case QR_MSG_HEARTBEAT:
 		st64(p + HB_CLOSED_TS, m->closed_ts);
@@ -465,6 +526,7 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->level = p[CREQ_LEVEL];
 		m->r = p[CREQ_R];
 		m->w = p[CREQ_W];
+		m->expected = get_version(p + CREQ_EXP_HLC);
 		break;
 	case QR_MSG_CLIENT_REPLY:
 		m->req_id = ld64(p + CREP_REQ_ID);
@@ -475,10 +537,13 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->closed_ts = ld64(p + CREP_CLOSED_TS);
 		break;
 	case QR_MSG_REPLICATE:
+	case QR_MSG_ACCEPT:
+	case QR_MSG_PREPARE:
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
 		break;
 	case QR_MSG_REPLICATE_ACK:
+	case QR_MSG_ACCEPTED:
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
 		m->status = (int16_t)ld16(p + RACK_STATUS);
@@ -491,6 +556,11 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->version = get_version(p + REPL_HLC);
 		m->status = (int16_t)ld16(p + RDR_STATUS);
 		m->closed_ts = ld64(p + RDR_CLOSED_TS);
+		break;
+	case QR_MSG_PROMISE:
+		get_replica_prefix(p, m);
+		m->version = get_version(p + REPL_HLC);
+		m->status = (int16_t)ld16(p + PRM_STATUS);
 		break;
 	case QR_MSG_HEARTBEAT:
 		m->closed_ts = ld64(p + HB_CLOSED_TS);

@@ -43,7 +43,10 @@ enum qr_msg_type {
 	QR_MSG_READ_REPLY = 6,
 	QR_MSG_HEARTBEAT = 7,
 	QR_MSG_DIGEST = 8, /* anti-entropy: a partition's digest */
-	/* 9..12: linearizable operations (CASPaxos) */
+	QR_MSG_PREPARE = 9,   /* CASPaxos phase 1a (src/core/paxos.h) */
+	QR_MSG_PROMISE = 10,  /* phase 1b: promise + the accepted state */
+	QR_MSG_ACCEPT = 11,   /* phase 2a: a state with version = ballot */
+	QR_MSG_ACCEPTED = 12, /* phase 2b */
 	QR_MSG_ORPHAN_REQ = 13,	 /* restarted coordinator: hand off my writes */
 	QR_MSG_ORPHAN_DONE = 14, /* ... handed off and acknowledged */
 	QR_MSG_TYPE_END,	 /* first unused type: room to add more */
@@ -53,6 +56,11 @@ enum qr_op {
 	QR_OP_GET = 1,
 	QR_OP_PUT = 2,
 	QR_OP_DELETE = 3,
+	/* Linearizable, CASPaxos per key (docs/protocol.md); level QUORUM. */
+	QR_OP_LIN_GET = 4,
+	QR_OP_PUT_IF_ABSENT = 5,
+	QR_OP_PUT_IF_VERSION = 6,    /* `expected` is the version to replace */
+	QR_OP_DELETE_IF_VERSION = 7, /* `expected` is the version to delete */
 	QR_OP_END,
 };
 
@@ -82,7 +90,15 @@ enum qr_level {
 #define QR_MSGF_REPAIR 0x10    /* REPLICATE: a repair (read repair, or a
 				* hand-off from a replica's store): accepted
 				* even older than the tombstone grace */
+#define QR_MSGF_UNSURE 0x02    /* PROMISE: a state installed below a promise
+				* (paxos.h): the proposer must accept */
 #define QR_MSGF_ALL 0x1f       /* any other bit is QR_EWIRE_FIELD */
+
+/* An op of the linearizable (CASPaxos) family. */
+static inline bool qr_op_is_cas(unsigned op)
+{
+	return op >= QR_OP_LIN_GET && op < QR_OP_END;
+}
 
 /*
  * A decoded message: one flat struct for every type; a field not in the
@@ -98,15 +114,19 @@ struct qr_msg {
 	uint8_t r, w;          /* for QR_LEVEL_RW, else 0 */
 	uint32_t deadline_us;  /* relative to arrival; 0: server default */
 	uint64_t min_version;  /* session token (an HLC); 0: none */
+	struct qr_version expected; /* *_IF_VERSION ops only, else none */
 	/* CLIENT_REPLY, REPLICATE_ACK, READ_REPLY */
 	int16_t status;        /* 0 or enum qr_err */
 	uint8_t answered;      /* CLIENT_REPLY: replicas that answered */
 	uint64_t replica_mask; /* CLIENT_REPLY: bit per node that answered */
-	/* REPLICATE, REPLICATE_ACK, READ, READ_REPLY */
+	/* REPLICATE, REPLICATE_ACK, READ, READ_REPLY, PREPARE, PROMISE,
+	 * ACCEPT, ACCEPTED */
 	uint64_t op_id;        /* coordinator's request id */
 	uint32_t partition;
 	/* REPLICATE, REPLICATE_ACK, READ_REPLY, and CLIENT_REPLY (the version
-	 * written, or read: a client's session token comes from it) */
+	 * written, or read: a client's session token comes from it);
+	 * PREPARE / ACCEPT: the ballot; PROMISE: the accepted version;
+	 * PROMISE / ACCEPTED with status QR_ESTALE: the ballot that beat it */
 	struct qr_version version;
 	/* DIGEST (and partition above) */
 	uint64_t digest;       /* order-free hash of (key, version) entries */

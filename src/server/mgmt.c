@@ -116,6 +116,17 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	   ",\"delete\":%" PRIu64 "},",
 	   cs.client_ops[QR_OP_GET], cs.client_ops[QR_OP_PUT],
 	   cs.client_ops[QR_OP_DELETE]);
+	/* Linearizable ops (CASPaxos): requests by op, proposer rounds,
+	 * acceptor promises logged and prepares/accepts refused. */
+	jb(&b,
+	   "\"cas\":{\"lin_get\":%" PRIu64 ",\"put_if_absent\":%" PRIu64
+	   ",\"put_if_version\":%" PRIu64 ",\"delete_if_version\":%" PRIu64
+	   ",\"rounds\":%" PRIu64 ",\"promises\":%" PRIu64
+	   ",\"rejects\":%" PRIu64 "},",
+	   cs.client_ops[QR_OP_LIN_GET], cs.client_ops[QR_OP_PUT_IF_ABSENT],
+	   cs.client_ops[QR_OP_PUT_IF_VERSION],
+	   cs.client_ops[QR_OP_DELETE_IF_VERSION], cs.cas_rounds,
+	   cs.cas_promises, cs.cas_rejects);
 	jb(&b,
 	   "\"replies\":{\"ok\":%" PRIu64 ",\"error\":%" PRIu64
 	   ",\"duplicates\":%" PRIu64 "},",

@@ -102,11 +102,13 @@ static struct qr_msg replica_msg(uint8_t type, uint8_t klen, uint16_t vlen)
 	if (type != QR_MSG_READ) /* READ asks for a version: carries none */
 		m.version = (struct qr_version){0x0001900000000003ull, 1};
 
-	if (type == QR_MSG_REPLICATE || type == QR_MSG_READ) {
+	if (type == QR_MSG_REPLICATE || type == QR_MSG_READ ||
+	    type == QR_MSG_PREPARE || type == QR_MSG_ACCEPT) {
 		m.key = key_bytes;
 		m.key_len = klen;
 	}
-	if (type == QR_MSG_REPLICATE || type == QR_MSG_READ_REPLY) {
+	if (type == QR_MSG_REPLICATE || type == QR_MSG_READ_REPLY ||
+	    type == QR_MSG_PROMISE || type == QR_MSG_ACCEPT) {
 		m.value = value_bytes;
 		m.value_len = vlen;
 	}
@@ -184,6 +186,35 @@ static void gen_valid(void)
 	m.version = QR_VERSION_NONE;
 	write_file("ok-read-reply-notfound", f, one(f, &m, 2));
 	write_file("ok-heartbeat", f, one(f, &heartbeat, 1));
+
+	/* CASPaxos: client ops and the four acceptor messages. */
+	m = client_req(QR_OP_PUT_IF_ABSENT, QR_LEVEL_QUORUM, 6, 10);
+	write_file("ok-client-req-put-if-absent", f,
+		   one(f, &m, QR_NODE_CLIENT));
+	m = client_req(QR_OP_PUT_IF_VERSION, QR_LEVEL_QUORUM, 6, 10);
+	m.expected = (struct qr_version){0x0001900000000003ull, 2};
+	write_file("ok-client-req-put-if-version", f,
+		   one(f, &m, QR_NODE_CLIENT));
+	m = client_req(QR_OP_DELETE_IF_VERSION, QR_LEVEL_QUORUM, 6, 0);
+	m.expected = (struct qr_version){0x0001900000000003ull, 2};
+	write_file("ok-client-req-delete-if-version", f,
+		   one(f, &m, QR_NODE_CLIENT));
+	m = client_req(QR_OP_LIN_GET, QR_LEVEL_QUORUM, 6, 0);
+	write_file("ok-client-req-lin-get", f, one(f, &m, QR_NODE_CLIENT));
+	m = replica_msg(QR_MSG_PREPARE, 9, 0);
+	write_file("ok-prepare", f, one(f, &m, 1));
+	m = replica_msg(QR_MSG_PROMISE, 0, 64);
+	write_file("ok-promise", f, one(f, &m, 2));
+	m = replica_msg(QR_MSG_PROMISE, 0, 0);
+	m.status = QR_ESTALE;
+	write_file("ok-promise-rejected", f, one(f, &m, 2));
+	m = replica_msg(QR_MSG_ACCEPT, 9, 64);
+	write_file("ok-accept", f, one(f, &m, 1));
+	m = replica_msg(QR_MSG_ACCEPT, 9, 0);
+	m.flags = QR_MSGF_TOMBSTONE;
+	write_file("ok-accept-tombstone", f, one(f, &m, 1));
+	m = replica_msg(QR_MSG_ACCEPTED, 0, 0);
+	write_file("ok-accepted", f, one(f, &m, 2));
 
 	/* One of each type. */
 	begin(&w, f, 1);

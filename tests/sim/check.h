@@ -25,7 +25,9 @@
  *      least every version of that key the session wrote or read before,
  *      at every level (read-your-writes, monotonic reads);
  *  (h) checked by the simulator: after the faults stop, every hint is
- *      delivered and every restarted node's hand-off finishes.
+ *      delivered and every restarted node's hand-off finishes;
+ *  (i) the CASPaxos operations on each key are linearizable
+ *      (tests/sim/lincheck.h).
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

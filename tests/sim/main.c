@@ -8,7 +8,8 @@
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) ack-before-wal,
  *                                     skip-read-repair, apply-older,
- *                                     no-anti-entropy, gc-early
+ *                                     no-anti-entropy, gc-early,
+ *                                     serve-below-watermark, forget-promise
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it.
@@ -32,6 +33,7 @@ static const struct {
 	{"no-anti-entropy", QR_BUG_SKIP_ANTI_ENTROPY},
 	{"serve-below-watermark", QR_BUG_SERVE_BELOW_WATERMARK},
 	{"gc-early", QR_BUG_GC_EARLY},
+	{"forget-promise", QR_BUG_FORGET_PROMISE},
 };
 
 static int usage(const char *prog)
@@ -150,6 +152,9 @@ int main(int argc, char **argv)
 		tot.frames += r.frames;
 		tot.dropped_frames += r.dropped_frames;
 		tot.tombstones_collected += r.tombstones_collected;
+		tot.cas_ops += r.cas_ops;
+		tot.cas_ok += r.cas_ok;
+		tot.lin_inconclusive += r.lin_inconclusive;
 		if (single || verbose)
 			printf("seed %" PRIu64 ": %s trace=%016" PRIx64
 			       " nodes=%u rf=%u keys=%u clients=%u ops=%" PRIu64
@@ -183,12 +188,14 @@ int main(int argc, char **argv)
 	       " passed, %" PRIu64 " failed; ops=%" PRIu64 " ok=%" PRIu64
 	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
-	       " dropped=%" PRIu64 " collected=%" PRIu64
+	       " dropped=%" PRIu64 " collected=%" PRIu64 " cas-ops=%" PRIu64
+	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
-	       tot.tombstones_collected, combined);
+	       tot.tombstones_collected, tot.cas_ops, tot.cas_ok,
+	       tot.lin_inconclusive, combined);
 	if (expect_fail) {
 		if (failed)
 			printf("sim: the injected bug was caught, as "

@@ -25,10 +25,12 @@
 #include "core/core.h"
 #include "quorate/err.h"
 #include "sim/check.h"
+#include "sim/lincheck.h"
 
 #define SIM_NODES_MAX	7
 #define SIM_CLIENTS_MAX 8
 #define SIM_KEYS_MAX	24
+#define SIM_CAS_KEYS_MAX 3 /* keys only CASPaxos ops touch (checker (i)) */
 #define EPOCH_MS	1700000000000ull /* wall clocks start near 2023 */
 /* Tombstone grace: above a write's whole life here (deadline <= 50 ms,
  * linger, two client retries that re-drive its version: ~200 ms). */
@@ -97,6 +99,11 @@ struct client {
 	uint8_t retries_left;	    /* writes answered UNAVAILABLE */
 	uint16_t attempt;
 	uint32_t timeout_us;
+	/* a CASPaxos op in flight (checker (i), not (a)-(e)) */
+	bool is_cas;
+	bool cas_plain; /* a plain GET of a CAS key: not in (i)'s history */
+	int cas_key;			      /* 0..ncas-1 */
+	struct qr_version cas_seen[SIM_CAS_KEYS_MAX]; /* last version seen */
 };
 
 struct sim {
@@ -116,6 +123,7 @@ struct sim {
 	struct client clients[SIM_CLIENTS_MAX];
 	int nclients;
 	int nkeys;
+	int ncas; /* CAS keys, after the nkeys plain ones in keys[] */
 	char keys[SIM_KEYS_MAX][40];
 	uint8_t key_len[SIM_KEYS_MAX];
 	/* network model */
@@ -128,6 +136,7 @@ struct sim {
 	bool ae_only; /* no final reads: anti-entropy alone must converge */
 	bool final_started;
 	struct check check;
+	struct lincheck lin;
 };
 
 static uint64_t sim_hlc_ms(struct sim *s);
@@ -381,6 +390,7 @@ static void node_start(struct sim *s, struct node *nd)
 		QR_ASSERT(qr_core_recover(nd->core, &rec) == 0);
 		max_hlc = QR_MAX(max_hlc, nd->log[i].r.version.hlc);
 	}
+	qr_core_recovered(nd->core, nd->log_len);
 	nd->up = true;
 	nd->batch_inflight = false;
 	nd->hlc_seen = qr_core_hlc(nd->core)->last;
@@ -477,7 +487,8 @@ static void client_retry(struct sim *s, struct client *cl)
 	cl->attempt++;
 	/* The dedupe table is not durable: after a restart of the
 	 * coordinator the retry is a new write with a new version. */
-	if (s->nodes[cl->coord].incarnation != cl->coord_incarnation)
+	if (!cl->is_cas &&
+	    s->nodes[cl->coord].incarnation != cl->coord_incarnation)
 		check_may_restamp(&s->check, cl->op_index);
 	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, cl->attempt,
 	      cl->id, cl->req_id);
@@ -565,6 +576,131 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	client_send(s, cl, coord, &m);
 }
 
+/* Value ids for checker (i): (client + 1) << 48 | seq, as make_value
+ * wrote them; 0 if the bytes are not such a value. */
+static uint64_t value_id(const uint8_t *v, uint16_t len)
+{
+	unsigned client;
+	uint64_t seq;
+	char buf[40];
+	size_t n = QR_MIN((size_t)len, sizeof(buf) - 1);
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	if (sscanf(buf, "v%u.%" SCNu64 ".", &client, &seq) != 2 ||
+	    client >= SIM_CLIENTS_MAX || !sim_value_matches((uint16_t)client,
+							     seq, v, len))
+		return 0;
+	return (uint64_t)(client + 1) << 48 | seq;
+}
+
+/* A CASPaxos op on CAS key k (one of s->ncas). */
+static void cas_issue(struct sim *s, struct client *cl, int k)
+{
+	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint16_t vlen = 0;
+	uint64_t seq = ++cl->seq;
+	int key = s->nkeys + k;
+	struct qr_version seen = cl->cas_seen[k];
+	uint64_t r = qr_rng_below(&s->rng, 100);
+	uint8_t op = r < 30   ? QR_OP_LIN_GET
+		     : r < 55 ? QR_OP_PUT_IF_ABSENT
+		     : r < 85 ? QR_OP_PUT_IF_VERSION
+			      : QR_OP_DELETE_IF_VERSION;
+	if (qr_version_is_none(seen) &&
+	    (op == QR_OP_PUT_IF_VERSION || op == QR_OP_DELETE_IF_VERSION))
+		op = QR_OP_PUT_IF_ABSENT;
+	/* Some plain quorum reads of CAS keys: their read repair installs
+	 * states at replicas behind the acceptors' promises (the "unsure"
+	 * path of docs/protocol.md). Not in (i)'s history: they change no
+	 * state, and a plain read is not linearizable. */
+	bool plain = qr_rng_chance_ppm(&s->rng, 150000);
+	if (plain)
+		op = QR_OP_GET;
+	if (op == QR_OP_PUT_IF_ABSENT || op == QR_OP_PUT_IF_VERSION)
+		make_value(cl->id, seq, value, &vlen);
+	uint32_t part =
+		qr_placement_partition(&s->pl, s->keys[key], s->key_len[key]);
+	const uint8_t *reps = qr_placement_replicas(&s->pl, part);
+	int coord = qr_rng_chance_ppm(&s->rng, 800000)
+			    ? reps[qr_rng_below(&s->rng, s->pl.rf)]
+			    : (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+	struct qr_msg m = {
+		.type = QR_MSG_CLIENT_REQ,
+		.req_id = (uint64_t)cl->id << 48 | seq,
+		.op = op,
+		.level = plain && qr_rng_chance_ppm(&s->rng, 500000)
+				 ? QR_LEVEL_ALL
+				 : QR_LEVEL_QUORUM,
+		.deadline_us = 20000 + (uint32_t)qr_rng_below(&s->rng, 30000),
+		.key = (const uint8_t *)s->keys[key],
+		.key_len = s->key_len[key],
+		.value = value,
+		.value_len = vlen,
+	};
+	if (op == QR_OP_PUT_IF_VERSION || op == QR_OP_DELETE_IF_VERSION)
+		m.expected = seen;
+	cl->busy = true;
+	cl->is_cas = true;
+	cl->cas_key = k;
+	cl->req_id = m.req_id;
+	cl->cas_plain = plain;
+	cl->op_index = plain ? -1
+			     : lin_begin(&s->lin, k, op,
+					 vlen ? (uint64_t)(cl->id + 1) << 48 |
+							seq
+					      : 0,
+					 m.expected, s->now_us);
+	cl->retries_left =
+		op != QR_OP_LIN_GET && qr_rng_chance_ppm(&s->rng, 500000) ? 2
+									: 0;
+	cl->attempt = 0;
+	cl->timeout_us = m.deadline_us + 5000;
+	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, 0, cl->id,
+	      m.req_id);
+	vlog(s, "c%u#%" PRIu64 " sends CAS op %u cas-%d to node %d", cl->id,
+	     seq, op, k, coord);
+	client_send(s, cl, coord, &m);
+}
+
+static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
+{
+	int status = m->status;
+	/* The dedupe table is not durable: after a coordinator restart a
+	 * retry is a new execution, which may fail its precondition against
+	 * the first one's write. Its answer says nothing then. */
+	if (s->nodes[cl->coord].incarnation != cl->coord_incarnation &&
+	    status == QR_EPRECONDITION)
+		status = QR_EUNAVAILABLE;
+	uint64_t val = 0;
+	if (status == 0 && m->value_len)
+		val = value_id(m->value, m->value_len);
+	if (!cl->cas_plain)
+		lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status,
+			val, m->version);
+	s->res->ops++;
+	s->res->cas_ops++;
+	if (status == 0 || status == QR_EPRECONDITION ||
+	    status == QR_ENOTFOUND)
+		s->res->cas_ok++;
+	if (status == 0 || status == QR_EPRECONDITION ||
+	    status == QR_ENOTFOUND) {
+		s->res->ops_ok++;
+		/* a plain read's version may name a state never chosen */
+		if (!cl->cas_plain)
+			cl->cas_seen[cl->cas_key] = m->version;
+	} else if (status == QR_EUNAVAILABLE) {
+		s->res->ops_unavailable++;
+	} else if (status == QR_ETIMEOUT) {
+		s->res->ops_timeout++;
+	} else {
+		s->res->ops_other_err++;
+	}
+	vlog(s, "c%u CAS cas-%d: %s version %" PRIu64 ".%u", cl->id,
+	     cl->cas_key, qr_strerror(m->status), m->version.hlc,
+	     m->version.node);
+	cl->is_cas = false;
+}
+
 static void client_next(struct sim *s, struct client *cl)
 {
 	if (cl->stopped || cl->busy)
@@ -572,6 +708,13 @@ static void client_next(struct sim *s, struct client *cl)
 	if (s->now_us >= s->faults_end_us) {
 		cl->stopped = true;
 		return;
+	}
+	if (s->ncas && qr_rng_chance_ppm(&s->rng, 350000)) {
+		int k = (int)qr_rng_below(&s->rng, (uint64_t)s->ncas);
+		if (!lin_full(&s->lin, k)) {
+			cas_issue(s, cl, k);
+			return;
+		}
 	}
 	int key = (int)qr_rng_below(&s->rng, (uint64_t)s->nkeys);
 	uint64_t r = qr_rng_below(&s->rng, 100);
@@ -610,6 +753,11 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		if (m.status == QR_EUNAVAILABLE && cl->retries_left) {
 			cl->retries_left--;
 			client_retry(s, cl);
+			continue;
+		}
+		if (cl->is_cas) {
+			cas_done(s, cl, &m);
+			client_done(s, cl);
 			continue;
 		}
 		if (s->nodes[cl->coord].incarnation != cl->coord_incarnation)
@@ -888,6 +1036,12 @@ static void handle(struct sim *s, struct event *e)
 		if (!cl->busy || cl->req_id != e->arg2 ||
 		    cl->attempt != e->node)
 			break;
+		if (cl->is_cas) {
+			struct qr_msg t = {.status = QR_ETIMEOUT};
+			cas_done(s, cl, &t);
+			client_done(s, cl);
+			break;
+		}
 		check_end(&s->check, cl->op_index, s->now_us, QR_ETIMEOUT,
 			  QR_VERSION_NONE, false, NULL, 0);
 		client_done(s, cl);
@@ -897,6 +1051,12 @@ static void handle(struct sim *s, struct event *e)
 		fault_step(s);
 		break;
 	}
+}
+
+static uint64_t opt_cas_draw(uint64_t seed)
+{
+	uint64_t x = seed ^ 0x6361737061786f73ull; /* "caspaxos" */
+	return qr_splitmix64(&x);
 }
 
 static void setup(struct sim *s)
@@ -915,6 +1075,17 @@ static void setup(struct sim *s)
 	for (int k = 0; k < s->nkeys; k++)
 		s->key_len[k] = (uint8_t)snprintf(
 			s->keys[k], sizeof(s->keys[k]), "key-%d", k);
+	/* Some seeds also run CASPaxos ops, on keys of their own (checker
+	 * (i) models them exactly: no plain write touches them). Drawn from
+	 * a stream of its own so the other seeds' draws stay as they were. */
+	uint64_t cas_draw = opt_cas_draw(s->opt->seed);
+	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
+			       : 0;
+	for (int k = 0; k < s->ncas; k++)
+		s->key_len[s->nkeys + k] = (uint8_t)snprintf(
+			s->keys[s->nkeys + k], sizeof(s->keys[0]), "cas-%d",
+			k);
+	lin_init(&s->lin, s->ncas);
 	/* Network personality of this seed. */
 	s->delay_min_us = 20 + (uint32_t)qr_rng_below(g, 200);
 	s->delay_span_us = 1 + (uint32_t)qr_rng_below(g, 2000);
@@ -1004,6 +1175,12 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 				 st->hints_lost,
 				 st->orphan_active ? " and its hand-off runs" : "");
 	}
+	for (int k = 0; k < s->ncas && res->ok; k++) {
+		char detail[sizeof(res->detail)];
+		if (!lin_check_key(&s->lin, k, detail, sizeof(detail)))
+			sim_fail(s, "(i)", "%s", detail);
+	}
+	res->lin_inconclusive = s->lin.inconclusive;
 	check_latency_summary(&s->check);
 	res->trace_hash = s->trace;
 	res->sim_us = s->now_us;
@@ -1020,6 +1197,7 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		free(s->nodes[i].log);
 	}
 	check_fini(&s->check);
+	lin_fini(&s->lin);
 	qr_placement_fini(&s->pl);
 	free(s->heap);
 	free(s);

@@ -33,6 +33,8 @@ struct sim_result {
 	uint64_t reads, writes, crashes, partitions, frames, dropped_frames;
 	uint64_t sim_us;
 	uint64_t tombstones_collected; /* by every node's GC, all runs */
+	/* checker (g): CASPaxos ops issued, keys whose search gave up */
+	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
 	uint64_t lat_p50_us, lat_p99_us, lat_max_us;
 };

@@ -457,6 +457,62 @@ static int get_s(struct qr_client *c, const char *k, enum qr_consistency lvl,
 
 /* ---- library tests ---------------------------------------------------- */
 
+/* CASPaxos through three real cores: the username registration race in
+ * miniature, compare-and-set on the version, a linearizable read. */
+static void cas_ops_register_once_and_compare_versions(void)
+{
+	struct qr_client *c = open_client(1000, 3);
+	static struct qr_result r;
+	const char *k = "user:alice";
+	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, &r),
+			QR_ENOTFOUND);
+	CU_ASSERT_EQUAL(qr_client_put_if_absent(c, k, strlen(k), "u1", 2,
+						NULL, &r),
+			0);
+	uint64_t v1 = r.hlc;
+	uint16_t n1 = r.node;
+	CU_ASSERT(v1 != 0);
+	/* A second registration loses and learns the winner's version. */
+	CU_ASSERT_EQUAL(qr_client_put_if_absent(c, k, strlen(k), "u2", 2,
+						NULL, &r),
+			QR_EPRECONDITION);
+	CU_ASSERT(r.hlc >= v1);
+	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, &r),
+			0);
+	CU_ASSERT(r.value_len == 2 && !memcmp(r.value, "u1", 2));
+	uint64_t cur = r.hlc;
+	uint16_t cur_node = r.node;
+	/* A stale version fails (unless it is still the current one). */
+	if (cur != v1 || cur_node != n1)
+		CU_ASSERT_EQUAL(qr_client_put_if_version(c, k, strlen(k), "x",
+							 1, v1, n1, NULL, &r),
+				QR_EPRECONDITION);
+	CU_ASSERT_EQUAL(qr_client_put_if_version(c, k, strlen(k), "u3", 2, cur,
+						 cur_node, NULL, &r),
+			0);
+	CU_ASSERT(r.hlc > cur);
+	CU_ASSERT_EQUAL(qr_client_del_if_version(c, k, strlen(k), cur,
+						 cur_node, NULL, &r),
+			QR_EPRECONDITION);
+	CU_ASSERT_EQUAL(qr_client_del_if_version(c, k, strlen(k), r.hlc,
+						 r.node, NULL, &r),
+			0);
+	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, &r),
+			QR_ENOTFOUND);
+	/* Bad arguments change nothing. */
+	struct qr_req_opts one = {.consistency = QR_CONSISTENCY_ONE};
+	CU_ASSERT_EQUAL(qr_client_put_if_absent(c, k, strlen(k), "v", 1, &one,
+						&r),
+			QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_client_put_if_version(c, k, strlen(k), "v", 1, 0, 0,
+						 NULL, &r),
+			QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_client_put_if_absent(c, k, strlen(k), "u4", 2,
+						NULL, &r),
+			0);
+	qr_client_close(c);
+}
+
 static void put_get_del_at_every_level(void)
 {
 	struct qr_client *c = open_client(1000, 3);
@@ -956,6 +1012,8 @@ int main(void)
 	}
 	static const struct qr_unit_case cases[] = {
 		{"put_get_del_at_every_level", put_get_del_at_every_level},
+		{"cas_ops_register_once_and_compare_versions",
+		 cas_ops_register_once_and_compare_versions},
 		{"bad_requests_fail_locally", bad_requests_fail_locally},
 		{"session_token_raises_write_versions",
 		 session_token_raises_write_versions},

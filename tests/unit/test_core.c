@@ -1289,6 +1289,225 @@ static void test_recover_rebuilds_store_and_raises_hlc(void)
 	teardown();
 }
 
+/* ---- CASPaxos (linearizable ops) ---------------------------------------- */
+
+static void cas_req(int node, uint64_t req_id, uint8_t op, const char *key,
+		    const char *value, struct qr_version expected)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {
+		.cluster_id = CLUSTER,
+		.src_node = QR_NODE_CLIENT,
+		.dst_node = (uint16_t)node,
+	};
+	struct qr_msg m = {
+		.type = QR_MSG_CLIENT_REQ,
+		.req_id = req_id,
+		.op = op,
+		.level = QR_LEVEL_QUORUM,
+		.expected = expected,
+		.key = (const uint8_t *)key,
+		.key_len = (uint8_t)strlen(key),
+		.value = (const uint8_t *)value,
+		.value_len = value ? (uint16_t)strlen(value) : 0,
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	flush_all();
+}
+
+static void test_cas_put_if_absent_promises_durable_one_winner(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t before[N];
+	for (int i = 0; i < N; i++)
+		before[i] = h.appended[i];
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "alice", QR_VERSION_NONE);
+	deliver_all();
+	/* Every acceptor logged its promise; none is durable: no PROMISE
+	 * went out, so no accept and no answer. */
+	for (int i = 0; i < N; i++)
+		CU_ASSERT(h.appended[i] >= before[i] + 1);
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT(!stored(i, KEY, &v));
+	}
+	CU_ASSERT_PTR_NULL(find_reply(1));
+	settle();
+	const struct reply *r = find_reply(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	struct qr_version won = r->version;
+	CU_ASSERT_EQUAL(won.node, c);
+	/* The accepted state is the store entry, at version = ballot. */
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(c, KEY, &v));
+	CU_ASSERT_EQUAL(qr_version_cmp(v.version, won), 0);
+	CU_ASSERT_NSTRING_EQUAL(v.value, "alice", 5);
+	/* A second registration, from another coordinator, loses and learns
+	 * the winner's version (a quiet key: no new version). */
+	int d = (c + 1) % N;
+	cas_req(d, 2, QR_OP_PUT_IF_ABSENT, KEY, "bob", QR_VERSION_NONE);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), QR_EPRECONDITION);
+	CU_ASSERT_EQUAL(qr_version_cmp(find_reply(2)->version, won), 0);
+	/* The winner's request again (same client, same id): the same OK,
+	 * not a failed precondition against its own write. */
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "alice", QR_VERSION_NONE);
+	settle();
+	CU_ASSERT_EQUAL(count_replies(1), 2);
+	CU_ASSERT_EQUAL(h.replies[h.nreplies - 1].status, 0);
+	CU_ASSERT_EQUAL(
+		qr_version_cmp(h.replies[h.nreplies - 1].version, won), 0);
+	/* Compare-and-set: the current version wins once. */
+	cas_req(d, 3, QR_OP_PUT_IF_VERSION, KEY, "carol", won);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(3), 0);
+	struct qr_version v3 = find_reply(3)->version;
+	CU_ASSERT(qr_version_cmp(v3, won) > 0);
+	cas_req(c, 4, QR_OP_DELETE_IF_VERSION, KEY, NULL, won);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(4), QR_EPRECONDITION);
+	CU_ASSERT_EQUAL(qr_version_cmp(find_reply(4)->version, v3), 0);
+	cas_req(c, 5, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
+	settle();
+	r = find_reply(5);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(r->value_len == 5 && !memcmp(r->value, "carol", 5));
+	teardown();
+}
+
+static void test_cas_minority_answers_unavailable(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	cut_links_from(c); /* both ways: c alone, a minority of one */
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "alone", QR_VERSION_NONE);
+	advance(1500000); /* past the default deadline */
+	CU_ASSERT_EQUAL(reply_status(1), QR_EUNAVAILABLE);
+	/* Its peers are DOWN now: the next one fails fast. */
+	cas_req(c, 2, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
+	CU_ASSERT_EQUAL(reply_status(2), QR_EUNAVAILABLE);
+	teardown();
+}
+
+/* A promise replayed from the WAL still binds the acceptor: a proposer
+ * below it is refused, retries above it, and then succeeds. */
+static void test_cas_recovered_promise_refuses_lower_ballots(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t ahead = qr_hlc_now((struct qr_hlc *)qr_core_hlc(h.core[c])) +
+			 ((uint64_t)20 << 16); /* 20 ms ahead */
+	for (int i = 0; i < N; i++) {
+		struct qr_wal_record rec = {
+			.lsn = 0,
+			.type = QR_WAL_PROMISE,
+			.partition = qr_placement_partition(&h.pl, KEY,
+							    strlen(KEY)),
+			.version = {ahead, (uint16_t)((c + 1) % N)},
+			.key = KEY,
+			.key_len = (uint8_t)strlen(KEY),
+		};
+		if (i != c)
+			CU_ASSERT_EQUAL(qr_core_recover(h.core[i], &rec), 0);
+	}
+	uint64_t rejects = 0;
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "v", QR_VERSION_NONE);
+	for (int k = 0; k < 200 && reply_status(1) == 1; k++) {
+		settle();
+		advance(500);
+	}
+	for (int i = 0; i < N; i++)
+		rejects += qr_core_stats(h.core[i])->cas_rejects;
+	CU_ASSERT(rejects >= 2);
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	CU_ASSERT(find_reply(1)->version.hlc > ahead);
+	CU_ASSERT(qr_core_stats(h.core[c])->cas_rounds >= 2);
+	teardown();
+}
+
+/* An anti-entropy push (a REPLICATE NOACK from a peer) of `value` at v. */
+static void ae_push(int from, int to, const char *key, const char *value,
+		    struct qr_version v)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {
+		.cluster_id = CLUSTER,
+		.src_node = (uint16_t)from,
+		.dst_node = (uint16_t)to,
+		.hlc = qr_core_hlc(h.core[from])->last,
+	};
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.flags = QR_MSGF_NOACK,
+		.partition = qr_placement_partition(&h.pl, key, strlen(key)),
+		.version = v,
+		.key = (const uint8_t *)key,
+		.key_len = (uint8_t)strlen(key),
+		.value = (const uint8_t *)value,
+		.value_len = (uint16_t)strlen(value),
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	qr_core_on_frame(h.core[to], 0, buf, len);
+	flush_all();
+}
+
+/*
+ * A linearizable read on a quiet key answers from a unanimous quorum with
+ * no accept (the version stays). But a state that anti-entropy installed
+ * below the acceptors' promises is not chosen even when every replica
+ * shows it: the read must accept it again (new version), not take the
+ * shortcut (docs/protocol.md, "Unsure states").
+ */
+static void test_cas_read_shortcut_not_on_states_installed_below_a_promise(
+	void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "x1", QR_VERSION_NONE);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	struct qr_version v1 = find_reply(1)->version;
+	/* quiet key: the read takes the shortcut, the version stays */
+	cas_req(c, 2, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(2), 0);
+	CU_ASSERT_EQUAL(qr_version_cmp(find_reply(2)->version, v1), 0);
+	/* Every acceptor promised read 2's ballot (> v1). A push of a state
+	 * between v1 and that ballot reaches all three. */
+	struct qr_version v0 = {v1.hlc + 1, v1.node};
+	for (int i = 0; i < N; i++)
+		ae_push((i + 1) % N, i, KEY, "x0", v0);
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT_FATAL(stored(i, KEY, &v));
+		CU_ASSERT_EQUAL(qr_version_cmp(v.version, v0), 0);
+	}
+	cas_req(c, 3, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
+	settle();
+	const struct reply *r = find_reply(3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(r->value_len == 2 && !memcmp(r->value, "x0", 2));
+	CU_ASSERT(qr_version_cmp(r->version, v0) > 0); /* accepted again */
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -1343,6 +1562,14 @@ int main(void)
 		{"ae request runs a pass", test_ae_request_runs_a_pass},
 		{"recover rebuilds store and raises HLC",
 		 test_recover_rebuilds_store_and_raises_hlc},
+		{"CAS: put-if-absent, promises durable first, one winner",
+		 test_cas_put_if_absent_promises_durable_one_winner},
+		{"CAS: a minority answers UNAVAILABLE",
+		 test_cas_minority_answers_unavailable},
+		{"CAS: a recovered promise refuses lower ballots",
+		 test_cas_recovered_promise_refuses_lower_ballots},
+		{"CAS: no read shortcut on states installed below a promise",
+		 test_cas_read_shortcut_not_on_states_installed_below_a_promise},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);

@@ -114,6 +114,19 @@ static struct qr_msg sample(uint8_t type, uint8_t key_len, uint16_t value_len)
 		m.closed_ts = 0x2122232425262728ull;
 		valued = true;
 		break;
+	case QR_MSG_PREPARE:
+	case QR_MSG_PROMISE:
+	case QR_MSG_ACCEPT:
+	case QR_MSG_ACCEPTED:
+		m.op_id = 0xd1d2d3d4d5d6d7d8ull;
+		m.partition = 0xe1e2e3e4u;
+		m.version.hlc = 0xf1f2f3f4f5f6f7f8ull;
+		m.version.node = 0x9192;
+		if (type == QR_MSG_PROMISE || type == QR_MSG_ACCEPTED)
+			m.status = QR_ESTALE;
+		keyed = type == QR_MSG_PREPARE || type == QR_MSG_ACCEPT;
+		valued = type == QR_MSG_PROMISE || type == QR_MSG_ACCEPT;
+		break;
 	case QR_MSG_REPLICATE:
 	case QR_MSG_REPLICATE_ACK:
 	case QR_MSG_READ:
@@ -160,13 +173,14 @@ static struct qr_msg sample(uint8_t type, uint8_t key_len, uint16_t value_len)
 static bool type_keyed(uint8_t t)
 {
 	return t == QR_MSG_CLIENT_REQ || t == QR_MSG_REPLICATE ||
-	       t == QR_MSG_READ;
+	       t == QR_MSG_READ || t == QR_MSG_PREPARE || t == QR_MSG_ACCEPT;
 }
 
 static bool type_valued(uint8_t t)
 {
 	return t == QR_MSG_CLIENT_REQ || t == QR_MSG_CLIENT_REPLY ||
-	       t == QR_MSG_REPLICATE || t == QR_MSG_READ_REPLY;
+	       t == QR_MSG_REPLICATE || t == QR_MSG_READ_REPLY ||
+	       t == QR_MSG_PROMISE || t == QR_MSG_ACCEPT;
 }
 
 /* Message types that exist (numbers may be reserved for later). */
@@ -328,7 +342,7 @@ static void test_layout_golden_offsets(void)
 
 	m = sample(QR_MSG_CLIENT_REQ, 3, 2);
 	len = encode_one(b, &m);
-	CU_ASSERT_EQUAL(len, 24 + 31 + 3 + 2);
+	CU_ASSERT_EQUAL(len, 24 + 41 + 3 + 2);
 	/* frame header */
 	CU_ASSERT(b[0] == 'Q' && b[1] == 'R');
 	CU_ASSERT_EQUAL(b[2], QR_WIRE_PROTO);
@@ -342,7 +356,7 @@ static void test_layout_golden_offsets(void)
 	/* CLIENT_REQ */
 	CU_ASSERT_EQUAL(p[0], QR_MSG_CLIENT_REQ);
 	CU_ASSERT_EQUAL(p[1], 0);
-	CU_ASSERT_EQUAL(le(p + 2, 2), 36);
+	CU_ASSERT_EQUAL(le(p + 2, 2), 46);
 	CU_ASSERT_EQUAL(le(p + 4, 8), m.req_id);
 	CU_ASSERT_EQUAL(le(p + 12, 8), m.min_version);
 	CU_ASSERT_EQUAL(le(p + 20, 4), m.deadline_us);
@@ -350,8 +364,52 @@ static void test_layout_golden_offsets(void)
 	CU_ASSERT(p[26] == 2 && p[27] == 3);
 	CU_ASSERT_EQUAL(le(p + 28, 2), 2);
 	CU_ASSERT_EQUAL(p[30], 3);
-	CU_ASSERT(memcmp(p + 31, key_bytes, 3) == 0);
-	CU_ASSERT(memcmp(p + 34, value_bytes, 2) == 0);
+	CU_ASSERT_EQUAL(le(p + 31, 8), 0); /* expected: none for a PUT */
+	CU_ASSERT_EQUAL(le(p + 39, 2), 0);
+	CU_ASSERT(memcmp(p + 41, key_bytes, 3) == 0);
+	CU_ASSERT(memcmp(p + 44, value_bytes, 2) == 0);
+
+	/* CLIENT_REQ of a compare-and-set: expected at 31 (hlc), 39 (node). */
+	m = sample(QR_MSG_CLIENT_REQ, 3, 2);
+	m.op = QR_OP_PUT_IF_VERSION;
+	m.level = QR_LEVEL_QUORUM;
+	m.r = m.w = 0;
+	m.expected = (struct qr_version){0x1112131415161718ull, 0x2122};
+	len = encode_one(b, &m);
+	CU_ASSERT_EQUAL(len, 24 + 41 + 3 + 2);
+	CU_ASSERT_EQUAL(p[24], QR_OP_PUT_IF_VERSION);
+	CU_ASSERT_EQUAL(le(p + 31, 8), m.expected.hlc);
+	CU_ASSERT_EQUAL(le(p + 39, 2), m.expected.node);
+
+	/* PREPARE: op_id 4, partition 12, ballot 16/24, key_len 26, key 27. */
+	m = sample(QR_MSG_PREPARE, 3, 0);
+	len = encode_one(b, &m);
+	CU_ASSERT_EQUAL(len, 24 + 27 + 3);
+	CU_ASSERT_EQUAL(p[0], QR_MSG_PREPARE);
+	CU_ASSERT_EQUAL(le(p + 4, 8), m.op_id);
+	CU_ASSERT_EQUAL(le(p + 12, 4), m.partition);
+	CU_ASSERT_EQUAL(le(p + 16, 8), m.version.hlc);
+	CU_ASSERT_EQUAL(le(p + 24, 2), m.version.node);
+	CU_ASSERT_EQUAL(p[26], 3);
+	CU_ASSERT(memcmp(p + 27, key_bytes, 3) == 0);
+	/* PROMISE has READ_REPLY's layout, ACCEPT REPLICATE's, ACCEPTED
+	 * REPLICATE_ACK's: status at 26, value_len 28 / key_len 28. */
+	m = sample(QR_MSG_PROMISE, 0, 2);
+	m.flags = QR_MSGF_UNSURE; /* the one flag of its own */
+	len = encode_one(b, &m);
+	CU_ASSERT_EQUAL(p[1], QR_MSGF_UNSURE);
+	CU_ASSERT_EQUAL(len, 24 + 30 + 2);
+	CU_ASSERT_EQUAL((int16_t)le(p + 26, 2), QR_ESTALE);
+	CU_ASSERT_EQUAL(le(p + 28, 2), 2);
+	m = sample(QR_MSG_ACCEPT, 3, 2);
+	len = encode_one(b, &m);
+	CU_ASSERT_EQUAL(len, 24 + 29 + 3 + 2);
+	CU_ASSERT_EQUAL(le(p + 26, 2), 2);
+	CU_ASSERT_EQUAL(p[28], 3);
+	m = sample(QR_MSG_ACCEPTED, 0, 0);
+	len = encode_one(b, &m);
+	CU_ASSERT_EQUAL(len, 24 + 28);
+	CU_ASSERT_EQUAL((int16_t)le(p + 26, 2), QR_ESTALE);
 
 	m = sample(QR_MSG_CLIENT_REPLY, 0, 2);
 	len = encode_one(b, &m);
@@ -549,7 +607,7 @@ static void test_encoder_rejects_bad_fields(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX], before[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
-	struct qr_msg bad[24];
+	struct qr_msg bad[32];
 	int nbad = 0;
 
 	bad[nbad++] = (struct qr_msg){.type = 0};
@@ -583,6 +641,29 @@ static void test_encoder_rejects_bad_fields(void)
 	bad[nbad++].key = NULL;
 	bad[nbad] = sample(QR_MSG_READ_REPLY, 0, 4);
 	bad[nbad++].value = NULL;
+	/* CASPaxos: a ballot is never none; expected only with *_IF_VERSION
+	 * (and always there); CAS ops at QUORUM; a value only on puts. */
+	bad[nbad] = sample(QR_MSG_PREPARE, 4, 0);
+	bad[nbad++].version = QR_VERSION_NONE;
+	bad[nbad] = sample(QR_MSG_ACCEPT, 4, 0);
+	bad[nbad++].version = QR_VERSION_NONE;
+	bad[nbad] = sample(QR_MSG_CLIENT_REQ, 4, 0);
+	bad[nbad++].expected.hlc = 7; /* on a PUT */
+	bad[nbad] = sample(QR_MSG_CLIENT_REQ, 4, 0);
+	bad[nbad].op = QR_OP_PUT_IF_VERSION; /* without expected */
+	bad[nbad].level = QR_LEVEL_QUORUM;
+	bad[nbad].r = bad[nbad].w = 0;
+	nbad++;
+	bad[nbad] = sample(QR_MSG_CLIENT_REQ, 4, 0);
+	bad[nbad].op = QR_OP_PUT_IF_ABSENT; /* level RW */
+	nbad++;
+	bad[nbad] = sample(QR_MSG_CLIENT_REQ, 4, 2);
+	bad[nbad].op = QR_OP_LIN_GET; /* with a value */
+	bad[nbad].level = QR_LEVEL_QUORUM;
+	bad[nbad].r = bad[nbad].w = 0;
+	nbad++;
+	bad[nbad] = sample(QR_MSG_PROMISE, 0, 0);
+	bad[nbad++].status = 1;
 
 	qr_wire_frame_begin(&w, b, sizeof(b), &test_hdr);
 	memcpy(before, b, sizeof(b));
@@ -592,7 +673,7 @@ static void test_encoder_rejects_bad_fields(void)
 	}
 	CU_ASSERT(memcmp(before, b, sizeof(b)) == 0);
 	CU_ASSERT_EQUAL(qr_wire_msg_bytes(&bad[0]), 0); /* unknown type */
-	CU_ASSERT_EQUAL(nbad, 18);
+	CU_ASSERT_EQUAL(nbad, 25);
 }
 
 /* Encode one message then patch it; decode must fail with want. */
@@ -693,8 +774,8 @@ static void test_decoder_error_codes(void)
 	msg[0] = QR_MSG_TYPE_END;
 	check_crafted(&c);
 	craft_base(&c, "length < fixed part", QR_EWIRE_LENGTH);
-	msg[0] = QR_MSG_CLIENT_REQ; /* fixed 31 */
-	put_le16(msg + 2, 30);
+	msg[0] = QR_MSG_CLIENT_REQ; /* fixed 41 */
+	put_le16(msg + 2, 40);
 	check_crafted(&c);
 	craft_base(&c, "length != fixed + key + value", QR_EWIRE_LENGTH);
 	put_le16(msg + 26, 63);
@@ -735,6 +816,11 @@ static void test_decoder_error_codes(void)
 		{"w 8", 27, 8, QR_EWIRE_FIELD},
 		{"w 0 with r 2 is fine", 27, 0, 0},
 		{"r, w with QUORUM", 25, QR_LEVEL_QUORUM, QR_EWIRE_FIELD},
+		{"expected on a PUT", 31, 1, QR_EWIRE_FIELD},
+		{"expected.node on a PUT", 39, 1, QR_EWIRE_FIELD},
+		{"PUT_IF_VERSION without expected", 24, QR_OP_PUT_IF_VERSION,
+		 QR_EWIRE_FIELD},
+		{"LIN_GET at level RW", 24, QR_OP_LIN_GET, QR_EWIRE_FIELD},
 	};
 	for (size_t i = 0; i < QR_ARRAY_LEN(req); i++) {
 		c.what = req[i].what;
