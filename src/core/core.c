@@ -1704,6 +1704,8 @@ static void hints_replay(struct qr_core *c)
 			}
 			if (h->sent_us && now - h->sent_us < c->cfg.rto_us_max)
 				continue;
+			if (now - h->created_us < c->cfg.hint_delay_us)
+				continue;
 			if (h->target != c->cfg.node_id &&
 			    qr_detector_state(&c->det, h->target) ==
 				    QR_PEER_DOWN)

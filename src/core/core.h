@@ -54,6 +54,9 @@ struct qr_core_config {
 	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
 	uint32_t hints_max;	 /* hinted-handoff slots (writes a replica
 				  * missed), ~1.3 KiB each; 0 -> 4096 */
+	uint64_t hint_delay_us;	 /* a hint's first delivery waits this long
+				  * (lets a flapping peer settle); 0: the
+				  * next heartbeat period */
 	uint64_t tombstone_grace_ms; /* tombstone GC (docs/protocol.md): a
 				      * tombstone is collected once older than
 				      * this on the HLC and held by every

@@ -134,6 +134,7 @@ struct sim {
 	/* phases */
 	uint64_t faults_end_us, final_us, end_us;
 	bool ae_only; /* no final reads: anti-entropy alone must converge */
+	uint64_t hint_delay_us; /* core config: first hint delivery delay */
 	bool final_started;
 	struct check check;
 	struct lincheck lin;
@@ -369,6 +370,7 @@ static void node_start(struct sim *s, struct node *nd)
 	cfg.timer_tick_us = 250;
 	cfg.ae_interval_us = 2000; /* 64 partitions: a round in ~0.1 s */
 	cfg.tombstone_grace_ms = SIM_GRACE_MS;
+	cfg.hint_delay_us = s->hint_delay_us;
 	struct qr_env env = {
 		.ctx = nd,
 		.now_us = env_now_us,
@@ -1105,6 +1107,11 @@ static void setup(struct sim *s)
 	s->ae_only = qr_rng_chance_ppm(g, 400000);
 	if (s->ae_only)
 		s->end_us = s->final_us + 600000;
+	/* Some seeds deliver hints late (within their 150 ms life): read
+	 * repair and anti-entropy then carry more of the repair. */
+	s->hint_delay_us = qr_rng_chance_ppm(g, 400000)
+				   ? 40000 + qr_rng_below(g, 80000)
+				   : 0;
 	for (int i = 0; i < s->n; i++) {
 		struct node *nd = &s->nodes[i];
 		nd->sim = s;
