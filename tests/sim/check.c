@@ -353,10 +353,11 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 		const struct check_op *p = &c->ops[i];
 		if (p->key != key || is_read(p) || !p->done || p->status != 0)
 			continue;
-		/* A level ANY put (count 0) may be lost with its hints when
+		/* A level ANY write (count 0) may be lost with its hints when
 		 * no replica comes back within the hint window: not counted
-		 * (an ANY delete still explains an absent key). */
-		if (p->count == 0 && p->op == QR_OP_PUT)
+		 * (check_unacked_delete counts an ANY delete as one that may
+		 * or may not have been applied). */
+		if (p->count == 0)
 			continue;
 		if (!any || qr_version_cmp(p->version, *out) > 0) {
 			*out = p->version;
@@ -372,7 +373,7 @@ bool check_unacked_delete(const struct check *c, int key)
 	for (size_t i = 0; i < c->len; i++) {
 		const struct check_op *p = &c->ops[i];
 		if (p->key == key && p->op == QR_OP_DELETE &&
-		    (!p->done || p->status != 0))
+		    (!p->done || p->status != 0 || p->count == 0))
 			return true;
 	}
 	return false;

@@ -1112,6 +1112,11 @@ static void setup(struct sim *s)
 	s->hint_delay_us = qr_rng_chance_ppm(g, 400000)
 				   ? 40000 + qr_rng_below(g, 80000)
 				   : 0;
+	/* Where anti-entropy alone must converge the replicas, hints are
+	 * never delivered (they would do it otherwise): kept, expired,
+	 * handed off again, never sent. */
+	if (s->ae_only)
+		s->hint_delay_us = UINT64_MAX;
 	for (int i = 0; i < s->n; i++) {
 		struct node *nd = &s->nodes[i];
 		nd->sim = s;
@@ -1169,8 +1174,9 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		sim_fail(s, "(e)", "%s", s->check.detail);
 	if (res->ok)
 		check_convergence(s);
-	/* (h) hints drained and hand-offs finished once faults stopped. */
-	for (int i = 0; i < s->n && res->ok; i++) {
+	/* (h) hints drained and hand-offs finished once faults stopped
+	 * (unless hints were held back: anti-entropy-only seeds). */
+	for (int i = 0; i < s->n && res->ok && !s->ae_only; i++) {
 		const struct qr_core_stats *st = qr_core_stats(s->nodes[i].core);
 		if (qr_core_hints_pending(s->nodes[i].core) || st->orphan_active)
 			sim_fail(s, "(h)",
