@@ -90,6 +90,12 @@ struct client {
 	uint64_t token;	 /* highest version seen (session token) */
 	uint64_t token_weak; /* ... through operations below quorum */
 	bool weak;	     /* the operation in flight is below quorum */
+	/* recent operations: a duplicate of one may still be in flight */
+	struct {
+		int op_index, coord;
+		uint64_t end_us;
+	} recent[8];
+	unsigned nrecent;
 	uint8_t op;	     /* the operation in flight */
 	/* the request in flight, kept to retry it as is (same req_id) */
 	uint8_t frame[QR_FRAME_BYTES_MAX];
@@ -414,6 +420,19 @@ static void node_crash(struct sim *s, struct node *nd)
 	nd->up = false;
 	nd->log_len = nd->durable; /* the unsynced tail is gone */
 	s->res->crashes++;
+	/* A duplicate of a client's last request to this node may still be
+	 * in flight: after the restart (the dedupe table is not durable) it
+	 * is a new write with a new version (docs/protocol.md). */
+	for (int i = 0; i < s->nclients; i++) {
+		struct client *cl = &s->clients[i];
+		if (cl->busy && !cl->is_cas && cl->coord == nd->id)
+			check_may_restamp(&s->check, cl->op_index);
+		for (unsigned r = 0; r < 8 && r < cl->nrecent; r++)
+			if (cl->recent[r].coord == nd->id &&
+			    s->now_us - cl->recent[r].end_us < 100000)
+				check_may_restamp(&s->check,
+						  cl->recent[r].op_index);
+	}
 }
 
 /* After every event on a node: flush frames, start a WAL batch, check (f). */
@@ -552,7 +571,12 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	cl->op = op;
 	uint64_t token = op == QR_OP_GET && !cl->weak ? cl->token_weak
 						       : cl->token;
-	if (!final && token && qr_rng_chance_ppm(&s->rng, 500000)) {
+	/* Final reads carry the client's whole token: once the faults stop,
+	 * watermarks must move again (hints delivered, hand-offs done), or
+	 * they would end STALE and fail (e). */
+	if (final && cl->token)
+		m.min_version = cl->token;
+	else if (!final && token && qr_rng_chance_ppm(&s->rng, 500000)) {
 		m.min_version = token;
 		uint64_t r = qr_rng_below(&s->rng, 3);
 		if (op == QR_OP_GET)
@@ -732,6 +756,15 @@ static void client_next(struct sim *s, struct client *cl)
 	client_issue(s, cl, key, op, level, rw, false);
 }
 
+/* A plain operation ended: remember it (a duplicate may be in flight). */
+static void client_plain_ended(struct sim *s, struct client *cl)
+{
+	unsigned r = cl->nrecent++ % 8;
+	cl->recent[r].op_index = cl->op_index;
+	cl->recent[r].coord = cl->coord;
+	cl->recent[r].end_us = s->now_us;
+}
+
 static void client_done(struct sim *s, struct client *cl)
 {
 	cl->busy = false;
@@ -768,6 +801,7 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		check_end(&s->check, cl->op_index, s->now_us, m.status,
 			  m.version, (m.flags & QR_MSGF_TOMBSTONE) != 0,
 			  m.value, m.value_len);
+		client_plain_ended(s, cl);
 		/* Sometimes the coordinator crashes right after answering a
 		 * write: it forgets what it had in flight, and its unsynced
 		 * WAL tail (the orphan hand-off's case). */
@@ -1046,6 +1080,7 @@ static void handle(struct sim *s, struct event *e)
 		}
 		check_end(&s->check, cl->op_index, s->now_us, QR_ETIMEOUT,
 			  QR_VERSION_NONE, false, NULL, 0);
+		client_plain_ended(s, cl);
 		client_done(s, cl);
 		break;
 	}
