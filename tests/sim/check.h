@@ -15,7 +15,8 @@
  *  (d) a read never returns a value nobody wrote to that key, a version
  *      always names the same write, and a write has one version (retries
  *      with the same request re-drive it) unless its coordinator restarted
- *      in between;
+ *      while the request, a retry or a duplicate could still reach it (the
+ *      dedupe table is not durable);
  *  (e) after the faults stop, every final ALL read succeeds (and replicas
  *      converge: checked by the simulator on the stores, where a replica
  *      without the key equals one with a tombstone only if the tombstone
