@@ -225,6 +225,8 @@ struct qr_core {
 	uint64_t floor_recovered; /* closed floor from the WAL's clock records */
 	/* our own hand-off after a restart or a lost hint */
 	bool orphan_active, orphan_scanned;
+	uint64_t restart_hlc;	/* our first HLC after the last restart */
+	uint64_t *peer_restart;	/* per node: its restart_hlc, as it told us */
 	uint32_t orphan_next_p; /* partition our own scan resumes at */
 	uint64_t orphan_from, orphan_to, orphan_done_mask;
 	struct orphan_job *jobs; /* per asking node */
@@ -817,6 +819,16 @@ static void replica_on_replicate(struct qr_core *c, uint16_t from,
 	};
 	if (w.tombstone && w.value_len) {
 		drop(c, QR_DROP_WIRE);
+		return;
+	}
+	/* A write request its sender stamped before its restart, still in
+	 * flight after the sender's hand-off asked us: a copy made now might
+	 * be one no hand-off covers. (Its hints, replayed from its WAL, are
+	 * tracked by the new incarnation's closed timestamps: let through.) */
+	if (!(m->flags & (QR_MSGF_NOACK | QR_MSGF_REPAIR)) &&
+	    !(m->op_id & HINT_OP_TAG) && m->version.node == from &&
+	    m->version.hlc < c->peer_restart[from]) {
+		drop(c, QR_DROP_STALE_REPLY);
 		return;
 	}
 	if (!(m->flags & (QR_MSGF_NOACK | QR_MSGF_REPAIR)) &&
@@ -1830,6 +1842,7 @@ static void orphan_step(struct qr_core *c)
 		.type = QR_MSG_ORPHAN_REQ,
 		.range_from = c->orphan_from,
 		.range_to = c->orphan_to,
+		.restart_hlc = c->restart_hlc,
 	};
 	for (uint16_t n = 0; n < c->nodes; n++)
 		if (!(c->orphan_done_mask & (1ull << n)) &&
@@ -1858,6 +1871,10 @@ static void orphan_on_req(struct qr_core *c, uint16_t from,
 			  const struct qr_msg *m)
 {
 	struct orphan_job *j = &c->jobs[from];
+	/* From now on a write `from` stamped before its restart is no longer
+	 * taken from `from` itself (replica_on_replicate): this hand-off is
+	 * how such writes travel now, as repairs from the stores. */
+	c->peer_restart[from] = QR_MAX(c->peer_restart[from], m->restart_hlc);
 	if (j->to != m->range_to) {
 		j->to = m->range_to;
 		j->gen = (j->gen + 1) & GEN_MASK;
@@ -2495,8 +2512,10 @@ void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
 	/* A node with a past may have writes in flight it forgot: hand off
 	 * the ones stamped since the floor (every one is below our HLC,
 	 * which recovery raised to the durable ceiling). */
-	if (last_lsn)
-		orphan_begin(c, c->floor_recovered, qr_hlc_now(&c->hlc));
+	if (last_lsn) {
+		c->restart_hlc = qr_hlc_now(&c->hlc);
+		orphan_begin(c, c->floor_recovered, c->restart_hlc);
+	}
 	/* Which recovered entries went below a promise is not known: none
 	 * of them backs a read without an accept (paxos.h). */
 	qr_paxos_taint_all(&c->paxos,
@@ -2552,12 +2571,14 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	c->hints = calloc(c->cfg.hints_max, sizeof(*c->hints));
 	c->free_hints = calloc(c->cfg.hints_max, sizeof(*c->free_hints));
 	c->jobs = calloc(pl->nodes, sizeof(*c->jobs));
+	c->peer_restart = calloc(pl->nodes, sizeof(*c->peer_restart));
 	c->req_busy = calloc((cfg->requests_max + 63) / 64, sizeof(uint64_t));
 	c->hint_busy = calloc((c->cfg.hints_max + 63) / 64, sizeof(uint64_t));
 	int rc = QR_ENOMEM;
 	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup ||
 	    !c->hints || !c->free_hints || !c->jobs || !c->req_busy ||
-	    !c->hint_busy || qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
+	    !c->hint_busy || !c->peer_restart ||
+	    qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
 		goto fail;
 	for (uint32_t i = 0; i < c->cfg.hints_max; i++)
 		c->free_hints[i] = c->cfg.hints_max - 1 - i;
@@ -2625,6 +2646,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->hints);
 	free(c->free_hints);
 	free(c->jobs);
+	free(c->peer_restart);
 	free(c->req_busy);
 	free(c->hint_busy);
 	qr_gc_fini(&c->gc);

@@ -59,7 +59,8 @@
  *
  *   DIGEST (fixed 20): 4 partition u32 | 8 entries u32 | 12 digest u64;
  *   flag REPLY. REPLICATE may also carry the flag NOACK.
- *   ORPHAN_REQ and ORPHAN_DONE (fixed 20): 4 from u64 | 12 to u64.
+ *   ORPHAN_REQ and ORPHAN_DONE (fixed 28): 4 from u64 | 12 to u64 |
+ *   20 restart_hlc u64.
  *
  *   READ_REPLY (fixed 38)
  *    4 op_id u64 | 12 partition u32 | 16 version.hlc u64 |
@@ -276,7 +277,8 @@ enum {
 enum {
 	ORQ_FROM = 4, /* u64 */
 	ORQ_TO = 12,  /* u64 */
-	ORQ_FIXED = 20,
+	ORQ_RESTART = 20, /* u64 */
+	ORQ_FIXED = 28,
 };
 
 #define WIRE_MSG_BYTES_MIN ((int)HB_FIXED) /* the smallest message */
@@ -412,7 +414,8 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 		return m->status <= 0;
 	case QR_MSG_ORPHAN_REQ:
 	case QR_MSG_ORPHAN_DONE:
-		return m->range_from <= m->range_to;
+		return m->range_from <= m->range_to &&
+		       m->restart_hlc <= m->range_to;
 	case QR_MSG_PREPARE:
 	case QR_MSG_ACCEPT:
 		return !qr_version_is_none(m->version);
@@ -511,6 +514,7 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 	case QR_MSG_ORPHAN_DONE:
 		st64(p + ORQ_FROM, m->range_from);
 		st64(p + ORQ_TO, m->range_to);
+		st64(p + ORQ_RESTART, m->restart_hlc);
 		break;
 	}
 }
@@ -575,6 +579,7 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 	case QR_MSG_ORPHAN_DONE:
 		m->range_from = ld64(p + ORQ_FROM);
 		m->range_to = ld64(p + ORQ_TO);
+		m->restart_hlc = ld64(p + ORQ_RESTART);
 		break;
 	}
 }

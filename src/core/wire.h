@@ -139,6 +139,9 @@ struct qr_msg {
 	/* ORPHAN_REQ: versions stamped by the sender in [from, to); DONE
 	 * echoes the range */
 	uint64_t range_from, range_to;
+	uint64_t restart_hlc; /* ORPHAN_*: the sender's first HLC after its
+			       * last restart (0: none): its writes stamped
+			       * below it are from an earlier incarnation */
 	/* keyed messages */
 	const uint8_t *key;
 	uint8_t key_len;

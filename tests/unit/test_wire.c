@@ -78,7 +78,8 @@ static bool msg_equal(const struct qr_msg *a, const struct qr_msg *b)
 	       qr_version_cmp(a->version, b->version) == 0 &&
 	       a->incarnation == b->incarnation &&
 	       a->closed_ts == b->closed_ts && a->range_from == b->range_from &&
-	       a->range_to == b->range_to && a->key_len == b->key_len &&
+	       a->range_to == b->range_to &&
+	       a->restart_hlc == b->restart_hlc && a->key_len == b->key_len &&
 	       bytes_equal(a->key, b->key, a->key_len) &&
 	       a->value_len == b->value_len &&
 	       bytes_equal(a->value, b->value, a->value_len);
@@ -157,6 +158,7 @@ static struct qr_msg sample(uint8_t type, uint8_t key_len, uint16_t value_len)
 	case QR_MSG_ORPHAN_DONE:
 		m.range_from = 0x1112131415161718ull;
 		m.range_to = 0x4142434445464748ull;
+		m.restart_hlc = 0x3132333435363738ull;
 		break;
 	}
 	if (keyed) {
@@ -463,9 +465,10 @@ static void test_layout_golden_offsets(void)
 	CU_ASSERT(memcmp(p + 38, value_bytes, 2) == 0);
 	m = sample(QR_MSG_ORPHAN_REQ, 0, 0);
 	len = encode_one(b, &m);
-	CU_ASSERT_EQUAL(len, 24 + 20);
+	CU_ASSERT_EQUAL(len, 24 + 28);
 	CU_ASSERT_EQUAL(le(p + 4, 8), m.range_from);
 	CU_ASSERT_EQUAL(le(p + 12, 8), m.range_to);
+	CU_ASSERT_EQUAL(le(p + 20, 8), m.restart_hlc);
 
 	m = sample(QR_MSG_HEARTBEAT, 0, 0);
 	len = encode_one(b, &m);
