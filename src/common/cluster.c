@@ -42,9 +42,13 @@
 #define RF_DEFAULT	   3
 #define SHARDS_DEFAULT	   1
 #define BASE_PORT_DEFAULT  7400
+#define GRACE_MS_DEFAULT   10000
+#define GRACE_MS_MIN	   2000 /* above a request's life (deadline + RTO) */
+#define HINTS_MAX_DEFAULT  4096
 
 static const char *const cluster_keys[] = {
-	"id", "partitions", "replication_factor", "shards", "base_port", NULL,
+	"id", "partitions", "replication_factor", "shards", "base_port",
+	"tombstone_grace_ms", "hints_max", "hint_delay_ms", NULL,
 };
 static const char *const node_keys[] = {
 	"ip", "mac", "iface", "data_dir", "mgmt", "pci", NULL,
@@ -371,6 +375,27 @@ static int load(struct loader *l, struct qr_cluster *c)
 	if ((rc = get_num(l, "base_port", 1, 65535 - c->shards, &v)) < 0)
 		return rc;
 	c->base_port = (uint16_t)v;
+
+	v = GRACE_MS_DEFAULT;
+	if ((rc = get_num(l, "tombstone_grace_ms", 0, 86400000, &v)) < 0)
+		return rc;
+	if (v && v < GRACE_MS_MIN)
+		return fail(l,
+			    "[" CLUSTER_SECTION "] tombstone_grace_ms: %llu is "
+			    "below %d (a write's whole life must fit in it); "
+			    "0 turns collection off",
+			    (unsigned long long)v, GRACE_MS_MIN);
+	c->tombstone_grace_ms = (uint32_t)v;
+
+	v = HINTS_MAX_DEFAULT;
+	if ((rc = get_num(l, "hints_max", 16, 1u << 20, &v)) < 0)
+		return rc;
+	c->hints_max = (uint32_t)v;
+
+	v = 0;
+	if ((rc = get_num(l, "hint_delay_ms", 0, 60000, &v)) < 0)
+		return rc;
+	c->hint_delay_ms = (uint32_t)v;
 
 	uint64_t rf_max = c->nodes < QR_RF_MAX ? c->nodes : QR_RF_MAX;
 	v = RF_DEFAULT < rf_max ? RF_DEFAULT : rf_max;

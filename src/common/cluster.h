@@ -10,6 +10,9 @@
  *   replication_factor = 3
  *   shards = 1              ; shard cores per node (same on every node)
  *   base_port = 7400        ; UDP port of shard c is base_port + c
+ *   tombstone_grace_ms = 10000 ; tombstone GC grace (0: never collect)
+ *   hints_max = 4096        ; hinted-handoff slots per shard
+ *   hint_delay_ms = 0       ; a hint's first delivery waits this long
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
@@ -50,6 +53,9 @@ struct qr_cluster {
 	uint16_t shards;
 	uint16_t base_port;
 	uint16_t nodes;
+	uint32_t tombstone_grace_ms;
+	uint32_t hints_max;
+	uint32_t hint_delay_ms;
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
 };
 

@@ -551,6 +551,9 @@ int main(int argc, char **argv)
 		sc.core.incarnation = (uint32_t)time(NULL);
 		sc.core.placement = &pl;
 		sc.core.keys_max = o.keys_max;
+		sc.core.tombstone_grace_ms = cl.tombstone_grace_ms;
+		sc.core.hints_max = cl.hints_max;
+		sc.core.hint_delay_us = (uint64_t)cl.hint_delay_ms * 1000;
 		sc.core.arena = 0;
 		qr_wal_config_defaults(&sc.wal);
 		sc.wal.dir = data_dir;

@@ -62,6 +62,9 @@ static void valid_file_loads_every_field(void)
 		   "replication_factor = 2\n"
 		   "shards = 4\n"
 		   "base_port = 9000\n"
+		   "tombstone_grace_ms = 30000\n"
+		   "hints_max = 100\n"
+		   "hint_delay_ms = 5\n"
 		   "\n"
 		   "[node.1]\n"
 		   "ip = 10.77.0.2\n"
@@ -81,6 +84,9 @@ static void valid_file_loads_every_field(void)
 	CU_ASSERT_EQUAL(c.rf, 2);
 	CU_ASSERT_EQUAL(c.shards, 4);
 	CU_ASSERT_EQUAL(c.base_port, 9000);
+	CU_ASSERT_EQUAL(c.tombstone_grace_ms, 30000);
+	CU_ASSERT_EQUAL(c.hints_max, 100);
+	CU_ASSERT_EQUAL(c.hint_delay_ms, 5);
 	CU_ASSERT_EQUAL(c.nodes, 2);
 	CU_ASSERT_EQUAL(c.node[0].id, 0);
 	CU_ASSERT_EQUAL(c.node[1].id, 1);
@@ -107,6 +113,9 @@ static void defaults_apply_and_rf_caps_at_nodes(void)
 	CU_ASSERT_EQUAL(c.rf, 3);
 	CU_ASSERT_EQUAL(c.shards, 1);
 	CU_ASSERT_EQUAL(c.base_port, 7400);
+	CU_ASSERT_EQUAL(c.tombstone_grace_ms, 10000);
+	CU_ASSERT_EQUAL(c.hints_max, 4096);
+	CU_ASSERT_EQUAL(c.hint_delay_ms, 0);
 	CU_ASSERT_EQUAL(c.nodes, 3);
 
 	/* Fewer nodes than the default RF: RF = nodes. */
@@ -196,6 +205,10 @@ static void cluster_values_are_range_checked(void)
 		"1..65519");
 	expect_error("[cluster]\nid = 1\nbase_port = 0\n" NODES3,
 		     ": [cluster] base_port: '0'");
+	expect_error("[cluster]\nid = 1\ntombstone_grace_ms = 500\n" NODES3,
+		     ": [cluster] tombstone_grace_ms: 500 is below 2000");
+	expect_error("[cluster]\nid = 1\nhints_max = 1\n" NODES3,
+		     ": [cluster] hints_max: '1'");
 }
 
 static void node_values_are_checked(void)
