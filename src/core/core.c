@@ -874,9 +874,10 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 
 /* ---- coordinator side -------------------------------------------------- */
 
-static void send_replicate(struct qr_core *c, struct req *q, int i)
+/* The write a request carries (its key, value and version). */
+static struct qr_store_write req_write_of(const struct req *q)
 {
-	struct qr_store_write w = {
+	return (struct qr_store_write){
 		.partition = q->partition,
 		.version = q->version,
 		.tombstone = q->tombstone,
@@ -885,6 +886,11 @@ static void send_replicate(struct qr_core *c, struct req *q, int i)
 		.value = q->value,
 		.value_len = q->value_len,
 	};
+}
+
+static void send_replicate(struct qr_core *c, struct req *q, int i)
+{
+	struct qr_store_write w = req_write_of(q);
 	uint16_t node = q->replicas[i];
 	if (node == c->cfg.node_id) {
 		if (q->kind == REQ_READ || ae_gc_admit(c, &w))
@@ -1541,19 +1547,6 @@ static int hint_add(struct qr_core *c, uint16_t target,
 	c->next_lsn++;
 	c->stats.wal_appends++;
 	return 0;
-}
-
-static struct qr_store_write req_write_of(const struct req *q)
-{
-	return (struct qr_store_write){
-		.partition = q->partition,
-		.version = q->version,
-		.tombstone = q->tombstone,
-		.key = q->key,
-		.key_len = q->key_len,
-		.value = q->value,
-		.value_len = q->value_len,
-	};
 }
 
 /* A write slot is being freed: every replica that did not acknowledge it

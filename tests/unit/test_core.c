@@ -113,41 +113,47 @@ static uint64_t env_random(void *ctx)
 static uint64_t setup_grace_ms, setup_ae_interval_us;
 static uint32_t setup_hints_max;
 
+/* Create node i's core with the harness's configuration. */
+static void node_create(int i, uint32_t incarnation)
+{
+	struct qr_core_config cfg;
+	qr_core_config_defaults(&cfg);
+	cfg.node_id = (uint16_t)i;
+	cfg.cluster_id = CLUSTER;
+	cfg.incarnation = incarnation;
+	cfg.placement = &h.pl;
+	cfg.requests_max = 8;
+	cfg.pending_max = 64;
+	cfg.keys_max = 64;
+	cfg.deadline_us_default = 50000;
+	cfg.rto_us_min = 1000;
+	cfg.rto_us_max = 4000;
+	cfg.heartbeat_us = 10000;
+	cfg.suspect_after_us = 30000;
+	cfg.down_after_us = 60000;
+	if (setup_grace_ms)
+		cfg.tombstone_grace_ms = setup_grace_ms;
+	cfg.hints_max = setup_hints_max;
+	if (setup_ae_interval_us)
+		cfg.ae_interval_us = setup_ae_interval_us;
+	struct qr_env env = {
+		.ctx = &ctx_id[i],
+		.now_us = env_now_us,
+		.wall_ms = env_wall_ms,
+		.send = env_send,
+		.wal_append = env_wal_append,
+		.random = env_random,
+	};
+	CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[i]) == 0);
+}
+
 static void setup(void)
 {
 	memset(&h, 0, sizeof(h));
 	h.now_us = 1000;
 	CU_ASSERT_FATAL(qr_placement_init(&h.pl, 64, N, 3, 1) == 0);
-	for (int i = 0; i < N; i++) {
-		struct qr_core_config cfg;
-		qr_core_config_defaults(&cfg);
-		cfg.node_id = (uint16_t)i;
-		cfg.cluster_id = CLUSTER;
-		cfg.placement = &h.pl;
-		cfg.requests_max = 8;
-		cfg.pending_max = 64;
-		cfg.keys_max = 64;
-		cfg.deadline_us_default = 50000;
-		cfg.rto_us_min = 1000;
-		cfg.rto_us_max = 4000;
-		cfg.heartbeat_us = 10000;
-		cfg.suspect_after_us = 30000;
-		cfg.down_after_us = 60000;
-		if (setup_grace_ms)
-			cfg.tombstone_grace_ms = setup_grace_ms;
-		cfg.hints_max = setup_hints_max;
-		if (setup_ae_interval_us)
-			cfg.ae_interval_us = setup_ae_interval_us;
-		struct qr_env env = {
-			.ctx = &ctx_id[i],
-			.now_us = env_now_us,
-			.wall_ms = env_wall_ms,
-			.send = env_send,
-			.wal_append = env_wal_append,
-			.random = env_random,
-		};
-		CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[i]) == 0);
-	}
+	for (int i = 0; i < N; i++)
+		node_create(i, 0);
 }
 
 static void teardown(void)
@@ -1042,31 +1048,7 @@ static void test_token_read_never_goes_back(void)
 static void restart_node(int c)
 {
 	qr_core_destroy(h.core[c]);
-	struct qr_core_config cfg;
-	qr_core_config_defaults(&cfg);
-	cfg.node_id = (uint16_t)c;
-	cfg.cluster_id = CLUSTER;
-	cfg.placement = &h.pl;
-	cfg.requests_max = 8;
-	cfg.pending_max = 64;
-	cfg.keys_max = 64;
-	cfg.deadline_us_default = 50000;
-	cfg.rto_us_min = 1000;
-	cfg.rto_us_max = 4000;
-	cfg.heartbeat_us = 10000;
-	cfg.suspect_after_us = 30000;
-	cfg.down_after_us = 60000;
-	cfg.incarnation = 2;
-	cfg.hints_max = setup_hints_max;
-	struct qr_env env = {
-		.ctx = &ctx_id[c],
-		.now_us = env_now_us,
-		.wall_ms = env_wall_ms,
-		.send = env_send,
-		.wal_append = env_wal_append,
-		.random = env_random,
-	};
-	CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[c]) == 0);
+	node_create(c, 2);
 	qr_core_recovered(h.core[c], h.appended[c]);
 }
 
