@@ -33,27 +33,4 @@
 #define QR_DASSERT(cond) ((void)0)
 #endif
 
-/*
- * Bug injection, for proving that the simulator's checkers bite. Only the
- * `quorate_core_buggy` library is built with QR_BUG_INJECTION; production
- * code never links it. QR_BUG(X) is a compile-time 0 everywhere else.
- */
-enum qr_bug {
-	QR_BUG_ACK_BEFORE_WAL = 1u << 0,   /* replica acks before WAL durable */
-	QR_BUG_SKIP_READ_REPAIR = 1u << 1, /* reads never repair replicas */
-	QR_BUG_APPLY_OLDER = 1u << 2,	   /* store applies older over newer */
-	QR_BUG_SKIP_ANTI_ENTROPY = 1u << 3, /* no digest is ever sent */
-	QR_BUG_SERVE_BELOW_WATERMARK = 1u << 8, /* a replica claims to be
-						 * current for any token */
-	QR_BUG_GC_EARLY = 1u << 4, /* tombstones collected after the grace
-				    * without waiting for every replica */
-	QR_BUG_FORGET_PROMISE = 1u << 5, /* CASPaxos acceptor ignores promises */
-};
-#ifdef QR_BUG_INJECTION
-extern unsigned qr_bugs; /* set by the simulator from --inject-bug */
-#define QR_BUG(name) (qr_unlikely(qr_bugs & QR_BUG_##name))
-#else
-#define QR_BUG(name) 0
-#endif
-
 #endif

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "core/bugs.h"
 #include "core/gc.h"
 #include "core/paxos.h"
 #include "core/timer.h"

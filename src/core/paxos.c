@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "common/compiler.h"
+#include "core/bugs.h"
 #include "core/wire.h"
 #include "quorate/err.h"
 

@@ -13,11 +13,7 @@
 #include <stdint.h>
 
 #include "common/crc32c.h"
-
-#define QR_NODES_MAX 64 /* node ids fit a uint64_t mask */
-#define QR_RF_MAX 7
-#define QR_PARTITIONS_MAX (1u << 20)
-#define QR_SHARDS_MAX 128
+#include "quorate/limits.h" /* QR_NODES_MAX, QR_RF_MAX, ... */
 
 struct qr_placement {
 	uint32_t partitions; /* power of two */

@@ -51,6 +51,7 @@
 #include <rte_ring_core.h>
 
 #include "common/compiler.h"
+#include "core/bugs.h"
 #include "core/placement.h"
 #include "core/store_pvt.h"
 #include "core/wire.h"

@@ -24,14 +24,12 @@
 #include <stdint.h>
 
 #include "core/version.h"
+#include "quorate/limits.h" /* QR_FRAME_BYTES_MAX, key and value sizes */
 
 #define QR_WIRE_MAGIC 0x5251u /* bytes 'Q','R' read little-endian */
 #define QR_WIRE_PROTO 1
-#define QR_FRAME_BYTES_MAX 1472 /* UDP payload in a 1500 B MTU */
 #define QR_FRAME_HDR_BYTES 24
 #define QR_MSG_HDR_BYTES 4
-#define QR_KEY_BYTES_MAX 255
-#define QR_VALUE_BYTES_MAX 1024 /* a max key + value + header fits a frame */
 #define QR_NODE_CLIENT 0xffffu  /* src_node of a frame sent by a client */
 
 enum qr_msg_type {

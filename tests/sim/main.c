@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "core/bugs.h"
 #include "common/eal_local.h"
 #include "sim/sim.h"
 

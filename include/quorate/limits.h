@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quorate's size limits, shared by the daemon, the protocol core, the
+ * client library and the tools. Public: a client needs them to size its
+ * buffers, and src/common uses them without depending on src/core.
+ *
+ * Invariants (each checked by a _Static_assert where it is relied on):
+ *  L1. A node id fits a bit of a uint64_t mask: QR_NODES_MAX <= 64.
+ *  L2. A replica set fits a uint8_t mask: QR_RF_MAX <= 8.
+ *  L3. A request with the longest key and the largest value fits one frame
+ *      (src/core/wire.h checks it against the message layout).
+ *  L4. Every path the daemon builds (data dir + file name) fits
+ *      QR_PATH_BYTES_MAX; a longer one is refused with a named error, never
+ *      cut short.
+ */
+#ifndef QUORATE_LIMITS_H
+#define QUORATE_LIMITS_H
+
+#define QR_NODES_MAX	   64	       /* node ids 0..63 (L1) */
+#define QR_RF_MAX	   7	       /* replicas per partition (L2) */
+#define QR_PARTITIONS_MAX  (1u << 20)  /* partitions per cluster */
+#define QR_SHARDS_MAX	   128	       /* shard cores per node */
+#define QR_FRAME_BYTES_MAX 1472	       /* UDP payload in a 1500 B MTU */
+#define QR_KEY_BYTES_MAX   255	       /* keys: 1..255 bytes */
+#define QR_VALUE_BYTES_MAX 1024	       /* values: 0..1024 bytes (L3) */
+#define QR_PATH_BYTES_MAX  4096	       /* file paths, NUL included (L4) */
+
+#endif
