@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CASPaxos in the core (included by core.c: it needs the request table,
- * the pending queue and the WAL). Rystsov 2018; docs/protocol.md,
+ * CASPaxos in the core: the proposer (coordinator side); cas_acceptor.c
+ * has the acceptor. Rystsov 2018; docs/protocol.md,
  * "Linearizable operations"; src/core/paxos.h has the acceptor rules.
  *
  * Acceptor (replica side):
@@ -33,150 +33,34 @@
  * a quorum (chosen) and no accept is needed; otherwise the state is
  * accepted again with our ballot (CASPaxos: a read is a change that keeps
  * the value), and its version becomes the ballot.
+ *
+ *   transition                       function
+ *   start -> PREPARE                 qc_cas_start -> cas_round
+ *   PREPARE -> decide                qc_cas_on_promise -> cas_decide
+ *   decide -> ACCEPT | answer        cas_decide
+ *   ACCEPT -> answer                 qc_cas_on_accepted -> cas_answer
+ *   any -> BACKOFF (reject)          cas_retry
+ *   BACKOFF -> PREPARE (timer)       qc_cas_timer -> cas_round
+ *
+ * Invariants:
+ *  X1. Each round has a new ballot and a new op_id generation.
+ *  X2. A ballot is never sent before the durable HLC ceiling covers it.
  */
+#include "core/core_pvt.h"
 
-static inline struct qr_version req_stamp(const struct req *q)
-{
-	return q->kind == REQ_CAS ? q->ballot : q->version;
-}
-
-/* ---- acceptor ----------------------------------------------------------- */
-
-static void acceptor_reply(struct qr_core *c, uint16_t dst,
-			   const struct qr_msg *m)
-{
-	if (dst != c->cfg.node_id)
-		send_peer(c, dst, m);
-	else if (m->type == QR_MSG_PROMISE)
-		cas_on_promise(c, dst, m);
-	else
-		cas_on_accepted(c, dst, m);
-}
-
-static struct qr_version entry_version(struct qr_core *c, const uint8_t *key,
-				       uint8_t key_len)
-{
-	struct qr_store_view v;
-	if (qr_store_get(c->store, key, key_len, &v) == 0)
-		return v.version;
-	return QR_VERSION_NONE;
-}
-
-static void acceptor_on_prepare(struct qr_core *c, uint16_t from,
-				const struct qr_msg *m)
-{
-	if (!replica_owns(c, m))
-		return;
-	struct qr_paxos_slot *s =
-		qr_paxos_slot_of(&c->paxos, m->key, m->key_len);
-	struct qr_version beat;
-	enum qr_paxos_vote vote = qr_paxos_prepare_vote(
-		&c->paxos, s, m->version, entry_version(c, m->key, m->key_len),
-		&beat);
-	if (vote == QR_PAXOS_REJECT) {
-		struct qr_msg r = {
-			.type = QR_MSG_PROMISE,
-			.op_id = m->op_id,
-			.status = QR_ESTALE,
-			.version = beat,
-		};
-		c->stats.cas_rejects++;
-		acceptor_reply(c, from, &r);
-		return;
-	}
-	uint64_t wait_lsn = s->lsn;
-	if (vote == QR_PAXOS_GRANT) {
-		struct qr_wal_record rec = {
-			.lsn = c->next_lsn,
-			.type = QR_WAL_PROMISE,
-			.partition = m->partition,
-			.version = m->version,
-			.key = m->key,
-			.key_len = m->key_len,
-		};
-		if (c->env.wal_append(c->env.ctx, &rec) != 0) {
-			drop(c, QR_DROP_WAL);
-			return;
-		}
-		c->next_lsn++;
-		c->stats.wal_appends++;
-		c->stats.cas_promises++;
-		s->promised = m->version;
-		s->lsn = rec.lsn;
-		wait_lsn = rec.lsn;
-	}
-	/* The recovered floor relies on: every ballot promised is below a
-	 * durable HLC ceiling before the PROMISE leaves. */
-	uint64_t ms = QR_HLC_MS(m->version.hlc);
-	if (ms >= c->ceiling_ms) {
-		ceiling_renew(c, ms);
-		if (!c->ceiling_next_lsn || ms >= c->ceiling_next_ms) {
-			drop(c, QR_DROP_WAL); /* the proposer retransmits */
-			return;
-		}
-		wait_lsn = QR_MAX(wait_lsn, c->ceiling_next_lsn);
-	}
-	if (wait_lsn > c->durable_lsn) {
-		struct pending p = {
-			.lsn = wait_lsn,
-			.op_id = m->op_id,
-			.dst = from,
-			.type = QR_MSG_PROMISE,
-			.key_len = m->key_len,
-		};
-		memcpy(p.key, m->key, m->key_len);
-		pending_push(c, &p);
-		return;
-	}
-	answer_read(c, QR_MSG_PROMISE, from, m->op_id, m->key, m->key_len);
-}
-
-static void acceptor_on_accept(struct qr_core *c, uint16_t from,
-			       const struct qr_msg *m)
-{
-	if (!replica_owns(c, m))
-		return;
-	struct qr_paxos_slot *s =
-		qr_paxos_slot_of(&c->paxos, m->key, m->key_len);
-	struct qr_version beat;
-	if (qr_paxos_accept_vote(&c->paxos, s, m->version,
-				 entry_version(c, m->key, m->key_len),
-				 &beat) == QR_PAXOS_REJECT) {
-		struct qr_msg r = {
-			.type = QR_MSG_ACCEPTED,
-			.op_id = m->op_id,
-			.status = QR_ESTALE,
-			.version = beat,
-		};
-		c->stats.cas_rejects++;
-		acceptor_reply(c, from, &r);
-		return;
-	}
-	struct qr_store_write w = {
-		.partition = m->partition,
-		.version = m->version,
-		.tombstone = (m->flags & QR_MSGF_TOMBSTONE) != 0,
-		.key = m->key,
-		.key_len = m->key_len,
-		.value = m->value,
-		.value_len = m->value_len,
-	};
-	replica_write(c, from, m->op_id, &w, QR_MSG_ACCEPTED);
-}
-
-/* ---- proposer ----------------------------------------------------------- */
+#include <string.h>
 
 /* A new op_id generation: answers to earlier rounds become stale. The
  * dedupe entry follows the op_id. */
 static void cas_regen(struct qr_core *c, struct req *q)
 {
-	uint64_t old = op_id_of(c, q);
+	uint64_t old = qc_op_id_of(c, q);
 	q->gen = (q->gen + 1) & GEN_MASK; /* bit 63 of an op_id: hints */
 	if (!q->gen)
 		q->gen = 1;
-	struct dedup *d = dedup_find(c, q->client, q->req_id);
+	struct dedup *d = qc_dedup_find(c, q->client, q->req_id);
 	if (d && d->op_id == old)
-		d->op_id = op_id_of(c, q);
+		d->op_id = qc_op_id_of(c, q);
 }
 
 static void cas_send(struct qr_core *c, struct req *q, int i)
@@ -184,7 +68,7 @@ static void cas_send(struct qr_core *c, struct req *q, int i)
 	struct qr_msg m = {
 		.type = q->phase == CAS_PREPARE ? QR_MSG_PREPARE
 						: QR_MSG_ACCEPT,
-		.op_id = op_id_of(c, q),
+		.op_id = qc_op_id_of(c, q),
 		.partition = q->partition,
 		.version = q->ballot,
 		.key = q->key,
@@ -204,19 +88,19 @@ static void cas_send(struct qr_core *c, struct req *q, int i)
 	}
 	uint16_t node = q->replicas[i];
 	if (node != c->cfg.node_id)
-		send_peer(c, node, &m);
+		qc_send_peer(c, node, &m);
 	else if (q->phase == CAS_PREPARE)
-		acceptor_on_prepare(c, node, &m);
+		qc_acceptor_on_prepare(c, node, &m);
 	else
-		acceptor_on_accept(c, node, &m);
+		qc_acceptor_on_accept(c, node, &m);
 }
 
 /* This phase's message to every replica not DOWN and not answered yet;
  * our own last (it may answer inline and finish the request). */
-static void cas_dispatch(struct qr_core *c, struct req *q)
+void qc_cas_dispatch(struct qr_core *c, struct req *q)
 {
 	int self = -1;
-	uint64_t op_id = op_id_of(c, q);
+	uint64_t op_id = qc_op_id_of(c, q);
 	for (int i = 0; i < q->rf; i++) {
 		uint16_t node = q->replicas[i];
 		if (q->done_mask & (1u << i))
@@ -228,7 +112,7 @@ static void cas_dispatch(struct qr_core *c, struct req *q)
 		if (qr_detector_state(&c->det, node) != QR_PEER_DOWN)
 			cas_send(c, q, i);
 	}
-	if (self >= 0 && req_by_op_id(c, op_id) == q)
+	if (self >= 0 && qc_req_by_op_id(c, op_id) == q)
 		cas_send(c, q, self);
 }
 
@@ -259,7 +143,7 @@ static void cas_round(struct qr_core *c, struct req *q)
 		q->phase = CAS_BACKOFF; /* try again soon */
 		qr_timer_arm(&c->wheel, &q->timer,
 			     QR_MIN(q->deadline_us,
-				    now_us(c) + c->cfg.rto_us_min / 2 +
+				    qc_now_us(c) + c->cfg.rto_us_min / 2 +
 					    c->env.random(c->env.ctx) %
 						    c->cfg.rto_us_min));
 		return;
@@ -273,19 +157,19 @@ static void cas_round(struct qr_core *c, struct req *q)
 	q->unanimous = true;
 	q->ballot.hlc = qr_hlc_now(&c->hlc);
 	q->ballot.node = c->cfg.node_id;
-	q->rto_us = rto_initial(c);
-	q->sent_us = now_us(c);
+	q->rto_us = qc_rto_initial(c);
+	q->sent_us = qc_now_us(c);
 	q->retransmitted = false;
 	c->stats.cas_rounds++;
-	req_arm(c, q);
+	qc_req_arm(c, q);
 	uint64_t ms = QR_HLC_MS(q->ballot.hlc);
-	ceiling_renew(c, ms);
+	qc_ceiling_renew(c, ms);
 	if (ms >= c->ceiling_ms) {
 		q->parked = true;
 		c->parked++;
 		return;
 	}
-	cas_dispatch(c, q);
+	qc_cas_dispatch(c, q);
 }
 
 /* Rejected: back off (random, doubling, capped) and try a higher ballot. */
@@ -299,7 +183,7 @@ static void cas_retry(struct qr_core *c, struct req *q)
 	uint64_t wait = c->cfg.rto_us_min / 4 +
 			c->env.random(c->env.ctx) % q->backoff_us;
 	qr_timer_arm(&c->wheel, &q->timer,
-		     QR_MIN(q->deadline_us, now_us(c) + wait));
+		     QR_MIN(q->deadline_us, qc_now_us(c) + wait));
 }
 
 static void cas_answer(struct qr_core *c, struct req *q, int status,
@@ -311,8 +195,8 @@ static void cas_answer(struct qr_core *c, struct req *q, int status,
 		q->value_len = status == 0 ? q->st_value_len : 0;
 		memcpy(q->value, q->st_value, q->value_len);
 	}
-	req_answer(c, q, status);
-	req_free(c, q);
+	qc_req_answer(c, q, status);
+	qc_req_free(c, q);
 }
 
 static void cas_decide(struct qr_core *c, struct req *q)
@@ -364,26 +248,25 @@ static void cas_decide(struct qr_core *c, struct req *q)
 	}
 	q->phase = CAS_ACCEPT;
 	q->done_mask = 0;
-	cas_dispatch(c, q);
+	qc_cas_dispatch(c, q);
 }
 
 static struct req *cas_req_of(struct qr_core *c, uint16_t from,
 			      const struct qr_msg *m, uint8_t phase, int *idx)
 {
-	struct req *q = req_by_op_id(c, m->op_id);
+	struct req *q = qc_req_by_op_id(c, m->op_id);
 	int i = q && q->kind == REQ_CAS && q->phase == phase
-			? replica_idx(q, from)
+			? qc_replica_idx(q, from)
 			: -1;
 	if (i < 0 || (q->done_mask & (1u << i))) {
-		drop(c, QR_DROP_STALE_REPLY);
+		qc_drop(c, QR_DROP_STALE_REPLY);
 		return NULL;
 	}
 	*idx = i;
 	return q;
 }
 
-static void cas_on_promise(struct qr_core *c, uint16_t from,
-			   const struct qr_msg *m)
+void qc_cas_on_promise(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 {
 	int i;
 	struct req *q = cas_req_of(c, from, m, CAS_PREPARE, &i);
@@ -394,7 +277,7 @@ static void cas_on_promise(struct qr_core *c, uint16_t from,
 		return;
 	}
 	if (m->status != 0 && m->status != QR_ENOTFOUND) {
-		drop(c, QR_DROP_UNEXPECTED);
+		qc_drop(c, QR_DROP_UNEXPECTED);
 		return;
 	}
 	struct qr_version v = m->status == 0 ? m->version : QR_VERSION_NONE;
@@ -405,7 +288,7 @@ static void cas_on_promise(struct qr_core *c, uint16_t from,
 	if (m->flags & QR_MSGF_UNSURE)
 		q->unanimous = false; /* installed below a promise: accept */
 	q->done_mask |= (uint8_t)(1u << i);
-	rtt_sample(c, q, from);
+	qc_rtt_sample(c, q, from);
 	if (m->status == 0 &&
 	    (!q->st_found || qr_version_cmp(v, q->st_version) > 0)) {
 		q->st_found = true;
@@ -418,8 +301,8 @@ static void cas_on_promise(struct qr_core *c, uint16_t from,
 		cas_decide(c, q);
 }
 
-static void cas_on_accepted(struct qr_core *c, uint16_t from,
-			    const struct qr_msg *m)
+void qc_cas_on_accepted(struct qr_core *c, uint16_t from,
+			const struct qr_msg *m)
 {
 	int i;
 	struct req *q = cas_req_of(c, from, m, CAS_ACCEPT, &i);
@@ -430,32 +313,32 @@ static void cas_on_accepted(struct qr_core *c, uint16_t from,
 		return;
 	}
 	if (m->status != 0) {
-		drop(c, QR_DROP_UNEXPECTED);
+		qc_drop(c, QR_DROP_UNEXPECTED);
 		return;
 	}
 	q->done_mask |= (uint8_t)(1u << i);
-	rtt_sample(c, q, from);
+	qc_rtt_sample(c, q, from);
 	if (__builtin_popcount(q->done_mask) >= q->need)
 		cas_answer(c, q, q->result, q->ballot);
 }
 
 /* Retransmit this phase to the silent replicas, or start the next round
  * after a backoff. (Deadlines are handled by the caller.) */
-static void cas_timer(struct qr_core *c, struct req *q)
+void qc_cas_timer(struct qr_core *c, struct req *q)
 {
 	if (q->phase == CAS_BACKOFF) {
 		cas_round(c, q);
 		return;
 	}
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
-	req_arm(c, q);
+	qc_req_arm(c, q);
 	if (q->parked) {
-		ceiling_renew(c, QR_HLC_MS(q->ballot.hlc));
+		qc_ceiling_renew(c, QR_HLC_MS(q->ballot.hlc));
 		return;
 	}
 	q->retransmitted = true;
 	c->stats.retransmits++;
-	cas_dispatch(c, q);
+	qc_cas_dispatch(c, q);
 }
 
 /* A client's CAS op has a slot: take its arguments and run round 1. A
@@ -463,16 +346,16 @@ static void cas_timer(struct qr_core *c, struct req *q)
  * of that request's last accepted new state: if it is the current state,
  * the op took effect and the retry answers OK, not a failed precondition
  * against its own write. */
-static void cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
-		      struct dedup *retry)
+void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
+		  struct dedup *retry)
 {
 	q->expected = m->expected;
 	q->tombstone = m->op == QR_OP_DELETE_IF_VERSION;
 	q->value_len = m->value_len;
 	memcpy(q->value, m->value, m->value_len);
 	if (m->op != QR_OP_LIN_GET) {
-		(retry ? retry : dedup_insert(c, q->client, q->req_id))->op_id =
-			op_id_of(c, q);
+		(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))
+			->op_id = qc_op_id_of(c, q);
 		if (retry && !qr_version_is_none(retry->version)) {
 			q->mine[q->mine_count++] = retry->version;
 			q->version = retry->version;

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Closed timestamps and the replication-lag view.
+ *
+ * A session token (the highest version a client has seen) may be served by
+ * one replica alone if that replica holds every write stamped at or below
+ * it. Each node tells every other node, in its heartbeats, a closed
+ * timestamp: every write it stamped below that value and sent to that
+ * node is durable there (acknowledged). It is the minimum of its HLC and
+ * the versions of its writes that node has not acknowledged: in flight,
+ * parked, or kept as hints. A replica's watermark is the minimum of what
+ * every node (itself included) last told it; a read whose token is below
+ * the watermark of the replica answering it is current. Claims only grow:
+ * an acknowledged write stays durable. A node that restarts forgets its
+ * writes in flight, so until the ones it stamped in [floor, restart) are
+ * handed off (below), its closed timestamps stay at the floor.
+ *
+ * Invariants:
+ *  S1. closed_out[n] <= our HLC, and <= the version of every write of ours
+ *      node n has not acknowledged (in flight, parked, hinted, CAS accepts
+ *      in flight).
+ *  S2. closed_in[n] only grows (claims stay true, even across restarts).
+ *  S3. While our hand-off runs, closed_out[n] <= orphan_from.
+ */
+#include "core/core_pvt.h"
+
+#include <string.h>
+
+/* Below it, every write we stamped is durable at every replica. */
+uint64_t qc_closed_floor(const struct qr_core *c)
+{
+	uint64_t f = UINT64_MAX;
+	for (uint16_t n = 0; n < c->nodes; n++)
+		f = QR_MIN(f, c->closed_out[n]);
+	return f;
+}
+
+void qc_watermark_update(struct qr_core *c)
+{
+	uint64_t wm = UINT64_MAX;
+	c->stats.closed_in[c->cfg.node_id] = c->closed_out[c->cfg.node_id];
+	for (uint16_t n = 0; n < c->nodes; n++)
+		wm = QR_MIN(wm, c->stats.closed_in[n]);
+	c->stats.watermark = wm;
+}
+
+/*
+ * Once per heartbeat period: the closed timestamp for each node, and the
+ * replication-lag view (like pg_stat_replication): per peer, writes sent
+ * and not acknowledged, the oldest one's age, and the hints kept for it.
+ * A scan of the busy request and hint slots (their bitmaps skip the free
+ * ones), so the write path keeps no extra counters.
+ */
+void qc_closed_scan(struct qr_core *c)
+{
+	uint64_t now = qc_now_us(c);
+	uint64_t hlc = qr_hlc_now(&c->hlc);
+	uint64_t ct[QR_NODES_MAX];
+	uint64_t oldest[QR_NODES_MAX] = {0};
+	for (uint16_t n = 0; n < c->nodes; n++)
+		ct[n] = hlc;
+	memset(c->stats.repl_unacked, 0, sizeof(c->stats.repl_unacked));
+	for (uint32_t k = 0; k < c->cfg.requests_max; k++) {
+		uint64_t word = c->req_busy[k / 64] >> (k % 64);
+		if (!word) {
+			k |= 63; /* nothing busy in the rest of this word */
+			continue;
+		}
+		k += (uint32_t)__builtin_ctzll(word);
+		const struct req *q = &c->reqs[k];
+		if (q->kind == REQ_CAS && q->phase == CAS_ACCEPT) {
+			/* An accept writes a state versioned by its ballot. */
+			for (int i = 0; i < q->rf; i++)
+				if (!(q->done_mask & (1u << i)))
+					ct[q->replicas[i]] =
+						QR_MIN(ct[q->replicas[i]],
+						       q->ballot.hlc);
+			continue;
+		}
+		if (q->kind != REQ_WRITE)
+			continue;
+		for (int i = 0; i < q->rf; i++) {
+			uint16_t n = q->replicas[i];
+			if (q->done_mask & (1u << i))
+				continue;
+			ct[n] = QR_MIN(ct[n], q->version.hlc);
+			if (n == c->cfg.node_id || q->parked || !q->sent_us)
+				continue;
+			c->stats.repl_unacked[n]++;
+			if (!oldest[n] || q->sent_us < oldest[n])
+				oldest[n] = q->sent_us;
+		}
+	}
+	for (uint32_t k = 0; k < c->cfg.hints_max; k++) {
+		uint64_t word = c->hint_busy[k / 64] >> (k % 64);
+		if (!word) {
+			k |= 63;
+			continue;
+		}
+		k += (uint32_t)__builtin_ctzll(word);
+		const struct hint *h = &c->hints[k];
+		ct[h->target] = QR_MIN(ct[h->target], h->version.hlc);
+	}
+	for (uint16_t n = 0; n < c->nodes; n++) {
+		if (c->orphan_active)
+			ct[n] = QR_MIN(ct[n], c->orphan_from);
+		c->closed_out[n] = ct[n];
+		c->stats.repl_oldest_us[n] = oldest[n] ? now - oldest[n] : 0;
+	}
+	qc_watermark_update(c);
+}
+
+void qc_send_heartbeats(struct qr_core *c)
+{
+	struct qr_msg m = {
+		.type = QR_MSG_HEARTBEAT,
+		.incarnation = c->cfg.incarnation,
+	};
+	for (uint16_t n = 0; n < c->nodes; n++) {
+		if (n == c->cfg.node_id)
+			continue;
+		m.closed_ts = c->closed_out[n];
+		qc_send_peer(c, n, &m);
+	}
+}
+
+/* A peer's HEARTBEAT: hearing from it was the point (the detector saw the
+ * frame), and its closed timestamp for us (S2: claims only grow; what it
+ * says stays true, even across its restarts). */
+void qc_closed_on_heartbeat(struct qr_core *c, uint16_t from,
+			    const struct qr_msg *m)
+{
+	if (m->closed_ts > c->stats.closed_in[from]) {
+		c->stats.closed_in[from] = m->closed_ts;
+		qc_watermark_update(c);
+	}
+}

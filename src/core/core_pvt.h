@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The protocol core's private header (DPDK's *_pvt.h pattern): the state
+ * every file of src/core/ shares, and the functions they call across
+ * files. Not installed, not included outside src/core/ (tests/sim and the
+ * unit tests use core.h only).
+ *
+ * Names: qr_core_* is the public API (core.h); qc_* is internal to the
+ * core (cross-file); plain names are file-local (static).
+ */
+#ifndef QR_CORE_CORE_PVT_H
+#define QR_CORE_CORE_PVT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "core/bugs.h"
+#include "core/core.h"
+#include "core/gc.h"
+#include "core/paxos.h"
+#include "core/timer.h"
+#include "quorate/err.h"
+
+#define AE_NO_ACK UINT64_MAX /* op_id of an anti-entropy push */
+/* op_id of a hint delivery: tag | generation (31 bits) << 32 | slot.
+ * Request op_ids keep bit 63 clear (their generation has 31 bits). */
+#define HINT_OP_TAG (1ull << 63)
+#define GEN_MASK    0x7fffffffu
+#define RF_BITS(rf) ((uint8_t)((1u << (rf)) - 1))
+
+enum req_kind {
+	REQ_FREE = 0,
+	REQ_WRITE,
+	REQ_READ,
+	REQ_CAS, /* CASPaxos proposer (linearizable ops) */
+};
+
+#define CAS_MINE_MAX 4 /* ballots of our own accepts a CAS remembers */
+
+enum cas_phase {
+	CAS_PREPARE = 1, /* PREPARE sent, collecting PROMISEs */
+	CAS_ACCEPT,	 /* ACCEPT sent, collecting ACCEPTEDs */
+	CAS_BACKOFF,	 /* rejected: a new ballot when the timer fires */
+};
+
+/* One coordinator request. ~2.6 KiB (sizeof, with the CAS state), most of it
+ * the key and value copy that retransmission and read repair need. */
+struct req {
+	struct qr_timer timer; /* next retransmission / deadline / linger */
+	uint32_t gen;	       /* generation: upper half of op_id */
+	uint8_t kind;	       /* enum req_kind */
+	uint8_t op;	       /* enum qr_op */
+	uint8_t need;	       /* R or W */
+	uint8_t hold_need;     /* reads: holders needed before answering */
+	uint8_t rf;
+	uint8_t replicas[QR_RF_MAX];
+	uint8_t done_mask;   /* writes: acked; reads: answered (bit per idx) */
+	uint8_t holds_mask;  /* reads: durably hold >= best */
+	uint8_t repair_mask; /* reads: repair REPLICATE sent, ack awaited */
+	bool answered;	     /* client has its reply */
+	bool tombstone;	     /* write: a delete; read: best is a tombstone */
+	bool found;	     /* read: some replica has an entry */
+	bool parked;	     /* write: waits for the HLC ceiling */
+	bool retransmitted;  /* Karn: no RTT samples from this request */
+	bool any;	     /* write at level ANY */
+	bool hinted_any;     /* level ANY write answered by its hints */
+	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
+	uint8_t valid_mask;  /* reads: answers current for the token */
+	uint8_t heard_mask;  /* reads: replicas that ever answered */
+	uint64_t token;	     /* reads: client's min_version (0: none) */
+	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
+	uint8_t key_len;
+	uint16_t value_len;
+	uint16_t client_shard;
+	uint32_t partition;
+	uint64_t client;      /* driver's handle for the client's address */
+	uint64_t req_id;      /* client's id */
+	uint64_t deadline_us; /* answer UNAVAILABLE if not answered by then */
+	uint64_t linger_us;   /* after answering, give up on stragglers then */
+	uint64_t rto_us;      /* current retransmission timeout */
+	uint64_t sent_us;     /* first transmission (RTT samples) */
+	struct qr_version version; /* write: stamped; read: best seen;
+				    * CAS: the answer's, or our last accept */
+	/* CAS (the proposer of CASPaxos; docs/protocol.md) */
+	uint8_t phase;		/* enum cas_phase */
+	uint8_t mine_count;	/* ballots recorded in mine[] (a ring) */
+	bool st_found, st_tomb; /* best accepted state promised */
+	bool unanimous;		/* every promise names the same state */
+	bool acc_new;		/* accepting the op's new state, not st */
+	int16_t result;		/* answer once the accept has a quorum */
+	uint16_t st_value_len;
+	uint64_t backoff_us;	    /* current cap of the random backoff */
+	struct qr_version ballot;   /* this round's */
+	struct qr_version expected; /* *_IF_VERSION */
+	struct qr_version st_version, first;
+	struct qr_version mine[CAS_MINE_MAX]; /* our accepted new states */
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t st_value[QR_VALUE_BYTES_MAX]; /* CAS: best state's value */
+};
+
+/* A reply waiting for the WAL to make an lsn durable. */
+struct pending {
+	uint64_t lsn; /* release once durable_lsn >= lsn */
+	uint64_t op_id;
+	uint16_t dst;	 /* node to answer (may be self) */
+	uint8_t type;	 /* QR_MSG_REPLICATE_ACK, _READ_REPLY, _PROMISE or
+			  * _ACCEPTED */
+	uint8_t key_len; /* READ_REPLY, PROMISE: key to read at release */
+	struct qr_version version; /* REPLICATE_ACK: version acked */
+	uint8_t key[QR_KEY_BYTES_MAX];
+};
+
+/*
+ * Recent client writes, so that a duplicated or retried CLIENT_REQ (same
+ * client, same req_id) is not stamped and applied a second time: a late
+ * duplicate would otherwise overwrite the client's own newer write.
+ * Bounded: DEDUP_WAYS-way sets of 4 x requests_max entries in all; a new
+ * write evicts a free entry, else the oldest finished one, else the oldest.
+ * A duplicate that arrives after its entry was evicted is applied again
+ * (docs/protocol.md).
+ */
+#define DEDUP_WAYS 4
+
+struct dedup {
+	uint64_t seq; /* insertion order; 0: free */
+	uint64_t client;
+	uint64_t req_id;
+	uint64_t op_id;		   /* in flight: its op_id; done: 0 */
+	int16_t status;		   /* done: the answer given */
+	struct qr_version version; /* done: the version written */
+};
+
+/*
+ * Hinted handoff: a write some replica did not acknowledge before its
+ * request slot was freed (deadline, linger, or the replica was DOWN), kept
+ * and re-sent to that replica until it acknowledges. Logged to the WAL
+ * (QR_WAL_HINT) so a restart replays it. A hint may also carry another
+ * node's write, handed off for a restarted node (job != 0).
+ */
+struct hint {
+	bool used;
+	bool tombstone;
+	bool from_store; /* copied from a replica's store (a hand-off), not
+			  * from a write request */
+	uint8_t key_len;
+	uint16_t target;
+	uint16_t job; /* orphan job: requesting node + 1; 0: none */
+	uint16_t value_len;
+	uint32_t gen;	  /* 31 bits, for the op_id */
+	uint32_t job_gen; /* which job of that node */
+	uint32_t partition;
+	uint64_t sent_us; /* last sent (0: never) */
+	uint64_t created_us;
+	struct qr_version version;
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+/*
+ * A restarted node asks every other node to hand off, as hints, the writes
+ * it stamped in [from, to) that they hold (docs/protocol.md, "closed
+ * timestamps"). One job per asking node, here on the holder's side.
+ */
+struct orphan_job {
+	uint64_t to; /* 0: none */
+	uint32_t gen;
+	uint32_t outstanding; /* hints of this job not yet acknowledged */
+	uint32_t next_p;      /* partition the scan resumes at */
+	bool scanned;	      /* every entry is hinted */
+};
+
+struct peer_out {
+	struct qr_frame_writer w;
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+};
+
+struct qr_core {
+	struct qr_core_config cfg;
+	struct qr_env env;
+	const struct qr_placement *pl;
+	uint16_t nodes;
+	struct qr_hlc hlc;
+	struct qr_detector det;
+	struct qr_store *store;
+	struct qr_timer_wheel wheel;
+	struct qr_timer hb_timer;
+	struct qr_timer ae_timer; /* anti-entropy: one partition a step */
+	/* closed timestamps */
+	uint64_t closed_out[QR_NODES_MAX]; /* what we tell each node */
+	uint64_t
+		floor_recovered; /* closed floor from the WAL's clock records */
+	/* our own hand-off after a restart or a lost hint */
+	bool orphan_active, orphan_scanned;
+	uint64_t restart_hlc;	/* our first HLC after the last restart */
+	uint64_t *peer_restart; /* per node: its restart_hlc, as it told us */
+	uint32_t orphan_next_p; /* partition our own scan resumes at */
+	uint64_t orphan_from, orphan_to, orphan_done_mask;
+	struct orphan_job *jobs; /* per asking node */
+	/* hints */
+	struct hint *hints;
+	uint32_t *free_hints;
+	uint32_t free_hint_count;
+	uint32_t hint_cursor; /* word of hint_busy the next replay starts at */
+	/* Bit per slot in use: the periodic scans visit only those (a
+	 * request slot is ~1.4 KiB: a scan of every one costs a cache miss
+	 * each, ~0.5 ms per 4096, every heartbeat period). */
+	uint64_t *req_busy, *hint_busy;
+	uint32_t ae_next;  /* next partition to look at */
+	uint32_t ae_burst; /* on-demand steps left (qr_core_ae_request) */
+	uint64_t ae_down;  /* peers DOWN at the last tick (bit per node) */
+	struct qr_gc gc;   /* tombstone GC records (core/gc.h) */
+	uint8_t (
+		*ae_keys)[QR_KEY_BYTES_MAX]; /* [AE_GC_BATCH] keys to collect */
+	uint8_t *ae_key_lens;		     /* [AE_GC_BATCH] */
+	uint64_t ceiling_ms;		     /* durable HLC ceiling (ms) */
+	uint64_t ceiling_next_ms;	     /* logged, not yet durable */
+	uint64_t ceiling_next_lsn;	     /* its lsn; 0: none in flight */
+	uint32_t parked;	     /* writes waiting for the ceiling */
+	uint64_t srtt_us, rttvar_us; /* answer time, smoothed (0: none) */
+	uint64_t next_lsn;	     /* lsn of the next WAL record */
+	uint64_t durable_lsn;	     /* every record <= this is durable */
+	/* coordinator request table */
+	struct req *reqs;
+	uint32_t *free_reqs;
+	uint32_t free_count;
+	/* replies waiting for the WAL: ring, lsn order of insertion */
+	struct pending *pend;
+	uint32_t pend_head, pend_count;
+	/* recent client writes (duplicate suppression) */
+	struct dedup *dedup;
+	uint32_t dedup_sets_mask;
+	uint64_t dedup_seq;
+	/* CASPaxos acceptor: promises (src/core/paxos.h) */
+	struct qr_paxos_table paxos;
+	/* outgoing frames, one per peer; client replies go one per frame */
+	struct peer_out *out;
+	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
+	struct qr_core_stats stats;
+};
+
+#define AE_GC_BATCH 64 /* tombstones collected per partition step */
+
+/* ---- small helpers, inline ----------------------------------------------- */
+
+static inline uint64_t qc_now_us(struct qr_core *c)
+{
+	return c->env.now_us(c->env.ctx);
+}
+
+static inline uint8_t qc_quorum_of(uint8_t rf)
+{
+	return (uint8_t)(rf / 2 + 1);
+}
+
+static inline uint64_t qc_op_id_of(const struct qr_core *c, const struct req *q)
+{
+	return (uint64_t)q->gen << 32 | (uint32_t)(q - c->reqs);
+}
+
+static inline int qc_replica_idx(const struct req *q, uint16_t node)
+{
+	for (int i = 0; i < q->rf; i++)
+		if (q->replicas[i] == node)
+			return i;
+	return -1;
+}
+
+static inline void qc_drop(struct qr_core *c, enum qr_core_drop why)
+{
+	c->stats.drops[why]++;
+}
+
+/* The write a request carries (its key, value and version). */
+static inline struct qr_store_write qc_req_write_of(const struct req *q)
+{
+	return (struct qr_store_write){
+		.partition = q->partition,
+		.version = q->version,
+		.tombstone = q->tombstone,
+		.key = q->key,
+		.key_len = q->key_len,
+		.value = q->value,
+		.value_len = q->value_len,
+	};
+}
+
+/*
+ * CASPaxos in the core (included by core.c: it needs the request table,
+ * the pending queue and the WAL). Rystsov 2018; docs/protocol.md,
+ * "Linearizable operations"; src/core/paxos.h has the acceptor rules.
+ *
+ * Acceptor (replica side):
+ *   PREPARE(b)  -> vote (paxos.h). GRANT: log QR_WAL_PROMISE, and make the
+ *                  HLC ceiling cover b; answer PROMISE with the entry (the
+ *                  accepted state) once both are durable. AGAIN: answer once
+ *                  the earlier record is durable. REJECT: PROMISE with
+ *                  status QR_ESTALE and the ballot that won.
+ *   ACCEPT(b,s) -> vote; GRANT: a write of s with version b, acked
+ *                  (ACCEPTED) once durable, exactly like REPLICATE.
+ * Proposer (coordinator side), one request slot per client op:
+ *
+ *   start --> PREPARE --quorum of promises--> decide --unanimous and no
+ *               ^  |                             |     change--> answer
+ *               |  +--reject--> BACKOFF          +--> ACCEPT --quorum--> answer
+ *               +-----timer (new ballot)--/           |
+ *                                                     +--reject--> BACKOFF
+ *   any phase --deadline--> UNAVAILABLE
+ *
+ * Each round gets a new ballot and a new op_id generation, so a late
+ * answer to an earlier round is a stale reply.
+ *
+ * decide: the current state is the promise with the highest version. If it
+ * is one of our own accepted new states (mine[]: an earlier round of this
+ * op, or of the same client request answered UNAVAILABLE), the op already
+ * took effect: keep it and answer OK. Else apply the change function. When
+ * the state does not change (LIN_GET, a failed precondition) and every
+ * promise of the quorum names the same version, that state was accepted by
+ * a quorum (chosen) and no accept is needed; otherwise the state is
+ * accepted again with our ballot (CASPaxos: a read is a change that keeps
+ * the value), and its version becomes the ballot.
+ */
+static inline struct qr_version qc_req_stamp(const struct req *q)
+{
+	return q->kind == REQ_CAS ? q->ballot : q->version;
+}
+
+/* out.c */
+void qc_peer_frame_begin(struct qr_core *c, uint16_t node);
+void qc_reply_error_direct(struct qr_core *c, uint64_t client,
+			   const struct qr_msg *m, uint16_t shard, int err);
+void qc_send_client_reply(struct qr_core *c, const struct req *q, int status);
+void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m);
+
+/* reqtab.c */
+void qc_req_timer(struct qr_core *c, struct req *q);
+bool qc_all_live_answered(struct qr_core *c, const struct req *q);
+struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client,
+			    uint64_t req_id);
+struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
+			      uint64_t req_id);
+uint8_t qc_level_count(uint8_t level, uint8_t r_or_w, uint8_t rf);
+uint8_t qc_live_count(struct qr_core *c, const uint8_t *replicas, uint8_t rf);
+struct req *qc_req_alloc(struct qr_core *c);
+void qc_req_answer(struct qr_core *c, struct req *q, int status);
+void qc_req_arm(struct qr_core *c, struct req *q);
+struct req *qc_req_by_op_id(struct qr_core *c, uint64_t op_id);
+void qc_req_free(struct qr_core *c, struct req *q);
+bool qc_req_maybe_done(struct qr_core *c, struct req *q);
+uint64_t qc_rto_initial(const struct qr_core *c);
+void qc_rtt_sample(struct qr_core *c, struct req *q, uint16_t from);
+
+/* replica.c */
+void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
+		    uint64_t op_id, const uint8_t *key, uint8_t key_len);
+void qc_pending_push(struct qr_core *c, const struct pending *p);
+void qc_replica_on_read(struct qr_core *c, uint16_t from,
+			const struct qr_msg *m);
+void qc_replica_on_replicate(struct qr_core *c, uint16_t from,
+			     const struct qr_msg *m);
+bool qc_replica_owns(struct qr_core *c, const struct qr_msg *m);
+void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
+		      const struct qr_store_write *w, uint8_t ack_type);
+
+/* intake.c */
+void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
+			const struct qr_msg *m);
+
+/* write.c */
+void qc_write_timer(struct qr_core *c, struct req *q);
+void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
+		    struct dedup *retry);
+void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
+		     int status, struct qr_version v);
+void qc_send_replicate(struct qr_core *c, struct req *q, int i);
+void qc_write_dispatch(struct qr_core *c, struct req *q);
+
+/* read.c */
+void qc_read_on_repair_ack(struct qr_core *c, struct req *q, int i,
+			   struct qr_version v);
+void qc_read_timer(struct qr_core *c, struct req *q);
+void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m);
+void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
+			    const struct qr_msg *m);
+void qc_read_progress(struct qr_core *c, struct req *q);
+bool qc_read_repair_pass(struct qr_core *c, struct req *q);
+void qc_send_read(struct qr_core *c, struct req *q, int i);
+
+/* ceiling.c */
+void qc_ceiling_durable(struct qr_core *c);
+void qc_ceiling_renew(struct qr_core *c, uint64_t ms);
+
+/* closed_ts.c */
+void qc_closed_on_heartbeat(struct qr_core *c, uint16_t from,
+			    const struct qr_msg *m);
+uint64_t qc_closed_floor(const struct qr_core *c);
+void qc_closed_scan(struct qr_core *c);
+void qc_send_heartbeats(struct qr_core *c);
+void qc_watermark_update(struct qr_core *c);
+
+/* hints.c */
+void qc_any_hint(struct qr_core *c, struct req *q);
+int qc_hint_add(struct qr_core *c, uint16_t target,
+		const struct qr_store_write *w, bool log, bool from_store,
+		uint16_t job, uint32_t job_gen);
+void qc_hint_missing(struct qr_core *c, const struct req *q);
+void qc_hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
+		    struct qr_version v);
+void qc_hints_replay(struct qr_core *c);
+
+/* orphan.c */
+void qc_orphan_begin(struct qr_core *c, uint64_t from, uint64_t to);
+void qc_orphan_job_hint_done(struct qr_core *c, uint16_t asker);
+void qc_orphan_on_done(struct qr_core *c, uint16_t from,
+		       const struct qr_msg *m);
+void qc_orphan_on_req(struct qr_core *c, uint16_t from, const struct qr_msg *m);
+void qc_orphan_step(struct qr_core *c);
+
+/* anti_entropy.c */
+bool qc_ae_gc_admit(struct qr_core *c, const struct qr_store_write *w);
+void qc_ae_gc_inserted(struct qr_core *c, const struct qr_store_write *w);
+uint64_t qc_ae_gc_life_us(const struct qr_core *c, uint64_t deadline_us);
+void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m);
+void qc_ae_step(struct qr_core *c);
+void qc_ae_tick(struct qr_core *c);
+
+/* cas.c */
+void qc_cas_dispatch(struct qr_core *c, struct req *q);
+void qc_cas_on_accepted(struct qr_core *c, uint16_t from,
+			const struct qr_msg *m);
+void qc_cas_on_promise(struct qr_core *c, uint16_t from,
+		       const struct qr_msg *m);
+void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
+		  struct dedup *retry);
+void qc_cas_timer(struct qr_core *c, struct req *q);
+
+/* cas_acceptor.c */
+void qc_acceptor_on_accept(struct qr_core *c, uint16_t from,
+			   const struct qr_msg *m);
+void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
+			    const struct qr_msg *m);
+
+#endif

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hinted handoff: a write some replica did not acknowledge before its
+ * request slot was freed (deadline, linger, or the replica was DOWN) is
+ * kept and re-sent to that replica until it acknowledges. Logged to the WAL
+ * (QR_WAL_HINT) so a restart replays it. Level ANY with every replica DOWN
+ * lives in hints alone.
+ *
+ * State of a hint slot:
+ *
+ *   FREE --hint_add--> WAITING --hint_delay, target up--> SENT
+ *                         ^                                |  \--ack--> FREE
+ *                         +----------rto_us_max------------+
+ *   any --older than half the tombstone grace--> FREE (hand-off afresh)
+ *
+ *   transition          function
+ *   FREE -> WAITING     qc_hint_add
+ *   WAITING -> SENT     hint_send (from qc_hints_replay)
+ *   SENT -> FREE        qc_hint_on_ack
+ *   any -> FREE         hint_expire
+ *
+ * Invariants:
+ *  N1. hint_busy has a bit set exactly for used slots; free_hints holds the
+ *      others.
+ *  N2. hint_records/hint_bytes per target equal the sum over used slots.
+ *  N3. A hint lives less than half the tombstone grace (the Cassandra rule:
+ *      the hint window is shorter than the GC grace).
+ */
+#include "core/core_pvt.h"
+
+#include <string.h>
+
+#define HINT_SENDS_PER_TICK 256
+
+static void hint_free(struct qr_core *c, uint32_t slot)
+{
+	struct hint *h = &c->hints[slot];
+	h->used = false;
+	c->hint_busy[slot / 64] &= ~(1ull << (slot % 64));
+	c->stats.hint_records[h->target]--;
+	c->stats.hint_bytes[h->target] -= (uint64_t)h->key_len + h->value_len;
+	c->free_hints[c->free_hint_count++] = slot;
+	if (h->job && c->jobs[h->job - 1].gen == h->job_gen)
+		qc_orphan_job_hint_done(c, (uint16_t)(h->job - 1));
+}
+
+/*
+ * Keep a hint of write w for target. log: also write it to the WAL, so a
+ * restart replays it. 0, or QR_EFULL (counted: the write is then handed
+ * off by an orphan sync, and our closed timestamps wait for it).
+ */
+int qc_hint_add(struct qr_core *c, uint16_t target,
+		const struct qr_store_write *w, bool log, bool from_store,
+		uint16_t job, uint32_t job_gen)
+{
+	if (c->free_hint_count == 0) {
+		c->stats.hints_lost++;
+		return QR_EFULL;
+	}
+	uint32_t slot = c->free_hints[--c->free_hint_count];
+	struct hint *h = &c->hints[slot];
+	c->hint_busy[slot / 64] |= 1ull << (slot % 64);
+	uint32_t gen = (h->gen + 1) & GEN_MASK;
+	h->gen = gen ? gen : 1;
+	h->used = true;
+	h->tombstone = w->tombstone;
+	h->target = target;
+	h->job = job;
+	h->job_gen = job_gen;
+	h->partition = w->partition;
+	h->version = w->version;
+	h->sent_us = 0;
+	h->created_us = qc_now_us(c);
+	h->from_store = from_store;
+	h->key_len = w->key_len;
+	h->value_len = w->value_len;
+	memcpy(h->key, w->key, w->key_len);
+	memcpy(h->value, w->value, w->value_len);
+	c->stats.hints_created++;
+	c->stats.hint_records[target]++;
+	c->stats.hint_bytes[target] += (uint64_t)w->key_len + w->value_len;
+	if (job)
+		c->jobs[job - 1].outstanding++;
+	if (!log)
+		return 0;
+	struct qr_wal_record rec = {
+		.lsn = c->next_lsn,
+		.type = QR_WAL_HINT,
+		.partition = w->partition,
+		.version = w->version,
+		.key = w->key,
+		.key_len = w->key_len,
+		.value = w->value,
+		.value_len = w->value_len,
+		.aux = (uint16_t)(target |
+				  (w->tombstone ? QR_WAL_AUX_TOMBSTONE : 0)),
+	};
+	/* Refused: the hint still lives in memory; only a restart would
+	 * lose it, and a restart hands our writes off anyway. */
+	if (c->env.wal_append(c->env.ctx, &rec) != 0) {
+		qc_drop(c, QR_DROP_WAL);
+		return 0;
+	}
+	c->next_lsn++;
+	c->stats.wal_appends++;
+	return 0;
+}
+
+/* A write slot is being freed: every replica that did not acknowledge it
+ * gets a hint (hints never count toward W). For a CASPaxos op in its
+ * accept phase, the state being accepted (a replica installing it from a
+ * hint marks it unsure, as any install below a promise: paxos.h). */
+void qc_hint_missing(struct qr_core *c, const struct req *q)
+{
+	struct qr_store_write w = qc_req_write_of(q);
+	if (q->kind == REQ_CAS) {
+		w.version = q->ballot;
+		w.tombstone = q->acc_new ? q->tombstone : q->st_tomb;
+		w.value = q->acc_new ? q->value : q->st_value;
+		w.value_len = w.tombstone  ? 0
+			      : q->acc_new ? q->value_len
+					   : q->st_value_len;
+	}
+	for (int i = 0; i < q->rf; i++) {
+		if (q->done_mask & (1u << i))
+			continue;
+		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0)
+			qc_orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
+	}
+}
+
+/* Level ANY with every replica DOWN: the write lives in our hints; it is
+ * answered once they are durable in our WAL. */
+void qc_any_hint(struct qr_core *c, struct req *q)
+{
+	struct qr_store_write w = qc_req_write_of(q);
+	uint64_t lsn0 = c->next_lsn;
+	for (int i = 0; i < q->rf; i++) {
+		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) !=
+		    0) {
+			qc_orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
+			return; /* not durable anywhere: the deadline answers */
+		}
+		q->done_mask |= (uint8_t)(1u << i);
+	}
+	if (c->next_lsn - lsn0 != q->rf)
+		return; /* the WAL refused a hint: not durable, no OK */
+	q->hinted_any = true;
+	struct pending p = {
+		.lsn = c->next_lsn - 1,
+		.op_id = qc_op_id_of(c, q),
+		.dst = c->cfg.node_id,
+		.type = QR_MSG_REPLICATE_ACK,
+		.version = q->version,
+	};
+	if (p.lsn <= c->durable_lsn) {
+		qc_req_answer(c, q, 0);
+		qc_req_maybe_done(c, q);
+		return;
+	}
+	qc_pending_push(c, &p);
+}
+
+static void hint_send(struct qr_core *c, uint32_t slot)
+{
+	struct hint *h = &c->hints[slot];
+	uint64_t op_id = HINT_OP_TAG | (uint64_t)h->gen << 32 | slot;
+	h->sent_us = QR_MAX(qc_now_us(c), 1);
+	if (h->target == c->cfg.node_id) {
+		struct qr_store_write w = {
+			.partition = h->partition,
+			.version = h->version,
+			.tombstone = h->tombstone,
+			.key = h->key,
+			.key_len = h->key_len,
+			.value = h->value,
+			.value_len = h->value_len,
+		};
+		/* Our own missed write: admitted like one from a peer. */
+		if (h->from_store || qc_ae_gc_admit(c, &w))
+			qc_replica_write(c, h->target, op_id, &w,
+					 QR_MSG_REPLICATE_ACK);
+		return;
+	}
+	/* A hand-off from a store is a repair: its copy was current when
+	 * the hint was made, and hints live less than the tombstone grace
+	 * (qc_hints_replay), so no tombstone above it can have been collected
+	 * meanwhile (docs/protocol.md). */
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.flags = (uint8_t)((h->tombstone ? QR_MSGF_TOMBSTONE : 0) |
+				   (h->from_store ? QR_MSGF_REPAIR : 0)),
+		.op_id = op_id,
+		.partition = h->partition,
+		.version = h->version,
+		.key = h->key,
+		.key_len = h->key_len,
+		.value = h->value,
+		.value_len = h->value_len,
+	};
+	qc_send_peer(c, h->target, &m);
+}
+
+void qc_hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
+		    struct qr_version v)
+{
+	uint32_t slot = (uint32_t)op_id;
+	if (slot >= c->cfg.hints_max) {
+		qc_drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
+	struct hint *h = &c->hints[slot];
+	if (!h->used || h->gen != ((op_id >> 32) & GEN_MASK) ||
+	    h->target != from || qr_version_cmp(v, h->version) < 0) {
+		qc_drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
+	c->stats.hints_delivered++;
+	hint_free(c, slot);
+}
+
+/*
+ * A hint older than half the tombstone grace is given up: delivered later,
+ * it could bring back a value whose delete was collected meanwhile (the
+ * Cassandra rule: the hint window is shorter than the GC grace). What it
+ * carried is then handed off afresh from the stores that hold it: an
+ * orphan sync for a write hint, a rescan for a hand-off's.
+ */
+static void hint_expire(struct qr_core *c, uint32_t slot)
+{
+	struct hint *h = &c->hints[slot];
+	c->stats.hints_lost++;
+	if (h->job) {
+		if (c->jobs[h->job - 1].gen == h->job_gen) {
+			c->jobs[h->job - 1].scanned = false; /* no DONE yet */
+			c->jobs[h->job - 1].next_p = 0;
+		}
+	} else {
+		/* A write hint, or one of our own hand-off's: hand off afresh
+		 * from the stores that hold it. A write held by none was
+		 * never acknowledged, except at level ANY: that one is lost
+		 * with its hints (ANY's documented risk: no replica came back
+		 * within the hint window). */
+		qc_orphan_begin(c, h->version.hlc, qr_hlc_now(&c->hlc));
+	}
+	hint_free(c, slot);
+}
+
+/* Once per heartbeat period: (re)send hints to targets that are not DOWN,
+ * a bounded number per pass, each at most once per rto_us_max. */
+void qc_hints_replay(struct qr_core *c)
+{
+	uint64_t now = qc_now_us(c);
+	uint64_t life_us = c->cfg.tombstone_grace_ms * 1000 / 2;
+	unsigned sent = 0;
+	uint32_t words = (c->cfg.hints_max + 63) / 64;
+	for (uint32_t n = 0; n < words; n++) {
+		uint32_t wi = (c->hint_cursor + n) % words;
+		uint64_t word = c->hint_busy[wi]; /* a copy: slots may free */
+		while (word) {
+			uint32_t slot =
+				wi * 64 + (uint32_t)__builtin_ctzll(word);
+			word &= word - 1;
+			struct hint *h = &c->hints[slot];
+			if (life_us && now - h->created_us > life_us) {
+				hint_expire(c, slot);
+				continue;
+			}
+			if (h->sent_us && now - h->sent_us < c->cfg.rto_us_max)
+				continue;
+			if (now - h->created_us < c->cfg.hint_delay_us)
+				continue;
+			if (h->target != c->cfg.node_id &&
+			    qr_detector_state(&c->det, h->target) ==
+				    QR_PEER_DOWN)
+				continue;
+			hint_send(c, slot);
+			if (++sent >= HINT_SENDS_PER_TICK) {
+				c->hint_cursor = (wi + 1) % words;
+				return;
+			}
+		}
+	}
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Orphan hand-off.
+ *
+ * After a restart (or a hint it could not keep) a node no longer knows
+ * which of its writes stamped in [from, to) every replica has. Until it
+ * does, its closed timestamps stay at `from`. It asks every other node
+ * (ORPHAN_REQ) to hint the replicas of each such write it holds, hints
+ * the ones in its own store itself, and is done once every node answered
+ * ORPHAN_DONE (all their hints acknowledged). A node that stays DOWN holds
+ * it: its copy might be the only one.
+ *
+ * State of our own hand-off:
+ *
+ *   IDLE --restart or lost hint--> ACTIVE(scanning) --scan done-->
+ *        ACTIVE(waiting for ORPHAN_DONE from every node) --all--> IDLE
+ *
+ *   transition                 function
+ *   IDLE -> ACTIVE             qc_orphan_begin (recover.c, hints.c)
+ *   scan, ask, wait            qc_orphan_step (each heartbeat period)
+ *   a node's DONE              qc_orphan_on_done
+ *
+ * Invariants:
+ *  P1. orphan_done_mask always has our own bit.
+ *  P2. A job's outstanding counts its hints still in slots.
+ */
+#include "core/core_pvt.h"
+
+struct orphan_scan {
+	struct qr_core *c;
+	uint16_t stamper;
+	uint16_t job;
+	uint32_t job_gen;
+	uint64_t from, to;
+	const uint8_t *replicas;
+	uint8_t rf;
+};
+
+void qc_orphan_begin(struct qr_core *c, uint64_t from, uint64_t to)
+{
+	if (c->orphan_active) {
+		from = QR_MIN(from, c->orphan_from);
+		to = QR_MAX(to, c->orphan_to);
+	}
+	c->orphan_active = true;
+	c->orphan_scanned = false;
+	c->orphan_next_p = 0;
+	c->orphan_from = from;
+	c->orphan_to = to;
+	c->orphan_done_mask = 1ull << c->cfg.node_id;
+	c->stats.orphan_syncs++;
+	c->stats.orphan_active = 1;
+	for (uint16_t n = 0; n < c->nodes; n++)
+		c->closed_out[n] = QR_MIN(c->closed_out[n], from);
+}
+
+static int orphan_scan_entry(void *arg, const struct qr_store_view *v)
+{
+	struct orphan_scan *o = arg;
+	struct qr_core *c = o->c;
+	if (v->version.node != o->stamper || v->version.hlc < o->from ||
+	    v->version.hlc >= o->to)
+		return 0;
+	struct qr_store_write w = {
+		.partition = v->partition,
+		.version = v->version,
+		.tombstone = v->tombstone,
+		.key = v->key,
+		.key_len = v->key_len,
+		.value = v->value,
+		.value_len = v->value_len,
+	};
+	for (int i = 0; i < o->rf; i++)
+		if (o->replicas[i] != c->cfg.node_id &&
+		    qc_hint_add(c, o->replicas[i], &w, false, true, o->job,
+				o->job_gen) != 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Hint the replicas of every entry stamped by `stamper` in [from, to) on
+ * our partitions, a partition at a time from *next_p: 0 when done, else
+ * non-zero (call again: it resumes there). A partition starts only with
+ * half the hint slots free, so the scan moves on as hints drain instead of
+ * filling the slots with the same first entries again; one whose hints
+ * overflow anyway is scanned again from its start.
+ */
+static int orphan_scan(struct qr_core *c, uint16_t stamper, uint64_t from,
+		       uint64_t to, uint16_t job, uint32_t job_gen,
+		       uint32_t *next_p)
+{
+	const struct qr_placement *pl = c->pl;
+	struct orphan_scan o = {c, stamper, job, job_gen, from, to, NULL, 0};
+	for (; *next_p < pl->partitions; (*next_p)++) {
+		uint32_t p = *next_p;
+		if (qr_placement_shard(pl, p) != c->cfg.shard ||
+		    qr_placement_replica_index(pl, p, c->cfg.node_id) < 0)
+			continue;
+		if (c->free_hint_count < c->cfg.hints_max / 2)
+			return 1;
+		o.replicas = qr_placement_replicas(pl, p);
+		o.rf = (uint8_t)pl->rf;
+		if (qr_store_for_each_in_partition(c->store, p,
+						   orphan_scan_entry, &o))
+			return 1;
+	}
+	return 0;
+}
+
+/* Once per heartbeat period while our own hand-off runs. */
+void qc_orphan_step(struct qr_core *c)
+{
+	if (!c->orphan_active)
+		return;
+	if (!c->orphan_scanned)
+		c->orphan_scanned =
+			orphan_scan(c, c->cfg.node_id, c->orphan_from,
+				    c->orphan_to, 0, 0, &c->orphan_next_p) == 0;
+	uint64_t all = c->nodes == 64 ? UINT64_MAX : (1ull << c->nodes) - 1;
+	if (c->orphan_scanned && c->orphan_done_mask == all) {
+		c->orphan_active = false;
+		c->stats.orphan_active = 0;
+		return;
+	}
+	struct qr_msg m = {
+		.type = QR_MSG_ORPHAN_REQ,
+		.range_from = c->orphan_from,
+		.range_to = c->orphan_to,
+		.restart_hlc = c->restart_hlc,
+	};
+	for (uint16_t n = 0; n < c->nodes; n++)
+		if (!(c->orphan_done_mask & (1ull << n)) &&
+		    qr_detector_state(&c->det, n) != QR_PEER_DOWN)
+			qc_send_peer(c, n, &m);
+}
+
+static void orphan_send_done(struct qr_core *c, uint16_t asker)
+{
+	struct qr_msg m = {
+		.type = QR_MSG_ORPHAN_DONE,
+		.range_from = 0,
+		.range_to = c->jobs[asker].to,
+	};
+	qc_send_peer(c, asker, &m);
+}
+
+void qc_orphan_job_hint_done(struct qr_core *c, uint16_t asker)
+{
+	struct orphan_job *j = &c->jobs[asker];
+	if (--j->outstanding == 0 && j->scanned)
+		orphan_send_done(c, asker);
+}
+
+void qc_orphan_on_req(struct qr_core *c, uint16_t from, const struct qr_msg *m)
+{
+	struct orphan_job *j = &c->jobs[from];
+	/* From now on a write `from` stamped before its restart is no longer
+	 * taken from `from` itself (qc_replica_on_replicate): this hand-off is
+	 * how such writes travel now, as repairs from the stores. */
+	c->peer_restart[from] = QR_MAX(c->peer_restart[from], m->restart_hlc);
+	if (j->to != m->range_to) {
+		j->to = m->range_to;
+		j->gen = (j->gen + 1) & GEN_MASK;
+		j->outstanding = 0;
+		j->next_p = 0;
+		j->scanned = false;
+	}
+	if (!j->scanned)
+		j->scanned = orphan_scan(c, from, m->range_from, m->range_to,
+					 (uint16_t)(from + 1), j->gen,
+					 &j->next_p) == 0;
+	if (j->scanned && j->outstanding == 0)
+		orphan_send_done(c, from);
+}
+
+void qc_orphan_on_done(struct qr_core *c, uint16_t from, const struct qr_msg *m)
+{
+	if (c->orphan_active && m->range_to == c->orphan_to)
+		c->orphan_done_mask |= 1ull << from;
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output: messages to peers are packed into one frame per peer, sent when
+ * full or at qr_core_flush(); a client reply is one frame of its own.
+ *
+ * Invariants:
+ *  O1. Every message the core builds fits an empty frame (asserted): a
+ *      full frame is flushed and the message put again, never dropped.
+ *  O2. A peer frame carries an HLC taken when it is sent (the HLC paper's
+ *      send event), above every version stamped in it.
+ *  O3. Messages to ourselves never reach this file's frames (asserted in
+ *      qc_send_peer): the local replica is reached by a direct call.
+ */
+#include "core/core_pvt.h"
+
+#include <string.h>
+
+void qc_peer_frame_begin(struct qr_core *c, uint16_t node)
+{
+	struct qr_frame_hdr h = {
+		.cluster_id = c->cfg.cluster_id,
+		.src_node = c->cfg.node_id,
+		.dst_node = node,
+		.shard = c->cfg.shard,
+	};
+	qr_wire_frame_begin(&c->out[node].w, c->out[node].buf,
+			    sizeof(c->out[node].buf), &h);
+}
+
+static void peer_flush(struct qr_core *c, uint16_t node)
+{
+	struct peer_out *o = &c->out[node];
+	if (o->w.count == 0)
+		return;
+	size_t len = qr_wire_frame_end(&o->w);
+	/* Send event (HLC paper): the frame carries a fresh timestamp, which
+	 * is above every version stamped in it. */
+	qr_wire_frame_set_hlc(o->buf, qr_hlc_now(&c->hlc));
+	c->stats.frames_out++;
+	c->stats.msgs_out += o->w.count;
+	c->env.send(c->env.ctx, node, 0, o->buf, len);
+	qc_peer_frame_begin(c, node);
+}
+
+void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m)
+{
+	QR_DASSERT(node < c->nodes && node != c->cfg.node_id);
+	int rc = qr_wire_put(&c->out[node].w, m);
+	if (rc == QR_EFULL) {
+		peer_flush(c, node);
+		rc = qr_wire_put(&c->out[node].w, m);
+	}
+	QR_ASSERT(rc == 0); /* every message we build fits an empty frame */
+}
+
+void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
+{
+	struct qr_frame_hdr h = {
+		.cluster_id = c->cfg.cluster_id,
+		.src_node = c->cfg.node_id,
+		.dst_node = QR_NODE_CLIENT,
+		.shard = c->cfg.shard,
+		.hlc = qr_hlc_now(&c->hlc),
+	};
+	struct qr_msg m = {
+		.type = QR_MSG_CLIENT_REPLY,
+		.req_id = q->req_id,
+		.status = (int16_t)status,
+		.version = q->version,
+	};
+	if (q->kind == REQ_READ ||
+	    (q->kind == REQ_CAS && q->op == QR_OP_LIN_GET)) {
+		if (q->kind == REQ_READ)
+			m.closed_ts = q->serve_wm;
+		m.answered = (uint8_t)__builtin_popcount(q->done_mask);
+		for (int i = 0; i < q->rf; i++)
+			if (q->done_mask & (1u << i))
+				m.replica_mask |= 1ull << q->replicas[i];
+		if (status == 0) {
+			m.value = q->value;
+			m.value_len = q->value_len;
+		}
+		if (q->tombstone)
+			m.flags |= QR_MSGF_TOMBSTONE;
+	} else {
+		m.answered = (uint8_t)__builtin_popcount(q->done_mask);
+		for (int i = 0; i < q->rf; i++)
+			if (q->done_mask & (1u << i))
+				m.replica_mask |= 1ull << q->replicas[i];
+	}
+	struct qr_frame_writer w;
+	qr_wire_frame_begin(&w, c->reply_buf, sizeof(c->reply_buf), &h);
+	QR_ASSERT(qr_wire_put(&w, &m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	if (status == 0)
+		c->stats.client_ok++;
+	else {
+		c->stats.client_err++;
+		if (status < 0 && status >= QR_ERR_MIN)
+			c->stats.client_err_by[-status]++;
+	}
+	c->stats.frames_out++;
+	c->stats.msgs_out++;
+	c->env.send(c->env.ctx, QR_NODE_CLIENT, q->client, c->reply_buf, len);
+}
+
+/* An error reply for a request that never got a slot. */
+void qc_reply_error_direct(struct qr_core *c, uint64_t client,
+			   const struct qr_msg *m, uint16_t shard, int err)
+{
+	struct req tmp;
+	memset(&tmp, 0, offsetof(struct req, key));
+	tmp.kind = m->op == QR_OP_GET ? REQ_READ : REQ_WRITE;
+	tmp.client = client;
+	tmp.req_id = m->req_id;
+	tmp.client_shard = shard;
+	qc_send_client_reply(c, &tmp, err);
+}
+
+void qr_core_flush(struct qr_core *c)
+{
+	for (uint16_t n = 0; n < c->nodes; n++)
+		if (n != c->cfg.node_id)
+			peer_flush(c, n);
+}

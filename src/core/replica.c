@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The replica side: REPLICATE and READ from coordinators (ourselves
+ * included), logged before applied, answered once durable.
+ *
+ * Invariants:
+ *  R1. Durable before visible to a quorum. A replica acknowledges a
+ *      REPLICATE, and answers a READ with an entry, only once the WAL
+ *      record that holds that entry is durable (entry lsn <= durable lsn).
+ *      Until then the reply waits in the pending queue, released in lsn
+ *      order by qr_core_on_wal_durable(). So every "I hold version v" a
+ *      coordinator counts survives a crash of that replica.
+ *  R2. Log before apply. A newer version is applied to the store only
+ *      after the WAL accepted its record; a WAL refusal changes nothing and
+ *      sends no ack (the coordinator retransmits).
+ *  R3. The pending queue is released in lsn order (records become durable
+ *      in lsn order), and never holds more than pending_max replies.
+ *  R4. A replica message is used only for a partition of ours on our shard
+ *      whose key hashes to the partition it names (qc_replica_owns).
+ */
+#include "core/core_pvt.h"
+
+#include <string.h>
+
+void qc_pending_push(struct qr_core *c, const struct pending *p)
+{
+	if (c->pend_count == c->cfg.pending_max) {
+		/* No ack: the coordinator retransmits, and we answer then. */
+		qc_drop(c, QR_DROP_PENDING_FULL);
+		return;
+	}
+	uint32_t slot = (c->pend_head + c->pend_count) % c->cfg.pending_max;
+	struct pending *d = &c->pend[slot];
+	d->lsn = p->lsn;
+	d->op_id = p->op_id;
+	d->dst = p->dst;
+	d->type = p->type;
+	d->key_len = p->key_len;
+	d->version = p->version;
+	if (p->type == QR_MSG_READ_REPLY || p->type == QR_MSG_PROMISE)
+		memcpy(d->key, p->key, p->key_len);
+	c->pend_count++;
+}
+
+/* type: QR_MSG_REPLICATE_ACK, or QR_MSG_ACCEPTED for a CASPaxos accept. */
+static void send_ack(struct qr_core *c, uint16_t dst, uint64_t op_id,
+		     struct qr_version v, uint8_t type)
+{
+	if (dst == c->cfg.node_id) {
+		if (type == QR_MSG_ACCEPTED) {
+			struct qr_msg a = {
+				.type = type, .op_id = op_id, .version = v};
+			qc_cas_on_accepted(c, dst, &a);
+		} else {
+			qc_coord_on_ack(c, dst, op_id, 0, v);
+		}
+		return;
+	}
+	struct qr_msg m = {
+		.type = type,
+		.op_id = op_id,
+		.version = v,
+	};
+	qc_send_peer(c, dst, &m);
+}
+
+/* Answer a READ (type QR_MSG_READ_REPLY) or a granted PREPARE
+ * (QR_MSG_PROMISE) from the store as it is now: the entry if durable, else
+ * queue the answer behind the WAL. */
+void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
+		    uint64_t op_id, const uint8_t *key, uint8_t key_len)
+{
+	struct qr_store_view v;
+	struct qr_msg m = {
+		.type = type,
+		.op_id = op_id,
+		/* Every write stamped below it is durable here: a session
+		 * token below it may be served by us alone. */
+		.closed_ts = QR_BUG(SERVE_BELOW_WATERMARK) ? UINT64_MAX
+							   : c->stats.watermark,
+	};
+	if (qr_store_get(c->store, key, key_len, &v) == 0) {
+		if (v.lsn > c->durable_lsn) {
+			struct pending p = {
+				.lsn = v.lsn,
+				.op_id = op_id,
+				.dst = dst,
+				.type = type,
+				.key_len = key_len,
+			};
+			memcpy(p.key, key, key_len);
+			qc_pending_push(c, &p);
+			return;
+		}
+		m.version = v.version;
+		if (v.tombstone)
+			m.flags |= QR_MSGF_TOMBSTONE;
+		if (type == QR_MSG_PROMISE &&
+		    qr_paxos_unsure(&c->paxos,
+				    qr_paxos_slot_of(&c->paxos, key, key_len),
+				    v.version))
+			m.flags |= QR_MSGF_UNSURE;
+		m.value = v.value;
+		m.value_len = v.value_len;
+	} else {
+		m.status = QR_ENOTFOUND;
+	}
+	if (type == QR_MSG_PROMISE) {
+		if (dst == c->cfg.node_id)
+			qc_cas_on_promise(c, dst, &m);
+		else
+			qc_send_peer(c, dst, &m);
+		return;
+	}
+	c->stats.reads_served++;
+	if (dst == c->cfg.node_id)
+		qc_coord_on_read_reply(c, dst, &m);
+	else
+		qc_send_peer(c, dst, &m);
+}
+
+/*
+ * Apply a replicated write: log, then apply, then ack once durable. Used for
+ * REPLICATE from peers and for the coordinator's own replica (dst == self).
+ */
+void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
+		      const struct qr_store_write *w, uint8_t ack_type)
+{
+	struct qr_store_view cur;
+	int cmp = 1;
+	bool had = qr_store_get(c->store, w->key, w->key_len, &cur) == 0;
+	if (had)
+		cmp = qr_version_cmp(w->version, cur.version);
+	if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
+		struct qr_wal_record rec = {
+			.lsn = c->next_lsn,
+			.type = w->tombstone ? QR_WAL_TOMBSTONE : QR_WAL_PUT,
+			.partition = w->partition,
+			.version = w->version,
+			.key = w->key,
+			.key_len = w->key_len,
+			.value = w->value,
+			.value_len = w->value_len,
+		};
+		if (c->env.wal_append(c->env.ctx, &rec) != 0) {
+			qc_drop(c, QR_DROP_WAL);
+			return;
+		}
+		struct qr_store_write sw = *w;
+		sw.lsn = c->next_lsn++;
+		c->stats.wal_appends++;
+		/* Not an ACCEPT: mark it if it goes below a CASPaxos promise
+		 * (paxos.h, "unsure states"; one key hash per apply). */
+		if (ack_type != QR_MSG_ACCEPTED)
+			qr_paxos_install(
+				&c->paxos,
+				qr_paxos_slot_of(&c->paxos, w->key, w->key_len),
+				w->version);
+		int rc = qr_store_apply(c->store, &sw, &cur);
+		if (rc < 0) {
+			/* Logged but not applied (table full): recovery
+			 * would apply it; refuse the ack instead of lying. */
+			qc_drop(c, QR_DROP_WAL);
+			return;
+		}
+		c->stats.replicate_applied++;
+		if (!had)
+			qc_ae_gc_inserted(c, w);
+	} else if (cmp == 0) {
+		c->stats.replicate_same++;
+	} else {
+		c->stats.replicate_older++;
+	}
+	/* cur: the entry now, holding w->version or newer. */
+	if (op_id == AE_NO_ACK)
+		return; /* an anti-entropy push: nobody waits for it */
+	if (QR_BUG(ACK_BEFORE_WAL) || cur.lsn <= c->durable_lsn) {
+		send_ack(c, dst, op_id, cur.version, ack_type);
+		return;
+	}
+	struct pending p = {
+		.lsn = cur.lsn,
+		.op_id = op_id,
+		.dst = dst,
+		.type = ack_type,
+		.version = cur.version,
+	};
+	qc_pending_push(c, &p);
+}
+
+/* A replica message must be for a partition of ours, on our shard. */
+bool qc_replica_owns(struct qr_core *c, const struct qr_msg *m)
+{
+	if (qr_placement_partition(c->pl, m->key, m->key_len) != m->partition) {
+		qc_drop(c, QR_DROP_WIRE);
+		return false;
+	}
+	if (qr_placement_shard(c->pl, m->partition) != c->cfg.shard) {
+		qc_drop(c, QR_DROP_WRONG_SHARD);
+		return false;
+	}
+	if (qr_placement_replica_index(c->pl, m->partition, c->cfg.node_id) <
+	    0) {
+		qc_drop(c, QR_DROP_NOT_REPLICA);
+		return false;
+	}
+	return true;
+}
+
+void qc_replica_on_replicate(struct qr_core *c, uint16_t from,
+			     const struct qr_msg *m)
+{
+	if (!qc_replica_owns(c, m))
+		return;
+	struct qr_store_write w = {
+		.partition = m->partition,
+		.version = m->version,
+		.tombstone = (m->flags & QR_MSGF_TOMBSTONE) != 0,
+		.key = m->key,
+		.key_len = m->key_len,
+		.value = m->value,
+		.value_len = m->value_len,
+	};
+	if (w.tombstone && w.value_len) {
+		qc_drop(c, QR_DROP_WIRE);
+		return;
+	}
+	/* A write request its sender stamped before its restart, still in
+	 * flight after the sender's hand-off asked us: a copy made now might
+	 * be one no hand-off covers. (Its hints, replayed from its WAL, are
+	 * tracked by the new incarnation's closed timestamps: let through.) */
+	if (!(m->flags & (QR_MSGF_NOACK | QR_MSGF_REPAIR)) &&
+	    !(m->op_id & HINT_OP_TAG) && m->version.node == from &&
+	    m->version.hlc < c->peer_restart[from]) {
+		qc_drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
+	if (!(m->flags & (QR_MSGF_NOACK | QR_MSGF_REPAIR)) &&
+	    !qc_ae_gc_admit(c, &w))
+		return; /* a straggling write: see qc_ae_gc_admit */
+	qc_replica_write(c, from,
+			 (m->flags & QR_MSGF_NOACK) ? AE_NO_ACK : m->op_id, &w,
+			 QR_MSG_REPLICATE_ACK);
+}
+
+void qc_replica_on_read(struct qr_core *c, uint16_t from,
+			const struct qr_msg *m)
+{
+	if (!qc_replica_owns(c, m))
+		return;
+	qc_answer_read(c, QR_MSG_READ_REPLY, from, m->op_id, m->key,
+		       m->key_len);
+}
+
+void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
+{
+	if (lsn <= c->durable_lsn)
+		return;
+	QR_ASSERT(lsn < c->next_lsn);
+	c->durable_lsn = lsn;
+	if (c->ceiling_next_lsn && lsn >= c->ceiling_next_lsn)
+		qc_ceiling_durable(c);
+	while (c->pend_count) {
+		struct pending *p = &c->pend[c->pend_head];
+		if (p->lsn > lsn)
+			break;
+		struct pending cp = *p; /* the callee may push new ones */
+		c->pend_head = (c->pend_head + 1) % c->cfg.pending_max;
+		c->pend_count--;
+		if (cp.type == QR_MSG_REPLICATE_ACK ||
+		    cp.type == QR_MSG_ACCEPTED)
+			send_ack(c, cp.dst, cp.op_id, cp.version, cp.type);
+		else
+			qc_answer_read(c, cp.type, cp.dst, cp.op_id, cp.key,
+				       cp.key_len);
+	}
+}
