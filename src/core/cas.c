@@ -86,34 +86,16 @@ static void cas_send(struct qr_core *c, struct req *q, int i)
 			m.value_len = q->st_value_len;
 		}
 	}
-	uint16_t node = q->replicas[i];
-	if (node != c->cfg.node_id)
-		qc_send_peer(c, node, &m);
-	else if (q->phase == CAS_PREPARE)
-		qc_acceptor_on_prepare(c, node, &m);
-	else
-		qc_acceptor_on_accept(c, node, &m);
+	qc_send_peer(c, q->replicas[i], &m);
 }
 
-/* This phase's message to every replica not DOWN and not answered yet;
- * our own last (it may answer inline and finish the request). */
+/* This phase's message to every replica not DOWN and not answered yet. */
 void qc_cas_dispatch(struct qr_core *c, struct req *q)
 {
-	int self = -1;
-	uint64_t op_id = qc_op_id_of(c, q);
-	for (int i = 0; i < q->rf; i++) {
-		uint16_t node = q->replicas[i];
-		if (q->done_mask & (1u << i))
-			continue;
-		if (node == c->cfg.node_id) {
-			self = i;
-			continue;
-		}
-		if (qr_detector_state(&c->det, node) != QR_PEER_DOWN)
+	for (int i = 0; i < q->rf; i++)
+		if (!(q->done_mask & (1u << i)) &&
+		    qc_reachable(c, q->replicas[i]))
 			cas_send(c, q, i);
-	}
-	if (self >= 0 && qc_req_by_op_id(c, op_id) == q)
-		cas_send(c, q, self);
 }
 
 /*

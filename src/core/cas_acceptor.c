@@ -20,17 +20,6 @@
 
 #include <string.h>
 
-static void acceptor_reply(struct qr_core *c, uint16_t dst,
-			   const struct qr_msg *m)
-{
-	if (dst != c->cfg.node_id)
-		qc_send_peer(c, dst, m);
-	else if (m->type == QR_MSG_PROMISE)
-		qc_cas_on_promise(c, dst, m);
-	else
-		qc_cas_on_accepted(c, dst, m);
-}
-
 static struct qr_version entry_version(struct qr_core *c, const uint8_t *key,
 				       uint8_t key_len)
 {
@@ -59,7 +48,7 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 			.version = beat,
 		};
 		c->stats.cas_rejects++;
-		acceptor_reply(c, from, &r);
+		qc_send_peer(c, from, &r);
 		return;
 	}
 	uint64_t wait_lsn = s->lsn;
@@ -127,7 +116,7 @@ void qc_acceptor_on_accept(struct qr_core *c, uint16_t from,
 			.version = beat,
 		};
 		c->stats.cas_rejects++;
-		acceptor_reply(c, from, &r);
+		qc_send_peer(c, from, &r);
 		return;
 	}
 	struct qr_store_write w = {

@@ -69,6 +69,7 @@ void qc_ceiling_durable(struct qr_core *c)
 			qc_cas_dispatch(c, q);
 		else
 			qc_write_dispatch(c, q);
+		qc_loop_drain(c); /* what it sent ourselves (loop.c) */
 	}
 	/* Parked writes the new ceiling does not cover need the next one. */
 	if (c->parked)

@@ -103,10 +103,12 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		qc_orphan_step(c);
 		qr_timer_arm(&c->wheel, &c->hb_timer,
 			     qc_now_us(c) + c->cfg.heartbeat_us);
+		qc_loop_drain(c);
 		return;
 	}
 	qc_req_timer(c,
 		     (struct req *)((char *)t - offsetof(struct req, timer)));
+	qc_loop_drain(c); /* what it sent ourselves (loop.c) */
 }
 
 void qr_core_tick(struct qr_core *c)
@@ -123,10 +125,12 @@ void qr_core_tick(struct qr_core *c)
 		qr_timer_arm(&c->wheel, &c->hb_timer,
 			     now + c->cfg.heartbeat_us);
 	}
+	qc_loop_drain(c);
 }
 
-static void on_peer_msg(struct qr_core *c, uint16_t from,
-			const struct qr_msg *m)
+/* A message from a peer, or from ourselves through the loopback queue. */
+void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
+			  const struct qr_msg *m)
 {
 	switch (m->type) {
 	case QR_MSG_REPLICATE:
@@ -210,8 +214,9 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 			else
 				qc_drop(c, QR_DROP_UNEXPECTED);
 		} else {
-			on_peer_msg(c, h.src_node, &m);
+			qc_dispatch_peer_msg(c, h.src_node, &m);
 		}
+		qc_loop_drain(c); /* what it sent ourselves (loop.c) */
 	}
 	if (rc < 0)
 		qc_drop(c, QR_DROP_WIRE);
@@ -247,6 +252,7 @@ static int tables_alloc(struct qr_core *c)
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(nodes, sizeof(*c->out));
+	c->loop = calloc(LOOP_FRAMES, sizeof(*c->loop));
 	uint32_t sets = 16;
 	while (sets * DEDUP_WAYS < 4 * cfg->requests_max)
 		sets <<= 1;
@@ -260,9 +266,9 @@ static int tables_alloc(struct qr_core *c)
 	c->peer_restart = calloc(nodes, sizeof(*c->peer_restart));
 	c->req_busy = calloc((cfg->requests_max + 63) / 64, sizeof(uint64_t));
 	c->hint_busy = calloc((c->cfg.hints_max + 63) / 64, sizeof(uint64_t));
-	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->dedup ||
-	    !c->hints || !c->free_hints || !c->jobs || !c->req_busy ||
-	    !c->hint_busy || !c->peer_restart ||
+	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->loop ||
+	    !c->dedup || !c->hints || !c->free_hints || !c->jobs ||
+	    !c->req_busy || !c->hint_busy || !c->peer_restart ||
 	    qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
 		return QR_ENOMEM;
 	return 0;
@@ -370,6 +376,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->free_reqs);
 	free(c->pend);
 	free(c->out);
+	free(c->loop);
 	free(c->dedup);
 	free(c->hints);
 	free(c->free_hints);

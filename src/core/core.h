@@ -78,7 +78,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(UNEXPECTED, "message type not valid from this sender")               \
 	X(PENDING_FULL, "WAL-pending queue full")                              \
 	X(WAL, "WAL append refused")                                           \
-	X(EXPIRED, "write older than the tombstone grace for an absent key")
+	X(EXPIRED, "write older than the tombstone grace for an absent key")  \
+	X(LOOP_FULL, "loopback queue full (a message to ourselves)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -106,6 +107,7 @@ struct qr_core_stats {
 	uint64_t read_repairs_sent; /* REPLICATEs sent by read repair */
 	uint64_t retransmits;
 	uint64_t wal_appends;
+	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	uint64_t drops[QR_DROP_COUNT];
 	/* Replication backlog per peer, recomputed every heartbeat period:
 	 * writes whose REPLICATE to that peer is not acknowledged yet, and

@@ -177,6 +177,8 @@ struct peer_out {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 };
 
+#define LOOP_FRAMES 8 /* loopback frames (loop.c, L3) */
+
 struct qr_core {
 	struct qr_core_config cfg;
 	struct qr_env env;
@@ -205,7 +207,7 @@ struct qr_core {
 	uint32_t free_hint_count;
 	uint32_t hint_cursor; /* word of hint_busy the next replay starts at */
 	/* Bit per slot in use: the periodic scans visit only those (a
-	 * request slot is ~1.4 KiB: a scan of every one costs a cache miss
+	 * request slot is 2.6 KiB: a scan of every one costs a cache miss
 	 * each, ~0.5 ms per 4096, every heartbeat period). */
 	uint64_t *req_busy, *hint_busy;
 	uint32_t ae_next;  /* next partition to look at */
@@ -235,6 +237,11 @@ struct qr_core {
 	uint64_t dedup_seq;
 	/* CASPaxos acceptor: promises (src/core/paxos.h) */
 	struct qr_paxos_table paxos;
+	/* messages to ourselves (loop.c): a ring of frames, the last one
+	 * open for writing while loop_open */
+	struct peer_out *loop;
+	uint32_t loop_head, loop_count;
+	bool loop_open, loop_draining;
 	/* outgoing frames, one per peer; client replies go one per frame */
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
@@ -327,6 +334,14 @@ static inline struct qr_version qc_req_stamp(const struct req *q)
 	return q->kind == REQ_CAS ? q->ballot : q->version;
 }
 
+/* loop.c */
+void qc_loop_put(struct qr_core *c, const struct qr_msg *m);
+void qc_loop_drain(struct qr_core *c);
+
+/* core.c */
+void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
+			  const struct qr_msg *m);
+
 /* out.c */
 void qc_peer_frame_begin(struct qr_core *c, uint16_t node);
 void qc_reply_error_direct(struct qr_core *c, uint64_t client,
@@ -335,6 +350,12 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status);
 void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m);
 
 /* reqtab.c */
+/* A replica a request sends to: ourselves, or a peer not DOWN. */
+static inline bool qc_reachable(const struct qr_core *c, uint16_t node)
+{
+	return node == c->cfg.node_id ||
+	       qr_detector_state(&c->det, node) != QR_PEER_DOWN;
+}
 void qc_req_timer(struct qr_core *c, struct req *q);
 bool qc_all_live_answered(struct qr_core *c, const struct req *q);
 struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client,
@@ -385,7 +406,7 @@ void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m);
 void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 			    const struct qr_msg *m);
 void qc_read_progress(struct qr_core *c, struct req *q);
-bool qc_read_repair_pass(struct qr_core *c, struct req *q);
+void qc_read_repair_pass(struct qr_core *c, struct req *q);
 void qc_send_read(struct qr_core *c, struct req *q, int i);
 
 /* ceiling.c */

@@ -166,23 +166,9 @@ static void hint_send(struct qr_core *c, uint32_t slot)
 	struct hint *h = &c->hints[slot];
 	uint64_t op_id = HINT_OP_TAG | (uint64_t)h->gen << 32 | slot;
 	h->sent_us = QR_MAX(qc_now_us(c), 1);
-	if (h->target == c->cfg.node_id) {
-		struct qr_store_write w = {
-			.partition = h->partition,
-			.version = h->version,
-			.tombstone = h->tombstone,
-			.key = h->key,
-			.key_len = h->key_len,
-			.value = h->value,
-			.value_len = h->value_len,
-		};
-		/* Our own missed write: admitted like one from a peer. */
-		if (h->from_store || qc_ae_gc_admit(c, &w))
-			qc_replica_write(c, h->target, op_id, &w,
-					 QR_MSG_REPLICATE_ACK);
-		return;
-	}
-	/* A hand-off from a store is a repair: its copy was current when
+	/* Our own missed write (target == us) goes through the loopback
+	 * queue and is admitted like one from a peer. A hand-off from a store
+	 * is a repair: its copy was current when
 	 * the hint was made, and hints live less than the tombstone grace
 	 * (qc_hints_replay), so no tombstone above it can have been collected
 	 * meanwhile (docs/protocol.md). */
@@ -275,6 +261,7 @@ void qc_hints_replay(struct qr_core *c)
 				    QR_PEER_DOWN)
 				continue;
 			hint_send(c, slot);
+			qc_loop_drain(c);
 			if (++sent >= HINT_SENDS_PER_TICK) {
 				c->hint_cursor = (wi + 1) % words;
 				return;

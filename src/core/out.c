@@ -8,8 +8,8 @@
  *      full frame is flushed and the message put again, never dropped.
  *  O2. A peer frame carries an HLC taken when it is sent (the HLC paper's
  *      send event), above every version stamped in it.
- *  O3. Messages to ourselves never reach this file's frames (asserted in
- *      qc_send_peer): the local replica is reached by a direct call.
+ *  O3. Messages to ourselves never reach a peer frame: qc_send_peer puts
+ *      them on the loopback queue (loop.c), delivered like any other.
  */
 #include "core/core_pvt.h"
 
@@ -44,7 +44,11 @@ static void peer_flush(struct qr_core *c, uint16_t node)
 
 void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m)
 {
-	QR_DASSERT(node < c->nodes && node != c->cfg.node_id);
+	QR_DASSERT(node < c->nodes);
+	if (node == c->cfg.node_id) {
+		qc_loop_put(c, m); /* O3: our own replica, through loop.c */
+		return;
+	}
 	int rc = qr_wire_put(&c->out[node].w, m);
 	if (rc == QR_EFULL) {
 		peer_flush(c, node);
@@ -119,6 +123,7 @@ void qc_reply_error_direct(struct qr_core *c, uint64_t client,
 
 void qr_core_flush(struct qr_core *c)
 {
+	QR_ASSERT(c->loop_count == 0); /* L4: every event drained it */
 	for (uint16_t n = 0; n < c->nodes; n++)
 		if (n != c->cfg.node_id)
 			peer_flush(c, n);

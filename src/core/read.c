@@ -28,8 +28,7 @@
 #include <string.h>
 
 /* A new read in its slot (intake.c filled it): READ to every replica not
- * DOWN, remote ones first, our own last, because answering it inline may
- * finish (and free) the request. */
+ * DOWN. */
 void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m)
 {
 	/* Blocking repair for R >= quorum (monotonic quorum reads). */
@@ -37,27 +36,13 @@ void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m)
 	q->token = m->min_version;
 	q->stale_mode = m->flags & (QR_MSGF_STALE_ERROR | QR_MSGF_STALE_QUORUM);
 	qc_req_arm(c, q);
-	int self = -1;
-	for (int i = 0; i < q->rf; i++) {
-		if (q->replicas[i] == c->cfg.node_id) {
-			self = i;
-			continue;
-		}
-		if (qr_detector_state(&c->det, q->replicas[i]) != QR_PEER_DOWN)
+	for (int i = 0; i < q->rf; i++)
+		if (qc_reachable(c, q->replicas[i]))
 			qc_send_read(c, q, i);
-	}
-	if (self >= 0)
-		qc_send_read(c, q, self);
 }
 
 void qc_send_read(struct qr_core *c, struct req *q, int i)
 {
-	uint16_t node = q->replicas[i];
-	if (node == c->cfg.node_id) {
-		qc_answer_read(c, QR_MSG_READ_REPLY, node, qc_op_id_of(c, q),
-			       q->key, q->key_len);
-		return;
-	}
 	struct qr_msg m = {
 		.type = QR_MSG_READ,
 		.op_id = qc_op_id_of(c, q),
@@ -65,7 +50,7 @@ void qc_send_read(struct qr_core *c, struct req *q, int i)
 		.key = q->key,
 		.key_len = q->key_len,
 	};
-	qc_send_peer(c, node, &m);
+	qc_send_peer(c, q->replicas[i], &m);
 }
 
 /* Reads: can we answer, and what? Called after every reply or repair ack. */
@@ -103,17 +88,15 @@ void qc_read_progress(struct qr_core *c, struct req *q)
 /*
  * Send the best version to every replica that answered with less and is not
  * already being repaired; only once R answers have settled the best (before
- * that a better one may still come). Returns false if the request finished
- * meanwhile (our own replica can ack inline) and q must not be touched.
+ * that a better one may still come): D2.
  */
-bool qc_read_repair_pass(struct qr_core *c, struct req *q)
+void qc_read_repair_pass(struct qr_core *c, struct req *q)
 {
 	if (QR_BUG(SKIP_READ_REPAIR))
-		return true;
+		return;
 	if (!q->found ||
 	    (!q->answered && __builtin_popcount(q->done_mask) < q->need))
-		return true;
-	uint64_t op_id = qc_op_id_of(c, q);
+		return;
 	for (int k = 0; k < q->rf; k++) {
 		uint8_t bit = (uint8_t)(1u << k);
 		if (!(q->done_mask & bit) || (q->holds_mask & bit) ||
@@ -122,10 +105,7 @@ bool qc_read_repair_pass(struct qr_core *c, struct req *q)
 		q->repair_mask |= bit;
 		c->stats.read_repairs_sent++;
 		qc_send_replicate(c, q, k);
-		if (qc_req_by_op_id(c, op_id) != q)
-			return false;
 	}
-	return true;
 }
 
 void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
@@ -161,8 +141,7 @@ void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 	} else if (has && cmp >= 0) {
 		q->holds_mask |= (uint8_t)(1u << i);
 	}
-	if (!qc_read_repair_pass(c, q))
-		return;
+	qc_read_repair_pass(c, q);
 	qc_read_progress(c, q);
 }
 
@@ -179,18 +158,15 @@ void qc_read_on_repair_ack(struct qr_core *c, struct req *q, int i,
 	if (qr_version_cmp(v, q->version) >= 0)
 		q->holds_mask |= bit;
 	/* Acked an older best (a better one came meanwhile): repair again. */
-	if (!qc_read_repair_pass(c, q))
-		return;
+	qc_read_repair_pass(c, q);
 	qc_read_progress(c, q);
 }
 
 /* Ask again the replicas that have not answered (not DOWN), and resend
- * repairs not yet acknowledged; our own replica last (it may finish the
- * request inline). A read whose answers are all behind its token asks
- * every replica again: watermarks move with heartbeats. */
+ * repairs not yet acknowledged. A read whose answers are all behind its
+ * token asks every replica again: watermarks move with heartbeats. */
 void qc_read_timer(struct qr_core *c, struct req *q)
 {
-	uint64_t op_id = qc_op_id_of(c, q);
 	QR_ASSERT(!q->parked); /* only writes and CAS rounds park */
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
 	qc_req_arm(c, q);
@@ -199,30 +175,15 @@ void qc_read_timer(struct qr_core *c, struct req *q)
 		q->done_mask = 0;
 		c->stats.token_waits++;
 	}
-	int self = -1;
 	for (int i = 0; i < q->rf; i++) {
 		uint8_t bit = (uint8_t)(1u << i);
-		uint16_t node = q->replicas[i];
-		if ((q->done_mask & bit) && !(q->repair_mask & bit))
-			continue;
-		if (node == c->cfg.node_id) {
-			self = i;
-			continue;
-		}
-		if (qr_detector_state(&c->det, node) == QR_PEER_DOWN)
+		if (((q->done_mask & bit) && !(q->repair_mask & bit)) ||
+		    !qc_reachable(c, q->replicas[i]))
 			continue;
 		c->stats.retransmits++;
 		if (q->repair_mask & bit)
 			qc_send_replicate(c, q, i);
 		else
 			qc_send_read(c, q, i);
-	}
-	if (self >= 0 && qc_req_by_op_id(c, op_id) == q) {
-		uint8_t bit = (uint8_t)(1u << self);
-		c->stats.retransmits++;
-		if (q->repair_mask & bit)
-			qc_send_replicate(c, q, self);
-		else
-			qc_send_read(c, q, self);
 	}
 }

@@ -46,16 +46,6 @@ void qc_pending_push(struct qr_core *c, const struct pending *p)
 static void send_ack(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		     struct qr_version v, uint8_t type)
 {
-	if (dst == c->cfg.node_id) {
-		if (type == QR_MSG_ACCEPTED) {
-			struct qr_msg a = {
-				.type = type, .op_id = op_id, .version = v};
-			qc_cas_on_accepted(c, dst, &a);
-		} else {
-			qc_coord_on_ack(c, dst, op_id, 0, v);
-		}
-		return;
-	}
 	struct qr_msg m = {
 		.type = type,
 		.op_id = op_id,
@@ -105,18 +95,9 @@ void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
 	} else {
 		m.status = QR_ENOTFOUND;
 	}
-	if (type == QR_MSG_PROMISE) {
-		if (dst == c->cfg.node_id)
-			qc_cas_on_promise(c, dst, &m);
-		else
-			qc_send_peer(c, dst, &m);
-		return;
-	}
-	c->stats.reads_served++;
-	if (dst == c->cfg.node_id)
-		qc_coord_on_read_reply(c, dst, &m);
-	else
-		qc_send_peer(c, dst, &m);
+	if (type == QR_MSG_READ_REPLY)
+		c->stats.reads_served++;
+	qc_send_peer(c, dst, &m);
 }
 
 /*
@@ -260,6 +241,7 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 	c->durable_lsn = lsn;
 	if (c->ceiling_next_lsn && lsn >= c->ceiling_next_lsn)
 		qc_ceiling_durable(c);
+	qc_loop_drain(c);
 	while (c->pend_count) {
 		struct pending *p = &c->pend[c->pend_head];
 		if (p->lsn > lsn)
@@ -273,5 +255,6 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 		else
 			qc_answer_read(c, cp.type, cp.dst, cp.op_id, cp.key,
 				       cp.key_len);
+		qc_loop_drain(c); /* a reply to ourselves (loop.c) */
 	}
 }

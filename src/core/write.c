@@ -67,14 +67,6 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 
 void qc_send_replicate(struct qr_core *c, struct req *q, int i)
 {
-	struct qr_store_write w = qc_req_write_of(q);
-	uint16_t node = q->replicas[i];
-	if (node == c->cfg.node_id) {
-		if (q->kind == REQ_READ || qc_ae_gc_admit(c, &w))
-			qc_replica_write(c, node, qc_op_id_of(c, q), &w,
-					 QR_MSG_REPLICATE_ACK);
-		return;
-	}
 	struct qr_msg m = {
 		.type = QR_MSG_REPLICATE,
 		.flags = (uint8_t)((q->tombstone ? QR_MSGF_TOMBSTONE : 0) |
@@ -87,26 +79,20 @@ void qc_send_replicate(struct qr_core *c, struct req *q, int i)
 		.value = q->value,
 		.value_len = q->value_len,
 	};
-	qc_send_peer(c, node, &m);
+	qc_send_peer(c, q->replicas[i], &m);
 }
 
+/* A write's REPLICATE to every replica not DOWN (ours included: it goes
+ * through the loopback queue like the others). */
 void qc_write_dispatch(struct qr_core *c, struct req *q)
 {
 	if (q->any && qc_live_count(c, q->replicas, q->rf) == 0) {
 		qc_any_hint(c, q);
 		return;
 	}
-	int self = -1;
-	for (int i = 0; i < q->rf; i++) {
-		if (q->replicas[i] == c->cfg.node_id) {
-			self = i;
-			continue;
-		}
-		if (qr_detector_state(&c->det, q->replicas[i]) != QR_PEER_DOWN)
+	for (int i = 0; i < q->rf; i++)
+		if (qc_reachable(c, q->replicas[i]))
 			qc_send_replicate(c, q, i);
-	}
-	if (self >= 0)
-		qc_send_replicate(c, q, self);
 }
 
 void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
@@ -151,13 +137,11 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 	qc_read_on_repair_ack(c, q, i, v);
 }
 
-/* Retransmit to the replicas that have not acknowledged (not DOWN), our own
- * last: it only misses an ack if its pending queue was full, and acking
- * inline may finish the request. A parked write has sent nothing: ask for
- * the ceiling again (logging it may have failed). */
+/* Retransmit to the replicas that have not acknowledged (not DOWN). A
+ * parked write has sent nothing: ask for the ceiling again (logging it may
+ * have failed). */
 void qc_write_timer(struct qr_core *c, struct req *q)
 {
-	uint64_t op_id = qc_op_id_of(c, q);
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
 	qc_req_arm(c, q);
 	if (q->parked) {
@@ -165,22 +149,11 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 		return;
 	}
 	q->retransmitted = true;
-	int self = -1;
 	for (int i = 0; i < q->rf; i++) {
-		uint16_t node = q->replicas[i];
-		if (q->done_mask & (1u << i))
-			continue;
-		if (node == c->cfg.node_id) {
-			self = i;
-			continue;
-		}
-		if (qr_detector_state(&c->det, node) == QR_PEER_DOWN)
+		if ((q->done_mask & (1u << i)) ||
+		    !qc_reachable(c, q->replicas[i]))
 			continue;
 		c->stats.retransmits++;
 		qc_send_replicate(c, q, i);
-	}
-	if (self >= 0 && qc_req_by_op_id(c, op_id) == q) {
-		c->stats.retransmits++;
-		qc_send_replicate(c, q, self);
 	}
 }

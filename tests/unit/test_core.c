@@ -343,6 +343,36 @@ static void test_quorum_write_acks_only_after_wal(void)
 	teardown();
 }
 
+/* loop.c: the coordinator's own replica is reached through the loopback
+ * queue (a REPLICATE to ourselves, its ACK back once durable), never by a
+ * frame on the network and never by a call from one side into the other. */
+static void test_own_replica_through_loopback_queue(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t loop0 = st->loop_msgs;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "alice");
+	durable(c); /* the HLC ceiling: the write leaves */
+	/* Our replica logged it from the loopback REPLICATE, at once. */
+	CU_ASSERT_EQUAL(h.appended[c], 2);
+	CU_ASSERT_EQUAL(st->loop_msgs, loop0 + 1);
+	for (int i = 0; i < h.qlen; i++)
+		CU_ASSERT(h.q[i].src != h.q[i].dst);
+	durable(c); /* our replica's ACK leaves the pending queue */
+	CU_ASSERT_EQUAL(st->loop_msgs, loop0 + 2);
+	CU_ASSERT_PTR_NULL(find_reply(1)); /* one ack is not W = 2 */
+	deliver_all();
+	durable((c + 1) % N);
+	deliver_all();
+	const struct reply *r = find_reply(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_EQUAL(r->answered, 2);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_LOOP_FULL], 0);
+	teardown();
+}
+
 static void test_read_returns_highest_and_repairs_before_answering(void)
 {
 	setup();
@@ -1544,6 +1574,8 @@ int main(void)
 	if (qr_eal_init_local("test_core", 256) != 0)
 		return 1;
 	static const struct qr_unit_case cases[] = {
+		{"own replica through the loopback queue",
+		 test_own_replica_through_loopback_queue},
 		{"quorum write acks only after the WAL",
 		 test_quorum_write_acks_only_after_wal},
 		{"read returns highest and repairs before answering",
