@@ -92,6 +92,8 @@ static void cas_send(struct qr_core *c, struct req *q, int i)
 /* This phase's message to every replica not DOWN and not answered yet. */
 void qc_cas_dispatch(struct qr_core *c, struct req *q)
 {
+	/* X2: no ballot leaves before the durable ceiling covers it. */
+	QR_ASSERT(!q->parked && QR_HLC_MS(q->ballot.hlc) < c->ceiling_ms);
 	for (int i = 0; i < q->rf; i++)
 		if (!(q->done_mask & (1u << i)) &&
 		    qc_reachable(c, q->replicas[i]))
@@ -147,6 +149,7 @@ static void cas_round(struct qr_core *c, struct req *q)
 	uint64_t ms = QR_HLC_MS(q->ballot.hlc);
 	qc_ceiling_renew(c, ms);
 	if (ms >= c->ceiling_ms) {
+		QR_ASSERT(!q->parked); /* H3: counted once */
 		q->parked = true;
 		c->parked++;
 		return;

@@ -95,6 +95,7 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 		qc_pending_push(c, &p);
 		return;
 	}
+	QR_ASSERT(wait_lsn <= c->durable_lsn); /* Y1 */
 	qc_answer_read(c, QR_MSG_PROMISE, from, m->op_id, m->key, m->key_len);
 }
 

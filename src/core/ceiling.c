@@ -47,6 +47,7 @@ void qc_ceiling_renew(struct qr_core *c, uint64_t ms)
 	}
 	c->next_lsn++;
 	c->stats.wal_appends++;
+	QR_ASSERT(!c->ceiling_next_lsn); /* H1: one record in flight */
 	c->ceiling_next_ms = ms + c->cfg.hlc_lease_ms;
 	c->ceiling_next_lsn = rec.lsn;
 }
@@ -54,7 +55,8 @@ void qc_ceiling_renew(struct qr_core *c, uint64_t ms)
 /* The ceiling record at lsn is durable: release parked writes under it. */
 void qc_ceiling_durable(struct qr_core *c)
 {
-	c->ceiling_ms = QR_MAX(c->ceiling_ms, c->ceiling_next_ms);
+	QR_ASSERT(c->ceiling_next_lsn && c->ceiling_next_lsn <= c->durable_lsn);
+	c->ceiling_ms = QR_MAX(c->ceiling_ms, c->ceiling_next_ms); /* H2 */
 	c->ceiling_next_lsn = 0;
 	for (uint32_t i = 0; i < c->cfg.requests_max && c->parked; i++) {
 		struct req *q = &c->reqs[i];
@@ -62,6 +64,7 @@ void qc_ceiling_durable(struct qr_core *c)
 		    !q->parked ||
 		    QR_HLC_MS(qc_req_stamp(q).hlc) >= c->ceiling_ms)
 			continue;
+		QR_ASSERT(c->parked > 0); /* H3 */
 		q->parked = false;
 		c->parked--;
 		q->sent_us = qc_now_us(c);

@@ -104,6 +104,7 @@ void qc_closed_scan(struct qr_core *c)
 	for (uint16_t n = 0; n < c->nodes; n++) {
 		if (c->orphan_active)
 			ct[n] = QR_MIN(ct[n], c->orphan_from);
+		QR_ASSERT(ct[n] <= hlc); /* S1 */
 		c->closed_out[n] = ct[n];
 		c->stats.repl_oldest_us[n] = oldest[n] ? now - oldest[n] : 0;
 	}

@@ -35,6 +35,11 @@
 static void hint_free(struct qr_core *c, uint32_t slot)
 {
 	struct hint *h = &c->hints[slot];
+	QR_ASSERT(h->used);					    /* N1 */
+	QR_ASSERT(c->hint_busy[slot / 64] & (1ull << (slot % 64))); /* N1 */
+	QR_ASSERT(c->stats.hint_records[h->target] > 0);	    /* N2 */
+	QR_ASSERT(c->stats.hint_bytes[h->target] >=
+		  (uint64_t)h->key_len + h->value_len); /* N2 */
 	h->used = false;
 	c->hint_busy[slot / 64] &= ~(1ull << (slot % 64));
 	c->stats.hint_records[h->target]--;
@@ -59,6 +64,8 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	}
 	uint32_t slot = c->free_hints[--c->free_hint_count];
 	struct hint *h = &c->hints[slot];
+	QR_ASSERT(!h->used);					       /* N1 */
+	QR_ASSERT(!(c->hint_busy[slot / 64] & (1ull << (slot % 64)))); /* N1 */
 	c->hint_busy[slot / 64] |= 1ull << (slot % 64);
 	uint32_t gen = (h->gen + 1) & GEN_MASK;
 	h->gen = gen ? gen : 1;

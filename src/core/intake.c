@@ -88,6 +88,8 @@ static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 		now + qc_ae_gc_life_us(c, m->deadline_us
 						  ? m->deadline_us
 						  : c->cfg.deadline_us_default);
+	QR_ASSERT(!c->cfg.tombstone_grace_ms ||
+		  q->deadline_us - now <= c->cfg.tombstone_grace_ms * 1000 / 2);
 	q->rto_us = qc_rto_initial(c);
 	q->sent_us = now;
 	q->key_len = m->key_len;

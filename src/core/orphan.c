@@ -117,6 +117,7 @@ void qc_orphan_step(struct qr_core *c)
 		c->orphan_scanned =
 			orphan_scan(c, c->cfg.node_id, c->orphan_from,
 				    c->orphan_to, 0, 0, &c->orphan_next_p) == 0;
+	QR_ASSERT(c->orphan_done_mask & (1ull << c->cfg.node_id)); /* P1 */
 	uint64_t all = c->nodes == 64 ? UINT64_MAX : (1ull << c->nodes) - 1;
 	if (c->orphan_scanned && c->orphan_done_mask == all) {
 		c->orphan_active = false;
@@ -148,6 +149,7 @@ static void orphan_send_done(struct qr_core *c, uint16_t asker)
 void qc_orphan_job_hint_done(struct qr_core *c, uint16_t asker)
 {
 	struct orphan_job *j = &c->jobs[asker];
+	QR_ASSERT(j->outstanding > 0); /* P2: one per hint in a slot */
 	if (--j->outstanding == 0 && j->scanned)
 		orphan_send_done(c, asker);
 }

@@ -154,6 +154,7 @@ void qc_read_on_repair_ack(struct qr_core *c, struct req *q, int i,
 	QR_ASSERT(q->kind == REQ_READ);
 	if (!(q->repair_mask & bit))
 		return;
+	QR_ASSERT(q->found); /* D2: only a found best is ever repaired */
 	q->repair_mask &= (uint8_t)~bit;
 	if (qr_version_cmp(v, q->version) >= 0)
 		q->holds_mask |= bit;

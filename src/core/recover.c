@@ -18,6 +18,7 @@ static void recover_lsn(struct qr_core *c, uint64_t lsn)
 		c->next_lsn = lsn + 1;
 	if (lsn > c->durable_lsn)
 		c->durable_lsn = lsn;
+	QR_ASSERT(c->durable_lsn < c->next_lsn); /* V2 */
 }
 
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)

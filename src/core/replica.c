@@ -29,6 +29,7 @@ void qc_pending_push(struct qr_core *c, const struct pending *p)
 		qc_drop(c, QR_DROP_PENDING_FULL);
 		return;
 	}
+	QR_ASSERT(p->lsn > c->durable_lsn); /* R1: only what is not durable */
 	uint32_t slot = (c->pend_head + c->pend_count) % c->cfg.pending_max;
 	struct pending *d = &c->pend[slot];
 	d->lsn = p->lsn;
@@ -247,6 +248,7 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 		if (p->lsn > lsn)
 			break;
 		struct pending cp = *p; /* the callee may push new ones */
+		QR_ASSERT(cp.lsn <= c->durable_lsn); /* R1 */
 		c->pend_head = (c->pend_head + 1) % c->cfg.pending_max;
 		c->pend_count--;
 		if (cp.type == QR_MSG_REPLICATE_ACK ||

@@ -68,10 +68,12 @@ struct req *qc_req_alloc(struct qr_core *c)
 	if (c->free_count == 0)
 		return NULL;
 	struct req *q = &c->reqs[c->free_reqs[--c->free_count]];
+	uint32_t k = (uint32_t)(q - c->reqs);
+	QR_ASSERT(q->kind == REQ_FREE && !q->parked);		/* T2 */
+	QR_ASSERT(!(c->req_busy[k / 64] & (1ull << (k % 64)))); /* T2 */
 	uint32_t gen = (q->gen + 1) & GEN_MASK;
 	memset(q, 0, offsetof(struct req, key));
-	q->gen = gen ? gen : 1;
-	uint32_t k = (uint32_t)(q - c->reqs);
+	q->gen = gen ? gen : 1; /* T1: never 0 */
 	c->req_busy[k / 64] |= 1ull << (k % 64);
 	return q;
 }
@@ -83,11 +85,15 @@ void qc_req_free(struct qr_core *c, struct req *q)
 		qc_hint_missing(c, q);
 	qr_timer_cancel(&c->wheel, &q->timer);
 	if (q->parked) {
+		QR_ASSERT(c->parked > 0); /* H3 */
 		q->parked = false;
 		c->parked--;
 	}
-	q->kind = REQ_FREE;
 	uint32_t k = (uint32_t)(q - c->reqs);
+	QR_ASSERT(q->kind != REQ_FREE);			     /* T2 */
+	QR_ASSERT(c->req_busy[k / 64] & (1ull << (k % 64))); /* T2 */
+	QR_ASSERT(c->free_count < c->cfg.requests_max);
+	q->kind = REQ_FREE;
 	c->req_busy[k / 64] &= ~(1ull << (k % 64));
 	c->free_reqs[c->free_count++] = k;
 }

@@ -58,6 +58,7 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	uint64_t ms = QR_HLC_MS(q->version.hlc);
 	qc_ceiling_renew(c, ms);
 	if (ms >= c->ceiling_ms) {
+		QR_ASSERT(!q->parked); /* H3: counted once */
 		q->parked = true;
 		c->parked++;
 		return;
@@ -86,6 +87,8 @@ void qc_send_replicate(struct qr_core *c, struct req *q, int i)
  * through the loopback queue like the others). */
 void qc_write_dispatch(struct qr_core *c, struct req *q)
 {
+	/* W2: nothing leaves before the durable ceiling covers it. */
+	QR_ASSERT(!q->parked && QR_HLC_MS(q->version.hlc) < c->ceiling_ms);
 	if (q->any && qc_live_count(c, q->replicas, q->rf) == 0) {
 		qc_any_hint(c, q);
 		return;
