@@ -29,8 +29,8 @@
 
 #include <rte_cfgfile.h>
 
-#include "core/placement.h"
 #include "quorate/err.h"
+#include "quorate/limits.h" /* QR_PARTITIONS_MAX, QR_SHARDS_MAX, QR_RF_MAX */
 
 #define CLUSTER_SECTION "cluster"
 #define NODE_PREFIX	"node."

@@ -32,6 +32,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*
+ * Direction: wal -> core, never core -> wal. The record the core hands to
+ * the WAL (struct qr_wal_record, enum qr_wal_type) is part of the core's
+ * environment (core/env.h), the port its I/O adapters implement, as
+ * canonical/raft's raft_io defines the entries its I/O backends store. The
+ * WAL is one such adapter, so it includes that header; the core includes
+ * nothing from src/wal (tests/meta/check-layout enforces both).
+ */
 #include "core/env.h"
 
 struct qr_wal;
