@@ -19,6 +19,12 @@
  *    hands it over instead of unlinking it); its header says so, and the
  *    parser treats its old content past the new data as no data.
  *
+ * Dependencies (one way, drawn in wal_ring.h): this file owns the public
+ * API and calls wal_snapshot.c (init, poll, abandon), wal_ring.c (sqes,
+ * submit, reap) and wal_recover.c (directory listing); none of them calls
+ * back into it. Its completions come back through the handlers it
+ * registers on the ring (ring_handlers()).
+ *
  * Cost: an append is a copy and a CRC32C of the record (hardware crc32,
  * ~0.1 ns/byte); a poll with nothing to do is a peek at the CQ ring.
  */
@@ -67,33 +73,10 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void qr_wal_fail(struct qr_wal *w, int err)
+static void wal_fail(struct qr_wal *w, int err)
 {
 	if (!w->err)
 		w->err = err;
-}
-
-struct io_uring_sqe *qr_wal_sqe(struct qr_wal *w)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	if (!sqe) {
-		qr_wal_flush_sq(w);
-		sqe = io_uring_get_sqe(&w->ring);
-	}
-	if (sqe)
-		w->sq_pending++;
-	return sqe;
-}
-
-void qr_wal_flush_sq(struct qr_wal *w)
-{
-	if (!w->sq_pending)
-		return;
-	int rc = io_uring_submit(&w->ring);
-	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
-		qr_wal_fail(w, QR_EIO);
-	else if (rc > 0)
-		w->sq_pending -= QR_MIN((uint32_t)rc, w->sq_pending);
 }
 
 static void seg_path(const struct qr_wal *w, uint64_t seq, char *out,
@@ -118,11 +101,11 @@ static void spare_start(struct qr_wal *w)
 		struct seg_slot *s = &w->segs[i];
 		if (s->state != SEG_UNUSED)
 			continue;
-		if (w->recycle_count && io_uring_sq_space_left(&w->ring) < 2)
-			qr_wal_flush_sq(w);
-		if (w->recycle_count && io_uring_sq_space_left(&w->ring) < 2)
+		if (w->recycle_count && qr_wal_ring_space(&w->ring) < 2)
+			qr_wal_ring_flush(&w->ring);
+		if (w->recycle_count && qr_wal_ring_space(&w->ring) < 2)
 			return;
-		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 		if (!sqe)
 			return;
 		s->seq = w->next_seq++;
@@ -137,7 +120,7 @@ static void spare_start(struct qr_wal *w)
 			 * (linked). Its blocks are written already, so an
 			 * overwrite + fdatasync needs no journal commit and
 			 * no zeroing (docs/wal.md, "Recycling"). */
-			struct io_uring_sqe *open_sqe = qr_wal_sqe(w);
+			struct io_uring_sqe *open_sqe = qr_wal_ring_sqe(&w->ring);
 			QR_ASSERT(open_sqe); /* room for two checked above */
 			uint64_t old = w->recycle[0];
 			memmove(w->recycle, w->recycle + 1,
@@ -146,7 +129,7 @@ static void spare_start(struct qr_wal *w)
 			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
 					       AT_FDCWD, s->path, 0);
 			sqe->flags |= IOSQE_IO_LINK;
-			io_uring_sqe_set_data64(sqe, qr_wal_tag(
+			io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, 
 				TAG_PREP_RENAME, (uint32_t)i));
 			s->recycled = true;
 			sqe = open_sqe;
@@ -157,7 +140,7 @@ static void spare_start(struct qr_wal *w)
 			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
 					     open_flags(w), 0644);
 		}
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_OPEN,
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_OPEN,
 						       (uint32_t)i));
 		s->state = SEG_OPENING;
 		w->spare_seg = i;
@@ -168,16 +151,16 @@ static void spare_start(struct qr_wal *w)
 static void spare_sync(struct qr_wal *w, int i)
 {
 	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *a = qr_wal_sqe(w), *b = a ? qr_wal_sqe(w) : NULL;
+	struct io_uring_sqe *a = qr_wal_ring_sqe(&w->ring), *b = a ? qr_wal_ring_sqe(&w->ring) : NULL;
 	if (!b) {
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 		return;
 	}
 	io_uring_prep_fsync(a, s->fd, 0);
 	a->flags |= IOSQE_IO_LINK;
 	io_uring_prep_fsync(b, w->dirfd, 0);
-	io_uring_sqe_set_data64(a, qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
-	io_uring_sqe_set_data64(b, qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(a, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(b, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
 	s->pending = 2;
 	s->state = SEG_SYNCING;
 }
@@ -190,12 +173,12 @@ static void spare_zero(struct qr_wal *w, int i)
 	       s->zero_off < w->cfg.segment_bytes) {
 		uint64_t len = QR_MIN(QR_WAL_ZERO_BYTES,
 				      w->cfg.segment_bytes - s->zero_off);
-		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 		if (!sqe)
 			break; /* more at the next completion */
 		io_uring_prep_write_fixed(sqe, s->fd, w->zero, (unsigned)len,
 					  s->zero_off, (int)w->zero_buf_index);
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_STEP,
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP,
 						       (uint32_t)i));
 		s->zero_off += len;
 		s->pending++;
@@ -210,7 +193,7 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 	struct io_uring_sqe *sqe;
 
 	if (res < 0) {
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 		s->state = SEG_UNUSED;
 		return;
 	}
@@ -221,14 +204,14 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 		spare_sync(w, i); /* the rename must be durable */
 		return;
 	}
-	sqe = qr_wal_sqe(w);
+	sqe = qr_wal_ring_sqe(&w->ring);
 	if (!sqe) {
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 		return;
 	}
 	io_uring_prep_fallocate(sqe, s->fd, 0, 0,
 				(off_t)w->cfg.segment_bytes);
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
 	s->pending = 1;
 	s->zero_off = 0;
 	s->state = SEG_ALLOCATING;
@@ -240,7 +223,7 @@ static void spare_step_done(struct qr_wal *w, int i, int res)
 	struct seg_slot *s = &w->segs[i];
 	if (res < 0 && !(s->state == SEG_ALLOCATING &&
 			 (res == -EOPNOTSUPP || res == -EINVAL)))
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 	if (--s->pending && s->state != SEG_ZEROING)
 		return;
 	if (w->err)
@@ -308,7 +291,7 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	struct batch_slot *b = &w->slots[idx];
 	QR_ASSERT(b->state == SLOT_INFLIGHT && b->pending > 0);
 	if (res < 0 || (is_write && (uint32_t)res != b->write_len))
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 	if (--b->pending)
 		return;
 	struct seg_slot *s = &w->segs[b->seg];
@@ -319,69 +302,51 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	seg_maybe_close(w, b->seg);
 }
 
-static void on_cqe(struct qr_wal *w, uint64_t tag, int res)
+/* The ring's handlers for the log's tag kinds (wal_ring.h, R2). */
+static void on_batch(void *ctx, uint32_t k, uint32_t idx, int res)
 {
-	enum tag_kind k = (enum tag_kind)(tag >> 32);
-	uint32_t idx = (uint32_t)tag;
-
-	switch (k) {
-	case TAG_BATCH_WRITE:
-	case TAG_BATCH_SYNC:
-		batch_complete(w, idx, k == TAG_BATCH_WRITE, res);
-		break;
-	case TAG_PREP_OPEN:
-		spare_opened(w, (int)idx, res);
-		break;
-	case TAG_PREP_STEP:
-		spare_step_done(w, (int)idx, res);
-		break;
-	case TAG_PREP_RENAME:
-		/* A failed rename cancels the linked openat, which fails
-		 * the WAL (spare_opened). */
-		break;
-	case TAG_BG_SYNC: {
-		struct seg_slot *s = &w->segs[idx];
-		if (res < 0)
-			qr_wal_fail(w, QR_EIO);
-		s->refs--;
-		if (--w->bg_syncs == 0 && !w->err &&
-		    w->bg_target > w->synced_lsn)
-			w->synced_lsn = w->bg_target;
-		seg_maybe_close(w, (int)idx);
-		break;
-	}
-	case TAG_SNAP_OPEN:
-	case TAG_SNAP_WRITE:
-	case TAG_SNAP_OP:
-		qr_wal_snap_complete(w, k, idx, res);
-		break;
-	default:
-		QR_ASSERT(!"unknown io_uring tag");
-	}
+	batch_complete(ctx, idx, k == TAG_BATCH_WRITE, res);
 }
 
-void qr_wal_reap(struct qr_wal *w, bool wait_one)
+static void on_prep(void *ctx, uint32_t k, uint32_t idx, int res)
 {
-	struct io_uring_cqe *cqes[64];
+	if (k == TAG_PREP_OPEN)
+		spare_opened(ctx, (int)idx, res);
+	else if (k == TAG_PREP_STEP)
+		spare_step_done(ctx, (int)idx, res);
+	/* TAG_PREP_RENAME: a failed rename cancels the linked openat, which
+	 * fails the WAL (spare_opened). */
+}
 
-	if (wait_one) {
-		struct io_uring_cqe *cqe;
-		qr_wal_flush_sq(w);
-		int rc = io_uring_wait_cqe(&w->ring, &cqe);
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
-			qr_wal_fail(w, QR_EIO);
-	}
-	for (;;) {
-		unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes,
-						     QR_ARRAY_LEN(cqes));
-		if (!n)
-			break;
-		for (unsigned i = 0; i < n; i++)
-			on_cqe(w, io_uring_cqe_get_data64(cqes[i]),
-			       cqes[i]->res);
-		io_uring_cq_advance(&w->ring, n);
-	}
-	release(w);
+static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
+{
+	struct qr_wal *w = ctx;
+	struct seg_slot *s = &w->segs[idx];
+	(void)k;
+	if (res < 0)
+		wal_fail(w, QR_EIO);
+	s->refs--;
+	if (--w->bg_syncs == 0 && !w->err && w->bg_target > w->synced_lsn)
+		w->synced_lsn = w->bg_target;
+	seg_maybe_close(w, (int)idx);
+}
+
+/* After every reap, whoever reaped (the snapshot too): wal_ring.h R4. */
+static void on_reaped(void *ctx)
+{
+	release(ctx);
+}
+
+static void ring_handlers(struct qr_wal *w)
+{
+	qr_wal_ring_on(&w->ring, TAG_BATCH_WRITE, on_batch, w);
+	qr_wal_ring_on(&w->ring, TAG_BATCH_SYNC, on_batch, w);
+	qr_wal_ring_on(&w->ring, TAG_PREP_OPEN, on_prep, w);
+	qr_wal_ring_on(&w->ring, TAG_PREP_STEP, on_prep, w);
+	qr_wal_ring_on(&w->ring, TAG_PREP_RENAME, on_prep, w);
+	qr_wal_ring_on(&w->ring, TAG_BG_SYNC, on_bg_sync, w);
+	qr_wal_ring_on_reaped(&w->ring, on_reaped, w);
+	qr_wal_snap_init(w);
 }
 
 /* Make the spare current; the old one retires. false: no spare ready. */
@@ -415,9 +380,9 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 	unsigned need = w->sync == QR_WAL_SYNC_FDATASYNC &&
 			w->cfg.mode == QR_WAL_MODE_FSYNC ? 2 : 1;
 
-	if (io_uring_sq_space_left(&w->ring) < need)
-		qr_wal_flush_sq(w);
-	if (io_uring_sq_space_left(&w->ring) < need)
+	if (qr_wal_ring_space(&w->ring) < need)
+		qr_wal_ring_flush(&w->ring);
+	if (qr_wal_ring_space(&w->ring) < need)
 		return false;
 	if (!s || s->write_off + padded > w->cfg.segment_bytes) {
 		if (!roll(w, b->first_lsn))
@@ -463,10 +428,10 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 		b->write_len = padded + B;
 	}
 
-	struct io_uring_sqe *sqe = qr_wal_sqe(w);
+	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 	QR_ASSERT(sqe);
 	io_uring_prep_write_fixed(sqe, s->fd, src, b->write_len, off, (int)idx);
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BATCH_WRITE, idx));
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_WRITE, idx));
 	b->pending = 1;
 	if (w->cfg.mode == QR_WAL_MODE_FSYNC) {
 		if (w->sync == QR_WAL_SYNC_DSYNC) {
@@ -474,11 +439,11 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 			w->stats.dsync_writes++;
 		} else {
 			sqe->flags |= IOSQE_IO_LINK;
-			sqe = qr_wal_sqe(w);
+			sqe = qr_wal_ring_sqe(&w->ring);
 			QR_ASSERT(sqe);
 			io_uring_prep_fsync(sqe, s->fd,
 					    IORING_FSYNC_DATASYNC);
-			io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BATCH_SYNC,
+			io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_SYNC,
 							       idx));
 			b->pending = 2;
 			w->stats.fsyncs++;
@@ -534,11 +499,11 @@ static void background_sync(struct qr_wal *w, bool force)
 		struct seg_slot *s = &w->segs[i];
 		if (!s->dirty)
 			continue;
-		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 		if (!sqe)
 			return; /* next poll */
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BG_SYNC,
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BG_SYNC,
 						       (uint32_t)i));
 		s->dirty = false;
 		s->refs++;
@@ -613,12 +578,12 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
 		w->durable_lsn = w->synced_lsn = w->appended_lsn;
 		return w->durable_lsn;
 	}
-	qr_wal_reap(w, false);
+	qr_wal_ring_reap(&w->ring, false);
 	submit_due(w, false);
 	background_sync(w, false);
 	spare_start(w);
 	qr_wal_snap_poll(w);
-	qr_wal_flush_sq(w);
+	qr_wal_ring_flush(&w->ring);
 	return w->durable_lsn;
 }
 
@@ -794,18 +759,11 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	unsigned entries = 64;
 	while (entries < 2 * w->nslots + 64 + QR_WAL_ZERO_INFLIGHT)
 		entries *= 2;
-	rc = io_uring_queue_init(entries, &w->ring, 0);
-	if (rc < 0) {
-		free(iov);
-		rc = rc == -ENOMEM ? QR_ENOMEM : QR_EIO;
-		goto fail_noring;
-	}
-	rc = io_uring_register_buffers(&w->ring, iov, nbufs);
+	rc = qr_wal_ring_init(&w->ring, entries, iov, nbufs, &w->err);
 	free(iov);
-	if (rc < 0) {
-		rc = rc == -ENOMEM ? QR_ENOMEM : QR_EIO;
+	if (rc)
 		goto fail;
-	}
+	ring_handlers(w);
 	w->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd < 0) {
 		rc = errno == ENOENT ? QR_EINVAL : QR_EIO;
@@ -819,13 +777,11 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 		goto fail;
 	w->now_us = mono_us();
 	spare_start(w); /* the one after: ready before the first roll */
-	qr_wal_flush_sq(w);
+	qr_wal_ring_flush(&w->ring);
 	*out = w;
 	return 0;
 fail:
-	if (cfg->mode != QR_WAL_MODE_NONE && w->ring.ring_fd > 0)
-		io_uring_queue_exit(&w->ring);
-fail_noring:
+	qr_wal_ring_exit(&w->ring);
 	if (w->segs[0].fd >= 0) {
 		close(w->segs[0].fd);
 		unlink(w->segs[0].path);
@@ -865,10 +821,10 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 		/* Submit everything appended, wait for all of it. */
 		for (uint32_t rounds = 0; rounds < 1u << 20; rounds++) {
 			w->now_us = mono_us();
-			qr_wal_reap(w, false);
+			qr_wal_ring_reap(&w->ring, false);
 			submit_due(w, true);
 			background_sync(w, true);
-			qr_wal_flush_sq(w);
+			qr_wal_ring_flush(&w->ring);
 			bool pending = w->submit_seq <= w->fill_seq &&
 				w->slots[w->submit_seq % w->nslots].state ==
 				SLOT_FILLING;
@@ -877,7 +833,7 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			     w->synced_lsn == w->durable_lsn))
 				break;
 			if (busy(w))
-				qr_wal_reap(w, true);
+				qr_wal_ring_reap(&w->ring, true);
 		}
 		for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
 			struct seg_slot *s = &w->segs[i];
@@ -893,9 +849,9 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			unlink(path); /* covered: recovery would drop it */
 		}
 		if (fsync(w->dirfd))
-			qr_wal_fail(w, QR_EIO);
+			wal_fail(w, QR_EIO);
 		close(w->dirfd);
-		io_uring_queue_exit(&w->ring);
+		qr_wal_ring_exit(&w->ring);
 	} else {
 		w->durable_lsn = w->appended_lsn;
 	}

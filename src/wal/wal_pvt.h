@@ -11,7 +11,16 @@
  * slots = batches_inflight_max + 1, so a batch can always fill while the
  * maximum is in flight.
  *
- * io_uring user_data = kind << 32 | index (enum tag_kind).
+ * io_uring user_data = kind << 32 | index (enum tag_kind); wal_ring.c
+ * dispatches each kind to the module that registered it: TAG_BATCH_*,
+ * TAG_PREP_*, TAG_BG_SYNC to wal.c, TAG_SNAP_* to wal_snapshot.c.
+ *
+ * Module graph (one way; wal_ring.h draws it):
+ *   wal.c -> wal_snapshot.c -> wal_ring.c;  wal.c -> wal_ring.c;
+ *   wal.c -> wal_recover.c (directory listing) -> wal_format.c.
+ * The snapshot writer reads the log's state through struct qr_wal
+ * (appended, synced lsn, clock) and owns the deletion of covered segments
+ * (known[], recycle[]), but calls no function of wal.c.
  */
 #ifndef QR_WAL_PVT_H
 #define QR_WAL_PVT_H
@@ -22,6 +31,7 @@
 
 #include "wal/wal.h"
 #include "wal/wal_format.h"
+#include "wal/wal_ring.h"
 
 #define QR_WAL_SEGS_OPEN 4       /* current, spare, two retiring */
 #define QR_WAL_SNAP_BUFS 4       /* snapshot write buffers */
@@ -42,12 +52,9 @@ enum tag_kind {
 	TAG_SNAP_WRITE = 7,
 	TAG_SNAP_OP = 8,
 	TAG_PREP_RENAME = 9,
+	TAG_KINDS,
 };
-
-static inline uint64_t qr_wal_tag(enum tag_kind k, uint32_t idx)
-{
-	return (uint64_t)k << 32 | idx;
-}
+_Static_assert(TAG_KINDS <= QR_WAL_RING_KINDS, "tag kinds fit the ring");
 
 enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_INFLIGHT, SLOT_DONE };
 
@@ -136,7 +143,7 @@ struct snap {
 
 struct qr_wal {
 	struct qr_wal_config cfg;
-	struct io_uring ring;
+	struct qr_wal_ring ring; /* io_uring + completion dispatch */
 	int dirfd;
 	bool direct;
 	enum qr_wal_sync sync;
@@ -154,7 +161,6 @@ struct qr_wal {
 	uint64_t now_us;
 	struct qr_wal_clock clock; /* highest QR_WAL_CLOCK ceiling appended
 				    * (or cfg.clock, from recovery) */
-	uint32_t sq_pending;     /* sqes prepared, not yet submitted */
 	struct seg_slot segs[QR_WAL_SEGS_OPEN];
 	int cur_seg;             /* -1: none yet */
 	int spare_seg;           /* -1: none ready or preparing */
@@ -173,16 +179,12 @@ struct qr_wal {
 	struct qr_wal_stats stats;
 };
 
-struct io_uring_sqe *qr_wal_sqe(struct qr_wal *w);
-void qr_wal_fail(struct qr_wal *w, int err);
-/* Reap every completion available (wait_one: block for at least one). */
-void qr_wal_reap(struct qr_wal *w, bool wait_one);
-void qr_wal_flush_sq(struct qr_wal *w);
-
-/* wal_snapshot.c */
-void qr_wal_snap_complete(struct qr_wal *w, enum tag_kind k, uint32_t idx,
-			  int res);
+/* wal_snapshot.c, called by wal.c only (never the other way) */
+/* Register the snapshot's completion handlers on w->ring (at open). */
+void qr_wal_snap_init(struct qr_wal *w);
+/* Advance the snapshot's state machine (from qr_wal_poll). */
 void qr_wal_snap_poll(struct qr_wal *w);
+/* Wait for the snapshot's I/O and drop it (from qr_wal_close). */
 void qr_wal_snap_abandon(struct qr_wal *w);
 
 /* wal_recover.c */
