@@ -79,11 +79,12 @@ static void wal_fail(struct qr_wal *w, int err)
 		w->err = err;
 }
 
-static void seg_path(const struct qr_wal *w, uint64_t seq, char *out,
-		     size_t n)
+/* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
+static void seg_path(const struct qr_wal *w, uint64_t seq, char *out)
 {
-	snprintf(out, n, "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
-		 w->cfg.shard, seq);
+	int k = snprintf(out, QR_PATH_BYTES_MAX, "%s/wal-%04u-%016" PRIx64
+			 ".seg", w->cfg.dir, w->cfg.shard, seq);
+	QR_ASSERT(k > 0 && k < QR_PATH_BYTES_MAX); /* limits.h L4 */
 }
 
 static int open_flags(const struct qr_wal *w)
@@ -114,7 +115,7 @@ static void spare_start(struct qr_wal *w)
 		s->refs = 0;
 		s->dirty = false;
 		s->recycled = false;
-		seg_path(w, s->seq, s->path, sizeof(s->path));
+		seg_path(w, s->seq, s->path);
 		if (w->recycle_count) {
 			/* Reuse a covered segment: rename it, then open it
 			 * (linked). Its blocks are written already, so an
@@ -125,7 +126,7 @@ static void spare_start(struct qr_wal *w)
 			uint64_t old = w->recycle[0];
 			memmove(w->recycle, w->recycle + 1,
 				--w->recycle_count * sizeof(w->recycle[0]));
-			seg_path(w, old, s->old_path, sizeof(s->old_path));
+			seg_path(w, old, s->old_path);
 			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
 					       AT_FDCWD, s->path, 0);
 			sqe->flags |= IOSQE_IO_LINK;
@@ -622,7 +623,7 @@ static int first_segment(struct qr_wal *w)
 {
 	struct seg_slot *s = &w->segs[0];
 	s->seq = w->next_seq++;
-	seg_path(w, s->seq, s->path, sizeof(s->path));
+	seg_path(w, s->seq, s->path);
 	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
 	s->fd = open(s->path, open_flags(w), 0644);
 	if (s->fd < 0 && errno == EINVAL && w->direct &&
@@ -694,7 +695,7 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	    cfg->direct_io > QR_WAL_DIRECT_OFF ||
 	    (cfg->clock.hlc && (cfg->clock.lsn == 0 ||
 				cfg->clock.lsn >= cfg->next_lsn)) ||
-	    strlen(cfg->dir) > QR_WAL_PATH_MAX - 48)
+	    !qr_wal_dir_fits(cfg->dir))
 		return QR_EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -844,8 +845,8 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			close(s->fd);
 		}
 		for (uint32_t i = 0; i < w->recycle_count; i++) {
-			char path[QR_WAL_PATH_MAX];
-			seg_path(w, w->recycle[i], path, sizeof(path));
+			char path[QR_PATH_BYTES_MAX];
+			seg_path(w, w->recycle[i], path);
 			unlink(path); /* covered: recovery would drop it */
 		}
 		if (fsync(w->dirfd))

@@ -28,7 +28,11 @@
 #include <liburing.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "common/compiler.h"
+#include "quorate/limits.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
 #include "wal/wal_ring.h"
@@ -37,7 +41,11 @@
 #define QR_WAL_SNAP_BUFS 4       /* snapshot write buffers */
 #define QR_WAL_KNOWN_SEGS 65536  /* segments tracked for deletion */
 #define QR_WAL_UNLINKS_PER_ROUND 32
-#define QR_WAL_PATH_MAX 512
+/* Longest name the WAL makes in its directory, "/" and NUL included
+ * ("/snap-0000-0123456789abcdef.snap" is 33 bytes); every path is
+ * dir + name, so a dir that passes qr_wal_dir_fits() gives paths that fit
+ * QR_PATH_BYTES_MAX (limits.h L4). */
+#define QR_WAL_NAME_BYTES_MAX 48
 #define QR_WAL_ZERO_BYTES (1u << 20) /* one pre-zeroing write */
 #define QR_WAL_ZERO_INFLIGHT 4u      /* pre-zeroing writes at once */
 #define QR_WAL_RECYCLE_MAX 4u        /* covered segments kept for reuse */
@@ -93,8 +101,8 @@ struct seg_slot {
 	uint64_t zero_off;    /* next offset to zero */
 	bool dirty;           /* async: written since the last sync */
 	bool recycled;        /* an older segment of this run, renamed */
-	char path[QR_WAL_PATH_MAX];
-	char old_path[QR_WAL_PATH_MAX]; /* recycled: its earlier name */
+	char path[QR_PATH_BYTES_MAX];
+	char old_path[QR_PATH_BYTES_MAX]; /* recycled: its earlier name */
 };
 
 struct known_seg {
@@ -137,8 +145,10 @@ struct snap {
 	uint32_t ops;           /* other ops in flight */
 	uint64_t prev_lsn;      /* older snapshot to delete, 0: none */
 	struct qr_wal_clock clock; /* highest ceiling below begin_lsn */
-	char tmp_path[QR_WAL_PATH_MAX];
-	char path[QR_WAL_PATH_MAX];
+	char tmp_path[QR_PATH_BYTES_MAX];
+	char path[QR_PATH_BYTES_MAX];
+	/* what a delete round unlinks (read by the kernel at submission) */
+	char unlink_paths[QR_WAL_UNLINKS_PER_ROUND][QR_PATH_BYTES_MAX];
 };
 
 struct qr_wal {
@@ -178,6 +188,24 @@ struct qr_wal {
 	struct snap snap;
 	struct qr_wal_stats stats;
 };
+
+/* Whether dir leaves room for every name the WAL makes: checked where a
+ * dir comes in (qr_wal_open, qr_wal_recover), refused with QR_EINVAL. */
+static inline bool qr_wal_dir_fits(const char *dir)
+{
+	return strnlen(dir, QR_PATH_BYTES_MAX) <=
+	       QR_PATH_BYTES_MAX - QR_WAL_NAME_BYTES_MAX;
+}
+
+/* snprintf a path into out[QR_PATH_BYTES_MAX]. The dir was checked on the
+ * way in (qr_wal_dir_fits) and the names are the WAL's own, so it always
+ * fits: asserted, never cut (limits.h L4). */
+#define QR_WAL_PATH(out, ...)                                                  \
+	do {                                                                   \
+		_Static_assert(sizeof(out) == QR_PATH_BYTES_MAX, "path size"); \
+		int k_ = snprintf((out), QR_PATH_BYTES_MAX, __VA_ARGS__);      \
+		QR_ASSERT(k_ > 0 && k_ < QR_PATH_BYTES_MAX); /* L4 */         \
+	} while (0)
 
 /* wal_snapshot.c, called by wal.c only (never the other way) */
 /* Register the snapshot's completion handlers on w->ring (at open). */

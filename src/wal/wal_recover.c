@@ -90,14 +90,14 @@ struct mapped {
 	int fd;
 	void *addr;
 	uint64_t len;
-	char path[4096];
+	char path[QR_PATH_BYTES_MAX];
 };
 
 static int map_file(const char *dir, const char *name, struct mapped *m)
 {
 	struct stat st;
 
-	snprintf(m->path, sizeof(m->path), "%s/%s", dir, name);
+	QR_WAL_PATH(m->path, "%s/%s", dir, name);
 	m->addr = NULL;
 	m->len = 0;
 	m->fd = open(m->path, O_RDWR | O_CLOEXEC);
@@ -137,8 +137,8 @@ static uint64_t mono_us(void)
 static void remove_file(const char *dir, const char *name,
 			struct qr_wal_recover_stats *st)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	char path[QR_PATH_BYTES_MAX];
+	QR_WAL_PATH(path, "%s/%s", dir, name);
 	if (unlink(path) == 0)
 		st->files_deleted++;
 }
@@ -216,9 +216,9 @@ out:
 uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
 				  uint16_t shard, uint64_t seq)
 {
-	char path[4096];
+	char path[QR_PATH_BYTES_MAX];
 	struct qr_wal_seg_hdr h, c;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	QR_WAL_PATH(path, "%s/%s", dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -269,6 +269,12 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 	memset(st, 0, sizeof(*st));
 	if (!dir)
 		return QR_EINVAL;
+	if (!qr_wal_dir_fits(dir)) { /* limits.h L4: refused, never cut */
+		snprintf(st->message, sizeof(st->message),
+			 "data directory: path longer than %d bytes",
+			 QR_PATH_BYTES_MAX - QR_WAL_NAME_BYTES_MAX);
+		return QR_EINVAL;
+	}
 	struct clock_tap tap = { fn, arg, &st->clock };
 	fn = tap_record;
 	arg = &tap;

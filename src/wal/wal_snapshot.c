@@ -41,8 +41,6 @@
 #define B QR_WAL_BLOCK_BYTES
 #define BATCH_HDR ((uint32_t)sizeof(struct qr_wal_batch_hdr))
 
-static char unlink_paths[QR_WAL_UNLINKS_PER_ROUND][QR_WAL_PATH_MAX];
-
 static void snap_fail(struct qr_wal *w, int err)
 {
 	struct snap *s = &w->snap;
@@ -178,11 +176,10 @@ int qr_wal_snapshot_begin(struct qr_wal *w,
 		s->state = SNAP_DONE;
 		return 0;
 	}
-	snprintf(s->tmp_path, sizeof(s->tmp_path),
-		 "%s/snap-%04u-%016" PRIx64 ".tmp", w->cfg.dir, w->cfg.shard,
-		 s->begin_lsn);
-	snprintf(s->path, sizeof(s->path), "%s/snap-%04u-%016" PRIx64 ".snap",
-		 w->cfg.dir, w->cfg.shard, s->begin_lsn);
+	QR_WAL_PATH(s->tmp_path, "%s/snap-%04u-%016" PRIx64 ".tmp",
+		    w->cfg.dir, w->cfg.shard, s->begin_lsn);
+	QR_WAL_PATH(s->path, "%s/snap-%04u-%016" PRIx64 ".snap", w->cfg.dir,
+		    w->cfg.shard, s->begin_lsn);
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_openat(sqe, AT_FDCWD, s->tmp_path,
 			     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
@@ -238,9 +235,8 @@ static bool delete_round(struct qr_wal *w)
 	uint32_t n = 0;
 
 	if (s->prev_lsn && s->prev_lsn < s->begin_lsn) {
-		snprintf(unlink_paths[n], QR_WAL_PATH_MAX,
-			 "%s/snap-%04u-%016" PRIx64 ".snap", w->cfg.dir,
-			 w->cfg.shard, s->prev_lsn);
+		QR_WAL_PATH(s->unlink_paths[n], "%s/snap-%04u-%016" PRIx64
+			    ".snap", w->cfg.dir, w->cfg.shard, s->prev_lsn);
 		n++;
 		s->prev_lsn = 0;
 		w->stats.snapshots_deleted++;
@@ -257,9 +253,9 @@ static bool delete_round(struct qr_wal *w)
 			 * segment_bytes: kept as a future spare. */
 			w->recycle[w->recycle_count++] = k->seq;
 		} else {
-			snprintf(unlink_paths[n], QR_WAL_PATH_MAX,
-				 "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
-				 w->cfg.shard, k->seq);
+			QR_WAL_PATH(s->unlink_paths[n], "%s/wal-%04u-%016"
+				    PRIx64 ".seg", w->cfg.dir, w->cfg.shard,
+				    k->seq);
 			n++;
 		}
 		w->known_head = (w->known_head + 1) % QR_WAL_KNOWN_SEGS;
@@ -268,7 +264,7 @@ static bool delete_round(struct qr_wal *w)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = snap_sqe(w);
-		io_uring_prep_unlinkat(sqe, AT_FDCWD, unlink_paths[i], 0);
+		io_uring_prep_unlinkat(sqe, AT_FDCWD, s->unlink_paths[i], 0);
 		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 1));
 	}
 	s->ops = n;
