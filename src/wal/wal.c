@@ -372,6 +372,76 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 	return true;
 }
 
+/* Fill in and seal b's batch header (and the segment header when the
+ * batch opens segment s); returns where the write starts. W1: the header
+ * records the synced lsn at submit time. */
+static const uint8_t *seal_batch(struct qr_wal *w, struct batch_slot *b,
+				 const struct seg_slot *s, uint32_t padded,
+				 bool rolled)
+{
+	struct qr_wal_batch_hdr *h = (void *)(b->buf + B);
+	memset(b->buf + B + b->bytes, 0, padded - b->bytes);
+	*h = (struct qr_wal_batch_hdr){
+		.magic = QR_WAL_BATCH_MAGIC,
+		.first_lsn = b->first_lsn,
+		.last_lsn = b->last_lsn,
+		.synced_lsn = w->synced_lsn,
+		.seq = s->seq,
+		.records = b->records,
+		.data_bytes = b->bytes - BATCH_HDR,
+		.padded_bytes = padded,
+		.shard = w->cfg.shard,
+		.format = QR_WAL_FORMAT_VERSION,
+	};
+	qr_wal_batch_hdr_seal(h);
+	b->write_len = padded;
+	if (!rolled)
+		return b->buf + B;
+	struct qr_wal_seg_hdr *sh = (void *)b->buf;
+	memset(b->buf, 0, B);
+	*sh = (struct qr_wal_seg_hdr){
+		.format = QR_WAL_FORMAT_VERSION,
+		.magic = QR_WAL_SEG_MAGIC,
+		.seq = s->seq,
+		.first_lsn = b->first_lsn,
+		.segment_bytes = w->cfg.segment_bytes,
+		.shard = w->cfg.shard,
+		.flags = s->recycled ? QR_WAL_SEG_RECYCLED : 0,
+	};
+	qr_wal_seg_hdr_seal(sh);
+	b->write_len = padded + B;
+	return b->buf;
+}
+
+/* The write of b (and its linked fdatasync, or RWF_DSYNC). The caller
+ * checked there is room for them in the SQ. */
+static void prep_batch_ops(struct qr_wal *w, struct batch_slot *b,
+			   uint32_t idx, const struct seg_slot *s,
+			   const uint8_t *src, uint64_t off)
+{
+	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
+	QR_ASSERT(sqe);
+	io_uring_prep_write_fixed(sqe, s->fd, src, b->write_len, off, (int)idx);
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_WRITE,
+						     idx));
+	b->pending = 1;
+	if (w->cfg.mode != QR_WAL_MODE_FSYNC)
+		return;
+	if (w->sync == QR_WAL_SYNC_DSYNC) {
+		sqe->rw_flags = RWF_DSYNC;
+		w->stats.dsync_writes++;
+		return;
+	}
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = qr_wal_ring_sqe(&w->ring);
+	QR_ASSERT(sqe);
+	io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_SYNC,
+						     idx));
+	b->pending = 2;
+	w->stats.fsyncs++;
+}
+
 /* Submit the batch in slot b. false: must wait (no segment yet). */
 static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 {
@@ -392,64 +462,9 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 		rolled = true;
 	}
 
-	struct qr_wal_batch_hdr *h = (void *)(b->buf + B);
-	memset(b->buf + B + b->bytes, 0, padded - b->bytes);
-	*h = (struct qr_wal_batch_hdr){
-		.magic = QR_WAL_BATCH_MAGIC,
-		.first_lsn = b->first_lsn,
-		.last_lsn = b->last_lsn,
-		.synced_lsn = w->synced_lsn,
-		.seq = s->seq,
-		.records = b->records,
-		.data_bytes = b->bytes - BATCH_HDR,
-		.padded_bytes = padded,
-		.shard = w->cfg.shard,
-		.format = QR_WAL_FORMAT_VERSION,
-	};
-	qr_wal_batch_hdr_seal(h);
-
-	const uint8_t *src = b->buf + B;
-	uint64_t off = s->write_off;
-	b->write_len = padded;
-	if (rolled) {
-		struct qr_wal_seg_hdr *sh = (void *)b->buf;
-		memset(b->buf, 0, B);
-		*sh = (struct qr_wal_seg_hdr){
-			.format = QR_WAL_FORMAT_VERSION,
-			.magic = QR_WAL_SEG_MAGIC,
-			.seq = s->seq,
-			.first_lsn = b->first_lsn,
-			.segment_bytes = w->cfg.segment_bytes,
-			.shard = w->cfg.shard,
-			.flags = s->recycled ? QR_WAL_SEG_RECYCLED : 0,
-		};
-		qr_wal_seg_hdr_seal(sh);
-		src = b->buf;
-		off = 0;
-		b->write_len = padded + B;
-	}
-
-	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
-	QR_ASSERT(sqe);
-	io_uring_prep_write_fixed(sqe, s->fd, src, b->write_len, off, (int)idx);
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_WRITE, idx));
-	b->pending = 1;
-	if (w->cfg.mode == QR_WAL_MODE_FSYNC) {
-		if (w->sync == QR_WAL_SYNC_DSYNC) {
-			sqe->rw_flags = RWF_DSYNC;
-			w->stats.dsync_writes++;
-		} else {
-			sqe->flags |= IOSQE_IO_LINK;
-			sqe = qr_wal_ring_sqe(&w->ring);
-			QR_ASSERT(sqe);
-			io_uring_prep_fsync(sqe, s->fd,
-					    IORING_FSYNC_DATASYNC);
-			io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_SYNC,
-							       idx));
-			b->pending = 2;
-			w->stats.fsyncs++;
-		}
-	}
+	const uint8_t *src = seal_batch(w, b, s, padded, rolled);
+	uint64_t off = rolled ? 0 : s->write_off;
+	prep_batch_ops(w, b, idx, s, src, off);
 	s->write_off = off + b->write_len;
 	s->refs++;
 	b->seg = (int8_t)w->cur_seg;
@@ -462,7 +477,6 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 		w->stats.batch_bytes_max = b->bytes;
 	return true;
 }
-
 /* Submit sealed batches and the filling one when due. */
 static void submit_due(struct qr_wal *w, bool drain)
 {
@@ -676,26 +690,101 @@ static int scan_dir(struct qr_wal *w)
 	return 0;
 }
 
+static bool config_valid(const struct qr_wal_config *cfg)
+{
+	return cfg && cfg->dir && cfg->next_lsn != 0 &&
+	       cfg->batches_inflight_max != 0 &&
+	       cfg->batches_inflight_max <= 1024 &&
+	       cfg->batch_bytes_max >= 2 * B &&
+	       cfg->batch_bytes_max <= (64u << 20) &&
+	       cfg->segment_bytes % B == 0 &&
+	       cfg->segment_bytes >= (uint64_t)cfg->batch_bytes_max + 2 * B &&
+	       cfg->segment_bytes <= QR_WAL_SEGMENT_BYTES_MAX &&
+	       cfg->snapshot_buffer_bytes >= 2 * B &&
+	       cfg->snapshot_buffer_bytes <= (64u << 20) &&
+	       cfg->mode <= QR_WAL_MODE_NONE && cfg->sync <= QR_WAL_SYNC_DSYNC &&
+	       cfg->direct_io <= QR_WAL_DIRECT_OFF &&
+	       !(cfg->clock.hlc && (cfg->clock.lsn == 0 ||
+				    cfg->clock.lsn >= cfg->next_lsn)) &&
+	       qr_wal_dir_fits(cfg->dir); /* limits.h L4 */
+}
+
+/* Free w and everything it holds (open's failure path and close). */
+static void wal_free(struct qr_wal *w)
+{
+	for (uint32_t i = 0; w->slots && i < w->nslots; i++)
+		free(w->slots[i].buf);
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
+		free(w->snap.buf[i]);
+	free(w->slots);
+	free(w->known);
+	free(w->zero);
+	free(w);
+}
+
+/* A zeroed, block-aligned buffer for io_uring registration. */
+static uint8_t *buf_alloc(uint32_t bytes, struct iovec *iov)
+{
+	uint8_t *p = aligned_alloc(B, bytes);
+	if (p) {
+		memset(p, 0, bytes);
+		*iov = (struct iovec){ p, bytes };
+	}
+	return p;
+}
+
+/* All memory, at open (W4): batch slots, snapshot buffers, the zeros;
+ * iov (nbufs entries) gets them in registration order. */
+static int alloc_buffers(struct qr_wal *w, struct iovec *iov)
+{
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->known = calloc(QR_WAL_KNOWN_SEGS, sizeof(*w->known));
+	if (!w->slots || !w->known)
+		return QR_ENOMEM;
+	w->zero = buf_alloc(QR_WAL_ZERO_BYTES, &iov[w->zero_buf_index]);
+	if (!w->zero)
+		return QR_ENOMEM;
+	for (uint32_t i = 0; i < w->nslots; i++)
+		if (!(w->slots[i].buf = buf_alloc(w->slot_bytes, &iov[i])))
+			return QR_ENOMEM;
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
+		if (!(w->snap.buf[i] = buf_alloc(w->cfg.snapshot_buffer_bytes,
+						 &iov[w->nslots + i])))
+			return QR_ENOMEM;
+	return 0;
+}
+
+/* The ring, the directory and the first segment (blocking: start-up). */
+static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
+{
+	unsigned entries = 64;
+	while (entries < 2 * w->nslots + 64 + QR_WAL_ZERO_INFLIGHT)
+		entries *= 2;
+	int rc = qr_wal_ring_init(&w->ring, entries, iov, nbufs, &w->err);
+	if (rc)
+		return rc;
+	ring_handlers(w);
+	w->dirfd = open(w->cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd < 0)
+		return errno == ENOENT ? QR_EINVAL : QR_EIO;
+	rc = scan_dir(w);
+	if (rc)
+		return rc;
+	rc = first_segment(w);
+	if (rc)
+		return rc;
+	w->now_us = mono_us();
+	spare_start(w); /* the one after: ready before the first roll */
+	qr_wal_ring_flush(&w->ring);
+	return 0;
+}
+
 int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 {
 	struct qr_wal *w;
-	int rc = QR_ENOMEM;
 
 	*out = NULL;
-	if (!cfg || !cfg->dir || cfg->next_lsn == 0 ||
-	    cfg->batches_inflight_max == 0 ||
-	    cfg->batches_inflight_max > 1024 ||
-	    cfg->batch_bytes_max < 2 * B || cfg->batch_bytes_max > (64u << 20) ||
-	    cfg->segment_bytes % B ||
-	    cfg->segment_bytes < (uint64_t)cfg->batch_bytes_max + 2 * B ||
-	    cfg->segment_bytes > QR_WAL_SEGMENT_BYTES_MAX ||
-	    cfg->snapshot_buffer_bytes < 2 * B ||
-	    cfg->snapshot_buffer_bytes > (64u << 20) ||
-	    cfg->mode > QR_WAL_MODE_NONE || cfg->sync > QR_WAL_SYNC_DSYNC ||
-	    cfg->direct_io > QR_WAL_DIRECT_OFF ||
-	    (cfg->clock.hlc && (cfg->clock.lsn == 0 ||
-				cfg->clock.lsn >= cfg->next_lsn)) ||
-	    !qr_wal_dir_fits(cfg->dir))
+	if (!config_valid(cfg))
 		return QR_EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -716,72 +805,20 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	w->batch_cap = (uint32_t)qr_wal_align_up(cfg->batch_bytes_max, B);
 	w->slot_bytes = w->batch_cap + B;
 	w->nslots = cfg->batches_inflight_max + 1;
-	w->slots = calloc(w->nslots, sizeof(*w->slots));
-	w->known = calloc(QR_WAL_KNOWN_SEGS, sizeof(*w->known));
-	if (!w->slots || !w->known)
-		goto fail;
+	w->cfg.snapshot_buffer_bytes =
+		(uint32_t)qr_wal_align_up(cfg->snapshot_buffer_bytes, B);
 
 	uint32_t nbufs = w->nslots + QR_WAL_SNAP_BUFS + 1;
 	w->zero_buf_index = nbufs - 1;
-	w->zero = aligned_alloc(B, QR_WAL_ZERO_BYTES);
-	if (!w->zero)
-		goto fail;
-	memset(w->zero, 0, QR_WAL_ZERO_BYTES);
 	struct iovec *iov = calloc(nbufs, sizeof(*iov));
-	if (!iov)
-		goto fail;
-	for (uint32_t i = 0; i < w->nslots; i++) {
-		w->slots[i].buf = aligned_alloc(B, w->slot_bytes);
-		if (!w->slots[i].buf) {
-			free(iov);
-			goto fail;
-		}
-		memset(w->slots[i].buf, 0, w->slot_bytes);
-		iov[i] = (struct iovec){ w->slots[i].buf, w->slot_bytes };
-	}
-	uint32_t sb = (uint32_t)qr_wal_align_up(cfg->snapshot_buffer_bytes, B);
-	w->cfg.snapshot_buffer_bytes = sb;
-	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++) {
-		w->snap.buf[i] = aligned_alloc(B, sb);
-		if (!w->snap.buf[i]) {
-			free(iov);
-			goto fail;
-		}
-		memset(w->snap.buf[i], 0, sb);
-		iov[w->nslots + i] = (struct iovec){ w->snap.buf[i], sb };
-	}
-	iov[w->zero_buf_index] = (struct iovec){ w->zero, QR_WAL_ZERO_BYTES };
-	if (cfg->mode == QR_WAL_MODE_NONE) {
-		free(iov);
+	int rc = iov ? alloc_buffers(w, iov) : QR_ENOMEM;
+	if (!rc && cfg->mode != QR_WAL_MODE_NONE)
+		rc = open_io(w, iov, nbufs);
+	free(iov);
+	if (!rc) {
 		*out = w;
 		return 0;
 	}
-
-	unsigned entries = 64;
-	while (entries < 2 * w->nslots + 64 + QR_WAL_ZERO_INFLIGHT)
-		entries *= 2;
-	rc = qr_wal_ring_init(&w->ring, entries, iov, nbufs, &w->err);
-	free(iov);
-	if (rc)
-		goto fail;
-	ring_handlers(w);
-	w->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd < 0) {
-		rc = errno == ENOENT ? QR_EINVAL : QR_EIO;
-		goto fail;
-	}
-	rc = scan_dir(w);
-	if (rc)
-		goto fail;
-	rc = first_segment(w);
-	if (rc)
-		goto fail;
-	w->now_us = mono_us();
-	spare_start(w); /* the one after: ready before the first roll */
-	qr_wal_ring_flush(&w->ring);
-	*out = w;
-	return 0;
-fail:
 	qr_wal_ring_exit(&w->ring);
 	if (w->segs[0].fd >= 0) {
 		close(w->segs[0].fd);
@@ -789,15 +826,8 @@ fail:
 	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
-	for (uint32_t i = 0; w->slots && i < w->nslots; i++)
-		free(w->slots[i].buf);
-	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
-		free(w->snap.buf[i]);
-	free(w->slots);
-	free(w->known);
-	free(w->zero);
-	free(w);
-	return rc ? rc : QR_ENOMEM;
+	wal_free(w);
+	return rc;
 }
 
 static bool busy(const struct qr_wal *w)
@@ -859,13 +889,6 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 	rc = w->err;
 	if (durable_lsn)
 		*durable_lsn = w->durable_lsn;
-	for (uint32_t i = 0; i < w->nslots; i++)
-		free(w->slots[i].buf);
-	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
-		free(w->snap.buf[i]);
-	free(w->slots);
-	free(w->known);
-	free(w->zero);
-	free(w);
+	wal_free(w);
 	return rc;
 }
