@@ -134,7 +134,7 @@ void qr_wal_snap_hdr_seal(struct qr_wal_snap_hdr *h);
 
 /* One file's bytes, for the parsers. */
 struct qr_wal_image {
-	const char *name;   /* for messages */
+	const char *name;   /* for messages: a path (< QR_PATH_BYTES_MAX) */
 	uint64_t seq;       /* from the file name */
 	const uint8_t *data;
 	uint64_t len;
