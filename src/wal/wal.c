@@ -4,20 +4,30 @@
  * made durable by a linked fdatasync or RWF_DSYNC, segment preparation
  * ahead of need, in-order release of acknowledgements. docs/wal.md.
  *
- * Invariants (see also wal.h and wal_pvt.h):
- *  - a batch never spans segments; the segment header is written with the
- *    first batch of the segment (one write, offset 0);
- *  - every batch header carries the synced lsn at submit time; recovery
- *    relies on it (wal_format.c) to tell a tear from corruption;
- *  - a spare segment is opened, fallocate'd and made durable (file and
- *    directory fsync) by io_uring ops before it is needed, so the loop
- *    never creates a file itself; when the spare is late, the submit waits
- *    (counted in segment_waits) and the batch keeps filling;
- *  - a segment fd closes only when no op that uses it is in flight;
- *  - a spare is recycled (renamed, not zeroed) only from a segment this run
- *    created and pre-zeroed, that a durable snapshot covers (wal_snapshot.c
- *    hands it over instead of unlinking it); its header says so, and the
- *    parser treats its old content past the new data as no data.
+ * Invariants (see also wal.h and wal_pvt.h; W1..W7 cited at the asserts):
+ *  W1. a batch never spans segments; the segment header is written with
+ *      the first batch of the segment (one write, offset 0). Read side: the
+ *      parser refuses a batch that runs past its file.
+ *  W2. every batch header carries the synced lsn at submit time, below the
+ *      batch's first lsn; recovery relies on it (wal_format.c) to tell a
+ *      tear from corruption.
+ *  W3. a spare segment is opened, fallocate'd and made durable (file and
+ *      directory fsync) by io_uring ops before it is needed, so the loop
+ *      never creates a file itself; when the spare is late, the submit
+ *      waits (counted in segment_waits) and the batch keeps filling.
+ *  W4. a segment fd closes only when no op that uses it is in flight: refs
+ *      counts them, and a completion finds refs > 0.
+ *  W5. a spare is recycled (renamed, not zeroed) only from a segment this
+ *      run created and pre-zeroed, that a durable snapshot covers
+ *      (wal_snapshot.c hands it over instead of unlinking it); its header
+ *      says so, and the parser treats its old content past the new data as
+ *      no data.
+ *  W6. all memory is allocated at open; append and poll allocate nothing.
+ *  W7. acknowledgements are released in lsn order: the durable lsn only
+ *      grows, batch by batch, in batch sequence order.
+ *
+ * mono_us() below is one of the clock helper copies that
+ * src/common/clock.h (qr_clock_mono_us) replaces.
  *
  * Dependencies (one way, drawn in wal_ring.h): this file owns the public
  * API and calls wal_snapshot.c (init, poll, abandon), wal_ring.c (sqes,
@@ -275,7 +285,7 @@ static void release(struct qr_wal *w)
 		struct batch_slot *b = &w->slots[w->release_seq % w->nslots];
 		if (b->state != SLOT_DONE)
 			break;
-		QR_ASSERT(b->last_lsn > w->durable_lsn);
+		QR_ASSERT(b->last_lsn > w->durable_lsn); /* W7 */
 		w->durable_lsn = b->last_lsn;
 		if (w->cfg.mode == QR_WAL_MODE_FSYNC)
 			w->synced_lsn = b->last_lsn;
@@ -296,6 +306,7 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	if (--b->pending)
 		return;
 	struct seg_slot *s = &w->segs[b->seg];
+	QR_ASSERT(s->refs > 0); /* W4 */
 	s->refs--;
 	if (w->cfg.mode == QR_WAL_MODE_ASYNC)
 		s->dirty = true;
@@ -326,6 +337,7 @@ static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
 	(void)k;
 	if (res < 0)
 		wal_fail(w, QR_EIO);
+	QR_ASSERT(s->refs > 0 && w->bg_syncs > 0); /* W4 */
 	s->refs--;
 	if (--w->bg_syncs == 0 && !w->err && w->bg_target > w->synced_lsn)
 		w->synced_lsn = w->bg_target;
@@ -373,13 +385,14 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 }
 
 /* Fill in and seal b's batch header (and the segment header when the
- * batch opens segment s); returns where the write starts. W1: the header
+ * batch opens segment s); returns where the write starts. W2: the header
  * records the synced lsn at submit time. */
 static const uint8_t *seal_batch(struct qr_wal *w, struct batch_slot *b,
 				 const struct seg_slot *s, uint32_t padded,
 				 bool rolled)
 {
 	struct qr_wal_batch_hdr *h = (void *)(b->buf + B);
+	QR_ASSERT(w->synced_lsn < b->first_lsn); /* W2 */
 	memset(b->buf + B + b->bytes, 0, padded - b->bytes);
 	*h = (struct qr_wal_batch_hdr){
 		.magic = QR_WAL_BATCH_MAGIC,
@@ -464,6 +477,7 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 
 	const uint8_t *src = seal_batch(w, b, s, padded, rolled);
 	uint64_t off = rolled ? 0 : s->write_off;
+	QR_ASSERT(off + b->write_len <= w->cfg.segment_bytes); /* W1 */
 	prep_batch_ops(w, b, idx, s, src, off);
 	s->write_off = off + b->write_len;
 	s->refs++;
@@ -733,7 +747,7 @@ static uint8_t *buf_alloc(uint32_t bytes, struct iovec *iov)
 	return p;
 }
 
-/* All memory, at open (W4): batch slots, snapshot buffers, the zeros;
+/* All memory, at open (W6): batch slots, snapshot buffers, the zeros;
  * iov (nbufs entries) gets them in registration order. */
 static int alloc_buffers(struct qr_wal *w, struct iovec *iov)
 {

@@ -23,6 +23,15 @@
  * previous snapshot deleted; the order of those unlinks does not matter
  * (recovery drops leading segments by the same rule).
  *
+ * Invariants (cited at the asserts):
+ *  S1. the snapshot is renamed into place only once the log is synced up
+ *      to its end lsn (checked when the rename is issued and again when it
+ *      completes).
+ *  S2. a buffer is written only when no write of it is in flight, and a
+ *      write completion finds its buffer busy.
+ *  S3. every path fits QR_PATH_BYTES_MAX (the dir was checked at open:
+ *      QR_WAL_PATH asserts it, limits.h L4).
+ *
  * Stall: a partition is copied whole (the store's iterator cannot pause).
  * A step starts a partition only with two free buffers; a partition bigger
  * than that waits for a buffer inside the step (counted: snapshot_stalls).
@@ -60,6 +69,7 @@ static struct io_uring_sqe *snap_sqe(struct qr_wal *w)
 static void write_buf(struct qr_wal *w, int i, uint32_t len)
 {
 	struct snap *s = &w->snap;
+	QR_ASSERT(!s->busy[i]); /* S2 */
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_write_fixed(sqe, s->fd, s->buf[i], len, s->off,
 				  (int)(w->nslots + (uint32_t)i));
@@ -290,6 +300,7 @@ static void snap_complete(void *ctx, uint32_t k, uint32_t idx, int res)
 	if (k == TAG_SNAP_WRITE) {
 		int i = (int)(idx & 7);
 		uint32_t len = idx >> 3;
+		QR_ASSERT(s->busy[i] && s->writes > 0); /* S2 */
 		s->busy[i] = false;
 		s->writes--;
 		if (res < 0 || (uint32_t)res != len)
@@ -325,6 +336,7 @@ static void snap_complete(void *ctx, uint32_t k, uint32_t idx, int res)
 		s->state = SNAP_WAIT_DURABLE;
 		break;
 	case SNAP_RENAMING:
+		QR_ASSERT(w->synced_lsn >= s->end_lsn); /* S1 */
 		s->state = SNAP_DELETING;
 		w->stats.snapshots++;
 		w->stats.snapshot_entries += s->entries;
@@ -367,6 +379,7 @@ void qr_wal_snap_poll(struct qr_wal *w)
 		s->state = SNAP_SYNCING;
 	} else if (s->state == SNAP_WAIT_DURABLE &&
 		   w->synced_lsn >= s->end_lsn) {
+		QR_ASSERT(w->synced_lsn >= s->end_lsn); /* S1 */
 		struct io_uring_sqe *a = snap_sqe(w), *b;
 		io_uring_prep_renameat(a, AT_FDCWD, s->tmp_path, AT_FDCWD,
 				       s->path, 0);
