@@ -26,14 +26,8 @@
  *  W7. acknowledgements are released in lsn order: the durable lsn only
  *      grows, batch by batch, in batch sequence order.
  *
- * mono_us() below is one of the clock helper copies that
- * src/common/clock.h (qr_clock_mono_us) replaces.
- *
- * Dependencies (one way, drawn in wal_ring.h): this file owns the public
- * API and calls wal_snapshot.c (init, poll, abandon), wal_ring.c (sqes,
- * submit, reap) and wal_recover.c (directory listing); none of them calls
- * back into it. Its completions come back through the handlers it
- * registers on the ring (ring_handlers()).
+ * Calls wal_snapshot.c, wal_ring.c and wal_recover.c, never called back
+ * (wal_ring.h draws the graph): completions come through ring_handlers().
  *
  * Cost: an append is a copy and a CRC32C of the record (hardware crc32,
  * ~0.1 ns/byte); a poll with nothing to do is a peek at the CQ ring.
@@ -76,6 +70,7 @@ void qr_wal_config_defaults(struct qr_wal_config *cfg)
 	cfg->prezero = true;
 }
 
+/* A copy of src/common/clock.h's qr_clock_mono_us: to be replaced. */
 static uint64_t mono_us(void)
 {
 	struct timespec ts;
@@ -278,9 +273,11 @@ static void known_add(struct qr_wal *w, uint64_t seq, uint64_t first_lsn)
 	w->known_count++;
 }
 
-/* Release finished batches in order: this is where acks come from. */
-static void release(struct qr_wal *w)
+/* Release finished batches in order: this is where acks come from. The
+ * ring runs it after every reap, whoever reaped (wal_ring.h R4). */
+static void release(void *ctx)
 {
+	struct qr_wal *w = ctx;
 	while (w->release_seq < w->submit_seq) {
 		struct batch_slot *b = &w->slots[w->release_seq % w->nslots];
 		if (b->state != SLOT_DONE)
@@ -344,12 +341,6 @@ static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
 	seg_maybe_close(w, (int)idx);
 }
 
-/* After every reap, whoever reaped (the snapshot too): wal_ring.h R4. */
-static void on_reaped(void *ctx)
-{
-	release(ctx);
-}
-
 static void ring_handlers(struct qr_wal *w)
 {
 	qr_wal_ring_on(&w->ring, TAG_BATCH_WRITE, on_batch, w);
@@ -358,7 +349,7 @@ static void ring_handlers(struct qr_wal *w)
 	qr_wal_ring_on(&w->ring, TAG_PREP_STEP, on_prep, w);
 	qr_wal_ring_on(&w->ring, TAG_PREP_RENAME, on_prep, w);
 	qr_wal_ring_on(&w->ring, TAG_BG_SYNC, on_bg_sync, w);
-	qr_wal_ring_on_reaped(&w->ring, on_reaped, w);
+	qr_wal_ring_on_reaped(&w->ring, release, w);
 	qr_wal_snap_init(w);
 }
 
