@@ -29,8 +29,8 @@
 
 #include <rte_cfgfile.h>
 
-#include "core/placement.h"
 #include "quorate/err.h"
+#include "quorate/limits.h" /* QR_PARTITIONS_MAX, QR_SHARDS_MAX, QR_RF_MAX */
 
 #define CLUSTER_SECTION "cluster"
 #define NODE_PREFIX	"node."
@@ -291,13 +291,10 @@ static int load_node(struct loader *l, const char *section,
 	return rc;
 }
 
-static int load(struct loader *l, struct qr_cluster *c)
+/* Step 3: the sections ([cluster], [node.0..n-1], nothing else, none
+ * twice) and their keys; sets c->nodes. */
+static int load_sections(struct loader *l, struct qr_cluster *c)
 {
-	if (strlen(l->path) >= sizeof(c->path))
-		return fail(l, "path longer than %zu bytes",
-			    sizeof(c->path) - 1);
-	snprintf(c->path, sizeof(c->path), "%s", l->path);
-
 	int nsec = rte_cfgfile_num_sections(l->cfg, "", 0);
 	if (nsec > SECTIONS_MAX)
 		return fail(l,
@@ -348,6 +345,12 @@ static int load(struct loader *l, struct qr_cluster *c)
 				    i, max_id);
 	c->nodes = (uint16_t)(max_id + 1);
 
+	return 0;
+}
+
+/* Step 4: the [cluster] keys, each strict and in range. */
+static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
+{
 	uint64_t v;
 	int rc = get_num(l, "id", 0, UINT32_MAX, &v);
 	if (rc == 1)
@@ -403,6 +406,14 @@ static int load(struct loader *l, struct qr_cluster *c)
 		return rc;
 	c->rf = (uint16_t)v;
 
+	return 0;
+}
+
+/* Steps 4 and 5 for [node.N]: its keys, and distinct IPs, data_dir and
+ * mgmt paths across nodes. */
+static int load_nodes(struct loader *l, struct qr_cluster *c)
+{
+	int rc;
 	for (int i = 0; i < c->nodes; i++) {
 		char section[CFG_NAME_LEN];
 		snprintf(section, sizeof(section), NODE_PREFIX "%d", i);
@@ -433,6 +444,20 @@ static int load(struct loader *l, struct qr_cluster *c)
 		}
 	}
 	return 0;
+}
+
+static int load(struct loader *l, struct qr_cluster *c)
+{
+	if (strlen(l->path) >= sizeof(c->path))
+		return fail(l, "path longer than %zu bytes",
+			    sizeof(c->path) - 1);
+	snprintf(c->path, sizeof(c->path), "%s", l->path);
+	int rc = load_sections(l, c);
+	if (!rc)
+		rc = load_cluster_keys(l, c);
+	if (!rc)
+		rc = load_nodes(l, c);
+	return rc;
 }
 
 int qr_cluster_load(const char *path, struct qr_cluster *out, char *err,

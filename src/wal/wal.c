@@ -4,20 +4,30 @@
  * made durable by a linked fdatasync or RWF_DSYNC, segment preparation
  * ahead of need, in-order release of acknowledgements. docs/wal.md.
  *
- * Invariants (see also wal.h and wal_pvt.h):
- *  - a batch never spans segments; the segment header is written with the
- *    first batch of the segment (one write, offset 0);
- *  - every batch header carries the synced lsn at submit time; recovery
- *    relies on it (wal_format.c) to tell a tear from corruption;
- *  - a spare segment is opened, fallocate'd and made durable (file and
- *    directory fsync) by io_uring ops before it is needed, so the loop
- *    never creates a file itself; when the spare is late, the submit waits
- *    (counted in segment_waits) and the batch keeps filling;
- *  - a segment fd closes only when no op that uses it is in flight;
- *  - a spare is recycled (renamed, not zeroed) only from a segment this run
- *    created and pre-zeroed, that a durable snapshot covers (wal_snapshot.c
- *    hands it over instead of unlinking it); its header says so, and the
- *    parser treats its old content past the new data as no data.
+ * Invariants (see also wal.h and wal_pvt.h; W1..W7 cited at the asserts):
+ *  W1. a batch never spans segments; the segment header is written with
+ *      the first batch of the segment (one write, offset 0). Read side: the
+ *      parser refuses a batch that runs past its file.
+ *  W2. every batch header carries the synced lsn at submit time, below the
+ *      batch's first lsn; recovery relies on it (wal_format.c) to tell a
+ *      tear from corruption.
+ *  W3. a spare segment is opened, fallocate'd and made durable (file and
+ *      directory fsync) by io_uring ops before it is needed, so the loop
+ *      never creates a file itself; when the spare is late, the submit
+ *      waits (counted in segment_waits) and the batch keeps filling.
+ *  W4. a segment fd closes only when no op that uses it is in flight: refs
+ *      counts them, and a completion finds refs > 0.
+ *  W5. a spare is recycled (renamed, not zeroed) only from a segment this
+ *      run created and pre-zeroed, that a durable snapshot covers
+ *      (wal_snapshot.c hands it over instead of unlinking it); its header
+ *      says so, and the parser treats its old content past the new data as
+ *      no data.
+ *  W6. all memory is allocated at open; append and poll allocate nothing.
+ *  W7. acknowledgements are released in lsn order: the durable lsn only
+ *      grows, batch by batch, in batch sequence order.
+ *
+ * Calls wal_snapshot.c, wal_ring.c and wal_recover.c, never called back
+ * (wal_ring.h draws the graph): completions come through ring_handlers().
  *
  * Cost: an append is a copy and a CRC32C of the record (hardware crc32,
  * ~0.1 ns/byte); a poll with nothing to do is a peek at the CQ ring.
@@ -60,6 +70,7 @@ void qr_wal_config_defaults(struct qr_wal_config *cfg)
 	cfg->prezero = true;
 }
 
+/* A copy of src/common/clock.h's qr_clock_mono_us: to be replaced. */
 static uint64_t mono_us(void)
 {
 	struct timespec ts;
@@ -67,40 +78,18 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void qr_wal_fail(struct qr_wal *w, int err)
+static void wal_fail(struct qr_wal *w, int err)
 {
 	if (!w->err)
 		w->err = err;
 }
 
-struct io_uring_sqe *qr_wal_sqe(struct qr_wal *w)
+/* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
+static void seg_path(const struct qr_wal *w, uint64_t seq, char *out)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-	if (!sqe) {
-		qr_wal_flush_sq(w);
-		sqe = io_uring_get_sqe(&w->ring);
-	}
-	if (sqe)
-		w->sq_pending++;
-	return sqe;
-}
-
-void qr_wal_flush_sq(struct qr_wal *w)
-{
-	if (!w->sq_pending)
-		return;
-	int rc = io_uring_submit(&w->ring);
-	if (rc < 0 && rc != -EAGAIN && rc != -EBUSY && rc != -EINTR)
-		qr_wal_fail(w, QR_EIO);
-	else if (rc > 0)
-		w->sq_pending -= QR_MIN((uint32_t)rc, w->sq_pending);
-}
-
-static void seg_path(const struct qr_wal *w, uint64_t seq, char *out,
-		     size_t n)
-{
-	snprintf(out, n, "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
-		 w->cfg.shard, seq);
+	int k = snprintf(out, QR_PATH_BYTES_MAX, "%s/wal-%04u-%016" PRIx64
+			 ".seg", w->cfg.dir, w->cfg.shard, seq);
+	QR_ASSERT(k > 0 && k < QR_PATH_BYTES_MAX); /* limits.h L4 */
 }
 
 static int open_flags(const struct qr_wal *w)
@@ -118,11 +107,11 @@ static void spare_start(struct qr_wal *w)
 		struct seg_slot *s = &w->segs[i];
 		if (s->state != SEG_UNUSED)
 			continue;
-		if (w->recycle_count && io_uring_sq_space_left(&w->ring) < 2)
-			qr_wal_flush_sq(w);
-		if (w->recycle_count && io_uring_sq_space_left(&w->ring) < 2)
+		if (w->recycle_count && qr_wal_ring_space(&w->ring) < 2)
+			qr_wal_ring_flush(&w->ring);
+		if (w->recycle_count && qr_wal_ring_space(&w->ring) < 2)
 			return;
-		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 		if (!sqe)
 			return;
 		s->seq = w->next_seq++;
@@ -131,22 +120,22 @@ static void spare_start(struct qr_wal *w)
 		s->refs = 0;
 		s->dirty = false;
 		s->recycled = false;
-		seg_path(w, s->seq, s->path, sizeof(s->path));
+		seg_path(w, s->seq, s->path);
 		if (w->recycle_count) {
 			/* Reuse a covered segment: rename it, then open it
 			 * (linked). Its blocks are written already, so an
 			 * overwrite + fdatasync needs no journal commit and
 			 * no zeroing (docs/wal.md, "Recycling"). */
-			struct io_uring_sqe *open_sqe = qr_wal_sqe(w);
+			struct io_uring_sqe *open_sqe = qr_wal_ring_sqe(&w->ring);
 			QR_ASSERT(open_sqe); /* room for two checked above */
 			uint64_t old = w->recycle[0];
 			memmove(w->recycle, w->recycle + 1,
 				--w->recycle_count * sizeof(w->recycle[0]));
-			seg_path(w, old, s->old_path, sizeof(s->old_path));
+			seg_path(w, old, s->old_path);
 			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
 					       AT_FDCWD, s->path, 0);
 			sqe->flags |= IOSQE_IO_LINK;
-			io_uring_sqe_set_data64(sqe, qr_wal_tag(
+			io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, 
 				TAG_PREP_RENAME, (uint32_t)i));
 			s->recycled = true;
 			sqe = open_sqe;
@@ -157,7 +146,7 @@ static void spare_start(struct qr_wal *w)
 			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
 					     open_flags(w), 0644);
 		}
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_OPEN,
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_OPEN,
 						       (uint32_t)i));
 		s->state = SEG_OPENING;
 		w->spare_seg = i;
@@ -168,16 +157,16 @@ static void spare_start(struct qr_wal *w)
 static void spare_sync(struct qr_wal *w, int i)
 {
 	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *a = qr_wal_sqe(w), *b = a ? qr_wal_sqe(w) : NULL;
+	struct io_uring_sqe *a = qr_wal_ring_sqe(&w->ring), *b = a ? qr_wal_ring_sqe(&w->ring) : NULL;
 	if (!b) {
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 		return;
 	}
 	io_uring_prep_fsync(a, s->fd, 0);
 	a->flags |= IOSQE_IO_LINK;
 	io_uring_prep_fsync(b, w->dirfd, 0);
-	io_uring_sqe_set_data64(a, qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
-	io_uring_sqe_set_data64(b, qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(a, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(b, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
 	s->pending = 2;
 	s->state = SEG_SYNCING;
 }
@@ -190,12 +179,12 @@ static void spare_zero(struct qr_wal *w, int i)
 	       s->zero_off < w->cfg.segment_bytes) {
 		uint64_t len = QR_MIN(QR_WAL_ZERO_BYTES,
 				      w->cfg.segment_bytes - s->zero_off);
-		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 		if (!sqe)
 			break; /* more at the next completion */
 		io_uring_prep_write_fixed(sqe, s->fd, w->zero, (unsigned)len,
 					  s->zero_off, (int)w->zero_buf_index);
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_STEP,
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP,
 						       (uint32_t)i));
 		s->zero_off += len;
 		s->pending++;
@@ -210,7 +199,7 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 	struct io_uring_sqe *sqe;
 
 	if (res < 0) {
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 		s->state = SEG_UNUSED;
 		return;
 	}
@@ -221,14 +210,14 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 		spare_sync(w, i); /* the rename must be durable */
 		return;
 	}
-	sqe = qr_wal_sqe(w);
+	sqe = qr_wal_ring_sqe(&w->ring);
 	if (!sqe) {
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 		return;
 	}
 	io_uring_prep_fallocate(sqe, s->fd, 0, 0,
 				(off_t)w->cfg.segment_bytes);
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
 	s->pending = 1;
 	s->zero_off = 0;
 	s->state = SEG_ALLOCATING;
@@ -240,7 +229,7 @@ static void spare_step_done(struct qr_wal *w, int i, int res)
 	struct seg_slot *s = &w->segs[i];
 	if (res < 0 && !(s->state == SEG_ALLOCATING &&
 			 (res == -EOPNOTSUPP || res == -EINVAL)))
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 	if (--s->pending && s->state != SEG_ZEROING)
 		return;
 	if (w->err)
@@ -284,14 +273,16 @@ static void known_add(struct qr_wal *w, uint64_t seq, uint64_t first_lsn)
 	w->known_count++;
 }
 
-/* Release finished batches in order: this is where acks come from. */
-static void release(struct qr_wal *w)
+/* Release finished batches in order: this is where acks come from. The
+ * ring runs it after every reap, whoever reaped (wal_ring.h R4). */
+static void release(void *ctx)
 {
+	struct qr_wal *w = ctx;
 	while (w->release_seq < w->submit_seq) {
 		struct batch_slot *b = &w->slots[w->release_seq % w->nslots];
 		if (b->state != SLOT_DONE)
 			break;
-		QR_ASSERT(b->last_lsn > w->durable_lsn);
+		QR_ASSERT(b->last_lsn > w->durable_lsn); /* W7 */
 		w->durable_lsn = b->last_lsn;
 		if (w->cfg.mode == QR_WAL_MODE_FSYNC)
 			w->synced_lsn = b->last_lsn;
@@ -308,10 +299,11 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	struct batch_slot *b = &w->slots[idx];
 	QR_ASSERT(b->state == SLOT_INFLIGHT && b->pending > 0);
 	if (res < 0 || (is_write && (uint32_t)res != b->write_len))
-		qr_wal_fail(w, QR_EIO);
+		wal_fail(w, QR_EIO);
 	if (--b->pending)
 		return;
 	struct seg_slot *s = &w->segs[b->seg];
+	QR_ASSERT(s->refs > 0); /* W4 */
 	s->refs--;
 	if (w->cfg.mode == QR_WAL_MODE_ASYNC)
 		s->dirty = true;
@@ -319,69 +311,46 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	seg_maybe_close(w, b->seg);
 }
 
-static void on_cqe(struct qr_wal *w, uint64_t tag, int res)
+/* The ring's handlers for the log's tag kinds (wal_ring.h, R2). */
+static void on_batch(void *ctx, uint32_t k, uint32_t idx, int res)
 {
-	enum tag_kind k = (enum tag_kind)(tag >> 32);
-	uint32_t idx = (uint32_t)tag;
-
-	switch (k) {
-	case TAG_BATCH_WRITE:
-	case TAG_BATCH_SYNC:
-		batch_complete(w, idx, k == TAG_BATCH_WRITE, res);
-		break;
-	case TAG_PREP_OPEN:
-		spare_opened(w, (int)idx, res);
-		break;
-	case TAG_PREP_STEP:
-		spare_step_done(w, (int)idx, res);
-		break;
-	case TAG_PREP_RENAME:
-		/* A failed rename cancels the linked openat, which fails
-		 * the WAL (spare_opened). */
-		break;
-	case TAG_BG_SYNC: {
-		struct seg_slot *s = &w->segs[idx];
-		if (res < 0)
-			qr_wal_fail(w, QR_EIO);
-		s->refs--;
-		if (--w->bg_syncs == 0 && !w->err &&
-		    w->bg_target > w->synced_lsn)
-			w->synced_lsn = w->bg_target;
-		seg_maybe_close(w, (int)idx);
-		break;
-	}
-	case TAG_SNAP_OPEN:
-	case TAG_SNAP_WRITE:
-	case TAG_SNAP_OP:
-		qr_wal_snap_complete(w, k, idx, res);
-		break;
-	default:
-		QR_ASSERT(!"unknown io_uring tag");
-	}
+	batch_complete(ctx, idx, k == TAG_BATCH_WRITE, res);
 }
 
-void qr_wal_reap(struct qr_wal *w, bool wait_one)
+static void on_prep(void *ctx, uint32_t k, uint32_t idx, int res)
 {
-	struct io_uring_cqe *cqes[64];
+	if (k == TAG_PREP_OPEN)
+		spare_opened(ctx, (int)idx, res);
+	else if (k == TAG_PREP_STEP)
+		spare_step_done(ctx, (int)idx, res);
+	/* TAG_PREP_RENAME: a failed rename cancels the linked openat, which
+	 * fails the WAL (spare_opened). */
+}
 
-	if (wait_one) {
-		struct io_uring_cqe *cqe;
-		qr_wal_flush_sq(w);
-		int rc = io_uring_wait_cqe(&w->ring, &cqe);
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
-			qr_wal_fail(w, QR_EIO);
-	}
-	for (;;) {
-		unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes,
-						     QR_ARRAY_LEN(cqes));
-		if (!n)
-			break;
-		for (unsigned i = 0; i < n; i++)
-			on_cqe(w, io_uring_cqe_get_data64(cqes[i]),
-			       cqes[i]->res);
-		io_uring_cq_advance(&w->ring, n);
-	}
-	release(w);
+static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
+{
+	struct qr_wal *w = ctx;
+	struct seg_slot *s = &w->segs[idx];
+	(void)k;
+	if (res < 0)
+		wal_fail(w, QR_EIO);
+	QR_ASSERT(s->refs > 0 && w->bg_syncs > 0); /* W4 */
+	s->refs--;
+	if (--w->bg_syncs == 0 && !w->err && w->bg_target > w->synced_lsn)
+		w->synced_lsn = w->bg_target;
+	seg_maybe_close(w, (int)idx);
+}
+
+static void ring_handlers(struct qr_wal *w)
+{
+	qr_wal_ring_on(&w->ring, TAG_BATCH_WRITE, on_batch, w);
+	qr_wal_ring_on(&w->ring, TAG_BATCH_SYNC, on_batch, w);
+	qr_wal_ring_on(&w->ring, TAG_PREP_OPEN, on_prep, w);
+	qr_wal_ring_on(&w->ring, TAG_PREP_STEP, on_prep, w);
+	qr_wal_ring_on(&w->ring, TAG_PREP_RENAME, on_prep, w);
+	qr_wal_ring_on(&w->ring, TAG_BG_SYNC, on_bg_sync, w);
+	qr_wal_ring_on_reaped(&w->ring, release, w);
+	qr_wal_snap_init(w);
 }
 
 /* Make the spare current; the old one retires. false: no spare ready. */
@@ -406,27 +375,15 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 	return true;
 }
 
-/* Submit the batch in slot b. false: must wait (no segment yet). */
-static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
+/* Fill in and seal b's batch header (and the segment header when the
+ * batch opens segment s); returns where the write starts. W2: the header
+ * records the synced lsn at submit time. */
+static const uint8_t *seal_batch(struct qr_wal *w, struct batch_slot *b,
+				 const struct seg_slot *s, uint32_t padded,
+				 bool rolled)
 {
-	uint32_t padded = (uint32_t)qr_wal_align_up(b->bytes, B);
-	struct seg_slot *s = w->cur_seg >= 0 ? &w->segs[w->cur_seg] : NULL;
-	bool rolled = false;
-	unsigned need = w->sync == QR_WAL_SYNC_FDATASYNC &&
-			w->cfg.mode == QR_WAL_MODE_FSYNC ? 2 : 1;
-
-	if (io_uring_sq_space_left(&w->ring) < need)
-		qr_wal_flush_sq(w);
-	if (io_uring_sq_space_left(&w->ring) < need)
-		return false;
-	if (!s || s->write_off + padded > w->cfg.segment_bytes) {
-		if (!roll(w, b->first_lsn))
-			return false;
-		s = &w->segs[w->cur_seg];
-		rolled = true;
-	}
-
 	struct qr_wal_batch_hdr *h = (void *)(b->buf + B);
+	QR_ASSERT(w->synced_lsn < b->first_lsn); /* W2 */
 	memset(b->buf + B + b->bytes, 0, padded - b->bytes);
 	*h = (struct qr_wal_batch_hdr){
 		.magic = QR_WAL_BATCH_MAGIC,
@@ -441,49 +398,78 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 		.format = QR_WAL_FORMAT_VERSION,
 	};
 	qr_wal_batch_hdr_seal(h);
-
-	const uint8_t *src = b->buf + B;
-	uint64_t off = s->write_off;
 	b->write_len = padded;
-	if (rolled) {
-		struct qr_wal_seg_hdr *sh = (void *)b->buf;
-		memset(b->buf, 0, B);
-		*sh = (struct qr_wal_seg_hdr){
-			.format = QR_WAL_FORMAT_VERSION,
-			.magic = QR_WAL_SEG_MAGIC,
-			.seq = s->seq,
-			.first_lsn = b->first_lsn,
-			.segment_bytes = w->cfg.segment_bytes,
-			.shard = w->cfg.shard,
-			.flags = s->recycled ? QR_WAL_SEG_RECYCLED : 0,
-		};
-		qr_wal_seg_hdr_seal(sh);
-		src = b->buf;
-		off = 0;
-		b->write_len = padded + B;
-	}
+	if (!rolled)
+		return b->buf + B;
+	struct qr_wal_seg_hdr *sh = (void *)b->buf;
+	memset(b->buf, 0, B);
+	*sh = (struct qr_wal_seg_hdr){
+		.format = QR_WAL_FORMAT_VERSION,
+		.magic = QR_WAL_SEG_MAGIC,
+		.seq = s->seq,
+		.first_lsn = b->first_lsn,
+		.segment_bytes = w->cfg.segment_bytes,
+		.shard = w->cfg.shard,
+		.flags = s->recycled ? QR_WAL_SEG_RECYCLED : 0,
+	};
+	qr_wal_seg_hdr_seal(sh);
+	b->write_len = padded + B;
+	return b->buf;
+}
 
-	struct io_uring_sqe *sqe = qr_wal_sqe(w);
+/* The write of b (and its linked fdatasync, or RWF_DSYNC). The caller
+ * checked there is room for them in the SQ. */
+static void prep_batch_ops(struct qr_wal *w, struct batch_slot *b,
+			   uint32_t idx, const struct seg_slot *s,
+			   const uint8_t *src, uint64_t off)
+{
+	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 	QR_ASSERT(sqe);
 	io_uring_prep_write_fixed(sqe, s->fd, src, b->write_len, off, (int)idx);
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BATCH_WRITE, idx));
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_WRITE,
+						     idx));
 	b->pending = 1;
-	if (w->cfg.mode == QR_WAL_MODE_FSYNC) {
-		if (w->sync == QR_WAL_SYNC_DSYNC) {
-			sqe->rw_flags = RWF_DSYNC;
-			w->stats.dsync_writes++;
-		} else {
-			sqe->flags |= IOSQE_IO_LINK;
-			sqe = qr_wal_sqe(w);
-			QR_ASSERT(sqe);
-			io_uring_prep_fsync(sqe, s->fd,
-					    IORING_FSYNC_DATASYNC);
-			io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BATCH_SYNC,
-							       idx));
-			b->pending = 2;
-			w->stats.fsyncs++;
-		}
+	if (w->cfg.mode != QR_WAL_MODE_FSYNC)
+		return;
+	if (w->sync == QR_WAL_SYNC_DSYNC) {
+		sqe->rw_flags = RWF_DSYNC;
+		w->stats.dsync_writes++;
+		return;
 	}
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = qr_wal_ring_sqe(&w->ring);
+	QR_ASSERT(sqe);
+	io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_SYNC,
+						     idx));
+	b->pending = 2;
+	w->stats.fsyncs++;
+}
+
+/* Submit the batch in slot b. false: must wait (no segment yet). */
+static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
+{
+	uint32_t padded = (uint32_t)qr_wal_align_up(b->bytes, B);
+	struct seg_slot *s = w->cur_seg >= 0 ? &w->segs[w->cur_seg] : NULL;
+	bool rolled = false;
+	unsigned need = w->sync == QR_WAL_SYNC_FDATASYNC &&
+			w->cfg.mode == QR_WAL_MODE_FSYNC ? 2 : 1;
+
+	if (qr_wal_ring_space(&w->ring) < need)
+		qr_wal_ring_flush(&w->ring);
+	if (qr_wal_ring_space(&w->ring) < need)
+		return false;
+	if (!s || s->write_off + padded > w->cfg.segment_bytes) {
+		if (!roll(w, b->first_lsn))
+			return false;
+		s = &w->segs[w->cur_seg];
+		rolled = true;
+	}
+
+	const uint8_t *src = seal_batch(w, b, s, padded, rolled);
+	uint64_t off = rolled ? 0 : s->write_off;
+	QR_ASSERT(off + b->write_len <= w->cfg.segment_bytes); /* W1 */
+	prep_batch_ops(w, b, idx, s, src, off);
 	s->write_off = off + b->write_len;
 	s->refs++;
 	b->seg = (int8_t)w->cur_seg;
@@ -496,7 +482,6 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 		w->stats.batch_bytes_max = b->bytes;
 	return true;
 }
-
 /* Submit sealed batches and the filling one when due. */
 static void submit_due(struct qr_wal *w, bool drain)
 {
@@ -534,11 +519,11 @@ static void background_sync(struct qr_wal *w, bool force)
 		struct seg_slot *s = &w->segs[i];
 		if (!s->dirty)
 			continue;
-		struct io_uring_sqe *sqe = qr_wal_sqe(w);
+		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 		if (!sqe)
 			return; /* next poll */
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_BG_SYNC,
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BG_SYNC,
 						       (uint32_t)i));
 		s->dirty = false;
 		s->refs++;
@@ -613,12 +598,12 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
 		w->durable_lsn = w->synced_lsn = w->appended_lsn;
 		return w->durable_lsn;
 	}
-	qr_wal_reap(w, false);
+	qr_wal_ring_reap(&w->ring, false);
 	submit_due(w, false);
 	background_sync(w, false);
 	spare_start(w);
 	qr_wal_snap_poll(w);
-	qr_wal_flush_sq(w);
+	qr_wal_ring_flush(&w->ring);
 	return w->durable_lsn;
 }
 
@@ -657,7 +642,7 @@ static int first_segment(struct qr_wal *w)
 {
 	struct seg_slot *s = &w->segs[0];
 	s->seq = w->next_seq++;
-	seg_path(w, s->seq, s->path, sizeof(s->path));
+	seg_path(w, s->seq, s->path);
 	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
 	s->fd = open(s->path, open_flags(w), 0644);
 	if (s->fd < 0 && errno == EINVAL && w->direct &&
@@ -710,26 +695,101 @@ static int scan_dir(struct qr_wal *w)
 	return 0;
 }
 
+static bool config_valid(const struct qr_wal_config *cfg)
+{
+	return cfg && cfg->dir && cfg->next_lsn != 0 &&
+	       cfg->batches_inflight_max != 0 &&
+	       cfg->batches_inflight_max <= 1024 &&
+	       cfg->batch_bytes_max >= 2 * B &&
+	       cfg->batch_bytes_max <= (64u << 20) &&
+	       cfg->segment_bytes % B == 0 &&
+	       cfg->segment_bytes >= (uint64_t)cfg->batch_bytes_max + 2 * B &&
+	       cfg->segment_bytes <= QR_WAL_SEGMENT_BYTES_MAX &&
+	       cfg->snapshot_buffer_bytes >= 2 * B &&
+	       cfg->snapshot_buffer_bytes <= (64u << 20) &&
+	       cfg->mode <= QR_WAL_MODE_NONE && cfg->sync <= QR_WAL_SYNC_DSYNC &&
+	       cfg->direct_io <= QR_WAL_DIRECT_OFF &&
+	       !(cfg->clock.hlc && (cfg->clock.lsn == 0 ||
+				    cfg->clock.lsn >= cfg->next_lsn)) &&
+	       qr_wal_dir_fits(cfg->dir); /* limits.h L4 */
+}
+
+/* Free w and everything it holds (open's failure path and close). */
+static void wal_free(struct qr_wal *w)
+{
+	for (uint32_t i = 0; w->slots && i < w->nslots; i++)
+		free(w->slots[i].buf);
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
+		free(w->snap.buf[i]);
+	free(w->slots);
+	free(w->known);
+	free(w->zero);
+	free(w);
+}
+
+/* A zeroed, block-aligned buffer for io_uring registration. */
+static uint8_t *buf_alloc(uint32_t bytes, struct iovec *iov)
+{
+	uint8_t *p = aligned_alloc(B, bytes);
+	if (p) {
+		memset(p, 0, bytes);
+		*iov = (struct iovec){ p, bytes };
+	}
+	return p;
+}
+
+/* All memory, at open (W6): batch slots, snapshot buffers, the zeros;
+ * iov (nbufs entries) gets them in registration order. */
+static int alloc_buffers(struct qr_wal *w, struct iovec *iov)
+{
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->known = calloc(QR_WAL_KNOWN_SEGS, sizeof(*w->known));
+	if (!w->slots || !w->known)
+		return QR_ENOMEM;
+	w->zero = buf_alloc(QR_WAL_ZERO_BYTES, &iov[w->zero_buf_index]);
+	if (!w->zero)
+		return QR_ENOMEM;
+	for (uint32_t i = 0; i < w->nslots; i++)
+		if (!(w->slots[i].buf = buf_alloc(w->slot_bytes, &iov[i])))
+			return QR_ENOMEM;
+	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
+		if (!(w->snap.buf[i] = buf_alloc(w->cfg.snapshot_buffer_bytes,
+						 &iov[w->nslots + i])))
+			return QR_ENOMEM;
+	return 0;
+}
+
+/* The ring, the directory and the first segment (blocking: start-up). */
+static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
+{
+	unsigned entries = 64;
+	while (entries < 2 * w->nslots + 64 + QR_WAL_ZERO_INFLIGHT)
+		entries *= 2;
+	int rc = qr_wal_ring_init(&w->ring, entries, iov, nbufs, &w->err);
+	if (rc)
+		return rc;
+	ring_handlers(w);
+	w->dirfd = open(w->cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd < 0)
+		return errno == ENOENT ? QR_EINVAL : QR_EIO;
+	rc = scan_dir(w);
+	if (rc)
+		return rc;
+	rc = first_segment(w);
+	if (rc)
+		return rc;
+	w->now_us = mono_us();
+	spare_start(w); /* the one after: ready before the first roll */
+	qr_wal_ring_flush(&w->ring);
+	return 0;
+}
+
 int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 {
 	struct qr_wal *w;
-	int rc = QR_ENOMEM;
 
 	*out = NULL;
-	if (!cfg || !cfg->dir || cfg->next_lsn == 0 ||
-	    cfg->batches_inflight_max == 0 ||
-	    cfg->batches_inflight_max > 1024 ||
-	    cfg->batch_bytes_max < 2 * B || cfg->batch_bytes_max > (64u << 20) ||
-	    cfg->segment_bytes % B ||
-	    cfg->segment_bytes < (uint64_t)cfg->batch_bytes_max + 2 * B ||
-	    cfg->segment_bytes > QR_WAL_SEGMENT_BYTES_MAX ||
-	    cfg->snapshot_buffer_bytes < 2 * B ||
-	    cfg->snapshot_buffer_bytes > (64u << 20) ||
-	    cfg->mode > QR_WAL_MODE_NONE || cfg->sync > QR_WAL_SYNC_DSYNC ||
-	    cfg->direct_io > QR_WAL_DIRECT_OFF ||
-	    (cfg->clock.hlc && (cfg->clock.lsn == 0 ||
-				cfg->clock.lsn >= cfg->next_lsn)) ||
-	    strlen(cfg->dir) > QR_WAL_PATH_MAX - 48)
+	if (!config_valid(cfg))
 		return QR_EINVAL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -750,97 +810,29 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	w->batch_cap = (uint32_t)qr_wal_align_up(cfg->batch_bytes_max, B);
 	w->slot_bytes = w->batch_cap + B;
 	w->nslots = cfg->batches_inflight_max + 1;
-	w->slots = calloc(w->nslots, sizeof(*w->slots));
-	w->known = calloc(QR_WAL_KNOWN_SEGS, sizeof(*w->known));
-	if (!w->slots || !w->known)
-		goto fail;
+	w->cfg.snapshot_buffer_bytes =
+		(uint32_t)qr_wal_align_up(cfg->snapshot_buffer_bytes, B);
 
 	uint32_t nbufs = w->nslots + QR_WAL_SNAP_BUFS + 1;
 	w->zero_buf_index = nbufs - 1;
-	w->zero = aligned_alloc(B, QR_WAL_ZERO_BYTES);
-	if (!w->zero)
-		goto fail;
-	memset(w->zero, 0, QR_WAL_ZERO_BYTES);
 	struct iovec *iov = calloc(nbufs, sizeof(*iov));
-	if (!iov)
-		goto fail;
-	for (uint32_t i = 0; i < w->nslots; i++) {
-		w->slots[i].buf = aligned_alloc(B, w->slot_bytes);
-		if (!w->slots[i].buf) {
-			free(iov);
-			goto fail;
-		}
-		memset(w->slots[i].buf, 0, w->slot_bytes);
-		iov[i] = (struct iovec){ w->slots[i].buf, w->slot_bytes };
-	}
-	uint32_t sb = (uint32_t)qr_wal_align_up(cfg->snapshot_buffer_bytes, B);
-	w->cfg.snapshot_buffer_bytes = sb;
-	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++) {
-		w->snap.buf[i] = aligned_alloc(B, sb);
-		if (!w->snap.buf[i]) {
-			free(iov);
-			goto fail;
-		}
-		memset(w->snap.buf[i], 0, sb);
-		iov[w->nslots + i] = (struct iovec){ w->snap.buf[i], sb };
-	}
-	iov[w->zero_buf_index] = (struct iovec){ w->zero, QR_WAL_ZERO_BYTES };
-	if (cfg->mode == QR_WAL_MODE_NONE) {
-		free(iov);
+	int rc = iov ? alloc_buffers(w, iov) : QR_ENOMEM;
+	if (!rc && cfg->mode != QR_WAL_MODE_NONE)
+		rc = open_io(w, iov, nbufs);
+	free(iov);
+	if (!rc) {
 		*out = w;
 		return 0;
 	}
-
-	unsigned entries = 64;
-	while (entries < 2 * w->nslots + 64 + QR_WAL_ZERO_INFLIGHT)
-		entries *= 2;
-	rc = io_uring_queue_init(entries, &w->ring, 0);
-	if (rc < 0) {
-		free(iov);
-		rc = rc == -ENOMEM ? QR_ENOMEM : QR_EIO;
-		goto fail_noring;
-	}
-	rc = io_uring_register_buffers(&w->ring, iov, nbufs);
-	free(iov);
-	if (rc < 0) {
-		rc = rc == -ENOMEM ? QR_ENOMEM : QR_EIO;
-		goto fail;
-	}
-	w->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd < 0) {
-		rc = errno == ENOENT ? QR_EINVAL : QR_EIO;
-		goto fail;
-	}
-	rc = scan_dir(w);
-	if (rc)
-		goto fail;
-	rc = first_segment(w);
-	if (rc)
-		goto fail;
-	w->now_us = mono_us();
-	spare_start(w); /* the one after: ready before the first roll */
-	qr_wal_flush_sq(w);
-	*out = w;
-	return 0;
-fail:
-	if (cfg->mode != QR_WAL_MODE_NONE && w->ring.ring_fd > 0)
-		io_uring_queue_exit(&w->ring);
-fail_noring:
+	qr_wal_ring_exit(&w->ring);
 	if (w->segs[0].fd >= 0) {
 		close(w->segs[0].fd);
 		unlink(w->segs[0].path);
 	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
-	for (uint32_t i = 0; w->slots && i < w->nslots; i++)
-		free(w->slots[i].buf);
-	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
-		free(w->snap.buf[i]);
-	free(w->slots);
-	free(w->known);
-	free(w->zero);
-	free(w);
-	return rc ? rc : QR_ENOMEM;
+	wal_free(w);
+	return rc;
 }
 
 static bool busy(const struct qr_wal *w)
@@ -865,10 +857,10 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 		/* Submit everything appended, wait for all of it. */
 		for (uint32_t rounds = 0; rounds < 1u << 20; rounds++) {
 			w->now_us = mono_us();
-			qr_wal_reap(w, false);
+			qr_wal_ring_reap(&w->ring, false);
 			submit_due(w, true);
 			background_sync(w, true);
-			qr_wal_flush_sq(w);
+			qr_wal_ring_flush(&w->ring);
 			bool pending = w->submit_seq <= w->fill_seq &&
 				w->slots[w->submit_seq % w->nslots].state ==
 				SLOT_FILLING;
@@ -877,7 +869,7 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			     w->synced_lsn == w->durable_lsn))
 				break;
 			if (busy(w))
-				qr_wal_reap(w, true);
+				qr_wal_ring_reap(&w->ring, true);
 		}
 		for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
 			struct seg_slot *s = &w->segs[i];
@@ -888,27 +880,20 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			close(s->fd);
 		}
 		for (uint32_t i = 0; i < w->recycle_count; i++) {
-			char path[QR_WAL_PATH_MAX];
-			seg_path(w, w->recycle[i], path, sizeof(path));
+			char path[QR_PATH_BYTES_MAX];
+			seg_path(w, w->recycle[i], path);
 			unlink(path); /* covered: recovery would drop it */
 		}
 		if (fsync(w->dirfd))
-			qr_wal_fail(w, QR_EIO);
+			wal_fail(w, QR_EIO);
 		close(w->dirfd);
-		io_uring_queue_exit(&w->ring);
+		qr_wal_ring_exit(&w->ring);
 	} else {
 		w->durable_lsn = w->appended_lsn;
 	}
 	rc = w->err;
 	if (durable_lsn)
 		*durable_lsn = w->durable_lsn;
-	for (uint32_t i = 0; i < w->nslots; i++)
-		free(w->slots[i].buf);
-	for (uint32_t i = 0; i < QR_WAL_SNAP_BUFS; i++)
-		free(w->snap.buf[i]);
-	free(w->slots);
-	free(w->known);
-	free(w->zero);
-	free(w);
+	wal_free(w);
 	return rc;
 }

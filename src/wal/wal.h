@@ -32,9 +32,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "quorate/limits.h"
+
+/*
+ * Direction: wal -> core, never core -> wal. The record the core hands to
+ * the WAL (struct qr_wal_record, enum qr_wal_type) is part of the core's
+ * environment (core/env.h), the port its I/O adapters implement, as
+ * canonical/raft's raft_io defines the entries its I/O backends store. The
+ * WAL is one such adapter, so it includes that header; the core includes
+ * nothing from src/wal (tests/meta/check-layout enforces both).
+ */
 #include "core/env.h"
 
 struct qr_wal;
+
+/* An error message: room for two full paths and the reason, so no path in
+ * it is ever cut (include/quorate/limits.h L4). */
+#define QR_WAL_MESSAGE_BYTES (2 * QR_PATH_BYTES_MAX + 512)
 
 enum qr_wal_mode {
 	QR_WAL_MODE_FSYNC = 0, /* ack when the batch is on stable storage */
@@ -222,7 +236,7 @@ struct qr_wal_recover_stats {
 	struct qr_wal_clock clock;   /* highest QR_WAL_CLOCK ceiling
 				      * delivered (snapshot or log): give it
 				      * to qr_wal_open() in cfg.clock */
-	char message[320];           /* error or truncation: "<file>: offset
+	char message[QR_WAL_MESSAGE_BYTES]; /* error or truncation: "<file>: offset
 				      * N: <reason>" */
 };
 

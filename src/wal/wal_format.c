@@ -16,6 +16,25 @@
  * while H was not yet on disk, i.e. with synced_lsn < H. A later batch with
  * synced_lsn >= H proves H had been durable: that is corruption, refused.
  * Otherwise it is a torn tail, cut at the hole.
+ *
+ * Numbered invariants, each checked on write (QR_ASSERT: an internal bug)
+ * and on read (a named error: the bytes may be hostile, never an abort):
+ *  F1. a record is well formed: type in 1..QR_WAL_TYPE_MAX, key_len >= 1,
+ *      a tombstone has no value, len = header + key + value. Write: asserted
+ *      in qr_wal_record_encode (the appender refused anything else). Read:
+ *      check_records, "inconsistent record".
+ *  F2. a batch header is consistent: first..last holds exactly records lsns
+ *      (or none: the snapshot end marker), data fits the padded extent, the
+ *      extent is whole blocks. Write: asserted in qr_wal_batch_hdr_seal.
+ *      Read: check_batch_header, "inconsistent batch header".
+ *  F3. only a batch whose header and every record checked is delivered,
+ *      record by record within its data (deliver asserts it walks exactly
+ *      data_bytes and records); read side of F1 and F2.
+ *  F4. delivered lsns are contiguous from the log's first: a batch is
+ *      delivered only when it starts at the expected lsn (asserted in
+ *      deliver_batch), and last_lsn follows it.
+ *  F5. a message names its file in full: message buffers hold two paths
+ *      and a reason (QR_WAL_MESSAGE_BYTES), asserted in say().
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +54,9 @@ uint32_t qr_wal_record_encode(void *dst, const struct qr_wal_record *rec)
 	uint32_t bytes = qr_wal_record_bytes(rec->key_len, rec->value_len);
 	uint8_t *p = (uint8_t *)(h + 1);
 
+	QR_ASSERT(rec->type >= QR_WAL_PUT && rec->type <= QR_WAL_TYPE_MAX &&
+		  rec->key_len >= 1 &&
+		  !(rec->type == QR_WAL_TOMBSTONE && rec->value_len)); /* F1 */
 	h->len = len;
 	h->lsn = rec->lsn;
 	h->hlc = rec->version.hlc;
@@ -55,6 +77,14 @@ uint32_t qr_wal_record_encode(void *dst, const struct qr_wal_record *rec)
 
 void qr_wal_batch_hdr_seal(struct qr_wal_batch_hdr *h)
 {
+	/* F2: what check_batch_header() demands of it on the way back. */
+	QR_ASSERT(h->padded_bytes && h->padded_bytes % QR_WAL_BLOCK_BYTES == 0);
+	QR_ASSERT(h->data_bytes <= h->padded_bytes - sizeof(*h) &&
+		  h->data_bytes % QR_WAL_RECORD_ALIGN == 0);
+	QR_ASSERT(h->records ? h->first_lsn &&
+				       h->last_lsn - h->first_lsn + 1 ==
+					       h->records :
+			       h->magic == QR_WAL_SNAP_END_MAGIC);
 	h->crc = HDR_CRC(h);
 }
 
@@ -87,21 +117,17 @@ struct batch_view {
 	struct qr_wal_batch_hdr h;
 	const uint8_t *data; /* records */
 	const char *why;     /* reason when not valid */
+	bool checked;        /* header and every record valid (F3) */
 };
 
-/*
- * Check the batch at img[pos]. magic is the batch magic expected; seq the
- * value its seq field must have; lsn_check: record lsns must run
- * first_lsn.. (log) or are free (snapshot).
- */
-static enum batch_check check_batch(const struct qr_wal_image *img,
-				    uint64_t pos, uint32_t magic, uint64_t seq,
-				    uint16_t shard, bool lsn_check,
-				    struct batch_view *b)
+/* The header of the batch at img[pos] (F2, read side). */
+static enum batch_check check_batch_header(const struct qr_wal_image *img,
+					   uint64_t pos, uint32_t magic,
+					   uint64_t seq, uint16_t shard,
+					   struct batch_view *b)
 {
 	const uint64_t hb = sizeof(struct qr_wal_batch_hdr);
 
-	b->why = NULL;
 	if (pos > img->len || img->len - pos < hb) {
 		b->why = "short batch header";
 		return BATCH_GARBAGE;
@@ -139,8 +165,12 @@ static enum batch_check check_batch(const struct qr_wal_image *img,
 		b->why = "batch extends beyond the end of the file";
 		return BATCH_GARBAGE;
 	}
-	/* From here the header is trusted: its extent is its own. */
-	b->data = img->data + pos + hb;
+	return BATCH_VALID;
+}
+
+/* The records of a batch whose header checked (F1, read side). */
+static enum batch_check check_records(struct batch_view *b, bool lsn_check)
+{
 	uint64_t off = 0, n = 0;
 	while (off < b->h.data_bytes) {
 		struct qr_wal_rec_hdr r;
@@ -176,14 +206,37 @@ static enum batch_check check_batch(const struct qr_wal_image *img,
 	return BATCH_VALID;
 }
 
+/*
+ * Check the batch at img[pos]. magic is the batch magic expected; seq the
+ * value its seq field must have; lsn_check: record lsns must run
+ * first_lsn.. (log) or are free (snapshot).
+ */
+static enum batch_check check_batch(const struct qr_wal_image *img,
+				    uint64_t pos, uint32_t magic, uint64_t seq,
+				    uint16_t shard, bool lsn_check,
+				    struct batch_view *b)
+{
+	b->why = NULL;
+	enum batch_check c = check_batch_header(img, pos, magic, seq, shard,
+						b);
+	if (c != BATCH_VALID)
+		return c;
+	/* From here the header is trusted: its extent is its own. */
+	b->data = img->data + pos + sizeof(struct qr_wal_batch_hdr);
+	b->checked = check_records(b, lsn_check) == BATCH_VALID;
+	return b->checked ? BATCH_VALID : BATCH_TORN;
+}
+
 static int deliver(const struct batch_view *b, uint64_t lsn_min,
 		   qr_wal_record_fn fn, void *arg, uint64_t *delivered,
 		   uint64_t *skipped)
 {
-	uint64_t off = 0;
+	uint64_t off = 0, n = 0;
+	QR_ASSERT(b->checked); /* F3: only what check_batch passed */
 	while (off < b->h.data_bytes) {
 		struct qr_wal_rec_hdr r;
 		memcpy(&r, b->data + off, sizeof(r));
+		QR_ASSERT(r.len >= sizeof(r) && r.len <= b->h.data_bytes - off);
 		const uint8_t *p = b->data + off + sizeof(r);
 		struct qr_wal_record rec = {
 			.lsn = r.lsn,
@@ -197,6 +250,7 @@ static int deliver(const struct batch_view *b, uint64_t lsn_min,
 			.aux = r.aux,
 		};
 		off += qr_wal_align_up(r.len, QR_WAL_RECORD_ALIGN);
+		n++;
 		if (r.lsn < lsn_min) {
 			(*skipped)++;
 			continue;
@@ -208,6 +262,7 @@ static int deliver(const struct batch_view *b, uint64_t lsn_min,
 		}
 		(*delivered)++;
 	}
+	QR_ASSERT(off == b->h.data_bytes && n == b->h.records); /* F3 */
 	return 0;
 }
 
@@ -216,12 +271,12 @@ static void say(char *msg, size_t n, const char *name, uint64_t off,
 {
 	int k = snprintf(msg, n, "%s: offset %llu: ", name ? name : "?",
 			 (unsigned long long)off);
-	if (k < 0 || (size_t)k >= n)
-		return;
+	QR_ASSERT(k >= 0 && (size_t)k < n); /* F5: names are paths */
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg + k, n - (size_t)k, fmt, ap);
+	int r = vsnprintf(msg + k, n - (size_t)k, fmt, ap);
 	va_end(ap);
+	QR_ASSERT(r >= 0 && (size_t)r < n - (size_t)k); /* F5: never cut */
 }
 
 /* Parser state over the sequence of images. */
@@ -276,12 +331,165 @@ static void note_garbage(struct log_parse *p, uint32_t i, uint64_t off,
 	p->garbage_why = why;
 }
 
+/* Image i's segment header: notes garbage, and whether the file is a
+ * recycled one (old content past the new data is no data). */
+static bool image_header(struct log_parse *p, uint32_t i, uint16_t shard,
+			 struct qr_wal_parse_result *res)
+{
+	const struct qr_wal_image *img = &p->imgs[i];
+	const uint64_t B = QR_WAL_BLOCK_BYTES;
+	struct qr_wal_seg_hdr sh;
+	bool sh_ok = false, recycled = false;
+
+	if (img->len >= B) {
+		memcpy(&sh, img->data, sizeof(sh));
+		bool sh_crc = sh.crc == HDR_CRC(&sh) &&
+			sh.magic == QR_WAL_SEG_MAGIC &&
+			sh.format == QR_WAL_FORMAT_VERSION &&
+			sh.shard == shard && sh.first_lsn != 0;
+		sh_ok = sh_crc && sh.seq == img->seq;
+		/* Recycled: new header, or renamed and not yet
+		 * written (the header of its earlier life). */
+		recycled = (sh_ok && (sh.flags & QR_WAL_SEG_RECYCLED)) ||
+			   (sh_crc && sh.seq < img->seq);
+		if (!sh_ok && !recycled && !all_zero(img->data, B))
+			note_garbage(p, i, 0, "bad segment header");
+	} else if (img->len && !all_zero(img->data, img->len)) {
+		note_garbage(p, i, 0, "file shorter than a header");
+	}
+	/* The first segment may straddle the snapshot lsn. */
+	if (i == 0 && sh_ok && sh.first_lsn < p->expected) {
+		p->expected = sh.first_lsn;
+		res->last_lsn = p->expected - 1;
+	}
+	return recycled;
+}
+
+/* A valid batch at imgs[i] + pos that continues the sequence: deliver. */
+static int deliver_batch(struct log_parse *p, uint32_t i, uint64_t pos,
+			 const struct batch_view *b, qr_wal_record_fn fn,
+			 void *arg, struct qr_wal_parse_result *res)
+{
+	QR_ASSERT(!p->hole && b->h.first_lsn == p->expected); /* F4 */
+	int rc = deliver(b, p->lsn_min, fn, arg, &res->records,
+			 &res->records_skipped);
+	if (rc)
+		return rc;
+	if (p->garbage)
+		res->garbage_ignored++;
+	p->garbage = false;
+	p->expected = b->h.last_lsn + 1;
+	res->last_lsn = b->h.last_lsn;
+	p->end_img = i;
+	p->end_off = pos + b->h.padded_bytes;
+	res->has_data = true;
+	res->last_data_image = i;
+	return 0;
+}
+
+/* A valid batch that does not continue the sequence: the hole opens (or
+ * is there already); a batch submitted after the hole was durable is the
+ * proof of corruption. */
+static void after_hole(struct log_parse *p, uint32_t i, uint64_t pos,
+		       const struct batch_view *b,
+		       struct qr_wal_parse_result *res)
+{
+	if (!p->hole)
+		open_hole(p, b->h.first_lsn > p->expected ?
+			  "missing records from lsn %llu (next batch starts "
+			  "at %llu)" :
+			  "lsn goes back: expected %llu, batch starts at %llu",
+			  (unsigned long long)p->expected,
+			  (unsigned long long)b->h.first_lsn);
+	res->dropped_batches++;
+	if (b->h.synced_lsn >= p->hole_lsn && !p->violation) {
+		p->violation = true;
+		p->violation_img = i;
+		p->violation_off = pos;
+	}
+}
+
+/* Every batch of image i, in file order. */
+static int parse_image(struct log_parse *p, uint32_t i, uint16_t shard,
+		       qr_wal_record_fn fn, void *arg,
+		       struct qr_wal_parse_result *res)
+{
+	const struct qr_wal_image *img = &p->imgs[i];
+	const uint64_t B = QR_WAL_BLOCK_BYTES;
+	bool recycled = image_header(p, i, shard, res);
+	uint64_t pos = B;
+
+	while (img->len >= B && pos <= img->len - B) {
+		struct batch_view b;
+		enum batch_check c = check_batch(img, pos, QR_WAL_BATCH_MAGIC,
+						 img->seq, shard, true, &b);
+		if (c == BATCH_ZERO || (c == BATCH_GARBAGE && recycled)) {
+			/* zeros, or a recycled file's old content: not a
+			 * batch of this segment. A tear there still shows
+			 * as a hole in the lsns. */
+			pos += B;
+			continue;
+		}
+		if (c == BATCH_GARBAGE || c == BATCH_TORN) {
+			note_garbage(p, i, pos, b.why);
+			pos += c == BATCH_TORN ? b.h.padded_bytes : B;
+			continue;
+		}
+		if (!p->hole && b.h.first_lsn == p->expected) {
+			int rc = deliver_batch(p, i, pos, &b, fn, arg, res);
+			if (rc)
+				return rc;
+		} else {
+			after_hole(p, i, pos, &b, res);
+		}
+		pos += b.h.padded_bytes;
+	}
+	return 0;
+}
+
+/* Where the log ends, and whether that is a tear or corruption. */
+static int parse_verdict(struct log_parse *p, struct qr_wal_parse_result *res)
+{
+	const struct qr_wal_image *imgs = p->imgs;
+
+	if (!p->hole && p->garbage) {
+		/* Junk after the last batch with nothing valid after: torn. */
+		p->hole = true;
+		p->hole_img = p->garbage_img;
+		p->hole_off = p->garbage_off;
+		snprintf(p->hole_why, sizeof(p->hole_why), "%s",
+			 p->garbage_why);
+	}
+	if (!p->hole) {
+		res->cut_image = res->last_data_image;
+		res->cut_offset = p->end_off;
+		return 0;
+	}
+	res->cut_image = p->hole_img;
+	res->cut_offset = p->hole_off;
+	if (p->violation) {
+		res->corrupt = true;
+		say(res->message, sizeof(res->message),
+		    imgs[p->hole_img].name, p->hole_off,
+		    "%s; lsn %llu is missing but %s offset %llu was "
+		    "written after it was durable",
+		    p->hole_why, (unsigned long long)p->hole_lsn,
+		    imgs[p->violation_img].name,
+		    (unsigned long long)p->violation_off);
+		return QR_ECORRUPT;
+	}
+	res->torn = true;
+	say(res->message, sizeof(res->message), imgs[p->hole_img].name,
+	    p->hole_off, "torn tail: %s (%llu unacknowledged batches after it)",
+	    p->hole_why, (unsigned long long)res->dropped_batches);
+	return 0;
+}
+
 int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 		     uint16_t shard, uint64_t snapshot_lsn, qr_wal_record_fn fn,
 		     void *arg, struct qr_wal_parse_result *res)
 {
 	struct log_parse p = { .imgs = imgs };
-	const uint64_t B = QR_WAL_BLOCK_BYTES;
 
 	memset(res, 0, sizeof(*res));
 	p.expected = snapshot_lsn ? snapshot_lsn : 1;
@@ -289,133 +497,24 @@ int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 	res->last_lsn = p.expected - 1;
 	if (n == 0)
 		return 0;
-
 	for (uint32_t i = 0; i < n; i++) {
-		const struct qr_wal_image *img = &imgs[i];
-		struct qr_wal_seg_hdr sh;
-		bool sh_ok = false, recycled = false;
-		uint64_t pos;
-
-		if (img->len >= B) {
-			memcpy(&sh, img->data, sizeof(sh));
-			bool sh_crc = sh.crc == HDR_CRC(&sh) &&
-				sh.magic == QR_WAL_SEG_MAGIC &&
-				sh.format == QR_WAL_FORMAT_VERSION &&
-				sh.shard == shard && sh.first_lsn != 0;
-			sh_ok = sh_crc && sh.seq == img->seq;
-			/* Recycled: new header, or renamed and not yet
-			 * written (the header of its earlier life). */
-			recycled = (sh_ok && (sh.flags & QR_WAL_SEG_RECYCLED)) ||
-				   (sh_crc && sh.seq < img->seq);
-			if (!sh_ok && !recycled && !all_zero(img->data, B))
-				note_garbage(&p, i, 0,
-					     "bad segment header");
-		} else if (img->len && !all_zero(img->data, img->len)) {
-			note_garbage(&p, i, 0, "file shorter than a header");
-		}
-		/* The first segment may straddle the snapshot lsn. */
-		if (i == 0 && sh_ok && sh.first_lsn < p.expected) {
-			p.expected = sh.first_lsn;
-			res->last_lsn = p.expected - 1;
-		}
-		pos = B;
-		while (img->len >= B && pos <= img->len - B) {
-			struct batch_view b;
-			enum batch_check c = check_batch(img, pos,
-				QR_WAL_BATCH_MAGIC, img->seq, shard, true, &b);
-			if (c == BATCH_ZERO || (c == BATCH_GARBAGE && recycled)) {
-				/* zeros, or a recycled file's old content:
-				 * not a batch of this segment. A tear there
-				 * still shows as a hole in the lsns. */
-				pos += B;
-				continue;
-			}
-			if (c == BATCH_GARBAGE || c == BATCH_TORN) {
-				note_garbage(&p, i, pos, b.why);
-				pos += c == BATCH_TORN ? b.h.padded_bytes : B;
-				continue;
-			}
-			/* A valid batch. */
-			if (!p.hole && b.h.first_lsn == p.expected) {
-				int rc = deliver(&b, p.lsn_min, fn, arg,
-						 &res->records,
-						 &res->records_skipped);
-				if (rc)
-					return rc;
-				if (p.garbage)
-					res->garbage_ignored++;
-				p.garbage = false;
-				p.expected = b.h.last_lsn + 1;
-				res->last_lsn = b.h.last_lsn;
-				p.end_img = i;
-				p.end_off = pos + b.h.padded_bytes;
-				res->has_data = true;
-				res->last_data_image = i;
-			} else {
-				if (!p.hole)
-					open_hole(&p, b.h.first_lsn >
-						  p.expected ?
-						  "missing records from lsn "
-						  "%llu (next batch starts at "
-						  "%llu)" :
-						  "lsn goes back: expected %llu,"
-						  " batch starts at %llu",
-						  (unsigned long long)p.expected,
-						  (unsigned long long)
-						  b.h.first_lsn);
-				res->dropped_batches++;
-				if (b.h.synced_lsn >= p.hole_lsn &&
-				    !p.violation) {
-					p.violation = true;
-					p.violation_img = i;
-					p.violation_off = pos;
-				}
-			}
-			pos += b.h.padded_bytes;
-		}
+		int rc = parse_image(&p, i, shard, fn, arg, res);
+		if (rc)
+			return rc;
 	}
-
-	if (!p.hole && p.garbage) {
-		/* Junk after the last batch with nothing valid after: torn. */
-		p.hole = true;
-		p.hole_img = p.garbage_img;
-		p.hole_off = p.garbage_off;
-		snprintf(p.hole_why, sizeof(p.hole_why), "%s", p.garbage_why);
-	}
-	if (!p.hole) {
-		res->cut_image = res->last_data_image;
-		res->cut_offset = p.end_off;
-		return 0;
-	}
-	res->cut_image = p.hole_img;
-	res->cut_offset = p.hole_off;
-	if (p.violation) {
-		res->corrupt = true;
-		say(res->message, sizeof(res->message),
-		    imgs[p.hole_img].name, p.hole_off,
-		    "%s; lsn %llu is missing but %s offset %llu was "
-		    "written after it was durable",
-		    p.hole_why, (unsigned long long)p.hole_lsn,
-		    imgs[p.violation_img].name,
-		    (unsigned long long)p.violation_off);
-		return QR_ECORRUPT;
-	}
-	res->torn = true;
-	say(res->message, sizeof(res->message), imgs[p.hole_img].name,
-	    p.hole_off, "torn tail: %s (%llu unacknowledged batches after it)",
-	    p.hole_why, (unsigned long long)res->dropped_batches);
-	return 0;
+	QR_ASSERT(res->last_lsn + 1 == p.expected); /* F4 */
+	return parse_verdict(&p, res);
 }
 
-int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
-			  qr_wal_record_fn fn, void *arg,
-			  struct qr_wal_snap_info *info)
+/* The snapshot's header into *sh and info, then its clock ceiling (if one
+ * was logged) to fn. 0, QR_ECORRUPT or fn's value. */
+static int snap_header(const struct qr_wal_image *img, uint16_t shard,
+		       qr_wal_record_fn fn, void *arg,
+		       struct qr_wal_snap_info *info, struct qr_wal_snap_hdr *out)
 {
 	const uint64_t B = QR_WAL_BLOCK_BYTES;
 	struct qr_wal_snap_hdr sh;
-	uint64_t pos, next = 1, delivered = 0, skipped = 0;
 
-	memset(info, 0, sizeof(*info));
 	if (img->len < B) {
 		say(info->message, sizeof(info->message), img->name, 0,
 		    "snapshot shorter than its header");
@@ -450,6 +549,22 @@ int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 		if (rc)
 			return rc;
 	}
+	*out = sh;
+	return 0;
+}
+
+int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
+			  qr_wal_record_fn fn, void *arg,
+			  struct qr_wal_snap_info *info)
+{
+	const uint64_t B = QR_WAL_BLOCK_BYTES;
+	struct qr_wal_snap_hdr sh;
+	uint64_t pos, next = 1, delivered = 0, skipped = 0;
+
+	memset(info, 0, sizeof(*info));
+	int rc = snap_header(img, shard, fn, arg, info, &sh);
+	if (rc)
+		return rc;
 	for (pos = B; pos <= img->len - B;) {
 		struct batch_view b;
 		enum batch_check c = check_batch(img, pos,
@@ -477,7 +592,7 @@ int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 			    pos, "snapshot: batch out of order");
 			return QR_ECORRUPT;
 		}
-		int rc = deliver(&b, 0, fn, arg, &delivered, &skipped);
+		rc = deliver(&b, 0, fn, arg, &delivered, &skipped);
 		if (rc)
 			return rc;
 		next = b.h.last_lsn + 1;

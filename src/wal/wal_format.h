@@ -134,7 +134,7 @@ void qr_wal_snap_hdr_seal(struct qr_wal_snap_hdr *h);
 
 /* One file's bytes, for the parsers. */
 struct qr_wal_image {
-	const char *name;   /* for messages */
+	const char *name;   /* for messages: a path (< QR_PATH_BYTES_MAX) */
 	uint64_t seq;       /* from the file name */
 	const uint8_t *data;
 	uint64_t len;
@@ -154,7 +154,7 @@ struct qr_wal_parse_result {
 	bool has_data;            /* some image holds a delivered batch */
 	uint64_t dropped_batches; /* valid batches after the hole */
 	uint64_t garbage_ignored; /* junk outside the data sequence */
-	char message[320];        /* "<file>: offset N: <reason>" */
+	char message[QR_WAL_MESSAGE_BYTES]; /* "<file>: offset N: <reason>" */
 };
 
 /*
@@ -174,7 +174,7 @@ struct qr_wal_snap_info {
 	uint64_t end_lsn;
 	uint64_t entries;
 	uint32_t partitions;
-	char message[320];
+	char message[QR_WAL_MESSAGE_BYTES];
 };
 /* Parse a snapshot file, delivering its clock ceiling (if any, as a
  * QR_WAL_CLOCK record with key "\0") and then its entries. 0, QR_ECORRUPT (message

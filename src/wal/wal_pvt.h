@@ -11,7 +11,16 @@
  * slots = batches_inflight_max + 1, so a batch can always fill while the
  * maximum is in flight.
  *
- * io_uring user_data = kind << 32 | index (enum tag_kind).
+ * io_uring user_data = kind << 32 | index (enum tag_kind); wal_ring.c
+ * dispatches each kind to the module that registered it: TAG_BATCH_*,
+ * TAG_PREP_*, TAG_BG_SYNC to wal.c, TAG_SNAP_* to wal_snapshot.c.
+ *
+ * Module graph (one way; wal_ring.h draws it):
+ *   wal.c -> wal_snapshot.c -> wal_ring.c;  wal.c -> wal_ring.c;
+ *   wal.c -> wal_recover.c (directory listing) -> wal_format.c.
+ * The snapshot writer reads the log's state through struct qr_wal
+ * (appended, synced lsn, clock) and owns the deletion of covered segments
+ * (known[], recycle[]), but calls no function of wal.c.
  */
 #ifndef QR_WAL_PVT_H
 #define QR_WAL_PVT_H
@@ -19,15 +28,24 @@
 #include <liburing.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "common/compiler.h"
+#include "quorate/limits.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
+#include "wal/wal_ring.h"
 
 #define QR_WAL_SEGS_OPEN 4       /* current, spare, two retiring */
 #define QR_WAL_SNAP_BUFS 4       /* snapshot write buffers */
 #define QR_WAL_KNOWN_SEGS 65536  /* segments tracked for deletion */
 #define QR_WAL_UNLINKS_PER_ROUND 32
-#define QR_WAL_PATH_MAX 512
+/* Longest name the WAL makes in its directory, "/" and NUL included
+ * ("/snap-0000-0123456789abcdef.snap" is 33 bytes); every path is
+ * dir + name, so a dir that passes qr_wal_dir_fits() gives paths that fit
+ * QR_PATH_BYTES_MAX (limits.h L4). */
+#define QR_WAL_NAME_BYTES_MAX 48
 #define QR_WAL_ZERO_BYTES (1u << 20) /* one pre-zeroing write */
 #define QR_WAL_ZERO_INFLIGHT 4u      /* pre-zeroing writes at once */
 #define QR_WAL_RECYCLE_MAX 4u        /* covered segments kept for reuse */
@@ -42,12 +60,9 @@ enum tag_kind {
 	TAG_SNAP_WRITE = 7,
 	TAG_SNAP_OP = 8,
 	TAG_PREP_RENAME = 9,
+	TAG_KINDS,
 };
-
-static inline uint64_t qr_wal_tag(enum tag_kind k, uint32_t idx)
-{
-	return (uint64_t)k << 32 | idx;
-}
+_Static_assert(TAG_KINDS <= QR_WAL_RING_KINDS, "tag kinds fit the ring");
 
 enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_INFLIGHT, SLOT_DONE };
 
@@ -86,8 +101,8 @@ struct seg_slot {
 	uint64_t zero_off;    /* next offset to zero */
 	bool dirty;           /* async: written since the last sync */
 	bool recycled;        /* an older segment of this run, renamed */
-	char path[QR_WAL_PATH_MAX];
-	char old_path[QR_WAL_PATH_MAX]; /* recycled: its earlier name */
+	char path[QR_PATH_BYTES_MAX];
+	char old_path[QR_PATH_BYTES_MAX]; /* recycled: its earlier name */
 };
 
 struct known_seg {
@@ -130,13 +145,15 @@ struct snap {
 	uint32_t ops;           /* other ops in flight */
 	uint64_t prev_lsn;      /* older snapshot to delete, 0: none */
 	struct qr_wal_clock clock; /* highest ceiling below begin_lsn */
-	char tmp_path[QR_WAL_PATH_MAX];
-	char path[QR_WAL_PATH_MAX];
+	char tmp_path[QR_PATH_BYTES_MAX];
+	char path[QR_PATH_BYTES_MAX];
+	/* what a delete round unlinks (read by the kernel at submission) */
+	char unlink_paths[QR_WAL_UNLINKS_PER_ROUND][QR_PATH_BYTES_MAX];
 };
 
 struct qr_wal {
 	struct qr_wal_config cfg;
-	struct io_uring ring;
+	struct qr_wal_ring ring; /* io_uring + completion dispatch */
 	int dirfd;
 	bool direct;
 	enum qr_wal_sync sync;
@@ -154,7 +171,6 @@ struct qr_wal {
 	uint64_t now_us;
 	struct qr_wal_clock clock; /* highest QR_WAL_CLOCK ceiling appended
 				    * (or cfg.clock, from recovery) */
-	uint32_t sq_pending;     /* sqes prepared, not yet submitted */
 	struct seg_slot segs[QR_WAL_SEGS_OPEN];
 	int cur_seg;             /* -1: none yet */
 	int spare_seg;           /* -1: none ready or preparing */
@@ -173,16 +189,30 @@ struct qr_wal {
 	struct qr_wal_stats stats;
 };
 
-struct io_uring_sqe *qr_wal_sqe(struct qr_wal *w);
-void qr_wal_fail(struct qr_wal *w, int err);
-/* Reap every completion available (wait_one: block for at least one). */
-void qr_wal_reap(struct qr_wal *w, bool wait_one);
-void qr_wal_flush_sq(struct qr_wal *w);
+/* Whether dir leaves room for every name the WAL makes: checked where a
+ * dir comes in (qr_wal_open, qr_wal_recover), refused with QR_EINVAL. */
+static inline bool qr_wal_dir_fits(const char *dir)
+{
+	return strnlen(dir, QR_PATH_BYTES_MAX) <=
+	       QR_PATH_BYTES_MAX - QR_WAL_NAME_BYTES_MAX;
+}
 
-/* wal_snapshot.c */
-void qr_wal_snap_complete(struct qr_wal *w, enum tag_kind k, uint32_t idx,
-			  int res);
+/* snprintf a path into out[QR_PATH_BYTES_MAX]. The dir was checked on the
+ * way in (qr_wal_dir_fits) and the names are the WAL's own, so it always
+ * fits: asserted, never cut (limits.h L4). */
+#define QR_WAL_PATH(out, ...)                                                  \
+	do {                                                                   \
+		_Static_assert(sizeof(out) == QR_PATH_BYTES_MAX, "path size"); \
+		int k_ = snprintf((out), QR_PATH_BYTES_MAX, __VA_ARGS__);      \
+		QR_ASSERT(k_ > 0 && k_ < QR_PATH_BYTES_MAX); /* L4 */         \
+	} while (0)
+
+/* wal_snapshot.c, called by wal.c only (never the other way) */
+/* Register the snapshot's completion handlers on w->ring (at open). */
+void qr_wal_snap_init(struct qr_wal *w);
+/* Advance the snapshot's state machine (from qr_wal_poll). */
 void qr_wal_snap_poll(struct qr_wal *w);
+/* Wait for the snapshot's I/O and drop it (from qr_wal_close). */
 void qr_wal_snap_abandon(struct qr_wal *w);
 
 /* wal_recover.c */

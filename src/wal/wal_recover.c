@@ -4,11 +4,20 @@
  * then the log segments from the snapshot's begin lsn (docs/wal.md,
  * "Recovery"). Start-up code: it blocks, reads with mmap, and may allocate.
  *
- * Invariants: nothing is written unless the parse decided (torn tail, or
- * truncate_corrupt on purpose); segments wholly below the snapshot are
- * removed in seq order, so the remaining log is always contiguous from its
- * first segment; every kept segment is fdatasync'ed before returning, so
- * what was replayed is durable even if it was written in async mode.
+ * Invariants (cited at the QR_ASSERTs; damaged files give QR_ECORRUPT
+ * and a message, never an abort):
+ *  V1. nothing is written unless the parse decided (torn tail, or
+ *      truncate_corrupt on purpose), and nothing at all in read_only mode.
+ *  V2. segments wholly below the snapshot are removed in seq order, so the
+ *      remaining log is always contiguous from its first segment.
+ *  V3. the cut lies within the segments parsed: first <= cut <= n; every
+ *      kept segment is fdatasync'ed before returning, so what was replayed
+ *      is durable even if it was written in async mode.
+ *  V4. every path is dir + one of the WAL's names and fits
+ *      QR_PATH_BYTES_MAX: the dir is checked on entry (QR_EINVAL), each
+ *      path asserted where it is built (QR_WAL_PATH, limits.h L4).
+ * The clock helper mono_us() below is one of the copies that
+ * src/common/clock.h (qr_clock_mono_us) replaces.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/compiler.h"
 #include "quorate/err.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
@@ -90,14 +100,14 @@ struct mapped {
 	int fd;
 	void *addr;
 	uint64_t len;
-	char path[4096];
+	char path[QR_PATH_BYTES_MAX];
 };
 
 static int map_file(const char *dir, const char *name, struct mapped *m)
 {
 	struct stat st;
 
-	snprintf(m->path, sizeof(m->path), "%s/%s", dir, name);
+	QR_WAL_PATH(m->path, "%s/%s", dir, name);
 	m->addr = NULL;
 	m->len = 0;
 	m->fd = open(m->path, O_RDWR | O_CLOEXEC);
@@ -137,8 +147,8 @@ static uint64_t mono_us(void)
 static void remove_file(const char *dir, const char *name,
 			struct qr_wal_recover_stats *st)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	char path[QR_PATH_BYTES_MAX];
+	QR_WAL_PATH(path, "%s/%s", dir, name);
 	if (unlink(path) == 0)
 		st->files_deleted++;
 }
@@ -216,9 +226,9 @@ out:
 uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
 				  uint16_t shard, uint64_t seq)
 {
-	char path[4096];
+	char path[QR_PATH_BYTES_MAX];
 	struct qr_wal_seg_hdr h, c;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	QR_WAL_PATH(path, "%s/%s", dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -251,48 +261,101 @@ static int tap_record(void *arg, const struct qr_wal_record *rec)
 	return t->fn ? t->fn(t->arg, rec) : 0;
 }
 
-int qr_wal_recover(const char *dir, uint16_t shard,
-		   const struct qr_wal_recover_options *opt,
-		   int (*fn)(void *arg, const struct qr_wal_record *rec),
-		   void *arg, struct qr_wal_recover_stats *st)
+/* Drop segments wholly below the snapshot, in seq order (V2); returns
+ * the index of the first one kept. */
+static int drop_covered(const char *dir, uint16_t shard, bool read_only,
+			const struct file_ent *segs, int n,
+			struct qr_wal_recover_stats *st)
 {
-	static const struct qr_wal_recover_options none;
-	uint64_t t0 = mono_us();
-	struct file_ent *segs = NULL;
-	struct mapped *maps = NULL;
-	struct qr_wal_image *imgs = NULL;
-	struct qr_wal_parse_result res;
-	int n = 0, first = 0, rc;
-
-	if (!opt)
-		opt = &none;
-	memset(st, 0, sizeof(*st));
-	if (!dir)
-		return QR_EINVAL;
-	struct clock_tap tap = { fn, arg, &st->clock };
-	fn = tap_record;
-	arg = &tap;
-	rc = load_snapshot(dir, shard, opt->read_only, fn, arg, st);
-	if (rc)
-		goto out;
-
-	n = qr_wal_list_files(dir, shard, "wal", "seg", &segs);
-	if (n < 0) {
-		rc = n;
-		n = 0;
-		goto out;
-	}
-	/* Drop segments wholly below the snapshot, in seq order. */
+	int first = 0;
 	while (st->snapshot_lsn && first + 1 < n) {
 		uint64_t f = qr_wal_segment_first_lsn(dir, segs[first + 1].name,
 						      shard,
 						      segs[first + 1].num);
 		if (f == 0 || f > st->snapshot_lsn)
 			break;
-		if (!opt->read_only)
+		QR_ASSERT(segs[first].num < segs[first + 1].num); /* V2 */
+		if (!read_only)
 			remove_file(dir, segs[first].name, st);
 		first++;
 	}
+	return first;
+}
+
+/* Map segments first..n-1 into maps[] and imgs[]. */
+static int map_segments(const char *dir, const struct file_ent *segs,
+			int first, int n, struct mapped *maps,
+			struct qr_wal_image *imgs, struct qr_wal_recover_stats *st)
+{
+	for (int i = first; i < n; i++) {
+		int rc = map_file(dir, segs[i].name, &maps[i]);
+		if (rc) {
+			snprintf(st->message, sizeof(st->message),
+				 "%s: cannot read: %s", maps[i].path,
+				 strerror(errno));
+			return rc;
+		}
+		imgs[i] = (struct qr_wal_image){ .name = maps[i].path,
+			.seq = segs[i].num, .data = maps[i].addr,
+			.len = maps[i].len };
+		st->bytes += maps[i].len;
+		st->segments++;
+	}
+	return 0;
+}
+
+/* Cut the log where the parse said, drop what follows, sync what stays. */
+static int cut_log(const char *dir, const struct file_ent *segs, int first,
+		   int n, const struct mapped *maps,
+		   const struct qr_wal_parse_result *res,
+		   struct qr_wal_recover_stats *st)
+{
+	int cut = first + (int)res->cut_image;
+	uint64_t cut_off = res->cut_offset;
+	if (!res->torn && !res->corrupt) {
+		if (!res->has_data) {
+			cut = first; /* nothing valid at all: empty spares */
+			cut_off = 0;
+		} else {
+			cut = first + (int)res->last_data_image + 1;
+			cut_off = 0;
+		}
+	}
+	QR_ASSERT(cut >= first && cut <= n); /* V3 */
+	for (int i = first; i < n; i++) {
+		if (i < cut) {
+			if (maps[i].fd >= 0 && fdatasync(maps[i].fd) < 0)
+				return QR_EIO;
+			continue;
+		}
+		if (i == cut && cut_off > 0) {
+			if (ftruncate(maps[i].fd, (off_t)cut_off) < 0 ||
+			    fsync(maps[i].fd) < 0)
+				return QR_EIO;
+			continue;
+		}
+		remove_file(dir, segs[i].name, st);
+	}
+	return sync_dir(dir);
+}
+
+/* Replay the log segments after the snapshot, then cut (unless
+ * read_only). */
+static int replay_log(const char *dir, uint16_t shard,
+		      const struct qr_wal_recover_options *opt,
+		      qr_wal_record_fn fn, void *arg,
+		      struct qr_wal_recover_stats *st)
+{
+	struct file_ent *segs = NULL;
+	struct mapped *maps = NULL;
+	struct qr_wal_image *imgs = NULL;
+	struct qr_wal_parse_result res;
+	int n, first, rc;
+
+	n = qr_wal_list_files(dir, shard, "wal", "seg", &segs);
+	if (n < 0)
+		return n;
+	first = drop_covered(dir, shard, opt->read_only, segs, n, st);
 	maps = calloc((size_t)n + 1, sizeof(*maps));
 	imgs = calloc((size_t)n + 1, sizeof(*imgs));
 	if (!maps || !imgs) {
@@ -301,20 +364,9 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 	}
 	for (int i = 0; i < n; i++)
 		maps[i].fd = -1;
-	for (int i = first; i < n; i++) {
-		rc = map_file(dir, segs[i].name, &maps[i]);
-		if (rc) {
-			snprintf(st->message, sizeof(st->message),
-				 "%s: cannot read: %s", maps[i].path,
-				 strerror(errno));
-			goto out;
-		}
-		imgs[i] = (struct qr_wal_image){ .name = maps[i].path,
-			.seq = segs[i].num, .data = maps[i].addr,
-			.len = maps[i].len };
-		st->bytes += maps[i].len;
-		st->segments++;
-	}
+	rc = map_segments(dir, segs, first, n, maps, imgs, st);
+	if (rc)
+		goto out;
 	rc = qr_wal_parse_log(imgs + first, (uint32_t)(n - first), shard,
 			      st->snapshot_lsn, fn, arg, &res);
 	st->records = res.records;
@@ -332,47 +384,40 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 		st->corrupt_truncated = 1;
 	else if (res.torn)
 		st->torn_tail_truncated = 1;
-	rc = 0;
-	if (opt->read_only)
-		goto out;
-
-	/* Cut the log where the parse said, drop what follows. */
-	int cut = first + (int)res.cut_image;
-	uint64_t cut_off = res.cut_offset;
-	if (!res.torn && !res.corrupt) {
-		if (!res.has_data) {
-			cut = first; /* nothing valid at all: empty spares */
-			cut_off = 0;
-		} else {
-			cut = first + (int)res.last_data_image + 1;
-			cut_off = 0;
-		}
-	}
-	for (int i = first; i < n; i++) {
-		if (i < cut) {
-			if (maps[i].fd >= 0 && fdatasync(maps[i].fd) < 0) {
-				rc = QR_EIO;
-				goto out;
-			}
-			continue;
-		}
-		if (i == cut && cut_off > 0) {
-			if (ftruncate(maps[i].fd, (off_t)cut_off) < 0 ||
-			    fsync(maps[i].fd) < 0) {
-				rc = QR_EIO;
-				goto out;
-			}
-			continue;
-		}
-		remove_file(dir, segs[i].name, st);
-	}
-	rc = sync_dir(dir);
+	rc = opt->read_only ? 0 : cut_log(dir, segs, first, n, maps, &res, st);
 out:
 	for (int i = 0; maps && i < n; i++)
 		unmap_file(&maps[i]);
 	free(maps);
 	free(imgs);
 	free(segs);
+	return rc;
+}
+
+int qr_wal_recover(const char *dir, uint16_t shard,
+		   const struct qr_wal_recover_options *opt,
+		   int (*fn)(void *arg, const struct qr_wal_record *rec),
+		   void *arg, struct qr_wal_recover_stats *st)
+{
+	static const struct qr_wal_recover_options none;
+	uint64_t t0 = mono_us();
+
+	if (!opt)
+		opt = &none;
+	memset(st, 0, sizeof(*st));
+	if (!dir)
+		return QR_EINVAL;
+	if (!qr_wal_dir_fits(dir)) { /* V4: refused, never cut */
+		snprintf(st->message, sizeof(st->message),
+			 "data directory: path longer than %d bytes",
+			 QR_PATH_BYTES_MAX - QR_WAL_NAME_BYTES_MAX);
+		return QR_EINVAL;
+	}
+	struct clock_tap tap = { fn, arg, &st->clock };
+	int rc = load_snapshot(dir, shard, opt->read_only, tap_record, &tap,
+			       st);
+	if (!rc)
+		rc = replay_log(dir, shard, opt, tap_record, &tap, st);
 	st->time_us = mono_us() - t0;
 	return rc;
 }

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Incremental (fuzzy) snapshots, driven from the shard loop, all I/O
- * through the WAL's io_uring (docs/wal.md, "Snapshots").
+ * through the WAL's ring (docs/wal.md, "Snapshots").
+ *
+ * Dependencies: wal_ring.c (sqes, submit, reap; its TAG_SNAP_* completions
+ * come back through the handlers qr_wal_snap_init() registers) and
+ * wal_format.c. wal.c calls qr_wal_snap_init/poll/abandon; this file calls
+ * nothing in wal.c (the graph: wal_ring.h).
  *
  *   begin --openat--> SCANNING --step()...--> DRAINING --fsync--> SYNCING
  *     --> WAIT_DURABLE (synced lsn >= end lsn) --renameat+dir fsync-->
@@ -17,6 +22,15 @@
  * segments wholly below B (their successor starts at or below B) and the
  * previous snapshot deleted; the order of those unlinks does not matter
  * (recovery drops leading segments by the same rule).
+ *
+ * Invariants (cited at the asserts):
+ *  S1. the snapshot is renamed into place only once the log is synced up
+ *      to its end lsn (checked when the rename is issued and again when it
+ *      completes).
+ *  S2. a buffer is written only when no write of it is in flight, and a
+ *      write completion finds its buffer busy.
+ *  S3. every path fits QR_PATH_BYTES_MAX (the dir was checked at open:
+ *      QR_WAL_PATH asserts it, limits.h L4).
  *
  * Stall: a partition is copied whole (the store's iterator cannot pause).
  * A step starts a partition only with two free buffers; a partition bigger
@@ -36,8 +50,6 @@
 #define B QR_WAL_BLOCK_BYTES
 #define BATCH_HDR ((uint32_t)sizeof(struct qr_wal_batch_hdr))
 
-static char unlink_paths[QR_WAL_UNLINKS_PER_ROUND][QR_WAL_PATH_MAX];
-
 static void snap_fail(struct qr_wal *w, int err)
 {
 	struct snap *s = &w->snap;
@@ -49,7 +61,7 @@ static void snap_fail(struct qr_wal *w, int err)
 
 static struct io_uring_sqe *snap_sqe(struct qr_wal *w)
 {
-	struct io_uring_sqe *sqe = qr_wal_sqe(w);
+	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
 	QR_ASSERT(sqe); /* the ring is sized for everything in flight */
 	return sqe;
 }
@@ -57,10 +69,11 @@ static struct io_uring_sqe *snap_sqe(struct qr_wal *w)
 static void write_buf(struct qr_wal *w, int i, uint32_t len)
 {
 	struct snap *s = &w->snap;
+	QR_ASSERT(!s->busy[i]); /* S2 */
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_write_fixed(sqe, s->fd, s->buf[i], len, s->off,
 				  (int)(w->nslots + (uint32_t)i));
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_SNAP_WRITE,
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_WRITE,
 					       (uint32_t)i | len << 3));
 	s->busy[i] = true;
 	s->writes++;
@@ -128,7 +141,7 @@ static int copy_entry(void *arg, const struct qr_wal_record *rec)
 		int i = free_buf(s);
 		while (i < 0) {
 			w->stats.snapshot_stalls++;
-			qr_wal_reap(w, true);
+			qr_wal_ring_reap(&w->ring, true);
 			if (w->err || s->state == SNAP_FAILED)
 				return QR_EIO;
 			i = free_buf(s);
@@ -173,19 +186,18 @@ int qr_wal_snapshot_begin(struct qr_wal *w,
 		s->state = SNAP_DONE;
 		return 0;
 	}
-	snprintf(s->tmp_path, sizeof(s->tmp_path),
-		 "%s/snap-%04u-%016" PRIx64 ".tmp", w->cfg.dir, w->cfg.shard,
-		 s->begin_lsn);
-	snprintf(s->path, sizeof(s->path), "%s/snap-%04u-%016" PRIx64 ".snap",
-		 w->cfg.dir, w->cfg.shard, s->begin_lsn);
+	QR_WAL_PATH(s->tmp_path, "%s/snap-%04u-%016" PRIx64 ".tmp",
+		    w->cfg.dir, w->cfg.shard, s->begin_lsn);
+	QR_WAL_PATH(s->path, "%s/snap-%04u-%016" PRIx64 ".snap", w->cfg.dir,
+		    w->cfg.shard, s->begin_lsn);
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_openat(sqe, AT_FDCWD, s->tmp_path,
 			     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
 			     (w->direct ? O_DIRECT : 0), 0644);
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_SNAP_OPEN, 0));
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OPEN, 0));
 	s->ops = 1;
 	s->state = SNAP_OPENING;
-	qr_wal_flush_sq(w);
+	qr_wal_ring_flush(&w->ring);
 	return 0;
 }
 
@@ -233,9 +245,8 @@ static bool delete_round(struct qr_wal *w)
 	uint32_t n = 0;
 
 	if (s->prev_lsn && s->prev_lsn < s->begin_lsn) {
-		snprintf(unlink_paths[n], QR_WAL_PATH_MAX,
-			 "%s/snap-%04u-%016" PRIx64 ".snap", w->cfg.dir,
-			 w->cfg.shard, s->prev_lsn);
+		QR_WAL_PATH(s->unlink_paths[n], "%s/snap-%04u-%016" PRIx64
+			    ".snap", w->cfg.dir, w->cfg.shard, s->prev_lsn);
 		n++;
 		s->prev_lsn = 0;
 		w->stats.snapshots_deleted++;
@@ -252,9 +263,9 @@ static bool delete_round(struct qr_wal *w)
 			 * segment_bytes: kept as a future spare. */
 			w->recycle[w->recycle_count++] = k->seq;
 		} else {
-			snprintf(unlink_paths[n], QR_WAL_PATH_MAX,
-				 "%s/wal-%04u-%016" PRIx64 ".seg", w->cfg.dir,
-				 w->cfg.shard, k->seq);
+			QR_WAL_PATH(s->unlink_paths[n], "%s/wal-%04u-%016"
+				    PRIx64 ".seg", w->cfg.dir, w->cfg.shard,
+				    k->seq);
 			n++;
 		}
 		w->known_head = (w->known_head + 1) % QR_WAL_KNOWN_SEGS;
@@ -263,12 +274,12 @@ static bool delete_round(struct qr_wal *w)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = snap_sqe(w);
-		io_uring_prep_unlinkat(sqe, AT_FDCWD, unlink_paths[i], 0);
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_SNAP_OP, 1));
+		io_uring_prep_unlinkat(sqe, AT_FDCWD, s->unlink_paths[i], 0);
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 1));
 	}
 	s->ops = n;
 	if (n)
-		qr_wal_flush_sq(w); /* the paths are read at submission */
+		qr_wal_ring_flush(&w->ring); /* the paths are read at submission */
 	return n > 0;
 }
 
@@ -276,18 +287,20 @@ static void dir_sync(struct qr_wal *w)
 {
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_fsync(sqe, w->dirfd, 0);
-	io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_SNAP_OP, 0));
+	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 	w->snap.ops = 1;
 }
 
-void qr_wal_snap_complete(struct qr_wal *w, enum tag_kind k, uint32_t idx,
-			  int res)
+/* The ring's handler for TAG_SNAP_* completions. */
+static void snap_complete(void *ctx, uint32_t k, uint32_t idx, int res)
 {
+	struct qr_wal *w = ctx;
 	struct snap *s = &w->snap;
 
 	if (k == TAG_SNAP_WRITE) {
 		int i = (int)(idx & 7);
 		uint32_t len = idx >> 3;
+		QR_ASSERT(s->busy[i] && s->writes > 0); /* S2 */
 		s->busy[i] = false;
 		s->writes--;
 		if (res < 0 || (uint32_t)res != len)
@@ -323,6 +336,7 @@ void qr_wal_snap_complete(struct qr_wal *w, enum tag_kind k, uint32_t idx,
 		s->state = SNAP_WAIT_DURABLE;
 		break;
 	case SNAP_RENAMING:
+		QR_ASSERT(w->synced_lsn >= s->end_lsn); /* S1 */
 		s->state = SNAP_DELETING;
 		w->stats.snapshots++;
 		w->stats.snapshot_entries += s->entries;
@@ -346,6 +360,13 @@ void qr_wal_snap_complete(struct qr_wal *w, enum tag_kind k, uint32_t idx,
 	}
 }
 
+void qr_wal_snap_init(struct qr_wal *w)
+{
+	qr_wal_ring_on(&w->ring, TAG_SNAP_OPEN, snap_complete, w);
+	qr_wal_ring_on(&w->ring, TAG_SNAP_WRITE, snap_complete, w);
+	qr_wal_ring_on(&w->ring, TAG_SNAP_OP, snap_complete, w);
+}
+
 void qr_wal_snap_poll(struct qr_wal *w)
 {
 	struct snap *s = &w->snap;
@@ -353,22 +374,23 @@ void qr_wal_snap_poll(struct qr_wal *w)
 	if (s->state == SNAP_DRAINING && !s->writes) {
 		struct io_uring_sqe *sqe = snap_sqe(w);
 		io_uring_prep_fsync(sqe, s->fd, 0);
-		io_uring_sqe_set_data64(sqe, qr_wal_tag(TAG_SNAP_OP, 0));
+		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 		s->ops = 1;
 		s->state = SNAP_SYNCING;
 	} else if (s->state == SNAP_WAIT_DURABLE &&
 		   w->synced_lsn >= s->end_lsn) {
+		QR_ASSERT(w->synced_lsn >= s->end_lsn); /* S1 */
 		struct io_uring_sqe *a = snap_sqe(w), *b;
 		io_uring_prep_renameat(a, AT_FDCWD, s->tmp_path, AT_FDCWD,
 				       s->path, 0);
 		a->flags |= IOSQE_IO_LINK;
-		io_uring_sqe_set_data64(a, qr_wal_tag(TAG_SNAP_OP, 0));
+		io_uring_sqe_set_data64(a, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 		b = snap_sqe(w);
 		io_uring_prep_fsync(b, w->dirfd, 0);
-		io_uring_sqe_set_data64(b, qr_wal_tag(TAG_SNAP_OP, 0));
+		io_uring_sqe_set_data64(b, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 		s->ops = 2;
 		s->state = SNAP_RENAMING;
-		qr_wal_flush_sq(w);
+		qr_wal_ring_flush(&w->ring);
 	}
 }
 
@@ -435,7 +457,7 @@ int qr_wal_snapshot_step(struct qr_wal *w, uint32_t budget_entries)
 			s->state = SNAP_DRAINING;
 		}
 	}
-	qr_wal_flush_sq(w);
+	qr_wal_ring_flush(&w->ring);
 	return 1;
 }
 
@@ -445,7 +467,7 @@ void qr_wal_snap_abandon(struct qr_wal *w)
 	if (s->state == SNAP_IDLE)
 		return;
 	for (uint32_t i = 0; i < 1u << 20 && (s->writes || s->ops); i++)
-		qr_wal_reap(w, true);
+		qr_wal_ring_reap(&w->ring, true);
 	if (s->state != SNAP_DELETING && s->state != SNAP_DONE)
 		cleanup_failed(w);
 	s->state = SNAP_IDLE;

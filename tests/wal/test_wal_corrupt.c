@@ -64,6 +64,18 @@ static void list_segments(const char *dir)
 	qsort(names, (size_t)nfiles, sizeof(names[0]), cmpstr);
 }
 
+/* dir/name into path (QR_PATH_BYTES_MAX): a path that would not fit stops
+ * the test rather than being cut (include/quorate/limits.h L4). */
+static void join(char *path, const char *dir, const char *name)
+{
+	int k = snprintf(path, QR_PATH_BYTES_MAX, "%s/%s", dir, name);
+	if (k < 0 || k >= QR_PATH_BYTES_MAX) {
+		fprintf(stderr, "wal-corrupt: path too long: %s/%s\n", dir,
+			name);
+		exit(1);
+	}
+}
+
 static uint8_t *slurp(const char *path, uint64_t *len)
 {
 	int fd = open(path, O_RDONLY);
@@ -88,9 +100,9 @@ static void map_extents(const char *dir)
 {
 	next_ext = 0;
 	for (int f = 0; f < nfiles; f++) {
-		char path[700];
+		char path[QR_PATH_BYTES_MAX];
 		uint64_t len;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[f]);
+		join(path, dir, names[f]);
 		uint8_t *p = slurp(path, &len);
 		for (uint64_t pos = 4096; pos + 4096 <= len;) {
 			struct qr_wal_batch_hdr h;
@@ -158,18 +170,18 @@ int main(int argc, char **argv)
 	uint64_t refused = 0, torn = 0, harmless = 0, failures = 0;
 	for (uint32_t c = 0; c < cases && failures < 5; c++) {
 		/* Fresh copy. */
-		char path[700], victim[700];
+		char path[QR_PATH_BYTES_MAX], victim[QR_PATH_BYTES_MAX];
 		for (int f = 0; f < nfiles; f++) {
 			uint64_t len;
-			snprintf(path, sizeof(path), "%s/%s", base, names[f]);
+			join(path, base, names[f]);
 			uint8_t *p = slurp(path, &len);
-			snprintf(path, sizeof(path), "%s/%s", work, names[f]);
+			join(path, work, names[f]);
 			spit(path, p, len);
 			free(p);
 		}
 		int f = (int)(rnd(&x) % (uint64_t)nfiles);
 		uint64_t len;
-		snprintf(victim, sizeof(victim), "%s/%s", work, names[f]);
+		join(victim, work, names[f]);
 		uint8_t *p = slurp(victim, &len);
 		/* Aim at data most of the time: damage near the extents. */
 		uint64_t span = len;
@@ -293,8 +305,7 @@ int main(int argc, char **argv)
 		while ((de = readdir(d))) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", work,
-				 de->d_name);
+			join(path, work, de->d_name);
 			unlink(path);
 		}
 		closedir(d);
