@@ -107,11 +107,11 @@ static void spare_start(struct qr_wal *w)
 		struct seg_slot *s = &w->segs[i];
 		if (s->state != SEG_UNUSED)
 			continue;
-		if (w->recycle_count && qr_wal_ring_space(&w->ring) < 2)
-			qr_wal_ring_flush(&w->ring);
-		if (w->recycle_count && qr_wal_ring_space(&w->ring) < 2)
+		if (w->recycle_count && qw_ring_space(&w->ring) < 2)
+			qw_ring_flush(&w->ring);
+		if (w->recycle_count && qw_ring_space(&w->ring) < 2)
 			return;
-		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
+		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
 		if (!sqe)
 			return;
 		s->seq = w->next_seq++;
@@ -126,7 +126,7 @@ static void spare_start(struct qr_wal *w)
 			 * (linked). Its blocks are written already, so an
 			 * overwrite + fdatasync needs no journal commit and
 			 * no zeroing (docs/wal.md, "Recycling"). */
-			struct io_uring_sqe *open_sqe = qr_wal_ring_sqe(&w->ring);
+			struct io_uring_sqe *open_sqe = qw_ring_sqe(&w->ring);
 			QR_ASSERT(open_sqe); /* room for two checked above */
 			uint64_t old = w->recycle[0];
 			memmove(w->recycle, w->recycle + 1,
@@ -135,7 +135,7 @@ static void spare_start(struct qr_wal *w)
 			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
 					       AT_FDCWD, s->path, 0);
 			sqe->flags |= IOSQE_IO_LINK;
-			io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, 
+			io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, 
 				TAG_PREP_RENAME, (uint32_t)i));
 			s->recycled = true;
 			sqe = open_sqe;
@@ -146,7 +146,7 @@ static void spare_start(struct qr_wal *w)
 			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
 					     open_flags(w), 0644);
 		}
-		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_OPEN,
+		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_OPEN,
 						       (uint32_t)i));
 		s->state = SEG_OPENING;
 		w->spare_seg = i;
@@ -157,7 +157,7 @@ static void spare_start(struct qr_wal *w)
 static void spare_sync(struct qr_wal *w, int i)
 {
 	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *a = qr_wal_ring_sqe(&w->ring), *b = a ? qr_wal_ring_sqe(&w->ring) : NULL;
+	struct io_uring_sqe *a = qw_ring_sqe(&w->ring), *b = a ? qw_ring_sqe(&w->ring) : NULL;
 	if (!b) {
 		wal_fail(w, QR_EIO);
 		return;
@@ -165,8 +165,8 @@ static void spare_sync(struct qr_wal *w, int i)
 	io_uring_prep_fsync(a, s->fd, 0);
 	a->flags |= IOSQE_IO_LINK;
 	io_uring_prep_fsync(b, w->dirfd, 0);
-	io_uring_sqe_set_data64(a, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	io_uring_sqe_set_data64(b, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(a, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(b, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
 	s->pending = 2;
 	s->state = SEG_SYNCING;
 }
@@ -179,12 +179,12 @@ static void spare_zero(struct qr_wal *w, int i)
 	       s->zero_off < w->cfg.segment_bytes) {
 		uint64_t len = QR_MIN(QR_WAL_ZERO_BYTES,
 				      w->cfg.segment_bytes - s->zero_off);
-		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
+		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
 		if (!sqe)
 			break; /* more at the next completion */
 		io_uring_prep_write_fixed(sqe, s->fd, w->zero, (unsigned)len,
 					  s->zero_off, (int)w->zero_buf_index);
-		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP,
+		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_STEP,
 						       (uint32_t)i));
 		s->zero_off += len;
 		s->pending++;
@@ -210,14 +210,14 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 		spare_sync(w, i); /* the rename must be durable */
 		return;
 	}
-	sqe = qr_wal_ring_sqe(&w->ring);
+	sqe = qw_ring_sqe(&w->ring);
 	if (!sqe) {
 		wal_fail(w, QR_EIO);
 		return;
 	}
 	io_uring_prep_fallocate(sqe, s->fd, 0, 0,
 				(off_t)w->cfg.segment_bytes);
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
+	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
 	s->pending = 1;
 	s->zero_off = 0;
 	s->state = SEG_ALLOCATING;
@@ -343,14 +343,14 @@ static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
 
 static void ring_handlers(struct qr_wal *w)
 {
-	qr_wal_ring_on(&w->ring, TAG_BATCH_WRITE, on_batch, w);
-	qr_wal_ring_on(&w->ring, TAG_BATCH_SYNC, on_batch, w);
-	qr_wal_ring_on(&w->ring, TAG_PREP_OPEN, on_prep, w);
-	qr_wal_ring_on(&w->ring, TAG_PREP_STEP, on_prep, w);
-	qr_wal_ring_on(&w->ring, TAG_PREP_RENAME, on_prep, w);
-	qr_wal_ring_on(&w->ring, TAG_BG_SYNC, on_bg_sync, w);
-	qr_wal_ring_on_reaped(&w->ring, release, w);
-	qr_wal_snap_init(w);
+	qw_ring_on(&w->ring, TAG_BATCH_WRITE, on_batch, w);
+	qw_ring_on(&w->ring, TAG_BATCH_SYNC, on_batch, w);
+	qw_ring_on(&w->ring, TAG_PREP_OPEN, on_prep, w);
+	qw_ring_on(&w->ring, TAG_PREP_STEP, on_prep, w);
+	qw_ring_on(&w->ring, TAG_PREP_RENAME, on_prep, w);
+	qw_ring_on(&w->ring, TAG_BG_SYNC, on_bg_sync, w);
+	qw_ring_on_reaped(&w->ring, release, w);
+	qw_snap_init(w);
 }
 
 /* Make the spare current; the old one retires. false: no spare ready. */
@@ -423,10 +423,10 @@ static void prep_batch_ops(struct qr_wal *w, struct batch_slot *b,
 			   uint32_t idx, const struct seg_slot *s,
 			   const uint8_t *src, uint64_t off)
 {
-	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
+	struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
 	QR_ASSERT(sqe);
 	io_uring_prep_write_fixed(sqe, s->fd, src, b->write_len, off, (int)idx);
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_WRITE,
+	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_BATCH_WRITE,
 						     idx));
 	b->pending = 1;
 	if (w->cfg.mode != QR_WAL_MODE_FSYNC)
@@ -437,10 +437,10 @@ static void prep_batch_ops(struct qr_wal *w, struct batch_slot *b,
 		return;
 	}
 	sqe->flags |= IOSQE_IO_LINK;
-	sqe = qr_wal_ring_sqe(&w->ring);
+	sqe = qw_ring_sqe(&w->ring);
 	QR_ASSERT(sqe);
 	io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BATCH_SYNC,
+	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_BATCH_SYNC,
 						     idx));
 	b->pending = 2;
 	w->stats.fsyncs++;
@@ -455,9 +455,9 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 	unsigned need = w->sync == QR_WAL_SYNC_FDATASYNC &&
 			w->cfg.mode == QR_WAL_MODE_FSYNC ? 2 : 1;
 
-	if (qr_wal_ring_space(&w->ring) < need)
-		qr_wal_ring_flush(&w->ring);
-	if (qr_wal_ring_space(&w->ring) < need)
+	if (qw_ring_space(&w->ring) < need)
+		qw_ring_flush(&w->ring);
+	if (qw_ring_space(&w->ring) < need)
 		return false;
 	if (!s || s->write_off + padded > w->cfg.segment_bytes) {
 		if (!roll(w, b->first_lsn))
@@ -519,11 +519,11 @@ static void background_sync(struct qr_wal *w, bool force)
 		struct seg_slot *s = &w->segs[i];
 		if (!s->dirty)
 			continue;
-		struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
+		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
 		if (!sqe)
 			return; /* next poll */
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_BG_SYNC,
+		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_BG_SYNC,
 						       (uint32_t)i));
 		s->dirty = false;
 		s->refs++;
@@ -598,12 +598,12 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
 		w->durable_lsn = w->synced_lsn = w->appended_lsn;
 		return w->durable_lsn;
 	}
-	qr_wal_ring_reap(&w->ring, false);
+	qw_ring_reap(&w->ring, false);
 	submit_due(w, false);
 	background_sync(w, false);
 	spare_start(w);
-	qr_wal_snap_poll(w);
-	qr_wal_ring_flush(&w->ring);
+	qw_snap_poll(w);
+	qw_ring_flush(&w->ring);
 	return w->durable_lsn;
 }
 
@@ -676,17 +676,17 @@ static int first_segment(struct qr_wal *w)
 static int scan_dir(struct qr_wal *w)
 {
 	struct file_ent *v;
-	int n = qr_wal_list_files(w->cfg.dir, w->cfg.shard, "wal", "seg", &v);
+	int n = qw_list_files(w->cfg.dir, w->cfg.shard, "wal", "seg", &v);
 	if (n < 0)
 		return n;
 	w->next_seq = 1;
 	for (int i = 0; i < n; i++) {
-		known_add(w, v[i].num, qr_wal_segment_first_lsn(
+		known_add(w, v[i].num, qw_segment_first_lsn(
 			w->cfg.dir, v[i].name, w->cfg.shard, v[i].num));
 		w->next_seq = v[i].num + 1;
 	}
 	free(v);
-	n = qr_wal_list_files(w->cfg.dir, w->cfg.shard, "snap", "snap", &v);
+	n = qw_list_files(w->cfg.dir, w->cfg.shard, "snap", "snap", &v);
 	if (n < 0)
 		return n;
 	if (n > 0)
@@ -711,7 +711,7 @@ static bool config_valid(const struct qr_wal_config *cfg)
 	       cfg->direct_io <= QR_WAL_DIRECT_OFF &&
 	       !(cfg->clock.hlc && (cfg->clock.lsn == 0 ||
 				    cfg->clock.lsn >= cfg->next_lsn)) &&
-	       qr_wal_dir_fits(cfg->dir); /* limits.h L4 */
+	       qw_dir_fits(cfg->dir); /* limits.h L4 */
 }
 
 /* Free w and everything it holds (open's failure path and close). */
@@ -765,7 +765,7 @@ static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
 	unsigned entries = 64;
 	while (entries < 2 * w->nslots + 64 + QR_WAL_ZERO_INFLIGHT)
 		entries *= 2;
-	int rc = qr_wal_ring_init(&w->ring, entries, iov, nbufs, &w->err);
+	int rc = qw_ring_init(&w->ring, entries, iov, nbufs, &w->err);
 	if (rc)
 		return rc;
 	ring_handlers(w);
@@ -780,7 +780,7 @@ static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
 		return rc;
 	w->now_us = mono_us();
 	spare_start(w); /* the one after: ready before the first roll */
-	qr_wal_ring_flush(&w->ring);
+	qw_ring_flush(&w->ring);
 	return 0;
 }
 
@@ -824,7 +824,7 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 		*out = w;
 		return 0;
 	}
-	qr_wal_ring_exit(&w->ring);
+	qw_ring_exit(&w->ring);
 	if (w->segs[0].fd >= 0) {
 		close(w->segs[0].fd);
 		unlink(w->segs[0].path);
@@ -853,14 +853,14 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 	int rc;
 
 	if (w->cfg.mode != QR_WAL_MODE_NONE) {
-		qr_wal_snap_abandon(w);
+		qw_snap_abandon(w);
 		/* Submit everything appended, wait for all of it. */
 		for (uint32_t rounds = 0; rounds < 1u << 20; rounds++) {
 			w->now_us = mono_us();
-			qr_wal_ring_reap(&w->ring, false);
+			qw_ring_reap(&w->ring, false);
 			submit_due(w, true);
 			background_sync(w, true);
-			qr_wal_ring_flush(&w->ring);
+			qw_ring_flush(&w->ring);
 			bool pending = w->submit_seq <= w->fill_seq &&
 				w->slots[w->submit_seq % w->nslots].state ==
 				SLOT_FILLING;
@@ -869,7 +869,7 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			     w->synced_lsn == w->durable_lsn))
 				break;
 			if (busy(w))
-				qr_wal_ring_reap(&w->ring, true);
+				qw_ring_reap(&w->ring, true);
 		}
 		for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
 			struct seg_slot *s = &w->segs[i];
@@ -887,7 +887,7 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 		if (fsync(w->dirfd))
 			wal_fail(w, QR_EIO);
 		close(w->dirfd);
-		qr_wal_ring_exit(&w->ring);
+		qw_ring_exit(&w->ring);
 	} else {
 		w->durable_lsn = w->appended_lsn;
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * WAL internals shared by wal.c (appends, batches, segments) and
- * wal_snapshot.c. Not a public header.
+ * wal_snapshot.c. Not a public header. Names: qr_wal_* is the WAL's API
+ * (wal.h, wal_format.h); qw_* is internal to src/wal (cross-file).
  *
  * Batch slots form a ring indexed by batch sequence number:
  *   release_seq <= submit_seq <= fill_seq,  fill_seq - release_seq < slots
@@ -43,7 +44,7 @@
 #define QR_WAL_UNLINKS_PER_ROUND 32
 /* Longest name the WAL makes in its directory, "/" and NUL included
  * ("/snap-0000-0123456789abcdef.snap" is 33 bytes); every path is
- * dir + name, so a dir that passes qr_wal_dir_fits() gives paths that fit
+ * dir + name, so a dir that passes qw_dir_fits() gives paths that fit
  * QR_PATH_BYTES_MAX (limits.h L4). */
 #define QR_WAL_NAME_BYTES_MAX 48
 #define QR_WAL_ZERO_BYTES (1u << 20) /* one pre-zeroing write */
@@ -153,7 +154,7 @@ struct snap {
 
 struct qr_wal {
 	struct qr_wal_config cfg;
-	struct qr_wal_ring ring; /* io_uring + completion dispatch */
+	struct qw_ring ring; /* io_uring + completion dispatch */
 	int dirfd;
 	bool direct;
 	enum qr_wal_sync sync;
@@ -191,14 +192,14 @@ struct qr_wal {
 
 /* Whether dir leaves room for every name the WAL makes: checked where a
  * dir comes in (qr_wal_open, qr_wal_recover), refused with QR_EINVAL. */
-static inline bool qr_wal_dir_fits(const char *dir)
+static inline bool qw_dir_fits(const char *dir)
 {
 	return strnlen(dir, QR_PATH_BYTES_MAX) <=
 	       QR_PATH_BYTES_MAX - QR_WAL_NAME_BYTES_MAX;
 }
 
 /* snprintf a path into out[QR_PATH_BYTES_MAX]. The dir was checked on the
- * way in (qr_wal_dir_fits) and the names are the WAL's own, so it always
+ * way in (qw_dir_fits) and the names are the WAL's own, so it always
  * fits: asserted, never cut (limits.h L4). */
 #define QR_WAL_PATH(out, ...)                                                  \
 	do {                                                                   \
@@ -209,20 +210,20 @@ static inline bool qr_wal_dir_fits(const char *dir)
 
 /* wal_snapshot.c, called by wal.c only (never the other way) */
 /* Register the snapshot's completion handlers on w->ring (at open). */
-void qr_wal_snap_init(struct qr_wal *w);
+void qw_snap_init(struct qr_wal *w);
 /* Advance the snapshot's state machine (from qr_wal_poll). */
-void qr_wal_snap_poll(struct qr_wal *w);
+void qw_snap_poll(struct qr_wal *w);
 /* Wait for the snapshot's I/O and drop it (from qr_wal_close). */
-void qr_wal_snap_abandon(struct qr_wal *w);
+void qw_snap_abandon(struct qr_wal *w);
 
 /* wal_recover.c */
 struct file_ent {
 	uint64_t num; /* seq (segment) or begin lsn (snapshot) */
 	char name[64];
 };
-int qr_wal_list_files(const char *dir, uint16_t shard, const char *prefix,
+int qw_list_files(const char *dir, uint16_t shard, const char *prefix,
 		      const char *ext, struct file_ent **out);
-uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
+uint64_t qw_segment_first_lsn(const char *dir, const char *name,
 				  uint16_t shard, uint64_t seq);
 
 #endif

@@ -45,7 +45,7 @@ static int cmp_ent(const void *a, const void *b)
 	return x->num < y->num ? -1 : x->num > y->num;
 }
 
-int qr_wal_list_files(const char *dir, uint16_t shard, const char *prefix,
+int qw_list_files(const char *dir, uint16_t shard, const char *prefix,
 		      const char *ext, struct file_ent **out)
 {
 	DIR *d = opendir(dir);
@@ -169,8 +169,8 @@ static int load_snapshot(const char *dir, uint16_t shard, bool read_only,
 			 struct qr_wal_recover_stats *st)
 {
 	struct file_ent *snaps = NULL, *tmps = NULL;
-	int n = qr_wal_list_files(dir, shard, "snap", "snap", &snaps);
-	int nt = qr_wal_list_files(dir, shard, "snap", "tmp", &tmps);
+	int n = qw_list_files(dir, shard, "snap", "snap", &snaps);
+	int nt = qw_list_files(dir, shard, "snap", "tmp", &tmps);
 	int rc = 0;
 
 	if (n < 0 || nt < 0) {
@@ -223,7 +223,7 @@ out:
 }
 
 /* First lsn in a segment's header, or 0 if unreadable. */
-uint64_t qr_wal_segment_first_lsn(const char *dir, const char *name,
+uint64_t qw_segment_first_lsn(const char *dir, const char *name,
 				  uint16_t shard, uint64_t seq)
 {
 	char path[QR_PATH_BYTES_MAX];
@@ -269,7 +269,7 @@ static int drop_covered(const char *dir, uint16_t shard, bool read_only,
 {
 	int first = 0;
 	while (st->snapshot_lsn && first + 1 < n) {
-		uint64_t f = qr_wal_segment_first_lsn(dir, segs[first + 1].name,
+		uint64_t f = qw_segment_first_lsn(dir, segs[first + 1].name,
 						      shard,
 						      segs[first + 1].num);
 		if (f == 0 || f > st->snapshot_lsn)
@@ -352,7 +352,7 @@ static int replay_log(const char *dir, uint16_t shard,
 	struct qr_wal_parse_result res;
 	int n, first, rc;
 
-	n = qr_wal_list_files(dir, shard, "wal", "seg", &segs);
+	n = qw_list_files(dir, shard, "wal", "seg", &segs);
 	if (n < 0)
 		return n;
 	first = drop_covered(dir, shard, opt->read_only, segs, n, st);
@@ -407,7 +407,7 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 	memset(st, 0, sizeof(*st));
 	if (!dir)
 		return QR_EINVAL;
-	if (!qr_wal_dir_fits(dir)) { /* V4: refused, never cut */
+	if (!qw_dir_fits(dir)) { /* V4: refused, never cut */
 		snprintf(st->message, sizeof(st->message),
 			 "data directory: path longer than %d bytes",
 			 QR_PATH_BYTES_MAX - QR_WAL_NAME_BYTES_MAX);

@@ -18,14 +18,14 @@
 
 #define REAP_BURST 64 /* completions peeked at once */
 
-static void ring_fail(struct qr_wal_ring *r)
+static void ring_fail(struct qw_ring *r)
 {
 	if (!*r->err) /* R3: the first error wins */
 		*r->err = QR_EIO;
 }
 
-int qr_wal_ring_init(struct qr_wal_ring *r, unsigned entries,
-		     const struct iovec *iov, unsigned nbufs, int *err)
+int qw_ring_init(struct qw_ring *r, unsigned entries, const struct iovec *iov,
+		 unsigned nbufs, int *err)
 {
 	QR_ASSERT(err);
 	memset(r, 0, sizeof(*r));
@@ -43,29 +43,27 @@ int qr_wal_ring_init(struct qr_wal_ring *r, unsigned entries,
 	return 0;
 }
 
-void qr_wal_ring_exit(struct qr_wal_ring *r)
+void qw_ring_exit(struct qw_ring *r)
 {
 	if (r->ready)
 		io_uring_queue_exit(&r->uring);
 	r->ready = false;
 }
 
-void qr_wal_ring_on(struct qr_wal_ring *r, uint32_t kind, qr_wal_ring_fn fn,
-		    void *ctx)
+void qw_ring_on(struct qw_ring *r, uint32_t kind, qw_ring_fn fn, void *ctx)
 {
 	QR_ASSERT(kind > 0 && kind < QR_WAL_RING_KINDS && fn);
 	QR_ASSERT(!r->handler[kind].fn); /* one owner per kind */
-	r->handler[kind] = (struct qr_wal_ring_handler){ fn, ctx };
+	r->handler[kind] = (struct qw_ring_handler){fn, ctx};
 }
 
-void qr_wal_ring_on_reaped(struct qr_wal_ring *r, void (*fn)(void *ctx),
-			   void *ctx)
+void qw_ring_on_reaped(struct qw_ring *r, void (*fn)(void *ctx), void *ctx)
 {
 	r->after_reap = fn;
 	r->after_ctx = ctx;
 }
 
-void qr_wal_ring_flush(struct qr_wal_ring *r)
+void qw_ring_flush(struct qw_ring *r)
 {
 	if (!r->sq_pending)
 		return;
@@ -77,11 +75,11 @@ void qr_wal_ring_flush(struct qr_wal_ring *r)
 		r->sq_pending -= QR_MIN((uint32_t)rc, r->sq_pending);
 }
 
-struct io_uring_sqe *qr_wal_ring_sqe(struct qr_wal_ring *r)
+struct io_uring_sqe *qw_ring_sqe(struct qw_ring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
 	if (!sqe) {
-		qr_wal_ring_flush(r);
+		qw_ring_flush(r);
 		sqe = io_uring_get_sqe(&r->uring);
 	}
 	if (sqe)
@@ -89,27 +87,27 @@ struct io_uring_sqe *qr_wal_ring_sqe(struct qr_wal_ring *r)
 	return sqe;
 }
 
-static void dispatch(struct qr_wal_ring *r, uint64_t tag, int res)
+static void dispatch(struct qw_ring *r, uint64_t tag, int res)
 {
 	uint32_t kind = (uint32_t)(tag >> 32);
 	QR_ASSERT(kind < QR_WAL_RING_KINDS && r->handler[kind].fn); /* R2 */
 	r->handler[kind].fn(r->handler[kind].ctx, kind, (uint32_t)tag, res);
 }
 
-void qr_wal_ring_reap(struct qr_wal_ring *r, bool wait_one)
+void qw_ring_reap(struct qw_ring *r, bool wait_one)
 {
 	struct io_uring_cqe *cqes[REAP_BURST];
 
 	if (wait_one) {
 		struct io_uring_cqe *cqe;
-		qr_wal_ring_flush(r);
+		qw_ring_flush(r);
 		int rc = io_uring_wait_cqe(&r->uring, &cqe);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
 			ring_fail(r); /* R3 */
 	}
 	for (;;) {
-		unsigned n = io_uring_peek_batch_cqe(&r->uring, cqes,
-						     REAP_BURST);
+		unsigned n =
+			io_uring_peek_batch_cqe(&r->uring, cqes, REAP_BURST);
 		if (!n)
 			break;
 		for (unsigned i = 0; i < n; i++)

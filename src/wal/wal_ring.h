@@ -18,7 +18,7 @@
  *  R1. sq_pending counts the sqes handed out and not yet taken by the
  *      kernel; it never exceeds the SQ ring's size.
  *  R2. every tag names a kind with a handler: checked when a tag is made
- *      (qr_wal_ring_tag) and when its completion is dispatched.
+ *      (qw_ring_tag) and when its completion is dispatched.
  *  R3. a refused submit or wait sets the owner's sticky error word (the
  *      first error wins); the ring never retries an op itself.
  *  R4. after every reap the after-reap hook runs once (the log's in-order
@@ -37,21 +37,20 @@
 #define QR_WAL_RING_KINDS 16 /* tag kinds 1..15; 0 is never registered */
 
 /* A completion: the kind and index from its tag, and the op's result. */
-typedef void (*qr_wal_ring_fn)(void *ctx, uint32_t kind, uint32_t idx,
-			       int res);
+typedef void (*qw_ring_fn)(void *ctx, uint32_t kind, uint32_t idx, int res);
 
-struct qr_wal_ring_handler {
-	qr_wal_ring_fn fn;   /* NULL: kind not registered */
+struct qw_ring_handler {
+	qw_ring_fn fn; /* NULL: kind not registered */
 	void *ctx;
 };
 
-struct qr_wal_ring {
+struct qw_ring {
 	struct io_uring uring;
-	bool ready;          /* queue initialised (exit needed) */
-	int *err;            /* the owner's sticky error word (R3) */
+	bool ready;	     /* queue initialised (exit needed) */
+	int *err;	     /* the owner's sticky error word (R3) */
 	uint32_t sq_pending; /* sqes handed out, not yet submitted (R1) */
 	uint32_t sq_entries; /* size of the SQ ring */
-	struct qr_wal_ring_handler handler[QR_WAL_RING_KINDS];
+	struct qw_ring_handler handler[QR_WAL_RING_KINDS];
 	void (*after_reap)(void *ctx); /* R4; may be NULL */
 	void *after_ctx;
 };
@@ -61,34 +60,32 @@ struct qr_wal_ring {
  * buffers (iov). err: where refused submits are reported (R3). 0, or
  * QR_ENOMEM, QR_EIO; on error nothing is left to undo.
  */
-int qr_wal_ring_init(struct qr_wal_ring *r, unsigned entries,
-		     const struct iovec *iov, unsigned nbufs, int *err);
+int qw_ring_init(struct qw_ring *r, unsigned entries, const struct iovec *iov,
+		 unsigned nbufs, int *err);
 /* Tear down (no wait: the caller drained what it needed). */
-void qr_wal_ring_exit(struct qr_wal_ring *r);
+void qw_ring_exit(struct qw_ring *r);
 
 /* Completions of this kind go to fn(ctx, kind, idx, res). */
-void qr_wal_ring_on(struct qr_wal_ring *r, uint32_t kind, qr_wal_ring_fn fn,
-		    void *ctx);
+void qw_ring_on(struct qw_ring *r, uint32_t kind, qw_ring_fn fn, void *ctx);
 /* fn(ctx) runs after every reap (R4). */
-void qr_wal_ring_on_reaped(struct qr_wal_ring *r, void (*fn)(void *ctx),
-			   void *ctx);
+void qw_ring_on_reaped(struct qw_ring *r, void (*fn)(void *ctx), void *ctx);
 
 /* An sqe (flushing the SQ once if it is full), or NULL: back-pressure. */
-struct io_uring_sqe *qr_wal_ring_sqe(struct qr_wal_ring *r);
+struct io_uring_sqe *qw_ring_sqe(struct qw_ring *r);
 /* Submit what is pending (no wait). */
-void qr_wal_ring_flush(struct qr_wal_ring *r);
+void qw_ring_flush(struct qw_ring *r);
 /* Dispatch every completion available (wait_one: block for at least one
  * first, after a flush), then run the after-reap hook. */
-void qr_wal_ring_reap(struct qr_wal_ring *r, bool wait_one);
+void qw_ring_reap(struct qw_ring *r, bool wait_one);
 
-static inline unsigned qr_wal_ring_space(struct qr_wal_ring *r)
+static inline unsigned qw_ring_space(struct qw_ring *r)
 {
 	return io_uring_sq_space_left(&r->uring);
 }
 
 /* The user_data of an op: kind << 32 | idx (R2: kind is registered). */
-static inline uint64_t qr_wal_ring_tag(const struct qr_wal_ring *r,
-				       uint32_t kind, uint32_t idx)
+static inline uint64_t qw_ring_tag(const struct qw_ring *r, uint32_t kind,
+				   uint32_t idx)
 {
 	QR_ASSERT(kind < QR_WAL_RING_KINDS && r->handler[kind].fn); /* R2 */
 	return (uint64_t)kind << 32 | idx;

@@ -4,8 +4,8 @@
  * through the WAL's ring (docs/wal.md, "Snapshots").
  *
  * Dependencies: wal_ring.c (sqes, submit, reap; its TAG_SNAP_* completions
- * come back through the handlers qr_wal_snap_init() registers) and
- * wal_format.c. wal.c calls qr_wal_snap_init/poll/abandon; this file calls
+ * come back through the handlers qw_snap_init() registers) and
+ * wal_format.c. wal.c calls qw_snap_init/poll/abandon; this file calls
  * nothing in wal.c (the graph: wal_ring.h).
  *
  *   begin --openat--> SCANNING --step()...--> DRAINING --fsync--> SYNCING
@@ -61,7 +61,7 @@ static void snap_fail(struct qr_wal *w, int err)
 
 static struct io_uring_sqe *snap_sqe(struct qr_wal *w)
 {
-	struct io_uring_sqe *sqe = qr_wal_ring_sqe(&w->ring);
+	struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
 	QR_ASSERT(sqe); /* the ring is sized for everything in flight */
 	return sqe;
 }
@@ -73,7 +73,7 @@ static void write_buf(struct qr_wal *w, int i, uint32_t len)
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_write_fixed(sqe, s->fd, s->buf[i], len, s->off,
 				  (int)(w->nslots + (uint32_t)i));
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_WRITE,
+	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_WRITE,
 					       (uint32_t)i | len << 3));
 	s->busy[i] = true;
 	s->writes++;
@@ -141,7 +141,7 @@ static int copy_entry(void *arg, const struct qr_wal_record *rec)
 		int i = free_buf(s);
 		while (i < 0) {
 			w->stats.snapshot_stalls++;
-			qr_wal_ring_reap(&w->ring, true);
+			qw_ring_reap(&w->ring, true);
 			if (w->err || s->state == SNAP_FAILED)
 				return QR_EIO;
 			i = free_buf(s);
@@ -194,10 +194,10 @@ int qr_wal_snapshot_begin(struct qr_wal *w,
 	io_uring_prep_openat(sqe, AT_FDCWD, s->tmp_path,
 			     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
 			     (w->direct ? O_DIRECT : 0), 0644);
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OPEN, 0));
+	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_OPEN, 0));
 	s->ops = 1;
 	s->state = SNAP_OPENING;
-	qr_wal_ring_flush(&w->ring);
+	qw_ring_flush(&w->ring);
 	return 0;
 }
 
@@ -275,11 +275,11 @@ static bool delete_round(struct qr_wal *w)
 	for (uint32_t i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = snap_sqe(w);
 		io_uring_prep_unlinkat(sqe, AT_FDCWD, s->unlink_paths[i], 0);
-		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 1));
+		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_OP, 1));
 	}
 	s->ops = n;
 	if (n)
-		qr_wal_ring_flush(&w->ring); /* the paths are read at submission */
+		qw_ring_flush(&w->ring); /* the paths are read at submission */
 	return n > 0;
 }
 
@@ -287,7 +287,7 @@ static void dir_sync(struct qr_wal *w)
 {
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_fsync(sqe, w->dirfd, 0);
-	io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
+	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 	w->snap.ops = 1;
 }
 
@@ -360,21 +360,21 @@ static void snap_complete(void *ctx, uint32_t k, uint32_t idx, int res)
 	}
 }
 
-void qr_wal_snap_init(struct qr_wal *w)
+void qw_snap_init(struct qr_wal *w)
 {
-	qr_wal_ring_on(&w->ring, TAG_SNAP_OPEN, snap_complete, w);
-	qr_wal_ring_on(&w->ring, TAG_SNAP_WRITE, snap_complete, w);
-	qr_wal_ring_on(&w->ring, TAG_SNAP_OP, snap_complete, w);
+	qw_ring_on(&w->ring, TAG_SNAP_OPEN, snap_complete, w);
+	qw_ring_on(&w->ring, TAG_SNAP_WRITE, snap_complete, w);
+	qw_ring_on(&w->ring, TAG_SNAP_OP, snap_complete, w);
 }
 
-void qr_wal_snap_poll(struct qr_wal *w)
+void qw_snap_poll(struct qr_wal *w)
 {
 	struct snap *s = &w->snap;
 
 	if (s->state == SNAP_DRAINING && !s->writes) {
 		struct io_uring_sqe *sqe = snap_sqe(w);
 		io_uring_prep_fsync(sqe, s->fd, 0);
-		io_uring_sqe_set_data64(sqe, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
+		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 		s->ops = 1;
 		s->state = SNAP_SYNCING;
 	} else if (s->state == SNAP_WAIT_DURABLE &&
@@ -384,13 +384,13 @@ void qr_wal_snap_poll(struct qr_wal *w)
 		io_uring_prep_renameat(a, AT_FDCWD, s->tmp_path, AT_FDCWD,
 				       s->path, 0);
 		a->flags |= IOSQE_IO_LINK;
-		io_uring_sqe_set_data64(a, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
+		io_uring_sqe_set_data64(a, qw_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 		b = snap_sqe(w);
 		io_uring_prep_fsync(b, w->dirfd, 0);
-		io_uring_sqe_set_data64(b, qr_wal_ring_tag(&w->ring, TAG_SNAP_OP, 0));
+		io_uring_sqe_set_data64(b, qw_ring_tag(&w->ring, TAG_SNAP_OP, 0));
 		s->ops = 2;
 		s->state = SNAP_RENAMING;
-		qr_wal_ring_flush(&w->ring);
+		qw_ring_flush(&w->ring);
 	}
 }
 
@@ -457,17 +457,17 @@ int qr_wal_snapshot_step(struct qr_wal *w, uint32_t budget_entries)
 			s->state = SNAP_DRAINING;
 		}
 	}
-	qr_wal_ring_flush(&w->ring);
+	qw_ring_flush(&w->ring);
 	return 1;
 }
 
-void qr_wal_snap_abandon(struct qr_wal *w)
+void qw_snap_abandon(struct qr_wal *w)
 {
 	struct snap *s = &w->snap;
 	if (s->state == SNAP_IDLE)
 		return;
 	for (uint32_t i = 0; i < 1u << 20 && (s->writes || s->ops); i++)
-		qr_wal_ring_reap(&w->ring, true);
+		qw_ring_reap(&w->ring, true);
 	if (s->state != SNAP_DELETING && s->state != SNAP_DONE)
 		cleanup_failed(w);
 	s->state = SNAP_IDLE;
