@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "quorate/err.h"
+#include "quorate/limits.h"
 #include "wal/wal.h"
 
 #define LAT_MAX (16u << 20) /* latencies kept per run */
@@ -241,9 +243,13 @@ static int run_wal(const struct opts *o)
 
 static int run_baseline(const struct opts *o)
 {
-	char path[600];
+	char path[QR_PATH_BYTES_MAX];
 	static uint8_t buf[65536];
-	snprintf(path, sizeof(path), "%s/baseline.dat", o->dir);
+	int l = snprintf(path, sizeof(path), "%s/baseline.dat", o->dir);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		fprintf(stderr, "wal-bench: %s: path too long\n", o->dir);
+		return 1;
+	}
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || posix_fallocate(fd, 0, 256 << 20)) {
 		perror(path);
@@ -364,11 +370,13 @@ static uint64_t dir_bytes(const char *dir)
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	uint64_t sum = 0;
-	char p[700];
+	char p[QR_PATH_BYTES_MAX];
 	while (d && (e = readdir(d))) {
 		struct stat st;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (e->d_name[0] != '.' && stat(p, &st) == 0)
+		int l = snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		bool fits = l >= 0 && (size_t)l < sizeof(p);
+		/* A path too long to name cannot be stat()ed: not counted. */
+		if (fits && e->d_name[0] != '.' && stat(p, &st) == 0)
 			sum += (uint64_t)st.st_blocks * 512;
 	}
 	if (d)

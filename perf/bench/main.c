@@ -26,6 +26,7 @@
 #include "core/wire.h"
 #include "net/packet.h"
 #include "quorate/err.h"
+#include "quorate/limits.h"
 
 #define SWEEP_RATES_MAX 64
 
@@ -563,7 +564,7 @@ static int transport_setup(struct bench_config *cfg, const struct options *o,
 		s.has_gen_mac = true;
 	}
 	/* {run}: tools/cluster keeps cluster.ini in its run dir. */
-	char dir[256];
+	char dir[sizeof(cfg->cluster.path)]; /* a prefix of it */
 	if (!s.run_dir) {
 		snprintf(dir, sizeof(dir), "%s", cfg->cluster.path);
 		char *slash = strrchr(dir, '/');
@@ -890,9 +891,15 @@ static int run_all(struct bench_config *cfgp, const struct options *op,
 			write_json_run(json, &cfg, &o, &st);
 		}
 		if (o.hdr_file) {
-			char path[1024];
-			snprintf(path, sizeof(path), "%s-%.0f.hdr", o.hdr_file,
-				 cfg.rate);
+			char path[QR_PATH_BYTES_MAX];
+			int l = snprintf(path, sizeof(path), "%s-%.0f.hdr",
+					 o.hdr_file, cfg.rate);
+			if (l < 0 || (size_t)l >= sizeof(path)) {
+				fprintf(stderr, "quorate-bench: --hdr %s: "
+						"path too long\n",
+					o.hdr_file);
+				return 2;
+			}
 			if (write_hdr(path, h))
 				return 2;
 		}

@@ -34,7 +34,9 @@
 #include <rte_ring.h>
 
 #include "common/cluster.h"
+#include "common/compiler.h"
 #include "quorate/err.h"
+#include "quorate/limits.h"
 #include "server/mgmt.h"
 #include "server/profile.h"
 #include "shard/shard.h"
@@ -44,6 +46,9 @@
 #define EXIT_RECOVERY 4
 #define EAL_ARGS_MAX  64
 #define RING_SIZE     4096
+/* Start-up messages name up to two paths, each < QR_PATH_BYTES_MAX, and
+ * never get cut. */
+#define ERR_BYTES_MAX (2 * QR_PATH_BYTES_MAX + 256)
 
 struct options {
 	const char *config, *profile, *run_dir, *data_dir;
@@ -168,20 +173,36 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* mkdir -p, then prove we can create a file there. */
+/*
+ * mkdir -p, then prove we can create a file there. A directory whose probe
+ * path would not fit QR_PATH_BYTES_MAX is refused (limits.h L4): every WAL
+ * file name the shards build below it must fit too.
+ */
 static int check_data_dir(const char *dir, char *err, size_t n)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s", dir);
+	char path[QR_PATH_BYTES_MAX];
+	char probe[QR_PATH_BYTES_MAX];
+	int l = snprintf(probe, sizeof(probe), "%s/.quorated-write-test", dir);
+	if (l < 0 || (size_t)l >= sizeof(probe)) {
+		snprintf(err, n,
+			 "data directory: path too long (%zu bytes; at most "
+			 "%d with its file names)",
+			 strlen(dir), QR_PATH_BYTES_MAX);
+		return QR_ECONFIG;
+	}
+	/* The probe fits, so the directory, a prefix of it, fits path. */
+	size_t dir_len = strlen(dir);
+	QR_ASSERT(dir_len < sizeof(path));
+	memcpy(path, dir, dir_len + 1);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = 0;
 		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			/* path is a prefix of dir: print it from dir. */
 			snprintf(err, n,
-				 "data directory %s: cannot create "
-				 "%s: %s",
-				 dir, path, strerror(errno));
+				 "data directory %s: cannot create %.*s: %s",
+				 dir, (int)(p - path), dir, strerror(errno));
 			return QR_ECONFIG;
 		}
 		*p = '/';
@@ -191,8 +212,6 @@ static int check_data_dir(const char *dir, char *err, size_t n)
 			 strerror(errno));
 		return QR_ECONFIG;
 	}
-	char probe[600];
-	snprintf(probe, sizeof(probe), "%s/.quorated-write-test", dir);
 	int fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0600);
 	if (fd < 0) {
 		snprintf(err, n, "data directory %s: not writable: %s", dir,
@@ -433,7 +452,7 @@ int main(int argc, char **argv)
 	struct options o;
 	if (parse_args(argc, argv, &o))
 		return 1;
-	char err[512];
+	static char err[ERR_BYTES_MAX];
 	static struct qr_cluster cl;
 	if (qr_cluster_load(o.config, &cl, err, sizeof(err))) {
 		fprintf(stderr, "quorated: %s\n", err);

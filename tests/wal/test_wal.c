@@ -64,7 +64,7 @@ static void seg_name(const char *dir, int n, char *out, size_t len)
 	out[0] = 0;
 	for (int i = 0; i < k; i++) {
 		if (strstr(v[i]->d_name, ".seg") && j++ == n)
-			snprintf(out, len, "%s/%s", dir, v[i]->d_name);
+			wt_path(out, len, dir, v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);
@@ -330,7 +330,7 @@ static void poke(const char *path, uint64_t off, uint8_t xor)
 static void test_torn_tail_truncated(void)
 {
 	char *dir = wt_tmpdir();
-	char seg[600];
+	char seg[QR_PATH_BYTES_MAX];
 	write_batches(dir, 100, 10);
 	seg_name(dir, 0, seg, sizeof(seg));
 	/* 10 batches of one block each after the header: junk in the
@@ -361,7 +361,7 @@ static void test_torn_tail_truncated(void)
 static void test_mid_log_corruption_refused(void)
 {
 	char *dir = wt_tmpdir();
-	char seg[600];
+	char seg[QR_PATH_BYTES_MAX];
 	write_batches(dir, 100, 10);
 	seg_name(dir, 0, seg, sizeof(seg));
 	poke(seg, 2 * 4096 + 300, 0x10); /* second batch */
@@ -396,7 +396,7 @@ static void test_mid_log_corruption_refused(void)
 static void test_missing_segment_refused(void)
 {
 	char *dir = wt_tmpdir();
-	char seg[600];
+	char seg[QR_PATH_BYTES_MAX];
 	write_batches(dir, 2000, 100);
 	CU_ASSERT(count_files(dir, ".seg") > 3);
 	seg_name(dir, 1, seg, sizeof(seg));
@@ -554,12 +554,11 @@ static void test_snapshot_corrupt_refused(void)
 		qr_wal_poll(w, wt_now_us());
 	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
 	struct dirent **v;
-	char path[600] = "";
+	char path[QR_PATH_BYTES_MAX] = "";
 	int k = scandir(dir, &v, NULL, alphasort);
 	for (int i = 0; i < k; i++) {
 		if (strstr(v[i]->d_name, ".snap"))
-			snprintf(path, sizeof(path), "%s/%s", dir,
-				 v[i]->d_name);
+			wt_path(path, sizeof(path), dir, v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);

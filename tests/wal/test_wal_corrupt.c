@@ -33,7 +33,7 @@ struct extent {
 	uint64_t first, last;
 };
 
-static char names[64][300];
+static char names[64][256]; /* d_name is at most 256 bytes */
 static int nfiles;
 static struct extent ext[4096];
 static int next_ext;
@@ -88,9 +88,9 @@ static void map_extents(const char *dir)
 {
 	next_ext = 0;
 	for (int f = 0; f < nfiles; f++) {
-		char path[700];
+		char path[QR_PATH_BYTES_MAX];
 		uint64_t len;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[f]);
+		wt_path(path, sizeof(path), dir, names[f]);
 		uint8_t *p = slurp(path, &len);
 		for (uint64_t pos = 4096; pos + 4096 <= len;) {
 			struct qr_wal_batch_hdr h;
@@ -158,18 +158,18 @@ int main(int argc, char **argv)
 	uint64_t refused = 0, torn = 0, harmless = 0, failures = 0;
 	for (uint32_t c = 0; c < cases && failures < 5; c++) {
 		/* Fresh copy. */
-		char path[700], victim[700];
+		char path[QR_PATH_BYTES_MAX], victim[QR_PATH_BYTES_MAX];
 		for (int f = 0; f < nfiles; f++) {
 			uint64_t len;
-			snprintf(path, sizeof(path), "%s/%s", base, names[f]);
+			wt_path(path, sizeof(path), base, names[f]);
 			uint8_t *p = slurp(path, &len);
-			snprintf(path, sizeof(path), "%s/%s", work, names[f]);
+			wt_path(path, sizeof(path), work, names[f]);
 			spit(path, p, len);
 			free(p);
 		}
 		int f = (int)(rnd(&x) % (uint64_t)nfiles);
 		uint64_t len;
-		snprintf(victim, sizeof(victim), "%s/%s", work, names[f]);
+		wt_path(victim, sizeof(victim), work, names[f]);
 		uint8_t *p = slurp(victim, &len);
 		/* Aim at data most of the time: damage near the extents. */
 		uint64_t span = len;
@@ -293,8 +293,7 @@ int main(int argc, char **argv)
 		while ((de = readdir(d))) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", work,
-				 de->d_name);
+			wt_path(path, sizeof(path), work, de->d_name);
 			unlink(path);
 		}
 		closedir(d);

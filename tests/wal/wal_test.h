@@ -17,18 +17,36 @@
 #include <unistd.h>
 
 #include "core/env.h"
+#include "quorate/limits.h"
 #include "wal/wal.h"
 
 static inline char *wt_tmpdir(void)
 {
 	const char *t = getenv("TMPDIR");
-	char *p = malloc(512);
-	snprintf(p, 512, "%s/qr-wal.XXXXXX", t && *t ? t : "/tmp");
+	char *p = malloc(QR_PATH_BYTES_MAX);
+	int l = snprintf(p, QR_PATH_BYTES_MAX, "%s/qr-wal.XXXXXX",
+			 t && *t ? t : "/tmp");
+	if (l < 0 || l >= QR_PATH_BYTES_MAX) {
+		fprintf(stderr, "wt_tmpdir: TMPDIR too long\n");
+		abort();
+	}
 	if (!mkdtemp(p)) {
 		perror("mkdtemp");
 		abort();
 	}
 	return p;
+}
+
+/* out = dir/name; a path that does not fit out is a test bug: abort. */
+static inline void wt_path(char *out, size_t n, const char *dir,
+			   const char *name)
+{
+	int l = snprintf(out, n, "%s/%s", dir, name);
+	if (l < 0 || (size_t)l >= n) {
+		fprintf(stderr, "wt_path: %s/%s: longer than %zu bytes\n",
+			dir, name, n);
+		abort();
+	}
 }
 
 static inline int wt_rm_one(const char *p, const struct stat *st, int flag,

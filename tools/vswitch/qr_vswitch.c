@@ -29,6 +29,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "quorate/limits.h"
+
 #define PORTS_MAX 66
 #define BURST	  32
 #define FDB_SIZE  256 /* MAC -> port, direct-mapped */
@@ -123,8 +125,13 @@ static void delay_drain(void)
 /* Re-read DIR/vswitch.delay ("PORT MICROSECONDS" lines). */
 static void delay_config(void)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/vswitch.delay", run_dir);
+	char path[QR_PATH_BYTES_MAX];
+	int l = snprintf(path, sizeof(path), "%s/vswitch.delay", run_dir);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		fprintf(stderr, "qr-vswitch: %s/vswitch.delay: path too long\n",
+			run_dir);
+		return;
+	}
 	uint64_t us[PORTS_MAX] = { 0 };
 	FILE *f = fopen(path, "r");
 	if (f) {
