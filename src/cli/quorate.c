@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cluster.h"
 #include "quorate/client.h"
 #include "quorate/err.h"
@@ -688,13 +689,6 @@ static bool json_valid_object(const char *s, size_t n)
 
 /* ---- stat ------------------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Ask one node: 0 and a malloc'd text, or an enum qr_err and a message. */
 static int stat_fetch(const char *path, const char *req,
 		      uint32_t deadline_ms, char **text, size_t *len,
@@ -716,7 +710,7 @@ static int stat_fetch(const char *path, const char *req,
 		close(fd);
 		return QR_EUNAVAILABLE;
 	}
-	uint64_t end = mono_ms() + deadline_ms;
+	uint64_t end = qr_clock_mono_ms() + deadline_ms;
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
 	int rc = 0;
@@ -733,7 +727,7 @@ static int stat_fetch(const char *path, const char *req,
 	}
 	shutdown(fd, SHUT_WR);
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = qr_clock_mono_ms();
 		if (now >= end) {
 			snprintf(msg, msg_len,
 				 "%s: no complete answer in %u ms", path,

@@ -22,6 +22,7 @@
  * past its deadline by more than one ppoll() wake-up; req_ids are unique
  * per handle (random 64-bit base + counter); the session token only grows.
  */
+#include "common/clock.h"
 #include "quorate/client.h"
 
 #include <arpa/inet.h>
@@ -220,13 +221,6 @@ int qr_client_replicas(const struct qr_client *c, const void *key,
 	return c->pl.rf;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Replica index (into the replica set) of attempt k. */
 static unsigned attempt_replica(const struct qr_client *c, bool is_write,
 				unsigned start, unsigned k)
@@ -411,11 +405,11 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 	uint64_t deadline_ms =
 		o->deadline_ms ? o->deadline_ms : c->opt.deadline_ms;
 	unsigned attempts = c->opt.retries + 1;
-	uint64_t t0 = now_us(), deadline_us = t0 + deadline_ms * 1000;
+	uint64_t t0 = qr_clock_mono_us(), deadline_us = t0 + deadline_ms * 1000;
 	uint64_t interval_us = deadline_ms * 1000 / attempts;
 
 	for (unsigned k = 0; k < attempts; k++) {
-		uint64_t now = now_us();
+		uint64_t now = qr_clock_mono_us();
 		if (now >= deadline_us)
 			break;
 		uint16_t node =
@@ -467,7 +461,7 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 			rc = drain(c, &p);
 			if (rc)
 				goto done;
-			now = now_us();
+			now = qr_clock_mono_us();
 			if (now >= until)
 				break;
 			uint64_t wait = until - now;

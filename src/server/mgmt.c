@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Management endpoint and telemetry: see mgmt.h. */
+#include "common/clock.h"
 #include "server/mgmt.h"
 
 #include <errno.h>
@@ -54,13 +55,6 @@ static void jb(struct jbuf *b, const char *fmt, ...)
 		return;
 	}
 	b->len += (size_t)n;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Every shard's counters summed: what stat and telemetry both report. */
@@ -238,10 +232,7 @@ static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));
 	uint64_t now_us = qr_shard_now_us(cfg->shards[0]);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t wall_ms = (uint64_t)ts.tv_sec * 1000 +
-			   (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t wall_ms = qr_clock_wall_ms();
 	uint64_t wm = UINT64_MAX, hints = 0;
 	bool orphan = false;
 	for (uint16_t i = 0; i < cfg->nshards; i++) {
@@ -312,9 +303,9 @@ static void serve(struct qr_mgmt *m, int fd)
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	/* One line, within one second in all: a slow client cannot hold the
 	 * thread (a byte a second would otherwise do it). */
-	uint64_t give_up = mono_ms() + 1000;
-	while (got < sizeof(cmd) - 1 && mono_ms() < give_up &&
-	       poll(&p, 1, (int)(give_up - mono_ms())) == 1) {
+	uint64_t give_up = qr_clock_mono_ms() + 1000;
+	while (got < sizeof(cmd) - 1 && qr_clock_mono_ms() < give_up &&
+	       poll(&p, 1, (int)(give_up - qr_clock_mono_ms())) == 1) {
 		ssize_t r = read(fd, cmd + got, sizeof(cmd) - 1 - got);
 		if (r <= 0)
 			break;
@@ -428,7 +419,7 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 	}
 	m->cfg = *cfg;
 	m->fd = -1;
-	m->start_s = mono_ms() / 1000;
+	m->start_s = qr_clock_mono_ms() / 1000;
 	rte_telemetry_register_cmd("/quorate/stats", tm_stats,
 				   "quorate node counters (as quorate stat). "
 				   "No parameters");

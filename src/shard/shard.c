@@ -31,6 +31,7 @@
 #include <rte_random.h>
 #include <rte_ring.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "net/arp.h"
 #include "net/packet.h"
@@ -156,11 +157,8 @@ static uint64_t env_wall_ms(void *ctx)
 static void env_pause(void *ctx)
 {
 	struct qr_shard *s = ctx;
-	struct timespec ts;
 	rte_pause();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->wall_ms =
-		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->wall_ms = qr_clock_wall_ms();
 }
 
 static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
@@ -308,10 +306,7 @@ static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts, unsigned n)
 
 static void read_clocks(struct qr_shard *s)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->wall_ms =
-		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->wall_ms = qr_clock_wall_ms();
 	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
 }
 
