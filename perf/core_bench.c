@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "core/core.h"
@@ -181,19 +182,12 @@ static void drain(struct bench *b)
 	}
 }
 
-static double cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* ops requests, `outstanding` injected per round; returns CPU ns per op. */
 static double run(struct bench *b, uint64_t ops, uint32_t keys,
 		  uint32_t outstanding)
 {
 	b->replies = b->reply_errors = 0;
-	double t0 = cpu_ns();
+	double t0 = (double)qr_clock_cpu_ns();
 	uint64_t sent = 0;
 	while (sent < ops) {
 		for (uint32_t i = 0; i < outstanding && sent < ops; i++) {
@@ -209,7 +203,7 @@ static double run(struct bench *b, uint64_t ops, uint32_t keys,
 			for (int i = 0; i < NODES; i++)
 				qr_core_tick(b->core[i]);
 	}
-	double t1 = cpu_ns();
+	double t1 = (double)qr_clock_cpu_ns();
 	if (b->replies != ops || b->reply_errors) {
 		fprintf(stderr,
 			"core-bench: %" PRIu64 " ok replies, %" PRIu64

@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cluster.h"
+#include "common/compiler.h"
 #include "quorate/client.h"
 #include "quorate/err.h"
 #include "qr_config.h"
@@ -688,13 +690,6 @@ static bool json_valid_object(const char *s, size_t n)
 
 /* ---- stat ------------------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Ask one node: 0 and a malloc'd text, or an enum qr_err and a message. */
 static int stat_fetch(const char *path, const char *req,
 		      uint32_t deadline_ms, char **text, size_t *len,
@@ -716,7 +711,7 @@ static int stat_fetch(const char *path, const char *req,
 		close(fd);
 		return QR_EUNAVAILABLE;
 	}
-	uint64_t end = mono_ms() + deadline_ms;
+	uint64_t end = qr_clock_mono_ms() + deadline_ms;
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
 	int rc = 0;
@@ -733,7 +728,7 @@ static int stat_fetch(const char *path, const char *req,
 	}
 	shutdown(fd, SHUT_WR);
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = qr_clock_mono_ms();
 		if (now >= end) {
 			snprintf(msg, msg_len,
 				 "%s: no complete answer in %u ms", path,
@@ -870,15 +865,148 @@ static int do_stat(struct cli *cl, const char *op, int argc, char **argv)
 
 /* ---- main ------------------------------------------------------------- */
 
+enum {
+	OPT_COORDINATOR = 256,
+	OPT_ON_STALE,
+	OPT_LINEARIZABLE,
+	OPT_IF_ABSENT,
+	OPT_IF_VERSION,
+};
+
+#define OPT_NEXT (-1) /* an option parsed: go on */
+
+/* Options that choose how a request reads or writes: OPT_NEXT, or the
+ * exit status of a refusal (reported). */
+static int opt_request(struct cli *cl, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'C':
+		if (parse_consistency(cl, arg))
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--consistency '%s': expected one, "
+				    "quorum, all, any, r=N or w=N (N 1..7)",
+				    arg);
+		return OPT_NEXT;
+	case 'm':
+		if (parse_version(arg, &cl->ro.min_version))
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--min-version '%s': expected HLC or "
+				    "HLC.NODE",
+				    arg);
+		return OPT_NEXT;
+	case OPT_ON_STALE:
+		if (!strcmp(arg, "wait"))
+			cl->ro.on_stale = QR_ON_STALE_WAIT;
+		else if (!strcmp(arg, "error"))
+			cl->ro.on_stale = QR_ON_STALE_ERROR;
+		else if (!strcmp(arg, "quorum"))
+			cl->ro.on_stale = QR_ON_STALE_QUORUM;
+		else
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--on-stale '%s': expected wait, error "
+				    "or quorum",
+				    arg);
+		return OPT_NEXT;
+	case OPT_IF_VERSION:
+		if (parse_full_version(arg, &cl->exp_hlc, &cl->exp_node))
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--if-version '%s': expected HLC.NODE as "
+				    "printed",
+				    arg);
+		cl->if_version = true;
+		return OPT_NEXT;
+	}
+	QR_ASSERT(!"opt_request: not a request option");
+	return EXIT_OTHER;
+}
+
+/* Options that choose where and how long: OPT_NEXT or a refusal. */
+static int opt_routing(struct cli *cl, int opt, const char *arg)
+{
+	uint64_t v;
+	switch (opt) {
+	case 'd':
+		if (parse_u64(arg, 3600000, &v) || !v)
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--deadline-ms '%s': expected 1..3600000",
+				    arg);
+		cl->ro.deadline_ms = (uint32_t)v;
+		return OPT_NEXT;
+	case 'r':
+		if (parse_u64(arg, 63, &v))
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--retries '%s': expected 0..63", arg);
+		cl->retries = (uint32_t)v;
+		cl->retries_set = true;
+		return OPT_NEXT;
+	case OPT_COORDINATOR:
+		if (!strcmp(arg, "first"))
+			cl->coordinator = QR_COORD_FIRST;
+		else if (!strcmp(arg, "random"))
+			cl->coordinator = QR_COORD_RANDOM;
+		else
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--coordinator '%s': expected first or "
+				    "random",
+				    arg);
+		return OPT_NEXT;
+	case 'n':
+		if (parse_u64(arg, QR_CLUSTER_NODES_MAX - 1, &v))
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--node '%s': expected a node id", arg);
+		cl->node = (long)v;
+		return OPT_NEXT;
+	}
+	QR_ASSERT(!"opt_routing: not a routing option");
+	return EXIT_OTHER;
+}
+
+/* One getopt result: OPT_NEXT, or the exit status to return now. */
+static int opt_one(struct cli *cl, int opt, char **argv)
+{
+	switch (opt) {
+	case 'c':
+		cl->cluster = optarg;
+		return OPT_NEXT;
+	case 'C':
+	case 'm':
+	case OPT_ON_STALE:
+	case OPT_IF_VERSION:
+		return opt_request(cl, opt, optarg);
+	case 'd':
+	case 'r':
+	case OPT_COORDINATOR:
+	case 'n':
+		return opt_routing(cl, opt, optarg);
+	case OPT_LINEARIZABLE:
+		cl->linearizable = true;
+		return OPT_NEXT;
+	case OPT_IF_ABSENT:
+		cl->if_absent = true;
+		return OPT_NEXT;
+	case 'j':
+		json_mode = true;
+		return OPT_NEXT;
+	case 'v':
+		cl->verbose = true;
+		return OPT_NEXT;
+	case 'h':
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	case 'V':
+		printf("quorate %s\n", QR_VERSION);
+		return EXIT_OK;
+	case ':':
+		return fail(EXIT_USAGE, QR_EINVAL, NULL,
+			    "option '%s' needs a value", argv[optind - 1]);
+	default:
+		return fail(EXIT_USAGE, QR_EINVAL, NULL,
+			    "unknown option '%s'", argv[optind - 1]);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	enum {
-		OPT_COORDINATOR = 256,
-		OPT_ON_STALE,
-		OPT_LINEARIZABLE,
-		OPT_IF_ABSENT,
-		OPT_IF_VERSION,
-	};
 	static const struct option longopts[] = {
 		{"cluster", required_argument, NULL, 'c'},
 		{"consistency", required_argument, NULL, 'C'},
@@ -904,110 +1032,11 @@ int main(int argc, char **argv)
 			json_mode = true;
 	opterr = 0;
 	int opt;
-	uint64_t v;
 	while ((opt = getopt_long(argc, argv, ":c:C:d:r:m:n:jvhV", longopts,
 				  NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			cl.cluster = optarg;
-			break;
-		case 'C':
-			if (parse_consistency(&cl, optarg))
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--consistency '%s': expected one, "
-					    "quorum, all, any, r=N or w=N (N "
-					    "1..7)",
-					    optarg);
-			break;
-		case 'd':
-			if (parse_u64(optarg, 3600000, &v) || !v)
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--deadline-ms '%s': expected "
-					    "1..3600000",
-					    optarg);
-			cl.ro.deadline_ms = (uint32_t)v;
-			break;
-		case 'r':
-			if (parse_u64(optarg, 63, &v))
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--retries '%s': expected 0..63",
-					    optarg);
-			cl.retries = (uint32_t)v;
-			cl.retries_set = true;
-			break;
-		case 'm':
-			if (parse_version(optarg, &cl.ro.min_version))
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--min-version '%s': expected HLC "
-					    "or HLC.NODE",
-					    optarg);
-			break;
-		case OPT_ON_STALE:
-			if (!strcmp(optarg, "wait"))
-				cl.ro.on_stale = QR_ON_STALE_WAIT;
-			else if (!strcmp(optarg, "error"))
-				cl.ro.on_stale = QR_ON_STALE_ERROR;
-			else if (!strcmp(optarg, "quorum"))
-				cl.ro.on_stale = QR_ON_STALE_QUORUM;
-			else
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--on-stale '%s': expected wait, "
-					    "error or quorum",
-					    optarg);
-			break;
-		case OPT_LINEARIZABLE:
-			cl.linearizable = true;
-			break;
-		case OPT_IF_ABSENT:
-			cl.if_absent = true;
-			break;
-		case OPT_IF_VERSION:
-			if (parse_full_version(optarg, &cl.exp_hlc,
-					       &cl.exp_node))
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--if-version '%s': expected "
-					    "HLC.NODE as printed",
-					    optarg);
-			cl.if_version = true;
-			break;
-		case OPT_COORDINATOR:
-			if (!strcmp(optarg, "first"))
-				cl.coordinator = QR_COORD_FIRST;
-			else if (!strcmp(optarg, "random"))
-				cl.coordinator = QR_COORD_RANDOM;
-			else
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--coordinator '%s': expected "
-					    "first or random",
-					    optarg);
-			break;
-		case 'n':
-			if (parse_u64(optarg, QR_CLUSTER_NODES_MAX - 1, &v))
-				return fail(EXIT_USAGE, QR_EINVAL, NULL,
-					    "--node '%s': expected a node id",
-					    optarg);
-			cl.node = (long)v;
-			break;
-		case 'j':
-			json_mode = true;
-			break;
-		case 'v':
-			cl.verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("quorate %s\n", QR_VERSION);
-			return EXIT_OK;
-		case ':':
-			return fail(EXIT_USAGE, QR_EINVAL, NULL,
-				    "option '%s' needs a value",
-				    argv[optind - 1]);
-		default:
-			return fail(EXIT_USAGE, QR_EINVAL, NULL,
-				    "unknown option '%s'", argv[optind - 1]);
-		}
+		int code = opt_one(&cl, opt, argv);
+		if (code != OPT_NEXT)
+			return code;
 	}
 	if (optind >= argc)
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,

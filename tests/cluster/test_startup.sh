@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # quorated refuses to start, with a message naming what is wrong, on: a
 # missing or invalid cluster key, an unknown profile, a port that cannot be
-# opened, an unwritable data directory. Usage: test_startup.sh QUORATED
+# opened, an unwritable data directory, a data directory path too long. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,6 +61,11 @@ expect 2 "node 3: .*nodes 0..0|--node 3" -- --config "$tmp/c.ini" --node 3 --pro
 
 cluster ""
 expect 2 "data directory /dev/null/qr: cannot create" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --data-dir /dev/null/qr
+
+# A data directory whose file names would not fit QR_PATH_BYTES_MAX (4096):
+# refused by name, never cut short (include/quorate/limits.h L4).
+long=$tmp/$(printf 'd%.0s' $(seq 1 4100))
+expect 2 "data directory: path too long" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --data-dir "$long"
 
 # The interface does not exist: the af_packet port cannot open.
 cluster ""

@@ -938,7 +938,8 @@ static void check_convergence(struct sim *s)
 		/* The newest entry any replica holds; then every replica
 		 * must hold exactly it, or nothing if it is a tombstone
 		 * that may have been collected. */
-		struct qr_store_view best;
+		/* Read only once best_i >= 0; zeroed so that is visible. */
+		struct qr_store_view best = {0};
 		int best_i = -1;
 		for (int i = 0; i < s->pl.rf; i++) {
 			struct qr_store_view v;

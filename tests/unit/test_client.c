@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "common/rng.h"
@@ -68,17 +69,13 @@ static struct fake {
 static uint64_t env_now_us(void *ctx)
 {
 	(void)ctx;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return qr_clock_mono_us();
 }
 
 static uint64_t env_wall_ms(void *ctx)
 {
 	(void)ctx;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return qr_clock_wall_ms();
 }
 
 /* Client handle: the client's IPv4 (host order) << 16 | port. */
@@ -405,11 +402,6 @@ static void fake_stop(void)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-	return env_now_us(NULL) / 1000;
-}
-
 static struct qr_client *open_client(uint32_t deadline_ms, uint32_t retries)
 {
 	struct qr_client_options o;
@@ -677,10 +669,10 @@ static void unavailable_is_passed_through(void)
 	char key[32];
 	key_led_by(c, 0, key, sizeof(key));
 	set_mode(2, MUTE);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = qr_clock_mono_ms();
 	CU_ASSERT_EQUAL(put_s(c, key, "v", QR_CONSISTENCY_ALL, &r),
 			QR_EUNAVAILABLE);
-	CU_ASSERT(mono_ms() - t0 < 600); /* the node's answer, not ours */
+	CU_ASSERT(qr_clock_mono_ms() - t0 < 600); /* the node's answer, not ours */
 	/* Node 0, or (after failover, once node 2 is DOWN there) another
 	 * live replica: never the silent one. */
 	CU_ASSERT(r.coordinator < N && r.coordinator != 2);
@@ -695,17 +687,17 @@ static void timeout_when_every_node_is_silent(void)
 	struct qr_client *c = open_client(300, 2);
 	static struct qr_result r;
 	set_all(MUTE);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = qr_clock_mono_ms();
 	CU_ASSERT_EQUAL(put_s(c, "silent", "v", 0, &r), QR_ETIMEOUT);
-	uint64_t took = mono_ms() - t0;
+	uint64_t took = qr_clock_mono_ms() - t0;
 	CU_ASSERT(took >= 299 && took < 400);
 	CU_ASSERT_EQUAL(r.attempts, 3);
 	CU_ASSERT_EQUAL(r.status, QR_ETIMEOUT);
 	/* A per-request deadline overrides the handle's. */
 	struct qr_req_opts o = {.deadline_ms = 90};
-	t0 = mono_ms();
+	t0 = qr_clock_mono_ms();
 	CU_ASSERT_EQUAL(qr_client_get(c, "silent", 6, &o, &r), QR_ETIMEOUT);
-	took = mono_ms() - t0;
+	took = qr_clock_mono_ms() - t0;
 	CU_ASSERT(took >= 89 && took < 190);
 	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 2);
 	heal();

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/rng.h"
 #include "core/hlc.h"
 #include "quorate/err.h"
@@ -370,29 +371,21 @@ static void test_offset_applied(void)
 	CU_ASSERT_EQUAL(qr_hlc_now(&h), QR_HLC_MAKE(0, 1));
 }
 
-static uint64_t realtime_ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void test_default_source_is_realtime_ms(void)
 {
 	struct qr_hlc h;
 
 	qr_hlc_init(&h, NULL, 0);
-	uint64_t lo = realtime_ms_now();
+	uint64_t lo = qr_clock_wall_ms();
 	uint64_t w = qr_hlc_wall_ms(&h);
 	uint64_t t = qr_hlc_now(&h);
-	uint64_t hi = realtime_ms_now();
+	uint64_t hi = qr_clock_wall_ms();
 	CU_ASSERT(w >= lo && w <= hi);
 	CU_ASSERT(QR_HLC_MS(t) >= lo && QR_HLC_MS(t) <= hi);
 	qr_hlc_set_offset(&h, -1000);
-	lo = realtime_ms_now();
+	lo = qr_clock_wall_ms();
 	w = qr_hlc_wall_ms(&h);
-	hi = realtime_ms_now();
+	hi = qr_clock_wall_ms();
 	CU_ASSERT(w + 1000 >= lo && w + 1000 <= hi);
 }
 

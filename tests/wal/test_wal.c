@@ -64,8 +64,7 @@ static void seg_name(const char *dir, int n, char *out, size_t len)
 	out[0] = 0;
 	for (int i = 0; i < k; i++) {
 		if (strstr(v[i]->d_name, ".seg") && j++ == n)
-			CU_ASSERT((size_t)snprintf(out, len, "%s/%s", dir,
-						   v[i]->d_name) < len);
+			wt_path(out, len, dir, v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);
@@ -102,11 +101,11 @@ static void test_group_commit_one_batch(void)
 		wt_gen(&g, l, WT_KEYS_DEFAULT, 64);
 		CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), 0);
 	}
-	qr_wal_poll(w, wt_now_us());
+	qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, 1);
 	CU_ASSERT_EQUAL(qr_wal_stats(w)->batch_records_max, 100);
-	uint64_t t0 = wt_now_us();
-	while (qr_wal_poll(w, wt_now_us()) < 100 && wt_now_us() - t0 < 10000000)
+	uint64_t t0 = qr_clock_mono_us();
+	while (qr_wal_poll(w, qr_clock_mono_us()) < 100 && qr_clock_mono_us() - t0 < 10000000)
 		;
 	CU_ASSERT_EQUAL(qr_wal_durable_lsn(w), 100);
 	CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, 1);
@@ -138,10 +137,10 @@ static void test_back_pressure(void)
 	CU_ASSERT(l > 10 && l < 200);
 	CU_ASSERT(qr_wal_stats(w)->append_busy == 1);
 	/* The same record is accepted once the disk caught up. */
-	uint64_t t0 = wt_now_us();
+	uint64_t t0 = qr_clock_mono_us();
 	while ((rc = qr_wal_append(w, &g.r)) == QR_EBUSY &&
-	       wt_now_us() - t0 < 10000000)
-		qr_wal_poll(w, wt_now_us());
+	       qr_clock_mono_us() - t0 < 10000000)
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(wt_append_range(w, l + 1, l + 500, WT_KEYS_DEFAULT,
 					VMAX, NULL), 0);
@@ -552,16 +551,14 @@ static void test_snapshot_corrupt_refused(void)
 	CU_ASSERT_EQUAL(wt_append_range(w, 1, 1000, 300, VMAX, &live), 0);
 	CU_ASSERT_EQUAL(qr_wal_snapshot_begin(w, &src), 0);
 	while (qr_wal_snapshot_step(w, 100) == 1)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
 	struct dirent **v;
 	char path[QR_PATH_BYTES_MAX] = "";
 	int k = scandir(dir, &v, NULL, alphasort);
 	for (int i = 0; i < k; i++) {
 		if (strstr(v[i]->d_name, ".snap"))
-			CU_ASSERT((size_t)snprintf(path, sizeof(path), "%s/%s",
-						   dir, v[i]->d_name) <
-				  sizeof(path));
+			wt_path(path, sizeof(path), dir, v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);
@@ -621,7 +618,7 @@ static int append_clock(struct qr_wal *w, uint64_t lsn, uint64_t hlc)
 	};
 	int rc;
 	while ((rc = qr_wal_append(w, &r)) == QR_EBUSY)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	return rc;
 }
 
@@ -631,7 +628,7 @@ static void snapshot_now(struct qr_wal *w,
 	CU_ASSERT_EQUAL_FATAL(qr_wal_snapshot_begin(w, src), 0);
 	int rc;
 	while ((rc = qr_wal_snapshot_step(w, 50)) == 1)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(rc, 0);
 }
 
