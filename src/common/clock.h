@@ -14,7 +14,8 @@
  *      round up) to it.
  *
  * The protocol core takes time only through struct qr_env (core/env.h), so
- * the simulator can drive it: do not call these from src/core.
+ * the simulator can drive it: do not call these from src/core, except
+ * hlc.c's default wall source (used only when its driver gives none).
  * Cost: one vDSO clock_gettime, ~20 ns.
  */
 #ifndef QR_COMMON_CLOCK_H

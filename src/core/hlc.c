@@ -30,18 +30,17 @@
 
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "quorate/err.h"
 
 #define HLC_MS_MAX ((UINT64_C(1) << (64 - QR_HLC_LOGICAL_BITS)) - 1)
 
+/* The default wall source when the driver gives none (tests, tools). */
 static uint64_t realtime_ms(void *ctx)
 {
-	struct timespec ts;
-
 	(void)ctx;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return qr_clock_wall_ms();
 }
 
 static inline void cpu_pause(void)
