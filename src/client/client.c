@@ -60,8 +60,8 @@ struct qr_client {
 	struct qr_client_options opt;
 	int fd;
 	struct qr_rng rng;
-	uint64_t next_req_id; /* random base, + 1 per request */
-	uint64_t session;     /* highest HLC seen */
+	uint64_t next_req_id;  /* random base, + 1 per request */
+	uint64_t session;      /* highest HLC seen */
 	uint64_t session_weak; /* highest HLC seen through an operation below
 				* quorum (W or R < floor(RF/2)+1): what a
 				* quorum read must still be current for */
@@ -334,9 +334,10 @@ static int msg_build(struct qr_client *c, uint8_t op, const void *key,
 		.value = value,
 		.value_len = (uint16_t)value_len,
 		.min_version = o->min_version,
-		.flags = o->on_stale == QR_ON_STALE_ERROR    ? QR_MSGF_STALE_ERROR
-			 : o->on_stale == QR_ON_STALE_QUORUM ? QR_MSGF_STALE_QUORUM
-							     : 0,
+		.flags = o->on_stale == QR_ON_STALE_ERROR ? QR_MSGF_STALE_ERROR
+			 : o->on_stale == QR_ON_STALE_QUORUM
+				 ? QR_MSGF_STALE_QUORUM
+				 : 0,
 		.expected = expected,
 	};
 	if ((unsigned)o->on_stale > QR_ON_STALE_QUORUM ||
@@ -365,15 +366,16 @@ static int msg_build(struct qr_client *c, uint8_t op, const void *key,
 	/* Reads of at least a quorum already see every write and read of
 	 * at least a quorum (R + W > N): they need be current only for what
 	 * the session saw below quorum. */
-	uint8_t count = m->level == QR_LEVEL_ONE      ? 1
-			: m->level == QR_LEVEL_QUORUM ? (uint8_t)(c->pl.rf / 2 + 1)
-			: m->level == QR_LEVEL_ALL    ? (uint8_t)c->pl.rf
-			: m->level == QR_LEVEL_RW     ? (is_write ? o->w : o->r)
-						      : 0;
+	uint8_t count = m->level == QR_LEVEL_ONE ? 1
+			: m->level == QR_LEVEL_QUORUM
+				? (uint8_t)(c->pl.rf / 2 + 1)
+			: m->level == QR_LEVEL_ALL ? (uint8_t)c->pl.rf
+			: m->level == QR_LEVEL_RW  ? (is_write ? o->w : o->r)
+						   : 0;
 	*weak = count < c->pl.rf / 2 + 1;
 	if (!m->min_version && c->opt.session)
-		m->min_version = is_write || *weak ? c->session
-						   : c->session_weak;
+		m->min_version =
+			is_write || *weak ? c->session : c->session_weak;
 	return 0;
 }
 
@@ -387,8 +389,8 @@ static void attempt_send(struct qr_client *c, struct qr_msg *m,
 	/* The node answers within what is left of our deadline, with a
 	 * margin so its UNAVAILABLE reaches us before we give up. */
 	uint64_t left_us = deadline_us - now;
-	m->deadline_us = (uint32_t)QR_MIN(left_us - left_us / 10,
-					  (uint64_t)UINT32_MAX);
+	m->deadline_us =
+		(uint32_t)QR_MIN(left_us - left_us / 10, (uint64_t)UINT32_MAX);
 	if (!m->deadline_us)
 		m->deadline_us = 1;
 	struct qr_frame_hdr h = {
@@ -442,6 +444,47 @@ static int attempt_wait(struct qr_client *c, struct pending *p,
 	}
 }
 
+/* Send m to the key's replicas, one attempt per interval, failing over
+ * (reads) or staying on one coordinator (CAS writes), until an answer or
+ * the deadline: > 0 answered, < 0 an error, 0 timed out. */
+static int run_attempts(struct qr_client *c, struct qr_msg *m,
+			struct pending *p, const uint8_t *replicas, uint8_t op,
+			uint64_t deadline_ms)
+{
+	/* Linearizable reads fail over like reads; CAS writes stay on one
+	 * coordinator, whose dedupe table knows them (a CAS resent to
+	 * another node is a new execution that could fail its precondition
+	 * against its own first try). */
+	bool is_write = op != QR_OP_GET && op != QR_OP_LIN_GET;
+	bool is_cas_write = qr_op_is_cas(op) && is_write;
+	unsigned start = c->opt.coordinator == QR_COORD_RANDOM
+				 ? (unsigned)qr_rng_below(&c->rng, c->pl.rf)
+				 : 0;
+	unsigned attempts = c->opt.retries + 1;
+	uint64_t t0 = qr_clock_mono_us(), deadline_us = t0 + deadline_ms * 1000;
+	uint64_t interval_us = deadline_ms * 1000 / attempts;
+	for (unsigned k = 0; k < attempts; k++) {
+		uint64_t now = qr_clock_mono_us();
+		if (now >= deadline_us)
+			break;
+		uint16_t node =
+			replicas[is_cas_write ? start % c->pl.rf
+					      : attempt_replica(c, is_write,
+								start, k)];
+		attempt_send(c, m, p, node, now, deadline_us);
+		if (k)
+			c->stats.resends++;
+		uint64_t until = k + 1 == attempts
+					 ? deadline_us
+					 : QR_MIN(t0 + (k + 1) * interval_us,
+						  deadline_us);
+		int rc = attempt_wait(c, p, until);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int request(struct qr_client *c, uint8_t op, const void *key,
 		   size_t key_len, const void *value, size_t value_len,
 		   struct qr_version expected, const struct qr_req_opts *o,
@@ -455,69 +498,32 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 	out->coordinator = 0xffff;
 	if (!o)
 		o = &defaults;
-	int rc = 0;
 	if (!c || !key || !key_len || (value_len && !value))
-		rc = QR_EINVAL;
-	else if (key_len > QR_KEY_BYTES_MAX || value_len > QR_VALUE_BYTES_MAX)
-		rc = QR_ETOOLARGE;
-	if (rc)
-		return out->status = rc;
+		return out->status = QR_EINVAL;
+	if (key_len > QR_KEY_BYTES_MAX || value_len > QR_VALUE_BYTES_MAX)
+		return out->status = QR_ETOOLARGE;
 	c->stats.requests++;
 	/* Drop what is left of earlier requests before we start. */
 	if (drain(c, NULL) < 0)
 		return out->status = QR_EIO;
-
-	/* Linearizable reads fail over like reads; CAS writes stay on one
-	 * coordinator, whose dedupe table knows them (a CAS resent to
-	 * another node is a new execution that could fail its precondition
-	 * against its own first try). */
-	bool is_write = op != QR_OP_GET && op != QR_OP_LIN_GET;
-	bool is_cas_write = qr_op_is_cas(op) && is_write;
 	struct qr_msg m;
 	bool weak;
-	rc = msg_build(c, op, key, key_len, value, value_len, expected, o, &m,
-		       &weak);
+	int rc = msg_build(c, op, key, key_len, value, value_len, expected, o,
+			   &m, &weak);
 	if (rc)
 		return out->status = rc;
-
 	uint32_t part = qr_placement_partition(&c->pl, key, key_len);
-	const uint8_t *replicas = qr_placement_replicas(&c->pl, part);
 	struct pending p = {
 		.req_id = m.req_id,
 		.shard = qr_placement_shard(&c->pl, part),
 		.out = out,
 	};
-	unsigned start = c->opt.coordinator == QR_COORD_RANDOM
-				 ? (unsigned)qr_rng_below(&c->rng, c->pl.rf)
-				 : 0;
-	uint64_t deadline_ms =
-		o->deadline_ms ? o->deadline_ms : c->opt.deadline_ms;
-	unsigned attempts = c->opt.retries + 1;
-	uint64_t t0 = qr_clock_mono_us(), deadline_us = t0 + deadline_ms * 1000;
-	uint64_t interval_us = deadline_ms * 1000 / attempts;
-
-	for (unsigned k = 0; k < attempts; k++) {
-		uint64_t now = qr_clock_mono_us();
-		if (now >= deadline_us)
-			break;
-		uint16_t node = replicas[is_cas_write
-						 ? start % c->pl.rf
-						 : attempt_replica(c, is_write,
-								   start, k)];
-		attempt_send(c, &m, &p, node, now, deadline_us);
-		if (k)
-			c->stats.resends++;
-		uint64_t until = k + 1 == attempts
-					 ? deadline_us
-					 : QR_MIN(t0 + (k + 1) * interval_us,
-						  deadline_us);
-		rc = attempt_wait(c, &p, until);
-		if (rc)
-			goto done;
+	rc = run_attempts(c, &m, &p, qr_placement_replicas(&c->pl, part), op,
+			  o->deadline_ms ? o->deadline_ms : c->opt.deadline_ms);
+	if (rc == 0) {
+		c->stats.timeouts++;
+		return out->status = QR_ETIMEOUT;
 	}
-	c->stats.timeouts++;
-	return out->status = QR_ETIMEOUT;
-done:
 	if (rc < 0)
 		return out->status = rc;
 	/* The token is kept even when not sent: qr_client_session(). */
@@ -539,48 +545,45 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_GET, key, key_len, NULL, 0, QR_VERSION_NONE,
-		       o, out);
+	return request(c, QR_OP_GET, key, key_len, NULL, 0, QR_VERSION_NONE, o,
+		       out);
 }
 
 int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_DELETE, key, key_len, NULL, 0,
-		       QR_VERSION_NONE, o, out);
+	return request(c, QR_OP_DELETE, key, key_len, NULL, 0, QR_VERSION_NONE,
+		       o, out);
 }
 
 int qr_client_get_linearizable(struct qr_client *c, const void *key,
 			       size_t key_len, const struct qr_req_opts *o,
 			       struct qr_result *out)
 {
-	return request(c, QR_OP_LIN_GET, key, key_len, NULL, 0,
-		       QR_VERSION_NONE, o, out);
+	return request(c, QR_OP_LIN_GET, key, key_len, NULL, 0, QR_VERSION_NONE,
+		       o, out);
 }
 
 int qr_client_put_if_absent(struct qr_client *c, const void *key,
-			    size_t key_len, const void *value,
-			    size_t value_len, const struct qr_req_opts *o,
-			    struct qr_result *out)
+			    size_t key_len, const void *value, size_t value_len,
+			    const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_PUT_IF_ABSENT, key, key_len, value,
-		       value_len, QR_VERSION_NONE, o, out);
+	return request(c, QR_OP_PUT_IF_ABSENT, key, key_len, value, value_len,
+		       QR_VERSION_NONE, o, out);
 }
 
 int qr_client_put_if_version(struct qr_client *c, const void *key,
 			     size_t key_len, const void *value,
 			     size_t value_len, uint64_t hlc, uint16_t node,
-			     const struct qr_req_opts *o,
-			     struct qr_result *out)
+			     const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_PUT_IF_VERSION, key, key_len, value,
-		       value_len, (struct qr_version){hlc, node}, o, out);
+	return request(c, QR_OP_PUT_IF_VERSION, key, key_len, value, value_len,
+		       (struct qr_version){hlc, node}, o, out);
 }
 
 int qr_client_del_if_version(struct qr_client *c, const void *key,
 			     size_t key_len, uint64_t hlc, uint16_t node,
-			     const struct qr_req_opts *o,
-			     struct qr_result *out)
+			     const struct qr_req_opts *o, struct qr_result *out)
 {
 	return request(c, QR_OP_DELETE_IF_VERSION, key, key_len, NULL, 0,
 		       (struct qr_version){hlc, node}, o, out);
