@@ -252,7 +252,7 @@ static int tables_alloc(struct qr_core *c)
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(nodes, sizeof(*c->out));
-	c->loop = calloc(LOOP_FRAMES, sizeof(*c->loop));
+	c->loop = calloc(LOOP_SLOTS, sizeof(*c->loop));
 	uint32_t sets = 16;
 	while (sets * DEDUP_WAYS < 4 * cfg->requests_max)
 		sets <<= 1;

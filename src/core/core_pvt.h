@@ -177,7 +177,14 @@ struct peer_out {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 };
 
-#define LOOP_FRAMES 8 /* loopback frames (loop.c, L3) */
+/* A message to ourselves with its key and value (loop.c). */
+struct loop_slot {
+	struct qr_msg m;
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+#define LOOP_SLOTS 32 /* loopback queue (loop.c, L3) */
 
 struct qr_core {
 	struct qr_core_config cfg;
@@ -237,11 +244,10 @@ struct qr_core {
 	uint64_t dedup_seq;
 	/* CASPaxos acceptor: promises (src/core/paxos.h) */
 	struct qr_paxos_table paxos;
-	/* messages to ourselves (loop.c): a ring of frames, the last one
-	 * open for writing while loop_open */
-	struct peer_out *loop;
+	/* messages to ourselves (loop.c): a FIFO of LOOP_SLOTS slots */
+	struct loop_slot *loop;
 	uint32_t loop_head, loop_count;
-	bool loop_open, loop_draining;
+	bool loop_draining;
 	/* outgoing frames, one per peer; client replies go one per frame */
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
