@@ -112,6 +112,9 @@ static void setup(struct bench *b, uint32_t keys)
 		qr_core_config_defaults(&cfg);
 		cfg.node_id = i;
 		cfg.cluster_id = 1;
+		static struct qr_secret test_secret;
+		qr_secret_for_tests(&test_secret);
+		cfg.secret = &test_secret; /* auth = mac (the default) */
 		cfg.placement = &b->pl;
 		cfg.keys_max = keys * 2;
 		cfg.requests_max = 8192;

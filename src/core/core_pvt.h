@@ -246,6 +246,7 @@ struct qr_core {
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
 	struct qr_core_stats stats;
+	struct qc_auth *auth; /* auth.c; NULL with auth = none */
 };
 
 #define AE_GC_BATCH 64 /* tombstones collected per partition step */
@@ -333,6 +334,13 @@ static inline struct qr_version qc_req_stamp(const struct req *q)
 {
 	return q->kind == REQ_CAS ? q->ballot : q->version;
 }
+
+/* auth.c */
+int qc_auth_init(struct qr_core *c);
+void qc_auth_fini(struct qr_core *c);
+int qc_auth_open(struct qr_core *c, const uint8_t *frame, size_t *len);
+size_t qc_auth_seal(struct qr_core *c, uint16_t dst, uint8_t *frame,
+		    size_t len);
 
 /* loop.c */
 void qc_loop_put(struct qr_core *c, const struct qr_msg *m);

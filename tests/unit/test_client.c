@@ -356,6 +356,9 @@ static int fake_start(void)
 		qr_core_config_defaults(&cfg);
 		cfg.node_id = (uint16_t)i;
 		cfg.cluster_id = CLUSTER_ID;
+		static struct qr_secret test_secret;
+		qr_secret_for_tests(&test_secret);
+		cfg.secret = &test_secret; /* auth = mac (the default) */
 		cfg.placement = &f.pl;
 		cfg.requests_max = 64;
 		cfg.pending_max = 256;

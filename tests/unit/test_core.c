@@ -120,6 +120,9 @@ static void node_create(int i, uint32_t incarnation)
 	qr_core_config_defaults(&cfg);
 	cfg.node_id = (uint16_t)i;
 	cfg.cluster_id = CLUSTER;
+	static struct qr_secret test_secret;
+	qr_secret_for_tests(&test_secret);
+	cfg.secret = &test_secret; /* auth = mac (the default) */
 	cfg.incarnation = incarnation;
 	cfg.placement = &h.pl;
 	cfg.requests_max = 8;
@@ -167,6 +170,18 @@ static void flush_all(void)
 {
 	for (int i = 0; i < N; i++)
 		qr_core_flush(h.core[i]);
+}
+
+/* A frame a test built as if node src (its header's src_node) sent it to
+ * node dst: sealed with src's keys and sequence, as src's own frames are
+ * (auth = mac), unless src is not a node of the harness (a forgery). */
+static void peer_frame(int dst, uint8_t *buf, size_t len)
+{
+	uint16_t src = (uint16_t)(buf[8] | buf[9] << 8);
+	if (src < N && h.core[src])
+		len = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+				   QR_FRAME_BYTES_MAX);
+	qr_core_on_frame(h.core[dst], 0, buf, len);
 }
 
 /* Deliver every queued frame (and what they cause) until quiet. */
@@ -538,7 +553,7 @@ static void test_replica_keeps_newer_version(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	uint64_t older = qr_core_stats(h.core[b])->replicate_older;
-	qr_core_on_frame(h.core[b], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(b, buf, qr_wire_frame_end(&w));
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[b])->replicate_older, older + 1);
 	struct qr_store_view v;
 	CU_ASSERT(stored(b, KEY, &v));
@@ -631,14 +646,15 @@ static void test_bad_frames_dropped_and_change_nothing(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 9, buf, qr_wire_frame_end(&w));
-	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 3);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 2);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_CLUSTER], 1);
 	/* A peer frame claiming to come from a node that does not exist. */
 	struct qr_frame_hdr hp = {
 		.cluster_id = CLUSTER, .src_node = 17, .dst_node = (uint16_t)c};
 	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hp);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &hb) == 0);
-	qr_core_on_frame(h.core[c], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(c, buf, qr_wire_frame_end(&w));
 	CU_ASSERT_EQUAL(st->drops[QR_DROP_BAD_NODE], 1);
 	struct qr_store_view after;
 	CU_ASSERT(stored(c, KEY, &after));
@@ -922,7 +938,7 @@ static void push_to(int dst, int src, const char *key, const char *value,
 	};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
-	qr_core_on_frame(h.core[dst], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(dst, buf, qr_wire_frame_end(&w));
 	flush_all();
 }
 
@@ -1158,7 +1174,7 @@ static void test_old_incarnation_write_dropped_after_handoff(void)
 	};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
-	qr_core_on_frame(h.core[r], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(r, buf, qr_wire_frame_end(&w));
 	settle();
 	struct qr_store_view sv;
 	CU_ASSERT_FALSE(stored(r, KEY, &sv));
@@ -1287,7 +1303,7 @@ static void test_tombstone_collected_only_when_every_replica_holds_it(void)
 	qr_wire_frame_begin(&fw, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&fw, &m) == 0);
 	size_t len = qr_wire_frame_end(&fw);
-	qr_core_on_frame(h.core[r], 0, buf, len);
+	peer_frame(r, buf, len);
 	settle();
 	CU_ASSERT_FALSE(stored(r, KEY, &v));
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->drops[QR_DROP_EXPIRED], 1);
@@ -1523,7 +1539,7 @@ static void ae_push(int from, int to, const char *key, const char *value,
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	size_t len = qr_wire_frame_end(&w);
-	qr_core_on_frame(h.core[to], 0, buf, len);
+	peer_frame(to, buf, len);
 	flush_all();
 }
 
