@@ -113,6 +113,9 @@ static uint64_t env_random(void *ctx)
 static uint64_t setup_grace_ms, setup_ae_interval_us;
 static uint32_t setup_hints_max;
 
+/* A test's own cluster secret for the next node_create() (key rolls). */
+static const struct qr_secret *test_secret_override;
+
 /* Create node i's core with the harness's configuration. */
 static void node_create(int i, uint32_t incarnation)
 {
@@ -122,7 +125,8 @@ static void node_create(int i, uint32_t incarnation)
 	cfg.cluster_id = CLUSTER;
 	static struct qr_secret test_secret;
 	qr_secret_for_tests(&test_secret);
-	cfg.secret = &test_secret; /* auth = mac (the default) */
+	cfg.secret = test_secret_override ? test_secret_override
+					  : &test_secret; /* auth = mac */
 	cfg.incarnation = incarnation;
 	cfg.placement = &h.pl;
 	cfg.requests_max = 8;
@@ -1585,6 +1589,304 @@ static void test_cas_read_shortcut_not_on_states_installed_below_a_promise(
 	teardown();
 }
 
+/* ---- authenticated frames (issue 12, item 1) ----------------------------- */
+
+/* A frame from node src to node dst holding m, its header HLC fresh. */
+static size_t auth_frame(uint8_t *buf, int src, int dst, const struct qr_msg *m)
+{
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {
+		.cluster_id = CLUSTER,
+		.src_node = (uint16_t)src,
+		.dst_node = (uint16_t)dst,
+		.hlc = QR_HLC_MAKE(1700000000000ull + h.now_us / 1000, 0),
+	};
+	qr_wire_frame_begin(&w, buf, QR_FRAME_BYTES_MAX - QR_AUTH_TRAILER_BYTES,
+			    &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	qr_wire_frame_set_hlc(buf, hd.hlc);
+	return len;
+}
+
+/* What someone without the cluster secret can send: a trailer with a key
+ * id we hold, a new sequence number and a made-up tag. */
+static size_t auth_forge(uint8_t *buf, size_t len)
+{
+	uint8_t *t = buf + len;
+	memset(t, 0, QR_AUTH_TRAILER_BYTES);
+	t[0] = 1;			   /* key id 1: the test secret's */
+	t[12] = 1;			   /* seq 2^32: ahead of the window */
+	memset(t + 16, 0x5a, QR_AUTH_TAG_BYTES); /* guessed tag */
+	return len + QR_AUTH_TRAILER_BYTES;
+}
+
+struct auth_snap {
+	uint64_t msgs_in, drops[QR_DROP_COUNT];
+	bool found;
+	struct qr_store_view v;
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+static void auth_snap(int node, struct auth_snap *a)
+{
+	const struct qr_core_stats *st = qr_core_stats(h.core[node]);
+	a->msgs_in = st->msgs_in;
+	memcpy(a->drops, st->drops, sizeof(a->drops));
+	a->found = stored(node, KEY, &a->v);
+	if (a->found)
+		memcpy(a->value, a->v.value, a->v.value_len);
+}
+
+/* Since a: exactly one drop, for reason why, no message decoded, the key's
+ * entry (version and value) unchanged. */
+static void auth_assert_dropped(int node, const struct auth_snap *a,
+				enum qr_core_drop why)
+{
+	const struct qr_core_stats *st = qr_core_stats(h.core[node]);
+	for (int d = 0; d < QR_DROP_COUNT; d++)
+		CU_ASSERT_EQUAL(st->drops[d], a->drops[d] + (d == (int)why));
+	CU_ASSERT_EQUAL(st->msgs_in, a->msgs_in);
+	struct qr_store_view v;
+	bool found = stored(node, KEY, &v);
+	CU_ASSERT_EQUAL(found, a->found);
+	if (found && a->found) {
+		CU_ASSERT_EQUAL(qr_version_cmp(v.version, a->v.version), 0);
+		CU_ASSERT_EQUAL(v.value_len, a->v.value_len);
+		CU_ASSERT(!memcmp(v.value, a->value, v.value_len));
+		CU_ASSERT_EQUAL(v.tombstone, a->v.tombstone);
+	}
+}
+
+/*
+ * Every attack of issue 12 that needs a forged peer frame, one message type
+ * at a time: a frame with a made-up tag, the same frame signed but with a
+ * key id nobody holds, then from another cluster, are dropped, counted by
+ * reason, decode nothing and leave the store as it was. The frame signed
+ * with the sender's key is then processed (msgs_in moves, and `valid`
+ * checks its effect); played back once more, it is dropped as a replay.
+ */
+static void auth_attack(const struct qr_msg *m, int src, int dst,
+			void (*valid)(int dst, const struct auth_snap *before))
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX], copy[QR_FRAME_BYTES_MAX];
+	struct auth_snap a;
+	/* 1. forged: no key */
+	size_t len = auth_frame(buf, src, dst, m);
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, auth_forge(buf, len));
+	auth_assert_dropped(dst, &a, QR_DROP_BAD_MAC);
+	/* 2. a real tag, one bit flipped in the messages it covers */
+	len = auth_frame(buf, src, dst, m);
+	size_t sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+				     sizeof(buf));
+	CU_ASSERT_FATAL(sealed == len + QR_AUTH_TRAILER_BYTES);
+	buf[QR_FRAME_HDR_BYTES + 5] ^= 0x01;
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_BAD_MAC);
+	/* 3. wrong key id (a key retired, or never ours) */
+	len = auth_frame(buf, src, dst, m);
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	buf[len] = 9;
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_BAD_KEY_ID);
+	/* 4. wrong cluster */
+	len = auth_frame(buf, src, dst, m);
+	buf[4] ^= 0x40;
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_CLUSTER);
+	/* 5. the same frame, signed: processed */
+	len = auth_frame(buf, src, dst, m);
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	memcpy(copy, buf, sealed);
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	if (valid)
+		valid(dst, &a);
+	deliver_all();
+	/* 6. played back: a replay */
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, copy, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_REPLAY);
+}
+
+static struct qr_version auth_version; /* what the valid REPLICATE wrote */
+
+static void auth_replicate_applied(int dst, const struct auth_snap *before)
+{
+	(void)before;
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(dst, KEY, &v));
+	CU_ASSERT_EQUAL(qr_version_cmp(v.version, auth_version), 0);
+}
+
+static void auth_heartbeat_claimed(int dst, const struct auth_snap *before)
+{
+	(void)before;
+	CU_ASSERT(qr_core_stats(h.core[dst])->closed_in[(dst + 1) % N] != 0);
+}
+
+static void auth_digest_answered(int dst, const struct auth_snap *before)
+{
+	(void)before;
+	CU_ASSERT(qr_core_stats(h.core[dst])->ae_mismatches >= 1);
+}
+
+static void auth_ack_processed(int dst, const struct auth_snap *before)
+{
+	/* No request has this op_id: counted as a stale reply, i.e. read. */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->drops[QR_DROP_STALE_REPLY],
+			before->drops[QR_DROP_STALE_REPLY] + 1);
+}
+
+static void test_auth_forged_frames_dropped_signed_ones_work(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "keep");
+	settle();
+	int dst = (c + 1) % N, src = (dst + 1) % N;
+	uint32_t part = qr_placement_partition(&h.pl, KEY, strlen(KEY));
+	uint64_t now = QR_HLC_MAKE(1700000000000ull + h.now_us / 1000, 7);
+	/* A forged write (issue 12: pins a key with a future version). */
+	struct qr_store_view kv;
+	CU_ASSERT_FATAL(stored(dst, KEY, &kv));
+	auth_version = (struct qr_version){kv.version.hlc + QR_HLC_MAKE(1, 0),
+					   (uint16_t)src};
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.op_id = 77,
+		.partition = part,
+		.version = auth_version,
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+		.value = (const uint8_t *)"evil",
+		.value_len = 4,
+	};
+	auth_attack(&m, src, dst, auth_replicate_applied);
+	/* A forged delete (tombstone). */
+	m.flags = QR_MSGF_TOMBSTONE;
+	m.value_len = 0;
+	m.value = NULL;
+	auth_version.hlc++;
+	m.version = auth_version;
+	m.op_id = 78;
+	auth_attack(&m, src, dst, auth_replicate_applied);
+	/* ORPHAN_REQ with restart_hlc = max (cuts a node off). */
+	struct qr_msg o = {.type = QR_MSG_ORPHAN_REQ,
+			   .range_from = now,
+			   .range_to = now,
+			   .restart_hlc = now};
+	auth_attack(&o, src, dst, NULL);
+	/* HEARTBEAT with a closed timestamp (breaks read-your-writes). */
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT, .closed_ts = 1};
+	auth_attack(&hb, src, dst, auth_heartbeat_claimed);
+	/* DIGEST (amplification: answered with a partition's entries). */
+	struct qr_msg d = {.type = QR_MSG_DIGEST,
+			   .partition = part,
+			   .entries = 3,
+			   .digest = 12345};
+	auth_attack(&d, src, dst, auth_digest_answered);
+	/* REPLICATE_ACK (fake acknowledgements). */
+	struct qr_msg ack = {.type = QR_MSG_REPLICATE_ACK,
+			     .op_id = 0x1234,
+			     .partition = part,
+			     .version = auth_version};
+	auth_attack(&ack, src, c, auth_ack_processed);
+	/* The node still serves. */
+	client_req(c, 2, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), QR_ENOTFOUND);
+	teardown();
+}
+
+/* A frame captured before the receiver restarted (its replay window lost)
+ * is refused once older than max_offset_ms: the window restarts only on a
+ * fresh frame. A fresh one restarts it. */
+static void test_auth_old_frame_refused_after_receiver_restart(void)
+{
+	setup();
+	warm();
+	int dst = 0, src = 1;
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT, .closed_ts = 1};
+	uint8_t old[QR_FRAME_BYTES_MAX], buf[QR_FRAME_BYTES_MAX];
+	size_t len = auth_frame(old, src, dst, &hb);
+	size_t sealed = qr_core_seal(h.core[src], (uint16_t)dst, old, len,
+				     sizeof(old));
+	advance(2000000); /* 2 s: well past max_offset_ms */
+	restart_node(dst);
+	struct auth_snap a;
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, old, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_REPLAY);
+	len = auth_frame(buf, src, dst, &hb);
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	teardown();
+}
+
+/* A key roll: a receiver holding the old and the new key accepts frames
+ * signed with either; a sender moves to the new key with no gap. */
+static void test_auth_two_keys_accepted_during_a_roll(void)
+{
+	setup();
+	warm();
+	struct qr_secret both, next;
+	qr_secret_for_tests(&both);
+	both.count = 2;
+	both.id[1] = 2;
+	memset(both.key[1], 0x3c, sizeof(both.key[1]));
+	next = both; /* the new key first: it signs */
+	next.id[0] = 2, next.id[1] = 1;
+	memcpy(next.key[0], both.key[1], sizeof(next.key[0]));
+	memcpy(next.key[1], both.key[0], sizeof(next.key[1]));
+	/* Node 0 accepts both; node 1 signs with the new one. */
+	qr_core_destroy(h.core[0]);
+	test_secret_override = &both;
+	node_create(0, 3);
+	qr_core_recovered(h.core[0], h.appended[0]);
+	qr_core_destroy(h.core[1]);
+	test_secret_override = &next;
+	node_create(1, 3);
+	qr_core_recovered(h.core[1], h.appended[1]);
+	test_secret_override = NULL;
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT, .closed_ts = 1};
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	size_t len = auth_frame(buf, 1, 0, &hb);
+	size_t sealed = qr_core_seal(h.core[1], 0, buf, len, sizeof(buf));
+	CU_ASSERT_EQUAL(buf[len], 2); /* signed with key id 2 */
+	struct auth_snap a;
+	auth_snap(0, &a);
+	qr_core_on_frame(h.core[0], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->msgs_in, a.msgs_in + 1);
+	/* Node 2 still holds only key 1: node 1's frames are unknown to it. */
+	len = auth_frame(buf, 1, 2, &hb);
+	sealed = qr_core_seal(h.core[1], 2, buf, len, sizeof(buf));
+	auth_snap(2, &a);
+	qr_core_on_frame(h.core[2], 0, buf, sealed);
+	auth_assert_dropped(2, &a, QR_DROP_BAD_KEY_ID);
+	/* Node 0 still signs with key 1, which node 2 holds. */
+	len = auth_frame(buf, 0, 2, &hb);
+	sealed = qr_core_seal(h.core[0], 2, buf, len, sizeof(buf));
+	CU_ASSERT_EQUAL(buf[len], 1);
+	auth_snap(2, &a);
+	qr_core_on_frame(h.core[2], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[2])->msgs_in, a.msgs_in + 1);
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -1651,6 +1953,12 @@ int main(void)
 		 test_cas_recovered_promise_refuses_lower_ballots},
 		{"CAS: no read shortcut on states installed below a promise",
 		 test_cas_read_shortcut_not_on_states_installed_below_a_promise},
+		{"auth: forged frames dropped and counted, signed ones work",
+		 test_auth_forged_frames_dropped_signed_ones_work},
+		{"auth: an old frame is refused after the receiver restarts",
+		 test_auth_old_frame_refused_after_receiver_restart},
+		{"auth: two key ids accepted during a roll",
+		 test_auth_two_keys_accepted_during_a_roll},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
