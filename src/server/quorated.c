@@ -34,6 +34,8 @@
 #include <rte_ring.h>
 
 #include "common/cluster.h"
+#include "common/secret.h"
+#include "core/auth.h"
 #include "quorate/err.h"
 #include "server/mgmt.h"
 #include "server/profile.h"
@@ -186,7 +188,10 @@ static int check_data_dir(const char *dir, char *err, size_t n)
 		}
 		*p = '/';
 	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+	/* The data is the node's alone: 0700, and tightened if an older
+	 * version created it 0755 (docs/operations.md, "Threat model"). */
+	if ((mkdir(path, 0700) != 0 && errno != EEXIST) ||
+	    chmod(path, 0700) != 0) {
 		snprintf(err, n, "data directory %s: cannot create: %s", dir,
 			 strerror(errno));
 		return QR_ECONFIG;
@@ -428,6 +433,39 @@ static int close_and_exit(int code, struct qr_shard **shards, uint16_t n)
 	return code;
 }
 
+/*
+ * This start's incarnation: above every earlier one of this data directory
+ * (the file `incarnation` in it), and at least the time in seconds. Frame
+ * authentication needs it unique per start: it is half of every frame's
+ * nonce (src/core/auth.h). 0 or QR_ECONFIG with err set.
+ */
+static int next_incarnation(const char *dir, uint32_t *out, char *err,
+			    size_t n)
+{
+	char path[600], tmp[620], buf[32] = {0};
+	snprintf(path, sizeof(path), "%s/incarnation", dir);
+	snprintf(tmp, sizeof(tmp), "%s/incarnation.tmp", dir);
+	uint32_t inc = (uint32_t)time(NULL);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		unsigned long last = r > 0 ? strtoul(buf, NULL, 10) : 0;
+		if (last >= inc && last < UINT32_MAX)
+			inc = (uint32_t)last + 1;
+	}
+	int len = snprintf(buf, sizeof(buf), "%u\n", inc);
+	fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) != 0 ||
+	    close(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, n, "%s: cannot record the incarnation: %s", path,
+			 strerror(errno));
+		return QR_ECONFIG;
+	}
+	*out = inc;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -459,6 +497,19 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (check_data_dir(data_dir, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	/* auth = mac: the cluster secret, checked (0600) and loaded before
+	 * anything listens (src/core/auth.c). */
+	static struct qr_secret secret;
+	if (cl.auth == QR_AUTH_MAC &&
+	    qr_secret_load(cl.secret_file, &secret, err, sizeof(err))) {
+		fprintf(stderr, "quorated: %s (auth = mac)\n", err);
+		return EXIT_CONFIG;
+	}
+	uint32_t incarnation;
+	if (next_incarnation(data_dir, &incarnation, err, sizeof(err))) {
 		fprintf(stderr, "quorated: %s\n", err);
 		return EXIT_CONFIG;
 	}
@@ -548,7 +599,9 @@ int main(int argc, char **argv)
 		sc.core.node_id = (uint16_t)o.node;
 		sc.core.shard = i;
 		sc.core.cluster_id = cl.id;
-		sc.core.incarnation = (uint32_t)time(NULL);
+		sc.core.incarnation = incarnation;
+		sc.core.auth = cl.auth;
+		sc.core.secret = &secret;
 		sc.core.placement = &pl;
 		sc.core.keys_max = o.keys_max;
 		sc.core.tombstone_grace_ms = cl.tombstone_grace_ms;
@@ -565,6 +618,7 @@ int main(int argc, char **argv)
 			return close_and_exit(EXIT_RECOVERY, shards, i);
 		}
 	}
+	qr_secret_wipe(&secret); /* every shard derived its keys */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
