@@ -281,6 +281,25 @@ static inline void qc_drop(struct qr_core *c, enum qr_core_drop why)
 	c->stats.drops[why]++;
 }
 
+/* An HLC value from a peer (a version, ballot, claim or range) more than
+ * max_offset_ms ahead of our wall clock: refused wherever it would be
+ * stored or believed, not only in the frame header (issue 12: a far-future
+ * version pins a key for ever and drags the HLC at recovery). */
+static inline bool qc_hlc_too_far(struct qr_core *c, uint64_t hlc)
+{
+	uint64_t ms = QR_HLC_MS(hlc), wall = qr_hlc_wall_ms(&c->hlc);
+	return ms > wall && ms - wall > c->hlc.max_offset_ms;
+}
+
+/* qc_hlc_too_far, counted as QR_DROP_FUTURE. */
+static inline bool qc_refuse_future(struct qr_core *c, uint64_t hlc)
+{
+	if (!qc_hlc_too_far(c, hlc))
+		return false;
+	qc_drop(c, QR_DROP_FUTURE);
+	return true;
+}
+
 /* The write a request carries (its key, value and version). */
 static inline struct qr_store_write qc_req_write_of(const struct req *q)
 {

@@ -192,8 +192,8 @@ bool qc_replica_owns(struct qr_core *c, const struct qr_msg *m)
 void qc_replica_on_replicate(struct qr_core *c, uint16_t from,
 			     const struct qr_msg *m)
 {
-	if (!qc_replica_owns(c, m))
-		return;
+	if (!qc_replica_owns(c, m) || qc_refuse_future(c, m->version.hlc))
+		return; /* writes, repairs, hints, pushes alike */
 	struct qr_store_write w = {
 		.partition = m->partition,
 		.version = m->version,

@@ -36,10 +36,10 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	 * counted. */
 	if (m->min_version) {
 		uint64_t wall = qr_hlc_wall_ms(&c->hlc);
-		if (QR_HLC_MS(m->min_version) <= wall + c->cfg.hlc_lease_ms)
-			(void)qr_hlc_observe(&c->hlc, m->min_version, NULL);
-		else
-			c->stats.tokens_ignored++;
+		if (QR_HLC_MS(m->min_version) > wall + c->cfg.hlc_lease_ms ||
+		    qr_hlc_observe(&c->hlc, m->min_version, NULL) != 0)
+			c->stats.tokens_ignored++; /* too far, or would
+						    * overflow (hlc.c) */
 	}
 	/* A retry of a write answered UNAVAILABLE completes that same write:
 	 * it re-drives the version stamped the first time (which may already

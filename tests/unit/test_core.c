@@ -1887,6 +1887,103 @@ static void test_auth_two_keys_accepted_during_a_roll(void)
 	teardown();
 }
 
+/* Issue 12, item 3: a version, ballot, claim or range more than max_offset
+ * ahead of the receiver's clock is refused wherever it would be stored or
+ * believed, even in a correctly signed frame (a peer's bug or a stolen
+ * key): REPLICATE (write, repair, hint), ACCEPT / PREPARE ballots,
+ * HEARTBEAT claims and ORPHAN_REQ ranges. Each is counted as FUTURE and
+ * changes nothing. */
+static void test_far_future_versions_refused(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "keep");
+	settle();
+	int dst = (c + 1) % N, src = (dst + 1) % N;
+	uint32_t part = qr_placement_partition(&h.pl, KEY, strlen(KEY));
+	uint64_t far = QR_HLC_MAKE(1700000000000ull + h.now_us / 1000 +
+					   86400000ull, 0);
+	struct qr_msg ms[] = {
+		{.type = QR_MSG_REPLICATE, .op_id = 5, .partition = part,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY),
+		 .value = (const uint8_t *)"pin", .value_len = 3},
+		{.type = QR_MSG_REPLICATE, .op_id = 6, .partition = part,
+		 .flags = QR_MSGF_REPAIR | QR_MSGF_TOMBSTONE,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY)},
+		{.type = QR_MSG_ACCEPT, .op_id = 7, .partition = part,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY),
+		 .value = (const uint8_t *)"pin", .value_len = 3},
+		{.type = QR_MSG_PREPARE, .op_id = 8, .partition = part,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY)},
+		{.type = QR_MSG_HEARTBEAT, .closed_ts = UINT64_MAX},
+		{.type = QR_MSG_ORPHAN_REQ, .range_from = 1,
+		 .range_to = UINT64_MAX, .restart_hlc = UINT64_MAX},
+	};
+	uint64_t closed = qr_core_stats(h.core[dst])->closed_in[src];
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		uint8_t buf[QR_FRAME_BYTES_MAX];
+		size_t len = auth_frame(buf, src, dst, &ms[i]);
+		len = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+				   sizeof(buf));
+		struct auth_snap a;
+		auth_snap(dst, &a);
+		qr_core_on_frame(h.core[dst], 0, buf, len);
+		const struct qr_core_stats *st = qr_core_stats(h.core[dst]);
+		CU_ASSERT_EQUAL(st->drops[QR_DROP_FUTURE],
+				a.drops[QR_DROP_FUTURE] + 1);
+		struct qr_store_view v;
+		CU_ASSERT_FATAL(stored(dst, KEY, &v));
+		CU_ASSERT_EQUAL(qr_version_cmp(v.version, a.v.version), 0);
+		CU_ASSERT_NSTRING_EQUAL(v.value, "keep", 4);
+		deliver_all();
+	}
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->closed_in[src], closed);
+	/* The HLC did not move toward any of them. */
+	CU_ASSERT(QR_HLC_MS(qr_core_hlc(h.core[dst])->last) <
+		  1700000000000ull + h.now_us / 1000 + 500);
+	/* And a write through the node still works. */
+	client_req(dst, 2, QR_OP_PUT, QR_LEVEL_ALL, KEY, "next");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	teardown();
+}
+
+/* A client token at the lease's edge with logical 0xffff would make the
+ * coordinator's HLC overflow and wait: ignored and counted instead. */
+static void test_token_overflow_ignored_not_waited(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t ign = qr_core_stats(h.core[c])->tokens_ignored;
+	uint64_t waits = qr_core_hlc(h.core[c])->overflow_waits;
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = QR_NODE_CLIENT};
+	struct qr_msg m = {.type = QR_MSG_CLIENT_REQ, .req_id = 9,
+			   .op = QR_OP_PUT, .level = QR_LEVEL_ONE,
+			   .min_version = QR_HLC_MAKE(1700000000000ull +
+							      h.now_us / 1000 +
+							      50, 0xffff),
+			   .key = (const uint8_t *)KEY,
+			   .key_len = (uint8_t)strlen(KEY),
+			   .value = (const uint8_t *)"v", .value_len = 1};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[c], 99, buf, qr_wire_frame_end(&w));
+	settle();
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, ign + 1);
+	CU_ASSERT_EQUAL(qr_core_hlc(h.core[c])->overflow_waits, waits);
+	CU_ASSERT_EQUAL(reply_status(9), 0);
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -1959,6 +2056,10 @@ int main(void)
 		 test_auth_old_frame_refused_after_receiver_restart},
 		{"auth: two key ids accepted during a roll",
 		 test_auth_two_keys_accepted_during_a_roll},
+		{"far-future versions, ballots, claims, ranges refused",
+		 test_far_future_versions_refused},
+		{"a token that would overflow the HLC is ignored, not waited",
+		 test_token_overflow_ignored_not_waited},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
