@@ -90,7 +90,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(BAD_KEY_ID, "peer frame signed with a key id we do not hold")       \
 	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
 	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
-	X(FUTURE, "version or clock value beyond max_offset of our clock")
+	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
+	X(STORE_FULL, "new key refused: store full (before the WAL append)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,

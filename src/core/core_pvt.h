@@ -59,6 +59,7 @@ struct req {
 	uint8_t done_mask;   /* writes: acked; reads: answered (bit per idx) */
 	uint8_t holds_mask;  /* reads: durably hold >= best */
 	uint8_t repair_mask; /* reads: repair REPLICATE sent, ack awaited */
+	uint8_t full_mask;   /* writes: replicas that answered NO_SPACE */
 	bool answered;	     /* client has its reply */
 	bool tombstone;	     /* write: a delete; read: best is a tombstone */
 	bool found;	     /* read: some replica has an entry */

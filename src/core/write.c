@@ -115,6 +115,16 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		return;
 	}
 	int i = q ? qc_replica_idx(q, from) : -1;
+	if (i >= 0 && status == QR_ENOSPC && q->kind == REQ_WRITE) {
+		/* A replica's store is full: once too few replicas are left
+		 * to reach W, the client hears NO_SPACE, not UNAVAILABLE. */
+		q->full_mask |= (uint8_t)(1u << i);
+		if (!q->answered &&
+		    q->rf - __builtin_popcount(q->full_mask) < q->need)
+			qc_req_answer(c, q, QR_ENOSPC);
+		qc_drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
 	if (i < 0 || status != 0) {
 		qc_drop(c, QR_DROP_STALE_REPLY);
 		return;

@@ -40,6 +40,7 @@ static struct harness {
 	uint64_t now_us;
 	int64_t skew_ms[N];
 	uint64_t appended[N];
+	uint64_t data_logged[N]; /* QR_WAL_PUT and _TOMBSTONE records */
 	struct qframe q[QMAX];
 	int qlen;
 	bool cut[N][N]; /* [from][to]: frames dropped */
@@ -100,6 +101,8 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	uint16_t id = *(uint16_t *)ctx;
 	CU_ASSERT_EQUAL(rec->lsn, h.appended[id] + 1);
 	h.appended[id] = rec->lsn;
+	if (rec->type == QR_WAL_PUT || rec->type == QR_WAL_TOMBSTONE)
+		h.data_logged[id]++;
 	return 0;
 }
 
@@ -1984,6 +1987,47 @@ static void test_token_overflow_ignored_not_waited(void)
 	teardown();
 }
 
+/* Regression (issue 12, item 4): a replica logged a write to the WAL and
+ * only then found its store full, so recovery hit NO_SPACE and the node
+ * could not restart. A new key on a full store is refused before the WAL
+ * append: nothing logged, nothing stored, the client hears NO_SPACE, and
+ * an existing key is still overwritten. */
+static void test_store_full_refused_before_the_wal(void)
+{
+	setup();
+	warm();
+	char key[16];
+	uint64_t id = 100;
+	for (int k = 0; qr_store_count(qr_core_store(h.core[0])) < 64; k++) {
+		snprintf(key, sizeof(key), "fill-%d", k);
+		client_req(coordinator_of(key), id++, QR_OP_PUT, QR_LEVEL_ALL,
+			   key, "v");
+		settle();
+		CU_ASSERT_FATAL(k < 64);
+	}
+	for (int n = 0; n < N; n++)
+		CU_ASSERT_EQUAL(qr_store_count(qr_core_store(h.core[n])), 64);
+	uint64_t logged[N];
+	memcpy(logged, h.data_logged, sizeof(logged));
+	int c = coordinator_of("one-too-many");
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, "one-too-many", "v");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), QR_ENOSPC);
+	for (int n = 0; n < N; n++) {
+		struct qr_store_view v;
+		CU_ASSERT_FALSE(stored(n, "one-too-many", &v));
+		CU_ASSERT_EQUAL(h.data_logged[n], logged[n]);
+		CU_ASSERT(qr_core_stats(h.core[n])->drops[QR_DROP_STORE_FULL] >=
+			  1);
+	}
+	/* A key already held is still written. */
+	client_req(coordinator_of("fill-0"), 2, QR_OP_PUT, QR_LEVEL_ALL,
+		   "fill-0", "new");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -2060,6 +2104,8 @@ int main(void)
 		 test_far_future_versions_refused},
 		{"a token that would overflow the HLC is ignored, not waited",
 		 test_token_overflow_ignored_not_waited},
+		{"regression: a full store refuses a new key before the WAL",
+		 test_store_full_refused_before_the_wal},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
