@@ -77,8 +77,9 @@ static void m_chapoly_ad(size_t n, uint64_t seq)
 	uint8_t tag[crypto_aead_chacha20poly1305_IETF_ABYTES];
 	unsigned long long tl;
 	memcpy(nonce, &seq, sizeof(seq));
+	uint8_t none[1];
 	crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-		NULL, tag, &tl, NULL, 0, frame, n, NULL, nonce, key);
+		none, tag, &tl, none, 0, frame, n, NULL, nonce, key);
 	sink ^= tag[0];
 }
 
@@ -90,8 +91,9 @@ static void m_aesgcm_ad(size_t n, uint64_t seq)
 	uint8_t tag[crypto_aead_aes256gcm_ABYTES];
 	unsigned long long tl;
 	memcpy(nonce, &seq, sizeof(seq));
+	uint8_t none[1];
 	crypto_aead_aes256gcm_encrypt_detached_afternm(
-		NULL, tag, &tl, NULL, 0, frame, n, NULL, nonce, &gcm_state);
+		none, tag, &tl, none, 0, frame, n, NULL, nonce, &gcm_state);
 	sink ^= tag[0];
 }
 
