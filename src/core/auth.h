@@ -22,8 +22,8 @@
  * increasing across starts, in the data directory).
  *
  * Why GMAC: the cheapest MAC measured (perf/mac-bench, perf/README.md):
- * 53 ns for a 64 B frame, 300 ns for a full one, 3.5-7x less than
- * Poly1305 and BLAKE2b. It needs AES-NI (x86-64): without it auth = mac
+ * 53 ns for a 64 B frame, 307 ns for a full one, 2.5-7.5x less than
+ * Poly1305 (per-frame key) and keyed BLAKE2b. It needs AES-NI (x86-64): without it auth = mac
  * refuses to start (QR_ECONFIG) rather than fall back silently.
  */
 #ifndef QR_CORE_AUTH_H
