@@ -12,7 +12,8 @@
  * Client frames are built before the clock starts (client work excluded).
  *
  * Usage: core-bench [--ops N] [--runs R] [--outstanding K] [--keys K]
- *                   [--value-bytes B]
+ *                   [--value-bytes B] [--auth mac|none]
+ * --auth: peer frames authenticated (the default, src/core/auth.h) or not.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "core/core.h"
+
+static uint8_t bench_auth; /* --auth: enum qr_auth_mode */
 #include "quorate/err.h"
 
 #define NODES	 3
@@ -113,6 +116,10 @@ static void setup(struct bench *b, uint32_t keys)
 		qr_core_config_defaults(&cfg);
 		cfg.node_id = i;
 		cfg.cluster_id = 1;
+		static struct qr_secret test_secret;
+		qr_secret_for_tests(&test_secret);
+		cfg.secret = &test_secret;
+		cfg.auth = bench_auth;
 		cfg.placement = &b->pl;
 		cfg.keys_max = keys * 2;
 		cfg.requests_max = 8192;
@@ -222,6 +229,7 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+	bench_auth = QR_AUTH_MAC;
 	uint64_t ops = 200000;
 	int runs = 5;
 	uint32_t outstanding = 64, keys = 50000;
@@ -237,6 +245,9 @@ int main(int argc, char **argv)
 			keys = (uint32_t)atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--value-bytes"))
 			value_bytes = (uint16_t)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--auth"))
+			bench_auth = strcmp(argv[i + 1], "none") ? QR_AUTH_MAC
+								 : QR_AUTH_NONE;
 		else {
 			fprintf(stderr, "usage: core-bench [--ops N] [--runs R]"
 					" [--outstanding K] [--keys K]"

@@ -249,17 +249,20 @@ static int parse_full_version(const char *s, uint64_t *hlc, uint16_t *node)
 
 static int read_stdin(uint8_t *buf, size_t cap, size_t *len)
 {
+	/* Never more than cap bytes into buf (issue 12: cap + 1 was read
+	 * into it); one byte more, read aside, means too large. */
 	size_t n = 0;
-	for (;;) {
-		size_t got = fread(buf + n, 1, cap + 1 - n, stdin);
-		n += got;
-		if (n > cap)
-			return QR_ETOOLARGE;
+	uint8_t extra;
+	while (n < cap) {
+		size_t got = fread(buf + n, 1, cap - n, stdin);
 		if (got == 0)
 			break;
+		n += got;
 	}
 	if (ferror(stdin))
 		return QR_EIO;
+	if (n == cap && fread(&extra, 1, 1, stdin) == 1)
+		return QR_ETOOLARGE;
 	*len = n;
 	return 0;
 }

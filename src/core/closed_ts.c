@@ -131,6 +131,10 @@ void qc_send_heartbeats(struct qr_core *c)
 void qc_closed_on_heartbeat(struct qr_core *c, uint16_t from,
 			    const struct qr_msg *m)
 {
+	/* Claims only grow: one beyond the sender's possible HLC would hold
+	 * for ever (issue 12). */
+	if (qc_refuse_future(c, m->closed_ts))
+		return;
 	if (m->closed_ts > c->stats.closed_in[from]) {
 		c->stats.closed_in[from] = m->closed_ts;
 		qc_watermark_update(c);

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/secret.h"
+#include "core/auth.h"
 #include "core/detector.h"
 #include "core/env.h"
 #include "core/hlc.h"
@@ -62,6 +64,10 @@ struct qr_core_config {
 				      * this on the HLC and held by every
 				      * replica; must exceed any write's life
 				      * plus clock skew. 0: never collect */
+	uint8_t auth;		     /* enum qr_auth_mode: QR_AUTH_MAC (the
+				      * default, 0) or QR_AUTH_NONE */
+	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
+					 * read at qr_core_create() only */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -79,7 +85,13 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(PENDING_FULL, "WAL-pending queue full")                              \
 	X(WAL, "WAL append refused")                                           \
 	X(EXPIRED, "write older than the tombstone grace for an absent key")  \
-	X(LOOP_FULL, "loopback queue full (a message to ourselves)")
+	X(LOOP_FULL, "loopback queue full (a message to ourselves)")          \
+	X(CLUSTER, "frame of another cluster")                                 \
+	X(BAD_KEY_ID, "peer frame signed with a key id we do not hold")       \
+	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
+	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
+	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
+	X(STORE_FULL, "new key refused: store full (before the WAL append)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -155,6 +167,12 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		      size_t len);
 /* Every record with lsn <= lsn is durable (called in increasing order). */
 void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn);
+/* Authenticate a finished frame (len bytes, cap the buffer's size) as c
+ * sending it to node dst, exactly as its own peer frames are (auth.h):
+ * the new length, or 0 if the trailer does not fit. With auth = none,
+ * len. For tests, the fuzzer and benchmarks that build peer frames. */
+size_t qr_core_seal(struct qr_core *c, uint16_t dst, void *frame, size_t len,
+		    size_t cap);
 /* Run due timers: retransmissions, deadlines, heartbeats, detector. Call at
  * least every timer_tick_us. */
 void qr_core_tick(struct qr_core *c);

@@ -59,6 +59,7 @@ struct req {
 	uint8_t done_mask;   /* writes: acked; reads: answered (bit per idx) */
 	uint8_t holds_mask;  /* reads: durably hold >= best */
 	uint8_t repair_mask; /* reads: repair REPLICATE sent, ack awaited */
+	uint8_t full_mask;   /* writes: replicas that answered NO_SPACE */
 	bool answered;	     /* client has its reply */
 	bool tombstone;	     /* write: a delete; read: best is a tombstone */
 	bool found;	     /* read: some replica has an entry */
@@ -252,6 +253,7 @@ struct qr_core {
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
 	struct qr_core_stats stats;
+	struct qc_auth *auth; /* auth.c; NULL with auth = none */
 };
 
 #define AE_GC_BATCH 64 /* tombstones collected per partition step */
@@ -284,6 +286,25 @@ static inline int qc_replica_idx(const struct req *q, uint16_t node)
 static inline void qc_drop(struct qr_core *c, enum qr_core_drop why)
 {
 	c->stats.drops[why]++;
+}
+
+/* An HLC value from a peer (a version, ballot, claim or range) more than
+ * max_offset_ms ahead of our wall clock: refused wherever it would be
+ * stored or believed, not only in the frame header (issue 12: a far-future
+ * version pins a key for ever and drags the HLC at recovery). */
+static inline bool qc_hlc_too_far(struct qr_core *c, uint64_t hlc)
+{
+	uint64_t ms = QR_HLC_MS(hlc), wall = qr_hlc_wall_ms(&c->hlc);
+	return ms > wall && ms - wall > c->hlc.max_offset_ms;
+}
+
+/* qc_hlc_too_far, counted as QR_DROP_FUTURE. */
+static inline bool qc_refuse_future(struct qr_core *c, uint64_t hlc)
+{
+	if (!qc_hlc_too_far(c, hlc))
+		return false;
+	qc_drop(c, QR_DROP_FUTURE);
+	return true;
 }
 
 /* The write a request carries (its key, value and version). */
@@ -339,6 +360,13 @@ static inline struct qr_version qc_req_stamp(const struct req *q)
 {
 	return q->kind == REQ_CAS ? q->ballot : q->version;
 }
+
+/* auth.c */
+int qc_auth_init(struct qr_core *c);
+void qc_auth_fini(struct qr_core *c);
+int qc_auth_open(struct qr_core *c, const uint8_t *frame, size_t *len);
+size_t qc_auth_seal(struct qr_core *c, uint16_t dst, uint8_t *frame,
+		    size_t len);
 
 /* loop.c */
 void qc_loop_put(struct qr_core *c, const struct qr_msg *m);

@@ -36,10 +36,10 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	 * counted. */
 	if (m->min_version) {
 		uint64_t wall = qr_hlc_wall_ms(&c->hlc);
-		if (QR_HLC_MS(m->min_version) <= wall + c->cfg.hlc_lease_ms)
-			(void)qr_hlc_observe(&c->hlc, m->min_version, NULL);
-		else
-			c->stats.tokens_ignored++;
+		if (QR_HLC_MS(m->min_version) > wall + c->cfg.hlc_lease_ms ||
+		    qr_hlc_observe(&c->hlc, m->min_version, NULL) != 0)
+			c->stats.tokens_ignored++; /* too far, or would
+						    * overflow (hlc.c) */
 	}
 	/* A retry of a write answered UNAVAILABLE completes that same write:
 	 * it re-drives the version stamped the first time (which may already
@@ -115,6 +115,16 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		return;
 	}
 	int i = q ? qc_replica_idx(q, from) : -1;
+	if (i >= 0 && status == QR_ENOSPC && q->kind == REQ_WRITE) {
+		/* A replica's store is full: once too few replicas are left
+		 * to reach W, the client hears NO_SPACE, not UNAVAILABLE. */
+		q->full_mask |= (uint8_t)(1u << i);
+		if (!q->answered &&
+		    q->rf - __builtin_popcount(q->full_mask) < q->need)
+			qc_req_answer(c, q, QR_ENOSPC);
+		qc_drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
 	if (i < 0 || status != 0) {
 		qc_drop(c, QR_DROP_STALE_REPLY);
 		return;

@@ -35,6 +35,8 @@
 
 #include "common/cluster.h"
 #include "common/compiler.h"
+#include "common/secret.h"
+#include "core/auth.h"
 #include "quorate/err.h"
 #include "quorate/limits.h"
 #include "server/mgmt.h"
@@ -228,7 +230,10 @@ static int check_data_dir(const char *dir, char *err, size_t n)
 		}
 		*p = '/';
 	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+	/* The data is the node's alone: 0700, and tightened if an older
+	 * version created it 0755 (docs/operations.md, "Threat model"). */
+	if ((mkdir(path, 0700) != 0 && errno != EEXIST) ||
+	    chmod(path, 0700) != 0) {
 		snprintf(err, n, "data directory %s: cannot create: %s", dir,
 			 strerror(errno));
 		return QR_ECONFIG;
@@ -487,6 +492,44 @@ static int close_and_exit(int code, struct qr_shard **shards, uint16_t n)
 	return code;
 }
 
+/*
+ * This start's incarnation: above every earlier one of this data directory
+ * (the file `incarnation` in it), and at least the time in seconds. Frame
+ * authentication needs it unique per start: it is half of every frame's
+ * nonce (src/core/auth.h). 0 or QR_ECONFIG with err set.
+ */
+static int next_incarnation(const char *dir, uint32_t *out, char *err,
+			    size_t n)
+{
+	char path[QR_PATH_BYTES_MAX], tmp[QR_PATH_BYTES_MAX], buf[32] = {0};
+	if ((size_t)snprintf(path, sizeof(path), "%s/incarnation", dir) >=
+		    sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/incarnation.tmp", dir) >=
+		    sizeof(tmp)) {
+		snprintf(err, n, "data directory too long for its files");
+		return QR_ECONFIG;
+	}
+	uint32_t inc = (uint32_t)time(NULL);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		unsigned long last = r > 0 ? strtoul(buf, NULL, 10) : 0;
+		if (last >= inc && last < UINT32_MAX)
+			inc = (uint32_t)last + 1;
+	}
+	int len = snprintf(buf, sizeof(buf), "%u\n", inc);
+	fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) != 0 ||
+	    close(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, n, "%s: cannot record the incarnation: %s", path,
+			 strerror(errno));
+		return QR_ECONFIG;
+	}
+	*out = inc;
+	return 0;
+}
+
 /* What main sets up, in start-up order; static storage (large tables). */
 struct daemon {
 	struct options o;
@@ -501,6 +544,9 @@ struct daemon {
 	struct rte_ring *rx_rings[QR_SHARDS_MAX]; /* [0] unused */
 	struct rte_ring *tx_ring; /* NULL when every shard has a tx queue */
 	struct qr_shard *shards[QR_SHARDS_MAX];
+	struct qr_secret secret; /* auth = mac; wiped once the shards have
+				  * their keys */
+	uint32_t incarnation;	 /* next_incarnation() */
 	char err[ERR_BYTES_MAX];
 };
 
@@ -531,6 +577,19 @@ static int load_config(struct daemon *d)
 		return EXIT_CONFIG;
 	}
 	if (check_data_dir(d->data_dir, d->err, sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
+		return EXIT_CONFIG;
+	}
+	/* auth = mac: the cluster secret, checked (0600) and loaded before
+	 * anything listens (src/core/auth.c). */
+	if (d->cl.auth == QR_AUTH_MAC &&
+	    qr_secret_load(d->cl.secret_file, &d->secret, d->err,
+			   sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s (auth = mac)\n", d->err);
+		return EXIT_CONFIG;
+	}
+	if (next_incarnation(d->data_dir, &d->incarnation, d->err,
+			     sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
@@ -624,7 +683,9 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.node_id = (uint16_t)o->node;
 	sc->core.shard = i;
 	sc->core.cluster_id = d->cl.id;
-	sc->core.incarnation = (uint32_t)time(NULL);
+	sc->core.incarnation = d->incarnation;
+	sc->core.auth = d->cl.auth;
+	sc->core.secret = &d->secret;
 	sc->core.placement = &d->pl;
 	sc->core.keys_max = o->keys_max;
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
@@ -665,6 +726,7 @@ static int node_open(struct daemon *d)
 			return close_and_exit(EXIT_RECOVERY, d->shards, i);
 		}
 	}
+	qr_secret_wipe(&d->secret); /* every shard derived its keys */
 	return 0;
 }
 

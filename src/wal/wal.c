@@ -137,7 +137,7 @@ static void spare_start(struct qr_wal *w)
 					     (w->direct ? O_DIRECT : 0), 0);
 		} else {
 			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
-					     open_flags(w), 0644);
+					     open_flags(w), 0600);
 		}
 		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_OPEN,
 						       (uint32_t)i));
@@ -637,11 +637,11 @@ static int first_segment(struct qr_wal *w)
 	s->seq = w->next_seq++;
 	seg_path(w, s->seq, s->path);
 	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
-	s->fd = open(s->path, open_flags(w), 0644);
+	s->fd = open(s->path, open_flags(w), 0600);
 	if (s->fd < 0 && errno == EINVAL && w->direct &&
 	    w->cfg.direct_io == QR_WAL_DIRECT_AUTO) {
 		w->direct = false; /* tmpfs and friends: page cache */
-		s->fd = open(s->path, open_flags(w), 0644);
+		s->fd = open(s->path, open_flags(w), 0600);
 	}
 	if (s->fd < 0)
 		return errno == EINVAL ? QR_EINVAL : QR_EIO;

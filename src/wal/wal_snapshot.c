@@ -193,7 +193,7 @@ int qr_wal_snapshot_begin(struct qr_wal *w,
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_openat(sqe, AT_FDCWD, s->tmp_path,
 			     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
-			     (w->direct ? O_DIRECT : 0), 0644);
+			     (w->direct ? O_DIRECT : 0), 0600);
 	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_OPEN, 0));
 	s->ops = 1;
 	s->state = SNAP_OPENING;

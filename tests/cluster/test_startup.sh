@@ -10,11 +10,13 @@ tmp=$(mktemp -d /tmp/qr-startup.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
+(umask 077; printf '1 %064d\n' 7 >"$tmp/secret")
 cluster() { # $1: extra [node.0] lines, $2: [cluster] id line
 	cat >"$tmp/c.ini" <<EOC
 [cluster]
 ${2-id = 5}
 replication_factor = 1
+secret_file = secret
 [node.0]
 ip = 10.77.99.1
 iface = qr-does-not-exist
@@ -50,6 +52,14 @@ expect 2 "c.ini: \[cluster\] id: .*banana" -- --config "$tmp/c.ini" --node 0 --p
 
 cluster "colour = blue"
 expect 2 "c.ini: \[node.0\] colour: .*unknown" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+
+cluster ""
+chmod 644 "$tmp/secret"
+expect 2 "secret: mode 0644: group or others" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+chmod 600 "$tmp/secret"
+mv "$tmp/secret" "$tmp/secret.x"
+expect 2 "secret: cannot open" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+mv "$tmp/secret.x" "$tmp/secret"
 
 cluster ""
 expect 2 "no-such-profile.ini: cannot read" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/no-such-profile.ini"

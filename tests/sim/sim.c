@@ -362,6 +362,9 @@ static void node_start(struct sim *s, struct node *nd)
 	cfg.node_id = nd->id;
 	cfg.shard = 0;
 	cfg.cluster_id = 0x51;
+	static struct qr_secret test_secret;
+	qr_secret_for_tests(&test_secret);
+	cfg.secret = &test_secret; /* auth = mac (the default) */
 	cfg.incarnation = ++nd->incarnation;
 	cfg.placement = &s->pl;
 	cfg.requests_max = 256;

@@ -353,6 +353,9 @@ static int fake_start(void)
 		qr_core_config_defaults(&cfg);
 		cfg.node_id = (uint16_t)i;
 		cfg.cluster_id = CLUSTER_ID;
+		static struct qr_secret test_secret;
+		qr_secret_for_tests(&test_secret);
+		cfg.secret = &test_secret; /* auth = mac (the default) */
 		cfg.placement = &f.pl;
 		cfg.requests_max = 64;
 		cfg.pending_max = 256;
@@ -938,6 +941,17 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "-c", f.file, "--json", "put", "k", big);
 	CU_ASSERT_EQUAL(r.status, 7);
 	assert_one_json_object(&r);
+
+	/* Regression (issue 12, item 6): 1,025 bytes on stdin wrote one byte
+	 * past the value buffer (ASan: global-buffer-overflow). TOO_LARGE,
+	 * and exactly 1,024 bytes still go through. */
+	big[QR_CLIENT_VALUE_BYTES_MAX + 1] = '\0';
+	CLI(&r, big, "-c", f.file, "--json", "put", "k", "-");
+	CU_ASSERT_EQUAL(r.status, 7);
+	big[QR_CLIENT_VALUE_BYTES_MAX] = '\0';
+	CLI(&r, big, "-c", f.file, "put", "k-1024", "-");
+	CU_ASSERT_EQUAL(r.status, 0);
+	big[QR_CLIENT_VALUE_BYTES_MAX] = 'x';
 }
 
 static void cli_stat(void)

@@ -7,6 +7,7 @@
  * nothing), waits out logical overflow through the pause hook, raise(),
  * offsets, and a seeded property run mixing all of it.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -253,14 +254,36 @@ static void test_observe_at_limit_accepted(void)
 	CU_ASSERT_EQUAL(out, QR_HLC_MAKE(1500, 4));
 	CU_ASSERT_EQUAL(h.rejected, 0);
 
-	/* The limit is on milliseconds: any logical at the limit is fine,
-	 * even the largest, which then has to wait for our wall to pass it. */
+	/* The limit is on milliseconds: a logical part with room left is
+	 * fine at the limit. */
 	fake_init(&h, &fc, 1000, 500);
-	CU_ASSERT_EQUAL(qr_hlc_observe(&h, QR_HLC_MAKE(1500, 0xffff), &out), 0);
-	CU_ASSERT_EQUAL(out, QR_HLC_MAKE(1501, 0));
-	CU_ASSERT_EQUAL(h.overflow_waits, 1);
-	CU_ASSERT_EQUAL(fc.pauses, 501);
+	CU_ASSERT_EQUAL(qr_hlc_observe(&h, QR_HLC_MAKE(1500, 0xffff -
+					      QR_HLC_REMOTE_HEADROOM), &out), 0);
 	CU_ASSERT_EQUAL(h.rejected, 0);
+	CU_ASSERT_EQUAL(h.overflow_refused, 0);
+}
+
+/* Regression (issue 12, item 3): one frame at wall + 499 ms with logical
+ * 0xffff stalled a shard for ~0.5 s in the overflow wait. Such a remote
+ * time is refused at once: no pause, no wait, the clock unchanged. */
+static void test_regression_remote_overflow_refused_not_waited(void)
+{
+	struct qr_hlc h;
+	struct fake_clock fc;
+	uint64_t out = 0;
+
+	fake_init(&h, &fc, 1000, 500);
+	uint64_t before = qr_hlc_now(&h);
+	CU_ASSERT_EQUAL(qr_hlc_observe(&h, QR_HLC_MAKE(1499, 0xffff), &out),
+			QR_ECLOCK);
+	CU_ASSERT_EQUAL(h.overflow_refused, 1);
+	CU_ASSERT_EQUAL(h.overflow_waits, 0);
+	CU_ASSERT_EQUAL(fc.pauses, 0);
+	CU_ASSERT_EQUAL(h.last, before);
+	/* The same logical part at our own millisecond or behind ours is
+	 * harmless: the result is ours + 1 or the wall's. */
+	CU_ASSERT_EQUAL(qr_hlc_observe(&h, QR_HLC_MAKE(999, 0xffff), &out), 0);
+	CU_ASSERT_EQUAL(fc.pauses, 0);
 }
 
 static void test_logical_overflow_waits_for_next_ms(void)
@@ -433,9 +456,13 @@ static void test_property_strictly_increasing(void)
 			uint64_t pt = fc.ms;
 			int rc = qr_hlc_observe(&h, remote, &t);
 
+			bool overflows = remote > before && rms >= pt &&
+					 rl > QR_HLC_LOGICAL_MAX -
+						      QR_HLC_REMOTE_HEADROOM;
 			if (rc == QR_ECLOCK) {
 				rejected++;
-				if (h.last != before || rms <= pt + 50)
+				if (h.last != before ||
+				    (rms <= pt + 50 && !overflows))
 					bad_reject++;
 				continue;
 			}
@@ -463,7 +490,7 @@ static void test_property_strictly_increasing(void)
 	CU_ASSERT_EQUAL(bad_order, 0);
 	CU_ASSERT_EQUAL(bad_bound, 0);
 	CU_ASSERT_EQUAL(bad_reject, 0);
-	CU_ASSERT_EQUAL(h.rejected, rejected);
+	CU_ASSERT_EQUAL(h.rejected + h.overflow_refused, rejected);
 	/* The run exercised every path. */
 	CU_ASSERT(accepted > 1000);
 	CU_ASSERT(rejected > 1000);
@@ -489,6 +516,8 @@ int main(void)
 		 test_observe_beyond_offset_rejected},
 		{"observe: remote exactly at the limit accepted",
 		 test_observe_at_limit_accepted},
+		{"regression: a remote logical overflow is refused, not waited",
+		 test_regression_remote_overflow_refused_not_waited},
 		{"logical overflow: 70,000 stamps in one ms never repeat",
 		 test_logical_overflow_waits_for_next_ms},
 		{"logical overflow without a pause hook",

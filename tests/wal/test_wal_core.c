@@ -118,6 +118,9 @@ static struct qr_core *make_core(void)
 	struct qr_core *c = NULL;
 	qr_core_config_defaults(&cfg);
 	cfg.cluster_id = CLUSTER;
+	static struct qr_secret test_secret;
+	qr_secret_for_tests(&test_secret);
+	cfg.secret = &test_secret; /* auth = mac (the default) */
 	cfg.placement = &h.pl;
 	cfg.requests_max = 256;
 	cfg.pending_max = 1024;
