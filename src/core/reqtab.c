@@ -155,6 +155,8 @@ void qc_req_answer(struct qr_core *c, struct req *q, int status)
 			d->op_id = 0;
 			d->status = (int16_t)status;
 			d->version = q->version;
+			d->first = q->kind == REQ_CAS ? q->mine_first
+						      : QR_VERSION_NONE;
 		}
 	}
 	qc_send_client_reply(c, q, status);
