@@ -77,8 +77,8 @@ void qc_closed_scan(struct qr_core *c)
 						       q->ballot.hlc);
 			continue;
 		}
-		if (q->kind != REQ_WRITE)
-			continue;
+		if (q->kind != REQ_WRITE || q->token_wait)
+			continue; /* unstamped: will be above our HLC (W4) */
 		for (int i = 0; i < q->rf; i++) {
 			uint16_t n = q->replicas[i];
 			if (q->done_mask & (1u << i))

@@ -97,7 +97,10 @@ struct qr_core_stats {
 	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
 	uint64_t ae_passes;	       /* on-demand passes (repair, peer back) */
 	uint64_t tombstones_collected; /* removed by tombstone GC */
-	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
+	uint64_t tokens_ignored; /* write tokens too far ahead to stamp
+				  * above by the deadline: CLOCK_AHEAD */
+	uint64_t token_write_waits; /* writes that waited for the wall clock
+				     * to near their token */
 	uint64_t cas_rounds;   /* CASPaxos ballots tried (proposer) */
 	uint64_t cas_promises; /* promises logged (acceptor) */
 	uint64_t cas_rejects;  /* prepares / accepts refused (acceptor) */

@@ -69,7 +69,9 @@ struct req {
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
 	uint8_t valid_mask;  /* reads: answers current for the token */
 	uint8_t heard_mask;  /* reads: replicas that ever answered */
-	uint64_t token;	     /* reads: client's min_version (0: none) */
+	uint64_t token;	     /* client's min_version (0: none) */
+	bool token_wait;     /* write: unstamped, waits for our wall clock
+			      * to near its token (write.c, W4) */
 	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
 	uint8_t key_len;
 	uint16_t value_len;

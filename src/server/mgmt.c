@@ -162,8 +162,10 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 	   cs.orphan_syncs);
 	jb(&b,
 	   "\"sessions\":{\"stale\":%" PRIu64 ",\"token_waits\":%" PRIu64
-	   ",\"tokens_ignored\":%" PRIu64 "},",
-	   cs.stale_answers, cs.token_waits, cs.tokens_ignored);
+	   ",\"tokens_ignored\":%" PRIu64 ",\"token_write_waits\":%" PRIu64
+	   "},",
+	   cs.stale_answers, cs.token_waits, cs.tokens_ignored,
+	   cs.token_write_waits);
 	/* Peers as seen by shard 0's detector. */
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));

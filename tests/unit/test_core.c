@@ -845,7 +845,8 @@ static void test_regression_dedup_keeps_in_flight_entry(void)
 	teardown();
 }
 
-static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+static void client_put_with_token_by(int node, uint64_t req_id, uint64_t tok,
+				     uint32_t deadline_us)
 {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
@@ -857,6 +858,7 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 			    .op = QR_OP_PUT,
 			    .level = QR_LEVEL_QUORUM,
 			    .min_version = tok,
+			    .deadline_us = deadline_us,
 			    .key = (const uint8_t *)KEY,
 			    .key_len = (uint8_t)strlen(KEY),
 			    .value = (const uint8_t *)"t",
@@ -867,9 +869,16 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 	flush_all();
 }
 
+static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+{
+	client_put_with_token_by(node, req_id, tok, 0);
+}
+
 /* Regression (review finding 3): a client token 499 ms ahead must not drag
  * the coordinator's HLC to where peers (5 ms behind) refuse its frames; a
- * token within a lease is honoured (the write is stamped above it). */
+ * token within a lease is honoured (the write is stamped above it). The
+ * 499 ms token needs a wait longer than the 50 ms deadline: refused at
+ * once, CLOCK_AHEAD, never stamped below it (issue 13 bug 1). */
 static void test_regression_client_token_cannot_cut_node_off(void)
 {
 	setup();
@@ -886,7 +895,7 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	for (int i = 0; i < N; i++)
 		if (i != c)
 			clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
-	CU_ASSERT_EQUAL(reply_status(77), 0);
+	CU_ASSERT_EQUAL(reply_status(77), QR_ECLOCK);
 	CU_ASSERT_EQUAL(clock_drops, 0);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 1);
 	/* A token 20 ms ahead (within the 100 ms lease) is honoured. */
@@ -896,6 +905,43 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	settle();
 	CU_ASSERT_EQUAL_FATAL(reply_status(78), 0);
 	CU_ASSERT(find_reply(78)->version.hlc > tok);
+	teardown();
+}
+
+/* Regression (issue 13 bug 1): a session's write whose token is 250 ms
+ * ahead of the coordinator's wall clock (clocks 100-400 ms apart are
+ * allowed) used to be stamped below the token and answered OK, hidden for
+ * good behind the session's older write. It waits, unstamped and unsent,
+ * until the wall clock is within a lease of the token, then is stamped
+ * above it; peers never see a frame too far ahead. */
+static void test_regression_write_stamped_above_its_token(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	warm();
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t tok = QR_HLC_MAKE(wall + 250, 7);
+	uint64_t logged = h.appended[c];
+	client_put_with_token_by(c, 80, tok, 400000);
+	settle();
+	advance(100000); /* 100 ms: the wall clock is still > a lease behind */
+	CU_ASSERT_EQUAL(reply_status(80), 1); /* waiting */
+	CU_ASSERT_EQUAL(h.appended[c], logged); /* nothing stamped or logged */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->token_write_waits, 1);
+	for (int k = 0; k < 40 && reply_status(80) == 1; k++) {
+		advance(5000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL_FATAL(reply_status(80), 0);
+	CU_ASSERT(find_reply(80)->version.hlc > tok);
+	uint64_t clock_drops = 0;
+	for (int i = 0; i < N; i++)
+		clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
+	CU_ASSERT_EQUAL(clock_drops, 0);
+	/* Every replica holds it (W = quorum, then the linger's acks). */
+	struct qr_store_view v;
+	CU_ASSERT(stored(c, KEY, &v) && v.version.hlc > tok);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 0);
 	teardown();
 }
 
@@ -1610,6 +1656,8 @@ int main(void)
 		 test_regression_dedup_keeps_in_flight_entry},
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
+		{"regression (issue 13 bug 1): a write is stamped above its "
+		 "token", test_regression_write_stamped_above_its_token},
 		{"anti-entropy converges without reads",
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
