@@ -45,6 +45,10 @@ static struct harness {
 	bool cut[N][N]; /* [from][to]: frames dropped */
 	struct reply replies[64];
 	int nreplies;
+	/* The newest QR_WAL_CLOCK record appended / made durable, per node
+	 * (restart_node_replaying_clock replays the durable one). */
+	struct qr_wal_record clock_last[N], clock_durable[N];
+	uint8_t clock_floor[N][2][8];
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -100,6 +104,14 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	uint16_t id = *(uint16_t *)ctx;
 	CU_ASSERT_EQUAL(rec->lsn, h.appended[id] + 1);
 	h.appended[id] = rec->lsn;
+	if (rec->type == QR_WAL_CLOCK) {
+		static const uint8_t zero;
+		h.clock_last[id] = *rec;
+		h.clock_last[id].key = &zero;
+		CU_ASSERT_FATAL(rec->value_len == 8);
+		memcpy(h.clock_floor[id][0], rec->value, 8);
+		h.clock_last[id].value = h.clock_floor[id][0];
+	}
 	return 0;
 }
 
@@ -187,6 +199,11 @@ static void deliver_all(void)
 
 static void durable(int node)
 {
+	if (h.clock_last[node].lsn) {
+		h.clock_durable[node] = h.clock_last[node];
+		memcpy(h.clock_floor[node][1], h.clock_floor[node][0], 8);
+		h.clock_durable[node].value = h.clock_floor[node][1];
+	}
 	qr_core_on_wal_durable(h.core[node], h.appended[node]);
 	flush_all();
 }
@@ -921,12 +938,13 @@ static void test_regression_write_stamped_above_its_token(void)
 	warm();
 	uint64_t wall = 1700000000000ull + h.now_us / 1000;
 	uint64_t tok = QR_HLC_MAKE(wall + 250, 7);
-	uint64_t logged = h.appended[c];
 	client_put_with_token_by(c, 80, tok, 400000);
 	settle();
 	advance(100000); /* 100 ms: the wall clock is still > a lease behind */
 	CU_ASSERT_EQUAL(reply_status(80), 1); /* waiting */
-	CU_ASSERT_EQUAL(h.appended[c], logged); /* nothing stamped or logged */
+	struct qr_store_view v;
+	for (int i = 0; i < N; i++) /* nothing stamped, sent or applied */
+		CU_ASSERT_FALSE(stored(i, KEY, &v));
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->token_write_waits, 1);
 	for (int k = 0; k < 40 && reply_status(80) == 1; k++) {
 		advance(5000);
@@ -938,8 +956,6 @@ static void test_regression_write_stamped_above_its_token(void)
 	for (int i = 0; i < N; i++)
 		clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
 	CU_ASSERT_EQUAL(clock_drops, 0);
-	/* Every replica holds it (W = quorum, then the linger's acks). */
-	struct qr_store_view v;
 	CU_ASSERT(stored(c, KEY, &v) && v.version.hlc > tok);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 0);
 	teardown();
@@ -1126,6 +1142,58 @@ static void restart_node(int c)
 	qr_core_destroy(h.core[c]);
 	node_create(c, 2);
 	qr_core_recovered(h.core[c], h.appended[c]);
+}
+
+/* Restart node c replaying its newest durable clock record (the HLC
+ * ceiling and closed floor), as a real WAL would. */
+static void restart_node_replaying_clock(int c)
+{
+	qr_core_destroy(h.core[c]);
+	node_create(c, 3);
+	if (h.clock_durable[c].lsn)
+		CU_ASSERT_EQUAL(
+			qr_core_recover(h.core[c], &h.clock_durable[c]), 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	h.clock_last[c] = h.clock_durable[c];
+}
+
+/* Regression (issue 13 bug 3): a node whose HLC a peer's clock pushed
+ * 300 ms ahead of its own (allowed: max_offset is 500) claimed closed
+ * timestamps up to that HLC, far above the durable ceiling of the
+ * versions it stamped; peers keep a node's highest claim across its
+ * restarts, and after a fast restart (the peer's clock corrected) it
+ * stamped new writes below those claims: a replica could then serve a
+ * session's token read without the session's write. Claims now stay under
+ * the durable ceiling, which recovery raises the HLC to (S4). */
+static void test_regression_claims_stay_below_writes_after_restart(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int p = (c + 1) % N, r = (c + 2) % N;
+	warm();
+	h.skew_ms[p] = 300;
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	uint64_t claimed = 0;
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			claimed = QR_MAX(claimed,
+					 qr_core_stats(h.core[i])->closed_in[c]);
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	CU_ASSERT(QR_HLC_MS(claimed) > wall + 150); /* pushed by p's clock */
+	h.skew_ms[p] = 0; /* p's clock corrected */
+	restart_node_replaying_clock(c);
+	client_req(c, 90, QR_OP_PUT, QR_LEVEL_ONE, KEY, "after");
+	for (int k = 0; k < 5 && reply_status(90) == 1; k++)
+		settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(90), 0);
+	CU_ASSERT(find_reply(90)->version.hlc > claimed);
+	/* r's claim for c never went back (S2), and stays true. */
+	CU_ASSERT(qr_core_stats(h.core[r])->closed_in[c] <=
+		  find_reply(90)->version.hlc);
+	teardown();
 }
 
 /* A restarted coordinator holds its closed timestamps at the floor it
@@ -1664,6 +1732,9 @@ int main(void)
 		 test_hinted_handoff_delivers_missed_write},
 		{"a token read never goes back: STALE, then served",
 		 test_token_read_never_goes_back},
+		{"regression (issue 13 bug 3): claims stay below the writes "
+		 "a node stamps after a restart",
+		 test_regression_claims_stay_below_writes_after_restart},
 		{"restart holds closed timestamps until the hand-off",
 		 test_restart_holds_closed_timestamps_until_handoff},
 		{"a hand-off larger than the hint slots finishes",
