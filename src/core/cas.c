@@ -45,6 +45,11 @@
  * Invariants:
  *  X1. Each round has a new ballot and a new op_id generation.
  *  X2. A ballot is never sent before the durable HLC ceiling covers it.
+ *  X4. An accept phase that ends without a quorum (refused: BACKOFF; or
+ *      the deadline) leaves a hint of its state for every replica that
+ *      did not ACCEPT it, so the state is counted in the closed
+ *      timestamps (closed_ts.c S1) until those replicas hold it, even
+ *      after the op ends UNAVAILABLE (bug 2b of issue 13).
  *  X3. Own-state detection sees every ballot this client request accepted
  *      its new state with, across rounds and retries after UNAVAILABLE:
  *      the last CAS_MINE_MAX exactly (mine[]), the first one exactly
@@ -163,9 +168,13 @@ static void cas_round(struct qr_core *c, struct req *q)
 	qc_cas_dispatch(c, q);
 }
 
-/* Rejected: back off (random, doubling, capped) and try a higher ballot. */
+/* Rejected: back off (random, doubling, capped) and try a higher ballot.
+ * X4: a refused accept may have reached some acceptors: the replicas that
+ * did not ACCEPT get hints of it, as when the slot is freed in ACCEPT. */
 static void cas_retry(struct qr_core *c, struct req *q)
 {
+	if (q->phase == CAS_ACCEPT)
+		qc_hint_missing(c, q);
 	cas_regen(c, q);
 	q->phase = CAS_BACKOFF;
 	q->backoff_us = q->backoff_us

@@ -17,8 +17,8 @@
  *
  * Invariants:
  *  S1. closed_out[n] <= our HLC, and <= the version of every write of ours
- *      node n has not acknowledged (in flight, parked, hinted, CAS accepts
- *      in flight).
+ *      node n has not acknowledged (in flight, parked, hinted, CAS ballots
+ *      from PREPARE until n ACCEPTED).
  *  S2. closed_in[n] only grows (claims stay true, even across restarts).
  *  S3. While our hand-off runs, closed_out[n] <= orphan_from.
  *  S4. closed_out[n] <= the durable HLC ceiling (ceiling.c), so claims stay
@@ -80,10 +80,19 @@ void qc_closed_scan(struct qr_core *c)
 		}
 		k += (uint32_t)__builtin_ctzll(word);
 		const struct req *q = &c->reqs[k];
-		if (q->kind == REQ_CAS && q->phase == CAS_ACCEPT) {
-			/* An accept writes a state versioned by its ballot. */
+		if (q->kind == REQ_CAS) {
+			/* An accept writes a state versioned by its ballot,
+			 * which is stamped at PREPARE: from then on (a
+			 * claim made during the prepare round trip would
+			 * pass it; bug 2a of issue 13) until each replica
+			 * ACCEPTED. In BACKOFF no ballot is out: the next
+			 * one is stamped above our HLC, and a refused
+			 * accept left hints (cas.c, X4). */
+			if (q->phase != CAS_PREPARE && q->phase != CAS_ACCEPT)
+				continue;
 			for (int i = 0; i < q->rf; i++)
-				if (!(q->done_mask & (1u << i)))
+				if (q->phase == CAS_PREPARE ||
+				    !(q->done_mask & (1u << i)))
 					ct[q->replicas[i]] =
 						QR_MIN(ct[q->replicas[i]],
 						       q->ballot.hlc);

@@ -132,7 +132,7 @@ void qc_hint_missing(struct qr_core *c, const struct req *q)
 		if (q->done_mask & (1u << i))
 			continue;
 		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0)
-			qc_orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
+			qc_orphan_begin(c, w.version.hlc, qr_hlc_now(&c->hlc));
 	}
 }
 

@@ -1575,6 +1575,117 @@ static void test_cas_minority_answers_unavailable(void)
 	teardown();
 }
 
+/* A PREPARE of ballot b for KEY, as if from proposer src, to dst. */
+static void prepare_to(int dst, int src, struct qr_version b)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = (uint16_t)src,
+				  .dst_node = (uint16_t)dst,
+				  .hlc = b.hlc};
+	struct qr_msg m = {
+		.type = QR_MSG_PREPARE,
+		.op_id = 1,
+		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
+		.version = b,
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[dst], 0, buf, qr_wire_frame_end(&w));
+	flush_all();
+}
+
+/* Regression (issue 13 bug 2a): the ballot is stamped at PREPARE; the
+ * closed timestamps counted CAS ops only in ACCEPT, so heartbeats sent
+ * during the prepare round trip claimed past the ballot that the accept
+ * then writes. Claims stay at or below the ballot from PREPARE on. */
+static void test_regression_cas_prepare_holds_claims(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	advance(30000);
+	/* The ballot's ms: at most our wall clock now (the HLC follows it). */
+	uint64_t before = QR_HLC_MAKE(
+		QR_MAX(1700000000000ull + h.now_us / 1000,
+		       QR_HLC_MS(qr_core_hlc(h.core[c])->last)),
+		0);
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	/* Promises are logged, never durable: the op stays in PREPARE while
+	 * heartbeats go round for 30 ms. */
+	advance(30000);
+	CU_ASSERT_EQUAL(reply_status(1), 1);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(QR_HLC_MS(qr_core_stats(h.core[i])
+						    ->closed_in[c]) <=
+				  QR_HLC_MS(before) + 1);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  find_reply(1)->version.hlc);
+	teardown();
+}
+
+/* Regression (issue 13 bug 2b): an accept that one acceptor took and the
+ * others refused (they promised a higher ballot meanwhile) fell back to
+ * BACKOFF with no hint; when the op then ended UNAVAILABLE, claims passed
+ * a ballot only one replica held. The refused accept leaves hints (X4),
+ * which hold the claims for their targets and deliver the state. */
+static void test_regression_cas_refused_accept_leaves_hints(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t hints0 = qr_core_stats(h.core[c])->hints_created;
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	deliver_all();
+	durable_all(); /* PROMISEs leave (queued, not delivered yet) */
+	/* Another proposer's higher ballot reaches both peers first. */
+	struct qr_version high = {qr_core_hlc(h.core[c])->last +
+					  ((uint64_t)5 << 16),
+				  (uint16_t)((c + 1) % N)};
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			prepare_to(i, (i + 1) % N == c ? (i + 2) % N
+						       : (i + 1) % N,
+				   high);
+	deliver_all(); /* c decides, its ACCEPT is refused by both peers */
+	CU_ASSERT_EQUAL(reply_status(1), 1);
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_created >= hints0 + 2);
+	/* c is cut off until past the deadline: UNAVAILABLE. */
+	cut_links_from(c);
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	advance(1100000);
+	durable_all();
+	CU_ASSERT_EQUAL(reply_status(1), QR_EUNAVAILABLE);
+	/* While its hints wait, c claims no more than the ballot it holds. */
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(c, KEY, &v));
+	struct qr_version ballot = v.version;
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  ballot.hlc);
+	/* Healed: the hints deliver the state to both peers. */
+	for (int k = 0; k < 20; k++) {
+		advance(10000);
+		durable_all();
+	}
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_FATAL(stored(i, KEY, &v));
+		CU_ASSERT(qr_version_cmp(v.version, ballot) >= 0);
+	}
+	teardown();
+}
+
 /* A promise replayed from the WAL still binds the acceptor: a proposer
  * below it is refused, retries above it, and then succeeds. */
 static void test_cas_recovered_promise_refuses_lower_ballots(void)
@@ -1750,6 +1861,10 @@ int main(void)
 		 test_cas_put_if_absent_promises_durable_one_winner},
 		{"CAS: a minority answers UNAVAILABLE",
 		 test_cas_minority_answers_unavailable},
+		{"regression (issue 13 bug 2a): a CAS ballot holds claims from "
+		 "PREPARE", test_regression_cas_prepare_holds_claims},
+		{"regression (issue 13 bug 2b): a refused CAS accept leaves "
+		 "hints", test_regression_cas_refused_accept_leaves_hints},
 		{"CAS: a recovered promise refuses lower ballots",
 		 test_cas_recovered_promise_refuses_lower_ballots},
 		{"CAS: no read shortcut on states installed below a promise",
