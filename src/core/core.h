@@ -168,6 +168,14 @@ void qr_core_flush(struct qr_core *c);
  * the core's own thread, like every other event. */
 void qr_core_ae_request(struct qr_core *c);
 
+/* Snapshots: the live hints of one partition, each as a QR_WAL_HINT record
+ * to fn (its rc, if not 0, stops the walk and is returned). The driver's
+ * snapshot source calls it after the partition's store entries, so hints
+ * survive the log segments a snapshot deletes (hints.c, N4). */
+int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
+			   int (*fn)(void *arg, const struct qr_wal_record *rec),
+			   void *arg);
+
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);
 struct qr_store *qr_core_store(struct qr_core *c);

@@ -49,7 +49,8 @@ struct qr_shard {
 	struct qr_shard_config cfg;
 	struct qr_core *core;
 	struct qr_wal *wal;
-	struct qr_wal_snapshot_source snap_src;
+	struct qr_wal_snapshot_source snap_src;	 /* store + hints */
+	struct qr_wal_snapshot_source store_src; /* the store's entries */
 	uint64_t snap_last_lsn; /* appended lsn when the last one began */
 	struct qr_arp_table arp;
 	struct qr_arp_entry arp_slots[ARP_ENTRIES];
@@ -425,6 +426,19 @@ static int recover_cb(void *arg, const struct qr_wal_record *rec)
 	return qr_core_recover(arg, rec);
 }
 
+/* A snapshot holds each partition's store entries, then its hints: the
+ * log segments it lets go may hold the only record of a hint (an ANY
+ * write acknowledged on them; core/hints.c N4, issue 13 bug 5). */
+static int snap_for_each(void *ctx, uint32_t partition,
+			 int (*fn)(void *arg, const struct qr_wal_record *rec),
+			 void *arg)
+{
+	struct qr_shard *s = ctx;
+	int rc = s->store_src.for_each_in_partition(s->store_src.ctx,
+						    partition, fn, arg);
+	return rc ? rc : qr_core_snapshot_hints(s->core, partition, fn, arg);
+}
+
 int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		    char *err, size_t err_len)
 {
@@ -505,8 +519,13 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		goto fail;
 	}
 	s->snap_last_lsn = s->rec.last_lsn;
-	qr_wal_snapshot_source_store(&s->snap_src, qr_core_store(s->core),
+	qr_wal_snapshot_source_store(&s->store_src, qr_core_store(s->core),
 				     cl->partitions);
+	s->snap_src = (struct qr_wal_snapshot_source){
+		.ctx = s,
+		.partitions = cl->partitions,
+		.for_each_in_partition = snap_for_each,
+	};
 	*out = s;
 	return 0;
 fail:

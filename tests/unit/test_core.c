@@ -1196,6 +1196,80 @@ static void test_regression_claims_stay_below_writes_after_restart(void)
 	teardown();
 }
 
+/* Records a snapshot would hold: copies, since the core's buffers move. */
+struct snap_copy {
+	int n;
+	struct qr_wal_record rec[8];
+	uint8_t key[8][QR_KEY_BYTES_MAX];
+	uint8_t val[8][QR_VALUE_BYTES_MAX];
+};
+
+static int snap_copy_rec(void *arg, const struct qr_wal_record *r)
+{
+	struct snap_copy *s = arg;
+	CU_ASSERT_FATAL(s->n < 8);
+	s->rec[s->n] = *r;
+	memcpy(s->key[s->n], r->key, r->key_len);
+	memcpy(s->val[s->n], r->value, r->value_len);
+	s->rec[s->n].key = s->key[s->n];
+	s->rec[s->n].value = s->val[s->n];
+	s->n++;
+	return 0;
+}
+
+/* Regression (issue 13 bug 5), the core's half (tests/wal has the WAL's):
+ * a write only its coordinator holds, with hints for the two replicas it
+ * missed. A snapshot's source takes the hints from the core; a node
+ * restarted from that snapshot alone (its log below it deleted, its
+ * store lost here on purpose: the hints are the only copy, as for an ANY
+ * write acknowledged on them) delivers the write to both replicas. */
+static void test_regression_snapshot_carries_hints(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	cut_links_from(c);
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	client_req(c, 60, QR_OP_PUT, QR_LEVEL_ONE, KEY, "hinted");
+	for (int k = 0; k < 10; k++) {
+		durable(c);
+		advance(10000);
+	}
+	CU_ASSERT_EQUAL_FATAL(reply_status(60), 0);
+	struct qr_version v = find_reply(60)->version;
+	struct snap_copy snap = {0};
+	for (uint32_t p = 0; p < h.pl.partitions; p++)
+		CU_ASSERT_EQUAL(qr_core_snapshot_hints(h.core[c], p,
+						       snap_copy_rec, &snap),
+				0);
+	CU_ASSERT_EQUAL_FATAL(snap.n, 2);
+	for (int k = 0; k < snap.n; k++) {
+		CU_ASSERT_EQUAL(snap.rec[k].type, QR_WAL_HINT);
+		CU_ASSERT_NOT_EQUAL(snap.rec[k].aux, c);
+		CU_ASSERT_EQUAL(qr_version_cmp(snap.rec[k].version, v), 0);
+	}
+	qr_core_destroy(h.core[c]);
+	node_create(c, 4);
+	for (int k = 0; k < snap.n; k++)
+		CU_ASSERT_EQUAL(qr_core_recover(h.core[c], &snap.rec[k]), 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	struct qr_store_view sv;
+	for (int i = 0; i < N; i++) {
+		if (i == c)
+			continue;
+		CU_ASSERT_FATAL(stored(i, KEY, &sv));
+		CU_ASSERT_EQUAL(qr_version_cmp(sv.version, v), 0);
+	}
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_delivered >= 2);
+	teardown();
+}
+
 /* A restarted coordinator holds its closed timestamps at the floor it
  * logged until every node has handed its writes off (ORPHAN_REQ/DONE). */
 static void test_restart_holds_closed_timestamps_until_handoff(void)
@@ -1846,6 +1920,8 @@ int main(void)
 		{"regression (issue 13 bug 3): claims stay below the writes "
 		 "a node stamps after a restart",
 		 test_regression_claims_stay_below_writes_after_restart},
+		{"regression (issue 13 bug 5): a snapshot carries the hints",
+		 test_regression_snapshot_carries_hints},
 		{"restart holds closed timestamps until the hand-off",
 		 test_restart_holds_closed_timestamps_until_handoff},
 		{"a hand-off larger than the hint slots finishes",
