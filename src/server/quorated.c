@@ -38,6 +38,7 @@
 #include "server/mgmt.h"
 #include "server/profile.h"
 #include "shard/shard.h"
+#include "wal/wal.h"
 
 #define EXIT_CONFIG   2
 #define EXIT_DPDK     3
@@ -460,6 +461,15 @@ int main(int argc, char **argv)
 	}
 	if (check_data_dir(data_dir, err, sizeof(err))) {
 		fprintf(stderr, "quorated: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	/* The directory is this node's of this cluster, or nothing is read
+	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
+	int rc = qr_wal_dir_bind(data_dir, cl.id, (uint16_t)o.node, err,
+				 sizeof(err));
+	if (rc) {
+		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
+			qr_strerror(rc), err);
 		return EXIT_CONFIG;
 	}
 	char *eal_argv[EAL_ARGS_MAX];

@@ -736,6 +736,38 @@ static void test_snapshot_keeps_hints(void)
 }
 
 /*
+ * Issue 13, item 6: a data directory is bound to its cluster and node. The
+ * first start writes IDENTITY; the same node starts again; another
+ * cluster's or another node's start is refused with QR_EDATADIR and a
+ * message naming the owner; a damaged file is refused too.
+ */
+static void test_data_dir_bound_to_cluster_and_node(void)
+{
+	char *dir = wt_tmpdir();
+	char msg[512] = "", path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, QR_WAL_IDENT_FILE);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 18686, 2, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "belongs to cluster 5799 node 2"));
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 1, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_STRING_EQUAL(qr_strerror(QR_EDATADIR), "DATA_DIR_MISMATCH");
+	/* The refusals changed nothing: the owner still starts. */
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("cluster 5799 node 2\n", f); /* no magic line */
+	fclose(f);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)),
+			QR_ECORRUPT);
+	unlink(path);
+	wt_rmdir(dir);
+}
+
+/*
  * The snapshot deletes the segments that held the newest QR_WAL_CLOCK
  * record; its header carries the ceiling, and recovery hands it back first.
  * Then across a restart: the recovered ceiling (stats.clock, passed in
@@ -842,6 +874,8 @@ int main(void)
 		  test_snapshot_keeps_clock_ceiling },
 		{ "regression: snapshot keeps hints (issue 13 bug 5)",
 		  test_snapshot_keeps_hints },
+		{ "data directory bound to its cluster and node (issue 13)",
+		  test_data_dir_bound_to_cluster_and_node },
 		{ NULL, NULL },
 	};
 	return qr_unit_main("wal", cases);
