@@ -80,6 +80,8 @@ struct req *qc_req_alloc(struct qr_core *c)
 
 void qc_req_free(struct qr_core *c, struct req *q)
 {
+	QR_ASSERT(q->kind != REQ_WRITE || q->token_wait ||
+		  !qr_version_is_none(q->version)); /* W4: stamped or waiting */
 	if ((q->kind == REQ_WRITE && !q->token_wait) ||
 	    (q->kind == REQ_CAS && q->phase == CAS_ACCEPT))
 		qc_hint_missing(c, q);

@@ -92,6 +92,7 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))->op_id =
 		qc_op_id_of(c, q);
 	if (wait_us) {
+		q->token_wait = true; /* unstamped: no hint when freed */
 		if (qc_now_us(c) + wait_us >= q->deadline_us) {
 			c->stats.tokens_ignored++; /* refused, not ignored */
 			qc_req_answer(c, q, QR_ECLOCK);
@@ -99,7 +100,6 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 			return;
 		}
 		c->stats.token_write_waits++;
-		q->token_wait = true;
 		qr_timer_arm(&c->wheel, &q->timer, qc_now_us(c) + wait_us);
 		return;
 	}

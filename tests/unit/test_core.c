@@ -905,8 +905,15 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 			h.skew_ms[i] = -5;
 	warm();
 	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t hints0 = qr_core_stats(h.core[c])->hints_created;
 	client_put_with_token(c, 77, QR_HLC_MAKE(wall + 499, 0));
 	settle();
+	/* Refused before stamping: nothing applied anywhere, no hint. */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->hints_created, hints0);
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT_FALSE(stored(i, KEY, &v));
+	}
 	advance(60000);
 	uint64_t clock_drops = 0;
 	for (int i = 0; i < N; i++)
