@@ -109,7 +109,10 @@ struct qr_core_stats {
 	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
 	uint64_t ae_passes;	       /* on-demand passes (repair, peer back) */
 	uint64_t tombstones_collected; /* removed by tombstone GC */
-	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
+	uint64_t tokens_ignored; /* write tokens too far ahead to stamp
+				  * above by the deadline: CLOCK_AHEAD */
+	uint64_t token_write_waits; /* writes that waited for the wall clock
+				     * to near their token */
 	uint64_t cas_rounds;   /* CASPaxos ballots tried (proposer) */
 	uint64_t cas_promises; /* promises logged (acceptor) */
 	uint64_t cas_rejects;  /* prepares / accepts refused (acceptor) */
@@ -182,6 +185,14 @@ void qr_core_flush(struct qr_core *c);
  * partitions per tick), besides the schedule: `quorate repair`. Call from
  * the core's own thread, like every other event. */
 void qr_core_ae_request(struct qr_core *c);
+
+/* Snapshots: the live hints of one partition, each as a QR_WAL_HINT record
+ * to fn (its rc, if not 0, stops the walk and is returned). The driver's
+ * snapshot source calls it after the partition's store entries, so hints
+ * survive the log segments a snapshot deletes (hints.c, N4). */
+int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
+			   int (*fn)(void *arg, const struct qr_wal_record *rec),
+			   void *arg);
 
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);

@@ -70,7 +70,9 @@ struct req {
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
 	uint8_t valid_mask;  /* reads: answers current for the token */
 	uint8_t heard_mask;  /* reads: replicas that ever answered */
-	uint64_t token;	     /* reads: client's min_version (0: none) */
+	uint64_t token;	     /* client's min_version (0: none) */
+	bool token_wait;     /* write: unstamped, waits for our wall clock
+			      * to near its token (write.c, W4) */
 	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
 	uint8_t key_len;
 	uint16_t value_len;
@@ -97,6 +99,9 @@ struct req {
 	struct qr_version expected; /* *_IF_VERSION */
 	struct qr_version st_version, first;
 	struct qr_version mine[CAS_MINE_MAX]; /* our accepted new states */
+	struct qr_version mine_first; /* the op's first accepted new state
+				       * (kept when the ring wraps, and
+				       * across a retry: X3) */
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
 	uint8_t st_value[QR_VALUE_BYTES_MAX]; /* CAS: best state's value */
@@ -131,7 +136,9 @@ struct dedup {
 	uint64_t req_id;
 	uint64_t op_id;		   /* in flight: its op_id; done: 0 */
 	int16_t status;		   /* done: the answer given */
-	struct qr_version version; /* done: the version written */
+	struct qr_version version; /* done: the version written; CAS: the
+				    * last ballot of an accepted new state */
+	struct qr_version first;   /* CAS: the first such ballot */
 };
 
 /*

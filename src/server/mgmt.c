@@ -152,8 +152,10 @@ static void json_replica(struct jbuf *b, const struct qr_core_stats *cs)
 	   cs->orphan_syncs);
 	jb(b,
 	   "\"sessions\":{\"stale\":%" PRIu64 ",\"token_waits\":%" PRIu64
-	   ",\"tokens_ignored\":%" PRIu64 "},",
-	   cs->stale_answers, cs->token_waits, cs->tokens_ignored);
+	   ",\"tokens_ignored\":%" PRIu64 ",\"token_write_waits\":%" PRIu64
+	   "},",
+	   cs->stale_answers, cs->token_waits, cs->tokens_ignored,
+	   cs->token_write_waits);
 }
 
 /* "peers": as seen by shard 0's detector. */
@@ -290,8 +292,9 @@ static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 		}
 		uint64_t heard = d->peers[p].last_heard_us;
 		jb(&b,
-		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":%" PRIu64
-		   ",\"unacked_writes\":%" PRIu64 ",\"oldest_unacked_ms\":%" PRIu64
+		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
+		   "%" PRIu64 ",\"unacked_writes\":%" PRIu64
+		   ",\"oldest_unacked_ms\":%" PRIu64
 		   ",\"hint_records\":%" PRIu64 ",\"hint_bytes\":%" PRIu64,
 		   first ? "" : ",", p,
 		   qr_peer_state_name(qr_detector_state(d, p)),
@@ -351,10 +354,11 @@ static void serve(struct qr_mgmt *m, int fd)
 	else if (!strcmp(cmd, "repair"))
 		n = repair(&m->cfg, out, sizeof(out));
 	else
-		n = (size_t)snprintf(out, sizeof(out),
-				     "{\"error\":\"unknown command\","
-				     "\"commands\":[\"stat\",\"stat replication\","
-				     "\"repair\"]}\n");
+		n = (size_t)snprintf(
+			out, sizeof(out),
+			"{\"error\":\"unknown command\","
+			"\"commands\":[\"stat\",\"stat replication\","
+			"\"repair\"]}\n");
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(fd, out + off, n - off);
 		if (w <= 0)

@@ -42,6 +42,7 @@
 #include "server/mgmt.h"
 #include "server/profile.h"
 #include "shard/shard.h"
+#include "wal/wal.h"
 
 #define EXIT_CONFIG   2
 #define EXIT_DPDK     3
@@ -106,8 +107,9 @@ static int parse_number(int c, const char *arg, struct options *o)
 	case 'n':
 		o->node = (int)strtol(arg, &end, 10);
 		if (*end || o->node < 0) {
-			fprintf(stderr, "quorated: --node: '%s' is not a "
-					"node id\n",
+			fprintf(stderr,
+				"quorated: --node: '%s' is not a "
+				"node id\n",
 				arg);
 			return 1;
 		}
@@ -364,14 +366,15 @@ static bool port_offloads(const struct qr_profile *pf,
 			  const struct rte_eth_dev_info *info,
 			  struct rte_eth_conf *conf)
 {
-	uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
-			RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	uint64_t csum =
+		RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 	if (!pf->tx_checksum_offload)
 		return false;
 	if ((info->tx_offload_capa & csum) != csum) {
-		fprintf(stderr, "quorated: profile %s asks for tx checksum "
-				"offload; the device cannot: software "
-				"checksums\n",
+		fprintf(stderr,
+			"quorated: profile %s asks for tx checksum "
+			"offload; the device cannot: software "
+			"checksums\n",
 			pf->path);
 		return false;
 	}
@@ -389,8 +392,8 @@ static int port_queues_setup(const struct qr_profile *pf, uint16_t port,
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
 	for (uint16_t i = 0; i < q; i++) {
 		int rc = i < rq ? rte_eth_rx_queue_setup(port, i, rxd,
-							 (unsigned)socket,
-							 NULL, pool)
+							 (unsigned)socket, NULL,
+							 pool)
 				: 0;
 		if (!rc)
 			rc = rte_eth_tx_queue_setup(port, i, txd,
@@ -422,8 +425,8 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 		snprintf(err, n, "port 0: cannot read device info");
 		return -1;
 	}
-	uint16_t q = QR_MIN(shards, QR_MIN(info.max_rx_queues,
-					   info.max_tx_queues));
+	uint16_t q =
+		QR_MIN(shards, QR_MIN(info.max_rx_queues, info.max_tx_queues));
 	if (q == 0) {
 		snprintf(err, n, "port 0: the device has no queues");
 		return -1;
@@ -498,8 +501,7 @@ static int close_and_exit(int code, struct qr_shard **shards, uint16_t n)
  * authentication needs it unique per start: it is half of every frame's
  * nonce (src/core/auth.h). 0 or QR_ECONFIG with err set.
  */
-static int next_incarnation(const char *dir, uint32_t *out, char *err,
-			    size_t n)
+static int next_incarnation(const char *dir, uint32_t *out, char *err, size_t n)
 {
 	char path[QR_PATH_BYTES_MAX], tmp[QR_PATH_BYTES_MAX], buf[32] = {0};
 	if ((size_t)snprintf(path, sizeof(path), "%s/incarnation", dir) >=
@@ -580,6 +582,15 @@ static int load_config(struct daemon *d)
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
+	/* The directory is this node's of this cluster, or nothing is read
+	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
+	int rc = qr_wal_dir_bind(d->data_dir, d->cl.id, (uint16_t)d->o.node,
+				 d->err, sizeof(d->err));
+	if (rc) {
+		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
+			qr_strerror(rc), d->err);
+		return EXIT_CONFIG;
+	}
 	/* auth = mac: the cluster secret, checked (0600) and loaded before
 	 * anything listens (src/core/auth.c). */
 	if (d->cl.auth == QR_AUTH_MAC &&
@@ -601,9 +612,9 @@ static int eal_start(struct daemon *d)
 {
 	char *eal_argv[EAL_ARGS_MAX];
 	static char eal_store[4096];
-	int eal_argc = build_eal_args(&d->o, &d->cl, &d->pf, eal_argv,
-				      eal_store, sizeof(eal_store), d->err,
-				      sizeof(d->err));
+	int eal_argc =
+		build_eal_args(&d->o, &d->cl, &d->pf, eal_argv, eal_store,
+			       sizeof(eal_store), d->err, sizeof(d->err));
 	if (eal_argc < 0) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
@@ -639,8 +650,8 @@ static int rings_create(struct daemon *d)
 	for (uint16_t i = 1; i < d->cl.shards; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "qr_rx_%u", i);
-		d->rx_rings[i] = rte_ring_create(name, RING_SIZE,
-						 SOCKET_ID_ANY, RING_F_SC_DEQ);
+		d->rx_rings[i] = rte_ring_create(name, RING_SIZE, SOCKET_ID_ANY,
+						 RING_F_SC_DEQ);
 		if (!d->rx_rings[i]) {
 			fprintf(stderr, "quorated: ring %s: %s\n", name,
 				rte_strerror(rte_errno));
@@ -702,8 +713,8 @@ static void shard_config(struct daemon *d, uint16_t i,
  * status after closing what was opened (reported). */
 static int node_open(struct daemon *d)
 {
-	if (port_setup(&d->pf, d->cl.shards, &d->nq, &d->nrxq,
-		       &d->csum_offload, &d->pool, d->err, sizeof(d->err))) {
+	if (port_setup(&d->pf, d->cl.shards, &d->nq, &d->nrxq, &d->csum_offload,
+		       &d->pool, d->err, sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
@@ -742,7 +753,7 @@ static void print_ready(const struct daemon *d)
 		"queue(s), %s steering, profile %s, wal %s, mgmt %s\n",
 		d->o.node, ip, cl->base_port, cl->base_port + cl->shards - 1,
 		cl->shards, d->nq,
-		cl->shards == 1		? "no"
+		cl->shards == 1	       ? "no"
 		: d->nrx == cl->shards ? "rte_flow"
 				       : "software",
 		d->pf.name,

@@ -133,7 +133,8 @@ static int copy_entry(void *arg, const struct qr_wal_record *rec)
 
 	if (need + BATCH_HDR > w->cfg.snapshot_buffer_bytes ||
 	    rec->key_len == 0 ||
-	    (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE))
+	    (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE &&
+	     rec->type != QR_WAL_HINT))
 		return QR_EINVAL;
 	if (s->cur < 0 ||
 	    s->used[s->cur] + need > w->cfg.snapshot_buffer_bytes) {

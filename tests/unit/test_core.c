@@ -46,6 +46,10 @@ static struct harness {
 	bool cut[N][N]; /* [from][to]: frames dropped */
 	struct reply replies[64];
 	int nreplies;
+	/* The newest QR_WAL_CLOCK record appended / made durable, per node
+	 * (restart_node_replaying_clock replays the durable one). */
+	struct qr_wal_record clock_last[N], clock_durable[N];
+	uint8_t clock_floor[N][2][8];
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -103,6 +107,14 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	h.appended[id] = rec->lsn;
 	if (rec->type == QR_WAL_PUT || rec->type == QR_WAL_TOMBSTONE)
 		h.data_logged[id]++;
+	if (rec->type == QR_WAL_CLOCK) {
+		static const uint8_t zero;
+		h.clock_last[id] = *rec;
+		h.clock_last[id].key = &zero;
+		CU_ASSERT_FATAL(rec->value_len == 8);
+		memcpy(h.clock_floor[id][0], rec->value, 8);
+		h.clock_last[id].value = h.clock_floor[id][0];
+	}
 	return 0;
 }
 
@@ -209,6 +221,11 @@ static void deliver_all(void)
 
 static void durable(int node)
 {
+	if (h.clock_last[node].lsn) {
+		h.clock_durable[node] = h.clock_last[node];
+		memcpy(h.clock_floor[node][1], h.clock_floor[node][0], 8);
+		h.clock_durable[node].value = h.clock_floor[node][1];
+	}
 	qr_core_on_wal_durable(h.core[node], h.appended[node]);
 	flush_all();
 }
@@ -868,7 +885,8 @@ static void test_regression_dedup_keeps_in_flight_entry(void)
 	teardown();
 }
 
-static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+static void client_put_with_token_by(int node, uint64_t req_id, uint64_t tok,
+				     uint32_t deadline_us)
 {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
@@ -880,6 +898,7 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 			    .op = QR_OP_PUT,
 			    .level = QR_LEVEL_QUORUM,
 			    .min_version = tok,
+			    .deadline_us = deadline_us,
 			    .key = (const uint8_t *)KEY,
 			    .key_len = (uint8_t)strlen(KEY),
 			    .value = (const uint8_t *)"t",
@@ -890,9 +909,16 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 	flush_all();
 }
 
+static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+{
+	client_put_with_token_by(node, req_id, tok, 0);
+}
+
 /* Regression (review finding 3): a client token 499 ms ahead must not drag
  * the coordinator's HLC to where peers (5 ms behind) refuse its frames; a
- * token within a lease is honoured (the write is stamped above it). */
+ * token within a lease is honoured (the write is stamped above it). The
+ * 499 ms token needs a wait longer than the 50 ms deadline: refused at
+ * once, CLOCK_AHEAD, never stamped below it (issue 13 bug 1). */
 static void test_regression_client_token_cannot_cut_node_off(void)
 {
 	setup();
@@ -902,14 +928,21 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 			h.skew_ms[i] = -5;
 	warm();
 	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t hints0 = qr_core_stats(h.core[c])->hints_created;
 	client_put_with_token(c, 77, QR_HLC_MAKE(wall + 499, 0));
 	settle();
+	/* Refused before stamping: nothing applied anywhere, no hint. */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->hints_created, hints0);
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT_FALSE(stored(i, KEY, &v));
+	}
 	advance(60000);
 	uint64_t clock_drops = 0;
 	for (int i = 0; i < N; i++)
 		if (i != c)
 			clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
-	CU_ASSERT_EQUAL(reply_status(77), 0);
+	CU_ASSERT_EQUAL(reply_status(77), QR_ECLOCK);
 	CU_ASSERT_EQUAL(clock_drops, 0);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 1);
 	/* A token 20 ms ahead (within the 100 ms lease) is honoured. */
@@ -919,6 +952,42 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	settle();
 	CU_ASSERT_EQUAL_FATAL(reply_status(78), 0);
 	CU_ASSERT(find_reply(78)->version.hlc > tok);
+	teardown();
+}
+
+/* Regression (issue 13 bug 1): a session's write whose token is 250 ms
+ * ahead of the coordinator's wall clock (clocks 100-400 ms apart are
+ * allowed) used to be stamped below the token and answered OK, hidden for
+ * good behind the session's older write. It waits, unstamped and unsent,
+ * until the wall clock is within a lease of the token, then is stamped
+ * above it; peers never see a frame too far ahead. */
+static void test_regression_write_stamped_above_its_token(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	warm();
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t tok = QR_HLC_MAKE(wall + 250, 7);
+	client_put_with_token_by(c, 80, tok, 400000);
+	settle();
+	advance(100000); /* 100 ms: the wall clock is still > a lease behind */
+	CU_ASSERT_EQUAL(reply_status(80), 1); /* waiting */
+	struct qr_store_view v;
+	for (int i = 0; i < N; i++) /* nothing stamped, sent or applied */
+		CU_ASSERT_FALSE(stored(i, KEY, &v));
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->token_write_waits, 1);
+	for (int k = 0; k < 40 && reply_status(80) == 1; k++) {
+		advance(5000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL_FATAL(reply_status(80), 0);
+	CU_ASSERT(find_reply(80)->version.hlc > tok);
+	uint64_t clock_drops = 0;
+	for (int i = 0; i < N; i++)
+		clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
+	CU_ASSERT_EQUAL(clock_drops, 0);
+	CU_ASSERT(stored(c, KEY, &v) && v.version.hlc > tok);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 0);
 	teardown();
 }
 
@@ -1103,6 +1172,132 @@ static void restart_node(int c)
 	qr_core_destroy(h.core[c]);
 	node_create(c, 2);
 	qr_core_recovered(h.core[c], h.appended[c]);
+}
+
+/* Restart node c replaying its newest durable clock record (the HLC
+ * ceiling and closed floor), as a real WAL would. */
+static void restart_node_replaying_clock(int c)
+{
+	qr_core_destroy(h.core[c]);
+	node_create(c, 3);
+	if (h.clock_durable[c].lsn)
+		CU_ASSERT_EQUAL(
+			qr_core_recover(h.core[c], &h.clock_durable[c]), 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	h.clock_last[c] = h.clock_durable[c];
+}
+
+/* Regression (issue 13 bug 3): a node whose HLC a peer's clock pushed
+ * 300 ms ahead of its own (allowed: max_offset is 500) claimed closed
+ * timestamps up to that HLC, far above the durable ceiling of the
+ * versions it stamped; peers keep a node's highest claim across its
+ * restarts, and after a fast restart (the peer's clock corrected) it
+ * stamped new writes below those claims: a replica could then serve a
+ * session's token read without the session's write. Claims now stay under
+ * the durable ceiling, which recovery raises the HLC to (S4). */
+static void test_regression_claims_stay_below_writes_after_restart(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int p = (c + 1) % N, r = (c + 2) % N;
+	warm();
+	h.skew_ms[p] = 300;
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	uint64_t claimed = 0;
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			claimed = QR_MAX(claimed,
+					 qr_core_stats(h.core[i])->closed_in[c]);
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	CU_ASSERT(QR_HLC_MS(claimed) > wall + 150); /* pushed by p's clock */
+	h.skew_ms[p] = 0; /* p's clock corrected */
+	restart_node_replaying_clock(c);
+	client_req(c, 90, QR_OP_PUT, QR_LEVEL_ONE, KEY, "after");
+	for (int k = 0; k < 5 && reply_status(90) == 1; k++)
+		settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(90), 0);
+	CU_ASSERT(find_reply(90)->version.hlc > claimed);
+	/* r's claim for c never went back (S2), and stays true. */
+	CU_ASSERT(qr_core_stats(h.core[r])->closed_in[c] <=
+		  find_reply(90)->version.hlc);
+	teardown();
+}
+
+/* Records a snapshot would hold: copies, since the core's buffers move. */
+struct snap_copy {
+	int n;
+	struct qr_wal_record rec[8];
+	uint8_t key[8][QR_KEY_BYTES_MAX];
+	uint8_t val[8][QR_VALUE_BYTES_MAX];
+};
+
+static int snap_copy_rec(void *arg, const struct qr_wal_record *r)
+{
+	struct snap_copy *s = arg;
+	CU_ASSERT_FATAL(s->n < 8);
+	s->rec[s->n] = *r;
+	memcpy(s->key[s->n], r->key, r->key_len);
+	memcpy(s->val[s->n], r->value, r->value_len);
+	s->rec[s->n].key = s->key[s->n];
+	s->rec[s->n].value = s->val[s->n];
+	s->n++;
+	return 0;
+}
+
+/* Regression (issue 13 bug 5), the core's half (tests/wal has the WAL's):
+ * a write only its coordinator holds, with hints for the two replicas it
+ * missed. A snapshot's source takes the hints from the core; a node
+ * restarted from that snapshot alone (its log below it deleted, its
+ * store lost here on purpose: the hints are the only copy, as for an ANY
+ * write acknowledged on them) delivers the write to both replicas. */
+static void test_regression_snapshot_carries_hints(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	cut_links_from(c);
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	client_req(c, 60, QR_OP_PUT, QR_LEVEL_ONE, KEY, "hinted");
+	for (int k = 0; k < 10; k++) {
+		durable(c);
+		advance(10000);
+	}
+	CU_ASSERT_EQUAL_FATAL(reply_status(60), 0);
+	struct qr_version v = find_reply(60)->version;
+	struct snap_copy snap = {0};
+	for (uint32_t p = 0; p < h.pl.partitions; p++)
+		CU_ASSERT_EQUAL(qr_core_snapshot_hints(h.core[c], p,
+						       snap_copy_rec, &snap),
+				0);
+	CU_ASSERT_EQUAL_FATAL(snap.n, 2);
+	for (int k = 0; k < snap.n; k++) {
+		CU_ASSERT_EQUAL(snap.rec[k].type, QR_WAL_HINT);
+		CU_ASSERT_NOT_EQUAL(snap.rec[k].aux, c);
+		CU_ASSERT_EQUAL(qr_version_cmp(snap.rec[k].version, v), 0);
+	}
+	qr_core_destroy(h.core[c]);
+	node_create(c, 4);
+	for (int k = 0; k < snap.n; k++)
+		CU_ASSERT_EQUAL(qr_core_recover(h.core[c], &snap.rec[k]), 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	struct qr_store_view sv;
+	for (int i = 0; i < N; i++) {
+		if (i == c)
+			continue;
+		CU_ASSERT_FATAL(stored(i, KEY, &sv));
+		CU_ASSERT_EQUAL(qr_version_cmp(sv.version, v), 0);
+	}
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_delivered >= 2);
+	teardown();
 }
 
 /* A restarted coordinator holds its closed timestamps at the floor it
@@ -1481,6 +1676,117 @@ static void test_cas_minority_answers_unavailable(void)
 	/* Its peers are DOWN now: the next one fails fast. */
 	cas_req(c, 2, QR_OP_LIN_GET, KEY, NULL, QR_VERSION_NONE);
 	CU_ASSERT_EQUAL(reply_status(2), QR_EUNAVAILABLE);
+	teardown();
+}
+
+/* A PREPARE of ballot b for KEY, as if from proposer src, to dst. */
+static void prepare_to(int dst, int src, struct qr_version b)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = (uint16_t)src,
+				  .dst_node = (uint16_t)dst,
+				  .hlc = b.hlc};
+	struct qr_msg m = {
+		.type = QR_MSG_PREPARE,
+		.op_id = 1,
+		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
+		.version = b,
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	peer_frame(dst, buf, qr_wire_frame_end(&w));
+	flush_all();
+}
+
+/* Regression (issue 13 bug 2a): the ballot is stamped at PREPARE; the
+ * closed timestamps counted CAS ops only in ACCEPT, so heartbeats sent
+ * during the prepare round trip claimed past the ballot that the accept
+ * then writes. Claims stay at or below the ballot from PREPARE on. */
+static void test_regression_cas_prepare_holds_claims(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	advance(30000);
+	/* The ballot's ms: at most our wall clock now (the HLC follows it). */
+	uint64_t before = QR_HLC_MAKE(
+		QR_MAX(1700000000000ull + h.now_us / 1000,
+		       QR_HLC_MS(qr_core_hlc(h.core[c])->last)),
+		0);
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	/* Promises are logged, never durable: the op stays in PREPARE while
+	 * heartbeats go round for 30 ms. */
+	advance(30000);
+	CU_ASSERT_EQUAL(reply_status(1), 1);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(QR_HLC_MS(qr_core_stats(h.core[i])
+						    ->closed_in[c]) <=
+				  QR_HLC_MS(before) + 1);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  find_reply(1)->version.hlc);
+	teardown();
+}
+
+/* Regression (issue 13 bug 2b): an accept that one acceptor took and the
+ * others refused (they promised a higher ballot meanwhile) fell back to
+ * BACKOFF with no hint; when the op then ended UNAVAILABLE, claims passed
+ * a ballot only one replica held. The refused accept leaves hints (X4),
+ * which hold the claims for their targets and deliver the state. */
+static void test_regression_cas_refused_accept_leaves_hints(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t hints0 = qr_core_stats(h.core[c])->hints_created;
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	deliver_all();
+	durable_all(); /* PROMISEs leave (queued, not delivered yet) */
+	/* Another proposer's higher ballot reaches both peers first. */
+	struct qr_version high = {qr_core_hlc(h.core[c])->last +
+					  ((uint64_t)5 << 16),
+				  (uint16_t)((c + 1) % N)};
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			prepare_to(i, (i + 1) % N == c ? (i + 2) % N
+						       : (i + 1) % N,
+				   high);
+	deliver_all(); /* c decides, its ACCEPT is refused by both peers */
+	CU_ASSERT_EQUAL(reply_status(1), 1);
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_created >= hints0 + 2);
+	/* c is cut off until past the deadline: UNAVAILABLE. */
+	cut_links_from(c);
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	advance(1100000);
+	durable_all();
+	CU_ASSERT_EQUAL(reply_status(1), QR_EUNAVAILABLE);
+	/* While its hints wait, c claims no more than the ballot it holds. */
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(c, KEY, &v));
+	struct qr_version ballot = v.version;
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  ballot.hlc);
+	/* Healed: the hints deliver the state to both peers. */
+	for (int k = 0; k < 20; k++) {
+		advance(10000);
+		durable_all();
+	}
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_FATAL(stored(i, KEY, &v));
+		CU_ASSERT(qr_version_cmp(v.version, ballot) >= 0);
+	}
 	teardown();
 }
 
@@ -1956,8 +2262,11 @@ static void test_far_future_versions_refused(void)
 	teardown();
 }
 
-/* A client token at the lease's edge with logical 0xffff would make the
- * coordinator's HLC overflow and wait: ignored and counted instead. */
+/* A client token within the lease with logical 0xffff would make the
+ * coordinator's HLC overflow and busy-wait (issue 12, item 3). hlc.c
+ * refuses it; the write is not stamped below it (W4, issue 13 bug 1):
+ * it waits, unstamped, for the wall clock to pass the token, then is
+ * stamped above it. */
 static void test_token_overflow_ignored_not_waited(void)
 {
 	setup();
@@ -1973,7 +2282,7 @@ static void test_token_overflow_ignored_not_waited(void)
 			   .op = QR_OP_PUT, .level = QR_LEVEL_ONE,
 			   .min_version = QR_HLC_MAKE(1700000000000ull +
 							      h.now_us / 1000 +
-							      50, 0xffff),
+							      20, 0xffff),
 			   .key = (const uint8_t *)KEY,
 			   .key_len = (uint8_t)strlen(KEY),
 			   .value = (const uint8_t *)"v", .value_len = 1};
@@ -1981,9 +2290,16 @@ static void test_token_overflow_ignored_not_waited(void)
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 99, buf, qr_wire_frame_end(&w));
 	settle();
-	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, ign + 1);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, ign);
 	CU_ASSERT_EQUAL(qr_core_hlc(h.core[c])->overflow_waits, waits);
-	CU_ASSERT_EQUAL(reply_status(9), 0);
+	CU_ASSERT_PTR_NULL(find_reply(9)); /* waiting, not stamped */
+	advance(30000); /* the harness deadline is 50 ms */
+	settle();
+	CU_ASSERT_EQUAL(qr_core_hlc(h.core[c])->overflow_waits, waits);
+	const struct reply *r = find_reply(9);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(r->version.hlc > m.min_version); /* W4 */
 	teardown();
 }
 
@@ -2069,12 +2385,19 @@ int main(void)
 		 test_regression_dedup_keeps_in_flight_entry},
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
+		{"regression (issue 13 bug 1): a write is stamped above its "
+		 "token", test_regression_write_stamped_above_its_token},
 		{"anti-entropy converges without reads",
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
 		 test_hinted_handoff_delivers_missed_write},
 		{"a token read never goes back: STALE, then served",
 		 test_token_read_never_goes_back},
+		{"regression (issue 13 bug 3): claims stay below the writes "
+		 "a node stamps after a restart",
+		 test_regression_claims_stay_below_writes_after_restart},
+		{"regression (issue 13 bug 5): a snapshot carries the hints",
+		 test_regression_snapshot_carries_hints},
 		{"restart holds closed timestamps until the hand-off",
 		 test_restart_holds_closed_timestamps_until_handoff},
 		{"a hand-off larger than the hint slots finishes",
@@ -2090,6 +2413,10 @@ int main(void)
 		 test_cas_put_if_absent_promises_durable_one_winner},
 		{"CAS: a minority answers UNAVAILABLE",
 		 test_cas_minority_answers_unavailable},
+		{"regression (issue 13 bug 2a): a CAS ballot holds claims from "
+		 "PREPARE", test_regression_cas_prepare_holds_claims},
+		{"regression (issue 13 bug 2b): a refused CAS accept leaves "
+		 "hints", test_regression_cas_refused_accept_leaves_hints},
 		{"CAS: a recovered promise refuses lower ballots",
 		 test_cas_recovered_promise_refuses_lower_ballots},
 		{"CAS: no read shortcut on states installed below a promise",
@@ -2102,7 +2429,7 @@ int main(void)
 		 test_auth_two_keys_accepted_during_a_roll},
 		{"far-future versions, ballots, claims, ranges refused",
 		 test_far_future_versions_refused},
-		{"a token that would overflow the HLC is ignored, not waited",
+		{"a token that would overflow the HLC waits, unstamped, never busy",
 		 test_token_overflow_ignored_not_waited},
 		{"regression: a full store refuses a new key before the WAL",
 		 test_store_full_refused_before_the_wal},

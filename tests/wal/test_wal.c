@@ -632,6 +632,138 @@ static void snapshot_now(struct qr_wal *w,
 	CU_ASSERT_EQUAL(rc, 0);
 }
 
+/* A source: the table's entries, then (for its partition) one hint, as
+ * the shard loop's source adds the core's hints (core/hints.c N4). */
+struct hint_source {
+	struct qr_wal_snapshot_source inner;
+	struct qr_wal_record hint;
+};
+
+static int hint_source_each(void *ctx, uint32_t partition,
+			    int (*fn)(void *arg, const struct qr_wal_record *r),
+			    void *arg)
+{
+	struct hint_source *h = ctx;
+	int rc = h->inner.for_each_in_partition(h->inner.ctx, partition, fn,
+						arg);
+	if (rc || partition != h->hint.partition)
+		return rc;
+	return fn(arg, &h->hint);
+}
+
+struct hint_seen {
+	struct wt_table t;
+	uint64_t hints; /* HINT records equal to the one logged */
+	const struct qr_wal_record *want;
+};
+
+static int hint_cb(void *arg, const struct qr_wal_record *r)
+{
+	struct hint_seen *h = arg;
+	if (r->type == QR_WAL_CLOCK)
+		return 0;
+	if (r->type != QR_WAL_HINT)
+		return wt_table_recover(&h->t, r);
+	const struct qr_wal_record *w = h->want;
+	CU_ASSERT_EQUAL(r->aux, w->aux);
+	CU_ASSERT_EQUAL(r->partition, w->partition);
+	CU_ASSERT_EQUAL(r->version.hlc, w->version.hlc);
+	CU_ASSERT(r->key_len == w->key_len &&
+		  !memcmp(r->key, w->key, w->key_len));
+	CU_ASSERT(r->value_len == w->value_len &&
+		  !memcmp(r->value, w->value, w->value_len));
+	h->hints++;
+	return 0;
+}
+
+/*
+ * Regression (issue 13 bug 5): a hint's record (the only durable copy of
+ * an ANY write acknowledged on hints) sat in a segment a snapshot deleted,
+ * and snapshots held store entries only: the write was gone after a
+ * restart. Snapshots now take QR_WAL_HINT records from their source (the
+ * core's live hints), and recovery hands them back.
+ */
+static void test_snapshot_keeps_hints(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_snap);
+	struct wt_table live;
+	wt_table_init(&live, 300, VMAX);
+	static const char key[] = "any-write", val[] = "on hints only";
+	struct hint_source src = {
+		.hint = {
+			.lsn = 1,
+			.type = QR_WAL_HINT,
+			.partition = 7,
+			.version = { .hlc = 777ull << 16, .node = 1 },
+			.key = key,
+			.key_len = sizeof(key) - 1,
+			.value = val,
+			.value_len = sizeof(val) - 1,
+			.aux = 2,
+		},
+	};
+	wt_table_source(&live, &src.inner);
+	struct qr_wal_snapshot_source outer = {
+		.ctx = &src,
+		.partitions = src.inner.partitions,
+		.for_each_in_partition = hint_source_each,
+	};
+	CU_ASSERT_FATAL(src.hint.partition < outer.partitions);
+	int rc;
+	while ((rc = qr_wal_append(w, &src.hint)) == QR_EBUSY)
+		qr_wal_poll(w, qr_clock_mono_us());
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(wt_append_range(w, 2, 3000, 300, VMAX, &live), 0);
+	snapshot_now(w, &outer);
+	CU_ASSERT(qr_wal_stats(w)->segments_deleted > 3); /* lsn 1 is gone */
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct hint_seen seen = { .want = &src.hint };
+	wt_table_init(&seen.t, 300, VMAX);
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(qr_wal_recover(dir, 3, NULL, hint_cb, &seen, &st), 0);
+	CU_ASSERT(st.snapshot_lsn > 1);
+	CU_ASSERT_EQUAL(seen.hints, 1);
+	CU_ASSERT_EQUAL(seen.t.bad, 0);
+	for (uint32_t k = 0; k < 300; k++)
+		CU_ASSERT_EQUAL(seen.t.hlc[k], live.hlc[k]);
+	wt_table_free(&seen.t);
+	wt_table_free(&live);
+	wt_rmdir(dir);
+}
+
+/*
+ * Issue 13, item 6: a data directory is bound to its cluster and node. The
+ * first start writes IDENTITY; the same node starts again; another
+ * cluster's or another node's start is refused with QR_EDATADIR and a
+ * message naming the owner; a damaged file is refused too.
+ */
+static void test_data_dir_bound_to_cluster_and_node(void)
+{
+	char *dir = wt_tmpdir();
+	char msg[512] = "", path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, QR_WAL_IDENT_FILE);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 18686, 2, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "belongs to cluster 5799 node 2"));
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 1, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_STRING_EQUAL(qr_strerror(QR_EDATADIR), "DATA_DIR_MISMATCH");
+	/* The refusals changed nothing: the owner still starts. */
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("cluster 5799 node 2\n", f); /* no magic line */
+	fclose(f);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)),
+			QR_ECORRUPT);
+	unlink(path);
+	wt_rmdir(dir);
+}
+
 /*
  * The snapshot deletes the segments that held the newest QR_WAL_CLOCK
  * record; its header carries the ceiling, and recovery hands it back first.
@@ -737,6 +869,10 @@ int main(void)
 		{ "snapshot_corrupt_refused", test_snapshot_corrupt_refused },
 		{ "snapshot_keeps_clock_ceiling",
 		  test_snapshot_keeps_clock_ceiling },
+		{ "regression: snapshot keeps hints (issue 13 bug 5)",
+		  test_snapshot_keeps_hints },
+		{ "data directory bound to its cluster and node (issue 13)",
+		  test_data_dir_bound_to_cluster_and_node },
 		{ NULL, NULL },
 	};
 	return qr_unit_main("wal", cases);
