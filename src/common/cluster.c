@@ -52,7 +52,7 @@ static const char *const cluster_keys[] = {
 	"secret_file", NULL,
 };
 static const char *const node_keys[] = {
-	"ip", "mac", "iface", "data_dir", "mgmt", "pci", NULL,
+	"ip", "mac", "iface", "data_dir", "mgmt", "mgmt_group", "pci", NULL,
 };
 
 struct loader {
@@ -287,6 +287,9 @@ static int load_node(struct loader *l, const char *section,
 			      sizeof(nd->data_dir));
 	if (!rc)
 		rc = copy_str(l, section, "mgmt", nd->mgmt, sizeof(nd->mgmt));
+	if (!rc)
+		rc = copy_str(l, section, "mgmt_group", nd->mgmt_group,
+			      sizeof(nd->mgmt_group));
 	if (rc == 0)
 		rc = copy_str(l, section, "pci", nd->pci, sizeof(nd->pci));
 	return rc;

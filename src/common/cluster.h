@@ -23,7 +23,8 @@
  *   mac = 02:51:52:00:00:01 ; optional: else learned by ARP
  *   iface = qr0-n           ; kernel interface for af_packet / af_xdp
  *   data_dir = /var/lib/quorate/n0
- *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket)
+ *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket, 0600)
+ *   mgmt_group = quorate    ; optional: socket 0660, this group may use it
  *   pci = 0000:3b:00.0      ; optional: {pci} in bare-metal profiles
  *
  * Node ids are 0..n-1, every one present. Errors name the file, the section,
@@ -46,6 +47,7 @@ struct qr_cluster_node {
 	char iface[32];   /* may be empty (memif, real NICs) */
 	char data_dir[256];
 	char mgmt[108];   /* unix socket path of the management endpoint */
+	char mgmt_group[32]; /* may be empty: socket 0600, else 0660 */
 	char pci[32];     /* PCI address for bare-metal profiles; may be empty */
 };
 

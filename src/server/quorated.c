@@ -15,6 +15,7 @@
  * every WAL is drained and synced before exit.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@
 #include "quorate/err.h"
 #include "quorate/limits.h"
 #include "server/mgmt.h"
+#include "server/mgmt_sock.h"
 #include "server/profile.h"
 #include "shard/shard.h"
 #include "wal/wal.h"
@@ -578,7 +580,9 @@ static int load_config(struct daemon *d)
 			o->config, o->node);
 		return EXIT_CONFIG;
 	}
-	if (check_data_dir(d->data_dir, d->err, sizeof(d->err))) {
+	if (check_data_dir(d->data_dir, d->err, sizeof(d->err)) ||
+	    (d->me->mgmt[0] &&
+	     qr_mgmt_sock_check_path(d->me->mgmt, d->err, sizeof(d->err)))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
@@ -825,7 +829,18 @@ int main(int argc, char **argv)
 		.shards = d.shards,
 		.nshards = d.cl.shards,
 		.profile = d.pf.name,
+		.gid = (gid_t)-1,
 	};
+	if (d.me->mgmt_group[0]) {
+		struct group *g = getgrnam(d.me->mgmt_group);
+		if (!g) {
+			fprintf(stderr, "quorated: mgmt_group '%s': no such "
+				"group\n", d.me->mgmt_group);
+			return close_and_exit(EXIT_CONFIG, d.shards,
+					      d.cl.shards);
+		}
+		mc.gid = g->gr_gid;
+	}
 	if (qr_mgmt_start(&mc, &g_mgmt, d.err, sizeof(d.err))) {
 		fprintf(stderr, "quorated: %s\n", d.err);
 		return close_and_exit(EXIT_CONFIG, d.shards, d.cl.shards);

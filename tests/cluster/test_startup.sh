@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # quorated refuses to start, with a message naming what is wrong, on: a
 # missing or invalid cluster key, an unknown profile, a port that cannot be
-# opened, an unwritable data directory, a data directory path too long. Usage: test_startup.sh QUORATED
+# opened, an unwritable data directory, a data directory path too long, something
+# other than a socket at the management socket path. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -76,6 +77,21 @@ expect 2 "data directory /dev/null/qr: cannot create" -- --config "$tmp/c.ini" -
 # refused by name, never cut short (include/quorate/limits.h L4).
 long=$tmp/$(printf 'd%.0s' $(seq 1 4100))
 expect 2 "data directory: path too long" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --data-dir "$long"
+
+# A regular file where the management socket goes: refused by name, and
+# the file is still there, unchanged (issue 12 item 6: lstat, never unlink
+# what is not a socket).
+echo precious >"$tmp/n0.sock"
+cluster "mgmt = $tmp/n0.sock"
+expect 2 "mgmt socket .*n0.sock: exists and is not a socket \(a regular file\)" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+if [ "$(cat "$tmp/n0.sock" 2>/dev/null)" != precious ]; then
+	echo "FAIL: the regular file at the mgmt path was changed or removed"
+	fails=$((fails + 1))
+fi
+ln -s "$tmp/n0.sock" "$tmp/link.sock"
+cluster "mgmt = $tmp/link.sock"
+expect 2 "mgmt socket .*link.sock: exists and is not a socket \(a symlink\)" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+[ -L "$tmp/link.sock" ] || { echo "FAIL: symlink removed"; fails=$((fails + 1)); }
 
 # The interface does not exist: the af_packet port cannot open.
 cluster ""
