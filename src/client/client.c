@@ -40,6 +40,8 @@
 #include "common/cluster.h"
 #include "common/compiler.h"
 #include "common/rng.h"
+#include "common/secret.h"
+#include "core/auth.h"
 #include "core/hlc.h"
 #include "core/placement.h"
 #include "core/wire.h"
@@ -66,6 +68,7 @@ struct qr_client {
 				* quorum (W or R < floor(RF/2)+1): what a
 				* quorum read must still be current for */
 	struct qr_client_stats stats;
+	struct qr_auth_client *auth; /* NULL: frames go unsigned */
 	uint8_t tx[QR_FRAME_BYTES_MAX];
 	uint8_t rx[QR_FRAME_BYTES_MAX + 1]; /* +1: spot oversized datagrams */
 };
@@ -113,6 +116,62 @@ static int parse_bind(const char *s, struct sockaddr_in *sa)
 	return 0;
 }
 
+/* Which client id: opt, then $QUORATE_CLIENT_ID; 0: the first line. */
+static int client_id_of(const struct qr_client_options *o, uint16_t *id)
+{
+	*id = o->client_id;
+	const char *e = getenv("QUORATE_CLIENT_ID");
+	if (*id || !e || !*e)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(e, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return -1;
+	*id = (uint16_t)v;
+	return 0;
+}
+
+/* The client key (auth_client.c) with auth = mac and a key file: its
+ * line by client id, into c->auth. 0, or -1 with err set. */
+static int auth_open(struct qr_client *c, char *err, size_t err_len)
+{
+	const char *file = c->opt.key_file;
+	if (!file || !*file)
+		file = getenv("QUORATE_KEY_FILE");
+	if (!file || !*file)
+		file = c->cluster.client_key_file;
+	if (c->cluster.auth != QR_AUTH_MAC || !*file)
+		return 0;
+	uint16_t id;
+	if (client_id_of(&c->opt, &id)) {
+		set_err(err, err_len, "QUORATE_CLIENT_ID: '%s'%s: not 1..65535",
+			getenv("QUORATE_CLIENT_ID"), "");
+		return -1;
+	}
+	struct qr_client_keys *ks = malloc(sizeof(*ks));
+	if (!ks || qr_client_keys_load(file, ks, err, err_len)) {
+		free(ks);
+		return -1;
+	}
+	const struct qr_client_key *k = id ? NULL : &ks->k[0];
+	for (uint16_t i = 0; i < ks->count && !k; i++)
+		if (ks->k[i].id == id)
+			k = &ks->k[i];
+	if (k)
+		c->auth = qr_auth_client_new(k, c->cluster.id);
+	qr_client_keys_wipe(ks);
+	free(ks);
+	if (!k)
+		set_err(err, err_len, "%s: no line for client id %s", file,
+			getenv("QUORATE_CLIENT_ID") ? getenv("QUORATE_CLIENT_ID")
+						    : "(option)");
+	else if (!c->auth)
+		set_err(err, err_len, "%s%s: AES-NI or memory missing", file,
+			"");
+	return c->auth ? 0 : -1;
+}
+
 struct qr_client *qr_client_open(const char *cluster_file,
 				 const struct qr_client_options *opt, char *err,
 				 size_t err_len)
@@ -132,6 +191,8 @@ struct qr_client *qr_client_open(const char *cluster_file,
 	if (c->opt.retries > ATTEMPTS_MAX - 1)
 		c->opt.retries = ATTEMPTS_MAX - 1;
 	if (qr_cluster_load(cluster_file, &c->cluster, err, err_len))
+		goto fail;
+	if (auth_open(c, err, err_len))
 		goto fail;
 	const struct qr_cluster *cl = &c->cluster;
 	if (qr_placement_init(&c->pl, cl->partitions, cl->nodes, cl->rf,
@@ -172,6 +233,7 @@ fail_fd:
 fail_pl:
 	qr_placement_fini(&c->pl);
 fail:
+	qr_auth_client_free(c->auth);
 	free(c);
 	return NULL;
 }
@@ -182,6 +244,7 @@ void qr_client_close(struct qr_client *c)
 		return;
 	close(c->fd);
 	qr_placement_fini(&c->pl);
+	qr_auth_client_free(c->auth);
 	free(c);
 }
 
@@ -400,10 +463,13 @@ static void attempt_send(struct qr_client *c, struct qr_msg *m,
 		.shard = p->shard,
 	};
 	struct qr_frame_writer w;
-	qr_wire_frame_begin(&w, c->tx, sizeof(c->tx), &h);
+	qr_wire_frame_begin(&w, c->tx, sizeof(c->tx) - QR_AUTH_TRAILER_BYTES,
+			    &h);
 	int rc = qr_wire_put(&w, m);
 	QR_ASSERT(rc == 0); /* fields checked by msg_build; one msg fits */
 	size_t len = qr_wire_frame_end(&w);
+	if (c->auth) /* room kept above: never 0 */
+		len = qr_auth_client_seal(c->auth, c->tx, len, sizeof(c->tx));
 	struct sockaddr_in to = {
 		.sin_family = AF_INET,
 		.sin_addr.s_addr = c->cluster.node[node].ip,

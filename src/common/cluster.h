@@ -17,6 +17,8 @@
  *                           ; none: trusted network only
  *   secret_file = cluster.secret ; 0600, common/secret.h (relative paths
  *                           ; are to the cluster file's directory)
+ *   client_key_file = clients.keys ; 0600, client keys and roles
+ *                           ; (common/secret.h); needed with auth = mac
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
@@ -64,6 +66,8 @@ struct qr_cluster {
 	uint32_t hint_delay_ms;
 	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */
 	char secret_file[256];	/* resolved; may be empty with auth = none */
+	char client_key_file[256]; /* resolved; client keys (secret.h);
+				    * quorated needs it with auth = mac */
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
 };
 

@@ -29,6 +29,7 @@
 #ifndef QR_CORE_AUTH_H
 #define QR_CORE_AUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define QR_AUTH_TRAILER_BYTES 32
@@ -38,5 +39,18 @@ enum qr_auth_mode {
 	QR_AUTH_MAC = 0,  /* default: every peer frame carries a MAC */
 	QR_AUTH_NONE = 1, /* trusted network only: no trailer, no check */
 };
+
+/*
+ * Client side of client authentication (auth_client.c): libquorate signs
+ * every request frame with its client key. new: NULL without AES-NI or
+ * memory; seal: the new length, or 0 if the trailer does not fit cap.
+ */
+struct qr_client_key;
+struct qr_auth_client;
+struct qr_auth_client *qr_auth_client_new(const struct qr_client_key *k,
+					  uint32_t cluster_id);
+size_t qr_auth_client_seal(struct qr_auth_client *a, void *frame, size_t len,
+			   size_t cap);
+void qr_auth_client_free(struct qr_auth_client *a);
 
 #endif

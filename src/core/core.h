@@ -68,6 +68,12 @@ struct qr_core_config {
 				      * default, 0) or QR_AUTH_NONE */
 	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
 					 * read at qr_core_create() only */
+	const struct qr_client_keys *client_keys; /* QR_AUTH_MAC: client
+					 * frames must be signed by one of
+					 * these (auth_client.c); NULL: client
+					 * frames unchecked (quorated always
+					 * gives them with auth = mac). Read
+					 * at qr_core_create() only */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -91,7 +97,9 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
 	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
 	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
-	X(STORE_FULL, "new key refused: store full (before the WAL append)")
+	X(STORE_FULL, "new key refused: store full (before the WAL append)") \
+	X(CLIENT_KEY, "client frame signed with a client id we do not know") \
+	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,

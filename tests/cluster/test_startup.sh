@@ -11,13 +11,14 @@ tmp=$(mktemp -d /tmp/qr-startup.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-(umask 077; printf '1 %064d\n' 7 >"$tmp/secret")
+(umask 077; printf '1 %064d\n' 7 >"$tmp/secret"; printf '1 rw * %064d\n' 9 >"$tmp/clients.keys")
 cluster() { # $1: extra [node.0] lines, $2: [cluster] id line
 	cat >"$tmp/c.ini" <<EOC
 [cluster]
 ${2-id = 5}
 replication_factor = 1
 secret_file = secret
+client_key_file = clients.keys
 [node.0]
 ip = 10.77.99.1
 iface = qr-does-not-exist
@@ -61,6 +62,17 @@ chmod 600 "$tmp/secret"
 mv "$tmp/secret" "$tmp/secret.x"
 expect 2 "secret: cannot open" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
 mv "$tmp/secret.x" "$tmp/secret"
+
+# Client keys (issue 12 item 2): the same checks as the secret, and a bad
+# line named.
+chmod 640 "$tmp/clients.keys"
+expect 2 "clients.keys: mode 0640: group or others" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+chmod 600 "$tmp/clients.keys"
+printf '1 admin * %064d\n' 9 >"$tmp/clients.keys"
+expect 2 "clients.keys: line 1: want: <client id 1..65535> <ro\|rw>" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+printf '1 rw * %064d\n' 9 >"$tmp/clients.keys"
+sed -i '/^client_key_file/d' "$tmp/c.ini"
+expect 2 "client_key_file.*not set \(auth = mac needs it\)" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
 
 cluster ""
 expect 2 "no-such-profile.ini: cannot read" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/no-such-profile.ini"
