@@ -198,6 +198,8 @@ static bool frame_authentic(struct qr_core *c, const uint8_t *b, size_t *len,
 	return why < 0;
 }
 
+
+
 /* One request of a client: CA2 (role and prefix), then the coordinator. */
 static void on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
 			  const struct qr_client_key *who,
@@ -226,6 +228,8 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 						   : QR_DROP_WIRE);
 		return;
 	}
+	if (c->env.authentic) /* authentic and well formed (env.h) */
+		c->env.authentic(c->env.ctx, client);
 	bool from_client = h.src_node == QR_NODE_CLIENT;
 	if (!from_client) {
 		if (h.src_node >= c->nodes || h.src_node == c->cfg.node_id ||

@@ -50,6 +50,7 @@ static struct harness {
 	 * (restart_node_replaying_clock replays the durable one). */
 	struct qr_wal_record clock_last[N], clock_durable[N];
 	uint8_t clock_floor[N][2][8];
+	uint64_t authentic[N]; /* env->authentic calls per node */
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -118,6 +119,12 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	return 0;
 }
 
+static void env_authentic(void *ctx, uint64_t client)
+{
+	(void)client;
+	h.authentic[*(uint16_t *)ctx]++;
+}
+
 static uint64_t env_random(void *ctx)
 {
 	(void)ctx;
@@ -170,6 +177,7 @@ static void node_create(int i, uint32_t incarnation)
 		.send = env_send,
 		.wal_append = env_wal_append,
 		.random = env_random,
+		.authentic = env_authentic,
 	};
 	CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[i]) == 0);
 }
@@ -1939,6 +1947,7 @@ static size_t auth_forge(uint8_t *buf, size_t len)
 
 struct auth_snap {
 	uint64_t msgs_in, drops[QR_DROP_COUNT];
+	uint64_t authentic; /* env->authentic calls (ARP learns on them) */
 	bool found;
 	struct qr_store_view v;
 	uint8_t value[QR_VALUE_BYTES_MAX];
@@ -1948,6 +1957,7 @@ static void auth_snap(int node, struct auth_snap *a)
 {
 	const struct qr_core_stats *st = qr_core_stats(h.core[node]);
 	a->msgs_in = st->msgs_in;
+	a->authentic = h.authentic[node];
 	memcpy(a->drops, st->drops, sizeof(a->drops));
 	a->found = stored(node, KEY, &a->v);
 	if (a->found)
@@ -1963,6 +1973,9 @@ static void auth_assert_dropped(int node, const struct auth_snap *a,
 	for (int d = 0; d < QR_DROP_COUNT; d++)
 		CU_ASSERT_EQUAL(st->drops[d], a->drops[d] + (d == (int)why));
 	CU_ASSERT_EQUAL(st->msgs_in, a->msgs_in);
+	/* Issue 12 item 4: a forged frame teaches the driver nothing (the
+	 * shard learns ARP only in env->authentic). */
+	CU_ASSERT_EQUAL(h.authentic[node], a->authentic);
 	struct qr_store_view v;
 	bool found = stored(node, KEY, &v);
 	CU_ASSERT_EQUAL(found, a->found);
@@ -2025,6 +2038,7 @@ static void auth_attack(const struct qr_msg *m, int src, int dst,
 	auth_snap(dst, &a);
 	qr_core_on_frame(h.core[dst], 0, buf, sealed);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	CU_ASSERT_EQUAL(h.authentic[dst], a.authentic + 1);
 	if (valid)
 		valid(dst, &a);
 	deliver_all();
@@ -2150,6 +2164,7 @@ static void test_auth_old_frame_refused_after_receiver_restart(void)
 	auth_snap(dst, &a);
 	qr_core_on_frame(h.core[dst], 0, buf, sealed);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	CU_ASSERT_EQUAL(h.authentic[dst], a.authentic + 1);
 	teardown();
 }
 
@@ -2442,6 +2457,7 @@ static void test_client_auth_forged_frames_dropped_and_counted(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rw);
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	int node = coordinator_of(KEY);
+	uint64_t authentic_before = h.authentic[node];
 	/* 1. Unsigned (today's client): dropped, no answer. */
 	size_t len = client_frame(buf, sizeof(buf), node, 1, QR_OP_PUT, KEY,
 				  "forged", NULL);
@@ -2474,6 +2490,7 @@ static void test_client_auth_forged_frames_dropped_and_counted(void)
 	CU_ASSERT_EQUAL(drops_all(QR_DROP_CLIENT_MAC) +
 				drops_all(QR_DROP_CLIENT_KEY),
 			4);
+	CU_ASSERT_EQUAL(h.authentic[node], authentic_before); /* no ARP */
 	for (uint64_t r = 1; r <= 4; r++)
 		CU_ASSERT_EQUAL(count_replies(r), 0); /* dropped: silence */
 	struct qr_store_view v;
