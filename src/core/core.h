@@ -54,6 +54,10 @@ struct qr_core_config {
 	uint64_t down_after_us;
 	uint64_t timer_tick_us; /* timer wheel granularity */
 	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
+	uint32_t ae_entries_per_s; /* DIGEST work one peer may cause here:
+				    * entries scanned and pushed per second,
+				    * and the burst (anti_entropy.c A3);
+				    * 0 -> 100,000 */
 	uint32_t hints_max;	 /* hinted-handoff slots (writes a replica
 				  * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	 /* a hint's first delivery waits this long
@@ -99,7 +103,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
 	X(STORE_FULL, "new key refused: store full (before the WAL append)") \
 	X(CLIENT_KEY, "client frame signed with a client id we do not know") \
-	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify")
+	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify") \
+	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,

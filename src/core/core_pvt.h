@@ -228,6 +228,11 @@ struct qr_core {
 	uint32_t ae_next;  /* next partition to look at */
 	uint32_t ae_burst; /* on-demand steps left (qr_core_ae_request) */
 	uint64_t ae_down;  /* peers DOWN at the last tick (bit per node) */
+	/* Per-peer token buckets of DIGEST work (anti_entropy.c, A3), in
+	 * entries: what a peer may still make us scan and push, and when it
+	 * was last refilled. */
+	uint64_t ae_tokens[QR_NODES_MAX];
+	uint64_t ae_refill_us[QR_NODES_MAX];
 	struct qr_gc gc;   /* tombstone GC records (core/gc.h) */
 	uint8_t (
 		*ae_keys)[QR_KEY_BYTES_MAX]; /* [AE_GC_BATCH] keys to collect */

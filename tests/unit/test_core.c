@@ -133,6 +133,7 @@ static uint64_t env_random(void *ctx)
 
 /* Tests that need them set these before setup(); 0: the defaults. */
 static uint64_t setup_grace_ms, setup_ae_interval_us;
+static uint32_t setup_ae_entries_per_s;
 static uint32_t setup_hints_max;
 
 /* A test's own cluster secret for the next node_create() (key rolls). */
@@ -170,6 +171,7 @@ static void node_create(int i, uint32_t incarnation)
 	cfg.hints_max = setup_hints_max;
 	if (setup_ae_interval_us)
 		cfg.ae_interval_us = setup_ae_interval_us;
+	cfg.ae_entries_per_s = setup_ae_entries_per_s;
 	struct qr_env env = {
 		.ctx = &ctx_id[i],
 		.now_us = env_now_us,
@@ -2569,6 +2571,67 @@ static void test_client_auth_prefix_restriction(void)
 	teardown();
 }
 
+/* Issue 12 item 4 (A3 in anti_entropy.c): a flood of DIGESTs from one
+ * (authenticated) peer makes a node scan and push at most its budget of
+ * entries per second; the rest are dropped and counted; the budget
+ * refills with time, and another peer's budget is its own. */
+static void test_digest_flood_pushes_at_most_the_budget(void)
+{
+	setup_ae_entries_per_s = 100;
+	setup_ae_interval_us = 1000000000; /* the schedule never fires */
+	setup();
+	setup_ae_entries_per_s = 0;
+	setup_ae_interval_us = 0;
+	int dst = 0, src = 1;
+	/* 20 keys of one partition, at dst only. */
+	uint32_t part = qr_placement_partition(&h.pl, (const uint8_t *)"ae-0",
+					       4);
+	char key[32];
+	int held = 0;
+	for (int i = 0; held < 20 && i < 100000; i++) {
+		snprintf(key, sizeof(key), "ae-%d", i);
+		if (qr_placement_partition(&h.pl, (const uint8_t *)key,
+					   strlen(key)) != part)
+			continue;
+		push_to(dst, 2, key, "v",
+			(struct qr_version){
+				QR_HLC_MAKE(1700000000000ull, (uint16_t)held),
+				2});
+		held++;
+	}
+	CU_ASSERT_FATAL(held == 20);
+	h.qlen = 0;
+	const struct qr_core_stats *st = qr_core_stats(h.core[dst]);
+	uint64_t pushed0 = st->ae_entries_pushed;
+	uint64_t drops0 = st->drops[QR_DROP_AE_RATE];
+	struct qr_msg d = {.type = QR_MSG_DIGEST,
+			   .flags = QR_MSGF_REPLY,
+			   .partition = part,
+			   .entries = 1,
+			   .digest = 12345};
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	for (int i = 0; i < 1000; i++) { /* one instant: no refill */
+		peer_frame(dst, buf, auth_frame(buf, src, dst, &d));
+		flush_all();
+		h.qlen = 0;
+	}
+	/* 1 token a look, 20 a push: 4 pushes from a bucket of 100. */
+	uint64_t pushed = st->ae_entries_pushed - pushed0;
+	CU_ASSERT(pushed <= 100);
+	CU_ASSERT_EQUAL(pushed, 80);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_AE_RATE] - drops0, 1000 - 4);
+	/* Another peer has its own budget. */
+	peer_frame(dst, buf, auth_frame(buf, 2, dst, &d));
+	CU_ASSERT_EQUAL(st->ae_entries_pushed - pushed0, 100);
+	/* A second later the bucket is full again. */
+	h.now_us += 1000000;
+	peer_frame(dst, buf, auth_frame(buf, src, dst, &d));
+	CU_ASSERT_EQUAL(st->ae_entries_pushed - pushed0, 120);
+	flush_all();
+	h.qlen = 0;
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -2664,6 +2727,8 @@ int main(void)
 		 test_client_auth_read_only_key_unauthorized_on_put},
 		{"client auth: a key prefix restricts reads and writes",
 		 test_client_auth_prefix_restriction},
+		{"a DIGEST flood from one peer pushes at most the budget",
+		 test_digest_flood_pushes_at_most_the_budget},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
