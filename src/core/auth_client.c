@@ -43,9 +43,9 @@
 
 struct qc_client_auth {
 	uint16_t count;
-	struct qr_client_key *keys;	  /* [count]: id, role, prefix (the
-					   * key bytes wiped) */
-	crypto_aead_aes256gcm_state *st;  /* [count] */
+	struct qr_client_key *keys;	 /* [count]: id, role, prefix (the
+					  * key bytes wiped) */
+	crypto_aead_aes256gcm_state *st; /* [count] */
 };
 
 struct qr_auth_client {
@@ -55,8 +55,8 @@ struct qr_auth_client {
 	uint64_t seq;
 };
 
-static void derive(uint8_t out[32], const uint8_t key[32],
-		   uint32_t cluster_id, uint16_t client_id)
+static void derive(uint8_t out[32], const uint8_t key[32], uint32_t cluster_id,
+		   uint16_t client_id)
 {
 	crypto_kdf_derive_from_key(out, 32,
 				   (uint64_t)cluster_id << 16 | client_id,
@@ -104,9 +104,9 @@ size_t qr_auth_client_seal(struct qr_auth_client *a, void *frame, size_t len,
 	for (int i = 0; i < 8; i++)
 		t[8 + i] = (uint8_t)(seq >> (8 * i));
 	unsigned long long tl;
-	crypto_aead_aes256gcm_encrypt_detached_afternm(
-		t + 16, t + 16, &tl, t + 16, 0, f, len + 16, NULL, t + 4,
-		&a->st);
+	crypto_aead_aes256gcm_encrypt_detached_afternm(t + 16, t + 16, &tl,
+						       t + 16, 0, f, len + 16,
+						       NULL, t + 4, &a->st);
 	return len + QR_AUTH_TRAILER_BYTES;
 }
 
@@ -170,8 +170,8 @@ int qc_auth_client_open(struct qr_core *c, const uint8_t *frame, size_t *len,
 	uint8_t none[1];
 	if (t[2] || t[3] ||
 	    crypto_aead_aes256gcm_decrypt_detached_afternm(
-		    none, NULL, t + 16, 0, t + 16, frame,
-		    n - QR_AUTH_TAG_BYTES, t + 4, &a->st[k]) != 0)
+		    none, NULL, t + 16, 0, t + 16, frame, n - QR_AUTH_TAG_BYTES,
+		    t + 4, &a->st[k]) != 0)
 		return QR_DROP_CLIENT_MAC;
 	*who = &a->keys[k]; /* CA1 */
 	*len = n - QR_AUTH_TRAILER_BYTES;

@@ -35,7 +35,7 @@ struct conn {
 	uint64_t deadline_ms; /* monotonic */
 	size_t got, out_len, sent;
 	char cmd[QR_MGMT_CMD_BYTES];
-	char *out;	      /* QR_MGMT_OUT_BYTES */
+	char *out; /* QR_MGMT_OUT_BYTES */
 };
 
 struct qr_mgmt_sock {
@@ -92,8 +92,7 @@ static int bind_path(struct qr_mgmt_sock *s, char *err, size_t n)
 	const struct qr_mgmt_sock_config *cfg = &s->cfg;
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	strcpy(a.sun_path, cfg->path); /* length checked by the caller */
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-		       0);
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	const char *what = "socket";
 	struct stat st;
 	/* Linux creates the file with the descriptor's mode & ~umask: set
@@ -137,8 +136,10 @@ int qr_mgmt_sock_open(const struct qr_mgmt_sock_config *cfg,
 	}
 	if ((cfg->mode != 0600 && cfg->mode != 0660) ||
 	    (cfg->mode == 0660) != (cfg->gid != (gid_t)-1) || !cfg->handler) {
-		snprintf(err, n, "mgmt socket %s: mode %04o: 0600, or 0660 "
-			 "with a group", cfg->path, cfg->mode);
+		snprintf(err, n,
+			 "mgmt socket %s: mode %04o: 0600, or 0660 "
+			 "with a group",
+			 cfg->path, cfg->mode);
 		return QR_ECONFIG;
 	}
 	struct qr_mgmt_sock *s = calloc(1, sizeof(*s));
@@ -234,8 +235,8 @@ static void conn_read(struct qr_mgmt_sock *s, struct conn *c)
 	if (nl)
 		*nl = 0;
 	/* A line, end of input, or a full buffer: answer what came. */
-	c->out_len = s->cfg.handler(s->cfg.arg, c->cmd, c->out,
-				    QR_MGMT_OUT_BYTES);
+	c->out_len =
+		s->cfg.handler(s->cfg.arg, c->cmd, c->out, QR_MGMT_OUT_BYTES);
 	c->writing = true;
 }
 
@@ -290,8 +291,8 @@ void qr_mgmt_sock_poll(struct qr_mgmt_sock *s, int wait_ms)
 		accept_all(s, now_ms);
 }
 
-const struct qr_mgmt_sock_stats *qr_mgmt_sock_stats(
-	const struct qr_mgmt_sock *s)
+const struct qr_mgmt_sock_stats *
+qr_mgmt_sock_stats(const struct qr_mgmt_sock *s)
 {
 	return &s->stats;
 }

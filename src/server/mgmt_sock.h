@@ -24,10 +24,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define QR_MGMT_CLIENTS_MAX 16	    /* connections served at once */
-#define QR_MGMT_CLIENT_MS_MAX 1000  /* per connection, line and answer */
-#define QR_MGMT_CMD_BYTES 128	    /* one command line */
-#define QR_MGMT_OUT_BYTES (64 * 1024) /* one answer */
+#define QR_MGMT_CLIENTS_MAX   16	  /* connections served at once */
+#define QR_MGMT_CLIENT_MS_MAX 1000	  /* per connection, line and answer */
+#define QR_MGMT_CMD_BYTES     128	  /* one command line */
+#define QR_MGMT_OUT_BYTES     (64 * 1024) /* one answer */
 
 /* Answer one command line (no newline) into out: its length (0: none). */
 typedef size_t (*qr_mgmt_handler)(void *arg, const char *cmd, char *out,
@@ -64,8 +64,8 @@ int qr_mgmt_sock_check_path(const char *path, char *err, size_t err_len);
  * Call in a loop from one thread. */
 void qr_mgmt_sock_poll(struct qr_mgmt_sock *s, int wait_ms);
 /* Counters; read from any thread (64-bit words, at worst a round old). */
-const struct qr_mgmt_sock_stats *qr_mgmt_sock_stats(
-	const struct qr_mgmt_sock *s);
+const struct qr_mgmt_sock_stats *
+qr_mgmt_sock_stats(const struct qr_mgmt_sock *s);
 /* Close every connection and the socket; unlink the path if it is still
  * the socket we bound (same inode). */
 void qr_mgmt_sock_close(struct qr_mgmt_sock *s);

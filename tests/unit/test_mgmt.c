@@ -53,8 +53,7 @@ static void setup(void)
 	snprintf(path, sizeof(path), "%s/n0.sock", dir);
 }
 
-static struct qr_mgmt_sock *open_sock(uint32_t clients_max, char *err,
-				      size_t n)
+static struct qr_mgmt_sock *open_sock(uint32_t clients_max, char *err, size_t n)
 {
 	struct qr_mgmt_sock_config cfg = {
 		.path = path,
@@ -128,7 +127,7 @@ static void test_idle_clients_do_not_delay_stat(void)
 	int idle[3];
 	for (int i = 0; i < 3; i++)
 		idle[i] = connect_to(); /* connected, say nothing */
-	usleep(50 * 1000);	      /* all three accepted and waiting */
+	usleep(50 * 1000);		/* all three accepted and waiting */
 	uint64_t t0 = qr_clock_mono_ms();
 	size_t n = ask("stat\n", out, sizeof(out));
 	uint64_t took_ms = qr_clock_mono_ms() - t0;
@@ -215,15 +214,14 @@ static void test_bad_mode_refused(void)
 {
 	setup();
 	char err[256] = "";
-	struct qr_mgmt_sock_config cfg = {
-		.path = path, .mode = 0666, .gid = (gid_t)-1,
-		.handler = answer};
+	struct qr_mgmt_sock_config cfg = {.path = path,
+					  .mode = 0666,
+					  .gid = (gid_t)-1,
+					  .handler = answer};
 	struct qr_mgmt_sock *s = NULL;
-	CU_ASSERT(qr_mgmt_sock_open(&cfg, &s, err, sizeof(err)) ==
-		  QR_ECONFIG);
+	CU_ASSERT(qr_mgmt_sock_open(&cfg, &s, err, sizeof(err)) == QR_ECONFIG);
 	cfg.mode = 0660; /* 0660 needs a group */
-	CU_ASSERT(qr_mgmt_sock_open(&cfg, &s, err, sizeof(err)) ==
-		  QR_ECONFIG);
+	CU_ASSERT(qr_mgmt_sock_open(&cfg, &s, err, sizeof(err)) == QR_ECONFIG);
 	CU_ASSERT_PTR_NULL(s);
 	rmdir(dir);
 }
