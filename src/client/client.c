@@ -116,62 +116,6 @@ static int parse_bind(const char *s, struct sockaddr_in *sa)
 	return 0;
 }
 
-/* Which client id: opt, then $QUORATE_CLIENT_ID; 0: the first line. */
-static int client_id_of(const struct qr_client_options *o, uint16_t *id)
-{
-	*id = o->client_id;
-	const char *e = getenv("QUORATE_CLIENT_ID");
-	if (*id || !e || !*e)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(e, &end, 10);
-	if (errno || *end || v == 0 || v > 65535)
-		return -1;
-	*id = (uint16_t)v;
-	return 0;
-}
-
-/* The client key (auth_client.c) with auth = mac and a key file: its
- * line by client id, into c->auth. 0, or -1 with err set. */
-static int auth_open(struct qr_client *c, char *err, size_t err_len)
-{
-	const char *file = c->opt.key_file;
-	if (!file || !*file)
-		file = getenv("QUORATE_KEY_FILE");
-	if (!file || !*file)
-		file = c->cluster.client_key_file;
-	if (c->cluster.auth != QR_AUTH_MAC || !*file)
-		return 0;
-	uint16_t id;
-	if (client_id_of(&c->opt, &id)) {
-		set_err(err, err_len, "QUORATE_CLIENT_ID: '%s'%s: not 1..65535",
-			getenv("QUORATE_CLIENT_ID"), "");
-		return -1;
-	}
-	struct qr_client_keys *ks = malloc(sizeof(*ks));
-	if (!ks || qr_client_keys_load(file, ks, err, err_len)) {
-		free(ks);
-		return -1;
-	}
-	const struct qr_client_key *k = id ? NULL : &ks->k[0];
-	for (uint16_t i = 0; i < ks->count && !k; i++)
-		if (ks->k[i].id == id)
-			k = &ks->k[i];
-	if (k)
-		c->auth = qr_auth_client_new(k, c->cluster.id);
-	qr_client_keys_wipe(ks);
-	free(ks);
-	if (!k)
-		set_err(err, err_len, "%s: no line for client id %s", file,
-			getenv("QUORATE_CLIENT_ID") ? getenv("QUORATE_CLIENT_ID")
-						    : "(option)");
-	else if (!c->auth)
-		set_err(err, err_len, "%s%s: AES-NI or memory missing", file,
-			"");
-	return c->auth ? 0 : -1;
-}
-
 struct qr_client *qr_client_open(const char *cluster_file,
 				 const struct qr_client_options *opt, char *err,
 				 size_t err_len)
@@ -192,7 +136,8 @@ struct qr_client *qr_client_open(const char *cluster_file,
 		c->opt.retries = ATTEMPTS_MAX - 1;
 	if (qr_cluster_load(cluster_file, &c->cluster, err, err_len))
 		goto fail;
-	if (auth_open(c, err, err_len))
+	if (qr_auth_client_open(&c->cluster, c->opt.key_file,
+				c->opt.client_id, &c->auth, err, err_len))
 		goto fail;
 	const struct qr_cluster *cl = &c->cluster;
 	if (qr_placement_init(&c->pl, cl->partitions, cl->nodes, cl->rf,

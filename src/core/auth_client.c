@@ -37,9 +37,13 @@
  */
 #include "core/core_pvt.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/cluster.h"
 
 struct qc_client_auth {
 	uint16_t count;
@@ -79,6 +83,64 @@ struct qr_auth_client *qr_auth_client_new(const struct qr_client_key *k,
 	randombytes_buf(&a->nonce_hi, sizeof(a->nonce_hi));
 	randombytes_buf(&a->seq, sizeof(a->seq));
 	return a;
+}
+
+/* Which client id: the caller's, then $QUORATE_CLIENT_ID; 0: the first
+ * line. 0 or -1 (not 1..65535). */
+static int client_id_of(uint16_t given, uint16_t *id)
+{
+	*id = given;
+	const char *e = getenv("QUORATE_CLIENT_ID");
+	if (*id || !e || !*e)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(e, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return -1;
+	*id = (uint16_t)v;
+	return 0;
+}
+
+int qr_auth_client_open(const struct qr_cluster *cl, const char *key_file,
+			uint16_t client_id, struct qr_auth_client **out,
+			char *err, size_t err_len)
+{
+	*out = NULL;
+	const char *file = key_file;
+	if (!file || !*file)
+		file = getenv("QUORATE_KEY_FILE");
+	if (!file || !*file)
+		file = cl->client_key_file;
+	if (cl->auth != QR_AUTH_MAC || !*file)
+		return 0; /* nothing to sign with: frames go unsigned */
+	uint16_t id;
+	if (client_id_of(client_id, &id)) {
+		snprintf(err, err_len, "QUORATE_CLIENT_ID: not 1..65535");
+		return QR_ECONFIG;
+	}
+	struct qr_client_keys *ks = malloc(sizeof(*ks));
+	if (!ks) {
+		snprintf(err, err_len, "out of memory");
+		return QR_ENOMEM;
+	}
+	int rc = qr_client_keys_load(file, ks, err, err_len);
+	const struct qr_client_key *k = NULL;
+	for (uint16_t i = 0; !rc && i < ks->count && !k; i++)
+		if (!id || ks->k[i].id == id)
+			k = &ks->k[i];
+	if (!rc && !k) {
+		snprintf(err, err_len, "%s: no line for client id %u", file,
+			 (unsigned)id);
+		rc = QR_ECONFIG;
+	}
+	if (!rc && !(*out = qr_auth_client_new(k, cl->id))) {
+		snprintf(err, err_len, "%s: AES-NI or memory missing", file);
+		rc = QR_ECONFIG;
+	}
+	qr_client_keys_wipe(ks);
+	free(ks);
+	return rc;
 }
 
 void qr_auth_client_free(struct qr_auth_client *a)
