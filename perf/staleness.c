@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/cluster.h"
 #include "common/rng.h"
+#include "core/auth.h"
 #include "core/placement.h"
 #include "core/wire.h"
 #include "quorate/err.h"
@@ -41,6 +42,8 @@ struct pending {
 	uint64_t sent_ns;
 	uint64_t acked_at_send; /* newest acked write hlc when a read left */
 };
+
+static struct qr_auth_client *auth; /* client key; NULL: unsigned */
 
 static int send_req(int fd, const struct qr_cluster *cl, int node,
 		    uint16_t shard, uint64_t req_id, uint8_t op,
@@ -65,10 +68,12 @@ static int send_req(int fd, const struct qr_cluster *cl, int node,
 		.value = (const uint8_t *)value,
 		.value_len = value ? (uint16_t)strlen(value) : 0,
 	};
-	qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
+	qr_wire_frame_begin(&w, buf, sizeof(buf) - QR_AUTH_TRAILER_BYTES, &h);
 	if (qr_wire_put(&w, &m))
 		return -1;
 	size_t len = qr_wire_frame_end(&w);
+	if (auth)
+		len = qr_auth_client_seal(auth, buf, len, sizeof(buf));
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	a.sin_addr.s_addr = cl->node[node].ip;
 	a.sin_port = htons((uint16_t)(cl->base_port + shard));
@@ -108,6 +113,10 @@ int main(int argc, char **argv)
 	if (!cfile || qr_cluster_load(cfile, &cl, err, sizeof(err))) {
 		fprintf(stderr, "staleness: %s\n",
 			cfile ? err : "--cluster FILE is required");
+		return 2;
+	}
+	if (qr_auth_client_open(&cl, NULL, 0, &auth, err, sizeof(err))) {
+		fprintf(stderr, "staleness: %s\n", err);
 		return 2;
 	}
 	if (writer >= cl.nodes || reader >= cl.nodes || writer == reader ||

@@ -75,6 +75,12 @@ struct qr_client_options {
 	bool session;	       /* keep and send the session token */
 	const char *bind_addr; /* "IPv4" or "IPv4:port" to bind; NULL: any */
 	uint64_t seed;	       /* request ids / random choice; 0: getrandom() */
+	const char *key_file;  /* client key file (docs/client.md, "Client
+				* keys"); NULL: $QUORATE_KEY_FILE, else the
+				* cluster file's client_key_file, else none:
+				* frames go unsigned (auth = none clusters) */
+	uint16_t client_id;    /* which line of it; 0: $QUORATE_CLIENT_ID,
+				* else the first */
 };
 
 /* deadline 1000 ms, 3 retries, FIRST, write_failover on, session on. */

@@ -36,14 +36,15 @@
 	X(ECONFIG, -24, "CONFIG")                                              \
 	X(EWRONG_SHARD, -25, "WRONG_SHARD")                                    \
 	X(ENODE, -26, "BAD_NODE")                                              \
-	X(EDATADIR, -27, "DATA_DIR_MISMATCH")
+	X(EDATADIR, -27, "DATA_DIR_MISMATCH")                                  \
+	X(EUNAUTHORIZED, -28, "UNAUTHORIZED")
 
 enum qr_err {
 #define QR_ERR_ENUM(name, value, text) QR_##name = (value),
 	QR_ERR_LIST(QR_ERR_ENUM)
 #undef QR_ERR_ENUM
 		QR_ERR_MIN =
-			QR_EDATADIR, /* most negative code; keep last-in-list */
+			QR_EUNAUTHORIZED, /* most negative code; keep last */
 };
 
 /* Stable upper-case name of a code ("UNAVAILABLE"); "UNKNOWN_ERROR" else. */

@@ -33,6 +33,7 @@
 
 #include "common/clock.h"
 #include "bench.h"
+#include "core/auth.h"
 #include "core/wire.h"
 #include "quorate/err.h"
 #include "reqtable.h"
@@ -59,6 +60,7 @@ struct engine {
 	struct bench_pkt pkt[BENCH_BURST];
 	uint8_t frame[BENCH_BURST][QR_FRAME_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
+	struct qr_auth_client *auth; /* client key (auth = mac); NULL: none */
 };
 
 void bench_key(char *buf, unsigned key_bytes, uint64_t k)
@@ -111,6 +113,10 @@ static void flush(struct engine *e)
 			.len = (uint16_t)qr_wire_frame_end(&e->fw[i]),
 			.data = e->frame[i],
 		};
+		if (e->auth) /* room kept by enqueue: never 0 */
+			e->pkt[i].len = (uint16_t)qr_auth_client_seal(
+				e->auth, e->frame[i], e->pkt[i].len,
+				sizeof(e->frame[i]));
 	}
 	unsigned sent = e->cfg->tp->tx_burst(e->ep, e->pkt, e->nframes);
 	e->st->frames += sent;
@@ -135,7 +141,8 @@ static void enqueue(struct engine *e, uint16_t node, uint16_t shard,
 		.dst_node = node,
 		.shard = shard,
 	};
-	qr_wire_frame_begin(&e->fw[i], e->frame[i], sizeof(e->frame[i]), &h);
+	qr_wire_frame_begin(&e->fw[i], e->frame[i],
+			    sizeof(e->frame[i]) - QR_AUTH_TRAILER_BYTES, &h);
 	e->fnode[i] = node;
 	e->fshard[i] = shard;
 	int rc = qr_wire_put(&e->fw[i], m);
@@ -389,7 +396,13 @@ void *bench_worker_main(void *arg)
 		atomic_store(&w->finished, 1);
 		return NULL;
 	}
-	e->ep = c->tp->open(w->id, w->err, sizeof(w->err));
+	/* Client key from the cluster file's client_key_file (or
+	 * $QUORATE_KEY_FILE): one signer per worker thread. */
+	if (qr_auth_client_open(&c->cluster, NULL, 0, &e->auth, w->err,
+				sizeof(w->err)))
+		e->ep = NULL;
+	else
+		e->ep = c->tp->open(w->id, w->err, sizeof(w->err));
 	if (!e->ep) {
 		w->rc = -1;
 	} else {
@@ -398,6 +411,7 @@ void *bench_worker_main(void *arg)
 	}
 	atomic_store(&w->finished, 1);
 	bench_reqtable_fini(&e->t);
+	qr_auth_client_free(e->auth);
 	free(e);
 	return NULL;
 }

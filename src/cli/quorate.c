@@ -61,6 +61,9 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
+	"  -k, --key-file FILE       client key file (default: $QUORATE_KEY_FILE,"
+	"\n                            else the cluster file's client_key_file;"
+	"\n                            $QUORATE_CLIENT_ID picks its line)\n"
 	"  -C, --consistency LEVEL   one | quorum | all | r=N (get) | w=N "
 	"(put, del)\n"
 	"                            | any (put, del: a hint counts); "
@@ -159,6 +162,7 @@ static int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 
 struct cli {
 	const char *cluster;
+	const char *key_file; /* --key-file; NULL: libquorate's default */
 	struct qr_req_opts ro;
 	bool consistency_set;
 	char consistency_rw; /* 'r' or 'w' with QR_CONSISTENCY_RW */
@@ -468,6 +472,7 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 	if (cl->retries_set)
 		o.retries = cl->retries;
 	o.coordinator = cl->coordinator;
+	o.key_file = cl->key_file;
 	struct qr_client *c = qr_client_open(cl->cluster, &o, err, sizeof(err));
 	if (!c)
 		return fail(EXIT_OTHER, QR_EIO, op, "%s", err);
@@ -784,6 +789,9 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	case 'c':
 		cl->cluster = optarg;
 		return OPT_NEXT;
+	case 'k':
+		cl->key_file = optarg;
+		return OPT_NEXT;
 	case 'C':
 	case 'm':
 	case OPT_ON_STALE:
@@ -825,6 +833,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"cluster", required_argument, NULL, 'c'},
+		{"key-file", required_argument, NULL, 'k'},
 		{"consistency", required_argument, NULL, 'C'},
 		{"deadline-ms", required_argument, NULL, 'd'},
 		{"retries", required_argument, NULL, 'r'},
@@ -848,7 +857,7 @@ int main(int argc, char **argv)
 			json_mode = true;
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, ":c:C:d:r:m:n:jvhV", longopts,
+	while ((opt = getopt_long(argc, argv, ":c:k:C:d:r:m:n:jvhV", longopts,
 				  NULL)) != -1) {
 		int code = opt_one(&cl, opt, argv);
 		if (code != OPT_NEXT)

@@ -40,6 +40,8 @@
 #include "common/cluster.h"
 #include "common/compiler.h"
 #include "common/rng.h"
+#include "common/secret.h"
+#include "core/auth.h"
 #include "core/hlc.h"
 #include "core/placement.h"
 #include "core/wire.h"
@@ -66,6 +68,7 @@ struct qr_client {
 				* quorum (W or R < floor(RF/2)+1): what a
 				* quorum read must still be current for */
 	struct qr_client_stats stats;
+	struct qr_auth_client *auth; /* NULL: frames go unsigned */
 	uint8_t tx[QR_FRAME_BYTES_MAX];
 	uint8_t rx[QR_FRAME_BYTES_MAX + 1]; /* +1: spot oversized datagrams */
 };
@@ -133,6 +136,9 @@ struct qr_client *qr_client_open(const char *cluster_file,
 		c->opt.retries = ATTEMPTS_MAX - 1;
 	if (qr_cluster_load(cluster_file, &c->cluster, err, err_len))
 		goto fail;
+	if (qr_auth_client_open(&c->cluster, c->opt.key_file,
+				c->opt.client_id, &c->auth, err, err_len))
+		goto fail;
 	const struct qr_cluster *cl = &c->cluster;
 	if (qr_placement_init(&c->pl, cl->partitions, cl->nodes, cl->rf,
 			      cl->shards)) {
@@ -172,6 +178,7 @@ fail_fd:
 fail_pl:
 	qr_placement_fini(&c->pl);
 fail:
+	qr_auth_client_free(c->auth);
 	free(c);
 	return NULL;
 }
@@ -182,6 +189,7 @@ void qr_client_close(struct qr_client *c)
 		return;
 	close(c->fd);
 	qr_placement_fini(&c->pl);
+	qr_auth_client_free(c->auth);
 	free(c);
 }
 
@@ -400,10 +408,13 @@ static void attempt_send(struct qr_client *c, struct qr_msg *m,
 		.shard = p->shard,
 	};
 	struct qr_frame_writer w;
-	qr_wire_frame_begin(&w, c->tx, sizeof(c->tx), &h);
+	qr_wire_frame_begin(&w, c->tx, sizeof(c->tx) - QR_AUTH_TRAILER_BYTES,
+			    &h);
 	int rc = qr_wire_put(&w, m);
 	QR_ASSERT(rc == 0); /* fields checked by msg_build; one msg fits */
 	size_t len = qr_wire_frame_end(&w);
+	if (c->auth) /* room kept above: never 0 */
+		len = qr_auth_client_seal(c->auth, c->tx, len, sizeof(c->tx));
 	struct sockaddr_in to = {
 		.sin_family = AF_INET,
 		.sin_addr.s_addr = c->cluster.node[node].ip,

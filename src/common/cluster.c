@@ -49,10 +49,10 @@
 static const char *const cluster_keys[] = {
 	"id", "partitions", "replication_factor", "shards", "base_port",
 	"tombstone_grace_ms", "hints_max", "hint_delay_ms", "auth",
-	"secret_file", NULL,
+	"secret_file", "client_key_file", NULL,
 };
 static const char *const node_keys[] = {
-	"ip", "mac", "iface", "data_dir", "mgmt", "pci", NULL,
+	"ip", "mac", "iface", "data_dir", "mgmt", "mgmt_group", "pci", NULL,
 };
 
 struct loader {
@@ -287,6 +287,9 @@ static int load_node(struct loader *l, const char *section,
 			      sizeof(nd->data_dir));
 	if (!rc)
 		rc = copy_str(l, section, "mgmt", nd->mgmt, sizeof(nd->mgmt));
+	if (!rc)
+		rc = copy_str(l, section, "mgmt_group", nd->mgmt_group,
+			      sizeof(nd->mgmt_group));
 	if (rc == 0)
 		rc = copy_str(l, section, "pci", nd->pci, sizeof(nd->pci));
 	return rc;
@@ -349,6 +352,30 @@ static int load_sections(struct loader *l, struct qr_cluster *c)
 	return 0;
 }
 
+/* A [cluster] file name, resolved against the cluster file's directory
+ * (out: 256 bytes; empty if not set). */
+static int file_path(struct loader *l, const char *key, char out[256])
+{
+	char f[256];
+	int rc = copy_str(l, CLUSTER_SECTION, key, f, sizeof(f));
+	if (rc)
+		return rc;
+	if (!f[0] || f[0] == '/') {
+		memcpy(out, f, sizeof(f));
+		return 0;
+	}
+	const char *slash = strrchr(l->path, '/');
+	int dir_len = slash ? (int)(slash - l->path) : 1;
+	int n = snprintf(out, 256, "%.*s/%s", dir_len, slash ? l->path : ".",
+			 f);
+	if (n < 0 || n >= 256)
+		return fail(l,
+			    "[" CLUSTER_SECTION "] %s: path longer than 255 "
+			    "bytes",
+			    key);
+	return 0;
+}
+
 /* auth = mac | none, and where the secret is (read by quorated only:
  * clients need not be able to read it). */
 static int load_auth(struct loader *l, struct qr_cluster *c)
@@ -363,24 +390,10 @@ static int load_auth(struct loader *l, struct qr_cluster *c)
 			    "[" CLUSTER_SECTION "] auth: '%s' is not mac or "
 			    "none",
 			    a);
-	char f[sizeof(c->secret_file)];
-	int rc = copy_str(l, CLUSTER_SECTION, "secret_file", f, sizeof(f));
-	if (rc)
-		return rc;
-	if (!f[0] || f[0] == '/') {
-		memcpy(c->secret_file, f, sizeof(f));
-		return 0;
-	}
-	const char *slash = strrchr(l->path, '/');
-	int dir_len = slash ? (int)(slash - l->path) : 1;
-	int n = snprintf(c->secret_file, sizeof(c->secret_file), "%.*s/%s",
-			 dir_len, slash ? l->path : ".", f);
-	if (n < 0 || (size_t)n >= sizeof(c->secret_file))
-		return fail(l,
-			    "[" CLUSTER_SECTION "] secret_file: path longer "
-			    "than %zu bytes",
-			    sizeof(c->secret_file) - 1);
-	return 0;
+	int rc = file_path(l, "secret_file", c->secret_file);
+	if (!rc)
+		rc = file_path(l, "client_key_file", c->client_key_file);
+	return rc;
 }
 
 /* Step 4: the [cluster] keys, each strict and in range. */

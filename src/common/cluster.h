@@ -17,13 +17,16 @@
  *                           ; none: trusted network only
  *   secret_file = cluster.secret ; 0600, common/secret.h (relative paths
  *                           ; are to the cluster file's directory)
+ *   client_key_file = clients.keys ; 0600, client keys and roles
+ *                           ; (common/secret.h); needed with auth = mac
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
  *   mac = 02:51:52:00:00:01 ; optional: else learned by ARP
  *   iface = qr0-n           ; kernel interface for af_packet / af_xdp
  *   data_dir = /var/lib/quorate/n0
- *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket)
+ *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket, 0600)
+ *   mgmt_group = quorate    ; optional: socket 0660, this group may use it
  *   pci = 0000:3b:00.0      ; optional: {pci} in bare-metal profiles
  *
  * Node ids are 0..n-1, every one present. Errors name the file, the section,
@@ -46,6 +49,7 @@ struct qr_cluster_node {
 	char iface[32];   /* may be empty (memif, real NICs) */
 	char data_dir[256];
 	char mgmt[108];   /* unix socket path of the management endpoint */
+	char mgmt_group[32]; /* may be empty: socket 0600, else 0660 */
 	char pci[32];     /* PCI address for bare-metal profiles; may be empty */
 };
 
@@ -62,6 +66,8 @@ struct qr_cluster {
 	uint32_t hint_delay_ms;
 	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */
 	char secret_file[256];	/* resolved; may be empty with auth = none */
+	char client_key_file[256]; /* resolved; client keys (secret.h);
+				    * quorated needs it with auth = mac */
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
 };
 

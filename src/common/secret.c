@@ -116,20 +116,17 @@ static int parse(const char *path, char *buf, struct qr_secret *s, char *err,
 	return 0;
 }
 
-int qr_secret_load(const char *path, struct qr_secret *out, char *err,
-		   size_t err_len)
+/* Read a private file (regular, 0600 or stricter, ours or root's; opened
+ * without following a symlink, checked on the descriptor) into buf, NUL
+ * terminated (buf holds max + 1 bytes). 0 or QR_ECONFIG with err set. */
+static int read_private(const char *path, char *buf, size_t max, char *err,
+			size_t err_len)
 {
-	if (err && err_len)
-		err[0] = '\0';
-	if (!path || !*path)
-		return fail("(secret_file)", err, err_len,
-			    "not set (auth = mac needs it)");
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return fail(path, err, err_len, "cannot open: %s",
 			    strerror(errno));
 	struct stat st;
-	char buf[SECRET_FILE_BYTES_MAX + 1];
 	int rc = 0;
 	if (fstat(fd, &st) != 0)
 		rc = fail(path, err, err_len, "fstat: %s", strerror(errno));
@@ -146,26 +143,143 @@ int qr_secret_load(const char *path, struct qr_secret *out, char *err,
 			  (unsigned)st.st_uid);
 	ssize_t n = 0;
 	if (!rc) {
-		n = read(fd, buf, SECRET_FILE_BYTES_MAX + 1);
+		n = read(fd, buf, max + 1);
 		if (n < 0)
 			rc = fail(path, err, err_len, "read: %s",
 				  strerror(errno));
-		else if (n > SECRET_FILE_BYTES_MAX)
-			rc = fail(path, err, err_len, "larger than %d bytes",
-				  SECRET_FILE_BYTES_MAX);
+		else if ((size_t)n > max)
+			rc = fail(path, err, err_len, "larger than %zu bytes",
+				  max);
 	}
 	close(fd);
+	buf[rc ? 0 : n] = '\0';
+	return rc;
+}
+
+static void wipe(void *p, size_t n)
+{
+	memset(p, 0, n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+int qr_secret_load(const char *path, struct qr_secret *out, char *err,
+		   size_t err_len)
+{
+	if (err && err_len)
+		err[0] = '\0';
+	if (!path || !*path)
+		return fail("(secret_file)", err, err_len,
+			    "not set (auth = mac needs it)");
+	char buf[SECRET_FILE_BYTES_MAX + 1];
+	int rc = read_private(path, buf, SECRET_FILE_BYTES_MAX, err, err_len);
 	if (!rc) {
 		struct qr_secret s = {0};
-		buf[n] = '\0';
 		rc = parse(path, buf, &s, err, err_len);
 		if (!rc)
 			*out = s;
 		qr_secret_wipe(&s);
 	}
-	memset(buf, 0, sizeof(buf));
-	__asm__ volatile("" : : "r"(buf) : "memory");
+	wipe(buf, sizeof(buf));
 	return rc;
+}
+
+/* 64 hex digits into key: 0 or -1. */
+static int parse_hex32(const char *p, uint8_t key[QR_SECRET_KEY_BYTES])
+{
+	for (int i = 0; i < QR_SECRET_KEY_BYTES; i++) {
+		int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		key[i] = (uint8_t)(hi << 4 | lo);
+		p += 2;
+	}
+	return *p ? -1 : 0;
+}
+
+/* One "id role prefix key" line into the next entry: 0, or -1 with why. */
+static int parse_client_line(const char *line, struct qr_client_keys *ks,
+			     const char **why)
+{
+	unsigned long id;
+	char role[8], prefix[QR_CLIENT_PREFIX_BYTES_MAX + 2], hex[72], more[2];
+	int f = sscanf(line, "%lu %7s %33s %71s %1s", &id, role, prefix, hex,
+		       more);
+	*why = "want: <client id 1..65535> <ro|rw> <key prefix, or *> "
+	       "<64 hex digits>";
+	if (f != 4 || id == 0 || id > 65535)
+		return -1;
+	struct qr_client_key k = {.id = (uint16_t)id};
+	if (!strcmp(role, "ro"))
+		k.role = QR_CLIENT_RO;
+	else if (!strcmp(role, "rw"))
+		k.role = QR_CLIENT_RW;
+	else
+		return -1;
+	size_t pl = strcmp(prefix, "*") ? strlen(prefix) : 0;
+	if (pl > QR_CLIENT_PREFIX_BYTES_MAX) {
+		*why = "key prefix longer than 32 bytes";
+		return -1;
+	}
+	memcpy(k.prefix, prefix, pl);
+	k.prefix_len = (uint8_t)pl;
+	int bad = parse_hex32(hex, k.key);
+	wipe(hex, sizeof(hex));
+	if (bad)
+		return -1;
+	for (int i = 0; i < ks->count; i++)
+		if (ks->k[i].id == id) {
+			*why = "client id listed twice";
+			return -1;
+		}
+	if (ks->count == QR_CLIENT_KEYS_MAX) {
+		*why = "more than 64 clients";
+		return -1;
+	}
+	ks->k[ks->count++] = k;
+	wipe(&k, sizeof(k));
+	return 0;
+}
+
+int qr_client_keys_load(const char *path, struct qr_client_keys *out,
+			char *err, size_t err_len)
+{
+	if (err && err_len)
+		err[0] = '\0';
+	if (!path || !*path)
+		return fail("(client_key_file)", err, err_len,
+			    "not set (auth = mac needs it)");
+	char buf[SECRET_FILE_BYTES_MAX * 2 + 1];
+	_Static_assert(QR_CLIENT_KEYS_MAX * 120 < SECRET_FILE_BYTES_MAX * 2,
+		       "a full client key file fits the buffer");
+	int rc = read_private(path, buf, sizeof(buf) - 1, err, err_len);
+	memset(out, 0, sizeof(*out));
+	int lineno = 0;
+	char *save = NULL;
+	for (char *line = rc ? NULL : strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#' || *line == ';' || *line == '\r')
+			continue;
+		const char *why = NULL;
+		if (parse_client_line(line, out, &why)) {
+			rc = fail(path, err, err_len, "line %d: %s", lineno,
+				  why);
+			break;
+		}
+	}
+	if (!rc && !out->count)
+		rc = fail(path, err, err_len, "no client key");
+	if (rc)
+		qr_client_keys_wipe(out);
+	wipe(buf, sizeof(buf));
+	return rc;
+}
+
+void qr_client_keys_wipe(struct qr_client_keys *ks)
+{
+	wipe(ks, sizeof(*ks));
 }
 
 void qr_secret_for_tests(struct qr_secret *out)

@@ -43,4 +43,46 @@ void qr_secret_for_tests(struct qr_secret *out);
 /* Overwrite a secret's keys (before freeing the memory holding it). */
 void qr_secret_wipe(struct qr_secret *s);
 
+/*
+ * Client keys (issue 12 item 2; docs/client.md, "Client keys"): a text
+ * file, mode 0600, named by `client_key_file` in the cluster file (or
+ * $QUORATE_KEY_FILE for a client), one client a line:
+ *
+ *   # <client id> <ro|rw> <key prefix, or *> <32-byte key in hex>
+ *   1 rw * 6f1c...(64 hex digits)
+ *   7 ro metrics/ 0a9b...   ; GET only, and only keys under metrics/
+ *
+ * quorated reads every line; a client uses its own (the first one, or the
+ * id in $QUORATE_CLIENT_ID). A client key signs that client's frames
+ * (src/core/auth_client.c); the role and prefix decide what it may do.
+ * Invariants: ids 1..65535 and distinct, 1..QR_CLIENT_KEYS_MAX lines,
+ * prefixes without blanks, at most QR_CLIENT_PREFIX_BYTES_MAX bytes; the
+ * same file checks as the secret (0600, ours or root's, regular).
+ */
+#define QR_CLIENT_KEYS_MAX 64
+#define QR_CLIENT_PREFIX_BYTES_MAX 32
+
+enum qr_client_role {
+	QR_CLIENT_RO = 1, /* GET, linearizable GET */
+	QR_CLIENT_RW = 2, /* everything */
+};
+
+struct qr_client_key {
+	uint16_t id;
+	uint8_t role;	    /* enum qr_client_role */
+	uint8_t prefix_len; /* 0: any key */
+	char prefix[QR_CLIENT_PREFIX_BYTES_MAX];
+	uint8_t key[QR_SECRET_KEY_BYTES];
+};
+
+struct qr_client_keys {
+	uint16_t count;
+	struct qr_client_key k[QR_CLIENT_KEYS_MAX];
+};
+
+/* 0, or QR_ECONFIG with a message naming the file, line and problem. */
+int qr_client_keys_load(const char *path, struct qr_client_keys *out,
+			char *err, size_t err_len);
+void qr_client_keys_wipe(struct qr_client_keys *ks);
+
 #endif

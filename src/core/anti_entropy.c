@@ -31,12 +31,20 @@
  *      the higher version), never acknowledged.
  *  A2. A tombstone is collected only once durable here, older than the
  *      grace, and covered by an aged match record of every other replica.
+ *  A3. The work DIGESTs from one peer cause here is bounded (issue 12: one
+ *      44-byte DIGEST made a node push a whole partition, x964): a token
+ *      bucket per peer of ae_entries_per_s entries a second, that many at
+ *      most at once. A DIGEST costs 1 token to look at and one per entry
+ *      of a mismatching partition to push; one the bucket cannot pay is
+ *      dropped (QR_DROP_AE_RATE) and changes nothing: the scheduled
+ *      exchange repairs that partition a later round.
  */
 #include "core/core_pvt.h"
 
 #include <string.h>
 
 #define AE_BURST_PER_TICK 8 /* on-demand partitions per tick */
+#define AE_ENTRIES_PER_S_DEFAULT 100000 /* A3: per peer */
 
 struct ae_digest {
 	uint64_t digest;
@@ -275,6 +283,29 @@ void qc_ae_tick(struct qr_core *c)
 	}
 }
 
+/* A3: refill from's bucket to now, then take cost tokens if it holds
+ * them. False: over budget (nothing taken). */
+static bool ae_budget_take(struct qr_core *c, uint16_t from, uint64_t cost)
+{
+	uint64_t rate = c->cfg.ae_entries_per_s ? c->cfg.ae_entries_per_s
+						: AE_ENTRIES_PER_S_DEFAULT;
+	uint64_t now = qc_now_us(c);
+	uint64_t *tok = &c->ae_tokens[from], *at = &c->ae_refill_us[from];
+	if (!*at) { /* first DIGEST from this peer: a full bucket */
+		*tok = rate;
+		*at = now;
+	}
+	uint64_t add = now > *at ? (now - *at) * rate / 1000000 : 0;
+	if (add) { /* (a remainder under one token is dropped) */
+		*tok = QR_MIN(rate, *tok + add);
+		*at = now;
+	}
+	if (*tok < cost)
+		return false;
+	*tok -= cost;
+	return true;
+}
+
 void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 {
 	const struct qr_placement *pl = c->pl;
@@ -292,6 +323,10 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		qc_drop(c, QR_DROP_NOT_REPLICA);
 		return;
 	}
+	if (!ae_budget_take(c, from, 1)) { /* A3: the scan */
+		qc_drop(c, QR_DROP_AE_RATE);
+		return;
+	}
 	struct ae_digest d = ae_partition_digest(c, p);
 	struct ae_digest v = ae_virtual(c, p, d);
 	bool real = d.digest == m->digest && d.entries == m->entries;
@@ -303,6 +338,10 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 				      qc_now_us(c));
 		if (real && (v.digest != d.digest || v.entries != d.entries))
 			qr_gc_forget(&c->gc, p); /* it lacks our delta */
+		return;
+	}
+	if (!ae_budget_take(c, from, d.entries)) { /* A3: the push */
+		qc_drop(c, QR_DROP_AE_RATE);
 		return;
 	}
 	c->stats.ae_mismatches++;

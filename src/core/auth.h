@@ -29,6 +29,7 @@
 #ifndef QR_CORE_AUTH_H
 #define QR_CORE_AUTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define QR_AUTH_TRAILER_BYTES 32
@@ -38,5 +39,30 @@ enum qr_auth_mode {
 	QR_AUTH_MAC = 0,  /* default: every peer frame carries a MAC */
 	QR_AUTH_NONE = 1, /* trusted network only: no trailer, no check */
 };
+
+/*
+ * Client side of client authentication (auth_client.c): libquorate signs
+ * every request frame with its client key. new: NULL without AES-NI or
+ * memory; seal: the new length, or 0 if the trailer does not fit cap.
+ */
+struct qr_client_key;
+struct qr_auth_client;
+struct qr_cluster;
+/*
+ * The signer a client of cluster cl uses: the key file key_file, else
+ * $QUORATE_KEY_FILE, else cl's client_key_file; the line of client_id,
+ * else $QUORATE_CLIENT_ID, else the first. 0 with *out NULL when there is
+ * nothing to sign with (auth = none, or no key file anywhere); 0 with
+ * *out set; or QR_ECONFIG / QR_ENOMEM with a message in err. One signer
+ * per thread (its nonce counter is not shared).
+ */
+int qr_auth_client_open(const struct qr_cluster *cl, const char *key_file,
+			uint16_t client_id, struct qr_auth_client **out,
+			char *err, size_t err_len);
+struct qr_auth_client *qr_auth_client_new(const struct qr_client_key *k,
+					  uint32_t cluster_id);
+size_t qr_auth_client_seal(struct qr_auth_client *a, void *frame, size_t len,
+			   size_t cap);
+void qr_auth_client_free(struct qr_auth_client *a);
 
 #endif

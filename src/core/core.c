@@ -24,6 +24,7 @@
  *   recover.c       WAL replay at start
  *   cas.c           CASPaxos proposer; cas_acceptor.c its acceptor
  *   auth.c          MAC and replay window of peer frames (first check)
+ *   auth_client.c   client frames' MAC, roles and key prefixes
  *
  * Invariants (cited as C<n>):
  *  C1. Sans-IO and deterministic: the same events in the same order give
@@ -177,29 +178,58 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 	}
 }
 
+/* A1, CA1: a frame is authenticated before anything else is read from
+ * it: a peer's by auth.c, a client's by auth_client.c (*who: its key, or
+ * NULL when client frames are not checked). False: dropped, counted. */
+static bool frame_authentic(struct qr_core *c, const uint8_t *b, size_t *len,
+			    const struct qr_client_key **who)
+{
+	*who = NULL;
+	if (*len < QR_FRAME_HDR_BYTES || b[0] != 'Q' || b[1] != 'R')
+		return true; /* the decoder names what is wrong */
+	bool from_client = (b[8] | b[9] << 8) == QR_NODE_CLIENT;
+	int why = -1;
+	if (!from_client && c->auth)
+		why = qc_auth_open(c, b, len);
+	else if (from_client && c->client_auth)
+		why = qc_auth_client_open(c, b, len, who);
+	if (why >= 0)
+		qc_drop(c, (enum qr_core_drop)why);
+	return why < 0;
+}
+
+
+
+/* One request of a client: CA2 (role and prefix), then the coordinator. */
+static void on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
+			  const struct qr_client_key *who,
+			  const struct qr_msg *m)
+{
+	if (m->type != QR_MSG_CLIENT_REQ)
+		qc_drop(c, QR_DROP_UNEXPECTED);
+	else if (!qc_auth_client_allows(who, m))
+		qc_reply_error_direct(c, client, m, shard, QR_EUNAUTHORIZED);
+	else
+		qc_coord_on_client(c, client, shard, m);
+}
+
 void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		      size_t len)
 {
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h;
+	const struct qr_client_key *who;
 	c->stats.frames_in++;
-	/* A1: a peer frame is authenticated before anything else is read
-	 * from it (auth.c); client frames carry no MAC (src_node 0xffff). */
-	const uint8_t *b = frame;
-	if (c->auth && len >= QR_FRAME_HDR_BYTES && b[0] == 'Q' &&
-	    b[1] == 'R' && (b[8] | b[9] << 8) != QR_NODE_CLIENT) {
-		int why = qc_auth_open(c, b, &len);
-		if (why >= 0) {
-			qc_drop(c, (enum qr_core_drop)why);
-			return;
-		}
-	}
+	if (!frame_authentic(c, frame, &len, &who))
+		return;
 	int orc = qr_wire_frame_open(&r, frame, len, c->cfg.cluster_id, &h);
 	if (orc != 0) {
 		qc_drop(c, orc == QR_EWIRE_CLUSTER ? QR_DROP_CLUSTER
 						   : QR_DROP_WIRE);
 		return;
 	}
+	if (c->env.authentic) /* authentic and well formed (env.h) */
+		c->env.authentic(c->env.ctx, client);
 	bool from_client = h.src_node == QR_NODE_CLIENT;
 	if (!from_client) {
 		if (h.src_node >= c->nodes || h.src_node == c->cfg.node_id ||
@@ -223,14 +253,10 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 	int rc;
 	while ((rc = qr_wire_next(&r, &m)) > 0) {
 		c->stats.msgs_in++;
-		if (from_client) {
-			if (m.type == QR_MSG_CLIENT_REQ)
-				qc_coord_on_client(c, client, h.shard, &m);
-			else
-				qc_drop(c, QR_DROP_UNEXPECTED);
-		} else {
+		if (from_client)
+			on_client_msg(c, client, h.shard, who, &m);
+		else
 			qc_dispatch_peer_msg(c, h.src_node, &m);
-		}
 		qc_loop_drain(c); /* what it sent ourselves (loop.c) */
 	}
 	if (rc < 0)
@@ -371,6 +397,8 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 		goto fail;
 	tables_init(c);
 	rc = qc_auth_init(c);
+	if (!rc)
+		rc = qc_auth_clients_init(c);
 	if (rc)
 		goto fail;
 	rc = store_init(c);
@@ -391,6 +419,7 @@ void qr_core_destroy(struct qr_core *c)
 		qr_store_destroy(c->store);
 	qr_timer_wheel_fini(&c->wheel);
 	qc_auth_fini(c);
+	qc_auth_clients_fini(c);
 	free(c->reqs);
 	free(c->free_reqs);
 	free(c->pend);

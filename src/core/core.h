@@ -54,6 +54,10 @@ struct qr_core_config {
 	uint64_t down_after_us;
 	uint64_t timer_tick_us; /* timer wheel granularity */
 	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
+	uint32_t ae_entries_per_s; /* DIGEST work one peer may cause here:
+				    * entries scanned and pushed per second,
+				    * and the burst (anti_entropy.c A3);
+				    * 0 -> 100,000 */
 	uint32_t hints_max;	 /* hinted-handoff slots (writes a replica
 				  * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	 /* a hint's first delivery waits this long
@@ -68,6 +72,12 @@ struct qr_core_config {
 				      * default, 0) or QR_AUTH_NONE */
 	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
 					 * read at qr_core_create() only */
+	const struct qr_client_keys *client_keys; /* QR_AUTH_MAC: client
+					 * frames must be signed by one of
+					 * these (auth_client.c); NULL: client
+					 * frames unchecked (quorated always
+					 * gives them with auth = mac). Read
+					 * at qr_core_create() only */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -91,7 +101,10 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
 	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
 	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
-	X(STORE_FULL, "new key refused: store full (before the WAL append)")
+	X(STORE_FULL, "new key refused: store full (before the WAL append)") \
+	X(CLIENT_KEY, "client frame signed with a client id we do not know") \
+	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify") \
+	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,

@@ -228,6 +228,11 @@ struct qr_core {
 	uint32_t ae_next;  /* next partition to look at */
 	uint32_t ae_burst; /* on-demand steps left (qr_core_ae_request) */
 	uint64_t ae_down;  /* peers DOWN at the last tick (bit per node) */
+	/* Per-peer token buckets of DIGEST work (anti_entropy.c, A3), in
+	 * entries: what a peer may still make us scan and push, and when it
+	 * was last refilled. */
+	uint64_t ae_tokens[QR_NODES_MAX];
+	uint64_t ae_refill_us[QR_NODES_MAX];
 	struct qr_gc gc;   /* tombstone GC records (core/gc.h) */
 	uint8_t (
 		*ae_keys)[QR_KEY_BYTES_MAX]; /* [AE_GC_BATCH] keys to collect */
@@ -261,6 +266,8 @@ struct qr_core {
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
 	struct qr_core_stats stats;
 	struct qc_auth *auth; /* auth.c; NULL with auth = none */
+	struct qc_client_auth *client_auth; /* auth_client.c; NULL: client
+					     * frames are not checked */
 };
 
 #define AE_GC_BATCH 64 /* tombstones collected per partition step */
@@ -367,6 +374,14 @@ static inline struct qr_version qc_req_stamp(const struct req *q)
 {
 	return q->kind == REQ_CAS ? q->ballot : q->version;
 }
+
+/* auth_client.c */
+int qc_auth_clients_init(struct qr_core *c);
+void qc_auth_clients_fini(struct qr_core *c);
+int qc_auth_client_open(struct qr_core *c, const uint8_t *frame, size_t *len,
+			const struct qr_client_key **who);
+bool qc_auth_client_allows(const struct qr_client_key *who,
+			   const struct qr_msg *m);
 
 /* auth.c */
 int qc_auth_init(struct qr_core *c);

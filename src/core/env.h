@@ -65,6 +65,12 @@ struct qr_env {
 	int (*wal_append)(void *ctx, const struct qr_wal_record *rec);
 	/* Deterministic randomness (the sim seeds it). */
 	uint64_t (*random)(void *ctx);
+	/* Optional (NULL: not called). The frame being handled passed
+	 * authentication (its MAC verified: auth.c, auth_client.c; or the
+	 * check is off for its kind), before anything in it is used: the
+	 * driver may now trust its link-layer source (the shard learns its
+	 * ARP entry here, issue 12 item 4). client: as in qr_core_on_frame. */
+	void (*authentic)(void *ctx, uint64_t client);
 };
 
 #endif

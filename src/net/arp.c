@@ -142,6 +142,35 @@ int qr_arp_learn(struct qr_arp_table *t, uint32_t ip,
 	memcpy(e->mac, mac, QR_ETH_ADDR_BYTES);
 	e->state = QR_ARP_DYNAMIC;
 	e->seen_us = now_us;
+	e->proven = true;
+	return 0;
+}
+
+int qr_arp_learn_unproven(struct qr_arp_table *t, uint32_t ip,
+			  const uint8_t mac[QR_ETH_ADDR_BYTES],
+			  uint64_t now_us)
+{
+	uint32_t place = NO_SLOT;
+
+	if (!qr_ipv4_is_unicast(ip) || !mac_ok(mac))
+		return QR_EINVAL;
+	uint32_t k = probe(t, ip, &place);
+	struct qr_arp_entry *e = k == NO_SLOT ? NULL : &t->slots[k];
+	bool expired = e && e->state == QR_ARP_DYNAMIC &&
+		       now_us > e->seen_us && now_us - e->seen_us >= t->age_us;
+	if (!e || e->state == QR_ARP_STATIC || e->state == QR_ARP_EMPTY ||
+	    (e->state == QR_ARP_DYNAMIC && e->proven && !expired)) {
+		t->stats.refused++;
+		return QR_EPRECONDITION;
+	}
+	if (e->state == QR_ARP_PENDING)
+		t->stats.learned++; /* our request answered */
+	else if (memcmp(e->mac, mac, QR_ETH_ADDR_BYTES) != 0)
+		t->stats.changed++;
+	memcpy(e->mac, mac, QR_ETH_ADDR_BYTES);
+	e->state = QR_ARP_DYNAMIC;
+	e->seen_us = now_us;
+	e->proven = false;
 	return 0;
 }
 

@@ -8,7 +8,8 @@
  * Entries:
  * - static: from the cluster config; never expire, never evicted, never
  *   overwritten by learning.
- * - dynamic: learned from received frames (UDP source, ARP sender); valid
+ * - dynamic: learned from received frames (the source of an authenticated
+ *   UDP frame: proven; an ARP sender we asked about: unproven); valid
  *   for age_us after the last qr_arp_learn() of that IP, then looked up as
  *   QR_ENOTFOUND (the slot stays until it is reused).
  * - pending: an IP the shard asked about (qr_arp_need_request()) with no
@@ -51,6 +52,7 @@ struct qr_arp_entry {
 	uint8_t mac[QR_ETH_ADDR_BYTES];
 	uint8_t state;	   /* enum qr_arp_state */
 	bool asked;	   /* asked_us is set */
+	bool proven;	   /* learned from an authenticated frame */
 	uint64_t seen_us;  /* last learn (DYNAMIC) */
 	uint64_t asked_us; /* last request allowed by need_request */
 };
@@ -61,6 +63,7 @@ struct qr_arp_stats {
 	uint64_t evicted;  /* entries replaced to make room */
 	uint64_t full;	   /* QR_EFULL returns */
 	uint64_t requests; /* need_request() returned true */
+	uint64_t refused;  /* learn_unproven() calls refused */
 };
 
 struct qr_arp_table {
@@ -79,7 +82,9 @@ int qr_arp_init(struct qr_arp_table *t, struct qr_arp_entry *slots,
 		uint32_t n_slots, uint64_t age_us, uint64_t request_gap_us);
 
 /*
- * Learn ip -> mac at now_us (a new entry or a refresh; the MAC may change).
+ * Learn ip -> mac at now_us from an authenticated frame (the shard calls it
+ * from the core's env->authentic hook): a new entry or a refresh, the MAC
+ * may change, and the entry is proven (learn_unproven cannot move it).
  * 0; QR_EINVAL if ip is not unicast (qr_ipv4_is_unicast()) or mac is a
  * group or all-zero address; QR_EFULL if the window is all static. A static
  * entry for ip is left as it is (0 returned). Cost: one hash and a probe of
@@ -87,6 +92,18 @@ int qr_arp_init(struct qr_arp_table *t, struct qr_arp_entry *slots,
  */
 int qr_arp_learn(struct qr_arp_table *t, uint32_t ip,
 		 const uint8_t mac[QR_ETH_ADDR_BYTES], uint64_t now_us);
+
+/*
+ * Learn from an unauthenticated source (an ARP packet: anyone on the link
+ * can send one). Issue 12 item 4: accepted only as the answer to our own
+ * request (ip PENDING) or to refresh an entry no authenticated frame has
+ * proven (or one that expired); never for an IP we did not ask about (no
+ * slot is taken, nothing evicted), never over a static or proven entry.
+ * 0, QR_EINVAL (as learn), or QR_EPRECONDITION (refused: stats.refused).
+ */
+int qr_arp_learn_unproven(struct qr_arp_table *t, uint32_t ip,
+			  const uint8_t mac[QR_ETH_ADDR_BYTES],
+			  uint64_t now_us);
 
 /* Add or replace a static entry. 0, QR_EINVAL (as learn) or QR_EFULL. */
 int qr_arp_add_static(struct qr_arp_table *t, uint32_t ip,

@@ -2,18 +2,16 @@
 /* Management endpoint and telemetry: see mgmt.h. */
 #include "common/clock.h"
 #include "server/mgmt.h"
+#include "server/mgmt_sock.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,11 +23,10 @@
 #include "shard/shard.h"
 #include "wal/wal.h"
 
-#define STATS_BYTES (64 * 1024)
 
 struct qr_mgmt {
 	struct qr_mgmt_config cfg;
-	int fd;
+	struct qr_mgmt_sock *sock; /* NULL: no socket (telemetry only) */
 	volatile sig_atomic_t stop;
 	pthread_t thread;
 	bool started;
@@ -324,62 +321,48 @@ static size_t repair(const struct qr_mgmt_config *cfg, char *buf, size_t cap)
 				cfg->node_id, cfg->nshards);
 }
 
-static void serve(struct qr_mgmt *m, int fd)
+/* "mgmt": the management socket's own counters (mgmt_sock.h, M4). */
+static void json_mgmt(struct jbuf *b, const struct qr_mgmt_sock_stats *st)
 {
-	char cmd[128];
-	size_t got = 0;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	/* One line, within one second in all: a slow client cannot hold the
-	 * thread (a byte a second would otherwise do it). */
-	uint64_t give_up = qr_clock_mono_ms() + 1000;
-	while (got < sizeof(cmd) - 1 && qr_clock_mono_ms() < give_up &&
-	       poll(&p, 1, (int)(give_up - qr_clock_mono_ms())) == 1) {
-		ssize_t r = read(fd, cmd + got, sizeof(cmd) - 1 - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (memchr(cmd, '\n', got))
-			break;
-	}
-	cmd[got] = 0;
-	char *nl = strchr(cmd, '\n');
-	if (nl)
-		*nl = 0;
-	static char out[STATS_BYTES];
+	jb(b,
+	   ",\"mgmt\":{\"accepted\":%" PRIu64 ",\"answered\":%" PRIu64
+	   ",\"refused_busy\":%" PRIu64 ",\"refused_peer\":%" PRIu64
+	   ",\"timed_out\":%" PRIu64 "}}\n",
+	   st->accepted, st->answered, st->refused_busy, st->refused_peer,
+	   st->timed_out);
+}
+
+/* One command line (mgmt_sock.c calls it from the mgmt thread). */
+static size_t handle(void *arg, const char *cmd, char *out, size_t cap)
+{
+	struct qr_mgmt *m = arg;
 	size_t n;
-	if (!strcmp(cmd, "stat"))
-		n = qr_mgmt_stats_json(&m->cfg, out, sizeof(out));
-	else if (!strcmp(cmd, "stat replication"))
-		n = replication_json(&m->cfg, out, sizeof(out));
-	else if (!strcmp(cmd, "repair"))
-		n = repair(&m->cfg, out, sizeof(out));
-	else
+	if (!strcmp(cmd, "stat")) {
+		n = qr_mgmt_stats_json(&m->cfg, out, cap);
+		if (n >= 3 && m->sock) { /* "...}}\n": add "mgmt" inside */
+			struct jbuf b = {out, n - 2, cap, false};
+			json_mgmt(&b, qr_mgmt_sock_stats(m->sock));
+			n = b.overflow ? 0 : b.len;
+		}
+	} else if (!strcmp(cmd, "stat replication")) {
+		n = replication_json(&m->cfg, out, cap);
+	} else if (!strcmp(cmd, "repair")) {
+		n = repair(&m->cfg, out, cap);
+	} else {
 		n = (size_t)snprintf(
-			out, sizeof(out),
+			out, cap,
 			"{\"error\":\"unknown command\","
 			"\"commands\":[\"stat\",\"stat replication\","
 			"\"repair\"]}\n");
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(fd, out + off, n - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
 	}
+	return n < cap ? n : 0;
 }
 
 static void *mgmt_thread(void *arg)
 {
 	struct qr_mgmt *m = arg;
-	struct pollfd p = {.fd = m->fd, .events = POLLIN};
-	while (!m->stop) {
-		if (poll(&p, 1, 200) != 1)
-			continue;
-		int c = accept(m->fd, NULL, NULL);
-		if (c < 0)
-			continue;
-		serve(m, c);
-		close(c);
-	}
+	while (!m->stop)
+		qr_mgmt_sock_poll(m->sock, 200);
 	return NULL;
 }
 
@@ -447,35 +430,26 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 		return QR_ENOMEM;
 	}
 	m->cfg = *cfg;
-	m->fd = -1;
 	m->start_s = qr_clock_mono_ms() / 1000;
 	rte_telemetry_register_cmd("/quorate/stats", tm_stats,
 				   "quorate node counters (as quorate stat). "
 				   "No parameters");
 	if (cfg->path && cfg->path[0]) {
-		struct sockaddr_un a = {.sun_family = AF_UNIX};
-		if (strlen(cfg->path) >= sizeof(a.sun_path)) {
-			snprintf(err, n, "mgmt socket path too long: %s",
-				 cfg->path);
+		struct qr_mgmt_sock_config sc = {
+			.path = cfg->path,
+			.mode = cfg->gid == (gid_t)-1 ? 0600 : 0660,
+			.gid = cfg->gid,
+			.handler = handle,
+			.arg = m,
+		};
+		int rc = qr_mgmt_sock_open(&sc, &m->sock, err, n);
+		if (rc) {
 			free(m);
-			return QR_ECONFIG;
-		}
-		strcpy(a.sun_path, cfg->path);
-		unlink(cfg->path);
-		m->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (m->fd < 0 ||
-		    bind(m->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-		    listen(m->fd, 16) != 0) {
-			snprintf(err, n, "mgmt socket %s: %s", cfg->path,
-				 strerror(errno));
-			if (m->fd >= 0)
-				close(m->fd);
-			free(m);
-			return QR_ECONFIG;
+			return rc;
 		}
 		if (pthread_create(&m->thread, NULL, mgmt_thread, m) != 0) {
 			snprintf(err, n, "mgmt thread: %s", strerror(errno));
-			close(m->fd);
+			qr_mgmt_sock_close(m->sock);
 			free(m);
 			return QR_ENOMEM;
 		}
@@ -499,10 +473,7 @@ void qr_mgmt_destroy(struct qr_mgmt *m)
 	m->stop = 1;
 	if (m->started)
 		pthread_join(m->thread, NULL);
-	if (m->fd >= 0) {
-		close(m->fd);
-		unlink(m->cfg.path);
-	}
+	qr_mgmt_sock_close(m->sock); /* unlinks only our socket (M2) */
 	g_tm = NULL;
 	free(m);
 }

@@ -4,6 +4,10 @@
  * `mgmt` key) served by a thread of its own, off the data path. A client
  * writes one command line and reads one JSON object until EOF:
  *   "stat"  -> the node's statistics (docs/operations.md lists the fields)
+ *   "stat replication", "repair" (docs/operations.md)
+ * The socket is 0600 (0660 with `mgmt_group`), peers are checked with
+ * SO_PEERCRED, and several clients are served at once, each for at most a
+ * second (mgmt_sock.h, M1-M4); `stat` shows the socket's own counters.
  * The same statistics are DPDK telemetry commands (/quorate/stats).
  * Counters are read without locks from the shard cores' stats (aligned
  * 64-bit words: never torn on x86-64, at worst a few microseconds old).
@@ -13,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/cluster.h"
 
@@ -26,6 +31,7 @@ struct qr_mgmt_config {
 	struct qr_shard **shards;
 	uint16_t nshards;
 	const char *profile;
+	gid_t gid; /* (gid_t)-1: socket 0600; else 0660 with this group */
 };
 
 int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,

@@ -15,6 +15,7 @@
  * every WAL is drained and synced before exit.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@
 #include "quorate/err.h"
 #include "quorate/limits.h"
 #include "server/mgmt.h"
+#include "server/mgmt_sock.h"
 #include "server/profile.h"
 #include "shard/shard.h"
 #include "wal/wal.h"
@@ -548,6 +550,7 @@ struct daemon {
 	struct qr_shard *shards[QR_SHARDS_MAX];
 	struct qr_secret secret; /* auth = mac; wiped once the shards have
 				  * their keys */
+	struct qr_client_keys client_keys; /* auth = mac; wiped likewise */
 	uint32_t incarnation;	 /* next_incarnation() */
 	char err[ERR_BYTES_MAX];
 };
@@ -578,7 +581,9 @@ static int load_config(struct daemon *d)
 			o->config, o->node);
 		return EXIT_CONFIG;
 	}
-	if (check_data_dir(d->data_dir, d->err, sizeof(d->err))) {
+	if (check_data_dir(d->data_dir, d->err, sizeof(d->err)) ||
+	    (d->me->mgmt[0] &&
+	     qr_mgmt_sock_check_path(d->me->mgmt, d->err, sizeof(d->err)))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
@@ -591,11 +596,14 @@ static int load_config(struct daemon *d)
 			qr_strerror(rc), d->err);
 		return EXIT_CONFIG;
 	}
-	/* auth = mac: the cluster secret, checked (0600) and loaded before
-	 * anything listens (src/core/auth.c). */
+	/* auth = mac: the cluster secret and the client keys, checked
+	 * (0600) and loaded before anything listens (src/core/auth.c,
+	 * auth_client.c). */
 	if (d->cl.auth == QR_AUTH_MAC &&
-	    qr_secret_load(d->cl.secret_file, &d->secret, d->err,
-			   sizeof(d->err))) {
+	    (qr_secret_load(d->cl.secret_file, &d->secret, d->err,
+			    sizeof(d->err)) ||
+	     qr_client_keys_load(d->cl.client_key_file, &d->client_keys,
+				 d->err, sizeof(d->err)))) {
 		fprintf(stderr, "quorated: %s (auth = mac)\n", d->err);
 		return EXIT_CONFIG;
 	}
@@ -697,6 +705,8 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.incarnation = d->incarnation;
 	sc->core.auth = d->cl.auth;
 	sc->core.secret = &d->secret;
+	sc->core.client_keys =
+		d->cl.auth == QR_AUTH_MAC ? &d->client_keys : NULL;
 	sc->core.placement = &d->pl;
 	sc->core.keys_max = o->keys_max;
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
@@ -738,6 +748,7 @@ static int node_open(struct daemon *d)
 		}
 	}
 	qr_secret_wipe(&d->secret); /* every shard derived its keys */
+	qr_client_keys_wipe(&d->client_keys);
 	return 0;
 }
 
@@ -825,7 +836,18 @@ int main(int argc, char **argv)
 		.shards = d.shards,
 		.nshards = d.cl.shards,
 		.profile = d.pf.name,
+		.gid = (gid_t)-1,
 	};
+	if (d.me->mgmt_group[0]) {
+		struct group *g = getgrnam(d.me->mgmt_group);
+		if (!g) {
+			fprintf(stderr, "quorated: mgmt_group '%s': no such "
+				"group\n", d.me->mgmt_group);
+			return close_and_exit(EXIT_CONFIG, d.shards,
+					      d.cl.shards);
+		}
+		mc.gid = g->gr_gid;
+	}
 	if (qr_mgmt_start(&mc, &g_mgmt, d.err, sizeof(d.err))) {
 		fprintf(stderr, "quorated: %s\n", d.err);
 		return close_and_exit(EXIT_CONFIG, d.shards, d.cl.shards);

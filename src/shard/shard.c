@@ -55,6 +55,8 @@ struct qr_shard {
 	uint64_t snap_last_lsn; /* appended lsn when the last one began */
 	struct qr_arp_table arp;
 	struct qr_arp_entry arp_slots[ARP_ENTRIES];
+	uint32_t rx_ip;		      /* the frame in qr_core_on_frame: */
+	uint8_t rx_mac[6];	      /* its source (env_authentic) */
 	struct qr_pkt_endpoint self; /* our MAC, IP, base_port + shard */
 	uint64_t now_us;	     /* this iteration's clocks */
 	uint64_t wall_ms;
@@ -217,6 +219,15 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	return rc;
 }
 
+/* The frame being handled is authentic (core env.h): only now is its
+ * source MAC learned (issue 12 item 4: a forged frame teaches nothing). */
+static void env_authentic(void *ctx, uint64_t client)
+{
+	struct qr_shard *s = ctx;
+	(void)client;
+	qr_arp_learn(&s->arp, s->rx_ip, s->rx_mac, s->now_us);
+}
+
 static uint64_t env_random(void *ctx)
 {
 	(void)ctx;
@@ -228,8 +239,11 @@ static uint64_t env_random(void *ctx)
 static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt,
 		       struct rte_mbuf *m)
 {
-	qr_arp_learn(&s->arp, pkt->arp.sender_ip, pkt->arp.sender_mac,
-		     s->now_us);
+	/* Unauthenticated: only an answer to our own request (arp.h). */
+	if (qr_arp_learn_unproven(&s->arp, pkt->arp.sender_ip,
+				  pkt->arp.sender_mac,
+				  s->now_us) == QR_EPRECONDITION)
+		s->stats.drops[QR_SHARD_DROP_ARP_UNPROVEN]++;
 	if (s->cfg.shard != 0)
 		return; /* a copy from shard 0: learn only */
 	if (pkt->arp.op == QR_ARP_OP_REQUEST &&
@@ -285,8 +299,10 @@ static bool handle_pkt(struct qr_shard *s, struct rte_mbuf *m)
 		s->stats.steered++;
 		return true;
 	}
-	/* Learn who sent it: replies to clients need their MAC. */
-	qr_arp_learn(&s->arp, pkt.udp.src_ip, pkt.src_mac, s->now_us);
+	/* Who sent it: learned only if the core finds it authentic
+	 * (env_authentic); replies to clients need their MAC. */
+	s->rx_ip = pkt.udp.src_ip;
+	memcpy(s->rx_mac, pkt.src_mac, 6);
 	uint64_t handle = (uint64_t)pkt.udp.src_ip << 16 | pkt.udp.src_port;
 	qr_core_on_frame(s->core, handle, pkt.udp.payload, pkt.udp.payload_len);
 	return false;
@@ -554,6 +570,7 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		.send = env_send,
 		.wal_append = env_wal_append,
 		.random = env_random,
+		.authentic = env_authentic,
 	};
 	rc = qr_core_create(&cfg->core, &env, &s->core);
 	if (rc) {

@@ -43,7 +43,9 @@ struct qr_shard;
 	X(NO_MBUF, "mempool empty when sending")                               \
 	X(NO_ARP, "destination MAC unknown (ARP request sent)")                \
 	X(TX_FULL, "tx queue or ring full")                                    \
-	X(WAL_BUSY, "WAL append refused (back-pressure)")
+	X(WAL_BUSY, "WAL append refused (back-pressure)")                      \
+	X(ARP_UNPROVEN, "ARP not learned: not asked for, or over a proven "    \
+			"or static entry")
 
 enum qr_shard_drop {
 #define QR_SHARD_DROP_ENUM(name, text) QR_SHARD_DROP_##name,

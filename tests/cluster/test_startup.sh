@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # quorated refuses to start, with a message naming what is wrong, on: a
 # missing or invalid cluster key, an unknown profile, a port that cannot be
-# opened, an unwritable data directory, a data directory path too long. Usage: test_startup.sh QUORATED
+# opened, an unwritable data directory, a data directory path too long, something
+# other than a socket at the management socket path. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,13 +11,14 @@ tmp=$(mktemp -d /tmp/qr-startup.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
-(umask 077; printf '1 %064d\n' 7 >"$tmp/secret")
+(umask 077; printf '1 %064d\n' 7 >"$tmp/secret"; printf '1 rw * %064d\n' 9 >"$tmp/clients.keys")
 cluster() { # $1: extra [node.0] lines, $2: [cluster] id line
 	cat >"$tmp/c.ini" <<EOC
 [cluster]
 ${2-id = 5}
 replication_factor = 1
 secret_file = secret
+client_key_file = clients.keys
 [node.0]
 ip = 10.77.99.1
 iface = qr-does-not-exist
@@ -61,6 +63,17 @@ mv "$tmp/secret" "$tmp/secret.x"
 expect 2 "secret: cannot open" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
 mv "$tmp/secret.x" "$tmp/secret"
 
+# Client keys (issue 12 item 2): the same checks as the secret, and a bad
+# line named.
+chmod 640 "$tmp/clients.keys"
+expect 2 "clients.keys: mode 0640: group or others" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+chmod 600 "$tmp/clients.keys"
+printf '1 admin * %064d\n' 9 >"$tmp/clients.keys"
+expect 2 "clients.keys: line 1: want: <client id 1..65535> <ro\|rw>" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+printf '1 rw * %064d\n' 9 >"$tmp/clients.keys"
+sed -i '/^client_key_file/d' "$tmp/c.ini"
+expect 2 "client_key_file.*not set \(auth = mac needs it\)" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+
 cluster ""
 expect 2 "no-such-profile.ini: cannot read" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/no-such-profile.ini"
 
@@ -76,6 +89,21 @@ expect 2 "data directory /dev/null/qr: cannot create" -- --config "$tmp/c.ini" -
 # refused by name, never cut short (include/quorate/limits.h L4).
 long=$tmp/$(printf 'd%.0s' $(seq 1 4100))
 expect 2 "data directory: path too long" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --data-dir "$long"
+
+# A regular file where the management socket goes: refused by name, and
+# the file is still there, unchanged (issue 12 item 6: lstat, never unlink
+# what is not a socket).
+echo precious >"$tmp/n0.sock"
+cluster "mgmt = $tmp/n0.sock"
+expect 2 "mgmt socket .*n0.sock: exists and is not a socket \(a regular file\)" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+if [ "$(cat "$tmp/n0.sock" 2>/dev/null)" != precious ]; then
+	echo "FAIL: the regular file at the mgmt path was changed or removed"
+	fails=$((fails + 1))
+fi
+ln -s "$tmp/n0.sock" "$tmp/link.sock"
+cluster "mgmt = $tmp/link.sock"
+expect 2 "mgmt socket .*link.sock: exists and is not a socket \(a symlink\)" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+[ -L "$tmp/link.sock" ] || { echo "FAIL: symlink removed"; fails=$((fails + 1)); }
 
 # The interface does not exist: the af_packet port cannot open.
 cluster ""

@@ -278,6 +278,54 @@ static void test_half_load_no_eviction(void)
 	}
 }
 
+/*
+ * Issue 12 item 4: an ARP packet (unauthenticated) teaches only the answer
+ * to our own request; it cannot redirect an entry an authenticated frame
+ * proved, nor a static one, nor flush the table with spoofed senders.
+ */
+static void test_unproven_arp_only_answers_our_request(void)
+{
+	uint8_t peer[6], evil[6], m[6];
+	uint32_t ip = ip4(10, 3, 0, 2);
+
+	fresh(256);
+	mac_of(2, peer);
+	mac_of(666, evil);
+	/* Not asked about: refused, no slot taken. */
+	CU_ASSERT(qr_arp_learn_unproven(&t, ip, evil, 10) == QR_EPRECONDITION);
+	CU_ASSERT(!has(ip, evil, 10));
+	CU_ASSERT(t.stats.refused == 1 && t.stats.learned == 0);
+	/* Asked about: the answer is taken (unproven). */
+	CU_ASSERT(qr_arp_need_request(&t, ip, 20));
+	CU_ASSERT(qr_arp_learn_unproven(&t, ip, peer, 30) == 0);
+	CU_ASSERT(has(ip, peer, 30));
+	/* The peer's authenticated frame proves it; a spoofed ARP reply
+	 * (the redirect of issue 12) changes nothing after that. */
+	CU_ASSERT(qr_arp_learn(&t, ip, peer, 40) == 0);
+	CU_ASSERT(qr_arp_learn_unproven(&t, ip, evil, 50) == QR_EPRECONDITION);
+	CU_ASSERT(has(ip, peer, 50));
+	CU_ASSERT(t.stats.refused == 2);
+	/* ...until it expires unrefreshed (a peer that changed NIC). */
+	CU_ASSERT(qr_arp_learn_unproven(&t, ip, evil, 40 + AGE_US) == 0);
+	/* A static entry: never. */
+	uint32_t sip = ip4(10, 3, 0, 3);
+	CU_ASSERT(qr_arp_add_static(&t, sip, peer) == 0);
+	CU_ASSERT(qr_arp_learn_unproven(&t, sip, evil, 60) == QR_EPRECONDITION);
+	CU_ASSERT(has(sip, peer, 60));
+	/* 290 spoofed senders (issue 12: evicted a peer from 256 slots):
+	 * all refused, the proven entry stays, nothing evicted. */
+	uint32_t pip = ip4(10, 3, 0, 4);
+	CU_ASSERT(qr_arp_learn(&t, pip, peer, 70) == 0);
+	for (uint32_t i = 0; i < 290; i++) {
+		mac_of(1000 + i, m);
+		CU_ASSERT(qr_arp_learn_unproven(
+				  &t, ip4(10, 4, (uint8_t)(i >> 8), (uint8_t)i),
+				  m, 80) == QR_EPRECONDITION);
+	}
+	CU_ASSERT(has(pip, peer, 80));
+	CU_ASSERT(t.stats.evicted == 0);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -294,6 +342,8 @@ int main(void)
 		{"table full of static entries: QR_EFULL", test_full_of_static},
 		{"half load: no eviction, all found",
 		 test_half_load_no_eviction},
+		{"ARP packets teach only answers to our requests (issue 12)",
+		 test_unproven_arp_only_answers_our_request},
 		{NULL, NULL},
 	};
 	return qr_unit_main("arp", cases);

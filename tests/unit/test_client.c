@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -62,6 +63,8 @@ static struct fake {
 	int spoof_fd; /* 127.0.0.9: a source no client should trust */
 	uint16_t port;
 	char file[64];
+	char keys[64]; /* client key file: 1 rw *, 2 ro *, 3 rw cli- */
+	struct qr_client_keys client_keys;
 	pthread_t thread;
 	atomic_bool stop;
 } f;
@@ -326,17 +329,45 @@ static void write_cluster_file(const char *path, const char *bad_mgmt2)
 	QR_ASSERT(fp);
 	fprintf(fp,
 		"[cluster]\nid = %u\npartitions = %u\nreplication_factor = 3\n"
-		"base_port = %u\n",
-		CLUSTER_ID, PARTITIONS, f.port);
+		"base_port = %u\nclient_key_file = %s\n",
+		CLUSTER_ID, PARTITIONS, f.port, f.keys);
 	for (int i = 0; i < N; i++)
 		fprintf(fp, "[node.%d]\nip = 127.0.0.%d\nmgmt = %s\n", i, i + 1,
 			i == 2 && bad_mgmt2 ? bad_mgmt2 : f.node[i].mgmt_path);
 	fclose(fp);
 }
 
+/* Client keys (issue 12 item 2): every client of these tests signs its
+ * frames with client 1's key (the first line), read by libquorate from
+ * the cluster file's client_key_file; the nodes check them. */
+static int write_client_keys(void)
+{
+	snprintf(f.keys, sizeof(f.keys), "/tmp/qr-test-client-%d.keys",
+		 (int)getpid());
+	int fd = open(f.keys, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	char line[160];
+	static const char *const who[3] = {"1 rw *", "2 ro *", "3 rw cli-"};
+	for (int i = 0; i < 3; i++) {
+		int n = snprintf(line, sizeof(line), "%s %064d\n", who[i], i);
+		if (write(fd, line, (size_t)n) != n)
+			return -1;
+	}
+	close(fd);
+	char err[256];
+	if (qr_client_keys_load(f.keys, &f.client_keys, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int fake_start(void)
 {
 	memset(&f, 0, sizeof(f));
+	if (write_client_keys())
+		return -1;
 	if (bind_nodes())
 		return -1;
 	if (qr_placement_init(&f.pl, PARTITIONS, N, 3, 1))
@@ -356,6 +387,7 @@ static int fake_start(void)
 		static struct qr_secret test_secret;
 		qr_secret_for_tests(&test_secret);
 		cfg.secret = &test_secret; /* auth = mac (the default) */
+		cfg.client_keys = &f.client_keys;
 		cfg.placement = &f.pl;
 		cfg.requests_max = 64;
 		cfg.pending_max = 256;
@@ -401,6 +433,7 @@ static void fake_stop(void)
 	close(f.spoof_fd);
 	qr_placement_fini(&f.pl);
 	unlink(f.file);
+	unlink(f.keys);
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -1007,6 +1040,62 @@ static void cli_repair(void)
 	CU_ASSERT_EQUAL(r.status, 1); /* usage */
 }
 
+/* Client keys end to end: libquorate and the CLI sign with the key file
+ * the cluster file names; a read-only client's put is answered
+ * UNAUTHORIZED (exit 9, the name on stderr), its get works; a key outside
+ * its prefix is refused; a wrong key is dropped by the nodes (TIMEOUT). */
+static void client_keys_roles_and_forgery(void)
+{
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.deadline_ms = 300;
+	o.client_id = 2; /* read-only */
+	char err[256];
+	struct qr_client *ro = qr_client_open(f.file, &o, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ro);
+	struct qr_result res;
+	CU_ASSERT_EQUAL(qr_client_put(ro, "ro-key", 6, "v", 1, NULL, &res),
+			QR_EUNAUTHORIZED);
+	CU_ASSERT_EQUAL(qr_client_get(ro, "ro-key", 6, NULL, &res),
+			QR_ENOTFOUND);
+	qr_client_close(ro);
+	static struct run r;
+	setenv("QUORATE_CLIENT_ID", "2", 1);
+	CLI(&r, NULL, "-c", f.file, "put", "ro-key", "v");
+	CU_ASSERT_EQUAL(r.status, 9);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "UNAUTHORIZED"));
+	setenv("QUORATE_CLIENT_ID", "3", 1); /* rw, under cli- only */
+	CLI(&r, NULL, "-c", f.file, "put", "cli-mine", "v");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CLI(&r, NULL, "-c", f.file, "put", "not-mine", "v");
+	CU_ASSERT_EQUAL(r.status, 9);
+	unsetenv("QUORATE_CLIENT_ID");
+	/* A key file of our own making for client 1: dropped, counted. */
+	char bad[64];
+	snprintf(bad, sizeof(bad), "/tmp/qr-test-client-%d.bad", (int)getpid());
+	int fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char line[100];
+	int n = snprintf(line, sizeof(line), "1 rw * %064d\n", 7);
+	CU_ASSERT(fd >= 0 && write(fd, line, (size_t)n) == n);
+	close(fd);
+	uint64_t drops = 0;
+	for (int i = 0; i < N; i++)
+		drops += qr_core_stats(f.node[i].core)->drops[QR_DROP_CLIENT_MAC];
+	o.client_id = 0;
+	o.key_file = bad;
+	o.retries = 0;
+	struct qr_client *forger = qr_client_open(f.file, &o, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(forger);
+	CU_ASSERT_EQUAL(qr_client_put(forger, "x", 1, "v", 1, NULL, &res),
+			QR_ETIMEOUT);
+	qr_client_close(forger);
+	uint64_t after = 0;
+	for (int i = 0; i < N; i++)
+		after += qr_core_stats(f.node[i].core)->drops[QR_DROP_CLIENT_MAC];
+	CU_ASSERT(after >= drops + 1);
+	unlink(bad);
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_client", 256) != 0)
@@ -1035,6 +1124,7 @@ int main(void)
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
 		{"cli_repair", cli_repair},
+		{"client_keys_roles_and_forgery", client_keys_roles_and_forgery},
 		{NULL, NULL},
 	};
 	int rc = qr_unit_main("client", cases);

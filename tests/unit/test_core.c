@@ -50,6 +50,7 @@ static struct harness {
 	 * (restart_node_replaying_clock replays the durable one). */
 	struct qr_wal_record clock_last[N], clock_durable[N];
 	uint8_t clock_floor[N][2][8];
+	uint64_t authentic[N]; /* env->authentic calls per node */
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -118,6 +119,12 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	return 0;
 }
 
+static void env_authentic(void *ctx, uint64_t client)
+{
+	(void)client;
+	h.authentic[*(uint16_t *)ctx]++;
+}
+
 static uint64_t env_random(void *ctx)
 {
 	(void)ctx;
@@ -126,10 +133,15 @@ static uint64_t env_random(void *ctx)
 
 /* Tests that need them set these before setup(); 0: the defaults. */
 static uint64_t setup_grace_ms, setup_ae_interval_us;
+static uint32_t setup_ae_entries_per_s;
 static uint32_t setup_hints_max;
 
 /* A test's own cluster secret for the next node_create() (key rolls). */
 static const struct qr_secret *test_secret_override;
+/* Client keys for the next node_create() (client authentication), and
+ * the client that signs client_req()'s frames (NULL: unsigned). */
+static const struct qr_client_keys *test_client_keys;
+static struct qr_auth_client *client_signer;
 
 /* Create node i's core with the harness's configuration. */
 static void node_create(int i, uint32_t incarnation)
@@ -142,6 +154,7 @@ static void node_create(int i, uint32_t incarnation)
 	qr_secret_for_tests(&test_secret);
 	cfg.secret = test_secret_override ? test_secret_override
 					  : &test_secret; /* auth = mac */
+	cfg.client_keys = test_client_keys;
 	cfg.incarnation = incarnation;
 	cfg.placement = &h.pl;
 	cfg.requests_max = 8;
@@ -158,6 +171,7 @@ static void node_create(int i, uint32_t incarnation)
 	cfg.hints_max = setup_hints_max;
 	if (setup_ae_interval_us)
 		cfg.ae_interval_us = setup_ae_interval_us;
+	cfg.ae_entries_per_s = setup_ae_entries_per_s;
 	struct qr_env env = {
 		.ctx = &ctx_id[i],
 		.now_us = env_now_us,
@@ -165,6 +179,7 @@ static void node_create(int i, uint32_t incarnation)
 		.send = env_send,
 		.wal_append = env_wal_append,
 		.random = env_random,
+		.authentic = env_authentic,
 	};
 	CU_ASSERT_FATAL(qr_core_create(&cfg, &env, &h.core[i]) == 0);
 }
@@ -295,6 +310,8 @@ static void client_req(int node, uint64_t req_id, uint8_t op, uint8_t level,
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	size_t len = qr_wire_frame_end(&w);
+	if (client_signer)
+		len = qr_auth_client_seal(client_signer, buf, len, sizeof(buf));
 	qr_core_on_frame(h.core[node], 99, buf, len);
 	flush_all();
 }
@@ -1932,6 +1949,7 @@ static size_t auth_forge(uint8_t *buf, size_t len)
 
 struct auth_snap {
 	uint64_t msgs_in, drops[QR_DROP_COUNT];
+	uint64_t authentic; /* env->authentic calls (ARP learns on them) */
 	bool found;
 	struct qr_store_view v;
 	uint8_t value[QR_VALUE_BYTES_MAX];
@@ -1941,6 +1959,7 @@ static void auth_snap(int node, struct auth_snap *a)
 {
 	const struct qr_core_stats *st = qr_core_stats(h.core[node]);
 	a->msgs_in = st->msgs_in;
+	a->authentic = h.authentic[node];
 	memcpy(a->drops, st->drops, sizeof(a->drops));
 	a->found = stored(node, KEY, &a->v);
 	if (a->found)
@@ -1956,6 +1975,9 @@ static void auth_assert_dropped(int node, const struct auth_snap *a,
 	for (int d = 0; d < QR_DROP_COUNT; d++)
 		CU_ASSERT_EQUAL(st->drops[d], a->drops[d] + (d == (int)why));
 	CU_ASSERT_EQUAL(st->msgs_in, a->msgs_in);
+	/* Issue 12 item 4: a forged frame teaches the driver nothing (the
+	 * shard learns ARP only in env->authentic). */
+	CU_ASSERT_EQUAL(h.authentic[node], a->authentic);
 	struct qr_store_view v;
 	bool found = stored(node, KEY, &v);
 	CU_ASSERT_EQUAL(found, a->found);
@@ -2018,6 +2040,7 @@ static void auth_attack(const struct qr_msg *m, int src, int dst,
 	auth_snap(dst, &a);
 	qr_core_on_frame(h.core[dst], 0, buf, sealed);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	CU_ASSERT_EQUAL(h.authentic[dst], a.authentic + 1);
 	if (valid)
 		valid(dst, &a);
 	deliver_all();
@@ -2143,6 +2166,7 @@ static void test_auth_old_frame_refused_after_receiver_restart(void)
 	auth_snap(dst, &a);
 	qr_core_on_frame(h.core[dst], 0, buf, sealed);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	CU_ASSERT_EQUAL(h.authentic[dst], a.authentic + 1);
 	teardown();
 }
 
@@ -2344,6 +2368,270 @@ static void test_store_full_refused_before_the_wal(void)
 	teardown();
 }
 
+/* ---- client authentication (issue 12 item 2, auth_client.c) ---------- */
+
+/* Three clients: 1 read-write, 2 read-only, 3 read-write under tenant/. */
+static struct qr_client_keys auth_clients;
+
+static void client_keys_setup(void)
+{
+	memset(&auth_clients, 0, sizeof(auth_clients));
+	static const struct {
+		uint16_t id;
+		uint8_t role;
+		const char *prefix;
+	} who[3] = {{1, QR_CLIENT_RW, ""},
+		    {2, QR_CLIENT_RO, ""},
+		    {3, QR_CLIENT_RW, "tenant/"}};
+	for (int i = 0; i < 3; i++) {
+		struct qr_client_key *k = &auth_clients.k[i];
+		k->id = who[i].id;
+		k->role = who[i].role;
+		k->prefix_len = (uint8_t)strlen(who[i].prefix);
+		memcpy(k->prefix, who[i].prefix, k->prefix_len);
+		for (int b = 0; b < 32; b++)
+			k->key[b] = (uint8_t)(i * 31 + b);
+	}
+	auth_clients.count = 3;
+	test_client_keys = &auth_clients;
+	setup();
+	test_client_keys = NULL;
+	/* warm() as client 1 (read-write). */
+	client_signer = qr_auth_client_new(&auth_clients.k[0], CLUSTER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(client_signer);
+	warm();
+	qr_auth_client_free(client_signer);
+	client_signer = NULL;
+}
+
+/* A client request frame, signed by a (NULL: unsigned). Its length. */
+static size_t client_frame(uint8_t *buf, size_t cap, int node,
+			   uint64_t req_id, uint8_t op, const char *key,
+			   const char *value, struct qr_auth_client *a)
+{
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = QR_NODE_CLIENT,
+				  .dst_node = (uint16_t)node};
+	struct qr_msg m = {
+		.type = QR_MSG_CLIENT_REQ,
+		.req_id = req_id,
+		.op = op,
+		.level = QR_LEVEL_QUORUM,
+		.key = (const uint8_t *)key,
+		.key_len = (uint8_t)strlen(key),
+		.value = (const uint8_t *)value,
+		.value_len = value ? (uint16_t)strlen(value) : 0,
+	};
+	qr_wire_frame_begin(&w, buf, cap - QR_AUTH_TRAILER_BYTES, &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	return a ? qr_auth_client_seal(a, buf, len, cap) : len;
+}
+
+/* Send a request of client `id` (signed with its key) to the key's
+ * coordinator and run the cluster until it settles. */
+static void client_req_as(struct qr_auth_client *a, uint64_t req_id,
+			  uint8_t op, const char *key, const char *value)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	int node = coordinator_of(key);
+	size_t len = client_frame(buf, sizeof(buf), node, req_id, op, key,
+				  value, a);
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	flush_all();
+	settle();
+}
+
+static uint64_t drops_all(enum qr_core_drop d)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < N; i++)
+		n += qr_core_stats(h.core[i])->drops[d];
+	return n;
+}
+
+static void test_client_auth_forged_frames_dropped_and_counted(void)
+{
+	client_keys_setup();
+	struct qr_auth_client *rw = qr_auth_client_new(&auth_clients.k[0],
+						       CLUSTER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rw);
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	int node = coordinator_of(KEY);
+	uint64_t authentic_before = h.authentic[node];
+	/* 1. Unsigned (today's client): dropped, no answer. */
+	size_t len = client_frame(buf, sizeof(buf), node, 1, QR_OP_PUT, KEY,
+				  "forged", NULL);
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	/* 2. Signed by client 1, then a value byte changed on the way. */
+	len = client_frame(buf, sizeof(buf), node, 2, QR_OP_PUT, KEY, "v2",
+			   rw);
+	buf[len - QR_AUTH_TRAILER_BYTES - 1] ^= 1;
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	/* 3. Client 1's id with a key of our own (the attacker's). */
+	struct qr_client_key fake = auth_clients.k[0];
+	fake.key[0] ^= 0x55;
+	struct qr_auth_client *forger = qr_auth_client_new(&fake, CLUSTER);
+	len = client_frame(buf, sizeof(buf), node, 3, QR_OP_PUT, KEY, "v3",
+			   forger);
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	/* 4. A client id the node does not know. */
+	fake.id = 9;
+	qr_auth_client_free(forger);
+	forger = qr_auth_client_new(&fake, CLUSTER);
+	len = client_frame(buf, sizeof(buf), node, 4, QR_OP_DELETE, KEY, NULL,
+			   forger);
+	qr_core_on_frame(h.core[node], 99, buf, len);
+	flush_all();
+	settle();
+	/* 2 and 3 fail the tag; 4 names no known client; 1 is read as if
+	 * its last 32 bytes were a trailer: an unknown id or a bad tag. */
+	CU_ASSERT(drops_all(QR_DROP_CLIENT_MAC) >= 2);
+	CU_ASSERT(drops_all(QR_DROP_CLIENT_KEY) >= 1);
+	CU_ASSERT_EQUAL(drops_all(QR_DROP_CLIENT_MAC) +
+				drops_all(QR_DROP_CLIENT_KEY),
+			4);
+	CU_ASSERT_EQUAL(h.authentic[node], authentic_before); /* no ARP */
+	for (uint64_t r = 1; r <= 4; r++)
+		CU_ASSERT_EQUAL(count_replies(r), 0); /* dropped: silence */
+	struct qr_store_view v;
+	for (int n = 0; n < N; n++)
+		CU_ASSERT_FALSE(stored(n, KEY, &v));
+	/* The real client 1 still works. */
+	client_req_as(rw, 5, QR_OP_PUT, KEY, "real");
+	CU_ASSERT_EQUAL(reply_status(5), 0);
+	CU_ASSERT(stored(node, KEY, &v) && v.value_len == 4 &&
+		  !memcmp(v.value, "real", 4));
+	qr_auth_client_free(forger);
+	qr_auth_client_free(rw);
+	teardown();
+}
+
+static void test_client_auth_read_only_key_unauthorized_on_put(void)
+{
+	client_keys_setup();
+	struct qr_auth_client *rw = qr_auth_client_new(&auth_clients.k[0],
+						       CLUSTER);
+	struct qr_auth_client *ro = qr_auth_client_new(&auth_clients.k[1],
+						       CLUSTER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ro);
+	client_req_as(rw, 1, QR_OP_PUT, KEY, "by-rw");
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	/* Read-only: every write is answered UNAUTHORIZED (named, not
+	 * silence), and changes nothing. */
+	client_req_as(ro, 2, QR_OP_PUT, KEY, "by-ro");
+	client_req_as(ro, 3, QR_OP_DELETE, KEY, NULL);
+	client_req_as(ro, 4, QR_OP_PUT_IF_ABSENT, "fresh", "by-ro");
+	CU_ASSERT_EQUAL(reply_status(2), QR_EUNAUTHORIZED);
+	CU_ASSERT_EQUAL(reply_status(3), QR_EUNAUTHORIZED);
+	CU_ASSERT_EQUAL(reply_status(4), QR_EUNAUTHORIZED);
+	struct qr_store_view v;
+	for (int n = 0; n < N; n++) {
+		CU_ASSERT(stored(n, KEY, &v) && v.value_len == 5 &&
+			  !memcmp(v.value, "by-rw", 5) && !v.tombstone);
+		CU_ASSERT_FALSE(stored(n, "fresh", &v));
+	}
+	/* ... and GET is OK. */
+	client_req_as(ro, 5, QR_OP_GET, KEY, NULL);
+	const struct reply *r = find_reply(5);
+	CU_ASSERT(r && r->status == 0 && r->value_len == 5 &&
+		  !memcmp(r->value, "by-rw", 5));
+	CU_ASSERT_EQUAL(drops_all(QR_DROP_CLIENT_MAC) +
+				drops_all(QR_DROP_CLIENT_KEY),
+			0);
+	qr_auth_client_free(ro);
+	qr_auth_client_free(rw);
+	teardown();
+}
+
+static void test_client_auth_prefix_restriction(void)
+{
+	client_keys_setup();
+	struct qr_auth_client *t = qr_auth_client_new(&auth_clients.k[2],
+						      CLUSTER);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	client_req_as(t, 1, QR_OP_PUT, "tenant/a", "mine");
+	client_req_as(t, 2, QR_OP_GET, "tenant/a", NULL);
+	client_req_as(t, 3, QR_OP_PUT, "tenant", "not-mine");  /* shorter */
+	client_req_as(t, 4, QR_OP_PUT, "other/a", "not-mine");
+	client_req_as(t, 5, QR_OP_GET, "other/a", NULL);
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	CU_ASSERT_EQUAL(reply_status(3), QR_EUNAUTHORIZED);
+	CU_ASSERT_EQUAL(reply_status(4), QR_EUNAUTHORIZED);
+	CU_ASSERT_EQUAL(reply_status(5), QR_EUNAUTHORIZED);
+	struct qr_store_view v;
+	for (int n = 0; n < N; n++) {
+		CU_ASSERT(stored(n, "tenant/a", &v));
+		CU_ASSERT_FALSE(stored(n, "tenant", &v));
+		CU_ASSERT_FALSE(stored(n, "other/a", &v));
+	}
+	qr_auth_client_free(t);
+	teardown();
+}
+
+/* Issue 12 item 4 (A3 in anti_entropy.c): a flood of DIGESTs from one
+ * (authenticated) peer makes a node scan and push at most its budget of
+ * entries per second; the rest are dropped and counted; the budget
+ * refills with time, and another peer's budget is its own. */
+static void test_digest_flood_pushes_at_most_the_budget(void)
+{
+	setup_ae_entries_per_s = 100;
+	setup_ae_interval_us = 1000000000; /* the schedule never fires */
+	setup();
+	setup_ae_entries_per_s = 0;
+	setup_ae_interval_us = 0;
+	int dst = 0, src = 1;
+	/* 20 keys of one partition, at dst only. */
+	uint32_t part = qr_placement_partition(&h.pl, (const uint8_t *)"ae-0",
+					       4);
+	char key[32];
+	int held = 0;
+	for (int i = 0; held < 20 && i < 100000; i++) {
+		snprintf(key, sizeof(key), "ae-%d", i);
+		if (qr_placement_partition(&h.pl, (const uint8_t *)key,
+					   strlen(key)) != part)
+			continue;
+		push_to(dst, 2, key, "v",
+			(struct qr_version){
+				QR_HLC_MAKE(1700000000000ull, (uint16_t)held),
+				2});
+		held++;
+	}
+	CU_ASSERT_FATAL(held == 20);
+	h.qlen = 0;
+	const struct qr_core_stats *st = qr_core_stats(h.core[dst]);
+	uint64_t pushed0 = st->ae_entries_pushed;
+	uint64_t drops0 = st->drops[QR_DROP_AE_RATE];
+	struct qr_msg d = {.type = QR_MSG_DIGEST,
+			   .flags = QR_MSGF_REPLY,
+			   .partition = part,
+			   .entries = 1,
+			   .digest = 12345};
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	for (int i = 0; i < 1000; i++) { /* one instant: no refill */
+		peer_frame(dst, buf, auth_frame(buf, src, dst, &d));
+		flush_all();
+		h.qlen = 0;
+	}
+	/* 1 token a look, 20 a push: 4 pushes from a bucket of 100. */
+	uint64_t pushed = st->ae_entries_pushed - pushed0;
+	CU_ASSERT(pushed <= 100);
+	CU_ASSERT_EQUAL(pushed, 80);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_AE_RATE] - drops0, 1000 - 4);
+	/* Another peer has its own budget. */
+	peer_frame(dst, buf, auth_frame(buf, 2, dst, &d));
+	CU_ASSERT_EQUAL(st->ae_entries_pushed - pushed0, 100);
+	/* A second later the bucket is full again. */
+	h.now_us += 1000000;
+	peer_frame(dst, buf, auth_frame(buf, src, dst, &d));
+	CU_ASSERT_EQUAL(st->ae_entries_pushed - pushed0, 120);
+	flush_all();
+	h.qlen = 0;
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -2433,6 +2721,14 @@ int main(void)
 		 test_token_overflow_ignored_not_waited},
 		{"regression: a full store refuses a new key before the WAL",
 		 test_store_full_refused_before_the_wal},
+		{"client auth: forged client frames dropped and counted",
+		 test_client_auth_forged_frames_dropped_and_counted},
+		{"client auth: read-only key gets UNAUTHORIZED on PUT, OK on GET",
+		 test_client_auth_read_only_key_unauthorized_on_put},
+		{"client auth: a key prefix restricts reads and writes",
+		 test_client_auth_prefix_restriction},
+		{"a DIGEST flood from one peer pushes at most the budget",
+		 test_digest_flood_pushes_at_most_the_budget},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
