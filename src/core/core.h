@@ -91,7 +91,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
 	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
 	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
-	X(STORE_FULL, "new key refused: store full (before the WAL append)")
+	X(STORE_FULL, "new key refused: store full (before the WAL append)")  \
+	X(WAL_REFUSING, "write refused: our WAL does not take writes")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -145,6 +146,11 @@ struct qr_core_stats {
 				   * or a lost hint, started */
 	uint64_t orphan_active;	  /* 1: one is running (our closed
 				   * timestamps are held at its start) */
+	uint64_t wal_refusals;	  /* times the driver said our WAL stopped
+				   * taking writes (qr_core_set_wal_error) */
+	uint64_t writes_refused;  /* client writes failed fast because too
+				   * few replicas take writes (us or peers
+				   * that announced QR_MSGF_NO_WRITES) */
 };
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */
@@ -176,6 +182,21 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn);
  * len. For tests, the fuzzer and benchmarks that build peer frames. */
 size_t qr_core_seal(struct qr_core *c, uint16_t dst, void *frame, size_t len,
 		    size_t cap);
+/*
+ * The driver's WAL stopped taking writes (err < 0: QR_ENOSPC when the disk
+ * is full, QR_EIO after an I/O error), or takes them again (err = 0). Call
+ * it whenever the WAL's state may have changed (the shard loop: every
+ * iteration; it is a compare when nothing changed). While err < 0 the
+ * node serves reads but no write: a replica answers REPLICATE and ACCEPT
+ * with status err before anything is logged, a write coordinated here is
+ * answered err at once, and every HEARTBEAT carries QR_MSGF_NO_WRITES so
+ * peers stop counting this node for W (docs/operations.md, "A full
+ * disk"). A wal_append that fails with anything but QR_EBUSY also sets
+ * it, until the driver calls this with 0.
+ */
+void qr_core_set_wal_error(struct qr_core *c, int err);
+/* 0, or the error that keeps this node from taking writes. */
+int qr_core_wal_error(const struct qr_core *c);
 /* Run due timers: retransmissions, deadlines, heartbeats, detector. Call at
  * least every timer_tick_us. */
 void qr_core_tick(struct qr_core *c);
