@@ -77,6 +77,53 @@ static void wal_fail(struct qr_wal *w, int err)
 		w->err = err;
 }
 
+/* The error a failed op's result (-errno) is reported as: a full disk
+ * (or quota) is NO_SPACE, not an I/O error (issue 12 item 5). */
+static int err_of(int res)
+{
+	return res == -ENOSPC || res == -EDQUOT ? QR_ENOSPC : QR_EIO;
+}
+
+/* A write or sync of the log failed: sticky (fsyncgate), with its errno. */
+static void log_fail(struct qr_wal *w, int res)
+{
+	if (w->err)
+		return;
+	w->err = res < 0 ? err_of(res) : QR_EIO;
+	w->err_errno = res < 0 ? -res : 0; /* 0: a short write */
+}
+
+/*
+ * Preparing the spare failed (res: -errno), e.g. ENOSPC at fallocate on a
+ * full disk. Not sticky: no log data was in it. Once nothing is in flight
+ * on it, the file is closed and unlinked (a blocking unlink: an error path
+ * that runs once per retry) and the next try waits QR_WAL_SPARE_RETRY_US.
+ * Appends still go into the current segment; past its end they wait for a
+ * spare (segment_waits), so nothing is acknowledged that is not on disk.
+ * qr_wal_health() reports it, and the shard loop stops taking writes.
+ */
+static void spare_failed(struct qr_wal *w, int i, int res)
+{
+	struct seg_slot *s = &w->segs[i];
+	if (!s->prep_errno)
+		s->prep_errno = res < 0 ? -res : EIO;
+	if (s->pending)
+		return; /* the rest of its ops complete first */
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->state != SEG_OPENING)
+		(void)unlink(s->path);
+	s->fd = -1;
+	s->state = SEG_UNUSED;
+	if (w->spare_seg == i)
+		w->spare_seg = -1;
+	w->spare_err = err_of(-s->prep_errno);
+	w->spare_errno = s->prep_errno;
+	w->spare_retry_us = w->now_us + QR_WAL_SPARE_RETRY_US;
+	w->stats.spare_failures++;
+	s->prep_errno = 0;
+}
+
 /* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
 static void seg_path(const struct qr_wal *w, uint64_t seq, char *out)
 {
@@ -94,7 +141,8 @@ static int open_flags(const struct qr_wal *w)
 /* Start preparing the next spare segment, if none is there. */
 static void spare_start(struct qr_wal *w)
 {
-	if (w->spare_seg >= 0 || w->err)
+	if (w->spare_seg >= 0 || w->err ||
+	    (w->spare_err && w->now_us < w->spare_retry_us))
 		return;
 	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
 		struct seg_slot *s = &w->segs[i];
@@ -111,6 +159,8 @@ static void spare_start(struct qr_wal *w)
 		s->fd = -1;
 		s->write_off = 0;
 		s->refs = 0;
+		s->pending = 0;
+		s->prep_errno = 0;
 		s->dirty = false;
 		s->recycled = false;
 		seg_path(w, s->seq, s->path);
@@ -192,8 +242,7 @@ static void spare_opened(struct qr_wal *w, int i, int res)
 	struct io_uring_sqe *sqe;
 
 	if (res < 0) {
-		wal_fail(w, QR_EIO);
-		s->state = SEG_UNUSED;
+		spare_failed(w, i, res); /* ENOSPC: no inode or no room */
 		return;
 	}
 	s->fd = res;
@@ -221,10 +270,15 @@ static void spare_step_done(struct qr_wal *w, int i, int res)
 {
 	struct seg_slot *s = &w->segs[i];
 	if (res < 0 && !(s->state == SEG_ALLOCATING &&
-			 (res == -EOPNOTSUPP || res == -EINVAL)))
-		wal_fail(w, QR_EIO);
-	if (--s->pending && s->state != SEG_ZEROING)
+			 (res == -EOPNOTSUPP || res == -EINVAL)) &&
+	    !s->prep_errno)
+		s->prep_errno = -res;
+	if (--s->pending && (s->state != SEG_ZEROING || s->prep_errno))
 		return;
+	if (s->prep_errno) {
+		spare_failed(w, i, -s->prep_errno);
+		return;
+	}
 	if (w->err)
 		return;
 	switch (s->state) {
@@ -241,6 +295,8 @@ static void spare_step_done(struct qr_wal *w, int i, int res)
 		break;
 	case SEG_SYNCING:
 		s->state = SEG_READY;
+		w->spare_err = 0; /* the condition cleared: space is back */
+		w->spare_errno = 0;
 		break;
 	default:
 		QR_ASSERT(!"bad segment state");
@@ -292,7 +348,7 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	struct batch_slot *b = &w->slots[idx];
 	QR_ASSERT(b->state == SLOT_INFLIGHT && b->pending > 0);
 	if (res < 0 || (is_write && (uint32_t)res != b->write_len))
-		wal_fail(w, QR_EIO);
+		log_fail(w, res);
 	if (--b->pending)
 		return;
 	struct seg_slot *s = &w->segs[b->seg];
@@ -326,7 +382,7 @@ static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
 	struct seg_slot *s = &w->segs[idx];
 	(void)k;
 	if (res < 0)
-		wal_fail(w, QR_EIO);
+		log_fail(w, res);
 	QR_ASSERT(s->refs > 0 && w->bg_syncs > 0); /* W4 */
 	s->refs--;
 	if (--w->bg_syncs == 0 && !w->err && w->bg_target > w->synced_lsn)
@@ -613,6 +669,14 @@ uint64_t qr_wal_appended_lsn(const struct qr_wal *w)
 int qr_wal_error(const struct qr_wal *w)
 {
 	return w->err;
+}
+
+int qr_wal_health(const struct qr_wal *w, int *os_errno)
+{
+	int err = w->err ? w->err : w->spare_err;
+	if (os_errno)
+		*os_errno = w->err ? w->err_errno : w->spare_errno;
+	return err;
 }
 
 bool qr_wal_direct(const struct qr_wal *w)

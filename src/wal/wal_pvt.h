@@ -39,6 +39,9 @@
 #include "wal/wal_ring.h"
 
 #define QR_WAL_SEGS_OPEN 4       /* current, spare, two retiring */
+#define QR_WAL_SPARE_RETRY_US 500000 /* a failed spare is retried this
+				      * often (disk full: until space
+				      * returns) */
 #define QR_WAL_SNAP_BUFS 4       /* snapshot write buffers */
 #define QR_WAL_KNOWN_SEGS 65536  /* segments tracked for deletion */
 #define QR_WAL_UNLINKS_PER_ROUND 32
@@ -102,6 +105,9 @@ struct seg_slot {
 	uint64_t zero_off;    /* next offset to zero */
 	bool dirty;           /* async: written since the last sync */
 	bool recycled;        /* an older segment of this run, renamed */
+	int prep_errno;       /* preparation failed (first errno): the
+			       * spare is abandoned once nothing is in
+			       * flight, and retried later */
 	char path[QR_PATH_BYTES_MAX];
 	char old_path[QR_PATH_BYTES_MAX]; /* recycled: its earlier name */
 };
@@ -158,7 +164,14 @@ struct qr_wal {
 	int dirfd;
 	bool direct;
 	enum qr_wal_sync sync;
-	int err;                 /* sticky */
+	int err;                 /* sticky: a write or sync of the log failed */
+	int err_errno;           /* the errno behind err (0: a short write) */
+	int spare_err;           /* the next segment could not be prepared
+				  * (QR_ENOSPC, QR_EIO): not sticky, retried
+				  * every QR_WAL_SPARE_RETRY_US; 0 once a
+				  * spare is ready */
+	int spare_errno;
+	uint64_t spare_retry_us; /* when the next try may start */
 	uint32_t batch_cap;      /* bytes a batch may use (header incl.) */
 	uint32_t slot_bytes;     /* block 0 + padded batch */
 	uint8_t *zero;           /* QR_WAL_ZERO_BYTES of zeros, registered */
