@@ -146,6 +146,7 @@ struct qr_core_stats {
 				   * or a lost hint, started */
 	uint64_t orphan_active;	  /* 1: one is running (our closed
 				   * timestamps are held at its start) */
+	uint64_t recover_refused; /* WAL records recovery refused (V4) */
 	uint64_t wal_refusals;	  /* times the driver said our WAL stopped
 				   * taking writes (qr_core_set_wal_error) */
 	uint64_t writes_refused;  /* client writes failed fast because too
@@ -160,9 +161,17 @@ void qr_core_destroy(struct qr_core *c);
 
 /*
  * Recovery, before any other event: re-apply a durable WAL record (in lsn
- * order). Raises the HLC past its version. 0 or the store's error.
+ * order). Raises the HLC past its version. 0 or the store's error, or
+ * QR_ECLOCK: the record's version is more than max_offset_ms beyond both
+ * the HLC ceiling logged before it and our wall clock (forged before frames
+ * were authenticated, or corrupt): refused and not adopted (nothing
+ * changed), named by qr_core_recover_message(). The driver may go on with
+ * the next record (quorated does, and says so).
  */
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec);
+/* Why the last qr_core_recover call refused its record ("" if it did
+ * not): "record lsn N (PUT, partition P, version H.N): ...". */
+const char *qr_core_recover_message(const struct qr_core *c);
 
 /* Recovery finished: last_lsn is the WAL's last durable lsn (it may exceed
  * the last record replayed, e.g. below a snapshot). The next record the

@@ -261,6 +261,7 @@ struct qr_core {
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
 	struct qr_core_stats stats;
 	struct qc_auth *auth; /* auth.c; NULL with auth = none */
+	char recover_msg[256]; /* the record qr_core_recover refused (V4) */
 	int wal_err; /* 0, or why our WAL takes no writes (qr_core_set_wal_error):
 		      * reads served, writes refused, heartbeats say so */
 };
