@@ -71,236 +71,13 @@ void qr_wal_config_defaults(struct qr_wal_config *cfg)
 	cfg->prezero = true;
 }
 
-static void wal_fail(struct qr_wal *w, int err)
-{
-	if (!w->err)
-		w->err = err;
-}
-
-/* The error a failed op's result (-errno) is reported as: a full disk
- * (or quota) is NO_SPACE, not an I/O error (issue 12 item 5). */
-static int err_of(int res)
-{
-	return res == -ENOSPC || res == -EDQUOT ? QR_ENOSPC : QR_EIO;
-}
-
 /* A write or sync of the log failed: sticky (fsyncgate), with its errno. */
 static void log_fail(struct qr_wal *w, int res)
 {
 	if (w->err)
 		return;
-	w->err = res < 0 ? err_of(res) : QR_EIO;
+	w->err = res < 0 ? qw_err_of(res) : QR_EIO;
 	w->err_errno = res < 0 ? -res : 0; /* 0: a short write */
-}
-
-/*
- * Preparing the spare failed (res: -errno), e.g. ENOSPC at fallocate on a
- * full disk. Not sticky: no log data was in it. Once nothing is in flight
- * on it, the file is closed and unlinked (a blocking unlink: an error path
- * that runs once per retry) and the next try waits QR_WAL_SPARE_RETRY_US.
- * Appends still go into the current segment; past its end they wait for a
- * spare (segment_waits), so nothing is acknowledged that is not on disk.
- * qr_wal_health() reports it, and the shard loop stops taking writes.
- */
-static void spare_failed(struct qr_wal *w, int i, int res)
-{
-	struct seg_slot *s = &w->segs[i];
-	if (!s->prep_errno)
-		s->prep_errno = res < 0 ? -res : EIO;
-	if (s->pending)
-		return; /* the rest of its ops complete first */
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->state != SEG_OPENING)
-		(void)unlink(s->path);
-	s->fd = -1;
-	s->state = SEG_UNUSED;
-	if (w->spare_seg == i)
-		w->spare_seg = -1;
-	w->spare_err = err_of(-s->prep_errno);
-	w->spare_errno = s->prep_errno;
-	w->spare_retry_us = w->now_us + QR_WAL_SPARE_RETRY_US;
-	w->stats.spare_failures++;
-	s->prep_errno = 0;
-}
-
-/* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
-static void seg_path(const struct qr_wal *w, uint64_t seq, char *out)
-{
-	int k = snprintf(out, QR_PATH_BYTES_MAX, "%s/wal-%04u-%016" PRIx64
-			 ".seg", w->cfg.dir, w->cfg.shard, seq);
-	QR_ASSERT(k > 0 && k < QR_PATH_BYTES_MAX); /* limits.h L4 */
-}
-
-static int open_flags(const struct qr_wal *w)
-{
-	return O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-	       (w->direct ? O_DIRECT : 0);
-}
-
-/* Start preparing the next spare segment, if none is there. */
-static void spare_start(struct qr_wal *w)
-{
-	if (w->spare_seg >= 0 || w->err ||
-	    (w->spare_err && w->now_us < w->spare_retry_us))
-		return;
-	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
-		struct seg_slot *s = &w->segs[i];
-		if (s->state != SEG_UNUSED)
-			continue;
-		if (w->recycle_count && qw_ring_space(&w->ring) < 2)
-			qw_ring_flush(&w->ring);
-		if (w->recycle_count && qw_ring_space(&w->ring) < 2)
-			return;
-		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
-		if (!sqe)
-			return;
-		s->seq = w->next_seq++;
-		s->fd = -1;
-		s->write_off = 0;
-		s->refs = 0;
-		s->pending = 0;
-		s->prep_errno = 0;
-		s->dirty = false;
-		s->recycled = false;
-		seg_path(w, s->seq, s->path);
-		if (w->recycle_count) {
-			/* Reuse a covered segment: rename it, then open it
-			 * (linked). Its blocks are written already, so an
-			 * overwrite + fdatasync needs no journal commit and
-			 * no zeroing (docs/wal.md, "Recycling"). */
-			struct io_uring_sqe *open_sqe = qw_ring_sqe(&w->ring);
-			QR_ASSERT(open_sqe); /* room for two checked above */
-			uint64_t old = w->recycle[0];
-			memmove(w->recycle, w->recycle + 1,
-				--w->recycle_count * sizeof(w->recycle[0]));
-			seg_path(w, old, s->old_path);
-			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
-					       AT_FDCWD, s->path, 0);
-			sqe->flags |= IOSQE_IO_LINK;
-			io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, 
-				TAG_PREP_RENAME, (uint32_t)i));
-			s->recycled = true;
-			sqe = open_sqe;
-			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
-					     O_RDWR | O_CLOEXEC |
-					     (w->direct ? O_DIRECT : 0), 0);
-		} else {
-			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
-					     open_flags(w), 0600);
-		}
-		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_OPEN,
-						       (uint32_t)i));
-		s->state = SEG_OPENING;
-		w->spare_seg = i;
-		return;
-	}
-}
-
-static void spare_sync(struct qr_wal *w, int i)
-{
-	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *a = qw_ring_sqe(&w->ring), *b = a ? qw_ring_sqe(&w->ring) : NULL;
-	if (!b) {
-		wal_fail(w, QR_EIO);
-		return;
-	}
-	io_uring_prep_fsync(a, s->fd, 0);
-	a->flags |= IOSQE_IO_LINK;
-	io_uring_prep_fsync(b, w->dirfd, 0);
-	io_uring_sqe_set_data64(a, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	io_uring_sqe_set_data64(b, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	s->pending = 2;
-	s->state = SEG_SYNCING;
-}
-
-/* Keep up to QR_WAL_ZERO_INFLIGHT zero writes going; sync at the end. */
-static void spare_zero(struct qr_wal *w, int i)
-{
-	struct seg_slot *s = &w->segs[i];
-	while (s->pending < QR_WAL_ZERO_INFLIGHT &&
-	       s->zero_off < w->cfg.segment_bytes) {
-		uint64_t len = QR_MIN(QR_WAL_ZERO_BYTES,
-				      w->cfg.segment_bytes - s->zero_off);
-		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
-		if (!sqe)
-			break; /* more at the next completion */
-		io_uring_prep_write_fixed(sqe, s->fd, w->zero, (unsigned)len,
-					  s->zero_off, (int)w->zero_buf_index);
-		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_STEP,
-						       (uint32_t)i));
-		s->zero_off += len;
-		s->pending++;
-	}
-	if (!s->pending)
-		spare_sync(w, i);
-}
-
-static void spare_opened(struct qr_wal *w, int i, int res)
-{
-	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *sqe;
-
-	if (res < 0) {
-		spare_failed(w, i, res); /* ENOSPC: no inode or no room */
-		return;
-	}
-	s->fd = res;
-	if (s->recycled) {
-		w->stats.segments_recycled++;
-		s->zero_off = w->cfg.segment_bytes;
-		spare_sync(w, i); /* the rename must be durable */
-		return;
-	}
-	sqe = qw_ring_sqe(&w->ring);
-	if (!sqe) {
-		wal_fail(w, QR_EIO);
-		return;
-	}
-	io_uring_prep_fallocate(sqe, s->fd, 0, 0,
-				(off_t)w->cfg.segment_bytes);
-	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	s->pending = 1;
-	s->zero_off = 0;
-	s->state = SEG_ALLOCATING;
-	w->stats.segments_created++;
-}
-
-static void spare_step_done(struct qr_wal *w, int i, int res)
-{
-	struct seg_slot *s = &w->segs[i];
-	if (res < 0 && !(s->state == SEG_ALLOCATING &&
-			 (res == -EOPNOTSUPP || res == -EINVAL)) &&
-	    !s->prep_errno)
-		s->prep_errno = -res;
-	if (--s->pending && (s->state != SEG_ZEROING || s->prep_errno))
-		return;
-	if (s->prep_errno) {
-		spare_failed(w, i, -s->prep_errno);
-		return;
-	}
-	if (w->err)
-		return;
-	switch (s->state) {
-	case SEG_ALLOCATING:
-		if (w->cfg.prezero) {
-			s->state = SEG_ZEROING;
-			spare_zero(w, i);
-		} else {
-			spare_sync(w, i);
-		}
-		break;
-	case SEG_ZEROING:
-		spare_zero(w, i);
-		break;
-	case SEG_SYNCING:
-		s->state = SEG_READY;
-		w->spare_err = 0; /* the condition cleared: space is back */
-		w->spare_errno = 0;
-		break;
-	default:
-		QR_ASSERT(!"bad segment state");
-	}
 }
 
 static void seg_maybe_close(struct qr_wal *w, int i)
@@ -369,9 +146,9 @@ static void on_batch(void *ctx, uint32_t k, uint32_t idx, int res)
 static void on_prep(void *ctx, uint32_t k, uint32_t idx, int res)
 {
 	if (k == TAG_PREP_OPEN)
-		spare_opened(ctx, (int)idx, res);
+		qw_spare_opened(ctx, (int)idx, res);
 	else if (k == TAG_PREP_STEP)
-		spare_step_done(ctx, (int)idx, res);
+		qw_spare_step_done(ctx, (int)idx, res);
 	/* TAG_PREP_RENAME: a failed rename cancels the linked openat, which
 	 * fails the WAL (spare_opened). */
 }
@@ -407,7 +184,7 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 {
 	if (w->spare_seg < 0 || w->segs[w->spare_seg].state != SEG_READY) {
 		w->stats.segment_waits++;
-		spare_start(w);
+		qw_spare_start(w);
 		return false;
 	}
 	if (w->cur_seg >= 0) {
@@ -420,7 +197,7 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 	s->state = SEG_CURRENT;
 	s->write_off = 0;
 	known_add(w, s->seq, first_lsn);
-	spare_start(w);
+	qw_spare_start(w);
 	return true;
 }
 
@@ -650,7 +427,7 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
 	qw_ring_reap(&w->ring, false);
 	submit_due(w, false);
 	background_sync(w, false);
-	spare_start(w);
+	qw_spare_start(w);
 	qw_snap_poll(w);
 	qw_ring_flush(&w->ring);
 	return w->durable_lsn;
@@ -699,13 +476,13 @@ static int first_segment(struct qr_wal *w)
 {
 	struct seg_slot *s = &w->segs[0];
 	s->seq = w->next_seq++;
-	seg_path(w, s->seq, s->path);
+	qw_seg_path(w, s->seq, s->path);
 	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
-	s->fd = open(s->path, open_flags(w), 0600);
+	s->fd = open(s->path, qw_open_flags(w), 0600);
 	if (s->fd < 0 && errno == EINVAL && w->direct &&
 	    w->cfg.direct_io == QR_WAL_DIRECT_AUTO) {
 		w->direct = false; /* tmpfs and friends: page cache */
-		s->fd = open(s->path, open_flags(w), 0600);
+		s->fd = open(s->path, qw_open_flags(w), 0600);
 	}
 	if (s->fd < 0)
 		return errno == EINVAL ? QR_EINVAL : QR_EIO;
@@ -836,7 +613,7 @@ static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
 	if (rc)
 		return rc;
 	w->now_us = qr_clock_mono_us();
-	spare_start(w); /* the one after: ready before the first roll */
+	qw_spare_start(w); /* the one after: ready before the first roll */
 	qw_ring_flush(&w->ring);
 	return 0;
 }
@@ -938,11 +715,11 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 		}
 		for (uint32_t i = 0; i < w->recycle_count; i++) {
 			char path[QR_PATH_BYTES_MAX];
-			seg_path(w, w->recycle[i], path);
+			qw_seg_path(w, w->recycle[i], path);
 			unlink(path); /* covered: recovery would drop it */
 		}
 		if (fsync(w->dirfd))
-			wal_fail(w, QR_EIO);
+			qw_fail(w, QR_EIO);
 		close(w->dirfd);
 		qw_ring_exit(&w->ring);
 	} else {

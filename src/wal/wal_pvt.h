@@ -26,6 +26,7 @@
 #ifndef QR_WAL_PVT_H
 #define QR_WAL_PVT_H
 
+#include <errno.h>
 #include <liburing.h>
 #include <limits.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "quorate/err.h"
 #include "quorate/limits.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
@@ -202,6 +204,32 @@ struct qr_wal {
 	struct snap snap;
 	struct qr_wal_stats stats;
 };
+
+/* ---- wal_spare.c: the next segment, prepared ahead ---------------------- */
+
+/* The error a failed op's result (-errno) is reported as: a full disk (or
+ * quota) is NO_SPACE, not an I/O error (issue 12 item 5). */
+static inline int qw_err_of(int res)
+{
+	return res == -ENOSPC || res == -EDQUOT ? QR_ENOSPC : QR_EIO;
+}
+
+/* The WAL fails for good (sticky), first error wins. */
+static inline void qw_fail(struct qr_wal *w, int err)
+{
+	if (!w->err)
+		w->err = err;
+}
+
+/* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
+void qw_seg_path(const struct qr_wal *w, uint64_t seq, char *out);
+int qw_open_flags(const struct qr_wal *w);
+/* Start preparing the next spare if none is there (and no retry is due
+ * later). */
+void qw_spare_start(struct qr_wal *w);
+/* Completions of the spare's openat and of its other preparation ops. */
+void qw_spare_opened(struct qr_wal *w, int i, int res);
+void qw_spare_step_done(struct qr_wal *w, int i, int res);
 
 /* Whether dir leaves room for every name the WAL makes: checked where a
  * dir comes in (qr_wal_open, qr_wal_recover), refused with QR_EINVAL. */
