@@ -430,7 +430,8 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	struct wal_rec *w = &nd->log[nd->log_len++];
 	w->r = *rec;
 	memcpy(w->key, rec->key, rec->key_len);
-	memcpy(w->value, rec->value, rec->value_len);
+	if (rec->value_len) /* value may be NULL then (UBSan: memcpy) */
+		memcpy(w->value, rec->value, rec->value_len);
 	w->r.key = NULL; /* set at replay: the array may move */
 	w->r.value = NULL;
 	return 0;
