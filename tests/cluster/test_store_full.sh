@@ -37,11 +37,10 @@ grep -q '"ok":true' <<<"$out" || qr_fail "overwrite of a stored key: $out"
 qr_log "16 keys stored, the 17th answered NO_SPACE, overwrites work"
 qr_cluster kill 0 >/dev/null || qr_fail "kill 0"
 qr_cluster start 0 >/dev/null || qr_fail "start 0 after SIGKILL"
+# Before issue 12, recovery stopped with NO_SPACE here and quorated exited
+# 4: its management socket never came back.
 qr_wait_mgmt 0 20
 qr_wait 20 "every node to see its peers UP after the restart" up_all
-grep -q 'exit\|refus' <(tail -n 5 "$QR_RUN/n0.log") &&
-	grep -q 'NO_SPACE' <(tail -n 5 "$QR_RUN/n0.log") &&
-	qr_fail "node 0's recovery failed: $(tail -n 5 "$QR_RUN/n0.log")"
 for k in $(seq 1 16); do
 	want=v-$k
 	[ "$k" = 1 ] && want=v-1b
