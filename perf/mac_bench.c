@@ -77,7 +77,7 @@ static void m_chapoly_ad(size_t n, uint64_t seq)
 	uint8_t tag[crypto_aead_chacha20poly1305_IETF_ABYTES];
 	unsigned long long tl;
 	memcpy(nonce, &seq, sizeof(seq));
-	uint8_t none[1];
+	uint8_t none[1] = {0}; /* gcc: maybe-uninitialized */
 	crypto_aead_chacha20poly1305_ietf_encrypt_detached(
 		none, tag, &tl, none, 0, frame, n, NULL, nonce, key);
 	sink ^= tag[0];
@@ -91,7 +91,7 @@ static void m_aesgcm_ad(size_t n, uint64_t seq)
 	uint8_t tag[crypto_aead_aes256gcm_ABYTES];
 	unsigned long long tl;
 	memcpy(nonce, &seq, sizeof(seq));
-	uint8_t none[1];
+	uint8_t none[1] = {0}; /* gcc: maybe-uninitialized */
 	crypto_aead_aes256gcm_encrypt_detached_afternm(
 		none, tag, &tl, none, 0, frame, n, NULL, nonce, &gcm_state);
 	sink ^= tag[0];
