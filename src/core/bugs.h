@@ -26,6 +26,11 @@ enum qr_bug {
 	QR_BUG_FORGET_PROMISE = 1u << 5, /* CASPaxos acceptor ignores promises */
 	QR_BUG_STAMP_BELOW_TOKEN = 1u << 9, /* a write token a lease ahead is
 					     * ignored (issue 13 bug 1) */
+	QR_BUG_ACK_WAL_REFUSED = 1u << 10, /* a node whose WAL refuses writes
+					    * keeps taking and acking them
+					    * (applied, never logged), and
+					    * does not announce it (issue 12
+					    * item 5) */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

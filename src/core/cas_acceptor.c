@@ -61,8 +61,9 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 			.key = m->key,
 			.key_len = m->key_len,
 		};
-		if (c->env.wal_append(c->env.ctx, &rec) != 0) {
-			qc_drop(c, QR_DROP_WAL);
+		int wrc = c->env.wal_append(c->env.ctx, &rec);
+		if (wrc != 0) {
+			qc_wal_refused(c, wrc);
 			return;
 		}
 		c->next_lsn++;

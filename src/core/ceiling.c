@@ -41,8 +41,9 @@ void qc_ceiling_renew(struct qr_core *c, uint64_t ms)
 		.value = floor_le,
 		.value_len = sizeof(floor_le),
 	};
-	if (c->env.wal_append(c->env.ctx, &rec) != 0) {
-		qc_drop(c, QR_DROP_WAL);
+	int wrc = c->env.wal_append(c->env.ctx, &rec);
+	if (wrc != 0) {
+		qc_wal_refused(c, wrc);
 		return;
 	}
 	c->next_lsn++;

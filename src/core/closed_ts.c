@@ -138,6 +138,10 @@ void qc_send_heartbeats(struct qr_core *c)
 	struct qr_msg m = {
 		.type = QR_MSG_HEARTBEAT,
 		.incarnation = c->cfg.incarnation,
+		/* Not UP for writes while our WAL refuses them (core.c). */
+		.flags = c->wal_err && !QR_BUG(ACK_WAL_REFUSED)
+				 ? QR_MSGF_NO_WRITES
+				 : 0,
 	};
 	for (uint16_t n = 0; n < c->nodes; n++) {
 		if (n == c->cfg.node_id)

@@ -149,6 +149,8 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 		qc_coord_on_read_reply(c, from, m);
 		break;
 	case QR_MSG_HEARTBEAT:
+		qr_detector_writes(&c->det, from,
+				   (m->flags & QR_MSGF_NO_WRITES) != 0);
 		qc_closed_on_heartbeat(c, from, m);
 		break;
 	case QR_MSG_ORPHAN_REQ:
@@ -477,4 +479,33 @@ uint32_t qr_core_requests_active(const struct qr_core *c)
 uint32_t qr_core_hints_pending(const struct qr_core *c)
 {
 	return c->cfg.hints_max - c->free_hint_count;
+}
+
+/*
+ * Our WAL's state, from the driver (core.h). A change is announced at once
+ * by a heartbeat to every peer (the next flush sends it), so coordinators
+ * stop counting us for W within a round trip instead of a heartbeat
+ * period; every later heartbeat repeats it (heartbeats are not retried).
+ */
+void qr_core_set_wal_error(struct qr_core *c, int err)
+{
+	QR_ASSERT(err <= 0);
+	if (err == c->wal_err)
+		return;
+	if (err && !c->wal_err)
+		c->stats.wal_refusals++;
+	c->wal_err = err;
+	qc_send_heartbeats(c);
+}
+
+int qr_core_wal_error(const struct qr_core *c)
+{
+	return c->wal_err;
+}
+
+void qc_wal_refused(struct qr_core *c, int rc)
+{
+	qc_drop(c, QR_DROP_WAL);
+	if ((rc == QR_ENOSPC || rc == QR_EIO) && !c->wal_err)
+		qr_core_set_wal_error(c, rc);
 }

@@ -52,17 +52,18 @@ struct qr_core_config {
 	uint64_t heartbeat_us;	      /* heartbeat period */
 	uint64_t suspect_after_us;
 	uint64_t down_after_us;
-	uint64_t timer_tick_us; /* timer wheel granularity */
-	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0: off */
-	uint32_t ae_entries_per_s; /* DIGEST work one peer may cause here:
-				    * entries scanned and pushed per second,
-				    * and the burst (anti_entropy.c A3);
-				    * 0 -> 100,000 */
-	uint32_t hints_max;	 /* hinted-handoff slots (writes a replica
-				  * missed), ~1.3 KiB each; 0 -> 4096 */
-	uint64_t hint_delay_us;	 /* a hint's first delivery waits this long
-				  * (lets a flapping peer settle); 0: the
-				  * next heartbeat period */
+	uint64_t timer_tick_us;	 /* timer wheel granularity */
+	uint64_t ae_interval_us; /* anti-entropy: one partition per interval; 0:
+				    off */
+	uint32_t ae_entries_per_s;   /* DIGEST work one peer may cause here:
+				      * entries scanned and pushed per second,
+				      * and the burst (anti_entropy.c A3);
+				      * 0 -> 100,000 */
+	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
+				      * missed), ~1.3 KiB each; 0 -> 4096 */
+	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long
+				      * (lets a flapping peer settle); 0: the
+				      * next heartbeat period */
 	uint64_t tombstone_grace_ms; /* tombstone GC (docs/protocol.md): a
 				      * tombstone is collected once older than
 				      * this on the HLC and held by every
@@ -72,12 +73,13 @@ struct qr_core_config {
 				      * default, 0) or QR_AUTH_NONE */
 	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
 					 * read at qr_core_create() only */
-	const struct qr_client_keys *client_keys; /* QR_AUTH_MAC: client
-					 * frames must be signed by one of
-					 * these (auth_client.c); NULL: client
-					 * frames unchecked (quorated always
-					 * gives them with auth = mac). Read
-					 * at qr_core_create() only */
+	const struct qr_client_keys
+		*client_keys; /* QR_AUTH_MAC: client
+			       * frames must be signed by one of
+			       * these (auth_client.c); NULL: client
+			       * frames unchecked (quorated always
+			       * gives them with auth = mac). Read
+			       * at qr_core_create() only */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -94,17 +96,18 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(UNEXPECTED, "message type not valid from this sender")               \
 	X(PENDING_FULL, "WAL-pending queue full")                              \
 	X(WAL, "WAL append refused")                                           \
-	X(EXPIRED, "write older than the tombstone grace for an absent key")  \
-	X(LOOP_FULL, "loopback queue full (a message to ourselves)")          \
+	X(EXPIRED, "write older than the tombstone grace for an absent key")   \
+	X(LOOP_FULL, "loopback queue full (a message to ourselves)")           \
 	X(CLUSTER, "frame of another cluster")                                 \
-	X(BAD_KEY_ID, "peer frame signed with a key id we do not hold")       \
-	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
-	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
-	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
-	X(STORE_FULL, "new key refused: store full (before the WAL append)") \
-	X(CLIENT_KEY, "client frame signed with a client id we do not know") \
-	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify") \
-	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")
+	X(BAD_KEY_ID, "peer frame signed with a key id we do not hold")        \
+	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")       \
+	X(REPLAY, "peer frame seen before, or of an earlier incarnation")      \
+	X(FUTURE, "version or clock value beyond max_offset of our clock")     \
+	X(STORE_FULL, "new key refused: store full (before the WAL append)")   \
+	X(CLIENT_KEY, "client frame signed with a client id we do not know")   \
+	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify")  \
+	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")  \
+	X(WAL_REFUSING, "write refused: our WAL does not take writes")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -120,15 +123,15 @@ struct qr_core_stats {
 	uint64_t client_ok, client_err; /* replies sent */
 	uint64_t client_duplicates;	/* repeated writes not re-applied */
 	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
-	uint64_t ae_passes;	       /* on-demand passes (repair, peer back) */
+	uint64_t ae_passes; /* on-demand passes (repair, peer back) */
 	uint64_t tombstones_collected; /* removed by tombstone GC */
-	uint64_t tokens_ignored; /* write tokens too far ahead to stamp
-				  * above by the deadline: CLOCK_AHEAD */
-	uint64_t token_write_waits; /* writes that waited for the wall clock
-				     * to near their token */
-	uint64_t cas_rounds;   /* CASPaxos ballots tried (proposer) */
-	uint64_t cas_promises; /* promises logged (acceptor) */
-	uint64_t cas_rejects;  /* prepares / accepts refused (acceptor) */
+	uint64_t tokens_ignored;       /* write tokens too far ahead to stamp
+					* above by the deadline: CLOCK_AHEAD */
+	uint64_t token_write_waits;    /* writes that waited for the wall clock
+					* to near their token */
+	uint64_t cas_rounds;	       /* CASPaxos ballots tried (proposer) */
+	uint64_t cas_promises;	       /* promises logged (acceptor) */
+	uint64_t cas_rejects; /* prepares / accepts refused (acceptor) */
 	uint64_t client_err_by[1 - QR_ERR_MIN]; /* index -err */
 	uint64_t replicate_applied, replicate_older, replicate_same;
 	uint64_t reads_served;
@@ -158,6 +161,12 @@ struct qr_core_stats {
 				   * or a lost hint, started */
 	uint64_t orphan_active;	  /* 1: one is running (our closed
 				   * timestamps are held at its start) */
+	uint64_t recover_refused; /* WAL records recovery refused (V4) */
+	uint64_t wal_refusals;	  /* times the driver said our WAL stopped
+				   * taking writes (qr_core_set_wal_error) */
+	uint64_t writes_refused;  /* client writes failed fast because too
+				   * few replicas take writes (us or peers
+				   * that announced QR_MSGF_NO_WRITES) */
 };
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */
@@ -167,9 +176,17 @@ void qr_core_destroy(struct qr_core *c);
 
 /*
  * Recovery, before any other event: re-apply a durable WAL record (in lsn
- * order). Raises the HLC past its version. 0 or the store's error.
+ * order). Raises the HLC past its version. 0 or the store's error, or
+ * QR_ECLOCK: the record's version is more than max_offset_ms beyond both
+ * the HLC ceiling logged before it and our wall clock (forged before frames
+ * were authenticated, or corrupt): refused and not adopted (nothing
+ * changed), named by qr_core_recover_message(). The driver may go on with
+ * the next record (quorated does, and says so).
  */
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec);
+/* Why the last qr_core_recover call refused its record ("" if it did
+ * not): "record lsn N (PUT, partition P, version H.N): ...". */
+const char *qr_core_recover_message(const struct qr_core *c);
 
 /* Recovery finished: last_lsn is the WAL's last durable lsn (it may exceed
  * the last record replayed, e.g. below a snapshot). The next record the
@@ -189,6 +206,21 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn);
  * len. For tests, the fuzzer and benchmarks that build peer frames. */
 size_t qr_core_seal(struct qr_core *c, uint16_t dst, void *frame, size_t len,
 		    size_t cap);
+/*
+ * The driver's WAL stopped taking writes (err < 0: QR_ENOSPC when the disk
+ * is full, QR_EIO after an I/O error), or takes them again (err = 0). Call
+ * it whenever the WAL's state may have changed (the shard loop: every
+ * iteration; it is a compare when nothing changed). While err < 0 the
+ * node serves reads but no write: a replica answers REPLICATE and ACCEPT
+ * with status err before anything is logged, a write coordinated here is
+ * answered err at once, and every HEARTBEAT carries QR_MSGF_NO_WRITES so
+ * peers stop counting this node for W (docs/operations.md, "A full
+ * disk"). A wal_append that fails with anything but QR_EBUSY also sets
+ * it, until the driver calls this with 0.
+ */
+void qr_core_set_wal_error(struct qr_core *c, int err);
+/* 0, or the error that keeps this node from taking writes. */
+int qr_core_wal_error(const struct qr_core *c);
 /* Run due timers: retransmissions, deadlines, heartbeats, detector. Call at
  * least every timer_tick_us. */
 void qr_core_tick(struct qr_core *c);
@@ -204,7 +236,8 @@ void qr_core_ae_request(struct qr_core *c);
  * snapshot source calls it after the partition's store entries, so hints
  * survive the log segments a snapshot deletes (hints.c, N4). */
 int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
-			   int (*fn)(void *arg, const struct qr_wal_record *rec),
+			   int (*fn)(void *arg,
+				     const struct qr_wal_record *rec),
 			   void *arg);
 
 /* Introspection for the driver, stats and tests. */

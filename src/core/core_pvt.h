@@ -233,7 +233,7 @@ struct qr_core {
 	 * was last refilled. */
 	uint64_t ae_tokens[QR_NODES_MAX];
 	uint64_t ae_refill_us[QR_NODES_MAX];
-	struct qr_gc gc;   /* tombstone GC records (core/gc.h) */
+	struct qr_gc gc; /* tombstone GC records (core/gc.h) */
 	uint8_t (
 		*ae_keys)[QR_KEY_BYTES_MAX]; /* [AE_GC_BATCH] keys to collect */
 	uint8_t *ae_key_lens;		     /* [AE_GC_BATCH] */
@@ -265,9 +265,13 @@ struct qr_core {
 	struct peer_out *out;
 	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
 	struct qr_core_stats stats;
-	struct qc_auth *auth; /* auth.c; NULL with auth = none */
+	struct qc_auth *auth;		    /* auth.c; NULL with auth = none */
 	struct qc_client_auth *client_auth; /* auth_client.c; NULL: client
 					     * frames are not checked */
+	char recover_msg[256]; /* the record qr_core_recover refused (V4) */
+	int wal_err;	       /* 0, or why our WAL takes no writes
+				* (qr_core_set_wal_error):	   reads served, writes refused,
+				* heartbeats say so */
 };
 
 #define AE_GC_BATCH 64 /* tombstones collected per partition step */
@@ -412,6 +416,20 @@ static inline bool qc_reachable(const struct qr_core *c, uint16_t node)
 	return node == c->cfg.node_id ||
 	       qr_detector_state(&c->det, node) != QR_PEER_DOWN;
 }
+/* A replica a write may count on: ourselves while our WAL takes writes,
+ * or a peer not DOWN whose last heartbeat did not say QR_MSGF_NO_WRITES. */
+static inline bool qc_writable(const struct qr_core *c, uint16_t node)
+{
+	if (node == c->cfg.node_id)
+		return c->wal_err == 0;
+	return qr_detector_state(&c->det, node) != QR_PEER_DOWN &&
+	       !c->det.peers[node].writes_refused;
+}
+/* A WAL append failed: QR_EBUSY is back-pressure; anything else means the
+ * WAL takes no writes until the driver says otherwise (core.c). */
+void qc_wal_refused(struct qr_core *c, int rc);
+uint8_t qc_writable_count(const struct qr_core *c, const uint8_t *replicas,
+			  uint8_t rf);
 void qc_req_timer(struct qr_core *c, struct req *q);
 bool qc_all_live_answered(struct qr_core *c, const struct req *q);
 struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client,

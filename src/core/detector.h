@@ -7,6 +7,7 @@
 #ifndef QR_CORE_DETECTOR_H
 #define QR_CORE_DETECTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/placement.h"
@@ -21,6 +22,10 @@ struct qr_peer_health {
 	uint64_t last_heard_us; /* monotonic time of the last message */
 	uint8_t state;          /* enum qr_peer_state */
 	uint32_t transitions;   /* state changes, for stats */
+	bool writes_refused;    /* its last HEARTBEAT said its WAL refuses
+				 * writes (QR_MSGF_NO_WRITES): UP for reads,
+				 * not for W (docs/operations.md, "A full
+				 * disk") */
 };
 
 struct qr_detector {
@@ -39,6 +44,12 @@ void qr_detector_heard(struct qr_detector *d, uint16_t peer, uint64_t now_us);
 /* Re-evaluate every peer's state. */
 void qr_detector_tick(struct qr_detector *d, uint64_t now_us);
 const char *qr_peer_state_name(enum qr_peer_state s);
+/* A peer's HEARTBEAT said whether it takes writes. */
+static inline void qr_detector_writes(struct qr_detector *d, uint16_t peer,
+				      bool refused)
+{
+	d->peers[peer].writes_refused = refused;
+}
 
 static inline enum qr_peer_state qr_detector_state(const struct qr_detector *d,
 						   uint16_t peer)

@@ -106,8 +106,9 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	};
 	/* Refused: the hint still lives in memory; only a restart would
 	 * lose it, and a restart hands our writes off anyway. */
-	if (c->env.wal_append(c->env.ctx, &rec) != 0) {
-		qc_drop(c, QR_DROP_WAL);
+	int wrc = c->env.wal_append(c->env.ctx, &rec);
+	if (wrc != 0) {
+		qc_wal_refused(c, wrc);
 		return 0;
 	}
 	c->next_lsn++;
@@ -311,9 +312,9 @@ void qc_hints_replay(struct qr_core *c)
 				continue;
 			if (now - h->created_us < c->cfg.hint_delay_us)
 				continue;
-			if (h->target != c->cfg.node_id &&
-			    qr_detector_state(&c->det, h->target) ==
-				    QR_PEER_DOWN)
+			/* Not to a target DOWN or whose WAL refuses writes
+			 * (its heartbeats say so): it would refuse. */
+			if (!qc_writable(c, h->target))
 				continue;
 			hint_send(c, slot);
 			qc_loop_drain(c);

@@ -6,6 +6,9 @@
  * Invariants:
  *  I1. A request that gets no slot is answered at once with a named error
  *      (WRONG_SHARD, INVALID_ARGUMENT, UNAVAILABLE, BUSY), never dropped.
+ *  I3. A write (or CAS op) is taken only if W replicas take writes
+ *      (qc_writable: our WAL, peers' NO_WRITES heartbeats); else it is
+ *      answered our WAL's error or NO_SPACE at once.
  *  I2. A request's deadline is at most half the tombstone grace
  *      (qc_ae_gc_life_us): its repairs and retransmissions end before a
  *      tombstone above it can be collected.
@@ -125,6 +128,22 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	    qc_live_count(c, qr_placement_replicas(pl, part), rf) < need) {
 		qc_reply_error_direct(c, client, m, shard, QR_EUNAVAILABLE);
 		return;
+	}
+	/* Writes (CAS included: an accept is a write) need W replicas that
+	 * take writes: ourselves while our WAL does (we could not even log
+	 * an HLC ceiling to stamp with), peers whose heartbeats do not say
+	 * NO_WRITES. Else the client hears why at once: our WAL's error, or
+	 * NO_SPACE (the store-full answer) when peers refuse. */
+	if (!is_read && !any && !QR_BUG(ACK_WAL_REFUSED)) {
+		int why = c->wal_err;
+		if (!why && qc_writable_count(c, qr_placement_replicas(pl, part),
+					      rf) < need)
+			why = QR_ENOSPC;
+		if (why) {
+			c->stats.writes_refused++;
+			qc_reply_error_direct(c, client, m, shard, why);
+			return;
+		}
 	}
 	struct req *q = qc_req_alloc(c);
 	if (!q) {

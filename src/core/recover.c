@@ -9,8 +9,56 @@
  *  V2. next_lsn is above every replayed lsn, durable_lsn at the last one.
  *  V3. A node with a past starts its hand-off (orphan.c) and holds its
  *      closed timestamps at the recovered floor until it is done.
+ *  V4. Recovery never raises the HLC further than the node could have
+ *      stamped or accepted: a record (a write, hint or promise: not a
+ *      ceiling, our own record and the bound itself) whose version is
+ *      more than max_offset_ms beyond both the highest HLC ceiling
+ *      logged before it and our wall clock now is refused
+ *      (QR_ECLOCK, the record named in qr_core_recover_message), not
+ *      adopted. Such a record was forged before frames were authenticated
+ *      or is corrupt (issue 12 item 2: one raised the HLC by 86,399,900 ms
+ *      and the peers marked the node DOWN). A real one is never beyond
+ *      wall + max_offset at its receipt (the FUTURE check), and the wall
+ *      clock does not go back by more than the ceiling covers.
  */
 #include "core/core_pvt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+static const char *type_name(uint8_t t)
+{
+	switch (t) {
+	case QR_WAL_PUT: return "PUT";
+	case QR_WAL_TOMBSTONE: return "TOMBSTONE";
+	case QR_WAL_HINT: return "HINT";
+	case QR_WAL_CLOCK: return "CLOCK";
+	case QR_WAL_PROMISE: return "PROMISE";
+	}
+	return "?";
+}
+
+/* V4: 0, or QR_ECLOCK with the record named in c->recover_msg. */
+static int recover_bound(struct qr_core *c, const struct qr_wal_record *rec)
+{
+	uint64_t ms = QR_HLC_MS(rec->version.hlc);
+	uint64_t wall = qr_hlc_wall_ms(&c->hlc);
+	uint64_t base = QR_MAX(c->ceiling_ms, wall);
+	uint64_t limit = base + c->hlc.max_offset_ms;
+	if (ms <= limit)
+		return 0;
+	c->stats.recover_refused++;
+	snprintf(c->recover_msg, sizeof(c->recover_msg),
+		 "record lsn %" PRIu64 " (%s, partition %" PRIu32
+		 ", version %" PRIu64 ".%u): %" PRIu64
+		 " ms beyond the logged HLC ceiling (%" PRIu64
+		 " ms) or our wall clock (%" PRIu64 " ms) + max_offset (%" PRIu64
+		 " ms): refused, not adopted",
+		 rec->lsn, type_name(rec->type), rec->partition,
+		 rec->version.hlc, rec->version.node, ms - base, c->ceiling_ms,
+		 wall, c->hlc.max_offset_ms);
+	return QR_ECLOCK;
+}
 
 static void recover_lsn(struct qr_core *c, uint64_t lsn)
 {
@@ -23,6 +71,20 @@ static void recover_lsn(struct qr_core *c, uint64_t lsn)
 
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 {
+	c->recover_msg[0] = 0;
+	if (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE &&
+	    rec->type != QR_WAL_HINT && rec->type != QR_WAL_CLOCK &&
+	    rec->type != QR_WAL_PROMISE) {
+		recover_lsn(c, rec->lsn);
+		return 0;
+	}
+	/* V4. Not a ceiling: that is our own record, and the bound itself
+	 * (refusing one could let us stamp a version twice). */
+	if (rec->type != QR_WAL_CLOCK) {
+		int brc = recover_bound(c, rec);
+		if (brc)
+			return brc;
+	}
 	if (rec->type == QR_WAL_CLOCK) {
 		/* Every version stamped before the crash is below this. */
 		c->ceiling_ms =
@@ -68,10 +130,6 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 		recover_lsn(c, rec->lsn);
 		return 0;
 	}
-	if (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE) {
-		recover_lsn(c, rec->lsn);
-		return 0;
-	}
 	struct qr_store_write w = {
 		.partition = rec->partition,
 		.version = rec->version,
@@ -106,4 +164,9 @@ void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
 	 * of them backs a read without an accept (paxos.h). */
 	qr_paxos_taint_all(&c->paxos,
 			   (struct qr_version){c->hlc.last, UINT16_MAX});
+}
+
+const char *qr_core_recover_message(const struct qr_core *c)
+{
+	return c->recover_msg;
 }

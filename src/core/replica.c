@@ -17,6 +17,9 @@
  *      in lsn order), and never holds more than pending_max replies.
  *  R4. A replica message is used only for a partition of ours on our shard
  *      whose key hashes to the partition it names (qc_replica_owns).
+ *  R5. While our WAL takes no writes (qr_core_set_wal_error), a newer
+ *      version is refused with that error before anything is logged or
+ *      applied; what we hold is still acked and read (it is durable).
  */
 #include "core/core_pvt.h"
 
@@ -101,6 +104,23 @@ void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
 	qc_send_peer(c, dst, &m);
 }
 
+/* A write we cannot take: counted, and answered with why (a push is just
+ * dropped: nobody waits for it). */
+static void refuse(struct qr_core *c, uint16_t dst, uint64_t op_id,
+		   const struct qr_store_write *w, uint8_t ack_type,
+		   enum qr_core_drop why, int status)
+{
+	qc_drop(c, why);
+	if (op_id == AE_NO_ACK)
+		return;
+	struct qr_msg m = {.type = ack_type,
+			   .op_id = op_id,
+			   .partition = w->partition,
+			   .version = w->version,
+			   .status = (int16_t)status};
+	qc_send_peer(c, dst, &m);
+}
+
 /*
  * Apply a replicated write: log, then apply, then ack once durable. Used for
  * REPLICATE from peers and for the coordinator's own replica (dst == self).
@@ -118,18 +138,26 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		 * logged that recovery could not apply (issue 12: a node
 		 * whose WAL held more keys than its store could not restart).
 		 * The coordinator hears NO_SPACE; a push is just dropped. */
-		qc_drop(c, QR_DROP_STORE_FULL);
-		if (op_id != AE_NO_ACK) {
-			struct qr_msg m = {.type = ack_type,
-					   .op_id = op_id,
-					   .partition = w->partition,
-					   .version = w->version,
-					   .status = QR_ENOSPC};
-			qc_send_peer(c, dst, &m);
-		}
+		refuse(c, dst, op_id, w, ack_type, QR_DROP_STORE_FULL,
+		       QR_ENOSPC);
 		return;
 	}
-	if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
+	if (cmp > 0 && c->wal_err && QR_BUG(ACK_WAL_REFUSED)) {
+		/* The injected bug: taken and acked as if durable, never
+		 * logged (tests/sim checker (j) must catch it). */
+		struct qr_store_write sw = *w;
+		sw.lsn = c->durable_lsn;
+		if (qr_store_apply(c->store, &sw, &cur) < 0)
+			return;
+	} else if (cmp > 0 && c->wal_err) {
+		/* R5: our WAL takes no writes (disk full, I/O error): refused
+		 * before anything is logged or applied, with the reason, so
+		 * the coordinator counts us out at once instead of
+		 * retransmitting into silence (issue 12 item 5). */
+		refuse(c, dst, op_id, w, ack_type, QR_DROP_WAL_REFUSING,
+		       c->wal_err);
+		return;
+	} else if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
 		struct qr_wal_record rec = {
 			.lsn = c->next_lsn,
 			.type = w->tombstone ? QR_WAL_TOMBSTONE : QR_WAL_PUT,
@@ -140,8 +168,9 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 			.value = w->value,
 			.value_len = w->value_len,
 		};
-		if (c->env.wal_append(c->env.ctx, &rec) != 0) {
-			qc_drop(c, QR_DROP_WAL);
+		int wrc = c->env.wal_append(c->env.ctx, &rec);
+		if (wrc != 0) {
+			qc_wal_refused(c, wrc);
 			return;
 		}
 		struct qr_store_write sw = *w;

@@ -175,10 +175,13 @@ bool qc_req_maybe_done(struct qr_core *c, struct req *q)
 	if (!q->answered)
 		return false;
 	uint8_t all = RF_BITS(q->rf);
-	/* DOWN replicas are not waited for once the client has its answer. */
+	/* DOWN replicas are not waited for once the client has its answer,
+	 * nor, for a write, replicas that take no writes (they get hints). */
 	for (int i = 0; i < q->rf; i++)
-		if (q->replicas[i] != c->cfg.node_id &&
-		    qr_detector_state(&c->det, q->replicas[i]) == QR_PEER_DOWN)
+		if ((q->replicas[i] != c->cfg.node_id &&
+		     qr_detector_state(&c->det, q->replicas[i]) ==
+			     QR_PEER_DOWN) ||
+		    (q->kind == REQ_WRITE && !qc_writable(c, q->replicas[i])))
 			all &= (uint8_t) ~(1u << i);
 	bool done = (q->done_mask & all) == all;
 	if (q->kind == REQ_READ)
@@ -195,6 +198,15 @@ uint8_t qc_live_count(struct qr_core *c, const uint8_t *replicas, uint8_t rf)
 		if (replicas[i] == c->cfg.node_id ||
 		    qr_detector_state(&c->det, replicas[i]) != QR_PEER_DOWN)
 			n++;
+	return n;
+}
+
+uint8_t qc_writable_count(const struct qr_core *c, const uint8_t *replicas,
+			  uint8_t rf)
+{
+	uint8_t n = 0;
+	for (int i = 0; i < rf; i++)
+		n += qc_writable(c, replicas[i]);
 	return n;
 }
 

@@ -90,6 +90,9 @@ enum qr_level {
 				* even older than the tombstone grace */
 #define QR_MSGF_UNSURE 0x02    /* PROMISE: a state installed below a promise
 				* (paxos.h): the proposer must accept */
+#define QR_MSGF_NO_WRITES 0x08 /* HEARTBEAT: the sender's WAL refuses writes
+				* (disk full, I/O error): do not count it
+				* for W until a heartbeat without it */
 #define QR_MSGF_ALL 0x1f       /* any other bit is QR_EWIRE_FIELD */
 
 /* An op of the linearizable (CASPaxos) family. */

@@ -129,18 +129,27 @@ void qc_send_replicate(struct qr_core *c, struct req *q, int i)
 	qc_send_peer(c, q->replicas[i], &m);
 }
 
-/* A write's REPLICATE to every replica not DOWN (ours included: it goes
+/* A replica a write is sent to: one that takes writes; with the injected
+ * bug ACK_WAL_REFUSED, every one not DOWN, as before issue 12. */
+static bool write_target(const struct qr_core *c, uint16_t node)
+{
+	return QR_BUG(ACK_WAL_REFUSED) ? qc_reachable(c, node)
+				       : qc_writable(c, node);
+}
+
+/* A write's REPLICATE to every replica that takes writes (not DOWN, no
+ * NO_WRITES heartbeat) (ours included: it goes
  * through the loopback queue like the others). */
 void qc_write_dispatch(struct qr_core *c, struct req *q)
 {
 	/* W2: nothing leaves before the durable ceiling covers it. */
 	QR_ASSERT(!q->parked && QR_HLC_MS(q->version.hlc) < c->ceiling_ms);
-	if (q->any && qc_live_count(c, q->replicas, q->rf) == 0) {
+	if (q->any && qc_writable_count(c, q->replicas, q->rf) == 0) {
 		qc_any_hint(c, q);
 		return;
 	}
 	for (int i = 0; i < q->rf; i++)
-		if (qc_reachable(c, q->replicas[i]))
+		if (write_target(c, q->replicas[i]))
 			qc_send_replicate(c, q, i);
 }
 
@@ -161,13 +170,16 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		return;
 	}
 	int i = q ? qc_replica_idx(q, from) : -1;
-	if (i >= 0 && status == QR_ENOSPC && q->kind == REQ_WRITE) {
-		/* A replica's store is full: once too few replicas are left
-		 * to reach W, the client hears NO_SPACE, not UNAVAILABLE. */
+	if (i >= 0 && (status == QR_ENOSPC || status == QR_EIO) &&
+	    q->kind == REQ_WRITE) {
+		/* A replica's store is full, or its WAL takes no writes
+		 * (replica.c, R5): once too few replicas are left to reach
+		 * W, the client hears why (NO_SPACE, IO_ERROR), not
+		 * UNAVAILABLE at the deadline. */
 		q->full_mask |= (uint8_t)(1u << i);
 		if (!q->answered &&
 		    q->rf - __builtin_popcount(q->full_mask) < q->need)
-			qc_req_answer(c, q, QR_ENOSPC);
+			qc_req_answer(c, q, status);
 		qc_drop(c, QR_DROP_STALE_REPLY);
 		return;
 	}
@@ -224,7 +236,7 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 	q->retransmitted = true;
 	for (int i = 0; i < q->rf; i++) {
 		if ((q->done_mask & (1u << i)) ||
-		    !qc_reachable(c, q->replicas[i]))
+		    !write_target(c, q->replicas[i]))
 			continue;
 		c->stats.retransmits++;
 		qc_send_replicate(c, q, i);

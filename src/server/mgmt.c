@@ -60,6 +60,7 @@ struct agg {
 	struct qr_shard_stats ss;
 	struct qr_wal_stats ws;
 	uint64_t durable, appended, hlc, hlc_rejected;
+	int wal_err, wal_errno; /* the first shard whose WAL takes no writes */
 };
 
 static void sum_words(void *dst, const void *src, size_t bytes)
@@ -80,6 +81,11 @@ static void gather(const struct qr_mgmt_config *cfg, struct agg *a)
 		sum_words(&a->ss, qr_shard_stats(sh), sizeof(a->ss));
 		sum_words(&a->ws, qr_wal_stats(qr_shard_wal(sh)),
 			  sizeof(a->ws));
+		int eno = 0, werr = qr_wal_health(qr_shard_wal(sh), &eno);
+		if (werr && !a->wal_err) {
+			a->wal_err = werr;
+			a->wal_errno = eno;
+		}
 		a->durable += qr_core_durable_lsn(core);
 		a->appended += qr_core_last_lsn(core);
 		const struct qr_hlc *h = qr_core_hlc(core);
@@ -170,11 +176,12 @@ static void json_peers(struct jbuf *b, const struct qr_mgmt_config *cfg)
 		uint64_t heard = d->peers[p].last_heard_us;
 		jb(b,
 		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
-		   "%" PRIu64 ",\"transitions\":%u}",
+		   "%" PRIu64 ",\"transitions\":%u,\"writes\":%s}",
 		   first ? "" : ",", p,
 		   qr_peer_state_name(qr_detector_state(d, p)),
 		   now_us > heard ? (now_us - heard) / 1000 : 0,
-		   d->peers[p].transitions);
+		   d->peers[p].transitions,
+		   d->peers[p].writes_refused ? "false" : "true");
 		first = false;
 	}
 	jb(b, "],");
@@ -192,6 +199,21 @@ static void json_io(struct jbuf *b, const struct agg *ag)
 	   ",\"durable_lsn\":%" PRIu64 "},",
 	   ws->appends, ws->batches, ws->fsyncs, ws->bytes_written,
 	   ws->append_busy, ws->snapshots, ag->appended, ag->durable);
+	/* serving_writes false: this node refuses writes (its peers see
+	 * "writes":false in their "peers"); error and errno say why. */
+	if (ag->wal_err)
+		jb(b,
+		   "\"wal_state\":{\"serving_writes\":false,\"error\":\"%s\","
+		   "\"errno\":%d,\"reason\":\"%s\",\"spare_failures\":%" PRIu64
+		   "},",
+		   qr_strerror(ag->wal_err), ag->wal_errno,
+		   ag->wal_errno ? strerror(ag->wal_errno) : "short write",
+		   ws->spare_failures);
+	else
+		jb(b,
+		   "\"wal_state\":{\"serving_writes\":true,\"error\":null,"
+		   "\"spare_failures\":%" PRIu64 "},",
+		   ws->spare_failures);
 	jb(b, "\"hlc\":{\"last\":%" PRIu64 ",\"rejected\":%" PRIu64 "},",
 	   ag->hlc, ag->hlc_rejected);
 	jb(b,

@@ -71,180 +71,13 @@ void qr_wal_config_defaults(struct qr_wal_config *cfg)
 	cfg->prezero = true;
 }
 
-static void wal_fail(struct qr_wal *w, int err)
+/* A write or sync of the log failed: sticky (fsyncgate), with its errno. */
+static void log_fail(struct qr_wal *w, int res)
 {
-	if (!w->err)
-		w->err = err;
-}
-
-/* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
-static void seg_path(const struct qr_wal *w, uint64_t seq, char *out)
-{
-	int k = snprintf(out, QR_PATH_BYTES_MAX, "%s/wal-%04u-%016" PRIx64
-			 ".seg", w->cfg.dir, w->cfg.shard, seq);
-	QR_ASSERT(k > 0 && k < QR_PATH_BYTES_MAX); /* limits.h L4 */
-}
-
-static int open_flags(const struct qr_wal *w)
-{
-	return O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
-	       (w->direct ? O_DIRECT : 0);
-}
-
-/* Start preparing the next spare segment, if none is there. */
-static void spare_start(struct qr_wal *w)
-{
-	if (w->spare_seg >= 0 || w->err)
-		return;
-	for (int i = 0; i < QR_WAL_SEGS_OPEN; i++) {
-		struct seg_slot *s = &w->segs[i];
-		if (s->state != SEG_UNUSED)
-			continue;
-		if (w->recycle_count && qw_ring_space(&w->ring) < 2)
-			qw_ring_flush(&w->ring);
-		if (w->recycle_count && qw_ring_space(&w->ring) < 2)
-			return;
-		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
-		if (!sqe)
-			return;
-		s->seq = w->next_seq++;
-		s->fd = -1;
-		s->write_off = 0;
-		s->refs = 0;
-		s->dirty = false;
-		s->recycled = false;
-		seg_path(w, s->seq, s->path);
-		if (w->recycle_count) {
-			/* Reuse a covered segment: rename it, then open it
-			 * (linked). Its blocks are written already, so an
-			 * overwrite + fdatasync needs no journal commit and
-			 * no zeroing (docs/wal.md, "Recycling"). */
-			struct io_uring_sqe *open_sqe = qw_ring_sqe(&w->ring);
-			QR_ASSERT(open_sqe); /* room for two checked above */
-			uint64_t old = w->recycle[0];
-			memmove(w->recycle, w->recycle + 1,
-				--w->recycle_count * sizeof(w->recycle[0]));
-			seg_path(w, old, s->old_path);
-			io_uring_prep_renameat(sqe, AT_FDCWD, s->old_path,
-					       AT_FDCWD, s->path, 0);
-			sqe->flags |= IOSQE_IO_LINK;
-			io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, 
-				TAG_PREP_RENAME, (uint32_t)i));
-			s->recycled = true;
-			sqe = open_sqe;
-			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
-					     O_RDWR | O_CLOEXEC |
-					     (w->direct ? O_DIRECT : 0), 0);
-		} else {
-			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
-					     open_flags(w), 0600);
-		}
-		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_OPEN,
-						       (uint32_t)i));
-		s->state = SEG_OPENING;
-		w->spare_seg = i;
-		return;
-	}
-}
-
-static void spare_sync(struct qr_wal *w, int i)
-{
-	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *a = qw_ring_sqe(&w->ring), *b = a ? qw_ring_sqe(&w->ring) : NULL;
-	if (!b) {
-		wal_fail(w, QR_EIO);
-		return;
-	}
-	io_uring_prep_fsync(a, s->fd, 0);
-	a->flags |= IOSQE_IO_LINK;
-	io_uring_prep_fsync(b, w->dirfd, 0);
-	io_uring_sqe_set_data64(a, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	io_uring_sqe_set_data64(b, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	s->pending = 2;
-	s->state = SEG_SYNCING;
-}
-
-/* Keep up to QR_WAL_ZERO_INFLIGHT zero writes going; sync at the end. */
-static void spare_zero(struct qr_wal *w, int i)
-{
-	struct seg_slot *s = &w->segs[i];
-	while (s->pending < QR_WAL_ZERO_INFLIGHT &&
-	       s->zero_off < w->cfg.segment_bytes) {
-		uint64_t len = QR_MIN(QR_WAL_ZERO_BYTES,
-				      w->cfg.segment_bytes - s->zero_off);
-		struct io_uring_sqe *sqe = qw_ring_sqe(&w->ring);
-		if (!sqe)
-			break; /* more at the next completion */
-		io_uring_prep_write_fixed(sqe, s->fd, w->zero, (unsigned)len,
-					  s->zero_off, (int)w->zero_buf_index);
-		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_STEP,
-						       (uint32_t)i));
-		s->zero_off += len;
-		s->pending++;
-	}
-	if (!s->pending)
-		spare_sync(w, i);
-}
-
-static void spare_opened(struct qr_wal *w, int i, int res)
-{
-	struct seg_slot *s = &w->segs[i];
-	struct io_uring_sqe *sqe;
-
-	if (res < 0) {
-		wal_fail(w, QR_EIO);
-		s->state = SEG_UNUSED;
-		return;
-	}
-	s->fd = res;
-	if (s->recycled) {
-		w->stats.segments_recycled++;
-		s->zero_off = w->cfg.segment_bytes;
-		spare_sync(w, i); /* the rename must be durable */
-		return;
-	}
-	sqe = qw_ring_sqe(&w->ring);
-	if (!sqe) {
-		wal_fail(w, QR_EIO);
-		return;
-	}
-	io_uring_prep_fallocate(sqe, s->fd, 0, 0,
-				(off_t)w->cfg.segment_bytes);
-	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_STEP, (uint32_t)i));
-	s->pending = 1;
-	s->zero_off = 0;
-	s->state = SEG_ALLOCATING;
-	w->stats.segments_created++;
-}
-
-static void spare_step_done(struct qr_wal *w, int i, int res)
-{
-	struct seg_slot *s = &w->segs[i];
-	if (res < 0 && !(s->state == SEG_ALLOCATING &&
-			 (res == -EOPNOTSUPP || res == -EINVAL)))
-		wal_fail(w, QR_EIO);
-	if (--s->pending && s->state != SEG_ZEROING)
-		return;
 	if (w->err)
 		return;
-	switch (s->state) {
-	case SEG_ALLOCATING:
-		if (w->cfg.prezero) {
-			s->state = SEG_ZEROING;
-			spare_zero(w, i);
-		} else {
-			spare_sync(w, i);
-		}
-		break;
-	case SEG_ZEROING:
-		spare_zero(w, i);
-		break;
-	case SEG_SYNCING:
-		s->state = SEG_READY;
-		break;
-	default:
-		QR_ASSERT(!"bad segment state");
-	}
+	w->err = res < 0 ? qw_err_of(res) : QR_EIO;
+	w->err_errno = res < 0 ? -res : 0; /* 0: a short write */
 }
 
 static void seg_maybe_close(struct qr_wal *w, int i)
@@ -292,7 +125,7 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	struct batch_slot *b = &w->slots[idx];
 	QR_ASSERT(b->state == SLOT_INFLIGHT && b->pending > 0);
 	if (res < 0 || (is_write && (uint32_t)res != b->write_len))
-		wal_fail(w, QR_EIO);
+		log_fail(w, res);
 	if (--b->pending)
 		return;
 	struct seg_slot *s = &w->segs[b->seg];
@@ -313,9 +146,9 @@ static void on_batch(void *ctx, uint32_t k, uint32_t idx, int res)
 static void on_prep(void *ctx, uint32_t k, uint32_t idx, int res)
 {
 	if (k == TAG_PREP_OPEN)
-		spare_opened(ctx, (int)idx, res);
+		qw_spare_opened(ctx, (int)idx, res);
 	else if (k == TAG_PREP_STEP)
-		spare_step_done(ctx, (int)idx, res);
+		qw_spare_step_done(ctx, (int)idx, res);
 	/* TAG_PREP_RENAME: a failed rename cancels the linked openat, which
 	 * fails the WAL (spare_opened). */
 }
@@ -326,7 +159,7 @@ static void on_bg_sync(void *ctx, uint32_t k, uint32_t idx, int res)
 	struct seg_slot *s = &w->segs[idx];
 	(void)k;
 	if (res < 0)
-		wal_fail(w, QR_EIO);
+		log_fail(w, res);
 	QR_ASSERT(s->refs > 0 && w->bg_syncs > 0); /* W4 */
 	s->refs--;
 	if (--w->bg_syncs == 0 && !w->err && w->bg_target > w->synced_lsn)
@@ -351,7 +184,7 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 {
 	if (w->spare_seg < 0 || w->segs[w->spare_seg].state != SEG_READY) {
 		w->stats.segment_waits++;
-		spare_start(w);
+		qw_spare_start(w);
 		return false;
 	}
 	if (w->cur_seg >= 0) {
@@ -364,7 +197,7 @@ static bool roll(struct qr_wal *w, uint64_t first_lsn)
 	s->state = SEG_CURRENT;
 	s->write_off = 0;
 	known_add(w, s->seq, first_lsn);
-	spare_start(w);
+	qw_spare_start(w);
 	return true;
 }
 
@@ -594,7 +427,7 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
 	qw_ring_reap(&w->ring, false);
 	submit_due(w, false);
 	background_sync(w, false);
-	spare_start(w);
+	qw_spare_start(w);
 	qw_snap_poll(w);
 	qw_ring_flush(&w->ring);
 	return w->durable_lsn;
@@ -613,6 +446,14 @@ uint64_t qr_wal_appended_lsn(const struct qr_wal *w)
 int qr_wal_error(const struct qr_wal *w)
 {
 	return w->err;
+}
+
+int qr_wal_health(const struct qr_wal *w, int *os_errno)
+{
+	int err = w->err ? w->err : w->spare_err;
+	if (os_errno)
+		*os_errno = w->err ? w->err_errno : w->spare_errno;
+	return err;
 }
 
 bool qr_wal_direct(const struct qr_wal *w)
@@ -635,13 +476,13 @@ static int first_segment(struct qr_wal *w)
 {
 	struct seg_slot *s = &w->segs[0];
 	s->seq = w->next_seq++;
-	seg_path(w, s->seq, s->path);
+	qw_seg_path(w, s->seq, s->path);
 	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
-	s->fd = open(s->path, open_flags(w), 0600);
+	s->fd = open(s->path, qw_open_flags(w), 0600);
 	if (s->fd < 0 && errno == EINVAL && w->direct &&
 	    w->cfg.direct_io == QR_WAL_DIRECT_AUTO) {
 		w->direct = false; /* tmpfs and friends: page cache */
-		s->fd = open(s->path, open_flags(w), 0600);
+		s->fd = open(s->path, qw_open_flags(w), 0600);
 	}
 	if (s->fd < 0)
 		return errno == EINVAL ? QR_EINVAL : QR_EIO;
@@ -772,7 +613,7 @@ static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
 	if (rc)
 		return rc;
 	w->now_us = qr_clock_mono_us();
-	spare_start(w); /* the one after: ready before the first roll */
+	qw_spare_start(w); /* the one after: ready before the first roll */
 	qw_ring_flush(&w->ring);
 	return 0;
 }
@@ -874,11 +715,11 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 		}
 		for (uint32_t i = 0; i < w->recycle_count; i++) {
 			char path[QR_PATH_BYTES_MAX];
-			seg_path(w, w->recycle[i], path);
+			qw_seg_path(w, w->recycle[i], path);
 			unlink(path); /* covered: recovery would drop it */
 		}
 		if (fsync(w->dirfd))
-			wal_fail(w, QR_EIO);
+			qw_fail(w, QR_EIO);
 		close(w->dirfd);
 		qw_ring_exit(&w->ring);
 	} else {

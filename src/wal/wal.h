@@ -22,8 +22,10 @@
  *    a full pipeline is back-pressure (QR_EBUSY), never a wait;
  *  - all memory (batch buffers, registered with io_uring) is allocated at
  *    open; append copies and computes a CRC32C, nothing else;
- *  - after an I/O error the WAL is failed for good (sticky QR_EIO): no
- *    retry of a failed fdatasync (its dirty pages may already be dropped).
+ *  - after an I/O error of the log the WAL is failed for good (sticky
+ *    QR_EIO, or QR_ENOSPC): no retry of a failed fdatasync (its dirty
+ *    pages may already be dropped). A failure to prepare the next segment
+ *    (disk full) is not sticky: retried, reported by qr_wal_health().
  * Not thread-safe: one per shard core.
  */
 #ifndef QR_WAL_WAL_H
@@ -122,6 +124,8 @@ struct qr_wal_stats {
 	uint64_t segments_recycled; /* spares made from covered segments
 				     * (renamed, no fallocate, no zeroing) */
 	uint64_t segment_waits;     /* submit delayed: next segment not ready */
+	uint64_t spare_failures;    /* next segment could not be prepared
+				     * (e.g. ENOSPC); retried */
 	uint64_t snapshots;         /* completed */
 	uint64_t snapshot_entries;  /* written, all snapshots */
 	uint64_t snapshot_bytes;
@@ -155,8 +159,17 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us);
 
 uint64_t qr_wal_durable_lsn(const struct qr_wal *w);
 uint64_t qr_wal_appended_lsn(const struct qr_wal *w);
-/* 0, or the sticky error after an I/O failure. */
+/* 0, or the sticky error after an I/O failure of the log (QR_ENOSPC if
+ * the write failed for space, else QR_EIO). */
 int qr_wal_error(const struct qr_wal *w);
+/*
+ * Whether the WAL can take writes: 0, the sticky error, or the error of
+ * the last failed preparation of the next segment (QR_ENOSPC on a full
+ * disk; retried every QR_WAL_SPARE_RETRY_US, 0 again once a spare is
+ * ready). *os_errno (if not NULL) gets the errno behind it (0: none, or a
+ * short write). The shard loop stops taking writes while it is not 0.
+ */
+int qr_wal_health(const struct qr_wal *w, int *os_errno);
 /* Whether the segments are written with O_DIRECT. */
 bool qr_wal_direct(const struct qr_wal *w);
 /* The sync method in use (never QR_WAL_SYNC_DEFAULT). */

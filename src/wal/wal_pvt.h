@@ -26,6 +26,7 @@
 #ifndef QR_WAL_PVT_H
 #define QR_WAL_PVT_H
 
+#include <errno.h>
 #include <liburing.h>
 #include <limits.h>
 #include <stdint.h>
@@ -33,12 +34,16 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "quorate/err.h"
 #include "quorate/limits.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
 #include "wal/wal_ring.h"
 
 #define QR_WAL_SEGS_OPEN 4       /* current, spare, two retiring */
+#define QR_WAL_SPARE_RETRY_US 500000 /* a failed spare is retried this
+				      * often (disk full: until space
+				      * returns) */
 #define QR_WAL_SNAP_BUFS 4       /* snapshot write buffers */
 #define QR_WAL_KNOWN_SEGS 65536  /* segments tracked for deletion */
 #define QR_WAL_UNLINKS_PER_ROUND 32
@@ -102,6 +107,9 @@ struct seg_slot {
 	uint64_t zero_off;    /* next offset to zero */
 	bool dirty;           /* async: written since the last sync */
 	bool recycled;        /* an older segment of this run, renamed */
+	int prep_errno;       /* preparation failed (first errno): the
+			       * spare is abandoned once nothing is in
+			       * flight, and retried later */
 	char path[QR_PATH_BYTES_MAX];
 	char old_path[QR_PATH_BYTES_MAX]; /* recycled: its earlier name */
 };
@@ -158,7 +166,14 @@ struct qr_wal {
 	int dirfd;
 	bool direct;
 	enum qr_wal_sync sync;
-	int err;                 /* sticky */
+	int err;                 /* sticky: a write or sync of the log failed */
+	int err_errno;           /* the errno behind err (0: a short write) */
+	int spare_err;           /* the next segment could not be prepared
+				  * (QR_ENOSPC, QR_EIO): not sticky, retried
+				  * every QR_WAL_SPARE_RETRY_US; 0 once a
+				  * spare is ready */
+	int spare_errno;
+	uint64_t spare_retry_us; /* when the next try may start */
 	uint32_t batch_cap;      /* bytes a batch may use (header incl.) */
 	uint32_t slot_bytes;     /* block 0 + padded batch */
 	uint8_t *zero;           /* QR_WAL_ZERO_BYTES of zeros, registered */
@@ -189,6 +204,32 @@ struct qr_wal {
 	struct snap snap;
 	struct qr_wal_stats stats;
 };
+
+/* ---- wal_spare.c: the next segment, prepared ahead ---------------------- */
+
+/* The error a failed op's result (-errno) is reported as: a full disk (or
+ * quota) is NO_SPACE, not an I/O error (issue 12 item 5). */
+static inline int qw_err_of(int res)
+{
+	return res == -ENOSPC || res == -EDQUOT ? QR_ENOSPC : QR_EIO;
+}
+
+/* The WAL fails for good (sticky), first error wins. */
+static inline void qw_fail(struct qr_wal *w, int err)
+{
+	if (!w->err)
+		w->err = err;
+}
+
+/* out: QR_PATH_BYTES_MAX bytes. It fits: qr_wal_open checked the dir. */
+void qw_seg_path(const struct qr_wal *w, uint64_t seq, char *out);
+int qw_open_flags(const struct qr_wal *w);
+/* Start preparing the next spare if none is there (and no retry is due
+ * later). */
+void qw_spare_start(struct qr_wal *w);
+/* Completions of the spare's openat and of its other preparation ops. */
+void qw_spare_opened(struct qr_wal *w, int i, int res);
+void qw_spare_step_done(struct qr_wal *w, int i, int res);
 
 /* Whether dir leaves room for every name the WAL makes: checked where a
  * dir comes in (qr_wal_open, qr_wal_recover), refused with QR_EINVAL. */

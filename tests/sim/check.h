@@ -29,7 +29,11 @@
  *  (h) checked by the simulator: after the faults stop, every hint is
  *      delivered and every restarted node's hand-off finishes;
  *  (i) the CASPaxos operations on each key are linearizable
- *      (tests/sim/lincheck.h).
+ *      (tests/sim/lincheck.h);
+ *  (j) checked by the simulator on every frame a node sends: a
+ *      REPLICATE_ACK or ACCEPTED names a version whose record is durable
+ *      in that node's log (R1; a node whose WAL refuses writes must not
+ *      ack them: issue 12 item 5).
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

@@ -10,7 +10,7 @@
  *                                     skip-read-repair, apply-older,
  *                                     no-anti-entropy, gc-early,
  *                                     serve-below-watermark, forget-promise,
- *                                     stamp-below-token
+ *                                     stamp-below-token, ack-wal-refused
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it.
@@ -37,6 +37,7 @@ static const struct {
 	{"gc-early", QR_BUG_GC_EARLY},
 	{"forget-promise", QR_BUG_FORGET_PROMISE},
 	{"stamp-below-token", QR_BUG_STAMP_BELOW_TOKEN},
+	{"ack-wal-refused", QR_BUG_ACK_WAL_REFUSED},
 };
 
 static int usage(const char *prog)

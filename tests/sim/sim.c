@@ -22,7 +22,9 @@
 
 #include "common/compiler.h"
 #include "common/rng.h"
+#include "core/auth.h"
 #include "core/core.h"
+#include "core/wire.h"
 #include "quorate/err.h"
 #include "sim/check.h"
 #include "sim/lincheck.h"
@@ -78,6 +80,15 @@ struct node {
 	uint64_t durable; /* records durable */
 	bool batch_inflight;
 	uint64_t hlc_seen; /* checker (f): highest HLC this incarnation */
+	/* Disk fault: while wal_err < 0 every append is refused with it
+	 * (QR_ENOSPC: full; QR_EIO) and the core is told, as the shard loop
+	 * tells it (qr_core_set_wal_error). Batches appended before still
+	 * become durable. */
+	int wal_err;
+	/* Checker (j): the version of every PUT / TOMBSTONE record
+	 * in log[0..durable), an open-addressing set (0: empty slot). */
+	uint64_t *dur_set;
+	uint64_t dur_cap, dur_n, dur_upto;
 };
 
 struct client {
@@ -116,6 +127,8 @@ struct sim {
 	const struct sim_options *opt;
 	struct sim_result *res;
 	struct qr_rng rng;
+	struct qr_rng disk_rng; /* disk faults: a stream of their own, so a
+				 * seed without one runs as it did before */
 	uint64_t now_us;
 	uint64_t seq;
 	uint64_t trace;
@@ -283,6 +296,9 @@ static void net_send(struct sim *s, int from, int to, uint8_t type,
 	}
 }
 
+static void sim_fail(struct sim *s, const char *checker, const char *fmt,
+		     ...);
+
 /* ---- the env the core sees ---------------------------------------------- */
 
 static uint64_t env_now_us(void *ctx)
@@ -304,6 +320,87 @@ static void env_pause(void *ctx)
 	nd->skew_ms++; /* waiting lets this node's wall clock move on */
 }
 
+/* ---- checker (j): an ack names a version durable in the acker's log --- */
+
+static uint64_t dur_key(struct qr_version v)
+{
+	uint64_t x = v.hlc ^ (uint64_t)v.node << 48;
+	return qr_splitmix64(&x) | 1; /* never 0 (the empty slot) */
+}
+
+static bool dur_has(const struct node *nd, uint64_t k)
+{
+	if (!nd->dur_cap)
+		return false;
+	for (uint64_t i = k & (nd->dur_cap - 1);; i = (i + 1) & (nd->dur_cap - 1)) {
+		if (nd->dur_set[i] == k)
+			return true;
+		if (!nd->dur_set[i])
+			return false;
+	}
+}
+
+static void dur_put(struct node *nd, uint64_t k)
+{
+	if (2 * (nd->dur_n + 1) > nd->dur_cap) {
+		uint64_t *old = nd->dur_set, ocap = nd->dur_cap;
+		nd->dur_cap = ocap ? ocap * 2 : 1024;
+		nd->dur_set = calloc(nd->dur_cap, sizeof(uint64_t));
+		QR_ASSERT(nd->dur_set);
+		nd->dur_n = 0;
+		for (uint64_t i = 0; i < ocap; i++)
+			if (old[i])
+				dur_put(nd, old[i]);
+		free(old);
+	}
+	uint64_t i = k & (nd->dur_cap - 1);
+	while (nd->dur_set[i] && nd->dur_set[i] != k)
+		i = (i + 1) & (nd->dur_cap - 1);
+	if (!nd->dur_set[i]) {
+		nd->dur_set[i] = k;
+		nd->dur_n++;
+	}
+}
+
+/* The log is durable up to nd->durable: remember its writes. */
+static void dur_advance(struct node *nd)
+{
+	for (; nd->dur_upto < nd->durable; nd->dur_upto++) {
+		const struct qr_wal_record *r = &nd->log[nd->dur_upto].r;
+		if (r->type == QR_WAL_PUT || r->type == QR_WAL_TOMBSTONE)
+			dur_put(nd, dur_key(r->version));
+	}
+}
+
+/*
+ * (j) A replica's REPLICATE_ACK or ACCEPTED (status OK) names a version
+ * (unique to one write or ballot) whose record is durable in its own log: R1, and what issue 12 item 5
+ * asks of a node whose WAL refuses writes (it must not ack them). Peer
+ * frames only (a node's acks to itself go through its loopback queue).
+ */
+static void check_acks_durable(struct sim *s, struct node *nd,
+			       const void *frame, size_t len)
+{
+	struct qr_frame_reader r;
+	struct qr_msg m;
+	if (len < QR_AUTH_TRAILER_BYTES ||
+	    qr_wire_frame_open(&r, frame, len - QR_AUTH_TRAILER_BYTES, 0x51,
+			       NULL) != 0)
+		return;
+	while (qr_wire_next(&r, &m) > 0) {
+		if ((m.type != QR_MSG_REPLICATE_ACK &&
+		     m.type != QR_MSG_ACCEPTED) ||
+		    m.status != 0)
+			continue;
+		if (!dur_has(nd, dur_key(m.version)))
+			sim_fail(s, "(j)",
+				 "node %u acked version %" PRIu64
+				 ".%u, which is not durable in its log%s",
+				 nd->id, m.version.hlc, m.version.node,
+				 nd->wal_err ? " (its WAL refuses writes)" : "");
+	}
+}
+
 static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		     const void *frame, size_t len)
 {
@@ -312,13 +409,17 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 	if (dst == QR_NODE_CLIENT)
 		net_send(s, nd->id, -1, EV_DELIVER_CLIENT, 0, client, frame,
 			 len);
-	else
+	else {
+		check_acks_durable(s, nd, frame, len);
 		net_send(s, nd->id, dst, EV_DELIVER_NODE, dst, 0, frame, len);
+	}
 }
 
 static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 {
 	struct node *nd = ctx;
+	if (nd->wal_err)
+		return nd->wal_err; /* disk full / failed: nothing appended */
 	if (nd->log_len == nd->log_cap) {
 		nd->log_cap = nd->log_cap ? nd->log_cap * 2 : 256;
 		nd->log = realloc(nd->log, nd->log_cap * sizeof(*nd->log));
@@ -329,7 +430,8 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	struct wal_rec *w = &nd->log[nd->log_len++];
 	w->r = *rec;
 	memcpy(w->key, rec->key, rec->key_len);
-	memcpy(w->value, rec->value, rec->value_len);
+	if (rec->value_len) /* value may be NULL then (UBSan: memcpy) */
+		memcpy(w->value, rec->value, rec->value_len);
 	w->r.key = NULL; /* set at replay: the array may move */
 	w->r.value = NULL;
 	return 0;
@@ -402,6 +504,8 @@ static void node_start(struct sim *s, struct node *nd)
 		max_hlc = QR_MAX(max_hlc, nd->log[i].r.version.hlc);
 	}
 	qr_core_recovered(nd->core, nd->log_len);
+	if (nd->wal_err)
+		qr_core_set_wal_error(nd->core, nd->wal_err); /* still full */
 	nd->up = true;
 	nd->batch_inflight = false;
 	nd->hlc_seen = qr_core_hlc(nd->core)->last;
@@ -872,6 +976,20 @@ static void fault_step(struct sim *s)
 		vlog(s, "clock node %u skew %" PRId64 "ms", nd->id,
 		     nd->skew_ms);
 	}
+	/* Disk full (or failed) on one node, or space back: its WAL
+	 * refuses appends and it must stop acking writes and say so (issue
+	 * 12 item 5; checker (j)). */
+	if (qr_rng_chance_ppm(&s->disk_rng, 80000)) {
+		struct node *nd =
+			&s->nodes[qr_rng_below(&s->disk_rng, (uint64_t)s->n)];
+		nd->wal_err = nd->wal_err ? 0
+			      : qr_rng_chance_ppm(&s->disk_rng, 250000)
+				      ? QR_EIO
+				      : QR_ENOSPC;
+		if (nd->up)
+			qr_core_set_wal_error(nd->core, nd->wal_err);
+		vlog(s, "disk node %u: %s", nd->id, qr_strerror(nd->wal_err));
+	}
 	ev_at(s, s->now_us + 5000 + qr_rng_below(&s->rng, 60000), EV_FAULT, 0,
 	      0, 0);
 }
@@ -880,6 +998,11 @@ static void faults_stop(struct sim *s)
 {
 	s->faults_on = false;
 	memset(s->blocked, 0, sizeof(s->blocked));
+	for (int i = 0; i < s->n; i++) {
+		s->nodes[i].wal_err = 0; /* space is back */
+		if (s->nodes[i].up)
+			qr_core_set_wal_error(s->nodes[i].core, 0);
+	}
 	for (int i = 0; i < s->n; i++)
 		if (!s->nodes[i].up) {
 			node_start(s, &s->nodes[i]);
@@ -1052,6 +1175,7 @@ static void handle(struct sim *s, struct event *e)
 			break; /* crashed meanwhile: that batch never landed */
 		nd->batch_inflight = false;
 		nd->durable = e->arg2;
+		dur_advance(nd);
 		qr_core_on_wal_durable(nd->core, e->arg2);
 		node_after(s, nd);
 		break;
@@ -1120,6 +1244,7 @@ static void setup(struct sim *s)
 	 * (i) models them exactly: no plain write touches them). Drawn from
 	 * a stream of its own so the other seeds' draws stay as they were. */
 	uint64_t cas_draw = opt_cas_draw(s->opt->seed);
+	qr_rng_seed(&s->disk_rng, s->opt->seed ^ 0x6469736b66756c6cull);
 	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
 			       : 0;
 	for (int k = 0; k < s->ncas; k++)
@@ -1247,6 +1372,7 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 					->tombstones_collected;
 		qr_core_destroy(s->nodes[i].core);
 		free(s->nodes[i].log);
+		free(s->nodes[i].dur_set);
 	}
 	check_fini(&s->check);
 	lin_fini(&s->lin);

@@ -51,6 +51,7 @@ static struct harness {
 	struct qr_wal_record clock_last[N], clock_durable[N];
 	uint8_t clock_floor[N][2][8];
 	uint64_t authentic[N]; /* env->authentic calls per node */
+	int wal_err[N]; /* a node's WAL refuses appends with this (disk full) */
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -104,6 +105,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 {
 	uint16_t id = *(uint16_t *)ctx;
+	if (h.wal_err[id])
+		return h.wal_err[id];
 	CU_ASSERT_EQUAL(rec->lsn, h.appended[id] + 1);
 	h.appended[id] = rec->lsn;
 	if (rec->type == QR_WAL_PUT || rec->type == QR_WAL_TOMBSTONE)
@@ -827,6 +830,120 @@ static void test_recover_clock_record_raises_hlc_above_ceiling(void)
 	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &rec), 0);
 	CU_ASSERT(qr_core_hlc(h.core[0])->last >= ceiling);
 	CU_ASSERT_EQUAL(qr_core_durable_lsn(h.core[0]), 1);
+	teardown();
+}
+
+/* Issue 12 item 3 (recover.c V4): a logged write whose version is beyond
+ * the logged ceiling and our wall clock + max_offset (forged before frames
+ * were authenticated, or corrupt) is refused by name, not adopted: the HLC
+ * and the store are unchanged; the next, sane record is taken. */
+static void test_regression_recover_refuses_version_beyond_ceiling(void)
+{
+	setup();
+	static const uint8_t zero = 0;
+	uint64_t ceil_ms = 1700000000000ull + 300;
+	struct qr_wal_record clock = {
+		.lsn = 1,
+		.type = QR_WAL_CLOCK,
+		.version = {QR_HLC_MAKE(ceil_ms, 0), 0},
+		.key = &zero,
+		.key_len = 1,
+	};
+	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &clock), 0);
+	uint64_t hlc0 = qr_core_hlc(h.core[0])->last;
+	uint32_t p = qr_placement_partition(&h.pl, KEY, strlen(KEY));
+	struct qr_wal_record put = {
+		.lsn = 2,
+		.type = QR_WAL_PUT,
+		.partition = p,
+		/* 86,399,900 ms ahead, as in the issue */
+		.version = {QR_HLC_MAKE(ceil_ms + 86399900ull, 0), 1},
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+		.value = (const uint8_t *)"forged",
+		.value_len = 6,
+	};
+	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &put), QR_ECLOCK);
+	const char *msg = qr_core_recover_message(h.core[0]);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "record lsn 2 (PUT"));
+	CU_ASSERT_EQUAL(qr_core_hlc(h.core[0])->last, hlc0);
+	struct qr_store_view v;
+	CU_ASSERT_FALSE(stored(0, KEY, &v));
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->recover_refused, 1);
+	/* Just inside the bound (ceiling + max_offset): taken. */
+	put.lsn = 3;
+	put.version.hlc = QR_HLC_MAKE(ceil_ms + 500, 0);
+	put.value = (const uint8_t *)"sane";
+	put.value_len = 4;
+	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &put), 0);
+	CU_ASSERT_STRING_EQUAL(qr_core_recover_message(h.core[0]), "");
+	CU_ASSERT_TRUE(stored(0, KEY, &v));
+	CU_ASSERT_EQUAL(v.version.hlc, put.version.hlc);
+	/* A promise is bounded the same way. */
+	uint64_t hlc1 = qr_core_hlc(h.core[0])->last;
+	put.lsn = 4;
+	put.type = QR_WAL_PROMISE;
+	put.value_len = 0;
+	put.version.hlc = QR_HLC_MAKE(ceil_ms + 10000, 0);
+	CU_ASSERT_EQUAL(qr_core_recover(h.core[0], &put), QR_ECLOCK);
+	CU_ASSERT_EQUAL(qr_core_hlc(h.core[0])->last, hlc1);
+	teardown();
+}
+
+/* Issue 12 item 5: a replica whose WAL refuses writes (disk full) says so
+ * in its heartbeats; peers keep it UP for reads but do not count it for
+ * W: a QUORUM write through another node succeeds on the other two and
+ * leaves a hint, an ALL write is answered NO_SPACE at once, a write it
+ * coordinates itself is answered NO_SPACE, reads are served; nothing is
+ * logged there meanwhile. When the condition clears, the hint lands. */
+static void test_wal_refusing_node_serves_reads_not_writes(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int x = (c + 1) % N; /* the node whose disk fills */
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "before");
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	h.wal_err[x] = QR_ENOSPC;
+	qr_core_set_wal_error(h.core[x], QR_ENOSPC);
+	CU_ASSERT_EQUAL(qr_core_wal_error(h.core[x]), QR_ENOSPC);
+	flush_all();
+	settle(); /* its heartbeat says NO_WRITES */
+	CU_ASSERT_TRUE(qr_core_detector(h.core[c])->peers[x].writes_refused);
+	CU_ASSERT_EQUAL(qr_detector_state(qr_core_detector(h.core[c]), x),
+			QR_PEER_UP);
+	uint64_t logged = h.data_logged[x];
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ALL, KEY, "all");
+	CU_ASSERT_EQUAL(reply_status(2), QR_ENOSPC); /* at once */
+	client_req(c, 3, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "quorum");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(3), 0);
+	client_req(x, 4, QR_OP_PUT, QR_LEVEL_ONE, "other-key", "v");
+	CU_ASSERT_EQUAL(reply_status(4), QR_ENOSPC);
+	/* A REPLICATE reaching it anyway is refused, with the reason. */
+	CU_ASSERT_EQUAL(h.data_logged[x], logged);
+	client_req(x, 5, QR_OP_GET, QR_LEVEL_ONE, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(5), 0); /* reads served */
+	client_req(x, 6, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(6), 0);
+	CU_ASSERT_EQUAL(find_reply(6)->value_len, 6); /* "quorum" */
+	/* Space is back: the node says so and the hint is delivered. */
+	h.wal_err[x] = 0;
+	qr_core_set_wal_error(h.core[x], 0);
+	flush_all();
+	advance(200000);
+	settle();
+	CU_ASSERT_FALSE(qr_core_detector(h.core[c])->peers[x].writes_refused);
+	struct qr_store_view v;
+	CU_ASSERT_TRUE(stored(x, KEY, &v));
+	CU_ASSERT_EQUAL(v.value_len, 6);
+	CU_ASSERT_EQUAL(memcmp(v.value, "quorum", 6), 0);
+	client_req(c, 7, QR_OP_PUT, QR_LEVEL_ALL, KEY, "after");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(7), 0);
 	teardown();
 }
 
@@ -1565,11 +1682,14 @@ static void test_ae_request_runs_a_pass(void)
 static void test_recover_rebuilds_store_and_raises_hlc(void)
 {
 	setup();
+	/* 400 ms ahead of our wall clock (within max_offset: recover.c V4
+	 * refuses a version further ahead than that, such as the 1.8e12 ms
+	 * this test used before issue 12). */
 	struct qr_wal_record rec = {
 		.lsn = 5,
 		.type = QR_WAL_PUT,
 		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
-		.version = {.hlc = QR_HLC_MAKE(1800000000000ull, 3), .node = 1},
+		.version = {.hlc = QR_HLC_MAKE(1700000000000ull + 400, 3), .node = 1},
 		.key = KEY,
 		.key_len = (uint8_t)strlen(KEY),
 		.value = "recovered",
@@ -2667,6 +2787,11 @@ int main(void)
 		 test_write_waits_for_hlc_ceiling},
 		{"recovered clock record raises the HLC above the ceiling",
 		 test_recover_clock_record_raises_hlc_above_ceiling},
+		{"regression (issue 12 item 3): recovery refuses a version "
+		 "beyond the ceiling",
+		 test_regression_recover_refuses_version_beyond_ceiling},
+		{"a node whose WAL refuses writes serves reads, not writes",
+		 test_wal_refusing_node_serves_reads_not_writes},
 		{"regression: UNAVAILABLE retry then duplicate",
 		 test_regression_unavailable_retry_then_duplicate},
 		{"regression: dedupe keeps an in-flight entry",

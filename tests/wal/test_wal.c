@@ -7,6 +7,10 @@
  * hand-built images.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -845,6 +849,77 @@ static void test_snapshot_keeps_clock_ceiling(void)
 	wt_rmdir(dir);
 }
 
+/*
+ * Issue 12 item 5: the next segment cannot be preallocated (a 4 MiB tmpfs
+ * filled up while the current segment still has room). The WAL says
+ * NO_SPACE with errno ENOSPC (not a sticky EIO), appends past the current
+ * segment wait, nothing is durable that is not written; once space
+ * returns the segment is retried and every record becomes durable and is
+ * recovered. Needs root (mount); skipped without.
+ */
+static void test_spare_enospc_retried(void)
+{
+	char *dir = wt_tmpdir();
+	if (mount("qr-wal-test", dir, "tmpfs", 0, "size=4m") != 0) {
+		fprintf(stderr, "  (skipped: no tmpfs mount: %s)\n",
+			strerror(errno));
+		wt_rmdir(dir);
+		return;
+	}
+	struct qr_wal *w = open_wal(dir, 1, NULL); /* 1 MiB segments */
+	for (int i = 0; i < 100 && qr_wal_stats(w)->segments_created < 2; i++)
+		qr_wal_poll(w, qr_clock_mono_us()); /* the spare is ready */
+	/* Fill what is left. */
+	char filler[QR_PATH_BYTES_MAX];
+	wt_path(filler, sizeof(filler), dir, "filler");
+	int fd = open(filler, O_WRONLY | O_CREAT, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	static char zeros[64 << 10];
+	while (write(fd, zeros, sizeof(zeros)) > 0)
+		;
+	close(fd);
+	struct wt_rec g;
+	uint64_t lsn = 1, deadline = qr_clock_mono_us() + 10000000u;
+	int eno = 0;
+	while (qr_wal_health(w, &eno) == 0 && qr_clock_mono_us() < deadline) {
+		wt_gen(&g, lsn, WT_KEYS_DEFAULT, VMAX);
+		if (qr_wal_append(w, &g.r) == 0)
+			lsn++;
+		qr_wal_poll(w, qr_clock_mono_us());
+	}
+	CU_ASSERT_EQUAL_FATAL(qr_wal_health(w, &eno), QR_ENOSPC);
+	CU_ASSERT_EQUAL(eno, ENOSPC);
+	CU_ASSERT_EQUAL(qr_wal_error(w), 0); /* not sticky */
+	CU_ASSERT(qr_wal_stats(w)->spare_failures >= 1);
+	/* Appends go on until the current segment is full, then wait. */
+	for (int i = 0; i < 20000 && !qr_wal_stats(w)->segment_waits; i++) {
+		wt_gen(&g, lsn, WT_KEYS_DEFAULT, VMAX);
+		if (qr_wal_append(w, &g.r) == 0)
+			lsn++;
+		qr_wal_poll(w, qr_clock_mono_us());
+	}
+	uint64_t last = lsn - 1;
+	CU_ASSERT(qr_wal_durable_lsn(w) < last);
+	CU_ASSERT(qr_wal_stats(w)->segment_waits > 0);
+	/* Space returns: retried within QR_WAL_SPARE_RETRY_US. */
+	CU_ASSERT_EQUAL(unlink(filler), 0);
+	deadline = qr_clock_mono_us() + 5000000u;
+	while ((qr_wal_health(w, NULL) || qr_wal_durable_lsn(w) < last) &&
+	       qr_clock_mono_us() < deadline)
+		qr_wal_poll(w, qr_clock_mono_us());
+	CU_ASSERT_EQUAL(qr_wal_health(w, NULL), 0);
+	CU_ASSERT_EQUAL(qr_wal_durable_lsn(w), last);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct wt_table t;
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(recover(dir, &t, NULL, &st), 0);
+	CU_ASSERT_EQUAL(st.last_lsn, last);
+	CU_ASSERT_EQUAL(t.bad, 0);
+	wt_table_free(&t);
+	CU_ASSERT_EQUAL(umount(dir), 0);
+	wt_rmdir(dir);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -873,6 +948,8 @@ int main(void)
 		  test_snapshot_keeps_hints },
 		{ "data directory bound to its cluster and node (issue 13)",
 		  test_data_dir_bound_to_cluster_and_node },
+		{ "next segment ENOSPC: NO_SPACE, retried (issue 12)",
+		  test_spare_enospc_retried },
 		{ NULL, NULL },
 	};
 	return qr_unit_main("wal", cases);
