@@ -24,6 +24,9 @@ enum qr_bug {
 	QR_BUG_GC_EARLY = 1u << 4, /* tombstones collected after the grace
 				    * without waiting for every replica */
 	QR_BUG_FORGET_PROMISE = 1u << 5, /* CASPaxos acceptor ignores promises */
+	QR_BUG_LINGER_NO_HINT = 1u << 9, /* an answered write's linger ends
+					  * without hinting the replicas that
+					  * did not acknowledge it */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

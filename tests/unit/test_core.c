@@ -1000,6 +1000,41 @@ static void test_hinted_handoff_delivers_missed_write(void)
 	teardown();
 }
 
+/* W4: an answered write is not retransmitted, even to a replica that is up
+ * and reachable again; its linger ends with a hint for the silent replica,
+ * and the hint replay delivers the write. */
+static void test_answered_write_not_retransmitted_silent_replica_hinted(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N;
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits, hints0 = st->hints_created;
+	h.cut[c][r] = true; /* r misses the REPLICATE */
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "late");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	h.cut[c][r] = false; /* r is reachable again, and up */
+	advance(3000);	     /* past the RTO (1 ms), within the linger (4) */
+	struct qr_store_view sv;
+	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	CU_ASSERT_FALSE(stored(r, KEY, &sv)); /* nothing was resent */
+	CU_ASSERT_EQUAL(st->hints_created, hints0);
+	advance(2000); /* linger over: the slot is freed, r hinted */
+	CU_ASSERT_EQUAL(st->hints_created, hints0 + 1);
+	CU_ASSERT_EQUAL(st->hint_records[r], 1);
+	for (int k = 0; k < 5; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT(stored(r, KEY, &sv));
+	CU_ASSERT_NSTRING_EQUAL(sv.value, "late", 4);
+	CU_ASSERT_EQUAL(st->hint_records[r], 0);
+	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	teardown();
+}
+
 static void client_get_token(int node, uint64_t req_id, uint8_t level,
 			     uint64_t tok, uint8_t flags, uint32_t deadline_us)
 {
@@ -1614,6 +1649,9 @@ int main(void)
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
 		 test_hinted_handoff_delivers_missed_write},
+		{"an answered write is not retransmitted; the silent replica "
+		 "is hinted",
+		 test_answered_write_not_retransmitted_silent_replica_hinted},
 		{"a token read never goes back: STALE, then served",
 		 test_token_read_never_goes_back},
 		{"restart holds closed timestamps until the hand-off",
