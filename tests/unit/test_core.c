@@ -32,6 +32,8 @@ struct reply {
 	uint8_t answered;
 	uint16_t value_len;
 	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint64_t client; /* the driver's id it was sent to */
+	int frame;	 /* index of the client frame it came in */
 };
 
 static struct harness {
@@ -45,6 +47,7 @@ static struct harness {
 	bool cut[N][N]; /* [from][to]: frames dropped */
 	struct reply replies[64];
 	int nreplies;
+	int client_frames; /* frames sent to clients */
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -66,8 +69,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		     const void *frame, size_t len)
 {
 	uint16_t src = *(uint16_t *)ctx;
-	(void)client;
 	if (dst == QR_NODE_CLIENT) {
+		h.client_frames++;
 		struct qr_frame_reader r;
 		struct qr_msg m;
 		CU_ASSERT_FATAL(
@@ -82,6 +85,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 			rp->answered = m.answered;
 			rp->value_len = m.value_len;
 			memcpy(rp->value, m.value, m.value_len);
+			rp->client = client;
+			rp->frame = h.client_frames;
 		}
 		return;
 	}
@@ -233,8 +238,21 @@ static int coordinator_of(const char *key)
 	return qr_placement_replicas(&h.pl, p)[0];
 }
 
+static void client_req_from(uint64_t client, int node, uint64_t req_id,
+			    uint8_t op, uint8_t level, const char *key,
+			    const char *value, bool flush);
+
 static void client_req(int node, uint64_t req_id, uint8_t op, uint8_t level,
 		       const char *key, const char *value)
+{
+	client_req_from(99, node, req_id, op, level, key, value, true);
+}
+
+/* A client request from the driver's client id `client`; flush: end the
+ * event as a driver does (false: more of the same burst follow). */
+static void client_req_from(uint64_t client, int node, uint64_t req_id,
+			    uint8_t op, uint8_t level, const char *key,
+			    const char *value, bool flush)
 {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
@@ -256,8 +274,9 @@ static void client_req(int node, uint64_t req_id, uint8_t op, uint8_t level,
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	size_t len = qr_wire_frame_end(&w);
-	qr_core_on_frame(h.core[node], 99, buf, len);
-	flush_all();
+	qr_core_on_frame(h.core[node], client, buf, len);
+	if (flush)
+		flush_all();
 }
 
 static const struct reply *find_reply(uint64_t req_id)
@@ -724,6 +743,7 @@ static void test_bad_level_and_wrong_shard_rejected(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 1, buf, qr_wire_frame_end(&w));
+	flush_all(); /* replies leave at the flush, as in every driver */
 	CU_ASSERT_EQUAL(reply_status(1), QR_EINVAL);
 	teardown();
 }
@@ -1032,6 +1052,43 @@ static void test_answered_write_not_retransmitted_silent_replica_hinted(void)
 	CU_ASSERT_NSTRING_EQUAL(sv.value, "late", 4);
 	CU_ASSERT_EQUAL(st->hint_records[r], 0);
 	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	teardown();
+}
+
+/* O4: replies to one client in one burst share a frame; replies to two
+ * clients never do. */
+static void test_client_replies_coalesced_per_client(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	h.client_frames = 0;
+	for (uint64_t i = 1; i <= 3; i++)
+		client_req_from(98, c, i, QR_OP_PUT, QR_LEVEL_QUORUM, KEY,
+				"v", false);
+	client_req_from(97, c, 4, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "w", false);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(h.nreplies, 4);
+	for (int i = 0; i < 4; i++) {
+		const struct reply *r = &h.replies[i];
+		CU_ASSERT_EQUAL(r->status, 0);
+		CU_ASSERT_EQUAL(r->client, r->req_id == 4 ? 97u : 98u);
+	}
+	CU_ASSERT_EQUAL(h.client_frames, 2); /* one per client */
+	CU_ASSERT_EQUAL(find_reply(1)->frame, find_reply(3)->frame);
+	CU_ASSERT_NOT_EQUAL(find_reply(1)->frame, find_reply(4)->frame);
+	/* More open clients than frames: the oldest is sent early. */
+	h.client_frames = 0;
+	h.nreplies = 0;
+	for (uint64_t i = 0; i < 20; i++)
+		client_req_from(200 + i, c, 100 + i, QR_OP_PUT,
+				QR_LEVEL_QUORUM, KEY, "x", false);
+	settle();
+	CU_ASSERT_EQUAL(h.nreplies, 20);
+	CU_ASSERT_EQUAL(h.client_frames, 20);
+	for (int i = 0; i < h.nreplies; i++)
+		CU_ASSERT_EQUAL(h.replies[i].client,
+				200 + (h.replies[i].req_id - 100));
 	teardown();
 }
 
@@ -1649,6 +1706,8 @@ int main(void)
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
 		 test_hinted_handoff_delivers_missed_write},
+		{"client replies coalesced per client",
+		 test_client_replies_coalesced_per_client},
 		{"an answered write is not retransmitted; the silent replica "
 		 "is hinted",
 		 test_answered_write_not_retransmitted_silent_replica_hinted},
