@@ -11,7 +11,7 @@
  *  W2. Nothing of a parked write is sent before its ceiling is durable.
  *  W3. Hints never count toward W; level ANY is the one exception, answered
  *      once its hints are durable in our WAL (hints.c).
- *  W4. Retransmission is for reaching W: once a write is answered nothing is
+ *  W5. Retransmission is for reaching W: once a write is answered nothing is
  *      resent to a replica (a slow one is most often just queueing, and a
  *      resend doubles its work). The linger waits for the stragglers' acks;
  *      at its end qc_req_free hands those still missing to hints (T4),
@@ -147,7 +147,7 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 
 /* Retransmit to the replicas that have not acknowledged (not DOWN). A
  * parked write has sent nothing: ask for the ceiling again (logging it may
- * have failed). An answered write is not retransmitted (W4): it waits out
+ * have failed). An answered write is not retransmitted (W5): it waits out
  * its linger, then qc_req_free hints whoever is still missing. */
 void qc_write_timer(struct qr_core *c, struct req *q)
 {

@@ -1020,7 +1020,7 @@ static void test_hinted_handoff_delivers_missed_write(void)
 	teardown();
 }
 
-/* W4: an answered write is not retransmitted, even to a replica that is up
+/* W5: an answered write is not retransmitted, even to a replica that is up
  * and reachable again; its linger ends with a hint for the silent replica,
  * and the hint replay delivers the write. */
 static void test_answered_write_not_retransmitted_silent_replica_hinted(void)
