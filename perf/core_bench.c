@@ -16,9 +16,11 @@
  * bench checks the cores counted no duplicate and no retransmission.
  *
  * Usage: core-bench [--ops N] [--runs R] [--outstanding K] [--keys K]
- *                   [--value-bytes B] [--check FILE [--factor F]]
+ *                   [--value-bytes B] [--auth mac|none]
+ *                   [--check FILE [--factor F]]
+ * --auth: peer frames authenticated (the default, src/core/auth.h) or not.
  *
- * --check FILE: the regression guard (tests/meson.build, suite perf-guard).
+ * --check FILE: the regression guard (perf/meson.build, suite perf-guard).
  * FILE holds "write_ns N" (the figure measured in a release build, see
  * perf/README.md); exit 1 when the median quorum write costs more than
  * F x N (default 3), 77 when the build is not one to judge (see below).
@@ -29,9 +31,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "core/core.h"
+
+static uint8_t bench_auth; /* --auth: enum qr_auth_mode */
 #include "quorate/err.h"
 
 #define NODES	 3
@@ -133,6 +138,10 @@ static void setup(struct bench *b, uint32_t keys)
 		qr_core_config_defaults(&cfg);
 		cfg.node_id = i;
 		cfg.cluster_id = 1;
+		static struct qr_secret test_secret;
+		qr_secret_for_tests(&test_secret);
+		cfg.secret = &test_secret;
+		cfg.auth = bench_auth;
 		cfg.placement = &b->pl;
 		cfg.keys_max = keys * 2;
 		cfg.requests_max = 8192;
@@ -222,13 +231,6 @@ static void drain(struct bench *b)
 	}
 }
 
-static double cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /* ops requests of type op, `outstanding` injected per round; returns CPU
  * ns per op, client frame building excluded. */
 static double run(struct bench *b, uint64_t ops, uint32_t keys,
@@ -240,7 +242,7 @@ static double run(struct bench *b, uint64_t ops, uint32_t keys,
 	while (sent < ops) {
 		uint32_t n = ops - sent < CHUNK ? (uint32_t)(ops - sent) : CHUNK;
 		build_chunk(b, sent, n, keys, op, value_bytes);
-		double t0 = cpu_ns();
+		double t0 = (double)qr_clock_cpu_ns();
 		for (uint32_t i = 0; i < n;) {
 			for (uint32_t j = 0; j < outstanding && i < n; j++, i++)
 				qr_core_on_frame(b->core[b->req_coord[i]], 1,
@@ -254,7 +256,7 @@ static double run(struct bench *b, uint64_t ops, uint32_t keys,
 				for (int c = 0; c < NODES; c++)
 					qr_core_tick(b->core[c]);
 		}
-		timed += cpu_ns() - t0;
+		timed += (double)qr_clock_cpu_ns() - t0;
 		sent += n;
 	}
 	if (b->replies != ops || b->reply_errors) {
@@ -340,6 +342,7 @@ static const char *unjudged_build(void)
 
 int main(int argc, char **argv)
 {
+	bench_auth = QR_AUTH_MAC;
 	uint64_t ops = 200000;
 	int runs = 5;
 	uint32_t outstanding = 64, keys = 50000;
@@ -361,6 +364,9 @@ int main(int argc, char **argv)
 			check = argv[i + 1];
 		else if (!strcmp(argv[i], "--factor"))
 			factor = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--auth"))
+			bench_auth = strcmp(argv[i + 1], "none") ? QR_AUTH_MAC
+								 : QR_AUTH_NONE;
 		else {
 			fprintf(stderr, "usage: core-bench [--ops N] [--runs R]"
 					" [--outstanding K] [--keys K]"

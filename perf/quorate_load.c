@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "quorate/client.h"
 #include "quorate/err.h"
 
@@ -41,13 +42,6 @@ static uint64_t ops_max;
 static enum qr_consistency level = QR_CONSISTENCY_QUORUM;
 static volatile int stop;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void *run(void *arg)
 {
 	struct worker *w = arg;
@@ -67,7 +61,7 @@ static void *run(void *arg)
 		int kl = snprintf(key, sizeof(key), "load-%" PRIu64,
 				  x % (uint64_t)keys);
 		int pick = (int)((x >> 32) % 100);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = qr_clock_mono_ns();
 		int rc;
 		if (pick < mix_get)
 			rc = qr_client_get(w->c, key, (size_t)kl, &o, &r);
@@ -76,7 +70,7 @@ static void *run(void *arg)
 					   (size_t)value_bytes, &o, &r);
 		else
 			rc = qr_client_del(w->c, key, (size_t)kl, &o, &r);
-		uint64_t us = (now_ns() - t0) / 1000;
+		uint64_t us = (qr_clock_mono_ns() - t0) / 1000;
 		w->ops++;
 		if (rc == 0 || rc == QR_ENOTFOUND) {
 			w->ok++;
@@ -162,7 +156,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	uint64_t t0 = now_ns();
+	uint64_t t0 = qr_clock_mono_ns();
 	for (int i = 0; i < threads; i++)
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	if (!ops_max) {
@@ -174,7 +168,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < threads; i++)
 		pthread_join(w[i].t, NULL);
-	double el = (double)(now_ns() - t0) / 1e9;
+	double el = (double)(qr_clock_mono_ns() - t0) / 1e9;
 	uint64_t ops = 0, ok = 0, nlat = 0, err_by[32] = {0};
 	for (int i = 0; i < threads; i++) {
 		ops += w[i].ops;

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cluster.h"
 #include "common/rng.h"
 #include "core/placement.h"
@@ -40,13 +41,6 @@ struct pending {
 	uint64_t sent_ns;
 	uint64_t acked_at_send; /* newest acked write hlc when a read left */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int send_req(int fd, const struct qr_cluster *cl, int node,
 		    uint16_t shard, uint64_t req_id, uint8_t op,
@@ -142,15 +136,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct qr_rng rng;
-	qr_rng_seed(&rng, (uint64_t)now_ns());
+	qr_rng_seed(&rng, (uint64_t)qr_clock_mono_ns());
 	static struct pending pend[INFLIGHT_MAX];
 	uint64_t req = 1, acked_hlc = 0, writes_ok = 0, writes_err = 0;
 	uint64_t reads = 0, stale = 0, reads_err = 0, lost = 0;
-	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(seconds * 1e9);
+	uint64_t t0 = qr_clock_mono_ns(), end = t0 + (uint64_t)(seconds * 1e9);
 	uint64_t next_write = t0, next_read = t0 + 200000000; /* let a write land */
 	uint64_t write_gap = (uint64_t)(1e9 / rate);
-	while (now_ns() < end + 600000000ull) {
-		uint64_t now = now_ns();
+	while (qr_clock_mono_ns() < end + 600000000ull) {
+		uint64_t now = qr_clock_mono_ns();
 		if (now < end && now >= next_write) {
 			char v[32];
 			snprintf(v, sizeof(v), "w%" PRIu64, req);

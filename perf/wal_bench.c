@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "quorate/err.h"
+#include "quorate/limits.h"
 #include "wal/wal.h"
 
 #define LAT_MAX (16u << 20) /* latencies kept per run */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t qr_min_u64(uint64_t a, uint64_t b)
 {
@@ -151,13 +147,13 @@ static int run_wal(const struct opts *o)
 	uint64_t *t_app = calloc(o->outstanding, sizeof(uint64_t));
 	uint32_t *lat = malloc(LAT_MAX * sizeof(uint32_t));
 	uint64_t nlat = 0, next = 1, durable = 0, busy = 0;
-	uint64_t t0 = now_ns(), warm = t0 + 200000000ull, t_meas = 0;
+	uint64_t t0 = qr_clock_mono_ns(), warm = t0 + 200000000ull, t_meas = 0;
 	uint64_t end = warm + (uint64_t)(o->seconds * 1e9), acked0 = 0;
 	struct qr_wal_record r;
 	struct qr_wal_snapshot_source empty = { NULL, 1, empty_for_each };
 	uint64_t snap_next = (uint64_t)o->snapshot_mib << 20;
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = qr_clock_mono_ns();
 		if (now >= end)
 			break;
 		if (o->snapshot_mib && qr_wal_snapshot_active(w)) {
@@ -194,7 +190,7 @@ static int run_wal(const struct opts *o)
 		}
 		uint64_t d = qr_wal_poll(w, now / 1000);
 		if (d > durable) {
-			uint64_t t = now_ns();
+			uint64_t t = qr_clock_mono_ns();
 			for (uint64_t l = durable + 1; l <= d; l++)
 				if (t_meas && nlat < LAT_MAX)
 					lat[nlat++] = (uint32_t)qr_min_u64(
@@ -207,7 +203,7 @@ static int run_wal(const struct opts *o)
 			return 1;
 		}
 	}
-	double secs = (now_ns() - t_meas) / 1e9;
+	double secs = (qr_clock_mono_ns() - t_meas) / 1e9;
 	double rate = (durable - acked0) / secs;
 	const struct qr_wal_stats s = *qr_wal_stats(w);
 	bool direct = qr_wal_direct(w);
@@ -241,9 +237,13 @@ static int run_wal(const struct opts *o)
 
 static int run_baseline(const struct opts *o)
 {
-	char path[600];
+	char path[QR_PATH_BYTES_MAX];
 	static uint8_t buf[65536];
-	snprintf(path, sizeof(path), "%s/baseline.dat", o->dir);
+	int l = snprintf(path, sizeof(path), "%s/baseline.dat", o->dir);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		fprintf(stderr, "wal-bench: %s: path too long\n", o->dir);
+		return 1;
+	}
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0 || posix_fallocate(fd, 0, 256 << 20)) {
 		perror(path);
@@ -253,22 +253,22 @@ static int run_baseline(const struct opts *o)
 	uint32_t *lat = malloc(LAT_MAX * sizeof(uint32_t));
 	uint32_t *sync_lat = malloc(LAT_MAX * sizeof(uint32_t));
 	uint64_t n = 0, off = 0;
-	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(o->seconds * 1e9);
+	uint64_t t0 = qr_clock_mono_ns(), end = t0 + (uint64_t)(o->seconds * 1e9);
 	memset(buf, 0xab, sizeof(buf));
-	while (now_ns() < end && n < LAT_MAX) {
-		uint64_t a = now_ns();
+	while (qr_clock_mono_ns() < end && n < LAT_MAX) {
+		uint64_t a = qr_clock_mono_ns();
 		if (pwrite(fd, buf, o->size, (off_t)off) != (ssize_t)o->size)
 			return 1;
-		uint64_t b = now_ns();
+		uint64_t b = qr_clock_mono_ns();
 		if (fdatasync(fd))
 			return 1;
-		uint64_t c = now_ns();
+		uint64_t c = qr_clock_mono_ns();
 		lat[n] = (uint32_t)(c - a);
 		sync_lat[n] = (uint32_t)(c - b);
 		n++;
 		off = (off + o->size) % (256u << 20);
 	}
-	double secs = (now_ns() - t0) / 1e9;
+	double secs = (qr_clock_mono_ns() - t0) / 1e9;
 	double p50, p99, p999, s50, s99, s999;
 	pct(lat, n, &p50, &p99, &p999);
 	pct(sync_lat, n, &s50, &s99, &s999);
@@ -309,7 +309,7 @@ static int run_recover(const struct opts *o, double gib)
 		if (qr_wal_append(w, &r) == 0)
 			lsn++;
 		else
-			qr_wal_poll(w, now_ns() / 1000);
+			qr_wal_poll(w, qr_clock_mono_ns() / 1000);
 	}
 	qr_wal_close(w, NULL);
 	sync();
@@ -364,11 +364,13 @@ static uint64_t dir_bytes(const char *dir)
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	uint64_t sum = 0;
-	char p[700];
+	char p[QR_PATH_BYTES_MAX];
 	while (d && (e = readdir(d))) {
 		struct stat st;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (e->d_name[0] != '.' && stat(p, &st) == 0)
+		int l = snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		bool fits = l >= 0 && (size_t)l < sizeof(p);
+		/* A path too long to name cannot be stat()ed: not counted. */
+		if (fits && e->d_name[0] != '.' && stat(p, &st) == 0)
 			sum += (uint64_t)st.st_blocks * 512;
 	}
 	if (d)
@@ -388,10 +390,10 @@ static int run_soak(const struct opts *o, double seconds)
 	cfg.segment_bytes = 16 << 20;
 	if (qr_wal_open(&cfg, &w))
 		return 1;
-	uint64_t t0 = now_ns(), next_print = t0, lsn = 1, max_disk = 0;
+	uint64_t t0 = qr_clock_mono_ns(), next_print = t0, lsn = 1, max_disk = 0;
 	uint64_t end = t0 + (uint64_t)(seconds * 1e9), snap_at = 0;
 	struct qr_wal_record r;
-	while (now_ns() < end) {
+	while (qr_clock_mono_ns() < end) {
 		for (int i = 0; i < 64; i++) {
 			gen(&r, lsn, 256, o->keys, key, value);
 			if (qr_wal_append(w, &r))
@@ -399,7 +401,7 @@ static int run_soak(const struct opts *o, double seconds)
 			t.lsn[(lsn * 2654435761u) % o->keys] = lsn;
 			lsn++;
 		}
-		qr_wal_poll(w, now_ns() / 1000);
+		qr_wal_poll(w, qr_clock_mono_ns() / 1000);
 		/* a snapshot per 64 MiB of log */
 		const struct qr_wal_stats *s = qr_wal_stats(w);
 		if (!qr_wal_snapshot_active(w) &&
@@ -412,7 +414,7 @@ static int run_soak(const struct opts *o, double seconds)
 			fprintf(stderr, "snapshot failed\n");
 			return 1;
 		}
-		uint64_t now = now_ns();
+		uint64_t now = qr_clock_mono_ns();
 		if (now >= next_print) {
 			uint64_t du = dir_bytes(o->dir);
 			if (du > max_disk)

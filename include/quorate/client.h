@@ -27,7 +27,9 @@
  * Session tokens: the handle keeps the highest version (HLC) it has seen in
  * any reply and, when sessions are on (the default) and a request gives no
  * min_version, sends it as the request's min_version. Writes are then
- * stamped above everything the session has seen.
+ * stamped above everything the session has seen, or answered CLOCK_AHEAD
+ * when the coordinator's clock is too far behind the token to wait for
+ * within the deadline (docs/protocol.md, "Versions and clocks").
  *
  * Thread safety: a handle is NOT thread-safe. Use one handle per thread
  * (handles share nothing, so that is cheap and scales).

@@ -35,14 +35,15 @@
 	X(EFULL, -23, "FULL")                                                  \
 	X(ECONFIG, -24, "CONFIG")                                              \
 	X(EWRONG_SHARD, -25, "WRONG_SHARD")                                    \
-	X(ENODE, -26, "BAD_NODE")
+	X(ENODE, -26, "BAD_NODE")                                              \
+	X(EDATADIR, -27, "DATA_DIR_MISMATCH")
 
 enum qr_err {
 #define QR_ERR_ENUM(name, value, text) QR_##name = (value),
 	QR_ERR_LIST(QR_ERR_ENUM)
 #undef QR_ERR_ENUM
 		QR_ERR_MIN =
-			QR_ENODE, /* most negative code; keep last-in-list */
+			QR_EDATADIR, /* most negative code; keep last-in-list */
 };
 
 /* Stable upper-case name of a code ("UNAVAILABLE"); "UNKNOWN_ERROR" else. */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/cluster.h"
 #include "common/histogram.h"
 #include "common/rng.h"
@@ -98,7 +99,6 @@ struct bench_worker {
 	struct bench_progress pub;
 };
 
-uint64_t bench_now_ns(void);
 /* Thread body: runs one phase (populate or measure); fills w->st. */
 void *bench_worker_main(void *arg);
 /* Merge a into acc (histograms and counters). */

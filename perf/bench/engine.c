@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "bench.h"
 #include "core/wire.h"
 #include "quorate/err.h"
@@ -59,13 +60,6 @@ struct engine {
 	uint8_t frame[BENCH_BURST][QR_FRAME_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
 };
-
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void bench_key(char *buf, unsigned key_bytes, uint64_t k)
 {
@@ -291,7 +285,7 @@ static void run(struct engine *e)
 	}
 	struct bench_pkt rx[BENCH_BURST];
 	for (;;) {
-		uint64_t now = bench_now_ns();
+		uint64_t now = qr_clock_mono_ns();
 		bool issuing = c->populate ? e->populate_next < c->keys
 					   : now < e->end_ns;
 		if (!issuing && (!e->t.used || now >= drain_end))
@@ -305,7 +299,7 @@ static void run(struct engine *e)
 				on_datagram(e, &rx[i], now);
 			if (n < BENCH_BURST)
 				break;
-			now = bench_now_ns();
+			now = qr_clock_mono_ns();
 		}
 		/* 2. timeouts, oldest first */
 		struct bench_req *old;

@@ -26,6 +26,7 @@
 #include "core/wire.h"
 #include "net/packet.h"
 #include "quorate/err.h"
+#include "quorate/limits.h"
 
 #define SWEEP_RATES_MAX 64
 
@@ -186,7 +187,7 @@ static int run_phase(const struct bench_config *cfg, bool progress,
 		fprintf(stderr, "quorate-bench: out of memory\n");
 		return 2;
 	}
-	uint64_t start = bench_now_ns() + 20000000ull; /* threads ready */
+	uint64_t start = qr_clock_mono_ns() + 20000000ull; /* threads ready */
 	for (unsigned i = 0; i < cfg->threads; i++) {
 		w[i].id = i;
 		w[i].cfg = cfg;
@@ -215,7 +216,7 @@ static int run_phase(const struct bench_config *cfg, bool progress,
 			uint64_t at = start + tick * 1000000000ull;
 			if (!cfg->populate && at > stop)
 				break;
-			uint64_t now = bench_now_ns();
+			uint64_t now = qr_clock_mono_ns();
 			if (at > now) {
 				struct timespec ts = {
 					(time_t)((at - now) / 1000000000u),
@@ -563,7 +564,7 @@ static int transport_setup(struct bench_config *cfg, const struct options *o,
 		s.has_gen_mac = true;
 	}
 	/* {run}: tools/cluster keeps cluster.ini in its run dir. */
-	char dir[256];
+	char dir[sizeof(cfg->cluster.path)]; /* a prefix of it */
 	if (!s.run_dir) {
 		snprintf(dir, sizeof(dir), "%s", cfg->cluster.path);
 		char *slash = strrchr(dir, '/');
@@ -816,10 +817,10 @@ static int run_all(struct bench_config *cfgp, const struct options *op,
 		pc.populate = true;
 		pc.rate = 0;
 		pc.outstanding = outstanding_set ? cfg.outstanding : 64;
-		uint64_t t0 = bench_now_ns();
+		uint64_t t0 = qr_clock_mono_ns();
 		if (run_phase(&pc, o.progress, &st))
 			return 2;
-		double s = (double)(bench_now_ns() - t0) / 1e9;
+		double s = (double)(qr_clock_mono_ns() - t0) / 1e9;
 		uint64_t e = 0;
 		for (int i = 0; i < BENCH_ERR_SLOTS; i++)
 			e += st.err[i];
@@ -890,9 +891,15 @@ static int run_all(struct bench_config *cfgp, const struct options *op,
 			write_json_run(json, &cfg, &o, &st);
 		}
 		if (o.hdr_file) {
-			char path[1024];
-			snprintf(path, sizeof(path), "%s-%.0f.hdr", o.hdr_file,
-				 cfg.rate);
+			char path[QR_PATH_BYTES_MAX];
+			int l = snprintf(path, sizeof(path), "%s-%.0f.hdr",
+					 o.hdr_file, cfg.rate);
+			if (l < 0 || (size_t)l >= sizeof(path)) {
+				fprintf(stderr, "quorate-bench: --hdr %s: "
+						"path too long\n",
+					o.hdr_file);
+				return 2;
+			}
 			if (write_hdr(path, h))
 				return 2;
 		}

@@ -48,7 +48,16 @@ struct bench_reqtable {
 	struct bench_req *req;
 };
 
-/* cap_min rounded up to a power of two (at most 2^20). 0 or -1 (memory). */
+static inline void bench_reqtable_fini(struct bench_reqtable *t)
+{
+	free(t->req);
+	free(t->free_slot);
+	t->req = NULL;
+	t->free_slot = NULL;
+}
+
+/* cap_min rounded up to a power of two (at most 2^20). 0 or -1 (memory;
+ * the table is then empty and full: alloc returns NULL). */
 static inline int bench_reqtable_init(struct bench_reqtable *t,
 				      uint32_t cap_min, uint64_t seed)
 {
@@ -60,22 +69,17 @@ static inline int bench_reqtable_init(struct bench_reqtable *t,
 	t->used = 0;
 	t->head = t->tail = BENCH_NIL;
 	t->seq = (seed & ((1ull << 40) - 1)) | 1;
+	t->free_top = 0; /* every field set even on failure: a full table */
 	t->req = calloc(t->cap, sizeof(*t->req));
 	t->free_slot = calloc(t->cap, sizeof(*t->free_slot));
-	if (!t->req || !t->free_slot)
+	if (!t->req || !t->free_slot) {
+		bench_reqtable_fini(t);
 		return -1;
+	}
 	for (uint32_t i = 0; i < t->cap; i++)
 		t->free_slot[i] = t->cap - 1 - i; /* slot 0 on top */
 	t->free_top = t->cap;
 	return 0;
-}
-
-static inline void bench_reqtable_fini(struct bench_reqtable *t)
-{
-	free(t->req);
-	free(t->free_slot);
-	t->req = NULL;
-	t->free_slot = NULL;
 }
 
 /* A fresh request at the tail of the in-flight list; NULL when full. */

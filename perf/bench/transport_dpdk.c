@@ -158,7 +158,7 @@ static struct {
 
 static uint64_t now_us(void)
 {
-	return bench_now_ns() / 1000;
+	return qr_clock_mono_ns() / 1000;
 }
 
 /* ---- set-up ---- */
@@ -399,9 +399,9 @@ static int resolve_nodes(char *err, size_t n)
 		else
 			missing++;
 	}
-	uint64_t start = bench_now_ns(), next_ask = start;
+	uint64_t start = qr_clock_mono_ns(), next_ask = start;
 	while (missing) {
-		uint64_t now = bench_now_ns();
+		uint64_t now = qr_clock_mono_ns();
 		if (now - start > RESOLVE_NS_MAX)
 			break;
 		if (now >= next_ask) {

@@ -123,8 +123,9 @@ cmd_up() {
 peer_load() {
 	local bin=$dir/peer-load
 	if [ ! -x "$bin" ] || [ "$peers_src/peer_load.c" -nt "$bin" ]; then
-		${CC:-cc} -O2 -Wall -Wextra -pthread -o "$bin" \
-			"$peers_src/peer_load.c" || die "cannot build peer-load"
+		${CC:-cc} -O2 -Wall -Wextra -pthread -I "$peers_src/../../src" \
+			-o "$bin" "$peers_src/peer_load.c" ||
+			die "cannot build peer-load"
 	fi
 	# a hard bound on top of peer-load's own (socket timeouts)
 	timeout --foreground --kill-after=5 $((${seconds%.*} + 60)) "$bin" "$@"

@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 #define CLIENTS_MAX	256		      /* threads, one connection each */
 #define ENDPOINTS_MAX	8		      /* --endpoints list length */
 #define KEY_BYTES_MAX	512		      /* --key-bytes */
@@ -91,13 +93,6 @@ static char value[VALUE_BYTES_MAX];
 static char value_b64[VALUE_BYTES_MAX * 4 / 3 + 8];
 static uint64_t t_start_ns, t_end_ns;
 static pthread_barrier_t start_barrier;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int fail(struct client *c, const char *why)
 {
@@ -664,7 +659,7 @@ static void *run(void *arg)
 		return NULL;
 	}
 	int is_write = op == OP_WRITE;
-	while (now_ns() < t_end_ns) {
+	while (qr_clock_mono_ns() < t_end_ns) {
 		if (c->fd < 0) {
 			if (c->reconnects++ >= RECONNECTS_MAX)
 				break;
@@ -679,9 +674,9 @@ static void *run(void *arg)
 		x ^= x >> 7;
 		x ^= x << 17;
 		make_key(c->key, x % (uint64_t)keys);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = qr_clock_mono_ns();
 		int rc = do_op(c, is_write);
-		uint64_t t1 = now_ns();
+		uint64_t t1 = qr_clock_mono_ns();
 		c->ops++;
 		c->t_last_ns = t1;
 		if (rc == 1) {
@@ -824,11 +819,11 @@ int main(int argc, char **argv)
 	pthread_barrier_init(&start_barrier, NULL, (unsigned)clients + 1);
 	for (int i = 0; i < clients; i++)
 		pthread_create(&cs[i].t, NULL, run, &cs[i]);
-	t_start_ns = now_ns();
+	t_start_ns = qr_clock_mono_ns();
 	t_end_ns = t_start_ns + (uint64_t)(seconds * 1e9);
 	pthread_barrier_wait(&start_barrier);
 	/* the barrier may release after t_start_ns: measure from here */
-	t_start_ns = now_ns();
+	t_start_ns = qr_clock_mono_ns();
 	t_end_ns = t_start_ns + (uint64_t)(seconds * 1e9);
 	for (int i = 0; i < clients; i++)
 		pthread_join(cs[i].t, NULL);

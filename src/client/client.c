@@ -22,6 +22,7 @@
  * past its deadline by more than one ppoll() wake-up; req_ids are unique
  * per handle (random 64-bit base + counter); the session token only grows.
  */
+#include "common/clock.h"
 #include "quorate/client.h"
 
 #include <arpa/inet.h>
@@ -59,8 +60,8 @@ struct qr_client {
 	struct qr_client_options opt;
 	int fd;
 	struct qr_rng rng;
-	uint64_t next_req_id; /* random base, + 1 per request */
-	uint64_t session;     /* highest HLC seen */
+	uint64_t next_req_id;  /* random base, + 1 per request */
+	uint64_t session;      /* highest HLC seen */
 	uint64_t session_weak; /* highest HLC seen through an operation below
 				* quorum (W or R < floor(RF/2)+1): what a
 				* quorum read must still be current for */
@@ -220,13 +221,6 @@ int qr_client_replicas(const struct qr_client *c, const void *key,
 	return c->pl.rf;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Replica index (into the replica set) of attempt k. */
 static unsigned attempt_replica(const struct qr_client *c, bool is_write,
 				unsigned start, unsigned k)
@@ -316,6 +310,181 @@ static int drain(struct qr_client *c, struct pending *p)
 	}
 }
 
+/*
+ * The request message for op, its level checked against the replication
+ * factor and the session token applied: 0 or QR_EINVAL. *weak: the level
+ * is below a quorum (such reads need only what the session saw below
+ * quorum; see request()). Takes the next request id.
+ */
+static int msg_build(struct qr_client *c, uint8_t op, const void *key,
+		     size_t key_len, const void *value, size_t value_len,
+		     struct qr_version expected, const struct qr_req_opts *o,
+		     struct qr_msg *m, bool *weak)
+{
+	bool is_cas = qr_op_is_cas(op);
+	bool is_write = op != QR_OP_GET && op != QR_OP_LIN_GET;
+	*m = (struct qr_msg){
+		.type = QR_MSG_CLIENT_REQ,
+		.req_id = c->next_req_id++,
+		.op = op,
+		.level = o->consistency ? (uint8_t)o->consistency
+					: QR_LEVEL_QUORUM,
+		.key = key,
+		.key_len = (uint8_t)key_len,
+		.value = value,
+		.value_len = (uint16_t)value_len,
+		.min_version = o->min_version,
+		.flags = o->on_stale == QR_ON_STALE_ERROR ? QR_MSGF_STALE_ERROR
+			 : o->on_stale == QR_ON_STALE_QUORUM
+				 ? QR_MSGF_STALE_QUORUM
+				 : 0,
+		.expected = expected,
+	};
+	if ((unsigned)o->on_stale > QR_ON_STALE_QUORUM ||
+	    (!is_write && m->level == QR_LEVEL_ANY))
+		return QR_EINVAL;
+	if (is_cas) {
+		/* CASPaxos always asks a majority: level QUORUM only. */
+		if (o->consistency && o->consistency != QR_CONSISTENCY_QUORUM)
+			return QR_EINVAL;
+		m->level = QR_LEVEL_QUORUM;
+		if ((op == QR_OP_PUT_IF_VERSION ||
+		     op == QR_OP_DELETE_IF_VERSION) &&
+		    qr_version_is_none(expected))
+			return QR_EINVAL;
+	}
+	if (m->level == QR_LEVEL_RW) {
+		m->r = o->r;
+		m->w = o->w;
+		uint8_t need = is_write ? o->w : o->r;
+		if (need < 1 || need > c->pl.rf || o->r > c->pl.rf ||
+		    o->w > c->pl.rf)
+			return QR_EINVAL;
+	} else if (m->level >= QR_LEVEL_END) {
+		return QR_EINVAL;
+	}
+	/* Reads of at least a quorum already see every write and read of
+	 * at least a quorum (R + W > N): they need be current only for what
+	 * the session saw below quorum. */
+	uint8_t count = m->level == QR_LEVEL_ONE ? 1
+			: m->level == QR_LEVEL_QUORUM
+				? (uint8_t)(c->pl.rf / 2 + 1)
+			: m->level == QR_LEVEL_ALL ? (uint8_t)c->pl.rf
+			: m->level == QR_LEVEL_RW  ? (is_write ? o->w : o->r)
+						   : 0;
+	*weak = count < c->pl.rf / 2 + 1;
+	if (!m->min_version && c->opt.session)
+		m->min_version =
+			is_write || *weak ? c->session : c->session_weak;
+	return 0;
+}
+
+/* One datagram of m to node, asking for an answer within what is left of
+ * deadline_us. A lost datagram is not an error: the caller retries. */
+static void attempt_send(struct qr_client *c, struct qr_msg *m,
+			 struct pending *p, uint16_t node, uint64_t now,
+			 uint64_t deadline_us)
+{
+	QR_ASSERT(now < deadline_us && node < c->cluster.nodes);
+	/* The node answers within what is left of our deadline, with a
+	 * margin so its UNAVAILABLE reaches us before we give up. */
+	uint64_t left_us = deadline_us - now;
+	m->deadline_us =
+		(uint32_t)QR_MIN(left_us - left_us / 10, (uint64_t)UINT32_MAX);
+	if (!m->deadline_us)
+		m->deadline_us = 1;
+	struct qr_frame_hdr h = {
+		.cluster_id = c->cluster.id,
+		.src_node = QR_NODE_CLIENT,
+		.dst_node = node,
+		.shard = p->shard,
+	};
+	struct qr_frame_writer w;
+	qr_wire_frame_begin(&w, c->tx, sizeof(c->tx), &h);
+	int rc = qr_wire_put(&w, m);
+	QR_ASSERT(rc == 0); /* fields checked by msg_build; one msg fits */
+	size_t len = qr_wire_frame_end(&w);
+	struct sockaddr_in to = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = c->cluster.node[node].ip,
+		.sin_port = htons((uint16_t)(c->cluster.base_port + p->shard)),
+	};
+	p->tried_mask |= 1ull << node;
+	ssize_t sent;
+	do
+		sent = sendto(c->fd, c->tx, len, 0, (struct sockaddr *)&to,
+			      sizeof(to));
+	while (sent < 0 && errno == EINTR);
+	/* A full socket buffer or an unreachable route is a lost datagram:
+	 * the next attempt (another node) may do better. */
+	c->stats.sends++;
+	p->out->attempts++;
+}
+
+/* Replies until p is answered or until_us: drain()'s non-zero result, 0
+ * when until_us passed first, or QR_EIO. */
+static int attempt_wait(struct qr_client *c, struct pending *p,
+			uint64_t until_us)
+{
+	for (;;) {
+		int rc = drain(c, p);
+		if (rc)
+			return rc;
+		uint64_t now = qr_clock_mono_us();
+		if (now >= until_us)
+			return 0;
+		uint64_t wait = until_us - now;
+		struct timespec ts = {
+			.tv_sec = (time_t)(wait / 1000000),
+			.tv_nsec = (long)(wait % 1000000) * 1000,
+		};
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+			return QR_EIO;
+	}
+}
+
+/* Send m to the key's replicas, one attempt per interval, failing over
+ * (reads) or staying on one coordinator (CAS writes), until an answer or
+ * the deadline: > 0 answered, < 0 an error, 0 timed out. */
+static int run_attempts(struct qr_client *c, struct qr_msg *m,
+			struct pending *p, const uint8_t *replicas, uint8_t op,
+			uint64_t deadline_ms)
+{
+	/* Linearizable reads fail over like reads; CAS writes stay on one
+	 * coordinator, whose dedupe table knows them (a CAS resent to
+	 * another node is a new execution that could fail its precondition
+	 * against its own first try). */
+	bool is_write = op != QR_OP_GET && op != QR_OP_LIN_GET;
+	bool is_cas_write = qr_op_is_cas(op) && is_write;
+	unsigned start = c->opt.coordinator == QR_COORD_RANDOM
+				 ? (unsigned)qr_rng_below(&c->rng, c->pl.rf)
+				 : 0;
+	unsigned attempts = c->opt.retries + 1;
+	uint64_t t0 = qr_clock_mono_us(), deadline_us = t0 + deadline_ms * 1000;
+	uint64_t interval_us = deadline_ms * 1000 / attempts;
+	for (unsigned k = 0; k < attempts; k++) {
+		uint64_t now = qr_clock_mono_us();
+		if (now >= deadline_us)
+			break;
+		uint16_t node =
+			replicas[is_cas_write ? start % c->pl.rf
+					      : attempt_replica(c, is_write,
+								start, k)];
+		attempt_send(c, m, p, node, now, deadline_us);
+		if (k)
+			c->stats.resends++;
+		uint64_t until = k + 1 == attempts
+					 ? deadline_us
+					 : QR_MIN(t0 + (k + 1) * interval_us,
+						  deadline_us);
+		int rc = attempt_wait(c, p, until);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int request(struct qr_client *c, uint8_t op, const void *key,
 		   size_t key_len, const void *value, size_t value_len,
 		   struct qr_version expected, const struct qr_req_opts *o,
@@ -329,162 +498,32 @@ static int request(struct qr_client *c, uint8_t op, const void *key,
 	out->coordinator = 0xffff;
 	if (!o)
 		o = &defaults;
-	int rc = 0;
 	if (!c || !key || !key_len || (value_len && !value))
-		rc = QR_EINVAL;
-	else if (key_len > QR_KEY_BYTES_MAX || value_len > QR_VALUE_BYTES_MAX)
-		rc = QR_ETOOLARGE;
-	if (rc)
-		return out->status = rc;
+		return out->status = QR_EINVAL;
+	if (key_len > QR_KEY_BYTES_MAX || value_len > QR_VALUE_BYTES_MAX)
+		return out->status = QR_ETOOLARGE;
 	c->stats.requests++;
 	/* Drop what is left of earlier requests before we start. */
 	if (drain(c, NULL) < 0)
 		return out->status = QR_EIO;
-
-	/* Linearizable reads fail over like reads; CAS writes stay on one
-	 * coordinator, whose dedupe table knows them (a CAS resent to
-	 * another node is a new execution that could fail its precondition
-	 * against its own first try). */
-	bool is_cas = qr_op_is_cas(op);
-	bool is_write = op != QR_OP_GET && op != QR_OP_LIN_GET;
-	struct qr_msg m = {
-		.type = QR_MSG_CLIENT_REQ,
-		.req_id = c->next_req_id++,
-		.op = op,
-		.level = o->consistency ? (uint8_t)o->consistency
-					: QR_LEVEL_QUORUM,
-		.key = key,
-		.key_len = (uint8_t)key_len,
-		.value = value,
-		.value_len = (uint16_t)value_len,
-		.min_version = o->min_version,
-		.flags = o->on_stale == QR_ON_STALE_ERROR    ? QR_MSGF_STALE_ERROR
-			 : o->on_stale == QR_ON_STALE_QUORUM ? QR_MSGF_STALE_QUORUM
-							     : 0,
-		.expected = expected,
-	};
-	if ((unsigned)o->on_stale > QR_ON_STALE_QUORUM ||
-	    (!is_write && m.level == QR_LEVEL_ANY))
-		return out->status = QR_EINVAL;
-	if (is_cas) {
-		/* CASPaxos always asks a majority: level QUORUM only. */
-		if (o->consistency && o->consistency != QR_CONSISTENCY_QUORUM)
-			return out->status = QR_EINVAL;
-		m.level = QR_LEVEL_QUORUM;
-		if ((op == QR_OP_PUT_IF_VERSION ||
-		     op == QR_OP_DELETE_IF_VERSION) &&
-		    qr_version_is_none(expected))
-			return out->status = QR_EINVAL;
-	}
-	if (m.level == QR_LEVEL_RW) {
-		m.r = o->r;
-		m.w = o->w;
-		uint8_t need = is_write ? o->w : o->r;
-		if (need < 1 || need > c->pl.rf || o->r > c->pl.rf ||
-		    o->w > c->pl.rf)
-			return out->status = QR_EINVAL;
-	} else if (m.level >= QR_LEVEL_END) {
-		return out->status = QR_EINVAL;
-	}
-	/* Reads of at least a quorum already see every write and read of
-	 * at least a quorum (R + W > N): they need be current only for what
-	 * the session saw below quorum. */
-	uint8_t count = m.level == QR_LEVEL_ONE	     ? 1
-			: m.level == QR_LEVEL_QUORUM ? (uint8_t)(c->pl.rf / 2 + 1)
-			: m.level == QR_LEVEL_ALL    ? (uint8_t)c->pl.rf
-			: m.level == QR_LEVEL_RW     ? (is_write ? o->w : o->r)
-						     : 0;
-	bool weak = count < c->pl.rf / 2 + 1;
-	if (!m.min_version && c->opt.session)
-		m.min_version = is_write || weak ? c->session : c->session_weak;
-
+	struct qr_msg m;
+	bool weak;
+	int rc = msg_build(c, op, key, key_len, value, value_len, expected, o,
+			   &m, &weak);
+	if (rc)
+		return out->status = rc;
 	uint32_t part = qr_placement_partition(&c->pl, key, key_len);
-	const uint8_t *replicas = qr_placement_replicas(&c->pl, part);
 	struct pending p = {
 		.req_id = m.req_id,
 		.shard = qr_placement_shard(&c->pl, part),
 		.out = out,
 	};
-	unsigned start = c->opt.coordinator == QR_COORD_RANDOM
-				 ? (unsigned)qr_rng_below(&c->rng, c->pl.rf)
-				 : 0;
-	uint64_t deadline_ms =
-		o->deadline_ms ? o->deadline_ms : c->opt.deadline_ms;
-	unsigned attempts = c->opt.retries + 1;
-	uint64_t t0 = now_us(), deadline_us = t0 + deadline_ms * 1000;
-	uint64_t interval_us = deadline_ms * 1000 / attempts;
-
-	for (unsigned k = 0; k < attempts; k++) {
-		uint64_t now = now_us();
-		if (now >= deadline_us)
-			break;
-		uint16_t node =
-			replicas[is_cas && is_write
-					 ? start % c->pl.rf
-					 : attempt_replica(c, is_write, start,
-							   k)];
-		/* The node answers within what is left of our deadline, with
-		 * a margin so its UNAVAILABLE reaches us before we give up. */
-		uint64_t left_us = deadline_us - now;
-		m.deadline_us = (uint32_t)QR_MIN(left_us - left_us / 10,
-						 (uint64_t)UINT32_MAX);
-		if (!m.deadline_us)
-			m.deadline_us = 1;
-		struct qr_frame_hdr h = {
-			.cluster_id = c->cluster.id,
-			.src_node = QR_NODE_CLIENT,
-			.dst_node = node,
-			.shard = p.shard,
-		};
-		struct qr_frame_writer w;
-		qr_wire_frame_begin(&w, c->tx, sizeof(c->tx), &h);
-		rc = qr_wire_put(&w, &m);
-		QR_ASSERT(rc == 0); /* fields checked above; one msg fits */
-		size_t len = qr_wire_frame_end(&w);
-		struct sockaddr_in to = {
-			.sin_family = AF_INET,
-			.sin_addr.s_addr = c->cluster.node[node].ip,
-			.sin_port = htons(
-				(uint16_t)(c->cluster.base_port + p.shard)),
-		};
-		p.tried_mask |= 1ull << node;
-		ssize_t sent;
-		do
-			sent = sendto(c->fd, c->tx, len, 0,
-				      (struct sockaddr *)&to, sizeof(to));
-		while (sent < 0 && errno == EINTR);
-		/* A full socket buffer or an unreachable route is a lost
-		 * datagram: the next attempt (another node) may do better. */
-		c->stats.sends++;
-		out->attempts++;
-		if (k)
-			c->stats.resends++;
-		uint64_t until = k + 1 == attempts
-					 ? deadline_us
-					 : QR_MIN(t0 + (k + 1) * interval_us,
-						  deadline_us);
-		for (;;) {
-			rc = drain(c, &p);
-			if (rc)
-				goto done;
-			now = now_us();
-			if (now >= until)
-				break;
-			uint64_t wait = until - now;
-			struct timespec ts = {
-				.tv_sec = (time_t)(wait / 1000000),
-				.tv_nsec = (long)(wait % 1000000) * 1000,
-			};
-			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-			if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) {
-				rc = QR_EIO;
-				goto done;
-			}
-		}
+	rc = run_attempts(c, &m, &p, qr_placement_replicas(&c->pl, part), op,
+			  o->deadline_ms ? o->deadline_ms : c->opt.deadline_ms);
+	if (rc == 0) {
+		c->stats.timeouts++;
+		return out->status = QR_ETIMEOUT;
 	}
-	c->stats.timeouts++;
-	return out->status = QR_ETIMEOUT;
-done:
 	if (rc < 0)
 		return out->status = rc;
 	/* The token is kept even when not sent: qr_client_session(). */
@@ -506,48 +545,45 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_GET, key, key_len, NULL, 0, QR_VERSION_NONE,
-		       o, out);
+	return request(c, QR_OP_GET, key, key_len, NULL, 0, QR_VERSION_NONE, o,
+		       out);
 }
 
 int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_DELETE, key, key_len, NULL, 0,
-		       QR_VERSION_NONE, o, out);
+	return request(c, QR_OP_DELETE, key, key_len, NULL, 0, QR_VERSION_NONE,
+		       o, out);
 }
 
 int qr_client_get_linearizable(struct qr_client *c, const void *key,
 			       size_t key_len, const struct qr_req_opts *o,
 			       struct qr_result *out)
 {
-	return request(c, QR_OP_LIN_GET, key, key_len, NULL, 0,
-		       QR_VERSION_NONE, o, out);
+	return request(c, QR_OP_LIN_GET, key, key_len, NULL, 0, QR_VERSION_NONE,
+		       o, out);
 }
 
 int qr_client_put_if_absent(struct qr_client *c, const void *key,
-			    size_t key_len, const void *value,
-			    size_t value_len, const struct qr_req_opts *o,
-			    struct qr_result *out)
+			    size_t key_len, const void *value, size_t value_len,
+			    const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_PUT_IF_ABSENT, key, key_len, value,
-		       value_len, QR_VERSION_NONE, o, out);
+	return request(c, QR_OP_PUT_IF_ABSENT, key, key_len, value, value_len,
+		       QR_VERSION_NONE, o, out);
 }
 
 int qr_client_put_if_version(struct qr_client *c, const void *key,
 			     size_t key_len, const void *value,
 			     size_t value_len, uint64_t hlc, uint16_t node,
-			     const struct qr_req_opts *o,
-			     struct qr_result *out)
+			     const struct qr_req_opts *o, struct qr_result *out)
 {
-	return request(c, QR_OP_PUT_IF_VERSION, key, key_len, value,
-		       value_len, (struct qr_version){hlc, node}, o, out);
+	return request(c, QR_OP_PUT_IF_VERSION, key, key_len, value, value_len,
+		       (struct qr_version){hlc, node}, o, out);
 }
 
 int qr_client_del_if_version(struct qr_client *c, const void *key,
 			     size_t key_len, uint64_t hlc, uint16_t node,
-			     const struct qr_req_opts *o,
-			     struct qr_result *out)
+			     const struct qr_req_opts *o, struct qr_result *out)
 {
 	return request(c, QR_OP_DELETE_IF_VERSION, key, key_len, NULL, 0,
 		       (struct qr_version){hlc, node}, o, out);

@@ -48,7 +48,8 @@
 
 static const char *const cluster_keys[] = {
 	"id", "partitions", "replication_factor", "shards", "base_port",
-	"tombstone_grace_ms", "hints_max", "hint_delay_ms", NULL,
+	"tombstone_grace_ms", "hints_max", "hint_delay_ms", "auth",
+	"secret_file", NULL,
 };
 static const char *const node_keys[] = {
 	"ip", "mac", "iface", "data_dir", "mgmt", "pci", NULL,
@@ -348,6 +349,40 @@ static int load_sections(struct loader *l, struct qr_cluster *c)
 	return 0;
 }
 
+/* auth = mac | none, and where the secret is (read by quorated only:
+ * clients need not be able to read it). */
+static int load_auth(struct loader *l, struct qr_cluster *c)
+{
+	const char *a = rte_cfgfile_get_entry(l->cfg, CLUSTER_SECTION, "auth");
+	if (!a || !strcmp(a, "mac"))
+		c->auth = 0;
+	else if (!strcmp(a, "none"))
+		c->auth = 1;
+	else
+		return fail(l,
+			    "[" CLUSTER_SECTION "] auth: '%s' is not mac or "
+			    "none",
+			    a);
+	char f[sizeof(c->secret_file)];
+	int rc = copy_str(l, CLUSTER_SECTION, "secret_file", f, sizeof(f));
+	if (rc)
+		return rc;
+	if (!f[0] || f[0] == '/') {
+		memcpy(c->secret_file, f, sizeof(f));
+		return 0;
+	}
+	const char *slash = strrchr(l->path, '/');
+	int dir_len = slash ? (int)(slash - l->path) : 1;
+	int n = snprintf(c->secret_file, sizeof(c->secret_file), "%.*s/%s",
+			 dir_len, slash ? l->path : ".", f);
+	if (n < 0 || (size_t)n >= sizeof(c->secret_file))
+		return fail(l,
+			    "[" CLUSTER_SECTION "] secret_file: path longer "
+			    "than %zu bytes",
+			    sizeof(c->secret_file) - 1);
+	return 0;
+}
+
 /* Step 4: the [cluster] keys, each strict and in range. */
 static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 {
@@ -399,6 +434,9 @@ static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 	if ((rc = get_num(l, "hint_delay_ms", 0, 60000, &v)) < 0)
 		return rc;
 	c->hint_delay_ms = (uint32_t)v;
+
+	if ((rc = load_auth(l, c)))
+		return rc;
 
 	uint64_t rf_max = c->nodes < QR_RF_MAX ? c->nodes : QR_RF_MAX;
 	v = RF_DEFAULT < rf_max ? RF_DEFAULT : rf_max;

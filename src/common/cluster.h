@@ -13,6 +13,10 @@
  *   tombstone_grace_ms = 10000 ; tombstone GC grace (0: never collect)
  *   hints_max = 4096        ; hinted-handoff slots per shard
  *   hint_delay_ms = 0       ; a hint's first delivery waits this long
+ *   auth = mac              ; mac (default): peer frames authenticated;
+ *                           ; none: trusted network only
+ *   secret_file = cluster.secret ; 0600, common/secret.h (relative paths
+ *                           ; are to the cluster file's directory)
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
@@ -56,6 +60,8 @@ struct qr_cluster {
 	uint32_t tombstone_grace_ms;
 	uint32_t hints_max;
 	uint32_t hint_delay_ms;
+	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */
+	char secret_file[256];	/* resolved; may be empty with auth = none */
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
 };
 

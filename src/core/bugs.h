@@ -24,6 +24,8 @@ enum qr_bug {
 	QR_BUG_GC_EARLY = 1u << 4, /* tombstones collected after the grace
 				    * without waiting for every replica */
 	QR_BUG_FORGET_PROMISE = 1u << 5, /* CASPaxos acceptor ignores promises */
+	QR_BUG_STAMP_BELOW_TOKEN = 1u << 9, /* a write token a lease ahead is
+					     * ignored (issue 13 bug 1) */
 	QR_BUG_LINGER_NO_HINT = 1u << 10, /* an answered write's linger ends
 					  * without hinting the replicas that
 					  * did not acknowledge it */

@@ -45,6 +45,17 @@
  * Invariants:
  *  X1. Each round has a new ballot and a new op_id generation.
  *  X2. A ballot is never sent before the durable HLC ceiling covers it.
+ *  X4. An accept phase that ends without a quorum (refused: BACKOFF; or
+ *      the deadline) leaves a hint of its state for every replica that
+ *      did not ACCEPT it, so the state is counted in the closed
+ *      timestamps (closed_ts.c S1) until those replicas hold it, even
+ *      after the op ends UNAVAILABLE (bug 2b of issue 13).
+ *  X3. Own-state detection sees every ballot this client request accepted
+ *      its new state with, across rounds and retries after UNAVAILABLE:
+ *      the last CAS_MINE_MAX exactly (mine[]), the first one exactly
+ *      (mine_first, kept in the dedupe entry), and any other lies between
+ *      them, so a state at it is "later than ours" (unknown outcome:
+ *      UNAVAILABLE), never "not ours" (a failed precondition).
  */
 #include "core/core_pvt.h"
 
@@ -157,9 +168,13 @@ static void cas_round(struct qr_core *c, struct req *q)
 	qc_cas_dispatch(c, q);
 }
 
-/* Rejected: back off (random, doubling, capped) and try a higher ballot. */
+/* Rejected: back off (random, doubling, capped) and try a higher ballot.
+ * X4: a refused accept may have reached some acceptors: the replicas that
+ * did not ACCEPT get hints of it, as when the slot is freed in ACCEPT. */
 static void cas_retry(struct qr_core *c, struct req *q)
 {
+	if (q->phase == CAS_ACCEPT)
+		qc_hint_missing(c, q);
 	cas_regen(c, q);
 	q->phase = CAS_BACKOFF;
 	q->backoff_us = q->backoff_us
@@ -192,10 +207,17 @@ static void cas_decide(struct qr_core *c, struct req *q)
 	}
 	bool exists = q->st_found && !q->st_tomb;
 	bool own = false, later = false;
-	for (int k = 0; k < QR_MIN(q->mine_count, CAS_MINE_MAX); k++) {
+	/* X3: every ballot of ours that may hold our new state is in
+	 * mine[] or is mine_first; one between them that the ring lost is
+	 * above mine_first, so it reads as "later", never as "not ours". */
+	int mines = QR_MIN(q->mine_count, CAS_MINE_MAX);
+	for (int k = 0; k <= mines; k++) {
 		if (!q->st_found)
 			break;
-		int cmp = qr_version_cmp(q->st_version, q->mine[k]);
+		struct qr_version mk = k < mines ? q->mine[k] : q->mine_first;
+		if (qr_version_is_none(mk))
+			continue;
+		int cmp = qr_version_cmp(q->st_version, mk);
 		later = later || cmp > 0;
 		/* Our state, or our state accepted again by a reader with
 		 * its ballot (same bytes, higher version): a value put
@@ -228,6 +250,8 @@ static void cas_decide(struct qr_core *c, struct req *q)
 	q->acc_new = ch == 1;
 	q->result = (int16_t)(ch == 1 ? 0 : ch);
 	if (q->acc_new) {
+		if (qr_version_is_none(q->mine_first))
+			q->mine_first = q->ballot; /* X3 */
 		q->mine[q->mine_count++ % CAS_MINE_MAX] = q->ballot;
 		q->version = q->ballot; /* remembered if UNAVAILABLE */
 	}
@@ -342,7 +366,15 @@ void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 		(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))
 			->op_id = qc_op_id_of(c, q);
 		if (retry && !qr_version_is_none(retry->version)) {
+			/* X3: the first accept of the earlier request too:
+			 * a quorum may show that one (bug 4 of issue 13:
+			 * round 1 accepted V@b1 on a minority, round 2
+			 * V@b2, the retry saw V@b1 and answered
+			 * PRECONDITION_FAILED against its own write). */
 			q->mine[q->mine_count++] = retry->version;
+			q->mine_first = qr_version_is_none(retry->first)
+						? retry->version
+						: retry->first;
 			q->version = retry->version;
 		}
 	}

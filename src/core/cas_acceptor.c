@@ -32,8 +32,8 @@ static struct qr_version entry_version(struct qr_core *c, const uint8_t *key,
 void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 			    const struct qr_msg *m)
 {
-	if (!qc_replica_owns(c, m))
-		return;
+	if (!qc_replica_owns(c, m) || qc_refuse_future(c, m->version.hlc))
+		return; /* a far-future ballot would block the key */
 	struct qr_paxos_slot *s =
 		qr_paxos_slot_of(&c->paxos, m->key, m->key_len);
 	struct qr_version beat;
@@ -102,7 +102,7 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 void qc_acceptor_on_accept(struct qr_core *c, uint16_t from,
 			   const struct qr_msg *m)
 {
-	if (!qc_replica_owns(c, m))
+	if (!qc_replica_owns(c, m) || qc_refuse_future(c, m->version.hlc))
 		return;
 	struct qr_paxos_slot *s =
 		qr_paxos_slot_of(&c->paxos, m->key, m->key_len);

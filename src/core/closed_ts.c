@@ -17,10 +17,13 @@
  *
  * Invariants:
  *  S1. closed_out[n] <= our HLC, and <= the version of every write of ours
- *      node n has not acknowledged (in flight, parked, hinted, CAS accepts
- *      in flight).
+ *      node n has not acknowledged (in flight, parked, hinted, CAS ballots
+ *      from PREPARE until n ACCEPTED).
  *  S2. closed_in[n] only grows (claims stay true, even across restarts).
  *  S3. While our hand-off runs, closed_out[n] <= orphan_from.
+ *  S4. closed_out[n] <= the durable HLC ceiling (ceiling.c), so claims stay
+ *      below every version we stamp after a restart (recover.c raises the
+ *      HLC to the ceiling): claims only grow across restarts.
  */
 #include "core/core_pvt.h"
 
@@ -55,10 +58,19 @@ void qc_closed_scan(struct qr_core *c)
 {
 	uint64_t now = qc_now_us(c);
 	uint64_t hlc = qr_hlc_now(&c->hlc);
+	/* S4: no claim above the durable HLC ceiling, which recovery
+	 * raises our HLC to: every write we stamp after a restart is above
+	 * every claim we made before it. Peers keep our highest claim across
+	 * our restarts (S2); our HLC, pushed by a peer's clock ahead of ours,
+	 * can be far above the ceiling of the versions we stamped (bug 3 of
+	 * issue 13). The ceiling is renewed here like for a write, half a
+	 * lease early, so claims lag only while a record is in flight. */
+	qc_ceiling_renew(c, QR_HLC_MS(hlc));
+	uint64_t cap = QR_MIN(hlc, QR_HLC_MAKE(c->ceiling_ms, 0));
 	uint64_t ct[QR_NODES_MAX];
 	uint64_t oldest[QR_NODES_MAX] = {0};
 	for (uint16_t n = 0; n < c->nodes; n++)
-		ct[n] = hlc;
+		ct[n] = cap;
 	memset(c->stats.repl_unacked, 0, sizeof(c->stats.repl_unacked));
 	for (uint32_t k = 0; k < c->cfg.requests_max; k++) {
 		uint64_t word = c->req_busy[k / 64] >> (k % 64);
@@ -68,17 +80,26 @@ void qc_closed_scan(struct qr_core *c)
 		}
 		k += (uint32_t)__builtin_ctzll(word);
 		const struct req *q = &c->reqs[k];
-		if (q->kind == REQ_CAS && q->phase == CAS_ACCEPT) {
-			/* An accept writes a state versioned by its ballot. */
+		if (q->kind == REQ_CAS) {
+			/* An accept writes a state versioned by its ballot,
+			 * which is stamped at PREPARE: from then on (a
+			 * claim made during the prepare round trip would
+			 * pass it; bug 2a of issue 13) until each replica
+			 * ACCEPTED. In BACKOFF no ballot is out: the next
+			 * one is stamped above our HLC, and a refused
+			 * accept left hints (cas.c, X4). */
+			if (q->phase != CAS_PREPARE && q->phase != CAS_ACCEPT)
+				continue;
 			for (int i = 0; i < q->rf; i++)
-				if (!(q->done_mask & (1u << i)))
+				if (q->phase == CAS_PREPARE ||
+				    !(q->done_mask & (1u << i)))
 					ct[q->replicas[i]] =
 						QR_MIN(ct[q->replicas[i]],
 						       q->ballot.hlc);
 			continue;
 		}
-		if (q->kind != REQ_WRITE)
-			continue;
+		if (q->kind != REQ_WRITE || q->token_wait)
+			continue; /* unstamped: will be above our HLC (W4) */
 		for (int i = 0; i < q->rf; i++) {
 			uint16_t n = q->replicas[i];
 			if (q->done_mask & (1u << i))
@@ -105,6 +126,7 @@ void qc_closed_scan(struct qr_core *c)
 		if (c->orphan_active)
 			ct[n] = QR_MIN(ct[n], c->orphan_from);
 		QR_ASSERT(ct[n] <= hlc); /* S1 */
+		QR_ASSERT(ct[n] <= QR_HLC_MAKE(c->ceiling_ms, 0)); /* S4 */
 		c->closed_out[n] = ct[n];
 		c->stats.repl_oldest_us[n] = oldest[n] ? now - oldest[n] : 0;
 	}
@@ -131,6 +153,10 @@ void qc_send_heartbeats(struct qr_core *c)
 void qc_closed_on_heartbeat(struct qr_core *c, uint16_t from,
 			    const struct qr_msg *m)
 {
+	/* Claims only grow: one beyond the sender's possible HLC would hold
+	 * for ever (issue 12). */
+	if (qc_refuse_future(c, m->closed_ts))
+		return;
 	if (m->closed_ts > c->stats.closed_in[from]) {
 		c->stats.closed_in[from] = m->closed_ts;
 		qc_watermark_update(c);

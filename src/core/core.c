@@ -23,14 +23,16 @@
  *   anti_entropy.c  digests, pushes, tombstone collection
  *   recover.c       WAL replay at start
  *   cas.c           CASPaxos proposer; cas_acceptor.c its acceptor
+ *   auth.c          MAC and replay window of peer frames (first check)
  *
  * Invariants (cited as C<n>):
  *  C1. Sans-IO and deterministic: the same events in the same order give
  *      the same effects (the simulator's trace hash pins it).
  *  C2. No allocation after qr_core_create() (the store's value arena
  *      aside); every table is sized from the configuration there.
- *  C3. A frame from a peer is checked whole (cluster, source, destination,
- *      shard, clock) before any of its messages is used.
+ *  C3. A frame from a peer is checked whole (MAC and replay window, then
+ *      cluster, source, destination, shard, clock) before any of its
+ *      messages is used.
  *  C4. Bounded everything: requests_max slots, pending_max WAL-waiting
  *      replies, hints_max hints, one frame of QR_FRAME_BYTES_MAX per peer.
  */
@@ -181,8 +183,21 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h;
 	c->stats.frames_in++;
-	if (qr_wire_frame_open(&r, frame, len, c->cfg.cluster_id, &h) != 0) {
-		qc_drop(c, QR_DROP_WIRE);
+	/* A1: a peer frame is authenticated before anything else is read
+	 * from it (auth.c); client frames carry no MAC (src_node 0xffff). */
+	const uint8_t *b = frame;
+	if (c->auth && len >= QR_FRAME_HDR_BYTES && b[0] == 'Q' &&
+	    b[1] == 'R' && (b[8] | b[9] << 8) != QR_NODE_CLIENT) {
+		int why = qc_auth_open(c, b, &len);
+		if (why >= 0) {
+			qc_drop(c, (enum qr_core_drop)why);
+			return;
+		}
+	}
+	int orc = qr_wire_frame_open(&r, frame, len, c->cfg.cluster_id, &h);
+	if (orc != 0) {
+		qc_drop(c, orc == QR_EWIRE_CLUSTER ? QR_DROP_CLUSTER
+						   : QR_DROP_WIRE);
 		return;
 	}
 	bool from_client = h.src_node == QR_NODE_CLIENT;
@@ -252,7 +267,7 @@ static int tables_alloc(struct qr_core *c)
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(nodes, sizeof(*c->out));
-	c->loop = calloc(LOOP_FRAMES, sizeof(*c->loop));
+	c->loop = calloc(LOOP_SLOTS, sizeof(*c->loop));
 	uint32_t sets = 16;
 	while (sets * DEDUP_WAYS < 4 * cfg->requests_max)
 		sets <<= 1;
@@ -355,6 +370,9 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	if (rc)
 		goto fail;
 	tables_init(c);
+	rc = qc_auth_init(c);
+	if (rc)
+		goto fail;
 	rc = store_init(c);
 	if (rc)
 		goto fail;
@@ -372,6 +390,7 @@ void qr_core_destroy(struct qr_core *c)
 	if (c->store)
 		qr_store_destroy(c->store);
 	qr_timer_wheel_fini(&c->wheel);
+	qc_auth_fini(c);
 	free(c->reqs);
 	free(c->free_reqs);
 	free(c->pend);

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/secret.h"
+#include "core/auth.h"
 #include "core/detector.h"
 #include "core/env.h"
 #include "core/hlc.h"
@@ -62,6 +64,10 @@ struct qr_core_config {
 				      * this on the HLC and held by every
 				      * replica; must exceed any write's life
 				      * plus clock skew. 0: never collect */
+	uint8_t auth;		     /* enum qr_auth_mode: QR_AUTH_MAC (the
+				      * default, 0) or QR_AUTH_NONE */
+	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
+					 * read at qr_core_create() only */
 };
 
 /* Reasonable defaults for a real deployment (the sim overrides some). */
@@ -79,7 +85,13 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(PENDING_FULL, "WAL-pending queue full")                              \
 	X(WAL, "WAL append refused")                                           \
 	X(EXPIRED, "write older than the tombstone grace for an absent key")  \
-	X(LOOP_FULL, "loopback queue full (a message to ourselves)")
+	X(LOOP_FULL, "loopback queue full (a message to ourselves)")          \
+	X(CLUSTER, "frame of another cluster")                                 \
+	X(BAD_KEY_ID, "peer frame signed with a key id we do not hold")       \
+	X(BAD_MAC, "peer frame whose MAC is missing or does not verify")      \
+	X(REPLAY, "peer frame seen before, or of an earlier incarnation")    \
+	X(FUTURE, "version or clock value beyond max_offset of our clock")    \
+	X(STORE_FULL, "new key refused: store full (before the WAL append)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -97,7 +109,10 @@ struct qr_core_stats {
 	uint64_t ae_digests_sent, ae_mismatches, ae_entries_pushed;
 	uint64_t ae_passes;	       /* on-demand passes (repair, peer back) */
 	uint64_t tombstones_collected; /* removed by tombstone GC */
-	uint64_t tokens_ignored; /* min_version too far ahead: ignored */
+	uint64_t tokens_ignored; /* write tokens too far ahead to stamp
+				  * above by the deadline: CLOCK_AHEAD */
+	uint64_t token_write_waits; /* writes that waited for the wall clock
+				     * to near their token */
 	uint64_t cas_rounds;   /* CASPaxos ballots tried (proposer) */
 	uint64_t cas_promises; /* promises logged (acceptor) */
 	uint64_t cas_rejects;  /* prepares / accepts refused (acceptor) */
@@ -155,6 +170,12 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		      size_t len);
 /* Every record with lsn <= lsn is durable (called in increasing order). */
 void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn);
+/* Authenticate a finished frame (len bytes, cap the buffer's size) as c
+ * sending it to node dst, exactly as its own peer frames are (auth.h):
+ * the new length, or 0 if the trailer does not fit. With auth = none,
+ * len. For tests, the fuzzer and benchmarks that build peer frames. */
+size_t qr_core_seal(struct qr_core *c, uint16_t dst, void *frame, size_t len,
+		    size_t cap);
 /* Run due timers: retransmissions, deadlines, heartbeats, detector. Call at
  * least every timer_tick_us. */
 void qr_core_tick(struct qr_core *c);
@@ -164,6 +185,14 @@ void qr_core_flush(struct qr_core *c);
  * partitions per tick), besides the schedule: `quorate repair`. Call from
  * the core's own thread, like every other event. */
 void qr_core_ae_request(struct qr_core *c);
+
+/* Snapshots: the live hints of one partition, each as a QR_WAL_HINT record
+ * to fn (its rc, if not 0, stops the walk and is returned). The driver's
+ * snapshot source calls it after the partition's store entries, so hints
+ * survive the log segments a snapshot deletes (hints.c, N4). */
+int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
+			   int (*fn)(void *arg, const struct qr_wal_record *rec),
+			   void *arg);
 
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);

@@ -59,6 +59,7 @@ struct req {
 	uint8_t done_mask;   /* writes: acked; reads: answered (bit per idx) */
 	uint8_t holds_mask;  /* reads: durably hold >= best */
 	uint8_t repair_mask; /* reads: repair REPLICATE sent, ack awaited */
+	uint8_t full_mask;   /* writes: replicas that answered NO_SPACE */
 	bool answered;	     /* client has its reply */
 	bool tombstone;	     /* write: a delete; read: best is a tombstone */
 	bool found;	     /* read: some replica has an entry */
@@ -69,7 +70,9 @@ struct req {
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
 	uint8_t valid_mask;  /* reads: answers current for the token */
 	uint8_t heard_mask;  /* reads: replicas that ever answered */
-	uint64_t token;	     /* reads: client's min_version (0: none) */
+	uint64_t token;	     /* client's min_version (0: none) */
+	bool token_wait;     /* write: unstamped, waits for our wall clock
+			      * to near its token (write.c, W4) */
 	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
 	uint8_t key_len;
 	uint16_t value_len;
@@ -96,6 +99,9 @@ struct req {
 	struct qr_version expected; /* *_IF_VERSION */
 	struct qr_version st_version, first;
 	struct qr_version mine[CAS_MINE_MAX]; /* our accepted new states */
+	struct qr_version mine_first; /* the op's first accepted new state
+				       * (kept when the ring wraps, and
+				       * across a retry: X3) */
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
 	uint8_t st_value[QR_VALUE_BYTES_MAX]; /* CAS: best state's value */
@@ -130,7 +136,9 @@ struct dedup {
 	uint64_t req_id;
 	uint64_t op_id;		   /* in flight: its op_id; done: 0 */
 	int16_t status;		   /* done: the answer given */
-	struct qr_version version; /* done: the version written */
+	struct qr_version version; /* done: the version written; CAS: the
+				    * last ballot of an accepted new state */
+	struct qr_version first;   /* CAS: the first such ballot */
 };
 
 /*
@@ -177,7 +185,14 @@ struct peer_out {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 };
 
-#define LOOP_FRAMES 8 /* loopback frames (loop.c, L3) */
+/* A message to ourselves with its key and value (loop.c). */
+struct loop_slot {
+	struct qr_msg m;
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+#define LOOP_SLOTS 32 /* loopback queue (loop.c, L3) */
 
 /* Client replies open at once, one frame per destination (out.c, O4). */
 #define CLIENT_FRAMES 8
@@ -245,16 +260,16 @@ struct qr_core {
 	uint64_t dedup_seq;
 	/* CASPaxos acceptor: promises (src/core/paxos.h) */
 	struct qr_paxos_table paxos;
-	/* messages to ourselves (loop.c): a ring of frames, the last one
-	 * open for writing while loop_open */
-	struct peer_out *loop;
+	/* messages to ourselves (loop.c): a FIFO of LOOP_SLOTS slots */
+	struct loop_slot *loop;
 	uint32_t loop_head, loop_count;
-	bool loop_open, loop_draining;
+	bool loop_draining;
 	/* outgoing frames, one per peer, and client replies per client */
 	struct peer_out *out;
 	struct client_out cout[CLIENT_FRAMES];
 	uint32_t cout_victim; /* flushed next when every one is open */
 	struct qr_core_stats stats;
+	struct qc_auth *auth; /* auth.c; NULL with auth = none */
 };
 
 #define AE_GC_BATCH 64 /* tombstones collected per partition step */
@@ -287,6 +302,25 @@ static inline int qc_replica_idx(const struct req *q, uint16_t node)
 static inline void qc_drop(struct qr_core *c, enum qr_core_drop why)
 {
 	c->stats.drops[why]++;
+}
+
+/* An HLC value from a peer (a version, ballot, claim or range) more than
+ * max_offset_ms ahead of our wall clock: refused wherever it would be
+ * stored or believed, not only in the frame header (issue 12: a far-future
+ * version pins a key for ever and drags the HLC at recovery). */
+static inline bool qc_hlc_too_far(struct qr_core *c, uint64_t hlc)
+{
+	uint64_t ms = QR_HLC_MS(hlc), wall = qr_hlc_wall_ms(&c->hlc);
+	return ms > wall && ms - wall > c->hlc.max_offset_ms;
+}
+
+/* qc_hlc_too_far, counted as QR_DROP_FUTURE. */
+static inline bool qc_refuse_future(struct qr_core *c, uint64_t hlc)
+{
+	if (!qc_hlc_too_far(c, hlc))
+		return false;
+	qc_drop(c, QR_DROP_FUTURE);
+	return true;
 }
 
 /* The write a request carries (its key, value and version). */
@@ -342,6 +376,13 @@ static inline struct qr_version qc_req_stamp(const struct req *q)
 {
 	return q->kind == REQ_CAS ? q->ballot : q->version;
 }
+
+/* auth.c */
+int qc_auth_init(struct qr_core *c);
+void qc_auth_fini(struct qr_core *c);
+int qc_auth_open(struct qr_core *c, const uint8_t *frame, size_t *len);
+size_t qc_auth_seal(struct qr_core *c, uint16_t dst, uint8_t *frame,
+		    size_t len);
 
 /* loop.c */
 void qc_loop_put(struct qr_core *c, const struct qr_msg *m);

@@ -25,6 +25,8 @@
  *  N2. hint_records/hint_bytes per target equal the sum over used slots.
  *  N3. A hint lives less than half the tombstone grace (the Cassandra rule:
  *      the hint window is shorter than the GC grace).
+ *  N4. Every live hint is in each WAL snapshot (qr_core_snapshot_hints) or
+ *      in the log above it, so a restart after a snapshot replays it.
  */
 #include "core/core_pvt.h"
 
@@ -113,6 +115,52 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	return 0;
 }
 
+/*
+ * N4: snapshots carry the live hints. A WAL snapshot at begin lsn B lets
+ * the log below B be deleted, hint records included; the snapshot source
+ * (the shard loop's) adds, after each partition's store entries, this
+ * partition's hints as QR_WAL_HINT records (lsn 0: not a log position),
+ * so a hint whose record was below B survives the restart (bug 5 of
+ * issue 13: an ANY write acknowledged on durable hints was lost). A hint
+ * that is created or delivered during the fuzzy scan is also in, or out
+ * of, the log above B: replayed twice at worst (a second delivery of the
+ * same version, harmless). Cost: a walk of hint_busy (hints_max / 64
+ * words) per partition, plus the live hints.
+ */
+int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
+			   int (*fn)(void *arg, const struct qr_wal_record *rec),
+			   void *arg)
+{
+	for (uint32_t k = 0; k < c->cfg.hints_max; k++) {
+		uint64_t word = c->hint_busy[k / 64] >> (k % 64);
+		if (!word) {
+			k |= 63;
+			continue;
+		}
+		k += (uint32_t)__builtin_ctzll(word);
+		const struct hint *h = &c->hints[k];
+		QR_ASSERT(h->used); /* N1 */
+		if (h->partition != partition)
+			continue;
+		struct qr_wal_record rec = {
+			.type = QR_WAL_HINT,
+			.partition = h->partition,
+			.version = h->version,
+			.key = h->key,
+			.key_len = h->key_len,
+			.value = h->value,
+			.value_len = h->tombstone ? 0 : h->value_len,
+			.aux = (uint16_t)(h->target |
+					  (h->tombstone ? QR_WAL_AUX_TOMBSTONE
+							: 0)),
+		};
+		int rc = fn(arg, &rec);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* A write slot is being freed: every replica that did not acknowledge it
  * gets a hint (hints never count toward W). For a CASPaxos op in its
  * accept phase, the state being accepted (a replica installing it from a
@@ -132,7 +180,7 @@ void qc_hint_missing(struct qr_core *c, const struct req *q)
 		if (q->done_mask & (1u << i))
 			continue;
 		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0)
-			qc_orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
+			qc_orphan_begin(c, w.version.hlc, qr_hlc_now(&c->hlc));
 	}
 }
 

@@ -22,26 +22,27 @@
  *    the wall clock to pass ms(last) and issue (wall, 0), so the HLC's ms part
  *    never runs ahead of the furthest wall clock we have seen (ours or a
  *    peer's within max_offset_ms), as the paper's bound requires (§3.3).
- * That wait is unbounded by design: it lasts until the wall clock passes
- * ms(last), i.e. at most max_offset_ms after observing a peer, or the size of
- * a backward wall-clock step, or until a raise()d time is reached.
+ * That wait lasts until the wall clock passes ms(last): the size of a
+ * backward wall-clock step, or until a raise()d time is reached, or (our own
+ * events only) the rest of a millisecond. A remote time never starts one:
+ * observe() refuses a time ahead of ours whose logical part is within
+ * QR_HLC_REMOTE_HEADROOM of the top (counted in overflow_refused).
  */
 #include "core/hlc.h"
 
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "quorate/err.h"
 
 #define HLC_MS_MAX ((UINT64_C(1) << (64 - QR_HLC_LOGICAL_BITS)) - 1)
 
+/* The default wall source when the driver gives none (tests, tools). */
 static uint64_t realtime_ms(void *ctx)
 {
-	struct timespec ts;
-
 	(void)ctx;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return qr_clock_wall_ms();
 }
 
 static inline void cpu_pause(void)
@@ -141,6 +142,19 @@ int qr_hlc_observe(struct qr_hlc *h, uint64_t remote, uint64_t *out)
 	 * as a difference so a huge max_offset_ms cannot overflow. */
 	if (rms > pt && rms - pt > h->max_offset_ms) {
 		h->rejected++;
+		return QR_ECLOCK;
+	}
+
+	/* Input never makes us wait (issue 12: one frame at wall + 499 ms
+	 * with logical 0xffff stalled a shard for half a second). A remote
+	 * time that leads ours and the wall clock with its logical part
+	 * within QR_HLC_REMOTE_HEADROOM of the top would overflow at once,
+	 * or after a few local events, and wait out its millisecond:
+	 * refused. Honest peers never get there (65,536 events in one ms
+	 * of one shard). */
+	if (remote > h->last && rms >= pt &&
+	    QR_HLC_LOGICAL(remote) > QR_HLC_LOGICAL_MAX - QR_HLC_REMOTE_HEADROOM) {
+		h->overflow_refused++;
 		return QR_ECLOCK;
 	}
 

@@ -10,7 +10,9 @@
  *  - a remote timestamp more than max_offset_ms ahead of our wall clock is
  *    rejected (QR_ECLOCK) and counted, and leaves the clock unchanged;
  *  - when the logical part would overflow, the clock waits (through the
- *    source's pause hook) until the wall clock passes the current millisecond.
+ *    source's pause hook) until the wall clock passes the current
+ *    millisecond; a remote time that would overflow soon is refused
+ *    (QR_ECLOCK) instead, so no input makes the clock wait.
  * The wall clock and a fixed offset are injectable so tests can skew clocks.
  * One qr_hlc per shard core: it is not thread-safe.
  */
@@ -26,6 +28,11 @@
 #define QR_HLC_MAKE(ms, logical)                                               \
 	(((uint64_t)(ms) << QR_HLC_LOGICAL_BITS) | (uint64_t)(logical))
 #define QR_HLC_MAX_OFFSET_MS_DEFAULT 500
+/* observe() refuses a remote time ahead of the wall clock and of ours
+ * whose logical part is above QR_HLC_LOGICAL_MAX - this: it would leave
+ * fewer local events than this before a logical overflow, which waits for
+ * the wall clock (a stall on input). */
+#define QR_HLC_REMOTE_HEADROOM 0x4000u
 
 struct qr_hlc_source {
 	/* Wall-clock milliseconds since the Unix epoch. */
@@ -44,6 +51,7 @@ struct qr_hlc {
 	uint64_t rejected;        /* remote timestamps refused as too far ahead */
 	uint64_t wall_went_back;  /* reads where the wall clock was behind last */
 	uint64_t overflow_waits;  /* logical overflows that waited for a tick */
+	uint64_t overflow_refused; /* remote times refused: would overflow */
 };
 
 /* src NULL: CLOCK_REALTIME. max_offset_ms 0: the default (500 ms). */

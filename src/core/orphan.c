@@ -156,6 +156,9 @@ void qc_orphan_job_hint_done(struct qr_core *c, uint16_t asker)
 
 void qc_orphan_on_req(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 {
+	if (qc_refuse_future(c, m->range_to) ||
+	    qc_refuse_future(c, m->restart_hlc))
+		return; /* restart_hlc = max would cut `from` off */
 	struct orphan_job *j = &c->jobs[from];
 	/* From now on a write `from` stamped before its restart is no longer
 	 * taken from `from` itself (qc_replica_on_replicate): this hand-off is

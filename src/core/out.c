@@ -10,6 +10,8 @@
  *      full frame is flushed and the message put again, never dropped.
  *  O2. A peer frame carries an HLC taken when it is sent (the HLC paper's
  *      send event), above every version stamped in it.
+ *  O4. With auth = mac a peer frame is sealed (auth.c) after its HLC is
+ *      stamped, so the MAC covers every byte sent.
  *  O3. Messages to ourselves never reach a peer frame: qc_send_peer puts
  *      them on the loopback queue (loop.c), delivered like any other.
  *  O4. A client frame holds replies for one client only, and no reply waits
@@ -28,8 +30,11 @@ void qc_peer_frame_begin(struct qr_core *c, uint16_t node)
 		.dst_node = node,
 		.shard = c->cfg.shard,
 	};
-	qr_wire_frame_begin(&c->out[node].w, c->out[node].buf,
-			    sizeof(c->out[node].buf), &h);
+	/* Room for the authentication trailer (auth.h) after the last
+	 * message: every message still fits an empty frame (O1). */
+	size_t cap = sizeof(c->out[node].buf) -
+		     (c->cfg.auth == QR_AUTH_MAC ? QR_AUTH_TRAILER_BYTES : 0);
+	qr_wire_frame_begin(&c->out[node].w, c->out[node].buf, cap, &h);
 }
 
 static void peer_flush(struct qr_core *c, uint16_t node)
@@ -41,6 +46,7 @@ static void peer_flush(struct qr_core *c, uint16_t node)
 	/* Send event (HLC paper): the frame carries a fresh timestamp, which
 	 * is above every version stamped in it. */
 	qr_wire_frame_set_hlc(o->buf, qr_hlc_now(&c->hlc));
+	len = qc_auth_seal(c, node, o->buf, len); /* last: covers it all */
 	c->stats.frames_out++;
 	c->stats.msgs_out += o->w.count;
 	c->env.send(c->env.ctx, node, 0, o->buf, len);

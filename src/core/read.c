@@ -111,6 +111,8 @@ void qc_read_repair_pass(struct qr_core *c, struct req *q)
 void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 			    const struct qr_msg *m)
 {
+	if (qc_refuse_future(c, m->version.hlc))
+		return; /* read repair would spread it */
 	struct req *q = qc_req_by_op_id(c, m->op_id);
 	int i = q && q->kind == REQ_READ ? qc_replica_idx(q, from) : -1;
 	if (i < 0 || (q->done_mask & (1u << i))) {

@@ -113,6 +113,22 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	bool had = qr_store_get(c->store, w->key, w->key_len, &cur) == 0;
 	if (had)
 		cmp = qr_version_cmp(w->version, cur.version);
+	if (cmp > 0 && !had && qr_store_count(c->store) >= c->cfg.keys_max) {
+		/* Store full: refused BEFORE the WAL append, so nothing is
+		 * logged that recovery could not apply (issue 12: a node
+		 * whose WAL held more keys than its store could not restart).
+		 * The coordinator hears NO_SPACE; a push is just dropped. */
+		qc_drop(c, QR_DROP_STORE_FULL);
+		if (op_id != AE_NO_ACK) {
+			struct qr_msg m = {.type = ack_type,
+					   .op_id = op_id,
+					   .partition = w->partition,
+					   .version = w->version,
+					   .status = QR_ENOSPC};
+			qc_send_peer(c, dst, &m);
+		}
+		return;
+	}
 	if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
 		struct qr_wal_record rec = {
 			.lsn = c->next_lsn,
@@ -191,8 +207,8 @@ bool qc_replica_owns(struct qr_core *c, const struct qr_msg *m)
 void qc_replica_on_replicate(struct qr_core *c, uint16_t from,
 			     const struct qr_msg *m)
 {
-	if (!qc_replica_owns(c, m))
-		return;
+	if (!qc_replica_owns(c, m) || qc_refuse_future(c, m->version.hlc))
+		return; /* writes, repairs, hints, pushes alike */
 	struct qr_store_write w = {
 		.partition = m->partition,
 		.version = m->version,

@@ -80,7 +80,9 @@ struct req *qc_req_alloc(struct qr_core *c)
 
 void qc_req_free(struct qr_core *c, struct req *q)
 {
-	if (q->kind == REQ_WRITE ||
+	QR_ASSERT(q->kind != REQ_WRITE || q->token_wait ||
+		  !qr_version_is_none(q->version)); /* W4: stamped or waiting */
+	if ((q->kind == REQ_WRITE && !q->token_wait) ||
 	    (q->kind == REQ_CAS && q->phase == CAS_ACCEPT))
 		qc_hint_missing(c, q);
 	qr_timer_cancel(&c->wheel, &q->timer);
@@ -151,10 +153,15 @@ void qc_req_answer(struct qr_core *c, struct req *q, int status)
 	q->answered = true;
 	if (q->kind == REQ_WRITE || q->kind == REQ_CAS) {
 		struct dedup *d = qc_dedup_find(c, q->client, q->req_id);
-		if (d && d->op_id == qc_op_id_of(c, q)) {
+		if (d && d->op_id == qc_op_id_of(c, q) &&
+		    status == QR_ECLOCK) {
+			*d = (struct dedup){0}; /* W4: nothing stamped */
+		} else if (d && d->op_id == qc_op_id_of(c, q)) {
 			d->op_id = 0;
 			d->status = (int16_t)status;
 			d->version = q->version;
+			d->first = q->kind == REQ_CAS ? q->mine_first
+						      : QR_VERSION_NONE;
 		}
 	}
 	qc_send_client_reply(c, q, status);
@@ -248,6 +255,8 @@ void qc_req_timer(struct qr_core *c, struct req *q)
 		 * missed get hints. A read answered, but by no replica
 		 * current for its token, is STALE. */
 		int st = QR_EUNAVAILABLE;
+		if (q->kind == REQ_WRITE && q->token_wait)
+			st = QR_ECLOCK; /* W4: never stamped, never sent */
 		if (q->kind == REQ_READ && !q->valid_mask &&
 		    __builtin_popcount(q->heard_mask) >= q->need) {
 			st = QR_ESTALE;

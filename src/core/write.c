@@ -11,6 +11,11 @@
  *  W2. Nothing of a parked write is sent before its ceiling is durable.
  *  W3. Hints never count toward W; level ANY is the one exception, answered
  *      once its hints are durable in our WAL (hints.c).
+ *  W4. A write that carries a session token is stamped strictly above it,
+ *      or not at all (answered CLOCK_AHEAD; nothing sent, no hint, no
+ *      dedupe entry left: a retry is a new write). Until stamped
+ *      (token_wait) it holds no version: no claim (closed_ts.c) waits
+ *      for it, since it will be stamped above our HLC.
  *  W5. Retransmission is for reaching W: once a write is answered nothing is
  *      resent to a replica (a slow one is most often just queueing, and a
  *      resend doubles its work). The linger waits for the stragglers' acks;
@@ -22,44 +27,43 @@
 #include <string.h>
 
 /*
- * A new write in its slot (intake.c filled it): take the value, stamp the
- * version above the session's token, record it for dedupe, and send it
- * unless the HLC ceiling must first cover it (parked: ceiling.c, W2).
+ * W4: a session's write is stamped strictly above its token (min_version),
+ * or last-writer-wins would hide it behind what the session already saw.
+ * Observing the token moves our HLC to it; but a client's token may only
+ * move our HLC a lease ahead of our wall clock: at max_offset peers would
+ * start refusing our frames (a client could cut a node off its peers). So
+ * a write whose token is further ahead waits, unstamped and unsent, until
+ * our wall clock is within a lease of it (at most max_offset minus a lease
+ * for a token some node's clock made), and is answered CLOCK_AHEAD at once
+ * if that wait would pass its deadline. It is never stamped below the
+ * token (bug 1 of issue 13: it used to be, and was answered OK).
+ * Returns the microseconds still to wait; 0: stamped.
  */
-void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
-		    struct dedup *retry)
+static uint64_t write_stamp(struct qr_core *c, struct req *q)
 {
-	q->any = m->level == QR_LEVEL_ANY;
-	q->tombstone = m->op == QR_OP_DELETE;
-	q->value_len = m->value_len;
-	memcpy(q->value, m->value, m->value_len);
-	/* A session that has seen min_version must write above it, or
-	 * last-writer-wins would hide its own write. But a client's token
-	 * may only move our HLC a lease ahead of our wall clock: at
-	 * max_offset peers would start refusing our frames (a client could
-	 * cut a node off its peers). Further tokens are ignored and
-	 * counted. */
-	if (m->min_version) {
+	if (q->token) {
 		uint64_t wall = qr_hlc_wall_ms(&c->hlc);
-		if (QR_HLC_MS(m->min_version) <= wall + c->cfg.hlc_lease_ms)
-			(void)qr_hlc_observe(&c->hlc, m->min_version, NULL);
-		else
-			c->stats.tokens_ignored++;
+		uint64_t tok_ms = QR_HLC_MS(q->token);
+		if (tok_ms <= wall + c->cfg.hlc_lease_ms) {
+			/* hlc.c refuses a token whose logical counter would
+			 * overflow ours: the next millisecond takes it. */
+			if (qr_hlc_observe(&c->hlc, q->token, NULL) != 0 &&
+			    !QR_BUG(STAMP_BELOW_TOKEN))
+				return 1000;
+		} else if (!QR_BUG(STAMP_BELOW_TOKEN)) {
+			return (tok_ms - wall - c->cfg.hlc_lease_ms) * 1000;
+		}
 	}
-	/* A retry of a write answered UNAVAILABLE completes that same write:
-	 * it re-drives the version stamped the first time (which may already
-	 * be on some replicas), so one request is one version. It reuses the
-	 * entry: a second entry for the same request would hide its answer
-	 * from later duplicates. */
-	if (retry) {
-		q->version = retry->version;
-	} else {
-		q->version.hlc = qr_hlc_now(&c->hlc);
-		q->version.node = c->cfg.node_id;
-	}
-	(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))->op_id =
-		qc_op_id_of(c, q);
-	qc_req_arm(c, q);
+	q->version.hlc = qr_hlc_now(&c->hlc);
+	q->version.node = c->cfg.node_id;
+	QR_ASSERT(q->version.hlc > q->token || QR_BUG(STAMP_BELOW_TOKEN));
+	return 0;
+}
+
+/* A stamped write: send it unless the HLC ceiling must first cover it
+ * (parked: ceiling.c, W2). */
+static void write_go(struct qr_core *c, struct req *q)
+{
 	uint64_t ms = QR_HLC_MS(q->version.hlc);
 	qc_ceiling_renew(c, ms);
 	if (ms >= c->ceiling_ms) {
@@ -69,6 +73,48 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 		return;
 	}
 	qc_write_dispatch(c, q);
+}
+
+/*
+ * A new write in its slot (intake.c filled it): take the value, stamp the
+ * version above the session's token (W4: it may first wait for our wall
+ * clock), record it for dedupe, and send it.
+ */
+void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
+		    struct dedup *retry)
+{
+	q->any = m->level == QR_LEVEL_ANY;
+	q->tombstone = m->op == QR_OP_DELETE;
+	q->value_len = m->value_len;
+	memcpy(q->value, m->value, m->value_len);
+	/* A retry of a write answered UNAVAILABLE completes that same write:
+	 * it re-drives the version stamped the first time (which may already
+	 * be on some replicas, and is above this request's token), so one
+	 * request is one version. It reuses the entry: a second entry for
+	 * the same request would hide its answer from later duplicates. */
+	uint64_t wait_us = 0;
+	if (retry) {
+		q->version = retry->version;
+	} else {
+		q->token = m->min_version;
+		wait_us = write_stamp(c, q);
+	}
+	(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))->op_id =
+		qc_op_id_of(c, q);
+	if (wait_us) {
+		q->token_wait = true; /* unstamped: no hint when freed */
+		if (qc_now_us(c) + wait_us >= q->deadline_us) {
+			c->stats.tokens_ignored++; /* refused, not ignored */
+			qc_req_answer(c, q, QR_ECLOCK);
+			qc_req_free(c, q);
+			return;
+		}
+		c->stats.token_write_waits++;
+		qr_timer_arm(&c->wheel, &q->timer, qc_now_us(c) + wait_us);
+		return;
+	}
+	qc_req_arm(c, q);
+	write_go(c, q);
 }
 
 void qc_send_replicate(struct qr_core *c, struct req *q, int i)
@@ -120,6 +166,16 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		return;
 	}
 	int i = q ? qc_replica_idx(q, from) : -1;
+	if (i >= 0 && status == QR_ENOSPC && q->kind == REQ_WRITE) {
+		/* A replica's store is full: once too few replicas are left
+		 * to reach W, the client hears NO_SPACE, not UNAVAILABLE. */
+		q->full_mask |= (uint8_t)(1u << i);
+		if (!q->answered &&
+		    q->rf - __builtin_popcount(q->full_mask) < q->need)
+			qc_req_answer(c, q, QR_ENOSPC);
+		qc_drop(c, QR_DROP_STALE_REPLY);
+		return;
+	}
 	if (i < 0 || status != 0) {
 		qc_drop(c, QR_DROP_STALE_REPLY);
 		return;
@@ -153,6 +209,20 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 {
 	if (q->answered) {
 		qr_timer_arm(&c->wheel, &q->timer, q->linger_us);
+		return;
+	}
+	if (q->token_wait) { /* W4: our wall clock may be near enough now */
+		uint64_t wait_us = write_stamp(c, q);
+		if (wait_us) {
+			qr_timer_arm(
+				&c->wheel, &q->timer,
+				QR_MIN(q->deadline_us, qc_now_us(c) + wait_us));
+			return;
+		}
+		q->token_wait = false;
+		q->sent_us = qc_now_us(c);
+		qc_req_arm(c, q);
+		write_go(c, q);
 		return;
 	}
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Management endpoint and telemetry: see mgmt.h. */
+#include "common/clock.h"
 #include "server/mgmt.h"
 
 #include <errno.h>
@@ -56,13 +57,6 @@ static void jb(struct jbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Every shard's counters summed: what stat and telemetry both report. */
 struct agg {
 	struct qr_core_stats cs;
@@ -98,83 +92,86 @@ static void gather(const struct qr_mgmt_config *cfg, struct agg *a)
 	}
 }
 
-size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
-			  size_t len)
+/* "ops", "cas", "replies", "errors": what clients asked and got. */
+static void json_requests(struct jbuf *b, const struct qr_core_stats *cs)
 {
-	struct jbuf b = {buf, 0, len, false};
-	struct agg ag;
-	gather(cfg, &ag);
-	const struct qr_core_stats cs = ag.cs;
-	const struct qr_shard_stats ss = ag.ss;
-	const struct qr_wal_stats ws = ag.ws;
-	uint64_t durable = ag.durable, appended = ag.appended, hlc = ag.hlc,
-		 hlc_rejected = ag.hlc_rejected;
-	jb(&b, "{\"node\":%u,\"cluster\":%u,\"profile\":\"%s\",\"shards\":%u,",
-	   cfg->node_id, cfg->cluster->id, cfg->profile, cfg->nshards);
-	jb(&b,
+	jb(b,
 	   "\"ops\":{\"get\":%" PRIu64 ",\"put\":%" PRIu64
 	   ",\"delete\":%" PRIu64 "},",
-	   cs.client_ops[QR_OP_GET], cs.client_ops[QR_OP_PUT],
-	   cs.client_ops[QR_OP_DELETE]);
+	   cs->client_ops[QR_OP_GET], cs->client_ops[QR_OP_PUT],
+	   cs->client_ops[QR_OP_DELETE]);
 	/* Linearizable ops (CASPaxos): requests by op, proposer rounds,
 	 * acceptor promises logged and prepares/accepts refused. */
-	jb(&b,
+	jb(b,
 	   "\"cas\":{\"lin_get\":%" PRIu64 ",\"put_if_absent\":%" PRIu64
 	   ",\"put_if_version\":%" PRIu64 ",\"delete_if_version\":%" PRIu64
 	   ",\"rounds\":%" PRIu64 ",\"promises\":%" PRIu64
 	   ",\"rejects\":%" PRIu64 "},",
-	   cs.client_ops[QR_OP_LIN_GET], cs.client_ops[QR_OP_PUT_IF_ABSENT],
-	   cs.client_ops[QR_OP_PUT_IF_VERSION],
-	   cs.client_ops[QR_OP_DELETE_IF_VERSION], cs.cas_rounds,
-	   cs.cas_promises, cs.cas_rejects);
-	jb(&b,
+	   cs->client_ops[QR_OP_LIN_GET], cs->client_ops[QR_OP_PUT_IF_ABSENT],
+	   cs->client_ops[QR_OP_PUT_IF_VERSION],
+	   cs->client_ops[QR_OP_DELETE_IF_VERSION], cs->cas_rounds,
+	   cs->cas_promises, cs->cas_rejects);
+	jb(b,
 	   "\"replies\":{\"ok\":%" PRIu64 ",\"error\":%" PRIu64
 	   ",\"duplicates\":%" PRIu64 "},",
-	   cs.client_ok, cs.client_err, cs.client_duplicates);
-	jb(&b, "\"errors\":{");
+	   cs->client_ok, cs->client_err, cs->client_duplicates);
+	jb(b, "\"errors\":{");
 	bool first = true;
 	for (int e = 1; e <= -QR_ERR_MIN; e++) {
-		if (!cs.client_err_by[e])
+		if (!cs->client_err_by[e])
 			continue;
-		jb(&b, "%s\"%s\":%" PRIu64, first ? "" : ",", qr_strerror(-e),
-		   cs.client_err_by[e]);
+		jb(b, "%s\"%s\":%" PRIu64, first ? "" : ",", qr_strerror(-e),
+		   cs->client_err_by[e]);
 		first = false;
 	}
-	jb(&b,
-	   "},\"replica\":{\"applied\":%" PRIu64 ",\"older\":%" PRIu64
+	jb(b, "},");
+}
+
+/* "replica", "hints", "sessions": the replica side and its repairs. */
+static void json_replica(struct jbuf *b, const struct qr_core_stats *cs)
+{
+	jb(b,
+	   "\"replica\":{\"applied\":%" PRIu64 ",\"older\":%" PRIu64
 	   ",\"same\":%" PRIu64 ",\"reads\":%" PRIu64
 	   ",\"read_repairs\":%" PRIu64 ",\"retransmits\":%" PRIu64
 	   ",\"ae_digests\":%" PRIu64 ",\"ae_mismatches\":%" PRIu64
 	   ",\"ae_pushed\":%" PRIu64 ",\"ae_passes\":%" PRIu64
 	   ",\"tombstones_collected\":%" PRIu64 "},",
-	   cs.replicate_applied, cs.replicate_older, cs.replicate_same,
-	   cs.reads_served, cs.read_repairs_sent, cs.retransmits,
-	   cs.ae_digests_sent, cs.ae_mismatches, cs.ae_entries_pushed,
-	   cs.ae_passes, cs.tombstones_collected);
+	   cs->replicate_applied, cs->replicate_older, cs->replicate_same,
+	   cs->reads_served, cs->read_repairs_sent, cs->retransmits,
+	   cs->ae_digests_sent, cs->ae_mismatches, cs->ae_entries_pushed,
+	   cs->ae_passes, cs->tombstones_collected);
 	uint64_t hints = 0;
 	for (int p = 0; p < QR_NODES_MAX; p++)
-		hints += cs.hint_records[p];
-	jb(&b,
+		hints += cs->hint_records[p];
+	jb(b,
 	   "\"hints\":{\"pending\":%" PRIu64 ",\"created\":%" PRIu64
 	   ",\"delivered\":%" PRIu64 ",\"lost\":%" PRIu64
 	   ",\"handoffs\":%" PRIu64 "},",
-	   hints, cs.hints_created, cs.hints_delivered, cs.hints_lost,
-	   cs.orphan_syncs);
-	jb(&b,
+	   hints, cs->hints_created, cs->hints_delivered, cs->hints_lost,
+	   cs->orphan_syncs);
+	jb(b,
 	   "\"sessions\":{\"stale\":%" PRIu64 ",\"token_waits\":%" PRIu64
-	   ",\"tokens_ignored\":%" PRIu64 "},",
-	   cs.stale_answers, cs.token_waits, cs.tokens_ignored);
-	/* Peers as seen by shard 0's detector. */
+	   ",\"tokens_ignored\":%" PRIu64 ",\"token_write_waits\":%" PRIu64
+	   "},",
+	   cs->stale_answers, cs->token_waits, cs->tokens_ignored,
+	   cs->token_write_waits);
+}
+
+/* "peers": as seen by shard 0's detector. */
+static void json_peers(struct jbuf *b, const struct qr_mgmt_config *cfg)
+{
+	QR_ASSERT(cfg->nshards >= 1 && cfg->shards[0]);
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));
 	uint64_t now_us = qr_shard_now_us(cfg->shards[0]);
-	jb(&b, "\"peers\":[");
-	first = true;
+	jb(b, "\"peers\":[");
+	bool first = true;
 	for (uint16_t p = 0; p < d->nodes; p++) {
 		if (p == cfg->node_id)
 			continue;
 		uint64_t heard = d->peers[p].last_heard_us;
-		jb(&b,
+		jb(b,
 		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
 		   "%" PRIu64 ",\"transitions\":%u}",
 		   first ? "" : ",", p,
@@ -183,31 +180,55 @@ size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 		   d->peers[p].transitions);
 		first = false;
 	}
-	jb(&b,
-	   "],\"wal\":{\"appends\":%" PRIu64 ",\"batches\":%" PRIu64
+	jb(b, "],");
+}
+
+/* "wal", "hlc", "packets", "drops" (shard and core reasons): the end. */
+static void json_io(struct jbuf *b, const struct agg *ag)
+{
+	const struct qr_wal_stats *ws = &ag->ws;
+	const struct qr_shard_stats *ss = &ag->ss;
+	jb(b,
+	   "\"wal\":{\"appends\":%" PRIu64 ",\"batches\":%" PRIu64
 	   ",\"fsyncs\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"busy\":%" PRIu64
 	   ",\"snapshots\":%" PRIu64 ",\"appended_lsn\":%" PRIu64
 	   ",\"durable_lsn\":%" PRIu64 "},",
-	   ws.appends, ws.batches, ws.fsyncs, ws.bytes_written, ws.append_busy,
-	   ws.snapshots, appended, durable);
-	jb(&b, "\"hlc\":{\"last\":%" PRIu64 ",\"rejected\":%" PRIu64 "},", hlc,
-	   hlc_rejected);
-	jb(&b,
+	   ws->appends, ws->batches, ws->fsyncs, ws->bytes_written,
+	   ws->append_busy, ws->snapshots, ag->appended, ag->durable);
+	jb(b, "\"hlc\":{\"last\":%" PRIu64 ",\"rejected\":%" PRIu64 "},",
+	   ag->hlc, ag->hlc_rejected);
+	jb(b,
 	   "\"packets\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
 	   ",\"arp_replies\":%" PRIu64 ",\"arp_requests\":%" PRIu64
 	   ",\"steered\":%" PRIu64 "},",
-	   ss.rx_pkts, ss.tx_pkts, ss.arp_replies, ss.arp_requests, ss.steered);
-	jb(&b, "\"drops\":{");
-	first = true;
+	   ss->rx_pkts, ss->tx_pkts, ss->arp_replies, ss->arp_requests,
+	   ss->steered);
+	jb(b, "\"drops\":{");
+	bool first = true;
 	for (int i = 0; i < QR_SHARD_DROP_COUNT; i++) {
-		jb(&b, "%s\"%s\":%" PRIu64, first ? "" : ",",
-		   qr_shard_drop_name((enum qr_shard_drop)i), ss.drops[i]);
+		jb(b, "%s\"%s\":%" PRIu64, first ? "" : ",",
+		   qr_shard_drop_name((enum qr_shard_drop)i), ss->drops[i]);
 		first = false;
 	}
 	for (int i = 0; i < QR_DROP_COUNT; i++)
-		jb(&b, ",\"%s\":%" PRIu64,
-		   qr_core_drop_name((enum qr_core_drop)i), cs.drops[i]);
-	jb(&b, "}}\n");
+		jb(b, ",\"%s\":%" PRIu64,
+		   qr_core_drop_name((enum qr_core_drop)i), ag->cs.drops[i]);
+	jb(b, "}}\n");
+}
+
+size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
+			  size_t len)
+{
+	struct jbuf b = {buf, 0, len, false};
+	struct agg ag;
+	gather(cfg, &ag);
+	jb(&b, "{\"node\":%u,\"cluster\":%u,\"profile\":\"%s\",\"shards\":%u,",
+	   cfg->node_id, cfg->cluster->id, cfg->profile, cfg->nshards);
+	json_requests(&b, &ag.cs);
+	json_replica(&b, &ag.cs);
+	json_peers(&b, cfg);
+	json_io(&b, &ag);
+	QR_ASSERT(b.overflow || b.len < len); /* room for the NUL */
 	return b.overflow ? 0 : b.len;
 }
 
@@ -238,10 +259,7 @@ static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 	const struct qr_detector *d =
 		qr_core_detector(qr_shard_core(cfg->shards[0]));
 	uint64_t now_us = qr_shard_now_us(cfg->shards[0]);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t wall_ms = (uint64_t)ts.tv_sec * 1000 +
-			   (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t wall_ms = qr_clock_wall_ms();
 	uint64_t wm = UINT64_MAX, hints = 0;
 	bool orphan = false;
 	for (uint16_t i = 0; i < cfg->nshards; i++) {
@@ -274,8 +292,9 @@ static size_t replication_json(const struct qr_mgmt_config *cfg, char *buf,
 		}
 		uint64_t heard = d->peers[p].last_heard_us;
 		jb(&b,
-		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":%" PRIu64
-		   ",\"unacked_writes\":%" PRIu64 ",\"oldest_unacked_ms\":%" PRIu64
+		   "%s{\"node\":%u,\"state\":\"%s\",\"last_contact_ms\":"
+		   "%" PRIu64 ",\"unacked_writes\":%" PRIu64
+		   ",\"oldest_unacked_ms\":%" PRIu64
 		   ",\"hint_records\":%" PRIu64 ",\"hint_bytes\":%" PRIu64,
 		   first ? "" : ",", p,
 		   qr_peer_state_name(qr_detector_state(d, p)),
@@ -312,9 +331,9 @@ static void serve(struct qr_mgmt *m, int fd)
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	/* One line, within one second in all: a slow client cannot hold the
 	 * thread (a byte a second would otherwise do it). */
-	uint64_t give_up = mono_ms() + 1000;
-	while (got < sizeof(cmd) - 1 && mono_ms() < give_up &&
-	       poll(&p, 1, (int)(give_up - mono_ms())) == 1) {
+	uint64_t give_up = qr_clock_mono_ms() + 1000;
+	while (got < sizeof(cmd) - 1 && qr_clock_mono_ms() < give_up &&
+	       poll(&p, 1, (int)(give_up - qr_clock_mono_ms())) == 1) {
 		ssize_t r = read(fd, cmd + got, sizeof(cmd) - 1 - got);
 		if (r <= 0)
 			break;
@@ -335,10 +354,11 @@ static void serve(struct qr_mgmt *m, int fd)
 	else if (!strcmp(cmd, "repair"))
 		n = repair(&m->cfg, out, sizeof(out));
 	else
-		n = (size_t)snprintf(out, sizeof(out),
-				     "{\"error\":\"unknown command\","
-				     "\"commands\":[\"stat\",\"stat replication\","
-				     "\"repair\"]}\n");
+		n = (size_t)snprintf(
+			out, sizeof(out),
+			"{\"error\":\"unknown command\","
+			"\"commands\":[\"stat\",\"stat replication\","
+			"\"repair\"]}\n");
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(fd, out + off, n - off);
 		if (w <= 0)
@@ -428,7 +448,7 @@ int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 	}
 	m->cfg = *cfg;
 	m->fd = -1;
-	m->start_s = mono_ms() / 1000;
+	m->start_s = qr_clock_mono_ms() / 1000;
 	rte_telemetry_register_cmd("/quorate/stats", tm_stats,
 				   "quorate node counters (as quorate stat). "
 				   "No parameters");

@@ -34,16 +34,24 @@
 #include <rte_ring.h>
 
 #include "common/cluster.h"
+#include "common/compiler.h"
+#include "common/secret.h"
+#include "core/auth.h"
 #include "quorate/err.h"
+#include "quorate/limits.h"
 #include "server/mgmt.h"
 #include "server/profile.h"
 #include "shard/shard.h"
+#include "wal/wal.h"
 
 #define EXIT_CONFIG   2
 #define EXIT_DPDK     3
 #define EXIT_RECOVERY 4
 #define EAL_ARGS_MAX  64
 #define RING_SIZE     4096
+/* Start-up messages name up to two paths, each < QR_PATH_BYTES_MAX, and
+ * never get cut. */
+#define ERR_BYTES_MAX (2 * QR_PATH_BYTES_MAX + 256)
 
 struct options {
 	const char *config, *profile, *run_dir, *data_dir;
@@ -75,6 +83,91 @@ static void usage(FILE *f)
 		   "3 DPDK port, 4 WAL recovery\n");
 }
 
+static int parse_wal_mode(const char *arg, enum qr_wal_mode *mode)
+{
+	if (!strcmp(arg, "fsync"))
+		*mode = QR_WAL_MODE_FSYNC;
+	else if (!strcmp(arg, "async"))
+		*mode = QR_WAL_MODE_ASYNC;
+	else if (!strcmp(arg, "none"))
+		*mode = QR_WAL_MODE_NONE;
+	else {
+		fprintf(stderr, "quorated: --wal-mode: "
+				"expected fsync, async or none\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* The options that take a number: 0, or 1 with a message. */
+static int parse_number(int c, const char *arg, struct options *o)
+{
+	char *end;
+	switch (c) {
+	case 'n':
+		o->node = (int)strtol(arg, &end, 10);
+		if (*end || o->node < 0) {
+			fprintf(stderr,
+				"quorated: --node: '%s' is not a "
+				"node id\n",
+				arg);
+			return 1;
+		}
+		return 0;
+	case 'k':
+		o->keys_max = (uint32_t)strtoul(arg, &end, 10);
+		if (*end || o->keys_max < 16) {
+			fprintf(stderr, "quorated: --keys-max: at least 16\n");
+			return 1;
+		}
+		return 0;
+	case 's':
+		o->snapshot_every = strtoull(arg, &end, 10);
+		if (*end) {
+			fprintf(stderr, "quorated: --snapshot-every: "
+					"a number of records\n");
+			return 1;
+		}
+		return 0;
+	}
+	QR_ASSERT(!"parse_number: not a numeric option");
+	return 1;
+}
+
+/* One getopt result: 0, or 1 (usage printed or a message). */
+static int parse_opt(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case 'c':
+		o->config = arg;
+		return 0;
+	case 'p':
+		o->profile = arg;
+		return 0;
+	case 'r':
+		o->run_dir = arg;
+		return 0;
+	case 'd':
+		o->data_dir = arg;
+		return 0;
+	case 'w':
+		return parse_wal_mode(arg, &o->wal_mode);
+	case 'n':
+	case 'k':
+	case 's':
+		return parse_number(c, arg, o);
+	case 't':
+		o->truncate_corrupt = true;
+		return 0;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		return 1;
+	}
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -95,72 +188,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->keys_max = 1u << 20;
 	o->snapshot_every = 1000000;
 	int c;
-	char *end;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->config = optarg;
-			break;
-		case 'n':
-			o->node = (int)strtol(optarg, &end, 10);
-			if (*end || o->node < 0) {
-				fprintf(stderr,
-					"quorated: --node: '%s' is "
-					"not a node id\n",
-					optarg);
-				return 1;
-			}
-			break;
-		case 'p':
-			o->profile = optarg;
-			break;
-		case 'r':
-			o->run_dir = optarg;
-			break;
-		case 'd':
-			o->data_dir = optarg;
-			break;
-		case 'w':
-			if (!strcmp(optarg, "fsync"))
-				o->wal_mode = QR_WAL_MODE_FSYNC;
-			else if (!strcmp(optarg, "async"))
-				o->wal_mode = QR_WAL_MODE_ASYNC;
-			else if (!strcmp(optarg, "none"))
-				o->wal_mode = QR_WAL_MODE_NONE;
-			else {
-				fprintf(stderr,
-					"quorated: --wal-mode: "
-					"expected fsync, async or none\n");
-				return 1;
-			}
-			break;
-		case 'k':
-			o->keys_max = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || o->keys_max < 16) {
-				fprintf(stderr, "quorated: --keys-max: at "
-						"least 16\n");
-				return 1;
-			}
-			break;
-		case 's':
-			o->snapshot_every = strtoull(optarg, &end, 10);
-			if (*end) {
-				fprintf(stderr, "quorated: --snapshot-every: "
-						"a number of records\n");
-				return 1;
-			}
-			break;
-		case 't':
-			o->truncate_corrupt = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		if (parse_opt(c, optarg, o))
 			return 1;
-		}
-	}
 	if (optind != argc || !o->config || !o->profile || o->node < 0) {
 		usage(stderr);
 		return 1;
@@ -168,31 +198,48 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* mkdir -p, then prove we can create a file there. */
+/*
+ * mkdir -p, then prove we can create a file there. A directory whose probe
+ * path would not fit QR_PATH_BYTES_MAX is refused (limits.h L4): every WAL
+ * file name the shards build below it must fit too.
+ */
 static int check_data_dir(const char *dir, char *err, size_t n)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s", dir);
+	char path[QR_PATH_BYTES_MAX];
+	char probe[QR_PATH_BYTES_MAX];
+	int l = snprintf(probe, sizeof(probe), "%s/.quorated-write-test", dir);
+	if (l < 0 || (size_t)l >= sizeof(probe)) {
+		snprintf(err, n,
+			 "data directory: path too long (%zu bytes; at most "
+			 "%d with its file names)",
+			 strlen(dir), QR_PATH_BYTES_MAX);
+		return QR_ECONFIG;
+	}
+	/* The probe fits, so the directory, a prefix of it, fits path. */
+	size_t dir_len = strlen(dir);
+	QR_ASSERT(dir_len < sizeof(path));
+	memcpy(path, dir, dir_len + 1);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = 0;
 		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			/* path is a prefix of dir: print it from dir. */
 			snprintf(err, n,
-				 "data directory %s: cannot create "
-				 "%s: %s",
-				 dir, path, strerror(errno));
+				 "data directory %s: cannot create %.*s: %s",
+				 dir, (int)(p - path), dir, strerror(errno));
 			return QR_ECONFIG;
 		}
 		*p = '/';
 	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+	/* The data is the node's alone: 0700, and tightened if an older
+	 * version created it 0755 (docs/operations.md, "Threat model"). */
+	if ((mkdir(path, 0700) != 0 && errno != EEXIST) ||
+	    chmod(path, 0700) != 0) {
 		snprintf(err, n, "data directory %s: cannot create: %s", dir,
 			 strerror(errno));
 		return QR_ECONFIG;
 	}
-	char probe[600];
-	snprintf(probe, sizeof(probe), "%s/.quorated-write-test", dir);
 	int fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0600);
 	if (fd < 0) {
 		snprintf(err, n, "data directory %s: not writable: %s", dir,
@@ -314,6 +361,52 @@ static bool flow_steering(uint16_t port, uint16_t base_port, uint16_t q)
 	return true;
 }
 
+/* Tx checksum offload when the profile asks and the device can. */
+static bool port_offloads(const struct qr_profile *pf,
+			  const struct rte_eth_dev_info *info,
+			  struct rte_eth_conf *conf)
+{
+	uint64_t csum =
+		RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if (!pf->tx_checksum_offload)
+		return false;
+	if ((info->tx_offload_capa & csum) != csum) {
+		fprintf(stderr,
+			"quorated: profile %s asks for tx checksum "
+			"offload; the device cannot: software "
+			"checksums\n",
+			pf->path);
+		return false;
+	}
+	conf->txmode.offloads |= csum;
+	return true;
+}
+
+/* q tx queues, the first rq of them with an rx queue too (rq <= q). */
+static int port_queues_setup(const struct qr_profile *pf, uint16_t port,
+			     uint16_t q, uint16_t rq, int socket,
+			     struct rte_mempool *pool, char *err, size_t n)
+{
+	QR_ASSERT(q >= 1 && rq >= 1 && rq <= q);
+	uint16_t rxd = pf->rx_desc, txd = pf->tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	for (uint16_t i = 0; i < q; i++) {
+		int rc = i < rq ? rte_eth_rx_queue_setup(port, i, rxd,
+							 (unsigned)socket, NULL,
+							 pool)
+				: 0;
+		if (!rc)
+			rc = rte_eth_tx_queue_setup(port, i, txd,
+						    (unsigned)socket, NULL);
+		if (rc) {
+			snprintf(err, n, "port 0: queue %u setup: %s", i,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int port_setup(const struct qr_profile *pf, uint16_t shards,
 		      uint16_t *nq, uint16_t *nrxq, bool *csum_offload,
 		      struct rte_mempool **pool, char *err, size_t n)
@@ -332,11 +425,12 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 		snprintf(err, n, "port 0: cannot read device info");
 		return -1;
 	}
-	uint16_t q = shards;
-	if (q > info.max_rx_queues)
-		q = info.max_rx_queues;
-	if (q > info.max_tx_queues)
-		q = info.max_tx_queues;
+	uint16_t q =
+		QR_MIN(shards, QR_MIN(info.max_rx_queues, info.max_tx_queues));
+	if (q == 0) {
+		snprintf(err, n, "port 0: the device has no queues");
+		return -1;
+	}
 	*nq = q; /* tx queues per shard */
 	/* Software steering polls queue 0 only: configure no other rx queue
 	 * (a device spreading frames over queues would lose them). */
@@ -356,42 +450,15 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
-			RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
-	*csum_offload = false;
-	if (pf->tx_checksum_offload) {
-		if ((info.tx_offload_capa & csum) == csum) {
-			conf.txmode.offloads |= csum;
-			*csum_offload = true;
-		} else {
-			fprintf(stderr, "quorated: profile %s asks for tx "
-					"checksum offload; the device cannot: "
-					"software checksums\n",
-				pf->path);
-		}
-	}
+	*csum_offload = port_offloads(pf, &info, &conf);
 	int rc = rte_eth_dev_configure(port, rq, q, &conf);
 	if (rc) {
 		snprintf(err, n, "port 0: configure %u queues: %s", q,
 			 rte_strerror(-rc));
 		return -1;
 	}
-	uint16_t rxd = pf->rx_desc, txd = pf->tx_desc;
-	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
-	for (uint16_t i = 0; i < q; i++) {
-		rc = i < rq ? rte_eth_rx_queue_setup(port, i, rxd,
-						     (unsigned)socket, NULL,
-						     *pool)
-			    : 0;
-		if (!rc)
-			rc = rte_eth_tx_queue_setup(port, i, txd,
-						    (unsigned)socket, NULL);
-		if (rc) {
-			snprintf(err, n, "port 0: queue %u setup: %s", i,
-				 rte_strerror(-rc));
-			return -1;
-		}
-	}
+	if (port_queues_setup(pf, port, q, rq, socket, *pool, err, n))
+		return -1;
 	rc = rte_eth_dev_start(port);
 	if (rc) {
 		snprintf(err, n, "port 0: start: %s", rte_strerror(-rc));
@@ -428,49 +495,132 @@ static int close_and_exit(int code, struct qr_shard **shards, uint16_t n)
 	return code;
 }
 
-int main(int argc, char **argv)
+/*
+ * This start's incarnation: above every earlier one of this data directory
+ * (the file `incarnation` in it), and at least the time in seconds. Frame
+ * authentication needs it unique per start: it is half of every frame's
+ * nonce (src/core/auth.h). 0 or QR_ECONFIG with err set.
+ */
+static int next_incarnation(const char *dir, uint32_t *out, char *err, size_t n)
 {
+	char path[QR_PATH_BYTES_MAX], tmp[QR_PATH_BYTES_MAX], buf[32] = {0};
+	if ((size_t)snprintf(path, sizeof(path), "%s/incarnation", dir) >=
+		    sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/incarnation.tmp", dir) >=
+		    sizeof(tmp)) {
+		snprintf(err, n, "data directory too long for its files");
+		return QR_ECONFIG;
+	}
+	uint32_t inc = (uint32_t)time(NULL);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		unsigned long last = r > 0 ? strtoul(buf, NULL, 10) : 0;
+		if (last >= inc && last < UINT32_MAX)
+			inc = (uint32_t)last + 1;
+	}
+	int len = snprintf(buf, sizeof(buf), "%u\n", inc);
+	fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len || fsync(fd) != 0 ||
+	    close(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, n, "%s: cannot record the incarnation: %s", path,
+			 strerror(errno));
+		return QR_ECONFIG;
+	}
+	*out = inc;
+	return 0;
+}
+
+/* What main sets up, in start-up order; static storage (large tables). */
+struct daemon {
 	struct options o;
-	if (parse_args(argc, argv, &o))
-		return 1;
-	char err[512];
-	static struct qr_cluster cl;
-	if (qr_cluster_load(o.config, &cl, err, sizeof(err))) {
-		fprintf(stderr, "quorated: %s\n", err);
-		return EXIT_CONFIG;
-	}
-	if (o.node >= cl.nodes) {
-		fprintf(stderr, "quorated: --node %d: %s has nodes 0..%u\n",
-			o.node, o.config, cl.nodes - 1);
-		return EXIT_CONFIG;
-	}
+	struct qr_cluster cl;
 	struct qr_profile pf;
-	if (qr_profile_load(o.profile, &pf, err, sizeof(err))) {
-		fprintf(stderr, "quorated: %s\n", err);
+	const struct qr_cluster_node *me;
+	const char *data_dir;
+	struct qr_placement pl;
+	uint16_t nq, nrxq, nrx; /* tx queues, rx queues, rx queues owned */
+	bool csum_offload;
+	struct rte_mempool *pool;
+	struct rte_ring *rx_rings[QR_SHARDS_MAX]; /* [0] unused */
+	struct rte_ring *tx_ring; /* NULL when every shard has a tx queue */
+	struct qr_shard *shards[QR_SHARDS_MAX];
+	struct qr_secret secret; /* auth = mac; wiped once the shards have
+				  * their keys */
+	uint32_t incarnation;	 /* next_incarnation() */
+	char err[ERR_BYTES_MAX];
+};
+
+/* Cluster file, profile, data directory: 0 or EXIT_CONFIG (reported). */
+static int load_config(struct daemon *d)
+{
+	struct options *o = &d->o;
+	if (qr_cluster_load(o->config, &d->cl, d->err, sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
-	const struct qr_cluster_node *me = &cl.node[o.node];
-	const char *data_dir = o.data_dir ? o.data_dir : me->data_dir;
-	if (!data_dir || !data_dir[0]) {
+	if (o->node >= d->cl.nodes) {
+		fprintf(stderr, "quorated: --node %d: %s has nodes 0..%u\n",
+			o->node, o->config, d->cl.nodes - 1);
+		return EXIT_CONFIG;
+	}
+	if (qr_profile_load(o->profile, &d->pf, d->err, sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
+		return EXIT_CONFIG;
+	}
+	d->me = &d->cl.node[o->node];
+	d->data_dir = o->data_dir ? o->data_dir : d->me->data_dir;
+	if (!d->data_dir || !d->data_dir[0]) {
 		fprintf(stderr,
 			"quorated: %s: [node.%d] data_dir: missing "
 			"(or give --data-dir)\n",
-			o.config, o.node);
+			o->config, o->node);
 		return EXIT_CONFIG;
 	}
-	if (check_data_dir(data_dir, err, sizeof(err))) {
-		fprintf(stderr, "quorated: %s\n", err);
+	if (check_data_dir(d->data_dir, d->err, sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
+	/* The directory is this node's of this cluster, or nothing is read
+	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
+	int rc = qr_wal_dir_bind(d->data_dir, d->cl.id, (uint16_t)d->o.node,
+				 d->err, sizeof(d->err));
+	if (rc) {
+		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
+			qr_strerror(rc), d->err);
+		return EXIT_CONFIG;
+	}
+	/* auth = mac: the cluster secret, checked (0600) and loaded before
+	 * anything listens (src/core/auth.c). */
+	if (d->cl.auth == QR_AUTH_MAC &&
+	    qr_secret_load(d->cl.secret_file, &d->secret, d->err,
+			   sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s (auth = mac)\n", d->err);
+		return EXIT_CONFIG;
+	}
+	if (next_incarnation(d->data_dir, &d->incarnation, d->err,
+			     sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
+		return EXIT_CONFIG;
+	}
+	return 0;
+}
+
+/* The EAL from the profile: 0, EXIT_CONFIG or EXIT_DPDK (reported). */
+static int eal_start(struct daemon *d)
+{
 	char *eal_argv[EAL_ARGS_MAX];
 	static char eal_store[4096];
-	int eal_argc = build_eal_args(&o, &cl, &pf, eal_argv, eal_store,
-				      sizeof(eal_store), err, sizeof(err));
+	int eal_argc =
+		build_eal_args(&d->o, &d->cl, &d->pf, eal_argv, eal_store,
+			       sizeof(eal_store), d->err, sizeof(d->err));
 	if (eal_argc < 0) {
-		fprintf(stderr, "quorated: %s\n", err);
+		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
-	fprintf(stderr, "quorated: node %d: EAL:", o.node);
+	QR_ASSERT(eal_argc < EAL_ARGS_MAX && !eal_argv[eal_argc]);
+	fprintf(stderr, "quorated: node %d: EAL:", d->o.node);
 	for (int i = 1; i < eal_argc; i++)
 		fprintf(stderr, " %s", eal_argv[i]);
 	fprintf(stderr, "\n");
@@ -478,143 +628,163 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"quorated: DPDK EAL init failed with profile "
 			"%s: %s\n",
-			pf.path, rte_strerror(rte_errno));
+			d->pf.path, rte_strerror(rte_errno));
 		return EXIT_DPDK;
 	}
-	if (rte_lcore_count() < cl.shards) {
+	if (rte_lcore_count() < d->cl.shards) {
 		fprintf(stderr,
 			"quorated: %u shards need %u lcores, the EAL "
 			"has %u (profile %s: [eal] args -l)\n",
-			cl.shards, cl.shards, rte_lcore_count(), pf.path);
+			d->cl.shards, d->cl.shards, rte_lcore_count(),
+			d->pf.path);
 		return EXIT_DPDK;
 	}
-	uint16_t nq, nrxq;
-	bool csum_offload;
-	struct rte_mempool *pool;
-	if (port_setup(&pf, cl.shards, &nq, &nrxq, &csum_offload, &pool, err,
-		       sizeof(err))) {
-		fprintf(stderr, "quorated: %s\n", err);
+	return 0;
+}
+
+/* Every shard but 0 has an rx ring: frames steered in software, and
+ * copies of ARP frames (they all reach queue 0). Shards without a tx
+ * queue share one tx ring. 0 or EXIT_DPDK (reported). */
+static int rings_create(struct daemon *d)
+{
+	for (uint16_t i = 1; i < d->cl.shards; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "qr_rx_%u", i);
+		d->rx_rings[i] = rte_ring_create(name, RING_SIZE, SOCKET_ID_ANY,
+						 RING_F_SC_DEQ);
+		if (!d->rx_rings[i]) {
+			fprintf(stderr, "quorated: ring %s: %s\n", name,
+				rte_strerror(rte_errno));
+			return EXIT_DPDK;
+		}
+	}
+	if (d->nq < d->cl.shards) {
+		d->tx_ring = rte_ring_create("qr_tx", RING_SIZE, SOCKET_ID_ANY,
+					     RING_F_SC_DEQ);
+		if (!d->tx_ring) {
+			fprintf(stderr, "quorated: tx ring: %s\n",
+				rte_strerror(rte_errno));
+			return EXIT_DPDK;
+		}
+	}
+	return 0;
+}
+
+static void shard_config(struct daemon *d, uint16_t i,
+			 struct qr_shard_config *sc)
+{
+	const struct options *o = &d->o;
+	*sc = (struct qr_shard_config){
+		.cluster = &d->cl,
+		.node_id = (uint16_t)o->node,
+		.shard = i,
+		.port_id = 0,
+		.rx_queue = i < d->nrx ? i : QR_SHARD_NONE,
+		.tx_queue = i < d->nq ? i : QR_SHARD_NONE,
+		.pool = d->pool,
+		.rx_ring = d->rx_rings[i],
+		.rx_rings = d->rx_rings,
+		.tx_ring = d->tx_ring,
+		.tx_checksum_offload = d->csum_offload,
+		.idle_poll = d->pf.idle_poll,
+		.snapshot_every = o->snapshot_every,
+		.truncate_corrupt = o->truncate_corrupt,
+	};
+	qr_core_config_defaults(&sc->core);
+	sc->core.node_id = (uint16_t)o->node;
+	sc->core.shard = i;
+	sc->core.cluster_id = d->cl.id;
+	sc->core.incarnation = d->incarnation;
+	sc->core.auth = d->cl.auth;
+	sc->core.secret = &d->secret;
+	sc->core.placement = &d->pl;
+	sc->core.keys_max = o->keys_max;
+	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
+	sc->core.hints_max = d->cl.hints_max;
+	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;
+	sc->core.arena = 0;
+	qr_wal_config_defaults(&sc->wal);
+	sc->wal.dir = d->data_dir;
+	sc->wal.shard = i;
+	sc->wal.mode = d->o.wal_mode;
+}
+
+/* Port, placement, rings, then every shard (WAL recovery): 0, or an exit
+ * status after closing what was opened (reported). */
+static int node_open(struct daemon *d)
+{
+	if (port_setup(&d->pf, d->cl.shards, &d->nq, &d->nrxq, &d->csum_offload,
+		       &d->pool, d->err, sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
-	static struct qr_placement pl;
-	if (qr_placement_init(&pl, cl.partitions, cl.nodes, cl.rf, cl.shards)) {
+	if (qr_placement_init(&d->pl, d->cl.partitions, d->cl.nodes, d->cl.rf,
+			      d->cl.shards)) {
 		fprintf(stderr, "quorated: placement: invalid\n");
 		return close_and_exit(EXIT_CONFIG, NULL, 0);
 	}
-	uint16_t nrx = rx_queues_owned(&pf, &cl, nrxq);
-	static struct rte_ring *rx_rings[QR_SHARDS_MAX];
-	struct rte_ring *tx_ring = NULL;
-	/* Every shard but 0 has an rx ring: frames steered in software, and
-	 * copies of ARP frames (they all reach queue 0). */
-	for (uint16_t i = 1; i < cl.shards; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "qr_rx_%u", i);
-		rx_rings[i] = rte_ring_create(name, RING_SIZE, SOCKET_ID_ANY,
-					      RING_F_SC_DEQ);
-		if (!rx_rings[i]) {
-			fprintf(stderr, "quorated: ring %s: %s\n", name,
-				rte_strerror(rte_errno));
-			return close_and_exit(EXIT_DPDK, NULL, 0);
-		}
-	}
-	if (nq < cl.shards) {
-		tx_ring = rte_ring_create("qr_tx", RING_SIZE, SOCKET_ID_ANY,
-					  RING_F_SC_DEQ);
-		if (!tx_ring) {
-			fprintf(stderr, "quorated: tx ring: %s\n",
-				rte_strerror(rte_errno));
-			return close_and_exit(EXIT_DPDK, NULL, 0);
-		}
-	}
-	static struct qr_shard *shards[QR_SHARDS_MAX];
-	for (uint16_t i = 0; i < cl.shards; i++) {
-		struct qr_shard_config sc = {
-			.cluster = &cl,
-			.node_id = (uint16_t)o.node,
-			.shard = i,
-			.port_id = 0,
-			.rx_queue = i < nrx ? i : QR_SHARD_NONE,
-			.tx_queue = i < nq ? i : QR_SHARD_NONE,
-			.pool = pool,
-			.rx_ring = rx_rings[i],
-			.rx_rings = rx_rings,
-			.tx_ring = tx_ring,
-			.tx_checksum_offload = csum_offload,
-			.idle_poll = pf.idle_poll,
-			.snapshot_every = o.snapshot_every,
-			.truncate_corrupt = o.truncate_corrupt,
-		};
-		qr_core_config_defaults(&sc.core);
-		sc.core.node_id = (uint16_t)o.node;
-		sc.core.shard = i;
-		sc.core.cluster_id = cl.id;
-		sc.core.incarnation = (uint32_t)time(NULL);
-		sc.core.placement = &pl;
-		sc.core.keys_max = o.keys_max;
-		sc.core.tombstone_grace_ms = cl.tombstone_grace_ms;
-		sc.core.hints_max = cl.hints_max;
-		sc.core.hint_delay_us = (uint64_t)cl.hint_delay_ms * 1000;
-		sc.core.arena = 0;
-		qr_wal_config_defaults(&sc.wal);
-		sc.wal.dir = data_dir;
-		sc.wal.shard = i;
-		sc.wal.mode = o.wal_mode;
-		if (qr_shard_create(&sc, &shards[i], err, sizeof(err))) {
+	d->nrx = rx_queues_owned(&d->pf, &d->cl, d->nrxq);
+	QR_ASSERT(d->nrx >= 1 && d->nrx <= d->cl.shards);
+	if (rings_create(d))
+		return close_and_exit(EXIT_DPDK, NULL, 0);
+	for (uint16_t i = 0; i < d->cl.shards; i++) {
+		struct qr_shard_config sc;
+		shard_config(d, i, &sc);
+		if (qr_shard_create(&sc, &d->shards[i], d->err,
+				    sizeof(d->err))) {
 			fprintf(stderr, "quorated: node %d shard %u: %s\n",
-				o.node, i, err);
-			return close_and_exit(EXIT_RECOVERY, shards, i);
+				d->o.node, i, d->err);
+			return close_and_exit(EXIT_RECOVERY, d->shards, i);
 		}
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	struct qr_mgmt_config mc = {
-		.path = me->mgmt,
-		.cluster = &cl,
-		.node_id = (uint16_t)o.node,
-		.shards = shards,
-		.nshards = cl.shards,
-		.profile = pf.name,
-	};
-	if (qr_mgmt_start(&mc, &g_mgmt, err, sizeof(err))) {
-		fprintf(stderr, "quorated: %s\n", err);
-		return close_and_exit(EXIT_CONFIG, shards, cl.shards);
-	}
-	struct rte_ether_addr mac;
-	rte_eth_macaddr_get(0, &mac);
+	qr_secret_wipe(&d->secret); /* every shard derived its keys */
+	return 0;
+}
+
+static void print_ready(const struct daemon *d)
+{
+	const struct qr_cluster *cl = &d->cl;
 	char ip[16];
-	uint32_t a = me->ip;
+	uint32_t a = d->me->ip;
 	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", a & 0xff, (a >> 8) & 0xff,
 		 (a >> 16) & 0xff, a >> 24);
 	fprintf(stderr,
 		"quorated: node %d ready: %s udp %u..%u, %u shard(s), %u "
 		"queue(s), %s steering, profile %s, wal %s, mgmt %s\n",
-		o.node, ip, cl.base_port, cl.base_port + cl.shards - 1,
-		cl.shards, nq,
-		cl.shards == 1		? "no"
-		: nrx == cl.shards ? "rte_flow"
-				   : "software",
-		pf.name,
-		o.wal_mode == QR_WAL_MODE_FSYNC	  ? "fsync"
-		: o.wal_mode == QR_WAL_MODE_ASYNC ? "async"
-						  : "none (memory only)",
-		me->mgmt[0] ? me->mgmt : "(none)");
+		d->o.node, ip, cl->base_port, cl->base_port + cl->shards - 1,
+		cl->shards, d->nq,
+		cl->shards == 1	       ? "no"
+		: d->nrx == cl->shards ? "rte_flow"
+				       : "software",
+		d->pf.name,
+		d->o.wal_mode == QR_WAL_MODE_FSYNC   ? "fsync"
+		: d->o.wal_mode == QR_WAL_MODE_ASYNC ? "async"
+						     : "none (memory only)",
+		d->me->mgmt[0] ? d->me->mgmt : "(none)");
+}
+
+/* Shard 0 on this lcore, the others on the next ones, until a signal. */
+static void shards_run(struct daemon *d)
+{
 	unsigned lcore = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
-	for (uint16_t i = 1; i < cl.shards; i++) {
-		rte_eal_remote_launch(qr_shard_run, shards[i], lcore);
+	for (uint16_t i = 1; i < d->cl.shards; i++) {
+		rte_eal_remote_launch(qr_shard_run, d->shards[i], lcore);
 		lcore = rte_get_next_lcore(lcore, 1, 0);
 	}
-	qr_shard_run(shards[0]);
+	qr_shard_run(d->shards[0]);
 	rte_eal_mp_wait_lcore();
+}
+
+/* After the loops stopped: drain and sync every WAL, close the port.
+ * 0, or EXIT_RECOVERY if a WAL failed to close. */
+static int node_close(struct daemon *d)
+{
 	/* Stats readers first: they read the shards we are about to free. */
 	qr_mgmt_destroy(g_mgmt);
 	g_mgmt = NULL;
 	int status = 0;
-	for (uint16_t i = 0; i < cl.shards; i++) {
-		int rc = qr_shard_destroy(shards[i]);
+	for (uint16_t i = 0; i < d->cl.shards; i++) {
+		int rc = qr_shard_destroy(d->shards[i]);
 		if (rc) {
 			fprintf(stderr, "quorated: shard %u: WAL close: %s\n",
 				i, qr_strerror(rc));
@@ -623,9 +793,44 @@ int main(int argc, char **argv)
 	}
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
-	qr_placement_fini(&pl);
-	fprintf(stderr, "quorated: node %d stopped%s\n", o.node,
+	qr_placement_fini(&d->pl);
+	fprintf(stderr, "quorated: node %d stopped%s\n", d->o.node,
 		status ? "" : ": WAL drained and synced");
 	rte_eal_cleanup();
 	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	if (parse_args(argc, argv, &d.o))
+		return 1;
+	int rc = load_config(&d);
+	if (!rc)
+		rc = eal_start(&d);
+	if (!rc)
+		rc = node_open(&d);
+	if (rc)
+		return rc;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct qr_mgmt_config mc = {
+		.path = d.me->mgmt,
+		.cluster = &d.cl,
+		.node_id = (uint16_t)d.o.node,
+		.shards = d.shards,
+		.nshards = d.cl.shards,
+		.profile = d.pf.name,
+	};
+	if (qr_mgmt_start(&mc, &g_mgmt, d.err, sizeof(d.err))) {
+		fprintf(stderr, "quorated: %s\n", d.err);
+		return close_and_exit(EXIT_CONFIG, d.shards, d.cl.shards);
+	}
+	print_ready(&d);
+	shards_run(&d);
+	return node_close(&d);
 }

@@ -31,6 +31,7 @@
 #include <rte_random.h>
 #include <rte_ring.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "net/arp.h"
 #include "net/packet.h"
@@ -49,7 +50,8 @@ struct qr_shard {
 	struct qr_shard_config cfg;
 	struct qr_core *core;
 	struct qr_wal *wal;
-	struct qr_wal_snapshot_source snap_src;
+	struct qr_wal_snapshot_source snap_src;	 /* store + hints */
+	struct qr_wal_snapshot_source store_src; /* the store's entries */
 	uint64_t snap_last_lsn; /* appended lsn when the last one began */
 	struct qr_arp_table arp;
 	struct qr_arp_entry arp_slots[ARP_ENTRIES];
@@ -61,7 +63,7 @@ struct qr_shard {
 	uint16_t ip_id;
 	uint16_t tx_n;
 	struct rte_mbuf *tx[TX_BUF];
-	bool work; /* something happened this iteration */
+	bool work;	      /* something happened this iteration */
 	uint32_t ae_requests; /* bumped by qr_shard_ae_request (any thread) */
 	uint32_t ae_seen;     /* the loop's copy: a difference is a request */
 	struct qr_wal_recover_stats rec;
@@ -156,11 +158,8 @@ static uint64_t env_wall_ms(void *ctx)
 static void env_pause(void *ctx)
 {
 	struct qr_shard *s = ctx;
-	struct timespec ts;
 	rte_pause();
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->wall_ms =
-		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->wall_ms = qr_clock_wall_ms();
 }
 
 static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
@@ -233,16 +232,16 @@ static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt,
 		     s->now_us);
 	if (s->cfg.shard != 0)
 		return; /* a copy from shard 0: learn only */
-	if (pkt->arp.op == QR_ARP_OP_REQUEST && pkt->arp.target_ip == s->self.ip)
+	if (pkt->arp.op == QR_ARP_OP_REQUEST &&
+	    pkt->arp.target_ip == s->self.ip)
 		send_arp(s, QR_ARP_OP_REPLY, pkt->arp.sender_mac,
 			 pkt->arp.sender_ip);
 	/* ARP reaches queue 0 only, but every shard keeps its own table and
 	 * sends its own requests: each learns from a copy. */
 	for (uint16_t k = 1; k < s->cfg.cluster->shards; k++) {
 		struct rte_ring *r = s->cfg.rx_rings[k];
-		struct rte_mbuf *c = r ? rte_pktmbuf_copy(m, m->pool, 0,
-							  UINT32_MAX)
-				       : NULL;
+		struct rte_mbuf *c =
+			r ? rte_pktmbuf_copy(m, m->pool, 0, UINT32_MAX) : NULL;
 		if (c && rte_ring_enqueue(r, c) != 0) {
 			rte_pktmbuf_free(c);
 			s->stats.drops[QR_SHARD_DROP_STEER_FULL]++;
@@ -308,10 +307,7 @@ static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts, unsigned n)
 
 static void read_clocks(struct qr_shard *s)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s->wall_ms =
-		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	s->wall_ms = qr_clock_wall_ms();
 	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
 }
 
@@ -336,83 +332,109 @@ static void maybe_snapshot(struct qr_shard *s)
 		s->work = true;
 }
 
+/* Frames from our rx queue, then from our ring (steered to us in
+ * software, or ARP copies). Static, called once: inlined. */
+static void loop_rx(struct qr_shard *s)
+{
+	struct rte_mbuf *pkts[BURST];
+	unsigned n = 0;
+	if (s->cfg.rx_queue != QR_SHARD_NONE)
+		n = rte_eth_rx_burst(s->cfg.port_id, s->cfg.rx_queue, pkts,
+				     BURST);
+	if (n) {
+		s->stats.rx_bursts++;
+		s->stats.rx_pkts += n; /* from the port, once */
+		rx_batch(s, pkts, n);
+		s->work = true;
+	}
+	if (s->cfg.rx_ring) {
+		n = rte_ring_dequeue_burst(s->cfg.rx_ring, (void **)pkts, BURST,
+					   NULL);
+		if (n) {
+			rx_batch(s, pkts, n);
+			s->work = true;
+		}
+	}
+}
+
+/* WAL completions to the core, then the core's timer tick (and an
+ * anti-entropy pass the management thread asked for). */
+static void loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
+{
+	uint64_t before = qr_core_durable_lsn(s->core);
+	uint64_t durable = qr_wal_poll(s->wal, s->now_us);
+	if (durable > before) {
+		qr_core_on_wal_durable(s->core, durable);
+		s->work = true;
+	}
+	if (s->now_us >= s->next_tick_us) {
+		uint32_t ae =
+			__atomic_load_n(&s->ae_requests, __ATOMIC_ACQUIRE);
+		if (ae != s->ae_seen) {
+			s->ae_seen = ae;
+			qr_core_ae_request(s->core);
+		}
+		qr_core_tick(s->core);
+		s->next_tick_us = s->now_us + tick_us;
+	}
+}
+
+/* Shard 0 transmits for shards without a tx queue, then everyone flushes
+ * what it has buffered. */
+static void loop_tx(struct qr_shard *s)
+{
+	if (s->cfg.shard == 0 && s->cfg.tx_ring &&
+	    s->cfg.tx_queue != QR_SHARD_NONE) {
+		while (s->tx_n < TX_BUF) {
+			struct rte_mbuf *m;
+			if (rte_ring_dequeue(s->cfg.tx_ring, (void **)&m) != 0)
+				break;
+			s->tx[s->tx_n++] = m;
+			s->work = true;
+		}
+	}
+	QR_DASSERT(s->tx_n <= TX_BUF);
+	if (s->tx_n)
+		s->work = true;
+	tx_flush(s);
+}
+
+/* After a loop without work: spin, then pause, then nap. In-flight
+ * requests do not count as work: their timers are milliseconds away, and
+ * spinning would starve the nodes that share a small machine (a 50 us nap
+ * costs at most that). */
+static void loop_idle(struct qr_shard *s, uint32_t *idle)
+{
+	if (s->work) {
+		*idle = 0;
+		return;
+	}
+	if (s->cfg.idle_poll)
+		return;
+	if (++*idle > IDLE_SLEEP_LOOPS) {
+		s->stats.idle_sleeps++;
+		usleep(IDLE_SLEEP_US);
+	} else if (*idle > IDLE_SPIN_LOOPS) {
+		rte_pause();
+	}
+}
+
 int qr_shard_run(void *arg)
 {
 	struct qr_shard *s = arg;
-	struct rte_mbuf *pkts[BURST];
 	uint32_t idle = 0;
 	uint64_t tick_us = s->cfg.core.timer_tick_us;
 	while (!stop_flag) {
 		read_clocks(s);
 		s->stats.loops++;
 		s->work = false;
-		unsigned n = 0;
-		if (s->cfg.rx_queue != QR_SHARD_NONE)
-			n = rte_eth_rx_burst(s->cfg.port_id, s->cfg.rx_queue,
-					     pkts, BURST);
-		if (n) {
-			s->stats.rx_bursts++;
-			s->stats.rx_pkts += n; /* from the port, once */
-			rx_batch(s, pkts, n);
-			s->work = true;
-		}
-		if (s->cfg.rx_ring) {
-			n = rte_ring_dequeue_burst(s->cfg.rx_ring,
-						   (void **)pkts, BURST, NULL);
-			if (n) {
-				rx_batch(s, pkts, n);
-				s->work = true;
-			}
-		}
+		loop_rx(s);
 		qr_core_flush(s->core);
-		uint64_t before = qr_core_durable_lsn(s->core);
-		uint64_t durable = qr_wal_poll(s->wal, s->now_us);
-		if (durable > before) {
-			qr_core_on_wal_durable(s->core, durable);
-			s->work = true;
-		}
-		if (s->now_us >= s->next_tick_us) {
-			uint32_t ae = __atomic_load_n(&s->ae_requests,
-						      __ATOMIC_ACQUIRE);
-			if (ae != s->ae_seen) {
-				s->ae_seen = ae;
-				qr_core_ae_request(s->core);
-			}
-			qr_core_tick(s->core);
-			s->next_tick_us = s->now_us + tick_us;
-		}
+		loop_wal_and_timers(s, tick_us);
 		maybe_snapshot(s);
 		qr_core_flush(s->core);
-		/* Shard 0 transmits for shards without a tx queue. */
-		if (s->cfg.shard == 0 && s->cfg.tx_ring &&
-		    s->cfg.tx_queue != QR_SHARD_NONE) {
-			while (s->tx_n < TX_BUF) {
-				struct rte_mbuf *m;
-				if (rte_ring_dequeue(s->cfg.tx_ring,
-						     (void **)&m) != 0)
-					break;
-				s->tx[s->tx_n++] = m;
-				s->work = true;
-			}
-		}
-		if (s->tx_n)
-			s->work = true;
-		tx_flush(s);
-		/* In-flight requests do not count as work: their timers are
-		 * milliseconds away, and spinning would starve the nodes that
-		 * share a small machine (a 50 us nap costs at most that). */
-		if (s->work) {
-			idle = 0;
-			continue;
-		}
-		if (s->cfg.idle_poll)
-			continue;
-		if (++idle > IDLE_SLEEP_LOOPS) {
-			s->stats.idle_sleeps++;
-			usleep(IDLE_SLEEP_US);
-		} else if (idle > IDLE_SPIN_LOOPS) {
-			rte_pause();
-		}
+		loop_tx(s);
+		loop_idle(s, &idle);
 	}
 	tx_flush(s);
 	return 0;
@@ -425,18 +447,26 @@ static int recover_cb(void *arg, const struct qr_wal_record *rec)
 	return qr_core_recover(arg, rec);
 }
 
-int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
-		    char *err, size_t err_len)
+/* A snapshot holds each partition's store entries, then its hints: the
+ * log segments it lets go may hold the only record of a hint (an ANY
+ * write acknowledged on them; core/hints.c N4, issue 13 bug 5). */
+static int snap_for_each(void *ctx, uint32_t partition,
+			 int (*fn)(void *arg, const struct qr_wal_record *rec),
+			 void *arg)
 {
-	struct qr_shard *s = calloc(1, sizeof(*s));
-	if (!s) {
-		snprintf(err, err_len, "out of memory");
-		return QR_ENOMEM;
-	}
-	s->cfg = *cfg;
-	s->tsc_hz = rte_get_tsc_hz();
-	read_clocks(s);
+	struct qr_shard *s = ctx;
+	int rc = s->store_src.for_each_in_partition(s->store_src.ctx, partition,
+						    fn, arg);
+	return rc ? rc : qr_core_snapshot_hints(s->core, partition, fn, arg);
+}
+
+/* Our address (MAC from the port unless the cluster file names one) and
+ * the ARP table with every static MAC of the cluster file. */
+static int shard_net_init(struct qr_shard *s, char *err, size_t err_len)
+{
+	const struct qr_shard_config *cfg = &s->cfg;
 	const struct qr_cluster *cl = cfg->cluster;
+	QR_ASSERT(cfg->node_id < cl->nodes);
 	const struct qr_cluster_node *me = &cl->node[cfg->node_id];
 	s->self.ip = me->ip;
 	s->self.port = (uint16_t)(cl->base_port + cfg->shard);
@@ -449,35 +479,30 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 			     QR_ARP_REQUEST_GAP_US_DEFAULT);
 	if (rc) {
 		snprintf(err, err_len, "arp table: %s", qr_strerror(rc));
-		goto fail;
+		return rc;
 	}
 	for (uint16_t i = 0; i < cl->nodes; i++)
 		if (cl->node[i].has_mac)
 			qr_arp_add_static(&s->arp, cl->node[i].ip,
 					  cl->node[i].mac);
-	struct qr_env env = {
-		.ctx = s,
-		.now_us = env_now_us,
-		.wall_ms = env_wall_ms,
-		.pause = env_pause,
-		.send = env_send,
-		.wal_append = env_wal_append,
-		.random = env_random,
-	};
-	rc = qr_core_create(&cfg->core, &env, &s->core);
-	if (rc) {
-		snprintf(err, err_len, "core: %s", qr_strerror(rc));
-		goto fail;
-	}
+	return 0;
+}
+
+/* Replay the WAL into the core (it must exist), report what came back,
+ * then open the WAL to append after it. */
+static int shard_wal_start(struct qr_shard *s, char *err, size_t err_len)
+{
+	const struct qr_shard_config *cfg = &s->cfg;
+	QR_ASSERT(s->core && !s->wal);
 	struct qr_wal_recover_options ropt = {
 		.truncate_corrupt = cfg->truncate_corrupt,
 	};
-	rc = qr_wal_recover(cfg->wal.dir, cfg->shard, &ropt, recover_cb,
-			    s->core, &s->rec);
+	int rc = qr_wal_recover(cfg->wal.dir, cfg->shard, &ropt, recover_cb,
+				s->core, &s->rec);
 	if (rc) {
 		snprintf(err, err_len, "wal recovery: %s: %s", qr_strerror(rc),
 			 s->rec.message[0] ? s->rec.message : "(no detail)");
-		goto fail;
+		return rc;
 	}
 	qr_core_recovered(s->core, s->rec.last_lsn);
 	fprintf(stderr,
@@ -502,11 +527,50 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	if (rc) {
 		snprintf(err, err_len, "wal open in %s: %s", wc.dir,
 			 qr_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
+		    char *err, size_t err_len)
+{
+	struct qr_shard *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return QR_ENOMEM;
+	}
+	s->cfg = *cfg;
+	s->tsc_hz = rte_get_tsc_hz();
+	read_clocks(s);
+	int rc = shard_net_init(s, err, err_len);
+	if (rc)
+		goto fail;
+	struct qr_env env = {
+		.ctx = s,
+		.now_us = env_now_us,
+		.wall_ms = env_wall_ms,
+		.pause = env_pause,
+		.send = env_send,
+		.wal_append = env_wal_append,
+		.random = env_random,
+	};
+	rc = qr_core_create(&cfg->core, &env, &s->core);
+	if (rc) {
+		snprintf(err, err_len, "core: %s", qr_strerror(rc));
 		goto fail;
 	}
+	rc = shard_wal_start(s, err, err_len);
+	if (rc)
+		goto fail;
 	s->snap_last_lsn = s->rec.last_lsn;
-	qr_wal_snapshot_source_store(&s->snap_src, qr_core_store(s->core),
-				     cl->partitions);
+	qr_wal_snapshot_source_store(&s->store_src, qr_core_store(s->core),
+				     cfg->cluster->partitions);
+	s->snap_src = (struct qr_wal_snapshot_source){
+		.ctx = s,
+		.partitions = cfg->cluster->partitions,
+		.for_each_in_partition = snap_for_each,
+	};
 	*out = s;
 	return 0;
 fail:

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "quorate/err.h"
 #include "wal/wal_pvt.h"
@@ -68,14 +69,6 @@ void qr_wal_config_defaults(struct qr_wal_config *cfg)
 	cfg->snapshot_buffer_bytes = 1u << 20;
 	cfg->async_sync_us = 1000;
 	cfg->prezero = true;
-}
-
-/* A copy of src/common/clock.h's qr_clock_mono_us: to be replaced. */
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void wal_fail(struct qr_wal *w, int err)
@@ -144,7 +137,7 @@ static void spare_start(struct qr_wal *w)
 					     (w->direct ? O_DIRECT : 0), 0);
 		} else {
 			io_uring_prep_openat(sqe, AT_FDCWD, s->path,
-					     open_flags(w), 0644);
+					     open_flags(w), 0600);
 		}
 		io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_PREP_OPEN,
 						       (uint32_t)i));
@@ -644,11 +637,11 @@ static int first_segment(struct qr_wal *w)
 	s->seq = w->next_seq++;
 	seg_path(w, s->seq, s->path);
 	w->direct = w->cfg.direct_io != QR_WAL_DIRECT_OFF;
-	s->fd = open(s->path, open_flags(w), 0644);
+	s->fd = open(s->path, open_flags(w), 0600);
 	if (s->fd < 0 && errno == EINVAL && w->direct &&
 	    w->cfg.direct_io == QR_WAL_DIRECT_AUTO) {
 		w->direct = false; /* tmpfs and friends: page cache */
-		s->fd = open(s->path, open_flags(w), 0644);
+		s->fd = open(s->path, open_flags(w), 0600);
 	}
 	if (s->fd < 0)
 		return errno == EINVAL ? QR_EINVAL : QR_EIO;
@@ -778,7 +771,7 @@ static int open_io(struct qr_wal *w, const struct iovec *iov, uint32_t nbufs)
 	rc = first_segment(w);
 	if (rc)
 		return rc;
-	w->now_us = mono_us();
+	w->now_us = qr_clock_mono_us();
 	spare_start(w); /* the one after: ready before the first roll */
 	qw_ring_flush(&w->ring);
 	return 0;
@@ -856,7 +849,7 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 		qw_snap_abandon(w);
 		/* Submit everything appended, wait for all of it. */
 		for (uint32_t rounds = 0; rounds < 1u << 20; rounds++) {
-			w->now_us = mono_us();
+			w->now_us = qr_clock_mono_us();
 			qw_ring_reap(&w->ring, false);
 			submit_due(w, true);
 			background_sync(w, true);

@@ -30,6 +30,7 @@
 #define QR_WAL_WAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quorate/limits.h"
@@ -255,5 +256,21 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 		   const struct qr_wal_recover_options *opt,
 		   int (*fn)(void *arg, const struct qr_wal_record *rec),
 		   void *arg, struct qr_wal_recover_stats *stats);
+
+/* ---- Data-directory identity (wal_ident.c) ---- */
+
+#define QR_WAL_IDENT_FILE "IDENTITY" /* in the data directory */
+
+/*
+ * Bind dir to (cluster_id, node_id), as Cassandra checks its saved cluster
+ * name: a node must never serve, or spread by anti-entropy, another
+ * cluster's or another node's data. No IDENTITY file: one is written
+ * (temporary file, fsync, rename, directory fsync) and 0 returned. A file
+ * naming the same pair: 0. Another pair: QR_EDATADIR, and msg says which
+ * cluster and node the directory belongs to. An unreadable or malformed
+ * file: QR_ECORRUPT (or QR_EIO), with msg. Call before recovery.
+ */
+int qr_wal_dir_bind(const char *dir, uint32_t cluster_id, uint16_t node_id,
+		    char *msg, size_t msg_len);
 
 #endif

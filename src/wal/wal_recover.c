@@ -16,8 +16,6 @@
  *  V4. every path is dir + one of the WAL's names and fits
  *      QR_PATH_BYTES_MAX: the dir is checked on entry (QR_EINVAL), each
  *      path asserted where it is built (QR_WAL_PATH, limits.h L4).
- * The clock helper mono_us() below is one of the copies that
- * src/common/clock.h (qr_clock_mono_us) replaces.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
+#include "common/clock.h"
 #include "quorate/err.h"
 #include "wal/wal.h"
 #include "wal/wal_format.h"
@@ -135,13 +134,6 @@ static void unmap_file(struct mapped *m)
 		close(m->fd);
 	m->addr = NULL;
 	m->fd = -1;
-}
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void remove_file(const char *dir, const char *name,
@@ -400,7 +392,7 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 		   void *arg, struct qr_wal_recover_stats *st)
 {
 	static const struct qr_wal_recover_options none;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = qr_clock_mono_us();
 
 	if (!opt)
 		opt = &none;
@@ -418,6 +410,6 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 			       st);
 	if (!rc)
 		rc = replay_log(dir, shard, opt, tap_record, &tap, st);
-	st->time_us = mono_us() - t0;
+	st->time_us = qr_clock_mono_us() - t0;
 	return rc;
 }

@@ -133,7 +133,8 @@ static int copy_entry(void *arg, const struct qr_wal_record *rec)
 
 	if (need + BATCH_HDR > w->cfg.snapshot_buffer_bytes ||
 	    rec->key_len == 0 ||
-	    (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE))
+	    (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE &&
+	     rec->type != QR_WAL_HINT))
 		return QR_EINVAL;
 	if (s->cur < 0 ||
 	    s->used[s->cur] + need > w->cfg.snapshot_buffer_bytes) {
@@ -193,7 +194,7 @@ int qr_wal_snapshot_begin(struct qr_wal *w,
 	struct io_uring_sqe *sqe = snap_sqe(w);
 	io_uring_prep_openat(sqe, AT_FDCWD, s->tmp_path,
 			     O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC |
-			     (w->direct ? O_DIRECT : 0), 0644);
+			     (w->direct ? O_DIRECT : 0), 0600);
 	io_uring_sqe_set_data64(sqe, qw_ring_tag(&w->ring, TAG_SNAP_OPEN, 0));
 	s->ops = 1;
 	s->state = SNAP_OPENING;

@@ -19,15 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "quorate/client.h"
 #include "quorate/err.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -74,8 +68,8 @@ int main(int argc, char **argv)
 	struct qr_req_opts put_o = {.consistency = QR_CONSISTENCY_QUORUM};
 	struct qr_req_opts get_o = {.consistency = QR_CONSISTENCY_ONE};
 	static struct qr_result res;
-	double end = now_s() + seconds;
-	for (uint64_t n = 1; now_s() < end; n++) {
+	double end = qr_clock_mono_s() + seconds;
+	for (uint64_t n = 1; qr_clock_mono_s() < end; n++) {
 		int k = (int)(n % (uint64_t)nkeys);
 		char val[32];
 		snprintf(val, sizeof(val), "%" PRIu64, n);

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # quorated refuses to start, with a message naming what is wrong, on: a
 # missing or invalid cluster key, an unknown profile, a port that cannot be
-# opened, an unwritable data directory. Usage: test_startup.sh QUORATED
+# opened, an unwritable data directory, a data directory path too long. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,11 +10,13 @@ tmp=$(mktemp -d /tmp/qr-startup.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 
+(umask 077; printf '1 %064d\n' 7 >"$tmp/secret")
 cluster() { # $1: extra [node.0] lines, $2: [cluster] id line
 	cat >"$tmp/c.ini" <<EOC
 [cluster]
 ${2-id = 5}
 replication_factor = 1
+secret_file = secret
 [node.0]
 ip = 10.77.99.1
 iface = qr-does-not-exist
@@ -52,6 +54,14 @@ cluster "colour = blue"
 expect 2 "c.ini: \[node.0\] colour: .*unknown" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
 
 cluster ""
+chmod 644 "$tmp/secret"
+expect 2 "secret: mode 0644: group or others" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+chmod 600 "$tmp/secret"
+mv "$tmp/secret" "$tmp/secret.x"
+expect 2 "secret: cannot open" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+mv "$tmp/secret.x" "$tmp/secret"
+
+cluster ""
 expect 2 "no-such-profile.ini: cannot read" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/no-such-profile.ini"
 
 printf '[profile]\nname = x\n[port]\nsteering = telepathy\n' >"$tmp/bad.ini"
@@ -61,6 +71,11 @@ expect 2 "node 3: .*nodes 0..0|--node 3" -- --config "$tmp/c.ini" --node 3 --pro
 
 cluster ""
 expect 2 "data directory /dev/null/qr: cannot create" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --data-dir /dev/null/qr
+
+# A data directory whose file names would not fit QR_PATH_BYTES_MAX (4096):
+# refused by name, never cut short (include/quorate/limits.h L4).
+long=$tmp/$(printf 'd%.0s' $(seq 1 4100))
+expect 2 "data directory: path too long" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --data-dir "$long"
 
 # The interface does not exist: the af_packet port cannot open.
 cluster ""

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "quorate/limits.h"
 #include "net/packet.h"
 
 #define FRAME_MAX (QR_PKT_UDP_HDR_BYTES + QR_PKT_UDP_PAYLOAD_MAX)
@@ -55,7 +56,7 @@ static bool canonical_udp(const uint8_t *d, size_t n, const struct qr_pkt *p)
 {
 	const uint8_t *ip = d + QR_ETH_HDR_BYTES;
 
-	return n == QR_PKT_UDP_HDR_BYTES + p->udp.payload_len &&
+	return n == (size_t)QR_PKT_UDP_HDR_BYTES + p->udp.payload_len &&
 	       ip[0] == 0x45 && ip[1] == 0 && ip[6] == 0x40 && ip[7] == 0 &&
 	       ip[8] == 64 && p->udp.has_csum;
 }
@@ -244,11 +245,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		while ((e = readdir(d)) != NULL) {
-			char path[4096];
+			char path[QR_PATH_BYTES_MAX];
 			if (e->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i],
-				 e->d_name);
+			int l = snprintf(path, sizeof(path), "%s/%s", argv[i],
+					 e->d_name);
+			if (l < 0 || (size_t)l >= sizeof(path)) {
+				fprintf(stderr, "%s/%s: path too long\n",
+					argv[i], e->d_name);
+				return 1;
+			}
 			FILE *f = fopen(path, "rb");
 			if (!f) {
 				perror(path);

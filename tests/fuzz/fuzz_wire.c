@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "quorate/limits.h"
 #include "core/wire.h"
 #include "quorate/err.h"
 
@@ -233,11 +234,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		while ((e = readdir(d)) != NULL) {
-			char path[4096];
+			char path[QR_PATH_BYTES_MAX];
 			if (e->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i],
-				 e->d_name);
+			int l = snprintf(path, sizeof(path), "%s/%s", argv[i],
+					 e->d_name);
+			if (l < 0 || (size_t)l >= sizeof(path)) {
+				fprintf(stderr, "%s/%s: path too long\n",
+					argv[i], e->d_name);
+				return 1;
+			}
 			FILE *f = fopen(path, "rb");
 			if (!f) {
 				perror(path);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "quorate/limits.h"
 #include "core/wire.h"
 #include "quorate/err.h"
 
@@ -29,10 +30,15 @@ static uint8_t value_bytes[QR_VALUE_BYTES_MAX + 1];
 
 static void write_file(const char *name, const uint8_t *buf, size_t len)
 {
-	char path[4096];
+	char path[QR_PATH_BYTES_MAX];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", out_dir, name);
+	int l = snprintf(path, sizeof(path), "%s/%s", out_dir, name);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		fprintf(stderr, "gen_corpus: %s/%s: path too long\n", out_dir,
+			name);
+		exit(1);
+	}
 	f = fopen(path, "wb");
 	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
 		perror(path);

@@ -331,6 +331,16 @@ void check_end(struct check *c, int idx, uint64_t now_us, int status,
 			     o->key, qr_strerror(status));
 	}
 	if (!is_read(o)) {
+		/* (g) a session's write is stamped above its token (exactly:
+		 * an equal or lower version would lose, under last-writer-
+		 * wins, to what the session saw; bug 1 of issue 13). */
+		if (status == 0 && o->min_version &&
+		    v.hlc <= o->min_version)
+			fail(c, "(g)",
+			     "key-%d: %s by c%u#%" PRIu64 " with token "
+			     "%" PRIu64 " stamped %" PRIu64 ".%u, not above it",
+			     o->key, o->op == QR_OP_PUT ? "put" : "delete",
+			     o->client, o->seq, o->min_version, v.hlc, v.node);
 		if (status == 0)
 			bind_version(c, o->key, v, o->client, o->seq,
 				     o->op == QR_OP_DELETE);

@@ -24,7 +24,8 @@
  *  (f) is checked by the simulator itself (HLC per node);
  *  (g) a read that carries its session's token (min_version) returns at
  *      least every version of that key the session wrote or read before,
- *      at every level (read-your-writes, monotonic reads);
+ *      at every level (read-your-writes, monotonic reads); a write that
+ *      carries one is stamped strictly above it;
  *  (h) checked by the simulator: after the faults stop, every hint is
  *      delivered and every restarted node's hand-off finishes;
  *  (i) the CASPaxos operations on each key are linearizable

@@ -10,7 +10,7 @@
  *                                     skip-read-repair, apply-older,
  *                                     no-anti-entropy, gc-early,
  *                                     serve-below-watermark, forget-promise,
- *                                     linger-no-hint
+ *                                     stamp-below-token, linger-no-hint
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it.
@@ -36,6 +36,7 @@ static const struct {
 	{"serve-below-watermark", QR_BUG_SERVE_BELOW_WATERMARK},
 	{"gc-early", QR_BUG_GC_EARLY},
 	{"forget-promise", QR_BUG_FORGET_PROMISE},
+	{"stamp-below-token", QR_BUG_STAMP_BELOW_TOKEN},
 	{"linger-no-hint", QR_BUG_LINGER_NO_HINT},
 };
 

@@ -362,6 +362,9 @@ static void node_start(struct sim *s, struct node *nd)
 	cfg.node_id = nd->id;
 	cfg.shard = 0;
 	cfg.cluster_id = 0x51;
+	static struct qr_secret test_secret;
+	qr_secret_for_tests(&test_secret);
+	cfg.secret = &test_secret; /* auth = mac (the default) */
 	cfg.incarnation = ++nd->incarnation;
 	cfg.placement = &s->pl;
 	cfg.requests_max = 256;
@@ -938,7 +941,8 @@ static void check_convergence(struct sim *s)
 		/* The newest entry any replica holds; then every replica
 		 * must hold exactly it, or nothing if it is a tombstone
 		 * that may have been collected. */
-		struct qr_store_view best;
+		/* Read only once best_i >= 0; zeroed so that is visible. */
+		struct qr_store_view best = {0};
 		int best_i = -1;
 		for (int i = 0; i < s->pl.rf; i++) {
 			struct qr_store_view v;

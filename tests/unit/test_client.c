@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "common/rng.h"
@@ -68,17 +69,13 @@ static struct fake {
 static uint64_t env_now_us(void *ctx)
 {
 	(void)ctx;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return qr_clock_mono_us();
 }
 
 static uint64_t env_wall_ms(void *ctx)
 {
 	(void)ctx;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return qr_clock_wall_ms();
 }
 
 /* Client handle: the client's IPv4 (host order) << 16 | port. */
@@ -356,6 +353,9 @@ static int fake_start(void)
 		qr_core_config_defaults(&cfg);
 		cfg.node_id = (uint16_t)i;
 		cfg.cluster_id = CLUSTER_ID;
+		static struct qr_secret test_secret;
+		qr_secret_for_tests(&test_secret);
+		cfg.secret = &test_secret; /* auth = mac (the default) */
 		cfg.placement = &f.pl;
 		cfg.requests_max = 64;
 		cfg.pending_max = 256;
@@ -404,11 +404,6 @@ static void fake_stop(void)
 }
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static uint64_t mono_ms(void)
-{
-	return env_now_us(NULL) / 1000;
-}
 
 static struct qr_client *open_client(uint32_t deadline_ms, uint32_t retries)
 {
@@ -677,10 +672,10 @@ static void unavailable_is_passed_through(void)
 	char key[32];
 	key_led_by(c, 0, key, sizeof(key));
 	set_mode(2, MUTE);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = qr_clock_mono_ms();
 	CU_ASSERT_EQUAL(put_s(c, key, "v", QR_CONSISTENCY_ALL, &r),
 			QR_EUNAVAILABLE);
-	CU_ASSERT(mono_ms() - t0 < 600); /* the node's answer, not ours */
+	CU_ASSERT(qr_clock_mono_ms() - t0 < 600); /* the node's answer, not ours */
 	/* Node 0, or (after failover, once node 2 is DOWN there) another
 	 * live replica: never the silent one. */
 	CU_ASSERT(r.coordinator < N && r.coordinator != 2);
@@ -695,17 +690,17 @@ static void timeout_when_every_node_is_silent(void)
 	struct qr_client *c = open_client(300, 2);
 	static struct qr_result r;
 	set_all(MUTE);
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = qr_clock_mono_ms();
 	CU_ASSERT_EQUAL(put_s(c, "silent", "v", 0, &r), QR_ETIMEOUT);
-	uint64_t took = mono_ms() - t0;
+	uint64_t took = qr_clock_mono_ms() - t0;
 	CU_ASSERT(took >= 299 && took < 400);
 	CU_ASSERT_EQUAL(r.attempts, 3);
 	CU_ASSERT_EQUAL(r.status, QR_ETIMEOUT);
 	/* A per-request deadline overrides the handle's. */
 	struct qr_req_opts o = {.deadline_ms = 90};
-	t0 = mono_ms();
+	t0 = qr_clock_mono_ms();
 	CU_ASSERT_EQUAL(qr_client_get(c, "silent", 6, &o, &r), QR_ETIMEOUT);
-	took = mono_ms() - t0;
+	took = qr_clock_mono_ms() - t0;
 	CU_ASSERT(took >= 89 && took < 190);
 	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 2);
 	heal();
@@ -946,6 +941,17 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "-c", f.file, "--json", "put", "k", big);
 	CU_ASSERT_EQUAL(r.status, 7);
 	assert_one_json_object(&r);
+
+	/* Regression (issue 12, item 6): 1,025 bytes on stdin wrote one byte
+	 * past the value buffer (ASan: global-buffer-overflow). TOO_LARGE,
+	 * and exactly 1,024 bytes still go through. */
+	big[QR_CLIENT_VALUE_BYTES_MAX + 1] = '\0';
+	CLI(&r, big, "-c", f.file, "--json", "put", "k", "-");
+	CU_ASSERT_EQUAL(r.status, 7);
+	big[QR_CLIENT_VALUE_BYTES_MAX] = '\0';
+	CLI(&r, big, "-c", f.file, "put", "k-1024", "-");
+	CU_ASSERT_EQUAL(r.status, 0);
+	big[QR_CLIENT_VALUE_BYTES_MAX] = 'x';
 }
 
 static void cli_stat(void)

@@ -42,11 +42,16 @@ static struct harness {
 	uint64_t now_us;
 	int64_t skew_ms[N];
 	uint64_t appended[N];
+	uint64_t data_logged[N]; /* QR_WAL_PUT and _TOMBSTONE records */
 	struct qframe q[QMAX];
 	int qlen;
 	bool cut[N][N]; /* [from][to]: frames dropped */
 	struct reply replies[64];
 	int nreplies;
+	/* The newest QR_WAL_CLOCK record appended / made durable, per node
+	 * (restart_node_replaying_clock replays the durable one). */
+	struct qr_wal_record clock_last[N], clock_durable[N];
+	uint8_t clock_floor[N][2][8];
 	int client_frames; /* frames sent to clients */
 } h;
 
@@ -105,6 +110,16 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	uint16_t id = *(uint16_t *)ctx;
 	CU_ASSERT_EQUAL(rec->lsn, h.appended[id] + 1);
 	h.appended[id] = rec->lsn;
+	if (rec->type == QR_WAL_PUT || rec->type == QR_WAL_TOMBSTONE)
+		h.data_logged[id]++;
+	if (rec->type == QR_WAL_CLOCK) {
+		static const uint8_t zero;
+		h.clock_last[id] = *rec;
+		h.clock_last[id].key = &zero;
+		CU_ASSERT_FATAL(rec->value_len == 8);
+		memcpy(h.clock_floor[id][0], rec->value, 8);
+		h.clock_last[id].value = h.clock_floor[id][0];
+	}
 	return 0;
 }
 
@@ -118,6 +133,9 @@ static uint64_t env_random(void *ctx)
 static uint64_t setup_grace_ms, setup_ae_interval_us;
 static uint32_t setup_hints_max;
 
+/* A test's own cluster secret for the next node_create() (key rolls). */
+static const struct qr_secret *test_secret_override;
+
 /* Create node i's core with the harness's configuration. */
 static void node_create(int i, uint32_t incarnation)
 {
@@ -125,6 +143,10 @@ static void node_create(int i, uint32_t incarnation)
 	qr_core_config_defaults(&cfg);
 	cfg.node_id = (uint16_t)i;
 	cfg.cluster_id = CLUSTER;
+	static struct qr_secret test_secret;
+	qr_secret_for_tests(&test_secret);
+	cfg.secret = test_secret_override ? test_secret_override
+					  : &test_secret; /* auth = mac */
 	cfg.incarnation = incarnation;
 	cfg.placement = &h.pl;
 	cfg.requests_max = 8;
@@ -174,6 +196,18 @@ static void flush_all(void)
 		qr_core_flush(h.core[i]);
 }
 
+/* A frame a test built as if node src (its header's src_node) sent it to
+ * node dst: sealed with src's keys and sequence, as src's own frames are
+ * (auth = mac), unless src is not a node of the harness (a forgery). */
+static void peer_frame(int dst, uint8_t *buf, size_t len)
+{
+	uint16_t src = (uint16_t)(buf[8] | buf[9] << 8);
+	if (src < N && h.core[src])
+		len = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+				   QR_FRAME_BYTES_MAX);
+	qr_core_on_frame(h.core[dst], 0, buf, len);
+}
+
 /* Deliver every queued frame (and what they cause) until quiet. */
 static void deliver_all(void)
 {
@@ -192,6 +226,11 @@ static void deliver_all(void)
 
 static void durable(int node)
 {
+	if (h.clock_last[node].lsn) {
+		h.clock_durable[node] = h.clock_last[node];
+		memcpy(h.clock_floor[node][1], h.clock_floor[node][0], 8);
+		h.clock_durable[node].value = h.clock_floor[node][1];
+	}
 	qr_core_on_wal_durable(h.core[node], h.appended[node]);
 	flush_all();
 }
@@ -557,7 +596,7 @@ static void test_replica_keeps_newer_version(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	uint64_t older = qr_core_stats(h.core[b])->replicate_older;
-	qr_core_on_frame(h.core[b], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(b, buf, qr_wire_frame_end(&w));
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[b])->replicate_older, older + 1);
 	struct qr_store_view v;
 	CU_ASSERT(stored(b, KEY, &v));
@@ -650,14 +689,15 @@ static void test_bad_frames_dropped_and_change_nothing(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 9, buf, qr_wire_frame_end(&w));
-	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 3);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 2);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_CLUSTER], 1);
 	/* A peer frame claiming to come from a node that does not exist. */
 	struct qr_frame_hdr hp = {
 		.cluster_id = CLUSTER, .src_node = 17, .dst_node = (uint16_t)c};
 	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hp);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &hb) == 0);
-	qr_core_on_frame(h.core[c], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(c, buf, qr_wire_frame_end(&w));
 	CU_ASSERT_EQUAL(st->drops[QR_DROP_BAD_NODE], 1);
 	struct qr_store_view after;
 	CU_ASSERT(stored(c, KEY, &after));
@@ -865,7 +905,8 @@ static void test_regression_dedup_keeps_in_flight_entry(void)
 	teardown();
 }
 
-static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+static void client_put_with_token_by(int node, uint64_t req_id, uint64_t tok,
+				     uint32_t deadline_us)
 {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
@@ -877,6 +918,7 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 			    .op = QR_OP_PUT,
 			    .level = QR_LEVEL_QUORUM,
 			    .min_version = tok,
+			    .deadline_us = deadline_us,
 			    .key = (const uint8_t *)KEY,
 			    .key_len = (uint8_t)strlen(KEY),
 			    .value = (const uint8_t *)"t",
@@ -887,9 +929,16 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 	flush_all();
 }
 
+static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
+{
+	client_put_with_token_by(node, req_id, tok, 0);
+}
+
 /* Regression (review finding 3): a client token 499 ms ahead must not drag
  * the coordinator's HLC to where peers (5 ms behind) refuse its frames; a
- * token within a lease is honoured (the write is stamped above it). */
+ * token within a lease is honoured (the write is stamped above it). The
+ * 499 ms token needs a wait longer than the 50 ms deadline: refused at
+ * once, CLOCK_AHEAD, never stamped below it (issue 13 bug 1). */
 static void test_regression_client_token_cannot_cut_node_off(void)
 {
 	setup();
@@ -899,14 +948,21 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 			h.skew_ms[i] = -5;
 	warm();
 	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t hints0 = qr_core_stats(h.core[c])->hints_created;
 	client_put_with_token(c, 77, QR_HLC_MAKE(wall + 499, 0));
 	settle();
+	/* Refused before stamping: nothing applied anywhere, no hint. */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->hints_created, hints0);
+	for (int i = 0; i < N; i++) {
+		struct qr_store_view v;
+		CU_ASSERT_FALSE(stored(i, KEY, &v));
+	}
 	advance(60000);
 	uint64_t clock_drops = 0;
 	for (int i = 0; i < N; i++)
 		if (i != c)
 			clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
-	CU_ASSERT_EQUAL(reply_status(77), 0);
+	CU_ASSERT_EQUAL(reply_status(77), QR_ECLOCK);
 	CU_ASSERT_EQUAL(clock_drops, 0);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 1);
 	/* A token 20 ms ahead (within the 100 ms lease) is honoured. */
@@ -916,6 +972,42 @@ static void test_regression_client_token_cannot_cut_node_off(void)
 	settle();
 	CU_ASSERT_EQUAL_FATAL(reply_status(78), 0);
 	CU_ASSERT(find_reply(78)->version.hlc > tok);
+	teardown();
+}
+
+/* Regression (issue 13 bug 1): a session's write whose token is 250 ms
+ * ahead of the coordinator's wall clock (clocks 100-400 ms apart are
+ * allowed) used to be stamped below the token and answered OK, hidden for
+ * good behind the session's older write. It waits, unstamped and unsent,
+ * until the wall clock is within a lease of the token, then is stamped
+ * above it; peers never see a frame too far ahead. */
+static void test_regression_write_stamped_above_its_token(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	warm();
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	uint64_t tok = QR_HLC_MAKE(wall + 250, 7);
+	client_put_with_token_by(c, 80, tok, 400000);
+	settle();
+	advance(100000); /* 100 ms: the wall clock is still > a lease behind */
+	CU_ASSERT_EQUAL(reply_status(80), 1); /* waiting */
+	struct qr_store_view v;
+	for (int i = 0; i < N; i++) /* nothing stamped, sent or applied */
+		CU_ASSERT_FALSE(stored(i, KEY, &v));
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->token_write_waits, 1);
+	for (int k = 0; k < 40 && reply_status(80) == 1; k++) {
+		advance(5000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL_FATAL(reply_status(80), 0);
+	CU_ASSERT(find_reply(80)->version.hlc > tok);
+	uint64_t clock_drops = 0;
+	for (int i = 0; i < N; i++)
+		clock_drops += qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK];
+	CU_ASSERT_EQUAL(clock_drops, 0);
+	CU_ASSERT(stored(c, KEY, &v) && v.version.hlc > tok);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, 0);
 	teardown();
 }
 
@@ -942,7 +1034,7 @@ static void push_to(int dst, int src, const char *key, const char *value,
 	};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
-	qr_core_on_frame(h.core[dst], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(dst, buf, qr_wire_frame_end(&w));
 	flush_all();
 }
 
@@ -1174,6 +1266,132 @@ static void restart_node(int c)
 	qr_core_recovered(h.core[c], h.appended[c]);
 }
 
+/* Restart node c replaying its newest durable clock record (the HLC
+ * ceiling and closed floor), as a real WAL would. */
+static void restart_node_replaying_clock(int c)
+{
+	qr_core_destroy(h.core[c]);
+	node_create(c, 3);
+	if (h.clock_durable[c].lsn)
+		CU_ASSERT_EQUAL(
+			qr_core_recover(h.core[c], &h.clock_durable[c]), 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	h.clock_last[c] = h.clock_durable[c];
+}
+
+/* Regression (issue 13 bug 3): a node whose HLC a peer's clock pushed
+ * 300 ms ahead of its own (allowed: max_offset is 500) claimed closed
+ * timestamps up to that HLC, far above the durable ceiling of the
+ * versions it stamped; peers keep a node's highest claim across its
+ * restarts, and after a fast restart (the peer's clock corrected) it
+ * stamped new writes below those claims: a replica could then serve a
+ * session's token read without the session's write. Claims now stay under
+ * the durable ceiling, which recovery raises the HLC to (S4). */
+static void test_regression_claims_stay_below_writes_after_restart(void)
+{
+	setup();
+	int c = coordinator_of(KEY);
+	int p = (c + 1) % N, r = (c + 2) % N;
+	warm();
+	h.skew_ms[p] = 300;
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	uint64_t claimed = 0;
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			claimed = QR_MAX(claimed,
+					 qr_core_stats(h.core[i])->closed_in[c]);
+	uint64_t wall = 1700000000000ull + h.now_us / 1000;
+	CU_ASSERT(QR_HLC_MS(claimed) > wall + 150); /* pushed by p's clock */
+	h.skew_ms[p] = 0; /* p's clock corrected */
+	restart_node_replaying_clock(c);
+	client_req(c, 90, QR_OP_PUT, QR_LEVEL_ONE, KEY, "after");
+	for (int k = 0; k < 5 && reply_status(90) == 1; k++)
+		settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(90), 0);
+	CU_ASSERT(find_reply(90)->version.hlc > claimed);
+	/* r's claim for c never went back (S2), and stays true. */
+	CU_ASSERT(qr_core_stats(h.core[r])->closed_in[c] <=
+		  find_reply(90)->version.hlc);
+	teardown();
+}
+
+/* Records a snapshot would hold: copies, since the core's buffers move. */
+struct snap_copy {
+	int n;
+	struct qr_wal_record rec[8];
+	uint8_t key[8][QR_KEY_BYTES_MAX];
+	uint8_t val[8][QR_VALUE_BYTES_MAX];
+};
+
+static int snap_copy_rec(void *arg, const struct qr_wal_record *r)
+{
+	struct snap_copy *s = arg;
+	CU_ASSERT_FATAL(s->n < 8);
+	s->rec[s->n] = *r;
+	memcpy(s->key[s->n], r->key, r->key_len);
+	memcpy(s->val[s->n], r->value, r->value_len);
+	s->rec[s->n].key = s->key[s->n];
+	s->rec[s->n].value = s->val[s->n];
+	s->n++;
+	return 0;
+}
+
+/* Regression (issue 13 bug 5), the core's half (tests/wal has the WAL's):
+ * a write only its coordinator holds, with hints for the two replicas it
+ * missed. A snapshot's source takes the hints from the core; a node
+ * restarted from that snapshot alone (its log below it deleted, its
+ * store lost here on purpose: the hints are the only copy, as for an ANY
+ * write acknowledged on them) delivers the write to both replicas. */
+static void test_regression_snapshot_carries_hints(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	cut_links_from(c);
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	client_req(c, 60, QR_OP_PUT, QR_LEVEL_ONE, KEY, "hinted");
+	for (int k = 0; k < 10; k++) {
+		durable(c);
+		advance(10000);
+	}
+	CU_ASSERT_EQUAL_FATAL(reply_status(60), 0);
+	struct qr_version v = find_reply(60)->version;
+	struct snap_copy snap = {0};
+	for (uint32_t p = 0; p < h.pl.partitions; p++)
+		CU_ASSERT_EQUAL(qr_core_snapshot_hints(h.core[c], p,
+						       snap_copy_rec, &snap),
+				0);
+	CU_ASSERT_EQUAL_FATAL(snap.n, 2);
+	for (int k = 0; k < snap.n; k++) {
+		CU_ASSERT_EQUAL(snap.rec[k].type, QR_WAL_HINT);
+		CU_ASSERT_NOT_EQUAL(snap.rec[k].aux, c);
+		CU_ASSERT_EQUAL(qr_version_cmp(snap.rec[k].version, v), 0);
+	}
+	qr_core_destroy(h.core[c]);
+	node_create(c, 4);
+	for (int k = 0; k < snap.n; k++)
+		CU_ASSERT_EQUAL(qr_core_recover(h.core[c], &snap.rec[k]), 0);
+	qr_core_recovered(h.core[c], h.appended[c]);
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	struct qr_store_view sv;
+	for (int i = 0; i < N; i++) {
+		if (i == c)
+			continue;
+		CU_ASSERT_FATAL(stored(i, KEY, &sv));
+		CU_ASSERT_EQUAL(qr_version_cmp(sv.version, v), 0);
+	}
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_delivered >= 2);
+	teardown();
+}
+
 /* A restarted coordinator holds its closed timestamps at the floor it
  * logged until every node has handed its writes off (ORPHAN_REQ/DONE). */
 static void test_restart_holds_closed_timestamps_until_handoff(void)
@@ -1250,7 +1468,7 @@ static void test_old_incarnation_write_dropped_after_handoff(void)
 	};
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
-	qr_core_on_frame(h.core[r], 0, buf, qr_wire_frame_end(&w));
+	peer_frame(r, buf, qr_wire_frame_end(&w));
 	settle();
 	struct qr_store_view sv;
 	CU_ASSERT_FALSE(stored(r, KEY, &sv));
@@ -1379,7 +1597,7 @@ static void test_tombstone_collected_only_when_every_replica_holds_it(void)
 	qr_wire_frame_begin(&fw, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&fw, &m) == 0);
 	size_t len = qr_wire_frame_end(&fw);
-	qr_core_on_frame(h.core[r], 0, buf, len);
+	peer_frame(r, buf, len);
 	settle();
 	CU_ASSERT_FALSE(stored(r, KEY, &v));
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->drops[QR_DROP_EXPIRED], 1);
@@ -1553,6 +1771,117 @@ static void test_cas_minority_answers_unavailable(void)
 	teardown();
 }
 
+/* A PREPARE of ballot b for KEY, as if from proposer src, to dst. */
+static void prepare_to(int dst, int src, struct qr_version b)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = (uint16_t)src,
+				  .dst_node = (uint16_t)dst,
+				  .hlc = b.hlc};
+	struct qr_msg m = {
+		.type = QR_MSG_PREPARE,
+		.op_id = 1,
+		.partition = qr_placement_partition(&h.pl, KEY, strlen(KEY)),
+		.version = b,
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+	};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	peer_frame(dst, buf, qr_wire_frame_end(&w));
+	flush_all();
+}
+
+/* Regression (issue 13 bug 2a): the ballot is stamped at PREPARE; the
+ * closed timestamps counted CAS ops only in ACCEPT, so heartbeats sent
+ * during the prepare round trip claimed past the ballot that the accept
+ * then writes. Claims stay at or below the ballot from PREPARE on. */
+static void test_regression_cas_prepare_holds_claims(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	advance(30000);
+	/* The ballot's ms: at most our wall clock now (the HLC follows it). */
+	uint64_t before = QR_HLC_MAKE(
+		QR_MAX(1700000000000ull + h.now_us / 1000,
+		       QR_HLC_MS(qr_core_hlc(h.core[c])->last)),
+		0);
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	/* Promises are logged, never durable: the op stays in PREPARE while
+	 * heartbeats go round for 30 ms. */
+	advance(30000);
+	CU_ASSERT_EQUAL(reply_status(1), 1);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(QR_HLC_MS(qr_core_stats(h.core[i])
+						    ->closed_in[c]) <=
+				  QR_HLC_MS(before) + 1);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  find_reply(1)->version.hlc);
+	teardown();
+}
+
+/* Regression (issue 13 bug 2b): an accept that one acceptor took and the
+ * others refused (they promised a higher ballot meanwhile) fell back to
+ * BACKOFF with no hint; when the op then ended UNAVAILABLE, claims passed
+ * a ballot only one replica held. The refused accept leaves hints (X4),
+ * which hold the claims for their targets and deliver the state. */
+static void test_regression_cas_refused_accept_leaves_hints(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t hints0 = qr_core_stats(h.core[c])->hints_created;
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	deliver_all();
+	durable_all(); /* PROMISEs leave (queued, not delivered yet) */
+	/* Another proposer's higher ballot reaches both peers first. */
+	struct qr_version high = {qr_core_hlc(h.core[c])->last +
+					  ((uint64_t)5 << 16),
+				  (uint16_t)((c + 1) % N)};
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			prepare_to(i, (i + 1) % N == c ? (i + 2) % N
+						       : (i + 1) % N,
+				   high);
+	deliver_all(); /* c decides, its ACCEPT is refused by both peers */
+	CU_ASSERT_EQUAL(reply_status(1), 1);
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_created >= hints0 + 2);
+	/* c is cut off until past the deadline: UNAVAILABLE. */
+	cut_links_from(c);
+	for (int i = 0; i < N; i++)
+		h.cut[i][c] = true;
+	advance(1100000);
+	durable_all();
+	CU_ASSERT_EQUAL(reply_status(1), QR_EUNAVAILABLE);
+	/* While its hints wait, c claims no more than the ballot it holds. */
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(c, KEY, &v));
+	struct qr_version ballot = v.version;
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int i = 0; i < N; i++)
+		if (i != c)
+			CU_ASSERT(qr_core_stats(h.core[i])->closed_in[c] <=
+				  ballot.hlc);
+	/* Healed: the hints deliver the state to both peers. */
+	for (int k = 0; k < 20; k++) {
+		advance(10000);
+		durable_all();
+	}
+	for (int i = 0; i < N; i++) {
+		CU_ASSERT_FATAL(stored(i, KEY, &v));
+		CU_ASSERT(qr_version_cmp(v.version, ballot) >= 0);
+	}
+	teardown();
+}
+
 /* A promise replayed from the WAL still binds the acceptor: a proposer
  * below it is refused, retries above it, and then succeeds. */
 static void test_cas_recovered_promise_refuses_lower_ballots(void)
@@ -1615,7 +1944,7 @@ static void ae_push(int from, int to, const char *key, const char *value,
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	size_t len = qr_wire_frame_end(&w);
-	qr_core_on_frame(h.core[to], 0, buf, len);
+	peer_frame(to, buf, len);
 	flush_all();
 }
 
@@ -1661,6 +1990,452 @@ static void test_cas_read_shortcut_not_on_states_installed_below_a_promise(
 	teardown();
 }
 
+/* ---- authenticated frames (issue 12, item 1) ----------------------------- */
+
+/* A frame from node src to node dst holding m, its header HLC fresh. */
+static size_t auth_frame(uint8_t *buf, int src, int dst, const struct qr_msg *m)
+{
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {
+		.cluster_id = CLUSTER,
+		.src_node = (uint16_t)src,
+		.dst_node = (uint16_t)dst,
+		.hlc = QR_HLC_MAKE(1700000000000ull + h.now_us / 1000, 0),
+	};
+	qr_wire_frame_begin(&w, buf, QR_FRAME_BYTES_MAX - QR_AUTH_TRAILER_BYTES,
+			    &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, m) == 0);
+	size_t len = qr_wire_frame_end(&w);
+	qr_wire_frame_set_hlc(buf, hd.hlc);
+	return len;
+}
+
+/* What someone without the cluster secret can send: a trailer with a key
+ * id we hold, a new sequence number and a made-up tag. */
+static size_t auth_forge(uint8_t *buf, size_t len)
+{
+	uint8_t *t = buf + len;
+	memset(t, 0, QR_AUTH_TRAILER_BYTES);
+	t[0] = 1;			   /* key id 1: the test secret's */
+	t[12] = 1;			   /* seq 2^32: ahead of the window */
+	memset(t + 16, 0x5a, QR_AUTH_TAG_BYTES); /* guessed tag */
+	return len + QR_AUTH_TRAILER_BYTES;
+}
+
+struct auth_snap {
+	uint64_t msgs_in, drops[QR_DROP_COUNT];
+	bool found;
+	struct qr_store_view v;
+	uint8_t value[QR_VALUE_BYTES_MAX];
+};
+
+static void auth_snap(int node, struct auth_snap *a)
+{
+	const struct qr_core_stats *st = qr_core_stats(h.core[node]);
+	a->msgs_in = st->msgs_in;
+	memcpy(a->drops, st->drops, sizeof(a->drops));
+	a->found = stored(node, KEY, &a->v);
+	if (a->found)
+		memcpy(a->value, a->v.value, a->v.value_len);
+}
+
+/* Since a: exactly one drop, for reason why, no message decoded, the key's
+ * entry (version and value) unchanged. */
+static void auth_assert_dropped(int node, const struct auth_snap *a,
+				enum qr_core_drop why)
+{
+	const struct qr_core_stats *st = qr_core_stats(h.core[node]);
+	for (int d = 0; d < QR_DROP_COUNT; d++)
+		CU_ASSERT_EQUAL(st->drops[d], a->drops[d] + (d == (int)why));
+	CU_ASSERT_EQUAL(st->msgs_in, a->msgs_in);
+	struct qr_store_view v;
+	bool found = stored(node, KEY, &v);
+	CU_ASSERT_EQUAL(found, a->found);
+	if (found && a->found) {
+		CU_ASSERT_EQUAL(qr_version_cmp(v.version, a->v.version), 0);
+		CU_ASSERT_EQUAL(v.value_len, a->v.value_len);
+		CU_ASSERT(!memcmp(v.value, a->value, v.value_len));
+		CU_ASSERT_EQUAL(v.tombstone, a->v.tombstone);
+	}
+}
+
+/*
+ * Every attack of issue 12 that needs a forged peer frame, one message type
+ * at a time: a frame with a made-up tag, the same frame signed but with a
+ * key id nobody holds, then from another cluster, are dropped, counted by
+ * reason, decode nothing and leave the store as it was. The frame signed
+ * with the sender's key is then processed (msgs_in moves, and `valid`
+ * checks its effect); played back once more, it is dropped as a replay.
+ */
+static void auth_attack(const struct qr_msg *m, int src, int dst,
+			void (*valid)(int dst, const struct auth_snap *before))
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX], copy[QR_FRAME_BYTES_MAX];
+	struct auth_snap a;
+	/* 1. forged: no key */
+	size_t len = auth_frame(buf, src, dst, m);
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, auth_forge(buf, len));
+	auth_assert_dropped(dst, &a, QR_DROP_BAD_MAC);
+	/* 2. a real tag, one bit flipped in the messages it covers */
+	len = auth_frame(buf, src, dst, m);
+	size_t sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+				     sizeof(buf));
+	CU_ASSERT_FATAL(sealed == len + QR_AUTH_TRAILER_BYTES);
+	buf[QR_FRAME_HDR_BYTES + 5] ^= 0x01;
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_BAD_MAC);
+	/* 3. wrong key id (a key retired, or never ours) */
+	len = auth_frame(buf, src, dst, m);
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	buf[len] = 9;
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_BAD_KEY_ID);
+	/* 4. wrong cluster */
+	len = auth_frame(buf, src, dst, m);
+	buf[4] ^= 0x40;
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_CLUSTER);
+	/* 5. the same frame, signed: processed */
+	len = auth_frame(buf, src, dst, m);
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	memcpy(copy, buf, sealed);
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	if (valid)
+		valid(dst, &a);
+	deliver_all();
+	/* 6. played back: a replay */
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, copy, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_REPLAY);
+}
+
+static struct qr_version auth_version; /* what the valid REPLICATE wrote */
+
+static void auth_replicate_applied(int dst, const struct auth_snap *before)
+{
+	(void)before;
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(dst, KEY, &v));
+	CU_ASSERT_EQUAL(qr_version_cmp(v.version, auth_version), 0);
+}
+
+static void auth_heartbeat_claimed(int dst, const struct auth_snap *before)
+{
+	(void)before;
+	CU_ASSERT(qr_core_stats(h.core[dst])->closed_in[(dst + 1) % N] != 0);
+}
+
+static void auth_digest_answered(int dst, const struct auth_snap *before)
+{
+	(void)before;
+	CU_ASSERT(qr_core_stats(h.core[dst])->ae_mismatches >= 1);
+}
+
+static void auth_ack_processed(int dst, const struct auth_snap *before)
+{
+	/* No request has this op_id: counted as a stale reply, i.e. read. */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->drops[QR_DROP_STALE_REPLY],
+			before->drops[QR_DROP_STALE_REPLY] + 1);
+}
+
+static void test_auth_forged_frames_dropped_signed_ones_work(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "keep");
+	settle();
+	int dst = (c + 1) % N, src = (dst + 1) % N;
+	uint32_t part = qr_placement_partition(&h.pl, KEY, strlen(KEY));
+	uint64_t now = QR_HLC_MAKE(1700000000000ull + h.now_us / 1000, 7);
+	/* A forged write (issue 12: pins a key with a future version). */
+	struct qr_store_view kv;
+	CU_ASSERT_FATAL(stored(dst, KEY, &kv));
+	auth_version = (struct qr_version){kv.version.hlc + QR_HLC_MAKE(1, 0),
+					   (uint16_t)src};
+	struct qr_msg m = {
+		.type = QR_MSG_REPLICATE,
+		.op_id = 77,
+		.partition = part,
+		.version = auth_version,
+		.key = (const uint8_t *)KEY,
+		.key_len = (uint8_t)strlen(KEY),
+		.value = (const uint8_t *)"evil",
+		.value_len = 4,
+	};
+	auth_attack(&m, src, dst, auth_replicate_applied);
+	/* A forged delete (tombstone). */
+	m.flags = QR_MSGF_TOMBSTONE;
+	m.value_len = 0;
+	m.value = NULL;
+	auth_version.hlc++;
+	m.version = auth_version;
+	m.op_id = 78;
+	auth_attack(&m, src, dst, auth_replicate_applied);
+	/* ORPHAN_REQ with restart_hlc = max (cuts a node off). */
+	struct qr_msg o = {.type = QR_MSG_ORPHAN_REQ,
+			   .range_from = now,
+			   .range_to = now,
+			   .restart_hlc = now};
+	auth_attack(&o, src, dst, NULL);
+	/* HEARTBEAT with a closed timestamp (breaks read-your-writes). */
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT, .closed_ts = 1};
+	auth_attack(&hb, src, dst, auth_heartbeat_claimed);
+	/* DIGEST (amplification: answered with a partition's entries). */
+	struct qr_msg d = {.type = QR_MSG_DIGEST,
+			   .partition = part,
+			   .entries = 3,
+			   .digest = 12345};
+	auth_attack(&d, src, dst, auth_digest_answered);
+	/* REPLICATE_ACK (fake acknowledgements). */
+	struct qr_msg ack = {.type = QR_MSG_REPLICATE_ACK,
+			     .op_id = 0x1234,
+			     .partition = part,
+			     .version = auth_version};
+	auth_attack(&ack, src, c, auth_ack_processed);
+	/* The node still serves. */
+	client_req(c, 2, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), QR_ENOTFOUND);
+	teardown();
+}
+
+/* A frame captured before the receiver restarted (its replay window lost)
+ * is refused once older than max_offset_ms: the window restarts only on a
+ * fresh frame. A fresh one restarts it. */
+static void test_auth_old_frame_refused_after_receiver_restart(void)
+{
+	setup();
+	warm();
+	int dst = 0, src = 1;
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT, .closed_ts = 1};
+	uint8_t old[QR_FRAME_BYTES_MAX], buf[QR_FRAME_BYTES_MAX];
+	size_t len = auth_frame(old, src, dst, &hb);
+	size_t sealed = qr_core_seal(h.core[src], (uint16_t)dst, old, len,
+				     sizeof(old));
+	advance(2000000); /* 2 s: well past max_offset_ms */
+	restart_node(dst);
+	struct auth_snap a;
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, old, sealed);
+	auth_assert_dropped(dst, &a, QR_DROP_REPLAY);
+	len = auth_frame(buf, src, dst, &hb);
+	sealed = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+			      sizeof(buf));
+	auth_snap(dst, &a);
+	qr_core_on_frame(h.core[dst], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->msgs_in, a.msgs_in + 1);
+	teardown();
+}
+
+/* A key roll: a receiver holding the old and the new key accepts frames
+ * signed with either; a sender moves to the new key with no gap. */
+static void test_auth_two_keys_accepted_during_a_roll(void)
+{
+	setup();
+	warm();
+	struct qr_secret both, next;
+	qr_secret_for_tests(&both);
+	both.count = 2;
+	both.id[1] = 2;
+	memset(both.key[1], 0x3c, sizeof(both.key[1]));
+	next = both; /* the new key first: it signs */
+	next.id[0] = 2, next.id[1] = 1;
+	memcpy(next.key[0], both.key[1], sizeof(next.key[0]));
+	memcpy(next.key[1], both.key[0], sizeof(next.key[1]));
+	/* Node 0 accepts both; node 1 signs with the new one. */
+	qr_core_destroy(h.core[0]);
+	test_secret_override = &both;
+	node_create(0, 3);
+	qr_core_recovered(h.core[0], h.appended[0]);
+	qr_core_destroy(h.core[1]);
+	test_secret_override = &next;
+	node_create(1, 3);
+	qr_core_recovered(h.core[1], h.appended[1]);
+	test_secret_override = NULL;
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT, .closed_ts = 1};
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	size_t len = auth_frame(buf, 1, 0, &hb);
+	size_t sealed = qr_core_seal(h.core[1], 0, buf, len, sizeof(buf));
+	CU_ASSERT_EQUAL(buf[len], 2); /* signed with key id 2 */
+	struct auth_snap a;
+	auth_snap(0, &a);
+	qr_core_on_frame(h.core[0], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->msgs_in, a.msgs_in + 1);
+	/* Node 2 still holds only key 1: node 1's frames are unknown to it. */
+	len = auth_frame(buf, 1, 2, &hb);
+	sealed = qr_core_seal(h.core[1], 2, buf, len, sizeof(buf));
+	auth_snap(2, &a);
+	qr_core_on_frame(h.core[2], 0, buf, sealed);
+	auth_assert_dropped(2, &a, QR_DROP_BAD_KEY_ID);
+	/* Node 0 still signs with key 1, which node 2 holds. */
+	len = auth_frame(buf, 0, 2, &hb);
+	sealed = qr_core_seal(h.core[0], 2, buf, len, sizeof(buf));
+	CU_ASSERT_EQUAL(buf[len], 1);
+	auth_snap(2, &a);
+	qr_core_on_frame(h.core[2], 0, buf, sealed);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[2])->msgs_in, a.msgs_in + 1);
+	teardown();
+}
+
+/* Issue 12, item 3: a version, ballot, claim or range more than max_offset
+ * ahead of the receiver's clock is refused wherever it would be stored or
+ * believed, even in a correctly signed frame (a peer's bug or a stolen
+ * key): REPLICATE (write, repair, hint), ACCEPT / PREPARE ballots,
+ * HEARTBEAT claims and ORPHAN_REQ ranges. Each is counted as FUTURE and
+ * changes nothing. */
+static void test_far_future_versions_refused(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "keep");
+	settle();
+	int dst = (c + 1) % N, src = (dst + 1) % N;
+	uint32_t part = qr_placement_partition(&h.pl, KEY, strlen(KEY));
+	uint64_t far = QR_HLC_MAKE(1700000000000ull + h.now_us / 1000 +
+					   86400000ull, 0);
+	struct qr_msg ms[] = {
+		{.type = QR_MSG_REPLICATE, .op_id = 5, .partition = part,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY),
+		 .value = (const uint8_t *)"pin", .value_len = 3},
+		{.type = QR_MSG_REPLICATE, .op_id = 6, .partition = part,
+		 .flags = QR_MSGF_REPAIR | QR_MSGF_TOMBSTONE,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY)},
+		{.type = QR_MSG_ACCEPT, .op_id = 7, .partition = part,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY),
+		 .value = (const uint8_t *)"pin", .value_len = 3},
+		{.type = QR_MSG_PREPARE, .op_id = 8, .partition = part,
+		 .version = {far, (uint16_t)src},
+		 .key = (const uint8_t *)KEY, .key_len = (uint8_t)strlen(KEY)},
+		{.type = QR_MSG_HEARTBEAT, .closed_ts = UINT64_MAX},
+		{.type = QR_MSG_ORPHAN_REQ, .range_from = 1,
+		 .range_to = UINT64_MAX, .restart_hlc = UINT64_MAX},
+	};
+	uint64_t closed = qr_core_stats(h.core[dst])->closed_in[src];
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		uint8_t buf[QR_FRAME_BYTES_MAX];
+		size_t len = auth_frame(buf, src, dst, &ms[i]);
+		len = qr_core_seal(h.core[src], (uint16_t)dst, buf, len,
+				   sizeof(buf));
+		struct auth_snap a;
+		auth_snap(dst, &a);
+		qr_core_on_frame(h.core[dst], 0, buf, len);
+		const struct qr_core_stats *st = qr_core_stats(h.core[dst]);
+		CU_ASSERT_EQUAL(st->drops[QR_DROP_FUTURE],
+				a.drops[QR_DROP_FUTURE] + 1);
+		struct qr_store_view v;
+		CU_ASSERT_FATAL(stored(dst, KEY, &v));
+		CU_ASSERT_EQUAL(qr_version_cmp(v.version, a.v.version), 0);
+		CU_ASSERT_NSTRING_EQUAL(v.value, "keep", 4);
+		deliver_all();
+	}
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[dst])->closed_in[src], closed);
+	/* The HLC did not move toward any of them. */
+	CU_ASSERT(QR_HLC_MS(qr_core_hlc(h.core[dst])->last) <
+		  1700000000000ull + h.now_us / 1000 + 500);
+	/* And a write through the node still works. */
+	client_req(dst, 2, QR_OP_PUT, QR_LEVEL_ALL, KEY, "next");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	teardown();
+}
+
+/* A client token within the lease with logical 0xffff would make the
+ * coordinator's HLC overflow and busy-wait (issue 12, item 3). hlc.c
+ * refuses it; the write is not stamped below it (W4, issue 13 bug 1):
+ * it waits, unstamped, for the wall clock to pass the token, then is
+ * stamped above it. */
+static void test_token_overflow_ignored_not_waited(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	uint64_t ign = qr_core_stats(h.core[c])->tokens_ignored;
+	uint64_t waits = qr_core_hlc(h.core[c])->overflow_waits;
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hd = {.cluster_id = CLUSTER,
+				  .src_node = QR_NODE_CLIENT};
+	struct qr_msg m = {.type = QR_MSG_CLIENT_REQ, .req_id = 9,
+			   .op = QR_OP_PUT, .level = QR_LEVEL_ONE,
+			   .min_version = QR_HLC_MAKE(1700000000000ull +
+							      h.now_us / 1000 +
+							      20, 0xffff),
+			   .key = (const uint8_t *)KEY,
+			   .key_len = (uint8_t)strlen(KEY),
+			   .value = (const uint8_t *)"v", .value_len = 1};
+	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
+	qr_core_on_frame(h.core[c], 99, buf, qr_wire_frame_end(&w));
+	settle();
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->tokens_ignored, ign);
+	CU_ASSERT_EQUAL(qr_core_hlc(h.core[c])->overflow_waits, waits);
+	CU_ASSERT_PTR_NULL(find_reply(9)); /* waiting, not stamped */
+	advance(30000); /* the harness deadline is 50 ms */
+	settle();
+	CU_ASSERT_EQUAL(qr_core_hlc(h.core[c])->overflow_waits, waits);
+	const struct reply *r = find_reply(9);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(r->version.hlc > m.min_version); /* W4 */
+	teardown();
+}
+
+/* Regression (issue 12, item 4): a replica logged a write to the WAL and
+ * only then found its store full, so recovery hit NO_SPACE and the node
+ * could not restart. A new key on a full store is refused before the WAL
+ * append: nothing logged, nothing stored, the client hears NO_SPACE, and
+ * an existing key is still overwritten. */
+static void test_store_full_refused_before_the_wal(void)
+{
+	setup();
+	warm();
+	char key[16];
+	uint64_t id = 100;
+	for (int k = 0; qr_store_count(qr_core_store(h.core[0])) < 64; k++) {
+		snprintf(key, sizeof(key), "fill-%d", k);
+		client_req(coordinator_of(key), id++, QR_OP_PUT, QR_LEVEL_ALL,
+			   key, "v");
+		settle();
+		CU_ASSERT_FATAL(k < 64);
+	}
+	for (int n = 0; n < N; n++)
+		CU_ASSERT_EQUAL(qr_store_count(qr_core_store(h.core[n])), 64);
+	uint64_t logged[N];
+	memcpy(logged, h.data_logged, sizeof(logged));
+	int c = coordinator_of("one-too-many");
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, "one-too-many", "v");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), QR_ENOSPC);
+	for (int n = 0; n < N; n++) {
+		struct qr_store_view v;
+		CU_ASSERT_FALSE(stored(n, "one-too-many", &v));
+		CU_ASSERT_EQUAL(h.data_logged[n], logged[n]);
+		CU_ASSERT(qr_core_stats(h.core[n])->drops[QR_DROP_STORE_FULL] >=
+			  1);
+	}
+	/* A key already held is still written. */
+	client_req(coordinator_of("fill-0"), 2, QR_OP_PUT, QR_LEVEL_ALL,
+		   "fill-0", "new");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -1702,6 +2477,8 @@ int main(void)
 		 test_regression_dedup_keeps_in_flight_entry},
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
+		{"regression (issue 13 bug 1): a write is stamped above its "
+		 "token", test_regression_write_stamped_above_its_token},
 		{"anti-entropy converges without reads",
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
@@ -1713,6 +2490,11 @@ int main(void)
 		 test_answered_write_not_retransmitted_silent_replica_hinted},
 		{"a token read never goes back: STALE, then served",
 		 test_token_read_never_goes_back},
+		{"regression (issue 13 bug 3): claims stay below the writes "
+		 "a node stamps after a restart",
+		 test_regression_claims_stay_below_writes_after_restart},
+		{"regression (issue 13 bug 5): a snapshot carries the hints",
+		 test_regression_snapshot_carries_hints},
 		{"restart holds closed timestamps until the hand-off",
 		 test_restart_holds_closed_timestamps_until_handoff},
 		{"a hand-off larger than the hint slots finishes",
@@ -1728,10 +2510,26 @@ int main(void)
 		 test_cas_put_if_absent_promises_durable_one_winner},
 		{"CAS: a minority answers UNAVAILABLE",
 		 test_cas_minority_answers_unavailable},
+		{"regression (issue 13 bug 2a): a CAS ballot holds claims from "
+		 "PREPARE", test_regression_cas_prepare_holds_claims},
+		{"regression (issue 13 bug 2b): a refused CAS accept leaves "
+		 "hints", test_regression_cas_refused_accept_leaves_hints},
 		{"CAS: a recovered promise refuses lower ballots",
 		 test_cas_recovered_promise_refuses_lower_ballots},
 		{"CAS: no read shortcut on states installed below a promise",
 		 test_cas_read_shortcut_not_on_states_installed_below_a_promise},
+		{"auth: forged frames dropped and counted, signed ones work",
+		 test_auth_forged_frames_dropped_signed_ones_work},
+		{"auth: an old frame is refused after the receiver restarts",
+		 test_auth_old_frame_refused_after_receiver_restart},
+		{"auth: two key ids accepted during a roll",
+		 test_auth_two_keys_accepted_during_a_roll},
+		{"far-future versions, ballots, claims, ranges refused",
+		 test_far_future_versions_refused},
+		{"a token that would overflow the HLC waits, unstamped, never busy",
+		 test_token_overflow_ignored_not_waited},
+		{"regression: a full store refuses a new key before the WAL",
+		 test_store_full_refused_before_the_wal},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);

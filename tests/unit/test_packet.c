@@ -384,7 +384,8 @@ static void test_offload_headers(void)
 		ph[8] = 0;
 		ph[9] = 17;
 		put_be16(ph + 10, (uint16_t)(8 + len));
-		CU_ASSERT(be16(hw + UDP + 6) == (uint16_t)~slow_csum(ph, 12));
+		uint16_t ph_sum = (uint16_t)~slow_csum(ph, 12);
+		CU_ASSERT(be16(hw + UDP + 6) == ph_sum);
 		/* the NIC: IP checksum; UDP checksum over the L4 bytes with
 		 * the field seeded by the pseudo-header sum */
 		put_be16(hw + IP + 10, slow_csum(hw + IP, 20));

@@ -64,8 +64,7 @@ static void seg_name(const char *dir, int n, char *out, size_t len)
 	out[0] = 0;
 	for (int i = 0; i < k; i++) {
 		if (strstr(v[i]->d_name, ".seg") && j++ == n)
-			CU_ASSERT((size_t)snprintf(out, len, "%s/%s", dir,
-						   v[i]->d_name) < len);
+			wt_path(out, len, dir, v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);
@@ -102,11 +101,11 @@ static void test_group_commit_one_batch(void)
 		wt_gen(&g, l, WT_KEYS_DEFAULT, 64);
 		CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), 0);
 	}
-	qr_wal_poll(w, wt_now_us());
+	qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, 1);
 	CU_ASSERT_EQUAL(qr_wal_stats(w)->batch_records_max, 100);
-	uint64_t t0 = wt_now_us();
-	while (qr_wal_poll(w, wt_now_us()) < 100 && wt_now_us() - t0 < 10000000)
+	uint64_t t0 = qr_clock_mono_us();
+	while (qr_wal_poll(w, qr_clock_mono_us()) < 100 && qr_clock_mono_us() - t0 < 10000000)
 		;
 	CU_ASSERT_EQUAL(qr_wal_durable_lsn(w), 100);
 	CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, 1);
@@ -138,10 +137,10 @@ static void test_back_pressure(void)
 	CU_ASSERT(l > 10 && l < 200);
 	CU_ASSERT(qr_wal_stats(w)->append_busy == 1);
 	/* The same record is accepted once the disk caught up. */
-	uint64_t t0 = wt_now_us();
+	uint64_t t0 = qr_clock_mono_us();
 	while ((rc = qr_wal_append(w, &g.r)) == QR_EBUSY &&
-	       wt_now_us() - t0 < 10000000)
-		qr_wal_poll(w, wt_now_us());
+	       qr_clock_mono_us() - t0 < 10000000)
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(wt_append_range(w, l + 1, l + 500, WT_KEYS_DEFAULT,
 					VMAX, NULL), 0);
@@ -552,16 +551,14 @@ static void test_snapshot_corrupt_refused(void)
 	CU_ASSERT_EQUAL(wt_append_range(w, 1, 1000, 300, VMAX, &live), 0);
 	CU_ASSERT_EQUAL(qr_wal_snapshot_begin(w, &src), 0);
 	while (qr_wal_snapshot_step(w, 100) == 1)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
 	struct dirent **v;
 	char path[QR_PATH_BYTES_MAX] = "";
 	int k = scandir(dir, &v, NULL, alphasort);
 	for (int i = 0; i < k; i++) {
 		if (strstr(v[i]->d_name, ".snap"))
-			CU_ASSERT((size_t)snprintf(path, sizeof(path), "%s/%s",
-						   dir, v[i]->d_name) <
-				  sizeof(path));
+			wt_path(path, sizeof(path), dir, v[i]->d_name);
 		free(v[i]);
 	}
 	free(v);
@@ -621,7 +618,7 @@ static int append_clock(struct qr_wal *w, uint64_t lsn, uint64_t hlc)
 	};
 	int rc;
 	while ((rc = qr_wal_append(w, &r)) == QR_EBUSY)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	return rc;
 }
 
@@ -631,8 +628,140 @@ static void snapshot_now(struct qr_wal *w,
 	CU_ASSERT_EQUAL_FATAL(qr_wal_snapshot_begin(w, src), 0);
 	int rc;
 	while ((rc = qr_wal_snapshot_step(w, 50)) == 1)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_EQUAL(rc, 0);
+}
+
+/* A source: the table's entries, then (for its partition) one hint, as
+ * the shard loop's source adds the core's hints (core/hints.c N4). */
+struct hint_source {
+	struct qr_wal_snapshot_source inner;
+	struct qr_wal_record hint;
+};
+
+static int hint_source_each(void *ctx, uint32_t partition,
+			    int (*fn)(void *arg, const struct qr_wal_record *r),
+			    void *arg)
+{
+	struct hint_source *h = ctx;
+	int rc = h->inner.for_each_in_partition(h->inner.ctx, partition, fn,
+						arg);
+	if (rc || partition != h->hint.partition)
+		return rc;
+	return fn(arg, &h->hint);
+}
+
+struct hint_seen {
+	struct wt_table t;
+	uint64_t hints; /* HINT records equal to the one logged */
+	const struct qr_wal_record *want;
+};
+
+static int hint_cb(void *arg, const struct qr_wal_record *r)
+{
+	struct hint_seen *h = arg;
+	if (r->type == QR_WAL_CLOCK)
+		return 0;
+	if (r->type != QR_WAL_HINT)
+		return wt_table_recover(&h->t, r);
+	const struct qr_wal_record *w = h->want;
+	CU_ASSERT_EQUAL(r->aux, w->aux);
+	CU_ASSERT_EQUAL(r->partition, w->partition);
+	CU_ASSERT_EQUAL(r->version.hlc, w->version.hlc);
+	CU_ASSERT(r->key_len == w->key_len &&
+		  !memcmp(r->key, w->key, w->key_len));
+	CU_ASSERT(r->value_len == w->value_len &&
+		  !memcmp(r->value, w->value, w->value_len));
+	h->hints++;
+	return 0;
+}
+
+/*
+ * Regression (issue 13 bug 5): a hint's record (the only durable copy of
+ * an ANY write acknowledged on hints) sat in a segment a snapshot deleted,
+ * and snapshots held store entries only: the write was gone after a
+ * restart. Snapshots now take QR_WAL_HINT records from their source (the
+ * core's live hints), and recovery hands them back.
+ */
+static void test_snapshot_keeps_hints(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_snap);
+	struct wt_table live;
+	wt_table_init(&live, 300, VMAX);
+	static const char key[] = "any-write", val[] = "on hints only";
+	struct hint_source src = {
+		.hint = {
+			.lsn = 1,
+			.type = QR_WAL_HINT,
+			.partition = 7,
+			.version = { .hlc = 777ull << 16, .node = 1 },
+			.key = key,
+			.key_len = sizeof(key) - 1,
+			.value = val,
+			.value_len = sizeof(val) - 1,
+			.aux = 2,
+		},
+	};
+	wt_table_source(&live, &src.inner);
+	struct qr_wal_snapshot_source outer = {
+		.ctx = &src,
+		.partitions = src.inner.partitions,
+		.for_each_in_partition = hint_source_each,
+	};
+	CU_ASSERT_FATAL(src.hint.partition < outer.partitions);
+	int rc;
+	while ((rc = qr_wal_append(w, &src.hint)) == QR_EBUSY)
+		qr_wal_poll(w, qr_clock_mono_us());
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(wt_append_range(w, 2, 3000, 300, VMAX, &live), 0);
+	snapshot_now(w, &outer);
+	CU_ASSERT(qr_wal_stats(w)->segments_deleted > 3); /* lsn 1 is gone */
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	struct hint_seen seen = { .want = &src.hint };
+	wt_table_init(&seen.t, 300, VMAX);
+	struct qr_wal_recover_stats st;
+	CU_ASSERT_EQUAL(qr_wal_recover(dir, 3, NULL, hint_cb, &seen, &st), 0);
+	CU_ASSERT(st.snapshot_lsn > 1);
+	CU_ASSERT_EQUAL(seen.hints, 1);
+	CU_ASSERT_EQUAL(seen.t.bad, 0);
+	for (uint32_t k = 0; k < 300; k++)
+		CU_ASSERT_EQUAL(seen.t.hlc[k], live.hlc[k]);
+	wt_table_free(&seen.t);
+	wt_table_free(&live);
+	wt_rmdir(dir);
+}
+
+/*
+ * Issue 13, item 6: a data directory is bound to its cluster and node. The
+ * first start writes IDENTITY; the same node starts again; another
+ * cluster's or another node's start is refused with QR_EDATADIR and a
+ * message naming the owner; a damaged file is refused too.
+ */
+static void test_data_dir_bound_to_cluster_and_node(void)
+{
+	char *dir = wt_tmpdir();
+	char msg[512] = "", path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, QR_WAL_IDENT_FILE);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(access(path, R_OK), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 18686, 2, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "belongs to cluster 5799 node 2"));
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 1, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_STRING_EQUAL(qr_strerror(QR_EDATADIR), "DATA_DIR_MISMATCH");
+	/* The refusals changed nothing: the owner still starts. */
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	FILE *f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("cluster 5799 node 2\n", f); /* no magic line */
+	fclose(f);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)),
+			QR_ECORRUPT);
+	unlink(path);
+	wt_rmdir(dir);
 }
 
 /*
@@ -740,6 +869,10 @@ int main(void)
 		{ "snapshot_corrupt_refused", test_snapshot_corrupt_refused },
 		{ "snapshot_keeps_clock_ceiling",
 		  test_snapshot_keeps_clock_ceiling },
+		{ "regression: snapshot keeps hints (issue 13 bug 5)",
+		  test_snapshot_keeps_hints },
+		{ "data directory bound to its cluster and node (issue 13)",
+		  test_data_dir_bound_to_cluster_and_node },
 		{ NULL, NULL },
 	};
 	return qr_unit_main("wal", cases);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../unit/unit.h"
+#include "common/clock.h"
 #include "common/eal_local.h"
 #include "core/core.h"
 #include "quorate/err.h"
@@ -55,15 +56,13 @@ static struct harness {
 static uint64_t env_now_us(void *ctx)
 {
 	(void)ctx;
-	return wt_now_us();
+	return qr_clock_mono_us();
 }
 
 static uint64_t env_wall_ms(void *ctx)
 {
-	struct timespec ts;
 	(void)ctx;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return qr_clock_wall_ms();
 }
 
 static void env_send(void *ctx, uint16_t dst, uint64_t client,
@@ -99,7 +98,7 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 		h.clock_records++;
 	while ((rc = qr_wal_append(h.wal, rec)) == QR_EBUSY) {
 		h.wal_busy++;
-		qr_wal_poll(h.wal, wt_now_us());
+		qr_wal_poll(h.wal, qr_clock_mono_us());
 	}
 	return rc;
 }
@@ -119,6 +118,9 @@ static struct qr_core *make_core(void)
 	struct qr_core *c = NULL;
 	qr_core_config_defaults(&cfg);
 	cfg.cluster_id = CLUSTER;
+	static struct qr_secret test_secret;
+	qr_secret_for_tests(&test_secret);
+	cfg.secret = &test_secret; /* auth = mac (the default) */
 	cfg.placement = &h.pl;
 	cfg.requests_max = 256;
 	cfg.pending_max = 1024;
@@ -190,7 +192,7 @@ static void send_req(uint32_t i)
 static void loop_once(void)
 {
 	qr_core_tick(h.core);
-	uint64_t d = qr_wal_poll(h.wal, wt_now_us());
+	uint64_t d = qr_wal_poll(h.wal, qr_clock_mono_us());
 	CU_ASSERT_FATAL(qr_wal_error(h.wal) == 0);
 	if (d > h.durable) {
 		h.durable = d;
@@ -206,13 +208,13 @@ static void drive(uint32_t first, uint32_t last, uint32_t snap_at)
 	struct qr_wal_snapshot_source src;
 	bool snapping = false;
 	uint32_t next = first, snaps = 0;
-	uint64_t deadline = wt_now_us() + 60000000u;
+	uint64_t deadline = qr_clock_mono_us() + 60000000u;
 
 	h.replied = first;
 	qr_wal_snapshot_source_store(&src, qr_core_store(h.core),
 				     h.pl.partitions);
 	while (h.replied < last) {
-		CU_ASSERT_FATAL(wt_now_us() < deadline);
+		CU_ASSERT_FATAL(qr_clock_mono_us() < deadline);
 		while (next < last && next - h.replied < OUTSTANDING)
 			send_req(next++);
 		if (snap_at && next >= snap_at && !snapping && !snaps) {
@@ -230,7 +232,7 @@ static void drive(uint32_t first, uint32_t last, uint32_t snap_at)
 			}
 		}
 	}
-	for (uint64_t t = wt_now_us(); snapping && wt_now_us() < t + 10000000u;)
+	for (uint64_t t = qr_clock_mono_us(); snapping && qr_clock_mono_us() < t + 10000000u;)
 	{
 		loop_once();
 		snapping = qr_wal_snapshot_step(h.wal, 64) == 1;

@@ -33,7 +33,7 @@ struct extent {
 	uint64_t first, last;
 };
 
-static char names[64][300];
+static char names[64][256]; /* d_name is at most 256 bytes */
 static int nfiles;
 static struct extent ext[4096];
 static int next_ext;
@@ -64,18 +64,6 @@ static void list_segments(const char *dir)
 	qsort(names, (size_t)nfiles, sizeof(names[0]), cmpstr);
 }
 
-/* dir/name into path (QR_PATH_BYTES_MAX): a path that would not fit stops
- * the test rather than being cut (include/quorate/limits.h L4). */
-static void join(char *path, const char *dir, const char *name)
-{
-	int k = snprintf(path, QR_PATH_BYTES_MAX, "%s/%s", dir, name);
-	if (k < 0 || k >= QR_PATH_BYTES_MAX) {
-		fprintf(stderr, "wal-corrupt: path too long: %s/%s\n", dir,
-			name);
-		exit(1);
-	}
-}
-
 static uint8_t *slurp(const char *path, uint64_t *len)
 {
 	int fd = open(path, O_RDONLY);
@@ -102,7 +90,7 @@ static void map_extents(const char *dir)
 	for (int f = 0; f < nfiles; f++) {
 		char path[QR_PATH_BYTES_MAX];
 		uint64_t len;
-		join(path, dir, names[f]);
+		wt_path(path, sizeof(path), dir, names[f]);
 		uint8_t *p = slurp(path, &len);
 		for (uint64_t pos = 4096; pos + 4096 <= len;) {
 			struct qr_wal_batch_hdr h;
@@ -173,15 +161,15 @@ int main(int argc, char **argv)
 		char path[QR_PATH_BYTES_MAX], victim[QR_PATH_BYTES_MAX];
 		for (int f = 0; f < nfiles; f++) {
 			uint64_t len;
-			join(path, base, names[f]);
+			wt_path(path, sizeof(path), base, names[f]);
 			uint8_t *p = slurp(path, &len);
-			join(path, work, names[f]);
+			wt_path(path, sizeof(path), work, names[f]);
 			spit(path, p, len);
 			free(p);
 		}
 		int f = (int)(rnd(&x) % (uint64_t)nfiles);
 		uint64_t len;
-		join(victim, work, names[f]);
+		wt_path(victim, sizeof(victim), work, names[f]);
 		uint8_t *p = slurp(victim, &len);
 		/* Aim at data most of the time: damage near the extents. */
 		uint64_t span = len;
@@ -305,7 +293,7 @@ int main(int argc, char **argv)
 		while ((de = readdir(d))) {
 			if (de->d_name[0] == '.')
 				continue;
-			join(path, work, de->d_name);
+			wt_path(path, sizeof(path), work, de->d_name);
 			unlink(path);
 		}
 		closedir(d);

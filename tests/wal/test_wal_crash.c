@@ -72,7 +72,7 @@ static void child(const char *dir, int fd, uint32_t round)
 			wt_table_apply(&t, &g.r, wt_key_of(next, KEYS));
 			next++;
 		}
-		uint64_t d = qr_wal_poll(w, wt_now_us());
+		uint64_t d = qr_wal_poll(w, qr_clock_mono_us());
 		if (qr_wal_error(w)) {
 			fprintf(stderr, "child: wal error\n");
 			_exit(2);
@@ -130,12 +130,12 @@ int main(int argc, char **argv)
 		close(p[1]);
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 		uint64_t delay_us = 3000 + (x >> 33) % 120000;
-		uint64_t t0 = wt_now_us(), got = acked;
+		uint64_t t0 = qr_clock_mono_us(), got = acked;
 		uint8_t buf[4096];
 		size_t have = 0;
 		bool dead = false;
 		for (;;) {
-			uint64_t now = wt_now_us();
+			uint64_t now = qr_clock_mono_us();
 			if (!dead && now - t0 >= delay_us) {
 				kill(pid, SIGKILL);
 				dead = true;

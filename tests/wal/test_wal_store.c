@@ -81,7 +81,7 @@ static void write_one(struct gen *g, struct qr_store *s, struct qr_wal *w)
 	CU_ASSERT_FATAL(qr_store_apply(s, &sw, NULL) == QR_APPLY_NEWER);
 	int rc;
 	while ((rc = qr_wal_append(w, &rec)) == QR_EBUSY)
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 	CU_ASSERT_FATAL(rc == 0);
 }
 
@@ -128,8 +128,8 @@ static int compare_entry(void *arg, const struct qr_store_view *v)
 
 static void drain(struct qr_wal *w, uint64_t lsn)
 {
-	uint64_t deadline = wt_now_us() + 30000000u;
-	while (qr_wal_poll(w, wt_now_us()) < lsn && wt_now_us() < deadline &&
+	uint64_t deadline = qr_clock_mono_us() + 30000000u;
+	while (qr_wal_poll(w, qr_clock_mono_us()) < lsn && qr_clock_mono_us() < deadline &&
 	       !qr_wal_error(w))
 		;
 	CU_ASSERT_FATAL(qr_wal_durable_lsn(w) >= lsn);
@@ -152,7 +152,7 @@ static void test_store_snapshot_roundtrip(void)
 	for (int i = 0; i < 20000; i++) {
 		write_one(&g, src, w);
 		if (i % 64 == 0)
-			qr_wal_poll(w, wt_now_us());
+			qr_wal_poll(w, qr_clock_mono_us());
 	}
 	drain(w, g.lsn);
 	struct qr_wal_snapshot_source ss;
@@ -164,7 +164,7 @@ static void test_store_snapshot_roundtrip(void)
 	while ((rc = qr_wal_snapshot_step(w, 100)) == 1) {
 		for (int i = 0; i < 40; i++)
 			write_one(&g, src, w);
-		qr_wal_poll(w, wt_now_us());
+		qr_wal_poll(w, qr_clock_mono_us());
 		steps++;
 	}
 	CU_ASSERT_EQUAL(rc, 0);

@@ -16,19 +16,38 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "core/env.h"
+#include "quorate/limits.h"
 #include "wal/wal.h"
 
 static inline char *wt_tmpdir(void)
 {
 	const char *t = getenv("TMPDIR");
-	char *p = malloc(512);
-	snprintf(p, 512, "%s/qr-wal.XXXXXX", t && *t ? t : "/tmp");
+	char *p = malloc(QR_PATH_BYTES_MAX);
+	int l = snprintf(p, QR_PATH_BYTES_MAX, "%s/qr-wal.XXXXXX",
+			 t && *t ? t : "/tmp");
+	if (l < 0 || l >= QR_PATH_BYTES_MAX) {
+		fprintf(stderr, "wt_tmpdir: TMPDIR too long\n");
+		abort();
+	}
 	if (!mkdtemp(p)) {
 		perror("mkdtemp");
 		abort();
 	}
 	return p;
+}
+
+/* out = dir/name; a path that does not fit out is a test bug: abort. */
+static inline void wt_path(char *out, size_t n, const char *dir,
+			   const char *name)
+{
+	int l = snprintf(out, n, "%s/%s", dir, name);
+	if (l < 0 || (size_t)l >= n) {
+		fprintf(stderr, "wt_path: %s/%s: longer than %zu bytes\n",
+			dir, name, n);
+		abort();
+	}
 }
 
 static inline int wt_rm_one(const char *p, const struct stat *st, int flag,
@@ -44,13 +63,6 @@ static inline void wt_rmdir(char *dir)
 {
 	nftw(dir, wt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
-}
-
-static inline uint64_t wt_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 #define WT_KEYS_DEFAULT 1000u
@@ -198,7 +210,7 @@ static inline int wt_append_range(struct qr_wal *w, uint64_t first,
 		wt_gen(&g, l, keys, vmax);
 		int rc = qr_wal_append(w, &g.r);
 		if (rc == QR_EBUSY) {
-			qr_wal_poll(w, wt_now_us());
+			qr_wal_poll(w, qr_clock_mono_us());
 			continue;
 		}
 		if (rc)
@@ -207,9 +219,9 @@ static inline int wt_append_range(struct qr_wal *w, uint64_t first,
 			wt_table_apply(t, &g.r, wt_key_of(l, keys));
 		l++;
 	}
-	uint64_t deadline = wt_now_us() + 30000000u;
-	while (qr_wal_durable_lsn(w) < last && wt_now_us() < deadline) {
-		qr_wal_poll(w, wt_now_us());
+	uint64_t deadline = qr_clock_mono_us() + 30000000u;
+	while (qr_wal_durable_lsn(w) < last && qr_clock_mono_us() < deadline) {
+		qr_wal_poll(w, qr_clock_mono_us());
 		if (qr_wal_error(w))
 			return qr_wal_error(w);
 	}

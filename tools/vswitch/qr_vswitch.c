@@ -18,6 +18,7 @@
  * FIFO before they are sent. The file is re-read every 100 ms.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,9 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+
+#include "common/compiler.h"
+#include "quorate/limits.h"
 
 #define PORTS_MAX 66
 #define BURST	  32
@@ -123,8 +127,13 @@ static void delay_drain(void)
 /* Re-read DIR/vswitch.delay ("PORT MICROSECONDS" lines). */
 static void delay_config(void)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/vswitch.delay", run_dir);
+	char path[QR_PATH_BYTES_MAX];
+	int l = snprintf(path, sizeof(path), "%s/vswitch.delay", run_dir);
+	if (l < 0 || (size_t)l >= sizeof(path)) {
+		fprintf(stderr, "qr-vswitch: %s/vswitch.delay: path too long\n",
+			run_dir);
+		return;
+	}
 	uint64_t us[PORTS_MAX] = { 0 };
 	FILE *f = fopen(path, "r");
 	if (f) {
@@ -174,77 +183,62 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
-int main(int argc, char **argv)
+#define EAL_ARGS_MAX (PORTS_MAX + 8)
+
+/* Append one formatted EAL argument; one that does not fit its slot (a
+ * run directory too long for a socket path) is refused, never cut. */
+static int eal_arg_add(char **eal, int *n, const char *fmt, ...)
 {
-	const char *run = NULL, *uplink = NULL;
-	int nodes = 0;
-	double seconds = 0;
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--run-dir"))
-			run = argv[i + 1];
-		else if (!strcmp(argv[i], "--nodes"))
-			nodes = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--uplink"))
-			uplink = argv[i + 1];
-		else if (!strcmp(argv[i], "--seconds"))
-			seconds = atof(argv[i + 1]);
+	static char store[EAL_ARGS_MAX][QR_PATH_BYTES_MAX];
+	QR_ASSERT(*n < EAL_ARGS_MAX - 1); /* and room for the NULL */
+	va_list ap;
+	va_start(ap, fmt);
+	int l = vsnprintf(store[*n], sizeof(store[0]), fmt, ap);
+	va_end(ap);
+	if (l < 0 || (size_t)l >= sizeof(store[0])) {
+		fprintf(stderr, "qr-vswitch: EAL argument too long (%d bytes; "
+				"a shorter --run-dir?)\n",
+			l);
+		return -1;
 	}
-	run_dir = run;
-	nnodes = (uint16_t)nodes;
-	if (!run || nodes < 1 || nodes > PORTS_MAX - 2) {
-		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
-				"[--uplink IFACE] [--seconds S]\n");
-		return 1;
-	}
-	static char args[PORTS_MAX + 8][256];
-	char *eal[PORTS_MAX + 8];
+	eal[*n] = store[*n];
+	(*n)++;
+	return 0;
+}
+
+/* The EAL's argv: fixed options, a memif server per node, the uplink.
+ * Returns argc, or -1 (reported). */
+static int eal_args_build(char **eal, const char *run, int nodes,
+			  const char *uplink)
+{
 	int n = 0;
-	snprintf(args[n], 256, "qr-vswitch");
-	eal[n] = args[n];
-	n++;
-	static char lcores[64];
-	snprintf(lcores, sizeof(lcores), "--lcores=0@(0-%ld)",
-		 sysconf(_SC_NPROCESSORS_ONLN) - 1);
-	const char *fixed[] = {"--no-huge",
-			       "-m",
-			       "256",
-			       "--no-pci",
-			       "--file-prefix=qrvswitch",
-			       lcores,
-			       "--log-level=*:notice"};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		snprintf(args[n], 256, "%s", fixed[i]);
-		eal[n] = args[n];
-		n++;
-	}
-	for (int i = 0; i < nodes; i++) {
-		snprintf(args[n], 256,
-			 "--vdev=net_memif%d,role=server,socket=%s/"
-			 "memif-%d.sock,"
-			 "socket-abstract=no",
-			 i, run, i);
-		eal[n] = args[n];
-		n++;
-	}
-	if (uplink) {
-		snprintf(args[n], 256,
-			 "--vdev=net_af_packet0,iface=%s,qpairs=1,"
-			 "qdisc_bypass=1",
-			 uplink);
-		eal[n] = args[n];
-		n++;
-	}
+	QR_ASSERT(nodes >= 1 && nodes <= PORTS_MAX - 2);
+	if (eal_arg_add(eal, &n, "qr-vswitch") ||
+	    eal_arg_add(eal, &n, "--no-huge") || eal_arg_add(eal, &n, "-m") ||
+	    eal_arg_add(eal, &n, "256") || eal_arg_add(eal, &n, "--no-pci") ||
+	    eal_arg_add(eal, &n, "--file-prefix=qrvswitch") ||
+	    eal_arg_add(eal, &n, "--lcores=0@(0-%ld)",
+			sysconf(_SC_NPROCESSORS_ONLN) - 1) ||
+	    eal_arg_add(eal, &n, "--log-level=*:notice"))
+		return -1;
+	for (int i = 0; i < nodes; i++)
+		if (eal_arg_add(eal, &n,
+				"--vdev=net_memif%d,role=server,socket=%s/"
+				"memif-%d.sock,socket-abstract=no",
+				i, run, i))
+			return -1;
+	if (uplink && eal_arg_add(eal, &n,
+				  "--vdev=net_af_packet0,iface=%s,qpairs=1,"
+				  "qdisc_bypass=1",
+				  uplink))
+		return -1;
 	eal[n] = NULL;
-	if (rte_eal_init(n, eal) < 0) {
-		fprintf(stderr, "qr-vswitch: EAL init failed\n");
-		return 3;
-	}
-	struct rte_mempool *pool = rte_pktmbuf_pool_create(
-		"vsw", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	if (!pool) {
-		fprintf(stderr, "qr-vswitch: mempool\n");
-		return 3;
-	}
+	return n;
+}
+
+/* Every port: one rx and one tx queue, promiscuous. 0 or -1 (reported). */
+static int ports_start(struct rte_mempool *pool)
+{
 	nports = rte_eth_dev_count_avail();
 	for (uint16_t p = 0; p < nports; p++) {
 		struct rte_eth_conf conf;
@@ -255,14 +249,16 @@ int main(int argc, char **argv)
 		    rte_eth_dev_start(p)) {
 			fprintf(stderr, "qr-vswitch: port %u setup failed\n",
 				p);
-			return 3;
+			return -1;
 		}
 		rte_eth_promiscuous_enable(p);
 	}
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	fprintf(stderr, "qr-vswitch: ready: %u ports (%d memif%s)\n", nports,
-		nodes, uplink ? " + af_packet uplink" : "");
+	return 0;
+}
+
+/* Forward until a signal or, with seconds > 0, that long. */
+static void switch_loop(double seconds)
+{
 	uint64_t end =
 		seconds > 0
 			? rte_get_tsc_cycles() +
@@ -292,6 +288,51 @@ int main(int argc, char **argv)
 		else if (++idle > 4096)
 			usleep(waiting ? 20 : 50); /* shares the machine */
 	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *run = NULL, *uplink = NULL;
+	int nodes = 0;
+	double seconds = 0;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--run-dir"))
+			run = argv[i + 1];
+		else if (!strcmp(argv[i], "--nodes"))
+			nodes = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--uplink"))
+			uplink = argv[i + 1];
+		else if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(argv[i + 1]);
+	}
+	run_dir = run;
+	nnodes = (uint16_t)nodes;
+	if (!run || nodes < 1 || nodes > PORTS_MAX - 2) {
+		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
+				"[--uplink IFACE] [--seconds S]\n");
+		return 1;
+	}
+	char *eal[EAL_ARGS_MAX];
+	int n = eal_args_build(eal, run, nodes, uplink);
+	if (n < 0)
+		return 1;
+	if (rte_eal_init(n, eal) < 0) {
+		fprintf(stderr, "qr-vswitch: EAL init failed\n");
+		return 3;
+	}
+	struct rte_mempool *pool = rte_pktmbuf_pool_create(
+		"vsw", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (!pool) {
+		fprintf(stderr, "qr-vswitch: mempool\n");
+		return 3;
+	}
+	if (ports_start(pool))
+		return 3;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	fprintf(stderr, "qr-vswitch: ready: %u ports (%d memif%s)\n", nports,
+		nodes, uplink ? " + af_packet uplink" : "");
+	switch_loop(seconds);
 	for (uint16_t p = 0; p < nports; p++) {
 		rte_eth_dev_stop(p);
 		rte_eth_dev_close(p);
