@@ -1147,6 +1147,31 @@ static void test_answered_write_not_retransmitted_silent_replica_hinted(void)
 	teardown();
 }
 
+/* D4: an answered read resends no READ to the replica that did not answer
+ * (it was only wanted for background repair). */
+static void test_answered_read_not_retransmitted(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits;
+	uint64_t served0 = qr_core_stats(h.core[r])->reads_served;
+	h.cut[c][r] = true; /* r never sees the READ */
+	client_req(c, 2, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	h.cut[c][r] = false;
+	advance(5000); /* past the RTO (1 ms) and the linger (4 ms) */
+	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->reads_served, served0);
+	teardown();
+}
+
 /* O4: replies to one client in one burst share a frame; replies to two
  * clients never do. */
 static void test_client_replies_coalesced_per_client(void)
@@ -2483,6 +2508,8 @@ int main(void)
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
 		 test_hinted_handoff_delivers_missed_write},
+		{"an answered read is not retransmitted",
+		 test_answered_read_not_retransmitted},
 		{"client replies coalesced per client",
 		 test_client_replies_coalesced_per_client},
 		{"an answered write is not retransmitted; the silent replica "
