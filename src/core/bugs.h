@@ -31,6 +31,9 @@ enum qr_bug {
 					    * (applied, never logged), and
 					    * does not announce it (issue 12
 					    * item 5) */
+	QR_BUG_LINGER_NO_HINT = 1u << 11, /* an answered write's linger ends
+					  * without hinting the replicas that
+					  * did not acknowledge it */
 };
 #ifdef QR_BUG_INJECTION
 extern unsigned qr_bugs; /* set by the simulator from --inject-bug */

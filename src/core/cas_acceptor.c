@@ -69,7 +69,7 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 		c->next_lsn++;
 		c->stats.wal_appends++;
 		c->stats.cas_promises++;
-		s->promised = m->version;
+		qr_paxos_promise(&c->paxos, s, m->version);
 		s->lsn = rec.lsn;
 		wait_lsn = rec.lsn;
 	}

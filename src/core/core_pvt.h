@@ -194,6 +194,14 @@ struct loop_slot {
 
 #define LOOP_SLOTS 32 /* loopback queue (loop.c, L3) */
 
+/* Client replies open at once, one frame per destination (out.c, O4). */
+#define CLIENT_FRAMES 8
+struct client_out {
+	uint64_t client; /* the driver's id of the destination */
+	bool open;	 /* a frame is being filled for it */
+	struct peer_out f;
+};
+
 struct qr_core {
 	struct qr_core_config cfg;
 	struct qr_env env;
@@ -261,9 +269,10 @@ struct qr_core {
 	struct loop_slot *loop;
 	uint32_t loop_head, loop_count;
 	bool loop_draining;
-	/* outgoing frames, one per peer; client replies go one per frame */
+	/* outgoing frames, one per peer, and client replies per client */
 	struct peer_out *out;
-	uint8_t reply_buf[QR_FRAME_BYTES_MAX];
+	struct client_out cout[CLIENT_FRAMES];
+	uint32_t cout_victim; /* flushed next when every one is open */
 	struct qr_core_stats stats;
 	struct qc_auth *auth;		    /* auth.c; NULL with auth = none */
 	struct qc_client_auth *client_auth; /* auth_client.c; NULL: client

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Output: messages to peers are packed into one frame per peer, sent when
- * full or at qr_core_flush(); a client reply is one frame of its own.
+ * Output: messages to peers are packed into one frame per peer, and client
+ * replies into one frame per client (CLIENT_FRAMES open at once), sent when
+ * full or at qr_core_flush(): a burst of requests from one client is
+ * answered in as few frames as fit.
  *
  * Invariants:
  *  O1. Every message the core builds fits an empty frame (asserted): a
@@ -12,6 +14,9 @@
  *      stamped, so the MAC covers every byte sent.
  *  O3. Messages to ourselves never reach a peer frame: qc_send_peer puts
  *      them on the loopback queue (loop.c), delivered like any other.
+ *  O4. A client frame holds replies for one client only, and no reply waits
+ *      past the end of the event that made it: every driver calls
+ *      qr_core_flush() after each batch of events, and it sends them all.
  */
 #include "core/core_pvt.h"
 
@@ -63,15 +68,54 @@ void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m)
 	QR_ASSERT(rc == 0); /* every message we build fits an empty frame */
 }
 
-void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
+static void client_flush(struct qr_core *c, struct client_out *o)
+{
+	if (!o->open)
+		return;
+	o->open = false;
+	size_t len = qr_wire_frame_end(&o->f.w);
+	qr_wire_frame_set_hlc(o->f.buf, qr_hlc_now(&c->hlc));
+	c->stats.frames_out++;
+	c->stats.msgs_out += o->f.w.count;
+	c->env.send(c->env.ctx, QR_NODE_CLIENT, o->client, o->f.buf, len);
+}
+
+static void client_begin(struct qr_core *c, struct client_out *o,
+			 uint64_t client)
 {
 	struct qr_frame_hdr h = {
 		.cluster_id = c->cfg.cluster_id,
 		.src_node = c->cfg.node_id,
 		.dst_node = QR_NODE_CLIENT,
 		.shard = c->cfg.shard,
-		.hlc = qr_hlc_now(&c->hlc),
 	};
+	qr_wire_frame_begin(&o->f.w, o->f.buf, sizeof(o->f.buf), &h);
+	o->client = client;
+	o->open = true;
+}
+
+/* The open frame for client, else a new one (flushing the oldest-opened
+ * when all are in use). A scan of CLIENT_FRAMES entries. */
+static struct client_out *client_frame(struct qr_core *c, uint64_t client)
+{
+	struct client_out *free_o = NULL;
+	for (int i = 0; i < CLIENT_FRAMES; i++) {
+		struct client_out *o = &c->cout[i];
+		if (o->open && o->client == client)
+			return o;
+		if (!o->open && !free_o)
+			free_o = o;
+	}
+	if (!free_o) {
+		free_o = &c->cout[c->cout_victim++ % CLIENT_FRAMES];
+		client_flush(c, free_o);
+	}
+	client_begin(c, free_o, client);
+	return free_o;
+}
+
+void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
+{
 	struct qr_msg m = {
 		.type = QR_MSG_CLIENT_REPLY,
 		.req_id = q->req_id,
@@ -98,10 +142,14 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 			if (q->done_mask & (1u << i))
 				m.replica_mask |= 1ull << q->replicas[i];
 	}
-	struct qr_frame_writer w;
-	qr_wire_frame_begin(&w, c->reply_buf, sizeof(c->reply_buf), &h);
-	QR_ASSERT(qr_wire_put(&w, &m) == 0);
-	size_t len = qr_wire_frame_end(&w);
+	struct client_out *o = client_frame(c, q->client);
+	int rc = qr_wire_put(&o->f.w, &m);
+	if (rc == QR_EFULL) {
+		client_flush(c, o);
+		client_begin(c, o, q->client);
+		rc = qr_wire_put(&o->f.w, &m);
+	}
+	QR_ASSERT(rc == 0); /* O1 */
 	if (status == 0)
 		c->stats.client_ok++;
 	else {
@@ -109,9 +157,6 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 		if (status < 0 && status >= QR_ERR_MIN)
 			c->stats.client_err_by[-status]++;
 	}
-	c->stats.frames_out++;
-	c->stats.msgs_out++;
-	c->env.send(c->env.ctx, QR_NODE_CLIENT, q->client, c->reply_buf, len);
 }
 
 /* An error reply for a request that never got a slot. */
@@ -133,4 +178,6 @@ void qr_core_flush(struct qr_core *c)
 	for (uint16_t n = 0; n < c->nodes; n++)
 		if (n != c->cfg.node_id)
 			peer_flush(c, n);
+	for (int i = 0; i < CLIENT_FRAMES; i++)
+		client_flush(c, &c->cout[i]); /* O4 */
 }

@@ -23,6 +23,7 @@ int qr_paxos_table_init(struct qr_paxos_table *t, uint32_t keys_max)
 	t->mask = n - 1;
 	t->floor = QR_VERSION_NONE;
 	t->taint_floor = QR_VERSION_NONE;
+	t->promised_max = QR_VERSION_NONE;
 	return 0;
 }
 
@@ -58,12 +59,19 @@ struct qr_version qr_paxos_promised(const struct qr_paxos_table *t,
 	return vmax(s->promised, t->floor);
 }
 
+void qr_paxos_promise(struct qr_paxos_table *t, struct qr_paxos_slot *s,
+		      struct qr_version ballot)
+{
+	s->promised = ballot;
+	t->promised_max = vmax(t->promised_max, ballot);
+}
+
 void qr_paxos_recover(struct qr_paxos_table *t, const void *key,
 		      uint8_t key_len, struct qr_version ballot)
 {
 	struct qr_paxos_slot *s = qr_paxos_slot_of(t, key, key_len);
 	if (qr_version_cmp(ballot, s->promised) > 0) {
-		s->promised = ballot;
+		qr_paxos_promise(t, s, ballot);
 		s->lsn = 0; /* durable: recovery only replays durable records */
 	}
 }
@@ -71,6 +79,7 @@ void qr_paxos_recover(struct qr_paxos_table *t, const void *key,
 void qr_paxos_raise_floor(struct qr_paxos_table *t, struct qr_version v)
 {
 	t->floor = vmax(t->floor, v);
+	t->promised_max = vmax(t->promised_max, v);
 }
 
 void qr_paxos_install(struct qr_paxos_table *t, struct qr_paxos_slot *s,
@@ -78,6 +87,14 @@ void qr_paxos_install(struct qr_paxos_table *t, struct qr_paxos_slot *s,
 {
 	if (qr_version_cmp(v, qr_paxos_promised(t, s)) < 0)
 		s->taint = vmax(s->taint, v);
+}
+
+void qr_paxos_install_key(struct qr_paxos_table *t, const void *key,
+			  uint8_t key_len, struct qr_version v)
+{
+	if (qr_version_cmp(v, t->promised_max) >= 0)
+		return; /* below no promise (the common case: no table read) */
+	qr_paxos_install(t, qr_paxos_slot_of(t, key, key_len), v);
 }
 
 void qr_paxos_taint_all(struct qr_paxos_table *t, struct qr_version v)

@@ -12,7 +12,8 @@
  *
  *   coord_on_read_reply -> read_repair_pass -> read_progress -> answer
  *   repair ack (write.c) -> qc_read_on_repair_ack -> read_repair_pass ...
- *   timer -> qc_read_timer: ask again (token waits), resend repairs
+ *   timer -> qc_read_timer: ask again (token waits), resend repairs,
+ *            until answered (D4)
  *
  * Invariants:
  *  D1. holds_mask has a bit only for replicas known to durably hold a
@@ -22,6 +23,9 @@
  *      better one may still come), and at most once per replica at a time
  *      (repair_mask).
  *  D3. A read with R >= quorum is answered OK only with hold_need holders.
+ *  D4. Retransmission (READ, repair) is for answering: an answered read
+ *      resends nothing; its background repair is best effort, and what it
+ *      misses anti-entropy converges (anti_entropy.c).
  */
 #include "core/core_pvt.h"
 
@@ -171,6 +175,13 @@ void qc_read_on_repair_ack(struct qr_core *c, struct req *q, int i,
 void qc_read_timer(struct qr_core *c, struct req *q)
 {
 	QR_ASSERT(!q->parked); /* only writes and CAS rounds park */
+	if (q->answered) {
+		/* D4: nothing resent once answered; the linger waits for the
+		 * late answers (background repair), anti-entropy does the
+		 * rest. */
+		qr_timer_arm(&c->wheel, &q->timer, q->linger_us);
+		return;
+	}
 	q->rto_us = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
 	qc_req_arm(c, q);
 	q->retransmitted = true;

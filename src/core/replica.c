@@ -177,12 +177,11 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		sw.lsn = c->next_lsn++;
 		c->stats.wal_appends++;
 		/* Not an ACCEPT: mark it if it goes below a CASPaxos promise
-		 * (paxos.h, "unsure states"; one key hash per apply). */
+		 * (paxos.h, "unsure states"; the table is read only when
+		 * w->version is below the highest promise). */
 		if (ack_type != QR_MSG_ACCEPTED)
-			qr_paxos_install(
-				&c->paxos,
-				qr_paxos_slot_of(&c->paxos, w->key, w->key_len),
-				w->version);
+			qr_paxos_install_key(&c->paxos, w->key, w->key_len,
+					     w->version);
 		int rc = qr_store_apply(c->store, &sw, &cur);
 		if (rc < 0) {
 			/* Logged but not applied (table full): recovery

@@ -279,8 +279,11 @@ void qc_req_timer(struct qr_core *c, struct req *q)
 		return;
 	}
 	if (q->answered && (now >= q->linger_us || qc_req_maybe_done(c, q))) {
-		if (q->kind != REQ_FREE)
-			qc_req_free(c, q);
+		if (q->kind != REQ_FREE) {
+			if (QR_BUG(LINGER_NO_HINT) && q->kind == REQ_WRITE)
+				q->done_mask = RF_BITS(q->rf); /* forgets */
+			qc_req_free(c, q); /* T4: hints for the missing */
+		}
 		return;
 	}
 	if (q->kind == REQ_CAS)

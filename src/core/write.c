@@ -16,6 +16,11 @@
  *      dedupe entry left: a retry is a new write). Until stamped
  *      (token_wait) it holds no version: no claim (closed_ts.c) waits
  *      for it, since it will be stamped above our HLC.
+ *  W5. Retransmission is for reaching W: once a write is answered nothing is
+ *      resent to a replica (a slow one is most often just queueing, and a
+ *      resend doubles its work). The linger waits for the stragglers' acks;
+ *      at its end qc_req_free hands those still missing to hints (T4),
+ *      which deliver them with their own pacing.
  */
 #include "core/core_pvt.h"
 
@@ -210,9 +215,14 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 
 /* Retransmit to the replicas that have not acknowledged (not DOWN). A
  * parked write has sent nothing: ask for the ceiling again (logging it may
- * have failed). */
+ * have failed). An answered write is not retransmitted (W5): it waits out
+ * its linger, then qc_req_free hints whoever is still missing. */
 void qc_write_timer(struct qr_core *c, struct req *q)
 {
+	if (q->answered) {
+		qr_timer_arm(&c->wheel, &q->timer, q->linger_us);
+		return;
+	}
 	if (q->token_wait) { /* W4: our wall clock may be near enough now */
 		uint64_t wait_us = write_stamp(c, q);
 		if (wait_us) {

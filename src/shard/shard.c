@@ -6,14 +6,23 @@
  *    stats, which the management thread reads without locks (64-bit
  *    aligned counters: a torn read is impossible on x86-64, a stale one is
  *    fine).
- *  - Clocks: the core's now_us comes from the TSC, wall_ms from
- *    CLOCK_REALTIME (vDSO, no syscall), both read once per iteration.
+ *  - Clocks: the core's now_us comes from the TSC, read once per
+ *    iteration; wall_ms from CLOCK_REALTIME, read at most once per
+ *    iteration and only when the core asks (stamping a version, a
+ *    heartbeat): an empty iteration reads no clock but the TSC (in a VM
+ *    without a stable TSC clocksource, CLOCK_REALTIME is a syscall).
  *  - Client handles are (IPv4 << 16 | UDP port); the MAC to answer is
  *    learned from the request's frame into the ARP table.
+ *  - Housekeeping only when due: the core's frames are flushed only after
+ *    an iteration that received, made durable, ticked or snapshotted.
  *  - Idle back-off: after IDLE_SPIN_LOOPS empty iterations, rte_pause();
- *    after IDLE_SLEEP_LOOPS, a 50 us sleep (a syscall, but only when there
- *    is no work), so several nodes can share a 2-core VM. idle = poll in the
- *    profile keeps pure busy polling for bare metal.
+ *    once IDLE_SPIN_US have passed since the last work, a 50 us sleep per
+ *    iteration (a syscall, but only when there is no work), so several
+ *    nodes can share a 2-core VM. The spin is bounded by time, not by a
+ *    count (4,096 empty iterations were ~0.5 ms of CPU after every piece
+ *    of work), and the thread's timer slack is set to TIMER_SLACK_NS so a
+ *    50 us sleep is not stretched by the default 50 us slack. idle = poll
+ *    in the profile keeps pure busy polling for bare metal.
  */
 #include "shard/shard.h"
 
@@ -22,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +49,10 @@
 
 #define BURST		      32
 #define TX_BUF		      64
-#define IDLE_SPIN_LOOPS	      256
-#define IDLE_SLEEP_LOOPS      4096
-#define IDLE_SLEEP_US	      50
+#define IDLE_SPIN_LOOPS	      256  /* empty iterations before rte_pause() */
+#define IDLE_SPIN_US	      50   /* after the last work: spin, then nap */
+#define IDLE_SLEEP_US	      50   /* one nap */
+#define TIMER_SLACK_NS	      1000 /* PR_SET_TIMERSLACK of a shard thread */
 #define SNAPSHOT_STEP_ENTRIES 512
 #define ARP_ENTRIES	      256
 #define ARP_AGE_US	      (300ull * 1000 * 1000)
@@ -59,7 +70,9 @@ struct qr_shard {
 	uint8_t rx_mac[6];	      /* its source (env_authentic) */
 	struct qr_pkt_endpoint self; /* our MAC, IP, base_port + shard */
 	uint64_t now_us;	     /* this iteration's clocks */
-	uint64_t wall_ms;
+	uint64_t wall_ms;	     /* valid if wall_read */
+	bool wall_read;		     /* wall_ms read in this iteration */
+	uint64_t last_work_us;	     /* now_us of the last busy iteration */
 	uint64_t tsc_hz;
 	uint64_t next_tick_us;
 	uint16_t ip_id;
@@ -156,7 +169,12 @@ static uint64_t env_now_us(void *ctx)
 
 static uint64_t env_wall_ms(void *ctx)
 {
-	return ((struct qr_shard *)ctx)->wall_ms;
+	struct qr_shard *s = ctx;
+	if (!s->wall_read) {
+		s->wall_ms = qr_clock_wall_ms();
+		s->wall_read = true;
+	}
+	return s->wall_ms;
 }
 
 static void env_pause(void *ctx)
@@ -164,6 +182,7 @@ static void env_pause(void *ctx)
 	struct qr_shard *s = ctx;
 	rte_pause();
 	s->wall_ms = qr_clock_wall_ms();
+	s->wall_read = true;
 }
 
 static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
@@ -323,9 +342,10 @@ static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts, unsigned n)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* The TSC now; CLOCK_REALTIME later, if the core asks (env_wall_ms). */
 static void read_clocks(struct qr_shard *s)
 {
-	s->wall_ms = qr_clock_wall_ms();
+	s->wall_read = false;
 	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
 }
 
@@ -409,8 +429,9 @@ static void wal_health_check(struct qr_shard *s)
 }
 
 /* WAL completions to the core, then the core's timer tick (and an
- * anti-entropy pass the management thread asked for). */
-static void loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
+ * anti-entropy pass the management thread asked for). Returns whether
+ * the core ticked (it may have frames to flush). */
+static bool loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 {
 	uint64_t before = qr_core_durable_lsn(s->core);
 	uint64_t durable = qr_wal_poll(s->wal, s->now_us);
@@ -428,7 +449,9 @@ static void loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 		}
 		qr_core_tick(s->core);
 		s->next_tick_us = s->now_us + tick_us;
+		return true;
 	}
+	return false;
 }
 
 /* Shard 0 transmits for shards without a tx queue, then everyone flushes
@@ -451,22 +474,24 @@ static void loop_tx(struct qr_shard *s)
 	tx_flush(s);
 }
 
-/* After a loop without work: spin, then pause, then nap. In-flight
- * requests do not count as work: their timers are milliseconds away, and
- * spinning would starve the nodes that share a small machine (a 50 us nap
- * costs at most that). */
+/* After a loop without work: spin, then pause, then nap once
+ * IDLE_SPIN_US have passed since the last work. In-flight requests do not
+ * count as work: their timers are milliseconds away, and spinning would
+ * starve the nodes that share a small machine (a 50 us nap costs at most
+ * that). */
 static void loop_idle(struct qr_shard *s, uint32_t *idle)
 {
 	if (s->work) {
 		*idle = 0;
+		s->last_work_us = s->now_us;
 		return;
 	}
 	if (s->cfg.idle_poll)
 		return;
-	if (++*idle > IDLE_SLEEP_LOOPS) {
+	if (s->now_us - s->last_work_us >= IDLE_SPIN_US) {
 		s->stats.idle_sleeps++;
 		usleep(IDLE_SLEEP_US);
-	} else if (*idle > IDLE_SPIN_LOOPS) {
+	} else if (++*idle > IDLE_SPIN_LOOPS) {
 		rte_pause();
 	}
 }
@@ -476,15 +501,21 @@ int qr_shard_run(void *arg)
 	struct qr_shard *s = arg;
 	uint32_t idle = 0;
 	uint64_t tick_us = s->cfg.core.timer_tick_us;
+	if (!s->cfg.idle_poll)
+		(void)prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
+	read_clocks(s);
+	s->last_work_us = s->now_us;
 	while (!stop_flag) {
 		read_clocks(s);
 		s->stats.loops++;
 		s->work = false;
 		loop_rx(s);
-		qr_core_flush(s->core);
-		loop_wal_and_timers(s, tick_us);
+		if (s->work)
+			qr_core_flush(s->core); /* replies before the WAL poll */
+		bool ticked = loop_wal_and_timers(s, tick_us);
 		maybe_snapshot(s);
-		qr_core_flush(s->core);
+		if (s->work || ticked)
+			qr_core_flush(s->core);
 		loop_tx(s);
 		loop_idle(s, &idle);
 	}
@@ -603,6 +634,7 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	s->cfg = *cfg;
 	s->tsc_hz = rte_get_tsc_hz();
 	read_clocks(s);
+	(void)env_wall_ms(s);
 	int rc = shard_net_init(s, err, err_len);
 	if (rc)
 		goto fail;

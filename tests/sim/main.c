@@ -10,7 +10,8 @@
  *                                     skip-read-repair, apply-older,
  *                                     no-anti-entropy, gc-early,
  *                                     serve-below-watermark, forget-promise,
- *                                     stamp-below-token, ack-wal-refused
+ *                                     stamp-below-token, ack-wal-refused,
+ *                                     linger-no-hint
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it.
@@ -38,6 +39,7 @@ static const struct {
 	{"forget-promise", QR_BUG_FORGET_PROMISE},
 	{"stamp-below-token", QR_BUG_STAMP_BELOW_TOKEN},
 	{"ack-wal-refused", QR_BUG_ACK_WAL_REFUSED},
+	{"linger-no-hint", QR_BUG_LINGER_NO_HINT},
 };
 
 static int usage(const char *prog)

@@ -32,6 +32,8 @@ struct reply {
 	uint8_t answered;
 	uint16_t value_len;
 	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint64_t client; /* the driver's id it was sent to */
+	int frame;	 /* index of the client frame it came in */
 };
 
 static struct harness {
@@ -52,6 +54,7 @@ static struct harness {
 	uint8_t clock_floor[N][2][8];
 	uint64_t authentic[N]; /* env->authentic calls per node */
 	int wal_err[N]; /* a node's WAL refuses appends with this (disk full) */
+	int client_frames; /* frames sent to clients */
 } h;
 
 static uint16_t ctx_id[N] = {0, 1, 2};
@@ -73,8 +76,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		     const void *frame, size_t len)
 {
 	uint16_t src = *(uint16_t *)ctx;
-	(void)client;
 	if (dst == QR_NODE_CLIENT) {
+		h.client_frames++;
 		struct qr_frame_reader r;
 		struct qr_msg m;
 		CU_ASSERT_FATAL(
@@ -89,6 +92,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 			rp->answered = m.answered;
 			rp->value_len = m.value_len;
 			memcpy(rp->value, m.value, m.value_len);
+			rp->client = client;
+			rp->frame = h.client_frames;
 		}
 		return;
 	}
@@ -290,8 +295,21 @@ static int coordinator_of(const char *key)
 	return qr_placement_replicas(&h.pl, p)[0];
 }
 
+static void client_req_from(uint64_t client, int node, uint64_t req_id,
+			    uint8_t op, uint8_t level, const char *key,
+			    const char *value, bool flush);
+
 static void client_req(int node, uint64_t req_id, uint8_t op, uint8_t level,
 		       const char *key, const char *value)
+{
+	client_req_from(99, node, req_id, op, level, key, value, true);
+}
+
+/* A client request from the driver's client id `client`; flush: end the
+ * event as a driver does (false: more of the same burst follow). */
+static void client_req_from(uint64_t client, int node, uint64_t req_id,
+			    uint8_t op, uint8_t level, const char *key,
+			    const char *value, bool flush)
 {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
@@ -315,8 +333,9 @@ static void client_req(int node, uint64_t req_id, uint8_t op, uint8_t level,
 	size_t len = qr_wire_frame_end(&w);
 	if (client_signer)
 		len = qr_auth_client_seal(client_signer, buf, len, sizeof(buf));
-	qr_core_on_frame(h.core[node], 99, buf, len);
-	flush_all();
+	qr_core_on_frame(h.core[node], client, buf, len);
+	if (flush)
+		flush_all();
 }
 
 static const struct reply *find_reply(uint64_t req_id)
@@ -784,6 +803,7 @@ static void test_bad_level_and_wrong_shard_rejected(void)
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &hd);
 	CU_ASSERT_FATAL(qr_wire_put(&w, &m) == 0);
 	qr_core_on_frame(h.core[c], 1, buf, qr_wire_frame_end(&w));
+	flush_all(); /* replies leave at the flush, as in every driver */
 	CU_ASSERT_EQUAL(reply_status(1), QR_EINVAL);
 	teardown();
 }
@@ -1223,6 +1243,103 @@ static void test_hinted_handoff_delivers_missed_write(void)
 	/* Delivered: r's watermark passes the write. */
 	CU_ASSERT(qr_core_stats(h.core[r])->watermark >
 		  find_reply(1)->version.hlc);
+	teardown();
+}
+
+/* W5: an answered write is not retransmitted, even to a replica that is up
+ * and reachable again; its linger ends with a hint for the silent replica,
+ * and the hint replay delivers the write. */
+static void test_answered_write_not_retransmitted_silent_replica_hinted(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N;
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits, hints0 = st->hints_created;
+	h.cut[c][r] = true; /* r misses the REPLICATE */
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "late");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	h.cut[c][r] = false; /* r is reachable again, and up */
+	advance(3000);	     /* past the RTO (1 ms), within the linger (4) */
+	struct qr_store_view sv;
+	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	CU_ASSERT_FALSE(stored(r, KEY, &sv)); /* nothing was resent */
+	CU_ASSERT_EQUAL(st->hints_created, hints0);
+	advance(2000); /* linger over: the slot is freed, r hinted */
+	CU_ASSERT_EQUAL(st->hints_created, hints0 + 1);
+	CU_ASSERT_EQUAL(st->hint_records[r], 1);
+	for (int k = 0; k < 5; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT(stored(r, KEY, &sv));
+	CU_ASSERT_NSTRING_EQUAL(sv.value, "late", 4);
+	CU_ASSERT_EQUAL(st->hint_records[r], 0);
+	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	teardown();
+}
+
+/* D4: an answered read resends no READ to the replica that did not answer
+ * (it was only wanted for background repair). */
+static void test_answered_read_not_retransmitted(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits;
+	uint64_t served0 = qr_core_stats(h.core[r])->reads_served;
+	h.cut[c][r] = true; /* r never sees the READ */
+	client_req(c, 2, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	h.cut[c][r] = false;
+	advance(5000); /* past the RTO (1 ms) and the linger (4 ms) */
+	CU_ASSERT_EQUAL(st->retransmits, rtx0);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->reads_served, served0);
+	teardown();
+}
+
+/* O4: replies to one client in one burst share a frame; replies to two
+ * clients never do. */
+static void test_client_replies_coalesced_per_client(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	h.client_frames = 0;
+	for (uint64_t i = 1; i <= 3; i++)
+		client_req_from(98, c, i, QR_OP_PUT, QR_LEVEL_QUORUM, KEY,
+				"v", false);
+	client_req_from(97, c, 4, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "w", false);
+	settle();
+	CU_ASSERT_EQUAL_FATAL(h.nreplies, 4);
+	for (int i = 0; i < 4; i++) {
+		const struct reply *r = &h.replies[i];
+		CU_ASSERT_EQUAL(r->status, 0);
+		CU_ASSERT_EQUAL(r->client, r->req_id == 4 ? 97u : 98u);
+	}
+	CU_ASSERT_EQUAL(h.client_frames, 2); /* one per client */
+	CU_ASSERT_EQUAL(find_reply(1)->frame, find_reply(3)->frame);
+	CU_ASSERT_NOT_EQUAL(find_reply(1)->frame, find_reply(4)->frame);
+	/* More open clients than frames: the oldest is sent early. */
+	h.client_frames = 0;
+	h.nreplies = 0;
+	for (uint64_t i = 0; i < 20; i++)
+		client_req_from(200 + i, c, 100 + i, QR_OP_PUT,
+				QR_LEVEL_QUORUM, KEY, "x", false);
+	settle();
+	CU_ASSERT_EQUAL(h.nreplies, 20);
+	CU_ASSERT_EQUAL(h.client_frames, 20);
+	for (int i = 0; i < h.nreplies; i++)
+		CU_ASSERT_EQUAL(h.replies[i].client,
+				200 + (h.replies[i].req_id - 100));
 	teardown();
 }
 
@@ -2804,6 +2921,13 @@ int main(void)
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
 		 test_hinted_handoff_delivers_missed_write},
+		{"an answered read is not retransmitted",
+		 test_answered_read_not_retransmitted},
+		{"client replies coalesced per client",
+		 test_client_replies_coalesced_per_client},
+		{"an answered write is not retransmitted; the silent replica "
+		 "is hinted",
+		 test_answered_write_not_retransmitted_silent_replica_hinted},
 		{"a token read never goes back: STALE, then served",
 		 test_token_read_never_goes_back},
 		{"regression (issue 13 bug 3): claims stay below the writes "

@@ -125,6 +125,36 @@ static void test_install_below_promise_is_unsure(void)
 	qr_paxos_table_fini(&t);
 }
 
+/* The replica's per-write install skips the table only for versions below
+ * no promise: promises (granted or recovered) and the floor all count. */
+static void test_install_key_marks_what_install_marks(void)
+{
+	struct qr_paxos_table t;
+	CU_ASSERT_FATAL(qr_paxos_table_init(&t, 16) == 0);
+	struct qr_paxos_slot *s = qr_paxos_slot_of(&t, "k", 1);
+	qr_paxos_install_key(&t, "k", 1, b1); /* no promise anywhere */
+	CU_ASSERT(!qr_paxos_unsure(&t, s, b1));
+	qr_paxos_promise(&t, s, b2);
+	qr_paxos_install_key(&t, "k", 1, b3); /* above it */
+	CU_ASSERT(!qr_paxos_unsure(&t, s, b3));
+	qr_paxos_install_key(&t, "k", 1, b1); /* below it: marked */
+	CU_ASSERT(qr_paxos_unsure(&t, s, b1));
+	/* A recovered promise and a raised floor count as well. */
+	struct qr_paxos_table u;
+	CU_ASSERT_FATAL(qr_paxos_table_init(&u, 16) == 0);
+	qr_paxos_recover(&u, "k", 1, b2);
+	qr_paxos_install_key(&u, "k", 1, b1);
+	CU_ASSERT(qr_paxos_unsure(&u, qr_paxos_slot_of(&u, "k", 1), b1));
+	struct qr_paxos_slot *o = qr_paxos_slot_of(&u, "other", 5);
+	const struct qr_version b4 = {300, 0}, b5 = {400, 0};
+	qr_paxos_raise_floor(&u, b5);
+	qr_paxos_install_key(&u, "other", 5, b4);
+	CU_ASSERT(qr_paxos_unsure(&u, o, b4));
+	CU_ASSERT(!qr_paxos_unsure(&u, o, b5));
+	qr_paxos_table_fini(&u);
+	qr_paxos_table_fini(&t);
+}
+
 static void test_change_function(void)
 {
 	CU_ASSERT_EQUAL(qr_paxos_change(QR_OP_LIN_GET, none, true, b1), 0);
@@ -155,6 +185,8 @@ int main(void)
 		 test_shared_slot_only_refuses_more},
 		{"installs below a promise are unsure",
 		 test_install_below_promise_is_unsure},
+		{"install_key marks what install marks",
+		 test_install_key_marks_what_install_marks},
 		{"change function", test_change_function},
 		{NULL, NULL},
 	};
