@@ -42,6 +42,10 @@ struct qr_core_config {
 	uint32_t requests_max;	/* in-flight coordinator requests */
 	uint32_t pending_max;	/* replies waiting for the WAL */
 	uint32_t keys_max;	/* store entries */
+	uint64_t store_bytes_max; /* key + value bytes the store may hold;
+				   * a write that would grow it past this is
+				   * refused NO_SPACE before the WAL. 0: no
+				   * limit but keys_max */
 	unsigned arena;		/* jemalloc arena for the store */
 	uint64_t max_offset_ms; /* HLC: 0 -> 500 */
 	uint64_t hlc_lease_ms;	/* HLC ceiling logged ahead of use; must be

@@ -121,6 +121,21 @@ static void refuse(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	qc_send_peer(c, dst, &m);
 }
 
+/* Would applying w (over cur, the entry held, or none) grow the store past
+ * its byte limit? Shrinking or keeping its size is always allowed, so a
+ * full store still takes deletes and smaller values. */
+static bool store_bytes_over(const struct qr_core *c,
+			     const struct qr_store_write *w,
+			     const struct qr_store_view *cur)
+{
+	if (!c->cfg.store_bytes_max)
+		return false;
+	uint64_t old = cur ? (uint64_t)cur->key_len + cur->value_len : 0;
+	uint64_t new = (uint64_t)w->key_len + w->value_len;
+	return new > old &&
+	       qr_store_bytes(c->store) + (new - old) > c->cfg.store_bytes_max;
+}
+
 /*
  * Apply a replicated write: log, then apply, then ack once durable. Used for
  * REPLICATE from peers and for the coordinator's own replica (dst == self).
@@ -133,7 +148,8 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	bool had = qr_store_get(c->store, w->key, w->key_len, &cur) == 0;
 	if (had)
 		cmp = qr_version_cmp(w->version, cur.version);
-	if (cmp > 0 && !had && qr_store_count(c->store) >= c->cfg.keys_max) {
+	if (cmp > 0 && (store_bytes_over(c, w, had ? &cur : NULL) ||
+			(!had && qr_store_count(c->store) >= c->cfg.keys_max))) {
 		/* Store full: refused BEFORE the WAL append, so nothing is
 		 * logged that recovery could not apply (issue 12: a node
 		 * whose WAL held more keys than its store could not restart).

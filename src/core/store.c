@@ -21,6 +21,8 @@
  * O(1) unlink) for iteration by partition.
  *
  * Invariants (qr_store_check() verifies them all):
+ *  - bytes is the sum of key_len + value_len over the entries (what a
+ *    store byte limit counts: qr_store_bytes; qr_store_check verifies it).
  *  - count <= entries_max; the same count entries are on the partition lists
  *    and on the index's chains;
  *  - a chain is never empty (its index key goes with its last entry) and its
@@ -96,6 +98,7 @@ struct qr_store {
 	struct rte_hash *index;		 /* key hash -> chain head */
 	struct store_entry **part_heads; /* [partitions] */
 	uint32_t count;			 /* entries, tombstones included */
+	uint64_t bytes;			 /* sum of key_len + value_len */
 	uint32_t entries_max;
 	uint32_t partitions;
 	int alloc_flags; /* mallocx(): our arena, no tcache */
@@ -490,6 +493,7 @@ static int apply_insert(struct qr_store *s, const struct qr_store_write *w,
 	}
 	part_link(&s->part_heads[w->partition], e);
 	s->count++;
+	s->bytes += (uint64_t)w->key_len + w->value_len;
 	if (cur)
 		view_of(e, cur);
 	return QR_APPLY_NEWER;
@@ -524,6 +528,8 @@ int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 	}
 
 	rc = QR_APPLY_NEWER;
+	s->bytes += w->value_len; /* e still has its old value_len below */
+	s->bytes -= e->value_len;
 	need = ENTRY_HDR_BYTES + e->key_len + w->value_len;
 	if (need <= e->alloc_bytes && 2 * need > e->alloc_bytes) {
 		entry_set(e, w); /* fits its size class: in place */
@@ -531,8 +537,11 @@ int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 	}
 	n = entry_alloc(s, need);
 	if (n == NULL) {
-		if (need > e->alloc_bytes)
-			return QR_ENOMEM; /* e untouched */
+		if (need > e->alloc_bytes) {
+			s->bytes += e->value_len; /* e untouched: undo */
+			s->bytes -= w->value_len;
+			return QR_ENOMEM;
+		}
 		entry_set(e, w);	  /* could not shrink: keep the room */
 		goto done;
 	}
@@ -595,6 +604,8 @@ int qr_store_remove_hashed(struct qr_store *s, const void *key, uint8_t key_len,
 	part_unlink(e);
 	QR_ASSERT(s->count > 0);
 	s->count--;
+	QR_ASSERT(s->bytes >= (uint64_t)e->key_len + e->value_len);
+	s->bytes -= (uint64_t)e->key_len + e->value_len;
 	dallocx(e, STORE_FREE_FLAGS);
 	return 0;
 }
@@ -608,6 +619,11 @@ int qr_store_remove(struct qr_store *s, const void *key, uint8_t key_len)
 uint32_t qr_store_count(const struct qr_store *s)
 {
 	return s->count;
+}
+
+uint64_t qr_store_bytes(const struct qr_store *s)
+{
+	return s->bytes;
 }
 
 /* A partition out of range is QR_EINVAL: store.h leaves it open, and a
@@ -651,7 +667,7 @@ int qr_store_for_each_in_partition(const struct qr_store *s, uint32_t partition,
 int qr_store_check(const struct qr_store *s)
 {
 	const struct store_entry *e, *o;
-	uint64_t listed = 0, chained = 0;
+	uint64_t listed = 0, chained = 0, bytes = 0;
 	const void *index_key;
 	uint32_t iter = 0;
 	void *data;
@@ -671,10 +687,12 @@ int qr_store_check(const struct qr_store *s)
 			CHECK(ENTRY_HDR_BYTES + e->key_len + e->value_len <=
 			      e->alloc_bytes);
 			CHECK(e->alloc_bytes == sallocx(e, 0));
+			bytes += (uint64_t)e->key_len + e->value_len;
 			link = &e->part_next;
 		}
 	}
 	CHECK(listed == s->count);
+	CHECK(bytes == s->bytes);
 
 	while (rte_hash_iterate(s->index, &index_key, &data, &iter) >= 0) {
 		CHECK(data != NULL);

@@ -85,6 +85,8 @@ int qr_store_set_lsn(struct qr_store *s, const void *key, uint8_t key_len,
 int qr_store_remove(struct qr_store *s, const void *key, uint8_t key_len);
 
 uint32_t qr_store_count(const struct qr_store *s);
+/* Key and value bytes held, all entries (tombstones count their key). */
+uint64_t qr_store_bytes(const struct qr_store *s);
 /*
  * Call fn for every entry of a partition, in no particular order; stop early
  * when fn returns non-zero (and return that value). fn must not modify the

@@ -4,7 +4,8 @@
  *
  *   quorated --config CLUSTER.ini --node ID --profile drivers-conf/X.ini
  *            [--run-dir DIR] [--data-dir DIR] [--wal-mode fsync|async|none]
- *            [--keys-max N] [--snapshot-every N] [--truncate-corrupt]
+ *            [--keys-max N] [--store-bytes-max BYTES] [--snapshot-every N]
+ *            [--truncate-corrupt]
  *
  * Start-up order: cluster file, profile, data directory (each refused with
  * a message naming the file, key and problem, exit 2), then the DPDK EAL and
@@ -60,6 +61,7 @@ struct options {
 	int node;
 	enum qr_wal_mode wal_mode;
 	uint32_t keys_max;
+	uint64_t store_bytes_max; /* per shard; 0: keys_max only */
 	uint64_t snapshot_every;
 	bool truncate_corrupt;
 };
@@ -79,7 +81,8 @@ static void usage(FILE *f)
 		   "--profile drivers-conf/X.ini\n"
 		   "                [--run-dir DIR] [--data-dir DIR] "
 		   "[--wal-mode fsync|async|none]\n"
-		   "                [--keys-max N] [--snapshot-every RECORDS] "
+		   "                [--keys-max N] [--store-bytes-max BYTES]\n"
+		   "                [--snapshot-every RECORDS] "
 		   "[--truncate-corrupt]\n"
 		   "exit status: 0 stopped cleanly, 1 usage, 2 configuration, "
 		   "3 DPDK port, 4 WAL recovery\n");
@@ -123,6 +126,15 @@ static int parse_number(int c, const char *arg, struct options *o)
 			return 1;
 		}
 		return 0;
+	case 'b':
+		o->store_bytes_max = strtoull(arg, &end, 10);
+		if (*end || arg[0] == '-' ||
+		    (o->store_bytes_max && o->store_bytes_max < 4096)) {
+			fprintf(stderr, "quorated: --store-bytes-max: 0 (no "
+					"limit) or at least 4096\n");
+			return 1;
+		}
+		return 0;
 	case 's':
 		o->snapshot_every = strtoull(arg, &end, 10);
 		if (*end) {
@@ -156,6 +168,7 @@ static int parse_opt(int c, const char *arg, struct options *o)
 		return parse_wal_mode(arg, &o->wal_mode);
 	case 'n':
 	case 'k':
+	case 'b':
 	case 's':
 		return parse_number(c, arg, o);
 	case 't':
@@ -180,6 +193,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"data-dir", required_argument, NULL, 'd'},
 		{"wal-mode", required_argument, NULL, 'w'},
 		{"keys-max", required_argument, NULL, 'k'},
+		{"store-bytes-max", required_argument, NULL, 'b'},
 		{"snapshot-every", required_argument, NULL, 's'},
 		{"truncate-corrupt", no_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
@@ -709,6 +723,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 		d->cl.auth == QR_AUTH_MAC ? &d->client_keys : NULL;
 	sc->core.placement = &d->pl;
 	sc->core.keys_max = o->keys_max;
+	sc->core.store_bytes_max = o->store_bytes_max;
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
 	sc->core.hints_max = d->cl.hints_max;
 	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;

@@ -10,6 +10,7 @@
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "core/core.h"
+#include "core/store_pvt.h" /* qr_store_check */
 #include "quorate/err.h"
 #include "unit.h"
 
@@ -141,6 +142,7 @@ static uint64_t env_random(void *ctx)
 
 /* Tests that need them set these before setup(); 0: the defaults. */
 static uint64_t setup_grace_ms, setup_ae_interval_us;
+static uint64_t setup_store_bytes_max;
 static uint32_t setup_ae_entries_per_s;
 static uint32_t setup_hints_max;
 
@@ -168,6 +170,7 @@ static void node_create(int i, uint32_t incarnation)
 	cfg.requests_max = 8;
 	cfg.pending_max = 64;
 	cfg.keys_max = 64;
+	cfg.store_bytes_max = setup_store_bytes_max;
 	cfg.deadline_us_default = 50000;
 	cfg.rto_us_min = 1000;
 	cfg.rto_us_max = 4000;
@@ -2605,6 +2608,67 @@ static void test_store_full_refused_before_the_wal(void)
 	teardown();
 }
 
+/* Issue 12 item 5: a store byte limit (key + value bytes), checked before
+ * the WAL append like the key limit: a write that would grow the store
+ * past it is refused NO_SPACE and changes nothing; deletes and smaller
+ * values still go through. */
+static void test_store_bytes_limit_refused_before_the_wal(void)
+{
+	setup_store_bytes_max = 1500;
+	setup();
+	setup_store_bytes_max = 0;
+	warm();
+	char key[16], big[101];
+	memset(big, 'x', 100);
+	big[100] = 0;
+	uint64_t id = 100;
+	int k = 0, stored_keys = 0;
+	for (;; k++) {
+		snprintf(key, sizeof(key), "b-%d", k);
+		client_req(coordinator_of(key), id, QR_OP_PUT, QR_LEVEL_ALL,
+			   key, big);
+		settle();
+		if (reply_status(id++) != 0)
+			break;
+		stored_keys++;
+		CU_ASSERT_FATAL(k < 64);
+	}
+	CU_ASSERT(stored_keys >= 10); /* ~104 bytes each under 1500 */
+	CU_ASSERT_EQUAL(reply_status(id - 1), QR_ENOSPC);
+	uint64_t logged[N];
+	memcpy(logged, h.data_logged, sizeof(logged));
+	for (int n = 0; n < N; n++) {
+		struct qr_store_view v;
+		struct qr_store *st = qr_core_store(h.core[n]);
+		CU_ASSERT_FALSE(stored(n, key, &v)); /* the refused one */
+		CU_ASSERT(qr_store_bytes(st) <= 1500);
+		CU_ASSERT_EQUAL(qr_store_check(st), 0); /* bytes accounted */
+		CU_ASSERT(qr_core_stats(h.core[n])->drops[QR_DROP_STORE_FULL] >=
+			  1);
+	}
+	/* A held key growing is refused too, and logs nothing. */
+	char grow[200];
+	memset(grow, 'y', sizeof(grow) - 1);
+	grow[sizeof(grow) - 1] = 0;
+	client_req(coordinator_of("b-0"), 1, QR_OP_PUT, QR_LEVEL_QUORUM, "b-0",
+		   grow);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), QR_ENOSPC);
+	for (int n = 0; n < N; n++)
+		CU_ASSERT_EQUAL(h.data_logged[n], logged[n]);
+	/* Smaller values and deletes still go through. */
+	client_req(coordinator_of("b-1"), 2, QR_OP_PUT, QR_LEVEL_ALL, "b-1",
+		   "small");
+	client_req(coordinator_of("b-2"), 3, QR_OP_DELETE, QR_LEVEL_ALL, "b-2",
+		   NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	CU_ASSERT_EQUAL(reply_status(3), 0);
+	for (int n = 0; n < N; n++)
+		CU_ASSERT_EQUAL(qr_store_check(qr_core_store(h.core[n])), 0);
+	teardown();
+}
+
 /* ---- client authentication (issue 12 item 2, auth_client.c) ---------- */
 
 /* Three clients: 1 read-write, 2 read-only, 3 read-write under tenant/. */
@@ -2970,6 +3034,8 @@ int main(void)
 		 test_token_overflow_ignored_not_waited},
 		{"regression: a full store refuses a new key before the WAL",
 		 test_store_full_refused_before_the_wal},
+		{"a store byte limit refuses growth before the WAL",
+		 test_store_bytes_limit_refused_before_the_wal},
 		{"client auth: forged client frames dropped and counted",
 		 test_client_auth_forged_frames_dropped_and_counted},
 		{"client auth: read-only key gets UNAUTHORIZED on PUT, OK on GET",
