@@ -58,7 +58,10 @@ static int orphan_scan_entry(void *arg, const struct qr_store_view *v)
 {
 	struct orphan_scan *o = arg;
 	struct qr_core *c = o->c;
-	if (v->version.node != o->stamper || v->version.hlc < o->from ||
+	if (v->version.node != (QR_BUG(ORPHAN_SCAN_OWN_WRITES)
+					? c->cfg.node_id
+					: o->stamper) ||
+	    v->version.hlc < o->from ||
 	    v->version.hlc >= o->to)
 		return 0;
 	struct qr_store_write w = {
@@ -126,7 +129,8 @@ void qc_orphan_step(struct qr_core *c)
 	}
 	struct qr_msg m = {
 		.type = QR_MSG_ORPHAN_REQ,
-		.range_from = c->orphan_from,
+		.range_from = QR_BUG(ORPHAN_REQ_EMPTY_RANGE) ? c->orphan_to
+							    : c->orphan_from,
 		.range_to = c->orphan_to,
 		.restart_hlc = c->restart_hlc,
 	};
@@ -175,12 +179,13 @@ void qc_orphan_on_req(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		j->scanned = orphan_scan(c, from, m->range_from, m->range_to,
 					 (uint16_t)(from + 1), j->gen,
 					 &j->next_p) == 0;
-	if (j->scanned && j->outstanding == 0)
+	if (j->scanned && (j->outstanding == 0 || QR_BUG(ORPHAN_DONE_EARLY)))
 		orphan_send_done(c, from);
 }
 
 void qc_orphan_on_done(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 {
-	if (c->orphan_active && m->range_to == c->orphan_to)
+	if (c->orphan_active &&
+	    (m->range_to == c->orphan_to || QR_BUG(ORPHAN_DONE_ANY_RANGE)))
 		c->orphan_done_mask |= 1ull << from;
 }
