@@ -55,6 +55,7 @@ struct check {
 	bool verbose; /* log every completion to stderr */
 	uint64_t grace_ms; /* tombstone grace of the nodes */
 	uint64_t hlc_ms;   /* highest node HLC (ms), set before check_end */
+	bool any_kept;	   /* no hint was lost: (a) counts level ANY too */
 	bool failed;
 	char checker[8];
 	char detail[512];
