@@ -114,8 +114,9 @@
 	  "the first replica that did not ack gets no hint")                  \
 	X(HINT_EXPIRY_NO_HANDOFF, 43, "hint-expiry-no-handoff", "hints",     \
 	  "an expired write hint is not handed off afresh")                   \
-	X(ORPHAN_SCAN_OWN_WRITES, 44, "orphan-scan-own-writes", "hand-off",  \
-	  "a peer's hand-off scan looks for its own writes, not the asker's") \
+	X(ORPHAN_SCAN_ASKER_ONLY, 44, "orphan-scan-asker-only", "hand-off",  \
+	  "the hand-off scan skips later writes that may supersede the "      \
+	  "asker's (P3)")                                                     \
 	X(ORPHAN_REQ_EMPTY_RANGE, 45, "orphan-req-empty-range", "hand-off",  \
 	  "ORPHAN_REQ asks from the end of the range (empty)")                \
 	X(ORPHAN_DONE_EARLY, 46, "orphan-done-early", "hand-off",            \
