@@ -30,6 +30,9 @@ struct vent {
 	int8_t key;	      /* -1: not a key's record (none seen yet) */
 	uint8_t promise_mask; /* nodes whose promise record of it is durable */
 	uint8_t hints[OR_NODES]; /* durable hint records of it, per node */
+	uint64_t prep_op;     /* the round (op_id) that PREPAREd it; 0: none */
+	bool has_state;	      /* a durable PUT or TOMBSTONE record seen: */
+	uint64_t state;	      /* ... a hash of its value (or delete) */
 };
 
 struct vlist {
@@ -37,9 +40,14 @@ struct vlist {
 	size_t len, cap;
 };
 
+/* A PREPARE or ACCEPT a node received, and the highest ballot it had
+ * promised for the key (by a PROMISE it sent) when it arrived. */
 struct prep {
 	uint64_t op_id;
+	uint8_t type;
+	int8_t key;
 	struct qr_version ballot;
+	struct qr_version promised;
 };
 
 struct oracle {
@@ -56,6 +64,7 @@ struct oracle {
 	struct prep prep[OR_NODES][OR_NODES][PREP_RING];
 	unsigned prep_n[OR_NODES][OR_NODES];
 	uint64_t wm_checked[OR_NODES];
+	struct qr_version promised[OR_NODES][OR_KEYS]; /* PROMISEs sent */
 };
 
 static uint64_t rd64(const uint8_t *p)
@@ -177,28 +186,49 @@ void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec)
 		vget(o, rec->version)->key = (int8_t)k;
 }
 
-void oracle_durable(struct oracle *o, int node,
-		    const struct qr_wal_record *rec)
+static uint64_t state_hash(const struct qr_wal_record *rec)
+{
+	uint64_t h = rec->type == QR_WAL_TOMBSTONE ? 0x7b : 0xcbf29ce484222325ull;
+	const uint8_t *b = rec->value;
+	for (uint16_t i = 0; rec->type != QR_WAL_TOMBSTONE && i < rec->value_len;
+	     i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+bool oracle_durable(struct oracle *o, int node,
+		    const struct qr_wal_record *rec, char *detail, size_t dlen)
 {
 	if (rec->type == QR_WAL_CLOCK) {
 		o->ceil_ms[node] =
 			QR_MAX(o->ceil_ms[node], QR_HLC_MS(rec->version.hlc));
-		return;
+		return true;
 	}
 	int k = key_of(o, rec);
 	if (k < 0)
-		return;
+		return true;
 	struct vent *e = vget(o, rec->version);
 	e->key = (int8_t)k;
 	if (rec->type == QR_WAL_PROMISE) {
 		e->promise_mask |= (uint8_t)(1u << node);
-		return;
+		return true;
 	}
 	if (rec->type == QR_WAL_HINT) {
 		if (e->hints[node] < UINT8_MAX)
 			e->hints[node]++;
-		return;
+		return true;
 	}
+	/* (d) at the WAL: a version names one state of one key. */
+	uint64_t h = state_hash(rec);
+	if (e->has_state && e->state != h) {
+		snprintf(detail, dlen,
+			 "version %" PRIu64 ".%u of key %d names two states "
+			 "(node %d logged another one)",
+			 rec->version.hlc, rec->version.node, k, node);
+		return false;
+	}
+	e->has_state = true;
+	e->state = h;
 	if (qr_version_cmp(rec->version, o->maxdur[node][k]) > 0)
 		o->maxdur[node][k] = rec->version;
 	if (!e->anywhere) {
@@ -211,6 +241,7 @@ void oracle_durable(struct oracle *o, int node,
 		}
 		l->v[l->len++] = rec->version;
 	}
+	return true;
 }
 
 /* Walks the messages of frame f: each at f + off, mlen bytes long. */
@@ -229,27 +260,42 @@ void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
 		return;
 	FOR_EACH_MSG(f, len, off, mlen)
 	{
-		if (f[off] != QR_MSG_PREPARE || mlen < 26)
+		uint8_t type = f[off];
+		/* key_len and key: at 26, 27 in PREPARE; 28, 29 in ACCEPT */
+		size_t kl = type == QR_MSG_PREPARE  ? 26
+			    : type == QR_MSG_ACCEPT ? 28
+						    : 0;
+		if (!kl || mlen < kl + 1 || kl + 1 + f[off + kl] > mlen)
 			continue;
+		struct qr_wal_record key = {.key = f + off + kl + 1,
+					    .key_len = f[off + kl]};
+		int k = key_of(o, &key);
 		struct prep *p =
 			&o->prep[node][src][o->prep_n[node][src]++ % PREP_RING];
 		p->op_id = rd64(f + off + 4);
+		p->type = type;
+		p->key = (int8_t)k;
 		p->ballot.hlc = rd64(f + off + 16);
 		p->ballot.node = rd16(f + off + 24);
+		p->promised = k >= 0 ? o->promised[node][k] : QR_VERSION_NONE;
 	}
 }
 
+/* The PREPARE or ACCEPT (type) from src that a PROMISE or ACCEPTED of
+ * node answers; of copies (a duplicated frame), the one that arrived
+ * first: the vote saw the least promised then. */
 static const struct prep *prep_find(const struct oracle *o, int node, int src,
-				    uint64_t op_id)
+				    uint8_t type, uint64_t op_id)
 {
 	unsigned n = o->prep_n[node][src];
+	const struct prep *found = NULL;
 	for (unsigned i = 0; i < PREP_RING && i < n; i++) {
 		const struct prep *p = &o->prep[node][src][(n - 1 - i) %
 							   PREP_RING];
-		if (p->op_id == op_id)
-			return p;
+		if (p->op_id == op_id && p->type == type)
+			found = p;
 	}
-	return NULL;
+	return found;
 }
 
 static const char *msg_name(uint8_t type)
@@ -273,24 +319,68 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 	FOR_EACH_MSG(f, len, off, mlen)
 	{
 		uint8_t type = f[off];
+		if (type == QR_MSG_PREPARE && mlen >= 26) {
+			/* (l) X1: each round has a ballot of its own. */
+			struct qr_version b = {rd64(f + off + 16),
+					       rd16(f + off + 24)};
+			uint64_t op_id = rd64(f + off + 4);
+			struct vent *e = vget(o, b);
+			if (e->prep_op && e->prep_op != op_id) {
+				snprintf(detail, dlen,
+					 "(l) node %d started two CAS rounds "
+					 "with ballot %" PRIu64 ".%u",
+					 node, b.hlc, b.node);
+				return false;
+			}
+			e->prep_op = op_id;
+			continue;
+		}
 		if ((type != QR_MSG_REPLICATE_ACK && type != QR_MSG_ACCEPTED &&
 		     type != QR_MSG_READ_REPLY && type != QR_MSG_PROMISE) ||
 		    mlen < 28)
 			continue;
 		int16_t status = (int16_t)rd16(f + off + 26);
 		struct qr_version v = {rd64(f + off + 16), rd16(f + off + 24)};
+		if ((type == QR_MSG_PROMISE &&
+		     (status == 0 || status == QR_ENOTFOUND)) ||
+		    (type == QR_MSG_ACCEPTED && status == 0)) {
+			/* (l) the acceptor rules: a ballot is granted only
+			 * at or above every ballot promised for the key
+			 * before its PREPARE or ACCEPT arrived. */
+			const struct prep *p = prep_find(
+				o, node, dst,
+				type == QR_MSG_PROMISE ? QR_MSG_PREPARE
+						       : QR_MSG_ACCEPT,
+				rd64(f + off + 4));
+			if (p && p->key >= 0 &&
+			    qr_version_cmp(p->ballot, p->promised) < 0) {
+				snprintf(detail, dlen,
+					 "(l) node %d granted %s of ballot "
+					 "%" PRIu64 ".%u of key %d to node %d "
+					 "below its promise %" PRIu64 ".%u",
+					 node, msg_name(type), p->ballot.hlc,
+					 p->ballot.node, p->key, dst,
+					 p->promised.hlc, p->promised.node);
+				return false;
+			}
+			if (p && p->key >= 0 && type == QR_MSG_PROMISE &&
+			    qr_version_cmp(p->ballot,
+					   o->promised[node][p->key]) > 0)
+				o->promised[node][p->key] = p->ballot;
+		}
 		if (type == QR_MSG_PROMISE &&
 		    (status == 0 || status == QR_ENOTFOUND)) {
 			/* Y1: the promise record and a ceiling above the
 			 * ballot are durable before the PROMISE leaves. */
-			const struct prep *p =
-				prep_find(o, node, dst, rd64(f + off + 4));
+			const struct prep *p = prep_find(o, node, dst,
+							 QR_MSG_PREPARE,
+							 rd64(f + off + 4));
 			const struct vent *b = p ? vfind(o, p->ballot) : NULL;
 			if (p && (!b || !(b->promise_mask & (1u << node)) ||
 				  o->ceil_ms[node] <=
 					  QR_HLC_MS(p->ballot.hlc))) {
 				snprintf(detail, dlen,
-					 "node %d sent PROMISE of ballot "
+					 "(j) node %d sent PROMISE of ballot "
 					 "%" PRIu64 ".%u to node %d before "
 					 "its %s was durable",
 					 node, p->ballot.hlc, p->ballot.node,
@@ -308,7 +398,7 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		int k = e ? e->key : -1;
 		if (k < 0 || qr_version_cmp(o->maxdur[node][k], v) < 0) {
 			snprintf(detail, dlen,
-				 "node %d sent %s of key %d version %" PRIu64
+				 "(j) node %d sent %s of key %d version %" PRIu64
 				 ".%u to node %d before its WAL record was "
 				 "durable",
 				 node, msg_name(type), k, v.hlc, v.node, dst);

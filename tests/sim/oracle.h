@@ -16,6 +16,13 @@
  *      blocking read repair, D3); a CAS answer's version is durable on a
  *      quorum; level ANY is answered once a replica or the coordinator's
  *      hints for every replica hold it durably.
+ *  (l) the acceptor rules (CASPaxos): a PROMISE or ACCEPTED a node sends
+ *      grants a ballot at or above every ballot it had promised for the
+ *      key (by a PROMISE sent: promises survive restarts) when the
+ *      PREPARE or ACCEPT arrived; a proposer starts each round with a
+ *      ballot of its own (X1: PREPAREs of two rounds never share one).
+ *  (d) also at the WAL: a version names one state of one key, on every
+ *      node that logs it.
  *  (k) closed timestamps are true. Whenever a node's watermark grows, it
  *      durably holds, for every key it replicates, every version of that
  *      key stamped below the watermark that is durable anywhere
@@ -47,14 +54,16 @@ void oracle_free(struct oracle *o);
 
 /* node appended rec to its WAL (not durable yet). */
 void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec);
-/* rec of node's WAL is durable now (before the core hears of it). */
-void oracle_durable(struct oracle *o, int node,
-		    const struct qr_wal_record *rec);
+/* rec of node's WAL is durable now (before the core hears of it): false
+ * (and detail) if its version already named another state ((d)). */
+bool oracle_durable(struct oracle *o, int node,
+		    const struct qr_wal_record *rec, char *detail, size_t dlen);
 /* A frame from a peer is delivered to node (PREPAREs are noted). */
 void oracle_frame_in(struct oracle *o, int node, const uint8_t *f,
 		     size_t len);
 /* node sends frame f (its authentication trailer stripped) to peer dst:
- * false (and detail) if it breaks (j). */
+ * false (and detail, which starts with the checker's name) if it breaks
+ * (j) or (l). */
 bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		      size_t len, char *detail, size_t dlen);
 /* Replicas of key (an index into keys[]) that durably hold v or newer. */

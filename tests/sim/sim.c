@@ -445,7 +445,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		if (!oracle_frame_out(s->orc, nd->id, dst, frame,
 				      len - QR_AUTH_TRAILER_BYTES, detail,
 				      sizeof(detail)))
-			sim_fail(s, "(j)", "%s", detail);
+			sim_fail(s, detail[1] == 'l' ? "(l)" : "(j)", "%s",
+				 detail + 4);
 		if (s->faults_on && !nd->sent_ack &&
 		    frame_has_ack(frame, len))
 			nd->sent_ack = true;
@@ -1354,7 +1355,10 @@ static void handle(struct sim *s, struct event *e)
 			struct qr_wal_record rec = nd->log[i].r;
 			rec.key = nd->log[i].key;
 			rec.value = nd->log[i].value;
-			oracle_durable(s->orc, nd->id, &rec);
+			char detail[256];
+			if (!oracle_durable(s->orc, nd->id, &rec, detail,
+					    sizeof(detail)))
+				sim_fail(s, "(d)", "%s", detail);
 		}
 		nd->durable = e->arg2;
 		qr_core_on_wal_durable(nd->core, e->arg2);
