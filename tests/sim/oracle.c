@@ -319,6 +319,16 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 	FOR_EACH_MSG(f, len, off, mlen)
 	{
 		uint8_t type = f[off];
+		if (type == QR_MSG_HEARTBEAT && mlen >= 12 &&
+		    rd64(f + off + 4) > QR_HLC_MAKE(o->ceil_ms[node], 0)) {
+			/* (k) S4: no claim above the durable ceiling. */
+			snprintf(detail, dlen,
+				 "(k) node %d claimed %" PRIu64 " to node %d "
+				 "above its durable HLC ceiling %" PRIu64,
+				 node, rd64(f + off + 4), dst,
+				 QR_HLC_MAKE(o->ceil_ms[node], 0));
+			return false;
+		}
 		if (type == QR_MSG_PREPARE && mlen >= 26) {
 			/* (l) X1: each round has a ballot of its own. */
 			struct qr_version b = {rd64(f + off + 16),

@@ -27,7 +27,9 @@
  *      durably holds, for every key it replicates, every version of that
  *      key stamped below the watermark that is durable anywhere
  *      (docs/protocol.md, "Closed timestamps": every write stamped below
- *      it is durable here).
+ *      it is durable here), and no node claims, in a HEARTBEAT, more
+ *      than its durable HLC ceiling (S4: its next incarnation stamps
+ *      above that ceiling only).
  *
  * "Durable" is the WAL model's: records [0, durable) of a node's log,
  * which survive its crashes. Versions are unique per key (a stamp is one

@@ -380,10 +380,11 @@ static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...);
 
 /*
  * (j) at the moment a coordinator answers (tests/sim/oracle.h): a write
- * answered OK at W is durable on W replicas, a read of R >= quorum that
- * names a version on a quorum (blocking read repair), a CAS answer's
- * version on a quorum, and level ANY on a replica or in the coordinator's
- * hints for every replica.
+ * answered OK at W counted W acks and is durable on W replicas; a read
+ * counted R replies, and one of R >= quorum that names a version has it
+ * on a quorum (blocking read repair); a CAS answer's version is on a
+ * quorum; level ANY is on a replica or in the coordinator's hints for
+ * every replica.
  */
 static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 			 const void *frame, size_t len)
@@ -397,8 +398,7 @@ static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 		return;
 	int quorum = s->pl.rf / 2 + 1;
 	while (qr_wire_next(&r, &m) > 0) {
-		if (m.type != QR_MSG_CLIENT_REPLY || m.req_id != cl->req_id ||
-		    qr_version_is_none(m.version))
+		if (m.type != QR_MSG_CLIENT_REPLY || m.req_id != cl->req_id)
 			continue;
 		int key = cl->is_cas ? s->nkeys + cl->cas_key : cl->key;
 		int need = 0;
@@ -416,6 +416,23 @@ static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 			need = cl->count ? cl->count : 1;
 			what = cl->count ? "write" : "level ANY write";
 		}
+		/* The reply's own count: R replies or W acks came in. */
+		if (!read && !cl->is_cas && m.status == 0 &&
+		    m.answered < cl->count)
+			sim_fail(s, "(j)",
+				 "node %u answered c%u's W=%u write of %s with "
+				 "%u acks",
+				 nd->id, cl->id, cl->count, s->keys[key],
+				 m.answered);
+		if (read && (m.status == 0 || m.status == QR_ENOTFOUND) &&
+		    m.answered < cl->count)
+			sim_fail(s, "(j)",
+				 "node %u answered c%u's R=%u read of %s with "
+				 "%u replies",
+				 nd->id, cl->id, cl->count, s->keys[key],
+				 m.answered);
+		if (qr_version_is_none(m.version))
+			continue;
 		int held = need ? oracle_holders(s->orc, key, m.version) : 0;
 		if (held >= need || (!cl->count && !read && !cl->is_cas &&
 				     oracle_hints(s->orc, nd->id, m.version) >=
@@ -445,8 +462,10 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		if (!oracle_frame_out(s->orc, nd->id, dst, frame,
 				      len - QR_AUTH_TRAILER_BYTES, detail,
 				      sizeof(detail)))
-			sim_fail(s, detail[1] == 'l' ? "(l)" : "(j)", "%s",
-				 detail + 4);
+			sim_fail(s, detail[1] == 'l'   ? "(l)"
+				    : detail[1] == 'k' ? "(k)"
+						       : "(j)",
+				 "%s", detail + 4);
 		if (s->faults_on && !nd->sent_ack &&
 		    frame_has_ack(frame, len))
 			nd->sent_ack = true;
