@@ -123,6 +123,8 @@
 	  "ORPHAN_DONE before the hand-off's hints are acknowledged")         \
 	X(ORPHAN_DONE_ANY_RANGE, 47, "orphan-done-any-range", "hand-off",    \
 	  "an ORPHAN_DONE for another range counts")                          \
+	X(ORPHAN_DONE_SKIPS_DOWN, 51, "orphan-done-skips-down", "hand-off",  \
+	  "a DOWN node counts as done: the hand-off does not wait for it")    \
 	/* write and read quorums, dedupe */                                  \
 	X(WRITE_QUORUM_MINUS_ONE, 48, "write-quorum-minus-one", "write",     \
 	  "a write is answered on one ack fewer than W")                      \

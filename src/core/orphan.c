@@ -149,6 +149,8 @@ void qc_orphan_step(struct qr_core *c)
 		if (!(c->orphan_done_mask & (1ull << n)) &&
 		    qr_detector_state(&c->det, n) != QR_PEER_DOWN)
 			qc_send_peer(c, n, &m);
+		else if (QR_BUG(ORPHAN_DONE_SKIPS_DOWN))
+			c->orphan_done_mask |= 1ull << n;
 }
 
 static void orphan_send_done(struct qr_core *c, uint16_t asker)

@@ -169,6 +169,7 @@ struct sim {
 	bool ae_only; /* no final reads: anti-entropy alone must converge */
 	uint64_t hint_delay_us; /* core config: first hint delivery delay */
 	uint32_t ack_crash_ppm; /* crash right after an ack, tail not durable */
+	uint32_t cas_ppm;	/* client ops that are CAS ops (if ncas) */
 	uint32_t session_ppm;	/* ops that read the session's own key back */
 	uint64_t hints_lost;	/* by every incarnation of every node */
 	bool cas_deleted[SIM_CAS_KEYS_MAX]; /* a delete was issued */
@@ -416,8 +417,9 @@ static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 			need = cl->count ? cl->count : 1;
 			what = cl->count ? "write" : "level ANY write";
 		}
-		/* The reply's own count: R replies or W acks came in. */
-		if (!read && !cl->is_cas && m.status == 0 &&
+		/* The reply's own count: R replies or W acks came in (0: a
+		 * duplicate answered from the dedupe table). */
+		if (!read && !cl->is_cas && m.status == 0 && m.answered &&
 		    m.answered < cl->count)
 			sim_fail(s, "(j)",
 				 "node %u answered c%u's W=%u write of %s with "
@@ -1048,7 +1050,7 @@ static void client_next(struct sim *s, struct client *cl)
 		cl->stopped = true;
 		return;
 	}
-	if (s->ncas && qr_rng_chance_ppm(&s->rng, 350000)) {
+	if (s->ncas && qr_rng_chance_ppm(&s->rng, s->cas_ppm)) {
 		int k = (int)qr_rng_below(&s->rng, (uint64_t)s->ncas);
 		if (!lin_full(&s->lin, k)) {
 			cas_issue(s, cl, k);
@@ -1458,6 +1460,13 @@ static void setup(struct sim *s)
 	uint64_t cas_draw = opt_cas_draw(s->opt->seed);
 	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
 			       : 0;
+	/* A third of them are CAS storms: one key, most operations CAS, so
+	 * proposers duel, accepts land on minorities and retries after
+	 * UNAVAILABLE meet their own earlier rounds (issue 13 bug 4). */
+	bool storm = s->ncas && cas_draw / 16 % 3 == 0;
+	if (storm)
+		s->ncas = 1;
+	s->cas_ppm = storm ? 750000 : 350000;
 	for (int k = 0; k < s->ncas; k++)
 		s->key_len[s->nkeys + k] = (uint8_t)snprintf(
 			s->keys[s->nkeys + k], sizeof(s->keys[0]), "cas-%d",
