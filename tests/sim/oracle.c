@@ -3,8 +3,8 @@
  * Checkers (j) and (k): see oracle.h. A table version -> key (and, per
  * node, its durable promise and hint records), the highest durable
  * version of each key per node, and per key every version durable
- * anywhere. Runs are short (a few thousand records), so the watermark
- * check scans a key's versions linearly.
+ * anywhere, sorted (a watermark check is a binary search per key: it
+ * runs at every heartbeat a node takes in).
  */
 #include "sim/oracle.h"
 
@@ -239,7 +239,14 @@ bool oracle_durable(struct oracle *o, int node,
 			l->v = realloc(l->v, l->cap * sizeof(*l->v));
 			QR_ASSERT(l->v);
 		}
-		l->v[l->len++] = rec->version;
+		/* Kept sorted: records become durable nearly in version
+		 * order, so the insertion moves few. */
+		size_t i = l->len++;
+		while (i > 0 && qr_version_cmp(l->v[i - 1], rec->version) > 0) {
+			l->v[i] = l->v[i - 1];
+			i--;
+		}
+		l->v[i] = rec->version;
 	}
 	return true;
 }
@@ -445,12 +452,18 @@ bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
 			replica = replica || o->reps[k][i] == node;
 		if (!replica)
 			continue;
+		/* The highest version stamped below wm: the last one with
+		 * hlc < wm of the sorted list (binary search). */
 		const struct vlist *l = &o->gver[k];
-		struct qr_version best = QR_VERSION_NONE;
-		for (size_t i = 0; i < l->len; i++)
-			if (l->v[i].hlc < wm &&
-			    qr_version_cmp(l->v[i], best) > 0)
-				best = l->v[i];
+		size_t lo = 0, hi = l->len;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (l->v[mid].hlc < wm)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		struct qr_version best = lo ? l->v[lo - 1] : QR_VERSION_NONE;
 		if (qr_version_cmp(o->maxdur[node][k], best) < 0) {
 			snprintf(detail, dlen,
 				 "node %d's watermark %" PRIu64 " passes "
