@@ -379,10 +379,11 @@ void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 			 * V@b2, the retry saw V@b1 and answered
 			 * PRECONDITION_FAILED against its own write). */
 			q->mine[q->mine_count++] = retry->version;
-			q->mine_first = qr_version_is_none(retry->first) ||
+			q->mine_first =
+				qr_version_is_none(retry->first) ||
 						QR_BUG(CAS_FORGET_FIRST_ACCEPT)
-						? retry->version
-						: retry->first;
+					? retry->version
+					: retry->first;
 			q->version = retry->version;
 		}
 	}

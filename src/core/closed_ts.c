@@ -42,9 +42,8 @@ void qc_watermark_update(struct qr_core *c)
 {
 	uint64_t wm = UINT64_MAX;
 	c->stats.closed_in[c->cfg.node_id] = c->closed_out[c->cfg.node_id];
-	for (uint16_t n = 0; n + (QR_BUG(WATERMARK_SKIPS_LAST) ? 1 : 0) <
-			     c->nodes;
-	     n++)
+	for (uint16_t n = 0;
+	     n + (QR_BUG(WATERMARK_SKIPS_LAST) ? 1 : 0) < c->nodes; n++)
 		wm = QR_MIN(wm, c->stats.closed_in[n]);
 	c->stats.watermark = wm;
 }
@@ -111,10 +110,11 @@ void qc_closed_scan(struct qr_core *c)
 			uint16_t n = q->replicas[i];
 			if (q->done_mask & (1u << i))
 				continue;
-			ct[n] = QR_MIN(ct[n], q->version.hlc +
-						      (QR_BUG(CLAIM_INFLIGHT_PLUS_ONE)
-							       ? 1
-							       : 0));
+			ct[n] = QR_MIN(ct[n],
+				       q->version.hlc +
+					       (QR_BUG(CLAIM_INFLIGHT_PLUS_ONE)
+							? 1
+							: 0));
 			if (n == c->cfg.node_id || q->parked || !q->sent_us)
 				continue;
 			c->stats.repl_unacked[n]++;

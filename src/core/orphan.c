@@ -141,7 +141,7 @@ void qc_orphan_step(struct qr_core *c)
 	struct qr_msg m = {
 		.type = QR_MSG_ORPHAN_REQ,
 		.range_from = QR_BUG(ORPHAN_REQ_EMPTY_RANGE) ? c->orphan_to
-							    : c->orphan_from,
+							     : c->orphan_from,
 		.range_to = c->orphan_to,
 		.restart_hlc = c->restart_hlc,
 	};

@@ -71,9 +71,8 @@ void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
 							   : c->stats.watermark,
 	};
 	if (qr_store_get(c->store, key, key_len, &v) == 0) {
-		if (v.lsn > c->durable_lsn &&
-		    !(QR_BUG(READ_REPLY_BEFORE_WAL) &&
-		      type == QR_MSG_READ_REPLY)) {
+		if (v.lsn > c->durable_lsn && !(QR_BUG(READ_REPLY_BEFORE_WAL) &&
+						type == QR_MSG_READ_REPLY)) {
 			struct pending p = {
 				.lsn = v.lsn,
 				.op_id = op_id,
@@ -181,7 +180,8 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		return;
 	}
 	struct pending p = {
-		.lsn = QR_BUG(ACK_WAITS_NEXT_LSN) ? c->durable_lsn + 1 : cur.lsn,
+		.lsn = QR_BUG(ACK_WAITS_NEXT_LSN) ? c->durable_lsn + 1
+						  : cur.lsn,
 		.op_id = op_id,
 		.dst = dst,
 		.type = ack_type,

@@ -18,9 +18,9 @@
 #include "core/wire.h"
 #include "quorate/err.h"
 
-#define OR_NODES   7
-#define OR_KEYS	   24
-#define PREP_RING  64 /* PREPAREs remembered per (acceptor, proposer) */
+#define OR_NODES  7
+#define OR_KEYS	  24
+#define PREP_RING 64 /* PREPAREs remembered per (acceptor, proposer) */
 
 struct vent {
 	uint64_t hlc;
@@ -30,9 +30,9 @@ struct vent {
 	int8_t key;	      /* -1: not a key's record (none seen yet) */
 	uint8_t promise_mask; /* nodes whose promise record of it is durable */
 	uint8_t hints[OR_NODES]; /* durable hint records of it, per node */
-	uint64_t prep_op;     /* the round (op_id) that PREPAREd it; 0: none */
-	bool has_state;	      /* a durable PUT or TOMBSTONE record seen: */
-	uint64_t state;	      /* ... a hash of its value (or delete) */
+	uint64_t prep_op; /* the round (op_id) that PREPAREd it; 0: none */
+	bool has_state;	  /* a durable PUT or TOMBSTONE record seen: */
+	uint64_t state;	  /* ... a hash of its value (or delete) */
 };
 
 struct vlist {
@@ -135,9 +135,8 @@ static struct vent *vget(struct oracle *o, struct qr_version v)
 	return e;
 }
 
-struct oracle *oracle_new(int nodes, const struct qr_placement *pl,
-			  int nkeys, const char (*keys)[40],
-			  const uint8_t *key_len)
+struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
+			  const char (*keys)[40], const uint8_t *key_len)
 {
 	QR_ASSERT(nodes <= OR_NODES && nkeys <= OR_KEYS);
 	struct oracle *o = calloc(1, sizeof(*o));
@@ -188,16 +187,17 @@ void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec)
 
 static uint64_t state_hash(const struct qr_wal_record *rec)
 {
-	uint64_t h = rec->type == QR_WAL_TOMBSTONE ? 0x7b : 0xcbf29ce484222325ull;
+	uint64_t h =
+		rec->type == QR_WAL_TOMBSTONE ? 0x7b : 0xcbf29ce484222325ull;
 	const uint8_t *b = rec->value;
-	for (uint16_t i = 0; rec->type != QR_WAL_TOMBSTONE && i < rec->value_len;
-	     i++)
+	for (uint16_t i = 0;
+	     rec->type != QR_WAL_TOMBSTONE && i < rec->value_len; i++)
 		h = (h ^ b[i]) * 0x100000001b3ull;
 	return h;
 }
 
-bool oracle_durable(struct oracle *o, int node,
-		    const struct qr_wal_record *rec, char *detail, size_t dlen)
+bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
+		    char *detail, size_t dlen)
 {
 	if (rec->type == QR_WAL_CLOCK) {
 		o->ceil_ms[node] =
@@ -297,8 +297,8 @@ static const struct prep *prep_find(const struct oracle *o, int node, int src,
 	unsigned n = o->prep_n[node][src];
 	const struct prep *found = NULL;
 	for (unsigned i = 0; i < PREP_RING && i < n; i++) {
-		const struct prep *p = &o->prep[node][src][(n - 1 - i) %
-							   PREP_RING];
+		const struct prep *p =
+			&o->prep[node][src][(n - 1 - i) % PREP_RING];
 		if (p->op_id == op_id && p->type == type)
 			found = p;
 	}
@@ -389,13 +389,13 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		    (status == 0 || status == QR_ENOTFOUND)) {
 			/* Y1: the promise record and a ceiling above the
 			 * ballot are durable before the PROMISE leaves. */
-			const struct prep *p = prep_find(o, node, dst,
-							 QR_MSG_PREPARE,
-							 rd64(f + off + 4));
+			const struct prep *p =
+				prep_find(o, node, dst, QR_MSG_PREPARE,
+					  rd64(f + off + 4));
 			const struct vent *b = p ? vfind(o, p->ballot) : NULL;
-			if (p && (!b || !(b->promise_mask & (1u << node)) ||
-				  o->ceil_ms[node] <=
-					  QR_HLC_MS(p->ballot.hlc))) {
+			if (p &&
+			    (!b || !(b->promise_mask & (1u << node)) ||
+			     o->ceil_ms[node] <= QR_HLC_MS(p->ballot.hlc))) {
 				snprintf(detail, dlen,
 					 "(j) node %d sent PROMISE of ballot "
 					 "%" PRIu64 ".%u to node %d before "
@@ -414,11 +414,12 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		const struct vent *e = vfind(o, v);
 		int k = e ? e->key : -1;
 		if (k < 0 || qr_version_cmp(o->maxdur[node][k], v) < 0) {
-			snprintf(detail, dlen,
-				 "(j) node %d sent %s of key %d version %" PRIu64
-				 ".%u to node %d before its WAL record was "
-				 "durable",
-				 node, msg_name(type), k, v.hlc, v.node, dst);
+			snprintf(
+				detail, dlen,
+				"(j) node %d sent %s of key %d version %" PRIu64
+				".%u to node %d before its WAL record was "
+				"durable",
+				node, msg_name(type), k, v.hlc, v.node, dst);
 			return false;
 		}
 	}

@@ -49,20 +49,18 @@
 struct oracle;
 
 /* keys[i] (key_len[i] bytes), i < nkeys, are every key the run uses. */
-struct oracle *oracle_new(int nodes, const struct qr_placement *pl,
-			  int nkeys, const char (*keys)[40],
-			  const uint8_t *key_len);
+struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
+			  const char (*keys)[40], const uint8_t *key_len);
 void oracle_free(struct oracle *o);
 
 /* node appended rec to its WAL (not durable yet). */
 void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec);
 /* rec of node's WAL is durable now (before the core hears of it): false
  * (and detail) if its version already named another state ((d)). */
-bool oracle_durable(struct oracle *o, int node,
-		    const struct qr_wal_record *rec, char *detail, size_t dlen);
+bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
+		    char *detail, size_t dlen);
 /* A frame from a peer is delivered to node (PREPAREs are noted). */
-void oracle_frame_in(struct oracle *o, int node, const uint8_t *f,
-		     size_t len);
+void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len);
 /* node sends frame f (its authentication trailer stripped) to peer dst:
  * false (and detail, which starts with the checker's name) if it breaks
  * (j) or (l). */

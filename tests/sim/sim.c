@@ -83,9 +83,9 @@ struct node {
 	uint64_t hlc_seen; /* checker (f): highest HLC this incarnation */
 	/* Crashes right after an acknowledgement (issue 13 item 3): set by
 	 * env_send, looked at (and cleared) after the event. */
-	bool sent_ack;	   /* a REPLICATE_ACK, ACCEPTED, PROMISE or
-			    * READ_REPLY with an entry, to a peer */
-	bool answered_any; /* an OK to a level ANY write */
+	bool sent_ack;	       /* a REPLICATE_ACK, ACCEPTED, PROMISE or
+				* READ_REPLY with an entry, to a peer */
+	bool answered_any;     /* an OK to a level ANY write */
 	uint64_t restarted_us; /* when it last started */
 };
 
@@ -359,8 +359,8 @@ static bool frame_has_ack(const uint8_t *f, size_t len)
 }
 
 /* Is a frame to client `handle` an OK to its level ANY write in flight? */
-static bool frame_answers_any(struct sim *s, uint64_t handle,
-			      const void *frame, size_t len)
+static bool frame_answers_any(struct sim *s, uint64_t handle, const void *frame,
+			      size_t len)
 {
 	if (handle < 1 || handle > (uint64_t)s->nclients)
 		return false;
@@ -436,9 +436,9 @@ static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 		if (qr_version_is_none(m.version))
 			continue;
 		int held = need ? oracle_holders(s->orc, key, m.version) : 0;
-		if (held >= need || (!cl->count && !read && !cl->is_cas &&
-				     oracle_hints(s->orc, nd->id, m.version) >=
-					     s->pl.rf))
+		if (held >= need ||
+		    (!cl->count && !read && !cl->is_cas &&
+		     oracle_hints(s->orc, nd->id, m.version) >= s->pl.rf))
 			continue;
 		sim_fail(s, "(j)",
 			 "node %u answered c%u's %s of %s with version "
@@ -464,12 +464,12 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		if (!oracle_frame_out(s->orc, nd->id, dst, frame,
 				      len - QR_AUTH_TRAILER_BYTES, detail,
 				      sizeof(detail)))
-			sim_fail(s, detail[1] == 'l'   ? "(l)"
-				    : detail[1] == 'k' ? "(k)"
-						       : "(j)",
+			sim_fail(s,
+				 detail[1] == 'l'   ? "(l)"
+				 : detail[1] == 'k' ? "(k)"
+						    : "(j)",
 				 "%s", detail + 4);
-		if (s->faults_on && !nd->sent_ack &&
-		    frame_has_ack(frame, len))
+		if (s->faults_on && !nd->sent_ack && frame_has_ack(frame, len))
 			nd->sent_ack = true;
 		net_send(s, nd->id, dst, EV_DELIVER_NODE, dst, 0, frame, len);
 	}
@@ -618,7 +618,8 @@ static void node_after(struct sim *s, struct node *nd)
 		    qr_rng_chance_ppm(&s->rng, ppm)) {
 			vlog(s, "crash node %u right after an ack", nd->id);
 			node_crash(s, nd);
-			ev_at(s, s->now_us + 1000 + qr_rng_below(&s->rng, 30000),
+			ev_at(s,
+			      s->now_us + 1000 + qr_rng_below(&s->rng, 30000),
 			      EV_RESTART, nd->id, nd->incarnation, 0);
 			return;
 		}
@@ -1005,8 +1006,8 @@ static int lagging_replica(struct sim *s, const uint8_t *reps, uint64_t mask,
 	int start = (int)qr_rng_below(&s->rng, s->pl.rf);
 	for (int j = 0; j < s->pl.rf; j++) {
 		int r = reps[(start + j) % s->pl.rf];
-		if (s->nodes[r].up && (!(mask >> r & 1) ||
-				       s->nodes[r].restarted_us > wrote_us))
+		if (s->nodes[r].up &&
+		    (!(mask >> r & 1) || s->nodes[r].restarted_us > wrote_us))
 			return r;
 	}
 	return -1;
@@ -1507,7 +1508,7 @@ static void setup(struct sim *s)
 	s->ack_crash_ppm = 2000 + (uint32_t)qr_rng_below(g, 8000);
 	s->session_ppm = 150000 + (uint32_t)qr_rng_below(g, 250000);
 	s->orc = oracle_new(s->n, &s->pl, s->nkeys + s->ncas,
-			    (const char (*)[40])s->keys, s->key_len);
+			    (const char(*)[40])s->keys, s->key_len);
 	for (int i = 0; i < s->n; i++) {
 		struct node *nd = &s->nodes[i];
 		nd->sim = s;
