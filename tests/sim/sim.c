@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The simulator: an event heap over simulated time drives N real qr_core
- * instances. See sim.h. The checkers live in check.c.
+ * instances. See sim.h. The checkers live in check.c, lincheck.c and
+ * oracle.c.
  *
  * Phases of a run:
  *   1. faults:  clients run a mixed workload while the fault schedule
  *               partitions, crashes, restarts, drops, duplicates and delays
- *               frames and jumps clocks (within max_offset);
+ *               frames and jumps clocks (within max_offset); a node that
+ *               just acknowledged something with its WAL tail not durable
+ *               sometimes crashes then and there; sessions read their own
+ *               keys back through lagging replicas (issue 13 item 3);
  *   2. healing: faults stop, crashed nodes restart, clients finish;
  *   3. final:   one ALL read of every key, then a settle period;
  *   4. checks:  convergence of every replica's store (e); the online
- *               checkers (a)-(d), (f) ran on every completion / event.
+ *               checkers (a)-(d), (f), (g), (j)-(l) ran on every
+ *               completion / event / frame; (h), (i) at the end.
  */
 #include "sim/sim.h"
 
