@@ -9,6 +9,8 @@
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
  *   --list-bugs                       print "name area what" for each one
+ *   --no-oracles                      ignore checkers (j), (k), (l) and (d)
+ *                                     at the WAL (tests/sim/oracle.h)
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it; so does a
@@ -94,7 +96,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1, count = 1;
 	int nodes = 0;
 	bool single = false, verbose = false, expect_fail = false;
-	bool check_replay = false;
+	bool check_replay = false, no_oracles = false;
 	const char *bugs = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -123,6 +125,8 @@ int main(int argc, char **argv)
 				printf("%s %s %s\n", bug_names[b].name,
 				       bug_names[b].area, bug_names[b].what);
 			return 0;
+		} else if (!strcmp(a, "--no-oracles")) {
+			no_oracles = true;
 		} else if (!strcmp(a, "--expect-fail")) {
 			expect_fail = true;
 		} else if (!strcmp(a, "--check-replay")) {
@@ -156,6 +160,7 @@ int main(int argc, char **argv)
 			.seed = seed + k,
 			.nodes = nodes,
 			.verbose = verbose,
+			.no_oracles = no_oracles,
 		};
 		struct sim_result r;
 		running_seed = opt.seed;
