@@ -3,4 +3,4 @@
 #include "common/compiler.h"
 #include "core/bugs.h"
 
-unsigned qr_bugs;
+uint64_t qr_bugs;

@@ -66,6 +66,8 @@
 static void cas_regen(struct qr_core *c, struct req *q)
 {
 	uint64_t old = qc_op_id_of(c, q);
+	if (QR_BUG(CAS_SAME_GENERATION))
+		return;
 	q->gen = (q->gen + 1) & GEN_MASK; /* bit 63 of an op_id: hints */
 	if (!q->gen)
 		q->gen = 1;
@@ -150,7 +152,8 @@ static void cas_round(struct qr_core *c, struct req *q)
 	q->st_value_len = 0;
 	q->st_version = q->first = QR_VERSION_NONE;
 	q->unanimous = true;
-	q->ballot.hlc = qr_hlc_now(&c->hlc);
+	if (!QR_BUG(CAS_REUSE_BALLOT) || qr_version_is_none(q->ballot))
+		q->ballot.hlc = qr_hlc_now(&c->hlc);
 	q->ballot.node = c->cfg.node_id;
 	q->rto_us = qc_rto_initial(c);
 	q->sent_us = qc_now_us(c);
@@ -173,7 +176,7 @@ static void cas_round(struct qr_core *c, struct req *q)
  * did not ACCEPT get hints of it, as when the slot is freed in ACCEPT. */
 static void cas_retry(struct qr_core *c, struct req *q)
 {
-	if (q->phase == CAS_ACCEPT)
+	if (q->phase == CAS_ACCEPT && !QR_BUG(CAS_RETRY_NO_HINT))
 		qc_hint_missing(c, q);
 	cas_regen(c, q);
 	q->phase = CAS_BACKOFF;
@@ -224,7 +227,7 @@ static void cas_decide(struct qr_core *c, struct req *q)
 		 * whose bytes someone else also wrote after ours counts as
 		 * ours (docs/protocol.md). Tombstones are all alike: only
 		 * the exact version counts for a delete. */
-		if (cmp == 0 ||
+		if (cmp == 0 || (cmp > 0 && QR_BUG(CAS_OWN_ANY_LATER)) ||
 		    (cmp > 0 && !q->tombstone && exists &&
 		     q->st_value_len == q->value_len &&
 		     memcmp(q->st_value, q->value, q->value_len) == 0))
@@ -243,7 +246,8 @@ static void cas_decide(struct qr_core *c, struct req *q)
 	/* A state older than our own earlier accept: ours was not chosen,
 	 * but may still sit on some acceptor; accepting this state with our
 	 * (higher) ballot makes sure it never will be. */
-	if (ch != 1 && q->unanimous && q->mine_count == 0) {
+	if (ch != 1 && (q->unanimous || QR_BUG(CAS_SHORTCUT_NOT_UNANIMOUS)) &&
+	    q->mine_count == 0) {
 		cas_answer(c, q, ch, q->st_version); /* chosen already */
 		return;
 	}
@@ -294,19 +298,21 @@ void qc_cas_on_promise(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		q->first = v;
 	else if (qr_version_cmp(v, q->first) != 0)
 		q->unanimous = false;
-	if (m->flags & QR_MSGF_UNSURE)
+	if ((m->flags & QR_MSGF_UNSURE) && !QR_BUG(CAS_IGNORE_UNSURE))
 		q->unanimous = false; /* installed below a promise: accept */
 	q->done_mask |= (uint8_t)(1u << i);
 	qc_rtt_sample(c, q, from);
 	if (m->status == 0 &&
-	    (!q->st_found || qr_version_cmp(v, q->st_version) > 0)) {
+	    (!q->st_found || (qr_version_cmp(v, q->st_version) > 0 &&
+			      !QR_BUG(CAS_STATE_FIRST_PROMISE)))) {
 		q->st_found = true;
 		q->st_version = v;
 		q->st_tomb = (m->flags & QR_MSGF_TOMBSTONE) != 0;
 		q->st_value_len = m->value_len;
 		memcpy(q->st_value, m->value, m->value_len);
 	}
-	if (__builtin_popcount(q->done_mask) >= q->need)
+	if (__builtin_popcount(q->done_mask) >=
+	    q->need - (QR_BUG(CAS_PROMISE_QUORUM_MINUS_ONE) ? 1 : 0))
 		cas_decide(c, q);
 }
 
@@ -327,7 +333,8 @@ void qc_cas_on_accepted(struct qr_core *c, uint16_t from,
 	}
 	q->done_mask |= (uint8_t)(1u << i);
 	qc_rtt_sample(c, q, from);
-	if (__builtin_popcount(q->done_mask) >= q->need)
+	if (__builtin_popcount(q->done_mask) >=
+	    q->need - (QR_BUG(CAS_ACCEPT_QUORUM_MINUS_ONE) ? 1 : 0))
 		cas_answer(c, q, q->result, q->ballot);
 }
 
@@ -372,9 +379,11 @@ void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 			 * V@b2, the retry saw V@b1 and answered
 			 * PRECONDITION_FAILED against its own write). */
 			q->mine[q->mine_count++] = retry->version;
-			q->mine_first = qr_version_is_none(retry->first)
-						? retry->version
-						: retry->first;
+			q->mine_first =
+				qr_version_is_none(retry->first) ||
+						QR_BUG(CAS_FORGET_FIRST_ACCEPT)
+					? retry->version
+					: retry->first;
 			q->version = retry->version;
 		}
 	}

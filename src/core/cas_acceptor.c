@@ -84,7 +84,7 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 		}
 		wait_lsn = QR_MAX(wait_lsn, c->ceiling_next_lsn);
 	}
-	if (wait_lsn > c->durable_lsn) {
+	if (wait_lsn > c->durable_lsn && !QR_BUG(PROMISE_BEFORE_WAL)) {
 		struct pending p = {
 			.lsn = wait_lsn,
 			.op_id = m->op_id,
@@ -96,7 +96,7 @@ void qc_acceptor_on_prepare(struct qr_core *c, uint16_t from,
 		qc_pending_push(c, &p);
 		return;
 	}
-	QR_ASSERT(wait_lsn <= c->durable_lsn); /* Y1 */
+	QR_ASSERT(wait_lsn <= c->durable_lsn || QR_BUG(PROMISE_BEFORE_WAL));
 	qc_answer_read(c, QR_MSG_PROMISE, from, m->op_id, m->key, m->key_len);
 }
 

@@ -27,7 +27,8 @@ void qc_ceiling_renew(struct qr_core *c, uint64_t ms)
 	static const uint8_t clock_key = 0;
 	/* The closed floor rides along: after a crash, only our writes at
 	 * or above it need handing off (docs/protocol.md). */
-	uint64_t floor = qc_closed_floor(c);
+	uint64_t floor =
+		QR_BUG(FLOOR_LOGS_HLC) ? c->hlc.last : qc_closed_floor(c);
 	uint8_t floor_le[8];
 	for (int b = 0; b < 8; b++)
 		floor_le[b] = (uint8_t)(floor >> (8 * b));

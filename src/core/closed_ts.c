@@ -42,7 +42,8 @@ void qc_watermark_update(struct qr_core *c)
 {
 	uint64_t wm = UINT64_MAX;
 	c->stats.closed_in[c->cfg.node_id] = c->closed_out[c->cfg.node_id];
-	for (uint16_t n = 0; n < c->nodes; n++)
+	for (uint16_t n = 0;
+	     n + (QR_BUG(WATERMARK_SKIPS_LAST) ? 1 : 0) < c->nodes; n++)
 		wm = QR_MIN(wm, c->stats.closed_in[n]);
 	c->stats.watermark = wm;
 }
@@ -66,7 +67,9 @@ void qc_closed_scan(struct qr_core *c)
 	 * issue 13). The ceiling is renewed here like for a write, half a
 	 * lease early, so claims lag only while a record is in flight. */
 	qc_ceiling_renew(c, QR_HLC_MS(hlc));
-	uint64_t cap = QR_MIN(hlc, QR_HLC_MAKE(c->ceiling_ms, 0));
+	uint64_t cap = QR_BUG(CLAIM_ABOVE_CEILING)
+			       ? hlc
+			       : QR_MIN(hlc, QR_HLC_MAKE(c->ceiling_ms, 0));
 	uint64_t ct[QR_NODES_MAX];
 	uint64_t oldest[QR_NODES_MAX] = {0};
 	for (uint16_t n = 0; n < c->nodes; n++)
@@ -88,7 +91,9 @@ void qc_closed_scan(struct qr_core *c)
 			 * ACCEPTED. In BACKOFF no ballot is out: the next
 			 * one is stamped above our HLC, and a refused
 			 * accept left hints (cas.c, X4). */
-			if (q->phase != CAS_PREPARE && q->phase != CAS_ACCEPT)
+			if (q->phase != CAS_ACCEPT &&
+			    (q->phase != CAS_PREPARE ||
+			     QR_BUG(CAS_CLAIM_FROM_ACCEPT)))
 				continue;
 			for (int i = 0; i < q->rf; i++)
 				if (q->phase == CAS_PREPARE ||
@@ -98,13 +103,18 @@ void qc_closed_scan(struct qr_core *c)
 						       q->ballot.hlc);
 			continue;
 		}
-		if (q->kind != REQ_WRITE || q->token_wait)
+		if (q->kind != REQ_WRITE || q->token_wait ||
+		    (QR_BUG(CLAIM_SKIPS_PARKED) && q->parked))
 			continue; /* unstamped: will be above our HLC (W4) */
 		for (int i = 0; i < q->rf; i++) {
 			uint16_t n = q->replicas[i];
 			if (q->done_mask & (1u << i))
 				continue;
-			ct[n] = QR_MIN(ct[n], q->version.hlc);
+			ct[n] = QR_MIN(ct[n],
+				       q->version.hlc +
+					       (QR_BUG(CLAIM_INFLIGHT_PLUS_ONE)
+							? 1
+							: 0));
 			if (n == c->cfg.node_id || q->parked || !q->sent_us)
 				continue;
 			c->stats.repl_unacked[n]++;
@@ -120,13 +130,15 @@ void qc_closed_scan(struct qr_core *c)
 		}
 		k += (uint32_t)__builtin_ctzll(word);
 		const struct hint *h = &c->hints[k];
-		ct[h->target] = QR_MIN(ct[h->target], h->version.hlc);
+		if (!QR_BUG(CLAIM_SKIPS_HINTS))
+			ct[h->target] = QR_MIN(ct[h->target], h->version.hlc);
 	}
 	for (uint16_t n = 0; n < c->nodes; n++) {
-		if (c->orphan_active)
+		if (c->orphan_active && !QR_BUG(CLAIM_SKIPS_ORPHAN_FLOOR))
 			ct[n] = QR_MIN(ct[n], c->orphan_from);
 		QR_ASSERT(ct[n] <= hlc); /* S1 */
-		QR_ASSERT(ct[n] <= QR_HLC_MAKE(c->ceiling_ms, 0)); /* S4 */
+		QR_ASSERT(ct[n] <= QR_HLC_MAKE(c->ceiling_ms, 0) ||
+			  QR_BUG(CLAIM_ABOVE_CEILING)); /* S4 */
 		c->closed_out[n] = ct[n];
 		c->stats.repl_oldest_us[n] = oldest[n] ? now - oldest[n] : 0;
 	}

@@ -177,7 +177,7 @@ void qc_hint_missing(struct qr_core *c, const struct req *q)
 			      : q->acc_new ? q->value_len
 					   : q->st_value_len;
 	}
-	for (int i = 0; i < q->rf; i++) {
+	for (int i = QR_BUG(HINT_MISSING_SKIPS_FIRST) ? 1 : 0; i < q->rf; i++) {
 		if (q->done_mask & (1u << i))
 			continue;
 		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0)
@@ -209,7 +209,7 @@ void qc_any_hint(struct qr_core *c, struct req *q)
 		.type = QR_MSG_REPLICATE_ACK,
 		.version = q->version,
 	};
-	if (p.lsn <= c->durable_lsn) {
+	if (p.lsn <= c->durable_lsn || QR_BUG(ANY_BEFORE_WAL)) {
 		qc_req_answer(c, q, 0);
 		qc_req_maybe_done(c, q);
 		return;
@@ -277,7 +277,7 @@ static void hint_expire(struct qr_core *c, uint32_t slot)
 			c->jobs[h->job - 1].scanned = false; /* no DONE yet */
 			c->jobs[h->job - 1].next_p = 0;
 		}
-	} else {
+	} else if (!QR_BUG(HINT_EXPIRY_NO_HANDOFF)) {
 		/* A write hint, or one of our own hand-off's: hand off afresh
 		 * from the stores that hold it. A write held by none was
 		 * never acknowledged, except at level ANY: that one is lost

@@ -117,7 +117,8 @@ enum qr_paxos_vote qr_paxos_prepare_vote(const struct qr_paxos_table *t,
 {
 	struct qr_version p = qr_paxos_promised(t, s);
 	int cp = qr_version_cmp(ballot, p);
-	if (cp < 0 || qr_version_cmp(ballot, entry_version) <= 0) {
+	if ((cp < 0 && !QR_BUG(PREPARE_IGNORES_PROMISE)) ||
+	    qr_version_cmp(ballot, entry_version) <= 0) {
 		*beat = vmax(p, entry_version);
 		return QR_PAXOS_REJECT;
 	}
@@ -131,7 +132,8 @@ enum qr_paxos_vote qr_paxos_accept_vote(const struct qr_paxos_table *t,
 					struct qr_version *beat)
 {
 	struct qr_version p = qr_paxos_promised(t, s);
-	if (qr_version_cmp(ballot, p) < 0 ||
+	if ((qr_version_cmp(ballot, p) < 0 &&
+	     !QR_BUG(ACCEPT_IGNORES_PROMISE)) ||
 	    qr_version_cmp(ballot, entry_version) < 0) {
 		*beat = vmax(p, entry_version);
 		return QR_PAXOS_REJECT;

@@ -37,6 +37,10 @@ void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m)
 {
 	/* Blocking repair for R >= quorum (monotonic quorum reads). */
 	q->hold_need = q->need >= qc_quorum_of(q->rf) ? qc_quorum_of(q->rf) : 0;
+	if ((QR_BUG(NO_BLOCKING_REPAIR_QUORUM) &&
+	     q->need == qc_quorum_of(q->rf)) ||
+	    (QR_BUG(NO_BLOCKING_REPAIR_ALL) && q->need == q->rf))
+		q->hold_need = 0;
 	q->token = m->min_version;
 	q->stale_mode = m->flags & (QR_MSGF_STALE_ERROR | QR_MSGF_STALE_QUORUM);
 	qc_req_arm(c, q);
@@ -64,7 +68,8 @@ void qc_read_progress(struct qr_core *c, struct req *q)
 		qc_req_maybe_done(c, q);
 		return;
 	}
-	if (__builtin_popcount(q->done_mask) < q->need)
+	if (__builtin_popcount(q->done_mask) <
+	    q->need - (QR_BUG(READ_QUORUM_MINUS_ONE) && q->need > 1 ? 1 : 0))
 		return;
 	if (!q->valid_mask) {
 		/* No answer is current for the session token yet. The
@@ -96,7 +101,8 @@ void qc_read_progress(struct qr_core *c, struct req *q)
  */
 void qc_read_repair_pass(struct qr_core *c, struct req *q)
 {
-	if (QR_BUG(SKIP_READ_REPAIR))
+	if (QR_BUG(SKIP_READ_REPAIR) ||
+	    (QR_BUG(NO_BACKGROUND_REPAIR) && !q->hold_need))
 		return;
 	if (!q->found ||
 	    (!q->answered && __builtin_popcount(q->done_mask) < q->need))
@@ -129,7 +135,8 @@ void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 	bool has = m->status == 0;
 	/* Current for the session token: the replica's watermark is above
 	 * it, or it holds a version of this key above it. */
-	if (!q->token || m->closed_ts > q->token ||
+	if (!q->token ||
+	    m->closed_ts + (QR_BUG(TOKEN_SERVE_AT_EQUAL) ? 1 : 0) > q->token ||
 	    (has && m->version.hlc > q->token)) {
 		q->valid_mask |= (uint8_t)(1u << i);
 		if (m->closed_ts > q->serve_wm)
@@ -144,7 +151,7 @@ void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 		q->value_len = m->value_len;
 		memcpy(q->value, m->value, m->value_len);
 		q->holds_mask = (uint8_t)(1u << i);
-	} else if (has && cmp >= 0) {
+	} else if (has && (cmp >= 0 || QR_BUG(REPLY_HOLDS_OLDER))) {
 		q->holds_mask |= (uint8_t)(1u << i);
 	}
 	qc_read_repair_pass(c, q);
@@ -162,7 +169,8 @@ void qc_read_on_repair_ack(struct qr_core *c, struct req *q, int i,
 		return;
 	QR_ASSERT(q->found); /* D2: only a found best is ever repaired */
 	q->repair_mask &= (uint8_t)~bit;
-	if (qr_version_cmp(v, q->version) >= 0)
+	if (qr_version_cmp(v, q->version) >= 0 ||
+	    QR_BUG(REPAIR_ACK_ANY_VERSION))
 		q->holds_mask |= bit;
 	/* Acked an older best (a better one came meanwhile): repair again. */
 	qc_read_repair_pass(c, q);

@@ -74,7 +74,8 @@ void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
 							   : c->stats.watermark,
 	};
 	if (qr_store_get(c->store, key, key_len, &v) == 0) {
-		if (v.lsn > c->durable_lsn) {
+		if (v.lsn > c->durable_lsn && !(QR_BUG(READ_REPLY_BEFORE_WAL) &&
+						type == QR_MSG_READ_REPLY)) {
 			struct pending p = {
 				.lsn = v.lsn,
 				.op_id = op_id,
@@ -216,12 +217,15 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	/* cur: the entry now, holding w->version or newer. */
 	if (op_id == AE_NO_ACK)
 		return; /* an anti-entropy push: nobody waits for it */
-	if (QR_BUG(ACK_BEFORE_WAL) || cur.lsn <= c->durable_lsn) {
+	if (QR_BUG(ACK_BEFORE_WAL) || cur.lsn <= c->durable_lsn ||
+	    (QR_BUG(ACCEPTED_BEFORE_WAL) && ack_type == QR_MSG_ACCEPTED) ||
+	    (QR_BUG(ACK_HELD_AT_ONCE) && cmp <= 0)) {
 		send_ack(c, dst, op_id, cur.version, ack_type);
 		return;
 	}
 	struct pending p = {
-		.lsn = cur.lsn,
+		.lsn = QR_BUG(ACK_WAITS_NEXT_LSN) ? c->durable_lsn + 1
+						  : cur.lsn,
 		.op_id = op_id,
 		.dst = dst,
 		.type = ack_type,

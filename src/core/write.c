@@ -93,7 +93,7 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	 * request is one version. It reuses the entry: a second entry for
 	 * the same request would hide its answer from later duplicates. */
 	uint64_t wait_us = 0;
-	if (retry) {
+	if (retry && !QR_BUG(RETRY_RESTAMPS)) {
 		q->version = retry->version;
 	} else {
 		q->token = m->min_version;
@@ -205,7 +205,12 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 			return; /* duplicate ack */
 		q->done_mask |= bit;
 		qc_rtt_sample(c, q, from);
-		if (!q->answered && __builtin_popcount(q->done_mask) >= q->need)
+		if (!q->answered &&
+		    __builtin_popcount(q->done_mask) >=
+			    q->need - (QR_BUG(WRITE_QUORUM_MINUS_ONE) &&
+						       q->need > 1
+					       ? 1
+					       : 0))
 			qc_req_answer(c, q, 0);
 		qc_req_maybe_done(c, q);
 		return;

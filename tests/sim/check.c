@@ -367,7 +367,7 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 		 * no replica comes back within the hint window: not counted
 		 * (check_unacked_delete counts an ANY delete as one that may
 		 * or may not have been applied). */
-		if (p->count == 0)
+		if (p->count == 0 && !c->any_kept)
 			continue;
 		if (!any || qr_version_cmp(p->version, *out) > 0) {
 			*out = p->version;

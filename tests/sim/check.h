@@ -3,7 +3,9 @@
  * The simulator's checkers, fed the history of client operations as they
  * begin and end (in simulated time order):
  *  (a) an acknowledged write is never lost (checked at the end against every
- *      replica's store, after convergence); a key no replica holds any more
+ *      replica's store, after convergence; level ANY writes too in runs
+ *      where no hint was lost: expired or without a slot); a key no
+ *      replica holds any more
  *      is fine only if its newest acknowledged write is a delete older than
  *      the tombstone grace (collected). A deleted value that comes back
  *      (a tombstone collected too early) fails here, or in (b) for a read;
@@ -25,12 +27,19 @@
  *  (g) a read that carries its session's token (min_version) returns at
  *      least every version of that key the session wrote or read before,
  *      at every level (read-your-writes, monotonic reads); a write that
- *      carries one is stamped strictly above it;
+ *      carries one is stamped strictly above it; CAS keys too (checked by
+ *      the simulator, cas_done: a plain read with the token returns at
+ *      least every version the session's CAS answers and reads named);
  *  (h) checked by the simulator: after the faults stop, every hint is
  *      delivered and every restarted node's hand-off finishes;
  *  (i) the CASPaxos operations on each key are linearizable
  *      (tests/sim/lincheck.h);
- *  (j) checked by the simulator on every frame a node sends: a
+ *  (j), (k), (l) and (d) at the WAL are oracles over the simulator's WAL
+ *      model (tests/sim/oracle.h): every acknowledgement names durable
+ *      state, every answer is durable where the protocol says, closed
+ *      timestamps and watermarks are true, acceptors vote by the rules.
+ *  (m) checked by the simulator (the disk-fault model) on every frame a
+ *      node sends: a
  *      REPLICATE_ACK or ACCEPTED names a version whose record is durable
  *      in that node's log (R1; a node whose WAL refuses writes must not
  *      ack them: issue 12 item 5).
@@ -59,6 +68,7 @@ struct check {
 	bool verbose; /* log every completion to stderr */
 	uint64_t grace_ms; /* tombstone grace of the nodes */
 	uint64_t hlc_ms;   /* highest node HLC (ms), set before check_end */
+	bool any_kept;	   /* no hint was lost: (a) counts level ANY too */
 	bool failed;
 	char checker[8];
 	char detail[512];

@@ -6,20 +6,22 @@
  *   qr-sim --seeds N [--start S0]     N seeds from S0 (default 1)
  *   --nodes K                         fix the cluster size (3..7)
  *   --check-replay                    run each seed twice, hashes must match
- *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) ack-before-wal,
- *                                     skip-read-repair, apply-older,
- *                                     no-anti-entropy, gc-early,
- *                                     serve-below-watermark, forget-promise,
- *                                     stamp-below-token, ack-wal-refused,
- *                                     linger-no-hint
+ *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
+ *                                     of src/core/bugs.h (--list-bugs)
+ *   --list-bugs                       print "name area what" for each one
+ *   --no-oracles                      ignore checkers (j), (k), (l) and (d)
+ *                                     at the WAL (tests/sim/oracle.h)
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
- * A failing seed prints the one-line command that replays it.
+ * A failing seed prints the one-line command that replays it; so does a
+ * seed that trips an assertion (abort), as "FAIL seed=N (assert)".
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/compiler.h"
 #include "core/bugs.h"
@@ -27,20 +29,38 @@
 #include "sim/sim.h"
 
 static const struct {
-	const char *name;
-	unsigned bit;
+	const char *name, *area, *what;
+	uint64_t bit;
 } bug_names[] = {
-	{"ack-before-wal", QR_BUG_ACK_BEFORE_WAL},
-	{"skip-read-repair", QR_BUG_SKIP_READ_REPAIR},
-	{"apply-older", QR_BUG_APPLY_OLDER},
-	{"no-anti-entropy", QR_BUG_SKIP_ANTI_ENTROPY},
-	{"serve-below-watermark", QR_BUG_SERVE_BELOW_WATERMARK},
-	{"gc-early", QR_BUG_GC_EARLY},
-	{"forget-promise", QR_BUG_FORGET_PROMISE},
-	{"stamp-below-token", QR_BUG_STAMP_BELOW_TOKEN},
-	{"ack-wal-refused", QR_BUG_ACK_WAL_REFUSED},
-	{"linger-no-hint", QR_BUG_LINGER_NO_HINT},
+#define BUG_NAME_(name, bit, cli, area, what) {cli, area, what, 1ull << bit},
+	QR_BUG_LIST(BUG_NAME_)
+#undef BUG_NAME_
 };
+
+/* The seed being run, for the abort handler: an assertion that fires
+ * names its seed (the mutation campaign counts it as caught). */
+static volatile uint64_t running_seed;
+
+static void on_abort(int sig)
+{
+	char buf[64] = "FAIL seed=";
+	size_t n = 10;
+	char digits[24];
+	int k = 0;
+	uint64_t s = running_seed;
+	do {
+		digits[k++] = (char)('0' + s % 10);
+		s /= 10;
+	} while (s);
+	while (k)
+		buf[n++] = digits[--k];
+	memcpy(buf + n, " (assert)\n", 10);
+	n += 10;
+	ssize_t w = write(STDOUT_FILENO, buf, n);
+	(void)w;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static int usage(const char *prog)
 {
@@ -52,13 +72,13 @@ static int usage(const char *prog)
 	return 2;
 }
 
-static unsigned parse_bugs(const char *arg)
+static uint64_t parse_bugs(const char *arg)
 {
-	unsigned bits = 0;
+	uint64_t bits = 0;
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", arg);
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-		unsigned found = 0;
+		uint64_t found = 0;
 		for (size_t i = 0; i < QR_ARRAY_LEN(bug_names); i++)
 			if (strcmp(tok, bug_names[i].name) == 0)
 				found = bug_names[i].bit;
@@ -76,7 +96,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1, count = 1;
 	int nodes = 0;
 	bool single = false, verbose = false, expect_fail = false;
-	bool check_replay = false;
+	bool check_replay = false, no_oracles = false;
 	const char *bugs = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -100,6 +120,13 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--inject-bug") && v) {
 			bugs = v;
 			i++;
+		} else if (!strcmp(a, "--list-bugs")) {
+			for (size_t b = 0; b < QR_ARRAY_LEN(bug_names); b++)
+				printf("%s %s %s\n", bug_names[b].name,
+				       bug_names[b].area, bug_names[b].what);
+			return 0;
+		} else if (!strcmp(a, "--no-oracles")) {
+			no_oracles = true;
 		} else if (!strcmp(a, "--expect-fail")) {
 			expect_fail = true;
 		} else if (!strcmp(a, "--check-replay")) {
@@ -124,6 +151,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "qr-sim: DPDK EAL init failed\n");
 		return 1;
 	}
+	fflush(stdout);
+	signal(SIGABRT, on_abort);
 	uint64_t passed = 0, failed = 0, combined = 0;
 	struct sim_result tot = {0};
 	for (uint64_t k = 0; k < count; k++) {
@@ -131,8 +160,10 @@ int main(int argc, char **argv)
 			.seed = seed + k,
 			.nodes = nodes,
 			.verbose = verbose,
+			.no_oracles = no_oracles,
 		};
 		struct sim_result r;
+		running_seed = opt.seed;
 		sim_run(&opt, &r);
 		if (check_replay && r.ok) {
 			struct sim_result again;

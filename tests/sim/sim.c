@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The simulator: an event heap over simulated time drives N real qr_core
- * instances. See sim.h. The checkers live in check.c.
+ * instances. See sim.h. The checkers live in check.c, lincheck.c and
+ * oracle.c.
  *
  * Phases of a run:
  *   1. faults:  clients run a mixed workload while the fault schedule
  *               partitions, crashes, restarts, drops, duplicates and delays
- *               frames and jumps clocks (within max_offset);
+ *               frames and jumps clocks (within max_offset); a node that
+ *               just acknowledged something with its WAL tail not durable
+ *               sometimes crashes then and there; sessions read their own
+ *               keys back through lagging replicas (issue 13 item 3);
  *   2. healing: faults stop, crashed nodes restart, clients finish;
  *   3. final:   one ALL read of every key, then a settle period;
  *   4. checks:  convergence of every replica's store (e); the online
- *               checkers (a)-(d), (f) ran on every completion / event.
+ *               checkers (a)-(d), (f), (g), (j)-(l) ran on every
+ *               completion / event / frame; (h), (i) at the end.
  */
 #include "sim/sim.h"
 
@@ -28,6 +33,7 @@
 #include "quorate/err.h"
 #include "sim/check.h"
 #include "sim/lincheck.h"
+#include "sim/oracle.h"
 
 #define SIM_NODES_MAX	7
 #define SIM_CLIENTS_MAX 8
@@ -46,6 +52,7 @@ enum ev_type {
 	EV_CLIENT_NEXT,	   /* a client issues its next operation */
 	EV_CLIENT_TIMEOUT, /* a client gives up on an operation */
 	EV_FAULT,	   /* the fault schedule acts */
+	EV_RESTART,	   /* a node crashed right after an ack comes back */
 };
 
 struct event {
@@ -85,10 +92,16 @@ struct node {
 	 * tells it (qr_core_set_wal_error). Batches appended before still
 	 * become durable. */
 	int wal_err;
-	/* Checker (j): the version of every PUT / TOMBSTONE record
+	/* Checker (m): the version of every PUT / TOMBSTONE record
 	 * in log[0..durable), an open-addressing set (0: empty slot). */
 	uint64_t *dur_set;
 	uint64_t dur_cap, dur_n, dur_upto;
+	/* Crashes right after an acknowledgement (issue 13 item 3): set by
+	 * env_send, looked at (and cleared) after the event. */
+	bool sent_ack;	       /* a REPLICATE_ACK, ACCEPTED, PROMISE or
+				* READ_REPLY with an entry, to a peer */
+	bool answered_any;     /* an OK to a level ANY write */
+	uint64_t restarted_us; /* when it last started */
 };
 
 struct client {
@@ -108,6 +121,16 @@ struct client {
 	} recent[8];
 	unsigned nrecent;
 	uint8_t op;	     /* the operation in flight */
+	uint8_t level;	     /* its level */
+	uint8_t count;	     /* its R or W (0: ANY) */
+	int key;	     /* its key (plain operations) */
+	/* Per key, the replicas that acknowledged the session's last write
+	 * of it (CLIENT_REPLY's replica_mask) and when: the session then
+	 * reads it back through one that did not, or that restarted since
+	 * (issue 13 item 3: "sessions read their own keys through a lagging
+	 * replica"). 0: no acknowledged write. */
+	uint64_t wmask[SIM_KEYS_MAX];
+	uint64_t wrote_us[SIM_KEYS_MAX];
 	/* the request in flight, kept to retry it as is (same req_id) */
 	uint8_t frame[QR_FRAME_BYTES_MAX];
 	uint16_t frame_len;
@@ -121,6 +144,14 @@ struct client {
 	bool cas_plain; /* a plain GET of a CAS key: not in (i)'s history */
 	int cas_key;			      /* 0..ncas-1 */
 	struct qr_version cas_seen[SIM_CAS_KEYS_MAX]; /* last version seen */
+	/* Highest version of each CAS key the session saw (CAS answers and
+	 * plain reads): a plain read with its token must return at least
+	 * it (checker (g) for CAS keys). */
+	struct qr_version cas_tok_seen[SIM_CAS_KEYS_MAX];
+	uint64_t cas_mask[SIM_CAS_KEYS_MAX]; /* replicas of the last answer */
+	uint64_t cas_us[SIM_CAS_KEYS_MAX];   /* ... and when it came */
+	bool cas_token_read; /* the plain read in flight carries the token */
+	uint64_t cas_token;  /* ... this one */
 };
 
 struct sim {
@@ -154,9 +185,15 @@ struct sim {
 	uint64_t faults_end_us, final_us, end_us;
 	bool ae_only; /* no final reads: anti-entropy alone must converge */
 	uint64_t hint_delay_us; /* core config: first hint delivery delay */
+	uint32_t ack_crash_ppm; /* crash right after an ack, tail not durable */
+	uint32_t cas_ppm;	/* client ops that are CAS ops (if ncas) */
+	uint32_t session_ppm;	/* ops that read the session's own key back */
+	uint64_t hints_lost;	/* by every incarnation of every node */
+	bool cas_deleted[SIM_CAS_KEYS_MAX]; /* a delete was issued */
 	bool final_started;
 	struct check check;
 	struct lincheck lin;
+	struct oracle *orc; /* checkers (j), (k) */
 };
 
 static uint64_t sim_hlc_ms(struct sim *s);
@@ -320,7 +357,7 @@ static void env_pause(void *ctx)
 	nd->skew_ms++; /* waiting lets this node's wall clock move on */
 }
 
-/* ---- checker (j): an ack names a version durable in the acker's log --- */
+/* ---- checker (m): an ack names a version durable in the acker's log --- */
 
 static uint64_t dur_key(struct qr_version v)
 {
@@ -373,7 +410,7 @@ static void dur_advance(struct node *nd)
 }
 
 /*
- * (j) A replica's REPLICATE_ACK or ACCEPTED (status OK) names a version
+ * (m) A replica's REPLICATE_ACK or ACCEPTED (status OK) names a version
  * (unique to one write or ballot) whose record is durable in its own log: R1, and what issue 12 item 5
  * asks of a node whose WAL refuses writes (it must not ack them). Peer
  * frames only (a node's acks to itself go through its loopback queue).
@@ -393,11 +430,122 @@ static void check_acks_durable(struct sim *s, struct node *nd,
 		    m.status != 0)
 			continue;
 		if (!dur_has(nd, dur_key(m.version)))
-			sim_fail(s, "(j)",
+			sim_fail(s, "(m)",
 				 "node %u acked version %" PRIu64
 				 ".%u, which is not durable in its log%s",
 				 nd->id, m.version.hlc, m.version.node,
 				 nd->wal_err ? " (its WAL refuses writes)" : "");
+	}
+}
+
+/* Does a frame to a peer say "I durably hold it": a REPLICATE_ACK (hint
+ * acks included), an ACCEPTED or a granted PROMISE, a READ_REPLY with an
+ * entry? Message headers only (type at 0, length at 2); all four have
+ * their status at 26 (docs/protocol.md, "Wire format"). */
+static bool frame_has_ack(const uint8_t *f, size_t len)
+{
+	size_t off = 24;
+	for (unsigned k = 0; len >= 24 && k < f[3] && off + 4 <= len; k++) {
+		uint8_t type = f[off];
+		size_t mlen = (size_t)(f[off + 2] | f[off + 3] << 8);
+		if (mlen < 4 || off + mlen > len)
+			break;
+		if ((type == QR_MSG_REPLICATE_ACK || type == QR_MSG_ACCEPTED ||
+		     type == QR_MSG_PROMISE || type == QR_MSG_READ_REPLY) &&
+		    mlen >= 28 && f[off + 26] == 0 && f[off + 27] == 0)
+			return true;
+		off += mlen;
+	}
+	return false;
+}
+
+/* Is a frame to client `handle` an OK to its level ANY write in flight? */
+static bool frame_answers_any(struct sim *s, uint64_t handle, const void *frame,
+			      size_t len)
+{
+	if (handle < 1 || handle > (uint64_t)s->nclients)
+		return false;
+	const struct client *cl = &s->clients[handle - 1];
+	struct qr_frame_reader r;
+	struct qr_msg m;
+	if (!cl->busy || cl->level != QR_LEVEL_ANY ||
+	    qr_wire_frame_open(&r, frame, len, 0x51, NULL) != 0)
+		return false;
+	while (qr_wire_next(&r, &m) > 0)
+		if (m.type == QR_MSG_CLIENT_REPLY && m.req_id == cl->req_id &&
+		    m.status == 0)
+			return true;
+	return false;
+}
+
+static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...);
+
+/*
+ * (j) at the moment a coordinator answers (tests/sim/oracle.h): a write
+ * answered OK at W counted W acks and is durable on W replicas; a read
+ * counted R replies, and one of R >= quorum that names a version has it
+ * on a quorum (blocking read repair); a CAS answer's version is on a
+ * quorum; level ANY is on a replica or in the coordinator's hints for
+ * every replica.
+ */
+static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
+			 const void *frame, size_t len)
+{
+	if (handle < 1 || handle > (uint64_t)s->nclients)
+		return;
+	const struct client *cl = &s->clients[handle - 1];
+	struct qr_frame_reader r;
+	struct qr_msg m;
+	if (!cl->busy || qr_wire_frame_open(&r, frame, len, 0x51, NULL) != 0)
+		return;
+	int quorum = s->pl.rf / 2 + 1;
+	while (qr_wire_next(&r, &m) > 0) {
+		if (m.type != QR_MSG_CLIENT_REPLY || m.req_id != cl->req_id)
+			continue;
+		int key = cl->is_cas ? s->nkeys + cl->cas_key : cl->key;
+		int need = 0;
+		const char *what = "";
+		bool read = cl->is_cas ? cl->cas_plain : cl->op == QR_OP_GET;
+		if (read && (m.status == 0 || m.status == QR_ENOTFOUND) &&
+		    cl->count >= quorum) {
+			need = quorum;
+			what = "read of R >= quorum";
+		} else if (cl->is_cas && !read &&
+			   (m.status == 0 || m.status == QR_EPRECONDITION)) {
+			need = quorum;
+			what = "CAS answer";
+		} else if (!read && m.status == 0) {
+			need = cl->count ? cl->count : 1;
+			what = cl->count ? "write" : "level ANY write";
+		}
+		/* The reply's own count: R replies or W acks came in (0: a
+		 * duplicate answered from the dedupe table). */
+		if (!read && !cl->is_cas && m.status == 0 && m.answered &&
+		    m.answered < cl->count)
+			sim_fail(s, "(j)",
+				 "node %u answered c%u's W=%u write of %s with "
+				 "%u acks",
+				 nd->id, cl->id, cl->count, s->keys[key],
+				 m.answered);
+		if (read && (m.status == 0 || m.status == QR_ENOTFOUND) &&
+		    m.answered < cl->count)
+			sim_fail(s, "(j)",
+				 "node %u answered c%u's R=%u read of %s with "
+				 "%u replies",
+				 nd->id, cl->id, cl->count, s->keys[key],
+				 m.answered);
+		if (qr_version_is_none(m.version))
+			continue;
+		int held = need ? oracle_holders(s->orc, key, m.version) : 0;
+		if (held >= need ||
+		    (!cl->count && !read && !cl->is_cas &&
+		     oracle_hints(s->orc, nd->id, m.version) >= s->pl.rf))
+			continue;
+		sim_fail(s, "(j)",
+			 "node %u answered c%u's %s of %s with version "
+			 "%" PRIu64 ".%u (%s) durable on %d replicas, not %d",
+			 nd->id, cl->id, what, s->keys[key], m.version.hlc,
+			 m.version.node, qr_strerror(m.status), held, need);
 	}
 }
 
@@ -406,11 +554,25 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 {
 	struct node *nd = ctx;
 	struct sim *s = nd->sim;
-	if (dst == QR_NODE_CLIENT)
+	if (dst == QR_NODE_CLIENT) {
+		check_answer(s, nd, client, frame, len);
+		if (s->faults_on && frame_answers_any(s, client, frame, len))
+			nd->answered_any = true;
 		net_send(s, nd->id, -1, EV_DELIVER_CLIENT, 0, client, frame,
 			 len);
-	else {
+	} else {
 		check_acks_durable(s, nd, frame, len);
+		char detail[256];
+		if (!oracle_frame_out(s->orc, nd->id, dst, frame,
+				      len - QR_AUTH_TRAILER_BYTES, detail,
+				      sizeof(detail)))
+			sim_fail(s,
+				 detail[1] == 'l'   ? "(l)"
+				 : detail[1] == 'k' ? "(k)"
+						    : "(j)",
+				 "%s", detail + 4);
+		if (s->faults_on && !nd->sent_ack && frame_has_ack(frame, len))
+			nd->sent_ack = true;
 		net_send(s, nd->id, dst, EV_DELIVER_NODE, dst, 0, frame, len);
 	}
 }
@@ -427,6 +589,7 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	}
 	/* The core numbers records 1, 2, 3...: the log is dense. */
 	QR_ASSERT(rec->lsn == nd->log_len + 1);
+	oracle_logged(nd->sim->orc, nd->id, rec);
 	struct wal_rec *w = &nd->log[nd->log_len++];
 	w->r = *rec;
 	memcpy(w->key, rec->key, rec->key_len);
@@ -448,6 +611,10 @@ static uint64_t env_random(void *ctx)
 static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...)
 {
 	if (!s->res->ok)
+		return;
+	if (s->opt->no_oracles &&
+	    (!strcmp(checker, "(j)") || !strcmp(checker, "(k)") ||
+	     !strcmp(checker, "(l)") || !strcmp(checker, "(d) WAL")))
 		return;
 	s->res->ok = false;
 	snprintf(s->res->checker, sizeof(s->res->checker), "%s", checker);
@@ -507,6 +674,8 @@ static void node_start(struct sim *s, struct node *nd)
 	if (nd->wal_err)
 		qr_core_set_wal_error(nd->core, nd->wal_err); /* still full */
 	nd->up = true;
+	nd->restarted_us = s->now_us;
+	nd->sent_ack = nd->answered_any = false;
 	nd->batch_inflight = false;
 	nd->hlc_seen = qr_core_hlc(nd->core)->last;
 	if (nd->hlc_seen < max_hlc)
@@ -522,6 +691,7 @@ static void node_crash(struct sim *s, struct node *nd)
 {
 	vlog(s, "crash node %u (log %" PRIu64 ", durable %" PRIu64 ")", nd->id,
 	     nd->log_len, nd->durable);
+	s->hints_lost += qr_core_stats(nd->core)->hints_lost;
 	qr_core_destroy(nd->core);
 	nd->core = NULL;
 	nd->up = false;
@@ -542,12 +712,29 @@ static void node_crash(struct sim *s, struct node *nd)
 	}
 }
 
-/* After every event on a node: flush frames, start a WAL batch, check (f). */
+/* After every event on a node: flush frames, start a WAL batch, check (f).
+ * A node that just acknowledged something while its WAL has a tail not
+ * yet durable sometimes crashes right then, and comes back a little
+ * later (issue 13 item 3): an acknowledgement sent before its record was
+ * durable loses what it promised. */
 static void node_after(struct sim *s, struct node *nd)
 {
 	if (!nd->up)
 		return;
 	qr_core_flush(nd->core);
+	if (nd->sent_ack || nd->answered_any) {
+		uint32_t ppm = nd->answered_any ? 300000 : s->ack_crash_ppm;
+		nd->sent_ack = nd->answered_any = false;
+		if (s->faults_on && nd->log_len > nd->durable &&
+		    qr_rng_chance_ppm(&s->rng, ppm)) {
+			vlog(s, "crash node %u right after an ack", nd->id);
+			node_crash(s, nd);
+			ev_at(s,
+			      s->now_us + 1000 + qr_rng_below(&s->rng, 30000),
+			      EV_RESTART, nd->id, nd->incarnation, 0);
+			return;
+		}
+	}
 	if (!nd->batch_inflight && nd->log_len > nd->durable) {
 		/* Group commit: all that is appended now is one batch. */
 		nd->batch_inflight = true;
@@ -555,6 +742,11 @@ static void node_after(struct sim *s, struct node *nd)
 		ev_at(s, s->now_us + d, EV_WAL_DONE, nd->id, nd->incarnation,
 		      nd->log_len);
 	}
+	char detail[256];
+	if (!oracle_watermark(s->orc, nd->id,
+			      qr_core_stats(nd->core)->watermark, detail,
+			      sizeof(detail)))
+		sim_fail(s, "(k)", "%s", detail);
 	uint64_t h = qr_core_hlc(nd->core)->last;
 	if (h < nd->hlc_seen)
 		sim_fail(s, "(f)",
@@ -626,9 +818,28 @@ static void client_retry(struct sim *s, struct client *cl)
 		 (uint64_t)cl->id + 1, cl->frame, cl->frame_len);
 }
 
-/* Issue one operation; `final` ones are the ALL reads of phase 3. */
+/* A node for a level ANY write that is not a replica of key_index's
+ * partition, if there is one: its own replica is always up to a replica,
+ * so only another node takes ANY's hint path (every replica DOWN). */
+static int any_coordinator(struct sim *s, const uint8_t *reps)
+{
+	if (s->n <= s->pl.rf)
+		return -1;
+	for (;;) {
+		int n = (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+		bool rep = false;
+		for (int i = 0; i < s->pl.rf; i++)
+			rep = rep || reps[i] == n;
+		if (!rep)
+			return n;
+	}
+}
+
+/* Issue one operation; `final` ones are the ALL reads of phase 3. coord:
+ * the coordinator, or -1 to draw one; session: always send the token. */
 static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
-			 uint8_t level, uint8_t rw, bool final)
+			 uint8_t level, uint8_t rw, bool final, int coord,
+			 bool session)
 {
 	uint8_t value[QR_VALUE_BYTES_MAX];
 	uint16_t vlen = 0;
@@ -639,9 +850,12 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 		qr_placement_partition(&s->pl, s->keys[key], s->key_len[key]);
 	const uint8_t *reps = qr_placement_replicas(&s->pl, part);
 	/* Smart clients mostly pick a replica; some go anywhere. */
-	int coord = qr_rng_chance_ppm(&s->rng, 800000) || final
-			    ? reps[qr_rng_below(&s->rng, s->pl.rf)]
-			    : (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+	if (coord < 0 && level == QR_LEVEL_ANY)
+		coord = any_coordinator(s, reps);
+	if (coord < 0)
+		coord = qr_rng_chance_ppm(&s->rng, 800000) || final
+				? reps[qr_rng_below(&s->rng, s->pl.rf)]
+				: (int)qr_rng_below(&s->rng, (uint64_t)s->n);
 	uint8_t rf = (uint8_t)s->pl.rf;
 	uint8_t count = level == QR_LEVEL_ONE	   ? 1
 			: level == QR_LEVEL_QUORUM ? (uint8_t)(rf / 2 + 1)
@@ -676,6 +890,9 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	 * what the session saw below quorum (R + W > N covers the rest). */
 	cl->weak = count < rf / 2 + 1;
 	cl->op = op;
+	cl->level = level;
+	cl->count = count;
+	cl->key = key;
 	uint64_t token = op == QR_OP_GET && !cl->weak ? cl->token_weak
 						       : cl->token;
 	/* Final reads carry the client's whole token: once the faults stop,
@@ -683,7 +900,8 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	 * they would end STALE and fail (e). */
 	if (final && cl->token)
 		m.min_version = cl->token;
-	else if (!final && token && qr_rng_chance_ppm(&s->rng, 500000)) {
+	else if (!final && token &&
+		 (session || qr_rng_chance_ppm(&s->rng, 500000))) {
 		m.min_version = token;
 		uint64_t r = qr_rng_below(&s->rng, 3);
 		if (op == QR_OP_GET)
@@ -726,6 +944,9 @@ static uint64_t value_id(const uint8_t *v, uint16_t len)
 	return (uint64_t)(client + 1) << 48 | seq;
 }
 
+static int lagging_replica(struct sim *s, const uint8_t *reps, uint64_t mask,
+			   uint64_t wrote_us);
+
 /* A CASPaxos op on CAS key k (one of s->ncas). */
 static void cas_issue(struct sim *s, struct client *cl, int k)
 {
@@ -749,6 +970,8 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	bool plain = qr_rng_chance_ppm(&s->rng, 150000);
 	if (plain)
 		op = QR_OP_GET;
+	if (op == QR_OP_DELETE_IF_VERSION)
+		s->cas_deleted[k] = true;
 	if (op == QR_OP_PUT_IF_ABSENT || op == QR_OP_PUT_IF_VERSION)
 		make_value(cl->id, seq, value, &vlen);
 	uint32_t part =
@@ -757,13 +980,34 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	int coord = qr_rng_chance_ppm(&s->rng, 800000)
 			    ? reps[qr_rng_below(&s->rng, s->pl.rf)]
 			    : (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+	/* Some plain reads are the session's own at ONE with its token,
+	 * through a replica that was not in its last CAS answer's quorum
+	 * or restarted since (issue 13 item 3: CAS keys read with tokens;
+	 * checked in cas_done). */
+	uint8_t level = QR_LEVEL_QUORUM;
+	uint64_t r2 = plain ? qr_rng_below(&s->rng, 10) : 9;
+	int lag = r2 < 5 && cl->token
+			  ? lagging_replica(s, reps, cl->cas_mask[k],
+					    cl->cas_us[k])
+			  : -1;
+	if (lag >= 0) {
+		level = QR_LEVEL_ONE;
+		coord = lag;
+	} else if (r2 < 7) {
+		level = QR_LEVEL_ALL;
+	}
+	cl->cas_token_read = lag >= 0;
+	cl->level = level;
+	cl->count = level == QR_LEVEL_ONE   ? 1
+		    : level == QR_LEVEL_ALL ? (uint8_t)s->pl.rf
+					    : (uint8_t)(s->pl.rf / 2 + 1);
+	cl->cas_token = lag >= 0 ? cl->token : 0;
 	struct qr_msg m = {
 		.type = QR_MSG_CLIENT_REQ,
 		.req_id = (uint64_t)cl->id << 48 | seq,
 		.op = op,
-		.level = plain && qr_rng_chance_ppm(&s->rng, 500000)
-				 ? QR_LEVEL_ALL
-				 : QR_LEVEL_QUORUM,
+		.level = level,
+		.min_version = cl->cas_token,
 		.deadline_us = 20000 + (uint32_t)qr_rng_below(&s->rng, 30000),
 		.key = (const uint8_t *)s->keys[key],
 		.key_len = s->key_len[key],
@@ -810,6 +1054,36 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	if (!cl->cas_plain)
 		lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status,
 			val, m->version);
+	int k = cl->cas_key;
+	bool seen_ok = status == 0 || status == QR_EPRECONDITION ||
+		       status == QR_ENOTFOUND;
+	/* (g) for CAS keys: a read with the session's token returns at
+	 * least every version of the key the session saw (answers of its
+	 * CAS ops, its reads), unless it finds nothing at all after a
+	 * delete (a tombstone may have been collected). */
+	struct qr_version mine = cl->cas_tok_seen[k];
+	if (cl->cas_plain && cl->cas_token_read &&
+	    (status == 0 || status == QR_ENOTFOUND) &&
+	    !qr_version_is_none(mine) && mine.hlc <= cl->cas_token &&
+	    qr_version_cmp(m->version, mine) < 0 &&
+	    !(qr_version_is_none(m->version) && s->cas_deleted[k]))
+		sim_fail(s, "(g)",
+			 "cas-%d: ONE read by c%u with token %" PRIu64
+			 " returned %" PRIu64 ".%u, older than the %" PRIu64
+			 ".%u its session saw",
+			 k, cl->id, cl->cas_token, m->version.hlc,
+			 m->version.node, mine.hlc, mine.node);
+	if (seen_ok) {
+		if (qr_version_cmp(m->version, mine) > 0)
+			cl->cas_tok_seen[k] = m->version;
+		/* CAS answers move the session token like any read */
+		if (m->version.hlc > cl->token)
+			cl->token = m->version.hlc;
+		if (!cl->cas_plain || cl->cas_token_read) {
+			cl->cas_mask[k] = m->replica_mask;
+			cl->cas_us[k] = s->now_us;
+		}
+	}
 	s->res->ops++;
 	s->res->cas_ops++;
 	if (status == 0 || status == QR_EPRECONDITION ||
@@ -834,6 +1108,52 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	cl->is_cas = false;
 }
 
+/* A replica of partition reps that is up and either missed the session's
+ * last write (not in mask) or restarted after it (it may have lost it):
+ * -1 if none. */
+static int lagging_replica(struct sim *s, const uint8_t *reps, uint64_t mask,
+			   uint64_t wrote_us)
+{
+	int start = (int)qr_rng_below(&s->rng, s->pl.rf);
+	for (int j = 0; j < s->pl.rf; j++) {
+		int r = reps[(start + j) % s->pl.rf];
+		if (s->nodes[r].up &&
+		    (!(mask >> r & 1) || s->nodes[r].restarted_us > wrote_us))
+			return r;
+	}
+	return -1;
+}
+
+/*
+ * A session reads one of its own keys back at ONE, with its token,
+ * through a replica that did not acknowledge its last write of the key or
+ * restarted since (issue 13 item 3): the closed timestamps and the
+ * durability of acknowledgements are what keep that read current
+ * (checker (g)). False if the session has no such key.
+ */
+static bool session_read(struct sim *s, struct client *cl)
+{
+	int keys[SIM_KEYS_MAX], coords[SIM_KEYS_MAX], n = 0;
+	for (int k = 0; k < s->nkeys; k++) {
+		if (!cl->wmask[k])
+			continue;
+		uint32_t part = qr_placement_partition(&s->pl, s->keys[k],
+						       s->key_len[k]);
+		int r = lagging_replica(s, qr_placement_replicas(&s->pl, part),
+					cl->wmask[k], cl->wrote_us[k]);
+		if (r >= 0) {
+			keys[n] = k;
+			coords[n++] = r;
+		}
+	}
+	if (!n || !cl->token)
+		return false;
+	int i = (int)qr_rng_below(&s->rng, (uint64_t)n);
+	client_issue(s, cl, keys[i], QR_OP_GET, QR_LEVEL_ONE, 1, false,
+		     coords[i], true);
+	return true;
+}
+
 static void client_next(struct sim *s, struct client *cl)
 {
 	if (cl->stopped || cl->busy)
@@ -842,13 +1162,15 @@ static void client_next(struct sim *s, struct client *cl)
 		cl->stopped = true;
 		return;
 	}
-	if (s->ncas && qr_rng_chance_ppm(&s->rng, 350000)) {
+	if (s->ncas && qr_rng_chance_ppm(&s->rng, s->cas_ppm)) {
 		int k = (int)qr_rng_below(&s->rng, (uint64_t)s->ncas);
 		if (!lin_full(&s->lin, k)) {
 			cas_issue(s, cl, k);
 			return;
 		}
 	}
+	if (qr_rng_chance_ppm(&s->rng, s->session_ppm) && session_read(s, cl))
+		return;
 	int key = (int)qr_rng_below(&s->rng, (uint64_t)s->nkeys);
 	uint64_t r = qr_rng_below(&s->rng, 100);
 	uint8_t op = r < 50 ? QR_OP_GET : r < 88 ? QR_OP_PUT : QR_OP_DELETE;
@@ -860,7 +1182,7 @@ static void client_next(struct sim *s, struct client *cl)
 	uint8_t rw = (uint8_t)(1 + qr_rng_below(&s->rng, s->pl.rf));
 	if (op != QR_OP_GET && qr_rng_chance_ppm(&s->rng, 30000))
 		level = QR_LEVEL_ANY;
-	client_issue(s, cl, key, op, level, rw, false);
+	client_issue(s, cl, key, op, level, rw, false, -1, false);
 }
 
 /* A plain operation ended: remember it (a duplicate may be in flight). */
@@ -918,6 +1240,10 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 		    qr_rng_chance_ppm(&s->rng, 20000)) {
 			vlog(s, "crash node %d right after it answered", cl->coord);
 			node_crash(s, &s->nodes[cl->coord]);
+		}
+		if (m.status == 0 && cl->op != QR_OP_GET) {
+			cl->wmask[cl->key] = m.replica_mask;
+			cl->wrote_us[cl->key] = s->now_us;
 		}
 		if (m.status == 0 || m.status == QR_ENOTFOUND) {
 			if (m.version.hlc > cl->token)
@@ -1143,6 +1469,9 @@ static void deliver_node(struct sim *s, struct event *e)
 	struct node *nd = &s->nodes[e->node];
 	if (!nd->up)
 		return;
+	if (e->len >= 24 + QR_AUTH_TRAILER_BYTES && e->data[8] != 0xff)
+		oracle_frame_in(s->orc, nd->id, e->data,
+				e->len - QR_AUTH_TRAILER_BYTES);
 	qr_core_on_frame(nd->core, e->arg2, e->data, e->len);
 	node_after(s, nd);
 }
@@ -1174,6 +1503,15 @@ static void handle(struct sim *s, struct event *e)
 		if (!nd->up || nd->incarnation != e->arg)
 			break; /* crashed meanwhile: that batch never landed */
 		nd->batch_inflight = false;
+		for (uint64_t i = nd->durable; i < e->arg2; i++) {
+			struct qr_wal_record rec = nd->log[i].r;
+			rec.key = nd->log[i].key;
+			rec.value = nd->log[i].value;
+			char detail[256];
+			if (!oracle_durable(s->orc, nd->id, &rec, detail,
+					    sizeof(detail)))
+				sim_fail(s, "(d) WAL", "%s", detail);
+		}
 		nd->durable = e->arg2;
 		dur_advance(nd);
 		qr_core_on_wal_durable(nd->core, e->arg2);
@@ -1189,7 +1527,7 @@ static void handle(struct sim *s, struct event *e)
 				break;
 			}
 			client_issue(s, cl, (int)e->arg2, QR_OP_GET,
-				     QR_LEVEL_ALL, 0, true);
+				     QR_LEVEL_ALL, 0, true, -1, false);
 		} else {
 			client_next(s, cl);
 		}
@@ -1215,6 +1553,14 @@ static void handle(struct sim *s, struct event *e)
 	case EV_FAULT:
 		fault_step(s);
 		break;
+	case EV_RESTART: {
+		struct node *nd = &s->nodes[e->node];
+		if (nd->up || nd->incarnation != e->arg)
+			break; /* the fault schedule restarted it already */
+		node_start(s, nd);
+		vlog(s, "restart node %u after its crash", nd->id);
+		break;
+	}
 	}
 }
 
@@ -1247,6 +1593,13 @@ static void setup(struct sim *s)
 	qr_rng_seed(&s->disk_rng, s->opt->seed ^ 0x6469736b66756c6cull);
 	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
 			       : 0;
+	/* A third of them are CAS storms: one key, most operations CAS, so
+	 * proposers duel, accepts land on minorities and retries after
+	 * UNAVAILABLE meet their own earlier rounds (issue 13 bug 4). */
+	bool storm = s->ncas && cas_draw / 16 % 3 == 0;
+	if (storm)
+		s->ncas = 1;
+	s->cas_ppm = storm ? 750000 : 350000;
 	for (int k = 0; k < s->ncas; k++)
 		s->key_len[s->nkeys + k] = (uint8_t)snprintf(
 			s->keys[s->nkeys + k], sizeof(s->keys[0]), "cas-%d",
@@ -1281,6 +1634,13 @@ static void setup(struct sim *s)
 	 * handed off again, never sent. */
 	if (s->ae_only)
 		s->hint_delay_us = UINT64_MAX;
+	/* Crashes right after an acknowledgement, with the WAL's tail not
+	 * durable (one in 100 to 500 such events), and sessions that read
+	 * their own keys back through a lagging replica (issue 13 item 3). */
+	s->ack_crash_ppm = 2000 + (uint32_t)qr_rng_below(g, 8000);
+	s->session_ppm = 150000 + (uint32_t)qr_rng_below(g, 250000);
+	s->orc = oracle_new(s->n, &s->pl, s->nkeys + s->ncas,
+			    (const char(*)[40])s->keys, s->key_len);
 	for (int i = 0; i < s->n; i++) {
 		struct node *nd = &s->nodes[i];
 		nd->sim = s;
@@ -1336,6 +1696,14 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 	}
 	if (res->ok && !s->ae_only && !check_finals_done(&s->check))
 		sim_fail(s, "(e)", "%s", s->check.detail);
+	/* (a) counts level ANY writes too when no hint was ever lost
+	 * (expired or without a slot): an ANY write answered on durable
+	 * hints is then on a replica. */
+	for (int i = 0; i < s->n; i++)
+		if (s->nodes[i].core)
+			s->hints_lost +=
+				qr_core_stats(s->nodes[i].core)->hints_lost;
+	s->check.any_kept = s->hints_lost == 0;
 	if (res->ok)
 		check_convergence(s);
 	/* (h) hints drained and hand-offs finished once faults stopped
@@ -1376,6 +1744,7 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 	}
 	check_fini(&s->check);
 	lin_fini(&s->lin);
+	oracle_free(s->orc);
 	qr_placement_fini(&s->pl);
 	free(s->heap);
 	free(s);

@@ -3,7 +3,9 @@
  * Deterministic simulator: 3-7 nodes running the real sans-IO core in one
  * process, a simulated network (delay, loss, duplication, reordering,
  * symmetric and one-way partitions), skewed and jumping clocks, a WAL model
- * whose unsynced tail is lost on crash, and clients with mixed workloads.
+ * whose unsynced tail is lost on crash (crashes right after an
+ * acknowledgement included), and clients with mixed workloads (sessions
+ * reading their own keys through lagging replicas, CAS storms).
  * Everything random comes from one seed: a seed replays bit for bit, which
  * the trace hash shows.
  */
@@ -20,6 +22,8 @@ struct sim_options {
 	int nodes; /* 0: drawn from the seed (3..7) */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
+	bool no_oracles; /* ignore (j), (k), (l) and (d) at the WAL: what the
+			  * end-to-end checkers alone catch */
 };
 
 struct sim_result {

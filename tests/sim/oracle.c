@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checkers (j) and (k): see oracle.h. A table version -> key (and, per
+ * node, its durable promise and hint records), the highest durable
+ * version of each key per node, and per key every version durable
+ * anywhere, sorted (a watermark check is a binary search per key: it
+ * runs at every heartbeat a node takes in).
+ */
+#include "sim/oracle.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "core/hlc.h"
+#include "core/wire.h"
+#include "quorate/err.h"
+
+#define OR_NODES  7
+#define OR_KEYS	  24
+#define PREP_RING 64 /* PREPAREs remembered per (acceptor, proposer) */
+
+struct vent {
+	uint64_t hlc;
+	uint16_t node;
+	bool used;
+	bool anywhere;	      /* in gver[key]: durable on some node */
+	int8_t key;	      /* -1: not a key's record (none seen yet) */
+	uint8_t promise_mask; /* nodes whose promise record of it is durable */
+	uint8_t hints[OR_NODES]; /* durable hint records of it, per node */
+	uint64_t prep_op; /* the round (op_id) that PREPAREd it; 0: none */
+	bool has_state;	  /* a durable PUT or TOMBSTONE record seen: */
+	uint64_t state;	  /* ... a hash of its value (or delete) */
+};
+
+struct vlist {
+	struct qr_version *v;
+	size_t len, cap;
+};
+
+/* A PREPARE or ACCEPT a node received, and the highest ballot it had
+ * promised for the key (by a PROMISE it sent) when it arrived. */
+struct prep {
+	uint64_t op_id;
+	uint8_t type;
+	int8_t key;
+	struct qr_version ballot;
+	struct qr_version promised;
+};
+
+struct oracle {
+	int nodes, nkeys;
+	const struct qr_placement *pl;
+	const char (*keys)[40];
+	const uint8_t *key_len;
+	uint8_t reps[OR_KEYS][QR_RF_MAX];
+	struct vent *tab;
+	size_t cap, len;
+	struct qr_version maxdur[OR_NODES][OR_KEYS];
+	uint64_t ceil_ms[OR_NODES];
+	struct vlist gver[OR_KEYS];
+	struct prep prep[OR_NODES][OR_NODES][PREP_RING];
+	unsigned prep_n[OR_NODES][OR_NODES];
+	uint64_t wm_checked[OR_NODES];
+	struct qr_version promised[OR_NODES][OR_KEYS]; /* PROMISEs sent */
+};
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static size_t vhash(struct qr_version v, size_t cap)
+{
+	uint64_t x = v.hlc * 0x9e3779b97f4a7c15ull ^ v.node;
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	return (size_t)x & (cap - 1);
+}
+
+static struct vent *vfind(const struct oracle *o, struct qr_version v)
+{
+	for (size_t i = vhash(v, o->cap);; i = (i + 1) & (o->cap - 1)) {
+		struct vent *e = &o->tab[i];
+		if (!e->used)
+			return NULL;
+		if (e->hlc == v.hlc && e->node == v.node)
+			return e;
+	}
+}
+
+static struct vent *vget(struct oracle *o, struct qr_version v)
+{
+	struct vent *e = vfind(o, v);
+	if (e)
+		return e;
+	if (2 * (o->len + 1) > o->cap) {
+		struct vent *old = o->tab;
+		size_t oldcap = o->cap;
+		o->cap *= 2;
+		o->tab = calloc(o->cap, sizeof(*o->tab));
+		QR_ASSERT(o->tab);
+		for (size_t i = 0; i < oldcap; i++) {
+			if (!old[i].used)
+				continue;
+			struct qr_version ov = {old[i].hlc, old[i].node};
+			size_t j = vhash(ov, o->cap);
+			while (o->tab[j].used)
+				j = (j + 1) & (o->cap - 1);
+			o->tab[j] = old[i];
+		}
+		free(old);
+	}
+	size_t i = vhash(v, o->cap);
+	while (o->tab[i].used)
+		i = (i + 1) & (o->cap - 1);
+	e = &o->tab[i];
+	memset(e, 0, sizeof(*e));
+	e->used = true;
+	e->hlc = v.hlc;
+	e->node = v.node;
+	e->key = -1;
+	o->len++;
+	return e;
+}
+
+struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
+			  const char (*keys)[40], const uint8_t *key_len)
+{
+	QR_ASSERT(nodes <= OR_NODES && nkeys <= OR_KEYS);
+	struct oracle *o = calloc(1, sizeof(*o));
+	QR_ASSERT(o);
+	o->nodes = nodes;
+	o->nkeys = nkeys;
+	o->pl = pl;
+	o->keys = keys;
+	o->key_len = key_len;
+	o->cap = 1024;
+	o->tab = calloc(o->cap, sizeof(*o->tab));
+	QR_ASSERT(o->tab);
+	for (int k = 0; k < nkeys; k++) {
+		uint32_t p = qr_placement_partition(pl, keys[k], key_len[k]);
+		memcpy(o->reps[k], qr_placement_replicas(pl, p), pl->rf);
+	}
+	return o;
+}
+
+void oracle_free(struct oracle *o)
+{
+	if (!o)
+		return;
+	for (int k = 0; k < o->nkeys; k++)
+		free(o->gver[k].v);
+	free(o->tab);
+	free(o);
+}
+
+static int key_of(const struct oracle *o, const struct qr_wal_record *rec)
+{
+	for (int k = 0; k < o->nkeys; k++)
+		if (rec->key_len == o->key_len[k] &&
+		    memcmp(rec->key, o->keys[k], rec->key_len) == 0)
+			return k;
+	return -1;
+}
+
+void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec)
+{
+	(void)node;
+	if (rec->type == QR_WAL_CLOCK)
+		return;
+	int k = key_of(o, rec);
+	if (k >= 0)
+		vget(o, rec->version)->key = (int8_t)k;
+}
+
+static uint64_t state_hash(const struct qr_wal_record *rec)
+{
+	uint64_t h =
+		rec->type == QR_WAL_TOMBSTONE ? 0x7b : 0xcbf29ce484222325ull;
+	const uint8_t *b = rec->value;
+	for (uint16_t i = 0;
+	     rec->type != QR_WAL_TOMBSTONE && i < rec->value_len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
+		    char *detail, size_t dlen)
+{
+	if (rec->type == QR_WAL_CLOCK) {
+		o->ceil_ms[node] =
+			QR_MAX(o->ceil_ms[node], QR_HLC_MS(rec->version.hlc));
+		return true;
+	}
+	int k = key_of(o, rec);
+	if (k < 0)
+		return true;
+	struct vent *e = vget(o, rec->version);
+	e->key = (int8_t)k;
+	if (rec->type == QR_WAL_PROMISE) {
+		e->promise_mask |= (uint8_t)(1u << node);
+		return true;
+	}
+	if (rec->type == QR_WAL_HINT) {
+		if (e->hints[node] < UINT8_MAX)
+			e->hints[node]++;
+		return true;
+	}
+	/* (d) at the WAL: a version names one state of one key. */
+	uint64_t h = state_hash(rec);
+	if (e->has_state && e->state != h) {
+		snprintf(detail, dlen,
+			 "version %" PRIu64 ".%u of key %d names two states "
+			 "(node %d logged another one)",
+			 rec->version.hlc, rec->version.node, k, node);
+		return false;
+	}
+	e->has_state = true;
+	e->state = h;
+	if (qr_version_cmp(rec->version, o->maxdur[node][k]) > 0)
+		o->maxdur[node][k] = rec->version;
+	if (!e->anywhere) {
+		e->anywhere = true;
+		struct vlist *l = &o->gver[k];
+		if (l->len == l->cap) {
+			l->cap = l->cap ? 2 * l->cap : 64;
+			l->v = realloc(l->v, l->cap * sizeof(*l->v));
+			QR_ASSERT(l->v);
+		}
+		/* Kept sorted: records become durable nearly in version
+		 * order, so the insertion moves few. */
+		size_t i = l->len++;
+		while (i > 0 && qr_version_cmp(l->v[i - 1], rec->version) > 0) {
+			l->v[i] = l->v[i - 1];
+			i--;
+		}
+		l->v[i] = rec->version;
+	}
+	return true;
+}
+
+/* Walks the messages of frame f: each at f + off, mlen bytes long. */
+#define FOR_EACH_MSG(f, len, off, mlen)                                        \
+	for (size_t off = 24, k_ = 0, mlen = 0;                                \
+	     (len) >= 24 && k_ < (f)[3] && off + 4 <= (len) &&                 \
+	     (mlen = rd16((f) + off + 2)) >= 4 && off + mlen <= (len);         \
+	     off += mlen, k_++)
+
+void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
+{
+	if (len < 24)
+		return;
+	uint16_t src = rd16(f + 8);
+	if (src >= o->nodes)
+		return;
+	FOR_EACH_MSG(f, len, off, mlen)
+	{
+		uint8_t type = f[off];
+		/* key_len and key: at 26, 27 in PREPARE; 28, 29 in ACCEPT */
+		size_t kl = type == QR_MSG_PREPARE  ? 26
+			    : type == QR_MSG_ACCEPT ? 28
+						    : 0;
+		if (!kl || mlen < kl + 1 || kl + 1 + f[off + kl] > mlen)
+			continue;
+		struct qr_wal_record key = {.key = f + off + kl + 1,
+					    .key_len = f[off + kl]};
+		int k = key_of(o, &key);
+		struct prep *p =
+			&o->prep[node][src][o->prep_n[node][src]++ % PREP_RING];
+		p->op_id = rd64(f + off + 4);
+		p->type = type;
+		p->key = (int8_t)k;
+		p->ballot.hlc = rd64(f + off + 16);
+		p->ballot.node = rd16(f + off + 24);
+		p->promised = k >= 0 ? o->promised[node][k] : QR_VERSION_NONE;
+	}
+}
+
+/* The PREPARE or ACCEPT (type) from src that a PROMISE or ACCEPTED of
+ * node answers; of copies (a duplicated frame), the one that arrived
+ * first: the vote saw the least promised then. */
+static const struct prep *prep_find(const struct oracle *o, int node, int src,
+				    uint8_t type, uint64_t op_id)
+{
+	unsigned n = o->prep_n[node][src];
+	const struct prep *found = NULL;
+	for (unsigned i = 0; i < PREP_RING && i < n; i++) {
+		const struct prep *p =
+			&o->prep[node][src][(n - 1 - i) % PREP_RING];
+		if (p->op_id == op_id && p->type == type)
+			found = p;
+	}
+	return found;
+}
+
+static const char *msg_name(uint8_t type)
+{
+	switch (type) {
+	case QR_MSG_REPLICATE_ACK:
+		return "REPLICATE_ACK";
+	case QR_MSG_READ_REPLY:
+		return "READ_REPLY";
+	case QR_MSG_PROMISE:
+		return "PROMISE";
+	case QR_MSG_ACCEPTED:
+		return "ACCEPTED";
+	}
+	return "?";
+}
+
+bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
+		      size_t len, char *detail, size_t dlen)
+{
+	FOR_EACH_MSG(f, len, off, mlen)
+	{
+		uint8_t type = f[off];
+		if (type == QR_MSG_HEARTBEAT && mlen >= 12 &&
+		    rd64(f + off + 4) > QR_HLC_MAKE(o->ceil_ms[node], 0)) {
+			/* (k) S4: no claim above the durable ceiling. */
+			snprintf(detail, dlen,
+				 "(k) node %d claimed %" PRIu64 " to node %d "
+				 "above its durable HLC ceiling %" PRIu64,
+				 node, rd64(f + off + 4), dst,
+				 QR_HLC_MAKE(o->ceil_ms[node], 0));
+			return false;
+		}
+		if (type == QR_MSG_PREPARE && mlen >= 26) {
+			/* (l) X1: each round has a ballot of its own. */
+			struct qr_version b = {rd64(f + off + 16),
+					       rd16(f + off + 24)};
+			uint64_t op_id = rd64(f + off + 4);
+			struct vent *e = vget(o, b);
+			if (e->prep_op && e->prep_op != op_id) {
+				snprintf(detail, dlen,
+					 "(l) node %d started two CAS rounds "
+					 "with ballot %" PRIu64 ".%u",
+					 node, b.hlc, b.node);
+				return false;
+			}
+			e->prep_op = op_id;
+			continue;
+		}
+		if ((type != QR_MSG_REPLICATE_ACK && type != QR_MSG_ACCEPTED &&
+		     type != QR_MSG_READ_REPLY && type != QR_MSG_PROMISE) ||
+		    mlen < 28)
+			continue;
+		int16_t status = (int16_t)rd16(f + off + 26);
+		struct qr_version v = {rd64(f + off + 16), rd16(f + off + 24)};
+		if ((type == QR_MSG_PROMISE &&
+		     (status == 0 || status == QR_ENOTFOUND)) ||
+		    (type == QR_MSG_ACCEPTED && status == 0)) {
+			/* (l) the acceptor rules: a ballot is granted only
+			 * at or above every ballot promised for the key
+			 * before its PREPARE or ACCEPT arrived. */
+			const struct prep *p = prep_find(
+				o, node, dst,
+				type == QR_MSG_PROMISE ? QR_MSG_PREPARE
+						       : QR_MSG_ACCEPT,
+				rd64(f + off + 4));
+			if (p && p->key >= 0 &&
+			    qr_version_cmp(p->ballot, p->promised) < 0) {
+				snprintf(detail, dlen,
+					 "(l) node %d granted %s of ballot "
+					 "%" PRIu64 ".%u of key %d to node %d "
+					 "below its promise %" PRIu64 ".%u",
+					 node, msg_name(type), p->ballot.hlc,
+					 p->ballot.node, p->key, dst,
+					 p->promised.hlc, p->promised.node);
+				return false;
+			}
+			if (p && p->key >= 0 && type == QR_MSG_PROMISE &&
+			    qr_version_cmp(p->ballot,
+					   o->promised[node][p->key]) > 0)
+				o->promised[node][p->key] = p->ballot;
+		}
+		if (type == QR_MSG_PROMISE &&
+		    (status == 0 || status == QR_ENOTFOUND)) {
+			/* Y1: the promise record and a ceiling above the
+			 * ballot are durable before the PROMISE leaves. */
+			const struct prep *p =
+				prep_find(o, node, dst, QR_MSG_PREPARE,
+					  rd64(f + off + 4));
+			const struct vent *b = p ? vfind(o, p->ballot) : NULL;
+			if (p &&
+			    (!b || !(b->promise_mask & (1u << node)) ||
+			     o->ceil_ms[node] <= QR_HLC_MS(p->ballot.hlc))) {
+				snprintf(detail, dlen,
+					 "(j) node %d sent PROMISE of ballot "
+					 "%" PRIu64 ".%u to node %d before "
+					 "its %s was durable",
+					 node, p->ballot.hlc, p->ballot.node,
+					 dst,
+					 !b || !(b->promise_mask & (1u << node))
+						 ? "promise record"
+						 : "HLC ceiling");
+				return false;
+			}
+		}
+		if (status != 0)
+			continue;
+		/* R1: "I hold v" only once v's record is durable here. */
+		const struct vent *e = vfind(o, v);
+		int k = e ? e->key : -1;
+		if (k < 0 || qr_version_cmp(o->maxdur[node][k], v) < 0) {
+			snprintf(
+				detail, dlen,
+				"(j) node %d sent %s of key %d version %" PRIu64
+				".%u to node %d before its WAL record was "
+				"durable",
+				node, msg_name(type), k, v.hlc, v.node, dst);
+			return false;
+		}
+	}
+	return true;
+}
+
+int oracle_holders(const struct oracle *o, int key, struct qr_version v)
+{
+	int n = 0;
+	for (int i = 0; i < o->pl->rf; i++)
+		if (qr_version_cmp(o->maxdur[o->reps[key][i]][key], v) >= 0)
+			n++;
+	return n;
+}
+
+int oracle_hints(const struct oracle *o, int node, struct qr_version v)
+{
+	const struct vent *e = vfind(o, v);
+	return e ? e->hints[node] : 0;
+}
+
+bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
+		      size_t dlen)
+{
+	if (wm == o->wm_checked[node])
+		return true;
+	o->wm_checked[node] = wm;
+	for (int k = 0; k < o->nkeys; k++) {
+		bool replica = false;
+		for (int i = 0; i < o->pl->rf; i++)
+			replica = replica || o->reps[k][i] == node;
+		if (!replica)
+			continue;
+		/* The highest version stamped below wm: the last one with
+		 * hlc < wm of the sorted list (binary search). */
+		const struct vlist *l = &o->gver[k];
+		size_t lo = 0, hi = l->len;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (l->v[mid].hlc < wm)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		struct qr_version best = lo ? l->v[lo - 1] : QR_VERSION_NONE;
+		if (qr_version_cmp(o->maxdur[node][k], best) < 0) {
+			snprintf(detail, dlen,
+				 "node %d's watermark %" PRIu64 " passes "
+				 "version %" PRIu64 ".%u of key %d, durable "
+				 "elsewhere, while it durably holds %" PRIu64
+				 ".%u",
+				 node, wm, best.hlc, best.node, k,
+				 o->maxdur[node][k].hlc,
+				 o->maxdur[node][k].node);
+			return false;
+		}
+	}
+	return true;
+}

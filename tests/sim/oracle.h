@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Oracles over the simulator's WAL model: the durability rules of
+ * docs/protocol.md checked where they are stated, at the moment a node
+ * says something, not only through what a client later reads (issue 13
+ * item 4: one-line mutations of durability waits and closed-timestamp
+ * bounds went through 4,500 seeds of the end-to-end checkers).
+ *
+ *  (j) durable before visible. Every REPLICATE_ACK, ACCEPTED and
+ *      READ_REPLY with an entry that a node sends to a peer names a
+ *      version of the key that the node's WAL holds durably; a granted
+ *      PROMISE also has its promise record and an HLC ceiling above the
+ *      ballot durable (Y1). A write answered OK at W has W replicas that
+ *      durably hold its version or a newer one; a read of R >= quorum
+ *      answered with a version has a quorum that durably holds it (the
+ *      blocking read repair, D3); a CAS answer's version is durable on a
+ *      quorum; level ANY is answered once a replica or the coordinator's
+ *      hints for every replica hold it durably.
+ *  (l) the acceptor rules (CASPaxos): a PROMISE or ACCEPTED a node sends
+ *      grants a ballot at or above every ballot it had promised for the
+ *      key (by a PROMISE sent: promises survive restarts) when the
+ *      PREPARE or ACCEPT arrived; a proposer starts each round with a
+ *      ballot of its own (X1: PREPAREs of two rounds never share one).
+ *  (d) also at the WAL: a version names one state of one key, on every
+ *      node that logs it.
+ *  (k) closed timestamps are true. Whenever a node's watermark grows, it
+ *      durably holds, for every key it replicates, every version of that
+ *      key stamped below the watermark that is durable anywhere
+ *      (docs/protocol.md, "Closed timestamps": every write stamped below
+ *      it is durable here), and no node claims, in a HEARTBEAT, more
+ *      than its durable HLC ceiling (S4: its next incarnation stamps
+ *      above that ceiling only).
+ *
+ * "Durable" is the WAL model's: records [0, durable) of a node's log,
+ * which survive its crashes. Versions are unique per key (a stamp is one
+ * write or one CAS round), so a version names its key.
+ */
+#ifndef QR_SIM_ORACLE_H
+#define QR_SIM_ORACLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/env.h"
+#include "core/placement.h"
+#include "core/version.h"
+
+struct oracle;
+
+/* keys[i] (key_len[i] bytes), i < nkeys, are every key the run uses. */
+struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
+			  const char (*keys)[40], const uint8_t *key_len);
+void oracle_free(struct oracle *o);
+
+/* node appended rec to its WAL (not durable yet). */
+void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec);
+/* rec of node's WAL is durable now (before the core hears of it): false
+ * (and detail) if its version already named another state ((d)). */
+bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
+		    char *detail, size_t dlen);
+/* A frame from a peer is delivered to node (PREPAREs are noted). */
+void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len);
+/* node sends frame f (its authentication trailer stripped) to peer dst:
+ * false (and detail, which starts with the checker's name) if it breaks
+ * (j) or (l). */
+bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
+		      size_t len, char *detail, size_t dlen);
+/* Replicas of key (an index into keys[]) that durably hold v or newer. */
+int oracle_holders(const struct oracle *o, int key, struct qr_version v);
+/* Durable hint records of node for version v. */
+int oracle_hints(const struct oracle *o, int node, struct qr_version v);
+/* (k): node's watermark is wm now: false (and detail) if it is not true. */
+bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
+		      size_t dlen);
+
+#endif
