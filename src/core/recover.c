@@ -69,6 +69,45 @@ static void recover_lsn(struct qr_core *c, uint64_t lsn)
 	QR_ASSERT(c->durable_lsn < c->next_lsn); /* V2 */
 }
 
+/* A QR_WAL_CLOCK record: the ceiling, the closed floor, the promise floor. */
+static void recover_clock(struct qr_core *c, const struct qr_wal_record *rec)
+{
+	/* Every version stamped before the crash is below this. */
+	c->ceiling_ms = QR_MAX(c->ceiling_ms, QR_HLC_MS(rec->version.hlc));
+	if (rec->value_len == 8) {
+		const uint8_t *b = rec->value;
+		uint64_t f = 0;
+		for (int i = 7; i >= 0; i--)
+			f = f << 8 | b[i];
+		c->floor_recovered = QR_MAX(c->floor_recovered, f);
+	}
+	qr_hlc_raise(&c->hlc, rec->version.hlc);
+	/* Every ballot promised before the crash is below it (the ceiling
+	 * was durable before the PROMISE went out): a floor for promises
+	 * whose records a snapshot dropped. */
+	qr_paxos_raise_floor(&c->paxos, rec->version);
+}
+
+/* A QR_WAL_HINT record: the hint again, in memory. */
+static void recover_hint(struct qr_core *c, const struct qr_wal_record *rec)
+{
+	uint16_t target = rec->aux & ~QR_WAL_AUX_TOMBSTONE;
+	struct qr_store_write w = {
+		.partition = rec->partition,
+		.version = rec->version,
+		.tombstone = (rec->aux & QR_WAL_AUX_TOMBSTONE) != 0,
+		.key = rec->key,
+		.key_len = rec->key_len,
+		.value = rec->value,
+		.value_len = rec->value_len,
+	};
+	/* Replayed even if delivered before the crash (harmless). If the
+	 * slots are full, the restart's hand-off covers it. */
+	if (target < c->nodes && rec->key_len &&
+	    rec->partition < c->pl->partitions)
+		(void)qc_hint_add(c, target, &w, false, false, 0, 0);
+}
+
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 {
 	c->recover_msg[0] = 0;
@@ -86,21 +125,7 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 			return brc;
 	}
 	if (rec->type == QR_WAL_CLOCK) {
-		/* Every version stamped before the crash is below this. */
-		c->ceiling_ms =
-			QR_MAX(c->ceiling_ms, QR_HLC_MS(rec->version.hlc));
-		if (rec->value_len == 8) {
-			const uint8_t *b = rec->value;
-			uint64_t f = 0;
-			for (int i = 7; i >= 0; i--)
-				f = f << 8 | b[i];
-			c->floor_recovered = QR_MAX(c->floor_recovered, f);
-		}
-		qr_hlc_raise(&c->hlc, rec->version.hlc);
-		/* Every ballot promised before the crash is below it (the
-		 * ceiling was durable before the PROMISE went out): a floor
-		 * for promises whose records a snapshot dropped. */
-		qr_paxos_raise_floor(&c->paxos, rec->version);
+		recover_clock(c, rec);
 		recover_lsn(c, rec->lsn);
 		return 0;
 	}
@@ -112,21 +137,7 @@ int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)
 		return 0;
 	}
 	if (rec->type == QR_WAL_HINT) {
-		uint16_t target = rec->aux & ~QR_WAL_AUX_TOMBSTONE;
-		struct qr_store_write w = {
-			.partition = rec->partition,
-			.version = rec->version,
-			.tombstone = (rec->aux & QR_WAL_AUX_TOMBSTONE) != 0,
-			.key = rec->key,
-			.key_len = rec->key_len,
-			.value = rec->value,
-			.value_len = rec->value_len,
-		};
-		/* Replayed even if delivered before the crash (harmless). If
-		 * the slots are full, the restart's hand-off covers it. */
-		if (target < c->nodes && rec->key_len &&
-		    rec->partition < c->pl->partitions)
-			(void)qc_hint_add(c, target, &w, false, false, 0, 0);
+		recover_hint(c, rec);
 		recover_lsn(c, rec->lsn);
 		return 0;
 	}
