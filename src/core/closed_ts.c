@@ -48,33 +48,11 @@ void qc_watermark_update(struct qr_core *c)
 	c->stats.watermark = wm;
 }
 
-/*
- * Once per heartbeat period: the closed timestamp for each node, and the
- * replication-lag view (like pg_stat_replication): per peer, writes sent
- * and not acknowledged, the oldest one's age, and the hints kept for it.
- * A scan of the busy request and hint slots (their bitmaps skip the free
- * ones), so the write path keeps no extra counters.
- */
-void qc_closed_scan(struct qr_core *c)
+/* The request table's part of the closed timestamps (S1): each replica's
+ * claim stays at or below every write and CAS ballot of ours it has not
+ * acknowledged; and the lag view's unacked counts and oldest ages. */
+static void scan_requests(struct qr_core *c, uint64_t *ct, uint64_t *oldest)
 {
-	uint64_t now = qc_now_us(c);
-	uint64_t hlc = qr_hlc_now(&c->hlc);
-	/* S4: no claim above the durable HLC ceiling, which recovery
-	 * raises our HLC to: every write we stamp after a restart is above
-	 * every claim we made before it. Peers keep our highest claim across
-	 * our restarts (S2); our HLC, pushed by a peer's clock ahead of ours,
-	 * can be far above the ceiling of the versions we stamped (bug 3 of
-	 * issue 13). The ceiling is renewed here like for a write, half a
-	 * lease early, so claims lag only while a record is in flight. */
-	qc_ceiling_renew(c, QR_HLC_MS(hlc));
-	uint64_t cap = QR_BUG(CLAIM_ABOVE_CEILING)
-			       ? hlc
-			       : QR_MIN(hlc, QR_HLC_MAKE(c->ceiling_ms, 0));
-	uint64_t ct[QR_NODES_MAX];
-	uint64_t oldest[QR_NODES_MAX] = {0};
-	for (uint16_t n = 0; n < c->nodes; n++)
-		ct[n] = cap;
-	memset(c->stats.repl_unacked, 0, sizeof(c->stats.repl_unacked));
 	for (uint32_t k = 0; k < c->cfg.requests_max; k++) {
 		uint64_t word = c->req_busy[k / 64] >> (k % 64);
 		if (!word) {
@@ -122,6 +100,11 @@ void qc_closed_scan(struct qr_core *c)
 				oldest[n] = q->sent_us;
 		}
 	}
+}
+
+/* The hints' part: a target's claim stays below every hint kept for it. */
+static void scan_hints(struct qr_core *c, uint64_t *ct)
+{
 	for (uint32_t k = 0; k < c->cfg.hints_max; k++) {
 		uint64_t word = c->hint_busy[k / 64] >> (k % 64);
 		if (!word) {
@@ -133,6 +116,37 @@ void qc_closed_scan(struct qr_core *c)
 		if (!QR_BUG(CLAIM_SKIPS_HINTS))
 			ct[h->target] = QR_MIN(ct[h->target], h->version.hlc);
 	}
+}
+
+/*
+ * Once per heartbeat period: the closed timestamp for each node, and the
+ * replication-lag view (like pg_stat_replication): per peer, writes sent
+ * and not acknowledged, the oldest one's age, and the hints kept for it.
+ * A scan of the busy request and hint slots (their bitmaps skip the free
+ * ones), so the write path keeps no extra counters.
+ */
+void qc_closed_scan(struct qr_core *c)
+{
+	uint64_t now = qc_now_us(c);
+	uint64_t hlc = qr_hlc_now(&c->hlc);
+	/* S4: no claim above the durable HLC ceiling, which recovery
+	 * raises our HLC to: every write we stamp after a restart is above
+	 * every claim we made before it. Peers keep our highest claim across
+	 * our restarts (S2); our HLC, pushed by a peer's clock ahead of ours,
+	 * can be far above the ceiling of the versions we stamped (bug 3 of
+	 * issue 13). The ceiling is renewed here like for a write, half a
+	 * lease early, so claims lag only while a record is in flight. */
+	qc_ceiling_renew(c, QR_HLC_MS(hlc));
+	uint64_t cap = QR_BUG(CLAIM_ABOVE_CEILING)
+			       ? hlc
+			       : QR_MIN(hlc, QR_HLC_MAKE(c->ceiling_ms, 0));
+	uint64_t ct[QR_NODES_MAX];
+	uint64_t oldest[QR_NODES_MAX] = {0};
+	for (uint16_t n = 0; n < c->nodes; n++)
+		ct[n] = cap;
+	memset(c->stats.repl_unacked, 0, sizeof(c->stats.repl_unacked));
+	scan_requests(c, ct, oldest);
+	scan_hints(c, ct);
 	for (uint16_t n = 0; n < c->nodes; n++) {
 		if (c->orphan_active && !QR_BUG(CLAIM_SKIPS_ORPHAN_FLOOR))
 			ct[n] = QR_MIN(ct[n], c->orphan_from);
