@@ -133,8 +133,50 @@ static bool store_bytes_over(const struct qr_core *c,
 		return false;
 	uint64_t old = cur ? (uint64_t)cur->key_len + cur->value_len : 0;
 	uint64_t new = (uint64_t)w->key_len + w->value_len;
-	return new > old &&
-	       qr_store_bytes(c->store) + (new - old) > c->cfg.store_bytes_max;
+	return new > old &&qr_store_bytes(c->store) + (new - old) >
+	       c->cfg.store_bytes_max;
+}
+
+/* R2: log w, then apply it (cur: the entry after). false if the WAL
+ * refused it or the store could not take it: nothing is acknowledged. */
+static bool log_then_apply(struct qr_core *c, const struct qr_store_write *w,
+			   uint8_t ack_type, bool had,
+			   struct qr_store_view *cur)
+{
+	struct qr_wal_record rec = {
+		.lsn = c->next_lsn,
+		.type = w->tombstone ? QR_WAL_TOMBSTONE : QR_WAL_PUT,
+		.partition = w->partition,
+		.version = w->version,
+		.key = w->key,
+		.key_len = w->key_len,
+		.value = w->value,
+		.value_len = w->value_len,
+	};
+	int wrc = c->env.wal_append(c->env.ctx, &rec);
+	if (wrc != 0) {
+		qc_wal_refused(c, wrc);
+		return false;
+	}
+	struct qr_store_write sw = *w;
+	sw.lsn = c->next_lsn++;
+	c->stats.wal_appends++;
+	/* Not an ACCEPT: mark it if it goes below a CASPaxos promise
+	 * (paxos.h, "unsure states"; the table is read only when
+	 * w->version is below the highest promise). */
+	if (ack_type != QR_MSG_ACCEPTED)
+		qr_paxos_install_key(&c->paxos, w->key, w->key_len, w->version);
+	int rc = qr_store_apply(c->store, &sw, cur);
+	if (rc < 0) {
+		/* Logged but not applied (table full): recovery
+		 * would apply it; refuse the ack instead of lying. */
+		qc_drop(c, QR_DROP_WAL);
+		return false;
+	}
+	c->stats.replicate_applied++;
+	if (!had)
+		qc_ae_gc_inserted(c, w);
+	return true;
 }
 
 /*
@@ -149,8 +191,9 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 	bool had = qr_store_get(c->store, w->key, w->key_len, &cur) == 0;
 	if (had)
 		cmp = qr_version_cmp(w->version, cur.version);
-	if (cmp > 0 && (store_bytes_over(c, w, had ? &cur : NULL) ||
-			(!had && qr_store_count(c->store) >= c->cfg.keys_max))) {
+	if (cmp > 0 &&
+	    (store_bytes_over(c, w, had ? &cur : NULL) ||
+	     (!had && qr_store_count(c->store) >= c->cfg.keys_max))) {
 		/* Store full: refused BEFORE the WAL append, so nothing is
 		 * logged that recovery could not apply (issue 12: a node
 		 * whose WAL held more keys than its store could not restart).
@@ -175,40 +218,8 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		       c->wal_err);
 		return;
 	} else if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
-		struct qr_wal_record rec = {
-			.lsn = c->next_lsn,
-			.type = w->tombstone ? QR_WAL_TOMBSTONE : QR_WAL_PUT,
-			.partition = w->partition,
-			.version = w->version,
-			.key = w->key,
-			.key_len = w->key_len,
-			.value = w->value,
-			.value_len = w->value_len,
-		};
-		int wrc = c->env.wal_append(c->env.ctx, &rec);
-		if (wrc != 0) {
-			qc_wal_refused(c, wrc);
+		if (!log_then_apply(c, w, ack_type, had, &cur))
 			return;
-		}
-		struct qr_store_write sw = *w;
-		sw.lsn = c->next_lsn++;
-		c->stats.wal_appends++;
-		/* Not an ACCEPT: mark it if it goes below a CASPaxos promise
-		 * (paxos.h, "unsure states"; the table is read only when
-		 * w->version is below the highest promise). */
-		if (ack_type != QR_MSG_ACCEPTED)
-			qr_paxos_install_key(&c->paxos, w->key, w->key_len,
-					     w->version);
-		int rc = qr_store_apply(c->store, &sw, &cur);
-		if (rc < 0) {
-			/* Logged but not applied (table full): recovery
-			 * would apply it; refuse the ack instead of lying. */
-			qc_drop(c, QR_DROP_WAL);
-			return;
-		}
-		c->stats.replicate_applied++;
-		if (!had)
-			qc_ae_gc_inserted(c, w);
 	} else if (cmp == 0) {
 		c->stats.replicate_same++;
 	} else {
