@@ -81,6 +81,9 @@ struct qr_client_options {
 				* frames go unsigned (auth = none clusters) */
 	uint16_t client_id;    /* which line of it; 0: $QUORATE_CLIENT_ID,
 				* else the first */
+	uint32_t max_inflight; /* asynchronous requests in flight at once;
+				* 0: 256 (qr_client_submit) */
+	bool batch;	       /* submit() queues, poll()/flush() send */
 };
 
 /* deadline 1000 ms, 3 retries, FIRST, write_failover on, session on. */
@@ -194,6 +197,70 @@ int qr_client_del_if_version(struct qr_client *c, const void *key,
 			     size_t key_len, uint64_t hlc, uint16_t node,
 			     const struct qr_req_opts *o,
 			     struct qr_result *out);
+
+/*
+ * Asynchronous, pipelined requests (docs/client.md, "Asynchronous API").
+ * Many requests may be in flight on one handle (up to
+ * qr_client_options.max_inflight); each keeps the retry and deadline rules
+ * of the synchronous calls above, which are thin wrappers over these.
+ * Nothing is allocated per request: the handle's request table is sized at
+ * open. Still one thread per handle.
+ *
+ *   submit: validate and send at once (or queue the datagram into this
+ *           turn's batch, see qr_client_flush); the key, value and options
+ *           are copied, so the caller's buffers may be reused on return.
+ *   poll:   read replies, resend what is due, expire what passed its
+ *           deadline, and hand back up to max completions; waits up to
+ *           timeout_ms (0: never blocks; -1: until one completes or nothing
+ *           is in flight) for the first one.
+ *   fd / timeout_ms: to run the handle from the caller's own event loop
+ *           (epoll): poll(c, ..., 0) when the fd is readable or when
+ *           qr_client_timeout_ms() has passed.
+ */
+enum qr_op {
+	QR_OP_PUT = 1,
+	QR_OP_GET = 2,
+	QR_OP_DEL = 3,
+	QR_OP_GET_LINEARIZABLE = 4,
+	QR_OP_PUT_IF_ABSENT = 5,
+	QR_OP_PUT_IF_VERSION = 6,
+	QR_OP_DEL_IF_VERSION = 7,
+};
+
+struct qr_request {
+	enum qr_op op;
+	const void *key;
+	size_t key_len;
+	const void *value; /* PUT / PUT_IF_*: copied at submit */
+	size_t value_len;
+	uint64_t if_hlc; /* *_IF_VERSION: the expected version */
+	uint16_t if_node;
+	const struct qr_req_opts *opts; /* NULL: defaults; copied at submit */
+	void *user;			/* handed back in the completion */
+};
+
+struct qr_completion {
+	void *user;		 /* qr_request.user */
+	enum qr_op op;
+	struct qr_result result; /* result.status: 0 or enum qr_err */
+};
+
+/* 0, or QR_EBUSY (max_inflight requests in flight: poll first),
+ * QR_EINVAL / QR_ETOOLARGE (nothing sent; no completion will come). */
+int qr_client_submit(struct qr_client *c, const struct qr_request *rq);
+/* Send every datagram queued by submit() (submit sends at once unless
+ * qr_client_options.batch is on; then poll() and flush() send them, packed
+ * several requests per datagram per destination). 0 or QR_EIO. */
+int qr_client_flush(struct qr_client *c);
+/* Completions written to out[0..n): n >= 0, or QR_EIO / QR_EINVAL. */
+int qr_client_poll(struct qr_client *c, struct qr_completion *out,
+		   unsigned max, int timeout_ms);
+/* Requests submitted and not yet completed. */
+unsigned qr_client_inflight(const struct qr_client *c);
+/* The handle's socket (readable: a reply may be waiting). */
+int qr_client_fd(const struct qr_client *c);
+/* Milliseconds until the next resend or deadline (-1: nothing in flight). */
+int qr_client_timeout_ms(const struct qr_client *c);
 
 /* The session token (highest HLC seen), e.g. to hand to another process;
  * set: raise it (it never goes back). */
