@@ -140,8 +140,7 @@ struct qr_client *qr_client_open(const char *cluster_file,
 				c->opt.client_id, &c->auth, err, err_len))
 		goto fail;
 	const struct qr_cluster *cl = &c->cluster;
-	if (qr_placement_init(&c->pl, cl->partitions, cl->nodes, cl->rf,
-			      cl->shards)) {
+	if (qr_placement_init_cluster(&c->pl, cl)) {
 		set_err(err, err_len, "%s: %s", cluster_file,
 			"cannot build the placement table");
 		goto fail;
