@@ -66,8 +66,11 @@ static const char usage_text[] =
 	"\n                            $QUORATE_CLIENT_ID picks its line)\n"
 	"  -C, --consistency LEVEL   one | quorum | all | r=N (get) | w=N "
 	"(put, del)\n"
-	"                            | any (put, del: a hint counts); "
-	"default quorum\n"
+	"                            | any (put, del: a hint counts)\n"
+	"                            | local_one | local_quorum | "
+	"each_quorum (zones:\n"
+	"                            local = $QUORATE_ZONE's); default "
+	"quorum\n"
 	"  -d, --deadline-ms N       deadline of the request (default 1000)\n"
 	"  -r, --retries N           resends within the deadline (default 3)\n"
 	"  -m, --min-version V       session token: an HLC, or HLC.NODE as "
@@ -202,6 +205,12 @@ static int parse_consistency(struct cli *cl, const char *s)
 		cl->ro.consistency = QR_CONSISTENCY_QUORUM;
 	else if (!strcmp(s, "all"))
 		cl->ro.consistency = QR_CONSISTENCY_ALL;
+	else if (!strcmp(s, "local_one"))
+		cl->ro.consistency = QR_CONSISTENCY_LOCAL_ONE;
+	else if (!strcmp(s, "local_quorum"))
+		cl->ro.consistency = QR_CONSISTENCY_LOCAL_QUORUM;
+	else if (!strcmp(s, "each_quorum"))
+		cl->ro.consistency = QR_CONSISTENCY_EACH_QUORUM;
 	else if (!strcmp(s, "any")) {
 		cl->ro.consistency = QR_CONSISTENCY_ANY;
 		cl->consistency_rw = 'w'; /* writes only */
@@ -705,7 +714,9 @@ static int opt_request(struct cli *cl, int opt, const char *arg)
 		if (parse_consistency(cl, arg))
 			return fail(EXIT_USAGE, QR_EINVAL, NULL,
 				    "--consistency '%s': expected one, "
-				    "quorum, all, any, r=N or w=N (N 1..7)",
+				    "quorum, all, any, local_one, "
+				    "local_quorum, each_quorum, r=N or w=N "
+				    "(N 1..7)",
 				    arg);
 		return OPT_NEXT;
 	case 'm':
