@@ -9,7 +9,8 @@
  *
  * Usage: quorate-load --cluster FILE [--threads T] [--seconds D | --ops N]
  *        [--keys K] [--value-bytes B] [--mix get,put,del percentages]
- *        [--consistency one|quorum|all]
+ *        [--consistency one|quorum|all|local_one|local_quorum|each_quorum]
+ * (zoned levels: the client's zone is $QUORATE_ZONE)
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -95,7 +96,8 @@ static int usage(void)
 		"usage: quorate-load --cluster FILE [--threads T] "
 		"[--seconds D | --ops N] [--keys K]\n"
 		"                    [--value-bytes B] [--mix GET,PUT,DEL] "
-		"[--consistency one|quorum|all]\n");
+		"[--consistency one|quorum|all|local_one|local_quorum|"
+		"each_quorum]\n");
 	return 1;
 }
 
@@ -132,6 +134,12 @@ int main(int argc, char **argv)
 				level = QR_CONSISTENCY_QUORUM;
 			else if (!strcmp(v, "all"))
 				level = QR_CONSISTENCY_ALL;
+			else if (!strcmp(v, "local_one"))
+				level = QR_CONSISTENCY_LOCAL_ONE;
+			else if (!strcmp(v, "local_quorum"))
+				level = QR_CONSISTENCY_LOCAL_QUORUM;
+			else if (!strcmp(v, "each_quorum"))
+				level = QR_CONSISTENCY_EACH_QUORUM;
 			else
 				return usage();
 		} else
@@ -189,9 +197,12 @@ int main(int argc, char **argv)
 	       "values, mix get/put/del %d/%d/%d, consistency %s\n",
 	       threads, keys, value_bytes, mix_get, mix_put,
 	       100 - mix_get - mix_put,
-	       level == QR_CONSISTENCY_ONE   ? "ONE"
-	       : level == QR_CONSISTENCY_ALL ? "ALL"
-					     : "QUORUM");
+	       level == QR_CONSISTENCY_ONE		? "ONE"
+	       : level == QR_CONSISTENCY_ALL		? "ALL"
+	       : level == QR_CONSISTENCY_LOCAL_ONE	? "LOCAL_ONE"
+	       : level == QR_CONSISTENCY_LOCAL_QUORUM ? "LOCAL_QUORUM"
+	       : level == QR_CONSISTENCY_EACH_QUORUM	? "EACH_QUORUM"
+						: "QUORUM");
 	printf("  %" PRIu64 " ops in %.2f s: %.0f ops/s, %" PRIu64
 	       " ok (NOT_FOUND counts as ok)\n",
 	       ops, el, (double)ops / el, ok);

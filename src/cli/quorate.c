@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/json_view.h"
+#include "cli/ring.h"
 #include "common/clock.h"
 #include "common/cluster.h"
 #include "common/compiler.h"
@@ -58,6 +59,8 @@ static const char usage_text[] =
 	"       quorate [--cluster FILE] stat [replication] [--node ID] "
 	"[--json]\n"
 	"       quorate [--cluster FILE] repair [--node ID] [--json]\n"
+	"       quorate [--cluster FILE] ring [KEY] [--json]   (who owns "
+	"what)\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
@@ -840,6 +843,18 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	}
 }
 
+static int do_ring(struct cli *cl, int argc, char **argv)
+{
+	char err[512];
+	if (argc > 1)
+		return fail(EXIT_USAGE, QR_EINVAL, "ring",
+			    "ring takes [KEY], got %d arguments", argc);
+	if (qr_cli_ring(cl->cluster, argc ? argv[0] : NULL, json_mode, err,
+			sizeof(err)))
+		return fail(EXIT_CONFIG, QR_ECONFIG, "ring", "%s", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -876,16 +891,18 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "no command (put, get, del, stat or repair)");
+			    "no command (put, get, del, stat, repair or "
+			    "ring)");
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 	char **args = argv + optind + 1;
 	bool kv = !strcmp(cmd, "put") || !strcmp(cmd, "get") ||
 		  !strcmp(cmd, "del");
-	if (!kv && strcmp(cmd, "stat") && strcmp(cmd, "repair"))
+	bool ring = !strcmp(cmd, "ring");
+	if (!kv && !ring && strcmp(cmd, "stat") && strcmp(cmd, "repair"))
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "unknown command '%s' (put, get, del, stat or "
-			    "repair)",
+			    "unknown command '%s' (put, get, del, stat, "
+			    "repair or ring)",
 			    cmd);
 	if (!cl.cluster)
 		cl.cluster = getenv("QUORATE_CLUSTER");
@@ -893,8 +910,9 @@ int main(int argc, char **argv)
 		return fail(EXIT_USAGE, QR_EINVAL, cmd,
 			    "no cluster file: give --cluster FILE or set "
 			    "QUORATE_CLUSTER");
-	int code = kv ? do_kv(&cl, cmd, nargs, args)
-		      : do_stat(&cl, cmd, nargs, args);
+	int code = kv	  ? do_kv(&cl, cmd, nargs, args)
+		   : ring ? do_ring(&cl, nargs, args)
+			  : do_stat(&cl, cmd, nargs, args);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "quorate: writing stdout: %s\n",
 			strerror(errno));
