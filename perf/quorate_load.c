@@ -10,7 +10,7 @@
  * Usage: quorate-load --cluster FILE [--threads T] [--seconds D | --ops N]
  *        [--keys K] [--value-bytes B] [--mix get,put,del percentages]
  *        [--consistency one|quorum|all|local_one|local_quorum|each_quorum]
- * (zoned levels: the client's zone is $QUORATE_ZONE)
+ * (zoned levels: the client's zone is $QUORATE_ZONE) [--session on|off]
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -41,6 +41,7 @@ static int mix_get = 50, mix_put = 40;
 static double seconds = 5;
 static uint64_t ops_max;
 static enum qr_consistency level = QR_CONSISTENCY_QUORUM;
+static bool session = true; /* --session off: no session token */
 static volatile int stop;
 
 static void *run(void *arg)
@@ -97,7 +98,8 @@ static int usage(void)
 		"[--seconds D | --ops N] [--keys K]\n"
 		"                    [--value-bytes B] [--mix GET,PUT,DEL] "
 		"[--consistency one|quorum|all|local_one|local_quorum|"
-		"each_quorum]\n");
+		"each_quorum]\n"
+		"                    [--session on|off]\n");
 	return 1;
 }
 
@@ -118,6 +120,8 @@ int main(int argc, char **argv)
 			ops_max = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--keys"))
 			keys = atoi(v);
+		else if (!strcmp(a, "--session"))
+			session = strcmp(v, "off") != 0;
 		else if (!strcmp(a, "--value-bytes"))
 			value_bytes = atoi(v);
 		else if (!strcmp(a, "--mix")) {
@@ -156,6 +160,7 @@ int main(int argc, char **argv)
 		struct qr_client_options co;
 		qr_client_options_default(&co);
 		co.coordinator = QR_COORD_RANDOM;
+		co.session = session;
 		w[i].id = i;
 		w[i].c = qr_client_open(cluster, &co, err, sizeof(err));
 		w[i].lat_us = malloc(LAT_MAX * sizeof(uint32_t));
