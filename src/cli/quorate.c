@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/json_view.h"
+#include "cli/ring.h"
 #include "common/clock.h"
 #include "common/cluster.h"
 #include "common/compiler.h"
@@ -58,6 +59,8 @@ static const char usage_text[] =
 	"       quorate [--cluster FILE] stat [replication] [--node ID] "
 	"[--json]\n"
 	"       quorate [--cluster FILE] repair [--node ID] [--json]\n"
+	"       quorate [--cluster FILE] ring [KEY] [--json]   (who owns "
+	"what)\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
@@ -66,8 +69,11 @@ static const char usage_text[] =
 	"\n                            $QUORATE_CLIENT_ID picks its line)\n"
 	"  -C, --consistency LEVEL   one | quorum | all | r=N (get) | w=N "
 	"(put, del)\n"
-	"                            | any (put, del: a hint counts); "
-	"default quorum\n"
+	"                            | any (put, del: a hint counts)\n"
+	"                            | local_one | local_quorum | "
+	"each_quorum (zones:\n"
+	"                            local = $QUORATE_ZONE's); default "
+	"quorum\n"
 	"  -d, --deadline-ms N       deadline of the request (default 1000)\n"
 	"  -r, --retries N           resends within the deadline (default 3)\n"
 	"  -m, --min-version V       session token: an HLC, or HLC.NODE as "
@@ -202,6 +208,12 @@ static int parse_consistency(struct cli *cl, const char *s)
 		cl->ro.consistency = QR_CONSISTENCY_QUORUM;
 	else if (!strcmp(s, "all"))
 		cl->ro.consistency = QR_CONSISTENCY_ALL;
+	else if (!strcmp(s, "local_one"))
+		cl->ro.consistency = QR_CONSISTENCY_LOCAL_ONE;
+	else if (!strcmp(s, "local_quorum"))
+		cl->ro.consistency = QR_CONSISTENCY_LOCAL_QUORUM;
+	else if (!strcmp(s, "each_quorum"))
+		cl->ro.consistency = QR_CONSISTENCY_EACH_QUORUM;
 	else if (!strcmp(s, "any")) {
 		cl->ro.consistency = QR_CONSISTENCY_ANY;
 		cl->consistency_rw = 'w'; /* writes only */
@@ -705,7 +717,9 @@ static int opt_request(struct cli *cl, int opt, const char *arg)
 		if (parse_consistency(cl, arg))
 			return fail(EXIT_USAGE, QR_EINVAL, NULL,
 				    "--consistency '%s': expected one, "
-				    "quorum, all, any, r=N or w=N (N 1..7)",
+				    "quorum, all, any, local_one, "
+				    "local_quorum, each_quorum, r=N or w=N "
+				    "(N 1..7)",
 				    arg);
 		return OPT_NEXT;
 	case 'm':
@@ -829,6 +843,18 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	}
 }
 
+static int do_ring(struct cli *cl, int argc, char **argv)
+{
+	char err[512];
+	if (argc > 1)
+		return fail(EXIT_USAGE, QR_EINVAL, "ring",
+			    "ring takes [KEY], got %d arguments", argc);
+	if (qr_cli_ring(cl->cluster, argc ? argv[0] : NULL, json_mode, err,
+			sizeof(err)))
+		return fail(EXIT_CONFIG, QR_ECONFIG, "ring", "%s", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -865,16 +891,18 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "no command (put, get, del, stat or repair)");
+			    "no command (put, get, del, stat, repair or "
+			    "ring)");
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 	char **args = argv + optind + 1;
 	bool kv = !strcmp(cmd, "put") || !strcmp(cmd, "get") ||
 		  !strcmp(cmd, "del");
-	if (!kv && strcmp(cmd, "stat") && strcmp(cmd, "repair"))
+	bool ring = !strcmp(cmd, "ring");
+	if (!kv && !ring && strcmp(cmd, "stat") && strcmp(cmd, "repair"))
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "unknown command '%s' (put, get, del, stat or "
-			    "repair)",
+			    "unknown command '%s' (put, get, del, stat, "
+			    "repair or ring)",
 			    cmd);
 	if (!cl.cluster)
 		cl.cluster = getenv("QUORATE_CLUSTER");
@@ -882,8 +910,9 @@ int main(int argc, char **argv)
 		return fail(EXIT_USAGE, QR_EINVAL, cmd,
 			    "no cluster file: give --cluster FILE or set "
 			    "QUORATE_CLUSTER");
-	int code = kv ? do_kv(&cl, cmd, nargs, args)
-		      : do_stat(&cl, cmd, nargs, args);
+	int code = kv	  ? do_kv(&cl, cmd, nargs, args)
+		   : ring ? do_ring(&cl, nargs, args)
+			  : do_stat(&cl, cmd, nargs, args);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "quorate: writing stdout: %s\n",
 			strerror(errno));

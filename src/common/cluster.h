@@ -28,6 +28,8 @@
  *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket, 0600)
  *   mgmt_group = quorate    ; optional: socket 0660, this group may use it
  *   pci = 0000:3b:00.0      ; optional: {pci} in bare-metal profiles
+ *   zone = dc1              ; optional: failure domain; replicas of a
+ *                           ; partition spread over zones (placement.h)
  *
  * Node ids are 0..n-1, every one present. Errors name the file, the section,
  * the key and what is wrong, and load nothing.
@@ -51,6 +53,8 @@ struct qr_cluster_node {
 	char mgmt[108];   /* unix socket path of the management endpoint */
 	char mgmt_group[32]; /* may be empty: socket 0600, else 0660 */
 	char pci[32];     /* PCI address for bare-metal profiles; may be empty */
+	char zone[32];    /* failure domain (data centre, rack); may be empty */
+	uint8_t zone_idx; /* index of zone among the cluster's zones */
 };
 
 struct qr_cluster {
@@ -68,6 +72,8 @@ struct qr_cluster {
 	char secret_file[256];	/* resolved; may be empty with auth = none */
 	char client_key_file[256]; /* resolved; client keys (secret.h);
 				    * quorated needs it with auth = mac */
+	uint8_t zones;		/* distinct node zones, >= 1 */
+	uint8_t zone_first[QR_CLUSTER_NODES_MAX]; /* a node of each zone */
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
 };
 
