@@ -69,12 +69,15 @@ static inline int ranks_before(uint64_t sa, uint16_t a, uint64_t sb, uint16_t b)
 
 /* Every node of the partition, by rank (insertion sort: nodes <= 64,
  * control path only). */
-static void rank_nodes(uint32_t partition, uint16_t nodes, uint16_t *order,
-		       uint64_t *score)
+static unsigned rank_nodes(uint32_t partition, uint16_t nodes, uint64_t members,
+			   uint16_t *order, uint64_t *score)
 {
+	unsigned ranked = 0;
 	for (uint16_t node = 0; node < nodes; node++) {
+		if (!(members >> node & 1))
+			continue;
 		uint64_t s = qr_placement_score(partition, node);
-		unsigned i = node;
+		unsigned i = ranked++;
 		while (i > 0 && ranks_before(s, node, score[i - 1], order[i - 1])) {
 			score[i] = score[i - 1];
 			order[i] = order[i - 1];
@@ -83,6 +86,7 @@ static void rank_nodes(uint32_t partition, uint16_t nodes, uint16_t *order,
 		score[i] = s;
 		order[i] = node;
 	}
+	return ranked;
 }
 
 /* One partition's replica set (Z1): one per zone in rank order, then the
@@ -95,8 +99,9 @@ static void place_partition(uint32_t partition, const struct qr_placement *p,
 	bool taken[QR_NODES_MAX] = {false}, zone_used[QR_NODES_MAX] = {false};
 	unsigned n = 0;
 
-	rank_nodes(partition, p->nodes, order, score);
-	for (unsigned i = 0; i < p->nodes && n < p->rf; i++) {
+	unsigned ranked = rank_nodes(partition, p->nodes, p->members, order,
+				     score);
+	for (unsigned i = 0; i < ranked && n < p->rf; i++) {
 		uint8_t z = p->zone[order[i]];
 		if (!zone_used[z]) {
 			zone_used[z] = true;
@@ -104,14 +109,14 @@ static void place_partition(uint32_t partition, const struct qr_placement *p,
 			n++;
 		}
 	}
-	for (unsigned i = 0; i < p->nodes && n < p->rf; i++)
+	for (unsigned i = 0; i < ranked && n < p->rf; i++)
 		if (!taken[i]) {
 			taken[i] = true;
 			n++;
 		}
 	QR_ASSERT(n == p->rf);
 	n = 0;
-	for (unsigned i = 0; i < p->nodes; i++)
+	for (unsigned i = 0; i < ranked; i++)
 		if (taken[i])
 			out[n++] = (uint8_t)order[i];
 }
@@ -126,21 +131,38 @@ int qr_placement_init_zoned(struct qr_placement *p, uint32_t partitions,
 			    uint16_t nodes, uint16_t rf, uint16_t shards,
 			    const uint8_t *zone)
 {
+	if (nodes < 1 || nodes > QR_NODES_MAX) {
+		if (p)
+			*p = (struct qr_placement){0};
+		return QR_EINVAL;
+	}
+	uint64_t all = nodes == 64 ? ~0ull : (1ull << nodes) - 1;
+	return qr_placement_init_members(p, partitions, all, rf, shards, zone);
+}
+
+int qr_placement_init_members(struct qr_placement *p, uint32_t partitions,
+			      uint64_t members, uint16_t rf, uint16_t shards,
+			      const uint8_t *zone)
+{
 	if (!p)
 		return QR_EINVAL;
+	uint16_t nodes = members ? (uint16_t)(64 - __builtin_clzll(members))
+				 : 0;
 	*p = (struct qr_placement){0};
 	if (!QR_IS_POW2(partitions) || partitions > QR_PARTITIONS_MAX)
 		return QR_EINVAL;
 	if (nodes < 1 || nodes > QR_NODES_MAX)
 		return QR_EINVAL;
-	if (rf < 1 || rf > QR_MIN(QR_RF_MAX, nodes))
+	if (rf < 1 || rf > QR_MIN(QR_RF_MAX, __builtin_popcountll(members)))
 		return QR_EINVAL;
 	if (shards < 1 || shards > QR_SHARDS_MAX)
 		return QR_EINVAL;
 	bool seen[QR_NODES_MAX] = {false};
 	for (uint16_t n = 0; n < nodes; n++) {
+		if (!(members >> n & 1))
+			continue;
 		uint8_t z = zone ? zone[n] : 0;
-		if (z >= nodes) {
+		if (z >= QR_NODES_MAX) {
 			*p = (struct qr_placement){0};
 			return QR_EINVAL;
 		}
@@ -149,6 +171,7 @@ int qr_placement_init_zoned(struct qr_placement *p, uint32_t partitions,
 		seen[z] = true;
 	}
 	p->partitions = partitions;
+	p->members = members;
 	p->nodes = nodes;
 	p->rf = rf;
 	p->shards = shards;

@@ -18,7 +18,9 @@
 
 struct qr_placement {
 	uint32_t partitions; /* power of two */
-	uint16_t nodes;      /* node ids 0..nodes-1 */
+	uint16_t nodes;      /* node ids < nodes (the highest member + 1) */
+	uint64_t members;    /* bit n: node n takes part (all of 0..nodes-1
+			      * unless built by qr_placement_init_members) */
 	uint16_t rf;         /* replicas per partition, 1..min(7, nodes) */
 	uint16_t shards;     /* shard cores per node */
 	uint8_t zones;	     /* distinct zones, 1..nodes */
@@ -29,12 +31,18 @@ struct qr_placement {
 /* Control path: allocates the table. 0 or QR_EINVAL / QR_ENOMEM. */
 int qr_placement_init(struct qr_placement *p, uint32_t partitions,
 		      uint16_t nodes, uint16_t rf, uint16_t shards);
-/* The same with zones: zone[n] is node n's zone index (0..nodes-1; NULL:
+/* The same with zones: zone[n] is node n's zone index (< 64; NULL:
  * every node in zone 0). A replica set holds one node of each of
  * min(rf, zones) zones before it holds two of any (placement.c Z1). */
 int qr_placement_init_zoned(struct qr_placement *p, uint32_t partitions,
 			    uint16_t nodes, uint16_t rf, uint16_t shards,
 			    const uint8_t *zone);
+/* The same over any set of node ids (bit n of members: node n takes
+ * part; ids need not be contiguous: a membership after removals, see
+ * membership.h). zone is indexed by node id. */
+int qr_placement_init_members(struct qr_placement *p, uint32_t partitions,
+			      uint64_t members, uint16_t rf, uint16_t shards,
+			      const uint8_t *zone);
 struct qr_cluster;
 /* From a loaded cluster file (its nodes' zones included): what the daemon
  * and the client both call, so they cannot place differently. */

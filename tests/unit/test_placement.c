@@ -362,7 +362,7 @@ static void test_zones_spread_and_one_zone_unchanged(void)
 		qr_placement_fini(&zoned);
 	}
 	struct qr_placement p;
-	static const uint8_t bad[3] = {0, 3, 1}; /* zone index >= nodes */
+	static const uint8_t bad[3] = {0, 64, 1}; /* zone index >= 64 */
 	CU_ASSERT_EQUAL(qr_placement_init_zoned(&p, 64, 3, 3, 1, bad),
 			QR_EINVAL);
 	CU_ASSERT_PTR_NULL(p.replicas);
