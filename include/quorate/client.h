@@ -273,13 +273,20 @@ int qr_client_replicas(const struct qr_client *c, const void *key,
 		       size_t key_len, uint32_t *partition, uint16_t nodes[8]);
 
 struct qr_client_stats {
-	uint64_t requests; /* calls made */
-	uint64_t sends;	   /* datagrams sent (first sends and resends) */
+	uint64_t requests; /* requests started (calls and submits past the
+			    * first checks) */
+	uint64_t sends;	   /* request sends (first sends and resends); one
+			    * datagram each unless batched */
 	uint64_t resends;  /* of which resends */
 	uint64_t replies;  /* replies accepted */
-	uint64_t ignored;  /* datagrams ignored: other req_id, unknown
-			    * source, bad frame */
-	uint64_t timeouts; /* calls that ended in QR_ETIMEOUT */
+	uint64_t ignored;  /* replies or datagrams ignored: other req_id,
+			    * unknown source, bad frame */
+	uint64_t timeouts; /* requests that ended in QR_ETIMEOUT */
+	uint64_t late;	      /* of ignored: a req_id not in flight (its
+			       * request already answered or timed out) */
+	uint64_t datagrams;   /* datagrams sent (<= sends when batched) */
+	uint64_t send_failed; /* datagrams the socket would not take (their
+			       * requests' resends and deadlines cover them) */
 };
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c);
 

@@ -34,7 +34,7 @@
 #include "common/eal_local.h"
 #include "common/rng.h"
 #include "core/core.h"
-#include "quorate/client.h"
+#include "client/api.h" /* quorate/client.h, beside core/wire.h */
 #include "quorate/err.h"
 #include "unit.h"
 
