@@ -19,19 +19,19 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 
-_Static_assert(QR_API_GET == 2 && QR_API_DEL_IF_VERSION == 7, "api ops");
+_Static_assert(QR_CLIENT_GET == 2 && QR_CLIENT_DEL_IF_VERSION == 7, "api ops");
 
 /* The wire's op for a public one; 0: none. */
 static uint8_t wire_op(unsigned api)
 {
 	static const uint8_t map[] = {
-		[QR_API_PUT] = QR_OP_PUT,
-		[QR_API_GET] = QR_OP_GET,
-		[QR_API_DEL] = QR_OP_DELETE,
-		[QR_API_GET_LINEARIZABLE] = QR_OP_LIN_GET,
-		[QR_API_PUT_IF_ABSENT] = QR_OP_PUT_IF_ABSENT,
-		[QR_API_PUT_IF_VERSION] = QR_OP_PUT_IF_VERSION,
-		[QR_API_DEL_IF_VERSION] = QR_OP_DELETE_IF_VERSION,
+		[QR_CLIENT_PUT] = QR_OP_PUT,
+		[QR_CLIENT_GET] = QR_OP_GET,
+		[QR_CLIENT_DEL] = QR_OP_DELETE,
+		[QR_CLIENT_GET_LINEARIZABLE] = QR_OP_LIN_GET,
+		[QR_CLIENT_PUT_IF_ABSENT] = QR_OP_PUT_IF_ABSENT,
+		[QR_CLIENT_PUT_IF_VERSION] = QR_OP_PUT_IF_VERSION,
+		[QR_CLIENT_DEL_IF_VERSION] = QR_OP_DELETE_IF_VERSION,
 	};
 	return api < sizeof(map) ? map[api] : 0;
 }
@@ -97,7 +97,7 @@ static int fill(struct qr_client *c, struct qr_creq *q,
 {
 	static const struct qr_req_opts defaults;
 	const struct qr_req_opts *o = rq->opts ? rq->opts : &defaults;
-	q->api_op = (uint8_t)rq->op;
+	q->client_op = (uint8_t)rq->op;
 	q->wop = wop;
 	q->user = rq->user;
 	q->expected = (struct qr_version){rq->if_hlc, rq->if_node};

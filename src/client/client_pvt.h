@@ -24,13 +24,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "client/api.h"
 #include "client/client_transport.h"
 #include "common/cluster.h"
 #include "common/rng.h"
 #include "core/placement.h"
 #include "core/version.h"
 #include "core/wire.h"
+#include "quorate/client.h"
 
 #define QR_CLIENT_ATTEMPTS_MAX 64 /* retries are capped to this - 1 */
 #define QR_CLIENT_INFLIGHT_MAX (1u << 16)
@@ -53,7 +53,7 @@ struct qr_creq {
 	uint32_t heap;	    /* index in c->heap (LIVE) */
 	uint32_t next_done; /* DONE: the next in the FIFO */
 	uint16_t shard;
-	uint8_t api_op; /* enum qr_api_op */
+	uint8_t client_op; /* enum qr_client_op */
 	uint8_t wop;	/* the wire's enum qr_op */
 	uint8_t level, r, w, flags;
 	uint8_t sent;	  /* attempts made */

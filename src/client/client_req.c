@@ -321,7 +321,7 @@ unsigned qr_cl_deliver(struct qr_client *c, struct qr_completion *out,
 		if (c->done_head == QR_CLIENT_NIL)
 			c->done_tail = QR_CLIENT_NIL;
 		out[n].user = q->user;
-		out[n].op = (enum qr_api_op)q->api_op;
+		out[n].op = (enum qr_client_op)q->client_op;
 		memcpy(&out[n].result, &q->res,
 		       offsetof(struct qr_result, value) + q->res.value_len);
 		n++;

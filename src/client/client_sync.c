@@ -50,7 +50,7 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 		  const void *value, size_t value_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_PUT, key, key_len, value, value_len,
+	struct qr_request rq = {QR_CLIENT_PUT, key, key_len, value, value_len,
 				0, 0, o, NULL};
 	return request(c, &rq, out);
 }
@@ -58,7 +58,7 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_GET, key, key_len, NULL, 0, 0, 0, o,
+	struct qr_request rq = {QR_CLIENT_GET, key, key_len, NULL, 0, 0, 0, o,
 				NULL};
 	return request(c, &rq, out);
 }
@@ -66,7 +66,7 @@ int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
 int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_DEL, key, key_len, NULL, 0, 0, 0, o,
+	struct qr_request rq = {QR_CLIENT_DEL, key, key_len, NULL, 0, 0, 0, o,
 				NULL};
 	return request(c, &rq, out);
 }
@@ -75,7 +75,7 @@ int qr_client_get_linearizable(struct qr_client *c, const void *key,
 			       size_t key_len, const struct qr_req_opts *o,
 			       struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_GET_LINEARIZABLE, key, key_len, NULL,
+	struct qr_request rq = {QR_CLIENT_GET_LINEARIZABLE, key, key_len, NULL,
 				0, 0, 0, o, NULL};
 	return request(c, &rq, out);
 }
@@ -84,7 +84,7 @@ int qr_client_put_if_absent(struct qr_client *c, const void *key,
 			    size_t key_len, const void *value, size_t value_len,
 			    const struct qr_req_opts *o, struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_PUT_IF_ABSENT, key, key_len, value,
+	struct qr_request rq = {QR_CLIENT_PUT_IF_ABSENT, key, key_len, value,
 				value_len, 0, 0, o, NULL};
 	return request(c, &rq, out);
 }
@@ -94,7 +94,7 @@ int qr_client_put_if_version(struct qr_client *c, const void *key,
 			     size_t value_len, uint64_t hlc, uint16_t node,
 			     const struct qr_req_opts *o, struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_PUT_IF_VERSION, key, key_len, value,
+	struct qr_request rq = {QR_CLIENT_PUT_IF_VERSION, key, key_len, value,
 				value_len, hlc, node, o, NULL};
 	return request(c, &rq, out);
 }
@@ -103,7 +103,7 @@ int qr_client_del_if_version(struct qr_client *c, const void *key,
 			     size_t key_len, uint64_t hlc, uint16_t node,
 			     const struct qr_req_opts *o, struct qr_result *out)
 {
-	struct qr_request rq = {QR_API_DEL_IF_VERSION, key, key_len, NULL, 0,
+	struct qr_request rq = {QR_CLIENT_DEL_IF_VERSION, key, key_len, NULL, 0,
 				hlc, node, o, NULL};
 	return request(c, &rq, out);
 }

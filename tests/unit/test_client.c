@@ -34,7 +34,7 @@
 #include "common/eal_local.h"
 #include "common/rng.h"
 #include "core/core.h"
-#include "client/api.h" /* quorate/client.h, beside core/wire.h */
+#include "quorate/client.h"
 #include "quorate/err.h"
 #include "unit.h"
 
@@ -853,7 +853,7 @@ static void async_many_in_flight_answered_out_of_order(void)
 		 * the next replica after 150 ms; the others are answered. */
 		nth_key_led_by(c, i == 0 ? 1 : 0, (int)i, key, sizeof(key));
 		struct qr_request rq = {
-			.op = i == 0 ? QR_API_GET : QR_API_PUT,
+			.op = i == 0 ? QR_CLIENT_GET : QR_CLIENT_PUT,
 			.key = key, .key_len = strlen(key),
 			.value = key, .value_len = strlen(key),
 			.user = (void *)(i + 1),
@@ -869,7 +869,7 @@ static void async_many_in_flight_answered_out_of_order(void)
 		seen[u] = true;
 		CU_ASSERT(done[i].result.status == 0 ||
 			  (u == 1 && done[i].result.status == QR_ENOTFOUND));
-		CU_ASSERT_EQUAL(done[i].op, u == 1 ? QR_API_GET : QR_API_PUT);
+		CU_ASSERT_EQUAL(done[i].op, u == 1 ? QR_CLIENT_GET : QR_CLIENT_PUT);
 	}
 	CU_ASSERT_EQUAL((uintptr_t)done[39].user, 1); /* the slow one last */
 	CU_ASSERT_EQUAL(done[39].result.attempts, 2);
@@ -878,7 +878,7 @@ static void async_many_in_flight_answered_out_of_order(void)
 	set_mode(1, LIVE);
 	for (uintptr_t i = 1; i < 40; i++) {
 		nth_key_led_by(c, 0, (int)i, key, sizeof(key));
-		struct qr_request rq = {.op = QR_API_GET, .key = key,
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = key,
 					.key_len = strlen(key),
 					.user = (void *)i};
 		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
@@ -905,7 +905,7 @@ static void async_lost_datagram_resent_with_same_req_id(void)
 	nth_key_led_by(c, 1, 0, key, sizeof(key));
 	atomic_store(&f.node[1].drop_next, true);
 	unsigned log0 = atomic_load(&req_log.n);
-	struct qr_request rq = {.op = QR_API_PUT, .key = key,
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = key,
 				.key_len = strlen(key), .value = "v",
 				.value_len = 1};
 	uint64_t t0 = qr_clock_mono_ms();
@@ -936,7 +936,7 @@ static void async_deadline_expiry_completes_with_timeout(void)
 	uint64_t t0 = qr_clock_mono_ms();
 	for (uintptr_t i = 0; i < 3; i++) {
 		struct qr_req_opts o = {.deadline_ms = dl[i]};
-		struct qr_request rq = {.op = QR_API_GET, .key = "gone",
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = "gone",
 					.key_len = 4, .opts = &o,
 					.user = (void *)i};
 		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
@@ -967,7 +967,7 @@ static void async_busy_when_full_and_sync_calls_refused(void)
 {
 	struct qr_client *c = open_async(100, 0, 4, false);
 	set_all(MUTE);
-	struct qr_request rq = {.op = QR_API_PUT, .key = "full",
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = "full",
 				.key_len = 4, .value = "v", .value_len = 1};
 	for (int i = 0; i < 4; i++)
 		CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
@@ -977,13 +977,13 @@ static void async_busy_when_full_and_sync_calls_refused(void)
 	CU_ASSERT_EQUAL(r.status, QR_EBUSY);
 	CU_ASSERT_EQUAL(qr_client_inflight(c), 4);
 	/* Bad requests fail at submit and take no slot. */
-	struct qr_request bad = {.op = (enum qr_api_op)99, .key = "k",
+	struct qr_request bad = {.op = (enum qr_client_op)99, .key = "k",
 				 .key_len = 1};
 	CU_ASSERT_EQUAL(qr_client_submit(c, &bad), QR_EINVAL);
 	CU_ASSERT_EQUAL(poll_n(c, 4), 4);
 	CU_ASSERT_EQUAL(qr_client_inflight(c), 0);
 	heal();
-	bad.op = QR_API_GET;
+	bad.op = QR_CLIENT_GET;
 	bad.key_len = QR_CLIENT_KEY_BYTES_MAX + 1;
 	CU_ASSERT_EQUAL(qr_client_submit(c, &bad), QR_ETOOLARGE);
 	CU_ASSERT_EQUAL(put_s(c, "full", "v", 0, &r), 0); /* idle again */
@@ -997,7 +997,7 @@ static void async_replies_from_wrong_sources_are_ignored(void)
 	struct qr_client *c = open_async(150, 0, 8, false);
 	set_all(SPOOF);
 	for (int i = 0; i < 3; i++) {
-		struct qr_request rq = {.op = QR_API_GET, .key = "sp",
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = "sp",
 					.key_len = 2};
 		CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
 	}
@@ -1019,7 +1019,7 @@ static void async_batch_packs_requests_into_one_datagram(void)
 	unsigned log0 = atomic_load(&req_log.n);
 	for (uintptr_t i = 0; i < 12; i++) {
 		nth_key_led_by(c, 2, (int)i, key, sizeof(key));
-		struct qr_request rq = {.op = QR_API_PUT, .key = key,
+		struct qr_request rq = {.op = QR_CLIENT_PUT, .key = key,
 					.key_len = strlen(key), .value = "b",
 					.value_len = 1, .user = (void *)i};
 		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
