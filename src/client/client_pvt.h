@@ -94,16 +94,6 @@ struct qr_client {
 	uint8_t frame[QR_CLIENT_BURST][QR_FRAME_BYTES_MAX];
 };
 
-/*
- * A handle over any transport (quorate-bench's DPDK port): the cluster is
- * copied; tp->close(ep) runs at qr_client_close() unless tp->close is
- * NULL. NULL with a message in err on failure (ep is then not closed).
- */
-struct qr_client *qr_client_open_on(const struct qr_cluster *cl,
-				    const struct qr_client_options *opt,
-				    const struct qr_client_transport *tp,
-				    void *ep, char *err, size_t err_len);
-
 /* client_req.c: the table's memory (0 or -1), and its release. */
 int qr_cl_table_init(struct qr_client *c);
 void qr_cl_table_fini(struct qr_client *c);
