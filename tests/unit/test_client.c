@@ -1058,11 +1058,10 @@ static void read_fd(int fd, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
-/* Run the CLI with args (NULL-terminated); stdin gets `in` if not NULL. */
-static void cli(struct run *r, const char *in, const char *const *args)
+/* Run bin with args (NULL-terminated); stdin gets `in` if not NULL. */
+static void spawn(struct run *r, const char *bin, const char *in,
+		  const char *const *args)
 {
-	const char *bin = getenv("QUORATE_BIN");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
 	char *argv[32];
 	int argc = 0;
 	argv[argc++] = (char *)bin;
@@ -1100,6 +1099,37 @@ static void cli(struct run *r, const char *in, const char *const *args)
 	int st;
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Run the CLI with args (NULL-terminated); stdin gets `in` if not NULL. */
+static void cli(struct run *r, const char *in, const char *const *args)
+{
+	const char *bin = getenv("QUORATE_BIN");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
+	spawn(r, bin, in, args);
+}
+
+/* docs/client.md's example (examples/async_client.c) against the fake:
+ * 200 pipelined puts, 200 gets from its own poll(2) loop, all OK, and
+ * batched (fewer datagrams than requests). */
+static void async_example_program_runs(void)
+{
+	const char *bin = getenv("QUORATE_EXAMPLE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
+	static struct run r;
+	spawn(&r, bin, NULL, (const char *const[]){f.file, NULL});
+	if (r.status)
+		fprintf(stderr, "%s%s", r.out, r.err);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "put: 200 ok, 0 failed\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "get: 200 ok, 0 failed\n"));
+	unsigned long long reqs = 0, dgrams = 0;
+	const char *p = strstr(r.out, " requests in ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	while (p > r.out && p[-1] != '\n')
+		p--;
+	CU_ASSERT_EQUAL(sscanf(p, "%llu requests in %llu", &reqs, &dgrams), 2);
+	CU_ASSERT(reqs >= 400 && dgrams < reqs);
 }
 
 /* --json: one object, one line. */
@@ -1417,6 +1447,7 @@ int main(void)
 		 async_replies_from_wrong_sources_are_ignored},
 		{"async_batch_packs_requests_into_one_datagram",
 		 async_batch_packs_requests_into_one_datagram},
+		{"async_example_program_runs", async_example_program_runs},
 		{"cli_put_get_del_json", cli_put_get_del_json},
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
