@@ -82,7 +82,7 @@ struct qr_client_options {
 	uint16_t client_id;    /* which line of it; 0: $QUORATE_CLIENT_ID,
 				* else the first */
 	uint32_t max_inflight; /* asynchronous requests in flight at once;
-				* 0: 256 (qr_client_submit) */
+				* 0: 256; at most 2^20 (qr_client_submit) */
 	bool batch;	       /* submit() queues, poll()/flush() send */
 };
 

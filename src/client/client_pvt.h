@@ -33,7 +33,7 @@
 #include "quorate/client.h"
 
 #define QR_CLIENT_ATTEMPTS_MAX 64 /* retries are capped to this - 1 */
-#define QR_CLIENT_INFLIGHT_MAX (1u << 16)
+#define QR_CLIENT_INFLIGHT_MAX (1u << 20) /* quorate-bench's --outstanding */
 #define QR_CLIENT_NIL	       UINT32_MAX
 
 struct qr_auth_client;

@@ -988,6 +988,16 @@ static void async_busy_when_full_and_sync_calls_refused(void)
 	CU_ASSERT_EQUAL(qr_client_submit(c, &bad), QR_ETOOLARGE);
 	CU_ASSERT_EQUAL(put_s(c, "full", "v", 0, &r), 0); /* idle again */
 	qr_client_close(c);
+	/* A table of one slot (req_id = seq, no slot bits). */
+	c = open_async(500, 1, 1, false);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), QR_EBUSY);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
+	qr_client_close(c);
 }
 
 /* Replies from a foreign address, with another req_id, or naming another
