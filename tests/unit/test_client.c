@@ -930,7 +930,7 @@ static void async_lost_datagram_resent_with_same_req_id(void)
  * QR_ETIMEOUT, earliest first; timeout_ms() says when to poll next. */
 static void async_deadline_expiry_completes_with_timeout(void)
 {
-	struct qr_client *c = open_async(1000, 1, 8, false);
+	struct qr_client *c = open_async(1000, 1, 64, false);
 	set_all(MUTE);
 	static const uint32_t dl[3] = {150, 50, 100};
 	uint64_t t0 = qr_clock_mono_ms();
@@ -955,6 +955,31 @@ static void async_deadline_expiry_completes_with_timeout(void)
 	}
 	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 3);
 	CU_ASSERT_EQUAL(qr_client_timeout_ms(c), -1);
+	/* 40 more with shuffled deadlines (the timer heap): they end in
+	 * the order of their absolute deadlines, each within 60 ms of it. */
+	struct qr_rng rng;
+	qr_rng_seed(&rng, 7);
+	static uint64_t due_us[40];
+	for (uintptr_t i = 0; i < 40; i++) {
+		struct qr_req_opts o = {
+			.deadline_ms = 20 + (uint32_t)qr_rng_below(&rng, 100)};
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = "gone",
+					.key_len = 4, .opts = &o,
+					.user = (void *)i};
+		due_us[i] = qr_clock_mono_us() + o.deadline_ms * 1000ull;
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	uint64_t prev = 0;
+	for (unsigned k = 0; k < 40; k++) {
+		struct qr_completion one;
+		CU_ASSERT_EQUAL_FATAL(qr_client_poll(c, &one, 1, -1), 1);
+		uint64_t now = qr_clock_mono_us();
+		uint64_t due = due_us[(uintptr_t)one.user];
+		CU_ASSERT_EQUAL(one.result.status, QR_ETIMEOUT);
+		CU_ASSERT(due + 1000 >= prev); /* submit time: +-1 ms */
+		CU_ASSERT(now + 1000 >= due && now < due + 60000);
+		prev = due;
+	}
 	/* poll(-1) with nothing in flight returns at once. */
 	CU_ASSERT_EQUAL(qr_client_poll(c, done, 4, -1), 0);
 	heal();
