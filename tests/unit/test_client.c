@@ -32,6 +32,8 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 #include "common/eal_local.h"
+#include "client/client_transport.h"
+#include "common/cluster.h"
 #include "common/rng.h"
 #include "core/core.h"
 #include "quorate/client.h"
@@ -1076,6 +1078,110 @@ static void async_batch_packs_requests_into_one_datagram(void)
 	qr_client_close(c);
 }
 
+/* The engine over a caller's transport (client_transport.h, what
+ * quorate-bench's DPDK mode uses): an in-memory one. The test answers the
+ * requests it captured, in reverse order and one from the wrong port;
+ * the handle never closes an endpoint it does not own (close == NULL). */
+struct mem_ep {
+	unsigned ntx, nrx, rx_next;
+	struct qr_client_pkt rx[8];
+	uint8_t tx_buf[8][QR_FRAME_BYTES_MAX];
+	uint16_t tx_len[8];
+	uint8_t rx_buf[8][QR_FRAME_BYTES_MAX];
+};
+
+static unsigned mem_tx(void *p, const struct qr_client_pkt *pk, unsigned n)
+{
+	struct mem_ep *ep = p;
+	for (unsigned i = 0; i < n && ep->ntx < 8; i++, ep->ntx++) {
+		memcpy(ep->tx_buf[ep->ntx], pk[i].data, pk[i].len);
+		ep->tx_len[ep->ntx] = pk[i].len;
+	}
+	return n;
+}
+
+static int mem_rx(void *p, struct qr_client_pkt *pk, unsigned n)
+{
+	struct mem_ep *ep = p;
+	unsigned k = 0;
+	while (k < n && ep->rx_next < ep->nrx)
+		pk[k++] = ep->rx[ep->rx_next++];
+	return (int)k;
+}
+
+static void mem_wait(void *p, uint64_t ns)
+{
+	(void)p;
+	(void)ns;
+}
+
+/* A CLIENT_REPLY to request frame i from its destination node. */
+static void mem_answer(struct mem_ep *ep, unsigned i, uint16_t port_delta)
+{
+	struct qr_frame_reader r;
+	struct qr_frame_hdr h;
+	struct qr_msg m;
+	CU_ASSERT_FATAL(qr_wire_frame_open(&r, ep->tx_buf[i], ep->tx_len[i],
+					   CLUSTER_ID, &h) == 0);
+	CU_ASSERT_FATAL(qr_wire_next(&r, &m) == 1);
+	struct qr_frame_hdr rh = {.cluster_id = CLUSTER_ID,
+				  .src_node = h.dst_node,
+				  .dst_node = QR_NODE_CLIENT};
+	struct qr_msg rep = {.type = QR_MSG_CLIENT_REPLY, .req_id = m.req_id,
+			     .version = {1000 + i, h.dst_node}, .answered = 2};
+	struct qr_frame_writer w;
+	unsigned k = ep->nrx++;
+	qr_wire_frame_begin(&w, ep->rx_buf[k], sizeof(ep->rx_buf[k]), &rh);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &rep) == 0);
+	ep->rx[k] = (struct qr_client_pkt){
+		.ip = htonl(0x7f000001u + h.dst_node),
+		.port = (uint16_t)(f.port + h.shard + port_delta),
+		.len = (uint16_t)qr_wire_frame_end(&w),
+		.data = ep->rx_buf[k],
+	};
+}
+
+static void async_engine_over_a_caller_transport(void)
+{
+	static const struct qr_client_transport mem = {
+		.tx_burst = mem_tx, .rx_burst = mem_rx, .wait = mem_wait};
+	static struct qr_cluster cl;
+	static struct mem_ep ep;
+	memset(&ep, 0, sizeof(ep));
+	char err[256];
+	CU_ASSERT_FATAL(qr_cluster_load(f.file, &cl, err, sizeof(err)) == 0);
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.retries = 0;
+	o.deadline_ms = 100;
+	struct qr_client *c = qr_client_open_on(&cl, &o, &mem, &ep, err,
+						sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(qr_client_fd(c), -1);
+	for (uintptr_t i = 0; i < 4; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "mem-%u", (unsigned)i);
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = key,
+					.key_len = strlen(key),
+					.user = (void *)i};
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(ep.ntx, 4); /* not batched: one frame each */
+	mem_answer(&ep, 0, 1); /* from the wrong port: ignored */
+	for (unsigned i = 4; i-- > 1;)
+		mem_answer(&ep, i, 0);
+	CU_ASSERT_EQUAL(poll_n(c, 3), 3);
+	for (unsigned k = 0; k < 3; k++) {
+		CU_ASSERT_EQUAL((uintptr_t)done[k].user, 3 - k);
+		CU_ASSERT_EQUAL(done[k].result.status, 0);
+		CU_ASSERT_EQUAL(done[k].result.hlc, 1000 + 3 - k);
+	}
+	CU_ASSERT_EQUAL(qr_client_stats(c)->ignored, 1);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1); /* request 0 times out */
+	CU_ASSERT_EQUAL(done[0].result.status, QR_ETIMEOUT);
+	qr_client_close(c); /* close == NULL: ep is ours */
+}
+
 /* ---- CLI tests -------------------------------------------------------- */
 
 struct run {
@@ -1482,6 +1588,8 @@ int main(void)
 		 async_replies_from_wrong_sources_are_ignored},
 		{"async_batch_packs_requests_into_one_datagram",
 		 async_batch_packs_requests_into_one_datagram},
+		{"async_engine_over_a_caller_transport",
+		 async_engine_over_a_caller_transport},
 		{"async_example_program_runs", async_example_program_runs},
 		{"cli_put_get_del_json", cli_put_get_del_json},
 		{"cli_exit_codes", cli_exit_codes},
