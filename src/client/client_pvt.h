@@ -2,8 +2,8 @@
 /*
  * libquorate's handle, shared by its files:
  *   client.c       open / close / options / session / placement queries;
- *   client_req.c   the request table, its timers and reply matching
- *                  (submit, poll);
+ *   client_req.c   the request table, its timers and reply matching;
+ *   client_async.c submit / poll / flush (checks, routing, turns);
  *   client_io.c    per-(node, shard) frames, signing, and the kernel UDP
  *                  transport (sendmmsg / recvmmsg);
  *   client_sync.c  the synchronous calls, as submit + poll.
