@@ -45,14 +45,16 @@
 #define GRACE_MS_DEFAULT   10000
 #define GRACE_MS_MIN	   2000 /* above a request's life (deadline + RTO) */
 #define HINTS_MAX_DEFAULT  4096
+#define METRICS_PORT_DEFAULT 9470 /* node i: 127.0.0.1:9470+i */
 
 static const char *const cluster_keys[] = {
 	"id", "partitions", "replication_factor", "shards", "base_port",
 	"tombstone_grace_ms", "hints_max", "hint_delay_ms", "auth",
-	"secret_file", "client_key_file", NULL,
+	"secret_file", "client_key_file", "metrics_port", NULL,
 };
 static const char *const node_keys[] = {
-	"ip", "mac", "iface", "data_dir", "mgmt", "mgmt_group", "pci", NULL,
+	"ip",  "mac", "iface",	       "data_dir", "mgmt", "mgmt_group",
+	"pci", "metrics_listen", NULL,
 };
 
 struct loader {
@@ -295,6 +297,49 @@ static int load_node(struct loader *l, const char *section,
 	return rc;
 }
 
+/* [node.N] metrics_listen = ADDR:PORT | off; absent: loopback at the
+ * cluster's metrics_port + N (0 there: off). */
+static int load_metrics(struct loader *l, const char *section,
+			const struct qr_cluster *c,
+			struct qr_cluster_node *nd)
+{
+	const char *v = rte_cfgfile_get_entry(l->cfg, section,
+					      "metrics_listen");
+	nd->metrics_ip = htonl(0x7f000001); /* 127.0.0.1 */
+	nd->metrics_port = 0;
+	if (!v) {
+		if (c->metrics_port)
+			nd->metrics_port = (uint16_t)(c->metrics_port + nd->id);
+		return 0;
+	}
+	if (!strcmp(v, "off"))
+		return 0;
+	if (qr_parse_listen(v, &nd->metrics_ip, &nd->metrics_port))
+		return fail(l,
+			    "[%s] metrics_listen: '%s' is not IPV4:PORT "
+			    "(port 1..65535) or off",
+			    section, v);
+	return 0;
+}
+
+int qr_parse_listen(const char *s, uint32_t *ip, uint16_t *port)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+		return QR_EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	struct in_addr a;
+	uint64_t p;
+	if (inet_pton(AF_INET, host, &a) != 1 ||
+	    parse_u64(colon + 1, 1, 65535, &p))
+		return QR_EINVAL;
+	*ip = a.s_addr;
+	*port = (uint16_t)p;
+	return 0;
+}
+
 /* Step 3: the sections ([cluster], [node.0..n-1], nothing else, none
  * twice) and their keys; sets c->nodes. */
 static int load_sections(struct loader *l, struct qr_cluster *c)
@@ -451,6 +496,12 @@ static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 	if ((rc = load_auth(l, c)))
 		return rc;
 
+	v = METRICS_PORT_DEFAULT;
+	if ((rc = get_num(l, "metrics_port", 0, 65535 - QR_CLUSTER_NODES_MAX,
+			  &v)) < 0)
+		return rc;
+	c->metrics_port = (uint16_t)v;
+
 	uint64_t rf_max = c->nodes < QR_RF_MAX ? c->nodes : QR_RF_MAX;
 	v = RF_DEFAULT < rf_max ? RF_DEFAULT : rf_max;
 	if ((rc = get_num(l, "replication_factor", 1, rf_max, &v)) < 0)
@@ -470,7 +521,8 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 		snprintf(section, sizeof(section), NODE_PREFIX "%d", i);
 		struct qr_cluster_node *nd = &c->node[i];
 		nd->id = (uint16_t)i;
-		if ((rc = load_node(l, section, nd)))
+		if ((rc = load_node(l, section, nd)) ||
+		    (rc = load_metrics(l, section, c, nd)))
 			return rc;
 		for (int j = 0; j < i; j++) {
 			const struct qr_cluster_node *o = &c->node[j];

@@ -907,7 +907,9 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "--json", "-c", f.file, "frobnicate");
 	CU_ASSERT_EQUAL(r.status, 1);
 	assert_one_json_object(&r);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"error\":\"USAGE\""));
+	/* The error is the code's name, like every other (issue 16). */
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(r.out, "\"error\":\"INVALID_ARGUMENT\",\"code\":-8"));
 	CLI(&r, NULL, "-c", f.file, "--consistency", "most", "get", "k");
 	CU_ASSERT_EQUAL(r.status, 1);
 	CLI(&r, NULL, "-c", f.file, "--consistency", "w=2", "get", "k");
@@ -917,9 +919,22 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "--help");
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "exit status:"));
+	/* Issue 16: `put --help` is put's help, not the whole text. */
+	CLI(&r, NULL, "put", "--help");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(starts_with(r.out, "usage: quorate [--cluster FILE] "
+				     "[options] put KEY VALUE|-\n"));
+	CU_ASSERT_PTR_NULL(strstr(r.out, "\nexit status:\n"));
 	unsetenv("QUORATE_CLUSTER");
 	CLI(&r, NULL, "--json", "get", "k");
 	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "no cluster file"));
+	/* Issue 16: `get` with no key names the missing key first, even
+	 * with no cluster file. */
+	CLI(&r, NULL, "get");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "get takes KEY, got 0"));
+	CU_ASSERT_PTR_NULL(strstr(r.err, "no cluster file"));
 	/* $QUORATE_CLUSTER stands in for --cluster. */
 	setenv("QUORATE_CLUSTER", f.file, 1);
 	CLI(&r, NULL, "--json", "put", "env-key", "v");
