@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The cluster file: one INI file (read with DPDK's rte_cfgfile) that every
+ * The cluster file: one INI file (cluster.c reads it, no DPDK) that every
  * node, client and tool reads alike. Example (docs/operations.md has all
  * keys):
  *
