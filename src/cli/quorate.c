@@ -29,6 +29,7 @@
 
 #include "cli/cli.h"
 #include "cli/json_view.h"
+#include "cli/version.h"
 #include "common/clock.h"
 #include "common/cluster.h"
 #include "common/compiler.h"
@@ -60,8 +61,9 @@ static const char usage_text[] =
 	"default quorum\n"
 	"  -d, --deadline-ms N       deadline of the request (default 1000)\n"
 	"  -r, --retries N           resends within the deadline (default 3)\n"
-	"  -m, --min-version V       session token: an HLC, or HLC.NODE as "
-	"printed\n"
+	"  -m, --min-version V       session token: a version as printed "
+	"(HLC.NODE, or\n"
+	"                            TIME+LOGICAL.NODE), or a bare HLC\n"
 	"      --on-stale wait|error|quorum  get with a token that no "
 	"replica is\n"
 	"                            current for: wait (default), STALE at "
@@ -71,7 +73,7 @@ static const char usage_text[] =
 	"      --linearizable        get: linearizable read (CASPaxos)\n"
 	"      --if-absent           put: only if the key has no value\n"
 	"      --if-version V        put, del: only if the version is V "
-	"(HLC.NODE);\n"
+	"(either form);\n"
 	"                            else PRECONDITION_FAILED (exit 6) and "
 	"the\n"
 	"                            current version\n"
@@ -83,7 +85,8 @@ static const char usage_text[] =
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
 	"\n"
-	"output: put/del print 'OK version=HLC.NODE replicas=N'; get prints "
+	"output: put/del print 'OK version=HLC.NODE (TIME+LOGICAL.NODE) "
+	"replicas=N';\nget prints "
 	"the "
 	"value\n"
 	"(and a newline) on stdout. Errors go to stderr (or the JSON object).\n"
@@ -191,33 +194,22 @@ static int parse_consistency(struct cli *cl, const char *s)
 	return 0;
 }
 
-/* "HLC" or "HLC.NODE" (the printed form of a version). */
+/* A session token: a version in either printed form (cli/version.h),
+ * the node optional. */
 static int parse_version(const char *s, uint64_t *hlc)
 {
-	char buf[64];
-	const char *dot = strchr(s, '.');
-	size_t n = dot ? (size_t)(dot - s) : strlen(s);
-	uint64_t node;
-	if (n >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (parse_u64(buf, UINT64_MAX, hlc))
-		return -1;
-	if (dot && parse_u64(dot + 1, 0xffff, &node))
-		return -1;
-	return 0;
+	uint16_t node;
+	bool has_node;
+	return qr_cli_version_parse(s, hlc, &node, &has_node);
 }
 
-/* "HLC.NODE" exactly (a version as printed), for --if-version. */
+/* A whole version (HLC.NODE or TIME+LOGICAL.NODE), for --if-version. */
 static int parse_full_version(const char *s, uint64_t *hlc, uint16_t *node)
 {
-	const char *dot = strchr(s, '.');
-	uint64_t n;
-	if (!dot || parse_version(s, hlc) || parse_u64(dot + 1, 0xffff, &n) ||
+	bool has_node;
+	if (qr_cli_version_parse(s, hlc, node, &has_node) || !has_node ||
 	    *hlc == 0)
 		return -1;
-	*node = (uint16_t)n;
 	return 0;
 }
 
@@ -248,6 +240,16 @@ static void print_version(FILE *f, const struct qr_result *r)
 	fprintf(f, "%" PRIu64 ".%u", r->hlc, r->node);
 }
 
+/* Plain output: "version=HLC.NODE (TIME+LOGICAL.NODE)". */
+static void print_versions(FILE *f, const struct qr_result *r)
+{
+	char rd[64];
+	qr_cli_version_readable(r->hlc, r->node, rd, sizeof(rd));
+	fprintf(f, "version=");
+	print_version(f, r);
+	fprintf(f, " (%s)", rd);
+}
+
 /* --json: one object per request (docs/client.md lists the fields). */
 static int report_json(const char *op, const char *key,
 		       const struct qr_result *r)
@@ -264,9 +266,13 @@ static int report_json(const char *op, const char *key,
 		qr_json_view_str(stdout, r->value, r->value_len);
 	}
 	if (r->hlc) {
+		char rd[64];
+		qr_cli_version_readable(r->hlc, r->node, rd, sizeof(rd));
 		printf(",\"version\":\"");
 		print_version(stdout, r);
-		printf("\",\"hlc\":%" PRIu64 ",\"node\":%u", r->hlc, r->node);
+		printf("\",\"version_time\":\"%s\",\"hlc\":%" PRIu64
+		       ",\"node\":%u",
+		       rd, r->hlc, r->node);
 	}
 	if (r->tombstone)
 		printf(",\"tombstone\":true");
@@ -318,16 +324,15 @@ static int report(const char *op, const char *key, const struct qr_result *r,
 		fwrite(r->value, 1, r->value_len, stdout);
 		fputc('\n', stdout);
 		if (verbose) {
-			fprintf(stderr, "version=");
-			print_version(stderr, r);
+			print_versions(stderr, r);
 			fprintf(stderr, " replicas=%u", r->answered);
 			if (r->lag_ms != UINT32_MAX)
 				fprintf(stderr, " lag_ms=%u", r->lag_ms);
 			fprintf(stderr, "\n");
 		}
 	} else {
-		printf("OK version=");
-		print_version(stdout, r);
+		printf("OK ");
+		print_versions(stdout, r);
 		printf(" replicas=%u\n", r->answered);
 	}
 	return EXIT_OK;

@@ -45,7 +45,8 @@ enum cas_phase {
 	CAS_BACKOFF,	 /* rejected: a new ballot when the timer fires */
 };
 
-/* One coordinator request. ~2.6 KiB (sizeof, with the CAS state), most of it
+/* One coordinator request. 2,640 bytes (sizeof, with the CAS state; reqtab.c
+ * asserts it, the docs quote it), most of it
  * the key and value copy that retransmission and read repair need. */
 struct req {
 	struct qr_timer timer; /* next retransmission / deadline / linger */

@@ -900,6 +900,57 @@ static void cli_put_get_del_json(void)
 	CU_ASSERT_EQUAL(r.status, 0);
 }
 
+/* The string value of "field" in a one-line JSON object into buf. */
+static void json_str(const char *s, const char *field, char *buf, size_t n)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":\"", field);
+	const char *p = strstr(s, pat);
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(pat);
+	size_t len = strcspn(p, "\"");
+	snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), p);
+}
+
+/* Issue 16: versions print readably too (TIME+LOGICAL.NODE) and that
+ * form is accepted wherever a version is (--if-version, --min-version),
+ * naming exactly the same version as HLC.NODE. */
+static void cli_versions_readable(void)
+{
+	static struct run r;
+	char rd[64], raw[64], want[160];
+	CLI(&r, NULL, "-c", f.file, "--json", "put", "ver-key", "a");
+	CU_ASSERT_EQUAL(r.status, 0);
+	json_str(r.out, "version_time", rd, sizeof(rd));
+	json_str(r.out, "version", raw, sizeof(raw));
+	/* 2026-12-06T09:14:41.123Z+0.1: 24 characters of time. */
+	CU_ASSERT(strlen(rd) > 26 && rd[10] == 'T' && rd[23] == 'Z' &&
+		  rd[24] == '+');
+	CU_ASSERT_STRING_EQUAL(strrchr(rd, '.'), strrchr(raw, '.'));
+	CLI(&r, NULL, "-c", f.file, "get", "-v", "ver-key");
+	snprintf(want, sizeof(want), "version=%s (%s) replicas=", raw, rd);
+	CU_ASSERT(starts_with(r.err, want));
+	/* CAS with the readable form: it is the current version. */
+	CLI(&r, NULL, "-c", f.file, "--if-version", rd, "put", "ver-key", "b");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(starts_with(r.out, "OK version="));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Z+"));
+	/* ... and no longer: PRECONDITION_FAILED (exit 6). */
+	CLI(&r, NULL, "-c", f.file, "--if-version", rd, "put", "ver-key", "c");
+	CU_ASSERT_EQUAL(r.status, 6);
+	CLI(&r, NULL, "-c", f.file, "--min-version", rd, "get", "ver-key");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.out, "b\n");
+	CLI(&r, NULL, "-c", f.file, "--min-version", "2026-13-45T00:00:00.000Z",
+	    "get", "ver-key");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "--if-version", "2026-12-06T09:14:41.123Z",
+	    "put", "ver-key", "d");
+	CU_ASSERT_EQUAL(r.status, 1); /* no node: not a whole version */
+}
+
 static void cli_exit_codes(void)
 {
 	static struct run r;
@@ -1136,6 +1187,7 @@ int main(void)
 		{"replies_from_wrong_sources_or_ids_are_ignored",
 		 replies_from_wrong_sources_or_ids_are_ignored},
 		{"cli_put_get_del_json", cli_put_get_del_json},
+		{"cli_versions_readable", cli_versions_readable},
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
 		{"cli_repair", cli_repair},
