@@ -157,6 +157,16 @@ static int stat_fetch(const char *path, const char *req, uint32_t deadline_ms,
 	return 0;
 }
 
+/* --json: a node that could not be asked, as one object in the output. */
+static void node_error(const char *op, int id, int rc, const char *msg)
+{
+	qr_json_view_emit(stdout,
+			  json_pack("{sbsssisssiso}", "ok", 0, "op", op, "node",
+				    id, "error", qr_strerror(rc), "code", rc,
+				    "message",
+				    qr_json_view_bytes(msg, strlen(msg))));
+}
+
 int do_stat(struct cli *cl, const char *op, int argc, char **argv)
 {
 	/* stat: the node's counters; stat replication: per-peer lag;
@@ -203,12 +213,7 @@ int do_stat(struct cli *cl, const char *op, int argc, char **argv)
 			if (!rc) {
 				fwrite(text, 1, len, stdout);
 			} else {
-				printf("{\"ok\":false,\"op\":\"%s\",\"node\":"
-				       "%d,\"error\":\"%s\",\"code\":%d,"
-				       "\"message\":",
-				       op, id, qr_strerror(rc), rc);
-				qr_json_view_str(stdout, msg, strlen(msg));
-				printf("}");
+				node_error(op, id, rc, msg);
 			}
 		} else if (!rc) {
 			printf("node %d (%s):\n", id, path);
@@ -283,11 +288,7 @@ static int ready_report(const struct qr_cluster *c, int first, int last,
 		if (json_mode && !rcs[id]) {
 			fwrite(texts[id], 1, lens[id], stdout);
 		} else if (json_mode) {
-			printf("{\"ok\":false,\"op\":\"ready\",\"node\":%d,"
-			       "\"error\":\"%s\",\"code\":%d,\"message\":",
-			       id, qr_strerror(rcs[id]), rcs[id]);
-			qr_json_view_str(stdout, msgs[id], strlen(msgs[id]));
-			printf("}");
+			node_error("ready", id, rcs[id], msgs[id]);
 		} else if (rcs[id]) {
 			printf("node %d: not ready: %s: %s\n", id,
 			       qr_strerror(rcs[id]), msgs[id]);

@@ -11,7 +11,7 @@
  * without --node: one array) is written to stdout for every outcome,
  * errors included, and the exit status names the outcome (EXIT_* below,
  * the same table as `quorate --help` and docs/client.md). Keys and values
- * are escaped as JSON strings; bytes that are not UTF-8 become \u00XX.
+ * are JSON strings (jansson); bytes that are not UTF-8 become U+00XX.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -137,13 +137,16 @@ int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (json_mode) {
-		printf("{\"ok\":false");
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_false());
 		if (op)
-			printf(",\"op\":\"%s\"", op);
-		printf(",\"error\":\"%s\",\"code\":%d,\"message\":",
-		       qr_strerror(err), err);
-		qr_json_view_str(stdout, msg, strlen(msg));
-		printf("}\n");
+			json_object_set_new(o, "op", json_string(op));
+		json_object_set_new(o, "error", json_string(qr_strerror(err)));
+		json_object_set_new(o, "code", json_integer(err));
+		json_object_set_new(o, "message",
+				    qr_json_view_bytes(msg, strlen(msg)));
+		qr_json_view_emit(stdout, o);
+		printf("\n");
 	}
 	fprintf(stderr, "quorate: %s\n", msg);
 	if (exit_code == EXIT_USAGE)
@@ -250,44 +253,48 @@ static void print_versions(FILE *f, const struct qr_result *r)
 	fprintf(f, " (%s)", rd);
 }
 
+#define SET(o, k, v) json_object_set_new(o, k, v)
+#define U64(v)	     json_integer((json_int_t)(v))
+
 /* --json: one object per request (docs/client.md lists the fields). */
 static int report_json(const char *op, const char *key,
 		       const struct qr_result *r)
 {
 	bool is_get = !strcmp(op, "get");
-	printf("{\"ok\":%s,\"op\":\"%s\",\"key\":",
-	       r->status ? "false" : "true", op);
-	qr_json_view_str(stdout, key, strlen(key));
-	if (r->status)
-		printf(",\"error\":\"%s\",\"code\":%d", qr_strerror(r->status),
-		       r->status);
-	if (is_get && !r->status) {
-		printf(",\"value\":");
-		qr_json_view_str(stdout, r->value, r->value_len);
+	json_t *o = json_object();
+	SET(o, "ok", json_boolean(!r->status));
+	SET(o, "op", json_string(op));
+	SET(o, "key", qr_json_view_bytes(key, strlen(key)));
+	if (r->status) {
+		SET(o, "error", json_string(qr_strerror(r->status)));
+		SET(o, "code", json_integer(r->status));
 	}
+	if (is_get && !r->status)
+		SET(o, "value", qr_json_view_bytes(r->value, r->value_len));
 	if (r->hlc) {
-		char rd[64];
+		char raw[48], rd[64];
+		snprintf(raw, sizeof(raw), "%" PRIu64 ".%u", r->hlc, r->node);
 		qr_cli_version_readable(r->hlc, r->node, rd, sizeof(rd));
-		printf(",\"version\":\"");
-		print_version(stdout, r);
-		printf("\",\"version_time\":\"%s\",\"hlc\":%" PRIu64
-		       ",\"node\":%u",
-		       rd, r->hlc, r->node);
+		SET(o, "version", json_string(raw));
+		SET(o, "version_time", json_string(rd));
+		SET(o, "hlc", U64(r->hlc));
+		SET(o, "node", U64(r->node));
 	}
 	if (r->tombstone)
-		printf(",\"tombstone\":true");
+		SET(o, "tombstone", json_true());
 	if (is_get && r->coordinator != 0xffff) {
-		printf(",\"closed_ts\":%" PRIu64 ",\"lag_ms\":", r->closed_ts);
-		if (r->lag_ms == UINT32_MAX)
-			printf("null");
-		else
-			printf("%u", r->lag_ms);
+		SET(o, "closed_ts", U64(r->closed_ts));
+		SET(o, "lag_ms", r->lag_ms == UINT32_MAX ? json_null()
+							 : U64(r->lag_ms));
 	}
-	if (r->coordinator != 0xffff)
-		printf(",\"replicas\":%u,\"replica_mask\":%" PRIu64
-		       ",\"coordinator\":%u",
-		       r->answered, r->replica_mask, r->coordinator);
-	printf(",\"attempts\":%u}\n", r->attempts);
+	if (r->coordinator != 0xffff) {
+		SET(o, "replicas", U64(r->answered));
+		SET(o, "replica_mask", U64(r->replica_mask));
+		SET(o, "coordinator", U64(r->coordinator));
+	}
+	SET(o, "attempts", U64(r->attempts));
+	qr_json_view_emit(stdout, o);
+	printf("\n");
 	return exit_code_of(r->status);
 }
 

@@ -860,14 +860,15 @@ static void cli_put_get_del_json(void)
 		 (unsigned long long)json_u64(r.out, "node"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 
-	/* The value comes back escaped: quote, backslash, control byte,
-	 * a byte that is not UTF-8 (\u00ff), and valid UTF-8 as is. */
+	/* The value comes back escaped: quote, backslash, control byte;
+	 * a byte that is not UTF-8 (0xff) as the code point U+00FF (in
+	 * UTF-8, c3 bf), and valid UTF-8 as is. */
 	CLI(&r, NULL, "get", "--json", "-c", f.file, "--consistency", "all",
 	    "cli-key");
 	CU_ASSERT_EQUAL(r.status, 0);
 	assert_one_json_object(&r);
 	CU_ASSERT_PTR_NOT_NULL(strstr(
-		r.out, "\"value\":\"v\\\"al\\\\ue\\u0001\\u00ff\xc3\xa9\""));
+		r.out, "\"value\":\"v\\\"al\\\\ue\\u0001\xc3\xbf\xc3\xa9\""));
 	CU_ASSERT_EQUAL(json_u64(r.out, "hlc"), hlc);
 	CU_ASSERT_EQUAL(json_u64(r.out, "replicas"), 3);
 
