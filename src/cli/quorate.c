@@ -37,8 +37,6 @@
 #include "quorate/err.h"
 #include "qr_config.h"
 
-
-
 static const char usage_text[] =
 	"usage: quorate [--cluster FILE] [options] put KEY VALUE   (VALUE '-': "
 	"stdin)\n"
@@ -52,7 +50,8 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
-	"  -k, --key-file FILE       client key file (default: $QUORATE_KEY_FILE,"
+	"  -k, --key-file FILE       client key file (default: "
+	"$QUORATE_KEY_FILE,"
 	"\n                            else the cluster file's client_key_file;"
 	"\n                            $QUORATE_CLIENT_ID picks its line)\n"
 	"  -C, --consistency LEVEL   one | quorum | all | r=N (get) | w=N "
@@ -155,7 +154,6 @@ int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 }
 
 /* ---- options ---------------------------------------------------------- */
-
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -284,8 +282,8 @@ static int report_json(const char *op, const char *key,
 		SET(o, "tombstone", json_true());
 	if (is_get && r->coordinator != 0xffff) {
 		SET(o, "closed_ts", U64(r->closed_ts));
-		SET(o, "lag_ms", r->lag_ms == UINT32_MAX ? json_null()
-							 : U64(r->lag_ms));
+		SET(o, "lag_ms",
+		    r->lag_ms == UINT32_MAX ? json_null() : U64(r->lag_ms));
 	}
 	if (r->coordinator != 0xffff) {
 		SET(o, "replicas", U64(r->answered));
@@ -626,14 +624,15 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 static int help(const char *cmd)
 {
 	static const char *const text[][2] = {
-		{"put", "usage: quorate [--cluster FILE] [options] put KEY "
-			"VALUE|-\n"
-			"Write VALUE (or stdin with '-') under KEY; prints "
-			"'OK version=V replicas=N'.\n"
-			"options: -C one|quorum|all|any|w=N, --deadline-ms N, "
-			"--retries N,\n"
-			"         --if-absent, --if-version V, --min-version V, "
-			"--json\n"},
+		{"put",
+		 "usage: quorate [--cluster FILE] [options] put KEY "
+		 "VALUE|-\n"
+		 "Write VALUE (or stdin with '-') under KEY; prints "
+		 "'OK version=V replicas=N'.\n"
+		 "options: -C one|quorum|all|any|w=N, --deadline-ms N, "
+		 "--retries N,\n"
+		 "         --if-absent, --if-version V, --min-version V, "
+		 "--json\n"},
 		{"get", "usage: quorate [--cluster FILE] [options] get KEY\n"
 			"Print KEY's value (exit 3 NOT_FOUND if none).\n"
 			"options: -C one|quorum|all|r=N, --linearizable, "
@@ -663,7 +662,8 @@ static int help(const char *cmd)
 	for (size_t i = 0; cmd && i < sizeof(text) / sizeof(text[0]); i++)
 		if (!strcmp(cmd, text[i][0])) {
 			fputs(text[i][1], stdout);
-			printf("Every option and exit status: quorate --help\n");
+			printf("Every option and exit status: quorate "
+			       "--help\n");
 			return EXIT_OK;
 		}
 	fputs(usage_text, stdout);
@@ -675,9 +675,9 @@ static int help(const char *cmd)
  * before a missing cluster file: it is the first thing to fix. */
 static int command_check(struct cli *cl, const char *cmd, int nargs)
 {
-	int want = !strcmp(cmd, "put") ? 2
+	int want = !strcmp(cmd, "put")				? 2
 		   : !strcmp(cmd, "get") || !strcmp(cmd, "del") ? 1
-								  : -1;
+								: -1;
 	if (want < 0 && strcmp(cmd, "stat") && strcmp(cmd, "repair") &&
 	    strcmp(cmd, "ready"))
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,

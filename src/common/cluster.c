@@ -51,13 +51,15 @@
 #define METRICS_PORT_DEFAULT 9470 /* node i: 127.0.0.1:9470+i */
 
 static const char *const cluster_keys[] = {
-	"id", "partitions", "replication_factor", "shards", "base_port",
-	"tombstone_grace_ms", "hints_max", "hint_delay_ms", "auth",
-	"secret_file", "client_key_file", "metrics_port", NULL,
+	"id",	       "partitions",	  "replication_factor",
+	"shards",      "base_port",	  "tombstone_grace_ms",
+	"hints_max",   "hint_delay_ms",	  "auth",
+	"secret_file", "client_key_file", "metrics_port",
+	NULL,
 };
 static const char *const node_keys[] = {
-	"ip",  "mac", "iface",	       "data_dir", "mgmt", "mgmt_group",
-	"pci", "metrics_listen", NULL,
+	"ip",	      "mac", "iface",	       "data_dir", "mgmt",
+	"mgmt_group", "pci", "metrics_listen", NULL,
 };
 
 struct ini_entry {
@@ -372,11 +374,9 @@ static int load_node(struct loader *l, const char *section,
 /* [node.N] metrics_listen = ADDR:PORT | off; absent: loopback at the
  * cluster's metrics_port + N (0 there: off). */
 static int load_metrics(struct loader *l, const char *section,
-			const struct qr_cluster *c,
-			struct qr_cluster_node *nd)
+			const struct qr_cluster *c, struct qr_cluster_node *nd)
 {
-	const char *v = get_entry(l, section,
-					      "metrics_listen");
+	const char *v = get_entry(l, section, "metrics_listen");
 	nd->metrics_ip = htonl(0x7f000001); /* 127.0.0.1 */
 	nd->metrics_port = 0;
 	if (!v) {
@@ -599,8 +599,7 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 				return fail(l,
 					    "[%s] ip: %s is also [node.%d]'s",
 					    section,
-					    get_entry(l, section, "ip"),
-					    j);
+					    get_entry(l, section, "ip"), j);
 			if (nd->data_dir[0] &&
 			    !strcmp(o->data_dir, nd->data_dir))
 				return fail(l,
