@@ -52,6 +52,11 @@ _Static_assert((int)QR_CONSISTENCY_ONE == (int)QR_LEVEL_ONE, "level");
 _Static_assert((int)QR_CONSISTENCY_QUORUM == (int)QR_LEVEL_QUORUM, "level");
 _Static_assert((int)QR_CONSISTENCY_ALL == (int)QR_LEVEL_ALL, "level");
 _Static_assert((int)QR_CONSISTENCY_RW == (int)QR_LEVEL_RW, "level");
+_Static_assert((int)QR_CONSISTENCY_LOCAL_ONE == (int)QR_LEVEL_LOCAL_ONE, "lv");
+_Static_assert((int)QR_CONSISTENCY_LOCAL_QUORUM == (int)QR_LEVEL_LOCAL_QUORUM,
+	       "level");
+_Static_assert((int)QR_CONSISTENCY_EACH_QUORUM == (int)QR_LEVEL_EACH_QUORUM,
+	       "level");
 _Static_assert(QR_RF_MAX <= 8, "qr_client_replicas() fills nodes[8]");
 
 #define ATTEMPTS_MAX 64 /* retries are capped to ATTEMPTS_MAX - 1 */
@@ -63,6 +68,7 @@ struct qr_client {
 	int fd;
 	struct qr_rng rng;
 	uint64_t next_req_id;  /* random base, + 1 per request */
+	int zone;	       /* the client's zone index, -1: none */
 	uint64_t session;      /* highest HLC seen */
 	uint64_t session_weak; /* highest HLC seen through an operation below
 				* quorum (W or R < floor(RF/2)+1): what a
@@ -116,6 +122,25 @@ static int parse_bind(const char *s, struct sockaddr_in *sa)
 	return 0;
 }
 
+/* The client's zone: options, else $QUORATE_ZONE; a name no node has is
+ * an error (a typo would silently route across zones). */
+static int client_zone(struct qr_client *c, const char *cluster_file,
+		       char *err, size_t err_len)
+{
+	const char *name = c->opt.zone ? c->opt.zone : getenv("QUORATE_ZONE");
+	c->zone = -1;
+	if (!name || !*name)
+		return 0;
+	for (uint16_t n = 0; n < c->cluster.nodes; n++)
+		if (!strcmp(c->cluster.node[n].zone, name)) {
+			c->zone = c->cluster.node[n].zone_idx;
+			return 0;
+		}
+	set_err(err, err_len, "%s: no node is in zone '%s'", cluster_file,
+		name);
+	return QR_EINVAL;
+}
+
 struct qr_client *qr_client_open(const char *cluster_file,
 				 const struct qr_client_options *opt, char *err,
 				 size_t err_len)
@@ -140,12 +165,13 @@ struct qr_client *qr_client_open(const char *cluster_file,
 				c->opt.client_id, &c->auth, err, err_len))
 		goto fail;
 	const struct qr_cluster *cl = &c->cluster;
-	if (qr_placement_init(&c->pl, cl->partitions, cl->nodes, cl->rf,
-			      cl->shards)) {
+	if (qr_placement_init_cluster(&c->pl, cl)) {
 		set_err(err, err_len, "%s: %s", cluster_file,
 			"cannot build the placement table");
 		goto fail;
 	}
+	if (client_zone(c, cluster_file, err, err_len))
+		goto fail_pl;
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		set_err(err, err_len, "socket: %s%s", strerror(errno), "");
@@ -379,7 +405,9 @@ static int msg_build(struct qr_client *c, uint8_t op, const void *key,
 				? (uint8_t)(c->pl.rf / 2 + 1)
 			: m->level == QR_LEVEL_ALL ? (uint8_t)c->pl.rf
 			: m->level == QR_LEVEL_RW  ? (is_write ? o->w : o->r)
-						   : 0;
+			: m->level == QR_LEVEL_EACH_QUORUM
+				? (uint8_t)(c->pl.rf / 2 + 1) /* contains one */
+				: 0; /* LOCAL_*: not a quorum of all */
 	*weak = count < c->pl.rf / 2 + 1;
 	if (!m->min_version && c->opt.session)
 		m->min_version =
@@ -471,6 +499,12 @@ static int run_attempts(struct qr_client *c, struct qr_msg *m,
 	unsigned start = c->opt.coordinator == QR_COORD_RANDOM
 				 ? (unsigned)qr_rng_below(&c->rng, c->pl.rf)
 				 : 0;
+	/* A client with a zone starts at the first replica there. */
+	for (unsigned i = 0; c->zone >= 0 && i < c->pl.rf; i++)
+		if (c->pl.zone[replicas[(start + i) % c->pl.rf]] == c->zone) {
+			start = (start + i) % c->pl.rf;
+			break;
+		}
 	unsigned attempts = c->opt.retries + 1;
 	uint64_t t0 = qr_clock_mono_us(), deadline_us = t0 + deadline_ms * 1000;
 	uint64_t interval_us = deadline_ms * 1000 / attempts;

@@ -598,8 +598,7 @@ static int node_open(struct daemon *d)
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
-	if (qr_placement_init(&d->pl, d->cl.partitions, d->cl.nodes, d->cl.rf,
-			      d->cl.shards)) {
+	if (qr_placement_init_cluster(&d->pl, &d->cl)) {
 		fprintf(stderr, "quorated: placement: invalid\n");
 		return close_and_exit(EXIT_CONFIG, NULL, 0);
 	}
