@@ -217,18 +217,20 @@ int qr_client_del_if_version(struct qr_client *c, const void *key,
  *           (epoll): poll(c, ..., 0) when the fd is readable or when
  *           qr_client_timeout_ms() has passed.
  */
-enum qr_op {
-	QR_OP_PUT = 1,
-	QR_OP_GET = 2,
-	QR_OP_DEL = 3,
-	QR_OP_GET_LINEARIZABLE = 4,
-	QR_OP_PUT_IF_ABSENT = 5,
-	QR_OP_PUT_IF_VERSION = 6,
-	QR_OP_DEL_IF_VERSION = 7,
+/* Named apart from the wire's enum qr_op (src/core/wire.h), which the
+ * library includes. */
+enum qr_client_op {
+	QR_CLIENT_PUT = 1,
+	QR_CLIENT_GET = 2,
+	QR_CLIENT_DEL = 3,
+	QR_CLIENT_GET_LINEARIZABLE = 4,
+	QR_CLIENT_PUT_IF_ABSENT = 5,
+	QR_CLIENT_PUT_IF_VERSION = 6,
+	QR_CLIENT_DEL_IF_VERSION = 7,
 };
 
 struct qr_request {
-	enum qr_op op;
+	enum qr_client_op op;
 	const void *key;
 	size_t key_len;
 	const void *value; /* PUT / PUT_IF_*: copied at submit */
@@ -241,7 +243,7 @@ struct qr_request {
 
 struct qr_completion {
 	void *user;		 /* qr_request.user */
-	enum qr_op op;
+	enum qr_client_op op;
 	struct qr_result result; /* result.status: 0 or enum qr_err */
 };
 
@@ -273,13 +275,20 @@ int qr_client_replicas(const struct qr_client *c, const void *key,
 		       size_t key_len, uint32_t *partition, uint16_t nodes[8]);
 
 struct qr_client_stats {
-	uint64_t requests; /* calls made */
-	uint64_t sends;	   /* datagrams sent (first sends and resends) */
+	uint64_t requests; /* requests started (calls and submits past the
+			    * first checks) */
+	uint64_t sends;	   /* request sends (first sends and resends); one
+			    * datagram each unless batched */
 	uint64_t resends;  /* of which resends */
 	uint64_t replies;  /* replies accepted */
-	uint64_t ignored;  /* datagrams ignored: other req_id, unknown
-			    * source, bad frame */
-	uint64_t timeouts; /* calls that ended in QR_ETIMEOUT */
+	uint64_t ignored;  /* replies or datagrams ignored: other req_id,
+			    * unknown source, bad frame */
+	uint64_t timeouts; /* requests that ended in QR_ETIMEOUT */
+	uint64_t late;	      /* of ignored: a req_id not in flight (its
+			       * request already answered or timed out) */
+	uint64_t datagrams;   /* datagrams sent (<= sends when batched) */
+	uint64_t send_failed; /* datagrams the socket would not take (their
+			       * requests' resends and deadlines cover them) */
 };
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c);
 

@@ -55,7 +55,20 @@ struct fake_node {
 	struct qr_core *core;
 	struct qr_rng rng;
 	_Atomic int mode;
+	atomic_bool drop_next; /* drop the next client datagram (one-shot) */
 };
+
+/* Every CLIENT_REQ a node receives from a client (any mode): which node,
+ * which req_id, in which datagram. Written by the fake's thread only;
+ * entries below `n` are complete. */
+#define LOG_MAX 4096
+static struct req_log {
+	_Atomic unsigned n;
+	unsigned datagrams;
+	uint16_t node[LOG_MAX];
+	unsigned dgram[LOG_MAX];
+	uint64_t req_id[LOG_MAX];
+} req_log;
 
 static struct fake {
 	struct qr_placement pl;
@@ -160,6 +173,25 @@ static void spoof(struct fake_node *n, const uint8_t *buf, size_t len,
 	}
 }
 
+static void log_requests(const struct fake_node *n, const uint8_t *buf,
+			 size_t len)
+{
+	struct qr_frame_reader r;
+	struct qr_msg m;
+	if (qr_wire_frame_open(&r, buf, len, CLUSTER_ID, NULL))
+		return;
+	unsigned d = req_log.datagrams++;
+	while (qr_wire_next(&r, &m) > 0) {
+		unsigned i = atomic_load(&req_log.n);
+		if (m.type != QR_MSG_CLIENT_REQ || i == LOG_MAX)
+			continue;
+		req_log.node[i] = n->id;
+		req_log.dgram[i] = d;
+		req_log.req_id[i] = m.req_id;
+		atomic_store(&req_log.n, i + 1);
+	}
+}
+
 static void serve_stat(struct fake_node *n)
 {
 	int fd = accept4(n->mgmt, NULL, NULL, SOCK_CLOEXEC);
@@ -228,6 +260,11 @@ static void *fake_loop(void *arg)
 				if (len < 0)
 					break;
 				int peer = peer_of(&from);
+				if (peer < 0)
+					log_requests(n, buf, (size_t)len);
+				if (peer < 0 &&
+				    atomic_exchange(&n->drop_next, false))
+					continue;
 				if (mode == MUTE)
 					continue;
 				if (mode == SPOOF && peer < 0) {
@@ -756,6 +793,254 @@ static void replies_from_wrong_sources_or_ids_are_ignored(void)
 	qr_client_close(c);
 }
 
+/* ---- asynchronous API ------------------------------------------------- */
+
+static struct qr_client *open_async(uint32_t deadline_ms, uint32_t retries,
+				    uint32_t max_inflight, bool batch)
+{
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.deadline_ms = deadline_ms;
+	o.retries = retries;
+	o.max_inflight = max_inflight;
+	o.batch = batch;
+	char err[256];
+	struct qr_client *c = qr_client_open(f.file, &o, err, sizeof(err));
+	if (!c)
+		fprintf(stderr, "open: %s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	return c;
+}
+
+/* The i-th key (from 0) whose first replica is node `first`. */
+static void nth_key_led_by(struct qr_client *c, int first, int nth, char *buf,
+			   size_t cap)
+{
+	for (int i = 0; i < 100000; i++) {
+		snprintf(buf, cap, "ak-%d", i);
+		uint16_t nodes[8];
+		qr_client_replicas(c, buf, strlen(buf), NULL, nodes);
+		if (nodes[0] == first && nth-- == 0)
+			return;
+	}
+	CU_FAIL_FATAL("no key found");
+}
+
+static struct qr_completion done[64];
+
+/* Poll until n completions (or 3 s): how many came, in done[]. */
+static unsigned poll_n(struct qr_client *c, unsigned n)
+{
+	unsigned got = 0;
+	uint64_t end = qr_clock_mono_ms() + 3000;
+	while (got < n && qr_clock_mono_ms() < end) {
+		int rc = qr_client_poll(c, done + got, n - got, 100);
+		CU_ASSERT_FATAL(rc >= 0);
+		got += (unsigned)rc;
+	}
+	return got;
+}
+
+/* Requests on a silent replica end after the others: completions come
+ * back in the order requests end, each with its own user pointer. */
+static void async_many_in_flight_answered_out_of_order(void)
+{
+	struct qr_client *c = open_async(600, 3, 64, false);
+	char key[40];
+	set_mode(1, MUTE);
+	for (uintptr_t i = 0; i < 40; i++) {
+		/* Request 0 is a read led by the silent node: it moves to
+		 * the next replica after 150 ms; the others are answered. */
+		nth_key_led_by(c, i == 0 ? 1 : 0, (int)i, key, sizeof(key));
+		struct qr_request rq = {
+			.op = i == 0 ? QR_CLIENT_GET : QR_CLIENT_PUT,
+			.key = key, .key_len = strlen(key),
+			.value = key, .value_len = strlen(key),
+			.user = (void *)(i + 1),
+		};
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	CU_ASSERT_EQUAL(qr_client_inflight(c), 40);
+	CU_ASSERT_EQUAL(poll_n(c, 40), 40);
+	bool seen[41] = {0};
+	for (unsigned i = 0; i < 40; i++) {
+		uintptr_t u = (uintptr_t)done[i].user;
+		CU_ASSERT_FATAL(u >= 1 && u <= 40 && !seen[u]);
+		seen[u] = true;
+		CU_ASSERT(done[i].result.status == 0 ||
+			  (u == 1 && done[i].result.status == QR_ENOTFOUND));
+		CU_ASSERT_EQUAL(done[i].op, u == 1 ? QR_CLIENT_GET : QR_CLIENT_PUT);
+	}
+	CU_ASSERT_EQUAL((uintptr_t)done[39].user, 1); /* the slow one last */
+	CU_ASSERT_EQUAL(done[39].result.attempts, 2);
+	CU_ASSERT_EQUAL(qr_client_inflight(c), 0);
+	/* Read the values back, pipelined as well. */
+	set_mode(1, LIVE);
+	for (uintptr_t i = 1; i < 40; i++) {
+		nth_key_led_by(c, 0, (int)i, key, sizeof(key));
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = key,
+					.key_len = strlen(key),
+					.user = (void *)i};
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	CU_ASSERT_EQUAL(poll_n(c, 39), 39);
+	for (unsigned i = 0; i < 39; i++) {
+		nth_key_led_by(c, 0, (int)(uintptr_t)done[i].user, key,
+			       sizeof(key));
+		CU_ASSERT_EQUAL(done[i].result.status, 0);
+		CU_ASSERT_EQUAL(done[i].result.value_len, strlen(key));
+		CU_ASSERT(!memcmp(done[i].result.value, key, strlen(key)));
+	}
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, -1), 0); /* none left */
+	heal();
+	qr_client_close(c);
+}
+
+/* A datagram lost on the way: resent after one interval to the same
+ * coordinator (a write) with the same req_id, and answered. */
+static void async_lost_datagram_resent_with_same_req_id(void)
+{
+	struct qr_client *c = open_async(800, 3, 8, false);
+	char key[40];
+	nth_key_led_by(c, 1, 0, key, sizeof(key));
+	atomic_store(&f.node[1].drop_next, true);
+	unsigned log0 = atomic_load(&req_log.n);
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = key,
+				.key_len = strlen(key), .value = "v",
+				.value_len = 1};
+	uint64_t t0 = qr_clock_mono_ms();
+	CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT(qr_client_timeout_ms(c) > 150 && qr_client_timeout_ms(c) <= 200);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1);
+	CU_ASSERT(qr_clock_mono_ms() - t0 >= 199); /* after one interval */
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
+	CU_ASSERT_EQUAL(done[0].result.attempts, 2);
+	CU_ASSERT_EQUAL(done[0].result.coordinator, 1);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->resends, 1);
+	usleep(20 * 1000); /* the fake's log is written by its thread */
+	unsigned log1 = atomic_load(&req_log.n);
+	CU_ASSERT_EQUAL_FATAL(log1 - log0, 2);
+	CU_ASSERT_EQUAL(req_log.node[log0], 1);
+	CU_ASSERT_EQUAL(req_log.node[log0 + 1], 1);
+	CU_ASSERT_EQUAL(req_log.req_id[log0], req_log.req_id[log0 + 1]);
+	qr_client_close(c);
+}
+
+/* Every node silent: each request ends at its own deadline with
+ * QR_ETIMEOUT, earliest first; timeout_ms() says when to poll next. */
+static void async_deadline_expiry_completes_with_timeout(void)
+{
+	struct qr_client *c = open_async(1000, 1, 8, false);
+	set_all(MUTE);
+	static const uint32_t dl[3] = {150, 50, 100};
+	uint64_t t0 = qr_clock_mono_ms();
+	for (uintptr_t i = 0; i < 3; i++) {
+		struct qr_req_opts o = {.deadline_ms = dl[i]};
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = "gone",
+					.key_len = 4, .opts = &o,
+					.user = (void *)i};
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	int t = qr_client_timeout_ms(c); /* 50 ms deadline, 2 attempts */
+	CU_ASSERT(t >= 20 && t <= 25);
+	for (unsigned k = 0; k < 3; k++) {
+		struct qr_completion one;
+		CU_ASSERT_EQUAL_FATAL(qr_client_poll(c, &one, 1, -1), 1);
+		uint64_t took = qr_clock_mono_ms() - t0;
+		uintptr_t i = (uintptr_t)one.user;
+		CU_ASSERT_EQUAL(i, k == 0 ? 1 : k == 1 ? 2 : 0);
+		CU_ASSERT_EQUAL(one.result.status, QR_ETIMEOUT);
+		CU_ASSERT_EQUAL(one.result.attempts, 2);
+		CU_ASSERT(took >= dl[i] - 1 && took < dl[i] + 60);
+	}
+	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 3);
+	CU_ASSERT_EQUAL(qr_client_timeout_ms(c), -1);
+	/* poll(-1) with nothing in flight returns at once. */
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 4, -1), 0);
+	heal();
+	qr_client_close(c);
+}
+
+/* max_inflight requests outstanding: submit says QR_EBUSY, and so does a
+ * synchronous call (it would otherwise swallow async completions). */
+static void async_busy_when_full_and_sync_calls_refused(void)
+{
+	struct qr_client *c = open_async(100, 0, 4, false);
+	set_all(MUTE);
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = "full",
+				.key_len = 4, .value = "v", .value_len = 1};
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), QR_EBUSY);
+	static struct qr_result r;
+	CU_ASSERT_EQUAL(put_s(c, "full", "v", 0, &r), QR_EBUSY);
+	CU_ASSERT_EQUAL(r.status, QR_EBUSY);
+	CU_ASSERT_EQUAL(qr_client_inflight(c), 4);
+	/* Bad requests fail at submit and take no slot. */
+	struct qr_request bad = {.op = (enum qr_client_op)99, .key = "k",
+				 .key_len = 1};
+	CU_ASSERT_EQUAL(qr_client_submit(c, &bad), QR_EINVAL);
+	CU_ASSERT_EQUAL(poll_n(c, 4), 4);
+	CU_ASSERT_EQUAL(qr_client_inflight(c), 0);
+	heal();
+	bad.op = QR_CLIENT_GET;
+	bad.key_len = QR_CLIENT_KEY_BYTES_MAX + 1;
+	CU_ASSERT_EQUAL(qr_client_submit(c, &bad), QR_ETOOLARGE);
+	CU_ASSERT_EQUAL(put_s(c, "full", "v", 0, &r), 0); /* idle again */
+	qr_client_close(c);
+}
+
+/* Replies from a foreign address, with another req_id, or naming another
+ * node are ignored with several requests in flight. */
+static void async_replies_from_wrong_sources_are_ignored(void)
+{
+	struct qr_client *c = open_async(150, 0, 8, false);
+	set_all(SPOOF);
+	for (int i = 0; i < 3; i++) {
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = "sp",
+					.key_len = 2};
+		CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	}
+	CU_ASSERT_EQUAL(poll_n(c, 3), 3);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(done[i].result.status, QR_ETIMEOUT);
+	CU_ASSERT(qr_client_stats(c)->ignored >= 9); /* 3 per request */
+	CU_ASSERT_EQUAL(qr_client_stats(c)->replies, 0);
+	heal();
+	qr_client_close(c);
+}
+
+/* Batch mode: requests for one (node, shard) share a datagram, sent by
+ * flush (or poll), signed like any other (the nodes check client keys). */
+static void async_batch_packs_requests_into_one_datagram(void)
+{
+	struct qr_client *c = open_async(1000, 3, 64, true);
+	char key[40];
+	unsigned log0 = atomic_load(&req_log.n);
+	for (uintptr_t i = 0; i < 12; i++) {
+		nth_key_led_by(c, 2, (int)i, key, sizeof(key));
+		struct qr_request rq = {.op = QR_CLIENT_PUT, .key = key,
+					.key_len = strlen(key), .value = "b",
+					.value_len = 1, .user = (void *)i};
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	CU_ASSERT_EQUAL(qr_client_stats(c)->datagrams, 0); /* queued */
+	CU_ASSERT_EQUAL(qr_client_timeout_ms(c), 0);	    /* flush due */
+	CU_ASSERT_EQUAL(qr_client_flush(c), 0);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->datagrams, 1);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->sends, 12);
+	CU_ASSERT_EQUAL(poll_n(c, 12), 12);
+	for (unsigned i = 0; i < 12; i++)
+		CU_ASSERT_EQUAL(done[i].result.status, 0); /* signed: OK */
+	unsigned log1 = atomic_load(&req_log.n);
+	CU_ASSERT_EQUAL_FATAL(log1 - log0, 12);
+	for (unsigned i = log0; i < log1; i++) {
+		CU_ASSERT_EQUAL(req_log.node[i], 2);
+		CU_ASSERT_EQUAL(req_log.dgram[i], req_log.dgram[log0]);
+	}
+	qr_client_close(c);
+}
+
 /* ---- CLI tests -------------------------------------------------------- */
 
 struct run {
@@ -1120,6 +1405,18 @@ int main(void)
 		 timeout_when_every_node_is_silent},
 		{"replies_from_wrong_sources_or_ids_are_ignored",
 		 replies_from_wrong_sources_or_ids_are_ignored},
+		{"async_many_in_flight_answered_out_of_order",
+		 async_many_in_flight_answered_out_of_order},
+		{"async_lost_datagram_resent_with_same_req_id",
+		 async_lost_datagram_resent_with_same_req_id},
+		{"async_deadline_expiry_completes_with_timeout",
+		 async_deadline_expiry_completes_with_timeout},
+		{"async_busy_when_full_and_sync_calls_refused",
+		 async_busy_when_full_and_sync_calls_refused},
+		{"async_replies_from_wrong_sources_are_ignored",
+		 async_replies_from_wrong_sources_are_ignored},
+		{"async_batch_packs_requests_into_one_datagram",
+		 async_batch_packs_requests_into_one_datagram},
 		{"cli_put_get_del_json", cli_put_get_del_json},
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
