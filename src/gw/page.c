@@ -11,6 +11,7 @@
  * least 1 s of lag, 10 hints) so a calm cluster looks calm.
  */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
