@@ -113,6 +113,7 @@ struct gw_metrics {
 	pthread_mutex_t mu;
 	uint64_t requests[GW_M_COUNT][GW_CODES_N];
 	uint64_t backend_busy; /* submits refused with QR_EBUSY */
+	uint64_t backend_requests; /* submits accepted (sent to the cluster) */
 	struct qr_hist latency[GW_M_COUNT]; /* KV requests, ns */
 };
 

@@ -94,19 +94,29 @@ static struct MHD_Daemon *start_daemon(struct gw_loop *l,
 				       const struct sockaddr_in *sa)
 {
 	const struct gw_options *o = l->opt;
+	/* Several loops share the port (SO_REUSEPORT); one keeps MHD's
+	 * default (SO_REUSEADDR only: a second gateway on the port fails,
+	 * while sockets in TIME_WAIT do not block a restart). Passing the
+	 * option as 0 would turn SO_REUSEADDR off, hence the array. */
+	struct MHD_OptionItem reuse[] = {
+		{l->nloops > 1 ? MHD_OPTION_LISTENING_ADDRESS_REUSE
+			       : MHD_OPTION_END,
+		 1, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	return MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, gw_http_access, l,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
 		MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE,
-		(unsigned)(l->nloops > 1 ? 1 : 0),
+		MHD_OPTION_ARRAY, reuse,
 		MHD_OPTION_CONNECTION_LIMIT, o->connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->conn_memory,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_NOTIFY_COMPLETED, gw_http_request_done, l,
 		MHD_OPTION_UNESCAPE_CALLBACK, gw_http_unescape, l,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l, MHD_OPTION_END);
+		MHD_OPTION_END);
 }
 
 static int epoll_add(int ep, int fd, uint64_t tag)
@@ -176,11 +186,10 @@ int gw_loop_submit(struct gw_loop *l, struct gw_req *rq,
 	int rc = l->be->submit(l->bh, q);
 	if (rc == 0)
 		__atomic_add_fetch(&l->waiting, 1, __ATOMIC_RELAXED);
-	else if (rc == QR_EBUSY) {
-		pthread_mutex_lock(&l->m.mu);
-		l->m.backend_busy++;
-		pthread_mutex_unlock(&l->m.mu);
-	}
+	pthread_mutex_lock(&l->m.mu);
+	l->m.backend_requests += rc == 0;
+	l->m.backend_busy += rc == QR_EBUSY;
+	pthread_mutex_unlock(&l->m.mu);
 	return rc;
 }
 

@@ -363,7 +363,8 @@ static const char *message_of(const struct gw_kv *kv, int err, bool write)
 {
 	switch (err) {
 	case QR_ENOTFOUND:
-		return "no such key (a tombstone's version is in ETag)";
+		return "no such key (if it was deleted: ETag is the "
+		       "tombstone's version)";
 	case QR_EUNAVAILABLE:
 		return write ? "too few replicas reachable: the write's "
 			       "outcome is unknown (it may have reached fewer "

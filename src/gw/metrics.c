@@ -37,6 +37,7 @@ int gw_metrics_init(struct gw_metrics *m)
 {
 	memset(m->requests, 0, sizeof(m->requests));
 	m->backend_busy = 0;
+	m->backend_requests = 0;
 	for (int i = 0; i < GW_M_COUNT; i++)
 		qr_hist_init(&m->latency[i]);
 	return pthread_mutex_init(&m->mu, NULL) ? -1 : 0;
@@ -60,6 +61,7 @@ void gw_metrics_count(struct gw_metrics *m, enum gw_method method,
 struct sums {
 	uint64_t requests[GW_M_COUNT][GW_CODES_N];
 	uint64_t busy;
+	uint64_t sent;
 	uint64_t inflight;
 	struct qr_hist latency[GW_M_COUNT];
 };
@@ -67,7 +69,7 @@ struct sums {
 static void sum_loops(struct gw_loop *loops, unsigned n, struct sums *s)
 {
 	memset(s->requests, 0, sizeof(s->requests));
-	s->busy = s->inflight = 0;
+	s->busy = s->inflight = s->sent = 0;
 	for (int i = 0; i < GW_M_COUNT; i++)
 		qr_hist_init(&s->latency[i]);
 	for (unsigned l = 0; l < n; l++) {
@@ -81,6 +83,7 @@ static void sum_loops(struct gw_loop *loops, unsigned n, struct sums *s)
 			qr_hist_merge(&s->latency[i], &m->latency[i]);
 		}
 		s->busy += m->backend_busy;
+		s->sent += m->backend_requests;
 		pthread_mutex_unlock(&m->mu);
 	}
 }
@@ -138,6 +141,11 @@ long gw_metrics_render(struct gw_loop *loops, unsigned n, char *buf,
 		       "max-inflight requests in flight",
 		       QR_PROM_COUNTER);
 	qr_prom_u64(&w, "quorate_gw_backend_busy_total", NULL, 0, s->busy);
+	qr_prom_family(&w, "quorate_gw_backend_requests_total",
+		       "Requests handed to the cluster (a 4xx refused by the "
+		       "gateway itself is not one)",
+		       QR_PROM_COUNTER);
+	qr_prom_u64(&w, "quorate_gw_backend_requests_total", NULL, 0, s->sent);
 	qr_prom_family(&w, "quorate_gw_loops", "Event-loop threads",
 		       QR_PROM_GAUGE);
 	qr_prom_u64(&w, "quorate_gw_loops", NULL, 0, n);
