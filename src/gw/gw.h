@@ -52,7 +52,11 @@ struct gw_options {
 	bool quiet;
 };
 
+#define GW_LOOPS_MAX 64
+
 void gw_options_default(struct gw_options *o);
+/* 0, 1 (--help / --version printed: exit 0) or -1 (refused, reported). */
+int gw_options_parse(int argc, char **argv, struct gw_options *o);
 
 /* The asynchronous client's calls, so tests can put a fake behind them. */
 struct gw_backend_ops {

@@ -5,177 +5,17 @@
  * replication-view poller, then it waits for SIGINT/SIGTERM and stops
  * everything in order (loops drain their waiting requests first).
  *
- * Invariants: every option is checked and a bad one is refused with a
- * message (exit 2); signals are blocked in every thread and taken only by
- * sigwait here, so no loop is interrupted mid-call.
+ * Invariants: signals are blocked in every thread and taken only by
+ * sigwait here, so no loop is interrupted mid-call; nothing listens before
+ * every client handle opened (a bad cluster file or key fails at start).
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "common/cluster.h"
 #include "gw/gw.h"
 #include "gw/status.h"
-#include "qr_config.h"
-
-#define LOOPS_MAX 64
-
-static const char usage[] =
-	"usage: quorate-gw [options]\n"
-	"An HTTP/1.1 gateway to a quorate cluster (docs/http.md).\n"
-	"\n"
-	"  -c, --cluster FILE       cluster file (default $QUORATE_CLUSTER)\n"
-	"  -l, --listen ADDR        IPv4 address to listen on (0.0.0.0)\n"
-	"  -p, --port N             TCP port (8080; 0: any, printed)\n"
-	"  -t, --loops N            event-loop threads, one client handle each\n"
-	"                           (1; they share the port by SO_REUSEPORT)\n"
-	"      --connections N      open connections per loop (1024)\n"
-	"      --idle-timeout-s N   close a connection idle this long (30)\n"
-	"      --header-bytes N     memory per connection for the request line\n"
-	"                           and headers (16384): larger ones get 431\n"
-	"      --max-inflight N     requests in flight per loop (1024); more\n"
-	"                           get 429 with Retry-After\n"
-	"  -d, --deadline-ms N      default request deadline (1000); a request\n"
-	"                           may set its own with X-Deadline-Ms\n"
-	"      --retries N          resends within the deadline (3)\n"
-	"      --coordinator C      first | random (first: writes dedupe on\n"
-	"                           one coordinator per key)\n"
-	"      --no-batch           one datagram per request (default: packs\n"
-	"                           requests bound for one node per turn)\n"
-	"      --key-file FILE      client key (default: as libquorate finds\n"
-	"                           it: $QUORATE_KEY_FILE, the cluster file)\n"
-	"      --client-id N        which client key line\n"
-	"      --status-interval-ms N  how often the replication view asks\n"
-	"                           the nodes' management sockets (1000)\n"
-	"  -q, --quiet              no log lines\n"
-	"  -h, --help               this text\n"
-	"  -V, --version            the version\n"
-	"\n"
-	"Endpoints: /v1/kv/{key} (GET HEAD PUT POST DELETE), /status (HTML),\n"
-	"/v1/status/replication (JSON), /metrics (Prometheus), /ready.\n";
-
-void gw_options_default(struct gw_options *o)
-{
-	*o = (struct gw_options){
-		.cluster_file = getenv("QUORATE_CLUSTER"),
-		.listen_addr = "0.0.0.0",
-		.port = 8080,
-		.loops = 1,
-		.connections = 1024,
-		.conn_timeout_s = 30,
-		.conn_memory = 16384,
-		.max_inflight = 1024,
-		.deadline_ms = QR_CLIENT_DEADLINE_MS_DEFAULT,
-		.retries = QR_CLIENT_RETRIES_DEFAULT,
-		.coordinator = QR_COORD_FIRST,
-		.batch = true,
-		.status_interval_ms = 1000,
-	};
-}
-
-static int num_opt(const char *name, const char *s, unsigned long min,
-		   unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (!*s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "quorate-gw: --%s %s: want %lu..%lu\n", name,
-			s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static const struct option longopts[] = {
-	{"cluster", required_argument, NULL, 'c'},
-	{"listen", required_argument, NULL, 'l'},
-	{"port", required_argument, NULL, 'p'},
-	{"loops", required_argument, NULL, 't'},
-	{"connections", required_argument, NULL, 1},
-	{"idle-timeout-s", required_argument, NULL, 2},
-	{"header-bytes", required_argument, NULL, 3},
-	{"max-inflight", required_argument, NULL, 4},
-	{"deadline-ms", required_argument, NULL, 'd'},
-	{"retries", required_argument, NULL, 5},
-	{"coordinator", required_argument, NULL, 6},
-	{"no-batch", no_argument, NULL, 7},
-	{"key-file", required_argument, NULL, 8},
-	{"client-id", required_argument, NULL, 9},
-	{"status-interval-ms", required_argument, NULL, 10},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
-};
-
-/* One option: 0, -1 (refused, reported), or 1 (help/version: exit 0). */
-static int one_opt(int ch, const char *arg, struct gw_options *o)
-{
-	unsigned long v = 0;
-	int rc = 0;
-	switch (ch) {
-	case 'c': o->cluster_file = arg; break;
-	case 'l': o->listen_addr = arg; break;
-	case 'p': rc = num_opt("port", arg, 0, 65535, &v); o->port = (uint16_t)v; break;
-	case 't': rc = num_opt("loops", arg, 1, LOOPS_MAX, &v); o->loops = (unsigned)v; break;
-	case 1: rc = num_opt("connections", arg, 1, 65536, &v); o->connections = (unsigned)v; break;
-	case 2: rc = num_opt("idle-timeout-s", arg, 1, 3600, &v); o->conn_timeout_s = (unsigned)v; break;
-	case 3: rc = num_opt("header-bytes", arg, 4096, 1 << 20, &v); o->conn_memory = (unsigned)v; break;
-	case 4: rc = num_opt("max-inflight", arg, 1, 65536, &v); o->max_inflight = (unsigned)v; break;
-	case 'd': rc = num_opt("deadline-ms", arg, 1, GW_DEADLINE_MS_MAX, &v); o->deadline_ms = (uint32_t)v; break;
-	case 5: rc = num_opt("retries", arg, 0, 100, &v); o->retries = (uint32_t)v; break;
-	case 6:
-		if (!strcasecmp(arg, "first"))
-			o->coordinator = QR_COORD_FIRST;
-		else if (!strcasecmp(arg, "random"))
-			o->coordinator = QR_COORD_RANDOM;
-		else {
-			fprintf(stderr, "quorate-gw: --coordinator: first | random\n");
-			rc = -1;
-		}
-		break;
-	case 7: o->batch = false; break;
-	case 8: o->key_file = arg; break;
-	case 9: rc = num_opt("client-id", arg, 1, 65535, &v); o->client_id = (uint16_t)v; break;
-	case 10: rc = num_opt("status-interval-ms", arg, 50, 600000, &v); o->status_interval_ms = (unsigned)v; break;
-	case 'q': o->quiet = true; break;
-	case 'h': fputs(usage, stdout); return 1;
-	case 'V': printf("quorate-gw %s\n", QR_VERSION); return 1;
-	default: fputs(usage, stderr); return -1;
-	}
-	return rc;
-}
-
-static int parse_args(int argc, char **argv, struct gw_options *o)
-{
-	int ch;
-	gw_options_default(o);
-	while ((ch = getopt_long(argc, argv, "c:l:p:t:d:qhV", longopts,
-				 NULL)) != -1) {
-		int rc = one_opt(ch, optarg, o);
-		if (rc)
-			return rc;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "quorate-gw: unexpected argument '%s'\n%s",
-			argv[optind], usage);
-		return -1;
-	}
-	if (!o->cluster_file) {
-		fprintf(stderr, "quorate-gw: no cluster file: --cluster FILE "
-				"or $QUORATE_CLUSTER\n");
-		return -1;
-	}
-	if (o->loops > 1 && o->port == 0) {
-		fprintf(stderr, "quorate-gw: --port 0 needs --loops 1\n");
-		return -1;
-	}
-	return 0;
-}
 
 static void *open_client(const struct gw_options *o, unsigned id, char *err,
 			 size_t err_len)
@@ -224,9 +64,9 @@ int main(int argc, char **argv)
 {
 	static struct gw_options o;
 	static struct qr_cluster c;
-	static struct gw_loop loops[LOOPS_MAX];
+	static struct gw_loop loops[GW_LOOPS_MAX];
 	char err[512];
-	int rc = parse_args(argc, argv, &o);
+	int rc = gw_options_parse(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	if (qr_cluster_load(o.cluster_file, &c, err, sizeof(err))) {
