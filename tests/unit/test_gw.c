@@ -528,6 +528,12 @@ static void test_http_contract(void)
 			     sizeof(b)), 405);
 	CU_ASSERT_EQUAL(http("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", b,
 			     sizeof(b)), 404);
+	static char huge[24 * 1024];
+	int n = snprintf(huge, sizeof(huge), "GET /v1/kv/x HTTP/1.1\r\n"
+			 "Host: t\r\nX-Big: ");
+	memset(huge + n, 'b', 20000);
+	memcpy(huge + n + 20000, "\r\n\r\n", 5);
+	CU_ASSERT_EQUAL(http(huge, b, sizeof(b)), 431);
 	CU_ASSERT_EQUAL(__atomic_load_n(&fk.submits, __ATOMIC_RELAXED), sent);
 	CU_ASSERT_EQUAL(http("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", b,
 			     sizeof(b)), 200);
