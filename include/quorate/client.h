@@ -82,7 +82,7 @@ struct qr_client_options {
 	uint16_t client_id;    /* which line of it; 0: $QUORATE_CLIENT_ID,
 				* else the first */
 	uint32_t max_inflight; /* asynchronous requests in flight at once;
-				* 0: 256 (qr_client_submit) */
+				* 0: 256; at most 2^20 (qr_client_submit) */
 	bool batch;	       /* submit() queues, poll()/flush() send */
 };
 
@@ -247,21 +247,31 @@ struct qr_completion {
 	struct qr_result result; /* result.status: 0 or enum qr_err */
 };
 
-/* 0, or QR_EBUSY (max_inflight requests in flight: poll first),
- * QR_EINVAL / QR_ETOOLARGE (nothing sent; no completion will come). */
+/* 0 (exactly one completion will come), or QR_EBUSY (max_inflight
+ * requests not yet handed back: poll first), QR_EINVAL / QR_ETOOLARGE
+ * (nothing sent; no completion will come).
+ * Mixing: a synchronous call on a handle with asynchronous requests not
+ * yet handed back returns QR_EBUSY at once and touches nothing (it never
+ * consumes their completions); use another handle for it. */
 int qr_client_submit(struct qr_client *c, const struct qr_request *rq);
 /* Send every datagram queued by submit() (submit sends at once unless
  * qr_client_options.batch is on; then poll() and flush() send them, packed
- * several requests per datagram per destination). 0 or QR_EIO. */
+ * several requests per datagram per destination). 0, or QR_EINVAL (c is
+ * NULL). A datagram the socket will not take is lost like one lost on the
+ * network (stats.send_failed): resends and the deadline cover it. */
 int qr_client_flush(struct qr_client *c);
-/* Completions written to out[0..n): n >= 0, or QR_EIO / QR_EINVAL. */
+/* Completions written to out[0..n), in the order requests ended: n >= 0,
+ * or QR_EIO / QR_EINVAL (max > 0 and out NULL). Returns 0 at once when
+ * nothing is in flight, whatever timeout_ms; max 0: progress only. */
 int qr_client_poll(struct qr_client *c, struct qr_completion *out,
 		   unsigned max, int timeout_ms);
-/* Requests submitted and not yet completed. */
+/* Requests submitted and not yet handed back by poll (a completed one
+ * keeps its slot until then). */
 unsigned qr_client_inflight(const struct qr_client *c);
 /* The handle's socket (readable: a reply may be waiting). */
 int qr_client_fd(const struct qr_client *c);
-/* Milliseconds until the next resend or deadline (-1: nothing in flight). */
+/* Milliseconds until the next resend or deadline, rounded up (-1: nothing
+ * in flight; 0: a completion or a batched datagram is waiting: poll). */
 int qr_client_timeout_ms(const struct qr_client *c);
 
 /* The session token (highest HLC seen), e.g. to hand to another process;

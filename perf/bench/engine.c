@@ -1,66 +1,83 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * quorate-bench's engine: one per thread, asynchronous, over a transport
- * (transport.h). Each turn of the loop:
+ * quorate-bench's per-thread load loop over libquorate's public
+ * asynchronous API (one request engine for the library and the bench:
+ * request table, timers, reply checks, batching). Each turn of the loop:
  *
- *   1. rx: a burst of datagrams; each CLIENT_REPLY is matched to its
- *      request by req_id in the table of outstanding requests (reqtable.h),
- *      checked against the node it was sent to, and its latency (now -
- *      start) recorded, or its status counted as an error by kind;
- *   2. expire: requests older than the timeout, oldest first (the table
- *      keeps them in send order), count as TIMEOUT;
- *   3. issue: closed loop, until `outstanding` are in flight; open loop,
+ *   1. poll (never blocking): completions; each one's latency (now -
+ *      start) is recorded, or its status counted as an error by kind
+ *      (QR_ETIMEOUT: no answer within the timeout);
+ *   2. issue: closed loop, until `outstanding` are in flight; open loop,
  *      every arrival whose intended time has come (Poisson: exponential
  *      gaps). Latency starts at the intended time, so a sender that falls
  *      behind (a full table, a slow syscall) shows up in the latency
  *      instead of silently lowering the offered load: no coordinated
- *      omission. Requests go straight to a replica of their key (smart
- *      routing, qr_placement) and are batched into one frame per (node,
- *      shard) per turn, up to BENCH_BURST frames per send burst;
- *   4. idle: when nothing happened, sleep in the transport until the next
- *      arrival, the next timeout or a datagram (at most 1 ms).
+ *      omission. The handle batches: requests go straight to a replica of
+ *      their key (smart routing) in one frame per (node, shard) per turn,
+ *      sent by qr_client_flush() (sendmmsg);
+ *   3. idle: when nothing happened, sleep until the next arrival, the
+ *      handle's next timer (qr_client_timeout_ms) or a datagram (at most
+ *      1 ms): ppoll on qr_client_fd(), or the DPDK transport's wait.
  *
- * There are no resends: a lost datagram is a TIMEOUT (the bench measures
- * the cluster, not a retry policy). A request is measured when its start
- * time lies in [start + warm-up, start + warm-up + duration); after that
- * window the engine stops issuing and waits for what is in flight (at most
- * one timeout). Nothing allocates after the table is made.
+ * The handle runs with retries = 0: a lost datagram is a TIMEOUT (the
+ * bench measures the cluster, not a retry policy), and without a session
+ * token (no min_version). A request is measured when its start time lies
+ * in [start + warm-up, start + warm-up + duration); after that window the
+ * loop stops issuing and waits for what is in flight (at most one
+ * timeout). Per-request state (start time, op, measured) lives in a table
+ * of `outstanding` contexts made at start: nothing allocates per request.
  */
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/clock.h"
 #include "bench.h"
-#include "core/auth.h"
-#include "core/wire.h"
+#include "client/client_transport.h"
+#include "common/clock.h"
+#include "common/compiler.h"
+#include "quorate/client.h"
 #include "quorate/err.h"
-#include "reqtable.h"
 
 #define IDLE_WAIT_NS_MAX 1000000ull   /* 1 ms */
 #define PUBLISH_NS	 200000000ull /* progress snapshot period */
+
+/* "udp": the public client's own socket (qr_client_open). */
+const struct bench_transport_ops bench_transport_udp = {.name = "udp"};
+
+struct bctx {
+	uint64_t start_ns; /* latency origin: intended (open loop) or issue
+			    * (closed loop) time */
+	uint32_t next_free;
+	uint8_t op;	  /* 0 get, 1 put, 2 del */
+	uint8_t measured; /* started inside the measured window */
+};
+
+/* A DPDK endpoint seen as a libquorate transport. */
+struct dpdk_link {
+	const struct bench_transport_ops *tp;
+	void *ep;
+};
 
 struct engine {
 	const struct bench_config *cfg;
 	struct bench_worker *w;
 	struct bench_stats *st;
-	void *ep;
-	struct bench_reqtable t;
+	struct qr_client *c;
+	struct dpdk_link link; /* dpdk: link.ep != NULL */
 	struct qr_rng rng;
 	uint64_t measure_ns, end_ns; /* measured window */
 	uint64_t next_arrival_ns;    /* open loop: intended time of the next */
 	double gap_mean_ns;	     /* open loop: 1 / per-thread rate */
 	uint64_t populate_next;	     /* populate: next key number */
 	uint64_t done, errors;	     /* for progress */
-	/* frames being filled this turn, one per (node, shard) */
-	unsigned nframes;
-	struct qr_frame_writer fw[BENCH_BURST];
-	uint16_t fnode[BENCH_BURST], fshard[BENCH_BURST];
-	struct bench_pkt pkt[BENCH_BURST];
-	uint8_t frame[BENCH_BURST][QR_FRAME_BYTES_MAX];
+	uint32_t free_head;	     /* free contexts */
+	struct bctx *ctx;
+	struct qr_req_opts get_o, put_o;
+	struct qr_completion comp[BENCH_BURST];
 	uint8_t value[QR_VALUE_BYTES_MAX];
-	struct qr_auth_client *auth; /* client key (auth = mac); NULL: none */
 };
 
 void bench_key(char *buf, unsigned key_bytes, uint64_t k)
@@ -101,156 +118,123 @@ void bench_stats_merge(struct bench_stats *acc, const struct bench_stats *a)
 		acc->lag_max_ns = a->lag_max_ns;
 }
 
-static void flush(struct engine *e)
+/* ---- DPDK link (client_transport.h over transport.h) ----------------- */
+
+static unsigned link_tx(void *p, const struct qr_client_pkt *pkts, unsigned n)
 {
-	if (!e->nframes)
-		return;
-	const struct qr_cluster *cl = &e->cfg->cluster;
-	for (unsigned i = 0; i < e->nframes; i++) {
-		e->pkt[i] = (struct bench_pkt){
-			.ip = cl->node[e->fnode[i]].ip,
-			.port = (uint16_t)(cl->base_port + e->fshard[i]),
-			.len = (uint16_t)qr_wire_frame_end(&e->fw[i]),
-			.data = e->frame[i],
-		};
-		if (e->auth) /* room kept by enqueue: never 0 */
-			e->pkt[i].len = (uint16_t)qr_auth_client_seal(
-				e->auth, e->frame[i], e->pkt[i].len,
-				sizeof(e->frame[i]));
-	}
-	unsigned sent = e->cfg->tp->tx_burst(e->ep, e->pkt, e->nframes);
-	e->st->frames += sent;
-	e->st->local[BENCH_SEND_FAILED] += e->nframes - sent;
-	e->nframes = 0;
+	struct dpdk_link *l = p;
+	return l->tp->tx_burst(l->ep, pkts, n);
 }
 
-/* Append m to this turn's frame for (node, shard), opening one if needed. */
-static void enqueue(struct engine *e, uint16_t node, uint16_t shard,
-		    const struct qr_msg *m)
+static int link_rx(void *p, struct qr_client_pkt *pkts, unsigned n)
 {
-	for (unsigned i = 0; i < e->nframes; i++)
-		if (e->fnode[i] == node && e->fshard[i] == shard &&
-		    qr_wire_put(&e->fw[i], m) == 0)
-			return;
-	if (e->nframes == BENCH_BURST)
-		flush(e);
-	unsigned i = e->nframes++;
-	struct qr_frame_hdr h = {
-		.cluster_id = e->cfg->cluster.id,
-		.src_node = QR_NODE_CLIENT,
-		.dst_node = node,
-		.shard = shard,
-	};
-	qr_wire_frame_begin(&e->fw[i], e->frame[i],
-			    sizeof(e->frame[i]) - QR_AUTH_TRAILER_BYTES, &h);
-	e->fnode[i] = node;
-	e->fshard[i] = shard;
-	int rc = qr_wire_put(&e->fw[i], m);
-	QR_ASSERT(rc == 0); /* a max key + value fits an empty frame */
+	struct dpdk_link *l = p;
+	return (int)l->tp->rx_burst(l->ep, pkts, n);
 }
+
+static void link_wait(void *p, uint64_t timeout_ns)
+{
+	struct dpdk_link *l = p;
+	l->tp->wait(l->ep, timeout_ns);
+}
+
+static int link_fd(void *p)
+{
+	(void)p;
+	return -1;
+}
+
+static const struct qr_client_transport link_ops = {
+	.tx_burst = link_tx,
+	.rx_burst = link_rx,
+	.wait = link_wait,
+	.fd = link_fd,
+	.close = NULL, /* the engine closes the endpoint */
+};
+
+/* ---- requests ---------------------------------------------------------- */
 
 /* Issue one request whose latency counts from start_ns. The caller has
- * checked that the table has a free slot. */
-static void issue(struct engine *e, uint64_t start_ns, uint64_t now)
+ * checked that a context is free. */
+static void issue(struct engine *e, uint64_t start_ns)
 {
 	const struct bench_config *c = e->cfg;
-	uint8_t op;
+	uint8_t op; /* 0 get, 1 put, 2 del */
 	uint64_t k;
 	if (c->populate) {
-		op = QR_OP_PUT;
+		op = 1;
 		k = e->populate_next;
 		e->populate_next += c->threads;
 	} else {
 		uint64_t pick = qr_rng_below(&e->rng, 100);
-		op = pick < c->mix[0]		    ? QR_OP_GET
-		     : pick < c->mix[0] + c->mix[1] ? QR_OP_PUT
-						    : QR_OP_DELETE;
+		op = pick < c->mix[0] ? 0 : pick < c->mix[0] + c->mix[1] ? 1 : 2;
 		k = c->zipf ? bench_zipf_next(&c->zipf_gen, &e->rng)
 			    : qr_rng_below(&e->rng, c->keys);
 	}
 	char key[QR_KEY_BYTES_MAX];
 	bench_key(key, c->key_bytes, k);
-	uint32_t part = qr_placement_partition(&c->pl, key, c->key_bytes);
-	const uint8_t *rep = qr_placement_replicas(&c->pl, part);
-	uint16_t node =
-		rep[c->coord_random ? qr_rng_below(&e->rng, c->pl.rf) : 0];
-	struct bench_req *r = bench_reqtable_alloc(&e->t, now);
-	QR_ASSERT(r != NULL);
-	r->start_ns = start_ns;
-	r->node = node;
-	r->op = op;
-	r->measured = !c->populate && start_ns >= e->measure_ns &&
+	QR_ASSERT(e->free_head != UINT32_MAX);
+	struct bctx *x = &e->ctx[e->free_head];
+	x->start_ns = start_ns;
+	x->op = op;
+	x->measured = !c->populate && start_ns >= e->measure_ns &&
 		      start_ns < e->end_ns;
-	e->st->issued += r->measured;
-	const struct bench_level *lv = op == QR_OP_GET ? &c->get : &c->put;
-	struct qr_msg m = {
-		.type = QR_MSG_CLIENT_REQ,
-		.req_id = r->req_id,
-		.op = op,
-		.level = lv->level,
-		.r = lv->r,
-		.w = lv->w,
-		.deadline_us = c->timeout_us - c->timeout_us / 10,
-		.key = (const uint8_t *)key,
-		.key_len = (uint8_t)c->key_bytes,
-		.value = op == QR_OP_PUT ? e->value : NULL,
-		.value_len = op == QR_OP_PUT ? (uint16_t)c->value_bytes : 0,
+	static const enum qr_client_op ops[3] = {QR_CLIENT_GET, QR_CLIENT_PUT,
+						 QR_CLIENT_DEL};
+	struct qr_request rq = {
+		.op = ops[op],
+		.key = key,
+		.key_len = c->key_bytes,
+		.value = op == 1 ? e->value : NULL,
+		.value_len = op == 1 ? c->value_bytes : 0,
+		.opts = op == 0 ? &e->get_o : &e->put_o,
+		.user = x,
 	};
-	e->st->msgs++;
-	enqueue(e, node, qr_placement_shard(&c->pl, part), &m);
+	int rc = qr_client_submit(e->c, &rq);
+	QR_ASSERT(rc == 0); /* checked at start: levels, sizes, room */
+	e->free_head = x->next_free;
+	e->st->issued += x->measured;
 }
 
-static void finish(struct engine *e, struct bench_req *r, int status,
+static void finish(struct engine *e, const struct qr_completion *d,
 		   uint64_t now)
 {
+	struct bctx *x = d->user;
+	int status = d->result.status;
 	e->done++;
 	if (status != 0 && status != QR_ENOTFOUND)
 		e->errors++;
-	if (r->measured) {
+	if (x->measured) {
 		struct bench_stats *st = e->st;
 		if (status == 0 || status == QR_ENOTFOUND) {
-			uint64_t lat = now - r->start_ns;
+			uint64_t lat = now - x->start_ns;
 			qr_hist_record(&st->all, lat);
-			qr_hist_record(&st->by_op[r->op - 1], lat);
+			qr_hist_record(&st->by_op[x->op], lat);
 			st->ok++;
-			st->ok_by_op[r->op - 1]++;
+			st->ok_by_op[x->op]++;
 			st->not_found += status == QR_ENOTFOUND;
 		} else {
 			unsigned slot = (unsigned)-status;
 			st->err[slot < BENCH_ERR_SLOTS ? slot : 0]++;
 		}
 	}
-	bench_reqtable_release(&e->t, r);
+	x->next_free = e->free_head;
+	e->free_head = (uint32_t)(x - e->ctx);
 }
 
-/* One datagram: every CLIENT_REPLY in it that answers a request of ours. */
-static void on_datagram(struct engine *e, const struct bench_pkt *p,
-			uint64_t now)
+/* Every completion ready now: true if there was one. */
+static bool reap(struct engine *e)
 {
-	const struct qr_cluster *cl = &e->cfg->cluster;
-	struct qr_frame_reader rd;
-	struct qr_frame_hdr h;
-	if (qr_wire_frame_open(&rd, p->data, p->len, cl->id, &h) ||
-	    h.dst_node != QR_NODE_CLIENT || h.src_node >= cl->nodes ||
-	    cl->node[h.src_node].ip != p->ip) {
-		e->st->local[BENCH_BAD_REPLY]++;
-		return;
-	}
-	struct qr_msg m;
-	while (qr_wire_next(&rd, &m) > 0) {
-		if (m.type != QR_MSG_CLIENT_REPLY)
-			continue;
-		struct bench_req *r = bench_reqtable_find(&e->t, m.req_id);
-		if (!r) {
-			e->st->local[BENCH_LATE_REPLY]++;
-			continue;
-		}
-		if (r->node != h.src_node) {
-			e->st->local[BENCH_BAD_REPLY]++;
-			continue;
-		}
-		finish(e, r, m.status, now);
-	}
+	bool any = false;
+	int n;
+	do {
+		n = qr_client_poll(e->c, e->comp, BENCH_BURST, 0);
+		uint64_t now = qr_clock_mono_ns();
+		for (int i = 0; i < n; i++)
+			finish(e, &e->comp[i], now);
+		any |= n > 0;
+	} while (n == BENCH_BURST);
+	return any;
 }
 
 static void publish(struct engine *e)
@@ -269,10 +253,76 @@ static double exp_gap_ns(struct engine *e)
 	return -log(u) * e->gap_mean_ns; /* u in (0, 1] */
 }
 
+/* Step 2 of a turn: requests issued. */
+static unsigned issue_due(struct engine *e, bool issuing, uint64_t now,
+			  double *t_arrival)
+{
+	const struct bench_config *c = e->cfg;
+	unsigned burst = 0;
+	if (c->rate <= 0 || c->populate) {
+		while (issuing && qr_client_inflight(e->c) < c->outstanding &&
+		       burst < 4 * BENCH_BURST &&
+		       (!c->populate || e->populate_next < c->keys)) {
+			issue(e, now);
+			burst++;
+		}
+		return burst;
+	}
+	while (e->next_arrival_ns <= now && e->next_arrival_ns < e->end_ns &&
+	       burst < 4 * BENCH_BURST) {
+		if (qr_client_inflight(e->c) == c->outstanding) {
+			e->st->table_full++;
+			break; /* intended times are kept */
+		}
+		uint64_t lag = now - e->next_arrival_ns;
+		if (lag > e->st->lag_max_ns && e->next_arrival_ns >= e->measure_ns)
+			e->st->lag_max_ns = lag;
+		issue(e, e->next_arrival_ns);
+		*t_arrival += exp_gap_ns(e);
+		e->next_arrival_ns = (uint64_t)*t_arrival;
+		burst++;
+	}
+	return burst;
+}
+
+/* Step 3: nothing to do; sleep until the next event. */
+static void idle(struct engine *e, bool open_loop, uint64_t now)
+{
+	uint64_t until = now + IDLE_WAIT_NS_MAX;
+	if (open_loop && e->next_arrival_ns < until)
+		until = e->next_arrival_ns;
+	int t = qr_client_timeout_ms(e->c);
+	if (t >= 0 && now + (uint64_t)t * 1000000 < until)
+		until = now + (uint64_t)t * 1000000;
+	if (until <= now)
+		return;
+	if (e->link.ep) {
+		e->cfg->tp->wait(e->link.ep, until - now);
+		return;
+	}
+	struct pollfd pfd = {.fd = qr_client_fd(e->c), .events = POLLIN};
+	struct timespec ts = {
+		.tv_sec = (time_t)((until - now) / 1000000000u),
+		.tv_nsec = (long)((until - now) % 1000000000u),
+	};
+	(void)ppoll(&pfd, 1, &ts, NULL);
+}
+
+/* The handle's counters into the bench's (frames, requests per frame,
+ * local errors). */
+static void take_client_stats(struct engine *e)
+{
+	const struct qr_client_stats *s = qr_client_stats(e->c);
+	e->st->frames += s->datagrams;
+	e->st->msgs += s->sends;
+	e->st->local[BENCH_SEND_FAILED] += s->send_failed;
+	e->st->local[BENCH_LATE_REPLY] += s->late;
+	e->st->local[BENCH_BAD_REPLY] += s->ignored - s->late;
+}
+
 static void run(struct engine *e)
 {
 	const struct bench_config *c = e->cfg;
-	const struct bench_transport_ops *tp = c->tp;
 	uint64_t timeout_ns = (uint64_t)c->timeout_us * 1000;
 	bool open_loop = c->rate > 0 && !c->populate;
 	uint64_t start = e->w->start_ns;
@@ -290,74 +340,22 @@ static void run(struct engine *e)
 		t_arrival += exp_gap_ns(e);
 		e->next_arrival_ns = (uint64_t)t_arrival;
 	}
-	struct bench_pkt rx[BENCH_BURST];
 	for (;;) {
 		uint64_t now = qr_clock_mono_ns();
 		bool issuing = c->populate ? e->populate_next < c->keys
 					   : now < e->end_ns;
-		if (!issuing && (!e->t.used || now >= drain_end))
+		if (!issuing &&
+		    (!qr_client_inflight(e->c) || now >= drain_end))
 			break;
-		bool busy = false;
-		/* 1. replies (cost: one recvmmsg per burst of 32) */
-		unsigned n;
-		while ((n = tp->rx_burst(e->ep, rx, BENCH_BURST)) > 0) {
-			busy = true;
-			for (unsigned i = 0; i < n; i++)
-				on_datagram(e, &rx[i], now);
-			if (n < BENCH_BURST)
-				break;
-			now = qr_clock_mono_ns();
-		}
-		/* 2. timeouts, oldest first */
-		struct bench_req *old;
-		while ((old = bench_reqtable_oldest(&e->t)) &&
-		       now - old->sent_ns >= timeout_ns)
-			finish(e, old, QR_ETIMEOUT, now);
-		/* 3. new requests */
-		unsigned burst = 0;
-		if (!open_loop) {
-			unsigned want = c->outstanding;
-			while (issuing && e->t.used < want &&
-			       burst < 4 * BENCH_BURST &&
-			       (!c->populate || e->populate_next < c->keys)) {
-				issue(e, now, now);
-				burst++;
-			}
-		} else {
-			while (e->next_arrival_ns <= now &&
-			       e->next_arrival_ns < e->end_ns &&
-			       burst < 4 * BENCH_BURST) {
-				if (e->t.used == e->t.cap) {
-					e->st->table_full++;
-					break; /* intended times are kept */
-				}
-				uint64_t lag = now - e->next_arrival_ns;
-				if (lag > e->st->lag_max_ns &&
-				    e->next_arrival_ns >= e->measure_ns)
-					e->st->lag_max_ns = lag;
-				issue(e, e->next_arrival_ns, now);
-				t_arrival += exp_gap_ns(e);
-				e->next_arrival_ns = (uint64_t)t_arrival;
-				burst++;
-			}
-		}
-		flush(e);
-		busy |= burst > 0;
+		bool busy = reap(e);
+		busy |= issue_due(e, issuing, now, &t_arrival) > 0;
+		qr_client_flush(e->c);
 		if (now >= next_pub) {
 			publish(e);
 			next_pub = now + PUBLISH_NS;
 		}
-		if (busy || c->busy_poll)
-			continue;
-		/* 4. nothing to do: sleep until the next event */
-		uint64_t until = now + IDLE_WAIT_NS_MAX;
-		if (open_loop && e->next_arrival_ns < until)
-			until = e->next_arrival_ns;
-		if ((old = bench_reqtable_oldest(&e->t)) &&
-		    old->sent_ns + timeout_ns < until)
-			until = old->sent_ns + timeout_ns;
-		if (until > now)
-			tp->wait(e->ep, until - now);
+		if (!busy && !c->busy_poll)
+			idle(e, open_loop, now);
 	}
 	/* Open loop: arrivals due in the window the sender never reached
 	 * (it fell behind by more than the drain time) are offered load
@@ -368,18 +366,59 @@ static void run(struct engine *e)
 		t_arrival += exp_gap_ns(e);
 		e->next_arrival_ns = (uint64_t)t_arrival;
 	}
+	take_client_stats(e);
 	publish(e);
 }
 
-void *bench_worker_main(void *arg)
+static void set_opts(struct qr_req_opts *o, const struct bench_level *lv,
+		     uint32_t timeout_us)
 {
-	struct bench_worker *w = arg;
+	*o = (struct qr_req_opts){
+		.consistency = (enum qr_consistency)lv->level,
+		.r = lv->r,
+		.w = lv->w,
+		.deadline_ms = (timeout_us + 999) / 1000,
+	};
+}
+
+/* The handle: the public one over kernel UDP, or one over this thread's
+ * DPDK queue. 0, or -1 with w->err set. */
+static int open_client(struct engine *e)
+{
+	const struct bench_config *c = e->cfg;
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.deadline_ms = (c->timeout_us + 999) / 1000;
+	o.retries = 0;
+	o.coordinator = c->coord_random ? QR_COORD_RANDOM : QR_COORD_FIRST;
+	o.session = false;
+	o.seed = qr_rng_next(&e->rng) | 1;
+	o.max_inflight = c->outstanding;
+	o.batch = true;
+	struct bench_worker *w = e->w;
+	if (!c->tp->open) {
+		e->c = qr_client_open(c->cluster.path, &o, w->err,
+				      sizeof(w->err));
+		return e->c ? 0 : -1;
+	}
+	e->link.tp = c->tp;
+	e->link.ep = c->tp->open(w->id, w->err, sizeof(w->err));
+	if (!e->link.ep)
+		return -1;
+	e->c = qr_client_open_on(&c->cluster, &o, &link_ops, &e->link, w->err,
+				 sizeof(w->err));
+	return e->c ? 0 : -1;
+}
+
+static struct engine *engine_new(struct bench_worker *w)
+{
 	const struct bench_config *c = w->cfg;
 	struct engine *e = calloc(1, sizeof(*e));
-	if (!e) {
+	if (e)
+		e->ctx = calloc(c->outstanding, sizeof(*e->ctx));
+	if (!e || !e->ctx) {
+		free(e);
 		snprintf(w->err, sizeof(w->err), "out of memory");
-		w->rc = -1;
-		atomic_store(&w->finished, 1);
 		return NULL;
 	}
 	e->cfg = c;
@@ -388,30 +427,29 @@ void *bench_worker_main(void *arg)
 	e->populate_next = w->id;
 	qr_rng_seed(&e->rng, c->seed * 1000003u + w->id + 1);
 	memset(e->value, 'a' + (int)(w->id % 26), sizeof(e->value));
-	uint32_t cap = c->outstanding;
-	if (bench_reqtable_init(&e->t, cap, qr_rng_next(&e->rng))) {
-		snprintf(w->err, sizeof(w->err), "out of memory");
-		w->rc = -1;
-		free(e);
-		atomic_store(&w->finished, 1);
-		return NULL;
-	}
-	/* Client key from the cluster file's client_key_file (or
-	 * $QUORATE_KEY_FILE): one signer per worker thread. */
-	if (qr_auth_client_open(&c->cluster, NULL, 0, &e->auth, w->err,
-				sizeof(w->err)))
-		e->ep = NULL;
-	else
-		e->ep = c->tp->open(w->id, w->err, sizeof(w->err));
-	if (!e->ep) {
+	for (uint32_t i = 0; i < c->outstanding; i++)
+		e->ctx[i].next_free = i + 1 < c->outstanding ? i + 1 : UINT32_MAX;
+	set_opts(&e->get_o, &c->get, c->timeout_us);
+	set_opts(&e->put_o, &c->put, c->timeout_us);
+	return e;
+}
+
+void *bench_worker_main(void *arg)
+{
+	struct bench_worker *w = arg;
+	struct engine *e = engine_new(w);
+	if (!e || open_client(e)) {
 		w->rc = -1;
 	} else {
 		run(e);
-		c->tp->close(e->ep);
+	}
+	if (e) {
+		qr_client_close(e->c);
+		if (e->link.ep)
+			w->cfg->tp->close(e->link.ep);
+		free(e->ctx);
+		free(e);
 	}
 	atomic_store(&w->finished, 1);
-	bench_reqtable_fini(&e->t);
-	qr_auth_client_free(e->auth);
-	free(e);
 	return NULL;
 }

@@ -3,15 +3,13 @@
  * quorate-bench's separable parts: the zipf generator draws ranks with the
  * Zipf probabilities (frequencies of the top ranks and a chi-square over
  * all ranks, for theta 0.5, 0.99, 1 and 1.5, n = 1000), stays in range for
- * huge n, and the request table matches replies by id (stale ids miss),
- * keeps its in-flight list in send order and never leaks a slot.
+ * huge n. (The request table is libquorate's: tests/unit/test_client.c.)
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/rng.h"
-#include "reqtable.h"
 #include "unit.h"
 #include "zipf.h"
 
@@ -80,83 +78,6 @@ static void test_zipf_huge_n_in_range(void)
 	CU_ASSERT(bench_zipf_init(&z, 10, 0) != 0);
 }
 
-static void test_reqtable_match_and_order(void)
-{
-	struct bench_reqtable t;
-	CU_ASSERT_FATAL(bench_reqtable_init(&t, 5, 1234) == 0);
-	CU_ASSERT_EQUAL(t.cap, 8);
-	struct bench_req *r[8];
-	uint64_t id[8];
-	for (int i = 0; i < 8; i++) {
-		r[i] = bench_reqtable_alloc(&t, 100 + (uint64_t)i);
-		CU_ASSERT_FATAL(r[i] != NULL);
-		id[i] = r[i]->req_id;
-		CU_ASSERT(id[i] != 0);
-	}
-	CU_ASSERT(bench_reqtable_alloc(&t, 200) == NULL); /* full */
-	CU_ASSERT_EQUAL(t.used, 8);
-	for (int i = 0; i < 8; i++)
-		CU_ASSERT(bench_reqtable_find(&t, id[i]) == r[i]);
-	/* Done out of order: the oldest is the oldest still in flight. */
-	bench_reqtable_release(&t, r[0]);
-	bench_reqtable_release(&t, r[3]);
-	CU_ASSERT(bench_reqtable_oldest(&t) == r[1]);
-	bench_reqtable_release(&t, r[1]);
-	CU_ASSERT(bench_reqtable_oldest(&t) == r[2]);
-	/* A reply to a finished request misses, also after its slot is
-	 * reused by a newer request. */
-	CU_ASSERT(bench_reqtable_find(&t, id[0]) == NULL);
-	struct bench_req *n = bench_reqtable_alloc(&t, 300);
-	CU_ASSERT_FATAL(n != NULL);
-	CU_ASSERT(bench_reqtable_find(&t, id[1]) == NULL);
-	CU_ASSERT(bench_reqtable_find(&t, id[0]) == NULL);
-	CU_ASSERT(bench_reqtable_find(&t, id[3]) == NULL);
-	CU_ASSERT(bench_reqtable_find(&t, n->req_id) == n);
-	CU_ASSERT(bench_reqtable_find(&t, 0) == NULL);
-	/* The newest is the tail: drain oldest-first in send order. */
-	uint64_t last = 0;
-	int drained = 0;
-	struct bench_req *o;
-	while ((o = bench_reqtable_oldest(&t))) {
-		CU_ASSERT(o->sent_ns >= last);
-		last = o->sent_ns;
-		bench_reqtable_release(&t, o);
-		drained++;
-	}
-	CU_ASSERT_EQUAL(drained, 6);
-	CU_ASSERT_EQUAL(t.used, 0);
-	bench_reqtable_fini(&t);
-}
-
-/* Random alloc/release for a while: used matches, ids stay unique among
- * those in flight, and every slot comes back. */
-static void test_reqtable_random_no_leak(void)
-{
-	struct bench_reqtable t;
-	struct qr_rng r;
-	CU_ASSERT_FATAL(bench_reqtable_init(&t, 64, 77) == 0);
-	qr_rng_seed(&r, 8);
-	uint64_t now = 0;
-	for (int i = 0; i < 200000; i++) {
-		now++;
-		if (qr_rng_below(&r, 2) && t.used < t.cap) {
-			CU_ASSERT_FATAL(bench_reqtable_alloc(&t, now) != NULL);
-		} else if (t.used) {
-			/* a random in-flight one */
-			uint32_t s = (uint32_t)qr_rng_below(&r, t.cap);
-			while (!t.req[s].req_id)
-				s = (s + 1) & (t.cap - 1);
-			bench_reqtable_release(&t, &t.req[s]);
-		}
-		CU_ASSERT_EQUAL_FATAL(t.used + t.free_top, t.cap);
-	}
-	unsigned in_list = 0;
-	for (uint32_t s = t.head; s != BENCH_NIL; s = t.req[s].next)
-		in_list++;
-	CU_ASSERT_EQUAL(in_list, t.used);
-	bench_reqtable_fini(&t);
-}
-
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -166,10 +87,6 @@ int main(void)
 		{"zipf theta 1.5 matches the pmf", test_zipf_theta_1_5},
 		{"zipf n = 10^12 stays in range; bad args refused",
 		 test_zipf_huge_n_in_range},
-		{"reqtable: match by id, stale ids miss, send order",
-		 test_reqtable_match_and_order},
-		{"reqtable: random alloc/release, no leak",
-		 test_reqtable_random_no_leak},
 		{NULL, NULL},
 	};
 	return qr_unit_main("bench", cases);

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * quorate-bench's transports: the engine sees only a struct of function
- * pointers (as canonical/raft's raft_io, or l3fwd's mode table), so a DPDK
- * port can replace kernel UDP without touching the engine. Bursts return a
- * count and never fail; what a burst did not take is the caller's to count.
+ * quorate-bench's transports. Requests are libquorate's asynchronous
+ * engine in every case (engine.c); what differs is how its datagrams move:
  *
- * Implemented: "udp" (one non-blocking kernel UDP socket per thread,
- * sendmmsg/recvmmsg) and "dpdk" (transport_dpdk.c: one DPDK port opened
- * from any drivers-conf profile, one rx/tx queue pair per thread, threads
- * on EAL lcores).
+ *   "udp"   the public client as is (qr_client_open: its own kernel UDP
+ *           socket, sendmmsg/recvmmsg); every hook here is NULL;
+ *   "dpdk"  transport_dpdk.c: one DPDK port opened from any drivers-conf
+ *           profile, one rx/tx queue pair per thread, threads on EAL
+ *           lcores, handed to the engine through client_transport.h
+ *           (qr_client_open_on). Bursts return a count and never fail;
+ *           what a burst did not take is the caller's to count.
  *
  * The optional hooks (NULL for udp): setup once before the first phase
  * (it may lower the thread count to what the device allows), launch/join
@@ -22,15 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BENCH_BURST 32 /* datagrams per tx/rx burst */
+#include "client/client_transport.h"
 
-struct bench_pkt {
-	uint32_t ip;   /* peer IPv4, network byte order */
-	uint16_t port; /* peer UDP port, host byte order */
-	uint16_t len;  /* payload bytes */
-	uint8_t *data; /* payload; rx: the transport's, valid until the next
-			* rx_burst on this endpoint */
-};
+/* Datagrams are libquorate's (the request engine runs over these
+ * transports through client/client_transport.h). */
+#define BENCH_BURST QR_CLIENT_BURST
 
 struct qr_cluster;
 
@@ -55,10 +52,10 @@ struct bench_transport_ops {
 	void *(*open)(unsigned thread, char *err, size_t err_len);
 	/* Send pkts[0..n) in order; returns how many went (stops at the
 	 * first that could not: a full socket buffer). */
-	unsigned (*tx_burst)(void *ep, const struct bench_pkt *pkts,
+	unsigned (*tx_burst)(void *ep, const struct qr_client_pkt *pkts,
 			     unsigned n);
 	/* Up to n datagrams into pkts; 0 when none is waiting. */
-	unsigned (*rx_burst)(void *ep, struct bench_pkt *pkts, unsigned n);
+	unsigned (*rx_burst)(void *ep, struct qr_client_pkt *pkts, unsigned n);
 	/* Sleep until a datagram may be waiting or timeout_ns passes (a
 	 * polling transport returns at once). */
 	void (*wait)(void *ep, uint64_t timeout_ns);

@@ -661,7 +661,7 @@ static void dpdk_close(void *p)
  * way. Cost: one parse (IPv4 header checksum, and the UDP checksum when
  * present: ~1 cycle per 8 payload bytes). */
 static void rx_one(struct dpdk_ep *ep, struct rte_mbuf *m,
-		   struct bench_pkt *pkts, unsigned *got, uint64_t t_us)
+		   struct qr_client_pkt *pkts, unsigned *got, uint64_t t_us)
 {
 	if (m->nb_segs != 1) {
 		ep->ctr[CTR_RX_MULTISEG]++;
@@ -699,7 +699,7 @@ static void rx_one(struct dpdk_ep *ep, struct rte_mbuf *m,
 	unsigned owner =
 		atomic_load_explicit(&g.port_owner[off], memory_order_relaxed);
 	if (owner == ep->q + 1) {
-		pkts[*got] = (struct bench_pkt){
+		pkts[*got] = (struct qr_client_pkt){
 			.ip = p.udp.src_ip,
 			.port = p.udp.src_port,
 			.len = p.udp.payload_len,
@@ -719,7 +719,7 @@ static void rx_one(struct dpdk_ep *ep, struct rte_mbuf *m,
 	}
 }
 
-static unsigned dpdk_rx_burst(void *p, struct bench_pkt *pkts, unsigned n)
+static unsigned dpdk_rx_burst(void *p, struct qr_client_pkt *pkts, unsigned n)
 {
 	struct dpdk_ep *ep = p;
 	if (ep->nheld) {
@@ -753,7 +753,7 @@ static unsigned dpdk_rx_burst(void *p, struct bench_pkt *pkts, unsigned n)
 	return got;
 }
 
-static unsigned dpdk_tx_burst(void *p, const struct bench_pkt *pkts, unsigned n)
+static unsigned dpdk_tx_burst(void *p, const struct qr_client_pkt *pkts, unsigned n)
 {
 	struct dpdk_ep *ep = p;
 	unsigned done = 0;
@@ -767,7 +767,7 @@ static unsigned dpdk_tx_burst(void *p, const struct bench_pkt *pkts, unsigned n)
 		}
 		unsigned built = 0;
 		for (; built < k; built++) {
-			const struct bench_pkt *pk = &pkts[done + built];
+			const struct qr_client_pkt *pk = &pkts[done + built];
 			struct qr_pkt_endpoint dst = {.ip = pk->ip,
 						      .port = pk->port};
 			if (qr_arp_lookup(&ep->arp, pk->ip, dst.mac, t_us)) {

@@ -2,8 +2,8 @@
 /*
  * libquorate's handle, shared by its files:
  *   client.c       open / close / options / session / placement queries;
- *   client_req.c   the request table, its timers and reply matching
- *                  (submit, poll);
+ *   client_req.c   the request table, its timers and reply matching;
+ *   client_async.c submit / poll / flush (checks, routing, turns);
  *   client_io.c    per-(node, shard) frames, signing, and the kernel UDP
  *                  transport (sendmmsg / recvmmsg);
  *   client_sync.c  the synchronous calls, as submit + poll.
@@ -33,7 +33,7 @@
 #include "quorate/client.h"
 
 #define QR_CLIENT_ATTEMPTS_MAX 64 /* retries are capped to this - 1 */
-#define QR_CLIENT_INFLIGHT_MAX (1u << 16)
+#define QR_CLIENT_INFLIGHT_MAX (1u << 20) /* quorate-bench's --outstanding */
 #define QR_CLIENT_NIL	       UINT32_MAX
 
 struct qr_auth_client;
@@ -93,16 +93,6 @@ struct qr_client {
 	struct qr_client_pkt pkt[QR_CLIENT_BURST];
 	uint8_t frame[QR_CLIENT_BURST][QR_FRAME_BYTES_MAX];
 };
-
-/*
- * A handle over any transport (quorate-bench's DPDK port): the cluster is
- * copied; tp->close(ep) runs at qr_client_close() unless tp->close is
- * NULL. NULL with a message in err on failure (ep is then not closed).
- */
-struct qr_client *qr_client_open_on(const struct qr_cluster *cl,
-				    const struct qr_client_options *opt,
-				    const struct qr_client_transport *tp,
-				    void *ep, char *err, size_t err_len);
 
 /* client_req.c: the table's memory (0 or -1), and its release. */
 int qr_cl_table_init(struct qr_client *c);

@@ -265,8 +265,8 @@ struct qr_creq *qr_cl_take(struct qr_client *c)
 	c->used++;
 	struct qr_creq *q = &c->req[slot];
 	uint64_t seq = c->seq++;
-	if (!(seq & ((1ull << (64 - c->bits)) - 1)))
-		seq = c->seq++; /* wrapped to 0: skip it */
+	if (!(seq << c->bits))
+		seq = c->seq++; /* wrapped to 0: skip it (req_id 0 is none) */
 	memset(q, 0, offsetof(struct qr_creq, key));
 	memset(&q->res, 0, offsetof(struct qr_result, value));
 	q->res.coordinator = 0xffff;

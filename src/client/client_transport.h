@@ -13,7 +13,10 @@
 #ifndef QR_CLIENT_TRANSPORT_H
 #define QR_CLIENT_TRANSPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "quorate/client.h"
 
 #define QR_CLIENT_BURST 32 /* datagrams per tx/rx burst */
 
@@ -35,5 +38,17 @@ struct qr_client_transport {
 	int (*fd)(void *ep); /* -1: none to poll on */
 	void (*close)(void *ep); /* NULL: the caller owns ep */
 };
+
+struct qr_cluster;
+
+/*
+ * A handle over any transport (quorate-bench's DPDK port): the cluster is
+ * copied; tp->close(ep) runs at qr_client_close() unless tp->close is
+ * NULL. NULL with a message in err on failure (ep is then not closed).
+ */
+struct qr_client *qr_client_open_on(const struct qr_cluster *cl,
+				    const struct qr_client_options *opt,
+				    const struct qr_client_transport *tp,
+				    void *ep, char *err, size_t err_len);
 
 #endif

@@ -32,6 +32,8 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 #include "common/eal_local.h"
+#include "client/client_transport.h"
+#include "common/cluster.h"
 #include "common/rng.h"
 #include "core/core.h"
 #include "quorate/client.h"
@@ -930,7 +932,7 @@ static void async_lost_datagram_resent_with_same_req_id(void)
  * QR_ETIMEOUT, earliest first; timeout_ms() says when to poll next. */
 static void async_deadline_expiry_completes_with_timeout(void)
 {
-	struct qr_client *c = open_async(1000, 1, 8, false);
+	struct qr_client *c = open_async(1000, 1, 64, false);
 	set_all(MUTE);
 	static const uint32_t dl[3] = {150, 50, 100};
 	uint64_t t0 = qr_clock_mono_ms();
@@ -955,6 +957,31 @@ static void async_deadline_expiry_completes_with_timeout(void)
 	}
 	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 3);
 	CU_ASSERT_EQUAL(qr_client_timeout_ms(c), -1);
+	/* 40 more with shuffled deadlines (the timer heap): they end in
+	 * the order of their absolute deadlines, each within 60 ms of it. */
+	struct qr_rng rng;
+	qr_rng_seed(&rng, 7);
+	static uint64_t due_us[40];
+	for (uintptr_t i = 0; i < 40; i++) {
+		struct qr_req_opts o = {
+			.deadline_ms = 20 + (uint32_t)qr_rng_below(&rng, 100)};
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = "gone",
+					.key_len = 4, .opts = &o,
+					.user = (void *)i};
+		due_us[i] = qr_clock_mono_us() + o.deadline_ms * 1000ull;
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	uint64_t prev = 0;
+	for (unsigned k = 0; k < 40; k++) {
+		struct qr_completion one;
+		CU_ASSERT_EQUAL_FATAL(qr_client_poll(c, &one, 1, -1), 1);
+		uint64_t now = qr_clock_mono_us();
+		uint64_t due = due_us[(uintptr_t)one.user];
+		CU_ASSERT_EQUAL(one.result.status, QR_ETIMEOUT);
+		CU_ASSERT(due + 1000 >= prev); /* submit time: +-1 ms */
+		CU_ASSERT(now + 1000 >= due && now < due + 60000);
+		prev = due;
+	}
 	/* poll(-1) with nothing in flight returns at once. */
 	CU_ASSERT_EQUAL(qr_client_poll(c, done, 4, -1), 0);
 	heal();
@@ -987,6 +1014,16 @@ static void async_busy_when_full_and_sync_calls_refused(void)
 	bad.key_len = QR_CLIENT_KEY_BYTES_MAX + 1;
 	CU_ASSERT_EQUAL(qr_client_submit(c, &bad), QR_ETOOLARGE);
 	CU_ASSERT_EQUAL(put_s(c, "full", "v", 0, &r), 0); /* idle again */
+	qr_client_close(c);
+	/* A table of one slot (req_id = seq, no slot bits). */
+	c = open_async(500, 1, 1, false);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), QR_EBUSY);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
 	qr_client_close(c);
 }
 
@@ -1041,6 +1078,110 @@ static void async_batch_packs_requests_into_one_datagram(void)
 	qr_client_close(c);
 }
 
+/* The engine over a caller's transport (client_transport.h, what
+ * quorate-bench's DPDK mode uses): an in-memory one. The test answers the
+ * requests it captured, in reverse order and one from the wrong port;
+ * the handle never closes an endpoint it does not own (close == NULL). */
+struct mem_ep {
+	unsigned ntx, nrx, rx_next;
+	struct qr_client_pkt rx[8];
+	uint8_t tx_buf[8][QR_FRAME_BYTES_MAX];
+	uint16_t tx_len[8];
+	uint8_t rx_buf[8][QR_FRAME_BYTES_MAX];
+};
+
+static unsigned mem_tx(void *p, const struct qr_client_pkt *pk, unsigned n)
+{
+	struct mem_ep *ep = p;
+	for (unsigned i = 0; i < n && ep->ntx < 8; i++, ep->ntx++) {
+		memcpy(ep->tx_buf[ep->ntx], pk[i].data, pk[i].len);
+		ep->tx_len[ep->ntx] = pk[i].len;
+	}
+	return n;
+}
+
+static int mem_rx(void *p, struct qr_client_pkt *pk, unsigned n)
+{
+	struct mem_ep *ep = p;
+	unsigned k = 0;
+	while (k < n && ep->rx_next < ep->nrx)
+		pk[k++] = ep->rx[ep->rx_next++];
+	return (int)k;
+}
+
+static void mem_wait(void *p, uint64_t ns)
+{
+	(void)p;
+	(void)ns;
+}
+
+/* A CLIENT_REPLY to request frame i from its destination node. */
+static void mem_answer(struct mem_ep *ep, unsigned i, uint16_t port_delta)
+{
+	struct qr_frame_reader r;
+	struct qr_frame_hdr h;
+	struct qr_msg m;
+	CU_ASSERT_FATAL(qr_wire_frame_open(&r, ep->tx_buf[i], ep->tx_len[i],
+					   CLUSTER_ID, &h) == 0);
+	CU_ASSERT_FATAL(qr_wire_next(&r, &m) == 1);
+	struct qr_frame_hdr rh = {.cluster_id = CLUSTER_ID,
+				  .src_node = h.dst_node,
+				  .dst_node = QR_NODE_CLIENT};
+	struct qr_msg rep = {.type = QR_MSG_CLIENT_REPLY, .req_id = m.req_id,
+			     .version = {1000 + i, h.dst_node}, .answered = 2};
+	struct qr_frame_writer w;
+	unsigned k = ep->nrx++;
+	qr_wire_frame_begin(&w, ep->rx_buf[k], sizeof(ep->rx_buf[k]), &rh);
+	CU_ASSERT_FATAL(qr_wire_put(&w, &rep) == 0);
+	ep->rx[k] = (struct qr_client_pkt){
+		.ip = htonl(0x7f000001u + h.dst_node),
+		.port = (uint16_t)(f.port + h.shard + port_delta),
+		.len = (uint16_t)qr_wire_frame_end(&w),
+		.data = ep->rx_buf[k],
+	};
+}
+
+static void async_engine_over_a_caller_transport(void)
+{
+	static const struct qr_client_transport mem = {
+		.tx_burst = mem_tx, .rx_burst = mem_rx, .wait = mem_wait};
+	static struct qr_cluster cl;
+	static struct mem_ep ep;
+	memset(&ep, 0, sizeof(ep));
+	char err[256];
+	CU_ASSERT_FATAL(qr_cluster_load(f.file, &cl, err, sizeof(err)) == 0);
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.retries = 0;
+	o.deadline_ms = 100;
+	struct qr_client *c = qr_client_open_on(&cl, &o, &mem, &ep, err,
+						sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(qr_client_fd(c), -1);
+	for (uintptr_t i = 0; i < 4; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "mem-%u", (unsigned)i);
+		struct qr_request rq = {.op = QR_CLIENT_GET, .key = key,
+					.key_len = strlen(key),
+					.user = (void *)i};
+		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(ep.ntx, 4); /* not batched: one frame each */
+	mem_answer(&ep, 0, 1); /* from the wrong port: ignored */
+	for (unsigned i = 4; i-- > 1;)
+		mem_answer(&ep, i, 0);
+	CU_ASSERT_EQUAL(poll_n(c, 3), 3);
+	for (unsigned k = 0; k < 3; k++) {
+		CU_ASSERT_EQUAL((uintptr_t)done[k].user, 3 - k);
+		CU_ASSERT_EQUAL(done[k].result.status, 0);
+		CU_ASSERT_EQUAL(done[k].result.hlc, 1000 + 3 - k);
+	}
+	CU_ASSERT_EQUAL(qr_client_stats(c)->ignored, 1);
+	CU_ASSERT_EQUAL(poll_n(c, 1), 1); /* request 0 times out */
+	CU_ASSERT_EQUAL(done[0].result.status, QR_ETIMEOUT);
+	qr_client_close(c); /* close == NULL: ep is ours */
+}
+
 /* ---- CLI tests -------------------------------------------------------- */
 
 struct run {
@@ -1058,11 +1199,10 @@ static void read_fd(int fd, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
-/* Run the CLI with args (NULL-terminated); stdin gets `in` if not NULL. */
-static void cli(struct run *r, const char *in, const char *const *args)
+/* Run bin with args (NULL-terminated); stdin gets `in` if not NULL. */
+static void spawn(struct run *r, const char *bin, const char *in,
+		  const char *const *args)
 {
-	const char *bin = getenv("QUORATE_BIN");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
 	char *argv[32];
 	int argc = 0;
 	argv[argc++] = (char *)bin;
@@ -1100,6 +1240,37 @@ static void cli(struct run *r, const char *in, const char *const *args)
 	int st;
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Run the CLI with args (NULL-terminated); stdin gets `in` if not NULL. */
+static void cli(struct run *r, const char *in, const char *const *args)
+{
+	const char *bin = getenv("QUORATE_BIN");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
+	spawn(r, bin, in, args);
+}
+
+/* docs/client.md's example (examples/async_client.c) against the fake:
+ * 200 pipelined puts, 200 gets from its own poll(2) loop, all OK, and
+ * batched (fewer datagrams than requests). */
+static void async_example_program_runs(void)
+{
+	const char *bin = getenv("QUORATE_EXAMPLE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bin);
+	static struct run r;
+	spawn(&r, bin, NULL, (const char *const[]){f.file, NULL});
+	if (r.status)
+		fprintf(stderr, "%s%s", r.out, r.err);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "put: 200 ok, 0 failed\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "get: 200 ok, 0 failed\n"));
+	unsigned long long reqs = 0, dgrams = 0;
+	const char *p = strstr(r.out, " requests in ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	while (p > r.out && p[-1] != '\n')
+		p--;
+	CU_ASSERT_EQUAL(sscanf(p, "%llu requests in %llu", &reqs, &dgrams), 2);
+	CU_ASSERT(reqs >= 400 && dgrams < reqs);
 }
 
 /* --json: one object, one line. */
@@ -1417,6 +1588,9 @@ int main(void)
 		 async_replies_from_wrong_sources_are_ignored},
 		{"async_batch_packs_requests_into_one_datagram",
 		 async_batch_packs_requests_into_one_datagram},
+		{"async_engine_over_a_caller_transport",
+		 async_engine_over_a_caller_transport},
+		{"async_example_program_runs", async_example_program_runs},
 		{"cli_put_get_del_json", cli_put_get_del_json},
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
