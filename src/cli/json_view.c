@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_len(const uint8_t *s, size_t n)
@@ -41,51 +42,40 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 	return len;
 }
 
-/* A JSON string: UTF-8 passes through, control characters and every byte
- * that is not part of valid UTF-8 become escapes (\u00XX: the byte). */
-void qr_json_view_str(FILE *f, const void *buf, size_t n)
+/* A JSON string of any bytes: valid UTF-8 as is, every other byte b as
+ * the code point U+00b (two bytes of UTF-8), so jansson, which takes only
+ * UTF-8, can hold any key or value and a reader gets each byte back as a
+ * Latin-1 character. */
+json_t *qr_json_view_bytes(const void *buf, size_t n)
 {
 	const uint8_t *s = buf;
-	fputc('"', f);
+	uint8_t *u = malloc(2 * n + 1);
+	if (!u)
+		return NULL;
+	size_t o = 0;
 	for (size_t i = 0; i < n;) {
-		uint8_t b = s[i];
 		size_t len = utf8_len(s + i, n - i);
-		if (len > 1) {
-			fwrite(s + i, 1, len, f);
+		if (len >= 1 && !(len == 1 && s[i] >= 0x80)) {
+			memcpy(u + o, s + i, len);
+			o += len;
 			i += len;
 			continue;
 		}
+		u[o++] = (uint8_t)(0xc0 | s[i] >> 6);
+		u[o++] = (uint8_t)(0x80 | (s[i] & 0x3f));
 		i++;
-		switch (b) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		case '\b':
-			fputs("\\b", f);
-			break;
-		case '\f':
-			fputs("\\f", f);
-			break;
-		default:
-			if (b < 0x20 || b >= 0x7f)
-				fprintf(f, "\\u%04x", b);
-			else
-				fputc(b, f);
-		}
 	}
-	fputc('"', f);
+	json_t *j = json_stringn((const char *)u, o);
+	free(u);
+	return j;
+}
+
+int qr_json_view_emit(FILE *out, json_t *o)
+{
+	int rc = o ? json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER)
+		   : -1;
+	json_decref(o);
+	return rc;
 }
 
 static json_t *parse(const char *text, size_t len)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CLI's view of the daemon's JSON (`quorate stat`): parsing by jansson
- * (a maintained parser: the daemon's text is input like any other), and a
- * readable rendering for people. docs/client.md shows the output.
+ * The CLI's JSON, all through jansson: parsing the daemon's answers (a
+ * maintained parser: the daemon's text is input like any other), a
+ * readable rendering of them for people, and the CLI's own --json output
+ * (built as jansson objects, keys and values of any bytes included).
+ * docs/client.md shows the output.
  */
 #ifndef QR_CLI_JSON_VIEW_H
 #define QR_CLI_JSON_VIEW_H
@@ -10,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 /* The whole text is one JSON object (nothing but whitespace after it). */
 bool qr_json_view_is_object(const char *text, size_t len);
@@ -21,9 +25,13 @@ bool qr_json_view_is_object(const char *text, size_t len);
  */
 int qr_json_view_print(FILE *out, const char *text, size_t len, int depth);
 
-/* Write buf as a JSON string: valid UTF-8 passes through; control
- * characters and bytes that are not valid UTF-8 become escapes (\u00XX:
- * the byte), so any key or value can be printed. */
-void qr_json_view_str(FILE *f, const void *buf, size_t n);
+/* buf as a JSON string (new reference; NULL: out of memory): valid UTF-8
+ * passes through, every byte that is not part of valid UTF-8 becomes the
+ * code point U+00XX (the byte), so any key or value can be written. */
+json_t *qr_json_view_bytes(const void *buf, size_t n);
+
+/* Write o compact, keys in insertion order, no newline; takes o's
+ * reference. 0, or -1 (o NULL or a write error). */
+int qr_json_view_emit(FILE *out, json_t *o);
 
 #endif

@@ -11,7 +11,7 @@
  * without --node: one array) is written to stdout for every outcome,
  * errors included, and the exit status names the outcome (EXIT_* below,
  * the same table as `quorate --help` and docs/client.md). Keys and values
- * are escaped as JSON strings; bytes that are not UTF-8 become \u00XX.
+ * are JSON strings (jansson); bytes that are not UTF-8 become U+00XX.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/json_view.h"
+#include "cli/version.h"
 #include "common/clock.h"
 #include "common/cluster.h"
 #include "common/compiler.h"
@@ -35,20 +37,7 @@
 #include "quorate/err.h"
 #include "qr_config.h"
 
-enum {
-	EXIT_OK = 0,
-	EXIT_USAGE = 1,
-	EXIT_CONFIG = 2,
-	EXIT_NOT_FOUND = 3,
-	EXIT_UNAVAILABLE = 4,
-	EXIT_TIMEOUT = 5,
-	EXIT_PRECONDITION = 6,
-	EXIT_TOO_LARGE = 7,
-	EXIT_STALE = 8,
-	EXIT_OTHER = 9,
-};
 
-#define STAT_BYTES_MAX (1u << 20) /* a node's stat answer, at most */
 
 static const char usage_text[] =
 	"usage: quorate [--cluster FILE] [options] put KEY VALUE   (VALUE '-': "
@@ -58,6 +47,8 @@ static const char usage_text[] =
 	"       quorate [--cluster FILE] stat [replication] [--node ID] "
 	"[--json]\n"
 	"       quorate [--cluster FILE] repair [--node ID] [--json]\n"
+	"       quorate [--cluster FILE] ready [--node ID] [--wait SECONDS] "
+	"[--json]\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
@@ -70,8 +61,9 @@ static const char usage_text[] =
 	"default quorum\n"
 	"  -d, --deadline-ms N       deadline of the request (default 1000)\n"
 	"  -r, --retries N           resends within the deadline (default 3)\n"
-	"  -m, --min-version V       session token: an HLC, or HLC.NODE as "
-	"printed\n"
+	"  -m, --min-version V       session token: a version as printed "
+	"(HLC.NODE, or\n"
+	"                            TIME+LOGICAL.NODE), or a bare HLC\n"
 	"      --on-stale wait|error|quorum  get with a token that no "
 	"replica is\n"
 	"                            current for: wait (default), STALE at "
@@ -81,18 +73,20 @@ static const char usage_text[] =
 	"      --linearizable        get: linearizable read (CASPaxos)\n"
 	"      --if-absent           put: only if the key has no value\n"
 	"      --if-version V        put, del: only if the version is V "
-	"(HLC.NODE);\n"
+	"(either form);\n"
 	"                            else PRECONDITION_FAILED (exit 6) and "
 	"the\n"
 	"                            current version\n"
-	"  -n, --node ID             stat: only this node\n"
+	"  -n, --node ID             stat, repair, ready: only this node\n"
+	"      --wait SECONDS        ready: poll until ready or this long\n"
 	"  -j, --json                one JSON object on stdout, errors "
 	"included\n"
 	"  -v, --verbose             get: version and replicas on stderr\n"
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
 	"\n"
-	"output: put/del print 'OK version=HLC.NODE replicas=N'; get prints "
+	"output: put/del print 'OK version=HLC.NODE (TIME+LOGICAL.NODE) "
+	"replicas=N';\nget prints "
 	"the "
 	"value\n"
 	"(and a newline) on stdout. Errors go to stderr (or the JSON object).\n"
@@ -105,9 +99,9 @@ static const char usage_text[] =
 	"  4  UNAVAILABLE             9  any other error (BUSY, "
 	"INVALID_ARGUMENT, ...)\n";
 
-static bool json_mode;
+bool json_mode;
 
-static int exit_code_of(int err)
+int exit_code_of(int err)
 {
 	switch (err) {
 	case QR_OK:
@@ -135,7 +129,7 @@ static int exit_code_of(int err)
 
 /* {"ok":false,...,"error":NAME,"code":N,"message":...} for errors that
  * happen before any request is made (usage, config, I/O). */
-static int fail(int exit_code, int err, const char *op, const char *fmt, ...)
+int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -143,14 +137,16 @@ static int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (json_mode) {
-		printf("{\"ok\":false");
+		json_t *o = json_object();
+		json_object_set_new(o, "ok", json_false());
 		if (op)
-			printf(",\"op\":\"%s\"", op);
-		printf(",\"error\":\"%s\",\"code\":%d,\"message\":",
-		       exit_code == EXIT_USAGE ? "USAGE" : qr_strerror(err),
-		       err);
-		qr_json_view_str(stdout, msg, strlen(msg));
-		printf("}\n");
+			json_object_set_new(o, "op", json_string(op));
+		json_object_set_new(o, "error", json_string(qr_strerror(err)));
+		json_object_set_new(o, "code", json_integer(err));
+		json_object_set_new(o, "message",
+				    qr_json_view_bytes(msg, strlen(msg)));
+		qr_json_view_emit(stdout, o);
+		printf("\n");
 	}
 	fprintf(stderr, "quorate: %s\n", msg);
 	if (exit_code == EXIT_USAGE)
@@ -160,24 +156,6 @@ static int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 
 /* ---- options ---------------------------------------------------------- */
 
-struct cli {
-	const char *cluster;
-	const char *key_file; /* --key-file; NULL: libquorate's default */
-	struct qr_req_opts ro;
-	bool consistency_set;
-	char consistency_rw; /* 'r' or 'w' with QR_CONSISTENCY_RW */
-	uint32_t retries;
-	bool retries_set;
-	enum qr_client_coordinator coordinator;
-	long node; /* stat --node, -1: all */
-	bool verbose;
-	/* linearizable ops (CASPaxos) */
-	bool linearizable; /* get --linearizable */
-	bool if_absent;	   /* put --if-absent */
-	bool if_version;   /* put / del --if-version V */
-	uint64_t exp_hlc;  /* V */
-	uint16_t exp_node;
-};
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -219,33 +197,22 @@ static int parse_consistency(struct cli *cl, const char *s)
 	return 0;
 }
 
-/* "HLC" or "HLC.NODE" (the printed form of a version). */
+/* A session token: a version in either printed form (cli/version.h),
+ * the node optional. */
 static int parse_version(const char *s, uint64_t *hlc)
 {
-	char buf[64];
-	const char *dot = strchr(s, '.');
-	size_t n = dot ? (size_t)(dot - s) : strlen(s);
-	uint64_t node;
-	if (n >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (parse_u64(buf, UINT64_MAX, hlc))
-		return -1;
-	if (dot && parse_u64(dot + 1, 0xffff, &node))
-		return -1;
-	return 0;
+	uint16_t node;
+	bool has_node;
+	return qr_cli_version_parse(s, hlc, &node, &has_node);
 }
 
-/* "HLC.NODE" exactly (a version as printed), for --if-version. */
+/* A whole version (HLC.NODE or TIME+LOGICAL.NODE), for --if-version. */
 static int parse_full_version(const char *s, uint64_t *hlc, uint16_t *node)
 {
-	const char *dot = strchr(s, '.');
-	uint64_t n;
-	if (!dot || parse_version(s, hlc) || parse_u64(dot + 1, 0xffff, &n) ||
+	bool has_node;
+	if (qr_cli_version_parse(s, hlc, node, &has_node) || !has_node ||
 	    *hlc == 0)
 		return -1;
-	*node = (uint16_t)n;
 	return 0;
 }
 
@@ -276,40 +243,58 @@ static void print_version(FILE *f, const struct qr_result *r)
 	fprintf(f, "%" PRIu64 ".%u", r->hlc, r->node);
 }
 
+/* Plain output: "version=HLC.NODE (TIME+LOGICAL.NODE)". */
+static void print_versions(FILE *f, const struct qr_result *r)
+{
+	char rd[64];
+	qr_cli_version_readable(r->hlc, r->node, rd, sizeof(rd));
+	fprintf(f, "version=");
+	print_version(f, r);
+	fprintf(f, " (%s)", rd);
+}
+
+#define SET(o, k, v) json_object_set_new(o, k, v)
+#define U64(v)	     json_integer((json_int_t)(v))
+
 /* --json: one object per request (docs/client.md lists the fields). */
 static int report_json(const char *op, const char *key,
 		       const struct qr_result *r)
 {
 	bool is_get = !strcmp(op, "get");
-	printf("{\"ok\":%s,\"op\":\"%s\",\"key\":",
-	       r->status ? "false" : "true", op);
-	qr_json_view_str(stdout, key, strlen(key));
-	if (r->status)
-		printf(",\"error\":\"%s\",\"code\":%d", qr_strerror(r->status),
-		       r->status);
-	if (is_get && !r->status) {
-		printf(",\"value\":");
-		qr_json_view_str(stdout, r->value, r->value_len);
+	json_t *o = json_object();
+	SET(o, "ok", json_boolean(!r->status));
+	SET(o, "op", json_string(op));
+	SET(o, "key", qr_json_view_bytes(key, strlen(key)));
+	if (r->status) {
+		SET(o, "error", json_string(qr_strerror(r->status)));
+		SET(o, "code", json_integer(r->status));
 	}
+	if (is_get && !r->status)
+		SET(o, "value", qr_json_view_bytes(r->value, r->value_len));
 	if (r->hlc) {
-		printf(",\"version\":\"");
-		print_version(stdout, r);
-		printf("\",\"hlc\":%" PRIu64 ",\"node\":%u", r->hlc, r->node);
+		char raw[48], rd[64];
+		snprintf(raw, sizeof(raw), "%" PRIu64 ".%u", r->hlc, r->node);
+		qr_cli_version_readable(r->hlc, r->node, rd, sizeof(rd));
+		SET(o, "version", json_string(raw));
+		SET(o, "version_time", json_string(rd));
+		SET(o, "hlc", U64(r->hlc));
+		SET(o, "node", U64(r->node));
 	}
 	if (r->tombstone)
-		printf(",\"tombstone\":true");
+		SET(o, "tombstone", json_true());
 	if (is_get && r->coordinator != 0xffff) {
-		printf(",\"closed_ts\":%" PRIu64 ",\"lag_ms\":", r->closed_ts);
-		if (r->lag_ms == UINT32_MAX)
-			printf("null");
-		else
-			printf("%u", r->lag_ms);
+		SET(o, "closed_ts", U64(r->closed_ts));
+		SET(o, "lag_ms", r->lag_ms == UINT32_MAX ? json_null()
+							 : U64(r->lag_ms));
 	}
-	if (r->coordinator != 0xffff)
-		printf(",\"replicas\":%u,\"replica_mask\":%" PRIu64
-		       ",\"coordinator\":%u",
-		       r->answered, r->replica_mask, r->coordinator);
-	printf(",\"attempts\":%u}\n", r->attempts);
+	if (r->coordinator != 0xffff) {
+		SET(o, "replicas", U64(r->answered));
+		SET(o, "replica_mask", U64(r->replica_mask));
+		SET(o, "coordinator", U64(r->coordinator));
+	}
+	SET(o, "attempts", U64(r->attempts));
+	qr_json_view_emit(stdout, o);
+	printf("\n");
 	return exit_code_of(r->status);
 }
 
@@ -346,16 +331,15 @@ static int report(const char *op, const char *key, const struct qr_result *r,
 		fwrite(r->value, 1, r->value_len, stdout);
 		fputc('\n', stdout);
 		if (verbose) {
-			fprintf(stderr, "version=");
-			print_version(stderr, r);
+			print_versions(stderr, r);
 			fprintf(stderr, " replicas=%u", r->answered);
 			if (r->lag_ms != UINT32_MAX)
 				fprintf(stderr, " lag_ms=%u", r->lag_ms);
 			fprintf(stderr, "\n");
 		}
 	} else {
-		printf("OK version=");
-		print_version(stdout, r);
+		printf("OK ");
+		print_versions(stdout, r);
 		printf(" replicas=%u\n", r->answered);
 	}
 	return EXIT_OK;
@@ -482,208 +466,6 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 	return report(op, key, &r, cl->verbose);
 }
 
-/* ---- stat ------------------------------------------------------------- */
-
-/* A connected socket to a node's management endpoint, or -(enum qr_err). */
-static int stat_connect(const char *path, char *msg, size_t msg_len)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (!*path) {
-		snprintf(msg, msg_len, "no mgmt path in the cluster file");
-		return QR_ECONFIG;
-	}
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >=
-	    sizeof(sa.sun_path)) {
-		snprintf(msg, msg_len, "mgmt path longer than %zu bytes",
-			 sizeof(sa.sun_path) - 1);
-		return QR_ECONFIG;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(msg, msg_len, "socket: %s", strerror(errno));
-		return QR_EIO;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		snprintf(msg, msg_len, "connect %s: %s", path, strerror(errno));
-		close(fd);
-		return QR_EUNAVAILABLE;
-	}
-	return fd;
-}
-
-/* Grow *buf (capacity *cap) so one more byte and a NUL fit after n. */
-static int stat_grow(char **buf, size_t *cap, size_t n, const char *path,
-		     char *msg, size_t msg_len)
-{
-	if (n + 1 < *cap)
-		return 0;
-	if (*cap >= STAT_BYTES_MAX) {
-		snprintf(msg, msg_len, "%s: answer longer than %u bytes", path,
-			 STAT_BYTES_MAX);
-		return QR_ETOOLARGE;
-	}
-	char *nb = realloc(*buf, *cap * 2);
-	if (!nb) {
-		snprintf(msg, msg_len, "out of memory");
-		return QR_ENOMEM;
-	}
-	*buf = nb;
-	*cap *= 2;
-	return 0;
-}
-
-/* Read the whole answer (the node closes after it) within the deadline. */
-static int stat_read_all(int fd, const char *path, uint32_t deadline_ms,
-			 char **buf, size_t *n, char *msg, size_t msg_len)
-{
-	uint64_t end = qr_clock_mono_ms() + deadline_ms;
-	size_t cap = 4096;
-	*n = 0;
-	if (!(*buf = malloc(cap))) {
-		snprintf(msg, msg_len, "out of memory");
-		return QR_ENOMEM;
-	}
-	for (;;) {
-		uint64_t now = qr_clock_mono_ms();
-		if (now >= end) {
-			snprintf(msg, msg_len,
-				 "%s: no complete answer in %u ms", path,
-				 deadline_ms);
-			return QR_ETIMEOUT;
-		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int pr = poll(&p, 1, (int)(end - now));
-		if (pr < 0 && errno != EINTR) {
-			snprintf(msg, msg_len, "poll: %s", strerror(errno));
-			return QR_EIO;
-		}
-		if (pr <= 0)
-			continue;
-		int rc = stat_grow(buf, &cap, *n, path, msg, msg_len);
-		if (rc)
-			return rc;
-		ssize_t got = read(fd, *buf + *n, cap - 1 - *n);
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (got < 0) {
-			snprintf(msg, msg_len, "read %s: %s", path,
-				 strerror(errno));
-			return QR_EUNAVAILABLE;
-		}
-		if (got == 0)
-			break;
-		*n += (size_t)got;
-	}
-	(*buf)[*n] = '\0';
-	return 0;
-}
-
-/* Ask one node: 0 and a malloc'd text, or an enum qr_err and a message. */
-static int stat_fetch(const char *path, const char *req, uint32_t deadline_ms,
-		      char **text, size_t *len, char *msg, size_t msg_len)
-{
-	int fd = stat_connect(path, msg, msg_len);
-	if (fd < 0)
-		return fd;
-	char *buf = NULL;
-	size_t n = 0;
-	int rc = 0;
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
-		snprintf(msg, msg_len, "send to %s: %s", path, strerror(errno));
-		rc = QR_EUNAVAILABLE;
-	} else {
-		shutdown(fd, SHUT_WR);
-		rc = stat_read_all(fd, path, deadline_ms, &buf, &n, msg,
-				   msg_len);
-	}
-	close(fd);
-	if (!rc && !qr_json_view_is_object(buf, n)) {
-		snprintf(msg, msg_len, "%s: the answer is not one JSON object",
-			 path);
-		rc = QR_EMALFORMED;
-	}
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	while (n && strchr(" \t\r\n", buf[n - 1]))
-		buf[--n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
-static int do_stat(struct cli *cl, const char *op, int argc, char **argv)
-{
-	/* stat: the node's counters; stat replication: per-peer lag;
-	 * repair: every shard of the node runs an anti-entropy pass now. */
-	const char *req = "stat\n";
-	if (!strcmp(op, "repair")) {
-		req = "repair\n";
-		if (argc)
-			return fail(EXIT_USAGE, QR_EINVAL, op,
-				    "usage: repair [--node ID]");
-	} else if (argc == 1 && !strcmp(argv[0], "replication"))
-		req = "stat replication\n";
-	else if (argc)
-		return fail(EXIT_USAGE, QR_EINVAL, "stat",
-			    "usage: stat [replication] [--node ID]");
-	static struct qr_cluster c;
-	char err[512];
-	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
-		return fail(EXIT_CONFIG, QR_ECONFIG, op, "%s", err);
-	if (cl->node >= c.nodes)
-		return fail(EXIT_USAGE, QR_EINVAL, op,
-			    "--node %ld: the cluster has nodes 0..%u", cl->node,
-			    c.nodes - 1u);
-	uint32_t deadline_ms = cl->ro.deadline_ms
-				       ? cl->ro.deadline_ms
-				       : QR_CLIENT_DEADLINE_MS_DEFAULT;
-	int first = cl->node >= 0 ? (int)cl->node : 0;
-	int last = cl->node >= 0 ? (int)cl->node : c.nodes - 1;
-	bool array = cl->node < 0;
-	int code = EXIT_OK;
-	if (json_mode && array)
-		printf("[");
-	for (int id = first; id <= last; id++) {
-		char *text = NULL, msg[512];
-		size_t len = 0;
-		const char *path = c.node[id].mgmt;
-		int rc = stat_fetch(path, req, deadline_ms, &text, &len, msg,
-				    sizeof(msg));
-		if (rc && code == EXIT_OK)
-			code = exit_code_of(rc);
-		if (json_mode) {
-			if (array && id > first)
-				printf(",");
-			if (!rc) {
-				fwrite(text, 1, len, stdout);
-			} else {
-				printf("{\"ok\":false,\"op\":\"%s\",\"node\":"
-				       "%d,\"error\":\"%s\",\"code\":%d,"
-				       "\"message\":",
-				       op, id, qr_strerror(rc), rc);
-				qr_json_view_str(stdout, msg, strlen(msg));
-				printf("}");
-			}
-		} else if (!rc) {
-			printf("node %d (%s):\n", id, path);
-			if (qr_json_view_print(stdout, text, len, 1) != 0)
-				fprintf(stderr,
-					"quorate: %s node %d: "
-					"not JSON\n",
-					op, id);
-		} else {
-			fprintf(stderr, "quorate: %s node %d: %s: %s\n", op, id,
-				qr_strerror(rc), msg);
-		}
-		free(text);
-	}
-	if (json_mode)
-		printf(array ? "]\n" : "\n");
-	return code;
-}
-
 /* ---- main ------------------------------------------------------------- */
 
 enum {
@@ -692,6 +474,7 @@ enum {
 	OPT_LINEARIZABLE,
 	OPT_IF_ABSENT,
 	OPT_IF_VERSION,
+	OPT_WAIT,
 };
 
 #define OPT_NEXT (-1) /* an option parsed: go on */
@@ -771,6 +554,13 @@ static int opt_routing(struct cli *cl, int opt, const char *arg)
 				    "random",
 				    arg);
 		return OPT_NEXT;
+	case OPT_WAIT:
+		if (parse_u64(arg, 3600, &v))
+			return fail(EXIT_USAGE, QR_EINVAL, NULL,
+				    "--wait '%s': expected 0..3600 seconds",
+				    arg);
+		cl->wait_s = (uint32_t)v;
+		return OPT_NEXT;
 	case 'n':
 		if (parse_u64(arg, QR_CLUSTER_NODES_MAX - 1, &v))
 			return fail(EXIT_USAGE, QR_EINVAL, NULL,
@@ -800,6 +590,7 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	case 'd':
 	case 'r':
 	case OPT_COORDINATOR:
+	case OPT_WAIT:
 	case 'n':
 		return opt_routing(cl, opt, optarg);
 	case OPT_LINEARIZABLE:
@@ -815,8 +606,8 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 		cl->verbose = true;
 		return OPT_NEXT;
 	case 'h':
-		fputs(usage_text, stdout);
-		return EXIT_OK;
+		cl->help = true; /* after the loop: the command's help */
+		return OPT_NEXT;
 	case 'V':
 		printf("quorate %s\n", QR_VERSION);
 		return EXIT_OK;
@@ -827,6 +618,82 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 		return fail(EXIT_USAGE, QR_EINVAL, NULL, "unknown option '%s'",
 			    argv[optind - 1]);
 	}
+}
+
+#define COMMANDS "put, get, del, stat, repair or ready"
+
+/* `quorate CMD --help`: that command's usage; else the whole text. */
+static int help(const char *cmd)
+{
+	static const char *const text[][2] = {
+		{"put", "usage: quorate [--cluster FILE] [options] put KEY "
+			"VALUE|-\n"
+			"Write VALUE (or stdin with '-') under KEY; prints "
+			"'OK version=V replicas=N'.\n"
+			"options: -C one|quorum|all|any|w=N, --deadline-ms N, "
+			"--retries N,\n"
+			"         --if-absent, --if-version V, --min-version V, "
+			"--json\n"},
+		{"get", "usage: quorate [--cluster FILE] [options] get KEY\n"
+			"Print KEY's value (exit 3 NOT_FOUND if none).\n"
+			"options: -C one|quorum|all|r=N, --linearizable, "
+			"--min-version V,\n"
+			"         --on-stale wait|error|quorum, --verbose, "
+			"--deadline-ms N, --json\n"},
+		{"del", "usage: quorate [--cluster FILE] [options] del KEY\n"
+			"Delete KEY (a tombstone with a version).\n"
+			"options: -C one|quorum|all|any|w=N, --if-version V, "
+			"--deadline-ms N, --json\n"},
+		{"stat", "usage: quorate [--cluster FILE] stat [replication] "
+			 "[--node ID] [--json]\n"
+			 "Each node's counters (or, with 'replication', lag "
+			 "per peer) from its\n"
+			 "management socket (docs/operations.md).\n"},
+		{"repair", "usage: quorate [--cluster FILE] repair [--node ID] "
+			   "[--json]\n"
+			   "Ask the node(s) for an anti-entropy pass now.\n"},
+		{"ready", "usage: quorate [--cluster FILE] ready [--node ID] "
+			  "[--wait SECONDS] [--json]\n"
+			  "Exit 0 when every node asked is ready (WAL "
+			  "recovered, loops running, a\n"
+			  "majority of nodes up), else 4 (UNAVAILABLE) with "
+			  "each node's reason;\n"
+			  "--wait polls that long first (systemd, scripts).\n"},
+	};
+	for (size_t i = 0; cmd && i < sizeof(text) / sizeof(text[0]); i++)
+		if (!strcmp(cmd, text[i][0])) {
+			fputs(text[i][1], stdout);
+			printf("Every option and exit status: quorate --help\n");
+			return EXIT_OK;
+		}
+	fputs(usage_text, stdout);
+	return EXIT_OK;
+}
+
+/* The command and its argument count, then the cluster file: OPT_NEXT
+ * or the exit status of the refusal (reported). A missing key is named
+ * before a missing cluster file: it is the first thing to fix. */
+static int command_check(struct cli *cl, const char *cmd, int nargs)
+{
+	int want = !strcmp(cmd, "put") ? 2
+		   : !strcmp(cmd, "get") || !strcmp(cmd, "del") ? 1
+								  : -1;
+	if (want < 0 && strcmp(cmd, "stat") && strcmp(cmd, "repair") &&
+	    strcmp(cmd, "ready"))
+		return fail(EXIT_USAGE, QR_EINVAL, NULL,
+			    "unknown command '%s' (" COMMANDS ")", cmd);
+	if (want > 0 && nargs != want)
+		return fail(EXIT_USAGE, QR_EINVAL, cmd,
+			    "%s takes %s, got %d argument(s); see 'quorate "
+			    "%s --help'",
+			    cmd, want == 2 ? "KEY VALUE" : "KEY", nargs, cmd);
+	if (!cl->cluster)
+		cl->cluster = getenv("QUORATE_CLUSTER");
+	if (!cl->cluster || !*cl->cluster)
+		return fail(EXIT_USAGE, QR_EINVAL, cmd,
+			    "no cluster file: give --cluster FILE or set "
+			    "QUORATE_CLUSTER");
+	return OPT_NEXT;
 }
 
 int main(int argc, char **argv)
@@ -844,6 +711,7 @@ int main(int argc, char **argv)
 		{"if-absent", no_argument, NULL, OPT_IF_ABSENT},
 		{"if-version", required_argument, NULL, OPT_IF_VERSION},
 		{"node", required_argument, NULL, 'n'},
+		{"wait", required_argument, NULL, OPT_WAIT},
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -863,27 +731,23 @@ int main(int argc, char **argv)
 		if (code != OPT_NEXT)
 			return code;
 	}
+	if (cl.help)
+		return help(optind < argc ? argv[optind] : NULL);
 	if (optind >= argc)
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "no command (put, get, del, stat or repair)");
+			    "no command (" COMMANDS ")");
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 	char **args = argv + optind + 1;
-	bool kv = !strcmp(cmd, "put") || !strcmp(cmd, "get") ||
-		  !strcmp(cmd, "del");
-	if (!kv && strcmp(cmd, "stat") && strcmp(cmd, "repair"))
-		return fail(EXIT_USAGE, QR_EINVAL, NULL,
-			    "unknown command '%s' (put, get, del, stat or "
-			    "repair)",
-			    cmd);
-	if (!cl.cluster)
-		cl.cluster = getenv("QUORATE_CLUSTER");
-	if (!cl.cluster || !*cl.cluster)
-		return fail(EXIT_USAGE, QR_EINVAL, cmd,
-			    "no cluster file: give --cluster FILE or set "
-			    "QUORATE_CLUSTER");
-	int code = kv ? do_kv(&cl, cmd, nargs, args)
-		      : do_stat(&cl, cmd, nargs, args);
+	int code = command_check(&cl, cmd, nargs);
+	if (code != OPT_NEXT)
+		return code;
+	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del"))
+		code = do_kv(&cl, cmd, nargs, args);
+	else if (!strcmp(cmd, "ready"))
+		code = do_ready(&cl, nargs, args);
+	else
+		code = do_stat(&cl, cmd, nargs, args);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "quorate: writing stdout: %s\n",
 			strerror(errno));

@@ -4,15 +4,16 @@
  *
  * Steps, each of which may fail with QR_ECONFIG and a message of the form
  * "FILE: [section] key: what is wrong":
- *   1. a line scan of our own, so a syntax error names its line (rte_cfgfile
- *      only logs it) and a line too long for rte_cfgfile is refused rather
+ *   1. a line scan of our own, so a syntax error names its line and a line
+ *      too long is refused rather than split; it keeps every section and
+ *      entry in a table (no DPDK: libquorate reads this file too, and a
+ *      client must build without DPDK);
  *      than split;
- *   2. rte_cfgfile_load() (no EAL needed);
- *   3. every section and key is checked against the known ones: an unknown
+ *   2. every section and key is checked against the known ones: an unknown
  *      section or key, or one given twice, is an error (a typo such as
  *      "replication_factr" must not fall back to a default silently);
- *   4. values are parsed strictly (decimal, whole string, in range);
- *   5. cross-checks: nodes 0..n-1 all present, rf <= nodes, distinct IPs
+ *   3. values are parsed strictly (decimal, whole string, in range);
+ *   4. cross-checks: nodes 0..n-1 all present, rf <= nodes, distinct IPs
  *      (and distinct data_dir / mgmt paths where given: two daemons sharing
  *      a WAL directory or a socket would corrupt each other).
  * The result is built in a private copy and written to *out only when all
@@ -27,14 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_cfgfile.h>
-
 #include "quorate/err.h"
 #include "quorate/limits.h" /* QR_PARTITIONS_MAX, QR_SHARDS_MAX, QR_RF_MAX */
 
 #define CLUSTER_SECTION "cluster"
 #define NODE_PREFIX	"node."
-#define LINE_BYTES_MAX	(CFG_NAME_LEN + CFG_VALUE_LEN + 4) /* rte_cfgfile's */
+/* The syntax and limits are those of DPDK's rte_cfgfile, which read this
+ * file before issue 16, so every file it took is still taken as it was. */
+#define CFG_NAME_LEN	64  /* section and key names, NUL included */
+#define CFG_VALUE_LEN	256 /* values, NUL included */
+#define LINE_BYTES_MAX	(CFG_NAME_LEN + CFG_VALUE_LEN + 4)
 #define SECTIONS_MAX	(QR_CLUSTER_NODES_MAX + 1)
 #define ENTRIES_MAX	32 /* per section; more is an error (unknown keys) */
 
@@ -45,21 +48,38 @@
 #define GRACE_MS_DEFAULT   10000
 #define GRACE_MS_MIN	   2000 /* above a request's life (deadline + RTO) */
 #define HINTS_MAX_DEFAULT  4096
+#define METRICS_PORT_DEFAULT 9470 /* node i: 127.0.0.1:9470+i */
 
 static const char *const cluster_keys[] = {
 	"id", "partitions", "replication_factor", "shards", "base_port",
 	"tombstone_grace_ms", "hints_max", "hint_delay_ms", "auth",
-	"secret_file", "client_key_file", NULL,
+	"secret_file", "client_key_file", "metrics_port", NULL,
 };
 static const char *const node_keys[] = {
-	"ip", "mac", "iface", "data_dir", "mgmt", "mgmt_group", "pci", NULL,
+	"ip",  "mac", "iface",	       "data_dir", "mgmt", "mgmt_group",
+	"pci", "metrics_listen", NULL,
+};
+
+struct ini_entry {
+	char name[CFG_NAME_LEN];
+	char value[CFG_VALUE_LEN];
+};
+
+/* One [section] header as it appeared (a name given twice is two of
+ * them: step 2 refuses it), and its entries in file order. */
+struct ini_section {
+	char name[CFG_NAME_LEN];
+	unsigned first, count; /* entries [first, first + count) */
 };
 
 struct loader {
 	const char *path;
 	char *err;
 	size_t err_len;
-	struct rte_cfgfile *cfg;
+	struct ini_section *sec; /* [nsec], grown while reading */
+	unsigned nsec, sec_cap;
+	struct ini_entry *ent; /* [nent] */
+	unsigned nent, ent_cap;
 };
 
 __attribute__((format(printf, 2, 3))) static int fail(struct loader *l,
@@ -88,8 +108,62 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Step 1: the syntax rte_cfgfile accepts with flags 0, checked line by line
- * so the message can name the line. */
+/* Grow an array to hold one more (doubling); false: out of memory. */
+static bool grow(void **arr, unsigned *cap, unsigned n, size_t size)
+{
+	if (n < *cap)
+		return true;
+	unsigned ncap = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, (size_t)ncap * size);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+static int add_section(struct loader *l, const char *name, size_t len)
+{
+	if (!grow((void **)&l->sec, &l->sec_cap, l->nsec, sizeof(*l->sec)))
+		return fail(l, "out of memory");
+	struct ini_section *s = &l->sec[l->nsec++];
+	memcpy(s->name, name, len);
+	s->name[len] = '\0';
+	s->first = l->nent;
+	s->count = 0;
+	return 0;
+}
+
+static int add_entry(struct loader *l, const char *name, const char *value)
+{
+	if (!grow((void **)&l->ent, &l->ent_cap, l->nent, sizeof(*l->ent)))
+		return fail(l, "out of memory");
+	struct ini_entry *e = &l->ent[l->nent++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	snprintf(e->value, sizeof(e->value), "%s", value);
+	l->sec[l->nsec - 1].count++;
+	return 0;
+}
+
+/* The value of key in the first section of that name, or NULL. */
+static const char *get_entry(const struct loader *l, const char *section,
+			     const char *key)
+{
+	for (unsigned i = 0; i < l->nsec; i++) {
+		if (strcmp(l->sec[i].name, section))
+			continue;
+		const struct ini_section *s = &l->sec[i];
+		for (unsigned k = s->first; k < s->first + s->count; k++)
+			if (!strcmp(l->ent[k].name, key))
+				return l->ent[k].value;
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Step 1: the syntax, checked line by line so the message can name the
+ * line: `[section]`, `key = value` (both trimmed), `;` starts a comment,
+ * blank lines are skipped. Sections and entries go into the tables. */
 static int scan_lines(struct loader *l)
 {
 	FILE *f = fopen(l->path, "r");
@@ -125,6 +199,8 @@ static int scan_lines(struct loader *l)
 					  lineno);
 				break;
 			}
+			if ((rc = add_section(l, s + 1, n - 2)))
+				break;
 			in_section = true;
 			continue;
 		}
@@ -156,6 +232,8 @@ static int scan_lines(struct loader *l)
 				  lineno, name);
 			break;
 		}
+		if ((rc = add_entry(l, name, value)))
+			break;
 	}
 	if (!rc && ferror(f))
 		rc = fail(l, "cannot read: %s", strerror(EIO));
@@ -181,7 +259,7 @@ static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 static int get_num(struct loader *l, const char *key, uint64_t lo, uint64_t hi,
 		   uint64_t *out)
 {
-	const char *v = rte_cfgfile_get_entry(l->cfg, CLUSTER_SECTION, key);
+	const char *v = get_entry(l, CLUSTER_SECTION, key);
 	if (!v)
 		return 1;
 	if (parse_u64(v, lo, hi, out))
@@ -205,16 +283,12 @@ static bool known(const char *const *keys, const char *name)
 static int check_keys(struct loader *l, int index, const char *section,
 		      const char *const *keys)
 {
-	struct rte_cfgfile_entry e[ENTRIES_MAX];
-	char name[CFG_NAME_LEN];
-	int n = rte_cfgfile_section_num_entries_by_index(l->cfg, name, index);
+	const struct ini_section *s = &l->sec[index];
+	const struct ini_entry *e = l->ent ? &l->ent[s->first] : NULL;
+	int n = (int)s->count;
 	if (n > ENTRIES_MAX)
 		return fail(l, "[%s]: %d keys, more than any valid section has",
 			    section, n);
-	n = rte_cfgfile_section_entries_by_index(l->cfg, index, name, e,
-						 ENTRIES_MAX);
-	if (n < 0)
-		return fail(l, "[%s]: cannot list its keys", section);
 	for (int i = 0; i < n; i++) {
 		if (!known(keys, e[i].name))
 			return fail(l, "[%s] %s: unknown key", section,
@@ -245,7 +319,7 @@ static int node_section_id(const char *name)
 static int copy_str(struct loader *l, const char *section, const char *key,
 		    char *dst, size_t cap)
 {
-	const char *v = rte_cfgfile_get_entry(l->cfg, section, key);
+	const char *v = get_entry(l, section, key);
 	if (!v) {
 		dst[0] = '\0';
 		return 0;
@@ -261,7 +335,7 @@ static int copy_str(struct loader *l, const char *section, const char *key,
 static int load_node(struct loader *l, const char *section,
 		     struct qr_cluster_node *nd)
 {
-	const char *ip = rte_cfgfile_get_entry(l->cfg, section, "ip");
+	const char *ip = get_entry(l, section, "ip");
 	if (!ip)
 		return fail(l, "[%s] ip: missing (required)", section);
 	struct in_addr a;
@@ -272,7 +346,7 @@ static int load_node(struct loader *l, const char *section,
 		return fail(l, "[%s] ip: '%s' is not a unicast address",
 			    section, ip);
 	nd->ip = a.s_addr;
-	const char *mac = rte_cfgfile_get_entry(l->cfg, section, "mac");
+	const char *mac = get_entry(l, section, "mac");
 	if (mac) {
 		if (qr_parse_mac(mac, nd->mac))
 			return fail(l,
@@ -295,11 +369,54 @@ static int load_node(struct loader *l, const char *section,
 	return rc;
 }
 
+/* [node.N] metrics_listen = ADDR:PORT | off; absent: loopback at the
+ * cluster's metrics_port + N (0 there: off). */
+static int load_metrics(struct loader *l, const char *section,
+			const struct qr_cluster *c,
+			struct qr_cluster_node *nd)
+{
+	const char *v = get_entry(l, section,
+					      "metrics_listen");
+	nd->metrics_ip = htonl(0x7f000001); /* 127.0.0.1 */
+	nd->metrics_port = 0;
+	if (!v) {
+		if (c->metrics_port)
+			nd->metrics_port = (uint16_t)(c->metrics_port + nd->id);
+		return 0;
+	}
+	if (!strcmp(v, "off"))
+		return 0;
+	if (qr_parse_listen(v, &nd->metrics_ip, &nd->metrics_port))
+		return fail(l,
+			    "[%s] metrics_listen: '%s' is not IPV4:PORT "
+			    "(port 1..65535) or off",
+			    section, v);
+	return 0;
+}
+
+int qr_parse_listen(const char *s, uint32_t *ip, uint16_t *port)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+		return QR_EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	struct in_addr a;
+	uint64_t p;
+	if (inet_pton(AF_INET, host, &a) != 1 ||
+	    parse_u64(colon + 1, 1, 65535, &p))
+		return QR_EINVAL;
+	*ip = a.s_addr;
+	*port = (uint16_t)p;
+	return 0;
+}
+
 /* Step 3: the sections ([cluster], [node.0..n-1], nothing else, none
  * twice) and their keys; sets c->nodes. */
 static int load_sections(struct loader *l, struct qr_cluster *c)
 {
-	int nsec = rte_cfgfile_num_sections(l->cfg, "", 0);
+	int nsec = (int)l->nsec;
 	if (nsec > SECTIONS_MAX)
 		return fail(l,
 			    "%d sections: at most one [cluster] and %d nodes",
@@ -309,10 +426,7 @@ static int load_sections(struct loader *l, struct qr_cluster *c)
 	for (int i = 0; i < QR_CLUSTER_NODES_MAX; i++)
 		node_index[i] = -1;
 	for (int i = 0; i < nsec; i++) {
-		char name[CFG_NAME_LEN];
-		if (rte_cfgfile_section_num_entries_by_index(l->cfg, name, i) <
-		    0)
-			return fail(l, "cannot list sections");
+		const char *name = l->sec[i].name;
 		int id = node_section_id(name);
 		int *slot;
 		if (!strcmp(name, CLUSTER_SECTION))
@@ -380,7 +494,7 @@ static int file_path(struct loader *l, const char *key, char out[256])
  * clients need not be able to read it). */
 static int load_auth(struct loader *l, struct qr_cluster *c)
 {
-	const char *a = rte_cfgfile_get_entry(l->cfg, CLUSTER_SECTION, "auth");
+	const char *a = get_entry(l, CLUSTER_SECTION, "auth");
 	if (!a || !strcmp(a, "mac"))
 		c->auth = 0;
 	else if (!strcmp(a, "none"))
@@ -451,6 +565,12 @@ static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 	if ((rc = load_auth(l, c)))
 		return rc;
 
+	v = METRICS_PORT_DEFAULT;
+	if ((rc = get_num(l, "metrics_port", 0, 65535 - QR_CLUSTER_NODES_MAX,
+			  &v)) < 0)
+		return rc;
+	c->metrics_port = (uint16_t)v;
+
 	uint64_t rf_max = c->nodes < QR_RF_MAX ? c->nodes : QR_RF_MAX;
 	v = RF_DEFAULT < rf_max ? RF_DEFAULT : rf_max;
 	if ((rc = get_num(l, "replication_factor", 1, rf_max, &v)) < 0)
@@ -470,7 +590,8 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 		snprintf(section, sizeof(section), NODE_PREFIX "%d", i);
 		struct qr_cluster_node *nd = &c->node[i];
 		nd->id = (uint16_t)i;
-		if ((rc = load_node(l, section, nd)))
+		if ((rc = load_node(l, section, nd)) ||
+		    (rc = load_metrics(l, section, c, nd)))
 			return rc;
 		for (int j = 0; j < i; j++) {
 			const struct qr_cluster_node *o = &c->node[j];
@@ -478,8 +599,7 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 				return fail(l,
 					    "[%s] ip: %s is also [node.%d]'s",
 					    section,
-					    rte_cfgfile_get_entry(
-						    l->cfg, section, "ip"),
+					    get_entry(l, section, "ip"),
 					    j);
 			if (nd->data_dir[0] &&
 			    !strcmp(o->data_dir, nd->data_dir))
@@ -524,21 +644,16 @@ int qr_cluster_load(const char *path, struct qr_cluster *out, char *err,
 	if (!path || !out)
 		return fail(&l, "no file or no output given");
 	int rc = scan_lines(&l);
-	if (rc)
-		return rc;
-	l.cfg = rte_cfgfile_load(path, 0);
-	if (!l.cfg)
-		return fail(&l, "cannot parse (rte_cfgfile refused it)");
-	struct qr_cluster *c = calloc(1, sizeof(*c));
-	if (!c) {
-		rte_cfgfile_close(l.cfg);
-		return fail(&l, "out of memory");
-	}
-	rc = load(&l, c);
-	rte_cfgfile_close(l.cfg);
+	struct qr_cluster *c = rc ? NULL : calloc(1, sizeof(*c));
+	if (!rc && !c)
+		rc = fail(&l, "out of memory");
+	if (!rc)
+		rc = load(&l, c);
 	if (!rc)
 		memcpy(out, c, sizeof(*c));
 	free(c);
+	free(l.sec);
+	free(l.ent);
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The cluster file: one INI file (read with DPDK's rte_cfgfile) that every
+ * The cluster file: one INI file (cluster.c reads it, no DPDK) that every
  * node, client and tool reads alike. Example (docs/operations.md has all
  * keys):
  *
@@ -19,6 +19,9 @@
  *                           ; are to the cluster file's directory)
  *   client_key_file = clients.keys ; 0600, client keys and roles
  *                           ; (common/secret.h); needed with auth = mac
+ *   metrics_port = 9470     ; node i's /metrics default port is this + i
+ *                           ; (on 127.0.0.1); 0: none unless a node
+ *                           ; sets metrics_listen
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
@@ -28,6 +31,8 @@
  *   mgmt = /run/quorate/n0.sock ; management endpoint (unix socket, 0600)
  *   mgmt_group = quorate    ; optional: socket 0660, this group may use it
  *   pci = 0000:3b:00.0      ; optional: {pci} in bare-metal profiles
+ *   metrics_listen = 127.0.0.1:9470 ; HTTP /metrics and /ready (or off);
+ *                           ; default 127.0.0.1:(metrics_port + id)
  *
  * Node ids are 0..n-1, every one present. Errors name the file, the section,
  * the key and what is wrong, and load nothing.
@@ -51,6 +56,8 @@ struct qr_cluster_node {
 	char mgmt[108];   /* unix socket path of the management endpoint */
 	char mgmt_group[32]; /* may be empty: socket 0600, else 0660 */
 	char pci[32];     /* PCI address for bare-metal profiles; may be empty */
+	uint32_t metrics_ip;   /* HTTP /metrics, /ready: IPv4, network order */
+	uint16_t metrics_port; /* 0: no HTTP endpoint */
 };
 
 struct qr_cluster {
@@ -65,6 +72,7 @@ struct qr_cluster {
 	uint32_t hints_max;
 	uint32_t hint_delay_ms;
 	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */
+	uint16_t metrics_port;	/* base: node i defaults to this + i */
 	char secret_file[256];	/* resolved; may be empty with auth = none */
 	char client_key_file[256]; /* resolved; client keys (secret.h);
 				    * quorated needs it with auth = mac */
@@ -78,6 +86,9 @@ struct qr_cluster {
  */
 int qr_cluster_load(const char *path, struct qr_cluster *out, char *err,
 		    size_t err_len);
+
+/* Parse "IPV4:PORT" (port 1..65535): 0, or QR_EINVAL. */
+int qr_parse_listen(const char *s, uint32_t *ip, uint16_t *port);
 
 /* Parse "aa:bb:cc:dd:ee:ff": 0 or QR_EINVAL. */
 int qr_parse_mac(const char *s, uint8_t mac[6]);

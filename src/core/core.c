@@ -381,6 +381,8 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	c->pl = pl;
 	c->nodes = pl->nodes;
 	c->next_lsn = 1;
+	for (int k = 0; k < QR_LAT_COUNT; k++)
+		qr_hist_init(&c->lat[k]);
 	struct qr_hlc_source src = {
 		.wall_ms = hlc_wall_ms,
 		.pause = hlc_pause,
@@ -444,6 +446,13 @@ void qr_core_destroy(struct qr_core *c)
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c)
 {
 	return &c->stats;
+}
+
+const struct qr_hist *qr_core_latency(const struct qr_core *c,
+				      enum qr_core_lat k)
+{
+	QR_ASSERT(k < QR_LAT_COUNT);
+	return &c->lat[k];
 }
 
 struct qr_store *qr_core_store(struct qr_core *c)

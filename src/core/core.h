@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/histogram.h"
 #include "common/secret.h"
 #include "core/auth.h"
 #include "core/detector.h"
@@ -246,6 +247,16 @@ int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
 
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);
+/* Client request latency (request taken to answer sent, loop time), by
+ * class: what /metrics exports as quorate_request_duration_seconds. */
+enum qr_core_lat {
+	QR_LAT_READ,  /* GET at any level */
+	QR_LAT_WRITE, /* PUT, DELETE */
+	QR_LAT_CAS,   /* linearizable ops (CASPaxos) */
+	QR_LAT_COUNT,
+};
+const struct qr_hist *qr_core_latency(const struct qr_core *c,
+				      enum qr_core_lat k);
 struct qr_store *qr_core_store(struct qr_core *c);
 const struct qr_hlc *qr_core_hlc(const struct qr_core *c);
 const struct qr_detector *qr_core_detector(const struct qr_core *c);

@@ -45,7 +45,8 @@ enum cas_phase {
 	CAS_BACKOFF,	 /* rejected: a new ballot when the timer fires */
 };
 
-/* One coordinator request. ~2.6 KiB (sizeof, with the CAS state), most of it
+/* One coordinator request. 2,640 bytes (sizeof, with the CAS state; reqtab.c
+ * asserts it, the docs quote it), most of it
  * the key and value copy that retransmission and read repair need. */
 struct req {
 	struct qr_timer timer; /* next retransmission / deadline / linger */
@@ -84,6 +85,8 @@ struct req {
 	uint64_t linger_us;   /* after answering, give up on stragglers then */
 	uint64_t rto_us;      /* current retransmission timeout */
 	uint64_t sent_us;     /* first transmission (RTT samples) */
+	uint64_t start_us;    /* client request taken (latency histogram;
+			       * 0: not a client request) */
 	struct qr_version version; /* write: stamped; read: best seen;
 				    * CAS: the answer's, or our last accept */
 	/* CAS (the proposer of CASPaxos; docs/protocol.md) */
@@ -274,6 +277,9 @@ struct qr_core {
 	struct client_out cout[CLIENT_FRAMES];
 	uint32_t cout_victim; /* flushed next when every one is open */
 	struct qr_core_stats stats;
+	/* Client request latency, taken to answered, by enum qr_core_lat
+	 * (read by the management thread: 64-bit words, never torn). */
+	struct qr_hist lat[QR_LAT_COUNT];
 	struct qc_auth *auth;		    /* auth.c; NULL with auth = none */
 	struct qc_client_auth *client_auth; /* auth_client.c; NULL: client
 					     * frames are not checked */

@@ -75,6 +75,7 @@ static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 	uint64_t now = qc_now_us(c);
 	uint8_t rf = (uint8_t)c->pl->rf;
 	c->stats.client_ops[m->op]++;
+	q->start_us = now;
 	q->kind = m->op == QR_OP_GET	? REQ_READ
 		  : qr_op_is_cas(m->op) ? REQ_CAS
 					: REQ_WRITE;

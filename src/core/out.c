@@ -150,6 +150,15 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 		rc = qr_wire_put(&o->f.w, &m);
 	}
 	QR_ASSERT(rc == 0); /* O1 */
+	if (q->start_us) {
+		uint64_t now = qc_now_us(c);
+		enum qr_core_lat k = q->kind == REQ_READ  ? QR_LAT_READ
+				     : q->kind == REQ_CAS ? QR_LAT_CAS
+							  : QR_LAT_WRITE;
+		qr_hist_record(&c->lat[k],
+			       now > q->start_us ? (now - q->start_us) * 1000
+						 : 0);
+	}
 	if (status == 0)
 		c->stats.client_ok++;
 	else {

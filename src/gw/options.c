@@ -20,7 +20,8 @@ static const char usage[] =
 	"An HTTP/1.1 gateway to a quorate cluster (docs/http.md).\n"
 	"\n"
 	"  -c, --cluster FILE       cluster file (default $QUORATE_CLUSTER)\n"
-	"  -l, --listen ADDR        IPv4 address to listen on (0.0.0.0)\n"
+	"  -l, --listen ADDR[:PORT] IPv4 address (and port) to listen on\n"
+	"                           (0.0.0.0)\n"
 	"  -p, --port N             TCP port (8080; 0: any, printed)\n"
 	"  -t, --loops N            event-loop threads, one client handle each\n"
 	"                           (1; they share the port by SO_REUSEPORT)\n"
@@ -104,6 +105,28 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* --listen ADDR or ADDR:PORT (the systemd unit's form). */
+static int listen_opt(const char *arg, struct gw_options *o)
+{
+	static char addr[64];
+	const char *colon = strchr(arg, ':');
+	unsigned long v;
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	if (n == 0 || n >= sizeof(addr)) {
+		fprintf(stderr, "quorate-gw: --listen %s: want ADDR[:PORT]\n",
+			arg);
+		return -1;
+	}
+	memcpy(addr, arg, n);
+	addr[n] = '\0';
+	o->listen_addr = addr;
+	if (colon && num_opt("listen PORT", colon + 1, 0, 65535, &v))
+		return -1;
+	if (colon)
+		o->port = (uint16_t)v;
+	return 0;
+}
+
 /* One option: 0, -1 (refused, reported), or 1 (help/version: exit 0). */
 static int one_opt(int ch, const char *arg, struct gw_options *o)
 {
@@ -111,7 +134,7 @@ static int one_opt(int ch, const char *arg, struct gw_options *o)
 	int rc = 0;
 	switch (ch) {
 	case 'c': o->cluster_file = arg; break;
-	case 'l': o->listen_addr = arg; break;
+	case 'l': rc = listen_opt(arg, o); break;
 	case 'p': rc = num_opt("port", arg, 0, 65535, &v); o->port = (uint16_t)v; break;
 	case 't': rc = num_opt("loops", arg, 1, GW_LOOPS_MAX, &v); o->loops = (unsigned)v; break;
 	case 1: rc = num_opt("connections", arg, 1, 65536, &v); o->connections = (unsigned)v; break;

@@ -5,6 +5,9 @@
  * writes one command line and reads one JSON object until EOF:
  *   "stat"  -> the node's statistics (docs/operations.md lists the fields)
  *   "stat replication", "repair" (docs/operations.md)
+ *   "ready" -> readiness (mgmt_stats.h), as GET /ready answers it
+ * and, with metrics_port, an HTTP endpoint: GET /metrics (Prometheus) and
+ * GET /ready (mgmt_http.h).
  * The socket is 0600 (0660 with `mgmt_group`), peers are checked with
  * SO_PEERCRED, and several clients are served at once, each for at most a
  * second (mgmt_sock.h, M1-M4); `stat` shows the socket's own counters.
@@ -32,15 +35,19 @@ struct qr_mgmt_config {
 	uint16_t nshards;
 	const char *profile;
 	gid_t gid; /* (gid_t)-1: socket 0600; else 0660 with this group */
+	uint32_t metrics_ip;   /* HTTP /metrics and /ready (mgmt_http.h) */
+	uint16_t metrics_port; /* 0: no HTTP endpoint */
 };
 
 int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,
 		  char *err, size_t err_len);
+/* Write the stats JSON into buf: its length, or 0 if it did not fit. */
 /* Signal-safe: ask the thread to stop. */
 void qr_mgmt_stop(struct qr_mgmt *m);
 /* Join the thread, remove the socket. */
 void qr_mgmt_destroy(struct qr_mgmt *m);
-/* Write the stats JSON into buf: its length, or 0 if it did not fit. */
+/* Start the socket thread and the HTTP endpoint (call after every shard
+ * is created: readiness counts peers heard from after this point). */
 size_t qr_mgmt_stats_json(const struct qr_mgmt_config *cfg, char *buf,
 			  size_t len);
 

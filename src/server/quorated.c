@@ -5,7 +5,7 @@
  *   quorated --config CLUSTER.ini --node ID --profile drivers-conf/X.ini
  *            [--run-dir DIR] [--data-dir DIR] [--wal-mode fsync|async|none]
  *            [--keys-max N] [--store-bytes-max BYTES] [--snapshot-every N]
- *            [--truncate-corrupt]
+ *            [--truncate-corrupt] [--metrics-listen IPV4:PORT|off]
  *
  * Start-up order: cluster file, profile, data directory (each refused with
  * a message naming the file, key and problem, exit 2), then the DPDK EAL and
@@ -43,6 +43,7 @@
 #include "quorate/limits.h"
 #include "server/mgmt.h"
 #include "server/mgmt_sock.h"
+#include "server/options.h"
 #include "server/profile.h"
 #include "shard/shard.h"
 #include "wal/wal.h"
@@ -56,16 +57,6 @@
  * never get cut. */
 #define ERR_BYTES_MAX (2 * QR_PATH_BYTES_MAX + 256)
 
-struct options {
-	const char *config, *profile, *run_dir, *data_dir;
-	int node;
-	enum qr_wal_mode wal_mode;
-	uint32_t keys_max;
-	uint64_t store_bytes_max; /* per shard; 0: keys_max only */
-	uint64_t snapshot_every;
-	bool truncate_corrupt;
-};
-
 static struct qr_mgmt *g_mgmt;
 
 static void on_signal(int sig)
@@ -73,145 +64,6 @@ static void on_signal(int sig)
 	(void)sig;
 	qr_shard_stop_all();
 	qr_mgmt_stop(g_mgmt);
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: quorated --config CLUSTER.ini --node ID "
-		   "--profile drivers-conf/X.ini\n"
-		   "                [--run-dir DIR] [--data-dir DIR] "
-		   "[--wal-mode fsync|async|none]\n"
-		   "                [--keys-max N] [--store-bytes-max BYTES]\n"
-		   "                [--snapshot-every RECORDS] "
-		   "[--truncate-corrupt]\n"
-		   "exit status: 0 stopped cleanly, 1 usage, 2 configuration, "
-		   "3 DPDK port, 4 WAL recovery\n");
-}
-
-static int parse_wal_mode(const char *arg, enum qr_wal_mode *mode)
-{
-	if (!strcmp(arg, "fsync"))
-		*mode = QR_WAL_MODE_FSYNC;
-	else if (!strcmp(arg, "async"))
-		*mode = QR_WAL_MODE_ASYNC;
-	else if (!strcmp(arg, "none"))
-		*mode = QR_WAL_MODE_NONE;
-	else {
-		fprintf(stderr, "quorated: --wal-mode: "
-				"expected fsync, async or none\n");
-		return 1;
-	}
-	return 0;
-}
-
-/* The options that take a number: 0, or 1 with a message. */
-static int parse_number(int c, const char *arg, struct options *o)
-{
-	char *end;
-	switch (c) {
-	case 'n':
-		o->node = (int)strtol(arg, &end, 10);
-		if (*end || o->node < 0) {
-			fprintf(stderr,
-				"quorated: --node: '%s' is not a "
-				"node id\n",
-				arg);
-			return 1;
-		}
-		return 0;
-	case 'k':
-		o->keys_max = (uint32_t)strtoul(arg, &end, 10);
-		if (*end || o->keys_max < 16) {
-			fprintf(stderr, "quorated: --keys-max: at least 16\n");
-			return 1;
-		}
-		return 0;
-	case 'b':
-		o->store_bytes_max = strtoull(arg, &end, 10);
-		if (*end || arg[0] == '-' ||
-		    (o->store_bytes_max && o->store_bytes_max < 4096)) {
-			fprintf(stderr, "quorated: --store-bytes-max: 0 (no "
-					"limit) or at least 4096\n");
-			return 1;
-		}
-		return 0;
-	case 's':
-		o->snapshot_every = strtoull(arg, &end, 10);
-		if (*end) {
-			fprintf(stderr, "quorated: --snapshot-every: "
-					"a number of records\n");
-			return 1;
-		}
-		return 0;
-	}
-	QR_ASSERT(!"parse_number: not a numeric option");
-	return 1;
-}
-
-/* One getopt result: 0, or 1 (usage printed or a message). */
-static int parse_opt(int c, const char *arg, struct options *o)
-{
-	switch (c) {
-	case 'c':
-		o->config = arg;
-		return 0;
-	case 'p':
-		o->profile = arg;
-		return 0;
-	case 'r':
-		o->run_dir = arg;
-		return 0;
-	case 'd':
-		o->data_dir = arg;
-		return 0;
-	case 'w':
-		return parse_wal_mode(arg, &o->wal_mode);
-	case 'n':
-	case 'k':
-	case 'b':
-	case 's':
-		return parse_number(c, arg, o);
-	case 't':
-		o->truncate_corrupt = true;
-		return 0;
-	case 'h':
-		usage(stdout);
-		exit(0);
-	default:
-		usage(stderr);
-		return 1;
-	}
-}
-
-static int parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"node", required_argument, NULL, 'n'},
-		{"profile", required_argument, NULL, 'p'},
-		{"run-dir", required_argument, NULL, 'r'},
-		{"data-dir", required_argument, NULL, 'd'},
-		{"wal-mode", required_argument, NULL, 'w'},
-		{"keys-max", required_argument, NULL, 'k'},
-		{"store-bytes-max", required_argument, NULL, 'b'},
-		{"snapshot-every", required_argument, NULL, 's'},
-		{"truncate-corrupt", no_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	memset(o, 0, sizeof(*o));
-	o->node = -1;
-	o->keys_max = 1u << 20;
-	o->snapshot_every = 1000000;
-	int c;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-		if (parse_opt(c, optarg, o))
-			return 1;
-	if (optind != argc || !o->config || !o->profile || o->node < 0) {
-		usage(stderr);
-		return 1;
-	}
-	return 0;
 }
 
 /*
@@ -582,7 +434,9 @@ static int load_config(struct daemon *d)
 			o->node, o->config, d->cl.nodes - 1);
 		return EXIT_CONFIG;
 	}
-	if (qr_profile_load(o->profile, &d->pf, d->err, sizeof(d->err))) {
+	char pbuf[QR_PATH_BYTES_MAX];
+	const char *pf = qr_options_profile_path(o->profile, pbuf, sizeof(pbuf));
+	if (qr_profile_load(pf, &d->pf, d->err, sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
 	}
@@ -829,7 +683,7 @@ static int node_close(struct daemon *d)
 int main(int argc, char **argv)
 {
 	static struct daemon d;
-	if (parse_args(argc, argv, &d.o))
+	if (qr_options_parse(argc, argv, &d.o))
 		return 1;
 	int rc = load_config(&d);
 	if (!rc)
@@ -852,7 +706,18 @@ int main(int argc, char **argv)
 		.nshards = d.cl.shards,
 		.profile = d.pf.name,
 		.gid = (gid_t)-1,
+		.metrics_ip = d.me->metrics_ip,
+		.metrics_port = d.me->metrics_port,
 	};
+	if (d.o.metrics_listen && strcmp(d.o.metrics_listen, "off") == 0)
+		mc.metrics_port = 0;
+	else if (d.o.metrics_listen &&
+		 qr_parse_listen(d.o.metrics_listen, &mc.metrics_ip,
+				 &mc.metrics_port)) {
+		fprintf(stderr, "quorated: --metrics-listen: '%s' is not "
+			"IPV4:PORT or off\n", d.o.metrics_listen);
+		return close_and_exit(EXIT_CONFIG, d.shards, d.cl.shards);
+	}
 	if (d.me->mgmt_group[0]) {
 		struct group *g = getgrnam(d.me->mgmt_group);
 		if (!g) {

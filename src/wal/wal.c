@@ -134,6 +134,10 @@ static void batch_complete(struct qr_wal *w, uint32_t idx, bool is_write,
 	if (w->cfg.mode == QR_WAL_MODE_ASYNC)
 		s->dirty = true;
 	b->state = SLOT_DONE;
+	qr_hist_record(&w->commit_lat,
+		       w->now_us > b->submitted_us
+			       ? (w->now_us - b->submitted_us) * 1000
+			       : 0);
 	seg_maybe_close(w, b->seg);
 }
 
@@ -300,6 +304,7 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 	s->refs++;
 	b->seg = (int8_t)w->cur_seg;
 	b->state = SLOT_INFLIGHT;
+	b->submitted_us = w->now_us;
 	w->stats.batches++;
 	w->stats.bytes_written += b->write_len;
 	if (b->records > w->stats.batch_records_max)
@@ -471,6 +476,11 @@ const struct qr_wal_stats *qr_wal_stats(const struct qr_wal *w)
 	return &w->stats;
 }
 
+const struct qr_hist *qr_wal_commit_latency(const struct qr_wal *w)
+{
+	return &w->commit_lat;
+}
+
 /* Create and prepare the first segment synchronously; probe O_DIRECT. */
 static int first_segment(struct qr_wal *w)
 {
@@ -629,6 +639,7 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	if (!w)
 		return QR_ENOMEM;
 	w->cfg = *cfg;
+	qr_hist_init(&w->commit_lat);
 	w->dirfd = -1;
 	w->cur_seg = w->spare_seg = -1;
 	w->snap.fd = -1;

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/histogram.h"
 #include "quorate/limits.h"
 
 /*
@@ -175,6 +176,9 @@ bool qr_wal_direct(const struct qr_wal *w);
 /* The sync method in use (never QR_WAL_SYNC_DEFAULT). */
 enum qr_wal_sync qr_wal_sync_method(const struct qr_wal *w);
 const struct qr_wal_stats *qr_wal_stats(const struct qr_wal *w);
+/* Per batch: submitted to written (and, in fsync mode, synced), loop time
+ * at the poll that saw it complete. Read by the management thread. */
+const struct qr_hist *qr_wal_commit_latency(const struct qr_wal *w);
 
 /*
  * Submit everything, wait for it and sync (blocking: for shutdown), abandon

@@ -81,6 +81,7 @@ struct batch_slot {
 	uint64_t first_lsn;
 	uint64_t last_lsn;
 	uint64_t opened_us;   /* first append (loop time) */
+	uint64_t submitted_us; /* write submitted (loop time) */
 	enum slot_state state;
 	uint8_t pending;      /* completions still expected */
 	int8_t seg;           /* segment slot written */
@@ -203,6 +204,7 @@ struct qr_wal {
 	uint32_t known_head, known_count;
 	struct snap snap;
 	struct qr_wal_stats stats;
+	struct qr_hist commit_lat; /* batch submitted -> written and synced */
 };
 
 /* ---- wal_spare.c: the next segment, prepared ahead ---------------------- */

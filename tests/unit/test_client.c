@@ -1316,14 +1316,15 @@ static void cli_put_get_del_json(void)
 		 (unsigned long long)json_u64(r.out, "node"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 
-	/* The value comes back escaped: quote, backslash, control byte,
-	 * a byte that is not UTF-8 (\u00ff), and valid UTF-8 as is. */
+	/* The value comes back escaped: quote, backslash, control byte;
+	 * a byte that is not UTF-8 (0xff) as the code point U+00FF (in
+	 * UTF-8, c3 bf), and valid UTF-8 as is. */
 	CLI(&r, NULL, "get", "--json", "-c", f.file, "--consistency", "all",
 	    "cli-key");
 	CU_ASSERT_EQUAL(r.status, 0);
 	assert_one_json_object(&r);
 	CU_ASSERT_PTR_NOT_NULL(strstr(
-		r.out, "\"value\":\"v\\\"al\\\\ue\\u0001\\u00ff\xc3\xa9\""));
+		r.out, "\"value\":\"v\\\"al\\\\ue\\u0001\xc3\xbf\xc3\xa9\""));
 	CU_ASSERT_EQUAL(json_u64(r.out, "hlc"), hlc);
 	CU_ASSERT_EQUAL(json_u64(r.out, "replicas"), 3);
 
@@ -1356,6 +1357,57 @@ static void cli_put_get_del_json(void)
 	CU_ASSERT_EQUAL(r.status, 0);
 }
 
+/* The string value of "field" in a one-line JSON object into buf. */
+static void json_str(const char *s, const char *field, char *buf, size_t n)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":\"", field);
+	const char *p = strstr(s, pat);
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(pat);
+	size_t len = strcspn(p, "\"");
+	snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), p);
+}
+
+/* Issue 16: versions print readably too (TIME+LOGICAL.NODE) and that
+ * form is accepted wherever a version is (--if-version, --min-version),
+ * naming exactly the same version as HLC.NODE. */
+static void cli_versions_readable(void)
+{
+	static struct run r;
+	char rd[64], raw[64], want[160];
+	CLI(&r, NULL, "-c", f.file, "--json", "put", "ver-key", "a");
+	CU_ASSERT_EQUAL(r.status, 0);
+	json_str(r.out, "version_time", rd, sizeof(rd));
+	json_str(r.out, "version", raw, sizeof(raw));
+	/* 2026-12-06T09:14:41.123Z+0.1: 24 characters of time. */
+	CU_ASSERT(strlen(rd) > 26 && rd[10] == 'T' && rd[23] == 'Z' &&
+		  rd[24] == '+');
+	CU_ASSERT_STRING_EQUAL(strrchr(rd, '.'), strrchr(raw, '.'));
+	CLI(&r, NULL, "-c", f.file, "get", "-v", "ver-key");
+	snprintf(want, sizeof(want), "version=%s (%s) replicas=", raw, rd);
+	CU_ASSERT(starts_with(r.err, want));
+	/* CAS with the readable form: it is the current version. */
+	CLI(&r, NULL, "-c", f.file, "--if-version", rd, "put", "ver-key", "b");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(starts_with(r.out, "OK version="));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Z+"));
+	/* ... and no longer: PRECONDITION_FAILED (exit 6). */
+	CLI(&r, NULL, "-c", f.file, "--if-version", rd, "put", "ver-key", "c");
+	CU_ASSERT_EQUAL(r.status, 6);
+	CLI(&r, NULL, "-c", f.file, "--min-version", rd, "get", "ver-key");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.out, "b\n");
+	CLI(&r, NULL, "-c", f.file, "--min-version", "2026-13-45T00:00:00.000Z",
+	    "get", "ver-key");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "--if-version", "2026-12-06T09:14:41.123Z",
+	    "put", "ver-key", "d");
+	CU_ASSERT_EQUAL(r.status, 1); /* no node: not a whole version */
+}
+
 static void cli_exit_codes(void)
 {
 	static struct run r;
@@ -1363,7 +1415,9 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "--json", "-c", f.file, "frobnicate");
 	CU_ASSERT_EQUAL(r.status, 1);
 	assert_one_json_object(&r);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"error\":\"USAGE\""));
+	/* The error is the code's name, like every other (issue 16). */
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(r.out, "\"error\":\"INVALID_ARGUMENT\",\"code\":-8"));
 	CLI(&r, NULL, "-c", f.file, "--consistency", "most", "get", "k");
 	CU_ASSERT_EQUAL(r.status, 1);
 	CLI(&r, NULL, "-c", f.file, "--consistency", "w=2", "get", "k");
@@ -1373,9 +1427,22 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "--help");
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "exit status:"));
+	/* Issue 16: `put --help` is put's help, not the whole text. */
+	CLI(&r, NULL, "put", "--help");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT(starts_with(r.out, "usage: quorate [--cluster FILE] "
+				     "[options] put KEY VALUE|-\n"));
+	CU_ASSERT_PTR_NULL(strstr(r.out, "\nexit status:\n"));
 	unsetenv("QUORATE_CLUSTER");
 	CLI(&r, NULL, "--json", "get", "k");
 	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "no cluster file"));
+	/* Issue 16: `get` with no key names the missing key first, even
+	 * with no cluster file. */
+	CLI(&r, NULL, "get");
+	CU_ASSERT_EQUAL(r.status, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "get takes KEY, got 0"));
+	CU_ASSERT_PTR_NULL(strstr(r.err, "no cluster file"));
 	/* $QUORATE_CLUSTER stands in for --cluster. */
 	setenv("QUORATE_CLUSTER", f.file, 1);
 	CLI(&r, NULL, "--json", "put", "env-key", "v");
@@ -1592,6 +1659,7 @@ int main(void)
 		 async_engine_over_a_caller_transport},
 		{"async_example_program_runs", async_example_program_runs},
 		{"cli_put_get_del_json", cli_put_get_del_json},
+		{"cli_versions_readable", cli_versions_readable},
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
 		{"cli_repair", cli_repair},

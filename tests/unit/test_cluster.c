@@ -211,6 +211,51 @@ static void cluster_values_are_range_checked(void)
 		     ": [cluster] hints_max: '1'");
 }
 
+/* Issue 16: each node's HTTP endpoint (/metrics, /ready): loopback at
+ * metrics_port + id by default, metrics_listen per node, off. */
+static void metrics_endpoints(void)
+{
+	write_file("[cluster]\nid = 1\n"
+		   "[node.0]\nip = 10.0.0.1\n"
+		   "[node.1]\nip = 10.0.0.2\nmetrics_listen = 0.0.0.0:8000\n"
+		   "[node.2]\nip = 10.0.0.3\nmetrics_listen = off\n");
+	static struct qr_cluster c;
+	char err[256];
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.metrics_port, 9470);
+	CU_ASSERT_EQUAL(c.node[0].metrics_ip, htonl(0x7f000001));
+	CU_ASSERT_EQUAL(c.node[0].metrics_port, 9470);
+	CU_ASSERT_EQUAL(c.node[1].metrics_ip, 0);
+	CU_ASSERT_EQUAL(c.node[1].metrics_port, 8000);
+	CU_ASSERT_EQUAL(c.node[2].metrics_port, 0);
+	unlink(path);
+	write_file("[cluster]\nid = 1\nmetrics_port = 0\n" NODES3);
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.node[1].metrics_port, 0); /* off by default */
+	unlink(path);
+	write_file("[cluster]\nid = 1\nmetrics_port = 9100\n" NODES3);
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.node[2].metrics_port, 9102);
+	unlink(path);
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "metrics_listen = localhost:80\n",
+		     ": [node.0] metrics_listen: 'localhost:80' is not "
+		     "IPV4:PORT (port 1..65535) or off");
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "metrics_listen = 127.0.0.1:0\n",
+		     ": [node.0] metrics_listen: '127.0.0.1:0'");
+	expect_error("[cluster]\nid = 1\nmetrics_port = 65500\n" NODES3,
+		     ": [cluster] metrics_port: '65500' is not an integer in "
+		     "0..65471");
+	uint32_t ip;
+	uint16_t port;
+	CU_ASSERT_EQUAL(qr_parse_listen("10.1.2.3:9", &ip, &port), 0);
+	CU_ASSERT_EQUAL(port, 9);
+	CU_ASSERT_EQUAL(qr_parse_listen("10.1.2.3", &ip, &port), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_listen(":9", &ip, &port), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_parse_listen("10.1.2.3:9x", &ip, &port), QR_EINVAL);
+}
+
 static void node_values_are_checked(void)
 {
 	expect_error("[cluster]\nid = 1\n[node.0]\nmac = 02:00:00:00:00:01\n",
@@ -294,6 +339,7 @@ int main(void)
 		{"cluster_values_are_range_checked",
 		 cluster_values_are_range_checked},
 		{"node_values_are_checked", node_values_are_checked},
+		{"metrics_endpoints", metrics_endpoints},
 		{"sixty_four_nodes_load", sixty_four_nodes_load},
 		{"parse_mac_is_strict", parse_mac_is_strict},
 		{NULL, NULL},

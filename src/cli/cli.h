@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the quorate CLI's files share (quorate.c: options, put/get/del;
+ * mgmt_cmd.c: stat, repair, ready over the management socket): the exit
+ * statuses (a stable table: `quorate --help`, docs/client.md), the parsed
+ * options, and the error reporter that keeps --json's one-object contract.
+ */
+#ifndef QR_CLI_CLI_H
+#define QR_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "quorate/client.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_CONFIG = 2,
+	EXIT_NOT_FOUND = 3,
+	EXIT_UNAVAILABLE = 4,
+	EXIT_TIMEOUT = 5,
+	EXIT_PRECONDITION = 6,
+	EXIT_TOO_LARGE = 7,
+	EXIT_STALE = 8,
+	EXIT_OTHER = 9,
+};
+
+struct cli {
+	const char *cluster;
+	const char *key_file; /* --key-file; NULL: libquorate's default */
+	struct qr_req_opts ro;
+	bool consistency_set;
+	char consistency_rw; /* 'r' or 'w' with QR_CONSISTENCY_RW */
+	uint32_t retries;
+	bool retries_set;
+	enum qr_client_coordinator coordinator;
+	long node; /* stat --node, -1: all */
+	uint32_t wait_s; /* ready --wait: poll this long (0: ask once) */
+	bool help;	 /* --help: the command's help, or all of it */
+	bool verbose;
+	/* linearizable ops (CASPaxos) */
+	bool linearizable; /* get --linearizable */
+	bool if_absent;	   /* put --if-absent */
+	bool if_version;   /* put / del --if-version V */
+	uint64_t exp_hlc;  /* V */
+	uint16_t exp_node;
+};
+
+extern bool json_mode; /* --json given */
+
+/* The exit status for an enum qr_err. */
+int exit_code_of(int err);
+/* Report an error that happened before any request ({"ok":false,...}
+ * with --json, a line on stderr always); returns exit_code. */
+int fail(int exit_code, int err, const char *op, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* stat [replication], repair, ready: one node or all (mgmt_cmd.c). */
+int do_stat(struct cli *cl, const char *op, int argc, char **argv);
+/* ready [--node ID] [--wait S]: 0 when every node asked is ready, else
+ * EXIT_UNAVAILABLE (or the error's status) after S seconds of polling. */
+int do_ready(struct cli *cl, int argc, char **argv);
+
+#endif
