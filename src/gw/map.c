@@ -5,6 +5,8 @@
  */
 #include "gw/map.h"
 
+#include "cli/version.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +49,25 @@ static int parse_dec(const char *s, size_t n, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* The readable form "2026-12-06T09:14:41.123Z+0.1" (the CLI prints it;
+ * src/cli/version.c parses it for both). */
+static int parse_readable(const char *s, size_t n, bool need_node,
+			  struct gw_version *v)
+{
+	char buf[64];
+	bool has_node = false;
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (qr_cli_version_parse(buf, &v->hlc, &v->node, &has_node) ||
+	    v->hlc == 0 || (need_node && !has_node))
+		return -1;
+	if (!has_node)
+		v->node = 0;
+	return 0;
+}
+
 int gw_version_parse(const char *s, size_t n, bool need_node,
 		     struct gw_version *v)
 {
@@ -57,6 +78,8 @@ int gw_version_parse(const char *s, size_t n, bool need_node,
 	const char *dot = memchr(s, '.', n);
 	uint64_t hlc, node = 0;
 	size_t hn = dot ? (size_t)(dot - s) : n;
+	if (memchr(s, '+', n))
+		return parse_readable(s, n, need_node, v);
 	if (parse_dec(s, hn, UINT64_MAX, &hlc) || hlc == 0)
 		return -1;
 	if (dot && parse_dec(dot + 1, n - hn - 1, 0xffff, &node))

@@ -84,8 +84,9 @@ int gw_map_kv(enum gw_method m, const struct gw_hdrs *h, struct gw_kv *out,
 int gw_key_decode(const char *raw, size_t raw_len, uint8_t *key,
 		  size_t *key_len, const char **why);
 
-/* "HLC.NODE" (node required) or "HLC" (need_node false: node 0). Quotes
- * around it are accepted (an ETag). 0 or -1. */
+/* "HLC.NODE" (node required) or "HLC" (need_node false: node 0), or the
+ * readable form the CLI prints, "2026-12-06T09:14:41.123Z+0.1" (same
+ * rule for the node). Quotes around it are accepted (an ETag). 0 or -1. */
 int gw_version_parse(const char *s, size_t n, bool need_node,
 		     struct gw_version *v);
 /* "HLC.NODE" into buf (>= 32 bytes); returns the length. */

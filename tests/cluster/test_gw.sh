@@ -82,7 +82,7 @@ etag() { sed -n 's/^ETag: *\("[^"]*"\).*/\1/Ip' "$QR_TEST_TMP/hdrs" | tr -d '\r'
 
 # ---- 1. the contract over curl and http.client --------------------------
 up --profile af_packet
-start_gw $P1
+start_gw $P1 --loops 2 # two loops share the port (SO_REUSEPORT)
 start_gw $P2 --max-inflight 2
 qr_wait 30 "the gateway's /ready (a QUORUM read through it)" ready $P1
 qr_log "cluster and gateway ready after $((SECONDS - t0)) s"

@@ -157,6 +157,16 @@ static void test_keys_versions(void)
 			-1);
 	CU_ASSERT_EQUAL(gw_version_parse("12", 2, true, &v), -1);
 	CU_ASSERT_EQUAL(gw_version_parse("12", 2, false, &v), 0);
+	/* the readable form: 2026-12-06T09:14:41.123Z is 1796548481123 ms */
+	const char *rd = "\"2026-12-06T09:14:41.123Z+5.2\"";
+	CU_ASSERT_EQUAL(gw_version_parse(rd, strlen(rd), true, &v), 0);
+	CU_ASSERT(v.hlc == ((1796548481123ull << 16) | 5) && v.node == 2);
+	CU_ASSERT_EQUAL(gw_version_parse("2026-12-06T09:14:41.123Z+5", 26,
+					 true, &v), -1);
+	CU_ASSERT_EQUAL(gw_version_parse("2026-12-06T09:14:41.123Z+5", 26,
+					 false, &v), 0);
+	CU_ASSERT_EQUAL(gw_version_parse("2026-13-06T09:14:41.123Z+5.1", 28,
+					 true, &v), -1);
 	char buf[40];
 	gw_version_format(buf, sizeof(buf), 42, 3);
 	CU_ASSERT_STRING_EQUAL(buf, "42.3");
