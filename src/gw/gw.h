@@ -45,8 +45,8 @@ struct gw_options {
 	uint32_t deadline_ms;	 /* default request deadline (1000) */
 	uint32_t retries;
 	enum qr_client_coordinator coordinator;
-	bool batch;		 /* pack datagrams (qr_client_options.batch) */
-	const char *key_file;	 /* client key; NULL: as libquorate finds it */
+	bool batch;	      /* pack datagrams (qr_client_options.batch) */
+	const char *key_file; /* client key; NULL: as libquorate finds it */
 	uint16_t client_id;
 	unsigned status_interval_ms; /* management poll period (1000) */
 	bool quiet;
@@ -116,7 +116,7 @@ struct gw_req {
 struct gw_metrics {
 	pthread_mutex_t mu;
 	uint64_t requests[GW_M_COUNT][GW_CODES_N];
-	uint64_t backend_busy; /* submits refused with QR_EBUSY */
+	uint64_t backend_busy;	   /* submits refused with QR_EBUSY */
 	uint64_t backend_requests; /* submits accepted (sent to the cluster) */
 	struct qr_hist latency[GW_M_COUNT]; /* KV requests, ns */
 };
@@ -130,9 +130,9 @@ struct gw_loop {
 	const struct gw_backend_ops *be;
 	void *bh;
 	struct MHD_Daemon *d;
-	int ep;	     /* epoll: MHD's epoll fd, the backend fd, stop_fd */
-	int stop_fd; /* eventfd: written to stop the loop */
-	int stopping;	  /* atomic: set by gw_loop_stop */
+	int ep;	      /* epoll: MHD's epoll fd, the backend fd, stop_fd */
+	int stop_fd;  /* eventfd: written to stop the loop */
+	int stopping; /* atomic: set by gw_loop_stop */
 	pthread_t thread;
 	struct gw_req *pool;
 	struct gw_req *free_list;

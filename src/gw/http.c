@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/clock.h"
 #include "gw/gw.h"
@@ -57,8 +58,7 @@ static enum MHD_Result queue(struct gw_req *rq, unsigned status,
 	MHD_destroy_response(resp);
 	rq->state = GW_RQ_ANSWERED;
 	rq->status = status;
-	gw_metrics_count(&rq->loop->m, rq->method, status,
-			 rq->route == GW_R_KV,
+	gw_metrics_count(&rq->loop->m, rq->method, status, rq->route == GW_R_KV,
 			 qr_clock_mono_ns() - rq->start_ns);
 	return r;
 }
@@ -129,6 +129,36 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+static const char *const kv_headers[] = {
+	"X-Consistency",	  "X-Min-Version",
+	"X-Stale-Policy",	  "X-Deadline-Ms",
+	MHD_HTTP_HEADER_IF_MATCH, MHD_HTTP_HEADER_IF_NONE_MATCH,
+};
+#define KV_HEADERS (sizeof(kv_headers) / sizeof(kv_headers[0]))
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	unsigned *count = cls;
+	(void)kind;
+	(void)value;
+	for (size_t i = 0; i < KV_HEADERS; i++)
+		count[i] += !strcasecmp(key, kv_headers[i]);
+	return MHD_YES;
+}
+
+/* A header the mapping reads, given twice (which one would win is a
+ * guess: refused, M1), or NULL. */
+static const char *twice(struct MHD_Connection *c)
+{
+	unsigned count[KV_HEADERS] = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, count);
+	for (size_t i = 0; i < KV_HEADERS; i++)
+		if (count[i] > 1)
+			return kv_headers[i];
+	return NULL;
+}
+
 /* First call for /v1/kv/...: key, headers, Content-Length (H2). */
 static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 {
@@ -139,6 +169,12 @@ static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 	if (st)
 		return fail(rq, st, st == 414 ? "KEY_TOO_LONG" : "BAD_KEY",
 			    why);
+	const char *dup = twice(rq->conn);
+	if (dup) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "%s given twice", dup);
+		return fail(rq, 400, "BAD_REQUEST", msg);
+	}
 	struct gw_hdrs h = {
 		.consistency = hdr(rq->conn, "X-Consistency"),
 		.min_version = hdr(rq->conn, "X-Min-Version"),
@@ -149,8 +185,8 @@ static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 	};
 	st = gw_map_kv(rq->method, &h, &rq->kv, &why);
 	if (st)
-		return fail(rq, st, st == 405 ? "METHOD_NOT_ALLOWED"
-					      : "BAD_REQUEST",
+		return fail(rq, st,
+			    st == 405 ? "METHOD_NOT_ALLOWED" : "BAD_REQUEST",
 			    why);
 	const char *cl = hdr(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > QR_CLIENT_VALUE_BYTES_MAX)
@@ -164,7 +200,8 @@ static void kv_request(struct gw_req *rq, struct qr_request *q)
 {
 	bool write = rq->kv.op != QR_CLIENT_GET &&
 		     rq->kv.op != QR_CLIENT_GET_LINEARIZABLE &&
-		     rq->kv.op != QR_CLIENT_DEL && rq->kv.op != QR_CLIENT_DEL_IF_VERSION;
+		     rq->kv.op != QR_CLIENT_DEL &&
+		     rq->kv.op != QR_CLIENT_DEL_IF_VERSION;
 	*q = (struct qr_request){
 		.op = rq->kv.op,
 		.key = rq->key,
@@ -204,19 +241,18 @@ static void version_headers(struct MHD_Response *r, const struct gw_req *rq,
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
 		bool wrote = !rep->error && rq->kv.op != QR_CLIENT_GET &&
 			     rq->kv.op != QR_CLIENT_GET_LINEARIZABLE;
-		MHD_add_response_header(r, wrote ? "X-Write-Version"
-						 : "X-Data-Version",
-					v);
+		MHD_add_response_header(
+			r, wrote ? "X-Write-Version" : "X-Data-Version", v);
 	}
 	/* The session token to send back as X-Min-Version (monotonic). */
 	uint64_t tok = rq->kv.opts.min_version > res->hlc
-			       ? rq->kv.opts.min_version : res->hlc;
+			       ? rq->kv.opts.min_version
+			       : res->hlc;
 	if (tok) {
 		snprintf(buf, sizeof(buf), "%" PRIu64, tok);
 		MHD_add_response_header(r, "X-Min-Version", buf);
 	}
-	if ((rep->value || rep->status == 304) &&
-	    res->lag_ms != UINT32_MAX) {
+	if ((rep->value || rep->status == 304) && res->lag_ms != UINT32_MAX) {
 		snprintf(buf, sizeof(buf), "%u", res->lag_ms);
 		MHD_add_response_header(r, "X-Replication-Lag-Ms", buf);
 	}
@@ -250,7 +286,8 @@ static enum MHD_Result kv_answer(struct gw_req *rq)
 			json_object_set_new(x, "version", json_string(v));
 		}
 		if (rep.unknown)
-			json_object_set_new(x, "outcome", json_string("unknown"));
+			json_object_set_new(x, "outcome",
+					    json_string("unknown"));
 		r = json_error(rep.status, rep.error, rep.message, x);
 		json_decref(x);
 	} else {
@@ -285,8 +322,8 @@ static enum MHD_Result ready_answer(struct gw_req *rq)
 	int st = rq->result.status;
 	if (st == 0 || st == QR_ENOTFOUND) {
 		static const char ok[] = "{\"ready\":true}\n";
-		return queue(rq, 200, text(ok, sizeof(ok) - 1,
-					   "application/json"));
+		return queue(rq, 200,
+			     text(ok, sizeof(ok) - 1, "application/json"));
 	}
 	return fail(rq, 503, qr_strerror(st),
 		    "a quorum read through the cluster failed");
@@ -334,11 +371,11 @@ static enum MHD_Result status_answer(struct gw_req *rq)
 					 : gw_status_json(rq->loop->status, &n);
 	if (!s)
 		return fail(rq, 500, "NO_MEMORY", NULL);
-	enum MHD_Result r = queue(
-		rq, 200,
-		text(s, n,
-		     rq->route == GW_R_PAGE ? "text/html; charset=utf-8"
-					    : "application/json"));
+	enum MHD_Result r =
+		queue(rq, 200,
+		      text(s, n,
+			   rq->route == GW_R_PAGE ? "text/html; charset=utf-8"
+						  : "application/json"));
 	free(s);
 	return r;
 }
@@ -434,8 +471,8 @@ enum MHD_Result gw_http_access(void *cls, struct MHD_Connection *conn,
 	return first_call(l, rq, url);
 }
 
-void gw_http_request_done(void *cls, struct MHD_Connection *conn,
-			  void **ctx, enum MHD_RequestTerminationCode toe)
+void gw_http_request_done(void *cls, struct MHD_Connection *conn, void **ctx,
+			  enum MHD_RequestTerminationCode toe)
 {
 	struct gw_req *rq = *ctx;
 	(void)conn;

@@ -13,8 +13,8 @@ enum MHD_Result gw_http_access(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
 			       const char *version, const char *data,
 			       size_t *data_size, void **ctx);
-void gw_http_request_done(void *cls, struct MHD_Connection *conn,
-			  void **ctx, enum MHD_RequestTerminationCode toe);
+void gw_http_request_done(void *cls, struct MHD_Connection *conn, void **ctx,
+			  enum MHD_RequestTerminationCode toe);
 size_t gw_http_unescape(void *cls, struct MHD_Connection *c, char *s);
 
 #endif

@@ -105,15 +105,13 @@ static struct MHD_Daemon *start_daemon(struct gw_loop *l,
 		{MHD_OPTION_END, 0, NULL},
 	};
 	return MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, gw_http_access, l,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-		MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
-		MHD_OPTION_ARRAY, reuse,
-		MHD_OPTION_CONNECTION_LIMIT, o->connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->conn_memory,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+		NULL, NULL, gw_http_access, l, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, l, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+		MHD_OPTION_ARRAY, reuse, MHD_OPTION_CONNECTION_LIMIT,
+		o->connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		o->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)o->conn_memory, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_NOTIFY_COMPLETED, gw_http_request_done, l,
 		MHD_OPTION_UNESCAPE_CALLBACK, gw_http_unescape, l,
 		MHD_OPTION_END);
@@ -165,7 +163,8 @@ int gw_loop_init(struct gw_loop *l, unsigned id, const struct gw_options *o,
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!di || l->ep < 0 || l->stop_fd < 0 ||
 	    epoll_add(l->ep, di->epoll_fd, 0) ||
-	    epoll_add(l->ep, be->fd(bh), 1) || epoll_add(l->ep, l->stop_fd, 2)) {
+	    epoll_add(l->ep, be->fd(bh), 1) ||
+	    epoll_add(l->ep, l->stop_fd, 2)) {
 		snprintf(err, err_len, "epoll: %s", strerror(errno));
 		return QR_EIO;
 	}

@@ -83,8 +83,8 @@ int main(int argc, char **argv)
 	if (!st || start_loops(&o, loops, st))
 		return 1;
 	if (!o.quiet)
-		fprintf(stderr, "quorate-gw: %u loop(s), cluster %s\n",
-			o.loops, o.cluster_file);
+		fprintf(stderr, "quorate-gw: %u loop(s), cluster %s\n", o.loops,
+			o.cluster_file);
 	printf("listening on %s:%u\n", o.listen_addr, gw_loop_port(&loops[0]));
 	fflush(stdout);
 	int sig = 0;

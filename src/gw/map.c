@@ -289,13 +289,13 @@ static int map_op(enum gw_method m, struct gw_kv *kv, const char **why)
 
 static bool op_is_cas(enum qr_client_op op)
 {
-	return op == QR_CLIENT_GET_LINEARIZABLE || op == QR_CLIENT_PUT_IF_ABSENT ||
+	return op == QR_CLIENT_GET_LINEARIZABLE ||
+	       op == QR_CLIENT_PUT_IF_ABSENT ||
 	       op == QR_CLIENT_PUT_IF_VERSION || op == QR_CLIENT_DEL_IF_VERSION;
 }
 
 /* The options headers (M1). */
-static int map_opts(const struct gw_hdrs *h, struct gw_kv *kv,
-		    const char **why)
+static int map_opts(const struct gw_hdrs *h, struct gw_kv *kv, const char **why)
 {
 	uint64_t v;
 	struct gw_version mv;
@@ -313,7 +313,8 @@ static int map_opts(const struct gw_hdrs *h, struct gw_kv *kv,
 		}
 		kv->opts.min_version = mv.hlc;
 	}
-	if (h->stale_policy && parse_stale(h->stale_policy, &kv->opts.on_stale)) {
+	if (h->stale_policy &&
+	    parse_stale(h->stale_policy, &kv->opts.on_stale)) {
 		*why = "X-Stale-Policy: wait|error|quorum";
 		return 400;
 	}
@@ -421,14 +422,17 @@ static const char *message_of(const struct gw_kv *kv, int err, bool write)
 void gw_map_result(const struct gw_kv *kv, const struct qr_result *r,
 		   struct gw_reply *out)
 {
-	bool get = kv->op == QR_CLIENT_GET || kv->op == QR_CLIENT_GET_LINEARIZABLE;
+	bool get =
+		kv->op == QR_CLIENT_GET || kv->op == QR_CLIENT_GET_LINEARIZABLE;
 	int err = r->status;
 	memset(out, 0, sizeof(*out));
 	out->version = r->hlc != 0;
 	if (err == QR_OK) {
 		if (!get) {
-			out->status = kv->create || kv->op == QR_CLIENT_PUT_IF_ABSENT
-					      ? 201 : 204;
+			out->status =
+				kv->create || kv->op == QR_CLIENT_PUT_IF_ABSENT
+					? 201
+					: 204;
 			return;
 		}
 		bool match = kv->inm_any;

@@ -62,9 +62,9 @@ struct gw_kv {
 	struct qr_req_opts opts;
 	uint64_t if_hlc; /* *_IF_VERSION */
 	uint16_t if_node;
-	bool create;	  /* POST: 201 on success, 409 when it exists */
-	bool inm_any;	  /* GET If-None-Match: *  */
-	unsigned inm_n;	  /* GET If-None-Match: "v1", "v2" */
+	bool create;	/* POST: 201 on success, 409 when it exists */
+	bool inm_any;	/* GET If-None-Match: *  */
+	unsigned inm_n; /* GET If-None-Match: "v1", "v2" */
 	struct gw_version inm[GW_INM_TAGS_MAX];
 };
 

@@ -111,8 +111,7 @@ static void render_requests(struct qr_prom *w, const struct sums *s)
 		}
 }
 
-long gw_metrics_render(struct gw_loop *loops, unsigned n, char *buf,
-		       size_t cap)
+long gw_metrics_render(struct gw_loop *loops, unsigned n, char *buf, size_t cap)
 {
 	struct sums *s = malloc(sizeof(*s));
 	if (!s)
@@ -128,8 +127,8 @@ long gw_metrics_render(struct gw_loop *loops, unsigned n, char *buf,
 	for (int i = 0; i < GW_M_OTHER; i++) {
 		struct qr_prom_label lb = {"method",
 					   gw_method_name((enum gw_method)i)};
-		qr_prom_hist(&w, "quorate_gw_request_duration_seconds", &lb,
-			     1, &s->latency[i], NULL, 0);
+		qr_prom_hist(&w, "quorate_gw_request_duration_seconds", &lb, 1,
+			     &s->latency[i], NULL, 0);
 	}
 	qr_prom_family(&w, "quorate_gw_inflight_requests",
 		       "Requests waiting for the cluster (connections "

@@ -7,6 +7,7 @@
  * refused with a message naming it (exit 2), never clamped or ignored.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +24,18 @@ static const char usage[] =
 	"  -l, --listen ADDR[:PORT] IPv4 address (and port) to listen on\n"
 	"                           (0.0.0.0)\n"
 	"  -p, --port N             TCP port (8080; 0: any, printed)\n"
-	"  -t, --loops N            event-loop threads, one client handle each\n"
+	"  -t, --loops N            event-loop threads, one client handle "
+	"each\n"
 	"                           (1; they share the port by SO_REUSEPORT)\n"
 	"      --connections N      open connections per loop (1024)\n"
 	"      --idle-timeout-s N   close a connection idle this long (30)\n"
-	"      --header-bytes N     memory per connection for the request line\n"
+	"      --header-bytes N     memory per connection for the request "
+	"line\n"
 	"                           and headers (16384): larger ones get 431\n"
 	"      --max-inflight N     requests in flight per loop (1024); more\n"
 	"                           get 429 with Retry-After\n"
-	"  -d, --deadline-ms N      default request deadline (1000); a request\n"
+	"  -d, --deadline-ms N      default request deadline (1000); a "
+	"request\n"
 	"                           may set its own with X-Deadline-Ms\n"
 	"      --retries N          resends within the deadline (3)\n"
 	"      --coordinator C      first | random (first: writes dedupe on\n"
@@ -75,8 +79,8 @@ static int num_opt(const char *name, const char *s, unsigned long min,
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
 	if (!*s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "quorate-gw: --%s %s: want %lu..%lu\n", name,
-			s, min, max);
+		fprintf(stderr, "quorate-gw: --%s %s: want %lu..%lu\n", name, s,
+			min, max);
 		return -1;
 	}
 	*out = v;
@@ -127,42 +131,94 @@ static int listen_opt(const char *arg, struct gw_options *o)
 	return 0;
 }
 
+/* The numeric options: which field, its range (every one is checked). */
+#define NUM(ch, name, min, max, field)                                         \
+	{                                                                      \
+		ch, name, min, max, offsetof(struct gw_options, field),        \
+			sizeof(((struct gw_options *)0)->field)                \
+	}
+static const struct num_spec {
+	int ch;
+	const char *name;
+	unsigned long min, max;
+	size_t off, size; /* the field: 2 or 4 bytes */
+} num_specs[] = {
+	NUM('p', "port", 0, 65535, port),
+	NUM('t', "loops", 1, GW_LOOPS_MAX, loops),
+	NUM(1, "connections", 1, 65536, connections),
+	NUM(2, "idle-timeout-s", 1, 3600, conn_timeout_s),
+	NUM(3, "header-bytes", 4096, 1 << 20, conn_memory),
+	NUM(4, "max-inflight", 1, 65536, max_inflight),
+	NUM('d', "deadline-ms", 1, GW_DEADLINE_MS_MAX, deadline_ms),
+	NUM(5, "retries", 0, 100, retries),
+	NUM(9, "client-id", 1, 65535, client_id),
+	NUM(10, "status-interval-ms", 50, 600000, status_interval_ms),
+};
+
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "fields are 2 or 4 B");
+
+/* A numeric option: 0 or -1 (refused); 1 if ch is not one. */
+static int numeric_opt(int ch, const char *arg, struct gw_options *o)
+{
+	for (size_t i = 0; i < sizeof(num_specs) / sizeof(num_specs[0]); i++) {
+		const struct num_spec *n = &num_specs[i];
+		unsigned long v;
+		if (n->ch != ch)
+			continue;
+		if (num_opt(n->name, arg, n->min, n->max, &v))
+			return -1;
+		char *field = (char *)o + n->off;
+		if (n->size == sizeof(uint16_t))
+			*(uint16_t *)(void *)field = (uint16_t)v;
+		else
+			*(uint32_t *)(void *)field = (uint32_t)v;
+		return 0;
+	}
+	return 1;
+}
+
 /* One option: 0, -1 (refused, reported), or 1 (help/version: exit 0). */
 static int one_opt(int ch, const char *arg, struct gw_options *o)
 {
-	unsigned long v = 0;
-	int rc = 0;
+	int rc = numeric_opt(ch, arg, o);
+	if (rc <= 0)
+		return rc;
 	switch (ch) {
-	case 'c': o->cluster_file = arg; break;
-	case 'l': rc = listen_opt(arg, o); break;
-	case 'p': rc = num_opt("port", arg, 0, 65535, &v); o->port = (uint16_t)v; break;
-	case 't': rc = num_opt("loops", arg, 1, GW_LOOPS_MAX, &v); o->loops = (unsigned)v; break;
-	case 1: rc = num_opt("connections", arg, 1, 65536, &v); o->connections = (unsigned)v; break;
-	case 2: rc = num_opt("idle-timeout-s", arg, 1, 3600, &v); o->conn_timeout_s = (unsigned)v; break;
-	case 3: rc = num_opt("header-bytes", arg, 4096, 1 << 20, &v); o->conn_memory = (unsigned)v; break;
-	case 4: rc = num_opt("max-inflight", arg, 1, 65536, &v); o->max_inflight = (unsigned)v; break;
-	case 'd': rc = num_opt("deadline-ms", arg, 1, GW_DEADLINE_MS_MAX, &v); o->deadline_ms = (uint32_t)v; break;
-	case 5: rc = num_opt("retries", arg, 0, 100, &v); o->retries = (uint32_t)v; break;
+	case 'c':
+		o->cluster_file = arg;
+		return 0;
+	case 'l':
+		return listen_opt(arg, o);
 	case 6:
 		if (!strcasecmp(arg, "first"))
 			o->coordinator = QR_COORD_FIRST;
 		else if (!strcasecmp(arg, "random"))
 			o->coordinator = QR_COORD_RANDOM;
 		else {
-			fprintf(stderr, "quorate-gw: --coordinator: first | random\n");
-			rc = -1;
+			fprintf(stderr,
+				"quorate-gw: --coordinator: first | random\n");
+			return -1;
 		}
-		break;
-	case 7: o->batch = false; break;
-	case 8: o->key_file = arg; break;
-	case 9: rc = num_opt("client-id", arg, 1, 65535, &v); o->client_id = (uint16_t)v; break;
-	case 10: rc = num_opt("status-interval-ms", arg, 50, 600000, &v); o->status_interval_ms = (unsigned)v; break;
-	case 'q': o->quiet = true; break;
-	case 'h': fputs(usage, stdout); return 1;
-	case 'V': printf("quorate-gw %s\n", QR_VERSION); return 1;
-	default: fputs(usage, stderr); return -1;
+		return 0;
+	case 7:
+		o->batch = false;
+		return 0;
+	case 8:
+		o->key_file = arg;
+		return 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		return 1;
+	case 'V':
+		printf("quorate-gw %s\n", QR_VERSION);
+		return 1;
+	default:
+		fputs(usage, stderr);
+		return -1;
 	}
-	return rc;
 }
 
 int gw_options_parse(int argc, char **argv, struct gw_options *o)

@@ -25,11 +25,20 @@ static void esc(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
 		}
 	}
 }
@@ -57,7 +66,8 @@ static const char *color_of(const char *state)
 
 static void head(FILE *f, const json_t *st)
 {
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+	      "charset=\"utf-8\">"
 	      "<meta http-equiv=\"refresh\" content=\"2\">"
 	      "<title>quorate cluster status</title><style>"
 	      "body{font-family:sans-serif;margin:1.5em;color:#222}"
@@ -85,7 +95,8 @@ static void node_table(FILE *f, const json_t *nodes)
 	      "<th>watermark lag (ms)</th><th>hints kept</th>"
 	      "<th>handoff running</th></tr>\n",
 	      f);
-	json_array_foreach(nodes, i, n) {
+	json_array_foreach(nodes, i, n)
+	{
 		bool up = json_is_true(json_object_get(n, "reachable"));
 		fprintf(f, "<tr id=\"node-%lld\"><td>node %lld</td>",
 			(long long)num(n, "node"), (long long)num(n, "node"));
@@ -96,12 +107,14 @@ static void node_table(FILE *f, const json_t *nodes)
 			continue;
 		}
 		json_int_t wl = num(n, "watermark_lag_ms");
-		fprintf(f, "<td>yes</td><td>%s%lld</td><td>%lld</td><td>%s</td>"
-			   "</tr>\n",
+		fprintf(f,
+			"<td>yes</td><td>%s%lld</td><td>%lld</td><td>%s</td>"
+			"</tr>\n",
 			wl < 0 ? "unknown " : "", (long long)(wl < 0 ? 0 : wl),
 			(long long)num(n, "hints"),
 			json_is_true(json_object_get(n, "handoff_running"))
-				? "yes" : "no");
+				? "yes"
+				: "no");
 	}
 	fputs("</table>\n", f);
 }
@@ -113,8 +126,10 @@ static void scales(const json_t *nodes, double *lag_max, double *hint_max)
 	const json_t *n, *p;
 	*lag_max = 1000;
 	*hint_max = 10;
-	json_array_foreach(nodes, i, n) {
-		json_array_foreach(json_object_get(n, "peers"), k, p) {
+	json_array_foreach(nodes, i, n)
+	{
+		json_array_foreach(json_object_get(n, "peers"), k, p)
+		{
 			double l = (double)num(p, "watermark_lag_ms");
 			double h = (double)num(p, "hint_records");
 			if (l > *lag_max)
@@ -147,7 +162,8 @@ static void peer_bar(FILE *f, const json_t *n, const json_t *p, int y,
 		"unacked</text></g>\n",
 		y + 2, lw > 1 ? lw : 1, color_of(state), y + 15, hw,
 		150 + (lw > 1 ? lw : 1) + 6, y + 13, lag < 0 ? "? " : "",
-		(long long)(lag < 0 ? 0 : lag), (long long)(hints < 0 ? 0 : hints),
+		(long long)(lag < 0 ? 0 : lag),
+		(long long)(hints < 0 ? 0 : hints),
 		(long long)num(p, "unacked_writes"));
 }
 
@@ -157,18 +173,21 @@ static void bars(FILE *f, const json_t *nodes)
 	const json_t *n, *p;
 	double lag_max, hint_max;
 	scales(nodes, &lag_max, &hint_max);
-	json_array_foreach(nodes, i, n)
-		rows += json_array_size(json_object_get(n, "peers"));
+	json_array_foreach(nodes, i, n) rows +=
+		json_array_size(json_object_get(n, "peers"));
 	fprintf(f,
 		"<h2>Replication lag per peer</h2>\n<p>Bar: how far the "
 		"closed timestamp a peer last sent is behind the wall clock "
 		"(scale %.0f ms); thin blue bar: hints kept for it (scale "
-		"%.0f).</p>\n<svg id=\"lag\" xmlns=\"http://www.w3.org/2000/svg\" "
+		"%.0f).</p>\n<svg id=\"lag\" "
+		"xmlns=\"http://www.w3.org/2000/svg\" "
 		"width=\"%d\" height=\"%zu\">\n",
 		lag_max, hint_max, 150 + BAR_W + 260, rows * ROW_H + 4);
 	int y = 0;
-	json_array_foreach(nodes, i, n) {
-		json_array_foreach(json_object_get(n, "peers"), k, p) {
+	json_array_foreach(nodes, i, n)
+	{
+		json_array_foreach(json_object_get(n, "peers"), k, p)
+		{
 			peer_bar(f, n, p, y, lag_max, hint_max);
 			y += ROW_H;
 		}

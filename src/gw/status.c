@@ -48,7 +48,8 @@ static char *read_all(int fd, uint64_t end_ms, const char **why)
 		}
 		if (n + 1 == cap) {
 			char *nb = cap < STATUS_BYTES_MAX
-					   ? realloc(buf, cap * 2) : NULL;
+					   ? realloc(buf, cap * 2)
+					   : NULL;
 			if (!nb) {
 				*why = "answer too large";
 				break;
