@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -661,6 +662,31 @@ static void test_http_busy(void)
 	gw_down();
 }
 
+static void *stop_thread(void *arg)
+{
+	(void)arg;
+	gw_down();
+	return NULL;
+}
+
+/* Stopping with a request still waiting for the cluster (L2 in loop.c):
+ * it is answered 503 + Retry-After after the drain bound, never left
+ * suspended (libmicrohttpd forbids stopping with one). */
+static void test_http_stop_drains(void)
+{
+	char b[4096];
+	pthread_t t;
+	gw_up(100, 64);
+	int fd = conn();
+	send_all(fd, "GET /v1/kv/a HTTP/1.1\r\nHost: t\r\n\r\n", 35);
+	usleep(50000);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, stop_thread, NULL), 0);
+	CU_ASSERT_EQUAL(recv_resp(fd, b, sizeof(b)), 503);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, "Retry-After: 1"));
+	close(fd);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -672,6 +698,7 @@ int main(void)
 		{"http_contract", test_http_contract},
 		{"http_inflight", test_http_inflight},
 		{"http_busy", test_http_busy},
+		{"http_stop_drains", test_http_stop_drains},
 		{NULL, NULL},
 	};
 	return qr_unit_main("gw", cases);
