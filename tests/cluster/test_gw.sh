@@ -31,7 +31,12 @@ $py -c 'import prometheus_client' 2>/dev/null ||
 qr_test_init
 cd "$QR_ROOT" || exit 1
 checks=$(dirname "$0")/gw_checks.py
-P1=18480 P2=18481
+# Two free TCP ports (the kernel picks them; nothing else binds them in
+# the instant between this and the gateways' start).
+read -r P1 P2 < <($py -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
 gw_pids=()
 fails=0
 t0=$SECONDS
