@@ -9,7 +9,8 @@
  *
  * Usage: quorate-load --cluster FILE [--threads T] [--seconds D | --ops N]
  *        [--keys K] [--value-bytes B] [--mix get,put,del percentages]
- *        [--consistency one|quorum|all]
+ *        [--consistency one|quorum|all|local_one|local_quorum|each_quorum]
+ * (zoned levels: the client's zone is $QUORATE_ZONE) [--session on|off]
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -40,6 +41,7 @@ static int mix_get = 50, mix_put = 40;
 static double seconds = 5;
 static uint64_t ops_max;
 static enum qr_consistency level = QR_CONSISTENCY_QUORUM;
+static bool session = true; /* --session off: no session token */
 static volatile int stop;
 
 static void *run(void *arg)
@@ -95,7 +97,9 @@ static int usage(void)
 		"usage: quorate-load --cluster FILE [--threads T] "
 		"[--seconds D | --ops N] [--keys K]\n"
 		"                    [--value-bytes B] [--mix GET,PUT,DEL] "
-		"[--consistency one|quorum|all]\n");
+		"[--consistency one|quorum|all|local_one|local_quorum|"
+		"each_quorum]\n"
+		"                    [--session on|off]\n");
 	return 1;
 }
 
@@ -116,6 +120,8 @@ int main(int argc, char **argv)
 			ops_max = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--keys"))
 			keys = atoi(v);
+		else if (!strcmp(a, "--session"))
+			session = strcmp(v, "off") != 0;
 		else if (!strcmp(a, "--value-bytes"))
 			value_bytes = atoi(v);
 		else if (!strcmp(a, "--mix")) {
@@ -132,6 +138,12 @@ int main(int argc, char **argv)
 				level = QR_CONSISTENCY_QUORUM;
 			else if (!strcmp(v, "all"))
 				level = QR_CONSISTENCY_ALL;
+			else if (!strcmp(v, "local_one"))
+				level = QR_CONSISTENCY_LOCAL_ONE;
+			else if (!strcmp(v, "local_quorum"))
+				level = QR_CONSISTENCY_LOCAL_QUORUM;
+			else if (!strcmp(v, "each_quorum"))
+				level = QR_CONSISTENCY_EACH_QUORUM;
 			else
 				return usage();
 		} else
@@ -148,6 +160,7 @@ int main(int argc, char **argv)
 		struct qr_client_options co;
 		qr_client_options_default(&co);
 		co.coordinator = QR_COORD_RANDOM;
+		co.session = session;
 		w[i].id = i;
 		w[i].c = qr_client_open(cluster, &co, err, sizeof(err));
 		w[i].lat_us = malloc(LAT_MAX * sizeof(uint32_t));
@@ -189,9 +202,12 @@ int main(int argc, char **argv)
 	       "values, mix get/put/del %d/%d/%d, consistency %s\n",
 	       threads, keys, value_bytes, mix_get, mix_put,
 	       100 - mix_get - mix_put,
-	       level == QR_CONSISTENCY_ONE   ? "ONE"
-	       : level == QR_CONSISTENCY_ALL ? "ALL"
-					     : "QUORUM");
+	       level == QR_CONSISTENCY_ONE		? "ONE"
+	       : level == QR_CONSISTENCY_ALL		? "ALL"
+	       : level == QR_CONSISTENCY_LOCAL_ONE	? "LOCAL_ONE"
+	       : level == QR_CONSISTENCY_LOCAL_QUORUM ? "LOCAL_QUORUM"
+	       : level == QR_CONSISTENCY_EACH_QUORUM	? "EACH_QUORUM"
+						: "QUORUM");
 	printf("  %" PRIu64 " ops in %.2f s: %.0f ops/s, %" PRIu64
 	       " ok (NOT_FOUND counts as ok)\n",
 	       ops, el, (double)ops / el, ok);

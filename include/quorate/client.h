@@ -84,6 +84,10 @@ struct qr_client_options {
 	uint32_t max_inflight; /* asynchronous requests in flight at once;
 				* 0: 256; at most 2^20 (qr_client_submit) */
 	bool batch;	       /* submit() queues, poll()/flush() send */
+	const char *zone;      /* the client's zone (a node `zone` of the
+				* cluster file): requests go first to a
+				* replica there; NULL: $QUORATE_ZONE, else
+				* none (placement order) */
 };
 
 /* deadline 1000 ms, 3 retries, FIRST, write_failover on, session on. */
@@ -97,6 +101,12 @@ enum qr_consistency {
 	QR_CONSISTENCY_RW = 4, /* explicit r (reads) / w (writes), 1..RF */
 	QR_CONSISTENCY_ANY = 5, /* writes: a hint in the coordinator's WAL
 				 * counts when no replica is up */
+	/* Zones (docs/client.md, "Zones"): the coordinator's zone is local;
+	 * set qr_client_options.zone so that is yours. */
+	QR_CONSISTENCY_LOCAL_ONE = 6,	 /* one replica in the local zone */
+	QR_CONSISTENCY_LOCAL_QUORUM = 7, /* a majority of the local zone's
+					  * replicas; none there: UNAVAILABLE */
+	QR_CONSISTENCY_EACH_QUORUM = 8,	 /* a majority in every zone */
 };
 
 /* A read whose session token no replica is current for yet (its watermark

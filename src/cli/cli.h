@@ -35,7 +35,7 @@ struct cli {
 	uint32_t retries;
 	bool retries_set;
 	enum qr_client_coordinator coordinator;
-	long node; /* stat --node, -1: all */
+	long node;	 /* stat --node, -1: all */
 	uint32_t wait_s; /* ready --wait: poll this long (0: ask once) */
 	bool help;	 /* --help: the command's help, or all of it */
 	bool verbose;

@@ -72,8 +72,8 @@ json_t *qr_json_view_bytes(const void *buf, size_t n)
 
 int qr_json_view_emit(FILE *out, json_t *o)
 {
-	int rc = o ? json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER)
-		   : -1;
+	int rc =
+		o ? json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER) : -1;
 	json_decref(o);
 	return rc;
 }

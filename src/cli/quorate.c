@@ -30,14 +30,13 @@
 #include "cli/cli.h"
 #include "cli/json_view.h"
 #include "cli/version.h"
+#include "cli/ring.h"
 #include "common/clock.h"
 #include "common/cluster.h"
 #include "common/compiler.h"
 #include "quorate/client.h"
 #include "quorate/err.h"
 #include "qr_config.h"
-
-
 
 static const char usage_text[] =
 	"usage: quorate [--cluster FILE] [options] put KEY VALUE   (VALUE '-': "
@@ -49,16 +48,22 @@ static const char usage_text[] =
 	"       quorate [--cluster FILE] repair [--node ID] [--json]\n"
 	"       quorate [--cluster FILE] ready [--node ID] [--wait SECONDS] "
 	"[--json]\n"
+	"       quorate [--cluster FILE] ring [KEY] [--json]   (who owns "
+	"what)\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
-	"  -k, --key-file FILE       client key file (default: $QUORATE_KEY_FILE,"
+	"  -k, --key-file FILE       client key file (default: "
+	"$QUORATE_KEY_FILE,"
 	"\n                            else the cluster file's client_key_file;"
 	"\n                            $QUORATE_CLIENT_ID picks its line)\n"
 	"  -C, --consistency LEVEL   one | quorum | all | r=N (get) | w=N "
 	"(put, del)\n"
-	"                            | any (put, del: a hint counts); "
-	"default quorum\n"
+	"                            | any (put, del: a hint counts)\n"
+	"                            | local_one | local_quorum | "
+	"each_quorum (zones:\n"
+	"                            local = $QUORATE_ZONE's); default "
+	"quorum\n"
 	"  -d, --deadline-ms N       deadline of the request (default 1000)\n"
 	"  -r, --retries N           resends within the deadline (default 3)\n"
 	"  -m, --min-version V       session token: a version as printed "
@@ -156,7 +161,6 @@ int fail(int exit_code, int err, const char *op, const char *fmt, ...)
 
 /* ---- options ---------------------------------------------------------- */
 
-
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	if (*s < '0' || *s > '9')
@@ -180,6 +184,12 @@ static int parse_consistency(struct cli *cl, const char *s)
 		cl->ro.consistency = QR_CONSISTENCY_QUORUM;
 	else if (!strcmp(s, "all"))
 		cl->ro.consistency = QR_CONSISTENCY_ALL;
+	else if (!strcmp(s, "local_one"))
+		cl->ro.consistency = QR_CONSISTENCY_LOCAL_ONE;
+	else if (!strcmp(s, "local_quorum"))
+		cl->ro.consistency = QR_CONSISTENCY_LOCAL_QUORUM;
+	else if (!strcmp(s, "each_quorum"))
+		cl->ro.consistency = QR_CONSISTENCY_EACH_QUORUM;
 	else if (!strcmp(s, "any")) {
 		cl->ro.consistency = QR_CONSISTENCY_ANY;
 		cl->consistency_rw = 'w'; /* writes only */
@@ -284,8 +294,8 @@ static int report_json(const char *op, const char *key,
 		SET(o, "tombstone", json_true());
 	if (is_get && r->coordinator != 0xffff) {
 		SET(o, "closed_ts", U64(r->closed_ts));
-		SET(o, "lag_ms", r->lag_ms == UINT32_MAX ? json_null()
-							 : U64(r->lag_ms));
+		SET(o, "lag_ms",
+		    r->lag_ms == UINT32_MAX ? json_null() : U64(r->lag_ms));
 	}
 	if (r->coordinator != 0xffff) {
 		SET(o, "replicas", U64(r->answered));
@@ -488,7 +498,9 @@ static int opt_request(struct cli *cl, int opt, const char *arg)
 		if (parse_consistency(cl, arg))
 			return fail(EXIT_USAGE, QR_EINVAL, NULL,
 				    "--consistency '%s': expected one, "
-				    "quorum, all, any, r=N or w=N (N 1..7)",
+				    "quorum, all, any, local_one, "
+				    "local_quorum, each_quorum, r=N or w=N "
+				    "(N 1..7)",
 				    arg);
 		return OPT_NEXT;
 	case 'm':
@@ -620,20 +632,21 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	}
 }
 
-#define COMMANDS "put, get, del, stat, repair or ready"
+#define COMMANDS "put, get, del, stat, repair, ready or ring"
 
 /* `quorate CMD --help`: that command's usage; else the whole text. */
 static int help(const char *cmd)
 {
 	static const char *const text[][2] = {
-		{"put", "usage: quorate [--cluster FILE] [options] put KEY "
-			"VALUE|-\n"
-			"Write VALUE (or stdin with '-') under KEY; prints "
-			"'OK version=V replicas=N'.\n"
-			"options: -C one|quorum|all|any|w=N, --deadline-ms N, "
-			"--retries N,\n"
-			"         --if-absent, --if-version V, --min-version V, "
-			"--json\n"},
+		{"put",
+		 "usage: quorate [--cluster FILE] [options] put KEY "
+		 "VALUE|-\n"
+		 "Write VALUE (or stdin with '-') under KEY; prints "
+		 "'OK version=V replicas=N'.\n"
+		 "options: -C one|quorum|all|any|w=N, --deadline-ms N, "
+		 "--retries N,\n"
+		 "         --if-absent, --if-version V, --min-version V, "
+		 "--json\n"},
 		{"get", "usage: quorate [--cluster FILE] [options] get KEY\n"
 			"Print KEY's value (exit 3 NOT_FOUND if none).\n"
 			"options: -C one|quorum|all|r=N, --linearizable, "
@@ -659,11 +672,16 @@ static int help(const char *cmd)
 			  "majority of nodes up), else 4 (UNAVAILABLE) with "
 			  "each node's reason;\n"
 			  "--wait polls that long first (systemd, scripts).\n"},
+		{"ring", "usage: quorate [--cluster FILE] ring [KEY] [--json]\n"
+			 "Who owns what, from the cluster file alone: a key's "
+			 "partition, shard and\n"
+			 "replicas, or each node's partitions and the zones.\n"},
 	};
 	for (size_t i = 0; cmd && i < sizeof(text) / sizeof(text[0]); i++)
 		if (!strcmp(cmd, text[i][0])) {
 			fputs(text[i][1], stdout);
-			printf("Every option and exit status: quorate --help\n");
+			printf("Every option and exit status: quorate "
+			       "--help\n");
 			return EXIT_OK;
 		}
 	fputs(usage_text, stdout);
@@ -675,11 +693,11 @@ static int help(const char *cmd)
  * before a missing cluster file: it is the first thing to fix. */
 static int command_check(struct cli *cl, const char *cmd, int nargs)
 {
-	int want = !strcmp(cmd, "put") ? 2
+	int want = !strcmp(cmd, "put")				? 2
 		   : !strcmp(cmd, "get") || !strcmp(cmd, "del") ? 1
-								  : -1;
+								: -1;
 	if (want < 0 && strcmp(cmd, "stat") && strcmp(cmd, "repair") &&
-	    strcmp(cmd, "ready"))
+	    strcmp(cmd, "ready") && strcmp(cmd, "ring"))
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
 			    "unknown command '%s' (" COMMANDS ")", cmd);
 	if (want > 0 && nargs != want)
@@ -694,6 +712,18 @@ static int command_check(struct cli *cl, const char *cmd, int nargs)
 			    "no cluster file: give --cluster FILE or set "
 			    "QUORATE_CLUSTER");
 	return OPT_NEXT;
+}
+
+static int do_ring(struct cli *cl, int argc, char **argv)
+{
+	char err[512];
+	if (argc > 1)
+		return fail(EXIT_USAGE, QR_EINVAL, "ring",
+			    "ring takes [KEY], got %d arguments", argc);
+	if (qr_cli_ring(cl->cluster, argc ? argv[0] : NULL, json_mode, err,
+			sizeof(err)))
+		return fail(EXIT_CONFIG, QR_ECONFIG, "ring", "%s", err);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -746,6 +776,8 @@ int main(int argc, char **argv)
 		code = do_kv(&cl, cmd, nargs, args);
 	else if (!strcmp(cmd, "ready"))
 		code = do_ready(&cl, nargs, args);
+	else if (!strcmp(cmd, "ring"))
+		code = do_ring(&cl, nargs, args);
 	else
 		code = do_stat(&cl, cmd, nargs, args);
 	if (fflush(stdout) || ferror(stdout)) {

@@ -76,18 +76,36 @@ static uint64_t seed_of(uint64_t seed)
 }
 
 /* Everything but the cluster and the transport: 0, or -1 with err set. */
+/* The client's zone: options, else $QUORATE_ZONE; a name no node has is
+ * an error (a typo would silently route across zones). */
+static int client_zone(struct qr_client *c, char *err, size_t err_len)
+{
+	const char *name = c->opt.zone ? c->opt.zone : getenv("QUORATE_ZONE");
+	c->zone = -1;
+	if (!name || !*name)
+		return 0;
+	for (uint16_t n = 0; n < c->cluster.nodes; n++)
+		if (!strcmp(c->cluster.node[n].zone, name)) {
+			c->zone = c->cluster.node[n].zone_idx;
+			return 0;
+		}
+	set_err(err, err_len, "no node is in zone '%s'%s", name, "");
+	return -1;
+}
+
 static int init(struct qr_client *c, char *err, size_t err_len)
 {
 	const struct qr_cluster *cl = &c->cluster;
 	if (qr_auth_client_open(cl, c->opt.key_file, c->opt.client_id,
 				&c->auth, err, err_len))
 		return -1;
-	if (qr_placement_init(&c->pl, cl->partitions, cl->nodes, cl->rf,
-			      cl->shards)) {
+	if (qr_placement_init_cluster(&c->pl, cl)) {
 		set_err(err, err_len, "%s%s",
 			"cannot build the placement table", "");
 		return -1;
 	}
+	if (client_zone(c, err, err_len))
+		return -1;
 	if (qr_cl_table_init(c)) {
 		set_err(err, err_len, "%s%s", "out of memory", "");
 		return -1;

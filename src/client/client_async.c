@@ -82,7 +82,9 @@ static int check_level(struct qr_client *c, struct qr_creq *q,
 			: q->level == QR_LEVEL_QUORUM ? (uint8_t)(rf / 2 + 1)
 			: q->level == QR_LEVEL_ALL    ? rf
 			: q->level == QR_LEVEL_RW     ? (is_write ? o->w : o->r)
-						      : 0;
+			: q->level == QR_LEVEL_EACH_QUORUM
+				? (uint8_t)(rf / 2 + 1) /* contains one */
+				: 0; /* LOCAL_*: not a quorum of all */
 	q->weak = count < rf / 2 + 1;
 	q->min_version = o->min_version;
 	if (!q->min_version && c->opt.session)
@@ -116,6 +118,13 @@ static int fill(struct qr_client *c, struct qr_creq *q,
 	q->start = c->opt.coordinator == QR_COORD_RANDOM
 			   ? (uint8_t)qr_rng_below(&c->rng, c->pl.rf)
 			   : 0;
+	/* A client with a zone starts at the first replica there. */
+	for (unsigned i = 0; c->zone >= 0 && i < c->pl.rf; i++)
+		if (c->pl.zone[q->replicas[(q->start + i) % c->pl.rf]] ==
+		    c->zone) {
+			q->start = (uint8_t)((q->start + i) % c->pl.rf);
+			break;
+		}
 	q->attempts = (uint8_t)(c->opt.retries + 1);
 	uint64_t dl_us =
 		(uint64_t)(o->deadline_ms ? o->deadline_ms : c->opt.deadline_ms) *

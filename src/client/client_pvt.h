@@ -74,6 +74,7 @@ struct qr_client {
 	void *ep;
 	struct qr_rng rng;
 	uint64_t seq;	       /* of the next req_id */
+	int zone;	       /* the client's zone index, -1: none */
 	uint64_t session;      /* highest HLC seen */
 	uint64_t session_weak; /* highest HLC seen through an operation below
 				* quorum (W or R < floor(RF/2)+1): what a

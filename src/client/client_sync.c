@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/compiler.h"
+
 static int request(struct qr_client *c, const struct qr_request *rq,
 		   struct qr_result *out)
 {
@@ -41,6 +43,7 @@ static int request(struct qr_client *c, const struct qr_request *rq,
 		qr_cl_drop_all(c);
 		return out->status = rc;
 	}
+	QR_ASSERT(rc == 1); /* ours: the handle was idle before submit */
 	memcpy(out, &one.result,
 	       offsetof(struct qr_result, value) + one.result.value_len);
 	return out->status;

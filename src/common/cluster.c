@@ -51,13 +51,15 @@
 #define METRICS_PORT_DEFAULT 9470 /* node i: 127.0.0.1:9470+i */
 
 static const char *const cluster_keys[] = {
-	"id", "partitions", "replication_factor", "shards", "base_port",
-	"tombstone_grace_ms", "hints_max", "hint_delay_ms", "auth",
-	"secret_file", "client_key_file", "metrics_port", NULL,
+	"id",	       "partitions",	  "replication_factor",
+	"shards",      "base_port",	  "tombstone_grace_ms",
+	"hints_max",   "hint_delay_ms",	  "auth",
+	"secret_file", "client_key_file", "metrics_port",
+	NULL,
 };
 static const char *const node_keys[] = {
-	"ip",  "mac", "iface",	       "data_dir", "mgmt", "mgmt_group",
-	"pci", "metrics_listen", NULL,
+	"ip",	      "mac", "iface", "data_dir", "mgmt",
+	"mgmt_group", "pci", "zone",  "metrics_listen", NULL,
 };
 
 struct ini_entry {
@@ -366,17 +368,17 @@ static int load_node(struct loader *l, const char *section,
 			      sizeof(nd->mgmt_group));
 	if (rc == 0)
 		rc = copy_str(l, section, "pci", nd->pci, sizeof(nd->pci));
+	if (rc == 0)
+		rc = copy_str(l, section, "zone", nd->zone, sizeof(nd->zone));
 	return rc;
 }
 
 /* [node.N] metrics_listen = ADDR:PORT | off; absent: loopback at the
  * cluster's metrics_port + N (0 there: off). */
 static int load_metrics(struct loader *l, const char *section,
-			const struct qr_cluster *c,
-			struct qr_cluster_node *nd)
+			const struct qr_cluster *c, struct qr_cluster_node *nd)
 {
-	const char *v = get_entry(l, section,
-					      "metrics_listen");
+	const char *v = get_entry(l, section, "metrics_listen");
 	nd->metrics_ip = htonl(0x7f000001); /* 127.0.0.1 */
 	nd->metrics_port = 0;
 	if (!v) {
@@ -410,6 +412,23 @@ int qr_parse_listen(const char *s, uint32_t *ip, uint16_t *port)
 	*ip = a.s_addr;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+/* Zone indexes by first appearance in node order (node 0's zone is 0); a
+ * node without `zone` is in the zone named "" (so a file without zones is
+ * one zone, as before zones existed). */
+static void assign_zones(struct qr_cluster *c)
+{
+	c->zones = 0;
+	for (int i = 0; i < c->nodes; i++) {
+		int z = 0;
+		while (z < c->zones &&
+		       strcmp(c->node[c->zone_first[z]].zone, c->node[i].zone))
+			z++;
+		if (z == c->zones)
+			c->zone_first[c->zones++] = (uint8_t)i;
+		c->node[i].zone_idx = (uint8_t)z;
+	}
 }
 
 /* Step 3: the sections ([cluster], [node.0..n-1], nothing else, none
@@ -599,8 +618,7 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 				return fail(l,
 					    "[%s] ip: %s is also [node.%d]'s",
 					    section,
-					    get_entry(l, section, "ip"),
-					    j);
+					    get_entry(l, section, "ip"), j);
 			if (nd->data_dir[0] &&
 			    !strcmp(o->data_dir, nd->data_dir))
 				return fail(l,
@@ -614,6 +632,7 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 					    section, nd->mgmt, j);
 		}
 	}
+	assign_zones(c);
 	return 0;
 }
 

@@ -33,6 +33,8 @@
  *   pci = 0000:3b:00.0      ; optional: {pci} in bare-metal profiles
  *   metrics_listen = 127.0.0.1:9470 ; HTTP /metrics and /ready (or off);
  *                           ; default 127.0.0.1:(metrics_port + id)
+ *   zone = dc1              ; optional: failure domain; replicas of a
+ *                           ; partition spread over zones (placement.h)
  *
  * Node ids are 0..n-1, every one present. Errors name the file, the section,
  * the key and what is wrong, and load nothing.
@@ -58,6 +60,8 @@ struct qr_cluster_node {
 	char pci[32];     /* PCI address for bare-metal profiles; may be empty */
 	uint32_t metrics_ip;   /* HTTP /metrics, /ready: IPv4, network order */
 	uint16_t metrics_port; /* 0: no HTTP endpoint */
+	char zone[32];    /* failure domain (data centre, rack); may be empty */
+	uint8_t zone_idx; /* index of zone among the cluster's zones */
 };
 
 struct qr_cluster {
@@ -76,6 +80,8 @@ struct qr_cluster {
 	char secret_file[256];	/* resolved; may be empty with auth = none */
 	char client_key_file[256]; /* resolved; client keys (secret.h);
 				    * quorated needs it with auth = mac */
+	uint8_t zones;		/* distinct node zones, >= 1 */
+	uint8_t zone_first[QR_CLUSTER_NODES_MAX]; /* a node of each zone */
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];
 };
 

@@ -17,15 +17,15 @@
 #include "quorate/err.h"
 
 const uint64_t qr_prom_latency_bounds_ns[] = {
-	1000ull,	2000ull,	5000ull,	10000ull,
-	20000ull,	50000ull,	100000ull,	200000ull,
-	500000ull,	1000000ull,	2000000ull,	5000000ull,
-	10000000ull,	20000000ull,	50000000ull,	100000000ull,
-	200000000ull,	500000000ull,	1000000000ull,	2000000000ull,
+	1000ull,       2000ull,	       5000ull,	      10000ull,
+	20000ull,      50000ull,       100000ull,     200000ull,
+	500000ull,     1000000ull,     2000000ull,    5000000ull,
+	10000000ull,   20000000ull,    50000000ull,   100000000ull,
+	200000000ull,  500000000ull,   1000000000ull, 2000000000ull,
 	5000000000ull, 10000000000ull,
 };
-const unsigned qr_prom_latency_bounds_n =
-	sizeof(qr_prom_latency_bounds_ns) / sizeof(qr_prom_latency_bounds_ns[0]);
+const unsigned qr_prom_latency_bounds_n = sizeof(qr_prom_latency_bounds_ns) /
+					  sizeof(qr_prom_latency_bounds_ns[0]);
 
 void qr_prom_init(struct qr_prom *w, char *buf, size_t cap)
 {
@@ -307,8 +307,7 @@ int qr_prom_hist(struct qr_prom *w, const char *name,
 		fail(w, start, QR_EINVAL);
 		return w->err;
 	}
-	int rc = hist_lines(w, name, labels, n_labels, h, bounds_ns,
-			    n_bounds);
+	int rc = hist_lines(w, name, labels, n_labels, h, bounds_ns, n_bounds);
 	if (rc)
 		fail(w, start, rc);
 	return w->err;

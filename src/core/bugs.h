@@ -136,7 +136,10 @@
 	X(ACK_WAL_REFUSED, 52, "ack-wal-refused", "durability",                \
 	  "a node whose WAL refuses writes keeps acking them, unannounced")   \
 	X(LINGER_NO_HINT, 53, "linger-no-hint", "hints",                       \
-	  "an answered write's linger ends without hinting silent replicas")
+	  "an answered write's linger ends without hinting silent replicas")  \
+	/* issue 14: levels by zone */                                        \
+	X(EACH_QUORUM_ONE_ZONE, 60, "each-quorum-one-zone", "zones",           \
+	  "EACH_QUORUM is answered on the first zone's quorum alone")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

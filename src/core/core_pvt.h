@@ -45,7 +45,17 @@ enum cas_phase {
 	CAS_BACKOFF,	 /* rejected: a new ballot when the timer fires */
 };
 
-/* One coordinator request. 2,640 bytes (sizeof, with the CAS state; reqtab.c
+/* Which replicas count toward a request's R or W: every group needs
+ * need[g] of its members (bit per replica index). One group of all the
+ * replicas for the plain levels, the coordinator's zone for LOCAL_*, one
+ * group per zone for EACH_QUORUM (intake.c). */
+struct qc_groups {
+	uint8_t n;
+	uint8_t mask[QR_RF_MAX];
+	uint8_t need[QR_RF_MAX];
+};
+
+/* One coordinator request. 2,656 bytes (sizeof, with the CAS state; reqtab.c
  * asserts it, the docs quote it), most of it
  * the key and value copy that retransmission and read repair need. */
 struct req {
@@ -53,7 +63,9 @@ struct req {
 	uint32_t gen;	       /* generation: upper half of op_id */
 	uint8_t kind;	       /* enum req_kind */
 	uint8_t op;	       /* enum qr_op */
-	uint8_t need;	       /* R or W */
+	uint8_t need;	       /* R or W: replicas in all groups together */
+	uint8_t level;	       /* enum qr_level (CAS: QUORUM) */
+	struct qc_groups grp;  /* who counts toward need (qc_met) */
 	uint8_t hold_need;     /* reads: holders needed before answering */
 	uint8_t rf;
 	uint8_t replicas[QR_RF_MAX];
@@ -303,6 +315,25 @@ static inline uint8_t qc_quorum_of(uint8_t rf)
 	return (uint8_t)(rf / 2 + 1);
 }
 
+/*
+ * Do the replicas in mask (bit per replica index) meet the level?
+ * Every group needs group_need of its members; slack lowers each need (the
+ * *_QUORUM_MINUS_ONE injected bugs). One group of all replicas for the
+ * plain levels, the local zone's for LOCAL_*, one per zone for EACH_QUORUM.
+ */
+static inline bool qc_met(const struct qc_groups *gr, uint8_t mask,
+			  uint8_t slack)
+{
+	for (unsigned g = 0; g < gr->n; g++) {
+		int have = __builtin_popcount(mask & gr->mask[g]);
+		int need = gr->need[g] > slack ? gr->need[g] - slack
+					       : gr->need[g];
+		if (have < need)
+			return false;
+	}
+	return true;
+}
+
 static inline uint64_t qc_op_id_of(const struct qr_core *c, const struct req *q)
 {
 	return (uint64_t)q->gen << 32 | (uint32_t)(q - c->reqs);
@@ -452,7 +483,10 @@ struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client,
 struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
 			      uint64_t req_id);
 uint8_t qc_level_count(uint8_t level, uint8_t r_or_w, uint8_t rf);
-uint8_t qc_live_count(struct qr_core *c, const uint8_t *replicas, uint8_t rf);
+/* Replicas (bit per index) not DOWN / taking writes. */
+uint8_t qc_live_mask(struct qr_core *c, const uint8_t *replicas, uint8_t rf);
+uint8_t qc_writable_mask(const struct qr_core *c, const uint8_t *replicas,
+			 uint8_t rf);
 struct req *qc_req_alloc(struct qr_core *c);
 void qc_req_answer(struct qr_core *c, struct req *q, int status);
 void qc_req_arm(struct qr_core *c, struct req *q);

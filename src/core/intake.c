@@ -12,28 +12,119 @@
  *  I2. A request's deadline is at most half the tombstone grace
  *      (qc_ae_gc_life_us): its repairs and retransmissions end before a
  *      tombstone above it can be collected.
+ * Levels by zone (placement.h; "local" is this node's zone):
+ *  Z1. LOCAL_ONE / LOCAL_QUORUM count only the replicas in our zone: one of
+ *      them, or a majority of them; with none in our zone the request is
+ *      UNAVAILABLE at once (it could never be met here).
+ *  Z2. EACH_QUORUM needs a majority of the replicas of every zone that
+ *      holds one; together they are a majority of all replicas, so it keeps
+ *      every promise QUORUM makes (R + W > N, blocking read repair).
+ *  Z3. Writes at every level go to every replica; the level only decides
+ *      when the client is answered. A LOCAL write acknowledged before the
+ *      other zones have it reaches them by retransmission and hints, as a
+ *      write at ONE does.
  */
 #include "core/core_pvt.h"
 
 #include <string.h>
 
-/* R or W the request needs (0: invalid for its op and level). */
-static uint8_t need_of(const struct qr_msg *m, bool is_read, bool is_cas,
-		       uint8_t rf)
+/* One group of every replica, needing `need` of them. */
+static void groups_all(struct qc_groups *g, uint8_t rf, uint8_t need)
 {
-	uint8_t need =
-		is_cas ? qc_quorum_of(rf)
-		       : qc_level_count(m->level, is_read ? m->r : m->w, rf);
-	if (is_read && m->level == QR_LEVEL_ANY)
-		need = 0; /* ANY is for writes */
-	/* A token read no replica is current for may become a quorum read. */
-	if (is_read && m->min_version && (m->flags & QR_MSGF_STALE_QUORUM) &&
-	    need && need < qc_quorum_of(rf))
-		need = qc_quorum_of(rf);
+	g->n = 1;
+	g->mask[0] = (uint8_t)RF_BITS(rf);
+	g->need[0] = need;
+}
+
+/* LOCAL_* and EACH_QUORUM (Z1..Z3 above): 0, or QR_EUNAVAILABLE when no
+ * replica is in our zone. */
+static int groups_zoned(const struct qr_core *c, uint8_t level,
+			const uint8_t *reps, uint8_t rf, struct qc_groups *g)
+{
+	const struct qr_placement *pl = c->pl;
+	uint8_t zone_of_group[QR_RF_MAX];
+	g->n = 0;
+	for (uint8_t i = 0; i < rf; i++) {
+		uint8_t z = pl->zone[reps[i]];
+		if (level != QR_LEVEL_EACH_QUORUM) {
+			if (z != pl->zone[c->cfg.node_id])
+				continue;
+			z = 0; /* one group: ours */
+		}
+		unsigned k = 0;
+		while (k < g->n && zone_of_group[k] != z)
+			k++;
+		if (k == g->n) {
+			zone_of_group[g->n] = z;
+			g->mask[g->n++] = 0;
+		}
+		g->mask[k] |= (uint8_t)(1u << i);
+	}
+	if (g->n == 0)
+		return QR_EUNAVAILABLE;
+	for (unsigned k = 0; k < g->n; k++) {
+		uint8_t size = (uint8_t)__builtin_popcount(g->mask[k]);
+		g->need[k] = level == QR_LEVEL_LOCAL_ONE ? 1
+							 : qc_quorum_of(size);
+	}
+	if (QR_BUG(EACH_QUORUM_ONE_ZONE) && level == QR_LEVEL_EACH_QUORUM)
+		g->n = 1; /* only the first zone's quorum is waited for */
+	return 0;
+}
+
+static bool level_is_zoned(uint8_t level)
+{
+	return level == QR_LEVEL_LOCAL_ONE || level == QR_LEVEL_LOCAL_QUORUM ||
+	       level == QR_LEVEL_EACH_QUORUM;
+}
+
+/*
+ * Who must answer (the groups) and the level the request runs at: 0, or
+ * QR_EINVAL (the level asks for more than RF, ANY for a read, a value with
+ * an op other than a put), QR_EUNAVAILABLE (LOCAL_*: no replica in our
+ * zone). A CAS op is always a majority of every replica.
+ */
+static int groups_of(const struct qr_core *c, const struct qr_msg *m,
+		     bool is_read, bool is_cas, const uint8_t *reps,
+		     struct qc_groups *g, uint8_t *level)
+{
+	uint8_t rf = (uint8_t)c->pl->rf, quorum = qc_quorum_of(rf);
+	*level = is_cas ? QR_LEVEL_QUORUM : m->level;
 	if (m->op != QR_OP_PUT && m->op != QR_OP_PUT_IF_ABSENT &&
 	    m->op != QR_OP_PUT_IF_VERSION && m->value_len)
-		need = 0; /* a value only goes with a put */
-	return need;
+		return QR_EINVAL; /* a value only goes with a put */
+	if (is_read && m->level == QR_LEVEL_ANY)
+		return QR_EINVAL; /* ANY is for writes */
+	if (level_is_zoned(*level)) {
+		int rc = groups_zoned(c, *level, reps, rf, g);
+		if (rc)
+			return rc;
+	} else {
+		uint8_t need = is_cas ? quorum
+				      : qc_level_count(m->level,
+						       is_read ? m->r : m->w,
+						       rf);
+		if (need == 0)
+			return QR_EINVAL;
+		groups_all(g, rf, need);
+	}
+	/* A token read no replica is current for may become a quorum read
+	 * (of every replica: a local quorum is not one). */
+	if (is_read && m->min_version && (m->flags & QR_MSGF_STALE_QUORUM) &&
+	    *level != QR_LEVEL_EACH_QUORUM &&
+	    (level_is_zoned(*level) || g->need[0] < quorum)) {
+		groups_all(g, rf, quorum);
+		*level = QR_LEVEL_QUORUM;
+	}
+	return 0;
+}
+
+static uint8_t groups_need(const struct qc_groups *g)
+{
+	uint8_t n = 0;
+	for (unsigned k = 0; k < g->n; k++)
+		n = (uint8_t)(n + g->need[k]);
+	return n;
 }
 
 /*
@@ -70,7 +161,7 @@ static bool dedup_handled(struct qr_core *c, uint64_t client,
 /* The fields every kind of request takes from the client's message. */
 static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 		     uint16_t shard, const struct qr_msg *m, uint32_t part,
-		     uint8_t need)
+		     const struct qc_groups *g, uint8_t level)
 {
 	uint64_t now = qc_now_us(c);
 	uint8_t rf = (uint8_t)c->pl->rf;
@@ -80,7 +171,9 @@ static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 		  : qr_op_is_cas(m->op) ? REQ_CAS
 					: REQ_WRITE;
 	q->op = m->op;
-	q->need = need;
+	q->grp = *g;
+	q->level = level;
+	q->need = groups_need(g);
 	q->rf = rf;
 	memcpy(q->replicas, qr_placement_replicas(c->pl, part), rf);
 	q->partition = part;
@@ -113,10 +206,12 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	bool is_read = m->op == QR_OP_GET;
 	bool is_cas = qr_op_is_cas(m->op); /* linearizable: always a quorum */
 	bool any = m->level == QR_LEVEL_ANY;
-	uint8_t rf = (uint8_t)pl->rf;
-	uint8_t need = need_of(m, is_read, is_cas, rf);
-	if (need == 0) {
-		qc_reply_error_direct(c, client, m, shard, QR_EINVAL);
+	uint8_t rf = (uint8_t)pl->rf, level;
+	const uint8_t *reps = qr_placement_replicas(pl, part);
+	struct qc_groups g;
+	int bad = groups_of(c, m, is_read, is_cas, reps, &g, &level);
+	if (bad) {
+		qc_reply_error_direct(c, client, m, shard, bad);
 		return;
 	}
 	struct dedup *retry = NULL; /* an UNAVAILABLE write asked again */
@@ -125,8 +220,7 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		return;
 	/* Fail fast, within the deadline: the CP answer. ANY writes leave
 	 * hints when no replica is up. */
-	if (!any &&
-	    qc_live_count(c, qr_placement_replicas(pl, part), rf) < need) {
+	if (!any && !qc_met(&g, qc_live_mask(c, reps, rf), 0)) {
 		qc_reply_error_direct(c, client, m, shard, QR_EUNAVAILABLE);
 		return;
 	}
@@ -137,8 +231,7 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	 * NO_SPACE (the store-full answer) when peers refuse. */
 	if (!is_read && !any && !QR_BUG(ACK_WAL_REFUSED)) {
 		int why = c->wal_err;
-		if (!why && qc_writable_count(c, qr_placement_replicas(pl, part),
-					      rf) < need)
+		if (!why && !qc_met(&g, qc_writable_mask(c, reps, rf), 0))
 			why = QR_ENOSPC;
 		if (why) {
 			c->stats.writes_refused++;
@@ -151,7 +244,7 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_reply_error_direct(c, client, m, shard, QR_EBUSY);
 		return;
 	}
-	req_fill(c, q, client, shard, m, part, need);
+	req_fill(c, q, client, shard, m, part, &g, level);
 	if (is_cas)
 		qc_cas_start(c, q, m, retry);
 	else if (is_read)

@@ -155,9 +155,9 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 		enum qr_core_lat k = q->kind == REQ_READ  ? QR_LAT_READ
 				     : q->kind == REQ_CAS ? QR_LAT_CAS
 							  : QR_LAT_WRITE;
-		qr_hist_record(&c->lat[k],
-			       now > q->start_us ? (now - q->start_us) * 1000
-						 : 0);
+		qr_hist_record(&c->lat[k], now > q->start_us
+						   ? (now - q->start_us) * 1000
+						   : 0);
 	}
 	if (status == 0)
 		c->stats.client_ok++;

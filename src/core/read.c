@@ -35,7 +35,9 @@
  * DOWN. */
 void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m)
 {
-	/* Blocking repair for R >= quorum (monotonic quorum reads). */
+	/* Blocking repair for R >= quorum (monotonic quorum reads), at any
+	 * level: a LOCAL_QUORUM read that is a majority of all replicas (2
+	 * of 3 in one zone) promises what a QUORUM read does. */
 	q->hold_need = q->need >= qc_quorum_of(q->rf) ? qc_quorum_of(q->rf) : 0;
 	if ((QR_BUG(NO_BLOCKING_REPAIR_QUORUM) &&
 	     q->need == qc_quorum_of(q->rf)) ||
@@ -68,8 +70,8 @@ void qc_read_progress(struct qr_core *c, struct req *q)
 		qc_req_maybe_done(c, q);
 		return;
 	}
-	if (__builtin_popcount(q->done_mask) <
-	    q->need - (QR_BUG(READ_QUORUM_MINUS_ONE) && q->need > 1 ? 1 : 0))
+	if (!qc_met(&q->grp, q->done_mask,
+		    QR_BUG(READ_QUORUM_MINUS_ONE) ? 1 : 0))
 		return;
 	if (!q->valid_mask) {
 		/* No answer is current for the session token yet. The
@@ -105,7 +107,7 @@ void qc_read_repair_pass(struct qr_core *c, struct req *q)
 	    (QR_BUG(NO_BACKGROUND_REPAIR) && !q->hold_need))
 		return;
 	if (!q->found ||
-	    (!q->answered && __builtin_popcount(q->done_mask) < q->need))
+	    (!q->answered && !qc_met(&q->grp, q->done_mask, 0)))
 		return;
 	for (int k = 0; k < q->rf; k++) {
 		uint8_t bit = (uint8_t)(1u << k);

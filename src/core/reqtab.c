@@ -65,7 +65,7 @@ struct req *qc_req_by_op_id(struct qr_core *c, uint64_t op_id)
 
 /* The sizes the docs quote (docs/architecture.md "What exists", and
  * docs/operations.md for hints): a change here must change them too. */
-_Static_assert(sizeof(struct req) == 2640, "request slot: update the docs");
+_Static_assert(sizeof(struct req) == 2656, "request slot: update the docs");
 _Static_assert(sizeof(struct hint) == 1336, "hint slot: update the docs");
 _Static_assert(sizeof(struct loop_slot) == 1456,
 	       "loopback slot: update the docs");
@@ -198,14 +198,24 @@ bool qc_req_maybe_done(struct qr_core *c, struct req *q)
 	return done;
 }
 
-uint8_t qc_live_count(struct qr_core *c, const uint8_t *replicas, uint8_t rf)
+uint8_t qc_live_mask(struct qr_core *c, const uint8_t *replicas, uint8_t rf)
 {
-	uint8_t n = 0;
+	uint8_t mask = 0;
 	for (int i = 0; i < rf; i++)
 		if (replicas[i] == c->cfg.node_id ||
 		    qr_detector_state(&c->det, replicas[i]) != QR_PEER_DOWN)
-			n++;
-	return n;
+			mask |= (uint8_t)(1u << i);
+	return mask;
+}
+
+uint8_t qc_writable_mask(const struct qr_core *c, const uint8_t *replicas,
+			 uint8_t rf)
+{
+	uint8_t mask = 0;
+	for (int i = 0; i < rf; i++)
+		if (qc_writable(c, replicas[i]))
+			mask |= (uint8_t)(1u << i);
+	return mask;
 }
 
 uint8_t qc_writable_count(const struct qr_core *c, const uint8_t *replicas,
@@ -277,7 +287,7 @@ void qc_req_timer(struct qr_core *c, struct req *q)
 		if (q->kind == REQ_WRITE && q->token_wait)
 			st = QR_ECLOCK; /* W4: never stamped, never sent */
 		if (q->kind == REQ_READ && !q->valid_mask &&
-		    __builtin_popcount(q->heard_mask) >= q->need) {
+		    qc_met(&q->grp, q->heard_mask, 0)) {
 			st = QR_ESTALE;
 			c->stats.stale_answers++;
 		}

@@ -70,6 +70,10 @@ enum qr_level {
 	QR_LEVEL_RW = 4, /* use the request's r (reads) or w (writes), 1..RF */
 	QR_LEVEL_ANY = 5, /* writes only: a hint in the coordinator's WAL
 			   * counts when no replica can be reached */
+	/* Zones (placement.h): the coordinator's zone is "local". */
+	QR_LEVEL_LOCAL_ONE = 6,	   /* one replica in the local zone */
+	QR_LEVEL_LOCAL_QUORUM = 7, /* a quorum of the local zone's replicas */
+	QR_LEVEL_EACH_QUORUM = 8,  /* a quorum of each zone's replicas */
 	QR_LEVEL_END,
 };
 

@@ -183,7 +183,8 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		 * UNAVAILABLE at the deadline. */
 		q->full_mask |= (uint8_t)(1u << i);
 		if (!q->answered &&
-		    q->rf - __builtin_popcount(q->full_mask) < q->need)
+		    !qc_met(&q->grp, (uint8_t)(RF_BITS(q->rf) & ~q->full_mask),
+			    0))
 			qc_req_answer(c, q, status);
 		qc_drop(c, QR_DROP_STALE_REPLY);
 		return;
@@ -206,11 +207,8 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		q->done_mask |= bit;
 		qc_rtt_sample(c, q, from);
 		if (!q->answered &&
-		    __builtin_popcount(q->done_mask) >=
-			    q->need - (QR_BUG(WRITE_QUORUM_MINUS_ONE) &&
-						       q->need > 1
-					       ? 1
-					       : 0))
+		    qc_met(&q->grp, q->done_mask,
+			   QR_BUG(WRITE_QUORUM_MINUS_ONE) ? 1 : 0))
 			qc_req_answer(c, q, 0);
 		qc_req_maybe_done(c, q);
 		return;

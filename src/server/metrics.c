@@ -65,8 +65,8 @@ static void requests(struct qr_prom *w, const struct qr_core_stats *cs)
 	unsigned n = 0;
 	errs[n++] = (struct named){"OK", cs->client_ok};
 	for (int e = 1; e <= -QR_ERR_MIN; e++)
-		errs[n++] = (struct named){qr_strerror(-e),
-					   cs->client_err_by[e]};
+		errs[n++] =
+			(struct named){qr_strerror(-e), cs->client_err_by[e]};
 	labelled(w, "quorate_replies_total",
 		 "Replies sent to clients, by status (enum qr_err name).",
 		 QR_PROM_COUNTER, "code", errs, n);
@@ -192,8 +192,8 @@ static void hist_family(struct qr_prom *w, const struct qr_mgmt_config *cfg,
 		for (uint16_t i = 0; i < cfg->nshards; i++)
 			qr_hist_merge(h, get(cfg->shards[i], k));
 		struct qr_prom_label l = {label, values[k]};
-		qr_prom_hist(w, name, label ? &l : NULL, label ? 1 : 0, h,
-			     NULL, 0);
+		qr_prom_hist(w, name, label ? &l : NULL, label ? 1 : 0, h, NULL,
+			     0);
 	}
 	free(h);
 }
@@ -261,12 +261,14 @@ static void peers(struct qr_prom *w, const struct qr_mgmt_config *cfg)
 				cl = QR_MIN(cl, cs->closed_in[p]);
 			}
 			uint64_t heard = d->peers[p].last_heard_us;
-			double v[] = {
-				qr_detector_state(d, p) == QR_PEER_UP,
-				now_us > heard ? (double)(now_us - heard) / 1e6
-					       : 0.0,
-				(double)un, (double)old / 1e6, (double)hr,
-				lag_s(cl, wall_ms)};
+			double v[] = {qr_detector_state(d, p) == QR_PEER_UP,
+				      now_us > heard
+					      ? (double)(now_us - heard) / 1e6
+					      : 0.0,
+				      (double)un,
+				      (double)old / 1e6,
+				      (double)hr,
+				      lag_s(cl, wall_ms)};
 			char id[8];
 			snprintf(id, sizeof(id), "%u", p);
 			struct qr_prom_label l = {"peer", id};
@@ -290,8 +292,8 @@ static void node(struct qr_prom *w, const struct qr_mgmt_config *cfg,
 	qr_prom_u64(w, "quorate_node_info", info, 4, 1);
 	struct qr_mgmt_ready r;
 	qr_mgmt_readiness(cfg, since_us, &r);
-	one(w, "quorate_ready", "1 when GET /ready answers 200.",
-	    QR_PROM_GAUGE, r.ready);
+	one(w, "quorate_ready", "1 when GET /ready answers 200.", QR_PROM_GAUGE,
+	    r.ready);
 	one(w, "quorate_nodes_up",
 	    "Nodes up and taking writes, this one included.", QR_PROM_GAUGE,
 	    r.alive);

@@ -33,7 +33,7 @@ struct qr_mgmt {
 	pthread_t thread;
 	bool started;
 	uint64_t start_s;
-	uint64_t since_us; /* shard 0's clock at start (readiness) */
+	uint64_t since_us;	   /* shard 0's clock at start (readiness) */
 	struct qr_mgmt_http *http; /* NULL: no HTTP endpoint */
 };
 
@@ -68,9 +68,9 @@ static json_t *json_mgmt(const struct qr_mgmt_sock_stats *st)
 
 static size_t unknown(char *out, size_t cap)
 {
-	return qr_mgmt_dump(json_pack("{sss[ssss]}", "error",
-				      "unknown command", "commands", "stat",
-				      "stat replication", "repair", "ready"),
+	return qr_mgmt_dump(json_pack("{sss[ssss]}", "error", "unknown command",
+				      "commands", "stat", "stat replication",
+				      "repair", "ready"),
 			    out, cap);
 }
 
@@ -82,8 +82,9 @@ static size_t handle(void *arg, const char *cmd, char *out, size_t cap)
 	if (!strcmp(cmd, "stat")) {
 		json_t *o = qr_mgmt_stats_obj(&m->cfg);
 		if (o && m->sock)
-			json_object_set_new(o, "mgmt",
-					    json_mgmt(qr_mgmt_sock_stats(m->sock)));
+			json_object_set_new(
+				o, "mgmt",
+				json_mgmt(qr_mgmt_sock_stats(m->sock)));
 		return qr_mgmt_dump(o, out, cap);
 	}
 	if (!strcmp(cmd, "stat replication"))

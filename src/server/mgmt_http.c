@@ -27,9 +27,8 @@ struct qr_mgmt_http {
 	struct MHD_Daemon *d;
 };
 
-static enum MHD_Result send_body(struct MHD_Connection *conn,
-				 unsigned status, const char *type,
-				 char *body, size_t len)
+static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status,
+				 const char *type, char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, body, MHD_RESPMEM_MUST_FREE);
@@ -46,8 +45,8 @@ static enum MHD_Result send_body(struct MHD_Connection *conn,
 
 /* A small JSON error body {"error":"..."}; the text is ours (no escaping
  * needed: fixed strings). */
-static enum MHD_Result send_error(struct MHD_Connection *conn,
-				  unsigned status, const char *what)
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status,
+				  const char *what)
 {
 	char *b = malloc(128);
 	if (!b)
@@ -63,16 +62,14 @@ static enum MHD_Result serve_metrics(struct qr_mgmt_http *h,
 	if (!b)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "out of memory");
-	long n = qr_mgmt_metrics(h->cfg, h->since_us, b,
-				 QR_MGMT_HTTP_BODY_MAX);
+	long n = qr_mgmt_metrics(h->cfg, h->since_us, b, QR_MGMT_HTTP_BODY_MAX);
 	if (n < 0) {
 		free(b);
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  n == QR_ENOSPC ? "metrics too large"
 						 : "metrics failed");
 	}
-	return send_body(conn, MHD_HTTP_OK, QR_PROM_CONTENT_TYPE, b,
-			 (size_t)n);
+	return send_body(conn, MHD_HTTP_OK, QR_PROM_CONTENT_TYPE, b, (size_t)n);
 }
 
 static enum MHD_Result serve_ready(struct qr_mgmt_http *h,
@@ -142,8 +139,8 @@ int qr_mgmt_http_start(const struct qr_mgmt_config *cfg, uint64_t since_us,
 			MHD_USE_ERROR_LOG,
 		port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sa,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)QR_MGMT_HTTP_CONNS,
-		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)QR_MGMT_HTTP_TIMEOUT_S, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)QR_MGMT_HTTP_TIMEOUT_S,
+		MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, err_len,
 			 "metrics_listen %s:%u: cannot listen (%s); set "

@@ -150,8 +150,9 @@ static json_t *replication_peer(const struct qr_mgmt_config *cfg,
 	uint64_t heard = d->peers[p].last_heard_us;
 	json_t *o = json_object();
 	set_u64(o, "node", p);
-	json_object_set_new(o, "state", json_string(qr_peer_state_name(
-						qr_detector_state(d, p))));
+	json_object_set_new(
+		o, "state",
+		json_string(qr_peer_state_name(qr_detector_state(d, p))));
 	set_u64(o, "last_contact_ms",
 		now_us > heard ? (now_us - heard) / 1000 : 0);
 	set_u64(o, "unacked_writes", unacked);
@@ -316,10 +317,10 @@ static void json_wal(json_t *o, const struct qr_mgmt_agg *ag)
 		json_object_set_new(st, "error",
 				    json_string(qr_strerror(ag->wal_err)));
 		set_u64(st, "errno", (uint64_t)ag->wal_errno);
-		json_object_set_new(st, "reason",
-				    json_string(ag->wal_errno
-							? strerror(ag->wal_errno)
-							: "short write"));
+		json_object_set_new(
+			st, "reason",
+			json_string(ag->wal_errno ? strerror(ag->wal_errno)
+						  : "short write"));
 	} else {
 		json_object_set_new(st, "error", json_null());
 	}

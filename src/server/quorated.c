@@ -435,7 +435,8 @@ static int load_config(struct daemon *d)
 		return EXIT_CONFIG;
 	}
 	char pbuf[QR_PATH_BYTES_MAX];
-	const char *pf = qr_options_profile_path(o->profile, pbuf, sizeof(pbuf));
+	const char *pf =
+		qr_options_profile_path(o->profile, pbuf, sizeof(pbuf));
 	if (qr_profile_load(pf, &d->pf, d->err, sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return EXIT_CONFIG;
@@ -597,8 +598,7 @@ static int node_open(struct daemon *d)
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
-	if (qr_placement_init(&d->pl, d->cl.partitions, d->cl.nodes, d->cl.rf,
-			      d->cl.shards)) {
+	if (qr_placement_init_cluster(&d->pl, &d->cl)) {
 		fprintf(stderr, "quorated: placement: invalid\n");
 		return close_and_exit(EXIT_CONFIG, NULL, 0);
 	}
@@ -714,8 +714,10 @@ int main(int argc, char **argv)
 	else if (d.o.metrics_listen &&
 		 qr_parse_listen(d.o.metrics_listen, &mc.metrics_ip,
 				 &mc.metrics_port)) {
-		fprintf(stderr, "quorated: --metrics-listen: '%s' is not "
-			"IPV4:PORT or off\n", d.o.metrics_listen);
+		fprintf(stderr,
+			"quorated: --metrics-listen: '%s' is not "
+			"IPV4:PORT or off\n",
+			d.o.metrics_listen);
 		return close_and_exit(EXIT_CONFIG, d.shards, d.cl.shards);
 	}
 	if (d.me->mgmt_group[0]) {

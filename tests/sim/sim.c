@@ -156,6 +156,7 @@ struct client {
 
 struct sim {
 	const struct sim_options *opt;
+	unsigned zones; /* node n is in zone n % zones (1 or 2) */
 	struct sim_result *res;
 	struct qr_rng rng;
 	struct qr_rng disk_rng; /* disk faults: a stream of their own, so a
@@ -835,6 +836,27 @@ static int any_coordinator(struct sim *s, const uint8_t *reps)
 	}
 }
 
+/* Replicas a LOCAL / EACH level needs, as the coordinator counts them
+ * (src/core/intake.c Z1, Z2): what the checkers hold it to (R + W > N is
+ * about how many replicas answered, whichever they are). 0 when no
+ * replica is in the coordinator's zone (it answers UNAVAILABLE). */
+static uint8_t zoned_count(const struct sim *s, const uint8_t *reps,
+			   int coord, uint8_t level)
+{
+	unsigned size[SIM_NODES_MAX] = {0};
+	for (unsigned i = 0; i < s->pl.rf; i++)
+		size[s->pl.zone[reps[i]]]++;
+	unsigned local = size[s->pl.zone[coord]];
+	if (level == QR_LEVEL_LOCAL_ONE)
+		return local ? 1 : 0;
+	if (level == QR_LEVEL_LOCAL_QUORUM)
+		return local ? (uint8_t)(local / 2 + 1) : 0;
+	uint8_t n = 0;
+	for (unsigned z = 0; z < s->zones; z++)
+		n = (uint8_t)(n + (size[z] ? size[z] / 2 + 1 : 0));
+	return n;
+}
+
 /* Issue one operation; `final` ones are the ALL reads of phase 3. coord:
  * the coordinator, or -1 to draw one; session: always send the token. */
 static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
@@ -860,7 +882,9 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	uint8_t count = level == QR_LEVEL_ONE	   ? 1
 			: level == QR_LEVEL_QUORUM ? (uint8_t)(rf / 2 + 1)
 			: level == QR_LEVEL_ALL	   ? rf
-						   : rw;
+			: level >= QR_LEVEL_LOCAL_ONE
+				? zoned_count(s, reps, coord, level)
+				: rw;
 	struct qr_msg m = {
 		.type = QR_MSG_CLIENT_REQ,
 		.req_id = (uint64_t)cl->id << 48 | seq,
@@ -1182,6 +1206,8 @@ static void client_next(struct sim *s, struct client *cl)
 	uint8_t rw = (uint8_t)(1 + qr_rng_below(&s->rng, s->pl.rf));
 	if (op != QR_OP_GET && qr_rng_chance_ppm(&s->rng, 30000))
 		level = QR_LEVEL_ANY;
+	else if (s->zones > 1 && qr_rng_chance_ppm(&s->rng, 300000))
+		level = (uint8_t)(QR_LEVEL_LOCAL_ONE + qr_rng_below(&s->rng, 3));
 	client_issue(s, cl, key, op, level, rw, false, -1, false);
 }
 
@@ -1579,8 +1605,16 @@ static void setup(struct sim *s)
 			   : 3 + (int)qr_rng_below(g, (uint64_t)(s->n - 2));
 	if (rf > s->n)
 		rf = s->n;
-	QR_ASSERT(qr_placement_init(&s->pl, 64, (uint16_t)s->n, (uint16_t)rf,
-				    1) == 0);
+	/* A third of the seeds put the nodes in 2 zones (node % 2): zone
+	 * placement, and the LOCAL / EACH levels (client_draw_level). Drawn
+	 * from a stream of its own (the other seeds run as they did). */
+	uint64_t zone_draw = opt_cas_draw(s->opt->seed ^ 0x7a6f6e6573ull);
+	s->zones = zone_draw % 3 == 0 ? 2 : 1;
+	uint8_t zone[SIM_NODES_MAX];
+	for (int n = 0; n < s->n; n++)
+		zone[n] = (uint8_t)(n % s->zones);
+	QR_ASSERT(qr_placement_init_zoned(&s->pl, 64, (uint16_t)s->n,
+					  (uint16_t)rf, 1, zone) == 0);
 	s->nclients = 2 + (int)qr_rng_below(g, SIM_CLIENTS_MAX - 1);
 	s->nkeys = 2 + (int)qr_rng_below(g, 10);
 	for (int k = 0; k < s->nkeys; k++)

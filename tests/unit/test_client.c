@@ -1663,7 +1663,8 @@ int main(void)
 		{"cli_exit_codes", cli_exit_codes},
 		{"cli_stat", cli_stat},
 		{"cli_repair", cli_repair},
-		{"client_keys_roles_and_forgery", client_keys_roles_and_forgery},
+		{"client_keys_roles_and_forgery",
+		 client_keys_roles_and_forgery},
 		{NULL, NULL},
 	};
 	int rc = qr_unit_main("client", cases);

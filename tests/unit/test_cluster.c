@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include "common/cluster.h"
+#include "core/placement.h"
 #include "quorate/err.h"
 #include "unit.h"
 
@@ -326,6 +327,43 @@ static void parse_mac_is_strict(void)
 	CU_ASSERT_EQUAL(m[0], 0xff); /* unchanged on error */
 }
 
+/* Zones: indexes by first appearance, no `zone` = one zone, and the
+ * placement built from the file spreads replicas over them. */
+static void zones_are_indexed_and_placed(void)
+{
+	static struct qr_cluster c;
+	write_file("[cluster]\nid = 1\n" NODES3);
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, NULL, 0), 0);
+	CU_ASSERT_EQUAL(c.zones, 1);
+	write_file("[cluster]\nid = 1\npartitions = 256\n"
+		   "[node.0]\nip = 10.0.0.1\nzone = b\n"
+		   "[node.1]\nip = 10.0.0.2\nzone = a\n"
+		   "[node.2]\nip = 10.0.0.3\nzone = b\n"
+		   "[node.3]\nip = 10.0.0.4\nzone = a\n"
+		   "[node.4]\nip = 10.0.0.5\n");
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, NULL, 0), 0);
+	CU_ASSERT_EQUAL(c.zones, 3);
+	CU_ASSERT_STRING_EQUAL(c.node[1].zone, "a");
+	CU_ASSERT_EQUAL(c.node[0].zone_idx, 0);
+	CU_ASSERT_EQUAL(c.node[1].zone_idx, 1);
+	CU_ASSERT_EQUAL(c.node[2].zone_idx, 0);
+	CU_ASSERT_EQUAL(c.node[3].zone_idx, 1);
+	CU_ASSERT_EQUAL(c.node[4].zone_idx, 2);
+	struct qr_placement pl;
+	CU_ASSERT_EQUAL_FATAL(qr_placement_init_cluster(&pl, &c), 0);
+	for (uint32_t p = 0; p < pl.partitions; p++) {
+		const uint8_t *r = qr_placement_replicas(&pl, p);
+		uint8_t z0 = c.node[r[0]].zone_idx, z1 = c.node[r[1]].zone_idx,
+			z2 = c.node[r[2]].zone_idx;
+		CU_ASSERT(z0 != z1 && z1 != z2 && z0 != z2);
+	}
+	qr_placement_fini(&pl);
+	expect_error("[cluster]\nid = 1\n[node.0]\nip = 10.0.0.1\n"
+		     "zone = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		     "[node.0] zone: longer than 31 bytes");
+	unlink(path);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -342,6 +380,7 @@ int main(void)
 		{"metrics_endpoints", metrics_endpoints},
 		{"sixty_four_nodes_load", sixty_four_nodes_load},
 		{"parse_mac_is_strict", parse_mac_is_strict},
+		{"zones_are_indexed_and_placed", zones_are_indexed_and_placed},
 		{NULL, NULL},
 	};
 	return qr_unit_main("cluster", cases);

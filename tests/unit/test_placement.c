@@ -316,6 +316,92 @@ static void test_replica_index(void)
 	qr_placement_fini(&p);
 }
 
+/* Z1: with zones, a replica set spans min(rf, zones) zones; with one zone
+ * (NULL or all zero) the table is plain rendezvous hashing. */
+static void test_zones_spread_and_one_zone_unchanged(void)
+{
+	static const uint8_t z6[6] = {0, 0, 1, 1, 2, 2};
+	static const uint8_t z0[6] = {0};
+	for (uint16_t rf = 1; rf <= 6; rf++) {
+		struct qr_placement plain, zero, zoned;
+		CU_ASSERT_EQUAL_FATAL(qr_placement_init(&plain, 1024, 6, rf, 1), 0);
+		CU_ASSERT_EQUAL_FATAL(
+			qr_placement_init_zoned(&zero, 1024, 6, rf, 1, z0), 0);
+		CU_ASSERT_EQUAL_FATAL(
+			qr_placement_init_zoned(&zoned, 1024, 6, rf, 1, z6), 0);
+		CU_ASSERT_EQUAL(zoned.zones, 3);
+		CU_ASSERT_EQUAL(plain.zones, 1);
+		CU_ASSERT(memcmp(plain.replicas, zero.replicas,
+				 (size_t)1024 * rf) == 0);
+		unsigned differ = 0;
+		for (uint32_t part = 0; part < 1024; part++) {
+			const uint8_t *r = qr_placement_replicas(&zoned, part);
+			unsigned per_zone[3] = {0}, spanned = 0;
+			for (unsigned i = 0; i < rf; i++)
+				per_zone[z6[r[i]]]++;
+			for (unsigned z = 0; z < 3; z++) {
+				spanned += per_zone[z] > 0;
+				/* no zone doubles up while one is empty */
+				for (unsigned y = 0; y < 3; y++)
+					CU_ASSERT(!(per_zone[z] >= 2 &&
+						    per_zone[y] == 0));
+			}
+			CU_ASSERT_EQUAL(spanned, rf < 3 ? rf : 3);
+			for (unsigned i = 1; i < rf; i++) /* rank order */
+				CU_ASSERT(qr_placement_score(part, r[i - 1]) >
+					  qr_placement_score(part, r[i]));
+			differ += memcmp(r, qr_placement_replicas(&plain, part),
+					 rf) != 0;
+		}
+		/* zones did change placement (with rf 5 or 6 of these 6
+		 * nodes every set spans the 3 zones anyway) */
+		if (rf >= 2 && rf <= 4)
+			CU_ASSERT(differ > 0);
+		qr_placement_fini(&plain);
+		qr_placement_fini(&zero);
+		qr_placement_fini(&zoned);
+	}
+	struct qr_placement p;
+	static const uint8_t bad[3] = {0, 64, 1}; /* zone index >= 64 */
+	CU_ASSERT_EQUAL(qr_placement_init_zoned(&p, 64, 3, 3, 1, bad),
+			QR_EINVAL);
+	CU_ASSERT_PTR_NULL(p.replicas);
+}
+
+/* Adding a node (in any zone) changes each replica set by at most one
+ * member, with zones as without: rendezvous stability survives Z1. */
+static void test_zones_add_node_moves_one_member(void)
+{
+	struct qr_rng rng;
+	qr_rng_seed(&rng, 77);
+	for (int trial = 0; trial < 40; trial++) {
+		uint8_t zone[16];
+		uint16_t nodes = (uint16_t)(3 + qr_rng_below(&rng, 12));
+		uint16_t rf = (uint16_t)(1 + qr_rng_below(&rng, 5));
+		unsigned nz = 1 + (unsigned)qr_rng_below(&rng, 4);
+		for (unsigned n = 0; n <= nodes; n++)
+			zone[n] = (uint8_t)(n < nz ? n : qr_rng_below(&rng, nz));
+		if (rf > nodes)
+			rf = nodes;
+		struct qr_placement a, b;
+		CU_ASSERT_EQUAL_FATAL(qr_placement_init_zoned(&a, 512, nodes,
+							      rf, 1, zone), 0);
+		CU_ASSERT_EQUAL_FATAL(qr_placement_init_zoned(
+					      &b, 512, nodes + 1, rf, 1, zone),
+				      0);
+		for (uint32_t part = 0; part < 512; part++) {
+			unsigned kept = 0;
+			for (unsigned i = 0; i < rf; i++)
+				kept += qr_placement_replica_index(
+						&a, part,
+						qr_placement_replicas(&b, part)[i]) >= 0;
+			CU_ASSERT(kept + 1 >= rf);
+		}
+		qr_placement_fini(&a);
+		qr_placement_fini(&b);
+	}
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -334,6 +420,10 @@ int main(void)
 		{"shard is partition % shards",
 		 test_shard_is_partition_mod_shards},
 		{"replica_index", test_replica_index},
+		{"zones: spread, one zone unchanged",
+		 test_zones_spread_and_one_zone_unchanged},
+		{"zones: adding a node moves one member",
+		 test_zones_add_node_moves_one_member},
 		{NULL, NULL},
 	};
 	return qr_unit_main("placement", cases);
