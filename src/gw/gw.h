@@ -47,6 +47,7 @@ struct gw_options {
 	enum qr_client_coordinator coordinator;
 	bool batch;	      /* pack datagrams (qr_client_options.batch) */
 	const char *key_file; /* client key; NULL: as libquorate finds it */
+	const char *zone; /* our zone (LOCAL_* levels); NULL: $QUORATE_ZONE */
 	uint16_t client_id;
 	unsigned status_interval_ms; /* management poll period (1000) */
 	bool quiet;

@@ -30,6 +30,7 @@ static void *open_client(const struct gw_options *o, unsigned id, char *err,
 	co.session = false;
 	co.key_file = o->key_file;
 	co.client_id = o->client_id;
+	co.zone = o->zone;
 	co.max_inflight = o->max_inflight;
 	co.batch = o->batch;
 	co.seed = 0;

@@ -133,7 +133,8 @@ int gw_key_decode(const char *raw, size_t raw_len, uint8_t *key,
 	return 0;
 }
 
-/* X-Consistency: one|quorum|all|any|linearizable|r=N|w=N|r=N,w=N. */
+/* X-Consistency: one|quorum|all|any|local_one|local_quorum|each_quorum|
+ * linearizable|r=N|w=N|r=N,w=N. */
 static int parse_consistency(const char *s, struct gw_kv *kv)
 {
 	static const struct {
@@ -144,6 +145,9 @@ static int parse_consistency(const char *s, struct gw_kv *kv)
 		{"quorum", QR_CONSISTENCY_QUORUM},
 		{"all", QR_CONSISTENCY_ALL},
 		{"any", QR_CONSISTENCY_ANY},
+		{"local_one", QR_CONSISTENCY_LOCAL_ONE},
+		{"local_quorum", QR_CONSISTENCY_LOCAL_QUORUM},
+		{"each_quorum", QR_CONSISTENCY_EACH_QUORUM},
 	};
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (!strcasecmp(s, levels[i].name)) {
@@ -300,8 +304,8 @@ static int map_opts(const struct gw_hdrs *h, struct gw_kv *kv, const char **why)
 	uint64_t v;
 	struct gw_version mv;
 	if (h->consistency && parse_consistency(h->consistency, kv)) {
-		*why = "X-Consistency: one|quorum|all|any|r=N|w=N|"
-		       "linearizable (GET)";
+		*why = "X-Consistency: one|quorum|all|any|r=N|w=N|local_one|"
+		       "local_quorum|each_quorum|linearizable (GET)";
 		return 400;
 	}
 	if (h->min_version) {

@@ -45,6 +45,10 @@ static const char usage[] =
 	"      --key-file FILE      client key (default: as libquorate finds\n"
 	"                           it: $QUORATE_KEY_FILE, the cluster file)\n"
 	"      --client-id N        which client key line\n"
+	"      --zone NAME          the gateway's zone: LOCAL_ONE / "
+	"LOCAL_QUORUM\n"
+	"                           count replicas there, requests go there\n"
+	"                           first (default $QUORATE_ZONE, else none)\n"
 	"      --status-interval-ms N  how often the replication view asks\n"
 	"                           the nodes' management sockets (1000)\n"
 	"  -q, --quiet              no log lines\n"
@@ -103,6 +107,7 @@ static const struct option longopts[] = {
 	{"key-file", required_argument, NULL, 8},
 	{"client-id", required_argument, NULL, 9},
 	{"status-interval-ms", required_argument, NULL, 10},
+	{"zone", required_argument, NULL, 11},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -205,6 +210,9 @@ static int one_opt(int ch, const char *arg, struct gw_options *o)
 		return 0;
 	case 8:
 		o->key_file = arg;
+		return 0;
+	case 11:
+		o->zone = arg;
 		return 0;
 	case 'q':
 		o->quiet = true;

@@ -90,6 +90,19 @@ static void test_map_options(void)
 		0);
 	CU_ASSERT(kv.opts.consistency == QR_CONSISTENCY_RW && kv.opts.r == 1 &&
 		  kv.opts.w == 3);
+	static const struct {
+		const char *name;
+		enum qr_consistency c;
+	} zoned[] = {
+		{"LOCAL_QUORUM", QR_CONSISTENCY_LOCAL_QUORUM},
+		{"each_quorum", QR_CONSISTENCY_EACH_QUORUM},
+		{"local_one", QR_CONSISTENCY_LOCAL_ONE},
+	};
+	for (size_t i = 0; i < sizeof(zoned) / sizeof(zoned[0]); i++) {
+		struct gw_hdrs h = {.consistency = zoned[i].name};
+		CU_ASSERT_EQUAL(map(GW_M_PUT, h, &kv), 0);
+		CU_ASSERT_EQUAL(kv.opts.consistency, zoned[i].c);
+	}
 	CU_ASSERT_EQUAL(
 		map(GW_M_GET, (struct gw_hdrs){.min_version = "77"}, &kv), 0);
 	CU_ASSERT_EQUAL(kv.opts.min_version, 77);
