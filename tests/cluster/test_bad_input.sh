@@ -12,6 +12,12 @@ cli=$(realpath "$2")
 load=$(realpath "$3")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
+# One local cluster per host (fixed names qrbr0, qr-n*): take the lock the
+# other cluster tests take (tests/cluster/lib.sh), so a run started by hand
+# or from another build tree waits instead of tearing this one down.
+mkdir -p /run/lock
+exec 9>/run/lock/quorate-cluster-tests.lock
+flock -w 300 9 || { echo "FAIL: another cluster test holds the lock for 300 s"; exit 1; }
 run=$(mktemp -d /tmp/qr-bad.XXXXXX)
 export QUORATE_RUN_DIR=$run
 trap 'tools/cluster --run-dir "$run" down >/dev/null 2>&1; rm -rf "$run"' \

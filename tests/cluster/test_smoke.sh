@@ -17,6 +17,12 @@ cli=$(realpath "$3")
 load=$(realpath "$4")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
+# One local cluster per host (fixed names qrbr0, qr-n*): take the lock the
+# other cluster tests take (tests/cluster/lib.sh), so a run started by hand
+# or from another build tree waits instead of tearing this one down.
+mkdir -p /run/lock
+exec 9>/run/lock/quorate-cluster-tests.lock
+flock -w 300 9 || { echo "FAIL: another cluster test holds the lock for 300 s"; exit 1; }
 run=$(mktemp -d /tmp/qr-smoke.XXXXXX)
 export QUORATE_RUN_DIR=$run
 fails=0
