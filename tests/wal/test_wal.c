@@ -891,8 +891,13 @@ static void test_spare_enospc_retried(void)
 	CU_ASSERT_EQUAL(eno, ENOSPC);
 	CU_ASSERT_EQUAL(qr_wal_error(w), 0); /* not sticky */
 	CU_ASSERT(qr_wal_stats(w)->spare_failures >= 1);
-	/* Appends go on until the current segment is full, then wait. */
-	for (int i = 0; i < 20000 && !qr_wal_stats(w)->segment_waits; i++) {
+	/* Appends go on until the current segment is full, then wait.
+	 * Bounded by time, not by a count: on a loaded machine appends are
+	 * refused while the ring drains (20,000 turns were not always
+	 * enough to fill the segment). */
+	deadline = qr_clock_mono_us() + 10000000u;
+	while (!qr_wal_stats(w)->segment_waits &&
+	       qr_clock_mono_us() < deadline) {
 		wt_gen(&g, lsn, WT_KEYS_DEFAULT, VMAX);
 		if (qr_wal_append(w, &g.r) == 0)
 			lsn++;
