@@ -163,6 +163,10 @@ check "auth: /metrics open, counts 401 and 403" bash -c \
 	"curl -sf -m 5 localhost:$P3/metrics >'$QR_TEST_TMP/m3' &&
 	grep -q 'method=\"GET\",code=\"401\"} 3' '$QR_TEST_TMP/m3' &&
 	grep -q 'method=\"PUT\",code=\"403\"} 2' '$QR_TEST_TMP/m3'"
+cp "$keys" "$keys.644" && chmod 644 "$keys.644"
+check "auth: a key file others may read stops the gateway at start" bash -c \
+	"! timeout 5 '$gw' --cluster '$QR_CLUSTER_FILE' --port 0 --http-keys '$keys.644' >'$QR_TEST_TMP/gw644' 2>&1 &&
+	grep -q 'http-keys: .*mode 0644' '$QR_TEST_TMP/gw644'"
 qr_log "auth done at $((SECONDS - t0)) s"
 
 # ---- 2. the status page in headless Chromium ------------------------------
