@@ -812,7 +812,7 @@ static void test_http_busy(void)
 static int http_auth(const char *method, const char *key, const char *auth,
 		     const char *extra, char *b, size_t cap)
 {
-	char req[512];
+	char req[1024];
 	snprintf(req, sizeof(req),
 		 "%s /v1/kv/%s HTTP/1.1\r\nHost: t\r\n%s%s%s%s"
 		 "Content-Length: 1\r\n\r\nv",
