@@ -14,8 +14,9 @@
  *  A1. Authentication (401) is decided before anything else about the
  *      request, authorization (403) before anything reaches the cluster.
  *  A2. The key is compared in constant time (sodium_memcmp), and an
- *      unknown id costs the same comparison (against a dummy key), so the
- *      timing tells neither key bytes nor which ids exist.
+ *      unknown id costs the same comparison (against a dummy key): the
+ *      timing tells no key bytes. (Ids are not secret: finding one is a
+ *      plain scan of at most QR_CLIENT_KEYS_MAX entries.)
  *  A3. The rule for role and prefix is the cluster's (CA2 in
  *      src/core/auth_client.c): ro may only read, and the key must start
  *      with the client's prefix (an empty prefix allows every key).

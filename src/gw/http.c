@@ -8,14 +8,14 @@
  * Invariants (with G1..G3 in gw.h):
  *  H1. A request is answered exactly once: state GW_RQ_ANSWERED is set
  *      with the response queued, and every later call returns at once.
- *  H2. Nothing reaches the cluster before every check passed: a missing
- *      or wrong credential (401) or a forbidden op or key (403) with
- *      --http-keys (auth.h, A1), a bad header, key or a body over
- *      QR_CLIENT_VALUE_BYTES_MAX is answered 4xx from here (the body is not
- * even read when Content-Length says it is too large). H3. The path is the raw
- * request target (main.c installs an unescape callback that changes nothing):
- * the key is decoded here with its length, so %00 and %2F are key bytes, never
- * a cut or a route.
+ *  H2. Nothing reaches the cluster before every check passed: with
+ *      --http-keys a missing or wrong credential (401) or a forbidden op
+ *      or key (403; auth.h, A1), and a bad header, key or a body over
+ *      QR_CLIENT_VALUE_BYTES_MAX, are answered 4xx from here (the body is
+ *      not even read when Content-Length says it is too large).
+ *  H3. The path is the raw request target (main.c installs an unescape
+ *      callback that changes nothing): the key is decoded here with its
+ *      length, so %00 and %2F are key bytes, never a cut or a route.
  */
 #include <inttypes.h>
 #include <jansson.h>
