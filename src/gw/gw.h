@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "common/histogram.h"
+#include "common/secret.h"
 #include "gw/map.h"
 #include "quorate/client.h"
 
@@ -49,6 +50,10 @@ struct gw_options {
 	const char *key_file; /* client key; NULL: as libquorate finds it */
 	const char *zone; /* our zone (LOCAL_* levels); NULL: $QUORATE_ZONE */
 	uint16_t client_id;
+	/* --http-keys: the file, and its keys once main loaded them; NULL:
+	 * HTTP clients are not authenticated (the network is trusted) */
+	const char *http_keys_file;
+	const struct qr_client_keys *http_keys;
 	unsigned status_interval_ms; /* management poll period (1000) */
 	bool quiet;
 };
@@ -112,7 +117,7 @@ struct gw_req {
 };
 
 /* Status codes the metrics count one by one; others count as "other". */
-#define GW_CODES_N 20
+#define GW_CODES_N 22
 
 struct gw_metrics {
 	pthread_mutex_t mu;

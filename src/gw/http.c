@@ -8,10 +8,11 @@
  * Invariants (with G1..G3 in gw.h):
  *  H1. A request is answered exactly once: state GW_RQ_ANSWERED is set
  *      with the response queued, and every later call returns at once.
- *  H2. Nothing reaches the cluster before every check passed: a bad
- *      header, key or a body over QR_CLIENT_VALUE_BYTES_MAX is answered
- *      4xx from here (the body is not even read when Content-Length says
- *      it is too large).
+ *  H2. Nothing reaches the cluster before every check passed: with
+ *      --http-keys a missing or wrong credential (401) or a forbidden op
+ *      or key (403; auth.h, A1), and a bad header, key or a body over
+ *      QR_CLIENT_VALUE_BYTES_MAX, are answered 4xx from here (the body is
+ *      not even read when Content-Length says it is too large).
  *  H3. The path is the raw request target (main.c installs an unescape
  *      callback that changes nothing): the key is decoded here with its
  *      length, so %00 and %2F are key bytes, never a cut or a route.
@@ -25,6 +26,7 @@
 #include <strings.h>
 
 #include "common/clock.h"
+#include "gw/auth.h"
 #include "gw/gw.h"
 #include "gw/http.h"
 #include "gw/status.h"
@@ -103,6 +105,9 @@ static enum MHD_Result fail(struct gw_req *rq, unsigned status,
 					rq->route == GW_R_KV
 						? "GET, HEAD, PUT, POST, DELETE"
 						: "GET, HEAD");
+	if (r && status == 401) /* RFC 6750; docs/http.md, "Authentication" */
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"quorate\"");
 	if (r && (status == 429 || status == 503))
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	return queue(rq, status, r);
@@ -130,11 +135,16 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
 }
 
 static const char *const kv_headers[] = {
-	"X-Consistency",	  "X-Min-Version",
-	"X-Stale-Policy",	  "X-Deadline-Ms",
-	MHD_HTTP_HEADER_IF_MATCH, MHD_HTTP_HEADER_IF_NONE_MATCH,
+	"X-Consistency",
+	"X-Min-Version",
+	"X-Stale-Policy",
+	"X-Deadline-Ms",
+	MHD_HTTP_HEADER_IF_MATCH,
+	MHD_HTTP_HEADER_IF_NONE_MATCH,
+	MHD_HTTP_HEADER_AUTHORIZATION, /* last: twice is a 401, not a 400 */
 };
-#define KV_HEADERS (sizeof(kv_headers) / sizeof(kv_headers[0]))
+#define KV_HEADERS  (sizeof(kv_headers) / sizeof(kv_headers[0]))
+#define AUTH_HEADER (KV_HEADERS - 1)
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
 				    const char *key, const char *value)
@@ -149,27 +159,50 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
 
 /* A header the mapping reads, given twice (which one would win is a
  * guess: refused, M1), or NULL. */
-static const char *twice(struct MHD_Connection *c)
+static const char *twice(const unsigned *count)
 {
-	unsigned count[KV_HEADERS] = {0};
-	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, count);
-	for (size_t i = 0; i < KV_HEADERS; i++)
+	for (size_t i = 0; i < AUTH_HEADER; i++)
 		if (count[i] > 1)
 			return kv_headers[i];
 	return NULL;
 }
 
-/* First call for /v1/kv/...: key, headers, Content-Length (H2). */
+/* --http-keys: who sent this request (A1 in auth.h): 0 with *who (NULL
+ * when HTTP clients are not authenticated), or the 401 answered. */
+static int authenticate(struct gw_req *rq, const unsigned *count,
+			const struct qr_client_key **who, enum MHD_Result *r)
+{
+	const struct qr_client_keys *ks = rq->loop->opt->http_keys;
+	const char *why = NULL;
+	*who = NULL;
+	if (!ks)
+		return 0;
+	int st = gw_auth_authenticate(
+		ks, hdr(rq->conn, MHD_HTTP_HEADER_AUTHORIZATION),
+		count[AUTH_HEADER] > 1, who, &why);
+	if (st)
+		*r = fail(rq, st, "UNAUTHORIZED", why);
+	return st;
+}
+
+/* First call for /v1/kv/...: who, key, headers, Content-Length (H2). */
 static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 {
 	const char *why = NULL;
+	const struct qr_client_key *who;
+	unsigned count[KV_HEADERS] = {0};
+	enum MHD_Result r = MHD_NO;
+	MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, count_header,
+				  count);
+	if (authenticate(rq, count, &who, &r))
+		return r;
 	size_t plen = strlen(KV_PREFIX);
 	const char *raw = strlen(url) >= plen ? url + plen : "";
 	int st = gw_key_decode(raw, strlen(raw), rq->key, &rq->key_len, &why);
 	if (st)
 		return fail(rq, st, st == 414 ? "KEY_TOO_LONG" : "BAD_KEY",
 			    why);
-	const char *dup = twice(rq->conn);
+	const char *dup = twice(count);
 	if (dup) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "%s given twice", dup);
@@ -188,6 +221,9 @@ static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 		return fail(rq, st,
 			    st == 405 ? "METHOD_NOT_ALLOWED" : "BAD_REQUEST",
 			    why);
+	if (who &&
+	    gw_auth_authorize(who, rq->kv.op, rq->key, rq->key_len, &why))
+		return fail(rq, 403, "FORBIDDEN", why);
 	const char *cl = hdr(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > QR_CLIENT_VALUE_BYTES_MAX)
 		return fail(rq, 413, "TOO_LARGE",

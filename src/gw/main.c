@@ -7,7 +7,8 @@
  *
  * Invariants: signals are blocked in every thread and taken only by
  * sigwait here, so no loop is interrupted mid-call; nothing listens before
- * every client handle opened (a bad cluster file or key fails at start).
+ * every client handle opened (a bad cluster file or key fails at start,
+ * --http-keys included).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +62,25 @@ static int start_loops(const struct gw_options *o, struct gw_loop *loops,
 	return 0;
 }
 
+/* --http-keys: loaded once, before anything listens (a bad file is a
+ * refusal to start, never an open gateway); the loops only read it. */
+static int load_http_keys(struct gw_options *o)
+{
+	static struct qr_client_keys keys;
+	char err[512];
+	if (!o->http_keys_file)
+		return 0;
+	if (qr_client_keys_load(o->http_keys_file, &keys, err, sizeof(err))) {
+		fprintf(stderr, "quorate-gw: --http-keys: %s\n", err);
+		return -1;
+	}
+	o->http_keys = &keys;
+	if (!o->quiet)
+		fprintf(stderr, "quorate-gw: %u HTTP client key(s) from %s\n",
+			keys.count, o->http_keys_file);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct gw_options o;
@@ -80,6 +100,8 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (load_http_keys(&o))
+		return 1;
 	struct gw_status *st = gw_status_start(&c, o.status_interval_ms);
 	if (!st || start_loops(&o, loops, st))
 		return 1;

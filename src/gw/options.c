@@ -45,6 +45,10 @@ static const char usage[] =
 	"      --key-file FILE      client key (default: as libquorate finds\n"
 	"                           it: $QUORATE_KEY_FILE, the cluster file)\n"
 	"      --client-id N        which client key line\n"
+	"      --http-keys FILE     authenticate HTTP clients: /v1/kv needs\n"
+	"                           'Authorization: Bearer ID.KEYHEX', a line\n"
+	"                           of FILE (client-key format, mode 0600);\n"
+	"                           default: none (the network is trusted)\n"
 	"      --zone NAME          the gateway's zone: LOCAL_ONE / "
 	"LOCAL_QUORUM\n"
 	"                           count replicas there, requests go there\n"
@@ -108,6 +112,7 @@ static const struct option longopts[] = {
 	{"client-id", required_argument, NULL, 9},
 	{"status-interval-ms", required_argument, NULL, 10},
 	{"zone", required_argument, NULL, 11},
+	{"http-keys", required_argument, NULL, 12},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -213,6 +218,9 @@ static int one_opt(int ch, const char *arg, struct gw_options *o)
 		return 0;
 	case 11:
 		o->zone = arg;
+		return 0;
+	case 12:
+		o->http_keys_file = arg;
 		return 0;
 	case 'q':
 		o->quiet = true;

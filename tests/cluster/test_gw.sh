@@ -8,6 +8,9 @@
 #     4xx, never reach the cluster and change nothing; /metrics parsed by
 #     prometheus_client's text parser; the username-registration race
 #     (8 concurrent clients POST the same names: exactly one 201 each);
+#     a third gateway with --http-keys: 401 (no, wrong or unknown
+#     credential), 403 (ro client writing, rw client outside its prefix),
+#     2xx inside the rules, and the refused writes changed nothing;
 #  2. the status page rendered by headless Chromium: a real PNG, and the
 #     DOM names every node and draws a bar per peer;
 #  3. partition 0/1/2: QUORUM writes 503 + Retry-After, outcome unknown;
@@ -31,10 +34,10 @@ $py -c 'import prometheus_client' 2>/dev/null ||
 qr_test_init
 cd "$QR_ROOT" || exit 1
 checks=$(dirname "$0")/gw_checks.py
-# Two free TCP ports (the kernel picks them; nothing else binds them in
+# Three free TCP ports (the kernel picks them; nothing else binds them in
 # the instant between this and the gateways' start).
-read -r P1 P2 < <($py -c 'import socket
-s = [socket.socket() for _ in range(2)]
+read -r P1 P2 P3 < <($py -c 'import socket
+s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 gw_pids=()
@@ -126,6 +129,45 @@ check "http.client: the contract (gw_checks.py contract)" \
 check "http.client: the registration race (gw_checks.py race)" \
 	$py "$checks" race $P1
 qr_log "contract done at $((SECONDS - t0)) s"
+
+# ---- 1b. --http-keys: HTTP client authentication (~1 s) ------------------
+hexkey() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+K5=$(hexkey) K6=$(hexkey)
+keys=$QR_TEST_TMP/http.keys
+(umask 077 && printf '# HTTP clients\n5 rw app/ %s\n6 ro app/ %s\n' "$K5" "$K6" >"$keys")
+start_gw $P3 --http-keys "$keys"
+qr_wait 10 "the authenticating gateway's /ready (open)" ready $P3
+A=localhost:$P3/v1/kv
+rw=(-H "Authorization: Bearer 5.$K5")
+ro=(-H "Authorization: Bearer 6.$K6")
+check "auth: no credential: 401 + WWW-Authenticate" \
+	cx 401 '^WWW-Authenticate: Bearer realm="quorate"' $A/app/a
+check "auth: 401 body names UNAUTHORIZED" grep -q '"error":"UNAUTHORIZED"' "$QR_TEST_TMP/body"
+check "auth: wrong key: 401" cx 401 '' -H "Authorization: Bearer 5.$K6" $A/app/a
+check "auth: unknown client: 401" cx 401 '' -H "Authorization: Bearer 7.$K5" $A/app/a
+check "auth: rw client in its prefix: PUT 204" cx 204 '^X-Write-Version' "${rw[@]}" -X PUT --data-binary a1 $A/app/a
+check "auth: ro client GET in its prefix: 200" cx 200 '' "${ro[@]}" $A/app/a
+check "auth: ro GET body is the value" grep -qx a1 "$QR_TEST_TMP/body"
+check "auth: ro client PUT: 403" cx 403 '' "${ro[@]}" -X PUT --data-binary ro $A/app/a
+check "auth: 403 body names FORBIDDEN" grep -q '"error":"FORBIDDEN"' "$QR_TEST_TMP/body"
+check "auth: ro client DELETE: 403" cx 403 '' "${ro[@]}" -X DELETE $A/app/a
+check "auth: rw client outside its prefix: 403" cx 403 '' "${rw[@]}" -X PUT --data-binary x $A/other/b
+check "auth: unauthenticated PUT: 401" cx 401 '' -X PUT --data-binary x $A/app/c
+check "auth: app/a unchanged by the refused writes (read at ALL)" \
+	cx 200 '' -H 'X-Consistency: all' localhost:$P1/v1/kv/app/a
+check "auth: app/a still holds a1" grep -qx a1 "$QR_TEST_TMP/body"
+check "auth: other/b and app/c never written" bash -c \
+	"[ \$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'X-Consistency: all' localhost:$P1/v1/kv/other/b) = 404 ] &&
+	[ \$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'X-Consistency: all' localhost:$P1/v1/kv/app/c) = 404 ]"
+check "auth: /metrics open, counts 401 and 403" bash -c \
+	"curl -sf -m 5 localhost:$P3/metrics >'$QR_TEST_TMP/m3' &&
+	grep -q 'method=\"GET\",code=\"401\"} 3' '$QR_TEST_TMP/m3' &&
+	grep -q 'method=\"PUT\",code=\"403\"} 2' '$QR_TEST_TMP/m3'"
+cp "$keys" "$keys.644" && chmod 644 "$keys.644"
+check "auth: a key file others may read stops the gateway at start" bash -c \
+	"! timeout 5 '$gw' --cluster '$QR_CLUSTER_FILE' --port 0 --http-keys '$keys.644' >'$QR_TEST_TMP/gw644' 2>&1 &&
+	grep -q 'http-keys: .*mode 0644' '$QR_TEST_TMP/gw644'"
+qr_log "auth done at $((SECONDS - t0)) s"
 
 # ---- 2. the status page in headless Chromium ------------------------------
 shot=$QR_TEST_TMP/status.png

@@ -10,6 +10,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/cluster.h"
+#include "gw/auth.h"
 #include "gw/gw.h"
 #include "gw/map.h"
 #include "gw/status.h"
@@ -255,6 +258,134 @@ static void test_results(void)
 			502);
 }
 
+/* ---- 1b. --http-keys: the bearer token and the decision (auth.h) ------- */
+
+/* Clients 1 (rw, any key), 7 (ro, metrics/), 9 (rw, app/), written as a
+ * client-key file (0600) and loaded by the cluster's loader. */
+static struct qr_client_keys auth_keys;
+
+static void auth_key_hex(unsigned id, char hex[65])
+{
+	uint8_t k[QR_SECRET_KEY_BYTES];
+	for (int i = 0; i < QR_SECRET_KEY_BYTES; i++)
+		k[i] = (uint8_t)(id * 31 + (unsigned)i * 7);
+	sodium_bin2hex(hex, 65, k, sizeof(k));
+}
+
+static void auth_keys_load(void)
+{
+	char path[] = "/tmp/qr-gw-keys-XXXXXX", hex[65], line[128], err[256];
+	int fd = mkstemp(path); /* mode 0600 */
+	CU_ASSERT_FATAL(fd >= 0);
+	static const struct {
+		unsigned id;
+		const char *rest;
+	} lines[] = {{1, "rw *"}, {7, "ro metrics/"}, {9, "rw app/"}};
+	for (size_t i = 0; i < 3; i++) {
+		auth_key_hex(lines[i].id, hex);
+		int n = snprintf(line, sizeof(line), "%u %s %s\n", lines[i].id,
+				 lines[i].rest, hex);
+		CU_ASSERT_EQUAL_FATAL(write(fd, line, (size_t)n), n);
+	}
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(
+		qr_client_keys_load(path, &auth_keys, err, sizeof(err)), 0);
+	unlink(path);
+	CU_ASSERT_EQUAL(auth_keys.count, 3);
+}
+
+/* "Bearer <id>.<hex of id's key>" (bad: one digit of the key changed). */
+static void bearer(char *buf, size_t n, unsigned key_of, unsigned id, bool bad)
+{
+	char hex[65];
+	auth_key_hex(key_of, hex);
+	if (bad)
+		hex[10] = hex[10] == '0' ? '1' : '0';
+	snprintf(buf, n, "Bearer %u.%s", id, hex);
+}
+
+static int authn(const char *h, bool twice, unsigned *id)
+{
+	const struct qr_client_key *who = (const void *)1;
+	const char *why = NULL;
+	int st = gw_auth_authenticate(&auth_keys, h, twice, &who, &why);
+	CU_ASSERT(st ? why != NULL && who == NULL : who != NULL);
+	*id = who ? who->id : 0;
+	return st;
+}
+
+static void test_auth_authenticate(void)
+{
+	char h[160], hex[65];
+	unsigned id;
+	auth_keys_load();
+	bearer(h, sizeof(h), 1, 1, false);
+	CU_ASSERT(authn(h, false, &id) == 0 && id == 1);
+	CU_ASSERT_EQUAL(authn(h, true, &id), 401); /* given twice */
+	bearer(h, sizeof(h), 9, 9, false);
+	CU_ASSERT(authn(h, false, &id) == 0 && id == 9);
+	auth_key_hex(7, hex);
+	for (char *c = hex; *c; c++)
+		*c = (char)(*c >= 'a' ? *c - 32 : *c); /* upper-case hex */
+	snprintf(h, sizeof(h), "bearer   7.%s", hex);
+	CU_ASSERT(authn(h, false, &id) == 0 && id == 7);
+	CU_ASSERT_EQUAL(authn(NULL, false, &id), 401); /* missing */
+	bearer(h, sizeof(h), 1, 1, true);
+	CU_ASSERT_EQUAL(authn(h, false, &id), 401); /* wrong key */
+	bearer(h, sizeof(h), 1, 7, false);
+	CU_ASSERT_EQUAL(authn(h, false, &id), 401); /* 1's key as 7 */
+	bearer(h, sizeof(h), 2, 2, false);
+	CU_ASSERT_EQUAL(authn(h, false, &id), 401); /* unknown id */
+	auth_key_hex(1, hex);
+	static const char *const bad[] = {
+		"Basic %s",	   "Bearer",	   "Bearer 1%s",
+		"Bearer .%s",	   "Bearer 01.%s", "Bearer 0.%s",
+		"Bearer 65537.%s", "Bearer 1.%s0", "Bearer 1.%s ",
+		"Bearer -1.%s",	   "Bearer1.%s",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(h, sizeof(h), bad[i], hex);
+		CU_ASSERT_EQUAL(authn(h, false, &id), 401);
+	}
+	snprintf(h, sizeof(h), "Bearer 1.%.63s", hex); /* short */
+	CU_ASSERT_EQUAL(authn(h, false, &id), 401);
+	snprintf(h, sizeof(h), "Bearer 1.%.63sg", hex); /* not hex */
+	CU_ASSERT_EQUAL(authn(h, false, &id), 401);
+}
+
+static int authz(unsigned id, enum qr_client_op op, const char *key)
+{
+	const struct qr_client_key *who = NULL;
+	const char *why = NULL;
+	for (unsigned i = 0; i < auth_keys.count; i++)
+		if (auth_keys.k[i].id == id)
+			who = &auth_keys.k[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(who);
+	int st = gw_auth_authorize(who, op, key, strlen(key), &why);
+	CU_ASSERT(st ? why != NULL : why == NULL);
+	return st;
+}
+
+static void test_auth_authorize(void)
+{
+	CU_ASSERT_EQUAL(authz(1, QR_CLIENT_PUT, "anything"), 0);
+	CU_ASSERT_EQUAL(authz(1, QR_CLIENT_DEL_IF_VERSION, "x"), 0);
+	CU_ASSERT_EQUAL(authz(7, QR_CLIENT_GET, "metrics/a"), 0);
+	CU_ASSERT_EQUAL(authz(7, QR_CLIENT_GET_LINEARIZABLE, "metrics/"), 0);
+	static const enum qr_client_op writes[] = {
+		QR_CLIENT_PUT, QR_CLIENT_DEL, QR_CLIENT_PUT_IF_ABSENT,
+		QR_CLIENT_PUT_IF_VERSION, QR_CLIENT_DEL_IF_VERSION};
+	for (size_t i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(authz(7, writes[i], "metrics/a"), 403); /* ro */
+	CU_ASSERT_EQUAL(authz(7, QR_CLIENT_GET, "metric"), 403);
+	CU_ASSERT_EQUAL(authz(7, QR_CLIENT_GET, "other/metrics/a"), 403);
+	CU_ASSERT_EQUAL(authz(9, QR_CLIENT_PUT, "app/1"), 0);
+	CU_ASSERT_EQUAL(authz(9, QR_CLIENT_PUT_IF_ABSENT, "app/"), 0);
+	CU_ASSERT_EQUAL(authz(9, QR_CLIENT_PUT, "ap"), 403);
+	CU_ASSERT_EQUAL(authz(9, QR_CLIENT_DEL, "App/1"), 403);
+	CU_ASSERT_EQUAL(authz(9, QR_CLIENT_GET, "other"), 403);
+}
+
 /* ---- 2. HTTP through a fake backend ------------------------------------- */
 
 #define FAKE_PENDING 256
@@ -437,6 +568,7 @@ static struct gw_loop lp;
 static struct gw_options opt;
 static struct gw_status *st;
 static uint16_t port;
+static const struct qr_client_keys *up_keys; /* --http-keys for gw_up */
 
 static void gw_up(unsigned hold, unsigned max_inflight)
 {
@@ -452,6 +584,7 @@ static void gw_up(unsigned hold, unsigned max_inflight)
 	opt.port = 0;
 	opt.connections = 128;
 	opt.quiet = true;
+	opt.http_keys = up_keys;
 	st = gw_status_start(&none, 1000);
 	lp.all = &lp;
 	lp.nloops = 1;
@@ -675,6 +808,79 @@ static void test_http_busy(void)
 	gw_down();
 }
 
+/* A KV request with an Authorization header (NULL: none): the status. */
+static int http_auth(const char *method, const char *key, const char *auth,
+		     const char *extra, char *b, size_t cap)
+{
+	char req[1024];
+	snprintf(req, sizeof(req),
+		 "%s /v1/kv/%s HTTP/1.1\r\nHost: t\r\n%s%s%s%s"
+		 "Content-Length: 1\r\n\r\nv",
+		 method, key, auth ? "Authorization: " : "", auth ? auth : "",
+		 auth ? "\r\n" : "", extra ? extra : "");
+	return http(req, b, cap);
+}
+
+/* --http-keys through the HTTP path: 401 (+ WWW-Authenticate) and 403
+ * reach nothing (submits unchanged), an allowed request is served, the
+ * metrics count both codes, /metrics stays open. */
+static void test_http_auth(void)
+{
+	char b[8192], rw[160], ro[160], app[160], bad[160];
+	auth_keys_load();
+	up_keys = &auth_keys;
+	gw_up(0, 64);
+	up_keys = NULL;
+	bearer(rw, sizeof(rw), 1, 1, false);
+	bearer(ro, sizeof(ro), 7, 7, false);
+	bearer(app, sizeof(app), 9, 9, false);
+	bearer(bad, sizeof(bad), 1, 1, true);
+	CU_ASSERT_EQUAL(http_auth("PUT", "app/1", app, NULL, b, sizeof(b)),
+			204);
+	CU_ASSERT_EQUAL(http_auth("GET", "app/1", app, NULL, b, sizeof(b)),
+			200);
+	unsigned sent = __atomic_load_n(&fk.submits, __ATOMIC_RELAXED);
+	CU_ASSERT_EQUAL(http_auth("GET", "app/1", NULL, NULL, b, sizeof(b)),
+			401);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(b, "WWW-Authenticate: Bearer realm=\"quorate\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"error\":\"UNAUTHORIZED\""));
+	CU_ASSERT_EQUAL(http_auth("GET", "app/1", bad, NULL, b, sizeof(b)),
+			401);
+	CU_ASSERT_EQUAL(
+		http_auth("GET", "app/1", "Bearer 1.00", NULL, b, sizeof(b)),
+		401);
+	/* authentication comes first: a bad header too is still a 401 */
+	CU_ASSERT_EQUAL(http_auth("GET", "app/1", NULL,
+				  "X-Consistency: most\r\n", b, sizeof(b)),
+			401);
+	char twice[400];
+	snprintf(twice, sizeof(twice), "Authorization: %s\r\n", app);
+	CU_ASSERT_EQUAL(http_auth("GET", "app/1", app, twice, b, sizeof(b)),
+			401);
+	CU_ASSERT_EQUAL(http_auth("PUT", "metrics/a", ro, NULL, b, sizeof(b)),
+			403);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"error\":\"FORBIDDEN\""));
+	CU_ASSERT_PTR_NULL(strstr(b, "WWW-Authenticate"));
+	CU_ASSERT_EQUAL(
+		http_auth("DELETE", "metrics/a", ro, NULL, b, sizeof(b)), 403);
+	CU_ASSERT_EQUAL(http_auth("PUT", "other", app, NULL, b, sizeof(b)),
+			403);
+	CU_ASSERT_EQUAL(http_auth("POST", "app", app, NULL, b, sizeof(b)), 403);
+	CU_ASSERT_EQUAL(__atomic_load_n(&fk.submits, __ATOMIC_RELAXED), sent);
+	CU_ASSERT_EQUAL(http_auth("GET", "metrics/a", ro, NULL, b, sizeof(b)),
+			404);
+	CU_ASSERT_EQUAL(http_auth("PUT", "other", rw, NULL, b, sizeof(b)), 204);
+	CU_ASSERT_EQUAL(
+		http("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", b, sizeof(b)),
+		200);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, "quorate_gw_requests_total{method="
+					 "\"GET\",code=\"401\"} 5"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, "quorate_gw_requests_total{method="
+					 "\"PUT\",code=\"403\"} 2"));
+	gw_down();
+}
+
 static void *stop_thread(void *arg)
 {
 	(void)arg;
@@ -708,9 +914,12 @@ int main(void)
 		{"map_refusals", test_map_refusals},
 		{"keys_versions", test_keys_versions},
 		{"results", test_results},
+		{"auth_authenticate", test_auth_authenticate},
+		{"auth_authorize", test_auth_authorize},
 		{"http_contract", test_http_contract},
 		{"http_inflight", test_http_inflight},
 		{"http_busy", test_http_busy},
+		{"http_auth", test_http_auth},
 		{"http_stop_drains", test_http_stop_drains},
 		{NULL, NULL},
 	};
