@@ -136,7 +136,10 @@
 	X(ACK_WAL_REFUSED, 52, "ack-wal-refused", "durability",                \
 	  "a node whose WAL refuses writes keeps acking them, unannounced")   \
 	X(LINGER_NO_HINT, 53, "linger-no-hint", "hints",                       \
-	  "an answered write's linger ends without hinting silent replicas")
+	  "an answered write's linger ends without hinting silent replicas")  \
+	X(HANDOFF_HINT_CLAIMS_VERSION, 54, "handoff-hint-claims-version",      \
+	  "hand-off", "a hint of our own hand-off holds the claim at its "     \
+	  "version, not at the hand-off's from (N5)")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

@@ -163,6 +163,10 @@ struct hint {
 	uint64_t sent_us; /* last sent (0: never) */
 	uint64_t created_us;
 	struct qr_version version;
+	/* The target's closed timestamp stays at or below it while the hint
+	 * lives (closed_ts.c S1): the version's HLC, or for a hint of our
+	 * own hand-off the hand-off's `from` (hints.c N5). */
+	uint64_t claim;
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
 };
@@ -508,7 +512,7 @@ void qc_watermark_update(struct qr_core *c);
 void qc_any_hint(struct qr_core *c, struct req *q);
 int qc_hint_add(struct qr_core *c, uint16_t target,
 		const struct qr_store_write *w, bool log, bool from_store,
-		uint16_t job, uint32_t job_gen);
+		uint16_t job, uint32_t job_gen, uint64_t claim);
 void qc_hint_missing(struct qr_core *c, const struct req *q);
 void qc_hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		    struct qr_version v);
