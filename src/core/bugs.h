@@ -17,7 +17,7 @@
  * `quorate_core_buggy` library is built with QR_BUG_INJECTION; production
  * code never links it. QR_BUG(X) is a compile-time 0 everywhere else.
  *
- * X(NAME, bit, "cli-name", "area", "what the bug does"). The first eight
+ * X(NAME, bit, "cli-name", "area", "what the bug does"). The first nine
  * are the gross injected bugs (sim-catches-*); the others are the
  * mutation campaign's one-line mutations (issue 13 item 4;
  * tests/sim/mutation-campaign runs each, docs/architecture.md lists where
@@ -39,6 +39,8 @@
 	  "CASPaxos acceptor ignores promises")                                \
 	X(SERVE_BELOW_WATERMARK, 8, "serve-below-watermark", "closed-ts",      \
 	  "a replica claims to be current for any token")                      \
+	X(CLOCK_GUARD_OFF, 6, "clock-guard-off", "clock",                      \
+	  "wall clock jumps go into the HLC and are served (issue 13 bug 6)")  \
 	X(STAMP_BELOW_TOKEN, 9, "stamp-below-token", "write",                  \
 	  "a write token a lease ahead is ignored (issue 13 bug 1)")           \
 	/* durability waits */                                                 \

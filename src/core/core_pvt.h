@@ -206,12 +206,24 @@ struct client_out {
 	struct peer_out f;
 };
 
+/* The clock guard (clock_guard.c): the wall clock the HLC runs on, and
+ * each peer's clock as its last authentic frame said. */
+struct clock_guard {
+	bool anchored;
+	bool jumped;	/* the wall stepped beyond max_offset (G1) */
+	bool peers_off; /* a quorum of the others is beyond it (G2) */
+	uint64_t anchor_us, anchor_ms; /* the last trusted reading */
+	uint64_t peer_ms[QR_NODES_MAX];	   /* a peer's HLC ms ... */
+	uint64_t peer_at_us[QR_NODES_MAX]; /* ... when it came; 0: never */
+};
+
 struct qr_core {
 	struct qr_core_config cfg;
 	struct qr_env env;
 	const struct qr_placement *pl;
 	uint16_t nodes;
 	struct qr_hlc hlc;
+	struct clock_guard clock;
 	struct qr_detector det;
 	struct qr_store *store;
 	struct qr_timer_wheel wheel;
@@ -507,6 +519,12 @@ uint64_t qc_closed_floor(const struct qr_core *c);
 void qc_closed_scan(struct qr_core *c);
 void qc_send_heartbeats(struct qr_core *c);
 void qc_watermark_update(struct qr_core *c);
+
+/* clock_guard.c */
+uint64_t qc_clock_wall(struct qr_core *c);
+void qc_clock_sample(struct qr_core *c, uint16_t from, uint64_t remote);
+bool qc_clock_serving(struct qr_core *c);
+void qc_clock_tick(struct qr_core *c);
 
 /* hints.c */
 void qc_any_hint(struct qr_core *c, struct req *q);

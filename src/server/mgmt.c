@@ -60,6 +60,7 @@ struct agg {
 	struct qr_shard_stats ss;
 	struct qr_wal_stats ws;
 	uint64_t durable, appended, hlc, hlc_rejected;
+	uint16_t nshards;
 	int wal_err, wal_errno; /* the first shard whose WAL takes no writes */
 };
 
@@ -74,6 +75,7 @@ static void sum_words(void *dst, const void *src, size_t bytes)
 static void gather(const struct qr_mgmt_config *cfg, struct agg *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->nshards = cfg->nshards;
 	for (uint16_t i = 0; i < cfg->nshards; i++) {
 		struct qr_shard *sh = cfg->shards[i];
 		struct qr_core *core = qr_shard_core(sh);
@@ -214,8 +216,14 @@ static void json_io(struct jbuf *b, const struct agg *ag)
 		   "\"wal_state\":{\"serving_writes\":true,\"error\":null,"
 		   "\"spare_failures\":%" PRIu64 "},",
 		   ws->spare_failures);
-	jb(b, "\"hlc\":{\"last\":%" PRIu64 ",\"rejected\":%" PRIu64 "},",
-	   ag->hlc, ag->hlc_rejected);
+	/* serving false: the clock guard refuses clients (issue 13 bug 6:
+	 * a wall clock jump, or a quorum of peers beyond max_offset). */
+	jb(b,
+	   "\"hlc\":{\"last\":%" PRIu64 ",\"rejected\":%" PRIu64
+	   ",\"serving\":%s,\"jumps\":%" PRIu64 ",\"refused\":%" PRIu64 "},",
+	   ag->hlc, ag->hlc_rejected,
+	   ag->cs.clock_serving == ag->nshards ? "true" : "false",
+	   ag->cs.clock_jumps, ag->cs.clock_refused);
 	jb(b,
 	   "\"packets\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
 	   ",\"arp_replies\":%" PRIu64 ",\"arp_requests\":%" PRIu64

@@ -43,6 +43,10 @@
  *      REPLICATE_ACK or ACCEPTED names a version whose record is durable
  *      in that node's log (R1; a node whose WAL refuses writes must not
  *      ack them: issue 12 item 5).
+ *  (n) checked by the simulator on every WAL append: no record carries a
+ *      version or HLC ceiling more than twice max_offset ahead of true
+ *      time (a clock jump must stay out of the HLC: issue 13 bug 6,
+ *      src/core/clock_guard.c).
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

@@ -736,10 +736,14 @@ static void test_clock_too_far_ahead_refused(void)
 	warm();
 	int c = coordinator_of(KEY);
 	int b = (c + 1) % N;
-	h.skew_ms[b] = 2000; /* beyond the 500 ms max offset */
-	client_req(b, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "future");
-	durable(b); /* b's new HLC ceiling: the write goes out */
-	deliver_all();
+	/* b starts with its clock beyond the 500 ms max offset (a jump while
+	 * it runs is kept out of its HLC: clock_guard.c), so its frames
+	 * carry an HLC that far ahead. */
+	qr_core_destroy(h.core[b]);
+	h.skew_ms[b] = 2000;
+	node_create(b, 1);
+	qr_core_recovered(h.core[b], h.appended[b]);
+	advance(20000); /* b's heartbeats */
 	CU_ASSERT(qr_core_stats(h.core[c])->drops[QR_DROP_CLOCK] >= 1);
 	CU_ASSERT(qr_core_hlc(h.core[c])->rejected >= 1);
 	/* c's HLC did not jump to b's future. */
@@ -2876,6 +2880,62 @@ static void test_client_auth_prefix_restriction(void)
  * (authenticated) peer makes a node scan and push at most its budget of
  * entries per second; the rest are dropped and counted; the budget
  * refills with time, and another peer's budget is its own. */
+/* Issue 13 bug 6: a node whose wall clock jumps beyond max_offset (either
+ * way) keeps the jump out of its HLC, stamps and logs nothing that far
+ * ahead, refuses clients (CLOCK_AHEAD) meanwhile, and serves again as soon
+ * as the clock is back: no cut-off while real time catches up. Before the
+ * clock guard the +3 s jump went into the HLC and the ceiling, the ONE
+ * write was stamped 3 s ahead, and after the correction the peers refused
+ * the node's frames for 3 s (drops.CLOCK). */
+static void clock_jump_case(int64_t jump_ms)
+{
+	setup();
+	warm();
+	advance(40000); /* every node has heard every other */
+	int c = coordinator_of(KEY);
+	uint64_t logged = h.data_logged[c];
+	h.skew_ms[c] = jump_ms;
+	advance(20000);
+	uint64_t true_ms = 1700000000000ull + h.now_us / 1000;
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	CU_ASSERT_EQUAL(st->clock_jumps, 1);
+	CU_ASSERT_EQUAL(st->clock_serving, 0);
+	CU_ASSERT(QR_HLC_MS(qr_core_hlc(h.core[c])->last) <= true_ms + 500);
+	CU_ASSERT(QR_HLC_MS(h.clock_last[c].version.hlc) <= true_ms + 600);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "future");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), QR_ECLOCK);
+	CU_ASSERT_EQUAL(h.data_logged[c], logged); /* nothing stamped */
+	CU_ASSERT(st->clock_refused >= 1);
+	/* Its peers still take its frames (its HLC did not move). */
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK],
+				0);
+	/* The clock is corrected: it serves again at once. */
+	h.skew_ms[c] = 0;
+	advance(20000);
+	CU_ASSERT_EQUAL(st->clock_serving, 1);
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "now");
+	settle();
+	advance(5000);
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	const struct reply *r = find_reply(2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	true_ms = 1700000000000ull + h.now_us / 1000;
+	CU_ASSERT(QR_HLC_MS(r->version.hlc) <= true_ms + 500);
+	teardown();
+}
+
+static void test_regression_clock_jump_ahead_refused_and_recovers(void)
+{
+	clock_jump_case(3000);
+}
+
+static void test_regression_clock_jump_back_refused_and_recovers(void)
+{
+	clock_jump_case(-3000);
+}
+
 static void test_digest_flood_pushes_at_most_the_budget(void)
 {
 	setup_ae_entries_per_s = 100;
@@ -2997,6 +3057,11 @@ int main(void)
 		{"regression (issue 13 bug 3): claims stay below the writes "
 		 "a node stamps after a restart",
 		 test_regression_claims_stay_below_writes_after_restart},
+		{"regression (issue 13 bug 6): a clock jumped ahead is kept out "
+		 "of the HLC, refused, and recovers at once",
+		 test_regression_clock_jump_ahead_refused_and_recovers},
+		{"regression (issue 13 bug 6): a clock jumped back likewise",
+		 test_regression_clock_jump_back_refused_and_recovers},
 		{"regression (issue 13 bug 5): a snapshot carries the hints",
 		 test_regression_snapshot_carries_hints},
 		{"restart holds closed timestamps until the hand-off",
