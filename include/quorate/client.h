@@ -217,18 +217,20 @@ int qr_client_del_if_version(struct qr_client *c, const void *key,
  *           (epoll): poll(c, ..., 0) when the fd is readable or when
  *           qr_client_timeout_ms() has passed.
  */
-enum qr_op {
-	QR_OP_PUT = 1,
-	QR_OP_GET = 2,
-	QR_OP_DEL = 3,
-	QR_OP_GET_LINEARIZABLE = 4,
-	QR_OP_PUT_IF_ABSENT = 5,
-	QR_OP_PUT_IF_VERSION = 6,
-	QR_OP_DEL_IF_VERSION = 7,
+/* Named apart from the wire's enum qr_op (src/core/wire.h), which the
+ * library includes. */
+enum qr_client_op {
+	QR_CLIENT_PUT = 1,
+	QR_CLIENT_GET = 2,
+	QR_CLIENT_DEL = 3,
+	QR_CLIENT_GET_LINEARIZABLE = 4,
+	QR_CLIENT_PUT_IF_ABSENT = 5,
+	QR_CLIENT_PUT_IF_VERSION = 6,
+	QR_CLIENT_DEL_IF_VERSION = 7,
 };
 
 struct qr_request {
-	enum qr_op op;
+	enum qr_client_op op;
 	const void *key;
 	size_t key_len;
 	const void *value; /* PUT / PUT_IF_*: copied at submit */
@@ -241,7 +243,7 @@ struct qr_request {
 
 struct qr_completion {
 	void *user;		 /* qr_request.user */
-	enum qr_op op;
+	enum qr_client_op op;
 	struct qr_result result; /* result.status: 0 or enum qr_err */
 };
 
