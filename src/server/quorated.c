@@ -5,7 +5,11 @@
  *   quorated --config CLUSTER.ini --node ID --profile drivers-conf/X.ini
  *            [--run-dir DIR] [--data-dir DIR] [--wal-mode fsync|async|none]
  *            [--keys-max N] [--store-bytes-max BYTES] [--snapshot-every N]
- *            [--truncate-corrupt]
+ *            [--truncate-corrupt] [--init]
+ *
+ * --init: this node is new, its data directory may be empty (the first
+ * start of a node; tools/cluster gives it when it creates the directory).
+ * Without it an empty data directory is refused (src/wal/wal_ident.c I3).
  *
  * Start-up order: cluster file, profile, data directory (each refused with
  * a message naming the file, key and problem, exit 2), then the DPDK EAL and
@@ -64,6 +68,7 @@ struct options {
 	uint64_t store_bytes_max; /* per shard; 0: keys_max only */
 	uint64_t snapshot_every;
 	bool truncate_corrupt;
+	bool init; /* a new node: an empty data directory is bound */
 };
 
 static struct qr_mgmt *g_mgmt;
@@ -83,7 +88,7 @@ static void usage(FILE *f)
 		   "[--wal-mode fsync|async|none]\n"
 		   "                [--keys-max N] [--store-bytes-max BYTES]\n"
 		   "                [--snapshot-every RECORDS] "
-		   "[--truncate-corrupt]\n"
+		   "[--truncate-corrupt] [--init]\n"
 		   "exit status: 0 stopped cleanly, 1 usage, 2 configuration, "
 		   "3 DPDK port, 4 WAL recovery\n");
 }
@@ -174,6 +179,9 @@ static int parse_opt(int c, const char *arg, struct options *o)
 	case 't':
 		o->truncate_corrupt = true;
 		return 0;
+	case 'i':
+		o->init = true;
+		return 0;
 	case 'h':
 		usage(stdout);
 		exit(0);
@@ -196,6 +204,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"store-bytes-max", required_argument, NULL, 'b'},
 		{"snapshot-every", required_argument, NULL, 's'},
 		{"truncate-corrupt", no_argument, NULL, 't'},
+		{"init", no_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -604,7 +613,7 @@ static int load_config(struct daemon *d)
 	/* The directory is this node's of this cluster, or nothing is read
 	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
 	int rc = qr_wal_dir_bind(d->data_dir, d->cl.id, (uint16_t)d->o.node,
-				 d->err, sizeof(d->err));
+				 d->o.init, d->err, sizeof(d->err));
 	if (rc) {
 		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
 			qr_strerror(rc), d->err);
