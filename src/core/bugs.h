@@ -133,14 +133,15 @@
 	X(READ_QUORUM_MINUS_ONE, 49, "read-quorum-minus-one", "read",          \
 	  "a read is answered on one reply fewer than R")                      \
 	X(RETRY_RESTAMPS, 50, "retry-restamps", "write",                       \
-	  "a retry after UNAVAILABLE stamps a new version")                   \
-	/* issue 12: a full disk; issue 11: no retransmission after answer */ \
+	  "a retry after UNAVAILABLE stamps a new version")                    \
+	/* issue 12: a full disk; issue 11: no retransmission after answer */  \
 	X(ACK_WAL_REFUSED, 52, "ack-wal-refused", "durability",                \
-	  "a node whose WAL refuses writes keeps acking them, unannounced")   \
+	  "a node whose WAL refuses writes keeps acking them, unannounced")    \
 	X(LINGER_NO_HINT, 53, "linger-no-hint", "hints",                       \
-	  "an answered write's linger ends without hinting silent replicas")  \
+	  "an answered write's linger ends without hinting silent replicas")   \
 	X(HANDOFF_HINT_CLAIMS_VERSION, 54, "handoff-hint-claims-version",      \
-	  "hand-off", "a hint of our own hand-off holds the claim at its "     \
+	  "hand-off",                                                          \
+	  "a hint of our own hand-off holds the claim at its "                 \
 	  "version, not at the hand-off's from (N5)")
 
 enum qr_bug {

@@ -115,7 +115,8 @@ static void scan_hints(struct qr_core *c, uint64_t *ct)
 		k += (uint32_t)__builtin_ctzll(word);
 		const struct hint *h = &c->hints[k];
 		if (!QR_BUG(CLAIM_SKIPS_HINTS))
-			ct[h->target] = QR_MIN(ct[h->target], h->claim); /* N5 */
+			ct[h->target] =
+				QR_MIN(ct[h->target], h->claim); /* N5 */
 	}
 }
 

@@ -212,7 +212,7 @@ struct clock_guard {
 	bool anchored;
 	bool jumped;	/* the wall stepped beyond max_offset (G1) */
 	bool peers_off; /* a quorum of the others is beyond it (G2) */
-	uint64_t anchor_us, anchor_ms; /* the last trusted reading */
+	uint64_t anchor_us, anchor_ms;	   /* the last trusted reading */
 	uint64_t peer_ms[QR_NODES_MAX];	   /* a peer's HLC ms ... */
 	uint64_t peer_at_us[QR_NODES_MAX]; /* ... when it came; 0: never */
 };

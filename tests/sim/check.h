@@ -33,7 +33,9 @@
  *  (h) checked by the simulator: after the faults stop, every hint is
  *      delivered and every restarted node's hand-off finishes;
  *  (i) the CASPaxos operations on each key are linearizable
- *      (tests/sim/lincheck.h);
+ *      (tests/sim/lincheck.h); and, at once, no put is answered
+ *      PRECONDITION_FAILED against a version whose state is its own value
+ *      (sim.c, cas_not_own);
  *  (j), (k), (l) and (d) at the WAL are oracles over the simulator's WAL
  *      model (tests/sim/oracle.h): every acknowledgement names durable
  *      state, every answer is durable where the protocol says, closed

@@ -147,6 +147,7 @@ struct client {
 	/* a CASPaxos op in flight (checker (i), not (a)-(e)) */
 	bool is_cas;
 	bool cas_plain; /* a plain GET of a CAS key: not in (i)'s history */
+	uint8_t cas_op; /* the CAS op in flight */
 	int cas_key;			      /* 0..ncas-1 */
 	struct qr_version cas_seen[SIM_CAS_KEYS_MAX]; /* last version seen */
 	/* Highest version of each CAS key the session saw (CAS answers and
@@ -591,8 +592,8 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
  * 200 ms of it; the clock guard trusts a step only if a quorum's clocks
  * (HLCs, a lease ahead at most) are within max_offset of it (clock_guard.c
  * G1): below 800 ms; an HLC a lease ahead of that, a ceiling a lease
- * ahead of the HLC. A clock jumped 1,100 ms or more must not get in (docs/protocol.md, "Clock
- * jumps"). */
+ * ahead of the HLC. A clock jumped 1,100 ms or more must not get in
+ * (docs/protocol.md, "Clock jumps"). */
 static void check_not_future(struct node *nd, const struct qr_wal_record *rec)
 {
 	struct sim *s = nd->sim;
@@ -603,8 +604,8 @@ static void check_not_future(struct node *nd, const struct qr_wal_record *rec)
 			 "node %u logged a record (type %u) of version %" PRIu64
 			 ".%u, %" PRIu64 " ms ahead of true time (max_offset "
 			 "%d ms: bound twice that)",
-			 nd->id, rec->type, rec->version.hlc,
-			 rec->version.node, ms - now_ms, SIM_MAX_OFFSET_MS);
+			 nd->id, rec->type, rec->version.hlc, rec->version.node,
+			 ms - now_ms, SIM_MAX_OFFSET_MS);
 }
 
 static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
@@ -1056,6 +1057,7 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 		m.expected = seen;
 	cl->busy = true;
 	cl->is_cas = true;
+	cl->cas_op = op;
 	cl->cas_key = k;
 	cl->req_id = m.req_id;
 	cl->cas_plain = plain;
@@ -1077,6 +1079,34 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	client_send(s, cl, coord, &m);
 }
 
+/* Checker (i), at once: a put-if-absent or put-if-version answered
+ * PRECONDITION_FAILED names the current version; if that version's state
+ * is the op's own value (values are unique per op), the op did take
+ * effect and the answer says it did not: for put-if-version loops a
+ * double apply (issue 13 bug 4: a retry after UNAVAILABLE that forgot its
+ * first round's accepted ballot). A history check would see it only if a
+ * later read showed the value. */
+static void cas_not_own(struct sim *s, const struct client *cl, int status,
+			struct qr_version v)
+{
+	uint64_t h;
+	if (status != QR_EPRECONDITION || cl->cas_plain ||
+	    (cl->cas_op != QR_OP_PUT_IF_ABSENT &&
+	     cl->cas_op != QR_OP_PUT_IF_VERSION) ||
+	    !oracle_state(s->orc, v, &h))
+		return;
+	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint16_t vlen;
+	uint64_t seq = cl->req_id & ((1ull << 48) - 1);
+	make_value(cl->id, seq, value, &vlen);
+	if (h == oracle_value_hash(value, vlen, false))
+		sim_fail(s, "(i)",
+			 "cas-%d: c%u's op %" PRIu64 " answered "
+			 "PRECONDITION_FAILED against version %" PRIu64
+			 ".%u, whose state is its own value",
+			 cl->cas_key, cl->id, seq, v.hlc, v.node);
+}
+
 static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 {
 	int status = m->status;
@@ -1089,6 +1119,7 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	uint64_t val = 0;
 	if (status == 0 && m->value_len)
 		val = value_id(m->value, m->value_len);
+	cas_not_own(s, cl, status, m->version);
 	if (!cl->cas_plain)
 		lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status,
 			val, m->version);

@@ -3040,7 +3040,8 @@ int main(void)
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
 		{"regression (issue 13 bug 1): a write is stamped above its "
-		 "token", test_regression_write_stamped_above_its_token},
+		 "token",
+		 test_regression_write_stamped_above_its_token},
 		{"anti-entropy converges without reads",
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
@@ -3057,7 +3058,8 @@ int main(void)
 		{"regression (issue 13 bug 3): claims stay below the writes "
 		 "a node stamps after a restart",
 		 test_regression_claims_stay_below_writes_after_restart},
-		{"regression (issue 13 bug 6): a clock jumped ahead is kept out "
+		{"regression (issue 13 bug 6): a clock jumped ahead is kept "
+		 "out "
 		 "of the HLC, refused, and recovers at once",
 		 test_regression_clock_jump_ahead_refused_and_recovers},
 		{"regression (issue 13 bug 6): a clock jumped back likewise",
@@ -3080,9 +3082,11 @@ int main(void)
 		{"CAS: a minority answers UNAVAILABLE",
 		 test_cas_minority_answers_unavailable},
 		{"regression (issue 13 bug 2a): a CAS ballot holds claims from "
-		 "PREPARE", test_regression_cas_prepare_holds_claims},
+		 "PREPARE",
+		 test_regression_cas_prepare_holds_claims},
 		{"regression (issue 13 bug 2b): a refused CAS accept leaves "
-		 "hints", test_regression_cas_refused_accept_leaves_hints},
+		 "hints",
+		 test_regression_cas_refused_accept_leaves_hints},
 		{"CAS: a recovered promise refuses lower ballots",
 		 test_cas_recovered_promise_refuses_lower_ballots},
 		{"CAS: no read shortcut on states installed below a promise",
@@ -3095,7 +3099,8 @@ int main(void)
 		 test_auth_two_keys_accepted_during_a_roll},
 		{"far-future versions, ballots, claims, ranges refused",
 		 test_far_future_versions_refused},
-		{"a token that would overflow the HLC waits, unstamped, never busy",
+		{"a token that would overflow the HLC waits, unstamped, never "
+		 "busy",
 		 test_token_overflow_ignored_not_waited},
 		{"regression: a full store refuses a new key before the WAL",
 		 test_store_full_refused_before_the_wal},
@@ -3103,7 +3108,8 @@ int main(void)
 		 test_store_bytes_limit_refused_before_the_wal},
 		{"client auth: forged client frames dropped and counted",
 		 test_client_auth_forged_frames_dropped_and_counted},
-		{"client auth: read-only key gets UNAUTHORIZED on PUT, OK on GET",
+		{"client auth: read-only key gets UNAUTHORIZED on PUT, OK on "
+		 "GET",
 		 test_client_auth_read_only_key_unauthorized_on_put},
 		{"client auth: a key prefix restricts reads and writes",
 		 test_client_auth_prefix_restriction},

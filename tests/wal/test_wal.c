@@ -755,7 +755,8 @@ static void test_data_dir_bound_to_cluster_and_node(void)
 	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, true, msg, sizeof(msg)),
 			0);
 	CU_ASSERT_EQUAL(access(path, R_OK), 0);
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
+			0);
 	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 18686, 2, false, msg, sizeof(msg)),
 			QR_EDATADIR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "belongs to cluster 5799 node 2"));
@@ -763,7 +764,8 @@ static void test_data_dir_bound_to_cluster_and_node(void)
 			QR_EDATADIR);
 	CU_ASSERT_STRING_EQUAL(qr_strerror(QR_EDATADIR), "DATA_DIR_MISMATCH");
 	/* The refusals changed nothing: the owner still starts. */
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
+			0);
 	FILE *f = fopen(path, "w");
 	CU_ASSERT_FATAL(f != NULL);
 	fputs("cluster 5799 node 2\n", f); /* no magic line */
