@@ -17,7 +17,7 @@
  * `quorate_core_buggy` library is built with QR_BUG_INJECTION; production
  * code never links it. QR_BUG(X) is a compile-time 0 everywhere else.
  *
- * X(NAME, bit, "cli-name", "area", "what the bug does"). The first eight
+ * X(NAME, bit, "cli-name", "area", "what the bug does"). The first nine
  * are the gross injected bugs (sim-catches-*); the others are the
  * mutation campaign's one-line mutations (issue 13 item 4;
  * tests/sim/mutation-campaign runs each, docs/architecture.md lists where
@@ -39,6 +39,8 @@
 	  "CASPaxos acceptor ignores promises")                                \
 	X(SERVE_BELOW_WATERMARK, 8, "serve-below-watermark", "closed-ts",      \
 	  "a replica claims to be current for any token")                      \
+	X(CLOCK_GUARD_OFF, 6, "clock-guard-off", "clock",                      \
+	  "wall clock jumps go into the HLC and are served (issue 13 bug 6)")  \
 	X(STAMP_BELOW_TOKEN, 9, "stamp-below-token", "write",                  \
 	  "a write token a lease ahead is ignored (issue 13 bug 1)")           \
 	/* durability waits */                                                 \
@@ -131,13 +133,17 @@
 	X(READ_QUORUM_MINUS_ONE, 49, "read-quorum-minus-one", "read",          \
 	  "a read is answered on one reply fewer than R")                      \
 	X(RETRY_RESTAMPS, 50, "retry-restamps", "write",                       \
-	  "a retry after UNAVAILABLE stamps a new version")                   \
-	/* issue 12: a full disk; issue 11: no retransmission after answer */ \
+	  "a retry after UNAVAILABLE stamps a new version")                    \
+	/* issue 12: a full disk; issue 11: no retransmission after answer */  \
 	X(ACK_WAL_REFUSED, 52, "ack-wal-refused", "durability",                \
-	  "a node whose WAL refuses writes keeps acking them, unannounced")   \
+	  "a node whose WAL refuses writes keeps acking them, unannounced")    \
 	X(LINGER_NO_HINT, 53, "linger-no-hint", "hints",                       \
-	  "an answered write's linger ends without hinting silent replicas")  \
-	/* issue 14: levels by zone */                                        \
+	  "an answered write's linger ends without hinting silent replicas")   \
+	X(HANDOFF_HINT_CLAIMS_VERSION, 54, "handoff-hint-claims-version",      \
+	  "hand-off",                                                          \
+	  "a hint of our own hand-off holds the claim at its "                 \
+	  "version, not at the hand-off's from (N5)")                          \
+	/* issue 14: levels by zone */                                         \
 	X(EACH_QUORUM_ONE_ZONE, 60, "each-quorum-one-zone", "zones",           \
 	  "EACH_QUORUM is answered on the first zone's quorum alone")
 

@@ -18,7 +18,8 @@
  * Invariants:
  *  S1. closed_out[n] <= our HLC, and <= the version of every write of ours
  *      node n has not acknowledged (in flight, parked, hinted, CAS ballots
- *      from PREPARE until n ACCEPTED).
+ *      from PREPARE until n ACCEPTED); a hint of our own hand-off holds it
+ *      at the hand-off's `from` (hints.c N5).
  *  S2. closed_in[n] only grows (claims stay true, even across restarts).
  *  S3. While our hand-off runs, closed_out[n] <= orphan_from.
  *  S4. closed_out[n] <= the durable HLC ceiling (ceiling.c), so claims stay
@@ -114,7 +115,8 @@ static void scan_hints(struct qr_core *c, uint64_t *ct)
 		k += (uint32_t)__builtin_ctzll(word);
 		const struct hint *h = &c->hints[k];
 		if (!QR_BUG(CLAIM_SKIPS_HINTS))
-			ct[h->target] = QR_MIN(ct[h->target], h->version.hlc);
+			ct[h->target] =
+				QR_MIN(ct[h->target], h->claim); /* N5 */
 	}
 }
 

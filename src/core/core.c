@@ -75,10 +75,10 @@ void qr_core_config_defaults(struct qr_core_config *cfg)
 	cfg->tombstone_grace_ms = 10000;
 }
 
+/* The HLC runs on the guarded wall clock (clock_guard.c, G1). */
 static uint64_t hlc_wall_ms(void *ctx)
 {
-	struct qr_core *c = ctx;
-	return c->env.wall_ms(c->env.ctx);
+	return qc_clock_wall(ctx);
 }
 
 static void hlc_pause(void *ctx)
@@ -100,6 +100,7 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		return;
 	}
 	if (t == &c->hb_timer) {
+		qc_clock_tick(c);
 		qc_closed_scan(c);
 		qc_send_heartbeats(c);
 		qc_hints_replay(c);
@@ -244,7 +245,9 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 			return;
 		}
 		/* Receive event (HLC paper); a clock beyond max_offset is
-		 * refused whole, before anything in the frame is used. */
+		 * refused whole, before anything in the frame is used. It
+		 * is still a sample of the sender's clock (G3). */
+		qc_clock_sample(c, h.src_node, h.hlc);
 		if (qr_hlc_observe(&c->hlc, h.hlc, NULL) != 0) {
 			qc_drop(c, QR_DROP_CLOCK);
 			return;
@@ -400,6 +403,7 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	if (rc)
 		goto fail;
 	tables_init(c);
+	c->stats.clock_serving = 1; /* until the guard says otherwise */
 	rc = qc_auth_init(c);
 	if (!rc)
 		rc = qc_auth_clients_init(c);

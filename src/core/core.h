@@ -172,6 +172,11 @@ struct qr_core_stats {
 	uint64_t writes_refused;  /* client writes failed fast because too
 				   * few replicas take writes (us or peers
 				   * that announced QR_MSGF_NO_WRITES) */
+	/* The clock guard (clock_guard.c): wall clock steps beyond
+	 * max_offset kept out of the HLC, client requests refused
+	 * (CLOCK_AHEAD) while the clock is out of bounds, and 1 while this
+	 * core serves (0: out of bounds; as of the last heartbeat period). */
+	uint64_t clock_jumps, clock_refused, clock_serving;
 };
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */

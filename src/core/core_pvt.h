@@ -178,6 +178,10 @@ struct hint {
 	uint64_t sent_us; /* last sent (0: never) */
 	uint64_t created_us;
 	struct qr_version version;
+	/* The target's closed timestamp stays at or below it while the hint
+	 * lives (closed_ts.c S1): the version's HLC, or for a hint of our
+	 * own hand-off the hand-off's `from` (hints.c N5). */
+	uint64_t claim;
 	uint8_t key[QR_KEY_BYTES_MAX];
 	uint8_t value[QR_VALUE_BYTES_MAX];
 };
@@ -217,12 +221,24 @@ struct client_out {
 	struct peer_out f;
 };
 
+/* The clock guard (clock_guard.c): the wall clock the HLC runs on, and
+ * each peer's clock as its last authentic frame said. */
+struct clock_guard {
+	bool anchored;
+	bool jumped;	/* the wall stepped beyond max_offset (G1) */
+	bool peers_off; /* a quorum of the others is beyond it (G2) */
+	uint64_t anchor_us, anchor_ms;	   /* the last trusted reading */
+	uint64_t peer_ms[QR_NODES_MAX];	   /* a peer's HLC ms ... */
+	uint64_t peer_at_us[QR_NODES_MAX]; /* ... when it came; 0: never */
+};
+
 struct qr_core {
 	struct qr_core_config cfg;
 	struct qr_env env;
 	const struct qr_placement *pl;
 	uint16_t nodes;
 	struct qr_hlc hlc;
+	struct clock_guard clock;
 	struct qr_detector det;
 	struct qr_store *store;
 	struct qr_timer_wheel wheel;
@@ -544,11 +560,17 @@ void qc_closed_scan(struct qr_core *c);
 void qc_send_heartbeats(struct qr_core *c);
 void qc_watermark_update(struct qr_core *c);
 
+/* clock_guard.c */
+uint64_t qc_clock_wall(struct qr_core *c);
+void qc_clock_sample(struct qr_core *c, uint16_t from, uint64_t remote);
+bool qc_clock_serving(struct qr_core *c);
+void qc_clock_tick(struct qr_core *c);
+
 /* hints.c */
 void qc_any_hint(struct qr_core *c, struct req *q);
 int qc_hint_add(struct qr_core *c, uint16_t target,
 		const struct qr_store_write *w, bool log, bool from_store,
-		uint16_t job, uint32_t job_gen);
+		uint16_t job, uint32_t job_gen, uint64_t claim);
 void qc_hint_missing(struct qr_core *c, const struct req *q);
 void qc_hint_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		    struct qr_version v);

@@ -27,6 +27,14 @@
  *      the hint window is shorter than the GC grace).
  *  N4. Every live hint is in each WAL snapshot (qr_core_snapshot_hints) or
  *      in the log above it, so a restart after a snapshot replays it.
+ *  N5. A hint holds its target's claim at or below h->claim: its version
+ *      for a write's hint, the hand-off's `from` for a hint of our own
+ *      hand-off. Such a hint carries a store entry that may have superseded
+ *      an older write of ours in the range that the target lacks too, so
+ *      its version is not a bound for that one (seed 11008387: an expired
+ *      hint's hand-off re-hinted the newer entry, completed, and the
+ *      target's watermark passed the superseded write it never got). An
+ *      expiring hint hands off afresh from its claim, for the same reason.
  */
 #include "core/core_pvt.h"
 
@@ -58,7 +66,7 @@ static void hint_free(struct qr_core *c, uint32_t slot)
  */
 int qc_hint_add(struct qr_core *c, uint16_t target,
 		const struct qr_store_write *w, bool log, bool from_store,
-		uint16_t job, uint32_t job_gen)
+		uint16_t job, uint32_t job_gen, uint64_t claim)
 {
 	if (c->free_hint_count == 0) {
 		c->stats.hints_lost++;
@@ -78,6 +86,7 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	h->job_gen = job_gen;
 	h->partition = w->partition;
 	h->version = w->version;
+	h->claim = QR_MIN(claim, w->version.hlc);
 	h->sent_us = 0;
 	h->created_us = qc_now_us(c);
 	h->from_store = from_store;
@@ -180,7 +189,8 @@ void qc_hint_missing(struct qr_core *c, const struct req *q)
 	for (int i = QR_BUG(HINT_MISSING_SKIPS_FIRST) ? 1 : 0; i < q->rf; i++) {
 		if (q->done_mask & (1u << i))
 			continue;
-		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) != 0)
+		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0,
+				UINT64_MAX) != 0)
 			qc_orphan_begin(c, w.version.hlc, qr_hlc_now(&c->hlc));
 	}
 }
@@ -192,8 +202,8 @@ void qc_any_hint(struct qr_core *c, struct req *q)
 	struct qr_store_write w = qc_req_write_of(q);
 	uint64_t lsn0 = c->next_lsn;
 	for (int i = 0; i < q->rf; i++) {
-		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0) !=
-		    0) {
+		if (qc_hint_add(c, q->replicas[i], &w, true, false, 0, 0,
+				UINT64_MAX) != 0) {
 			qc_orphan_begin(c, q->version.hlc, qr_hlc_now(&c->hlc));
 			return; /* not durable anywhere: the deadline answers */
 		}
@@ -283,7 +293,7 @@ static void hint_expire(struct qr_core *c, uint32_t slot)
 		 * never acknowledged, except at level ANY: that one is lost
 		 * with its hints (ANY's documented risk: no replica came back
 		 * within the hint window). */
-		qc_orphan_begin(c, h->version.hlc, qr_hlc_now(&c->hlc));
+		qc_orphan_begin(c, h->claim, qr_hlc_now(&c->hlc)); /* N5 */
 	}
 	hint_free(c, slot);
 }

@@ -203,6 +203,12 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_reply_error_direct(c, client, m, shard, QR_EWRONG_SHARD);
 		return;
 	}
+	/* G2 (clock_guard.c): not while our clock is out of bounds. */
+	if (!qc_clock_serving(c)) {
+		c->stats.clock_refused++;
+		qc_reply_error_direct(c, client, m, shard, QR_ECLOCK);
+		return;
+	}
 	bool is_read = m->op == QR_OP_GET;
 	bool is_cas = qr_op_is_cas(m->op); /* linearizable: always a quorum */
 	bool any = m->level == QR_LEVEL_ANY;

@@ -84,10 +84,17 @@ static int orphan_scan_entry(void *arg, const struct qr_store_view *v)
 		.value = v->value,
 		.value_len = v->value_len,
 	};
+	/* N5 (hints.c): a hint of our own hand-off holds its target's claim
+	 * at `from`, not at its version: the entry may have superseded an
+	 * older write of ours in the range that the target lacks too. A
+	 * peer's hand-off job holds the asker's claims by its ORPHAN_DONE. */
+	uint64_t claim = o->job || QR_BUG(HANDOFF_HINT_CLAIMS_VERSION)
+				 ? UINT64_MAX
+				 : o->from;
 	for (int i = 0; i < o->rf; i++)
 		if (o->replicas[i] != c->cfg.node_id &&
 		    qc_hint_add(c, o->replicas[i], &w, false, true, o->job,
-				o->job_gen) != 0)
+				o->job_gen, claim) != 0)
 			return 1;
 	return 0;
 }

@@ -105,7 +105,8 @@ static void recover_hint(struct qr_core *c, const struct qr_wal_record *rec)
 	 * slots are full, the restart's hand-off covers it. */
 	if (target < c->nodes && rec->key_len &&
 	    rec->partition < c->pl->partitions)
-		(void)qc_hint_add(c, target, &w, false, false, 0, 0);
+		(void)qc_hint_add(c, target, &w, false, false, 0, 0,
+				  UINT64_MAX);
 }
 
 int qr_core_recover(struct qr_core *c, const struct qr_wal_record *rec)

@@ -30,6 +30,7 @@ static void sum_words(void *dst, const void *src, size_t bytes)
 void qr_mgmt_gather(const struct qr_mgmt_config *cfg, struct qr_mgmt_agg *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->nshards = cfg->nshards;
 	for (uint16_t i = 0; i < cfg->nshards; i++) {
 		struct qr_shard *sh = cfg->shards[i];
 		struct qr_core *core = qr_shard_core(sh);
@@ -335,6 +336,12 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 	json_t *h = json_object();
 	set_u64(h, "last", ag->hlc);
 	set_u64(h, "rejected", ag->hlc_rejected);
+	/* serving false: the clock guard refuses clients (issue 13 bug 6: a
+	 * wall clock jump, or a quorum of peers beyond max_offset). */
+	json_object_set_new(h, "serving",
+			    json_boolean(ag->cs.clock_serving == ag->nshards));
+	set_u64(h, "jumps", ag->cs.clock_jumps);
+	set_u64(h, "refused", ag->cs.clock_refused);
 	json_object_set_new(o, "hlc", h);
 	json_t *p = json_object();
 	set_u64(p, "rx", ss->rx_pkts);

@@ -35,6 +35,7 @@ struct qr_mgmt_agg {
 	struct qr_shard_stats ss;
 	struct qr_wal_stats ws;
 	uint64_t durable, appended, hlc, hlc_rejected;
+	uint16_t nshards;
 	int wal_err, wal_errno; /* the first shard whose WAL takes no writes */
 };
 

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		"[--wal-mode fsync|async|none]\n"
 		"                [--keys-max N] [--store-bytes-max BYTES]\n"
 		"                [--snapshot-every RECORDS] "
-		"[--truncate-corrupt]\n"
+		"[--truncate-corrupt] [--init]\n"
 		"                [--metrics-listen IPV4:PORT|off]\n"
 		"  --config FILE        the cluster file (docs/operations.md)\n"
 		"  --node ID            this node's id in it\n"
@@ -40,6 +40,10 @@ static void usage(FILE *f)
 		"(default 1000000; 0: off)\n"
 		"  --truncate-corrupt   recovery: cut the log at mid-log "
 		"corruption\n"
+		"  --init               a new node: its data directory may be "
+		"empty (without it\n"
+		"                       an empty data directory is refused: "
+		"a wiped disk)\n"
 		"  --metrics-listen A   HTTP /metrics and /ready (default: "
 		"the node's metrics_listen,\n"
 		"                       else 127.0.0.1:(metrics_port + "
@@ -134,6 +138,9 @@ static int parse_opt(int c, const char *arg, struct options *o)
 	case 't':
 		o->truncate_corrupt = true;
 		return 0;
+	case 'i':
+		o->init = true;
+		return 0;
 	case 'm':
 		o->metrics_listen = arg;
 		return 0;
@@ -159,6 +166,7 @@ int qr_options_parse(int argc, char **argv, struct options *o)
 		{"store-bytes-max", required_argument, NULL, 'b'},
 		{"snapshot-every", required_argument, NULL, 's'},
 		{"truncate-corrupt", no_argument, NULL, 't'},
+		{"init", no_argument, NULL, 'i'},
 		{"metrics-listen", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

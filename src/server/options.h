@@ -21,6 +21,7 @@ struct options {
 	uint64_t store_bytes_max; /* per shard; 0: keys_max only */
 	uint64_t snapshot_every;
 	bool truncate_corrupt;
+	bool init; /* a new node: an empty data directory is bound */
 	const char *metrics_listen; /* NULL: the cluster file's */
 };
 

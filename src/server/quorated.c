@@ -459,7 +459,7 @@ static int load_config(struct daemon *d)
 	/* The directory is this node's of this cluster, or nothing is read
 	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
 	int rc = qr_wal_dir_bind(d->data_dir, d->cl.id, (uint16_t)d->o.node,
-				 d->err, sizeof(d->err));
+				 d->o.init, d->err, sizeof(d->err));
 	if (rc) {
 		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
 			qr_strerror(rc), d->err);

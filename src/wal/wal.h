@@ -281,13 +281,17 @@ int qr_wal_recover(const char *dir, uint16_t shard,
 /*
  * Bind dir to (cluster_id, node_id), as Cassandra checks its saved cluster
  * name: a node must never serve, or spread by anti-entropy, another
- * cluster's or another node's data. No IDENTITY file: one is written
- * (temporary file, fsync, rename, directory fsync) and 0 returned. A file
+ * cluster's or another node's data. No IDENTITY file: with init, or on a
+ * directory that holds files (WAL files of a build from before IDENTITY),
+ * one is written (temporary file, fsync, rename, directory fsync) and 0
+ * returned; an empty directory without init is refused (QR_EDATADIR, msg
+ * says why: a node that lost its data must not rejoin as if it held it,
+ * wal_ident.c I3). A file
  * naming the same pair: 0. Another pair: QR_EDATADIR, and msg says which
  * cluster and node the directory belongs to. An unreadable or malformed
  * file: QR_ECORRUPT (or QR_EIO), with msg. Call before recovery.
  */
 int qr_wal_dir_bind(const char *dir, uint32_t cluster_id, uint16_t node_id,
-		    char *msg, size_t msg_len);
+		    bool init, char *msg, size_t msg_len);
 
 #endif

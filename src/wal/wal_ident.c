@@ -16,9 +16,18 @@
  *      fsynced, renamed, then the directory fsynced.
  *  I2. A directory whose IDENTITY names another (cluster, node) is never
  *      used: QR_EDATADIR before any WAL file is opened.
+ *  I3. An empty directory (no IDENTITY, no file but lost+found) is bound
+ *      only when the caller says the node is new (init: quorated --init,
+ *      which tools/cluster gives when it creates the directory). A node
+ *      restarted on an empty or replaced disk would otherwise rejoin as a
+ *      full replica at once, and a QUORUM read over it and a node that
+ *      missed a write would answer NOT_FOUND for an acknowledged QUORUM
+ *      write (issue 13 bug 6); nothing in the directory tells a new node
+ *      from one that lost its data, so the operator must.
  * A directory with WAL files but no IDENTITY (written by a build from
  * before this file) is adopted: bound to the node that starts on it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -68,14 +77,42 @@ static int ident_write(const char *dir, const char *path, uint32_t cluster_id,
 	return 0;
 }
 
+/* I3: does dir hold anything a node wrote (any entry but ., .., the
+ * identity's temporary file, quorated's write probe and a file system's
+ * lost+found)? */
+static bool dir_has_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	struct dirent *e;
+	bool any = false;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		      strcmp(e->d_name, "lost+found") &&
+		      strncmp(e->d_name, ".quorated-", 10) && /* a probe */
+		      strcmp(e->d_name, QR_WAL_IDENT_FILE ".tmp");
+	closedir(d);
+	return any;
+}
+
 int qr_wal_dir_bind(const char *dir, uint32_t cluster_id, uint16_t node_id,
-		    char *msg, size_t msg_len)
+		    bool init, char *msg, size_t msg_len)
 {
 	char path[QR_PATH_BYTES_MAX], text[128] = {0};
 	if (!dir || !qw_dir_fits(dir))
 		return QR_EINVAL;
 	QR_WAL_PATH(path, "%s/%s", dir, QR_WAL_IDENT_FILE);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !init && !dir_has_files(dir)) {
+		snprintf(msg, msg_len,
+			 "data directory %s is empty: a new node is started "
+			 "once with --init; a node that lost its data must "
+			 "not rejoin as if it held it (docs/operations.md, "
+			 "\"A node that lost its data directory\")",
+			 dir);
+		return QR_EDATADIR; /* I3 */
+	}
 	if (fd < 0 && errno == ENOENT)
 		return ident_write(dir, path, cluster_id, node_id, msg,
 				   msg_len);

@@ -33,7 +33,9 @@
  *  (h) checked by the simulator: after the faults stop, every hint is
  *      delivered and every restarted node's hand-off finishes;
  *  (i) the CASPaxos operations on each key are linearizable
- *      (tests/sim/lincheck.h);
+ *      (tests/sim/lincheck.h); and, at once, no put is answered
+ *      PRECONDITION_FAILED against a version whose state is its own value
+ *      (sim.c, cas_not_own);
  *  (j), (k), (l) and (d) at the WAL are oracles over the simulator's WAL
  *      model (tests/sim/oracle.h): every acknowledgement names durable
  *      state, every answer is durable where the protocol says, closed
@@ -43,6 +45,10 @@
  *      REPLICATE_ACK or ACCEPTED names a version whose record is durable
  *      in that node's log (R1; a node whose WAL refuses writes must not
  *      ack them: issue 12 item 5).
+ *  (n) checked by the simulator on every WAL append: no record carries a
+ *      version or HLC ceiling more than twice max_offset ahead of true
+ *      time (a clock jump must stay out of the HLC: issue 13 bug 6,
+ *      src/core/clock_guard.c).
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

@@ -185,15 +185,27 @@ void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec)
 		vget(o, rec->version)->key = (int8_t)k;
 }
 
+uint64_t oracle_value_hash(const uint8_t *value, uint16_t len, bool tombstone)
+{
+	uint64_t h = tombstone ? 0x7b : 0xcbf29ce484222325ull;
+	for (uint16_t i = 0; !tombstone && i < len; i++)
+		h = (h ^ value[i]) * 0x100000001b3ull;
+	return h;
+}
+
 static uint64_t state_hash(const struct qr_wal_record *rec)
 {
-	uint64_t h =
-		rec->type == QR_WAL_TOMBSTONE ? 0x7b : 0xcbf29ce484222325ull;
-	const uint8_t *b = rec->value;
-	for (uint16_t i = 0;
-	     rec->type != QR_WAL_TOMBSTONE && i < rec->value_len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return oracle_value_hash(rec->value, rec->value_len,
+				 rec->type == QR_WAL_TOMBSTONE);
+}
+
+bool oracle_state(const struct oracle *o, struct qr_version v, uint64_t *hash)
+{
+	const struct vent *e = vfind(o, v);
+	if (!e || !e->has_state)
+		return false;
+	*hash = e->state;
+	return true;
 }
 
 bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,

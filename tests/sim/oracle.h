@@ -70,6 +70,10 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 int oracle_holders(const struct oracle *o, int key, struct qr_version v);
 /* Durable hint records of node for version v. */
 int oracle_hints(const struct oracle *o, int node, struct qr_version v);
+/* The state (oracle_value_hash of it) that version v names in some WAL:
+ * false if no durable record of v was seen. */
+bool oracle_state(const struct oracle *o, struct qr_version v, uint64_t *hash);
+uint64_t oracle_value_hash(const uint8_t *value, uint16_t len, bool tombstone);
 /* (k): node's watermark is wm now: false (and detail) if it is not true. */
 bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
 		      size_t dlen);

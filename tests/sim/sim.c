@@ -7,14 +7,15 @@
  * Phases of a run:
  *   1. faults:  clients run a mixed workload while the fault schedule
  *               partitions, crashes, restarts, drops, duplicates and delays
- *               frames and jumps clocks (within max_offset); a node that
+ *               frames and jumps clocks (within max_offset; and beyond it
+ *               for a while, then back: issue 13 bug 6); a node that
  *               just acknowledged something with its WAL tail not durable
  *               sometimes crashes then and there; sessions read their own
  *               keys back through lagging replicas (issue 13 item 3);
  *   2. healing: faults stop, crashed nodes restart, clients finish;
  *   3. final:   one ALL read of every key, then a settle period;
  *   4. checks:  convergence of every replica's store (e); the online
- *               checkers (a)-(d), (f), (g), (j)-(l) ran on every
+ *               checkers (a)-(d), (f), (g), (j)-(l), (n) ran on every
  *               completion / event / frame; (h), (i) at the end.
  */
 #include "sim/sim.h"
@@ -43,6 +44,7 @@
 /* Tombstone grace: above a write's whole life here (deadline <= 50 ms,
  * linger, two client retries that re-drive its version: ~200 ms). */
 #define SIM_GRACE_MS	300
+#define SIM_MAX_OFFSET_MS 500 /* the cores' max_offset_ms (the default) */
 
 enum ev_type {
 	EV_DELIVER_NODE,   /* frame to a node */
@@ -53,6 +55,7 @@ enum ev_type {
 	EV_CLIENT_TIMEOUT, /* a client gives up on an operation */
 	EV_FAULT,	   /* the fault schedule acts */
 	EV_RESTART,	   /* a node crashed right after an ack comes back */
+	EV_CLOCK_BACK,	   /* a node's clock jump beyond max_offset ends */
 };
 
 struct event {
@@ -81,6 +84,8 @@ struct node {
 	uint32_t incarnation;
 	struct qr_core *core;
 	int64_t skew_ms; /* wall = sim time + epoch + skew */
+	bool jumped;	 /* skew_ms is beyond max_offset (EV_CLOCK_BACK) */
+	uint64_t pause_us; /* HLC overflow waits: this node's time moved */
 	/* WAL model: log[0..durable) survives a crash, the rest does not. */
 	struct wal_rec *log;
 	uint64_t log_len, log_cap;
@@ -142,6 +147,7 @@ struct client {
 	/* a CASPaxos op in flight (checker (i), not (a)-(e)) */
 	bool is_cas;
 	bool cas_plain; /* a plain GET of a CAS key: not in (i)'s history */
+	uint8_t cas_op; /* the CAS op in flight */
 	int cas_key;			      /* 0..ncas-1 */
 	struct qr_version cas_seen[SIM_CAS_KEYS_MAX]; /* last version seen */
 	/* Highest version of each CAS key the session saw (CAS answers and
@@ -161,6 +167,7 @@ struct sim {
 	struct qr_rng rng;
 	struct qr_rng disk_rng; /* disk faults: a stream of their own, so a
 				 * seed without one runs as it did before */
+	struct qr_rng jump_rng; /* clock jumps beyond max_offset: likewise */
 	uint64_t now_us;
 	uint64_t seq;
 	uint64_t trace;
@@ -342,7 +349,7 @@ static void sim_fail(struct sim *s, const char *checker, const char *fmt,
 static uint64_t env_now_us(void *ctx)
 {
 	struct node *nd = ctx;
-	return nd->sim->now_us;
+	return nd->sim->now_us + nd->pause_us;
 }
 
 static uint64_t env_wall_ms(void *ctx)
@@ -355,7 +362,10 @@ static uint64_t env_wall_ms(void *ctx)
 static void env_pause(void *ctx)
 {
 	struct node *nd = ctx;
-	nd->skew_ms++; /* waiting lets this node's wall clock move on */
+	/* Waiting lets this node's clocks move on: the wall clock, and the
+	 * monotonic one (a guarded HLC may run on it: clock_guard.c). */
+	nd->skew_ms++;
+	nd->pause_us += 1000;
 }
 
 /* ---- checker (m): an ack names a version durable in the acker's log --- */
@@ -578,11 +588,33 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 	}
 }
 
+/* Checker (n): no record carries a version (or HLC ceiling) more than
+ * twice max_offset ahead of true time. Every clock in bounds is within
+ * 200 ms of it; the clock guard trusts a step only if a quorum's clocks
+ * (HLCs, a lease ahead at most) are within max_offset of it (clock_guard.c
+ * G1): below 800 ms; an HLC a lease ahead of that, a ceiling a lease
+ * ahead of the HLC. A clock jumped 1,100 ms or more must not get in
+ * (docs/protocol.md, "Clock jumps"). */
+static void check_not_future(struct node *nd, const struct qr_wal_record *rec)
+{
+	struct sim *s = nd->sim;
+	uint64_t ms = QR_HLC_MS(rec->version.hlc);
+	uint64_t now_ms = EPOCH_MS + s->now_us / 1000;
+	if (ms > now_ms + 2 * SIM_MAX_OFFSET_MS)
+		sim_fail(s, "(n)",
+			 "node %u logged a record (type %u) of version %" PRIu64
+			 ".%u, %" PRIu64 " ms ahead of true time (max_offset "
+			 "%d ms: bound twice that)",
+			 nd->id, rec->type, rec->version.hlc, rec->version.node,
+			 ms - now_ms, SIM_MAX_OFFSET_MS);
+}
+
 static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 {
 	struct node *nd = ctx;
 	if (nd->wal_err)
 		return nd->wal_err; /* disk full / failed: nothing appended */
+	check_not_future(nd, rec);
 	if (nd->log_len == nd->log_cap) {
 		nd->log_cap = nd->log_cap ? nd->log_cap * 2 : 256;
 		nd->log = realloc(nd->log, nd->log_cap * sizeof(*nd->log));
@@ -627,6 +659,13 @@ static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...)
 
 static void node_start(struct sim *s, struct node *nd)
 {
+	/* A jump is a transient of a running machine: one that boots sets
+	 * its clock first (docs/protocol.md: a node started with its clock
+	 * already beyond max_offset is not guarded against). */
+	if (nd->jumped) {
+		nd->jumped = false;
+		nd->skew_ms = (int64_t)qr_rng_below(&s->jump_rng, 401) - 200;
+	}
 	struct qr_core_config cfg;
 	qr_core_config_defaults(&cfg);
 	cfg.node_id = nd->id;
@@ -1042,6 +1081,7 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 		m.expected = seen;
 	cl->busy = true;
 	cl->is_cas = true;
+	cl->cas_op = op;
 	cl->cas_key = k;
 	cl->req_id = m.req_id;
 	cl->cas_plain = plain;
@@ -1063,6 +1103,34 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	client_send(s, cl, coord, &m);
 }
 
+/* Checker (i), at once: a put-if-absent or put-if-version answered
+ * PRECONDITION_FAILED names the current version; if that version's state
+ * is the op's own value (values are unique per op), the op did take
+ * effect and the answer says it did not: for put-if-version loops a
+ * double apply (issue 13 bug 4: a retry after UNAVAILABLE that forgot its
+ * first round's accepted ballot). A history check would see it only if a
+ * later read showed the value. */
+static void cas_not_own(struct sim *s, const struct client *cl, int status,
+			struct qr_version v)
+{
+	uint64_t h;
+	if (status != QR_EPRECONDITION || cl->cas_plain ||
+	    (cl->cas_op != QR_OP_PUT_IF_ABSENT &&
+	     cl->cas_op != QR_OP_PUT_IF_VERSION) ||
+	    !oracle_state(s->orc, v, &h))
+		return;
+	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint16_t vlen;
+	uint64_t seq = cl->req_id & ((1ull << 48) - 1);
+	make_value(cl->id, seq, value, &vlen);
+	if (h == oracle_value_hash(value, vlen, false))
+		sim_fail(s, "(i)",
+			 "cas-%d: c%u's op %" PRIu64 " answered "
+			 "PRECONDITION_FAILED against version %" PRIu64
+			 ".%u, whose state is its own value",
+			 cl->cas_key, cl->id, seq, v.hlc, v.node);
+}
+
 static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 {
 	int status = m->status;
@@ -1075,6 +1143,7 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	uint64_t val = 0;
 	if (status == 0 && m->value_len)
 		val = value_id(m->value, m->value_len);
+	cas_not_own(s, cl, status, m->version);
 	if (!cl->cas_plain)
 		lin_end(&s->lin, cl->cas_key, cl->op_index, s->now_us, status,
 			val, m->version);
@@ -1283,6 +1352,25 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 
 /* ---- faults ------------------------------------------------------------- */
 
+/* A clock jump beyond max_offset (1,100-3,100 ms, either way) on one node,
+ * for 5-105 ms, then back within +-200 ms (issue 13 bug 6): the node must
+ * keep it out of its HLC and refuse clients meanwhile (checker (n)).
+ * Drawn from a stream of its own. */
+static void clock_jump(struct sim *s)
+{
+	if (!qr_rng_chance_ppm(&s->jump_rng, 60000))
+		return;
+	struct node *nd = &s->nodes[qr_rng_below(&s->jump_rng, (uint64_t)s->n)];
+	if (nd->jumped)
+		return;
+	int64_t by = 1100 + (int64_t)qr_rng_below(&s->jump_rng, 2001);
+	nd->skew_ms = qr_rng_chance_ppm(&s->jump_rng, 500000) ? by : -by;
+	nd->jumped = true;
+	vlog(s, "clock node %u jumps: skew %" PRId64 "ms", nd->id, nd->skew_ms);
+	ev_at(s, s->now_us + 5000 + qr_rng_below(&s->jump_rng, 100000),
+	      EV_CLOCK_BACK, nd->id, 0, 0);
+}
+
 static void fault_step(struct sim *s)
 {
 	if (!s->faults_on)
@@ -1325,9 +1413,11 @@ static void fault_step(struct sim *s)
 		struct node *nd =
 			&s->nodes[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		nd->skew_ms = (int64_t)qr_rng_below(&s->rng, 401) - 200;
+		nd->jumped = false;
 		vlog(s, "clock node %u skew %" PRId64 "ms", nd->id,
 		     nd->skew_ms);
 	}
+	clock_jump(s);
 	/* Disk full (or failed) on one node, or space back: its WAL
 	 * refuses appends and it must stop acking writes and say so (issue
 	 * 12 item 5; checker (j)). */
@@ -1346,8 +1436,19 @@ static void fault_step(struct sim *s)
 	      0, 0);
 }
 
+static void clock_back(struct sim *s, struct node *nd)
+{
+	if (!nd->jumped)
+		return;
+	nd->jumped = false;
+	nd->skew_ms = (int64_t)qr_rng_below(&s->jump_rng, 401) - 200;
+	vlog(s, "clock node %u back, skew %" PRId64 "ms", nd->id, nd->skew_ms);
+}
+
 static void faults_stop(struct sim *s)
 {
+	for (int i = 0; i < s->n; i++)
+		clock_back(s, &s->nodes[i]);
 	s->faults_on = false;
 	memset(s->blocked, 0, sizeof(s->blocked));
 	for (int i = 0; i < s->n; i++) {
@@ -1579,6 +1680,9 @@ static void handle(struct sim *s, struct event *e)
 	case EV_FAULT:
 		fault_step(s);
 		break;
+	case EV_CLOCK_BACK:
+		clock_back(s, &s->nodes[e->node]);
+		break;
 	case EV_RESTART: {
 		struct node *nd = &s->nodes[e->node];
 		if (nd->up || nd->incarnation != e->arg)
@@ -1625,6 +1729,7 @@ static void setup(struct sim *s)
 	 * a stream of its own so the other seeds' draws stay as they were. */
 	uint64_t cas_draw = opt_cas_draw(s->opt->seed);
 	qr_rng_seed(&s->disk_rng, s->opt->seed ^ 0x6469736b66756c6cull);
+	qr_rng_seed(&s->jump_rng, s->opt->seed ^ 0x636c6f636b6a6d70ull);
 	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
 			       : 0;
 	/* A third of them are CAS storms: one key, most operations CAS, so

@@ -9,6 +9,7 @@
 
 #include "common/compiler.h"
 #include "common/eal_local.h"
+#include "core/bugs.h"
 #include "core/core.h"
 #include "core/store_pvt.h" /* qr_store_check */
 #include "quorate/err.h"
@@ -145,6 +146,7 @@ static uint64_t setup_grace_ms, setup_ae_interval_us;
 static uint64_t setup_store_bytes_max;
 static uint32_t setup_ae_entries_per_s;
 static uint32_t setup_hints_max;
+static uint64_t setup_hint_delay_us;
 
 /* A test's own cluster secret for the next node_create() (key rolls). */
 static const struct qr_secret *test_secret_override;
@@ -180,6 +182,7 @@ static void node_create(int i, uint32_t incarnation)
 	if (setup_grace_ms)
 		cfg.tombstone_grace_ms = setup_grace_ms;
 	cfg.hints_max = setup_hints_max;
+	cfg.hint_delay_us = setup_hint_delay_us;
 	if (setup_ae_interval_us)
 		cfg.ae_interval_us = setup_ae_interval_us;
 	cfg.ae_entries_per_s = setup_ae_entries_per_s;
@@ -736,10 +739,14 @@ static void test_clock_too_far_ahead_refused(void)
 	warm();
 	int c = coordinator_of(KEY);
 	int b = (c + 1) % N;
-	h.skew_ms[b] = 2000; /* beyond the 500 ms max offset */
-	client_req(b, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "future");
-	durable(b); /* b's new HLC ceiling: the write goes out */
-	deliver_all();
+	/* b starts with its clock beyond the 500 ms max offset (a jump while
+	 * it runs is kept out of its HLC: clock_guard.c), so its frames
+	 * carry an HLC that far ahead. */
+	qr_core_destroy(h.core[b]);
+	h.skew_ms[b] = 2000;
+	node_create(b, 1);
+	qr_core_recovered(h.core[b], h.appended[b]);
+	advance(20000); /* b's heartbeats */
 	CU_ASSERT(qr_core_stats(h.core[c])->drops[QR_DROP_CLOCK] >= 1);
 	CU_ASSERT(qr_core_hlc(h.core[c])->rejected >= 1);
 	/* c's HLC did not jump to b's future. */
@@ -2047,6 +2054,122 @@ static void test_regression_cas_refused_accept_leaves_hints(void)
 	teardown();
 }
 
+/* Deliver the queued frames addressed to dst only; the others stay
+ * queued, in order, ahead of what the delivery queues. */
+static void deliver_to(int dst)
+{
+	static struct qframe batch[QMAX], keep[QMAX];
+	flush_all();
+	int n = h.qlen, nk = 0;
+	memcpy(batch, h.q, sizeof(batch[0]) * (size_t)n);
+	h.qlen = 0;
+	for (int i = 0; i < n; i++)
+		if (batch[i].dst == dst)
+			qr_core_on_frame(h.core[dst], 0, batch[i].data,
+					 batch[i].len);
+		else
+			keep[nk++] = batch[i];
+	flush_all();
+	CU_ASSERT_FATAL(nk + h.qlen <= QMAX);
+	memmove(h.q + nk, h.q, sizeof(h.q[0]) * (size_t)h.qlen);
+	memcpy(h.q, keep, sizeof(keep[0]) * (size_t)nk);
+	h.qlen += nk;
+}
+
+/* Time passes, timers fire; nothing is delivered. */
+static void tick_only(uint64_t us)
+{
+	uint64_t end = h.now_us + us;
+	while (h.now_us < end) {
+		h.now_us += QR_MIN(100, end - h.now_us);
+		for (int i = 0; i < N; i++)
+			qr_core_tick(h.core[i]);
+	}
+	flush_all();
+}
+
+/* Regression (issue 13 bug 4), built step by step: round 1 of a
+ * put-if-absent accepts its value V at b1 on the coordinator's acceptor
+ * only; round 2 (promises from the two peers, which hold nothing) applies
+ * the change again and accepts V at b2 on one peer only; the op ends
+ * UNAVAILABLE. Its retry's quorum shows V@b1 (the coordinator's acceptor
+ * and the third node): that is its own state, so it must answer OK.
+ * Forgetting the first accepted ballot (the mutation
+ * cas-forget-first-accept) answers PRECONDITION_FAILED against its own
+ * write: for put-if-version loops a double apply. Hints wait (a long
+ * hint_delay), so the acceptors stay as the rounds left them. */
+static void test_regression_cas_retry_sees_its_first_accept(void)
+{
+	setup_hint_delay_us = 10000000;
+	setup_ae_interval_us = 10000000; /* no anti-entropy pushes either */
+	setup();
+	setup_hint_delay_us = setup_ae_interval_us = 0;
+	warm();
+	int c = coordinator_of(KEY), a = (c + 1) % N, b = (c + 2) % N;
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	deliver_all();
+	durable_all(); /* round 1's PROMISEs queued */
+	struct qr_version high1 = {qr_core_hlc(h.core[c])->last +
+					   ((uint64_t)5 << 16),
+				   (uint16_t)a};
+	prepare_to(a, b, high1);
+	prepare_to(b, a, high1);
+	deliver_all(); /* V@b1 accepted by c only; a and b refuse: BACKOFF */
+	durable_all();
+	deliver_all();
+	struct qr_store_view v;
+	CU_ASSERT_FATAL(stored(c, KEY, &v));
+	struct qr_version b1 = v.version;
+	CU_ASSERT(!stored(a, KEY, &v) && !stored(b, KEY, &v));
+	/* Round 2: its PREPARE goes out on the backoff timer. */
+	tick_only(3000);
+	deliver_to(a);
+	deliver_to(b);
+	durable(a);
+	durable(b);
+	/* c's own acceptor promises a higher ballot first: it refuses c's
+	 * round-2 ACCEPT (c's own PROMISE is not durable yet, so the
+	 * quorum that decides is a and b, which hold nothing). */
+	struct qr_version high2 = {qr_core_hlc(h.core[c])->last +
+					   ((uint64_t)10 << 16),
+				   (uint16_t)b};
+	prepare_to(c, b, high2);
+	for (int i = 0; i < N; i++)
+		h.cut[c][i] = i == b; /* the ACCEPT does not reach b */
+	deliver_to(c); /* decide: ACCEPT V@b2; c refuses: BACKOFF */
+	deliver_to(a); /* a accepts V@b2 */
+	durable_all();
+	CU_ASSERT_FATAL(stored(a, KEY, &v));
+	struct qr_version b2 = v.version;
+	CU_ASSERT(qr_version_cmp(b2, b1) > 0);
+	CU_ASSERT_FATAL(stored(c, KEY, &v));
+	CU_ASSERT_EQUAL(qr_version_cmp(v.version, b1), 0);
+	/* c cut off until the deadline: UNAVAILABLE. */
+	h.qlen = 0;
+	for (int i = 0; i < N; i++)
+		h.cut[c][i] = h.cut[i][c] = true;
+	for (int k = 0; k < 60; k++) {
+		tick_only(1000);
+		durable(c);
+		h.qlen = 0;
+	}
+	CU_ASSERT_EQUAL(reply_status(1), QR_EUNAVAILABLE);
+	/* The retry: its quorum is c (V@b1) and b (nothing). */
+	h.nreplies = 0;
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int i = 0; i < N; i++)
+		h.cut[a][i] = h.cut[i][a] = true; /* a (V@b2) is away */
+	advance(30000); /* c hears b again; anti-entropy may copy V@b1 */
+	CU_ASSERT(!stored(b, KEY, &v) || qr_version_cmp(v.version, b1) == 0);
+	cas_req(c, 1, QR_OP_PUT_IF_ABSENT, KEY, "mine", QR_VERSION_NONE);
+	for (int k = 0; k < 10; k++) {
+		deliver_all();
+		durable_all();
+	}
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	teardown();
+}
+
 /* A promise replayed from the WAL still binds the acceptor: a proposer
  * below it is refused, retries above it, and then succeeds. */
 static void test_cas_recovered_promise_refuses_lower_ballots(void)
@@ -2876,6 +2999,62 @@ static void test_client_auth_prefix_restriction(void)
  * (authenticated) peer makes a node scan and push at most its budget of
  * entries per second; the rest are dropped and counted; the budget
  * refills with time, and another peer's budget is its own. */
+/* Issue 13 bug 6: a node whose wall clock jumps beyond max_offset (either
+ * way) keeps the jump out of its HLC, stamps and logs nothing that far
+ * ahead, refuses clients (CLOCK_AHEAD) meanwhile, and serves again as soon
+ * as the clock is back: no cut-off while real time catches up. Before the
+ * clock guard the +3 s jump went into the HLC and the ceiling, the ONE
+ * write was stamped 3 s ahead, and after the correction the peers refused
+ * the node's frames for 3 s (drops.CLOCK). */
+static void clock_jump_case(int64_t jump_ms)
+{
+	setup();
+	warm();
+	advance(40000); /* every node has heard every other */
+	int c = coordinator_of(KEY);
+	uint64_t logged = h.data_logged[c];
+	h.skew_ms[c] = jump_ms;
+	advance(20000);
+	uint64_t true_ms = 1700000000000ull + h.now_us / 1000;
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	CU_ASSERT_EQUAL(st->clock_jumps, 1);
+	CU_ASSERT_EQUAL(st->clock_serving, 0);
+	CU_ASSERT(QR_HLC_MS(qr_core_hlc(h.core[c])->last) <= true_ms + 500);
+	CU_ASSERT(QR_HLC_MS(h.clock_last[c].version.hlc) <= true_ms + 600);
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ONE, KEY, "future");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), QR_ECLOCK);
+	CU_ASSERT_EQUAL(h.data_logged[c], logged); /* nothing stamped */
+	CU_ASSERT(st->clock_refused >= 1);
+	/* Its peers still take its frames (its HLC did not move). */
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(qr_core_stats(h.core[i])->drops[QR_DROP_CLOCK],
+				0);
+	/* The clock is corrected: it serves again at once. */
+	h.skew_ms[c] = 0;
+	advance(20000);
+	CU_ASSERT_EQUAL(st->clock_serving, 1);
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "now");
+	settle();
+	advance(5000);
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	const struct reply *r = find_reply(2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	true_ms = 1700000000000ull + h.now_us / 1000;
+	CU_ASSERT(QR_HLC_MS(r->version.hlc) <= true_ms + 500);
+	teardown();
+}
+
+static void test_regression_clock_jump_ahead_refused_and_recovers(void)
+{
+	clock_jump_case(3000);
+}
+
+static void test_regression_clock_jump_back_refused_and_recovers(void)
+{
+	clock_jump_case(-3000);
+}
+
 static void test_digest_flood_pushes_at_most_the_budget(void)
 {
 	setup_ae_entries_per_s = 100;
@@ -2937,6 +3116,17 @@ int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
 		return 1;
+#ifdef QR_UNIT_INJECT_BUG
+	/* test_core_buggy (tests/unit/meson.build): a regression test on the
+	 * core with the mutation it pins; it must fail (should_fail). */
+	static const struct qr_unit_case buggy[] = {
+		{"regression (issue 13 bug 4) with cas-forget-first-accept",
+		 test_regression_cas_retry_sees_its_first_accept},
+		{NULL, NULL},
+	};
+	qr_bugs = QR_BUG_MASK(CAS_FORGET_FIRST_ACCEPT);
+	return qr_unit_main("core-buggy", buggy);
+#endif
 	static const struct qr_unit_case cases[] = {
 		{"own replica through the loopback queue",
 		 test_own_replica_through_loopback_queue},
@@ -2980,7 +3170,8 @@ int main(void)
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
 		{"regression (issue 13 bug 1): a write is stamped above its "
-		 "token", test_regression_write_stamped_above_its_token},
+		 "token",
+		 test_regression_write_stamped_above_its_token},
 		{"anti-entropy converges without reads",
 		 test_anti_entropy_converges_without_reads},
 		{"hinted handoff delivers a missed write",
@@ -2997,6 +3188,15 @@ int main(void)
 		{"regression (issue 13 bug 3): claims stay below the writes "
 		 "a node stamps after a restart",
 		 test_regression_claims_stay_below_writes_after_restart},
+		{"regression (issue 13 bug 6): a clock jumped ahead is kept "
+		 "out "
+		 "of the HLC, refused, and recovers at once",
+		 test_regression_clock_jump_ahead_refused_and_recovers},
+		{"regression (issue 13 bug 4): a CAS retry sees its first "
+		 "accepted ballot",
+		 test_regression_cas_retry_sees_its_first_accept},
+		{"regression (issue 13 bug 6): a clock jumped back likewise",
+		 test_regression_clock_jump_back_refused_and_recovers},
 		{"regression (issue 13 bug 5): a snapshot carries the hints",
 		 test_regression_snapshot_carries_hints},
 		{"restart holds closed timestamps until the hand-off",
@@ -3015,9 +3215,11 @@ int main(void)
 		{"CAS: a minority answers UNAVAILABLE",
 		 test_cas_minority_answers_unavailable},
 		{"regression (issue 13 bug 2a): a CAS ballot holds claims from "
-		 "PREPARE", test_regression_cas_prepare_holds_claims},
+		 "PREPARE",
+		 test_regression_cas_prepare_holds_claims},
 		{"regression (issue 13 bug 2b): a refused CAS accept leaves "
-		 "hints", test_regression_cas_refused_accept_leaves_hints},
+		 "hints",
+		 test_regression_cas_refused_accept_leaves_hints},
 		{"CAS: a recovered promise refuses lower ballots",
 		 test_cas_recovered_promise_refuses_lower_ballots},
 		{"CAS: no read shortcut on states installed below a promise",
@@ -3030,7 +3232,8 @@ int main(void)
 		 test_auth_two_keys_accepted_during_a_roll},
 		{"far-future versions, ballots, claims, ranges refused",
 		 test_far_future_versions_refused},
-		{"a token that would overflow the HLC waits, unstamped, never busy",
+		{"a token that would overflow the HLC waits, unstamped, never "
+		 "busy",
 		 test_token_overflow_ignored_not_waited},
 		{"regression: a full store refuses a new key before the WAL",
 		 test_store_full_refused_before_the_wal},
@@ -3038,7 +3241,8 @@ int main(void)
 		 test_store_bytes_limit_refused_before_the_wal},
 		{"client auth: forged client frames dropped and counted",
 		 test_client_auth_forged_frames_dropped_and_counted},
-		{"client auth: read-only key gets UNAUTHORIZED on PUT, OK on GET",
+		{"client auth: read-only key gets UNAUTHORIZED on PUT, OK on "
+		 "GET",
 		 test_client_auth_read_only_key_unauthorized_on_put},
 		{"client auth: a key prefix restricts reads and writes",
 		 test_client_auth_prefix_restriction},

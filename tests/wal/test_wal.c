@@ -737,7 +737,8 @@ static void test_snapshot_keeps_hints(void)
 }
 
 /*
- * Issue 13, item 6: a data directory is bound to its cluster and node. The
+ * Issue 13, item 6: a data directory is bound to its cluster and node. An
+ * empty directory is refused unless the node is new (init: I3); the
  * first start writes IDENTITY; the same node starts again; another
  * cluster's or another node's start is refused with QR_EDATADIR and a
  * message naming the owner; a damaged file is refused too.
@@ -747,23 +748,41 @@ static void test_data_dir_bound_to_cluster_and_node(void)
 	char *dir = wt_tmpdir();
 	char msg[512] = "", path[600];
 	snprintf(path, sizeof(path), "%s/%s", dir, QR_WAL_IDENT_FILE);
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
+			QR_EDATADIR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "is empty"));
+	CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0); /* nothing written */
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, true, msg, sizeof(msg)),
+			0);
 	CU_ASSERT_EQUAL(access(path, R_OK), 0);
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 18686, 2, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
+			0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 18686, 2, false, msg, sizeof(msg)),
 			QR_EDATADIR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "belongs to cluster 5799 node 2"));
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 1, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 1, false, msg, sizeof(msg)),
 			QR_EDATADIR);
 	CU_ASSERT_STRING_EQUAL(qr_strerror(QR_EDATADIR), "DATA_DIR_MISMATCH");
 	/* The refusals changed nothing: the owner still starts. */
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)), 0);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
+			0);
 	FILE *f = fopen(path, "w");
 	CU_ASSERT_FATAL(f != NULL);
 	fputs("cluster 5799 node 2\n", f); /* no magic line */
 	fclose(f);
-	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, msg, sizeof(msg)),
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
 			QR_ECORRUPT);
+	unlink(path);
+	/* A directory that holds files but no IDENTITY (a build from before
+	 * it) is adopted without --init. */
+	char seg[600];
+	snprintf(seg, sizeof(seg), "%s/wal-0000-0000000000000001.log", dir);
+	f = fopen(seg, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fclose(f);
+	CU_ASSERT_EQUAL(qr_wal_dir_bind(dir, 5799, 2, false, msg, sizeof(msg)),
+			0);
+	unlink(seg);
 	unlink(path);
 	wt_rmdir(dir);
 }
