@@ -432,7 +432,8 @@ static void store(struct fake *f, struct fake_entry *e,
 	}
 	e->deleted = del;
 	e->vlen = del ? 0 : rq->value_len;
-	memcpy(e->val, rq->value, e->vlen);
+	if (e->vlen) /* an empty body comes as value NULL */
+		memcpy(e->val, rq->value, e->vlen);
 	e->hlc = ++f->clock << 16;
 	r->hlc = e->hlc;
 	r->node = 1;
