@@ -20,7 +20,7 @@ static void usage(FILE *f)
 		"[--wal-mode fsync|async|none]\n"
 		"                [--keys-max N] [--store-bytes-max BYTES]\n"
 		"                [--snapshot-every RECORDS] "
-		"[--truncate-corrupt] [--init]\n"
+		"[--truncate-corrupt] [--init] [--cpus A-B]\n"
 		"                [--metrics-listen IPV4:PORT|off]\n"
 		"  --config FILE        the cluster file (docs/operations.md)\n"
 		"  --node ID            this node's id in it\n"
@@ -40,6 +40,9 @@ static void usage(FILE *f)
 		"(default 1000000; 0: off)\n"
 		"  --truncate-corrupt   recovery: cut the log at mid-log "
 		"corruption\n"
+		"  --cpus A-B           pin shard i to CPU A+i (B-A+1 >= "
+		"shards; default: the\n"
+		"                       shards float over every CPU)\n"
 		"  --init               a new node: its data directory may be "
 		"empty (without it\n"
 		"                       an empty data directory is refused: "
@@ -144,6 +147,20 @@ static int parse_opt(int c, const char *arg, struct options *o)
 	case 'm':
 		o->metrics_listen = arg;
 		return 0;
+	case 'u': {
+		char *end;
+		long a = strtol(arg, &end, 10), b = a;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		if (*end || a < 0 || b < a || b > 4095) {
+			fprintf(stderr, "quorated: --cpus: '%s' is not a CPU "
+					"range A-B\n", arg);
+			return 1;
+		}
+		o->cpu_first = (int)a;
+		o->cpu_last = (int)b;
+		return 0;
+	}
 	case 'h':
 		usage(stdout);
 		exit(0);
@@ -168,6 +185,7 @@ int qr_options_parse(int argc, char **argv, struct options *o)
 		{"truncate-corrupt", no_argument, NULL, 't'},
 		{"init", no_argument, NULL, 'i'},
 		{"metrics-listen", required_argument, NULL, 'm'},
+		{"cpus", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -175,6 +193,7 @@ int qr_options_parse(int argc, char **argv, struct options *o)
 	o->node = -1;
 	o->keys_max = 1u << 20;
 	o->snapshot_every = 1000000;
+	o->cpu_first = o->cpu_last = -1;
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
 		if (parse_opt(c, optarg, o))

@@ -22,6 +22,8 @@ struct options {
 	uint64_t snapshot_every;
 	bool truncate_corrupt;
 	bool init; /* a new node: an empty data directory is bound */
+	int cpu_first, cpu_last; /* --cpus A-B: shard i on CPU A + i (each its
+				  * own core); -1: lcores float over all */
 	const char *metrics_listen; /* NULL: the cluster file's */
 };
 

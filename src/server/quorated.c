@@ -165,7 +165,28 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 		argv[argc++] = store + used;
 		used += (size_t)l + 1;
 	}
-	if (!has_cores) {
+	if (!has_cores && o->cpu_first >= 0) {
+		/* --cpus: shard i on its own CPU (dedicated cores). */
+		if (o->cpu_last - o->cpu_first + 1 < cl->shards) {
+			snprintf(err, n, "--cpus %d-%d: %u shards need %u CPUs",
+				 o->cpu_first, o->cpu_last, cl->shards,
+				 cl->shards);
+			return -1;
+		}
+		int l = snprintf(store + used, store_len - used, "--lcores=");
+		for (unsigned i = 0;
+		     i < cl->shards && l > 0 && (size_t)l < store_len - used;
+		     i++)
+			l += snprintf(store + used + l, store_len - used - l,
+				      "%s%u@%u", i ? "," : "", i,
+				      (unsigned)o->cpu_first + i);
+		if (l < 0 || (size_t)l + 1 > store_len - used) {
+			snprintf(err, n, "--cpus: too many shards");
+			return -1;
+		}
+		argv[argc++] = store + used;
+		used += (size_t)l + 1;
+	} else if (!has_cores) {
 		/* No cores named: shard lcores float over every CPU, so
 		 * several nodes can share a small machine. */
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
