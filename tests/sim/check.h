@@ -53,8 +53,9 @@
  *      (issue 13 item 3; sim.c check_snap_hints): it holds every hint that
  *      was live (hints.c N4): a durable hint record below its begin lsn,
  *      younger than a hint's life, whose target does not durably hold
- *      its version, must be in it. Recovery from the snapshot and the
- *      log after it is checked by (f) and by every end-to-end checker.
+ *      its version, must be in it (an oracle: ignored under
+ *      --no-oracles). Recovery from the snapshot and the log after it
+ *      is checked by (f) and by every end-to-end checker.
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

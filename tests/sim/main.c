@@ -9,8 +9,8 @@
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
  *   --list-bugs                       print "name area what" for each one
- *   --no-oracles                      ignore checkers (j), (k), (l) and (d)
- *                                     at the WAL (tests/sim/oracle.h)
+ *   --no-oracles                      ignore checkers (j), (k), (l), (o)
+ *                                     and (d) at the WAL (tests/sim/oracle.h)
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it; so does a

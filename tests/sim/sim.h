@@ -24,7 +24,7 @@ struct sim_options {
 	int nodes; /* 0: drawn from the seed (3..7) */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
-	bool no_oracles; /* ignore (j), (k), (l) and (d) at the WAL: what the
+	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
 			  * end-to-end checkers alone catch */
 };
 
