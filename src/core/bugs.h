@@ -143,6 +143,9 @@
 	  "hand-off",                                                          \
 	  "a hint of our own hand-off holds the claim at its "                 \
 	  "version, not at the hand-off's from (N5)")                          \
+	X(SNAPSHOT_DROPS_HINTS, 55, "snapshot-drops-hints", "hints",           \
+	  "a snapshot holds store entries only, not the live hints "           \
+	  "(issue 13 bug 5, N4)")                                              \
 	/* issue 14: levels by zone */                                         \
 	X(EACH_QUORUM_ONE_ZONE, 60, "each-quorum-one-zone", "zones",           \
 	  "EACH_QUORUM is answered on the first zone's quorum alone")

@@ -49,6 +49,13 @@
  *      version or HLC ceiling more than twice max_offset ahead of true
  *      time (a clock jump must stay out of the HLC: issue 13 bug 6,
  *      src/core/clock_guard.c).
+ *  (o) checked by the simulator when a node's snapshot is installed
+ *      (issue 13 item 3; sim.c check_snap_hints): it holds every hint that
+ *      was live (hints.c N4): a durable hint record below its begin lsn,
+ *      younger than a hint's life, whose target does not durably hold
+ *      its version, must be in it (an oracle: ignored under
+ *      --no-oracles). Recovery from the snapshot and the log after it
+ *      is checked by (f) and by every end-to-end checker.
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H

@@ -9,8 +9,8 @@
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
  *   --list-bugs                       print "name area what" for each one
- *   --no-oracles                      ignore checkers (j), (k), (l) and (d)
- *                                     at the WAL (tests/sim/oracle.h)
+ *   --no-oracles                      ignore checkers (j), (k), (l), (o)
+ *                                     and (d) at the WAL (tests/sim/oracle.h)
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
  * A failing seed prints the one-line command that replays it; so does a
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 		tot.frames += r.frames;
 		tot.dropped_frames += r.dropped_frames;
 		tot.tombstones_collected += r.tombstones_collected;
+		tot.snapshots += r.snapshots;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
@@ -225,13 +226,14 @@ int main(int argc, char **argv)
 	       " passed, %" PRIu64 " failed; ops=%" PRIu64 " ok=%" PRIu64
 	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
-	       " dropped=%" PRIu64 " collected=%" PRIu64 " cas-ops=%" PRIu64
+	       " dropped=%" PRIu64 " collected=%" PRIu64
+	       " snapshots=%" PRIu64 " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
-	       tot.tombstones_collected, tot.cas_ops, tot.cas_ok,
+	       tot.tombstones_collected, tot.snapshots, tot.cas_ops, tot.cas_ok,
 	       tot.lin_inconclusive, combined);
 	if (expect_fail) {
 		if (failed)

@@ -447,6 +447,14 @@ int oracle_holders(const struct oracle *o, int key, struct qr_version v)
 	return n;
 }
 
+bool oracle_holds(const struct oracle *o, int node,
+		  const struct qr_wal_record *rec)
+{
+	int k = key_of(o, rec);
+	return k >= 0 && node >= 0 && node < o->nodes &&
+	       qr_version_cmp(o->maxdur[node][k], rec->version) >= 0;
+}
+
 int oracle_hints(const struct oracle *o, int node, struct qr_version v)
 {
 	const struct vent *e = vfind(o, v);

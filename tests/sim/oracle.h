@@ -68,6 +68,10 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		      size_t len, char *detail, size_t dlen);
 /* Replicas of key (an index into keys[]) that durably hold v or newer. */
 int oracle_holders(const struct oracle *o, int key, struct qr_version v);
+/* Does node durably hold rec's key at rec's version or newer? (false
+ * for a key the oracle does not know) */
+bool oracle_holds(const struct oracle *o, int node,
+		  const struct qr_wal_record *rec);
 /* Durable hint records of node for version v. */
 int oracle_hints(const struct oracle *o, int node, struct qr_version v);
 /* The state (oracle_value_hash of it) that version v names in some WAL:

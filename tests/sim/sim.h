@@ -4,7 +4,9 @@
  * process, a simulated network (delay, loss, duplication, reordering,
  * symmetric and one-way partitions), skewed and jumping clocks, a WAL model
  * whose unsynced tail is lost on crash (crashes right after an
- * acknowledgement included), and clients with mixed workloads (sessions
+ * acknowledgement included), snapshots taken as the shard loop takes
+ * them, with crashes between their steps and right after them, and
+ * recovery from them, and clients with mixed workloads (sessions
  * reading their own keys through lagging replicas, CAS storms).
  * Everything random comes from one seed: a seed replays bit for bit, which
  * the trace hash shows.
@@ -22,7 +24,7 @@ struct sim_options {
 	int nodes; /* 0: drawn from the seed (3..7) */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
-	bool no_oracles; /* ignore (j), (k), (l) and (d) at the WAL: what the
+	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
 			  * end-to-end checkers alone catch */
 };
 
@@ -37,6 +39,7 @@ struct sim_result {
 	uint64_t reads, writes, crashes, partitions, frames, dropped_frames;
 	uint64_t sim_us;
 	uint64_t tombstones_collected; /* by every node's GC, all runs */
+	uint64_t snapshots; /* installed, every node */
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
