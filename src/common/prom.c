@@ -198,9 +198,10 @@ static int check_labels(const struct qr_prom_label *labels, unsigned n)
 	return n == 0 || labels != NULL;
 }
 
-int qr_prom_u64(struct qr_prom *w, const char *name,
-		const struct qr_prom_label *labels, unsigned n_labels,
-		uint64_t value)
+/* One sample line "name{labels} value": the checks both types share. */
+static int sample(struct qr_prom *w, const char *name,
+		  const struct qr_prom_label *labels, unsigned n_labels,
+		  const char *value)
 {
 	if (w->err)
 		return w->err;
@@ -210,10 +211,19 @@ int qr_prom_u64(struct qr_prom *w, const char *name,
 		return w->err;
 	}
 	int rc = put_name_labels(w, name, "", labels, n_labels, NULL);
-	rc = rc ? rc : putf(w, " %" PRIu64 "\n", value);
+	rc = rc ? rc : putf(w, " %s\n", value);
 	if (rc)
 		fail(w, start, rc);
 	return w->err;
+}
+
+int qr_prom_u64(struct qr_prom *w, const char *name,
+		const struct qr_prom_label *labels, unsigned n_labels,
+		uint64_t value)
+{
+	char num[24];
+	snprintf(num, sizeof(num), "%" PRIu64, value);
+	return sample(w, name, labels, n_labels, num);
 }
 
 /* The format's spelling of a float: Go's ParseFloat reads %.17g exactly. */
@@ -231,20 +241,9 @@ int qr_prom_double(struct qr_prom *w, const char *name,
 		   const struct qr_prom_label *labels, unsigned n_labels,
 		   double value)
 {
-	if (w->err)
-		return w->err;
-	size_t start = w->len;
-	if (!name_ok(name, 1) || !check_labels(labels, n_labels)) {
-		fail(w, start, QR_EINVAL);
-		return w->err;
-	}
 	char num[40];
 	fmt_double(num, sizeof(num), value);
-	int rc = put_name_labels(w, name, "", labels, n_labels, NULL);
-	rc = rc ? rc : putf(w, " %s\n", num);
-	if (rc)
-		fail(w, start, rc);
-	return w->err;
+	return sample(w, name, labels, n_labels, num);
 }
 
 /* ns as seconds, shortest exact-enough text: 1000 ns -> "1e-06". */

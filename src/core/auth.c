@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
+
 #define AUTH_WINDOW 64
 
 struct qc_auth_window {
@@ -55,20 +57,6 @@ struct qc_auth {
 	struct qc_auth_window *win;		/* [nodes] */
 };
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
-static inline uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static inline void wr64(uint8_t *p, uint64_t v)
 {
@@ -204,30 +192,30 @@ int qc_auth_open(struct qr_core *c, const uint8_t *frame, size_t *len)
 {
 	struct qc_auth *a = c->auth;
 	size_t n = *len;
-	if (rd32(frame + 4) != c->cfg.cluster_id)
+	if (qr_ld32(frame + 4) != c->cfg.cluster_id)
 		return QR_DROP_CLUSTER;
-	uint16_t src = rd16(frame + 8), dst = rd16(frame + 10);
+	uint16_t src = qr_ld16(frame + 8), dst = qr_ld16(frame + 10);
 	if (src >= c->nodes || src == c->cfg.node_id ||
 	    dst != c->cfg.node_id)
 		return QR_DROP_BAD_NODE;
 	if (n < QR_FRAME_HDR_BYTES + QR_AUTH_TRAILER_BYTES)
 		return QR_DROP_BAD_MAC;
 	const uint8_t *t = frame + n - QR_AUTH_TRAILER_BYTES;
-	uint16_t kid = rd16(t);
+	uint16_t kid = qr_ld16(t);
 	int k = -1;
 	for (int i = 0; i < a->keys; i++)
 		if (a->key_id[i] == kid)
 			k = i;
 	if (k < 0)
 		return QR_DROP_BAD_KEY_ID;
-	if (rd16(t + 2) != 0)
+	if (qr_ld16(t + 2) != 0)
 		return QR_DROP_BAD_MAC;
-	uint32_t inc = rd32(t + 4);
-	uint64_t seq = rd64(t + 8);
+	uint32_t inc = qr_ld32(t + 4);
+	uint64_t seq = qr_ld64(t + 8);
 	struct qc_auth_window *w = &a->win[src];
 	/* Cheap checks first: a replay costs no GMAC. The window may start
 	 * only on a frame sent within max_offset_ms (header HLC). */
-	uint64_t sent_ms = QR_HLC_MS(rd64(frame + 16));
+	uint64_t sent_ms = QR_HLC_MS(qr_ld64(frame + 16));
 	bool fresh = sent_ms + c->hlc.max_offset_ms >= qr_hlc_wall_ms(&c->hlc);
 	if (!window_check(w, inc, seq, fresh))
 		return QR_DROP_REPLAY;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/crc32c.h"
+#include "common/le.h"
 #include "quorate/err.h"
 
 #define HDR_BYTES    24
@@ -60,27 +61,6 @@ int qr_membership_check(const struct qr_membership *ms)
 	return o >= ms->rf && n >= ms->rf ? 0 : QR_EINVAL;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
 
 int qr_membership_encode(const struct qr_membership *ms, uint8_t *buf,
 			 size_t cap, size_t *len)
@@ -93,13 +73,13 @@ int qr_membership_encode(const struct qr_membership *ms, uint8_t *buf,
 	if (need > cap)
 		return QR_EFULL;
 	memset(buf, 0, HDR_BYTES);
-	put32(buf, QR_MEMBERSHIP_MAGIC);
+	qr_st32(buf, QR_MEMBERSHIP_MAGIC);
 	buf[4] = QR_MEMBERSHIP_FORMAT;
 	buf[5] = ms->zones;
 	buf[6] = ms->n;
-	put32(buf + 8, (uint32_t)ms->epoch);
-	put32(buf + 12, (uint32_t)(ms->epoch >> 32));
-	put16(buf + 16, ms->rf);
+	qr_st32(buf + 8, (uint32_t)ms->epoch);
+	qr_st32(buf + 12, (uint32_t)(ms->epoch >> 32));
+	qr_st16(buf + 16, ms->rf);
 	size_t off = HDR_BYTES;
 	for (unsigned z = 0; z < ms->zones; z++) {
 		size_t l = strlen(ms->zone_name[z]);
@@ -109,14 +89,14 @@ int qr_membership_encode(const struct qr_membership *ms, uint8_t *buf,
 	}
 	for (unsigned i = 0; i < ms->n; i++, off += MEMBER_BYTES) {
 		const struct qr_member *m = &ms->m[i];
-		put16(buf + off, m->id);
+		qr_st16(buf + off, m->id);
 		buf[off + 2] = m->state;
 		buf[off + 3] = m->zone;
 		memcpy(buf + off + 4, &m->ip, 4);
-		put16(buf + off + 8, m->port);
-		put16(buf + off + 10, 0);
+		qr_st16(buf + off + 8, m->port);
+		qr_st16(buf + off + 10, 0);
 	}
-	put32(buf + off, qr_crc32c(0, buf, off));
+	qr_st32(buf + off, qr_crc32c(0, buf, off));
 	*len = off + 4;
 	return 0;
 }
@@ -125,15 +105,15 @@ int qr_membership_encode(const struct qr_membership *ms, uint8_t *buf,
 static int decode_fields(const uint8_t *buf, size_t len,
 			 struct qr_membership *ms)
 {
-	if (get32(buf) != QR_MEMBERSHIP_MAGIC ||
-	    buf[4] != QR_MEMBERSHIP_FORMAT || buf[7] || get16(buf + 18) ||
-	    get32(buf + 20))
+	if (qr_ld32(buf) != QR_MEMBERSHIP_MAGIC ||
+	    buf[4] != QR_MEMBERSHIP_FORMAT || buf[7] || qr_ld16(buf + 18) ||
+	    qr_ld32(buf + 20))
 		return QR_EMALFORMED;
 	memset(ms, 0, sizeof(*ms));
 	ms->zones = buf[5];
 	ms->n = buf[6];
-	ms->epoch = get32(buf + 8) | (uint64_t)get32(buf + 12) << 32;
-	ms->rf = get16(buf + 16);
+	ms->epoch = qr_ld32(buf + 8) | (uint64_t)qr_ld32(buf + 12) << 32;
+	ms->rf = qr_ld16(buf + 16);
 	if (ms->zones > QR_ZONES_MAX || ms->n > QR_NODES_MAX)
 		return QR_EMALFORMED;
 	size_t off = HDR_BYTES, end = len - 4;
@@ -150,12 +130,12 @@ static int decode_fields(const uint8_t *buf, size_t len,
 		return QR_EMALFORMED;
 	for (unsigned i = 0; i < ms->n; i++, off += MEMBER_BYTES) {
 		struct qr_member *m = &ms->m[i];
-		m->id = get16(buf + off);
+		m->id = qr_ld16(buf + off);
 		m->state = buf[off + 2];
 		m->zone = buf[off + 3];
 		memcpy(&m->ip, buf + off + 4, 4);
-		m->port = get16(buf + off + 8);
-		if (get16(buf + off + 10))
+		m->port = qr_ld16(buf + off + 8);
+		if (qr_ld16(buf + off + 10))
 			return QR_EMALFORMED;
 	}
 	return 0;
@@ -166,7 +146,7 @@ int qr_membership_decode(const uint8_t *buf, size_t len,
 {
 	if (!buf || len < HDR_BYTES + 4 || len > QR_MEMBERSHIP_BYTES_MAX)
 		return QR_EMALFORMED;
-	if (qr_crc32c(0, buf, len - 4) != get32(buf + len - 4))
+	if (qr_crc32c(0, buf, len - 4) != qr_ld32(buf + len - 4))
 		return QR_ECORRUPT;
 	struct qr_membership ms;
 	int rc = decode_fields(buf, len, &ms);

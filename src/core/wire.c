@@ -97,63 +97,8 @@
 
 #include "common/compiler.h"
 #include "core/placement.h"
+#include "common/le.h"
 #include "quorate/err.h"
-
-/* Little-endian loads and stores. memcpy compiles to one mov on x86/arm64;
- * the byte swap only exists on big-endian hosts. */
-#if !defined(__BYTE_ORDER__)
-#error "wire.c needs __BYTE_ORDER__ (gcc or clang)"
-#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define wire_le16(x) (x)
-#define wire_le32(x) (x)
-#define wire_le64(x) (x)
-#else
-#define wire_le16(x) __builtin_bswap16(x)
-#define wire_le32(x) __builtin_bswap32(x)
-#define wire_le64(x) __builtin_bswap64(x)
-#endif
-
-static inline uint16_t ld16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return wire_le16(v);
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return wire_le32(v);
-}
-
-static inline uint64_t ld64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return wire_le64(v);
-}
-
-static inline void st16(uint8_t *p, uint16_t v)
-{
-	v = wire_le16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void st32(uint8_t *p, uint32_t v)
-{
-	v = wire_le32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline void st64(uint8_t *p, uint64_t v)
-{
-	v = wire_le64(v);
-	memcpy(p, &v, sizeof(v));
-}
 
 /* Frame header offsets. */
 enum {
@@ -431,26 +376,26 @@ _Static_assert(CREP_NODE == CREP_HLC + 8 && REPL_NODE == REPL_HLC + 8 &&
 
 static inline void put_version(uint8_t *p, struct qr_version v)
 {
-	st64(p, v.hlc);
-	st16(p + 8, v.node);
+	qr_st64(p, v.hlc);
+	qr_st16(p + 8, v.node);
 }
 
 static inline struct qr_version get_version(const uint8_t *p)
 {
-	return (struct qr_version){ld64(p), ld16(p + 8)};
+	return (struct qr_version){qr_ld64(p), qr_ld16(p + 8)};
 }
 
 /* op_id and partition, the first fields of the four replica messages. */
 static inline void put_replica_prefix(uint8_t *p, const struct qr_msg *m)
 {
-	st64(p + REPL_OP_ID, m->op_id);
-	st32(p + REPL_PARTITION, m->partition);
+	qr_st64(p + REPL_OP_ID, m->op_id);
+	qr_st32(p + REPL_PARTITION, m->partition);
 }
 
 static inline void get_replica_prefix(const uint8_t *p, struct qr_msg *m)
 {
-	m->op_id = ld64(p + REPL_OP_ID);
-	m->partition = ld32(p + REPL_PARTITION);
+	m->op_id = qr_ld64(p + REPL_OP_ID);
+	m->partition = qr_ld32(p + REPL_PARTITION);
 }
 
 /* The type's own fixed fields (not the header, key_len or value_len). */
@@ -458,9 +403,9 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 {
 	switch (m->type) {
 	case QR_MSG_CLIENT_REQ:
-		st64(p + CREQ_REQ_ID, m->req_id);
-		st64(p + CREQ_MIN_VERSION, m->min_version);
-		st32(p + CREQ_DEADLINE, m->deadline_us);
+		qr_st64(p + CREQ_REQ_ID, m->req_id);
+		qr_st64(p + CREQ_MIN_VERSION, m->min_version);
+		qr_st32(p + CREQ_DEADLINE, m->deadline_us);
 		p[CREQ_OP] = m->op;
 		p[CREQ_LEVEL] = m->level;
 		p[CREQ_R] = m->r;
@@ -468,12 +413,12 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		put_version(p + CREQ_EXP_HLC, m->expected);
 		break;
 	case QR_MSG_CLIENT_REPLY:
-		st64(p + CREP_REQ_ID, m->req_id);
-		st64(p + CREP_REPLICA_MASK, m->replica_mask);
+		qr_st64(p + CREP_REQ_ID, m->req_id);
+		qr_st64(p + CREP_REPLICA_MASK, m->replica_mask);
 		put_version(p + CREP_HLC, m->version);
-		st16(p + CREP_STATUS, (uint16_t)m->status);
+		qr_st16(p + CREP_STATUS, (uint16_t)m->status);
 		p[CREP_ANSWERED] = m->answered;
-		st64(p + CREP_CLOSED_TS, m->closed_ts);
+		qr_st64(p + CREP_CLOSED_TS, m->closed_ts);
 		break;
 	case QR_MSG_REPLICATE:
 	case QR_MSG_ACCEPT:
@@ -485,7 +430,7 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 	case QR_MSG_ACCEPTED:
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
-		st16(p + RACK_STATUS, (uint16_t)m->status);
+		qr_st16(p + RACK_STATUS, (uint16_t)m->status);
 		break;
 	case QR_MSG_READ:
 		put_replica_prefix(p, m);
@@ -493,28 +438,28 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 	case QR_MSG_READ_REPLY:
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
-		st16(p + RDR_STATUS, (uint16_t)m->status);
-		st64(p + RDR_CLOSED_TS, m->closed_ts);
+		qr_st16(p + RDR_STATUS, (uint16_t)m->status);
+		qr_st64(p + RDR_CLOSED_TS, m->closed_ts);
 		break;
 	case QR_MSG_PROMISE:
 		put_replica_prefix(p, m);
 		put_version(p + REPL_HLC, m->version);
-		st16(p + PRM_STATUS, (uint16_t)m->status);
+		qr_st16(p + PRM_STATUS, (uint16_t)m->status);
 		break;
 	case QR_MSG_HEARTBEAT:
-		st64(p + HB_CLOSED_TS, m->closed_ts);
-		st32(p + HB_INCARNATION, m->incarnation);
+		qr_st64(p + HB_CLOSED_TS, m->closed_ts);
+		qr_st32(p + HB_INCARNATION, m->incarnation);
 		break;
 	case QR_MSG_DIGEST:
-		st32(p + DG_PARTITION, m->partition);
-		st32(p + DG_ENTRIES, m->entries);
-		st64(p + DG_DIGEST, m->digest);
+		qr_st32(p + DG_PARTITION, m->partition);
+		qr_st32(p + DG_ENTRIES, m->entries);
+		qr_st64(p + DG_DIGEST, m->digest);
 		break;
 	case QR_MSG_ORPHAN_REQ:
 	case QR_MSG_ORPHAN_DONE:
-		st64(p + ORQ_FROM, m->range_from);
-		st64(p + ORQ_TO, m->range_to);
-		st64(p + ORQ_RESTART, m->restart_hlc);
+		qr_st64(p + ORQ_FROM, m->range_from);
+		qr_st64(p + ORQ_TO, m->range_to);
+		qr_st64(p + ORQ_RESTART, m->restart_hlc);
 		break;
 	}
 }
@@ -523,9 +468,9 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 {
 	switch (m->type) {
 	case QR_MSG_CLIENT_REQ:
-		m->req_id = ld64(p + CREQ_REQ_ID);
-		m->min_version = ld64(p + CREQ_MIN_VERSION);
-		m->deadline_us = ld32(p + CREQ_DEADLINE);
+		m->req_id = qr_ld64(p + CREQ_REQ_ID);
+		m->min_version = qr_ld64(p + CREQ_MIN_VERSION);
+		m->deadline_us = qr_ld32(p + CREQ_DEADLINE);
 		m->op = p[CREQ_OP];
 		m->level = p[CREQ_LEVEL];
 		m->r = p[CREQ_R];
@@ -533,12 +478,12 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->expected = get_version(p + CREQ_EXP_HLC);
 		break;
 	case QR_MSG_CLIENT_REPLY:
-		m->req_id = ld64(p + CREP_REQ_ID);
-		m->replica_mask = ld64(p + CREP_REPLICA_MASK);
+		m->req_id = qr_ld64(p + CREP_REQ_ID);
+		m->replica_mask = qr_ld64(p + CREP_REPLICA_MASK);
 		m->version = get_version(p + CREP_HLC);
-		m->status = (int16_t)ld16(p + CREP_STATUS);
+		m->status = (int16_t)qr_ld16(p + CREP_STATUS);
 		m->answered = p[CREP_ANSWERED];
-		m->closed_ts = ld64(p + CREP_CLOSED_TS);
+		m->closed_ts = qr_ld64(p + CREP_CLOSED_TS);
 		break;
 	case QR_MSG_REPLICATE:
 	case QR_MSG_ACCEPT:
@@ -550,7 +495,7 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 	case QR_MSG_ACCEPTED:
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
-		m->status = (int16_t)ld16(p + RACK_STATUS);
+		m->status = (int16_t)qr_ld16(p + RACK_STATUS);
 		break;
 	case QR_MSG_READ:
 		get_replica_prefix(p, m);
@@ -558,28 +503,28 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 	case QR_MSG_READ_REPLY:
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
-		m->status = (int16_t)ld16(p + RDR_STATUS);
-		m->closed_ts = ld64(p + RDR_CLOSED_TS);
+		m->status = (int16_t)qr_ld16(p + RDR_STATUS);
+		m->closed_ts = qr_ld64(p + RDR_CLOSED_TS);
 		break;
 	case QR_MSG_PROMISE:
 		get_replica_prefix(p, m);
 		m->version = get_version(p + REPL_HLC);
-		m->status = (int16_t)ld16(p + PRM_STATUS);
+		m->status = (int16_t)qr_ld16(p + PRM_STATUS);
 		break;
 	case QR_MSG_HEARTBEAT:
-		m->closed_ts = ld64(p + HB_CLOSED_TS);
-		m->incarnation = ld32(p + HB_INCARNATION);
+		m->closed_ts = qr_ld64(p + HB_CLOSED_TS);
+		m->incarnation = qr_ld32(p + HB_INCARNATION);
 		break;
 	case QR_MSG_DIGEST:
-		m->partition = ld32(p + DG_PARTITION);
-		m->entries = ld32(p + DG_ENTRIES);
-		m->digest = ld64(p + DG_DIGEST);
+		m->partition = qr_ld32(p + DG_PARTITION);
+		m->entries = qr_ld32(p + DG_ENTRIES);
+		m->digest = qr_ld64(p + DG_DIGEST);
 		break;
 	case QR_MSG_ORPHAN_REQ:
 	case QR_MSG_ORPHAN_DONE:
-		m->range_from = ld64(p + ORQ_FROM);
-		m->range_to = ld64(p + ORQ_TO);
-		m->restart_hlc = ld64(p + ORQ_RESTART);
+		m->range_from = qr_ld64(p + ORQ_FROM);
+		m->range_to = qr_ld64(p + ORQ_TO);
+		m->restart_hlc = qr_ld64(p + ORQ_RESTART);
 		break;
 	}
 }
@@ -602,15 +547,15 @@ void qr_wire_frame_begin(struct qr_frame_writer *w, void *buf, size_t cap,
 	w->cap = (uint16_t)QR_MIN(cap, (size_t)QR_FRAME_BYTES_MAX);
 	w->len = QR_FRAME_HDR_BYTES;
 	w->count = 0;
-	st16(p + FH_MAGIC, QR_WIRE_MAGIC);
+	qr_st16(p + FH_MAGIC, QR_WIRE_MAGIC);
 	p[FH_PROTO] = QR_WIRE_PROTO;
 	p[FH_COUNT] = 0;
-	st32(p + FH_CLUSTER, hdr->cluster_id);
-	st16(p + FH_SRC, hdr->src_node);
-	st16(p + FH_DST, hdr->dst_node);
-	st16(p + FH_SHARD, hdr->shard);
-	st16(p + FH_RESERVED, 0);
-	st64(p + FH_HLC, hdr->hlc);
+	qr_st32(p + FH_CLUSTER, hdr->cluster_id);
+	qr_st16(p + FH_SRC, hdr->src_node);
+	qr_st16(p + FH_DST, hdr->dst_node);
+	qr_st16(p + FH_SHARD, hdr->shard);
+	qr_st16(p + FH_RESERVED, 0);
+	qr_st64(p + FH_HLC, hdr->hlc);
 }
 
 /*
@@ -638,7 +583,7 @@ int qr_wire_put(struct qr_frame_writer *w, const struct qr_msg *m)
 	uint8_t *p = w->buf + w->len;
 	p[MH_TYPE] = m->type;
 	p[MH_FLAGS] = m->flags;
-	st16(p + MH_LENGTH, (uint16_t)n);
+	qr_st16(p + MH_LENGTH, (uint16_t)n);
 	put_fields(p, m);
 	if (l->key_at) {
 		p[l->key_at] = m->key_len;
@@ -647,7 +592,7 @@ int qr_wire_put(struct qr_frame_writer *w, const struct qr_msg *m)
 	if (l->value_at) {
 		uint8_t *v = p + l->fixed + (l->key_at ? m->key_len : 0);
 
-		st16(p + l->value_at, m->value_len);
+		qr_st16(p + l->value_at, m->value_len);
 		if (m->value_len) /* memcpy(NULL, 0) is undefined */
 			memcpy(v, m->value, m->value_len);
 	}
@@ -666,7 +611,7 @@ size_t qr_wire_frame_end(struct qr_frame_writer *w)
 
 void qr_wire_frame_set_hlc(void *frame, uint64_t hlc)
 {
-	st64((uint8_t *)frame + FH_HLC, hlc);
+	qr_st64((uint8_t *)frame + FH_HLC, hlc);
 }
 
 /*
@@ -692,11 +637,11 @@ int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
 	r->left = 0;
 	if (len < QR_FRAME_HDR_BYTES)
 		return QR_EWIRE_SHORT;
-	if (ld16(p + FH_MAGIC) != QR_WIRE_MAGIC)
+	if (qr_ld16(p + FH_MAGIC) != QR_WIRE_MAGIC)
 		return QR_EWIRE_MAGIC;
-	if (p[FH_PROTO] != QR_WIRE_PROTO || ld16(p + FH_RESERVED) != 0)
+	if (p[FH_PROTO] != QR_WIRE_PROTO || qr_ld16(p + FH_RESERVED) != 0)
 		return QR_EWIRE_VERSION;
-	if (ld32(p + FH_CLUSTER) != cluster_id)
+	if (qr_ld32(p + FH_CLUSTER) != cluster_id)
 		return QR_EWIRE_CLUSTER;
 	if (len > QR_FRAME_BYTES_MAX)
 		return QR_EWIRE_LENGTH;
@@ -708,11 +653,11 @@ int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
 
 	if (hdr) {
 		hdr->msg_count = count;
-		hdr->cluster_id = ld32(p + FH_CLUSTER);
-		hdr->src_node = ld16(p + FH_SRC);
-		hdr->dst_node = ld16(p + FH_DST);
-		hdr->shard = ld16(p + FH_SHARD);
-		hdr->hlc = ld64(p + FH_HLC);
+		hdr->cluster_id = qr_ld32(p + FH_CLUSTER);
+		hdr->src_node = qr_ld16(p + FH_SRC);
+		hdr->dst_node = qr_ld16(p + FH_DST);
+		hdr->shard = qr_ld16(p + FH_SHARD);
+		hdr->hlc = qr_ld64(p + FH_HLC);
 	}
 	r->len = len;
 	r->off = QR_FRAME_HDR_BYTES;
@@ -753,7 +698,7 @@ int qr_wire_next(struct qr_frame_reader *r, struct qr_msg *m)
 	if (rest < QR_MSG_HDR_BYTES)
 		return reader_fail(r, QR_EWIRE_SHORT);
 
-	size_t length = ld16(p + MH_LENGTH);
+	size_t length = qr_ld16(p + MH_LENGTH);
 	if (length < QR_MSG_HDR_BYTES || length > rest)
 		return reader_fail(r, QR_EWIRE_LENGTH);
 
@@ -770,7 +715,7 @@ int qr_wire_next(struct qr_frame_reader *r, struct qr_msg *m)
 	if (l->key_at)
 		m->key_len = p[l->key_at];
 	if (l->value_at)
-		m->value_len = ld16(p + l->value_at);
+		m->value_len = qr_ld16(p + l->value_at);
 	if (length != msg_bytes(l, m))
 		return reader_fail(r, QR_EWIRE_LENGTH);
 	if (l->key_at)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "common/le.h"
 #include "core/hlc.h"
 #include "core/wire.h"
 #include "quorate/err.h"
@@ -67,18 +68,6 @@ struct oracle {
 	struct qr_version promised[OR_NODES][OR_KEYS]; /* PROMISEs sent */
 };
 
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
 static size_t vhash(struct qr_version v, size_t cap)
 {
@@ -267,14 +256,14 @@ bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
 #define FOR_EACH_MSG(f, len, off, mlen)                                        \
 	for (size_t off = 24, k_ = 0, mlen = 0;                                \
 	     (len) >= 24 && k_ < (f)[3] && off + 4 <= (len) &&                 \
-	     (mlen = rd16((f) + off + 2)) >= 4 && off + mlen <= (len);         \
+	     (mlen = qr_ld16((f) + off + 2)) >= 4 && off + mlen <= (len);         \
 	     off += mlen, k_++)
 
 void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
 {
 	if (len < 24)
 		return;
-	uint16_t src = rd16(f + 8);
+	uint16_t src = qr_ld16(f + 8);
 	if (src >= o->nodes)
 		return;
 	FOR_EACH_MSG(f, len, off, mlen)
@@ -291,11 +280,11 @@ void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
 		int k = key_of(o, &key);
 		struct prep *p =
 			&o->prep[node][src][o->prep_n[node][src]++ % PREP_RING];
-		p->op_id = rd64(f + off + 4);
+		p->op_id = qr_ld64(f + off + 4);
 		p->type = type;
 		p->key = (int8_t)k;
-		p->ballot.hlc = rd64(f + off + 16);
-		p->ballot.node = rd16(f + off + 24);
+		p->ballot.hlc = qr_ld64(f + off + 16);
+		p->ballot.node = qr_ld16(f + off + 24);
 		p->promised = k >= 0 ? o->promised[node][k] : QR_VERSION_NONE;
 	}
 }
@@ -339,20 +328,20 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 	{
 		uint8_t type = f[off];
 		if (type == QR_MSG_HEARTBEAT && mlen >= 12 &&
-		    rd64(f + off + 4) > QR_HLC_MAKE(o->ceil_ms[node], 0)) {
+		    qr_ld64(f + off + 4) > QR_HLC_MAKE(o->ceil_ms[node], 0)) {
 			/* (k) S4: no claim above the durable ceiling. */
 			snprintf(detail, dlen,
 				 "(k) node %d claimed %" PRIu64 " to node %d "
 				 "above its durable HLC ceiling %" PRIu64,
-				 node, rd64(f + off + 4), dst,
+				 node, qr_ld64(f + off + 4), dst,
 				 QR_HLC_MAKE(o->ceil_ms[node], 0));
 			return false;
 		}
 		if (type == QR_MSG_PREPARE && mlen >= 26) {
 			/* (l) X1: each round has a ballot of its own. */
-			struct qr_version b = {rd64(f + off + 16),
-					       rd16(f + off + 24)};
-			uint64_t op_id = rd64(f + off + 4);
+			struct qr_version b = {qr_ld64(f + off + 16),
+					       qr_ld16(f + off + 24)};
+			uint64_t op_id = qr_ld64(f + off + 4);
 			struct vent *e = vget(o, b);
 			if (e->prep_op && e->prep_op != op_id) {
 				snprintf(detail, dlen,
@@ -368,8 +357,8 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		     type != QR_MSG_READ_REPLY && type != QR_MSG_PROMISE) ||
 		    mlen < 28)
 			continue;
-		int16_t status = (int16_t)rd16(f + off + 26);
-		struct qr_version v = {rd64(f + off + 16), rd16(f + off + 24)};
+		int16_t status = (int16_t)qr_ld16(f + off + 26);
+		struct qr_version v = {qr_ld64(f + off + 16), qr_ld16(f + off + 24)};
 		if ((type == QR_MSG_PROMISE &&
 		     (status == 0 || status == QR_ENOTFOUND)) ||
 		    (type == QR_MSG_ACCEPTED && status == 0)) {
@@ -380,7 +369,7 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 				o, node, dst,
 				type == QR_MSG_PROMISE ? QR_MSG_PREPARE
 						       : QR_MSG_ACCEPT,
-				rd64(f + off + 4));
+				qr_ld64(f + off + 4));
 			if (p && p->key >= 0 &&
 			    qr_version_cmp(p->ballot, p->promised) < 0) {
 				snprintf(detail, dlen,
@@ -403,7 +392,7 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 			 * ballot are durable before the PROMISE leaves. */
 			const struct prep *p =
 				prep_find(o, node, dst, QR_MSG_PREPARE,
-					  rd64(f + off + 4));
+					  qr_ld64(f + off + 4));
 			const struct vent *b = p ? vfind(o, p->ballot) : NULL;
 			if (p &&
 			    (!b || !(b->promise_mask & (1u << node)) ||
