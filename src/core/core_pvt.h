@@ -118,8 +118,8 @@ struct req {
 				       * (kept when the ring wraps, and
 				       * across a retry: X3) */
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
-	uint8_t st_value[QR_VALUE_BYTES_MAX]; /* CAS: best state's value */
+	uint8_t value[QR_VALUE_INLINE_MAX];
+	uint8_t st_value[QR_VALUE_INLINE_MAX]; /* CAS: best state's value */
 };
 
 /* A reply waiting for the WAL to make an lsn durable. */
@@ -183,7 +183,7 @@ struct hint {
 	 * own hand-off the hand-off's `from` (hints.c N5). */
 	uint64_t claim;
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 /*
@@ -208,7 +208,7 @@ struct peer_out {
 struct loop_slot {
 	struct qr_msg m;
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 #define LOOP_SLOTS 32 /* loopback queue (loop.c, L3) */

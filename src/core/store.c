@@ -29,7 +29,7 @@
  *    entries have distinct keys;
  *  - an entry never changes partition (the partition is a function of the
  *    key) and is on that partition's list;
- *  - a tombstone's value_len is 0; value_len <= QR_VALUE_BYTES_MAX; the
+ *  - a tombstone's value_len is 0; value_len <= QR_VALUE_INLINE_MAX; the
  *    entry fits its allocation, whose usable size is alloc_bytes;
  *  - an entry's version only grows, unless QR_BUG(APPLY_OLDER) is injected.
  *
@@ -84,7 +84,7 @@ struct store_entry {
 
 #define ENTRY_HDR_BYTES offsetof(struct store_entry, data)
 #define ENTRY_BYTES_MAX                                                        \
-	(ENTRY_HDR_BYTES + QR_KEY_BYTES_MAX + QR_VALUE_BYTES_MAX)
+	(ENTRY_HDR_BYTES + QR_KEY_BYTES_MAX + QR_VALUE_INLINE_MAX)
 
 /* A get reads the header and compares the key: a key of up to 12 bytes
  * shares the header's cache line (allocations are 16-byte aligned and the
@@ -449,7 +449,7 @@ static int write_check(const struct qr_store *s, const struct qr_store_write *w)
 
 	if (w->key_len == 0)
 		return QR_EINVAL;
-	if (w->value_len > QR_VALUE_BYTES_MAX)
+	if (w->value_len > QR_VALUE_INLINE_MAX)
 		return QR_ETOOLARGE;
 	if (w->tombstone && w->value_len != 0)
 		return QR_EINVAL;
@@ -683,7 +683,7 @@ int qr_store_check(const struct qr_store *s)
 			CHECK(e->key_len >= 1);
 			CHECK(e->tombstone <= 1);
 			CHECK(!e->tombstone || e->value_len == 0);
-			CHECK(e->value_len <= QR_VALUE_BYTES_MAX);
+			CHECK(e->value_len <= QR_VALUE_INLINE_MAX);
 			CHECK(ENTRY_HDR_BYTES + e->key_len + e->value_len <=
 			      e->alloc_bytes);
 			CHECK(e->alloc_bytes == sallocx(e, 0));

@@ -39,7 +39,7 @@ struct qr_store_write {
 	const void *key;
 	uint8_t key_len;       /* 1..QR_KEY_BYTES_MAX */
 	const void *value;
-	uint16_t value_len;    /* 0..QR_VALUE_BYTES_MAX; 0 for a tombstone */
+	uint32_t value_len;    /* 0..QR_VALUE_BYTES_MAX; 0 for a tombstone */
 	uint64_t lsn;          /* WAL position holding it; 0 if none */
 };
 
@@ -51,7 +51,7 @@ struct qr_store_view {
 	const uint8_t *key;
 	uint8_t key_len;
 	const uint8_t *value;
-	uint16_t value_len;
+	uint32_t value_len;
 	uint64_t lsn;
 };
 

@@ -84,7 +84,7 @@
  * Range checks (fields_ok): flags within the type's own mask (only the
  * value-carrying CLIENT_REPLY, REPLICATE and READ_REPLY may set TOMBSTONE);
  * a tombstone carries no value (the store keeps value_len 0 for one);
- * key_len >= 1 for keyed types; value_len <= QR_VALUE_BYTES_MAX; CLIENT_REQ's
+ * key_len >= 1 for keyed types; value_len <= QR_VALUE_INLINE_MAX; CLIENT_REQ's
  * op and level in their enums, r and w in 0..QR_RF_MAX and not both 0 for
  * QR_LEVEL_RW, both 0 otherwise; a CASPaxos op at level QUORUM only;
  * expected set (not none) for the *_IF_VERSION ops and none for the others;
@@ -231,7 +231,7 @@ enum {
 /* A message of this layout with the largest key and value fits a frame. */
 #define WIRE_FITS(fixed, keyed, valued)                                        \
 	(QR_FRAME_HDR_BYTES + (fixed) + ((keyed) ? QR_KEY_BYTES_MAX : 0) +     \
-		 ((valued) ? QR_VALUE_BYTES_MAX : 0) <=                        \
+		 ((valued) ? QR_VALUE_INLINE_MAX : 0) <=                        \
 	 QR_FRAME_BYTES_MAX)
 
 _Static_assert(FH_END == QR_FRAME_HDR_BYTES, "frame header size");
@@ -325,7 +325,7 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 		return false;
 	if (l->key_at && m->key_len == 0)
 		return false;
-	if (l->value_at && m->value_len > QR_VALUE_BYTES_MAX)
+	if (l->value_at && m->value_len > QR_VALUE_INLINE_MAX)
 		return false;
 	if (l->value_at && (m->flags & QR_MSGF_TOMBSTONE) && m->value_len)
 		return false;

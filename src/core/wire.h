@@ -151,7 +151,7 @@ struct qr_msg {
 	const uint8_t *key;
 	uint8_t key_len;
 	const uint8_t *value;
-	uint16_t value_len;
+	uint32_t value_len; /* in a frame <= QR_VALUE_INLINE_MAX */
 };
 
 struct qr_frame_hdr {

@@ -26,7 +26,7 @@
 static const char *out_dir;
 static unsigned files_written;
 static uint8_t key_bytes[QR_KEY_BYTES_MAX];
-static uint8_t value_bytes[QR_VALUE_BYTES_MAX + 1];
+static uint8_t value_bytes[QR_VALUE_INLINE_MAX + 1];
 
 static void write_file(const char *name, const uint8_t *buf, size_t len)
 {

@@ -77,7 +77,7 @@ struct wal_rec {
 	struct qr_wal_record r;
 	uint64_t at_us; /* the node's time when it was appended */
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 struct sim;
@@ -1102,7 +1102,7 @@ static void make_value(uint16_t client, uint64_t seq, uint8_t *buf,
 bool sim_value_matches(uint16_t client, uint64_t seq, const uint8_t *v,
 		       uint16_t len)
 {
-	uint8_t buf[QR_VALUE_BYTES_MAX];
+	uint8_t buf[QR_VALUE_INLINE_MAX];
 	uint16_t l;
 	make_value(client, seq, buf, &l);
 	return l == len && memcmp(buf, v, len) == 0;
@@ -1191,7 +1191,7 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 			 uint8_t level, uint8_t rw, bool final, int coord,
 			 bool session)
 {
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 	uint16_t vlen = 0;
 	uint64_t seq = ++cl->seq;
 	if (op == QR_OP_PUT)
@@ -1302,7 +1302,7 @@ static int lagging_replica(struct sim *s, const uint8_t *reps, uint64_t mask,
 /* A CASPaxos op on CAS key k (one of s->ncas). */
 static void cas_issue(struct sim *s, struct client *cl, int k)
 {
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 	uint16_t vlen = 0;
 	uint64_t seq = ++cl->seq;
 	int key = s->nkeys + k;
@@ -1408,7 +1408,7 @@ static void cas_not_own(struct sim *s, const struct client *cl, int status,
 	     cl->cas_op != QR_OP_PUT_IF_VERSION) ||
 	    !oracle_state(s->orc, v, &h))
 		return;
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 	uint16_t vlen;
 	uint64_t seq = cl->req_id & ((1ull << 48) - 1);
 	make_value(cl->id, seq, value, &vlen);
@@ -1777,7 +1777,7 @@ struct conv_ctx {
 	struct qr_version v;
 	bool tomb;
 	uint16_t vlen;
-	uint8_t val[QR_VALUE_BYTES_MAX];
+	uint8_t val[QR_VALUE_INLINE_MAX];
 };
 
 /* Highest HLC milliseconds any node has reached: "now" for the grace. */

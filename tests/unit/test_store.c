@@ -263,7 +263,7 @@ static void test_tombstones(void)
 
 static void test_limits_refused_and_change_nothing(void)
 {
-	static char big[QR_VALUE_BYTES_MAX + 1];
+	static char big[QR_VALUE_INLINE_MAX + 1];
 	char key[QR_KEY_BYTES_MAX];
 	struct qr_store *s = store_new(64, 4, 0);
 	struct qr_store_write w;
@@ -276,7 +276,7 @@ static void test_limits_refused_and_change_nothing(void)
 	/* Value over the limit: refused, for a new and an existing key. */
 	w = wr("k", 0, 11, 0, "");
 	w.value = big;
-	w.value_len = QR_VALUE_BYTES_MAX + 1;
+	w.value_len = QR_VALUE_INLINE_MAX + 1;
 	CU_ASSERT(qr_store_apply(s, &w, &v) == QR_ETOOLARGE);
 	CU_ASSERT(holds(s, "k", 10, 0, "small"));
 	w.key = "new";
@@ -287,13 +287,13 @@ static void test_limits_refused_and_change_nothing(void)
 
 	/* At the limits: stored. (A key over QR_KEY_BYTES_MAX cannot be
 	 * expressed: key_len is a uint8_t and the limit is 255.) */
-	w.value_len = QR_VALUE_BYTES_MAX;
+	w.value_len = QR_VALUE_INLINE_MAX;
 	w.key = key;
 	w.key_len = QR_KEY_BYTES_MAX;
 	CU_ASSERT(qr_store_apply(s, &w, NULL) == QR_APPLY_NEWER);
 	CU_ASSERT_FATAL(qr_store_get(s, key, QR_KEY_BYTES_MAX, &v) == 0);
-	CU_ASSERT(v.value_len == QR_VALUE_BYTES_MAX &&
-		  memcmp(v.value, big, QR_VALUE_BYTES_MAX) == 0);
+	CU_ASSERT(v.value_len == QR_VALUE_INLINE_MAX &&
+		  memcmp(v.value, big, QR_VALUE_INLINE_MAX) == 0);
 
 	/* Empty key; partition out of range. */
 	w = wr("k", 0, 12, 0, "x");
@@ -378,12 +378,12 @@ static const uint8_t *value_at(const struct qr_store *s, const char *key)
 
 static void test_value_grows_and_shrinks(void)
 {
-	static char val[QR_VALUE_BYTES_MAX + 1];
+	static char val[QR_VALUE_INLINE_MAX + 1];
 	struct qr_store *s = store_new(64, 1, 0);
 	const uint8_t *before;
 	uint64_t hlc = 1;
 
-	for (size_t i = 0; i < QR_VALUE_BYTES_MAX; i++)
+	for (size_t i = 0; i < QR_VALUE_INLINE_MAX; i++)
 		val[i] = (char)('a' + i % 26);
 
 	/* 10 -> 11 bytes stays in its size class: same memory. */
@@ -418,7 +418,7 @@ static void test_value_grows_and_shrinks(void)
 	val[5] = 'f';
 
 	/* A big value's tombstone gives the memory back, and back again. */
-	val[QR_VALUE_BYTES_MAX] = '\0';
+	val[QR_VALUE_INLINE_MAX] = '\0';
 	CU_ASSERT(put(s, "k", hlc++, 0, val) == QR_APPLY_NEWER);
 	CU_ASSERT(put(s, "k", hlc++, 0, NULL) == QR_APPLY_NEWER);
 	CU_ASSERT(holds(s, "k", hlc - 1, 0, NULL));
@@ -432,12 +432,12 @@ static void test_value_grows_and_shrinks(void)
  * re-applying what it read) must read it before the entry moves. */
 static void test_value_aliasing_the_entry(void)
 {
-	static char val[QR_VALUE_BYTES_MAX + 1];
+	static char val[QR_VALUE_INLINE_MAX + 1];
 	struct qr_store *s = store_new(64, 1, 0);
 	struct qr_store_write w;
 	struct qr_store_view v;
 
-	for (size_t i = 0; i < QR_VALUE_BYTES_MAX; i++)
+	for (size_t i = 0; i < QR_VALUE_INLINE_MAX; i++)
 		val[i] = (char)('A' + i % 23);
 	val[800] = '\0';
 	CU_ASSERT(put(s, "k", 1, 0, val) == QR_APPLY_NEWER);
@@ -896,7 +896,7 @@ struct m_key {
 	struct qr_version version;
 	uint64_t lsn;
 	uint16_t value_len;
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 static struct m_key m_keys[M_KEYS];
@@ -1010,8 +1010,8 @@ static int m_visit_fn(void *arg, const struct qr_store_view *v)
 
 static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 {
-	static uint8_t value[QR_VALUE_BYTES_MAX + 1];
-	static uint8_t newval[QR_VALUE_BYTES_MAX];
+	static uint8_t value[QR_VALUE_INLINE_MAX + 1];
+	static uint8_t newval[QR_VALUE_INLINE_MAX];
 	struct m_key *k = &m_keys[i];
 	struct qr_store_write w = {
 		.partition = m_partition(i),
@@ -1039,7 +1039,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 			w.value_len = (uint16_t)qr_rng_below(r, 300);
 		else
 			w.value_len = (uint16_t)qr_rng_below(
-				r, QR_VALUE_BYTES_MAX + 1);
+				r, QR_VALUE_INLINE_MAX + 1);
 		for (unsigned b = 0; b < w.value_len; b += 8) {
 			uint64_t x = qr_rng_next(r);
 
@@ -1051,7 +1051,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 		w.value_len = (uint16_t)qr_rng_below(r, v.value_len + 1u);
 		w.value = v.value + (v.value_len - w.value_len);
 	} else if (pick == 3) {
-		w.value_len = QR_VALUE_BYTES_MAX + 1;
+		w.value_len = QR_VALUE_INLINE_MAX + 1;
 		w.tombstone = false;
 	} else if (pick == 4) {
 		w.tombstone = true;
@@ -1062,7 +1062,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 		w.partition = M_PARTS + (uint32_t)qr_rng_below(r, 3);
 	}
 
-	if (w.value_len > QR_VALUE_BYTES_MAX)
+	if (w.value_len > QR_VALUE_INLINE_MAX)
 		expect = QR_ETOOLARGE;
 	else if (w.key_len == 0 || (w.tombstone && w.value_len) ||
 		 w.partition >= M_PARTS)
@@ -1076,7 +1076,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 
 	/* w's value may live in the entry this write moves: copy it first. */
 	memcpy(newval, w.value,
-	       w.value_len <= QR_VALUE_BYTES_MAX ? w.value_len : 0);
+	       w.value_len <= QR_VALUE_INLINE_MAX ? w.value_len : 0);
 	rc = m_apply(s, i, &w, &cur);
 	if (rc >= QR_ERR_MIN && rc <= QR_APPLY_OLDER)
 		m_seen[rc - QR_ERR_MIN]++;

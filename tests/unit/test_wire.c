@@ -26,7 +26,7 @@
 #define MSGS_MAX 256
 
 static uint8_t key_bytes[QR_KEY_BYTES_MAX];
-static uint8_t value_bytes[QR_VALUE_BYTES_MAX + 1];
+static uint8_t value_bytes[QR_VALUE_INLINE_MAX + 1];
 
 static const struct qr_frame_hdr test_hdr = {
 	.cluster_id = CLUSTER,
