@@ -231,8 +231,9 @@ uint64_t qw_segment_first_lsn(const char *dir, const char *name,
 	c = h;
 	qr_wal_seg_hdr_seal(&c);
 	if (c.crc != h.crc || h.magic != QR_WAL_SEG_MAGIC ||
-	    h.format != QR_WAL_FORMAT_VERSION || h.shard != shard ||
-	    h.seq != seq)
+	    (h.format != QR_WAL_FORMAT_VERSION &&
+	     h.format != QR_WAL_FORMAT_V1) || /* an upgraded node's */
+	    h.shard != shard || h.seq != seq)
 		return 0;
 	return h.first_lsn;
 }
