@@ -360,6 +360,9 @@ struct log_parse {
 	bool violation;       /* a batch after the hole had synced >= hole */
 	uint32_t violation_img;
 	uint64_t violation_off;
+	uint32_t foreign_format; /* a valid segment header of a format this
+				  * build does not read (0: none) */
+	uint32_t foreign_img;
 };
 
 static void open_hole(struct log_parse *p, const char *why_fmt,
@@ -404,8 +407,15 @@ static bool image_header(struct log_parse *p, uint32_t i, uint16_t shard,
 		memcpy(&sh, img->data, sizeof(sh));
 		bool sh_crc = sh.crc == HDR_CRC(&sh) &&
 			sh.magic == QR_WAL_SEG_MAGIC &&
-			format_ok(sh.format, 0) &&
 			sh.shard == shard && sh.first_lsn != 0;
+		if (sh_crc && !format_ok(sh.format, 0) && sh.seq == img->seq &&
+		    !p->foreign_format) {
+			/* Written on purpose by another build: refused,
+			 * never cut as a tear (a downgrade would lose it). */
+			p->foreign_format = sh.format;
+			p->foreign_img = i;
+		}
+		sh_crc = sh_crc && format_ok(sh.format, 0);
 		sh_ok = sh_crc && sh.seq == img->seq;
 		/* Recycled: new header, or renamed and not yet
 		 * written (the header of its earlier life). */
@@ -562,6 +572,14 @@ int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 			return rc;
 	}
 	QR_ASSERT(res->last_lsn + 1 == p.expected); /* F4 */
+	if (p.foreign_format) {
+		say(res->message, sizeof(res->message),
+		    imgs[p.foreign_img].name, 0, "segment format %u: this "
+		    "build reads formats %u and %u (written by a newer "
+		    "quorated?)", p.foreign_format, QR_WAL_FORMAT_V1,
+		    QR_WAL_FORMAT_VERSION);
+		return QR_EDATADIR;
+	}
 	return parse_verdict(&p, res);
 }
 
@@ -580,6 +598,14 @@ static int snap_header(const struct qr_wal_image *img, uint16_t shard,
 		return QR_ECORRUPT;
 	}
 	memcpy(&sh, img->data, sizeof(sh));
+	if (sh.crc == HDR_CRC(&sh) && sh.magic == QR_WAL_SNAP_MAGIC &&
+	    sh.format > QR_WAL_SNAP_FORMAT_VERSION) {
+		say(info->message, sizeof(info->message), img->name, 0,
+		    "snapshot format %u: this build reads formats %u and %u "
+		    "(written by a newer quorated?)", sh.format,
+		    QR_WAL_SNAP_FORMAT_V2, QR_WAL_SNAP_FORMAT_VERSION);
+		return QR_EDATADIR;
+	}
 	if (sh.crc != HDR_CRC(&sh) || sh.magic != QR_WAL_SNAP_MAGIC ||
 	    (sh.format != QR_WAL_SNAP_FORMAT_VERSION &&
 	     sh.format != QR_WAL_SNAP_FORMAT_V2) || sh.shard != shard ||

@@ -199,7 +199,8 @@ struct qr_wal_parse_result {
  * record with lsn >= snapshot_lsn (0: no snapshot; then the log must start
  * at lsn 1) to fn, in lsn order. Total: any bytes give a result, never a
  * crash. Returns 0 (clean or torn tail: see res), QR_ECORRUPT (res->message
- * says where), or fn's non-zero value.
+ * says where), QR_EDATADIR (a valid segment header of a format this build
+ * does not read: never cut as a tear), or fn's non-zero value.
  */
 int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 		     uint16_t shard, uint64_t snapshot_lsn, qr_wal_record_fn fn,
@@ -215,7 +216,8 @@ struct qr_wal_snap_info {
 };
 /* Parse a snapshot file, delivering its clock ceiling (if any, as a
  * QR_WAL_CLOCK record with key "\0") and then its entries. 0, QR_ECORRUPT (message
- * names file and offset) or fn's value. Total like qr_wal_parse_log(). */
+ * names file and offset), QR_EDATADIR (a newer snapshot format) or fn's
+ * value. Total like qr_wal_parse_log(). */
 int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 			  qr_wal_record_fn fn, void *arg,
 			  struct qr_wal_snap_info *info);

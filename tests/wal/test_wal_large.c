@@ -794,6 +794,48 @@ static void test_hostile_record_headers(void)
 	free(img);
 }
 
+/*
+ * A segment or snapshot of a format this build does not read (a newer
+ * quorated wrote it, and an older one was started on the directory): the
+ * header is valid, so it is no tear; recovery refuses (DATA_DIR_MISMATCH,
+ * with the format named) and changes nothing on disk, even when told to
+ * cut corruption.
+ */
+static void test_newer_format_refused_not_cut(void)
+{
+	static uint8_t img[64 << 10];
+	char *dir = wt_tmpdir();
+	char name[64], path[QR_PATH_BYTES_MAX];
+	size_of = size_small;
+	segment_v1(img, sizeof(img), 1, 1, 10);
+	struct qr_wal_seg_hdr *sh = (void *)img;
+	sh->format = QR_WAL_FORMAT_VERSION + 1;
+	qr_wal_seg_hdr_seal(sh);
+	snprintf(name, sizeof(name), "wal-%04u-%016llx.seg", SHARD, 1ull);
+	write_file(dir, name, img, sizeof(img));
+	struct seen s;
+	struct qr_wal_recover_stats st;
+	struct qr_wal_recover_options o = { .truncate_corrupt = true };
+	CU_ASSERT_EQUAL(recover(dir, &o, &s, &st), QR_EDATADIR);
+	CU_ASSERT(strstr(st.message, "segment format 3") != NULL);
+	printf("\n  message: %s ", st.message);
+	wt_path(path, sizeof(path), dir, name);
+	struct stat sb;
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_size, (off_t)sizeof(img)); /* not cut */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+
+	uint64_t n = snapshot_v2(img, 1, 5, 6);
+	struct qr_wal_snap_hdr *h = (void *)img;
+	h->format = QR_WAL_SNAP_FORMAT_VERSION + 1;
+	qr_wal_snap_hdr_seal(h);
+	snprintf(name, sizeof(name), "snap-%04u-%016llx.snap", SHARD, 6ull);
+	write_file(dir, name, img, n);
+	CU_ASSERT_EQUAL(recover(dir, &o, &s, &st), QR_EDATADIR);
+	CU_ASSERT(strstr(st.message, "snapshot format 4") != NULL);
+	wt_rmdir(dir);
+}
+
 /* ---- Fuzz seeds (--corpus DIR) ---- */
 
 static uint32_t size_seed(uint64_t lsn)
@@ -880,6 +922,8 @@ int main(int argc, char **argv)
 		{ "full disk during large appends: NO_SPACE, retried",
 		  test_full_disk_during_large_appends },
 		{ "hostile record headers", test_hostile_record_headers },
+		{ "a newer format is refused, never cut",
+		  test_newer_format_refused_not_cut },
 		{ NULL, NULL },
 	};
 	return qr_unit_main("wal-large", cases);
