@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "core/auth.h"
 
@@ -79,6 +80,7 @@ void qr_cl_enqueue(struct qr_client *c, uint16_t node, uint16_t shard,
 int qr_cl_receive(struct qr_client *c)
 {
 	struct qr_client_pkt rx[QR_CLIENT_BURST];
+	c->rx_now_ns = qr_clock_mono_us() * 1000; /* one read per turn */
 	for (;;) {
 		int n = c->tp->rx_burst(c->ep, rx, QR_CLIENT_BURST);
 		if (n < 0)
