@@ -17,7 +17,7 @@
  *      by the connection limit: nothing is allocated per request. A
  *      value over QR_VALUE_INLINE_MAX (a PUT's body, a GET's answer)
  *      borrows one of the loop's large_bodies buffers until the context
- *      goes back to the pool; none free: 503, never a partial value.
+ *      goes back to the pool; none free: 429, never a partial value.
  *  G3. No thread per request, no blocking call in a loop: the loop sleeps
  *      only in epoll_wait, bounded by MHD's and the client's timeouts.
  */
@@ -112,7 +112,7 @@ struct gw_req {
 	enum gw_req_state state;
 	enum gw_method method;
 	bool too_large;
-	bool busy; /* a large body and no large buffer free: 503 */
+	bool busy; /* a large body and no large buffer free: 429 */
 	unsigned status; /* HTTP status answered (metrics) */
 	uint64_t start_ns;
 	struct gw_kv kv;

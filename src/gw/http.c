@@ -197,7 +197,7 @@ static int authenticate(struct gw_req *rq, const unsigned *count,
 
 /* First call for /v1/kv/...: who, key, headers, Content-Length (H2). */
 /* A large buffer for rq's value, keeping the body read so far: 0, or
- * -1 when the loop has none free (H4). */
+ * -1 when the loop has none free (H4: then 429, like any overload). */
 static int take_large(struct gw_req *rq)
 {
 	struct gw_loop *l = rq->loop;
@@ -222,9 +222,9 @@ static enum MHD_Result too_large(struct gw_req *rq)
 
 static enum MHD_Result no_large(struct gw_req *rq)
 {
-	return fail(rq, 503, "BUSY",
+	return fail(rq, 429, "BUSY",
 		    "every large-value buffer is in use (--large-bodies): "
-		    "retry later");
+		    "retry after Retry-After seconds");
 }
 
 static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)

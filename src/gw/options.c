@@ -57,7 +57,7 @@ static const char usage[] =
 	"                           a longer body gets 413\n"
 	"      --large-bodies N     per loop, buffers of value-bytes-max for\n"
 	"                           values over 1024 bytes (16): when all are\n"
-	"                           in use, such a request gets 503\n"
+	"                           in use, such a request gets 429\n"
 	"      --status-interval-ms N  how often the replication view asks\n"
 	"                           the nodes' management sockets (1000)\n"
 	"  -q, --quiet              no log lines\n"
