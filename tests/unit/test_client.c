@@ -1454,8 +1454,9 @@ static uint64_t big_get(struct qr_client *c, void *buf, size_t cap,
 
 /* Replies as FRAGs: out of order and duplicated, assembled into the
  * caller's buffer; too small a buffer is TOO_LARGE with the size and no
- * bytes; a fragment corrupted in flight never surfaces (the CRC drops
- * the message, counted, and the request times out). */
+ * bytes; a long reply still arriving does not hold up a small one; a
+ * fragment corrupted in flight never surfaces (the CRC drops the message,
+ * counted, and the request times out). */
 static void long_reply_assembled_into_callers_buffer(void)
 {
 	static uint8_t buf[300000];
@@ -1483,6 +1484,31 @@ static void long_reply_assembled_into_callers_buffer(void)
 	CU_ASSERT_EQUAL(done[0].result.status, QR_ETOOLARGE);
 	CU_ASSERT_EQUAL(done[0].result.value_len, 5000);
 	CU_ASSERT_PTR_NULL(done[0].result.value);
+
+	/* A long reply half arrived blocks nothing: a small reply that
+	 * comes between its fragments completes first. */
+	static uint8_t small[16];
+	rep.req_id = big_get(c, buf, sizeof(buf), &node, &shard);
+	uint16_t node_b, shard_b;
+	struct qr_msg rep_b = {.type = QR_MSG_CLIENT_REPLY, .answered = 2,
+			       .version = {78, 0}, .value = (const uint8_t *)"b",
+			       .value_len = 1};
+	rep_b.req_id = big_get(c, small, sizeof(small), &node_b, &shard_b);
+	rep.value_len = 150000;
+	unsigned first = bep.nrx;
+	nf = big_rx_long(node, shard, &rep, -1);
+	big_rx_msg(node_b, shard_b, &rep_b);
+	struct qr_client_pkt b_pkt = bep.rx[bep.nrx - 1];
+	unsigned mid = first + nf / 2;
+	memmove(&bep.rx[mid + 1], &bep.rx[mid],
+		(bep.nrx - 1 - mid) * sizeof(bep.rx[0]));
+	bep.rx[mid] = b_pkt;
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 2, 100), 2);
+	CU_ASSERT_EQUAL(done[0].result.hlc, 78);
+	CU_ASSERT(done[0].result.value_len == 1 && small[0] == 'b');
+	CU_ASSERT_EQUAL(done[1].result.hlc, 77);
+	CU_ASSERT_EQUAL(done[1].result.value_len, 150000);
+	CU_ASSERT(!memcmp(buf, big_val, 150000));
 
 	memset(buf, 0, sizeof(buf));
 	rep.req_id = big_get(c, buf, sizeof(buf), &node, &shard);
