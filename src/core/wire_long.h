@@ -32,10 +32,11 @@
 
 _Static_assert(QR_FRAG_CHUNK_MIN == QR_REASM_CHUNK_MIN, "chunk floor");
 
-/* The message needs its long form: its value does not go inline. */
+/* The message needs its long form: its value does not go inline (a
+ * FRAG's chunk is not a value: it always fits its frame). */
 static inline bool qr_wire_is_long(const struct qr_msg *m)
 {
-	return m->value_len > QR_VALUE_INLINE_MAX;
+	return m->value_len > QR_VALUE_INLINE_MAX && m->type != QR_MSG_FRAG;
 }
 
 /* Bytes of m's long form (0 for a type without a value). */
