@@ -39,7 +39,7 @@
  * GET's value is copied into the buffer the caller passes with it.
  *
  * Values (docs/client.md, "Large values"): up to value_bytes_max bytes
- * (1 MiB by default, QR_VALUE_BYTES_MAX at most). One over
+ * (the cluster file's: 1 MiB by default, QR_VALUE_BYTES_MAX at most). One over
  * QR_VALUE_INLINE_MAX travels as fragments: a request's are cut from the
  * caller's own buffer (not copied: it must stay valid and unchanged until
  * the request's completion is handed back), a reply's are put back
@@ -98,10 +98,11 @@ struct qr_client_options {
 				* replica there; NULL: $QUORATE_ZONE, else
 				* none (placement order) */
 	uint32_t value_bytes_max; /* longest value sent or received; 0:
-				   * QR_VALUE_BYTES_DEFAULT (1 MiB); at most
-				   * QR_VALUE_BYTES_MAX (8 MiB, the cluster's
-				   * ceiling); a longer PUT is QR_ETOOLARGE
-				   * before anything is sent */
+				   * the cluster file's value_bytes_max
+				   * (QR_VALUE_BYTES_DEFAULT, 1 MiB, unless
+				   * set); at most QR_VALUE_BYTES_MAX (8 MiB);
+				   * a longer PUT is QR_ETOOLARGE before
+				   * anything is sent */
 	uint32_t large_replies;	  /* replies over QR_VALUE_INLINE_MAX being
 				   * reassembled at once (each holds a buffer
 				   * of value_bytes_max + 1.5 KiB, allocated at

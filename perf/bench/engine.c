@@ -82,6 +82,7 @@ struct engine {
 	 * is copied into got, one scratch buffer for the thread: the bench
 	 * never reads values, only counts their bytes. */
 	uint8_t *value, *got;
+	size_t got_cap;
 };
 
 void bench_key(char *buf, unsigned key_bytes, uint64_t k)
@@ -197,7 +198,7 @@ static void issue(struct engine *e, uint64_t start_ns)
 		.opts = op == 0 ? &e->get_o : &e->put_o,
 		.user = x,
 		.buf = op == 0 ? e->got : NULL,
-		.buf_cap = op == 0 ? e->cfg->vsize.max : 0,
+		.buf_cap = op == 0 ? e->got_cap : 0,
 	};
 	int rc = qr_client_submit(e->c, &rq);
 	QR_ASSERT(rc == 0); /* checked at start: levels, sizes, room */
@@ -437,10 +438,14 @@ static struct engine *engine_new(struct bench_worker *w)
 	const struct bench_config *c = w->cfg;
 	struct engine *e = calloc(1, sizeof(*e));
 	size_t vbytes = c->vsize.max ? c->vsize.max : 1;
+	/* A GET may find any value the cluster allows (an earlier run's). */
+	size_t gbytes = c->cluster.value_bytes_max > vbytes
+				? c->cluster.value_bytes_max
+				: vbytes;
 	if (e) {
 		e->ctx = calloc(c->outstanding, sizeof(*e->ctx));
 		e->value = malloc(vbytes);
-		e->got = malloc(vbytes);
+		e->got = malloc(gbytes);
 	}
 	if (!e || !e->ctx || !e->value || !e->got) {
 		if (e) {
@@ -458,6 +463,7 @@ static struct engine *engine_new(struct bench_worker *w)
 	e->populate_next = w->id;
 	qr_rng_seed(&e->rng, c->seed * 1000003u + w->id + 1);
 	memset(e->value, 'a' + (int)(w->id % 26), vbytes);
+	e->got_cap = gbytes;
 	for (uint32_t i = 0; i < c->outstanding; i++)
 		e->ctx[i].next_free = i + 1 < c->outstanding ? i + 1 : UINT32_MAX;
 	set_opts(&e->get_o, &c->get, c->timeout_us);

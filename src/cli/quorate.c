@@ -273,6 +273,7 @@ static void print_versions(FILE *f, const struct qr_result *r)
 }
 
 static const char *out_file; /* get -o FILE (report's view of cli) */
+static uint32_t value_limit;  /* the cluster file's value_bytes_max */
 
 #define SET(o, k, v) json_object_set_new(o, k, v)
 #define U64(v)	     json_integer((json_int_t)(v))
@@ -338,7 +339,7 @@ static int report_error(const char *op, const char *key,
 	}
 	if (r->status == QR_ETOOLARGE)
 		fprintf(stderr, " (values are limited to %u bytes)",
-			QR_VALUE_BYTES_DEFAULT);
+			value_limit);
 	if (r->status == QR_ENOTFOUND && r->tombstone) {
 		fprintf(stderr, " (deleted at version ");
 		print_version(stderr, r);
@@ -443,8 +444,8 @@ static int kv_value(const char *op, const char *arg, const char *file,
 			fclose(f);
 		if (rc == QR_ETOOLARGE)
 			return fail(EXIT_TOO_LARGE, rc, op,
-				    "value from %s: longer than %zu bytes "
-				    "(the value limit)",
+				    "value from %s: TOO_LARGE: longer than %zu "
+				    "bytes (the cluster's value_bytes_max)",
 				    in ? "stdin" : src, cap);
 		if (rc)
 			return fail(EXIT_OTHER, rc, op, "value from %s: %s",
@@ -454,19 +455,20 @@ static int kv_value(const char *op, const char *arg, const char *file,
 	*len = strlen(arg);
 	if (*len > cap)
 		return fail(EXIT_TOO_LARGE, QR_ETOOLARGE, op,
-			    "value: %zu bytes, at most %zu", *len, cap);
+			    "value: TOO_LARGE: %zu bytes, at most %zu", *len,
+			    cap);
 	memcpy(value, arg, *len);
 	return 0;
 }
 
-/* A get's value: as long as libquorate's default value_bytes_max. */
-static uint8_t got[QR_VALUE_BYTES_DEFAULT];
-
-/* The request itself, through libquorate. */
+/* The request itself, through libquorate: a put's value is
+ * buf[0..value_len), a get's lands in buf (cap bytes). */
 static void kv_run(struct qr_client *c, const struct cli *cl, const char *op,
-		   const char *key, const uint8_t *value, size_t value_len,
+		   const char *key, uint8_t *buf, size_t value_len, size_t cap,
 		   struct qr_result *r)
 {
+	const uint8_t *value = buf;
+	uint8_t *got = buf;
 	size_t kl = strlen(key);
 	if (!strcmp(op, "put") && cl->if_absent)
 		qr_client_put_if_absent(c, key, kl, value, value_len, &cl->ro,
@@ -477,15 +479,50 @@ static void kv_run(struct qr_client *c, const struct cli *cl, const char *op,
 	else if (!strcmp(op, "put"))
 		qr_client_put(c, key, kl, value, value_len, &cl->ro, r);
 	else if (!strcmp(op, "get") && cl->linearizable)
-		qr_client_get_linearizable(c, key, kl, got, sizeof(got),
-					   &cl->ro, r);
+		qr_client_get_linearizable(c, key, kl, got, cap, &cl->ro, r);
 	else if (!strcmp(op, "get"))
-		qr_client_get(c, key, kl, got, sizeof(got), &cl->ro, r);
+		qr_client_get(c, key, kl, got, cap, &cl->ro, r);
 	else if (cl->if_version)
 		qr_client_del_if_version(c, key, kl, cl->exp_hlc, cl->exp_node,
 					 &cl->ro, r);
 	else
 		qr_client_del(c, key, kl, &cl->ro, r);
+}
+
+/* The cluster file, checked (a config error before any value is read),
+ * and its value limit: 0, or the exit status (reported). */
+static int kv_limit(const struct cli *cl, const char *op, uint32_t *limit)
+{
+	char err[512];
+	struct qr_cluster *check = malloc(sizeof(*check));
+	if (!check)
+		return fail(EXIT_OTHER, QR_ENOMEM, op, "out of memory");
+	int rc = qr_cluster_load(cl->cluster, check, err, sizeof(err));
+	*limit = check->value_bytes_max ? check->value_bytes_max
+					: QR_VALUE_BYTES_DEFAULT;
+	free(check);
+	return rc ? fail(EXIT_CONFIG, QR_ECONFIG, op, "%s", err) : 0;
+}
+
+/* Open the handle and run the request: the exit status. buf holds a
+ * put's value, or receives a get's (cap bytes: the cluster's limit). */
+static int kv_open_run(const struct cli *cl, const char *op, const char *key,
+		       uint8_t *buf, size_t value_len, size_t cap)
+{
+	char err[512];
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	if (cl->retries_set)
+		o.retries = cl->retries;
+	o.coordinator = cl->coordinator;
+	o.key_file = cl->key_file;
+	struct qr_client *c = qr_client_open(cl->cluster, &o, err, sizeof(err));
+	if (!c)
+		return fail(EXIT_OTHER, QR_EIO, op, "%s", err);
+	static struct qr_result r;
+	kv_run(c, cl, op, key, buf, value_len, cap, &r);
+	qr_client_close(c);
+	return report(op, key, &r, cl->verbose);
 }
 
 static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
@@ -499,40 +536,27 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 	int rc = kv_check_options(cl, op);
 	if (rc)
 		return rc;
-	static uint8_t value[QR_VALUE_BYTES_DEFAULT]; /* libquorate's limit */
-	size_t value_len = 0;
-	out_file = cl->out_file;
-	if (!strcmp(op, "put") &&
-	    (rc = kv_value(op, want == 2 ? argv[1] : NULL, cl->in_file, value,
-			   sizeof(value), &value_len)))
-		return rc;
 	if (strlen(key) > QR_CLIENT_KEY_BYTES_MAX)
 		return fail(EXIT_TOO_LARGE, QR_ETOOLARGE, op,
 			    "key: %zu bytes, at most %d", strlen(key),
 			    QR_CLIENT_KEY_BYTES_MAX);
 	if (!*key)
 		return fail(EXIT_USAGE, QR_EINVAL, op, "empty key");
-	char err[512];
-	struct qr_cluster *check = malloc(sizeof(*check));
-	if (!check)
+	if ((rc = kv_limit(cl, op, &value_limit)))
+		return rc;
+	/* One buffer of the limit: a put's value, or a get's. */
+	uint8_t *buf = malloc(value_limit);
+	if (!buf)
 		return fail(EXIT_OTHER, QR_ENOMEM, op, "out of memory");
-	rc = qr_cluster_load(cl->cluster, check, err, sizeof(err));
-	free(check);
-	if (rc)
-		return fail(EXIT_CONFIG, QR_ECONFIG, op, "%s", err);
-	struct qr_client_options o;
-	qr_client_options_default(&o);
-	if (cl->retries_set)
-		o.retries = cl->retries;
-	o.coordinator = cl->coordinator;
-	o.key_file = cl->key_file;
-	struct qr_client *c = qr_client_open(cl->cluster, &o, err, sizeof(err));
-	if (!c)
-		return fail(EXIT_OTHER, QR_EIO, op, "%s", err);
-	static struct qr_result r;
-	kv_run(c, cl, op, key, value, value_len, &r);
-	qr_client_close(c);
-	return report(op, key, &r, cl->verbose);
+	size_t value_len = 0;
+	out_file = cl->out_file;
+	if (!strcmp(op, "put"))
+		rc = kv_value(op, want == 2 ? argv[1] : NULL, cl->in_file, buf,
+			      value_limit, &value_len);
+	if (!rc)
+		rc = kv_open_run(cl, op, key, buf, value_len, value_limit);
+	free(buf);
+	return rc;
 }
 
 /* ---- main ------------------------------------------------------------- */

@@ -10,7 +10,8 @@
  * request table included), and freed at close; options are normalised
  * once here (deadline > 0, retries < QR_CLIENT_ATTEMPTS_MAX, 1 <=
  * max_inflight <= QR_CLIENT_INFLIGHT_MAX, value_bytes_max <=
- * QR_VALUE_BYTES_MAX, 1 <= large_replies <= 1024), so the engine never re-checks
+ * QR_VALUE_BYTES_MAX (0: the cluster file's, at open), 1 <=
+ * large_replies <= 1024), so the engine never re-checks
  * them; the session token only grows.
  */
 #include "client/client_pvt.h"
@@ -70,8 +71,6 @@ static void normalise(struct qr_client_options *o)
 		o->max_inflight = INFLIGHT_DEFAULT;
 	if (o->max_inflight > QR_CLIENT_INFLIGHT_MAX)
 		o->max_inflight = QR_CLIENT_INFLIGHT_MAX;
-	if (!o->value_bytes_max)
-		o->value_bytes_max = QR_VALUE_BYTES_DEFAULT;
 	if (o->value_bytes_max > QR_VALUE_BYTES_MAX)
 		o->value_bytes_max = QR_VALUE_BYTES_MAX;
 	if (!o->large_replies)
@@ -85,6 +84,10 @@ static void normalise(struct qr_client_options *o)
  * one (node, shard), whole within the default deadline. 0 or -1. */
 static int reasm_init(struct qr_client *c)
 {
+	if (!c->opt.value_bytes_max) /* the cluster's, 1 MiB unless set */
+		c->opt.value_bytes_max = c->cluster.value_bytes_max
+						 ? c->cluster.value_bytes_max
+						 : QR_VALUE_BYTES_DEFAULT;
 	uint32_t bytes = c->opt.value_bytes_max + 4u + QR_FRAME_BYTES_MAX;
 	struct qr_reasm_config rc = {
 		.slots = c->opt.large_replies,

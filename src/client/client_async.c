@@ -11,8 +11,8 @@
  * come); the caller's key, options and inline value are copied before
  * submit returns (a long value and a GET's buffer are only pointed to, and
  * stay the caller's until the completion is handed back: no pool of
- * max_inflight x value_bytes_max bytes, no copy of a 1 MiB value); poll never waits past its timeout, nor at all while a
- * completion is ready.
+ * max_inflight x value_bytes_max bytes, no copy of a 1 MiB value); poll
+ * never waits past its timeout, nor at all while a completion is ready.
  */
 #include "client/client_pvt.h"
 

@@ -58,7 +58,7 @@ struct gw_options {
 	const char *http_keys_file;
 	const struct qr_client_keys *http_keys;
 	unsigned status_interval_ms; /* management poll period (1000) */
-	uint32_t value_bytes_max; /* longest value (QR_VALUE_BYTES_DEFAULT) */
+	uint32_t value_bytes_max; /* longest value (0: the cluster file's) */
 	unsigned large_bodies;	  /* buffers of value_bytes_max per loop for
 				   * values over QR_VALUE_INLINE_MAX (16) */
 	bool quiet;

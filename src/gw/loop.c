@@ -144,7 +144,13 @@ int gw_loop_init(struct gw_loop *l, unsigned id, const struct gw_options *o,
 	}
 	for (unsigned i = 0; i < o->connections; i++)
 		gw_req_put(l, &l->pool[i]);
-	/* Large values' buffers: malloc'd (pages touched only when used). */
+	/* Large values' buffers: malloc'd (pages touched only when used).
+	 * main sets the limit (the cluster file's when not given). */
+	if (o->value_bytes_max <= QR_VALUE_INLINE_MAX) {
+		snprintf(err, err_len, "value_bytes_max %u: not over %u",
+			 o->value_bytes_max, QR_VALUE_INLINE_MAX);
+		return QR_EINVAL;
+	}
 	l->large_mem = malloc((size_t)o->large_bodies * o->value_bytes_max);
 	l->large_free = calloc(o->large_bodies, sizeof(*l->large_free));
 	if (!l->large_mem || !l->large_free) {

@@ -96,6 +96,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "quorate-gw: %s\n", err);
 		return 1;
 	}
+	if (!o.value_bytes_max) /* not given: the cluster's limit */
+		o.value_bytes_max = c.value_bytes_max;
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

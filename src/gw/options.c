@@ -53,8 +53,9 @@ static const char usage[] =
 	"LOCAL_QUORUM\n"
 	"                           count replicas there, requests go there\n"
 	"                           first (default $QUORATE_ZONE, else none)\n"
-	"      --value-bytes-max N  longest value (1048576; at most 8388608):\n"
-	"                           a longer body gets 413\n"
+	"      --value-bytes-max N  longest value (default: the cluster file's\n"
+	"                           value_bytes_max, 1048576 unless set; at\n"
+	"                           most 8388608): a longer body gets 413\n"
 	"      --large-bodies N     per loop, buffers of value-bytes-max for\n"
 	"                           values over 1024 bytes (16): when all are\n"
 	"                           in use, such a request gets 429\n"
@@ -83,7 +84,7 @@ void gw_options_default(struct gw_options *o)
 		.coordinator = QR_COORD_FIRST,
 		.batch = true,
 		.status_interval_ms = 1000,
-		.value_bytes_max = QR_VALUE_BYTES_DEFAULT,
+		.value_bytes_max = 0, /* main: the cluster file's */
 		.large_bodies = 16,
 	};
 }

@@ -593,6 +593,7 @@ static void gw_up(unsigned hold, unsigned max_inflight)
 	opt.port = 0;
 	opt.connections = 128;
 	opt.quiet = true;
+	opt.value_bytes_max = QR_VALUE_BYTES_DEFAULT; /* main: the cluster's */
 	opt.http_keys = up_keys;
 	st = gw_status_start(&none, 1000);
 	lp.all = &lp;
