@@ -62,6 +62,9 @@ enum bench_local_err {
 	BENCH_BAD_REPLY,   /* a datagram that is no reply of ours */
 	BENCH_NOT_SENT,	   /* open loop: an arrival in the window the sender
 			    * never got to (it was that far behind) */
+	BENCH_REASM_DROP,  /* a long reply's fragment the handle dropped (no
+			    * free reassembly buffer, bad, CRC) or a long
+			    * reply not whole in time */
 	BENCH_LOCAL_ERRS,
 };
 

@@ -334,6 +334,7 @@ static void take_client_stats(struct engine *e)
 	e->st->local[BENCH_SEND_FAILED] += s->send_failed;
 	e->st->local[BENCH_LATE_REPLY] += s->late;
 	e->st->local[BENCH_BAD_REPLY] += s->ignored - s->late;
+	e->st->local[BENCH_REASM_DROP] += s->reasm_dropped + s->reasm_expired;
 }
 
 static void run(struct engine *e)

@@ -32,7 +32,7 @@
 
 static const char *const op_name[3] = {"get", "put", "del"};
 static const char *const local_name[BENCH_LOCAL_ERRS] = {
-	"SEND_FAILED", "LATE_REPLY", "BAD_REPLY", "NOT_SENT"};
+	"SEND_FAILED", "LATE_REPLY", "BAD_REPLY", "NOT_SENT", "REASM_DROP"};
 
 struct options {
 	const char *cluster_file;

@@ -194,6 +194,17 @@ struct qr_client *qr_client_open_on(const struct qr_cluster *cl,
 	return c;
 }
 
+/* The socket's buffers: 4 MiB, or room for twice what large_replies long
+ * replies (and as many long requests' sends) put in flight at once, so a
+ * burst of fragments is not dropped by the kernel; at most 64 MiB. */
+static int sock_buf_bytes(const struct qr_client_options *o)
+{
+	uint64_t want = 2ull * o->large_replies * o->value_bytes_max;
+	if (want < (4u << 20))
+		want = 4u << 20;
+	return (int)(want > (64u << 20) ? (64u << 20) : want);
+}
+
 struct qr_client *qr_client_open(const char *cluster_file,
 				 const struct qr_client_options *opt, char *err,
 				 size_t err_len)
@@ -208,7 +219,8 @@ struct qr_client *qr_client_open(const char *cluster_file,
 	}
 	/* One socket bound now, so every request leaves from one address
 	 * and port: the nodes deduplicate writes by (address, req_id). */
-	c->ep = qr_cl_udp_open(c->opt.bind_addr, err, err_len);
+	c->ep = qr_cl_udp_open(c->opt.bind_addr, sock_buf_bytes(&c->opt), err,
+			       err_len);
 	if (!c->ep) {
 		fini(c);
 		return NULL;

@@ -28,8 +28,6 @@
 #include "common/compiler.h"
 #include "core/auth.h"
 
-#define SOCK_BUF_BYTES (4 << 20)
-
 void qr_cl_flush(struct qr_client *c)
 {
 	if (!c->nframes)
@@ -135,7 +133,8 @@ static void udp_close(void *p)
 	free(ep);
 }
 
-void *qr_cl_udp_open(const char *bind_addr, char *err, size_t err_len)
+void *qr_cl_udp_open(const char *bind_addr, int buf_bytes, char *err,
+		     size_t err_len)
 {
 	char scratch[8];
 	if (!err || !err_len) /* callers may pass no buffer */
@@ -157,7 +156,7 @@ void *qr_cl_udp_open(const char *bind_addr, char *err, size_t err_len)
 	} else {
 		/* Room for many requests in flight; FORCE passes
 		 * net.core.[rw]mem_max when we may, else the cap holds. */
-		int sz = SOCK_BUF_BYTES;
+		int sz = buf_bytes;
 		if (setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
 			       sizeof(sz)))
 			setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &sz,

@@ -132,8 +132,10 @@ void qr_cl_flush(struct qr_client *c);
 /* Every datagram waiting, each passed to qr_cl_on_datagram: 0 or QR_EIO. */
 int qr_cl_receive(struct qr_client *c);
 extern const struct qr_client_transport qr_cl_udp;
-/* A UDP endpoint bound to bind_addr (NULL: any): NULL with err set. */
-void *qr_cl_udp_open(const char *bind_addr, char *err, size_t err_len);
+/* A UDP endpoint bound to bind_addr (NULL: any), with socket buffers of
+ * buf_bytes: NULL with err set. */
+void *qr_cl_udp_open(const char *bind_addr, int buf_bytes, char *err,
+		     size_t err_len);
 
 /* client_req.c: the table (see top) */
 void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p);
