@@ -22,6 +22,7 @@
 struct sim_options {
 	uint64_t seed;
 	int nodes; /* 0: drawn from the seed (3..7) */
+	int shards; /* per node; 0: drawn from the seed (1, or 2 in a third) */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
 	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
@@ -34,7 +35,7 @@ struct sim_result {
 	char checker[8];  /* "(a)".."(f)" of the first violation */
 	char detail[512]; /* what went wrong */
 	/* workload summary */
-	uint32_t nodes, rf, keys, clients;
+	uint32_t nodes, shards, rf, keys, clients;
 	uint64_t ops, ops_ok, ops_unavailable, ops_other_err, ops_timeout;
 	uint64_t reads, writes, crashes, partitions, frames, dropped_frames;
 	uint64_t sim_us;
