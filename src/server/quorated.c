@@ -480,7 +480,8 @@ static int load_config(struct daemon *d)
 	/* The directory is this node's of this cluster, or nothing is read
 	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
 	int rc = qr_wal_dir_bind(d->data_dir, d->cl.id, (uint16_t)d->o.node,
-				 d->o.init, d->err, sizeof(d->err));
+				 d->o.init || d->o.rebuild, d->err,
+				 sizeof(d->err));
 	if (rc) {
 		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
 			qr_strerror(rc), d->err);
@@ -604,6 +605,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.hints_max = d->cl.hints_max;
 	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;
 	sc->core.arena = 0;
+	sc->core.rebuild = o->rebuild;
 	qr_wal_config_defaults(&sc->wal);
 	sc->wal.dir = d->data_dir;
 	sc->wal.shard = i;

@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 		tot.dropped_frames += r.dropped_frames;
 		tot.tombstones_collected += r.tombstones_collected;
 		tot.snapshots += r.snapshots;
+		tot.wipes += r.wipes;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
@@ -237,13 +238,14 @@ int main(int argc, char **argv)
 	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
 	       " dropped=%" PRIu64 " collected=%" PRIu64
-	       " snapshots=%" PRIu64 " cas-ops=%" PRIu64
+	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
-	       tot.tombstones_collected, tot.snapshots, tot.cas_ops, tot.cas_ok,
+	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.cas_ops,
+	       tot.cas_ok,
 	       tot.lin_inconclusive, combined);
 	if (expect_fail) {
 		if (failed)

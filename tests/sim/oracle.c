@@ -36,6 +36,8 @@ struct vent {
 	uint64_t prep_op; /* the round (op_id) that PREPAREd it; 0: none */
 	bool has_state;	  /* a durable PUT or TOMBSTONE record seen: */
 	uint64_t state;	  /* ... a hash of its value (or delete) */
+	uint8_t holders;  /* nodes with a durable PUT / TOMBSTONE of it */
+	bool observed;	  /* a client was answered with it */
 };
 
 struct vlist {
@@ -246,6 +248,7 @@ bool oracle_durable(struct oracle *o, int node, int shard,
 	}
 	e->has_state = true;
 	e->state = h;
+	e->holders |= (uint8_t)(1u << node);
 	if (qr_version_cmp(rec->version, o->maxdur[node][k]) > 0)
 		o->maxdur[node][k] = rec->version;
 	if (!e->anywhere) {
@@ -514,4 +517,63 @@ bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
 		}
 	}
 	return true;
+}
+
+void oracle_observed(struct oracle *o, int key, struct qr_version v)
+{
+	struct vent *e = vfind(o, v, o->kshard[key]);
+	if (e)
+		e->observed = true;
+}
+
+bool oracle_unique_to(const struct oracle *o, int node)
+{
+	uint8_t me = (uint8_t)(1u << node);
+	for (size_t i = 0; i < o->cap; i++) {
+		const struct vent *e = &o->tab[i];
+		if (!e->used || !e->observed)
+			continue;
+		uint8_t where = e->holders;
+		for (int n = 0; n < o->nodes; n++)
+			if (e->hints[n])
+				where |= (uint8_t)(1u << n);
+		if (where == me)
+			return true;
+	}
+	return false;
+}
+
+/* Drop version i of key k's list of versions durable anywhere. */
+static void gver_drop(struct oracle *o, int k, struct qr_version v)
+{
+	struct vlist *l = &o->gver[k];
+	for (size_t i = 0; i < l->len; i++)
+		if (qr_version_cmp(l->v[i], v) == 0) {
+			memmove(&l->v[i], &l->v[i + 1],
+				(l->len - i - 1) * sizeof(*l->v));
+			l->len--;
+			return;
+		}
+}
+
+void oracle_wipe(struct oracle *o, int node)
+{
+	uint8_t me = (uint8_t)(1u << node);
+	for (size_t i = 0; i < o->cap; i++) {
+		struct vent *e = &o->tab[i];
+		if (!e->used)
+			continue;
+		e->promise_mask &= (uint8_t)~me;
+		e->hints[node] = 0;
+		if (!(e->holders & me))
+			continue;
+		e->holders &= (uint8_t)~me;
+		if (!e->holders && e->anywhere && e->key >= 0) {
+			e->anywhere = false; /* durable nowhere now */
+			gver_drop(o, e->key, (struct qr_version){e->hlc, e->node});
+		}
+	}
+	for (int k = 0; k < o->nkeys; k++)
+		o->maxdur[node][k] = QR_VERSION_NONE;
+	memset(o->ceil_ms[node], 0, sizeof(o->ceil_ms[node]));
 }

@@ -41,6 +41,8 @@
 
 #define SIM_NODES_MAX	7
 #define SIM_SHARDS_MAX	4
+#define SIM_WIPE_SALT	0x77697068ull /* the disk-loss draw ("wipe" + 3: the
+					 * regression seeds lose no disk) */
 #define SIM_SHARD_SALT	0x7368617265ull /* the shards draw ("shard" + 1: the
 					 * regression seeds draw 1 shard) */
 #define SIM_CLIENTS_MAX 8
@@ -100,6 +102,12 @@ struct host {
 	 * become durable. */
 	int wal_err;
 	uint64_t restarted_us; /* when it last started */
+	/* An empty-disk restart (disk_wipe): down with its disk gone until
+	 * the operator starts it again (EV_RESTART); then started with
+	 * --rebuild until every shard says it is filled (recover.c RB1; an
+	 * operator gives --rebuild again after a crash meanwhile). */
+	bool wiped, rebuild;
+	uint64_t wiped_ceiling; /* the highest HLC ceiling its disk held */
 };
 
 /* One shard core of a node (src/shard/shard.c: one qr_core, one WAL per
@@ -208,6 +216,8 @@ struct sim {
 	struct qr_rng jump_rng; /* clock jumps beyond max_offset: likewise */
 	struct qr_rng snap_rng; /* snapshots and their crashes: likewise */
 	bool snaps;		/* this seed takes snapshots */
+	struct qr_rng wipe_rng; /* a disk lost, and the rebuild: likewise */
+	bool wipes, wiped_once; /* this seed loses a disk; it did */
 	uint64_t now_us;
 	uint64_t seq;
 	uint64_t trace;
@@ -776,6 +786,7 @@ static void core_start(struct sim *s, struct node *nd)
 	cfg.ae_interval_us = 2000; /* 64 partitions: a round in ~0.1 s */
 	cfg.tombstone_grace_ms = SIM_GRACE_MS;
 	cfg.hint_delay_us = s->hint_delay_us;
+	cfg.rebuild = nd->h->rebuild;
 	struct qr_env env = {
 		.ctx = nd,
 		.now_us = env_now_us,
@@ -851,6 +862,113 @@ static void node_crash(struct sim *s, struct host *h)
 				check_may_restamp(&s->check,
 						  cl->recent[r].op_index);
 	}
+}
+
+/* ---- a lost disk and the rebuild (issue 13 item 3) ---------------------- */
+
+/* The highest HLC ceiling node h's disk holds durably (every version it
+ * stamped and ballot it promised is below it: W2, Y1). */
+static uint64_t host_ceiling(struct sim *s, struct host *h)
+{
+	uint64_t c = 0;
+	for (int k = 0; k < s->shards; k++) {
+		const struct node *nd = core_of(s, h->id, k);
+		for (uint64_t i = 0; i < nd->durable; i++)
+			if (nd->log[i].r.type == QR_WAL_CLOCK)
+				c = QR_MAX(c, nd->log[i].r.version.hlc);
+	}
+	return c;
+}
+
+/* Every shard's WAL and snapshots are gone (the log model, checker (m)'s
+ * set, the oracles' view of its disk). */
+static void host_wipe_disk(struct sim *s, struct host *h)
+{
+	for (int k = 0; k < s->shards; k++) {
+		struct node *nd = core_of(s, h->id, k);
+		nd->log_len = nd->durable = nd->dur_upto = 0;
+		if (nd->dur_set)
+			memset(nd->dur_set, 0, nd->dur_cap * sizeof(uint64_t));
+		nd->dur_n = 0;
+		nd->snap_len = nd->snap_begin = nd->tmp_begin = 0;
+	}
+	oracle_wipe(s->orc, h->id);
+}
+
+/*
+ * A disk dies (docs/operations.md, "A node that lost its data
+ * directory"): a node crashes and loses every shard's WAL and snapshots,
+ * once in the seeds drawn for it. What one disk alone held is lost with it
+ * by the definition of W = 1 (and of ANY on one coordinator's hints), so
+ * the disk dies only at a moment when every version a client was answered
+ * with is durable on another node too (oracle_unique_to); the checkers
+ * stay as they are. The operator replaces it and starts the node with
+ * --rebuild once its clock has passed every HLC ceiling the old disk
+ * held (RB3: at least max_offset + hlc_lease after the death; the
+ * restart comes 0-30 ms after that edge, with a new clock skew), while
+ * the faults go on: the run's fault phase is stretched to see the
+ * rebuild under them.
+ */
+static void disk_wipe(struct sim *s)
+{
+	struct qr_rng *g = &s->wipe_rng;
+	if (!s->wipes || s->wiped_once || !qr_rng_chance_ppm(g, 150000))
+		return;
+	struct host *h = &s->hosts[qr_rng_below(g, (uint64_t)s->n)];
+	if (!h->up || h->rebuild || oracle_unique_to(s->orc, h->id))
+		return; /* another time */
+	s->wiped_once = true;
+	h->wiped_ceiling = host_ceiling(s, h);
+	vlog(s, "disk of node %u dies (ceiling %" PRIu64 ")", h->id,
+	     h->wiped_ceiling);
+	node_crash(s, h);
+	host_wipe_disk(s, h);
+	h->wiped = true;
+	s->res->wipes++;
+	h->jumped = false;
+	h->skew_ms = (int64_t)qr_rng_below(g, 401) - 200;
+	int64_t edge_ms = (int64_t)QR_HLC_MS(h->wiped_ceiling) + 1 -
+			  (int64_t)EPOCH_MS - h->skew_ms;
+	uint64_t at = edge_ms > 0 ? (uint64_t)edge_ms * 1000 : 0;
+	at = QR_MAX(at, s->now_us + 1000) + qr_rng_below(g, 30000);
+	ev_at(s, at, EV_RESTART, h->id, h->incarnation, 0);
+	uint64_t back = at + 100000 + qr_rng_below(g, 100000);
+	if (back > s->faults_end_us) {
+		s->faults_end_us = back;
+		s->final_us = back + 150000;
+		s->end_us = s->ae_only ? s->final_us + 600000
+				       : s->final_us + 150000 +
+						 (uint64_t)s->nkeys * 3000;
+	}
+}
+
+/* The operator starts the node with --rebuild on its new disk and, as
+ * docs/operations.md says, runs `quorate repair` on every other node. */
+static void rebuild_start(struct sim *s, struct host *h)
+{
+	h->wiped = false;
+	h->rebuild = true;
+	/* RB3's precondition (and V1's on an empty disk): its clock, hence
+	 * its HLC, is past everything the node stamped before. */
+	QR_ASSERT(env_wall_ms(core_of(s, h->id, 0)) >
+		  QR_HLC_MS(h->wiped_ceiling));
+	node_start(s, h);
+	vlog(s, "node %u starts with --rebuild", h->id);
+	for (int i = 0; i < s->n; i++)
+		for (int k = 0; i != h->id && s->hosts[i].up && k < s->shards;
+		     k++)
+			qr_core_ae_request(core_of(s, i, k)->core);
+}
+
+/* A shard of a rebuilding node says it is filled: once every one does,
+ * the operator stops giving --rebuild. */
+static void rebuild_check_done(struct sim *s, struct host *h)
+{
+	for (int k = 0; k < s->shards; k++)
+		if (qr_core_stats(core_of(s, h->id, k)->core)->rebuilding)
+			return;
+	h->rebuild = false;
+	vlog(s, "node %u rebuilt", h->id);
 }
 
 /* ---- snapshots (issue 13 item 3) ---------------------------------------- */
@@ -1115,6 +1233,8 @@ static void node_after(struct sim *s, struct node *nd)
 		ev_at(s, s->now_us + d, EV_WAL_DONE, nd->ix, nd->h->incarnation,
 		      nd->log_len);
 	}
+	if (nd->h->rebuild && !qr_core_stats(nd->core)->rebuilding)
+		rebuild_check_done(s, nd->h);
 	char detail[256];
 	if (!oracle_watermark(s->orc, nd->id, nd->shard,
 			      qr_core_stats(nd->core)->watermark, detail,
@@ -1503,6 +1623,8 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 			 ".%u its session saw",
 			 k, cl->id, cl->cas_token, m->version.hlc,
 			 m->version.node, mine.hlc, mine.node);
+	if (seen_ok && !qr_version_is_none(m->version))
+		oracle_observed(s->orc, s->nkeys + k, m->version);
 	if (seen_ok) {
 		if (qr_version_cmp(m->version, mine) > 0)
 			cl->cas_tok_seen[k] = m->version;
@@ -1677,6 +1799,9 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 			cl->wmask[cl->key] = m.replica_mask;
 			cl->wrote_us[cl->key] = s->now_us;
 		}
+		if ((m.status == 0 || m.status == QR_ENOTFOUND) &&
+		    !qr_version_is_none(m.version))
+			oracle_observed(s->orc, cl->key, m.version);
 		if (m.status == 0 || m.status == QR_ENOTFOUND) {
 			if (m.version.hlc > cl->token)
 				cl->token = m.version.hlc;
@@ -1743,12 +1868,12 @@ static void fault_step(struct sim *s)
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		if (h->up)
 			node_crash(s, h);
-		else
+		else if (!h->wiped) /* its disk is being replaced */
 			node_start(s, h);
 	} else if (r < 80) {
 		struct host *h =
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
-		if (!h->up) {
+		if (!h->up && !h->wiped) {
 			node_start(s, h);
 			vlog(s, "restart node %u", h->id);
 		}
@@ -1762,6 +1887,7 @@ static void fault_step(struct sim *s)
 		vlog(s, "clock node %u skew %" PRId64 "ms", h->id, h->skew_ms);
 	}
 	clock_jump(s);
+	disk_wipe(s);
 	/* Disk full (or failed) on one node, or space back: its WAL
 	 * refuses appends and it must stop acking writes and say so (issue
 	 * 12 item 5; checker (j)). */
@@ -1797,7 +1923,7 @@ static void faults_stop(struct sim *s)
 	for (int i = 0; i < s->n; i++)
 		host_set_wal_err(s, &s->hosts[i], 0); /* space is back */
 	for (int i = 0; i < s->n; i++)
-		if (!s->hosts[i].up) {
+		if (!s->hosts[i].up && !s->hosts[i].wiped) {
 			node_start(s, &s->hosts[i]);
 			vlog(s, "final restart node %d", i);
 		}
@@ -2033,6 +2159,10 @@ static void handle(struct sim *s, struct event *e)
 		struct host *h = &s->hosts[e->node];
 		if (h->up || h->incarnation != e->arg)
 			break; /* the fault schedule restarted it already */
+		if (h->wiped) {
+			rebuild_start(s, h);
+			break;
+		}
 		node_start(s, h);
 		vlog(s, "restart node %u after its crash", h->id);
 		break;
@@ -2094,6 +2224,10 @@ static void setup(struct sim *s)
 	 * one without them). */
 	qr_rng_seed(&s->snap_rng, s->opt->seed ^ 0x736e617073686f74ull);
 	s->snaps = opt_cas_draw(s->opt->seed ^ 0x736e6170ull) % 2 == 1;
+	/* A quarter of the seeds lose a disk (issue 13 item 3, empty-disk
+	 * restarts), drawn from a stream of their own likewise. */
+	qr_rng_seed(&s->wipe_rng, s->opt->seed ^ 0x77697065646973ull);
+	s->wipes = opt_cas_draw(s->opt->seed ^ SIM_WIPE_SALT) % 4 == 0;
 	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
 			       : 0;
 	/* A third of them are CAS storms: one key, most operations CAS, so

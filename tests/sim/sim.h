@@ -41,6 +41,7 @@ struct sim_result {
 	uint64_t sim_us;
 	uint64_t tombstones_collected; /* by every node's GC, all runs */
 	uint64_t snapshots; /* installed, every node */
+	uint64_t wipes;	    /* disks lost (and nodes rebuilt) */
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
