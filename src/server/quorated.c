@@ -629,6 +629,8 @@ static int node_open(struct daemon *d)
 	QR_ASSERT(d->nrx >= 1 && d->nrx <= d->cl.shards);
 	if (rings_create(d))
 		return close_and_exit(EXIT_DPDK, NULL, 0);
+	/* The test hook, before recovery reads the clock (shard.c). */
+	qr_shard_set_clock_offset_ms(d->o.clock_offset_ms);
 	for (uint16_t i = 0; i < d->cl.shards; i++) {
 		struct qr_shard_config sc;
 		shard_config(d, i, &sc);
@@ -731,6 +733,7 @@ int main(int argc, char **argv)
 		.gid = (gid_t)-1,
 		.metrics_ip = d.me->metrics_ip,
 		.metrics_port = d.me->metrics_port,
+		.clock_hook = d.o.clock_offset_set,
 	};
 	if (d.o.metrics_listen && strcmp(d.o.metrics_listen, "off") == 0)
 		mc.metrics_port = 0;

@@ -66,6 +66,10 @@ struct oracle {
 	struct vent *tab;
 	size_t cap, len;
 	struct qr_version maxdur[OR_NODES][OR_KEYS];
+	/* What a node whose disk just died held durably before (oracle_wipe):
+	 * an ack it sent then was true, and an answer or a hint freed on it
+	 * may come just after the death. Until oracle_wipe_forget. */
+	struct qr_version wiped[OR_NODES][OR_KEYS];
 	uint64_t ceil_ms[OR_NODES][OR_SHARDS]; /* a ceiling per shard core */
 	struct vlist gver[OR_KEYS];
 	struct prep prep[OR_NODES][OR_NODES][PREP_RING];
@@ -454,11 +458,19 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 	return true;
 }
 
+/* Does node durably hold key k at v or newer (or did it until its disk
+ * died just now)? */
+static bool held(const struct oracle *o, int node, int k, struct qr_version v)
+{
+	return qr_version_cmp(o->maxdur[node][k], v) >= 0 ||
+	       qr_version_cmp(o->wiped[node][k], v) >= 0;
+}
+
 int oracle_holders(const struct oracle *o, int key, struct qr_version v)
 {
 	int n = 0;
 	for (int i = 0; i < o->pl->rf; i++)
-		if (qr_version_cmp(o->maxdur[o->reps[key][i]][key], v) >= 0)
+		if (held(o, o->reps[key][i], key, v))
 			n++;
 	return n;
 }
@@ -468,7 +480,7 @@ bool oracle_holds(const struct oracle *o, int node,
 {
 	int k = key_of(o, rec);
 	return k >= 0 && node >= 0 && node < o->nodes &&
-	       qr_version_cmp(o->maxdur[node][k], rec->version) >= 0;
+	       held(o, node, k, rec->version);
 }
 
 int oracle_hints(const struct oracle *o, int node, int key,
@@ -573,7 +585,14 @@ void oracle_wipe(struct oracle *o, int node)
 			gver_drop(o, e->key, (struct qr_version){e->hlc, e->node});
 		}
 	}
-	for (int k = 0; k < o->nkeys; k++)
+	for (int k = 0; k < o->nkeys; k++) {
+		o->wiped[node][k] = o->maxdur[node][k];
 		o->maxdur[node][k] = QR_VERSION_NONE;
+	}
 	memset(o->ceil_ms[node], 0, sizeof(o->ceil_ms[node]));
+}
+
+void oracle_wipe_forget(struct oracle *o)
+{
+	memset(o->wiped, 0, sizeof(o->wiped));
 }

@@ -94,6 +94,11 @@ bool oracle_unique_to(const struct oracle *o, int node);
 /* node's disk is gone (sim.c disk_wipe): its durable records, promises,
  * hints and ceilings; a version no other node holds is durable nowhere. */
 void oracle_wipe(struct oracle *o, int node);
+/* A while after the death (a request's and a young hint's life): what the
+ * lost disk held no longer counts for oracle_holders / oracle_holds
+ * (until then it does: an ack sent before the death was true, and a
+ * coordinator may answer on it, or free a hint, just after). */
+void oracle_wipe_forget(struct oracle *o);
 /* (k): the watermark of node's shard is wm now (it covers the keys of
  * that shard's partitions): false (and detail) if it is not true. */
 bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,

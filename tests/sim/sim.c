@@ -218,6 +218,7 @@ struct sim {
 	bool snaps;		/* this seed takes snapshots */
 	struct qr_rng wipe_rng; /* a disk lost, and the rebuild: likewise */
 	bool wipes, wiped_once; /* this seed loses a disk; it did */
+	uint64_t wipe_forget_us; /* then oracle_wipe_forget (0: done) */
 	uint64_t now_us;
 	uint64_t seq;
 	uint64_t trace;
@@ -895,6 +896,31 @@ static void host_wipe_disk(struct sim *s, struct host *h)
 	oracle_wipe(s->orc, h->id);
 }
 
+/* The fault phase lasts at least until `until` (the phases after it move
+ * with it): a rebuild is seen under faults. */
+static void stretch_faults(struct sim *s, uint64_t until)
+{
+	if (until <= s->faults_end_us)
+		return;
+	s->faults_end_us = until;
+	s->final_us = until + 150000;
+	s->end_us = s->ae_only ? s->final_us + 600000
+			       : s->final_us + 150000 +
+					 (uint64_t)s->nkeys * 3000;
+}
+
+/* When node h's clock passes the ceiling its lost disk held, plus 0-30 ms:
+ * its restart (EV_RESTART) is scheduled then. */
+static uint64_t rebuild_at(struct sim *s, struct host *h)
+{
+	int64_t edge_ms = (int64_t)QR_HLC_MS(h->wiped_ceiling) + 1 -
+			  (int64_t)EPOCH_MS - h->skew_ms;
+	uint64_t at = edge_ms > 0 ? (uint64_t)edge_ms * 1000 : 0;
+	at = QR_MAX(at, s->now_us + 1000) + qr_rng_below(&s->wipe_rng, 30000);
+	ev_at(s, at, EV_RESTART, h->id, h->incarnation, 0);
+	return at;
+}
+
 /*
  * A disk dies (docs/operations.md, "A node that lost its data
  * directory"): a node crashes and loses every shard's WAL and snapshots,
@@ -923,35 +949,28 @@ static void disk_wipe(struct sim *s)
 	     h->wiped_ceiling);
 	node_crash(s, h);
 	host_wipe_disk(s, h);
+	s->wipe_forget_us = s->now_us + 200000;
 	h->wiped = true;
 	s->res->wipes++;
 	h->jumped = false;
 	h->skew_ms = (int64_t)qr_rng_below(g, 401) - 200;
-	int64_t edge_ms = (int64_t)QR_HLC_MS(h->wiped_ceiling) + 1 -
-			  (int64_t)EPOCH_MS - h->skew_ms;
-	uint64_t at = edge_ms > 0 ? (uint64_t)edge_ms * 1000 : 0;
-	at = QR_MAX(at, s->now_us + 1000) + qr_rng_below(g, 30000);
-	ev_at(s, at, EV_RESTART, h->id, h->incarnation, 0);
-	uint64_t back = at + 100000 + qr_rng_below(g, 100000);
-	if (back > s->faults_end_us) {
-		s->faults_end_us = back;
-		s->final_us = back + 150000;
-		s->end_us = s->ae_only ? s->final_us + 600000
-				       : s->final_us + 150000 +
-						 (uint64_t)s->nkeys * 3000;
-	}
+	uint64_t at = rebuild_at(s, h);
+	stretch_faults(s, at + 100000 + qr_rng_below(g, 100000));
 }
 
 /* The operator starts the node with --rebuild on its new disk and, as
  * docs/operations.md says, runs `quorate repair` on every other node. */
 static void rebuild_start(struct sim *s, struct host *h)
 {
+	/* RB3's precondition (and V1's on an empty disk): its clock, hence
+	 * its HLC, is past everything the node stamped before. Its skew may
+	 * have moved since the death: the operator waits for the clock. */
+	if (env_wall_ms(core_of(s, h->id, 0)) <= QR_HLC_MS(h->wiped_ceiling)) {
+		stretch_faults(s, rebuild_at(s, h) + 100000);
+		return;
+	}
 	h->wiped = false;
 	h->rebuild = true;
-	/* RB3's precondition (and V1's on an empty disk): its clock, hence
-	 * its HLC, is past everything the node stamped before. */
-	QR_ASSERT(env_wall_ms(core_of(s, h->id, 0)) >
-		  QR_HLC_MS(h->wiped_ceiling));
 	node_start(s, h);
 	vlog(s, "node %u starts with --rebuild", h->id);
 	for (int i = 0; i < s->n; i++)
@@ -2330,6 +2349,10 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 			break;
 		}
 		s->now_us = e.at_us;
+		if (s->wipe_forget_us && s->now_us >= s->wipe_forget_us) {
+			s->wipe_forget_us = 0;
+			oracle_wipe_forget(s->orc);
+		}
 		if (!stopped && s->now_us >= s->faults_end_us) {
 			stopped = true;
 			faults_stop(s);
