@@ -13,7 +13,9 @@
  *               sometimes crashes then and there; sessions read their own
  *               keys back through lagging replicas; in half the seeds
  *               nodes take snapshots and crash between their steps or
- *               right after them (issue 13 item 3);
+ *               right after them (issue 13 item 3); in a third each
+ *               node runs 2 shards; in a quarter one node loses its
+ *               disk and is rebuilt (disk_wipe, rebuild_start);
  *   2. healing: faults stop, crashed nodes restart, clients finish;
  *   3. final:   one ALL read of every key, then a settle period;
  *   4. checks:  convergence of every replica's store (e); the online

@@ -6,8 +6,12 @@
  * whose unsynced tail is lost on crash (crashes right after an
  * acknowledgement included), snapshots taken as the shard loop takes
  * them, with crashes between their steps and right after them, and
- * recovery from them, and clients with mixed workloads (sessions
- * reading their own keys through lagging replicas, CAS storms).
+ * recovery from them, several shards per node (each a core with its own
+ * store and WAL, partitions spread as quorated spreads them), a lost
+ * disk and the node's rebuild (quorated --rebuild, as
+ * docs/operations.md has an operator do it), and clients with mixed
+ * workloads (sessions reading their own keys through lagging replicas,
+ * CAS storms).
  * Everything random comes from one seed: a seed replays bit for bit, which
  * the trace hash shows.
  */
