@@ -13,7 +13,8 @@
 # Usage: test_nemesis.sh QUORATED QUORATE_CLI [nemesis options]
 # (root; bounded; removes what it made). NEMESIS_DURATION_S: the faults'
 # length (default 30; the whole test then takes ~70 s); a longer soak:
-# NEMESIS_DURATION_S=600 (and QR_TEST_TIMEOUT_S above it).
+# NEMESIS_DURATION_S=600 (and QR_TEST_TIMEOUT_S=1500: the checks of a
+# 10-minute run take two times ~3 minutes on a loaded 2-core machine).
 set -uo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 QUORATED CLI [nemesis options]"; exit 1; }
 export QUORATED=$(realpath "$1")
