@@ -252,6 +252,13 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(r, "ae_passes", cs->ae_passes);
 	set_u64(r, "tombstones_collected", cs->tombstones_collected);
 	json_object_set_new(o, "replica", r);
+	/* long messages (issue 15): whole ones and their fragments */
+	json_t *lm = json_object();
+	set_u64(lm, "in", cs->long_in);
+	set_u64(lm, "out", cs->long_out);
+	set_u64(lm, "frags_in", cs->frags_in);
+	set_u64(lm, "frags_out", cs->frags_out);
+	json_object_set_new(o, "long_messages", lm);
 	uint64_t hints = 0;
 	for (int p = 0; p < QR_NODES_MAX; p++)
 		hints += cs->hint_records[p];
