@@ -71,7 +71,7 @@ struct qr_core_config {
 	uint32_t values_max;	  /* buffers for values over one frame held
 				   * by requests, hints and the loopback
 				   * queue (long.h), value_bytes_max each,
-				   * touched only when used; 0 -> 16 */
+				   * touched only when used; 0 -> 64 */
 	uint32_t reasm_slots;	  /* long messages assembled at once; 0 -> 8 */
 	uint64_t reasm_timeout_us; /* a long message's time to arrive;
 				    * 0 -> 2 s */
@@ -201,6 +201,11 @@ struct qr_core_stats {
 			      * RB1): no READ, PREPARE or ACCEPT answered
 			      * until our full hand-off is done */
 };
+
+/* The value pool (long.h V1), between events: every buffer is free or
+ * held by exactly one live request, CAS state or hint. 0, or QR_ECORRUPT.
+ * A check for tests and the simulator (it scans every slot). */
+int qr_core_values_audit(const struct qr_core *c);
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */
 int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,

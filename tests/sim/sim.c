@@ -234,6 +234,7 @@ struct sim {
 	uint64_t now_us;
 	uint64_t seq;
 	uint64_t trace;
+	uint64_t audits; /* events since the start, for checker (v) */
 	/* event heap */
 	struct event *heap;
 	size_t heap_len, heap_cap;
@@ -2047,6 +2048,17 @@ static void faults_stop(struct sim *s)
 		}
 }
 
+static void values_audit(struct sim *s)
+{
+	for (int i = 0; i < s->n * s->shards && s->res->ok; i++)
+		if (s->cores[i].core &&
+		    qr_core_values_audit(s->cores[i].core) != 0)
+			sim_fail(s, "(v)",
+				 "node %u shard %u: a value buffer is leaked, "
+				 "held twice, or held by a free slot",
+				 s->cores[i].id, s->cores[i].shard);
+}
+
 /* ---- phase 3 ------------------------------------------------------------ */
 
 static void final_reads(struct sim *s)
@@ -2462,7 +2474,13 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		free(e.data);
 		if (s->check.failed)
 			sim_fail(s, s->check.checker, "%s", s->check.detail);
+		/* (v) the value pool (long.h V1), every 64th event: each
+		 * buffer free or held by exactly one request, CAS state or
+		 * hint; none leaked. */
+		if ((++s->audits & 63) == 0)
+			values_audit(s);
 	}
+	values_audit(s);
 	if (res->ok && !s->ae_only && !check_finals_done(&s->check))
 		sim_fail(s, "(e)", "%s", s->check.detail);
 	/* (a) counts level ANY writes too when no hint was ever lost
