@@ -175,6 +175,8 @@ struct hint {
 	bool tombstone;
 	bool from_store; /* copied from a replica's store (a hand-off), not
 			  * from a write request */
+	bool in_store;	 /* a long value read from our store when sent
+			  * (hints.c N6): value is NULL */
 	uint8_t key_len;
 	uint16_t target;
 	uint16_t job; /* orphan job: requesting node + 1; 0: none */

@@ -769,8 +769,8 @@ static void node_start(struct sim *s, struct node *nd)
 	 * of 4 buffers runs out under load (BUSY, dropped replies, lost
 	 * hints: long.h V2 paths). */
 	cfg.value_bytes_max = SIM_VALUE_MAX;
-	cfg.values_max = 4;
-	cfg.reasm_slots = 4;
+	cfg.values_max = 16;
+	cfg.reasm_slots = 8;
 	cfg.reasm_timeout_us = 20000;
 	struct qr_env env = {
 		.ctx = nd,
@@ -901,8 +901,16 @@ static bool snap_has_hint(const struct node *nd, const struct wal_rec *h)
 {
 	for (uint64_t j = 0; j < nd->tmp_len; j++) {
 		const struct wal_rec *w = &nd->tmp[j];
-		if (w->r.type == QR_WAL_HINT && w->r.aux == h->r.aux &&
-		    qr_version_cmp(w->r.version, h->r.version) == 0 &&
+		/* Same target; the same version, or for a long value read
+		 * from the store (hints.c N6) a later one of the key, which
+		 * covers it under last-writer-wins (a delete included). */
+		uint16_t ta = w->r.aux & ~QR_WAL_AUX_TOMBSTONE;
+		uint16_t tb = h->r.aux & ~QR_WAL_AUX_TOMBSTONE;
+		int cmp = qr_version_cmp(w->r.version, h->r.version);
+		if (w->r.type == QR_WAL_HINT && ta == tb &&
+		    (cmp == 0 ? w->r.aux == h->r.aux
+			      : cmp > 0 && h->r.value_len >
+						   QR_VALUE_INLINE_MAX) &&
 		    w->r.key_len == h->r.key_len &&
 		    !memcmp(w->key, h->key, h->r.key_len))
 			return true;
@@ -1111,7 +1119,7 @@ static void make_value(uint16_t client, uint64_t seq, uint8_t *buf,
 	uint64_t x = (uint64_t)client << 40 ^ seq;
 	uint64_t r = qr_splitmix64(&x);
 	uint16_t total = (uint16_t)(n + (r % 8 == 0 ? r % 1000 : r % 24));
-	if (r % 32 == 5) /* long: travels as fragments (issue 15) */
+	if (r % 8 == 5) /* long: travels as fragments (issue 15) */
 		total = (uint16_t)(QR_VALUE_INLINE_MAX + 1 +
 				   (r >> 8) % (SIM_VALUE_MAX -
 					       QR_VALUE_INLINE_MAX - 1));
@@ -2239,6 +2247,22 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 			s->hints_lost +=
 				qr_core_stats(s->nodes[i].core)->hints_lost;
 	s->check.any_kept = s->hints_lost == 0;
+	for (int i = 0; i < s->n && s->opt->verbose; i++) {
+		if (!s->nodes[i].core)
+			continue;
+		const struct qr_core_stats *st = qr_core_stats(s->nodes[i].core);
+		for (int d = 0; d < QR_DROP_COUNT; d++)
+			if (st->drops[d])
+				vlog(s, "node %d dropped %" PRIu64 " (%s)", i,
+				     st->drops[d], qr_core_drop_name(d));
+		vlog(s, "node %d: hints pending %u lost %" PRIu64
+			", long in %" PRIu64 ", out %" PRIu64
+			", orphan syncs %" PRIu64 " (active %" PRIu64
+			"), watermark %" PRIu64, i,
+		     qr_core_hints_pending(s->nodes[i].core), st->hints_lost,
+		     st->long_in, st->long_out, st->orphan_syncs,
+		     st->orphan_active, st->watermark);
+	}
 	if (res->ok)
 		check_convergence(s);
 	/* (h) hints drained and hand-offs finished once faults stopped
