@@ -85,6 +85,10 @@ struct qr_core_config {
 				      * this on the HLC and held by every
 				      * replica; must exceed any write's life
 				      * plus clock skew. 0: never collect */
+	bool rebuild;		     /* this node lost its data (a replaced
+				      * disk, quorated --rebuild): it rejoins
+				      * as a rebuilding replica (recover.c
+				      * RB1-RB3) */
 	uint8_t auth;		     /* enum qr_auth_mode: QR_AUTH_MAC (the
 				      * default, 0) or QR_AUTH_NONE */
 	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
@@ -125,7 +129,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")  \
 	X(WAL_REFUSING, "write refused: our WAL does not take writes")        \
 	X(LONG, "fragment or long message refused, or timed out whole")       \
-	X(VALUES_FULL, "long value not held: no value buffer free")
+	X(VALUES_FULL, "long value not held: no value buffer free")           \
+	X(REBUILDING, "READ, PREPARE or ACCEPT refused: we are rebuilding")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -192,6 +197,9 @@ struct qr_core_stats {
 	 * (CLOCK_AHEAD) while the clock is out of bounds, and 1 while this
 	 * core serves (0: out of bounds; as of the last heartbeat period). */
 	uint64_t clock_jumps, clock_refused, clock_serving;
+	uint64_t rebuilding; /* 1: rebuilding after a lost disk (recover.c
+			      * RB1): no READ, PREPARE or ACCEPT answered
+			      * until our full hand-off is done */
 };
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */

@@ -262,6 +262,7 @@ struct qr_core {
 		floor_recovered; /* closed floor from the WAL's clock records */
 	/* our own hand-off after a restart or a lost hint */
 	bool orphan_active, orphan_scanned;
+	bool rebuilding; /* recover.c RB1-RB3: until our hand-off is done */
 	uint64_t restart_hlc;	/* our first HLC after the last restart */
 	uint64_t *peer_restart; /* per node: its restart_hlc, as it told us */
 	uint32_t orphan_next_p; /* partition our own scan resumes at */

@@ -47,10 +47,10 @@
 #include <string.h>
 
 #define HINT_SENDS_PER_TICK 256
-/* Long values (issue 15): hints sent to one target per tick. Each is
- * hundreds of frames, and the target reassembles only a few long messages
- * of one sender at a time (reasm.h A3): more at once would only evict each
- * other. */
+/* Long values (issue 15): long hints sent to one target per pass. A long
+ * value is up to hundreds of frames, and the target reassembles only a few
+ * long messages of one sender at a time (reasm.h A3): a burst of them
+ * would only evict each other. */
 #define HINT_LONG_PER_TARGET 4
 
 static void hint_free(struct qr_core *c, uint32_t slot)

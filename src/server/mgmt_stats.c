@@ -342,6 +342,9 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 			    json_boolean(ag->cs.clock_serving == ag->nshards));
 	set_u64(h, "jumps", ag->cs.clock_jumps);
 	set_u64(h, "refused", ag->cs.clock_refused);
+	if (qr_shard_clock_offset_ms()) /* the test hook (shard.c) */
+		json_object_set_new(h, "offset_ms",
+				    json_integer(qr_shard_clock_offset_ms()));
 	json_object_set_new(o, "hlc", h);
 	json_t *p = json_object();
 	set_u64(p, "rx", ss->rx_pkts);
@@ -370,6 +373,9 @@ json_t *qr_mgmt_stats_obj(const struct qr_mgmt_config *cfg)
 	set_u64(o, "cluster", cfg->cluster->id);
 	json_object_set_new(o, "profile", json_string(cfg->profile));
 	set_u64(o, "shards", cfg->nshards);
+	/* true: started with --rebuild and not filled yet (core recover.c
+	 * RB1): it answers no read or CAS vote. */
+	json_object_set_new(o, "rebuilding", json_boolean(ag.cs.rebuilding));
 	json_requests(o, &ag.cs);
 	json_replica(o, &ag.cs);
 	json_peers(o, cfg);
