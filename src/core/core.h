@@ -75,6 +75,8 @@ struct qr_core_config {
 	uint32_t reasm_slots;	  /* long messages assembled at once; 0 -> 8 */
 	uint64_t reasm_timeout_us; /* a long message's time to arrive;
 				    * 0 -> 2 s */
+	uint64_t reasm_idle_us;	   /* ... and the longest gap between its
+				    * fragments; 0 -> 1/20 of that */
 	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
 				      * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long

@@ -19,6 +19,7 @@
 #define VALUES_DEFAULT 64	    /* pool buffers when the config says 0 */
 #define REASM_SLOTS_DEFAULT 8	    /* messages assembled at once */
 #define REASM_TIMEOUT_US 2000000ull /* a long message's time to arrive */
+#define REASM_IDLE_DIV 20	    /* ... and a gap in it: 1/20 of that */
 
 static uint32_t value_bytes_max(const struct qr_core *c)
 {
@@ -38,6 +39,8 @@ int qc_long_init(struct qr_core *c)
 						       : REASM_TIMEOUT_US) *
 			      1000,
 	};
+	rc.idle_ns = c->cfg.reasm_idle_us ? c->cfg.reasm_idle_us * 1000
+					  : rc.timeout_ns / REASM_IDLE_DIV; /* A4 */
 	/* One sender may hold half the slots: a client streaming large
 	 * writes cannot starve the peers' replication (reasm.h A3). */
 	rc.per_src_max = rc.slots > 1 ? rc.slots / 2 : 1;

@@ -24,7 +24,7 @@
 enum slot_state { SLOT_FREE = 0, SLOT_OPEN = 1, SLOT_DONE = 2 };
 
 struct qr_reasm_slot {
-	uint64_t src, msg_id, first_ns;
+	uint64_t src, msg_id, first_ns, last_ns; /* first, latest chunk */
 	uint32_t incarnation, total, chunk, crc;
 	uint32_t chunks, have;	 /* chunks in the message, chunks held */
 	uint32_t bytes_have;
@@ -144,6 +144,7 @@ static uint32_t slot_open(struct qr_reasm *r, const struct qr_frag *f,
 	s->msg_id = f->msg_id;
 	s->incarnation = f->incarnation;
 	s->first_ns = now_ns;
+	s->last_ns = now_ns;
 	s->total = f->total;
 	s->chunk = f->chunk;
 	s->crc = f->crc;
@@ -219,6 +220,7 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 			slot_free(r, i);
 			return drop(&r->st.drop_bad, QR_EWIRE_FIELD);
 		}
+		r->slot[i].last_ns = now_ns;
 		return slot_fill(r, i, f, out);
 	}
 	if (held >= r->cfg.per_src_max) {
@@ -250,7 +252,8 @@ unsigned qr_reasm_expire(struct qr_reasm *r, uint64_t now_ns)
 		uint32_t i = r->open_list[k];
 		const struct qr_reasm_slot *s = &r->slot[i];
 		if (s->state == SLOT_OPEN &&
-		    now_ns - s->first_ns >= r->cfg.timeout_ns) {
+		    (now_ns - s->first_ns >= r->cfg.timeout_ns ||
+		     (r->cfg.idle_ns && now_ns - s->last_ns >= r->cfg.idle_ns))) {
 			slot_free(r, i); /* moves the last open slot to k */
 			r->st.expired++;
 			n++;

@@ -27,8 +27,11 @@
  *      fragment is dropped and counted, and the sender's retransmission
  *      brings it again.
  *  A4. A slot whose message is not complete timeout_ns after its first
- *      fragment is freed by qr_reasm_expire() and counted: a lost fragment
- *      never holds memory for longer, and never blocks other messages.
+ *      fragment, or (idle_ns != 0) that got no fragment for idle_ns, is
+ *      freed by qr_reasm_expire() and counted: a lost fragment never holds
+ *      memory for longer, and never blocks other messages. A sender sends
+ *      a message's fragments in one burst, so a slot that stopped growing
+ *      has lost one: idle_ns frees it long before the whole-time bound.
  *  A5. A duplicate chunk is counted and ignored. A fragment that disagrees
  *      with its slot (total, chunk or crc differ, the offset is not a chunk
  *      boundary, the length is not what that chunk must hold) is counted
@@ -69,6 +72,8 @@ struct qr_reasm_config {
 	uint32_t bytes_max;   /* largest message, >= QR_REASM_CHUNK_MIN */
 	uint32_t per_src_max; /* slots one sender may hold, 1..slots */
 	uint64_t timeout_ns;  /* a message's whole time to arrive, > 0 */
+	uint64_t idle_ns;     /* the longest gap between its fragments
+			       * (0: no bound but timeout_ns) */
 };
 
 struct qr_reasm_stats {

@@ -807,7 +807,10 @@ static void core_start(struct sim *s, struct node *nd)
 	cfg.value_bytes_max = SIM_VALUE_MAX;
 	cfg.values_max = 32;
 	cfg.reasm_slots = 8;
-	cfg.reasm_timeout_us = 20000;
+	/* A frame's delay varies up to the tail (40 ms): fragments of one
+	 * message spread that much, so the gap bound is near the whole. */
+	cfg.reasm_timeout_us = 50000;
+	cfg.reasm_idle_us = 45000;
 	struct qr_env env = {
 		.ctx = nd,
 		.now_us = env_now_us,

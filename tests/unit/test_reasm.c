@@ -190,6 +190,36 @@ static void test_slow_message_blocks_nothing(void)
 	qr_reasm_fini(&R);
 }
 
+/* A4: a slot that stops growing is freed after idle_ns, long before the
+ * whole-time bound; one that keeps growing is not. */
+static void test_idle_slot_expires(void)
+{
+	struct qr_reasm_config c = {.slots = 2, .bytes_max = 4096,
+				    .per_src_max = 2, .timeout_ns = 100 * MS,
+				    .idle_ns = 10 * MS};
+	CU_ASSERT_EQUAL_FATAL(qr_reasm_init(&R, &c), 0);
+	static uint8_t m[2048];
+	fill(m, sizeof(m), 5);
+	struct qr_reasm_msg out;
+	struct qr_frag a = frag(1, 1, m, sizeof(m), 512, 0);
+	struct qr_frag b = frag(2, 1, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &a, 0, &out), 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 0, &out), 0);
+	b = frag(2, 1, m, sizeof(m), 512, 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 8 * MS, &out), 0);
+	/* at 12 ms sender 1's slot is idle for 12 ms, sender 2's for 4 */
+	CU_ASSERT_EQUAL(qr_reasm_expire(&R, 12 * MS), 1);
+	CU_ASSERT_EQUAL(R.st.open, 1);
+	b = frag(2, 1, m, sizeof(m), 512, 2);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 17 * MS, &out), 0);
+	b = frag(2, 1, m, sizeof(m), 512, 3);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 26 * MS, &out), 1);
+	CU_ASSERT(memcmp(out.data, m, sizeof(m)) == 0);
+	qr_reasm_release(&R, &out);
+	CU_ASSERT_EQUAL(R.st.expired, 1);
+	qr_reasm_fini(&R);
+}
+
 static void test_sender_and_pool_limits(void)
 {
 	setup(3, 4096, 2);
@@ -328,6 +358,7 @@ int main(void)
 		 test_truncated_and_bad_fragments},
 		{"slow message blocks nothing",
 		 test_slow_message_blocks_nothing},
+		{"idle slot expires", test_idle_slot_expires},
 		{"sender and pool limits", test_sender_and_pool_limits},
 		{"random model", test_random_model},
 		{NULL, NULL},
