@@ -72,7 +72,8 @@ struct qr_core_config {
 				   * by requests, hints and the loopback
 				   * queue (long.h), value_bytes_max each,
 				   * touched only when used; 0 -> 64 */
-	uint32_t reasm_slots;	  /* long messages assembled at once; 0 -> 8 */
+	uint32_t reasm_slots;	  /* long messages assembled at once;
+				   * 0 -> the larger of 8 and 2 x nodes */
 	uint64_t reasm_timeout_us; /* a long message's time to arrive;
 				    * 0 -> 2 s */
 	uint64_t reasm_idle_us;	   /* ... and the longest gap between its

@@ -32,8 +32,10 @@ int qc_long_init(struct qr_core *c)
 	uint32_t vmax = value_bytes_max(c);
 	uint32_t n = c->cfg.values_max ? c->cfg.values_max : VALUES_DEFAULT;
 	struct qr_reasm_config rc = {
-		.slots = c->cfg.reasm_slots ? c->cfg.reasm_slots
-					    : REASM_SLOTS_DEFAULT,
+		/* default: room for two messages from every peer */
+		.slots = c->cfg.reasm_slots
+				 ? c->cfg.reasm_slots
+				 : QR_MAX(REASM_SLOTS_DEFAULT, 2u * c->nodes),
 		.bytes_max = 4u + QR_FRAME_BYTES_MAX + vmax,
 		.timeout_ns = (c->cfg.reasm_timeout_us ? c->cfg.reasm_timeout_us
 						       : REASM_TIMEOUT_US) *

@@ -545,11 +545,15 @@ bool oracle_unique_to(const struct oracle *o, int node)
 		const struct vent *e = &o->tab[i];
 		if (!e->used || !e->observed)
 			continue;
-		uint8_t where = e->holders;
+		/* Another node's hint does not keep a write: a hint may be
+		 * lost (expired, no slot, no value buffer), and the hand-off
+		 * that covers a lost hint copies from stores. Only a write
+		 * held in no store lives in hints (level ANY). */
+		uint8_t hinted = 0;
 		for (int n = 0; n < o->nodes; n++)
 			if (e->hints[n])
-				where |= (uint8_t)(1u << n);
-		if (where == me)
+				hinted |= (uint8_t)(1u << n);
+		if (e->holders == me || (e->holders == 0 && hinted == me))
 			return true;
 	}
 	return false;

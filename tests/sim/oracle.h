@@ -87,9 +87,11 @@ bool oracle_state(const struct oracle *o, int key, struct qr_version v,
 uint64_t oracle_value_hash(const uint8_t *value, uint16_t len, bool tombstone);
 /* A client was answered with version v of key (a write's ack, a read). */
 void oracle_observed(struct oracle *o, int key, struct qr_version v);
-/* Does node alone durably hold (in its store or hints) a version a client
- * was answered with? Then losing its disk loses what W = 1 (or ANY on its
- * hints) promised: the simulator wipes a disk only when this is false. */
+/* Does node alone durably hold, in its store, a version a client was
+ * answered with (or, for one held in no store, in its hints)? Then losing
+ * its disk loses what W = 1 (or ANY on its hints) promised: the simulator
+ * wipes a disk only when this is false. Other nodes' hints do not count:
+ * a hint may be lost, and what covers a lost hint copies from stores. */
 bool oracle_unique_to(const struct oracle *o, int node);
 /* node's disk is gone (sim.c disk_wipe): its durable records, promises,
  * hints and ceilings; a version no other node holds is durable nowhere. */
