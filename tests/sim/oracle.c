@@ -491,7 +491,7 @@ int oracle_hints(const struct oracle *o, int node, int key,
 }
 
 bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
-		      char *detail, size_t dlen)
+		      uint64_t collectable_ms, char *detail, size_t dlen)
 {
 	if (wm == o->wm_checked[node][shard])
 		return true;
@@ -516,6 +516,15 @@ bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
 				hi = mid;
 		}
 		struct qr_version best = lo ? l->v[lo - 1] : QR_VERSION_NONE;
+		/* A tombstone the GC may have collected (older than the
+		 * grace) reads as absent: lacking it is holding it. A node
+		 * that lost its disk is refilled from stores some of which
+		 * collected it already, others not yet. */
+		const struct vent *be = vfind(o, best, o->kshard[k]);
+		if (be && be->has_state &&
+		    be->state == oracle_value_hash(NULL, 0, true) &&
+		    QR_HLC_MS(best.hlc) < collectable_ms)
+			continue;
 		if (qr_version_cmp(o->maxdur[node][k], best) < 0) {
 			snprintf(detail, dlen,
 				 "node %d's watermark %" PRIu64 " passes "

@@ -102,8 +102,10 @@ void oracle_wipe(struct oracle *o, int node);
  * coordinator may answer on it, or free a hint, just after). */
 void oracle_wipe_forget(struct oracle *o);
 /* (k): the watermark of node's shard is wm now (it covers the keys of
- * that shard's partitions): false (and detail) if it is not true. */
+ * that shard's partitions): false (and detail) if it is not true. A
+ * tombstone stamped before collectable_ms (HLC ms: older than the grace,
+ * so the GC may have collected it) may be missing: absent reads as it. */
 bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
-		      char *detail, size_t dlen);
+		      uint64_t collectable_ms, char *detail, size_t dlen);
 
 #endif

@@ -1285,9 +1285,11 @@ static void node_after(struct sim *s, struct node *nd)
 	if (nd->h->rebuild && !qr_core_stats(nd->core)->rebuilding)
 		rebuild_check_done(s, nd->h);
 	char detail[256];
+	uint64_t now_ms = sim_hlc_ms(s);
 	if (!oracle_watermark(s->orc, nd->id, nd->shard,
-			      qr_core_stats(nd->core)->watermark, detail,
-			      sizeof(detail)))
+			      qr_core_stats(nd->core)->watermark,
+			      now_ms > SIM_GRACE_MS ? now_ms - SIM_GRACE_MS : 0,
+			      detail, sizeof(detail)))
 		sim_fail(s, "(k)", "%s", detail);
 	uint64_t h = qr_core_hlc(nd->core)->last;
 	if (h < nd->hlc_seen)
