@@ -181,6 +181,36 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 	}
 }
 
+/* Start loading what handling m will read first: the store's index slot
+ * of its key (replica side), its request slot (answers to a coordinator),
+ * its dedupe set (a client's write). A hint only: it changes nothing. */
+void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
+		     const struct qr_msg *m)
+{
+	if (from_client) {
+		if (m->type == QR_MSG_CLIENT_REQ && m->op != QR_OP_GET)
+			qc_dedup_prefetch(c, client, m->req_id);
+		return;
+	}
+	switch (m->type) {
+	case QR_MSG_REPLICATE:
+	case QR_MSG_READ:
+	case QR_MSG_PREPARE:
+	case QR_MSG_ACCEPT:
+		qr_store_prefetch(c->store, m->key, m->key_len);
+		break;
+	case QR_MSG_REPLICATE_ACK:
+	case QR_MSG_READ_REPLY:
+	case QR_MSG_PROMISE:
+	case QR_MSG_ACCEPTED:
+		if ((uint32_t)m->op_id < c->cfg.requests_max)
+			__builtin_prefetch(&c->reqs[(uint32_t)m->op_id]);
+		break;
+	default:
+		break;
+	}
+}
+
 /* A1, CA1: a frame is authenticated before anything else is read from
  * it: a peer's by auth.c, a client's by auth_client.c (*who: its key, or
  * NULL when client frames are not checked). False: dropped, counted. */
@@ -254,15 +284,26 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		}
 		qr_detector_heard(&c->det, h.src_node, qc_now_us(c));
 	}
-	struct qr_msg m;
-	int rc;
-	while ((rc = qr_wire_next(&r, &m)) > 0) {
+	/* One message ahead: the next is decoded (which only reads the
+	 * frame) and the lines it will need are prefetched while this one
+	 * is handled, so a frame of REPLICATEs waits for one store miss,
+	 * not one each. A malformed message is still counted only after
+	 * every message before it was handled. */
+	struct qr_msg m[2];
+	unsigned cur = 0;
+	int rc = qr_wire_next(&r, &m[0]);
+	while (rc > 0) {
+		int next = qr_wire_next(&r, &m[cur ^ 1]);
+		if (next > 0)
+			qc_prefetch_msg(c, client, from_client, &m[cur ^ 1]);
 		c->stats.msgs_in++;
 		if (from_client)
-			on_client_msg(c, client, h.shard, who, &m);
+			on_client_msg(c, client, h.shard, who, &m[cur]);
 		else
-			qc_dispatch_peer_msg(c, h.src_node, &m);
+			qc_dispatch_peer_msg(c, h.src_node, &m[cur]);
 		qc_loop_drain(c); /* what it sent ourselves (loop.c) */
+		cur ^= 1;
+		rc = next;
 	}
 	if (rc < 0)
 		qc_drop(c, QR_DROP_WIRE);
@@ -299,11 +340,6 @@ static int tables_alloc(struct qr_core *c)
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(nodes, sizeof(*c->out));
 	c->loop = calloc(LOOP_SLOTS, sizeof(*c->loop));
-	uint32_t sets = 16;
-	while (sets * DEDUP_WAYS < 4 * cfg->requests_max)
-		sets <<= 1;
-	c->dedup = calloc((size_t)sets * DEDUP_WAYS, sizeof(*c->dedup));
-	c->dedup_sets_mask = sets - 1;
 	if (!c->cfg.hints_max)
 		c->cfg.hints_max = 4096;
 	c->hints = calloc(c->cfg.hints_max, sizeof(*c->hints));
@@ -313,7 +349,8 @@ static int tables_alloc(struct qr_core *c)
 	c->req_busy = calloc((cfg->requests_max + 63) / 64, sizeof(uint64_t));
 	c->hint_busy = calloc((c->cfg.hints_max + 63) / 64, sizeof(uint64_t));
 	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->loop ||
-	    !c->dedup || !c->hints || !c->free_hints || !c->jobs ||
+	    qc_dedup_alloc(c, 4 * cfg->requests_max) != 0 || !c->hints ||
+	    !c->free_hints || !c->jobs ||
 	    !c->req_busy || !c->hint_busy || !c->peer_restart ||
 	    qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
 		return QR_ENOMEM;
@@ -433,7 +470,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->pend);
 	free(c->out);
 	free(c->loop);
-	free(c->dedup);
+	qc_dedup_free(c);
 	free(c->hints);
 	free(c->free_hints);
 	free(c->jobs);
