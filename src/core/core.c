@@ -86,6 +86,7 @@ static void hlc_pause(void *ctx)
 	struct qr_core *c = ctx;
 	if (c->env.pause)
 		c->env.pause(c->env.ctx);
+	qc_clock_moved(c); /* G4: read the clocks again */
 }
 
 /* A timer fired: anti-entropy's step, the heartbeat period's work, or a
@@ -117,6 +118,7 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 
 void qr_core_tick(struct qr_core *c)
 {
+	qc_clock_hold(c); /* G4 */
 	uint64_t now = qc_now_us(c);
 	qr_detector_tick(&c->det, now);
 	qr_timer_expire(&c->wheel, now, req_timer_fired, c);
@@ -130,6 +132,7 @@ void qr_core_tick(struct qr_core *c)
 			     now + c->cfg.heartbeat_us);
 	}
 	qc_loop_drain(c);
+	qc_clock_release(c);
 }
 
 /* A message from a peer, or from ourselves through the loopback queue. */
@@ -246,8 +249,8 @@ static void on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_coord_on_client(c, client, shard, m);
 }
 
-void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
-		      size_t len)
+static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
+		     size_t len)
 {
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h;
@@ -307,6 +310,14 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 	}
 	if (rc < 0)
 		qc_drop(c, QR_DROP_WIRE);
+}
+
+void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
+		      size_t len)
+{
+	qc_clock_hold(c); /* G4: the clocks are read once per frame */
+	on_frame(c, client, frame, len);
+	qc_clock_release(c);
 }
 
 /* The configuration a core can run with (docs/operations.md has each

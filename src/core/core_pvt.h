@@ -241,6 +241,10 @@ struct clock_guard {
 	uint64_t anchor_us, anchor_ms;	   /* the last trusted reading */
 	uint64_t peer_ms[QR_NODES_MAX];	   /* a peer's HLC ms ... */
 	uint64_t peer_at_us[QR_NODES_MAX]; /* ... when it came; 0: never */
+	/* G4: readings kept for the event in progress (held > 0) */
+	uint32_t held;		  /* qc_clock_hold depth */
+	bool have_now, have_wall; /* now_us / wall_ms below are this event's */
+	uint64_t now_us, wall_ms;
 };
 
 struct qr_core {
@@ -332,9 +336,16 @@ struct qr_core {
 
 /* ---- small helpers, inline ----------------------------------------------- */
 
+/* The driver's monotonic clock, read once per event (clock_guard.c, G4). */
 static inline uint64_t qc_now_us(struct qr_core *c)
 {
-	return c->env.now_us(c->env.ctx);
+	struct clock_guard *g = &c->clock;
+	if (g->have_now)
+		return g->now_us;
+	uint64_t t = c->env.now_us(c->env.ctx);
+	g->now_us = t;
+	g->have_now = g->held != 0;
+	return t;
 }
 
 static inline uint8_t qc_quorum_of(uint8_t rf)
@@ -577,6 +588,9 @@ void qc_send_heartbeats(struct qr_core *c);
 void qc_watermark_update(struct qr_core *c);
 
 /* clock_guard.c */
+void qc_clock_hold(struct qr_core *c);
+void qc_clock_release(struct qr_core *c);
+void qc_clock_moved(struct qr_core *c);
 uint64_t qc_clock_wall(struct qr_core *c);
 void qc_clock_sample(struct qr_core *c, uint16_t from, uint64_t remote);
 bool qc_clock_serving(struct qr_core *c);

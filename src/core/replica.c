@@ -310,10 +310,8 @@ void qc_replica_on_read(struct qr_core *c, uint16_t from,
 		       m->key_len);
 }
 
-void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
+static void on_wal_durable(struct qr_core *c, uint64_t lsn)
 {
-	if (lsn <= c->durable_lsn)
-		return;
 	QR_ASSERT(lsn < c->next_lsn);
 	c->durable_lsn = lsn;
 	if (c->ceiling_next_lsn && lsn >= c->ceiling_next_lsn)
@@ -345,4 +343,13 @@ void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
 				       cp.key_len);
 		qc_loop_drain(c); /* a reply to ourselves (loop.c) */
 	}
+}
+
+void qr_core_on_wal_durable(struct qr_core *c, uint64_t lsn)
+{
+	if (lsn <= c->durable_lsn)
+		return;
+	qc_clock_hold(c); /* G4 */
+	on_wal_durable(c, lsn);
+	qc_clock_release(c);
 }
