@@ -184,14 +184,17 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 	}
 }
 
-/* Start loading what handling m will read first: the store's index slot
- * of its key (replica side), its request slot (answers to a coordinator),
- * its dedupe set (a client's write). A hint only: it changes nothing. */
+/* Start loading what handling m will read first (a hint only: it changes
+ * nothing). Stage 0: the store's index slot of its key (replica side), its
+ * request slot (answers to a coordinator), its dedupe set (a client's
+ * write). Stage 1, once stage 0 had time to arrive: the store entry the
+ * slot points to, as long as the entry m will make it. */
 void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
-		     const struct qr_msg *m)
+		     const struct qr_msg *m, int stage)
 {
 	if (from_client) {
-		if (m->type == QR_MSG_CLIENT_REQ && m->op != QR_OP_GET)
+		if (m->type == QR_MSG_CLIENT_REQ && m->op != QR_OP_GET &&
+		    stage == 0)
 			qc_dedup_prefetch(c, client, m->req_id);
 		return;
 	}
@@ -200,13 +203,17 @@ void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
 	case QR_MSG_READ:
 	case QR_MSG_PREPARE:
 	case QR_MSG_ACCEPT:
-		qr_store_prefetch(c->store, m->key, m->key_len);
+		if (stage == 0)
+			qr_store_prefetch(c->store, m->key, m->key_len);
+		else
+			qr_store_prefetch_entry(c->store, m->key, m->key_len,
+						m->value_len);
 		break;
 	case QR_MSG_REPLICATE_ACK:
 	case QR_MSG_READ_REPLY:
 	case QR_MSG_PROMISE:
 	case QR_MSG_ACCEPTED:
-		if ((uint32_t)m->op_id < c->cfg.requests_max)
+		if (stage == 0 && (uint32_t)m->op_id < c->cfg.requests_max)
 			__builtin_prefetch(&c->reqs[(uint32_t)m->op_id]);
 		break;
 	default:
@@ -249,6 +256,45 @@ static void on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_coord_on_client(c, client, shard, m);
 }
 
+/*
+ * The messages of an open frame, RX_BATCH at a time: decode a batch (which
+ * only reads the frame), start loading what each will need (index slots,
+ * then the entries they point to: qc_prefetch_msg), then handle them. A
+ * frame of REPLICATEs so waits for about one store miss per batch instead
+ * of two per message. A malformed message is still counted only after
+ * every message before it was handled, and handlers see the same messages
+ * in the same order.
+ */
+#define RX_BATCH 16
+
+static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
+		       uint64_t client, const struct qr_frame_hdr *h,
+		       const struct qr_client_key *who)
+{
+	bool from_client = h->src_node == QR_NODE_CLIENT;
+	struct qr_msg m[RX_BATCH];
+	int rc;
+	do {
+		unsigned n = 0;
+		while (n < RX_BATCH && (rc = qr_wire_next(r, &m[n])) > 0)
+			n++;
+		for (int stage = 0; stage < 2 && n > 1; stage++)
+			for (unsigned i = 0; i < n; i++)
+				qc_prefetch_msg(c, client, from_client, &m[i],
+						stage);
+		for (unsigned i = 0; i < n; i++) {
+			c->stats.msgs_in++;
+			if (from_client)
+				on_client_msg(c, client, h->shard, who, &m[i]);
+			else
+				qc_dispatch_peer_msg(c, h->src_node, &m[i]);
+			qc_loop_drain(c); /* what it sent ourselves (loop.c) */
+		}
+	} while (rc > 0);
+	if (rc < 0)
+		qc_drop(c, QR_DROP_WIRE);
+}
+
 static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		     size_t len)
 {
@@ -287,29 +333,7 @@ static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		}
 		qr_detector_heard(&c->det, h.src_node, qc_now_us(c));
 	}
-	/* One message ahead: the next is decoded (which only reads the
-	 * frame) and the lines it will need are prefetched while this one
-	 * is handled, so a frame of REPLICATEs waits for one store miss,
-	 * not one each. A malformed message is still counted only after
-	 * every message before it was handled. */
-	struct qr_msg m[2];
-	unsigned cur = 0;
-	int rc = qr_wire_next(&r, &m[0]);
-	while (rc > 0) {
-		int next = qr_wire_next(&r, &m[cur ^ 1]);
-		if (next > 0)
-			qc_prefetch_msg(c, client, from_client, &m[cur ^ 1]);
-		c->stats.msgs_in++;
-		if (from_client)
-			on_client_msg(c, client, h.shard, who, &m[cur]);
-		else
-			qc_dispatch_peer_msg(c, h.src_node, &m[cur]);
-		qc_loop_drain(c); /* what it sent ourselves (loop.c) */
-		cur ^= 1;
-		rc = next;
-	}
-	if (rc < 0)
-		qc_drop(c, QR_DROP_WIRE);
+	frame_msgs(c, &r, client, &h, who);
 }
 
 void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,

@@ -440,6 +440,22 @@ void qr_store_prefetch(const struct qr_store *s, const void *key,
 	__builtin_prefetch(&s->slots[key_hash & s->index_mask]);
 }
 
+void qr_store_prefetch_entry(const struct qr_store *s, const void *key,
+			     uint8_t key_len, uint32_t bytes)
+{
+	uint64_t key_hash = qr_store_key_hash(key, key_len);
+	const struct index_slot *sl = &s->slots[key_hash & s->index_mask];
+	const char *e = (const char *)sl->head;
+
+	/* Its home slot only (the usual place): no probing for a hint. */
+	if (e == NULL || sl->key_hash != key_hash)
+		return;
+	size_t end = ENTRY_HDR_BYTES + key_len + QR_MIN(bytes, 2u * 64);
+	for (size_t off = 0; off < end; off += 64)
+		__builtin_prefetch(e + off);
+	__builtin_prefetch(e + end - 1);
+}
+
 int qr_store_get(const struct qr_store *s, const void *key, uint8_t key_len,
 		 struct qr_store_view *out)
 {

@@ -69,6 +69,10 @@ void qr_store_destroy(struct qr_store *s);
  * a get or apply of it soon after does not wait for memory. */
 void qr_store_prefetch(const struct qr_store *s, const void *key,
 		       uint8_t key_len);
+/* Then (once that slot had time to arrive) the key's entry, its first
+ * bytes bytes past the key (a value of that length). Reads the slot. */
+void qr_store_prefetch_entry(const struct qr_store *s, const void *key,
+			     uint8_t key_len, uint32_t bytes);
 /* 0 and *out (a tombstone is found too: check out->tombstone), or
  * QR_ENOTFOUND. */
 int qr_store_get(const struct qr_store *s, const void *key, uint8_t key_len,
