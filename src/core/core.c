@@ -185,13 +185,16 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 }
 
 /* Start loading what handling m will read first (a hint only: it changes
- * nothing). Stage 0: the store's index slot of its key (replica side), its
- * request slot (answers to a coordinator), its dedupe set (a client's
- * write). Stage 1, once stage 0 had time to arrive: the store entry the
- * slot points to, as long as the entry m will make it. */
+ * nothing). Stage 0: the store's index slot of its key (replica side; its
+ * ticket goes to *ticket), its request slot (answers to a coordinator),
+ * its dedupe set (a client's write). Stage 1, once stage 0 had time to
+ * arrive and before the store changed: the store entry the slot points
+ * to, as long as the entry m will make it. */
 void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
-		     const struct qr_msg *m, int stage)
+		     const struct qr_msg *m, int stage, const void **ticket)
 {
+	if (stage == 0)
+		*ticket = NULL;
 	if (from_client) {
 		if (m->type == QR_MSG_CLIENT_REQ && m->op != QR_OP_GET &&
 		    stage == 0)
@@ -204,9 +207,10 @@ void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
 	case QR_MSG_PREPARE:
 	case QR_MSG_ACCEPT:
 		if (stage == 0)
-			qr_store_prefetch(c->store, m->key, m->key_len);
-		else
-			qr_store_prefetch_entry(c->store, m->key, m->key_len,
+			*ticket = qr_store_prefetch(c->store, m->key,
+						    m->key_len);
+		else if (*ticket)
+			qr_store_prefetch_entry(*ticket, m->key_len,
 						m->value_len);
 		break;
 	case QR_MSG_REPLICATE_ACK:
@@ -273,6 +277,7 @@ static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
 {
 	bool from_client = h->src_node == QR_NODE_CLIENT;
 	struct qr_msg m[RX_BATCH];
+	const void *ticket[RX_BATCH];
 	int rc;
 	do {
 		unsigned n = 0;
@@ -281,7 +286,7 @@ static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
 		for (int stage = 0; stage < 2 && n > 1; stage++)
 			for (unsigned i = 0; i < n; i++)
 				qc_prefetch_msg(c, client, from_client, &m[i],
-						stage);
+						stage, &ticket[i]);
 		for (unsigned i = 0; i < n; i++) {
 			c->stats.msgs_in++;
 			if (from_client)

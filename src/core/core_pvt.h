@@ -486,7 +486,7 @@ void qc_loop_drain(struct qr_core *c);
 void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 			  const struct qr_msg *m);
 void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
-		     const struct qr_msg *m, int stage);
+		     const struct qr_msg *m, int stage, const void **ticket);
 
 /* out.c */
 void qc_peer_frame_begin(struct qr_core *c, uint16_t node);

@@ -55,7 +55,8 @@ void qc_loop_put(struct qr_core *c, const struct qr_msg *m)
 	s->m.key = s->key; /* L2 */
 	s->m.value = s->value;
 	/* Drained after the sender's unit of work: time for the load. */
-	qc_prefetch_msg(c, 0, false, &s->m, 0);
+	const void *ticket;
+	qc_prefetch_msg(c, 0, false, &s->m, 0, &ticket);
 	c->loop_count++;
 	c->stats.loop_msgs++;
 }

@@ -432,23 +432,25 @@ int qr_store_get_hashed(const struct qr_store *s, const void *key,
 	return 0;
 }
 
-void qr_store_prefetch(const struct qr_store *s, const void *key,
-		       uint8_t key_len)
-{
-	uint64_t key_hash = qr_store_key_hash(key, key_len);
-
-	__builtin_prefetch(&s->slots[key_hash & s->index_mask]);
-}
-
-void qr_store_prefetch_entry(const struct qr_store *s, const void *key,
-			     uint8_t key_len, uint32_t bytes)
+const void *qr_store_prefetch(const struct qr_store *s, const void *key,
+			      uint8_t key_len)
 {
 	uint64_t key_hash = qr_store_key_hash(key, key_len);
 	const struct index_slot *sl = &s->slots[key_hash & s->index_mask];
-	const char *e = (const char *)sl->head;
 
-	/* Its home slot only (the usual place): no probing for a hint. */
-	if (e == NULL || sl->key_hash != key_hash)
+	__builtin_prefetch(sl);
+	return sl;
+}
+
+/* The ticket is the key's home slot. Its chain is usually the key's (or
+ * empty); when it is another key's, a wrong line is loaded: only time is
+ * lost, and a hint needs no probing. */
+void qr_store_prefetch_entry(const void *ticket, uint8_t key_len,
+			     uint32_t bytes)
+{
+	const char *e = (const char *)((const struct index_slot *)ticket)->head;
+
+	if (e == NULL)
 		return;
 	size_t end = ENTRY_HDR_BYTES + key_len + QR_MIN(bytes, 2u * 64);
 	for (size_t off = 0; off < end; off += 64)

@@ -66,13 +66,15 @@ int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out);
 void qr_store_destroy(struct qr_store *s);
 
 /* Start loading the index slot of key (a hint: changes nothing), so that
- * a get or apply of it soon after does not wait for memory. */
-void qr_store_prefetch(const struct qr_store *s, const void *key,
-		       uint8_t key_len);
-/* Then (once that slot had time to arrive) the key's entry, its first
- * bytes bytes past the key (a value of that length). Reads the slot. */
-void qr_store_prefetch_entry(const struct qr_store *s, const void *key,
-			     uint8_t key_len, uint32_t bytes);
+ * a get or apply of it soon after does not wait for memory. Returns a
+ * ticket for qr_store_prefetch_entry. */
+const void *qr_store_prefetch(const struct qr_store *s, const void *key,
+			      uint8_t key_len);
+/* Then, once that slot had time to arrive and before the store changes,
+ * the entry it leads to: its header, key_len key bytes and the first
+ * bytes bytes of its value. */
+void qr_store_prefetch_entry(const void *ticket, uint8_t key_len,
+			     uint32_t bytes);
 /* 0 and *out (a tombstone is found too: check out->tombstone), or
  * QR_ENOTFOUND. */
 int qr_store_get(const struct qr_store *s, const void *key, uint8_t key_len,
