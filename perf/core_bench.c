@@ -180,7 +180,7 @@ static void map_keys(struct bench *b, uint32_t keys)
 static void build_chunk(struct bench *b, uint64_t first, uint32_t n,
 			uint32_t keys, uint8_t op, uint16_t value_bytes)
 {
-	static uint8_t value[QR_VALUE_BYTES_MAX];
+	static uint8_t value[QR_VALUE_INLINE_MAX];
 	memset(value, 'v', sizeof(value));
 	uint32_t off = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -386,7 +386,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (runs < 1 || runs > 99 || outstanding < 1 || keys < 1 ||
-	    ops < 1 || value_bytes > QR_VALUE_BYTES_MAX || factor < 1) {
+	    ops < 1 || value_bytes > QR_VALUE_INLINE_MAX || factor < 1) {
 		fprintf(stderr, "core-bench: bad arguments\n");
 		return 2;
 	}

@@ -13,7 +13,11 @@
  *     (--snapshot-mib: a snapshot per M MiB of log, so the covered
  *      segments are recycled: the steady state of a server)
  *   wal-bench --dir D --baseline [--size B] [--seconds S]
- *   wal-bench --dir D --recover-gib G      (write G GiB, time recovery)
+ *   wal-bench --dir D --recover-gib G [--size B]
+ *                                          (write G GiB of B-byte records,
+ *                                           default 1024; time recovery)
+ * --size B: the whole record on disk (40 B header + 11 B key + value),
+ * 48 B up to 51 B + QR_VALUE_BYTES_MAX.
  *   wal-bench --dir D --soak S [--keys K]  (overwrite soak, snapshots,
  *                                           disk use every 10 s)
  * Cost notes: the loop spins (poll-mode, like the shard core).
@@ -64,6 +68,7 @@ static void pct(uint32_t *lat, uint64_t n, double *p50, double *p99,
 struct opts {
 	const char *dir;
 	uint32_t size;
+	bool size_given;       /* --size: also the size of --recover-gib's */
 	uint32_t outstanding;
 	double seconds;
 	enum qr_wal_mode mode;
@@ -103,8 +108,7 @@ static void gen(struct qr_wal_record *r, uint64_t lsn, uint32_t size,
 	r->key_len = (uint8_t)snprintf(key, 16, "k%010u", k);
 	r->key = key;
 	/* size = whole record on disk: 40 B header + key + value */
-	r->value_len = (uint16_t)(size > 40u + r->key_len ?
-				  size - 40u - r->key_len : 0);
+	r->value_len = size > 40u + r->key_len ? size - 40u - r->key_len : 0;
 	r->value = value;
 }
 
@@ -132,11 +136,13 @@ static void open_cfg(const struct opts *o, struct qr_wal_config *cfg,
 		cfg->prezero = o->prezero;
 }
 
+/* Record bytes (values up to QR_VALUE_BYTES_MAX: --size up to ~8 MiB). */
+static uint8_t rec_value[QR_VALUE_BYTES_MAX + 64];
+
 static int run_wal(const struct opts *o)
 {
 	struct qr_wal_config cfg;
 	struct qr_wal *w;
-	static uint8_t value[65536];
 	char key[16];
 	open_cfg(o, &cfg, 1);
 	int rc = qr_wal_open(&cfg, &w);
@@ -174,7 +180,7 @@ static int run_wal(const struct opts *o)
 			acked0 = durable;
 		}
 		while (next - durable <= o->outstanding) {
-			gen(&r, next, o->size, 1u << 20, key, value);
+			gen(&r, next, o->size, 1u << 20, key, rec_value);
 			rc = qr_wal_append(w, &r);
 			if (rc == QR_EBUSY) {
 				busy++;
@@ -238,7 +244,7 @@ static int run_wal(const struct opts *o)
 static int run_baseline(const struct opts *o)
 {
 	char path[QR_PATH_BYTES_MAX];
-	static uint8_t buf[65536];
+	uint8_t *buf = rec_value;
 	int l = snprintf(path, sizeof(path), "%s/baseline.dat", o->dir);
 	if (l < 0 || (size_t)l >= sizeof(path)) {
 		fprintf(stderr, "wal-bench: %s: path too long\n", o->dir);
@@ -254,7 +260,7 @@ static int run_baseline(const struct opts *o)
 	uint32_t *sync_lat = malloc(LAT_MAX * sizeof(uint32_t));
 	uint64_t n = 0, off = 0;
 	uint64_t t0 = qr_clock_mono_ns(), end = t0 + (uint64_t)(o->seconds * 1e9);
-	memset(buf, 0xab, sizeof(buf));
+	memset(buf, 0xab, sizeof(rec_value));
 	while (qr_clock_mono_ns() < end && n < LAT_MAX) {
 		uint64_t a = qr_clock_mono_ns();
 		if (pwrite(fd, buf, o->size, (off_t)off) != (ssize_t)o->size)
@@ -294,7 +300,6 @@ static int run_recover(const struct opts *o, double gib)
 {
 	struct qr_wal_config cfg;
 	struct qr_wal *w;
-	static uint8_t value[2048];
 	char key[16];
 	struct opts a = *o;
 	a.mode = QR_WAL_MODE_ASYNC;
@@ -305,7 +310,8 @@ static int run_recover(const struct opts *o, double gib)
 	uint64_t bytes = (uint64_t)(gib * (1ull << 30)), lsn = 1;
 	struct qr_wal_record r;
 	while (qr_wal_stats(w)->record_bytes < bytes) {
-		gen(&r, lsn, 1024, 1u << 20, key, value);
+		gen(&r, lsn, o->size_given ? o->size : 1024, 1u << 20, key,
+		    rec_value);
 		if (qr_wal_append(w, &r) == 0)
 			lsn++;
 		else
@@ -322,8 +328,9 @@ static int run_recover(const struct opts *o, double gib)
 	struct qr_wal_recover_stats st;
 	uint64_t n = 0;
 	int rc = qr_wal_recover(o->dir, 0, NULL, count_rec, &n, &st);
-	printf("kind=recover gib=%.2f records=%llu segments=%llu "
+	printf("kind=recover size=%u gib=%.2f records=%llu segments=%llu "
 	       "time_ms=%.1f gib_per_s=%.2f cache=%s rc=%s\n",
+	       o->size_given ? o->size : 1024,
 	       st.bytes / (double)(1ull << 30), (unsigned long long)n,
 	       (unsigned long long)st.segments, st.time_us / 1000.0,
 	       st.bytes / (double)(1ull << 30) / (st.time_us / 1e6),
@@ -462,7 +469,7 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--dir"))
 			o.dir = v;
 		else if (!strcmp(a, "--size"))
-			o.size = (uint32_t)atoi(v);
+			o.size = (uint32_t)atoi(v), o.size_given = true;
 		else if (!strcmp(a, "--outstanding"))
 			o.outstanding = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--seconds"))
@@ -500,7 +507,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!o.dir || !o.outstanding || o.size < 48 || o.size > 60000) {
+	if (!o.dir || !o.outstanding || o.size < 48 ||
+	    o.size > 40 + 11 + QR_VALUE_BYTES_MAX) {
 		fprintf(stderr, "usage: see the comment at the top of "
 			"perf/wal_bench.c\n");
 		return 2;

@@ -53,7 +53,7 @@ extern "C" {
 #endif
 
 #define QR_CLIENT_KEY_BYTES_MAX	      QR_KEY_BYTES_MAX /* longer: QR_ETOOLARGE; empty: EINVAL */
-#define QR_CLIENT_VALUE_BYTES_MAX     QR_VALUE_BYTES_MAX /* one frame; longer: QR_ETOOLARGE */
+#define QR_CLIENT_VALUE_BYTES_MAX     QR_VALUE_INLINE_MAX /* one frame; longer: QR_ETOOLARGE */
 #define QR_CLIENT_DEADLINE_MS_DEFAULT 1000
 #define QR_CLIENT_RETRIES_DEFAULT     3
 

@@ -7,11 +7,14 @@
  * Invariants (each checked by a _Static_assert where it is relied on):
  *  L1. A node id fits a bit of a uint64_t mask: QR_NODES_MAX <= 64.
  *  L2. A replica set fits a uint8_t mask: QR_RF_MAX <= 8.
- *  L3. A request with the longest key and the largest value fits one frame
+ *  L3. A request with the longest key and an inline value fits one frame
  *      (src/core/wire.h checks it against the message layout).
  *  L4. Every path the daemon builds (data dir + file name) fits
  *      QR_PATH_BYTES_MAX; a longer one is refused with a named error, never
  *      cut short.
+ *  L5. A value's length fits a uint32_t, and a long message (a value of
+ *      up to QR_VALUE_BYTES_MAX plus its headers and key) fits the 32-bit
+ *      lengths of the fragment layer and of WAL records.
  */
 #ifndef QUORATE_LIMITS_H
 #define QUORATE_LIMITS_H
@@ -22,7 +25,11 @@
 #define QR_SHARDS_MAX	   128	       /* shard cores per node */
 #define QR_FRAME_BYTES_MAX 1472	       /* UDP payload in a 1500 B MTU */
 #define QR_KEY_BYTES_MAX   255	       /* keys: 1..255 bytes */
-#define QR_VALUE_BYTES_MAX 1024	       /* values: 0..1024 bytes (L3) */
+#define QR_VALUE_INLINE_MAX 1024	       /* a value that fits one frame with
+					* the longest key (L3); longer ones
+					* travel as fragments (issue 15) */
+#define QR_VALUE_BYTES_DEFAULT (1u << 20) /* value_bytes_max's default */
+#define QR_VALUE_BYTES_MAX (8u << 20)	  /* value_bytes_max's ceiling (L5) */
 #define QR_PATH_BYTES_MAX  4096	       /* file paths, NUL included (L4) */
 
 #endif

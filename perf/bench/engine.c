@@ -77,7 +77,7 @@ struct engine {
 	struct bctx *ctx;
 	struct qr_req_opts get_o, put_o;
 	struct qr_completion comp[BENCH_BURST];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 void bench_key(char *buf, unsigned key_bytes, uint64_t k)

@@ -671,7 +671,7 @@ int main(int argc, char **argv)
 			cfg.key_bytes = (unsigned)u;
 			break;
 		case OPT_VALUE_BYTES:
-			if (parse_uint(v, 0, QR_VALUE_BYTES_MAX, &u))
+			if (parse_uint(v, 0, QR_VALUE_INLINE_MAX, &u))
 				return bad("--value-bytes", v);
 			cfg.value_bytes = (unsigned)u;
 			break;

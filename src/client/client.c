@@ -26,7 +26,7 @@
 #include "core/auth.h"
 
 _Static_assert(QR_CLIENT_KEY_BYTES_MAX == QR_KEY_BYTES_MAX, "key limit");
-_Static_assert(QR_CLIENT_VALUE_BYTES_MAX == QR_VALUE_BYTES_MAX, "value");
+_Static_assert(QR_CLIENT_VALUE_BYTES_MAX == QR_VALUE_INLINE_MAX, "value");
 _Static_assert((int)QR_CONSISTENCY_ONE == (int)QR_LEVEL_ONE, "level");
 _Static_assert((int)QR_CONSISTENCY_QUORUM == (int)QR_LEVEL_QUORUM, "level");
 _Static_assert((int)QR_CONSISTENCY_ALL == (int)QR_LEVEL_ALL, "level");

@@ -143,7 +143,7 @@ int qr_client_submit(struct qr_client *c, const struct qr_request *rq)
 	    (carries_value(wop) && rq->value_len && !rq->value))
 		return QR_EINVAL;
 	if (rq->key_len > QR_KEY_BYTES_MAX ||
-	    (carries_value(wop) && rq->value_len > QR_VALUE_BYTES_MAX))
+	    (carries_value(wop) && rq->value_len > QR_VALUE_INLINE_MAX))
 		return QR_ETOOLARGE;
 	struct qr_creq *q = qr_cl_take(c);
 	if (!q)

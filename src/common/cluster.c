@@ -55,7 +55,7 @@ static const char *const cluster_keys[] = {
 	"shards",      "base_port",	  "tombstone_grace_ms",
 	"hints_max",   "hint_delay_ms",	  "auth",
 	"secret_file", "client_key_file", "metrics_port",
-	NULL,
+	"value_bytes_max", NULL,
 };
 static const char *const node_keys[] = {
 	"ip",	      "mac", "iface", "data_dir", "mgmt",
@@ -580,6 +580,14 @@ static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 	if ((rc = get_num(l, "hint_delay_ms", 0, 60000, &v)) < 0)
 		return rc;
 	c->hint_delay_ms = (uint32_t)v;
+
+	/* Values over one frame travel as fragments (issue 15): the limit
+	 * is the cluster's, so every node and client agrees on it. */
+	v = QR_VALUE_BYTES_DEFAULT;
+	if ((rc = get_num(l, "value_bytes_max", QR_VALUE_INLINE_MAX + 1,
+			  QR_VALUE_BYTES_MAX, &v)) < 0)
+		return rc;
+	c->value_bytes_max = (uint32_t)v;
 
 	if ((rc = load_auth(l, c)))
 		return rc;

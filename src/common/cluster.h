@@ -75,6 +75,7 @@ struct qr_cluster {
 	uint32_t tombstone_grace_ms;
 	uint32_t hints_max;
 	uint32_t hint_delay_ms;
+	uint32_t value_bytes_max; /* longest value (issue 15): 1 MiB default */
 	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */
 	uint16_t metrics_port;	/* base: node i defaults to this + i */
 	char secret_file[256];	/* resolved; may be empty with auth = none */

@@ -195,8 +195,9 @@ static void cas_answer(struct qr_core *c, struct req *q, int status,
 	q->version = v;
 	if (q->op == QR_OP_LIN_GET) {
 		q->tombstone = q->st_found && q->st_tomb;
+		/* The reply carries the state's value from st_value
+		 * (out.c): no copy, and no second buffer for a long one. */
 		q->value_len = status == 0 ? q->st_value_len : 0;
-		memcpy(q->value, q->st_value, q->value_len);
 	}
 	qc_req_answer(c, q, status);
 	qc_req_free(c, q);
@@ -293,6 +294,11 @@ void qc_cas_on_promise(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		qc_drop(c, QR_DROP_UNEXPECTED);
 		return;
 	}
+	if (qr_unlikely(m->value_len > QR_VALUE_INLINE_MAX) &&
+	    !q->st_value_ref && !c->values_free_n) {
+		qc_drop(c, QR_DROP_VALUES_FULL); /* long.h V2: as if lost */
+		return;
+	}
 	struct qr_version v = m->status == 0 ? m->version : QR_VERSION_NONE;
 	if (q->done_mask == 0)
 		q->first = v;
@@ -309,7 +315,10 @@ void qc_cas_on_promise(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		q->st_version = v;
 		q->st_tomb = (m->flags & QR_MSGF_TOMBSTONE) != 0;
 		q->st_value_len = m->value_len;
-		memcpy(q->st_value, m->value, m->value_len);
+		/* checked above: a buffer is held or free (long.h V2) */
+		QR_ASSERT(qc_value_copy(c, &q->st_value, &q->st_value_ref,
+					q->st_value_in, m->value,
+					m->value_len));
 	}
 	if (__builtin_popcount(q->done_mask) >=
 	    q->need - (QR_BUG(CAS_PROMISE_QUORUM_MINUS_ONE) ? 1 : 0))
@@ -368,7 +377,9 @@ void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	q->expected = m->expected;
 	q->tombstone = m->op == QR_OP_DELETE_IF_VERSION;
 	q->value_len = m->value_len;
-	memcpy(q->value, m->value, m->value_len);
+	/* intake.c checked a buffer is free for a long value (long.h V2) */
+	QR_ASSERT(qc_value_copy(c, &q->value, &q->value_ref, q->value_in,
+				m->value, m->value_len));
 	if (m->op != QR_OP_LIN_GET) {
 		(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))
 			->op_id = qc_op_id_of(c, q);

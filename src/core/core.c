@@ -123,6 +123,8 @@ void qr_core_tick(struct qr_core *c)
 	qr_detector_tick(&c->det, now);
 	qr_timer_expire(&c->wheel, now, req_timer_fired, c);
 	qc_ae_tick(c);
+	if (c->reasm.st.open)
+		qc_long_expire(c); /* reasm.h A4 */
 	if (c->cfg.ae_interval_us && !qr_timer_armed(&c->ae_timer))
 		qr_timer_arm(&c->wheel, &c->ae_timer,
 			     now + c->cfg.ae_interval_us);
@@ -248,9 +250,8 @@ static bool frame_authentic(struct qr_core *c, const uint8_t *b, size_t *len,
 
 
 /* One request of a client: CA2 (role and prefix), then the coordinator. */
-static void on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
-			  const struct qr_client_key *who,
-			  const struct qr_msg *m)
+void qc_on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
+		      const struct qr_client_key *who, const struct qr_msg *m)
 {
 	if (m->type != QR_MSG_CLIENT_REQ)
 		qc_drop(c, QR_DROP_UNEXPECTED);
@@ -289,8 +290,12 @@ static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
 						stage, &ticket[i]);
 		for (unsigned i = 0; i < n; i++) {
 			c->stats.msgs_in++;
-			if (from_client)
-				on_client_msg(c, client, h->shard, who, &m[i]);
+			if (m[i].type == QR_MSG_FRAG)
+				qc_long_on_frag(c, h->src_node, client,
+						h->shard, who, &m[i]);
+			else if (from_client)
+				qc_on_client_msg(c, client, h->shard, who,
+						 &m[i]);
 			else
 				qc_dispatch_peer_msg(c, h->src_node, &m[i]);
 			qc_loop_drain(c); /* what it sent ourselves (loop.c) */
@@ -364,6 +369,9 @@ static bool config_valid(const struct qr_core_config *cfg,
 	       cfg->rto_us_max >= cfg->rto_us_min && cfg->hlc_lease_ms >= 2 &&
 	       cfg->hlc_lease_ms * 2 < max_offset_ms && env->now_us &&
 	       env->wall_ms && env->send && env->wal_append &&
+	       cfg->value_bytes_max <= QR_VALUE_BYTES_MAX &&
+	       (!cfg->value_bytes_max ||
+		cfg->value_bytes_max > QR_VALUE_INLINE_MAX) &&
 	       (!cfg->tombstone_grace_ms ||
 		cfg->tombstone_grace_ms * 1000 >
 			cfg->deadline_us_default + cfg->rto_us_max);
@@ -394,7 +402,7 @@ static int tables_alloc(struct qr_core *c)
 	    !c->req_busy || !c->hint_busy || !c->peer_restart ||
 	    qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
 		return QR_ENOMEM;
-	return 0;
+	return qc_long_init(c);
 }
 
 /* Free lists full, generations random, a frame begun for every peer. */
@@ -521,6 +529,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->ae_keys);
 	free(c->ae_key_lens);
 	qr_paxos_table_fini(&c->paxos);
+	qc_long_fini(c);
 	free(c);
 }
 

@@ -64,6 +64,17 @@ struct qr_core_config {
 				      * entries scanned and pushed per second,
 				      * and the burst (anti_entropy.c A3);
 				      * 0 -> 100,000 */
+	uint32_t value_bytes_max; /* the cluster's value limit (issue 15):
+				   * a longer value is refused; 0 ->
+				   * QR_VALUE_BYTES_DEFAULT, at most
+				   * QR_VALUE_BYTES_MAX */
+	uint32_t values_max;	  /* buffers for values over one frame held
+				   * by requests, hints and the loopback
+				   * queue (long.h), value_bytes_max each,
+				   * touched only when used; 0 -> 16 */
+	uint32_t reasm_slots;	  /* long messages assembled at once; 0 -> 8 */
+	uint64_t reasm_timeout_us; /* a long message's time to arrive;
+				    * 0 -> 2 s */
 	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
 				      * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long
@@ -112,7 +123,9 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(CLIENT_KEY, "client frame signed with a client id we do not know")   \
 	X(CLIENT_MAC, "client frame whose MAC is missing or does not verify")  \
 	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")  \
-	X(WAL_REFUSING, "write refused: our WAL does not take writes")
+	X(WAL_REFUSING, "write refused: our WAL does not take writes")        \
+	X(LONG, "fragment or long message refused, or timed out whole")       \
+	X(VALUES_FULL, "long value not held: no value buffer free")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -144,6 +157,8 @@ struct qr_core_stats {
 	uint64_t retransmits;
 	uint64_t wal_appends;
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
+	/* Long messages (long.h): whole ones and their fragments. */
+	uint64_t long_in, long_out, frags_in, frags_out;
 	uint64_t drops[QR_DROP_COUNT];
 	/* Replication backlog per peer, recomputed every heartbeat period:
 	 * writes whose REPLICATE to that peer is not acknowledged yet, and

@@ -19,7 +19,9 @@
 #include "core/bugs.h"
 #include "core/core.h"
 #include "core/gc.h"
+#include "core/long.h"
 #include "core/paxos.h"
+#include "core/reasm.h"
 #include "core/timer.h"
 #include "quorate/err.h"
 
@@ -88,7 +90,7 @@ struct req {
 			      * to near its token (write.c, W4) */
 	uint64_t serve_wm;   /* reads: watermark of the best valid answer */
 	uint8_t key_len;
-	uint16_t value_len;
+	uint32_t value_len;
 	uint16_t client_shard;
 	uint32_t partition;
 	uint64_t client;      /* driver's handle for the client's address */
@@ -108,7 +110,7 @@ struct req {
 	bool unanimous;		/* every promise names the same state */
 	bool acc_new;		/* accepting the op's new state, not st */
 	int16_t result;		/* answer once the accept has a quorum */
-	uint16_t st_value_len;
+	uint32_t st_value_len;
 	uint64_t backoff_us;	    /* current cap of the random backoff */
 	struct qr_version ballot;   /* this round's */
 	struct qr_version expected; /* *_IF_VERSION */
@@ -117,9 +119,14 @@ struct req {
 	struct qr_version mine_first; /* the op's first accepted new state
 				       * (kept when the ring wraps, and
 				       * across a retry: X3) */
+	/* The value (and a CAS's best state's): inline, or a pool buffer
+	 * (long.h V1) named by its ref; the pointers are set whenever a
+	 * length is, and read only with it. */
+	uint8_t *value, *st_value;
+	uint32_t value_ref, st_value_ref;
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
-	uint8_t st_value[QR_VALUE_BYTES_MAX]; /* CAS: best state's value */
+	uint8_t value_in[QR_VALUE_INLINE_MAX];
+	uint8_t st_value_in[QR_VALUE_INLINE_MAX];
 };
 
 /* A reply waiting for the WAL to make an lsn durable. */
@@ -182,7 +189,7 @@ struct hint {
 	uint8_t key_len;
 	uint16_t target;
 	uint16_t job; /* orphan job: requesting node + 1; 0: none */
-	uint16_t value_len;
+	uint32_t value_len;
 	uint32_t gen;	  /* 31 bits, for the op_id */
 	uint32_t job_gen; /* which job of that node */
 	uint32_t partition;
@@ -193,8 +200,10 @@ struct hint {
 	 * lives (closed_ts.c S1): the version's HLC, or for a hint of our
 	 * own hand-off the hand-off's `from` (hints.c N5). */
 	uint64_t claim;
+	uint8_t *value;	    /* value_in, or a pool buffer (long.h V1) */
+	uint32_t value_ref; /* 0: inline */
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value_in[QR_VALUE_INLINE_MAX];
 };
 
 /*
@@ -218,8 +227,9 @@ struct peer_out {
 /* A message to ourselves with its key and value (loop.c). */
 struct loop_slot {
 	struct qr_msg m;
+	uint32_t value_ref; /* a long value's pool buffer (long.h V1) */
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value_in[QR_VALUE_INLINE_MAX];
 };
 
 #define LOOP_SLOTS 32 /* loopback queue (loop.c, L3) */
@@ -319,6 +329,14 @@ struct qr_core {
 	struct peer_out *out;
 	struct client_out cout[CLIENT_FRAMES];
 	uint32_t cout_victim; /* flushed next when every one is open */
+	/* long messages and large values (long.c) */
+	struct qr_reasm reasm;
+	uint8_t *values;	/* values_max buffers of value_bytes_max */
+	uint32_t *values_free;	/* refs of free buffers, values_free_n */
+	uint32_t values_free_n, values_max;
+	uint8_t *long_buf;	/* one long message being encoded */
+	uint32_t long_cap;
+	uint64_t long_seq;	/* FRAG message ids, per incarnation */
 	struct qr_core_stats stats;
 	/* Client request latency, taken to answered, by enum qr_core_lat
 	 * (read by the management thread: 64-bit words, never torn). */
@@ -494,6 +512,11 @@ void qc_reply_error_direct(struct qr_core *c, uint64_t client,
 			   const struct qr_msg *m, uint16_t shard, int err);
 void qc_send_client_reply(struct qr_core *c, const struct req *q, int status);
 void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m);
+/* Put one message (a FRAG of a long reply) in client's frame. */
+void qc_send_client_msg(struct qr_core *c, uint64_t client,
+			const struct qr_msg *m);
+void qc_on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
+		      const struct qr_client_key *who, const struct qr_msg *m);
 
 /* reqtab.c */
 /* A replica a request sends to: ourselves, or a peer not DOWN. */

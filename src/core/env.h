@@ -40,7 +40,7 @@ struct qr_wal_record {
 	const void *key;
 	uint8_t key_len;
 	const void *value;
-	uint16_t value_len;
+	uint32_t value_len;
 	uint16_t aux; /* type-specific: see enum qr_wal_type */
 };
 

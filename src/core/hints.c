@@ -51,6 +51,7 @@ static void hint_free(struct qr_core *c, uint32_t slot)
 	QR_ASSERT(c->stats.hint_bytes[h->target] >=
 		  (uint64_t)h->key_len + h->value_len); /* N2 */
 	h->used = false;
+	qc_value_release(c, &h->value_ref); /* long.h V1 */
 	c->hint_busy[slot / 64] &= ~(1ull << (slot % 64));
 	c->stats.hint_records[h->target]--;
 	c->stats.hint_bytes[h->target] -= (uint64_t)h->key_len + h->value_len;
@@ -68,8 +69,9 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 		const struct qr_store_write *w, bool log, bool from_store,
 		uint16_t job, uint32_t job_gen, uint64_t claim)
 {
-	if (c->free_hint_count == 0) {
-		c->stats.hints_lost++;
+	if (c->free_hint_count == 0 ||
+	    (w->value_len > QR_VALUE_INLINE_MAX && !c->values_free_n)) {
+		c->stats.hints_lost++; /* long.h V2 for a long value */
 		return QR_EFULL;
 	}
 	uint32_t slot = c->free_hints[--c->free_hint_count];
@@ -93,7 +95,8 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	h->key_len = w->key_len;
 	h->value_len = w->value_len;
 	memcpy(h->key, w->key, w->key_len);
-	memcpy(h->value, w->value, w->value_len);
+	QR_ASSERT(qc_value_copy(c, &h->value, &h->value_ref, h->value_in,
+				w->value, w->value_len)); /* checked above */
 	c->stats.hints_created++;
 	c->stats.hint_records[target]++;
 	c->stats.hint_bytes[target] += (uint64_t)w->key_len + w->value_len;

@@ -81,7 +81,8 @@ static bool level_is_zoned(uint8_t level)
 /*
  * Who must answer (the groups) and the level the request runs at: 0, or
  * QR_EINVAL (the level asks for more than RF, ANY for a read, a value with
- * an op other than a put), QR_EUNAVAILABLE (LOCAL_*: no replica in our
+ * an op other than a put), QR_ETOOLARGE (a value over value_bytes_max),
+ * QR_EUNAVAILABLE (LOCAL_*: no replica in our
  * zone). A CAS op is always a majority of every replica.
  */
 static int groups_of(const struct qr_core *c, const struct qr_msg *m,
@@ -93,6 +94,9 @@ static int groups_of(const struct qr_core *c, const struct qr_msg *m,
 	if (m->op != QR_OP_PUT && m->op != QR_OP_PUT_IF_ABSENT &&
 	    m->op != QR_OP_PUT_IF_VERSION && m->value_len)
 		return QR_EINVAL; /* a value only goes with a put */
+	if (m->value_len > (c->cfg.value_bytes_max ? c->cfg.value_bytes_max
+						   : QR_VALUE_BYTES_DEFAULT))
+		return QR_ETOOLARGE; /* the cluster's limit (issue 15) */
 	if (is_read && m->level == QR_LEVEL_ANY)
 		return QR_EINVAL; /* ANY is for writes */
 	if (level_is_zoned(*level)) {
@@ -244,6 +248,14 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 			qc_reply_error_direct(c, client, m, shard, why);
 			return;
 		}
+	}
+	/* A long value needs a buffer of the value pool (long.h V2): BUSY,
+	 * like a full request table, when none is free. */
+	if (qr_unlikely(m->value_len > QR_VALUE_INLINE_MAX) &&
+	    c->values_free_n == 0) {
+		qc_drop(c, QR_DROP_VALUES_FULL);
+		qc_reply_error_direct(c, client, m, shard, QR_EBUSY);
+		return;
 	}
 	struct req *q = qc_req_alloc(c);
 	if (!q) {

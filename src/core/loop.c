@@ -27,7 +27,8 @@
  *      after the ones before it (FIFO).
  *  L2. A queued message owns its key and value bytes (its slot's copies):
  *      nothing a handler does changes a message still in the queue.
- *  L3. Bounded: LOOP_SLOTS slots; a message that finds them all full is
+ *  L3. Bounded: LOOP_SLOTS slots; a message that finds them all full (or a
+ *      long value that finds no value buffer, long.h V2) is
  *      dropped and counted (QR_DROP_LOOP_FULL), like a lost frame: the
  *      sender's retransmission recovers it. Draining between units keeps
  *      the queue to a few messages, so this is a guard, not a path.
@@ -45,15 +46,19 @@ void qc_loop_put(struct qr_core *c, const struct qr_msg *m)
 	}
 	struct loop_slot *s =
 		&c->loop[(c->loop_head + c->loop_count) % LOOP_SLOTS];
-	QR_ASSERT(m->key_len <= sizeof(s->key) &&
-		  m->value_len <= sizeof(s->value));
+	QR_ASSERT(m->key_len <= sizeof(s->key));
+	uint8_t *value = s->value_in;
+	if (m->value_len &&
+	    !qc_value_copy(c, &value, &s->value_ref, s->value_in, m->value,
+			   m->value_len)) {
+		qc_drop(c, QR_DROP_VALUES_FULL); /* long.h V2, as L3 */
+		return;
+	}
 	s->m = *m;
 	if (m->key_len)
 		memcpy(s->key, m->key, m->key_len);
-	if (m->value_len)
-		memcpy(s->value, m->value, m->value_len);
 	s->m.key = s->key; /* L2 */
-	s->m.value = s->value;
+	s->m.value = value;
 	/* Drained after the sender's unit of work: time for the load. */
 	const void *ticket;
 	qc_prefetch_msg(c, 0, false, &s->m, 0, &ticket);
@@ -72,6 +77,7 @@ void qc_loop_drain(struct qr_core *c)
 		 * messages go behind it (L2). */
 		struct loop_slot *s = &c->loop[c->loop_head];
 		qc_dispatch_peer_msg(c, c->cfg.node_id, &s->m);
+		qc_value_release(c, &s->value_ref); /* long.h V1 */
 		c->loop_head = (c->loop_head + 1) % LOOP_SLOTS;
 		c->loop_count--;
 	}

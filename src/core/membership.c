@@ -21,7 +21,7 @@
 #define HDR_BYTES    24
 #define MEMBER_BYTES 12
 
-_Static_assert(QR_MEMBERSHIP_BYTES_MAX <= QR_VALUE_BYTES_MAX,
+_Static_assert(QR_MEMBERSHIP_BYTES_MAX <= QR_VALUE_INLINE_MAX,
 	       "a membership fits a CASPaxos register's value");
 
 static int counts(const struct qr_membership *ms, unsigned *old_owners,

@@ -20,6 +20,8 @@
  */
 #include "core/core_pvt.h"
 
+#include "core/wire_long.h"
+
 #include <string.h>
 
 void qc_peer_frame_begin(struct qr_core *c, uint16_t node)
@@ -58,6 +60,10 @@ void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m)
 	QR_DASSERT(node < c->nodes);
 	if (node == c->cfg.node_id) {
 		qc_loop_put(c, m); /* O3: our own replica, through loop.c */
+		return;
+	}
+	if (qr_unlikely(qr_wire_is_long(m))) {
+		qc_long_send(c, node, 0, m); /* as FRAGs, back here (V3) */
 		return;
 	}
 	int rc = qr_wire_put(&c->out[node].w, m);
@@ -114,6 +120,19 @@ static struct client_out *client_frame(struct qr_core *c, uint64_t client)
 	return free_o;
 }
 
+void qc_send_client_msg(struct qr_core *c, uint64_t client,
+			const struct qr_msg *m)
+{
+	struct client_out *o = client_frame(c, client);
+	int rc = qr_wire_put(&o->f.w, m);
+	if (rc == QR_EFULL) {
+		client_flush(c, o);
+		client_begin(c, o, client);
+		rc = qr_wire_put(&o->f.w, m);
+	}
+	QR_ASSERT(rc == 0); /* O1 */
+}
+
 void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 {
 	struct qr_msg m = {
@@ -131,7 +150,9 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 			if (q->done_mask & (1u << i))
 				m.replica_mask |= 1ull << q->replicas[i];
 		if (status == 0) {
-			m.value = q->value;
+			/* a linearizable read answers with the state it
+			 * agreed on (cas.c cas_answer) */
+			m.value = q->kind == REQ_CAS ? q->st_value : q->value;
 			m.value_len = q->value_len;
 		}
 		if (q->tombstone)
@@ -142,14 +163,10 @@ void qc_send_client_reply(struct qr_core *c, const struct req *q, int status)
 			if (q->done_mask & (1u << i))
 				m.replica_mask |= 1ull << q->replicas[i];
 	}
-	struct client_out *o = client_frame(c, q->client);
-	int rc = qr_wire_put(&o->f.w, &m);
-	if (rc == QR_EFULL) {
-		client_flush(c, o);
-		client_begin(c, o, q->client);
-		rc = qr_wire_put(&o->f.w, &m);
-	}
-	QR_ASSERT(rc == 0); /* O1 */
+	if (qr_unlikely(qr_wire_is_long(&m)))
+		qc_long_send(c, QR_NODE_CLIENT, q->client, &m); /* V3 */
+	else
+		qc_send_client_msg(c, q->client, &m);
 	if (q->start_us) {
 		uint64_t now = qc_now_us(c);
 		enum qr_core_lat k = q->kind == REQ_READ  ? QR_LAT_READ

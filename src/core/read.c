@@ -131,6 +131,11 @@ void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 		qc_drop(c, QR_DROP_STALE_REPLY);
 		return;
 	}
+	if (qr_unlikely(m->value_len > QR_VALUE_INLINE_MAX) &&
+	    !q->value_ref && !c->values_free_n) {
+		qc_drop(c, QR_DROP_VALUES_FULL); /* long.h V2: as if lost */
+		return;
+	}
 	q->done_mask |= (uint8_t)(1u << i);
 	q->heard_mask |= (uint8_t)(1u << i);
 	qc_rtt_sample(c, q, from);
@@ -151,7 +156,9 @@ void qc_coord_on_read_reply(struct qr_core *c, uint16_t from,
 		q->version = m->version;
 		q->tombstone = (m->flags & QR_MSGF_TOMBSTONE) != 0;
 		q->value_len = m->value_len;
-		memcpy(q->value, m->value, m->value_len);
+		/* checked above: a buffer is held or free (long.h V2) */
+		QR_ASSERT(qc_value_copy(c, &q->value, &q->value_ref,
+					q->value_in, m->value, m->value_len));
 		q->holds_mask = (uint8_t)(1u << i);
 	} else if (has && (cmp >= 0 || QR_BUG(REPLY_HOLDS_OLDER))) {
 		q->holds_mask |= (uint8_t)(1u << i);

@@ -66,9 +66,9 @@ struct req *qc_req_by_op_id(struct qr_core *c, uint64_t op_id)
 
 /* The sizes the docs quote (docs/architecture.md "What exists", and
  * docs/operations.md for hints): a change here must change them too. */
-_Static_assert(sizeof(struct req) == 2656, "request slot: update the docs");
-_Static_assert(sizeof(struct hint) == 1344, "hint slot: update the docs");
-_Static_assert(sizeof(struct loop_slot) == 1456,
+_Static_assert(sizeof(struct req) == 2680, "request slot: update the docs");
+_Static_assert(sizeof(struct hint) == 1360, "hint slot: update the docs");
+_Static_assert(sizeof(struct loop_slot) == 1480,
 	       "loopback slot: update the docs");
 
 struct req *qc_req_alloc(struct qr_core *c)
@@ -104,6 +104,8 @@ void qc_req_free(struct qr_core *c, struct req *q)
 	QR_ASSERT(c->req_busy[k / 64] & (1ull << (k % 64))); /* T2 */
 	QR_ASSERT(c->free_count < c->cfg.requests_max);
 	q->kind = REQ_FREE;
+	qc_value_release(c, &q->value_ref); /* long.h V1 */
+	qc_value_release(c, &q->st_value_ref);
 	c->req_busy[k / 64] &= ~(1ull << (k % 64));
 	c->free_reqs[c->free_count++] = k;
 }

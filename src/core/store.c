@@ -41,8 +41,10 @@
  *    crossing an empty one, and no two hold the same key hash;
  *  - an entry never changes partition (the partition is a function of the
  *    key) and is on that partition's list;
- *  - a tombstone's value_len is 0; value_len <= QR_VALUE_BYTES_MAX; the
- *    entry fits its allocation, whose usable size is alloc_bytes;
+ *  - a tombstone's value_len is 0; value_len <= value_max (the config's
+ *    value_bytes_max, at most QR_VALUE_BYTES_MAX); the entry fits its
+ *    allocation, whose usable size is alloc_dec(alloc) (exact below
+ *    32 KiB, never above the real one);
  *  - an entry's version only grows, unless QR_BUG(APPLY_OLDER) is injected.
  *
  * Cost: past the cache a get is two dependent misses (the slot's line, then
@@ -67,18 +69,25 @@
 #define INDEX_SLOTS_MIN	  8	    /* the smallest table: two lines */
 #define STORE_ENTRIES_MAX (1u << 30) /* rte_hash's limit, kept */
 
+/*
+ * The header is 52 bytes whatever the value size (a small entry costs what
+ * it did when values were at most 1 KiB): the fields that grew for values
+ * up to QR_VALUE_BYTES_MAX share words with fields that use few bits.
+ * Byte-aligned bit-fields, so a read is a load and a mask at most.
+ */
 struct store_entry {
 	struct store_entry *chain_next;	 /* next entry with the same key hash */
 	struct store_entry *part_next;	 /* next on the partition's list */
 	struct store_entry **part_pprev; /* the link that points at us */
 	uint64_t hlc;			 /* version.hlc */
 	uint64_t lsn;			 /* WAL position of this version */
-	uint32_t partition;		 /* < partitions; never changes */
+	uint32_t partition : 24;	 /* < partitions; never changes */
+	uint32_t key_len : 8;		 /* 1..QR_KEY_BYTES_MAX */
 	uint16_t node;			 /* version.node */
-	uint16_t value_len;		 /* 0 for a tombstone */
-	uint16_t alloc_bytes;		 /* sallocx() of this entry */
-	uint8_t key_len;		 /* 1..QR_KEY_BYTES_MAX */
-	uint8_t tombstone;		 /* 0 or 1 */
+	uint16_t alloc;			 /* sallocx() of this entry, encoded:
+					  * alloc_enc() */
+	uint32_t value_len : 24;	 /* 0 for a tombstone */
+	uint32_t tombstone : 8;		 /* 0 or 1 */
 	uint8_t data[];			 /* key_len key bytes, then value */
 };
 
@@ -90,8 +99,37 @@ struct store_entry {
  * shares the header's cache line (allocations are 16-byte aligned and the
  * 64-byte size class is line-aligned). */
 _Static_assert(ENTRY_HDR_BYTES == 52, "entry header grew: keep it small");
+_Static_assert(QR_PARTITIONS_MAX <= 1u << 24, "partition is 24 bits");
+_Static_assert(QR_KEY_BYTES_MAX <= UINT8_MAX, "key_len is 8 bits");
+_Static_assert(QR_VALUE_BYTES_MAX < 1u << 24, "value_len is 24 bits");
+
+/*
+ * alloc: the usable size of the entry's allocation in 16 bits. Below 32 KiB
+ * it is exact; above, in 512-byte units (jemalloc's size classes there
+ * are multiples of 4 KiB, so still exact). A size that did not encode
+ * exactly would round down: an entry then uses less of its allocation than
+ * it could, never more; qr_store_check() checks that every one is exact.
+ */
+#define ALLOC_UNIT_SHIFT 9u
+#define ALLOC_BIG	 0x8000u
 /* jemalloc's size classes are at most 25% above the request here. */
-_Static_assert(2 * ENTRY_BYTES_MAX <= UINT16_MAX, "alloc_bytes is 16 bits");
+_Static_assert(ENTRY_BYTES_MAX + ENTRY_BYTES_MAX / 4 <=
+		       (size_t)(ALLOC_BIG - 1) << ALLOC_UNIT_SHIFT,
+	       "alloc encodes the largest entry's size class");
+
+static inline uint16_t alloc_enc(size_t usable)
+{
+	if (usable < ALLOC_BIG)
+		return (uint16_t)usable;
+	return (uint16_t)(ALLOC_BIG |
+			  QR_MIN(usable >> ALLOC_UNIT_SHIFT, ALLOC_BIG - 1));
+}
+
+static inline size_t alloc_dec(uint16_t a)
+{
+	return a & ALLOC_BIG ? (size_t)(a & ~ALLOC_BIG) << ALLOC_UNIT_SHIFT
+			     : a;
+}
 
 /* An index slot: a key hash and its chain; head == NULL: empty. */
 struct index_slot {
@@ -111,6 +149,7 @@ struct qr_store {
 	uint64_t bytes;			 /* sum of key_len + value_len */
 	uint32_t entries_max;
 	uint32_t partitions;
+	uint32_t value_max; /* cfg.value_bytes_max, 0 resolved */
 	int alloc_flags; /* mallocx(): our arena, no tcache */
 };
 
@@ -297,8 +336,9 @@ static struct store_entry *entry_alloc(const struct qr_store *s, size_t bytes)
 	if (qr_unlikely(e == NULL))
 		return NULL;
 	usable = sallocx(e, 0);
-	QR_ASSERT(usable >= bytes && usable <= UINT16_MAX);
-	e->alloc_bytes = (uint16_t)usable;
+	QR_ASSERT(usable >= bytes && usable <= ENTRY_BYTES_MAX * 2);
+	e->alloc = alloc_enc(usable);
+	QR_DASSERT(alloc_dec(e->alloc) >= bytes);
 	return e;
 }
 
@@ -311,7 +351,7 @@ static inline void entry_set(struct store_entry *e,
 	e->node = w->version.node;
 	e->lsn = w->lsn;
 	e->tombstone = w->tombstone;
-	e->value_len = w->value_len;
+	e->value_len = w->value_len; /* <= value_max < 2^24: write_check */
 	if (w->value_len)
 		memmove(e->data + e->key_len, w->value, w->value_len);
 }
@@ -358,6 +398,8 @@ int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out)
 		return QR_EINVAL;
 	if (cfg->partitions == 0 || cfg->partitions > QR_PARTITIONS_MAX)
 		return QR_EINVAL;
+	if (cfg->value_bytes_max > QR_VALUE_BYTES_MAX)
+		return QR_EINVAL;
 	/* jemalloc does not check MALLOCX_ARENA's index: we do. */
 	len = sizeof(narenas);
 	if (mallctl("arenas.narenas", &narenas, &len, NULL, 0) != 0 ||
@@ -371,6 +413,8 @@ int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out)
 		return QR_ENOMEM;
 	s->entries_max = cfg->entries_max;
 	s->partitions = cfg->partitions;
+	s->value_max = cfg->value_bytes_max ? cfg->value_bytes_max
+					    : QR_VALUE_BYTES_MAX;
 	s->alloc_flags = flags;
 	s->part_heads = mallocx(cfg->partitions * sizeof(*s->part_heads),
 				flags | MALLOCX_ZERO);
@@ -473,7 +517,7 @@ static int write_check(const struct qr_store *s, const struct qr_store_write *w)
 
 	if (w->key_len == 0)
 		return QR_EINVAL;
-	if (w->value_len > QR_VALUE_BYTES_MAX)
+	if (w->value_len > s->value_max)
 		return QR_ETOOLARGE;
 	if (w->tombstone && w->value_len != 0)
 		return QR_EINVAL;
@@ -519,7 +563,7 @@ int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 {
 	struct store_entry *e, *n, **pp;
 	struct index_slot *sl;
-	size_t need;
+	size_t need, have;
 	int rc, cmp;
 
 	rc = write_check(s, w);
@@ -546,13 +590,14 @@ int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 	s->bytes += w->value_len; /* e still has its old value_len below */
 	s->bytes -= e->value_len;
 	need = ENTRY_HDR_BYTES + e->key_len + w->value_len;
-	if (need <= e->alloc_bytes && 2 * need > e->alloc_bytes) {
+	have = alloc_dec(e->alloc);
+	if (need <= have && 2 * need > have) {
 		entry_set(e, w); /* fits its size class: in place */
 		goto done;
 	}
 	n = entry_alloc(s, need);
 	if (n == NULL) {
-		if (need > e->alloc_bytes) {
+		if (need > have) {
 			s->bytes += e->value_len; /* e untouched: undo */
 			s->bytes -= w->value_len;
 			return QR_ENOMEM;
@@ -720,10 +765,10 @@ int qr_store_check(const struct qr_store *s)
 			CHECK(e->key_len >= 1);
 			CHECK(e->tombstone <= 1);
 			CHECK(!e->tombstone || e->value_len == 0);
-			CHECK(e->value_len <= QR_VALUE_BYTES_MAX);
+			CHECK(e->value_len <= s->value_max);
 			CHECK(ENTRY_HDR_BYTES + e->key_len + e->value_len <=
-			      e->alloc_bytes);
-			CHECK(e->alloc_bytes == sallocx(e, 0));
+			      alloc_dec(e->alloc));
+			CHECK(alloc_dec(e->alloc) == sallocx(e, 0));
 			bytes += (uint64_t)e->key_len + e->value_len;
 			link = &e->part_next;
 		}

@@ -29,6 +29,10 @@ struct qr_store_config {
 	uint32_t partitions;  /* partition ids are < partitions */
 	unsigned arena;       /* jemalloc arena index for entries */
 	int socket_id;        /* NUMA socket for the index */
+	uint32_t value_bytes_max; /* longer values are QR_ETOOLARGE; 0:
+				   * QR_VALUE_BYTES_MAX (the ceiling; more
+				   * is QR_EINVAL). The core passes its
+				   * configured limit */
 };
 
 /* A write to apply. */
@@ -39,7 +43,7 @@ struct qr_store_write {
 	const void *key;
 	uint8_t key_len;       /* 1..QR_KEY_BYTES_MAX */
 	const void *value;
-	uint16_t value_len;    /* 0..QR_VALUE_BYTES_MAX; 0 for a tombstone */
+	uint32_t value_len;    /* 0..value_bytes_max; 0 for a tombstone */
 	uint64_t lsn;          /* WAL position holding it; 0 if none */
 };
 
@@ -51,7 +55,7 @@ struct qr_store_view {
 	const uint8_t *key;
 	uint8_t key_len;
 	const uint8_t *value;
-	uint16_t value_len;
+	uint32_t value_len;
 	uint64_t lsn;
 };
 
@@ -61,7 +65,8 @@ enum qr_apply_result {
 	QR_APPLY_OLDER = 3, /* ignored: we hold a newer version */
 };
 
-/* 0 and *out, or QR_EINVAL / QR_ENOMEM. */
+/* 0 and *out, or QR_EINVAL / QR_ENOMEM. An entry is one allocation of
+ * 52 bytes + key + value (a large value is a large allocation). */
 int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out);
 void qr_store_destroy(struct qr_store *s);
 

@@ -84,7 +84,7 @@
  * Range checks (fields_ok): flags within the type's own mask (only the
  * value-carrying CLIENT_REPLY, REPLICATE and READ_REPLY may set TOMBSTONE);
  * a tombstone carries no value (the store keeps value_len 0 for one);
- * key_len >= 1 for keyed types; value_len <= QR_VALUE_BYTES_MAX; CLIENT_REQ's
+ * key_len >= 1 for keyed types; value_len <= QR_VALUE_INLINE_MAX; CLIENT_REQ's
  * op and level in their enums, r and w in 0..QR_RF_MAX and not both 0 for
  * QR_LEVEL_RW, both 0 otherwise; a CASPaxos op at level QUORUM only;
  * expected set (not none) for the *_IF_VERSION ops and none for the others;
@@ -226,12 +226,24 @@ enum {
 	ORQ_FIXED = 28,
 };
 
+/* FRAG: a piece of a long message (wire_long.h); the chunk is the value */
+enum {
+	FRG_MSG_ID = 4,	      /* u64 (qr_msg.op_id) */
+	FRG_INCARNATION = 12, /* u32 */
+	FRG_TOTAL = 16,	      /* u32 */
+	FRG_CHUNK = 20,	      /* u32 */
+	FRG_CRC = 24,	      /* u32 */
+	FRG_OFFSET = 28,      /* u32 */
+	FRG_LEN = 32,	      /* u16, the chunk's bytes */
+	FRG_FIXED = 34,
+};
+
 #define WIRE_MSG_BYTES_MIN ((int)HB_FIXED) /* the smallest message */
 
 /* A message of this layout with the largest key and value fits a frame. */
 #define WIRE_FITS(fixed, keyed, valued)                                        \
 	(QR_FRAME_HDR_BYTES + (fixed) + ((keyed) ? QR_KEY_BYTES_MAX : 0) +     \
-		 ((valued) ? QR_VALUE_BYTES_MAX : 0) <=                        \
+		 ((valued) ? QR_VALUE_INLINE_MAX : 0) <=                        \
 	 QR_FRAME_BYTES_MAX)
 
 _Static_assert(FH_END == QR_FRAME_HDR_BYTES, "frame header size");
@@ -251,6 +263,8 @@ _Static_assert(CREQ_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 _Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
 _Static_assert(ORQ_FIXED >= WIRE_MSG_BYTES_MIN, "ORPHAN_* are not the smallest");
+_Static_assert(FRG_FIXED >= WIRE_MSG_BYTES_MIN && FRG_FIXED == QR_FRAG_FIXED_BYTES,
+	       "FRAG");
 _Static_assert(PRE_FIXED + 1 >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRE_FIXED, 1, 0),
 	       "PREPARE");
 _Static_assert(PRM_FIXED >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRM_FIXED, 0, 1),
@@ -293,6 +307,7 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_ACCEPT] = {RPL_FIXED, RPL_KEY_LEN, RPL_VALUE_LEN,
 			   QR_MSGF_TOMBSTONE},
 	[QR_MSG_ACCEPTED] = {RACK_FIXED, 0, 0, 0},
+	[QR_MSG_FRAG] = {FRG_FIXED, 0, FRG_LEN, 0},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)
@@ -319,13 +334,15 @@ static inline size_t msg_bytes(const struct wire_layout *l,
  * The range checks both directions share (the design notes list them).
  * Fields the type does not carry are not looked at.
  */
-static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
+static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l,
+		      uint32_t value_max)
 {
 	if (m->flags & ~l->flags_ok)
 		return false;
 	if (l->key_at && m->key_len == 0)
 		return false;
-	if (l->value_at && m->value_len > QR_VALUE_BYTES_MAX)
+	/* A FRAG's chunk is bounded by the frame, checked below. */
+	if (l->value_at && m->value_len > value_max && m->type != QR_MSG_FRAG)
 		return false;
 	if (l->value_at && (m->flags & QR_MSGF_TOMBSTONE) && m->value_len)
 		return false;
@@ -364,6 +381,14 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l)
 	case QR_MSG_PREPARE:
 	case QR_MSG_ACCEPT:
 		return !qr_version_is_none(m->version);
+	case QR_MSG_FRAG:
+		return m->frag.total >= 1 &&
+		       m->frag.total <= QR_LONG_BYTES_MAX &&
+		       m->frag.chunk >= QR_FRAG_CHUNK_MIN &&
+		       m->frag.offset % m->frag.chunk == 0 &&
+		       m->frag.offset < m->frag.total &&
+		       m->value_len == QR_MIN(m->frag.chunk,
+					      m->frag.total - m->frag.offset);
 	default:
 		return true;
 	}
@@ -461,6 +486,14 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		qr_st64(p + ORQ_TO, m->range_to);
 		qr_st64(p + ORQ_RESTART, m->restart_hlc);
 		break;
+	case QR_MSG_FRAG:
+		qr_st64(p + FRG_MSG_ID, m->op_id);
+		qr_st32(p + FRG_INCARNATION, m->incarnation);
+		qr_st32(p + FRG_TOTAL, m->frag.total);
+		qr_st32(p + FRG_CHUNK, m->frag.chunk);
+		qr_st32(p + FRG_CRC, m->frag.crc);
+		qr_st32(p + FRG_OFFSET, m->frag.offset);
+		break;
 	}
 }
 
@@ -526,7 +559,30 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->range_to = qr_ld64(p + ORQ_TO);
 		m->restart_hlc = qr_ld64(p + ORQ_RESTART);
 		break;
+	case QR_MSG_FRAG:
+		m->op_id = qr_ld64(p + FRG_MSG_ID);
+		m->incarnation = qr_ld32(p + FRG_INCARNATION);
+		m->frag.total = qr_ld32(p + FRG_TOTAL);
+		m->frag.chunk = qr_ld32(p + FRG_CHUNK);
+		m->frag.crc = qr_ld32(p + FRG_CRC);
+		m->frag.offset = qr_ld32(p + FRG_OFFSET);
+		break;
 	}
+}
+
+bool qr_wire_carries_value(unsigned type)
+{
+	const struct wire_layout *l = layout_of(type);
+
+	return l && l->value_at && type != QR_MSG_FRAG;
+}
+
+bool qr_wire_long_fields_ok(const struct qr_msg *m)
+{
+	const struct wire_layout *l = layout_of(m->type);
+
+	return l && l->value_at && m->type != QR_MSG_FRAG &&
+	       fields_ok(m, l, QR_VALUE_BYTES_MAX);
 }
 
 size_t qr_wire_msg_bytes(const struct qr_msg *m)
@@ -568,7 +624,7 @@ int qr_wire_put(struct qr_frame_writer *w, const struct qr_msg *m)
 {
 	const struct wire_layout *l = layout_of(m->type);
 
-	if (!l || !fields_ok(m, l))
+	if (!l || !fields_ok(m, l, QR_VALUE_INLINE_MAX))
 		return QR_EINVAL;
 	if (l->key_at && m->key == NULL)
 		return QR_EINVAL;
@@ -723,7 +779,7 @@ int qr_wire_next(struct qr_frame_reader *r, struct qr_msg *m)
 	if (l->value_at)
 		m->value = p + l->fixed + m->key_len;
 	get_fields(p, m);
-	if (!fields_ok(m, l))
+	if (!fields_ok(m, l, QR_VALUE_INLINE_MAX))
 		return reader_fail(r, QR_EWIRE_FIELD);
 
 	r->off += length;

@@ -31,6 +31,13 @@
 #define QR_FRAME_HDR_BYTES 24
 #define QR_MSG_HDR_BYTES 4
 #define QR_NODE_CLIENT 0xffffu  /* src_node of a frame sent by a client */
+/* FRAG (wire_long.h): its fixed part, message header included; the
+ * smallest chunk a sender may cut (the reassembler's bitmap bound); the
+ * longest long message: its 4-byte value length, the message without its
+ * value (under a frame), and the largest value. */
+#define QR_FRAG_FIXED_BYTES 34
+#define QR_FRAG_CHUNK_MIN 256u
+#define QR_LONG_BYTES_MAX (4u + QR_FRAME_BYTES_MAX + QR_VALUE_BYTES_MAX)
 
 enum qr_msg_type {
 	QR_MSG_CLIENT_REQ = 1,
@@ -47,6 +54,7 @@ enum qr_msg_type {
 	QR_MSG_ACCEPTED = 12, /* phase 2b */
 	QR_MSG_ORPHAN_REQ = 13,	 /* restarted coordinator: hand off my writes */
 	QR_MSG_ORPHAN_DONE = 14, /* ... handed off and acknowledged */
+	QR_MSG_FRAG = 15, /* a piece of a long message (wire_long.h) */
 	QR_MSG_TYPE_END,	 /* first unused type: room to add more */
 };
 
@@ -147,11 +155,19 @@ struct qr_msg {
 	uint64_t restart_hlc; /* ORPHAN_*: the sender's first HLC after its
 			       * last restart (0: none): its writes stamped
 			       * below it are from an earlier incarnation */
+	/* FRAG (wire_long.h): op_id is the message id, incarnation the
+	 * sender's; the chunk's bytes are value / value_len */
+	struct {
+		uint32_t total;	 /* bytes of the whole long message */
+		uint32_t chunk;	 /* bytes per fragment (the last: fewer) */
+		uint32_t crc;	 /* CRC32C of the whole long message */
+		uint32_t offset; /* of this fragment, a multiple of chunk */
+	} frag;
 	/* keyed messages */
 	const uint8_t *key;
 	uint8_t key_len;
 	const uint8_t *value;
-	uint16_t value_len;
+	uint32_t value_len; /* in a frame <= QR_VALUE_INLINE_MAX */
 };
 
 struct qr_frame_hdr {
@@ -162,6 +178,12 @@ struct qr_frame_hdr {
 	uint16_t shard;
 	uint64_t hlc;
 };
+
+/* The type carries a value (FRAG's chunk does not count). */
+bool qr_wire_carries_value(unsigned type);
+/* The range checks of the decoder, for a message decoded from its long
+ * form (wire_long.h), with values up to QR_VALUE_BYTES_MAX. */
+bool qr_wire_long_fields_ok(const struct qr_msg *m);
 
 /* Bytes a message takes on the wire (header + body + key + value). */
 size_t qr_wire_msg_bytes(const struct qr_msg *m);

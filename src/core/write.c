@@ -86,7 +86,9 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	q->any = m->level == QR_LEVEL_ANY;
 	q->tombstone = m->op == QR_OP_DELETE;
 	q->value_len = m->value_len;
-	memcpy(q->value, m->value, m->value_len);
+	/* intake.c checked a buffer is free for a long value (long.h V2) */
+	QR_ASSERT(qc_value_copy(c, &q->value, &q->value_ref, q->value_in,
+				m->value, m->value_len));
 	/* A retry of a write answered UNAVAILABLE completes that same write:
 	 * it re-drives the version stamped the first time (which may already
 	 * be on some replicas, and is above this request's token), so one

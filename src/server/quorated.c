@@ -602,12 +602,14 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.store_bytes_max = o->store_bytes_max;
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
 	sc->core.hints_max = d->cl.hints_max;
+	sc->core.value_bytes_max = d->cl.value_bytes_max;
 	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;
 	sc->core.arena = 0;
 	qr_wal_config_defaults(&sc->wal);
 	sc->wal.dir = d->data_dir;
 	sc->wal.shard = i;
 	sc->wal.mode = d->o.wal_mode;
+	sc->wal.value_bytes_max = d->cl.value_bytes_max; /* batch buffers */
 }
 
 /* Port, placement, rings, then every shard (WAL recovery): 0, or an exit

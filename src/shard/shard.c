@@ -27,6 +27,7 @@
 #include "shard/shard.h"
 
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,17 +113,39 @@ void qr_shard_ae_request(struct qr_shard *s)
 
 /* ---- tx ----------------------------------------------------------------- */
 
+static uint16_t tx_burst(struct qr_shard *s, struct rte_mbuf **m, uint16_t n)
+{
+	if (s->cfg.tx_queue != QR_SHARD_NONE)
+		return rte_eth_tx_burst(s->cfg.port_id, s->cfg.tx_queue, m, n);
+	return (uint16_t)rte_ring_enqueue_burst(s->cfg.tx_ring, (void **)m, n,
+						NULL);
+}
+
+/*
+ * A long message (issue 15) is hundreds of frames sent in one go: more
+ * than a tx queue holds. When the queue is full, give its consumer (the
+ * kernel's af_packet ring, a memif peer, the NIC) up to TX_WAIT_US to
+ * drain before dropping: a dropped fragment costs the whole message's
+ * retransmission. Only the full path yields; the common path is one
+ * burst call per TX_BUF frames.
+ */
+#define TX_WAIT_US 2000
+
 static void tx_flush(struct qr_shard *s)
 {
 	if (!s->tx_n)
 		return;
-	uint16_t sent;
-	if (s->cfg.tx_queue != QR_SHARD_NONE)
-		sent = rte_eth_tx_burst(s->cfg.port_id, s->cfg.tx_queue, s->tx,
-					s->tx_n);
-	else
-		sent = (uint16_t)rte_ring_enqueue_burst(
-			s->cfg.tx_ring, (void **)s->tx, s->tx_n, NULL);
+	uint16_t sent = tx_burst(s, s->tx, s->tx_n);
+	if (qr_unlikely(sent < s->tx_n)) {
+		uint64_t hz = s->tsc_hz ? s->tsc_hz : rte_get_tsc_hz();
+		uint64_t until = rte_get_tsc_cycles() + hz / 1000000 * TX_WAIT_US;
+		while (sent < s->tx_n && rte_get_tsc_cycles() < until) {
+			s->stats.tx_waits++;
+			sched_yield(); /* the consumer may share our core */
+			sent += tx_burst(s, s->tx + sent,
+					 (uint16_t)(s->tx_n - sent));
+		}
+	}
 	s->stats.tx_pkts += sent;
 	if (sent < s->tx_n) {
 		s->stats.drops[QR_SHARD_DROP_TX_FULL] += s->tx_n - sent;

@@ -64,6 +64,7 @@ void qr_wal_config_defaults(struct qr_wal_config *cfg)
 	 * 4 x 256 KiB gave p99 2.9-4.6x the fdatasync p99, 2 x 512 KiB
 	 * 2.2-2.7x at higher throughput. */
 	cfg->batch_bytes_max = 512u << 10;
+	cfg->value_bytes_max = QR_VALUE_BYTES_MAX;
 	cfg->batch_wait_us_max = 0;
 	cfg->batches_inflight_max = 2;
 	cfg->snapshot_buffer_bytes = 1u << 20;
@@ -374,9 +375,12 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
 			rec->key_len == 0 ||
 			(rec->type == QR_WAL_TOMBSTONE && rec->value_len)))
 		return QR_EINVAL;
-	uint32_t need = qr_wal_record_bytes(rec->key_len, rec->value_len);
-	if (qr_unlikely(need + BATCH_HDR > w->batch_cap))
+	if (qr_unlikely(rec->value_len > w->value_max))
 		return QR_ETOOLARGE;
+	/* Fits: value_max sized slot_cap at open. */
+	uint32_t need = (uint32_t)qr_wal_record_bytes(rec->key_len,
+						      rec->value_len);
+	QR_DASSERT(need + BATCH_HDR <= w->slot_cap);
 	if (qr_unlikely(rec->type == QR_WAL_CLOCK) &&
 	    rec->version.hlc > w->clock.hlc)
 		/* Snapshots carry it: they delete the segment holding it. */
@@ -405,10 +409,13 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
 			b->opened_us = w->now_us;
 		}
 		QR_DASSERT(b->state == SLOT_FILLING);
-		if (b->bytes + need > w->batch_cap) {
+		/* Group commit up to batch_cap; a record larger than that
+		 * goes alone into an empty batch (slot_cap holds it). */
+		if (b->records && b->bytes + need > w->batch_cap) {
 			w->fill_seq++; /* full: sealed, a new one next */
 			continue;
 		}
+		QR_ASSERT(b->bytes + need <= w->slot_cap);
 		qr_wal_record_encode(b->buf + B + b->bytes, rec);
 		b->bytes += need;
 		b->records++;
@@ -418,7 +425,7 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
 		w->stats.record_bytes += need;
 		return 0;
 	}
-	QR_ASSERT(!"a fresh batch must take a record that fits a batch");
+	QR_ASSERT(!"a fresh batch takes any record");
 	return QR_EINVAL;
 }
 
@@ -539,6 +546,22 @@ static int scan_dir(struct qr_wal *w)
 	return 0;
 }
 
+/* The bytes one batch buffer must hold: batch_bytes_max of records, or
+ * one record with the largest value (a batch of its own). A segment holds
+ * at least one of them after its header block (W1). */
+static uint32_t slot_cap_of(const struct qr_wal_config *cfg)
+{
+	uint32_t vmax = cfg->value_bytes_max ? cfg->value_bytes_max
+					     : QR_VALUE_BYTES_MAX;
+	uint64_t big = BATCH_HDR + qr_wal_record_bytes(QR_KEY_BYTES_MAX,
+						       QR_MIN(vmax,
+						       QR_VALUE_BYTES_MAX));
+	return (uint32_t)qr_wal_align_up(QR_MAX(big, cfg->batch_bytes_max), B);
+}
+_Static_assert(QR_WAL_RECORD_BYTES_MAX + 2 * QR_WAL_BLOCK_BYTES <
+		       (64u << 20),
+	       "a batch buffer holds the largest record and fits a u32");
+
 static bool config_valid(const struct qr_wal_config *cfg)
 {
 	return cfg && cfg->dir && cfg->next_lsn != 0 &&
@@ -547,7 +570,8 @@ static bool config_valid(const struct qr_wal_config *cfg)
 	       cfg->batch_bytes_max >= 2 * B &&
 	       cfg->batch_bytes_max <= (64u << 20) &&
 	       cfg->segment_bytes % B == 0 &&
-	       cfg->segment_bytes >= (uint64_t)cfg->batch_bytes_max + 2 * B &&
+	       cfg->value_bytes_max <= QR_VALUE_BYTES_MAX &&
+	       cfg->segment_bytes >= slot_cap_of(cfg) + 2 * B &&
 	       cfg->segment_bytes <= QR_WAL_SEGMENT_BYTES_MAX &&
 	       cfg->snapshot_buffer_bytes >= 2 * B &&
 	       cfg->snapshot_buffer_bytes <= (64u << 20) &&
@@ -653,7 +677,10 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	w->appended_lsn = w->durable_lsn = w->synced_lsn = cfg->next_lsn - 1;
 	w->clock = cfg->clock;
 	w->batch_cap = (uint32_t)qr_wal_align_up(cfg->batch_bytes_max, B);
-	w->slot_bytes = w->batch_cap + B;
+	w->value_max = cfg->value_bytes_max ? cfg->value_bytes_max
+					    : QR_VALUE_BYTES_MAX;
+	w->slot_cap = slot_cap_of(cfg);
+	w->slot_bytes = w->slot_cap + B;
 	w->nslots = cfg->batches_inflight_max + 1;
 	w->cfg.snapshot_buffer_bytes =
 		(uint32_t)qr_wal_align_up(cfg->snapshot_buffer_bytes, B);

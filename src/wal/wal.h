@@ -87,7 +87,15 @@ struct qr_wal_config {
 	enum qr_wal_direct direct_io;
 	uint64_t next_lsn;           /* first lsn this run appends (>= 1) */
 	uint64_t segment_bytes;      /* preallocated segment size */
-	uint32_t batch_bytes_max;    /* one batch = one write, at most */
+	uint32_t batch_bytes_max;    /* group commit: records join a batch
+				      * while it stays within this; a record
+				      * larger than it gets a batch of its
+				      * own (one write all the same) */
+	uint32_t value_bytes_max;    /* largest value a record may carry
+				      * (0: QR_VALUE_BYTES_MAX, the
+				      * ceiling); each batch buffer holds
+				      * the largest record, so this sizes
+				      * the WAL's memory (docs/wal.md) */
 	uint32_t batch_wait_us_max;  /* a batch waits for company this long
 				      * at most, and only while others are in
 				      * flight (an idle disk gets it at once) */
@@ -106,7 +114,8 @@ struct qr_wal_config {
 				      * every fdatasync commit the journal */
 };
 
-/* Defaults: fsync mode, 64 MiB segments, 512 KiB batches, 2 in flight. */
+/* Defaults: fsync mode, 64 MiB segments, 512 KiB batches, 2 in flight,
+ * values up to QR_VALUE_BYTES_MAX. */
 void qr_wal_config_defaults(struct qr_wal_config *cfg);
 
 struct qr_wal_stats {
@@ -143,10 +152,11 @@ struct qr_wal_stats {
 int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out);
 
 /*
- * Copy rec into the batch being filled. rec->lsn must be exactly one past
- * the last lsn appended. 0, or QR_EBUSY (every buffer in flight: retry
- * after a poll), QR_ETOOLARGE (record bigger than a batch), QR_EINVAL
- * (bad lsn, type or key), QR_EIO (the WAL has failed). Never blocks.
+ * Copy rec into the batch being filled (the one copy of its value: the
+ * buffer is the one written). rec->lsn must be exactly one past the last
+ * lsn appended. 0, or QR_EBUSY (every buffer in flight: retry after a
+ * poll), QR_ETOOLARGE (value over cfg.value_bytes_max), QR_EINVAL (bad
+ * lsn, type or key), QR_EIO (the WAL has failed). Never blocks.
  */
 int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec);
 

@@ -20,9 +20,11 @@
  * Numbered invariants, each checked on write (QR_ASSERT: an internal bug)
  * and on read (a named error: the bytes may be hostile, never an abort):
  *  F1. a record is well formed: type in 1..QR_WAL_TYPE_MAX, key_len >= 1,
- *      a tombstone has no value, len = header + key + value. Write: asserted
- *      in qr_wal_record_encode (the appender refused anything else). Read:
- *      check_records, "inconsistent record".
+ *      value_len <= QR_VALUE_BYTES_MAX, the length field of the other
+ *      format is 0, a tombstone has no value, len = header + key + value.
+ *      Write: asserted in header_of (the appender refused anything else).
+ *      Read: check_records, "inconsistent record", by the layout of the
+ *      batch's format (1 or 2: wal_format.h).
  *  F2. a batch header is consistent: first..last holds exactly records lsns
  *      (or none: the snapshot end marker), data fits the padded extent, the
  *      extent is whole blocks. Write: asserted in qr_wal_batch_hdr_seal.
@@ -47,32 +49,59 @@
 
 #define HDR_CRC(h) qr_crc32c(0, (const uint8_t *)(h) + 4, sizeof(*(h)) - 4)
 
+/* The header fields of rec in format 2 (CRC left to the caller); F1 on
+ * the write side. Returns len. */
+static uint32_t header_of(struct qr_wal_rec_hdr *h,
+			  const struct qr_wal_record *rec)
+{
+	QR_ASSERT(rec->type >= QR_WAL_PUT && rec->type <= QR_WAL_TYPE_MAX &&
+		  rec->key_len >= 1 && rec->value_len <= QR_VALUE_BYTES_MAX &&
+		  !(rec->type == QR_WAL_TOMBSTONE && rec->value_len)); /* F1 */
+	uint32_t len = (uint32_t)sizeof(*h) + rec->key_len + rec->value_len;
+	*h = (struct qr_wal_rec_hdr){
+		.len = len,
+		.lsn = rec->lsn,
+		.hlc = rec->version.hlc,
+		.partition = rec->partition,
+		.node = rec->version.node,
+		.value_len16 = 0,
+		.type = rec->type,
+		.key_len = rec->key_len,
+		.aux = rec->aux,
+		.value_len = rec->value_len,
+	};
+	return len;
+}
+
 uint32_t qr_wal_record_encode(void *dst, const struct qr_wal_record *rec)
 {
 	struct qr_wal_rec_hdr *h = dst;
-	uint32_t len = (uint32_t)sizeof(*h) + rec->key_len + rec->value_len;
-	uint32_t bytes = qr_wal_record_bytes(rec->key_len, rec->value_len);
+	uint32_t len = header_of(h, rec);
+	uint32_t bytes = (uint32_t)qr_wal_record_bytes(rec->key_len,
+						       rec->value_len);
 	uint8_t *p = (uint8_t *)(h + 1);
 
-	QR_ASSERT(rec->type >= QR_WAL_PUT && rec->type <= QR_WAL_TYPE_MAX &&
-		  rec->key_len >= 1 &&
-		  !(rec->type == QR_WAL_TOMBSTONE && rec->value_len)); /* F1 */
-	h->len = len;
-	h->lsn = rec->lsn;
-	h->hlc = rec->version.hlc;
-	h->partition = rec->partition;
-	h->node = rec->version.node;
-	h->value_len = rec->value_len;
-	h->type = rec->type;
-	h->key_len = rec->key_len;
-	h->aux = rec->aux;
-	h->reserved = 0;
 	memcpy(p, rec->key, rec->key_len);
 	if (rec->value_len)
 		memcpy(p + rec->key_len, rec->value, rec->value_len);
 	memset(p + rec->key_len + rec->value_len, 0, bytes - len);
 	h->crc = qr_crc32c(0, (const uint8_t *)h + 4, len - 4);
 	return bytes;
+}
+
+uint32_t qr_wal_record_encode_header(struct qr_wal_rec_hdr *dst,
+				     const struct qr_wal_record *rec)
+{
+	header_of(dst, rec);
+	/* CRC32C continues over pieces: the same value as over the record
+	 * laid out whole. */
+	uint32_t crc = qr_crc32c(0, (const uint8_t *)dst + 4,
+				 sizeof(*dst) - 4);
+	crc = qr_crc32c(crc, rec->key, rec->key_len);
+	if (rec->value_len)
+		crc = qr_crc32c(crc, rec->value, rec->value_len);
+	dst->crc = crc;
+	return (uint32_t)qr_wal_record_bytes(rec->key_len, rec->value_len);
 }
 
 void qr_wal_batch_hdr_seal(struct qr_wal_batch_hdr *h)
@@ -98,6 +127,23 @@ void qr_wal_snap_hdr_seal(struct qr_wal_snap_hdr *h)
 	h->crc = HDR_CRC(h);
 }
 
+/* A record's value length, by the layout of its batch's format. */
+static inline uint32_t rec_value_len(const struct qr_wal_rec_hdr *r,
+				     uint16_t format)
+{
+	return format == QR_WAL_FORMAT_V1 ? r->value_len16 : r->value_len;
+}
+
+/* The field the other format uses is 0 (F1): format 1 had reserved = 0
+ * where format 2 keeps value_len, and format 2 writes 0 where format 1
+ * kept it. */
+static inline bool rec_spare_zero(const struct qr_wal_rec_hdr *r,
+				  uint16_t format)
+{
+	return format == QR_WAL_FORMAT_V1 ? r->value_len == 0
+					  : r->value_len16 == 0;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -120,10 +166,20 @@ struct batch_view {
 	bool checked;        /* header and every record valid (F3) */
 };
 
+/* Whether the reader knows format f of a segment or batch; want is the
+ * format required (a snapshot's batches), 0 for either. */
+static inline bool format_ok(uint32_t f, uint16_t want)
+{
+	if (want)
+		return f == want;
+	return f == QR_WAL_FORMAT_VERSION || f == QR_WAL_FORMAT_V1;
+}
+
 /* The header of the batch at img[pos] (F2, read side). */
 static enum batch_check check_batch_header(const struct qr_wal_image *img,
 					   uint64_t pos, uint32_t magic,
 					   uint64_t seq, uint16_t shard,
+					   uint16_t format,
 					   struct batch_view *b)
 {
 	const uint64_t hb = sizeof(struct qr_wal_batch_hdr);
@@ -147,7 +203,7 @@ static enum batch_check check_batch_header(const struct qr_wal_image *img,
 		b->why = "bad batch header checksum";
 		return BATCH_GARBAGE;
 	}
-	if (b->h.magic != magic || b->h.format != QR_WAL_FORMAT_VERSION ||
+	if (b->h.magic != magic || !format_ok(b->h.format, format) ||
 	    b->h.shard != shard || b->h.seq != seq) {
 		b->why = "batch header from another file or format";
 		return BATCH_GARBAGE;
@@ -188,10 +244,12 @@ static enum batch_check check_records(struct batch_view *b, bool lsn_check)
 			b->why = "bad record checksum";
 			return BATCH_TORN;
 		}
+		uint64_t vlen = rec_value_len(&r, b->h.format);
 		if (r.type < QR_WAL_PUT || r.type > QR_WAL_TYPE_MAX ||
-		    r.key_len == 0 ||
-		    r.len != sizeof(r) + r.key_len + r.value_len ||
-		    (r.type == QR_WAL_TOMBSTONE && r.value_len) ||
+		    r.key_len == 0 || vlen > QR_VALUE_BYTES_MAX ||
+		    !rec_spare_zero(&r, b->h.format) ||
+		    r.len != sizeof(r) + r.key_len + vlen ||
+		    (r.type == QR_WAL_TOMBSTONE && vlen) ||
 		    (lsn_check && r.lsn != b->h.first_lsn + n)) {
 			b->why = "inconsistent record";
 			return BATCH_TORN;
@@ -208,17 +266,18 @@ static enum batch_check check_records(struct batch_view *b, bool lsn_check)
 
 /*
  * Check the batch at img[pos]. magic is the batch magic expected; seq the
- * value its seq field must have; lsn_check: record lsns must run
- * first_lsn.. (log) or are free (snapshot).
+ * value its seq field must have; format the one required (0: either);
+ * lsn_check: record lsns must run first_lsn.. (log) or are free
+ * (snapshot).
  */
 static enum batch_check check_batch(const struct qr_wal_image *img,
 				    uint64_t pos, uint32_t magic, uint64_t seq,
-				    uint16_t shard, bool lsn_check,
-				    struct batch_view *b)
+				    uint16_t shard, uint16_t format,
+				    bool lsn_check, struct batch_view *b)
 {
 	b->why = NULL;
 	enum batch_check c = check_batch_header(img, pos, magic, seq, shard,
-						b);
+						format, b);
 	if (c != BATCH_VALID)
 		return c;
 	/* From here the header is trusted: its extent is its own. */
@@ -246,7 +305,7 @@ static int deliver(const struct batch_view *b, uint64_t lsn_min,
 			.key = p,
 			.key_len = r.key_len,
 			.value = p + r.key_len,
-			.value_len = r.value_len,
+			.value_len = rec_value_len(&r, b->h.format),
 			.aux = r.aux,
 		};
 		off += qr_wal_align_up(r.len, QR_WAL_RECORD_ALIGN);
@@ -301,6 +360,9 @@ struct log_parse {
 	bool violation;       /* a batch after the hole had synced >= hole */
 	uint32_t violation_img;
 	uint64_t violation_off;
+	uint32_t foreign_format; /* a valid segment header of a format this
+				  * build does not read (0: none) */
+	uint32_t foreign_img;
 };
 
 static void open_hole(struct log_parse *p, const char *why_fmt,
@@ -345,8 +407,15 @@ static bool image_header(struct log_parse *p, uint32_t i, uint16_t shard,
 		memcpy(&sh, img->data, sizeof(sh));
 		bool sh_crc = sh.crc == HDR_CRC(&sh) &&
 			sh.magic == QR_WAL_SEG_MAGIC &&
-			sh.format == QR_WAL_FORMAT_VERSION &&
 			sh.shard == shard && sh.first_lsn != 0;
+		if (sh_crc && !format_ok(sh.format, 0) && sh.seq == img->seq &&
+		    !p->foreign_format) {
+			/* Written on purpose by another build: refused,
+			 * never cut as a tear (a downgrade would lose it). */
+			p->foreign_format = sh.format;
+			p->foreign_img = i;
+		}
+		sh_crc = sh_crc && format_ok(sh.format, 0);
 		sh_ok = sh_crc && sh.seq == img->seq;
 		/* Recycled: new header, or renamed and not yet
 		 * written (the header of its earlier life). */
@@ -422,7 +491,7 @@ static int parse_image(struct log_parse *p, uint32_t i, uint16_t shard,
 	while (img->len >= B && pos <= img->len - B) {
 		struct batch_view b;
 		enum batch_check c = check_batch(img, pos, QR_WAL_BATCH_MAGIC,
-						 img->seq, shard, true, &b);
+						 img->seq, shard, 0, true, &b);
 		if (c == BATCH_ZERO || (c == BATCH_GARBAGE && recycled)) {
 			/* zeros, or a recycled file's old content: not a
 			 * batch of this segment. A tear there still shows
@@ -503,6 +572,14 @@ int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 			return rc;
 	}
 	QR_ASSERT(res->last_lsn + 1 == p.expected); /* F4 */
+	if (p.foreign_format) {
+		say(res->message, sizeof(res->message),
+		    imgs[p.foreign_img].name, 0, "segment format %u: this "
+		    "build reads formats %u and %u (written by a newer "
+		    "quorated?)", p.foreign_format, QR_WAL_FORMAT_V1,
+		    QR_WAL_FORMAT_VERSION);
+		return QR_EDATADIR;
+	}
 	return parse_verdict(&p, res);
 }
 
@@ -521,8 +598,17 @@ static int snap_header(const struct qr_wal_image *img, uint16_t shard,
 		return QR_ECORRUPT;
 	}
 	memcpy(&sh, img->data, sizeof(sh));
+	if (sh.crc == HDR_CRC(&sh) && sh.magic == QR_WAL_SNAP_MAGIC &&
+	    sh.format > QR_WAL_SNAP_FORMAT_VERSION) {
+		say(info->message, sizeof(info->message), img->name, 0,
+		    "snapshot format %u: this build reads formats %u and %u "
+		    "(written by a newer quorated?)", sh.format,
+		    QR_WAL_SNAP_FORMAT_V2, QR_WAL_SNAP_FORMAT_VERSION);
+		return QR_EDATADIR;
+	}
 	if (sh.crc != HDR_CRC(&sh) || sh.magic != QR_WAL_SNAP_MAGIC ||
-	    sh.format != QR_WAL_SNAP_FORMAT_VERSION || sh.shard != shard ||
+	    (sh.format != QR_WAL_SNAP_FORMAT_VERSION &&
+	     sh.format != QR_WAL_SNAP_FORMAT_V2) || sh.shard != shard ||
 	    sh.begin_lsn == 0 || (sh.clock_hlc && sh.clock_lsn == 0) ||
 	    sh.clock_lsn >= sh.begin_lsn) {
 		say(info->message, sizeof(info->message), img->name, 0,
@@ -565,11 +651,14 @@ int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 	int rc = snap_header(img, shard, fn, arg, info, &sh);
 	if (rc)
 		return rc;
+	/* Snapshot format 3 holds format-2 batches, 2 format-1 ones. */
+	uint16_t bf = sh.format == QR_WAL_SNAP_FORMAT_VERSION ?
+		QR_WAL_FORMAT_VERSION : QR_WAL_FORMAT_V1;
 	for (pos = B; pos <= img->len - B;) {
 		struct batch_view b;
 		enum batch_check c = check_batch(img, pos,
-			QR_WAL_SNAP_BATCH_MAGIC, sh.begin_lsn, shard, false,
-			&b);
+			QR_WAL_SNAP_BATCH_MAGIC, sh.begin_lsn, shard, bf,
+			false, &b);
 		if (c != BATCH_VALID) {
 			/* The end marker has no records: check it here. */
 			struct qr_wal_batch_hdr e;
@@ -577,6 +666,7 @@ int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 			if (e.crc == HDR_CRC(&e) &&
 			    e.magic == QR_WAL_SNAP_END_MAGIC &&
 			    e.records == 0 && e.seq == sh.begin_lsn &&
+			    e.format == bf &&
 			    e.shard == shard && e.first_lsn == next - 1) {
 				info->entries = e.first_lsn;
 				info->end_lsn = e.last_lsn;

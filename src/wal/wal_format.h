@@ -15,6 +15,13 @@
  *   last         a batch header with magic QR_WAL_SNAP_END_MAGIC and no
  *                records: entries in first_lsn, end lsn in last_lsn
  *
+ * Formats: the writer writes format 2 (records carry a 32-bit value_len,
+ * values up to QR_VALUE_BYTES_MAX) and snapshot format 3 (whose batches are
+ * format 2). The reader also reads format 1 (16-bit value_len) and snapshot
+ * format 2 (format-1 batches), so a node upgraded in place restarts from
+ * its WAL; each batch header names its format, and its records are read by
+ * that layout.
+ *
  * Invariants checked on write and on read: every header and record has a
  * CRC32C; batch lsns are contiguous and match the records'; each batch
  * records the writer's synced lsn at submit time, which is how recovery
@@ -30,10 +37,16 @@
 #include <stdint.h>
 
 #include "core/env.h"
+#include "quorate/limits.h"
 #include "wal/wal.h" /* struct qr_wal_clock */
 
-#define QR_WAL_FORMAT_VERSION 1u      /* segments and batches */
-#define QR_WAL_SNAP_FORMAT_VERSION 2u /* snapshot header: 2 adds the clock */
+#define QR_WAL_FORMAT_VERSION 2u      /* segments and batches written: 2
+				       * moves value_len to 32 bits */
+#define QR_WAL_FORMAT_V1 1u           /* read only: 16-bit value_len */
+#define QR_WAL_SNAP_FORMAT_VERSION 3u /* snapshot header written: 3 holds
+				       * format-2 batches (2 added the clock,
+				       * with format-1 batches; still read) */
+#define QR_WAL_SNAP_FORMAT_V2 2u      /* read only */
 #define QR_WAL_BLOCK_BYTES 4096u /* alignment of batches (O_DIRECT) */
 #define QR_WAL_SEG_MAGIC 0x4745534c41575251ull  /* "QRWALSEG" */
 #define QR_WAL_SNAP_MAGIC 0x50414e534c415751ull /* "QWLSNAP" + 'P' */
@@ -81,6 +94,10 @@ struct qr_wal_batch_hdr {
 };
 _Static_assert(sizeof(struct qr_wal_batch_hdr) == 64, "batch header");
 
+/* The record header, format 2. Format 1 had the value length in the u16
+ * at offset 30 (value_len16) and the u32 at offset 36 reserved (0); format
+ * 2 keeps the 40 bytes and the offsets of every other field, so the only
+ * difference is where value_len lives. */
 struct qr_wal_rec_hdr {
 	uint32_t crc;       /* CRC32C of bytes [4, len) */
 	uint32_t len;       /* header + key + value (+ type-specific) */
@@ -88,14 +105,17 @@ struct qr_wal_rec_hdr {
 	uint64_t hlc;       /* version */
 	uint32_t partition;
 	uint16_t node;      /* version */
-	uint16_t value_len;
+	uint16_t value_len16; /* format 1: value_len; format 2: 0 */
 	uint8_t type;       /* enum qr_wal_type */
 	uint8_t key_len;    /* >= 1 */
 	uint16_t aux;       /* type-specific (QR_WAL_HINT: target node) */
-	uint32_t reserved;  /* 0 */
+	uint32_t value_len; /* format 2: <= QR_VALUE_BYTES_MAX; format 1: 0 */
 	/* key, value, zero padding to QR_WAL_RECORD_ALIGN */
 };
 _Static_assert(sizeof(struct qr_wal_rec_hdr) == 40, "record header");
+_Static_assert(offsetof(struct qr_wal_rec_hdr, value_len16) == 30 &&
+	       offsetof(struct qr_wal_rec_hdr, value_len) == 36,
+	       "format 1 and 2 share every other offset");
 
 struct qr_wal_snap_hdr {
 	uint32_t crc;       /* CRC32C of bytes [4, sizeof) */
@@ -118,15 +138,32 @@ static inline uint64_t qr_wal_align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-/* Bytes a record takes in a batch. */
-static inline uint32_t qr_wal_record_bytes(uint8_t key_len, uint16_t vlen)
+/* Bytes a record takes in a batch. 64-bit: no vlen can wrap it (a caller
+ * checks vlen against its limit, this never lies about a hostile one). */
+static inline uint64_t qr_wal_record_bytes(uint8_t key_len, uint32_t vlen)
 {
-	return (uint32_t)qr_wal_align_up(sizeof(struct qr_wal_rec_hdr) +
-					 key_len + vlen, QR_WAL_RECORD_ALIGN);
+	return qr_wal_align_up(sizeof(struct qr_wal_rec_hdr) + key_len +
+			       (uint64_t)vlen, QR_WAL_RECORD_ALIGN);
 }
 
-/* Encode rec at dst (qr_wal_record_bytes() of room); returns the bytes. */
+/* The largest record: the longest key and a value of QR_VALUE_BYTES_MAX. */
+#define QR_WAL_RECORD_BYTES_MAX                                                \
+	(((uint64_t)sizeof(struct qr_wal_rec_hdr) + QR_KEY_BYTES_MAX +         \
+	  QR_VALUE_BYTES_MAX + QR_WAL_RECORD_ALIGN - 1) &                      \
+	 ~(uint64_t)(QR_WAL_RECORD_ALIGN - 1))
+
+/* Encode rec at dst (qr_wal_record_bytes() of room) in the format written;
+ * returns the bytes. rec->value_len <= QR_VALUE_BYTES_MAX (asserted). */
 uint32_t qr_wal_record_encode(void *dst, const struct qr_wal_record *rec);
+/*
+ * Encode only rec's header (the 40 bytes, CRC included) at dst, for a
+ * writer that copies the key and value itself in pieces (a snapshot entry
+ * larger than a snapshot buffer); the CRC covers the key and value read
+ * from rec. Returns qr_wal_record_bytes(); the record's zero padding is
+ * the caller's.
+ */
+uint32_t qr_wal_record_encode_header(struct qr_wal_rec_hdr *dst,
+				     const struct qr_wal_record *rec);
 /* Finish a batch header (computes the CRC). */
 void qr_wal_batch_hdr_seal(struct qr_wal_batch_hdr *h);
 void qr_wal_seg_hdr_seal(struct qr_wal_seg_hdr *h);
@@ -162,7 +199,8 @@ struct qr_wal_parse_result {
  * record with lsn >= snapshot_lsn (0: no snapshot; then the log must start
  * at lsn 1) to fn, in lsn order. Total: any bytes give a result, never a
  * crash. Returns 0 (clean or torn tail: see res), QR_ECORRUPT (res->message
- * says where), or fn's non-zero value.
+ * says where), QR_EDATADIR (a valid segment header of a format this build
+ * does not read: never cut as a tear), or fn's non-zero value.
  */
 int qr_wal_parse_log(const struct qr_wal_image *imgs, uint32_t n,
 		     uint16_t shard, uint64_t snapshot_lsn, qr_wal_record_fn fn,
@@ -178,7 +216,8 @@ struct qr_wal_snap_info {
 };
 /* Parse a snapshot file, delivering its clock ceiling (if any, as a
  * QR_WAL_CLOCK record with key "\0") and then its entries. 0, QR_ECORRUPT (message
- * names file and offset) or fn's value. Total like qr_wal_parse_log(). */
+ * names file and offset), QR_EDATADIR (a newer snapshot format) or fn's
+ * value. Total like qr_wal_parse_log(). */
 int qr_wal_parse_snapshot(const struct qr_wal_image *img, uint16_t shard,
 			  qr_wal_record_fn fn, void *arg,
 			  struct qr_wal_snap_info *info);

@@ -175,8 +175,13 @@ struct qr_wal {
 				  * spare is ready */
 	int spare_errno;
 	uint64_t spare_retry_us; /* when the next try may start */
-	uint32_t batch_cap;      /* bytes a batch may use (header incl.) */
-	uint32_t slot_bytes;     /* block 0 + padded batch */
+	uint32_t batch_cap;      /* group commit: a batch takes more records
+				  * while within this (header incl.) */
+	uint32_t value_max;      /* cfg.value_bytes_max, 0 resolved */
+	uint32_t slot_cap;       /* bytes a batch can hold: at least
+				  * batch_cap and the largest record, which
+				  * is a batch of its own (header incl.) */
+	uint32_t slot_bytes;     /* block 0 + slot_cap */
 	uint8_t *zero;           /* QR_WAL_ZERO_BYTES of zeros, registered */
 	uint32_t zero_buf_index;
 	uint32_t nslots;

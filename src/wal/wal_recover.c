@@ -189,7 +189,7 @@ static int load_snapshot(const char *dir, uint16_t shard, bool read_only,
 	rc = qr_wal_parse_snapshot(&img, shard, fn, arg, &info);
 	st->bytes += m.len;
 	unmap_file(&m);
-	if (rc == QR_ECORRUPT) {
+	if (rc == QR_ECORRUPT || rc == QR_EDATADIR) {
 		snprintf(st->message, sizeof(st->message), "%s",
 			 info.message);
 		goto out;
@@ -231,8 +231,9 @@ uint64_t qw_segment_first_lsn(const char *dir, const char *name,
 	c = h;
 	qr_wal_seg_hdr_seal(&c);
 	if (c.crc != h.crc || h.magic != QR_WAL_SEG_MAGIC ||
-	    h.format != QR_WAL_FORMAT_VERSION || h.shard != shard ||
-	    h.seq != seq)
+	    (h.format != QR_WAL_FORMAT_VERSION &&
+	     h.format != QR_WAL_FORMAT_V1) || /* an upgraded node's */
+	    h.shard != shard || h.seq != seq)
 		return 0;
 	return h.first_lsn;
 }
@@ -369,7 +370,8 @@ static int replay_log(const char *dir, uint16_t shard,
 	if (res.message[0])
 		snprintf(st->message, sizeof(st->message), "%s", res.message);
 	if (rc && rc != QR_ECORRUPT)
-		goto out;
+		goto out; /* fn's error, or QR_EDATADIR: a format this build
+			   * does not read is never cut */
 	if (rc == QR_ECORRUPT && !opt->truncate_corrupt)
 		goto out;
 	if (rc == QR_ECORRUPT)

@@ -35,6 +35,9 @@
  * Stall: a partition is copied whole (the store's iterator cannot pause).
  * A step starts a partition only with two free buffers; a partition bigger
  * than that waits for a buffer inside the step (counted: snapshot_stalls).
+ * An entry bigger than a buffer (a large value) is a batch of its own,
+ * written in buffer-sized pieces (copy_large): the memory stays 4 buffers
+ * whatever the largest value, and the step waits while it is written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,29 +127,117 @@ static void submit_cur(struct qr_wal *w)
 	write_buf(w, i, padded);
 }
 
+/* A buffer with no write in flight: waits for one inside the step if all
+ * are busy (counted). -1 if the WAL or the snapshot failed meanwhile. */
+static int take_buf(struct qr_wal *w)
+{
+	struct snap *s = &w->snap;
+	int i = free_buf(s);
+	while (i < 0) {
+		w->stats.snapshot_stalls++;
+		qw_ring_reap(&w->ring, true);
+		if (w->err || s->state == SNAP_FAILED)
+			return -1;
+		i = free_buf(s);
+	}
+	return i;
+}
+
+/* Copy bytes [from, from + len) of the concatenation of spans to dst;
+ * past the last span, zeros. */
+struct span {
+	const uint8_t *p;
+	uint64_t len;
+};
+
+static void copy_spans(uint8_t *dst, uint64_t from, uint64_t len,
+		       const struct span *sp, int n)
+{
+	uint64_t base = 0;
+	for (int k = 0; k < n && len; k++) {
+		uint64_t end = base + sp[k].len;
+		if (from < end) {
+			uint64_t m = QR_MIN(end - from, len);
+			memcpy(dst, sp[k].p + (from - base), m);
+			dst += m;
+			from += m;
+			len -= m;
+		}
+		base = end;
+	}
+	memset(dst, 0, len);
+}
+
+/*
+ * An entry larger than a snapshot buffer (a large value: docs/wal.md):
+ * a batch of its own, written in buffer-sized pieces at consecutive
+ * offsets (each a multiple of the block, as O_DIRECT wants). The record's
+ * CRC is computed over the key and value in place, then they are copied
+ * once into the buffers; the file holds exactly the batch a buffer large
+ * enough would have held. Waits for free buffers inside the step.
+ */
+static int copy_large(struct qr_wal *w, const struct qr_wal_record *rec)
+{
+	struct snap *s = &w->snap;
+	struct qr_wal_rec_hdr rh;
+	struct qr_wal_batch_hdr bh;
+	uint32_t need = qr_wal_record_encode_header(&rh, rec);
+	uint64_t padded = qr_wal_align_up(BATCH_HDR + (uint64_t)need, B);
+	const uint32_t cap = w->cfg.snapshot_buffer_bytes;
+
+	submit_cur(w); /* batches stay in ordinal order */
+	bh = (struct qr_wal_batch_hdr){
+		.magic = QR_WAL_SNAP_BATCH_MAGIC,
+		.first_lsn = s->entries + 1,
+		.last_lsn = s->entries + 1,
+		.seq = s->begin_lsn,
+		.records = 1,
+		.data_bytes = need,
+		.padded_bytes = (uint32_t)padded,
+		.shard = w->cfg.shard,
+		.format = QR_WAL_FORMAT_VERSION,
+	};
+	qr_wal_batch_hdr_seal(&bh);
+	const struct span sp[] = {
+		{ (const uint8_t *)&bh, sizeof(bh) },
+		{ (const uint8_t *)&rh, sizeof(rh) },
+		{ rec->key, rec->key_len },
+		{ rec->value, rec->value_len },
+	};
+	for (uint64_t off = 0; off < padded; off += cap) {
+		uint32_t len = (uint32_t)QR_MIN(padded - off, cap);
+		int i = take_buf(w);
+		if (i < 0)
+			return QR_EIO;
+		copy_spans(s->buf[i], off, len, sp, 4);
+		write_buf(w, i, len);
+		qw_ring_flush(&w->ring);
+	}
+	s->entries++;
+	return 0;
+}
+
 /* The source's per-entry callback: copy into the current buffer. */
 static int copy_entry(void *arg, const struct qr_wal_record *rec)
 {
 	struct qr_wal *w = arg;
 	struct snap *s = &w->snap;
-	uint32_t need = qr_wal_record_bytes(rec->key_len, rec->value_len);
 
-	if (need + BATCH_HDR > w->cfg.snapshot_buffer_bytes ||
-	    rec->key_len == 0 ||
+	if (rec->key_len == 0 || rec->value_len > QR_VALUE_BYTES_MAX ||
+	    (rec->type == QR_WAL_TOMBSTONE && rec->value_len) ||
 	    (rec->type != QR_WAL_PUT && rec->type != QR_WAL_TOMBSTONE &&
 	     rec->type != QR_WAL_HINT))
 		return QR_EINVAL;
+	uint32_t need = (uint32_t)qr_wal_record_bytes(rec->key_len,
+						      rec->value_len);
+	if (need + BATCH_HDR > w->cfg.snapshot_buffer_bytes)
+		return copy_large(w, rec);
 	if (s->cur < 0 ||
 	    s->used[s->cur] + need > w->cfg.snapshot_buffer_bytes) {
 		submit_cur(w);
-		int i = free_buf(s);
-		while (i < 0) {
-			w->stats.snapshot_stalls++;
-			qw_ring_reap(&w->ring, true);
-			if (w->err || s->state == SNAP_FAILED)
-				return QR_EIO;
-			i = free_buf(s);
-		}
+		int i = take_buf(w);
+		if (i < 0)
+			return QR_EIO;
 		s->cur = i;
 		s->used[i] = BATCH_HDR;
 		s->recs[i] = 0;

@@ -126,7 +126,7 @@ static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
 	if (f.wal_err[id])
 		return f.wal_err[id];
 	QR_ASSERT(rec->lsn == f.appended[id] + 1); /* dense lsns */
-	QR_ASSERT(rec->key_len >= 1 && rec->value_len <= QR_VALUE_BYTES_MAX);
+	QR_ASSERT(rec->key_len >= 1 && rec->value_len <= QR_VALUE_INLINE_MAX);
 	f.appended[id] = rec->lsn;
 	return 0;
 }

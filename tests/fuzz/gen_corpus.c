@@ -26,7 +26,7 @@
 static const char *out_dir;
 static unsigned files_written;
 static uint8_t key_bytes[QR_KEY_BYTES_MAX];
-static uint8_t value_bytes[QR_VALUE_BYTES_MAX + 1];
+static uint8_t value_bytes[QR_VALUE_INLINE_MAX + 1];
 
 static void write_file(const char *name, const uint8_t *buf, size_t len)
 {
@@ -242,6 +242,14 @@ static void gen_valid(void)
 			m = (struct qr_msg){.type = t,
 					    .range_from = 100,
 					    .range_to = 200};
+		else if (t == QR_MSG_FRAG) /* the last 20 B of 1044 */
+			m = (struct qr_msg){.type = t,
+					    .op_id = 7,
+					    .incarnation = 1,
+					    .frag = {1044, 512, 0x1234, 1024},
+					    .value = (const uint8_t *)"0123456789"
+								      "abcdefghij",
+					    .value_len = 20};
 		else
 			m = replica_msg(t, 5, 20);
 		put(&w, &m);

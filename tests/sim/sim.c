@@ -29,11 +29,13 @@
 #include <string.h>
 
 #include "common/compiler.h"
+#include "common/crc32c.h"
 #include "common/rng.h"
 #include "core/auth.h"
 #include "core/core.h"
 #include "core/store.h"
 #include "core/wire.h"
+#include "core/wire_long.h"
 #include "quorate/err.h"
 #include "sim/check.h"
 #include "sim/lincheck.h"
@@ -42,6 +44,10 @@
 #define SIM_NODES_MAX	7
 #define SIM_CLIENTS_MAX 8
 #define SIM_KEYS_MAX	24
+/* Values of up to ~3 KiB: over one frame, so some travel as fragments
+ * (issue 15); the long form adds its prefix and message header. */
+#define SIM_VALUE_MAX 3000
+#define SIM_LONG_MAX (SIM_VALUE_MAX + QR_FRAME_BYTES_MAX + 4)
 #define SIM_CAS_KEYS_MAX 3 /* keys only CASPaxos ops touch (checker (i)) */
 #define EPOCH_MS	1700000000000ull /* wall clocks start near 2023 */
 /* Tombstone grace: above a write's whole life here (deadline <= 50 ms,
@@ -77,7 +83,7 @@ struct wal_rec {
 	struct qr_wal_record r;
 	uint64_t at_us; /* the node's time when it was appended */
 	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[SIM_VALUE_MAX];
 };
 
 struct sim;
@@ -158,7 +164,11 @@ struct client {
 	uint64_t wrote_us[SIM_KEYS_MAX];
 	/* the request in flight, kept to retry it as is (same req_id) */
 	uint8_t frame[QR_FRAME_BYTES_MAX];
-	uint16_t frame_len;
+	uint16_t frame_len; /* 0: a long request, in lform */
+	uint8_t lform[SIM_LONG_MAX]; /* a long request's long form */
+	uint32_t lform_len;
+	uint64_t long_seq;	  /* FRAG message ids */
+	struct qr_reasm reasm;	  /* long replies */
 	int coord;
 	uint32_t coord_incarnation; /* the coordinator's, at first send */
 	uint8_t retries_left;	    /* writes answered UNAVAILABLE */
@@ -755,6 +765,13 @@ static void node_start(struct sim *s, struct node *nd)
 	cfg.ae_interval_us = 2000; /* 64 partitions: a round in ~0.1 s */
 	cfg.tombstone_grace_ms = SIM_GRACE_MS;
 	cfg.hint_delay_us = s->hint_delay_us;
+	/* Long values (issue 15): a few KiB travel as fragments, and a pool
+	 * of 4 buffers runs out under load (BUSY, dropped replies, lost
+	 * hints: long.h V2 paths). */
+	cfg.value_bytes_max = SIM_VALUE_MAX;
+	cfg.values_max = 4;
+	cfg.reasm_slots = 4;
+	cfg.reasm_timeout_us = 20000;
 	struct qr_env env = {
 		.ctx = nd,
 		.now_us = env_now_us,
@@ -1094,6 +1111,10 @@ static void make_value(uint16_t client, uint64_t seq, uint8_t *buf,
 	uint64_t x = (uint64_t)client << 40 ^ seq;
 	uint64_t r = qr_splitmix64(&x);
 	uint16_t total = (uint16_t)(n + (r % 8 == 0 ? r % 1000 : r % 24));
+	if (r % 32 == 5) /* long: travels as fragments (issue 15) */
+		total = (uint16_t)(QR_VALUE_INLINE_MAX + 1 +
+				   (r >> 8) % (SIM_VALUE_MAX -
+					       QR_VALUE_INLINE_MAX - 1));
 	for (int i = n; i < total; i++)
 		buf[i] = (uint8_t)('a' + (r >> (i % 48)) % 26);
 	*len = total;
@@ -1102,10 +1123,36 @@ static void make_value(uint16_t client, uint64_t seq, uint8_t *buf,
 bool sim_value_matches(uint16_t client, uint64_t seq, const uint8_t *v,
 		       uint16_t len)
 {
-	uint8_t buf[QR_VALUE_BYTES_MAX];
+	uint8_t buf[SIM_VALUE_MAX];
 	uint16_t l;
 	make_value(client, seq, buf, &l);
 	return l == len && memcmp(buf, v, len) == 0;
+}
+
+/* A long request (cl->lform) as fragments, one frame each, under a new
+ * message id (a retry does not mix with a half-delivered first try). */
+static void client_send_long(struct sim *s, struct client *cl)
+{
+	uint8_t buf[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr h = {
+		.cluster_id = 0x51,
+		.src_node = QR_NODE_CLIENT,
+		.dst_node = (uint16_t)cl->coord,
+	};
+	struct qr_msg f;
+	uint32_t crc = qr_crc32c(0, cl->lform, cl->lform_len);
+	uint32_t chunk = qr_wire_frag_chunk(QR_FRAME_BYTES_MAX);
+	uint64_t id = ++cl->long_seq;
+	for (uint32_t i = 0; qr_wire_frag_msg(&f, cl->lform, cl->lform_len,
+					      crc, chunk, id, 1, i);
+	     i++) {
+		qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
+		QR_ASSERT(qr_wire_put(&w, &f) == 0);
+		size_t len = qr_wire_frame_end(&w);
+		net_send(s, -1, cl->coord, EV_DELIVER_NODE,
+			 (uint16_t)cl->coord, (uint64_t)cl->id + 1, buf, len);
+	}
 }
 
 static void client_send(struct sim *s, struct client *cl, int coord,
@@ -1119,14 +1166,22 @@ static void client_send(struct sim *s, struct client *cl, int coord,
 		.dst_node = (uint16_t)coord,
 		.shard = 0,
 	};
+	cl->coord = coord;
+	cl->coord_incarnation = s->nodes[coord].incarnation;
+	if (qr_wire_is_long(m)) {
+		long n = qr_wire_long_encode(m, cl->lform, sizeof(cl->lform));
+		QR_ASSERT(n > 0);
+		cl->lform_len = (uint32_t)n;
+		cl->frame_len = 0;
+		client_send_long(s, cl);
+		return;
+	}
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
 	QR_ASSERT(qr_wire_put(&w, m) == 0);
 	size_t len = qr_wire_frame_end(&w);
 	memcpy(cl->frame, buf, len);
 	cl->frame_len = (uint16_t)len;
-	cl->coord = coord;
-	cl->coord_incarnation = s->nodes[coord].incarnation;
-	net_send(s, -1, coord, EV_DELIVER_NODE, (uint16_t)coord,
+	net_send(s, -1, cl->coord, EV_DELIVER_NODE, (uint16_t)cl->coord,
 		 (uint64_t)cl->id + 1, buf, len);
 }
 
@@ -1143,6 +1198,10 @@ static void client_retry(struct sim *s, struct client *cl)
 	      cl->id, cl->req_id);
 	vlog(s, "c%u retries req %" PRIx64 " to node %d", cl->id, cl->req_id,
 	     cl->coord);
+	if (cl->frame_len == 0) {
+		client_send_long(s, cl);
+		return;
+	}
 	net_send(s, -1, cl->coord, EV_DELIVER_NODE, (uint16_t)cl->coord,
 		 (uint64_t)cl->id + 1, cl->frame, cl->frame_len);
 }
@@ -1191,7 +1250,7 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 			 uint8_t level, uint8_t rw, bool final, int coord,
 			 bool session)
 {
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[SIM_VALUE_MAX];
 	uint16_t vlen = 0;
 	uint64_t seq = ++cl->seq;
 	if (op == QR_OP_PUT)
@@ -1302,7 +1361,7 @@ static int lagging_replica(struct sim *s, const uint8_t *reps, uint64_t mask,
 /* A CASPaxos op on CAS key k (one of s->ncas). */
 static void cas_issue(struct sim *s, struct client *cl, int k)
 {
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[SIM_VALUE_MAX];
 	uint16_t vlen = 0;
 	uint64_t seq = ++cl->seq;
 	int key = s->nkeys + k;
@@ -1408,7 +1467,7 @@ static void cas_not_own(struct sim *s, const struct client *cl, int status,
 	     cl->cas_op != QR_OP_PUT_IF_VERSION) ||
 	    !oracle_state(s->orc, v, &h))
 		return;
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[SIM_VALUE_MAX];
 	uint16_t vlen;
 	uint64_t seq = cl->req_id & ((1ull << 48) - 1);
 	make_value(cl->id, seq, value, &vlen);
@@ -1586,6 +1645,9 @@ static void client_done(struct sim *s, struct client *cl)
 		      EV_CLIENT_NEXT, 0, cl->id, 0);
 }
 
+static void client_reply(struct sim *s, struct client *cl,
+			 const struct qr_msg *mp);
+
 static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 			    size_t len)
 {
@@ -1593,9 +1655,35 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 	struct client *cl = &s->clients[handle - 1];
 	struct qr_frame_reader r;
 	struct qr_msg m;
-	QR_ASSERT(qr_wire_frame_open(&r, f, len, 0x51, NULL) == 0);
+	struct qr_frame_hdr hdr;
+	struct qr_reasm_msg whole;
+	struct qr_frag frag;
+	QR_ASSERT(qr_wire_frame_open(&r, f, len, 0x51, &hdr) == 0);
+	qr_reasm_expire(&cl->reasm, s->now_us * 1000);
 	while (qr_wire_next(&r, &m) > 0) {
+		if (m.type == QR_MSG_FRAG) {
+			/* A long reply: whole, or nothing (reasm.h A1). */
+			qr_wire_frag_of(&m, hdr.src_node, &frag);
+			if (qr_reasm_add(&cl->reasm, &frag, s->now_us * 1000,
+					 &whole) != 1)
+				continue;
+			QR_ASSERT(qr_wire_long_decode(whole.data, whole.len,
+						      &m) == 0);
+			client_reply(s, cl, &m);
+			qr_reasm_release(&cl->reasm, &whole);
+			continue;
+		}
 		QR_ASSERT(m.type == QR_MSG_CLIENT_REPLY);
+		client_reply(s, cl, &m);
+	}
+}
+
+/* One CLIENT_REPLY for cl (from a frame, or reassembled). */
+static void client_reply(struct sim *s, struct client *cl,
+			 const struct qr_msg *mp)
+{
+	struct qr_msg m = *mp;
+	do {
 		if (!cl->busy || m.req_id != cl->req_id)
 			continue; /* a duplicate, or after our timeout */
 		if (m.status == QR_EUNAVAILABLE && cl->retries_left) {
@@ -1636,7 +1724,7 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 				cl->token_weak = m.version.hlc;
 		}
 		client_done(s, cl);
-	}
+	} while (0);
 }
 
 /* ---- faults ------------------------------------------------------------- */
@@ -1777,7 +1865,7 @@ struct conv_ctx {
 	struct qr_version v;
 	bool tomb;
 	uint16_t vlen;
-	uint8_t val[QR_VALUE_BYTES_MAX];
+	uint8_t val[QR_VALUE_INLINE_MAX];
 };
 
 /* Highest HLC milliseconds any node has reached: "now" for the grace. */
@@ -2085,8 +2173,15 @@ static void setup(struct sim *s)
 		nd->skew_ms = (int64_t)qr_rng_below(g, 401) - 200;
 		node_start(s, nd);
 	}
+	struct qr_reasm_config rc = {
+		.slots = 2,
+		.bytes_max = SIM_LONG_MAX,
+		.per_src_max = 2,
+		.timeout_ns = 50000000ull,
+	};
 	for (int c = 0; c < s->nclients; c++) {
 		s->clients[c].id = (uint16_t)c;
+		QR_ASSERT(qr_reasm_init(&s->clients[c].reasm, &rc) == 0);
 		ev_at(s, qr_rng_below(g, 2000), EV_CLIENT_NEXT, 0, (uint32_t)c,
 		      0);
 	}
@@ -2184,6 +2279,8 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		free(s->nodes[i].snap);
 		free(s->nodes[i].tmp);
 	}
+	for (int c = 0; c < s->nclients; c++)
+		qr_reasm_fini(&s->clients[c].reasm);
 	check_fini(&s->check);
 	lin_fini(&s->lin);
 	oracle_free(s->orc);

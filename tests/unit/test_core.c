@@ -33,7 +33,7 @@ struct reply {
 	bool tombstone;
 	uint8_t answered;
 	uint16_t value_len;
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 	uint64_t client; /* the driver's id it was sent to */
 	int frame;	 /* index of the client frame it came in */
 };
@@ -1492,7 +1492,7 @@ struct snap_copy {
 	int n;
 	struct qr_wal_record rec[8];
 	uint8_t key[8][QR_KEY_BYTES_MAX];
-	uint8_t val[8][QR_VALUE_BYTES_MAX];
+	uint8_t val[8][QR_VALUE_INLINE_MAX];
 };
 
 static int snap_copy_rec(void *arg, const struct qr_wal_record *r)
@@ -2315,7 +2315,7 @@ struct auth_snap {
 	uint64_t authentic; /* env->authentic calls (ARP learns on them) */
 	bool found;
 	struct qr_store_view v;
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 static void auth_snap(int node, struct auth_snap *a)

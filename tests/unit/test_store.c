@@ -30,9 +30,11 @@
 
 #define SOCKET_ANY (-1)
 
-/* Names only label the index's memory; each store gets its own anyway. */
-static struct qr_store *store_new(uint32_t entries_max, uint32_t partitions,
-				  unsigned arena)
+/* Names only label the index's memory; each store gets its own anyway.
+ * value_max: the config's value_bytes_max (0: QR_VALUE_BYTES_MAX). */
+static struct qr_store *store_new_vmax(uint32_t entries_max,
+				       uint32_t partitions, unsigned arena,
+				       uint32_t value_max)
 {
 	static unsigned seq;
 	struct qr_store_config cfg = {
@@ -40,6 +42,7 @@ static struct qr_store *store_new(uint32_t entries_max, uint32_t partitions,
 		.partitions = partitions,
 		.arena = arena,
 		.socket_id = SOCKET_ANY,
+		.value_bytes_max = value_max,
 	};
 	struct qr_store *s = NULL;
 	char name[24];
@@ -49,6 +52,12 @@ static struct qr_store *store_new(uint32_t entries_max, uint32_t partitions,
 	CU_ASSERT_FATAL(qr_store_create(&cfg, &s) == 0);
 	CU_ASSERT_FATAL(s != NULL);
 	return s;
+}
+
+static struct qr_store *store_new(uint32_t entries_max, uint32_t partitions,
+				  unsigned arena)
+{
+	return store_new_vmax(entries_max, partitions, arena, 0);
 }
 
 static void store_done(struct qr_store *s)
@@ -129,6 +138,9 @@ static void test_create_rejects_bad_config(void)
 	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
 	bad = cfg;
 	bad.arena = 1u << 20; /* no such jemalloc arena */
+	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
+	bad = cfg;
+	bad.value_bytes_max = QR_VALUE_BYTES_MAX + 1; /* over the ceiling */
 	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
 	CU_ASSERT(s == NULL);
 
@@ -262,22 +274,23 @@ static void test_tombstones(void)
 	store_done(s);
 }
 
-static void test_limits_refused_and_change_nothing(void)
+/* Value over vmax (the store's limit): refused for a new and an existing
+ * key, nothing changed; at it: stored. */
+static void limits_at(struct qr_store *s, uint32_t vmax)
 {
 	static char big[QR_VALUE_BYTES_MAX + 1];
 	char key[QR_KEY_BYTES_MAX];
-	struct qr_store *s = store_new(64, 4, 0);
 	struct qr_store_write w;
 	struct qr_store_view v;
 
 	memset(big, 'v', sizeof(big));
 	memset(key, 'k', sizeof(key));
 	CU_ASSERT(put(s, "k", 10, 0, "small") == QR_APPLY_NEWER);
+	uint64_t bytes = qr_store_bytes(s);
 
-	/* Value over the limit: refused, for a new and an existing key. */
 	w = wr("k", 0, 11, 0, "");
 	w.value = big;
-	w.value_len = QR_VALUE_BYTES_MAX + 1;
+	w.value_len = vmax + 1;
 	CU_ASSERT(qr_store_apply(s, &w, &v) == QR_ETOOLARGE);
 	CU_ASSERT(holds(s, "k", 10, 0, "small"));
 	w.key = "new";
@@ -285,16 +298,20 @@ static void test_limits_refused_and_change_nothing(void)
 	CU_ASSERT(qr_store_apply(s, &w, NULL) == QR_ETOOLARGE);
 	CU_ASSERT(absent(s, "new"));
 	CU_ASSERT(qr_store_count(s) == 1);
+	CU_ASSERT(qr_store_bytes(s) == bytes);
+	w.value_len = UINT32_MAX; /* whatever a caller passes */
+	CU_ASSERT(qr_store_apply(s, &w, NULL) == QR_ETOOLARGE);
+	CU_ASSERT(qr_store_bytes(s) == bytes);
 
 	/* At the limits: stored. (A key over QR_KEY_BYTES_MAX cannot be
 	 * expressed: key_len is a uint8_t and the limit is 255.) */
-	w.value_len = QR_VALUE_BYTES_MAX;
+	w.value_len = vmax;
 	w.key = key;
 	w.key_len = QR_KEY_BYTES_MAX;
 	CU_ASSERT(qr_store_apply(s, &w, NULL) == QR_APPLY_NEWER);
 	CU_ASSERT_FATAL(qr_store_get(s, key, QR_KEY_BYTES_MAX, &v) == 0);
-	CU_ASSERT(v.value_len == QR_VALUE_BYTES_MAX &&
-		  memcmp(v.value, big, QR_VALUE_BYTES_MAX) == 0);
+	CU_ASSERT(v.value_len == vmax && memcmp(v.value, big, vmax) == 0);
+	CU_ASSERT(qr_store_bytes(s) == bytes + QR_KEY_BYTES_MAX + vmax);
 
 	/* Empty key; partition out of range. */
 	w = wr("k", 0, 12, 0, "x");
@@ -305,6 +322,89 @@ static void test_limits_refused_and_change_nothing(void)
 	CU_ASSERT(absent(s, "p"));
 	CU_ASSERT(holds(s, "k", 10, 0, "small"));
 	CU_ASSERT(qr_store_count(s) == 2);
+}
+
+static void test_limits_refused_and_change_nothing(void)
+{
+	/* The ceiling (value_bytes_max 0), and a configured limit. */
+	struct qr_store *s = store_new(64, 4, 0);
+	limits_at(s, QR_VALUE_BYTES_MAX);
+	store_done(s);
+	s = store_new_vmax(64, 4, 0, QR_VALUE_INLINE_MAX);
+	limits_at(s, QR_VALUE_INLINE_MAX);
+	store_done(s);
+}
+
+/* A value of n bytes for version hlc, recognisable byte by byte. */
+static void big_fill(uint8_t *p, uint32_t n, uint64_t hlc)
+{
+	for (uint32_t i = 0; i < n; i += 8) {
+		uint64_t x = (hlc * 0x9e3779b97f4a7c15ull) ^ i;
+		memcpy(p + i, &x, QR_MIN(8u, n - i));
+	}
+}
+
+/*
+ * Issue 15: values of 0, 1 KiB, 64 KiB, 1 MiB and QR_VALUE_BYTES_MAX, each
+ * as a new key and as the same key growing and shrinking through every
+ * size (moves between size classes, up to a large allocation of ~10 MiB):
+ * the bytes come back, qr_store_bytes counts key + value exactly, and the
+ * store's self-check (which checks every entry's allocation size against
+ * jemalloc's) holds after every step. Removing everything gives 0 bytes.
+ */
+static void test_large_values(void)
+{
+	static const uint32_t sizes[] = {0, 1024, 64 << 10, 1 << 20,
+					 QR_VALUE_BYTES_MAX, 1 << 20, 64 << 10,
+					 1024, 0};
+	static uint8_t val[QR_VALUE_BYTES_MAX];
+	struct qr_store *s = store_new(64, 4, 0);
+	struct qr_store_view v;
+	uint64_t want = 0;
+	char key[8];
+
+	for (unsigned i = 0; i < 5; i++) { /* a key per size */
+		struct qr_store_write w = wr("", 1, 100 + i, 0, "");
+		snprintf(key, sizeof(key), "big%u", i);
+		w.key = key;
+		w.key_len = (uint8_t)strlen(key);
+		big_fill(val, sizes[i], 100 + i);
+		w.value = val;
+		w.value_len = sizes[i];
+		CU_ASSERT(qr_store_apply(s, &w, NULL) == QR_APPLY_NEWER);
+		want += w.key_len + sizes[i];
+		CU_ASSERT(qr_store_bytes(s) == want);
+		CU_ASSERT(qr_store_check(s) == 0);
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "big%u", i);
+		CU_ASSERT_FATAL(qr_store_get(s, key, (uint8_t)strlen(key),
+					     &v) == 0);
+		big_fill(val, sizes[i], 100 + i);
+		CU_ASSERT(v.value_len == sizes[i] &&
+			  memcmp(v.value, val, sizes[i]) == 0);
+	}
+	/* One key through every size and back. */
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct qr_store_write w = wr("grow", 2, 200 + i, 0, "");
+		uint64_t before = qr_store_bytes(s);
+		uint32_t old = i ? sizes[i - 1] : 0;
+		big_fill(val, sizes[i], 200 + i);
+		w.value = val;
+		w.value_len = sizes[i];
+		CU_ASSERT(qr_store_apply(s, &w, &v) == QR_APPLY_NEWER);
+		CU_ASSERT(v.value_len == sizes[i] &&
+			  memcmp(v.value, val, sizes[i]) == 0);
+		CU_ASSERT(qr_store_bytes(s) ==
+			  before + sizes[i] - old + (i ? 0 : 4));
+		CU_ASSERT(qr_store_check(s) == 0);
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "big%u", i);
+		CU_ASSERT(qr_store_remove(s, key, (uint8_t)strlen(key)) == 0);
+	}
+	CU_ASSERT(qr_store_remove(s, "grow", 4) == 0);
+	CU_ASSERT(qr_store_bytes(s) == 0 && qr_store_count(s) == 0);
 	store_done(s);
 }
 
@@ -380,12 +480,12 @@ static const uint8_t *value_at(const struct qr_store *s, const char *key)
 
 static void test_value_grows_and_shrinks(void)
 {
-	static char val[QR_VALUE_BYTES_MAX + 1];
+	static char val[QR_VALUE_INLINE_MAX + 1];
 	struct qr_store *s = store_new(64, 1, 0);
 	const uint8_t *before;
 	uint64_t hlc = 1;
 
-	for (size_t i = 0; i < QR_VALUE_BYTES_MAX; i++)
+	for (size_t i = 0; i < QR_VALUE_INLINE_MAX; i++)
 		val[i] = (char)('a' + i % 26);
 
 	/* 10 -> 11 bytes stays in its size class: same memory. */
@@ -420,7 +520,7 @@ static void test_value_grows_and_shrinks(void)
 	val[5] = 'f';
 
 	/* A big value's tombstone gives the memory back, and back again. */
-	val[QR_VALUE_BYTES_MAX] = '\0';
+	val[QR_VALUE_INLINE_MAX] = '\0';
 	CU_ASSERT(put(s, "k", hlc++, 0, val) == QR_APPLY_NEWER);
 	CU_ASSERT(put(s, "k", hlc++, 0, NULL) == QR_APPLY_NEWER);
 	CU_ASSERT(holds(s, "k", hlc - 1, 0, NULL));
@@ -434,12 +534,12 @@ static void test_value_grows_and_shrinks(void)
  * re-applying what it read) must read it before the entry moves. */
 static void test_value_aliasing_the_entry(void)
 {
-	static char val[QR_VALUE_BYTES_MAX + 1];
+	static char val[QR_VALUE_INLINE_MAX + 1];
 	struct qr_store *s = store_new(64, 1, 0);
 	struct qr_store_write w;
 	struct qr_store_view v;
 
-	for (size_t i = 0; i < QR_VALUE_BYTES_MAX; i++)
+	for (size_t i = 0; i < QR_VALUE_INLINE_MAX; i++)
 		val[i] = (char)('A' + i % 23);
 	val[800] = '\0';
 	CU_ASSERT(put(s, "k", 1, 0, val) == QR_APPLY_NEWER);
@@ -946,7 +1046,7 @@ struct m_key {
 	struct qr_version version;
 	uint64_t lsn;
 	uint16_t value_len;
-	uint8_t value[QR_VALUE_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX];
 };
 
 static struct m_key m_keys[M_KEYS];
@@ -1060,8 +1160,8 @@ static int m_visit_fn(void *arg, const struct qr_store_view *v)
 
 static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 {
-	static uint8_t value[QR_VALUE_BYTES_MAX + 1];
-	static uint8_t newval[QR_VALUE_BYTES_MAX];
+	static uint8_t value[QR_VALUE_INLINE_MAX + 1];
+	static uint8_t newval[QR_VALUE_INLINE_MAX];
 	struct m_key *k = &m_keys[i];
 	struct qr_store_write w = {
 		.partition = m_partition(i),
@@ -1089,7 +1189,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 			w.value_len = (uint16_t)qr_rng_below(r, 300);
 		else
 			w.value_len = (uint16_t)qr_rng_below(
-				r, QR_VALUE_BYTES_MAX + 1);
+				r, QR_VALUE_INLINE_MAX + 1);
 		for (unsigned b = 0; b < w.value_len; b += 8) {
 			uint64_t x = qr_rng_next(r);
 
@@ -1101,7 +1201,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 		w.value_len = (uint16_t)qr_rng_below(r, v.value_len + 1u);
 		w.value = v.value + (v.value_len - w.value_len);
 	} else if (pick == 3) {
-		w.value_len = QR_VALUE_BYTES_MAX + 1;
+		w.value_len = QR_VALUE_INLINE_MAX + 1;
 		w.tombstone = false;
 	} else if (pick == 4) {
 		w.tombstone = true;
@@ -1112,7 +1212,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 		w.partition = M_PARTS + (uint32_t)qr_rng_below(r, 3);
 	}
 
-	if (w.value_len > QR_VALUE_BYTES_MAX)
+	if (w.value_len > QR_VALUE_INLINE_MAX)
 		expect = QR_ETOOLARGE;
 	else if (w.key_len == 0 || (w.tombstone && w.value_len) ||
 		 w.partition >= M_PARTS)
@@ -1126,7 +1226,7 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 
 	/* w's value may live in the entry this write moves: copy it first. */
 	memcpy(newval, w.value,
-	       w.value_len <= QR_VALUE_BYTES_MAX ? w.value_len : 0);
+	       w.value_len <= QR_VALUE_INLINE_MAX ? w.value_len : 0);
 	rc = m_apply(s, i, &w, &cur);
 	if (rc >= QR_ERR_MIN && rc <= QR_APPLY_OLDER)
 		m_seen[rc - QR_ERR_MIN]++;
@@ -1150,7 +1250,10 @@ static void m_op_apply(struct qr_store *s, struct qr_rng *r, unsigned i)
 
 static void m_run(uint64_t seed)
 {
-	struct qr_store *s = store_new(M_ENTRIES_MAX, M_PARTS, 0);
+	/* Values up to 1 KiB, the store limited to that (value_bytes_max):
+	 * the configured limit is what refuses one byte more. */
+	struct qr_store *s = store_new_vmax(M_ENTRIES_MAX, M_PARTS, 0,
+					    QR_VALUE_INLINE_MAX);
 	struct qr_rng r;
 	unsigned failures = 0;
 
@@ -1246,6 +1349,8 @@ int main(void)
 		{"tombstones", test_tombstones},
 		{"limits refused, change nothing",
 		 test_limits_refused_and_change_nothing},
+		{"large values: 0 B to QR_VALUE_BYTES_MAX (issue 15)",
+		 test_large_values},
 		{"full table refuses new keys only",
 		 test_full_table_refuses_new_keys_only},
 		{"fills to exactly entries_max",

@@ -26,7 +26,7 @@
 #define MSGS_MAX 256
 
 static uint8_t key_bytes[QR_KEY_BYTES_MAX];
-static uint8_t value_bytes[QR_VALUE_BYTES_MAX + 1];
+static uint8_t value_bytes[QR_VALUE_INLINE_MAX + 1];
 
 static const struct qr_frame_hdr test_hdr = {
 	.cluster_id = CLUSTER,
@@ -81,6 +81,9 @@ static bool msg_equal(const struct qr_msg *a, const struct qr_msg *b)
 	       a->range_to == b->range_to &&
 	       a->restart_hlc == b->restart_hlc && a->key_len == b->key_len &&
 	       bytes_equal(a->key, b->key, a->key_len) &&
+	       a->frag.total == b->frag.total &&
+	       a->frag.chunk == b->frag.chunk && a->frag.crc == b->frag.crc &&
+	       a->frag.offset == b->frag.offset &&
 	       a->value_len == b->value_len &&
 	       bytes_equal(a->value, b->value, a->value_len);
 }
@@ -160,6 +163,17 @@ static struct qr_msg sample(uint8_t type, uint8_t key_len, uint16_t value_len)
 		m.range_to = 0x4142434445464748ull;
 		m.restart_hlc = 0x3132333435363738ull;
 		break;
+	case QR_MSG_FRAG: /* a middle or last chunk of a long message */
+		m.op_id = 0x2122232425262728ull;
+		m.incarnation = 0x91929394u;
+		m.frag.chunk = QR_VALUE_INLINE_MAX;
+		m.frag.offset = 2 * QR_VALUE_INLINE_MAX;
+		if (value_len == 0)
+			value_len = 1; /* every fragment holds bytes */
+		m.frag.total = m.frag.offset + value_len;
+		m.frag.crc = 0xa1a2a3a4u;
+		valued = true;
+		break;
 	}
 	if (keyed) {
 		m.key = key_bytes;
@@ -180,7 +194,7 @@ static bool type_keyed(uint8_t t)
 
 static bool type_valued(uint8_t t)
 {
-	return t == QR_MSG_CLIENT_REQ || t == QR_MSG_CLIENT_REPLY ||
+	return t == QR_MSG_CLIENT_REQ || t == QR_MSG_FRAG || t == QR_MSG_CLIENT_REPLY ||
 	       t == QR_MSG_REPLICATE || t == QR_MSG_READ_REPLY ||
 	       t == QR_MSG_PROMISE || t == QR_MSG_ACCEPT;
 }
@@ -226,7 +240,7 @@ static size_t encode_one(uint8_t *buf, const struct qr_msg *m)
 	return qr_wire_frame_end(&w);
 }
 
-/* A valid frame holding one message of every type, ~440 B. */
+/* A valid frame holding one message of every type, ~1.3 KB. */
 static size_t sample_frame(uint8_t *buf, struct qr_msg *sent, int *n)
 {
 	struct qr_frame_writer w;
@@ -236,7 +250,7 @@ static size_t sample_frame(uint8_t *buf, struct qr_msg *sent, int *n)
 	for (uint8_t t = QR_MSG_CLIENT_REQ; t < QR_MSG_TYPE_END; t++) {
 		if (!type_exists(t))
 			continue;
-		sent[*n] = sample(t, (uint8_t)(10 + t), (uint16_t)(20 * t));
+		sent[*n] = sample(t, (uint8_t)(10 + t), (uint16_t)(20 * t % 256));
 		CU_ASSERT_EQUAL_FATAL(qr_wire_put(&w, &sent[*n]), 0);
 		++*n;
 	}

@@ -32,6 +32,7 @@ static struct qr_wal *open_wal(const char *dir, uint64_t next,
 	cfg.next_lsn = next;
 	cfg.segment_bytes = 1 << 20;
 	cfg.batch_bytes_max = 64 << 10;
+	cfg.value_bytes_max = 4096; /* batch buffers: 1 MiB segments */
 	if (tweak)
 		tweak(&cfg);
 	int rc = qr_wal_open(&cfg, &w);
@@ -173,13 +174,21 @@ static void test_bad_appends(void)
 	g.r.type = QR_WAL_PUT;
 	static uint8_t big[65535];
 	g.r.value = big;
-	g.r.value_len = 65535; /* over a 64 KiB batch */
+	g.r.value_len = 4097; /* over value_bytes_max */
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_ETOOLARGE);
+	g.r.value_len = UINT32_MAX; /* no wrap-around in the sizes */
 	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_ETOOLARGE);
 	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
 	struct qr_wal_config cfg;
 	qr_wal_config_defaults(&cfg);
 	cfg.dir = dir;
 	cfg.segment_bytes = 8192; /* smaller than a batch */
+	CU_ASSERT_EQUAL(qr_wal_open(&cfg, &w), QR_EINVAL);
+	/* A segment must hold a batch with the largest record. */
+	cfg.segment_bytes = 8u << 20;
+	CU_ASSERT_EQUAL(qr_wal_open(&cfg, &w), QR_EINVAL);
+	cfg.value_bytes_max = QR_VALUE_BYTES_MAX + 1;
+	cfg.segment_bytes = 64u << 20;
 	CU_ASSERT_EQUAL(qr_wal_open(&cfg, &w), QR_EINVAL);
 	wt_rmdir(dir);
 }
@@ -188,6 +197,7 @@ static void tweak_small_segments(struct qr_wal_config *c)
 {
 	c->segment_bytes = 64 << 10;
 	c->batch_bytes_max = 16 << 10;
+	c->value_bytes_max = 4096;
 }
 
 static void test_segment_roll_and_restart(void)
@@ -482,6 +492,7 @@ static void tweak_snap(struct qr_wal_config *c)
 	c->segment_bytes = 64 << 10;
 	c->batch_bytes_max = 16 << 10;
 	c->snapshot_buffer_bytes = 16 << 10;
+	c->value_bytes_max = 4096;
 }
 
 static void test_snapshot_deletes_segments(void)

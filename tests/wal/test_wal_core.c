@@ -145,6 +145,7 @@ static struct qr_wal *open_wal(const char *dir, uint64_t next_lsn,
 	cfg.dir = dir;
 	cfg.next_lsn = next_lsn;
 	cfg.segment_bytes = 256 << 10;
+	cfg.value_bytes_max = QR_VALUE_INLINE_MAX;
 	cfg.batch_bytes_max = 32 << 10;
 	cfg.snapshot_buffer_bytes = 32 << 10;
 	if (clock)

@@ -136,6 +136,7 @@ int main(int argc, char **argv)
 	qr_wal_config_defaults(&cfg);
 	cfg.dir = base;
 	cfg.segment_bytes = 64 << 10;
+	cfg.value_bytes_max = QR_VALUE_INLINE_MAX;
 	cfg.batch_bytes_max = 16 << 10;
 	cfg.batches_inflight_max = 1;
 	if (qr_wal_open(&cfg, &w))

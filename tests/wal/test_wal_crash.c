@@ -43,6 +43,7 @@ static void child(const char *dir, int fd, uint32_t round)
 	cfg.dir = dir;
 	cfg.next_lsn = st.last_lsn + 1;
 	cfg.segment_bytes = 256 << 10;
+	cfg.value_bytes_max = QR_VALUE_INLINE_MAX;
 	cfg.batch_bytes_max = 32 << 10;
 	cfg.snapshot_buffer_bytes = 16 << 10;
 	cfg.batches_inflight_max = 1 + round % 6;

@@ -143,6 +143,7 @@ static void test_store_snapshot_roundtrip(void)
 	qr_wal_config_defaults(&cfg);
 	cfg.dir = dir;
 	cfg.segment_bytes = 256 << 10;
+	cfg.value_bytes_max = QR_VALUE_INLINE_MAX;
 	cfg.batch_bytes_max = 32 << 10;
 	cfg.snapshot_buffer_bytes = 32 << 10;
 	CU_ASSERT_FATAL(qr_wal_open(&cfg, &w) == 0);
