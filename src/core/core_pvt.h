@@ -166,12 +166,14 @@ struct dedup {
 };
 
 /* A set's ways at a glance: a 16-bit tag of (client, req_id) per way (0:
- * the way is free) and the ways from the oldest insertion to the newest,
- * two bits each, the oldest in the low bits. */
+ * the way is free), the ways from the oldest insertion to the newest, two
+ * bits each, the oldest in the low bits, and a bit per way whose entry is
+ * finished (op_id == 0; kept by qc_dedup_start and qc_req_answer). */
 struct dedup_tags {
 	uint16_t tag[DEDUP_WAYS];
 	uint8_t order;
-	uint8_t pad[7];
+	uint8_t done;
+	uint8_t pad[6];
 };
 
 /*
@@ -545,8 +547,10 @@ int qc_dedup_alloc(struct qr_core *c, uint32_t entries);
 void qc_dedup_free(struct qr_core *c);
 struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client,
 			    uint64_t req_id);
-struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
-			      uint64_t req_id);
+/* The entry of a write starting as op_id (not 0): retry's (a retry of a
+ * write answered UNAVAILABLE), else a new one. */
+struct dedup *qc_dedup_start(struct qr_core *c, struct dedup *retry,
+			     uint64_t client, uint64_t req_id, uint64_t op_id);
 void qc_dedup_prefetch(struct qr_core *c, uint64_t client, uint64_t req_id);
 uint8_t qc_level_count(uint8_t level, uint8_t r_or_w, uint8_t rf);
 /* Replicas (bit per index) not DOWN / taking writes. */

@@ -120,7 +120,8 @@ void qc_req_free(struct qr_core *c, struct req *q)
  *
  * Eviction is by insertion order within the set (dedup_tags.order), which
  * is all the victim choice compares: free way, else the oldest finished
- * entry, else the oldest.
+ * entry (dedup_tags.done), else the oldest. So a new write reads no entry
+ * at all: it writes its own, one line.
  */
 #define DEDUP_ORDER_INIT 0xe4 /* ways 0, 1, 2, 3: oldest first */
 _Static_assert(sizeof(struct dedup) == 64, "a dedupe entry is one line");
@@ -204,8 +205,9 @@ static uint8_t order_newest(uint8_t order, unsigned w)
 	return (uint8_t)(out | w << (2 * (DEDUP_WAYS - 1)));
 }
 
-struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
-			      uint64_t req_id)
+/* A new entry for (client, req_id), in flight as op_id. */
+static struct dedup *dedup_insert(struct qr_core *c, uint64_t client,
+				  uint64_t req_id, uint64_t op_id)
 {
 	uint64_t x = dedup_mix(client, req_id);
 	uint32_t set = (uint32_t)(x & c->dedup_sets_mask);
@@ -213,22 +215,45 @@ struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
 	struct dedup *ways = &c->dedup[set * DEDUP_WAYS];
 	/* A free way, else the oldest finished entry, else (all in flight)
 	 * the oldest: an entry in flight is evicted only as a last resort.
-	 * Usually the oldest is finished: one entry read, the victim's. */
+	 * From the tags alone: the victim's entry is only written. */
 	int victim = -1;
 	for (int i = 0; i < DEDUP_WAYS && victim < 0; i++)
 		if (!t->tag[i])
 			victim = i;
 	for (unsigned p = 0; p < DEDUP_WAYS && victim < 0; p++) {
 		unsigned w = (t->order >> (2 * p)) & 3u;
-		if (ways[w].op_id == 0)
+		QR_DASSERT(((t->done >> w) & 1u) == (ways[w].op_id == 0));
+		if (t->done & (1u << w))
 			victim = (int)w;
 	}
 	if (victim < 0)
 		victim = t->order & 3;
-	ways[victim] = (struct dedup){.client = client, .req_id = req_id};
+	ways[victim] = (struct dedup){
+		.client = client, .req_id = req_id, .op_id = op_id};
 	t->tag[victim] = dedup_tag(x);
 	t->order = order_newest(t->order, (unsigned)victim);
+	t->done &= (uint8_t)~(1u << victim);
 	return &ways[victim];
+}
+
+struct dedup *qc_dedup_start(struct qr_core *c, struct dedup *retry,
+			     uint64_t client, uint64_t req_id, uint64_t op_id)
+{
+	QR_ASSERT(op_id != 0);
+	if (!retry)
+		return dedup_insert(c, client, req_id, op_id);
+	uint32_t i = (uint32_t)(retry - c->dedup);
+	retry->op_id = op_id;
+	c->dedup_tags[i / DEDUP_WAYS].done &= (uint8_t)~(1u << (i % DEDUP_WAYS));
+	return retry;
+}
+
+/* The entry's write is finished (op_id 0). */
+static void dedup_done(struct qr_core *c, struct dedup *d)
+{
+	uint32_t i = (uint32_t)(d - c->dedup);
+	d->op_id = 0;
+	c->dedup_tags[i / DEDUP_WAYS].done |= (uint8_t)(1u << (i % DEDUP_WAYS));
 }
 
 /* Forget an entry (its way becomes free). */
@@ -248,7 +273,7 @@ void qc_req_answer(struct qr_core *c, struct req *q, int status)
 		    status == QR_ECLOCK) {
 			dedup_clear(c, d); /* W4: nothing stamped */
 		} else if (d && d->op_id == qc_op_id_of(c, q)) {
-			d->op_id = 0;
+			dedup_done(c, d);
 			d->status = (int16_t)status;
 			d->version = q->version;
 			d->first = q->kind == REQ_CAS ? q->mine_first
