@@ -19,6 +19,7 @@
 #define N 200
 
 static char keys[N][16];
+static char vals[N][8]; /* each GET's value lands in its own buffer */
 static unsigned ok, failed;
 
 static void count(const struct qr_completion *d, unsigned n)
@@ -53,6 +54,8 @@ static int run_all(struct qr_client *c, enum qr_client_op op)
 				.value = "hello",
 				.value_len = op == QR_CLIENT_PUT ? 5 : 0,
 				.user = keys[next],
+				.buf = vals[next],
+				.buf_cap = sizeof(vals[next]),
 			};
 			int rc = qr_client_submit(c, &rq);
 			if (rc == QR_EBUSY)
@@ -79,7 +82,9 @@ static int read_all_from_own_loop(struct qr_client *c)
 			struct qr_request rq = {.op = QR_CLIENT_GET,
 						.key = keys[next],
 						.key_len = strlen(keys[next]),
-						.user = keys[next]};
+						.user = keys[next],
+						.buf = vals[next],
+						.buf_cap = sizeof(vals[next])};
 			int rc = qr_client_submit(c, &rq);
 			if (rc == QR_EBUSY)
 				break;

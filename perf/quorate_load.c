@@ -49,6 +49,7 @@ static void *run(void *arg)
 	struct worker *w = arg;
 	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(w->id + 1);
 	char value[1024];
+	uint8_t got[1024]; /* values written here are at most 1024 B */
 	memset(value, 'a' + w->id % 26, sizeof(value));
 	struct qr_req_opts o = {.consistency = level};
 	struct qr_result r;
@@ -66,7 +67,8 @@ static void *run(void *arg)
 		uint64_t t0 = qr_clock_mono_ns();
 		int rc;
 		if (pick < mix_get)
-			rc = qr_client_get(w->c, key, (size_t)kl, &o, &r);
+			rc = qr_client_get(w->c, key, (size_t)kl, got,
+					   sizeof(got), &o, &r);
 		else if (pick < mix_get + mix_put)
 			rc = qr_client_put(w->c, key, (size_t)kl, value,
 					   (size_t)value_bytes, &o, &r);

@@ -35,8 +35,15 @@
  * (handles share nothing, so that is cheap and scales).
  *
  * Memory: qr_client_open() allocates everything the handle needs;
- * requests allocate nothing. Results are plain structs the caller owns
- * (values are copied into them).
+ * requests allocate nothing. Results are plain structs the caller owns; a
+ * GET's value is copied into the buffer the caller passes with it.
+ *
+ * Values (docs/client.md, "Large values"): up to value_bytes_max bytes
+ * (the cluster file's: 1 MiB by default, QR_VALUE_BYTES_MAX at most). One over
+ * QR_VALUE_INLINE_MAX travels as fragments: a request's are cut from the
+ * caller's own buffer (not copied: it must stay valid and unchanged until
+ * the request's completion is handed back), a reply's are put back
+ * together in one of large_replies buffers of the handle.
  */
 #ifndef QUORATE_CLIENT_H
 #define QUORATE_CLIENT_H
@@ -53,7 +60,9 @@ extern "C" {
 #endif
 
 #define QR_CLIENT_KEY_BYTES_MAX	      QR_KEY_BYTES_MAX /* longer: QR_ETOOLARGE; empty: EINVAL */
-#define QR_CLIENT_VALUE_BYTES_MAX     QR_VALUE_INLINE_MAX /* one frame; longer: QR_ETOOLARGE */
+#define QR_CLIENT_VALUE_BYTES_MAX     QR_VALUE_BYTES_MAX /* value_bytes_max's ceiling */
+#define QR_CLIENT_LARGE_REPLIES_DEFAULT 4
+#define QR_CLIENT_LARGE_REPLIES_MAX	1024
 #define QR_CLIENT_DEADLINE_MS_DEFAULT 1000
 #define QR_CLIENT_RETRIES_DEFAULT     3
 
@@ -88,6 +97,18 @@ struct qr_client_options {
 				* cluster file): requests go first to a
 				* replica there; NULL: $QUORATE_ZONE, else
 				* none (placement order) */
+	uint32_t value_bytes_max; /* longest value sent or received; 0:
+				   * the cluster file's value_bytes_max
+				   * (QR_VALUE_BYTES_DEFAULT, 1 MiB, unless
+				   * set); at most QR_VALUE_BYTES_MAX (8 MiB);
+				   * a longer PUT is QR_ETOOLARGE before
+				   * anything is sent */
+	uint32_t large_replies;	  /* replies over QR_VALUE_INLINE_MAX being
+				   * reassembled at once (each holds a buffer
+				   * of value_bytes_max + 1.5 KiB, allocated at
+				   * open); 0: 4; at most 1024. A reply that
+				   * finds none free is dropped and counted
+				   * (stats.reasm_dropped), then retried */
 };
 
 /* deadline 1000 ms, 3 retries, FIRST, write_failover on, session on. */
@@ -142,9 +163,12 @@ struct qr_result {
 	uint32_t lag_ms;       /* GET: how far that watermark is behind the
 				* answering node's clock (its replication lag);
 				* UINT32_MAX: unknown (no closed timestamps yet) */
-	uint32_t attempts;     /* datagrams sent for this request */
-	uint16_t value_len;    /* GET: bytes in value */
-	uint8_t value[QR_CLIENT_VALUE_BYTES_MAX];
+	uint32_t attempts;     /* sends of this request (a long one is
+				* several datagrams per send) */
+	uint32_t value_len;    /* GET: the value's bytes; with QR_ETOOLARGE,
+				* the buffer was too small: the size needed */
+	uint8_t *value;	       /* GET: the caller's buffer holding them
+				* (NULL: no value, or it did not fit) */
 };
 
 /*
@@ -162,7 +186,10 @@ void qr_client_close(struct qr_client *c);
 /*
  * Requests. Each returns 0 or a negative enum qr_err, and fills *out (which
  * may be NULL) in both cases: the version, the replicas that answered, and
- * for GET the value. Errors: QR_ENOTFOUND (GET of a missing or deleted key:
+ * for GET the value, copied into buf (cap bytes; out->value points at it).
+ * A value longer than cap is not copied at all: QR_ETOOLARGE with
+ * out->value_len the size needed (call again with a buffer that large;
+ * QR_CLIENT_VALUE_BYTES_MAX always fits). Errors: QR_ENOTFOUND (GET of a missing or deleted key:
  * out->hlc is the tombstone's version, if any), QR_EUNAVAILABLE,
  * QR_ETIMEOUT (no node answered within the deadline), QR_ETOOLARGE,
  * QR_EINVAL (bad key, level or options), QR_EBUSY, QR_ESTALE, QR_EIO (a
@@ -172,7 +199,8 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 		  const void *value, size_t value_len,
 		  const struct qr_req_opts *o, struct qr_result *out);
 int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
-		  const struct qr_req_opts *o, struct qr_result *out);
+		  void *buf, size_t cap, const struct qr_req_opts *o,
+		  struct qr_result *out);
 int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 		  const struct qr_req_opts *o, struct qr_result *out);
 
@@ -192,7 +220,8 @@ int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
  *   put_if_version / del_if_version: iff the current version is (hlc,node).
  */
 int qr_client_get_linearizable(struct qr_client *c, const void *key,
-			       size_t key_len, const struct qr_req_opts *o,
+			       size_t key_len, void *buf, size_t cap,
+			       const struct qr_req_opts *o,
 			       struct qr_result *out);
 int qr_client_put_if_absent(struct qr_client *c, const void *key,
 			    size_t key_len, const void *value,
@@ -217,8 +246,10 @@ int qr_client_del_if_version(struct qr_client *c, const void *key,
  * open. Still one thread per handle.
  *
  *   submit: validate and send at once (or queue the datagram into this
- *           turn's batch, see qr_client_flush); the key, value and options
- *           are copied, so the caller's buffers may be reused on return.
+ *           turn's batch, see qr_client_flush); the key, options and a
+ *           value of up to QR_VALUE_INLINE_MAX bytes are copied, so those
+ *           buffers may be reused on return. A longer value and a GET's
+ *           buf are the caller's until the completion is handed back.
  *   poll:   read replies, resend what is due, expire what passed its
  *           deadline, and hand back up to max completions; waits up to
  *           timeout_ms (0: never blocks; -1: until one completes or nothing
@@ -243,12 +274,18 @@ struct qr_request {
 	enum qr_client_op op;
 	const void *key;
 	size_t key_len;
-	const void *value; /* PUT / PUT_IF_*: copied at submit */
+	const void *value; /* PUT / PUT_IF_*: copied at submit if at most
+			    * QR_VALUE_INLINE_MAX bytes; a longer one is
+			    * sent (and resent) from here: keep it valid
+			    * and unchanged until the completion */
 	size_t value_len;
 	uint64_t if_hlc; /* *_IF_VERSION: the expected version */
 	uint16_t if_node;
 	const struct qr_req_opts *opts; /* NULL: defaults; copied at submit */
 	void *user;			/* handed back in the completion */
+	void *buf;	/* GET / GET_LINEARIZABLE: the value is copied here
+			 * (result.value); valid until the completion */
+	size_t buf_cap; /* its bytes; a longer value: QR_ETOOLARGE */
 };
 
 struct qr_completion {
@@ -309,6 +346,13 @@ struct qr_client_stats {
 	uint64_t datagrams;   /* datagrams sent (<= sends when batched) */
 	uint64_t send_failed; /* datagrams the socket would not take (their
 			       * requests' resends and deadlines cover them) */
+	uint64_t frags_sent;	 /* fragments of long requests sent */
+	uint64_t frags_received; /* fragments of long replies received */
+	uint64_t reasm_dropped;	 /* of which dropped (no free buffer, bad
+				  * or inconsistent, CRC): counted here,
+				  * the request's resend covers it */
+	uint64_t reasm_expired;	 /* long replies not complete within the
+				  * handle's deadline_ms: freed */
 };
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c);
 

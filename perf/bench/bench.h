@@ -18,6 +18,7 @@
 #include "common/rng.h"
 #include "core/placement.h"
 #include "transport.h"
+#include "vsize.h"
 #include "zipf.h"
 
 #define BENCH_THREADS_MAX 64
@@ -42,7 +43,8 @@ struct bench_config {
 	uint64_t keys;
 	bool zipf;
 	struct bench_zipf zipf_gen;
-	unsigned key_bytes, value_bytes;
+	unsigned key_bytes;
+	struct bench_vsizes vsize; /* PUT value sizes (--value-size) */
 	struct bench_level get, put; /* del uses put's */
 	double warmup_s, duration_s;
 	uint32_t timeout_us; /* per request; the node gets 90% of it */
@@ -60,6 +62,9 @@ enum bench_local_err {
 	BENCH_BAD_REPLY,   /* a datagram that is no reply of ours */
 	BENCH_NOT_SENT,	   /* open loop: an arrival in the window the sender
 			    * never got to (it was that far behind) */
+	BENCH_REASM_DROP,  /* a long reply's fragment the handle dropped (no
+			    * free reassembly buffer, bad, CRC) or a long
+			    * reply not whole in time */
 	BENCH_LOCAL_ERRS,
 };
 
@@ -68,6 +73,9 @@ struct bench_stats {
 	struct qr_hist by_op[3]; /* get, put, del */
 	uint64_t ok;		 /* measured ops answered OK or NOT_FOUND */
 	uint64_t ok_by_op[3];
+	uint64_t bytes;	       /* value bytes of measured ok ops (PUT: sent,
+				* GET: received) */
+	uint64_t bytes_by_op[3];
 	uint64_t not_found;
 	uint64_t err[BENCH_ERR_SLOTS]; /* by -status; TIMEOUT: no answer */
 	uint64_t local[BENCH_LOCAL_ERRS];

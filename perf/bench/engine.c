@@ -51,6 +51,7 @@ struct bctx {
 	uint64_t start_ns; /* latency origin: intended (open loop) or issue
 			    * (closed loop) time */
 	uint32_t next_free;
+	uint32_t bytes;	  /* PUT: the value's size */
 	uint8_t op;	  /* 0 get, 1 put, 2 del */
 	uint8_t measured; /* started inside the measured window */
 };
@@ -77,7 +78,11 @@ struct engine {
 	struct bctx *ctx;
 	struct qr_req_opts get_o, put_o;
 	struct qr_completion comp[BENCH_BURST];
-	uint8_t value[QR_VALUE_INLINE_MAX];
+	/* PUT values are cut from value (the largest size); every GET's value
+	 * is copied into got, one scratch buffer for the thread: the bench
+	 * never reads values, only counts their bytes. */
+	uint8_t *value, *got;
+	size_t got_cap;
 };
 
 void bench_key(char *buf, unsigned key_bytes, uint64_t k)
@@ -103,8 +108,10 @@ void bench_stats_merge(struct bench_stats *acc, const struct bench_stats *a)
 	for (int i = 0; i < 3; i++) {
 		qr_hist_merge(&acc->by_op[i], &a->by_op[i]);
 		acc->ok_by_op[i] += a->ok_by_op[i];
+		acc->bytes_by_op[i] += a->bytes_by_op[i];
 	}
 	acc->ok += a->ok;
+	acc->bytes += a->bytes;
 	acc->not_found += a->not_found;
 	for (int i = 0; i < BENCH_ERR_SLOTS; i++)
 		acc->err[i] += a->err[i];
@@ -179,6 +186,7 @@ static void issue(struct engine *e, uint64_t start_ns)
 	x->op = op;
 	x->measured = !c->populate && start_ns >= e->measure_ns &&
 		      start_ns < e->end_ns;
+	x->bytes = op == 1 ? bench_vsizes_pick(&c->vsize, &e->rng) : 0;
 	static const enum qr_client_op ops[3] = {QR_CLIENT_GET, QR_CLIENT_PUT,
 						 QR_CLIENT_DEL};
 	struct qr_request rq = {
@@ -186,9 +194,11 @@ static void issue(struct engine *e, uint64_t start_ns)
 		.key = key,
 		.key_len = c->key_bytes,
 		.value = op == 1 ? e->value : NULL,
-		.value_len = op == 1 ? c->value_bytes : 0,
+		.value_len = x->bytes,
 		.opts = op == 0 ? &e->get_o : &e->put_o,
 		.user = x,
+		.buf = op == 0 ? e->got : NULL,
+		.buf_cap = op == 0 ? e->got_cap : 0,
 	};
 	int rc = qr_client_submit(e->c, &rq);
 	QR_ASSERT(rc == 0); /* checked at start: levels, sizes, room */
@@ -212,6 +222,12 @@ static void finish(struct engine *e, const struct qr_completion *d,
 			qr_hist_record(&st->by_op[x->op], lat);
 			st->ok++;
 			st->ok_by_op[x->op]++;
+			uint64_t b = x->op == 1 ? x->bytes
+				     : x->op == 0 && !status
+					     ? d->result.value_len
+					     : 0;
+			st->bytes += b;
+			st->bytes_by_op[x->op] += b;
 			st->not_found += status == QR_ENOTFOUND;
 		} else {
 			unsigned slot = (unsigned)-status;
@@ -318,6 +334,7 @@ static void take_client_stats(struct engine *e)
 	e->st->local[BENCH_SEND_FAILED] += s->send_failed;
 	e->st->local[BENCH_LATE_REPLY] += s->late;
 	e->st->local[BENCH_BAD_REPLY] += s->ignored - s->late;
+	e->st->local[BENCH_REASM_DROP] += s->reasm_dropped + s->reasm_expired;
 }
 
 static void run(struct engine *e)
@@ -395,6 +412,13 @@ static int open_client(struct engine *e)
 	o.seed = qr_rng_next(&e->rng) | 1;
 	o.max_inflight = c->outstanding;
 	o.batch = true;
+	/* Large values: every request in flight may be a large GET reply. */
+	if (c->vsize.max > QR_VALUE_BYTES_DEFAULT)
+		o.value_bytes_max = c->vsize.max;
+	if (c->vsize.max > QR_VALUE_INLINE_MAX)
+		o.large_replies = c->outstanding < QR_CLIENT_LARGE_REPLIES_MAX
+					  ? c->outstanding
+					  : QR_CLIENT_LARGE_REPLIES_MAX;
 	struct bench_worker *w = e->w;
 	if (!c->tp->open) {
 		e->c = qr_client_open(c->cluster.path, &o, w->err,
@@ -414,9 +438,22 @@ static struct engine *engine_new(struct bench_worker *w)
 {
 	const struct bench_config *c = w->cfg;
 	struct engine *e = calloc(1, sizeof(*e));
-	if (e)
+	size_t vbytes = c->vsize.max ? c->vsize.max : 1;
+	/* A GET may find any value the cluster allows (an earlier run's). */
+	size_t gbytes = c->cluster.value_bytes_max > vbytes
+				? c->cluster.value_bytes_max
+				: vbytes;
+	if (e) {
 		e->ctx = calloc(c->outstanding, sizeof(*e->ctx));
-	if (!e || !e->ctx) {
+		e->value = malloc(vbytes);
+		e->got = malloc(gbytes);
+	}
+	if (!e || !e->ctx || !e->value || !e->got) {
+		if (e) {
+			free(e->ctx);
+			free(e->value);
+			free(e->got);
+		}
 		free(e);
 		snprintf(w->err, sizeof(w->err), "out of memory");
 		return NULL;
@@ -426,7 +463,8 @@ static struct engine *engine_new(struct bench_worker *w)
 	e->st = &w->st;
 	e->populate_next = w->id;
 	qr_rng_seed(&e->rng, c->seed * 1000003u + w->id + 1);
-	memset(e->value, 'a' + (int)(w->id % 26), sizeof(e->value));
+	memset(e->value, 'a' + (int)(w->id % 26), vbytes);
+	e->got_cap = gbytes;
 	for (uint32_t i = 0; i < c->outstanding; i++)
 		e->ctx[i].next_free = i + 1 < c->outstanding ? i + 1 : UINT32_MAX;
 	set_opts(&e->get_o, &c->get, c->timeout_us);
@@ -448,6 +486,8 @@ void *bench_worker_main(void *arg)
 		if (e->link.ep)
 			w->cfg->tp->close(e->link.ep);
 		free(e->ctx);
+		free(e->value);
+		free(e->got);
 		free(e);
 	}
 	atomic_store(&w->finished, 1);

@@ -32,7 +32,7 @@
 
 static const char *const op_name[3] = {"get", "put", "del"};
 static const char *const local_name[BENCH_LOCAL_ERRS] = {
-	"SEND_FAILED", "LATE_REPLY", "BAD_REPLY", "NOT_SENT"};
+	"SEND_FAILED", "LATE_REPLY", "BAD_REPLY", "NOT_SENT", "REASM_DROP"};
 
 struct options {
 	const char *cluster_file;
@@ -69,7 +69,12 @@ static void usage(FILE *f)
 		"  --mix G,P,D            percent get,put,del (50,40,10)\n"
 		"  --keys K               key count (10000)\n"
 		"  --dist uniform|zipf:THETA\n"
-		"  --key-bytes B (16)  --value-bytes B (64)\n"
+		"  --key-bytes B (16)\n"
+		"  --value-size SPEC      PUT value sizes (64): SIZE, or "
+		"SIZE@WEIGHT,... with\n"
+		"                         K/M suffixes, e.g. 64@90,64K@9,1M@1 "
+		"(up to 8M;\n"
+		"                         --value-bytes is the same option)\n"
 		"  --consistency-get one|quorum|all|r=N   (quorum)\n"
 		"  --consistency-put one|quorum|all|w=N   (quorum; del too)\n"
 		"  --coordinator random|first             (random)\n"
@@ -279,16 +284,17 @@ static void describe(const struct bench_config *c, const struct options *o,
 			     c->tp->name, c->threads, c->outstanding);
 	if (n < 0 || (size_t)n >= len)
 		return;
-	char dist[32];
+	char dist[32], vs[160];
+	bench_vsizes_format(&c->vsize, vs, sizeof(vs));
 	if (c->zipf)
 		snprintf(dist, sizeof(dist), "zipf %.2f", o->zipf_theta);
 	else
 		snprintf(dist, sizeof(dist), "uniform");
 	snprintf(buf + n, len - (size_t)n,
-		 ", %" PRIu64 " keys %s, %u B keys, %u B values, "
+		 ", %" PRIu64 " keys %s, %u B keys, %s B values, "
 		 "get/put/del %u/%u/%u, get %s, put/del %s, coordinator %s, "
 		 "timeout %u ms",
-		 c->keys, dist, c->key_bytes, c->value_bytes, c->mix[0],
+		 c->keys, dist, c->key_bytes, vs, c->mix[0],
 		 c->mix[1], c->mix[2], level_str(&c->get, g, sizeof(g)),
 		 level_str(&c->put, p, sizeof(p)),
 		 c->coord_random ? "random" : "first", c->timeout_us / 1000);
@@ -322,11 +328,12 @@ static void print_summary(const struct bench_config *c, const struct options *o,
 	       st->issued);
 	if (c->rate > 0)
 		printf(", offered %.0f ops/s", c->rate);
-	printf("\n");
+	printf("\n  values %.2f MB/s\n", (double)st->bytes / 1e6 / sec);
 	for (int i = 0; i < 3; i++)
 		if (st->ok_by_op[i])
-			printf("  %s %.0f ops/s", op_name[i],
-			       (double)st->ok_by_op[i] / sec);
+			printf("  %s %.0f ops/s %.2f MB/s", op_name[i],
+			       (double)st->ok_by_op[i] / sec,
+			       (double)st->bytes_by_op[i] / 1e6 / sec);
 	printf("\n");
 	print_lat("all", &st->all);
 	for (int i = 0; i < 3; i++)
@@ -373,8 +380,9 @@ static void write_json_run(FILE *f, const struct bench_config *c,
 			   const struct options *o,
 			   const struct bench_stats *st)
 {
-	char d[512], g[8], p[8];
+	char d[512], g[8], p[8], vs[160];
 	describe(c, o, d, sizeof(d));
+	bench_vsizes_format(&c->vsize, vs, sizeof(vs));
 	fprintf(f, "{\"description\":");
 	json_str(f, d);
 	fprintf(f,
@@ -382,23 +390,27 @@ static void write_json_run(FILE *f, const struct bench_config *c,
 		"\"generator_cores\":%u,\"outstanding\":%u,"
 		"\"offered_ops\":%.1f,\"keys\":%" PRIu64
 		",\"dist\":\"%s\",\"zipf_theta\":%.4f,\"key_bytes\":%u,"
-		"\"value_bytes\":%u,\"mix\":{\"get\":%u,\"put\":%u,"
+		"\"value_bytes\":%.0f,\"value_sizes\":\"%s\","
+		"\"mix\":{\"get\":%u,\"put\":%u,"
 		"\"del\":%u},\"consistency_get\":\"%s\","
 		"\"consistency_put\":\"%s\",\"timeout_ms\":%u,"
 		"\"warmup_s\":%.3f,\"duration_s\":%.3f,",
 		c->tp->name, c->rate > 0 ? "open" : "closed", c->threads,
 		c->threads, c->outstanding, c->rate, c->keys,
 		c->zipf ? "zipf" : "uniform", c->zipf ? o->zipf_theta : 0.0,
-		c->key_bytes, c->value_bytes, c->mix[0], c->mix[1], c->mix[2],
+		c->key_bytes, bench_vsizes_mean(&c->vsize), vs, c->mix[0],
+		c->mix[1], c->mix[2],
 		level_str(&c->get, g, sizeof(g)),
 		level_str(&c->put, p, sizeof(p)), c->timeout_us / 1000,
 		c->warmup_s, c->duration_s);
 	fprintf(f,
-		"\"throughput_ops\":%.1f,\"ok\":%" PRIu64
+		"\"throughput_ops\":%.1f,\"throughput_mbs\":%.3f,"
+		"\"ok\":%" PRIu64
 		",\"not_found\":%" PRIu64 ",\"issued\":%" PRIu64
 		",\"frames\":%" PRIu64 ",\"requests_per_frame\":%.3f,"
 		"\"lag_max_ns\":%" PRIu64 ",\"errors\":{",
-		(double)st->ok / c->duration_s, st->ok, st->not_found,
+		(double)st->ok / c->duration_s,
+		(double)st->bytes / 1e6 / c->duration_s, st->ok, st->not_found,
 		st->issued, st->frames,
 		st->frames ? (double)st->msgs / st->frames : 0.0,
 		st->lag_max_ns);
@@ -419,8 +431,11 @@ static void write_json_run(FILE *f, const struct bench_config *c,
 		errors_total(st));
 	qr_hist_write_json(&st->all, f);
 	for (int i = 0; i < 3; i++) {
-		fprintf(f, ",\"%s\":{\"throughput_ops\":%.1f,\"latency\":",
-			op_name[i], (double)st->ok_by_op[i] / c->duration_s);
+		fprintf(f,
+			",\"%s\":{\"throughput_ops\":%.1f,"
+			"\"throughput_mbs\":%.3f,\"latency\":",
+			op_name[i], (double)st->ok_by_op[i] / c->duration_s,
+			(double)st->bytes_by_op[i] / 1e6 / c->duration_s);
 		qr_hist_write_json(&st->by_op[i], f);
 		fprintf(f, "}");
 	}
@@ -489,6 +504,7 @@ static const struct option long_opts[] = {
 	{"dist", required_argument, NULL, OPT_DIST},
 	{"key-bytes", required_argument, NULL, OPT_KEY_BYTES},
 	{"value-bytes", required_argument, NULL, OPT_VALUE_BYTES},
+	{"value-size", required_argument, NULL, OPT_VALUE_BYTES},
 	{"consistency-get", required_argument, NULL, OPT_CGET},
 	{"consistency-put", required_argument, NULL, OPT_CPUT},
 	{"coordinator", required_argument, NULL, OPT_COORD},
@@ -601,7 +617,7 @@ int main(int argc, char **argv)
 	cfg.mix[2] = 10;
 	cfg.keys = 10000;
 	cfg.key_bytes = 16;
-	cfg.value_bytes = 64;
+	bench_vsizes_parse("64", QR_VALUE_BYTES_MAX, &cfg.vsize);
 	cfg.warmup_s = 1;
 	cfg.duration_s = 5;
 	cfg.timeout_us = 1000000;
@@ -671,9 +687,9 @@ int main(int argc, char **argv)
 			cfg.key_bytes = (unsigned)u;
 			break;
 		case OPT_VALUE_BYTES:
-			if (parse_uint(v, 0, QR_VALUE_INLINE_MAX, &u))
-				return bad("--value-bytes", v);
-			cfg.value_bytes = (unsigned)u;
+			if (bench_vsizes_parse(v, QR_VALUE_BYTES_MAX,
+					       &cfg.vsize))
+				return bad("--value-size", v);
 			break;
 		case OPT_CGET:
 			if (parse_level(v, 'r', &get_lv))

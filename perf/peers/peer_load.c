@@ -49,7 +49,7 @@
 #define CLIENTS_MAX	256		      /* threads, one connection each */
 #define ENDPOINTS_MAX	8		      /* --endpoints list length */
 #define KEY_BYTES_MAX	512		      /* --key-bytes */
-#define VALUE_BYTES_MAX 65536		      /* --value-bytes */
+#define VALUE_BYTES_MAX (1 << 20)	      /* --value-bytes (issue 15) */
 #define SAMPLES_MAX	(1u << 21)	      /* latencies kept per client */
 #define REQ_BYTES_MAX	(4 * VALUE_BYTES_MAX) /* one encoded request */
 #define RBUF_BYTES	(4 * VALUE_BYTES_MAX) /* receive buffer per client */

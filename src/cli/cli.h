@@ -39,6 +39,8 @@ struct cli {
 	uint32_t wait_s; /* ready --wait: poll this long (0: ask once) */
 	bool help;	 /* --help: the command's help, or all of it */
 	bool verbose;
+	const char *in_file;  /* put -f FILE: the value ("-": stdin) */
+	const char *out_file; /* get -o FILE: the value goes there */
 	/* linearizable ops (CASPaxos) */
 	bool linearizable; /* get --linearizable */
 	bool if_absent;	   /* put --if-absent */

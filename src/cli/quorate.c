@@ -3,7 +3,8 @@
  * quorate: the command-line client (docs/client.md).
  *
  *   quorate [--cluster FILE] [options] put KEY VALUE|-
- *   quorate [--cluster FILE] [options] get KEY
+ *   quorate [--cluster FILE] [options] put KEY -f FILE|-
+ *   quorate [--cluster FILE] [options] get KEY [-o FILE]
  *   quorate [--cluster FILE] [options] del KEY
  *   quorate [--cluster FILE] stat [replication] [--node ID] [--json]
  *
@@ -41,7 +42,9 @@
 static const char usage_text[] =
 	"usage: quorate [--cluster FILE] [options] put KEY VALUE   (VALUE '-': "
 	"stdin)\n"
-	"       quorate [--cluster FILE] [options] get KEY\n"
+	"       quorate [--cluster FILE] [options] put KEY -f FILE  (FILE '-': "
+	"stdin)\n"
+	"       quorate [--cluster FILE] [options] get KEY [-o FILE]\n"
 	"       quorate [--cluster FILE] [options] del KEY\n"
 	"       quorate [--cluster FILE] stat [replication] [--node ID] "
 	"[--json]\n"
@@ -87,6 +90,12 @@ static const char usage_text[] =
 	"  -j, --json                one JSON object on stdout, errors "
 	"included\n"
 	"  -v, --verbose             get: version and replicas on stderr\n"
+	"  -f, --file FILE           put: the value is FILE's bytes ('-': "
+	"stdin)\n"
+	"  -o, --output FILE         get: write the value to FILE (no "
+	"newline added)\n"
+	"values: at most the cluster file's value_bytes_max (1 MiB unless "
+	"set);\nlonger: TOO_LARGE (exit 7), nothing sent\n"
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
 	"\n"
@@ -228,21 +237,21 @@ static int parse_full_version(const char *s, uint64_t *hlc, uint16_t *node)
 
 /* ---- put / get / del -------------------------------------------------- */
 
-static int read_stdin(uint8_t *buf, size_t cap, size_t *len)
+static int read_stream(FILE *in, uint8_t *buf, size_t cap, size_t *len)
 {
 	/* Never more than cap bytes into buf (issue 12: cap + 1 was read
 	 * into it); one byte more, read aside, means too large. */
 	size_t n = 0;
 	uint8_t extra;
 	while (n < cap) {
-		size_t got = fread(buf + n, 1, cap - n, stdin);
+		size_t got = fread(buf + n, 1, cap - n, in);
 		if (got == 0)
 			break;
 		n += got;
 	}
-	if (ferror(stdin))
+	if (ferror(in))
 		return QR_EIO;
-	if (n == cap && fread(&extra, 1, 1, stdin) == 1)
+	if (n == cap && fread(&extra, 1, 1, in) == 1)
 		return QR_ETOOLARGE;
 	*len = n;
 	return 0;
@@ -263,6 +272,9 @@ static void print_versions(FILE *f, const struct qr_result *r)
 	fprintf(f, " (%s)", rd);
 }
 
+static const char *out_file; /* get -o FILE (report's view of cli) */
+static uint32_t value_limit;  /* the cluster file's value_bytes_max */
+
 #define SET(o, k, v) json_object_set_new(o, k, v)
 #define U64(v)	     json_integer((json_int_t)(v))
 
@@ -279,8 +291,12 @@ static int report_json(const char *op, const char *key,
 		SET(o, "error", json_string(qr_strerror(r->status)));
 		SET(o, "code", json_integer(r->status));
 	}
-	if (is_get && !r->status)
+	if (is_get && !r->status && out_file)
+		SET(o, "output", json_string(out_file));
+	else if (is_get && !r->status)
 		SET(o, "value", qr_json_view_bytes(r->value, r->value_len));
+	if (is_get && !r->status)
+		SET(o, "value_len", U64(r->value_len));
 	if (r->hlc) {
 		char raw[48], rd[64];
 		snprintf(raw, sizeof(raw), "%" PRIu64 ".%u", r->hlc, r->node);
@@ -321,6 +337,9 @@ static int report_error(const char *op, const char *key,
 			fprintf(stderr, "none");
 		fprintf(stderr, ")");
 	}
+	if (r->status == QR_ETOOLARGE)
+		fprintf(stderr, " (values are limited to %u bytes)",
+			value_limit);
 	if (r->status == QR_ENOTFOUND && r->tombstone) {
 		fprintf(stderr, " (deleted at version ");
 		print_version(stderr, r);
@@ -330,16 +349,39 @@ static int report_error(const char *op, const char *key,
 	return exit_code_of(r->status);
 }
 
+/* get -o FILE: the value, exactly (created or truncated): 0 or the exit
+ * status of the failure (reported). */
+static int write_file(const char *path, const uint8_t *v, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	bool ok = f && (!len || fwrite(v, 1, len, f) == len);
+	if (f && fclose(f))
+		ok = false;
+	if (!ok)
+		return fail(EXIT_OTHER, QR_EIO, "get", "-o %s: %s", path,
+			    strerror(errno));
+	return 0;
+}
+
 static int report(const char *op, const char *key, const struct qr_result *r,
 		  bool verbose)
 {
+	bool get = !strcmp(op, "get");
+	if (get && !r->status && out_file) {
+		int rc = write_file(out_file, r->value, r->value_len);
+		if (rc)
+			return rc;
+	}
 	if (json_mode)
 		return report_json(op, key, r);
 	if (r->status)
 		return report_error(op, key, r);
-	if (!strcmp(op, "get")) {
-		fwrite(r->value, 1, r->value_len, stdout);
+	if (get && !out_file) {
+		if (r->value_len)
+			fwrite(r->value, 1, r->value_len, stdout);
 		fputc('\n', stdout);
+	}
+	if (get) {
 		if (verbose) {
 			print_versions(stderr, r);
 			fprintf(stderr, " replicas=%u", r->answered);
@@ -374,6 +416,10 @@ static int kv_check_options(const struct cli *cl, const char *op)
 		why = "--if-absent is for put";
 	else if (cl->if_version && get)
 		why = "--if-version is for put and del";
+	else if (cl->in_file && !put)
+		why = "--file is for put";
+	else if (cl->out_file && !get)
+		why = "--output is for get";
 	else if (cl->if_absent && cl->if_version)
 		why = "--if-absent and --if-version exclude each other";
 	else if ((cl->linearizable || cl->if_absent || cl->if_version) &&
@@ -383,34 +429,46 @@ static int kv_check_options(const struct cli *cl, const char *op)
 	return why ? fail(EXIT_USAGE, QR_EINVAL, op, "%s", why) : 0;
 }
 
-/* put's value, from the argument or from stdin ("-"): 0 or the exit. */
-static int kv_value(const char *op, const char *arg, uint8_t *value, size_t cap,
-		    size_t *len)
+/* put's value: from the argument, or from stdin ("-"), or from
+ * -f FILE ("-": stdin), at most cap bytes: 0 or the exit status. */
+static int kv_value(const char *op, const char *arg, const char *file,
+		    uint8_t *value, size_t cap, size_t *len)
 {
-	if (!strcmp(arg, "-")) {
-		int rc = read_stdin(value, cap, len);
+	const char *src = file ? file : arg;
+	if (file || !strcmp(arg, "-")) {
+		bool in = !strcmp(src, "-");
+		FILE *f = in ? stdin : fopen(src, "rb");
+		int rc = f ? read_stream(f, value, cap, len) : QR_EIO;
+		int e = errno;
+		if (f && !in)
+			fclose(f);
+		if (rc == QR_ETOOLARGE)
+			return fail(EXIT_TOO_LARGE, rc, op,
+				    "value from %s: TOO_LARGE: longer than %zu "
+				    "bytes (the cluster's value_bytes_max)",
+				    in ? "stdin" : src, cap);
 		if (rc)
-			return fail(exit_code_of(rc), rc, op,
-				    "value from stdin: %s",
-				    rc == QR_ETOOLARGE
-					    ? "longer than 1024 bytes"
-					    : strerror(errno));
+			return fail(EXIT_OTHER, rc, op, "value from %s: %s",
+				    in ? "stdin" : src, strerror(e));
 		return 0;
 	}
 	*len = strlen(arg);
 	if (*len > cap)
 		return fail(EXIT_TOO_LARGE, QR_ETOOLARGE, op,
-			    "value: %zu bytes, at most %d", *len,
-			    QR_CLIENT_VALUE_BYTES_MAX);
+			    "value: TOO_LARGE: %zu bytes, at most %zu", *len,
+			    cap);
 	memcpy(value, arg, *len);
 	return 0;
 }
 
-/* The request itself, through libquorate. */
+/* The request itself, through libquorate: a put's value is
+ * buf[0..value_len), a get's lands in buf (cap bytes). */
 static void kv_run(struct qr_client *c, const struct cli *cl, const char *op,
-		   const char *key, const uint8_t *value, size_t value_len,
+		   const char *key, uint8_t *buf, size_t value_len, size_t cap,
 		   struct qr_result *r)
 {
+	const uint8_t *value = buf;
+	uint8_t *got = buf;
 	size_t kl = strlen(key);
 	if (!strcmp(op, "put") && cl->if_absent)
 		qr_client_put_if_absent(c, key, kl, value, value_len, &cl->ro,
@@ -421,9 +479,9 @@ static void kv_run(struct qr_client *c, const struct cli *cl, const char *op,
 	else if (!strcmp(op, "put"))
 		qr_client_put(c, key, kl, value, value_len, &cl->ro, r);
 	else if (!strcmp(op, "get") && cl->linearizable)
-		qr_client_get_linearizable(c, key, kl, &cl->ro, r);
+		qr_client_get_linearizable(c, key, kl, got, cap, &cl->ro, r);
 	else if (!strcmp(op, "get"))
-		qr_client_get(c, key, kl, &cl->ro, r);
+		qr_client_get(c, key, kl, got, cap, &cl->ro, r);
 	else if (cl->if_version)
 		qr_client_del_if_version(c, key, kl, cl->exp_hlc, cl->exp_node,
 					 &cl->ro, r);
@@ -431,36 +489,27 @@ static void kv_run(struct qr_client *c, const struct cli *cl, const char *op,
 		qr_client_del(c, key, kl, &cl->ro, r);
 }
 
-static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
+/* The cluster file, checked (a config error before any value is read),
+ * and its value limit: 0, or the exit status (reported). */
+static int kv_limit(const struct cli *cl, const char *op, uint32_t *limit)
 {
-	int want = !strcmp(op, "put") ? 2 : 1;
-	if (argc != want)
-		return fail(EXIT_USAGE, QR_EINVAL, op,
-			    "%s takes %s, got %d argument(s)", op,
-			    want == 2 ? "KEY VALUE" : "KEY", argc);
-	const char *key = argv[0];
-	int rc = kv_check_options(cl, op);
-	if (rc)
-		return rc;
-	static uint8_t value[QR_CLIENT_VALUE_BYTES_MAX];
-	size_t value_len = 0;
-	if (want == 2 &&
-	    (rc = kv_value(op, argv[1], value, sizeof(value), &value_len)))
-		return rc;
-	if (strlen(key) > QR_CLIENT_KEY_BYTES_MAX)
-		return fail(EXIT_TOO_LARGE, QR_ETOOLARGE, op,
-			    "key: %zu bytes, at most %d", strlen(key),
-			    QR_CLIENT_KEY_BYTES_MAX);
-	if (!*key)
-		return fail(EXIT_USAGE, QR_EINVAL, op, "empty key");
 	char err[512];
 	struct qr_cluster *check = malloc(sizeof(*check));
 	if (!check)
 		return fail(EXIT_OTHER, QR_ENOMEM, op, "out of memory");
-	rc = qr_cluster_load(cl->cluster, check, err, sizeof(err));
+	int rc = qr_cluster_load(cl->cluster, check, err, sizeof(err));
+	*limit = check->value_bytes_max ? check->value_bytes_max
+					: QR_VALUE_BYTES_DEFAULT;
 	free(check);
-	if (rc)
-		return fail(EXIT_CONFIG, QR_ECONFIG, op, "%s", err);
+	return rc ? fail(EXIT_CONFIG, QR_ECONFIG, op, "%s", err) : 0;
+}
+
+/* Open the handle and run the request: the exit status. buf holds a
+ * put's value, or receives a get's (cap bytes: the cluster's limit). */
+static int kv_open_run(const struct cli *cl, const char *op, const char *key,
+		       uint8_t *buf, size_t value_len, size_t cap)
+{
+	char err[512];
 	struct qr_client_options o;
 	qr_client_options_default(&o);
 	if (cl->retries_set)
@@ -471,9 +520,43 @@ static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
 	if (!c)
 		return fail(EXIT_OTHER, QR_EIO, op, "%s", err);
 	static struct qr_result r;
-	kv_run(c, cl, op, key, value, value_len, &r);
+	kv_run(c, cl, op, key, buf, value_len, cap, &r);
 	qr_client_close(c);
 	return report(op, key, &r, cl->verbose);
+}
+
+static int do_kv(struct cli *cl, const char *op, int argc, char **argv)
+{
+	int want = !strcmp(op, "put") && !cl->in_file ? 2 : 1;
+	if (argc != want)
+		return fail(EXIT_USAGE, QR_EINVAL, op,
+			    "%s takes %s, got %d argument(s)", op,
+			    want == 2 ? "KEY VALUE" : "KEY", argc);
+	const char *key = argv[0];
+	int rc = kv_check_options(cl, op);
+	if (rc)
+		return rc;
+	if (strlen(key) > QR_CLIENT_KEY_BYTES_MAX)
+		return fail(EXIT_TOO_LARGE, QR_ETOOLARGE, op,
+			    "key: %zu bytes, at most %d", strlen(key),
+			    QR_CLIENT_KEY_BYTES_MAX);
+	if (!*key)
+		return fail(EXIT_USAGE, QR_EINVAL, op, "empty key");
+	if ((rc = kv_limit(cl, op, &value_limit)))
+		return rc;
+	/* One buffer of the limit: a put's value, or a get's. */
+	uint8_t *buf = malloc(value_limit);
+	if (!buf)
+		return fail(EXIT_OTHER, QR_ENOMEM, op, "out of memory");
+	size_t value_len = 0;
+	out_file = cl->out_file;
+	if (!strcmp(op, "put"))
+		rc = kv_value(op, want == 2 ? argv[1] : NULL, cl->in_file, buf,
+			      value_limit, &value_len);
+	if (!rc)
+		rc = kv_open_run(cl, op, key, buf, value_len, value_limit);
+	free(buf);
+	return rc;
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -617,6 +700,12 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	case 'v':
 		cl->verbose = true;
 		return OPT_NEXT;
+	case 'f':
+		cl->in_file = optarg;
+		return OPT_NEXT;
+	case 'o':
+		cl->out_file = optarg;
+		return OPT_NEXT;
 	case 'h':
 		cl->help = true; /* after the loop: the command's help */
 		return OPT_NEXT;
@@ -640,15 +729,18 @@ static int help(const char *cmd)
 	static const char *const text[][2] = {
 		{"put",
 		 "usage: quorate [--cluster FILE] [options] put KEY "
-		 "VALUE|-\n"
-		 "Write VALUE (or stdin with '-') under KEY; prints "
-		 "'OK version=V replicas=N'.\n"
+		 "VALUE|-|-f FILE\n"
+		 "Write VALUE (or stdin with '-', or FILE's bytes) under "
+		 "KEY; prints\n'OK version=V replicas=N'. Values up to the "
+		 "cluster's value_bytes_max;\nlonger: TOO_LARGE (exit 7).\n"
 		 "options: -C one|quorum|all|any|w=N, --deadline-ms N, "
 		 "--retries N,\n"
 		 "         --if-absent, --if-version V, --min-version V, "
 		 "--json\n"},
-		{"get", "usage: quorate [--cluster FILE] [options] get KEY\n"
-			"Print KEY's value (exit 3 NOT_FOUND if none).\n"
+		{"get", "usage: quorate [--cluster FILE] [options] get KEY "
+			"[-o FILE]\n"
+			"Print KEY's value (exit 3 NOT_FOUND if none), or "
+			"write it to FILE.\n"
 			"options: -C one|quorum|all|r=N, --linearizable, "
 			"--min-version V,\n"
 			"         --on-stale wait|error|quorum, --verbose, "
@@ -693,7 +785,7 @@ static int help(const char *cmd)
  * before a missing cluster file: it is the first thing to fix. */
 static int command_check(struct cli *cl, const char *cmd, int nargs)
 {
-	int want = !strcmp(cmd, "put")				? 2
+	int want = !strcmp(cmd, "put")				? 2 - !!cl->in_file
 		   : !strcmp(cmd, "get") || !strcmp(cmd, "del") ? 1
 								: -1;
 	if (want < 0 && strcmp(cmd, "stat") && strcmp(cmd, "repair") &&
@@ -744,6 +836,8 @@ int main(int argc, char **argv)
 		{"wait", required_argument, NULL, OPT_WAIT},
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"file", required_argument, NULL, 'f'},
+		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -755,7 +849,7 @@ int main(int argc, char **argv)
 			json_mode = true;
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, ":c:k:C:d:r:m:n:jvhV", longopts,
+	while ((opt = getopt_long(argc, argv, ":c:k:C:d:r:m:n:f:o:jvhV", longopts,
 				  NULL)) != -1) {
 		int code = opt_one(&cl, opt, argv);
 		if (code != OPT_NEXT)

@@ -9,7 +9,9 @@
  * Invariants: everything a handle needs is allocated here, at open (the
  * request table included), and freed at close; options are normalised
  * once here (deadline > 0, retries < QR_CLIENT_ATTEMPTS_MAX, 1 <=
- * max_inflight <= QR_CLIENT_INFLIGHT_MAX), so the engine never re-checks
+ * max_inflight <= QR_CLIENT_INFLIGHT_MAX, value_bytes_max <=
+ * QR_VALUE_BYTES_MAX (0: the cluster file's, at open), 1 <=
+ * large_replies <= 1024), so the engine never re-checks
  * them; the session token only grows.
  */
 #include "client/client_pvt.h"
@@ -24,9 +26,15 @@
 
 #include "common/compiler.h"
 #include "core/auth.h"
+#include "core/wire_long.h"
 
 _Static_assert(QR_CLIENT_KEY_BYTES_MAX == QR_KEY_BYTES_MAX, "key limit");
-_Static_assert(QR_CLIENT_VALUE_BYTES_MAX == QR_VALUE_INLINE_MAX, "value");
+_Static_assert(QR_CLIENT_VALUE_BYTES_MAX == QR_VALUE_BYTES_MAX, "value");
+/* A long request's head (in its slot's value[]) fits fragment 0. */
+_Static_assert(QR_FRAME_BYTES_MAX - QR_AUTH_TRAILER_BYTES - QR_FRAME_HDR_BYTES -
+			       QR_FRAG_FIXED_BYTES - 7 >=
+		       QR_VALUE_INLINE_MAX,
+	       "chunk > long head");
 _Static_assert((int)QR_CONSISTENCY_ONE == (int)QR_LEVEL_ONE, "level");
 _Static_assert((int)QR_CONSISTENCY_QUORUM == (int)QR_LEVEL_QUORUM, "level");
 _Static_assert((int)QR_CONSISTENCY_ALL == (int)QR_LEVEL_ALL, "level");
@@ -63,6 +71,33 @@ static void normalise(struct qr_client_options *o)
 		o->max_inflight = INFLIGHT_DEFAULT;
 	if (o->max_inflight > QR_CLIENT_INFLIGHT_MAX)
 		o->max_inflight = QR_CLIENT_INFLIGHT_MAX;
+	if (o->value_bytes_max > QR_VALUE_BYTES_MAX)
+		o->value_bytes_max = QR_VALUE_BYTES_MAX;
+	if (!o->large_replies)
+		o->large_replies = QR_CLIENT_LARGE_REPLIES_DEFAULT;
+	if (o->large_replies > QR_CLIENT_LARGE_REPLIES_MAX)
+		o->large_replies = QR_CLIENT_LARGE_REPLIES_MAX;
+}
+
+/* The reassembler of long replies: large_replies slots, each a long form
+ * of up to value_bytes_max (its head is under a frame), any of them for
+ * one (node, shard), whole within the default deadline. 0 or -1. */
+static int reasm_init(struct qr_client *c)
+{
+	if (!c->opt.value_bytes_max) /* the cluster's, 1 MiB unless set */
+		c->opt.value_bytes_max = c->cluster.value_bytes_max
+						 ? c->cluster.value_bytes_max
+						 : QR_VALUE_BYTES_DEFAULT;
+	uint32_t bytes = c->opt.value_bytes_max + 4u + QR_FRAME_BYTES_MAX;
+	struct qr_reasm_config rc = {
+		.slots = c->opt.large_replies,
+		.bytes_max = bytes,
+		.per_src_max = c->opt.large_replies,
+		.timeout_ns = (uint64_t)c->opt.deadline_ms * 1000000u,
+	};
+	c->chunk = qr_wire_frag_chunk(QR_FRAME_BYTES_MAX -
+				      QR_AUTH_TRAILER_BYTES);
+	return qr_reasm_init(&c->reasm, &rc) ? -1 : 0;
 }
 
 static uint64_t seed_of(uint64_t seed)
@@ -106,18 +141,20 @@ static int init(struct qr_client *c, char *err, size_t err_len)
 	}
 	if (client_zone(c, err, err_len))
 		return -1;
-	if (qr_cl_table_init(c)) {
+	if (qr_cl_table_init(c) || reasm_init(c)) {
 		set_err(err, err_len, "%s%s", "out of memory", "");
 		return -1;
 	}
 	qr_rng_seed(&c->rng, seed_of(c->opt.seed));
 	c->seq = (qr_rng_next(&c->rng) & ((1ull << 40) - 1)) | 1;
+	c->incarnation = (uint32_t)qr_rng_next(&c->rng) | 1;
 	return 0;
 }
 
 static void fini(struct qr_client *c)
 {
 	qr_cl_table_fini(c);
+	qr_reasm_fini(&c->reasm); /* fine on a zeroed one */
 	qr_placement_fini(&c->pl); /* fine on a zeroed table */
 	qr_auth_client_free(c->auth);
 	free(c);
@@ -157,6 +194,17 @@ struct qr_client *qr_client_open_on(const struct qr_cluster *cl,
 	return c;
 }
 
+/* The socket's buffers: 4 MiB, or room for twice what large_replies long
+ * replies (and as many long requests' sends) put in flight at once, so a
+ * burst of fragments is not dropped by the kernel; at most 64 MiB. */
+static int sock_buf_bytes(const struct qr_client_options *o)
+{
+	uint64_t want = 2ull * o->large_replies * o->value_bytes_max;
+	if (want < (4u << 20))
+		want = 4u << 20;
+	return (int)(want > (64u << 20) ? (64u << 20) : want);
+}
+
 struct qr_client *qr_client_open(const char *cluster_file,
 				 const struct qr_client_options *opt, char *err,
 				 size_t err_len)
@@ -171,7 +219,8 @@ struct qr_client *qr_client_open(const char *cluster_file,
 	}
 	/* One socket bound now, so every request leaves from one address
 	 * and port: the nodes deduplicate writes by (address, req_id). */
-	c->ep = qr_cl_udp_open(c->opt.bind_addr, err, err_len);
+	c->ep = qr_cl_udp_open(c->opt.bind_addr, sock_buf_bytes(&c->opt), err,
+			       err_len);
 	if (!c->ep) {
 		fini(c);
 		return NULL;

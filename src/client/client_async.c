@@ -8,9 +8,11 @@
  *
  * Invariants: submit either starts the request (0: exactly one completion
  * will come) or changes nothing but stats.requests (an error: none will
- * come); the caller's key, value and options are copied before submit
- * returns; poll never waits past its timeout, nor at all while a
- * completion is ready.
+ * come); the caller's key, options and inline value are copied before
+ * submit returns (a long value and a GET's buffer are only pointed to, and
+ * stay the caller's until the completion is handed back: no pool of
+ * max_inflight x value_bytes_max bytes, no copy of a 1 MiB value); poll
+ * never waits past its timeout, nor at all while a completion is ready.
  */
 #include "client/client_pvt.h"
 
@@ -109,8 +111,14 @@ static int fill(struct qr_client *c, struct qr_creq *q,
 	q->key_len = (uint8_t)rq->key_len;
 	memcpy(q->key, rq->key, rq->key_len);
 	if (carries_value(wop) && rq->value_len) {
-		q->res.value_len = (uint16_t)rq->value_len;
-		memcpy(q->res.value, rq->value, rq->value_len);
+		q->value_len = (uint32_t)rq->value_len;
+		if (rq->value_len <= QR_VALUE_INLINE_MAX)
+			memcpy(q->value, rq->value, rq->value_len);
+		else
+			q->big = rq->value; /* the caller's until done */
+	} else if (!carries_value(wop)) {
+		q->out = rq->buf;
+		q->out_cap = rq->buf ? rq->buf_cap : 0;
 	}
 	uint32_t part = qr_placement_partition(&c->pl, rq->key, rq->key_len);
 	q->shard = qr_placement_shard(&c->pl, part);
@@ -143,7 +151,7 @@ int qr_client_submit(struct qr_client *c, const struct qr_request *rq)
 	    (carries_value(wop) && rq->value_len && !rq->value))
 		return QR_EINVAL;
 	if (rq->key_len > QR_KEY_BYTES_MAX ||
-	    (carries_value(wop) && rq->value_len > QR_VALUE_INLINE_MAX))
+	    (carries_value(wop) && rq->value_len > c->opt.value_bytes_max))
 		return QR_ETOOLARGE;
 	struct qr_creq *q = qr_cl_take(c);
 	if (!q)
@@ -156,6 +164,10 @@ int qr_client_submit(struct qr_client *c, const struct qr_request *rq)
 	}
 	uint64_t now = qr_clock_mono_us();
 	q->deadline_us += now;
+	if (q->big && (rc = qr_cl_long_head(c, q, now))) {
+		qr_cl_give(c, q);
+		return rc;
+	}
 	qr_cl_start(c, q, now);
 	if (!c->opt.batch)
 		qr_cl_flush(c);

@@ -24,10 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "core/auth.h"
-
-#define SOCK_BUF_BYTES (4 << 20)
 
 void qr_cl_flush(struct qr_client *c)
 {
@@ -79,6 +78,7 @@ void qr_cl_enqueue(struct qr_client *c, uint16_t node, uint16_t shard,
 int qr_cl_receive(struct qr_client *c)
 {
 	struct qr_client_pkt rx[QR_CLIENT_BURST];
+	c->rx_now_ns = qr_clock_mono_us() * 1000; /* one read per turn */
 	for (;;) {
 		int n = c->tp->rx_burst(c->ep, rx, QR_CLIENT_BURST);
 		if (n < 0)
@@ -133,7 +133,8 @@ static void udp_close(void *p)
 	free(ep);
 }
 
-void *qr_cl_udp_open(const char *bind_addr, char *err, size_t err_len)
+void *qr_cl_udp_open(const char *bind_addr, int buf_bytes, char *err,
+		     size_t err_len)
 {
 	char scratch[8];
 	if (!err || !err_len) /* callers may pass no buffer */
@@ -155,7 +156,7 @@ void *qr_cl_udp_open(const char *bind_addr, char *err, size_t err_len)
 	} else {
 		/* Room for many requests in flight; FORCE passes
 		 * net.core.[rw]mem_max when we may, else the cap holds. */
-		int sz = SOCK_BUF_BYTES;
+		int sz = buf_bytes;
 		if (setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
 			       sizeof(sz)))
 			setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &sz,

@@ -17,6 +17,17 @@
  * back). Invariants: used == LIVE + DONE == cap - free_top <= max; live ==
  * heap entries; req[heap[i]].heap == i; a parent's next_us <= its
  * children's.
+ *
+ * Long messages (wire_long.h): a request whose value is over
+ * QR_VALUE_INLINE_MAX keeps the head of its long form (prefix and the
+ * value-less message, built once at submit, with the CRC32C of the whole
+ * form) in its slot's value[] and a pointer to the caller's value; every
+ * send cuts the same bytes into the same FRAGs (msg_id = req_id, the
+ * handle's incarnation), so a node can complete the message from the
+ * fragments of several sends. Replies that come as FRAGs are assembled in
+ * `reasm` (large_replies slots of value_bytes_max + a frame), decoded,
+ * matched and copied to the caller's buffer at once: a completion never
+ * points into the reassembler.
  */
 #ifndef QR_CLIENT_PVT_H
 #define QR_CLIENT_PVT_H
@@ -28,6 +39,7 @@
 #include "common/cluster.h"
 #include "common/rng.h"
 #include "core/placement.h"
+#include "core/reasm.h"
 #include "core/version.h"
 #include "core/wire.h"
 #include "quorate/client.h"
@@ -38,8 +50,9 @@
 
 struct qr_auth_client;
 
-/* One request. Its value (PUT and PUT_IF_*) waits in res.value until the
- * request is done, when the reply's value (if any) replaces it. */
+/* One request. A value (PUT and PUT_IF_*) of up to QR_VALUE_INLINE_MAX
+ * bytes waits in value[]; a longer one stays in the caller's buffer (big)
+ * and value[] holds its long form's head (see top). */
 struct qr_creq {
 	uint64_t req_id;      /* 0: not LIVE */
 	uint64_t t0_us;	      /* submitted */
@@ -62,8 +75,15 @@ struct qr_creq {
 	bool weak;	  /* below quorum: raises session_weak */
 	uint8_t key_len;
 	uint8_t replicas[QR_RF_MAX];
-	uint8_t key[QR_KEY_BYTES_MAX];
+	const uint8_t *big; /* a long request's value (the caller's) */
+	uint32_t value_len; /* the request's value bytes */
+	uint32_t head_len;  /* long: bytes of the head in value[] */
+	uint32_t crc;	    /* long: CRC32C of the whole long form */
+	uint8_t *out;	    /* GET: the caller's buffer for the value */
+	size_t out_cap;
 	struct qr_result res;
+	uint8_t key[QR_KEY_BYTES_MAX];
+	uint8_t value[QR_VALUE_INLINE_MAX]; /* inline value, or long head */
 };
 
 struct qr_client {
@@ -81,6 +101,12 @@ struct qr_client {
 				* quorum read must still be current for */
 	struct qr_client_stats stats;
 	struct qr_auth_client *auth; /* NULL: frames go unsigned */
+	/* long messages (see top) */
+	struct qr_reasm reasm;
+	uint32_t incarnation; /* of the handle's FRAG ids (random) */
+	uint32_t chunk;	      /* FRAG chunk: fills a frame less the trailer */
+	uint64_t rx_now_ns;   /* the clock at this receive turn */
+	uint8_t frag0[QR_FRAME_BYTES_MAX]; /* fragment 0: head + value */
 	/* request table (see top) */
 	uint32_t cap, bits, max, used, live, free_top;
 	uint32_t done_head, done_tail;
@@ -106,8 +132,10 @@ void qr_cl_flush(struct qr_client *c);
 /* Every datagram waiting, each passed to qr_cl_on_datagram: 0 or QR_EIO. */
 int qr_cl_receive(struct qr_client *c);
 extern const struct qr_client_transport qr_cl_udp;
-/* A UDP endpoint bound to bind_addr (NULL: any): NULL with err set. */
-void *qr_cl_udp_open(const char *bind_addr, char *err, size_t err_len);
+/* A UDP endpoint bound to bind_addr (NULL: any), with socket buffers of
+ * buf_bytes: NULL with err set. */
+void *qr_cl_udp_open(const char *bind_addr, int buf_bytes, char *err,
+		     size_t err_len);
 
 /* client_req.c: the table (see top) */
 void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p);
@@ -117,6 +145,9 @@ struct qr_creq *qr_cl_take(struct qr_client *c);
 void qr_cl_give(struct qr_client *c, struct qr_creq *q);
 /* Route fields set: send attempt 0 at now and make it LIVE. */
 void qr_cl_start(struct qr_client *c, struct qr_creq *q, uint64_t now);
+/* A long request's head in q->value (q->big, q->value_len and the
+ * routing fields set, deadline_us absolute): 0 or QR_EINVAL. */
+int qr_cl_long_head(struct qr_client *c, struct qr_creq *q, uint64_t now);
 /* Resend or expire what is due at now. */
 void qr_cl_timers(struct qr_client *c, uint64_t now);
 /* When the next timer is due (UINT64_MAX: none LIVE). */

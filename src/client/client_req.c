@@ -18,6 +18,9 @@
  *           with that node as src_node, ends it (OK or any status the node
  *           sends). Everything else is counted in stats.ignored.
  *   expire  at its deadline, with QR_ETIMEOUT.
+ *   long    a request with a value over QR_VALUE_INLINE_MAX is sent as
+ *           FRAGs of its long form (client_pvt.h), every send; a reply
+ *           that comes as FRAGs is assembled (c->reasm), then matched.
  * Timers are a binary min-heap of the LIVE slots by next_us: O(log n) per
  * send, reply or expiry; a reply finds its slot in O(1) (req_id & mask).
  *
@@ -33,7 +36,10 @@
 
 #include "common/clock.h"
 #include "common/compiler.h"
+#include "common/crc32c.h"
+#include "common/le.h"
 #include "core/hlc.h"
+#include "core/wire_long.h"
 
 int qr_cl_table_init(struct qr_client *c)
 {
@@ -135,15 +141,12 @@ static unsigned attempt_replica(const struct qr_client *c,
 	return (q->start + step) % c->pl.rf;
 }
 
-/* Queue attempt q->sent at now (< deadline), asking the node to answer
- * within what is left, with a margin so that its UNAVAILABLE reaches us
- * before we give up; then set the time of the next one. */
-static void attempt_send(struct qr_client *c, struct qr_creq *q, uint64_t now)
+/* q's CLIENT_REQ, asking the node to answer within left_us less a margin,
+ * so that its UNAVAILABLE reaches us before we give up. */
+static void req_msg(const struct qr_creq *q, uint64_t left_us,
+		    struct qr_msg *m)
 {
-	QR_ASSERT(now < q->deadline_us && q->sent < q->attempts);
-	uint16_t node = q->replicas[attempt_replica(c, q, q->sent)];
-	uint64_t left_us = q->deadline_us - now;
-	struct qr_msg m = {
+	*m = (struct qr_msg){
 		.type = QR_MSG_CLIENT_REQ,
 		.req_id = q->req_id,
 		.op = q->wop,
@@ -153,17 +156,81 @@ static void attempt_send(struct qr_client *c, struct qr_creq *q, uint64_t now)
 		.flags = q->flags,
 		.key = q->key,
 		.key_len = q->key_len,
-		.value = q->res.value_len ? q->res.value : NULL,
-		.value_len = q->res.value_len,
+		.value = q->big ? q->big : q->value_len ? q->value : NULL,
+		.value_len = q->value_len,
 		.min_version = q->min_version,
 		.expected = q->expected,
 		.deadline_us = (uint32_t)QR_MIN(left_us - left_us / 10,
 						(uint64_t)UINT32_MAX),
 	};
-	if (!m.deadline_us)
-		m.deadline_us = 1;
+	if (!m->deadline_us)
+		m->deadline_us = 1;
+}
+
+/* The long form's head: value_len u32 and the value-less message, as
+ * qr_wire_long_encode() writes them (tested byte for byte). Its deadline
+ * is the first send's: every send repeats the same bytes. */
+int qr_cl_long_head(struct qr_client *c, struct qr_creq *q, uint64_t now)
+{
+	struct qr_msg m;
+	req_msg(q, q->deadline_us - now, &m);
+	if (!qr_wire_long_fields_ok(&m))
+		return QR_EINVAL;
+	m.value = NULL;
+	m.value_len = 0;
+	struct qr_frame_writer w = {
+		.buf = q->value + 4,
+		.cap = (uint16_t)(sizeof(q->value) - 4),
+	};
+	if (qr_wire_put(&w, &m))
+		return QR_EINVAL;
+	qr_st32(q->value, q->value_len);
+	q->head_len = 4u + w.len;
+	q->crc = qr_crc32c(qr_crc32c(0, q->value, q->head_len), q->big,
+			   q->value_len);
+	(void)c;
+	return 0;
+}
+
+/* Every FRAG of q's long form to node: fragment 0 (the head and the
+ * value's first bytes) from the handle's scratch, the rest straight from
+ * the caller's value. */
+static void send_long(struct qr_client *c, const struct qr_creq *q,
+		      uint16_t node)
+{
+	uint32_t total = q->head_len + q->value_len, chunk = c->chunk;
+	uint32_t first = QR_MIN(chunk, total);
+	QR_ASSERT(q->head_len < chunk);
+	memcpy(c->frag0, q->value, q->head_len);
+	memcpy(c->frag0 + q->head_len, q->big, first - q->head_len);
+	for (uint32_t off = 0; off < total; off += chunk) {
+		struct qr_msg m = {
+			.type = QR_MSG_FRAG,
+			.op_id = q->req_id,
+			.incarnation = c->incarnation,
+			.frag = {total, chunk, q->crc, off},
+			.value = off ? q->big + (off - q->head_len) : c->frag0,
+			.value_len = QR_MIN(chunk, total - off),
+		};
+		qr_cl_enqueue(c, node, q->shard, &m);
+		c->stats.frags_sent++;
+	}
+}
+
+/* Queue attempt q->sent at now (< deadline), then set the time of the
+ * next one. */
+static void attempt_send(struct qr_client *c, struct qr_creq *q, uint64_t now)
+{
+	QR_ASSERT(now < q->deadline_us && q->sent < q->attempts);
+	uint16_t node = q->replicas[attempt_replica(c, q, q->sent)];
+	if (q->big) {
+		send_long(c, q, node);
+	} else {
+		struct qr_msg m;
+		req_msg(q, q->deadline_us - now, &m);
+		qr_cl_enqueue(c, node, q->shard, &m);
+	}
 	q->tried_mask |= 1ull << node;
-	qr_cl_enqueue(c, node, q->shard, &m);
 	c->stats.sends++;
 	c->stats.resends += q->sent > 0;
 	q->res.attempts++;
@@ -206,15 +273,23 @@ static void on_reply(struct qr_client *c, struct qr_creq *q,
 		o->lag_ms = (uint32_t)QR_MIN(QR_HLC_MS(h->hlc) -
 						     QR_HLC_MS(m->closed_ts),
 					     (uint64_t)UINT32_MAX);
+	/* The value goes whole into the caller's buffer, or not at all. */
+	int status = m->status;
 	o->value_len = m->value_len;
-	memcpy(o->value, m->value, m->value_len);
+	o->value = NULL;
+	if (m->value_len && m->value_len <= q->out_cap) {
+		memcpy(q->out, m->value, m->value_len);
+		o->value = q->out;
+	} else if (m->value_len && !status) {
+		status = QR_ETOOLARGE;
+	}
 	/* The token is kept even when not sent: qr_client_session(). */
 	if (o->hlc > c->session)
 		c->session = o->hlc;
 	if (q->weak && o->hlc > c->session_weak)
 		c->session_weak = o->hlc;
 	c->stats.replies++;
-	complete(c, q, m->status);
+	complete(c, q, status);
 }
 
 /* One CLIENT_REPLY: the LIVE request it answers, or NULL. */
@@ -232,6 +307,42 @@ static struct qr_creq *match(struct qr_client *c, const struct qr_client_pkt *p,
 	return q;
 }
 
+/* One message of a reply frame (or assembled from fragments). */
+static void on_msg(struct qr_client *c, const struct qr_client_pkt *p,
+		   const struct qr_frame_hdr *h, const struct qr_msg *m)
+{
+	struct qr_creq *q = m->type == QR_MSG_CLIENT_REPLY
+				    ? match(c, p, h, m->req_id)
+				    : NULL;
+	if (q)
+		on_reply(c, q, h, m);
+	else
+		c->stats.ignored++;
+}
+
+/* A fragment of a long reply: assembled per (node, port), the message
+ * handled like one from a frame once whole, its slot freed at once (the
+ * value was copied out). */
+static void on_frag(struct qr_client *c, const struct qr_client_pkt *p,
+		    const struct qr_frame_hdr *h, const struct qr_msg *m)
+{
+	struct qr_frag f;
+	struct qr_reasm_msg done;
+	struct qr_msg lm;
+	c->stats.frags_received++;
+	qr_wire_frag_of(m, (uint64_t)h->src_node << 16 | p->port, &f);
+	int rc = qr_reasm_add(&c->reasm, &f, c->rx_now_ns, &done);
+	if (rc < 0)
+		c->stats.reasm_dropped++;
+	if (rc != 1)
+		return;
+	if (qr_wire_long_decode(done.data, done.len, &lm) == 0)
+		on_msg(c, p, h, &lm);
+	else
+		c->stats.ignored++;
+	qr_reasm_release(&c->reasm, &done);
+}
+
 void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p)
 {
 	struct qr_frame_reader r;
@@ -245,13 +356,10 @@ void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p)
 	}
 	struct qr_msg m;
 	while (qr_wire_next(&r, &m) > 0) {
-		struct qr_creq *q = m.type == QR_MSG_CLIENT_REPLY
-					    ? match(c, p, &h, m.req_id)
-					    : NULL;
-		if (q)
-			on_reply(c, q, &h, &m);
+		if (m.type == QR_MSG_FRAG)
+			on_frag(c, p, &h, &m);
 		else
-			c->stats.ignored++;
+			on_msg(c, p, &h, &m);
 	}
 }
 
@@ -268,7 +376,6 @@ struct qr_creq *qr_cl_take(struct qr_client *c)
 	if (!(seq << c->bits))
 		seq = c->seq++; /* wrapped to 0: skip it (req_id 0 is none) */
 	memset(q, 0, offsetof(struct qr_creq, key));
-	memset(&q->res, 0, offsetof(struct qr_result, value));
 	q->res.coordinator = 0xffff;
 	q->req_id = (seq << c->bits) | slot;
 	return q;
@@ -291,13 +398,15 @@ void qr_cl_start(struct qr_client *c, struct qr_creq *q, uint64_t now)
 
 void qr_cl_timers(struct qr_client *c, uint64_t now)
 {
+	if (c->reasm.open_n)
+		c->stats.reasm_expired +=
+			qr_reasm_expire(&c->reasm, now * 1000);
 	while (c->live) {
 		struct qr_creq *q = &c->req[c->heap[0]];
 		if (q->next_us > now)
 			return;
 		if (now >= q->deadline_us) {
 			c->stats.timeouts++;
-			q->res.value_len = 0; /* the request's, not a reply's */
 			complete(c, q, QR_ETIMEOUT);
 			continue;
 		}
@@ -322,8 +431,7 @@ unsigned qr_cl_deliver(struct qr_client *c, struct qr_completion *out,
 			c->done_tail = QR_CLIENT_NIL;
 		out[n].user = q->user;
 		out[n].op = (enum qr_client_op)q->client_op;
-		memcpy(&out[n].result, &q->res,
-		       offsetof(struct qr_result, value) + q->res.value_len);
+		out[n].result = q->res;
 		n++;
 		qr_cl_give(c, q);
 	}

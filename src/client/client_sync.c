@@ -24,7 +24,7 @@ static int request(struct qr_client *c, const struct qr_request *rq,
 	struct qr_result scratch;
 	if (!out)
 		out = &scratch;
-	memset(out, 0, offsetof(struct qr_result, value));
+	memset(out, 0, sizeof(*out));
 	out->coordinator = 0xffff;
 	if (!c)
 		return out->status = QR_EINVAL;
@@ -44,8 +44,7 @@ static int request(struct qr_client *c, const struct qr_request *rq,
 		return out->status = rc;
 	}
 	QR_ASSERT(rc == 1); /* ours: the handle was idle before submit */
-	memcpy(out, &one.result,
-	       offsetof(struct qr_result, value) + one.result.value_len);
+	*out = one.result;
 	return out->status;
 }
 
@@ -59,10 +58,11 @@ int qr_client_put(struct qr_client *c, const void *key, size_t key_len,
 }
 
 int qr_client_get(struct qr_client *c, const void *key, size_t key_len,
-		  const struct qr_req_opts *o, struct qr_result *out)
+		  void *buf, size_t cap, const struct qr_req_opts *o,
+		  struct qr_result *out)
 {
 	struct qr_request rq = {QR_CLIENT_GET, key, key_len, NULL, 0, 0, 0, o,
-				NULL};
+				NULL, buf, cap};
 	return request(c, &rq, out);
 }
 
@@ -75,11 +75,21 @@ int qr_client_del(struct qr_client *c, const void *key, size_t key_len,
 }
 
 int qr_client_get_linearizable(struct qr_client *c, const void *key,
-			       size_t key_len, const struct qr_req_opts *o,
+			       size_t key_len, void *buf, size_t cap,
+			       const struct qr_req_opts *o,
 			       struct qr_result *out)
 {
-	struct qr_request rq = {QR_CLIENT_GET_LINEARIZABLE, key, key_len, NULL,
-				0, 0, 0, o, NULL};
+	struct qr_request rq = {QR_CLIENT_GET_LINEARIZABLE,
+				key,
+				key_len,
+				NULL,
+				0,
+				0,
+				0,
+				o,
+				NULL,
+				buf,
+				cap};
 	return request(c, &rq, out);
 }
 

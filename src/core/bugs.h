@@ -148,7 +148,15 @@
 	  "(issue 13 bug 5, N4)")                                              \
 	/* issue 14: levels by zone */                                         \
 	X(EACH_QUORUM_ONE_ZONE, 60, "each-quorum-one-zone", "zones",           \
-	  "EACH_QUORUM is answered on the first zone's quorum alone")
+	  "EACH_QUORUM is answered on the first zone's quorum alone")          \
+	/* issue 13 item 3: a node rebuilding after a lost disk */             \
+	X(REBUILD_IGNORED, 61, "rebuild-ignored", "rebuild",                   \
+	  "a node started on an empty disk to rebuild rejoins as a full "      \
+	  "replica at once, as --init alone did (recover.c RB1-RB3)")         \
+	/* issue 15: long values */                                            \
+	X(HINT_SHARES_LONG_VALUE, 62, "hint-shares-long-value", "long",        \
+	  "a hint of a long value points at its request's pool buffer "       \
+	  "instead of holding its own (long.h V1)")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

@@ -149,7 +149,10 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 		qc_coord_on_ack(c, from, m->op_id, m->status, m->version);
 		break;
 	case QR_MSG_READ:
-		qc_replica_on_read(c, from, m);
+		if (c->rebuilding) /* recover.c RB1 */
+			qc_drop(c, QR_DROP_REBUILDING);
+		else
+			qc_replica_on_read(c, from, m);
 		break;
 	case QR_MSG_READ_REPLY:
 		qc_coord_on_read_reply(c, from, m);
@@ -169,13 +172,19 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 		qc_ae_on_digest(c, from, m);
 		break;
 	case QR_MSG_PREPARE:
-		qc_acceptor_on_prepare(c, from, m);
+		if (c->rebuilding)
+			qc_drop(c, QR_DROP_REBUILDING);
+		else
+			qc_acceptor_on_prepare(c, from, m);
 		break;
 	case QR_MSG_PROMISE:
 		qc_cas_on_promise(c, from, m);
 		break;
 	case QR_MSG_ACCEPT:
-		qc_acceptor_on_accept(c, from, m);
+		if (c->rebuilding)
+			qc_drop(c, QR_DROP_REBUILDING);
+		else
+			qc_acceptor_on_accept(c, from, m);
 		break;
 	case QR_MSG_ACCEPTED:
 		qc_cas_on_accepted(c, from, m);

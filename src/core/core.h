@@ -71,10 +71,12 @@ struct qr_core_config {
 	uint32_t values_max;	  /* buffers for values over one frame held
 				   * by requests, hints and the loopback
 				   * queue (long.h), value_bytes_max each,
-				   * touched only when used; 0 -> 16 */
+				   * touched only when used; 0 -> 64 */
 	uint32_t reasm_slots;	  /* long messages assembled at once; 0 -> 8 */
 	uint64_t reasm_timeout_us; /* a long message's time to arrive;
 				    * 0 -> 2 s */
+	uint64_t reasm_idle_us;	   /* ... and the longest gap between its
+				    * fragments; 0 -> 1/20 of that */
 	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
 				      * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long
@@ -85,6 +87,10 @@ struct qr_core_config {
 				      * this on the HLC and held by every
 				      * replica; must exceed any write's life
 				      * plus clock skew. 0: never collect */
+	bool rebuild;		     /* this node lost its data (a replaced
+				      * disk, quorated --rebuild): it rejoins
+				      * as a rebuilding replica (recover.c
+				      * RB1-RB3) */
 	uint8_t auth;		     /* enum qr_auth_mode: QR_AUTH_MAC (the
 				      * default, 0) or QR_AUTH_NONE */
 	const struct qr_secret *secret; /* QR_AUTH_MAC: the cluster keys;
@@ -125,7 +131,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(AE_RATE, "DIGEST over the peer's anti-entropy budget (not pushed)")  \
 	X(WAL_REFUSING, "write refused: our WAL does not take writes")        \
 	X(LONG, "fragment or long message refused, or timed out whole")       \
-	X(VALUES_FULL, "long value not held: no value buffer free")
+	X(VALUES_FULL, "long value not held: no value buffer free")           \
+	X(REBUILDING, "READ, PREPARE or ACCEPT refused: we are rebuilding")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -192,7 +199,15 @@ struct qr_core_stats {
 	 * (CLOCK_AHEAD) while the clock is out of bounds, and 1 while this
 	 * core serves (0: out of bounds; as of the last heartbeat period). */
 	uint64_t clock_jumps, clock_refused, clock_serving;
+	uint64_t rebuilding; /* 1: rebuilding after a lost disk (recover.c
+			      * RB1): no READ, PREPARE or ACCEPT answered
+			      * until our full hand-off is done */
 };
+
+/* The value pool (long.h V1), between events: every buffer is free or
+ * held by exactly one live request, CAS state or hint. 0, or QR_ECORRUPT.
+ * A check for tests and the simulator (it scans every slot). */
+int qr_core_values_audit(const struct qr_core *c);
 
 /* 0 and *out, or QR_EINVAL / QR_ENOMEM. env is copied. */
 int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,

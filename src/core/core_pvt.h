@@ -188,6 +188,8 @@ struct hint {
 	bool tombstone;
 	bool from_store; /* copied from a replica's store (a hand-off), not
 			  * from a write request */
+	bool in_store;	 /* a long value read from our store when sent
+			  * (hints.c N6): value is NULL */
 	uint8_t key_len;
 	uint16_t target;
 	uint16_t job; /* orphan job: requesting node + 1; 0: none */
@@ -277,6 +279,7 @@ struct qr_core {
 		floor_recovered; /* closed floor from the WAL's clock records */
 	/* our own hand-off after a restart or a lost hint */
 	bool orphan_active, orphan_scanned;
+	bool rebuilding; /* recover.c RB1-RB3: until our hand-off is done */
 	uint64_t restart_hlc;	/* our first HLC after the last restart */
 	uint64_t *peer_restart; /* per node: its restart_hlc, as it told us */
 	uint32_t orphan_next_p; /* partition our own scan resumes at */

@@ -35,12 +35,23 @@
  *      hint's hand-off re-hinted the newer entry, completed, and the
  *      target's watermark passed the superseded write it never got). An
  *      expiring hint hands off afresh from its claim, for the same reason.
+ *  N6. A hint of a long value (issue 15) that our store holds at exactly
+ *      its version keeps no copy: it sends the store's entry for the key,
+ *      at its version or a later one (a newer write or a delete that
+ *      superseded it: last-writer-wins makes that cover the hinted
+ *      write), so hints of long values do not hold value buffers while a
+ *      replica is away. Others hold a buffer (long.h V1), or are lost.
  */
 #include "core/core_pvt.h"
 
 #include <string.h>
 
 #define HINT_SENDS_PER_TICK 256
+/* Long values (issue 15): long hints sent to one target per pass. A long
+ * value is up to hundreds of frames, and the target reassembles only a few
+ * long messages of one sender at a time (reasm.h A3): a burst of them
+ * would only evict each other. */
+#define HINT_LONG_PER_TARGET 4
 
 static void hint_free(struct qr_core *c, uint32_t slot)
 {
@@ -69,8 +80,15 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 		const struct qr_store_write *w, bool log, bool from_store,
 		uint16_t job, uint32_t job_gen, uint64_t claim)
 {
+	/* A long value our store holds at exactly this version is read
+	 * from there when the hint is sent (N6): no value buffer. */
+	struct qr_store_view sv;
+	bool in_store = w->value_len > QR_VALUE_INLINE_MAX && !w->tombstone &&
+			qr_store_get(c->store, w->key, w->key_len, &sv) == 0 &&
+			qr_version_cmp(sv.version, w->version) == 0;
 	if (c->free_hint_count == 0 ||
-	    (w->value_len > QR_VALUE_INLINE_MAX && !c->values_free_n)) {
+	    (w->value_len > QR_VALUE_INLINE_MAX && !in_store &&
+	     !c->values_free_n)) {
 		c->stats.hints_lost++; /* long.h V2 for a long value */
 		return QR_EFULL;
 	}
@@ -95,8 +113,16 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	h->key_len = w->key_len;
 	h->value_len = w->value_len;
 	memcpy(h->key, w->key, w->key_len);
-	QR_ASSERT(qc_value_copy(c, &h->value, &h->value_ref, h->value_in,
-				w->value, w->value_len)); /* checked above */
+	h->in_store = in_store;
+	if (in_store)
+		h->value = NULL; /* N6 */
+	else if (QR_BUG(HINT_SHARES_LONG_VALUE) &&
+		 w->value_len > QR_VALUE_INLINE_MAX)
+		h->value = (uint8_t *)(uintptr_t)w->value; /* the bug: V1 */
+	else
+		QR_ASSERT(qc_value_copy(c, &h->value, &h->value_ref,
+					h->value_in, w->value,
+					w->value_len)); /* checked above */
 	c->stats.hints_created++;
 	c->stats.hint_records[target]++;
 	c->stats.hint_bytes[target] += (uint64_t)w->key_len + w->value_len;
@@ -126,6 +152,18 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 	c->next_lsn++;
 	c->stats.wal_appends++;
 	return 0;
+}
+
+/* N6: the entry an in-store hint sends: the store's, at the hint's version
+ * or above (a later write or delete superseded it there, and under
+ * last-writer-wins delivering it covers the hinted one). False when the
+ * key is gone (a tombstone above it was collected, which happens only
+ * once every replica held it): the hint has nothing left to deliver. */
+static bool hint_from_store(const struct qr_core *c, const struct hint *h,
+			    struct qr_store_view *sv)
+{
+	return qr_store_get(c->store, h->key, h->key_len, sv) == 0 &&
+	       qr_version_cmp(sv->version, h->version) >= 0;
 }
 
 /*
@@ -169,6 +207,17 @@ int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
 					  (h->tombstone ? QR_WAL_AUX_TOMBSTONE
 							: 0)),
 		};
+		struct qr_store_view sv;
+		if (h->in_store && !hint_from_store(c, h, &sv))
+			continue; /* superseded and collected: delivered */
+		if (h->in_store) { /* N6: what the store holds, >= it */
+			rec.version = sv.version;
+			rec.value = sv.value;
+			rec.value_len = sv.tombstone ? 0 : sv.value_len;
+			rec.aux = (uint16_t)(h->target |
+					     (sv.tombstone ? QR_WAL_AUX_TOMBSTONE
+							   : 0));
+		}
 		int rc = fn(arg, &rec);
 		if (rc)
 			return rc;
@@ -255,6 +304,19 @@ static void hint_send(struct qr_core *c, uint32_t slot)
 		.value = h->value,
 		.value_len = h->value_len,
 	};
+	if (h->in_store) {
+		struct qr_store_view sv;
+		if (!hint_from_store(c, h, &sv)) {
+			c->stats.hints_delivered++; /* N6: nothing left */
+			hint_free(c, slot);
+			return;
+		}
+		m.version = sv.version;
+		m.value = sv.value;
+		m.value_len = sv.tombstone ? 0 : sv.value_len;
+		m.flags = (uint8_t)((sv.tombstone ? QR_MSGF_TOMBSTONE : 0) |
+				    (h->from_store ? QR_MSGF_REPAIR : 0));
+	}
 	qc_send_peer(c, h->target, &m);
 }
 
@@ -310,6 +372,7 @@ void qc_hints_replay(struct qr_core *c)
 	uint64_t now = qc_now_us(c);
 	uint64_t life_us = c->cfg.tombstone_grace_ms * 1000 / 2;
 	unsigned sent = 0;
+	uint8_t long_sent[QR_NODES_MAX] = {0};
 	uint32_t words = (c->cfg.hints_max + 63) / 64;
 	for (uint32_t n = 0; n < words; n++) {
 		uint32_t wi = (c->hint_cursor + n) % words;
@@ -330,6 +393,9 @@ void qc_hints_replay(struct qr_core *c)
 			/* Not to a target DOWN or whose WAL refuses writes
 			 * (its heartbeats say so): it would refuse. */
 			if (!qc_writable(c, h->target))
+				continue;
+			if (h->value_len > QR_VALUE_INLINE_MAX &&
+			    long_sent[h->target]++ >= HINT_LONG_PER_TARGET)
 				continue;
 			hint_send(c, slot);
 			qc_loop_drain(c);

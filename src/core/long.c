@@ -16,9 +16,10 @@
 #include "common/crc32c.h"
 #include "core/wire_long.h"
 
-#define VALUES_DEFAULT 16	    /* pool buffers when the config says 0 */
+#define VALUES_DEFAULT 64	    /* pool buffers when the config says 0 */
 #define REASM_SLOTS_DEFAULT 8	    /* messages assembled at once */
 #define REASM_TIMEOUT_US 2000000ull /* a long message's time to arrive */
+#define REASM_IDLE_DIV 20	    /* ... and a gap in it: 1/20 of that */
 
 static uint32_t value_bytes_max(const struct qr_core *c)
 {
@@ -38,6 +39,8 @@ int qc_long_init(struct qr_core *c)
 						       : REASM_TIMEOUT_US) *
 			      1000,
 	};
+	rc.idle_ns = c->cfg.reasm_idle_us ? c->cfg.reasm_idle_us * 1000
+					  : rc.timeout_ns / REASM_IDLE_DIV; /* A4 */
 	/* One sender may hold half the slots: a client streaming large
 	 * writes cannot starve the peers' replication (reasm.h A3). */
 	rc.per_src_max = rc.slots > 1 ? rc.slots / 2 : 1;
@@ -104,6 +107,46 @@ void qc_value_release(struct qr_core *c, uint32_t *ref)
 uint32_t qc_values_in_use(const struct qr_core *c)
 {
 	return c->values_max - c->values_free_n;
+}
+
+/* Mark ref in seen; false if it is out of range or marked already. */
+static bool audit_mark(uint8_t *seen, uint32_t max, uint32_t ref)
+{
+	if (ref == 0)
+		return true;
+	if (ref > max || seen[ref - 1])
+		return false;
+	seen[ref - 1] = 1;
+	return true;
+}
+
+int qr_core_values_audit(const struct qr_core *c)
+{
+	uint8_t *seen = calloc(c->values_max, 1);
+	uint32_t held = 0;
+	bool ok = seen != NULL;
+	for (uint32_t k = 0; ok && k < c->cfg.requests_max; k++) {
+		const struct req *q = &c->reqs[k];
+		if (q->kind == REQ_FREE) {
+			ok = !q->value_ref && !q->st_value_ref;
+			continue;
+		}
+		ok = audit_mark(seen, c->values_max, q->value_ref) &&
+		     audit_mark(seen, c->values_max, q->st_value_ref);
+		held += (q->value_ref != 0) + (q->st_value_ref != 0);
+	}
+	for (uint32_t k = 0; ok && k < c->cfg.hints_max; k++) {
+		const struct hint *h = &c->hints[k];
+		ok = h->used ? audit_mark(seen, c->values_max, h->value_ref)
+			     : h->value_ref == 0;
+		held += h->value_ref != 0;
+	}
+	for (uint32_t k = 0; ok && k < LOOP_SLOTS; k++)
+		ok = c->loop[k].value_ref == 0; /* L4: empty between events */
+	for (uint32_t k = 0; ok && k < c->values_free_n; k++)
+		ok = audit_mark(seen, c->values_max, c->values_free[k]);
+	free(seen);
+	return ok && held == qc_values_in_use(c) ? 0 : QR_ECORRUPT;
 }
 
 void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,

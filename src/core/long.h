@@ -13,8 +13,8 @@
  *  V1. A holder (request value or CAS state, hint, loopback slot) owns at
  *      most one pool buffer per value field, named by a ref (index + 1;
  *      0: the value is inline). Freeing the holder gives it back; the
- *      free-buffer stack plus the refs held equal values_max (checked by
- *      qc_values_in_use against the holders in the simulator's audit).
+ *      free-buffer stack plus the refs held are values_max, each once
+ *      (qr_core_values_audit, which the simulator runs: checker (v)).
  *  V2. No buffer free means the holder cannot take the value: the caller
  *      answers the client BUSY, or drops the message (counted,
  *      QR_DROP_VALUES_FULL) as a lost frame, which the sender's

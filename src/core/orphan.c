@@ -143,6 +143,8 @@ void qc_orphan_step(struct qr_core *c)
 	if (c->orphan_scanned && c->orphan_done_mask == all) {
 		c->orphan_active = false;
 		c->stats.orphan_active = 0;
+		c->rebuilding = false; /* recover.c RB1: filled */
+		c->stats.rebuilding = 0;
 		return;
 	}
 	struct qr_msg m = {

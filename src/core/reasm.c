@@ -24,7 +24,7 @@
 enum slot_state { SLOT_FREE = 0, SLOT_OPEN = 1, SLOT_DONE = 2 };
 
 struct qr_reasm_slot {
-	uint64_t src, msg_id, first_ns;
+	uint64_t src, msg_id, first_ns, last_ns; /* first, latest chunk */
 	uint32_t incarnation, total, chunk, crc;
 	uint32_t chunks, have;	 /* chunks in the message, chunks held */
 	uint32_t bytes_have;
@@ -100,12 +100,14 @@ static void slot_free(struct qr_reasm *r, uint32_t i)
 }
 
 /* The open slot of f's message, or UINT32_MAX; *src_held: open slots of
- * f's sender (for A3). */
+ * f's sender, *oldest: the one of them still assembling that began first,
+ * or UINT32_MAX (for A3). */
 static uint32_t slot_find(const struct qr_reasm *r, const struct qr_frag *f,
-			  uint32_t *src_held)
+			  uint32_t *src_held, uint32_t *oldest)
 {
 	uint32_t found = UINT32_MAX;
 	*src_held = 0;
+	*oldest = UINT32_MAX;
 	for (uint32_t k = 0; k < r->open_n; k++) {
 		uint32_t i = r->open_list[k];
 		const struct qr_reasm_slot *s = &r->slot[i];
@@ -114,6 +116,10 @@ static uint32_t slot_find(const struct qr_reasm *r, const struct qr_frag *f,
 		(*src_held)++;
 		if (s->msg_id == f->msg_id && s->incarnation == f->incarnation)
 			found = i;
+		if (s->state == SLOT_OPEN &&
+		    (*oldest == UINT32_MAX ||
+		     s->first_ns < r->slot[*oldest].first_ns))
+			*oldest = i;
 	}
 	return found;
 }
@@ -138,6 +144,7 @@ static uint32_t slot_open(struct qr_reasm *r, const struct qr_frag *f,
 	s->msg_id = f->msg_id;
 	s->incarnation = f->incarnation;
 	s->first_ns = now_ns;
+	s->last_ns = now_ns;
 	s->total = f->total;
 	s->chunk = f->chunk;
 	s->crc = f->crc;
@@ -199,8 +206,8 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 		return drop(&r->st.drop_bad, QR_EWIRE_FIELD);
 	if (f->total > r->cfg.bytes_max)
 		return drop(&r->st.drop_large, QR_ETOOLARGE);
-	uint32_t held;
-	uint32_t i = slot_find(r, f, &held);
+	uint32_t held, oldest;
+	uint32_t i = slot_find(r, f, &held, &oldest);
 	if (i != UINT32_MAX) {
 		const struct qr_reasm_slot *s = &r->slot[i];
 		if (s->state == SLOT_DONE) { /* late duplicate of a message
@@ -213,10 +220,19 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 			slot_free(r, i);
 			return drop(&r->st.drop_bad, QR_EWIRE_FIELD);
 		}
+		r->slot[i].last_ns = now_ns;
 		return slot_fill(r, i, f, out);
 	}
-	if (held >= r->cfg.per_src_max)
-		return drop(&r->st.drop_src, QR_EFULL);
+	if (held >= r->cfg.per_src_max) {
+		/* A3: a sender sends its messages one after the other, so a
+		 * new one while it holds its share means an older one lost a
+		 * fragment: that one gives way (its retransmission comes
+		 * whole). Slots being consumed never do. */
+		if (oldest == UINT32_MAX)
+			return drop(&r->st.drop_src, QR_EFULL);
+		slot_free(r, oldest);
+		r->st.evicted++;
+	}
 	if (r->free_top == 0)
 		return drop(&r->st.drop_full, QR_EFULL);
 	return slot_fill(r, slot_open(r, f, now_ns), f, out);
@@ -236,7 +252,8 @@ unsigned qr_reasm_expire(struct qr_reasm *r, uint64_t now_ns)
 		uint32_t i = r->open_list[k];
 		const struct qr_reasm_slot *s = &r->slot[i];
 		if (s->state == SLOT_OPEN &&
-		    now_ns - s->first_ns >= r->cfg.timeout_ns) {
+		    (now_ns - s->first_ns >= r->cfg.timeout_ns ||
+		     (r->cfg.idle_ns && now_ns - s->last_ns >= r->cfg.idle_ns))) {
 			slot_free(r, i); /* moves the last open slot to k */
 			r->st.expired++;
 			n++;

@@ -19,11 +19,19 @@
  *  A2. Memory is fixed at qr_reasm_init(): slots buffers of bytes_max bytes
  *      and their chunk bitmaps; nothing is allocated per fragment.
  *  A3. One sender holds at most per_src_max slots: a burst from one peer
- *      cannot take the pool from the others. A fragment that finds no slot
- *      is dropped and counted; the sender's retransmission brings it again.
+ *      cannot take the pool from the others. A new message from a sender
+ *      at its share evicts that sender's oldest message still assembling
+ *      (counted: a sender sends its messages one after another, so an
+ *      older incomplete one has lost a fragment, and its retransmission
+ *      comes whole); with none to evict, or no free slot at all, the
+ *      fragment is dropped and counted, and the sender's retransmission
+ *      brings it again.
  *  A4. A slot whose message is not complete timeout_ns after its first
- *      fragment is freed by qr_reasm_expire() and counted: a lost fragment
- *      never holds memory for longer, and never blocks other messages.
+ *      fragment, or (idle_ns != 0) that got no fragment for idle_ns, is
+ *      freed by qr_reasm_expire() and counted: a lost fragment never holds
+ *      memory for longer, and never blocks other messages. A sender sends
+ *      a message's fragments in one burst, so a slot that stopped growing
+ *      has lost one: idle_ns frees it long before the whole-time bound.
  *  A5. A duplicate chunk is counted and ignored. A fragment that disagrees
  *      with its slot (total, chunk or crc differ, the offset is not a chunk
  *      boundary, the length is not what that chunk must hold) is counted
@@ -64,6 +72,8 @@ struct qr_reasm_config {
 	uint32_t bytes_max;   /* largest message, >= QR_REASM_CHUNK_MIN */
 	uint32_t per_src_max; /* slots one sender may hold, 1..slots */
 	uint64_t timeout_ns;  /* a message's whole time to arrive, > 0 */
+	uint64_t idle_ns;     /* the longest gap between its fragments
+			       * (0: no bound but timeout_ns) */
 };
 
 struct qr_reasm_stats {
@@ -71,7 +81,10 @@ struct qr_reasm_stats {
 	uint64_t complete;     /* messages handed out */
 	uint64_t dup;	       /* A5: chunk already held */
 	uint64_t drop_full;    /* A3: no free slot */
-	uint64_t drop_src;     /* A3: the sender holds per_src_max slots */
+	uint64_t drop_src;     /* A3: the sender holds per_src_max slots,
+				* none of them evictable */
+	uint64_t evicted;      /* A3: an older incomplete message of the
+				* sender gave way to a new one */
 	uint64_t drop_large;   /* total > bytes_max */
 	uint64_t drop_bad;     /* A5: inconsistent fragment (slot discarded) */
 	uint64_t drop_crc;     /* A1: all chunks, wrong CRC (discarded) */

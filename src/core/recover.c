@@ -20,6 +20,25 @@
  *      and the peers marked the node DOWN). A real one is never beyond
  *      wall + max_offset at its receipt (the FUTURE check), and the wall
  *      clock does not go back by more than the ceiling covers.
+ *  RB1. A node started to rebuild (cfg.rebuild: its disk was lost; the
+ *      data directory is empty) is *rebuilding* until its hand-off of
+ *      every version ([0, restart_hlc): every entry any node holds is
+ *      hinted to every replica lacking it, orphan.c P3) is done: every
+ *      node answered ORPHAN_DONE, so it durably holds everything a live
+ *      replica held when asked. Meanwhile it answers no READ, PREPARE or
+ *      ACCEPT (counted, drops.REBUILDING): an empty replica counted in R
+ *      breaks R + W > N, an acceptor that forgot its accepts and promises
+ *      breaks CASPaxos. It acks writes (its copy is durable: W stays
+ *      honest) and coordinates.
+ *  RB2. Its claims, and its own watermark, stay at 0 until then (V3 with
+ *      floor 0): peers keep the claims they had made to it before its
+ *      disk died, which it no longer makes true.
+ *  RB3. Its promise floor starts at its restart HLC: it never grants a
+ *      ballot it might have refused before (its promises are gone). This
+ *      and "no version stamped twice" need its HLC at restart above
+ *      everything it stamped or promised before: quorated --rebuild is
+ *      started at least max_offset + hlc_lease after the node died
+ *      (docs/operations.md; a disk replacement takes longer).
  */
 #include "core/core_pvt.h"
 
@@ -167,10 +186,19 @@ void qr_core_recovered(struct qr_core *c, uint64_t last_lsn)
 		c->closed_out[n] = c->floor_recovered;
 	/* A node with a past may have writes in flight it forgot: hand off
 	 * the ones stamped since the floor (every one is below our HLC,
-	 * which recovery raised to the durable ceiling). */
-	if (last_lsn) {
+	 * which recovery raised to the durable ceiling). A rebuilding one
+	 * forgot everything: every version (RB1, RB2). */
+	bool rebuild = c->cfg.rebuild && !QR_BUG(REBUILD_IGNORED);
+	if (last_lsn || rebuild) {
 		c->restart_hlc = qr_hlc_now(&c->hlc);
-		qc_orphan_begin(c, c->floor_recovered, c->restart_hlc);
+		qc_orphan_begin(c, rebuild ? 0 : c->floor_recovered,
+				c->restart_hlc);
+	}
+	if (rebuild) {
+		c->rebuilding = true;
+		c->stats.rebuilding = 1;
+		qr_paxos_raise_floor(&c->paxos, /* RB3 */
+				     (struct qr_version){c->restart_hlc, 0});
 	}
 	/* Which recovered entries went below a promise is not known: none
 	 * of them backs a read without an accept (paxos.h). */

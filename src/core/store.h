@@ -31,8 +31,10 @@ struct qr_store_config {
 	int socket_id;        /* NUMA socket for the index */
 	uint32_t value_bytes_max; /* longer values are QR_ETOOLARGE; 0:
 				   * QR_VALUE_BYTES_MAX (the ceiling; more
-				   * is QR_EINVAL). The core passes its
-				   * configured limit */
+				   * is QR_EINVAL). Recovery replays what
+				   * was logged under an earlier, maybe
+				   * higher, limit: a store fed by the WAL
+				   * needs room for it */
 };
 
 /* A write to apply. */

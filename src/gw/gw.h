@@ -14,7 +14,10 @@
  *      while its connection is suspended exactly one backend request holds
  *      it (as qr_request.user), and the connection is resumed exactly once,
  *      by that request's completion. Contexts come from a fixed pool sized
- *      by the connection limit: nothing is allocated per request.
+ *      by the connection limit: nothing is allocated per request. A
+ *      value over QR_VALUE_INLINE_MAX (a PUT's body, a GET's answer)
+ *      borrows one of the loop's large_bodies buffers until the context
+ *      goes back to the pool; none free: 429, never a partial value.
  *  G3. No thread per request, no blocking call in a loop: the loop sleeps
  *      only in epoll_wait, bounded by MHD's and the client's timeouts.
  */
@@ -55,6 +58,9 @@ struct gw_options {
 	const char *http_keys_file;
 	const struct qr_client_keys *http_keys;
 	unsigned status_interval_ms; /* management poll period (1000) */
+	uint32_t value_bytes_max; /* longest value (0: the cluster file's) */
+	unsigned large_bodies;	  /* buffers of value_bytes_max per loop for
+				   * values over QR_VALUE_INLINE_MAX (16) */
 	bool quiet;
 };
 
@@ -106,14 +112,18 @@ struct gw_req {
 	enum gw_req_state state;
 	enum gw_method method;
 	bool too_large;
+	bool busy; /* a large body and no large buffer free: 429 */
 	unsigned status; /* HTTP status answered (metrics) */
 	uint64_t start_ns;
 	struct gw_kv kv;
 	size_t key_len;
 	size_t body_len;
-	uint8_t key[QR_CLIENT_KEY_BYTES_MAX];
-	uint8_t body[QR_CLIENT_VALUE_BYTES_MAX];
+	uint8_t *body;	  /* small, or large once borrowed */
+	size_t body_cap;
+	uint8_t *large;	  /* the loop's large buffer held (G2), or NULL */
 	struct qr_result result;
+	uint8_t key[QR_CLIENT_KEY_BYTES_MAX];
+	uint8_t small[QR_VALUE_INLINE_MAX];
 };
 
 /* Status codes the metrics count one by one; others count as "other". */
@@ -142,6 +152,9 @@ struct gw_loop {
 	pthread_t thread;
 	struct gw_req *pool;
 	struct gw_req *free_list;
+	uint8_t *large_mem;   /* large_bodies x value_bytes_max */
+	uint8_t **large_free; /* free large buffers: [0, large_top) */
+	unsigned large_top;
 	unsigned waiting; /* suspended connections (atomic: metrics read it) */
 	struct gw_metrics m;
 };

@@ -11,8 +11,12 @@
  *  H2. Nothing reaches the cluster before every check passed: with
  *      --http-keys a missing or wrong credential (401) or a forbidden op
  *      or key (403; auth.h, A1), and a bad header, key or a body over
- *      QR_CLIENT_VALUE_BYTES_MAX, are answered 4xx from here (the body is
- *      not even read when Content-Length says it is too large).
+ *      --value-bytes-max, are answered 4xx from here (the body is not
+ *      even read when Content-Length says it is too large).
+ *  H4. A value over QR_VALUE_INLINE_MAX lives in a large buffer (gw.h
+ *      G2): a PUT's body takes one when it outgrows the small one; a GET
+ *      whose value did not fit the small one (QR_ETOOLARGE and the size)
+ *      takes one and is asked again, once (streaming is not done).
  *  H3. The path is the raw request target (main.c installs an unescape
  *      callback that changes nothing): the key is decoded here with its
  *      length, so %00 and %2F are key bytes, never a cut or a route.
@@ -42,11 +46,17 @@ struct gw_req *gw_req_get(struct gw_loop *l)
 	l->free_list = rq->next_free;
 	memset(rq, 0, offsetof(struct gw_req, key));
 	rq->loop = l;
+	rq->body = rq->small;
+	rq->body_cap = sizeof(rq->small);
 	return rq;
 }
 
 void gw_req_put(struct gw_loop *l, struct gw_req *rq)
 {
+	if (rq->large) {
+		l->large_free[l->large_top++] = rq->large;
+		rq->large = NULL;
+	}
 	rq->next_free = l->free_list;
 	l->free_list = rq;
 }
@@ -186,6 +196,37 @@ static int authenticate(struct gw_req *rq, const unsigned *count,
 }
 
 /* First call for /v1/kv/...: who, key, headers, Content-Length (H2). */
+/* A large buffer for rq's value, keeping the body read so far: 0, or
+ * -1 when the loop has none free (H4: then 429, like any overload). */
+static int take_large(struct gw_req *rq)
+{
+	struct gw_loop *l = rq->loop;
+	if (rq->large)
+		return 0;
+	if (!l->large_top)
+		return -1;
+	rq->large = l->large_free[--l->large_top];
+	memcpy(rq->large, rq->small, rq->body_len);
+	rq->body = rq->large;
+	rq->body_cap = l->opt->value_bytes_max;
+	return 0;
+}
+
+static enum MHD_Result too_large(struct gw_req *rq)
+{
+	char msg[64];
+	snprintf(msg, sizeof(msg), "value larger than %u bytes",
+		 rq->loop->opt->value_bytes_max);
+	return fail(rq, 413, "TOO_LARGE", msg);
+}
+
+static enum MHD_Result no_large(struct gw_req *rq)
+{
+	return fail(rq, 429, "BUSY",
+		    "every large-value buffer is in use (--large-bodies): "
+		    "retry after Retry-After seconds");
+}
+
 static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 {
 	const char *why = NULL;
@@ -225,9 +266,11 @@ static enum MHD_Result kv_begin(struct gw_req *rq, const char *url)
 	    gw_auth_authorize(who, rq->kv.op, rq->key, rq->key_len, &why))
 		return fail(rq, 403, "FORBIDDEN", why);
 	const char *cl = hdr(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && strtoull(cl, NULL, 10) > QR_CLIENT_VALUE_BYTES_MAX)
-		return fail(rq, 413, "TOO_LARGE",
-			    "value larger than 1024 bytes");
+	unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+	if (len > rq->loop->opt->value_bytes_max)
+		return too_large(rq);
+	if (len > rq->body_cap && take_large(rq))
+		return no_large(rq);
 	rq->state = GW_RQ_BODY;
 	return MHD_YES;
 }
@@ -248,6 +291,8 @@ static void kv_request(struct gw_req *rq, struct qr_request *q)
 		.if_node = rq->kv.if_node,
 		.opts = &rq->kv.opts,
 		.user = rq,
+		.buf = write ? NULL : rq->body,
+		.buf_cap = write ? 0 : rq->body_cap,
 	};
 }
 
@@ -378,6 +423,8 @@ static enum MHD_Result ready_submit(struct gw_req *rq)
 		.key_len = sizeof(READY_KEY) - 1,
 		.opts = &o,
 		.user = rq,
+		.buf = rq->body,
+		.buf_cap = rq->body_cap,
 	};
 	return submit(rq, &q);
 }
@@ -416,11 +463,18 @@ static enum MHD_Result status_answer(struct gw_req *rq)
 	return r;
 }
 
-/* Body bytes: keep up to one value, remember whether more came (H2). */
+/* Body bytes: keep up to one value, remember whether more came (H2),
+ * or that it needed a large buffer and none was free (H4). */
 static void take_body(struct gw_req *rq, const char *data, size_t n)
 {
-	if (rq->too_large || n > sizeof(rq->body) - rq->body_len) {
+	if (rq->too_large || rq->busy)
+		return;
+	if (n > rq->loop->opt->value_bytes_max - rq->body_len) {
 		rq->too_large = true;
+		return;
+	}
+	if (n > rq->body_cap - rq->body_len && take_large(rq)) {
+		rq->busy = true;
 		return;
 	}
 	memcpy(rq->body + rq->body_len, data, n);
@@ -439,8 +493,9 @@ static enum MHD_Result step(struct gw_req *rq, const char *data, size_t *n)
 	switch (rq->state) {
 	case GW_RQ_BODY:
 		if (rq->too_large)
-			return fail(rq, 413, "TOO_LARGE",
-				    "value larger than 1024 bytes");
+			return too_large(rq);
+		if (rq->busy)
+			return no_large(rq);
 		if (rq->route == GW_R_READY)
 			return ready_submit(rq);
 		struct qr_request q;
@@ -519,12 +574,37 @@ void gw_http_request_done(void *cls, struct MHD_Connection *conn, void **ctx,
 	}
 }
 
+/* A GET whose value did not fit the small buffer: asked again with a
+ * large one (H4); true when resubmitted (the connection stays
+ * suspended), else the result says why not. */
+static bool refetch_large(struct gw_req *rq)
+{
+	struct qr_result *r = &rq->result;
+	bool get = rq->kv.op == QR_CLIENT_GET ||
+		   rq->kv.op == QR_CLIENT_GET_LINEARIZABLE;
+	if (rq->route != GW_R_KV || !get || r->status != QR_ETOOLARGE ||
+	    rq->large || r->value_len <= rq->body_cap)
+		return false;
+	if (take_large(rq)) {
+		r->status = QR_EBUSY;
+		return false;
+	}
+	struct qr_request q;
+	kv_request(rq, &q);
+	int rc = gw_loop_submit(rq->loop, rq, &q);
+	if (rc)
+		r->status = rc;
+	return rc == 0;
+}
+
 /* A backend completion: keep the result, resume the connection (G2). */
 void gw_http_completed(struct gw_req *rq, const struct qr_completion *c)
 {
 	rq->result = c->result;
-	rq->state = GW_RQ_DONE;
 	__atomic_sub_fetch(&rq->loop->waiting, 1, __ATOMIC_RELAXED);
+	if (refetch_large(rq))
+		return;
+	rq->state = GW_RQ_DONE;
 	MHD_resume_connection(rq->conn);
 }
 

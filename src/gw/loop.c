@@ -144,6 +144,23 @@ int gw_loop_init(struct gw_loop *l, unsigned id, const struct gw_options *o,
 	}
 	for (unsigned i = 0; i < o->connections; i++)
 		gw_req_put(l, &l->pool[i]);
+	/* Large values' buffers: malloc'd (pages touched only when used).
+	 * main sets the limit (the cluster file's when not given). */
+	if (o->value_bytes_max <= QR_VALUE_INLINE_MAX) {
+		snprintf(err, err_len, "value_bytes_max %u: not over %u",
+			 o->value_bytes_max, QR_VALUE_INLINE_MAX);
+		return QR_EINVAL;
+	}
+	l->large_mem = malloc((size_t)o->large_bodies * o->value_bytes_max);
+	l->large_free = calloc(o->large_bodies, sizeof(*l->large_free));
+	if (!l->large_mem || !l->large_free) {
+		snprintf(err, err_len, "out of memory (%u large bodies)",
+			 o->large_bodies);
+		return QR_ENOMEM;
+	}
+	for (unsigned i = 0; i < o->large_bodies; i++)
+		l->large_free[l->large_top++] =
+			l->large_mem + (size_t)i * o->value_bytes_max;
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons(o->port)};
 	if (inet_pton(AF_INET, o->listen_addr, &sa.sin_addr) != 1) {
@@ -286,5 +303,7 @@ void gw_loop_stop(struct gw_loop *l)
 	close(l->ep);
 	close(l->stop_fd);
 	free(l->pool);
+	free(l->large_mem);
+	free(l->large_free);
 	gw_metrics_destroy(&l->m);
 }

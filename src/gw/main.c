@@ -34,6 +34,8 @@ static void *open_client(const struct gw_options *o, unsigned id, char *err,
 	co.zone = o->zone;
 	co.max_inflight = o->max_inflight;
 	co.batch = o->batch;
+	co.value_bytes_max = o->value_bytes_max;
+	co.large_replies = o->large_bodies; /* a reply needs a body anyway */
 	co.seed = 0;
 	(void)id;
 	return qr_client_open(o->cluster_file, &co, err, err_len);
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "quorate-gw: %s\n", err);
 		return 1;
 	}
+	if (!o.value_bytes_max) /* not given: the cluster's limit */
+		o.value_bytes_max = c.value_bytes_max;
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);

@@ -53,6 +53,12 @@ static const char usage[] =
 	"LOCAL_QUORUM\n"
 	"                           count replicas there, requests go there\n"
 	"                           first (default $QUORATE_ZONE, else none)\n"
+	"      --value-bytes-max N  longest value (default: the cluster file's\n"
+	"                           value_bytes_max, 1048576 unless set; at\n"
+	"                           most 8388608): a longer body gets 413\n"
+	"      --large-bodies N     per loop, buffers of value-bytes-max for\n"
+	"                           values over 1024 bytes (16): when all are\n"
+	"                           in use, such a request gets 429\n"
 	"      --status-interval-ms N  how often the replication view asks\n"
 	"                           the nodes' management sockets (1000)\n"
 	"  -q, --quiet              no log lines\n"
@@ -78,6 +84,8 @@ void gw_options_default(struct gw_options *o)
 		.coordinator = QR_COORD_FIRST,
 		.batch = true,
 		.status_interval_ms = 1000,
+		.value_bytes_max = 0, /* main: the cluster file's */
+		.large_bodies = 16,
 	};
 }
 
@@ -113,6 +121,8 @@ static const struct option longopts[] = {
 	{"status-interval-ms", required_argument, NULL, 10},
 	{"zone", required_argument, NULL, 11},
 	{"http-keys", required_argument, NULL, 12},
+	{"value-bytes-max", required_argument, NULL, 13},
+	{"large-bodies", required_argument, NULL, 14},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -163,6 +173,9 @@ static const struct num_spec {
 	NUM(5, "retries", 0, 100, retries),
 	NUM(9, "client-id", 1, 65535, client_id),
 	NUM(10, "status-interval-ms", 50, 600000, status_interval_ms),
+	NUM(13, "value-bytes-max", QR_VALUE_INLINE_MAX, QR_VALUE_BYTES_MAX,
+	    value_bytes_max),
+	NUM(14, "large-bodies", 1, 4096, large_bodies),
 };
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "fields are 2 or 4 B");

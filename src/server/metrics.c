@@ -100,6 +100,13 @@ static void replica(struct qr_prom *w, const struct qr_core_stats *cs)
 	    QR_PROM_COUNTER, cs->read_repairs_sent);
 	one(w, "quorate_retransmits_total", "Messages retransmitted.",
 	    QR_PROM_COUNTER, cs->retransmits);
+	one(w, "quorate_long_messages_in_total",
+	    "Long messages (values over one frame) received whole.",
+	    QR_PROM_COUNTER, cs->long_in);
+	one(w, "quorate_long_messages_out_total",
+	    "Long messages sent as fragments.", QR_PROM_COUNTER, cs->long_out);
+	one(w, "quorate_fragments_in_total", "FRAG messages received.",
+	    QR_PROM_COUNTER, cs->frags_in);
 	const struct named ae[] = {
 		{"digests_sent", cs->ae_digests_sent},
 		{"mismatches", cs->ae_mismatches},

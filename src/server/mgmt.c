@@ -56,6 +56,28 @@ static size_t repair(const struct qr_mgmt_config *cfg, char *buf, size_t cap)
 			    buf, cap);
 }
 
+/*
+ * "clock-offset MS" (a test hook, only when quorated was started with
+ * --clock-offset-ms): every shard's wall clock reads CLOCK_REALTIME + MS
+ * from now on (shard.c). tests/cluster/nemesis skews a running node so.
+ */
+static size_t clock_offset(const struct qr_mgmt_config *cfg, const char *arg,
+			   char *buf, size_t cap)
+{
+	char *end;
+	long long ms = strtoll(arg, &end, 10);
+	if (!*arg || *end || ms < -86400000LL || ms > 86400000LL)
+		return qr_mgmt_dump(json_pack("{ss}", "error",
+					      "clock-offset: expected a "
+					      "number of ms within a day"),
+				    buf, cap);
+	qr_shard_set_clock_offset_ms(ms);
+	return qr_mgmt_dump(json_pack("{sbsIsI}", "ok", 1, "node",
+				      (json_int_t)cfg->node_id,
+				      "clock_offset_ms", (json_int_t)ms),
+			    buf, cap);
+}
+
 /* "mgmt": the management socket's own counters (mgmt_sock.h, M4). */
 static json_t *json_mgmt(const struct qr_mgmt_sock_stats *st)
 {
@@ -94,6 +116,8 @@ static size_t handle(void *arg, const char *cmd, char *out, size_t cap)
 	if (!strcmp(cmd, "ready"))
 		return qr_mgmt_ready_json(&m->cfg, m->since_us, out, cap,
 					  &ready);
+	if (m->cfg.clock_hook && !strncmp(cmd, "clock-offset ", 13))
+		return clock_offset(&m->cfg, cmd + 13, out, cap);
 	return unknown(out, cap);
 }
 

@@ -37,6 +37,8 @@ struct qr_mgmt_config {
 	gid_t gid; /* (gid_t)-1: socket 0600; else 0660 with this group */
 	uint32_t metrics_ip;   /* HTTP /metrics and /ready (mgmt_http.h) */
 	uint16_t metrics_port; /* 0: no HTTP endpoint */
+	bool clock_hook; /* quorated --clock-offset-ms was given: the test
+			  * command "clock-offset MS" sets the offset */
 };
 
 int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,

@@ -252,6 +252,13 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(r, "ae_passes", cs->ae_passes);
 	set_u64(r, "tombstones_collected", cs->tombstones_collected);
 	json_object_set_new(o, "replica", r);
+	/* long messages (issue 15): whole ones and their fragments */
+	json_t *lm = json_object();
+	set_u64(lm, "in", cs->long_in);
+	set_u64(lm, "out", cs->long_out);
+	set_u64(lm, "frags_in", cs->frags_in);
+	set_u64(lm, "frags_out", cs->frags_out);
+	json_object_set_new(o, "long_messages", lm);
 	uint64_t hints = 0;
 	for (int p = 0; p < QR_NODES_MAX; p++)
 		hints += cs->hint_records[p];
@@ -342,6 +349,9 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 			    json_boolean(ag->cs.clock_serving == ag->nshards));
 	set_u64(h, "jumps", ag->cs.clock_jumps);
 	set_u64(h, "refused", ag->cs.clock_refused);
+	if (qr_shard_clock_offset_ms()) /* the test hook (shard.c) */
+		json_object_set_new(h, "offset_ms",
+				    json_integer(qr_shard_clock_offset_ms()));
 	json_object_set_new(o, "hlc", h);
 	json_t *p = json_object();
 	set_u64(p, "rx", ss->rx_pkts);
@@ -370,6 +380,9 @@ json_t *qr_mgmt_stats_obj(const struct qr_mgmt_config *cfg)
 	set_u64(o, "cluster", cfg->cluster->id);
 	json_object_set_new(o, "profile", json_string(cfg->profile));
 	set_u64(o, "shards", cfg->nshards);
+	/* true: started with --rebuild and not filled yet (core recover.c
+	 * RB1): it answers no read or CAS vote. */
+	json_object_set_new(o, "rebuilding", json_boolean(ag.cs.rebuilding));
 	json_requests(o, &ag.cs);
 	json_replica(o, &ag.cs);
 	json_peers(o, cfg);

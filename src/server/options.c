@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"[--wal-mode fsync|async|none]\n"
 		"                [--keys-max N] [--store-bytes-max BYTES]\n"
 		"                [--snapshot-every RECORDS] "
-		"[--truncate-corrupt] [--init] [--cpus A-B]\n"
+		"[--truncate-corrupt] [--init] [--rebuild]\n"
+		"                [--cpus A-B]\n"
 		"                [--metrics-listen IPV4:PORT|off]\n"
 		"  --config FILE        the cluster file (docs/operations.md)\n"
 		"  --node ID            this node's id in it\n"
@@ -47,6 +48,11 @@ static void usage(FILE *f)
 		"empty (without it\n"
 		"                       an empty data directory is refused: "
 		"a wiped disk)\n"
+		"  --rebuild            the node lost its data (a replaced "
+		"disk): as --init, and\n"
+		"                       it answers no read or CAS vote until "
+		"its peers refilled it\n"
+		"                       (docs/operations.md)\n"
 		"  --metrics-listen A   HTTP /metrics and /ready (default: "
 		"the node's metrics_listen,\n"
 		"                       else 127.0.0.1:(metrics_port + "
@@ -144,6 +150,22 @@ static int parse_opt(int c, const char *arg, struct options *o)
 	case 'i':
 		o->init = true;
 		return 0;
+	case 'R':
+		o->rebuild = true;
+		return 0;
+	case 'O': {
+		char *end;
+		long long ms = strtoll(arg, &end, 10);
+		if (*end || !*arg || ms < -86400000LL || ms > 86400000LL) {
+			fprintf(stderr, "quorated: --clock-offset-ms: '%s' is "
+					"not a number of ms within a day\n",
+				arg);
+			return 1;
+		}
+		o->clock_offset_ms = ms;
+		o->clock_offset_set = true;
+		return 0;
+	}
 	case 'm':
 		o->metrics_listen = arg;
 		return 0;
@@ -184,6 +206,10 @@ int qr_options_parse(int argc, char **argv, struct options *o)
 		{"snapshot-every", required_argument, NULL, 's'},
 		{"truncate-corrupt", no_argument, NULL, 't'},
 		{"init", no_argument, NULL, 'i'},
+		{"rebuild", no_argument, NULL, 'R'},
+		/* A test hook, not in --help: tests/cluster/nemesis skews a
+		 * node's clock (shard.c env_wall_ms). */
+		{"clock-offset-ms", required_argument, NULL, 'O'},
 		{"metrics-listen", required_argument, NULL, 'm'},
 		{"cpus", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},

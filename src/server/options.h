@@ -22,6 +22,10 @@ struct options {
 	uint64_t snapshot_every;
 	bool truncate_corrupt;
 	bool init; /* a new node: an empty data directory is bound */
+	bool rebuild; /* the node lost its data: bound like --init, and it
+		       * rejoins as a rebuilding replica (core recover.c RB1) */
+	int64_t clock_offset_ms; /* --clock-offset-ms: a test hook (shard.c) */
+	bool clock_offset_set;	 /* given: the mgmt command may change it */
 	int cpu_first, cpu_last; /* --cpus A-B: shard i on CPU A + i (each its
 				  * own core); -1: lcores float over all */
 	const char *metrics_listen; /* NULL: the cluster file's */

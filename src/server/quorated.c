@@ -480,7 +480,8 @@ static int load_config(struct daemon *d)
 	/* The directory is this node's of this cluster, or nothing is read
 	 * from it (src/wal/wal_ident.c; issue 13, item 6). */
 	int rc = qr_wal_dir_bind(d->data_dir, d->cl.id, (uint16_t)d->o.node,
-				 d->o.init, d->err, sizeof(d->err));
+				 d->o.init || d->o.rebuild, d->err,
+				 sizeof(d->err));
 	if (rc) {
 		fprintf(stderr, "quorated: refusing to start (%s): %s\n",
 			qr_strerror(rc), d->err);
@@ -605,6 +606,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.value_bytes_max = d->cl.value_bytes_max;
 	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;
 	sc->core.arena = 0;
+	sc->core.rebuild = o->rebuild;
 	qr_wal_config_defaults(&sc->wal);
 	sc->wal.dir = d->data_dir;
 	sc->wal.shard = i;
@@ -629,6 +631,8 @@ static int node_open(struct daemon *d)
 	QR_ASSERT(d->nrx >= 1 && d->nrx <= d->cl.shards);
 	if (rings_create(d))
 		return close_and_exit(EXIT_DPDK, NULL, 0);
+	/* The test hook, before recovery reads the clock (shard.c). */
+	qr_shard_set_clock_offset_ms(d->o.clock_offset_ms);
 	for (uint16_t i = 0; i < d->cl.shards; i++) {
 		struct qr_shard_config sc;
 		shard_config(d, i, &sc);
@@ -731,6 +735,7 @@ int main(int argc, char **argv)
 		.gid = (gid_t)-1,
 		.metrics_ip = d.me->metrics_ip,
 		.metrics_port = d.me->metrics_port,
+		.clock_hook = d.o.clock_offset_set,
 	};
 	if (d.o.metrics_listen && strcmp(d.o.metrics_listen, "off") == 0)
 		mc.metrics_port = 0;

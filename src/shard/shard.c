@@ -11,6 +11,11 @@
  *    iteration and only when the core asks (stamping a version, a
  *    heartbeat): an empty iteration reads no clock but the TSC (in a VM
  *    without a stable TSC clocksource, CLOCK_REALTIME is a syscall).
+ *    A test hook adds an offset to it (quorated --clock-offset-ms and the
+ *    management command `clock-offset`, given only with that option):
+ *    tests/cluster/nemesis skews one node's clock within and beyond
+ *    max_offset and back, where every namespace shares one real clock.
+ *    One process-wide atomic, read with the wall clock: 0 unless set.
  *  - Client handles are (IPv4 << 16 | UDP port); the MAC to answer is
  *    learned from the request's frame into the ARP table.
  *  - Housekeeping only when due: the core's frames are flushed only after
@@ -89,6 +94,7 @@ struct qr_shard {
 };
 
 static volatile sig_atomic_t stop_flag;
+static int64_t clock_offset_ms; /* the test hook (above); atomic */
 
 static const char *const drop_names[QR_SHARD_DROP_COUNT] = {
 #define QR_SHARD_DROP_NAME(name, text) [QR_SHARD_DROP_##name] = #name,
@@ -104,6 +110,23 @@ const char *qr_shard_drop_name(enum qr_shard_drop d)
 void qr_shard_stop_all(void)
 {
 	stop_flag = 1;
+}
+
+void qr_shard_set_clock_offset_ms(int64_t ms)
+{
+	__atomic_store_n(&clock_offset_ms, ms, __ATOMIC_RELAXED);
+}
+
+int64_t qr_shard_clock_offset_ms(void)
+{
+	return __atomic_load_n(&clock_offset_ms, __ATOMIC_RELAXED);
+}
+
+/* CLOCK_REALTIME in ms, plus the test hook's offset. */
+static uint64_t wall_ms_now(void)
+{
+	return (uint64_t)((int64_t)qr_clock_wall_ms() +
+			  qr_shard_clock_offset_ms());
 }
 
 void qr_shard_ae_request(struct qr_shard *s)
@@ -194,7 +217,7 @@ static uint64_t env_wall_ms(void *ctx)
 {
 	struct qr_shard *s = ctx;
 	if (!s->wall_read) {
-		s->wall_ms = qr_clock_wall_ms();
+		s->wall_ms = wall_ms_now();
 		s->wall_read = true;
 	}
 	return s->wall_ms;
@@ -204,7 +227,7 @@ static void env_pause(void *ctx)
 {
 	struct qr_shard *s = ctx;
 	rte_pause();
-	s->wall_ms = qr_clock_wall_ms();
+	s->wall_ms = wall_ms_now();
 	s->wall_read = true;
 	/* The monotonic clock too: a guarded HLC may run on it while the
 	 * wall clock is out of bounds (clock_guard.c), and waits on it. */

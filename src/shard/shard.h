@@ -106,6 +106,10 @@ const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s);
  * repair`). Any thread: an atomic counter the loop polls once a tick and
  * turns into qr_core_ae_request() on its own lcore. */
 void qr_shard_ae_request(struct qr_shard *s);
+/* The test hook (quorated --clock-offset-ms): every shard's wall clock
+ * reads CLOCK_REALTIME + ms from now on. Any thread. */
+void qr_shard_set_clock_offset_ms(int64_t ms);
+int64_t qr_shard_clock_offset_ms(void);
 /* The loop's clock (TSC microseconds, as the core sees it). */
 uint64_t qr_shard_now_us(const struct qr_shard *s);
 

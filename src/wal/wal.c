@@ -25,6 +25,11 @@
  *  W6. all memory is allocated at open; append and poll allocate nothing.
  *  W7. acknowledgements are released in lsn order: the durable lsn only
  *      grows, batch by batch, in batch sequence order.
+ *  W8. a record joins a batch while the batch stays within batch_cap; an
+ *      empty batch takes any record up to value_max, which every batch
+ *      buffer holds (slot_cap), so a large record is a batch of its own:
+ *      its value copied once into the registered buffer, one write, one
+ *      group fdatasync (docs/wal.md, "Large records").
  *
  * Calls wal_snapshot.c, wal_ring.c and wal_recover.c, never called back
  * (wal_ring.h draws the graph): completions come through ring_handlers().
@@ -415,7 +420,7 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec)
 			w->fill_seq++; /* full: sealed, a new one next */
 			continue;
 		}
-		QR_ASSERT(b->bytes + need <= w->slot_cap);
+		QR_ASSERT(b->bytes + need <= w->slot_cap); /* W8 */
 		qr_wal_record_encode(b->buf + B + b->bytes, rec);
 		b->bytes += need;
 		b->records++;

@@ -201,8 +201,9 @@ MALFORMED = [
     ("cut escape", "PUT", "/v1/kv/keep%4", b"bad", {}, 400),
     ("key of 256 bytes", "PUT", "/v1/kv/" + "k" * 256, b"bad", {}, 414),
     ("escaped key of 256 bytes", "PUT", "/v1/kv/" + "%41" * 256, b"bad", {}, 414),
-    ("body of 1025 bytes", "PUT", "/v1/kv/keep", b"x" * 1025, {}, 413),
-    ("body of 1 MiB", "PUT", "/v1/kv/keep", b"x" * (1 << 20), {}, 413),
+    ("body of 1 MiB + 1", "PUT", "/v1/kv/keep", b"x" * ((1 << 20) + 1), {},
+     413),
+    ("body of 9 MiB", "PUT", "/v1/kv/keep", b"x" * (9 << 20), {}, 413),
     ("PATCH", "PATCH", "/v1/kv/keep", b"bad", {}, 405),
     ("no such path", "GET", "/v2/kv/keep", None, {}, 404),
     ("POST /metrics", "POST", "/metrics", b"x", {}, 405),
@@ -260,16 +261,17 @@ def contract_malformed(port):
         if ok and want != 405 and data:
             ok = json.loads(data).get("status") == want
         check(f"malformed ({what}): {want}", ok, (st, data[:200]))
-    # A chunked body over the limit (no Content-Length to refuse early).
+    # A chunked body over the limit (no Content-Length to refuse early):
+    # 17 chunks of 64 KiB, 1 MiB + 64 KiB.
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     c.putrequest("PUT", "/v1/kv/keep")
     c.putheader("Transfer-Encoding", "chunked")
     c.endheaders()
-    for _ in range(3):
-        c.send(b"200\r\n" + b"y" * 512 + b"\r\n")
+    for _ in range(17):
+        c.send(b"10000\r\n" + b"y" * 65536 + b"\r\n")
     c.send(b"0\r\n\r\n")
     r = c.getresponse()
-    check("malformed (chunked body of 1536 bytes): 413", r.status == 413,
+    check("malformed (chunked body of 1 MiB + 64 KiB): 413", r.status == 413,
           r.status)
     # Headers larger than the connection's memory (16 KiB): 431 / 400.
     st, _, _ = Gw(port).req("GET", "/v1/kv/keep",

@@ -81,8 +81,9 @@ int main(int argc, char **argv)
 		/* The reader belongs to the same session. */
 		qr_client_session_observe(r, qr_client_session(w));
 		for (int j = 0; j < 3; j++) {
+			static char vbuf[64];
 			int rc = qr_client_get(r, keys[k], strlen(keys[k]),
-					       &get_o, &res);
+					       vbuf, sizeof(vbuf), &get_o, &res);
 			qr_client_session_observe(w, qr_client_session(r));
 			if (rc == QR_ESTALE) {
 				stale++;

@@ -86,7 +86,7 @@ for profile in "$@"; do
 
 	# 3. kill the coordinator (--coordinator first: the key's first
 	# replica, which `quorate ring KEY` names) in the middle of the write.
-	for delay in 0.02 0.08 0.2; do
+	for delay in 0.002 0.006 0.015; do
 		k="$profile-kill-$delay"
 		co=$("$cli" --cluster "$c" ring "$k" |
 			sed -n 's/^  node \([0-9]*\).*/\1/p' | head -n 1)

@@ -5,6 +5,8 @@
  *   qr-sim --seed S [-v]              one seed, prints its trace hash
  *   qr-sim --seeds N [--start S0]     N seeds from S0 (default 1)
  *   --nodes K                         fix the cluster size (3..7)
+ *   --shards S                        fix the shards per node (1..4;
+ *                                     default: 2 in a third of the seeds)
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
@@ -66,7 +68,7 @@ static int usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seed S | --seeds N [--start S0]] [--nodes K]\n"
-		"          [--check-replay] [--inject-bug NAME[,NAME]]"
+		"          [--shards S] [--check-replay] [--inject-bug NAME[,NAME]]"
 		" [--expect-fail] [-v]\n",
 		prog);
 	return 2;
@@ -94,7 +96,7 @@ static uint64_t parse_bugs(const char *arg)
 int main(int argc, char **argv)
 {
 	uint64_t seed = 1, count = 1;
-	int nodes = 0;
+	int nodes = 0, shards = 0;
 	bool single = false, verbose = false, expect_fail = false;
 	bool check_replay = false, no_oracles = false;
 	const char *bugs = NULL;
@@ -116,6 +118,11 @@ int main(int argc, char **argv)
 			nodes = atoi(v);
 			i++;
 			if (nodes < 3 || nodes > 7)
+				return usage(argv[0]);
+		} else if (!strcmp(a, "--shards") && v) {
+			shards = atoi(v);
+			i++;
+			if (shards < 1 || shards > 4)
 				return usage(argv[0]);
 		} else if (!strcmp(a, "--inject-bug") && v) {
 			bugs = v;
@@ -159,6 +166,7 @@ int main(int argc, char **argv)
 		struct sim_options opt = {
 			.seed = seed + k,
 			.nodes = nodes,
+			.shards = shards,
 			.verbose = verbose,
 			.no_oracles = no_oracles,
 		};
@@ -190,19 +198,20 @@ int main(int argc, char **argv)
 		tot.dropped_frames += r.dropped_frames;
 		tot.tombstones_collected += r.tombstones_collected;
 		tot.snapshots += r.snapshots;
+		tot.wipes += r.wipes;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
 		if (single || verbose)
 			printf("seed %" PRIu64 ": %s trace=%016" PRIx64
-			       " nodes=%u rf=%u keys=%u clients=%u ops=%" PRIu64
+			       " nodes=%u shards=%u rf=%u keys=%u clients=%u ops=%" PRIu64
 			       " ok=%" PRIu64 " unavailable=%" PRIu64
 			       " timeout=%" PRIu64 " crashes=%" PRIu64
 			       " partitions=%" PRIu64 " frames=%" PRIu64
 			       " dropped=%" PRIu64 " latency-us p50=%" PRIu64
 			       " p99=%" PRIu64 " max=%" PRIu64 "\n",
 			       opt.seed, r.ok ? "ok" : "FAIL", r.trace_hash,
-			       r.nodes, r.rf, r.keys, r.clients, r.ops,
+			       r.nodes, r.shards, r.rf, r.keys, r.clients, r.ops,
 			       r.ops_ok, r.ops_unavailable, r.ops_timeout,
 			       r.crashes, r.partitions, r.frames,
 			       r.dropped_frames, r.lat_p50_us, r.lat_p99_us,
@@ -218,6 +227,8 @@ int main(int argc, char **argv)
 		       bugs ? " --inject-bug " : "", bugs ? bugs : "");
 		if (nodes)
 			printf(" --nodes %d", nodes);
+		if (shards)
+			printf(" --shards %d", shards);
 		printf(" -v\n");
 		if (expect_fail)
 			break; /* the checkers bit: that is all we wanted */
@@ -227,13 +238,14 @@ int main(int argc, char **argv)
 	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
 	       " dropped=%" PRIu64 " collected=%" PRIu64
-	       " snapshots=%" PRIu64 " cas-ops=%" PRIu64
+	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
-	       tot.tombstones_collected, tot.snapshots, tot.cas_ops, tot.cas_ok,
+	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.cas_ops,
+	       tot.cas_ok,
 	       tot.lin_inconclusive, combined);
 	if (expect_fail) {
 		if (failed)

@@ -20,12 +20,14 @@
 #include "quorate/err.h"
 
 #define OR_NODES  7
+#define OR_SHARDS 4
 #define OR_KEYS	  24
-#define PREP_RING 64 /* PREPAREs remembered per (acceptor, proposer) */
+#define PREP_RING 128 /* PREPAREs remembered per (acceptor, proposer) */
 
 struct vent {
 	uint64_t hlc;
 	uint16_t node;
+	uint16_t shard; /* of the key: shards stamp versions independently */
 	bool used;
 	bool anywhere;	      /* in gver[key]: durable on some node */
 	int8_t key;	      /* -1: not a key's record (none seen yet) */
@@ -34,6 +36,8 @@ struct vent {
 	uint64_t prep_op; /* the round (op_id) that PREPAREd it; 0: none */
 	bool has_state;	  /* a durable PUT or TOMBSTONE record seen: */
 	uint64_t state;	  /* ... a hash of its value (or delete) */
+	uint8_t holders;  /* nodes with a durable PUT / TOMBSTONE of it */
+	bool observed;	  /* a client was answered with it */
 };
 
 struct vlist {
@@ -45,6 +49,7 @@ struct vlist {
  * promised for the key (by a PROMISE it sent) when it arrived. */
 struct prep {
 	uint64_t op_id;
+	uint16_t shard; /* of the frame (op_ids are a core's own) */
 	uint8_t type;
 	int8_t key;
 	struct qr_version ballot;
@@ -57,41 +62,54 @@ struct oracle {
 	const char (*keys)[40];
 	const uint8_t *key_len;
 	uint8_t reps[OR_KEYS][QR_RF_MAX];
+	uint16_t kshard[OR_KEYS]; /* the shard owning each key */
 	struct vent *tab;
 	size_t cap, len;
 	struct qr_version maxdur[OR_NODES][OR_KEYS];
-	uint64_t ceil_ms[OR_NODES];
+	/* What a node whose disk just died held durably before (oracle_wipe):
+	 * an ack it sent then was true, and an answer or a hint freed on it
+	 * may come just after the death. Until oracle_wipe_forget. */
+	struct qr_version wiped[OR_NODES][OR_KEYS];
+	uint64_t ceil_ms[OR_NODES][OR_SHARDS]; /* a ceiling per shard core */
 	struct vlist gver[OR_KEYS];
 	struct prep prep[OR_NODES][OR_NODES][PREP_RING];
 	unsigned prep_n[OR_NODES][OR_NODES];
-	uint64_t wm_checked[OR_NODES];
+	uint64_t wm_checked[OR_NODES][OR_SHARDS];
 	struct qr_version promised[OR_NODES][OR_KEYS]; /* PROMISEs sent */
 };
 
 
-static size_t vhash(struct qr_version v, size_t cap)
+static size_t vhash(struct qr_version v, uint16_t shard, size_t cap)
 {
-	uint64_t x = v.hlc * 0x9e3779b97f4a7c15ull ^ v.node;
+	uint64_t x = v.hlc * 0x9e3779b97f4a7c15ull ^ v.node ^
+		     (uint64_t)shard << 16;
 	x ^= x >> 31;
 	x *= 0xbf58476d1ce4e5b9ull;
 	x ^= x >> 29;
 	return (size_t)x & (cap - 1);
 }
 
-static struct vent *vfind(const struct oracle *o, struct qr_version v)
+/* Versions are unique per shard, not per node: two shards of a node stamp
+ * with clocks of their own, so (hlc, node) may name a write of each. A
+ * version is looked up with its shard (the key's, or the frame's: peers
+ * talk shard to shard). */
+static struct vent *vfind(const struct oracle *o, struct qr_version v,
+			  uint16_t shard)
 {
-	for (size_t i = vhash(v, o->cap);; i = (i + 1) & (o->cap - 1)) {
+	for (size_t i = vhash(v, shard, o->cap);;
+	     i = (i + 1) & (o->cap - 1)) {
 		struct vent *e = &o->tab[i];
 		if (!e->used)
 			return NULL;
-		if (e->hlc == v.hlc && e->node == v.node)
+		if (e->hlc == v.hlc && e->node == v.node && e->shard == shard)
 			return e;
 	}
 }
 
-static struct vent *vget(struct oracle *o, struct qr_version v)
+static struct vent *vget(struct oracle *o, struct qr_version v,
+			 uint16_t shard)
 {
-	struct vent *e = vfind(o, v);
+	struct vent *e = vfind(o, v, shard);
 	if (e)
 		return e;
 	if (2 * (o->len + 1) > o->cap) {
@@ -104,14 +122,14 @@ static struct vent *vget(struct oracle *o, struct qr_version v)
 			if (!old[i].used)
 				continue;
 			struct qr_version ov = {old[i].hlc, old[i].node};
-			size_t j = vhash(ov, o->cap);
+			size_t j = vhash(ov, old[i].shard, o->cap);
 			while (o->tab[j].used)
 				j = (j + 1) & (o->cap - 1);
 			o->tab[j] = old[i];
 		}
 		free(old);
 	}
-	size_t i = vhash(v, o->cap);
+	size_t i = vhash(v, shard, o->cap);
 	while (o->tab[i].used)
 		i = (i + 1) & (o->cap - 1);
 	e = &o->tab[i];
@@ -119,6 +137,7 @@ static struct vent *vget(struct oracle *o, struct qr_version v)
 	e->used = true;
 	e->hlc = v.hlc;
 	e->node = v.node;
+	e->shard = shard;
 	e->key = -1;
 	o->len++;
 	return e;
@@ -127,7 +146,8 @@ static struct vent *vget(struct oracle *o, struct qr_version v)
 struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
 			  const char (*keys)[40], const uint8_t *key_len)
 {
-	QR_ASSERT(nodes <= OR_NODES && nkeys <= OR_KEYS);
+	QR_ASSERT(nodes <= OR_NODES && nkeys <= OR_KEYS &&
+		  pl->shards <= OR_SHARDS);
 	struct oracle *o = calloc(1, sizeof(*o));
 	QR_ASSERT(o);
 	o->nodes = nodes;
@@ -141,6 +161,7 @@ struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
 	for (int k = 0; k < nkeys; k++) {
 		uint32_t p = qr_placement_partition(pl, keys[k], key_len[k]);
 		memcpy(o->reps[k], qr_placement_replicas(pl, p), pl->rf);
+		o->kshard[k] = qr_placement_shard(pl, p);
 	}
 	return o;
 }
@@ -171,7 +192,7 @@ void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec)
 		return;
 	int k = key_of(o, rec);
 	if (k >= 0)
-		vget(o, rec->version)->key = (int8_t)k;
+		vget(o, rec->version, o->kshard[k])->key = (int8_t)k;
 }
 
 uint64_t oracle_value_hash(const uint8_t *value, uint16_t len, bool tombstone)
@@ -188,27 +209,28 @@ static uint64_t state_hash(const struct qr_wal_record *rec)
 				 rec->type == QR_WAL_TOMBSTONE);
 }
 
-bool oracle_state(const struct oracle *o, struct qr_version v, uint64_t *hash)
+bool oracle_state(const struct oracle *o, int key, struct qr_version v,
+		  uint64_t *hash)
 {
-	const struct vent *e = vfind(o, v);
+	const struct vent *e = vfind(o, v, o->kshard[key]);
 	if (!e || !e->has_state)
 		return false;
 	*hash = e->state;
 	return true;
 }
 
-bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
-		    char *detail, size_t dlen)
+bool oracle_durable(struct oracle *o, int node, int shard,
+		    const struct qr_wal_record *rec, char *detail, size_t dlen)
 {
 	if (rec->type == QR_WAL_CLOCK) {
-		o->ceil_ms[node] =
-			QR_MAX(o->ceil_ms[node], QR_HLC_MS(rec->version.hlc));
+		uint64_t *c = &o->ceil_ms[node][shard];
+		*c = QR_MAX(*c, QR_HLC_MS(rec->version.hlc));
 		return true;
 	}
 	int k = key_of(o, rec);
 	if (k < 0)
 		return true;
-	struct vent *e = vget(o, rec->version);
+	struct vent *e = vget(o, rec->version, o->kshard[k]);
 	e->key = (int8_t)k;
 	if (rec->type == QR_WAL_PROMISE) {
 		e->promise_mask |= (uint8_t)(1u << node);
@@ -230,6 +252,7 @@ bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
 	}
 	e->has_state = true;
 	e->state = h;
+	e->holders |= (uint8_t)(1u << node);
 	if (qr_version_cmp(rec->version, o->maxdur[node][k]) > 0)
 		o->maxdur[node][k] = rec->version;
 	if (!e->anywhere) {
@@ -263,7 +286,7 @@ void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
 {
 	if (len < 24)
 		return;
-	uint16_t src = qr_ld16(f + 8);
+	uint16_t src = qr_ld16(f + 8), shard = qr_ld16(f + 12);
 	if (src >= o->nodes)
 		return;
 	FOR_EACH_MSG(f, len, off, mlen)
@@ -281,6 +304,7 @@ void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
 		struct prep *p =
 			&o->prep[node][src][o->prep_n[node][src]++ % PREP_RING];
 		p->op_id = qr_ld64(f + off + 4);
+		p->shard = shard;
 		p->type = type;
 		p->key = (int8_t)k;
 		p->ballot.hlc = qr_ld64(f + off + 16);
@@ -293,14 +317,15 @@ void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len)
  * node answers; of copies (a duplicated frame), the one that arrived
  * first: the vote saw the least promised then. */
 static const struct prep *prep_find(const struct oracle *o, int node, int src,
-				    uint8_t type, uint64_t op_id)
+				    uint16_t shard, uint8_t type,
+				    uint64_t op_id)
 {
 	unsigned n = o->prep_n[node][src];
 	const struct prep *found = NULL;
 	for (unsigned i = 0; i < PREP_RING && i < n; i++) {
 		const struct prep *p =
 			&o->prep[node][src][(n - 1 - i) % PREP_RING];
-		if (p->op_id == op_id && p->type == type)
+		if (p->op_id == op_id && p->type == type && p->shard == shard)
 			found = p;
 	}
 	return found;
@@ -324,17 +349,22 @@ static const char *msg_name(uint8_t type)
 bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		      size_t len, char *detail, size_t dlen)
 {
+	uint16_t shard = len >= 24 ? qr_ld16(f + 12) : 0;
+	if (shard >= OR_SHARDS)
+		return true;
+	uint64_t ceil = QR_HLC_MAKE(o->ceil_ms[node][shard], 0);
 	FOR_EACH_MSG(f, len, off, mlen)
 	{
 		uint8_t type = f[off];
 		if (type == QR_MSG_HEARTBEAT && mlen >= 12 &&
-		    qr_ld64(f + off + 4) > QR_HLC_MAKE(o->ceil_ms[node], 0)) {
-			/* (k) S4: no claim above the durable ceiling. */
+		    qr_ld64(f + off + 4) > ceil) {
+			/* (k) S4: no claim above the durable ceiling (the
+			 * sending shard's: each logs its own). */
 			snprintf(detail, dlen,
-				 "(k) node %d claimed %" PRIu64 " to node %d "
-				 "above its durable HLC ceiling %" PRIu64,
-				 node, qr_ld64(f + off + 4), dst,
-				 QR_HLC_MAKE(o->ceil_ms[node], 0));
+				 "(k) node %d shard %u claimed %" PRIu64
+				 " to node %d above its durable HLC ceiling "
+				 "%" PRIu64,
+				 node, shard, qr_ld64(f + off + 4), dst, ceil);
 			return false;
 		}
 		if (type == QR_MSG_PREPARE && mlen >= 26) {
@@ -342,7 +372,7 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 			struct qr_version b = {qr_ld64(f + off + 16),
 					       qr_ld16(f + off + 24)};
 			uint64_t op_id = qr_ld64(f + off + 4);
-			struct vent *e = vget(o, b);
+			struct vent *e = vget(o, b, shard);
 			if (e->prep_op && e->prep_op != op_id) {
 				snprintf(detail, dlen,
 					 "(l) node %d started two CAS rounds "
@@ -366,7 +396,7 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 			 * at or above every ballot promised for the key
 			 * before its PREPARE or ACCEPT arrived. */
 			const struct prep *p = prep_find(
-				o, node, dst,
+				o, node, dst, shard,
 				type == QR_MSG_PROMISE ? QR_MSG_PREPARE
 						       : QR_MSG_ACCEPT,
 				qr_ld64(f + off + 4));
@@ -391,12 +421,13 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 			/* Y1: the promise record and a ceiling above the
 			 * ballot are durable before the PROMISE leaves. */
 			const struct prep *p =
-				prep_find(o, node, dst, QR_MSG_PREPARE,
+				prep_find(o, node, dst, shard, QR_MSG_PREPARE,
 					  qr_ld64(f + off + 4));
-			const struct vent *b = p ? vfind(o, p->ballot) : NULL;
-			if (p &&
-			    (!b || !(b->promise_mask & (1u << node)) ||
-			     o->ceil_ms[node] <= QR_HLC_MS(p->ballot.hlc))) {
+			const struct vent *b =
+				p ? vfind(o, p->ballot, shard) : NULL;
+			if (p && (!b || !(b->promise_mask & (1u << node)) ||
+				  o->ceil_ms[node][shard] <=
+					  QR_HLC_MS(p->ballot.hlc))) {
 				snprintf(detail, dlen,
 					 "(j) node %d sent PROMISE of ballot "
 					 "%" PRIu64 ".%u to node %d before "
@@ -412,7 +443,7 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		if (status != 0)
 			continue;
 		/* R1: "I hold v" only once v's record is durable here. */
-		const struct vent *e = vfind(o, v);
+		const struct vent *e = vfind(o, v, shard);
 		int k = e ? e->key : -1;
 		if (k < 0 || qr_version_cmp(o->maxdur[node][k], v) < 0) {
 			snprintf(
@@ -427,11 +458,19 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 	return true;
 }
 
+/* Does node durably hold key k at v or newer (or did it until its disk
+ * died just now)? */
+static bool held(const struct oracle *o, int node, int k, struct qr_version v)
+{
+	return qr_version_cmp(o->maxdur[node][k], v) >= 0 ||
+	       qr_version_cmp(o->wiped[node][k], v) >= 0;
+}
+
 int oracle_holders(const struct oracle *o, int key, struct qr_version v)
 {
 	int n = 0;
 	for (int i = 0; i < o->pl->rf; i++)
-		if (qr_version_cmp(o->maxdur[o->reps[key][i]][key], v) >= 0)
+		if (held(o, o->reps[key][i], key, v))
 			n++;
 	return n;
 }
@@ -441,22 +480,25 @@ bool oracle_holds(const struct oracle *o, int node,
 {
 	int k = key_of(o, rec);
 	return k >= 0 && node >= 0 && node < o->nodes &&
-	       qr_version_cmp(o->maxdur[node][k], rec->version) >= 0;
+	       held(o, node, k, rec->version);
 }
 
-int oracle_hints(const struct oracle *o, int node, struct qr_version v)
+int oracle_hints(const struct oracle *o, int node, int key,
+		 struct qr_version v)
 {
-	const struct vent *e = vfind(o, v);
+	const struct vent *e = vfind(o, v, o->kshard[key]);
 	return e ? e->hints[node] : 0;
 }
 
-bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
-		      size_t dlen)
+bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
+		      char *detail, size_t dlen)
 {
-	if (wm == o->wm_checked[node])
+	if (wm == o->wm_checked[node][shard])
 		return true;
-	o->wm_checked[node] = wm;
+	o->wm_checked[node][shard] = wm;
 	for (int k = 0; k < o->nkeys; k++) {
+		if (o->kshard[k] != shard)
+			continue; /* another shard's watermark covers it */
 		bool replica = false;
 		for (int i = 0; i < o->pl->rf; i++)
 			replica = replica || o->reps[k][i] == node;
@@ -487,4 +529,70 @@ bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
 		}
 	}
 	return true;
+}
+
+void oracle_observed(struct oracle *o, int key, struct qr_version v)
+{
+	struct vent *e = vfind(o, v, o->kshard[key]);
+	if (e)
+		e->observed = true;
+}
+
+bool oracle_unique_to(const struct oracle *o, int node)
+{
+	uint8_t me = (uint8_t)(1u << node);
+	for (size_t i = 0; i < o->cap; i++) {
+		const struct vent *e = &o->tab[i];
+		if (!e->used || !e->observed)
+			continue;
+		uint8_t where = e->holders;
+		for (int n = 0; n < o->nodes; n++)
+			if (e->hints[n])
+				where |= (uint8_t)(1u << n);
+		if (where == me)
+			return true;
+	}
+	return false;
+}
+
+/* Drop version i of key k's list of versions durable anywhere. */
+static void gver_drop(struct oracle *o, int k, struct qr_version v)
+{
+	struct vlist *l = &o->gver[k];
+	for (size_t i = 0; i < l->len; i++)
+		if (qr_version_cmp(l->v[i], v) == 0) {
+			memmove(&l->v[i], &l->v[i + 1],
+				(l->len - i - 1) * sizeof(*l->v));
+			l->len--;
+			return;
+		}
+}
+
+void oracle_wipe(struct oracle *o, int node)
+{
+	uint8_t me = (uint8_t)(1u << node);
+	for (size_t i = 0; i < o->cap; i++) {
+		struct vent *e = &o->tab[i];
+		if (!e->used)
+			continue;
+		e->promise_mask &= (uint8_t)~me;
+		e->hints[node] = 0;
+		if (!(e->holders & me))
+			continue;
+		e->holders &= (uint8_t)~me;
+		if (!e->holders && e->anywhere && e->key >= 0) {
+			e->anywhere = false; /* durable nowhere now */
+			gver_drop(o, e->key, (struct qr_version){e->hlc, e->node});
+		}
+	}
+	for (int k = 0; k < o->nkeys; k++) {
+		o->wiped[node][k] = o->maxdur[node][k];
+		o->maxdur[node][k] = QR_VERSION_NONE;
+	}
+	memset(o->ceil_ms[node], 0, sizeof(o->ceil_ms[node]));
+}
+
+void oracle_wipe_forget(struct oracle *o)
+{
+	memset(o->wiped, 0, sizeof(o->wiped));
 }

@@ -33,7 +33,11 @@
  *
  * "Durable" is the WAL model's: records [0, durable) of a node's log,
  * which survive its crashes. Versions are unique per key (a stamp is one
- * write or one CAS round), so a version names its key.
+ * write or one CAS round), and per shard (a node's shards stamp with
+ * clocks of their own: one version may name a write of each), so a
+ * version and its shard (the key's, or the frame's: peers talk shard to
+ * shard) name its key. Node-wide facts are per key (a key lives on one
+ * shard); a ceiling, a watermark, an op_id are per shard core.
  */
 #ifndef QR_SIM_ORACLE_H
 #define QR_SIM_ORACLE_H
@@ -55,10 +59,11 @@ void oracle_free(struct oracle *o);
 
 /* node appended rec to its WAL (not durable yet). */
 void oracle_logged(struct oracle *o, int node, const struct qr_wal_record *rec);
-/* rec of node's WAL is durable now (before the core hears of it): false
+/* rec of the WAL of node's shard is durable now (before the core hears
+ * of it; a clock ceiling is that shard's own): false
  * (and detail) if its version already named another state ((d)). */
-bool oracle_durable(struct oracle *o, int node, const struct qr_wal_record *rec,
-		    char *detail, size_t dlen);
+bool oracle_durable(struct oracle *o, int node, int shard,
+		    const struct qr_wal_record *rec, char *detail, size_t dlen);
 /* A frame from a peer is delivered to node (PREPAREs are noted). */
 void oracle_frame_in(struct oracle *o, int node, const uint8_t *f, size_t len);
 /* node sends frame f (its authentication trailer stripped) to peer dst:
@@ -72,14 +77,31 @@ int oracle_holders(const struct oracle *o, int key, struct qr_version v);
  * for a key the oracle does not know) */
 bool oracle_holds(const struct oracle *o, int node,
 		  const struct qr_wal_record *rec);
-/* Durable hint records of node for version v. */
-int oracle_hints(const struct oracle *o, int node, struct qr_version v);
-/* The state (oracle_value_hash of it) that version v names in some WAL:
- * false if no durable record of v was seen. */
-bool oracle_state(const struct oracle *o, struct qr_version v, uint64_t *hash);
+/* Durable hint records of node for version v of key. */
+int oracle_hints(const struct oracle *o, int node, int key,
+		 struct qr_version v);
+/* The state (oracle_value_hash of it) that version v of key names in some
+ * WAL: false if no durable record of v was seen. */
+bool oracle_state(const struct oracle *o, int key, struct qr_version v,
+		  uint64_t *hash);
 uint64_t oracle_value_hash(const uint8_t *value, uint16_t len, bool tombstone);
-/* (k): node's watermark is wm now: false (and detail) if it is not true. */
-bool oracle_watermark(struct oracle *o, int node, uint64_t wm, char *detail,
-		      size_t dlen);
+/* A client was answered with version v of key (a write's ack, a read). */
+void oracle_observed(struct oracle *o, int key, struct qr_version v);
+/* Does node alone durably hold (in its store or hints) a version a client
+ * was answered with? Then losing its disk loses what W = 1 (or ANY on its
+ * hints) promised: the simulator wipes a disk only when this is false. */
+bool oracle_unique_to(const struct oracle *o, int node);
+/* node's disk is gone (sim.c disk_wipe): its durable records, promises,
+ * hints and ceilings; a version no other node holds is durable nowhere. */
+void oracle_wipe(struct oracle *o, int node);
+/* A while after the death (a request's and a young hint's life): what the
+ * lost disk held no longer counts for oracle_holders / oracle_holds
+ * (until then it does: an ack sent before the death was true, and a
+ * coordinator may answer on it, or free a hint, just after). */
+void oracle_wipe_forget(struct oracle *o);
+/* (k): the watermark of node's shard is wm now (it covers the keys of
+ * that shard's partitions): false (and detail) if it is not true. */
+bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
+		      char *detail, size_t dlen);
 
 #endif

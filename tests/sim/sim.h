@@ -6,8 +6,12 @@
  * whose unsynced tail is lost on crash (crashes right after an
  * acknowledgement included), snapshots taken as the shard loop takes
  * them, with crashes between their steps and right after them, and
- * recovery from them, and clients with mixed workloads (sessions
- * reading their own keys through lagging replicas, CAS storms).
+ * recovery from them, several shards per node (each a core with its own
+ * store and WAL, partitions spread as quorated spreads them), a lost
+ * disk and the node's rebuild (quorated --rebuild, as
+ * docs/operations.md has an operator do it), and clients with mixed
+ * workloads (sessions reading their own keys through lagging replicas,
+ * CAS storms).
  * Everything random comes from one seed: a seed replays bit for bit, which
  * the trace hash shows.
  */
@@ -22,6 +26,7 @@
 struct sim_options {
 	uint64_t seed;
 	int nodes; /* 0: drawn from the seed (3..7) */
+	int shards; /* per node; 0: drawn from the seed (1, or 2 in a third) */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
 	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
@@ -34,12 +39,13 @@ struct sim_result {
 	char checker[8];  /* "(a)".."(f)" of the first violation */
 	char detail[512]; /* what went wrong */
 	/* workload summary */
-	uint32_t nodes, rf, keys, clients;
+	uint32_t nodes, shards, rf, keys, clients;
 	uint64_t ops, ops_ok, ops_unavailable, ops_other_err, ops_timeout;
 	uint64_t reads, writes, crashes, partitions, frames, dropped_frames;
 	uint64_t sim_us;
 	uint64_t tombstones_collected; /* by every node's GC, all runs */
 	uint64_t snapshots; /* installed, every node */
+	uint64_t wipes;	    /* disks lost (and nodes rebuilt) */
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */

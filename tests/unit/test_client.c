@@ -34,8 +34,12 @@
 #include "common/eal_local.h"
 #include "client/client_transport.h"
 #include "common/cluster.h"
+#include "common/crc32c.h"
 #include "common/rng.h"
+#include "core/auth.h"
 #include "core/core.h"
+#include "core/reasm.h"
+#include "core/wire_long.h"
 #include "quorate/client.h"
 #include "quorate/err.h"
 #include "unit.h"
@@ -518,8 +522,9 @@ static int put_s(struct qr_client *c, const char *k, const char *v,
 static int get_s(struct qr_client *c, const char *k, enum qr_consistency lvl,
 		 struct qr_result *r)
 {
+	static uint8_t buf[QR_VALUE_INLINE_MAX];
 	struct qr_req_opts o = {.consistency = lvl};
-	return qr_client_get(c, k, strlen(k), &o, r);
+	return qr_client_get(c, k, strlen(k), buf, sizeof(buf), &o, r);
 }
 
 /* ---- library tests ---------------------------------------------------- */
@@ -531,7 +536,8 @@ static void cas_ops_register_once_and_compare_versions(void)
 	struct qr_client *c = open_client(1000, 3);
 	static struct qr_result r;
 	const char *k = "user:alice";
-	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, &r),
+	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, 0,
+						   NULL, &r),
 			QR_ENOTFOUND);
 	CU_ASSERT_EQUAL(qr_client_put_if_absent(c, k, strlen(k), "u1", 2,
 						NULL, &r),
@@ -544,8 +550,11 @@ static void cas_ops_register_once_and_compare_versions(void)
 						NULL, &r),
 			QR_EPRECONDITION);
 	CU_ASSERT(r.hlc >= v1);
-	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, &r),
+	static uint8_t lin[16];
+	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), lin,
+						   sizeof(lin), NULL, &r),
 			0);
+	CU_ASSERT_PTR_EQUAL(r.value, lin);
 	CU_ASSERT(r.value_len == 2 && !memcmp(r.value, "u1", 2));
 	uint64_t cur = r.hlc;
 	uint16_t cur_node = r.node;
@@ -564,7 +573,8 @@ static void cas_ops_register_once_and_compare_versions(void)
 	CU_ASSERT_EQUAL(qr_client_del_if_version(c, k, strlen(k), r.hlc,
 						 r.node, NULL, &r),
 			0);
-	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, &r),
+	CU_ASSERT_EQUAL(qr_client_get_linearizable(c, k, strlen(k), NULL, 0,
+						   NULL, &r),
 			QR_ENOTFOUND);
 	/* Bad arguments change nothing. */
 	struct qr_req_opts one = {.consistency = QR_CONSISTENCY_ONE};
@@ -631,7 +641,12 @@ static void put_get_del_at_every_level(void)
 	CU_ASSERT_EQUAL(qr_client_put(c, "rw", 2, "x", 1, &w2, &r), 0);
 	CU_ASSERT(r.answered >= 2);
 	struct qr_req_opts r3 = {.consistency = QR_CONSISTENCY_RW, .r = 3};
-	CU_ASSERT_EQUAL(qr_client_get(c, "rw", 2, &r3, &r), 0);
+	CU_ASSERT_EQUAL(qr_client_get(c, "rw", 2, NULL, 0, &r3, &r),
+			QR_ETOOLARGE); /* no buffer: only the size */
+	CU_ASSERT(r.value_len == 1 && !r.value);
+	char one[1];
+	CU_ASSERT_EQUAL(qr_client_get(c, "rw", 2, one, 1, &r3, &r), 0);
+	CU_ASSERT(r.value == (uint8_t *)one && one[0] == 'x');
 	CU_ASSERT_EQUAL(r.answered, 3);
 	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 0);
 	qr_client_close(c);
@@ -641,24 +656,25 @@ static void bad_requests_fail_locally(void)
 {
 	struct qr_client *c = open_client(1000, 3);
 	static struct qr_result r;
-	static char big[QR_CLIENT_VALUE_BYTES_MAX + 1];
+	/* Over value_bytes_max (1 MiB by default): nothing sent. */
+	static char big[QR_VALUE_BYTES_DEFAULT + 1];
 	char longkey[QR_CLIENT_KEY_BYTES_MAX + 2];
 	memset(longkey, 'k', sizeof(longkey) - 1);
 	longkey[sizeof(longkey) - 1] = '\0';
 	CU_ASSERT_EQUAL(qr_client_put(c, "k", 1, big, sizeof(big), NULL, &r),
 			QR_ETOOLARGE);
 	CU_ASSERT_EQUAL(r.attempts, 0);
-	CU_ASSERT_EQUAL(
-		qr_client_put(c, "k", 1, big, sizeof(big) - 1, NULL, &r),
-		0); /* exactly the limit fits */
+	CU_ASSERT_EQUAL(qr_client_put(c, "k", 1, big, QR_VALUE_INLINE_MAX,
+				      NULL, &r),
+			0); /* the longest value of one frame */
 	CU_ASSERT_EQUAL(get_s(c, longkey, 0, &r), QR_ETOOLARGE);
-	CU_ASSERT_EQUAL(qr_client_get(c, "", 0, NULL, &r), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_client_get(c, "", 0, NULL, 0, NULL, &r), QR_EINVAL);
 	struct qr_req_opts o = {.consistency = QR_CONSISTENCY_RW, .r = 2};
 	CU_ASSERT_EQUAL(qr_client_put(c, "k", 1, "v", 1, &o, &r), QR_EINVAL);
 	o = (struct qr_req_opts){.consistency = QR_CONSISTENCY_RW, .r = 4};
-	CU_ASSERT_EQUAL(qr_client_get(c, "k", 1, &o, &r), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_client_get(c, "k", 1, NULL, 0, &o, &r), QR_EINVAL);
 	o = (struct qr_req_opts){.consistency = 9};
-	CU_ASSERT_EQUAL(qr_client_get(c, "k", 1, &o, &r), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_client_get(c, "k", 1, NULL, 0, &o, &r), QR_EINVAL);
 	CU_ASSERT_EQUAL(qr_client_stats(c)->sends, 1);
 	qr_client_close(c);
 
@@ -771,7 +787,8 @@ static void timeout_when_every_node_is_silent(void)
 	/* A per-request deadline overrides the handle's. */
 	struct qr_req_opts o = {.deadline_ms = 90};
 	t0 = qr_clock_mono_ms();
-	CU_ASSERT_EQUAL(qr_client_get(c, "silent", 6, &o, &r), QR_ETIMEOUT);
+	CU_ASSERT_EQUAL(qr_client_get(c, "silent", 6, NULL, 0, &o, &r),
+			QR_ETIMEOUT);
 	took = qr_clock_mono_ms() - t0;
 	CU_ASSERT(took >= 89 && took < 190);
 	CU_ASSERT_EQUAL(qr_client_stats(c)->timeouts, 2);
@@ -878,11 +895,13 @@ static void async_many_in_flight_answered_out_of_order(void)
 	CU_ASSERT_EQUAL(qr_client_inflight(c), 0);
 	/* Read the values back, pipelined as well. */
 	set_mode(1, LIVE);
+	static uint8_t vals[40][32]; /* one buffer per GET in flight */
 	for (uintptr_t i = 1; i < 40; i++) {
 		nth_key_led_by(c, 0, (int)i, key, sizeof(key));
 		struct qr_request rq = {.op = QR_CLIENT_GET, .key = key,
 					.key_len = strlen(key),
-					.user = (void *)i};
+					.user = (void *)i, .buf = vals[i],
+					.buf_cap = sizeof(vals[i])};
 		CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
 	}
 	CU_ASSERT_EQUAL(poll_n(c, 39), 39);
@@ -891,6 +910,8 @@ static void async_many_in_flight_answered_out_of_order(void)
 			       sizeof(key));
 		CU_ASSERT_EQUAL(done[i].result.status, 0);
 		CU_ASSERT_EQUAL(done[i].result.value_len, strlen(key));
+		CU_ASSERT_PTR_EQUAL(done[i].result.value,
+				    vals[(uintptr_t)done[i].user]);
 		CU_ASSERT(!memcmp(done[i].result.value, key, strlen(key)));
 	}
 	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, -1), 0); /* none left */
@@ -1182,6 +1203,324 @@ static void async_engine_over_a_caller_transport(void)
 	qr_client_close(c); /* close == NULL: ep is ours */
 }
 
+
+/* ---- long messages over a caller transport ------------------------------ */
+
+/* Every frame the client sends, and the frames it is to receive: enough
+ * for two sends of a 1 MiB request or one 1 MiB reply. */
+#define BIG_FRAMES 2048
+static struct big_ep {
+	unsigned ntx, nrx, rx_next;
+	uint16_t tx_len[BIG_FRAMES];
+	uint8_t tx_buf[BIG_FRAMES][QR_FRAME_BYTES_MAX];
+	struct qr_client_pkt rx[BIG_FRAMES];
+	uint8_t rx_buf[BIG_FRAMES][QR_FRAME_BYTES_MAX];
+} bep;
+
+static unsigned big_tx(void *p, const struct qr_client_pkt *pk, unsigned n)
+{
+	struct big_ep *ep = p;
+	for (unsigned i = 0; i < n; i++, ep->ntx++) {
+		CU_ASSERT_FATAL(ep->ntx < BIG_FRAMES);
+		CU_ASSERT_FATAL(pk[i].len <= QR_FRAME_BYTES_MAX);
+		memcpy(ep->tx_buf[ep->ntx], pk[i].data, pk[i].len);
+		ep->tx_len[ep->ntx] = pk[i].len;
+	}
+	return n;
+}
+
+static int big_rx(void *p, struct qr_client_pkt *pk, unsigned n)
+{
+	struct big_ep *ep = p;
+	unsigned k = 0;
+	while (k < n && ep->rx_next < ep->nrx)
+		pk[k++] = ep->rx[ep->rx_next++];
+	return (int)k;
+}
+
+static struct qr_client *big_open(uint32_t retries, uint32_t deadline_ms,
+				  uint32_t value_bytes_max)
+{
+	static const struct qr_client_transport t = {
+		.tx_burst = big_tx, .rx_burst = big_rx, .wait = mem_wait};
+	static struct qr_cluster cl;
+	char err[256];
+	memset(&bep, 0, sizeof(bep));
+	CU_ASSERT_FATAL(qr_cluster_load(f.file, &cl, err, sizeof(err)) == 0);
+	struct qr_client_options o;
+	qr_client_options_default(&o);
+	o.retries = retries;
+	o.deadline_ms = deadline_ms;
+	o.value_bytes_max = value_bytes_max;
+	struct qr_client *c = qr_client_open_on(&cl, &o, &t, &bep, err,
+						sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	return c;
+}
+
+/* Where the client sent frames [from, to): node, shard, and every FRAG in
+ * them fed to a reassembler; the whole long form, copied to out (its
+ * bytes returned), or 0 when it did not complete exactly once. */
+static long big_collect(unsigned from, unsigned to, uint16_t *node,
+			uint16_t *shard, uint8_t *out, unsigned *frags)
+{
+	struct qr_reasm ra;
+	struct qr_reasm_config rc = {.slots = 2, .bytes_max = QR_LONG_BYTES_MAX,
+				     .per_src_max = 2, .timeout_ns = 1};
+	CU_ASSERT_FATAL(qr_reasm_init(&ra, &rc) == 0);
+	long got = 0;
+	unsigned completions = 0;
+	*frags = 0;
+	for (unsigned i = from; i < to; i++) {
+		struct qr_frame_reader r;
+		struct qr_frame_hdr h;
+		struct qr_msg m;
+		CU_ASSERT_FATAL(qr_wire_frame_open(&r, bep.tx_buf[i],
+						   bep.tx_len[i], CLUSTER_ID,
+						   &h) == 0);
+		/* Signed frames keep room for the trailer (client_io.c). */
+		CU_ASSERT(bep.tx_len[i] <= QR_FRAME_BYTES_MAX);
+		*node = h.dst_node;
+		*shard = h.shard;
+		while (qr_wire_next(&r, &m) > 0) {
+			CU_ASSERT_EQUAL_FATAL(m.type, QR_MSG_FRAG);
+			struct qr_frag fr;
+			struct qr_reasm_msg done;
+			qr_wire_frag_of(&m, 0, &fr);
+			(*frags)++;
+			if (qr_reasm_add(&ra, &fr, 0, &done) != 1)
+				continue;
+			completions++;
+			memcpy(out, done.data, done.len);
+			got = done.len;
+			qr_reasm_release(&ra, &done);
+		}
+	}
+	qr_reasm_fini(&ra);
+	CU_ASSERT_EQUAL(completions, 1);
+	return completions == 1 ? got : 0;
+}
+
+/* A message from node (shard's port) in a frame of its own. */
+static void big_rx_msg(uint16_t node, uint16_t shard, const struct qr_msg *m)
+{
+	struct qr_frame_hdr h = {.cluster_id = CLUSTER_ID, .src_node = node,
+				 .dst_node = QR_NODE_CLIENT, .shard = shard};
+	struct qr_frame_writer w;
+	CU_ASSERT_FATAL(bep.nrx < BIG_FRAMES);
+	unsigned k = bep.nrx++;
+	qr_wire_frame_begin(&w, bep.rx_buf[k], QR_FRAME_BYTES_MAX, &h);
+	CU_ASSERT_FATAL(qr_wire_put(&w, m) == 0);
+	bep.rx[k] = (struct qr_client_pkt){
+		.ip = htonl(0x7f000001u + node),
+		.port = (uint16_t)(f.port + shard),
+		.len = (uint16_t)qr_wire_frame_end(&w),
+		.data = bep.rx_buf[k],
+	};
+}
+
+/* rep as a node sends a long message: its FRAGs, last first, the last
+ * one twice; flip (>= 0) flips a bit of that byte of the long form after
+ * its CRC is taken. The fragment count. */
+static unsigned big_rx_long(uint16_t node, uint16_t shard,
+			    const struct qr_msg *rep, long flip)
+{
+	static uint8_t lf[QR_LONG_BYTES_MAX];
+	long n = qr_wire_long_encode(rep, lf, sizeof(lf));
+	CU_ASSERT_FATAL(n > 0);
+	uint32_t crc = qr_crc32c(0, lf, (size_t)n);
+	if (flip >= 0)
+		lf[flip] ^= 0x10;
+	uint32_t chunk = qr_wire_frag_chunk(QR_FRAME_BYTES_MAX);
+	uint32_t nf = (uint32_t)((n + chunk - 1) / chunk);
+	struct qr_msg fm;
+	for (uint32_t j = nf; j-- > 0;) {
+		CU_ASSERT_FATAL(qr_wire_frag_msg(&fm, lf, (uint32_t)n, crc,
+						 chunk, 0x5151, 7, j) == 1);
+		big_rx_msg(node, shard, &fm);
+		if (j == nf - 1)
+			big_rx_msg(node, shard, &fm); /* a duplicate */
+	}
+	return nf + 1;
+}
+
+static uint8_t big_val[2u << 20];
+
+static void big_fill(void)
+{
+	for (size_t i = 0; i < sizeof(big_val); i++)
+		big_val[i] = (uint8_t)(i * 131u + (i >> 11));
+}
+
+/* A 1 MiB PUT: FRAGs of its long form (one per frame, each frame within
+ * the limit with room for the auth trailer); the form decodes to the very
+ * request, is the one encoding of it, and a resend repeats it byte for
+ * byte under the same req_id (the node deduplicates). */
+static void long_request_cut_into_frags_and_resent_whole(void)
+{
+	static uint8_t a[QR_LONG_BYTES_MAX], b[QR_LONG_BYTES_MAX],
+		re[QR_LONG_BYTES_MAX];
+	big_fill();
+	struct qr_client *c = big_open(1, 400, 0);
+	const uint32_t len = QR_VALUE_BYTES_DEFAULT;
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = "big-k",
+				.key_len = 5, .value = big_val,
+				.value_len = len};
+	CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	unsigned n1 = bep.ntx, frags;
+	uint16_t node, shard;
+	long la = big_collect(0, n1, &node, &shard, a, &frags);
+	CU_ASSERT_FATAL(la > (long)len);
+	uint32_t chunk = qr_wire_frag_chunk(QR_FRAME_BYTES_MAX -
+					    QR_AUTH_TRAILER_BYTES);
+	CU_ASSERT_EQUAL(frags, (la + chunk - 1) / chunk);
+	CU_ASSERT_EQUAL(n1, frags); /* one FRAG fills a frame */
+	CU_ASSERT_EQUAL(qr_client_stats(c)->frags_sent, frags);
+	struct qr_msg m;
+	CU_ASSERT_EQUAL_FATAL(qr_wire_long_decode(a, (size_t)la, &m), 0);
+	CU_ASSERT_EQUAL(m.type, QR_MSG_CLIENT_REQ);
+	CU_ASSERT_EQUAL(m.op, QR_OP_PUT);
+	CU_ASSERT(m.key_len == 5 && !memcmp(m.key, "big-k", 5));
+	CU_ASSERT_EQUAL_FATAL(m.value_len, len);
+	CU_ASSERT(!memcmp(m.value, big_val, len));
+	CU_ASSERT_EQUAL(qr_wire_long_encode(&m, re, sizeof(re)), la);
+	CU_ASSERT(!memcmp(re, a, (size_t)la));
+	/* The resend (retries 1: at 200 ms) is the same long form. */
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, 300), 0);
+	CU_ASSERT_EQUAL_FATAL(bep.ntx, 2 * n1);
+	uint16_t node2, shard2;
+	long lb = big_collect(n1, 2 * n1, &node2, &shard2, b, &frags);
+	CU_ASSERT(lb == la && !memcmp(a, b, (size_t)la));
+	CU_ASSERT(node2 == node && shard2 == shard);
+	/* A plain reply ends it. */
+	struct qr_msg rep = {.type = QR_MSG_CLIENT_REPLY, .req_id = m.req_id,
+			     .version = {4242, node}, .answered = 2};
+	big_rx_msg(node, shard, &rep);
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, 100), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
+	CU_ASSERT_EQUAL(done[0].result.attempts, 2);
+	CU_ASSERT_EQUAL(done[0].result.hlc, 4242);
+	qr_client_close(c);
+}
+
+/* Limits: over value_bytes_max is TOO_LARGE with nothing sent; the
+ * option raises it (up to QR_VALUE_BYTES_MAX); 1,025 B is already long. */
+static void long_request_limits(void)
+{
+	big_fill();
+	struct qr_client *c = big_open(0, 200, 0);
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = "big-k",
+				.key_len = 5, .value = big_val,
+				.value_len = QR_VALUE_BYTES_DEFAULT + 1};
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), QR_ETOOLARGE);
+	CU_ASSERT_EQUAL(bep.ntx, 0);
+	rq.value_len = QR_VALUE_INLINE_MAX + 1;
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->frags_sent, 1); /* one chunk */
+	qr_client_close(c);
+	c = big_open(0, 200, 2u << 20);
+	rq.value_len = 2u << 20;
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT(bep.ntx > (2u << 20) / QR_FRAME_BYTES_MAX);
+	qr_client_close(c);
+	c = big_open(0, 200, UINT32_MAX); /* clamped to the ceiling */
+	rq.value_len = QR_VALUE_BYTES_MAX + 1;
+	CU_ASSERT_EQUAL(qr_client_submit(c, &rq), QR_ETOOLARGE);
+	qr_client_close(c);
+}
+
+/* Submit a GET into buf (cap bytes): the node and shard it went to. */
+static uint64_t big_get(struct qr_client *c, void *buf, size_t cap,
+			uint16_t *node, uint16_t *shard)
+{
+	unsigned first = bep.ntx;
+	struct qr_req_opts o = {.deadline_ms = 150};
+	struct qr_request rq = {.op = QR_CLIENT_GET, .key = "big-r",
+				.key_len = 5, .opts = &o, .buf = buf,
+				.buf_cap = cap};
+	CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	CU_ASSERT_EQUAL_FATAL(bep.ntx, first + 1);
+	struct qr_frame_reader r;
+	struct qr_frame_hdr h;
+	struct qr_msg m;
+	CU_ASSERT_FATAL(qr_wire_frame_open(&r, bep.tx_buf[first],
+					   bep.tx_len[first], CLUSTER_ID,
+					   &h) == 0);
+	CU_ASSERT_FATAL(qr_wire_next(&r, &m) == 1);
+	*node = h.dst_node;
+	*shard = h.shard;
+	return m.req_id;
+}
+
+/* Replies as FRAGs: out of order and duplicated, assembled into the
+ * caller's buffer; too small a buffer is TOO_LARGE with the size and no
+ * bytes; a long reply still arriving does not hold up a small one; a
+ * fragment corrupted in flight never surfaces (the CRC drops the message,
+ * counted, and the request times out). */
+static void long_reply_assembled_into_callers_buffer(void)
+{
+	static uint8_t buf[300000];
+	big_fill();
+	struct qr_client *c = big_open(0, 500, 0);
+	uint16_t node, shard;
+	struct qr_msg rep = {.type = QR_MSG_CLIENT_REPLY,
+			     .version = {77, 0}, .answered = 2,
+			     .value = big_val, .value_len = 200000};
+	rep.req_id = big_get(c, buf, sizeof(buf), &node, &shard);
+	unsigned nf = big_rx_long(node, shard, &rep, -1);
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, 100), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, 0);
+	CU_ASSERT_EQUAL(done[0].result.value_len, 200000);
+	CU_ASSERT_PTR_EQUAL(done[0].result.value, buf);
+	CU_ASSERT(!memcmp(buf, big_val, 200000));
+	CU_ASSERT_EQUAL(done[0].result.hlc, 77);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->frags_received, nf);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->reasm_dropped, 0);
+
+	rep.req_id = big_get(c, buf, 1000, &node, &shard);
+	rep.value_len = 5000;
+	big_rx_long(node, shard, &rep, -1);
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, 100), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, QR_ETOOLARGE);
+	CU_ASSERT_EQUAL(done[0].result.value_len, 5000);
+	CU_ASSERT_PTR_NULL(done[0].result.value);
+
+	/* A long reply half arrived blocks nothing: a small reply that
+	 * comes between its fragments completes first. */
+	static uint8_t small[16];
+	rep.req_id = big_get(c, buf, sizeof(buf), &node, &shard);
+	uint16_t node_b, shard_b;
+	struct qr_msg rep_b = {.type = QR_MSG_CLIENT_REPLY, .answered = 2,
+			       .version = {78, 0}, .value = (const uint8_t *)"b",
+			       .value_len = 1};
+	rep_b.req_id = big_get(c, small, sizeof(small), &node_b, &shard_b);
+	rep.value_len = 150000;
+	unsigned first = bep.nrx;
+	nf = big_rx_long(node, shard, &rep, -1);
+	big_rx_msg(node_b, shard_b, &rep_b);
+	struct qr_client_pkt b_pkt = bep.rx[bep.nrx - 1];
+	unsigned mid = first + nf / 2;
+	memmove(&bep.rx[mid + 1], &bep.rx[mid],
+		(bep.nrx - 1 - mid) * sizeof(bep.rx[0]));
+	bep.rx[mid] = b_pkt;
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 2, 100), 2);
+	CU_ASSERT_EQUAL(done[0].result.hlc, 78);
+	CU_ASSERT(done[0].result.value_len == 1 && small[0] == 'b');
+	CU_ASSERT_EQUAL(done[1].result.hlc, 77);
+	CU_ASSERT_EQUAL(done[1].result.value_len, 150000);
+	CU_ASSERT(!memcmp(buf, big_val, 150000));
+
+	memset(buf, 0, sizeof(buf));
+	rep.req_id = big_get(c, buf, sizeof(buf), &node, &shard);
+	rep.value_len = 100000;
+	big_rx_long(node, shard, &rep, 50000);
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, 400), 1);
+	CU_ASSERT_EQUAL(done[0].result.status, QR_ETIMEOUT);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->reasm_dropped, 1);
+	CU_ASSERT_EQUAL(buf[0], 0); /* not a byte of it copied */
+	qr_client_close(c);
+}
+
 /* ---- CLI tests -------------------------------------------------------- */
 
 struct run {
@@ -1431,7 +1770,7 @@ static void cli_exit_codes(void)
 	CLI(&r, NULL, "put", "--help");
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT(starts_with(r.out, "usage: quorate [--cluster FILE] "
-				     "[options] put KEY VALUE|-\n"));
+				     "[options] put KEY VALUE|-|-f FILE\n"));
 	CU_ASSERT_PTR_NULL(strstr(r.out, "\nexit status:\n"));
 	unsetenv("QUORATE_CLUSTER");
 	CLI(&r, NULL, "--json", "get", "k");
@@ -1491,23 +1830,72 @@ static void cli_exit_codes(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"code\":-3"));
 	heal();
 
-	/* 7: TOO_LARGE. */
-	static char big[QR_CLIENT_VALUE_BYTES_MAX + 2];
-	memset(big, 'x', sizeof(big) - 1);
-	CLI(&r, NULL, "-c", f.file, "--json", "put", "k", big);
+	/* 7: TOO_LARGE, before anything is sent. Regression (issue 12,
+	 * item 6): one byte over the limit was read into the value buffer
+	 * (ASan: global-buffer-overflow); the same reader takes -f FILE. */
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/qr-test-cli-%d.big", (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(ftruncate(fd, QR_VALUE_BYTES_DEFAULT + 1), 0);
+	close(fd);
+	CLI(&r, NULL, "-c", f.file, "--json", "put", "k", "-f", path);
 	CU_ASSERT_EQUAL(r.status, 7);
 	assert_one_json_object(&r);
-
-	/* Regression (issue 12, item 6): 1,025 bytes on stdin wrote one byte
-	 * past the value buffer (ASan: global-buffer-overflow). TOO_LARGE,
-	 * and exactly 1,024 bytes still go through. */
-	big[QR_CLIENT_VALUE_BYTES_MAX + 1] = '\0';
-	CLI(&r, big, "-c", f.file, "--json", "put", "k", "-");
-	CU_ASSERT_EQUAL(r.status, 7);
-	big[QR_CLIENT_VALUE_BYTES_MAX] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "longer than 1048576 bytes"));
+	unlink(path);
+	/* 1,024 bytes on stdin (one frame's worth) still go through. */
+	static char big[QR_VALUE_INLINE_MAX + 1];
+	memset(big, 'x', QR_VALUE_INLINE_MAX);
 	CLI(&r, big, "-c", f.file, "put", "k-1024", "-");
 	CU_ASSERT_EQUAL(r.status, 0);
-	big[QR_CLIENT_VALUE_BYTES_MAX] = 'x';
+}
+
+/* put -f FILE / -f - and get -o FILE: the value's exact bytes (a NUL and
+ * no newline), both ways. */
+static void cli_file_options(void)
+{
+	static struct run r;
+	char in[64], out[64], got[64];
+	snprintf(in, sizeof(in), "/tmp/qr-test-cli-%d.in", (int)getpid());
+	snprintf(out, sizeof(out), "/tmp/qr-test-cli-%d.out", (int)getpid());
+	static const char v[] = "a\0b\nc"; /* 5 bytes */
+	int fd = open(in, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, v, 5), 5);
+	close(fd);
+	CLI(&r, NULL, "-c", f.file, "put", "file-k", "-f", in);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CLI(&r, NULL, "-c", f.file, "get", "file-k", "-o", out);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.out, ""); /* the value went to the file */
+	fd = open(out, O_RDONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(read(fd, got, sizeof(got)), 5);
+	CU_ASSERT(!memcmp(got, v, 5));
+	close(fd);
+	/* --json names the file instead of the value. */
+	CLI(&r, NULL, "-c", f.file, "--json", "get", "file-k", "--output", out);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"value_len\":5"));
+	CU_ASSERT_PTR_NULL(strstr(r.out, "\"value\":"));
+	/* -f - reads stdin. */
+	CLI(&r, "from stdin", "-c", f.file, "put", "file-k", "--file", "-");
+	CU_ASSERT_EQUAL(r.status, 0);
+	CLI(&r, NULL, "-c", f.file, "get", "file-k");
+	CU_ASSERT_STRING_EQUAL(r.out, "from stdin\n");
+	/* Misuse: usage errors, nothing sent. */
+	CLI(&r, NULL, "-c", f.file, "put", "file-k", "v", "-f", in);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "get", "file-k", "-f", in);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "del", "file-k", "-o", out);
+	CU_ASSERT_EQUAL(r.status, 1);
+	CLI(&r, NULL, "-c", f.file, "put", "file-k", "-f", "/nonexistent/x");
+	CU_ASSERT_EQUAL(r.status, 9);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "/nonexistent/x"));
+	unlink(in);
+	unlink(out);
 }
 
 static void cli_stat(void)
@@ -1579,7 +1967,7 @@ static void client_keys_roles_and_forgery(void)
 	struct qr_result res;
 	CU_ASSERT_EQUAL(qr_client_put(ro, "ro-key", 6, "v", 1, NULL, &res),
 			QR_EUNAUTHORIZED);
-	CU_ASSERT_EQUAL(qr_client_get(ro, "ro-key", 6, NULL, &res),
+	CU_ASSERT_EQUAL(qr_client_get(ro, "ro-key", 6, NULL, 0, NULL, &res),
 			QR_ENOTFOUND);
 	qr_client_close(ro);
 	static struct run r;
@@ -1658,9 +2046,15 @@ int main(void)
 		{"async_engine_over_a_caller_transport",
 		 async_engine_over_a_caller_transport},
 		{"async_example_program_runs", async_example_program_runs},
+		{"long_request_cut_into_frags_and_resent_whole",
+		 long_request_cut_into_frags_and_resent_whole},
+		{"long_request_limits", long_request_limits},
+		{"long_reply_assembled_into_callers_buffer",
+		 long_reply_assembled_into_callers_buffer},
 		{"cli_put_get_del_json", cli_put_get_del_json},
 		{"cli_versions_readable", cli_versions_readable},
 		{"cli_exit_codes", cli_exit_codes},
+		{"cli_file_options", cli_file_options},
 		{"cli_stat", cli_stat},
 		{"cli_repair", cli_repair},
 		{"client_keys_roles_and_forgery",

@@ -147,6 +147,7 @@ static uint64_t setup_store_bytes_max;
 static uint32_t setup_ae_entries_per_s;
 static uint32_t setup_hints_max;
 static uint64_t setup_hint_delay_us;
+static bool setup_rebuild; /* node_create: cfg.rebuild (a lost disk) */
 
 /* A test's own cluster secret for the next node_create() (key rolls). */
 static const struct qr_secret *test_secret_override;
@@ -186,6 +187,7 @@ static void node_create(int i, uint32_t incarnation)
 	if (setup_ae_interval_us)
 		cfg.ae_interval_us = setup_ae_interval_us;
 	cfg.ae_entries_per_s = setup_ae_entries_per_s;
+	cfg.rebuild = setup_rebuild;
 	struct qr_env env = {
 		.ctx = &ctx_id[i],
 		.now_us = env_now_us,
@@ -1446,6 +1448,59 @@ static void restart_node_replaying_clock(int c)
 			qr_core_recover(h.core[c], &h.clock_durable[c]), 0);
 	qr_core_recovered(h.core[c], h.appended[c]);
 	h.clock_last[c] = h.clock_durable[c];
+}
+
+/* Issue 13 bug 6, a lost disk (recover.c RB1-RB2): a node restarted with
+ * an empty WAL and cfg.rebuild answers no READ (nor PREPARE, ACCEPT) and
+ * claims nothing until every node handed it off every version; then it
+ * holds the key written before its disk died and answers again. Without
+ * the rule (--init alone) it answered a QUORUM read at once from an empty
+ * store: NOT_FOUND for an acknowledged QUORUM write. */
+static void test_rebuild_after_lost_disk_answers_no_read_until_filled(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int r = (c + 1) % N, o = (c + 2) % N;
+	/* A QUORUM write that c misses (cut from o): on o and r. */
+	h.cut[o][c] = h.cut[c][o] = true;
+	client_req(o, 1, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "alice");
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	/* r's disk dies: a new core on an empty WAL, started to rebuild. */
+	qr_core_destroy(h.core[r]);
+	setup_rebuild = true;
+	node_create(r, 5);
+	setup_rebuild = false;
+	h.appended[r] = 0;
+	qr_core_recovered(h.core[r], 0);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->rebuilding, 1);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->watermark, 0);
+	/* A QUORUM read coordinated by c, o still cut off: c and r would
+	 * answer NOT_FOUND for the acknowledged write; r is not counted. */
+	client_req(c, 2, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	for (int k = 0; k < 8; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT_NOT_EQUAL(reply_status(2), QR_ENOTFOUND);
+	CU_ASSERT_NOT_EQUAL(reply_status(2), 0);
+	CU_ASSERT(qr_core_stats(h.core[r])->drops[QR_DROP_REBUILDING] > 0);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[r])->rebuilding, 1);
+	/* Links back: the others hand it every version, then it serves. */
+	memset(h.cut, 0, sizeof(h.cut));
+	for (int k = 0; k < 10; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL_FATAL(qr_core_stats(h.core[r])->rebuilding, 0);
+	struct qr_store_view v;
+	CU_ASSERT(stored(r, KEY, &v) && v.value_len == 5 &&
+		  !memcmp(v.value, "alice", 5));
+	client_req(r, 3, QR_OP_GET, QR_LEVEL_QUORUM, KEY, NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(3), 0);
+	teardown();
 }
 
 /* Regression (issue 13 bug 3): a node whose HLC a peer's clock pushed
@@ -3185,6 +3240,9 @@ int main(void)
 		 test_answered_write_not_retransmitted_silent_replica_hinted},
 		{"a token read never goes back: STALE, then served",
 		 test_token_read_never_goes_back},
+		{"issue 13 bug 6: a node rebuilding after a lost disk answers "
+		 "no read until filled",
+		 test_rebuild_after_lost_disk_answers_no_read_until_filled},
 		{"regression (issue 13 bug 3): claims stay below the writes "
 		 "a node stamps after a restart",
 		 test_regression_claims_stay_below_writes_after_restart},

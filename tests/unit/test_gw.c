@@ -390,11 +390,12 @@ static void test_auth_authorize(void)
 
 #define FAKE_PENDING 256
 #define FAKE_KEYS    64
+#define FAKE_VALUE_MAX (128 * 1024) /* the fake's largest value */
 
 struct fake_entry {
 	uint8_t key[QR_CLIENT_KEY_BYTES_MAX];
 	size_t klen;
-	uint8_t val[QR_CLIENT_VALUE_BYTES_MAX];
+	uint8_t val[FAKE_VALUE_MAX];
 	size_t vlen;
 	uint64_t hlc;
 	bool deleted;
@@ -432,6 +433,7 @@ static void store(struct fake *f, struct fake_entry *e,
 	}
 	e->deleted = del;
 	e->vlen = del ? 0 : rq->value_len;
+	CU_ASSERT_FATAL(e->vlen <= sizeof(e->val));
 	if (e->vlen) /* an empty body comes as value NULL */
 		memcpy(e->val, rq->value, e->vlen);
 	e->hlc = ++f->clock << 16;
@@ -455,9 +457,15 @@ static void apply(struct fake *f, const struct qr_request *rq,
 		r->status = live ? 0 : QR_ENOTFOUND;
 		r->hlc = e ? e->hlc : 0;
 		r->node = e ? 1 : 0;
-		r->value_len = live ? (uint16_t)e->vlen : 0;
-		if (live)
-			memcpy(r->value, e->val, e->vlen);
+		/* As libquorate: into the caller's buffer, whole, or
+		 * TOO_LARGE with the size. */
+		r->value_len = live ? (uint32_t)e->vlen : 0;
+		if (live && e->vlen > rq->buf_cap)
+			r->status = QR_ETOOLARGE;
+		else if (live && e->vlen) {
+			memcpy(rq->buf, e->val, e->vlen);
+			r->value = rq->buf;
+		}
 		r->lag_ms = 5;
 		return;
 	case QR_CLIENT_PUT_IF_ABSENT:
@@ -585,6 +593,7 @@ static void gw_up(unsigned hold, unsigned max_inflight)
 	opt.port = 0;
 	opt.connections = 128;
 	opt.quiet = true;
+	opt.value_bytes_max = QR_VALUE_BYTES_DEFAULT; /* main: the cluster's */
 	opt.http_keys = up_keys;
 	st = gw_status_start(&none, 1000);
 	lp.all = &lp;
@@ -664,9 +673,10 @@ static void contract_refusals(char *b, size_t cap)
 {
 	unsigned sent = __atomic_load_n(&fk.submits, __ATOMIC_RELAXED);
 	CU_ASSERT_EQUAL(http("PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\n"
-			     "Content-Length: 1025\r\n\r\n",
+			     "Content-Length: 1048577\r\n\r\n",
 			     b, cap),
 			413);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b, "larger than 1048576 bytes"));
 	CU_ASSERT_EQUAL(http("PUT /v1/kv/ HTTP/1.1\r\nHost: t\r\n"
 			     "Content-Length: 1\r\n\r\nx",
 			     b, cap),
@@ -752,6 +762,49 @@ static void test_http_contract(void)
 		404);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "ETag: \""));
 	contract_refusals(b, sizeof(b));
+	gw_down();
+}
+
+
+/* Values over one frame (H4): a 100 KiB PUT takes a large buffer; a GET
+ * of it is answered whole (its first try, into the small buffer, is
+ * TOO_LARGE and asked again with a large one); small values still use
+ * one backend request. */
+static void test_http_large_values(void)
+{
+	enum { V = 100 * 1024 };
+	static char req[V + 256], resp[V + 4096];
+	gw_up(0, 64);
+	int n = snprintf(req, sizeof(req),
+			 "PUT /v1/kv/large HTTP/1.1\r\nHost: t\r\n"
+			 "Content-Length: %d\r\n\r\n",
+			 V);
+	for (int i = 0; i < V; i++)
+		req[n + i] = (char)('a' + i % 23);
+	req[n + V] = '\0';
+	CU_ASSERT_EQUAL(http(req, resp, sizeof(resp)), 204);
+	unsigned sent = __atomic_load_n(&fk.submits, __ATOMIC_RELAXED);
+	CU_ASSERT_EQUAL(http("GET /v1/kv/large HTTP/1.1\r\nHost: t\r\n\r\n",
+			     resp, sizeof(resp)),
+			200);
+	CU_ASSERT_EQUAL(__atomic_load_n(&fk.submits, __ATOMIC_RELAXED),
+			sent + 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp, "Content-Length: 102400\r\n"));
+	char *body = strstr(resp, "\r\n\r\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	CU_ASSERT(!memcmp(body + 4, req + n, V));
+	CU_ASSERT_EQUAL(http("PUT /v1/kv/small HTTP/1.1\r\nHost: t\r\n"
+			     "Content-Length: 2\r\n\r\nhi",
+			     resp, sizeof(resp)),
+			204);
+	sent = __atomic_load_n(&fk.submits, __ATOMIC_RELAXED);
+	CU_ASSERT_EQUAL(http("GET /v1/kv/small HTTP/1.1\r\nHost: t\r\n\r\n",
+			     resp, sizeof(resp)),
+			200);
+	CU_ASSERT_EQUAL(__atomic_load_n(&fk.submits, __ATOMIC_RELAXED),
+			sent + 1);
+	/* Every large buffer went back to the loop's pool. */
+	CU_ASSERT_EQUAL(lp.large_top, opt.large_bodies);
 	gw_down();
 }
 
@@ -919,6 +972,7 @@ int main(void)
 		{"auth_authorize", test_auth_authorize},
 		{"http_contract", test_http_contract},
 		{"http_inflight", test_http_inflight},
+		{"http_large_values", test_http_large_values},
 		{"http_busy", test_http_busy},
 		{"http_auth", test_http_auth},
 		{"http_stop_drains", test_http_stop_drains},

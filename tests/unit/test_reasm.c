@@ -190,22 +190,73 @@ static void test_slow_message_blocks_nothing(void)
 	qr_reasm_fini(&R);
 }
 
+/* A4: a slot that stops growing is freed after idle_ns, long before the
+ * whole-time bound; one that keeps growing is not. */
+static void test_idle_slot_expires(void)
+{
+	struct qr_reasm_config c = {.slots = 2, .bytes_max = 4096,
+				    .per_src_max = 2, .timeout_ns = 100 * MS,
+				    .idle_ns = 10 * MS};
+	CU_ASSERT_EQUAL_FATAL(qr_reasm_init(&R, &c), 0);
+	static uint8_t m[2048];
+	fill(m, sizeof(m), 5);
+	struct qr_reasm_msg out;
+	struct qr_frag a = frag(1, 1, m, sizeof(m), 512, 0);
+	struct qr_frag b = frag(2, 1, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &a, 0, &out), 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 0, &out), 0);
+	b = frag(2, 1, m, sizeof(m), 512, 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 8 * MS, &out), 0);
+	/* at 12 ms sender 1's slot is idle for 12 ms, sender 2's for 4 */
+	CU_ASSERT_EQUAL(qr_reasm_expire(&R, 12 * MS), 1);
+	CU_ASSERT_EQUAL(R.st.open, 1);
+	b = frag(2, 1, m, sizeof(m), 512, 2);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 17 * MS, &out), 0);
+	b = frag(2, 1, m, sizeof(m), 512, 3);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &b, 26 * MS, &out), 1);
+	CU_ASSERT(memcmp(out.data, m, sizeof(m)) == 0);
+	qr_reasm_release(&R, &out);
+	CU_ASSERT_EQUAL(R.st.expired, 1);
+	qr_reasm_fini(&R);
+}
+
 static void test_sender_and_pool_limits(void)
 {
 	setup(3, 4096, 2);
 	static uint8_t m[1024];
 	struct qr_reasm_msg out;
+	/* Sender 1's third message evicts its oldest incomplete one (A3). */
 	for (uint64_t id = 0; id < 3; id++) {
 		struct qr_frag f = frag(1, id, m, sizeof(m), 512, 0);
-		CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 0, &out),
-				id < 2 ? 0 : QR_EFULL);
+		CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, id, &out), 0);
 	}
-	CU_ASSERT_EQUAL(R.st.drop_src, 1);
-	struct qr_frag f = frag(2, 0, m, sizeof(m), 512, 0);
-	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 0, &out), 0);
+	CU_ASSERT_EQUAL(R.st.evicted, 1);
+	CU_ASSERT_EQUAL(R.st.drop_src, 0);
+	CU_ASSERT_EQUAL(R.st.open, 2);
+	struct qr_frag f = frag(1, 2, m, sizeof(m), 512, 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 3, &out), 1); /* id 2 whole */
+	/* A message being consumed (id 2, not yet released) is never
+	 * evicted: the next new message of sender 1 evicts id 1. */
+	struct qr_reasm_msg other;
+	f = frag(1, 3, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 4, &other), 0);
+	CU_ASSERT_EQUAL(R.st.evicted, 2);
+	CU_ASSERT_EQUAL(out.msg_id, 2);
+	/* ... and with only a consumed one and id 3 held, id 4 evicts 3. */
+	f = frag(1, 4, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 5, &other), 0);
+	CU_ASSERT_EQUAL(R.st.evicted, 3);
+	qr_reasm_release(&R, &out);
+	/* The pool (3 slots): sender 1 holds one, senders 2 and 3 one each,
+	 * sender 4 finds none. */
+	f = frag(2, 0, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 6, &other), 0);
 	f = frag(3, 0, m, sizeof(m), 512, 0);
-	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 0, &out), QR_EFULL);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 7, &other), 0);
+	f = frag(4, 0, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 8, &other), QR_EFULL);
 	CU_ASSERT_EQUAL(R.st.drop_full, 1);
+	CU_ASSERT_EQUAL(R.st.drop_src, 0);
 	qr_reasm_fini(&R);
 }
 
@@ -307,6 +358,7 @@ int main(void)
 		 test_truncated_and_bad_fragments},
 		{"slow message blocks nothing",
 		 test_slow_message_blocks_nothing},
+		{"idle slot expires", test_idle_slot_expires},
 		{"sender and pool limits", test_sender_and_pool_limits},
 		{"random model", test_random_model},
 		{NULL, NULL},
