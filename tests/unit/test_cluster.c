@@ -66,6 +66,7 @@ static void valid_file_loads_every_field(void)
 		   "tombstone_grace_ms = 30000\n"
 		   "hints_max = 100\n"
 		   "hint_delay_ms = 5\n"
+		   "value_bytes_max = 2097152\n"
 		   "\n"
 		   "[node.1]\n"
 		   "ip = 10.77.0.2\n"
@@ -88,6 +89,7 @@ static void valid_file_loads_every_field(void)
 	CU_ASSERT_EQUAL(c.tombstone_grace_ms, 30000);
 	CU_ASSERT_EQUAL(c.hints_max, 100);
 	CU_ASSERT_EQUAL(c.hint_delay_ms, 5);
+	CU_ASSERT_EQUAL(c.value_bytes_max, 2097152);
 	CU_ASSERT_EQUAL(c.nodes, 2);
 	CU_ASSERT_EQUAL(c.node[0].id, 0);
 	CU_ASSERT_EQUAL(c.node[1].id, 1);
@@ -117,6 +119,7 @@ static void defaults_apply_and_rf_caps_at_nodes(void)
 	CU_ASSERT_EQUAL(c.tombstone_grace_ms, 10000);
 	CU_ASSERT_EQUAL(c.hints_max, 4096);
 	CU_ASSERT_EQUAL(c.hint_delay_ms, 0);
+	CU_ASSERT_EQUAL(c.value_bytes_max, QR_VALUE_BYTES_DEFAULT);
 	CU_ASSERT_EQUAL(c.nodes, 3);
 
 	/* Fewer nodes than the default RF: RF = nodes. */
@@ -210,6 +213,11 @@ static void cluster_values_are_range_checked(void)
 		     ": [cluster] tombstone_grace_ms: 500 is below 2000");
 	expect_error("[cluster]\nid = 1\nhints_max = 1\n" NODES3,
 		     ": [cluster] hints_max: '1'");
+	/* a value limit that fits a frame, or over the 8 MiB ceiling */
+	expect_error("[cluster]\nid = 1\nvalue_bytes_max = 1024\n" NODES3,
+		     ": [cluster] value_bytes_max: '1024'");
+	expect_error("[cluster]\nid = 1\nvalue_bytes_max = 8388609\n" NODES3,
+		     ": [cluster] value_bytes_max: '8388609'");
 }
 
 /* Issue 16: each node's HTTP endpoint (/metrics, /ready): loopback at
