@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Minimal DPDK EAL start for processes that use DPDK memory and libraries
- * (rte_hash, rte_ring) but no ports: the simulator, unit tests, benchmarks
+ * (rte_malloc, rte_ring) but no ports: the simulator, unit tests, benchmarks
  * and tools. No hugepages, no shared config (so many can run at once), no
  * PCI scan, no telemetry socket, quiet logs.
  */

@@ -381,8 +381,8 @@ void qc_cas_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 	QR_ASSERT(qc_value_copy(c, &q->value, &q->value_ref, q->value_in,
 				m->value, m->value_len));
 	if (m->op != QR_OP_LIN_GET) {
-		(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))
-			->op_id = qc_op_id_of(c, q);
+		qc_dedup_start(c, retry, q->client, q->req_id,
+			       qc_op_id_of(c, q));
 		if (retry && !qr_version_is_none(retry->version)) {
 			/* X3: the first accept of the earlier request too:
 			 * a quorum may show that one (bug 4 of issue 13:

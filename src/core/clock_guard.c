@@ -30,6 +30,14 @@
  *      authentication, before the HLC observes it (a frame the HLC refuses
  *      as too far ahead is still a sample), and counts for
  *      suspect_after_us.
+ *  G4. Within one event (a frame, a durable point, a flush, a tick:
+ *      qc_clock_hold .. qc_clock_release) the driver's monotonic clock is
+ *      read once, and the guarded wall clock once while it takes the
+ *      trusted path of G1 (the same reading gives the same answer there):
+ *      a quorum write read them ~12 times, each a clock_gettime in a
+ *      real driver. A wait for the HLC's next millisecond (hlc_pause)
+ *      forgets both: time must move there. Outside an event every call
+ *      reads the driver's clocks.
  */
 #include "core/core_pvt.h"
 
@@ -83,18 +91,42 @@ static void anchor(struct clock_guard *g, uint64_t now, uint64_t raw)
 	g->jumped = false;
 }
 
+void qc_clock_hold(struct qr_core *c)
+{
+	struct clock_guard *g = &c->clock;
+	if (g->held++ == 0)
+		g->have_now = g->have_wall = false;
+}
+
+void qc_clock_release(struct qr_core *c)
+{
+	struct clock_guard *g = &c->clock;
+	QR_ASSERT(g->held > 0);
+	if (--g->held == 0)
+		g->have_now = g->have_wall = false;
+}
+
+void qc_clock_moved(struct qr_core *c)
+{
+	c->clock.have_now = c->clock.have_wall = false; /* G4 */
+}
+
 /* The HLC's wall source (core.c): G1. */
 uint64_t qc_clock_wall(struct qr_core *c)
 {
 	struct clock_guard *g = &c->clock;
+	if (g->have_wall)
+		return g->wall_ms; /* G4: this event's trusted reading */
 	uint64_t raw = c->env.wall_ms(c->env.ctx);
 	if (QR_BUG(CLOCK_GUARD_OFF))
 		return raw;
-	uint64_t now = c->env.now_us(c->env.ctx);
+	uint64_t now = qc_now_us(c);
 	uint64_t half = c->hlc.max_offset_ms / 2;
 	uint64_t ext = clock_ext(g, now);
 	if (!g->anchored || absdiff(raw, ext) <= half) {
 		anchor(g, now, raw);
+		g->wall_ms = raw;
+		g->have_wall = g->held != 0;
 		return raw;
 	}
 	/* A step beyond half of max_offset: kept out of the HLC unless a
@@ -117,7 +149,7 @@ void qc_clock_sample(struct qr_core *c, uint16_t from, uint64_t remote)
 {
 	struct clock_guard *g = &c->clock;
 	g->peer_ms[from] = QR_HLC_MS(remote);
-	g->peer_at_us[from] = QR_MAX(c->env.now_us(c->env.ctx), 1);
+	g->peer_at_us[from] = QR_MAX(qc_now_us(c), 1);
 }
 
 /* G2: may we serve a client now? Per request: the cached peer verdict

@@ -86,6 +86,7 @@ static void hlc_pause(void *ctx)
 	struct qr_core *c = ctx;
 	if (c->env.pause)
 		c->env.pause(c->env.ctx);
+	qc_clock_moved(c); /* G4: read the clocks again */
 }
 
 /* A timer fired: anti-entropy's step, the heartbeat period's work, or a
@@ -117,6 +118,7 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 
 void qr_core_tick(struct qr_core *c)
 {
+	qc_clock_hold(c); /* G4 */
 	uint64_t now = qc_now_us(c);
 	qr_detector_tick(&c->det, now);
 	qr_timer_expire(&c->wheel, now, req_timer_fired, c);
@@ -132,6 +134,7 @@ void qr_core_tick(struct qr_core *c)
 			     now + c->cfg.heartbeat_us);
 	}
 	qc_loop_drain(c);
+	qc_clock_release(c);
 }
 
 /* A message from a peer, or from ourselves through the loopback queue. */
@@ -192,6 +195,47 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 	}
 }
 
+/* Start loading what handling m will read first (a hint only: it changes
+ * nothing). Stage 0: the store's index slot of its key (replica side; its
+ * ticket goes to *ticket), its request slot (answers to a coordinator),
+ * its dedupe set (a client's write). Stage 1, once stage 0 had time to
+ * arrive and before the store changed: the store entry the slot points
+ * to, as long as the entry m will make it. */
+void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
+		     const struct qr_msg *m, int stage, const void **ticket)
+{
+	if (stage == 0)
+		*ticket = NULL;
+	if (from_client) {
+		if (m->type == QR_MSG_CLIENT_REQ && m->op != QR_OP_GET &&
+		    stage == 0)
+			qc_dedup_prefetch(c, client, m->req_id);
+		return;
+	}
+	switch (m->type) {
+	case QR_MSG_REPLICATE:
+	case QR_MSG_READ:
+	case QR_MSG_PREPARE:
+	case QR_MSG_ACCEPT:
+		if (stage == 0)
+			*ticket = qr_store_prefetch(c->store, m->key,
+						    m->key_len);
+		else if (*ticket)
+			qr_store_prefetch_entry(*ticket, m->key_len,
+						m->value_len);
+		break;
+	case QR_MSG_REPLICATE_ACK:
+	case QR_MSG_READ_REPLY:
+	case QR_MSG_PROMISE:
+	case QR_MSG_ACCEPTED:
+		if (stage == 0 && (uint32_t)m->op_id < c->cfg.requests_max)
+			__builtin_prefetch(&c->reqs[(uint32_t)m->op_id]);
+		break;
+	default:
+		break;
+	}
+}
+
 /* A1, CA1: a frame is authenticated before anything else is read from
  * it: a peer's by auth.c, a client's by auth_client.c (*who: its key, or
  * NULL when client frames are not checked). False: dropped, counted. */
@@ -226,8 +270,52 @@ void qc_on_client_msg(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_coord_on_client(c, client, shard, m);
 }
 
-void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
-		      size_t len)
+/*
+ * The messages of an open frame, RX_BATCH at a time: decode a batch (which
+ * only reads the frame), start loading what each will need (index slots,
+ * then the entries they point to: qc_prefetch_msg), then handle them. A
+ * frame of REPLICATEs so waits for about one store miss per batch instead
+ * of two per message. A malformed message is still counted only after
+ * every message before it was handled, and handlers see the same messages
+ * in the same order.
+ */
+#define RX_BATCH 16
+
+static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
+		       uint64_t client, const struct qr_frame_hdr *h,
+		       const struct qr_client_key *who)
+{
+	bool from_client = h->src_node == QR_NODE_CLIENT;
+	struct qr_msg m[RX_BATCH];
+	const void *ticket[RX_BATCH];
+	int rc;
+	do {
+		unsigned n = 0;
+		while (n < RX_BATCH && (rc = qr_wire_next(r, &m[n])) > 0)
+			n++;
+		for (int stage = 0; stage < 2 && n > 1; stage++)
+			for (unsigned i = 0; i < n; i++)
+				qc_prefetch_msg(c, client, from_client, &m[i],
+						stage, &ticket[i]);
+		for (unsigned i = 0; i < n; i++) {
+			c->stats.msgs_in++;
+			if (m[i].type == QR_MSG_FRAG)
+				qc_long_on_frag(c, h->src_node, client,
+						h->shard, who, &m[i]);
+			else if (from_client)
+				qc_on_client_msg(c, client, h->shard, who,
+						 &m[i]);
+			else
+				qc_dispatch_peer_msg(c, h->src_node, &m[i]);
+			qc_loop_drain(c); /* what it sent ourselves (loop.c) */
+		}
+	} while (rc > 0);
+	if (rc < 0)
+		qc_drop(c, QR_DROP_WIRE);
+}
+
+static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
+		     size_t len)
 {
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h;
@@ -264,21 +352,15 @@ void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		}
 		qr_detector_heard(&c->det, h.src_node, qc_now_us(c));
 	}
-	struct qr_msg m;
-	int rc;
-	while ((rc = qr_wire_next(&r, &m)) > 0) {
-		c->stats.msgs_in++;
-		if (m.type == QR_MSG_FRAG)
-			qc_long_on_frag(c, h.src_node, client, h.shard, who,
-					&m);
-		else if (from_client)
-			qc_on_client_msg(c, client, h.shard, who, &m);
-		else
-			qc_dispatch_peer_msg(c, h.src_node, &m);
-		qc_loop_drain(c); /* what it sent ourselves (loop.c) */
-	}
-	if (rc < 0)
-		qc_drop(c, QR_DROP_WIRE);
+	frame_msgs(c, &r, client, &h, who);
+}
+
+void qr_core_on_frame(struct qr_core *c, uint64_t client, const void *frame,
+		      size_t len)
+{
+	qc_clock_hold(c); /* G4: the clocks are read once per frame */
+	on_frame(c, client, frame, len);
+	qc_clock_release(c);
 }
 
 /* The configuration a core can run with (docs/operations.md has each
@@ -315,11 +397,6 @@ static int tables_alloc(struct qr_core *c)
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
 	c->out = calloc(nodes, sizeof(*c->out));
 	c->loop = calloc(LOOP_SLOTS, sizeof(*c->loop));
-	uint32_t sets = 16;
-	while (sets * DEDUP_WAYS < 4 * cfg->requests_max)
-		sets <<= 1;
-	c->dedup = calloc((size_t)sets * DEDUP_WAYS, sizeof(*c->dedup));
-	c->dedup_sets_mask = sets - 1;
 	if (!c->cfg.hints_max)
 		c->cfg.hints_max = 4096;
 	c->hints = calloc(c->cfg.hints_max, sizeof(*c->hints));
@@ -329,7 +406,8 @@ static int tables_alloc(struct qr_core *c)
 	c->req_busy = calloc((cfg->requests_max + 63) / 64, sizeof(uint64_t));
 	c->hint_busy = calloc((c->cfg.hints_max + 63) / 64, sizeof(uint64_t));
 	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->loop ||
-	    !c->dedup || !c->hints || !c->free_hints || !c->jobs ||
+	    qc_dedup_alloc(c, 4 * cfg->requests_max) != 0 || !c->hints ||
+	    !c->free_hints || !c->jobs ||
 	    !c->req_busy || !c->hint_busy || !c->peer_restart ||
 	    qr_paxos_table_init(&c->paxos, cfg->keys_max) != 0)
 		return QR_ENOMEM;
@@ -449,7 +527,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->pend);
 	free(c->out);
 	free(c->loop);
-	free(c->dedup);
+	qc_dedup_free(c);
 	free(c->hints);
 	free(c->free_hints);
 	free(c->jobs);

@@ -148,12 +148,14 @@ struct pending {
  * Bounded: DEDUP_WAYS-way sets of 4 x requests_max entries in all; a new
  * write evicts a free entry, else the oldest finished one, else the oldest.
  * A duplicate that arrives after its entry was evicted is applied again
- * (docs/protocol.md).
+ * (docs/protocol.md). Each set has a 16-byte summary (struct dedup_tags,
+ * reqtab.c): a new write's lookup, which finds nothing, reads only that.
  */
 #define DEDUP_WAYS 4
 
+/* One entry, one cache line (the table is line-aligned). Live while its
+ * way's tag is not 0. */
 struct dedup {
-	uint64_t seq; /* insertion order; 0: free */
 	uint64_t client;
 	uint64_t req_id;
 	uint64_t op_id;		   /* in flight: its op_id; done: 0 */
@@ -161,6 +163,17 @@ struct dedup {
 	struct qr_version version; /* done: the version written; CAS: the
 				    * last ballot of an accepted new state */
 	struct qr_version first;   /* CAS: the first such ballot */
+};
+
+/* A set's ways at a glance: a 16-bit tag of (client, req_id) per way (0:
+ * the way is free), the ways from the oldest insertion to the newest, two
+ * bits each, the oldest in the low bits, and a bit per way whose entry is
+ * finished (op_id == 0; kept by qc_dedup_start and qc_req_answer). */
+struct dedup_tags {
+	uint16_t tag[DEDUP_WAYS];
+	uint8_t order;
+	uint8_t done;
+	uint8_t pad[6];
 };
 
 /*
@@ -242,6 +255,10 @@ struct clock_guard {
 	uint64_t anchor_us, anchor_ms;	   /* the last trusted reading */
 	uint64_t peer_ms[QR_NODES_MAX];	   /* a peer's HLC ms ... */
 	uint64_t peer_at_us[QR_NODES_MAX]; /* ... when it came; 0: never */
+	/* G4: readings kept for the event in progress (held > 0) */
+	uint32_t held;		  /* qc_clock_hold depth */
+	bool have_now, have_wall; /* now_us / wall_ms below are this event's */
+	uint64_t now_us, wall_ms;
 };
 
 struct qr_core {
@@ -304,9 +321,9 @@ struct qr_core {
 	struct pending *pend;
 	uint32_t pend_head, pend_count;
 	/* recent client writes (duplicate suppression) */
-	struct dedup *dedup;
+	struct dedup *dedup;		/* [sets * DEDUP_WAYS] */
+	struct dedup_tags *dedup_tags; /* [sets] */
 	uint32_t dedup_sets_mask;
-	uint64_t dedup_seq;
 	/* CASPaxos acceptor: promises (src/core/paxos.h) */
 	struct qr_paxos_table paxos;
 	/* messages to ourselves (loop.c): a FIFO of LOOP_SLOTS slots */
@@ -342,9 +359,16 @@ struct qr_core {
 
 /* ---- small helpers, inline ----------------------------------------------- */
 
+/* The driver's monotonic clock, read once per event (clock_guard.c, G4). */
 static inline uint64_t qc_now_us(struct qr_core *c)
 {
-	return c->env.now_us(c->env.ctx);
+	struct clock_guard *g = &c->clock;
+	if (g->have_now)
+		return g->now_us;
+	uint64_t t = c->env.now_us(c->env.ctx);
+	g->now_us = t;
+	g->have_now = g->held != 0;
+	return t;
 }
 
 static inline uint8_t qc_quorum_of(uint8_t rf)
@@ -484,6 +508,8 @@ void qc_loop_drain(struct qr_core *c);
 /* core.c */
 void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 			  const struct qr_msg *m);
+void qc_prefetch_msg(struct qr_core *c, uint64_t client, bool from_client,
+		     const struct qr_msg *m, int stage, const void **ticket);
 
 /* out.c */
 void qc_peer_frame_begin(struct qr_core *c, uint16_t node);
@@ -520,10 +546,15 @@ uint8_t qc_writable_count(const struct qr_core *c, const uint8_t *replicas,
 			  uint8_t rf);
 void qc_req_timer(struct qr_core *c, struct req *q);
 bool qc_all_live_answered(struct qr_core *c, const struct req *q);
+int qc_dedup_alloc(struct qr_core *c, uint32_t entries);
+void qc_dedup_free(struct qr_core *c);
 struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client,
 			    uint64_t req_id);
-struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
-			      uint64_t req_id);
+/* The entry of a write starting as op_id (not 0): retry's (a retry of a
+ * write answered UNAVAILABLE), else a new one. */
+struct dedup *qc_dedup_start(struct qr_core *c, struct dedup *retry,
+			     uint64_t client, uint64_t req_id, uint64_t op_id);
+void qc_dedup_prefetch(struct qr_core *c, uint64_t client, uint64_t req_id);
 uint8_t qc_level_count(uint8_t level, uint8_t r_or_w, uint8_t rf);
 /* Replicas (bit per index) not DOWN / taking writes. */
 uint8_t qc_live_mask(struct qr_core *c, const uint8_t *replicas, uint8_t rf);
@@ -587,6 +618,9 @@ void qc_send_heartbeats(struct qr_core *c);
 void qc_watermark_update(struct qr_core *c);
 
 /* clock_guard.c */
+void qc_clock_hold(struct qr_core *c);
+void qc_clock_release(struct qr_core *c);
+void qc_clock_moved(struct qr_core *c);
 uint64_t qc_clock_wall(struct qr_core *c);
 void qc_clock_sample(struct qr_core *c, uint16_t from, uint64_t remote);
 bool qc_clock_serving(struct qr_core *c);

@@ -59,6 +59,9 @@ void qc_loop_put(struct qr_core *c, const struct qr_msg *m)
 		memcpy(s->key, m->key, m->key_len);
 	s->m.key = s->key; /* L2 */
 	s->m.value = value;
+	/* Drained after the sender's unit of work: time for the load. */
+	const void *ticket;
+	qc_prefetch_msg(c, 0, false, &s->m, 0, &ticket);
 	c->loop_count++;
 	c->stats.loop_msgs++;
 }

@@ -201,9 +201,11 @@ void qc_reply_error_direct(struct qr_core *c, uint64_t client,
 void qr_core_flush(struct qr_core *c)
 {
 	QR_ASSERT(c->loop_count == 0); /* L4: every event drained it */
+	qc_clock_hold(c); /* G4: one reading for every frame's stamp */
 	for (uint16_t n = 0; n < c->nodes; n++)
 		if (n != c->cfg.node_id)
 			peer_flush(c, n);
 	for (int i = 0; i < CLIENT_FRAMES; i++)
 		client_flush(c, &c->cout[i]); /* O4 */
+	qc_clock_release(c);
 }

@@ -32,6 +32,7 @@
  */
 #include "core/core_pvt.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* R or W a request needs; 0 if the level asks for more than RF. */
@@ -109,51 +110,157 @@ void qc_req_free(struct qr_core *c, struct req *q)
 	c->free_reqs[c->free_count++] = k;
 }
 
-static struct dedup *dedup_set(struct qr_core *c, uint64_t client,
-			       uint64_t req_id)
+/*
+ * The dedupe table (T5). A lookup of a new write, the common case, finds
+ * nothing: it reads the set's 16-byte dedup_tags and no entry (the tags of
+ * all sets, 4 x requests_max x 4 bytes, stay in the cache better than the
+ * entries, 64 bytes each, did with one line per set and way; a random set
+ * was a miss per client write). A tag can match another request's entry
+ * (1 in 65,536 per way): the entry's client and req_id decide.
+ *
+ * Eviction is by insertion order within the set (dedup_tags.order), which
+ * is all the victim choice compares: free way, else the oldest finished
+ * entry (dedup_tags.done), else the oldest. So a new write reads no entry
+ * at all: it writes its own, one line.
+ */
+#define DEDUP_ORDER_INIT 0xe4 /* ways 0, 1, 2, 3: oldest first */
+_Static_assert(sizeof(struct dedup) == 64, "a dedupe entry is one line");
+_Static_assert(sizeof(struct dedup_tags) == 16, "four sets per line");
+_Static_assert(DEDUP_WAYS == 4, "dedup_tags.order holds four ways");
+
+/* Mixes (client, req_id): the set from the low bits (tests/unit/test_core.c
+ * mirrors it), the tag from the top 16. */
+static uint64_t dedup_mix(uint64_t client, uint64_t req_id)
 {
 	uint64_t x = client * 0x9e3779b97f4a7c15ull ^ req_id;
 	x ^= x >> 29;
 	x *= 0xbf58476d1ce4e5b9ull;
 	x ^= x >> 32;
-	return &c->dedup[(x & c->dedup_sets_mask) * DEDUP_WAYS];
+	return x;
+}
+
+static uint16_t dedup_tag(uint64_t x)
+{
+	uint16_t t = (uint16_t)(x >> 48);
+	return t ? t : 1; /* 0 marks a free way */
+}
+
+/* Tables written once here (no first touch on the data path), the entries
+ * line-aligned. 0 or QR_ENOMEM. */
+int qc_dedup_alloc(struct qr_core *c, uint32_t entries)
+{
+	uint32_t sets = 16;
+	while (sets * DEDUP_WAYS < entries)
+		sets <<= 1;
+	size_t eb = (size_t)sets * DEDUP_WAYS * sizeof(*c->dedup);
+	size_t tb = (size_t)sets * sizeof(*c->dedup_tags);
+	c->dedup = aligned_alloc(QR_CACHE_LINE, eb);
+	c->dedup_tags = aligned_alloc(QR_CACHE_LINE, tb);
+	if (!c->dedup || !c->dedup_tags)
+		return QR_ENOMEM;
+	memset(c->dedup, 0, eb);
+	memset(c->dedup_tags, 0, tb);
+	for (uint32_t i = 0; i < sets; i++)
+		c->dedup_tags[i].order = DEDUP_ORDER_INIT;
+	c->dedup_sets_mask = sets - 1;
+	return 0;
+}
+
+void qc_dedup_free(struct qr_core *c)
+{
+	free(c->dedup);
+	free(c->dedup_tags);
+}
+
+void qc_dedup_prefetch(struct qr_core *c, uint64_t client, uint64_t req_id)
+{
+	__builtin_prefetch(
+		&c->dedup_tags[dedup_mix(client, req_id) & c->dedup_sets_mask]);
 }
 
 struct dedup *qc_dedup_find(struct qr_core *c, uint64_t client, uint64_t req_id)
 {
-	struct dedup *set = dedup_set(c, client, req_id);
-	for (int i = 0; i < DEDUP_WAYS; i++)
-		if (set[i].seq && set[i].client == client &&
-		    set[i].req_id == req_id)
-			return &set[i];
+	uint64_t x = dedup_mix(client, req_id);
+	uint32_t set = (uint32_t)(x & c->dedup_sets_mask);
+	const struct dedup_tags *t = &c->dedup_tags[set];
+	uint16_t tag = dedup_tag(x);
+	for (int i = 0; i < DEDUP_WAYS; i++) {
+		struct dedup *e = &c->dedup[set * DEDUP_WAYS + i];
+		if (t->tag[i] == tag && e->client == client &&
+		    e->req_id == req_id)
+			return e;
+	}
 	return NULL;
 }
 
-struct dedup *qc_dedup_insert(struct qr_core *c, uint64_t client,
-			      uint64_t req_id)
+/* Way w becomes the newest of its set. */
+static uint8_t order_newest(uint8_t order, unsigned w)
 {
-	struct dedup *set = dedup_set(c, client, req_id);
-	/* A free way, else the oldest finished entry, else (all in flight)
-	 * the oldest: an entry in flight is evicted only as a last resort. */
-	struct dedup *free_way = NULL, *old_done = NULL, *old_any = NULL;
-	for (int i = 0; i < DEDUP_WAYS; i++) {
-		struct dedup *e = &set[i];
-		if (!e->seq) {
-			if (!free_way)
-				free_way = e;
-			continue;
-		}
-		if (e->op_id == 0 && (!old_done || e->seq < old_done->seq))
-			old_done = e;
-		if (!old_any || e->seq < old_any->seq)
-			old_any = e;
+	unsigned out = 0, n = 0;
+	for (unsigned p = 0; p < DEDUP_WAYS; p++) {
+		unsigned v = (order >> (2 * p)) & 3u;
+		if (v != w)
+			out |= v << (2 * n++);
 	}
-	struct dedup *victim = free_way	  ? free_way
-			       : old_done ? old_done
-					  : old_any;
-	*victim = (struct dedup){
-		.seq = ++c->dedup_seq, .client = client, .req_id = req_id};
-	return victim;
+	return (uint8_t)(out | w << (2 * (DEDUP_WAYS - 1)));
+}
+
+/* A new entry for (client, req_id), in flight as op_id. */
+static struct dedup *dedup_insert(struct qr_core *c, uint64_t client,
+				  uint64_t req_id, uint64_t op_id)
+{
+	uint64_t x = dedup_mix(client, req_id);
+	uint32_t set = (uint32_t)(x & c->dedup_sets_mask);
+	struct dedup_tags *t = &c->dedup_tags[set];
+	struct dedup *ways = &c->dedup[set * DEDUP_WAYS];
+	/* A free way, else the oldest finished entry, else (all in flight)
+	 * the oldest: an entry in flight is evicted only as a last resort.
+	 * From the tags alone: the victim's entry is only written. */
+	int victim = -1;
+	for (int i = 0; i < DEDUP_WAYS && victim < 0; i++)
+		if (!t->tag[i])
+			victim = i;
+	for (unsigned p = 0; p < DEDUP_WAYS && victim < 0; p++) {
+		unsigned w = (t->order >> (2 * p)) & 3u;
+		QR_DASSERT(((t->done >> w) & 1u) == (ways[w].op_id == 0));
+		if (t->done & (1u << w))
+			victim = (int)w;
+	}
+	if (victim < 0)
+		victim = t->order & 3;
+	ways[victim] = (struct dedup){
+		.client = client, .req_id = req_id, .op_id = op_id};
+	t->tag[victim] = dedup_tag(x);
+	t->order = order_newest(t->order, (unsigned)victim);
+	t->done &= (uint8_t)~(1u << victim);
+	return &ways[victim];
+}
+
+struct dedup *qc_dedup_start(struct qr_core *c, struct dedup *retry,
+			     uint64_t client, uint64_t req_id, uint64_t op_id)
+{
+	QR_ASSERT(op_id != 0);
+	if (!retry)
+		return dedup_insert(c, client, req_id, op_id);
+	uint32_t i = (uint32_t)(retry - c->dedup);
+	retry->op_id = op_id;
+	c->dedup_tags[i / DEDUP_WAYS].done &= (uint8_t)~(1u << (i % DEDUP_WAYS));
+	return retry;
+}
+
+/* The entry's write is finished (op_id 0). */
+static void dedup_done(struct qr_core *c, struct dedup *d)
+{
+	uint32_t i = (uint32_t)(d - c->dedup);
+	d->op_id = 0;
+	c->dedup_tags[i / DEDUP_WAYS].done |= (uint8_t)(1u << (i % DEDUP_WAYS));
+}
+
+/* Forget an entry (its way becomes free). */
+static void dedup_clear(struct qr_core *c, struct dedup *d)
+{
+	uint32_t i = (uint32_t)(d - c->dedup);
+	c->dedup_tags[i / DEDUP_WAYS].tag[i % DEDUP_WAYS] = 0;
 }
 
 void qc_req_answer(struct qr_core *c, struct req *q, int status)
@@ -164,9 +271,9 @@ void qc_req_answer(struct qr_core *c, struct req *q, int status)
 		struct dedup *d = qc_dedup_find(c, q->client, q->req_id);
 		if (d && d->op_id == qc_op_id_of(c, q) &&
 		    status == QR_ECLOCK) {
-			*d = (struct dedup){0}; /* W4: nothing stamped */
+			dedup_clear(c, d); /* W4: nothing stamped */
 		} else if (d && d->op_id == qc_op_id_of(c, q)) {
-			d->op_id = 0;
+			dedup_done(c, d);
 			d->status = (int16_t)status;
 			d->version = q->version;
 			d->first = q->kind == REQ_CAS ? q->mine_first

@@ -2,14 +2,23 @@
 /*
  * Per-shard key-value table; the contract is core/store.h.
  *
- * Index: an rte_hash whose 8-byte key is qr_store_key_hash() of the user key
- * and whose data is the head of a chain of the entries with that hash. The
- * chain is walked comparing full keys, so a 64-bit collision costs a compare,
- * never a wrong answer; chains longer than one entry are rare enough that
- * only tests (store_pvt.h) make them. The table is created with extendable
- * buckets (RTE_HASH_EXTRA_FLAGS_EXT_TABLE): plain cuckoo hashing refuses
- * some inserts before the table is full, and the contract promises
- * entries_max keys (the fill test fails without the flag).
+ * Index: an open-addressing table (linear probing) of 16-byte slots, each
+ * the 64-bit qr_store_key_hash() of a user key and the head of the chain of
+ * entries with that hash. The chain is walked comparing full keys, so a
+ * 64-bit collision costs a compare, never a wrong answer; chains longer than
+ * one entry are rare enough that only tests (store_pvt.h) make them. Why not
+ * rte_hash (used until 2026-12): a lookup there reads a bucket, then the
+ * key's slot in a separate key store, then the entry: three dependent cache
+ * misses once the table is past the cache, about a fifth of a quorum write
+ * in perf/core-bench. Here the slot holds the whole index key and the entry
+ * pointer, so a lookup reads one line (rarely two: a probe run crossing a
+ * line) before the entry.
+ *
+ * The table has a power of two of slots, at least 4/3 of entries_max, so it
+ * is at most 3/4 full and a probe always ends at an empty slot: entries_max
+ * keys always fit (the fill test). A removal shifts the rest of its probe
+ * run back (Knuth's algorithm R), so no tombstones: a lookup never walks
+ * past slots that were once used.
  *
  * Entries: one allocation each (header, key, value) from the store's jemalloc
  * arena, bypassing the thread cache (a tcache bin hands back regions filled
@@ -27,6 +36,9 @@
  *    and on the index's chains;
  *  - a chain is never empty (its index key goes with its last entry) and its
  *    entries have distinct keys;
+ *  - index_used slots are in use, fewer than there are slots; every used
+ *    slot is reached from its home slot (key_hash & index_mask) without
+ *    crossing an empty one, and no two hold the same key hash;
  *  - an entry never changes partition (the partition is a function of the
  *    key) and is on that partition's list;
  *  - a tombstone's value_len is 0; value_len <= value_max (the config's
@@ -35,24 +47,17 @@
  *    32 KiB, never above the real one);
  *  - an entry's version only grows, unless QR_BUG(APPLY_OLDER) is injected.
  *
- * Cost, measured on a 2-vCPU AMD EPYC VM with DPDK on 4 KiB pages, 16-byte
- * keys, 100-byte values: the key hash ~2 ns; get ~13 ns on a hot key and
- * ~36 ns at random over 10k keys; apply of a newer version in place ~17 and
- * ~43 ns (an older one costs a get). A new key or a move adds an arena
- * allocation and an index write: ~150-220 ns. Past the cache a get is 3-4
- * dependent misses (bucket, index key, entry): ~160 ns at 100k keys.
+ * Cost: past the cache a get is two dependent misses (the slot's line, then
+ * the entry); a new key or a move adds an arena allocation.
  */
 #include "core/store.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jemalloc/jemalloc.h>
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_ring_core.h>
+#include <rte_malloc.h>
 
 #include "common/compiler.h"
 #include "core/bugs.h"
@@ -61,13 +66,8 @@
 #include "core/wire.h"
 #include "quorate/err.h"
 
-/*
- * rte_hash names its rings "HT_<name>" and "HT_EXT_<name>" in
- * RTE_RING_NAMESIZE bytes and silently cuts longer names, so two long names
- * could collide there: refuse them instead.
- */
-#define STORE_NAME_BYTES_MAX (RTE_RING_NAMESIZE - sizeof("HT_EXT_"))
-#define INDEX_ENTRIES_MIN    8 /* rte_hash's bucket size, its minimum table */
+#define INDEX_SLOTS_MIN	  8	    /* the smallest table: two lines */
+#define STORE_ENTRIES_MAX (1u << 30) /* rte_hash's limit, kept */
 
 /*
  * The header is 52 bytes whatever the value size (a small entry costs what
@@ -131,11 +131,21 @@ static inline size_t alloc_dec(uint16_t a)
 			     : a;
 }
 
+/* An index slot: a key hash and its chain; head == NULL: empty. */
+struct index_slot {
+	uint64_t key_hash;
+	struct store_entry *head;
+};
+
+_Static_assert(sizeof(struct index_slot) == 16, "four slots per line");
+
 struct qr_store {
 	/* Read by every operation: the first cache line. */
-	struct rte_hash *index;		 /* key hash -> chain head */
+	struct index_slot *slots;	 /* [index_mask + 1], line-aligned */
+	uint64_t index_mask;		 /* slots - 1 (a power of two) */
 	struct store_entry **part_heads; /* [partitions] */
 	uint32_t count;			 /* entries, tombstones included */
+	uint32_t index_used;		 /* slots in use (chains) */
 	uint64_t bytes;			 /* sum of key_len + value_len */
 	uint32_t entries_max;
 	uint32_t partitions;
@@ -221,39 +231,6 @@ uint64_t qr_store_key_hash(const void *key, uint8_t key_len)
 			key_len ^ HASH_K1);
 }
 
-/*
- * The rte_hash signature of an index key. The index keys are hashes already,
- * so the signature only folds them; index_hash_func() is the same fold for
- * rte_hash, which therefore agrees with the signatures we pass to the
- * *_with_hash calls (computed inline: no indirect call per operation).
- */
-static inline hash_sig_t index_sig(uint64_t key_hash)
-{
-	return (hash_sig_t)(key_hash ^ key_hash >> 32);
-}
-
-static uint32_t index_hash_func(const void *key, uint32_t key_len,
-				uint32_t init_val)
-{
-	uint64_t h;
-
-	(void)key_len;
-	(void)init_val;
-	memcpy(&h, key, sizeof(h));
-	return index_sig(h);
-}
-
-/* rte_hash compares index keys with memcmp() by default for 8-byte keys. */
-static int index_key_cmp(const void *a, const void *b, size_t len)
-{
-	uint64_t x, y;
-
-	(void)len;
-	memcpy(&x, a, sizeof(x));
-	memcpy(&y, b, sizeof(y));
-	return x != y;
-}
-
 /* ---- Entries and lists ---- */
 
 static inline bool entry_has_key(const struct store_entry *e, const void *key,
@@ -262,16 +239,55 @@ static inline bool entry_has_key(const struct store_entry *e, const void *key,
 	return e->key_len == key_len && memcmp(e->data, key, key_len) == 0;
 }
 
-/* The chain for an index key, or NULL. */
-static inline struct store_entry *
-chain_of(const struct qr_store *s, const uint64_t *key_hash, hash_sig_t sig)
+/* The slot holding key_hash, or the empty slot that ends its probe run
+ * (where it would go). Ends: at least one slot is always empty. */
+static inline struct index_slot *index_find(const struct qr_store *s,
+					    uint64_t key_hash)
 {
-	void *data;
+	uint64_t i = key_hash & s->index_mask;
+	struct index_slot *sl;
 
-	if (rte_hash_lookup_with_hash_data(s->index, key_hash, sig, &data) < 0)
-		return NULL;
-	QR_DASSERT(data != NULL);
-	return data;
+	while ((sl = &s->slots[i])->head != NULL && sl->key_hash != key_hash)
+		i = (i + 1) & s->index_mask;
+	return sl;
+}
+
+/* An empty slot found by index_find() takes key_hash with its chain. */
+static inline void index_fill(struct qr_store *s, struct index_slot *sl,
+			      uint64_t key_hash, struct store_entry *head)
+{
+	QR_DASSERT(sl->head == NULL && head != NULL);
+	QR_ASSERT(s->index_used < s->index_mask); /* one stays empty */
+	sl->key_hash = key_hash;
+	sl->head = head;
+	s->index_used++;
+}
+
+/*
+ * Empty a slot whose chain is gone, then close the gap: a later slot of the
+ * probe run moves into the hole when the hole lies between its home and it
+ * (cyclically), so every key stays reachable from its home without an empty
+ * slot on the way (Knuth, TAOCP vol. 3, 6.4, algorithm R).
+ */
+static void index_clear(struct qr_store *s, struct index_slot *hole)
+{
+	uint64_t mask = s->index_mask;
+	uint64_t i = (uint64_t)(hole - s->slots), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		struct index_slot *sj = &s->slots[j];
+
+		if (sj->head == NULL)
+			break;
+		uint64_t home = sj->key_hash & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->slots[i] = *sj;
+			i = j;
+		}
+	}
+	s->slots[i] = (struct index_slot){0, NULL};
+	s->index_used--;
 }
 
 /* The link in a chain that points at key's entry, or the chain's final
@@ -284,22 +300,6 @@ static inline struct store_entry **chain_find(struct store_entry **pp,
 	while ((e = *pp) != NULL && !entry_has_key(e, key, key_len))
 		pp = &e->chain_next;
 	return pp;
-}
-
-/* The chain's head changed from what the index holds: tell the index. */
-static void index_set_head(struct qr_store *s, const uint64_t *key_hash,
-			   hash_sig_t sig, struct store_entry *head)
-{
-	int rc;
-
-	if (head)
-		/* The key is there, so this only updates its data: it takes
-		 * no slot and cannot fail. */
-		rc = rte_hash_add_key_with_hash_data(s->index, key_hash, sig,
-						     head);
-	else
-		rc = rte_hash_del_key_with_hash(s->index, key_hash, sig);
-	QR_ASSERT(rc >= 0);
 }
 
 static inline void part_link(struct store_entry **head, struct store_entry *e)
@@ -371,20 +371,30 @@ static inline void view_of(const struct store_entry *e, struct qr_store_view *v)
 
 /* ---- Create, destroy ---- */
 
+/* Slots for entries_max keys: a power of two, at least 4/3 of it (the
+ * table stays at most 3/4 full, so probe runs stay short). */
+static uint64_t index_slots_for(uint32_t entries_max)
+{
+	uint64_t want = (uint64_t)entries_max + entries_max / 3 + 1;
+	uint64_t n = INDEX_SLOTS_MIN;
+
+	while (n < want)
+		n <<= 1;
+	return n;
+}
+
 int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out)
 {
-	struct rte_hash_parameters hp;
 	struct qr_store *s;
-	size_t name_len, len;
+	uint64_t slots;
+	size_t len;
 	unsigned narenas;
-	int flags, err;
+	int flags;
 
-	if (cfg == NULL || out == NULL || cfg->name == NULL)
+	if (cfg == NULL || out == NULL || cfg->name == NULL ||
+	    cfg->name[0] == '\0')
 		return QR_EINVAL;
-	name_len = strnlen(cfg->name, STORE_NAME_BYTES_MAX + 1);
-	if (name_len == 0 || name_len > STORE_NAME_BYTES_MAX)
-		return QR_EINVAL;
-	if (cfg->entries_max == 0 || cfg->entries_max > RTE_HASH_ENTRIES_MAX)
+	if (cfg->entries_max == 0 || cfg->entries_max > STORE_ENTRIES_MAX)
 		return QR_EINVAL;
 	if (cfg->partitions == 0 || cfg->partitions > QR_PARTITIONS_MAX)
 		return QR_EINVAL;
@@ -394,8 +404,6 @@ int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out)
 	len = sizeof(narenas);
 	if (mallctl("arenas.narenas", &narenas, &len, NULL, 0) != 0 ||
 	    cfg->arena >= narenas)
-		return QR_EINVAL;
-	if (rte_hash_find_existing(cfg->name) != NULL)
 		return QR_EINVAL;
 
 	flags = MALLOCX_ARENA(cfg->arena) | MALLOCX_TCACHE_NONE;
@@ -414,28 +422,19 @@ int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out)
 		dallocx(s, STORE_FREE_FLAGS);
 		return QR_ENOMEM;
 	}
-
-	/* One writer, no concurrent readers: no locks, no RCU. Chained
-	 * keys share an index key, so entries_max index keys always do. */
-	memset(&hp, 0, sizeof(hp));
-	hp.name = cfg->name;
-	hp.entries = QR_MAX(cfg->entries_max, INDEX_ENTRIES_MIN);
-	hp.key_len = sizeof(uint64_t);
-	hp.hash_func = index_hash_func;
-	hp.hash_func_init_val = 0;
-	hp.socket_id = cfg->socket_id;
-	hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-	rte_errno = 0;
-	s->index = rte_hash_create(&hp);
-	if (s->index == NULL) {
-		err = rte_errno;
+	/* DPDK memory on the shard's socket (hugepages where the node has
+	 * them: fewer TLB misses on a random slot), zeroed, so written once
+	 * here and never first touched on the data path. Chained keys share
+	 * a slot, so entries_max keys always fit. */
+	slots = index_slots_for(cfg->entries_max);
+	s->slots = rte_zmalloc_socket(cfg->name, slots * sizeof(*s->slots),
+				      QR_CACHE_LINE, cfg->socket_id);
+	if (s->slots == NULL) {
 		dallocx(s->part_heads, STORE_FREE_FLAGS);
 		dallocx(s, STORE_FREE_FLAGS);
-		return err == EINVAL || err == EEXIST || err == ENAMETOOLONG
-			       ? QR_EINVAL
-			       : QR_ENOMEM;
+		return QR_ENOMEM;
 	}
-	rte_hash_set_cmp_func(s->index, index_key_cmp);
+	s->index_mask = slots - 1;
 	*out = s;
 	return 0;
 }
@@ -456,7 +455,7 @@ void qr_store_destroy(struct qr_store *s)
 		}
 	}
 	QR_ASSERT(freed == s->count);
-	rte_hash_free(s->index);
+	rte_free(s->slots);
 	dallocx(s->part_heads, STORE_FREE_FLAGS);
 	dallocx(s, STORE_FREE_FLAGS);
 }
@@ -467,15 +466,40 @@ int qr_store_get_hashed(const struct qr_store *s, const void *key,
 			uint8_t key_len, uint64_t key_hash,
 			struct qr_store_view *out)
 {
-	const struct store_entry *e;
+	const struct store_entry *e = index_find(s, key_hash)->head;
 
-	e = chain_of(s, &key_hash, index_sig(key_hash));
 	while (e != NULL && !entry_has_key(e, key, key_len))
 		e = e->chain_next;
 	if (e == NULL)
 		return QR_ENOTFOUND;
 	view_of(e, out);
 	return 0;
+}
+
+const void *qr_store_prefetch(const struct qr_store *s, const void *key,
+			      uint8_t key_len)
+{
+	uint64_t key_hash = qr_store_key_hash(key, key_len);
+	const struct index_slot *sl = &s->slots[key_hash & s->index_mask];
+
+	__builtin_prefetch(sl);
+	return sl;
+}
+
+/* The ticket is the key's home slot. Its chain is usually the key's (or
+ * empty); when it is another key's, a wrong line is loaded: only time is
+ * lost, and a hint needs no probing. */
+void qr_store_prefetch_entry(const void *ticket, uint8_t key_len,
+			     uint32_t bytes)
+{
+	const char *e = (const char *)((const struct index_slot *)ticket)->head;
+
+	if (e == NULL)
+		return;
+	size_t end = ENTRY_HDR_BYTES + key_len + QR_MIN(bytes, 2u * 64);
+	for (size_t off = 0; off < end; off += 64)
+		__builtin_prefetch(e + off);
+	__builtin_prefetch(e + end - 1);
 }
 
 int qr_store_get(const struct qr_store *s, const void *key, uint8_t key_len,
@@ -503,14 +527,14 @@ static int write_check(const struct qr_store *s, const struct qr_store_write *w)
 	return 0;
 }
 
-/* A key the store does not have: append it to its chain, or give it one. */
+/* A key the store does not have: append it to its chain (tail is the
+ * chain's final link), or give it one in slot sl (tail == &sl->head, an
+ * empty slot: the store is not full, so the index has room). */
 static int apply_insert(struct qr_store *s, const struct qr_store_write *w,
-			const uint64_t *key_hash, hash_sig_t sig,
-			struct store_entry **head, struct store_entry **tail,
-			struct qr_store_view *cur)
+			uint64_t key_hash, struct index_slot *sl,
+			struct store_entry **tail, struct qr_store_view *cur)
 {
 	struct store_entry *e;
-	int rc;
 
 	if (s->count >= s->entries_max)
 		return QR_ENOSPC;
@@ -522,19 +546,10 @@ static int apply_insert(struct qr_store *s, const struct qr_store_write *w,
 	e->key_len = w->key_len;
 	memcpy(e->data, w->key, w->key_len);
 	entry_set(e, w);
-	if (tail != head) {
+	if (tail != &sl->head)
 		*tail = e; /* after a colliding key: the index is unchanged */
-	} else {
-		rc = rte_hash_add_key_with_hash_data(s->index, key_hash, sig,
-						     e);
-		if (rc < 0) {
-			/* The index holds at least entries_max keys
-			 * (extendable buckets), so this does not happen; if
-			 * it did, refuse the write. */
-			dallocx(e, STORE_FREE_FLAGS);
-			return QR_ENOSPC;
-		}
-	}
+	else
+		index_fill(s, sl, key_hash, e);
 	part_link(&s->part_heads[w->partition], e);
 	s->count++;
 	s->bytes += (uint64_t)w->key_len + w->value_len;
@@ -546,19 +561,19 @@ static int apply_insert(struct qr_store *s, const struct qr_store_write *w,
 int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 			  uint64_t key_hash, struct qr_store_view *cur)
 {
-	hash_sig_t sig = index_sig(key_hash);
-	struct store_entry *head, *e, *n, **pp;
+	struct store_entry *e, *n, **pp;
+	struct index_slot *sl;
 	size_t need, have;
 	int rc, cmp;
 
 	rc = write_check(s, w);
 	if (rc)
 		return rc;
-	head = chain_of(s, &key_hash, sig);
-	pp = chain_find(&head, w->key, w->key_len);
+	sl = index_find(s, key_hash);
+	pp = chain_find(&sl->head, w->key, w->key_len);
 	e = *pp;
 	if (e == NULL)
-		return apply_insert(s, w, &key_hash, sig, &head, pp, cur);
+		return apply_insert(s, w, key_hash, sl, pp, cur);
 
 	QR_ASSERT(e->partition == w->partition);
 	cmp = qr_version_cmp(w->version, (struct qr_version){e->hlc, e->node});
@@ -591,7 +606,8 @@ int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 		goto done;
 	}
 	/* Fill n completely (w's value may point into e), then link n where
-	 * e was on both lists, then free e. */
+	 * e was on both lists (the chain's first link is the slot's head),
+	 * then free e. */
 	n->partition = e->partition;
 	n->key_len = e->key_len;
 	memcpy(n->data, e->data, e->key_len);
@@ -599,8 +615,6 @@ int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
 	n->chain_next = e->chain_next;
 	*pp = n;
 	part_replace(e, n);
-	if (pp == &head)
-		index_set_head(s, &key_hash, sig, head);
 	dallocx(e, STORE_FREE_FLAGS);
 	e = n;
 done:
@@ -621,7 +635,7 @@ int qr_store_set_lsn(struct qr_store *s, const void *key, uint8_t key_len,
 		     struct qr_version v, uint64_t lsn)
 {
 	uint64_t key_hash = qr_store_key_hash(key, key_len);
-	struct store_entry *e = chain_of(s, &key_hash, index_sig(key_hash));
+	struct store_entry *e = index_find(s, key_hash)->head;
 
 	while (e != NULL && !entry_has_key(e, key, key_len))
 		e = e->chain_next;
@@ -635,17 +649,16 @@ int qr_store_set_lsn(struct qr_store *s, const void *key, uint8_t key_len,
 int qr_store_remove_hashed(struct qr_store *s, const void *key, uint8_t key_len,
 			   uint64_t key_hash)
 {
-	hash_sig_t sig = index_sig(key_hash);
-	struct store_entry *head, *e, **pp;
+	struct index_slot *sl = index_find(s, key_hash);
+	struct store_entry *e, **pp;
 
-	head = chain_of(s, &key_hash, sig);
-	pp = chain_find(&head, key, key_len);
+	pp = chain_find(&sl->head, key, key_len);
 	e = *pp;
 	if (e == NULL)
 		return QR_ENOTFOUND;
 	*pp = e->chain_next;
-	if (pp == &head)
-		index_set_head(s, &key_hash, sig, head);
+	if (sl->head == NULL)
+		index_clear(s, sl); /* its last entry: the key hash goes */
 	part_unlink(e);
 	QR_ASSERT(s->count > 0);
 	s->count--;
@@ -709,13 +722,37 @@ int qr_store_for_each_in_partition(const struct qr_store *s, uint32_t partition,
 		}                                                              \
 	} while (0)
 
-int qr_store_check(const struct qr_store *s)
+/* The index's invariants, and its chains: *chained counts their entries. */
+static int index_check(const struct qr_store *s, uint64_t *chained)
 {
 	const struct store_entry *e, *o;
+	uint64_t used = 0;
+
+	for (uint64_t i = 0; i <= s->index_mask; i++) {
+		const struct index_slot *sl = &s->slots[i];
+
+		if (sl->head == NULL)
+			continue;
+		used++;
+		/* Reached from its home, and the first slot with its hash. */
+		CHECK(index_find(s, sl->key_hash) == sl);
+		for (e = sl->head; e != NULL; e = e->chain_next) {
+			CHECK(++*chained <= s->count); /* and no cycle */
+			CHECK(*e->part_pprev == e);    /* on a partition list */
+			for (o = e->chain_next; o != NULL; o = o->chain_next)
+				CHECK(!entry_has_key(o, e->data, e->key_len));
+		}
+	}
+	CHECK(used == s->index_used);
+	CHECK(used <= s->count && used < s->index_mask + 1);
+	return 0;
+}
+
+int qr_store_check(const struct qr_store *s)
+{
+	const struct store_entry *e;
 	uint64_t listed = 0, chained = 0, bytes = 0;
-	const void *index_key;
-	uint32_t iter = 0;
-	void *data;
+	int rc;
 
 	CHECK(s->count <= s->entries_max);
 	for (uint32_t p = 0; p < s->partitions; p++) {
@@ -739,16 +776,9 @@ int qr_store_check(const struct qr_store *s)
 	CHECK(listed == s->count);
 	CHECK(bytes == s->bytes);
 
-	while (rte_hash_iterate(s->index, &index_key, &data, &iter) >= 0) {
-		CHECK(data != NULL);
-		for (e = data; e != NULL; e = e->chain_next) {
-			CHECK(++chained <= s->count); /* and no cycle */
-			CHECK(*e->part_pprev == e);   /* on a partition list */
-			for (o = e->chain_next; o != NULL; o = o->chain_next)
-				CHECK(!entry_has_key(o, e->data, e->key_len));
-		}
-	}
+	rc = index_check(s, &chained);
+	if (rc)
+		return rc;
 	CHECK(chained == s->count);
-	CHECK((uint32_t)rte_hash_count(s->index) <= s->count);
 	return 0;
 }

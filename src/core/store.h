@@ -2,16 +2,16 @@
 /*
  * Per-shard key-value table. One per shard core: no locks, not thread-safe.
  *
- * Index: rte_hash keyed by a 64-bit hash of the key; each hash slot holds a
- * chain of entries whose full keys are compared, so two keys with the same
- * 64-bit hash both work. Entries (header + key + value) live in the jemalloc
+ * Index: an open-addressing table keyed by a 64-bit hash of the key; each
+ * slot holds a chain of entries whose full keys are compared, so two keys
+ * with the same 64-bit hash both work. Entries (header + key + value) live in the jemalloc
  * arena given at create time (one per core). Each entry is also on its
  * partition's list, for iteration by partition (repair, snapshots).
  *
  * Invariants: an entry's version only grows (qr_store_apply keeps the higher
  * of (hlc, node)); deletes are tombstones with a version and stay until
  * removed explicitly (repair-aware GC, later); an error changes nothing.
- * Requires rte_eal_init() to have run (rte_hash uses DPDK memory).
+ * Requires rte_eal_init() to have run (the index is in DPDK memory).
  */
 #ifndef QR_CORE_STORE_H
 #define QR_CORE_STORE_H
@@ -24,7 +24,7 @@
 struct qr_store;
 
 struct qr_store_config {
-	const char *name;     /* unique per process (rte_hash name) */
+	const char *name;     /* non-empty; labels the index's DPDK memory */
 	uint32_t entries_max; /* distinct keys, tombstones included */
 	uint32_t partitions;  /* partition ids are < partitions */
 	unsigned arena;       /* jemalloc arena index for entries */
@@ -72,6 +72,16 @@ enum qr_apply_result {
 int qr_store_create(const struct qr_store_config *cfg, struct qr_store **out);
 void qr_store_destroy(struct qr_store *s);
 
+/* Start loading the index slot of key (a hint: changes nothing), so that
+ * a get or apply of it soon after does not wait for memory. Returns a
+ * ticket for qr_store_prefetch_entry. */
+const void *qr_store_prefetch(const struct qr_store *s, const void *key,
+			      uint8_t key_len);
+/* Then, once that slot had time to arrive and before the store changes,
+ * the entry it leads to: its header, key_len key bytes and the first
+ * bytes bytes of its value. */
+void qr_store_prefetch_entry(const void *ticket, uint8_t key_len,
+			     uint32_t bytes);
 /* 0 and *out (a tombstone is found too: check out->tombstone), or
  * QR_ENOTFOUND. */
 int qr_store_get(const struct qr_store *s, const void *key, uint8_t key_len,

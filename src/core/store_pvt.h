@@ -15,7 +15,7 @@
 #include "core/store.h"
 
 /*
- * The store's 64-bit key hash (the rte_hash key). In-memory only: not part
+ * The store's 64-bit key hash (the index key). In-memory only: not part
  * of the wire protocol or of any file format, so it may change.
  */
 uint64_t qr_store_key_hash(const void *key, uint8_t key_len);

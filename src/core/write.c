@@ -101,8 +101,7 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 		q->token = m->min_version;
 		wait_us = write_stamp(c, q);
 	}
-	(retry ? retry : qc_dedup_insert(c, q->client, q->req_id))->op_id =
-		qc_op_id_of(c, q);
+	qc_dedup_start(c, retry, q->client, q->req_id, qc_op_id_of(c, q));
 	if (wait_us) {
 		q->token_wait = true; /* unstamped: no hint when freed */
 		if (qc_now_us(c) + wait_us >= q->deadline_us) {

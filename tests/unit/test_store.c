@@ -30,7 +30,7 @@
 
 #define SOCKET_ANY (-1)
 
-/* rte_hash names are process-wide: each store gets a fresh one.
+/* Names only label the index's memory; each store gets its own anyway.
  * value_max: the config's value_bytes_max (0: QR_VALUE_BYTES_MAX). */
 static struct qr_store *store_new_vmax(uint32_t entries_max,
 				       uint32_t partitions, unsigned arena,
@@ -130,9 +130,6 @@ static void test_create_rejects_bad_config(void)
 	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
 	bad.name = "";
 	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
-	/* rte_hash's ring names hold 21 bytes of ours, no more. */
-	bad.name = "n23456789012345678901x";
-	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
 	bad = cfg;
 	bad.entries_max = 0;
 	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
@@ -148,16 +145,20 @@ static void test_create_rejects_bad_config(void)
 	CU_ASSERT(s == NULL);
 
 	bad = cfg;
-	bad.name = "n23456789012345678901"; /* 21: the longest */
-	CU_ASSERT_FATAL(qr_store_create(&bad, &t) == 0);
-	qr_store_destroy(t);
+	bad.entries_max = (1u << 30) + 1; /* over the index's limit */
+	CU_ASSERT(qr_store_create(&bad, &s) == QR_EINVAL);
+	CU_ASSERT(s == NULL);
 
+	/* A name is a label: long ones and one shared by two stores are
+	 * fine (they were refused while the index was an rte_hash). */
+	bad = cfg;
+	bad.name = "a-store-name-longer-than-rte_hash-took";
+	CU_ASSERT_FATAL(qr_store_create(&bad, &t) == 0);
 	CU_ASSERT_FATAL(qr_store_create(&cfg, &s) == 0);
-	CU_ASSERT(qr_store_create(&cfg, &t) == QR_EINVAL); /* name taken */
-	CU_ASSERT(qr_store_count(s) == 0);
-	store_done(s);
-	/* Destroy gives the name back. */
-	CU_ASSERT_FATAL(qr_store_create(&cfg, &s) == 0);
+	CU_ASSERT(put(s, "k", 1, 0, "in s") == QR_APPLY_NEWER);
+	CU_ASSERT(absent(t, "k")); /* separate tables */
+	store_done(t);
+	CU_ASSERT(qr_store_count(s) == 1);
 	store_done(s);
 	qr_store_destroy(NULL);
 }
@@ -409,7 +410,7 @@ static void test_large_values(void)
 
 static void test_full_table_refuses_new_keys_only(void)
 {
-	/* Below rte_hash's minimum of 8: our own limit still holds. */
+	/* Below the index's minimum of 8 slots: our own limit holds. */
 	struct qr_store *s = store_new(5, 1, 0);
 	char key[8];
 
@@ -438,8 +439,9 @@ static void test_full_table_refuses_new_keys_only(void)
 	store_done(s);
 }
 
-/* Plain cuckoo hashing fails inserts before 100% load; the contract says
- * entries_max keys fit, so fill two tables to the brim. */
+/* The contract says entries_max keys fit (plain cuckoo hashing, the index
+ * before 2026-12, failed inserts before 100% load): fill two tables to the
+ * brim, one a power of two (the index is then half full), one not. */
 static void test_fills_to_exactly_entries_max(void)
 {
 	static const uint32_t sizes[] = {50000, 65536};
@@ -726,6 +728,54 @@ static bool holds_h(const struct qr_store *s, const char *key, uint64_t h,
 	return v.version.hlc == hlc && v.value_len == strlen(value) &&
 	       memcmp(v.value, value, v.value_len) == 0 &&
 	       v.key_len == strlen(key) && memcmp(v.key, key, v.key_len) == 0;
+}
+
+/*
+ * The index probes linearly and a removal shifts the rest of the probe run
+ * back: keys whose hashes share a home slot, in a run that wraps past the
+ * table's end, stay reachable whichever one goes. 16 keys: 32 slots, so
+ * hashes 30 + 32k all start at slot 30 (and 32k at slot 0).
+ */
+static void test_probe_runs_survive_removals(void)
+{
+	static const int order[][6] = {{0, 1, 2, 3, 4, 5},
+				       {5, 4, 3, 2, 1, 0},
+				       {2, 0, 4, 1, 5, 3}};
+	char key[8], val[8];
+
+	for (unsigned t = 0; t < QR_ARRAY_LEN(order); t++) {
+		struct qr_store *s = store_new(16, 1, 0);
+		/* Six keys at home 30, two at home 0 (pushed along). */
+		for (int k = 0; k < 8; k++) {
+			uint64_t h = k < 6 ? 30 + 32 * (uint64_t)(k + 1)
+					   : 32 * (uint64_t)(k + 1);
+			snprintf(key, sizeof(key), "p%d", k);
+			CU_ASSERT(apply_h(s, key, h, 1, key) ==
+				  QR_APPLY_NEWER);
+		}
+		CU_ASSERT(qr_store_check(s) == 0);
+		for (int r = 0; r < 6; r++) {
+			int gone = order[t][r];
+			snprintf(key, sizeof(key), "p%d", gone);
+			CU_ASSERT(qr_store_remove_hashed(
+					  s, key, (uint8_t)strlen(key),
+					  30 + 32 * (uint64_t)(gone + 1)) == 0);
+			CU_ASSERT(qr_store_check(s) == 0);
+			for (int k = 0; k < 8; k++) {
+				uint64_t h = k < 6 ? 30 + 32 * (uint64_t)(k + 1)
+						   : 32 * (uint64_t)(k + 1);
+				bool removed = false;
+				for (int q = 0; q <= r; q++)
+					removed |= order[t][q] == k;
+				snprintf(key, sizeof(key), "p%d", k);
+				snprintf(val, sizeof(val), "p%d", k);
+				CU_ASSERT(holds_h(s, key, h, 1, val) ==
+					  !removed);
+			}
+		}
+		CU_ASSERT(qr_store_count(s) == 2);
+		store_done(s);
+	}
 }
 
 static void test_colliding_keys_chain(void)
@@ -1312,6 +1362,8 @@ int main(void)
 		{"remove", test_remove},
 		{"for_each_in_partition", test_for_each_in_partition},
 		{"colliding keys chain", test_colliding_keys_chain},
+		{"probe runs survive removals",
+		 test_probe_runs_survive_removals},
 		{"key hash spreads", test_key_hash_spreads},
 		{"allocation failure changes nothing",
 		 test_allocation_failure_changes_nothing},
