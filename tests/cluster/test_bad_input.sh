@@ -38,7 +38,7 @@ done
 # Values that must not change.
 # What is stored (value and version), not how it was served (watermark,
 # lag, coordinator).
-stored_part() { grep -o '"value":"[^"]*","version":"[^"]*"'; }
+stored_part() { grep -o '"value":"[^"]*","value_len":[0-9]*,"version":"[^"]*"'; }
 declare -A before
 for i in $(seq 1 10); do
 	q put "keep-$i" "value-$i" --consistency all >/dev/null || fail "put keep-$i"
