@@ -156,7 +156,10 @@
 	/* issue 15: long values */                                            \
 	X(HINT_SHARES_LONG_VALUE, 62, "hint-shares-long-value", "long",        \
 	  "a hint of a long value points at its request's pool buffer "       \
-	  "instead of holding its own (long.h V1)")
+	  "instead of holding its own (long.h V1)")                           \
+	X(LONG_HINTS_UNCAPPED, 63, "long-hints-uncapped", "long",              \
+	  "long hints are re-sent with no cap on those in flight to a "       \
+	  "target (hints.c HINT_LONG_IN_FLIGHT)")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

@@ -289,6 +289,7 @@ struct qr_core {
 	struct hint *hints;
 	uint32_t *free_hints;
 	uint32_t free_hint_count;
+	uint32_t hints_long; /* used hints of long values (hints.c) */
 	uint32_t hint_cursor; /* word of hint_busy the next replay starts at */
 	/* Bit per slot in use: the periodic scans visit only those (a
 	 * request slot is 2.6 KiB: a scan of every one costs a cache miss

@@ -47,11 +47,15 @@
 #include <string.h>
 
 #define HINT_SENDS_PER_TICK 256
-/* Long values (issue 15): long hints sent to one target per pass. A long
- * value is up to hundreds of frames, and the target reassembles only a few
- * long messages of one sender at a time (reasm.h A3): a burst of them
- * would only evict each other. */
-#define HINT_LONG_PER_TARGET 4
+/* Long values (issue 15): long hints in flight to one target (sent less
+ * than rto_us_max ago and not acknowledged). A long value is up to
+ * hundreds of frames, and the target reassembles two long messages per
+ * peer by default (long.c): more would only evict each other, and
+ * re-sending what never completed only adds load. A cap per pass was not
+ * enough: a target back from a crash got every peer's long hints again
+ * every rto_us_max while it could complete none, and never caught up
+ * (simulator seed 7367). */
+#define HINT_LONG_IN_FLIGHT 2
 
 static void hint_free(struct qr_core *c, uint32_t slot)
 {
@@ -62,6 +66,8 @@ static void hint_free(struct qr_core *c, uint32_t slot)
 	QR_ASSERT(c->stats.hint_bytes[h->target] >=
 		  (uint64_t)h->key_len + h->value_len); /* N2 */
 	h->used = false;
+	if (h->value_len > QR_VALUE_INLINE_MAX)
+		c->hints_long--;
 	qc_value_release(c, &h->value_ref); /* long.h V1 */
 	c->hint_busy[slot / 64] &= ~(1ull << (slot % 64));
 	c->stats.hint_records[h->target]--;
@@ -124,6 +130,8 @@ int qc_hint_add(struct qr_core *c, uint16_t target,
 					h->value_in, w->value,
 					w->value_len)); /* checked above */
 	c->stats.hints_created++;
+	if (w->value_len > QR_VALUE_INLINE_MAX)
+		c->hints_long++;
 	c->stats.hint_records[target]++;
 	c->stats.hint_bytes[target] += (uint64_t)w->key_len + w->value_len;
 	if (job)
@@ -365,6 +373,24 @@ static void hint_expire(struct qr_core *c, uint32_t slot)
 	hint_free(c, slot);
 }
 
+/* Count the long hints in flight to each target into out. */
+static void long_in_flight(const struct qr_core *c, uint64_t now,
+			   uint8_t out[QR_NODES_MAX])
+{
+	uint32_t words = (c->cfg.hints_max + 63) / 64;
+	for (uint32_t wi = 0; wi < words; wi++)
+		for (uint64_t word = c->hint_busy[wi]; word;
+		     word &= word - 1) {
+			const struct hint *h =
+				&c->hints[wi * 64 +
+					  (uint32_t)__builtin_ctzll(word)];
+			if (h->value_len > QR_VALUE_INLINE_MAX && h->sent_us &&
+			    now - h->sent_us < c->cfg.rto_us_max &&
+			    out[h->target] < UINT8_MAX)
+				out[h->target]++;
+		}
+}
+
 /* Once per heartbeat period: (re)send hints to targets that are not DOWN,
  * a bounded number per pass, each at most once per rto_us_max. */
 void qc_hints_replay(struct qr_core *c)
@@ -372,8 +398,10 @@ void qc_hints_replay(struct qr_core *c)
 	uint64_t now = qc_now_us(c);
 	uint64_t life_us = c->cfg.tombstone_grace_ms * 1000 / 2;
 	unsigned sent = 0;
-	uint8_t long_sent[QR_NODES_MAX] = {0};
+	uint8_t long_out[QR_NODES_MAX] = {0};
 	uint32_t words = (c->cfg.hints_max + 63) / 64;
+	if (c->hints_long)
+		long_in_flight(c, now, long_out);
 	for (uint32_t n = 0; n < words; n++) {
 		uint32_t wi = (c->hint_cursor + n) % words;
 		uint64_t word = c->hint_busy[wi]; /* a copy: slots may free */
@@ -395,7 +423,8 @@ void qc_hints_replay(struct qr_core *c)
 			if (!qc_writable(c, h->target))
 				continue;
 			if (h->value_len > QR_VALUE_INLINE_MAX &&
-			    long_sent[h->target]++ >= HINT_LONG_PER_TARGET)
+			    long_out[h->target]++ >= HINT_LONG_IN_FLIGHT &&
+			    !QR_BUG(LONG_HINTS_UNCAPPED))
 				continue;
 			hint_send(c, slot);
 			qc_loop_drain(c);

@@ -198,6 +198,22 @@ static int slot_fill(struct qr_reasm *r, uint32_t i, const struct qr_frag *f,
 	return 1;
 }
 
+/* The open slot without its first chunk that grew last longest ago, or
+ * UINT32_MAX (A7). */
+static uint32_t headless_idlest(struct qr_reasm *r)
+{
+	uint32_t best = UINT32_MAX;
+	for (uint32_t k = 0; k < r->open_n; k++) {
+		uint32_t i = r->open_list[k];
+		const struct qr_reasm_slot *s = &r->slot[i];
+		if (s->state != SLOT_OPEN || (slot_bits(r, i)[0] & 1))
+			continue;
+		if (best == UINT32_MAX || s->last_ns < r->slot[best].last_ns)
+			best = i;
+	}
+	return best;
+}
+
 int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 		 struct qr_reasm_msg *out)
 {
@@ -233,8 +249,16 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 		slot_free(r, oldest);
 		r->st.evicted++;
 	}
-	if (r->free_top == 0)
-		return drop(&r->st.drop_full, QR_EFULL);
+	if (f->offset != 0 && r->free_top < div_up(r->cfg.slots, 4))
+		/* A7: under pressure only a first chunk opens a slot. */
+		return drop(&r->st.drop_headless, QR_EFULL);
+	if (r->free_top == 0) {
+		uint32_t victim = headless_idlest(r);
+		if (victim == UINT32_MAX)
+			return drop(&r->st.drop_full, QR_EFULL);
+		slot_free(r, victim); /* A7 */
+		r->st.evicted++;
+	}
 	return slot_fill(r, slot_open(r, f, now_ns), f, out);
 }
 

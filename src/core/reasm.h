@@ -39,6 +39,19 @@
  *  A6. Every drop has a named counter; no input makes this module read or
  *      write outside its buffers (the fuzz target and the model test check
  *      it).
+ *  A7. Under pressure, only a message's first chunk opens a slot: when
+ *      fewer than a quarter of the slots are free, a later chunk of a
+ *      message without a slot is dropped (drop_headless), and a first
+ *      chunk finding no free slot evicts the open message missing its first
+ *      chunk that grew last longest ago (evicted). Why: a sender sends the
+ *      chunks in order, so a later chunk without a slot means the first was
+ *      lost or refused here; its slot could complete only if that chunk
+ *      comes late, and meanwhile it holds a slot until A4 while messages
+ *      that could complete are refused. Without this rule a node back from
+ *      a crash, sent long hints by every peer at once, filled every slot
+ *      with such messages and refused new ones for as long as the load
+ *      lasted (simulator seed 7367). Idle, a later chunk still opens a
+ *      slot: frames reorder, and its first chunk may yet come.
  * Not thread-safe: one per shard core, driven by the shard loop or by the
  * simulator (sans-IO: time is passed in).
  */
@@ -83,8 +96,12 @@ struct qr_reasm_stats {
 	uint64_t drop_full;    /* A3: no free slot */
 	uint64_t drop_src;     /* A3: the sender holds per_src_max slots,
 				* none of them evictable */
+	uint64_t drop_headless; /* A7: a later chunk with no slot, under
+				 * pressure */
 	uint64_t evicted;      /* A3: an older incomplete message of the
-				* sender gave way to a new one */
+				* sender gave way to a new one; A7: a
+				* message missing its first chunk gave way
+				* to a first chunk */
 	uint64_t drop_large;   /* total > bytes_max */
 	uint64_t drop_bad;     /* A5: inconsistent fragment (slot discarded) */
 	uint64_t drop_crc;     /* A1: all chunks, wrong CRC (discarded) */

@@ -2,7 +2,8 @@
 /* Reassembly (src/core/reasm.c): in order, out of order and duplicated
  * fragments; fragments of two writes that share an id never make a mixed
  * value; a truncated or inconsistent fragment is dropped; a slow message
- * does not block others; per-sender and pool limits; expiry; and a random
+ * does not block others; per-sender and pool limits; expiry; a message
+ * missing its first chunk gives way under pressure (A7); and a random
  * model check (several senders, shuffle, duplicates, loss, corruption). */
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,62 @@ static void test_sender_and_pool_limits(void)
 	qr_reasm_fini(&R);
 }
 
+/* A7: with fewer than a quarter of the slots free, a later chunk of a
+ * message without a slot is refused, and a first chunk finding the pool
+ * full evicts the message missing its first chunk that grew last longest
+ * ago; a message that has its first chunk is never evicted by that rule. */
+static void test_headless_under_pressure(void)
+{
+	setup(8, 4096, 8); /* a quarter: 2 slots */
+	static uint8_t m[1024];
+	fill(m, sizeof(m), 9);
+	struct qr_reasm_msg out;
+	struct qr_frag f;
+	/* Messages 0..6 from sender 1 lost their first chunk: 6 of them open
+	 * slots while 3 or more are free, the 7th with 2 free too. */
+	for (uint64_t id = 0; id < 7; id++) {
+		f = frag(1, id, m, sizeof(m), 512, 1);
+		CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, id * MS, &out), 0);
+	}
+	CU_ASSERT_EQUAL(R.st.open, 7);
+	/* One slot free, fewer than a quarter: message 7's later chunk is
+	 * refused, its first chunk is not. */
+	f = frag(2, 7, m, sizeof(m), 512, 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 8 * MS, &out), QR_EFULL);
+	CU_ASSERT_EQUAL(R.st.drop_headless, 1);
+	f = frag(2, 8, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 9 * MS, &out), 0);
+	CU_ASSERT_EQUAL(R.st.open, 8);
+	/* Full: message 9's first chunk evicts message 0 (the idlest
+	 * headless one); message 0's first chunk then opens it anew. */
+	f = frag(3, 9, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 10 * MS, &out), 0);
+	CU_ASSERT_EQUAL(R.st.evicted, 1);
+	CU_ASSERT_EQUAL(R.st.drop_full, 0);
+	f = frag(1, 1, m, sizeof(m), 512, 0); /* message 1 completes */
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 11 * MS, &out), 1);
+	CU_ASSERT(out.msg_id == 1 && memcmp(out.data, m, sizeof(m)) == 0);
+	qr_reasm_release(&R, &out);
+	f = frag(1, 0, m, sizeof(m), 512, 0); /* message 0 starts over */
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 12 * MS, &out), 0);
+	f = frag(1, 0, m, sizeof(m), 512, 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 13 * MS, &out), 1);
+	qr_reasm_release(&R, &out);
+	/* Messages 8 and 9 hold their first chunk: with 2..6 headless gone
+	 * by expiry, a full pool of headed messages drops a new first chunk. */
+	CU_ASSERT_EQUAL(qr_reasm_expire(&R, 200 * MS), 7);
+	CU_ASSERT_EQUAL(R.st.open, 0);
+	for (uint64_t id = 20; id < 28; id++) {
+		f = frag(4, id, m, sizeof(m), 512, 0);
+		CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 300 * MS, &out), 0);
+	}
+	f = frag(5, 30, m, sizeof(m), 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 301 * MS, &out), QR_EFULL);
+	CU_ASSERT_EQUAL(R.st.drop_full, 1);
+	CU_ASSERT_EQUAL(R.st.evicted, 1);
+	qr_reasm_fini(&R);
+}
+
 /* Random model: messages from 4 senders, fragments shuffled, some
  * duplicated, some lost, some corrupted. Every message handed out is the
  * original of its identity, byte for byte; a message is complete iff all
@@ -275,7 +332,7 @@ static void test_random_model(void)
 	static bool lost[NMSG], bad[NMSG], done[NMSG];
 	static struct qr_frag fr[NMSG * 80 * 2];
 	uint32_t nf = 0;
-	setup(NMSG, 20000, NMSG);
+	setup(2 * NMSG, 20000, NMSG); /* never under A7 pressure */
 	for (uint32_t i = 0; i < NMSG; i++) {
 		len[i] = 1 + (uint32_t)(qr_rng_next(&rng) % 20000);
 		fill(msg[i], len[i], (uint8_t)i);
@@ -360,6 +417,7 @@ int main(void)
 		 test_slow_message_blocks_nothing},
 		{"idle slot expires", test_idle_slot_expires},
 		{"sender and pool limits", test_sender_and_pool_limits},
+		{"headless under pressure", test_headless_under_pressure},
 		{"random model", test_random_model},
 		{NULL, NULL},
 	};
