@@ -159,7 +159,10 @@
 	  "instead of holding its own (long.h V1)")                           \
 	X(LONG_HINTS_UNCAPPED, 63, "long-hints-uncapped", "long",              \
 	  "long hints are re-sent with no cap on those in flight to a "       \
-	  "target (hints.c HINT_LONG_IN_FLIGHT)")
+	  "target (hints.c HINT_LONG_IN_FLIGHT)")                             \
+	X(NACK_KEPT_OVERWRITTEN, 56, "nack-kept-overwritten", "long",          \
+	  "a FRAG_NACK is answered from a kept message whose bytes newer "    \
+	  "messages overwrote in the ring (long.h V5)")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

@@ -302,6 +302,8 @@ static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
 			if (m[i].type == QR_MSG_FRAG)
 				qc_long_on_frag(c, h->src_node, client,
 						h->shard, who, &m[i]);
+			else if (m[i].type == QR_MSG_FRAG_NACK && !from_client)
+				qc_long_on_nack(c, h->src_node, &m[i]);
 			else if (from_client)
 				qc_on_client_msg(c, client, h->shard, who,
 						 &m[i]);

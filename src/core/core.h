@@ -78,6 +78,10 @@ struct qr_core_config {
 				    * 0 -> 2 s */
 	uint64_t reasm_idle_us;	   /* ... and the longest gap between its
 				    * fragments; 0 -> 1/20 of that */
+	uint32_t long_keep_bytes;  /* long messages sent kept for NACKs
+				    * (long.h V5): 0 -> 4 of the longest or
+				    * 1 MiB, whichever is more; at least one
+				    * of the longest */
 	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
 				      * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long
@@ -167,6 +171,11 @@ struct qr_core_stats {
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;
+	/* Selective resend (reasm.h A8): NACKs sent and received, chunks
+	 * sent again for them, NACKs naming a message no longer kept; and
+	 * messages whose assembled bytes failed their CRC (reasm.h A1). */
+	uint64_t nacks_out, nacks_in, frags_resent, nacks_unknown;
+	uint64_t long_corrupt;
 	uint64_t drops[QR_DROP_COUNT];
 	/* Replication backlog per peer, recomputed every heartbeat period:
 	 * writes whose REPLICATE to that peer is not acknowledged yet, and

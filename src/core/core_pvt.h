@@ -237,6 +237,7 @@ struct loop_slot {
 };
 
 #define LOOP_SLOTS 32 /* loopback queue (loop.c, L3) */
+#define LONG_KEEP 256 /* long messages kept for NACKs (long.c) */
 
 /* Client replies open at once, one frame per destination (out.c, O4). */
 #define CLIENT_FRAMES 8
@@ -340,8 +341,21 @@ struct qr_core {
 	uint8_t *values;	/* values_max buffers of value_bytes_max */
 	uint32_t *values_free;	/* refs of free buffers, values_free_n */
 	uint32_t values_free_n, values_max;
-	uint8_t *long_buf;	/* one long message being encoded */
-	uint32_t long_cap;
+	/* The long messages sent last (up to LONG_KEEP of them, in a byte
+	 * ring of long_ring_cap), encoded, so that a NACK gets just the
+	 * chunks it names (long.h V5, reasm.h A8). */
+	struct long_kept {
+		uint64_t id; /* 0: the slot holds nothing */
+		uint32_t total, chunk, crc;
+		uint16_t node; /* QR_NODE_CLIENT: to a client (never NACKed) */
+		bool whole;    /* its bytes are not overwritten yet */
+		size_t at;     /* offset in long_ring */
+	} long_kept[LONG_KEEP];
+	uint32_t long_kept_next;
+	uint8_t *long_ring;
+	size_t long_ring_cap, long_ring_head;
+	uint32_t long_cap; /* the longest long message */
+	uint64_t long_nack_gap_ns; /* a slot this idle is NACKed (A8) */
 	uint64_t long_seq;	/* FRAG message ids, per incarnation */
 	struct qr_core_stats stats;
 	/* Client request latency, taken to answered, by enum qr_core_lat

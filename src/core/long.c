@@ -20,6 +20,10 @@
 #define REASM_SLOTS_DEFAULT 8	    /* messages assembled at once */
 #define REASM_TIMEOUT_US 2000000ull /* a long message's time to arrive */
 #define REASM_IDLE_DIV 20	    /* ... and a gap in it: 1/20 of that */
+#define NACKS_PER_MSG 3		    /* A8 reports per message, then A4 */
+#define NACKS_PER_TICK 4	    /* A8 reports per call */
+#define KEEP_LONGEST 4		    /* V5: the longest messages kept ... */
+#define KEEP_BYTES_MIN (1u << 20)   /* ... or at least this many bytes */
 
 static uint32_t value_bytes_max(const struct qr_core *c)
 {
@@ -50,9 +54,20 @@ int qc_long_init(struct qr_core *c)
 	c->values = calloc(n, vmax);
 	c->values_free = calloc(n, sizeof(*c->values_free));
 	c->long_cap = rc.bytes_max;
-	c->long_buf = malloc(c->long_cap);
-	if (!c->values || !c->values_free || !c->long_buf)
+	/* V5: room for KEEP_LONGEST of the longest messages, or
+	 * KEEP_BYTES_MIN: many more of the usual few-KiB ones. malloc, not
+	 * calloc: a kept message is written before it is read, and pages
+	 * never used cost nothing. */
+	c->long_ring_cap = c->cfg.long_keep_bytes
+				   ? QR_MAX(c->cfg.long_keep_bytes, c->long_cap)
+				   : QR_MAX((size_t)KEEP_LONGEST * c->long_cap,
+					    (size_t)KEEP_BYTES_MIN);
+	c->long_ring = malloc(c->long_ring_cap);
+	if (!c->values || !c->values_free || !c->long_ring)
 		return QR_ENOMEM;
+	/* A8: a sender sends a message's chunks in one burst; a quarter of
+	 * the idle bound without one means some were lost. */
+	c->long_nack_gap_ns = rc.idle_ns / 4;
 	for (uint32_t i = 0; i < n; i++)
 		c->values_free[i] = n - i; /* refs, 1-based */
 	c->values_free_n = n;
@@ -64,7 +79,7 @@ void qc_long_fini(struct qr_core *c)
 	qr_reasm_fini(&c->reasm);
 	free(c->values);
 	free(c->values_free);
-	free(c->long_buf);
+	free(c->long_ring);
 }
 
 static uint8_t *value_buf(struct qr_core *c, uint32_t ref)
@@ -151,13 +166,35 @@ int qr_core_values_audit(const struct qr_core *c)
 	return ok && held == qc_values_in_use(c) ? 0 : QR_ECORRUPT;
 }
 
+/* The next kept slot, placed where the ring has long_cap bytes free: the
+ * oldest slot is reused, and every kept message those bytes overlap is
+ * forgotten (V5). Encoding there costs no copy. */
+static struct long_kept *kept_take(struct qr_core *c)
+{
+	size_t at = c->long_ring_head;
+	if (at + c->long_cap > c->long_ring_cap)
+		at = 0;
+	for (uint32_t i = 0; i < LONG_KEEP; i++) {
+		struct long_kept *o = &c->long_kept[i];
+		if (o->whole && o->at < at + c->long_cap &&
+		    at < o->at + o->total)
+			o->whole = false;
+	}
+	struct long_kept *k = &c->long_kept[c->long_kept_next];
+	c->long_kept_next = (c->long_kept_next + 1) % LONG_KEEP;
+	*k = (struct long_kept){.at = at};
+	return k;
+}
+
 void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,
 		  const struct qr_msg *m)
 {
-	long n = qr_wire_long_encode(m, c->long_buf, c->long_cap);
+	struct long_kept *k = kept_take(c);
+	uint8_t *bytes = c->long_ring + k->at;
+	long n = qr_wire_long_encode(m, bytes, c->long_cap);
 	QR_ASSERT(n > 0); /* every value we hold is within value_bytes_max */
 	uint32_t total = (uint32_t)n;
-	uint32_t crc = qr_crc32c(0, c->long_buf, total);
+	uint32_t crc = qr_crc32c(0, bytes, total);
 	uint64_t id = ++c->long_seq;
 	/* The peer frame keeps room for the MAC trailer (out.c): cut chunks
 	 * to what an empty frame holds after it. */
@@ -167,9 +204,13 @@ void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,
 			      : 0);
 	uint32_t chunk = qr_wire_frag_chunk(cap);
 	struct qr_msg f;
+	*k = (struct long_kept){.id = id, .total = total, .chunk = chunk,
+				.crc = crc, .node = node, .whole = true,
+				.at = k->at};
+	c->long_ring_head = k->at + ((total + 7u) & ~7u);
 
 	c->stats.long_out++;
-	for (uint32_t i = 0; qr_wire_frag_msg(&f, c->long_buf, total, crc, chunk,
+	for (uint32_t i = 0; qr_wire_frag_msg(&f, bytes, total, crc, chunk,
 					      id, c->cfg.incarnation, i);
 	     i++) {
 		c->stats.frags_out++;
@@ -196,6 +237,8 @@ void qc_long_on_frag(struct qr_core *c, uint16_t src_node, uint64_t client,
 	qr_wire_frag_of(m, from_client ? client : (1ull << 63) | src_node,
 			&f);
 	int rc = qr_reasm_add(&c->reasm, &f, qc_now_us(c) * 1000, &done);
+	if (rc == QR_ECORRUPT)
+		c->stats.long_corrupt++; /* A1: checker (w) in the simulator */
 	if (rc < 0) {
 		qc_drop(c, QR_DROP_LONG);
 		return;
@@ -217,6 +260,68 @@ void qc_long_on_frag(struct qr_core *c, uint16_t src_node, uint64_t client,
 
 void qc_long_expire(struct qr_core *c)
 {
-	unsigned n = qr_reasm_expire(&c->reasm, qc_now_us(c) * 1000);
+	uint64_t now_ns = qc_now_us(c) * 1000;
+	unsigned n = qr_reasm_expire(&c->reasm, now_ns);
 	c->stats.drops[QR_DROP_LONG] += n;
+	/* A8: ask peers for what a stalled message lacks. A client's
+	 * messages are not asked for: its library retransmits whole. */
+	struct qr_reasm_gap g[NACKS_PER_TICK];
+	uint32_t k = qr_reasm_stalled(&c->reasm, now_ns, c->long_nack_gap_ns,
+				      NACKS_PER_MSG, g, NACKS_PER_TICK);
+	for (uint32_t i = 0; i < k; i++) {
+		if (!(g[i].src >> 63))
+			continue; /* a client */
+		struct qr_msg m = {
+			.type = QR_MSG_FRAG_NACK,
+			.op_id = g[i].msg_id,
+			.incarnation = g[i].incarnation,
+			.frag = {.total = g[i].total,
+				 .chunk = g[i].chunk,
+				 .crc = g[i].crc,
+				 .offset = g[i].first * g[i].chunk},
+			.value = g[i].missing,
+			.value_len = g[i].nbytes,
+		};
+		c->stats.nacks_out++;
+		qc_send_peer(c, (uint16_t)g[i].src, &m);
+	}
+}
+
+/* The kept message a NACK from node names, or NULL (A8). */
+static const struct long_kept *kept_find(const struct qr_core *c,
+					 uint16_t node, const struct qr_msg *m)
+{
+	for (uint32_t i = 0; i < LONG_KEEP; i++) {
+		const struct long_kept *k = &c->long_kept[i];
+		if ((k->whole || QR_BUG(NACK_KEPT_OVERWRITTEN)) &&
+		    k->id == m->op_id && k->node == node &&
+		    k->total == m->frag.total && k->chunk == m->frag.chunk &&
+		    k->crc == m->frag.crc)
+			return k;
+	}
+	return NULL;
+}
+
+void qc_long_on_nack(struct qr_core *c, uint16_t from, const struct qr_msg *m)
+{
+	c->stats.nacks_in++;
+	const struct long_kept *k =
+		m->incarnation == c->cfg.incarnation ? kept_find(c, from, m)
+						     : NULL;
+	if (!k) {
+		c->stats.nacks_unknown++; /* sent whole again by its owner */
+		return;
+	}
+	uint32_t first = m->frag.offset / m->frag.chunk;
+	struct qr_msg f;
+	for (uint32_t b = 0; b < m->value_len * 8u; b++) {
+		if (!(m->value[b / 8] & (1u << (b % 8))))
+			continue;
+		if (!qr_wire_frag_msg(&f, c->long_ring + k->at, k->total,
+				      k->crc, k->chunk, k->id,
+				      c->cfg.incarnation, first + b))
+			break; /* past the last chunk */
+		c->stats.frags_resent++;
+		qc_send_peer(c, from, &f);
+	}
 }

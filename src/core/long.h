@@ -23,6 +23,11 @@
  *  V3. A long message out is encoded once into the core's long buffer and
  *      sent as FRAG messages through the same per-destination frames as
  *      every other message (O1 still holds: each FRAG fits an empty frame).
+ *  V5. The last LONG_KEEP long messages sent stay encoded (V3 encodes
+ *      into the oldest of them): a FRAG_NACK from the peer a message went
+ *      to, naming it by id, incarnation, total, chunk and CRC, gets just
+ *      the chunks it lists. A NACK for anything else is counted and
+ *      ignored: the protocol's own retransmission sends it whole.
  *  V4. A long message in is handed to the protocol only whole and checked
  *      (reasm.h A1, wire_long.h W1), and as if it had come in one frame:
  *      the reassembly slot is released after its handler returns.
@@ -64,7 +69,11 @@ void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,
 void qc_long_on_frag(struct qr_core *c, uint16_t src_node, uint64_t client,
 		     uint16_t shard, const struct qr_client_key *who,
 		     const struct qr_msg *m);
-/* Timer: free reassembly slots whose time is up (reasm.h A4). */
+/* Timer: free reassembly slots whose time is up (reasm.h A4), and NACK
+ * the peers' messages that stalled (A8). */
 void qc_long_expire(struct qr_core *c);
+/* A FRAG_NACK from peer `from`: send again the chunks it names of the
+ * long message we sent it, if we still keep it (V5). */
+void qc_long_on_nack(struct qr_core *c, uint16_t from, const struct qr_msg *m);
 
 #endif

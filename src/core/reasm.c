@@ -29,6 +29,8 @@ struct qr_reasm_slot {
 	uint32_t chunks, have;	 /* chunks in the message, chunks held */
 	uint32_t bytes_have;
 	uint32_t open_pos;	 /* index in open_list while OPEN or DONE */
+	uint64_t nack_ns;	 /* last A8 report (0: none) */
+	uint8_t nacks;		 /* A8 reports so far */
 	uint8_t state;
 };
 
@@ -151,6 +153,8 @@ static uint32_t slot_open(struct qr_reasm *r, const struct qr_frag *f,
 	s->chunks = div_up(f->total, f->chunk);
 	s->have = 0;
 	s->bytes_have = 0;
+	s->nack_ns = 0;
+	s->nacks = 0;
 	s->state = SLOT_OPEN;
 	s->open_pos = r->open_n;
 	r->open_list[r->open_n++] = i;
@@ -284,6 +288,52 @@ unsigned qr_reasm_expire(struct qr_reasm *r, uint64_t now_ns)
 			continue;
 		}
 		k++;
+	}
+	return n;
+}
+
+/* Slot i's missing chunks from its first missing one, into g (A8). */
+static void gap_fill(struct qr_reasm *r, uint32_t i, struct qr_reasm_gap *g)
+{
+	const struct qr_reasm_slot *s = &r->slot[i];
+	const uint64_t *bits = slot_bits(r, i);
+	uint32_t c = 0;
+	while (c < s->chunks && (bits[c / 64] & (1ull << (c % 64))))
+		c++;
+	*g = (struct qr_reasm_gap){.src = s->src,
+				   .msg_id = s->msg_id,
+				   .incarnation = s->incarnation,
+				   .total = s->total,
+				   .chunk = s->chunk,
+				   .crc = s->crc,
+				   .first = c};
+	for (uint32_t k = 0; k < QR_REASM_NACK_BYTES * 8 && c + k < s->chunks;
+	     k++) {
+		uint32_t x = c + k;
+		if (!(bits[x / 64] & (1ull << (x % 64)))) {
+			g->missing[k / 8] |= (uint8_t)(1u << (k % 8));
+			g->nbytes = k / 8 + 1;
+		}
+	}
+}
+
+uint32_t qr_reasm_stalled(struct qr_reasm *r, uint64_t now_ns, uint64_t gap_ns,
+			  uint32_t nacks_max, struct qr_reasm_gap *out,
+			  uint32_t max)
+{
+	uint32_t n = 0;
+	for (uint32_t k = 0; k < r->open_n && n < max; k++) {
+		uint32_t i = r->open_list[k];
+		struct qr_reasm_slot *s = &r->slot[i];
+		uint64_t since = s->nack_ns > s->last_ns ? s->nack_ns
+							 : s->last_ns;
+		if (s->state != SLOT_OPEN || s->nacks >= nacks_max ||
+		    now_ns - since < gap_ns)
+			continue;
+		s->nack_ns = now_ns;
+		s->nacks++;
+		gap_fill(r, i, &out[n++]);
+		r->st.stalled++;
 	}
 	return n;
 }

@@ -106,6 +106,7 @@ struct qr_reasm_stats {
 	uint64_t drop_bad;     /* A5: inconsistent fragment (slot discarded) */
 	uint64_t drop_crc;     /* A1: all chunks, wrong CRC (discarded) */
 	uint64_t expired;      /* A4: slots freed by the timeout */
+	uint64_t stalled;      /* A8: reports of missing chunks */
 	uint64_t held_bytes;   /* gauge: bytes received in open slots */
 	uint32_t open;	       /* gauge: slots in use */
 };
@@ -152,6 +153,27 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 void qr_reasm_release(struct qr_reasm *r, const struct qr_reasm_msg *m);
 /* Free every open slot older than timeout_ns (A4); returns how many. */
 unsigned qr_reasm_expire(struct qr_reasm *r, uint64_t now_ns);
+
+/*
+ * A8. Selective resend: a message still assembling that got no fragment for
+ * gap_ns (its sender sends a message's chunks in one burst, so it lost
+ * some) is reported by qr_reasm_stalled() with the chunks it lacks, at most
+ * nacks_max times and once per gap_ns: the caller asks the sender for just
+ * those (FRAG_NACK) instead of waiting for the whole message again. What
+ * comes back is checked like any fragment (A1, A5).
+ */
+#define QR_REASM_NACK_BYTES 128 /* bitmap bytes of one report: 1,024 chunks */
+struct qr_reasm_gap {
+	uint64_t src, msg_id;
+	uint32_t incarnation, total, chunk, crc;
+	uint32_t first;	 /* the first missing chunk's index */
+	uint32_t nbytes; /* bitmap bytes used, 1..QR_REASM_NACK_BYTES */
+	uint8_t missing[QR_REASM_NACK_BYTES]; /* bit k: chunk first + k */
+};
+/* Fill up to max reports of stalled messages (A8); returns how many. */
+uint32_t qr_reasm_stalled(struct qr_reasm *r, uint64_t now_ns, uint64_t gap_ns,
+			  uint32_t nacks_max, struct qr_reasm_gap *out,
+			  uint32_t max);
 
 /* Sender side: fragment i of a message of total bytes cut in chunk-byte
  * pieces (fills offset, data, len; the caller sets the identity fields).

@@ -308,6 +308,7 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 			   QR_MSGF_TOMBSTONE},
 	[QR_MSG_ACCEPTED] = {RACK_FIXED, 0, 0, 0},
 	[QR_MSG_FRAG] = {FRG_FIXED, 0, FRG_LEN, 0},
+	[QR_MSG_FRAG_NACK] = {FRG_FIXED, 0, FRG_LEN, 0},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)
@@ -330,6 +331,24 @@ static inline size_t msg_bytes(const struct wire_layout *l,
 	return n;
 }
 
+/* FRAG: a chunk at a chunk boundary of its message, of the length that
+ * chunk has. FRAG_NACK: a bitmap of 1..QR_FRAG_NACK_BYTES_MAX bytes that
+ * names no chunk past the message's last. */
+static bool frag_fields_ok(const struct qr_msg *m)
+{
+	const uint32_t total = m->frag.total, chunk = m->frag.chunk;
+	if (total < 1 || total > QR_LONG_BYTES_MAX ||
+	    chunk < QR_FRAG_CHUNK_MIN || m->frag.offset % chunk ||
+	    m->frag.offset >= total)
+		return false;
+	uint32_t rest = total - m->frag.offset;
+	if (m->type == QR_MSG_FRAG)
+		return m->value_len == QR_MIN(chunk, rest);
+	uint32_t chunks = rest / chunk + (rest % chunk != 0);
+	return m->value_len >= 1 && m->value_len <= QR_FRAG_NACK_BYTES_MAX &&
+	       m->value_len <= chunks / 8 + (chunks % 8 != 0);
+}
+
 /*
  * The range checks both directions share (the design notes list them).
  * Fields the type does not carry are not looked at.
@@ -344,6 +363,8 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l,
 	/* A FRAG's chunk is bounded by the frame, checked below. */
 	if (l->value_at && m->value_len > value_max && m->type != QR_MSG_FRAG)
 		return false;
+	if (m->type == QR_MSG_FRAG || m->type == QR_MSG_FRAG_NACK)
+		return frag_fields_ok(m);
 	if (l->value_at && (m->flags & QR_MSGF_TOMBSTONE) && m->value_len)
 		return false;
 	switch (m->type) {
@@ -381,14 +402,6 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l,
 	case QR_MSG_PREPARE:
 	case QR_MSG_ACCEPT:
 		return !qr_version_is_none(m->version);
-	case QR_MSG_FRAG:
-		return m->frag.total >= 1 &&
-		       m->frag.total <= QR_LONG_BYTES_MAX &&
-		       m->frag.chunk >= QR_FRAG_CHUNK_MIN &&
-		       m->frag.offset % m->frag.chunk == 0 &&
-		       m->frag.offset < m->frag.total &&
-		       m->value_len == QR_MIN(m->frag.chunk,
-					      m->frag.total - m->frag.offset);
 	default:
 		return true;
 	}
@@ -487,6 +500,7 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		qr_st64(p + ORQ_RESTART, m->restart_hlc);
 		break;
 	case QR_MSG_FRAG:
+	case QR_MSG_FRAG_NACK:
 		qr_st64(p + FRG_MSG_ID, m->op_id);
 		qr_st32(p + FRG_INCARNATION, m->incarnation);
 		qr_st32(p + FRG_TOTAL, m->frag.total);
@@ -560,6 +574,7 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->restart_hlc = qr_ld64(p + ORQ_RESTART);
 		break;
 	case QR_MSG_FRAG:
+	case QR_MSG_FRAG_NACK:
 		m->op_id = qr_ld64(p + FRG_MSG_ID);
 		m->incarnation = qr_ld32(p + FRG_INCARNATION);
 		m->frag.total = qr_ld32(p + FRG_TOTAL);
@@ -574,7 +589,8 @@ bool qr_wire_carries_value(unsigned type)
 {
 	const struct wire_layout *l = layout_of(type);
 
-	return l && l->value_at && type != QR_MSG_FRAG;
+	return l && l->value_at && type != QR_MSG_FRAG &&
+	       type != QR_MSG_FRAG_NACK;
 }
 
 bool qr_wire_long_fields_ok(const struct qr_msg *m)
@@ -582,6 +598,7 @@ bool qr_wire_long_fields_ok(const struct qr_msg *m)
 	const struct wire_layout *l = layout_of(m->type);
 
 	return l && l->value_at && m->type != QR_MSG_FRAG &&
+	       m->type != QR_MSG_FRAG_NACK &&
 	       fields_ok(m, l, QR_VALUE_BYTES_MAX);
 }
 

@@ -37,6 +37,7 @@
  * value (under a frame), and the largest value. */
 #define QR_FRAG_FIXED_BYTES 34
 #define QR_FRAG_CHUNK_MIN 256u
+#define QR_FRAG_NACK_BYTES_MAX 128u /* a NACK names up to 1,024 chunks */
 #define QR_LONG_BYTES_MAX (4u + QR_FRAME_BYTES_MAX + QR_VALUE_BYTES_MAX)
 
 enum qr_msg_type {
@@ -55,6 +56,7 @@ enum qr_msg_type {
 	QR_MSG_ORPHAN_REQ = 13,	 /* restarted coordinator: hand off my writes */
 	QR_MSG_ORPHAN_DONE = 14, /* ... handed off and acknowledged */
 	QR_MSG_FRAG = 15, /* a piece of a long message (wire_long.h) */
+	QR_MSG_FRAG_NACK = 16, /* chunks of a long message still missing */
 	QR_MSG_TYPE_END,	 /* first unused type: room to add more */
 };
 
@@ -156,7 +158,11 @@ struct qr_msg {
 			       * last restart (0: none): its writes stamped
 			       * below it are from an earlier incarnation */
 	/* FRAG (wire_long.h): op_id is the message id, incarnation the
-	 * sender's; the chunk's bytes are value / value_len */
+	 * sender's; the chunk's bytes are value / value_len. FRAG_NACK: the
+	 * same identity (the incarnation is the message sender's, who gets
+	 * the NACK), frag.offset is the first chunk the bitmap in value /
+	 * value_len covers: bit k (LSB first) set = chunk offset/chunk + k
+	 * is missing. */
 	struct {
 		uint32_t total;	 /* bytes of the whole long message */
 		uint32_t chunk;	 /* bytes per fragment (the last: fewer) */

@@ -107,6 +107,12 @@ static void replica(struct qr_prom *w, const struct qr_core_stats *cs)
 	    "Long messages sent as fragments.", QR_PROM_COUNTER, cs->long_out);
 	one(w, "quorate_fragments_in_total", "FRAG messages received.",
 	    QR_PROM_COUNTER, cs->frags_in);
+	one(w, "quorate_fragments_resent_total",
+	    "FRAG messages sent again for a peer's FRAG_NACK.",
+	    QR_PROM_COUNTER, cs->frags_resent);
+	one(w, "quorate_frag_nacks_out_total",
+	    "FRAG_NACKs sent for stalled long messages.", QR_PROM_COUNTER,
+	    cs->nacks_out);
 	const struct named ae[] = {
 		{"digests_sent", cs->ae_digests_sent},
 		{"mismatches", cs->ae_mismatches},

@@ -258,6 +258,11 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(lm, "out", cs->long_out);
 	set_u64(lm, "frags_in", cs->frags_in);
 	set_u64(lm, "frags_out", cs->frags_out);
+	set_u64(lm, "nacks_out", cs->nacks_out);
+	set_u64(lm, "nacks_in", cs->nacks_in);
+	set_u64(lm, "frags_resent", cs->frags_resent);
+	set_u64(lm, "nacks_unknown", cs->nacks_unknown);
+	set_u64(lm, "corrupt", cs->long_corrupt);
 	json_object_set_new(o, "long_messages", lm);
 	uint64_t hints = 0;
 	for (int p = 0; p < QR_NODES_MAX; p++)

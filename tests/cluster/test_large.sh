@@ -11,7 +11,9 @@
 #     three times at different moments: after a restart, a read at ALL
 #     returns either the whole value (required when the write was
 #     acknowledged) or NOT_FOUND (allowed only when it was not), never a
-#     truncated or mixed one.
+#     truncated or mixed one;
+#  4. (memif) with 1% of the node-to-node frames lost, 1 MiB values are
+#     written and read back at ALL, and the nodes resent chunks for NACKs.
 # Usage: test_large.sh QUORATED QUORATE_CLI PROFILE...  (root; bounded:
 # about 20 s per profile; removes what it made; takes the cluster-test lock
 # of tests/cluster/lib.sh)
@@ -113,6 +115,48 @@ for profile in "$@"; do
 		fi
 		echo "kill node $co after ${delay}s: put exit $acked, read back: $( [ -s "$run/got" ] && echo whole || echo absent)"
 	done
+	# 4. memif: a lossy replica link (qr-vswitch loses 1% of the frames
+	# between nodes, both ways). A 1 MiB REPLICATE or READ_REPLY is ~760
+	# fragments: whole only 0.05% of the time, so every write and read at
+	# ALL below completes only through selective resend (FRAG_NACK:
+	# docs/large-values.md), and the nodes must say they resent chunks.
+	if [ "$profile" = memif ]; then
+		for n in 0 1 2; do
+			tools/cluster --run-dir "$run" loss $n 10000 >/dev/null ||
+				fail "$profile: tools/cluster loss $n failed"
+		done
+		sleep 0.3 # the switch re-reads its settings every 100 ms
+		for i in 1 2 3; do
+			k="$profile-lossy-$i"
+			rm -f "$run/got"
+			if ! q -C all put "$k" - <"$run/v1048576" >"$run/put.out" 2>&1; then
+				fail "$profile: 1 MiB put at ALL over 1% loss: $(head -c 100 "$run/put.out")"
+			elif ! q -C all get "$k" -o "$run/got" 2>"$run/get.err"; then
+				fail "$profile: 1 MiB get at ALL over 1% loss: $(head -c 100 "$run/get.err")"
+			elif ! cmp -s "$run/got" "$run/v1048576"; then
+				fail "$profile: 1 MiB over 1% loss read back different bytes"
+			else
+				ok
+			fi
+		done
+		resent=0 corrupt=0
+		for n in 0 1 2; do
+			st=$("$cli" --cluster "$c" stat --node $n --json 2>/dev/null)
+			for v in $(grep -o '"frags_resent":[0-9]*' <<<"$st" | cut -d: -f2); do
+				resent=$((resent + v))
+			done
+			for v in $(grep -o '"corrupt":[0-9]*' <<<"$st" | cut -d: -f2); do
+				corrupt=$((corrupt + v))
+			done
+		done
+		echo "over 1% loss: $resent chunks resent for NACKs, $corrupt corrupt"
+		if [ "$resent" -gt 0 ] && [ "$corrupt" = 0 ]; then ok; else
+			fail "$profile: over 1% loss $resent chunks resent, $corrupt corrupt"
+		fi
+		for n in 0 1 2; do
+			tools/cluster --run-dir "$run" loss $n 0 >/dev/null
+		done
+	fi
 	tools/cluster --run-dir "$run" down >/dev/null 2>&1
 done
 echo "$checks checks passed, $fails failed"

@@ -20,7 +20,8 @@
  *   3. final:   one ALL read of every key, then a settle period;
  *   4. checks:  convergence of every replica's store (e); the online
  *               checkers (a)-(d), (f), (g), (j)-(l), (n) ran on every
- *               completion / event / frame; (h), (i) at the end.
+ *               completion / event / frame, (v) and (w) every 64th
+ *               event; (h), (i) at the end.
  */
 #include "sim/sim.h"
 
@@ -810,6 +811,9 @@ static void core_start(struct sim *s, struct node *nd)
 	 * message spread that much, so the gap bound is near the whole. */
 	cfg.reasm_timeout_us = 50000;
 	cfg.reasm_idle_us = 45000;
+	/* A small ring of kept long messages (long.h V5): it wraps within a
+	 * NACK's round trip, so NACKs for overwritten ones happen. */
+	cfg.long_keep_bytes = 48 * 1024;
 	struct qr_env env = {
 		.ctx = nd,
 		.now_us = env_now_us,
@@ -2058,6 +2062,18 @@ static void faults_stop(struct sim *s)
 
 static void values_audit(struct sim *s)
 {
+	/* (w) no long message failed its CRC once assembled (reasm.h A1):
+	 * the simulated network loses, duplicates and reorders frames but
+	 * never corrupts one, so a failure means a sender put the bytes of
+	 * two messages under one identity (a NACK answered from bytes newer
+	 * messages overwrote in the sender's ring: long.h V5). */
+	for (int i = 0; i < s->n * s->shards && s->res->ok; i++)
+		if (s->cores[i].core &&
+		    qr_core_stats(s->cores[i].core)->long_corrupt)
+			sim_fail(s, "(w)",
+				 "node %u shard %u: a long message failed "
+				 "its CRC once assembled",
+				 s->cores[i].id, s->cores[i].shard);
 	for (int i = 0; i < s->n * s->shards && s->res->ok; i++)
 		if (s->cores[i].core &&
 		    qr_core_values_audit(s->cores[i].core) != 0)
@@ -2512,10 +2528,14 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 				     st->drops[d], qr_core_drop_name(d));
 		vlog(s, "node %u shard %u: hints pending %u lost %" PRIu64
 			", long in %" PRIu64 ", out %" PRIu64
+			", nacks out %" PRIu64 " in %" PRIu64
+			" (resent %" PRIu64 ", unknown %" PRIu64 ")"
 			", orphan syncs %" PRIu64 " (active %" PRIu64
 			"), watermark %" PRIu64, s->cores[i].id,
 		     s->cores[i].shard, qr_core_hints_pending(c),
 		     st->hints_lost, st->long_in, st->long_out,
+		     st->nacks_out, st->nacks_in, st->frags_resent,
+		     st->nacks_unknown,
 		     st->orphan_syncs, st->orphan_active, st->watermark);
 	}
 	if (res->ok)

@@ -317,6 +317,46 @@ static void test_headless_under_pressure(void)
 	qr_reasm_fini(&R);
 }
 
+/* A8: a message that got nothing for gap_ns is reported with exactly the
+ * chunks it lacks, once per gap and at most nacks_max times; a complete
+ * or freshly grown one is not. */
+static void test_stalled_reports_missing(void)
+{
+	setup(4, 8192, 4);
+	static uint8_t m[10 * 512];
+	fill(m, sizeof(m), 3);
+	struct qr_reasm_msg out;
+	struct qr_reasm_gap g[4];
+	struct qr_frag f;
+	/* message 1: chunks 0, 1, 4, 9 of 10; message 2: chunk 0 of 2 */
+	const uint32_t have[] = {0, 1, 4, 9};
+	for (int i = 0; i < 4; i++) {
+		f = frag(1, 1, m, sizeof(m), 512, have[i]);
+		CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 0, &out), 0);
+	}
+	f = frag(2, 2, m, 1024, 512, 0);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 5 * MS, &out), 0);
+	CU_ASSERT_EQUAL(qr_reasm_stalled(&R, 8 * MS, 10 * MS, 2, g, 4), 0);
+	CU_ASSERT_EQUAL_FATAL(qr_reasm_stalled(&R, 10 * MS, 10 * MS, 2, g, 4),
+			      1);
+	/* first missing: chunk 2; bits from there: 2 3 5 6 7 8 missing */
+	CU_ASSERT(g[0].src == 1 && g[0].msg_id == 1 && g[0].total == sizeof(m) &&
+		  g[0].chunk == 512 && g[0].first == 2 && g[0].nbytes == 1 &&
+		  g[0].missing[0] == 0x7b);
+	CU_ASSERT_EQUAL(qr_reasm_stalled(&R, 15 * MS, 10 * MS, 2, g, 4), 1);
+	CU_ASSERT_EQUAL(g[0].src, 2); /* message 1 was reported at 10 ms */
+	CU_ASSERT_EQUAL(qr_reasm_stalled(&R, 20 * MS, 10 * MS, 2, g, 4), 1);
+	CU_ASSERT_EQUAL(qr_reasm_stalled(&R, 40 * MS, 10 * MS, 2, g, 4), 1);
+	/* both at nacks_max now */
+	CU_ASSERT_EQUAL(qr_reasm_stalled(&R, 90 * MS, 10 * MS, 2, g, 4), 0);
+	CU_ASSERT_EQUAL(R.st.stalled, 4);
+	/* the resent chunks complete message 2 */
+	f = frag(2, 2, m, 1024, 512, 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 91 * MS, &out), 1);
+	qr_reasm_release(&R, &out);
+	qr_reasm_fini(&R);
+}
+
 /* Random model: messages from 4 senders, fragments shuffled, some
  * duplicated, some lost, some corrupted. Every message handed out is the
  * original of its identity, byte for byte; a message is complete iff all
@@ -418,6 +458,7 @@ int main(void)
 		{"idle slot expires", test_idle_slot_expires},
 		{"sender and pool limits", test_sender_and_pool_limits},
 		{"headless under pressure", test_headless_under_pressure},
+		{"stalled reports missing", test_stalled_reports_missing},
 		{"random model", test_random_model},
 		{NULL, NULL},
 	};

@@ -371,6 +371,47 @@ static void test_frag_fields(void)
 	}
 }
 
+/* FRAG_NACK: round-trips through a frame; refused when its bitmap is
+ * empty, longer than QR_FRAG_NACK_BYTES_MAX, or names chunks past the
+ * message's last, or its offset is off a chunk boundary. */
+static void test_frag_nack_fields(void)
+{
+	uint32_t chunk = 1024, total = 20 * chunk + 7; /* 21 chunks */
+	uint8_t bits[QR_FRAG_NACK_BYTES_MAX + 1] = {0x05, 0x80, 0x01};
+	struct qr_msg good = {.type = QR_MSG_FRAG_NACK, .op_id = 0x1234,
+			      .incarnation = 77,
+			      .frag = {.total = total, .chunk = chunk,
+				       .crc = 0xfeed, .offset = 2 * chunk},
+			      .value = bits, .value_len = 3};
+	uint8_t frame[QR_FRAME_BYTES_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_reader r;
+	struct qr_msg d;
+	qr_wire_frame_begin(&w, frame, sizeof(frame), &hdr);
+	CU_ASSERT_EQUAL_FATAL(qr_wire_put(&w, &good), 0);
+	size_t len = qr_wire_frame_end(&w);
+	CU_ASSERT_FATAL(qr_wire_frame_open(&r, frame, len, CLUSTER, NULL) == 0);
+	CU_ASSERT_FATAL(qr_wire_next(&r, &d) == 1);
+	CU_ASSERT(d.type == QR_MSG_FRAG_NACK && d.op_id == 0x1234 &&
+		  d.incarnation == 77 && d.frag.total == total &&
+		  d.frag.chunk == chunk && d.frag.crc == 0xfeed &&
+		  d.frag.offset == 2 * chunk && d.value_len == 3 &&
+		  memcmp(d.value, bits, 3) == 0);
+	CU_ASSERT_FALSE(qr_wire_carries_value(QR_MSG_FRAG_NACK));
+	struct qr_msg bad[5];
+	for (int i = 0; i < 5; i++)
+		bad[i] = good;
+	bad[0].value_len = 0;			    /* names nothing */
+	bad[1].value_len = QR_FRAG_NACK_BYTES_MAX + 1; /* too long */
+	bad[2].value_len = 4; /* 19 chunks from chunk 2: 3 bytes at most */
+	bad[3].frag.offset = 2 * chunk + 8;	    /* off a boundary */
+	bad[4].frag.offset = total + 1;		    /* past the end */
+	for (int i = 0; i < 5; i++) {
+		qr_wire_frame_begin(&w, frame, sizeof(frame), &hdr);
+		CU_ASSERT_EQUAL(qr_wire_put(&w, &bad[i]), QR_EINVAL);
+	}
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -380,6 +421,7 @@ int main(void)
 		{"every_truncation_and_bit_flip",
 		 test_every_truncation_and_bit_flip},
 		{"frag_fields", test_frag_fields},
+		{"frag_nack_fields", test_frag_nack_fields},
 		{NULL, NULL},
 	};
 	return qr_unit_main("wire_long", cases);

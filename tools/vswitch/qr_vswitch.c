@@ -15,7 +15,11 @@
  * Link delay (what netem would do, for kernels without it): the file
  * DIR/vswitch.delay holds lines "PORT MICROSECONDS"; frames from one node
  * to node PORT (not client frames from the uplink) wait that long in a
- * FIFO before they are sent. The file is re-read every 100 ms.
+ * FIFO before they are sent. Link loss: DIR/vswitch.loss holds lines
+ * "PORT PPM"; each frame from one node to node PORT is dropped with that
+ * probability in a million (to show that long messages survive a lossy
+ * link: docs/large-values.md, selective resend). Both files are re-read
+ * every 100 ms.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -29,6 +33,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 
 #include "common/compiler.h"
 #include "quorate/limits.h"
@@ -53,6 +58,7 @@ struct delay_line {
 	uint64_t dropped;
 };
 static struct delay_line *delay[PORTS_MAX];
+static uint32_t loss_ppm[PORTS_MAX]; /* node-to-node frames to the port */
 
 struct fdb_entry {
 	uint8_t mac[6];
@@ -93,6 +99,11 @@ static int fdb_lookup(const uint8_t *mac)
 
 static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
 {
+	if (in < nnodes && loss_ppm[out] &&
+	    rte_rand_max(1000000) < loss_ppm[out]) {
+		rte_pktmbuf_free(m); /* the link lost it */
+		return;
+	}
 	struct delay_line *d = delay[out];
 	if (d && d->delay_tsc && in < nnodes) {
 		if (d->count == DELAY_SLOTS) {
@@ -124,26 +135,37 @@ static void delay_drain(void)
 	}
 }
 
-/* Re-read DIR/vswitch.delay ("PORT MICROSECONDS" lines). */
-static void delay_config(void)
+/* Read DIR/NAME's "PORT VALUE" lines into v (0 for a port not named). */
+static void read_port_values(const char *name, uint64_t v[PORTS_MAX])
 {
 	char path[QR_PATH_BYTES_MAX];
-	int l = snprintf(path, sizeof(path), "%s/vswitch.delay", run_dir);
+	memset(v, 0, PORTS_MAX * sizeof(v[0]));
+	int l = snprintf(path, sizeof(path), "%s/%s", run_dir, name);
 	if (l < 0 || (size_t)l >= sizeof(path)) {
-		fprintf(stderr, "qr-vswitch: %s/vswitch.delay: path too long\n",
-			run_dir);
+		fprintf(stderr, "qr-vswitch: %s/%s: path too long\n", run_dir,
+			name);
 		return;
 	}
-	uint64_t us[PORTS_MAX] = { 0 };
 	FILE *f = fopen(path, "r");
 	if (f) {
 		unsigned port;
-		unsigned long long v;
-		while (fscanf(f, "%u %llu", &port, &v) == 2)
+		unsigned long long x;
+		while (fscanf(f, "%u %llu", &port, &x) == 2)
 			if (port < nnodes)
-				us[port] = v;
+				v[port] = x;
 		fclose(f);
 	}
+}
+
+/* Re-read DIR/vswitch.delay ("PORT MICROSECONDS") and DIR/vswitch.loss
+ * ("PORT PPM"). */
+static void delay_config(void)
+{
+	uint64_t us[PORTS_MAX], ppm[PORTS_MAX];
+	read_port_values("vswitch.delay", us);
+	read_port_values("vswitch.loss", ppm);
+	for (uint16_t p = 0; p < nnodes; p++)
+		loss_ppm[p] = (uint32_t)QR_MIN(ppm[p], 1000000u);
 	for (uint16_t p = 0; p < nnodes; p++) {
 		if (!delay[p] && us[p]) {
 			delay[p] = calloc(1, sizeof(*delay[p]));
