@@ -250,6 +250,13 @@ static void gen_valid(void)
 					    .value = (const uint8_t *)"0123456789"
 								      "abcdefghij",
 					    .value_len = 20};
+		else if (t == QR_MSG_FRAG_NACK) /* chunks 2 and 4 of 3000 B */
+			m = (struct qr_msg){.type = t,
+					    .op_id = 8,
+					    .incarnation = 1,
+					    .frag = {3000, 512, 0x4321, 1024},
+					    .value = (const uint8_t *)"\x05",
+					    .value_len = 1};
 		else
 			m = replica_msg(t, 5, 20);
 		put(&w, &m);

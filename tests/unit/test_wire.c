@@ -174,6 +174,16 @@ static struct qr_msg sample(uint8_t type, uint8_t key_len, uint16_t value_len)
 		m.frag.crc = 0xa1a2a3a4u;
 		valued = true;
 		break;
+	case QR_MSG_FRAG_NACK: /* a bitmap of missing chunks, 1..128 B */
+		m.op_id = 0x3132333435363738ull;
+		m.incarnation = 0x81828384u;
+		m.frag.chunk = QR_FRAG_CHUNK_MIN;
+		m.frag.offset = 0;
+		value_len = QR_MAX(1u, QR_MIN(value_len, QR_FRAG_NACK_BYTES_MAX));
+		m.frag.total = value_len * 8 * QR_FRAG_CHUNK_MIN;
+		m.frag.crc = 0xb1b2b3b4u;
+		valued = true;
+		break;
 	}
 	if (keyed) {
 		m.key = key_bytes;
@@ -519,7 +529,7 @@ static void test_fields_of_other_types_ignored(void)
 static void test_several_messages_in_one_frame(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX];
-	struct qr_msg sent[16], got[MSGS_MAX];
+	struct qr_msg sent[QR_MSG_TYPE_END + 1], got[MSGS_MAX];
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h;
 	int n;
@@ -542,7 +552,7 @@ static void test_several_messages_in_one_frame(void)
 static void test_set_hlc_rewrites_only_hlc(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX], before[QR_FRAME_BYTES_MAX];
-	struct qr_msg sent[16];
+	struct qr_msg sent[QR_MSG_TYPE_END + 1];
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h;
 	int n;
@@ -874,7 +884,7 @@ static void test_decoder_error_codes(void)
 static void test_error_stops_the_reader(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX];
-	struct qr_msg sent[16], got;
+	struct qr_msg sent[QR_MSG_TYPE_END + 1], got;
 	struct qr_frame_reader r;
 	int n;
 
@@ -898,7 +908,7 @@ static void test_error_stops_the_reader(void)
 static void test_wrong_cluster_id(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX];
-	struct qr_msg sent[16], got[MSGS_MAX];
+	struct qr_msg sent[QR_MSG_TYPE_END + 1], got[MSGS_MAX];
 	struct qr_frame_reader r;
 	struct qr_frame_hdr h = {.hlc = 12345};
 	int n;
@@ -933,7 +943,7 @@ static void test_empty_frame_rejected(void)
 static void test_every_truncation_rejected(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX];
-	struct qr_msg sent[16], got[MSGS_MAX];
+	struct qr_msg sent[QR_MSG_TYPE_END + 1], got[MSGS_MAX];
 	int n, rc, counts[64] = {0};
 
 	size_t len = sample_frame(b, sent, &n);
@@ -965,7 +975,7 @@ static void test_random_bit_flips(void)
 {
 	uint8_t b[QR_FRAME_BYTES_MAX], f[QR_FRAME_BYTES_MAX];
 	uint8_t out[QR_FRAME_BYTES_MAX];
-	struct qr_msg sent[16], got[MSGS_MAX];
+	struct qr_msg sent[QR_MSG_TYPE_END + 1], got[MSGS_MAX];
 	struct qr_frame_writer w;
 	struct qr_frame_hdr h;
 	struct qr_frame_reader r;
