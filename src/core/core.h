@@ -78,6 +78,11 @@ struct qr_core_config {
 				    * 0 -> 2 s */
 	uint64_t reasm_idle_us;	   /* ... and the longest gap between its
 				    * fragments; 0 -> 1/20 of that */
+	uint16_t peer_frame_bytes; /* frames between nodes (the cluster's
+				    * peer_frame_bytes, the same on every
+				    * node): 0 -> QR_FRAME_BYTES_MAX, at most
+				    * QR_FRAME_JUMBO_MAX. Client frames stay
+				    * at QR_FRAME_BYTES_MAX */
 	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
 				      * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long

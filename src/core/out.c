@@ -8,6 +8,9 @@
  * Invariants:
  *  O1. Every message the core builds fits an empty frame (asserted): a
  *      full frame is flushed and the message put again, never dropped.
+ *  O5. A peer frame is at most peer_frame_bytes (MAC trailer included),
+ *      a client frame at most QR_FRAME_BYTES_MAX: what the receivers'
+ *      decoders accept (wire.h), whatever the sender's buffer holds.
  *  O2. A peer frame carries an HLC taken when it is sent (the HLC paper's
  *      send event), above every version stamped in it.
  *  O4. With auth = mac a peer frame is sealed (auth.c) after its HLC is
@@ -34,7 +37,7 @@ void qc_peer_frame_begin(struct qr_core *c, uint16_t node)
 	};
 	/* Room for the authentication trailer (auth.h) after the last
 	 * message: every message still fits an empty frame (O1). */
-	size_t cap = sizeof(c->out[node].buf) -
+	size_t cap = qc_peer_frame(c) -
 		     (c->cfg.auth == QR_AUTH_MAC ? QR_AUTH_TRAILER_BYTES : 0);
 	qr_wire_frame_begin(&c->out[node].w, c->out[node].buf, cap, &h);
 }

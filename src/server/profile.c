@@ -190,6 +190,17 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	return rc;
 }
 
+unsigned qr_profile_framesz(unsigned peer_frame)
+{
+	return (peer_frame + 42u + 128u + 2047u) / 2048u * 2048u;
+}
+
+/* 0 (vars built without it): the default frame's. */
+static unsigned framesz_of(const struct qr_profile_vars *v)
+{
+	return v->framesz ? v->framesz : qr_profile_framesz(1472);
+}
+
 int qr_profile_expand(const char *in, const struct qr_profile_vars *v,
 		      char *out, size_t out_len, char *err, size_t n)
 {
@@ -221,6 +232,13 @@ int qr_profile_expand(const char *in, const struct qr_profile_vars *v,
 			val = tmp;
 		} else if (len == 7 && !strncmp(p + 1, "cluster", 7)) {
 			snprintf(tmp, sizeof(tmp), "%u", v->cluster);
+			val = tmp;
+		} else if (len == 7 && !strncmp(p + 1, "framesz", 7)) {
+			snprintf(tmp, sizeof(tmp), "%u", framesz_of(v));
+			val = tmp;
+		} else if (len == 7 && !strncmp(p + 1, "blocksz", 7)) {
+			unsigned f = framesz_of(v);
+			snprintf(tmp, sizeof(tmp), "%u", f % 4096 ? 2 * f : f);
 			val = tmp;
 		} else {
 			snprintf(err, n, "profile: unknown placeholder '%.*s'",
