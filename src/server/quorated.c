@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -297,12 +300,37 @@ static int port_queues_setup(const struct qr_profile *pf, uint16_t port,
 	return 0;
 }
 
+/* The MTU of the kernel interface iface (SIOCGIFMTU), 0 if unknown. */
+static unsigned iface_mtu(const char *iface)
+{
+	struct ifreq ifr;
+	unsigned mtu = 0;
+	if (!iface || !iface[0] || strlen(iface) >= sizeof(ifr.ifr_name))
+		return 0;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, iface, strlen(iface));
+	if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+		mtu = (unsigned)ifr.ifr_mtu;
+	close(s);
+	return mtu;
+}
+
 /* The port carries peer frames of peer_frame bytes (cluster file): an
  * MTU of the frame plus IPv4 and UDP headers, set when over the 1500 B
  * every port starts with; refused when the device cannot (no silent
- * truncation: a receiver would drop every longer frame). 0 or -1. */
+ * truncation: a receiver would drop every longer frame). 0 or -1.
+ * net_af_packet (DPDK 22.11) reports a 1518 B max_rx_pktlen, so ethdev
+ * refuses any MTU above 1500, yet its rings carry frames up to framesz
+ * ({framesz}, sized for the frame): there the kernel interface's MTU is
+ * the limit, and it is checked instead. net_memif has no MTU (no mtu_set:
+ * ENOTSUP): a packet is a chain of descriptors of bsize ({framesz}), read
+ * into one mbuf; docs/operations.md has the sizes measured on each. */
 static int port_mtu(uint16_t port, const struct rte_eth_dev_info *info,
-		    unsigned peer_frame, char *err, size_t n)
+		    unsigned peer_frame, const char *iface, char *err,
+		    size_t n)
 {
 	unsigned mtu = peer_frame + 20u + 8u; /* IPv4 and UDP headers */
 	if (mtu <= RTE_ETHER_MTU)
@@ -316,6 +344,11 @@ static int port_mtu(uint16_t port, const struct rte_eth_dev_info *info,
 		return -1;
 	}
 	int rc = rte_eth_dev_set_mtu(port, (uint16_t)mtu);
+	if (rc && !strcmp(info->driver_name, "net_af_packet") &&
+	    iface_mtu(iface) >= mtu)
+		return 0;
+	if (rc == -ENOTSUP && !strcmp(info->driver_name, "net_memif"))
+		return 0;
 	if (rc) {
 		snprintf(err, n,
 			 "peer_frame_bytes %u: port 0 (%s): set MTU %u: %s "
@@ -350,7 +383,7 @@ static struct rte_mempool *port_pool(const struct qr_profile *pf,
 }
 
 static int port_setup(const struct qr_profile *pf, const struct qr_cluster *cl,
-		      uint16_t *nq, uint16_t *nrxq, bool *csum_offload,
+		      const char *iface, uint16_t *nq, uint16_t *nrxq, bool *csum_offload,
 		      struct rte_mempool **pool, char *err, size_t n)
 {
 	uint16_t shards = cl->shards;
@@ -394,7 +427,7 @@ static int port_setup(const struct qr_profile *pf, const struct qr_cluster *cl,
 			 rte_strerror(-rc));
 		return -1;
 	}
-	if (port_mtu(port, &info, cl->peer_frame_bytes, err, n) ||
+	if (port_mtu(port, &info, cl->peer_frame_bytes, iface, err, n) ||
 	    port_queues_setup(pf, port, q, rq, socket, *pool, err, n))
 		return -1;
 	rc = rte_eth_dev_start(port);
@@ -668,7 +701,7 @@ static void shard_config(struct daemon *d, uint16_t i,
  * status after closing what was opened (reported). */
 static int node_open(struct daemon *d)
 {
-	if (port_setup(&d->pf, &d->cl, &d->nq, &d->nrxq, &d->csum_offload,
+	if (port_setup(&d->pf, &d->cl, d->me->iface, &d->nq, &d->nrxq, &d->csum_offload,
 		       &d->pool, d->err, sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
