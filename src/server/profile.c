@@ -195,6 +195,25 @@ unsigned qr_profile_framesz(unsigned peer_frame)
 	return (peer_frame + 42u + 128u + 2047u) / 2048u * 2048u;
 }
 
+int qr_profile_vdev_fits(const char *vdev, unsigned peer_frame, char *err,
+			 size_t err_len)
+{
+	bool afp = !strncmp(vdev, "net_af_packet", 13);
+	const char *key = afp ? ",framesz=" : ",bsize=";
+	if (!afp && strncmp(vdev, "net_memif", 9))
+		return 0;
+	unsigned need = peer_frame + 42u + (afp ? 128u : 0u);
+	const char *p = strstr(vdev, key);
+	unsigned long have = p ? strtoul(p + strlen(key), NULL, 10) : 2048;
+	if (have >= need)
+		return 0;
+	snprintf(err, err_len,
+		 "peer_frame_bytes %u needs %s%u or more in the profile's vdev "
+		 "(it has %lu; the shipped profiles use {framesz})",
+		 peer_frame, key + 1, need, have);
+	return QR_ECONFIG;
+}
+
 /* 0 (vars built without it): the default frame's. */
 static unsigned framesz_of(const struct qr_profile_vars *v)
 {

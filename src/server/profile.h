@@ -48,6 +48,15 @@ struct qr_profile_vars {
  * smallest multiple of it and of a 4 KiB page (af_packet's rule). */
 unsigned qr_profile_framesz(unsigned peer_frame);
 
+/* An expanded vdev whose packet buffers are too small for peer frames of
+ * peer_frame bytes: net_af_packet's framesz below the Ethernet frame plus
+ * 128 B (its tpacket header), net_memif's bsize below the Ethernet frame
+ * (measured: 8972 B frames do not get through bsize 2048). Both drivers'
+ * defaults are 2048. 0, or QR_ECONFIG with err naming the key (a
+ * hand-edited profile; the shipped ones use {framesz}). */
+int qr_profile_vdev_fits(const char *vdev, unsigned peer_frame, char *err,
+			 size_t err_len);
+
 /* Expand placeholders of in into out: 0, or QR_ECONFIG (unknown
  * placeholder, or one whose value is empty; err says which). */
 int qr_profile_expand(const char *in, const struct qr_profile_vars *v,

@@ -158,7 +158,8 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 	}
 	if (pf->vdev[0]) {
 		char vd[512];
-		if (qr_profile_expand(pf->vdev, &v, vd, sizeof(vd), err, n))
+		if (qr_profile_expand(pf->vdev, &v, vd, sizeof(vd), err, n) ||
+		    qr_profile_vdev_fits(vd, cl->peer_frame_bytes, err, n))
 			return -1;
 		int l = snprintf(store + used, store_len - used, "--vdev=%s",
 				 vd);
