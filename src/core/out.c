@@ -8,9 +8,6 @@
  * Invariants:
  *  O1. Every message the core builds fits an empty frame (asserted): a
  *      full frame is flushed and the message put again, never dropped.
- *  O5. A peer frame is at most peer_frame_bytes (MAC trailer included),
- *      a client frame at most QR_FRAME_BYTES_MAX: what the receivers'
- *      decoders accept (wire.h), whatever the sender's buffer holds.
  *  O2. A peer frame carries an HLC taken when it is sent (the HLC paper's
  *      send event), above every version stamped in it.
  *  O4. With auth = mac a peer frame is sealed (auth.c) after its HLC is
@@ -20,6 +17,9 @@
  *  O4. A client frame holds replies for one client only, and no reply waits
  *      past the end of the event that made it: every driver calls
  *      qr_core_flush() after each batch of events, and it sends them all.
+ *  O5. A peer frame is at most peer_frame_bytes (MAC trailer included),
+ *      a client frame at most QR_FRAME_BYTES_MAX: what the receivers'
+ *      decoders accept (wire.h), whatever the sender's buffer holds.
  */
 #include "core/core_pvt.h"
 
