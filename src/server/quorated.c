@@ -327,8 +327,9 @@ static unsigned iface_mtu(const char *iface)
  * refuses any MTU above 1500, yet its rings carry frames up to framesz
  * ({framesz}, sized for the frame): there the kernel interface's MTU is
  * the limit, and it is checked instead. net_memif has no MTU (no mtu_set:
- * ENOTSUP): a packet is a chain of descriptors of bsize ({framesz}), read
- * into one mbuf; docs/operations.md has the sizes measured on each. */
+ * ENOTSUP): its buffer size bsize ({framesz}) is what must hold a frame,
+ * checked before the EAL starts (qr_profile_vdev_fits); docs/operations.md
+ * has what was measured on each. */
 static int port_mtu(uint16_t port, const struct rte_eth_dev_info *info,
 		    unsigned peer_frame, const char *iface, char *err,
 		    size_t n)
