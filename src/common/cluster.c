@@ -55,7 +55,7 @@ static const char *const cluster_keys[] = {
 	"shards",      "base_port",	  "tombstone_grace_ms",
 	"hints_max",   "hint_delay_ms",	  "auth",
 	"secret_file", "client_key_file", "metrics_port",
-	"value_bytes_max", NULL,
+	"value_bytes_max", "peer_frame_bytes", NULL,
 };
 static const char *const node_keys[] = {
 	"ip",	      "mac", "iface", "data_dir", "mgmt",
@@ -588,6 +588,14 @@ static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 			  QR_VALUE_BYTES_MAX, &v)) < 0)
 		return rc;
 	c->value_bytes_max = (uint32_t)v;
+
+	/* Frames between nodes (jumbo where every port's MTU allows it):
+	 * cluster-wide, since a receiver refuses a longer frame. */
+	v = QR_FRAME_BYTES_MAX;
+	if ((rc = get_num(l, "peer_frame_bytes", QR_FRAME_BYTES_MAX,
+			  QR_FRAME_JUMBO_MAX, &v)) < 0)
+		return rc;
+	c->peer_frame_bytes = (uint16_t)v;
 
 	if ((rc = load_auth(l, c)))
 		return rc;

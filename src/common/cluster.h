@@ -22,6 +22,9 @@
  *   metrics_port = 9470     ; node i's /metrics default port is this + i
  *                           ; (on 127.0.0.1); 0: none unless a node
  *                           ; sets metrics_listen
+ *   peer_frame_bytes = 1472 ; UDP payload of node-to-node frames, up to
+ *                           ; 8972 (9000 MTU): every port must carry it
+ *                           ; (docs/operations.md, "Jumbo frames")
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
@@ -76,6 +79,8 @@ struct qr_cluster {
 	uint32_t hints_max;
 	uint32_t hint_delay_ms;
 	uint32_t value_bytes_max; /* longest value (issue 15): 1 MiB default */
+	uint16_t peer_frame_bytes; /* node-to-node frames: 1472 (default) ..
+				    * 8972 (QR_FRAME_JUMBO_MAX) */
 	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */
 	uint16_t metrics_port;	/* base: node i defaults to this + i */
 	char secret_file[256];	/* resolved; may be empty with auth = none */

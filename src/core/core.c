@@ -35,7 +35,8 @@
  *      cluster, source, destination, shard, clock) before any of its
  *      messages is used.
  *  C4. Bounded everything: requests_max slots, pending_max WAL-waiting
- *      replies, hints_max hints, one frame of QR_FRAME_BYTES_MAX per peer.
+ *      replies, hints_max hints, one frame of QR_FRAME_JUMBO_MAX per peer
+ *      (peer_frame_bytes of it used; pages beyond it never touched).
  */
 #include "core/core_pvt.h"
 
@@ -246,6 +247,12 @@ static bool frame_authentic(struct qr_core *c, const uint8_t *b, size_t *len,
 	if (*len < QR_FRAME_HDR_BYTES || b[0] != 'Q' || b[1] != 'R')
 		return true; /* the decoder names what is wrong */
 	bool from_client = (b[8] | b[9] << 8) == QR_NODE_CLIENT;
+	/* Longer than any sender builds (out.c O5, the MAC trailer
+	 * included): refused before the MAC costs anything. */
+	if (*len > (from_client ? QR_FRAME_BYTES_MAX : qc_peer_frame(c))) {
+		qc_drop(c, QR_DROP_WIRE);
+		return false;
+	}
 	int why = -1;
 	if (!from_client && c->auth)
 		why = qc_auth_open(c, b, len);
@@ -325,7 +332,8 @@ static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 	c->stats.frames_in++;
 	if (!frame_authentic(c, frame, &len, &who))
 		return;
-	int orc = qr_wire_frame_open(&r, frame, len, c->cfg.cluster_id, &h);
+	int orc = qr_wire_frame_open_peer(&r, frame, len, c->cfg.cluster_id,
+					  qc_peer_frame(c), &h);
 	if (orc != 0) {
 		qc_drop(c, orc == QR_EWIRE_CLUSTER ? QR_DROP_CLUSTER
 						   : QR_DROP_WIRE);
@@ -381,6 +389,9 @@ static bool config_valid(const struct qr_core_config *cfg,
 	       cfg->hlc_lease_ms * 2 < max_offset_ms && env->now_us &&
 	       env->wall_ms && env->send && env->wal_append &&
 	       cfg->value_bytes_max <= QR_VALUE_BYTES_MAX &&
+	       (!cfg->peer_frame_bytes ||
+		(cfg->peer_frame_bytes >= QR_FRAME_BYTES_MAX &&
+		 cfg->peer_frame_bytes <= QR_FRAME_JUMBO_MAX)) &&
 	       (!cfg->value_bytes_max ||
 		cfg->value_bytes_max > QR_VALUE_INLINE_MAX) &&
 	       (!cfg->tombstone_grace_ms ||

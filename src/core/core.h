@@ -82,6 +82,11 @@ struct qr_core_config {
 				    * (long.h V5): 0 -> 4 of the longest or
 				    * 1 MiB, whichever is more; at least one
 				    * of the longest */
+	uint16_t peer_frame_bytes; /* frames between nodes (the cluster's
+				    * peer_frame_bytes, the same on every
+				    * node): 0 -> QR_FRAME_BYTES_MAX, at most
+				    * QR_FRAME_JUMBO_MAX. Client frames stay
+				    * at QR_FRAME_BYTES_MAX */
 	uint32_t hints_max;	     /* hinted-handoff slots (writes a replica
 				      * missed), ~1.3 KiB each; 0 -> 4096 */
 	uint64_t hint_delay_us;	     /* a hint's first delivery waits this long

@@ -223,7 +223,14 @@ struct orphan_job {
 	bool scanned;	      /* every entry is hinted */
 };
 
+/* A frame to a peer: qc_peer_frame() bytes of buf are used. */
 struct peer_out {
+	struct qr_frame_writer w;
+	uint8_t buf[QR_FRAME_JUMBO_MAX];
+};
+
+/* A frame to a client: never over QR_FRAME_BYTES_MAX (limits.h L6). */
+struct client_frame {
 	struct qr_frame_writer w;
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 };
@@ -244,7 +251,7 @@ struct loop_slot {
 struct client_out {
 	uint64_t client; /* the driver's id of the destination */
 	bool open;	 /* a frame is being filled for it */
-	struct peer_out f;
+	struct client_frame f;
 };
 
 /* The clock guard (clock_guard.c): the wall clock the HLC runs on, and
@@ -384,6 +391,13 @@ static inline uint64_t qc_now_us(struct qr_core *c)
 	g->now_us = t;
 	g->have_now = g->held != 0;
 	return t;
+}
+
+/* The frame size between nodes (core.h peer_frame_bytes). */
+static inline size_t qc_peer_frame(const struct qr_core *c)
+{
+	return c->cfg.peer_frame_bytes ? c->cfg.peer_frame_bytes
+				       : QR_FRAME_BYTES_MAX;
 }
 
 static inline uint8_t qc_quorum_of(uint8_t rf)

@@ -197,8 +197,12 @@ void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,
 	uint32_t crc = qr_crc32c(0, bytes, total);
 	uint64_t id = ++c->long_seq;
 	/* The peer frame keeps room for the MAC trailer (out.c): cut chunks
-	 * to what an empty frame holds after it. */
-	size_t cap = QR_FRAME_BYTES_MAX -
+	 * to what an empty frame holds after it. Peer frames are
+	 * peer_frame_bytes (jumbo where the cluster sets it), client frames
+	 * QR_FRAME_BYTES_MAX (out.c O5). */
+	size_t frame = node == QR_NODE_CLIENT ? QR_FRAME_BYTES_MAX
+					      : qc_peer_frame(c);
+	size_t cap = frame -
 		     (node != QR_NODE_CLIENT && c->cfg.auth == QR_AUTH_MAC
 			      ? QR_AUTH_TRAILER_BYTES
 			      : 0);

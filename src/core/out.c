@@ -17,6 +17,9 @@
  *  O4. A client frame holds replies for one client only, and no reply waits
  *      past the end of the event that made it: every driver calls
  *      qr_core_flush() after each batch of events, and it sends them all.
+ *  O5. A peer frame is at most peer_frame_bytes (MAC trailer included),
+ *      a client frame at most QR_FRAME_BYTES_MAX: what the receivers'
+ *      decoders accept (wire.h), whatever the sender's buffer holds.
  */
 #include "core/core_pvt.h"
 
@@ -34,7 +37,7 @@ void qc_peer_frame_begin(struct qr_core *c, uint16_t node)
 	};
 	/* Room for the authentication trailer (auth.h) after the last
 	 * message: every message still fits an empty frame (O1). */
-	size_t cap = sizeof(c->out[node].buf) -
+	size_t cap = qc_peer_frame(c) -
 		     (c->cfg.auth == QR_AUTH_MAC ? QR_AUTH_TRAILER_BYTES : 0);
 	qr_wire_frame_begin(&c->out[node].w, c->out[node].buf, cap, &h);
 }

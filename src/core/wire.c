@@ -260,7 +260,9 @@ _Static_assert(CREQ_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 		       RD_FIXED + 1 >= WIRE_MSG_BYTES_MIN &&
 		       RDR_FIXED >= WIRE_MSG_BYTES_MIN,
 	       "HEARTBEAT is the smallest message (the COUNT check uses it)");
-_Static_assert(QR_FRAME_BYTES_MAX <= UINT16_MAX, "lengths are u16");
+_Static_assert(QR_FRAME_BYTES_MAX <= QR_FRAME_JUMBO_MAX &&
+		       QR_FRAME_JUMBO_MAX <= UINT16_MAX,
+	       "lengths are u16 (limits.h L6)");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
 _Static_assert(ORQ_FIXED >= WIRE_MSG_BYTES_MIN, "ORPHAN_* are not the smallest");
 _Static_assert(FRG_FIXED >= WIRE_MSG_BYTES_MIN && FRG_FIXED == QR_FRAG_FIXED_BYTES,
@@ -617,7 +619,7 @@ void qr_wire_frame_begin(struct qr_frame_writer *w, void *buf, size_t cap,
 
 	QR_ASSERT(p != NULL && hdr != NULL && cap >= QR_FRAME_HDR_BYTES);
 	w->buf = p;
-	w->cap = (uint16_t)QR_MIN(cap, (size_t)QR_FRAME_BYTES_MAX);
+	w->cap = (uint16_t)QR_MIN(cap, (size_t)QR_FRAME_JUMBO_MAX);
 	w->len = QR_FRAME_HDR_BYTES;
 	w->count = 0;
 	qr_st16(p + FH_MAGIC, QR_WIRE_MAGIC);
@@ -687,20 +689,31 @@ void qr_wire_frame_set_hlc(void *frame, uint64_t hlc)
 	qr_st64((uint8_t *)frame + FH_HLC, hlc);
 }
 
+int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
+		       uint32_t cluster_id, struct qr_frame_hdr *hdr)
+{
+	return qr_wire_frame_open_peer(r, buf, len, cluster_id,
+				       QR_FRAME_BYTES_MAX, hdr);
+}
+
 /*
  * Checks, in this order:
  *   len < 24                                   QR_EWIRE_SHORT
  *   magic != 'Q''R'                            QR_EWIRE_MAGIC
  *   proto != QR_WIRE_PROTO or reserved != 0    QR_EWIRE_VERSION
  *   cluster_id differs                         QR_EWIRE_CLUSTER
- *   len > QR_FRAME_BYTES_MAX                   QR_EWIRE_LENGTH
+ *   len > QR_FRAME_BYTES_MAX (a client's frame,
+ *   src_node QR_NODE_CLIENT), len > peer_max
+ *   (a node's; peer_max is clamped to
+ *   QR_FRAME_BYTES_MAX..QR_FRAME_JUMBO_MAX)    QR_EWIRE_LENGTH
  *   msg_count 0, or more messages than the
  *   bytes could hold (16 B the smallest)       QR_EWIRE_COUNT
  * On an error the reader is left empty (qr_wire_next returns 0) and hdr is
  * not written.
  */
-int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
-		       uint32_t cluster_id, struct qr_frame_hdr *hdr)
+int qr_wire_frame_open_peer(struct qr_frame_reader *r, const void *buf,
+			    size_t len, uint32_t cluster_id, size_t peer_max,
+			    struct qr_frame_hdr *hdr)
 {
 	const uint8_t *p = buf;
 
@@ -716,7 +729,11 @@ int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
 		return QR_EWIRE_VERSION;
 	if (qr_ld32(p + FH_CLUSTER) != cluster_id)
 		return QR_EWIRE_CLUSTER;
-	if (len > QR_FRAME_BYTES_MAX)
+	size_t max = QR_FRAME_BYTES_MAX;
+	if (qr_ld16(p + FH_SRC) != QR_NODE_CLIENT)
+		max = QR_MIN(QR_MAX(peer_max, (size_t)QR_FRAME_BYTES_MAX),
+			     (size_t)QR_FRAME_JUMBO_MAX);
+	if (len > max)
 		return QR_EWIRE_LENGTH;
 
 	uint8_t count = p[FH_COUNT];

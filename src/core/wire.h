@@ -4,7 +4,8 @@
  * messages. All integers are little-endian; layouts are fixed and packed with
  * explicit offsets (see docs/protocol.md), never C struct images.
  *
- *   frame   := frame_hdr msg{msg_count}             (total <= 1472 bytes)
+ *   frame   := frame_hdr msg{msg_count}             (total <= 1472 bytes;
+ *              between nodes up to peer_frame_bytes, at most 8972)
  *   frame_hdr (24 B): magic u16 'Q''R' | proto u8 | msg_count u8 |
  *             cluster_id u32 | src_node u16 | dst_node u16 | shard u16 |
  *             reserved u16 (0) | hlc u64 (sender's HLC, 0 from clients)
@@ -201,7 +202,8 @@ struct qr_frame_writer {
 	uint8_t count;
 };
 
-/* Start a frame in buf (cap bytes, at most QR_FRAME_BYTES_MAX used). */
+/* Start a frame in buf (cap bytes, at most QR_FRAME_JUMBO_MAX used): the
+ * caller's cap is the frame limit (QR_FRAME_BYTES_MAX towards clients). */
 void qr_wire_frame_begin(struct qr_frame_writer *w, void *buf, size_t cap,
 			 const struct qr_frame_hdr *hdr);
 /* Append a message: 0, QR_EFULL (does not fit: the frame is unchanged) or
@@ -220,9 +222,15 @@ struct qr_frame_reader {
 };
 
 /* Validate the header: 0 or QR_EWIRE_SHORT/MAGIC/VERSION/CLUSTER/COUNT/
- * LENGTH. hdr may be NULL. */
+ * LENGTH. hdr may be NULL. Every frame at most QR_FRAME_BYTES_MAX. */
 int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
 		       uint32_t cluster_id, struct qr_frame_hdr *hdr);
+/* The same, where a node's frame (src_node not QR_NODE_CLIENT) may be up
+ * to peer_max bytes (peer_frame_bytes; clamped to QR_FRAME_JUMBO_MAX); a
+ * client's stays at QR_FRAME_BYTES_MAX. */
+int qr_wire_frame_open_peer(struct qr_frame_reader *r, const void *buf,
+			    size_t len, uint32_t cluster_id, size_t peer_max,
+			    struct qr_frame_hdr *hdr);
 /* Next message: 1 (m filled), 0 (no more, and no trailing bytes), or a
  * QR_EWIRE_* error; after an error the rest of the frame is not read. */
 int qr_wire_next(struct qr_frame_reader *r, struct qr_msg *m);

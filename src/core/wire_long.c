@@ -90,7 +90,7 @@ uint32_t qr_wire_frag_chunk(size_t frame_cap)
 {
 	size_t room;
 
-	frame_cap = QR_MIN(frame_cap, (size_t)QR_FRAME_BYTES_MAX);
+	frame_cap = QR_MIN(frame_cap, (size_t)QR_FRAME_JUMBO_MAX);
 	room = frame_cap > QR_FRAME_HDR_BYTES + QR_FRAG_FIXED_BYTES
 		       ? frame_cap - QR_FRAME_HDR_BYTES - QR_FRAG_FIXED_BYTES
 		       : 0;

@@ -50,7 +50,8 @@ long qr_wire_long_encode(const struct qr_msg *m, uint8_t *buf, size_t cap);
 int qr_wire_long_decode(const uint8_t *buf, size_t len, struct qr_msg *m);
 
 /* The chunk a sender cuts long messages into so that one FRAG fills what
- * is left of a frame of frame_cap bytes (multiple of 8, >= the floor). */
+ * is left of a frame of frame_cap bytes (multiple of 8, >= the floor;
+ * frame_cap is clamped to QR_FRAME_JUMBO_MAX). */
 uint32_t qr_wire_frag_chunk(size_t frame_cap);
 /* FRAG i of the long form msg (total bytes, CRC32C crc): fills out and
  * returns 1, or 0 when i is past the last fragment. */

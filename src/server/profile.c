@@ -190,6 +190,36 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	return rc;
 }
 
+unsigned qr_profile_framesz(unsigned peer_frame)
+{
+	return (peer_frame + 42u + 128u + 2047u) / 2048u * 2048u;
+}
+
+int qr_profile_vdev_fits(const char *vdev, unsigned peer_frame, char *err,
+			 size_t err_len)
+{
+	bool afp = !strncmp(vdev, "net_af_packet", 13);
+	const char *key = afp ? ",framesz=" : ",bsize=";
+	if (!afp && strncmp(vdev, "net_memif", 9))
+		return 0;
+	unsigned need = peer_frame + 42u + (afp ? 128u : 0u);
+	const char *p = strstr(vdev, key);
+	unsigned long have = p ? strtoul(p + strlen(key), NULL, 10) : 2048;
+	if (have >= need)
+		return 0;
+	snprintf(err, err_len,
+		 "peer_frame_bytes %u needs %s%u or more in the profile's vdev "
+		 "(it has %lu; the shipped profiles use {framesz})",
+		 peer_frame, key + 1, need, have);
+	return QR_ECONFIG;
+}
+
+/* 0 (vars built without it): the default frame's. */
+static unsigned framesz_of(const struct qr_profile_vars *v)
+{
+	return v->framesz ? v->framesz : qr_profile_framesz(1472);
+}
+
 int qr_profile_expand(const char *in, const struct qr_profile_vars *v,
 		      char *out, size_t out_len, char *err, size_t n)
 {
@@ -221,6 +251,13 @@ int qr_profile_expand(const char *in, const struct qr_profile_vars *v,
 			val = tmp;
 		} else if (len == 7 && !strncmp(p + 1, "cluster", 7)) {
 			snprintf(tmp, sizeof(tmp), "%u", v->cluster);
+			val = tmp;
+		} else if (len == 7 && !strncmp(p + 1, "framesz", 7)) {
+			snprintf(tmp, sizeof(tmp), "%u", framesz_of(v));
+			val = tmp;
+		} else if (len == 7 && !strncmp(p + 1, "blocksz", 7)) {
+			unsigned f = framesz_of(v);
+			snprintf(tmp, sizeof(tmp), "%u", f % 4096 ? 2 * f : f);
 			val = tmp;
 		} else {
 			snprintf(err, n, "profile: unknown placeholder '%.*s'",

@@ -2,7 +2,9 @@
 /*
  * Driver profiles (the .ini files in drivers-conf/): how a node opens its DPDK
  * port. Strings may hold placeholders that quorated fills per node: {iface},
- * {node}, {cluster}, {run}, {pci}. docs/operations.md lists every key.
+ * {node}, {cluster}, {run}, {pci}, and {framesz}, {blocksz} (a driver's
+ * packet buffer and ring block for the cluster's peer_frame_bytes).
+ * docs/operations.md lists every key.
  */
 #ifndef QR_SERVER_PROFILE_H
 #define QR_SERVER_PROFILE_H
@@ -36,7 +38,24 @@ int qr_profile_load(const char *path, struct qr_profile *p, char *err,
 struct qr_profile_vars {
 	const char *iface, *run, *pci;
 	unsigned node, cluster;
+	unsigned framesz; /* qr_profile_framesz(peer_frame_bytes) */
 };
+
+/* A driver's buffer for one packet carrying a peer frame of peer_frame
+ * bytes: the Ethernet frame (+ 42 B of Ethernet, IPv4 and UDP headers) and
+ * room for the driver's own header (af_packet's tpacket header), in 2 KiB
+ * steps: 2048 for 1472 B frames, 10240 for 8972 B. {blocksz} is the
+ * smallest multiple of it and of a 4 KiB page (af_packet's rule). */
+unsigned qr_profile_framesz(unsigned peer_frame);
+
+/* An expanded vdev whose packet buffers are too small for peer frames of
+ * peer_frame bytes: net_af_packet's framesz below the Ethernet frame plus
+ * 128 B (its tpacket header), net_memif's bsize below the Ethernet frame
+ * (measured: 8972 B frames do not get through bsize 2048). Both drivers'
+ * defaults are 2048. 0, or QR_ECONFIG with err naming the key (a
+ * hand-edited profile; the shipped ones use {framesz}). */
+int qr_profile_vdev_fits(const char *vdev, unsigned peer_frame, char *err,
+			 size_t err_len);
 
 /* Expand placeholders of in into out: 0, or QR_ECONFIG (unknown
  * placeholder, or one whose value is empty; err says which). */

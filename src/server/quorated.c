@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +133,7 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 		.pci = me->pci,
 		.node = (unsigned)o->node,
 		.cluster = cl->id,
+		.framesz = qr_profile_framesz(cl->peer_frame_bytes),
 	};
 	char expanded[1024];
 	int argc = 0;
@@ -154,7 +158,8 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 	}
 	if (pf->vdev[0]) {
 		char vd[512];
-		if (qr_profile_expand(pf->vdev, &v, vd, sizeof(vd), err, n))
+		if (qr_profile_expand(pf->vdev, &v, vd, sizeof(vd), err, n) ||
+		    qr_profile_vdev_fits(vd, cl->peer_frame_bytes, err, n))
 			return -1;
 		int l = snprintf(store + used, store_len - used, "--vdev=%s",
 				 vd);
@@ -296,10 +301,94 @@ static int port_queues_setup(const struct qr_profile *pf, uint16_t port,
 	return 0;
 }
 
-static int port_setup(const struct qr_profile *pf, uint16_t shards,
-		      uint16_t *nq, uint16_t *nrxq, bool *csum_offload,
+/* The MTU of the kernel interface iface (SIOCGIFMTU), 0 if unknown. */
+static unsigned iface_mtu(const char *iface)
+{
+	struct ifreq ifr;
+	unsigned mtu = 0;
+	if (!iface || !iface[0] || strlen(iface) >= sizeof(ifr.ifr_name))
+		return 0;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, iface, strlen(iface));
+	if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+		mtu = (unsigned)ifr.ifr_mtu;
+	close(s);
+	return mtu;
+}
+
+/* The port carries peer frames of peer_frame bytes (cluster file): an
+ * MTU of the frame plus IPv4 and UDP headers, set when over the 1500 B
+ * every port starts with; refused when the device cannot (no silent
+ * truncation: a receiver would drop every longer frame). 0 or -1.
+ * net_af_packet (DPDK 22.11) reports a 1518 B max_rx_pktlen, so ethdev
+ * refuses any MTU above 1500, yet its rings carry frames up to framesz
+ * ({framesz}, sized for the frame): there the kernel interface's MTU is
+ * the limit, and it is checked instead. net_memif has no MTU (no mtu_set:
+ * ENOTSUP): its buffer size bsize ({framesz}) is what must hold a frame,
+ * checked before the EAL starts (qr_profile_vdev_fits); docs/operations.md
+ * has what was measured on each. */
+static int port_mtu(uint16_t port, const struct rte_eth_dev_info *info,
+		    unsigned peer_frame, const char *iface, char *err,
+		    size_t n)
+{
+	unsigned mtu = peer_frame + 20u + 8u; /* IPv4 and UDP headers */
+	if (mtu <= RTE_ETHER_MTU)
+		return 0;
+	if (mtu > info->max_mtu) {
+		snprintf(err, n,
+			 "peer_frame_bytes %u needs an MTU of %u; port 0 (%s) "
+			 "allows at most %u (lower peer_frame_bytes in the "
+			 "cluster file)",
+			 peer_frame, mtu, info->driver_name, info->max_mtu);
+		return -1;
+	}
+	int rc = rte_eth_dev_set_mtu(port, (uint16_t)mtu);
+	if (rc && !strcmp(info->driver_name, "net_af_packet") &&
+	    iface_mtu(iface) >= mtu)
+		return 0;
+	if (rc == -ENOTSUP && !strcmp(info->driver_name, "net_memif"))
+		return 0;
+	if (rc) {
+		snprintf(err, n,
+			 "peer_frame_bytes %u: port 0 (%s): set MTU %u: %s "
+			 "(the interface, its peer and the switch must take "
+			 "it; see docs/operations.md, \"Jumbo frames\")",
+			 peer_frame, info->driver_name, mtu, rte_strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Packet buffers: one mbuf holds a whole frame (the shard reads one
+ * segment), so the data room grows with peer_frame_bytes. */
+static struct rte_mempool *port_pool(const struct qr_profile *pf,
+				     unsigned peer_frame, int socket,
+				     char *err, size_t n)
+{
+	unsigned room = QR_MAX(qr_profile_framesz(peer_frame),
+			       (unsigned)RTE_MBUF_DEFAULT_DATAROOM) +
+			RTE_PKTMBUF_HEADROOM;
+	struct rte_mempool *pool = rte_pktmbuf_pool_create(
+		"qr_mbufs", pf->mbufs, pf->mbuf_cache, 0, (uint16_t)room,
+		socket);
+	if (!pool)
+		snprintf(err, n,
+			 "mempool of %u mbufs of %u B (peer_frame_bytes %u): "
+			 "%s (profile %s: lower [port] mbufs or give the EAL "
+			 "more memory)",
+			 pf->mbufs, room, peer_frame, rte_strerror(rte_errno),
+			 pf->path);
+	return pool;
+}
+
+static int port_setup(const struct qr_profile *pf, const struct qr_cluster *cl,
+		      const char *iface, uint16_t *nq, uint16_t *nrxq, bool *csum_offload,
 		      struct rte_mempool **pool, char *err, size_t n)
 {
+	uint16_t shards = cl->shards;
 	if (rte_eth_dev_count_avail() < 1) {
 		snprintf(err, n,
 			 "profile %s: no DPDK port opened (check the vdev / "
@@ -328,15 +417,9 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 	int socket = rte_eth_dev_socket_id(port);
 	if (socket < 0)
 		socket = 0;
-	*pool = rte_pktmbuf_pool_create("qr_mbufs", pf->mbufs, pf->mbuf_cache,
-					0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-	if (!*pool) {
-		snprintf(err, n,
-			 "mempool of %u mbufs: %s (profile %s: lower "
-			 "[port] mbufs or give the EAL more memory)",
-			 pf->mbufs, rte_strerror(rte_errno), pf->path);
+	*pool = port_pool(pf, cl->peer_frame_bytes, socket, err, n);
+	if (!*pool)
 		return -1;
-	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	*csum_offload = port_offloads(pf, &info, &conf);
@@ -346,7 +429,8 @@ static int port_setup(const struct qr_profile *pf, uint16_t shards,
 			 rte_strerror(-rc));
 		return -1;
 	}
-	if (port_queues_setup(pf, port, q, rq, socket, *pool, err, n))
+	if (port_mtu(port, &info, cl->peer_frame_bytes, iface, err, n) ||
+	    port_queues_setup(pf, port, q, rq, socket, *pool, err, n))
 		return -1;
 	rc = rte_eth_dev_start(port);
 	if (rc) {
@@ -604,6 +688,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
 	sc->core.hints_max = d->cl.hints_max;
 	sc->core.value_bytes_max = d->cl.value_bytes_max;
+	sc->core.peer_frame_bytes = d->cl.peer_frame_bytes;
 	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;
 	sc->core.arena = 0;
 	sc->core.rebuild = o->rebuild;
@@ -618,7 +703,7 @@ static void shard_config(struct daemon *d, uint16_t i,
  * status after closing what was opened (reported). */
 static int node_open(struct daemon *d)
 {
-	if (port_setup(&d->pf, d->cl.shards, &d->nq, &d->nrxq, &d->csum_offload,
+	if (port_setup(&d->pf, &d->cl, d->me->iface, &d->nq, &d->nrxq, &d->csum_offload,
 		       &d->pool, d->err, sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);

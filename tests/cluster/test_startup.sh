@@ -4,7 +4,8 @@
 # missing or invalid cluster key, an unknown profile, a port that cannot be
 # opened, an unwritable data directory, a data directory path too long, an
 # empty data directory without --init, something
-# other than a socket at the management socket path. Usage: test_startup.sh QUORATED
+# other than a socket at the management socket path, driver buffers too
+# small for peer_frame_bytes. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -121,6 +122,16 @@ expect 2 "data directory .*/data is empty: a new node is started once with --ini
 expect 3 "no DPDK port opened|EAL init failed" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --init
 [ -s "$tmp/data/IDENTITY" ] || { echo "FAIL: --init wrote no IDENTITY"; fails=$((fails + 1)); }
 expect 3 "no DPDK port opened|EAL init failed" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+
+# Jumbo peer frames (peer_frame_bytes) with a hand-edited profile whose
+# driver buffers are the old 2048 B: refused by name before the EAL
+# starts, never a port that drops every long frame.
+cluster "" "id = 5
+peer_frame_bytes = 8972"
+sed 's/framesz={framesz}/framesz=2048/' "$prof" >"$tmp/afp2048.ini"
+expect 2 "peer_frame_bytes 8972 needs framesz=9142 or more .*it has 2048" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/afp2048.ini"
+sed 's/bsize={framesz}/bsize=2048/' "$root/drivers-conf/memif.ini" >"$tmp/memif2048.ini"
+expect 2 "peer_frame_bytes 8972 needs bsize=9014 or more .*it has 2048" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/memif2048.ini" --run-dir "$tmp"
 
 if [ "$fails" -ne 0 ]; then
 	echo "test_startup: $fails case(s) failed"

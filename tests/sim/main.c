@@ -7,6 +7,8 @@
  *   --nodes K                         fix the cluster size (3..7)
  *   --shards S                        fix the shards per node (1..4;
  *                                     default: 2 in a third of the seeds)
+ *   --peer-frame B                    peer_frame_bytes of every node
+ *                                     (1472..8972; default 1472)
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
@@ -28,6 +30,7 @@
 #include "common/compiler.h"
 #include "core/bugs.h"
 #include "common/eal_local.h"
+#include "quorate/limits.h" /* --peer-frame range */
 #include "sim/sim.h"
 
 static const struct {
@@ -68,7 +71,8 @@ static int usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seed S | --seeds N [--start S0]] [--nodes K]\n"
-		"          [--shards S] [--check-replay] [--inject-bug NAME[,NAME]]"
+		"          [--shards S] [--peer-frame B] [--check-replay]\n"
+		"          [--inject-bug NAME[,NAME]]"
 		" [--expect-fail] [-v]\n",
 		prog);
 	return 2;
@@ -99,6 +103,7 @@ int main(int argc, char **argv)
 	int nodes = 0, shards = 0;
 	bool single = false, verbose = false, expect_fail = false;
 	bool check_replay = false, no_oracles = false;
+	int peer_frame = 0;
 	const char *bugs = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -123,6 +128,12 @@ int main(int argc, char **argv)
 			shards = atoi(v);
 			i++;
 			if (shards < 1 || shards > 4)
+				return usage(argv[0]);
+		} else if (!strcmp(a, "--peer-frame") && v) {
+			peer_frame = atoi(v);
+			i++;
+			if (peer_frame < QR_FRAME_BYTES_MAX ||
+			    peer_frame > QR_FRAME_JUMBO_MAX)
 				return usage(argv[0]);
 		} else if (!strcmp(a, "--inject-bug") && v) {
 			bugs = v;
@@ -167,6 +178,7 @@ int main(int argc, char **argv)
 			.seed = seed + k,
 			.nodes = nodes,
 			.shards = shards,
+			.peer_frame = (uint16_t)peer_frame,
 			.verbose = verbose,
 			.no_oracles = no_oracles,
 		};

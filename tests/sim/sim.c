@@ -504,8 +504,8 @@ static void check_acks_durable(struct sim *s, struct node *nd,
 	struct qr_frame_reader r;
 	struct qr_msg m;
 	if (len < QR_AUTH_TRAILER_BYTES ||
-	    qr_wire_frame_open(&r, frame, len - QR_AUTH_TRAILER_BYTES, 0x51,
-			       NULL) != 0)
+	    qr_wire_frame_open_peer(&r, frame, len - QR_AUTH_TRAILER_BYTES,
+				    0x51, s->opt->peer_frame, NULL) != 0)
 		return;
 	while (qr_wire_next(&r, &m) > 0) {
 		if ((m.type != QR_MSG_REPLICATE_ACK &&
@@ -807,6 +807,7 @@ static void core_start(struct sim *s, struct node *nd)
 	 * hints: long.h V2 paths). */
 	cfg.value_bytes_max = SIM_VALUE_MAX;
 	cfg.values_max = 32;
+	cfg.peer_frame_bytes = s->opt->peer_frame; /* --peer-frame */
 	/* A frame's delay varies up to the tail (40 ms): fragments of one
 	 * message spread that much, so the gap bound is near the whole. */
 	cfg.reasm_timeout_us = 50000;

@@ -27,6 +27,7 @@ struct sim_options {
 	uint64_t seed;
 	int nodes; /* 0: drawn from the seed (3..7) */
 	int shards; /* per node; 0: drawn from the seed (1, or 2 in a third) */
+	uint16_t peer_frame; /* peer_frame_bytes (jumbo peer frames); 0: 1472 */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
 	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the

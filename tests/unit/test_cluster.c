@@ -67,6 +67,7 @@ static void valid_file_loads_every_field(void)
 		   "hints_max = 100\n"
 		   "hint_delay_ms = 5\n"
 		   "value_bytes_max = 2097152\n"
+		   "peer_frame_bytes = 8972\n"
 		   "\n"
 		   "[node.1]\n"
 		   "ip = 10.77.0.2\n"
@@ -90,6 +91,7 @@ static void valid_file_loads_every_field(void)
 	CU_ASSERT_EQUAL(c.hints_max, 100);
 	CU_ASSERT_EQUAL(c.hint_delay_ms, 5);
 	CU_ASSERT_EQUAL(c.value_bytes_max, 2097152);
+	CU_ASSERT_EQUAL(c.peer_frame_bytes, QR_FRAME_JUMBO_MAX);
 	CU_ASSERT_EQUAL(c.nodes, 2);
 	CU_ASSERT_EQUAL(c.node[0].id, 0);
 	CU_ASSERT_EQUAL(c.node[1].id, 1);
@@ -120,6 +122,7 @@ static void defaults_apply_and_rf_caps_at_nodes(void)
 	CU_ASSERT_EQUAL(c.hints_max, 4096);
 	CU_ASSERT_EQUAL(c.hint_delay_ms, 0);
 	CU_ASSERT_EQUAL(c.value_bytes_max, QR_VALUE_BYTES_DEFAULT);
+	CU_ASSERT_EQUAL(c.peer_frame_bytes, QR_FRAME_BYTES_MAX);
 	CU_ASSERT_EQUAL(c.nodes, 3);
 
 	/* Fewer nodes than the default RF: RF = nodes. */
@@ -218,6 +221,12 @@ static void cluster_values_are_range_checked(void)
 		     ": [cluster] value_bytes_max: '1024'");
 	expect_error("[cluster]\nid = 1\nvalue_bytes_max = 8388609\n" NODES3,
 		     ": [cluster] value_bytes_max: '8388609'");
+	/* peer frames: 1472..8972 (limits.h L6), never cut to fit */
+	expect_error("[cluster]\nid = 1\npeer_frame_bytes = 1471\n" NODES3,
+		     ": [cluster] peer_frame_bytes: '1471' is not an integer "
+		     "in 1472..8972");
+	expect_error("[cluster]\nid = 1\npeer_frame_bytes = 8973\n" NODES3,
+		     ": [cluster] peer_frame_bytes: '8973'");
 }
 
 /* Issue 16: each node's HTTP endpoint (/metrics, /ready): loopback at

@@ -4,6 +4,7 @@
  * a network the test delivers frame by frame (or drops), and WAL durability
  * the test grants explicitly. Each test pins one protocol rule.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ struct qframe {
 	uint16_t dst; /* node, or QR_NODE_CLIENT */
 	uint16_t src;
 	uint16_t len;
-	uint8_t data[QR_FRAME_BYTES_MAX];
+	uint8_t data[QR_FRAME_JUMBO_MAX]; /* peer frames up to the jumbo max */
 };
 
 struct reply {
@@ -148,6 +149,7 @@ static uint32_t setup_ae_entries_per_s;
 static uint32_t setup_hints_max;
 static uint64_t setup_hint_delay_us;
 static bool setup_rebuild; /* node_create: cfg.rebuild (a lost disk) */
+static uint16_t setup_peer_frame; /* cfg.peer_frame_bytes (0: 1472) */
 
 /* A test's own cluster secret for the next node_create() (key rolls). */
 static const struct qr_secret *test_secret_override;
@@ -188,6 +190,7 @@ static void node_create(int i, uint32_t incarnation)
 		cfg.ae_interval_us = setup_ae_interval_us;
 	cfg.ae_entries_per_s = setup_ae_entries_per_s;
 	cfg.rebuild = setup_rebuild;
+	cfg.peer_frame_bytes = setup_peer_frame;
 	struct qr_env env = {
 		.ctx = &ctx_id[i],
 		.now_us = env_now_us,
@@ -239,7 +242,7 @@ static void deliver_all(void)
 {
 	flush_all();
 	for (int guard = 0; h.qlen && guard < 100; guard++) {
-		struct qframe batch[QMAX];
+		static struct qframe batch[QMAX]; /* ~9 MiB: not the stack */
 		int n = h.qlen;
 		memcpy(batch, h.q, sizeof(batch[0]) * (size_t)n);
 		h.qlen = 0;
@@ -732,6 +735,85 @@ static void test_bad_frames_dropped_and_change_nothing(void)
 	CU_ASSERT_EQUAL(qr_version_cmp(after.version, vb), 0);
 	CU_ASSERT_NSTRING_EQUAL(after.value, "keep", 4);
 	CU_ASSERT_PTR_NULL(find_reply(5));
+	teardown();
+}
+
+/*
+ * Jumbo peer frames (limits.h L6, out.c O5), peer_frame_bytes 4008: a
+ * burst of writes packs its REPLICATEs into one frame per peer over 1472 B
+ * (never over 4008) and every replica applies them; a sealed peer frame of
+ * exactly 4008 B is taken whole, one byte more is a WIRE drop before its
+ * MAC costs anything; a client frame over 1472 B is still a WIRE drop.
+ */
+static void test_jumbo_peer_frames(void)
+{
+	enum { PF = 4008, BURST = 8 };
+	setup_peer_frame = PF;
+	setup();
+	setup_peer_frame = 0;
+	warm();
+	int c = coordinator_of(KEY);
+	char keys[BURST][16], val[400];
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = 0;
+	for (int i = 0; i < BURST; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "jumbo-%d", i);
+		client_req_from(99, c, 1 + (uint64_t)i, QR_OP_PUT,
+				QR_LEVEL_ALL, keys[i], val, false);
+	}
+	flush_all();
+	size_t longest = 0;
+	int to_peer = 0;
+	for (int i = 0; i < h.qlen; i++)
+		if (h.q[i].src == c) {
+			longest = QR_MAX(longest, (size_t)h.q[i].len);
+			to_peer++;
+		}
+	CU_ASSERT(longest > QR_FRAME_BYTES_MAX && longest <= PF);
+	CU_ASSERT_EQUAL(to_peer, N - 1); /* 8 x 432 B: one frame per peer */
+	settle();
+	for (int i = 0; i < BURST; i++) {
+		CU_ASSERT_EQUAL(reply_status(1 + (uint64_t)i), 0);
+		struct qr_store_view v;
+		for (int n = 0; n < N; n++)
+			CU_ASSERT(stored(n, keys[i], &v) &&
+				  v.value_len == sizeof(val) - 1);
+	}
+
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t wire = st->drops[QR_DROP_WIRE], mac = st->drops[QR_DROP_BAD_MAC];
+	uint64_t msgs = st->msgs_in;
+	static uint8_t b[PF + 64];
+	struct qr_frame_writer w;
+	struct qr_frame_hdr hp = {.cluster_id = CLUSTER,
+				  .src_node = (uint16_t)((c + 1) % N),
+				  .dst_node = (uint16_t)c};
+	struct qr_msg hb = {.type = QR_MSG_HEARTBEAT};
+	qr_wire_frame_begin(&w, b, PF - QR_AUTH_TRAILER_BYTES, &hp);
+	while (qr_wire_put(&w, &hb) == 0)
+		;
+	size_t len = qr_wire_frame_end(&w);
+	CU_ASSERT_EQUAL_FATAL(len, PF - QR_AUTH_TRAILER_BYTES); /* 247 */
+	len = qr_core_seal(h.core[hp.src_node], (uint16_t)c, b, len, sizeof(b));
+	CU_ASSERT_EQUAL_FATAL(len, PF);
+	qr_core_on_frame(h.core[c], 0, b, len);
+	CU_ASSERT_EQUAL(st->msgs_in, msgs + w.count);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire);
+	/* one byte more: refused by its length, not its MAC */
+	qr_core_on_frame(h.core[c], 0, b, len + 1);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 1);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_BAD_MAC], mac);
+	CU_ASSERT_EQUAL(st->msgs_in, msgs + w.count);
+	/* a client frame stays at 1472 B */
+	struct qr_frame_hdr hc = {.cluster_id = CLUSTER,
+				  .src_node = QR_NODE_CLIENT,
+				  .dst_node = (uint16_t)c};
+	qr_wire_frame_begin(&w, b, QR_FRAME_BYTES_MAX + 1, &hc);
+	while (qr_wire_put(&w, &hb) == 0)
+		;
+	qr_core_on_frame(h.core[c], 7, b, QR_FRAME_BYTES_MAX + 1);
+	CU_ASSERT_EQUAL(st->drops[QR_DROP_WIRE], wire + 2);
+	CU_ASSERT_EQUAL(st->msgs_in, msgs + 247);
 	teardown();
 }
 
@@ -3306,6 +3388,9 @@ int main(void)
 		 test_client_auth_prefix_restriction},
 		{"a DIGEST flood from one peer pushes at most the budget",
 		 test_digest_flood_pushes_at_most_the_budget},
+		{"jumbo peer frames: packed up to peer_frame_bytes, one byte "
+		 "more dropped, client frames stay at 1472",
+		 test_jumbo_peer_frames},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);

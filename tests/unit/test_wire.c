@@ -575,8 +575,8 @@ static void test_full_frame_unchanged(void)
 	struct qr_frame_writer w;
 	int rc, puts = 0, n;
 
-	/* cap beyond QR_FRAME_BYTES_MAX is clamped */
-	qr_wire_frame_begin(&w, b, sizeof(b), &test_hdr);
+	/* the caller's cap is the frame's size (a client frame's here) */
+	qr_wire_frame_begin(&w, b, QR_FRAME_BYTES_MAX, &test_hdr);
 	CU_ASSERT_EQUAL(w.cap, QR_FRAME_BYTES_MAX);
 	struct qr_msg m = sample(QR_MSG_REPLICATE, 40, 300); /* 369 B */
 	while ((rc = qr_wire_put(&w, &m)) == 0)
@@ -605,6 +605,104 @@ static void test_full_frame_unchanged(void)
 	CU_ASSERT_EQUAL(decode_all(b, len, CLUSTER, got, &n), 0);
 	CU_ASSERT_EQUAL(n, puts + 1);
 	CU_ASSERT(msg_equal(&got[n - 1], &small));
+}
+
+/* Fill w with REPLICATEs (key 1 B, 29 + 1 + value B each) to exactly
+ * `total` bytes; the number of messages put. */
+static int fill_exact(struct qr_frame_writer *w, size_t total)
+{
+	int n = 0;
+	while (w->len < total) {
+		size_t room = total - w->len;
+		struct qr_msg m = sample(QR_MSG_REPLICATE, 1, 0);
+		size_t v = room - 30;
+		if (v > QR_VALUE_INLINE_MAX) /* leave >= 30 B for the last */
+			v = room - 30 - QR_VALUE_INLINE_MAX >= 30
+				    ? QR_VALUE_INLINE_MAX
+				    : QR_VALUE_INLINE_MAX / 2;
+		m.value_len = (uint16_t)v;
+		CU_ASSERT_FATAL(room >= 30 && qr_wire_put(w, &m) == 0);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * limits.h L6: a node's frame of peer_frame_bytes decodes, one byte more is
+ * QR_EWIRE_LENGTH (the core counts it a WIRE drop); a client's frame stays
+ * at 1472 B whatever the peer limit; the writer and the peer limit clamp
+ * at QR_FRAME_JUMBO_MAX.
+ */
+static void test_peer_frame_limits(void)
+{
+	static uint8_t b[QR_FRAME_JUMBO_MAX + 64];
+	static struct qr_msg got[MSGS_MAX];
+	struct qr_frame_writer w;
+	struct qr_frame_reader r;
+	struct qr_frame_hdr h;
+	const size_t sizes[] = {QR_FRAME_BYTES_MAX + 1, 4008,
+				QR_FRAME_JUMBO_MAX};
+
+	qr_wire_frame_begin(&w, b, sizeof(b), &test_hdr);
+	CU_ASSERT_EQUAL(w.cap, QR_FRAME_JUMBO_MAX);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t p = sizes[i];
+		qr_wire_frame_begin(&w, b, p, &test_hdr);
+		int puts = fill_exact(&w, p);
+		CU_ASSERT_EQUAL_FATAL(qr_wire_frame_end(&w), p);
+		/* fits the configured size: every message decodes */
+		CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, p, CLUSTER, p,
+							&h),
+				0);
+		CU_ASSERT_EQUAL(h.src_node, test_hdr.src_node);
+		int n = 0, rc;
+		while ((rc = qr_wire_next(&r, &got[n])) == 1)
+			n++;
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT_EQUAL(n, puts);
+		/* over it, or over the default 1472 */
+		CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, p, CLUSTER,
+							p - 1, NULL),
+				QR_EWIRE_LENGTH);
+		CU_ASSERT_EQUAL(qr_wire_next(&r, &got[0]), 0);
+		CU_ASSERT_EQUAL(qr_wire_frame_open(&r, b, p, CLUSTER, NULL),
+				QR_EWIRE_LENGTH);
+		/* one byte more than the limit (the count check would pass) */
+		CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, p + 1, CLUSTER,
+							p, NULL),
+				QR_EWIRE_LENGTH);
+	}
+	/* the peer limit clamps at the jumbo ceiling, and below at 1472 */
+	CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, QR_FRAME_JUMBO_MAX + 1,
+						CLUSTER, 65535, NULL),
+			QR_EWIRE_LENGTH);
+	CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, QR_FRAME_JUMBO_MAX,
+						CLUSTER, 65535, NULL),
+			0);
+	qr_wire_frame_begin(&w, b, QR_FRAME_BYTES_MAX, &test_hdr);
+	fill_exact(&w, QR_FRAME_BYTES_MAX);
+	CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, qr_wire_frame_end(&w),
+						CLUSTER, 0, NULL),
+			0);
+
+	/* A client's frame: 1472 B decodes, 1473 B is refused even where
+	 * nodes may send 8972 B. */
+	struct qr_frame_hdr ch = test_hdr;
+	ch.src_node = QR_NODE_CLIENT;
+	qr_wire_frame_begin(&w, b, QR_FRAME_BYTES_MAX + 1, &ch);
+	fill_exact(&w, QR_FRAME_BYTES_MAX + 1);
+	CU_ASSERT_EQUAL(qr_wire_frame_end(&w), QR_FRAME_BYTES_MAX + 1);
+	CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, QR_FRAME_BYTES_MAX + 1,
+						CLUSTER, QR_FRAME_JUMBO_MAX,
+						NULL),
+			QR_EWIRE_LENGTH);
+	qr_wire_frame_begin(&w, b, QR_FRAME_BYTES_MAX, &ch);
+	fill_exact(&w, QR_FRAME_BYTES_MAX);
+	CU_ASSERT_EQUAL(qr_wire_frame_end(&w), QR_FRAME_BYTES_MAX);
+	CU_ASSERT_EQUAL(qr_wire_frame_open_peer(&r, b, QR_FRAME_BYTES_MAX,
+						CLUSTER, QR_FRAME_JUMBO_MAX,
+						NULL),
+			0);
 }
 
 /* A small cap is honoured too: 24 + 16 fits one heartbeat exactly. */
@@ -1034,6 +1132,7 @@ int main(void)
 		{"set_hlc_rewrites_only_hlc", test_set_hlc_rewrites_only_hlc},
 		{"full_frame_unchanged", test_full_frame_unchanged},
 		{"full_small_cap", test_full_small_cap},
+		{"peer_frame_limits", test_peer_frame_limits},
 		{"encoder_rejects_bad_fields", test_encoder_rejects_bad_fields},
 		{"decoder_error_codes", test_decoder_error_codes},
 		{"error_stops_the_reader", test_error_stops_the_reader},

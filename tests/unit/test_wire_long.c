@@ -324,7 +324,12 @@ static void test_frag_fields(void)
 	uint32_t chunk = qr_wire_frag_chunk(QR_FRAME_BYTES_MAX);
 	CU_ASSERT_EQUAL(chunk, (QR_FRAME_BYTES_MAX - QR_FRAME_HDR_BYTES -
 				QR_FRAG_FIXED_BYTES) & ~7u);
-	CU_ASSERT_EQUAL(qr_wire_frag_chunk(QR_FRAME_BYTES_MAX * 4), chunk);
+	/* jumbo peer frames (limits.h L6): the chunk grows with the frame up
+	 * to QR_FRAME_JUMBO_MAX, no further */
+	uint32_t jumbo = qr_wire_frag_chunk(QR_FRAME_JUMBO_MAX);
+	CU_ASSERT_EQUAL(jumbo, (QR_FRAME_JUMBO_MAX - QR_FRAME_HDR_BYTES -
+				QR_FRAG_FIXED_BYTES) & ~7u);
+	CU_ASSERT_EQUAL(qr_wire_frag_chunk(QR_FRAME_JUMBO_MAX * 4), jumbo);
 	CU_ASSERT_EQUAL(qr_wire_frag_chunk(100), QR_FRAG_CHUNK_MIN);
 	CU_ASSERT_EQUAL(qr_wire_frag_chunk(QR_FRAME_BYTES_MAX - 32) % 8, 0);
 	uint8_t frame[QR_FRAME_BYTES_MAX];

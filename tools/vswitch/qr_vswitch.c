@@ -5,6 +5,11 @@
  * and the host. tools/cluster starts it for the memif profile:
  *
  *   qr-vswitch --run-dir DIR --nodes N [--uplink IFACE] [--seconds S]
+ *              [--peer-frame B]
+ *
+ * --peer-frame: the cluster's peer_frame_bytes (default 1472); over 1472
+ * (jumbo frames) each mbuf holds a whole frame of it, as the nodes' do,
+ * with fewer of them (the pool stays within the EAL's 256 MiB).
  *
  * Ports: net_memif<i> (role=server, socket DIR/memif-<i>.sock) for each
  * node, plus net_af_packet on IFACE (a veth whose peer is on the bridge in
@@ -317,6 +322,7 @@ int main(int argc, char **argv)
 	const char *run = NULL, *uplink = NULL;
 	int nodes = 0;
 	double seconds = 0;
+	unsigned peer_frame = QR_FRAME_BYTES_MAX;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--run-dir"))
 			run = argv[i + 1];
@@ -326,12 +332,16 @@ int main(int argc, char **argv)
 			uplink = argv[i + 1];
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--peer-frame"))
+			peer_frame = (unsigned)atoi(argv[i + 1]);
 	}
 	run_dir = run;
 	nnodes = (uint16_t)nodes;
-	if (!run || nodes < 1 || nodes > PORTS_MAX - 2) {
+	if (!run || nodes < 1 || nodes > PORTS_MAX - 2 ||
+	    peer_frame < QR_FRAME_BYTES_MAX || peer_frame > QR_FRAME_JUMBO_MAX) {
 		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
-				"[--uplink IFACE] [--seconds S]\n");
+				"[--uplink IFACE] [--seconds S] [--peer-frame "
+				"1472..8972]\n");
 		return 1;
 	}
 	char *eal[EAL_ARGS_MAX];
@@ -342,8 +352,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "qr-vswitch: EAL init failed\n");
 		return 3;
 	}
+	/* A whole Ethernet frame (+ 42 B of headers) in one mbuf. */
+	bool jumbo = peer_frame > QR_FRAME_BYTES_MAX;
+	unsigned room = jumbo ? (peer_frame + 42u + 1023u) / 1024u * 1024u +
+					RTE_PKTMBUF_HEADROOM
+			      : RTE_MBUF_DEFAULT_BUF_SIZE;
 	struct rte_mempool *pool = rte_pktmbuf_pool_create(
-		"vsw", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+		"vsw", jumbo ? 8191 : 32767, 256, 0, (uint16_t)room, 0);
 	if (!pool) {
 		fprintf(stderr, "qr-vswitch: mempool\n");
 		return 3;
