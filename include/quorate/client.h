@@ -353,6 +353,9 @@ struct qr_client_stats {
 				  * the request's resend covers it */
 	uint64_t reasm_expired;	 /* long replies not complete within the
 				  * handle's deadline_ms: freed */
+	uint64_t nacks_received; /* nodes' FRAG_NACKs for our long requests */
+	uint64_t frags_resent;	 /* of frags_sent: chunks sent again for
+				  * them */
 };
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c);
 

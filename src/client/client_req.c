@@ -20,7 +20,8 @@
  *   expire  at its deadline, with QR_ETIMEOUT.
  *   long    a request with a value over QR_VALUE_INLINE_MAX is sent as
  *           FRAGs of its long form (client_pvt.h), every send; a reply
- *           that comes as FRAGs is assembled (c->reasm), then matched.
+ *           that comes as FRAGs is assembled (c->reasm), then matched; a
+ *           node's FRAG_NACK for the request gets the chunks it names.
  * Timers are a binary min-heap of the LIVE slots by next_us: O(log n) per
  * send, reply or expiry; a reply finds its slot in O(1) (req_id & mask).
  *
@@ -192,29 +193,39 @@ int qr_cl_long_head(struct qr_client *c, struct qr_creq *q, uint64_t now)
 	return 0;
 }
 
-/* Every FRAG of q's long form to node: fragment 0 (the head and the
- * value's first bytes) from the handle's scratch, the rest straight from
- * the caller's value. */
+/* FRAG i of q's long form to node: fragment 0 (the head and the value's
+ * first bytes) from the handle's scratch, the rest straight from the
+ * caller's value. */
+static void send_chunk(struct qr_client *c, const struct qr_creq *q,
+		       uint16_t node, uint32_t i)
+{
+	uint32_t total = q->head_len + q->value_len, chunk = c->chunk;
+	uint32_t off = i * chunk;
+	QR_ASSERT(q->head_len < chunk && off < total);
+	if (i == 0) {
+		memcpy(c->frag0, q->value, q->head_len);
+		memcpy(c->frag0 + q->head_len, q->big,
+		       QR_MIN(chunk, total) - q->head_len);
+	}
+	struct qr_msg m = {
+		.type = QR_MSG_FRAG,
+		.op_id = q->req_id,
+		.incarnation = c->incarnation,
+		.frag = {total, chunk, q->crc, off},
+		.value = off ? q->big + (off - q->head_len) : c->frag0,
+		.value_len = QR_MIN(chunk, total - off),
+	};
+	qr_cl_enqueue(c, node, q->shard, &m);
+	c->stats.frags_sent++;
+}
+
+/* Every FRAG of q's long form to node. */
 static void send_long(struct qr_client *c, const struct qr_creq *q,
 		      uint16_t node)
 {
-	uint32_t total = q->head_len + q->value_len, chunk = c->chunk;
-	uint32_t first = QR_MIN(chunk, total);
-	QR_ASSERT(q->head_len < chunk);
-	memcpy(c->frag0, q->value, q->head_len);
-	memcpy(c->frag0 + q->head_len, q->big, first - q->head_len);
-	for (uint32_t off = 0; off < total; off += chunk) {
-		struct qr_msg m = {
-			.type = QR_MSG_FRAG,
-			.op_id = q->req_id,
-			.incarnation = c->incarnation,
-			.frag = {total, chunk, q->crc, off},
-			.value = off ? q->big + (off - q->head_len) : c->frag0,
-			.value_len = QR_MIN(chunk, total - off),
-		};
-		qr_cl_enqueue(c, node, q->shard, &m);
-		c->stats.frags_sent++;
-	}
+	uint32_t total = q->head_len + q->value_len;
+	for (uint32_t i = 0; (uint64_t)i * c->chunk < total; i++)
+		send_chunk(c, q, node, i);
 }
 
 /* Queue attempt q->sent at now (< deadline), then set the time of the
@@ -343,6 +354,33 @@ static void on_frag(struct qr_client *c, const struct qr_client_pkt *p,
 	qr_reasm_release(&c->reasm, &done);
 }
 
+/* A node's FRAG_NACK: it lacks the chunks named of a long request of ours
+ * (docs/large-values.md, selective resend). They go again to that node,
+ * if the NACK names the request in flight exactly (id, incarnation, total,
+ * chunk, CRC) and comes from a node it was sent to. */
+static void on_nack(struct qr_client *c, const struct qr_client_pkt *p,
+		    const struct qr_frame_hdr *h, const struct qr_msg *m)
+{
+	struct qr_creq *q = match(c, p, h, m->op_id);
+	uint32_t total = q ? q->head_len + q->value_len : 0;
+	if (!q || !q->big || m->incarnation != c->incarnation ||
+	    m->frag.total != total || m->frag.chunk != c->chunk ||
+	    m->frag.crc != q->crc) {
+		c->stats.ignored++;
+		return;
+	}
+	c->stats.nacks_received++;
+	uint32_t first = m->frag.offset / m->frag.chunk;
+	for (uint32_t b = 0; b < m->value_len * 8u; b++) {
+		if ((uint64_t)(first + b) * c->chunk >= total)
+			break;
+		if (m->value[b / 8] & (1u << (b % 8))) {
+			send_chunk(c, q, h->src_node, first + b);
+			c->stats.frags_resent++;
+		}
+	}
+}
+
 void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p)
 {
 	struct qr_frame_reader r;
@@ -358,6 +396,8 @@ void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p)
 	while (qr_wire_next(&r, &m) > 0) {
 		if (m.type == QR_MSG_FRAG)
 			on_frag(c, p, &h, &m);
+		else if (m.type == QR_MSG_FRAG_NACK)
+			on_nack(c, p, &h, &m);
 		else
 			on_msg(c, p, &h, &m);
 	}

@@ -267,14 +267,12 @@ void qc_long_expire(struct qr_core *c)
 	uint64_t now_ns = qc_now_us(c) * 1000;
 	unsigned n = qr_reasm_expire(&c->reasm, now_ns);
 	c->stats.drops[QR_DROP_LONG] += n;
-	/* A8: ask peers for what a stalled message lacks. A client's
-	 * messages are not asked for: its library retransmits whole. */
+	/* A8: ask the sender (a peer, or a client: libquorate answers
+	 * too) for what a stalled message lacks. */
 	struct qr_reasm_gap g[NACKS_PER_TICK];
 	uint32_t k = qr_reasm_stalled(&c->reasm, now_ns, c->long_nack_gap_ns,
 				      NACKS_PER_MSG, g, NACKS_PER_TICK);
 	for (uint32_t i = 0; i < k; i++) {
-		if (!(g[i].src >> 63))
-			continue; /* a client */
 		struct qr_msg m = {
 			.type = QR_MSG_FRAG_NACK,
 			.op_id = g[i].msg_id,
@@ -287,7 +285,10 @@ void qc_long_expire(struct qr_core *c)
 			.value_len = g[i].nbytes,
 		};
 		c->stats.nacks_out++;
-		qc_send_peer(c, (uint16_t)g[i].src, &m);
+		if (g[i].src >> 63) /* a node's tag (qc_long_on_frag) */
+			qc_send_peer(c, (uint16_t)g[i].src, &m);
+		else
+			qc_send_client_msg(c, g[i].src, &m);
 	}
 }
 

@@ -12,7 +12,7 @@
 #     returns either the whole value (required when the write was
 #     acknowledged) or NOT_FOUND (allowed only when it was not), never a
 #     truncated or mixed one;
-#  4. (memif) with 1% of the node-to-node frames lost, 1 MiB values are
+#  4. (memif) with 1% of the frames to every node lost, 1 MiB values are
 #     written and read back at ALL, and the nodes resent chunks for NACKs.
 # Usage: test_large.sh QUORATED QUORATE_CLI PROFILE...  (root; bounded:
 # about 20 s per profile; removes what it made; takes the cluster-test lock
@@ -115,10 +115,11 @@ for profile in "$@"; do
 		fi
 		echo "kill node $co after ${delay}s: put exit $acked, read back: $( [ -s "$run/got" ] && echo whole || echo absent)"
 	done
-	# 4. memif: a lossy replica link (qr-vswitch loses 1% of the frames
-	# between nodes, both ways). A 1 MiB REPLICATE or READ_REPLY is ~760
-	# fragments: whole only 0.05% of the time, so every write and read at
-	# ALL below completes only through selective resend (FRAG_NACK:
+	# 4. memif: lossy links (qr-vswitch loses 1% of the frames to every
+	# node, from nodes and from the client). A 1 MiB request, REPLICATE
+	# or READ_REPLY is ~760 fragments: whole only 0.05% of the time, so
+	# every write and read at ALL below completes only through selective
+	# resend (FRAG_NACK, answered by nodes and by libquorate:
 	# docs/large-values.md), and the nodes must say they resent chunks.
 	if [ "$profile" = memif ]; then
 		for n in 0 1 2; do

@@ -1334,7 +1334,11 @@ bool sim_value_matches(uint16_t client, uint64_t seq, const uint8_t *v,
 
 /* A long request (cl->lform) as fragments, one frame each, under a new
  * message id (a retry does not mix with a half-delivered first try). */
-static void client_send_long(struct sim *s, struct client *cl)
+/* The long request in cl->lform as FRAGs: every chunk under a new id, or
+ * (nack) the chunks a coordinator's FRAG_NACK names, under the id it
+ * names (like libquorate). */
+static void client_send_long(struct sim *s, struct client *cl,
+			     const struct qr_msg *nack)
 {
 	uint8_t buf[QR_FRAME_BYTES_MAX];
 	struct qr_frame_writer w;
@@ -1347,10 +1351,22 @@ static void client_send_long(struct sim *s, struct client *cl)
 	struct qr_msg f;
 	uint32_t crc = qr_crc32c(0, cl->lform, cl->lform_len);
 	uint32_t chunk = qr_wire_frag_chunk(QR_FRAME_BYTES_MAX);
-	uint64_t id = ++cl->long_seq;
-	for (uint32_t i = 0; qr_wire_frag_msg(&f, cl->lform, cl->lform_len,
-					      crc, chunk, id, 1, i);
+	uint64_t id = nack ? cl->long_seq : ++cl->long_seq;
+	if (nack && (nack->op_id != id || nack->incarnation != 1 ||
+		     nack->frag.total != cl->lform_len ||
+		     nack->frag.chunk != chunk || nack->frag.crc != crc))
+		return; /* not our request in flight: its retry covers it */
+	uint32_t first = nack ? nack->frag.offset / chunk : 0;
+	for (uint32_t i = first; qr_wire_frag_msg(&f, cl->lform, cl->lform_len,
+						  crc, chunk, id, 1, i);
 	     i++) {
+		uint32_t b = i - first;
+		if (nack && (b >= nack->value_len * 8u ||
+			     !(nack->value[b / 8] & (1u << (b % 8)))))
+			continue;
+		if (nack)
+			vlog(s, "c%u resends chunk %u of its long request "
+				"for a NACK", cl->id, i);
 		qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
 		QR_ASSERT(qr_wire_put(&w, &f) == 0);
 		size_t len = qr_wire_frame_end(&w);
@@ -1381,7 +1397,7 @@ static void client_send(struct sim *s, struct client *cl, int coord,
 		QR_ASSERT(n > 0);
 		cl->lform_len = (uint32_t)n;
 		cl->frame_len = 0;
-		client_send_long(s, cl);
+		client_send_long(s, cl, NULL);
 		return;
 	}
 	qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
@@ -1407,7 +1423,7 @@ static void client_retry(struct sim *s, struct client *cl)
 	vlog(s, "c%u retries req %" PRIx64 " to node %d", cl->id, cl->req_id,
 	     cl->coord);
 	if (cl->frame_len == 0) {
-		client_send_long(s, cl);
+		client_send_long(s, cl, NULL);
 		return;
 	}
 	net_send(s, -1, cl->coord, EV_DELIVER_NODE, cl->coord_ix,
@@ -1881,6 +1897,13 @@ static void client_on_reply(struct sim *s, uint64_t handle, const uint8_t *f,
 						      &m) == 0);
 			client_reply(s, cl, &m);
 			qr_reasm_release(&cl->reasm, &whole);
+			continue;
+		}
+		if (m.type == QR_MSG_FRAG_NACK) {
+			/* the coordinator lacks chunks of our long request */
+			if (cl->busy && cl->frame_len == 0 &&
+			    hdr.src_node == cl->coord)
+				client_send_long(s, cl, &m);
 			continue;
 		}
 		QR_ASSERT(m.type == QR_MSG_CLIENT_REPLY);

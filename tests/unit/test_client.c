@@ -1403,6 +1403,62 @@ static void long_request_cut_into_frags_and_resent_whole(void)
 	qr_client_close(c);
 }
 
+/* A node's FRAG_NACK naming chunks 0, 3 and the last of a 1 MiB PUT gets
+ * exactly those again, byte for byte, to that node; a NACK with another
+ * CRC, or from a node the request was not sent to, gets nothing. */
+static void long_request_nack_resends_named_chunks(void)
+{
+	static uint8_t a[QR_LONG_BYTES_MAX];
+	big_fill();
+	struct qr_client *c = big_open(0, 400, 0);
+	struct qr_request rq = {.op = QR_CLIENT_PUT, .key = "big-n",
+				.key_len = 5, .value = big_val,
+				.value_len = QR_VALUE_BYTES_DEFAULT};
+	CU_ASSERT_EQUAL_FATAL(qr_client_submit(c, &rq), 0);
+	unsigned n1 = bep.ntx, frags;
+	uint16_t node, shard;
+	long la = big_collect(0, n1, &node, &shard, a, &frags);
+	CU_ASSERT_FATAL(la > 0);
+	struct qr_frame_reader r;
+	struct qr_msg f0;
+	CU_ASSERT_FATAL(qr_wire_frame_open(&r, bep.tx_buf[0], bep.tx_len[0],
+					   CLUSTER_ID, NULL) == 0);
+	CU_ASSERT_FATAL(qr_wire_next(&r, &f0) == 1);
+	uint32_t chunk = f0.frag.chunk, last = frags - 1;
+	/* bitmap from chunk 0: bits 0, 3 and last (within 128 bytes) */
+	static uint8_t bits[QR_FRAG_NACK_BYTES_MAX];
+	memset(bits, 0, sizeof(bits));
+	bits[0] = 0x09;
+	bits[last / 8] |= (uint8_t)(1u << (last % 8));
+	struct qr_msg nack = {.type = QR_MSG_FRAG_NACK, .op_id = f0.op_id,
+			      .incarnation = f0.incarnation,
+			      .frag = {f0.frag.total, chunk, f0.frag.crc, 0},
+			      .value = bits, .value_len = last / 8 + 1};
+	struct qr_msg bad = nack;
+	bad.frag.crc ^= 1;
+	big_rx_msg(node, shard, &bad);
+	big_rx_msg((uint16_t)((node + 1) % 3), shard, &nack); /* not sent to */
+	big_rx_msg(node, shard, &nack);
+	CU_ASSERT_EQUAL(qr_client_poll(c, done, 1, 10), 0);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->nacks_received, 1);
+	CU_ASSERT_EQUAL(qr_client_stats(c)->frags_resent, 3);
+	CU_ASSERT_EQUAL_FATAL(bep.ntx, n1 + 3);
+	const uint32_t want[3] = {0, 3, last};
+	for (unsigned i = 0; i < 3; i++) {
+		struct qr_frame_hdr h;
+		struct qr_msg m;
+		CU_ASSERT_FATAL(qr_wire_frame_open(&r, bep.tx_buf[n1 + i],
+						   bep.tx_len[n1 + i],
+						   CLUSTER_ID, &h) == 0);
+		CU_ASSERT_FATAL(qr_wire_next(&r, &m) == 1);
+		CU_ASSERT(m.type == QR_MSG_FRAG && h.dst_node == node &&
+			  m.op_id == f0.op_id && m.frag.crc == f0.frag.crc &&
+			  m.frag.offset == want[i] * chunk &&
+			  !memcmp(m.value, a + m.frag.offset, m.value_len));
+	}
+	qr_client_close(c);
+}
+
 /* Limits: over value_bytes_max is TOO_LARGE with nothing sent; the
  * option raises it (up to QR_VALUE_BYTES_MAX); 1,025 B is already long. */
 static void long_request_limits(void)
@@ -2048,6 +2104,8 @@ int main(void)
 		{"async_example_program_runs", async_example_program_runs},
 		{"long_request_cut_into_frags_and_resent_whole",
 		 long_request_cut_into_frags_and_resent_whole},
+		{"long_request_nack_resends_named_chunks",
+		 long_request_nack_resends_named_chunks},
 		{"long_request_limits", long_request_limits},
 		{"long_reply_assembled_into_callers_buffer",
 		 long_reply_assembled_into_callers_buffer},

@@ -21,8 +21,8 @@
  * DIR/vswitch.delay holds lines "PORT MICROSECONDS"; frames from one node
  * to node PORT (not client frames from the uplink) wait that long in a
  * FIFO before they are sent. Link loss: DIR/vswitch.loss holds lines
- * "PORT PPM"; each frame from one node to node PORT is dropped with that
- * probability in a million (to show that long messages survive a lossy
+ * "PORT PPM"; each frame to node PORT (from a node or a client) is
+ * dropped with that probability in a million (to show that long messages survive a lossy
  * link: docs/large-values.md, selective resend). Both files are re-read
  * every 100 ms.
  */
@@ -104,8 +104,7 @@ static int fdb_lookup(const uint8_t *mac)
 
 static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
 {
-	if (in < nnodes && loss_ppm[out] &&
-	    rte_rand_max(1000000) < loss_ppm[out]) {
+	if (loss_ppm[out] && rte_rand_max(1000000) < loss_ppm[out]) {
 		rte_pktmbuf_free(m); /* the link lost it */
 		return;
 	}
