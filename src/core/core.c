@@ -36,7 +36,7 @@
  *      messages is used.
  *  C4. Bounded everything: requests_max slots, pending_max WAL-waiting
  *      replies, hints_max hints, one frame of QR_FRAME_JUMBO_MAX per peer
- *      (peer_frame_bytes of it used; pages beyond it never touched).
+ *      (peer_frame_bytes of it used).
  */
 #include "core/core_pvt.h"
 

@@ -348,9 +348,10 @@ struct qr_core {
 	uint8_t *values;	/* values_max buffers of value_bytes_max */
 	uint32_t *values_free;	/* refs of free buffers, values_free_n */
 	uint32_t values_free_n, values_max;
-	/* The long messages sent last (up to LONG_KEEP of them, in a byte
-	 * ring of long_ring_cap), encoded, so that a NACK gets just the
-	 * chunks it names (long.h V5, reasm.h A8). */
+	/* The long messages sent to peers last (at most LONG_KEEP of them,
+	 * fewer when their bytes fill the ring of long_ring_cap), encoded,
+	 * so that a NACK gets just the chunks it names (long.h V5, reasm.h
+	 * A8). */
 	struct long_kept {
 		uint64_t id; /* 0: the slot holds nothing */
 		uint32_t total, chunk, crc;
@@ -361,6 +362,7 @@ struct qr_core {
 	uint32_t long_kept_next;
 	uint8_t *long_ring;
 	size_t long_ring_cap, long_ring_head;
+	uint8_t *long_scratch; /* long_cap: a long reply to a client */
 	uint32_t long_cap; /* the longest long message */
 	uint64_t long_nack_gap_ns; /* a slot this idle is NACKed (A8) */
 	uint64_t long_seq;	/* FRAG message ids, per incarnation */

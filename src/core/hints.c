@@ -49,8 +49,9 @@
 #define HINT_SENDS_PER_TICK 256
 /* Long values (issue 15): long hints in flight to one target (sent less
  * than rto_us_max ago and not acknowledged). A long value is up to
- * hundreds of frames, and the target reassembles two long messages per
- * peer by default (long.c): more would only evict each other, and
+ * hundreds of frames, and a target's reassembly slots are sized at two
+ * long messages per peer by default (long.c): more would only evict each
+ * other, and
  * re-sending what never completed only adds load. A cap per pass was not
  * enough: a target back from a crash got every peer's long hints again
  * every rto_us_max while it could complete none, and never caught up
@@ -422,10 +423,13 @@ void qc_hints_replay(struct qr_core *c)
 			 * (its heartbeats say so): it would refuse. */
 			if (!qc_writable(c, h->target))
 				continue;
-			if (h->value_len > QR_VALUE_INLINE_MAX &&
-			    long_out[h->target]++ >= HINT_LONG_IN_FLIGHT &&
-			    !QR_BUG(LONG_HINTS_UNCAPPED))
-				continue;
+			if (h->value_len > QR_VALUE_INLINE_MAX) {
+				if (long_out[h->target] >= HINT_LONG_IN_FLIGHT &&
+				    !QR_BUG(LONG_HINTS_UNCAPPED))
+					continue;
+				if (long_out[h->target] < UINT8_MAX)
+					long_out[h->target]++;
+			}
 			hint_send(c, slot);
 			qc_loop_drain(c);
 			if (++sent >= HINT_SENDS_PER_TICK) {

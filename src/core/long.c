@@ -63,7 +63,9 @@ int qc_long_init(struct qr_core *c)
 				   : QR_MAX((size_t)KEEP_LONGEST * c->long_cap,
 					    (size_t)KEEP_BYTES_MIN);
 	c->long_ring = malloc(c->long_ring_cap);
-	if (!c->values || !c->values_free || !c->long_ring)
+	c->long_scratch = malloc(c->long_cap);
+	if (!c->values || !c->values_free || !c->long_ring ||
+	    !c->long_scratch)
 		return QR_ENOMEM;
 	/* A8: a sender sends a message's chunks in one burst; a quarter of
 	 * the idle bound without one means some were lost. */
@@ -80,6 +82,7 @@ void qc_long_fini(struct qr_core *c)
 	free(c->values);
 	free(c->values_free);
 	free(c->long_ring);
+	free(c->long_scratch);
 }
 
 static uint8_t *value_buf(struct qr_core *c, uint32_t ref)
@@ -189,8 +192,13 @@ static struct long_kept *kept_take(struct qr_core *c)
 void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,
 		  const struct qr_msg *m)
 {
-	struct long_kept *k = kept_take(c);
-	uint8_t *bytes = c->long_ring + k->at;
+	/* To a peer: encoded into the ring of kept messages (V5), which a
+	 * NACK may ask from. To a client: into the scratch buffer, since a
+	 * client never NACKs and must not push peers' messages out. */
+	struct long_kept scratch = {.node = QR_NODE_CLIENT};
+	struct long_kept *k = node == QR_NODE_CLIENT ? &scratch : kept_take(c);
+	uint8_t *bytes = node == QR_NODE_CLIENT ? c->long_scratch
+						: c->long_ring + k->at;
 	long n = qr_wire_long_encode(m, bytes, c->long_cap);
 	QR_ASSERT(n > 0); /* every value we hold is within value_bytes_max */
 	uint32_t total = (uint32_t)n;
@@ -208,10 +216,13 @@ void qc_long_send(struct qr_core *c, uint16_t node, uint64_t client,
 			      : 0);
 	uint32_t chunk = qr_wire_frag_chunk(cap);
 	struct qr_msg f;
-	*k = (struct long_kept){.id = id, .total = total, .chunk = chunk,
-				.crc = crc, .node = node, .whole = true,
-				.at = k->at};
-	c->long_ring_head = k->at + ((total + 7u) & ~7u);
+	if (node != QR_NODE_CLIENT) {
+		*k = (struct long_kept){.id = id, .total = total,
+					.chunk = chunk, .crc = crc,
+					.node = node, .whole = true,
+					.at = k->at};
+		c->long_ring_head = k->at + ((total + 7u) & ~7u);
+	}
 
 	c->stats.long_out++;
 	for (uint32_t i = 0; qr_wire_frag_msg(&f, bytes, total, crc, chunk,

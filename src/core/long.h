@@ -20,14 +20,19 @@
  *      QR_DROP_VALUES_FULL) as a lost frame, which the sender's
  *      retransmission recovers. A hint that gets no buffer is a lost hint
  *      (hints_lost: the hand-off path of hints.c covers it).
- *  V3. A long message out is encoded once into the core's long buffer and
+ *  V3. A long message out is encoded once (into the ring of V5, or the
+ *      scratch buffer for a client) and
  *      sent as FRAG messages through the same per-destination frames as
  *      every other message (O1 still holds: each FRAG fits an empty frame).
- *  V5. The last LONG_KEEP long messages sent stay encoded (V3 encodes
- *      into the oldest of them): a FRAG_NACK from the peer a message went
- *      to, naming it by id, incarnation, total, chunk and CRC, gets just
- *      the chunks it lists. A NACK for anything else is counted and
- *      ignored: the protocol's own retransmission sends it whole.
+ *  V5. The long messages sent to peers last stay encoded in a byte ring
+ *      (at most LONG_KEEP, fewer when their bytes fill it; V3 encodes
+ *      straight into it, and an entry whose bytes a newer message
+ *      overwrote is no longer whole): a FRAG_NACK from the peer a message
+ *      went to, naming a whole one by id, incarnation, total, chunk and
+ *      CRC, gets just the chunks it lists. A NACK for anything else is
+ *      counted and ignored: the protocol's own retransmission sends it
+ *      whole. Long replies to clients are encoded in a scratch buffer
+ *      (clients never NACK) and do not push peers' messages out.
  *  V4. A long message in is handed to the protocol only whole and checked
  *      (reasm.h A1, wire_long.h W1), and as if it had come in one frame:
  *      the reassembly slot is released after its handler returns.

@@ -30,7 +30,7 @@ struct qr_reasm_slot {
 	uint32_t bytes_have;
 	uint32_t open_pos;	 /* index in open_list while OPEN or DONE */
 	uint64_t nack_ns;	 /* last A8 report (0: none) */
-	uint8_t nacks;		 /* A8 reports so far */
+	uint8_t nacks;		 /* A8 reports without progress since */
 	uint8_t state;
 };
 
@@ -243,7 +243,16 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 		r->slot[i].last_ns = now_ns;
 		return slot_fill(r, i, f, out);
 	}
-	if (held >= r->cfg.per_src_max) {
+	bool at_share = held >= r->cfg.per_src_max;
+	/* A7: under pressure only a first chunk opens a slot. Decided
+	 * before A3 evicts anything, counting the slot it would free: a
+	 * chunk that is dropped anyway must not cost the sender a message
+	 * still assembling (and maybe being repaired by A8). */
+	if (f->offset != 0 &&
+	    r->free_top + (at_share && oldest != UINT32_MAX) <
+		    div_up(r->cfg.slots, 4))
+		return drop(&r->st.drop_headless, QR_EFULL);
+	if (at_share) {
 		/* A3: a sender sends its messages one after the other, so a
 		 * new one while it holds its share means an older one lost a
 		 * fragment: that one gives way (its retransmission comes
@@ -253,9 +262,6 @@ int qr_reasm_add(struct qr_reasm *r, const struct qr_frag *f, uint64_t now_ns,
 		slot_free(r, oldest);
 		r->st.evicted++;
 	}
-	if (f->offset != 0 && r->free_top < div_up(r->cfg.slots, 4))
-		/* A7: under pressure only a first chunk opens a slot. */
-		return drop(&r->st.drop_headless, QR_EFULL);
 	if (r->free_top == 0) {
 		uint32_t victim = headless_idlest(r);
 		if (victim == UINT32_MAX)
@@ -325,10 +331,18 @@ uint32_t qr_reasm_stalled(struct qr_reasm *r, uint64_t now_ns, uint64_t gap_ns,
 	for (uint32_t k = 0; k < r->open_n && n < max; k++) {
 		uint32_t i = r->open_list[k];
 		struct qr_reasm_slot *s = &r->slot[i];
+		if (s->state != SLOT_OPEN)
+			continue;
+		/* nacks_max bounds the reports that brought nothing: one
+		 * that was answered (a chunk came since) does not count, so
+		 * a message with gaps over more than one report's bitmap
+		 * gets them all repaired while it makes progress (A4 still
+		 * bounds its time). */
+		if (s->nacks && s->last_ns > s->nack_ns)
+			s->nacks = 0;
 		uint64_t since = s->nack_ns > s->last_ns ? s->nack_ns
 							 : s->last_ns;
-		if (s->state != SLOT_OPEN || s->nacks >= nacks_max ||
-		    now_ns - since < gap_ns)
+		if (s->nacks >= nacks_max || now_ns - since < gap_ns)
 			continue;
 		s->nack_ns = now_ns;
 		s->nacks++;

@@ -45,9 +45,11 @@
  *      chunk finding no free slot evicts the open message missing its first
  *      chunk that grew last longest ago (evicted). Why: a sender sends the
  *      chunks in order, so a later chunk without a slot means the first was
- *      lost or refused here; its slot could complete only if that chunk
- *      comes late, and meanwhile it holds a slot until A4 while messages
- *      that could complete are refused. Without this rule a node back from
+ *      lost or refused here; its slot completes only if that chunk comes
+ *      late or is asked for (A8), and meanwhile it holds a slot while
+ *      messages that could complete are refused. The check comes before
+ *      A3's eviction, so a chunk that is dropped anyway costs its sender
+ *      no message still assembling. Without this rule a node back from
  *      a crash, sent long hints by every peer at once, filled every slot
  *      with such messages and refused new ones for as long as the load
  *      lasted (simulator seed 7367). Idle, a later chunk still opens a
@@ -157,10 +159,12 @@ unsigned qr_reasm_expire(struct qr_reasm *r, uint64_t now_ns);
 /*
  * A8. Selective resend: a message still assembling that got no fragment for
  * gap_ns (its sender sends a message's chunks in one burst, so it lost
- * some) is reported by qr_reasm_stalled() with the chunks it lacks, at most
- * nacks_max times and once per gap_ns: the caller asks the sender for just
- * those (FRAG_NACK) instead of waiting for the whole message again. What
- * comes back is checked like any fragment (A1, A5).
+ * some) is reported by qr_reasm_stalled() with the chunks it lacks (up to
+ * QR_REASM_NACK_BYTES x 8 of them from the first missing one), once per
+ * gap_ns and at most nacks_max times in a row without progress: the
+ * caller asks the sender for just those (FRAG_NACK) instead of waiting for
+ * the whole message again. What comes back is checked like any fragment
+ * (A1, A5).
  */
 #define QR_REASM_NACK_BYTES 128 /* bitmap bytes of one report: 1,024 chunks */
 struct qr_reasm_gap {

@@ -334,8 +334,9 @@ static inline size_t msg_bytes(const struct wire_layout *l,
 }
 
 /* FRAG: a chunk at a chunk boundary of its message, of the length that
- * chunk has. FRAG_NACK: a bitmap of 1..QR_FRAG_NACK_BYTES_MAX bytes that
- * names no chunk past the message's last. */
+ * chunk has. FRAG_NACK: a bitmap of 1..QR_FRAG_NACK_BYTES_MAX bytes, no
+ * byte of it past the message's last chunk (bits of the last byte past it
+ * are ignored by the receivers). */
 static bool frag_fields_ok(const struct qr_msg *m)
 {
 	const uint32_t total = m->frag.total, chunk = m->frag.chunk;

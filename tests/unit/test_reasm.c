@@ -317,9 +317,34 @@ static void test_headless_under_pressure(void)
 	qr_reasm_fini(&R);
 }
 
+/* A7 before A3: a later chunk dropped under pressure does not first evict
+ * its sender's message still assembling. */
+static void test_headless_drop_evicts_nothing(void)
+{
+	setup(8, 4096, 2); /* a quarter: 2 slots; 2 per sender */
+	static uint8_t m[1024];
+	fill(m, sizeof(m), 4);
+	struct qr_reasm_msg out;
+	struct qr_frag f;
+	for (uint64_t src = 1; src <= 4; src++)
+		for (uint64_t id = 0; id < 2; id++) {
+			f = frag(src, id, m, sizeof(m), 512, 0);
+			CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 0, &out), 0);
+		}
+	f = frag(1, 9, m, sizeof(m), 512, 1); /* sender 1 at its share */
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 1, &out), QR_EFULL);
+	CU_ASSERT_EQUAL(R.st.drop_headless, 1);
+	CU_ASSERT_EQUAL(R.st.evicted, 0);
+	CU_ASSERT_EQUAL(R.st.open, 8);
+	f = frag(1, 0, m, sizeof(m), 512, 1); /* message 0 still completes */
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 2, &out), 1);
+	qr_reasm_release(&R, &out);
+	qr_reasm_fini(&R);
+}
+
 /* A8: a message that got nothing for gap_ns is reported with exactly the
- * chunks it lacks, once per gap and at most nacks_max times; a complete
- * or freshly grown one is not. */
+ * chunks it lacks, once per gap and at most nacks_max times without
+ * progress; a complete or freshly grown one is not. */
 static void test_stalled_reports_missing(void)
 {
 	setup(4, 8192, 4);
@@ -350,9 +375,16 @@ static void test_stalled_reports_missing(void)
 	/* both at nacks_max now */
 	CU_ASSERT_EQUAL(qr_reasm_stalled(&R, 90 * MS, 10 * MS, 2, g, 4), 0);
 	CU_ASSERT_EQUAL(R.st.stalled, 4);
+	/* a NACK answered (chunk 2 of message 1 came) does not count: it is
+	 * reported again, from chunk 3 */
+	f = frag(1, 1, m, sizeof(m), 512, 2);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 91 * MS, &out), 0);
+	CU_ASSERT_EQUAL_FATAL(qr_reasm_stalled(&R, 101 * MS, 10 * MS, 2, g, 4),
+			      1);
+	CU_ASSERT(g[0].src == 1 && g[0].first == 3 && g[0].missing[0] == 0x3d);
 	/* the resent chunks complete message 2 */
 	f = frag(2, 2, m, 1024, 512, 1);
-	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 91 * MS, &out), 1);
+	CU_ASSERT_EQUAL(qr_reasm_add(&R, &f, 102 * MS, &out), 1);
 	qr_reasm_release(&R, &out);
 	qr_reasm_fini(&R);
 }
@@ -458,6 +490,8 @@ int main(void)
 		{"idle slot expires", test_idle_slot_expires},
 		{"sender and pool limits", test_sender_and_pool_limits},
 		{"headless under pressure", test_headless_under_pressure},
+		{"headless drop evicts nothing",
+		 test_headless_drop_evicts_nothing},
 		{"stalled reports missing", test_stalled_reports_missing},
 		{"random model", test_random_model},
 		{NULL, NULL},

@@ -63,7 +63,7 @@ struct delay_line {
 	uint64_t dropped;
 };
 static struct delay_line *delay[PORTS_MAX];
-static uint32_t loss_ppm[PORTS_MAX]; /* node-to-node frames to the port */
+static uint32_t loss_ppm[PORTS_MAX]; /* frames to the node's port */
 
 struct fdb_entry {
 	uint8_t mac[6];
