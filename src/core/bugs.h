@@ -162,7 +162,11 @@
 	  "target (hints.c HINT_LONG_IN_FLIGHT)")                             \
 	X(NACK_KEPT_OVERWRITTEN, 56, "nack-kept-overwritten", "long",          \
 	  "a FRAG_NACK is answered from a kept message whose bytes newer "    \
-	  "messages overwrote in the ring (long.h V5)")
+	  "messages overwrote in the ring (long.h V5)")                       \
+	/* issue 11: retransmission on evidence of loss */                     \
+	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
+	  "an unanswered write is resent only on evidence of loss, never "    \
+	  "after its second timeout (write.c W6)")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

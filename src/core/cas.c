@@ -156,7 +156,7 @@ static void cas_round(struct qr_core *c, struct req *q)
 		q->ballot.hlc = qr_hlc_now(&c->hlc);
 	q->ballot.node = c->cfg.node_id;
 	q->rto_us = qc_rto_initial(c);
-	q->sent_us = qc_now_us(c);
+	qc_req_sent(c, q);
 	q->retransmitted = false;
 	c->stats.cas_rounds++;
 	qc_req_arm(c, q);

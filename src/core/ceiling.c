@@ -69,7 +69,7 @@ void qc_ceiling_durable(struct qr_core *c)
 		QR_ASSERT(c->parked > 0); /* H3 */
 		q->parked = false;
 		c->parked--;
-		q->sent_us = qc_now_us(c);
+		qc_req_sent(c, q);
 		if (q->kind == REQ_CAS)
 			qc_cas_dispatch(c, q);
 		else

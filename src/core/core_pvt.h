@@ -80,6 +80,7 @@ struct req {
 	bool found;	     /* read: some replica has an entry */
 	bool parked;	     /* write: waits for the HLC ceiling */
 	bool retransmitted;  /* Karn: no RTT samples from this request */
+	uint8_t rto_fired;   /* write: retransmission timeouts so far (W6) */
 	bool any;	     /* write at level ANY */
 	bool hinted_any;     /* level ANY write answered by its hints */
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
@@ -99,6 +100,8 @@ struct req {
 	uint64_t linger_us;   /* after answering, give up on stragglers then */
 	uint64_t rto_us;      /* current retransmission timeout */
 	uint64_t sent_us;     /* first transmission (RTT samples) */
+	uint64_t sent_seq;    /* its place among our first transmissions
+			       * (write.c W6) */
 	uint64_t start_us;    /* client request taken (latency histogram;
 			       * 0: not a client request) */
 	struct qr_version version; /* write: stamped; read: best seen;
@@ -320,6 +323,12 @@ struct qr_core {
 	uint64_t ceiling_next_lsn;	     /* its lsn; 0: none in flight */
 	uint32_t parked;	     /* writes waiting for the ceiling */
 	uint64_t srtt_us, rttvar_us; /* answer time, smoothed (0: none) */
+	/* Per peer: the latest sent_seq of a request it answered (write.c
+	 * W6: an answer to a later request is evidence that an earlier
+	 * one, still unanswered, was lost, not slow); send_seq numbers
+	 * first transmissions. */
+	uint64_t answered_seq[QR_NODES_MAX];
+	uint64_t send_seq;
 	uint64_t next_lsn;	     /* lsn of the next WAL record */
 	uint64_t durable_lsn;	     /* every record <= this is durable */
 	/* coordinator request table */
@@ -598,6 +607,12 @@ struct req *qc_req_by_op_id(struct qr_core *c, uint64_t op_id);
 void qc_req_free(struct qr_core *c, struct req *q);
 bool qc_req_maybe_done(struct qr_core *c, struct req *q);
 uint64_t qc_rto_initial(const struct qr_core *c);
+/* A request's first transmission: now, and the next send_seq (W6). */
+static inline void qc_req_sent(struct qr_core *c, struct req *q)
+{
+	q->sent_us = qc_now_us(c);
+	q->sent_seq = ++c->send_seq;
+}
 void qc_rtt_sample(struct qr_core *c, struct req *q, uint16_t from);
 
 /* replica.c */

@@ -192,7 +192,7 @@ static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 	QR_ASSERT(!c->cfg.tombstone_grace_ms ||
 		  q->deadline_us - now <= c->cfg.tombstone_grace_ms * 1000 / 2);
 	q->rto_us = qc_rto_initial(c);
-	q->sent_us = now;
+	qc_req_sent(c, q);
 	q->key_len = m->key_len;
 	memcpy(q->key, m->key, m->key_len);
 }

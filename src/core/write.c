@@ -21,6 +21,17 @@
  *      resend doubles its work). The linger waits for the stragglers' acks;
  *      at its end qc_req_free hands those still missing to hints (T4),
  *      which deliver them with their own pacing.
+ *  W6. Before it is answered, a write is resent to a missing replica when
+ *      it is likely lost, not when it is merely slow: at its first timeout
+ *      only to a replica that has since answered a request we first sent
+ *      after this one (frames between two shards arrive in order, and a
+ *      replica's acks leave in WAL order, so that answer means ours or its
+ *      ack was dropped: the idea of TCP's RACK, RFC 8985); from its second
+ *      timeout (3 RTOs after the send) to every missing replica, which
+ *      bounds the recovery of a lost frame when no later request gives
+ *      evidence. The RTO includes the replica's fsync, whose tail is far
+ *      above its mean: resending on the first timeout alone resent 2-3%
+ *      of writes to replicas that were only syncing.
  */
 #include "core/core_pvt.h"
 
@@ -206,6 +217,11 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		if (q->done_mask & bit)
 			return; /* duplicate ack */
 		q->done_mask |= bit;
+		/* W6's evidence, from write acks only (they leave in WAL
+		 * order; a read is answered at once): sent_seq numbers the
+		 * first send, no later than the copy that was answered. */
+		if (q->sent_seq > c->answered_seq[from])
+			c->answered_seq[from] = q->sent_seq;
 		qc_rtt_sample(c, q, from);
 		if (!q->answered &&
 		    qc_met(&q->grp, q->done_mask,
@@ -236,7 +252,7 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 			return;
 		}
 		q->token_wait = false;
-		q->sent_us = qc_now_us(c);
+		qc_req_sent(c, q);
 		qc_req_arm(c, q);
 		write_go(c, q);
 		return;
@@ -247,11 +263,17 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 		qc_ceiling_renew(c, QR_HLC_MS(q->version.hlc));
 		return;
 	}
-	q->retransmitted = true;
+	/* W6: evidence of loss first; everyone missing from the 2nd. */
+	bool all = q->rto_fired++ > 0 && !QR_BUG(RTO_WAITS_FOR_EVIDENCE);
 	for (int i = 0; i < q->rf; i++) {
-		if ((q->done_mask & (1u << i)) ||
-		    !write_target(c, q->replicas[i]))
+		uint16_t r = q->replicas[i];
+		if ((q->done_mask & (1u << i)) || !write_target(c, r))
 			continue;
+		if (!all && c->answered_seq[r] <= q->sent_seq) {
+			c->stats.rto_deferred++;
+			continue;
+		}
+		q->retransmitted = true;
 		c->stats.retransmits++;
 		qc_send_replicate(c, q, i);
 	}

@@ -100,6 +100,10 @@ static void replica(struct qr_prom *w, const struct qr_core_stats *cs)
 	    QR_PROM_COUNTER, cs->read_repairs_sent);
 	one(w, "quorate_retransmits_total", "Messages retransmitted.",
 	    QR_PROM_COUNTER, cs->retransmits);
+	one(w, "quorate_rto_deferred_total",
+	    "Write timeouts that resent nothing to a replica with no "
+	    "evidence of loss.",
+	    QR_PROM_COUNTER, cs->rto_deferred);
 	one(w, "quorate_long_messages_in_total",
 	    "Long messages (values over one frame) received whole.",
 	    QR_PROM_COUNTER, cs->long_in);

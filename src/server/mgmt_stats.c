@@ -246,6 +246,7 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(r, "reads", cs->reads_served);
 	set_u64(r, "read_repairs", cs->read_repairs_sent);
 	set_u64(r, "retransmits", cs->retransmits);
+	set_u64(r, "rto_deferred", cs->rto_deferred);
 	set_u64(r, "ae_digests", cs->ae_digests_sent);
 	set_u64(r, "ae_mismatches", cs->ae_mismatches);
 	set_u64(r, "ae_pushed", cs->ae_entries_pushed);

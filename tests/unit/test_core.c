@@ -587,12 +587,49 @@ static void test_retransmits_after_loss(void)
 	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "v");
 	deliver_all();
 	h.cut[c][b] = h.cut[c][d] = false; /* the first copies were lost */
-	advance(3000);			   /* past rto_us_min */
+	/* W6: no later request gives evidence of the loss, so the first
+	 * timeout (rto_us_min) resends nothing... */
+	advance(1500);
+	settle();
+	CU_ASSERT_PTR_NULL(find_reply(1));
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->retransmits, 0);
+	CU_ASSERT(qr_core_stats(h.core[c])->rto_deferred >= 2);
+	/* ...and the second (3 x rto_us_min after the send) resends to
+	 * both. */
+	advance(2000);
 	settle();
 	const struct reply *r = find_reply(1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->status, 0);
 	CU_ASSERT(qr_core_stats(h.core[c])->retransmits >= 2);
+	teardown();
+}
+
+/* W6: a replica that answered a write we sent after one it has not
+ * answered has most likely lost that one (or its ack): it is resent at
+ * the first timeout, and only to that replica. */
+static void test_retransmit_on_evidence_of_loss(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N;
+	h.cut[c][b] = true;
+	client_req(c, 1, QR_OP_PUT, QR_LEVEL_ALL, KEY, "lost-to-b");
+	settle();
+	h.cut[c][b] = false;
+	CU_ASSERT_PTR_NULL(find_reply(1));
+	/* A later write, on another key with the same replicas (RF = N),
+	 * reaches b and is answered. */
+	client_req(c, 2, QR_OP_PUT, QR_LEVEL_ALL, "other-key", "later");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits;
+	advance(1500); /* one timeout (rto_us_min), not two */
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 1);
 	teardown();
 }
 
@@ -3256,12 +3293,21 @@ int main(void)
 #ifdef QR_UNIT_INJECT_BUG
 	/* test_core_buggy (tests/unit/meson.build): a regression test on the
 	 * core with the mutation it pins; it must fail (should_fail). */
+#if QR_UNIT_INJECT_BUG == 2
+	static const struct qr_unit_case buggy[] = {
+		{"retransmits after loss with rto-waits-for-evidence",
+		 test_retransmits_after_loss},
+		{NULL, NULL},
+	};
+	qr_bugs = QR_BUG_MASK(RTO_WAITS_FOR_EVIDENCE);
+#else
 	static const struct qr_unit_case buggy[] = {
 		{"regression (issue 13 bug 4) with cas-forget-first-accept",
 		 test_regression_cas_retry_sees_its_first_accept},
 		{NULL, NULL},
 	};
 	qr_bugs = QR_BUG_MASK(CAS_FORGET_FIRST_ACCEPT);
+#endif
 	return qr_unit_main("core-buggy", buggy);
 #endif
 	static const struct qr_unit_case cases[] = {
@@ -3276,6 +3322,8 @@ int main(void)
 		{"ALL unavailable when a replica is down, QUORUM works",
 		 test_all_unavailable_when_replica_down},
 		{"retransmits after loss", test_retransmits_after_loss},
+		{"retransmit on evidence of loss",
+		 test_retransmit_on_evidence_of_loss},
 		{"replica keeps the newer version",
 		 test_replica_keeps_newer_version},
 		{"delete leaves a tombstone, reads NOT_FOUND",
