@@ -1091,14 +1091,12 @@ static void test_regression_unavailable_retry_then_duplicate(void)
 	teardown();
 }
 
-/* The dedupe set a (client, req_id) falls in (mirrors core.c). */
+/* The dedupe set a (client, req_id) falls in (mirrors reqtab.c). */
 static uint32_t dedup_set_of(uint64_t client, uint64_t req_id)
 {
-	uint64_t x = client * 0x9e3779b97f4a7c15ull ^ req_id;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 32;
-	return (uint32_t)(x & 15); /* requests_max 8 -> 16 sets of 4 */
+	uint64_t base = client * 0x9e3779b97f4a7c15ull;
+	/* requests_max 8 -> 16 sets of 4 */
+	return (uint32_t)((base ^ base >> 32) + req_id) & 15;
 }
 
 /* Regression (review finding 2): a set holding one write in flight (the
