@@ -333,6 +333,7 @@ struct qr_core {
 	struct dedup *dedup;		/* [sets * DEDUP_WAYS] */
 	struct dedup_tags *dedup_tags; /* [sets] */
 	uint32_t dedup_sets_mask;
+	uint32_t dedup_sets_shift; /* log2(sets) */
 	/* CASPaxos acceptor: promises (src/core/paxos.h) */
 	struct qr_paxos_table paxos;
 	/* messages to ourselves (loop.c): a FIFO of LOOP_SLOTS slots */
