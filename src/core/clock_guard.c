@@ -112,11 +112,10 @@ void qc_clock_moved(struct qr_core *c)
 }
 
 /* The HLC's wall source (core.c): G1. */
-uint64_t qc_clock_wall(struct qr_core *c)
+/* qc_clock_wall() (core_pvt.h) without this event's reading (G4). */
+uint64_t qc_clock_wall_read(struct qr_core *c)
 {
 	struct clock_guard *g = &c->clock;
-	if (g->have_wall)
-		return g->wall_ms; /* G4: this event's trusted reading */
 	uint64_t raw = c->env.wall_ms(c->env.ctx);
 	if (QR_BUG(CLOCK_GUARD_OFF))
 		return raw;

@@ -342,6 +342,7 @@ struct qr_core {
 	struct dedup *dedup;		/* [sets * DEDUP_WAYS] */
 	struct dedup_tags *dedup_tags; /* [sets] */
 	uint32_t dedup_sets_mask;
+	uint32_t dedup_sets_shift; /* log2(sets) */
 	/* CASPaxos acceptor: promises (src/core/paxos.h) */
 	struct qr_paxos_table paxos;
 	/* messages to ourselves (loop.c): a FIFO of LOOP_SLOTS slots */
@@ -402,6 +403,18 @@ static inline uint64_t qc_now_us(struct qr_core *c)
 	g->now_us = t;
 	g->have_now = g->held != 0;
 	return t;
+}
+
+uint64_t qc_clock_wall_read(struct qr_core *c); /* clock_guard.c */
+
+/* The guarded wall clock (clock_guard.c, G1): this event's reading once
+ * it has one (G4), inline because the HLC asks for it ~6 times per write;
+ * the first read of an event is qc_clock_wall_read(). */
+static inline uint64_t qc_clock_wall(struct qr_core *c)
+{
+	if (c->clock.have_wall)
+		return c->clock.wall_ms;
+	return qc_clock_wall_read(c);
 }
 
 /* The frame size between nodes (core.h peer_frame_bytes). */
@@ -667,7 +680,6 @@ void qc_watermark_update(struct qr_core *c);
 void qc_clock_hold(struct qr_core *c);
 void qc_clock_release(struct qr_core *c);
 void qc_clock_moved(struct qr_core *c);
-uint64_t qc_clock_wall(struct qr_core *c);
 void qc_clock_sample(struct qr_core *c, uint16_t from, uint64_t remote);
 bool qc_clock_serving(struct qr_core *c);
 void qc_clock_tick(struct qr_core *c);

@@ -140,7 +140,7 @@ static bool store_bytes_over(const struct qr_core *c,
 /* R2: log w, then apply it (cur: the entry after). false if the WAL
  * refused it or the store could not take it: nothing is acknowledged. */
 static bool log_then_apply(struct qr_core *c, const struct qr_store_write *w,
-			   uint8_t ack_type, bool had,
+			   uint64_t key_hash, uint8_t ack_type, bool had,
 			   struct qr_store_view *cur)
 {
 	struct qr_wal_record rec = {
@@ -166,7 +166,7 @@ static bool log_then_apply(struct qr_core *c, const struct qr_store_write *w,
 	 * w->version is below the highest promise). */
 	if (ack_type != QR_MSG_ACCEPTED)
 		qr_paxos_install_key(&c->paxos, w->key, w->key_len, w->version);
-	int rc = qr_store_apply(c->store, &sw, cur);
+	int rc = qr_store_apply_hashed(c->store, &sw, key_hash, cur);
 	if (rc < 0) {
 		/* Logged but not applied (table full): recovery
 		 * would apply it; refuse the ack instead of lying. */
@@ -188,7 +188,10 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 {
 	struct qr_store_view cur;
 	int cmp = 1;
-	bool had = qr_store_get(c->store, w->key, w->key_len, &cur) == 0;
+	/* One hash for the lookup and the apply. */
+	uint64_t key_hash = qr_store_key_hash(w->key, w->key_len);
+	bool had = qr_store_get_hashed(c->store, w->key, w->key_len, key_hash,
+				       &cur) == 0;
 	if (had)
 		cmp = qr_version_cmp(w->version, cur.version);
 	if (cmp > 0 &&
@@ -218,7 +221,7 @@ void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		       c->wal_err);
 		return;
 	} else if (cmp > 0 || (QR_BUG(APPLY_OLDER) && cmp < 0)) {
-		if (!log_then_apply(c, w, ack_type, had, &cur))
+		if (!log_then_apply(c, w, key_hash, ack_type, had, &cur))
 			return;
 	} else if (cmp == 0) {
 		c->stats.replicate_same++;

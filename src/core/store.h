@@ -94,6 +94,20 @@ int qr_store_get(const struct qr_store *s, const void *key, uint8_t key_len,
  */
 int qr_store_apply(struct qr_store *s, const struct qr_store_write *w,
 		   struct qr_store_view *cur);
+/*
+ * The store's 64-bit key hash (the index key). In-memory only: not part of
+ * the wire protocol or of any file format, so it may change.
+ */
+uint64_t qr_store_key_hash(const void *key, uint8_t key_len);
+/* qr_store_get / qr_store_apply with the key hash given, for a caller that
+ * does both to one key (a replica's write hashed its key three times). It
+ * must pass qr_store_key_hash() of the key: an entry is found only under
+ * the hash it was stored with. */
+int qr_store_get_hashed(const struct qr_store *s, const void *key,
+			uint8_t key_len, uint64_t key_hash,
+			struct qr_store_view *out);
+int qr_store_apply_hashed(struct qr_store *s, const struct qr_store_write *w,
+			  uint64_t key_hash, struct qr_store_view *cur);
 /* Set the lsn of an existing entry whose version is exactly v: 0 or
  * QR_ENOTFOUND. */
 int qr_store_set_lsn(struct qr_store *s, const void *key, uint8_t key_len,

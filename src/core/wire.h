@@ -121,43 +121,27 @@ static inline bool qr_op_is_cas(unsigned op)
  * type's layout is zero. Encoding uses the fields of m->type only.
  */
 struct qr_msg {
+	/* Laid out by size, not by role (each field says which types carry
+	 * it): no padding but the versions' own, so the decoder's zeroing
+	 * and every sender's initializer write 168 bytes, not 192. */
 	uint8_t type;  /* enum qr_msg_type */
 	uint8_t flags; /* QR_MSGF_* */
-	/* CLIENT_REQ */
-	uint64_t req_id;       /* client's id; echoed in CLIENT_REPLY */
-	uint8_t op;            /* enum qr_op */
-	uint8_t level;         /* enum qr_level */
-	uint8_t r, w;          /* for QR_LEVEL_RW, else 0 */
-	uint32_t deadline_us;  /* relative to arrival; 0: server default */
-	uint64_t min_version;  /* session token (an HLC); 0: none */
-	struct qr_version expected; /* *_IF_VERSION ops only, else none */
-	/* CLIENT_REPLY, REPLICATE_ACK, READ_REPLY */
-	int16_t status;        /* 0 or enum qr_err */
-	uint8_t answered;      /* CLIENT_REPLY: replicas that answered */
-	uint64_t replica_mask; /* CLIENT_REPLY: bit per node that answered */
+	uint8_t op;    /* CLIENT_REQ: enum qr_op */
+	uint8_t level; /* CLIENT_REQ: enum qr_level */
+	uint8_t r, w;  /* CLIENT_REQ: for QR_LEVEL_RW, else 0 */
+	uint8_t answered; /* CLIENT_REPLY: replicas that answered */
+	uint8_t key_len;  /* keyed messages */
+	int16_t status;   /* CLIENT_REPLY, REPLICATE_ACK, READ_REPLY: 0 or
+			   * enum qr_err */
+	uint32_t deadline_us; /* CLIENT_REQ: relative to arrival; 0: server
+			       * default */
 	/* REPLICATE, REPLICATE_ACK, READ, READ_REPLY, PREPARE, PROMISE,
-	 * ACCEPT, ACCEPTED */
-	uint64_t op_id;        /* coordinator's request id */
+	 * ACCEPT, ACCEPTED, DIGEST */
 	uint32_t partition;
-	/* REPLICATE, REPLICATE_ACK, READ_REPLY, and CLIENT_REPLY (the version
-	 * written, or read: a client's session token comes from it);
-	 * PREPARE / ACCEPT: the ballot; PROMISE: the accepted version;
-	 * PROMISE / ACCEPTED with status QR_ESTALE: the ballot that beat it */
-	struct qr_version version;
-	/* DIGEST (and partition above) */
-	uint64_t digest;       /* order-free hash of (key, version) entries */
-	uint32_t entries;      /* entries in the partition */
-	/* HEARTBEAT: the sender's closed timestamp for the receiver (every
-	 * write the sender stamped below it is durable at the receiver).
-	 * READ_REPLY and CLIENT_REPLY: the serving replica's watermark. */
-	uint32_t incarnation;  /* bumped at each start of the node */
-	uint64_t closed_ts;
-	/* ORPHAN_REQ: versions stamped by the sender in [from, to); DONE
-	 * echoes the range */
-	uint64_t range_from, range_to;
-	uint64_t restart_hlc; /* ORPHAN_*: the sender's first HLC after its
-			       * last restart (0: none): its writes stamped
-			       * below it are from an earlier incarnation */
+	uint32_t entries; /* DIGEST: entries in the partition */
+	/* HEARTBEAT: bumped at each start of the node (and FRAG below) */
+	uint32_t incarnation;
+	uint32_t value_len; /* in a frame <= QR_VALUE_INLINE_MAX */
 	/* FRAG (wire_long.h): op_id is the message id, incarnation the
 	 * sender's; the chunk's bytes are value / value_len. FRAG_NACK: the
 	 * same identity (the incarnation is the message sender's, who gets
@@ -170,11 +154,32 @@ struct qr_msg {
 		uint32_t crc;	 /* CRC32C of the whole long message */
 		uint32_t offset; /* of this fragment, a multiple of chunk */
 	} frag;
+	/* CLIENT_REQ, CLIENT_REPLY: the client's id, echoed in the reply */
+	uint64_t req_id;
+	uint64_t min_version;  /* CLIENT_REQ: session token (an HLC); 0: none */
+	uint64_t replica_mask; /* CLIENT_REPLY: bit per node that answered */
+	/* the replica messages (as partition): coordinator's request id */
+	uint64_t op_id;
+	uint64_t digest; /* DIGEST: order-free hash of (key, version) entries */
+	/* HEARTBEAT: the sender's closed timestamp for the receiver (every
+	 * write the sender stamped below it is durable at the receiver).
+	 * READ_REPLY and CLIENT_REPLY: the serving replica's watermark. */
+	uint64_t closed_ts;
+	/* ORPHAN_REQ: versions stamped by the sender in [from, to); DONE
+	 * echoes the range */
+	uint64_t range_from, range_to;
+	uint64_t restart_hlc; /* ORPHAN_*: the sender's first HLC after its
+			       * last restart (0: none): its writes stamped
+			       * below it are from an earlier incarnation */
+	struct qr_version expected; /* CLIENT_REQ *_IF_VERSION ops, else none */
+	/* REPLICATE, REPLICATE_ACK, READ_REPLY, and CLIENT_REPLY (the version
+	 * written, or read: a client's session token comes from it);
+	 * PREPARE / ACCEPT: the ballot; PROMISE: the accepted version;
+	 * PROMISE / ACCEPTED with status QR_ESTALE: the ballot that beat it */
+	struct qr_version version;
 	/* keyed messages */
 	const uint8_t *key;
-	uint8_t key_len;
 	const uint8_t *value;
-	uint32_t value_len; /* in a frame <= QR_VALUE_INLINE_MAX */
 };
 
 struct qr_frame_hdr {

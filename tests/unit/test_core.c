@@ -1128,14 +1128,13 @@ static void test_regression_unavailable_retry_then_duplicate(void)
 	teardown();
 }
 
-/* The dedupe set a (client, req_id) falls in (mirrors core.c). */
+/* The dedupe set a (client, req_id) falls in (mirrors reqtab.c). */
 static uint32_t dedup_set_of(uint64_t client, uint64_t req_id)
 {
-	uint64_t x = client * 0x9e3779b97f4a7c15ull ^ req_id;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 32;
-	return (uint32_t)(x & 15); /* requests_max 8 -> 16 sets of 4 */
+	uint64_t base = client * 0x9e3779b97f4a7c15ull;
+	uint64_t high = (req_id >> 4) * 0xbf58476d1ce4e5b9ull;
+	/* requests_max 8 -> 16 sets of 4 */
+	return (uint32_t)((base ^ base >> 32) + req_id + (high >> 32)) & 15;
 }
 
 /* Regression (review finding 2): a set holding one write in flight (the
@@ -1166,6 +1165,29 @@ static void test_regression_dedup_keeps_in_flight_entry(void)
 	uint64_t dups = qr_core_stats(h.core[c])->client_duplicates;
 	client_req(c, ids[0], QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "A"); /* dup */
 	CU_ASSERT_EQUAL(h.appended[c], logged);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->client_duplicates, dups + 1);
+	teardown();
+}
+
+/* Request ids that differ only in their high bits (a counter above a fixed
+ * thread number) still spread over the dedupe sets: the eighth write does
+ * not evict the first, whose duplicate is recognised. With the set taken
+ * from the low bits alone all eight would share one set of 4 ways. */
+static void test_dedup_high_bit_req_ids_spread(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	for (uint64_t k = 1; k <= 8; k++) {
+		client_req(c, k << 32 | 7, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "h");
+		settle();
+		CU_ASSERT_EQUAL(reply_status(k << 32 | 7), 0);
+	}
+	uint64_t logged = h.appended[c];
+	uint64_t dups = qr_core_stats(h.core[c])->client_duplicates;
+	client_req(c, 1ull << 32 | 7, QR_OP_PUT, QR_LEVEL_QUORUM, KEY, "h");
+	settle();
+	CU_ASSERT_EQUAL(h.appended[c], logged); /* not applied again */
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->client_duplicates, dups + 1);
 	teardown();
 }
@@ -3352,6 +3374,8 @@ int main(void)
 		 test_regression_unavailable_retry_then_duplicate},
 		{"regression: dedupe keeps an in-flight entry",
 		 test_regression_dedup_keeps_in_flight_entry},
+		{"dedupe: req_ids differing in high bits spread over sets",
+		 test_dedup_high_bit_req_ids_spread},
 		{"regression: a client token cannot cut a node off",
 		 test_regression_client_token_cannot_cut_node_off},
 		{"regression (issue 13 bug 1): a write is stamped above its "
