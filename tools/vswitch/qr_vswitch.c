@@ -5,7 +5,12 @@
  * and the host. tools/cluster starts it for the memif profile:
  *
  *   qr-vswitch --run-dir DIR --nodes N [--uplink IFACE] [--seconds S]
- *              [--peer-frame B]
+ *              [--peer-frame B] [--clients C]
+ *
+ * --clients: C more memif ports, DIR/memif-N.sock .. memif-(N+C-1).sock,
+ * for DPDK clients (quorate-bench --transport dpdk --profile memif.ini:
+ * the generator is "node N"); to the switch they are clients, not nodes
+ * (no delay, no loss, counted as host frames).
  *
  * --peer-frame: the cluster's peer_frame_bytes (default 1472); over 1472
  * (jumbo frames) each mbuf holds a whole frame of it, as the nodes' do,
@@ -29,7 +34,8 @@
  * Counters: DIR/vswitch.stats, rewritten within 100 ms of a change, holds
  * "node_to_node N" (unicast frames from one node's port to another's: 0
  * in a memif mesh, where nodes have their own links), "node_to_host N"
- * and "host_to_node N" (frames through the uplink) and "flooded N".
+ * and "host_to_node N" (frames to or from the uplink or a client's memif)
+ * and "flooded N".
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -271,7 +277,7 @@ static int eal_arg_add(char **eal, int *n, const char *fmt, ...)
 /* The EAL's argv: fixed options, a memif server per node, the uplink.
  * Returns argc, or -1 (reported). */
 static int eal_args_build(char **eal, const char *run, int nodes,
-			  const char *uplink)
+			  const char *uplink, int clients)
 {
 	int n = 0;
 	QR_ASSERT(nodes >= 1 && nodes <= PORTS_MAX - 2);
@@ -283,7 +289,7 @@ static int eal_args_build(char **eal, const char *run, int nodes,
 			sysconf(_SC_NPROCESSORS_ONLN) - 1) ||
 	    eal_arg_add(eal, &n, "--log-level=*:notice"))
 		return -1;
-	for (int i = 0; i < nodes; i++)
+	for (int i = 0; i < nodes + clients; i++)
 		if (eal_arg_add(eal, &n,
 				"--vdev=net_memif%d,role=server,socket=%s/"
 				"memif-%d.sock,socket-abstract=no",
@@ -356,7 +362,7 @@ static void switch_loop(double seconds)
 int main(int argc, char **argv)
 {
 	const char *run = NULL, *uplink = NULL;
-	int nodes = 0;
+	int nodes = 0, clients = 0;
 	double seconds = 0;
 	unsigned peer_frame = QR_FRAME_BYTES_MAX;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -368,20 +374,23 @@ int main(int argc, char **argv)
 			uplink = argv[i + 1];
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--clients"))
+			clients = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--peer-frame"))
 			peer_frame = (unsigned)atoi(argv[i + 1]);
 	}
 	run_dir = run;
 	nnodes = (uint16_t)nodes;
-	if (!run || nodes < 1 || nodes > PORTS_MAX - 2 ||
+	if (!run || nodes < 1 || clients < 0 ||
+	    nodes + clients > PORTS_MAX - 2 ||
 	    peer_frame < QR_FRAME_BYTES_MAX || peer_frame > QR_FRAME_JUMBO_MAX) {
 		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
 				"[--uplink IFACE] [--seconds S] [--peer-frame "
-				"1472..8972]\n");
+				"1472..8972] [--clients C]\n");
 		return 1;
 	}
 	char *eal[EAL_ARGS_MAX];
-	int n = eal_args_build(eal, run, nodes, uplink);
+	int n = eal_args_build(eal, run, nodes, uplink, clients);
 	if (n < 0)
 		return 1;
 	if (rte_eal_init(n, eal) < 0) {
