@@ -153,11 +153,16 @@ static void reconnect(struct qr_ports *p, struct qr_port_q *q)
 			QR_PORTS_CHECK_US / 1000);
 }
 
+/* While a link is down its state is read every QR_PORTS_DOWN_CHECK_US (a
+ * memory read for memif), so frames flow again soon after it connects;
+ * restarts stay at most one per QR_PORTS_CHECK_US. */
 void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 {
 	if (qr_likely(now_us < p->next_check_us) || p->n == 1)
 		return;
-	p->next_check_us = now_us + QR_PORTS_CHECK_US;
+	bool restart = now_us >= p->next_restart_us, down = false;
+	if (restart)
+		p->next_restart_us = now_us + QR_PORTS_CHECK_US;
 	for (unsigned i = 1; i < p->n; i++) {
 		struct qr_port_q *q = &p->q[i];
 		struct rte_eth_link link;
@@ -165,9 +170,15 @@ void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 		if (rte_eth_link_get_nowait(q->port_id, &link) != 0)
 			link.link_status = RTE_ETH_LINK_DOWN;
 		bool up = link.link_status == RTE_ETH_LINK_UP;
-		/* Down twice in a row: a connect under way gets one period. */
-		if (!up && !q->up && q->reconnect)
+		/* Down at two restart checks in a row: a connect under way
+		 * gets one period. */
+		if (!up && restart && q->was_down && q->reconnect)
 			reconnect(p, q);
+		if (restart)
+			q->was_down = !up;
 		q->up = up;
+		down |= !up;
 	}
+	p->next_check_us =
+		now_us + (down ? QR_PORTS_DOWN_CHECK_US : QR_PORTS_CHECK_US);
 }

@@ -18,7 +18,9 @@
  *   loop iteration (no frame waits for the next one).
  * - No syscall per packet: rx is one rte_eth_rx_burst per port per
  *   iteration (a memif ring read when idle). The only other calls are the
- *   link watchdog's, at most once per QR_PORTS_CHECK_US (below).
+ *   link watchdog's: a link state read once per QR_PORTS_CHECK_US (every
+ *   QR_PORTS_DOWN_CHECK_US while a link is down), a restart at most once
+ *   per QR_PORTS_CHECK_US.
  * - Links whose memif role is client reconnect by themselves: DPDK's memif
  *   client connects once, at port start, and never again, so when a
  *   peer restarts (or started after us) the watchdog restarts the port,
@@ -39,6 +41,7 @@ struct rte_ring;
 #define QR_PORTS_TX_BUF	  64
 #define QR_PORTS_MAX	  QR_CLUSTER_NODES_MAX /* the client port + 63 */
 #define QR_PORTS_CHECK_US 200000ull /* link watchdog period */
+#define QR_PORTS_DOWN_CHECK_US 10000ull /* while a link is down */
 
 struct qr_port_q {
 	uint16_t port_id;
@@ -49,6 +52,7 @@ struct qr_port_q {
 			    * it while it is down (shard 0 only) */
 	bool up;	   /* link state at the last watchdog check: frames
 			    * to a down link are dropped without waiting */
+	bool was_down;	   /* down at the last restart check */
 	uint16_t peer;	   /* the node it reaches (links only) */
 	struct rte_mbuf *tx[QR_PORTS_TX_BUF];
 };
@@ -59,6 +63,7 @@ struct qr_ports {
 	struct rte_ring *tx_ring; /* index 0 without a tx queue of ours */
 	uint64_t tsc_hz;
 	uint64_t next_check_us;
+	uint64_t next_restart_us;
 	struct qr_shard_stats *stats;
 	struct qr_port_q q[QR_PORTS_MAX];
 };
