@@ -20,7 +20,9 @@
  * node, plus net_af_packet on IFACE (a veth whose peer is on the bridge in
  * the host namespace, where clients run). Frames go to the port where their
  * destination MAC was last seen as a source; broadcast and unknown
- * destinations flood. One lcore, bursts of 32, no allocation per frame.
+ * destinations flood. One lcore, bursts of 32 in, one burst per port out
+ * per pass (not one per frame: a sendto each on the uplink), no
+ * allocation per frame.
  *
  * Link delay (what netem would do, for kernels without it): the file
  * DIR/vswitch.delay holds lines "PORT MICROSECONDS"; frames from one node
@@ -115,6 +117,28 @@ static int fdb_lookup(const uint8_t *mac)
 	return e->used && !memcmp(e->mac, mac, 6) ? e->port : -1;
 }
 
+/* Frames for each port, sent in one burst per pass over the rx ports (or
+ * when full): one af_packet sendto per burst on the uplink, not per
+ * frame. */
+#define TX_BUF 64
+static struct rte_mbuf *txb[PORTS_MAX][TX_BUF];
+static uint16_t txn[PORTS_MAX];
+
+static void tx_flush(uint16_t p)
+{
+	uint16_t sent = rte_eth_tx_burst(p, 0, txb[p], txn[p]);
+	if (sent < txn[p])
+		rte_pktmbuf_free_bulk(txb[p] + sent, txn[p] - sent);
+	txn[p] = 0;
+}
+
+static void tx_push(uint16_t p, struct rte_mbuf *m)
+{
+	txb[p][txn[p]++] = m;
+	if (txn[p] == TX_BUF)
+		tx_flush(p);
+}
+
 static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
 {
 	if (loss_ppm[out] && rte_rand_max(1000000) < loss_ppm[out]) {
@@ -133,8 +157,7 @@ static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
 		d->due[i] = rte_get_tsc_cycles() + d->delay_tsc;
 		return;
 	}
-	if (rte_eth_tx_burst(out, 0, &m, 1) != 1)
-		rte_pktmbuf_free(m);
+	tx_push(out, m);
 }
 
 static void delay_drain(void)
@@ -146,8 +169,7 @@ static void delay_drain(void)
 			struct rte_mbuf *m = d->m[d->head];
 			d->head = (d->head + 1) % DELAY_SLOTS;
 			d->count--;
-			if (rte_eth_tx_burst(p, 0, &m, 1) != 1)
-				rte_pktmbuf_free(m);
+			tx_push(p, m);
 		}
 	}
 }
@@ -349,6 +371,9 @@ static void switch_loop(double seconds)
 				forward(p, pk[i]);
 			got += k;
 		}
+		for (uint16_t p = 0; p < nports; p++)
+			if (txn[p])
+				tx_flush(p);
 		bool waiting = false;
 		for (uint16_t p = 0; p < nnodes; p++)
 			waiting |= delay[p] && delay[p]->count;
