@@ -264,6 +264,10 @@ static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
 		return -1;
 	}
 	unsigned q = *threads;
+	/* A memif to qr-vswitch: the switch serves one queue pair, and a
+	 * memif client may not open rings its server lacks. */
+	if (!strcmp(info.driver_name, "net_memif"))
+		info.max_rx_queues = info.max_tx_queues = 1;
 	if (q > info.max_rx_queues)
 		q = info.max_rx_queues;
 	if (q > info.max_tx_queues)

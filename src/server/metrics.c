@@ -163,6 +163,15 @@ static void drops(struct qr_prom *w, const struct qr_mgmt_agg *ag)
 				   {"tx", ag->ss.tx_pkts}};
 	labelled(w, "quorate_packets_total", "Packets on the data path.",
 		 QR_PROM_COUNTER, "dir", pk, 2);
+	const struct named mk[] = {{"rx", ag->ss.mesh_rx_pkts},
+				   {"tx", ag->ss.mesh_tx_pkts}};
+	labelled(w, "quorate_mesh_packets_total",
+		 "Packets on direct links to peers (memif mesh), also in "
+		 "quorate_packets_total.",
+		 QR_PROM_COUNTER, "dir", mk, 2);
+	one(w, "quorate_mesh_reconnects_total",
+	    "Restarts of a direct link's memif client end while it was down.",
+	    QR_PROM_COUNTER, ag->ss.mesh_reconnects);
 	one(w, "quorate_hlc_rejected_total",
 	    "Remote clock values refused (beyond the offset bound).",
 	    QR_PROM_COUNTER, ag->hlc_rejected);

@@ -363,6 +363,9 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 	set_u64(p, "rx", ss->rx_pkts);
 	set_u64(p, "tx", ss->tx_pkts);
 	set_u64(p, "tx_waits", ss->tx_waits);
+	set_u64(p, "mesh_rx", ss->mesh_rx_pkts); /* direct links */
+	set_u64(p, "mesh_tx", ss->mesh_tx_pkts);
+	set_u64(p, "mesh_reconnects", ss->mesh_reconnects);
 	set_u64(p, "arp_replies", ss->arp_replies);
 	set_u64(p, "arp_requests", ss->arp_requests);
 	set_u64(p, "steered", ss->steered);

@@ -20,6 +20,7 @@ static const char *const known[][8] = {
 	{"port", "rx_desc", "tx_desc", "mbufs", "mbuf_cache", "steering",
 	 "tx_checksum_offload", NULL},
 	{"loop", "idle", NULL},
+	{"mesh", "vdev", NULL},
 };
 
 static int fail(char *err, size_t n, const char *path, const char *sec,
@@ -147,6 +148,9 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	if (!rc)
 		rc = copy_str(cf, path, "eal", "vdev", p.vdev, sizeof(p.vdev),
 			      err, n);
+	if (!rc)
+		rc = copy_str(cf, path, "mesh", "vdev", p.mesh_vdev,
+			      sizeof(p.mesh_vdev), err, n);
 	if (!rc && !(rc = get_uint(cf, path, "port", "rx_desc", 64, 16384, 1024,
 				   &v, err, n)))
 		p.rx_desc = (uint16_t)v;
@@ -220,6 +224,29 @@ static unsigned framesz_of(const struct qr_profile_vars *v)
 	return v->framesz ? v->framesz : qr_profile_framesz(1472);
 }
 
+/* The pair placeholders of [mesh] vdev: true (val set) if name is one. */
+static bool mesh_var(const char *name, size_t len,
+		     const struct qr_profile_vars *v, char *tmp, size_t tmp_len,
+		     const char **val)
+{
+	unsigned x;
+	if (len == 4 && !strncmp(name, "role", 4)) {
+		*val = v->role;
+		return true;
+	}
+	if (len == 4 && !strncmp(name, "peer", 4))
+		x = v->peer;
+	else if (len == 2 && !strncmp(name, "lo", 2))
+		x = v->lo;
+	else if (len == 2 && !strncmp(name, "hi", 2))
+		x = v->hi;
+	else
+		return false;
+	snprintf(tmp, tmp_len, "%u", x);
+	*val = tmp;
+	return true;
+}
+
 int qr_profile_expand(const char *in, const struct qr_profile_vars *v,
 		      char *out, size_t out_len, char *err, size_t n)
 {
@@ -255,6 +282,9 @@ int qr_profile_expand(const char *in, const struct qr_profile_vars *v,
 		} else if (len == 7 && !strncmp(p + 1, "framesz", 7)) {
 			snprintf(tmp, sizeof(tmp), "%u", framesz_of(v));
 			val = tmp;
+		} else if (v->mesh && mesh_var(p + 1, len, v, tmp, sizeof(tmp),
+					       &val)) {
+			/* {peer} {lo} {hi} {role}: only in [mesh] vdev */
 		} else if (len == 7 && !strncmp(p + 1, "blocksz", 7)) {
 			unsigned f = framesz_of(v);
 			snprintf(tmp, sizeof(tmp), "%u", f % 4096 ? 2 * f : f);

@@ -3,7 +3,9 @@
  * Driver profiles (the .ini files in drivers-conf/): how a node opens its DPDK
  * port. Strings may hold placeholders that quorated fills per node: {iface},
  * {node}, {cluster}, {run}, {pci}, and {framesz}, {blocksz} (a driver's
- * packet buffer and ring block for the cluster's peer_frame_bytes).
+ * packet buffer and ring block for the cluster's peer_frame_bytes); in
+ * [mesh] vdev also {peer}, {lo}, {hi} (the pair's lower and higher node
+ * id) and {role} (server on the lower id, client on the higher).
  * docs/operations.md lists every key.
  */
 #ifndef QR_SERVER_PROFILE_H
@@ -23,6 +25,8 @@ struct qr_profile {
 	char name[64];
 	char eal_args[512]; /* [eal] args, placeholders unexpanded */
 	char vdev[256];	    /* [eal] vdev, may be empty (PCI devices) */
+	char mesh_vdev[256]; /* [mesh] vdev: a direct link per peer node
+			      * (src/server/mesh.c); empty: none */
 	uint16_t rx_desc, tx_desc;
 	uint32_t mbufs, mbuf_cache;
 	enum qr_steering steering;
@@ -39,6 +43,9 @@ struct qr_profile_vars {
 	const char *iface, *run, *pci;
 	unsigned node, cluster;
 	unsigned framesz; /* qr_profile_framesz(peer_frame_bytes) */
+	bool mesh;	  /* expanding [mesh] vdev: the fields below are set */
+	unsigned peer, lo, hi;
+	const char *role; /* "server" (lo) or "client" (hi) */
 };
 
 /* A driver's buffer for one packet carrying a peer frame of peer_frame

@@ -45,6 +45,7 @@
 #include "quorate/err.h"
 #include "quorate/limits.h"
 #include "server/mgmt.h"
+#include "server/mesh.h"
 #include "server/mgmt_sock.h"
 #include "server/options.h"
 #include "server/profile.h"
@@ -54,13 +55,15 @@
 #define EXIT_CONFIG   2
 #define EXIT_DPDK     3
 #define EXIT_RECOVERY 4
-#define EAL_ARGS_MAX  64
+#define EAL_ARGS_MAX  (64 + QR_CLUSTER_NODES_MAX) /* + a link per peer */
 #define RING_SIZE     4096
 /* Start-up messages name up to two paths, each < QR_PATH_BYTES_MAX, and
  * never get cut. */
 #define ERR_BYTES_MAX (2 * QR_PATH_BYTES_MAX + 256)
 
 static struct qr_mgmt *g_mgmt;
+static struct qr_shard_link g_links[QR_CLUSTER_NODES_MAX]; /* mesh.h */
+static uint16_t g_nlinks;
 
 static void on_signal(int sig)
 {
@@ -122,12 +125,12 @@ static int check_data_dir(const char *dir, char *err, size_t n)
 	return 0;
 }
 
-static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
-			  const struct qr_profile *pf, char **argv, char *store,
-			  size_t store_len, char *err, size_t n)
+/* The profile's placeholders for this node. */
+static struct qr_profile_vars node_vars(const struct options *o,
+					const struct qr_cluster *cl)
 {
 	const struct qr_cluster_node *me = &cl->node[o->node];
-	struct qr_profile_vars v = {
+	return (struct qr_profile_vars){
 		.iface = me->iface,
 		.run = o->run_dir,
 		.pci = me->pci,
@@ -135,6 +138,13 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 		.cluster = cl->id,
 		.framesz = qr_profile_framesz(cl->peer_frame_bytes),
 	};
+}
+
+static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
+			  const struct qr_profile *pf, char **argv, char *store,
+			  size_t store_len, char *err, size_t n)
+{
+	struct qr_profile_vars v = node_vars(o, cl);
 	char expanded[1024];
 	int argc = 0;
 	argv[argc++] = "quorated";
@@ -170,6 +180,9 @@ static int build_eal_args(const struct options *o, const struct qr_cluster *cl,
 		argv[argc++] = store + used;
 		used += (size_t)l + 1;
 	}
+	if (qr_mesh_eal_args(pf, cl, &v, (unsigned)o->node, argv, &argc,
+			     EAL_ARGS_MAX - 4, store, &used, store_len, err, n))
+		return -1;
 	if (!has_cores && o->cpu_first >= 0) {
 		/* --cpus: shard i on its own CPU (dedicated cores). */
 		if (o->cpu_last - o->cpu_first + 1 < cl->shards) {
@@ -405,6 +418,11 @@ static int port_setup(const struct qr_profile *pf, const struct qr_cluster *cl,
 	}
 	uint16_t q =
 		QR_MIN(shards, QR_MIN(info.max_rx_queues, info.max_tx_queues));
+	/* A memif to qr-vswitch: the switch serves one queue pair, and a
+	 * memif refuses rings its server does not have. Shards > 0 send
+	 * through shard 0's tx ring. */
+	if (!strcmp(info.driver_name, "net_memif"))
+		q = 1;
 	if (q == 0) {
 		snprintf(err, n, "port 0: the device has no queues");
 		return -1;
@@ -462,6 +480,7 @@ static int close_and_exit(int code, struct qr_shard **shards, uint16_t n)
 	for (uint16_t i = 0; i < n; i++)
 		if (shards && shards[i])
 			qr_shard_destroy(shards[i]);
+	qr_mesh_ports_close(g_links, g_nlinks);
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
 	rte_eal_cleanup();
@@ -594,7 +613,7 @@ static int load_config(struct daemon *d)
 static int eal_start(struct daemon *d)
 {
 	char *eal_argv[EAL_ARGS_MAX];
-	static char eal_store[4096];
+	static char eal_store[16384];
 	int eal_argc =
 		build_eal_args(&d->o, &d->cl, &d->pf, eal_argv, eal_store,
 			       sizeof(eal_store), d->err, sizeof(d->err));
@@ -672,7 +691,9 @@ static void shard_config(struct daemon *d, uint16_t i,
 		.idle_poll = d->pf.idle_poll,
 		.snapshot_every = o->snapshot_every,
 		.truncate_corrupt = o->truncate_corrupt,
+		.mesh_links = g_nlinks,
 	};
+	memcpy(sc->mesh, g_links, sizeof(g_links[0]) * g_nlinks);
 	qr_core_config_defaults(&sc->core);
 	sc->core.node_id = (uint16_t)o->node;
 	sc->core.shard = i;
@@ -705,6 +726,13 @@ static int node_open(struct daemon *d)
 {
 	if (port_setup(&d->pf, &d->cl, d->me->iface, &d->nq, &d->nrxq, &d->csum_offload,
 		       &d->pool, d->err, sizeof(d->err))) {
+		fprintf(stderr, "quorated: %s\n", d->err);
+		return close_and_exit(EXIT_DPDK, NULL, 0);
+	}
+	struct qr_profile_vars v = node_vars(&d->o, &d->cl);
+	if (qr_mesh_ports_setup(&d->pf, &d->cl, &v, (unsigned)d->o.node,
+				d->cl.shards, d->pool, g_links, &g_nlinks,
+				d->err, sizeof(d->err))) {
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
@@ -742,9 +770,10 @@ static void print_ready(const struct daemon *d)
 		 (a >> 16) & 0xff, a >> 24);
 	fprintf(stderr,
 		"quorated: node %d ready: %s udp %u..%u, %u shard(s), %u "
-		"queue(s), %s steering, profile %s, wal %s, mgmt %s\n",
+		"queue(s), %u direct link(s), %s steering, profile %s, wal %s, "
+		"mgmt %s\n",
 		d->o.node, ip, cl->base_port, cl->base_port + cl->shards - 1,
-		cl->shards, d->nq,
+		cl->shards, d->nq, g_nlinks,
 		cl->shards == 1	       ? "no"
 		: d->nrx == cl->shards ? "rte_flow"
 				       : "software",
@@ -783,6 +812,7 @@ static int node_close(struct daemon *d)
 			status = EXIT_RECOVERY;
 		}
 	}
+	qr_mesh_ports_close(g_links, g_nlinks);
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
 	qr_placement_fini(&d->pl);

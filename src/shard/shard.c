@@ -32,7 +32,6 @@
 #include "shard/shard.h"
 
 #include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +51,9 @@
 #include "net/arp.h"
 #include "net/packet.h"
 #include "quorate/err.h"
+#include "shard/ports.h"
 
 #define BURST		      32
-#define TX_BUF		      64
 #define IDLE_SPIN_LOOPS	      256  /* empty iterations before rte_pause() */
 #define IDLE_SPIN_US	      50   /* after the last work: spin, then nap */
 #define IDLE_SLEEP_US	      50   /* one nap */
@@ -82,8 +81,7 @@ struct qr_shard {
 	uint64_t tsc_hz;
 	uint64_t next_tick_us;
 	uint16_t ip_id;
-	uint16_t tx_n;
-	struct rte_mbuf *tx[TX_BUF];
+	struct qr_ports ports; /* the client port and direct links */
 	bool work;	      /* something happened this iteration */
 	uint32_t ae_requests; /* bumped by qr_shard_ae_request (any thread) */
 	uint32_t ae_seen;     /* the loop's copy: a difference is a request */
@@ -134,55 +132,7 @@ void qr_shard_ae_request(struct qr_shard *s)
 	__atomic_fetch_add(&s->ae_requests, 1, __ATOMIC_RELEASE);
 }
 
-/* ---- tx ----------------------------------------------------------------- */
-
-static uint16_t tx_burst(struct qr_shard *s, struct rte_mbuf **m, uint16_t n)
-{
-	if (s->cfg.tx_queue != QR_SHARD_NONE)
-		return rte_eth_tx_burst(s->cfg.port_id, s->cfg.tx_queue, m, n);
-	return (uint16_t)rte_ring_enqueue_burst(s->cfg.tx_ring, (void **)m, n,
-						NULL);
-}
-
-/*
- * A long message (issue 15) is hundreds of frames sent in one go: more
- * than a tx queue holds. When the queue is full, give its consumer (the
- * kernel's af_packet ring, a memif peer, the NIC) up to TX_WAIT_US to
- * drain before dropping: a dropped fragment costs the whole message's
- * retransmission. Only the full path yields; the common path is one
- * burst call per TX_BUF frames.
- */
-#define TX_WAIT_US 2000
-
-static void tx_flush(struct qr_shard *s)
-{
-	if (!s->tx_n)
-		return;
-	uint16_t sent = tx_burst(s, s->tx, s->tx_n);
-	if (qr_unlikely(sent < s->tx_n)) {
-		uint64_t hz = s->tsc_hz ? s->tsc_hz : rte_get_tsc_hz();
-		uint64_t until = rte_get_tsc_cycles() + hz / 1000000 * TX_WAIT_US;
-		while (sent < s->tx_n && rte_get_tsc_cycles() < until) {
-			s->stats.tx_waits++;
-			sched_yield(); /* the consumer may share our core */
-			sent += tx_burst(s, s->tx + sent,
-					 (uint16_t)(s->tx_n - sent));
-		}
-	}
-	s->stats.tx_pkts += sent;
-	if (sent < s->tx_n) {
-		s->stats.drops[QR_SHARD_DROP_TX_FULL] += s->tx_n - sent;
-		rte_pktmbuf_free_bulk(s->tx + sent, s->tx_n - sent);
-	}
-	s->tx_n = 0;
-}
-
-static void tx_push(struct qr_shard *s, struct rte_mbuf *m)
-{
-	s->tx[s->tx_n++] = m;
-	if (s->tx_n == TX_BUF)
-		tx_flush(s);
-}
+/* ---- tx (ports.c buffers and sends) ---------------------------------- */
 
 static void send_arp(struct qr_shard *s, uint16_t op, const uint8_t *dst_mac,
 		     uint32_t target_ip)
@@ -203,7 +153,7 @@ static void send_arp(struct qr_shard *s, uint16_t op, const uint8_t *dst_mac,
 		s->stats.arp_replies++;
 	else
 		s->stats.arp_requests++;
-	tx_push(s, m);
+	qr_ports_push(&s->ports, 0, m); /* links need no ARP (below) */
 }
 
 /* ---- the core's environment --------------------------------------------- */
@@ -247,8 +197,15 @@ static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
 		dst.ip = cl->node[dst_node].ip;
 		dst.port = (uint16_t)(cl->base_port + s->cfg.shard);
 	}
+	unsigned port = dst_node == QR_NODE_CLIENT
+				? 0
+				: qr_ports_of_node(&s->ports, dst_node);
 	if (dst_node != QR_NODE_CLIENT && cl->node[dst_node].has_mac) {
 		memcpy(dst.mac, cl->node[dst_node].mac, 6);
+	} else if (port) {
+		/* A point-to-point link: only the peer hears it, and the
+		 * receiver does not check the destination MAC (packet.h). */
+		memset(dst.mac, 0xff, 6);
 	} else if (qr_arp_lookup(&s->arp, dst.ip, dst.mac, s->now_us) != 0) {
 		s->stats.drops[QR_SHARD_DROP_NO_ARP]++;
 		if (qr_arp_need_request(&s->arp, dst.ip, s->now_us))
@@ -277,7 +234,7 @@ static void env_send(void *ctx, uint16_t dst_node, uint64_t client,
 					    p + QR_PKT_UDP_HDR_BYTES,
 					    s->ip_id++, flags);
 	QR_ASSERT(n == QR_PKT_UDP_HDR_BYTES);
-	tx_push(s, m);
+	qr_ports_push(&s->ports, port, m);
 }
 
 static int env_wal_append(void *ctx, const struct qr_wal_record *rec)
@@ -442,6 +399,15 @@ static void loop_rx(struct qr_shard *s)
 			s->work = true;
 		}
 	}
+	for (unsigned i = 1; i < s->ports.n; i++) { /* direct links */
+		n = qr_ports_rx_link(&s->ports, i, pkts, BURST);
+		if (n) {
+			s->stats.rx_bursts++;
+			s->stats.rx_pkts += n;
+			rx_batch(s, pkts, n);
+			s->work = true;
+		}
+	}
 }
 
 /*
@@ -504,23 +470,13 @@ static bool loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 }
 
 /* Shard 0 transmits for shards without a tx queue, then everyone flushes
- * what it has buffered. */
+ * what it has buffered, on every port; the link watchdog (ports.h). */
 static void loop_tx(struct qr_shard *s)
 {
-	if (s->cfg.shard == 0 && s->cfg.tx_ring &&
-	    s->cfg.tx_queue != QR_SHARD_NONE) {
-		while (s->tx_n < TX_BUF) {
-			struct rte_mbuf *m;
-			if (rte_ring_dequeue(s->cfg.tx_ring, (void **)&m) != 0)
-				break;
-			s->tx[s->tx_n++] = m;
-			s->work = true;
-		}
-	}
-	QR_DASSERT(s->tx_n <= TX_BUF);
-	if (s->tx_n)
-		s->work = true;
-	tx_flush(s);
+	if (s->cfg.shard == 0)
+		s->work |= qr_ports_drain_tx_ring(&s->ports);
+	s->work |= qr_ports_flush(&s->ports);
+	qr_ports_watch(&s->ports, s->now_us);
 }
 
 /* After a loop without work: spin, then pause, then nap once
@@ -568,7 +524,7 @@ int qr_shard_run(void *arg)
 		loop_tx(s);
 		loop_idle(s, &idle);
 	}
-	tx_flush(s);
+	(void)qr_ports_flush(&s->ports);
 	return 0;
 }
 
@@ -682,6 +638,7 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	}
 	s->cfg = *cfg;
 	s->tsc_hz = rte_get_tsc_hz();
+	qr_ports_init(&s->ports, cfg, &s->stats, s->tsc_hz);
 	read_clocks(s);
 	(void)env_wall_ms(s);
 	int rc = shard_net_init(s, err, err_len);

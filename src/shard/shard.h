@@ -17,6 +17,10 @@
  * Steering: with one rx queue (af_packet, memif, tap) shard 0 receives
  * everything and forwards frames for other shards over their rte_ring;
  * shards without a tx queue of their own hand mbufs to shard 0's tx ring.
+ *
+ * Direct links (a memif mesh, src/shard/ports.h): a peer with a link of
+ * its own is sent to and heard from on it, on this shard's queue; the
+ * port above (port_id) stays for clients and for peers without a link.
  */
 #ifndef QR_SHARD_SHARD_H
 #define QR_SHARD_SHARD_H
@@ -45,7 +49,8 @@ struct qr_shard;
 	X(TX_FULL, "tx queue or ring full")                                    \
 	X(WAL_BUSY, "WAL append refused (back-pressure)")                      \
 	X(ARP_UNPROVEN, "ARP not learned: not asked for, or over a proven "    \
-			"or static entry")
+			"or static entry")                                     \
+	X(LINK_DOWN, "direct link (mesh) to the peer down")
 
 enum qr_shard_drop {
 #define QR_SHARD_DROP_ENUM(name, text) QR_SHARD_DROP_##name,
@@ -60,6 +65,8 @@ struct qr_shard_stats {
 	uint64_t arp_replies, arp_requests, steered;
 	uint64_t loops, idle_sleeps;
 	uint64_t tx_waits; /* yields while the tx queue was full */
+	uint64_t mesh_rx_pkts, mesh_tx_pkts; /* on direct links (ports.h) */
+	uint64_t mesh_reconnects;	     /* memif client link restarts */
 	uint64_t drops[QR_SHARD_DROP_COUNT];
 	uint64_t pkt_drops[32]; /* by qr_pkt reason */
 };
@@ -75,6 +82,13 @@ struct qr_shard_config {
 	struct rte_ring *rx_ring;   /* frames steered to this shard */
 	struct rte_ring **rx_rings; /* every shard's rx_ring, by shard */
 	struct rte_ring *tx_ring;   /* shard 0's: mbufs to transmit */
+	/* Direct links to peers (a memif mesh; ports.h): queue `shard` of
+	 * port_id reaches node. None: every peer through port_id. */
+	uint16_t mesh_links;
+	struct qr_shard_link {
+		uint16_t node, port_id;
+		bool memif_client; /* reconnect it when down */
+	} mesh[QR_CLUSTER_NODES_MAX];
 	bool tx_checksum_offload;
 	bool idle_poll;		    /* never sleep when idle */
 	uint64_t snapshot_every;    /* WAL records between snapshots; 0 off */

@@ -216,7 +216,7 @@ qr_log "partitions done at $((SECONDS - t0)) s"
 
 # ---- 4. read-your-writes with a slowed replica (memif) ---------------------
 [ -n "${QR_VSWITCH:-}" ] || qr_fail "QR_VSWITCH not set (meson sets it)"
-up --profile memif
+up --profile memif-switch
 start_gw $P1 --coordinator random
 qr_wait 30 "the gateway's /ready on the memif cluster" ready $P1
 qr_cluster delay 2 300 >/dev/null || qr_fail "delay 2 300"

@@ -31,7 +31,7 @@ lp="" sp=""
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-tools/cluster --run-dir "$run" up 3 --profile memif >"$run/up.log" 2>&1 ||
+tools/cluster --run-dir "$run" up 3 --profile memif-switch >"$run/up.log" 2>&1 ||
 	{ cat "$run/up.log"; exit 1; }
 c=$run/cluster.ini
 for t in $(seq 1 150); do

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Large values end to end (issue 15), on a 3-node cluster of each profile
-# given (af_packet and memif in the suite), through the CLI:
+# given (af_packet and memif-switch in the suite), through the CLI:
 #  1. values of 1 B, 1 KiB, 64 KiB and 1 MiB are written and read back
 #     byte for byte at ONE, QUORUM and ALL (the 64 KiB and 1 MiB ones travel
 #     as fragments both ways: request, REPLICATE, READ_REPLY, reply);
@@ -12,7 +12,7 @@
 #     returns either the whole value (required when the write was
 #     acknowledged) or NOT_FOUND (allowed only when it was not), never a
 #     truncated or mixed one;
-#  4. (memif) with 1% of the frames to every node lost, 1 MiB values are
+#  4. (memif-switch) with 1% of the frames to every node lost, 1 MiB values are
 #     written and read back at ALL, and the nodes resent chunks for NACKs.
 # Usage: test_large.sh QUORATED QUORATE_CLI PROFILE...  (root; bounded:
 # about 20 s per profile; removes what it made; takes the cluster-test lock
@@ -115,13 +115,13 @@ for profile in "$@"; do
 		fi
 		echo "kill node $co after ${delay}s: put exit $acked, read back: $( [ -s "$run/got" ] && echo whole || echo absent)"
 	done
-	# 4. memif: lossy links (qr-vswitch loses 1% of the frames to every
+	# 4. memif-switch: lossy links (qr-vswitch loses 1% of the frames to every
 	# node, from nodes and from the client). A 1 MiB request, REPLICATE
 	# or READ_REPLY is ~760 fragments: whole only 0.05% of the time, so
 	# every write and read at ALL below completes only through selective
 	# resend (FRAG_NACK, answered by nodes and by libquorate:
 	# docs/large-values.md), and the nodes must say they resent chunks.
-	if [ "$profile" = memif ]; then
+	if [ "$profile" = memif-switch ]; then
 		for n in 0 1 2; do
 			tools/cluster --run-dir "$run" loss $n 10000 >/dev/null ||
 				fail "$profile: tools/cluster loss $n failed"

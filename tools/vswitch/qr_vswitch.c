@@ -5,7 +5,12 @@
  * and the host. tools/cluster starts it for the memif profile:
  *
  *   qr-vswitch --run-dir DIR --nodes N [--uplink IFACE] [--seconds S]
- *              [--peer-frame B]
+ *              [--peer-frame B] [--clients C]
+ *
+ * --clients: C more memif ports, DIR/memif-N.sock .. memif-(N+C-1).sock,
+ * for DPDK clients (quorate-bench --transport dpdk --profile memif.ini:
+ * the generator is "node N"); to the switch they are clients, not nodes
+ * (no delay, no loss, counted as host frames).
  *
  * --peer-frame: the cluster's peer_frame_bytes (default 1472); over 1472
  * (jumbo frames) each mbuf holds a whole frame of it, as the nodes' do,
@@ -15,7 +20,9 @@
  * node, plus net_af_packet on IFACE (a veth whose peer is on the bridge in
  * the host namespace, where clients run). Frames go to the port where their
  * destination MAC was last seen as a source; broadcast and unknown
- * destinations flood. One lcore, bursts of 32, no allocation per frame.
+ * destinations flood. One lcore, bursts of 32 in, one burst per port out
+ * per pass (not one per frame: a sendto each on the uplink), no
+ * allocation per frame.
  *
  * Link delay (what netem would do, for kernels without it): the file
  * DIR/vswitch.delay holds lines "PORT MICROSECONDS"; frames from one node
@@ -25,6 +32,12 @@
  * dropped with that probability in a million (to show that long messages survive a lossy
  * link: docs/large-values.md, selective resend). Both files are re-read
  * every 100 ms.
+ *
+ * Counters: DIR/vswitch.stats, rewritten within 100 ms of a change, holds
+ * "node_to_node N" (unicast frames from one node's port to another's: 0
+ * in a memif mesh, where nodes have their own links), "node_to_host N"
+ * and "host_to_node N" (frames to or from the uplink or a client's memif)
+ * and "flooded N".
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -64,6 +77,8 @@ struct delay_line {
 };
 static struct delay_line *delay[PORTS_MAX];
 static uint32_t loss_ppm[PORTS_MAX]; /* frames to the node's port */
+/* Frames forwarded, by kind (vswitch.stats); the loop's thread only. */
+static uint64_t n_node_node, n_node_host, n_host_node, n_flooded;
 
 struct fdb_entry {
 	uint8_t mac[6];
@@ -102,6 +117,28 @@ static int fdb_lookup(const uint8_t *mac)
 	return e->used && !memcmp(e->mac, mac, 6) ? e->port : -1;
 }
 
+/* Frames for each port, sent in one burst per pass over the rx ports (or
+ * when full): one af_packet sendto per burst on the uplink, not per
+ * frame. */
+#define TX_BUF 64
+static struct rte_mbuf *txb[PORTS_MAX][TX_BUF];
+static uint16_t txn[PORTS_MAX];
+
+static void tx_flush(uint16_t p)
+{
+	uint16_t sent = rte_eth_tx_burst(p, 0, txb[p], txn[p]);
+	if (sent < txn[p])
+		rte_pktmbuf_free_bulk(txb[p] + sent, txn[p] - sent);
+	txn[p] = 0;
+}
+
+static void tx_push(uint16_t p, struct rte_mbuf *m)
+{
+	txb[p][txn[p]++] = m;
+	if (txn[p] == TX_BUF)
+		tx_flush(p);
+}
+
 static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
 {
 	if (loss_ppm[out] && rte_rand_max(1000000) < loss_ppm[out]) {
@@ -120,8 +157,7 @@ static void send_one(uint16_t in, uint16_t out, struct rte_mbuf *m)
 		d->due[i] = rte_get_tsc_cycles() + d->delay_tsc;
 		return;
 	}
-	if (rte_eth_tx_burst(out, 0, &m, 1) != 1)
-		rte_pktmbuf_free(m);
+	tx_push(out, m);
 }
 
 static void delay_drain(void)
@@ -133,8 +169,7 @@ static void delay_drain(void)
 			struct rte_mbuf *m = d->m[d->head];
 			d->head = (d->head + 1) % DELAY_SLOTS;
 			d->count--;
-			if (rte_eth_tx_burst(p, 0, &m, 1) != 1)
-				rte_pktmbuf_free(m);
+			tx_push(p, m);
 		}
 	}
 }
@@ -191,12 +226,18 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 	fdb_learn(eth + 6, in);
 	int out = fdb_lookup(eth);
 	if (out >= 0) {
-		if (out == in)
+		if (out == in) {
 			rte_pktmbuf_free(m);
+			return;
+		}
+		if (in < nnodes)
+			*(out < nnodes ? &n_node_node : &n_node_host) += 1;
 		else
-			send_one(in, (uint16_t)out, m);
+			n_host_node++;
+		send_one(in, (uint16_t)out, m);
 		return;
 	}
+	n_flooded++;
 	/* Flood: a copy per other port. */
 	for (uint16_t p = 0; p < nports; p++) {
 		if (p == in)
@@ -207,6 +248,29 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 			send_one(in, p, c);
 	}
 	rte_pktmbuf_free(m);
+}
+
+/* Rewrite DIR/vswitch.stats if a counter moved since the last time. */
+static void stats_write(void)
+{
+	static uint64_t last = UINT64_MAX;
+	uint64_t sum = n_node_node + n_node_host + n_host_node + n_flooded;
+	char path[QR_PATH_BYTES_MAX], tmp[QR_PATH_BYTES_MAX];
+	if (sum == last ||
+	    (size_t)snprintf(path, sizeof(path), "%s/vswitch.stats",
+			     run_dir) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return;
+	last = sum;
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f,
+		"node_to_node %" PRIu64 "\nnode_to_host %" PRIu64
+		"\nhost_to_node %" PRIu64 "\nflooded %" PRIu64 "\n",
+		n_node_node, n_node_host, n_host_node, n_flooded);
+	if (fclose(f) == 0)
+		(void)rename(tmp, path);
 }
 
 #define EAL_ARGS_MAX (PORTS_MAX + 8)
@@ -235,7 +299,7 @@ static int eal_arg_add(char **eal, int *n, const char *fmt, ...)
 /* The EAL's argv: fixed options, a memif server per node, the uplink.
  * Returns argc, or -1 (reported). */
 static int eal_args_build(char **eal, const char *run, int nodes,
-			  const char *uplink)
+			  const char *uplink, int clients)
 {
 	int n = 0;
 	QR_ASSERT(nodes >= 1 && nodes <= PORTS_MAX - 2);
@@ -247,7 +311,7 @@ static int eal_args_build(char **eal, const char *run, int nodes,
 			sysconf(_SC_NPROCESSORS_ONLN) - 1) ||
 	    eal_arg_add(eal, &n, "--log-level=*:notice"))
 		return -1;
-	for (int i = 0; i < nodes; i++)
+	for (int i = 0; i < nodes + clients; i++)
 		if (eal_arg_add(eal, &n,
 				"--vdev=net_memif%d,role=server,socket=%s/"
 				"memif-%d.sock,socket-abstract=no",
@@ -296,6 +360,7 @@ static void switch_loop(double seconds)
 		unsigned got = 0;
 		if (rte_get_tsc_cycles() >= next_cfg) {
 			delay_config();
+			stats_write();
 			next_cfg = rte_get_tsc_cycles() + cfg_every;
 		}
 		delay_drain();
@@ -306,6 +371,9 @@ static void switch_loop(double seconds)
 				forward(p, pk[i]);
 			got += k;
 		}
+		for (uint16_t p = 0; p < nports; p++)
+			if (txn[p])
+				tx_flush(p);
 		bool waiting = false;
 		for (uint16_t p = 0; p < nnodes; p++)
 			waiting |= delay[p] && delay[p]->count;
@@ -319,7 +387,7 @@ static void switch_loop(double seconds)
 int main(int argc, char **argv)
 {
 	const char *run = NULL, *uplink = NULL;
-	int nodes = 0;
+	int nodes = 0, clients = 0;
 	double seconds = 0;
 	unsigned peer_frame = QR_FRAME_BYTES_MAX;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -331,20 +399,23 @@ int main(int argc, char **argv)
 			uplink = argv[i + 1];
 		else if (!strcmp(argv[i], "--seconds"))
 			seconds = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--clients"))
+			clients = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--peer-frame"))
 			peer_frame = (unsigned)atoi(argv[i + 1]);
 	}
 	run_dir = run;
 	nnodes = (uint16_t)nodes;
-	if (!run || nodes < 1 || nodes > PORTS_MAX - 2 ||
+	if (!run || nodes < 1 || clients < 0 ||
+	    nodes + clients > PORTS_MAX - 2 ||
 	    peer_frame < QR_FRAME_BYTES_MAX || peer_frame > QR_FRAME_JUMBO_MAX) {
 		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
 				"[--uplink IFACE] [--seconds S] [--peer-frame "
-				"1472..8972]\n");
+				"1472..8972] [--clients C]\n");
 		return 1;
 	}
 	char *eal[EAL_ARGS_MAX];
-	int n = eal_args_build(eal, run, nodes, uplink);
+	int n = eal_args_build(eal, run, nodes, uplink, clients);
 	if (n < 0)
 		return 1;
 	if (rte_eal_init(n, eal) < 0) {

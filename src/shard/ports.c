@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A shard's ports: see ports.h for the invariants. The tx path is the one
+ * shard.c had for its single port (buffer, burst, bounded wait when the
+ * queue is full), once per port.
+ */
+#include "shard/ports.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "common/compiler.h"
+
+/*
+ * A long message (issue 15) is hundreds of frames sent in one go: more
+ * than a tx queue holds. When the queue is full, give its consumer (the
+ * kernel's af_packet ring, a memif peer, the NIC) up to TX_WAIT_US to
+ * drain before dropping: a dropped fragment costs the whole message's
+ * retransmission. Only the full path yields; the common path is one
+ * burst call per QR_PORTS_TX_BUF frames. A link that is down gets no
+ * wait: its frames are dropped (counted as LINK_DOWN) at once.
+ */
+#define TX_WAIT_US 2000
+
+void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
+		   struct qr_shard_stats *stats, uint64_t tsc_hz)
+{
+	memset(p, 0, sizeof(*p));
+	p->stats = stats;
+	p->tsc_hz = tsc_hz;
+	p->tx_ring = cfg->tx_ring;
+	p->q[0] = (struct qr_port_q){
+		.port_id = cfg->port_id,
+		.rx_queue = QR_SHARD_NONE, /* shard.c polls it (steering) */
+		.tx_queue = cfg->tx_queue,
+		.up = true,
+	};
+	p->n = 1;
+	for (uint16_t k = 0; k < cfg->mesh_links && p->n < QR_PORTS_MAX; k++) {
+		uint16_t node = cfg->mesh[k].node;
+		QR_ASSERT(node < QR_CLUSTER_NODES_MAX);
+		p->q[p->n] = (struct qr_port_q){
+			.port_id = cfg->mesh[k].port_id,
+			.rx_queue = cfg->shard,
+			.tx_queue = cfg->shard,
+			.reconnect = cfg->mesh[k].memif_client && cfg->shard == 0,
+			.peer = node,
+		};
+		p->peer[node] = (uint8_t)p->n++;
+	}
+}
+
+static uint16_t tx_burst(struct qr_ports *p, struct qr_port_q *q,
+			 struct rte_mbuf **m, uint16_t n)
+{
+	if (q->tx_queue != QR_SHARD_NONE)
+		return rte_eth_tx_burst(q->port_id, q->tx_queue, m, n);
+	return (uint16_t)rte_ring_enqueue_burst(p->tx_ring, (void **)m, n,
+						NULL);
+}
+
+static void tx_flush_one(struct qr_ports *p, unsigned i)
+{
+	struct qr_port_q *q = &p->q[i];
+	uint16_t sent = q->up ? tx_burst(p, q, q->tx, q->tx_n) : 0;
+	if (qr_unlikely(sent < q->tx_n) && q->up) {
+		uint64_t until = rte_get_tsc_cycles() +
+				 p->tsc_hz / 1000000 * TX_WAIT_US;
+		while (sent < q->tx_n && rte_get_tsc_cycles() < until) {
+			p->stats->tx_waits++;
+			sched_yield(); /* the consumer may share our core */
+			sent += tx_burst(p, q, q->tx + sent,
+					 (uint16_t)(q->tx_n - sent));
+		}
+	}
+	p->stats->tx_pkts += sent;
+	if (i)
+		p->stats->mesh_tx_pkts += sent;
+	if (sent < q->tx_n) {
+		p->stats->drops[q->up ? QR_SHARD_DROP_TX_FULL
+				      : QR_SHARD_DROP_LINK_DOWN] +=
+			q->tx_n - sent;
+		rte_pktmbuf_free_bulk(q->tx + sent, q->tx_n - sent);
+	}
+	q->tx_n = 0;
+}
+
+void qr_ports_push(struct qr_ports *p, unsigned i, struct rte_mbuf *m)
+{
+	QR_DASSERT(i < p->n);
+	struct qr_port_q *q = &p->q[i];
+	q->tx[q->tx_n++] = m;
+	if (q->tx_n == QR_PORTS_TX_BUF)
+		tx_flush_one(p, i);
+}
+
+bool qr_ports_flush(struct qr_ports *p)
+{
+	bool any = false;
+	for (unsigned i = 0; i < p->n; i++) {
+		if (!p->q[i].tx_n)
+			continue;
+		any = true;
+		tx_flush_one(p, i);
+	}
+	return any;
+}
+
+bool qr_ports_drain_tx_ring(struct qr_ports *p)
+{
+	struct qr_port_q *q = &p->q[0];
+	if (!p->tx_ring || q->tx_queue == QR_SHARD_NONE ||
+	    q->tx_n >= QR_PORTS_TX_BUF)
+		return false;
+	unsigned got = rte_ring_dequeue_burst(p->tx_ring,
+					      (void **)(q->tx + q->tx_n),
+					      QR_PORTS_TX_BUF - q->tx_n, NULL);
+	q->tx_n = (uint16_t)(q->tx_n + got);
+	return got != 0;
+}
+
+uint16_t qr_ports_rx_link(struct qr_ports *p, unsigned i,
+			  struct rte_mbuf **pkts, uint16_t max)
+{
+	QR_DASSERT(i >= 1 && i < p->n);
+	struct qr_port_q *q = &p->q[i];
+	uint16_t n = rte_eth_rx_burst(q->port_id, q->rx_queue, pkts, max);
+	p->stats->mesh_rx_pkts += n;
+	return n;
+}
+
+/* A memif client link that is down: stop and start the port, which makes
+ * DPDK's memif connect again (a refused connect leaves it down: retried
+ * at the next check). Only shard 0 does it; the other shards' bursts on a
+ * down memif return at once (the driver checks its connected flag). */
+static void reconnect(struct qr_ports *p, struct qr_port_q *q)
+{
+	int rc = rte_eth_dev_stop(q->port_id);
+	if (!rc)
+		rc = rte_eth_dev_start(q->port_id);
+	p->stats->mesh_reconnects++;
+	if (rc && p->stats->mesh_reconnects % 50 == 1)
+		fprintf(stderr,
+			"quorated: mesh link to node %u (port %u): restart: "
+			"%s (retried every %llu ms)\n",
+			q->peer, q->port_id, rte_strerror(-rc),
+			QR_PORTS_CHECK_US / 1000);
+}
+
+/* While a link is down its state is read every QR_PORTS_DOWN_CHECK_US (a
+ * memory read for memif), so frames flow again soon after it connects;
+ * restarts stay at most one per QR_PORTS_CHECK_US. */
+void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
+{
+	if (qr_likely(now_us < p->next_check_us) || p->n == 1)
+		return;
+	bool restart = now_us >= p->next_restart_us, down = false;
+	if (restart)
+		p->next_restart_us = now_us + QR_PORTS_CHECK_US;
+	for (unsigned i = 1; i < p->n; i++) {
+		struct qr_port_q *q = &p->q[i];
+		struct rte_eth_link link;
+		memset(&link, 0, sizeof(link));
+		if (rte_eth_link_get_nowait(q->port_id, &link) != 0)
+			link.link_status = RTE_ETH_LINK_DOWN;
+		bool up = link.link_status == RTE_ETH_LINK_UP;
+		/* Down at two restart checks in a row: a connect under way
+		 * gets one period. */
+		if (!up && restart && q->was_down && q->reconnect)
+			reconnect(p, q);
+		if (restart)
+			q->was_down = !up;
+		q->up = up;
+		down |= !up;
+	}
+	p->next_check_us =
+		now_us + (down ? QR_PORTS_DOWN_CHECK_US : QR_PORTS_CHECK_US);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A shard's DPDK ports (issue 11 item 4): the client port, and a direct
+ * link to each peer node where the node has one (a memif mesh: one memif
+ * port per node pair, one queue pair per shard on it).
+ *
+ * Invariants:
+ * - Index 0 is the client port: the profile's device (a NIC, af_packet,
+ *   or the memif to qr-vswitch), with its own tx queue or shard 0's tx
+ *   ring. Clients are always answered there; a peer without a link of its
+ *   own is reached there too (through the switch or the wire).
+ * - Index k >= 1 is the link to one peer node; shard i uses queue i of it
+ *   for rx and tx. A node sends to a peer's shard i only from its own
+ *   shard i, so frames on a link need no steering.
+ * - peer[node] says which index reaches node: a table lookup per frame,
+ *   nothing else. Every index has its own tx buffer of up to
+ *   QR_PORTS_TX_BUF frames, flushed when full and at the end of every
+ *   loop iteration (no frame waits for the next one).
+ * - No syscall per packet: rx is one rte_eth_rx_burst per port per
+ *   iteration (a memif ring read when idle). The only other calls are the
+ *   link watchdog's: a link state read once per QR_PORTS_CHECK_US (every
+ *   QR_PORTS_DOWN_CHECK_US while a link is down), a restart at most once
+ *   per QR_PORTS_CHECK_US.
+ * - Links whose memif role is client reconnect by themselves: DPDK's memif
+ *   client connects once, at port start, and never again, so when a
+ *   peer restarts (or started after us) the watchdog restarts the port,
+ *   only while it is down (no burst uses a down memif's rings).
+ */
+#ifndef QR_SHARD_PORTS_H
+#define QR_SHARD_PORTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/cluster.h"
+#include "shard/shard.h"
+
+struct rte_mbuf;
+struct rte_ring;
+
+#define QR_PORTS_TX_BUF	  64
+#define QR_PORTS_MAX	  QR_CLUSTER_NODES_MAX /* the client port + 63 */
+#define QR_PORTS_CHECK_US 200000ull /* link watchdog period */
+#define QR_PORTS_DOWN_CHECK_US 10000ull /* while a link is down */
+
+struct qr_port_q {
+	uint16_t port_id;
+	uint16_t rx_queue; /* QR_SHARD_NONE: not polled here */
+	uint16_t tx_queue; /* QR_SHARD_NONE: via the tx ring (index 0) */
+	uint16_t tx_n;
+	bool reconnect;	   /* a memif client link: the watchdog restarts
+			    * it while it is down (shard 0 only) */
+	bool up;	   /* link state at the last watchdog check: frames
+			    * to a down link are dropped without waiting */
+	bool was_down;	   /* down at the last restart check */
+	uint16_t peer;	   /* the node it reaches (links only) */
+	struct rte_mbuf *tx[QR_PORTS_TX_BUF];
+};
+
+struct qr_ports {
+	uint16_t n; /* in use, >= 1 */
+	uint8_t peer[QR_CLUSTER_NODES_MAX]; /* node -> index; 0: client port */
+	struct rte_ring *tx_ring; /* index 0 without a tx queue of ours */
+	uint64_t tsc_hz;
+	uint64_t next_check_us;
+	uint64_t next_restart_us;
+	struct qr_shard_stats *stats;
+	struct qr_port_q q[QR_PORTS_MAX];
+};
+
+/* From the shard's config: the client port, then a link per mesh peer.
+ * stats outlives p. */
+void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
+		   struct qr_shard_stats *stats, uint64_t tsc_hz);
+
+/* The index frames to node go out of (0: the client port). */
+static inline unsigned qr_ports_of_node(const struct qr_ports *p,
+					uint16_t node)
+{
+	return node < QR_CLUSTER_NODES_MAX ? p->peer[node] : 0;
+}
+
+/* Queue m on port index i; sent when the buffer fills or at flush. */
+void qr_ports_push(struct qr_ports *p, unsigned i, struct rte_mbuf *m);
+
+/* Send every buffered frame (full queues: see TX_WAIT_US in ports.c).
+ * Returns whether there was anything to send. */
+bool qr_ports_flush(struct qr_ports *p);
+
+/* Shard 0: take frames of shards without a tx queue on the client port
+ * from the tx ring into index 0's buffer. Returns whether any came. */
+bool qr_ports_drain_tx_ring(struct qr_ports *p);
+
+/* One rx burst from link i (1 <= i < n). */
+uint16_t qr_ports_rx_link(struct qr_ports *p, unsigned i,
+			  struct rte_mbuf **pkts, uint16_t max);
+
+/* Restart memif client links that are down, at most once per
+ * QR_PORTS_CHECK_US (call every iteration; cheap otherwise). */
+void qr_ports_watch(struct qr_ports *p, uint64_t now_us);
+
+#endif

@@ -1,0 +1,94 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The memif mesh (issue 11 item 4): 3 nodes of 2 shards on the memif
+# profile, every node pair on its own memif ({run}/mesh-i-j.sock, one
+# queue pair per shard), qr-vswitch only between the host's clients and
+# the nodes. Checks:
+#  1. each node reports 2 direct links; 40 QUORUM writes read back at
+#     QUORUM; every node sent and received frames on its links
+#     (packets.mesh_tx / mesh_rx), and qr-vswitch forwarded no unicast
+#     frame from one node to another (vswitch.stats node_to_node 0) while
+#     it did carry the clients' (host_to_node > 0);
+#  2. node 0 (the memif server of both its links) SIGKILLed: QUORUM writes
+#     go on; restarted, its peers' client ends reconnect (mesh_reconnects)
+#     and writes at ALL (every replica) succeed;
+#  3. node 2 (the client end of both its links) likewise; every key reads
+#     back at ALL, and still no node-to-node frame went through the switch.
+# Usage: test_mesh.sh QUORATED QUORATE_CLI (root, QR_VSWITCH set; ~20 s)
+set -uo pipefail
+[ $# = 2 ] || { echo "usage: $0 QUORATED CLI"; exit 1; }
+export QUORATED=$(realpath "$1")
+cli=$(realpath "$2")
+QR_TEST_TIMEOUT_S=80
+. "$(dirname "$0")/lib.sh"
+[ -n "${QR_VSWITCH:-}" ] || qr_fail "QR_VSWITCH not set (meson sets it)"
+export QUORATED_ARGS="--wal-mode none"
+qr_cluster_up 3 --profile memif --shards 2
+q() { timeout 10 "$cli" --cluster "$QR_CLUSTER_FILE" --json "$@"; }
+up_all() { # every node sees both peers UP
+	local i st
+	for i in 0 1 2; do
+		st=$(timeout 5 "$cli" --cluster "$QR_CLUSTER_FILE" stat --node $i --json) || return 1
+		grep -q '"state":"\(DOWN\|SUSPECT\)"' <<<"$st" && return 1
+	done
+	return 0
+}
+counter() { # NODE NAME: a packets counter of that node
+	timeout 5 "$cli" --cluster "$QR_CLUSTER_FILE" stat --node "$1" --json |
+		grep -o "\"$2\":[0-9]*" | head -n 1 | cut -d: -f2
+}
+switch_count() { # NAME: a qr-vswitch counter (vswitch.stats)
+	sleep 0.25 # rewritten within 100 ms of a change
+	awk -v k="$1" '$1 == k {print $2}' "$QR_RUN/vswitch.stats"
+}
+puts() { # LEVEL PREFIX N
+	local k out
+	for k in $(seq 1 "$3"); do
+		out=$(q -C "$1" put "$2-$k" "v-$2-$k")
+		grep -q '"ok":true' <<<"$out" || qr_fail "put $2-$k at $1: $out"
+	done
+}
+gets() { # LEVEL PREFIX N
+	local k out
+	for k in $(seq 1 "$3"); do
+		out=$(q -C "$1" get "$2-$k")
+		grep -q "v-$2-$k" <<<"$out" || qr_fail "get $2-$k at $1: $out"
+	done
+}
+
+for i in 0 1 2; do
+	grep -q "node $i ready: .* 2 direct link(s)" "$QR_RUN/n$i.log" ||
+		qr_fail "node $i: no '2 direct link(s)' in its ready line"
+done
+qr_wait 20 "every node to see its peers UP" up_all
+puts quorum a 40
+gets quorum a 40
+for i in 0 1 2; do
+	tx=$(counter $i mesh_tx) rx=$(counter $i mesh_rx)
+	[ "${tx:-0}" -gt 0 ] && [ "${rx:-0}" -gt 0 ] ||
+		qr_fail "node $i: mesh_tx ${tx:-?} mesh_rx ${rx:-?}: its links carry nothing"
+done
+n2n=$(switch_count node_to_node) h2n=$(switch_count host_to_node)
+[ "${h2n:-0}" -gt 0 ] || qr_fail "qr-vswitch carried no client frame (host_to_node ${h2n:-?})"
+[ "$n2n" = 0 ] || qr_fail "qr-vswitch forwarded $n2n frames from node to node"
+qr_log "1. 40 QUORUM writes and reads on the links; switch: node_to_node 0, host_to_node $h2n"
+
+for victim in 0 2; do
+	qr_cluster kill $victim >/dev/null || qr_fail "kill $victim"
+	puts quorum "k$victim" 10
+	qr_cluster start $victim >/dev/null || qr_fail "start $victim"
+	qr_wait 20 "node $victim's links back (every peer UP)" up_all
+	qr_wait 10 "writes at ALL after node $victim's restart" q -C all put "all-$victim" x
+	puts all "r$victim" 10
+	qr_log "node $victim killed and restarted: QUORUM writes while down, ALL after"
+done
+[ "$(( $(counter 1 mesh_reconnects) + $(counter 2 mesh_reconnects) ))" -gt 0 ] ||
+	qr_fail "no client end of a link restarted (mesh_reconnects 0 on nodes 1, 2)"
+gets all a 40
+gets all k0 10
+gets all k2 10
+gets all r0 10
+gets all r2 10
+n2n=$(switch_count node_to_node)
+[ "$n2n" = 0 ] || qr_fail "qr-vswitch forwarded $n2n frames from node to node"
+qr_pass "mesh: links carry the peers, the switch only clients; kill+restart of a server and a client end"
