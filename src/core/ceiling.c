@@ -69,7 +69,11 @@ void qc_ceiling_durable(struct qr_core *c)
 		QR_ASSERT(c->parked > 0); /* H3 */
 		q->parked = false;
 		c->parked--;
+		/* Sent now: its timeouts count from here (the timer ran
+		 * for the ceiling until now). */
 		qc_req_sent(c, q);
+		q->rto_us = qc_rto_initial(c);
+		qc_req_arm(c, q);
 		if (q->kind == REQ_CAS)
 			qc_cas_dispatch(c, q);
 		else

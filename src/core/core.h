@@ -172,8 +172,9 @@ struct qr_core_stats {
 	uint64_t reads_served;
 	uint64_t read_repairs_sent; /* REPLICATEs sent by read repair */
 	uint64_t retransmits;
-	uint64_t rto_deferred; /* write timeouts that resent nothing to a
-				* replica with no evidence of loss (W6) */
+	uint64_t rto_deferred; /* (write, replica) pairs a write's first
+				* timeout did not resend to: no evidence
+				* of loss (write.c W6) */
 	uint64_t wal_appends;
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */

@@ -80,7 +80,7 @@ struct req {
 	bool found;	     /* read: some replica has an entry */
 	bool parked;	     /* write: waits for the HLC ceiling */
 	bool retransmitted;  /* Karn: no RTT samples from this request */
-	uint8_t rto_fired;   /* write: retransmission timeouts so far (W6) */
+	bool rto_fired;	     /* write: its first timeout has passed (W6) */
 	bool any;	     /* write at level ANY */
 	bool hinted_any;     /* level ANY write answered by its hints */
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */

@@ -23,15 +23,19 @@
  *      which deliver them with their own pacing.
  *  W6. Before it is answered, a write is resent to a missing replica when
  *      it is likely lost, not when it is merely slow: at its first timeout
- *      only to a replica that has since answered a request we first sent
- *      after this one (frames between two shards arrive in order, and a
- *      replica's acks leave in WAL order, so that answer means ours or its
+ *      only to a replica that has since acked a write we first sent after
+ *      this one (frames between two shards arrive in order, and a
+ *      replica's acks leave in WAL order, so that ack means ours or its
  *      ack was dropped: the idea of TCP's RACK, RFC 8985); from its second
- *      timeout (3 RTOs after the send) to every missing replica, which
- *      bounds the recovery of a lost frame when no later request gives
- *      evidence. The RTO includes the replica's fsync, whose tail is far
- *      above its mean: resending on the first timeout alone resent 2-3%
- *      of writes to replicas that were only syncing.
+ *      timeout (the RTO doubled, so up to 3 RTOs after the send), or at
+ *      the first when the next firing would be the deadline, to every
+ *      missing replica, which bounds the recovery of a lost frame when no
+ *      later write gives evidence. The RTO includes the replica's fsync,
+ *      whose tail is far above its mean: resending on the first timeout
+ *      alone resent 2-15% of writes to replicas that were only syncing.
+ *      False evidence (a replica acks at once a version it already holds,
+ *      or a long write's fragments queue behind later short writes) costs
+ *      one early resend, never a missed one.
  */
 #include "core/core_pvt.h"
 
@@ -263,8 +267,12 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 		qc_ceiling_renew(c, QR_HLC_MS(q->version.hlc));
 		return;
 	}
-	/* W6: evidence of loss first; everyone missing from the 2nd. */
-	bool all = q->rto_fired++ > 0 && !QR_BUG(RTO_WAITS_FOR_EVIDENCE);
+	/* W6: evidence of loss first; everyone missing from the second
+	 * timeout on, or now if the next firing is the deadline. */
+	bool all = (q->rto_fired ||
+		    qc_now_us(c) + q->rto_us >= q->deadline_us) &&
+		   !QR_BUG(RTO_WAITS_FOR_EVIDENCE);
+	q->rto_fired = true;
 	for (int i = 0; i < q->rf; i++) {
 		uint16_t r = q->replicas[i];
 		if ((q->done_mask & (1u << i)) || !write_target(c, r))

@@ -1221,6 +1221,26 @@ static void client_put_with_token(int node, uint64_t req_id, uint64_t tok)
 	client_put_with_token_by(node, req_id, tok, 0);
 }
 
+/* W6 (review finding): a write whose deadline comes before its second
+ * timeout is resent to every missing replica at its first, evidence or
+ * not; else one lost frame would make it UNAVAILABLE unsent. */
+static void test_retransmit_before_a_short_deadline(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	h.cut[c][b] = h.cut[c][d] = true;
+	client_put_with_token_by(c, 1, 0, 2500); /* rto_us_min 1000 */
+	deliver_all();
+	h.cut[c][b] = h.cut[c][d] = false; /* the first copies were lost */
+	advance(1500);			   /* the first timeout only */
+	settle();
+	CU_ASSERT_EQUAL(reply_status(1), 0);
+	CU_ASSERT(qr_core_stats(h.core[c])->retransmits >= 2);
+	teardown();
+}
+
 /* Regression (review finding 3): a client token 499 ms ahead must not drag
  * the coordinator's HLC to where peers (5 ms behind) refuse its frames; a
  * token within a lease is honoured (the write is stamped above it). The
@@ -3346,6 +3366,8 @@ int main(void)
 		{"retransmits after loss", test_retransmits_after_loss},
 		{"retransmit on evidence of loss",
 		 test_retransmit_on_evidence_of_loss},
+		{"retransmit before a short deadline",
+		 test_retransmit_before_a_short_deadline},
 		{"replica keeps the newer version",
 		 test_replica_keeps_newer_version},
 		{"delete leaves a tombstone, reads NOT_FOUND",
