@@ -59,6 +59,7 @@ struct qr_shard_stats {
 	uint64_t rx_pkts, tx_pkts, rx_bursts;
 	uint64_t arp_replies, arp_requests, steered;
 	uint64_t loops, idle_sleeps;
+	uint64_t idle_waits; /* blocking waits (idle = interrupt) */
 	uint64_t tx_waits; /* yields while the tx queue was full */
 	uint64_t drops[QR_SHARD_DROP_COUNT];
 	uint64_t pkt_drops[32]; /* by qr_pkt reason */
@@ -77,6 +78,8 @@ struct qr_shard_config {
 	struct rte_ring *tx_ring;   /* shard 0's: mbufs to transmit */
 	bool tx_checksum_offload;
 	bool idle_poll;		    /* never sleep when idle */
+	bool idle_interrupt;	    /* block on rx + WAL events when idle
+				     * (shard/idle_wait.h), else back-off */
 	uint64_t snapshot_every;    /* WAL records between snapshots; 0 off */
 	struct qr_core_config core; /* node_id, shard, placement... set */
 	struct qr_wal_config wal;   /* dir, shard, mode... set */
