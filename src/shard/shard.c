@@ -543,6 +543,7 @@ static void idle_wait_setup(struct qr_shard *s)
 		struct qr_idle_queue q = { s->cfg.port_id, s->cfg.rx_queue };
 		rc = qr_idle_wait_open(&q, 1, rc, &s->iw, why, sizeof(why));
 	}
+	s->stats.idle_blocking = s->iw != NULL;
 	fprintf(stderr, "quorated: shard %u: idle = interrupt: %s%s\n",
 		s->cfg.shard, s->iw ? "blocking on rx and WAL events" :
 		"not possible, back-off instead: ", why);
@@ -557,8 +558,10 @@ static void idle_block(struct qr_shard *s)
 		s->now_us, qr_core_next_due_us(s->core, limit),
 		s->next_tick_us, qr_wal_next_due_us(s->wal, limit),
 		IDLE_WAIT_MAX_US);
-	if (us && qr_idle_wait(s->iw, us))
+	if (us && qr_idle_wait(s->iw, us)) {
 		s->stats.idle_waits++;
+		s->stats.idle_wal_wakes = qr_idle_wait_stats(s->iw)->wal_wakes;
+	}
 }
 
 /* After a loop without work: spin, then pause, then nap once

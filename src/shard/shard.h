@@ -59,7 +59,9 @@ struct qr_shard_stats {
 	uint64_t rx_pkts, tx_pkts, rx_bursts;
 	uint64_t arp_replies, arp_requests, steered;
 	uint64_t loops, idle_sleeps;
-	uint64_t idle_waits; /* blocking waits (idle = interrupt) */
+	uint64_t idle_blocking;	 /* 1: idle = interrupt works here */
+	uint64_t idle_waits;	 /* blocking waits (idle = interrupt) */
+	uint64_t idle_wal_wakes; /* ... ended by a WAL completion */
 	uint64_t tx_waits; /* yields while the tx queue was full */
 	uint64_t drops[QR_SHARD_DROP_COUNT];
 	uint64_t pkt_drops[32]; /* by qr_pkt reason */
