@@ -5,7 +5,8 @@
  *   rx burst (own queue, or the software-steering ring) -> parse (ARP is
  *   answered and learned, UDP for us goes on) -> qr_core_on_frame ->
  *   qr_core_flush -> qr_wal_poll -> qr_core_on_wal_durable -> timers ->
- *   snapshot step -> tx burst -> idle back-off when nothing happened.
+ *   snapshot step -> tx burst -> when nothing happened: idle back-off, or
+ *   a blocking wait on rx and WAL events (idle = interrupt, idle_wait.h).
  *
  * The core's effects land here: frames become Ethernet/IPv4/UDP mbufs with
  * valid checksums (peers: base_port + shard of the peer, the same shard
