@@ -461,10 +461,13 @@ uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us)
 		return 0;
 	uint64_t due = limit_us;
 	const struct batch_slot *b = &w->slots[w->fill_seq % w->nslots];
+	/* The batch being filled goes out at once to an idle disk, after its
+	 * wait otherwise; with every slot in flight, at a completion. */
 	if (b->state == SLOT_FILLING && b->records &&
-	    w->submit_seq == w->fill_seq) {
+	    w->submit_seq == w->fill_seq &&
+	    w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {
 		if (w->submit_seq == w->release_seq)
-			return 0; /* an idle disk takes it at once */
+			return 0;
 		due = QR_MIN(due, b->opened_us + w->cfg.batch_wait_us_max);
 	}
 	if (w->cfg.mode == QR_WAL_MODE_ASYNC && !w->bg_syncs &&
