@@ -138,6 +138,13 @@ void qr_core_tick(struct qr_core *c)
 	qc_clock_release(c);
 }
 
+uint64_t qr_core_next_due_us(const struct qr_core *c, uint64_t limit_us)
+{
+	if (c->ae_burst || c->reasm.st.open)
+		return 0; /* qc_ae_tick, qc_long_expire: every tick */
+	return qr_timer_next_due(&c->wheel, limit_us);
+}
+
 /* A message from a peer, or from ourselves through the loopback queue. */
 void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 			  const struct qr_msg *m)

@@ -282,6 +282,12 @@ int qr_core_wal_error(const struct qr_core *c);
 /* Run due timers: retransmissions, deadlines, heartbeats, detector. Call at
  * least every timer_tick_us. */
 void qr_core_tick(struct qr_core *c);
+/* When qr_core_tick must run next, in now_us time: the earliest armed
+ * timer (retransmission, deadline, heartbeat, anti-entropy), or 0 when
+ * per-tick work is pending (an anti-entropy burst, a long message still
+ * assembling); limit_us if nothing is due before it. An idle driver may
+ * sleep until then (shard/idle_wait.h); it must wake for frames. */
+uint64_t qr_core_next_due_us(const struct qr_core *c, uint64_t limit_us);
 /* Send every frame the core has been filling. */
 void qr_core_flush(struct qr_core *c);
 /* Run an anti-entropy pass over every partition of this shard soon (a few

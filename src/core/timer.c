@@ -115,3 +115,27 @@ uint32_t qr_timer_expire(struct qr_timer_wheel *w, uint64_t now_us,
 	w->done_tick = now_tick;
 	return fired;
 }
+
+uint64_t qr_timer_next_due(const struct qr_timer_wheel *w, uint64_t limit_us)
+{
+	uint64_t best = limit_us;
+	if (!w->armed)
+		return best;
+	/* Slot done_tick + 1 always: it also holds the timers armed for
+	 * ticks already expired (clamped, due in the past). */
+	uint64_t first = w->done_tick + 1;
+	uint64_t last = QR_MAX(limit_us / w->tick_us, first);
+	if (last > w->done_tick + w->mask + 1ull)
+		last = w->done_tick + w->mask + 1ull;
+	/* A slot also holds timers of later turns round the wheel: take the
+	 * minimum of each list; stop once the ticks passed are beyond it. */
+	for (uint64_t tick = first; tick <= last; tick++) {
+		if (tick > first && best / w->tick_us < tick)
+			break;
+		const struct qr_timer *s = &w->slots[tick & w->mask];
+		for (const struct qr_timer *t = s->next; t != s; t = t->next)
+			if (t->due_us < best)
+				best = t->due_us;
+	}
+	return best;
+}

@@ -49,5 +49,10 @@ void qr_timer_cancel(struct qr_timer_wheel *w, struct qr_timer *t);
  * fn may re-arm it or arm others). Returns the number fired. */
 uint32_t qr_timer_expire(struct qr_timer_wheel *w, uint64_t now_us,
 			 qr_timer_fn *fn, void *arg);
+/* The earliest due_us of an armed timer, or limit_us if none is due
+ * before it (an idle loop's sleep bound). Looks at the slots of the ticks
+ * up to limit_us only (at most one sweep of the wheel): cost proportional
+ * to that span, paid once per sleep, never per packet. */
+uint64_t qr_timer_next_due(const struct qr_timer_wheel *w, uint64_t limit_us);
 
 #endif

@@ -370,6 +370,15 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 	set_u64(p, "arp_requests", ss->arp_requests);
 	set_u64(p, "steered", ss->steered);
 	json_object_set_new(o, "packets", p);
+	/* The idle loop (docs/operations.md, [loop] idle): shards blocking
+	 * on events (idle = interrupt where it works), their waits, naps. */
+	json_t *l = json_object();
+	set_u64(l, "iterations", ss->loops);
+	set_u64(l, "blocking_shards", ss->idle_blocking);
+	set_u64(l, "waits", ss->idle_waits);
+	set_u64(l, "wal_wakes", ss->idle_wal_wakes);
+	set_u64(l, "naps", ss->idle_sleeps);
+	json_object_set_new(o, "loop", l);
 	json_t *d = json_object();
 	for (int i = 0; i < QR_SHARD_DROP_COUNT; i++)
 		set_u64(d, qr_shard_drop_name((enum qr_shard_drop)i),

@@ -178,13 +178,12 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	}
 	if (!rc) {
 		const char *s = rte_cfgfile_get_entry(cf, "loop", "idle");
-		if (!s || !strcmp(s, "backoff"))
-			p.idle_poll = false;
-		else if (!strcmp(s, "poll"))
-			p.idle_poll = true;
-		else
+		p.idle_poll = s && !strcmp(s, "poll");
+		p.idle_interrupt = s && !strcmp(s, "interrupt");
+		if (s && !p.idle_poll && !p.idle_interrupt &&
+		    strcmp(s, "backoff"))
 			rc = fail(err, n, path, "loop", "idle",
-				  "expected backoff or poll");
+				  "expected backoff, interrupt or poll");
 	}
 	if (!rc && !p.name[0])
 		rc = fail(err, n, path, "profile", "name", "missing");

@@ -32,6 +32,7 @@ struct qr_profile {
 	enum qr_steering steering;
 	bool tx_checksum_offload;
 	bool idle_poll; /* [loop] idle = poll: never sleep */
+	bool idle_interrupt; /* [loop] idle = interrupt: block on events */
 };
 
 /* Load and validate. 0, or QR_ECONFIG with "FILE: [section] key: what" in

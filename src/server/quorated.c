@@ -441,6 +441,9 @@ static int port_setup(const struct qr_profile *pf, const struct qr_cluster *cl,
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	*csum_offload = port_offloads(pf, &info, &conf);
+	/* Rx interrupts for idle = interrupt (shard/idle_wait.h): PMDs
+	 * without them ignore it, and the shard falls back, logged. */
+	conf.intr_conf.rxq = pf->idle_interrupt;
 	int rc = rte_eth_dev_configure(port, rq, q, &conf);
 	if (rc) {
 		snprintf(err, n, "port 0: configure %u queues: %s", q,
@@ -689,6 +692,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 		.tx_ring = d->tx_ring,
 		.tx_checksum_offload = d->csum_offload,
 		.idle_poll = d->pf.idle_poll,
+		.idle_interrupt = d->pf.idle_interrupt,
 		.snapshot_every = o->snapshot_every,
 		.truncate_corrupt = o->truncate_corrupt,
 		.mesh_links = g_nlinks,

@@ -27,7 +27,9 @@
  *    count (4,096 empty iterations were ~0.5 ms of CPU after every piece
  *    of work), and the thread's timer slack is set to TIMER_SLACK_NS so a
  *    50 us sleep is not stretched by the default 50 us slack. idle = poll
- *    in the profile keeps pure busy polling for bare metal.
+ *    in the profile keeps pure busy polling for bare metal; idle =
+ *    interrupt blocks instead of napping, until a frame, a WAL completion
+ *    or the next timer (idle_wait.h; the back-off where it cannot).
  */
 #include "shard/shard.h"
 
@@ -50,6 +52,7 @@
 #include "common/compiler.h"
 #include "net/arp.h"
 #include "net/packet.h"
+#include "shard/idle_wait.h"
 #include "quorate/err.h"
 #include "shard/ports.h"
 
@@ -58,6 +61,7 @@
 #define IDLE_SPIN_US	      50   /* after the last work: spin, then nap */
 #define IDLE_SLEEP_US	      50   /* one nap */
 #define TIMER_SLACK_NS	      1000 /* PR_SET_TIMERSLACK of a shard thread */
+#define IDLE_WAIT_MAX_US      10000 /* longest blocking wait (heartbeat) */
 #define SNAPSHOT_STEP_ENTRIES 512
 #define ARP_ENTRIES	      256
 #define ARP_AGE_US	      (300ull * 1000 * 1000)
@@ -87,6 +91,7 @@ struct qr_shard {
 	uint32_t ae_seen;     /* the loop's copy: a difference is a request */
 	struct qr_wal_recover_stats rec;
 	struct qr_shard_stats stats;
+	struct qr_idle_wait *iw; /* idle = interrupt where it works */
 	int wal_health; /* qr_wal_health at the last iteration: a change is
 			 * logged once and handed to the core */
 };
@@ -479,6 +484,51 @@ static void loop_tx(struct qr_shard *s)
 	qr_ports_watch(&s->ports, s->now_us);
 }
 
+/* idle = interrupt: whether this shard can block (idle_wait.h I3: every
+ * frame for it must arrive on its own queue), logged either way. */
+static void idle_wait_setup(struct qr_shard *s)
+{
+	char why[160] = "";
+	int rc = QR_EPRECONDITION;
+	if (s->cfg.rx_ring || s->cfg.tx_ring || s->cfg.rx_queue == QR_SHARD_NONE)
+		snprintf(why, sizeof(why), "frames reach it over rte_rings "
+			 "(software steering between shards)");
+	else if ((rc = qr_wal_event_fd(s->wal)) < -1)
+		snprintf(why, sizeof(why), "WAL eventfd: %s", qr_strerror(rc));
+	else {
+		/* Every port it polls: the client port and its mesh links
+		 * (I3: all or none, so a link that cannot wake it, memif
+		 * in DPDK 22.11, keeps the back-off). */
+		struct qr_idle_queue q[QR_PORTS_MAX];
+		unsigned n = 0;
+		q[n++] = (struct qr_idle_queue){s->cfg.port_id,
+						s->cfg.rx_queue};
+		for (unsigned i = 1; i < s->ports.n; i++)
+			q[n++] = (struct qr_idle_queue){
+				s->ports.q[i].port_id, s->ports.q[i].rx_queue};
+		rc = qr_idle_wait_open(q, n, rc, &s->iw, why, sizeof(why));
+	}
+	s->stats.idle_blocking = s->iw != NULL;
+	fprintf(stderr, "quorated: shard %u: idle = interrupt: %s%s\n",
+		s->cfg.shard, s->iw ? "blocking on rx and WAL events" :
+		"not possible, back-off instead: ", why);
+}
+
+/* Block until a frame, a WAL completion or the next deadline of the core
+ * or the WAL (at most IDLE_WAIT_MAX_US: nothing is due later unseen). */
+static void idle_block(struct qr_shard *s)
+{
+	uint64_t limit = s->now_us + IDLE_WAIT_MAX_US;
+	uint64_t us = qr_idle_sleep_us(
+		s->now_us, qr_core_next_due_us(s->core, limit),
+		s->next_tick_us, qr_wal_next_due_us(s->wal, limit),
+		IDLE_WAIT_MAX_US);
+	if (us && qr_idle_wait(s->iw, us)) {
+		s->stats.idle_waits++;
+		s->stats.idle_wal_wakes = qr_idle_wait_stats(s->iw)->wal_wakes;
+	}
+}
+
 /* After a loop without work: spin, then pause, then nap once
  * IDLE_SPIN_US have passed since the last work. In-flight requests do not
  * count as work: their timers are milliseconds away, and spinning would
@@ -494,6 +544,10 @@ static void loop_idle(struct qr_shard *s, uint32_t *idle)
 	if (s->cfg.idle_poll)
 		return;
 	if (s->now_us - s->last_work_us >= IDLE_SPIN_US) {
+		if (s->iw) {
+			idle_block(s);
+			return;
+		}
 		s->stats.idle_sleeps++;
 		usleep(IDLE_SLEEP_US);
 	} else if (++*idle > IDLE_SPIN_LOOPS) {
@@ -508,6 +562,8 @@ int qr_shard_run(void *arg)
 	uint64_t tick_us = s->cfg.core.timer_tick_us;
 	if (!s->cfg.idle_poll)
 		(void)prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
+	if (s->cfg.idle_interrupt && !s->iw)
+		idle_wait_setup(s);
 	read_clocks(s);
 	s->last_work_us = s->now_us;
 	while (!stop_flag) {
@@ -686,6 +742,7 @@ int qr_shard_destroy(struct qr_shard *s)
 	/* Everything appended reaches the disk; acks for it are not sent
 	 * (the port is stopping): clients retry, and their writes are
 	 * recognised as applied (same version) or re-applied. */
+	qr_idle_wait_close(s->iw);
 	int rc = s->wal ? qr_wal_close(s->wal, NULL) : 0;
 	if (s->core)
 		qr_core_destroy(s->core);

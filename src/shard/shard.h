@@ -5,7 +5,8 @@
  *   rx burst (own queue, or the software-steering ring) -> parse (ARP is
  *   answered and learned, UDP for us goes on) -> qr_core_on_frame ->
  *   qr_core_flush -> qr_wal_poll -> qr_core_on_wal_durable -> timers ->
- *   snapshot step -> tx burst -> idle back-off when nothing happened.
+ *   snapshot step -> tx burst -> when nothing happened: idle back-off, or
+ *   a blocking wait on rx and WAL events (idle = interrupt, idle_wait.h).
  *
  * The core's effects land here: frames become Ethernet/IPv4/UDP mbufs with
  * valid checksums (peers: base_port + shard of the peer, the same shard
@@ -64,6 +65,9 @@ struct qr_shard_stats {
 	uint64_t rx_pkts, tx_pkts, rx_bursts;
 	uint64_t arp_replies, arp_requests, steered;
 	uint64_t loops, idle_sleeps;
+	uint64_t idle_blocking;	 /* 1: idle = interrupt works here */
+	uint64_t idle_waits;	 /* blocking waits (idle = interrupt) */
+	uint64_t idle_wal_wakes; /* ... ended by a WAL completion */
 	uint64_t tx_waits; /* yields while the tx queue was full */
 	uint64_t mesh_rx_pkts, mesh_tx_pkts; /* on direct links (ports.h) */
 	uint64_t mesh_reconnects;	     /* memif client link restarts */
@@ -91,6 +95,8 @@ struct qr_shard_config {
 	} mesh[QR_CLUSTER_NODES_MAX];
 	bool tx_checksum_offload;
 	bool idle_poll;		    /* never sleep when idle */
+	bool idle_interrupt;	    /* block on rx + WAL events when idle
+				     * (shard/idle_wait.h), else back-off */
 	uint64_t snapshot_every;    /* WAL records between snapshots; 0 off */
 	struct qr_core_config core; /* node_id, shard, placement... set */
 	struct qr_wal_config wal;   /* dir, shard, mode... set */

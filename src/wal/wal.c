@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -450,6 +451,48 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us)
 	return w->durable_lsn;
 }
 
+uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us)
+{
+	if (w->cfg.mode == QR_WAL_MODE_NONE)
+		return w->durable_lsn < w->appended_lsn ? 0 : limit_us;
+	if (w->err)
+		return limit_us; /* nothing will be submitted */
+	if (w->ring.sq_pending)
+		return 0;
+	uint64_t due = limit_us;
+	const struct batch_slot *b = &w->slots[w->fill_seq % w->nslots];
+	/* The batch being filled goes out at once to an idle disk, after its
+	 * wait otherwise; with every slot in flight, at a completion. */
+	if (b->state == SLOT_FILLING && b->records &&
+	    w->submit_seq == w->fill_seq &&
+	    w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {
+		if (w->submit_seq == w->release_seq)
+			return 0;
+		due = QR_MIN(due, b->opened_us + w->cfg.batch_wait_us_max);
+	}
+	if (w->cfg.mode == QR_WAL_MODE_ASYNC && !w->bg_syncs &&
+	    w->durable_lsn > w->synced_lsn)
+		due = QR_MIN(due, w->bg_last_us + w->cfg.async_sync_us);
+	return due;
+}
+
+int qr_wal_event_fd(struct qr_wal *w)
+{
+	if (w->cfg.mode == QR_WAL_MODE_NONE)
+		return -1;
+	if (w->evfd >= 0)
+		return w->evfd;
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return QR_EIO;
+	if (io_uring_register_eventfd(&w->ring.uring, fd) < 0) {
+		close(fd);
+		return QR_EIO;
+	}
+	w->evfd = fd;
+	return fd;
+}
+
 uint64_t qr_wal_durable_lsn(const struct qr_wal *w)
 {
 	return w->durable_lsn;
@@ -670,6 +713,7 @@ int qr_wal_open(const struct qr_wal_config *cfg, struct qr_wal **out)
 	w->cfg = *cfg;
 	qr_hist_init(&w->commit_lat);
 	w->dirfd = -1;
+	w->evfd = -1;
 	w->cur_seg = w->spare_seg = -1;
 	w->snap.fd = -1;
 	w->snap.cur = -1;
@@ -765,6 +809,8 @@ int qr_wal_close(struct qr_wal *w, uint64_t *durable_lsn)
 			qw_fail(w, QR_EIO);
 		close(w->dirfd);
 		qw_ring_exit(&w->ring);
+		if (w->evfd >= 0)
+			close(w->evfd);
 	} else {
 		w->durable_lsn = w->appended_lsn;
 	}

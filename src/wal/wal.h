@@ -168,6 +168,23 @@ int qr_wal_append(struct qr_wal *w, const struct qr_wal_record *rec);
  */
 uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us);
 
+/*
+ * For a loop that sleeps when idle (shard/idle_wait.h): when qr_wal_poll
+ * must run next without a completion to wake it, in now_us time: 0 for
+ * at once (records appended and not submitted to an idle disk, sqes not
+ * yet submitted, mode none with records not yet durable), the end of a
+ * batch's wait or of mode async's sync period, else limit_us. Work in
+ * flight completes on the ring, which signals qr_wal_event_fd.
+ */
+uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us);
+/*
+ * An eventfd the ring signals on every completion (io_uring_register_
+ * eventfd), made at the first call and closed by qr_wal_close; read it to
+ * reset it. -1 in mode none (no ring: nothing completes), or a negative
+ * enum qr_err (QR_EIO: eventfd or registration refused).
+ */
+int qr_wal_event_fd(struct qr_wal *w);
+
 uint64_t qr_wal_durable_lsn(const struct qr_wal *w);
 uint64_t qr_wal_appended_lsn(const struct qr_wal *w);
 /* 0, or the sticky error after an I/O failure of the log (QR_ENOSPC if

@@ -164,6 +164,7 @@ struct snap {
 struct qr_wal {
 	struct qr_wal_config cfg;
 	struct qw_ring ring; /* io_uring + completion dispatch */
+	int evfd;	     /* qr_wal_event_fd's eventfd, or -1 */
 	int dirfd;
 	bool direct;
 	enum qr_wal_sync sync;

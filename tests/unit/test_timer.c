@@ -189,6 +189,40 @@ static void test_random_against_model(void)
 	qr_timer_wheel_fini(&w);
 }
 
+/* qr_timer_next_due: the earliest due_us of any armed timer below the
+ * limit (the idle loop's sleep bound), against a model, with timers
+ * beyond the span and clamped ones in the past. */
+static void test_next_due_against_model(void)
+{
+	struct qr_timer_wheel w;
+	CU_ASSERT_EQUAL(qr_timer_wheel_init(&w, 16, 5, 0), 0);
+	struct rec r[32];
+	memset(r, 0, sizeof(r));
+	struct qr_rng rng;
+	qr_rng_seed(&rng, 7);
+	g_now = 0;
+	CU_ASSERT_EQUAL(qr_timer_next_due(&w, 1234), 1234);
+	for (int step = 0; step < 20000; step++) {
+		int i = (int)qr_rng_below(&rng, 32);
+		uint64_t op = qr_rng_below(&rng, 10);
+		if (op < 4)
+			qr_timer_arm(&w, &r[i].t,
+				     g_now + qr_rng_below(&rng, 300));
+		else if (op < 5)
+			qr_timer_cancel(&w, &r[i].t);
+		else if (op < 7)
+			qr_timer_expire(&w, g_now += qr_rng_below(&rng, 20),
+					on_fire, NULL);
+		uint64_t limit = g_now + qr_rng_below(&rng, 400);
+		uint64_t want = limit;
+		for (int k = 0; k < 32; k++)
+			if (qr_timer_armed(&r[k].t) && r[k].t.due_us < want)
+				want = r[k].t.due_us;
+		CU_ASSERT_EQUAL(qr_timer_next_due(&w, limit), want);
+	}
+	qr_timer_wheel_fini(&w);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -199,6 +233,7 @@ int main(void)
 		 test_rearm_in_callback_goes_to_next_tick},
 		{"beyond span and long gap", test_beyond_span_and_long_gap},
 		{"random against a model", test_random_against_model},
+		{"next due against a model", test_next_due_against_model},
 		{NULL, NULL},
 	};
 	return qr_unit_main("timer", cases);

@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -122,6 +124,57 @@ static void tweak_tiny_pipe(struct qr_wal_config *c)
 {
 	c->batches_inflight_max = 1;
 	c->batch_bytes_max = 8192;
+}
+
+/*
+ * The idle shard's view (shard/idle_wait.h): qr_wal_next_due_us says
+ * "now" only while the WAL has something to submit, the limit while it
+ * waits for a completion (even with a batch filling behind every slot in
+ * flight), and the completions signal qr_wal_event_fd. Mode none: due
+ * now until a poll made the records durable.
+ */
+static void tweak_none(struct qr_wal_config *c);
+
+static void test_idle_deadline_and_eventfd(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_tiny_pipe);
+	const uint64_t lim = UINT64_MAX / 2;
+	int fd = qr_wal_event_fd(w);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(qr_wal_event_fd(w), fd); /* one, made once */
+	CU_ASSERT_EQUAL(qr_wal_next_due_us(w, lim), lim);
+	struct wt_rec g;
+	wt_gen(&g, 1, WT_KEYS_DEFAULT, 64);
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), 0);
+	CU_ASSERT_EQUAL(qr_wal_next_due_us(w, lim), 0); /* idle disk */
+	qr_wal_poll(w, qr_clock_mono_us()); /* submitted: 1 of 1 in flight */
+	wt_gen(&g, 2, WT_KEYS_DEFAULT, 64);
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), 0);
+	if (qr_wal_durable_lsn(w) < 1) /* its slot waits for a completion */
+		CU_ASSERT_EQUAL(qr_wal_next_due_us(w, lim), lim);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	CU_ASSERT_EQUAL(poll(&p, 1, 10000), 1);
+	uint64_t t0 = qr_clock_mono_us();
+	while (qr_wal_poll(w, qr_clock_mono_us()) < 2 &&
+	       qr_clock_mono_us() - t0 < 10000000)
+		;
+	CU_ASSERT_EQUAL(qr_wal_durable_lsn(w), 2);
+	CU_ASSERT_EQUAL(qr_wal_next_due_us(w, lim), lim);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	wt_rmdir(dir);
+
+	dir = wt_tmpdir();
+	w = open_wal(dir, 1, tweak_none);
+	CU_ASSERT_EQUAL(qr_wal_event_fd(w), -1); /* no ring */
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), QR_EINVAL); /* lsn 2 */
+	wt_gen(&g, 1, WT_KEYS_DEFAULT, 64);
+	CU_ASSERT_EQUAL(qr_wal_append(w, &g.r), 0);
+	CU_ASSERT_EQUAL(qr_wal_next_due_us(w, lim), 0);
+	CU_ASSERT_EQUAL(qr_wal_poll(w, qr_clock_mono_us()), 1);
+	CU_ASSERT_EQUAL(qr_wal_next_due_us(w, lim), lim);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	wt_rmdir(dir);
 }
 
 static void test_back_pressure(void)
@@ -961,6 +1014,7 @@ int main(void)
 		{ "roundtrip", test_roundtrip },
 		{ "group_commit_one_batch", test_group_commit_one_batch },
 		{ "back_pressure_busy", test_back_pressure },
+		{ "idle_deadline_and_eventfd", test_idle_deadline_and_eventfd },
 		{ "bad_appends", test_bad_appends },
 		{ "segment_roll_and_restart", test_segment_roll_and_restart },
 		{ "mode_async", test_mode_async },
