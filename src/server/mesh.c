@@ -14,6 +14,10 @@
 #include <rte_mbuf.h>
 
 #include "common/compiler.h"
+#include "shard/linkstate.h"
+
+/* Each link's state, shared by the node's shards (one node a process). */
+static struct qr_link_state g_state[QR_CLUSTER_NODES_MAX];
 
 #define VDEV_BYTES 512
 
@@ -158,11 +162,14 @@ int qr_mesh_ports_setup(const struct qr_profile *pf,
 		}
 		if (link_setup(port, queues, pool, pf, err, n))
 			return -1;
-		links[(*nlinks)++] = (struct qr_shard_link){
+		qr_link_state_init(&g_state[*nlinks], queues);
+		links[*nlinks] = (struct qr_shard_link){
 			.node = (uint16_t)j,
 			.port_id = port,
 			.memif_client = strstr(vd, "role=client") != NULL,
+			.state = &g_state[*nlinks],
 		};
+		(*nlinks)++;
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <rte_ring.h>
 
 #include "common/compiler.h"
+#include "shard/linkstate.h"
 
 /*
  * A long message (issue 15) is hundreds of frames sent in one go: more
@@ -35,6 +36,7 @@ void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
 	p->stats = stats;
 	p->tsc_hz = tsc_hz;
 	p->tx_ring = cfg->tx_ring;
+	p->owner = cfg->shard == 0;
 	p->q[0] = (struct qr_port_q){
 		.port_id = cfg->port_id,
 		.rx_queue = QR_SHARD_NONE, /* shard.c polls it (steering) */
@@ -51,7 +53,9 @@ void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
 			.tx_queue = cfg->shard,
 			.reconnect = cfg->mesh[k].memif_client && cfg->shard == 0,
 			.peer = node,
+			.ls = cfg->mesh[k].state,
 		};
+		QR_ASSERT(p->q[p->n].ls);
 		p->peer[node] = (uint8_t)p->n++;
 	}
 }
@@ -65,10 +69,26 @@ static uint16_t tx_burst(struct qr_ports *p, struct qr_port_q *q,
 						NULL);
 }
 
+/* The port's link as the driver last saw it (memif: a memory read). */
+static bool link_is_up(const struct qr_port_q *q)
+{
+	struct rte_eth_link link;
+	memset(&link, 0, sizeof(link));
+	return rte_eth_link_get_nowait(q->port_id, &link) == 0 &&
+	       link.link_status == RTE_ETH_LINK_UP;
+}
+
 static void tx_flush_one(struct qr_ports *p, unsigned i)
 {
 	struct qr_port_q *q = &p->q[i];
 	uint16_t sent = q->up ? tx_burst(p, q, q->tx, q->tx_n) : 0;
+	/* A link that took nothing may have lost its peer since shard 0's
+	 * last check: a disconnected memif takes nothing, ever, so waiting
+	 * would stall this shard TX_WAIT_US per flush. */
+	if (qr_unlikely(sent == 0) && i && q->up && !link_is_up(q)) {
+		q->up = false;
+		qr_link_mark_down(q->ls);
+	}
 	if (qr_unlikely(sent < q->tx_n) && q->up) {
 		uint64_t until = rte_get_tsc_cycles() +
 				 p->tsc_hz / 1000000 * TX_WAIT_US;
@@ -130,15 +150,31 @@ uint16_t qr_ports_rx_link(struct qr_ports *p, unsigned i,
 {
 	QR_DASSERT(i >= 1 && i < p->n);
 	struct qr_port_q *q = &p->q[i];
+	/* A down memif's rx returns at once, and must be polled: a memif
+	 * client hands its peer the buffers to send into from its rx path,
+	 * so a link that just connected carries nothing until we poll it.
+	 * Only a restart makes it not ours to touch. */
+	if (!q->rx_ok)
+		return 0;
 	uint16_t n = rte_eth_rx_burst(q->port_id, q->rx_queue, pkts, max);
 	p->stats->mesh_rx_pkts += n;
 	return n;
 }
 
+void qr_ports_begin(struct qr_ports *p)
+{
+	for (unsigned i = 1; i < p->n; i++) {
+		struct qr_port_q *q = &p->q[i];
+		q->st = (uint8_t)qr_link_seen(q->ls, &q->acked);
+		q->up = q->st == QR_LINK_UP;
+		q->rx_ok = q->st != QR_LINK_RESTARTING;
+	}
+}
+
 /* A memif client link that is down: stop and start the port, which makes
  * DPDK's memif connect again (a refused connect leaves it down: retried
- * at the next check). Only shard 0 does it; the other shards' bursts on a
- * down memif return at once (the driver checks its connected flag). */
+ * at the next check). Only shard 0 does it, and only once every shard has
+ * left the port (linkstate.h). */
 static void reconnect(struct qr_ports *p, struct qr_port_q *q)
 {
 	int rc = rte_eth_dev_stop(q->port_id);
@@ -153,30 +189,60 @@ static void reconnect(struct qr_ports *p, struct qr_port_q *q)
 			QR_PORTS_CHECK_US / 1000);
 }
 
+/* Shard 0, every turn while a restart is pending: restart the links that
+ * every shard has acknowledged, then publish what their link reads. A
+ * memif handshake may have completed since the restart was asked for:
+ * the link is read again first, and an up link is not restarted. */
+static void restart_step(struct qr_ports *p)
+{
+	for (unsigned i = 1; i < p->n; i++) {
+		struct qr_port_q *q = &p->q[i];
+		if (!q->restart_pending || q->st != QR_LINK_RESTARTING ||
+		    !qr_link_quiescent(q->ls))
+			continue;
+		bool up = link_is_up(q);
+		if (!up) {
+			reconnect(p, q);
+			up = link_is_up(q);
+		}
+		qr_link_restarted(q->ls, up);
+		q->restart_pending = false;
+		p->restarting--;
+	}
+}
+
 /* While a link is down its state is read every QR_PORTS_DOWN_CHECK_US (a
  * memory read for memif), so frames flow again soon after it connects;
  * restarts stay at most one per QR_PORTS_CHECK_US. */
 void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 {
-	if (qr_likely(now_us < p->next_check_us) || p->n == 1)
+	if (!p->owner || p->n == 1)
+		return;
+	if (qr_unlikely(p->restarting))
+		restart_step(p);
+	if (qr_likely(now_us < p->next_check_us))
 		return;
 	bool restart = now_us >= p->next_restart_us, down = false;
 	if (restart)
 		p->next_restart_us = now_us + QR_PORTS_CHECK_US;
 	for (unsigned i = 1; i < p->n; i++) {
 		struct qr_port_q *q = &p->q[i];
-		struct rte_eth_link link;
-		memset(&link, 0, sizeof(link));
-		if (rte_eth_link_get_nowait(q->port_id, &link) != 0)
-			link.link_status = RTE_ETH_LINK_DOWN;
-		bool up = link.link_status == RTE_ETH_LINK_UP;
+		if (q->restart_pending) {
+			down = true;
+			continue;
+		}
+		bool up = link_is_up(q);
 		/* Down at two restart checks in a row: a connect under way
 		 * gets one period. */
-		if (!up && restart && q->was_down && q->reconnect)
-			reconnect(p, q);
+		if (!up && restart && q->was_down && q->reconnect) {
+			qr_link_request_restart(q->ls);
+			q->restart_pending = true;
+			p->restarting++;
+		} else {
+			qr_link_publish(q->ls, up);
+		}
 		if (restart)
 			q->was_down = !up;
-		q->up = up;
 		down |= !up;
 	}
 	p->next_check_us =

@@ -18,13 +18,21 @@
  *   loop iteration (no frame waits for the next one).
  * - No syscall per packet: rx is one rte_eth_rx_burst per port per
  *   iteration (a memif ring read when idle). The only other calls are the
- *   link watchdog's: a link state read once per QR_PORTS_CHECK_US (every
- *   QR_PORTS_DOWN_CHECK_US while a link is down), a restart at most once
- *   per QR_PORTS_CHECK_US.
+ *   link reads: shard 0's watchdog once per QR_PORTS_CHECK_US (every
+ *   QR_PORTS_DOWN_CHECK_US while a link is down), and any shard's when a
+ *   link took nothing (it may have lost its peer: dropped as LINK_DOWN
+ *   at once, no wait).
+ * - Each link's state is shared by the node's shards (shard/linkstate.h):
+ *   every shard reads it once per link per turn (qr_ports_begin); in
+ *   that turn it transmits on the link only if it read UP, and polls rx
+ *   unless it read RESTARTING (a down memif's rx returns at once, and a
+ *   memif client's rx is what hands its peer buffers to send into).
  * - Links whose memif role is client reconnect by themselves: DPDK's memif
  *   client connects once, at port start, and never again, so when a
- *   peer restarts (or started after us) the watchdog restarts the port,
- *   only while it is down (no burst uses a down memif's rings).
+ *   peer restarts (or started after us) shard 0 restarts the port, only
+ *   while it is down and only after every shard has acknowledged that it
+ *   left the port (no burst may run during rte_eth_dev_stop/start). No
+ *   shard waits for that: shard 0 polls the acknowledgements.
  */
 #ifndef QR_SHARD_PORTS_H
 #define QR_SHARD_PORTS_H
@@ -50,9 +58,14 @@ struct qr_port_q {
 	uint16_t tx_n;
 	bool reconnect;	   /* a memif client link: the watchdog restarts
 			    * it while it is down (shard 0 only) */
-	bool up;	   /* link state at the last watchdog check: frames
-			    * to a down link are dropped without waiting */
+	bool up;	   /* links: the shared state read UP this turn;
+			    * frames to a link not up are dropped at once */
+	bool rx_ok;	   /* links: not RESTARTING this turn: rx polled */
 	bool was_down;	   /* down at the last restart check */
+	bool restart_pending; /* shard 0: asked, not done yet */
+	uint8_t st;	   /* enum qr_link_st read this turn */
+	uint32_t acked;	   /* last restart generation acknowledged */
+	struct qr_link_state *ls; /* shared (links only) */
 	uint16_t peer;	   /* the node it reaches (links only) */
 	struct rte_mbuf *tx[QR_PORTS_TX_BUF];
 };
@@ -64,6 +77,8 @@ struct qr_ports {
 	uint64_t tsc_hz;
 	uint64_t next_check_us;
 	uint64_t next_restart_us;
+	bool owner;	     /* shard 0: runs the watchdog */
+	uint16_t restarting; /* links with restart_pending */
 	struct qr_shard_stats *stats;
 	struct qr_port_q q[QR_PORTS_MAX];
 };
@@ -95,8 +110,13 @@ bool qr_ports_drain_tx_ring(struct qr_ports *p);
 uint16_t qr_ports_rx_link(struct qr_ports *p, unsigned i,
 			  struct rte_mbuf **pkts, uint16_t max);
 
-/* Restart memif client links that are down, at most once per
- * QR_PORTS_CHECK_US (call every iteration; cheap otherwise). */
+/* At the start of every loop turn: read each link's shared state (and
+ * acknowledge a restart); only links read UP are touched this turn. */
+void qr_ports_begin(struct qr_ports *p);
+
+/* Shard 0 (others: nothing): publish each link's state, and restart memif
+ * client links that are down, at most once per QR_PORTS_CHECK_US, once
+ * every shard has left them (call every iteration; cheap otherwise). */
 void qr_ports_watch(struct qr_ports *p, uint64_t now_us);
 
 #endif

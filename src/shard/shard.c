@@ -387,6 +387,7 @@ static void loop_rx(struct qr_shard *s)
 {
 	struct rte_mbuf *pkts[BURST];
 	unsigned n = 0;
+	qr_ports_begin(&s->ports); /* which links this turn may touch */
 	if (s->cfg.rx_queue != QR_SHARD_NONE)
 		n = rte_eth_rx_burst(s->cfg.port_id, s->cfg.rx_queue, pkts,
 				     BURST);

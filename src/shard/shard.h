@@ -36,6 +36,7 @@
 struct rte_mempool;
 struct rte_ring;
 struct qr_shard;
+struct qr_link_state;
 
 #define QR_SHARD_NONE 0xffffu /* no queue of its own */
 
@@ -92,6 +93,9 @@ struct qr_shard_config {
 	struct qr_shard_link {
 		uint16_t node, port_id;
 		bool memif_client; /* reconnect it when down */
+		/* shared by every shard: who may burst on the port
+		 * (shard/linkstate.h); outlives the shards */
+		struct qr_link_state *state;
 	} mesh[QR_CLUSTER_NODES_MAX];
 	bool tx_checksum_offload;
 	bool idle_poll;		    /* never sleep when idle */

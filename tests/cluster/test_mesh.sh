@@ -13,7 +13,12 @@
 #     go on; restarted, its peers' client ends reconnect (mesh_reconnects)
 #     and writes at ALL (every replica) succeed;
 #  3. node 2 (the client end of both its links) likewise; every key reads
-#     back at ALL, and still no node-to-node frame went through the switch.
+#     back at ALL, and still no node-to-node frame went through the switch;
+#     while node 0 was dead, node 1 dropped frames to it as LINK_DOWN and
+#     none as TX_FULL (no tx wait on a dead peer); vswitch.stats has
+#     tx_full;
+#  4. tools/cluster delay is refused on the mesh, and with a state whose
+#     profile is gone (not let through by a failing grep).
 # Usage: test_mesh.sh QUORATED QUORATE_CLI (root, QR_VSWITCH set; ~20 s)
 set -uo pipefail
 [ $# = 2 ] || { echo "usage: $0 QUORATED CLI"; exit 1; }
@@ -81,9 +86,18 @@ for victim in 0 2; do
 	qr_wait 10 "writes at ALL after node $victim's restart" q -C all put "all-$victim" x
 	puts all "r$victim" 10
 	qr_log "node $victim killed and restarted: QUORUM writes while down, ALL after"
+	[ "$victim" = 0 ] || continue
+	# frames to the dead node 0 were dropped as LINK_DOWN at once (its
+	# link read when a burst took nothing), not waited for and counted
+	# TX_FULL. (Node 2's restart may count some: its link connects
+	# before its shards poll it, and node 1 waits for them.)
+	full=$(counter 1 TX_FULL) ldown=$(counter 1 LINK_DOWN)
+	[ "${full:-x}" = 0 ] && [ "${ldown:-0}" -gt 0 ] ||
+		qr_fail "node 1 after node 0's death: TX_FULL ${full:-?} LINK_DOWN ${ldown:-?}"
 done
 [ "$(( $(counter 1 mesh_reconnects) + $(counter 2 mesh_reconnects) ))" -gt 0 ] ||
 	qr_fail "no client end of a link restarted (mesh_reconnects 0 on nodes 1, 2)"
+[ -n "$(switch_count tx_full)" ] || qr_fail "vswitch.stats has no tx_full counter"
 gets all a 40
 gets all k0 10
 gets all k2 10
@@ -91,4 +105,14 @@ gets all r0 10
 gets all r2 10
 n2n=$(switch_count node_to_node)
 [ "$n2n" = 0 ] || qr_fail "qr-vswitch forwarded $n2n frames from node to node"
+# delay acts in the switch: refused on the mesh, and refused (not let
+# through) when the cluster's profile can no longer be read
+out=$(qr_cluster delay 1 5 2>&1) && qr_fail "delay accepted on the mesh: $out"
+grep -q "memif-switch" <<<"$out" || qr_fail "delay on the mesh: $out"
+fake="$QR_TEST_TMP/fake-run"
+mkdir -p "$fake" && touch "$fake/vswitch.pid" &&
+	printf 'NODES=2\nPROFILE=%s\n' "$fake/gone.ini" >"$fake/state"
+out=$("$QR_CLUSTER" --run-dir "$fake" delay 1 5 2>&1) &&
+	qr_fail "delay accepted with a missing profile: $out"
+grep -q "not readable" <<<"$out" || qr_fail "delay, missing profile: $out"
 qr_pass "mesh: links carry the peers, the switch only clients; kill+restart of a server and a client end"

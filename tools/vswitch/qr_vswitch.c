@@ -36,8 +36,9 @@
  * Counters: DIR/vswitch.stats, rewritten within 100 ms of a change, holds
  * "node_to_node N" (unicast frames from one node's port to another's: 0
  * in a memif mesh, where nodes have their own links), "node_to_host N"
- * and "host_to_node N" (frames to or from the uplink or a client's memif)
- * and "flooded N".
+ * and "host_to_node N" (frames to or from the uplink or a client's memif),
+ * "flooded N", and "tx_full N" (frames dropped because the port's tx
+ * queue was full: its consumer fell behind).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -79,6 +80,7 @@ static struct delay_line *delay[PORTS_MAX];
 static uint32_t loss_ppm[PORTS_MAX]; /* frames to the node's port */
 /* Frames forwarded, by kind (vswitch.stats); the loop's thread only. */
 static uint64_t n_node_node, n_node_host, n_host_node, n_flooded;
+static uint64_t n_tx_full; /* frames dropped: tx queue full */
 
 struct fdb_entry {
 	uint8_t mac[6];
@@ -127,8 +129,10 @@ static uint16_t txn[PORTS_MAX];
 static void tx_flush(uint16_t p)
 {
 	uint16_t sent = rte_eth_tx_burst(p, 0, txb[p], txn[p]);
-	if (sent < txn[p])
+	if (sent < txn[p]) {
+		n_tx_full += txn[p] - sent;
 		rte_pktmbuf_free_bulk(txb[p] + sent, txn[p] - sent);
+	}
 	txn[p] = 0;
 }
 
@@ -254,7 +258,8 @@ static void forward(uint16_t in, struct rte_mbuf *m)
 static void stats_write(void)
 {
 	static uint64_t last = UINT64_MAX;
-	uint64_t sum = n_node_node + n_node_host + n_host_node + n_flooded;
+	uint64_t sum = n_node_node + n_node_host + n_host_node + n_flooded +
+		       n_tx_full;
 	char path[QR_PATH_BYTES_MAX], tmp[QR_PATH_BYTES_MAX];
 	if (sum == last ||
 	    (size_t)snprintf(path, sizeof(path), "%s/vswitch.stats",
@@ -267,8 +272,9 @@ static void stats_write(void)
 		return;
 	fprintf(f,
 		"node_to_node %" PRIu64 "\nnode_to_host %" PRIu64
-		"\nhost_to_node %" PRIu64 "\nflooded %" PRIu64 "\n",
-		n_node_node, n_node_host, n_host_node, n_flooded);
+		"\nhost_to_node %" PRIu64 "\nflooded %" PRIu64
+		"\ntx_full %" PRIu64 "\n",
+		n_node_node, n_node_host, n_host_node, n_flooded, n_tx_full);
 	if (fclose(f) == 0)
 		(void)rename(tmp, path);
 }
