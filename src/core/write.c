@@ -32,7 +32,7 @@
  *      missing replica, which bounds the recovery of a lost frame when no
  *      later write gives evidence. The RTO includes the replica's fsync,
  *      whose tail is far above its mean: resending on the first timeout
- *      alone resent 2-15% of writes to replicas that were only syncing.
+ *      alone resent up to 18% of writes to replicas only syncing.
  *      False evidence (a replica acks at once a version it already holds,
  *      or a long write's fragments queue behind later short writes) costs
  *      one early resend, never a missed one.
