@@ -39,7 +39,11 @@ struct qr_core_config {
 	uint16_t shard;
 	uint32_t cluster_id;
 	uint32_t incarnation;		      /* bump on every start */
-	const struct qr_placement *placement; /* shared, read-only */
+	const struct qr_placement *placement; /* shared, read-only: the
+					       * owners until a topology
+					       * change (below) */
+	uint16_t node_slots; /* node ids that may ever take part (joins):
+			      * 0 -> placement->nodes; at most QR_NODES_MAX */
 	uint32_t requests_max;	/* in-flight coordinator requests */
 	uint32_t pending_max;	/* replies waiting for the WAL */
 	uint32_t keys_max;	/* store entries */
@@ -303,6 +307,38 @@ int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
 			   int (*fn)(void *arg,
 				     const struct qr_wal_record *rec),
 			   void *arg);
+
+/*
+ * Topology changes (issue 14; docs/topology.md "Changes in the core";
+ * core/topology.c T1..T5). Control path, between events, from the core's
+ * own thread. owners: the placement whose replica sets hold each
+ * partition now. pending: NULL, or the placement a change moves to (a
+ * join, a leave). While pending is set, every read, write and CAS phase of
+ * a partition goes to the union of its two replica sets and needs, in
+ * every group, one more answer per member of the union outside either
+ * set (T1), so it meets its level in the old set and in the new one at
+ * once. Both placements stay owned by the caller and must outlive the next
+ * call; their partitions and shards must equal the config's placement and
+ * their node ids be below node_slots. epoch must grow. 0 or QR_EINVAL
+ * (nothing changed).
+ * The change's steps (the caller's to order, every node the same way):
+ *   1. set (owners = old, pending = new) on every core of every node;
+ *   2. once every node has it and every request begun before it has ended
+ *      (the longest deadline later), qr_core_stream_begin() on every core;
+ *   3. once qr_core_stream_left() is 0 on every core of every node, set
+ *      (owners = new, pending = NULL) everywhere.
+ */
+int qr_core_set_topology(struct qr_core *c, uint64_t epoch,
+			 const struct qr_placement *owners,
+			 const struct qr_placement *pending);
+/* Step 2 above: fill the partitions this core gains (a replica in pending,
+ * not in owners) from the old owners (T3). A no-op without pending. */
+void qr_core_stream_begin(struct qr_core *c);
+/* Partitions this core gains and has not filled yet: each is filled once
+ * its digest has equalled that of a majority of its old owners, each
+ * compared after the stream began (T3). 0 when none (or no change). */
+uint32_t qr_core_stream_left(const struct qr_core *c);
+uint64_t qr_core_epoch(const struct qr_core *c);
 
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);
