@@ -253,8 +253,10 @@ void qc_ae_step(struct qr_core *c)
 			    qr_detector_state(&c->det, reps[i]) != QR_PEER_DOWN)
 				ae_send_digest(c, reps[i], p, d, false);
 		/* After the digests (which still hold them): replicas that
-		 * have not collected yet record us as holding them. */
-		ae_gc_collect(c, p);
+		 * have not collected yet record us as holding them. None
+		 * during a topology change (topology.c T4). */
+		if (!c->pl_new)
+			ae_gc_collect(c, p);
 		return;
 	}
 }
@@ -318,8 +320,11 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		qc_drop(c, QR_DROP_WRONG_SHARD);
 		return;
 	}
-	int idx = qr_placement_replica_index(pl, p, from);
-	if (qr_placement_replica_index(pl, p, c->cfg.node_id) < 0 || idx < 0) {
+	/* T2: both of us replicas in the owners' or the new placement;
+	 * GC records only for owners, and none during a change (T4). */
+	int idx = c->pl_new ? -1 : qr_placement_replica_index(pl, p, from);
+	if (!qc_topo_is_replica(c, p, c->cfg.node_id) ||
+	    !qc_topo_is_replica(c, p, from)) {
 		qc_drop(c, QR_DROP_NOT_REPLICA);
 		return;
 	}
@@ -333,13 +338,17 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 	if (real || (v.digest == m->digest && v.entries == m->entries)) {
 		/* It holds what we hold (and, for a virtual match, the
 		 * tombstones we collected, or it collected them too). */
-		if (m->flags & QR_MSGF_DURABLE)
+		if ((m->flags & QR_MSGF_DURABLE) && idx >= 0)
 			qr_gc_matched(&c->gc, p, idx, c->next_lsn - 1,
 				      qc_now_us(c));
+		if (real && d.durable) /* T3: all of it on our disk */
+			qc_topo_stream_matched(c, p, from);
 		if (real && (v.digest != d.digest || v.entries != d.entries))
 			qr_gc_forget(&c->gc, p); /* it lacks our delta */
 		return;
 	}
+	if (qc_topo_streaming(c, p) && (m->flags & QR_MSGF_REPLY))
+		return; /* a gainer takes; the next stream step asks again */
 	if (!ae_budget_take(c, from, d.entries)) { /* A3: the push */
 		qc_drop(c, QR_DROP_AE_RATE);
 		return;
@@ -349,4 +358,9 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 	qr_store_for_each_in_partition(c->store, p, ae_push_entry, &a);
 	if (!(m->flags & QR_MSGF_REPLY))
 		ae_send_digest(c, from, p, v, true);
+}
+
+void qc_ae_stream_digest(struct qr_core *c, uint16_t to, uint32_t p)
+{
+	ae_send_digest(c, to, p, ae_partition_digest(c, p), false);
 }

@@ -163,6 +163,14 @@
 	X(NACK_KEPT_OVERWRITTEN, 56, "nack-kept-overwritten", "long",          \
 	  "a FRAG_NACK is answered from a kept message whose bytes newer "    \
 	  "messages overwrote in the ring (long.h V5)")                       \
+	/* issue 14: topology changes */                                      \
+	X(PENDING_COUNTS_TOWARD_W, 57, "pending-counts-toward-w", "topology",  \
+	  "during a change a request needs no more answers from the union "   \
+	  "than from one set, so the new member counts toward W too early "   \
+	  "(topology.c T1)")                                                   \
+	X(STREAM_FROM_ONE, 58, "stream-from-one", "topology",                  \
+	  "a gainer is filled once one old owner's digest equalled its own, " \
+	  "not a majority's (topology.c T3)")                                  \
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \

@@ -80,7 +80,7 @@ static struct peer_view peers_compare(const struct qr_core *c, uint64_t ms,
 /* floor(N/2) + 1: a quorum of the cluster, counted among the others. */
 static unsigned quorum_of_others(const struct qr_core *c)
 {
-	return c->nodes / 2u + 1u;
+	return (unsigned)__builtin_popcountll(c->members) / 2u + 1u;
 }
 
 static void anchor(struct clock_guard *g, uint64_t now, uint64_t raw)

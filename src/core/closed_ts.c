@@ -35,7 +35,8 @@ uint64_t qc_closed_floor(const struct qr_core *c)
 {
 	uint64_t f = UINT64_MAX;
 	for (uint16_t n = 0; n < c->nodes; n++)
-		f = QR_MIN(f, c->closed_out[n]);
+		if (qc_is_member(c, n)) /* a node slot no change used yet */
+			f = QR_MIN(f, c->closed_out[n]);
 	return f;
 }
 
@@ -45,7 +46,8 @@ void qc_watermark_update(struct qr_core *c)
 	c->stats.closed_in[c->cfg.node_id] = c->closed_out[c->cfg.node_id];
 	for (uint16_t n = 0;
 	     n + (QR_BUG(WATERMARK_SKIPS_LAST) ? 1 : 0) < c->nodes; n++)
-		wm = QR_MIN(wm, c->stats.closed_in[n]);
+		if (qc_is_member(c, n))
+			wm = QR_MIN(wm, c->stats.closed_in[n]);
 	c->stats.watermark = wm;
 }
 

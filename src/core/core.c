@@ -107,6 +107,7 @@ static void req_timer_fired(void *arg, struct qr_timer *t)
 		qc_send_heartbeats(c);
 		qc_hints_replay(c);
 		qc_orphan_step(c);
+		qc_topo_stream_step(c);
 		qr_timer_arm(&c->wheel, &c->hb_timer,
 			     qc_now_us(c) + c->cfg.heartbeat_us);
 		qc_loop_drain(c);
@@ -389,7 +390,9 @@ static bool config_valid(const struct qr_core_config *cfg,
 	uint64_t max_offset_ms = cfg->max_offset_ms
 					 ? cfg->max_offset_ms
 					 : QR_HLC_MAX_OFFSET_MS_DEFAULT;
-	return pl && cfg->node_id < pl->nodes && cfg->shard < pl->shards &&
+	uint16_t slots = cfg->node_slots ? cfg->node_slots : pl ? pl->nodes : 0;
+	return pl && slots >= pl->nodes && slots <= QR_NODES_MAX &&
+	       cfg->node_id < slots && cfg->shard < pl->shards &&
 	       cfg->requests_max != 0 && cfg->pending_max != 0 &&
 	       cfg->timer_tick_us != 0 && cfg->rto_us_min != 0 &&
 	       cfg->rto_us_max >= cfg->rto_us_min && cfg->hlc_lease_ms >= 2 &&
@@ -411,7 +414,8 @@ static bool config_valid(const struct qr_core_config *cfg,
 static int tables_alloc(struct qr_core *c)
 {
 	const struct qr_core_config *cfg = &c->cfg;
-	uint16_t nodes = c->pl->nodes;
+	uint16_t nodes = c->nodes;
+	c->stream_matched = calloc(c->pl->partitions, 1);
 	c->reqs = calloc(cfg->requests_max, sizeof(*c->reqs));
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));
@@ -425,7 +429,7 @@ static int tables_alloc(struct qr_core *c)
 	c->peer_restart = calloc(nodes, sizeof(*c->peer_restart));
 	c->req_busy = calloc((cfg->requests_max + 63) / 64, sizeof(uint64_t));
 	c->hint_busy = calloc((c->cfg.hints_max + 63) / 64, sizeof(uint64_t));
-	if (!c->reqs || !c->free_reqs || !c->pend || !c->out || !c->loop ||
+	if (!c->stream_matched || !c->reqs || !c->free_reqs || !c->pend || !c->out || !c->loop ||
 	    qc_dedup_alloc(c, 4 * cfg->requests_max) != 0 || !c->hints ||
 	    !c->free_hints || !c->jobs ||
 	    !c->req_busy || !c->hint_busy || !c->peer_restart ||
@@ -450,7 +454,7 @@ static void tables_init(struct qr_core *c)
 				(uint32_t)c->env.random(c->env.ctx) & GEN_MASK;
 	}
 	c->free_count = cfg->requests_max;
-	for (uint16_t n = 0; n < c->pl->nodes; n++)
+	for (uint16_t n = 0; n < c->nodes; n++)
 		if (n != cfg->node_id)
 			qc_peer_frame_begin(c, n);
 }
@@ -496,7 +500,8 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	c->cfg = *cfg;
 	c->env = *env;
 	c->pl = pl;
-	c->nodes = pl->nodes;
+	c->nodes = cfg->node_slots ? cfg->node_slots : pl->nodes;
+	c->members = pl->members;
 	c->next_lsn = 1;
 	for (int k = 0; k < QR_LAT_COUNT; k++)
 		qr_hist_init(&c->lat[k]);
@@ -507,7 +512,7 @@ int qr_core_create(const struct qr_core_config *cfg, const struct qr_env *env,
 	};
 	qr_hlc_init(&c->hlc, &src, cfg->max_offset_ms);
 	uint64_t now = env->now_us(env->ctx);
-	qr_detector_init(&c->det, pl->nodes, cfg->node_id,
+	qr_detector_init(&c->det, c->nodes, cfg->node_id,
 			 cfg->suspect_after_us, cfg->down_after_us, now);
 	int rc = tables_alloc(c);
 	if (rc)
@@ -552,6 +557,7 @@ void qr_core_destroy(struct qr_core *c)
 	free(c->free_hints);
 	free(c->jobs);
 	free(c->peer_restart);
+	free(c->stream_matched);
 	free(c->req_busy);
 	free(c->hint_busy);
 	qr_gc_fini(&c->gc);

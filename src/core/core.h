@@ -180,6 +180,10 @@ struct qr_core_stats {
 				* timeout did not resend to: no evidence
 				* of loss (write.c W6) */
 	uint64_t wal_appends;
+	/* Topology (topology.c): the epoch installed, the partitions this
+	 * core gains in a change and has not filled, and owners' DIGESTs
+	 * that equalled ours while streaming. */
+	uint64_t epoch, stream_left, stream_matches;
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;

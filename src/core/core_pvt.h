@@ -31,6 +31,11 @@
 #define HINT_OP_TAG (1ull << 63)
 #define GEN_MASK    0x7fffffffu
 #define RF_BITS(rf) ((uint8_t)((1u << (rf)) - 1))
+/* A request's replicas: its partition's replica set, and during a
+ * topology change the union with the new one (topology.c T1: one member
+ * more, as a change moves at most one member of a set). Fits the uint8_t
+ * masks (limits.h L2). */
+#define QC_REPS_MAX (QR_RF_MAX + 1)
 
 enum req_kind {
 	REQ_FREE = 0,
@@ -53,11 +58,11 @@ enum cas_phase {
  * group per zone for EACH_QUORUM (intake.c). */
 struct qc_groups {
 	uint8_t n;
-	uint8_t mask[QR_RF_MAX];
-	uint8_t need[QR_RF_MAX];
+	uint8_t mask[QC_REPS_MAX];
+	uint8_t need[QC_REPS_MAX];
 };
 
-/* One coordinator request. 2,656 bytes (sizeof, with the CAS state; reqtab.c
+/* One coordinator request. 2,696 bytes (sizeof, with the CAS state; reqtab.c
  * asserts it, the docs quote it), most of it
  * the key and value copy that retransmission and read repair need. */
 struct req {
@@ -69,8 +74,10 @@ struct req {
 	uint8_t level;	       /* enum qr_level (CAS: QUORUM) */
 	struct qc_groups grp;  /* who counts toward need (qc_met) */
 	uint8_t hold_need;     /* reads: holders needed before answering */
-	uint8_t rf;
-	uint8_t replicas[QR_RF_MAX];
+	uint8_t rf;	     /* replicas[] in use (the union: topology.c) */
+	uint8_t quorum;	     /* a majority of the owners, plus one per
+			      * member of the union outside either set */
+	uint8_t replicas[QC_REPS_MAX];
 	uint8_t done_mask;   /* writes: acked; reads: answered (bit per idx) */
 	uint8_t holds_mask;  /* reads: durably hold >= best */
 	uint8_t repair_mask; /* reads: repair REPLICATE sent, ack awaited */
@@ -275,8 +282,18 @@ struct clock_guard {
 struct qr_core {
 	struct qr_core_config cfg;
 	struct qr_env env;
-	const struct qr_placement *pl;
-	uint16_t nodes;
+	const struct qr_placement *pl; /* the owners (topology.c) */
+	uint16_t nodes;		       /* node slots: ids below it */
+	/* topology (topology.c T1..T5) */
+	const struct qr_placement *pl_new; /* a pending change's, or NULL */
+	uint64_t epoch;
+	uint64_t members;	  /* bit per node in pl or pl_new */
+	uint8_t *stream_matched;  /* [partitions]: owners (bit per index in
+				   * pl) whose digest equalled ours since
+				   * the stream began (T3) */
+	uint32_t stream_left;	  /* gained partitions not filled */
+	uint32_t stream_next;	  /* partition the next step starts at */
+	bool streaming;
 	struct qr_hlc hlc;
 	struct clock_guard clock;
 	struct qr_detector det;
@@ -640,6 +657,30 @@ bool qc_replica_owns(struct qr_core *c, const struct qr_msg *m);
 void qc_replica_write(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		      const struct qr_store_write *w, uint8_t ack_type);
 
+/* topology.c */
+/* The replicas of partition p a request goes to (T1): the owners' set,
+ * then the new set's members it lacks; their count, and in *in_new a bit
+ * per one in the new set. Without a change: the owners' rf. */
+uint8_t qc_topo_replicas(const struct qr_core *c, uint32_t p, uint8_t *reps,
+			 uint8_t *in_new);
+/* Widen groups made over the owners' rf replicas to the n of reps, of
+ * which in_new (bit per index) are the new set's (T1). */
+void qc_topo_widen(const struct qr_core *c, struct qc_groups *g,
+		   uint8_t level, bool is_write, const uint8_t *reps,
+		   uint8_t rf, uint8_t n, uint8_t in_new);
+/* Is this node a replica of p in the owners' or the new placement (T2)? */
+bool qc_topo_is_replica(const struct qr_core *c, uint32_t p, uint16_t node);
+/* A gainer streaming p from the owners (T3)? */
+bool qc_topo_streaming(const struct qr_core *c, uint32_t p);
+/* Owner `from` sent a DIGEST equal to ours for p (T3). */
+void qc_topo_stream_matched(struct qr_core *c, uint32_t p, uint16_t from);
+/* The heartbeat period's stream work: DIGESTs to unmatched owners. */
+void qc_topo_stream_step(struct qr_core *c);
+static inline bool qc_is_member(const struct qr_core *c, uint16_t n)
+{
+	return (c->members >> n) & 1;
+}
+
 /* intake.c */
 void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 			const struct qr_msg *m);
@@ -707,6 +748,8 @@ bool qc_ae_gc_admit(struct qr_core *c, const struct qr_store_write *w);
 void qc_ae_gc_inserted(struct qr_core *c, const struct qr_store_write *w);
 uint64_t qc_ae_gc_life_us(const struct qr_core *c, uint64_t deadline_us);
 void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m);
+/* Our actual digest of p to an owner, for the stream (topology.c T3). */
+void qc_ae_stream_digest(struct qr_core *c, uint16_t to, uint32_t p);
 void qc_ae_step(struct qr_core *c);
 void qc_ae_tick(struct qr_core *c);
 

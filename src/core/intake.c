@@ -42,7 +42,7 @@ static int groups_zoned(const struct qr_core *c, uint8_t level,
 			const uint8_t *reps, uint8_t rf, struct qc_groups *g)
 {
 	const struct qr_placement *pl = c->pl;
-	uint8_t zone_of_group[QR_RF_MAX];
+	uint8_t zone_of_group[QC_REPS_MAX];
 	g->n = 0;
 	for (uint8_t i = 0; i < rf; i++) {
 		uint8_t z = pl->zone[reps[i]];
@@ -165,7 +165,8 @@ static bool dedup_handled(struct qr_core *c, uint64_t client,
 /* The fields every kind of request takes from the client's message. */
 static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 		     uint16_t shard, const struct qr_msg *m, uint32_t part,
-		     const struct qc_groups *g, uint8_t level)
+		     const struct qc_groups *g, uint8_t level,
+		     const uint8_t *reps, uint8_t n)
 {
 	uint64_t now = qc_now_us(c);
 	uint8_t rf = (uint8_t)c->pl->rf;
@@ -178,8 +179,9 @@ static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 	q->grp = *g;
 	q->level = level;
 	q->need = groups_need(g);
-	q->rf = rf;
-	memcpy(q->replicas, qr_placement_replicas(c->pl, part), rf);
+	q->rf = n; /* the union during a change (topology.c T1) */
+	q->quorum = (uint8_t)(qc_quorum_of(rf) + (n - rf));
+	memcpy(q->replicas, reps, n);
 	q->partition = part;
 	q->client = client;
 	q->client_shard = shard;
@@ -216,21 +218,22 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	bool is_read = m->op == QR_OP_GET;
 	bool is_cas = qr_op_is_cas(m->op); /* linearizable: always a quorum */
 	bool any = m->level == QR_LEVEL_ANY;
-	uint8_t rf = (uint8_t)pl->rf, level;
-	const uint8_t *reps = qr_placement_replicas(pl, part);
+	uint8_t rf = (uint8_t)pl->rf, level, in_new, reps[QC_REPS_MAX];
+	uint8_t n = qc_topo_replicas(c, part, reps, &in_new);
 	struct qc_groups g;
 	int bad = groups_of(c, m, is_read, is_cas, reps, &g, &level);
 	if (bad) {
 		qc_reply_error_direct(c, client, m, shard, bad);
 		return;
 	}
+	qc_topo_widen(c, &g, level, !is_read, reps, rf, n, in_new);
 	struct dedup *retry = NULL; /* an UNAVAILABLE write asked again */
 	if (!is_read && m->op != QR_OP_LIN_GET &&
 	    dedup_handled(c, client, m, &retry))
 		return;
 	/* Fail fast, within the deadline: the CP answer. ANY writes leave
 	 * hints when no replica is up. */
-	if (!any && !qc_met(&g, qc_live_mask(c, reps, rf), 0)) {
+	if (!any && !qc_met(&g, qc_live_mask(c, reps, n), 0)) {
 		qc_reply_error_direct(c, client, m, shard, QR_EUNAVAILABLE);
 		return;
 	}
@@ -241,7 +244,7 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 	 * NO_SPACE (the store-full answer) when peers refuse. */
 	if (!is_read && !any && !QR_BUG(ACK_WAL_REFUSED)) {
 		int why = c->wal_err;
-		if (!why && !qc_met(&g, qc_writable_mask(c, reps, rf), 0))
+		if (!why && !qc_met(&g, qc_writable_mask(c, reps, n), 0))
 			why = QR_ENOSPC;
 		if (why) {
 			c->stats.writes_refused++;
@@ -262,7 +265,7 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_reply_error_direct(c, client, m, shard, QR_EBUSY);
 		return;
 	}
-	req_fill(c, q, client, shard, m, part, &g, level);
+	req_fill(c, q, client, shard, m, part, &g, level, reps, n);
 	if (is_cas)
 		qc_cas_start(c, q, m, retry);
 	else if (is_read)

@@ -139,8 +139,8 @@ void qc_orphan_step(struct qr_core *c)
 			orphan_scan(c, c->cfg.node_id, c->orphan_from,
 				    c->orphan_to, 0, 0, &c->orphan_next_p) == 0;
 	QR_ASSERT(c->orphan_done_mask & (1ull << c->cfg.node_id)); /* P1 */
-	uint64_t all = c->nodes == 64 ? UINT64_MAX : (1ull << c->nodes) - 1;
-	if (c->orphan_scanned && c->orphan_done_mask == all) {
+	uint64_t all = c->members | 1ull << c->cfg.node_id;
+	if (c->orphan_scanned && (c->orphan_done_mask & all) == all) {
 		c->orphan_active = false;
 		c->stats.orphan_active = 0;
 		c->rebuilding = false; /* recover.c RB1: filled */

@@ -38,9 +38,9 @@ void qc_read_start(struct qr_core *c, struct req *q, const struct qr_msg *m)
 	/* Blocking repair for R >= quorum (monotonic quorum reads), at any
 	 * level: a LOCAL_QUORUM read that is a majority of all replicas (2
 	 * of 3 in one zone) promises what a QUORUM read does. */
-	q->hold_need = q->need >= qc_quorum_of(q->rf) ? qc_quorum_of(q->rf) : 0;
+	q->hold_need = q->need >= q->quorum ? q->quorum : 0;
 	if ((QR_BUG(NO_BLOCKING_REPAIR_QUORUM) &&
-	     q->need == qc_quorum_of(q->rf)) ||
+	     q->need == q->quorum) ||
 	    (QR_BUG(NO_BLOCKING_REPAIR_ALL) && q->need == q->rf))
 		q->hold_need = 0;
 	q->token = m->min_version;

@@ -260,8 +260,7 @@ bool qc_replica_owns(struct qr_core *c, const struct qr_msg *m)
 		qc_drop(c, QR_DROP_WRONG_SHARD);
 		return false;
 	}
-	if (qr_placement_replica_index(c->pl, m->partition, c->cfg.node_id) <
-	    0) {
+	if (!qc_topo_is_replica(c, m->partition, c->cfg.node_id)) { /* T2 */
 		qc_drop(c, QR_DROP_NOT_REPLICA);
 		return false;
 	}
