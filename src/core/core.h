@@ -184,6 +184,7 @@ struct qr_core_stats {
 	 * core gains in a change and has not filled, and owners' DIGESTs
 	 * that equalled ours while streaming. */
 	uint64_t epoch, stream_left, stream_matches;
+	uint64_t stream_settling; /* gained, handed over, not settled */
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;
@@ -203,6 +204,8 @@ struct qr_core_stats {
 	uint64_t hint_records[QR_NODES_MAX];
 	uint64_t hint_bytes[QR_NODES_MAX];
 	uint64_t hints_created, hints_delivered, hints_lost;
+	uint64_t hints_moot; /* freed: a topology change took their
+			     * target off the partition (hints.c) */
 	/* Closed timestamps (HLC values): closed_in[n] is the highest one
 	 * node n sent us (every write n stamped below it is durable here);
 	 * watermark = the minimum over all nodes, ourselves included. */
