@@ -71,16 +71,17 @@ int do_ready(struct cli *cl, int argc, char **argv);
 int qr_cli_mgmt_ask(const char *path, const char *req, uint32_t deadline_ms,
 		    char **text, size_t *len, char *msg, size_t msg_len);
 
-/* node add ID | node remove ID | node replace DEAD NEW: a membership
- * change driven over every node's management socket (node_cmd.c). */
+/* node add ID | node remove ID | node replace DEAD NEW | node sync: a
+ * membership change driven over every node's management socket (node_cmd.c). */
 int do_node(struct cli *cl, int argc, char **argv);
 #define QR_CLI_NODE_HELP                                                       \
 	"usage: quorate [--cluster FILE] node add ID | node remove ID |\n"     \
-	"       node replace DEAD_ID NEW_ID   [--wait SECONDS] [--json]\n"     \
+	"       node replace DEAD_ID NEW_ID | node sync   [--wait SECONDS]\n"\
 	"Change the members online (docs/topology.md, docs/operations.md): "  \
 	"every\nrunning node of the cluster file is given the change, the "   \
 	"new owners\nstream, then own. IDs are the cluster file's [node.N]; " \
 	"rerun the same\ncommand to resume one that stopped. --wait bounds " \
-	"the stream (300 s).\n"
+	"the stream (300 s).\n`node sync` gives running nodes the newest "   \
+	"topology (after\none lost its data directory) and changes nothing.\n"
 
 #endif

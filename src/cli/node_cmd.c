@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `quorate node add ID | remove ID | replace DEAD NEW`: a membership change
+ * `quorate node add ID | remove ID | replace DEAD NEW | sync`: a membership change
  * driven from the CLI over every node's management socket (issue 14;
  * docs/topology.md, "Driving a change"; the node side is
  * src/server/topo_ctl.h). The nodes of the cluster file are slots; the
  * members are what the nodes' installed topologies say.
  *
  *   survey  ask every slot's `topology`; the highest epoch is the state
- *   catch up  a running node below it (it restarted, missed a step 3) is
- *           given that state when no change is in progress
+ *   catch up  a running node below it (it missed a step 3, or lost its
+ *           data directory) is given that state when no change is in
+ *           progress (`node sync` does this alone)
  *   step 1  `topology set E+1 O N` on every running node (O the owners,
  *           N the new members): requests go to the union of both
  *   wait    the longest request deadline (tombstone_grace_ms / 2, the
@@ -168,7 +169,9 @@ static int target(struct change *ch, const char *op, long a, long b)
 	if (a < 0 || a >= c->nodes || (b != -1 && (b < 0 || b >= c->nodes)))
 		return fail(EXIT_USAGE, QR_EINVAL, ch->what,
 			    "node ids are the cluster file's 0..%u", c->nodes - 1u);
-	if (!strcmp(op, "add")) {
+	if (!strcmp(op, "sync")) {
+		ch->to = o; /* the catch up alone */
+	} else if (!strcmp(op, "add")) {
 		ch->to = o | 1ull << a;
 	} else if (!strcmp(op, "remove")) {
 		ch->to = o & ~(1ull << a);
@@ -322,25 +325,27 @@ int do_node(struct cli *cl, int argc, char **argv)
 	static struct qr_cluster c;
 	static struct change ch;
 	const char *op = argc ? argv[0] : "";
-	bool rep = !strcmp(op, "replace");
-	if ((strcmp(op, "add") && strcmp(op, "remove") && !rep) ||
-	    argc != (rep ? 3 : 2))
+	bool rep = !strcmp(op, "replace"), sync = !strcmp(op, "sync");
+	if ((strcmp(op, "add") && strcmp(op, "remove") && !rep && !sync) ||
+	    argc != (rep ? 3 : sync ? 1 : 2))
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
 			    "usage: node add ID | node remove ID | node "
-			    "replace DEAD_ID NEW_ID");
+			    "replace DEAD_ID NEW_ID | node sync");
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
 	ch = (struct change){.c = &c, .dead = -1};
-	snprintf(ch.what, sizeof(ch.what), "node %s %.8s%s%.8s", op, argv[1],
-		 rep ? " " : "", rep ? argv[2] : "");
+	snprintf(ch.what, sizeof(ch.what), "node %s%s%.8s%s%.8s", op,
+		 sync ? "" : " ", sync ? "" : argv[1], rep ? " " : "",
+		 rep ? argv[2] : "");
 	int best = survey(&ch);
 	if (best < 0)
 		return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch.what,
 			    "no node answers on its management socket");
 	struct qr_topo_state cur = ch.v[best].st;
 	ch.from = cur.owners;
-	int rc = target(&ch, op, id_arg(argv[1]), rep ? id_arg(argv[2]) : -1);
+	int rc = target(&ch, op, sync ? 0 : id_arg(argv[1]),
+			rep ? id_arg(argv[2]) : -1);
 	if (rc)
 		return rc;
 	if (cur.pending && ch.to != cur.pending) {

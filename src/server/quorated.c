@@ -7,13 +7,12 @@
  *            [--keys-max N] [--store-bytes-max BYTES] [--snapshot-every N]
  *            [--truncate-corrupt] [--metrics-listen IPV4:PORT|off]
  *
- * Start-up order: cluster file, profile, data directory (each refused with
- * a message naming the file, key and problem, exit 2), then the DPDK EAL and
- * port from the profile (exit 3), then per shard: core, WAL recovery (exit 4
- * on corruption), WAL open, each core given the installed topology
- * (<data_dir>/topology, server/topo_ctl.h; exit 2 if it is corrupt); then
- * one lcore per shard runs the shard loop
- * (src/shard) while the main thread's management endpoint (a unix socket,
+ * Start-up order: cluster file, profile, data directory, the installed
+ * topology (<data_dir>/topology, server/topo_ctl.h) (each refused with a
+ * message naming the file, key and problem, exit 2), then the DPDK EAL and
+ * port from the profile (exit 3), then per shard: core (given the
+ * topology), WAL recovery (exit 4 on corruption), WAL open; then one lcore
+ * per shard runs the shard loop (src/shard) while the main thread's management endpoint (a unix socket,
  * src/server/mgmt.c) serves stats. SIGTERM or SIGINT stops the loops, and
  * every WAL is drained and synced before exit.
  */
@@ -745,11 +744,6 @@ static int node_open(struct daemon *d)
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
-	if (qr_topo_ctl_open(&d->cl, d->data_dir, &d->topo, d->err,
-			     sizeof(d->err))) {
-		fprintf(stderr, "quorated: topology: %s\n", d->err);
-		return close_and_exit(EXIT_CONFIG, NULL, 0);
-	}
 	d->nrx = rx_queues_owned(&d->pf, &d->cl, d->nrxq);
 	QR_ASSERT(d->nrx >= 1 && d->nrx <= d->cl.shards);
 	if (rings_create(d))
@@ -840,6 +834,11 @@ int main(int argc, char **argv)
 	if (qr_options_parse(argc, argv, &d.o))
 		return 1;
 	int rc = load_config(&d);
+	if (!rc && qr_topo_ctl_open(&d.cl, d.data_dir, &d.topo, d.err,
+				    sizeof(d.err))) {
+		fprintf(stderr, "quorated: topology: %s\n", d.err);
+		rc = EXIT_CONFIG; /* before the EAL: nothing to close */
+	}
 	if (!rc)
 		rc = eal_start(&d);
 	if (!rc)

@@ -32,23 +32,25 @@ t0=$(date +%s)
 qr_cluster_up 6 --members 3 --rf 3 --grace-ms 2000
 grep -q '^members = 0,1,2$' "$QR_CLUSTER_FILE" || qr_fail "no members line"
 q() { timeout 120 "$cli" --cluster "$QR_CLUSTER_FILE" "$@"; }
-topo() { # NODE: its `topology` answer
+mgmt() { # NODE LINE: the node's answer to a management command
 	python3 -c 'import socket,sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(sys.argv[1])
-s.sendall(b"topology\n"); s.shutdown(socket.SHUT_WR)
-print(s.makefile().read().strip())' "$QR_RUN/n$1.sock"
+s.sendall(sys.argv[2].encode() + b"\n"); s.shutdown(socket.SHUT_WR)
+print(s.makefile().read().strip())' "$QR_RUN/n$1.sock" "$2"
 }
+topo() { mgmt "$1" topology; }
+qr_log "$((SECONDS)) s: 6 nodes up"
 stop="$QR_TEST_TMP/stop" acks="$QR_TEST_TMP/acks"
 "$load" run "$QR_CLUSTER_FILE" "$stop" "$acks" >"$QR_TEST_TMP/load.out" \
 	2>"$QR_TEST_TMP/load.err" &
 load_pid=$!
 sleep 2
 change() { # what the CLI prints, and its exit status
-	local out
+	local out t=$SECONDS
 	out=$(q "$@" 2>"$QR_TEST_TMP/node.err") ||
 		{ cat "$QR_TEST_TMP/node.err" >&2; qr_fail "quorate $*: $out"; }
-	qr_log "quorate $*: $(head -n 1 <<<"$out") ($(grep -c 'streaming:' \
-		"$QR_TEST_TMP/node.err") progress lines)"
+	qr_log "quorate $*: $(head -n 1 <<<"$out") in $((SECONDS - t)) s" \
+		"($(grep -c 'streaming:' "$QR_TEST_TMP/node.err") progress lines)"
 }
 change node add 3
 change node add 4
@@ -58,6 +60,19 @@ sleep 1
 change node replace 1 5
 out=$(q node add 3 2>/dev/null) && grep -q 'members 2,3,4,5' <<<"$out" ||
 	qr_fail "a member added again should change nothing: $out"
+# Refusals, named, changing nothing: no such slot, a replacement by
+# itself, a stale epoch at a node.
+out=$(q node add 9 2>&1); rc=$?
+[ "$rc" = 1 ] && grep -q "node ids are the cluster file's 0..5" <<<"$out" ||
+	qr_fail "node add 9: exit $rc: $out"
+out=$(q node replace 2 2 2>&1); rc=$?
+[ "$rc" = 6 ] && grep -q "must differ" <<<"$out" ||
+	qr_fail "node replace 2 2: exit $rc: $out"
+out=$(mgmt 2 "topology set 5 3c 0")
+grep -q '"error":"STALE".*epoch 5 is not above this node.s epoch 9' <<<"$out" ||
+	qr_fail "a stale epoch at node 2: $out"
+out=$(q node sync 2>/dev/null) && grep -q 'epoch 9, members 2,3,4,5' <<<"$out" ||
+	qr_fail "node sync: $out"
 sleep 1
 touch "$stop"
 wait "$load_pid"
