@@ -142,10 +142,8 @@ static int step(struct change *ch, uint64_t e, uint64_t owners,
 		 " %" PRIx64 "\n", e, owners, pending);
 	for (int id = 0; id < ch->c->nodes; id++) {
 		char msg[512];
-		if (!ch->v[id].up && !required(ch, id))
-			continue;
-		if (ch->v[id].up && ch->v[id].st.epoch >= e)
-			continue;
+		if (!ch->v[id].up || ch->v[id].st.epoch >= e)
+			continue; /* run() checked the change's members */
 		int rc = ask(ch, id, req, msg, sizeof(msg));
 		if (rc && required(ch, id))
 			return fail(exit_code_of(rc), rc, ch->what,
@@ -211,7 +209,7 @@ static int stream(struct change *ch, uint32_t wait_s)
 	int rc = 0;
 	char msg[512];
 	for (int id = 0; id < ch->c->nodes; id++)
-		if ((ch->v[id].up || required(ch, id)) &&
+		if (ch->v[id].up &&
 		    (rc = ask(ch, id, "topology stream\n", msg, sizeof(msg))) &&
 		    required(ch, id))
 			return fail(exit_code_of(rc), rc, ch->what,
@@ -286,6 +284,12 @@ static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 	members_str(ch->from, o, sizeof(o));
 	members_str(ch->to, n, sizeof(n));
 	bool streaming = true; /* every member already streams: waited */
+	for (int id = 0; id < ch->c->nodes; id++)
+		if (required(ch, id) && !ch->v[id].up)
+			return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch->what,
+				    "node %d takes part in the change and does "
+				    "not answer: start it (a dead member: node "
+				    "replace)", id);
 	for (int id = 0; id < ch->c->nodes; id++)
 		if (required(ch, id) &&
 		    (ch->v[id].st.epoch != e1 || !ch->v[id].st.streaming))
