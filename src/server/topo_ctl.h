@@ -24,7 +24,8 @@
  *      so a shard refuses none that the file holds.
  *  C4. Every placement and request handed to a shard lives until
  *      qr_topo_ctl_close() (after the shards are destroyed): no shard
- *      ever reads freed memory, and a change is a few hundred kilobytes.
+ *      ever reads freed memory; a change's three steps cost five
+ *      replica tables (partitions x RF bytes each).
  *  C5. Only the management thread calls in after qr_topo_ctl_open(); the
  *      shards see requests through qr_shard_topo_request() alone.
  */
