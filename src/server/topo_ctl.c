@@ -135,6 +135,10 @@ int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
 		qr_topo_ctl_close(t);
 		return rc;
 	}
+	fprintf(stderr, "quorated: topology: epoch %" PRIu64 ", owners 0x%"
+		PRIx64 ", pending 0x%" PRIx64 "%s (%s)\n", st.epoch, st.owners,
+		st.pending, st.streaming ? ", streaming again" : "",
+		fresh ? "the cluster file's members, saved" : "its file");
 	*out = t;
 	return 0;
 }
