@@ -17,7 +17,8 @@
 # less than the last acknowledged put (R + W > N across epochs); puts and
 # gets failed only UNAVAILABLE or TIMEOUT, at most 2% of them (the client
 # sends to its first replica first: node 1's keys wait for a resend once
-# it is killed). Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~35 s)
+# it is killed). QR_SHARDS=2: two shard cores per node (every step is
+# handed to each shard). Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~35 s)
 set -uo pipefail
 [ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
 export QUORATED=$(realpath "$1")
@@ -29,7 +30,7 @@ qr_require_root
 t0=$(date +%s)
 # tombstone_grace_ms 2000 caps a request's deadline at 1 s: what
 # `quorate node` waits between step 1 and the stream.
-qr_cluster_up 6 --members 3 --rf 3 --grace-ms 2000
+qr_cluster_up 6 --members 3 --rf 3 --grace-ms 2000 --shards "${QR_SHARDS:-1}"
 grep -q '^members = 0,1,2$' "$QR_CLUSTER_FILE" || qr_fail "no members line"
 q() { timeout 120 "$cli" --cluster "$QR_CLUSTER_FILE" "$@"; }
 mgmt() { # NODE LINE: the node's answer to a management command
