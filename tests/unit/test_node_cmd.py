@@ -18,6 +18,7 @@ node; no step 3 is sent while a gainer has partitions left.
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -210,5 +211,6 @@ down(nodes)
 
 check("no step 3 while a gainer had partitions left (N3)",
       not EARLY_HANDOVERS, str(EARLY_HANDOVERS))
+shutil.rmtree(tmp, ignore_errors=True)
 print("test_node_cmd:", "all cases passed" if not fails else f"{fails} failed")
 sys.exit(1 if fails else 0)
