@@ -73,6 +73,13 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		      size_t len, char *detail, size_t dlen);
 /* Replicas of key (an index into keys[]) that durably hold v or newer. */
 int oracle_holders(const struct oracle *o, int key, struct qr_version v);
+/* The same among key's replicas in placement pl (a membership change's
+ * placements: sim/membership.h). */
+int oracle_holders_pl(const struct oracle *o, const struct qr_placement *pl,
+		      int key, struct qr_version v);
+/* The run's placement changes to next (sim/membership.h): (k) judges a
+ * node's watermark only for the keys it replicates in both. */
+void oracle_set_next(struct oracle *o, const struct qr_placement *next);
 /* Does node durably hold rec's key at rec's version or newer? (false
  * for a key the oracle does not know) */
 bool oracle_holds(const struct oracle *o, int node,

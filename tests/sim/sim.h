@@ -30,6 +30,8 @@ struct sim_options {
 	uint16_t peer_frame; /* peer_frame_bytes (jumbo peer frames); 0: 1472 */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
+	bool membership; /* every seed changes its membership (a quarter
+			  * does without it: membership.h) */
 	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
 			  * end-to-end checkers alone catch */
 };
@@ -47,6 +49,9 @@ struct sim_result {
 	uint64_t tombstones_collected; /* by every node's GC, all runs */
 	uint64_t snapshots; /* installed, every node */
 	uint64_t wipes;	    /* disks lost (and nodes rebuilt) */
+	/* membership changes begun, and finished (every node at the new
+	 * placement) */
+	uint64_t changes, changes_finished;
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
