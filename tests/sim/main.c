@@ -254,6 +254,8 @@ int main(int argc, char **argv)
 			printf(" --shards %d", shards);
 		if (membership)
 			printf(" --membership");
+		if (no_oracles)
+			printf(" --no-oracles");
 		if (peer_frame)
 			printf(" --peer-frame %d", peer_frame);
 		printf(" -v\n");

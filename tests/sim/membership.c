@@ -10,6 +10,7 @@
 #include "sim/membership.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 
 #include "common/compiler.h"
 #include "core/core.h"
@@ -65,8 +66,29 @@ void topo_setup(struct sim *s, int n, int rf, const uint8_t *zone)
 	t->has_next = true;
 }
 
+/* -v: each key's replica sets before and after (the keys are set up). */
+static void log_sets(struct sim *s)
+{
+	for (int k = 0; s->opt->verbose && k < s->nkeys + s->ncas; k++) {
+		char buf[2][32];
+		const struct qr_placement *pl[2] = {&s->pl, &s->topo.next};
+		for (int i = 0; i < 2; i++) {
+			uint32_t p = qr_placement_partition(pl[i], s->keys[k],
+							    s->key_len[k]);
+			const uint8_t *r = qr_placement_replicas(pl[i], p);
+			int n = 0;
+			for (int j = 0; j < pl[i]->rf; j++)
+				n += snprintf(buf[i] + n, sizeof(buf[i]) - (size_t)n,
+					      "%s%u", j ? "," : "", r[j]);
+		}
+		sim_vlog(s, "topology: %s on {%s}, then {%s}", s->keys[k],
+			 buf[0], buf[1]);
+	}
+}
+
 uint64_t topo_start_us(struct sim *s, uint64_t faults_end_us)
 {
+	log_sets(s);
 	return faults_end_us / 10 +
 	       qr_rng_below(&s->topo.rng, faults_end_us / 2);
 }
@@ -159,6 +181,42 @@ static int first_unfilled(struct sim *s, uint32_t *left)
 	return -1;
 }
 
+/* The version of key k in node's store (shard sh), "-" if none. */
+static int held_str(struct sim *s, int node, int sh, int k, char *buf,
+		    size_t len)
+{
+	struct qr_store_view v;
+	struct node *nd = sim_core_of(s, node, sh);
+	if (!nd->h->up || qr_store_get(qr_core_store(nd->core), s->keys[k],
+				       s->key_len[k], &v) != 0)
+		return snprintf(buf, len, " n%d:-", node);
+	return snprintf(buf, len, " n%d:%" PRIu64 ".%u%s", node,
+			v.version.hlc, v.version.node, v.tombstone ? "d" : "");
+}
+
+/* Why a gainer is stuck: each key it gains, as it and the old owners
+ * hold it (the failure's detail). */
+static void stuck_keys(struct sim *s, const struct node *nd, char *buf,
+		       size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (int k = 0; k < s->nkeys + s->ncas && n + 48 < len; k++) {
+		uint32_t p = qr_placement_partition(&s->pl, s->keys[k],
+						    s->key_len[k]);
+		if (qr_placement_shard(&s->pl, p) != nd->shard ||
+		    qr_placement_replica_index(&s->topo.next, p, nd->id) < 0 ||
+		    qr_placement_replica_index(&s->pl, p, nd->id) >= 0)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "; %s:", s->keys[k]);
+		n += (size_t)held_str(s, nd->id, nd->shard, k, buf + n, len - n);
+		const uint8_t *r = qr_placement_replicas(&s->pl, p);
+		for (int i = 0; i < s->pl.rf && n + 40 < len; i++)
+			n += (size_t)held_str(s, r[i], nd->shard, k, buf + n,
+					      len - n);
+	}
+}
+
 /* The schedule, every 2 ms from the change's start until it finishes. */
 static void poll(struct sim *s)
 {
@@ -183,13 +241,16 @@ static void poll(struct sim *s)
 	}
 	if (s->now_us > s->faults_end_us + TOPO_STUCK_US) {
 		const struct node *nd = stuck >= 0 ? &s->cores[stuck] : NULL;
+		char keys[300] = "";
+		if (nd && nd->h->up)
+			stuck_keys(s, nd, keys, sizeof(keys));
 		sim_fail(s, "(e)",
 			 "the %s of node %u is stuck at step %u %" PRIu64
 			 " ms after the faults stopped (node %d shard %d: "
-			 "stream_left %" PRIu32 ")",
+			 "stream_left %" PRIu32 "%s)",
 			 t->kind == TOPO_JOIN ? "join" : "leave", t->node,
 			 t->step, TOPO_STUCK_US / 1000, nd ? nd->id : -1,
-			 nd ? nd->shard : -1, left);
+			 nd ? nd->shard : -1, left, keys);
 		return;
 	}
 	sim_ev_at(s, s->now_us + 2000, EV_TOPO, 0, 0, 0);
