@@ -343,6 +343,9 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 				      qc_now_us(c));
 		if (real && d.durable) /* T3: all of it on our disk */
 			qc_topo_stream_matched(c, p, from);
+		/* A gainer learns of the match from our answer (T3). */
+		if (!(m->flags & QR_MSGF_REPLY) && qc_topo_gainer(c, p, from))
+			ae_send_digest(c, from, p, v, true);
 		if (real && (v.digest != d.digest || v.entries != d.entries))
 			qr_gc_forget(&c->gc, p); /* it lacks our delta */
 		return;

@@ -203,6 +203,8 @@ struct qr_core_stats {
 	uint64_t hint_records[QR_NODES_MAX];
 	uint64_t hint_bytes[QR_NODES_MAX];
 	uint64_t hints_created, hints_delivered, hints_lost;
+	uint64_t hints_moot; /* freed: a topology change took their
+			     * target off the partition (hints.c) */
 	/* Closed timestamps (HLC values): closed_in[n] is the highest one
 	 * node n sent us (every write n stamped below it is durable here);
 	 * watermark = the minimum over all nodes, ourselves included. */

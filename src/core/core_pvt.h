@@ -670,6 +670,8 @@ void qc_topo_widen(const struct qr_core *c, struct qc_groups *g,
 		   uint8_t rf, uint8_t n, uint8_t in_new);
 /* Is this node a replica of p in the owners' or the new placement (T2)? */
 bool qc_topo_is_replica(const struct qr_core *c, uint32_t p, uint16_t node);
+/* Is node in p's new replica set and not in its owners' (T3)? */
+bool qc_topo_gainer(const struct qr_core *c, uint32_t p, uint16_t node);
 /* A gainer streaming p from the owners (T3)? */
 bool qc_topo_streaming(const struct qr_core *c, uint32_t p);
 /* Owner `from` sent a DIGEST equal to ours for p (T3). */

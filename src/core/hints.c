@@ -415,6 +415,16 @@ void qc_hints_replay(struct qr_core *c)
 				hint_expire(c, slot);
 				continue;
 			}
+			/* A topology change took the target off the
+			 * partition: what the hint holds met its level in
+			 * both replica sets (topology.c T1) or was never
+			 * acknowledged; the target would refuse it. */
+			if (!h->job &&
+			    !qc_topo_is_replica(c, h->partition, h->target)) {
+				c->stats.hints_moot++;
+				hint_free(c, slot);
+				continue;
+			}
 			if (h->sent_us && now - h->sent_us < c->cfg.rto_us_max)
 				continue;
 			if (now - h->created_us < c->cfg.hint_delay_us)

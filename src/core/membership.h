@@ -12,11 +12,12 @@
  *      changes and is never reused by another node in a later epoch while
  *      the old one may still hold data (a replacement keeps the dead
  *      node's id on purpose: it takes over its role).
- *  M2. States: JOINING (receives every new write of the partitions it will
- *      own and streams the old data; counts for no quorum), ACTIVE,
- *      LEAVING (still a replica of the partitions it owned until its data
- *      is streamed to the new owners; counts for quorums of the old
- *      placement), and REPLACING (a new, empty node in a dead node's id
+ *  M2. States: JOINING (gets every request of the partitions it will
+ *      own and streams the old data; a request of the change needs one
+ *      answer more for it, topology.c T1, so it never counts in place of
+ *      an old owner), ACTIVE, LEAVING (still a replica of the partitions
+ *      it owned until its data is streamed to the new owners), and
+ *      REPLACING (a new, empty node in a dead node's id
  *      and role: in both placements, so no other data moves, but counted
  *      for no quorum until it is filled). A change moves one member one
  *      step: add -> JOINING, JOINING or REPLACING -> ACTIVE (finish),
@@ -30,9 +31,10 @@
  *      other input is a named error with the output untouched.
  *  M5. Placements: the "old" one ranks ACTIVE, LEAVING and REPLACING
  *      members, the "new" one ACTIVE, JOINING and REPLACING members, both
- *      by zone-aware rendezvous
- *      hashing over node ids (placement.h). Writes go to the union; W and R
- *      are counted on the old placement until the change finishes.
+ *      by zone-aware rendezvous hashing over node ids (placement.h). A
+ *      change runs in the core as owners = old, pending = new
+ *      (core.h qr_core_set_topology; topology.c T1: requests go to the
+ *      union and meet their level in both).
  */
 #ifndef QR_CORE_MEMBERSHIP_H
 #define QR_CORE_MEMBERSHIP_H

@@ -143,13 +143,17 @@ bool qc_topo_is_replica(const struct qr_core *c, uint32_t p, uint16_t node)
 	       (c->pl_new && qr_placement_replica_index(c->pl_new, p, node) >= 0);
 }
 
+bool qc_topo_gainer(const struct qr_core *c, uint32_t p, uint16_t node)
+{
+	return c->pl_new && qr_placement_replica_index(c->pl_new, p, node) >= 0 &&
+	       qr_placement_replica_index(c->pl, p, node) < 0;
+}
+
 /* Does this core gain p in the change (in N, not in O, on our shard)? */
 static bool gains(const struct qr_core *c, uint32_t p)
 {
-	uint16_t self = c->cfg.node_id;
-	return c->pl_new && qr_placement_shard(c->pl, p) == c->cfg.shard &&
-	       qr_placement_replica_index(c->pl_new, p, self) >= 0 &&
-	       qr_placement_replica_index(c->pl, p, self) < 0;
+	return qr_placement_shard(c->pl, p) == c->cfg.shard &&
+	       qc_topo_gainer(c, p, c->cfg.node_id);
 }
 
 bool qc_topo_streaming(const struct qr_core *c, uint32_t p)

@@ -134,9 +134,17 @@ static void replica(struct qr_prom *w, const struct qr_core_stats *cs)
 		{"created", cs->hints_created},
 		{"delivered", cs->hints_delivered},
 		{"lost", cs->hints_lost},
+		{"moot", cs->hints_moot},
 	};
 	labelled(w, "quorate_hints_total", "Hinted handoff: hints by fate.",
-		 QR_PROM_COUNTER, "fate", hints, 3);
+		 QR_PROM_COUNTER, "fate", hints, 4);
+	one(w, "quorate_topology_epoch",
+	    "Topology epoch every shard has installed.", QR_PROM_GAUGE,
+	    cs->epoch);
+	one(w, "quorate_stream_partitions_left",
+	    "Partitions this node gains in a topology change and has not "
+	    "filled yet.",
+	    QR_PROM_GAUGE, cs->stream_left);
 	one(w, "quorate_handoffs_total",
 	    "Hand-offs of our own writes after a restart or lost hint.",
 	    QR_PROM_COUNTER, cs->orphan_syncs);

@@ -31,10 +31,12 @@ void qr_mgmt_gather(const struct qr_mgmt_config *cfg, struct qr_mgmt_agg *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->nshards = cfg->nshards;
+	uint64_t epoch = UINT64_MAX; /* the one every shard has installed */
 	for (uint16_t i = 0; i < cfg->nshards; i++) {
 		struct qr_shard *sh = cfg->shards[i];
 		struct qr_core *core = qr_shard_core(sh);
 		sum_words(&a->cs, qr_core_stats(core), sizeof(a->cs));
+		epoch = QR_MIN(epoch, qr_core_stats(core)->epoch);
 		sum_words(&a->ss, qr_shard_stats(sh), sizeof(a->ss));
 		sum_words(&a->ws, qr_wal_stats(qr_shard_wal(sh)),
 			  sizeof(a->ws));
@@ -50,6 +52,7 @@ void qr_mgmt_gather(const struct qr_mgmt_config *cfg, struct qr_mgmt_agg *a)
 			a->hlc = h->last;
 		a->hlc_rejected += h->rejected;
 	}
+	a->cs.epoch = cfg->nshards ? epoch : 0; /* not a sum */
 }
 
 void qr_mgmt_readiness(const struct qr_mgmt_config *cfg, uint64_t since_us,
@@ -273,8 +276,15 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(h, "created", cs->hints_created);
 	set_u64(h, "delivered", cs->hints_delivered);
 	set_u64(h, "lost", cs->hints_lost);
+	set_u64(h, "moot", cs->hints_moot);
 	set_u64(h, "handoffs", cs->orphan_syncs);
 	json_object_set_new(o, "hints", h);
+	/* topology changes (core/topology.c; docs/topology.md) */
+	json_t *t = json_object();
+	set_u64(t, "epoch", cs->epoch);
+	set_u64(t, "stream_left", cs->stream_left);
+	set_u64(t, "stream_matches", cs->stream_matches);
+	json_object_set_new(o, "topology", t);
 	json_t *s = json_object();
 	set_u64(s, "stale", cs->stale_answers);
 	set_u64(s, "token_waits", cs->token_waits);

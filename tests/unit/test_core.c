@@ -3328,6 +3328,91 @@ static void test_digest_flood_pushes_at_most_the_budget(void)
 	teardown();
 }
 
+/* Topology changes (topology.c): node 2 joins a placement of nodes 0 and 1
+ * (RF 2). During the change a QUORUM write of a partition node 2 gains
+ * needs 3 answers (2 of the old set, 2 of the new, T1): with node 2 cut
+ * off it is not acknowledged; once node 2 hears it, it is (T2). A key
+ * written before the change reaches node 2 only by the stream, which
+ * fills node 2 once both old owners' digests equalled its own (T3); then
+ * the new placement alone reads it back at ALL. T5: an epoch that does
+ * not grow is refused. */
+static void test_topology_join(void)
+{
+	static struct qr_placement o, nw;
+	setup();
+	warm();
+	CU_ASSERT_FATAL(qr_placement_init_members(&o, 64, 0x3, 2, 1, NULL) == 0);
+	CU_ASSERT_FATAL(qr_placement_init_members(&nw, 64, 0x7, 2, 1, NULL) ==
+			0);
+	char before[32] = "", during[32] = "";
+	for (int k = 0; k < 1000 && (!before[0] || !during[0]); k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "topo:%d", k);
+		uint32_t p = qr_placement_partition(&o, key, strlen(key));
+		if (qr_placement_replica_index(&nw, p, 2) < 0)
+			continue;
+		strcpy(before[0] ? during : before, key);
+	}
+	CU_ASSERT_FATAL(before[0] && during[0]);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 1, &o, NULL),
+				      0);
+	client_req(0, 1, QR_OP_PUT, QR_LEVEL_QUORUM, before, "old");
+	settle();
+	CU_ASSERT_EQUAL_FATAL(reply_status(1), 0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL_FATAL(
+			qr_core_set_topology(h.core[i], 2, &o, &nw), 0);
+	CU_ASSERT_EQUAL(qr_core_set_topology(h.core[0], 2, &o, &nw), QR_EINVAL);
+	CU_ASSERT_EQUAL(qr_core_epoch(h.core[0]), 2);
+	for (int i = 0; i < 2; i++)
+		h.cut[i][2] = h.cut[2][i] = true;
+	client_req(0, 2, QR_OP_PUT, QR_LEVEL_QUORUM, during, "new");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 1); /* 2 answers of 3 needed */
+	for (int i = 0; i < 2; i++)
+		h.cut[i][2] = h.cut[2][i] = false;
+	for (int t = 0; t < 10 && reply_status(2) == 1; t++) {
+		advance(2000);
+		settle();
+	}
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	struct qr_store_view v;
+	CU_ASSERT_NOT_EQUAL(qr_store_get(qr_core_store(h.core[2]),
+					 (const uint8_t *)before,
+					 (uint8_t)strlen(before), &v),
+			    0); /* not streamed yet */
+	for (int i = 0; i < N; i++)
+		qr_core_stream_begin(h.core[i]);
+	CU_ASSERT(qr_core_stream_left(h.core[2]) > 0);
+	CU_ASSERT_EQUAL(qr_core_stream_left(h.core[0]), 0); /* gains none */
+	for (int t = 0; t < 20 && qr_core_stream_left(h.core[2]); t++) {
+		advance(10000);
+		settle();
+	}
+	CU_ASSERT_EQUAL(qr_core_stream_left(h.core[2]), 0);
+	CU_ASSERT(qr_core_stats(h.core[2])->stream_matches >= 2);
+	CU_ASSERT_EQUAL(qr_store_get(qr_core_store(h.core[2]),
+				     (const uint8_t *)before,
+				     (uint8_t)strlen(before), &v),
+			0);
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 3, &nw, NULL),
+				      0);
+	client_req(2, 3, QR_OP_GET, QR_LEVEL_ALL, before, NULL);
+	settle();
+	const struct reply *r = find_reply(3);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT(r->value_len == 3 && memcmp(r->value, "old", 3) == 0);
+	for (int i = 0; i < N; i++) /* the harness's placement again */
+		CU_ASSERT_EQUAL(qr_core_set_topology(h.core[i], 4, &h.pl, NULL),
+				0);
+	teardown();
+	qr_placement_fini(&o);
+	qr_placement_fini(&nw);
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -3485,6 +3570,8 @@ int main(void)
 		{"jumbo peer frames: packed up to peer_frame_bytes, one byte "
 		 "more dropped, client frames stay at 1472",
 		 test_jumbo_peer_frames},
+		{"topology: a join needs the union, streams, then reads back",
+		 test_topology_join},
 		{NULL, NULL},
 	};
 	return qr_unit_main("core", cases);
