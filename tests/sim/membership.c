@@ -281,6 +281,14 @@ const struct qr_placement *topo_pending(const struct sim *s, int node)
 	return s->topo.kind && l >= 1 && l < 3 ? &s->topo.next : NULL;
 }
 
+bool topo_replica(const struct sim *s, int viewer, uint32_t p, int node)
+{
+	const struct qr_placement *o = topo_owners(s, viewer),
+				  *n = topo_pending(s, viewer);
+	return qr_placement_replica_index(o, p, (uint16_t)node) >= 0 ||
+	       (n && qr_placement_replica_index(n, p, (uint16_t)node) >= 0);
+}
+
 bool topo_member(const struct sim *s, int node)
 {
 	return s->cpl->members >> node & 1;

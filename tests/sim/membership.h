@@ -71,6 +71,9 @@ bool topo_settled(const struct sim *s);
  * none). */
 const struct qr_placement *topo_owners(const struct sim *s, int node);
 const struct qr_placement *topo_pending(const struct sim *s, int node);
+/* Is node a replica of partition p in viewer's view (owners or pending)?
+ * Always, for the one placement of a seed without a change. */
+bool topo_replica(const struct sim *s, int viewer, uint32_t p, int node);
 /* Is node a member of the placement clients route with now? */
 bool topo_member(const struct sim *s, int node);
 void topo_fini(struct sim *s);

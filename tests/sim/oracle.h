@@ -30,6 +30,10 @@
  *      it is durable here), and no node claims, in a HEARTBEAT, more
  *      than its durable HLC ceiling (S4: its next incarnation stamps
  *      above that ceiling only).
+ *  Across a membership change (sim/membership.h) (j) counts an answer's
+ *  holders in the coordinator's view of the topology (sim.c
+ *  answer_holders), and (k) judges a node only for the keys it
+ *  replicates both before and after (oracle_set_next).
  *
  * "Durable" is the WAL model's: records [0, durable) of a node's log,
  * which survive its crashes. Versions are unique per key (a stamp is one

@@ -11,7 +11,10 @@
  * disk and the node's rebuild (quorated --rebuild, as
  * docs/operations.md has an operator do it), and clients with mixed
  * workloads (sessions reading their own keys through lagging replicas,
- * CAS storms).
+ * CAS storms), and membership changes (a quarter of the seeds, every
+ * one with --membership: the spare node joins or a member leaves during
+ * the workload and the faults, through the core's topology API in its
+ * three steps, node by node, crashes mid-stream included: membership.h).
  * Everything random comes from one seed: a seed replays bit for bit, which
  * the trace hash shows.
  */
