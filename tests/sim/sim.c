@@ -2191,10 +2191,11 @@ static uint64_t opt_cas_draw(uint64_t seed)
 	return qr_splitmix64(&x);
 }
 
-static void setup(struct sim *s)
+/* The cluster: nodes, rf, zones, shards and the placement (two of them
+ * for a membership change: membership.c). Returns rf. */
+static int setup_cluster(struct sim *s, bool change)
 {
 	struct qr_rng *g = &s->rng;
-	bool change = topo_drawn(s);
 	s->n = s->opt->nodes ? s->opt->nodes : 3 + (int)qr_rng_below(g, 5);
 	/* A membership change needs a node beside rf members (the spare
 	 * node of a join, the one that leaves): 4 unless --nodes says. */
@@ -2234,6 +2235,14 @@ static void setup(struct sim *s)
 						  (uint16_t)s->shards,
 						  zone) == 0);
 	s->cpl = &s->pl;
+	return rf;
+}
+
+static void setup(struct sim *s)
+{
+	struct qr_rng *g = &s->rng;
+	bool change = topo_drawn(s);
+	int rf = setup_cluster(s, change);
 	s->nclients = 2 + (int)qr_rng_below(g, SIM_CLIENTS_MAX - 1);
 	s->nkeys = 2 + (int)qr_rng_below(g, 10);
 	for (int k = 0; k < s->nkeys; k++)
