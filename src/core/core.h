@@ -184,6 +184,7 @@ struct qr_core_stats {
 	 * core gains in a change and has not filled, and owners' DIGESTs
 	 * that equalled ours while streaming. */
 	uint64_t epoch, stream_left, stream_matches;
+	uint64_t stream_settling; /* gained, handed over, not settled */
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;

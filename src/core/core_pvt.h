@@ -672,6 +672,8 @@ void qc_topo_widen(const struct qr_core *c, struct qc_groups *g,
 bool qc_topo_is_replica(const struct qr_core *c, uint32_t p, uint16_t node);
 /* Is node in p's new replica set and not in its owners' (T3)? */
 bool qc_topo_gainer(const struct qr_core *c, uint32_t p, uint16_t node);
+/* A partition this core gains and has not filled yet (T3)? */
+bool qc_topo_unfilled(const struct qr_core *c, uint32_t p);
 /* A gainer streaming p from the owners (T3)? */
 bool qc_topo_streaming(const struct qr_core *c, uint32_t p);
 /* Owner `from` sent a DIGEST equal to ours for p (T3). */

@@ -73,6 +73,12 @@ void qc_answer_read(struct qr_core *c, uint8_t type, uint16_t dst,
 		.closed_ts = QR_BUG(SERVE_BELOW_WATERMARK) ? UINT64_MAX
 							   : c->stats.watermark,
 	};
+	/* A partition we gain in a topology change and have not filled
+	 * lacks older writes whatever the claims say (topology.c T3): no
+	 * token is served by us alone. */
+	if (qr_unlikely(c->pl_new) &&
+	    qc_topo_unfilled(c, qr_placement_partition(c->pl, key, key_len)))
+		m.closed_ts = 0;
 	if (qr_store_get(c->store, key, key_len, &v) == 0) {
 		if (v.lsn > c->durable_lsn && !(QR_BUG(READ_REPLY_BEFORE_WAL) &&
 						type == QR_MSG_READ_REPLY)) {

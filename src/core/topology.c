@@ -26,6 +26,11 @@
  *      QUORUM, LOCAL_QUORUM or EACH_QUORUM was on one of those owners when
  *      it was compared, and is on the gainer's disk. (ONE and ANY promise
  *      no such intersection, in any placement.)
+ *      Until then, and after the hand-over until its digest equalled
+ *      every other owner's (settled), its read answers for p claim no
+ *      closed timestamp: a token is never served by its copy alone, as
+ *      a write at ONE before the change may be on an owner it did not
+ *      compare with.
  *  T4. No tombstone is collected during a change (a gainer might never
  *      get it, and the older value under it would come back), and every
  *      change forgets the GC's records and deltas: their replica indexes
@@ -38,7 +43,8 @@
 
 #include <string.h>
 
-#define STREAM_FILLED 0x80u /* stream_matched: the partition is filled */
+#define STREAM_FILLED	0x80u /* stream_matched: the partition is filled */
+#define STREAM_SETTLING 0x40u /* gained in the last change: not settled */
 #define STREAM_BURST  16    /* partitions asked per heartbeat period */
 
 static bool in_set(const uint8_t *reps, uint8_t n, uint8_t node)
@@ -156,6 +162,29 @@ static bool gains(const struct qr_core *c, uint32_t p)
 	       qc_topo_gainer(c, p, c->cfg.node_id);
 }
 
+bool qc_topo_unfilled(const struct qr_core *c, uint32_t p)
+{
+	return (c->stream_matched[p] & STREAM_SETTLING) ||
+	       (!(c->stream_matched[p] & STREAM_FILLED) && gains(c, p));
+}
+
+/* T3's settling: a partition gained in the last change, once its digest
+ * equalled every other owner's, holds whatever any of them held. */
+static void settle_matched(struct qr_core *c, uint32_t p, uint16_t from)
+{
+	int idx = qr_placement_replica_index(c->pl, p, from);
+	int self = qr_placement_replica_index(c->pl, p, c->cfg.node_id);
+	if (idx < 0 || self < 0)
+		return;
+	uint8_t got = (uint8_t)(c->stream_matched[p] | 1u << idx | 1u << self);
+	if ((got & RF_BITS(c->pl->rf)) == RF_BITS(c->pl->rf)) {
+		c->stream_matched[p] = 0;
+		c->stats.stream_settling--;
+		return;
+	}
+	c->stream_matched[p] = got;
+}
+
 bool qc_topo_streaming(const struct qr_core *c, uint32_t p)
 {
 	return c->streaming && !(c->stream_matched[p] & STREAM_FILLED) &&
@@ -186,6 +215,10 @@ static bool stream_filled(const struct qr_core *c, uint32_t p, uint8_t got)
 
 void qc_topo_stream_matched(struct qr_core *c, uint32_t p, uint16_t from)
 {
+	if (c->stream_matched[p] & STREAM_SETTLING) {
+		settle_matched(c, p, from);
+		return;
+	}
 	int idx = qr_placement_replica_index(c->pl, p, from);
 	if (idx < 0 || !qc_topo_streaming(c, p))
 		return;
@@ -263,13 +296,24 @@ int qr_core_set_topology(struct qr_core *c, uint64_t epoch,
 		return rc;
 	qr_gc_fini(&c->gc);
 	c->gc = gc;
+	/* The hand-over (step 3): what we gained settles (T3). */
+	uint32_t settling = 0;
+	for (uint32_t p = 0; !pending && c->pl_new && p < owners->partitions;
+	     p++) {
+		bool g = gains(c, p) &&
+			 qr_placement_replica_index(owners, p, c->cfg.node_id) >= 0;
+		c->stream_matched[p] = g ? STREAM_SETTLING : 0;
+		settling += g;
+	}
+	if (pending || !c->pl_new)
+		memset(c->stream_matched, 0, owners->partitions);
 	c->pl = owners;
 	c->pl_new = pending;
 	c->epoch = epoch;
 	c->members = owners->members | (pending ? pending->members : 0);
 	c->streaming = false;
 	c->stream_left = 0;
-	memset(c->stream_matched, 0, owners->partitions);
+	c->stats.stream_settling = settling;
 	c->stats.epoch = epoch;
 	c->stats.stream_left = 0;
 	return 0;

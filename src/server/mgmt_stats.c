@@ -284,6 +284,7 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(t, "epoch", cs->epoch);
 	set_u64(t, "stream_left", cs->stream_left);
 	set_u64(t, "stream_matches", cs->stream_matches);
+	set_u64(t, "stream_settling", cs->stream_settling);
 	json_object_set_new(o, "topology", t);
 	json_t *s = json_object();
 	set_u64(s, "stale", cs->stale_answers);

@@ -3399,6 +3399,15 @@ static void test_topology_join(void)
 	for (int i = 0; i < N; i++)
 		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 3, &nw, NULL),
 				      0);
+	/* What node 2 gained settles once every other owner's digest
+	 * equalled its own (scheduled anti-entropy). */
+	CU_ASSERT(qr_core_stats(h.core[2])->stream_settling > 0);
+	for (int t = 0; t < 400 && qr_core_stats(h.core[2])->stream_settling;
+	     t++) {
+		advance(10000);
+		settle();
+	}
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[2])->stream_settling, 0);
 	client_req(2, 3, QR_OP_GET, QR_LEVEL_ALL, before, NULL);
 	settle();
 	const struct reply *r = find_reply(3);
