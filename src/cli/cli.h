@@ -9,6 +9,7 @@
 #define QR_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quorate/client.h"
@@ -63,5 +64,24 @@ int do_stat(struct cli *cl, const char *op, int argc, char **argv);
 /* ready [--node ID] [--wait S]: 0 when every node asked is ready, else
  * EXIT_UNAVAILABLE (or the error's status) after S seconds of polling. */
 int do_ready(struct cli *cl, int argc, char **argv);
+
+/* One command line to a node's management socket (path): 0 and its JSON
+ * answer (one object, malloc'd, *len bytes), or an enum qr_err and a
+ * message, within deadline_ms (mgmt_cmd.c). */
+int qr_cli_mgmt_ask(const char *path, const char *req, uint32_t deadline_ms,
+		    char **text, size_t *len, char *msg, size_t msg_len);
+
+/* node add ID | node remove ID | node replace DEAD NEW | node sync: a
+ * membership change driven over every node's management socket (node_cmd.c). */
+int do_node(struct cli *cl, int argc, char **argv);
+#define QR_CLI_NODE_HELP                                                       \
+	"usage: quorate [--cluster FILE] node add ID | node remove ID |\n"     \
+	"       node replace DEAD_ID NEW_ID | node sync   [--wait SECONDS]\n"\
+	"Change the members online (docs/topology.md, docs/operations.md): "  \
+	"every\nrunning node of the cluster file is given the change, the "   \
+	"new owners\nstream, then own. IDs are the cluster file's [node.N]; " \
+	"rerun the same\ncommand to resume one that stopped. --wait bounds " \
+	"the stream (300 s).\n`node sync` gives running nodes the newest "   \
+	"topology (after\none lost its data directory) and changes nothing.\n"
 
 #endif

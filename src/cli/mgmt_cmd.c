@@ -123,7 +123,7 @@ static int stat_read_all(int fd, const char *path, uint32_t deadline_ms,
 }
 
 /* Ask one node: 0 and a malloc'd text, or an enum qr_err and a message. */
-static int stat_fetch(const char *path, const char *req, uint32_t deadline_ms,
+int qr_cli_mgmt_ask(const char *path, const char *req, uint32_t deadline_ms,
 		      char **text, size_t *len, char *msg, size_t msg_len)
 {
 	int fd = stat_connect(path, msg, msg_len);
@@ -203,7 +203,7 @@ int do_stat(struct cli *cl, const char *op, int argc, char **argv)
 		char *text = NULL, msg[512];
 		size_t len = 0;
 		const char *path = c.node[id].mgmt;
-		int rc = stat_fetch(path, req, deadline_ms, &text, &len, msg,
+		int rc = qr_cli_mgmt_ask(path, req, deadline_ms, &text, &len, msg,
 				    sizeof(msg));
 		if (rc && code == EXIT_OK)
 			code = exit_code_of(rc);
@@ -256,7 +256,7 @@ static int ready_round(const struct qr_cluster *c, int first, int last,
 	for (int id = first; id <= last; id++) {
 		free(texts[id]);
 		texts[id] = NULL;
-		rcs[id] = stat_fetch(c->node[id].mgmt, "ready\n", deadline_ms,
+		rcs[id] = qr_cli_mgmt_ask(c->node[id].mgmt, "ready\n", deadline_ms,
 				     &texts[id], &lens[id], msgs[id],
 				     sizeof(msgs[id]));
 		char why[256];

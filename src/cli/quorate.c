@@ -53,6 +53,8 @@ static const char usage_text[] =
 	"[--json]\n"
 	"       quorate [--cluster FILE] ring [KEY] [--json]   (who owns "
 	"what)\n"
+	"       quorate [--cluster FILE] node add ID | remove ID | replace "
+	"DEAD_ID NEW_ID\n"
 	"\n"
 	"options:\n"
 	"  -c, --cluster FILE        cluster file (default: $QUORATE_CLUSTER)\n"
@@ -721,7 +723,7 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	}
 }
 
-#define COMMANDS "put, get, del, stat, repair, ready or ring"
+#define COMMANDS "put, get, del, stat, repair, ready, ring or node"
 
 /* `quorate CMD --help`: that command's usage; else the whole text. */
 static int help(const char *cmd)
@@ -768,6 +770,7 @@ static int help(const char *cmd)
 			 "Who owns what, from the cluster file alone: a key's "
 			 "partition, shard and\n"
 			 "replicas, or each node's partitions and the zones.\n"},
+		{"node", QR_CLI_NODE_HELP},
 	};
 	for (size_t i = 0; cmd && i < sizeof(text) / sizeof(text[0]); i++)
 		if (!strcmp(cmd, text[i][0])) {
@@ -789,7 +792,7 @@ static int command_check(struct cli *cl, const char *cmd, int nargs)
 		   : !strcmp(cmd, "get") || !strcmp(cmd, "del") ? 1
 								: -1;
 	if (want < 0 && strcmp(cmd, "stat") && strcmp(cmd, "repair") &&
-	    strcmp(cmd, "ready") && strcmp(cmd, "ring"))
+	    strcmp(cmd, "ready") && strcmp(cmd, "ring") && strcmp(cmd, "node"))
 		return fail(EXIT_USAGE, QR_EINVAL, NULL,
 			    "unknown command '%s' (" COMMANDS ")", cmd);
 	if (want > 0 && nargs != want)
@@ -872,6 +875,8 @@ int main(int argc, char **argv)
 		code = do_ready(&cl, nargs, args);
 	else if (!strcmp(cmd, "ring"))
 		code = do_ring(&cl, nargs, args);
+	else if (!strcmp(cmd, "node"))
+		code = do_node(&cl, nargs, args);
 	else
 		code = do_stat(&cl, cmd, nargs, args);
 	if (fflush(stdout) || ferror(stdout)) {

@@ -75,22 +75,26 @@ static void ring_all(const struct qr_cluster *cl, const struct qr_placement *pl,
 	}
 	json_t *nodes = json_array();
 	if (!json)
-		printf("%u partitions, rf %u, %u zone(s)\n"
+		printf("%u partitions, rf %u, %u zone(s); nodes not in the "
+		       "cluster file's members are slots ('quorate node')\n"
 		       "node  ip               zone        replica of  first "
 		       "for\n",
 		       pl->partitions, pl->rf, pl->zones);
 	for (uint16_t n = 0; n < cl->nodes; n++) {
 		char ip[INET_ADDRSTRLEN];
 		if (!json) {
-			printf("%-4u  %-15s  %-10s  %10u  %9u\n", n,
+			printf("%-4u  %-15s  %-10s  %10u  %9u%s\n", n,
 			       ip_str(cl->node[n].ip, ip),
 			       cl->node[n].zone[0] ? cl->node[n].zone : "-",
-			       held[n], first[n]);
+			       held[n], first[n],
+			       cl->members >> n & 1 ? "" : "  (slot)");
 			continue;
 		}
 		json_t *o = node_json(cl, n);
 		json_object_set_new(o, "replica_of", json_integer(held[n]));
 		json_object_set_new(o, "first_for", json_integer(first[n]));
+		json_object_set_new(o, "member",
+				    json_boolean(cl->members >> n & 1));
 		json_array_append_new(nodes, o);
 	}
 	if (json)

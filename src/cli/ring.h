@@ -4,7 +4,9 @@
  * exactly as nodes and clients place data (qr_placement_init_cluster).
  * With a key: its partition, shard and replica nodes (zone, address),
  * coordinator order first. Without: per node, the partitions it holds a
- * replica of and is first for, and the zones. Text, or JSON with --json.
+ * replica of and is first for, whether it is one of the file's members
+ * (the others are slots), and the zones. Text, or JSON with --json. The
+ * nodes' own topology (after `quorate node`) is `quorate node sync`'s.
  */
 #ifndef QR_CLI_RING_H
 #define QR_CLI_RING_H

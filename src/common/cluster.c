@@ -13,7 +13,9 @@
  *      section or key, or one given twice, is an error (a typo such as
  *      "replication_factr" must not fall back to a default silently);
  *   3. values are parsed strictly (decimal, whole string, in range);
- *   4. cross-checks: nodes 0..n-1 all present, rf <= nodes, distinct IPs
+ *   4. cross-checks: nodes 0..n-1 all present, rf <= nodes, distinct IPs,
+ *      `members` (the initial members among the node slots: ids below n,
+ *      none twice, at least rf of them; absent: every node)
  *      (and distinct data_dir / mgmt paths where given: two daemons sharing
  *      a WAL directory or a socket would corrupt each other).
  * The result is built in a private copy and written to *out only when all
@@ -23,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +58,8 @@ static const char *const cluster_keys[] = {
 	"shards",      "base_port",	  "tombstone_grace_ms",
 	"hints_max",   "hint_delay_ms",	  "auth",
 	"secret_file", "client_key_file", "metrics_port",
-	"value_bytes_max", "peer_frame_bytes", NULL,
+	"value_bytes_max", "peer_frame_bytes", "members",
+	NULL,
 };
 static const char *const node_keys[] = {
 	"ip",	      "mac", "iface", "data_dir", "mgmt",
@@ -652,6 +656,55 @@ static int load_nodes(struct loader *l, struct qr_cluster *c)
 	return 0;
 }
 
+/* [cluster] members = 0,1,2: the initial members among the node slots
+ * (issue 14; docs/topology.md). Absent: every node, as before it existed.
+ * Each id once, below the node count; at least rf of them. */
+static int load_members(struct loader *l, struct qr_cluster *c)
+{
+	const char *s = get_entry(l, CLUSTER_SECTION, "members");
+	c->members = c->nodes == 64 ? ~0ull : (1ull << c->nodes) - 1;
+	if (!s)
+		return 0;
+	uint64_t m = 0;
+	const char *p = s;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		char *end;
+		errno = 0;
+		unsigned long id = *p >= '0' && *p <= '9' ? strtoul(p, &end, 10)
+							  : ULONG_MAX;
+		if (id == ULONG_MAX || errno || id >= c->nodes)
+			return fail(l,
+				    "[" CLUSTER_SECTION "] members: '%s': "
+				    "expected node ids 0..%u separated by "
+				    "commas",
+				    s, c->nodes - 1u);
+		if (m >> id & 1)
+			return fail(l,
+				    "[" CLUSTER_SECTION "] members: node %lu "
+				    "given twice",
+				    id);
+		m |= 1ull << id;
+		for (p = end; *p == ' '; p++)
+			;
+		if (!*p)
+			break;
+		if (*p++ != ',')
+			return fail(l,
+				    "[" CLUSTER_SECTION "] members: '%s': "
+				    "expected ',' after %lu",
+				    s, id);
+	}
+	if (__builtin_popcountll(m) < c->rf)
+		return fail(l,
+			    "[" CLUSTER_SECTION "] members: %d node(s), fewer "
+			    "than replication_factor %u",
+			    __builtin_popcountll(m), c->rf);
+	c->members = m;
+	return 0;
+}
+
 static int load(struct loader *l, struct qr_cluster *c)
 {
 	if (strlen(l->path) >= sizeof(c->path))
@@ -661,6 +714,8 @@ static int load(struct loader *l, struct qr_cluster *c)
 	int rc = load_sections(l, c);
 	if (!rc)
 		rc = load_cluster_keys(l, c);
+	if (!rc)
+		rc = load_members(l, c);
 	if (!rc)
 		rc = load_nodes(l, c);
 	return rc;

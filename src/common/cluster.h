@@ -25,6 +25,9 @@
  *   peer_frame_bytes = 1472 ; UDP payload of node-to-node frames, up to
  *                           ; 8972 (9000 MTU): every port must carry it
  *                           ; (docs/operations.md, "Jumbo frames")
+ *   members = 0,1,2         ; the initial members (default: every node);
+ *                           ; the other [node.N] are slots a membership
+ *                           ; change may add (docs/topology.md)
  *
  *   [node.0]
  *   ip = 10.77.0.1          ; the node's data-plane IPv4 address
@@ -39,7 +42,8 @@
  *   zone = dc1              ; optional: failure domain; replicas of a
  *                           ; partition spread over zones (placement.h)
  *
- * Node ids are 0..n-1, every one present. Errors name the file, the section,
+ * Node ids are 0..n-1, every one present (each a slot: an address a
+ * member may take). Errors name the file, the section,
  * the key and what is wrong, and load nothing.
  */
 #ifndef QR_COMMON_CLUSTER_H
@@ -86,6 +90,10 @@ struct qr_cluster {
 	char secret_file[256];	/* resolved; may be empty with auth = none */
 	char client_key_file[256]; /* resolved; client keys (secret.h);
 				    * quorated needs it with auth = mac */
+	uint64_t members;	/* bit n: node n is an initial member (the
+				 * `members` key; default every node). A
+				 * running node's own members: its topology
+				 * file (docs/topology.md) */
 	uint8_t zones;		/* distinct node zones, >= 1 */
 	uint8_t zone_first[QR_CLUSTER_NODES_MAX]; /* a node of each zone */
 	struct qr_cluster_node node[QR_CLUSTER_NODES_MAX];

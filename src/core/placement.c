@@ -195,8 +195,9 @@ int qr_placement_init_cluster(struct qr_placement *p,
 		return QR_EINVAL;
 	for (uint16_t n = 0; n < cl->nodes; n++)
 		zone[n] = cl->node[n].zone_idx;
-	return qr_placement_init_zoned(p, cl->partitions, cl->nodes, cl->rf,
-				       cl->shards, zone);
+	/* The initial members (every node unless `members` says) */
+	return qr_placement_init_members(p, cl->partitions, cl->members,
+					 cl->rf, cl->shards, zone);
 }
 
 void qr_placement_fini(struct qr_placement *p)

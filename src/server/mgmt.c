@@ -22,6 +22,7 @@
 #include "quorate/err.h"
 #include "server/mgmt_http.h"
 #include "server/mgmt_stats.h"
+#include "server/topo_ctl.h"
 #include "shard/shard.h"
 #include "wal/wal.h"
 
@@ -90,9 +91,11 @@ static json_t *json_mgmt(const struct qr_mgmt_sock_stats *st)
 
 static size_t unknown(char *out, size_t cap)
 {
-	return qr_mgmt_dump(json_pack("{sss[ssss]}", "error", "unknown command",
-				      "commands", "stat", "stat replication",
-				      "repair", "ready"),
+	return qr_mgmt_dump(json_pack("{sss[sssssss]}", "error",
+				      "unknown command", "commands", "stat",
+				      "stat replication", "repair", "ready",
+				      "topology", "topology set EPOCH OWNERS "
+				      "PENDING", "topology stream"),
 			    out, cap);
 }
 
@@ -116,6 +119,10 @@ static size_t handle(void *arg, const char *cmd, char *out, size_t cap)
 	if (!strcmp(cmd, "ready"))
 		return qr_mgmt_ready_json(&m->cfg, m->since_us, out, cap,
 					  &ready);
+	if (m->cfg.topo && !strcmp(cmd, "topology"))
+		return qr_topo_ctl_command(m->cfg.topo, "", out, cap);
+	if (m->cfg.topo && !strncmp(cmd, "topology ", 9))
+		return qr_topo_ctl_command(m->cfg.topo, cmd + 9, out, cap);
 	if (m->cfg.clock_hook && !strncmp(cmd, "clock-offset ", 13))
 		return clock_offset(&m->cfg, cmd + 13, out, cap);
 	return unknown(out, cap);

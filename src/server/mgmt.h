@@ -6,6 +6,7 @@
  *   "stat"  -> the node's statistics (docs/operations.md lists the fields)
  *   "stat replication", "repair" (docs/operations.md)
  *   "ready" -> readiness (mgmt_stats.h), as GET /ready answers it
+ *   "topology ..." -> the membership change commands (topo_ctl.h)
  * and, with metrics_port, an HTTP endpoint: GET /metrics (Prometheus) and
  * GET /ready (mgmt_http.h).
  * The socket is 0600 (0660 with `mgmt_group`), peers are checked with
@@ -26,6 +27,7 @@
 
 struct qr_shard;
 struct qr_mgmt;
+struct qr_topo_ctl;
 
 struct qr_mgmt_config {
 	const char *path; /* empty: no socket (telemetry only) */
@@ -39,6 +41,7 @@ struct qr_mgmt_config {
 	uint16_t metrics_port; /* 0: no HTTP endpoint */
 	bool clock_hook; /* quorated --clock-offset-ms was given: the test
 			  * command "clock-offset MS" sets the offset */
+	struct qr_topo_ctl *topo; /* "topology ..." (topo_ctl.h) */
 };
 
 int qr_mgmt_start(const struct qr_mgmt_config *cfg, struct qr_mgmt **out,

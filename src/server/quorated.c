@@ -7,11 +7,12 @@
  *            [--keys-max N] [--store-bytes-max BYTES] [--snapshot-every N]
  *            [--truncate-corrupt] [--metrics-listen IPV4:PORT|off]
  *
- * Start-up order: cluster file, profile, data directory (each refused with
- * a message naming the file, key and problem, exit 2), then the DPDK EAL and
- * port from the profile (exit 3), then per shard: core, WAL recovery (exit 4
- * on corruption), WAL open; then one lcore per shard runs the shard loop
- * (src/shard) while the main thread's management endpoint (a unix socket,
+ * Start-up order: cluster file, profile, data directory, the installed
+ * topology (<data_dir>/topology, server/topo_ctl.h) (each refused with a
+ * message naming the file, key and problem, exit 2), then the DPDK EAL and
+ * port from the profile (exit 3), then per shard: core (given the
+ * topology), WAL recovery (exit 4 on corruption), WAL open; then one lcore
+ * per shard runs the shard loop (src/shard) while the main thread's management endpoint (a unix socket,
  * src/server/mgmt.c) serves stats. SIGTERM or SIGINT stops the loops, and
  * every WAL is drained and synced before exit.
  */
@@ -49,6 +50,7 @@
 #include "server/mgmt_sock.h"
 #include "server/options.h"
 #include "server/profile.h"
+#include "server/topo_ctl.h"
 #include "shard/shard.h"
 #include "wal/wal.h"
 
@@ -534,7 +536,7 @@ struct daemon {
 	struct qr_profile pf;
 	const struct qr_cluster_node *me;
 	const char *data_dir;
-	struct qr_placement pl;
+	struct qr_topo_ctl *topo; /* the installed topology (topo_ctl.h) */
 	uint16_t nq, nrxq, nrx; /* tx queues, rx queues, rx queues owned */
 	bool csum_offload;
 	struct rte_mempool *pool;
@@ -707,7 +709,9 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.secret = &d->secret;
 	sc->core.client_keys =
 		d->cl.auth == QR_AUTH_MAC ? &d->client_keys : NULL;
-	sc->core.placement = &d->pl;
+	sc->topo = qr_topo_ctl_initial(d->topo);
+	sc->core.placement = sc->topo->owners;
+	sc->core.node_slots = d->cl.nodes; /* every [node.N] may join */
 	sc->core.keys_max = o->keys_max;
 	sc->core.store_bytes_max = o->store_bytes_max;
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
@@ -740,10 +744,6 @@ static int node_open(struct daemon *d)
 		fprintf(stderr, "quorated: %s\n", d->err);
 		return close_and_exit(EXIT_DPDK, NULL, 0);
 	}
-	if (qr_placement_init_cluster(&d->pl, &d->cl)) {
-		fprintf(stderr, "quorated: placement: invalid\n");
-		return close_and_exit(EXIT_CONFIG, NULL, 0);
-	}
 	d->nrx = rx_queues_owned(&d->pf, &d->cl, d->nrxq);
 	QR_ASSERT(d->nrx >= 1 && d->nrx <= d->cl.shards);
 	if (rings_create(d))
@@ -760,6 +760,8 @@ static int node_open(struct daemon *d)
 			return close_and_exit(EXIT_RECOVERY, d->shards, i);
 		}
 	}
+	qr_topo_ctl_attach(d->topo, (uint16_t)d->o.node, d->shards,
+			   d->cl.shards);
 	qr_secret_wipe(&d->secret); /* every shard derived its keys */
 	qr_client_keys_wipe(&d->client_keys);
 	return 0;
@@ -819,7 +821,7 @@ static int node_close(struct daemon *d)
 	qr_mesh_ports_close(g_links, g_nlinks);
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
-	qr_placement_fini(&d->pl);
+	qr_topo_ctl_close(d->topo);
 	fprintf(stderr, "quorated: node %d stopped%s\n", d->o.node,
 		status ? "" : ": WAL drained and synced");
 	rte_eal_cleanup();
@@ -832,6 +834,11 @@ int main(int argc, char **argv)
 	if (qr_options_parse(argc, argv, &d.o))
 		return 1;
 	int rc = load_config(&d);
+	if (!rc && qr_topo_ctl_open(&d.cl, d.data_dir, &d.topo, d.err,
+				    sizeof(d.err))) {
+		fprintf(stderr, "quorated: topology: %s\n", d.err);
+		rc = EXIT_CONFIG; /* before the EAL: nothing to close */
+	}
 	if (!rc)
 		rc = eal_start(&d);
 	if (!rc)
@@ -855,6 +862,7 @@ int main(int argc, char **argv)
 		.metrics_ip = d.me->metrics_ip,
 		.metrics_port = d.me->metrics_port,
 		.clock_hook = d.o.clock_offset_set,
+		.topo = d.topo,
 	};
 	if (d.o.metrics_listen && strcmp(d.o.metrics_listen, "off") == 0)
 		mc.metrics_port = 0;

@@ -89,6 +89,10 @@ struct qr_shard {
 	bool work;	      /* something happened this iteration */
 	uint32_t ae_requests; /* bumped by qr_shard_ae_request (any thread) */
 	uint32_t ae_seen;     /* the loop's copy: a difference is a request */
+	/* qr_shard_topo_request: the latest request (any thread stores it),
+	 * the one installed and its result (the loop stores rc, then done) */
+	const struct qr_shard_topo *topo_req, *topo_done;
+	int topo_rc;
 	struct qr_wal_recover_stats rec;
 	struct qr_shard_stats stats;
 	struct qr_idle_wait *iw; /* idle = interrupt where it works */
@@ -135,6 +139,44 @@ static uint64_t wall_ms_now(void)
 void qr_shard_ae_request(struct qr_shard *s)
 {
 	__atomic_fetch_add(&s->ae_requests, 1, __ATOMIC_RELEASE);
+}
+
+void qr_shard_topo_request(struct qr_shard *s, const struct qr_shard_topo *t)
+{
+	__atomic_store_n(&s->topo_req, t, __ATOMIC_RELEASE);
+}
+
+bool qr_shard_topo_installed(const struct qr_shard *s,
+			     const struct qr_shard_topo *t, int *rc)
+{
+	if (__atomic_load_n(&s->topo_done, __ATOMIC_ACQUIRE) != t)
+		return false;
+	*rc = __atomic_load_n(&s->topo_rc, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* Install t on the core (shard.h, struct qr_shard_topo). */
+static int topo_install(struct qr_shard *s, const struct qr_shard_topo *t)
+{
+	int rc = 0;
+	if (t->epoch != qr_core_epoch(s->core))
+		rc = qr_core_set_topology(s->core, t->epoch, t->owners,
+					  t->pending);
+	if (!rc && t->stream)
+		qr_core_stream_begin(s->core);
+	return rc;
+}
+
+/* A topology the management thread handed over (qr_shard_topo_request). */
+static void topo_poll(struct qr_shard *s)
+{
+	const struct qr_shard_topo *t =
+		__atomic_load_n(&s->topo_req, __ATOMIC_ACQUIRE);
+	if (!t || t == s->topo_done)
+		return;
+	__atomic_store_n(&s->topo_rc, topo_install(s, t), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->topo_done, t, __ATOMIC_RELEASE);
+	s->work = true;
 }
 
 /* ---- tx (ports.c buffers and sends) ---------------------------------- */
@@ -468,6 +510,7 @@ static bool loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 			s->ae_seen = ae;
 			qr_core_ae_request(s->core);
 		}
+		topo_poll(s);
 		qr_core_tick(s->core);
 		s->next_tick_us = s->now_us + tick_us;
 		return true;
@@ -714,6 +757,11 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	rc = qr_core_create(&cfg->core, &env, &s->core);
 	if (rc) {
 		snprintf(err, err_len, "core: %s", qr_strerror(rc));
+		goto fail;
+	}
+	if (cfg->topo && (rc = topo_install(s, cfg->topo))) {
+		snprintf(err, err_len, "topology epoch %" PRIu64 ": %s",
+			 cfg->topo->epoch, qr_strerror(rc));
 		goto fail;
 	}
 	rc = shard_wal_start(s, err, err_len);

@@ -76,6 +76,17 @@ struct qr_shard_stats {
 	uint64_t pkt_drops[32]; /* by qr_pkt reason */
 };
 
+/* A topology for the core (issue 14; core.h "Topology changes"): set
+ * (epoch, owners, pending) if epoch is not the core's, then, with stream,
+ * qr_core_stream_begin(). Immutable once handed over; its placements
+ * outlive the shard. */
+struct qr_shard_topo {
+	uint64_t epoch;
+	const struct qr_placement *owners;
+	const struct qr_placement *pending; /* NULL: no change */
+	bool stream;
+};
+
 struct qr_shard_config {
 	const struct qr_cluster *cluster;
 	uint16_t node_id;
@@ -105,6 +116,10 @@ struct qr_shard_config {
 	struct qr_core_config core; /* node_id, shard, placement... set */
 	struct qr_wal_config wal;   /* dir, shard, mode... set */
 	bool truncate_corrupt;	    /* recovery: cut at mid-log corruption */
+	/* The installed topology (server/topo_ctl.h), put on the core
+	 * right after it is created, before WAL recovery; NULL: the
+	 * config's placement at epoch 0 */
+	const struct qr_shard_topo *topo;
 };
 
 /*
@@ -130,6 +145,14 @@ const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s);
  * repair`). Any thread: an atomic counter the loop polls once a tick and
  * turns into qr_core_ae_request() on its own lcore. */
 void qr_shard_ae_request(struct qr_shard *s);
+/* Hand the loop a topology (any thread): it installs it on its own lcore
+ * at its next tick (as qr_shard_ae_request). t must stay valid until the
+ * shard is destroyed. */
+void qr_shard_topo_request(struct qr_shard *s, const struct qr_shard_topo *t);
+/* Whether the loop has installed t (the latest request); its result (0 or
+ * the core's error) in *rc. Any thread. */
+bool qr_shard_topo_installed(const struct qr_shard *s,
+			     const struct qr_shard_topo *t, int *rc);
 /* The test hook (quorated --clock-offset-ms): every shard's wall clock
  * reads CLOCK_REALTIME + ms from now on. Any thread. */
 void qr_shard_set_clock_offset_ms(int64_t ms);

@@ -5,7 +5,7 @@
 # opened, an unwritable data directory, a data directory path too long, an
 # empty data directory without --init, something
 # other than a socket at the management socket path, driver buffers too
-# small for peer_frame_bytes. Usage: test_startup.sh QUORATED
+# small for peer_frame_bytes, a corrupt or invalid topology file. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -122,6 +122,30 @@ expect 2 "data directory .*/data is empty: a new node is started once with --ini
 expect 3 "no DPDK port opened|EAL init failed" -- --config "$tmp/c.ini" --node 0 --profile "$prof" --init
 [ -s "$tmp/data/IDENTITY" ] || { echo "FAIL: --init wrote no IDENTITY"; fails=$((fails + 1)); }
 expect 3 "no DPDK port opened|EAL init failed" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+
+# The installed topology (<data_dir>/topology, written at the first start
+# above; src/common/topo_file.h F1, F3): a corrupt one, and one with a
+# valid CRC but a member beyond the cluster file's slots, are refused by
+# name before the EAL starts; nothing else is read.
+grep -q '^epoch = 1$' "$tmp/data/topology" ||
+	{ echo "FAIL: no topology file written at the first start"; fails=$((fails + 1)); }
+sed -i 's/^epoch = 1$/epoch = 2/' "$tmp/data/topology"
+expect 2 "topology: .*data/topology: corrupt" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+python3 - "$tmp/data/topology" <<'PY'
+import sys
+def crc32c(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+    return c ^ 0xffffffff
+body = ("# quorate topology: written by quorated (docs/topology.md)\n"
+        "epoch = 3\nowners = 0x3\npending = 0x0\nstreaming = 0\n")
+open(sys.argv[1], "w").write(body + "crc32c = 0x%08x\n" % crc32c(body.encode()))
+PY
+expect 2 "topology: .*data/topology: a member beyond the cluster file's node slots" -- --config "$tmp/c.ini" --node 0 --profile "$prof"
+rm -f "$tmp/data/topology"
 
 # Jumbo peer frames (peer_frame_bytes) with a hand-edited profile whose
 # driver buffers are the old 2048 B: refused by name before the EAL

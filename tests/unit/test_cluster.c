@@ -381,6 +381,41 @@ static void zones_are_indexed_and_placed(void)
 	unlink(path);
 }
 
+/* members (issue 14): the initial members among the node slots; absent,
+ * every node; the placement built from the file uses members only. */
+static void members_name_initial_members(void)
+{
+	static struct qr_cluster c;
+	write_file("[cluster]\nid = 1\n" NODES3);
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, NULL, 0), 0);
+	CU_ASSERT_EQUAL(c.members, 0x7u);
+	write_file("[cluster]\nid = 1\nreplication_factor = 2\n"
+		   "members = 2, 0\n" NODES3);
+	CU_ASSERT_EQUAL_FATAL(qr_cluster_load(path, &c, NULL, 0), 0);
+	CU_ASSERT_EQUAL(c.members, 0x5u);
+	CU_ASSERT_EQUAL(c.nodes, 3);
+	struct qr_placement pl;
+	CU_ASSERT_EQUAL_FATAL(qr_placement_init_cluster(&pl, &c), 0);
+	CU_ASSERT_EQUAL(pl.members, 0x5u);
+	for (uint32_t p = 0; p < pl.partitions; p++)
+		CU_ASSERT_EQUAL(qr_placement_replica_index(&pl, p, 1), -1);
+	qr_placement_fini(&pl);
+	expect_error("[cluster]\nid = 1\nmembers = 0,1,3\n" NODES3,
+		     "[cluster] members: '0,1,3': expected node ids 0..2");
+	expect_error("[cluster]\nid = 1\nmembers = 0,x\n" NODES3,
+		     "[cluster] members: '0,x': expected node ids");
+	expect_error("[cluster]\nid = 1\nmembers = 0,1,1\n" NODES3,
+		     "[cluster] members: node 1 given twice");
+	expect_error("[cluster]\nid = 1\nmembers = 0 1\n" NODES3,
+		     "[cluster] members: '0 1': expected ',' after 0");
+	expect_error("[cluster]\nid = 1\nmembers = 0,1,\n" NODES3,
+		     "[cluster] members: '0,1,': expected node ids");
+	expect_error("[cluster]\nid = 1\nmembers = 0,1\n" NODES3,
+		     "[cluster] members: 2 node(s), fewer than "
+		     "replication_factor 3");
+	unlink(path);
+}
+
 int main(void)
 {
 	static const struct qr_unit_case cases[] = {
@@ -398,6 +433,7 @@ int main(void)
 		{"sixty_four_nodes_load", sixty_four_nodes_load},
 		{"parse_mac_is_strict", parse_mac_is_strict},
 		{"zones_are_indexed_and_placed", zones_are_indexed_and_placed},
+		{"members_name_initial_members", members_name_initial_members},
 		{NULL, NULL},
 	};
 	return qr_unit_main("cluster", cases);

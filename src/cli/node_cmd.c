@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `quorate node add ID | remove ID | replace DEAD NEW | sync`: a membership change
+ * driven from the CLI over every node's management socket (issue 14;
+ * docs/topology.md, "Driving a change"; the node side is
+ * src/server/topo_ctl.h). The nodes of the cluster file are slots; the
+ * members are what the nodes' installed topologies say.
+ *
+ *   survey  ask every slot's `topology`; the highest epoch is the state
+ *   catch up  a running node below it (it missed a step 3, or lost its
+ *           data directory) is given that state when no change is in
+ *           progress (`node sync` does this alone)
+ *   step 1  `topology set E+1 O N` on every running node (O the owners,
+ *           N the new members): requests go to the union of both
+ *   wait    the longest request deadline (tombstone_grace_ms / 2, the
+ *           core's cap; 2 s without a grace), so that no request of O
+ *           alone still runs anywhere
+ *   step 2  `topology stream` everywhere, then poll until no node has a
+ *           partition left to fill (progress on stderr)
+ *   step 3  `topology set E+2 N 0` everywhere
+ *
+ * Invariants:
+ *  N1. Every member of O or N but a replaced (dead) node must answer each
+ *      step, or the command stops with the step it reached: rerunning it
+ *      resumes (a node answers OK to the topology it has; epochs only
+ *      grow, so a step is never applied twice).
+ *  N2. A change in progress is resumed only by the command that began it
+ *      (its N must equal the one the nodes hold); any other is refused.
+ *  N3. Step 3 is sent only once every running node of N reports 0
+ *      partitions left after its stream began (core.h, T3).
+ * Non-members that run (slots not yet added, a removed node still up) get
+ * every step too, so none of them coordinates with a stale placement.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/json_view.h"
+#include "common/clock.h"
+#include "common/cluster.h"
+#include "common/topo_file.h"
+#include "quorate/err.h"
+
+#define ASK_MS		 2000 /* a node answers within its 1 s budget */
+#define POLL_MS		 200
+#define STREAM_WAIT_S	 300 /* default bound on the stream (--wait) */
+#define DEADLINE_DEFAULT 1000 /* ms: the core's deadline_us_default */
+
+struct view {
+	bool up;
+	struct qr_topo_state st;
+	uint64_t left; /* partitions left to stream, all shards */
+};
+
+struct change {
+	const struct qr_cluster *c;
+	char what[64]; /* "node add 3" */
+	uint64_t from, to;
+	int dead; /* replace: the dead node (skipped), else -1 */
+	struct view v[QR_CLUSTER_NODES_MAX];
+};
+
+static int code_of(const char *name)
+{
+	for (int e = 0; name && e >= QR_ERR_MIN; e--)
+		if (!strcmp(qr_strerror(e), name))
+			return e;
+	return QR_EUNAVAILABLE;
+}
+
+static uint64_t hex_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? strtoull(s, NULL, 16) : 0;
+}
+
+/* One command to node id; on OK its topology into ch->v[id]. */
+static int ask(struct change *ch, int id, const char *req, char *msg,
+	       size_t n)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = qr_cli_mgmt_ask(ch->c->node[id].mgmt, req, ASK_MS, &text,
+				 &len, msg, n);
+	if (rc)
+		return rc;
+	json_t *o = json_loadb(text, len, 0, NULL);
+	free(text);
+	if (!json_is_true(json_object_get(o, "ok"))) {
+		const char *m = json_string_value(json_object_get(o, "message"));
+		snprintf(msg, n, "%s", m ? m : "no message");
+		rc = code_of(json_string_value(json_object_get(o, "error")));
+		json_decref(o);
+		return rc;
+	}
+	struct view *v = &ch->v[id];
+	v->up = true;
+	v->st.epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
+	v->st.owners = hex_of(o, "owners");
+	v->st.pending = hex_of(o, "pending");
+	v->st.streaming = json_is_true(json_object_get(o, "streaming"));
+	v->left = (uint64_t)json_integer_value(json_object_get(o, "stream_left"));
+	json_decref(o);
+	return 0;
+}
+
+static bool required(const struct change *ch, int id)
+{
+	return ((ch->from | ch->to) >> id & 1) && id != ch->dead;
+}
+
+/* Every slot's topology; the index of one with the highest epoch, or -1
+ * (none answered). Down slots get a note on stderr. */
+static int survey(struct change *ch)
+{
+	int best = -1;
+	for (int id = 0; id < ch->c->nodes; id++) {
+		char msg[512];
+		ch->v[id] = (struct view){0};
+		int rc = ask(ch, id, "topology\n", msg, sizeof(msg));
+		if (rc)
+			fprintf(stderr, "quorate: node %d: not running (%s: "
+				"%s): skipped\n", id, qr_strerror(rc), msg);
+		else if (best < 0 || ch->v[id].st.epoch > ch->v[best].st.epoch)
+			best = id;
+	}
+	return best;
+}
+
+/* `topology set E O P` on every running node below epoch E (N1). */
+static int step(struct change *ch, uint64_t e, uint64_t owners,
+		uint64_t pending)
+{
+	char req[128];
+	snprintf(req, sizeof(req), "topology set %" PRIu64 " %" PRIx64
+		 " %" PRIx64 "\n", e, owners, pending);
+	for (int id = 0; id < ch->c->nodes; id++) {
+		char msg[512];
+		if (!ch->v[id].up || ch->v[id].st.epoch >= e)
+			continue; /* run() checked the change's members */
+		int rc = ask(ch, id, req, msg, sizeof(msg));
+		if (rc && required(ch, id))
+			return fail(exit_code_of(rc), rc, ch->what,
+				    "node %d: epoch %" PRIu64 ": %s (rerun "
+				    "the command to resume)", id, e, msg);
+		if (rc)
+			fprintf(stderr, "quorate: %s: node %d: %s: %s "
+				"(not a member: skipped)\n", ch->what, id,
+				qr_strerror(rc), msg);
+	}
+	return 0;
+}
+
+/* The members after the command (ch->to) from ch->from: 0, or a usage
+ * error (reported). */
+static int target(struct change *ch, const char *op, long a, long b)
+{
+	const struct qr_cluster *c = ch->c;
+	uint64_t o = ch->from;
+	const char *why = NULL;
+	if (a < 0 || a >= c->nodes || (b != -1 && (b < 0 || b >= c->nodes)))
+		return fail(EXIT_USAGE, QR_EINVAL, ch->what,
+			    "node ids are the cluster file's 0..%u", c->nodes - 1u);
+	if (!strcmp(op, "sync")) {
+		ch->to = o; /* the catch up alone */
+	} else if (!strcmp(op, "add")) {
+		ch->to = o | 1ull << a;
+	} else if (!strcmp(op, "remove")) {
+		ch->to = o & ~(1ull << a);
+		if (ch->to != o && __builtin_popcountll(ch->to) < c->rf)
+			why = "fewer members than replication_factor would be left";
+	} else {
+		ch->dead = (int)a;
+		ch->to = (o & ~(1ull << a)) | 1ull << b;
+		if (a == b)
+			why = "DEAD_ID and NEW_ID must differ";
+		else if (!(o >> a & 1) && (o >> b & 1))
+			ch->to = o; /* done already */
+		else if (!(o >> a & 1))
+			why = "DEAD_ID is not a member";
+		else if (o >> b & 1)
+			why = "NEW_ID is a member already";
+	}
+	return why ? fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch->what, "%s",
+			  why)
+		   : 0;
+}
+
+static void members_str(uint64_t m, char *buf, size_t n)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int id = 0; id < 64 && used < n; id++)
+		if (m >> id & 1)
+			used += (size_t)snprintf(buf + used, n - used, "%s%d",
+						 used ? "," : "", id);
+}
+
+/* Step 2: every running node streams; poll until none has a partition
+ * left (N3) or wait_s passes. */
+static int stream(struct change *ch, uint32_t wait_s)
+{
+	int rc = 0;
+	char msg[512];
+	for (int id = 0; id < ch->c->nodes; id++)
+		if (ch->v[id].up &&
+		    (rc = ask(ch, id, "topology stream\n", msg, sizeof(msg))) &&
+		    required(ch, id))
+			return fail(exit_code_of(rc), rc, ch->what,
+				    "node %d: stream: %s (rerun the command "
+				    "to resume)", id, msg);
+	uint64_t start = qr_clock_mono_ms(), last = UINT64_MAX, said = 0;
+	for (;;) {
+		uint64_t left = 0;
+		int nodes = 0;
+		for (int id = 0; id < ch->c->nodes; id++) {
+			if (!required(ch, id))
+				continue;
+			if ((rc = ask(ch, id, "topology\n", msg, sizeof(msg))))
+				return fail(exit_code_of(rc), rc, ch->what,
+					    "node %d: %s (rerun the command "
+					    "to resume)", id, msg);
+			left += ch->v[id].left;
+			nodes += ch->v[id].left > 0;
+		}
+		uint64_t now = qr_clock_mono_ms();
+		if (left != last && (now - said >= 1000 || !left)) {
+			fprintf(stderr, "quorate: %s: streaming: %" PRIu64
+				" partition(s) left on %d node(s), %.1f s\n",
+				ch->what, left, nodes, (now - start) / 1000.0);
+			last = left;
+			said = now;
+		}
+		if (!left)
+			return 0;
+		if (now - start > (uint64_t)wait_s * 1000)
+			return fail(EXIT_TIMEOUT, QR_ETIMEOUT, ch->what,
+				    "%" PRIu64 " partition(s) still to stream "
+				    "after %u s (rerun the command to resume)",
+				    left, wait_s);
+		usleep(POLL_MS * 1000);
+	}
+}
+
+static void report(const struct change *ch, uint64_t epoch)
+{
+	char m[256];
+	members_str(ch->to, m, sizeof(m));
+	if (json_mode) {
+		json_t *a = json_array();
+		for (int id = 0; id < 64; id++)
+			if (ch->to >> id & 1)
+				json_array_append_new(a, json_integer(id));
+		qr_json_view_emit(stdout,
+				  json_pack("{sbsssIso}", "ok", 1, "op",
+					    ch->what, "epoch", (json_int_t)epoch,
+					    "members", a));
+		return;
+	}
+	printf("%s: epoch %" PRIu64 ", members %s\n", ch->what, epoch, m);
+	printf("clients read members from the cluster file: set 'members = "
+	       "%s' in [cluster]\n", m);
+}
+
+/* The longest a request may live on a node: the core caps a deadline at
+ * tombstone_grace_ms / 2; without a grace, twice the default deadline. */
+static uint64_t settle_ms(const struct qr_cluster *c)
+{
+	return (c->tombstone_grace_ms ? c->tombstone_grace_ms / 2
+				      : 2 * DEADLINE_DEFAULT) +
+	       100;
+}
+
+/* Steps 1 to 3 from epoch e1 (a resumed change: the nodes' own). */
+static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
+{
+	char o[256], n[256];
+	members_str(ch->from, o, sizeof(o));
+	members_str(ch->to, n, sizeof(n));
+	bool streaming = true; /* every member already streams: waited */
+	for (int id = 0; id < ch->c->nodes; id++)
+		if (required(ch, id) && !ch->v[id].up)
+			return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch->what,
+				    "node %d takes part in the change and does "
+				    "not answer: start it (a dead member: node "
+				    "replace)", id);
+	for (int id = 0; id < ch->c->nodes; id++)
+		if (required(ch, id) &&
+		    (ch->v[id].st.epoch != e1 || !ch->v[id].st.streaming))
+			streaming = false;
+	fprintf(stderr, "quorate: %s: step 1/3: epoch %" PRIu64 ": members "
+		"%s -> %s\n", ch->what, e1, o, n);
+	int rc = step(ch, e1, ch->from, ch->to);
+	if (rc)
+		return rc;
+	if (!streaming) {
+		uint64_t ms = settle_ms(ch->c);
+		fprintf(stderr, "quorate: %s: waiting %" PRIu64 " ms (the "
+			"longest request deadline)\n", ch->what, ms);
+		usleep((useconds_t)(ms * 1000));
+	}
+	fprintf(stderr, "quorate: %s: step 2/3: stream\n", ch->what);
+	if ((rc = stream(ch, wait_s ? wait_s : STREAM_WAIT_S)))
+		return rc;
+	fprintf(stderr, "quorate: %s: step 3/3: epoch %" PRIu64 ": members "
+		"%s\n", ch->what, e1 + 1, n);
+	if ((rc = step(ch, e1 + 1, ch->to, 0)))
+		return rc;
+	report(ch, e1 + 1);
+	return EXIT_OK;
+}
+
+static long id_arg(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	return *s >= '0' && *s <= '9' && !*end && !errno ? v : -2;
+}
+
+int do_node(struct cli *cl, int argc, char **argv)
+{
+	static struct qr_cluster c;
+	static struct change ch;
+	const char *op = argc ? argv[0] : "";
+	bool rep = !strcmp(op, "replace"), sync = !strcmp(op, "sync");
+	if ((strcmp(op, "add") && strcmp(op, "remove") && !rep && !sync) ||
+	    argc != (rep ? 3 : sync ? 1 : 2))
+		return fail(EXIT_USAGE, QR_EINVAL, "node",
+			    "usage: node add ID | node remove ID | node "
+			    "replace DEAD_ID NEW_ID | node sync");
+	char err[512];
+	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
+		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
+	ch = (struct change){.c = &c, .dead = -1};
+	snprintf(ch.what, sizeof(ch.what), "node %s%s%.8s%s%.8s", op,
+		 sync ? "" : " ", sync ? "" : argv[1], rep ? " " : "",
+		 rep ? argv[2] : "");
+	int best = survey(&ch);
+	if (best < 0)
+		return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch.what,
+			    "no node answers on its management socket");
+	struct qr_topo_state cur = ch.v[best].st;
+	ch.from = cur.owners;
+	int rc = target(&ch, op, sync ? 0 : id_arg(argv[1]),
+			rep ? id_arg(argv[2]) : -1);
+	if (rc)
+		return rc;
+	if (cur.pending && ch.to != cur.pending) {
+		char o[256], p[256];
+		members_str(cur.owners, o, sizeof(o));
+		members_str(cur.pending, p, sizeof(p));
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch.what,
+			    "a change from %s to %s is in progress (epoch %"
+			    PRIu64 "): rerun the command that began it", o, p,
+			    cur.epoch);
+	}
+	if (cur.pending)
+		return run(&ch, cur.epoch, cl->wait_s);
+	if ((rc = step(&ch, cur.epoch, cur.owners, 0))) /* catch up */
+		return rc;
+	if (ch.to == cur.owners) {
+		fprintf(stderr, "quorate: %s: nothing to change\n", ch.what);
+		report(&ch, cur.epoch);
+		return EXIT_OK;
+	}
+	return run(&ch, cur.epoch + 1, cl->wait_s);
+}

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's side of a membership change: see topo_ctl.h (C1-C5). */
+#include "server/topo_ctl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/clock.h"
+#include "common/topo_file.h"
+#include "core/core.h"
+#include "quorate/err.h"
+#include "quorate/limits.h"
+#include "server/mgmt_stats.h"
+
+#define INSTALL_WAIT_MS 600 /* within the mgmt socket's 1 s per client */
+
+/* One topology handed to the shards, with its placements (C4). */
+struct topo_gen {
+	struct topo_gen *prev; /* older generations, freed at close */
+	struct qr_topo_state st;
+	struct qr_placement owners, pending;
+	struct qr_shard_topo req; /* points into this generation */
+};
+
+struct qr_topo_ctl {
+	const struct qr_cluster *cl;
+	char dir[QR_PATH_BYTES_MAX];
+	struct topo_gen *cur; /* the installed one, newest first */
+	struct qr_shard **shards;
+	uint16_t nshards;
+	uint16_t node; /* this node's id (answers name it) */
+};
+
+/* C3's T5 part: a partition's union holds at most QR_RF_MAX + 1 replicas
+ * (core_pvt.h QC_REPS_MAX; topology.c T5). */
+static bool union_fits(const struct qr_placement *o,
+		       const struct qr_placement *n)
+{
+	for (uint32_t p = 0; p < o->partitions; p++) {
+		const uint8_t *nr = qr_placement_replicas(n, p);
+		unsigned extra = 0;
+		for (uint16_t i = 0; i < n->rf; i++)
+			extra += qr_placement_replica_index(o, p, nr[i]) < 0;
+		if (o->rf + extra > QR_RF_MAX + 1u)
+			return false;
+	}
+	return true;
+}
+
+static int placement_of(const struct qr_cluster *cl, uint64_t members,
+			struct qr_placement *p)
+{
+	uint8_t zone[QR_NODES_MAX] = {0};
+	for (uint16_t n = 0; n < cl->nodes && n < QR_NODES_MAX; n++)
+		zone[n] = cl->node[n].zone_idx;
+	return qr_placement_init_members(p, cl->partitions, members, cl->rf,
+					 cl->shards, zone);
+}
+
+static void gen_free(struct topo_gen *g)
+{
+	qr_placement_fini(&g->owners);
+	qr_placement_fini(&g->pending);
+	free(g);
+}
+
+/* A generation for st, checked whole (C3): NULL with err set. */
+static struct topo_gen *gen_build(const struct qr_cluster *cl,
+				  const struct qr_topo_state *st, char *err,
+				  size_t err_len)
+{
+	if (qr_topo_state_check(st, cl->nodes, cl->rf, err, err_len))
+		return NULL;
+	struct topo_gen *g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	g->st = *st;
+	if (placement_of(cl, st->owners, &g->owners) ||
+	    (st->pending && placement_of(cl, st->pending, &g->pending))) {
+		snprintf(err, err_len, "cannot build the placements");
+		gen_free(g);
+		return NULL;
+	}
+	if (st->pending && !union_fits(&g->owners, &g->pending)) {
+		snprintf(err, err_len,
+			 "a partition would have more than %d replicas "
+			 "during the change: change fewer members at once",
+			 QR_RF_MAX + 1);
+		gen_free(g);
+		return NULL;
+	}
+	g->req = (struct qr_shard_topo){
+		.epoch = st->epoch,
+		.owners = &g->owners,
+		.pending = st->pending ? &g->pending : NULL,
+		.stream = st->streaming,
+	};
+	return g;
+}
+
+int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
+		     struct qr_topo_ctl **out, char *err, size_t err_len)
+{
+	struct qr_topo_state st = {.epoch = 1, .owners = cl->members};
+	char why[256];
+	int rc = qr_topo_file_load(data_dir, &st, err, err_len);
+	bool fresh = rc == QR_ENOTFOUND;
+	if (rc && !fresh)
+		return rc;
+	struct qr_topo_ctl *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, err_len, "out of memory");
+		return QR_ENOMEM;
+	}
+	t->cl = cl;
+	snprintf(t->dir, sizeof(t->dir), "%s", data_dir);
+	t->cur = gen_build(cl, &st, why, sizeof(why));
+	if (!t->cur) {
+		snprintf(err, err_len, "%s/%s: %s (against %s: %u node slots, "
+			 "replication_factor %u)", data_dir,
+			 fresh ? "(cluster file members)" : QR_TOPO_FILE_NAME,
+			 why, cl->path, cl->nodes, cl->rf);
+		free(t);
+		return QR_EINVAL;
+	}
+	if (fresh && (rc = qr_topo_file_save(data_dir, &st, err, err_len))) {
+		qr_topo_ctl_close(t);
+		return rc;
+	}
+	fprintf(stderr, "quorated: topology: epoch %" PRIu64 ", owners 0x%"
+		PRIx64 ", pending 0x%" PRIx64 "%s (%s)\n", st.epoch, st.owners,
+		st.pending, st.streaming ? ", streaming again" : "",
+		fresh ? "the cluster file's members, saved" : "its file");
+	*out = t;
+	return 0;
+}
+
+const struct qr_shard_topo *qr_topo_ctl_initial(const struct qr_topo_ctl *t)
+{
+	return &t->cur->req;
+}
+
+void qr_topo_ctl_attach(struct qr_topo_ctl *t, uint16_t node,
+			struct qr_shard **shards, uint16_t nshards)
+{
+	t->node = node;
+	t->shards = shards;
+	t->nshards = nshards;
+}
+
+void qr_topo_ctl_close(struct qr_topo_ctl *t)
+{
+	if (!t)
+		return;
+	while (t->cur) {
+		struct topo_gen *g = t->cur;
+		t->cur = g->prev;
+		gen_free(g);
+	}
+	free(t);
+}
+
+/* ---- commands ------------------------------------------------------- */
+
+static void mask_str(uint64_t m, char *buf, size_t n)
+{
+	snprintf(buf, n, "0x%" PRIx64, m);
+}
+
+static size_t answer_error(const struct qr_topo_ctl *t, int rc,
+			   const char *msg, char *out, size_t cap)
+{
+	return qr_mgmt_dump(json_pack("{sbsIsssiss}", "ok", 0, "node",
+				      (json_int_t)t->node,
+				      "error", qr_strerror(rc), "code", rc,
+				      "message", msg),
+			    out, cap);
+}
+
+/* "topology": the installed topology and what each shard runs. */
+static size_t show(const struct qr_topo_ctl *t, char *out, size_t cap)
+{
+	const struct qr_topo_state *st = &t->cur->st;
+	json_t *shards = json_array();
+	uint64_t left = 0;
+	for (uint16_t i = 0; i < t->nshards; i++) {
+		const struct qr_core_stats *cs =
+			qr_core_stats(qr_shard_core(t->shards[i]));
+		left += cs->stream_left;
+		json_array_append_new(
+			shards, json_pack("{sIsIsI}", "shard", (json_int_t)i,
+					  "epoch", (json_int_t)cs->epoch,
+					  "stream_left",
+					  (json_int_t)cs->stream_left));
+	}
+	char o[24], p[24];
+	mask_str(st->owners, o, sizeof(o));
+	mask_str(st->pending, p, sizeof(p));
+	return qr_mgmt_dump(
+		json_pack("{sbsIsIsssssbsIso}", "ok", 1, "node",
+			  (json_int_t)t->node, "epoch", (json_int_t)st->epoch,
+			  "owners", o, "pending", p, "streaming",
+			  st->streaming, "stream_left", (json_int_t)left,
+			  "shards", shards),
+		out, cap);
+}
+
+/* Hand g to every shard and wait (bounded) until each installed it. 0, or
+ * the error with msg set. */
+static int hand_over(struct qr_topo_ctl *t, const struct topo_gen *g,
+		     const struct qr_shard_topo *req, char *msg, size_t n)
+{
+	for (uint16_t i = 0; i < t->nshards; i++)
+		qr_shard_topo_request(t->shards[i], req);
+	uint64_t end = qr_clock_mono_ms() + INSTALL_WAIT_MS;
+	for (uint16_t i = 0; i < t->nshards;) {
+		int rc;
+		if (qr_shard_topo_installed(t->shards[i], req, &rc)) {
+			if (rc) {
+				snprintf(msg, n, "shard %u refused epoch %"
+					 PRIu64 ": %s", i, g->st.epoch,
+					 qr_strerror(rc));
+				return rc;
+			}
+			i++;
+			continue;
+		}
+		if (qr_clock_mono_ms() >= end) {
+			snprintf(msg, n, "shard %u has not installed epoch %"
+				 PRIu64 " in %d ms (saved: resend the "
+				 "command)", i, g->st.epoch, INSTALL_WAIT_MS);
+			return QR_ETIMEOUT;
+		}
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	return 0;
+}
+
+/* Make st the installed topology: build (C3), save (C1), hand over. */
+static size_t install(struct qr_topo_ctl *t, const struct qr_topo_state *st,
+		      char *out, size_t cap)
+{
+	char msg[512];
+	struct topo_gen *g = gen_build(t->cl, st, msg, sizeof(msg));
+	if (!g)
+		return answer_error(t, QR_EINVAL, msg, out, cap);
+	int rc = qr_topo_file_save(t->dir, st, msg, sizeof(msg));
+	if (rc) {
+		gen_free(g);
+		return answer_error(t, rc, msg, out, cap);
+	}
+	g->prev = t->cur;
+	t->cur = g;
+	rc = hand_over(t, g, &g->req, msg, sizeof(msg));
+	if (rc)
+		return answer_error(t, rc, msg, out, cap);
+	return show(t, out, cap);
+}
+
+static bool parse_u64(const char *s, int base, uint64_t *v)
+{
+	char *end;
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return false;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, base);
+	if (errno || *end)
+		return false;
+	*v = x;
+	return true;
+}
+
+/* "topology set EPOCH OWNERS PENDING" (C2). */
+static size_t cmd_set(struct qr_topo_ctl *t, const char *args, char *out,
+		      size_t cap)
+{
+	char e[32], o[32], p[32], extra[2], msg[256];
+	struct qr_topo_state st = {0};
+	if (sscanf(args, "%31s %31s %31s %1s", e, o, p, extra) != 3 ||
+	    !parse_u64(e, 10, &st.epoch) || !parse_u64(o, 16, &st.owners) ||
+	    !parse_u64(p, 16, &st.pending))
+		return answer_error(t, QR_EINVAL,
+				    "usage: topology set EPOCH OWNERS PENDING "
+				    "(decimal epoch, hex member masks, "
+				    "PENDING 0: none)",
+				    out, cap);
+	const struct qr_topo_state *cur = &t->cur->st;
+	if (st.epoch == cur->epoch && st.owners == cur->owners &&
+	    st.pending == cur->pending) {
+		int rc = hand_over(t, t->cur, &t->cur->req, msg, sizeof(msg));
+		return rc ? answer_error(t, rc, msg, out, cap)
+			  : show(t, out, cap);
+	}
+	if (st.epoch <= cur->epoch) {
+		snprintf(msg, sizeof(msg),
+			 "epoch %" PRIu64 " is not above this node's epoch %"
+			 PRIu64, st.epoch, cur->epoch);
+		return answer_error(t, QR_ESTALE, msg, out, cap);
+	}
+	return install(t, &st, out, cap);
+}
+
+/* "topology stream": step 2 of the change in progress. */
+static size_t cmd_stream(struct qr_topo_ctl *t, char *out, size_t cap)
+{
+	char msg[256];
+	struct qr_topo_state st = t->cur->st;
+	if (!st.pending)
+		return answer_error(t, QR_EPRECONDITION,
+				    "no change in progress (pending 0)", out,
+				    cap);
+	if (st.streaming) {
+		int rc = hand_over(t, t->cur, &t->cur->req, msg, sizeof(msg));
+		return rc ? answer_error(t, rc, msg, out, cap)
+			  : show(t, out, cap);
+	}
+	st.streaming = true;
+	return install(t, &st, out, cap);
+}
+
+size_t qr_topo_ctl_command(struct qr_topo_ctl *t, const char *args,
+			   char *out, size_t cap)
+{
+	if (!*args)
+		return show(t, out, cap);
+	if (!strncmp(args, "set ", 4))
+		return cmd_set(t, args + 4, out, cap);
+	if (!strcmp(args, "stream"))
+		return cmd_stream(t, out, cap);
+	return answer_error(t, QR_EINVAL,
+			    "usage: topology | topology set EPOCH OWNERS "
+			    "PENDING | topology stream",
+			    out, cap);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's side of a membership change (issue 14; docs/topology.md,
+ * "Driving a change"): the node's installed topology (epoch, owners,
+ * pending, streaming), kept in <data_dir>/topology (common/topo_file.h),
+ * installed on every shard core at start and changed at run time by the
+ * management commands
+ *
+ *   topology                       -> the topology, per-shard epochs and
+ *                                     partitions left to stream (JSON)
+ *   topology set EPOCH OWNERS PENDING   (hex masks; PENDING 0: none)
+ *   topology stream                -> step 2: every shard streams
+ *
+ * which `quorate node add|remove|replace` sends to every node in turn.
+ *
+ * Invariants:
+ *  C1. A topology is persisted (F2) before any shard is handed it, so a
+ *      restart never runs an older one than a shard ran.
+ *  C2. Epochs only grow: `set` with an epoch at or below the node's is
+ *      refused STALE, unless it is the very topology installed (then it
+ *      is answered OK again: the CLI may resend a step).
+ *  C3. A topology is checked whole (F3, and the core's T5: at most
+ *      QR_RF_MAX + 1 replicas in a partition's union) before it is saved,
+ *      so a shard refuses none that the file holds.
+ *  C4. Every placement and request handed to a shard lives until
+ *      qr_topo_ctl_close() (after the shards are destroyed): no shard
+ *      ever reads freed memory; a change's three steps cost five
+ *      replica tables (partitions x RF bytes each).
+ *  C5. Only the management thread calls in after qr_topo_ctl_open(); the
+ *      shards see requests through qr_shard_topo_request() alone.
+ */
+#ifndef QR_SERVER_TOPO_CTL_H
+#define QR_SERVER_TOPO_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cluster.h"
+#include "shard/shard.h"
+
+struct qr_topo_ctl;
+
+/* Load <data_dir>/topology (absent: the cluster file's members at epoch 1,
+ * saved), check it, build its placements. 0, or QR_ECORRUPT / QR_EINVAL /
+ * QR_EIO / QR_ENOMEM with a message naming the file in err. */
+int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
+		     struct qr_topo_ctl **out, char *err, size_t err_len);
+/* What every shard installs at creation (shard.h, cfg->topo), and the
+ * placement its core is configured with (the owners of that topology). */
+const struct qr_shard_topo *qr_topo_ctl_initial(const struct qr_topo_ctl *t);
+/* Once the shards exist: this node's id and the shards the commands
+ * drive. */
+void qr_topo_ctl_attach(struct qr_topo_ctl *t, uint16_t node,
+			struct qr_shard **shards, uint16_t nshards);
+/* One "topology ..." command line (args: what follows "topology", "" for
+ * none): the JSON answer into out, its length (0: did not fit). */
+size_t qr_topo_ctl_command(struct qr_topo_ctl *t, const char *args,
+			   char *out, size_t cap);
+/* After the shards are destroyed: free every placement (C4). */
+void qr_topo_ctl_close(struct qr_topo_ctl *t);
+
+#endif

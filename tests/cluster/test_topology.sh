@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Membership changes online (issue 14 "Must show"; docs/topology.md,
+# docs/operations.md "Adding, removing and replacing nodes"). 6 node
+# slots, members 0,1,2, RF 3, one client (topo_load) putting and getting
+# at QUORUM all along and recording every answer:
+#   quorate node add 3, node add 4        (3 -> 5 members)
+#   quorate node remove 0                 (decommission; node 0 keeps
+#                                          running as a non-member)
+#   node 1 killed, quorate node replace 1 5
+# Then: every node that runs reports the same final topology (epoch 9,
+# members 2,3,4,5); with node 2 (a replica of every key from the start)
+# down, every acknowledged write reads back at QUORUM from the nodes that
+# streamed it; node 2 restarted reads its topology back from its data dir;
+# every acknowledged write reads back at ALL with its last acknowledged
+# value (or a later attempted one); no get during the changes returned
+# less than the last acknowledged put (R + W > N across epochs); puts and
+# gets failed only UNAVAILABLE or TIMEOUT, at most 2% of them (the client
+# sends to its first replica first: node 1's keys wait for a resend once
+# it is killed). QR_SHARDS=2: two shard cores per node (every step is
+# handed to each shard). Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~35 s)
+set -uo pipefail
+[ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
+export QUORATED=$(realpath "$1")
+cli=$(realpath "$2")
+load=$(realpath "$3")
+QR_TEST_TIMEOUT_S=140
+. "$(dirname "$0")/lib.sh"
+qr_require_root
+t0=$(date +%s)
+# tombstone_grace_ms 2000 caps a request's deadline at 1 s: what
+# `quorate node` waits between step 1 and the stream.
+qr_cluster_up 6 --members 3 --rf 3 --grace-ms 2000 --shards "${QR_SHARDS:-1}"
+grep -q '^members = 0,1,2$' "$QR_CLUSTER_FILE" || qr_fail "no members line"
+q() { timeout 120 "$cli" --cluster "$QR_CLUSTER_FILE" "$@"; }
+mgmt() { # NODE LINE: the node's answer to a management command
+	python3 -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(3); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n"); s.shutdown(socket.SHUT_WR)
+print(s.makefile().read().strip())' "$QR_RUN/n$1.sock" "$2"
+}
+topo() { mgmt "$1" topology; }
+qr_log "$(($(date +%s) - t0)) s: 6 nodes up"
+stop="$QR_TEST_TMP/stop" acks="$QR_TEST_TMP/acks"
+"$load" run "$QR_CLUSTER_FILE" "$stop" "$acks" >"$QR_TEST_TMP/load.out" \
+	2>"$QR_TEST_TMP/load.err" &
+load_pid=$!
+sleep 2
+change() { # what the CLI prints, and its exit status
+	local out t=$SECONDS
+	out=$(q "$@" 2>"$QR_TEST_TMP/node.err") ||
+		{ cat "$QR_TEST_TMP/node.err" >&2; qr_fail "quorate $*: $out"; }
+	qr_log "quorate $*: $(head -n 1 <<<"$out") in $((SECONDS - t)) s" \
+		"($(grep -c 'streaming:' "$QR_TEST_TMP/node.err") progress lines)"
+}
+change node add 3
+change node add 4
+change node remove 0
+qr_cluster kill 1 >/dev/null 2>&1 || qr_fail "kill node 1"
+sleep 1
+change node replace 1 5
+out=$(q node add 3 2>/dev/null) && grep -q 'members 2,3,4,5' <<<"$out" ||
+	qr_fail "a member added again should change nothing: $out"
+# Refusals, named, changing nothing: no such slot, a replacement by
+# itself, a stale epoch at a node.
+out=$(q node add 9 2>&1); rc=$?
+[ "$rc" = 1 ] && grep -q "node ids are the cluster file's 0..5" <<<"$out" ||
+	qr_fail "node add 9: exit $rc: $out"
+out=$(q node replace 2 2 2>&1); rc=$?
+[ "$rc" = 6 ] && grep -q "must differ" <<<"$out" ||
+	qr_fail "node replace 2 2: exit $rc: $out"
+out=$(mgmt 2 "topology set 5 3c 0")
+grep -q '"error":"STALE".*epoch 5 is not above this node.s epoch 9' <<<"$out" ||
+	qr_fail "a stale epoch at node 2: $out"
+out=$(q node sync 2>/dev/null) && grep -q 'epoch 9, members 2,3,4,5' <<<"$out" ||
+	qr_fail "node sync: $out"
+sleep 1
+touch "$stop"
+wait "$load_pid"
+load_rc=$?
+cat "$QR_TEST_TMP/load.out" >&2
+[ "$load_rc" = 0 ] || { cat "$QR_TEST_TMP/load.err" >&2; qr_fail "load: rc $load_rc"; }
+for i in 0 2 3 4 5; do
+	a=$(topo $i)
+	grep -q '"epoch":9,"owners":"0x3c","pending":"0x0"' <<<"$a" ||
+		qr_fail "node $i's topology: $a"
+done
+# Node 2 was a replica of every key from the start: with it down, a
+# QUORUM read needs the two other replicas, both of which got the key by
+# streaming (nodes 3, 4, 5): it shows the streams, where read repair by
+# the ALL read below would hide a gap.
+sed 's/^members = .*/members = 2,3,4,5/' "$QR_CLUSTER_FILE" >"$QR_TEST_TMP/after.ini"
+qr_cluster kill 2 >/dev/null 2>&1 || qr_fail "kill node 2"
+"$load" verify "$QR_TEST_TMP/after.ini" "$acks" quorum >&2 ||
+	qr_fail "verify at QUORUM without node 2"
+qr_log "$(($(date +%s) - t0)) s: verified at QUORUM"
+qr_cluster start 2 >/dev/null 2>&1 || qr_fail "restart node 2"
+qr_wait_mgmt 2 20
+a=$(topo 2)
+grep -q '"epoch":9,"owners":"0x3c","pending":"0x0"' <<<"$a" &&
+	grep -q '"shards":\[{"shard":0,"epoch":9' <<<"$a" ||
+	qr_fail "node 2 after a restart: $a"
+# Clients read members from the cluster file (docs/client.md).
+qr_wait 20 "node 2 to serve again" timeout 5 "$cli" --cluster \
+	"$QR_TEST_TMP/after.ini" -C all get topo-000
+"$load" verify "$QR_TEST_TMP/after.ini" "$acks" all >&2 || qr_fail "verify at ALL"
+puts=$(sed -n 's/^topo_load: puts://p' "$QR_TEST_TMP/load.out")
+gets=$(sed -n 's/^topo_load: gets://p' "$QR_TEST_TMP/load.out")
+python3 - "$puts" "$gets" <<'PY' || qr_fail "failures beyond the documented ones"
+import sys
+for what, line in (("puts", sys.argv[1]), ("gets", sys.argv[2])):
+    c = dict(kv.split("=") for kv in line.split())
+    c = {k: int(v) for k, v in c.items()}
+    total = sum(c.values())
+    bad = {k: v for k, v in c.items() if k not in ("OK", "NOT_FOUND", "UNAVAILABLE", "TIMEOUT")}
+    failed = c.get("UNAVAILABLE", 0) + c.get("TIMEOUT", 0)
+    print(f"[test_topology] {what}: {total} sent, failed {failed} "
+          f"({100.0 * failed / max(total, 1):.2f}%): {c}", file=sys.stderr)
+    assert total >= 1000, f"{what}: only {total}"
+    assert not bad, f"{what}: unexpected statuses {bad}"
+    assert failed * 50 <= total, f"{what}: more than 2% failed"
+PY
+qr_pass "3 -> 5 members, a decommission, a replacement under load in" \
+	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL"

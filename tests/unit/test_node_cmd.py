@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`quorate node` (src/cli/node_cmd.c, N1-N3) against fake nodes: one unix
+socket per slot answering `topology`, `topology set E O P` and `topology
+stream` as src/server/topo_ctl.c does (C2: STALE below or at the epoch
+unless identical; stream only with a change). No root, no cluster (~8 s:
+the CLI waits tombstone_grace_ms / 2 + 0.1 s between steps 1 and 2).
+
+Checks: a join runs the three steps on every running slot in order; a
+stopped change is resumed at its own epoch (no step resent to a node that
+has it); another command while one is in progress is refused (exit 6); a
+node left behind at a step 3 is caught up by `node sync` (a member that
+is down skipped); a member of the change that does not answer stops the
+command (exit 4) before anything is sent; a replacement skips the dead
+node; no step 3 is sent while a gainer has partitions left.
+
+   tests/unit/test_node_cmd.py QUORATE_CLI
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+CLI = sys.argv[1]
+SLOTS = 5
+
+
+ALL = []            # the running fake nodes
+EARLY_HANDOVERS = []  # step 3 seen while a gainer had partitions left (N3)
+
+
+class Node:
+    def __init__(self, i, path, epoch=1, owners=0x7, pending=0, streaming=False):
+        self.i, self.path, self.log = i, path, []
+        self.epoch, self.owners, self.pending = epoch, owners, pending
+        self.streaming, self.left = streaming, 0
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def show(self):
+        if self.streaming and self.left:
+            self.left -= 1  # the stream progresses as it is polled
+        return {"ok": True, "node": self.i, "epoch": self.epoch,
+                "owners": hex(self.owners), "pending": hex(self.pending),
+                "streaming": self.streaming, "stream_left": self.left,
+                "shards": []}
+
+    def error(self, name, code, msg):
+        return {"ok": False, "node": self.i, "error": name, "code": code,
+                "message": msg}
+
+    def command(self, line):
+        self.log.append(line)
+        w = line.split()
+        if w == ["topology"]:
+            return self.show()
+        if w[:2] == ["topology", "set"] and len(w) == 5:
+            e, o, p = int(w[2]), int(w[3], 16), int(w[4], 16)
+            if (e, o, p) == (self.epoch, self.owners, self.pending):
+                return self.show()
+            if e <= self.epoch:
+                return self.error("STALE", -7, f"epoch {e} is not above {self.epoch}")
+            if not p and any(n.streaming and n.left for n in ALL):
+                EARLY_HANDOVERS.append((self.i, line))
+            self.epoch, self.owners, self.pending = e, o, p
+            self.streaming, self.left = False, 0
+            return self.show()
+        if w == ["topology", "stream"]:
+            if not self.pending:
+                return self.error("PRECONDITION_FAILED", -4, "no change")
+            if not self.streaming:
+                self.streaming = True
+                gains = (self.pending >> self.i & 1) and not (self.owners >> self.i & 1)
+                self.left = 3 if gains else 0
+            return self.show()
+        return self.error("INVALID_ARGUMENT", -8, "unknown")
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                line = c.makefile().readline().strip()
+                c.sendall((json.dumps(self.command(line)) + "\n").encode())
+
+    def stop(self):
+        self.sock.close()
+        os.unlink(self.path)
+
+
+tmp = tempfile.mkdtemp(prefix="qr-node-cmd-")
+ini = os.path.join(tmp, "c.ini")
+with open(ini, "w") as f:
+    f.write("[cluster]\nid = 9\nauth = none\ntombstone_grace_ms = 2000\n"
+            "members = 0,1,2\n")
+    for i in range(SLOTS):
+        f.write(f"[node.{i}]\nip = 10.0.0.{i + 1}\nmgmt = {tmp}/n{i}.sock\n")
+fails = 0
+
+
+def cluster(states):
+    """states: per slot, None (not running) or Node kwargs."""
+    nodes = [Node(i, f"{tmp}/n{i}.sock", **s) if s is not None else None
+             for i, s in enumerate(states)]
+    ALL[:] = [n for n in nodes if n]
+    return nodes
+
+
+def down(nodes):
+    for n in nodes:
+        if n:
+            n.stop()
+
+
+def run(*args):
+    p = subprocess.run([CLI, "--cluster", ini, *args], capture_output=True,
+                       text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(what, cond, detail=""):
+    global fails
+    if cond:
+        print(f"ok: {what}")
+    else:
+        fails += 1
+        print(f"FAIL: {what}\n{detail}")
+
+
+def final(nodes, epoch, owners):
+    return all(n.epoch == epoch and n.owners == owners and not n.pending
+               for n in nodes if n)
+
+
+# 1. A join: steps 1, 2, 3 on every running slot, in order.
+nodes = cluster([{}] * SLOTS)
+rc, out, err = run("node", "add", "3")
+check("node add 3 exits 0 with epoch 3, members 0,1,2,3",
+      rc == 0 and "epoch 3, members 0,1,2,3" in out, out + err)
+check("every node ends at epoch 3, owners 0xf", final(nodes, 3, 0xf))
+want = ["topology", "topology set 2 7 f", "topology stream"]
+check("each node got step 1 then the stream then step 3",
+      all(n.log[:3] == want and n.log[-1] == "topology set 3 f 0"
+          for n in nodes), "\n".join(str(n.log) for n in nodes))
+check("the stream's progress was polled and shown",
+      "streaming: 0 partition(s) left" in err, err)
+down(nodes)
+
+# 2. Resume a change stopped after the stream began on some nodes: the
+# nodes at epoch 2 get no step 1 again; the one at 1 does.
+chg = {"epoch": 2, "owners": 0x7, "pending": 0xf}
+nodes = cluster([dict(chg, streaming=True), chg, chg, dict(chg), {}])
+rc, out, err = run("node", "add", "3")
+check("a stopped change is resumed", rc == 0 and final(nodes, 3, 0xf),
+      out + err)
+check("no step 1 resent to a node that has it",
+      all("topology set 2 7 f" not in n.log for n in nodes[:4]) and
+      "topology set 2 7 f" in nodes[4].log,
+      "\n".join(str(n.log) for n in nodes))
+down(nodes)
+
+# 3. Another command while a change is in progress: refused, nothing sent.
+nodes = cluster([chg, chg, chg, chg, {}])
+rc, out, err = run("node", "add", "4")
+check("node add 4 during 0,1,2 -> 0,1,2,3 is refused (exit 6)",
+      rc == 6 and "in progress" in err and
+      all(n.log == ["topology"] for n in nodes if n), out + err)
+down(nodes)
+
+# 4. A node left behind by a step 3 is caught up by `node sync`.
+done = {"epoch": 3, "owners": 0xf}
+nodes = cluster([done, done, chg, done, {}])
+rc, out, err = run("node", "sync")
+check("node sync catches a node up to the newest topology",
+      rc == 0 and final(nodes, 3, 0xf) and
+      nodes[2].log[-1] == "topology set 3 f 0", out + err)
+down(nodes)
+
+# 5. A member that does not answer stops the command before anything
+# is sent (N1).
+nodes = cluster([{}, {}, None, {}, {}])
+rc, out, err = run("node", "add", "3")
+check("a member down stops the change (exit 4, named), nothing sent",
+      rc == 4 and "node 2" in err and
+      all(n.log == ["topology"] for n in nodes if n), out + err)
+down(nodes)
+
+# 6. A replacement skips the dead node and ends without it.
+nodes = cluster([{}, None, {}, {}, {}])
+rc, out, err = run("node", "replace", "1", "4")
+check("node replace 1 4 with node 1 dead",
+      rc == 0 and final(nodes, 3, 0x15) and "node 1: not running" in err,
+      out + err)
+down(nodes)
+
+# 7. `node sync` with a member down: the others are caught up, it is noted.
+nodes = cluster([done, None, chg, done, {}])
+rc, out, err = run("node", "sync")
+check("node sync skips a member that is down",
+      rc == 0 and final(nodes, 3, 0xf) and "node 1: not running" in err,
+      out + err)
+down(nodes)
+
+check("no step 3 while a gainer had partitions left (N3)",
+      not EARLY_HANDOVERS, str(EARLY_HANDOVERS))
+shutil.rmtree(tmp, ignore_errors=True)
+print("test_node_cmd:", "all cases passed" if not fails else f"{fails} failed")
+sys.exit(1 if fails else 0)
