@@ -16,7 +16,7 @@
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
  *   --list-bugs                       print "name area what" for each one
- *   --no-oracles                      ignore checkers (j), (k), (l), (o)
+ *   --no-oracles                      ignore checkers (j), (k), (l), (o), (t)
  *                                     and (d) at the WAL (tests/sim/oracle.h)
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)

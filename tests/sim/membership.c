@@ -222,6 +222,38 @@ static void stuck_keys(struct sim *s, const struct node *nd, char *buf,
 	}
 }
 
+/* (t) at the hand-over (check.h): each gainer of a key's partition
+ * durably holds the newest write of it acknowledged at W >= quorum
+ * before the stream began. */
+static void check_gainers(struct sim *s)
+{
+	struct topo *t = &s->topo;
+	for (int k = 0; k < s->nkeys && s->res->ok; k++) {
+		struct qr_version v;
+		bool del = false;
+		if (!check_max_acked_quorum(&s->check, k, t->stream_us, &v,
+					    &del) ||
+		    (del && QR_HLC_MS(v.hlc) + s->check.grace_ms <
+				    sim_hlc_ms(s)))
+			continue;
+		uint32_t p = qr_placement_partition(&s->pl, s->keys[k],
+						    s->key_len[k]);
+		const uint8_t *r = qr_placement_replicas(&t->next, p);
+		for (int i = 0; i < t->next.rf; i++) {
+			if (qr_placement_replica_index(&s->pl, p, r[i]) >= 0 ||
+			    oracle_held(s->orc, r[i], k, v))
+				continue;
+			sim_fail(s, "(t)",
+				 "node %u gained %s and its stream is done, "
+				 "but it lacks %s %" PRIu64 ".%u, acknowledged "
+				 "at W >= quorum before the stream began",
+				 r[i], s->keys[k], del ? "delete" : "write",
+				 v.hlc, v.node);
+			return;
+		}
+	}
+}
+
 /* The schedule, every 2 ms from the change's start until it finishes. */
 static void poll(struct sim *s)
 {
@@ -233,9 +265,11 @@ static void poll(struct sim *s)
 		begin(s, 1, 30000);
 	} else if (t->step == 1 && all_at(s, 1) &&
 		   s->now_us >= t->last_us + TOPO_DRAIN_US) {
+		t->stream_us = s->now_us;
 		begin(s, 2, 10000);
 	} else if (t->step == 2 && all_at(s, 2) &&
 		   (stuck = first_unfilled(s, &left)) < 0) {
+		check_gainers(s);
 		s->cpl = &t->next; /* clients learn the new placement */
 		begin(s, 3, 30000);
 	} else if (t->step == 3 && all_at(s, 3)) {

@@ -46,6 +46,7 @@ struct topo {
 	uint64_t start_us;	  /* step 1 begins */
 	uint64_t step_us;	  /* when the current step began */
 	uint64_t last_us;	  /* the last node reached the step */
+	uint64_t stream_us;	  /* step 2 began */
 };
 
 /* Does this seed change its membership? Drawn from the seed alone (a

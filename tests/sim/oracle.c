@@ -517,6 +517,12 @@ int oracle_holders(const struct oracle *o, int key, struct qr_version v)
 	return n;
 }
 
+bool oracle_held(const struct oracle *o, int node, int key,
+		 struct qr_version v)
+{
+	return held(o, node, key, v);
+}
+
 bool oracle_holds(const struct oracle *o, int node,
 		  const struct qr_wal_record *rec)
 {

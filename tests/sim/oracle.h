@@ -84,6 +84,9 @@ int oracle_holders_pl(const struct oracle *o, const struct qr_placement *pl,
 /* The run's placement changes to next (sim/membership.h): (k) judges a
  * node's watermark only for the keys it replicates in both. */
 void oracle_set_next(struct oracle *o, const struct qr_placement *next);
+/* Does node durably hold key at v or newer? */
+bool oracle_held(const struct oracle *o, int node, int key,
+		 struct qr_version v);
 /* Does node durably hold rec's key at rec's version or newer? (false
  * for a key the oracle does not know) */
 bool oracle_holds(const struct oracle *o, int node,

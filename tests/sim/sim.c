@@ -47,7 +47,6 @@
 #include "quorate/err.h"
 #include "sim/membership.h"
 
-static uint64_t sim_hlc_ms(struct sim *s);
 
 struct node *sim_core_of(struct sim *s, int node, int shard)
 {
@@ -533,6 +532,7 @@ void sim_fail(struct sim *s, const char *checker, const char *fmt, ...)
 	if (s->opt->no_oracles &&
 	    (!strcmp(checker, "(j)") || !strcmp(checker, "(k)") ||
 	     !strcmp(checker, "(l)") || !strcmp(checker, "(o)") ||
+	     !strcmp(checker, "(t)") ||
 	     !strcmp(checker, "(d) WAL")))
 		return;
 	s->res->ok = false;
@@ -1968,7 +1968,7 @@ static void final_reads(struct sim *s)
 }
 
 /* Highest HLC milliseconds any node has reached: "now" for the grace. */
-static uint64_t sim_hlc_ms(struct sim *s)
+uint64_t sim_hlc_ms(struct sim *s)
 {
 	uint64_t ms = 0;
 	for (int i = 0; i < s->n * s->shards; i++)

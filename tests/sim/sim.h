@@ -35,7 +35,7 @@ struct sim_options {
 	bool quiet; /* no per-violation detail */
 	bool membership; /* every seed changes its membership (a quarter
 			  * does without it: membership.h) */
-	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
+	bool no_oracles; /* ignore (j), (k), (l), (o), (t), (d) at the WAL: what the
 			  * end-to-end checkers alone catch */
 };
 

@@ -265,5 +265,7 @@ void sim_ev_at(struct sim *s, uint64_t at, uint8_t type, uint16_t node,
 	       uint32_t arg, uint64_t arg2);
 void sim_vlog(struct sim *s, const char *fmt, ...);
 void sim_fail(struct sim *s, const char *checker, const char *fmt, ...);
+/* The highest HLC milliseconds any running core reached. */
+uint64_t sim_hlc_ms(struct sim *s);
 
 #endif
