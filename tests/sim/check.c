@@ -378,6 +378,25 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 	return any;
 }
 
+bool check_max_acked_quorum(const struct check *c, int key,
+			    uint64_t before_us, struct qr_version *out,
+			    bool *is_delete)
+{
+	bool any = false;
+	for (size_t i = 0; i < c->len; i++) {
+		const struct check_op *p = &c->ops[i];
+		if (p->key != key || is_read(p) || !p->done || p->status != 0 ||
+		    p->count < c->quorum || p->end_us >= before_us)
+			continue;
+		if (!any || qr_version_cmp(p->version, *out) > 0) {
+			*out = p->version;
+			*is_delete = p->op == QR_OP_DELETE;
+		}
+		any = true;
+	}
+	return any;
+}
+
 bool check_unacked_delete(const struct check *c, int key)
 {
 	for (size_t i = 0; i < c->len; i++) {

@@ -56,6 +56,14 @@
  *      its version, must be in it (an oracle: ignored under
  *      --no-oracles). Recovery from the snapshot and the log after it
  *      is checked by (f) and by every end-to-end checker.
+ *  (t) checked by the simulator when a membership change's hand-over
+ *      begins (sim/membership.c, an oracle): every node that gains a
+ *      key's partition durably holds the newest write of the key
+ *      acknowledged at W >= quorum before the stream began, or a newer
+ *      version (topology.c T3: it is filled from a quorum of the old
+ *      owners, one of which held it). A delete older than the grace is
+ *      left out (its tombstone may have been collected before the
+ *      change).
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H
@@ -104,6 +112,11 @@ void check_may_restamp(struct check *c, int idx);
  * delete: false if none. */
 bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 		     bool *is_delete);
+/* The same among writes acknowledged at W >= quorum that ended before
+ * before_us (a membership change's checker (t): topology.c T3). */
+bool check_max_acked_quorum(const struct check *c, int key,
+			    uint64_t before_us, struct qr_version *out,
+			    bool *is_delete);
 /* Was some delete of key not acknowledged (it may have been applied, with
  * a version above every acknowledged write)? */
 bool check_unacked_delete(const struct check *c, int key);

@@ -9,11 +9,14 @@
  *                                     default: 2 in a third of the seeds)
  *   --peer-frame B                    peer_frame_bytes of every node
  *                                     (1472..8972; default 1472)
+ *   --membership                      every seed changes its membership
+ *                                     (a join or a leave during the faults;
+ *                                     default: a quarter of the seeds)
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
  *   --list-bugs                       print "name area what" for each one
- *   --no-oracles                      ignore checkers (j), (k), (l), (o)
+ *   --no-oracles                      ignore checkers (j), (k), (l), (o), (t)
  *                                     and (d) at the WAL (tests/sim/oracle.h)
  *   --expect-fail                     succeed iff some seed fails (for the
  *                                     test that proves the checkers bite)
@@ -71,8 +74,8 @@ static int usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seed S | --seeds N [--start S0]] [--nodes K]\n"
-		"          [--shards S] [--peer-frame B] [--check-replay]\n"
-		"          [--inject-bug NAME[,NAME]]"
+		"          [--shards S] [--peer-frame B] [--membership]\n"
+		"          [--check-replay] [--inject-bug NAME[,NAME]]"
 		" [--expect-fail] [-v]\n",
 		prog);
 	return 2;
@@ -102,7 +105,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1, count = 1;
 	int nodes = 0, shards = 0;
 	bool single = false, verbose = false, expect_fail = false;
-	bool check_replay = false, no_oracles = false;
+	bool check_replay = false, no_oracles = false, membership = false;
 	int peer_frame = 0;
 	const char *bugs = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -143,6 +146,8 @@ int main(int argc, char **argv)
 				printf("%s %s %s\n", bug_names[b].name,
 				       bug_names[b].area, bug_names[b].what);
 			return 0;
+		} else if (!strcmp(a, "--membership")) {
+			membership = true;
 		} else if (!strcmp(a, "--no-oracles")) {
 			no_oracles = true;
 		} else if (!strcmp(a, "--expect-fail")) {
@@ -181,6 +186,7 @@ int main(int argc, char **argv)
 			.peer_frame = (uint16_t)peer_frame,
 			.verbose = verbose,
 			.no_oracles = no_oracles,
+			.membership = membership,
 		};
 		struct sim_result r;
 		running_seed = opt.seed;
@@ -211,6 +217,8 @@ int main(int argc, char **argv)
 		tot.tombstones_collected += r.tombstones_collected;
 		tot.snapshots += r.snapshots;
 		tot.wipes += r.wipes;
+		tot.changes += r.changes;
+		tot.changes_finished += r.changes_finished;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
@@ -220,13 +228,16 @@ int main(int argc, char **argv)
 			       " ok=%" PRIu64 " unavailable=%" PRIu64
 			       " timeout=%" PRIu64 " crashes=%" PRIu64
 			       " partitions=%" PRIu64 " frames=%" PRIu64
-			       " dropped=%" PRIu64 " latency-us p50=%" PRIu64
+			       " dropped=%" PRIu64 " changes=%" PRIu64
+			       " changes_finished=%" PRIu64
+			       " latency-us p50=%" PRIu64
 			       " p99=%" PRIu64 " max=%" PRIu64 "\n",
 			       opt.seed, r.ok ? "ok" : "FAIL", r.trace_hash,
 			       r.nodes, r.shards, r.rf, r.keys, r.clients, r.ops,
 			       r.ops_ok, r.ops_unavailable, r.ops_timeout,
 			       r.crashes, r.partitions, r.frames,
-			       r.dropped_frames, r.lat_p50_us, r.lat_p99_us,
+			       r.dropped_frames, r.changes, r.changes_finished,
+			       r.lat_p50_us, r.lat_p99_us,
 			       r.lat_max_us);
 		if (r.ok) {
 			passed++;
@@ -241,6 +252,12 @@ int main(int argc, char **argv)
 			printf(" --nodes %d", nodes);
 		if (shards)
 			printf(" --shards %d", shards);
+		if (membership)
+			printf(" --membership");
+		if (no_oracles)
+			printf(" --no-oracles");
+		if (peer_frame)
+			printf(" --peer-frame %d", peer_frame);
 		printf(" -v\n");
 		if (expect_fail)
 			break; /* the checkers bit: that is all we wanted */
@@ -250,13 +267,15 @@ int main(int argc, char **argv)
 	       " unavailable=%" PRIu64 " timeout=%" PRIu64 " other=%" PRIu64
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
 	       " dropped=%" PRIu64 " collected=%" PRIu64
-	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " cas-ops=%" PRIu64
+	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " changes=%" PRIu64
+	       " changes_finished=%" PRIu64 " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
-	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.cas_ops,
+	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.changes,
+	       tot.changes_finished, tot.cas_ops,
 	       tot.cas_ok,
 	       tot.lin_inconclusive, combined);
 	if (expect_fail) {

@@ -63,6 +63,9 @@ struct oracle {
 	const uint8_t *key_len;
 	uint8_t reps[OR_KEYS][QR_RF_MAX];
 	uint16_t kshard[OR_KEYS]; /* the shard owning each key */
+	/* (k) judges node n for key k iff bit n: a replica of k in every
+	 * placement of the run (oracle_set_next). */
+	uint64_t judged[OR_KEYS];
 	struct vent *tab;
 	size_t cap, len;
 	struct qr_version maxdur[OR_NODES][OR_KEYS];
@@ -162,6 +165,8 @@ struct oracle *oracle_new(int nodes, const struct qr_placement *pl, int nkeys,
 		uint32_t p = qr_placement_partition(pl, keys[k], key_len[k]);
 		memcpy(o->reps[k], qr_placement_replicas(pl, p), pl->rf);
 		o->kshard[k] = qr_placement_shard(pl, p);
+		for (int i = 0; i < pl->rf; i++)
+			o->judged[k] |= 1ull << o->reps[k][i];
 	}
 	return o;
 }
@@ -466,6 +471,43 @@ static bool held(const struct oracle *o, int node, int k, struct qr_version v)
 	       qr_version_cmp(o->wiped[node][k], v) >= 0;
 }
 
+/*
+ * A membership change (sim/membership.h) moves some keys' replica sets:
+ * (k) then judges a node's watermark only for the keys it replicates
+ * before and after. Sound (it only drops judgements), and exact for what
+ * it keeps: such a node receives every write of the key all along (writes
+ * go to the union of both sets meanwhile), so its closed timestamps mean
+ * what they meant. A node that gains the key holds the writes before the
+ * change only once its stream filled the partition, which is topology.c's
+ * rule (T3) and not the closed-timestamp one; one that loses it stops
+ * receiving writes. Whether a watermark serves a session read right across
+ * the change is judged end to end by (g).
+ */
+void oracle_set_next(struct oracle *o, const struct qr_placement *next)
+{
+	for (int k = 0; k < o->nkeys; k++) {
+		uint32_t p = qr_placement_partition(next, o->keys[k],
+						    o->key_len[k]);
+		const uint8_t *r = qr_placement_replicas(next, p);
+		uint64_t in_next = 0;
+		for (int i = 0; i < next->rf; i++)
+			in_next |= 1ull << r[i];
+		o->judged[k] &= in_next;
+	}
+}
+
+int oracle_holders_pl(const struct oracle *o, const struct qr_placement *pl,
+		      int key, struct qr_version v)
+{
+	uint32_t p = qr_placement_partition(pl, o->keys[key], o->key_len[key]);
+	const uint8_t *r = qr_placement_replicas(pl, p);
+	int n = 0;
+	for (int i = 0; i < pl->rf; i++)
+		if (held(o, r[i], key, v))
+			n++;
+	return n;
+}
+
 int oracle_holders(const struct oracle *o, int key, struct qr_version v)
 {
 	int n = 0;
@@ -473,6 +515,12 @@ int oracle_holders(const struct oracle *o, int key, struct qr_version v)
 		if (held(o, o->reps[key][i], key, v))
 			n++;
 	return n;
+}
+
+bool oracle_held(const struct oracle *o, int node, int key,
+		 struct qr_version v)
+{
+	return held(o, node, key, v);
 }
 
 bool oracle_holds(const struct oracle *o, int node,
@@ -499,11 +547,8 @@ bool oracle_watermark(struct oracle *o, int node, int shard, uint64_t wm,
 	for (int k = 0; k < o->nkeys; k++) {
 		if (o->kshard[k] != shard)
 			continue; /* another shard's watermark covers it */
-		bool replica = false;
-		for (int i = 0; i < o->pl->rf; i++)
-			replica = replica || o->reps[k][i] == node;
-		if (!replica)
-			continue;
+		if (!(o->judged[k] >> node & 1))
+			continue; /* not its replica (all along: above) */
 		/* The highest version stamped below wm: the last one with
 		 * hlc < wm of the sorted list (binary search). */
 		const struct vlist *l = &o->gver[k];

@@ -30,6 +30,10 @@
  *      it is durable here), and no node claims, in a HEARTBEAT, more
  *      than its durable HLC ceiling (S4: its next incarnation stamps
  *      above that ceiling only).
+ *  Across a membership change (sim/membership.h) (j) counts an answer's
+ *  holders in the coordinator's view of the topology (sim.c
+ *  answer_holders), and (k) judges a node only for the keys it
+ *  replicates both before and after (oracle_set_next).
  *
  * "Durable" is the WAL model's: records [0, durable) of a node's log,
  * which survive its crashes. Versions are unique per key (a stamp is one
@@ -73,6 +77,16 @@ bool oracle_frame_out(struct oracle *o, int node, int dst, const uint8_t *f,
 		      size_t len, char *detail, size_t dlen);
 /* Replicas of key (an index into keys[]) that durably hold v or newer. */
 int oracle_holders(const struct oracle *o, int key, struct qr_version v);
+/* The same among key's replicas in placement pl (a membership change's
+ * placements: sim/membership.h). */
+int oracle_holders_pl(const struct oracle *o, const struct qr_placement *pl,
+		      int key, struct qr_version v);
+/* The run's placement changes to next (sim/membership.h): (k) judges a
+ * node's watermark only for the keys it replicates in both. */
+void oracle_set_next(struct oracle *o, const struct qr_placement *next);
+/* Does node durably hold key at v or newer? */
+bool oracle_held(const struct oracle *o, int node, int key,
+		 struct qr_version v);
 /* Does node durably hold rec's key at rec's version or newer? (false
  * for a key the oracle does not know) */
 bool oracle_holds(const struct oracle *o, int node,

@@ -15,17 +15,22 @@
  *               nodes take snapshots and crash between their steps or
  *               right after them (issue 13 item 3); in a third each
  *               node runs 2 shards; in a quarter one node loses its
- *               disk and is rebuilt (disk_wipe, rebuild_start);
+ *               disk and is rebuilt (disk_wipe, rebuild_start); in
+ *               a quarter drawn apart (they lose no disk) the membership
+ *               changes (membership.c);
  *   2. healing: faults stop, crashed nodes restart, clients finish;
- *   3. final:   one ALL read of every key, then a settle period;
+ *   3. final:   once a membership change finished (final_wait), one ALL
+ *               read of every key through the final placement, then a
+ *               settle period;
  *   4. checks:  convergence of every replica's store (e); the online
  *               checkers (a)-(d), (f), (g), (j)-(l), (n) ran on every
  *               completion / event / frame, (v) and (w) every 64th
  *               event; (h), (i) at the end.
  */
-#include "sim/sim.h"
+#include "sim/sim_pvt.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,240 +45,10 @@
 #include "core/wire.h"
 #include "core/wire_long.h"
 #include "quorate/err.h"
-#include "sim/check.h"
-#include "sim/lincheck.h"
-#include "sim/oracle.h"
+#include "sim/membership.h"
 
-#define SIM_NODES_MAX	7
-#define SIM_SHARDS_MAX	4
-#define SIM_WIPE_SALT	0x77697068ull /* the disk-loss draw ("wipe" + 3: the
-					 * regression seeds lose no disk) */
-#define SIM_SHARD_SALT	0x7368617265ull /* the shards draw ("shard" + 1: the
-					 * regression seeds draw 1 shard) */
-#define SIM_CLIENTS_MAX 8
-#define SIM_KEYS_MAX	24
-/* Values of up to ~3 KiB: over one frame, so some travel as fragments
- * (issue 15); the long form adds its prefix and message header. */
-#define SIM_VALUE_MAX 3000
-#define SIM_LONG_MAX (SIM_VALUE_MAX + QR_FRAME_BYTES_MAX + 4)
-#define SIM_CAS_KEYS_MAX 3 /* keys only CASPaxos ops touch (checker (i)) */
-#define EPOCH_MS	1700000000000ull /* wall clocks start near 2023 */
-/* Tombstone grace: above a write's whole life here (deadline <= 50 ms,
- * linger, two client retries that re-drive its version: ~200 ms). */
-#define SIM_GRACE_MS	300
-#define SIM_MAX_OFFSET_MS 500 /* the cores' max_offset_ms (the default) */
 
-enum ev_type {
-	EV_DELIVER_NODE,   /* frame to a node */
-	EV_DELIVER_CLIENT, /* reply frame to a client */
-	EV_TICK,	   /* a node's timer tick */
-	EV_WAL_DONE,	   /* a node's WAL batch is durable */
-	EV_CLIENT_NEXT,	   /* a client issues its next operation */
-	EV_CLIENT_TIMEOUT, /* a client gives up on an operation */
-	EV_FAULT,	   /* the fault schedule acts */
-	EV_RESTART,	   /* a node crashed right after an ack comes back */
-	EV_CLOCK_BACK,	   /* a node's clock jump beyond max_offset ends */
-	EV_SNAP,	   /* a node's snapshot begins or takes a step */
-};
-
-struct event {
-	uint64_t at_us;
-	uint64_t seq; /* tie-break: insertion order */
-	uint8_t type;
-	uint16_t node;
-	uint32_t arg;  /* client id, incarnation, ... */
-	uint64_t arg2; /* lsn, op seq, client handle */
-	uint16_t len;
-	uint8_t *data; /* frame bytes, owned */
-};
-
-struct wal_rec {
-	struct qr_wal_record r;
-	uint64_t at_us; /* the node's time when it was appended */
-	uint8_t key[QR_KEY_BYTES_MAX];
-	uint8_t value[SIM_VALUE_MAX];
-};
-
-struct sim;
-
-/* A node (a quorated process): what its shards share. A crash takes
- * every shard down, a restart brings every one back (one incarnation);
- * they read one wall clock and write one disk. */
-struct host {
-	uint16_t id;
-	bool up;
-	uint32_t incarnation;
-	int64_t skew_ms; /* wall = sim time + epoch + skew */
-	bool jumped;	 /* skew_ms is beyond max_offset (EV_CLOCK_BACK) */
-	/* Disk fault: while wal_err < 0 every append is refused with it
-	 * (QR_ENOSPC: full; QR_EIO) and the core is told, as the shard loop
-	 * tells it (qr_core_set_wal_error). Batches appended before still
-	 * become durable. */
-	int wal_err;
-	uint64_t restarted_us; /* when it last started */
-	/* An empty-disk restart (disk_wipe): down with its disk gone until
-	 * the operator starts it again (EV_RESTART); then started with
-	 * --rebuild until every shard says it is filled (recover.c RB1; an
-	 * operator gives --rebuild again after a crash meanwhile). */
-	bool wiped, rebuild;
-	uint64_t wiped_ceiling; /* the highest HLC ceiling its disk held */
-};
-
-/* One shard core of a node (src/shard/shard.c: one qr_core, one WAL per
- * shard; partition p belongs to shard p % shards, qr_placement_shard):
- * its core and its WAL model. With one shard per node (most seeds) core
- * ix = node id. */
-struct node {
-	struct sim *sim;
-	struct host *h;
-	uint16_t id;	/* the node's id */
-	uint16_t shard; /* which of its shards */
-	uint16_t ix;	/* s->cores[ix]: id * shards + shard */
-	struct qr_core *core;
-	uint64_t pause_us; /* HLC overflow waits: this node's time moved */
-	/* WAL model: log[0..durable) survives a crash, the rest does not. */
-	struct wal_rec *log;
-	uint64_t log_len, log_cap;
-	uint64_t durable; /* records durable */
-	bool batch_inflight;
-	uint64_t hlc_seen; /* checker (f): highest HLC this incarnation */
-	/* Checker (m): the version of every PUT / TOMBSTONE record
-	 * in log[0..durable), an open-addressing set (0: empty slot). */
-	uint64_t *dur_set;
-	uint64_t dur_cap, dur_n, dur_upto;
-	/* Crashes right after an acknowledgement (issue 13 item 3): set by
-	 * env_send, looked at (and cleared) after the event. */
-	bool sent_ack;	       /* a REPLICATE_ACK, ACCEPTED, PROMISE or
-				* READ_REPLY with an entry, to a peer */
-	bool answered_any;     /* an OK to a level ANY write */
-	/* Snapshots (issue 13 item 3), as the shard loop takes them
-	 * (src/shard/shard.c maybe_snapshot and snap_for_each,
-	 * src/wal/wal_snapshot.c): the installed one is snap[0..snap_len):
-	 * the highest clock ceiling logged below its begin lsn (a record
-	 * without the floor value, as the real header gives it back), then
-	 * per partition its store entries, then its live hints. The log
-	 * below snap_begin is gone for recovery (log[] keeps it for the
-	 * checkers only). One being taken, fuzzy and in steps while events
-	 * go on: tmp[0..tmp_len) from tmp_begin, partitions below tmp_part
-	 * copied, then a wait until the log is durable up to tmp_end; a
-	 * crash loses it, like the real .tmp file. */
-	struct wal_rec *snap, *tmp;
-	uint64_t snap_len, snap_cap, tmp_len, tmp_cap;
-	uint64_t snap_begin, tmp_begin, tmp_end; /* 0: none */
-	uint32_t tmp_part;
-};
-
-struct client {
-	uint16_t id;
-	bool busy;
-	bool stopped;
-	uint64_t seq;	 /* operations issued */
-	uint64_t req_id; /* id of the operation in flight */
-	int op_index;	 /* history index of it */
-	uint64_t token;	 /* highest version seen (session token) */
-	uint64_t token_weak; /* ... through operations below quorum */
-	bool weak;	     /* the operation in flight is below quorum */
-	/* recent operations: a duplicate of one may still be in flight */
-	struct {
-		int op_index, coord;
-		uint64_t end_us;
-	} recent[8];
-	unsigned nrecent;
-	uint8_t op;	     /* the operation in flight */
-	uint8_t level;	     /* its level */
-	uint8_t count;	     /* its R or W (0: ANY) */
-	int key;	     /* its key (plain operations) */
-	/* Per key, the replicas that acknowledged the session's last write
-	 * of it (CLIENT_REPLY's replica_mask) and when: the session then
-	 * reads it back through one that did not, or that restarted since
-	 * (issue 13 item 3: "sessions read their own keys through a lagging
-	 * replica"). 0: no acknowledged write. */
-	uint64_t wmask[SIM_KEYS_MAX];
-	uint64_t wrote_us[SIM_KEYS_MAX];
-	/* the request in flight, kept to retry it as is (same req_id) */
-	uint8_t frame[QR_FRAME_BYTES_MAX];
-	uint16_t frame_len; /* 0: a long request, in lform */
-	uint8_t lform[SIM_LONG_MAX]; /* a long request's long form */
-	uint32_t lform_len;
-	uint64_t long_seq;	  /* FRAG message ids */
-	struct qr_reasm reasm;	  /* long replies */
-	int coord;
-	uint16_t coord_ix;	    /* ... its shard owning the key (ix) */
-	uint32_t coord_incarnation; /* the coordinator's, at first send */
-	uint8_t retries_left;	    /* writes answered UNAVAILABLE */
-	uint16_t attempt;
-	uint32_t timeout_us;
-	/* a CASPaxos op in flight (checker (i), not (a)-(e)) */
-	bool is_cas;
-	bool cas_plain; /* a plain GET of a CAS key: not in (i)'s history */
-	uint8_t cas_op; /* the CAS op in flight */
-	int cas_key;			      /* 0..ncas-1 */
-	struct qr_version cas_seen[SIM_CAS_KEYS_MAX]; /* last version seen */
-	/* Highest version of each CAS key the session saw (CAS answers and
-	 * plain reads): a plain read with its token must return at least
-	 * it (checker (g) for CAS keys). */
-	struct qr_version cas_tok_seen[SIM_CAS_KEYS_MAX];
-	uint64_t cas_mask[SIM_CAS_KEYS_MAX]; /* replicas of the last answer */
-	uint64_t cas_us[SIM_CAS_KEYS_MAX];   /* ... and when it came */
-	bool cas_token_read; /* the plain read in flight carries the token */
-	uint64_t cas_token;  /* ... this one */
-};
-
-struct sim {
-	const struct sim_options *opt;
-	unsigned zones; /* node n is in zone n % zones (1 or 2) */
-	struct sim_result *res;
-	struct qr_rng rng;
-	struct qr_rng disk_rng; /* disk faults: a stream of their own, so a
-				 * seed without one runs as it did before */
-	struct qr_rng jump_rng; /* clock jumps beyond max_offset: likewise */
-	struct qr_rng snap_rng; /* snapshots and their crashes: likewise */
-	bool snaps;		/* this seed takes snapshots */
-	struct qr_rng wipe_rng; /* a disk lost, and the rebuild: likewise */
-	bool wipes, wiped_once; /* this seed loses a disk; it did */
-	uint64_t wipe_forget_us; /* then oracle_wipe_forget (0: done) */
-	uint64_t now_us;
-	uint64_t seq;
-	uint64_t trace;
-	uint64_t audits; /* events since the start, for checker (v) */
-	/* event heap */
-	struct event *heap;
-	size_t heap_len, heap_cap;
-	/* cluster */
-	int n;
-	int shards; /* shard cores per node (1 or more) */
-	struct qr_placement pl;
-	struct host hosts[SIM_NODES_MAX];
-	struct node cores[SIM_NODES_MAX * SIM_SHARDS_MAX]; /* ix order */
-	struct client clients[SIM_CLIENTS_MAX];
-	int nclients;
-	int nkeys;
-	int ncas; /* CAS keys, after the nkeys plain ones in keys[] */
-	char keys[SIM_KEYS_MAX][40];
-	uint8_t key_len[SIM_KEYS_MAX];
-	/* network model */
-	uint32_t loss_ppm, dup_ppm, tail_ppm;
-	uint32_t delay_min_us, delay_span_us, tail_us;
-	bool blocked[SIM_NODES_MAX][SIM_NODES_MAX]; /* [from][to] */
-	bool faults_on;
-	/* phases */
-	uint64_t faults_end_us, final_us, end_us;
-	bool ae_only; /* no final reads: anti-entropy alone must converge */
-	uint64_t hint_delay_us; /* core config: first hint delivery delay */
-	uint32_t ack_crash_ppm; /* crash right after an ack, tail not durable */
-	uint32_t cas_ppm;	/* client ops that are CAS ops (if ncas) */
-	uint32_t session_ppm;	/* ops that read the session's own key back */
-	uint64_t hints_lost;	/* by every incarnation of every node */
-	bool cas_deleted[SIM_CAS_KEYS_MAX]; /* a delete was issued */
-	bool final_started;
-	struct check check;
-	struct lincheck lin;
-	struct oracle *orc; /* checkers (j), (k) */
-};
-
-static uint64_t sim_hlc_ms(struct sim *s);
-
-static struct node *core_of(struct sim *s, int node, int shard)
+struct node *sim_core_of(struct sim *s, int node, int shard)
 {
 	return &s->cores[node * s->shards + shard];
 }
@@ -296,7 +71,7 @@ static void trace_u64(struct sim *s, uint64_t v)
 	trace_mix(s, &v, sizeof(v));
 }
 
-static void vlog(struct sim *s, const char *fmt, ...)
+void sim_vlog(struct sim *s, const char *fmt, ...)
 {
 	if (!s->opt->verbose)
 		return;
@@ -358,7 +133,7 @@ static struct event ev_pop(struct sim *s)
 	return top;
 }
 
-static void ev_at(struct sim *s, uint64_t at, uint8_t type, uint16_t node,
+void sim_ev_at(struct sim *s, uint64_t at, uint8_t type, uint16_t node,
 		  uint32_t arg, uint64_t arg2)
 {
 	struct event e = {
@@ -413,8 +188,6 @@ static void net_send(struct sim *s, int from, int to, uint8_t type,
 	}
 }
 
-static void sim_fail(struct sim *s, const char *checker, const char *fmt,
-		     ...);
 
 /* ---- the env the core sees ---------------------------------------------- */
 
@@ -561,7 +334,6 @@ static bool frame_answers_any(struct sim *s, uint64_t handle, const void *frame,
 	return false;
 }
 
-static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...);
 
 /*
  * (j) at the moment a coordinator answers (tests/sim/oracle.h): a write
@@ -571,6 +343,35 @@ static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...);
  * quorum; level ANY is on a replica or in the coordinator's hints for
  * every replica.
  */
+/*
+ * (j)'s count of the replicas that durably hold v (or newer), judged in
+ * the coordinator's view of the topology (membership.h). Without a change:
+ * the one placement. During one, its owners' set, which every request
+ * must meet whichever view it began under (step 1 keeps the owners, step
+ * 3 makes owners the pending set whose level every write of step 1-2 met
+ * already); and, for a write, the pending set too, if the view that sets
+ * it was there before the client sent it (the request began under it: a
+ * core needs its level in both sets then, core.h). A read's or CAS
+ * answer's quorum is judged only if the view did not change since the
+ * request was sent (INT_MAX: not judged): a read begun under (old, new)
+ * and answered under (new) made no promise on new's quorum by its repair.
+ */
+static int answer_holders(struct sim *s, const struct node *nd,
+			  const struct client *cl, int key,
+			  struct qr_version v, bool write)
+{
+	if (!s->topo.kind)
+		return oracle_holders(s->orc, key, v);
+	bool steady = nd->h->view_us < cl->sent_us;
+	if (!write && !steady)
+		return INT_MAX;
+	int held = oracle_holders_pl(s->orc, topo_owners(s, nd->id), key, v);
+	const struct qr_placement *p = topo_pending(s, nd->id);
+	if (write && p && steady)
+		held = QR_MIN(held, oracle_holders_pl(s->orc, p, key, v));
+	return held;
+}
+
 static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 			 const void *frame, size_t len)
 {
@@ -619,7 +420,9 @@ static void check_answer(struct sim *s, struct node *nd, uint64_t handle,
 				 m.answered);
 		if (qr_version_is_none(m.version))
 			continue;
-		int held = need ? oracle_holders(s->orc, key, m.version) : 0;
+		int held = need ? answer_holders(s, nd, cl, key, m.version,
+						 !read && !cl->is_cas)
+				: 0;
 		if (held >= need ||
 		    (!cl->count && !read && !cl->is_cas &&
 		     oracle_hints(s->orc, nd->id, key, m.version) >= s->pl.rf))
@@ -659,7 +462,7 @@ static void env_send(void *ctx, uint16_t dst, uint64_t client,
 		/* Peers talk shard to shard (the same index: the
 		 * partition's shard is the same on every node). */
 		net_send(s, nd->id, dst, EV_DELIVER_NODE,
-			 core_of(s, dst, nd->shard)->ix, 0, frame, len);
+			 sim_core_of(s, dst, nd->shard)->ix, 0, frame, len);
 	}
 }
 
@@ -722,13 +525,14 @@ static uint64_t env_random(void *ctx)
 
 /* ---- nodes -------------------------------------------------------------- */
 
-static void sim_fail(struct sim *s, const char *checker, const char *fmt, ...)
+void sim_fail(struct sim *s, const char *checker, const char *fmt, ...)
 {
 	if (!s->res->ok)
 		return;
 	if (s->opt->no_oracles &&
 	    (!strcmp(checker, "(j)") || !strcmp(checker, "(k)") ||
 	     !strcmp(checker, "(l)") || !strcmp(checker, "(o)") ||
+	     !strcmp(checker, "(t)") ||
 	     !strcmp(checker, "(d) WAL")))
 		return;
 	s->res->ok = false;
@@ -788,6 +592,8 @@ static void core_start(struct sim *s, struct node *nd)
 	cfg.secret = &test_secret; /* auth = mac (the default) */
 	cfg.incarnation = nd->h->incarnation;
 	cfg.placement = &s->pl;
+	/* A change's spare node (a join) is a peer before it is a member. */
+	cfg.node_slots = s->topo.kind ? (uint16_t)s->n : 0;
 	cfg.requests_max = 256;
 	cfg.pending_max = 512;
 	cfg.keys_max = 256;
@@ -826,8 +632,10 @@ static void core_start(struct sim *s, struct node *nd)
 	};
 	int rc = qr_core_create(&cfg, &env, &nd->core);
 	QR_ASSERT(rc == 0);
+	topo_core_created(s, nd);
 	uint64_t max_hlc = node_replay(nd);
 	qr_core_recovered(nd->core, nd->log_len);
+	topo_core_recovered(s, nd);
 	if (nd->h->wal_err)
 		qr_core_set_wal_error(nd->core, nd->h->wal_err); /* still full */
 	nd->sent_ack = nd->answered_any = false;
@@ -838,7 +646,7 @@ static void core_start(struct sim *s, struct node *nd)
 			 "node %u shard %u restarted with HLC %" PRIu64
 			 " below its durable max %" PRIu64,
 			 nd->id, nd->shard, nd->hlc_seen, max_hlc);
-	ev_at(s, s->now_us + 1 + qr_rng_below(&s->rng, 250), EV_TICK, nd->ix,
+	sim_ev_at(s, s->now_us + 1 + qr_rng_below(&s->rng, 250), EV_TICK, nd->ix,
 	      nd->h->incarnation, 0);
 }
 
@@ -856,7 +664,7 @@ static void node_start(struct sim *s, struct host *h)
 	h->up = true;
 	h->restarted_us = s->now_us;
 	for (int k = 0; k < s->shards; k++)
-		core_start(s, core_of(s, h->id, k));
+		core_start(s, sim_core_of(s, h->id, k));
 }
 
 /* Node h's process dies: every shard's core, and every WAL's unsynced
@@ -864,8 +672,8 @@ static void node_start(struct sim *s, struct host *h)
 static void node_crash(struct sim *s, struct host *h)
 {
 	for (int k = 0; k < s->shards; k++) {
-		struct node *nd = core_of(s, h->id, k);
-		vlog(s,
+		struct node *nd = sim_core_of(s, h->id, k);
+		sim_vlog(s,
 		     "crash node %u shard %u (log %" PRIu64
 		     ", durable %" PRIu64 ")",
 		     nd->id, nd->shard, nd->log_len, nd->durable);
@@ -900,7 +708,7 @@ static uint64_t host_ceiling(struct sim *s, struct host *h)
 {
 	uint64_t c = 0;
 	for (int k = 0; k < s->shards; k++) {
-		const struct node *nd = core_of(s, h->id, k);
+		const struct node *nd = sim_core_of(s, h->id, k);
 		for (uint64_t i = 0; i < nd->durable; i++)
 			if (nd->log[i].r.type == QR_WAL_CLOCK)
 				c = QR_MAX(c, nd->log[i].r.version.hlc);
@@ -913,7 +721,7 @@ static uint64_t host_ceiling(struct sim *s, struct host *h)
 static void host_wipe_disk(struct sim *s, struct host *h)
 {
 	for (int k = 0; k < s->shards; k++) {
-		struct node *nd = core_of(s, h->id, k);
+		struct node *nd = sim_core_of(s, h->id, k);
 		nd->log_len = nd->durable = nd->dur_upto = 0;
 		if (nd->dur_set)
 			memset(nd->dur_set, 0, nd->dur_cap * sizeof(uint64_t));
@@ -944,7 +752,7 @@ static uint64_t rebuild_at(struct sim *s, struct host *h)
 			  (int64_t)EPOCH_MS - h->skew_ms;
 	uint64_t at = edge_ms > 0 ? (uint64_t)edge_ms * 1000 : 0;
 	at = QR_MAX(at, s->now_us + 1000) + qr_rng_below(&s->wipe_rng, 30000);
-	ev_at(s, at, EV_RESTART, h->id, h->incarnation, 0);
+	sim_ev_at(s, at, EV_RESTART, h->id, h->incarnation, 0);
 	return at;
 }
 
@@ -972,7 +780,7 @@ static void disk_wipe(struct sim *s)
 		return; /* another time */
 	s->wiped_once = true;
 	h->wiped_ceiling = host_ceiling(s, h);
-	vlog(s, "disk of node %u dies (ceiling %" PRIu64 ")", h->id,
+	sim_vlog(s, "disk of node %u dies (ceiling %" PRIu64 ")", h->id,
 	     h->wiped_ceiling);
 	node_crash(s, h);
 	host_wipe_disk(s, h);
@@ -992,18 +800,18 @@ static void rebuild_start(struct sim *s, struct host *h)
 	/* RB3's precondition (and V1's on an empty disk): its clock, hence
 	 * its HLC, is past everything the node stamped before. Its skew may
 	 * have moved since the death: the operator waits for the clock. */
-	if (env_wall_ms(core_of(s, h->id, 0)) <= QR_HLC_MS(h->wiped_ceiling)) {
+	if (env_wall_ms(sim_core_of(s, h->id, 0)) <= QR_HLC_MS(h->wiped_ceiling)) {
 		stretch_faults(s, rebuild_at(s, h) + 100000);
 		return;
 	}
 	h->wiped = false;
 	h->rebuild = true;
 	node_start(s, h);
-	vlog(s, "node %u starts with --rebuild", h->id);
+	sim_vlog(s, "node %u starts with --rebuild", h->id);
 	for (int i = 0; i < s->n; i++)
 		for (int k = 0; i != h->id && s->hosts[i].up && k < s->shards;
 		     k++)
-			qr_core_ae_request(core_of(s, i, k)->core);
+			qr_core_ae_request(sim_core_of(s, i, k)->core);
 }
 
 /* A shard of a rebuilding node says it is filled: once every one does,
@@ -1011,10 +819,10 @@ static void rebuild_start(struct sim *s, struct host *h)
 static void rebuild_check_done(struct sim *s, struct host *h)
 {
 	for (int k = 0; k < s->shards; k++)
-		if (qr_core_stats(core_of(s, h->id, k)->core)->rebuilding)
+		if (qr_core_stats(sim_core_of(s, h->id, k)->core)->rebuilding)
 			return;
 	h->rebuild = false;
-	vlog(s, "node %u rebuilt", h->id);
+	sim_vlog(s, "node %u rebuilt", h->id);
 }
 
 /* ---- snapshots (issue 13 item 3) ---------------------------------------- */
@@ -1082,7 +890,7 @@ static void snap_begin(struct sim *s, struct node *nd)
 		};
 		snap_push(nd, &rec);
 	}
-	vlog(s, "snapshot node %u begins at lsn %" PRIu64, nd->id,
+	sim_vlog(s, "snapshot node %u begins at lsn %" PRIu64, nd->id,
 	     nd->tmp_begin);
 }
 
@@ -1134,6 +942,11 @@ static void check_snap_hints(struct sim *s, struct node *nd)
 		int target = w->r.aux & ~QR_WAL_AUX_TOMBSTONE;
 		if (oracle_holds(s->orc, target, &rec) || snap_has_hint(nd, w))
 			continue;
+		/* A change took the target off the partition: the core frees
+		 * the hint (hints.c, hints_moot); (a) and (j) judge what that
+		 * costs. */
+		if (!topo_replica(s, nd->id, w->r.partition, target))
+			continue;
 		sim_fail(s, "(o)",
 			 "node %u's snapshot from lsn %" PRIu64
 			 " lacks its live hint (lsn %" PRIu64 ") of version %" PRIu64
@@ -1164,7 +977,7 @@ static void snap_install(struct sim *s, struct node *nd)
 	uint64_t hints = 0;
 	for (uint64_t i = 0; i < nd->snap_len; i++)
 		hints += nd->snap[i].r.type == QR_WAL_HINT;
-	vlog(s,
+	sim_vlog(s,
 	     "snapshot node %u installed: %" PRIu64 " records (%" PRIu64
 	     " hints), log from %" PRIu64,
 	     nd->id, nd->snap_len, hints, nd->snap_begin);
@@ -1203,9 +1016,9 @@ static bool snap_step(struct sim *s, struct node *nd)
  * 200 ms behind may serve with (clock_guard.c G2: CLOCK_AHEAD). */
 static void snap_crash(struct sim *s, struct node *nd, const char *when)
 {
-	vlog(s, "crash node %u %s", nd->id, when);
+	sim_vlog(s, "crash node %u %s", nd->id, when);
 	node_crash(s, nd->h);
-	ev_at(s, s->now_us + 100000 + qr_rng_below(&s->snap_rng, 60000),
+	sim_ev_at(s, s->now_us + 100000 + qr_rng_below(&s->snap_rng, 60000),
 	      EV_RESTART, nd->id, nd->h->incarnation, 0);
 }
 
@@ -1228,10 +1041,10 @@ static void snap_event(struct sim *s, const struct event *e)
 			g, (uint64_t)(s->n * s->shards))];
 		if (nd->h->up && !nd->tmp_begin && !nd->h->wal_err) {
 			snap_begin(s, nd);
-			ev_at(s, s->now_us + 100 + qr_rng_below(g, 1900),
+			sim_ev_at(s, s->now_us + 100 + qr_rng_below(g, 1900),
 			      EV_SNAP, nd->ix, nd->h->incarnation, 1);
 		}
-		ev_at(s, s->now_us + 5000 + qr_rng_below(g, 35000), EV_SNAP, 0,
+		sim_ev_at(s, s->now_us + 5000 + qr_rng_below(g, 35000), EV_SNAP, 0,
 		      0, 0);
 		return;
 	}
@@ -1240,7 +1053,7 @@ static void snap_event(struct sim *s, const struct event *e)
 		return;
 	if (nd->h->wal_err) {
 		nd->tmp_begin = 0;
-		vlog(s, "snapshot node %u abandoned: %s", nd->id,
+		sim_vlog(s, "snapshot node %u abandoned: %s", nd->id,
 		     qr_strerror(nd->h->wal_err));
 		return;
 	}
@@ -1249,7 +1062,7 @@ static void snap_event(struct sim *s, const struct event *e)
 		return;
 	}
 	if (snap_step(s, nd)) {
-		ev_at(s, s->now_us + 100 + qr_rng_below(g, 1900), EV_SNAP,
+		sim_ev_at(s, s->now_us + 100 + qr_rng_below(g, 1900), EV_SNAP,
 		      nd->ix, nd->h->incarnation, 1);
 		return;
 	}
@@ -1272,9 +1085,9 @@ static void node_after(struct sim *s, struct node *nd)
 		nd->sent_ack = nd->answered_any = false;
 		if (s->faults_on && nd->log_len > nd->durable &&
 		    qr_rng_chance_ppm(&s->rng, ppm)) {
-			vlog(s, "crash node %u right after an ack", nd->id);
+			sim_vlog(s, "crash node %u right after an ack", nd->id);
 			node_crash(s, nd->h);
-			ev_at(s,
+			sim_ev_at(s,
 			      s->now_us + 1000 + qr_rng_below(&s->rng, 30000),
 			      EV_RESTART, nd->id, nd->h->incarnation, 0);
 			return;
@@ -1284,7 +1097,7 @@ static void node_after(struct sim *s, struct node *nd)
 		/* Group commit: all that is appended now is one batch. */
 		nd->batch_inflight = true;
 		uint64_t d = 100 + qr_rng_below(&s->rng, 1500);
-		ev_at(s, s->now_us + d, EV_WAL_DONE, nd->ix, nd->h->incarnation,
+		sim_ev_at(s, s->now_us + d, EV_WAL_DONE, nd->ix, nd->h->incarnation,
 		      nd->log_len);
 	}
 	if (nd->h->rebuild && !qr_core_stats(nd->core)->rebuilding)
@@ -1365,7 +1178,7 @@ static void client_send_long(struct sim *s, struct client *cl,
 			     !(nack->value[b / 8] & (1u << (b % 8)))))
 			continue;
 		if (nack)
-			vlog(s, "c%u resends chunk %u of its long request "
+			sim_vlog(s, "c%u resends chunk %u of its long request "
 				"for a NACK", cl->id, i);
 		qr_wire_frame_begin(&w, buf, sizeof(buf), &h);
 		QR_ASSERT(qr_wire_put(&w, &f) == 0);
@@ -1390,7 +1203,8 @@ static void client_send(struct sim *s, struct client *cl, int coord,
 		.shard = shard,
 	};
 	cl->coord = coord;
-	cl->coord_ix = core_of(s, coord, shard)->ix;
+	cl->sent_us = s->now_us;
+	cl->coord_ix = sim_core_of(s, coord, shard)->ix;
 	cl->coord_incarnation = s->hosts[coord].incarnation;
 	if (qr_wire_is_long(m)) {
 		long n = qr_wire_long_encode(m, cl->lform, sizeof(cl->lform));
@@ -1418,9 +1232,9 @@ static void client_retry(struct sim *s, struct client *cl)
 	if (!cl->is_cas &&
 	    s->hosts[cl->coord].incarnation != cl->coord_incarnation)
 		check_may_restamp(&s->check, cl->op_index);
-	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, cl->attempt,
+	sim_ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, cl->attempt,
 	      cl->id, cl->req_id);
-	vlog(s, "c%u retries req %" PRIx64 " to node %d", cl->id, cl->req_id,
+	sim_vlog(s, "c%u retries req %" PRIx64 " to node %d", cl->id, cl->req_id,
 	     cl->coord);
 	if (cl->frame_len == 0) {
 		client_send_long(s, cl, NULL);
@@ -1435,16 +1249,29 @@ static void client_retry(struct sim *s, struct client *cl)
  * so only another node takes ANY's hint path (every replica DOWN). */
 static int any_coordinator(struct sim *s, const uint8_t *reps)
 {
-	if (s->n <= s->pl.rf)
+	/* Members clients route to (all nodes but a change's spare or
+	 * departed one) outside the replica set. */
+	int others = 0;
+	for (int n = 0; n < s->n; n++)
+		others += topo_member(s, n);
+	if (others <= s->pl.rf)
 		return -1;
 	for (;;) {
 		int n = (int)qr_rng_below(&s->rng, (uint64_t)s->n);
-		bool rep = false;
+		bool rep = !topo_member(s, n);
 		for (int i = 0; i < s->pl.rf; i++)
 			rep = rep || reps[i] == n;
 		if (!rep)
 			return n;
 	}
+}
+
+/* A coordinator for a client that "goes anywhere": a node drawn, or a
+ * replica if the node drawn is not a member clients route to. */
+static int any_node(struct sim *s, const uint8_t *reps)
+{
+	int n = (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+	return topo_member(s, n) ? n : reps[qr_rng_below(&s->rng, s->pl.rf)];
 }
 
 /* Replicas a LOCAL / EACH level needs, as the coordinator counts them
@@ -1480,15 +1307,15 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	if (op == QR_OP_PUT)
 		make_value(cl->id, seq, value, &vlen);
 	uint32_t part =
-		qr_placement_partition(&s->pl, s->keys[key], s->key_len[key]);
-	const uint8_t *reps = qr_placement_replicas(&s->pl, part);
+		qr_placement_partition(s->cpl, s->keys[key], s->key_len[key]);
+	const uint8_t *reps = qr_placement_replicas(s->cpl, part);
 	/* Smart clients mostly pick a replica; some go anywhere. */
 	if (coord < 0 && level == QR_LEVEL_ANY)
 		coord = any_coordinator(s, reps);
 	if (coord < 0)
 		coord = qr_rng_chance_ppm(&s->rng, 800000) || final
 				? reps[qr_rng_below(&s->rng, s->pl.rf)]
-				: (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+				: any_node(s, reps);
 	uint8_t rf = (uint8_t)s->pl.rf;
 	uint8_t count = level == QR_LEVEL_ONE	   ? 1
 			: level == QR_LEVEL_QUORUM ? (uint8_t)(rf / 2 + 1)
@@ -1555,9 +1382,9 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 				   : 0;
 	cl->attempt = 0;
 	cl->timeout_us = m.deadline_us + 5000;
-	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, 0, cl->id,
+	sim_ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, 0, cl->id,
 	      m.req_id);
-	vlog(s, "c%u#%" PRIu64 " sends op %u level %u key-%d to node %d",
+	sim_vlog(s, "c%u#%" PRIu64 " sends op %u level %u key-%d to node %d",
 	     cl->id, seq, op, level, key, coord);
 	client_send(s, cl, coord, &m);
 }
@@ -1610,11 +1437,11 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 	if (op == QR_OP_PUT_IF_ABSENT || op == QR_OP_PUT_IF_VERSION)
 		make_value(cl->id, seq, value, &vlen);
 	uint32_t part =
-		qr_placement_partition(&s->pl, s->keys[key], s->key_len[key]);
-	const uint8_t *reps = qr_placement_replicas(&s->pl, part);
+		qr_placement_partition(s->cpl, s->keys[key], s->key_len[key]);
+	const uint8_t *reps = qr_placement_replicas(s->cpl, part);
 	int coord = qr_rng_chance_ppm(&s->rng, 800000)
 			    ? reps[qr_rng_below(&s->rng, s->pl.rf)]
-			    : (int)qr_rng_below(&s->rng, (uint64_t)s->n);
+			    : any_node(s, reps);
 	/* Some plain reads are the session's own at ONE with its token,
 	 * through a replica that was not in its last CAS answer's quorum
 	 * or restarted since (issue 13 item 3: CAS keys read with tokens;
@@ -1668,9 +1495,9 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 									: 0;
 	cl->attempt = 0;
 	cl->timeout_us = m.deadline_us + 5000;
-	ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, 0, cl->id,
+	sim_ev_at(s, s->now_us + cl->timeout_us, EV_CLIENT_TIMEOUT, 0, cl->id,
 	      m.req_id);
-	vlog(s, "c%u#%" PRIu64 " sends CAS op %u cas-%d to node %d", cl->id,
+	sim_vlog(s, "c%u#%" PRIu64 " sends CAS op %u cas-%d to node %d", cl->id,
 	     seq, op, k, coord);
 	client_send(s, cl, coord, &m);
 }
@@ -1769,7 +1596,7 @@ static void cas_done(struct sim *s, struct client *cl, const struct qr_msg *m)
 	} else {
 		s->res->ops_other_err++;
 	}
-	vlog(s, "c%u CAS cas-%d: %s version %" PRIu64 ".%u", cl->id,
+	sim_vlog(s, "c%u CAS cas-%d: %s version %" PRIu64 ".%u", cl->id,
 	     cl->cas_key, qr_strerror(m->status), m->version.hlc,
 	     m->version.node);
 	cl->is_cas = false;
@@ -1804,9 +1631,9 @@ static bool session_read(struct sim *s, struct client *cl)
 	for (int k = 0; k < s->nkeys; k++) {
 		if (!cl->wmask[k])
 			continue;
-		uint32_t part = qr_placement_partition(&s->pl, s->keys[k],
+		uint32_t part = qr_placement_partition(s->cpl, s->keys[k],
 						       s->key_len[k]);
-		int r = lagging_replica(s, qr_placement_replicas(&s->pl, part),
+		int r = lagging_replica(s, qr_placement_replicas(s->cpl, part),
 					cl->wmask[k], cl->wrote_us[k]);
 		if (r >= 0) {
 			keys[n] = k;
@@ -1849,7 +1676,11 @@ static void client_next(struct sim *s, struct client *cl)
 	uint8_t rw = (uint8_t)(1 + qr_rng_below(&s->rng, s->pl.rf));
 	if (op != QR_OP_GET && qr_rng_chance_ppm(&s->rng, 30000))
 		level = QR_LEVEL_ANY;
-	else if (s->zones > 1 && qr_rng_chance_ppm(&s->rng, 300000))
+	/* Not during a membership change's seeds: how the zone levels
+	 * count over the union of two replica sets is not modelled by
+	 * zoned_count (their placement stays zone-aware). */
+	else if (s->zones > 1 && !s->topo.kind &&
+		 qr_rng_chance_ppm(&s->rng, 300000))
 		level = (uint8_t)(QR_LEVEL_LOCAL_ONE + qr_rng_below(&s->rng, 3));
 	client_issue(s, cl, key, op, level, rw, false, -1, false);
 }
@@ -1867,7 +1698,7 @@ static void client_done(struct sim *s, struct client *cl)
 {
 	cl->busy = false;
 	if (!cl->stopped)
-		ev_at(s, s->now_us + qr_rng_below(&s->rng, 3000),
+		sim_ev_at(s, s->now_us + qr_rng_below(&s->rng, 3000),
 		      EV_CLIENT_NEXT, 0, cl->id, 0);
 }
 
@@ -1943,7 +1774,7 @@ static void client_reply(struct sim *s, struct client *cl,
 		    cl->op != QR_OP_GET &&
 		    s->hosts[cl->coord].up &&
 		    qr_rng_chance_ppm(&s->rng, 20000)) {
-			vlog(s, "crash node %d right after it answered", cl->coord);
+			sim_vlog(s, "crash node %d right after it answered", cl->coord);
 			node_crash(s, &s->hosts[cl->coord]);
 		}
 		if (m.status == 0 && cl->op != QR_OP_GET) {
@@ -1983,8 +1814,8 @@ static void clock_jump(struct sim *s)
 	int64_t by = 1100 + (int64_t)qr_rng_below(&s->jump_rng, 2001);
 	h->skew_ms = qr_rng_chance_ppm(&s->jump_rng, 500000) ? by : -by;
 	h->jumped = true;
-	vlog(s, "clock node %u jumps: skew %" PRId64 "ms", h->id, h->skew_ms);
-	ev_at(s, s->now_us + 5000 + qr_rng_below(&s->jump_rng, 100000),
+	sim_vlog(s, "clock node %u jumps: skew %" PRId64 "ms", h->id, h->skew_ms);
+	sim_ev_at(s, s->now_us + 5000 + qr_rng_below(&s->jump_rng, 100000),
 	      EV_CLOCK_BACK, h->id, 0, 0);
 }
 
@@ -1993,7 +1824,7 @@ static void host_set_wal_err(struct sim *s, struct host *h, int err)
 {
 	h->wal_err = err;
 	for (int k = 0; h->up && k < s->shards; k++)
-		qr_core_set_wal_error(core_of(s, h->id, k)->core, err);
+		qr_core_set_wal_error(sim_core_of(s, h->id, k)->core, err);
 }
 
 static void fault_step(struct sim *s)
@@ -2014,10 +1845,10 @@ static void fault_step(struct sim *s)
 				s->blocked[a][b] = cut;
 			}
 		s->res->partitions++;
-		vlog(s, "partition side=%x oneway=%d", side, oneway);
+		sim_vlog(s, "partition side=%x oneway=%d", side, oneway);
 	} else if (r < 45) {
 		memset(s->blocked, 0, sizeof(s->blocked));
-		vlog(s, "heal");
+		sim_vlog(s, "heal");
 	} else if (r < 65) {
 		struct host *h =
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
@@ -2030,7 +1861,7 @@ static void fault_step(struct sim *s)
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		if (!h->up && !h->wiped) {
 			node_start(s, h);
-			vlog(s, "restart node %u", h->id);
+			sim_vlog(s, "restart node %u", h->id);
 		}
 	} else {
 		/* Clock jump, either way, keeping pairwise skew < max_offset
@@ -2039,7 +1870,7 @@ static void fault_step(struct sim *s)
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		h->skew_ms = (int64_t)qr_rng_below(&s->rng, 401) - 200;
 		h->jumped = false;
-		vlog(s, "clock node %u skew %" PRId64 "ms", h->id, h->skew_ms);
+		sim_vlog(s, "clock node %u skew %" PRId64 "ms", h->id, h->skew_ms);
 	}
 	clock_jump(s);
 	disk_wipe(s);
@@ -2054,9 +1885,9 @@ static void fault_step(struct sim *s)
 				 : qr_rng_chance_ppm(&s->disk_rng, 250000)
 					 ? QR_EIO
 					 : QR_ENOSPC);
-		vlog(s, "disk node %u: %s", h->id, qr_strerror(h->wal_err));
+		sim_vlog(s, "disk node %u: %s", h->id, qr_strerror(h->wal_err));
 	}
-	ev_at(s, s->now_us + 5000 + qr_rng_below(&s->rng, 60000), EV_FAULT, 0,
+	sim_ev_at(s, s->now_us + 5000 + qr_rng_below(&s->rng, 60000), EV_FAULT, 0,
 	      0, 0);
 }
 
@@ -2066,7 +1897,7 @@ static void clock_back(struct sim *s, struct host *h)
 		return;
 	h->jumped = false;
 	h->skew_ms = (int64_t)qr_rng_below(&s->jump_rng, 401) - 200;
-	vlog(s, "clock node %u back, skew %" PRId64 "ms", h->id, h->skew_ms);
+	sim_vlog(s, "clock node %u back, skew %" PRId64 "ms", h->id, h->skew_ms);
 }
 
 static void faults_stop(struct sim *s)
@@ -2080,7 +1911,7 @@ static void faults_stop(struct sim *s)
 	for (int i = 0; i < s->n; i++)
 		if (!s->hosts[i].up && !s->hosts[i].wiped) {
 			node_start(s, &s->hosts[i]);
-			vlog(s, "final restart node %d", i);
+			sim_vlog(s, "final restart node %d", i);
 		}
 }
 
@@ -2109,6 +1940,17 @@ static void values_audit(struct sim *s)
 
 /* ---- phase 3 ------------------------------------------------------------ */
 
+/* A membership change still runs when the final reads are due: they wait
+ * for it (they read back through the new placement), and the settle
+ * after them moves with them. */
+static void final_wait(struct sim *s)
+{
+	s->final_us = s->now_us + 10000;
+	s->end_us = s->ae_only ? s->final_us + 600000
+			       : s->final_us + 150000 +
+					 (uint64_t)s->nkeys * 3000;
+}
+
 static void final_reads(struct sim *s)
 {
 	/* One ALL read per key, spread over the (idle) clients. */
@@ -2120,13 +1962,13 @@ static void final_reads(struct sim *s)
 	}
 	for (int k = 0; k < s->nkeys; k++) {
 		/* Clients read one key at a time: queue the rest. */
-		ev_at(s, s->now_us + (uint64_t)k * 3000, EV_CLIENT_NEXT, 1,
+		sim_ev_at(s, s->now_us + (uint64_t)k * 3000, EV_CLIENT_NEXT, 1,
 		      (uint32_t)(k % s->nclients), (uint64_t)k);
 	}
 }
 
 /* Highest HLC milliseconds any node has reached: "now" for the grace. */
-static uint64_t sim_hlc_ms(struct sim *s)
+uint64_t sim_hlc_ms(struct sim *s)
 {
 	uint64_t ms = 0;
 	for (int i = 0; i < s->n * s->shards; i++)
@@ -2145,10 +1987,12 @@ static bool sim_collectable(struct sim *s, struct qr_version v)
 static void check_convergence(struct sim *s)
 {
 	for (int k = 0; k < s->nkeys; k++) {
-		uint32_t part = qr_placement_partition(&s->pl, s->keys[k],
+		/* The final placement (a change finished before the final
+		 * reads: final_wait). */
+		uint32_t part = qr_placement_partition(s->cpl, s->keys[k],
 						       s->key_len[k]);
-		const uint8_t *reps = qr_placement_replicas(&s->pl, part);
-		int sh = qr_placement_shard(&s->pl, part);
+		const uint8_t *reps = qr_placement_replicas(s->cpl, part);
+		int sh = qr_placement_shard(s->cpl, part);
 		/* The newest entry any replica holds; then every replica
 		 * must hold exactly it, or nothing if it is a tombstone
 		 * that may have been collected. */
@@ -2158,7 +2002,7 @@ static void check_convergence(struct sim *s)
 		for (int i = 0; i < s->pl.rf; i++) {
 			struct qr_store_view v;
 			if (qr_store_get(qr_core_store(
-						 core_of(s, reps[i], sh)->core),
+						 sim_core_of(s, reps[i], sh)->core),
 					 s->keys[k], s->key_len[k], &v) == 0 &&
 			    (best_i < 0 ||
 			     qr_version_cmp(v.version, best.version) > 0)) {
@@ -2169,7 +2013,7 @@ static void check_convergence(struct sim *s)
 		for (int i = 0; best_i >= 0 && i < s->pl.rf; i++) {
 			struct qr_store_view v;
 			int rc = qr_store_get(
-				qr_core_store(core_of(s, reps[i], sh)->core),
+				qr_core_store(sim_core_of(s, reps[i], sh)->core),
 				s->keys[k], s->key_len[k], &v);
 			bool same = rc == 0 &&
 				    qr_version_cmp(v.version, best.version) ==
@@ -2258,7 +2102,7 @@ static void handle(struct sim *s, struct event *e)
 			break;
 		qr_core_tick(nd->core);
 		node_after(s, nd);
-		ev_at(s, s->now_us + 250, EV_TICK, nd->ix, nd->h->incarnation, 0);
+		sim_ev_at(s, s->now_us + 250, EV_TICK, nd->ix, nd->h->incarnation, 0);
 		break;
 	}
 	case EV_WAL_DONE: {
@@ -2286,7 +2130,7 @@ static void handle(struct sim *s, struct event *e)
 		struct client *cl = &s->clients[e->arg];
 		if (e->node == 1) { /* a final ALL read of key arg2 */
 			if (cl->busy) {
-				ev_at(s, s->now_us + 1000, EV_CLIENT_NEXT, 1,
+				sim_ev_at(s, s->now_us + 1000, EV_CLIENT_NEXT, 1,
 				      e->arg, e->arg2);
 				break;
 			}
@@ -2323,6 +2167,9 @@ static void handle(struct sim *s, struct event *e)
 	case EV_SNAP:
 		snap_event(s, e);
 		break;
+	case EV_TOPO:
+		topo_event(s, e);
+		break;
 	case EV_RESTART: {
 		struct host *h = &s->hosts[e->node];
 		if (h->up || h->incarnation != e->arg)
@@ -2332,7 +2179,7 @@ static void handle(struct sim *s, struct event *e)
 			break;
 		}
 		node_start(s, h);
-		vlog(s, "restart node %u after its crash", h->id);
+		sim_vlog(s, "restart node %u after its crash", h->id);
 		break;
 	}
 	}
@@ -2344,15 +2191,23 @@ static uint64_t opt_cas_draw(uint64_t seed)
 	return qr_splitmix64(&x);
 }
 
-static void setup(struct sim *s)
+/* The cluster: nodes, rf, zones, shards and the placement (two of them
+ * for a membership change: membership.c). Returns rf. */
+static int setup_cluster(struct sim *s, bool change)
 {
 	struct qr_rng *g = &s->rng;
 	s->n = s->opt->nodes ? s->opt->nodes : 3 + (int)qr_rng_below(g, 5);
+	/* A membership change needs a node beside rf members (the spare
+	 * node of a join, the one that leaves): 4 unless --nodes says. */
+	if (change && s->n < 4 && !s->opt->nodes)
+		s->n = 4;
 	QR_ASSERT(s->n >= 1 && s->n <= SIM_NODES_MAX);
 	int rf = s->n <= 3 ? s->n
 			   : 3 + (int)qr_rng_below(g, (uint64_t)(s->n - 2));
 	if (rf > s->n)
 		rf = s->n;
+	if (change && rf > s->n - 1)
+		rf = s->n - 1; /* rf <= the members before and after */
 	/* A third of the seeds put the nodes in 2 zones (node % 2): zone
 	 * placement, and the LOCAL / EACH levels (client_draw_level). Drawn
 	 * from a stream of its own (the other seeds run as they did). */
@@ -2372,9 +2227,22 @@ static void setup(struct sim *s)
 				      ? 2
 				      : 1;
 	QR_ASSERT(s->shards >= 1 && s->shards <= SIM_SHARDS_MAX);
-	QR_ASSERT(qr_placement_init_zoned(&s->pl, 64, (uint16_t)s->n,
-					  (uint16_t)rf, (uint16_t)s->shards,
-					  zone) == 0);
+	if (change)
+		topo_setup(s, s->n, rf, zone); /* s->pl: the members before */
+	else
+		QR_ASSERT(qr_placement_init_zoned(&s->pl, 64, (uint16_t)s->n,
+						  (uint16_t)rf,
+						  (uint16_t)s->shards,
+						  zone) == 0);
+	s->cpl = &s->pl;
+	return rf;
+}
+
+static void setup(struct sim *s)
+{
+	struct qr_rng *g = &s->rng;
+	bool change = topo_drawn(s);
+	int rf = setup_cluster(s, change);
 	s->nclients = 2 + (int)qr_rng_below(g, SIM_CLIENTS_MAX - 1);
 	s->nkeys = 2 + (int)qr_rng_below(g, 10);
 	for (int k = 0; k < s->nkeys; k++)
@@ -2396,6 +2264,12 @@ static void setup(struct sim *s)
 	 * restarts), drawn from a stream of their own likewise. */
 	qr_rng_seed(&s->wipe_rng, s->opt->seed ^ 0x77697065646973ull);
 	s->wipes = opt_cas_draw(s->opt->seed ^ SIM_WIPE_SALT) % 4 == 0;
+	/* Not in a membership change's seeds: a rebuild refills a node from
+	 * the replicas of one placement (recover.c RB1), and oracle_unique_to
+	 * judges a disk's loss on it; a rebuild across a change is not
+	 * modelled. */
+	if (change)
+		s->wipes = false;
 	s->ncas = cas_draw % 2 ? 1 + (int)(cas_draw / 2 % SIM_CAS_KEYS_MAX)
 			       : 0;
 	/* A third of them are CAS storms: one key, most operations CAS, so
@@ -2448,11 +2322,13 @@ static void setup(struct sim *s)
 	s->session_ppm = 150000 + (uint32_t)qr_rng_below(g, 250000);
 	s->orc = oracle_new(s->n, &s->pl, s->nkeys + s->ncas,
 			    (const char(*)[40])s->keys, s->key_len);
+	if (s->topo.kind)
+		oracle_set_next(s->orc, &s->topo.next);
 	for (int i = 0; i < s->n; i++) {
 		struct host *h = &s->hosts[i];
 		h->id = (uint16_t)i;
 		for (int k = 0; k < s->shards; k++) {
-			struct node *nd = core_of(s, i, k);
+			struct node *nd = sim_core_of(s, i, k);
 			nd->sim = s;
 			nd->h = h;
 			nd->id = (uint16_t)i;
@@ -2471,13 +2347,16 @@ static void setup(struct sim *s)
 	for (int c = 0; c < s->nclients; c++) {
 		s->clients[c].id = (uint16_t)c;
 		QR_ASSERT(qr_reasm_init(&s->clients[c].reasm, &rc) == 0);
-		ev_at(s, qr_rng_below(g, 2000), EV_CLIENT_NEXT, 0, (uint32_t)c,
+		sim_ev_at(s, qr_rng_below(g, 2000), EV_CLIENT_NEXT, 0, (uint32_t)c,
 		      0);
 	}
-	ev_at(s, 5000 + qr_rng_below(g, 30000), EV_FAULT, 0, 0, 0);
+	sim_ev_at(s, 5000 + qr_rng_below(g, 30000), EV_FAULT, 0, 0, 0);
 	if (s->snaps)
-		ev_at(s, 5000 + qr_rng_below(&s->snap_rng, 30000), EV_SNAP, 0,
+		sim_ev_at(s, 5000 + qr_rng_below(&s->snap_rng, 30000), EV_SNAP, 0,
 		      0, 0);
+	if (change)
+		sim_ev_at(s, topo_start_us(s, s->faults_end_us), EV_TOPO, 0, 0,
+			  0);
 	check_init(&s->check, s->n, rf, s->nkeys, s->res);
 	s->check.verbose = s->opt->verbose;
 	s->check.grace_ms = SIM_GRACE_MS;
@@ -2516,6 +2395,9 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 			faults_stop(s);
 		}
 		if (!s->final_started && s->now_us >= s->final_us &&
+		    !topo_settled(s))
+			final_wait(s);
+		if (!s->final_started && s->now_us >= s->final_us &&
 		    !s->ae_only)
 			final_reads(s);
 		handle(s, &e);
@@ -2547,10 +2429,10 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 		const struct qr_core_stats *st = qr_core_stats(c);
 		for (int d = 0; d < QR_DROP_COUNT; d++)
 			if (st->drops[d])
-				vlog(s, "node %u shard %u dropped %" PRIu64 " (%s)",
+				sim_vlog(s, "node %u shard %u dropped %" PRIu64 " (%s)",
 				     s->cores[i].id, s->cores[i].shard,
 				     st->drops[d], qr_core_drop_name(d));
-		vlog(s, "node %u shard %u: hints pending %u lost %" PRIu64
+		sim_vlog(s, "node %u shard %u: hints pending %u lost %" PRIu64
 			", long in %" PRIu64 ", out %" PRIu64
 			", nacks out %" PRIu64 " in %" PRIu64
 			" (resent %" PRIu64 ", unknown %" PRIu64 ")"
@@ -2609,6 +2491,7 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 	check_fini(&s->check);
 	lin_fini(&s->lin);
 	oracle_free(s->orc);
+	topo_fini(s); /* no core points at the placements now */
 	qr_placement_fini(&s->pl);
 	free(s->heap);
 	free(s);

@@ -11,7 +11,10 @@
  * disk and the node's rebuild (quorated --rebuild, as
  * docs/operations.md has an operator do it), and clients with mixed
  * workloads (sessions reading their own keys through lagging replicas,
- * CAS storms).
+ * CAS storms), and membership changes (a quarter of the seeds, every
+ * one with --membership: the spare node joins or a member leaves during
+ * the workload and the faults, through the core's topology API in its
+ * three steps, node by node, crashes mid-stream included: membership.h).
  * Everything random comes from one seed: a seed replays bit for bit, which
  * the trace hash shows.
  */
@@ -30,7 +33,9 @@ struct sim_options {
 	uint16_t peer_frame; /* peer_frame_bytes (jumbo peer frames); 0: 1472 */
 	bool verbose;
 	bool quiet; /* no per-violation detail */
-	bool no_oracles; /* ignore (j), (k), (l), (o), (d) at the WAL: what the
+	bool membership; /* every seed changes its membership (a quarter
+			  * does without it: membership.h) */
+	bool no_oracles; /* ignore (j), (k), (l), (o), (t), (d) at the WAL: what the
 			  * end-to-end checkers alone catch */
 };
 
@@ -47,6 +52,9 @@ struct sim_result {
 	uint64_t tombstones_collected; /* by every node's GC, all runs */
 	uint64_t snapshots; /* installed, every node */
 	uint64_t wipes;	    /* disks lost (and nodes rebuilt) */
+	/* membership changes begun, and finished (every node at the new
+	 * placement) */
+	uint64_t changes, changes_finished;
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */

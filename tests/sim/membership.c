@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulator's membership changes (membership.h): the draw, the two
+ * placements, and the three steps of core.h's topology API driven node by
+ * node while the faults go on. Invariants: a node's level (struct host
+ * tlevel) only grows and every core of it that runs is at it; a step
+ * begins only once its precondition holds for every node (core.h); what
+ * this file draws comes from the change's own stream.
+ */
+#include "sim/membership.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "common/compiler.h"
+#include "core/core.h"
+#include "sim/sim_pvt.h"
+
+/* The change's own stream (kind, node, times). */
+#define TOPO_SALT 0x746f706f01ull
+/* Which seeds change (a quarter): chosen so that no seed of meson.build's
+ * regression tests changes, nor any seed at which the mutation campaign
+ * caught a mutation in seeds 1..1,000 before the draw existed (a drawn
+ * seed runs another workload: cas-ignore-unsure, caught at 254 only,
+ * survived the campaign with the first salt tried). */
+#define TOPO_DRAW_SALT 0x746f707983ull
+/* Step 2 waits this long after the last node took step 1: every request
+ * begun before it has ended (client deadlines are at most 50 ms; their
+ * retries are new requests, begun under the new view). */
+#define TOPO_DRAIN_US 60000
+/* A change not finished this long after the faults stopped is stuck:
+ * liveness (e) fails. */
+#define TOPO_STUCK_US 2000000
+
+bool topo_drawn(const struct sim *s)
+{
+	uint64_t x = s->opt->seed ^ TOPO_DRAW_SALT;
+	return s->opt->membership || qr_splitmix64(&x) % 4 == 0;
+}
+
+/* Placements over members (bit n: node n), as the daemon builds them
+ * (membership.h M5): 64 partitions, like every seed. */
+static void build(struct qr_placement *p, uint64_t members, int rf,
+		  int shards, const uint8_t *zone)
+{
+	QR_ASSERT(qr_placement_init_members(p, 64, members, (uint16_t)rf,
+					    (uint16_t)shards, zone) == 0);
+}
+
+void topo_setup(struct sim *s, int n, int rf, const uint8_t *zone)
+{
+	struct topo *t = &s->topo;
+	qr_rng_seed(&t->rng, s->opt->seed ^ TOPO_SALT ^ 0x6368616e6765ull);
+	uint64_t all = (1ull << n) - 1, next;
+	QR_ASSERT(rf <= n - 1);
+	if (qr_rng_chance_ppm(&t->rng, 500000)) {
+		/* The spare node: its cores run from the start (node_slots
+		 * covers it), owning nothing. */
+		t->kind = TOPO_JOIN;
+		t->node = (uint16_t)(n - 1);
+		t->members = all & ~(1ull << t->node);
+		next = all;
+	} else {
+		t->kind = TOPO_LEAVE;
+		t->node = (uint16_t)qr_rng_below(&t->rng, (uint64_t)n);
+		t->members = all;
+		next = all & ~(1ull << t->node);
+	}
+	build(&s->pl, t->members, rf, s->shards, zone);
+	build(&t->next, next, rf, s->shards, zone);
+	t->has_next = true;
+}
+
+/* -v: each key's replica sets before and after (the keys are set up). */
+static void log_sets(struct sim *s)
+{
+	for (int k = 0; s->opt->verbose && k < s->nkeys + s->ncas; k++) {
+		char buf[2][32];
+		const struct qr_placement *pl[2] = {&s->pl, &s->topo.next};
+		for (int i = 0; i < 2; i++) {
+			uint32_t p = qr_placement_partition(pl[i], s->keys[k],
+							    s->key_len[k]);
+			const uint8_t *r = qr_placement_replicas(pl[i], p);
+			int n = 0;
+			for (int j = 0; j < pl[i]->rf; j++)
+				n += snprintf(buf[i] + n, sizeof(buf[i]) - (size_t)n,
+					      "%s%u", j ? "," : "", r[j]);
+		}
+		sim_vlog(s, "topology: %s on {%s}, then {%s}", s->keys[k],
+			 buf[0], buf[1]);
+	}
+}
+
+uint64_t topo_start_us(struct sim *s, uint64_t faults_end_us)
+{
+	log_sets(s);
+	return faults_end_us / 10 +
+	       qr_rng_below(&s->topo.rng, faults_end_us / 2);
+}
+
+/* Give core nd the topology of levels (from, to]. */
+static void apply(struct sim *s, struct node *nd, uint8_t from, uint8_t to)
+{
+	struct topo *t = &s->topo;
+	int rc = 0;
+	if (from < 1 && to >= 1 && to < 3)
+		rc = qr_core_set_topology(nd->core, t->base + 1, &s->pl,
+					  &t->next);
+	QR_ASSERT(rc == 0);
+	if (from < 2 && to == 2 && nd->core_recovered)
+		qr_core_stream_begin(nd->core);
+	if (from < 3 && to >= 3)
+		rc = qr_core_set_topology(nd->core, t->base + 2, &t->next,
+					  NULL);
+	QR_ASSERT(rc == 0);
+}
+
+void topo_core_created(struct sim *s, struct node *nd)
+{
+	struct topo *t = &s->topo;
+	if (!t->kind)
+		return;
+	if (!t->based) { /* the first core created: every one starts so */
+		t->base = qr_core_epoch(nd->core);
+		t->based = true;
+	}
+	QR_ASSERT(qr_core_epoch(nd->core) == t->base);
+	nd->h->view_us = s->now_us;
+	nd->core_recovered = false;
+	apply(s, nd, 0, nd->h->tlevel);
+}
+
+void topo_core_recovered(struct sim *s, struct node *nd)
+{
+	nd->core_recovered = true;
+	if (s->topo.kind && nd->h->tlevel == 2)
+		qr_core_stream_begin(nd->core);
+}
+
+/* Node h reaches level (a propagation delay after the step began). A node
+ * that is down gets it when it restarts (topo_core_created). */
+static void reach(struct sim *s, struct host *h, uint8_t level)
+{
+	if (h->tlevel >= level)
+		return;
+	for (int k = 0; h->up && k < s->shards; k++)
+		apply(s, sim_core_of(s, h->id, k), h->tlevel, level);
+	h->tlevel = level;
+	h->view_us = s->now_us;
+	s->topo.last_us = s->now_us;
+	sim_vlog(s, "topology: node %u at level %u%s", h->id, level,
+		 h->up ? "" : " (down: at its restart)");
+}
+
+/* Step `level` begins: each node takes it within spread_us. */
+static void begin(struct sim *s, uint8_t level, uint64_t spread_us)
+{
+	struct topo *t = &s->topo;
+	t->step = level;
+	t->step_us = s->now_us;
+	for (int i = 0; i < s->n; i++)
+		sim_ev_at(s, s->now_us + 1 + qr_rng_below(&t->rng, spread_us),
+			  EV_TOPO, (uint16_t)i, level, 0);
+	sim_vlog(s, "topology: step %u begins (%s node %u)", level,
+		 t->kind == TOPO_JOIN ? "join of" : "leave of", t->node);
+}
+
+static bool all_at(const struct sim *s, uint8_t level)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->hosts[i].tlevel < level)
+			return false;
+	return true;
+}
+
+/* Step 3's precondition: every node up, every core filled. Else the
+ * first core that is not (its index; -1 when all are). */
+static int first_unfilled(struct sim *s, uint32_t *left)
+{
+	for (int i = 0; i < s->n * s->shards; i++) {
+		struct node *nd = &s->cores[i];
+		*left = nd->h->up ? qr_core_stream_left(nd->core) : UINT32_MAX;
+		if (*left)
+			return i;
+	}
+	return -1;
+}
+
+/* The version of key k in node's store (shard sh), "-" if none. */
+static int held_str(struct sim *s, int node, int sh, int k, char *buf,
+		    size_t len)
+{
+	struct qr_store_view v;
+	struct node *nd = sim_core_of(s, node, sh);
+	if (!nd->h->up || qr_store_get(qr_core_store(nd->core), s->keys[k],
+				       s->key_len[k], &v) != 0)
+		return snprintf(buf, len, " n%d:-", node);
+	return snprintf(buf, len, " n%d:%" PRIu64 ".%u%s", node,
+			v.version.hlc, v.version.node, v.tombstone ? "d" : "");
+}
+
+/* Why a gainer is stuck: each key it gains, as it and the old owners
+ * hold it (the failure's detail). */
+static void stuck_keys(struct sim *s, const struct node *nd, char *buf,
+		       size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (int k = 0; k < s->nkeys + s->ncas && n + 48 < len; k++) {
+		uint32_t p = qr_placement_partition(&s->pl, s->keys[k],
+						    s->key_len[k]);
+		if (qr_placement_shard(&s->pl, p) != nd->shard ||
+		    qr_placement_replica_index(&s->topo.next, p, nd->id) < 0 ||
+		    qr_placement_replica_index(&s->pl, p, nd->id) >= 0)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "; %s:", s->keys[k]);
+		n += (size_t)held_str(s, nd->id, nd->shard, k, buf + n, len - n);
+		const uint8_t *r = qr_placement_replicas(&s->pl, p);
+		for (int i = 0; i < s->pl.rf && n + 40 < len; i++)
+			n += (size_t)held_str(s, r[i], nd->shard, k, buf + n,
+					      len - n);
+	}
+}
+
+/* (t) at the hand-over (check.h): each gainer of a key's partition
+ * durably holds the newest write of it acknowledged at W >= quorum
+ * before the stream began. */
+static void check_gainers(struct sim *s)
+{
+	struct topo *t = &s->topo;
+	for (int k = 0; k < s->nkeys && s->res->ok; k++) {
+		struct qr_version v;
+		bool del = false;
+		if (!check_max_acked_quorum(&s->check, k, t->stream_us, &v,
+					    &del) ||
+		    (del && QR_HLC_MS(v.hlc) + s->check.grace_ms <
+				    sim_hlc_ms(s)))
+			continue;
+		uint32_t p = qr_placement_partition(&s->pl, s->keys[k],
+						    s->key_len[k]);
+		const uint8_t *r = qr_placement_replicas(&t->next, p);
+		for (int i = 0; i < t->next.rf; i++) {
+			if (qr_placement_replica_index(&s->pl, p, r[i]) >= 0 ||
+			    oracle_held(s->orc, r[i], k, v))
+				continue;
+			sim_fail(s, "(t)",
+				 "node %u gained %s and its stream is done, "
+				 "but it lacks %s %" PRIu64 ".%u, acknowledged "
+				 "at W >= quorum before the stream began",
+				 r[i], s->keys[k], del ? "delete" : "write",
+				 v.hlc, v.node);
+			return;
+		}
+	}
+}
+
+/* The schedule, every 2 ms from the change's start until it finishes. */
+static void poll(struct sim *s)
+{
+	struct topo *t = &s->topo;
+	uint32_t left = 0;
+	int stuck = -1;
+	if (t->step == 0) {
+		s->res->changes++;
+		begin(s, 1, 30000);
+	} else if (t->step == 1 && all_at(s, 1) &&
+		   s->now_us >= t->last_us + TOPO_DRAIN_US) {
+		t->stream_us = s->now_us;
+		begin(s, 2, 10000);
+	} else if (t->step == 2 && all_at(s, 2) &&
+		   (stuck = first_unfilled(s, &left)) < 0) {
+		check_gainers(s);
+		s->cpl = &t->next; /* clients learn the new placement */
+		begin(s, 3, 30000);
+	} else if (t->step == 3 && all_at(s, 3)) {
+		t->finished = true;
+		s->res->changes_finished++;
+		sim_vlog(s, "topology: change finished");
+		return;
+	}
+	if (s->now_us > s->faults_end_us + TOPO_STUCK_US) {
+		const struct node *nd = stuck >= 0 ? &s->cores[stuck] : NULL;
+		char keys[300] = "";
+		if (nd && nd->h->up)
+			stuck_keys(s, nd, keys, sizeof(keys));
+		sim_fail(s, "(e)",
+			 "the %s of node %u is stuck at step %u %" PRIu64
+			 " ms after the faults stopped (node %d shard %d: "
+			 "stream_left %" PRIu32 "%s)",
+			 t->kind == TOPO_JOIN ? "join" : "leave", t->node,
+			 t->step, TOPO_STUCK_US / 1000, nd ? nd->id : -1,
+			 nd ? nd->shard : -1, left, keys);
+		return;
+	}
+	sim_ev_at(s, s->now_us + 2000, EV_TOPO, 0, 0, 0);
+}
+
+void topo_event(struct sim *s, const struct event *e)
+{
+	if (e->arg)
+		reach(s, &s->hosts[e->node], (uint8_t)e->arg);
+	else
+		poll(s);
+}
+
+bool topo_settled(const struct sim *s)
+{
+	return !s->topo.kind || s->topo.finished;
+}
+
+const struct qr_placement *topo_owners(const struct sim *s, int node)
+{
+	return s->topo.kind && s->hosts[node].tlevel >= 3 ? &s->topo.next
+							  : &s->pl;
+}
+
+const struct qr_placement *topo_pending(const struct sim *s, int node)
+{
+	uint8_t l = s->hosts[node].tlevel;
+	return s->topo.kind && l >= 1 && l < 3 ? &s->topo.next : NULL;
+}
+
+bool topo_replica(const struct sim *s, int viewer, uint32_t p, int node)
+{
+	const struct qr_placement *o = topo_owners(s, viewer),
+				  *n = topo_pending(s, viewer);
+	return qr_placement_replica_index(o, p, (uint16_t)node) >= 0 ||
+	       (n && qr_placement_replica_index(n, p, (uint16_t)node) >= 0);
+}
+
+bool topo_member(const struct sim *s, int node)
+{
+	return s->cpl->members >> node & 1;
+}
+
+void topo_fini(struct sim *s)
+{
+	if (s->topo.has_next)
+		qr_placement_fini(&s->topo.next);
+}
