@@ -350,8 +350,6 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 			qr_gc_forget(&c->gc, p); /* it lacks our delta */
 		return;
 	}
-	if (qc_topo_streaming(c, p) && (m->flags & QR_MSGF_REPLY))
-		return; /* a gainer takes; the next stream step asks again */
 	if (!ae_budget_take(c, from, d.entries)) { /* A3: the push */
 		qc_drop(c, QR_DROP_AE_RATE);
 		return;

@@ -40,13 +40,26 @@ uint64_t qc_closed_floor(const struct qr_core *c)
 	return f;
 }
 
+/* Whose claims bound our watermark: every member, and any other node slot
+ * that has claimed and is not DOWN, as a node that left may still
+ * coordinate writes to us until it installs the hand-over (the
+ * simulator's checker (k): --membership seeds 361 and 670). A slot never
+ * heard from (a spare) or DOWN and no member (gone) does not hold the
+ * watermark for ever. */
+static bool claims_count(const struct qr_core *c, uint16_t n)
+{
+	return qc_is_member(c, n) || n == c->cfg.node_id ||
+	       (c->stats.closed_in[n] &&
+		qr_detector_state(&c->det, n) != QR_PEER_DOWN);
+}
+
 void qc_watermark_update(struct qr_core *c)
 {
 	uint64_t wm = UINT64_MAX;
 	c->stats.closed_in[c->cfg.node_id] = c->closed_out[c->cfg.node_id];
 	for (uint16_t n = 0;
 	     n + (QR_BUG(WATERMARK_SKIPS_LAST) ? 1 : 0) < c->nodes; n++)
-		if (qc_is_member(c, n))
+		if (claims_count(c, n))
 			wm = QR_MIN(wm, c->stats.closed_in[n]);
 	c->stats.watermark = wm;
 }

@@ -113,15 +113,21 @@ static int orphan_scan(struct qr_core *c, uint16_t stamper, uint64_t from,
 {
 	const struct qr_placement *pl = c->pl;
 	struct orphan_scan o = {c, stamper, job, job_gen, from, to, NULL, 0};
+	uint8_t reps[QC_REPS_MAX], in_new;
 	for (; *next_p < pl->partitions; (*next_p)++) {
 		uint32_t p = *next_p;
+		/* During a topology change: the partitions we hold in either
+		 * placement, handed to the union of their replica sets
+		 * (topology.c T1, T2), as writes go (the simulator's checker
+		 * (k) found a gainer's own write missed: --membership seed
+		 * 26). */
 		if (qr_placement_shard(pl, p) != c->cfg.shard ||
-		    qr_placement_replica_index(pl, p, c->cfg.node_id) < 0)
+		    !qc_topo_is_replica(c, p, c->cfg.node_id))
 			continue;
 		if (c->free_hint_count < c->cfg.hints_max / 2)
 			return 1;
-		o.replicas = qr_placement_replicas(pl, p);
-		o.rf = (uint8_t)pl->rf;
+		o.rf = qc_topo_replicas(c, p, reps, &in_new);
+		o.replicas = reps;
 		if (qr_store_for_each_in_partition(c->store, p,
 						   orphan_scan_entry, &o))
 			return 1;
