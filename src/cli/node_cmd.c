@@ -27,9 +27,14 @@
  *  N2. A change in progress is resumed only by the command that began it
  *      (its N must equal the one the nodes hold); any other is refused.
  *  N3. Step 3 is sent only once every running node of N reports 0
- *      partitions left after its stream began (core.h, T3).
- * Non-members that run (slots not yet added, a removed node still up) get
- * every step too, so none of them coordinates with a stale placement.
+ *      partitions left while it streams this change (core.h, T3).
+ *  N4. Every running slot, member or not (slots not yet added, a removed
+ *      node still up), must take every step, or the command stops: one
+ *      left behind would coordinate with a stale placement while gainers
+ *      stream. The slots are asked again before the stream and before
+ *      the hand-over, and one started since is caught up (and waited
+ *      out). Nodes holding different topologies at one epoch (two
+ *      commands raced) stop the command before anything is sent.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -63,6 +68,8 @@ struct change {
 	char what[64]; /* "node add 3" */
 	uint64_t from, to;
 	int dead; /* replace: the dead node (skipped), else -1 */
+	int rc;	  /* survey(): the exit code it reported, when -2 */
+	int sent; /* step(): nodes given the step */
 	struct view v[QR_CLUSTER_NODES_MAX];
 };
 
@@ -99,6 +106,17 @@ static int ask(struct change *ch, int id, const char *req, char *msg,
 		json_decref(o);
 		return rc;
 	}
+	json_t *who = json_object_get(o, "node");
+	if (who && json_integer_value(who) != id) {
+		/* Two slots' mgmt paths naming one socket: a step would go
+		 * to the wrong node (and its "0 left" be taken for this
+		 * one's). */
+		snprintf(msg, n, "answered as node %" JSON_INTEGER_FORMAT
+			 ": check [node.%d] mgmt in the cluster file",
+			 json_integer_value(who), id);
+		json_decref(o);
+		return QR_ECONFIG;
+	}
 	struct view *v = &ch->v[id];
 	v->up = true;
 	v->st.epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
@@ -115,8 +133,17 @@ static bool required(const struct change *ch, int id)
 	return ((ch->from | ch->to) >> id & 1) && id != ch->dead;
 }
 
+static bool same_state(const struct qr_topo_state *a,
+		       const struct qr_topo_state *b)
+{
+	return a->epoch == b->epoch && a->owners == b->owners &&
+	       a->pending == b->pending;
+}
+
 /* Every slot's topology; the index of one with the highest epoch, or -1
- * (none answered). Down slots get a note on stderr. */
+ * (none answered), or -2 (two nodes hold different topologies at that
+ * epoch: two commands raced; reported). Down slots get a note on
+ * stderr. */
 static int survey(struct change *ch)
 {
 	int best = -1;
@@ -124,12 +151,28 @@ static int survey(struct change *ch)
 		char msg[512];
 		ch->v[id] = (struct view){0};
 		int rc = ask(ch, id, "topology\n", msg, sizeof(msg));
+		if (rc == QR_ECONFIG) {
+			ch->rc = fail(EXIT_CONFIG, rc, ch->what, "node %d: %s",
+				      id, msg);
+			return -2;
+		}
 		if (rc)
 			fprintf(stderr, "quorate: node %d: not running (%s: "
 				"%s): skipped\n", id, qr_strerror(rc), msg);
 		else if (best < 0 || ch->v[id].st.epoch > ch->v[best].st.epoch)
 			best = id;
 	}
+	for (int id = 0; best >= 0 && id < ch->c->nodes; id++)
+		if (ch->v[id].up && ch->v[id].st.epoch == ch->v[best].st.epoch &&
+		    !same_state(&ch->v[id].st, &ch->v[best].st)) {
+			ch->rc = fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+				      ch->what, "nodes %d and %d hold "
+				      "different topologies at epoch %" PRIu64
+				      " (two commands raced?): nothing sent; "
+				      "see `quorate stat` of each",
+				      best, id, ch->v[best].st.epoch);
+			return -2;
+		}
 	return best;
 }
 
@@ -142,17 +185,28 @@ static int step(struct change *ch, uint64_t e, uint64_t owners,
 		 " %" PRIx64 "\n", e, owners, pending);
 	for (int id = 0; id < ch->c->nodes; id++) {
 		char msg[512];
-		if (!ch->v[id].up || ch->v[id].st.epoch >= e)
+		if (!ch->v[id].up || ch->v[id].st.epoch > e)
 			continue; /* run() checked the change's members */
+		if (ch->v[id].st.epoch == e) {
+			if (ch->v[id].st.owners == owners &&
+			    ch->v[id].st.pending == pending)
+				continue; /* has it */
+			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+				    ch->what, "node %d holds another topology "
+				    "at epoch %" PRIu64 " (two commands "
+				    "raced?)", id, e);
+		}
+		/* Every running node, member or not, takes every step: one
+		 * left behind would coordinate with the older placement
+		 * while gainers stream (a write it has acknowledged after
+		 * they compared would be missing from them). */
 		int rc = ask(ch, id, req, msg, sizeof(msg));
-		if (rc && required(ch, id))
-			return fail(exit_code_of(rc), rc, ch->what,
-				    "node %d: epoch %" PRIu64 ": %s (rerun "
-				    "the command to resume)", id, e, msg);
 		if (rc)
-			fprintf(stderr, "quorate: %s: node %d: %s: %s "
-				"(not a member: skipped)\n", ch->what, id,
-				qr_strerror(rc), msg);
+			return fail(exit_code_of(rc), rc, ch->what,
+				    "node %d: epoch %" PRIu64 ": %s (stop it, "
+				    "or rerun the command to resume)", id, e,
+				    msg);
+		ch->sent++;
 	}
 	return 0;
 }
@@ -204,7 +258,7 @@ static void members_str(uint64_t m, char *buf, size_t n)
 
 /* Step 2: every running node streams; poll until none has a partition
  * left (N3) or wait_s passes. */
-static int stream(struct change *ch, uint32_t wait_s)
+static int stream(struct change *ch, uint64_t e1, uint32_t wait_s)
 {
 	int rc = 0;
 	char msg[512];
@@ -226,6 +280,15 @@ static int stream(struct change *ch, uint32_t wait_s)
 				return fail(exit_code_of(rc), rc, ch->what,
 					    "node %d: %s (rerun the command "
 					    "to resume)", id, msg);
+			/* Its "0 left" counts only while it streams this
+			 * change (a restart without its data directory
+			 * would say 0 too). */
+			if (ch->v[id].st.epoch != e1 || !ch->v[id].st.streaming)
+				return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+					    ch->what, "node %d left the stream "
+					    "of epoch %" PRIu64 " (restarted?): "
+					    "rerun the command to resume", id,
+					    e1);
 			left += ch->v[id].left;
 			nodes += ch->v[id].left > 0;
 		}
@@ -277,6 +340,30 @@ static uint64_t settle_ms(const struct qr_cluster *c)
 	       100;
 }
 
+/* Before the stream and before the hand-over: ask every slot again, and
+ * give step 1 to one that started since (it loaded an older topology from
+ * its data directory); then wait out the requests it may have begun with
+ * the older placement. 0 or the exit code (reported). */
+static int resync(struct change *ch, uint64_t e1)
+{
+	int best = survey(ch);
+	if (best == -2)
+		return ch->rc;
+	if (best < 0 || ch->v[best].st.epoch != e1)
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch->what,
+			    "the nodes' topology moved past epoch %" PRIu64
+			    " meanwhile (another command?)", e1);
+	ch->sent = 0;
+	int rc = step(ch, e1, ch->from, ch->to);
+	if (!rc && ch->sent) {
+		fprintf(stderr, "quorate: %s: %d node(s) caught up: waiting "
+			"%" PRIu64 " ms again\n", ch->what, ch->sent,
+			settle_ms(ch->c));
+		usleep((useconds_t)(settle_ms(ch->c) * 1000));
+	}
+	return rc;
+}
+
 /* Steps 1 to 3 from epoch e1 (a resumed change: the nodes' own). */
 static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 {
@@ -306,7 +393,9 @@ static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 		usleep((useconds_t)(ms * 1000));
 	}
 	fprintf(stderr, "quorate: %s: step 2/3: stream\n", ch->what);
-	if ((rc = stream(ch, wait_s ? wait_s : STREAM_WAIT_S)))
+	if ((rc = resync(ch, e1)) ||
+	    (rc = stream(ch, e1, wait_s ? wait_s : STREAM_WAIT_S)) ||
+	    (rc = resync(ch, e1)))
 		return rc;
 	fprintf(stderr, "quorate: %s: step 3/3: epoch %" PRIu64 ": members "
 		"%s\n", ch->what, e1 + 1, n);
@@ -343,9 +432,16 @@ int do_node(struct cli *cl, int argc, char **argv)
 		 sync ? "" : " ", sync ? "" : argv[1], rep ? " " : "",
 		 rep ? argv[2] : "");
 	int best = survey(&ch);
+	if (best == -2)
+		return ch.rc;
 	if (best < 0)
 		return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch.what,
 			    "no node answers on its management socket");
+	if (!c.tombstone_grace_ms && !sync)
+		return fail(EXIT_CONFIG, QR_ECONFIG, ch.what,
+			    "tombstone_grace_ms = 0: request deadlines have "
+			    "no bound, so no wait before the stream is long "
+			    "enough; set a grace (docs/topology.md)");
 	struct qr_topo_state cur = ch.v[best].st;
 	ch.from = cur.owners;
 	int rc = target(&ch, op, sync ? 0 : id_arg(argv[1]),

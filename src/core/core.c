@@ -415,7 +415,7 @@ static int tables_alloc(struct qr_core *c)
 {
 	const struct qr_core_config *cfg = &c->cfg;
 	uint16_t nodes = c->nodes;
-	c->stream_matched = calloc(c->pl->partitions, 1);
+	c->stream_matched = calloc(c->pl->partitions, sizeof(*c->stream_matched));
 	c->reqs = calloc(cfg->requests_max, sizeof(*c->reqs));
 	c->free_reqs = calloc(cfg->requests_max, sizeof(*c->free_reqs));
 	c->pend = calloc(cfg->pending_max, sizeof(*c->pend));

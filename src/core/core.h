@@ -342,8 +342,9 @@ int qr_core_set_topology(struct qr_core *c, uint64_t epoch,
  * not in owners) from the old owners (T3). A no-op without pending. */
 void qr_core_stream_begin(struct qr_core *c);
 /* Partitions this core gains and has not filled yet: each is filled once
- * its digest has equalled that of a majority of its old owners, each
- * compared after the stream began (T3). 0 when none (or no change). */
+ * its durable digest has equalled that of a quorum of its old owners in
+ * every zone of them, each compared after the stream began (T3). 0 when
+ * none (or no change). */
 uint32_t qr_core_stream_left(const struct qr_core *c);
 uint64_t qr_core_epoch(const struct qr_core *c);
 

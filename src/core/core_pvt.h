@@ -288,7 +288,7 @@ struct qr_core {
 	const struct qr_placement *pl_new; /* a pending change's, or NULL */
 	uint64_t epoch;
 	uint64_t members;	  /* bit per node in pl or pl_new */
-	uint8_t *stream_matched;  /* [partitions]: owners (bit per index in
+	uint16_t *stream_matched; /* [partitions]: owners (bit per index in
 				   * pl) whose digest equalled ours since
 				   * the stream began (T3) */
 	uint32_t stream_left;	  /* gained partitions not filled */

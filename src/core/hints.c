@@ -418,7 +418,9 @@ void qc_hints_replay(struct qr_core *c)
 			/* A topology change took the target off the
 			 * partition: what the hint holds met its level in
 			 * both replica sets (topology.c T1) or was never
-			 * acknowledged; the target would refuse it. */
+			 * acknowledged, or (level ANY) it is still in the
+			 * hints to its other replicas; the target would
+			 * refuse it. */
 			if (!h->job &&
 			    !qc_topo_is_replica(c, h->partition, h->target)) {
 				c->stats.hints_moot++;

@@ -43,8 +43,11 @@
 
 #include <string.h>
 
-#define STREAM_FILLED	0x80u /* stream_matched: the partition is filled */
-#define STREAM_SETTLING 0x40u /* gained in the last change: not settled */
+/* stream_matched: bits 0..QR_RF_MAX-1 are owners' indexes; the flags sit
+ * above them (an owner at index 6, RF 7, must not read as a flag). */
+#define STREAM_FILLED	0x100u /* the partition is filled */
+#define STREAM_SETTLING 0x200u /* gained in the last change: not settled */
+_Static_assert(QR_RF_MAX <= 8, "stream_matched: owner bits below the flags");
 #define STREAM_BURST  16    /* partitions asked per heartbeat period */
 
 static bool in_set(const uint8_t *reps, uint8_t n, uint8_t node)
@@ -176,7 +179,8 @@ static void settle_matched(struct qr_core *c, uint32_t p, uint16_t from)
 	int self = qr_placement_replica_index(c->pl, p, c->cfg.node_id);
 	if (idx < 0 || self < 0)
 		return;
-	uint8_t got = (uint8_t)(c->stream_matched[p] | 1u << idx | 1u << self);
+	uint16_t got =
+		(uint16_t)(c->stream_matched[p] | 1u << idx | 1u << self);
 	if ((got & RF_BITS(c->pl->rf)) == RF_BITS(c->pl->rf)) {
 		c->stream_matched[p] = 0;
 		c->stats.stream_settling--;
@@ -223,8 +227,8 @@ void qc_topo_stream_matched(struct qr_core *c, uint32_t p, uint16_t from)
 	if (idx < 0 || !qc_topo_streaming(c, p))
 		return;
 	c->stats.stream_matches++;
-	uint8_t got = (uint8_t)(c->stream_matched[p] | 1u << idx);
-	if (stream_filled(c, p, got)) {
+	uint16_t got = (uint16_t)(c->stream_matched[p] | 1u << idx);
+	if (stream_filled(c, p, (uint8_t)got)) {
 		got |= STREAM_FILLED;
 		c->stream_left--;
 		c->stats.stream_left = c->stream_left;
@@ -306,7 +310,8 @@ int qr_core_set_topology(struct qr_core *c, uint64_t epoch,
 		settling += g;
 	}
 	if (pending || !c->pl_new)
-		memset(c->stream_matched, 0, owners->partitions);
+		memset(c->stream_matched, 0,
+		       owners->partitions * sizeof(*c->stream_matched));
 	c->pl = owners;
 	c->pl_new = pending;
 	c->epoch = epoch;
@@ -325,7 +330,8 @@ void qr_core_stream_begin(struct qr_core *c)
 		return;
 	c->streaming = true;
 	c->stream_left = 0;
-	memset(c->stream_matched, 0, c->pl->partitions);
+	memset(c->stream_matched, 0,
+	       c->pl->partitions * sizeof(*c->stream_matched));
 	for (uint32_t p = 0; p < c->pl->partitions; p++)
 		c->stream_left += gains(c, p);
 	c->stats.stream_left = c->stream_left;

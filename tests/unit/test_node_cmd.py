@@ -146,9 +146,12 @@ rc, out, err = run("node", "add", "3")
 check("node add 3 exits 0 with epoch 3, members 0,1,2,3",
       rc == 0 and "epoch 3, members 0,1,2,3" in out, out + err)
 check("every node ends at epoch 3, owners 0xf", final(nodes, 3, 0xf))
-want = ["topology", "topology set 2 7 f", "topology stream"]
+# step 1, a survey again (a slot started since gets step 1), the stream,
+# ... a survey again before the hand-over, step 3
+want = ["topology", "topology set 2 7 f", "topology", "topology stream"]
 check("each node got step 1 then the stream then step 3",
-      all(n.log[:3] == want and n.log[-1] == "topology set 3 f 0"
+      all(n.log[:4] == want and n.log[-2:] == ["topology",
+                                               "topology set 3 f 0"]
           for n in nodes), "\n".join(str(n.log) for n in nodes))
 check("the stream's progress was polled and shown",
       "streaming: 0 partition(s) left" in err, err)
@@ -207,6 +210,16 @@ rc, out, err = run("node", "sync")
 check("node sync skips a member that is down",
       rc == 0 and final(nodes, 3, 0xf) and "node 1: not running" in err,
       out + err)
+down(nodes)
+
+# 8. Two nodes hold different topologies at the newest epoch (two
+# commands raced): refused, nothing sent.
+other = {"epoch": 2, "owners": 0x7, "pending": 0x17}
+nodes = cluster([chg, other, chg, {}, {}])
+rc, out, err = run("node", "add", "3")
+check("different topologies at one epoch: refused (exit 6), nothing sent",
+      rc == 6 and "different topologies" in err and
+      all(n.log == ["topology"] for n in nodes if n), out + err)
 down(nodes)
 
 check("no step 3 while a gainer had partitions left (N3)",
