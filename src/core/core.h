@@ -338,6 +338,12 @@ int qr_core_snapshot_hints(const struct qr_core *c, uint32_t partition,
 int qr_core_set_topology(struct qr_core *c, uint64_t epoch,
 			 const struct qr_placement *owners,
 			 const struct qr_placement *pending);
+/* T5's union bound, for the control path that builds a change (the
+ * daemon refuses one before any core sees it): every partition's old and
+ * new replica sets together hold at most QR_RF_MAX + 1 nodes. Same
+ * partitions in both. */
+bool qr_topology_union_fits(const struct qr_placement *o,
+			    const struct qr_placement *n);
 /* Step 2 above: fill the partitions this core gains (a replica in pending,
  * not in owners) from the old owners (T3). A no-op without pending. */
 void qr_core_stream_begin(struct qr_core *c);

@@ -257,6 +257,20 @@ void qc_topo_stream_step(struct qr_core *c)
 	}
 }
 
+bool qr_topology_union_fits(const struct qr_placement *o,
+			    const struct qr_placement *n)
+{
+	for (uint32_t p = 0; p < o->partitions; p++) {
+		const uint8_t *nr = qr_placement_replicas(n, p);
+		unsigned extra = 0;
+		for (uint8_t i = 0; i < n->rf; i++)
+			extra += qr_placement_replica_index(o, p, nr[i]) < 0;
+		if (o->rf + extra > QC_REPS_MAX)
+			return false;
+	}
+	return true;
+}
+
 /* T5: the change's placements fit this core. */
 static bool topology_valid(const struct qr_core *c, uint64_t epoch,
 			   const struct qr_placement *o,
@@ -276,15 +290,7 @@ static bool topology_valid(const struct qr_core *c, uint64_t epoch,
 		if (((o->members & n->members) >> id & 1) &&
 		    o->zone[id] != n->zone[id])
 			return false;
-	for (uint32_t p = 0; p < o->partitions; p++) {
-		const uint8_t *nr = qr_placement_replicas(n, p);
-		unsigned extra = 0;
-		for (uint8_t i = 0; i < n->rf; i++)
-			extra += qr_placement_replica_index(o, p, nr[i]) < 0;
-		if (o->rf + extra > QC_REPS_MAX)
-			return false;
-	}
-	return true;
+	return qr_topology_union_fits(o, n);
 }
 
 int qr_core_set_topology(struct qr_core *c, uint64_t epoch,

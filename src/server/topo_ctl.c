@@ -37,22 +37,6 @@ struct qr_topo_ctl {
 	uint16_t node; /* this node's id (answers name it) */
 };
 
-/* C3's T5 part: a partition's union holds at most QR_RF_MAX + 1 replicas
- * (core_pvt.h QC_REPS_MAX; topology.c T5). */
-static bool union_fits(const struct qr_placement *o,
-		       const struct qr_placement *n)
-{
-	for (uint32_t p = 0; p < o->partitions; p++) {
-		const uint8_t *nr = qr_placement_replicas(n, p);
-		unsigned extra = 0;
-		for (uint16_t i = 0; i < n->rf; i++)
-			extra += qr_placement_replica_index(o, p, nr[i]) < 0;
-		if (o->rf + extra > QR_RF_MAX + 1u)
-			return false;
-	}
-	return true;
-}
-
 static int placement_of(const struct qr_cluster *cl, uint64_t members,
 			struct qr_placement *p)
 {
@@ -89,7 +73,7 @@ static struct topo_gen *gen_build(const struct qr_cluster *cl,
 		gen_free(g);
 		return NULL;
 	}
-	if (st->pending && !union_fits(&g->owners, &g->pending)) {
+	if (st->pending && !qr_topology_union_fits(&g->owners, &g->pending)) {
 		snprintf(err, err_len,
 			 "a partition would have more than %d replicas "
 			 "during the change: change fewer members at once",
