@@ -328,6 +328,11 @@ void qc_ae_on_digest(struct qr_core *c, uint16_t from, const struct qr_msg *m)
 		qc_drop(c, QR_DROP_NOT_REPLICA);
 		return;
 	}
+	/* A gainer's own DIGEST is its stream (only owners run rounds):
+	 * what we answer may fill it, so no request of O alone from now
+	 * on (topology.c T6). */
+	if (!(m->flags & QR_MSGF_REPLY) && qc_topo_gainer(c, p, from))
+		qc_topo_fence_older(c);
 	if (!ae_budget_take(c, from, 1)) { /* A3: the scan */
 		qc_drop(c, QR_DROP_AE_RATE);
 		return;

@@ -360,6 +360,10 @@ static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 			qc_drop(c, QR_DROP_WRONG_SHARD);
 			return;
 		}
+		if (qc_topo_frame_fenced(c, h.epoch)) { /* T6 */
+			qc_drop(c, QR_DROP_EPOCH);
+			return;
+		}
 		/* Receive event (HLC paper); a clock beyond max_offset is
 		 * refused whole, before anything in the frame is used. It
 		 * is still a sample of the sender's clock (G3). */

@@ -146,7 +146,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(WAL_REFUSING, "write refused: our WAL does not take writes")        \
 	X(LONG, "fragment or long message refused, or timed out whole")       \
 	X(VALUES_FULL, "long value not held: no value buffer free")           \
-	X(REBUILDING, "READ, PREPARE or ACCEPT refused: we are rebuilding")
+	X(REBUILDING, "READ, PREPARE or ACCEPT refused: we are rebuilding")    \
+	X(EPOCH, "peer frame of a topology epoch we fence (topology.c T6)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -185,6 +186,9 @@ struct qr_core_stats {
 	 * that equalled ours while streaming. */
 	uint64_t epoch, stream_left, stream_matches;
 	uint64_t stream_settling; /* gained, handed over, not settled */
+	uint64_t epoch_peer_max;  /* the highest epoch a peer's frame carried
+				   * (T6; ours + its distance mod 2^16): above
+				   * ours, this node is behind */
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;

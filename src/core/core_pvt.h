@@ -294,6 +294,7 @@ struct qr_core {
 	uint32_t stream_left;	  /* gained partitions not filled */
 	uint32_t stream_next;	  /* partition the next step starts at */
 	bool streaming;
+	bool fence_older;	  /* T6: frames of a lower epoch dropped */
 	struct qr_hlc hlc;
 	struct clock_guard clock;
 	struct qr_detector det;
@@ -676,6 +677,12 @@ bool qc_topo_gainer(const struct qr_core *c, uint32_t p, uint16_t node);
 bool qc_topo_unfilled(const struct qr_core *c, uint32_t p);
 /* A gainer streaming p from the owners (T3)? */
 bool qc_topo_streaming(const struct qr_core *c, uint32_t p);
+/* T6: drop a peer's frame of this epoch (its low 16 bits)? Notes a
+ * higher one in stats.epoch_peer_max. */
+bool qc_topo_frame_fenced(struct qr_core *c, uint16_t epoch);
+/* T6: from now until the next epoch, frames of a lower one are dropped
+ * (a no-op outside a change). */
+void qc_topo_fence_older(struct qr_core *c);
 /* Owner `from` sent a DIGEST equal to ours for p (T3). */
 void qc_topo_stream_matched(struct qr_core *c, uint32_t p, uint16_t from);
 /* The heartbeat period's stream work: DIGESTs to unmatched owners. */

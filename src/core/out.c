@@ -51,6 +51,7 @@ static void peer_flush(struct qr_core *c, uint16_t node)
 	/* Send event (HLC paper): the frame carries a fresh timestamp, which
 	 * is above every version stamped in it. */
 	qr_wire_frame_set_hlc(o->buf, qr_hlc_now(&c->hlc));
+	qr_wire_frame_set_epoch(o->buf, c->epoch); /* T6: now, not at begin */
 	len = qc_auth_seal(c, node, o->buf, len); /* last: covers it all */
 	c->stats.frames_out++;
 	c->stats.msgs_out += o->w.count;
@@ -84,6 +85,9 @@ static void client_flush(struct qr_core *c, struct client_out *o)
 	o->open = false;
 	size_t len = qr_wire_frame_end(&o->f.w);
 	qr_wire_frame_set_hlc(o->f.buf, qr_hlc_now(&c->hlc));
+	/* A reply from a newer epoch tells the client to refresh its
+	 * placement (docs/client.md). */
+	qr_wire_frame_set_epoch(o->f.buf, c->epoch);
 	c->stats.frames_out++;
 	c->stats.msgs_out += o->f.w.count;
 	c->env.send(c->env.ctx, QR_NODE_CLIENT, o->client, o->f.buf, len);

@@ -35,6 +35,17 @@
  *      get it, and the older value under it would come back), and every
  *      change forgets the GC's records and deltas: their replica indexes
  *      are the old placement's. Forgetting costs pushes, never safety.
+ *  T6. Every frame carries its sender's epoch (mod 2^16: wire.h). A
+ *      core drops a peer's frame whose epoch is 2 or more from its own
+ *      either way, and one of a lower epoch once it began the stream or
+ *      answered a gainer's DIGEST (fence_older) until its next epoch:
+ *      T3 counts on no request of O alone being taken after the stream
+ *      began, and T1's union meets only the placements one step apart
+ *      (E's O with E+1's union, E+1's union with E+2's N). So a node
+ *      that missed steps (down while they were taken, restarted with an
+ *      older topology) can neither coordinate with its old placement
+ *      nor answer for it until it is caught up; its peers' epochs, in
+ *      epoch_peer_max, show it is behind.
  *  T5. Epochs grow. A change's placements have the core's partitions,
  *      shards and rf, node ids below its slots, the same zone for a node
  *      in both, and sets that differ by at most QC_REPS_MAX - rf members.
@@ -257,6 +268,23 @@ void qc_topo_stream_step(struct qr_core *c)
 	}
 }
 
+bool qc_topo_frame_fenced(struct qr_core *c, uint16_t epoch)
+{
+	int16_t d = (int16_t)(uint16_t)(epoch - (uint16_t)c->epoch);
+	uint64_t theirs = c->epoch + (uint64_t)(int64_t)d;
+	if (d > 0 && theirs > c->stats.epoch_peer_max)
+		c->stats.epoch_peer_max = theirs;
+	if (QR_BUG(EPOCH_UNFENCED))
+		return false;
+	return d >= 2 || d <= -2 || (d < 0 && c->fence_older);
+}
+
+void qc_topo_fence_older(struct qr_core *c)
+{
+	if (c->pl_new)
+		c->fence_older = true;
+}
+
 bool qr_topology_union_fits(const struct qr_placement *o,
 			    const struct qr_placement *n)
 {
@@ -323,6 +351,7 @@ int qr_core_set_topology(struct qr_core *c, uint64_t epoch,
 	c->epoch = epoch;
 	c->members = owners->members | (pending ? pending->members : 0);
 	c->streaming = false;
+	c->fence_older = false; /* T6: E's coordinators meet E+1's union */
 	c->stream_left = 0;
 	c->stats.stream_settling = settling;
 	c->stats.epoch = epoch;
@@ -335,6 +364,7 @@ void qr_core_stream_begin(struct qr_core *c)
 	if (!c->pl_new)
 		return;
 	c->streaming = true;
+	c->fence_older = true; /* T6 */
 	c->stream_left = 0;
 	memset(c->stream_matched, 0,
 	       c->pl->partitions * sizeof(*c->stream_matched));

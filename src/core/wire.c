@@ -15,8 +15,8 @@
  * - The decoder is total: r->off <= r->len always, and a message is read
  *   only after its length has been checked against the bytes left, so no
  *   input makes it read outside [buf, buf + len).
- * - Layouts have no padding and no ignored bytes (the frame's reserved field
- *   must be 0), so an encoding is canonical: one message, one byte string.
+ * - Layouts have no padding and no ignored bytes, so an encoding is
+ *   canonical: one message, one byte string.
  *
  * Design notes: layouts. Offsets are from the start of the frame (frame
  * header) or of the message (message header included); all integers are
@@ -25,13 +25,13 @@
  *
  *   frame header (24 B)          message header (4 B)
  *    0 magic       u16 0x5251     0 type    u8  enum qr_msg_type
- *    2 proto       u8  1          1 flags   u8  QR_MSGF_*
+ *    2 proto       u8  2          1 flags   u8  QR_MSGF_*
  *    3 msg_count   u8  1..        2 length  u16 whole message, header incl.
  *    4 cluster_id  u32
  *    8 src_node    u16
  *   10 dst_node    u16
  *   12 shard       u16
- *   14 reserved    u16 0
+ *   14 epoch       u16 sender's topology epoch, low 16 bits (0: client)
  *   16 hlc         u64
  *
  *   CLIENT_REQ (fixed 41)   CLIENT_REPLY (fixed 43)  HEARTBEAT (fixed 16)
@@ -109,7 +109,7 @@ enum {
 	FH_SRC = 8,	  /* u16 */
 	FH_DST = 10,	  /* u16 */
 	FH_SHARD = 12,	  /* u16 */
-	FH_RESERVED = 14, /* u16, 0 */
+	FH_EPOCH = 14,	  /* u16: the sender's epoch mod 2^16 */
 	FH_HLC = 16,	  /* u64 */
 	FH_END = 24,
 };
@@ -630,7 +630,7 @@ void qr_wire_frame_begin(struct qr_frame_writer *w, void *buf, size_t cap,
 	qr_st16(p + FH_SRC, hdr->src_node);
 	qr_st16(p + FH_DST, hdr->dst_node);
 	qr_st16(p + FH_SHARD, hdr->shard);
-	qr_st16(p + FH_RESERVED, 0);
+	qr_st16(p + FH_EPOCH, hdr->epoch);
 	qr_st64(p + FH_HLC, hdr->hlc);
 }
 
@@ -690,6 +690,11 @@ void qr_wire_frame_set_hlc(void *frame, uint64_t hlc)
 	qr_st64((uint8_t *)frame + FH_HLC, hlc);
 }
 
+void qr_wire_frame_set_epoch(void *frame, uint64_t epoch)
+{
+	qr_st16((uint8_t *)frame + FH_EPOCH, (uint16_t)epoch);
+}
+
 int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
 		       uint32_t cluster_id, struct qr_frame_hdr *hdr)
 {
@@ -701,7 +706,7 @@ int qr_wire_frame_open(struct qr_frame_reader *r, const void *buf, size_t len,
  * Checks, in this order:
  *   len < 24                                   QR_EWIRE_SHORT
  *   magic != 'Q''R'                            QR_EWIRE_MAGIC
- *   proto != QR_WIRE_PROTO or reserved != 0    QR_EWIRE_VERSION
+ *   proto != QR_WIRE_PROTO                     QR_EWIRE_VERSION
  *   cluster_id differs                         QR_EWIRE_CLUSTER
  *   len > QR_FRAME_BYTES_MAX (a client's frame,
  *   src_node QR_NODE_CLIENT), len > peer_max
@@ -726,7 +731,7 @@ int qr_wire_frame_open_peer(struct qr_frame_reader *r, const void *buf,
 		return QR_EWIRE_SHORT;
 	if (qr_ld16(p + FH_MAGIC) != QR_WIRE_MAGIC)
 		return QR_EWIRE_MAGIC;
-	if (p[FH_PROTO] != QR_WIRE_PROTO || qr_ld16(p + FH_RESERVED) != 0)
+	if (p[FH_PROTO] != QR_WIRE_PROTO)
 		return QR_EWIRE_VERSION;
 	if (qr_ld32(p + FH_CLUSTER) != cluster_id)
 		return QR_EWIRE_CLUSTER;
@@ -748,6 +753,7 @@ int qr_wire_frame_open_peer(struct qr_frame_reader *r, const void *buf,
 		hdr->src_node = qr_ld16(p + FH_SRC);
 		hdr->dst_node = qr_ld16(p + FH_DST);
 		hdr->shard = qr_ld16(p + FH_SHARD);
+		hdr->epoch = qr_ld16(p + FH_EPOCH);
 		hdr->hlc = qr_ld64(p + FH_HLC);
 	}
 	r->len = len;

@@ -8,7 +8,10 @@
  *              between nodes up to peer_frame_bytes, at most 8972)
  *   frame_hdr (24 B): magic u16 'Q''R' | proto u8 | msg_count u8 |
  *             cluster_id u32 | src_node u16 | dst_node u16 | shard u16 |
- *             reserved u16 (0) | hlc u64 (sender's HLC, 0 from clients)
+ *             epoch u16 | hlc u64 (sender's HLC, 0 from clients)
+ *   epoch: the sending node's topology epoch mod 2^16 (core/topology.c
+ *   T6 fences peers by it; a client reads a node's from its replies), 0
+ *   from clients. Proto 2 added it (proto 1 had a reserved 0 there).
  *   msg     := type u8 | flags u8 | length u16 (whole message) | body
  *
  * The decoder is total: for any byte string it returns messages or a named
@@ -28,7 +31,7 @@
 #include "quorate/limits.h" /* QR_FRAME_BYTES_MAX, key and value sizes */
 
 #define QR_WIRE_MAGIC 0x5251u /* bytes 'Q','R' read little-endian */
-#define QR_WIRE_PROTO 1
+#define QR_WIRE_PROTO 2
 #define QR_FRAME_HDR_BYTES 24
 #define QR_MSG_HDR_BYTES 4
 #define QR_NODE_CLIENT 0xffffu  /* src_node of a frame sent by a client */
@@ -188,6 +191,7 @@ struct qr_frame_hdr {
 	uint16_t src_node; /* QR_NODE_CLIENT from clients */
 	uint16_t dst_node;
 	uint16_t shard;
+	uint16_t epoch; /* the sender's topology epoch mod 2^16 */
 	uint64_t hlc;
 };
 
@@ -218,6 +222,9 @@ int qr_wire_put(struct qr_frame_writer *w, const struct qr_msg *m);
 size_t qr_wire_frame_end(struct qr_frame_writer *w);
 /* Rewrite the hlc field of a finished frame (stamped at send time). */
 void qr_wire_frame_set_hlc(void *frame, uint64_t hlc);
+/* Rewrite the epoch field (its low 16 bits), stamped at send time too: a
+ * frame opened before a topology change is sent after it. */
+void qr_wire_frame_set_epoch(void *frame, uint64_t epoch);
 
 struct qr_frame_reader {
 	const uint8_t *buf;

@@ -16,7 +16,7 @@ def frame(cluster_id, key=b"blast-key", value=b"x"):
     body = struct.pack("<QQIBBBBHB", rnd.getrandbits(64), 0, 100000, 2, 2,
                        0, 0, len(value), len(key)) + key + value
     msg = struct.pack("<BBH", 1, 0, 4 + len(body)) + body
-    hdr = struct.pack("<HBBIHHHHQ", 0x5251, 1, 1, cluster_id, 0xffff, 0,
+    hdr = struct.pack("<HBBIHHHHQ", 0x5251, 2, 1, cluster_id, 0xffff, 0,
                       0, 0, 0)
     return hdr + msg
 

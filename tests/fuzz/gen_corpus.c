@@ -312,12 +312,11 @@ static void gen_corrupt(void)
 	f[0] = 'X';
 	write_file("err-WIRE_BAD_MAGIC", f, len);
 	f[0] = 'Q';
-	f[2] = 2; /* proto */
+	f[2] = QR_WIRE_PROTO + 1; /* proto */
 	write_file("err-WIRE_BAD_VERSION-proto", f, len);
+	f[2] = 1; /* proto 1: before the epoch field */
+	write_file("err-WIRE_BAD_VERSION-proto1", f, len);
 	f[2] = QR_WIRE_PROTO;
-	f[15] = 1; /* reserved */
-	write_file("err-WIRE_BAD_VERSION-reserved", f, len);
-	f[15] = 0;
 	f[4] ^= 1; /* cluster id */
 	write_file("err-WIRE_WRONG_CLUSTER", f, len);
 	f[4] ^= 1;

@@ -33,6 +33,7 @@ static const struct qr_frame_hdr test_hdr = {
 	.src_node = 4,
 	.dst_node = 5,
 	.shard = 6,
+	.epoch = 0xbeef,
 	.hlc = 0x1122334455667788ull,
 };
 
@@ -377,7 +378,7 @@ static void test_layout_golden_offsets(void)
 	CU_ASSERT_EQUAL(le(b + 8, 2), 4);
 	CU_ASSERT_EQUAL(le(b + 10, 2), 5);
 	CU_ASSERT_EQUAL(le(b + 12, 2), 6);
-	CU_ASSERT_EQUAL(le(b + 14, 2), 0);
+	CU_ASSERT_EQUAL(le(b + 14, 2), 0xbeef); /* epoch */
 	CU_ASSERT_EQUAL(le(b + 16, 8), test_hdr.hlc);
 	/* CLIENT_REQ */
 	CU_ASSERT_EQUAL(p[0], QR_MSG_CLIENT_REQ);
@@ -541,6 +542,7 @@ static void test_several_messages_in_one_frame(void)
 	CU_ASSERT_EQUAL(h.cluster_id, CLUSTER);
 	CU_ASSERT(h.src_node == 4 && h.dst_node == 5 && h.shard == 6);
 	CU_ASSERT_EQUAL(h.hlc, test_hdr.hlc);
+	CU_ASSERT_EQUAL(h.epoch, test_hdr.epoch);
 	for (int i = 0; i < n; i++) {
 		CU_ASSERT_EQUAL_FATAL(qr_wire_next(&r, &got[i]), 1);
 		CU_ASSERT(msg_equal(&sent[i], &got[i]));
@@ -564,6 +566,26 @@ static void test_set_hlc_rewrites_only_hlc(void)
 	CU_ASSERT(memcmp(b + 24, before + 24, len - 24) == 0);
 	CU_ASSERT_EQUAL(qr_wire_frame_open(&r, b, len, CLUSTER, &h), 0);
 	CU_ASSERT_EQUAL(h.hlc, 0x0a0b0c0d0e0f1011ull);
+}
+
+/* The epoch is stamped at send time too (topology.c T6): the low 16 bits
+ * of the core's, and nothing else moves. */
+static void test_set_epoch_rewrites_only_epoch(void)
+{
+	uint8_t b[QR_FRAME_BYTES_MAX], before[QR_FRAME_BYTES_MAX];
+	struct qr_msg sent[QR_MSG_TYPE_END + 1];
+	struct qr_frame_reader r;
+	struct qr_frame_hdr h;
+	int n;
+
+	size_t len = sample_frame(b, sent, &n);
+	memcpy(before, b, len);
+	qr_wire_frame_set_epoch(b, 0x123456789abcull);
+	CU_ASSERT(memcmp(b, before, 14) == 0);
+	CU_ASSERT(memcmp(b + 16, before + 16, len - 16) == 0);
+	CU_ASSERT_EQUAL_FATAL(qr_wire_frame_open(&r, b, len, CLUSTER, &h), 0);
+	CU_ASSERT_EQUAL(h.epoch, 0x9abc);
+	CU_ASSERT_EQUAL(h.hlc, test_hdr.hlc);
 }
 
 /* Fill a frame; the put that does not fit returns QR_EFULL and changes
@@ -851,8 +873,8 @@ static void test_decoder_error_codes(void)
 	craft_base(&c, "bad proto", QR_EWIRE_VERSION);
 	c.b[2] = QR_WIRE_PROTO + 1;
 	check_crafted(&c);
-	craft_base(&c, "reserved not 0", QR_EWIRE_VERSION);
-	c.b[14] = 1;
+	craft_base(&c, "proto 1 (before the epoch field)", QR_EWIRE_VERSION);
+	c.b[2] = 1;
 	check_crafted(&c);
 	craft_base(&c, "wrong cluster id", QR_EWIRE_CLUSTER);
 	c.b[7] ^= 0x80;
@@ -1130,6 +1152,8 @@ int main(void)
 		{"several_messages_in_one_frame",
 		 test_several_messages_in_one_frame},
 		{"set_hlc_rewrites_only_hlc", test_set_hlc_rewrites_only_hlc},
+		{"set_epoch_rewrites_only_epoch",
+		 test_set_epoch_rewrites_only_epoch},
 		{"full_frame_unchanged", test_full_frame_unchanged},
 		{"full_small_cap", test_full_small_cap},
 		{"peer_frame_limits", test_peer_frame_limits},
