@@ -24,6 +24,14 @@
  * seed runs another workload: cas-ignore-unsure, caught at 254 only,
  * survived the campaign with the first salt tried). */
 #define TOPO_DRAW_SALT 0x746f707983ull
+/* Stale restarts (topology.c T6), in half the changes (a draw of their
+ * own: the change's stream is untouched): a node down while a step is
+ * taken keeps the level of its topology file, restarts with it (behind
+ * the others), and is caught up by a sync (`quorate node sync`) 1 to
+ * 300 ms later. Its peers fence it meanwhile. */
+#define TOPO_STALE_SALT 0x7374616c65ull
+#define TOPO_SYNC_US_MAX 300000
+#define TOPO_SYNC_SETTLE_US 400000 /* sim.c: a restart's settle */
 /* Step 2 waits this long after the last node took step 1: every request
  * begun before it has ended (client deadlines are at most 50 ms; their
  * retries are new requests, begun under the new view). */
@@ -69,6 +77,8 @@ void topo_setup(struct sim *s, int n, int rf, const uint8_t *zone)
 	build(&s->pl, t->members, rf, s->shards, zone);
 	build(&t->next, next, rf, s->shards, zone);
 	t->has_next = true;
+	uint64_t x = s->opt->seed ^ TOPO_STALE_SALT;
+	t->stale = qr_splitmix64(&x) % 2 == 0;
 }
 
 /* -v: each key's replica sets before and after (the keys are set up). */
@@ -128,6 +138,18 @@ void topo_core_created(struct sim *s, struct node *nd)
 	nd->h->view_us = s->now_us;
 	nd->core_recovered = false;
 	apply(s, nd, 0, nd->h->tlevel);
+	if (t->stale && nd->shard == 0 && nd->h->tlevel < t->step) {
+		/* Behind (it was down): the operator's sync, later. */
+		uint64_t x = s->opt->seed ^ TOPO_STALE_SALT ^
+			     (uint64_t)nd->id << 32 ^ nd->h->incarnation;
+		uint64_t at = s->now_us + 1000 +
+			      qr_splitmix64(&x) % TOPO_SYNC_US_MAX;
+		sim_ev_at(s, at, EV_TOPO, nd->id, t->step, 0);
+		t->sync_us = QR_MAX(t->sync_us, at);
+		sim_vlog(s, "topology: node %u restarts at level %u (step "
+			 "%u): behind until its sync", nd->id, nd->h->tlevel,
+			 t->step);
+	}
 }
 
 void topo_core_recovered(struct sim *s, struct node *nd)
@@ -143,6 +165,11 @@ static void reach(struct sim *s, struct host *h, uint8_t level)
 {
 	if (h->tlevel >= level)
 		return;
+	if (!h->up && s->topo.stale) { /* its file stays behind */
+		sim_vlog(s, "topology: node %u down: stays at level %u", h->id,
+			 h->tlevel);
+		return;
+	}
 	for (int k = 0; h->up && k < s->shards; k++)
 		apply(s, sim_core_of(s, h->id, k), h->tlevel, level);
 	h->tlevel = level;
@@ -167,8 +194,9 @@ static void begin(struct sim *s, uint8_t level, uint64_t spread_us)
 
 static bool all_at(const struct sim *s, uint8_t level)
 {
-	for (int i = 0; i < s->n; i++)
-		if (s->hosts[i].tlevel < level)
+	for (int i = 0; i < s->n; i++) /* stale: the down ones wait */
+		if (s->hosts[i].tlevel < level &&
+		    (s->hosts[i].up || !s->topo.stale))
 			return false;
 	return true;
 }
@@ -179,7 +207,9 @@ static int first_unfilled(struct sim *s, uint32_t *left)
 {
 	for (int i = 0; i < s->n * s->shards; i++) {
 		struct node *nd = &s->cores[i];
-		*left = nd->h->up ? qr_core_stream_left(nd->core) : UINT32_MAX;
+		*left = nd->h->up && nd->h->tlevel >= 2
+				? qr_core_stream_left(nd->core)
+				: UINT32_MAX; /* down, or behind (stale) */
 		if (*left)
 			return i;
 	}
@@ -305,7 +335,11 @@ void topo_event(struct sim *s, const struct event *e)
 
 bool topo_settled(const struct sim *s)
 {
-	return !s->topo.kind || s->topo.finished;
+	/* A node synced late hands off its writes then: the final reads
+	 * give it the settle a restart gets (sim.c, TOPO_SYNC_SETTLE_US). */
+	return !s->topo.kind ||
+	       (s->topo.finished &&
+		s->now_us >= s->topo.sync_us + TOPO_SYNC_SETTLE_US);
 }
 
 const struct qr_placement *topo_owners(const struct sim *s, int node)

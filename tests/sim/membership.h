@@ -47,6 +47,8 @@ struct topo {
 	uint64_t step_us;	  /* when the current step began */
 	uint64_t last_us;	  /* the last node reached the step */
 	uint64_t stream_us;	  /* step 2 began */
+	bool stale;		  /* down nodes miss steps (T6) */
+	uint64_t sync_us;	  /* the last stale node's sync */
 };
 
 /* Does this seed change its membership? Drawn from the seed alone (a
