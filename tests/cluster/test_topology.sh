@@ -4,7 +4,8 @@
 # docs/operations.md "Adding, removing and replacing nodes"). 6 node
 # slots, members 0,1,2, RF 3, one client (topo_load) putting and getting
 # at QUORUM all along and recording every answer:
-#   quorate node add 3, node add 4        (3 -> 5 members)
+#   quorate node add 3, tools/cluster grow (3 -> 5 members; grow takes
+#                                          the lowest free running slot, 4)
 #   quorate node remove 0                 (decommission; node 0 keeps
 #                                          running as a non-member)
 #   node 1 killed, quorate node replace 1 5
@@ -17,8 +18,12 @@
 # less than the last acknowledged put (R + W > N across epochs); puts and
 # gets failed only UNAVAILABLE or TIMEOUT, at most 2% of them (the client
 # sends to its first replica first: node 1's keys wait for a resend once
-# it is killed). QR_SHARDS=2: two shard cores per node (every step is
-# handed to each shard). Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~35 s)
+# it is killed). Last, with the load stopped: tools/cluster shrink 5, and
+# every running node reports members 2,3,4 and node 5's quorated is gone;
+# grow and shrink refuse, changing nothing, a member grown again, an
+# unknown zone, a non-member shrunk and a shrink below RF. QR_SHARDS=2:
+# two shard cores per node (every step is handed to each shard).
+# Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
 set -uo pipefail
 [ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
 export QUORATED=$(realpath "$1")
@@ -54,7 +59,27 @@ change() { # what the CLI prints, and its exit status
 		"($(grep -c 'streaming:' "$QR_TEST_TMP/node.err") progress lines)"
 }
 change node add 3
-change node add 4
+# tools/cluster grow: the members from the nodes (0..3), not the file's
+# line (0,1,2); the lowest running slot that is not a member is 4.
+tc() { # tools/cluster grow|shrink ARGS; output in $QR_TEST_TMP/grow.out
+	local t=$SECONDS
+	qr_cluster "$@" >"$QR_TEST_TMP/grow.out" 2>&1 ||
+		{ cat "$QR_TEST_TMP/grow.out" >&2; qr_fail "tools/cluster $*"; }
+	qr_log "tools/cluster $*: $(grep -E '^node (add|remove) ' \
+		"$QR_TEST_TMP/grow.out") in $((SECONDS - t)) s"
+}
+tc grow
+grep -q '^node add 4: epoch 5, members 0,1,2,3,4$' "$QR_TEST_TMP/grow.out" ||
+	{ cat "$QR_TEST_TMP/grow.out" >&2; qr_fail "grow did not add node 4"; }
+refused() { # EXIT REGEX tools/cluster ARGS: refused so, naming the cause
+	local want=$1 re=$2 out rc
+	shift 2
+	out=$(qr_cluster "$@" 2>&1); rc=$?
+	[ "$rc" = "$want" ] && grep -Eq "$re" <<<"$out" ||
+		qr_fail "tools/cluster $*: exit $rc (want $want): $out"
+}
+refused 1 'node 3 is a member already \(epoch 5, members 0,1,2,3,4\)' grow 3
+refused 1 "unknown zone 'z1' \(the cluster file's zones: none\)" grow --zone z1
 change node remove 0
 qr_cluster kill 1 >/dev/null 2>&1 || qr_fail "kill node 1"
 sleep 1
@@ -120,5 +145,19 @@ for what, line in (("puts", sys.argv[1]), ("gets", sys.argv[2])):
     assert not bad, f"{what}: unexpected statuses {bad}"
     assert failed * 50 <= total, f"{what}: more than 2% failed"
 PY
+# tools/cluster shrink: the members change on every running node and the
+# removed node's quorated stops; refusals change nothing.
+refused 1 'node 0 is not a member \(epoch 9, members 2,3,4,5\)' shrink 0
+pid5=$(cat "$QR_RUN/n5.pid")
+tc shrink 5
+kill -0 "$pid5" 2>/dev/null && qr_fail "node 5 (pid $pid5) still runs after shrink"
+refused 6 'fewer members than replication_factor would be left' shrink 2
+for i in 0 2 3 4; do
+	a=$(topo $i)
+	grep -q '"epoch":11,"owners":"0x1c","pending":"0x0"' <<<"$a" ||
+		qr_fail "node $i's topology after shrink 5: $a"
+done
+qr_log "$(($(date +%s) - t0)) s: shrunk to members 2,3,4; node 5 (pid $pid5) stopped"
 qr_pass "3 -> 5 members, a decommission, a replacement under load in" \
-	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL"
+	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL;" \
+	"grow and shrink"
