@@ -32,11 +32,13 @@ void qr_mgmt_gather(const struct qr_mgmt_config *cfg, struct qr_mgmt_agg *a)
 	memset(a, 0, sizeof(*a));
 	a->nshards = cfg->nshards;
 	uint64_t epoch = UINT64_MAX; /* the one every shard has installed */
+	uint64_t peer = 0;	     /* the highest a peer's frame carried */
 	for (uint16_t i = 0; i < cfg->nshards; i++) {
 		struct qr_shard *sh = cfg->shards[i];
 		struct qr_core *core = qr_shard_core(sh);
 		sum_words(&a->cs, qr_core_stats(core), sizeof(a->cs));
 		epoch = QR_MIN(epoch, qr_core_stats(core)->epoch);
+		peer = QR_MAX(peer, qr_core_stats(core)->epoch_peer_max);
 		sum_words(&a->ss, qr_shard_stats(sh), sizeof(a->ss));
 		sum_words(&a->ws, qr_wal_stats(qr_shard_wal(sh)),
 			  sizeof(a->ws));
@@ -53,6 +55,7 @@ void qr_mgmt_gather(const struct qr_mgmt_config *cfg, struct qr_mgmt_agg *a)
 		a->hlc_rejected += h->rejected;
 	}
 	a->cs.epoch = cfg->nshards ? epoch : 0; /* not a sum */
+	a->cs.epoch_peer_max = peer;
 }
 
 void qr_mgmt_readiness(const struct qr_mgmt_config *cfg, uint64_t since_us,
@@ -285,6 +288,7 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(t, "stream_left", cs->stream_left);
 	set_u64(t, "stream_matches", cs->stream_matches);
 	set_u64(t, "stream_settling", cs->stream_settling);
+	set_u64(t, "epoch_peer_max", cs->epoch_peer_max); /* T6: behind? */
 	json_object_set_new(o, "topology", t);
 	json_t *s = json_object();
 	set_u64(s, "stale", cs->stale_answers);

@@ -201,12 +201,67 @@ static bool all_at(const struct sim *s, uint8_t level)
 	return true;
 }
 
-/* Step 3's precondition: every node up, every core filled. Else the
- * first core that is not (its index; -1 when all are). */
+/* Does node gain a partition in the change? */
+static bool gains_any(const struct sim *s, uint16_t node)
+{
+	for (uint32_t p = 0; p < s->pl.partitions; p++)
+		if (qr_placement_replica_index(&s->topo.next, p, node) >= 0 &&
+		    qr_placement_replica_index(&s->pl, p, node) < 0)
+			return true;
+	return false;
+}
+
+/* With stale restarts and no zones, a node that loses a partition (the
+ * leaver of a leave) is down from step 1 until just after step 3: restarted with the
+ * topology it had, two epochs behind, it would coordinate with the old
+ * placement for the clients that never learnt the new one (T6). */
+static void stale_victim_down(struct sim *s)
+{
+	struct topo *t = &s->topo;
+	/* With zones, T3 may need the victim's own digest (a quorum of a
+	 * zone of one or two): the stream would wait for it. */
+	if (s->zones > 1)
+		return;
+	for (uint16_t id = 0; id < s->n && t->kind == TOPO_JOIN; id++)
+		for (uint32_t p = 0; p < s->pl.partitions && !t->victim; p++)
+			if (qr_placement_replica_index(&s->pl, p, id) >= 0 &&
+			    qr_placement_replica_index(&t->next, p, id) < 0)
+				t->victim = (uint16_t)(id + 1);
+	if (t->kind == TOPO_LEAVE)
+		t->victim = (uint16_t)(t->node + 1);
+	struct host *h = t->victim ? &s->hosts[t->victim - 1] : NULL;
+	if (!h || h->wiped)
+		return;
+	h->held = true;
+	if (h->up)
+		sim_node_crash(s, h);
+	sim_vlog(s, "topology: node %u down until step 3 (stale)", h->id);
+}
+
+static void stale_victim_up(struct sim *s)
+{
+	struct topo *t = &s->topo;
+	struct host *h = t->victim ? &s->hosts[t->victim - 1] : NULL;
+	if (!h || !h->held)
+		return;
+	h->held = false;
+	if (h->up)
+		return;
+	sim_ev_at(s, s->now_us + 35000, EV_RESTART, h->id, h->incarnation, 0);
+	/* Clients that never learnt the new placement send to it then. */
+	sim_stretch_faults(s, s->now_us + 335000);
+}
+
+/* Step 3's precondition: every node up (with stale restarts, every
+ * gainer: the others may miss it, as the CLI goes on without a down
+ * node), every core filled. Else the first core that is not (its
+ * index; -1 when all are). */
 static int first_unfilled(struct sim *s, uint32_t *left)
 {
 	for (int i = 0; i < s->n * s->shards; i++) {
 		struct node *nd = &s->cores[i];
+		if (!nd->h->up && s->topo.stale && !gains_any(s, nd->id))
+			continue;
 		*left = nd->h->up && nd->h->tlevel >= 2
 				? qr_core_stream_left(nd->core)
 				: UINT32_MAX; /* down, or behind (stale) */
@@ -292,6 +347,8 @@ static void poll(struct sim *s)
 	int stuck = -1;
 	if (t->step == 0) {
 		s->res->changes++;
+		if (t->stale)
+			stale_victim_down(s);
 		begin(s, 1, 30000);
 	} else if (t->step == 1 && all_at(s, 1) &&
 		   s->now_us >= t->last_us + TOPO_DRAIN_US) {
@@ -302,6 +359,8 @@ static void poll(struct sim *s)
 		check_gainers(s);
 		s->cpl = &t->next; /* clients learn the new placement */
 		begin(s, 3, 30000);
+		if (t->stale)
+			stale_victim_up(s);
 	} else if (t->step == 3 && all_at(s, 3)) {
 		t->finished = true;
 		s->res->changes_finished++;
@@ -360,6 +419,16 @@ bool topo_replica(const struct sim *s, int viewer, uint32_t p, int node)
 				  *n = topo_pending(s, viewer);
 	return qr_placement_replica_index(o, p, (uint16_t)node) >= 0 ||
 	       (n && qr_placement_replica_index(n, p, (uint16_t)node) >= 0);
+}
+
+const struct qr_placement *topo_client_placement(const struct sim *s,
+						 const struct client *cl,
+						 bool final)
+{
+	/* With stale restarts, odd clients never learn the new placement
+	 * (libquorate reads the cluster file's members at open): they keep
+	 * sending to the old owners, stale ones included. */
+	return s->topo.stale && (cl->id & 1) && !final ? &s->pl : s->cpl;
 }
 
 bool topo_member(const struct sim *s, int node)

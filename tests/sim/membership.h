@@ -29,6 +29,7 @@
 struct sim;
 struct node;
 struct event;
+struct client;
 
 enum topo_kind { TOPO_NONE, TOPO_JOIN, TOPO_LEAVE };
 
@@ -49,6 +50,7 @@ struct topo {
 	uint64_t stream_us;	  /* step 2 began */
 	bool stale;		  /* down nodes miss steps (T6) */
 	uint64_t sync_us;	  /* the last stale node's sync */
+	uint16_t victim;	  /* 1 + the node down from step 1 to 3 */
 };
 
 /* Does this seed change its membership? Drawn from the seed alone (a
@@ -77,6 +79,12 @@ const struct qr_placement *topo_pending(const struct sim *s, int node);
 /* Is node a replica of partition p in viewer's view (owners or pending)?
  * Always, for the one placement of a seed without a change. */
 bool topo_replica(const struct sim *s, int viewer, uint32_t p, int node);
+/* The placement client cl routes a request with: the one clients learnt
+ * (s->cpl), or for some clients of a change with stale restarts the one
+ * before it; the final reads always the new one. */
+const struct qr_placement *topo_client_placement(const struct sim *s,
+						 const struct client *cl,
+						 bool final);
 /* Is node a member of the placement clients route with now? */
 bool topo_member(const struct sim *s, int node);
 void topo_fini(struct sim *s);

@@ -1306,9 +1306,10 @@ static void client_issue(struct sim *s, struct client *cl, int key, uint8_t op,
 	uint64_t seq = ++cl->seq;
 	if (op == QR_OP_PUT)
 		make_value(cl->id, seq, value, &vlen);
+	const struct qr_placement *cpl = topo_client_placement(s, cl, final);
 	uint32_t part =
-		qr_placement_partition(s->cpl, s->keys[key], s->key_len[key]);
-	const uint8_t *reps = qr_placement_replicas(s->cpl, part);
+		qr_placement_partition(cpl, s->keys[key], s->key_len[key]);
+	const uint8_t *reps = qr_placement_replicas(cpl, part);
 	/* Smart clients mostly pick a replica; some go anywhere. */
 	if (coord < 0 && level == QR_LEVEL_ANY)
 		coord = any_coordinator(s, reps);
@@ -1436,9 +1437,10 @@ static void cas_issue(struct sim *s, struct client *cl, int k)
 		s->cas_deleted[k] = true;
 	if (op == QR_OP_PUT_IF_ABSENT || op == QR_OP_PUT_IF_VERSION)
 		make_value(cl->id, seq, value, &vlen);
+	const struct qr_placement *cpl = topo_client_placement(s, cl, false);
 	uint32_t part =
-		qr_placement_partition(s->cpl, s->keys[key], s->key_len[key]);
-	const uint8_t *reps = qr_placement_replicas(s->cpl, part);
+		qr_placement_partition(cpl, s->keys[key], s->key_len[key]);
+	const uint8_t *reps = qr_placement_replicas(cpl, part);
 	int coord = qr_rng_chance_ppm(&s->rng, 800000)
 			    ? reps[qr_rng_below(&s->rng, s->pl.rf)]
 			    : any_node(s, reps);
@@ -1854,12 +1856,12 @@ static void fault_step(struct sim *s)
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
 		if (h->up)
 			node_crash(s, h);
-		else if (!h->wiped) /* its disk is being replaced */
+		else if (!h->wiped && !h->held) /* its disk is being replaced */
 			node_start(s, h);
 	} else if (r < 80) {
 		struct host *h =
 			&s->hosts[qr_rng_below(&s->rng, (uint64_t)s->n)];
-		if (!h->up && !h->wiped) {
+		if (!h->up && !h->wiped && !h->held) {
 			node_start(s, h);
 			sim_vlog(s, "restart node %u", h->id);
 		}
@@ -1909,10 +1911,22 @@ static void faults_stop(struct sim *s)
 	for (int i = 0; i < s->n; i++)
 		host_set_wal_err(s, &s->hosts[i], 0); /* space is back */
 	for (int i = 0; i < s->n; i++)
-		if (!s->hosts[i].up && !s->hosts[i].wiped) {
+		if (!s->hosts[i].up && !s->hosts[i].wiped &&
+		    !s->hosts[i].held) {
 			node_start(s, &s->hosts[i]);
 			sim_vlog(s, "final restart node %d", i);
 		}
+}
+
+void sim_node_crash(struct sim *s, struct host *h)
+{
+	node_crash(s, h);
+}
+
+void sim_stretch_faults(struct sim *s, uint64_t until)
+{
+	if (s->faults_on)
+		stretch_faults(s, until);
 }
 
 static void values_audit(struct sim *s)
@@ -2172,7 +2186,7 @@ static void handle(struct sim *s, struct event *e)
 		break;
 	case EV_RESTART: {
 		struct host *h = &s->hosts[e->node];
-		if (h->up || h->incarnation != e->arg)
+		if (h->up || h->incarnation != e->arg || h->held)
 			break; /* the fault schedule restarted it already */
 		if (h->wiped) {
 			rebuild_start(s, h);

@@ -100,6 +100,7 @@ struct host {
 	 * when its cores were last given it (installed or restarted). */
 	uint8_t tlevel;
 	uint64_t view_us;
+	bool held; /* kept down by the change (membership.c): no restart */
 };
 
 /* One shard core of a node (src/shard/shard.c: one qr_core, one WAL per
@@ -264,6 +265,10 @@ struct node *sim_core_of(struct sim *s, int node, int shard);
 void sim_ev_at(struct sim *s, uint64_t at, uint8_t type, uint16_t node,
 	       uint32_t arg, uint64_t arg2);
 void sim_vlog(struct sim *s, const char *fmt, ...);
+/* Node h's process dies (its restart is the caller's: EV_RESTART). */
+void sim_node_crash(struct sim *s, struct host *h);
+/* While the faults (and the workload) run: they last until `until`. */
+void sim_stretch_faults(struct sim *s, uint64_t until);
 void sim_fail(struct sim *s, const char *checker, const char *fmt, ...);
 /* The highest HLC milliseconds any running core reached. */
 uint64_t sim_hlc_ms(struct sim *s);

@@ -3422,6 +3422,57 @@ static void test_topology_join(void)
 	qr_placement_fini(&nw);
 }
 
+/* T6 (topology.c): a node two epochs behind its peers (down while they
+ * took a change's steps, restarted with its old topology) is fenced both
+ * ways: its write reaches no peer and is not acknowledged; one epoch
+ * apart is T1's case and works; a lower epoch is fenced once the stream
+ * began. */
+static void test_topology_epoch_fence(void)
+{
+	setup();
+	warm();
+	for (int i = 1; i < N; i++) /* they took two steps, node 0 none */
+		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 2, &h.pl,
+							   NULL),
+				      0);
+	uint64_t before = qr_core_stats(h.core[1])->drops[QR_DROP_EPOCH];
+	client_req(0, 1, QR_OP_PUT, QR_LEVEL_QUORUM, "fence", "v1");
+	for (int t = 0; t < 5; t++) {
+		advance(2000);
+		settle();
+	}
+	CU_ASSERT_NOT_EQUAL(reply_status(1), 0); /* no peer took it */
+	CU_ASSERT(qr_core_stats(h.core[1])->drops[QR_DROP_EPOCH] > before);
+	CU_ASSERT(qr_core_stats(h.core[0])->drops[QR_DROP_EPOCH] > 0);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->epoch_peer_max, 2);
+	/* Caught up to one below: taken (T1). */
+	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[0], 1, &h.pl, NULL),
+			      0);
+	client_req(0, 2, QR_OP_PUT, QR_LEVEL_QUORUM, "fence", "v2");
+	settle();
+	CU_ASSERT_EQUAL(reply_status(2), 0);
+	/* A change whose stream began at nodes 1 and 2: node 0, a step
+	 * behind, is fenced again. */
+	for (int i = 1; i < N; i++) {
+		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 3, &h.pl,
+							   &h.pl),
+				      0);
+		qr_core_stream_begin(h.core[i]);
+	}
+	before = qr_core_stats(h.core[1])->drops[QR_DROP_EPOCH];
+	client_req(0, 3, QR_OP_PUT, QR_LEVEL_QUORUM, "fence", "v3");
+	for (int t = 0; t < 5; t++) {
+		advance(2000);
+		settle();
+	}
+	CU_ASSERT_NOT_EQUAL(reply_status(3), 0);
+	CU_ASSERT(qr_core_stats(h.core[1])->drops[QR_DROP_EPOCH] > before);
+	for (int i = 0; i < N; i++) /* the harness's placement again */
+		CU_ASSERT_EQUAL(qr_core_set_topology(h.core[i], 9, &h.pl, NULL),
+				0);
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -3429,7 +3480,14 @@ int main(void)
 #ifdef QR_UNIT_INJECT_BUG
 	/* test_core_buggy (tests/unit/meson.build): a regression test on the
 	 * core with the mutation it pins; it must fail (should_fail). */
-#if QR_UNIT_INJECT_BUG == 2
+#if QR_UNIT_INJECT_BUG == 3
+	static const struct qr_unit_case buggy[] = {
+		{"topology: the epoch fence with epoch-unfenced",
+		 test_topology_epoch_fence},
+		{NULL, NULL},
+	};
+	qr_bugs = QR_BUG_MASK(EPOCH_UNFENCED);
+#elif QR_UNIT_INJECT_BUG == 2
 	static const struct qr_unit_case buggy[] = {
 		{"retransmits after loss with rto-waits-for-evidence",
 		 test_retransmits_after_loss},
@@ -3579,6 +3637,8 @@ int main(void)
 		{"jumbo peer frames: packed up to peer_frame_bytes, one byte "
 		 "more dropped, client frames stay at 1472",
 		 test_jumbo_peer_frames},
+		{"topology: a node two epochs behind is fenced (T6)",
+		 test_topology_epoch_fence},
 		{"topology: a join needs the union, streams, then reads back",
 		 test_topology_join},
 		{NULL, NULL},
