@@ -172,8 +172,9 @@
 	  "a gainer is filled once one old owner's digest equalled its own, " \
 	  "not a majority's (topology.c T3)")                                  \
 	X(EPOCH_UNFENCED, 59, "epoch-unfenced", "topology",                    \
-	  "peer frames are taken whatever their epoch: a node restarted "     \
-	  "with an older topology coordinates with it (topology.c T6)")        \
+	  "peer frames are taken whatever their epoch, and a node that "      \
+	  "heard it is behind still takes clients: one restarted with an "    \
+	  "older topology coordinates with it (topology.c T6)")               \
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \

@@ -189,6 +189,7 @@ struct qr_core_stats {
 	uint64_t epoch_peer_max;  /* the highest epoch a peer's frame carried
 				   * (T6; ours + its distance mod 2^16): above
 				   * ours, this node is behind */
+	uint64_t epoch_refused;	  /* client requests refused meanwhile */
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;

@@ -683,6 +683,8 @@ bool qc_topo_frame_fenced(struct qr_core *c, uint16_t epoch);
 /* T6: from now until the next epoch, frames of a lower one are dropped
  * (a no-op outside a change). */
 void qc_topo_fence_older(struct qr_core *c);
+/* T6: has a peer's frame carried an epoch above ours? */
+bool qc_topo_behind(const struct qr_core *c);
 /* Owner `from` sent a DIGEST equal to ours for p (T3). */
 void qc_topo_stream_matched(struct qr_core *c, uint32_t p, uint16_t from);
 /* The heartbeat period's stream work: DIGESTs to unmatched owners. */

@@ -215,6 +215,13 @@ void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 		qc_reply_error_direct(c, client, m, shard, QR_ECLOCK);
 		return;
 	}
+	/* T6: nor while a peer's frame said we are behind (our placement
+	 * may be one we left: even our own replica's answer would be). */
+	if (qc_topo_behind(c)) {
+		c->stats.epoch_refused++;
+		qc_reply_error_direct(c, client, m, shard, QR_EUNAVAILABLE);
+		return;
+	}
 	bool is_read = m->op == QR_OP_GET;
 	bool is_cas = qr_op_is_cas(m->op); /* linearizable: always a quorum */
 	bool any = m->level == QR_LEVEL_ANY;

@@ -45,7 +45,12 @@
  *      that missed steps (down while they were taken, restarted with an
  *      older topology) can neither coordinate with its old placement
  *      nor answer for it until it is caught up; its peers' epochs, in
- *      epoch_peer_max, show it is behind.
+ *      epoch_peer_max, show it is behind, and while they do it takes no
+ *      client request (UNAVAILABLE, epoch_refused): its own replica may
+ *      hold a partition it left, where a write it took alone would be
+ *      lost and a read of it stale. (Heartbeats go to every slot, so a
+ *      restarted node learns within a heartbeat period; before that, and
+ *      cut off from every peer, it cannot know.)
  *  T5. Epochs grow. A change's placements have the core's partitions,
  *      shards and rf, node ids below its slots, the same zone for a node
  *      in both, and sets that differ by at most QC_REPS_MAX - rf members.
@@ -277,6 +282,11 @@ bool qc_topo_frame_fenced(struct qr_core *c, uint16_t epoch)
 	if (QR_BUG(EPOCH_UNFENCED))
 		return false;
 	return d >= 2 || d <= -2 || (d < 0 && c->fence_older);
+}
+
+bool qc_topo_behind(const struct qr_core *c)
+{
+	return c->stats.epoch_peer_max > c->epoch && !QR_BUG(EPOCH_UNFENCED);
 }
 
 void qc_topo_fence_older(struct qr_core *c)

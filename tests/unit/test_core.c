@@ -3424,9 +3424,9 @@ static void test_topology_join(void)
 
 /* T6 (topology.c): a node two epochs behind its peers (down while they
  * took a change's steps, restarted with its old topology) is fenced both
- * ways: its write reaches no peer and is not acknowledged; one epoch
- * apart is T1's case and works; a lower epoch is fenced once the stream
- * began. */
+ * ways: its write reaches no peer and is not acknowledged, and once it
+ * heard a peer it refuses clients; caught up it works again; a lower
+ * epoch is fenced once the stream began. */
 static void test_topology_epoch_fence(void)
 {
 	setup();
@@ -3445,14 +3445,20 @@ static void test_topology_epoch_fence(void)
 	CU_ASSERT(qr_core_stats(h.core[1])->drops[QR_DROP_EPOCH] > before);
 	CU_ASSERT(qr_core_stats(h.core[0])->drops[QR_DROP_EPOCH] > 0);
 	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->epoch_peer_max, 2);
-	/* Caught up to one below: taken (T1). */
-	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[0], 1, &h.pl, NULL),
+	/* Knowing it is behind, it takes no client request at all, not
+	 * even one its own replica could answer. */
+	client_req(0, 4, QR_OP_GET, QR_LEVEL_ONE, "fence", NULL);
+	settle();
+	CU_ASSERT_EQUAL(reply_status(4), QR_EUNAVAILABLE);
+	CU_ASSERT(qr_core_stats(h.core[0])->epoch_refused >= 1);
+	/* Caught up: taken. */
+	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[0], 2, &h.pl, NULL),
 			      0);
 	client_req(0, 2, QR_OP_PUT, QR_LEVEL_QUORUM, "fence", "v2");
 	settle();
 	CU_ASSERT_EQUAL(reply_status(2), 0);
 	/* A change whose stream began at nodes 1 and 2: node 0, a step
-	 * behind, is fenced again. */
+	 * behind (T1's case before a stream), is fenced again. */
 	for (int i = 1; i < N; i++) {
 		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 3, &h.pl,
 							   &h.pl),
