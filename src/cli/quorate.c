@@ -767,9 +767,13 @@ static int help(const char *cmd)
 			  "each node's reason;\n"
 			  "--wait polls that long first (systemd, scripts).\n"},
 		{"ring", "usage: quorate [--cluster FILE] ring [KEY] [--json]\n"
-			 "Who owns what, from the cluster file alone: a key's "
+			 "Who owns what, over the members the nodes hold (the "
+			 "highest epoch; the\n"
+			 "cluster file's when no node answers): a key's "
 			 "partition, shard and\n"
-			 "replicas, or each node's partitions and the zones.\n"},
+			 "replicas, or the epoch, the change in progress and "
+			 "each node's\n"
+			 "partitions, state and stream progress.\n"},
 		{"node", QR_CLI_NODE_HELP},
 	};
 	for (size_t i = 0; cmd && i < sizeof(text) / sizeof(text[0]); i++)

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `quorate ring [KEY]`: who owns what, computed from the cluster file
- * exactly as nodes and clients place data (qr_placement_init_cluster).
- * With a key: its partition, shard and replica nodes (zone, address),
- * coordinator order first. Without: per node, the partitions it holds a
- * replica of and is first for, whether it is one of the file's members
- * (the others are slots), and the zones. Text, or JSON with --json. The
- * nodes' own topology (after `quorate node`) is `quorate node sync`'s.
+ * `quorate ring [KEY]`: who owns what, computed exactly as nodes and
+ * clients place data (qr_placement_init_cluster), over the members the
+ * nodes hold: every slot's management socket is asked its `topology`
+ * (topo_ctl.c) and the highest epoch is shown; with no node answering,
+ * the cluster file's members. With a key: its partition, shard and
+ * replica nodes (zone, address), coordinator order first, and during a
+ * change the replicas after it. Without: the epoch and the change in
+ * progress, then per node the partitions it holds a replica of and is
+ * first for (and holds after the change), whether it is a member, and
+ * whether it runs, its epoch and, for a node that gains partitions, the
+ * stream's progress (a bar in a terminal). Text, or JSON with --json.
  */
 #ifndef QR_CLI_RING_H
 #define QR_CLI_RING_H

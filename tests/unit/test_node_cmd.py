@@ -222,6 +222,38 @@ check("different topologies at one epoch: refused (exit 6), nothing sent",
       all(n.log == ["topology"] for n in nodes if n), out + err)
 down(nodes)
 
+# 9. `quorate ring` reads the nodes' topology (the highest epoch), shows
+# the change in progress and a gainer's stream progress; a node that does
+# not answer is down; with none answering, the cluster file's members.
+nodes = cluster([chg, chg, chg, dict(chg, streaming=True), None])
+nodes[3].left = 100  # its next answer says 99
+rc, out, err = run("--json", "ring")
+r = json.loads(out) if rc == 0 and out.strip() else {}
+ns = r.get("nodes", [{}] * SLOTS)
+check("ring --json: the nodes' epoch, owners, pending; node 3's stream",
+      r.get("source") == "nodes" and r.get("epoch") == 2 and
+      r.get("owners") == "0x7" and r.get("pending") == "0xf" and
+      r.get("answered") == 4 and ns[3].get("gains", 0) > 0 and
+      ns[3].get("stream_left") == 99 and ns[3].get("streaming") is True and
+      ns[0].get("gains") == 0 and ns[4].get("up") is False and
+      ns[3].get("replica_of") == 0 and ns[3].get("replica_of_after", 0) > 0,
+      out + err)
+gains = ns[3].get("gains")
+rc, out, err = run("ring")
+check("ring: epoch, the change, a gainer's progress, a node down",
+      rc == 0 and "epoch 2, members 0,1,2 (node 0's topology; 4 of 5" in out
+      and "change in progress: to members 0,1,2,3" in out and
+      f"stream 98 of {gains} left" in out and
+      out.splitlines()[-1].endswith("down"), out + err)
+rc, out, err = run("ring", "some-key")
+check("ring KEY during a change: the replicas after it too",
+      rc == 0 and "after the change in progress:" in out, out + err)
+down(nodes)
+nodes = cluster([None] * SLOTS)
+rc, out, err = run("ring")
+check("ring with no node answering: the cluster file's members",
+      rc == 0 and "members 0,1,2, from the cluster file" in out, out + err)
+
 check("no step 3 while a gainer had partitions left (N3)",
       not EARLY_HANDOVERS, str(EARLY_HANDOVERS))
 shutil.rmtree(tmp, ignore_errors=True)
