@@ -23,7 +23,8 @@
 # grow and shrink refuse, changing nothing, a member grown again, an
 # unknown zone, a non-member shrunk and a shrink below RF. QR_SHARDS=2:
 # two shard cores per node (every step is handed to each shard).
-# Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
+# Then `quorate ring` shows the nodes' topology (epoch 11, members
+# 2,3,4), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
 set -uo pipefail
 [ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
 export QUORATED=$(realpath "$1")
@@ -158,6 +159,10 @@ for i in 0 2 3 4; do
 		qr_fail "node $i's topology after shrink 5: $a"
 done
 qr_log "$(($(date +%s) - t0)) s: shrunk to members 2,3,4; node 5 (pid $pid5) stopped"
+# quorate ring reads the nodes' topology, not the file's members 0,1,2.
+r=$(q --json ring)
+grep -q '"source":"nodes","epoch":11,"owners":"0x1c","pending":"0x0"' \
+	<<<"$r" || qr_fail "quorate ring after the changes: $r"
 qr_pass "3 -> 5 members, a decommission, a replacement under load in" \
 	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL;" \
 	"grow and shrink"
