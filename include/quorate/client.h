@@ -268,6 +268,11 @@ enum qr_client_op {
 	QR_CLIENT_PUT_IF_ABSENT = 5,
 	QR_CLIENT_PUT_IF_VERSION = 6,
 	QR_CLIENT_DEL_IF_VERSION = 7,
+	/* The answering node's installed topology (no key read, level ONE):
+	 * result.value = epoch | owners | pending, 8 bytes each,
+	 * little-endian (member masks, bit n: node n); qr_client_refresh()
+	 * sends it. */
+	QR_CLIENT_TOPOLOGY = 8,
 };
 
 struct qr_request {
@@ -326,6 +331,25 @@ int qr_client_timeout_ms(const struct qr_client *c);
 uint64_t qr_client_session(const struct qr_client *c);
 void qr_client_session_observe(struct qr_client *c, uint64_t hlc);
 
+/* Membership changes (docs/client.md, "Membership changes"): every reply
+ * carries the answering node's topology epoch; one newer than the
+ * handle's marks its placement stale. qr_client_refresh() asks a node
+ * for its topology (one synchronous QR_CLIENT_TOPOLOGY request: the
+ * handle must be idle, else QR_EBUSY) and routes with the members it
+ * answers from then on (addresses from the cluster file's nodes): 0, or
+ * the request's error, or QR_ECONFIG (a member the cluster file lacks).
+ * The synchronous calls refresh by themselves after one that saw a newer
+ * epoch (at most once a second); an asynchronous caller calls
+ * qr_client_refresh_if_stale() when its handle is idle (quorate-gw does,
+ * after each poll). The epoch
+ * starts at 1 (the cluster file's members, as the nodes start). */
+int qr_client_refresh(struct qr_client *c);
+/* qr_client_refresh() if stale, idle and not tried within a second: 1
+ * (tried), 0 (nothing to do). For an event loop between polls. */
+int qr_client_refresh_if_stale(struct qr_client *c);
+bool qr_client_topology_stale(const struct qr_client *c);
+uint64_t qr_client_epoch(const struct qr_client *c);
+
 /* Where a key goes: its partition and replica node ids (highest placement
  * score first). Returns the replica count (RF), or a negative QR_E*. */
 int qr_client_replicas(const struct qr_client *c, const void *key,
@@ -356,6 +380,7 @@ struct qr_client_stats {
 	uint64_t nacks_received; /* nodes' FRAG_NACKs for our long requests */
 	uint64_t frags_resent;	 /* of frags_sent: chunks sent again for
 				  * them */
+	uint64_t refreshes; /* placements rebuilt from a node's topology */
 };
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c);
 

@@ -145,6 +145,7 @@ static int init(struct qr_client *c, char *err, size_t err_len)
 		set_err(err, err_len, "%s%s", "out of memory", "");
 		return -1;
 	}
+	c->epoch = 1; /* the nodes' first: the cluster file's members */
 	qr_rng_seed(&c->rng, seed_of(c->opt.seed));
 	c->seq = (qr_rng_next(&c->rng) & ((1ull << 40) - 1)) | 1;
 	c->incarnation = (uint32_t)qr_rng_next(&c->rng) | 1;
@@ -251,6 +252,45 @@ void qr_client_session_observe(struct qr_client *c, uint64_t hlc)
 	 * (a reply raises only `session` for quorum operations). */
 	if (hlc > c->session_weak)
 		c->session_weak = hlc;
+}
+
+int qr_cl_topology_install(struct qr_client *c, uint64_t epoch,
+			   uint64_t members)
+{
+	if (epoch <= c->epoch) { /* an older node answered: nothing new */
+		c->epoch_newer = false;
+		return 0;
+	}
+	if ((c->cluster.nodes < 64 && members >> c->cluster.nodes) ||
+	    __builtin_popcountll(members) < c->pl.rf)
+		return QR_ECONFIG;
+	struct qr_cluster *cl = malloc(sizeof(*cl));
+	if (!cl)
+		return QR_ENOMEM;
+	*cl = c->cluster;
+	cl->members = members;
+	struct qr_placement pl;
+	int rc = qr_placement_init_cluster(&pl, cl);
+	free(cl);
+	if (rc)
+		return rc;
+	qr_placement_fini(&c->pl); /* idle: no request points into it */
+	c->pl = pl;
+	c->cluster.members = members;
+	c->epoch = epoch;
+	c->epoch_newer = false;
+	c->stats.refreshes++;
+	return 0;
+}
+
+bool qr_client_topology_stale(const struct qr_client *c)
+{
+	return c && c->epoch_newer;
+}
+
+uint64_t qr_client_epoch(const struct qr_client *c)
+{
+	return c ? c->epoch : 0;
 }
 
 const struct qr_client_stats *qr_client_stats(const struct qr_client *c)

@@ -21,7 +21,7 @@
 #include "common/clock.h"
 #include "common/compiler.h"
 
-_Static_assert(QR_CLIENT_GET == 2 && QR_CLIENT_DEL_IF_VERSION == 7, "api ops");
+_Static_assert(QR_CLIENT_GET == 2 && QR_CLIENT_TOPOLOGY == 8, "api ops");
 
 /* The wire's op for a public one; 0: none. */
 static uint8_t wire_op(unsigned api)
@@ -34,6 +34,7 @@ static uint8_t wire_op(unsigned api)
 		[QR_CLIENT_PUT_IF_ABSENT] = QR_OP_PUT_IF_ABSENT,
 		[QR_CLIENT_PUT_IF_VERSION] = QR_OP_PUT_IF_VERSION,
 		[QR_CLIENT_DEL_IF_VERSION] = QR_OP_DELETE_IF_VERSION,
+		[QR_CLIENT_TOPOLOGY] = QR_OP_TOPOLOGY,
 	};
 	return api < sizeof(map) ? map[api] : 0;
 }
@@ -49,7 +50,13 @@ static bool carries_value(uint8_t wop)
 static int check_level(struct qr_client *c, struct qr_creq *q,
 		       const struct qr_req_opts *o)
 {
-	bool is_write = q->wop != QR_OP_GET && q->wop != QR_OP_LIN_GET;
+	bool is_write = q->wop != QR_OP_GET && q->wop != QR_OP_LIN_GET &&
+			q->wop != QR_OP_TOPOLOGY;
+	if (q->wop == QR_OP_TOPOLOGY) { /* any node answers it alone */
+		q->level = QR_LEVEL_ONE;
+		q->weak = true;
+		return 0;
+	}
 	q->level = o->consistency ? (uint8_t)o->consistency : QR_LEVEL_QUORUM;
 	q->flags = o->on_stale == QR_ON_STALE_ERROR    ? QR_MSGF_STALE_ERROR
 		   : o->on_stale == QR_ON_STALE_QUORUM ? QR_MSGF_STALE_QUORUM

@@ -100,6 +100,12 @@ struct qr_client {
 				* quorum (W or R < floor(RF/2)+1): what a
 				* quorum read must still be current for */
 	struct qr_client_stats stats;
+	/* topology (client_sync.c qr_client_refresh): the epoch pl was
+	 * built at; a reply's header said a node holds a newer one; no
+	 * automatic refresh before refresh_after_ns */
+	uint64_t epoch;
+	bool epoch_newer, refreshing;
+	uint64_t refresh_after_ns;
 	struct qr_auth_client *auth; /* NULL: frames go unsigned */
 	/* long messages (see top) */
 	struct qr_reasm reasm;
@@ -140,6 +146,11 @@ void *qr_cl_udp_open(const char *bind_addr, int buf_bytes, char *err,
 /* client_req.c: the table (see top) */
 void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p);
 /* A slot with a fresh req_id and a cleared result; NULL when full. */
+/* Route with the placement of members from now on, at epoch (client.c):
+ * 0, or QR_ECONFIG (a member the cluster file lacks, fewer than RF) /
+ * QR_ENOMEM (the handle keeps its placement). */
+int qr_cl_topology_install(struct qr_client *c, uint64_t epoch,
+			   uint64_t members);
 struct qr_creq *qr_cl_take(struct qr_client *c);
 /* Back to the free stack (never started, or handed back). */
 void qr_cl_give(struct qr_client *c, struct qr_creq *q);

@@ -392,6 +392,10 @@ void qr_cl_on_datagram(struct qr_client *c, const struct qr_client_pkt *p)
 		c->stats.ignored++;
 		return;
 	}
+	/* A node at a newer epoch than our placement's (mod 2^16, as the
+	 * header carries it): refresh (qr_client_refresh). */
+	if ((int16_t)(uint16_t)(h.epoch - (uint16_t)c->epoch) > 0)
+		c->epoch_newer = true;
 	struct qr_msg m;
 	while (qr_wire_next(&r, &m) > 0) {
 		if (m.type == QR_MSG_FRAG)

@@ -16,7 +16,11 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
+#include "common/le.h"
+
+static void refresh_if_stale(struct qr_client *c);
 
 static int request(struct qr_client *c, const struct qr_request *rq,
 		   struct qr_result *out)
@@ -45,7 +49,53 @@ static int request(struct qr_client *c, const struct qr_request *rq,
 	}
 	QR_ASSERT(rc == 1); /* ours: the handle was idle before submit */
 	*out = one.result;
+	refresh_if_stale(c);
 	return out->status;
+}
+
+int qr_client_refresh(struct qr_client *c)
+{
+	if (!c)
+		return QR_EINVAL;
+	uint8_t v[QR_TOPOLOGY_VALUE_BYTES];
+	struct qr_req_opts o = {.consistency = QR_CONSISTENCY_ONE};
+	struct qr_request rq = {
+		.op = QR_CLIENT_TOPOLOGY,
+		.key = "topology", /* routes it; the node does not read it */
+		.key_len = 8,
+		.opts = &o,
+		.buf = v,
+		.buf_cap = sizeof(v),
+	};
+	struct qr_result r;
+	c->refreshing = true;
+	int rc = request(c, &rq, &r);
+	c->refreshing = false;
+	if (rc)
+		return rc;
+	if (r.value_len != sizeof(v))
+		return QR_EMALFORMED;
+	return qr_cl_topology_install(c, qr_ld64(v), qr_ld64(v + 8));
+}
+
+/* After a call whose replies said a node holds a newer epoch: refresh
+ * once (not from within a refresh), then not again for a second. */
+int qr_client_refresh_if_stale(struct qr_client *c)
+{
+	if (!c || !c->epoch_newer || c->refreshing || c->used)
+		return 0;
+	uint64_t now = qr_clock_mono_ns();
+	if (now < c->refresh_after_ns)
+		return 0;
+	c->refresh_after_ns = now + 1000000000ull;
+	(void)qr_client_refresh(c); /* failing: the old placement still
+				     * routes (its nodes coordinate) */
+	return 1;
+}
+
+static void refresh_if_stale(struct qr_client *c)
+{
+	(void)qr_client_refresh_if_stale(c);
 }
 
 int qr_client_put(struct qr_client *c, const void *key, size_t key_len,

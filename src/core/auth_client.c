@@ -243,8 +243,8 @@ int qc_auth_client_open(struct qr_core *c, const uint8_t *frame, size_t *len,
 bool qc_auth_client_allows(const struct qr_client_key *who,
 			   const struct qr_msg *m)
 {
-	if (!who)
-		return true; /* client auth off */
+	if (!who || m->op == QR_OP_TOPOLOGY)
+		return true; /* client auth off; or no data: any client */
 	bool read = m->op == QR_OP_GET || m->op == QR_OP_LIN_GET;
 	if (!read && who->role != QR_CLIENT_RW)
 		return false;

@@ -26,6 +26,8 @@
  */
 #include "core/core_pvt.h"
 
+#include "common/le.h"
+
 #include <string.h>
 
 /* One group of every replica, needing `need` of them. */
@@ -199,10 +201,34 @@ static void req_fill(struct qr_core *c, struct req *q, uint64_t client,
 	memcpy(q->key, m->key, m->key_len);
 }
 
+/* QR_OP_TOPOLOGY: what this core has installed, at once (a client that
+ * saw a newer epoch in a reply's header refreshes its placement). */
+static void reply_topology(struct qr_core *c, uint64_t client,
+			   const struct qr_msg *m)
+{
+	uint8_t v[QR_TOPOLOGY_VALUE_BYTES];
+	qr_st64(v, c->epoch);
+	qr_st64(v + 8, c->pl->members);
+	qr_st64(v + 16, c->pl_new ? c->pl_new->members : 0);
+	struct qr_msg r = {
+		.type = QR_MSG_CLIENT_REPLY,
+		.req_id = m->req_id,
+		.value = v,
+		.value_len = sizeof(v),
+	};
+	qc_send_client_msg(c, client, &r);
+	c->stats.client_ops[QR_OP_TOPOLOGY]++;
+	c->stats.client_ok++;
+}
+
 void qc_coord_on_client(struct qr_core *c, uint64_t client, uint16_t shard,
 			const struct qr_msg *m)
 {
 	const struct qr_placement *pl = c->pl;
+	if (m->op == QR_OP_TOPOLOGY) {
+		reply_topology(c, client, m);
+		return;
+	}
 	uint32_t part = qr_placement_partition(pl, m->key, m->key_len);
 	if (qr_placement_shard(pl, part) != c->cfg.shard) {
 		qc_drop(c, QR_DROP_WRONG_SHARD);

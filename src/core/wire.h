@@ -43,6 +43,7 @@
 #define QR_FRAG_CHUNK_MIN 256u
 #define QR_FRAG_NACK_BYTES_MAX 128u /* a NACK names up to 1,024 chunks */
 #define QR_LONG_BYTES_MAX (4u + QR_FRAME_BYTES_MAX + QR_VALUE_BYTES_MAX)
+#define QR_TOPOLOGY_VALUE_BYTES 24 /* QR_OP_TOPOLOGY's answer */
 
 enum qr_msg_type {
 	QR_MSG_CLIENT_REQ = 1,
@@ -73,6 +74,10 @@ enum qr_op {
 	QR_OP_PUT_IF_ABSENT = 5,
 	QR_OP_PUT_IF_VERSION = 6,    /* `expected` is the version to replace */
 	QR_OP_DELETE_IF_VERSION = 7, /* `expected` is the version to delete */
+	/* The coordinator's installed topology (docs/client.md): answered
+	 * at once, value = epoch u64 | owners u64 | pending u64 (members,
+	 * bit n: node n), little-endian; the key is not read. */
+	QR_OP_TOPOLOGY = 8,
 	QR_OP_END,
 };
 
@@ -116,7 +121,7 @@ enum qr_level {
 /* An op of the linearizable (CASPaxos) family. */
 static inline bool qr_op_is_cas(unsigned op)
 {
-	return op >= QR_OP_LIN_GET && op < QR_OP_END;
+	return op >= QR_OP_LIN_GET && op <= QR_OP_DELETE_IF_VERSION;
 }
 
 /*

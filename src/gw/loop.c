@@ -43,7 +43,12 @@ static int cl_flush(void *h)
 }
 static int cl_poll(void *h, struct qr_completion *out, unsigned max, int t)
 {
-	return qr_client_poll(h, out, max, t);
+	int n = qr_client_poll(h, out, max, t);
+	/* A reply from a newer topology epoch: refresh the placement while
+	 * the handle is idle (one round trip, at most once a second). */
+	if (n >= 0)
+		(void)qr_client_refresh_if_stale(h);
+	return n;
 }
 static int cl_fd(const void *h)
 {

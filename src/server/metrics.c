@@ -57,6 +57,7 @@ static void requests(struct qr_prom *w, const struct qr_core_stats *cs)
 		{"put_if_absent", cs->client_ops[QR_OP_PUT_IF_ABSENT]},
 		{"put_if_version", cs->client_ops[QR_OP_PUT_IF_VERSION]},
 		{"delete_if_version", cs->client_ops[QR_OP_DELETE_IF_VERSION]},
+		{"topology", cs->client_ops[QR_OP_TOPOLOGY]},
 	};
 	labelled(w, "quorate_requests_total",
 		 "Client requests taken by this node as coordinator, by op.",

@@ -13,7 +13,9 @@
 # members 2,3,4,5); with node 2 (a replica of every key from the start)
 # down, every acknowledged write reads back at QUORUM from the nodes that
 # streamed it; node 2 restarted reads its topology back from its data dir;
-# every acknowledged write reads back at ALL with its last acknowledged
+# the load's client (libquorate) refreshed its placement to epoch 9 from
+# the replies' epochs, never restarted; every acknowledged write reads
+# back at ALL with its last acknowledged
 # value (or a later attempted one); no get during the changes returned
 # less than the last acknowledged put (R + W > N across epochs); puts and
 # gets failed only UNAVAILABLE or TIMEOUT, at most 2% of them (the client
@@ -100,12 +102,16 @@ grep -q '"error":"STALE".*epoch 5 is not above this node.s epoch 9' <<<"$out" ||
 	qr_fail "a stale epoch at node 2: $out"
 out=$(q node sync 2>/dev/null) && grep -q 'epoch 9, members 2,3,4,5' <<<"$out" ||
 	qr_fail "node sync: $out"
-sleep 1
+sleep 2 # the load's client refreshes at most once a second
 touch "$stop"
 wait "$load_pid"
 load_rc=$?
 cat "$QR_TEST_TMP/load.out" >&2
 [ "$load_rc" = 0 ] || { cat "$QR_TEST_TMP/load.err" >&2; qr_fail "load: rc $load_rc"; }
+# The load's client learnt every change from the replies' epochs and
+# routed with the nodes' members, never restarted (docs/client.md).
+grep -Eq '^topo_load: epoch=9 refreshes=[1-9]' "$QR_TEST_TMP/load.out" ||
+	qr_fail "the load's client did not refresh to epoch 9"
 for i in 0 2 3 4 5; do
 	a=$(topo $i)
 	grep -q '"epoch":9,"owners":"0x3c","pending":"0x0"' <<<"$a" ||

@@ -112,6 +112,10 @@ static int run(struct qr_client *c, const char *stop, const char *out)
 	counts("topo_load: puts", put_st);
 	counts("topo_load: gets", get_st);
 	printf("topo_load: violations=%" PRIu64 "\n", violations);
+	/* The epoch its placement was refreshed to, without a restart
+	 * (qr_client_refresh, from the replies' epochs). */
+	printf("topo_load: epoch=%" PRIu64 " refreshes=%" PRIu64 "\n",
+	       qr_client_epoch(c), qr_client_stats(c)->refreshes);
 	return violations ? 1 : 0;
 }
 

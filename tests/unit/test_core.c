@@ -11,6 +11,7 @@
 #include "common/compiler.h"
 #include "common/eal_local.h"
 #include "core/bugs.h"
+#include "common/le.h"
 #include "core/core.h"
 #include "core/store_pvt.h" /* qr_store_check */
 #include "quorate/err.h"
@@ -3422,6 +3423,38 @@ static void test_topology_join(void)
 	qr_placement_fini(&nw);
 }
 
+/* QR_OP_TOPOLOGY: any node answers at once with its installed epoch,
+ * owners and pending members (libquorate's refresh reads it); a client
+ * frame's reply header carries the epoch too. */
+static void test_topology_op_answers_the_installed_topology(void)
+{
+	setup();
+	/* A change in progress (its pending placement the same sets: the
+	 * harness has 3 nodes at RF 3). */
+	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[1], 7, &h.pl, &h.pl),
+			      0);
+	client_req(1, 1, QR_OP_TOPOLOGY, QR_LEVEL_ONE, "any", NULL);
+	settle();
+	const struct reply *r = find_reply(1);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(r->status, 0);
+	CU_ASSERT_EQUAL_FATAL(r->value_len, QR_TOPOLOGY_VALUE_BYTES);
+	CU_ASSERT_EQUAL(qr_ld64(r->value), 7);
+	CU_ASSERT_EQUAL(qr_ld64(r->value + 8), h.pl.members);
+	CU_ASSERT_EQUAL(qr_ld64(r->value + 16), h.pl.members);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[1])->client_ops[QR_OP_TOPOLOGY],
+			1);
+	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[1], 8, &h.pl, NULL),
+			      0);
+	client_req(1, 2, QR_OP_TOPOLOGY, QR_LEVEL_ONE, "any", NULL);
+	settle();
+	r = find_reply(2);
+	CU_ASSERT_FATAL(r != NULL);
+	CU_ASSERT_EQUAL(qr_ld64(r->value), 8);
+	CU_ASSERT_EQUAL(qr_ld64(r->value + 16), 0);
+	teardown();
+}
+
 /* T6 (topology.c): a node two epochs behind its peers (down while they
  * took a change's steps, restarted with its old topology) is fenced both
  * ways: its write reaches no peer and is not acknowledged, and once it
@@ -3643,6 +3676,8 @@ int main(void)
 		{"jumbo peer frames: packed up to peer_frame_bytes, one byte "
 		 "more dropped, client frames stay at 1472",
 		 test_jumbo_peer_frames},
+		{"topology: the TOPOLOGY op answers the installed topology",
+		 test_topology_op_answers_the_installed_topology},
 		{"topology: a node two epochs behind is fenced (T6)",
 		 test_topology_epoch_fence},
 		{"topology: a join needs the union, streams, then reads back",
