@@ -47,7 +47,9 @@
 
 #include "cli/cli.h"
 #include "cli/json_view.h"
+#include "cli/node_reg.h"
 #include "common/clock.h"
+#include "common/compiler.h"
 #include "common/cluster.h"
 #include "common/topo_file.h"
 #include "quorate/err.h"
@@ -70,6 +72,7 @@ struct change {
 	int dead; /* replace: the dead node (skipped), else -1 */
 	int rc;	  /* survey(): the exit code it reported, when -2 */
 	int sent; /* step(): nodes given the step */
+	struct reg_round reg; /* the register: what it chose (node_reg.h) */
 	struct view v[QR_CLUSTER_NODES_MAX];
 };
 
@@ -199,8 +202,14 @@ static int step(struct change *ch, uint64_t e, uint64_t owners,
 		/* Every running node, member or not, takes every step: one
 		 * left behind would coordinate with the older placement
 		 * while gainers stream (a write it has acknowledged after
-		 * they compared would be missing from them). */
-		int rc = ask(ch, id, req, msg, sizeof(msg));
+		 * they compared would be missing from them). It is given
+		 * the register's chosen value first (G3, C6). */
+		QR_ASSERT(ch->reg.chosen.epoch == e &&
+			  ch->reg.chosen.owners == owners &&
+			  ch->reg.chosen.pending == pending);
+		int rc = reg_learn(&ch->reg, id, msg, sizeof(msg));
+		if (!rc)
+			rc = ask(ch, id, req, msg, sizeof(msg));
 		if (rc)
 			return fail(exit_code_of(rc), rc, ch->what,
 				    "node %d: epoch %" PRIu64 ": %s (stop it, "
@@ -364,6 +373,63 @@ static int resync(struct change *ch, uint64_t e1)
 	return rc;
 }
 
+/* G2 for a read: the register's value as it is. */
+static int keep(const struct qr_mreg_value *cur, struct qr_mreg_value *next,
+		void *arg)
+{
+	(void)arg;
+	*next = *cur;
+	return 0;
+}
+
+/* G2 for a step: from exactly `from` (the value this command read and
+ * installed) to `to`; anything else means another command decided in
+ * between. */
+struct cas {
+	struct change *ch;
+	struct qr_mreg_value from, to;
+};
+
+static int cas_step(const struct qr_mreg_value *cur, struct qr_mreg_value *next,
+		    void *arg)
+{
+	const struct cas *x = arg;
+	if (qr_mreg_value_eq(cur, &x->to)) { /* chosen by our last try */
+		*next = *cur;
+		return 0;
+	}
+	if (!qr_mreg_value_eq(cur, &x->from))
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, x->ch->what,
+			    "the membership register moved to epoch %" PRIu64
+			    " (owners 0x%" PRIx64 ", pending 0x%" PRIx64 ") "
+			    "meanwhile: another `quorate node` decided first",
+			    cur->epoch, cur->owners, cur->pending);
+	*next = x->to;
+	return 0;
+}
+
+/* Decide the step from (e, o, p) to (e + 1, o2, p2) (G1). */
+static int decide(struct change *ch, uint64_t e, uint64_t o, uint64_t p,
+		  uint64_t o2, uint64_t p2)
+{
+	struct cas x = {ch, {e, o, p}, {e + 1, o2, p2}};
+	return reg_decide(&ch->reg, cas_step, &x);
+}
+
+/* Every node of the change answers (N1), but a replaced one: 0, or the
+ * exit code (reported). Checked before a change is decided too, so that
+ * a command that cannot finish leaves none in the register. */
+static int all_up(const struct change *ch)
+{
+	for (int id = 0; id < ch->c->nodes; id++)
+		if (required(ch, id) && !ch->v[id].up)
+			return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch->what,
+				    "node %d takes part in the change and does "
+				    "not answer: start it (a dead member: node "
+				    "replace)", id);
+	return 0;
+}
+
 /* Steps 1 to 3 from epoch e1 (a resumed change: the nodes' own). */
 static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 {
@@ -371,20 +437,16 @@ static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 	members_str(ch->from, o, sizeof(o));
 	members_str(ch->to, n, sizeof(n));
 	bool streaming = true; /* every member already streams: waited */
-	for (int id = 0; id < ch->c->nodes; id++)
-		if (required(ch, id) && !ch->v[id].up)
-			return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch->what,
-				    "node %d takes part in the change and does "
-				    "not answer: start it (a dead member: node "
-				    "replace)", id);
+	int rc = all_up(ch);
+	if (rc)
+		return rc;
 	for (int id = 0; id < ch->c->nodes; id++)
 		if (required(ch, id) &&
 		    (ch->v[id].st.epoch != e1 || !ch->v[id].st.streaming))
 			streaming = false;
 	fprintf(stderr, "quorate: %s: step 1/3: epoch %" PRIu64 ": members "
 		"%s -> %s\n", ch->what, e1, o, n);
-	int rc = step(ch, e1, ch->from, ch->to);
-	if (rc)
+	if ((rc = step(ch, e1, ch->from, ch->to)))
 		return rc;
 	if (!streaming) {
 		uint64_t ms = settle_ms(ch->c);
@@ -399,7 +461,8 @@ static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 		return rc;
 	fprintf(stderr, "quorate: %s: step 3/3: epoch %" PRIu64 ": members "
 		"%s\n", ch->what, e1 + 1, n);
-	if ((rc = step(ch, e1 + 1, ch->to, 0)))
+	if ((rc = decide(ch, e1, ch->from, ch->to, ch->to, 0)) ||
+	    (rc = step(ch, e1 + 1, ch->to, 0)))
 		return rc;
 	report(ch, e1 + 1);
 	return EXIT_OK;
@@ -442,10 +505,18 @@ int do_node(struct cli *cl, int argc, char **argv)
 			    "tombstone_grace_ms = 0: request deadlines have "
 			    "no bound, so no wait before the stream is long "
 			    "enough; set a grace (docs/topology.md)");
-	struct qr_topo_state cur = ch.v[best].st;
+	/* The register's value, made chosen and given to every running
+	 * slot (a read: G2); the nodes' topologies follow it. */
+	reg_init(&ch.reg, &c, ch.what);
+	int rc = reg_decide(&ch.reg, keep, NULL);
+	if (rc)
+		return rc;
+	struct qr_topo_state cur = {.epoch = ch.reg.chosen.epoch,
+				    .owners = ch.reg.chosen.owners,
+				    .pending = ch.reg.chosen.pending};
 	ch.from = cur.owners;
-	int rc = target(&ch, op, sync ? 0 : id_arg(argv[1]),
-			rep ? id_arg(argv[2]) : -1);
+	rc = target(&ch, op, sync ? 0 : id_arg(argv[1]),
+		    rep ? id_arg(argv[2]) : -1);
 	if (rc)
 		return rc;
 	if (cur.pending && ch.to != cur.pending) {
@@ -466,5 +537,8 @@ int do_node(struct cli *cl, int argc, char **argv)
 		report(&ch, cur.epoch);
 		return EXIT_OK;
 	}
+	if ((rc = all_up(&ch)) ||
+	    (rc = decide(&ch, cur.epoch, cur.owners, 0, cur.owners, ch.to)))
+		return rc;
 	return run(&ch, cur.epoch + 1, cl->wait_s);
 }

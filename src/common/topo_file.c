@@ -38,8 +38,7 @@ static int path_of(const char *dir, const char *name, char *out,
 	return 0;
 }
 
-/* The values of text (n bytes), if it is exactly their canonical form
- * followed by its CRC line. */
+/* The values of body (n bytes), if it is exactly their canonical form. */
 static bool parse(const char *text, size_t n, struct qr_topo_state *t)
 {
 	struct qr_topo_state v = {0};
@@ -53,24 +52,36 @@ static bool parse(const char *text, size_t n, struct qr_topo_state *t)
 	v.streaming = streaming == 1;
 	char canon[BODY_BYTES_MAX];
 	int len = body(&v, canon, sizeof(canon));
-	if (len != used || memcmp(canon, text, (size_t)len))
-		return false;
-	char crc_line[32];
-	int cl = snprintf(crc_line, sizeof(crc_line), "crc32c = 0x%08x\n",
-			  qr_crc32c(0, text, (size_t)len));
-	if ((size_t)(len + cl) != n || memcmp(text + len, crc_line, (size_t)cl))
+	if (len != used || (size_t)len != n || memcmp(canon, text, n))
 		return false;
 	*t = v;
 	return true;
 }
 
-int qr_topo_file_load(const char *dir, struct qr_topo_state *t, char *err,
-		      size_t err_len)
+/* The body of text (n bytes, NUL-free) if its last line is the CRC
+ * line of all that precedes it (F1): the body's length, or -1. */
+static int strip_crc(const char *text, size_t n)
+{
+	if (n < 2 || text[n - 1] != '\n')
+		return -1;
+	size_t len = n - 1;
+	while (len && text[len - 1] != '\n')
+		len--;
+	char line[32];
+	int cl = snprintf(line, sizeof(line), "crc32c = 0x%08x\n",
+			  qr_crc32c(0, text, len));
+	if (len + (size_t)cl != n || memcmp(text + len, line, (size_t)cl))
+		return -1;
+	return (int)len;
+}
+
+int qr_small_file_load(const char *dir, const char *name, char *body_out,
+		       size_t cap, size_t *len, char *err, size_t err_len)
 {
 	char path[QR_PATH_BYTES_MAX], text[FILE_BYTES_MAX + 1];
 	if (err_len)
 		err[0] = '\0';
-	int rc = path_of(dir, QR_TOPO_FILE_NAME, path, err, err_len);
+	int rc = path_of(dir, name, path, err, err_len);
 	if (rc)
 		return rc;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -95,7 +106,29 @@ int qr_topo_file_load(const char *dir, struct qr_topo_state *t, char *err,
 	}
 	close(fd);
 	text[n] = '\0';
-	if (n >= FILE_BYTES_MAX || strlen(text) != n || !parse(text, n, t)) {
+	int b = n < FILE_BYTES_MAX && strlen(text) == n ? strip_crc(text, n)
+							: -1;
+	if (b < 0 || (size_t)b >= cap) {
+		snprintf(err, err_len, "%s: corrupt (not the file quorated "
+			 "wrote, or a bad crc32c)", path);
+		return QR_ECORRUPT;
+	}
+	memcpy(body_out, text, (size_t)b);
+	body_out[b] = '\0';
+	*len = (size_t)b;
+	return 0;
+}
+
+int qr_topo_file_load(const char *dir, struct qr_topo_state *t, char *err,
+		      size_t err_len)
+{
+	char text[BODY_BYTES_MAX];
+	size_t n = 0;
+	int rc = qr_small_file_load(dir, QR_TOPO_FILE_NAME, text, sizeof(text),
+				    &n, err, err_len);
+	if (rc == QR_ECORRUPT || (!rc && !parse(text, n, t))) {
+		char path[QR_PATH_BYTES_MAX];
+		path_of(dir, QR_TOPO_FILE_NAME, path, err, err_len);
 		snprintf(err, err_len,
 			 "%s: corrupt (not the topology quorated wrote, or a "
 			 "bad crc32c): move it away to start from the cluster "
@@ -104,7 +137,7 @@ int qr_topo_file_load(const char *dir, struct qr_topo_state *t, char *err,
 			 path);
 		return QR_ECORRUPT;
 	}
-	return 0;
+	return rc;
 }
 
 /* fsync the directory so the rename is durable (F2). */
@@ -118,22 +151,25 @@ static int sync_dir(const char *dir)
 	return rc;
 }
 
-int qr_topo_file_save(const char *dir, const struct qr_topo_state *t,
-		      char *err, size_t err_len)
+int qr_small_file_save(const char *dir, const char *name, const char *body_text,
+		       size_t len, char *err, size_t err_len)
 {
 	char path[QR_PATH_BYTES_MAX], tmp[QR_PATH_BYTES_MAX];
-	char text[BODY_BYTES_MAX + 32];
-	int rc = path_of(dir, QR_TOPO_FILE_NAME, path, err, err_len);
+	char text[FILE_BYTES_MAX];
+	char tname[64];
+	snprintf(tname, sizeof(tname), "%s.tmp", name);
+	int rc = path_of(dir, name, path, err, err_len);
 	if (!rc)
-		rc = path_of(dir, QR_TOPO_FILE_NAME ".tmp", tmp, err, err_len);
+		rc = path_of(dir, tname, tmp, err, err_len);
 	if (rc)
 		return rc;
-	int len = body(t, text, BODY_BYTES_MAX);
-	QR_ASSERT(len > 0 && len < BODY_BYTES_MAX);
-	len += snprintf(text + len, sizeof(text) - (size_t)len,
-			"crc32c = 0x%08x\n", qr_crc32c(0, text, (size_t)len));
+	QR_ASSERT(len + 32 < sizeof(text));
+	memcpy(text, body_text, len);
+	int n = (int)len + snprintf(text + len, sizeof(text) - len,
+				    "crc32c = 0x%08x\n",
+				    qr_crc32c(0, body_text, len));
 	int fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && write(fd, text, (size_t)len) == len &&
+	bool ok = fd >= 0 && write(fd, text, (size_t)n) == n &&
 		  fsync(fd) == 0;
 	int saved = errno;
 	if (fd >= 0 && close(fd) != 0 && ok) {
@@ -149,11 +185,21 @@ int qr_topo_file_save(const char *dir, const struct qr_topo_state *t,
 		saved = errno;
 	}
 	if (!ok) {
-		snprintf(err, err_len, "%s: cannot save the topology: %s", path,
+		snprintf(err, err_len, "%s: cannot save: %s", path,
 			 strerror(saved));
 		return QR_EIO;
 	}
 	return 0;
+}
+
+int qr_topo_file_save(const char *dir, const struct qr_topo_state *t,
+		      char *err, size_t err_len)
+{
+	char text[BODY_BYTES_MAX];
+	int len = body(t, text, sizeof(text));
+	QR_ASSERT(len > 0 && len < BODY_BYTES_MAX);
+	return qr_small_file_save(dir, QR_TOPO_FILE_NAME, text, (size_t)len,
+				  err, err_len);
 }
 
 int qr_topo_state_check(const struct qr_topo_state *t, uint16_t slots,

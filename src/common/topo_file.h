@@ -39,6 +39,17 @@ struct qr_topo_state {
 	bool streaming;	  /* the change's stream has begun (step 2) */
 };
 
+/* A small file of ours in dir (the topology, the membership register):
+ * its body with a last line "crc32c = 0x%08x" over every byte before it,
+ * saved as F2 says. Load: 0 with the body (NUL-terminated) and its
+ * length; QR_ENOTFOUND (err empty); QR_ECORRUPT (too long for cap, no or
+ * a bad CRC line) or QR_EIO with the path in err. */
+int qr_small_file_load(const char *dir, const char *name, char *body,
+		       size_t cap, size_t *len, char *err, size_t err_len);
+/* Save: 0, or QR_EIO / QR_ECONFIG with the path and errno in err. */
+int qr_small_file_save(const char *dir, const char *name, const char *body,
+		       size_t len, char *err, size_t err_len);
+
 /* Load <dir>/topology: 0; QR_ENOTFOUND if there is none (err empty);
  * QR_ECORRUPT or QR_EIO with a message naming the file in err (F1). */
 int qr_topo_file_load(const char *dir, struct qr_topo_state *t, char *err,

@@ -3,4 +3,4 @@
 #include "common/compiler.h"
 #include "core/bugs.h"
 
-uint64_t qr_bugs;
+uint64_t qr_bugs[QR_BUG_WORDS];

@@ -175,6 +175,15 @@
 	  "peer frames are taken whatever their epoch, and a node that "      \
 	  "heard it is behind still takes clients: one restarted with an "    \
 	  "older topology coordinates with it (topology.c T6)")               \
+	/* issue 14: the membership register (mreg.c R1-R3) */                 \
+	X(REG_ACCEPT_BELOW_PROMISE, 64, "reg-accept-below-promise",            \
+	  "register", "an acceptor accepts a ballot below its promise (R1)")   \
+	X(REG_MINORITY, 65, "reg-minority", "register",                        \
+	  "a proposer counts half the acceptors, rounded up, as a majority "  \
+	  "(R2)")                                                              \
+	X(REG_BASE_FIRST, 66, "reg-base-first", "register",                    \
+	  "a proposer builds on the first promise's value, not the highest "  \
+	  "accepted ballot's (R3)")                                            \
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \
@@ -185,11 +194,24 @@ enum qr_bug {
 	QR_BUG_LIST(QR_BUG_ENUM_)
 #undef QR_BUG_ENUM_
 };
-#define QR_BUG_MASK(name) (1ull << QR_BUG_BIT_##name)
+/* Bits 0..127: two words (the 64 of the first filled up with issue 14). */
+#define QR_BUG_WORDS 2
+#define QR_BUG_WORD_OF(bit) ((bit) >> 6)
+#define QR_BUG_MASK_OF(bit) (1ull << ((bit) & 63))
 
 #ifdef QR_BUG_INJECTION
-extern uint64_t qr_bugs; /* set by the simulator from --inject-bug */
-#define QR_BUG(name) (qr_unlikely(qr_bugs & QR_BUG_MASK(name)))
+/* set by the simulator from --inject-bug, by unit tests with qr_bug_set */
+extern uint64_t qr_bugs[QR_BUG_WORDS];
+#define QR_BUG(name)                                                           \
+	(qr_unlikely(qr_bugs[QR_BUG_WORD_OF(QR_BUG_BIT_##name)] &              \
+		     QR_BUG_MASK_OF(QR_BUG_BIT_##name)))
+/* Only bug `bit` on (the unit tests' should_fail variants). */
+static inline void qr_bug_only(unsigned bit)
+{
+	for (unsigned w = 0; w < QR_BUG_WORDS; w++)
+		qr_bugs[w] = 0;
+	qr_bugs[QR_BUG_WORD_OF(bit)] = QR_BUG_MASK_OF(bit);
+}
 #else
 #define QR_BUG(name) 0
 #endif

@@ -91,11 +91,14 @@ static json_t *json_mgmt(const struct qr_mgmt_sock_stats *st)
 
 static size_t unknown(char *out, size_t cap)
 {
-	return qr_mgmt_dump(json_pack("{sss[sssssss]}", "error",
+	return qr_mgmt_dump(json_pack("{sss[ssssssssss]}", "error",
 				      "unknown command", "commands", "stat",
 				      "stat replication", "repair", "ready",
 				      "topology", "topology set EPOCH OWNERS "
-				      "PENDING", "topology stream"),
+				      "PENDING", "topology stream", "register",
+				      "register prepare ROUND.ID",
+				      "register accept ROUND.ID EPOCH OWNERS "
+				      "PENDING"),
 			    out, cap);
 }
 
@@ -123,6 +126,10 @@ static size_t handle(void *arg, const char *cmd, char *out, size_t cap)
 		return qr_topo_ctl_command(m->cfg.topo, "", out, cap);
 	if (m->cfg.topo && !strncmp(cmd, "topology ", 9))
 		return qr_topo_ctl_command(m->cfg.topo, cmd + 9, out, cap);
+	if (m->cfg.topo && !strcmp(cmd, "register"))
+		return qr_topo_ctl_register(m->cfg.topo, "", out, cap);
+	if (m->cfg.topo && !strncmp(cmd, "register ", 9))
+		return qr_topo_ctl_register(m->cfg.topo, cmd + 9, out, cap);
 	if (m->cfg.clock_hook && !strncmp(cmd, "clock-offset ", 13))
 		return clock_offset(&m->cfg, cmd + 13, out, cap);
 	return unknown(out, cap);

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/topo_file.h"
 #include "core/core.h"
+#include "core/mreg.h"
 #include "quorate/err.h"
 #include "quorate/limits.h"
 #include "server/mgmt_stats.h"
@@ -35,6 +36,7 @@ struct qr_topo_ctl {
 	struct qr_shard **shards;
 	uint16_t nshards;
 	uint16_t node; /* this node's id (answers name it) */
+	struct qr_mreg_acceptor reg; /* the register's acceptor (C6) */
 };
 
 static int placement_of(const struct qr_cluster *cl, uint64_t members,
@@ -90,6 +92,32 @@ static struct topo_gen *gen_build(const struct qr_cluster *cl,
 	return g;
 }
 
+/* <data_dir>/register, or (absent: a node from before the register, or a
+ * new one) its installed topology at ballot 0.0 (R3), saved. */
+static int reg_load(struct qr_topo_ctl *t, char *err, size_t err_len)
+{
+	char text[512];
+	size_t n = 0;
+	int rc = qr_small_file_load(t->dir, QR_MREG_FILE_NAME, text,
+				    sizeof(text), &n, err, err_len);
+	if (!rc && !qr_mreg_decode(text, n, &t->reg)) {
+		snprintf(err, err_len, "%s/%s: corrupt (not the register "
+			 "quorated wrote): this node's promises would be "
+			 "lost; see docs/topology.md, \"The register\"",
+			 t->dir, QR_MREG_FILE_NAME);
+		return QR_ECORRUPT;
+	}
+	if (rc != QR_ENOTFOUND)
+		return rc;
+	const struct qr_topo_state *st = &t->cur->st;
+	t->reg = (struct qr_mreg_acceptor){
+		.value = {st->epoch, st->owners, st->pending},
+	};
+	n = (size_t)qr_mreg_encode(&t->reg, text, sizeof(text));
+	return qr_small_file_save(t->dir, QR_MREG_FILE_NAME, text, n, err,
+				  err_len);
+}
+
 int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
 		     struct qr_topo_ctl **out, char *err, size_t err_len)
 {
@@ -115,7 +143,8 @@ int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
 		free(t);
 		return QR_EINVAL;
 	}
-	if (fresh && (rc = qr_topo_file_save(data_dir, &st, err, err_len))) {
+	if ((fresh && (rc = qr_topo_file_save(data_dir, &st, err, err_len))) ||
+	    (rc = reg_load(t, err, err_len))) {
 		qr_topo_ctl_close(t);
 		return rc;
 	}
@@ -289,6 +318,19 @@ static size_t cmd_set(struct qr_topo_ctl *t, const char *args, char *out,
 			 PRIu64, st.epoch, cur->epoch);
 		return answer_error(t, QR_ESTALE, msg, out, cap);
 	}
+	const struct qr_mreg_value *rv = &t->reg.value;
+	if (st.epoch != rv->epoch || st.owners != rv->owners ||
+	    st.pending != rv->pending) {
+		/* C6: only what the register holds (a change decided by the
+		 * cluster; the CLI gives every node it installs on the value
+		 * it decided first), never a topology typed by hand. */
+		snprintf(msg, sizeof(msg),
+			 "not the membership register's value (epoch %" PRIu64
+			 ", owners 0x%" PRIx64 ", pending 0x%" PRIx64 "): "
+			 "changes are decided through the register (quorate "
+			 "node)", rv->epoch, rv->owners, rv->pending);
+		return answer_error(t, QR_EPRECONDITION, msg, out, cap);
+	}
 	return install(t, &st, out, cap);
 }
 
@@ -308,6 +350,89 @@ static size_t cmd_stream(struct qr_topo_ctl *t, char *out, size_t cap)
 	}
 	st.streaming = true;
 	return install(t, &st, out, cap);
+}
+
+/* ---- the membership register's acceptor (C6) ------------------------ */
+
+/* The acceptor's state; ok false with STALE when it refused. */
+static size_t reg_show(const struct qr_topo_ctl *t, int rc, char *out,
+		       size_t cap)
+{
+	char p[48], a[48], o[24], pe[24];
+	qr_mreg_ballot_str(t->reg.promised, p, sizeof(p));
+	qr_mreg_ballot_str(t->reg.accepted, a, sizeof(a));
+	mask_str(t->reg.value.owners, o, sizeof(o));
+	mask_str(t->reg.value.pending, pe, sizeof(pe));
+	json_t *j = json_pack("{sbsIsssssIssss}", "ok", !rc, "node",
+			      (json_int_t)t->node, "promised", p, "accepted",
+			      a, "epoch", (json_int_t)t->reg.value.epoch,
+			      "owners", o, "pending", pe);
+	if (rc) {
+		json_object_set_new(j, "error", json_string(qr_strerror(rc)));
+		json_object_set_new(j, "code", json_integer(rc));
+		json_object_set_new(j, "message",
+				    json_string("a higher ballot is promised"));
+	}
+	return qr_mgmt_dump(j, out, cap);
+}
+
+/* Persist the acceptor (R1: before the answer); on failure put back the
+ * state it had, so that nothing unsaved is ever answered. */
+static int reg_save(struct qr_topo_ctl *t, const struct qr_mreg_acceptor *was,
+		    char *msg, size_t n)
+{
+	char text[512];
+	int len = qr_mreg_encode(&t->reg, text, sizeof(text));
+	int rc = qr_small_file_save(t->dir, QR_MREG_FILE_NAME, text,
+				    (size_t)len, msg, n);
+	if (rc)
+		t->reg = *was;
+	return rc;
+}
+
+/* "register", "register prepare BALLOT", "register accept BALLOT EPOCH
+ * OWNERS PENDING" (hex masks, as topology set). */
+static size_t cmd_register(struct qr_topo_ctl *t, const char *args,
+			   char *out, size_t cap)
+{
+	char b[48], e[32], o[32], p[32], extra[2], msg[512];
+	struct qr_mreg_ballot ballot;
+	struct qr_topo_state st = {0};
+	struct qr_mreg_acceptor was = t->reg;
+	int rc, k = sscanf(args, "%47s %31s %31s %31s %1s", b, e, o, p, extra);
+	if (!*args)
+		return reg_show(t, 0, out, cap);
+	if (!strncmp(args, "prepare ", 8) && k == 2 &&
+	    qr_mreg_ballot_parse(args + 8, &ballot)) {
+		rc = qr_mreg_prepare(&t->reg, ballot);
+	} else if (!strncmp(args, "accept ", 7) &&
+		   sscanf(args + 7, "%47s %31s %31s %31s %1s", b, e, o, p,
+			  extra) == 4 &&
+		   qr_mreg_ballot_parse(b, &ballot) &&
+		   parse_u64(e, 10, &st.epoch) && parse_u64(o, 16, &st.owners) &&
+		   parse_u64(p, 16, &st.pending)) {
+		/* A value no node could install is refused whole (C3). */
+		if ((rc = qr_topo_state_check(&st, t->cl->nodes, t->cl->rf, msg,
+					      sizeof(msg))))
+			return answer_error(t, rc, msg, out, cap);
+		struct qr_mreg_value v = {st.epoch, st.owners, st.pending};
+		rc = qr_mreg_accept(&t->reg, ballot, &v);
+	} else {
+		return answer_error(t, QR_EINVAL,
+				    "usage: register | register prepare "
+				    "ROUND.ID | register accept ROUND.ID EPOCH "
+				    "OWNERS PENDING",
+				    out, cap);
+	}
+	if (!rc && (rc = reg_save(t, &was, msg, sizeof(msg))))
+		return answer_error(t, rc, msg, out, cap);
+	return reg_show(t, rc, out, cap);
+}
+
+size_t qr_topo_ctl_register(struct qr_topo_ctl *t, const char *args,
+			    char *out, size_t cap)
+{
+	return cmd_register(t, args, out, cap);
 }
 
 size_t qr_topo_ctl_command(struct qr_topo_ctl *t, const char *args,

@@ -28,6 +28,15 @@
  *      replica tables (partitions x RF bytes each).
  *  C5. Only the management thread calls in after qr_topo_ctl_open(); the
  *      shards see requests through qr_shard_topo_request() alone.
+ *  C6. The node is an acceptor of the membership register (core/mreg.h,
+ *      R1-R4), its state in <data_dir>/register, saved (F2) before every
+ *      answer that changed it; absent, it starts at ballot 0.0 with the
+ *      installed topology. `topology set` installs only the register's
+ *      value: a change is decided by a majority of the slots first.
+ *
+ *   register                       -> the acceptor (JSON)
+ *   register prepare ROUND.ID      -> promise, or STALE with the promise
+ *   register accept ROUND.ID EPOCH OWNERS PENDING
  */
 #ifndef QR_SERVER_TOPO_CTL_H
 #define QR_SERVER_TOPO_CTL_H
@@ -56,6 +65,10 @@ void qr_topo_ctl_attach(struct qr_topo_ctl *t, uint16_t node,
  * none): the JSON answer into out, its length (0: did not fit). */
 size_t qr_topo_ctl_command(struct qr_topo_ctl *t, const char *args,
 			   char *out, size_t cap);
+/* One "register ..." command line (args: what follows "register", "" for
+ * none), answered as qr_topo_ctl_command is (C6). */
+size_t qr_topo_ctl_register(struct qr_topo_ctl *t, const char *args,
+			    char *out, size_t cap);
 /* After the shards are destroyed: free every placement (C4). */
 void qr_topo_ctl_close(struct qr_topo_ctl *t);
 

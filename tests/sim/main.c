@@ -38,9 +38,9 @@
 
 static const struct {
 	const char *name, *area, *what;
-	uint64_t bit;
+	unsigned bit;
 } bug_names[] = {
-#define BUG_NAME_(name, bit, cli, area, what) {cli, area, what, 1ull << bit},
+#define BUG_NAME_(name, bit, cli, area, what) {cli, area, what, bit},
 	QR_BUG_LIST(BUG_NAME_)
 #undef BUG_NAME_
 };
@@ -81,23 +81,22 @@ static int usage(const char *prog)
 	return 2;
 }
 
-static uint64_t parse_bugs(const char *arg)
+/* The bits named in arg into words[] (QR_BUG_WORDS of them). */
+static void parse_bugs(const char *arg, uint64_t *words)
 {
-	uint64_t bits = 0;
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", arg);
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-		uint64_t found = 0;
-		for (size_t i = 0; i < QR_ARRAY_LEN(bug_names); i++)
-			if (strcmp(tok, bug_names[i].name) == 0)
-				found = bug_names[i].bit;
-		if (!found) {
+		size_t i = 0;
+		while (i < QR_ARRAY_LEN(bug_names) &&
+		       strcmp(tok, bug_names[i].name) != 0)
+			i++;
+		if (i == QR_ARRAY_LEN(bug_names)) {
 			fprintf(stderr, "qr-sim: unknown bug '%s'\n", tok);
 			exit(2);
 		}
-		bits |= found;
+		words[bug_names[i].bit >> 6] |= 1ull << (bug_names[i].bit & 63);
 	}
-	return bits;
 }
 
 int main(int argc, char **argv)
@@ -162,7 +161,7 @@ int main(int argc, char **argv)
 	}
 	if (bugs) {
 #ifdef QR_BUG_INJECTION
-		qr_bugs = parse_bugs(bugs);
+		parse_bugs(bugs, qr_bugs);
 #else
 		(void)parse_bugs;
 		fprintf(stderr, "qr-sim: built without bug injection; use "

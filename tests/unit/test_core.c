@@ -3525,21 +3525,21 @@ int main(void)
 		 test_topology_epoch_fence},
 		{NULL, NULL},
 	};
-	qr_bugs = QR_BUG_MASK(EPOCH_UNFENCED);
+	qr_bug_only(QR_BUG_BIT_EPOCH_UNFENCED);
 #elif QR_UNIT_INJECT_BUG == 2
 	static const struct qr_unit_case buggy[] = {
 		{"retransmits after loss with rto-waits-for-evidence",
 		 test_retransmits_after_loss},
 		{NULL, NULL},
 	};
-	qr_bugs = QR_BUG_MASK(RTO_WAITS_FOR_EVIDENCE);
+	qr_bug_only(QR_BUG_BIT_RTO_WAITS_FOR_EVIDENCE);
 #else
 	static const struct qr_unit_case buggy[] = {
 		{"regression (issue 13 bug 4) with cas-forget-first-accept",
 		 test_regression_cas_retry_sees_its_first_accept},
 		{NULL, NULL},
 	};
-	qr_bugs = QR_BUG_MASK(CAS_FORGET_FIRST_ACCEPT);
+	qr_bug_only(QR_BUG_BIT_CAS_FORGET_FIRST_ACCEPT);
 #endif
 	return qr_unit_main("core-buggy", buggy);
 #endif

@@ -12,7 +12,12 @@ has it); another command while one is in progress is refused (exit 6); a
 node left behind at a step 3 is caught up by `node sync` (a member that
 is down skipped); a member of the change that does not answer stops the
 command (exit 4) before anything is sent; a replacement skips the dead
-node; no step 3 is sent while a gainer has partitions left.
+node; no step 3 is sent while a gainer has partitions left. The
+membership register (node_reg.h G1-G3; each fake node is an acceptor as
+topo_ctl.h C6 says): both steps are decided by a majority before any node
+installs them; a change the register holds but no node installed is in
+progress; a rival's higher ballot makes the command retry above it;
+without a majority of the slots nothing is decided.
 
    tests/unit/test_node_cmd.py QUORATE_CLI
 """
@@ -33,11 +38,28 @@ ALL = []            # the running fake nodes
 EARLY_HANDOVERS = []  # step 3 seen while a gainer had partitions left (N3)
 
 
+def ballot_str(b):
+    return f"{b[0]}.{b[1]:016x}"
+
+
+def ballot_parse(s):
+    r, i = s.split(".")
+    return (int(r), int(i, 16))
+
+
 class Node:
-    def __init__(self, i, path, epoch=1, owners=0x7, pending=0, streaming=False):
+    def __init__(self, i, path, epoch=1, owners=0x7, pending=0, streaming=False,
+                 reg=None):
         self.i, self.path, self.log = i, path, []
         self.epoch, self.owners, self.pending = epoch, owners, pending
         self.streaming, self.left = streaming, 0
+        # The register's acceptor (topo_ctl.h C6): promised, accepted,
+        # value; a node from before the register: ballot 0.0, its topology.
+        r = reg or {}
+        self.promised = r.get("promised", (0, 0))
+        self.accepted = r.get("accepted", (0, 0))
+        self.value = r.get("value", (epoch, owners, pending))
+        self.steal = r.get("steal", 0)  # refuse that many accepts (a rival)
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.bind(path)
         self.sock.listen(8)
@@ -55,9 +77,44 @@ class Node:
         return {"ok": False, "node": self.i, "error": name, "code": code,
                 "message": msg}
 
+    def reg_show(self, ok=True):
+        e, o, p = self.value
+        a = {"ok": ok, "node": self.i, "promised": ballot_str(self.promised),
+             "accepted": ballot_str(self.accepted), "epoch": e,
+             "owners": hex(o), "pending": hex(p)}
+        if not ok:
+            a.update(error="STALE", code=-7, message="a higher ballot")
+        return a
+
+    def register(self, w):
+        if w == ["register"]:
+            return self.reg_show()
+        if w[1] == "prepare" and len(w) == 3:
+            b = ballot_parse(w[2])
+            if b < self.promised:
+                return self.reg_show(False)
+            self.promised = b
+            return self.reg_show()
+        if w[1] == "accept" and len(w) == 6:
+            b = ballot_parse(w[2])
+            if self.steal:  # a rival proposer promised above it meanwhile
+                self.steal -= 1
+                self.promised = (b[0] + 1, 1)
+            if b < self.promised:
+                return self.reg_show(False)
+            self.promised = self.accepted = b
+            self.value = (int(w[3]), int(w[4], 16), int(w[5], 16))
+            return self.reg_show()
+        return self.error("INVALID_ARGUMENT", -8, "unknown")
+
+    def topo_log(self):
+        return [x for x in self.log if x.startswith("topology")]
+
     def command(self, line):
         self.log.append(line)
         w = line.split()
+        if w[:1] == ["register"]:
+            return self.register(w)
         if w == ["topology"]:
             return self.show()
         if w[:2] == ["topology", "set"] and len(w) == 5:
@@ -66,6 +123,8 @@ class Node:
                 return self.show()
             if e <= self.epoch:
                 return self.error("STALE", -7, f"epoch {e} is not above {self.epoch}")
+            if (e, o, p) != self.value:  # C6: only the register's value
+                return self.error("PRECONDITION_FAILED", -4, "not the register's")
             if not p and any(n.streaming and n.left for n in ALL):
                 EARLY_HANDOVERS.append((self.i, line))
             self.epoch, self.owners, self.pending = e, o, p
@@ -150,8 +209,14 @@ check("every node ends at epoch 3, owners 0xf", final(nodes, 3, 0xf))
 # ... a survey again before the hand-over, step 3
 want = ["topology", "topology set 2 7 f", "topology", "topology stream"]
 check("each node got step 1 then the stream then step 3",
-      all(n.log[:4] == want and n.log[-2:] == ["topology",
-                                               "topology set 3 f 0"]
+      all(n.topo_log()[:4] == want and
+          n.topo_log()[-2:] == ["topology", "topology set 3 f 0"]
+          for n in nodes), "\n".join(str(n.log) for n in nodes))
+check("the register decided both steps: every node's acceptor holds "
+      "epoch 3 and was asked to prepare and accept",
+      all(n.value == (3, 0xf, 0) and
+          any(x.startswith("register prepare") for x in n.log) and
+          sum(x.startswith("register accept") for x in n.log) >= 2
           for n in nodes), "\n".join(str(n.log) for n in nodes))
 check("the stream's progress was polled and shown",
       "streaming: 0 partition(s) left" in err, err)
@@ -160,12 +225,13 @@ down(nodes)
 # 2. Resume a change stopped after the stream began on some nodes: the
 # nodes at epoch 2 get no step 1 again; the one at 1 does.
 chg = {"epoch": 2, "owners": 0x7, "pending": 0xf}
-nodes = cluster([dict(chg, streaming=True), chg, chg, dict(chg), {}])
+reg2 = {"accepted": (1, 5), "promised": (1, 5), "value": (2, 0x7, 0xf)}
+nodes = cluster([dict(chg, streaming=True), chg, chg, dict(chg), {"reg": reg2}])
 rc, out, err = run("node", "add", "3")
 check("a stopped change is resumed", rc == 0 and final(nodes, 3, 0xf),
       out + err)
 check("no step 1 resent to a node that has it",
-      all("topology set 2 7 f" not in n.log for n in nodes[:4]) and
+      all("topology set 2 7 f" not in n.topo_log() for n in nodes[:4]) and
       "topology set 2 7 f" in nodes[4].log,
       "\n".join(str(n.log) for n in nodes))
 down(nodes)
@@ -175,7 +241,7 @@ nodes = cluster([chg, chg, chg, chg, {}])
 rc, out, err = run("node", "add", "4")
 check("node add 4 during 0,1,2 -> 0,1,2,3 is refused (exit 6)",
       rc == 6 and "in progress" in err and
-      all(n.log == ["topology"] for n in nodes if n), out + err)
+      all(n.topo_log() == ["topology"] for n in nodes if n), out + err)
 down(nodes)
 
 # 4. A node left behind by a step 3 is caught up by `node sync`.
@@ -184,7 +250,7 @@ nodes = cluster([done, done, chg, done, {}])
 rc, out, err = run("node", "sync")
 check("node sync catches a node up to the newest topology",
       rc == 0 and final(nodes, 3, 0xf) and
-      nodes[2].log[-1] == "topology set 3 f 0", out + err)
+      nodes[2].topo_log()[-1] == "topology set 3 f 0", out + err)
 down(nodes)
 
 # 5. A member that does not answer stops the command before anything
@@ -193,7 +259,8 @@ nodes = cluster([{}, {}, None, {}, {}])
 rc, out, err = run("node", "add", "3")
 check("a member down stops the change (exit 4, named), nothing sent",
       rc == 4 and "node 2" in err and
-      all(n.log == ["topology"] for n in nodes if n), out + err)
+      all(n.topo_log() == ["topology"] for n in nodes if n) and
+      all(n.value == (1, 0x7, 0) for n in nodes if n), out + err)
 down(nodes)
 
 # 6. A replacement skips the dead node and ends without it.
@@ -220,6 +287,40 @@ rc, out, err = run("node", "add", "3")
 check("different topologies at one epoch: refused (exit 6), nothing sent",
       rc == 6 and "different topologies" in err and
       all(n.log == ["topology"] for n in nodes if n), out + err)
+down(nodes)
+
+# 10. The register is the truth: a change another command decided and
+# stopped before any node installed it is in progress, whatever the
+# nodes' topologies say; only that change's command resumes it.
+reg4 = {"accepted": (3, 9), "promised": (3, 9), "value": (2, 0x7, 0x17)}
+nodes = cluster([{"reg": reg4}, {"reg": reg4}, {"reg": reg4}, {}, {}])
+rc, out, err = run("node", "add", "3")
+check("a change decided in the register but installed nowhere is in "
+      "progress: node add 3 refused (exit 6)",
+      rc == 6 and "to 0,1,2,4 is in progress" in err and
+      all(n.topo_log() == ["topology"] for n in nodes), out + err)
+rc, out, err = run("node", "add", "4")
+check("its own command resumes it: node add 4 ends at epoch 3, 0,1,2,4",
+      rc == 0 and final(nodes, 3, 0x17) and
+      all(n.value == (3, 0x17, 0) for n in nodes), out + err)
+down(nodes)
+
+# 11. A rival proposer promises a higher ballot between our prepare and
+# accept (G1): the command begins again above it and decides.
+nodes = cluster([{"reg": {"steal": 1}}] * 3 + [{}, {}])
+rc, out, err = run("node", "add", "3")
+prepares = [x for x in nodes[0].log if x.startswith("register prepare")]
+check("refused by a higher ballot, the command retries above it",
+      rc == 0 and final(nodes, 3, 0xf) and len(prepares) >= 2 and
+      ballot_parse(prepares[1].split()[2])[0] >= 3, out + err + str(prepares))
+down(nodes)
+
+# 12. No majority of the slots answers: nothing can be decided (exit 4).
+nodes = cluster([{}, {}, None, None, None])
+rc, out, err = run("node", "sync")
+check("without a majority of the slots the register refuses (exit 4)",
+      rc == 4 and "majority of the 5" in err and
+      all(n.topo_log() == ["topology"] for n in nodes if n), out + err)
 down(nodes)
 
 # 9. `quorate ring` reads the nodes' topology (the highest epoch), shows
