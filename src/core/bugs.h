@@ -179,8 +179,8 @@
 	X(REG_ACCEPT_BELOW_PROMISE, 64, "reg-accept-below-promise",            \
 	  "register", "an acceptor accepts a ballot below its promise (R1)")   \
 	X(REG_MINORITY, 65, "reg-minority", "register",                        \
-	  "a proposer counts half the acceptors, rounded up, as a majority "  \
-	  "(R2)")                                                              \
+	  "a proposer counts half the acceptors, rounded down, as a "         \
+	  "majority (R2)")                                                     \
 	X(REG_BASE_FIRST, 66, "reg-base-first", "register",                    \
 	  "a proposer builds on the first promise's value, not the highest "  \
 	  "accepted ballot's (R3)")                                            \

@@ -67,7 +67,7 @@ int qr_mreg_accept(struct qr_mreg_acceptor *a, struct qr_mreg_ballot b,
 
 static unsigned majority(const struct qr_mreg_proposer *p)
 {
-	return QR_BUG(REG_MINORITY) ? (p->acceptors + 1u) / 2u
+	return QR_BUG(REG_MINORITY) ? p->acceptors / 2u
 				    : p->acceptors / 2u + 1u;
 }
 

@@ -87,8 +87,9 @@ void qr_mreg_begin(struct qr_mreg_proposer *p, uint16_t acceptors,
 /* The round to begin again with after RETRY: above every one seen. */
 uint64_t qr_mreg_next_round(const struct qr_mreg_proposer *p);
 /* Acceptor i answered the prepare: ok with what it accepted (ballot and
- * value), or refused with the ballot it promised. Answers of another
- * phase or ballot, and repeats, change nothing. The phase after it. */
+ * value), or refused with the ballot it promised. Answers in another
+ * phase, and repeats, change nothing; the caller passes only answers to
+ * the current ballot's requests. The phase after it. */
 enum qr_mreg_phase qr_mreg_on_promise(struct qr_mreg_proposer *p, uint16_t i,
 				      bool ok, struct qr_mreg_ballot b,
 				      const struct qr_mreg_value *v);

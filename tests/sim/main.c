@@ -12,6 +12,10 @@
  *   --membership                      every seed changes its membership
  *                                     (a join or a leave during the faults;
  *                                     default: a quarter of the seeds)
+ *   --register                        only the membership register's model
+ *                                     (tests/sim/register.h, checker (r)),
+ *                                     which every seed also runs after its
+ *                                     cluster
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation
  *                                     of src/core/bugs.h (--list-bugs)
@@ -34,6 +38,7 @@
 #include "core/bugs.h"
 #include "common/eal_local.h"
 #include "quorate/limits.h" /* --peer-frame range */
+#include "sim/register.h"
 #include "sim/sim.h"
 
 static const struct {
@@ -74,7 +79,8 @@ static int usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--seed S | --seeds N [--start S0]] [--nodes K]\n"
-		"          [--shards S] [--peer-frame B] [--membership]\n"
+		"          [--shards S] [--peer-frame B] [--membership]"
+		" [--register]\n"
 		"          [--check-replay] [--inject-bug NAME[,NAME]]"
 		" [--expect-fail] [-v]\n",
 		prog);
@@ -105,6 +111,7 @@ int main(int argc, char **argv)
 	int nodes = 0, shards = 0;
 	bool single = false, verbose = false, expect_fail = false;
 	bool check_replay = false, no_oracles = false, membership = false;
+	bool register_only = false;
 	int peer_frame = 0;
 	const char *bugs = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -147,6 +154,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--membership")) {
 			membership = true;
+		} else if (!strcmp(a, "--register")) {
+			register_only = true;
 		} else if (!strcmp(a, "--no-oracles")) {
 			no_oracles = true;
 		} else if (!strcmp(a, "--expect-fail")) {
@@ -175,7 +184,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	signal(SIGABRT, on_abort);
-	uint64_t passed = 0, failed = 0, combined = 0;
+	uint64_t passed = 0, failed = 0, combined = 0, reg_decided = 0;
 	struct sim_result tot = {0};
 	for (uint64_t k = 0; k < count; k++) {
 		struct sim_options opt = {
@@ -189,7 +198,10 @@ int main(int argc, char **argv)
 		};
 		struct sim_result r;
 		running_seed = opt.seed;
-		sim_run(&opt, &r);
+		if (register_only)
+			r = (struct sim_result){.ok = true};
+		else
+			sim_run(&opt, &r);
 		if (check_replay && r.ok) {
 			struct sim_result again;
 			sim_run(&opt, &again);
@@ -202,6 +214,16 @@ int main(int argc, char **argv)
 					 ": the run is not deterministic",
 					 r.trace_hash, again.trace_hash);
 			}
+		}
+		/* The membership register's model (checker (r)), on a
+		 * stream of its own: the trace above is untouched. */
+		struct reg_sim_result rr;
+		reg_sim_run(opt.seed, &rr);
+		reg_decided += rr.decided;
+		if (r.ok && !rr.ok) {
+			r.ok = false;
+			memcpy(r.checker, rr.checker, sizeof(r.checker));
+			memcpy(r.detail, rr.detail, sizeof(r.detail));
 		}
 		combined = combined * 31 + r.trace_hash;
 		tot.ops += r.ops;
@@ -253,6 +275,8 @@ int main(int argc, char **argv)
 			printf(" --shards %d", shards);
 		if (membership)
 			printf(" --membership");
+		if (register_only)
+			printf(" --register");
 		if (no_oracles)
 			printf(" --no-oracles");
 		if (peer_frame)
@@ -269,6 +293,7 @@ int main(int argc, char **argv)
 	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " changes=%" PRIu64
 	       " changes_finished=%" PRIu64 " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
+	       " register-decided=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
@@ -276,7 +301,7 @@ int main(int argc, char **argv)
 	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.changes,
 	       tot.changes_finished, tot.cas_ops,
 	       tot.cas_ok,
-	       tot.lin_inconclusive, combined);
+	       tot.lin_inconclusive, reg_decided, combined);
 	if (expect_fail) {
 		if (failed)
 			printf("sim: the injected bug was caught, as "
