@@ -25,8 +25,11 @@
 # grow and shrink refuse, changing nothing, a member grown again, an
 # unknown zone, a non-member shrunk and a shrink below RF. QR_SHARDS=2:
 # two shard cores per node (every step is handed to each shard).
-# Then `quorate ring` shows the nodes' topology (epoch 11, members
-# 2,3,4), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
+# Then the membership register: every node's acceptor holds epoch 11, a
+# topology typed by hand that it did not decide is refused; node 5
+# started again, `node add 0` and `node add 5` race and exactly one gets
+# in (epoch 13), the other refused by name. Then `quorate ring` shows the
+# nodes' topology (epoch 13), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
 set -uo pipefail
 [ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
 export QUORATED=$(realpath "$1")
@@ -165,10 +168,44 @@ for i in 0 2 3 4; do
 		qr_fail "node $i's topology after shrink 5: $a"
 done
 qr_log "$(($(date +%s) - t0)) s: shrunk to members 2,3,4; node 5 (pid $pid5) stopped"
+# The membership register (docs/topology.md, "The register"): every
+# running node's acceptor holds the last decided step, and a topology
+# typed by hand that the register did not decide is refused (C6).
+for i in 0 2 3 4; do
+	a=$(mgmt $i register)
+	grep -q '"epoch":11,"owners":"0x1c","pending":"0x0"' <<<"$a" ||
+		qr_fail "node $i's register after shrink 5: $a"
+done
+out=$(mgmt 2 "topology set 12 1d 0")
+grep -q '"error":"PRECONDITION_FAILED".*not the membership register' <<<"$out" ||
+	qr_fail "a topology the register did not decide, at node 2: $out"
+# Two operators at once: node 5 back (a running non-member again), `node
+# add 0` and `node add 5` race; the register lets exactly one change in,
+# the other is refused by name.
+qr_cluster start 5 >/dev/null 2>&1 || qr_fail "restart node 5"
+qr_wait_mgmt 5 20
+q node add 0 >"$QR_TEST_TMP/race0.out" 2>&1 & r0=$!
+q node add 5 >"$QR_TEST_TMP/race5.out" 2>&1 & r5=$!
+wait $r0; rc0=$?
+wait $r5; rc5=$?
+race=$(cat "$QR_TEST_TMP/race0.out" "$QR_TEST_TMP/race5.out")
+case "$rc0/$rc5" in
+0/6) won=0 members=0x1d ;;
+6/0) won=5 members=0x3c ;;
+*) qr_fail "racing node add 0 / node add 5: exits $rc0/$rc5: $race" ;;
+esac
+grep -Eq 'in progress|decided first|higher ballot' <<<"$race" ||
+	qr_fail "the race's loser did not say why: $race"
+for i in 0 2 3 4 5; do
+	a=$(topo $i)
+	grep -q "\"epoch\":13,\"owners\":\"$members\",\"pending\":\"0x0\"" <<<"$a" ||
+		qr_fail "node $i after the race (node $won won): $a"
+done
+qr_log "racing node add 0 / node add 5: node $won won (exits $rc0/$rc5)"
 # quorate ring reads the nodes' topology, not the file's members 0,1,2.
 r=$(q --json ring)
-grep -q '"source":"nodes","epoch":11,"owners":"0x1c","pending":"0x0"' \
+grep -q "\"source\":\"nodes\",\"epoch\":13,\"owners\":\"$members\",\"pending\":\"0x0\"" \
 	<<<"$r" || qr_fail "quorate ring after the changes: $r"
 qr_pass "3 -> 5 members, a decommission, a replacement under load in" \
 	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL;" \
-	"grow and shrink"
+	"grow and shrink; two racing changes, one let in"
