@@ -75,13 +75,16 @@ int qr_cli_mgmt_ask(const char *path, const char *req, uint32_t deadline_ms,
  * membership change driven over every node's management socket (node_cmd.c). */
 int do_node(struct cli *cl, int argc, char **argv);
 #define QR_CLI_NODE_HELP                                                       \
-	"usage: quorate [--cluster FILE] node add ID | node remove ID |\n"     \
-	"       node replace DEAD_ID NEW_ID | node sync   [--wait SECONDS]\n"\
+	"usage: quorate [--cluster FILE] node add ID [ID...] |\n"              \
+	"       node remove ID [ID...] | node replace DEAD_ID NEW_ID |\n"     \
+	"       node sync   [--wait SECONDS]\n"                                \
 	"Change the members online (docs/topology.md, docs/operations.md): "  \
 	"every\nrunning node of the cluster file is given the change, the "   \
 	"new owners\nstream, then own. IDs are the cluster file's [node.N]; " \
 	"rerun the same\ncommand to resume one that stopped. --wait bounds " \
-	"the stream (300 s).\n`node sync` gives running nodes the newest "   \
+	"the stream (300 s). Several IDs: one change\n(every member moves at "\
+	"once; the register decides it whole).\n`node sync` gives running "  \
+	"nodes the newest "                                                    \
 	"topology (after\none lost its data directory) and changes nothing.\n"
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `quorate node add ID | remove ID | replace DEAD NEW | sync`: a membership change
+ * `quorate node add ID... | remove ID... | replace DEAD NEW | sync`: a
+ * membership change (several members at once: one change)
  * driven from the CLI over every node's management socket (issue 14;
  * docs/topology.md, "Driving a change"; the node side is
  * src/server/topo_ctl.h). The nodes of the cluster file are slots; the
@@ -220,25 +221,35 @@ static int step(struct change *ch, uint64_t e, uint64_t owners,
 	return 0;
 }
 
-/* The members after the command (ch->to) from ch->from: 0, or a usage
- * error (reported). */
-static int target(struct change *ch, const char *op, long a, long b)
+static long id_arg(const char *s);
+
+/* The members after the command (ch->to) from ch->from: add and remove
+ * take one id or several (one change: Riak's plan and commit in one
+ * command), replace a dead id and a new one. 0, or a usage error
+ * (reported). */
+static int target(struct change *ch, const char *op, int argc, char **ids)
 {
 	const struct qr_cluster *c = ch->c;
-	uint64_t o = ch->from;
+	uint64_t o = ch->from, named = 0;
 	const char *why = NULL;
-	if (a < 0 || a >= c->nodes || (b != -1 && (b < 0 || b >= c->nodes)))
-		return fail(EXIT_USAGE, QR_EINVAL, ch->what,
-			    "node ids are the cluster file's 0..%u", c->nodes - 1u);
+	for (int i = 0; i < argc; i++) {
+		long id = id_arg(ids[i]);
+		if (id < 0 || id >= c->nodes)
+			return fail(EXIT_USAGE, QR_EINVAL, ch->what,
+				    "node ids are the cluster file's 0..%u",
+				    c->nodes - 1u);
+		named |= 1ull << id;
+	}
 	if (!strcmp(op, "sync")) {
 		ch->to = o; /* the catch up alone */
 	} else if (!strcmp(op, "add")) {
-		ch->to = o | 1ull << a;
+		ch->to = o | named;
 	} else if (!strcmp(op, "remove")) {
-		ch->to = o & ~(1ull << a);
+		ch->to = o & ~named;
 		if (ch->to != o && __builtin_popcountll(ch->to) < c->rf)
 			why = "fewer members than replication_factor would be left";
 	} else {
+		long a = id_arg(ids[0]), b = id_arg(ids[1]);
 		ch->dead = (int)a;
 		ch->to = (o & ~(1ull << a)) | 1ull << b;
 		if (a == b)
@@ -482,18 +493,20 @@ int do_node(struct cli *cl, int argc, char **argv)
 	static struct change ch;
 	const char *op = argc ? argv[0] : "";
 	bool rep = !strcmp(op, "replace"), sync = !strcmp(op, "sync");
-	if ((strcmp(op, "add") && strcmp(op, "remove") && !rep && !sync) ||
-	    argc != (rep ? 3 : sync ? 1 : 2))
+	bool many = !strcmp(op, "add") || !strcmp(op, "remove");
+	if ((!many && !rep && !sync) ||
+	    (rep ? argc != 3 : sync ? argc != 1 : argc < 2 || argc > 9))
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
-			    "usage: node add ID | node remove ID | node "
-			    "replace DEAD_ID NEW_ID | node sync");
+			    "usage: node add ID [ID...] | node remove ID "
+			    "[ID...] | node replace DEAD_ID NEW_ID | node sync");
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
 	ch = (struct change){.c = &c, .dead = -1};
-	snprintf(ch.what, sizeof(ch.what), "node %s%s%.8s%s%.8s", op,
-		 sync ? "" : " ", sync ? "" : argv[1], rep ? " " : "",
-		 rep ? argv[2] : "");
+	size_t w = (size_t)snprintf(ch.what, sizeof(ch.what), "node %s", op);
+	for (int i = 1; i < argc && w < sizeof(ch.what); i++)
+		w += (size_t)snprintf(ch.what + w, sizeof(ch.what) - w, " %.8s",
+				      argv[i]);
 	int best = survey(&ch);
 	if (best == -2)
 		return ch.rc;
@@ -515,8 +528,7 @@ int do_node(struct cli *cl, int argc, char **argv)
 				    .owners = ch.reg.chosen.owners,
 				    .pending = ch.reg.chosen.pending};
 	ch.from = cur.owners;
-	rc = target(&ch, op, sync ? 0 : id_arg(argv[1]),
-		    rep ? id_arg(argv[2]) : -1);
+	rc = target(&ch, op, argc - 1, argv + 1);
 	if (rc)
 		return rc;
 	if (cur.pending && ch.to != cur.pending) {

@@ -35,8 +35,8 @@ static uint64_t hex_of(json_t *o, const char *key)
 }
 
 /* One register command to slot id. 1: it answered OK; 0: refused STALE
- * (*b its promise); -1: no answer or another error (msg). On 1, *b is
- * its accepted ballot and *v its value. */
+ * (*b its promise); -2: refused otherwise (an invalid value: msg); -1: no
+ * answer (msg). On 1, *b is its accepted ballot and *v its value. */
 static int reg_ask(const struct reg_round *r, int id, const char *req,
 		   struct qr_mreg_ballot *b, struct qr_mreg_value *v,
 		   char *msg, size_t n)
@@ -63,6 +63,8 @@ static int reg_ask(const struct reg_round *r, int id, const char *req,
 	} else {
 		const char *m = json_string_value(json_object_get(o, "message"));
 		snprintf(msg, n, "%s", m ? m : "not a register answer");
+		if (err) /* it answered, and refused the value itself */
+			rc = -2;
 	}
 	json_decref(o);
 	return rc;
@@ -106,6 +108,9 @@ static enum qr_mreg_phase accept_all(struct reg_round *r,
 		if (a >= 0) {
 			r->answered++;
 			qr_mreg_on_accepted(p, (uint16_t)id, a == 1, got);
+		} else if (a == -2 && !r->refusal[0]) {
+			snprintf(r->refusal, sizeof(r->refusal), "node %d: %s",
+				 id, msg);
 		}
 	}
 	return p->phase;
@@ -130,6 +135,7 @@ int reg_decide(struct reg_round *r, reg_change_fn f, void *arg)
 			usleep((useconds_t)(20000 + (r->id >> 8) % 130000 *
 						     (unsigned)t / REG_TRIES));
 		qr_mreg_begin(&p, r->c->nodes, round, r->id);
+		r->refusal[0] = '\0';
 		enum qr_mreg_phase ph = prepare_all(r, &p);
 		if (ph == QR_MREG_PREPARING)
 			return no_majority(r);
@@ -145,6 +151,10 @@ int reg_decide(struct reg_round *r, reg_change_fn f, void *arg)
 				r->chosen = next;
 				return 0;
 			}
+			if (ph == QR_MREG_ACCEPTING && r->refusal[0])
+				return fail(EXIT_PRECONDITION, QR_EINVAL,
+					    r->what, "the value was refused: "
+					    "%s", r->refusal);
 			if (ph == QR_MREG_ACCEPTING)
 				return no_majority(r);
 		}

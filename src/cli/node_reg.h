@@ -33,6 +33,7 @@ struct reg_round {
 	struct qr_mreg_ballot ballot; /* the ballot that chose `chosen` */
 	struct qr_mreg_value chosen;
 	int answered;		    /* slots that answered the last phase */
+	char refusal[320];	    /* an acceptor refused the value itself */
 };
 
 /* G2: 0 and *next, or an exit code (reported) to stop without change. */

@@ -411,10 +411,12 @@ static size_t cmd_register(struct qr_topo_ctl *t, const char *args,
 		   qr_mreg_ballot_parse(b, &ballot) &&
 		   parse_u64(e, 10, &st.epoch) && parse_u64(o, 16, &st.owners) &&
 		   parse_u64(p, 16, &st.pending)) {
-		/* A value no node could install is refused whole (C3). */
-		if ((rc = qr_topo_state_check(&st, t->cl->nodes, t->cl->rf, msg,
-					      sizeof(msg))))
-			return answer_error(t, rc, msg, out, cap);
+		/* A value no node could install is refused whole (C3): it
+		 * would stay in the register, a change nobody can run. */
+		struct topo_gen *g = gen_build(t->cl, &st, msg, sizeof(msg));
+		if (!g)
+			return answer_error(t, QR_EINVAL, msg, out, cap);
+		gen_free(g);
 		struct qr_mreg_value v = {st.epoch, st.owners, st.pending};
 		rc = qr_mreg_accept(&t->reg, ballot, &v);
 	} else {

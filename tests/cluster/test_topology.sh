@@ -28,8 +28,9 @@
 # Then the membership register: every node's acceptor holds epoch 11, a
 # topology typed by hand that it did not decide is refused; node 5
 # started again, `node add 0` and `node add 5` race and exactly one gets
-# in (epoch 13), the other refused by name. Then `quorate ring` shows the
-# nodes' topology (epoch 13), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
+# in (epoch 13), the other refused by name; the winner is removed and
+# `node add 0 5` adds both in one change (epoch 17). Then `quorate ring`
+# shows the nodes' topology (epoch 17), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
 set -uo pipefail
 [ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
 export QUORATED=$(realpath "$1")
@@ -202,9 +203,19 @@ for i in 0 2 3 4 5; do
 		qr_fail "node $i after the race (node $won won): $a"
 done
 qr_log "racing node add 0 / node add 5: node $won won (exits $rc0/$rc5)"
+# Several members in one change (one decision, one stream): the winner
+# removed, then both slots added by one command.
+change node remove $won
+change node add 0 5
+members=0x3d
+for i in 0 2 3 4 5; do
+	a=$(topo $i)
+	grep -q '"epoch":17,"owners":"0x3d","pending":"0x0"' <<<"$a" ||
+		qr_fail "node $i after node add 0 5: $a"
+done
 # quorate ring reads the nodes' topology, not the file's members 0,1,2.
 r=$(q --json ring)
-grep -q "\"source\":\"nodes\",\"epoch\":13,\"owners\":\"$members\",\"pending\":\"0x0\"" \
+grep -q "\"source\":\"nodes\",\"epoch\":17,\"owners\":\"$members\",\"pending\":\"0x0\"" \
 	<<<"$r" || qr_fail "quorate ring after the changes: $r"
 qr_pass "3 -> 5 members, a decommission, a replacement under load in" \
 	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL;" \

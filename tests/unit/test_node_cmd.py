@@ -323,6 +323,18 @@ check("without a majority of the slots the register refuses (exit 4)",
       all(n.topo_log() == ["topology"] for n in nodes if n), out + err)
 down(nodes)
 
+# 13. Several members in one command: one change, one decision.
+nodes = cluster([{}] * SLOTS)
+rc, out, err = run("node", "add", "3", "4")
+check("node add 3 4: one change to members 0..4 (epoch 3)",
+      rc == 0 and final(nodes, 3, 0x1f) and
+      all("topology set 2 7 1f" in n.topo_log() for n in nodes), out + err)
+rc, out, err = run("node", "remove", "0", "1", "2")
+check("node remove 0 1 2 would leave 2 members < RF: refused (exit 6)",
+      rc == 6 and "fewer members" in err and final(nodes, 3, 0x1f),
+      out + err)
+down(nodes)
+
 # 9. `quorate ring` reads the nodes' topology (the highest epoch), shows
 # the change in progress and a gainer's stream progress; a node that does
 # not answer is down; with none answering, the cluster file's members.
