@@ -51,6 +51,7 @@
 #define GRACE_MS_DEFAULT   10000
 #define GRACE_MS_MIN	   2000 /* above a request's life (deadline + RTO) */
 #define HINTS_MAX_DEFAULT  4096
+#define AE_RATE_DEFAULT	   100000 /* the core's own default */
 #define METRICS_PORT_DEFAULT 9470 /* node i: 127.0.0.1:9470+i */
 
 static const char *const cluster_keys[] = {
@@ -59,6 +60,7 @@ static const char *const cluster_keys[] = {
 	"hints_max",   "hint_delay_ms",	  "auth",
 	"secret_file", "client_key_file", "metrics_port",
 	"value_bytes_max", "peer_frame_bytes", "members",
+	"anti_entropy_entries_per_s",
 	NULL,
 };
 static const char *const node_keys[] = {
@@ -584,6 +586,15 @@ static int load_cluster_keys(struct loader *l, struct qr_cluster *c)
 	if ((rc = get_num(l, "hint_delay_ms", 0, 60000, &v)) < 0)
 		return rc;
 	c->hint_delay_ms = (uint32_t)v;
+
+	/* Anti-entropy's per-peer budget (core anti_entropy.c A3), which
+	 * also throttles a membership change's stream: what one peer may
+	 * make this node scan and push a second (issue 14). */
+	v = AE_RATE_DEFAULT;
+	if ((rc = get_num(l, "anti_entropy_entries_per_s", 100, 10000000,
+			  &v)) < 0)
+		return rc;
+	c->ae_entries_per_s = (uint32_t)v;
 
 	/* Values over one frame travel as fragments (issue 15): the limit
 	 * is the cluster's, so every node and client agrees on it. */

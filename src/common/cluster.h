@@ -25,6 +25,10 @@
  *   peer_frame_bytes = 1472 ; UDP payload of node-to-node frames, up to
  *                           ; 8972 (9000 MTU): every port must carry it
  *                           ; (docs/operations.md, "Jumbo frames")
+ *   anti_entropy_entries_per_s = 100000 ; entries one peer may make a
+ *                           ; node scan and push a second: throttles
+ *                           ; anti-entropy and a membership change's
+ *                           ; stream (100 .. 10,000,000)
  *   members = 0,1,2         ; the initial members (default: every node);
  *                           ; the other [node.N] are slots a membership
  *                           ; change may add (docs/topology.md)
@@ -83,6 +87,7 @@ struct qr_cluster {
 	uint32_t hints_max;
 	uint32_t hint_delay_ms;
 	uint32_t value_bytes_max; /* longest value (issue 15): 1 MiB default */
+	uint32_t ae_entries_per_s; /* anti-entropy and stream throttle */
 	uint16_t peer_frame_bytes; /* node-to-node frames: 1472 (default) ..
 				    * 8972 (QR_FRAME_JUMBO_MAX) */
 	uint8_t auth;		/* enum qr_auth_mode: 0 mac, 1 none */

@@ -717,6 +717,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->core.tombstone_grace_ms = d->cl.tombstone_grace_ms;
 	sc->core.hints_max = d->cl.hints_max;
 	sc->core.value_bytes_max = d->cl.value_bytes_max;
+	sc->core.ae_entries_per_s = d->cl.ae_entries_per_s;
 	sc->core.peer_frame_bytes = d->cl.peer_frame_bytes;
 	sc->core.hint_delay_us = (uint64_t)d->cl.hint_delay_ms * 1000;
 	sc->core.arena = 0;

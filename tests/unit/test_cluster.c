@@ -68,6 +68,7 @@ static void valid_file_loads_every_field(void)
 		   "hint_delay_ms = 5\n"
 		   "value_bytes_max = 2097152\n"
 		   "peer_frame_bytes = 8972\n"
+		   "anti_entropy_entries_per_s = 5000\n"
 		   "\n"
 		   "[node.1]\n"
 		   "ip = 10.77.0.2\n"
@@ -92,6 +93,7 @@ static void valid_file_loads_every_field(void)
 	CU_ASSERT_EQUAL(c.hint_delay_ms, 5);
 	CU_ASSERT_EQUAL(c.value_bytes_max, 2097152);
 	CU_ASSERT_EQUAL(c.peer_frame_bytes, QR_FRAME_JUMBO_MAX);
+	CU_ASSERT_EQUAL(c.ae_entries_per_s, 5000);
 	CU_ASSERT_EQUAL(c.nodes, 2);
 	CU_ASSERT_EQUAL(c.node[0].id, 0);
 	CU_ASSERT_EQUAL(c.node[1].id, 1);
@@ -123,6 +125,7 @@ static void defaults_apply_and_rf_caps_at_nodes(void)
 	CU_ASSERT_EQUAL(c.hint_delay_ms, 0);
 	CU_ASSERT_EQUAL(c.value_bytes_max, QR_VALUE_BYTES_DEFAULT);
 	CU_ASSERT_EQUAL(c.peer_frame_bytes, QR_FRAME_BYTES_MAX);
+	CU_ASSERT_EQUAL(c.ae_entries_per_s, 100000);
 	CU_ASSERT_EQUAL(c.nodes, 3);
 
 	/* Fewer nodes than the default RF: RF = nodes. */
@@ -217,6 +220,8 @@ static void cluster_values_are_range_checked(void)
 	expect_error("[cluster]\nid = 1\nhints_max = 1\n" NODES3,
 		     ": [cluster] hints_max: '1'");
 	/* a value limit that fits a frame, or over the 8 MiB ceiling */
+	expect_error("[cluster]\nid = 1\nanti_entropy_entries_per_s = 99\n"
+		     NODES3, ": [cluster] anti_entropy_entries_per_s: '99'");
 	expect_error("[cluster]\nid = 1\nvalue_bytes_max = 1024\n" NODES3,
 		     ": [cluster] value_bytes_max: '1024'");
 	expect_error("[cluster]\nid = 1\nvalue_bytes_max = 8388609\n" NODES3,
