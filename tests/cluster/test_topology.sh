@@ -29,8 +29,11 @@
 # topology typed by hand that it did not decide is refused; node 5
 # started again, `node add 0` and `node add 5` race and exactly one gets
 # in (epoch 13), the other refused by name; the winner is removed and
-# `node add 0 5` adds both in one change (epoch 17). Then `quorate ring`
-# shows the nodes' topology (epoch 17), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
+# `node add 0 5` adds both in one change (epoch 17). Node 3 is replaced
+# under its own id (killed, data directory emptied, started with
+# --rebuild, `node sync`), and every acknowledged write reads back at ALL
+# once its rebuild ends. Then `quorate ring` shows the nodes' topology
+# (epoch 17), not the cluster file's. Usage: test_topology.sh QUORATED CLI TOPO_LOAD (root; ~40 s)
 set -uo pipefail
 [ $# = 3 ] || { echo "usage: $0 QUORATED CLI TOPO_LOAD"; exit 1; }
 export QUORATED=$(realpath "$1")
@@ -213,10 +216,38 @@ for i in 0 2 3 4 5; do
 	grep -q '"epoch":17,"owners":"0x3d","pending":"0x0"' <<<"$a" ||
 		qr_fail "node $i after node add 0 5: $a"
 done
+# Replace keeping the id (docs/operations.md, "Adding, removing and
+# replacing nodes"): node 3's disk is lost (killed, its data directory
+# emptied) and a new machine takes its slot: started with --rebuild, it
+# holds neither topology nor register (epoch 1, the file's members, so
+# the others fence it: T6); `quorate node sync` gives it the register's
+# topology, its hand-off from every member refills it, and every
+# acknowledged write reads back at ALL (node 3 answers no read until
+# then: recover.c RB1).
+qr_cluster kill 3 >/dev/null 2>&1 || qr_fail "kill node 3"
+rm -rf "${QR_RUN:?}/n3/data/"*
+sleep 1 # RB3: down for longer than max_offset + hlc_lease
+qr_cluster start 3 --rebuild >/dev/null 2>&1 || qr_fail "start node 3 --rebuild"
+qr_wait_mgmt 3 20
+grep -q '"epoch":1,' <<<"$(topo 3)" || qr_fail "node 3 rebuilt: $(topo 3)"
+out=$(q node sync 2>/dev/null) && grep -q 'epoch 17, members 0,2,3,4,5' <<<"$out" ||
+	qr_fail "node sync after node 3's rebuild: $out"
+grep -q '"epoch":17,"owners":"0x3d","pending":"0x0"' <<<"$(topo 3)" ||
+	qr_fail "node 3 after node sync: $(topo 3)"
+rebuilt() {
+	q --json stat --node 3 2>/dev/null | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if not d.get("rebuilding", 1) else 1)'
+}
+qr_wait 60 "node 3's rebuild to end" rebuilt
+"$load" verify "$QR_TEST_TMP/after.ini" "$acks" all >&2 ||
+	qr_fail "verify at ALL after node 3's rebuild"
+qr_log "$(($(date +%s) - t0)) s: node 3 replaced under its id (rebuilt)"
 # quorate ring reads the nodes' topology, not the file's members 0,1,2.
 r=$(q --json ring)
 grep -q "\"source\":\"nodes\",\"epoch\":17,\"owners\":\"$members\",\"pending\":\"0x0\"" \
 	<<<"$r" || qr_fail "quorate ring after the changes: $r"
 qr_pass "3 -> 5 members, a decommission, a replacement under load in" \
 	"$(($(date +%s) - t0)) s: every acknowledged write read back at ALL;" \
-	"grow and shrink; two racing changes, one let in"
+	"grow and shrink; two racing changes, one let in; a replace" \
+	"keeping the id"
