@@ -384,11 +384,23 @@ static int resync(struct change *ch, uint64_t e1)
 	return rc;
 }
 
-/* G2 for a read: the register's value as it is. */
+/* G2 for a read: the register's value as it is, unless a running node
+ * has installed a newer epoch. Installed values are chosen ones, so only
+ * a read that missed the newest node (after an upgrade every slot's
+ * value is at ballot 0 and every slot must answer) gets here; it must
+ * not be made chosen, or that node's epoch could never win again. */
 static int keep(const struct qr_mreg_value *cur, struct qr_mreg_value *next,
 		void *arg)
 {
-	(void)arg;
+	const struct change *ch = arg;
+	for (int id = 0; id < ch->c->nodes; id++)
+		if (ch->v[id].up && ch->v[id].st.epoch > cur->epoch)
+			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+				    ch->what, "node %d runs epoch %" PRIu64
+				    ", above the register's %" PRIu64 ": "
+				    "start every slot and rerun (docs/"
+				    "topology.md, \"The register\")", id,
+				    ch->v[id].st.epoch, cur->epoch);
 	*next = *cur;
 	return 0;
 }
@@ -518,10 +530,15 @@ int do_node(struct cli *cl, int argc, char **argv)
 			    "tombstone_grace_ms = 0: request deadlines have "
 			    "no bound, so no wait before the stream is long "
 			    "enough; set a grace (docs/topology.md)");
+	for (int i = 1; i < argc; i++) /* before anything is asked */
+		if (id_arg(argv[i]) < 0 || id_arg(argv[i]) >= c.nodes)
+			return fail(EXIT_USAGE, QR_EINVAL, ch.what,
+				    "node ids are the cluster file's 0..%u",
+				    c.nodes - 1u);
 	/* The register's value, made chosen and given to every running
 	 * slot (a read: G2); the nodes' topologies follow it. */
 	reg_init(&ch.reg, &c, ch.what);
-	int rc = reg_decide(&ch.reg, keep, NULL);
+	int rc = reg_decide(&ch.reg, keep, &ch);
 	if (rc)
 		return rc;
 	struct qr_topo_state cur = {.epoch = ch.reg.chosen.epoch,

@@ -34,28 +34,44 @@ static uint64_t hex_of(json_t *o, const char *key)
 	return s ? strtoull(s, NULL, 16) : 0;
 }
 
-/* One register command to slot id. 1: it answered OK; 0: refused STALE
- * (*b its promise); -2: refused otherwise (an invalid value: msg); -1: no
- * answer (msg). On 1, *b is its accepted ballot and *v its value. */
-static int reg_ask(const struct reg_round *r, int id, const char *req,
-		   struct qr_mreg_ballot *b, struct qr_mreg_value *v,
-		   char *msg, size_t n)
+enum ask_result {
+	ASK_NONE = -1,	  /* no answer (msg) */
+	ASK_STALE = 0,	  /* refused: a higher ballot (*b) */
+	ASK_OK = 1,	  /* *b its accepted ballot, *v its value */
+	ASK_REFUSED = -2, /* refused otherwise (*code, msg): an invalid
+			   * value, a failed save, lost state, another
+			   * slot count */
+};
+
+/* One register command to slot id (G4: req ends with the slot count). */
+static enum ask_result reg_ask(const struct reg_round *r, int id,
+			       const char *req, struct qr_mreg_ballot *b,
+			       struct qr_mreg_value *v, int *code, char *msg,
+			       size_t n)
 {
 	char *text = NULL;
 	size_t len = 0;
 	if (qr_cli_mgmt_ask(r->c->node[id].mgmt, req, REG_ASK_MS, &text, &len,
 			    msg, n))
-		return -1;
+		return ASK_NONE;
 	json_t *o = json_loadb(text, len, 0, NULL);
 	free(text);
 	bool ok = json_is_true(json_object_get(o, "ok"));
 	const char *err = json_string_value(json_object_get(o, "error"));
-	const char *key = ok ? "accepted" : "promised";
-	const char *bs = json_string_value(json_object_get(o, key));
-	int rc = -1;
-	if (bs && qr_mreg_ballot_parse(bs, b) &&
-	    (ok || (err && !strcmp(err, qr_strerror(QR_ESTALE))))) {
-		rc = ok ? 1 : 0;
+	const char *bs = json_string_value(
+		json_object_get(o, ok ? "accepted" : "promised"));
+	json_t *who = json_object_get(o, "node");
+	enum ask_result rc = ASK_NONE;
+	if (who && json_integer_value(who) != id) {
+		/* Two slots naming one socket would count one acceptor twice
+		 * (R2). */
+		snprintf(msg, n, "answered as node %" JSON_INTEGER_FORMAT
+			 ": check [node.%d] mgmt", json_integer_value(who), id);
+		*code = QR_ECONFIG;
+		rc = ASK_REFUSED;
+	} else if (bs && qr_mreg_ballot_parse(bs, b) &&
+		   (ok || (err && !strcmp(err, qr_strerror(QR_ESTALE))))) {
+		rc = ok ? ASK_OK : ASK_STALE;
 		v->epoch = (uint64_t)json_integer_value(
 			json_object_get(o, "epoch"));
 		v->owners = hex_of(o, "owners");
@@ -63,62 +79,95 @@ static int reg_ask(const struct reg_round *r, int id, const char *req,
 	} else {
 		const char *m = json_string_value(json_object_get(o, "message"));
 		snprintf(msg, n, "%s", m ? m : "not a register answer");
-		if (err) /* it answered, and refused the value itself */
-			rc = -2;
+		if (err) { /* it answered, and refused for another reason */
+			*code = (int)json_integer_value(
+				json_object_get(o, "code"));
+			rc = ASK_REFUSED;
+		}
 	}
 	json_decref(o);
 	return rc;
 }
 
-/* Phase 1 to every slot; the phase reached. */
-static enum qr_mreg_phase prepare_all(struct reg_round *r,
-				      struct qr_mreg_proposer *p)
+/* The first refusal for another reason than a ballot, kept for the
+ * report. */
+static void note_refusal(struct reg_round *r, int id, int code,
+			 const char *msg)
+{
+	if (r->refusal[0])
+		return;
+	r->refusal_code = code ? code : QR_EINVAL;
+	snprintf(r->refusal, sizeof(r->refusal), "node %d: %s", id, msg);
+}
+
+/* Phase 1 to every slot (G1); the phase reached. */
+static enum qr_mreg_phase prepare_all(struct reg_round *r)
 {
 	char req[96], b[48], msg[256];
-	qr_mreg_ballot_str(p->ballot, b, sizeof(b));
-	snprintf(req, sizeof(req), "register prepare %s\n", b);
+	qr_mreg_ballot_str(r->p.ballot, b, sizeof(b));
+	snprintf(req, sizeof(req), "register prepare %s %u\n", b,
+		 r->c->nodes);
 	r->answered = 0;
 	for (int id = 0; id < r->c->nodes; id++) {
 		struct qr_mreg_ballot got;
 		struct qr_mreg_value v;
-		int a = reg_ask(r, id, req, &got, &v, msg, sizeof(msg));
-		if (a >= 0) {
+		int code = 0;
+		enum ask_result a = reg_ask(r, id, req, &got, &v, &code, msg,
+					    sizeof(msg));
+		if (a == ASK_OK || a == ASK_STALE) {
 			r->answered++;
-			qr_mreg_on_promise(p, (uint16_t)id, a == 1, got, &v);
+			qr_mreg_on_promise(&r->p, (uint16_t)id, a == ASK_OK,
+					   got, &v);
+		} else if (a == ASK_REFUSED) {
+			note_refusal(r, id, code, msg);
 		}
 	}
-	return p->phase;
+	return r->p.phase;
 }
 
-/* Phase 2 to every slot; the phase reached. */
-static enum qr_mreg_phase accept_all(struct reg_round *r,
-				     struct qr_mreg_proposer *p)
+/* "register VERB BALLOT EPOCH OWNERS PENDING SLOTS" for value v. */
+static void value_req(const struct reg_round *r, const char *verb,
+		      struct qr_mreg_ballot bal, const struct qr_mreg_value *v,
+		      char *req, size_t n)
 {
-	char msg[256];
+	char b[48];
+	qr_mreg_ballot_str(bal, b, sizeof(b));
+	snprintf(req, n, "register %s %s %" PRIu64 " %" PRIx64 " %" PRIx64
+		 " %u\n", verb, b, v->epoch, v->owners, v->pending,
+		 r->c->nodes);
+}
+
+/* Phase 2 to every slot (G1); the phase reached. */
+static enum qr_mreg_phase accept_all(struct reg_round *r)
+{
+	char msg[256], req[192];
+	value_req(r, "accept", r->p.ballot, &r->p.proposal, req, sizeof(req));
 	r->answered = 0;
 	for (int id = 0; id < r->c->nodes; id++) {
 		struct qr_mreg_ballot got;
 		struct qr_mreg_value v;
-		char req[160], b[48];
-		qr_mreg_ballot_str(p->ballot, b, sizeof(b));
-		snprintf(req, sizeof(req), "register accept %s %" PRIu64
-			 " %" PRIx64 " %" PRIx64 "\n", b, p->proposal.epoch,
-			 p->proposal.owners, p->proposal.pending);
-		int a = reg_ask(r, id, req, &got, &v, msg, sizeof(msg));
-		if (a >= 0) {
+		int code = 0;
+		enum ask_result a = reg_ask(r, id, req, &got, &v, &code, msg,
+					    sizeof(msg));
+		if (a == ASK_OK || a == ASK_STALE) {
 			r->answered++;
-			qr_mreg_on_accepted(p, (uint16_t)id, a == 1, got);
-		} else if (a == -2 && !r->refusal[0]) {
-			snprintf(r->refusal, sizeof(r->refusal), "node %d: %s",
-				 id, msg);
+			qr_mreg_on_accepted(&r->p, (uint16_t)id, a == ASK_OK,
+					    got);
+		} else if (a == ASK_REFUSED) {
+			note_refusal(r, id, code, msg);
 		}
 	}
-	return p->phase;
+	return r->p.phase;
 }
 
-/* Not a majority answering at all: nothing can be decided. */
+/* Too few OK answers and nothing to retry above: the refusal that
+ * explains it, or the slots that did not answer. */
 static int no_majority(const struct reg_round *r)
 {
+	if (r->refusal[0])
+		return fail(exit_code_of(r->refusal_code), r->refusal_code,
+			    r->what, "the membership register: %s",
+			    r->refusal);
 	return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, r->what,
 		    "the membership register needs a majority of the %u "
 		    "slots of the cluster file (%u) to answer; %d did: "
@@ -126,39 +175,47 @@ static int no_majority(const struct reg_round *r)
 		    r->c->nodes / 2u + 1u, r->answered);
 }
 
+/* The phase a round ended in: 1 to begin again above a refusal, 0 when
+ * it went on (READ or CHOSEN), or the exit code (reported). */
+static int outcome(struct reg_round *r, enum qr_mreg_phase ph)
+{
+	if (ph == QR_MREG_READ || ph == QR_MREG_CHOSEN)
+		return 0;
+	/* Short of a majority with refusals among the answers: another
+	 * command holds a higher ballot, so retry above it (G1). */
+	if (ph == QR_MREG_RETRY || r->p.refused)
+		return 1;
+	return no_majority(r);
+}
+
 int reg_decide(struct reg_round *r, reg_change_fn f, void *arg)
 {
-	struct qr_mreg_proposer p = {0};
-	uint64_t round = 1;
 	for (int t = 0; t < REG_TRIES; t++) {
 		if (t) /* G1: 20..150 ms, so two commands stop colliding */
 			usleep((useconds_t)(20000 + (r->id >> 8) % 130000 *
 						     (unsigned)t / REG_TRIES));
-		qr_mreg_begin(&p, r->c->nodes, round, r->id);
+		/* R4: above every ballot this command used or saw refused,
+		 * so two decisions never share one. */
+		qr_mreg_begin(&r->p, r->c->nodes, qr_mreg_next_round(&r->p),
+			      r->id);
 		r->refusal[0] = '\0';
-		enum qr_mreg_phase ph = prepare_all(r, &p);
-		if (ph == QR_MREG_PREPARING)
-			return no_majority(r);
-		if (ph == QR_MREG_READ) {
-			struct qr_mreg_value cur = qr_mreg_base(&p), next;
-			int rc = f(&cur, &next, arg);
-			if (rc)
-				return rc;
-			qr_mreg_propose(&p, &next);
-			ph = accept_all(r, &p);
-			if (ph == QR_MREG_CHOSEN) {
-				r->ballot = p.ballot;
-				r->chosen = next;
-				return 0;
-			}
-			if (ph == QR_MREG_ACCEPTING && r->refusal[0])
-				return fail(EXIT_PRECONDITION, QR_EINVAL,
-					    r->what, "the value was refused: "
-					    "%s", r->refusal);
-			if (ph == QR_MREG_ACCEPTING)
-				return no_majority(r);
-		}
-		round = qr_mreg_next_round(&p); /* RETRY */
+		int rc = outcome(r, prepare_all(r));
+		if (rc == 1)
+			continue;
+		if (rc)
+			return rc;
+		struct qr_mreg_value cur = qr_mreg_base(&r->p), next;
+		if ((rc = f(&cur, &next, arg)))
+			return rc;
+		qr_mreg_propose(&r->p, &next);
+		rc = outcome(r, accept_all(r));
+		if (rc == 1)
+			continue;
+		if (rc)
+			return rc;
+		r->ballot = r->p.ballot;
+		r->chosen = next;
+		return 0;
 	}
 	return fail(EXIT_PRECONDITION, QR_EPRECONDITION, r->what,
 		    "the membership register was taken by a higher ballot %d "
@@ -168,19 +225,19 @@ int reg_decide(struct reg_round *r, reg_change_fn f, void *arg)
 
 int reg_learn(struct reg_round *r, int id, char *msg, size_t n)
 {
-	char req[160], b[48];
+	char req[192];
 	struct qr_mreg_ballot got;
 	struct qr_mreg_value v;
-	qr_mreg_ballot_str(r->ballot, b, sizeof(b));
-	snprintf(req, sizeof(req), "register accept %s %" PRIu64 " %" PRIx64
-		 " %" PRIx64 "\n", b, r->chosen.epoch, r->chosen.owners,
-		 r->chosen.pending);
-	int a = reg_ask(r, id, req, &got, &v, msg, n);
-	if (a == 1 || (a == 0 && qr_mreg_value_eq(&v, &r->chosen)))
+	int code = 0;
+	value_req(r, "learn", r->ballot, &r->chosen, req, sizeof(req));
+	enum ask_result a = reg_ask(r, id, req, &got, &v, &code, msg, n);
+	if (a == ASK_OK || (a == ASK_STALE && qr_mreg_value_eq(&v, &r->chosen)))
 		return 0; /* it holds the value (re-chosen at a higher ballot) */
-	if (a == 0)
+	if (a == ASK_STALE) {
 		snprintf(msg, n, "the register promised a higher ballot (%"
 			 PRIu64 ") meanwhile: another `quorate node` is "
 			 "deciding", got.round);
-	return a == 0 ? QR_EPRECONDITION : QR_EUNAVAILABLE;
+		return QR_EPRECONDITION;
+	}
+	return a == ASK_REFUSED ? code : QR_EUNAVAILABLE;
 }

@@ -14,9 +14,13 @@
  *  G2. The change function sees the value read, and either refuses (its
  *      exit code returned, nothing accepted) or names the next value
  *      (the same value: a read, made chosen).
- *  G3. A node is given a chosen value (accept at the ballot that chose
- *      it) before it is told to install it: a node installs only what its
- *      acceptor holds (server/topo_ctl.h C6).
+ *  G3. A node is given a chosen value (`register learn` at the ballot
+ *      that chose it: an accept, which an acceptor that lost its state
+ *      also takes to rejoin) before it is told to install it: a node
+ *      installs only what its acceptor holds (server/topo_ctl.h C6).
+ *  G4. Every prepare, accept and learn names the slot count of this
+ *      command's cluster file; an acceptor whose file has another count
+ *      refuses it (two majorities of different slot sets need not meet).
  */
 #ifndef QR_CLI_NODE_REG_H
 #define QR_CLI_NODE_REG_H
@@ -30,10 +34,13 @@ struct reg_round {
 	const struct qr_cluster *c;
 	const char *what;	    /* "node add 3", for messages */
 	uint64_t id;		    /* this command's proposer id (R4) */
+	struct qr_mreg_proposer p;  /* kept across decisions: each begins
+				     * above the last ballot used (R4) */
 	struct qr_mreg_ballot ballot; /* the ballot that chose `chosen` */
 	struct qr_mreg_value chosen;
 	int answered;		    /* slots that answered the last phase */
-	char refusal[320];	    /* an acceptor refused the value itself */
+	int refusal_code;	    /* an acceptor refused the value itself */
+	char refusal[320];
 };
 
 /* G2: 0 and *next, or an exit code (reported) to stop without change. */

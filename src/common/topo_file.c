@@ -209,6 +209,9 @@ int qr_topo_state_check(const struct qr_topo_state *t, uint16_t slots,
 	const char *why = NULL;
 	if (t->epoch < 1)
 		why = "epoch 0 (epochs start at 1)";
+	else if (t->epoch > QR_TOPO_EPOCH_MAX)
+		why = "epoch above 2^48 (no cluster takes that many steps; "
+		      "the next one must still fit)";
 	else if ((t->owners | t->pending) & ~all)
 		why = "a member beyond the cluster file's node slots";
 	else if (__builtin_popcountll(t->owners) < rf)

@@ -18,7 +18,8 @@
  *  F2. A save is durable before it returns 0: a temporary file written,
  *      fsynced, renamed over the old one, and the directory fsynced; a
  *      crash leaves the old file or the new one, never a mix.
- *  F3. A valid topology (qr_topo_state_check) has epoch >= 1, owners a
+ *  F3. A valid topology (qr_topo_state_check) has 1 <= epoch <=
+ *      QR_TOPO_EPOCH_MAX, owners a
  *      set of at least rf node slots, pending none or such a set other
  *      than owners, and streaming only with pending.
  * No DPDK: the daemon reads it, and unit tests do.
@@ -31,6 +32,7 @@
 #include <stdint.h>
 
 #define QR_TOPO_FILE_NAME "topology"
+#define QR_TOPO_EPOCH_MAX (1ull << 48) /* F3: far from any wrap */
 
 struct qr_topo_state {
 	uint64_t epoch;	  /* grows with every step of every change */

@@ -184,6 +184,9 @@
 	X(REG_BASE_FIRST, 66, "reg-base-first", "register",                    \
 	  "a proposer builds on the first promise's value, not the highest "  \
 	  "accepted ballot's (R3)")                                            \
+	X(REG_LOSS_FORGETS, 67, "reg-loss-forgets", "register",               \
+	  "an acceptor that lost its state answers as a new one (ballot "     \
+	  "0.0), granting what it may have refused before (R5)")              \
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \

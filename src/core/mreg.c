@@ -40,8 +40,15 @@ static bool value_above(const struct qr_mreg_value *a,
 	return a->pending > b->pending;
 }
 
+bool qr_mreg_is_lost(const struct qr_mreg_acceptor *a)
+{
+	return !qr_mreg_ballot_cmp(a->promised, QR_MREG_LOST);
+}
+
 int qr_mreg_prepare(struct qr_mreg_acceptor *a, struct qr_mreg_ballot b)
 {
+	if (qr_mreg_is_lost(a))
+		return QR_EUNAVAILABLE; /* R5 */
 	/* At or above: the same proposer's resent prepare is answered
 	 * again (R4: no other proposer has this ballot). */
 	if (qr_mreg_ballot_cmp(b, a->promised) < 0)
@@ -53,14 +60,44 @@ int qr_mreg_prepare(struct qr_mreg_acceptor *a, struct qr_mreg_ballot b)
 int qr_mreg_accept(struct qr_mreg_acceptor *a, struct qr_mreg_ballot b,
 		   const struct qr_mreg_value *v)
 {
+	if (qr_mreg_is_lost(a))
+		return QR_EUNAVAILABLE; /* R5 */
 	if (qr_mreg_ballot_cmp(b, a->promised) < 0 &&
 	    !QR_BUG(REG_ACCEPT_BELOW_PROMISE))
+		return QR_ESTALE;
+	/* R1: one value per ballot. A proposer never sends two, but a
+	 * driver that reused its ballot for its next decision would tie
+	 * two values at it, and R3 could build on the older one. */
+	if (!qr_mreg_ballot_cmp(b, a->accepted) && (b.round || b.id) &&
+	    !qr_mreg_value_eq(v, &a->value))
 		return QR_ESTALE;
 	if (qr_mreg_ballot_cmp(b, a->promised) > 0)
 		a->promised = b;
 	a->accepted = b;
 	a->value = *v;
 	return 0;
+}
+
+int qr_mreg_learn(struct qr_mreg_acceptor *a, struct qr_mreg_ballot b,
+		  const struct qr_mreg_value *v)
+{
+	if (!qr_mreg_is_lost(a))
+		return qr_mreg_accept(a, b, v);
+	*a = (struct qr_mreg_acceptor){
+		.promised = {b.round + QR_MREG_REJOIN_ROUNDS, 0},
+		.accepted = b,
+		.value = *v,
+	};
+	return 0;
+}
+
+void qr_mreg_lose(struct qr_mreg_acceptor *a, const struct qr_mreg_value *v)
+{
+	*a = (struct qr_mreg_acceptor){
+		.promised = QR_BUG(REG_LOSS_FORGETS) ? (struct qr_mreg_ballot){0}
+						     : QR_MREG_LOST,
+		.value = *v,
+	};
 }
 
 /* ---- the proposer ---------------------------------------------------- */
@@ -112,7 +149,11 @@ enum qr_mreg_phase qr_mreg_on_promise(struct qr_mreg_proposer *p, uint16_t i,
 				      bool ok, struct qr_mreg_ballot b,
 				      const struct qr_mreg_value *v)
 {
-	if (p->phase != QR_MREG_PREPARING || answered(p, i))
+	/* Promises still count once a majority promised (READ), until the
+	 * proposal: a synchronous driver asks every slot, and the newest
+	 * ballot-0 value may be on the slots that answer last. */
+	if ((p->phase != QR_MREG_PREPARING && p->phase != QR_MREG_READ) ||
+	    answered(p, i))
 		return p->phase;
 	if (!ok) {
 		refused(p, i, b);

@@ -835,8 +835,8 @@ int main(int argc, char **argv)
 	if (qr_options_parse(argc, argv, &d.o))
 		return 1;
 	int rc = load_config(&d);
-	if (!rc && qr_topo_ctl_open(&d.cl, d.data_dir, &d.topo, d.err,
-				    sizeof(d.err))) {
+	if (!rc && qr_topo_ctl_open(&d.cl, d.data_dir, d.o.rebuild, &d.topo,
+				    d.err, sizeof(d.err))) {
 		fprintf(stderr, "quorated: topology: %s\n", d.err);
 		rc = EXIT_CONFIG; /* before the EAL: nothing to close */
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's side of a membership change: see topo_ctl.h (C1-C5). */
+/* The daemon's side of a membership change: see topo_ctl.h (C1-C8). */
 #include "server/topo_ctl.h"
 
 #include <errno.h>
@@ -36,7 +36,7 @@ struct qr_topo_ctl {
 	struct qr_shard **shards;
 	uint16_t nshards;
 	uint16_t node; /* this node's id (answers name it) */
-	struct qr_mreg_acceptor reg; /* the register's acceptor (C6) */
+	struct qr_mreg_acceptor reg; /* the register's acceptor (C6, C7) */
 };
 
 static int placement_of(const struct qr_cluster *cl, uint64_t members,
@@ -92,9 +92,11 @@ static struct topo_gen *gen_build(const struct qr_cluster *cl,
 	return g;
 }
 
-/* <data_dir>/register, or (absent: a node from before the register, or a
- * new one) its installed topology at ballot 0.0 (R3), saved. */
-static int reg_load(struct qr_topo_ctl *t, char *err, size_t err_len)
+/* <data_dir>/register, or (absent: a new node, or one from before the
+ * register) its installed topology at ballot 0.0 (R3); with --rebuild
+ * and no file, lost (C7). Saved either way, so a restart keeps it. */
+static int reg_load(struct qr_topo_ctl *t, bool rebuild, char *err,
+		    size_t err_len)
 {
 	char text[512];
 	size_t n = 0;
@@ -102,24 +104,26 @@ static int reg_load(struct qr_topo_ctl *t, char *err, size_t err_len)
 				    sizeof(text), &n, err, err_len);
 	if (!rc && !qr_mreg_decode(text, n, &t->reg)) {
 		snprintf(err, err_len, "%s/%s: corrupt (not the register "
-			 "quorated wrote): this node's promises would be "
-			 "lost; see docs/topology.md, \"The register\"",
+			 "quorated wrote): see docs/operations.md, \"A node "
+			 "that lost its data directory\"",
 			 t->dir, QR_MREG_FILE_NAME);
 		return QR_ECORRUPT;
 	}
 	if (rc != QR_ENOTFOUND)
 		return rc;
 	const struct qr_topo_state *st = &t->cur->st;
-	t->reg = (struct qr_mreg_acceptor){
-		.value = {st->epoch, st->owners, st->pending},
-	};
+	struct qr_mreg_value v = {st->epoch, st->owners, st->pending};
+	t->reg = (struct qr_mreg_acceptor){.value = v};
+	if (rebuild)
+		qr_mreg_lose(&t->reg, &v);
 	n = (size_t)qr_mreg_encode(&t->reg, text, sizeof(text));
 	return qr_small_file_save(t->dir, QR_MREG_FILE_NAME, text, n, err,
 				  err_len);
 }
 
 int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
-		     struct qr_topo_ctl **out, char *err, size_t err_len)
+		     bool rebuild, struct qr_topo_ctl **out, char *err,
+		     size_t err_len)
 {
 	struct qr_topo_state st = {.epoch = 1, .owners = cl->members};
 	char why[256];
@@ -144,7 +148,7 @@ int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
 		return QR_EINVAL;
 	}
 	if ((fresh && (rc = qr_topo_file_save(data_dir, &st, err, err_len))) ||
-	    (rc = reg_load(t, err, err_len))) {
+	    (rc = reg_load(t, rebuild, err, err_len))) {
 		qr_topo_ctl_close(t);
 		return rc;
 	}
@@ -363,10 +367,11 @@ static size_t reg_show(const struct qr_topo_ctl *t, int rc, char *out,
 	qr_mreg_ballot_str(t->reg.accepted, a, sizeof(a));
 	mask_str(t->reg.value.owners, o, sizeof(o));
 	mask_str(t->reg.value.pending, pe, sizeof(pe));
-	json_t *j = json_pack("{sbsIsssssIssss}", "ok", !rc, "node",
+	json_t *j = json_pack("{sbsIsssssIsssssb}", "ok", !rc, "node",
 			      (json_int_t)t->node, "promised", p, "accepted",
 			      a, "epoch", (json_int_t)t->reg.value.epoch,
-			      "owners", o, "pending", pe);
+			      "owners", o, "pending", pe, "lost",
+			      qr_mreg_is_lost(&t->reg));
 	if (rc) {
 		json_object_set_new(j, "error", json_string(qr_strerror(rc)));
 		json_object_set_new(j, "code", json_integer(rc));
@@ -390,42 +395,79 @@ static int reg_save(struct qr_topo_ctl *t, const struct qr_mreg_acceptor *was,
 	return rc;
 }
 
-/* "register", "register prepare BALLOT", "register accept BALLOT EPOCH
- * OWNERS PENDING" (hex masks, as topology set). */
+struct reg_req {
+	enum { REG_PREPARE, REG_ACCEPT, REG_LEARN } verb;
+	struct qr_mreg_ballot b;
+	struct qr_mreg_value v;
+};
+
+/* "prepare ROUND.ID SLOTS" or "accept|learn ROUND.ID EPOCH OWNERS PENDING
+ * SLOTS", checked whole (C3, C8): 0, or the error with msg set. */
+static int reg_parse(const struct qr_topo_ctl *t, const char *args,
+		     struct reg_req *r, char *msg, size_t n)
+{
+	char verb[8], b[48], e[32], o[32], p[32], sl[16], extra[2];
+	struct qr_topo_state st = {0};
+	uint64_t slots = 0;
+	int k = sscanf(args, "%7s %47s %31s %31s %31s %15s %1s", verb, b, e,
+		       o, p, sl, extra);
+	bool prep = k == 3 && !strcmp(verb, "prepare");
+	r->verb = prep ? REG_PREPARE : !strcmp(verb, "accept") ? REG_ACCEPT
+								: REG_LEARN;
+	if ((!prep && (k != 6 || (strcmp(verb, "accept") &&
+				  strcmp(verb, "learn")))) ||
+	    !qr_mreg_ballot_parse(b, &r->b) || !r->b.id ||
+	    !parse_u64(prep ? e : sl, 10, &slots) ||
+	    (!prep && (!parse_u64(e, 10, &st.epoch) ||
+		       !parse_u64(o, 16, &st.owners) ||
+		       !parse_u64(p, 16, &st.pending)))) {
+		snprintf(msg, n, "usage: register | register prepare ROUND.ID "
+			 "SLOTS | register accept|learn ROUND.ID EPOCH OWNERS "
+			 "PENDING SLOTS (ROUND.ID: decimal, 16 hex digits, id "
+			 "not 0)");
+		return QR_EINVAL;
+	}
+	if (slots != t->cl->nodes) {
+		snprintf(msg, n, "the command's cluster file has %" PRIu64
+			 " node slots, this node's %u: the register's "
+			 "majorities need one slot set (C8)", slots,
+			 t->cl->nodes);
+		return QR_ECONFIG;
+	}
+	if (prep)
+		return 0;
+	/* A value no node could install is refused whole (C3): it would
+	 * stay in the register, a change nobody can run. */
+	struct topo_gen *g = gen_build(t->cl, &st, msg, n);
+	if (!g)
+		return QR_EINVAL;
+	gen_free(g);
+	r->v = (struct qr_mreg_value){st.epoch, st.owners, st.pending};
+	return 0;
+}
+
+/* "register", "register prepare|accept|learn ..." (C6-C8). */
 static size_t cmd_register(struct qr_topo_ctl *t, const char *args,
 			   char *out, size_t cap)
 {
-	char b[48], e[32], o[32], p[32], extra[2], msg[512];
-	struct qr_mreg_ballot ballot;
-	struct qr_topo_state st = {0};
+	char msg[512];
+	struct reg_req r;
 	struct qr_mreg_acceptor was = t->reg;
-	int rc, k = sscanf(args, "%47s %31s %31s %31s %1s", b, e, o, p, extra);
 	if (!*args)
 		return reg_show(t, 0, out, cap);
-	if (!strncmp(args, "prepare ", 8) && k == 2 &&
-	    qr_mreg_ballot_parse(args + 8, &ballot)) {
-		rc = qr_mreg_prepare(&t->reg, ballot);
-	} else if (!strncmp(args, "accept ", 7) &&
-		   sscanf(args + 7, "%47s %31s %31s %31s %1s", b, e, o, p,
-			  extra) == 4 &&
-		   qr_mreg_ballot_parse(b, &ballot) &&
-		   parse_u64(e, 10, &st.epoch) && parse_u64(o, 16, &st.owners) &&
-		   parse_u64(p, 16, &st.pending)) {
-		/* A value no node could install is refused whole (C3): it
-		 * would stay in the register, a change nobody can run. */
-		struct topo_gen *g = gen_build(t->cl, &st, msg, sizeof(msg));
-		if (!g)
-			return answer_error(t, QR_EINVAL, msg, out, cap);
-		gen_free(g);
-		struct qr_mreg_value v = {st.epoch, st.owners, st.pending};
-		rc = qr_mreg_accept(&t->reg, ballot, &v);
-	} else {
-		return answer_error(t, QR_EINVAL,
-				    "usage: register | register prepare "
-				    "ROUND.ID | register accept ROUND.ID EPOCH "
-				    "OWNERS PENDING",
+	int rc = reg_parse(t, args, &r, msg, sizeof(msg));
+	if (rc)
+		return answer_error(t, rc, msg, out, cap);
+	rc = r.verb == REG_PREPARE  ? qr_mreg_prepare(&t->reg, r.b)
+	     : r.verb == REG_ACCEPT ? qr_mreg_accept(&t->reg, r.b, &r.v)
+				    : qr_mreg_learn(&t->reg, r.b, &r.v);
+	if (rc == QR_EUNAVAILABLE)
+		return answer_error(t, rc,
+				    "this node lost its register state (it "
+				    "started with --rebuild): it promises and "
+				    "accepts nothing until `quorate node sync` "
+				    "(C7)",
 				    out, cap);
-	}
 	if (!rc && (rc = reg_save(t, &was, msg, sizeof(msg))))
 		return answer_error(t, rc, msg, out, cap);
 	return reg_show(t, rc, out, cap);

@@ -30,17 +30,28 @@
  *      shards see requests through qr_shard_topo_request() alone.
  *  C6. The node is an acceptor of the membership register (core/mreg.h,
  *      R1-R4), its state in <data_dir>/register, saved (F2) before every
- *      answer that changed it; absent, it starts at ballot 0.0 with the
- *      installed topology. `topology set` installs only the register's
- *      value: a change is decided by a majority of the slots first.
+ *      answer that changed it; absent on a new node (no topology file
+ *      either), it starts at ballot 0.0 with the installed topology.
+ *      `topology set` installs only the value its acceptor holds (the CLI
+ *      gives it only chosen ones: node_reg.h G3).
+ *  C7. An acceptor that lost its state (started with --rebuild and no
+ *      register file) promises and accepts nothing (mreg.h R5): it could
+ *      grant a ballot below one it promised before. It takes part again
+ *      from a `register learn` of a chosen value, which the CLI sends
+ *      once a majority of the others chose it (`quorate node sync`).
+ *  C8. Every register command names the slot count of its cluster file;
+ *      another count than this node's is refused CONFIG (two majorities
+ *      of different slot sets need not meet). Ballot id 0 is refused (R4).
  *
  *   register                       -> the acceptor (JSON)
- *   register prepare ROUND.ID      -> promise, or STALE with the promise
- *   register accept ROUND.ID EPOCH OWNERS PENDING
+ *   register prepare ROUND.ID SLOTS -> promise, or STALE with the promise
+ *   register accept ROUND.ID EPOCH OWNERS PENDING SLOTS
+ *   register learn ROUND.ID EPOCH OWNERS PENDING SLOTS   (G3, C7)
  */
 #ifndef QR_SERVER_TOPO_CTL_H
 #define QR_SERVER_TOPO_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,10 +61,12 @@
 struct qr_topo_ctl;
 
 /* Load <data_dir>/topology (absent: the cluster file's members at epoch 1,
- * saved), check it, build its placements. 0, or QR_ECORRUPT / QR_EINVAL /
+ * saved) and <data_dir>/register (C6, C7: rebuild, the node lost its
+ * data), check them, build the topology's placements. 0, or QR_ECORRUPT / QR_EINVAL /
  * QR_EIO / QR_ENOMEM with a message naming the file in err. */
 int qr_topo_ctl_open(const struct qr_cluster *cl, const char *data_dir,
-		     struct qr_topo_ctl **out, char *err, size_t err_len);
+		     bool rebuild, struct qr_topo_ctl **out, char *err,
+		     size_t err_len);
 /* What every shard installs at creation (shard.h, cfg->topo), and the
  * placement its core is configured with (the owners of that topology). */
 const struct qr_shard_topo *qr_topo_ctl_initial(const struct qr_topo_ctl *t);

@@ -230,10 +230,16 @@ sleep 1 # RB3: down for longer than max_offset + hlc_lease
 qr_cluster start 3 --rebuild >/dev/null 2>&1 || qr_fail "start node 3 --rebuild"
 qr_wait_mgmt 3 20
 grep -q '"epoch":1,' <<<"$(topo 3)" || qr_fail "node 3 rebuilt: $(topo 3)"
+# Its acceptor lost its promises: it takes part in no decision (C7)
+grep -q '"lost":true' <<<"$(mgmt 3 register)" ||
+	qr_fail "node 3's register after --rebuild: $(mgmt 3 register)"
 out=$(q node sync 2>/dev/null) && grep -q 'epoch 17, members 0,2,3,4,5' <<<"$out" ||
 	qr_fail "node sync after node 3's rebuild: $out"
 grep -q '"epoch":17,"owners":"0x3d","pending":"0x0"' <<<"$(topo 3)" ||
 	qr_fail "node 3 after node sync: $(topo 3)"
+grep -q '"epoch":17,"owners":"0x3d","pending":"0x0","lost":false' \
+	<<<"$(mgmt 3 register)" ||
+	qr_fail "node 3's register after node sync: $(mgmt 3 register)"
 rebuilt() {
 	q --json stat --node 3 2>/dev/null | python3 -c 'import json,sys
 d = json.load(sys.stdin)

@@ -185,6 +185,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	signal(SIGABRT, on_abort);
 	uint64_t passed = 0, failed = 0, combined = 0, reg_decided = 0;
+	uint64_t reg_lost = 0;
 	struct sim_result tot = {0};
 	for (uint64_t k = 0; k < count; k++) {
 		struct sim_options opt = {
@@ -220,6 +221,7 @@ int main(int argc, char **argv)
 		struct reg_sim_result rr;
 		reg_sim_run(opt.seed, &rr);
 		reg_decided += rr.decided;
+		reg_lost += rr.lost;
 		if (r.ok && !rr.ok) {
 			r.ok = false;
 			memcpy(r.checker, rr.checker, sizeof(r.checker));
@@ -293,7 +295,7 @@ int main(int argc, char **argv)
 	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " changes=%" PRIu64
 	       " changes_finished=%" PRIu64 " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
-	       " register-decided=%" PRIu64
+	       " register-decided=%" PRIu64 " register-lost=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
@@ -301,7 +303,7 @@ int main(int argc, char **argv)
 	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.changes,
 	       tot.changes_finished, tot.cas_ops,
 	       tot.cas_ok,
-	       tot.lin_inconclusive, reg_decided, combined);
+	       tot.lin_inconclusive, reg_decided, reg_lost, combined);
 	if (expect_fail) {
 		if (failed)
 			printf("sim: the injected bug was caught, as "

@@ -16,6 +16,7 @@
 #include "common/compiler.h"
 #include "common/rng.h"
 #include "core/mreg.h"
+#include "quorate/err.h"
 
 #define REG_SALT     0x726567697374ull
 #define ACC_MAX	     7
@@ -27,7 +28,7 @@
 #define TRIES_MAX    12
 #define END_US	     20000000ull /* 20 simulated seconds at most */
 
-enum mtype { M_PREPARE, M_ACCEPT, M_PROMISE, M_ACCEPTED };
+enum mtype { M_PREPARE, M_ACCEPT, M_LEARN, M_PROMISE, M_ACCEPTED };
 
 struct msg {
 	uint64_t at;
@@ -75,6 +76,7 @@ struct rs {
 	struct qr_mreg_ballot claimed[PROPOSALS_MAX]; /* proposers' CHOSEN */
 	int nclaimed;
 	struct qr_mreg_value newest0; /* the newest ballot-0 value */
+	bool overflow; /* a record dropped: the checks would be blind */
 };
 
 static uint64_t draw(struct rs *s, uint64_t n)
@@ -149,8 +151,18 @@ static void propose(struct rs *s, int k)
 	if (s->npr < PROPOSALS_MAX)
 		s->pr[s->npr++] = (struct proposal){pp->p.ballot, pp->p.best,
 						    base, next};
+	else
+		s->overflow = true;
 	qr_mreg_propose(&pp->p, &next);
 	to_all(s, k, M_ACCEPT);
+}
+
+static void record_accept(struct rs *s, const struct msg *m)
+{
+	if (s->nev == EVENTS_MAX)
+		s->overflow = true;
+	else
+		s->ev[s->nev++] = (struct accept_ev){m->b, m->v, m->acc};
 }
 
 static void at_acceptor(struct rs *s, const struct msg *m)
@@ -159,18 +171,28 @@ static void at_acceptor(struct rs *s, const struct msg *m)
 		return;
 	struct qr_mreg_acceptor *a = &s->acc[m->acc];
 	struct msg r = {.prop = m->prop, .acc = m->acc, .b = m->b};
+	int rc;
+	if (m->type == M_LEARN) { /* no answer: the proposer is done */
+		if (qr_mreg_learn(a, m->b, &m->v) == 0)
+			record_accept(s, m);
+		return;
+	}
 	if (m->type == M_PREPARE) {
 		r.type = M_PROMISE;
-		r.ok = qr_mreg_prepare(a, m->b) == 0;
+		rc = qr_mreg_prepare(a, m->b);
+		r.ok = rc == 0;
 		r.got = r.ok ? a->accepted : a->promised;
 		r.v = a->value;
 	} else {
 		r.type = M_ACCEPTED;
-		r.ok = qr_mreg_accept(a, m->b, &m->v) == 0;
+		rc = qr_mreg_accept(a, m->b, &m->v);
+		r.ok = rc == 0;
 		r.got = a->promised;
-		if (r.ok && s->nev < EVENTS_MAX)
-			s->ev[s->nev++] = (struct accept_ev){m->b, m->v, m->acc};
+		if (r.ok)
+			record_accept(s, m);
 	}
+	if (rc && rc != QR_ESTALE)
+		return; /* lost (R5): it answers an error, counted nowhere */
 	/* Saved before the answer (R1): a crash after this keeps it. */
 	send(s, &r);
 }
@@ -191,6 +213,11 @@ static void at_proposer(struct rs *s, const struct msg *m)
 		if (ph == QR_MREG_CHOSEN) {
 			if (s->nclaimed < PROPOSALS_MAX)
 				s->claimed[s->nclaimed++] = pp->p.ballot;
+			else
+				s->overflow = true;
+			/* The CLI's catch-up: every acceptor is given the
+			 * chosen value (a lost one rejoins by it, R5). */
+			to_all(s, m->prop, M_LEARN);
 			s->res->decided++;
 			pp->busy = false;
 			pp->ops_left--;
@@ -202,9 +229,24 @@ static void at_proposer(struct rs *s, const struct msg *m)
 		pp->wake = s->now + 1000 + draw(s, 20000);
 }
 
-/* Faults drawn at each step: a crash, a cut. */
+/* Acceptors that lost their state now. */
+static int lost_count(const struct rs *s)
+{
+	int k = 0;
+	for (int a = 0; a < s->n; a++)
+		k += qr_mreg_is_lost(&s->acc[a]);
+	return k;
+}
+
+/* Faults drawn at each step: a crash, a cut, a lost disk (a minority at
+ * most at a time: a majority lost would stop every decision). */
 static void faults(struct rs *s)
 {
+	if (draw(s, 1500) == 0 && 2 * (lost_count(s) + 1) < s->n) {
+		int a = (int)draw(s, (uint64_t)s->n);
+		qr_mreg_lose(&s->acc[a], &s->acc[a].value);
+		s->res->lost++;
+	}
 	if (draw(s, 400) == 0) {
 		int a = (int)draw(s, (uint64_t)s->n);
 		s->down_until[a] = s->now + 5000 + draw(s, 60000);
@@ -383,6 +425,8 @@ void reg_sim_run(uint64_t seed, struct reg_sim_result *res)
 	setup(&s, seed);
 	while (s.now < END_US && step(&s))
 		;
-	if (check_ballots(&s))
+	if (s.overflow)
+		fail(&s, "the model's records overflowed: raise its limits");
+	else if (check_ballots(&s))
 		check_history(&s);
 }

@@ -5,7 +5,9 @@
  * node` commands) exchanging prepares and accepts under loss,
  * duplication, reordering, acceptor crashes (their state kept: it is
  * saved before every answer, R1) and proposers cut from some acceptors,
- * each proposer deciding a few changes (epoch + 1) and reads. Checker (r)
+ * each proposer deciding a few changes (epoch + 1) and reads and giving
+ * every acceptor each value it saw chosen (a learn), and acceptors losing
+ * their state (a lost disk: R5, back by a learn). Checker (r)
  * watches every accept from outside:
  *   - one value per ballot; a proposer's "chosen" is accepted by a real
  *     majority (R2);
@@ -30,6 +32,7 @@ struct reg_sim_result {
 	uint64_t decided;  /* decisions proposers saw chosen */
 	uint64_t retries;  /* rounds begun again */
 	uint64_t gave_up;  /* decisions abandoned after too many rounds */
+	uint64_t lost;	   /* acceptors that lost their state (R5) */
 };
 
 void reg_sim_run(uint64_t seed, struct reg_sim_result *res);

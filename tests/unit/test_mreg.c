@@ -33,6 +33,47 @@ static void test_acceptor_rules(void)
 	CU_ASSERT_EQUAL(qr_mreg_prepare(&a, B(2, 9)), QR_ESTALE);
 }
 
+static void test_one_value_per_ballot(void)
+{
+	struct qr_mreg_acceptor a = {0};
+	struct qr_mreg_value v = {2, 7, 0xf}, w = {3, 0xf, 0};
+	CU_ASSERT_EQUAL(qr_mreg_accept(&a, B(1, 5), &v), 0);
+	CU_ASSERT_EQUAL(qr_mreg_accept(&a, B(1, 5), &v), 0); /* resent */
+	CU_ASSERT_EQUAL(qr_mreg_accept(&a, B(1, 5), &w), QR_ESTALE);
+	CU_ASSERT(qr_mreg_value_eq(&a.value, &v));
+}
+
+static void test_lost_state_and_rejoin(void)
+{
+	struct qr_mreg_acceptor a = {0};
+	struct qr_mreg_value v = {4, 0xf, 0}, old = {1, 7, 0};
+	qr_mreg_lose(&a, &old);
+	CU_ASSERT(qr_mreg_is_lost(&a));
+	CU_ASSERT_EQUAL(qr_mreg_prepare(&a, B(9, 1)), QR_EUNAVAILABLE);
+	CU_ASSERT_EQUAL(qr_mreg_accept(&a, B(9, 1), &v), QR_EUNAVAILABLE);
+	/* A learn of a chosen value: back, holding it, and promising far
+	 * above its ballot (R5): a ballot it may have promised before is
+	 * never granted below. */
+	CU_ASSERT_EQUAL(qr_mreg_learn(&a, B(9, 1), &v), 0);
+	CU_ASSERT_FALSE(qr_mreg_is_lost(&a));
+	CU_ASSERT(qr_mreg_value_eq(&a.value, &v));
+	CU_ASSERT_EQUAL(qr_mreg_ballot_cmp(a.accepted, B(9, 1)), 0);
+	CU_ASSERT_EQUAL(qr_mreg_prepare(&a, B(10, 1)), QR_ESTALE);
+	CU_ASSERT_EQUAL(qr_mreg_accept(&a, B(1000, 1), &v), QR_ESTALE);
+	CU_ASSERT_EQUAL(qr_mreg_prepare(&a, B(9 + QR_MREG_REJOIN_ROUNDS, 3)),
+			0);
+	/* A learn on a live acceptor is an accept. */
+	struct qr_mreg_acceptor b = {.promised = B(5, 1)};
+	CU_ASSERT_EQUAL(qr_mreg_learn(&b, B(4, 1), &v), QR_ESTALE);
+	CU_ASSERT_EQUAL(qr_mreg_learn(&b, B(6, 1), &v), 0);
+	/* The lost promise survives the file (a restart stays lost). */
+	char text[512];
+	struct qr_mreg_acceptor c;
+	qr_mreg_lose(&a, &old);
+	int n = qr_mreg_encode(&a, text, sizeof(text));
+	CU_ASSERT(qr_mreg_decode(text, (size_t)n, &c) && qr_mreg_is_lost(&c));
+}
+
 static void test_proposer_majority(void)
 {
 	struct qr_mreg_proposer p = {0};
@@ -48,6 +89,12 @@ static void test_proposer_majority(void)
 			QR_MREG_READ); /* 3 of 5 */
 	struct qr_mreg_value base = qr_mreg_base(&p);
 	CU_ASSERT(qr_mreg_value_eq(&base, &v1)); /* the highest ballot */
+	/* Promises after the majority still count until the proposal. */
+	struct qr_mreg_value v2 = {5, 0x1f, 0};
+	CU_ASSERT_EQUAL(qr_mreg_on_promise(&p, 3, true, B(2, 9), &v2),
+			QR_MREG_READ);
+	base = qr_mreg_base(&p);
+	CU_ASSERT(qr_mreg_value_eq(&base, &v2));
 	struct qr_mreg_value next = {5, 0xf, 0x1f};
 	qr_mreg_propose(&p, &next);
 	CU_ASSERT_EQUAL(qr_mreg_on_accepted(&p, 0, true, B(3, 11)),
@@ -126,6 +173,9 @@ int main(void)
 	static const struct qr_unit_case cases[] = {
 		{"an acceptor's promises and accepts (R1)",
 		 test_acceptor_rules},
+		{"one value per ballot (R1)", test_one_value_per_ballot},
+		{"a lost state, and its way back by a learn (R5)",
+		 test_lost_state_and_rejoin},
 		{"a proposer's majorities and refusals (R2)",
 		 test_proposer_majority},
 		{"values from before the register: the newest (R3)",

@@ -34,6 +34,7 @@ CLI = sys.argv[1]
 SLOTS = 5
 
 
+LOST = (2**64 - 1, 2**64 - 1)  # an acceptor that lost its state (C7)
 ALL = []            # the running fake nodes
 EARLY_HANDOVERS = []  # step 3 seen while a gainer had partitions left (N3)
 
@@ -60,6 +61,8 @@ class Node:
         self.accepted = r.get("accepted", (0, 0))
         self.value = r.get("value", (epoch, owners, pending))
         self.steal = r.get("steal", 0)  # refuse that many accepts (a rival)
+        self.slots = r.get("slots", SLOTS)
+        self.accepts = []  # (ballot, value) this acceptor took
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.bind(path)
         self.sock.listen(8)
@@ -89,23 +92,33 @@ class Node:
     def register(self, w):
         if w == ["register"]:
             return self.reg_show()
-        if w[1] == "prepare" and len(w) == 3:
-            b = ballot_parse(w[2])
+        n = 4 if len(w) > 1 and w[1] == "prepare" else 7
+        if len(w) != n or w[1] not in ("prepare", "accept", "learn"):
+            return self.error("INVALID_ARGUMENT", -8, "usage")
+        if int(w[-1]) != self.slots:  # C8
+            return self.error("CONFIG", -24, f"the command's cluster file "
+                              f"has {w[-1]} node slots, this node's {self.slots}")
+        b = ballot_parse(w[2])
+        if self.promised == LOST and w[1] != "learn":  # C7
+            return self.error("UNAVAILABLE", -2, "lost its register state")
+        if w[1] == "prepare":
             if b < self.promised:
                 return self.reg_show(False)
             self.promised = b
             return self.reg_show()
-        if w[1] == "accept" and len(w) == 6:
-            b = ballot_parse(w[2])
-            if self.steal:  # a rival proposer promised above it meanwhile
-                self.steal -= 1
-                self.promised = (b[0] + 1, 1)
-            if b < self.promised:
-                return self.reg_show(False)
-            self.promised = self.accepted = b
-            self.value = (int(w[3]), int(w[4], 16), int(w[5], 16))
+        v = (int(w[3]), int(w[4], 16), int(w[5], 16))
+        if self.promised == LOST:  # C7, R5: a learn brings it back
+            self.promised, self.accepted, self.value = (b[0] + 2**32, 0), b, v
             return self.reg_show()
-        return self.error("INVALID_ARGUMENT", -8, "unknown")
+        if self.steal:  # a rival proposer promised above it meanwhile
+            self.steal -= 1
+            self.promised = (b[0] + 1, 1)
+        if b < self.promised or (b == self.accepted and v != self.value):
+            return self.reg_show(False)  # R1
+        self.promised = self.accepted = b
+        self.value = v
+        self.accepts.append((b, v))
+        return self.reg_show()
 
     def topo_log(self):
         return [x for x in self.log if x.startswith("topology")]
@@ -332,6 +345,96 @@ check("node add 3 4: one change to members 0..4 (epoch 3)",
 rc, out, err = run("node", "remove", "0", "1", "2")
 check("node remove 0 1 2 would leave 2 members < RF: refused (exit 6)",
       rc == 6 and "fewer members" in err and final(nodes, 3, 0x1f),
+      out + err)
+down(nodes)
+
+# 14. A command decides three values (the read, step 1, step 3): each at
+# a ballot above the last (R4). A slot that was silent at the hand-over
+# (it holds step 1's value) must not bring step 1 back at the next sync.
+class Flaky(Node):
+    """Closes without answering while silent (the CLI sees it down)."""
+    silent, topos = False, 0
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                line = c.makefile().readline().strip()
+                if line == "topology":
+                    self.topos += 1
+                    self.silent = self.silent or self.topos == 3
+                if not self.silent:
+                    c.sendall((json.dumps(self.command(line)) + "\n").encode())
+
+
+def one_value_per_ballot(nodes):
+    seen = {}
+    for n in nodes:
+        for b, v in n.accepts:
+            seen.setdefault(b, set()).add(v)
+    return all(len(v) == 1 for v in seen.values())
+
+
+st = dict(epoch=1, owners=0xe)
+nodes = [Flaky(0, f"{tmp}/n0.sock", **st)] + \
+    [Node(i, f"{tmp}/n{i}.sock", **st) for i in range(1, SLOTS)]
+ALL[:] = nodes
+rc, out, err = run("node", "add", "4")
+ok_add = rc == 0 and all(n.epoch == 3 for n in nodes[1:])
+nodes[0].silent = False  # back, holding step 1's value
+rc2, out2, err2 = run("node", "sync")
+check("a slot silent at the hand-over does not undo it: node sync ends "
+      "at epoch 3, members 1,2,3,4, one value per ballot",
+      ok_add and rc2 == 0 and final(nodes, 3, 0x1e) and
+      all(n.value == (3, 0x1e, 0) for n in nodes) and
+      one_value_per_ballot(nodes),
+      out + err + out2 + err2 + "\n".join(str(n.accepts) for n in nodes))
+down(nodes)
+
+# 15. After an upgrade every slot's value is at ballot 0: the read folds
+# in every slot's answer and builds on the newest, wherever it is.
+ini7 = os.path.join(tmp, "c7.ini")
+with open(ini7, "w") as f:
+    f.write("[cluster]\nid = 9\nauth = none\ntombstone_grace_ms = 2000\n"
+            "members = 4,5,6\n")
+    for i in range(7):
+        f.write(f"[node.{i}]\nip = 10.0.0.{i + 1}\nmgmt = {tmp}/m{i}.sock\n")
+old7, new7 = dict(epoch=1, owners=0x70), dict(epoch=7, owners=0x70)
+nodes = [Node(i, f"{tmp}/m{i}.sock", **(old7 if i < 4 else new7),
+              reg={"slots": 7}) for i in range(7)]
+ALL[:] = nodes
+p7 = subprocess.run([CLI, "--cluster", ini7, "node", "sync"],
+                    capture_output=True, text=True, timeout=60)
+check("after an upgrade the register builds on the newest epoch (7), "
+      "though slots 0..3 (epoch 1) answer first",
+      p7.returncode == 0 and final(nodes, 7, 0x70) and
+      all(n.value == (7, 0x70, 0) for n in nodes), p7.stdout + p7.stderr)
+down(nodes)
+
+# 16. A node that lost its register state (--rebuild: C7) promises and
+# accepts nothing; node sync decides without it and it rejoins by a learn.
+done = {"epoch": 3, "owners": 0xf,
+        "reg": {"accepted": (4, 9), "promised": (4, 9), "value": (3, 0xf, 0)}}
+lost = {"epoch": 1, "owners": 0x7,
+        "reg": {"promised": LOST, "value": (1, 0x7, 0)}}
+nodes = cluster([done, lost, done, done, done])
+rc, out, err = run("node", "sync")
+check("a node that lost its register rejoins by a learn at node sync",
+      rc == 0 and final(nodes, 3, 0xf) and nodes[1].promised != LOST and
+      nodes[1].value == (3, 0xf, 0) and
+      any(x.startswith("register learn") for x in nodes[1].log) and
+      not nodes[1].accepts, out + err + str(nodes[1].log))
+down(nodes)
+
+# 17. Acceptors whose cluster file has another slot count refuse (C8).
+nodes = cluster([{"reg": {"slots": 6}}] * SLOTS)
+rc, out, err = run("node", "sync")
+check("another slot count: refused CONFIG (exit 2), nothing decided",
+      rc == 2 and "node slots" in err and
+      all(n.value == (1, 0x7, 0) and n.accepted == (0, 0) for n in nodes),
       out + err)
 down(nodes)
 
