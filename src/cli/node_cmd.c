@@ -7,18 +7,22 @@
  * src/server/topo_ctl.h). The nodes of the cluster file are slots; the
  * members are what the nodes' installed topologies say.
  *
- *   survey  ask every slot's `topology`; the highest epoch is the state
+ *   survey  ask every slot's `topology` (who runs, at which epoch)
+ *   read    the membership register's value, made chosen (node_reg.h):
+ *           it is the cluster's state
  *   catch up  a running node below it (it missed a step 3, or lost its
  *           data directory) is given that state when no change is in
  *           progress (`node sync` does this alone)
- *   step 1  `topology set E+1 O N` on every running node (O the owners,
+ *   step 1  decided in the register (E -> E+1 with N pending), then
+ *           `topology set E+1 O N` on every running node (O the owners,
  *           N the new members): requests go to the union of both
  *   wait    the longest request deadline (tombstone_grace_ms / 2, the
  *           core's cap; 2 s without a grace), so that no request of O
  *           alone still runs anywhere
  *   step 2  `topology stream` everywhere, then poll until no node has a
  *           partition left to fill (progress on stderr)
- *   step 3  `topology set E+2 N 0` everywhere
+ *   step 3  decided in the register, then `topology set E+2 N 0`
+ *           everywhere
  *
  * Invariants:
  *  N1. Every member of O or N but a replaced (dead) node must answer each
