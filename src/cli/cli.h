@@ -77,7 +77,7 @@ int do_node(struct cli *cl, int argc, char **argv);
 #define QR_CLI_NODE_HELP                                                       \
 	"usage: quorate [--cluster FILE] node add ID [ID...] |\n"              \
 	"       node remove ID [ID...] | node replace DEAD_ID NEW_ID |\n"     \
-	"       node sync   [--wait SECONDS]\n"                                \
+	"       node sync | node abort   [--wait SECONDS]\n"                   \
 	"Change the members online (docs/topology.md, docs/operations.md): "  \
 	"every\nrunning node of the cluster file is given the change, the "   \
 	"new owners\nstream, then own. IDs are the cluster file's [node.N]; " \
@@ -85,6 +85,8 @@ int do_node(struct cli *cl, int argc, char **argv);
 	"the stream (300 s). Several IDs: one change\n(every member moves at "\
 	"once; the register decides it whole).\n`node sync` gives running "  \
 	"nodes the newest "                                                    \
-	"topology (after\none lost its data directory) and changes nothing.\n"
+	"topology (after\none lost its data directory) and changes nothing.\n"\
+	"`node abort` takes the change in progress back to its old members\n"\
+	"(one of its new members died before the hand-over).\n"
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `quorate node add ID... | remove ID... | replace DEAD NEW | sync`: a
+ * `quorate node add ID... | remove ID... | replace DEAD NEW | sync |
+ * abort`: a
  * membership change (several members at once: one change)
  * driven from the CLI over every node's management socket (issue 14;
  * docs/topology.md, "Driving a change"; the node side is
@@ -495,6 +496,29 @@ static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 	return EXIT_OK;
 }
 
+/* `node abort`: the change in progress (E, O, N) decided back to (E + 1,
+ * O, none) and installed. Safe at any point before the hand-over: every
+ * request of the union met O's level (T1), and the stream only copies
+ * to gainers, so O still holds everything. Needs every member of O, not
+ * the new ones (one may be dead: the reason to abort). */
+static int abort_change(struct change *ch, const struct qr_topo_state *cur)
+{
+	ch->to = cur->owners;
+	if (!cur->pending) {
+		fprintf(stderr, "quorate: %s: no change in progress\n",
+			ch->what);
+		report(ch, cur->epoch);
+		return EXIT_OK;
+	}
+	int rc = all_up(ch);
+	if (rc || (rc = decide(ch, cur->epoch, cur->owners, cur->pending,
+			       cur->owners, 0)) ||
+	    (rc = step(ch, cur->epoch + 1, cur->owners, 0)))
+		return rc;
+	report(ch, cur->epoch + 1);
+	return EXIT_OK;
+}
+
 static long id_arg(const char *s)
 {
 	char *end;
@@ -509,12 +533,15 @@ int do_node(struct cli *cl, int argc, char **argv)
 	static struct change ch;
 	const char *op = argc ? argv[0] : "";
 	bool rep = !strcmp(op, "replace"), sync = !strcmp(op, "sync");
+	bool abort_op = !strcmp(op, "abort");
 	bool many = !strcmp(op, "add") || !strcmp(op, "remove");
-	if ((!many && !rep && !sync) ||
-	    (rep ? argc != 3 : sync ? argc != 1 : argc < 2 || argc > 9))
+	if ((!many && !rep && !sync && !abort_op) ||
+	    (rep ? argc != 3
+		 : sync || abort_op ? argc != 1 : argc < 2 || argc > 9))
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
 			    "usage: node add ID [ID...] | node remove ID "
-			    "[ID...] | node replace DEAD_ID NEW_ID | node sync");
+			    "[ID...] | node replace DEAD_ID NEW_ID | node sync "
+			    "| node abort");
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
@@ -549,6 +576,8 @@ int do_node(struct cli *cl, int argc, char **argv)
 				    .owners = ch.reg.chosen.owners,
 				    .pending = ch.reg.chosen.pending};
 	ch.from = cur.owners;
+	if (abort_op)
+		return abort_change(&ch, &cur);
 	rc = target(&ch, op, argc - 1, argv + 1);
 	if (rc)
 		return rc;

@@ -438,6 +438,22 @@ check("another slot count: refused CONFIG (exit 2), nothing decided",
       out + err)
 down(nodes)
 
+# 18. A change whose new member died before the hand-over: its own
+# command cannot finish (exit 4), `node abort` takes it back to O.
+reg2all = {"accepted": (1, 5), "promised": (1, 5), "value": (2, 0x7, 0xf)}
+nodes = cluster([dict(chg, reg=reg2all)] * 3 + [None, {"reg": reg2all}])
+rc, out, err = run("node", "add", "3")
+check("node add 3 with node 3 dead mid-change: exit 4", rc == 4, out + err)
+rc, out, err = run("node", "abort")
+check("node abort: back to members 0,1,2 at epoch 3, decided first",
+      rc == 0 and final(nodes, 3, 0x7) and
+      all(n.value == (3, 0x7, 0) for n in nodes if n), out + err)
+rc, out, err = run("node", "abort")
+check("node abort with no change in progress changes nothing",
+      rc == 0 and "no change in progress" in err and final(nodes, 3, 0x7),
+      out + err)
+down(nodes)
+
 # 9. `quorate ring` reads the nodes' topology (the highest epoch), shows
 # the change in progress and a gainer's stream progress; a node that does
 # not answer is down; with none answering, the cluster file's members.
