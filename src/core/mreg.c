@@ -243,13 +243,17 @@ int qr_mreg_encode(const struct qr_mreg_acceptor *a, char *buf, size_t cap)
 			a->value.pending);
 }
 
-bool qr_mreg_decode(const char *text, size_t n, struct qr_mreg_acceptor *a)
+bool qr_mreg_decode(const char *in, size_t n, struct qr_mreg_acceptor *a)
 {
-	char p[48], c[48], canon[512];
+	char p[48], c[48], canon[512], text[512];
 	struct qr_mreg_acceptor v = {0};
 	int used = 0;
-	if (memchr(text, '\0', n) ||
-	    sscanf(text,
+	/* A terminated copy: sscanf must not read past n. */
+	if (n >= sizeof(text) || memchr(in, '\0', n))
+		return false;
+	memcpy(text, in, n);
+	text[n] = '\0';
+	if (sscanf(text,
 		   TEXT_HEADER "promised = %47s\naccepted = %47s\nepoch = %"
 		   SCNu64 "\nowners = 0x%" SCNx64 "\npending = 0x%" SCNx64
 		   "\n%n",
