@@ -219,6 +219,7 @@ int main(int argc, char **argv)
 		tot.wipes += r.wipes;
 		tot.changes += r.changes;
 		tot.changes_finished += r.changes_finished;
+		tot.replaces += r.replaces;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
@@ -268,14 +269,15 @@ int main(int argc, char **argv)
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
 	       " dropped=%" PRIu64 " collected=%" PRIu64
 	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " changes=%" PRIu64
-	       " changes_finished=%" PRIu64 " cas-ops=%" PRIu64
+	       " changes_finished=%" PRIu64 " replaces=%" PRIu64
+	       " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
 	       passed + failed, seed, passed, failed, tot.ops, tot.ops_ok,
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
 	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.changes,
-	       tot.changes_finished, tot.cas_ops,
+	       tot.changes_finished, tot.replaces, tot.cas_ops,
 	       tot.cas_ok,
 	       tot.lin_inconclusive, combined);
 	if (expect_fail) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Membership changes in the simulator (issue 14): a join of the spare node
- * or a leave of a member, during the workload and the faults, driven
+ * Membership changes in the simulator (issue 14): a join of the spare node,
+ * a leave of a member, or (seeds of one zone) a replace of a dead member
+ * by the spare node, during the workload and the faults, driven
  * through the core's topology API (core.h qr_core_set_topology) in the
  * three steps it prescribes, each node on its own:
  *   level 1: (owners = old, pending = new), installed on each node at a
@@ -31,11 +32,16 @@ struct node;
 struct event;
 struct client;
 
-enum topo_kind { TOPO_NONE, TOPO_JOIN, TOPO_LEAVE };
+/* REPLACE: `quorate node replace DEAD NEW`, one change remove(dead) +
+ * add(new): the dead member (node) crashes before step 1 and never comes
+ * back; the spare node takes its place. */
+enum topo_kind { TOPO_NONE, TOPO_JOIN, TOPO_LEAVE, TOPO_REPLACE };
 
 struct topo {
 	uint8_t kind;	  /* enum topo_kind */
-	uint16_t node;	  /* the node that joins or leaves */
+	uint16_t node;	  /* the node that joins, leaves or dies */
+	uint16_t spare;	  /* a replace's new node (the spare) */
+	uint64_t dead_us; /* a replace: when its node died (0: not yet) */
 	uint64_t members; /* before the change (bit n: node n) */
 	struct qr_rng rng;	  /* the change's own stream */
 	uint64_t base;	  /* the cores' epoch at creation */

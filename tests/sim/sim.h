@@ -55,6 +55,7 @@ struct sim_result {
 	/* membership changes begun, and finished (every node at the new
 	 * placement) */
 	uint64_t changes, changes_finished;
+	uint64_t replaces; /* changes that replace a dead member */
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
