@@ -10,7 +10,7 @@
  *   --peer-frame B                    peer_frame_bytes of every node
  *                                     (1472..8972; default 1472)
  *   --membership                      every seed changes its membership
- *                                     (a join or a leave during the faults;
+ *                                     (a join, leave or replace in the faults;
  *                                     default: a quarter of the seeds)
  *   --check-replay                    run each seed twice, hashes must match
  *   --inject-bug NAME[,NAME]          (qr-sim-buggy only) a bug or mutation

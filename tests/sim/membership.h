@@ -10,12 +10,16 @@
  *   level 2: qr_core_stream_begin, once every node is at level 1 and the
  *            longest request deadline has passed since the last install;
  *   level 3: (owners = new, pending = NULL), staggered, once every core of
- *            every node (all up) says qr_core_stream_left() == 0.
+ *            every node (all up, but a replace's dead node) says
+ *            qr_core_stream_left() == 0.
  * Invariants: a node's level only grows; every core of a node is at its
  * node's level (a restarted node is given it again right after its cores
  * are recreated, stream_begin included at level 2: the real daemon keeps
- * it in its WAL); both placements live until the run ends (cores point at
- * them); rf <= members before and after. The draw uses a stream of its own
+ * it in its WAL); a replace's dead node is down from before step 1 to
+ * the run's end and takes no step (the CLI skips it), and what it alone
+ * held is lost (check.h says what the checkers then exempt); both
+ * placements live until the run ends (cores point at them); rf <=
+ * members before and after. The draw uses a stream of its own
  * (the seeds without a change run as they did, bit for bit).
  */
 #ifndef QR_SIM_MEMBERSHIP_H

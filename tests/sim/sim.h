@@ -12,7 +12,8 @@
  * docs/operations.md has an operator do it), and clients with mixed
  * workloads (sessions reading their own keys through lagging replicas,
  * CAS storms), and membership changes (a quarter of the seeds, every
- * one with --membership: the spare node joins or a member leaves during
+ * one with --membership: the spare node joins, a member leaves, or the
+ * spare replaces a member that died, during
  * the workload and the faults, through the core's topology API in its
  * three steps, node by node, crashes mid-stream included: membership.h).
  * Everything random comes from one seed: a seed replays bit for bit, which
