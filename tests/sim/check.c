@@ -40,6 +40,12 @@ struct check_ver {
 	bool tombstone;
 };
 
+/* A version lost with a dead node (check_lost). */
+struct check_lost {
+	int key;
+	struct qr_version v;
+};
+
 static void fail(struct check *c, const char *checker, const char *fmt, ...)
 {
 	if (c->failed)
@@ -68,6 +74,33 @@ void check_fini(struct check *c)
 {
 	free(c->ops);
 	free(c->vers);
+	free(c->lost);
+}
+
+void check_lost(struct check *c, int key, struct qr_version v)
+{
+	if (key < 0 || key >= c->nkeys)
+		return; /* a CAS key: its answers are on a quorum */
+	if (c->nlost == c->lost_cap) {
+		c->lost_cap = c->lost_cap ? c->lost_cap * 2 : 64;
+		c->lost = realloc(c->lost, c->lost_cap * sizeof(*c->lost));
+		QR_ASSERT(c->lost);
+	}
+	c->lost[c->nlost++] = (struct check_lost){key, v};
+}
+
+/* Does operation p (a write acknowledged at W <= 1, or a read at R = 1)
+ * name a version lost with a dead node? Then (a), (b) and (g) do not
+ * count it (check.h). */
+static bool lost_one(const struct check *c, const struct check_op *p)
+{
+	if (p->count > 1)
+		return false;
+	for (size_t i = 0; i < c->nlost; i++)
+		if (c->lost[i].key == p->key &&
+		    qr_version_cmp(c->lost[i].v, p->version) == 0)
+			return true;
+	return false;
 }
 
 int check_begin(struct check *c, uint16_t client, uint64_t seq, int key,
@@ -234,7 +267,7 @@ static void check_read(struct check *c, struct check_op *o,
 	for (size_t i = 0; i < c->len && !c->failed; i++) {
 		const struct check_op *p = &c->ops[i];
 		if (p == o || p->key != o->key || !p->done ||
-		    p->end_us >= o->start_us)
+		    p->end_us >= o->start_us || lost_one(c, p))
 			continue;
 		/* (g) session guarantees: a read with a token sees at least
 		 * every version its own session wrote or read of this key
@@ -369,6 +402,8 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 		 * or may not have been applied). */
 		if (p->count == 0 && !c->any_kept)
 			continue;
+		if (lost_one(c, p))
+			continue; /* lost with a dead node at W <= 1 */
 		if (!any || qr_version_cmp(p->version, *out) > 0) {
 			*out = p->version;
 			*is_delete = p->op == QR_OP_DELETE;

@@ -64,6 +64,17 @@
  *      owners, one of which held it). A delete older than the grace is
  *      left out (its tombstone may have been collected before the
  *      change).
+ *  A replace of a dead member (sim/membership.c) loses what that node
+ *  alone held when it died, by the definition of W = 1 (docs/topology.md,
+ *  "Known hazards": a member removed while down): the versions it alone
+ *  held durably then (oracle_each_unique: in its store and no other, or,
+ *  held in no store, in its hints alone) are given to check_lost. A
+ *  write of one of them acknowledged at W <= 1 (ONE, LOCAL_ONE, ANY), and
+ *  a read at R = 1 that returned one, then count for nothing in (a),
+ *  (b) and (g): no later read need return them, nor a token read rest on
+ *  them. A write at W >= 2 (QUORUM, ALL, EACH_QUORUM, LOCAL_QUORUM, a
+ *  count of 2 or more) and every CAS answer are never exempt: they are
+ *  durable on two nodes or more, and (a), (b), (g), (i) hold them to it.
  */
 #ifndef QR_SIM_CHECK_H
 #define QR_SIM_CHECK_H
@@ -77,6 +88,7 @@
 
 struct check_op;
 struct check_ver;
+struct check_lost;
 
 struct check {
 	int n, rf, quorum, nkeys;
@@ -90,6 +102,8 @@ struct check {
 	uint64_t grace_ms; /* tombstone grace of the nodes */
 	uint64_t hlc_ms;   /* highest node HLC (ms), set before check_end */
 	bool any_kept;	   /* no hint was lost: (a) counts level ANY too */
+	struct check_lost *lost; /* versions lost with a dead node */
+	size_t nlost, lost_cap;
 	bool failed;
 	char checker[8];
 	char detail[512];
@@ -117,6 +131,9 @@ bool check_max_acked(const struct check *c, int key, struct qr_version *out,
 bool check_max_acked_quorum(const struct check *c, int key,
 			    uint64_t before_us, struct qr_version *out,
 			    bool *is_delete);
+/* Version v of key (a plain key: others are ignored) was durable on a
+ * node that died for good and on no other (the exemption above). */
+void check_lost(struct check *c, int key, struct qr_version v);
 /* Was some delete of key not acknowledged (it may have been applied, with
  * a version above every acknowledged write)? */
 bool check_unacked_delete(const struct check *c, int key);

@@ -10,7 +10,7 @@
  *   --peer-frame B                    peer_frame_bytes of every node
  *                                     (1472..8972; default 1472)
  *   --membership                      every seed changes its membership
- *                                     (a join or a leave during the faults;
+ *                                     (a join, leave or replace in the faults;
  *                                     default: a quarter of the seeds)
  *   --register                        only the membership register's model
  *                                     (tests/sim/register.h, checker (r)),
@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 		tot.wipes += r.wipes;
 		tot.changes += r.changes;
 		tot.changes_finished += r.changes_finished;
+		tot.replaces += r.replaces;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
@@ -293,7 +294,8 @@ int main(int argc, char **argv)
 	       " crashes=%" PRIu64 " partitions=%" PRIu64 " frames=%" PRIu64
 	       " dropped=%" PRIu64 " collected=%" PRIu64
 	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " changes=%" PRIu64
-	       " changes_finished=%" PRIu64 " cas-ops=%" PRIu64
+	       " changes_finished=%" PRIu64 " replaces=%" PRIu64
+	       " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " register-decided=%" PRIu64 " register-lost=%" PRIu64
 	       " combined-trace=%016" PRIx64 "\n",
@@ -301,7 +303,7 @@ int main(int argc, char **argv)
 	       tot.ops_unavailable, tot.ops_timeout, tot.ops_other_err,
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
 	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.changes,
-	       tot.changes_finished, tot.cas_ops,
+	       tot.changes_finished, tot.replaces, tot.cas_ops,
 	       tot.cas_ok,
 	       tot.lin_inconclusive, reg_decided, reg_lost, combined);
 	if (expect_fail) {

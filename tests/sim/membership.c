@@ -4,8 +4,10 @@
  * placements, and the three steps of core.h's topology API driven node by
  * node while the faults go on. Invariants: a node's level (struct host
  * tlevel) only grows and every core of it that runs is at it; a step
- * begins only once its precondition holds for every node (core.h); what
- * this file draws comes from the change's own stream.
+ * begins only once its precondition holds for every node (core.h) but a
+ * replace's dead node, which is down from before step 1 to the end and
+ * takes no step (as `quorate node replace` skips it); what this file
+ * draws comes from the change's own stream.
  */
 #include "sim/membership.h"
 
@@ -14,6 +16,7 @@
 
 #include "common/compiler.h"
 #include "core/core.h"
+#include "sim/oracle.h"
 #include "sim/sim_pvt.h"
 
 /* The change's own stream (kind, node, times). */
@@ -32,6 +35,18 @@
 #define TOPO_STALE_SALT 0x7374616c65ull
 #define TOPO_SYNC_US_MAX 300000
 #define TOPO_SYNC_SETTLE_US 400000 /* sim.c: a restart's settle */
+/* Replaces (TOPO_REPLACE), drawn in place of half the leaves of seeds in
+ * one zone (a draw of their own: the joins, and the leaves that stay,
+ * run as they did). Not with zones: T3 needs a quorum of the old owners
+ * in every zone, which a dead node may make impossible (docs/topology.md,
+ * "Known hazards"). The operator notices the death and runs the command
+ * 20 to 200 ms later (step 1). */
+#define TOPO_REPLACE_SALT 0x7265706c6163ull
+#define TOPO_NOTICE_US_MIN 20000
+#define TOPO_NOTICE_US_SPAN 180000
+/* A request's and a young hint's life (sim.c disk_wipe): until then the
+ * dead node's durable state counts for the answers it made true. */
+#define TOPO_FORGET_US 200000
 /* Step 2 waits this long after the last node took step 1: every request
  * begun before it has ended (client deadlines are at most 50 ms; their
  * retries are new requests, begun under the new view). */
@@ -72,6 +87,19 @@ void topo_setup(struct sim *s, int n, int rf, const uint8_t *zone)
 		t->kind = TOPO_LEAVE;
 		t->node = (uint16_t)qr_rng_below(&t->rng, (uint64_t)n);
 		t->members = all;
+		next = all & ~(1ull << t->node);
+	}
+	uint64_t r = s->opt->seed ^ TOPO_REPLACE_SALT;
+	if (t->kind == TOPO_LEAVE && s->zones == 1 &&
+	    qr_splitmix64(&r) % 2 == 0) {
+		/* The spare node, running from the start and owning nothing
+		 * (as a join's), takes the place of a member that dies. */
+		t->kind = TOPO_REPLACE;
+		t->spare = (uint16_t)(n - 1);
+		if (t->node == t->spare)
+			t->node = (uint16_t)qr_rng_below(&t->rng,
+							 (uint64_t)(n - 1));
+		t->members = all & ~(1ull << t->spare);
 		next = all & ~(1ull << t->node);
 	}
 	build(&s->pl, t->members, rf, s->shards, zone);
@@ -179,6 +207,12 @@ static void reach(struct sim *s, struct host *h, uint8_t level)
 		 h->up ? "" : " (down: at its restart)");
 }
 
+static const char *kind_name(uint8_t kind)
+{
+	return kind == TOPO_JOIN ? "join" : kind == TOPO_LEAVE ? "leave"
+							: "replace";
+}
+
 /* Step `level` begins: each node takes it within spread_us. */
 static void begin(struct sim *s, uint8_t level, uint64_t spread_us)
 {
@@ -188,8 +222,8 @@ static void begin(struct sim *s, uint8_t level, uint64_t spread_us)
 	for (int i = 0; i < s->n; i++)
 		sim_ev_at(s, s->now_us + 1 + qr_rng_below(&t->rng, spread_us),
 			  EV_TOPO, (uint16_t)i, level, 0);
-	sim_vlog(s, "topology: step %u begins (%s node %u)", level,
-		 t->kind == TOPO_JOIN ? "join of" : "leave of", t->node);
+	sim_vlog(s, "topology: step %u begins (%s of node %u)", level,
+		 kind_name(t->kind), t->node);
 }
 
 static bool all_at(const struct sim *s, uint8_t level)
@@ -267,6 +301,8 @@ static int first_unfilled(struct sim *s, uint32_t *left)
 		struct node *nd = &s->cores[i];
 		if (!nd->h->up && s->topo.stale && !gains_any(s, nd->id))
 			continue;
+		if (s->topo.kind == TOPO_REPLACE && nd->id == s->topo.node)
+			continue; /* dead: the CLI skips it */
 		*left = nd->h->up && nd->h->tlevel >= 2
 				? qr_core_stream_left(nd->core)
 				: UINT32_MAX; /* down, or behind (stale) */
@@ -344,14 +380,53 @@ static void check_gainers(struct sim *s)
 	}
 }
 
+static void lost_version(void *arg, int key, struct qr_version v)
+{
+	struct sim *s = arg;
+	check_lost(&s->check, key, v);
+	if (key < s->nkeys) /* CAS keys: a chosen state is on a quorum */
+		sim_vlog(s, "topology: %s %" PRIu64 ".%u was on node %u alone",
+			 s->keys[key], v.hlc, v.node, s->topo.node);
+}
+
+/* A replace's node dies for good (held: no restart, no rebuild). What it
+ * alone held is lost by the definition of W = 1 (docs/topology.md, "Known
+ * hazards"): check.h says what the checkers then exempt, and the oracles
+ * see its disk gone, as for a lost disk (oracle_wipe: (k) no longer
+ * counts its versions as durable; (j) counts them for the answers its
+ * acks made true until TOPO_FORGET_US later). The operator runs the
+ * command a while after (step 1). */
+static void replace_death(struct sim *s)
+{
+	struct topo *t = &s->topo;
+	struct host *h = &s->hosts[t->node];
+	h->held = true;
+	if (h->up)
+		sim_node_crash(s, h);
+	oracle_each_unique(s->orc, h->id, lost_version, s);
+	oracle_wipe(s->orc, h->id);
+	s->wipe_forget_us = s->now_us + TOPO_FORGET_US;
+	t->dead_us = s->now_us;
+	sim_vlog(s, "topology: node %u dies: node %u will replace it",
+		 h->id, t->spare);
+	sim_ev_at(s, s->now_us + TOPO_NOTICE_US_MIN +
+			     qr_rng_below(&t->rng, TOPO_NOTICE_US_SPAN),
+		  EV_TOPO, 0, 0, 0);
+}
+
 /* The schedule, every 2 ms from the change's start until it finishes. */
 static void poll(struct sim *s)
 {
 	struct topo *t = &s->topo;
 	uint32_t left = 0;
 	int stuck = -1;
+	if (t->step == 0 && t->kind == TOPO_REPLACE && !t->dead_us) {
+		replace_death(s);
+		return;
+	}
 	if (t->step == 0) {
 		s->res->changes++;
+		s->res->replaces += t->kind == TOPO_REPLACE;
 		if (t->stale)
 			stale_victim_down(s);
 		begin(s, 1, 30000);
@@ -381,7 +456,7 @@ static void poll(struct sim *s)
 			 "the %s of node %u is stuck at step %u %" PRIu64
 			 " ms after the faults stopped (node %d shard %d: "
 			 "stream_left %" PRIu32 "%s)",
-			 t->kind == TOPO_JOIN ? "join" : "leave", t->node,
+			 kind_name(t->kind), t->node,
 			 t->step, TOPO_STUCK_US / 1000, nd ? nd->id : -1,
 			 nd ? nd->shard : -1, left, keys);
 		return;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Membership changes in the simulator (issue 14): a join of the spare node
- * or a leave of a member, during the workload and the faults, driven
+ * Membership changes in the simulator (issue 14): a join of the spare node,
+ * a leave of a member, or (seeds of one zone) a replace of a dead member
+ * by the spare node, during the workload and the faults, driven
  * through the core's topology API (core.h qr_core_set_topology) in the
  * three steps it prescribes, each node on its own:
  *   level 1: (owners = old, pending = new), installed on each node at a
@@ -9,12 +10,16 @@
  *   level 2: qr_core_stream_begin, once every node is at level 1 and the
  *            longest request deadline has passed since the last install;
  *   level 3: (owners = new, pending = NULL), staggered, once every core of
- *            every node (all up) says qr_core_stream_left() == 0.
+ *            every node (all up, but a replace's dead node) says
+ *            qr_core_stream_left() == 0.
  * Invariants: a node's level only grows; every core of a node is at its
  * node's level (a restarted node is given it again right after its cores
  * are recreated, stream_begin included at level 2: the real daemon keeps
- * it in its WAL); both placements live until the run ends (cores point at
- * them); rf <= members before and after. The draw uses a stream of its own
+ * it in its WAL); a replace's dead node is down from before step 1 to
+ * the run's end and takes no step (the CLI skips it), and what it alone
+ * held is lost (check.h says what the checkers then exempt); both
+ * placements live until the run ends (cores point at them); rf <=
+ * members before and after. The draw uses a stream of its own
  * (the seeds without a change run as they did, bit for bit).
  */
 #ifndef QR_SIM_MEMBERSHIP_H
@@ -31,11 +36,16 @@ struct node;
 struct event;
 struct client;
 
-enum topo_kind { TOPO_NONE, TOPO_JOIN, TOPO_LEAVE };
+/* REPLACE: `quorate node replace DEAD NEW`, one change remove(dead) +
+ * add(new): the dead member (node) crashes before step 1 and never comes
+ * back; the spare node takes its place. */
+enum topo_kind { TOPO_NONE, TOPO_JOIN, TOPO_LEAVE, TOPO_REPLACE };
 
 struct topo {
 	uint8_t kind;	  /* enum topo_kind */
-	uint16_t node;	  /* the node that joins or leaves */
+	uint16_t node;	  /* the node that joins, leaves or dies */
+	uint16_t spare;	  /* a replace's new node (the spare) */
+	uint64_t dead_us; /* a replace: when its node died (0: not yet) */
 	uint64_t members; /* before the change (bit n: node n) */
 	struct qr_rng rng;	  /* the change's own stream */
 	uint64_t base;	  /* the cores' epoch at creation */

@@ -592,25 +592,39 @@ void oracle_observed(struct oracle *o, int key, struct qr_version v)
 		e->observed = true;
 }
 
-bool oracle_unique_to(const struct oracle *o, int node)
+/* Does node alone hold e? Another node's hint does not keep a write: a
+ * hint may be lost (expired, no slot, no value buffer), and the hand-off
+ * that covers a lost hint copies from stores. Only a write held in no
+ * store lives in hints (level ANY). */
+static bool unique_to(const struct oracle *o, const struct vent *e, int node)
 {
 	uint8_t me = (uint8_t)(1u << node);
+	uint8_t hinted = 0;
+	for (int n = 0; n < o->nodes; n++)
+		if (e->hints[n])
+			hinted |= (uint8_t)(1u << n);
+	return e->holders == me || (e->holders == 0 && hinted == me);
+}
+
+bool oracle_unique_to(const struct oracle *o, int node)
+{
 	for (size_t i = 0; i < o->cap; i++) {
 		const struct vent *e = &o->tab[i];
-		if (!e->used || !e->observed)
-			continue;
-		/* Another node's hint does not keep a write: a hint may be
-		 * lost (expired, no slot, no value buffer), and the hand-off
-		 * that covers a lost hint copies from stores. Only a write
-		 * held in no store lives in hints (level ANY). */
-		uint8_t hinted = 0;
-		for (int n = 0; n < o->nodes; n++)
-			if (e->hints[n])
-				hinted |= (uint8_t)(1u << n);
-		if (e->holders == me || (e->holders == 0 && hinted == me))
+		if (e->used && e->observed && unique_to(o, e, node))
 			return true;
 	}
 	return false;
+}
+
+void oracle_each_unique(const struct oracle *o, int node,
+			void (*fn)(void *arg, int key, struct qr_version v),
+			void *arg)
+{
+	for (size_t i = 0; i < o->cap; i++) {
+		const struct vent *e = &o->tab[i];
+		if (e->used && e->key >= 0 && unique_to(o, e, node))
+			fn(arg, e->key, (struct qr_version){e->hlc, e->node});
+	}
 }
 
 /* Drop version i of key k's list of versions durable anywhere. */

@@ -107,7 +107,14 @@ void oracle_observed(struct oracle *o, int key, struct qr_version v);
  * wipes a disk only when this is false. Other nodes' hints do not count:
  * a hint may be lost, and what covers a lost hint copies from stores. */
 bool oracle_unique_to(const struct oracle *o, int node);
-/* node's disk is gone (sim.c disk_wipe): its durable records, promises,
+/* Calls fn for each version of a key that node alone durably holds as
+ * oracle_unique_to judges it (in its store and no other; or, held in no
+ * store, in its hints and no other node's), acknowledged or not: what a
+ * node that dies for good takes with it (a replace, sim/membership.c). */
+void oracle_each_unique(const struct oracle *o, int node,
+			void (*fn)(void *arg, int key, struct qr_version v),
+			void *arg);
+/* node's disk is gone (sim.c disk_wipe, or its death before a replace): its durable records, promises,
  * hints and ceilings; a version no other node holds is durable nowhere. */
 void oracle_wipe(struct oracle *o, int node);
 /* A while after the death (a request's and a young hint's life): what the

@@ -2464,6 +2464,8 @@ void sim_run(const struct sim_options *opt, struct sim_result *res)
 	 * (unless hints were held back: anti-entropy-only seeds). */
 	for (int i = 0; i < ncores && res->ok && !s->ae_only; i++) {
 		struct qr_core *c = s->cores[i].core;
+		if (!c)
+			continue; /* a replace's dead node: its hints died */
 		const struct qr_core_stats *st = qr_core_stats(c);
 		if (qr_core_hints_pending(c) || st->orphan_active)
 			sim_fail(s, "(h)",

@@ -12,7 +12,8 @@
  * docs/operations.md has an operator do it), and clients with mixed
  * workloads (sessions reading their own keys through lagging replicas,
  * CAS storms), and membership changes (a quarter of the seeds, every
- * one with --membership: the spare node joins or a member leaves during
+ * one with --membership: the spare node joins, a member leaves, or the
+ * spare replaces a member that died, during
  * the workload and the faults, through the core's topology API in its
  * three steps, node by node, crashes mid-stream included: membership.h).
  * Everything random comes from one seed: a seed replays bit for bit, which
@@ -55,6 +56,7 @@ struct sim_result {
 	/* membership changes begun, and finished (every node at the new
 	 * placement) */
 	uint64_t changes, changes_finished;
+	uint64_t replaces; /* changes that replace a dead member */
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */

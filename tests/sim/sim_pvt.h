@@ -217,7 +217,8 @@ struct sim {
 	bool snaps;		/* this seed takes snapshots */
 	struct qr_rng wipe_rng; /* a disk lost, and the rebuild: likewise */
 	bool wipes, wiped_once; /* this seed loses a disk; it did */
-	uint64_t wipe_forget_us; /* then oracle_wipe_forget (0: done) */
+	uint64_t wipe_forget_us; /* then oracle_wipe_forget (0: done); a
+				  * replace's death sets it too */
 	uint64_t now_us;
 	uint64_t seq;
 	uint64_t trace;
