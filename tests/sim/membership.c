@@ -42,6 +42,13 @@
  * "Known hazards"). The operator notices the death and runs the command
  * 20 to 200 ms later (step 1). */
 #define TOPO_REPLACE_SALT 0x7265706c6163ull
+/* A quarter of the joins and leaves are aborted (`quorate node abort`)
+ * once the stream began, without waiting for it: level 3 is the old
+ * placement again (docs/topology.md, "Abort"). A draw of its own, its
+ * salt chosen so that no seed a sim-catches test or the mutation
+ * campaign's table names (membership seeds 1 and 180; change seeds 8 and
+ * 290 of the default run) is aborted. */
+#define TOPO_ABORT_SALT 0x61626f7280ull
 #define TOPO_NOTICE_US_MIN 20000
 #define TOPO_NOTICE_US_SPAN 180000
 /* A request's and a young hint's life (sim.c disk_wipe): until then the
@@ -102,6 +109,8 @@ void topo_setup(struct sim *s, int n, int rf, const uint8_t *zone)
 		t->members = all & ~(1ull << t->spare);
 		next = all & ~(1ull << t->node);
 	}
+	uint64_t ab = s->opt->seed ^ TOPO_ABORT_SALT;
+	t->abort = t->kind != TOPO_REPLACE && qr_splitmix64(&ab) % 4 == 0;
 	build(&s->pl, t->members, rf, s->shards, zone);
 	build(&t->next, next, rf, s->shards, zone);
 	t->has_next = true;
@@ -148,8 +157,8 @@ static void apply(struct sim *s, struct node *nd, uint8_t from, uint8_t to)
 	if (from < 2 && to == 2 && nd->core_recovered)
 		qr_core_stream_begin(nd->core);
 	if (from < 3 && to >= 3)
-		rc = qr_core_set_topology(nd->core, t->base + 2, &t->next,
-					  NULL);
+		rc = qr_core_set_topology(nd->core, t->base + 2,
+					  t->abort ? &s->pl : &t->next, NULL);
 	QR_ASSERT(rc == 0);
 }
 
@@ -434,6 +443,14 @@ static void poll(struct sim *s)
 		   s->now_us >= t->last_us + TOPO_DRAIN_US) {
 		t->stream_us = s->now_us;
 		begin(s, 2, 10000);
+	} else if (t->step == 2 && all_at(s, 2) && t->abort) {
+		/* Back to O at once (the clients never left it): every
+		 * request of the union met O's level (T1). */
+		s->res->aborts++;
+		sim_vlog(s, "topology: the change is aborted");
+		begin(s, 3, 30000);
+		if (t->stale)
+			stale_victim_up(s);
 	} else if (t->step == 2 && all_at(s, 2) &&
 		   (stuck = first_unfilled(s, &left)) < 0) {
 		check_gainers(s);
@@ -483,8 +500,9 @@ bool topo_settled(const struct sim *s)
 
 const struct qr_placement *topo_owners(const struct sim *s, int node)
 {
-	return s->topo.kind && s->hosts[node].tlevel >= 3 ? &s->topo.next
-							  : &s->pl;
+	return s->topo.kind && s->hosts[node].tlevel >= 3 && !s->topo.abort
+		       ? &s->topo.next
+		       : &s->pl;
 }
 
 const struct qr_placement *topo_pending(const struct sim *s, int node)

@@ -61,6 +61,8 @@ struct topo {
 	bool stale;		  /* down nodes miss steps (T6) */
 	uint64_t sync_us;	  /* the last stale node's sync */
 	uint16_t victim;	  /* 1 + the node down from step 1 to 3 */
+	bool abort;		  /* `quorate node abort` at step 2: level 3
+				   * is the old placement again */
 };
 
 /* Does this seed change its membership? Drawn from the seed alone (a

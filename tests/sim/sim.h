@@ -57,6 +57,7 @@ struct sim_result {
 	 * placement) */
 	uint64_t changes, changes_finished;
 	uint64_t replaces; /* changes that replace a dead member */
+	uint64_t aborts;   /* changes taken back at step 2 (node abort) */
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */
