@@ -100,13 +100,12 @@ static void note_refusal(struct reg_round *r, int id, int code,
 	snprintf(r->refusal, sizeof(r->refusal), "node %d: %s", id, msg);
 }
 
-/* Phase 1 to every slot (G1); the phase reached. */
-static enum qr_mreg_phase prepare_all(struct reg_round *r)
+/* One phase (G1): req to every slot, each answer to the proposer; the
+ * phase reached. */
+static enum qr_mreg_phase ask_all(struct reg_round *r, const char *req,
+				  bool accepts)
 {
-	char req[96], b[48], msg[256];
-	qr_mreg_ballot_str(r->p.ballot, b, sizeof(b));
-	snprintf(req, sizeof(req), "register prepare %s %u\n", b,
-		 r->c->nodes);
+	char msg[256];
 	r->answered = 0;
 	for (int id = 0; id < r->c->nodes; id++) {
 		struct qr_mreg_ballot got;
@@ -114,13 +113,17 @@ static enum qr_mreg_phase prepare_all(struct reg_round *r)
 		int code = 0;
 		enum ask_result a = reg_ask(r, id, req, &got, &v, &code, msg,
 					    sizeof(msg));
-		if (a == ASK_OK || a == ASK_STALE) {
-			r->answered++;
+		if (a == ASK_REFUSED)
+			note_refusal(r, id, code, msg);
+		if (a != ASK_OK && a != ASK_STALE)
+			continue;
+		r->answered++;
+		if (accepts)
+			qr_mreg_on_accepted(&r->p, (uint16_t)id, a == ASK_OK,
+					    got);
+		else
 			qr_mreg_on_promise(&r->p, (uint16_t)id, a == ASK_OK,
 					   got, &v);
-		} else if (a == ASK_REFUSED) {
-			note_refusal(r, id, code, msg);
-		}
 	}
 	return r->p.phase;
 }
@@ -137,27 +140,20 @@ static void value_req(const struct reg_round *r, const char *verb,
 		 r->c->nodes);
 }
 
-/* Phase 2 to every slot (G1); the phase reached. */
+static enum qr_mreg_phase prepare_all(struct reg_round *r)
+{
+	char req[96], b[48];
+	qr_mreg_ballot_str(r->p.ballot, b, sizeof(b));
+	snprintf(req, sizeof(req), "register prepare %s %u\n", b,
+		 r->c->nodes);
+	return ask_all(r, req, false);
+}
+
 static enum qr_mreg_phase accept_all(struct reg_round *r)
 {
-	char msg[256], req[192];
+	char req[192];
 	value_req(r, "accept", r->p.ballot, &r->p.proposal, req, sizeof(req));
-	r->answered = 0;
-	for (int id = 0; id < r->c->nodes; id++) {
-		struct qr_mreg_ballot got;
-		struct qr_mreg_value v;
-		int code = 0;
-		enum ask_result a = reg_ask(r, id, req, &got, &v, &code, msg,
-					    sizeof(msg));
-		if (a == ASK_OK || a == ASK_STALE) {
-			r->answered++;
-			qr_mreg_on_accepted(&r->p, (uint16_t)id, a == ASK_OK,
-					    got);
-		} else if (a == ASK_REFUSED) {
-			note_refusal(r, id, code, msg);
-		}
-	}
-	return r->p.phase;
+	return ask_all(r, req, true);
 }
 
 /* Too few OK answers and nothing to retry above: the refusal that
