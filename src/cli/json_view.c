@@ -168,3 +168,9 @@ int qr_json_view_print(FILE *out, const char *text, size_t len, int depth)
 	json_decref(v);
 	return 0;
 }
+
+uint64_t qr_json_view_hex(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? strtoull(s, NULL, 16) : 0;
+}

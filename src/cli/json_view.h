@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -33,5 +34,8 @@ json_t *qr_json_view_bytes(const void *buf, size_t n);
 /* Write o compact, keys in insertion order, no newline; takes o's
  * reference. 0, or -1 (o NULL or a write error). */
 int qr_json_view_emit(FILE *out, json_t *o);
+/* The hex string at key ("0x1c": a member mask in a node's answer); 0
+ * when absent. */
+uint64_t qr_json_view_hex(json_t *o, const char *key);
 
 #endif

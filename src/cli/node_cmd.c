@@ -90,12 +90,6 @@ static int code_of(const char *name)
 	return QR_EUNAVAILABLE;
 }
 
-static uint64_t hex_of(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? strtoull(s, NULL, 16) : 0;
-}
-
 /* One command to node id; on OK its topology into ch->v[id]. */
 static int ask(struct change *ch, int id, const char *req, char *msg,
 	       size_t n)
@@ -129,8 +123,8 @@ static int ask(struct change *ch, int id, const char *req, char *msg,
 	struct view *v = &ch->v[id];
 	v->up = true;
 	v->st.epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
-	v->st.owners = hex_of(o, "owners");
-	v->st.pending = hex_of(o, "pending");
+	v->st.owners = qr_json_view_hex(o, "owners");
+	v->st.pending = qr_json_view_hex(o, "pending");
 	v->st.streaming = json_is_true(json_object_get(o, "streaming"));
 	v->left = (uint64_t)json_integer_value(json_object_get(o, "stream_left"));
 	json_decref(o);

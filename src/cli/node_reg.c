@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "cli/json_view.h"
 #include "quorate/err.h"
 
 #define REG_ASK_MS 2000 /* a node answers within its 1 s budget */
@@ -26,12 +27,6 @@ void reg_init(struct reg_round *r, const struct qr_cluster *c,
 	if (getrandom(&r->id, sizeof(r->id), 0) != sizeof(r->id))
 		r->id = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
 	r->id |= 1; /* R4: nonzero */
-}
-
-static uint64_t hex_of(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? strtoull(s, NULL, 16) : 0;
 }
 
 enum ask_result {
@@ -74,8 +69,8 @@ static enum ask_result reg_ask(const struct reg_round *r, int id,
 		rc = ok ? ASK_OK : ASK_STALE;
 		v->epoch = (uint64_t)json_integer_value(
 			json_object_get(o, "epoch"));
-		v->owners = hex_of(o, "owners");
-		v->pending = hex_of(o, "pending");
+		v->owners = qr_json_view_hex(o, "owners");
+		v->pending = qr_json_view_hex(o, "pending");
 	} else {
 		const char *m = json_string_value(json_object_get(o, "message"));
 		snprintf(msg, n, "%s", m ? m : "not a register answer");

@@ -447,8 +447,8 @@ static int reg_parse(const struct qr_topo_ctl *t, const char *args,
 }
 
 /* "register", "register prepare|accept|learn ..." (C6-C8). */
-static size_t cmd_register(struct qr_topo_ctl *t, const char *args,
-			   char *out, size_t cap)
+size_t qr_topo_ctl_register(struct qr_topo_ctl *t, const char *args,
+			    char *out, size_t cap)
 {
 	char msg[512];
 	struct reg_req r;
@@ -471,12 +471,6 @@ static size_t cmd_register(struct qr_topo_ctl *t, const char *args,
 	if (!rc && (rc = reg_save(t, &was, msg, sizeof(msg))))
 		return answer_error(t, rc, msg, out, cap);
 	return reg_show(t, rc, out, cap);
-}
-
-size_t qr_topo_ctl_register(struct qr_topo_ctl *t, const char *args,
-			    char *out, size_t cap)
-{
-	return cmd_register(t, args, out, cap);
 }
 
 size_t qr_topo_ctl_command(struct qr_topo_ctl *t, const char *args,
