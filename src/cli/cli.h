@@ -38,6 +38,7 @@ struct cli {
 	enum qr_client_coordinator coordinator;
 	long node;	 /* stat --node, -1: all */
 	uint32_t wait_s; /* ready --wait: poll this long (0: ask once) */
+	const char *zone; /* node add / replace --zone */
 	bool help;	 /* --help: the command's help, or all of it */
 	bool verbose;
 	const char *in_file;  /* put -f FILE: the value ("-": stdin) */
@@ -75,9 +76,13 @@ int qr_cli_mgmt_ask(const char *path, const char *req, uint32_t deadline_ms,
  * membership change driven over every node's management socket (node_cmd.c). */
 int do_node(struct cli *cl, int argc, char **argv);
 #define QR_CLI_NODE_HELP                                                       \
-	"usage: quorate [--cluster FILE] node add ID [ID...] |\n"              \
-	"       node remove ID [ID...] | node replace DEAD_ID NEW_ID |\n"     \
+	"usage: quorate [--cluster FILE] node add SLOT [SLOT...] |\n"          \
+	"       node add --zone Z | node remove ID [ID...] |\n"               \
+	"       node replace DEAD_ID SLOT | node replace DEAD_ID --zone Z |\n" \
 	"       node sync | node abort   [--wait SECONDS]\n"                   \
+	"A SLOT is a node id of the cluster file or its address (the ip of\n"  \
+	"its [node.N]); --zone Z checks every SLOT is in zone Z, or with no\n" \
+	"SLOT picks the lowest running slot of zone Z that is no member.\n"   \
 	"Change the members online (docs/topology.md, docs/operations.md): "  \
 	"every\nrunning node of the cluster file is given the change, the "   \
 	"new owners\nstream, then own. IDs are the cluster file's [node.N]; " \

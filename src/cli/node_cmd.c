@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `quorate node add ID... | remove ID... | replace DEAD NEW | sync |
+ * `quorate node add SLOT... | remove ID... | replace DEAD SLOT | sync |
  * abort`: a
  * membership change (several members at once: one change)
  * driven from the CLI over every node's management socket (issue 14;
  * docs/topology.md, "Driving a change"; the node side is
  * src/server/topo_ctl.h). The nodes of the cluster file are slots; the
- * members are what the nodes' installed topologies say.
+ * members are what the nodes' installed topologies say. A SLOT is named
+ * by its id or by its data-plane address (the `ip` of its [node.N]);
+ * `--zone Z` checks that every slot added is in zone Z, or, with no SLOT
+ * given, picks the lowest running slot of zone Z that is not a member.
  *
  *   survey  ask every slot's `topology` (who runs, at which epoch)
  *   read    the membership register's value, made chosen (node_reg.h):
@@ -49,6 +52,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <jansson.h>
 
 #include "cli/cli.h"
@@ -73,7 +77,7 @@ struct view {
 
 struct change {
 	const struct qr_cluster *c;
-	char what[64]; /* "node add 3" */
+	char what[160]; /* "node add 3", "node add 10.77.0.4 --zone dc2" */
 	uint64_t from, to;
 	int dead; /* replace: the dead node (skipped), else -1 */
 	int rc;	  /* survey(): the exit code it reported, when -2 */
@@ -220,25 +224,18 @@ static int step(struct change *ch, uint64_t e, uint64_t owners,
 	return 0;
 }
 
-static long id_arg(const char *s);
-
 /* The members after the command (ch->to) from ch->from: add and remove
- * take one id or several (one change: Riak's plan and commit in one
- * command), replace a dead id and a new one. 0, or a usage error
- * (reported). */
-static int target(struct change *ch, const char *op, int argc, char **ids)
+ * take one slot or several (one change: Riak's plan and commit in one
+ * command), replace a dead id and a new slot; ids are slots_of()'s. 0,
+ * or a refusal (reported). */
+static int target(struct change *ch, const char *op, int argc,
+		  const long *ids)
 {
 	const struct qr_cluster *c = ch->c;
 	uint64_t o = ch->from, named = 0;
 	const char *why = NULL;
-	for (int i = 0; i < argc; i++) {
-		long id = id_arg(ids[i]);
-		if (id < 0 || id >= c->nodes)
-			return fail(EXIT_USAGE, QR_EINVAL, ch->what,
-				    "node ids are the cluster file's 0..%u",
-				    c->nodes - 1u);
-		named |= 1ull << id;
-	}
+	for (int i = 0; i < argc; i++)
+		named |= 1ull << ids[i];
 	if (!strcmp(op, "sync")) {
 		ch->to = o; /* the catch up alone */
 	} else if (!strcmp(op, "add")) {
@@ -248,7 +245,7 @@ static int target(struct change *ch, const char *op, int argc, char **ids)
 		if (ch->to != o && __builtin_popcountll(ch->to) < c->rf)
 			why = "fewer members than replication_factor would be left";
 	} else {
-		long a = id_arg(ids[0]), b = id_arg(ids[1]);
+		long a = ids[0], b = ids[1];
 		ch->dead = (int)a;
 		ch->to = (o & ~(1ull << a)) | 1ull << b;
 		if (a == b)
@@ -521,29 +518,115 @@ static long id_arg(const char *s)
 	return *s >= '0' && *s <= '9' && !*end && !errno ? v : -2;
 }
 
+/* ids[i] for argv[i]: a node id, or a slot's data-plane address (the
+ * `ip` of its [node.N]: the machine an operator has in mind); with
+ * --zone Z, every slot but a replace's dead one must be in zone Z
+ * (zones, like addresses, come from the cluster file). 0, or the exit
+ * code (reported); nothing has been asked yet. */
+static int slots_of(struct change *ch, const char *zone, bool rep, int argc,
+		    char **argv, long *ids)
+{
+	const struct qr_cluster *c = ch->c;
+	for (int i = 0; i < argc; i++) {
+		struct in_addr a;
+		long id = id_arg(argv[i]);
+		if (id < 0 && inet_pton(AF_INET, argv[i], &a) == 1) {
+			for (int n = 0; n < c->nodes && id < 0; n++)
+				if (c->node[n].ip == a.s_addr)
+					id = n;
+			if (id < 0)
+				return fail(EXIT_USAGE, QR_EINVAL, ch->what,
+					    "no slot of the cluster file has "
+					    "address %s: give the machine a "
+					    "[node.N] section in every cluster "
+					    "file and restart the nodes first "
+					    "(docs/operations.md, \"Membership "
+					    "changes\")", argv[i]);
+		}
+		if (id < 0 || id >= c->nodes)
+			return fail(EXIT_USAGE, QR_EINVAL, ch->what,
+				    "'%s': expected a node id of the cluster "
+				    "file (0..%u) or a slot's address",
+				    argv[i], c->nodes - 1u);
+		if (zone && !(rep && i == 0) && strcmp(c->node[id].zone, zone))
+			return fail(EXIT_USAGE, QR_EINVAL, ch->what,
+				    "node %ld is in zone '%s', not '%s' (the "
+				    "cluster file's [node.%ld] zone)", id,
+				    c->node[id].zone, zone, id);
+		ids[i] = id;
+	}
+	return 0;
+}
+
+/* --zone Z with no slot named: the lowest running slot of zone Z that
+ * is not an owner, one already joining (a change in progress: its
+ * command resumed) first. 0 with *id, or the exit code (reported). */
+static int pick_in_zone(struct change *ch, const char *zone,
+			const struct qr_topo_state *cur, long *id)
+{
+	const struct qr_cluster *c = ch->c;
+	long best = -1;
+	for (int n = c->nodes - 1; n >= 0; n--)
+		if (ch->v[n].up && !strcmp(c->node[n].zone, zone) &&
+		    !(cur->owners >> n & 1) &&
+		    (best < 0 || !(cur->pending >> best & 1) ||
+		     (cur->pending >> n & 1)))
+			best = n;
+	if (best < 0)
+		return fail(EXIT_UNAVAILABLE, QR_EUNAVAILABLE, ch->what,
+			    "no running slot in zone '%s' that is not a "
+			    "member: start one (its quorated, --init on an "
+			    "empty data directory)", zone);
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &c->node[best].ip, ip, sizeof(ip));
+	fprintf(stderr, "quorate: %s: slot %ld (%s) in zone '%s'\n", ch->what,
+		best, ip, zone);
+	*id = best;
+	return 0;
+}
+
 int do_node(struct cli *cl, int argc, char **argv)
 {
 	static struct qr_cluster c;
 	static struct change ch;
 	const char *op = argc ? argv[0] : "";
+	const char *zone = cl->zone;
 	bool rep = !strcmp(op, "replace"), sync = !strcmp(op, "sync");
-	bool abort_op = !strcmp(op, "abort");
-	bool many = !strcmp(op, "add") || !strcmp(op, "remove");
+	bool abort_op = !strcmp(op, "abort"), add = !strcmp(op, "add");
+	bool many = add || !strcmp(op, "remove");
+	/* --zone Z lets add and replace leave their new slot out. */
+	int nmin = 2 + rep - (zone && (add || rep));
 	if ((!many && !rep && !sync && !abort_op) ||
-	    (rep ? argc != 3
-		 : sync || abort_op ? argc != 1 : argc < 2 || argc > 9))
+	    (rep ? argc < nmin || argc > 3
+		 : sync || abort_op ? argc != 1 : argc < nmin || argc > 9))
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
-			    "usage: node add ID [ID...] | node remove ID "
-			    "[ID...] | node replace DEAD_ID NEW_ID | node sync "
-			    "| node abort");
+			    "usage: node add SLOT [SLOT...] | node add --zone Z "
+			    "| node remove ID [ID...] | node replace DEAD_ID "
+			    "SLOT | node replace DEAD_ID --zone Z | node sync | "
+			    "node abort (a SLOT: a node id or its address)");
+	if (zone && !add && !rep)
+		return fail(EXIT_USAGE, QR_EINVAL, "node",
+			    "--zone goes with node add and node replace");
+	if (zone && (!*zone || strlen(zone) >= sizeof(c.node[0].zone)))
+		return fail(EXIT_USAGE, QR_EINVAL, "node", "--zone '%s': "
+			    "expected a zone name of the cluster file (1..%zu "
+			    "characters)", zone, sizeof(c.node[0].zone) - 1);
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
 	ch = (struct change){.c = &c, .dead = -1};
 	size_t w = (size_t)snprintf(ch.what, sizeof(ch.what), "node %s", op);
 	for (int i = 1; i < argc && w < sizeof(ch.what); i++)
-		w += (size_t)snprintf(ch.what + w, sizeof(ch.what) - w, " %.8s",
+		w += (size_t)snprintf(ch.what + w, sizeof(ch.what) - w, " %.15s",
 				      argv[i]);
+	if (zone && w < sizeof(ch.what))
+		snprintf(ch.what + w, sizeof(ch.what) - w, " --zone %.31s",
+			 zone);
+	long ids[9];
+	int nids = argc - 1;
+	int rc = slots_of(&ch, zone, rep, nids, argv + 1, ids);
+	if (rc)
+		return rc;
 	int best = survey(&ch);
 	if (best == -2)
 		return ch.rc;
@@ -555,15 +638,10 @@ int do_node(struct cli *cl, int argc, char **argv)
 			    "tombstone_grace_ms = 0: request deadlines have "
 			    "no bound, so no wait before the stream is long "
 			    "enough; set a grace (docs/topology.md)");
-	for (int i = 1; i < argc; i++) /* before anything is asked */
-		if (id_arg(argv[i]) < 0 || id_arg(argv[i]) >= c.nodes)
-			return fail(EXIT_USAGE, QR_EINVAL, ch.what,
-				    "node ids are the cluster file's 0..%u",
-				    c.nodes - 1u);
 	/* The register's value, made chosen and given to every running
 	 * slot (a read: G2); the nodes' topologies follow it. */
 	reg_init(&ch.reg, &c, ch.what);
-	int rc = reg_decide(&ch.reg, keep, &ch);
+	rc = reg_decide(&ch.reg, keep, &ch);
 	if (rc)
 		return rc;
 	struct qr_topo_state cur = {.epoch = ch.reg.chosen.epoch,
@@ -572,7 +650,10 @@ int do_node(struct cli *cl, int argc, char **argv)
 	ch.from = cur.owners;
 	if (abort_op)
 		return abort_change(&ch, &cur);
-	rc = target(&ch, op, argc - 1, argv + 1);
+	if (zone && nids < 1 + rep &&
+	    (rc = pick_in_zone(&ch, zone, &cur, &ids[nids++])))
+		return rc;
+	rc = target(&ch, op, nids, ids);
 	if (rc)
 		return rc;
 	if (cur.pending && ch.to != cur.pending) {

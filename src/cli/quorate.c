@@ -570,6 +570,7 @@ enum {
 	OPT_IF_ABSENT,
 	OPT_IF_VERSION,
 	OPT_WAIT,
+	OPT_ZONE,
 };
 
 #define OPT_NEXT (-1) /* an option parsed: go on */
@@ -690,6 +691,9 @@ static int opt_one(struct cli *cl, int opt, char **argv)
 	case OPT_WAIT:
 	case 'n':
 		return opt_routing(cl, opt, optarg);
+	case OPT_ZONE: /* checked by do_node (node_cmd.c) */
+		cl->zone = optarg;
+		return OPT_NEXT;
 	case OPT_LINEARIZABLE:
 		cl->linearizable = true;
 		return OPT_NEXT;
@@ -841,6 +845,7 @@ int main(int argc, char **argv)
 		{"if-version", required_argument, NULL, OPT_IF_VERSION},
 		{"node", required_argument, NULL, 'n'},
 		{"wait", required_argument, NULL, OPT_WAIT},
+		{"zone", required_argument, NULL, OPT_ZONE},
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"file", required_argument, NULL, 'f'},
@@ -873,6 +878,9 @@ int main(int argc, char **argv)
 	int code = command_check(&cl, cmd, nargs);
 	if (code != OPT_NEXT)
 		return code;
+	if (cl.zone && strcmp(cmd, "node")) /* placing a new member only */
+		return fail(EXIT_USAGE, QR_EINVAL, cmd,
+			    "--zone goes with node add and node replace");
 	if (!strcmp(cmd, "put") || !strcmp(cmd, "get") || !strcmp(cmd, "del"))
 		code = do_kv(&cl, cmd, nargs, args);
 	else if (!strcmp(cmd, "ready"))

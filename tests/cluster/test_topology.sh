@@ -8,7 +8,7 @@
 #                                          the lowest free running slot, 4)
 #   quorate node remove 0                 (decommission; node 0 keeps
 #                                          running as a non-member)
-#   node 1 killed, quorate node replace 1 5
+#   node 1 killed, quorate node replace 1 ADDR (node 5's address)
 # Then: every node that runs reports the same final topology (epoch 9,
 # members 2,3,4,5); with node 2 (a replica of every key from the start)
 # down, every acknowledged write reads back at QUORUM from the nodes that
@@ -93,13 +93,17 @@ refused 1 "unknown zone 'z1' \(the cluster file's zones: none\)" grow --zone z1
 change node remove 0
 qr_cluster kill 1 >/dev/null 2>&1 || qr_fail "kill node 1"
 sleep 1
-change node replace 1 5
+# Node 5 named by its address (the ip of its [node.5]).
+ip5=$(awk '/^\[node\.5\]/ { s = 1; next } /^\[/ { s = 0 }
+	s && $1 == "ip" { print $3 }' "$QR_CLUSTER_FILE")
+[ -n "$ip5" ] || qr_fail "no ip for node 5 in $QR_CLUSTER_FILE"
+change node replace 1 "$ip5"
 out=$(q node add 3 2>/dev/null) && grep -q 'members 2,3,4,5' <<<"$out" ||
 	qr_fail "a member added again should change nothing: $out"
 # Refusals, named, changing nothing: no such slot, a replacement by
 # itself, a stale epoch at a node.
 out=$(q node add 9 2>&1); rc=$?
-[ "$rc" = 1 ] && grep -q "node ids are the cluster file's 0..5" <<<"$out" ||
+[ "$rc" = 1 ] && grep -q "expected a node id of the cluster file (0..5)" <<<"$out" ||
 	qr_fail "node add 9: exit $rc: $out"
 out=$(q node replace 2 2 2>&1); rc=$?
 [ "$rc" = 6 ] && grep -q "must differ" <<<"$out" ||

@@ -17,7 +17,12 @@ membership register (node_reg.h G1-G3; each fake node is an acceptor as
 topo_ctl.h C6 says): both steps are decided by a majority before any node
 installs them; a change the register holds but no node installed is in
 progress; a rival's higher ballot makes the command retry above it;
-without a majority of the slots nothing is decided.
+without a majority of the slots nothing is decided. Slots named by
+address and by zone (cases 19-24): `node add ADDR` takes the slot with
+that ip; `node add --zone Z` and `node replace DEAD --zone Z` pick the
+lowest running non-member of zone Z; a slot of another zone, an address
+no slot has, and --zone on another command are refused before anything
+is asked.
 
    tests/unit/test_node_cmd.py QUORATE_CLI
 """
@@ -192,9 +197,9 @@ def down(nodes):
             n.stop()
 
 
-def run(*args):
-    p = subprocess.run([CLI, "--cluster", ini, *args], capture_output=True,
-                       text=True, timeout=60)
+def run(*args, conf=None):
+    p = subprocess.run([CLI, "--cluster", conf or ini, *args],
+                       capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -485,6 +490,62 @@ nodes = cluster([None] * SLOTS)
 rc, out, err = run("ring")
 check("ring with no node answering: the cluster file's members",
       rc == 0 and "members 0,1,2, from the cluster file" in out, out + err)
+
+# 19-24. Slots by address and by zone: the same slots, with zones a b a b
+# a (members 0,1,2; slot 3 in zone b, slot 4 in zone a).
+zini = os.path.join(tmp, "z.ini")
+with open(zini, "w") as f:
+    f.write("[cluster]\nid = 9\nauth = none\ntombstone_grace_ms = 2000\n"
+            "members = 0,1,2\n")
+    for i, zn in enumerate("ababa"):
+        f.write(f"[node.{i}]\nip = 10.0.0.{i + 1}\nmgmt = {tmp}/n{i}.sock\n"
+                f"zone = {zn}\n")
+
+
+def untouched(nodes):
+    return all(not n.log for n in nodes if n)
+
+
+nodes = cluster([{}] * SLOTS)
+rc, out, err = run("node", "add", "10.0.0.4", conf=zini)
+check("node add ADDR: the slot with that ip (3) joins",
+      rc == 0 and "epoch 3, members 0,1,2,3" in out and
+      final(nodes, 3, 0xf), out + err)
+down(nodes)
+nodes = cluster([{}] * SLOTS)
+rc, out, err = run("node", "add", "--zone", "a", conf=zini)
+check("node add --zone a: the lowest running non-member of zone a (4)",
+      rc == 0 and "slot 4 (10.0.0.5) in zone 'a'" in err and
+      final(nodes, 3, 0x17), out + err)
+down(nodes)
+nodes = cluster([{}, {}, {}, None, {}])
+rc, out, err = run("node", "add", "--zone", "b", conf=zini)
+check("node add --zone b with zone b's only spare down: exit 4, nothing "
+      "decided", rc == 4 and "no running slot in zone 'b'" in err and
+      all(n.value == (1, 0x7, 0) and n.epoch == 1 for n in nodes if n),
+      out + err)
+down(nodes)
+nodes = cluster([{}] * SLOTS)
+rc, out, err = run("node", "add", "10.0.0.5", "--zone", "b", conf=zini)
+check("node add ADDR --zone Z with the slot in another zone: exit 1, "
+      "nothing asked", rc == 1 and "node 4 is in zone 'a', not 'b'" in err
+      and untouched(nodes), out + err)
+rc, out, err = run("node", "add", "10.9.9.9", conf=zini)
+check("node add ADDR with no slot at ADDR: exit 1, named, nothing asked",
+      rc == 1 and "no slot of the cluster file has address 10.9.9.9" in err
+      and untouched(nodes), out + err)
+rc1, _, err1 = run("node", "remove", "2", "--zone", "a", conf=zini)
+rc2, _, err2 = run("get", "k", "--zone", "a", conf=zini)
+check("--zone elsewhere than node add / replace: exit 1, nothing asked",
+      rc1 == 1 and rc2 == 1 and "--zone goes with" in err1 + err2 and
+      untouched(nodes), err1 + err2)
+down(nodes)
+nodes = cluster([{}, None, {}, {}, {}])
+rc, out, err = run("node", "replace", "1", "--zone", "b", conf=zini)
+check("node replace 1 --zone b with node 1 dead: slot 3 takes its place",
+      rc == 0 and "slot 3 (10.0.0.4) in zone 'b'" in err and
+      final(nodes, 3, 0xd), out + err)
+down(nodes)
 
 check("no step 3 while a gainer had partitions left (N3)",
       not EARLY_HANDOVERS, str(EARLY_HANDOVERS))
