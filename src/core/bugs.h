@@ -187,6 +187,12 @@
 	X(REG_LOSS_FORGETS, 67, "reg-loss-forgets", "register",               \
 	  "an acceptor that lost its state answers as a new one (ballot "     \
 	  "0.0), granting what it may have refused before (R5)")              \
+	X(ORPHAN_SCAN_OWNED_ONLY, 69, "orphan-scan-owned-only", "topology",   \
+	  "a restarted node hands off only its writes of the partitions it "  \
+	  "owns now, not those of partitions it lost while down (orphan.c)")  \
+	X(NEWS_WHILE_BUSY, 68, "news-while-busy", "topology",                 \
+	  "a peer's newer topology is installed while requests placed with "  \
+	  "the older one are still in flight (topology.c T7)")                \
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \

@@ -198,6 +198,9 @@ void qc_dispatch_peer_msg(struct qr_core *c, uint16_t from,
 	case QR_MSG_ACCEPTED:
 		qc_cas_on_accepted(c, from, m);
 		break;
+	case QR_MSG_TOPO_NEWS:
+		qc_topo_on_news(c, m);
+		break;
 	default:
 		qc_drop(c, QR_DROP_UNEXPECTED);
 		break;
@@ -331,6 +334,17 @@ static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
 		qc_drop(c, QR_DROP_WIRE);
 }
 
+/* A fenced frame (T6) is used for nothing but the TOPO_NEWS it holds
+ * (T7): how a node too far behind to take its peers' frames learns the
+ * topology that would let it. */
+static void fenced_news(struct qr_core *c, struct qr_frame_reader *r)
+{
+	struct qr_msg m;
+	while (qr_wire_next(r, &m) > 0)
+		if (m.type == QR_MSG_TOPO_NEWS)
+			qc_topo_on_news(c, &m);
+}
+
 static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 		     size_t len)
 {
@@ -360,7 +374,10 @@ static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 			qc_drop(c, QR_DROP_WRONG_SHARD);
 			return;
 		}
+		if (qr_unlikely(h.epoch != (uint16_t)c->epoch))
+			qc_topo_news_offer(c, h.src_node, h.epoch); /* T7 */
 		if (qc_topo_frame_fenced(c, h.epoch)) { /* T6 */
+			fenced_news(c, &r);
 			qc_drop(c, QR_DROP_EPOCH);
 			return;
 		}

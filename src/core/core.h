@@ -147,7 +147,8 @@ void qr_core_config_defaults(struct qr_core_config *cfg);
 	X(LONG, "fragment or long message refused, or timed out whole")       \
 	X(VALUES_FULL, "long value not held: no value buffer free")           \
 	X(REBUILDING, "READ, PREPARE or ACCEPT refused: we are rebuilding")    \
-	X(EPOCH, "peer frame of a topology epoch we fence (topology.c T6)")
+	X(EPOCH, "peer frame of a topology epoch we fence (topology.c T6)")   \
+	X(NEWS, "TOPO_NEWS refused: auth none, or not a topology (T7)")
 
 enum qr_core_drop {
 #define QR_CORE_DROP_ENUM(name, text) QR_DROP_##name,
@@ -190,6 +191,9 @@ struct qr_core_stats {
 				   * (T6; ours + its distance mod 2^16): above
 				   * ours, this node is behind */
 	uint64_t epoch_refused;	  /* client requests refused meanwhile */
+	/* T7: settled topologies told to peers behind, and heard from a
+	 * peer ahead of us (taken: newer than ours and than the last one) */
+	uint64_t news_sent, news_heard;
 	uint64_t loop_msgs; /* messages to ourselves (loopback queue) */
 	/* Long messages (long.h): whole ones and their fragments. */
 	uint64_t long_in, long_out, frags_in, frags_out;
@@ -358,6 +362,14 @@ void qr_core_stream_begin(struct qr_core *c);
  * none (or no change). */
 uint32_t qr_core_stream_left(const struct qr_core *c);
 uint64_t qr_core_epoch(const struct qr_core *c);
+/* T7: a settled topology a peer ahead of us sent (TOPO_NEWS): its epoch,
+ * above ours, and its owners (no pending members). True only once no
+ * request this core coordinates is in flight (they were placed with the
+ * older topology); the driver then installs it on every core of the node,
+ * as `quorate node sync` would (owners, no pending), and saves it. Never
+ * with auth = none: a forged frame could name any topology. */
+bool qr_core_topology_news(const struct qr_core *c, uint64_t *epoch,
+			   uint64_t *owners);
 
 /* Introspection for the driver, stats and tests. */
 const struct qr_core_stats *qr_core_stats(const struct qr_core *c);

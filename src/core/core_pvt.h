@@ -295,6 +295,8 @@ struct qr_core {
 	uint32_t stream_next;	  /* partition the next step starts at */
 	bool streaming;
 	bool fence_older;	  /* T6: frames of a lower epoch dropped */
+	uint64_t news_epoch, news_owners; /* T7: the newest heard, or 0 */
+	uint64_t news_sent_us[QR_NODES_MAX]; /* T7: last told, per peer */
 	struct qr_hlc hlc;
 	struct clock_guard clock;
 	struct qr_detector det;
@@ -683,6 +685,12 @@ bool qc_topo_frame_fenced(struct qr_core *c, uint16_t epoch);
 /* T6: from now until the next epoch, frames of a lower one are dropped
  * (a no-op outside a change). */
 void qc_topo_fence_older(struct qr_core *c);
+/* T7: a peer's frame carried this epoch (low 16 bits): tell it our
+ * topology if it is behind and ours is settled (once a heartbeat period
+ * per peer). */
+void qc_topo_news_offer(struct qr_core *c, uint16_t from, uint16_t epoch);
+/* T7: a peer's TOPO_NEWS. */
+void qc_topo_on_news(struct qr_core *c, const struct qr_msg *m);
 /* T6: has a peer's frame carried an epoch above ours? */
 bool qc_topo_behind(const struct qr_core *c);
 /* Owner `from` sent a DIGEST equal to ours for p (T3). */

@@ -116,13 +116,18 @@ static int orphan_scan(struct qr_core *c, uint16_t stamper, uint64_t from,
 	uint8_t reps[QC_REPS_MAX], in_new;
 	for (; *next_p < pl->partitions; (*next_p)++) {
 		uint32_t p = *next_p;
-		/* During a topology change: the partitions we hold in either
-		 * placement, handed to the union of their replica sets
-		 * (topology.c T1, T2), as writes go (the simulator's checker
-		 * (k) found a gainer's own write missed: --membership seed
-		 * 26). */
+		/* Every partition of our shard, handed to the replica sets
+		 * of now (during a change the union: topology.c T1, T2), as
+		 * writes go. Not only the ones we hold: a node that was down
+		 * through a change in which it lost p, caught up at once (a
+		 * peer's news, T7, or a quick `node sync`), still has the
+		 * writes it took for p before; they are its to hand off (the
+		 * simulator's checker (k): --membership seed 501; and a
+		 * gainer's own write, seed 26). */
 		if (qr_placement_shard(pl, p) != c->cfg.shard ||
-		    !qc_topo_is_replica(c, p, c->cfg.node_id))
+		    (!qc_topo_is_replica(c, p, c->cfg.node_id) &&
+		     (qr_store_partition_empty(c->store, p) ||
+		      QR_BUG(ORPHAN_SCAN_OWNED_ONLY))))
 			continue;
 		if (c->free_hint_count < c->cfg.hints_max / 2)
 			return 1;

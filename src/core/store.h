@@ -123,6 +123,8 @@ uint64_t qr_store_bytes(const struct qr_store *s);
  * when fn returns non-zero (and return that value). fn must not modify the
  * store.
  */
+/* Does the store hold no entry of this partition (in range)? */
+bool qr_store_partition_empty(const struct qr_store *s, uint32_t partition);
 int qr_store_for_each_in_partition(const struct qr_store *s, uint32_t partition,
 				   int (*fn)(void *arg,
 					     const struct qr_store_view *v),

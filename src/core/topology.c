@@ -51,11 +51,28 @@
  *      lost and a read of it stale. (Heartbeats go to every slot, so a
  *      restarted node learns within a heartbeat period; before that, and
  *      cut off from every peer, it cannot know.)
+ *  T7. A node whose topology is settled (no pending members) tells a
+ *      peer whose frame carried a lower epoch (mod 2^16) its epoch and
+ *      owners (TOPO_NEWS, at most once a heartbeat period per peer, and
+ *      only with auth = mac: the frame's MAC is what makes the news the
+ *      cluster's). A node takes news above its epoch and the last news
+ *      it took, even from a frame T6 fences (nothing else of that frame
+ *      is used), and hands it to its driver (qr_core_topology_news) once
+ *      no request it coordinates is in flight: those were placed with
+ *      the older topology, and once it installs the newer one their
+ *      resends would carry an epoch no peer fences. Installed topologies
+ *      are chosen values (every node installs only its acceptor's value,
+ *      server/topo_ctl.h C6), so news is one too; a settled one needs no
+ *      stream (nothing is gained at its epoch), and one mid-change is
+ *      never sent: a node behind a change is caught up by the command
+ *      that runs it, which waits out the requests it may have begun.
  *  T5. Epochs grow. A change's placements have the core's partitions,
  *      shards and rf, node ids below its slots, the same zone for a node
  *      in both, and sets that differ by at most QC_REPS_MAX - rf members.
  */
 #include "core/core_pvt.h"
+
+#include "common/topo_file.h"
 
 #include <string.h>
 
@@ -282,6 +299,51 @@ bool qc_topo_frame_fenced(struct qr_core *c, uint16_t epoch)
 	if (QR_BUG(EPOCH_UNFENCED))
 		return false;
 	return d >= 2 || d <= -2 || (d < 0 && c->fence_older);
+}
+
+void qc_topo_news_offer(struct qr_core *c, uint16_t from, uint16_t epoch)
+{
+	int16_t d = (int16_t)(uint16_t)(epoch - (uint16_t)c->epoch);
+	if (d >= 0 || c->pl_new || c->cfg.auth == QR_AUTH_NONE)
+		return;
+	uint64_t now = qc_now_us(c);
+	if (c->news_sent_us[from] &&
+	    now - c->news_sent_us[from] < c->cfg.heartbeat_us)
+		return;
+	c->news_sent_us[from] = now;
+	struct qr_msg m = {.type = QR_MSG_TOPO_NEWS,
+			   .op_id = c->epoch,
+			   .replica_mask = c->pl->members};
+	qc_send_peer(c, from, &m);
+	c->stats.news_sent++;
+}
+
+void qc_topo_on_news(struct qr_core *c, const struct qr_msg *m)
+{
+	uint64_t owners = m->replica_mask;
+	if (c->cfg.auth == QR_AUTH_NONE ||
+	    (c->nodes < 64 && (owners >> c->nodes) != 0) ||
+	    __builtin_popcountll(owners) < c->pl->rf ||
+	    m->op_id > QR_TOPO_EPOCH_MAX) {
+		qc_drop(c, QR_DROP_NEWS);
+		return;
+	}
+	if (m->op_id <= c->epoch || m->op_id <= c->news_epoch)
+		return; /* old news (a resend, or reordered) */
+	c->news_epoch = m->op_id;
+	c->news_owners = owners;
+	c->stats.news_heard++;
+}
+
+bool qr_core_topology_news(const struct qr_core *c, uint64_t *epoch,
+			   uint64_t *owners)
+{
+	if (c->news_epoch <= c->epoch ||
+	    (qr_core_requests_active(c) && !QR_BUG(NEWS_WHILE_BUSY)))
+		return false;
+	*epoch = c->news_epoch;
+	*owners = c->news_owners;
+	return true;
 }
 
 bool qc_topo_behind(const struct qr_core *c)

@@ -61,6 +61,8 @@
  *   flag REPLY. REPLICATE may also carry the flag NOACK.
  *   ORPHAN_REQ and ORPHAN_DONE (fixed 28): 4 from u64 | 12 to u64 |
  *   20 restart_hlc u64.
+ *   TOPO_NEWS (fixed 20): 4 epoch u64 (qr_msg.op_id) | 12 owners u64
+ *   (qr_msg.replica_mask, a bit per node id); peer frames only.
  *
  *   READ_REPLY (fixed 38)
  *    4 op_id u64 | 12 partition u32 | 16 version.hlc u64 |
@@ -226,6 +228,13 @@ enum {
 	ORQ_FIXED = 28,
 };
 
+/* TOPO_NEWS (topology.c T7) */
+enum {
+	TN_EPOCH = 4,  /* u64 */
+	TN_OWNERS = 12, /* u64 */
+	TN_FIXED = 20,
+};
+
 /* FRAG: a piece of a long message (wire_long.h); the chunk is the value */
 enum {
 	FRG_MSG_ID = 4,	      /* u64 (qr_msg.op_id) */
@@ -265,6 +274,7 @@ _Static_assert(QR_FRAME_BYTES_MAX <= QR_FRAME_JUMBO_MAX &&
 	       "lengths are u16 (limits.h L6)");
 _Static_assert(DG_FIXED >= WIRE_MSG_BYTES_MIN, "DIGEST is not the smallest");
 _Static_assert(ORQ_FIXED >= WIRE_MSG_BYTES_MIN, "ORPHAN_* are not the smallest");
+_Static_assert(TN_FIXED >= WIRE_MSG_BYTES_MIN, "TOPO_NEWS is not the smallest");
 _Static_assert(FRG_FIXED >= WIRE_MSG_BYTES_MIN && FRG_FIXED == QR_FRAG_FIXED_BYTES,
 	       "FRAG");
 _Static_assert(PRE_FIXED + 1 >= WIRE_MSG_BYTES_MIN && WIRE_FITS(PRE_FIXED, 1, 0),
@@ -311,6 +321,7 @@ static const struct wire_layout layouts[QR_MSG_TYPE_END] = {
 	[QR_MSG_ACCEPTED] = {RACK_FIXED, 0, 0, 0},
 	[QR_MSG_FRAG] = {FRG_FIXED, 0, FRG_LEN, 0},
 	[QR_MSG_FRAG_NACK] = {FRG_FIXED, 0, FRG_LEN, 0},
+	[QR_MSG_TOPO_NEWS] = {TN_FIXED, 0, 0, 0},
 };
 
 static inline const struct wire_layout *layout_of(unsigned type)
@@ -405,6 +416,8 @@ static bool fields_ok(const struct qr_msg *m, const struct wire_layout *l,
 	case QR_MSG_PREPARE:
 	case QR_MSG_ACCEPT:
 		return !qr_version_is_none(m->version);
+	case QR_MSG_TOPO_NEWS: /* epochs start at 1; no topology is empty */
+		return m->op_id != 0 && m->replica_mask != 0;
 	default:
 		return true;
 	}
@@ -502,6 +515,10 @@ static void put_fields(uint8_t *p, const struct qr_msg *m)
 		qr_st64(p + ORQ_TO, m->range_to);
 		qr_st64(p + ORQ_RESTART, m->restart_hlc);
 		break;
+	case QR_MSG_TOPO_NEWS:
+		qr_st64(p + TN_EPOCH, m->op_id);
+		qr_st64(p + TN_OWNERS, m->replica_mask);
+		break;
 	case QR_MSG_FRAG:
 	case QR_MSG_FRAG_NACK:
 		qr_st64(p + FRG_MSG_ID, m->op_id);
@@ -575,6 +592,10 @@ static void get_fields(const uint8_t *p, struct qr_msg *m)
 		m->range_from = qr_ld64(p + ORQ_FROM);
 		m->range_to = qr_ld64(p + ORQ_TO);
 		m->restart_hlc = qr_ld64(p + ORQ_RESTART);
+		break;
+	case QR_MSG_TOPO_NEWS:
+		m->op_id = qr_ld64(p + TN_EPOCH);
+		m->replica_mask = qr_ld64(p + TN_OWNERS);
 		break;
 	case QR_MSG_FRAG:
 	case QR_MSG_FRAG_NACK:

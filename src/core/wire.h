@@ -62,6 +62,8 @@ enum qr_msg_type {
 	QR_MSG_ORPHAN_DONE = 14, /* ... handed off and acknowledged */
 	QR_MSG_FRAG = 15, /* a piece of a long message (wire_long.h) */
 	QR_MSG_FRAG_NACK = 16, /* chunks of a long message still missing */
+	QR_MSG_TOPO_NEWS = 17, /* a settled topology, to a peer behind it
+				* (topology.c T7) */
 	QR_MSG_TYPE_END,	 /* first unused type: room to add more */
 };
 
@@ -164,6 +166,8 @@ struct qr_msg {
 	} frag;
 	/* CLIENT_REQ, CLIENT_REPLY: the client's id, echoed in the reply */
 	uint64_t req_id;
+	/* TOPO_NEWS: op_id is the sender's epoch, replica_mask its owners
+	 * (settled: no pending members) */
 	uint64_t min_version;  /* CLIENT_REQ: session token (an HLC); 0: none */
 	uint64_t replica_mask; /* CLIENT_REPLY: bit per node that answered */
 	/* the replica messages (as partition): coordinator's request id */

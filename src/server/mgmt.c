@@ -138,8 +138,11 @@ static size_t handle(void *arg, const char *cmd, char *out, size_t cap)
 static void *mgmt_thread(void *arg)
 {
 	struct qr_mgmt *m = arg;
-	while (!m->stop)
+	while (!m->stop) {
 		qr_mgmt_sock_poll(m->sock, 200);
+		if (m->cfg.topo) /* a peer's newer topology (topo_ctl.h C9) */
+			qr_topo_ctl_news(m->cfg.topo);
+	}
 	return NULL;
 }
 

@@ -290,6 +290,8 @@ static void json_replica(json_t *o, const struct qr_core_stats *cs)
 	set_u64(t, "stream_settling", cs->stream_settling);
 	set_u64(t, "epoch_peer_max", cs->epoch_peer_max); /* T6: behind? */
 	set_u64(t, "behind_refused", cs->epoch_refused);
+	set_u64(t, "news_sent", cs->news_sent);   /* T7 */
+	set_u64(t, "news_heard", cs->news_heard);
 	json_object_set_new(o, "topology", t);
 	json_t *s = json_object();
 	set_u64(s, "stale", cs->stale_answers);

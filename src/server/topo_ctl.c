@@ -36,6 +36,8 @@ struct qr_topo_ctl {
 	struct qr_shard **shards;
 	uint16_t nshards;
 	uint16_t node; /* this node's id (answers name it) */
+	uint64_t caught_up; /* topologies installed from peers' news (C9) */
+	uint64_t news_failed; /* the news epoch install() refused: not again */
 	struct qr_mreg_acceptor reg; /* the register's acceptor (C6, C7) */
 };
 
@@ -222,11 +224,12 @@ static size_t show(const struct qr_topo_ctl *t, char *out, size_t cap)
 	mask_str(st->owners, o, sizeof(o));
 	mask_str(st->pending, p, sizeof(p));
 	return qr_mgmt_dump(
-		json_pack("{sbsIsIsssssbsIso}", "ok", 1, "node",
+		json_pack("{sbsIsIsssssbsIsIso}", "ok", 1, "node",
 			  (json_int_t)t->node, "epoch", (json_int_t)st->epoch,
 			  "owners", o, "pending", p, "streaming",
 			  st->streaming, "stream_left", (json_int_t)left,
-			  "shards", shards),
+			  "caught_up", (json_int_t)t->caught_up, "shards",
+			  shards),
 		out, cap);
 }
 
@@ -336,6 +339,36 @@ static size_t cmd_set(struct qr_topo_ctl *t, const char *args, char *out,
 		return answer_error(t, QR_EPRECONDITION, msg, out, cap);
 	}
 	return install(t, &st, out, cap);
+}
+
+void qr_topo_ctl_news(struct qr_topo_ctl *t)
+{
+	uint64_t epoch = UINT64_MAX, owners = 0;
+	for (uint16_t i = 0; i < t->nshards; i++) {
+		uint64_t e, o;
+		if (!qr_shard_topo_news(t->shards[i], &e, &o))
+			return; /* that core still has requests in flight */
+		if (e < epoch) {
+			epoch = e;
+			owners = o;
+		}
+	}
+	if (!t->nshards || epoch <= t->cur->st.epoch || epoch == t->news_failed)
+		return;
+	struct qr_topo_state st = {.epoch = epoch, .owners = owners};
+	char out[2048];
+	install(t, &st, out, sizeof(out));
+	if (t->cur->st.epoch != epoch) {
+		t->news_failed = epoch;
+		fprintf(stderr, "quorated: node %u: a peer's topology (epoch %"
+			PRIu64 ", owners 0x%" PRIx64 ") not installed: %s\n",
+			t->node, epoch, owners, out);
+		return;
+	}
+	t->caught_up++;
+	fprintf(stderr, "quorated: node %u: caught up to epoch %" PRIu64
+		" (owners 0x%" PRIx64 ") from a peer's news\n", t->node, epoch,
+		owners);
 }
 
 /* "topology stream": step 2 of the change in progress. */

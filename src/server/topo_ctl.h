@@ -82,6 +82,15 @@ size_t qr_topo_ctl_command(struct qr_topo_ctl *t, const char *args,
  * none), answered as qr_topo_ctl_command is (C6). */
 size_t qr_topo_ctl_register(struct qr_topo_ctl *t, const char *args,
 			    char *out, size_t cap);
+/* C9 (core/topology.c T7): once every shard's core has news of a settled
+ * topology above the installed one (a peer ahead sent it; each core
+ * publishes it only with no request of its own in flight), install the
+ * oldest of those as `quorate node sync` would: saved (C1), handed to
+ * every shard. Not through the register (C6): news comes only in peer
+ * frames authenticated by the cluster key (auth = mac), and every node
+ * installs only chosen values, so news is one. The management thread
+ * calls it between commands. */
+void qr_topo_ctl_news(struct qr_topo_ctl *t);
 /* After the shards are destroyed: free every placement (C4). */
 void qr_topo_ctl_close(struct qr_topo_ctl *t);
 

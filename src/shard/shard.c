@@ -93,6 +93,9 @@ struct qr_shard {
 	 * the one installed and its result (the loop stores rc, then done) */
 	const struct qr_shard_topo *topo_req, *topo_done;
 	int topo_rc;
+	/* T7 news for the management thread: owners stored, then epoch
+	 * (release); read epoch, owners, epoch again (qr_shard_topo_news) */
+	uint64_t news_epoch, news_owners;
 	struct qr_wal_recover_stats rec;
 	struct qr_shard_stats stats;
 	struct qr_idle_wait *iw; /* idle = interrupt where it works */
@@ -177,6 +180,27 @@ static void topo_poll(struct qr_shard *s)
 	__atomic_store_n(&s->topo_rc, topo_install(s, t), __ATOMIC_RELAXED);
 	__atomic_store_n(&s->topo_done, t, __ATOMIC_RELEASE);
 	s->work = true;
+}
+
+/* The core's news (core.h T7), once, for the management thread. */
+static void news_publish(struct qr_shard *s)
+{
+	uint64_t e, o;
+	if (!qr_core_topology_news(s->core, &e, &o) ||
+	    e == __atomic_load_n(&s->news_epoch, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(&s->news_epoch, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->news_owners, o, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->news_epoch, e, __ATOMIC_RELEASE);
+}
+
+bool qr_shard_topo_news(const struct qr_shard *s, uint64_t *epoch,
+			uint64_t *owners)
+{
+	uint64_t e = __atomic_load_n(&s->news_epoch, __ATOMIC_ACQUIRE);
+	*owners = __atomic_load_n(&s->news_owners, __ATOMIC_ACQUIRE);
+	*epoch = e;
+	return e && e == __atomic_load_n(&s->news_epoch, __ATOMIC_ACQUIRE);
 }
 
 /* ---- tx (ports.c buffers and sends) ---------------------------------- */
@@ -512,6 +536,7 @@ static bool loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 		}
 		topo_poll(s);
 		qr_core_tick(s->core);
+		news_publish(s);
 		s->next_tick_us = s->now_us + tick_us;
 		return true;
 	}

@@ -153,6 +153,11 @@ void qr_shard_topo_request(struct qr_shard *s, const struct qr_shard_topo *t);
  * the core's error) in *rc. Any thread. */
 bool qr_shard_topo_installed(const struct qr_shard *s,
 			     const struct qr_shard_topo *t, int *rc);
+/* A settled topology a peer told this shard's core of (core.h
+ * qr_core_topology_news, T7), published once the core has no request in
+ * flight: true with its epoch and owners. Any thread. */
+bool qr_shard_topo_news(const struct qr_shard *s, uint64_t *epoch,
+			uint64_t *owners);
 /* The test hook (quorated --clock-offset-ms): every shard's wall clock
  * reads CLOCK_REALTIME + ms from now on. Any thread. */
 void qr_shard_set_clock_offset_ms(int64_t ms);

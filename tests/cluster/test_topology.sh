@@ -224,8 +224,10 @@ done
 # replacing nodes"): node 3's disk is lost (killed, its data directory
 # emptied) and a new machine takes its slot: started with --rebuild, it
 # holds neither topology nor register (epoch 1, the file's members, so
-# the others fence it: T6); `quorate node sync` gives it the register's
-# topology, its hand-off from every member refills it, and every
+# the others fence it: T6); they tell it their settled topology (T7),
+# which it installs by itself, no command run ("caught_up":1), while its
+# acceptor stays lost until `quorate node sync` gives it the register's
+# value (C7); its hand-off from every member refills it, and every
 # acknowledged write reads back at ALL (node 3 answers no read until
 # then: recover.c RB1).
 qr_cluster kill 3 >/dev/null 2>&1 || qr_fail "kill node 3"
@@ -233,7 +235,13 @@ rm -rf "${QR_RUN:?}/n3/data/"*
 sleep 1 # RB3: down for longer than max_offset + hlc_lease
 qr_cluster start 3 --rebuild >/dev/null 2>&1 || qr_fail "start node 3 --rebuild"
 qr_wait_mgmt 3 20
-grep -q '"epoch":1,' <<<"$(topo 3)" || qr_fail "node 3 rebuilt: $(topo 3)"
+caught_up() {
+	grep -q '"epoch":17,"owners":"0x3d","pending":"0x0",.*"caught_up":1,' \
+		<<<"$(topo 3)"
+}
+qr_wait 10 "node 3 to catch up by itself (T7)" caught_up
+qr_log "$(($(date +%s) - t0)) s: node 3 (rebuilt, epoch 1) caught up to" \
+	"epoch 17 from its peers' news"
 # Its acceptor lost its promises: it takes part in no decision (C7)
 grep -q '"lost":true' <<<"$(mgmt 3 register)" ||
 	qr_fail "node 3's register after --rebuild: $(mgmt 3 register)"

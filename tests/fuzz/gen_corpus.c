@@ -242,6 +242,9 @@ static void gen_valid(void)
 			m = (struct qr_msg){.type = t,
 					    .range_from = 100,
 					    .range_to = 200};
+		else if (t == QR_MSG_TOPO_NEWS) /* epoch 9, members 0..3 */
+			m = (struct qr_msg){.type = t, .op_id = 9,
+					    .replica_mask = 0xf};
 		else if (t == QR_MSG_FRAG) /* the last 20 B of 1044 */
 			m = (struct qr_msg){.type = t,
 					    .op_id = 7,

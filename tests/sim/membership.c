@@ -489,6 +489,25 @@ void topo_event(struct sim *s, const struct event *e)
 		poll(s);
 }
 
+void topo_news(struct sim *s, struct host *h)
+{
+	struct topo *t = &s->topo;
+	if (!t->kind || !h->up || h->tlevel >= 3)
+		return;
+	uint64_t e = 0, o = 0;
+	for (int k = 0; k < s->shards; k++)
+		if (!qr_core_topology_news(sim_core_of(s, h->id, k)->core, &e,
+					   &o))
+			return;
+	/* Only a settled topology is news: level 3's (T7). */
+	const struct qr_placement *l3 = t->abort ? &s->pl : &t->next;
+	QR_ASSERT(e == t->base + 2 && o == l3->members);
+	sim_vlog(s, "topology: node %u caught up by a peer's news (epoch %"
+		 PRIu64 ")", h->id, e);
+	reach(s, h, 3);
+	s->res->caught_up++;
+}
+
 bool topo_settled(const struct sim *s)
 {
 	/* A node synced late hands off its writes then: the final reads

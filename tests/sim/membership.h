@@ -32,6 +32,7 @@
 #include "core/placement.h"
 
 struct sim;
+struct host;
 struct node;
 struct event;
 struct client;
@@ -82,6 +83,11 @@ uint64_t topo_start_us(struct sim *s, uint64_t faults_end_us);
 /* EV_TOPO: arg 0: the step schedule (polls); arg 1..3: node e->node
  * reaches that level. */
 void topo_event(struct sim *s, const struct event *e);
+/* After an event on host h: once every core of h has a peer's news of the
+ * settled topology (core.h qr_core_topology_news, T7), h installs it as
+ * quorated's management thread does (topo_ctl.h C9): a node restarted
+ * behind catches up without waiting for its sync. */
+void topo_news(struct sim *s, struct host *h);
 /* May the final reads begin (no change, or it finished)? */
 bool topo_settled(const struct sim *s);
 /* The placements of node's view now: its owners, and pending (NULL when

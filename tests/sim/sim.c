@@ -2116,6 +2116,7 @@ static void handle(struct sim *s, struct event *e)
 			break;
 		qr_core_tick(nd->core);
 		node_after(s, nd);
+		topo_news(s, nd->h);
 		sim_ev_at(s, s->now_us + 250, EV_TICK, nd->ix, nd->h->incarnation, 0);
 		break;
 	}

@@ -3484,9 +3484,26 @@ static void test_topology_epoch_fence(void)
 	settle();
 	CU_ASSERT_EQUAL(reply_status(4), QR_EUNAVAILABLE);
 	CU_ASSERT(qr_core_stats(h.core[0])->epoch_refused >= 1);
-	/* Caught up: taken. */
+	/* T7: its peers, settled, told it their topology in the frames it
+	 * fences; with no request of its own in flight it is news for its
+	 * driver (which installs it, as `quorate node sync` would). */
+	uint64_t ne = 0, no = 0;
+	CU_ASSERT(qr_core_requests_active(h.core[0]) > 0); /* "fence" v1 */
+	CU_ASSERT(!qr_core_topology_news(h.core[0], &ne, &no)); /* so: not */
+	for (int t = 0; t < 200 && qr_core_requests_active(h.core[0]); t++) {
+		advance(10000); /* until its deadline */
+		settle();
+	}
+	CU_ASSERT_EQUAL(qr_core_requests_active(h.core[0]), 0);
+	CU_ASSERT_FATAL(qr_core_topology_news(h.core[0], &ne, &no));
+	CU_ASSERT_EQUAL(ne, 2);
+	CU_ASSERT_EQUAL(no, h.pl.members);
+	CU_ASSERT(qr_core_stats(h.core[1])->news_sent >= 1);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->news_heard, 1);
+	/* Caught up: taken, and no news any more. */
 	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[0], 2, &h.pl, NULL),
 			      0);
+	CU_ASSERT(!qr_core_topology_news(h.core[0], &ne, &no));
 	client_req(0, 2, QR_OP_PUT, QR_LEVEL_QUORUM, "fence", "v2");
 	settle();
 	CU_ASSERT_EQUAL(reply_status(2), 0);
@@ -3506,6 +3523,10 @@ static void test_topology_epoch_fence(void)
 	}
 	CU_ASSERT_NOT_EQUAL(reply_status(3), 0);
 	CU_ASSERT(qr_core_stats(h.core[1])->drops[QR_DROP_EPOCH] > before);
+	/* Mid-change is never news (T7): the command running the change
+	 * catches a node up. */
+	CU_ASSERT(!qr_core_topology_news(h.core[0], &ne, &no));
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[0])->news_heard, 1);
 	for (int i = 0; i < N; i++) /* the harness's placement again */
 		CU_ASSERT_EQUAL(qr_core_set_topology(h.core[i], 9, &h.pl, NULL),
 				0);
@@ -3519,7 +3540,14 @@ int main(void)
 #ifdef QR_UNIT_INJECT_BUG
 	/* test_core_buggy (tests/unit/meson.build): a regression test on the
 	 * core with the mutation it pins; it must fail (should_fail). */
-#if QR_UNIT_INJECT_BUG == 3
+#if QR_UNIT_INJECT_BUG == 4
+	static const struct qr_unit_case buggy[] = {
+		{"topology: the epoch fence and news with news-while-busy",
+		 test_topology_epoch_fence},
+		{NULL, NULL},
+	};
+	qr_bug_only(QR_BUG_BIT_NEWS_WHILE_BUSY);
+#elif QR_UNIT_INJECT_BUG == 3
 	static const struct qr_unit_case buggy[] = {
 		{"topology: the epoch fence with epoch-unfenced",
 		 test_topology_epoch_fence},
@@ -3678,7 +3706,8 @@ int main(void)
 		 test_jumbo_peer_frames},
 		{"topology: the TOPOLOGY op answers the installed topology",
 		 test_topology_op_answers_the_installed_topology},
-		{"topology: a node two epochs behind is fenced (T6)",
+		{"topology: a node two epochs behind is fenced (T6) and learns "
+		 "its peers' settled topology (T7)",
 		 test_topology_epoch_fence},
 		{"topology: a join needs the union, streams, then reads back",
 		 test_topology_join},

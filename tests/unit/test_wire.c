@@ -164,6 +164,10 @@ static struct qr_msg sample(uint8_t type, uint8_t key_len, uint16_t value_len)
 		m.range_to = 0x4142434445464748ull;
 		m.restart_hlc = 0x3132333435363738ull;
 		break;
+	case QR_MSG_TOPO_NEWS:
+		m.op_id = 0x0102030405060708ull;
+		m.replica_mask = 0x1121314151617181ull;
+		break;
 	case QR_MSG_FRAG: /* a middle or last chunk of a long message */
 		m.op_id = 0x2122232425262728ull;
 		m.incarnation = 0x91929394u;
