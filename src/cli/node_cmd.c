@@ -71,6 +71,7 @@
 
 struct view {
 	bool up;
+	bool lost; /* its register acceptor lost its state (topo_ctl.h C7) */
 	struct qr_topo_state st;
 	uint64_t left; /* partitions left to stream, all shards */
 };
@@ -130,6 +131,7 @@ static int ask(struct change *ch, int id, const char *req, char *msg,
 	v->st.owners = qr_json_view_hex(o, "owners");
 	v->st.pending = qr_json_view_hex(o, "pending");
 	v->st.streaming = json_is_true(json_object_get(o, "streaming"));
+	v->lost = json_is_true(json_object_get(o, "register_lost"));
 	v->left = (uint64_t)json_integer_value(json_object_get(o, "stream_left"));
 	json_decref(o);
 	return 0;
@@ -196,8 +198,20 @@ static int step(struct change *ch, uint64_t e, uint64_t owners,
 			continue; /* run() checked the change's members */
 		if (ch->v[id].st.epoch == e) {
 			if (ch->v[id].st.owners == owners &&
-			    ch->v[id].st.pending == pending)
-				continue; /* has it */
+			    ch->v[id].st.pending == pending) {
+				/* Has it (a peer's news, T7, may have given
+				 * it), but an acceptor that lost its state
+				 * still needs the chosen value (C7). */
+				int rc = ch->v[id].lost
+						 ? reg_learn(&ch->reg, id, msg,
+							     sizeof(msg))
+						 : 0;
+				if (rc)
+					return fail(exit_code_of(rc), rc,
+						    ch->what, "node %d: register "
+						    "learn: %s", id, msg);
+				continue;
+			}
 			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
 				    ch->what, "node %d holds another topology "
 				    "at epoch %" PRIu64 " (two commands "

@@ -224,11 +224,12 @@ static size_t show(const struct qr_topo_ctl *t, char *out, size_t cap)
 	mask_str(st->owners, o, sizeof(o));
 	mask_str(st->pending, p, sizeof(p));
 	return qr_mgmt_dump(
-		json_pack("{sbsIsIsssssbsIsIso}", "ok", 1, "node",
+		json_pack("{sbsIsIsssssbsIsIsbso}", "ok", 1, "node",
 			  (json_int_t)t->node, "epoch", (json_int_t)st->epoch,
 			  "owners", o, "pending", p, "streaming",
 			  st->streaming, "stream_left", (json_int_t)left,
-			  "caught_up", (json_int_t)t->caught_up, "shards",
+			  "caught_up", (json_int_t)t->caught_up,
+			  "register_lost", qr_mreg_is_lost(&t->reg), "shards",
 			  shards),
 		out, cap);
 }

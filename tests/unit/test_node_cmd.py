@@ -79,6 +79,7 @@ class Node:
         return {"ok": True, "node": self.i, "epoch": self.epoch,
                 "owners": hex(self.owners), "pending": hex(self.pending),
                 "streaming": self.streaming, "stream_left": self.left,
+                "register_lost": self.promised == LOST,
                 "shards": []}
 
     def error(self, name, code, msg):
@@ -432,6 +433,19 @@ check("a node that lost its register rejoins by a learn at node sync",
       nodes[1].value == (3, 0xf, 0) and
       any(x.startswith("register learn") for x in nodes[1].log) and
       not nodes[1].accepts, out + err + str(nodes[1].log))
+down(nodes)
+# ... and one that caught up by itself (a peer's news, T7) holds the
+# topology already: it still gets the learn, and no topology set.
+lost_news = dict(lost, epoch=3, owners=0xf)
+nodes = cluster([done, lost_news, done, done, done])
+rc, out, err = run("node", "sync")
+check("a lost register whose node already holds the topology (T7) is "
+      "given the learn, and no topology set",
+      rc == 0 and final(nodes, 3, 0xf) and nodes[1].promised != LOST and
+      nodes[1].value == (3, 0xf, 0) and
+      any(x.startswith("register learn") for x in nodes[1].log) and
+      not any(x.startswith("topology set") for x in nodes[1].log),
+      out + err + str(nodes[1].log))
 down(nodes)
 
 # 17. Acceptors whose cluster file has another slot count refuse (C8).
