@@ -42,6 +42,10 @@
  *  C8. Every register command names the slot count of its cluster file;
  *      another count than this node's is refused CONFIG (two majorities
  *      of different slot sets need not meet). Ballot id 0 is refused (R4).
+ *  C9. A settled topology a peer sent (core/topology.c T7) is installed
+ *      without the register, once every shard's core has it and no
+ *      request in flight (qr_topo_ctl_news); the acceptor is untouched
+ *      (a lost one still waits for its learn, C7).
  *
  *   register                       -> the acceptor (JSON)
  *   register prepare ROUND.ID SLOTS -> promise, or STALE with the promise
