@@ -572,6 +572,14 @@ static int slots_of(struct change *ch, const char *zone, bool rep, int argc,
 	return 0;
 }
 
+static bool zone_known(const struct qr_cluster *c, const char *zone)
+{
+	for (int n = 0; n < c->nodes; n++)
+		if (!strcmp(c->node[n].zone, zone))
+			return true;
+	return false;
+}
+
 /* --zone Z with no slot named: the lowest running slot of zone Z that
  * is not an owner, one already joining (a change in progress: its
  * command resumed) first. 0 with *id, or the exit code (reported). */
@@ -636,6 +644,10 @@ int do_node(struct cli *cl, int argc, char **argv)
 	if (zone && w < sizeof(ch.what))
 		snprintf(ch.what + w, sizeof(ch.what) - w, " --zone %.31s",
 			 zone);
+	if (zone && !zone_known(&c, zone))
+		return fail(EXIT_USAGE, QR_EINVAL, ch.what, "no slot of the "
+			    "cluster file is in zone '%s' (zones are each "
+			    "[node.N]'s `zone`)", zone);
 	long ids[9];
 	int nids = argc - 1;
 	int rc = slots_of(&ch, zone, rep, nids, argv + 1, ids);

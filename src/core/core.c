@@ -340,9 +340,12 @@ static void frame_msgs(struct qr_core *c, struct qr_frame_reader *r,
 static void fenced_news(struct qr_core *c, struct qr_frame_reader *r)
 {
 	struct qr_msg m;
-	while (qr_wire_next(r, &m) > 0)
+	int rc;
+	while ((rc = qr_wire_next(r, &m)) > 0)
 		if (m.type == QR_MSG_TOPO_NEWS)
 			qc_topo_on_news(c, &m);
+	if (rc < 0)
+		qc_drop(c, QR_DROP_WIRE);
 }
 
 static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
@@ -374,6 +377,7 @@ static void on_frame(struct qr_core *c, uint64_t client, const void *frame,
 			qc_drop(c, QR_DROP_WRONG_SHARD);
 			return;
 		}
+		c->rx_epoch = h.epoch;
 		if (qr_unlikely(h.epoch != (uint16_t)c->epoch))
 			qc_topo_news_offer(c, h.src_node, h.epoch); /* T7 */
 		if (qc_topo_frame_fenced(c, h.epoch)) { /* T6 */

@@ -296,6 +296,7 @@ struct qr_core {
 	bool streaming;
 	bool fence_older;	  /* T6: frames of a lower epoch dropped */
 	uint64_t news_epoch, news_owners; /* T7: the newest heard, or 0 */
+	uint16_t rx_epoch; /* the epoch of the peer frame being handled */
 	uint64_t news_sent_us[QR_NODES_MAX]; /* T7: last told, per peer */
 	struct qr_hlc hlc;
 	struct clock_guard clock;

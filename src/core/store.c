@@ -684,13 +684,14 @@ uint64_t qr_store_bytes(const struct qr_store *s)
 	return s->bytes;
 }
 
-/* A partition out of range is QR_EINVAL: store.h leaves it open, and a
- * callback that wants its result told apart returns a positive value. */
 bool qr_store_partition_empty(const struct qr_store *s, uint32_t partition)
 {
+	QR_ASSERT(partition < s->partitions);
 	return s->part_heads[partition] == NULL;
 }
 
+/* A partition out of range is QR_EINVAL: store.h leaves it open, and a
+ * callback that wants its result told apart returns a positive value. */
 int qr_store_for_each_in_partition(const struct qr_store *s, uint32_t partition,
 				   int (*fn)(void *arg,
 					     const struct qr_store_view *v),

@@ -118,13 +118,14 @@ int qr_store_remove(struct qr_store *s, const void *key, uint8_t key_len);
 uint32_t qr_store_count(const struct qr_store *s);
 /* Key and value bytes held, all entries (tombstones count their key). */
 uint64_t qr_store_bytes(const struct qr_store *s);
+/* Does the store hold no entry of this partition? partition must be
+ * below the store's partitions. */
+bool qr_store_partition_empty(const struct qr_store *s, uint32_t partition);
 /*
  * Call fn for every entry of a partition, in no particular order; stop early
  * when fn returns non-zero (and return that value). fn must not modify the
  * store.
  */
-/* Does the store hold no entry of this partition (in range)? */
-bool qr_store_partition_empty(const struct qr_store *s, uint32_t partition);
 int qr_store_for_each_in_partition(const struct qr_store *s, uint32_t partition,
 				   int (*fn)(void *arg,
 					     const struct qr_store_view *v),

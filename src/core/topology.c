@@ -321,7 +321,10 @@ void qc_topo_news_offer(struct qr_core *c, uint16_t from, uint16_t epoch)
 void qc_topo_on_news(struct qr_core *c, const struct qr_msg *m)
 {
 	uint64_t owners = m->replica_mask;
+	/* The news is its sender's topology: the frame it came in carries
+	 * that epoch too (wire.h), stamped as it was sent. */
 	if (c->cfg.auth == QR_AUTH_NONE ||
+	    (uint16_t)m->op_id != c->rx_epoch ||
 	    (c->nodes < 64 && (owners >> c->nodes) != 0) ||
 	    __builtin_popcountll(owners) < c->pl->rf ||
 	    m->op_id > QR_TOPO_EPOCH_MAX) {

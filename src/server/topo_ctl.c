@@ -37,7 +37,8 @@ struct qr_topo_ctl {
 	uint16_t nshards;
 	uint16_t node; /* this node's id (answers name it) */
 	uint64_t caught_up; /* topologies installed from peers' news (C9) */
-	uint64_t news_failed; /* the news epoch install() refused: not again */
+	uint64_t news_failed;	/* the news epoch install_rc() refused last */
+	uint64_t news_retry_ms; /* ... tried again from then (monotonic) */
 	struct qr_mreg_acceptor reg; /* the register's acceptor (C6, C7) */
 };
 
@@ -265,25 +266,31 @@ static int hand_over(struct qr_topo_ctl *t, const struct topo_gen *g,
 	return 0;
 }
 
-/* Make st the installed topology: build (C3), save (C1), hand over. */
+/* Make st the installed topology: build (C3), save (C1), hand over. 0,
+ * or the error with msg set (saved but not handed over: a resend of the
+ * same topology hands it over again). */
+static int install_rc(struct qr_topo_ctl *t, const struct qr_topo_state *st,
+		      char *msg, size_t n)
+{
+	struct topo_gen *g = gen_build(t->cl, st, msg, n);
+	if (!g)
+		return QR_EINVAL;
+	int rc = qr_topo_file_save(t->dir, st, msg, n);
+	if (rc) {
+		gen_free(g);
+		return rc;
+	}
+	g->prev = t->cur;
+	t->cur = g;
+	return hand_over(t, g, &g->req, msg, n);
+}
+
 static size_t install(struct qr_topo_ctl *t, const struct qr_topo_state *st,
 		      char *out, size_t cap)
 {
 	char msg[512];
-	struct topo_gen *g = gen_build(t->cl, st, msg, sizeof(msg));
-	if (!g)
-		return answer_error(t, QR_EINVAL, msg, out, cap);
-	int rc = qr_topo_file_save(t->dir, st, msg, sizeof(msg));
-	if (rc) {
-		gen_free(g);
-		return answer_error(t, rc, msg, out, cap);
-	}
-	g->prev = t->cur;
-	t->cur = g;
-	rc = hand_over(t, g, &g->req, msg, sizeof(msg));
-	if (rc)
-		return answer_error(t, rc, msg, out, cap);
-	return show(t, out, cap);
+	int rc = install_rc(t, st, msg, sizeof(msg));
+	return rc ? answer_error(t, rc, msg, out, cap) : show(t, out, cap);
 }
 
 static bool parse_u64(const char *s, int base, uint64_t *v)
@@ -352,20 +359,31 @@ void qr_topo_ctl_news(struct qr_topo_ctl *t)
 		if (e < epoch) {
 			epoch = e;
 			owners = o;
+		} else if (e == epoch && o != owners) {
+			return; /* two peers disagree: a cluster key misused */
 		}
 	}
-	if (!t->nshards || epoch <= t->cur->st.epoch || epoch == t->news_failed)
+	/* Saved but not handed over last time (a shard slow to take it):
+	 * hand it over again. */
+	bool again = epoch == t->news_failed && epoch == t->cur->st.epoch;
+	if (!t->nshards || (epoch <= t->cur->st.epoch && !again) ||
+	    (epoch == t->news_failed && qr_clock_mono_ms() < t->news_retry_ms))
 		return;
 	struct qr_topo_state st = {.epoch = epoch, .owners = owners};
-	char out[2048];
-	install(t, &st, out, sizeof(out));
-	if (t->cur->st.epoch != epoch) {
+	char msg[512];
+	int rc = again ? hand_over(t, t->cur, &t->cur->req, msg, sizeof(msg))
+		       : install_rc(t, &st, msg, sizeof(msg));
+	if (rc) { /* a full disk, a shard slow to take it: again in 5 s */
+		if (epoch != t->news_failed)
+			fprintf(stderr, "quorated: node %u: a peer's topology "
+				"(epoch %" PRIu64 ", owners 0x%" PRIx64 ") not "
+				"installed: %s: %s (trying again every 5 s)\n",
+				t->node, epoch, owners, qr_strerror(rc), msg);
 		t->news_failed = epoch;
-		fprintf(stderr, "quorated: node %u: a peer's topology (epoch %"
-			PRIu64 ", owners 0x%" PRIx64 ") not installed: %s\n",
-			t->node, epoch, owners, out);
+		t->news_retry_ms = qr_clock_mono_ms() + 5000;
 		return;
 	}
+	t->news_failed = 0;
 	t->caught_up++;
 	fprintf(stderr, "quorated: node %u: caught up to epoch %" PRIu64
 		" (owners 0x%" PRIx64 ") from a peer's news\n", t->node, epoch,

@@ -548,6 +548,10 @@ rc, out, err = run("node", "add", "10.9.9.9", conf=zini)
 check("node add ADDR with no slot at ADDR: exit 1, named, nothing asked",
       rc == 1 and "no slot of the cluster file has address 10.9.9.9" in err
       and untouched(nodes), out + err)
+rc, out, err = run("node", "add", "--zone", "c", conf=zini)
+check("node add --zone Z with no slot in zone Z: exit 1, nothing asked",
+      rc == 1 and "no slot of the cluster file is in zone 'c'" in err and
+      untouched(nodes), out + err)
 rc1, _, err1 = run("node", "remove", "2", "--zone", "a", conf=zini)
 rc2, _, err2 = run("get", "k", "--zone", "a", conf=zini)
 check("--zone elsewhere than node add / replace: exit 1, nothing asked",
