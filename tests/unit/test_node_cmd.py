@@ -71,7 +71,8 @@ class Node:
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.bind(path)
         self.sock.listen(8)
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
 
     def show(self):
         if self.streaming and self.left:
@@ -170,6 +171,16 @@ class Node:
                 c.sendall((json.dumps(self.command(line)) + "\n").encode())
 
     def stop(self):
+        # Wake the thread blocked in accept() and wait for it: closing
+        # alone leaves it blocked on the fd number, which the next node's
+        # socket may reuse, and the old node would then answer for it
+        # (seen under load: a node of the case before, at its epoch).
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive(), f"node {self.i} still serves"
         self.sock.close()
         os.unlink(self.path)
 
