@@ -554,8 +554,9 @@ static int slots_of(struct change *ch, const char *zone, bool rep, int argc,
 					    "address %s: give the machine a "
 					    "[node.N] section in every cluster "
 					    "file and restart the nodes first "
-					    "(docs/operations.md, \"Membership "
-					    "changes\")", argv[i]);
+					    "(docs/operations.md, \"Adding, "
+					    "removing and replacing nodes\")",
+					    argv[i]);
 		}
 		if (id < 0 || id >= c->nodes)
 			return fail(EXIT_USAGE, QR_EINVAL, ch->what,
@@ -629,10 +630,6 @@ int do_node(struct cli *cl, int argc, char **argv)
 	if (zone && !add && !rep)
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
 			    "--zone goes with node add and node replace");
-	if (zone && (!*zone || strlen(zone) >= sizeof(c.node[0].zone)))
-		return fail(EXIT_USAGE, QR_EINVAL, "node", "--zone '%s': "
-			    "expected a zone name of the cluster file (1..%zu "
-			    "characters)", zone, sizeof(c.node[0].zone) - 1);
 	char err[512];
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
@@ -644,7 +641,7 @@ int do_node(struct cli *cl, int argc, char **argv)
 	if (zone && w < sizeof(ch.what))
 		snprintf(ch.what + w, sizeof(ch.what) - w, " --zone %.31s",
 			 zone);
-	if (zone && !zone_known(&c, zone))
+	if (zone && (!*zone || !zone_known(&c, zone)))
 		return fail(EXIT_USAGE, QR_EINVAL, ch.what, "no slot of the "
 			    "cluster file is in zone '%s' (zones are each "
 			    "[node.N]'s `zone`)", zone);
