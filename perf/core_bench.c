@@ -16,9 +16,11 @@
  * bench checks the cores counted no duplicate and no retransmission.
  *
  * Usage: core-bench [--ops N] [--runs R] [--outstanding K] [--keys K]
- *                   [--value-bytes B] [--auth mac|none]
+ *                   [--value-bytes B] [--auth mac|none] [--reads yes|no]
  *                   [--check FILE [--factor F]]
  * --auth: peer frames authenticated (the default, src/core/auth.h) or not.
+ * --reads no: quorum writes only (for profiling a write: callgrind's
+ * --toggle-collect=run then sees nothing else but the client frames).
  *
  * --check FILE: the regression guard (perf/meson.build, suite perf-guard).
  * FILE holds "write_ns N" (the figure measured in a release build, see
@@ -37,6 +39,7 @@
 #include "core/core.h"
 
 static uint8_t bench_auth; /* --auth: enum qr_auth_mode */
+static bool bench_reads = true; /* --reads */
 #include "quorate/err.h"
 
 #define NODES	 3
@@ -369,13 +372,16 @@ int main(int argc, char **argv)
 			check = argv[i + 1];
 		else if (!strcmp(argv[i], "--factor"))
 			factor = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--reads"))
+			bench_reads = strcmp(argv[i + 1], "no") != 0;
 		else if (!strcmp(argv[i], "--auth"))
 			bench_auth = strcmp(argv[i + 1], "none") ? QR_AUTH_MAC
 								 : QR_AUTH_NONE;
 		else {
 			fprintf(stderr, "usage: core-bench [--ops N] [--runs R]"
 					" [--outstanding K] [--keys K]"
-					" [--value-bytes B]"
+					" [--value-bytes B] [--auth mac|none]"
+					" [--reads yes|no]"
 					" [--check FILE [--factor F]]\n");
 			return 2;
 		}
@@ -415,15 +421,20 @@ int main(int argc, char **argv)
 	for (int i = 0; i < runs; i++) {
 		w[i] = run(&b, ops, keys, outstanding, QR_OP_PUT, value_bytes);
 		wf = (double)b.reply_frames / (double)ops;
-		r[i] = run(&b, ops, keys, outstanding, QR_OP_GET, 0);
-		printf("  run %d: quorum write %.0f ns, quorum read %.0f ns\n",
-		       i + 1, w[i], r[i]);
+		r[i] = bench_reads ? run(&b, ops, keys, outstanding, QR_OP_GET,
+					 0)
+				   : 0;
+		printf("  run %d: quorum write %.0f ns", i + 1, w[i]);
+		if (bench_reads)
+			printf(", quorum read %.0f ns", r[i]);
+		printf("\n");
 	}
 	check_clean(&b);
 	double wm = median(w, runs), rm = median(r, runs);
-	printf("median of %d: %.0f ns CPU per quorum write, %.0f ns CPU per "
-	       "quorum read (all three nodes' work)\n",
-	       runs, wm, rm);
+	printf("median of %d: %.0f ns CPU per quorum write", runs, wm);
+	if (bench_reads)
+		printf(", %.0f ns CPU per quorum read", rm);
+	printf(" (all three nodes' work)\n");
 	printf("client reply frames per write: %.3f\n", wf);
 	for (int i = 0; i < NODES; i++)
 		qr_core_destroy(b.core[i]);

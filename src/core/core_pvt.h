@@ -577,6 +577,10 @@ size_t qc_auth_seal(struct qr_core *c, uint16_t dst, uint8_t *frame,
 
 /* loop.c */
 void qc_loop_put(struct qr_core *c, const struct qr_msg *m);
+/* The next free slot's message, to be filled in place (NULL: full), then
+ * qc_loop_commit(), which copies its key and value into the slot (L2). */
+struct qr_msg *qc_loop_claim(struct qr_core *c);
+void qc_loop_commit(struct qr_core *c);
 void qc_loop_drain(struct qr_core *c);
 
 /* core.c */
@@ -591,6 +595,24 @@ void qc_reply_error_direct(struct qr_core *c, uint64_t client,
 			   const struct qr_msg *m, uint16_t shard, int err);
 void qc_send_client_reply(struct qr_core *c, const struct req *q, int status);
 void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m);
+/* The same, built in place: qc_send_begin() gives the message to fill (our
+ * own loopback slot when node is us, else *tmp), qc_send_end() sends it.
+ * For the per-write messages: no copy of a freshly built message (loop.c). */
+static inline struct qr_msg *qc_send_begin(struct qr_core *c, uint16_t node,
+					   struct qr_msg *tmp)
+{
+	struct qr_msg *slot =
+		node == c->cfg.node_id ? qc_loop_claim(c) : NULL;
+	return slot ? slot : tmp;
+}
+static inline void qc_send_end(struct qr_core *c, uint16_t node,
+			       struct qr_msg *m, const struct qr_msg *tmp)
+{
+	if (m != tmp)
+		qc_loop_commit(c);
+	else
+		qc_send_peer(c, node, m); /* a peer; or us, full: dropped */
+}
 /* Put one message (a FRAG of a long reply) in client's frame. */
 void qc_send_client_msg(struct qr_core *c, uint64_t client,
 			const struct qr_msg *m);

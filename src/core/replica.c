@@ -50,12 +50,14 @@ void qc_pending_push(struct qr_core *c, const struct pending *p)
 static void send_ack(struct qr_core *c, uint16_t dst, uint64_t op_id,
 		     struct qr_version v, uint8_t type)
 {
-	struct qr_msg m = {
+	struct qr_msg tmp;
+	struct qr_msg *m = qc_send_begin(c, dst, &tmp);
+	*m = (struct qr_msg){
 		.type = type,
 		.op_id = op_id,
 		.version = v,
 	};
-	qc_send_peer(c, dst, &m);
+	qc_send_end(c, dst, m, &tmp);
 }
 
 /* Answer a READ (type QR_MSG_READ_REPLY) or a granted PREPARE

@@ -135,7 +135,10 @@ void qc_write_start(struct qr_core *c, struct req *q, const struct qr_msg *m,
 
 void qc_send_replicate(struct qr_core *c, struct req *q, int i)
 {
-	struct qr_msg m = {
+	struct qr_msg tmp;
+	uint16_t node = q->replicas[i];
+	struct qr_msg *m = qc_send_begin(c, node, &tmp);
+	*m = (struct qr_msg){
 		.type = QR_MSG_REPLICATE,
 		.flags = (uint8_t)((q->tombstone ? QR_MSGF_TOMBSTONE : 0) |
 				   (q->kind == REQ_READ ? QR_MSGF_REPAIR : 0)),
@@ -147,7 +150,7 @@ void qc_send_replicate(struct qr_core *c, struct req *q, int i)
 		.value = q->value,
 		.value_len = q->value_len,
 	};
-	qc_send_peer(c, q->replicas[i], &m);
+	qc_send_end(c, node, m, &tmp);
 }
 
 /* A replica a write is sent to: one that takes writes; with the injected
