@@ -80,6 +80,8 @@ int do_node(struct cli *cl, int argc, char **argv);
 	"       node add --zone Z | node remove ID [ID...] |\n"               \
 	"       node replace DEAD_ID SLOT | node replace DEAD_ID --zone Z |\n" \
 	"       node sync | node abort   [--wait SECONDS]\n"                   \
+	"       node plan add|remove|replace ... | node plan [clear] |\n"    \
+	"       node commit   [--wait SECONDS]\n"                             \
 	"A SLOT is a node id of the cluster file or its address (the ip of\n"  \
 	"its [node.N]); --zone Z checks every SLOT is in zone Z, or with no\n" \
 	"SLOT picks the lowest running slot of zone Z that is no member.\n"   \
@@ -92,6 +94,11 @@ int do_node(struct cli *cl, int argc, char **argv);
 	"nodes the newest "                                                    \
 	"topology (after\none lost its data directory) and changes nothing.\n"\
 	"`node abort` takes the change in progress back to its old members\n"\
-	"(one of its new members died before the hand-over).\n"
+	"(one of its new members died before the hand-over).\n"              \
+	"`node plan add|remove|replace ...` stages changes without running\n"\
+	"them (in $QUORATE_PLAN, default CLUSTER.plan); `node plan` shows the\n"\
+	"members before and after and what each node gains and loses;\n"     \
+	"`node commit` runs the plan as one change, `node plan clear` drops\n"\
+	"it. A plan is refused once the cluster changed since it was made.\n"
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `quorate node add SLOT... | remove ID... | replace DEAD SLOT | sync |
- * abort`: a
+ * abort | plan [add|remove|replace ...|clear] | commit`: a
  * membership change (several members at once: one change)
  * driven from the CLI over every node's management socket (issue 14;
  * docs/topology.md, "Driving a change"; the node side is
@@ -10,6 +10,9 @@
  * by its id or by its data-plane address (the `ip` of its [node.N]);
  * `--zone Z` checks that every slot added is in zone Z, or, with no SLOT
  * given, picks the lowest running slot of zone Z that is not a member.
+ * `node plan add|remove|replace` stages the same changes in a plan file
+ * (node_plan.h) instead of running them, `node commit` runs the plan's
+ * members as one change (its base checked against the register: PL1).
  *
  *   survey  ask every slot's `topology` (who runs, at which epoch)
  *   read    the membership register's value, made chosen (node_reg.h):
@@ -57,7 +60,9 @@
 
 #include "cli/cli.h"
 #include "cli/json_view.h"
+#include "cli/node_plan.h"
 #include "cli/node_reg.h"
+#include "cli/ring.h"
 #include "common/clock.h"
 #include "common/compiler.h"
 #include "common/cluster.h"
@@ -276,16 +281,6 @@ static int target(struct change *ch, const char *op, int argc,
 		   : 0;
 }
 
-static void members_str(uint64_t m, char *buf, size_t n)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int id = 0; id < 64 && used < n; id++)
-		if (m >> id & 1)
-			used += (size_t)snprintf(buf + used, n - used, "%s%d",
-						 used ? "," : "", id);
-}
-
 /* Step 2: every running node streams; poll until none has a partition
  * left (N3) or wait_s passes. */
 static int stream(struct change *ch, uint64_t e1, uint32_t wait_s)
@@ -344,7 +339,7 @@ static int stream(struct change *ch, uint64_t e1, uint32_t wait_s)
 static void report(const struct change *ch, uint64_t epoch)
 {
 	char m[256];
-	members_str(ch->to, m, sizeof(m));
+	qr_cli_members_str(ch->to, m, sizeof(m));
 	if (json_mode) {
 		json_t *a = json_array();
 		for (int id = 0; id < 64; id++)
@@ -467,8 +462,8 @@ static int all_up(const struct change *ch)
 static int run(struct change *ch, uint64_t e1, uint32_t wait_s)
 {
 	char o[256], n[256];
-	members_str(ch->from, o, sizeof(o));
-	members_str(ch->to, n, sizeof(n));
+	qr_cli_members_str(ch->from, o, sizeof(o));
+	qr_cli_members_str(ch->to, n, sizeof(n));
 	bool streaming = true; /* every member already streams: waited */
 	int rc = all_up(ch);
 	if (rc)
@@ -521,6 +516,102 @@ static int abort_change(struct change *ch, const struct qr_topo_state *cur)
 	    (rc = step(ch, cur->epoch + 1, cur->owners, 0)))
 		return rc;
 	report(ch, cur->epoch + 1);
+	return EXIT_OK;
+}
+
+/* `node commit`: the plan's members as one change, from the register's
+ * value it was made against (PL1); a change it began and that stopped is
+ * resumed (N2). The plan is dropped once its change is done. */
+static int commit_plan(struct change *ch, const struct qr_topo_state *cur,
+		       const struct qr_node_plan *p, const char *path,
+		       uint32_t wait_s)
+{
+	char b[256], t[256], now[256];
+	qr_cli_members_str(p->base_owners, b, sizeof(b));
+	qr_cli_members_str(p->to, t, sizeof(t));
+	qr_cli_members_str(cur->owners, now, sizeof(now));
+	ch->to = p->to;
+	ch->dead = p->dead;
+	int rc;
+	if (!cur->pending && cur->owners == p->to &&
+	    cur->epoch >= p->base_epoch) {
+		fprintf(stderr, "quorate: %s: members are %s already: plan "
+			"done\n", ch->what, t);
+		report(ch, cur->epoch);
+		rc = EXIT_OK;
+	} else if (cur->pending) {
+		if (cur->pending != p->to || cur->owners != p->base_owners ||
+		    cur->epoch != p->base_epoch + 1) {
+			char pe[256];
+			qr_cli_members_str(cur->pending, pe, sizeof(pe));
+			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+				    ch->what, "a change from %s to %s is in "
+				    "progress (epoch %" PRIu64 "), not this "
+				    "plan's: rerun the command that began it",
+				    now, pe, cur->epoch);
+		}
+		rc = run(ch, cur->epoch, wait_s);
+	} else if (cur->epoch != p->base_epoch ||
+		   cur->owners != p->base_owners) {
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch->what,
+			    "the cluster changed since the plan was made "
+			    "(epoch %" PRIu64 ", members %s; now epoch %"
+			    PRIu64 ", members %s): nothing sent; see "
+			    "`quorate node plan`, then `quorate node plan "
+			    "clear`", p->base_epoch, b, cur->epoch, now);
+	} else if ((rc = step(ch, cur->epoch, cur->owners, 0)) == 0 &&
+		   (rc = all_up(ch)) == 0 &&
+		   (rc = decide(ch, cur->epoch, cur->owners, 0, cur->owners,
+				ch->to)) == 0) {
+		rc = run(ch, cur->epoch + 1, wait_s);
+	}
+	if (rc == EXIT_OK && qr_node_plan_clear(path))
+		fprintf(stderr, "quorate: %s: done, but %s stays: %s\n",
+			ch->what, path, strerror(errno));
+	return rc;
+}
+
+/* `node plan add|remove|replace ...`: the change target() computed from
+ * the plan's members so far (or the register's), saved, not run. */
+static int stage_plan(struct change *ch, const struct qr_topo_state *cur,
+		      struct qr_node_plan *p, bool had, const char *path)
+{
+	char msg[512];
+	if (cur->pending)
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch->what,
+			    "a change is in progress (epoch %" PRIu64 "): "
+			    "finish or abort it before planning another",
+			    cur->epoch);
+	if (ch->dead >= 0 && !(cur->owners >> ch->dead & 1))
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch->what,
+			    "node %d is not a member now: only a member can "
+			    "be replaced", ch->dead);
+	if (!had)
+		*p = (struct qr_node_plan){.base_epoch = cur->epoch,
+					   .base_owners = cur->owners,
+					   .dead = -1};
+	p->to = ch->to;
+	if (ch->dead >= 0)
+		p->dead = ch->dead;
+	int rc = qr_node_plan_save(path, ch->c, p, msg, sizeof(msg));
+	if (rc)
+		return fail(EXIT_OTHER, rc, ch->what, "%s", msg);
+	char b[256], t[256];
+	qr_cli_members_str(p->base_owners, b, sizeof(b));
+	qr_cli_members_str(p->to, t, sizeof(t));
+	if (json_mode) {
+		qr_json_view_emit(stdout,
+				  json_pack("{sbsssIssss}", "ok", 1, "op",
+					    ch->what, "base_epoch",
+					    (json_int_t)p->base_epoch, "from",
+					    b, "to", t));
+		return EXIT_OK;
+	}
+	printf("%s: planned: members %s -> %s (from epoch %" PRIu64 ")\n",
+	       ch->what, b, t, p->base_epoch);
+	if (qr_cli_ring_moves(ch->c, p->base_owners, p->to, msg, sizeof(msg)))
+		return fail(EXIT_OTHER, QR_EIO, ch->what, "%s", msg);
+	printf("run it with `quorate node commit`\n");
 	return EXIT_OK;
 }
 
@@ -614,19 +705,31 @@ int do_node(struct cli *cl, int argc, char **argv)
 	static struct change ch;
 	const char *op = argc ? argv[0] : "";
 	const char *zone = cl->zone;
+	bool plan = !strcmp(op, "plan"), commit = !strcmp(op, "commit");
+	if (plan && (argc == 1 || !strcmp(argv[1], "clear")))
+		return qr_node_plan_cmd(cl, argc);
+	if (plan) { /* node plan add|remove|replace ...: staged */
+		argc--;
+		argv++;
+		op = argv[0];
+	}
 	bool rep = !strcmp(op, "replace"), sync = !strcmp(op, "sync");
 	bool abort_op = !strcmp(op, "abort"), add = !strcmp(op, "add");
 	bool many = add || !strcmp(op, "remove");
 	/* --zone Z lets add and replace leave their new slot out. */
 	int nmin = 2 + rep - (zone && (add || rep));
-	if ((!many && !rep && !sync && !abort_op) ||
+	if ((!many && !rep && !sync && !abort_op && !commit) ||
+	    (plan && (sync || abort_op || commit)) ||
 	    (rep ? argc < nmin || argc > 3
-		 : sync || abort_op ? argc != 1 : argc < nmin || argc > 9))
+	     : sync || abort_op || commit ? argc != 1
+					  : argc < nmin || argc > 9))
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
 			    "usage: node add SLOT [SLOT...] | node add --zone Z "
 			    "| node remove ID [ID...] | node replace DEAD_ID "
 			    "SLOT | node replace DEAD_ID --zone Z | node sync | "
-			    "node abort (a SLOT: a node id or its address)");
+			    "node abort | node plan [add|remove|replace ...] | "
+			    "node plan clear | node commit (a SLOT: a node id "
+			    "or its address)");
 	if (zone && !add && !rep)
 		return fail(EXIT_USAGE, QR_EINVAL, "node",
 			    "--zone goes with node add and node replace");
@@ -634,7 +737,29 @@ int do_node(struct cli *cl, int argc, char **argv)
 	if (qr_cluster_load(cl->cluster, &c, err, sizeof(err)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node", "%s", err);
 	ch = (struct change){.c = &c, .dead = -1};
-	size_t w = (size_t)snprintf(ch.what, sizeof(ch.what), "node %s", op);
+	char path[4096], msg[512];
+	struct qr_node_plan pl;
+	bool had = false;
+	if (plan || commit) {
+		if (qr_node_plan_path(cl->cluster, path, sizeof(path)))
+			return fail(EXIT_CONFIG, QR_ECONFIG, "node",
+				    "plan path too long");
+		int prc = qr_node_plan_load(path, &c, &pl, msg, sizeof(msg));
+		if (prc && prc != QR_ENOTFOUND)
+			return fail(EXIT_CONFIG, prc, "node", "%s", msg);
+		had = prc == 0;
+		if (commit && !had)
+			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+				    "node commit", "no plan in %s (`quorate "
+				    "node plan add|remove|replace ...` makes "
+				    "one)", path);
+		if (plan && had && rep && pl.dead >= 0)
+			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
+				    "node plan", "the plan replaces node %d "
+				    "already: one replace per plan", pl.dead);
+	}
+	size_t w = (size_t)snprintf(ch.what, sizeof(ch.what), "node %s%s",
+				    plan ? "plan " : "", op);
 	for (int i = 1; i < argc && w < sizeof(ch.what); i++)
 		w += (size_t)snprintf(ch.what + w, sizeof(ch.what) - w, " %.15s",
 				      argv[i]);
@@ -673,16 +798,30 @@ int do_node(struct cli *cl, int argc, char **argv)
 	ch.from = cur.owners;
 	if (abort_op)
 		return abort_change(&ch, &cur);
+	if (commit)
+		return commit_plan(&ch, &cur, &pl, path, cl->wait_s);
+	if (plan && had && (cur.epoch != pl.base_epoch ||
+			    cur.owners != pl.base_owners))
+		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch.what,
+			    "the cluster changed since the plan was made "
+			    "(epoch %" PRIu64 "; now %" PRIu64 "): see `quorate "
+			    "node plan`, then `quorate node plan clear`",
+			    pl.base_epoch, cur.epoch);
+	struct qr_topo_state pc = cur; /* members a --zone pick skips */
+	if (plan && had)
+		ch.from = pc.owners = pl.to; /* built on the plan so far */
 	if (zone && nids < 1 + rep &&
-	    (rc = pick_in_zone(&ch, zone, &cur, &ids[nids++])))
+	    (rc = pick_in_zone(&ch, zone, &pc, &ids[nids++])))
 		return rc;
 	rc = target(&ch, op, nids, ids);
 	if (rc)
 		return rc;
+	if (plan)
+		return stage_plan(&ch, &cur, &pl, had, path);
 	if (cur.pending && ch.to != cur.pending) {
 		char o[256], p[256];
-		members_str(cur.owners, o, sizeof(o));
-		members_str(cur.pending, p, sizeof(p));
+		qr_cli_members_str(cur.owners, o, sizeof(o));
+		qr_cli_members_str(cur.pending, p, sizeof(p));
 		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch.what,
 			    "a change from %s to %s is in progress (epoch %"
 			    PRIu64 "): rerun the command that began it", o, p,

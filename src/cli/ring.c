@@ -337,6 +337,47 @@ static int show(const struct qr_cluster *cl, const char *key, bool json,
 	return 0;
 }
 
+int qr_cli_ring_moves(const struct qr_cluster *cl, uint64_t from, uint64_t to,
+		      char *err, size_t err_len)
+{
+	struct qr_placement pl, next;
+	if (build(&pl, cl, from)) {
+		snprintf(err, err_len, "cannot build the placement table");
+		return -1;
+	}
+	if (build(&next, cl, to)) {
+		qr_placement_fini(&pl);
+		snprintf(err, err_len, "cannot build the planned placement");
+		return -1;
+	}
+	static struct counts k;
+	count(&pl, &next, &k);
+	uint64_t moved = 0;
+	printf("node  ip               zone        replica of  after  gains  "
+	       "loses\n");
+	for (uint16_t n = 0; n < cl->nodes; n++) {
+		if (!((from | to) >> n & 1))
+			continue;
+		char ip[INET_ADDRSTRLEN];
+		uint32_t kept = k.after[n] - k.gains[n];
+		printf("%-4u  %-15s  %-10s  %10u  %5u  %5u  %5u%s\n", n,
+		       ip_str(cl->node[n].ip, ip),
+		       cl->node[n].zone[0] ? cl->node[n].zone : "-",
+		       k.held[n], k.after[n], k.gains[n], k.held[n] - kept,
+		       !(to >> n & 1) ? "  (leaves)"
+		       : !(from >> n & 1) ? "  (joins)" : "");
+		moved += k.gains[n];
+	}
+	uint64_t all = (uint64_t)pl.partitions * pl.rf;
+	printf("%" PRIu64 " of %" PRIu64 " partition replicas move (%.1f%%), "
+	       "%u partitions, rf %u\n",
+	       moved, all, all ? 100.0 * (double)moved / (double)all : 0.0,
+	       pl.partitions, pl.rf);
+	qr_placement_fini(&pl);
+	qr_placement_fini(&next);
+	return 0;
+}
+
 int qr_cli_ring(const char *cluster_file, const char *key, bool json,
 		char *err, size_t err_len)
 {

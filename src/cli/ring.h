@@ -17,10 +17,20 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct qr_cluster;
 
 /* 0, or a message in err (the cluster file does not load, or the key is
  * empty or over 255 bytes) and non-zero. */
 int qr_cli_ring(const char *cluster_file, const char *key, bool json,
 		char *err, size_t err_len);
+
+/* What a change from members `from` to `to` moves (`quorate node plan`):
+ * per node the partitions it holds a replica of before and after, what
+ * it gains and loses, and the replicas that move in all, on stdout. 0, or
+ * a message in err. */
+int qr_cli_ring_moves(const struct qr_cluster *cl, uint64_t from, uint64_t to,
+		      char *err, size_t err_len);
 
 #endif

@@ -28,8 +28,9 @@
 # Then the membership register: every node's acceptor holds epoch 11, a
 # topology typed by hand that it did not decide is refused; node 5
 # started again, `node add 0` and `node add 5` race and exactly one gets
-# in (epoch 13), the other refused by name; the winner is removed and
-# `node add 0 5` adds both in one change (epoch 17). Node 3 is replaced
+# in (epoch 13), the other refused by name; the winner is removed, and
+# `node plan add 0`, `node plan add 5` (nothing installed) and `node
+# commit` add both in one change (epoch 17). Node 3 is replaced
 # under its own id (killed, data directory emptied, started with
 # --rebuild, `node sync`), and every acknowledged write reads back at ALL
 # once its rebuild ends. Then `quorate ring` shows the nodes' topology
@@ -211,14 +212,21 @@ for i in 0 2 3 4 5; do
 done
 qr_log "racing node add 0 / node add 5: node $won won (exits $rc0/$rc5)"
 # Several members in one change (one decision, one stream): the winner
-# removed, then both slots added by one command.
+# removed, then both slots planned (nothing installed), and committed as
+# one change.
 change node remove $won
-change node add 0 5
+q node plan add 0 >/dev/null 2>&1 && q node plan add 5 >"$QR_TEST_TMP/plan.out" 2>&1 ||
+	{ cat "$QR_TEST_TMP/plan.out" >&2; qr_fail "node plan add 0, 5"; }
+grep -q 'members 2,3,4 -> 0,2,3,4,5' "$QR_TEST_TMP/plan.out" ||
+	{ cat "$QR_TEST_TMP/plan.out" >&2; qr_fail "the plan's members"; }
+grep -q '"epoch":15,' <<<"$(topo 2)" || qr_fail "a plan installed: $(topo 2)"
+change node commit
+[ ! -e "$QR_CLUSTER_FILE.plan" ] || qr_fail "the plan stays after commit"
 members=0x3d
 for i in 0 2 3 4 5; do
 	a=$(topo $i)
 	grep -q '"epoch":17,"owners":"0x3d","pending":"0x0"' <<<"$a" ||
-		qr_fail "node $i after node add 0 5: $a"
+		qr_fail "node $i after node commit (plan add 0, 5): $a"
 done
 # Replace keeping the id (docs/operations.md, "Adding, removing and
 # replacing nodes"): node 3's disk is lost (killed, its data directory

@@ -22,7 +22,10 @@ address and by zone (cases 19-24): `node add ADDR` takes the slot with
 that ip; `node add --zone Z` and `node replace DEAD --zone Z` pick the
 lowest running non-member of zone Z; a slot of another zone, an address
 no slot has, and --zone on another command are refused before anything
-is asked.
+is asked. A plan kept between commands (cases 25-27): `node plan
+add|remove|replace` stages without installing, `node plan` shows it,
+`node commit` runs it as one change and drops it, a plan whose base the
+cluster left is refused, one replace per plan.
 
    tests/unit/test_node_cmd.py QUORATE_CLI
 """
@@ -574,6 +577,70 @@ rc, out, err = run("node", "replace", "1", "--zone", "b", conf=zini)
 check("node replace 1 --zone b with node 1 dead: slot 3 takes its place",
       rc == 0 and "slot 3 (10.0.0.4) in zone 'b'" in err and
       final(nodes, 3, 0xd), out + err)
+down(nodes)
+
+# 25. A plan kept between commands (node_plan.h): staged changes ask
+# the register but install nothing; `node plan` shows the members and
+# what moves; `node commit` runs them as one change and drops the plan.
+plan = ini + ".plan"
+nodes = cluster([{}] * SLOTS)
+rc1, out1, err1 = run("node", "plan", "add", "3")
+rc2, out2, err2 = run("node", "plan", "add", "4")
+check("node plan add 3, node plan add 4: planned 0,1,2 -> 0,1,2,3,4, "
+      "nothing installed", rc1 == 0 and rc2 == 0 and
+      "members 0,1,2 -> 0,1,2,3,4" in out2 and os.path.exists(plan) and
+      all(n.epoch == 1 and "topology set" not in n.topo_log()
+          for n in nodes), out1 + err1 + out2 + err2)
+rc, out, err = run("node", "plan")
+moved = [l for l in out.splitlines() if "partition replicas move" in l]
+check("node plan shows the plan, the joining nodes and the replicas "
+      "that move", rc == 0 and "members 0,1,2 -> 0,1,2,3,4, from epoch 1"
+      in out and out.count("(joins)") == 2 and moved and
+      not moved[0].startswith("0 of"), out + err)
+rc, out, err = run("node", "commit")
+check("node commit: one change to members 0..4 (epoch 3), plan dropped",
+      rc == 0 and final(nodes, 3, 0x1f) and
+      all("topology set 2 7 1f" in n.topo_log() for n in nodes) and
+      not os.path.exists(plan), out + err)
+rc, out, err = run("node", "commit")
+check("node commit with no plan: exit 6", rc == 6 and "no plan" in err,
+      out + err)
+down(nodes)
+
+# 26. A replace and an add in one plan; a second replace is refused.
+nodes = cluster([{}, None, {}, {}, {}])
+rc1, out1, err1 = run("node", "plan", "replace", "1", "3")
+rc2, out2, err2 = run("node", "plan", "replace", "2", "4")
+rc3, out3, err3 = run("node", "plan", "add", "4")
+check("plan: replace 1 by 3, add 4 (a second replace refused: exit 6)",
+      rc1 == 0 and rc2 == 6 and "one replace per plan" in err2 and
+      rc3 == 0 and "members 0,1,2 -> 0,2,3,4" in out3, out1 + err1 + err2
+      + out3 + err3)
+rc, out, err = run("node", "commit")
+check("node commit of a replace and an add with node 1 dead: members "
+      "0,2,3,4 at epoch 3", rc == 0 and final(nodes, 3, 0x1d) and
+      not os.path.exists(plan), out + err)
+down(nodes)
+
+# 27. A plan whose base the cluster left (another command ran): refused,
+# nothing sent; `node plan clear` drops it.
+nodes = cluster([{}] * SLOTS)
+rc1, _, err1 = run("node", "plan", "add", "3")
+rc2, _, err2 = run("node", "add", "4")
+rc, out, err = run("node", "commit")
+check("node commit after the cluster changed: exit 6, nothing sent",
+      rc1 == 0 and rc2 == 0 and rc == 6 and "changed since the plan" in err
+      and final(nodes, 3, 0x17) and
+      all("topology set 4" not in n.topo_log() for n in nodes),
+      err1 + err2 + out + err)
+rc, out, err = run("node", "plan", "add", "3")
+check("node plan add on a plan the cluster left: exit 6",
+      rc == 6 and "changed since the plan" in err, out + err)
+rc1, out1, _ = run("node", "plan", "clear")
+rc2, out2, _ = run("node", "plan")
+check("node plan clear drops it; node plan then says there is none",
+      rc1 == 0 and rc2 == 0 and "no plan" in out2 and
+      not os.path.exists(plan), out1 + out2)
 down(nodes)
 
 check("no step 3 while a gainer had partitions left (N3)",
