@@ -372,8 +372,10 @@ int main(int argc, char **argv)
 			check = argv[i + 1];
 		else if (!strcmp(argv[i], "--factor"))
 			factor = atof(argv[i + 1]);
-		else if (!strcmp(argv[i], "--reads"))
-			bench_reads = strcmp(argv[i + 1], "no") != 0;
+		else if (!strcmp(argv[i], "--reads") &&
+			 (!strcmp(argv[i + 1], "yes") ||
+			  !strcmp(argv[i + 1], "no")))
+			bench_reads = !strcmp(argv[i + 1], "yes");
 		else if (!strcmp(argv[i], "--auth"))
 			bench_auth = strcmp(argv[i + 1], "none") ? QR_AUTH_MAC
 								 : QR_AUTH_NONE;

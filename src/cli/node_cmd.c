@@ -341,14 +341,11 @@ static void report(const struct change *ch, uint64_t epoch)
 	char m[256];
 	qr_cli_members_str(ch->to, m, sizeof(m));
 	if (json_mode) {
-		json_t *a = json_array();
-		for (int id = 0; id < 64; id++)
-			if (ch->to >> id & 1)
-				json_array_append_new(a, json_integer(id));
 		qr_json_view_emit(stdout,
 				  json_pack("{sbsssIso}", "ok", 1, "op",
 					    ch->what, "epoch", (json_int_t)epoch,
-					    "members", a));
+					    "members",
+					    qr_cli_members_json(ch->to)));
 		return;
 	}
 	printf("%s: epoch %" PRIu64 ", members %s\n", ch->what, epoch, m);
@@ -527,18 +524,23 @@ static int commit_plan(struct change *ch, const struct qr_topo_state *cur,
 		       uint32_t wait_s)
 {
 	char b[256], t[256], now[256];
+	int rc = EXIT_OK;
 	qr_cli_members_str(p->base_owners, b, sizeof(b));
 	qr_cli_members_str(p->to, t, sizeof(t));
 	qr_cli_members_str(cur->owners, now, sizeof(now));
 	ch->to = p->to;
 	ch->dead = p->dead;
-	int rc;
 	if (!cur->pending && cur->owners == p->to &&
 	    cur->epoch >= p->base_epoch) {
+		/* Done (a commit stopped after its step 3 was decided):
+		 * the running nodes are caught up first, as a rerun of any
+		 * command does (N1). */
+		rc = step(ch, cur->epoch, cur->owners, 0);
+		if (rc)
+			return rc;
 		fprintf(stderr, "quorate: %s: members are %s already: plan "
 			"done\n", ch->what, t);
 		report(ch, cur->epoch);
-		rc = EXIT_OK;
 	} else if (cur->pending) {
 		if (cur->pending != p->to || cur->owners != p->base_owners ||
 		    cur->epoch != p->base_epoch + 1) {
@@ -582,10 +584,17 @@ static int stage_plan(struct change *ch, const struct qr_topo_state *cur,
 			    "a change is in progress (epoch %" PRIu64 "): "
 			    "finish or abort it before planning another",
 			    cur->epoch);
-	if (ch->dead >= 0 && !(cur->owners >> ch->dead & 1))
+	uint64_t prev = had ? p->to : cur->owners;
+	if (ch->dead >= 0 && (!(cur->owners >> ch->dead & 1) ||
+			      !(prev >> ch->dead & 1) || ch->to == prev))
 		return fail(EXIT_PRECONDITION, QR_EPRECONDITION, ch->what,
-			    "node %d is not a member now: only a member can "
-			    "be replaced", ch->dead);
+			    "node %d is not a member of the plan: only a "
+			    "member can be replaced (PL2)", ch->dead);
+	if (ch->to == prev) {
+		fprintf(stderr, "quorate: %s: nothing to change: the plan "
+			"stays as it was\n", ch->what);
+		return EXIT_OK;
+	}
 	if (!had)
 		*p = (struct qr_node_plan){.base_epoch = cur->epoch,
 					   .base_owners = cur->owners,
@@ -595,22 +604,27 @@ static int stage_plan(struct change *ch, const struct qr_topo_state *cur,
 		p->dead = ch->dead;
 	int rc = qr_node_plan_save(path, ch->c, p, msg, sizeof(msg));
 	if (rc)
-		return fail(EXIT_OTHER, rc, ch->what, "%s", msg);
+		return fail(rc == QR_EINVAL ? EXIT_PRECONDITION : EXIT_OTHER,
+			    rc == QR_EINVAL ? QR_EPRECONDITION : rc, ch->what,
+			    "%s: not saved", msg);
 	char b[256], t[256];
 	qr_cli_members_str(p->base_owners, b, sizeof(b));
 	qr_cli_members_str(p->to, t, sizeof(t));
 	if (json_mode) {
 		qr_json_view_emit(stdout,
-				  json_pack("{sbsssIssss}", "ok", 1, "op",
+				  json_pack("{sbsssIsosos}", "ok", 1, "op",
 					    ch->what, "base_epoch",
 					    (json_int_t)p->base_epoch, "from",
-					    b, "to", t));
+					    qr_cli_members_json(p->base_owners),
+					    "to", qr_cli_members_json(p->to),
+					    "dead", json_integer(p->dead)));
 		return EXIT_OK;
 	}
 	printf("%s: planned: members %s -> %s (from epoch %" PRIu64 ")\n",
 	       ch->what, b, t, p->base_epoch);
 	if (qr_cli_ring_moves(ch->c, p->base_owners, p->to, msg, sizeof(msg)))
-		return fail(EXIT_OTHER, QR_EIO, ch->what, "%s", msg);
+		fprintf(stderr, "quorate: %s: saved; the moves cannot be "
+			"shown: %s\n", ch->what, msg);
 	printf("run it with `quorate node commit`\n");
 	return EXIT_OK;
 }
@@ -719,7 +733,7 @@ int do_node(struct cli *cl, int argc, char **argv)
 	/* --zone Z lets add and replace leave their new slot out. */
 	int nmin = 2 + rep - (zone && (add || rep));
 	if ((!many && !rep && !sync && !abort_op && !commit) ||
-	    (plan && (sync || abort_op || commit)) ||
+	    (plan && (sync || abort_op)) ||
 	    (rep ? argc < nmin || argc > 3
 	     : sync || abort_op || commit ? argc != 1
 					  : argc < nmin || argc > 9))
@@ -741,12 +755,18 @@ int do_node(struct cli *cl, int argc, char **argv)
 	struct qr_node_plan pl;
 	bool had = false;
 	if (plan || commit) {
+		const char *pop = plan ? "node plan" : "node commit";
 		if (qr_node_plan_path(cl->cluster, path, sizeof(path)))
-			return fail(EXIT_CONFIG, QR_ECONFIG, "node",
+			return fail(EXIT_CONFIG, QR_ECONFIG, pop,
 				    "plan path too long");
+		/* PL4: held until the command exits (its fd closes then) */
+		if (qr_node_plan_lock(path) < 0)
+			return fail(EXIT_OTHER, QR_EIO, pop, "%s.lock: %s (set "
+				    "QUORATE_PLAN to a writable path)", path,
+				    strerror(errno));
 		int prc = qr_node_plan_load(path, &c, &pl, msg, sizeof(msg));
 		if (prc && prc != QR_ENOTFOUND)
-			return fail(EXIT_CONFIG, prc, "node", "%s", msg);
+			return fail(EXIT_CONFIG, prc, pop, "%s", msg);
 		had = prc == 0;
 		if (commit && !had)
 			return fail(EXIT_PRECONDITION, QR_EPRECONDITION,
@@ -808,8 +828,12 @@ int do_node(struct cli *cl, int argc, char **argv)
 			    "node plan`, then `quorate node plan clear`",
 			    pl.base_epoch, cur.epoch);
 	struct qr_topo_state pc = cur; /* members a --zone pick skips */
-	if (plan && had)
-		ch.from = pc.owners = pl.to; /* built on the plan so far */
+	if (plan && had) {
+		ch.from = pl.to; /* built on the plan so far */
+		/* nor a slot the plan removes, nor its dead node */
+		pc.owners = pl.to | cur.owners |
+			    (pl.dead >= 0 ? 1ull << pl.dead : 0);
+	}
 	if (zone && nids < 1 + rep &&
 	    (rc = pick_in_zone(&ch, zone, &pc, &ids[nids++])))
 		return rc;

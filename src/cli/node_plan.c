@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The membership plan's file (node_plan.h: PL1-PL3). JSON by jansson:
+ * The membership plan's file (node_plan.h: PL1-PL4). JSON by jansson:
  * {"cluster_id": N, "base_epoch": E, "base_owners": "hex", "to": "hex",
- *  "dead": -1 | id}. Members are hex bit masks as in `topology` answers.
+ *  "dead": -1 | id}. Members are hex bit masks as in `topology` answers,
+ * parsed strictly: a plan is hostile input like a cluster file. A save
+ * writes a unique temporary file and renames it over the plan.
  */
 #include "cli/node_plan.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include "cli/json_view.h"
 #include "cli/ring.h"
 #include "quorate/err.h"
+#include "quorate/limits.h"
 
 int qr_node_plan_path(const char *cluster_file, char *buf, size_t n)
 {
@@ -29,43 +34,66 @@ int qr_node_plan_path(const char *cluster_file, char *buf, size_t n)
 	return w < 0 || (size_t)w >= n ? QR_EINVAL : 0;
 }
 
+/* PL3 (and PL2's dead node): NULL, or why p is not a plan of c. */
+static const char *plan_check(const struct qr_cluster *c,
+			      const struct qr_node_plan *p)
+{
+	uint64_t slots = c->nodes >= 64 ? UINT64_MAX : (1ull << c->nodes) - 1;
+	if (!p->base_epoch || !p->base_owners || (p->to & ~slots) ||
+	    (p->base_owners & ~slots))
+		return "its epoch or members are not of this cluster file";
+	if (__builtin_popcountll(p->to) < c->rf)
+		return "it leaves fewer members than replication_factor";
+	if (p->dead < -1 || p->dead >= (int)c->nodes ||
+	    (p->dead >= 0 && (!(p->base_owners >> p->dead & 1) ||
+			      (p->to >> p->dead & 1))))
+		return "its replaced node is not a member it removes";
+	return NULL;
+}
+
+/* A hex member mask, the whole string (strict: a plan is checked like a
+ * cluster file, PL3). */
+static bool hex_of(json_t *o, const char *key, uint64_t *v)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	char *end;
+	if (!s || !*s || strlen(s) > 16)
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 16);
+	return !*end && !errno;
+}
+
 int qr_node_plan_load(const char *path, const struct qr_cluster *c,
 		      struct qr_node_plan *p, char *msg, size_t n)
 {
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return QR_ENOTFOUND;
 	json_error_t jerr;
-	json_t *o = json_load_file(path, 0, &jerr);
+	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(o)) {
 		snprintf(msg, n, "%s: not a plan (%s)", path, jerr.text);
 		json_decref(o);
 		return QR_ECONFIG;
 	}
 	json_t *id = json_object_get(o, "cluster_id");
+	json_t *epoch = json_object_get(o, "base_epoch");
 	json_t *dead = json_object_get(o, "dead");
-	*p = (struct qr_node_plan){
-		.base_epoch = (uint64_t)json_integer_value(
-			json_object_get(o, "base_epoch")),
-		.base_owners = qr_json_view_hex(o, "base_owners"),
-		.to = qr_json_view_hex(o, "to"),
-		.dead = json_is_integer(dead) ? (int)json_integer_value(dead)
-					      : -1,
-	};
-	uint64_t slots = c->nodes >= 64 ? UINT64_MAX
-					: (1ull << c->nodes) - 1;
 	const char *why = NULL;
-	if (!json_is_integer(id) ||
-	    (uint64_t)json_integer_value(id) != c->id)
+	*p = (struct qr_node_plan){.dead = -1};
+	if (!json_is_integer(id) || json_integer_value(id) != (json_int_t)c->id)
 		why = "it is another cluster's (cluster_id)";
-	else if (!p->base_epoch || !p->base_owners || (p->to & ~slots) ||
-		 (p->base_owners & ~slots))
-		why = "its epoch or members are not of this cluster file";
-	else if (__builtin_popcountll(p->to) < c->rf)
-		why = "it leaves fewer members than replication_factor";
-	else if (p->dead < -1 || p->dead >= (int)c->nodes ||
-		 (p->dead >= 0 && (!(p->base_owners >> p->dead & 1) ||
-				   (p->to >> p->dead & 1))))
-		why = "its replaced node is not a member it removes";
+	else if (!json_is_integer(epoch) || json_integer_value(epoch) < 1 ||
+		 !json_is_integer(dead) || json_integer_value(dead) < -1 ||
+		 json_integer_value(dead) >= QR_NODES_MAX ||
+		 !hex_of(o, "base_owners", &p->base_owners) ||
+		 !hex_of(o, "to", &p->to))
+		why = "a field is missing or out of range";
+	if (!why) {
+		p->base_epoch = (uint64_t)json_integer_value(epoch);
+		p->dead = (int)json_integer_value(dead);
+		why = plan_check(c, p);
+	}
 	json_decref(o);
 	if (why) {
 		snprintf(msg, n, "%s: not a plan of this cluster: %s "
@@ -78,8 +106,13 @@ int qr_node_plan_load(const char *path, const struct qr_cluster *c,
 int qr_node_plan_save(const char *path, const struct qr_cluster *c,
 		      const struct qr_node_plan *p, char *msg, size_t n)
 {
+	const char *why = plan_check(c, p);
+	if (why) {
+		snprintf(msg, n, "the plan would be invalid: %s", why);
+		return QR_EINVAL;
+	}
 	char tmp[4096], base[32], to[32];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
 		snprintf(msg, n, "%s: path too long", path);
 		return QR_EIO;
 	}
@@ -89,20 +122,41 @@ int qr_node_plan_save(const char *path, const struct qr_cluster *c,
 			      (json_int_t)c->id, "base_epoch",
 			      (json_int_t)p->base_epoch, "base_owners", base,
 			      "to", to, "dead", p->dead);
-	FILE *f = o ? fopen(tmp, "w") : NULL;
+	int fd = o ? mkstemp(tmp) : -1;
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	bool ok = f && json_dumpf(o, f, JSON_COMPACT) == 0 &&
 		  fputc('\n', f) != EOF && fflush(f) == 0 &&
 		  fsync(fileno(f)) == 0;
-	if (f && fclose(f) != 0)
+	int err = errno;
+	if (f ? fclose(f) != 0 : (fd >= 0 && close(fd) != 0))
 		ok = false;
 	json_decref(o);
 	if (!ok || rename(tmp, path) != 0) {
-		snprintf(msg, n, "%s: cannot write the plan: %s", path,
-			 strerror(errno));
-		unlink(tmp);
+		if (ok)
+			err = errno;
+		snprintf(msg, n, "%s: cannot write the plan: %s (set "
+			 "QUORATE_PLAN to a writable path)", path,
+			 strerror(err));
+		if (fd >= 0)
+			unlink(tmp);
 		return QR_EIO;
 	}
 	return 0;
+}
+
+int qr_node_plan_lock(const char *path)
+{
+	char lk[4096];
+	if (snprintf(lk, sizeof(lk), "%s.lock", path) >= (int)sizeof(lk))
+		return -1;
+	int fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int qr_node_plan_clear(const char *path)
@@ -120,6 +174,15 @@ void qr_cli_members_str(uint64_t m, char *buf, size_t n)
 						 used ? "," : "", id);
 }
 
+json_t *qr_cli_members_json(uint64_t m)
+{
+	json_t *a = json_array();
+	for (int id = 0; a && id < 64; id++)
+		if (m >> id & 1)
+			json_array_append_new(a, json_integer(id));
+	return a;
+}
+
 /* `node plan` (show, with what each node would hold) and `node plan
  * clear`; neither asks a node. */
 int qr_node_plan_cmd(struct cli *cl, int argc)
@@ -131,15 +194,24 @@ int qr_node_plan_cmd(struct cli *cl, int argc)
 	if (!show && argc != 2)
 		return fail(EXIT_USAGE, QR_EINVAL, "node plan clear",
 			    "usage: node plan clear");
+	if (cl->zone)
+		return fail(EXIT_USAGE, QR_EINVAL, "node plan",
+			    "--zone goes with node add and node replace (and "
+			    "node plan add, node plan replace)");
 	if (qr_cluster_load(cl->cluster, &c, msg, sizeof(msg)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node plan", "%s", msg);
 	if (qr_node_plan_path(cl->cluster, path, sizeof(path)))
 		return fail(EXIT_CONFIG, QR_ECONFIG, "node plan",
 			    "plan path too long");
 	if (!show) {
-		if (qr_node_plan_clear(path))
+		int lk = qr_node_plan_lock(path); /* PL4 */
+		int rc = qr_node_plan_clear(path);
+		int err = errno;
+		if (lk >= 0)
+			close(lk);
+		if (rc)
 			return fail(EXIT_OTHER, QR_EIO, "node plan clear",
-				    "%s: %s", path, strerror(errno));
+				    "%s: %s", path, strerror(err));
 		if (json_mode)
 			qr_json_view_emit(stdout, json_pack("{sb}", "ok", 1));
 		else
@@ -162,10 +234,12 @@ int qr_node_plan_cmd(struct cli *cl, int argc)
 	qr_cli_members_str(p.to, t, sizeof(t));
 	if (json_mode) {
 		qr_json_view_emit(stdout,
-				  json_pack("{sbs{sIsssssi}}", "ok", 1, "plan",
+				  json_pack("{sbs{sIsososi}}", "ok", 1, "plan",
 					    "base_epoch",
-					    (json_int_t)p.base_epoch, "from", b,
-					    "to", t, "dead", p.dead));
+					    (json_int_t)p.base_epoch, "from",
+					    qr_cli_members_json(p.base_owners),
+					    "to", qr_cli_members_json(p.to),
+					    "dead", p.dead));
 		return EXIT_OK;
 	}
 	printf("node plan (%s): members %s -> %s, from epoch %" PRIu64,

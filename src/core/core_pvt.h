@@ -578,9 +578,10 @@ size_t qc_auth_seal(struct qr_core *c, uint16_t dst, uint8_t *frame,
 /* loop.c */
 void qc_loop_put(struct qr_core *c, const struct qr_msg *m);
 /* The next free slot's message, to be filled in place (NULL: full), then
- * qc_loop_commit(), which copies its key and value into the slot (L2). */
+ * qc_loop_commit(c, it), which copies its key and value into the slot
+ * (L2); nothing is sent to ourselves in between (L5). */
 struct qr_msg *qc_loop_claim(struct qr_core *c);
-void qc_loop_commit(struct qr_core *c);
+void qc_loop_commit(struct qr_core *c, const struct qr_msg *m);
 void qc_loop_drain(struct qr_core *c);
 
 /* core.c */
@@ -596,8 +597,9 @@ void qc_reply_error_direct(struct qr_core *c, uint64_t client,
 void qc_send_client_reply(struct qr_core *c, const struct req *q, int status);
 void qc_send_peer(struct qr_core *c, uint16_t node, const struct qr_msg *m);
 /* The same, built in place: qc_send_begin() gives the message to fill (our
- * own loopback slot when node is us, else *tmp), qc_send_end() sends it.
- * For the per-write messages: no copy of a freshly built message (loop.c). */
+ * own loopback slot when node is us, else *tmp), qc_send_end() sends it;
+ * no other message to ourselves in between (loop.c L5). For the per-write
+ * messages: no copy of a freshly built message (loop.c). */
 static inline struct qr_msg *qc_send_begin(struct qr_core *c, uint16_t node,
 					   struct qr_msg *tmp)
 {
@@ -609,7 +611,7 @@ static inline void qc_send_end(struct qr_core *c, uint16_t node,
 			       struct qr_msg *m, const struct qr_msg *tmp)
 {
 	if (m != tmp)
-		qc_loop_commit(c);
+		qc_loop_commit(c, m);
 	else
 		qc_send_peer(c, node, m); /* a peer; or us, full: dropped */
 }

@@ -36,12 +36,17 @@
  *      after the ones before it (FIFO).
  *  L2. A queued message owns its key and value bytes (its slot's copies):
  *      nothing a handler does changes a message still in the queue.
- *  L3. Bounded: LOOP_SLOTS slots; a message that finds them all full (or a
- *      long value that finds no value buffer, long.h V2) is
- *      dropped and counted (QR_DROP_LOOP_FULL), like a lost frame: the
+ *  L3. Bounded: LOOP_SLOTS slots; a message that finds them all full is
+ *      dropped and counted (QR_DROP_LOOP_FULL; a long value that finds
+ *      no value buffer, long.h V2: QR_DROP_VALUES_FULL), like a lost frame: the
  *      sender's retransmission recovers it. Draining between units keeps
  *      the queue to a few messages, so this is a guard, not a path.
  *  L4. The queue is empty when an event returns (qr_core_flush asserts it).
+ *  L5. Between qc_loop_claim() and qc_loop_commit() (qc_send_begin and
+ *      qc_send_end) nothing is sent to ourselves and nothing is drained:
+ *      the claimed slot is the next free one until it is committed
+ *      (asserted at the commit). The senders fill it with an initializer
+ *      of plain values.
  */
 #include "core/core_pvt.h"
 
@@ -54,11 +59,12 @@ struct qr_msg *qc_loop_claim(struct qr_core *c)
 	return &c->loop[(c->loop_head + c->loop_count) % LOOP_SLOTS].m;
 }
 
-void qc_loop_commit(struct qr_core *c)
+void qc_loop_commit(struct qr_core *c, const struct qr_msg *m)
 {
 	QR_ASSERT(c->loop_count < LOOP_SLOTS);
 	struct loop_slot *s =
 		&c->loop[(c->loop_head + c->loop_count) % LOOP_SLOTS];
+	QR_ASSERT(m == &s->m); /* L5: nothing was queued since the claim */
 	QR_ASSERT(s->m.key_len <= sizeof(s->key));
 	/* Drained after the sender's unit of work: time for the load. From
 	 * the sender's key (the slot's copy is not written yet): hashing
@@ -88,7 +94,7 @@ void qc_loop_put(struct qr_core *c, const struct qr_msg *m)
 		return;
 	}
 	*slot = *m;
-	qc_loop_commit(c);
+	qc_loop_commit(c, slot);
 }
 
 void qc_loop_drain(struct qr_core *c)

@@ -25,7 +25,8 @@ no slot has, and --zone on another command are refused before anything
 is asked. A plan kept between commands (cases 25-27): `node plan
 add|remove|replace` stages without installing, `node plan` shows it,
 `node commit` runs it as one change and drops it, a plan whose base the
-cluster left is refused, one replace per plan.
+cluster left is refused, one replace per plan (cases 25-29: refusals
+at staging, --zone with a plan, a rerun after step 3, corrupt plans).
 
    tests/unit/test_node_cmd.py QUORATE_CLI
 """
@@ -212,9 +213,14 @@ def down(nodes):
             n.stop()
 
 
+# The plan goes next to the cluster file in tmp, never to an operator's
+# $QUORATE_PLAN.
+ENV = {k: v for k, v in os.environ.items() if k != "QUORATE_PLAN"}
+
+
 def run(*args, conf=None):
     p = subprocess.run([CLI, "--cluster", conf or ini, *args],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=ENV)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -642,6 +648,73 @@ check("node plan clear drops it; node plan then says there is none",
       rc1 == 0 and rc2 == 0 and "no plan" in out2 and
       not os.path.exists(plan), out1 + out2)
 down(nodes)
+
+# 28. Staging refuses what would not be a plan (PL2, PL3): the replaced
+# node added back, a replace of a node the plan removes; a change the
+# plan already has is not saved again; --zone picks no slot the plan
+# removes.
+nodes = cluster([{}, None, {}, {}, {}])
+rc1, _, err1 = run("node", "plan", "replace", "1", "3")
+with open(plan) as f:
+    before = f.read()
+rc2, _, err2 = run("node", "plan", "add", "1")
+rc3, _, err3 = run("node", "plan", "add", "3")
+with open(plan) as f:
+    after = f.read()
+check("plan replace 1 3, then add 1: refused (exit 6), the plan unchanged; "
+      "add 3 again: nothing to change", rc1 == 0 and rc2 == 6 and
+      "not saved" in err2 and rc3 == 0 and "nothing to change" in err3 and
+      before == after, err1 + err2 + err3)
+run("node", "plan", "clear")
+rc1, _, err1 = run("node", "plan", "add", "3")
+rc2, _, err2 = run("node", "plan", "remove", "2")
+rc3, _, err3 = run("node", "plan", "replace", "2", "3")
+rc4, _, err4 = run("node", "plan", "replace", "2", "4")
+check("plan add 3, remove 2, then replace 2 3 or 2 4: refused (exit 6), "
+      "2 is no member of the plan", rc1 == 0 and rc2 == 0 and rc3 == 6 and
+      "not a member of the plan" in err3 and rc4 == 6 and
+      "DEAD_ID is not a member" in err4, err1 + err2 + err3 + err4)
+run("node", "plan", "clear")
+down(nodes)
+nodes = cluster([{}] * SLOTS)
+rc1, _, _ = run("node", "plan", "add", "4", conf=zini)
+rc2, _, _ = run("node", "plan", "remove", "2", conf=zini)
+rc3, out3, err3 = run("node", "plan", "add", "--zone", "a", conf=zini)
+check("with 4 added and 2 removed in the plan, plan add --zone a finds no "
+      "slot of zone a (2 is the plan's to remove): exit 4, plan kept",
+      rc1 == 0 and rc2 == 0 and rc3 == 4 and
+      "no running slot in zone 'a'" in err3, out3 + err3)
+rc, out, _ = run("--json", "node", "plan", conf=zini)
+check("node plan --json: members as arrays",
+      rc == 0 and json.loads(out)["plan"]["to"] == [0, 1, 4], out)
+run("node", "plan", "clear", conf=zini)
+down(nodes)
+
+# 29. A commit that stopped after its step 3 was decided (the register at
+# epoch 3 with the plan's members, node 2 still at epoch 2): the rerun
+# catches node 2 up before it reports the plan done, then drops it.
+reg3 = {"accepted": (3, 9), "promised": (3, 9), "value": (3, 0xf, 0)}
+st3 = {"epoch": 3, "owners": 0xf, "reg": reg3}
+nodes = cluster([st3, st3, {"epoch": 2, "owners": 0x7, "pending": 0xf,
+                            "streaming": True, "reg": reg3}, st3, {}])
+with open(plan, "w") as f:
+    f.write('{"cluster_id":9,"base_epoch":1,"base_owners":"7","to":"f",'
+            '"dead":-1}\n')
+rc, out, err = run("node", "commit")
+check("node commit after its step 3: node 2 caught up to epoch 3, plan "
+      "done and dropped", rc == 0 and final(nodes, 3, 0xf) and
+      "plan done" in err and not os.path.exists(plan), out + err)
+down(nodes)
+for bad in ['{"cluster_id":9,"base_epoch":1,"base_owners":"7","to":"f,zz",'
+            '"dead":-1}', '{"cluster_id":9,"base_epoch":1,"base_owners":'
+            '"7","to":"f","dead":"1"}', '{"cluster_id":9,"base_epoch":-1,'
+            '"base_owners":"7","to":"f","dead":-1}']:
+    with open(plan, "w") as f:
+        f.write(bad)
+    rc, out, err = run("node", "plan")
+    check(f"a corrupt plan is refused (exit 2): {bad}",
+          rc == 2 and "not a plan of this cluster" in err, out + err)
+run("node", "plan", "clear")
 
 check("no step 3 while a gainer had partitions left (N3)",
       not EARLY_HANDOVERS, str(EARLY_HANDOVERS))
