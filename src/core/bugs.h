@@ -193,6 +193,10 @@
 	X(NEWS_WHILE_BUSY, 68, "news-while-busy", "topology",                 \
 	  "a peer's newer topology is installed while requests placed with "  \
 	  "the older one are still in flight (topology.c T7)")                \
+	X(ORPHAN_SCAN_WHILE_BEHIND, 70, "orphan-scan-while-behind",           \
+	  "topology",                                                          \
+	  "a restarted node's hand-off scans while it knows it is behind: "   \
+	  "it hints the replica sets of its old topology (orphan.c P4)")      \
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \

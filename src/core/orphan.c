@@ -16,6 +16,8 @@
  *   IDLE --restart or lost hint--> ACTIVE(scanning) --scan done-->
  *        ACTIVE(waiting for ORPHAN_DONE from every node) --all--> IDLE
  *
+ * The scan waits while the node knows it is behind (topology.c T6: P4).
+ *
  *   transition                 function
  *   IDLE -> ACTIVE             qc_orphan_begin (recover.c, hints.c)
  *   scan, ask, wait            qc_orphan_step (each heartbeat period)
@@ -27,6 +29,27 @@
  *  P3. A scan for [from, to) of node S hints every entry of S in the
  *      range and every entry of another node at or above `from` (it may
  *      have superseded one of S's everywhere S's was held).
+ *  P4. Our own scan takes no partition while a peer's frame says our
+ *      epoch is behind (epoch_peer_max > epoch, topology.c T6): its
+ *      hints go to the replica sets of the topology the node serves
+ *      under once caught up. A restarted node hears it is behind within
+ *      a heartbeat period (heartbeats go to every slot), when its first
+ *      scan is due, while its catch-up (a peer's news, which quorated's
+ *      management thread installs every 200 ms: T7; or `quorate node
+ *      sync`) comes later; a scan of the old placement hints only the
+ *      old owners, and a gainer of a partition gets a write the node
+ *      alone held (taken at ONE or ANY, or one that failed its level)
+ *      only by anti-entropy from the owners that stayed (at RF 1 from
+ *      none), its watermark passing the write meanwhile. While it
+ *      waits the hand-off runs, so its closed timestamps stay at
+ *      `from`; a node never caught up (auth = none sends no news, and
+ *      no `node sync`) never ends it, and refuses clients all along
+ *      anyway (T6). Not covered: a scan that ran
+ *      before any peer's frame told the node it is behind (a scan
+ *      under way or done is not started again at the install: doing so
+ *      failed the simulator's final reads, default seeds 1910 and
+ *      7580, checker (e)), and a peer's job (qc_orphan_on_req) run by
+ *      a node that is itself behind.
  */
 #include "core/core_pvt.h"
 
@@ -145,7 +168,11 @@ void qc_orphan_step(struct qr_core *c)
 {
 	if (!c->orphan_active)
 		return;
-	if (!c->orphan_scanned)
+	/* P4: the frames' epochs, not qc_topo_behind (whose bug
+	 * epoch-unfenced is another mutation). */
+	if (!c->orphan_scanned &&
+	    (c->stats.epoch_peer_max <= c->epoch ||
+	     QR_BUG(ORPHAN_SCAN_WHILE_BEHIND)))
 		c->orphan_scanned =
 			orphan_scan(c, c->cfg.node_id, c->orphan_from,
 				    c->orphan_to, 0, 0, &c->orphan_next_p) == 0;

@@ -66,6 +66,9 @@
  *      stream (nothing is gained at its epoch), and one mid-change is
  *      never sent: a node behind a change is caught up by the command
  *      that runs it, which waits out the requests it may have begun.
+ *      A node that knows it is behind defers its hand-off's scan until
+ *      it is caught up (orphan.c P4): its hints then go to the replica
+ *      sets it serves under.
  *  T5. Epochs grow. A change's placements have the core's partitions,
  *      shards and rf, node ids below its slots, the same zone for a node
  *      in both, and sets that differ by at most QC_REPS_MAX - rf members.

@@ -245,6 +245,7 @@ int main(int argc, char **argv)
 		tot.replaces += r.replaces;
 		tot.aborts += r.aborts;
 		tot.caught_up += r.caught_up;
+		tot.caught_up_late += r.caught_up_late;
 		tot.cas_ops += r.cas_ops;
 		tot.cas_ok += r.cas_ok;
 		tot.lin_inconclusive += r.lin_inconclusive;
@@ -297,7 +298,7 @@ int main(int argc, char **argv)
 	       " dropped=%" PRIu64 " collected=%" PRIu64
 	       " snapshots=%" PRIu64 " wipes=%" PRIu64 " changes=%" PRIu64
 	       " changes_finished=%" PRIu64 " replaces=%" PRIu64
-	       " aborts=%" PRIu64 " caught-up=%" PRIu64
+	       " aborts=%" PRIu64 " caught-up=%" PRIu64 " (late %" PRIu64 ")"
 	       " cas-ops=%" PRIu64
 	       " cas-decided=%" PRIu64 " lin-inconclusive=%" PRIu64
 	       " register-decided=%" PRIu64 " register-lost=%" PRIu64
@@ -307,6 +308,7 @@ int main(int argc, char **argv)
 	       tot.crashes, tot.partitions, tot.frames, tot.dropped_frames,
 	       tot.tombstones_collected, tot.snapshots, tot.wipes, tot.changes,
 	       tot.changes_finished, tot.replaces, tot.aborts, tot.caught_up,
+	       tot.caught_up_late,
 	       tot.cas_ops,
 	       tot.cas_ok,
 	       tot.lin_inconclusive, reg_decided, reg_lost, combined);

@@ -35,6 +35,15 @@
 #define TOPO_STALE_SALT 0x7374616c65ull
 #define TOPO_SYNC_US_MAX 300000
 #define TOPO_SYNC_SETTLE_US 400000 /* sim.c: a restart's settle */
+/* Late news (orphan.c P4): in half the incarnations (a hash of the seed,
+ * node and incarnation: no stream is drawn from) a node looks for its
+ * peers' news as quorated's management thread does, once a period from a
+ * random phase after its start, not at every tick: its first hand-off
+ * scan (a heartbeat period after the start, 5 ms) then usually comes
+ * while it knows it is behind, before the install. 100 ms: 20 heartbeat
+ * periods, as quorated's 200 ms are to its 10 ms heartbeat. */
+#define TOPO_NEWS_SALT 0x6e6577736c617465ull
+#define TOPO_NEWS_POLL_US 100000
 /* Replaces (TOPO_REPLACE), drawn in place of half the leaves of seeds in
  * one zone (a draw of their own: the joins, and the leaves that stay,
  * run as they did). Not with zones: T3 needs a quorum of the old owners
@@ -489,10 +498,33 @@ void topo_event(struct sim *s, const struct event *e)
 		poll(s);
 }
 
+/* Does host h look for news now? At every tick, or (late) once a
+ * TOPO_NEWS_POLL_US. */
+static bool news_look(struct sim *s, struct host *h, bool *late)
+{
+	uint64_t x = s->opt->seed ^ TOPO_NEWS_SALT ^ (uint64_t)h->id << 32 ^
+		     h->incarnation;
+	uint64_t r = qr_splitmix64(&x);
+	*late = r & 1;
+	if (!*late)
+		return true;
+	if (h->news_inc != h->incarnation + 1) {
+		h->news_inc = h->incarnation + 1;
+		h->news_look_us =
+			h->restarted_us + (r >> 1) % TOPO_NEWS_POLL_US + 1;
+	}
+	if (s->now_us < h->news_look_us)
+		return false;
+	while (h->news_look_us <= s->now_us)
+		h->news_look_us += TOPO_NEWS_POLL_US;
+	return true;
+}
+
 void topo_news(struct sim *s, struct host *h)
 {
 	struct topo *t = &s->topo;
-	if (!t->kind || !h->up || h->tlevel >= 3)
+	bool late;
+	if (!t->kind || !h->up || h->tlevel >= 3 || !news_look(s, h, &late))
 		return;
 	uint64_t e = 0, o = 0;
 	for (int k = 0; k < s->shards; k++)
@@ -502,10 +534,17 @@ void topo_news(struct sim *s, struct host *h)
 	/* Only a settled topology is news: level 3's (T7). */
 	const struct qr_placement *l3 = t->abort ? &s->pl : &t->next;
 	QR_ASSERT(e == t->base + 2 && o == l3->members);
+	bool handing_off = false;
+	for (int k = 0; k < s->shards; k++)
+		handing_off |=
+			qr_core_stats(sim_core_of(s, h->id, k)->core)
+				->orphan_active != 0;
 	sim_vlog(s, "topology: node %u caught up by a peer's news (epoch %"
-		 PRIu64 ")", h->id, e);
+		 PRIu64 "%s)", h->id, e,
+		 late && handing_off ? ", late, its hand-off running" : "");
 	reach(s, h, 3);
 	s->res->caught_up++;
+	s->res->caught_up_late += late && handing_off;
 }
 
 bool topo_settled(const struct sim *s)

@@ -59,6 +59,9 @@ struct sim_result {
 	uint64_t replaces; /* changes that replace a dead member */
 	uint64_t aborts;   /* changes taken back at step 2 (node abort) */
 	uint64_t caught_up; /* nodes caught up by a peer's news (T7) */
+	/* of them, at a late look (membership.c TOPO_NEWS_POLL_US) while
+	 * the node's hand-off ran (orphan.c P4) */
+	uint64_t caught_up_late;
 	/* checker (g): CASPaxos ops issued, keys whose search gave up */
 	uint64_t cas_ops, cas_ok, lin_inconclusive;
 	/* simulated latency of successful client operations */

@@ -101,6 +101,10 @@ struct host {
 	uint8_t tlevel;
 	uint64_t view_us;
 	bool held; /* kept down by the change (membership.c): no restart */
+	/* membership.c topo_news: its next look for news, and in which
+	 * incarnation (+1; 0: not yet) */
+	uint64_t news_look_us;
+	uint32_t news_inc;
 };
 
 /* One shard core of a node (src/shard/shard.c: one qr_core, one WAL per

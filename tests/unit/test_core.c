@@ -3533,6 +3533,67 @@ static void test_topology_epoch_fence(void)
 	teardown();
 }
 
+/* orphan.c P4: a node restarted two epochs behind, whose peers told it
+ * so, holds the only copy of a write (taken at ONE before it went down).
+ * Its hand-off scans nothing while it is behind (its hints would go to
+ * the replica sets of its old topology); caught up, it scans, and the
+ * write reaches every replica. */
+static void test_handoff_waits_until_caught_up(void)
+{
+	setup();
+	warm();
+	int c = 0;
+	for (int i = 1; i < N; i++) /* they took two steps, node 0 none */
+		CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[i], 2, &h.pl,
+							   NULL),
+				      0);
+	qr_core_destroy(h.core[c]);
+	node_create(c, 2);
+	const char *key = "alone";
+	struct qr_wal_record rec = {
+		.lsn = h.appended[c] + 1,
+		.type = QR_WAL_PUT,
+		.partition = qr_placement_partition(&h.pl, key, strlen(key)),
+		.version = {QR_HLC_MAKE(1700000000000ull + h.now_us / 1000 - 5,
+					0),
+			    (uint16_t)c},
+		.key = key,
+		.key_len = (uint8_t)strlen(key),
+		.value = "only-here",
+		.value_len = 9,
+	};
+	CU_ASSERT_EQUAL_FATAL(qr_core_recover(h.core[c], &rec), 0);
+	qr_core_recovered(h.core[c], rec.lsn);
+	h.appended[c] = rec.lsn; /* it was in the WAL */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->orphan_active, 1);
+	for (int k = 0; k < 5; k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->epoch_peer_max, 2);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->orphan_active, 1);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->hints_created, 0);
+	/* Caught up (a peer's news, or `quorate node sync`). */
+	CU_ASSERT_EQUAL_FATAL(qr_core_set_topology(h.core[c], 2, &h.pl, NULL),
+			      0);
+	for (int k = 0; k < 20 && qr_core_stats(h.core[c])->orphan_active;
+	     k++) {
+		advance(10000);
+		durable_all();
+	}
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[c])->orphan_active, 0);
+	CU_ASSERT(qr_core_stats(h.core[c])->hints_created >= 1);
+	struct qr_store_view sv;
+	for (int i = 0; i < N; i++) {
+		if (qr_placement_replica_index(&h.pl, rec.partition,
+					       (uint16_t)i) < 0)
+			continue;
+		CU_ASSERT(stored(i, key, &sv) &&
+			  qr_version_cmp(sv.version, rec.version) == 0);
+	}
+	teardown();
+}
+
 int main(void)
 {
 	if (qr_eal_init_local("test_core", 256) != 0)
@@ -3540,7 +3601,15 @@ int main(void)
 #ifdef QR_UNIT_INJECT_BUG
 	/* test_core_buggy (tests/unit/meson.build): a regression test on the
 	 * core with the mutation it pins; it must fail (should_fail). */
-#if QR_UNIT_INJECT_BUG == 4
+#if QR_UNIT_INJECT_BUG == 5
+	static const struct qr_unit_case buggy[] = {
+		{"topology: the hand-off waits until caught up with "
+		 "orphan-scan-while-behind",
+		 test_handoff_waits_until_caught_up},
+		{NULL, NULL},
+	};
+	qr_bug_only(QR_BUG_BIT_ORPHAN_SCAN_WHILE_BEHIND);
+#elif QR_UNIT_INJECT_BUG == 4
 	static const struct qr_unit_case buggy[] = {
 		{"topology: the epoch fence and news with news-while-busy",
 		 test_topology_epoch_fence},
@@ -3709,6 +3778,9 @@ int main(void)
 		{"topology: a node two epochs behind is fenced (T6) and learns "
 		 "its peers' settled topology (T7)",
 		 test_topology_epoch_fence},
+		{"topology: a restarted node behind hands off once caught up "
+		 "(orphan.c P4)",
+		 test_handoff_waits_until_caught_up},
 		{"topology: a join needs the union, streams, then reads back",
 		 test_topology_join},
 		{NULL, NULL},
