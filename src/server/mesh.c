@@ -133,6 +133,30 @@ static int link_setup(uint16_t port, uint16_t queues, struct rte_mempool *pool,
 	return 0;
 }
 
+static struct qr_bell_board *g_board; /* [loop] doorbell */
+
+/* [loop] doorbell: expand the prefix, map the board. 0 or -1 (err). */
+static int doorbell_open(const struct qr_profile *pf,
+			 const struct qr_profile_vars *v, char *err, size_t n)
+{
+	char prefix[QR_BELL_PREFIX_MAX + 1];
+	if (!pf->doorbell[0])
+		return 0;
+	if (qr_profile_expand(pf->doorbell, v, prefix, sizeof(prefix), err, n))
+		return -1;
+	char why[160];
+	if (qr_bell_board_open(prefix, &g_board, why, sizeof(why))) {
+		snprintf(err, n, "%s: [loop] doorbell: %s", pf->path, why);
+		return -1;
+	}
+	return 0;
+}
+
+struct qr_bell_board *qr_mesh_doorbells(void)
+{
+	return g_board;
+}
+
 int qr_mesh_ports_setup(const struct qr_profile *pf,
 			const struct qr_cluster *cl,
 			const struct qr_profile_vars *base, unsigned me,
@@ -141,6 +165,8 @@ int qr_mesh_ports_setup(const struct qr_profile *pf,
 			char *err, size_t n)
 {
 	*nlinks = 0;
+	if (doorbell_open(pf, base, err, n))
+		return -1;
 	if (!pf->mesh_vdev[0])
 		return 0;
 	for (unsigned j = 0; j < cl->nodes; j++) {
@@ -180,4 +206,6 @@ void qr_mesh_ports_close(const struct qr_shard_link *links, uint16_t nlinks)
 		(void)rte_eth_dev_stop(links[k].port_id);
 		(void)rte_eth_dev_close(links[k].port_id);
 	}
+	qr_bell_board_close(g_board);
+	g_board = NULL;
 }

@@ -21,6 +21,7 @@
 
 #include "common/cluster.h"
 #include "server/profile.h"
+#include "shard/doorbell.h"
 #include "shard/shard.h"
 
 struct rte_mempool;
@@ -35,7 +36,8 @@ int qr_mesh_eal_args(const struct qr_profile *pf, const struct qr_cluster *cl,
 
 /* After the EAL: configure and start every link's port with `queues`
  * queue pairs on pool; links[] (nlinks) say which port reaches which
- * node. 0, or -1 with err set. */
+ * node; map the doorbell board ([loop] doorbell). 0, or -1 with err
+ * set. */
 int qr_mesh_ports_setup(const struct qr_profile *pf,
 			const struct qr_cluster *cl,
 			const struct qr_profile_vars *base, unsigned me,
@@ -43,7 +45,11 @@ int qr_mesh_ports_setup(const struct qr_profile *pf,
 			struct qr_shard_link *links, uint16_t *nlinks,
 			char *err, size_t n);
 
-/* Stop and close the links' ports. */
+/* The doorbell board of [loop] doorbell (shard/doorbell.h), mapped by
+ * qr_mesh_ports_setup (with or without [mesh]); NULL: none. */
+struct qr_bell_board *qr_mesh_doorbells(void);
+
+/* Stop and close the links' ports; unmap the doorbell board. */
 void qr_mesh_ports_close(const struct qr_shard_link *links, uint16_t nlinks);
 
 #endif

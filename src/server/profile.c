@@ -19,7 +19,7 @@ static const char *const known[][8] = {
 	{"eal", "args", "vdev", NULL},
 	{"port", "rx_desc", "tx_desc", "mbufs", "mbuf_cache", "steering",
 	 "tx_checksum_offload", NULL},
-	{"loop", "idle", NULL},
+	{"loop", "idle", "doorbell", NULL},
 	{"mesh", "vdev", NULL},
 };
 
@@ -151,6 +151,9 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	if (!rc)
 		rc = copy_str(cf, path, "mesh", "vdev", p.mesh_vdev,
 			      sizeof(p.mesh_vdev), err, n);
+	if (!rc)
+		rc = copy_str(cf, path, "loop", "doorbell", p.doorbell,
+			      sizeof(p.doorbell), err, n);
 	if (!rc && !(rc = get_uint(cf, path, "port", "rx_desc", 64, 16384, 1024,
 				   &v, err, n)))
 		p.rx_desc = (uint16_t)v;

@@ -33,6 +33,9 @@ struct qr_profile {
 	bool tx_checksum_offload;
 	bool idle_poll; /* [loop] idle = poll: never sleep */
 	bool idle_interrupt; /* [loop] idle = interrupt: block on events */
+	char doorbell[128];  /* [loop] doorbell: path prefix of the local
+			      * cluster's doorbells (shard/doorbell.h),
+			      * placeholders unexpanded; empty: none */
 };
 
 /* Load and validate. 0, or QR_ECONFIG with "FILE: [section] key: what" in

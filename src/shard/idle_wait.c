@@ -7,7 +7,8 @@
  * net_memif have no rx_queue_intr_enable (checked in its source, and
  * rte_eth_dev_rx_intr_enable answers -ENOTSUP); af_packet has its socket,
  * memif has nothing this module can reach (its eventfd and ring flags
- * are PMD-private), so a memif shard keeps the back-off.
+ * are PMD-private), so a memif queue is waited on through the shard's
+ * doorbell (doorbell.h), or not at all (the shard keeps the back-off).
  */
 #include "shard/idle_wait.h"
 
@@ -26,8 +27,10 @@
 #include <rte_ethdev.h>
 
 #include "quorate/err.h"
+#include "shard/doorbell.h"
 
 #define WAL_TAG	   0xffffffffu
+#define BELL_TAG   0xfffffffeu
 #define MAX_EVENTS 8
 
 struct iw_queue {
@@ -35,11 +38,13 @@ struct iw_queue {
 	int fd;		/* in the epoll set */
 	bool ethdev;	/* an rx interrupt: enable/disable, read fd */
 	bool countable; /* rte_eth_rx_queue_count works (I1) */
+	bool belled;	/* memif: the doorbell wakes for it (I3) */
 };
 
 struct qr_idle_wait {
 	int epfd;
 	int wal_fd;
+	struct qr_bell *bell; /* NULL: none */
 	unsigned n;
 	bool pwait2; /* epoll_pwait2 (us resolution) works */
 	struct iw_queue q[QR_IDLE_WAIT_QUEUES_MAX];
@@ -131,6 +136,11 @@ static int add_queue(struct qr_idle_wait *w, unsigned i, char *why,
 		return QR_EINVAL;
 	}
 	int fd;
+	if (!strcmp(info.driver_name, "net_memif") && w->bell) {
+		q->belled = true; /* its ringers are the memif's other end */
+		q->fd = -1;
+		return 0;
+	}
 	if (!strcmp(info.driver_name, "net_af_packet")) {
 		if (info.nb_rx_queues != 1) {
 			snprintf(why, why_len,
@@ -150,10 +160,17 @@ static int add_queue(struct qr_idle_wait *w, unsigned i, char *why,
 }
 
 int qr_idle_wait_open(const struct qr_idle_queue *q, unsigned n, int wal_fd,
+		      struct qr_bell *bell, bool ring_fed,
 		      struct qr_idle_wait **out, char *why, size_t why_len)
 {
 	*out = NULL;
-	if (n == 0 || n > QR_IDLE_WAIT_QUEUES_MAX) {
+	if (ring_fed && !bell) {
+		snprintf(why, why_len, "frames reach it over rte_rings "
+			 "(software steering between shards) and there is "
+			 "no doorbell");
+		return QR_EPRECONDITION;
+	}
+	if ((n == 0 && !bell) || n > QR_IDLE_WAIT_QUEUES_MAX) {
 		snprintf(why, why_len, "%u queues (1 to %u can be waited on)",
 			 n, QR_IDLE_WAIT_QUEUES_MAX);
 		return QR_EINVAL;
@@ -164,6 +181,7 @@ int qr_idle_wait_open(const struct qr_idle_queue *q, unsigned n, int wal_fd,
 		return QR_ENOMEM;
 	}
 	w->wal_fd = wal_fd;
+	w->bell = bell;
 	w->pwait2 = true;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	int rc = 0;
@@ -179,6 +197,8 @@ int qr_idle_wait_open(const struct qr_idle_queue *q, unsigned n, int wal_fd,
 	}
 	if (!rc && wal_fd >= 0)
 		rc = add_fd(w, wal_fd, WAL_TAG, why, why_len);
+	if (!rc && bell)
+		rc = add_fd(w, bell->fd, BELL_TAG, why, why_len);
 	if (rc) {
 		qr_idle_wait_close(w);
 		return rc;
@@ -236,6 +256,11 @@ static int epoll_for(struct qr_idle_wait *w, struct epoll_event *ev,
 
 int qr_idle_wait(struct qr_idle_wait *w, uint64_t timeout_us)
 {
+	if (w->bell && !w->bell->armed) { /* I5: asleep, then one more poll */
+		qr_bell_arm(w->bell);
+		w->st.armed++;
+		return 0;
+	}
 	uint64_t cap = timeout_us;
 	if (!arm_ethdev(w, &cap)) {
 		w->st.raced++;
@@ -252,15 +277,35 @@ int qr_idle_wait(struct qr_idle_wait *w, uint64_t timeout_us)
 		if (tag == WAL_TAG) {
 			w->st.wal_wakes++;
 			(void)!read(w->wal_fd, &v, sizeof(v)); /* reset */
+		} else if (tag == BELL_TAG) {
+			w->st.bell_wakes++;
+			(void)qr_bell_drain(w->bell);
 		} else if (tag < w->n && w->q[tag].ethdev) {
 			(void)!read(w->q[tag].fd, &v, sizeof(v));
+		} else if (tag < w->n && (ev[i].events & EPOLLERR)) {
+			/* an af_packet socket's error (its interface went
+			 * down or away) stays readable until taken: take it,
+			 * or every wait returns at once (a spinning loop) */
+			int e = 0;
+			socklen_t l = sizeof(e);
+			(void)getsockopt(w->q[tag].fd, SOL_SOCKET, SO_ERROR,
+					 &e, &l);
+			w->st.socket_errors++;
 		}
 	}
+	if (w->bell)
+		qr_bell_disarm(w->bell); /* awake: ringers need not ring */
 	for (unsigned i = 0; i < w->n; i++)
 		if (w->q[i].ethdev)
 			(void)rte_eth_dev_rx_intr_disable(w->q[i].port,
 							  w->q[i].queue);
 	return 1;
+}
+
+void qr_idle_wait_busy(struct qr_idle_wait *w)
+{
+	if (w->bell)
+		qr_bell_disarm(w->bell);
 }
 
 const struct qr_idle_wait_stats *qr_idle_wait_stats(const struct qr_idle_wait *w)

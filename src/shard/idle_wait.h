@@ -10,7 +10,10 @@
  *    (DPDK 22.11 has no rx interrupt ops for it), the queue's own
  *    PACKET_MMAP socket: level-triggered POLLIN while the ring holds a
  *    frame the PMD has not taken;
- *  - the WAL's completion eventfd (qr_wal_event_fd), if it has a ring.
+ *  - the WAL's completion eventfd (qr_wal_event_fd), if it has a ring;
+ *  - for net_memif queues, which have neither, the shard's doorbell
+ *    (shard/doorbell.h): its peers ring it after putting frames on a ring
+ *    it polls, if it said it is asleep.
  *
  * Invariants:
  *  I1. Nothing is lost between the loop's last poll and the sleep: the
@@ -26,13 +29,20 @@
  *      it cannot wait on makes it fail with the reason in `why`, and the
  *      caller falls back to the back-off (logged, never silent). Frames
  *      that reach the shard some other way (another shard's rte_ring)
- *      cannot wake it: the caller must not use it then.
+ *      cannot wake it: the caller must not use it then. A memif queue is
+ *      taken only with a doorbell, whose ringers are every process that
+ *      sends on the memif's other end.
+ *  I5. With a doorbell, a wait is two calls (doorbell.h B1): the first
+ *      only arms it and returns 0 ("poll once more"); the caller polls
+ *      every queue again and calls again only if that found nothing,
+ *      or qr_idle_wait_busy if it found work.
  *  I4. Only the idle path makes syscalls: epoll_wait, the eventfd read
  *      after it signalled, and for ethdev queues the enable/disable.
  */
 #ifndef QR_SHARD_IDLE_WAIT_H
 #define QR_SHARD_IDLE_WAIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,26 +58,39 @@ struct qr_idle_wait_stats {
 	uint64_t woken;	   /* ... that returned with an event */
 	uint64_t raced;	   /* ethdev re-check found frames: no sleep */
 	uint64_t wal_wakes; /* eventfd reads after a WAL completion */
+	uint64_t bell_wakes; /* waits a doorbell ended */
+	uint64_t armed;	     /* doorbell armed before a last poll (I5) */
+	uint64_t socket_errors; /* af_packet socket errors taken (its
+				 * interface went down or away) */
 };
 
 struct qr_idle_wait;
+struct qr_bell;
 
 /*
- * Set up waiting on every queue in q[0..n) and on wal_fd (-1: none). 0
- * and *out, or a negative enum qr_err with a one-line reason in why (the
- * PMD has no rx interrupts, several af_packet sockets on the device, ...).
- * Call after the ports started.
+ * Set up waiting on every queue in q[0..n), on wal_fd (-1: none) and on
+ * bell (NULL: none; listening, owned by the caller, outlives the wait).
+ * ring_fed: frames also reach the caller over rte_rings (software
+ * steering), which only a doorbell can wake it for (I3).
+ * 0 and *out, or a negative enum qr_err with a one-line reason in why
+ * (the PMD has no rx interrupts and there is no doorbell, several
+ * af_packet sockets on the device, ...). Call after the ports started.
  */
 int qr_idle_wait_open(const struct qr_idle_queue *q, unsigned n, int wal_fd,
+		      struct qr_bell *bell, bool ring_fed,
 		      struct qr_idle_wait **out, char *why, size_t why_len);
 void qr_idle_wait_close(struct qr_idle_wait *w);
 
 /*
  * Block until a frame may be waiting on one of the queues, the WAL
  * completed something, or timeout_us passed (I2). Returns whether it
- * slept (false: a queue had frames on the re-check, I1).
+ * slept (false: a queue had frames on the re-check, I1, or the doorbell
+ * was just armed and the caller must poll once more, I5).
  */
 int qr_idle_wait(struct qr_idle_wait *w, uint64_t timeout_us);
+
+/* The caller found work after an arming call (I5): awake again. */
+void qr_idle_wait_busy(struct qr_idle_wait *w);
 
 const struct qr_idle_wait_stats *qr_idle_wait_stats(
 	const struct qr_idle_wait *w);

@@ -8,6 +8,7 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -16,6 +17,9 @@
 #include <rte_ring.h>
 
 #include "common/compiler.h"
+#include "quorate/err.h"
+#include "shard/doorbell.h"
+#include "shard/idle_wait.h"
 #include "shard/linkstate.h"
 
 /*
@@ -99,6 +103,8 @@ static void tx_flush_one(struct qr_ports *p, unsigned i)
 					 (uint16_t)(q->tx_n - sent));
 		}
 	}
+	if (sent && q->bell)
+		qr_bell_ring(q->bell);
 	p->stats->tx_pkts += sent;
 	if (i)
 		p->stats->mesh_tx_pkts += sent;
@@ -247,4 +253,84 @@ void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 	}
 	p->next_check_us =
 		now_us + (down ? QR_PORTS_DOWN_CHECK_US : QR_PORTS_CHECK_US);
+}
+
+int qr_ports_bells(struct qr_ports *p, const struct qr_shard_config *cfg,
+		   int fd, char *err, size_t err_len)
+{
+	p->shards = cfg->cluster->shards;
+	p->port_bell = calloc(QR_PORTS_MAX, sizeof(*p->port_bell));
+	p->shard_bell = calloc(p->shards, sizeof(*p->shard_bell));
+	if (!p->port_bell || !p->shard_bell) {
+		snprintf(err, err_len, "doorbells: out of memory");
+		return QR_ENOMEM;
+	}
+	char why[160];
+	int rc = 0;
+	struct rte_eth_dev_info info;
+	unsigned row = QR_BELL_ROWS; /* the client port's other end */
+	if (p->q[0].tx_queue == QR_SHARD_NONE)
+		row = cfg->node_id; /* shard 0, which drains our tx ring */
+	else if (rte_eth_dev_info_get(p->q[0].port_id, &info) == 0 &&
+		 !strcmp(info.driver_name, "net_memif"))
+		row = QR_BELL_ROW_SWITCH;
+	if (row < QR_BELL_ROWS &&
+	    !(rc = qr_bell_target_init(cfg->bell_board, row, 0,
+				       fd, &p->port_bell[0], why,
+				       sizeof(why))))
+		p->q[0].bell = &p->port_bell[0];
+	for (unsigned i = 1; !rc && i < p->n; i++) {
+		rc = qr_bell_target_init(cfg->bell_board,
+					 p->q[i].peer, cfg->shard, fd,
+					 &p->port_bell[i], why, sizeof(why));
+		p->q[i].bell = &p->port_bell[i];
+	}
+	for (unsigned k = 0; !rc && k < p->shards; k++)
+		rc = qr_bell_target_init(cfg->bell_board,
+					 cfg->node_id, k, fd, &p->shard_bell[k],
+					 why, sizeof(why));
+	if (rc)
+		snprintf(err, err_len, "doorbell: %s", why);
+	return rc;
+}
+
+void qr_ports_ring_shards(struct qr_ports *p, unsigned me)
+{
+	if (!p->shard_bell)
+		return;
+	for (unsigned k = 0; k < p->shards; k++)
+		if (k != me)
+			qr_bell_ring(&p->shard_bell[k]);
+}
+
+uint64_t qr_ports_bells_rung(const struct qr_ports *p)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; p->port_bell && i < p->n; i++)
+		n += p->port_bell[i].rung;
+	for (unsigned k = 0; p->shard_bell && k < p->shards; k++)
+		n += p->shard_bell[k].rung;
+	return n;
+}
+
+void qr_ports_bells_free(struct qr_ports *p)
+{
+	free(p->port_bell);
+	free(p->shard_bell);
+	p->port_bell = p->shard_bell = NULL;
+	for (unsigned i = 0; i < p->n; i++)
+		p->q[i].bell = NULL;
+}
+
+unsigned qr_ports_idle_queues(const struct qr_ports *p,
+			      const struct qr_shard_config *cfg,
+			      struct qr_idle_queue *q)
+{
+	unsigned n = 0;
+	if (cfg->rx_queue != QR_SHARD_NONE)
+		q[n++] = (struct qr_idle_queue){ cfg->port_id, cfg->rx_queue };
+	for (unsigned i = 1; i < p->n; i++)
+		q[n++] = (struct qr_idle_queue){ p->q[i].port_id,
+						 p->q[i].rx_queue };
+	return n;
 }

@@ -16,6 +16,9 @@
  *   nothing else. Every index has its own tx buffer of up to
  *   QR_PORTS_TX_BUF frames, flushed when full and at the end of every
  *   loop iteration (no frame waits for the next one).
+ * - A port whose other end may sleep (a doorbell, shard/doorbell.h) has
+ *   its bell rung after every tx burst that sent something: a fence and
+ *   a shared load, a syscall only when the other end is asleep (B2).
  * - No syscall per packet: rx is one rte_eth_rx_burst per port per
  *   iteration (a memif ring read when idle). The only other calls are the
  *   link reads: shard 0's watchdog once per QR_PORTS_CHECK_US (every
@@ -45,6 +48,7 @@
 
 struct rte_mbuf;
 struct rte_ring;
+struct qr_bell_target;
 
 #define QR_PORTS_TX_BUF	  64
 #define QR_PORTS_MAX	  QR_CLUSTER_NODES_MAX /* the client port + 63 */
@@ -66,6 +70,9 @@ struct qr_port_q {
 	uint8_t st;	   /* enum qr_link_st read this turn */
 	uint32_t acked;	   /* last restart generation acknowledged */
 	struct qr_link_state *ls; /* shared (links only) */
+	struct qr_bell_target *bell; /* rung after frames went out (the
+				      * other end may sleep: doorbell.h);
+				      * NULL: nobody sleeps there */
 	uint16_t peer;	   /* the node it reaches (links only) */
 	struct rte_mbuf *tx[QR_PORTS_TX_BUF];
 };
@@ -81,12 +88,38 @@ struct qr_ports {
 	uint16_t restarting; /* links with restart_pending */
 	struct qr_shard_stats *stats;
 	struct qr_port_q q[QR_PORTS_MAX];
+	/* doorbell targets (qr_ports_bells): q[i].bell points into port_bell;
+	 * shard_bell[k] is this node's shard k (NULL: no doorbells) */
+	struct qr_bell_target *port_bell, *shard_bell;
+	uint16_t shards;
 };
 
 /* From the shard's config: the client port, then a link per mesh peer.
  * stats outlives p. */
 void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
 		   struct qr_shard_stats *stats, uint64_t tsc_hz);
+
+/* Doorbells (shard/doorbell.h): ring through fd, after every tx burst
+ * that sent something, the other end of each port that may sleep: a
+ * peer's link (its shard of ours), the client port when it is a memif
+ * (qr-vswitch's row) or when our frames go through shard 0's tx ring
+ * (our shard 0); and keep a target per shard of the node, rung by
+ * qr_ports_ring_shards. 0, or a negative enum qr_err with err. */
+int qr_ports_bells(struct qr_ports *p, const struct qr_shard_config *cfg,
+		   int fd, char *err, size_t err_len);
+/* Shard 0 after steering frames to other shards' rx rings. */
+void qr_ports_ring_shards(struct qr_ports *p, unsigned me);
+/* Datagrams sent by every target (quorate stat). */
+uint64_t qr_ports_bells_rung(const struct qr_ports *p);
+void qr_ports_bells_free(struct qr_ports *p);
+
+/* The (port, queue)s this shard polls, for qr_idle_wait_open: its rx
+ * queue of the client port (if it has one), then its queue of every
+ * link. Returns how many (at most QR_PORTS_MAX). */
+struct qr_idle_queue;
+unsigned qr_ports_idle_queues(const struct qr_ports *p,
+			      const struct qr_shard_config *cfg,
+			      struct qr_idle_queue *q);
 
 /* The index frames to node go out of (0: the client port). */
 static inline unsigned qr_ports_of_node(const struct qr_ports *p,

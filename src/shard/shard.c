@@ -52,6 +52,7 @@
 #include "common/compiler.h"
 #include "net/arp.h"
 #include "net/packet.h"
+#include "shard/doorbell.h"
 #include "shard/idle_wait.h"
 #include "quorate/err.h"
 #include "shard/ports.h"
@@ -99,6 +100,11 @@ struct qr_shard {
 	struct qr_wal_recover_stats rec;
 	struct qr_shard_stats stats;
 	struct qr_idle_wait *iw; /* idle = interrupt where it works */
+	/* Doorbells (doorbell.h): ours, where we block on one; the ringer
+	 * socket (the targets are the ports', ports.h). */
+	struct qr_bell bell;
+	int bell_fd;
+	bool steered; /* this iteration: frames went to other shards */
 	int wal_health; /* qr_wal_health at the last iteration: a change is
 			 * logged once and handed to the core */
 };
@@ -395,6 +401,7 @@ static bool handle_pkt(struct qr_shard *s, struct rte_mbuf *m)
 			return false;
 		}
 		s->stats.steered++;
+		s->steered = true;
 		return true;
 	}
 	/* Who sent it: learned only if the core finds it authentic
@@ -462,6 +469,10 @@ static void loop_rx(struct qr_shard *s)
 		s->stats.rx_pkts += n; /* from the port, once */
 		rx_batch(s, pkts, n);
 		s->work = true;
+		if (s->steered) { /* wake the shards we steered to */
+			s->steered = false;
+			qr_ports_ring_shards(&s->ports, s->cfg.shard);
+		}
 	}
 	if (s->cfg.rx_ring) {
 		n = rte_ring_dequeue_burst(s->cfg.rx_ring, (void **)pkts, BURST,
@@ -535,6 +546,7 @@ static bool loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 			qr_core_ae_request(s->core);
 		}
 		topo_poll(s);
+		s->stats.bells_rung = qr_ports_bells_rung(&s->ports);
 		qr_core_tick(s->core);
 		news_publish(s);
 		s->next_tick_us = s->now_us + tick_us;
@@ -558,29 +570,35 @@ static void loop_tx(struct qr_shard *s)
 static void idle_wait_setup(struct qr_shard *s)
 {
 	char why[160] = "";
-	int rc = QR_EPRECONDITION;
-	if (s->cfg.rx_ring || s->cfg.tx_ring || s->cfg.rx_queue == QR_SHARD_NONE)
-		snprintf(why, sizeof(why), "frames reach it over rte_rings "
-			 "(software steering between shards)");
-	else if ((rc = qr_wal_event_fd(s->wal)) < -1)
-		snprintf(why, sizeof(why), "WAL eventfd: %s", qr_strerror(rc));
-	else {
-		/* Every port it polls: the client port and its mesh links
-		 * (I3: all or none, so a link that cannot wake it, memif
-		 * in DPDK 22.11, keeps the back-off). */
+	int rc = 0;
+	struct qr_bell *bell = NULL;
+	if (s->bell_fd >= 0 &&
+	    !(rc = qr_bell_listen(s->cfg.bell_board, s->cfg.node_id,
+				  s->cfg.shard, &s->bell, why, sizeof(why))))
+		bell = &s->bell;
+	int wal_fd = rc ? -1 : qr_wal_event_fd(s->wal);
+	if (!rc && wal_fd < -1)
+		snprintf(why, sizeof(why), "WAL eventfd: %s",
+			 qr_strerror(wal_fd));
+	else if (!rc) {
+		/* Every queue it polls (I3: all or none); frames on rte_rings
+		 * (software steering) wake it only with a doorbell. */
 		struct qr_idle_queue q[QR_PORTS_MAX];
-		unsigned n = 0;
-		q[n++] = (struct qr_idle_queue){s->cfg.port_id,
-						s->cfg.rx_queue};
-		for (unsigned i = 1; i < s->ports.n; i++)
-			q[n++] = (struct qr_idle_queue){
-				s->ports.q[i].port_id, s->ports.q[i].rx_queue};
-		rc = qr_idle_wait_open(q, n, rc, &s->iw, why, sizeof(why));
+		unsigned n = qr_ports_idle_queues(&s->ports, &s->cfg, q);
+		rc = qr_idle_wait_open(q, n, wal_fd, bell,
+				       s->cfg.rx_ring || s->cfg.tx_ring ||
+					       s->cfg.rx_queue == QR_SHARD_NONE,
+				       &s->iw, why, sizeof(why));
 	}
+	if (!s->iw && bell)
+		qr_bell_unlisten(&s->bell);
 	s->stats.idle_blocking = s->iw != NULL;
 	fprintf(stderr, "quorated: shard %u: idle = interrupt: %s%s\n",
-		s->cfg.shard, s->iw ? "blocking on rx and WAL events" :
-		"not possible, back-off instead: ", why);
+		s->cfg.shard,
+		!s->iw ? "not possible, back-off instead: "
+		: bell ? "blocking on rx and WAL events, and its doorbell"
+		       : "blocking on rx and WAL events",
+		why);
 }
 
 /* Block until a frame, a WAL completion or the next deadline of the core
@@ -593,8 +611,10 @@ static void idle_block(struct qr_shard *s)
 		s->next_tick_us, qr_wal_next_due_us(s->wal, limit),
 		IDLE_WAIT_MAX_US);
 	if (us && qr_idle_wait(s->iw, us)) {
+		const struct qr_idle_wait_stats *st = qr_idle_wait_stats(s->iw);
 		s->stats.idle_waits++;
-		s->stats.idle_wal_wakes = qr_idle_wait_stats(s->iw)->wal_wakes;
+		s->stats.idle_wal_wakes = st->wal_wakes;
+		s->stats.idle_bell_wakes = st->bell_wakes;
 	}
 }
 
@@ -608,6 +628,8 @@ static void loop_idle(struct qr_shard *s, uint32_t *idle)
 	if (s->work) {
 		*idle = 0;
 		s->last_work_us = s->now_us;
+		if (s->iw)
+			qr_idle_wait_busy(s->iw); /* I5: awake again */
 		return;
 	}
 	if (s->cfg.idle_poll)
@@ -753,6 +775,21 @@ static int shard_wal_start(struct qr_shard *s, char *err, size_t err_len)
 	return 0;
 }
 
+/* Doorbells (doorbell.h): a ringer socket, and every port and shard
+ * whose other end may sleep (ports.c). Without a board: none. */
+static int bells_init(struct qr_shard *s, char *err, size_t err_len)
+{
+	if (!s->cfg.bell_board)
+		return 0;
+	int fd = qr_bell_ringer_socket();
+	if (fd < 0) {
+		snprintf(err, err_len, "doorbell socket: %s", qr_strerror(fd));
+		return fd;
+	}
+	s->bell_fd = fd;
+	return qr_ports_bells(&s->ports, &s->cfg, fd, err, err_len);
+}
+
 int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		    char *err, size_t err_len)
 {
@@ -762,12 +799,16 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		return QR_ENOMEM;
 	}
 	s->cfg = *cfg;
+	s->bell.fd = -1; /* bells_init, or the failure path's destroy */
+	s->bell_fd = -1;
 	s->tsc_hz = rte_get_tsc_hz();
 	qr_ports_init(&s->ports, cfg, &s->stats, s->tsc_hz);
 	read_clocks(s);
 	(void)env_wall_ms(s);
 	int rc = shard_net_init(s, err, err_len);
 	if (rc)
+		goto fail;
+	if ((rc = bells_init(s, err, err_len)))
 		goto fail;
 	struct qr_env env = {
 		.ctx = s,
@@ -803,6 +844,9 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	*out = s;
 	return 0;
 fail:
+	qr_ports_bells_free(&s->ports);
+	if (s->bell_fd >= 0)
+		close(s->bell_fd);
 	if (s->core)
 		qr_core_destroy(s->core);
 	free(s);
@@ -817,6 +861,10 @@ int qr_shard_destroy(struct qr_shard *s)
 	 * (the port is stopping): clients retry, and their writes are
 	 * recognised as applied (same version) or re-applied. */
 	qr_idle_wait_close(s->iw);
+	qr_bell_unlisten(&s->bell);
+	qr_ports_bells_free(&s->ports);
+	if (s->bell_fd >= 0)
+		close(s->bell_fd);
 	int rc = s->wal ? qr_wal_close(s->wal, NULL) : 0;
 	if (s->core)
 		qr_core_destroy(s->core);

@@ -37,6 +37,7 @@ struct rte_mempool;
 struct rte_ring;
 struct qr_shard;
 struct qr_link_state;
+struct qr_bell_board;
 
 #define QR_SHARD_NONE 0xffffu /* no queue of its own */
 
@@ -69,6 +70,8 @@ struct qr_shard_stats {
 	uint64_t idle_blocking;	 /* 1: idle = interrupt works here */
 	uint64_t idle_waits;	 /* blocking waits (idle = interrupt) */
 	uint64_t idle_wal_wakes; /* ... ended by a WAL completion */
+	uint64_t idle_bell_wakes; /* ... ended by a doorbell */
+	uint64_t bells_rung;	  /* doorbells this shard rang (a sleeper) */
 	uint64_t tx_waits; /* yields while the tx queue was full */
 	uint64_t mesh_rx_pkts, mesh_tx_pkts; /* on direct links (ports.h) */
 	uint64_t mesh_reconnects;	     /* memif client link restarts */
@@ -112,6 +115,10 @@ struct qr_shard_config {
 	bool idle_poll;		    /* never sleep when idle */
 	bool idle_interrupt;	    /* block on rx + WAL events when idle
 				     * (shard/idle_wait.h), else back-off */
+	/* Doorbells (shard/doorbell.h; [loop] doorbell): the board every
+	 * process of the local cluster maps. NULL: none (nobody rings,
+	 * memif cannot block). Outlives the shard. */
+	struct qr_bell_board *bell_board;
 	uint64_t snapshot_every;    /* WAL records between snapshots; 0 off */
 	struct qr_core_config core; /* node_id, shard, placement... set */
 	struct qr_wal_config wal;   /* dir, shard, mode... set */

@@ -1,7 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # `[loop] idle = interrupt` (issue 11 item 3, src/shard/idle_wait.h) on a
-# 3-node af_packet cluster, WAL fsync (~20 s):
+# 3-node cluster, WAL fsync (~20 s), af_packet or memif (PROFILE). On
+# memif, which has no rx interrupts, the nodes and qr-vswitch block on
+# their doorbells (src/shard/doorbell.h), and the idle CPU below counts
+# qr-vswitch with the nodes:
 #  1. every node says it blocks on rx and WAL events, and `quorate stat`
 #     counts one blocking shard per node;
 #  2. idle, the three nodes together use < IDLE_MS_MAX ms of CPU per
@@ -15,13 +18,17 @@
 #     epoll set: checked); and durable writes were woken by the WAL's
 #     eventfd (loop.wal_wakes grows);
 #  4. the peers stay UP through the idle time (heartbeat timers fire from
-#     the blocking wait): a write at ALL succeeds at once.
-# Usage: test_idle.sh QUORATED QUORATE_CLI QUORATE_LOAD (root)
+#     the blocking wait): a write at ALL succeeds at once;
+#  5. memif: the waits were ended by doorbells (loop.bell_wakes grows
+#     over the 1 x 1 writes), which the nodes rang (loop.bells_rung).
+# Usage: test_idle.sh QUORATED QUORATE_CLI QUORATE_LOAD [PROFILE] (root)
 set -uo pipefail
-[ $# -eq 3 ] || { echo "usage: $0 QUORATED QUORATE_CLI QUORATE_LOAD"; exit 1; }
+[ $# -eq 3 ] || [ $# -eq 4 ] ||
+	{ echo "usage: $0 QUORATED QUORATE_CLI QUORATE_LOAD [af_packet|memif]"; exit 1; }
 export QUORATED=$(realpath "$1")
 cli=$(realpath "$2")
 load=$(realpath "$3")
+profile=${4:-af_packet}
 QR_TEST_TIMEOUT_S=90
 IDLE_MS_MAX=${IDLE_MS_MAX:-200}
 P50_US_MAX=${P50_US_MAX:-3000}
@@ -29,29 +36,38 @@ P50_US_MAX=${P50_US_MAX:-3000}
 qr_test_init
 qr_require_cmd jq jq
 
-# The af_packet profile with idle = interrupt, whatever the shipped one says
+# The profile with idle = interrupt, whatever the shipped one says
 # (tools/cluster keys on the file name).
 mkdir -p "$QR_TEST_TMP/prof"
-sed 's/^idle *=.*/idle = interrupt/' "$QR_ROOT/drivers-conf/af_packet.ini" \
-	>"$QR_TEST_TMP/prof/af_packet.ini"
-grep -q '^idle = interrupt$' "$QR_TEST_TMP/prof/af_packet.ini" ||
-	qr_fail "could not make the test profile"
-qr_cluster_up 3 --profile "$QR_TEST_TMP/prof/af_packet.ini"
+pf=$QR_TEST_TMP/prof/$profile.ini
+sed 's/^idle *=.*/idle = interrupt/' "$QR_ROOT/drivers-conf/$profile.ini" >"$pf"
+grep -q '^idle = interrupt$' "$pf" || qr_fail "could not make the test profile"
+blocks='idle = interrupt: blocking on rx and WAL events'
+if [ "$profile" = memif ]; then
+	grep -q '^doorbell = ' "$pf" || qr_fail "memif.ini has no doorbell"
+	blocks="$blocks, and its doorbell"
+fi
+qr_cluster_up 3 --profile "$pf"
 q() { timeout 10 "$cli" --cluster "$QR_CLUSTER_FILE" --deadline-ms 3000 "$@"; }
 st() { q stat --node "$1" --json; }
 
 # 1. blocking, said and counted
 for i in 0 1 2; do
-	grep -q 'idle = interrupt: blocking on rx and WAL events' \
-		"$QR_RUN/n$i.log" || qr_fail "node $i does not block when idle"
+	grep -q "$blocks" "$QR_RUN/n$i.log" ||
+		qr_fail "node $i does not log '$blocks'"
 	b=$(st $i | jq '.loop.blocking_shards') || qr_fail "stat node $i"
 	[ "$b" = 1 ] || qr_fail "node $i: loop.blocking_shards $b, not 1"
 done
-qr_log "every node blocks on rx and WAL events when idle"
+if [ "$profile" = memif ]; then
+	grep -q 'blocking when idle (doorbell)' "$QR_RUN/vswitch.log" ||
+		qr_fail "qr-vswitch does not block when idle"
+fi
+qr_log "every node blocks when idle ($profile)"
 
-# 2. idle CPU
+# 2. idle CPU (the nodes, and qr-vswitch where there is one)
 q put idle-k v >/dev/null || qr_fail "first put"
 pids=$(cat "$QR_RUN"/n0.pid "$QR_RUN"/n1.pid "$QR_RUN"/n2.pid)
+[ "$profile" != memif ] || pids="$pids $(cat "$QR_RUN/vswitch.pid")"
 cpu() {
 	local p t=0 a
 	for p in $pids; do
@@ -66,13 +82,16 @@ c0=$(cpu)
 sleep 3
 c1=$(cpu)
 idle_ms=$(((c1 - c0) * 1000 / hz / 3))
-qr_log "idle: the 3 nodes used $idle_ms ms of CPU per second (bound $IDLE_MS_MAX)"
+qr_log "idle: the 3 nodes$([ "$profile" != memif ] || echo " and qr-vswitch") used $idle_ms ms of CPU per second (bound $IDLE_MS_MAX)"
 [ "$idle_ms" -lt "$IDLE_MS_MAX" ] ||
 	qr_fail "idle nodes use $idle_ms ms CPU/s, not < $IDLE_MS_MAX"
 
 # 3. latency after idling, and the WAL's eventfd wakes
-w0=0
-for i in 0 1 2; do w0=$((w0 + $(st $i | jq '.loop.wal_wakes'))); done
+w0=0 b0=0
+for i in 0 1 2; do
+	w0=$((w0 + $(st $i | jq '.loop.wal_wakes')))
+	b0=$((b0 + $(st $i | jq '.loop.bell_wakes')))
+done
 out=$("$load" --cluster "$QR_CLUSTER_FILE" --threads 1 --seconds 2 \
 	--keys 100 --mix 0,100,0 --consistency quorum) ||
 	qr_fail "quorate-load failed: $out"
@@ -81,13 +100,24 @@ p50=$(sed -n 's/.*latency us: p50 \([0-9]*\).*/\1/p' <<<"$out")
 qr_log "1 x 1 durable quorum writes after idling: p50 $p50 us (bound $P50_US_MAX)"
 [ "$p50" -lt "$P50_US_MAX" ] ||
 	qr_fail "p50 $p50 us: a node does not wake for its frames or its WAL"
-w1=0
-for i in 0 1 2; do w1=$((w1 + $(st $i | jq '.loop.wal_wakes'))); done
+w1=0 b1=0 r1=0
+for i in 0 1 2; do
+	w1=$((w1 + $(st $i | jq '.loop.wal_wakes')))
+	b1=$((b1 + $(st $i | jq '.loop.bell_wakes')))
+	r1=$((r1 + $(st $i | jq '.loop.bells_rung')))
+done
 [ "$w1" -gt "$w0" ] || qr_fail "no wait ended by a WAL completion ($w0 -> $w1)"
 qr_log "waits ended by WAL completions: $((w1 - w0))"
+
+# 5. memif: doorbells woke the nodes, and the nodes rang them
+if [ "$profile" = memif ]; then
+	[ "$b1" -gt "$b0" ] || qr_fail "no wait ended by a doorbell ($b0 -> $b1)"
+	[ "$r1" -gt 0 ] || qr_fail "the nodes rang no doorbell"
+	qr_log "waits ended by doorbells: $((b1 - b0)); doorbells the nodes rang: $r1"
+fi
 
 # 4. peers still up after idling: ALL needs every replica
 sleep 1
 q -C all put idle-all v >/dev/null || qr_fail "put at ALL after idling"
 [ "$(q -C all get idle-all)" = v ] || qr_fail "get at ALL after idling"
-qr_pass "idle = interrupt: blocks, ${idle_ms} ms CPU/s idle, p50 ${p50} us after idling, ALL works"
+qr_pass "idle = interrupt ($profile): blocks, ${idle_ms} ms CPU/s idle, p50 ${p50} us after idling, ALL works"

@@ -5,7 +5,13 @@
  * and the host. tools/cluster starts it for the memif profile:
  *
  *   qr-vswitch --run-dir DIR --nodes N [--uplink IFACE] [--seconds S]
- *              [--peer-frame B] [--clients C]
+ *              [--peer-frame B] [--clients C] [--doorbell PREFIX]
+ *
+ * --doorbell: the nodes' [loop] doorbell prefix (src/shard/doorbell.h):
+ * after sending to a node's port the switch rings that node's shard 0 if
+ * it sleeps, and, with no --clients (DPDK clients do not ring it), the
+ * switch itself blocks when idle on its doorbell and its uplink's socket
+ * (src/shard/idle_wait.h) instead of napping every 50 us.
  *
  * --clients: C more memif ports, DIR/memif-N.sock .. memif-(N+C-1).sock,
  * for DPDK clients (quorate-bench --transport dpdk --profile memif.ini:
@@ -53,9 +59,12 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
+#include <sys/prctl.h>
 
 #include "common/compiler.h"
 #include "quorate/limits.h"
+#include "shard/doorbell.h"
+#include "shard/idle_wait.h"
 
 #define PORTS_MAX 66
 #define BURST	  32
@@ -81,6 +90,13 @@ static uint32_t loss_ppm[PORTS_MAX]; /* frames to the node's port */
 /* Frames forwarded, by kind (vswitch.stats); the loop's thread only. */
 static uint64_t n_node_node, n_node_host, n_host_node, n_flooded;
 static uint64_t n_tx_full; /* frames dropped: tx queue full */
+
+/* --doorbell: the nodes' bells (port p < nnodes rings row p, shard 0),
+ * and ours with its wait (NULL: nap instead). */
+static struct qr_bell_board *bells;
+static struct qr_bell_target node_bell[PORTS_MAX];
+static struct qr_bell my_bell = { .fd = -1 };
+static struct qr_idle_wait *iw;
 
 struct fdb_entry {
 	uint8_t mac[6];
@@ -129,6 +145,8 @@ static uint16_t txn[PORTS_MAX];
 static void tx_flush(uint16_t p)
 {
 	uint16_t sent = rte_eth_tx_burst(p, 0, txb[p], txn[p]);
+	if (sent && bells && p < nnodes)
+		qr_bell_ring(&node_bell[p]);
 	if (sent < txn[p]) {
 		n_tx_full += txn[p] - sent;
 		rte_pktmbuf_free_bulk(txb[p] + sent, txn[p] - sent);
@@ -352,6 +370,52 @@ static int ports_start(struct rte_mempool *pool)
 	return 0;
 }
 
+/* --doorbell: map the board, address every node's bell, and (no DPDK
+ * clients) wait on ours and the uplink's socket. 0 or -1 (reported). */
+static int bells_open(const char *prefix, int clients)
+{
+	char why[160];
+	int fd = qr_bell_ringer_socket();
+	if (fd < 0 || qr_bell_board_open(prefix, &bells, why, sizeof(why))) {
+		fprintf(stderr, "qr-vswitch: --doorbell %s: %s\n", prefix,
+			fd < 0 ? "socket" : why);
+		return -1;
+	}
+	for (uint16_t p = 0; p < nnodes; p++)
+		if (qr_bell_target_init(bells, p, 0, fd, &node_bell[p], why,
+					sizeof(why))) {
+			fprintf(stderr, "qr-vswitch: doorbell: %s\n", why);
+			return -1;
+		}
+	if (clients)
+		return 0;
+	struct qr_idle_queue q[PORTS_MAX];
+	for (uint16_t p = 0; p < nports; p++)
+		q[p] = (struct qr_idle_queue){ p, 0 };
+	if (qr_bell_listen(bells, QR_BELL_ROW_SWITCH, 0, &my_bell, why,
+			   sizeof(why)) ||
+	    qr_idle_wait_open(q, nports, -1, &my_bell, false, &iw, why,
+			      sizeof(why))) {
+		fprintf(stderr, "qr-vswitch: doorbell wait: %s\n", why);
+		return -1;
+	}
+	(void)prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0); /* short waits */
+	return 0;
+}
+
+/* How long an idle switch may block: until the next config read or the
+ * first delayed frame is due, at most 10 ms. */
+static uint64_t sleep_us(uint64_t next_cfg)
+{
+	uint64_t now = rte_get_tsc_cycles(), due = next_cfg;
+	for (uint16_t p = 0; p < nnodes; p++)
+		if (delay[p] && delay[p]->count &&
+		    delay[p]->due[delay[p]->head] < due)
+			due = delay[p]->due[delay[p]->head];
+	uint64_t us = due > now ? (due - now) * 1000000 / rte_get_tsc_hz() : 0;
+	return us < 10000 ? us : 10000;
+}
+
 /* Forward until a signal or, with seconds > 0, that long. */
 static void switch_loop(double seconds)
 {
@@ -383,16 +447,23 @@ static void switch_loop(double seconds)
 		bool waiting = false;
 		for (uint16_t p = 0; p < nnodes; p++)
 			waiting |= delay[p] && delay[p]->count;
-		if (got)
+		if (got) {
 			idle = 0;
-		else if (++idle > 4096)
+			if (iw)
+				qr_idle_wait_busy(iw);
+		} else if (++idle > 4096 && iw) {
+			uint64_t us = sleep_us(next_cfg);
+			if (us)
+				(void)qr_idle_wait(iw, us); /* arms first */
+		} else if (idle > 4096) {
 			usleep(waiting ? 20 : 50); /* shares the machine */
+		}
 	}
 }
 
 int main(int argc, char **argv)
 {
-	const char *run = NULL, *uplink = NULL;
+	const char *run = NULL, *uplink = NULL, *doorbell = NULL;
 	int nodes = 0, clients = 0;
 	double seconds = 0;
 	unsigned peer_frame = QR_FRAME_BYTES_MAX;
@@ -409,6 +480,8 @@ int main(int argc, char **argv)
 			clients = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--peer-frame"))
 			peer_frame = (unsigned)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--doorbell"))
+			doorbell = argv[i + 1];
 	}
 	run_dir = run;
 	nnodes = (uint16_t)nodes;
@@ -417,7 +490,8 @@ int main(int argc, char **argv)
 	    peer_frame < QR_FRAME_BYTES_MAX || peer_frame > QR_FRAME_JUMBO_MAX) {
 		fprintf(stderr, "usage: qr-vswitch --run-dir DIR --nodes N "
 				"[--uplink IFACE] [--seconds S] [--peer-frame "
-				"1472..8972] [--clients C]\n");
+				"1472..8972] [--clients C] [--doorbell "
+				"PREFIX]\n");
 		return 1;
 	}
 	char *eal[EAL_ARGS_MAX];
@@ -439,13 +513,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "qr-vswitch: mempool\n");
 		return 3;
 	}
-	if (ports_start(pool))
+	if (ports_start(pool) || (doorbell && bells_open(doorbell, clients)))
 		return 3;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	fprintf(stderr, "qr-vswitch: ready: %u ports (%d memif%s)\n", nports,
-		nodes, uplink ? " + af_packet uplink" : "");
+	fprintf(stderr, "qr-vswitch: ready: %u ports (%d memif%s)%s\n",
+		nports, nodes, uplink ? " + af_packet uplink" : "",
+		iw ? ", blocking when idle (doorbell)"
+		: bells ? ", ringing the nodes' doorbells" : "");
 	switch_loop(seconds);
+	qr_idle_wait_close(iw);
+	qr_bell_unlisten(&my_bell);
+	qr_bell_board_close(bells);
 	for (uint16_t p = 0; p < nports; p++) {
 		rte_eth_dev_stop(p);
 		rte_eth_dev_close(p);
