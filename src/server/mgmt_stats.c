@@ -397,6 +397,7 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 	set_u64(l, "wal_wakes", ss->idle_wal_wakes);
 	set_u64(l, "bell_wakes", ss->idle_bell_wakes); /* doorbell.h */
 	set_u64(l, "bells_rung", ss->bells_rung);
+	set_u64(l, "bells_failed", ss->bells_failed);
 	set_u64(l, "naps", ss->idle_sleeps);
 	json_object_set_new(o, "loop", l);
 	json_t *d = json_object();

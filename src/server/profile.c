@@ -23,6 +23,16 @@ static const char *const known[][8] = {
 	{"mesh", "vdev", NULL},
 };
 
+/* [loop] doorbell names one board for the whole local cluster: a
+ * placeholder other than {run} would give each node its own. */
+static bool doorbell_vars_bad(const char *v)
+{
+	for (const char *b = strchr(v, '{'); b; b = strchr(b + 1, '{'))
+		if (strncmp(b, "{run}", 5))
+			return true;
+	return false;
+}
+
 static int fail(char *err, size_t n, const char *path, const char *sec,
 		const char *key, const char *what)
 {
@@ -154,6 +164,10 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 	if (!rc)
 		rc = copy_str(cf, path, "loop", "doorbell", p.doorbell,
 			      sizeof(p.doorbell), err, n);
+	if (!rc && doorbell_vars_bad(p.doorbell))
+		rc = fail(err, n, path, "loop", "doorbell",
+			  "only {run} may be used: every process of the "
+			  "cluster (qr-vswitch too) must name the same board");
 	if (!rc && !(rc = get_uint(cf, path, "port", "rx_desc", 64, 16384, 1024,
 				   &v, err, n)))
 		p.rx_desc = (uint16_t)v;

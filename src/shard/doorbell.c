@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "quorate/err.h"
+#include "quorate/limits.h"
 
 #define BOARD_MAGIC "QRBELL01"
 
@@ -35,6 +36,7 @@ struct qr_bell_board {
 };
 
 _Static_assert(sizeof(struct qr_bell_slot) == 64, "one line per flag");
+_Static_assert(QR_BELL_SHARDS >= QR_SHARDS_MAX, "a slot per shard");
 _Static_assert(sizeof(struct board_header) == 64, "header is one line");
 
 static size_t board_bytes(void)
@@ -65,8 +67,18 @@ static int prefix_ok(const char *prefix, char *why, size_t why_len)
 	return 0;
 }
 
-/* Under the flock: a new (empty) file gets its size and header; an
- * existing one must carry ours (B3, B4). */
+static bool header_blank(const struct board_header *h)
+{
+	static const struct board_header zero;
+	return !memcmp(h, &zero, sizeof(zero));
+}
+
+/* Under the flock: a new (empty) file gets its size and header, as does
+ * one of the right size whose header was never written (a crash between
+ * the two); an existing one must carry ours (B3, B4). It must be a
+ * regular file of ours that nobody else may write: whoever can write it
+ * can hold flags up (a sendto per burst everywhere) or down (every wake
+ * a timeout). */
 static int board_init(int fd, const char *path, char *why, size_t why_len)
 {
 	struct stat st;
@@ -74,7 +86,19 @@ static int board_init(int fd, const char *path, char *why, size_t why_len)
 		snprintf(why, why_len, "%s: %s", path, strerror(errno));
 		return QR_EIO;
 	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(why, why_len,
+			 "%s: not a regular file of this user, writable by "
+			 "it alone",
+			 path);
+		return QR_ECONFIG;
+	}
 	struct board_header h;
+	if ((size_t)st.st_size == board_bytes() &&
+	    pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    header_blank(&h))
+		st.st_size = 0; /* size set, header not yet: write it */
 	if (st.st_size == 0) {
 		memset(&h, 0, sizeof(h));
 		memcpy(h.magic, BOARD_MAGIC, 8);
@@ -111,7 +135,7 @@ int qr_bell_board_open(const char *prefix, struct qr_bell_board **out,
 		return rc;
 	char path[QR_BELL_PREFIX_MAX + 16];
 	snprintf(path, sizeof(path), "%s.board", prefix);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(why, why_len, "%s: %s", path, strerror(errno));
 		return QR_EIO;
@@ -211,6 +235,7 @@ int qr_bell_listen(struct qr_bell_board *b, unsigned row, unsigned shard,
 	out->slot = slot_of(b, row, shard);
 	out->fd = fd;
 	memcpy(out->path, a.sun_path, sizeof(out->path));
+	out->ino = lstat(a.sun_path, &st) == 0 ? st.st_ino : 0;
 	atomic_store_explicit(&out->slot->asleep, 0, memory_order_relaxed);
 	return 0;
 }
@@ -221,7 +246,11 @@ void qr_bell_unlisten(struct qr_bell *bell)
 		return;
 	qr_bell_disarm(bell);
 	close(bell->fd);
-	(void)unlink(bell->path);
+	/* Only our own socket file: a restarted process may have bound the
+	 * same path since (its bell would go deaf). */
+	struct stat st;
+	if (lstat(bell->path, &st) == 0 && st.st_ino == bell->ino)
+		(void)unlink(bell->path);
 	bell->fd = -1;
 }
 

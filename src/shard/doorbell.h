@@ -30,11 +30,14 @@
  *      who maps it), so a restarted process shares the same memory with
  *      its peers; a datagram is addressed by path each time, so a
  *      restarted sleeper's new socket gets it, and a ring to a sleeper
- *      that is gone costs one failed sendto, counted, nothing else.
+ *      that is gone costs one failed sendto, counted (bells_failed in
+ *      quorate stat), nothing else.
  *  B4. A flag is a hint, never trusted for safety: a spurious ring costs a
  *      wake-up, a flag cleared by someone else costs at most the
  *      sleeper's timeout (its wait is bounded by its timers), never a
- *      lost frame. A board with a wrong header is refused (QR_ECONFIG).
+ *      lost frame. A board with a wrong header or size, not a regular
+ *      file (a symlink is not followed), not the user's own, or writable
+ *      by group or others is refused (QR_ECONFIG).
  */
 #ifndef QR_SHARD_DOORBELL_H
 #define QR_SHARD_DOORBELL_H
@@ -73,6 +76,7 @@ struct qr_bell {
 	struct qr_bell_slot *slot;
 	int fd; /* bound, non-blocking; -1: none */
 	bool armed;
+	uint64_t ino; /* the socket file bound (unlisten removes only it) */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 

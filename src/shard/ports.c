@@ -86,6 +86,11 @@ static void tx_flush_one(struct qr_ports *p, unsigned i)
 {
 	struct qr_port_q *q = &p->q[i];
 	uint16_t sent = q->up ? tx_burst(p, q, q->tx, q->tx_n) : 0;
+	/* Rung even when the burst took nothing: a memif client gives its
+	 * peer buffers to send into only from its rx, so a sleeping client
+	 * (after a connect, or a full ring) must wake to make room. */
+	if (q->bell && q->up)
+		qr_bell_ring(q->bell);
 	/* A link that took nothing may have lost its peer since shard 0's
 	 * last check: a disconnected memif takes nothing, ever, so waiting
 	 * would stall this shard TX_WAIT_US per flush. */
@@ -99,12 +104,13 @@ static void tx_flush_one(struct qr_ports *p, unsigned i)
 		while (sent < q->tx_n && rte_get_tsc_cycles() < until) {
 			p->stats->tx_waits++;
 			sched_yield(); /* the consumer may share our core */
-			sent += tx_burst(p, q, q->tx + sent,
-					 (uint16_t)(q->tx_n - sent));
+			uint16_t more = tx_burst(p, q, q->tx + sent,
+						 (uint16_t)(q->tx_n - sent));
+			if (more && q->bell) /* it may sleep again */
+				qr_bell_ring(q->bell);
+			sent += more;
 		}
 	}
-	if (sent && q->bell)
-		qr_bell_ring(q->bell);
 	p->stats->tx_pkts += sent;
 	if (i)
 		p->stats->mesh_tx_pkts += sent;
@@ -244,6 +250,8 @@ void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 			qr_link_request_restart(q->ls);
 			q->restart_pending = true;
 			p->restarting++;
+			/* every shard must see it: wake those asleep */
+			qr_ports_ring_shards(p, 0);
 		} else {
 			qr_link_publish(q->ls, up);
 		}
@@ -303,14 +311,20 @@ void qr_ports_ring_shards(struct qr_ports *p, unsigned me)
 			qr_bell_ring(&p->shard_bell[k]);
 }
 
-uint64_t qr_ports_bells_rung(const struct qr_ports *p)
+void qr_ports_bells_count(const struct qr_ports *p, uint64_t *rung,
+			  uint64_t *failed)
 {
-	uint64_t n = 0;
-	for (unsigned i = 0; p->port_bell && i < p->n; i++)
+	uint64_t n = 0, f = 0;
+	for (unsigned i = 0; p->port_bell && i < p->n; i++) {
 		n += p->port_bell[i].rung;
-	for (unsigned k = 0; p->shard_bell && k < p->shards; k++)
+		f += p->port_bell[i].failed;
+	}
+	for (unsigned k = 0; p->shard_bell && k < p->shards; k++) {
 		n += p->shard_bell[k].rung;
-	return n;
+		f += p->shard_bell[k].failed;
+	}
+	*rung = n;
+	*failed = f;
 }
 
 void qr_ports_bells_free(struct qr_ports *p)

@@ -109,8 +109,10 @@ int qr_ports_bells(struct qr_ports *p, const struct qr_shard_config *cfg,
 		   int fd, char *err, size_t err_len);
 /* Shard 0 after steering frames to other shards' rx rings. */
 void qr_ports_ring_shards(struct qr_ports *p, unsigned me);
-/* Datagrams sent by every target (quorate stat). */
-uint64_t qr_ports_bells_rung(const struct qr_ports *p);
+/* Datagrams sent by every target, and rings whose sendto failed (no
+ * sleeper bound there: quorate stat). */
+void qr_ports_bells_count(const struct qr_ports *p, uint64_t *rung,
+			  uint64_t *failed);
 void qr_ports_bells_free(struct qr_ports *p);
 
 /* The (port, queue)s this shard polls, for qr_idle_wait_open: its rx

@@ -363,6 +363,8 @@ static void handle_arp(struct qr_shard *s, const struct qr_pkt *pkt,
 		if (c && rte_ring_enqueue(r, c) != 0) {
 			rte_pktmbuf_free(c);
 			s->stats.drops[QR_SHARD_DROP_STEER_FULL]++;
+		} else if (c) {
+			s->steered = true; /* loop_rx rings it */
 		}
 	}
 }
@@ -469,10 +471,6 @@ static void loop_rx(struct qr_shard *s)
 		s->stats.rx_pkts += n; /* from the port, once */
 		rx_batch(s, pkts, n);
 		s->work = true;
-		if (s->steered) { /* wake the shards we steered to */
-			s->steered = false;
-			qr_ports_ring_shards(&s->ports, s->cfg.shard);
-		}
 	}
 	if (s->cfg.rx_ring) {
 		n = rte_ring_dequeue_burst(s->cfg.rx_ring, (void **)pkts, BURST,
@@ -490,6 +488,10 @@ static void loop_rx(struct qr_shard *s)
 			rx_batch(s, pkts, n);
 			s->work = true;
 		}
+	}
+	if (s->steered) { /* wake the shards we steered frames to */
+		s->steered = false;
+		qr_ports_ring_shards(&s->ports, s->cfg.shard);
 	}
 }
 
@@ -546,7 +548,8 @@ static bool loop_wal_and_timers(struct qr_shard *s, uint64_t tick_us)
 			qr_core_ae_request(s->core);
 		}
 		topo_poll(s);
-		s->stats.bells_rung = qr_ports_bells_rung(&s->ports);
+		qr_ports_bells_count(&s->ports, &s->stats.bells_rung,
+				     &s->stats.bells_failed);
 		qr_core_tick(s->core);
 		news_publish(s);
 		s->next_tick_us = s->now_us + tick_us;

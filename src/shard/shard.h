@@ -72,6 +72,7 @@ struct qr_shard_stats {
 	uint64_t idle_wal_wakes; /* ... ended by a WAL completion */
 	uint64_t idle_bell_wakes; /* ... ended by a doorbell */
 	uint64_t bells_rung;	  /* doorbells this shard rang (a sleeper) */
+	uint64_t bells_failed;	  /* ... whose datagram sendto refused */
 	uint64_t tx_waits; /* yields while the tx queue was full */
 	uint64_t mesh_rx_pkts, mesh_tx_pkts; /* on direct links (ports.h) */
 	uint64_t mesh_reconnects;	     /* memif client link restarts */

@@ -4,7 +4,9 @@
 # profile, every node pair on its own memif ({run}/mesh-i-j.sock, one
 # queue pair per shard), qr-vswitch only between the host's clients and
 # the nodes. Checks:
-#  1. each node reports 2 direct links; 40 QUORUM writes read back at
+#  1. each node reports 2 direct links, and both its shards block when
+#     idle on their doorbells (shard 1 is fed over an rte_ring by shard
+#     0, which rings it: src/shard/doorbell.h); 40 QUORUM writes read back at
 #     QUORUM; every node sent and received frames on its links
 #     (packets.mesh_tx / mesh_rx), and qr-vswitch forwarded no unicast
 #     frame from one node to another (vswitch.stats node_to_node 0) while
@@ -64,6 +66,9 @@ gets() { # LEVEL PREFIX N
 for i in 0 1 2; do
 	grep -q "node $i ready: .* 2 direct link(s)" "$QR_RUN/n$i.log" ||
 		qr_fail "node $i: no '2 direct link(s)' in its ready line"
+	n=$(grep -c "idle = interrupt: blocking on rx and WAL events, and its doorbell" \
+		"$QR_RUN/n$i.log")
+	[ "$n" = 2 ] || qr_fail "node $i: $n of its 2 shards block on a doorbell"
 done
 qr_wait 20 "every node to see its peers UP" up_all
 puts quorum a 40

@@ -5,7 +5,8 @@
 # opened, an unwritable data directory, a data directory path too long, an
 # empty data directory without --init, something
 # other than a socket at the management socket path, driver buffers too
-# small for peer_frame_bytes, a corrupt or invalid topology file. Usage: test_startup.sh QUORATED
+# small for peer_frame_bytes, a corrupt or invalid topology file, a [loop]
+# doorbell naming a placeholder other than {run}. Usage: test_startup.sh QUORATED
 set -uo pipefail
 qd=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -82,6 +83,9 @@ expect 2 "no-such-profile.ini: cannot read" -- --config "$tmp/c.ini" --node 0 --
 
 printf '[profile]\nname = x\n[port]\nsteering = telepathy\n' >"$tmp/bad.ini"
 expect 2 "bad.ini: \[port\] steering: " -- --config "$tmp/c.ini" --node 0 --profile "$tmp/bad.ini"
+# a doorbell per node would split the cluster's board: only {run} allowed
+printf '[profile]\nname = x\n[loop]\ndoorbell = {run}/bell-{node}\n' >"$tmp/bad.ini"
+expect 2 "bad.ini: \[loop\] doorbell: only \{run\} may be used" -- --config "$tmp/c.ini" --node 0 --profile "$tmp/bad.ini"
 
 expect 2 "node 3: .*nodes 0..0|--node 3" -- --config "$tmp/c.ini" --node 3 --profile "$prof"
 

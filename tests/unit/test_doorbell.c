@@ -2,19 +2,23 @@
 /*
  * Unit tests of the doorbells (src/shard/doorbell.h, B1-B4), in a
  * temporary directory:
- *  - two processes' mappings of one board are one memory (B3): a bell
- *    armed through one is rung through the other;
+ *  - two mappings of one board (what two processes have; here in one)
+ *    are one memory (B3): a bell armed through one is rung through the
+ *    other;
  *  - a ring reaches a sleeper once per sleep, however often it is rung
  *    (B2), and not at all while it is awake;
  *  - a sleeper that died (its socket file left behind) costs a failed
  *    ring, and one started again at the same path gets the next (B3);
- *  - a board of another layout, an over-long prefix and a bell off the
- *    board are refused by name (B4);
+ *  - a board of another size or header, a symlink, a board others may
+ *    write, an over-long prefix and a bell off the board are refused by
+ *    name (B4); a board of the right size whose header was never written
+ *    (a crash between the two) is taken and written;
  *  - a wait on a doorbell is two calls (idle_wait.h I5): the first only
  *    arms it and returns at once, so the caller looks at its rings once
- *    more with the flag up (B1); the second blocks until a ring, which
- *    ends it long before its timeout; work found in between takes the
- *    flag down. (A qr_idle_wait that blocks right after arming fails the
+ *    more with the flag up (B1); the second blocks until a ring (one
+ *    waiting already, or one from another thread during the block),
+ *    which ends it long before its timeout; work found in between takes
+ *    the flag down. (A qr_idle_wait that blocks right after arming fails the
  *    first check: an item put during the caller's last loop turn would
  *    wait for the timeout.)
  *  - no lost wake-up under threads (B1): a thread that waits the way a
@@ -149,6 +153,40 @@ static void test_refused(void)
 	CU_ASSERT(stat(path, &st) == 0 && st.st_size == 12);
 	unlink(path);
 
+	/* the right size, another header: refused; all zero: written */
+	char zero[64] = { 0 };
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fclose(f);
+	CU_ASSERT(qr_bell_board_open(g_prefix, &b, why, sizeof(why)) == 0);
+	off_t size = stat(path, &st) == 0 ? st.st_size : 0;
+	qr_bell_board_close(b);
+	CU_ASSERT(size > 64);
+	int fd = open(path, O_RDWR);
+	CU_ASSERT(pwrite(fd, "QRBELL99", 8, 0) == 8);
+	CU_ASSERT(qr_bell_board_open(g_prefix, &b, why, sizeof(why)) ==
+		  QR_ECONFIG);
+	CU_ASSERT(pwrite(fd, zero, sizeof(zero), 0) == (ssize_t)sizeof(zero));
+	CU_ASSERT(qr_bell_board_open(g_prefix, &b, why, sizeof(why)) == 0);
+	qr_bell_board_close(b);
+	char head[8] = "";
+	CU_ASSERT(pread(fd, head, 8, 0) == 8 && !memcmp(head, "QRBELL01", 8));
+	/* writable by others: refused */
+	CU_ASSERT(fchmod(fd, 0666) == 0);
+	CU_ASSERT(qr_bell_board_open(g_prefix, &b, why, sizeof(why)) ==
+		  QR_ECONFIG);
+	CU_ASSERT(strstr(why, "writable by it alone") != NULL);
+	close(fd);
+	unlink(path);
+	/* a symlink at the board's path is not followed */
+	char target[128];
+	snprintf(target, sizeof(target), "%s/elsewhere", g_dir);
+	CU_ASSERT(symlink(target, path) == 0);
+	CU_ASSERT(qr_bell_board_open(g_prefix, &b, why, sizeof(why)) ==
+		  QR_EIO);
+	CU_ASSERT(stat(target, &st) != 0); /* nothing created there */
+	unlink(path);
+
 	char longp[200];
 	memset(longp, 'x', sizeof(longp) - 1);
 	longp[0] = '/';
@@ -171,6 +209,15 @@ static void test_refused(void)
 }
 
 static uint64_t now_ns(void);
+
+/* Rings t 30 ms after it starts (a ring during the block). */
+static void *late_ringer(void *arg)
+{
+	struct timespec ts = { 0, 30000000 };
+	nanosleep(&ts, NULL);
+	qr_bell_ring(arg);
+	return NULL;
+}
 
 static void test_two_calls(void)
 {
@@ -211,12 +258,23 @@ static void test_two_calls(void)
 		CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes ==
 			  (uint64_t)round + 1);
 	}
+	/* armed, rung by another thread during the block: it ends then,
+	 * not at its 2 s timeout */
+	CU_ASSERT(qr_idle_wait(w, 2000000) == 0);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, late_ringer, &t) == 0);
+	uint64_t t0 = now_ns();
+	CU_ASSERT(qr_idle_wait(w, 2000000) == 1);
+	uint64_t took = now_ns() - t0;
+	CU_ASSERT(took >= 20000000u && took < 1000000000u);
+	pthread_join(th, NULL);
+	CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes == 3);
 	/* armed, nothing rings: the wait ends at its timeout */
 	CU_ASSERT(qr_idle_wait(w, 20000) == 0);
-	uint64_t t0 = now_ns();
+	t0 = now_ns();
 	CU_ASSERT(qr_idle_wait(w, 20000) == 1);
 	CU_ASSERT(now_ns() - t0 >= 15000000u);
-	CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes == 2);
+	CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes == 3);
 	qr_idle_wait_close(w);
 	qr_bell_unlisten(&bell);
 	close(fd);

@@ -69,6 +69,7 @@
 #define PORTS_MAX 66
 #define BURST	  32
 #define FDB_SIZE  256 /* MAC -> port, direct-mapped */
+#define SPIN_US	  50  /* --doorbell: busy after the last frame, then block */
 
 static volatile int stop;
 static uint16_t nports;
@@ -145,7 +146,8 @@ static uint16_t txn[PORTS_MAX];
 static void tx_flush(uint16_t p)
 {
 	uint16_t sent = rte_eth_tx_burst(p, 0, txb[p], txn[p]);
-	if (sent && bells && p < nnodes)
+	if (bells && p < nnodes) /* even if nothing went: it may need to
+				  * wake to hand us buffers (a memif client) */
 		qr_bell_ring(&node_bell[p]);
 	if (sent < txn[p]) {
 		n_tx_full += txn[p] - sent;
@@ -396,8 +398,11 @@ static int bells_open(const char *prefix, int clients)
 			   sizeof(why)) ||
 	    qr_idle_wait_open(q, nports, -1, &my_bell, false, &iw, why,
 			      sizeof(why))) {
-		fprintf(stderr, "qr-vswitch: doorbell wait: %s\n", why);
-		return -1;
+		/* as a shard does: say why, and nap instead */
+		fprintf(stderr, "qr-vswitch: cannot block when idle, napping "
+				"instead: %s\n", why);
+		qr_bell_unlisten(&my_bell);
+		return 0;
 	}
 	(void)prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0); /* short waits */
 	return 0;
@@ -426,6 +431,10 @@ static void switch_loop(double seconds)
 			: 0;
 	uint32_t idle = 0;
 	uint64_t next_cfg = 0, cfg_every = rte_get_tsc_hz() / 10;
+	/* with a doorbell: spin SPIN_US after the last frame, then block
+	 * (as a shard does); without: 4096 empty passes, then naps */
+	uint64_t last_work = rte_get_tsc_cycles();
+	const uint64_t spin = rte_get_tsc_hz() / 1000000 * SPIN_US;
 	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
 		unsigned got = 0;
 		if (rte_get_tsc_cycles() >= next_cfg) {
@@ -449,13 +458,16 @@ static void switch_loop(double seconds)
 			waiting |= delay[p] && delay[p]->count;
 		if (got) {
 			idle = 0;
+			last_work = rte_get_tsc_cycles();
 			if (iw)
 				qr_idle_wait_busy(iw);
-		} else if (++idle > 4096 && iw) {
-			uint64_t us = sleep_us(next_cfg);
+		} else if (iw) {
+			uint64_t us = rte_get_tsc_cycles() - last_work >= spin
+					      ? sleep_us(next_cfg)
+					      : 0;
 			if (us)
 				(void)qr_idle_wait(iw, us); /* arms first */
-		} else if (idle > 4096) {
+		} else if (++idle > 4096) {
 			usleep(waiting ? 20 : 50); /* shares the machine */
 		}
 	}
