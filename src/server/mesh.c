@@ -142,6 +142,15 @@ static int doorbell_open(const struct qr_profile *pf,
 	char prefix[QR_BELL_PREFIX_MAX + 1];
 	if (!pf->doorbell[0])
 		return 0;
+	if ((!v->run || !v->run[0]) && strstr(pf->doorbell, "{run}")) {
+		/* A node started by hand without --run-dir: nothing to share
+		 * a board in. It runs, without doorbells (said, not silent). */
+		fprintf(stderr, "quorated: [loop] doorbell %s: no --run-dir, "
+				"so no doorbells (memif and shards fed over "
+				"rte_rings nap instead of blocking)\n",
+			pf->doorbell);
+		return 0;
+	}
 	if (qr_profile_expand(pf->doorbell, v, prefix, sizeof(prefix), err, n))
 		return -1;
 	char why[160];
