@@ -348,3 +348,13 @@ unsigned qr_ports_idle_queues(const struct qr_ports *p,
 						 p->q[i].rx_queue };
 	return n;
 }
+
+bool qr_ports_memif(const struct qr_ports *p)
+{
+	struct rte_eth_dev_info info;
+	for (unsigned i = 0; i < p->n; i++)
+		if (rte_eth_dev_info_get(p->q[i].port_id, &info) == 0 &&
+		    !strcmp(info.driver_name, "net_memif"))
+			return true;
+	return false;
+}

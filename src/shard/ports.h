@@ -107,6 +107,8 @@ void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
  * qr_ports_ring_shards. 0, or a negative enum qr_err with err. */
 int qr_ports_bells(struct qr_ports *p, const struct qr_shard_config *cfg,
 		   int fd, char *err, size_t err_len);
+/* Whether any of its ports is a memif (whose other end rings). */
+bool qr_ports_memif(const struct qr_ports *p);
 /* Shard 0 after steering frames to other shards' rx rings. */
 void qr_ports_ring_shards(struct qr_ports *p, unsigned me);
 /* Datagrams sent by every target, and rings whose sendto failed (no

@@ -575,23 +575,21 @@ static void idle_wait_setup(struct qr_shard *s)
 	char why[160] = "";
 	int rc = 0;
 	struct qr_bell *bell = NULL;
-	if (s->bell_fd >= 0 &&
+	bool ring_fed = s->cfg.rx_ring || s->cfg.tx_ring ||
+			s->cfg.rx_queue == QR_SHARD_NONE;
+	/* a bell only where someone rings: rte_rings, memif ports */
+	if (s->bell_fd >= 0 && (ring_fed || qr_ports_memif(&s->ports)) &&
 	    !(rc = qr_bell_listen(s->cfg.bell_board, s->cfg.node_id,
 				  s->cfg.shard, &s->bell, why, sizeof(why))))
 		bell = &s->bell;
 	int wal_fd = rc ? -1 : qr_wal_event_fd(s->wal);
 	if (!rc && wal_fd < -1)
-		snprintf(why, sizeof(why), "WAL eventfd: %s",
-			 qr_strerror(wal_fd));
-	else if (!rc) {
-		/* Every queue it polls (I3: all or none); frames on rte_rings
-		 * (software steering) wake it only with a doorbell. */
+		snprintf(why, sizeof(why), "WAL eventfd: %s", qr_strerror(wal_fd));
+	else if (!rc) { /* every queue it polls (I3: all or none) */
 		struct qr_idle_queue q[QR_PORTS_MAX];
 		unsigned n = qr_ports_idle_queues(&s->ports, &s->cfg, q);
-		rc = qr_idle_wait_open(q, n, wal_fd, bell,
-				       s->cfg.rx_ring || s->cfg.tx_ring ||
-					       s->cfg.rx_queue == QR_SHARD_NONE,
-				       &s->iw, why, sizeof(why));
+		rc = qr_idle_wait_open(q, n, wal_fd, bell, ring_fed, &s->iw,
+				       why, sizeof(why));
 	}
 	if (!s->iw && bell)
 		qr_bell_unlisten(&s->bell);
