@@ -210,6 +210,43 @@ static void test_refused(void)
 
 static uint64_t now_ns(void);
 
+/* A sleeper waiting the way a shard does (qr_idle_wait on its doorbell
+ * alone, no DPDK queue) and a ringer addressing it: what the two wait
+ * tests share. */
+struct waiter {
+	struct qr_bell_board *board;
+	struct qr_bell bell;
+	int fd; /* the ringer's socket */
+	struct qr_bell_target t;
+	struct qr_idle_wait *w;
+};
+
+static void waiter_open(struct waiter *x, unsigned row)
+{
+	char why[160];
+	make_dir();
+	CU_ASSERT_FATAL(qr_bell_board_open(g_prefix, &x->board, why,
+					   sizeof(why)) == 0);
+	CU_ASSERT_FATAL(qr_bell_listen(x->board, row, 0, &x->bell, why,
+				       sizeof(why)) == 0);
+	x->fd = qr_bell_ringer_socket();
+	CU_ASSERT_FATAL(x->fd >= 0);
+	CU_ASSERT_FATAL(qr_bell_target_init(x->board, row, 0, x->fd, &x->t,
+					    why, sizeof(why)) == 0);
+	x->w = NULL;
+	CU_ASSERT_FATAL(qr_idle_wait_open(NULL, 0, -1, &x->bell, false, &x->w,
+					  why, sizeof(why)) == 0);
+}
+
+static void waiter_close(struct waiter *x)
+{
+	qr_idle_wait_close(x->w);
+	qr_bell_unlisten(&x->bell);
+	close(x->fd);
+	qr_bell_board_close(x->board);
+	remove_dir();
+}
+
 /* Rings t 30 ms after it starts (a ring during the block). */
 static void *late_ringer(void *arg)
 {
@@ -221,40 +258,31 @@ static void *late_ringer(void *arg)
 
 static void test_two_calls(void)
 {
-	make_dir();
-	char why[160];
-	struct qr_bell_board *b = NULL;
-	CU_ASSERT_FATAL(qr_bell_board_open(g_prefix, &b, why, sizeof(why)) ==
-			0);
-	struct qr_bell bell;
-	CU_ASSERT_FATAL(qr_bell_listen(b, 1, 0, &bell, why, sizeof(why)) == 0);
-	int fd = qr_bell_ringer_socket();
-	struct qr_bell_target t;
-	CU_ASSERT_FATAL(qr_bell_target_init(b, 1, 0, fd, &t, why,
-					    sizeof(why)) == 0);
-	struct qr_idle_wait *w = NULL;
-	CU_ASSERT_FATAL(qr_idle_wait_open(NULL, 0, -1, &bell, false, &w, why,
-					  sizeof(why)) == 0);
+	struct waiter x;
+	waiter_open(&x, 1);
+	struct qr_idle_wait *w = x.w;
+	struct qr_bell_target *t = &x.t;
+	struct qr_bell *bell = &x.bell;
 	for (int round = 0; round < 3; round++) {
 		/* first call: arms, returns at once (no sleep) */
 		uint64_t t0 = now_ns();
 		CU_ASSERT(qr_idle_wait(w, 300000) == 0);
 		CU_ASSERT(now_ns() - t0 < 100000000u);
-		CU_ASSERT(atomic_load(&bell.slot->asleep) == 1);
+		CU_ASSERT(atomic_load(&bell->slot->asleep) == 1);
 		if (round == 2) { /* the caller's last look found work */
 			qr_idle_wait_busy(w);
-			CU_ASSERT(atomic_load(&bell.slot->asleep) == 0);
-			qr_bell_ring(&t); /* awake: not rung */
-			CU_ASSERT(t.rung == 2);
+			CU_ASSERT(atomic_load(&bell->slot->asleep) == 0);
+			qr_bell_ring(t); /* awake: not rung */
+			CU_ASSERT(t->rung == 2);
 			break;
 		}
 		/* an item put now is rung for; the second call wakes on it */
-		qr_bell_ring(&t);
-		CU_ASSERT(t.rung == (uint64_t)round + 1);
+		qr_bell_ring(t);
+		CU_ASSERT(t->rung == (uint64_t)round + 1);
 		t0 = now_ns();
 		CU_ASSERT(qr_idle_wait(w, 300000) == 1);
 		CU_ASSERT(now_ns() - t0 < 100000000u); /* not the timeout */
-		CU_ASSERT(atomic_load(&bell.slot->asleep) == 0);
+		CU_ASSERT(atomic_load(&bell->slot->asleep) == 0);
 		CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes ==
 			  (uint64_t)round + 1);
 	}
@@ -262,7 +290,7 @@ static void test_two_calls(void)
 	 * not at its 2 s timeout */
 	CU_ASSERT(qr_idle_wait(w, 2000000) == 0);
 	pthread_t th;
-	CU_ASSERT_FATAL(pthread_create(&th, NULL, late_ringer, &t) == 0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, late_ringer, t) == 0);
 	uint64_t t0 = now_ns();
 	CU_ASSERT(qr_idle_wait(w, 2000000) == 1);
 	uint64_t took = now_ns() - t0;
@@ -275,16 +303,11 @@ static void test_two_calls(void)
 	CU_ASSERT(qr_idle_wait(w, 20000) == 1);
 	CU_ASSERT(now_ns() - t0 >= 15000000u);
 	CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes == 3);
-	qr_idle_wait_close(w);
-	qr_bell_unlisten(&bell);
-	close(fd);
-	qr_bell_board_close(b);
-	remove_dir();
+	waiter_close(&x);
 }
 
 /* ---- B1 under threads ------------------------------------------------ */
 
-static struct qr_bell_board *g_board;
 static _Atomic uint64_t g_produced; /* the "ring": items put */
 static _Atomic uint64_t g_consumed;
 static _Atomic int g_done;
@@ -327,20 +350,10 @@ static void *sleeper(void *arg)
 
 static void test_no_lost_wakeup(void)
 {
-	make_dir();
-	char why[160];
-	CU_ASSERT_FATAL(qr_bell_board_open(g_prefix, &g_board, why,
-					   sizeof(why)) == 0);
-	struct qr_bell bell;
-	CU_ASSERT_FATAL(qr_bell_listen(g_board, 0, 0, &bell, why,
-				       sizeof(why)) == 0);
-	int fd = qr_bell_ringer_socket();
-	struct qr_bell_target t;
-	CU_ASSERT_FATAL(qr_bell_target_init(g_board, 0, 0, fd, &t, why,
-					    sizeof(why)) == 0);
-	struct qr_idle_wait *w = NULL;
-	CU_ASSERT_FATAL(qr_idle_wait_open(NULL, 0, -1, &bell, false, &w, why,
-					  sizeof(why)) == 0);
+	struct waiter x;
+	waiter_open(&x, 0);
+	struct qr_idle_wait *w = x.w;
+	struct qr_bell_target *t = &x.t;
 	pthread_t th;
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, sleeper, w) == 0);
 	/* One item at a time, at a random moment of the sleeper's turn; an
@@ -353,7 +366,7 @@ static void test_no_lost_wakeup(void)
 		uint64_t id = atomic_fetch_add_explicit(
 				      &g_produced, 1, memory_order_release) +
 			      1;
-		qr_bell_ring(&t);
+		qr_bell_ring(t);
 		items++;
 		uint64_t t0 = now_ns();
 		bool late = false;
@@ -367,23 +380,19 @@ static void test_no_lost_wakeup(void)
 	}
 	atomic_store(&g_done, 1);
 	atomic_fetch_add(&g_produced, 1); /* wakes it to stop */
-	qr_bell_ring(&t);
+	qr_bell_ring(t);
 	pthread_join(th, NULL);
 	printf("\n  %" PRIu64 " items, %" PRIu64 " sleeps, %" PRIu64
 	       " rings sent, %" PRIu64 " lost wake-ups\n",
-	       items, g_sleeps, t.rung, lost);
+	       items, g_sleeps, t->rung, lost);
 	CU_ASSERT(lost == 0);
 	CU_ASSERT(g_sleeps >= 100); /* the race was really run */
 	/* B2: at most once per arming (a sleep, or a last look that found
 	 * the item after all) */
-	CU_ASSERT(t.rung <= qr_idle_wait_stats(w)->armed + 1);
-	CU_ASSERT(t.failed == 0);
+	CU_ASSERT(t->rung <= qr_idle_wait_stats(w)->armed + 1);
+	CU_ASSERT(t->failed == 0);
 	CU_ASSERT(qr_idle_wait_stats(w)->bell_wakes > 0);
-	qr_idle_wait_close(w);
-	qr_bell_unlisten(&bell);
-	close(fd);
-	qr_bell_board_close(g_board);
-	remove_dir();
+	waiter_close(&x);
 }
 
 int main(void)
