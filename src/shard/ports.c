@@ -263,6 +263,13 @@ void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 		now_us + (down ? QR_PORTS_DOWN_CHECK_US : QR_PORTS_CHECK_US);
 }
 
+static bool port_is_memif(uint16_t port_id)
+{
+	struct rte_eth_dev_info info;
+	return rte_eth_dev_info_get(port_id, &info) == 0 &&
+	       !strcmp(info.driver_name, "net_memif");
+}
+
 int qr_ports_bells(struct qr_ports *p, const struct qr_shard_config *cfg,
 		   int fd, char *err, size_t err_len)
 {
@@ -275,12 +282,10 @@ int qr_ports_bells(struct qr_ports *p, const struct qr_shard_config *cfg,
 	}
 	char why[160];
 	int rc = 0;
-	struct rte_eth_dev_info info;
 	unsigned row = QR_BELL_ROWS; /* the client port's other end */
 	if (p->q[0].tx_queue == QR_SHARD_NONE)
 		row = cfg->node_id; /* shard 0, which drains our tx ring */
-	else if (rte_eth_dev_info_get(p->q[0].port_id, &info) == 0 &&
-		 !strcmp(info.driver_name, "net_memif"))
+	else if (port_is_memif(p->q[0].port_id))
 		row = QR_BELL_ROW_SWITCH;
 	if (row < QR_BELL_ROWS &&
 	    !(rc = qr_bell_target_init(cfg->bell_board, row, 0,
@@ -351,10 +356,8 @@ unsigned qr_ports_idle_queues(const struct qr_ports *p,
 
 bool qr_ports_memif(const struct qr_ports *p)
 {
-	struct rte_eth_dev_info info;
 	for (unsigned i = 0; i < p->n; i++)
-		if (rte_eth_dev_info_get(p->q[i].port_id, &info) == 0 &&
-		    !strcmp(info.driver_name, "net_memif"))
+		if (port_is_memif(p->q[i].port_id))
 			return true;
 	return false;
 }
