@@ -399,6 +399,8 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 	set_u64(l, "bells_rung", ss->bells_rung);
 	set_u64(l, "bells_failed", ss->bells_failed);
 	set_u64(l, "naps", ss->idle_sleeps);
+	set_u64(l, "spin_short_gaps", ss->spin_short_gaps); /* idle_spin.h */
+	set_u64(l, "spin_long_gaps", ss->spin_long_gaps);
 	json_object_set_new(o, "loop", l);
 	json_t *d = json_object();
 	for (int i = 0; i < QR_SHARD_DROP_COUNT; i++)

@@ -19,7 +19,7 @@ static const char *const known[][8] = {
 	{"eal", "args", "vdev", NULL},
 	{"port", "rx_desc", "tx_desc", "mbufs", "mbuf_cache", "steering",
 	 "tx_checksum_offload", NULL},
-	{"loop", "idle", "doorbell", NULL},
+	{"loop", "idle", "doorbell", "spin_us", NULL},
 	{"mesh", "vdev", NULL},
 };
 
@@ -202,6 +202,9 @@ int qr_profile_load(const char *path, struct qr_profile *out, char *err,
 			rc = fail(err, n, path, "loop", "idle",
 				  "expected backoff, interrupt or poll");
 	}
+	if (!rc)
+		rc = get_uint(cf, path, "loop", "spin_us", 0, 10000, 50,
+			      &p.spin_us, err, n);
 	if (!rc && !p.name[0])
 		rc = fail(err, n, path, "profile", "name", "missing");
 	rte_cfgfile_close(cf);

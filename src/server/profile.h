@@ -33,6 +33,8 @@ struct qr_profile {
 	bool tx_checksum_offload;
 	bool idle_poll; /* [loop] idle = poll: never sleep */
 	bool idle_interrupt; /* [loop] idle = interrupt: block on events */
+	uint32_t spin_us;    /* [loop] spin_us: the longest spin after work
+			      * (shard/idle_spin.h); 0: nap or block at once */
 	char doorbell[128];  /* [loop] doorbell: path prefix of the local
 			      * cluster's doorbells (shard/doorbell.h),
 			      * placeholders unexpanded; empty: none */

@@ -21,7 +21,8 @@
  *  - Housekeeping only when due: the core's frames are flushed only after
  *    an iteration that received, made durable, ticked or snapshotted.
  *  - Idle back-off: after IDLE_SPIN_LOOPS empty iterations, rte_pause();
- *    once IDLE_SPIN_US have passed since the last work, a 50 us sleep per
+ *    once the spin limit (shard/idle_spin.h: adaptive, at most [loop]
+ *    spin_us) has passed since the last work, a 50 us sleep per
  *    iteration (a syscall, but only when there is no work), so several
  *    nodes can share a 2-core VM. The spin is bounded by time, not by a
  *    count (4,096 empty iterations were ~0.5 ms of CPU after every piece
@@ -56,58 +57,9 @@
 #include "shard/idle_wait.h"
 #include "quorate/err.h"
 #include "shard/ports.h"
+#include "shard/shard_pvt.h"
 
-#define BURST		      32
-#define IDLE_SPIN_LOOPS	      256  /* empty iterations before rte_pause() */
-#define IDLE_SPIN_US	      50   /* after the last work: spin, then nap */
-#define IDLE_SLEEP_US	      50   /* one nap */
-#define TIMER_SLACK_NS	      1000 /* PR_SET_TIMERSLACK of a shard thread */
-#define IDLE_WAIT_MAX_US      10000 /* longest blocking wait (heartbeat) */
-#define SNAPSHOT_STEP_ENTRIES 512
-#define ARP_ENTRIES	      256
-#define ARP_AGE_US	      (300ull * 1000 * 1000)
-
-struct qr_shard {
-	struct qr_shard_config cfg;
-	struct qr_core *core;
-	struct qr_wal *wal;
-	struct qr_wal_snapshot_source snap_src;	 /* store + hints */
-	struct qr_wal_snapshot_source store_src; /* the store's entries */
-	uint64_t snap_last_lsn; /* appended lsn when the last one began */
-	struct qr_arp_table arp;
-	struct qr_arp_entry arp_slots[ARP_ENTRIES];
-	uint32_t rx_ip;		      /* the frame in qr_core_on_frame: */
-	uint8_t rx_mac[6];	      /* its source (env_authentic) */
-	struct qr_pkt_endpoint self; /* our MAC, IP, base_port + shard */
-	uint64_t now_us;	     /* this iteration's clocks */
-	uint64_t wall_ms;	     /* valid if wall_read */
-	bool wall_read;		     /* wall_ms read in this iteration */
-	uint64_t last_work_us;	     /* now_us of the last busy iteration */
-	uint64_t tsc_hz;
-	uint64_t next_tick_us;
-	uint16_t ip_id;
-	struct qr_ports ports; /* the client port and direct links */
-	bool work;	      /* something happened this iteration */
-	uint32_t ae_requests; /* bumped by qr_shard_ae_request (any thread) */
-	uint32_t ae_seen;     /* the loop's copy: a difference is a request */
-	/* qr_shard_topo_request: the latest request (any thread stores it),
-	 * the one installed and its result (the loop stores rc, then done) */
-	const struct qr_shard_topo *topo_req, *topo_done;
-	int topo_rc;
-	/* T7 news for the management thread: owners stored, then epoch
-	 * (release); read epoch, owners, epoch again (qr_shard_topo_news) */
-	uint64_t news_epoch, news_owners;
-	struct qr_wal_recover_stats rec;
-	struct qr_shard_stats stats;
-	struct qr_idle_wait *iw; /* idle = interrupt where it works */
-	/* Doorbells (doorbell.h): ours, where we block on one; the ringer
-	 * socket (the targets are the ports', ports.h). */
-	struct qr_bell bell;
-	int bell_fd;
-	bool steered; /* this iteration: frames went to other shards */
-	int wal_health; /* qr_wal_health at the last iteration: a change is
-			 * logged once and handed to the core */
-};
+#define TIMER_SLACK_NS 1000 /* PR_SET_TIMERSLACK of a shard thread */
 
 static volatile sig_atomic_t stop_flag;
 static int64_t clock_offset_ms; /* the test hook (above); atomic */
@@ -568,85 +520,6 @@ static void loop_tx(struct qr_shard *s)
 	qr_ports_watch(&s->ports, s->now_us);
 }
 
-/* idle = interrupt: whether this shard can block (idle_wait.h I3: every
- * frame for it must arrive on its own queue), logged either way. */
-static void idle_wait_setup(struct qr_shard *s)
-{
-	char why[160] = "";
-	int rc = 0;
-	struct qr_bell *bell = NULL;
-	bool ring_fed = s->cfg.rx_ring || s->cfg.tx_ring ||
-			s->cfg.rx_queue == QR_SHARD_NONE;
-	/* a bell only where someone rings: rte_rings, memif ports */
-	if (s->bell_fd >= 0 && (ring_fed || qr_ports_memif(&s->ports)) &&
-	    !(rc = qr_bell_listen(s->cfg.bell_board, s->cfg.node_id,
-				  s->cfg.shard, &s->bell, why, sizeof(why))))
-		bell = &s->bell;
-	int wal_fd = rc ? -1 : qr_wal_event_fd(s->wal);
-	if (!rc && wal_fd < -1)
-		snprintf(why, sizeof(why), "WAL eventfd: %s", qr_strerror(wal_fd));
-	else if (!rc) { /* every queue it polls (I3: all or none) */
-		struct qr_idle_queue q[QR_PORTS_MAX];
-		unsigned n = qr_ports_idle_queues(&s->ports, &s->cfg, q);
-		rc = qr_idle_wait_open(q, n, wal_fd, bell, ring_fed, &s->iw,
-				       why, sizeof(why));
-	}
-	if (!s->iw && bell)
-		qr_bell_unlisten(&s->bell);
-	s->stats.idle_blocking = s->iw != NULL;
-	fprintf(stderr, "quorated: shard %u: idle = interrupt: %s%s\n",
-		s->cfg.shard,
-		!s->iw ? "not possible, back-off instead: "
-		: bell ? "blocking on rx and WAL events, and its doorbell"
-		       : "blocking on rx and WAL events",
-		why);
-}
-
-/* Block until a frame, a WAL completion or the next deadline of the core
- * or the WAL (at most IDLE_WAIT_MAX_US: nothing is due later unseen). */
-static void idle_block(struct qr_shard *s)
-{
-	uint64_t limit = s->now_us + IDLE_WAIT_MAX_US;
-	uint64_t us = qr_idle_sleep_us(
-		s->now_us, qr_core_next_due_us(s->core, limit),
-		s->next_tick_us, qr_wal_next_due_us(s->wal, limit),
-		IDLE_WAIT_MAX_US);
-	if (us && qr_idle_wait(s->iw, us)) {
-		const struct qr_idle_wait_stats *st = qr_idle_wait_stats(s->iw);
-		s->stats.idle_waits++;
-		s->stats.idle_wal_wakes = st->wal_wakes;
-		s->stats.idle_bell_wakes = st->bell_wakes;
-	}
-}
-
-/* After a loop without work: spin, then pause, then nap once
- * IDLE_SPIN_US have passed since the last work. In-flight requests do not
- * count as work: their timers are milliseconds away, and spinning would
- * starve the nodes that share a small machine (a 50 us nap costs at most
- * that). */
-static void loop_idle(struct qr_shard *s, uint32_t *idle)
-{
-	if (s->work) {
-		*idle = 0;
-		s->last_work_us = s->now_us;
-		if (s->iw)
-			qr_idle_wait_busy(s->iw); /* I5: awake again */
-		return;
-	}
-	if (s->cfg.idle_poll)
-		return;
-	if (s->now_us - s->last_work_us >= IDLE_SPIN_US) {
-		if (s->iw) {
-			idle_block(s);
-			return;
-		}
-		s->stats.idle_sleeps++;
-		usleep(IDLE_SLEEP_US);
-	} else if (++*idle > IDLE_SPIN_LOOPS) {
-		rte_pause();
-	}
-}
-
 int qr_shard_run(void *arg)
 {
 	struct qr_shard *s = arg;
@@ -655,7 +528,7 @@ int qr_shard_run(void *arg)
 	if (!s->cfg.idle_poll)
 		(void)prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
 	if (s->cfg.idle_interrupt && !s->iw)
-		idle_wait_setup(s);
+		qr_shard_idle_setup(s);
 	read_clocks(s);
 	s->last_work_us = s->now_us;
 	while (!stop_flag) {
@@ -670,7 +543,7 @@ int qr_shard_run(void *arg)
 		if (s->work || ticked)
 			qr_core_flush(s->core);
 		loop_tx(s);
-		loop_idle(s, &idle);
+		qr_shard_loop_idle(s, &idle);
 	}
 	(void)qr_ports_flush(&s->ports);
 	return 0;
@@ -776,21 +649,6 @@ static int shard_wal_start(struct qr_shard *s, char *err, size_t err_len)
 	return 0;
 }
 
-/* Doorbells (doorbell.h): a ringer socket, and every port and shard
- * whose other end may sleep (ports.c). Without a board: none. */
-static int bells_init(struct qr_shard *s, char *err, size_t err_len)
-{
-	if (!s->cfg.bell_board)
-		return 0;
-	int fd = qr_bell_ringer_socket();
-	if (fd < 0) {
-		snprintf(err, err_len, "doorbell socket: %s", qr_strerror(fd));
-		return fd;
-	}
-	s->bell_fd = fd;
-	return qr_ports_bells(&s->ports, &s->cfg, fd, err, err_len);
-}
-
 int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		    char *err, size_t err_len)
 {
@@ -800,6 +658,7 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 		return QR_ENOMEM;
 	}
 	s->cfg = *cfg;
+	qr_idle_spin_init(&s->spin, cfg->idle_spin_us);
 	s->bell.fd = -1; /* bells_init, or the failure path's destroy */
 	s->bell_fd = -1;
 	s->tsc_hz = rte_get_tsc_hz();
@@ -809,7 +668,7 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	int rc = shard_net_init(s, err, err_len);
 	if (rc)
 		goto fail;
-	if ((rc = bells_init(s, err, err_len)))
+	if ((rc = qr_shard_bells_init(s, err, err_len)))
 		goto fail;
 	struct qr_env env = {
 		.ctx = s,

@@ -74,6 +74,7 @@ struct qr_shard_stats {
 	uint64_t bells_rung;	  /* doorbells this shard rang (a sleeper) */
 	uint64_t bells_failed;	  /* ... whose datagram sendto refused */
 	uint64_t tx_waits; /* yields while the tx queue was full */
+	uint64_t spin_short_gaps, spin_long_gaps; /* idle_spin.h S3 */
 	uint64_t mesh_rx_pkts, mesh_tx_pkts; /* on direct links (ports.h) */
 	uint64_t mesh_reconnects;	     /* memif client link restarts */
 	uint64_t drops[QR_SHARD_DROP_COUNT];
@@ -116,6 +117,8 @@ struct qr_shard_config {
 	bool idle_poll;		    /* never sleep when idle */
 	bool idle_interrupt;	    /* block on rx + WAL events when idle
 				     * (shard/idle_wait.h), else back-off */
+	uint32_t idle_spin_us;	    /* the longest spin after work before a
+				     * nap or a block (shard/idle_spin.h) */
 	/* Doorbells (shard/doorbell.h; [loop] doorbell): the board every
 	 * process of the local cluster maps. NULL: none (nobody rings,
 	 * memif cannot block). Outlives the shard. */

@@ -64,12 +64,14 @@
 #include "common/compiler.h"
 #include "quorate/limits.h"
 #include "shard/doorbell.h"
+#include "shard/idle_spin.h"
 #include "shard/idle_wait.h"
 
 #define PORTS_MAX 66
 #define BURST	  32
 #define FDB_SIZE  256 /* MAC -> port, direct-mapped */
-#define SPIN_US	  50  /* --doorbell: busy after the last frame, then block */
+#define SPIN_US	  50  /* --doorbell: the longest spin after the last
+			    * frame before it blocks (idle_spin.h) */
 
 static volatile int stop;
 static uint16_t nports;
@@ -431,10 +433,14 @@ static void switch_loop(double seconds)
 			: 0;
 	uint32_t idle = 0;
 	uint64_t next_cfg = 0, cfg_every = rte_get_tsc_hz() / 10;
-	/* with a doorbell: spin SPIN_US after the last frame, then block
-	 * (as a shard does); without: 4096 empty passes, then naps */
+	/* with a doorbell: spin after the last frame, then block, the spin
+	 * adapted to the gaps between frames as a shard's is (idle_spin.h);
+	 * without: 4096 empty passes, then naps */
+	const uint64_t tsc_us = rte_get_tsc_hz() / 1000000;
 	uint64_t last_work = rte_get_tsc_cycles();
-	const uint64_t spin = rte_get_tsc_hz() / 1000000 * SPIN_US;
+	struct qr_idle_spin sp;
+	bool idled = false;
+	qr_idle_spin_init(&sp, SPIN_US);
 	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
 		unsigned got = 0;
 		if (rte_get_tsc_cycles() >= next_cfg) {
@@ -456,15 +462,21 @@ static void switch_loop(double seconds)
 		bool waiting = false;
 		for (uint16_t p = 0; p < nnodes; p++)
 			waiting |= delay[p] && delay[p]->count;
+		uint64_t now = rte_get_tsc_cycles();
 		if (got) {
+			if (idled)
+				qr_idle_spin_gap(&sp, (now - last_work) / tsc_us);
+			idled = false;
 			idle = 0;
-			last_work = rte_get_tsc_cycles();
+			last_work = now;
 			if (iw)
 				qr_idle_wait_busy(iw);
 		} else if (iw) {
-			uint64_t us = rte_get_tsc_cycles() - last_work >= spin
-					      ? sleep_us(next_cfg)
-					      : 0;
+			idled = true;
+			uint64_t us = qr_idle_spin_on(&sp,
+						      (now - last_work) / tsc_us)
+					      ? 0
+					      : sleep_us(next_cfg);
 			if (us)
 				(void)qr_idle_wait(iw, us); /* arms first */
 		} else if (++idle > 4096) {

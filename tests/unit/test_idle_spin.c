@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* The adaptive spin after work (shard/idle_spin.h S1-S3): short gaps grow
+ * the limit up to [loop] spin_us, long gaps shrink it to zero, a limit at
+ * zero still learns from gaps it slept through, and spin_us 0 never
+ * spins. */
+#include "shard/idle_spin.h"
+#include "unit.h"
+
+static void test_starts_at_max_and_spins_below_it(void)
+{
+	struct qr_idle_spin sp;
+	qr_idle_spin_init(&sp, 50);
+	CU_ASSERT_EQUAL(sp.limit_us, 50);
+	CU_ASSERT_TRUE(qr_idle_spin_on(&sp, 0));
+	CU_ASSERT_TRUE(qr_idle_spin_on(&sp, 49));
+	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 50));
+	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 1000));
+}
+
+static void test_long_gaps_shrink_to_zero(void)
+{
+	struct qr_idle_spin sp;
+	qr_idle_spin_init(&sp, 50);
+	/* WAL flushes of ~200 us: every spin was wasted. */
+	static const uint32_t want[] = {25, 12, 6, 3, 1, 0, 0};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		qr_idle_spin_gap(&sp, 200);
+		CU_ASSERT_EQUAL(sp.limit_us, want[i]);
+	}
+	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 0)); /* block at once */
+	CU_ASSERT_EQUAL(sp.long_gaps, 7);
+	CU_ASSERT_EQUAL(sp.short_gaps, 0);
+	/* A gap just past the maximal spin counts as long (S3). */
+	qr_idle_spin_init(&sp, 50);
+	qr_idle_spin_gap(&sp, 51);
+	CU_ASSERT_EQUAL(sp.limit_us, 25);
+}
+
+static void test_short_gaps_grow_back_from_zero(void)
+{
+	struct qr_idle_spin sp;
+	qr_idle_spin_init(&sp, 50);
+	for (int i = 0; i < 10; i++)
+		qr_idle_spin_gap(&sp, 500);
+	CU_ASSERT_EQUAL(sp.limit_us, 0);
+	/* Gaps it slept through, each short enough for the maximal spin,
+	 * bring the spin back: 4, 8, 16, 32, then capped at 50. */
+	static const uint32_t want[] = {4, 8, 16, 32, 50, 50};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		qr_idle_spin_gap(&sp, 30);
+		CU_ASSERT_EQUAL(sp.limit_us, want[i]);
+	}
+	CU_ASSERT_EQUAL(sp.short_gaps, 6);
+	/* A gap equal to the maximum is short. */
+	qr_idle_spin_gap(&sp, 50);
+	CU_ASSERT_EQUAL(sp.limit_us, 50);
+}
+
+static void test_mixed_gaps_stay_within_bounds(void)
+{
+	struct qr_idle_spin sp;
+	qr_idle_spin_init(&sp, 50);
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		qr_idle_spin_gap(&sp, x % 400);
+		CU_ASSERT_TRUE_FATAL(sp.limit_us <= 50);
+	}
+	CU_ASSERT_EQUAL(sp.short_gaps + sp.long_gaps, 100000);
+	/* Mostly long gaps (7 in 8 here): the limit ends low. */
+	qr_idle_spin_init(&sp, 50);
+	for (int i = 0; i < 800; i++)
+		qr_idle_spin_gap(&sp, i % 8 ? 300 : 10);
+	CU_ASSERT_TRUE(sp.limit_us <= QR_IDLE_SPIN_STEP_US);
+}
+
+static void test_zero_max_never_spins(void)
+{
+	struct qr_idle_spin sp;
+	qr_idle_spin_init(&sp, 0);
+	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 0));
+	qr_idle_spin_gap(&sp, 0);
+	CU_ASSERT_EQUAL(sp.limit_us, 0);
+	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 0));
+	qr_idle_spin_gap(&sp, 7);
+	CU_ASSERT_EQUAL(sp.limit_us, 0);
+}
+
+int main(void)
+{
+	static const struct qr_unit_case cases[] = {
+		{"starts at the maximum, spins below it",
+		 test_starts_at_max_and_spins_below_it},
+		{"long gaps shrink the spin to zero",
+		 test_long_gaps_shrink_to_zero},
+		{"short gaps grow it back from zero",
+		 test_short_gaps_grow_back_from_zero},
+		{"mixed gaps stay within bounds",
+		 test_mixed_gaps_stay_within_bounds},
+		{"spin_us 0 never spins", test_zero_max_never_spins},
+		{NULL, NULL},
+	};
+	return qr_unit_main("idle_spin", cases);
+}
