@@ -331,8 +331,10 @@ static void submit_due(struct qr_wal *w, bool drain)
 			break;
 		if (w->submit_seq == w->fill_seq) {
 			bool idle = w->submit_seq == w->release_seq;
-			bool old = w->now_us - b->opened_us >=
-				   w->cfg.batch_wait_us_max;
+			bool old = w->cfg.batch_wait_us_max !=
+					   QR_WAL_WAIT_WHILE_BUSY &&
+				   w->now_us - b->opened_us >=
+					   w->cfg.batch_wait_us_max;
 			if (!drain && !idle && !old)
 				break;
 			w->fill_seq++; /* seal it */
@@ -468,7 +470,9 @@ uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us)
 	    w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {
 		if (w->submit_seq == w->release_seq)
 			return 0;
-		due = QR_MIN(due, b->opened_us + w->cfg.batch_wait_us_max);
+		if (w->cfg.batch_wait_us_max != QR_WAL_WAIT_WHILE_BUSY)
+			due = QR_MIN(due,
+				     b->opened_us + w->cfg.batch_wait_us_max);
 	}
 	if (w->cfg.mode == QR_WAL_MODE_ASYNC && !w->bg_syncs &&
 	    w->durable_lsn > w->synced_lsn)

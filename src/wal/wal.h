@@ -98,7 +98,10 @@ struct qr_wal_config {
 				      * the WAL's memory (docs/wal.md) */
 	uint32_t batch_wait_us_max;  /* a batch waits for company this long
 				      * at most, and only while others are in
-				      * flight (an idle disk gets it at once) */
+				      * flight (an idle disk gets it at once);
+				      * QR_WAL_WAIT_WHILE_BUSY: as long as any
+				      * batch is in flight (full batches still
+				      * go out, up to batches_inflight_max) */
 	uint32_t batches_inflight_max; /* submitted, not yet released */
 	uint32_t snapshot_buffer_bytes; /* each of the 4 snapshot buffers */
 	uint32_t async_sync_us;      /* mode async: background sync period */
@@ -113,6 +116,11 @@ struct qr_wal_config {
 				      * fallocate'd (unwritten) extent makes
 				      * every fdatasync commit the journal */
 };
+
+/* batch_wait_us_max: a batch that is not full waits until no batch is in
+ * flight (one fdatasync at a time for small records; what quorated uses,
+ * docs/wal.md "Group commit in quorated"). */
+#define QR_WAL_WAIT_WHILE_BUSY UINT32_MAX
 
 /* Defaults: fsync mode, 64 MiB segments, 512 KiB batches, 2 in flight,
  * values up to QR_VALUE_BYTES_MAX. */
