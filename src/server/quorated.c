@@ -729,11 +729,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 	sc->wal.shard = i;
 	sc->wal.mode = d->o.wal_mode;
 	sc->wal.value_bytes_max = d->cl.value_bytes_max; /* batch buffers */
-	/* One fdatasync at a time for small records: those that come while
-	 * one is in flight wait and go out together (full batches, large
-	 * values, still pipeline). Each fdatasync costs tens of us of CPU
-	 * in a VM (io-wq wake-up, the block layer's flush, a virtio kick);
-	 * measured in docs/wal.md, "Group commit in quorated". */
+	/* one fdatasync at a time for small records: docs/wal.md */
 	sc->wal.batch_wait_us_max = QR_WAL_WAIT_WHILE_BUSY;
 }
 

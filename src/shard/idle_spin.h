@@ -17,13 +17,20 @@
  *      gap short.
  *  S2. Only a gap with at least one idle iteration in it says anything
  *      (back-to-back work is no gap); the caller reports it with
- *      qr_idle_spin_gap().
+ *      qr_idle_spin_work(), measured from the END of the last busy
+ *      iteration (its own processing is no gap).
  *  S3. A gap the maximal spin would have covered (gap <= max_us) doubles
  *      the limit (at least to QR_IDLE_SPIN_STEP_US): spinning would have
  *      saved a sleep. A longer gap halves it: the spin was (or would have
  *      been) wasted. Gaps are seen whether the loop spun or slept through
  *      them, so a limit at 0 still learns that gaps became short.
- *  S4. Pure arithmetic on the caller's clock: no syscall, no allocation;
+ *  S4. A blocking wait ends when work arrives, so its gap is measured. A
+ *      nap (idle = backoff) does not: work found after one arrived at some
+ *      moment of it. The caller says when a nap begins
+ *      (qr_idle_spin_nap), and a gap that ended after naps counts from
+ *      the start of the last one, the earliest the work can have come
+ *      (so at limit 0, work found after the first nap is a short gap).
+ *  S5. Pure arithmetic on the caller's clock: no syscall, no allocation;
  *      the unit test drives it with made-up gaps.
  */
 #ifndef QR_SHARD_IDLE_SPIN_H
@@ -37,6 +44,8 @@
 struct qr_idle_spin {
 	uint32_t limit_us; /* spin this long after work (S1) */
 	uint32_t max_us;   /* [loop] spin_us */
+	bool napped;	   /* a nap since the last work (S4) */
+	uint64_t nap_at_us; /* idle time the last nap began at */
 	uint64_t short_gaps, long_gaps; /* S3's two cases, for stats */
 };
 
@@ -44,11 +53,12 @@ static inline void qr_idle_spin_init(struct qr_idle_spin *sp, uint32_t max_us)
 {
 	sp->max_us = max_us;
 	sp->limit_us = max_us;
+	sp->napped = false;
+	sp->nap_at_us = 0;
 	sp->short_gaps = sp->long_gaps = 0;
 }
 
-/* Work came gap_us after the previous work, with idle iterations between
- * (S2): adapt the limit (S3). */
+/* A gap of gap_us: adapt the limit (S3). */
 static inline void qr_idle_spin_gap(struct qr_idle_spin *sp, uint64_t gap_us)
 {
 	if (gap_us <= sp->max_us) {
@@ -61,6 +71,22 @@ static inline void qr_idle_spin_gap(struct qr_idle_spin *sp, uint64_t gap_us)
 		sp->limit_us /= 2u;
 		sp->long_gaps++;
 	}
+}
+
+/* A nap (a sleep that work does not end) begins idle_us after the last
+ * work (S4). */
+static inline void qr_idle_spin_nap(struct qr_idle_spin *sp, uint64_t idle_us)
+{
+	sp->napped = true;
+	sp->nap_at_us = idle_us;
+}
+
+/* Work found idle_us after the end of the last work, with idle iterations
+ * between (S2): the gap, or after naps the start of the last one (S4). */
+static inline void qr_idle_spin_work(struct qr_idle_spin *sp, uint64_t idle_us)
+{
+	qr_idle_spin_gap(sp, sp->napped ? sp->nap_at_us : idle_us);
+	sp->napped = false;
 }
 
 /* Still spinning, idle_us after the last work? */

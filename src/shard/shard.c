@@ -20,9 +20,9 @@
  *    learned from the request's frame into the ARP table.
  *  - Housekeeping only when due: the core's frames are flushed only after
  *    an iteration that received, made durable, ticked or snapshotted.
- *  - Idle back-off: after IDLE_SPIN_LOOPS empty iterations, rte_pause();
- *    once the spin limit (shard/idle_spin.h: adaptive, at most [loop]
- *    spin_us) has passed since the last work, a 50 us sleep per
+ *  - Idle back-off (shard_idle.c): after IDLE_SPIN_LOOPS empty iterations,
+ *    rte_pause(); once the spin limit (shard/idle_spin.h: adaptive, at
+ *    most [loop] spin_us) has passed since the last work, a 50 us sleep per
  *    iteration (a syscall, but only when there is no work), so several
  *    nodes can share a 2-core VM. The spin is bounded by time, not by a
  *    count (4,096 empty iterations were ~0.5 ms of CPU after every piece
@@ -210,7 +210,7 @@ static void env_pause(void *ctx)
 	s->wall_read = true;
 	/* The monotonic clock too: a guarded HLC may run on it while the
 	 * wall clock is out of bounds (clock_guard.c), and waits on it. */
-	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+	s->now_us = qr_shard_tsc_us(s);
 }
 
 static void env_send(void *ctx, uint16_t dst_node, uint64_t client,

@@ -4,10 +4,11 @@
  * spin for the adaptive limit (idle_spin.h), then, with [loop] idle =
  * interrupt where the shard can block, block on its queues, the WAL's
  * eventfd and its doorbell (idle_wait.h), else nap IDLE_SLEEP_US.
- * Invariants: only the idle path makes syscalls (idle_wait.h I4); a sleep
- * never passes the core's, the tick's or the WAL's next deadline (I2);
- * with a doorbell, the first wait only arms it and the loop polls once
- * more (I5).
+ * Invariants: only the idle path makes syscalls (idle_wait.h I4); a
+ * blocking wait never passes the core's, the tick's or the WAL's next
+ * deadline (I2), and a nap lasts IDLE_SLEEP_US (a timer due sooner waits
+ * up to that, which the back-off accepts); with a doorbell, the first
+ * wait only arms it and the loop polls once more (I5).
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -84,14 +85,16 @@ void qr_shard_loop_idle(struct qr_shard *s, uint32_t *idle)
 {
 	if (s->work) {
 		if (s->idled) {
-			qr_idle_spin_gap(&s->spin,
-					 s->now_us - s->last_work_us);
+			qr_idle_spin_work(&s->spin,
+					  s->now_us - s->last_work_us);
 			s->stats.spin_short_gaps = s->spin.short_gaps;
 			s->stats.spin_long_gaps = s->spin.long_gaps;
 			s->idled = false;
 		}
 		*idle = 0;
-		s->last_work_us = s->now_us;
+		/* the end of this busy iteration: its own processing (rx,
+		 * the core, the WAL submit, tx) is no gap (S2) */
+		s->last_work_us = qr_shard_tsc_us(s);
 		if (s->iw)
 			qr_idle_wait_busy(s->iw); /* I5: awake again */
 		return;
@@ -105,6 +108,7 @@ void qr_shard_loop_idle(struct qr_shard *s, uint32_t *idle)
 			return;
 		}
 		s->stats.idle_sleeps++;
+		qr_idle_spin_nap(&s->spin, s->now_us - s->last_work_us);
 		usleep(IDLE_SLEEP_US);
 	} else if (++*idle > IDLE_SPIN_LOOPS) {
 		rte_pause();

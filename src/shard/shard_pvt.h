@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_cycles.h>
+
 #include "net/arp.h"
 #include "net/packet.h"
 #include "shard/doorbell.h"
@@ -39,7 +41,8 @@ struct qr_shard {
 	uint64_t now_us;	     /* this iteration's clocks */
 	uint64_t wall_ms;	     /* valid if wall_read */
 	bool wall_read;		     /* wall_ms read in this iteration */
-	uint64_t last_work_us;	     /* now_us of the last busy iteration */
+	uint64_t last_work_us;	     /* the TSC at the end of the last busy
+				      * iteration (idle_spin.h S2) */
 	uint64_t tsc_hz;
 	uint64_t next_tick_us;
 	uint16_t ip_id;
@@ -67,6 +70,12 @@ struct qr_shard {
 	int wal_health; /* qr_wal_health at the last iteration: a change is
 			 * logged once and handed to the core */
 };
+
+/* The TSC in microseconds (the loop's clock, read_clocks). */
+static inline uint64_t qr_shard_tsc_us(const struct qr_shard *s)
+{
+	return rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+}
 
 /* shard_idle.c */
 /* idle = interrupt: set up blocking if this shard can (logged). */

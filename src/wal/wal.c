@@ -331,11 +331,14 @@ static void submit_due(struct qr_wal *w, bool drain)
 			break;
 		if (w->submit_seq == w->fill_seq) {
 			bool idle = w->submit_seq == w->release_seq;
+			/* full (a large record alone, or filled to the cap):
+			 * no record can join it, so it does not wait */
+			bool full = b->bytes >= w->batch_cap;
 			bool old = w->cfg.batch_wait_us_max !=
 					   QR_WAL_WAIT_WHILE_BUSY &&
 				   w->now_us - b->opened_us >=
 					   w->cfg.batch_wait_us_max;
-			if (!drain && !idle && !old)
+			if (!drain && !idle && !old && !full)
 				break;
 			w->fill_seq++; /* seal it */
 		}
@@ -468,7 +471,7 @@ uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us)
 	if (b->state == SLOT_FILLING && b->records &&
 	    w->submit_seq == w->fill_seq &&
 	    w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {
-		if (w->submit_seq == w->release_seq)
+		if (w->submit_seq == w->release_seq || b->bytes >= w->batch_cap)
 			return 0;
 		if (w->cfg.batch_wait_us_max != QR_WAL_WAIT_WHILE_BUSY)
 			due = QR_MIN(due,

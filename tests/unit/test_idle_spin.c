@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The adaptive spin after work (shard/idle_spin.h S1-S3): short gaps grow
+/* The adaptive spin after work (shard/idle_spin.h S1-S4): short gaps grow
  * the limit up to [loop] spin_us, long gaps shrink it to zero, a limit at
- * zero still learns from gaps it slept through, and spin_us 0 never
- * spins. */
+ * zero still learns from gaps it slept through (blocked, or napped: S4),
+ * and spin_us 0 never spins. */
 #include "shard/idle_spin.h"
 #include "unit.h"
 
@@ -24,7 +24,7 @@ static void test_long_gaps_shrink_to_zero(void)
 	/* WAL flushes of ~200 us: every spin was wasted. */
 	static const uint32_t want[] = {25, 12, 6, 3, 1, 0, 0};
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		qr_idle_spin_gap(&sp, 200);
+		qr_idle_spin_work(&sp, 200);
 		CU_ASSERT_EQUAL(sp.limit_us, want[i]);
 	}
 	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 0)); /* block at once */
@@ -32,7 +32,7 @@ static void test_long_gaps_shrink_to_zero(void)
 	CU_ASSERT_EQUAL(sp.short_gaps, 0);
 	/* A gap just past the maximal spin counts as long (S3). */
 	qr_idle_spin_init(&sp, 50);
-	qr_idle_spin_gap(&sp, 51);
+	qr_idle_spin_work(&sp, 51);
 	CU_ASSERT_EQUAL(sp.limit_us, 25);
 }
 
@@ -41,18 +41,18 @@ static void test_short_gaps_grow_back_from_zero(void)
 	struct qr_idle_spin sp;
 	qr_idle_spin_init(&sp, 50);
 	for (int i = 0; i < 10; i++)
-		qr_idle_spin_gap(&sp, 500);
+		qr_idle_spin_work(&sp, 500);
 	CU_ASSERT_EQUAL(sp.limit_us, 0);
 	/* Gaps it slept through, each short enough for the maximal spin,
 	 * bring the spin back: 4, 8, 16, 32, then capped at 50. */
 	static const uint32_t want[] = {4, 8, 16, 32, 50, 50};
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		qr_idle_spin_gap(&sp, 30);
+		qr_idle_spin_work(&sp, 30);
 		CU_ASSERT_EQUAL(sp.limit_us, want[i]);
 	}
 	CU_ASSERT_EQUAL(sp.short_gaps, 6);
 	/* A gap equal to the maximum is short. */
-	qr_idle_spin_gap(&sp, 50);
+	qr_idle_spin_work(&sp, 50);
 	CU_ASSERT_EQUAL(sp.limit_us, 50);
 }
 
@@ -63,15 +63,50 @@ static void test_mixed_gaps_stay_within_bounds(void)
 	uint64_t x = 88172645463325252ull;
 	for (int i = 0; i < 100000; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		qr_idle_spin_gap(&sp, x % 400);
+		qr_idle_spin_work(&sp, x % 400);
 		CU_ASSERT_TRUE_FATAL(sp.limit_us <= 50);
 	}
 	CU_ASSERT_EQUAL(sp.short_gaps + sp.long_gaps, 100000);
 	/* Mostly long gaps (7 in 8 here): the limit ends low. */
 	qr_idle_spin_init(&sp, 50);
 	for (int i = 0; i < 800; i++)
-		qr_idle_spin_gap(&sp, i % 8 ? 300 : 10);
+		qr_idle_spin_work(&sp, i % 8 ? 300 : 10);
 	CU_ASSERT_TRUE(sp.limit_us <= QR_IDLE_SPIN_STEP_US);
+}
+
+/* idle = backoff (S4): a nap does not end when work arrives, so a gap that
+ * ended after naps counts from the start of the last one. A limit at 0
+ * naps at once; work found after that first nap is a short gap and the
+ * spin comes back. Idle heartbeats (work milliseconds apart, many naps)
+ * are long gaps. */
+static void test_naps_count_from_the_last_nap(void)
+{
+	struct qr_idle_spin sp;
+	qr_idle_spin_init(&sp, 50);
+	for (int i = 0; i < 8; i++) { /* heartbeats, 5 ms apart */
+		for (uint64_t t = sp.limit_us; t < 5000; t += 60)
+			qr_idle_spin_nap(&sp, t);
+		qr_idle_spin_work(&sp, 5000);
+	}
+	CU_ASSERT_EQUAL(sp.limit_us, 0);
+	CU_ASSERT_EQUAL(sp.long_gaps, 8);
+	/* Load again: each piece of work found after the first nap (which
+	 * began at the limit, the nap itself ~60 us). */
+	static const uint32_t want[] = {4, 8, 16, 32, 50, 50};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		qr_idle_spin_nap(&sp, sp.limit_us);
+		qr_idle_spin_work(&sp, sp.limit_us + 60);
+		CU_ASSERT_EQUAL(sp.limit_us, want[i]);
+	}
+	/* Found after a second nap: the work came after 50 + 60 us. */
+	qr_idle_spin_nap(&sp, 50);
+	qr_idle_spin_nap(&sp, 110);
+	qr_idle_spin_work(&sp, 170);
+	CU_ASSERT_EQUAL(sp.limit_us, 25);
+	/* A nap is forgotten once work came: the next gap, blocked or spun
+	 * through, is measured as it is. */
+	qr_idle_spin_work(&sp, 10);
+	CU_ASSERT_EQUAL(sp.limit_us, 50);
 }
 
 static void test_zero_max_never_spins(void)
@@ -79,10 +114,10 @@ static void test_zero_max_never_spins(void)
 	struct qr_idle_spin sp;
 	qr_idle_spin_init(&sp, 0);
 	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 0));
-	qr_idle_spin_gap(&sp, 0);
+	qr_idle_spin_work(&sp, 0);
 	CU_ASSERT_EQUAL(sp.limit_us, 0);
 	CU_ASSERT_FALSE(qr_idle_spin_on(&sp, 0));
-	qr_idle_spin_gap(&sp, 7);
+	qr_idle_spin_work(&sp, 7);
 	CU_ASSERT_EQUAL(sp.limit_us, 0);
 }
 
@@ -97,6 +132,8 @@ int main(void)
 		 test_short_gaps_grow_back_from_zero},
 		{"mixed gaps stay within bounds",
 		 test_mixed_gaps_stay_within_bounds},
+		{"naps: a gap counts from the last nap",
+		 test_naps_count_from_the_last_nap},
 		{"spin_us 0 never spins", test_zero_max_never_spins},
 		{NULL, NULL},
 	};

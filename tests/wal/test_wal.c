@@ -170,6 +170,41 @@ static void test_group_commit_waits_while_busy(void)
 	wt_rmdir(dir);
 }
 
+static void tweak_wait_while_busy_small_cap(struct qr_wal_config *c)
+{
+	tweak_wait_while_busy(c);
+	c->batch_bytes_max = 8192;
+	c->value_bytes_max = 16384; /* a 9000 B value is a full batch */
+}
+
+/* ... but a full batch (here one large record alone) does not wait: two
+ * large records back to back are both in flight at once (up to
+ * batches_inflight_max), as they are with the default. */
+static void test_full_batches_do_not_wait(void)
+{
+	char *dir = wt_tmpdir();
+	struct qr_wal *w = open_wal(dir, 1, tweak_wait_while_busy_small_cap);
+	static uint8_t big[9000];
+	memset(big, 0x5a, sizeof(big));
+	struct wt_rec g;
+	for (uint64_t lsn = 1; lsn <= 2; lsn++) {
+		wt_gen(&g, lsn, WT_KEYS_DEFAULT, 64); /* lsn 1, 2: puts */
+		g.r.value = big;
+		g.r.value_len = sizeof(big);
+		CU_ASSERT_EQUAL_FATAL(qr_wal_append(w, &g.r), 0);
+		if (lsn == 2) /* due at once though lsn 1 may be in flight */
+			CU_ASSERT_EQUAL(qr_wal_next_due_us(w, UINT64_MAX / 2), 0);
+		qr_wal_poll(w, qr_clock_mono_us());
+		CU_ASSERT_EQUAL(qr_wal_stats(w)->batches, lsn);
+	}
+	uint64_t t0 = qr_clock_mono_us();
+	while (qr_wal_durable_lsn(w) < 2 && qr_clock_mono_us() - t0 < 10000000)
+		qr_wal_poll(w, qr_clock_mono_us());
+	CU_ASSERT_EQUAL(qr_wal_durable_lsn(w), 2);
+	CU_ASSERT_EQUAL(qr_wal_close(w, NULL), 0);
+	wt_rmdir(dir);
+}
+
 static void tweak_tiny_pipe(struct qr_wal_config *c)
 {
 	c->batches_inflight_max = 1;
@@ -1065,6 +1100,7 @@ int main(void)
 		{ "group_commit_one_batch", test_group_commit_one_batch },
 		{ "group_commit_waits_while_busy",
 		  test_group_commit_waits_while_busy },
+		{ "full_batches_do_not_wait", test_full_batches_do_not_wait },
 		{ "back_pressure_busy", test_back_pressure },
 		{ "idle_deadline_and_eventfd", test_idle_deadline_and_eventfd },
 		{ "bad_appends", test_bad_appends },

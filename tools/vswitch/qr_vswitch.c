@@ -443,6 +443,7 @@ static void switch_loop(double seconds)
 	qr_idle_spin_init(&sp, SPIN_US);
 	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
 		unsigned got = 0;
+		const uint64_t top = rte_get_tsc_cycles(); /* gaps end here */
 		if (rte_get_tsc_cycles() >= next_cfg) {
 			delay_config();
 			stats_write();
@@ -464,11 +465,11 @@ static void switch_loop(double seconds)
 			waiting |= delay[p] && delay[p]->count;
 		uint64_t now = rte_get_tsc_cycles();
 		if (got) {
-			if (idled)
-				qr_idle_spin_gap(&sp, (now - last_work) / tsc_us);
+			if (idled) /* from the end of the last work (S2) */
+				qr_idle_spin_work(&sp, (top - last_work) / tsc_us);
 			idled = false;
 			idle = 0;
-			last_work = now;
+			last_work = now; /* after this pass's forwarding */
 			if (iw)
 				qr_idle_wait_busy(iw);
 		} else if (iw) {
