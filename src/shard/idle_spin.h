@@ -28,8 +28,11 @@
  *      nap (idle = backoff) does not: work found after one arrived at some
  *      moment of it. The caller says when a nap begins
  *      (qr_idle_spin_nap), and a gap that ended after naps counts from
- *      the start of the last one, the earliest the work can have come
- *      (so at limit 0, work found after the first nap is a short gap).
+ *      the middle of the last one (the unbiased guess), except at limit
+ *      0, where it counts from the nap's start, the earliest the work can
+ *      have come: work found after the first nap is then a short gap, so
+ *      the spin can come back. A nap lasts ~60 us, so under back-off a
+ *      spin_us below ~30 stays within a few us of 0.
  *  S5. Pure arithmetic on the caller's clock: no syscall, no allocation;
  *      the unit test drives it with made-up gaps.
  */
@@ -82,10 +85,15 @@ static inline void qr_idle_spin_nap(struct qr_idle_spin *sp, uint64_t idle_us)
 }
 
 /* Work found idle_us after the end of the last work, with idle iterations
- * between (S2): the gap, or after naps the start of the last one (S4). */
+ * between (S2): the gap, or after naps the middle of the last one (its
+ * start at limit 0; S4). */
 static inline void qr_idle_spin_work(struct qr_idle_spin *sp, uint64_t idle_us)
 {
-	qr_idle_spin_gap(sp, sp->napped ? sp->nap_at_us : idle_us);
+	uint64_t gap = idle_us;
+	if (sp->napped && idle_us >= sp->nap_at_us)
+		gap = sp->limit_us ? sp->nap_at_us + (idle_us - sp->nap_at_us) / 2
+				   : sp->nap_at_us;
+	qr_idle_spin_gap(sp, gap);
 	sp->napped = false;
 }
 

@@ -384,7 +384,7 @@ static unsigned rx_batch(struct qr_shard *s, struct rte_mbuf **pkts, unsigned n)
 static void read_clocks(struct qr_shard *s)
 {
 	s->wall_read = false;
-	s->now_us = rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+	s->now_us = qr_shard_tsc_us(s);
 }
 
 static void maybe_snapshot(struct qr_shard *s)
@@ -754,5 +754,5 @@ const struct qr_wal_recover_stats *qr_shard_recovery(const struct qr_shard *s)
 
 uint64_t qr_shard_now_us(const struct qr_shard *s)
 {
-	return rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+	return qr_shard_tsc_us(s);
 }

@@ -108,7 +108,8 @@ void qr_shard_loop_idle(struct qr_shard *s, uint32_t *idle)
 			return;
 		}
 		s->stats.idle_sleeps++;
-		qr_idle_spin_nap(&s->spin, s->now_us - s->last_work_us);
+		qr_idle_spin_nap(&s->spin,
+				 qr_shard_tsc_us(s) - s->last_work_us);
 		usleep(IDLE_SLEEP_US);
 	} else if (++*idle > IDLE_SPIN_LOOPS) {
 		rte_pause();

@@ -466,8 +466,9 @@ uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us)
 		return 0;
 	uint64_t due = limit_us;
 	const struct batch_slot *b = &w->slots[w->fill_seq % w->nslots];
-	/* The batch being filled goes out at once to an idle disk, after its
-	 * wait otherwise; with every slot in flight, at a completion. */
+	/* The batch being filled goes out at once to an idle disk or when
+	 * full (a slot free), after its wait otherwise; with every slot in
+	 * flight, at a completion. */
 	if (b->state == SLOT_FILLING && b->records &&
 	    w->submit_seq == w->fill_seq &&
 	    w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {

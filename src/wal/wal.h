@@ -179,8 +179,9 @@ uint64_t qr_wal_poll(struct qr_wal *w, uint64_t now_us);
 /*
  * For a loop that sleeps when idle (shard/idle_wait.h): when qr_wal_poll
  * must run next without a completion to wake it, in now_us time: 0 for
- * at once (records appended and not submitted to an idle disk, sqes not
- * yet submitted, mode none with records not yet durable), the end of a
+ * at once (records appended and not submitted to an idle disk, a full
+ * batch with a slot free, sqes not yet submitted, mode none with records
+ * not yet durable), the end of a
  * batch's wait or of mode async's sync period, else limit_us. Work in
  * flight completes on the ring, which signals qr_wal_event_fd.
  */

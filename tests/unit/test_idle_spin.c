@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The adaptive spin after work (shard/idle_spin.h S1-S4): short gaps grow
+/* The adaptive spin after work (shard/idle_spin.h S1-S5): short gaps grow
  * the limit up to [loop] spin_us, long gaps shrink it to zero, a limit at
  * zero still learns from gaps it slept through (blocked, or napped: S4),
  * and spin_us 0 never spins. */
@@ -74,39 +74,55 @@ static void test_mixed_gaps_stay_within_bounds(void)
 	CU_ASSERT_TRUE(sp.limit_us <= QR_IDLE_SPIN_STEP_US);
 }
 
+/* A back-off loop meeting work `gap` us after its last work: it spins
+ * to its limit, then naps NAP_US at a time (S4: only the naps' starts are
+ * known to it). */
+#define NAP_US 60
+static void backoff_gap(struct qr_idle_spin *sp, uint64_t gap)
+{
+	uint64_t t = sp->limit_us;
+	if (gap < t) { /* found while spinning: measured */
+		qr_idle_spin_work(sp, gap);
+		return;
+	}
+	for (;;) {
+		qr_idle_spin_nap(sp, t);
+		t += NAP_US;
+		if (t >= gap)
+			break;
+	}
+	qr_idle_spin_work(sp, t); /* found at the poll after the nap */
+}
+
 /* idle = backoff (S4): a nap does not end when work arrives, so a gap that
- * ended after naps counts from the start of the last one. A limit at 0
- * naps at once; work found after that first nap is a short gap and the
- * spin comes back. Idle heartbeats (work milliseconds apart, many naps)
- * are long gaps. */
+ * ended after naps counts from the middle of the last one (from its start
+ * at limit 0). */
 static void test_naps_count_from_the_last_nap(void)
 {
 	struct qr_idle_spin sp;
 	qr_idle_spin_init(&sp, 50);
-	for (int i = 0; i < 8; i++) { /* heartbeats, 5 ms apart */
-		for (uint64_t t = sp.limit_us; t < 5000; t += 60)
-			qr_idle_spin_nap(&sp, t);
-		qr_idle_spin_work(&sp, 5000);
-	}
+	for (int i = 0; i < 8; i++) /* idle heartbeats, 5 ms apart */
+		backoff_gap(&sp, 5000);
 	CU_ASSERT_EQUAL(sp.limit_us, 0);
 	CU_ASSERT_EQUAL(sp.long_gaps, 8);
-	/* Load again: each piece of work found after the first nap (which
-	 * began at the limit, the nap itself ~60 us). */
-	static const uint32_t want[] = {4, 8, 16, 32, 50, 50};
-	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		qr_idle_spin_nap(&sp, sp.limit_us);
-		qr_idle_spin_work(&sp, sp.limit_us + 60);
-		CU_ASSERT_EQUAL(sp.limit_us, want[i]);
-	}
-	/* Found after a second nap: the work came after 50 + 60 us. */
-	qr_idle_spin_nap(&sp, 50);
-	qr_idle_spin_nap(&sp, 110);
-	qr_idle_spin_work(&sp, 170);
-	CU_ASSERT_EQUAL(sp.limit_us, 25);
+	/* Dense work again (10 us gaps): the first nap's start says "maybe
+	 * short" at limit 0, and the spin grows until it catches them. */
+	for (int i = 0; i < 20; i++)
+		backoff_gap(&sp, 10);
+	CU_ASSERT_EQUAL(sp.limit_us, 50);
+	/* Gaps of 80 us, which no 50 us spin covers: the spins were wasted
+	 * and stop (a gap counted from the nap's start would have kept the
+	 * limit at 50: every one found after a single nap begun at <= 50). */
+	for (int i = 0; i < 20; i++)
+		backoff_gap(&sp, 80);
+	CU_ASSERT_EQUAL(sp.limit_us, 0);
 	/* A nap is forgotten once work came: the next gap, blocked or spun
 	 * through, is measured as it is. */
-	qr_idle_spin_work(&sp, 10);
-	CU_ASSERT_EQUAL(sp.limit_us, 50);
+	qr_idle_spin_nap(&sp, 0);
+	qr_idle_spin_work(&sp, 200);
+	CU_ASSERT_EQUAL(sp.limit_us, QR_IDLE_SPIN_STEP_US); /* limit 0: start */
+	qr_idle_spin_work(&sp, 200);
+	CU_ASSERT_EQUAL(sp.limit_us, QR_IDLE_SPIN_STEP_US / 2);
 }
 
 static void test_zero_max_never_spins(void)
