@@ -340,6 +340,8 @@ static void json_wal(json_t *o, const struct qr_mgmt_agg *ag)
 	set_u64(w, "bytes", ws->bytes_written);
 	set_u64(w, "busy", ws->append_busy);
 	set_u64(w, "snapshots", ws->snapshots);
+	set_u64(w, "segments_created", ws->segments_created);
+	set_u64(w, "segment_waits", ws->segment_waits); /* no spare yet */
 	set_u64(w, "appended_lsn", ag->appended);
 	set_u64(w, "durable_lsn", ag->durable);
 	json_object_set_new(o, "wal", w);
