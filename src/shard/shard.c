@@ -661,8 +661,8 @@ int qr_shard_create(const struct qr_shard_config *cfg, struct qr_shard **out,
 	qr_idle_spin_init(&s->spin, cfg->idle_spin_us);
 	s->bell.fd = -1; /* bells_init, or the failure path's destroy */
 	s->bell_fd = -1;
-	s->tsc_hz = rte_get_tsc_hz();
-	qr_ports_init(&s->ports, cfg, &s->stats, s->tsc_hz);
+	s->tsc_per_us = rte_get_tsc_hz() / 1000000;
+	qr_ports_init(&s->ports, cfg, &s->stats, rte_get_tsc_hz());
 	read_clocks(s);
 	(void)env_wall_ms(s);
 	int rc = shard_net_init(s, err, err_len);

@@ -43,7 +43,7 @@ struct qr_shard {
 	bool wall_read;		     /* wall_ms read in this iteration */
 	uint64_t last_work_us;	     /* the TSC at the end of the last busy
 				      * iteration (idle_spin.h S2) */
-	uint64_t tsc_hz;
+	uint64_t tsc_per_us; /* rte_get_tsc_hz() / 1e6, once at create */
 	uint64_t next_tick_us;
 	uint16_t ip_id;
 	struct qr_ports ports; /* the client port and direct links */
@@ -74,7 +74,7 @@ struct qr_shard {
 /* The TSC in microseconds (the loop's clock, read_clocks). */
 static inline uint64_t qr_shard_tsc_us(const struct qr_shard *s)
 {
-	return rte_get_tsc_cycles() / (s->tsc_hz / 1000000);
+	return rte_get_tsc_cycles() / s->tsc_per_us;
 }
 
 /* shard_idle.c */

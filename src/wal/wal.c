@@ -320,6 +320,14 @@ static bool submit_batch(struct qr_wal *w, struct batch_slot *b, uint32_t idx)
 		w->stats.batch_bytes_max = b->bytes;
 	return true;
 }
+/* No record can join b any more (W8): one large record alone, or filled
+ * to the cap. Such a batch does not wait for company. */
+static inline bool batch_full(const struct qr_wal *w,
+			      const struct batch_slot *b)
+{
+	return b->bytes >= w->batch_cap;
+}
+
 /* Submit sealed batches and the filling one when due. */
 static void submit_due(struct qr_wal *w, bool drain)
 {
@@ -331,9 +339,7 @@ static void submit_due(struct qr_wal *w, bool drain)
 			break;
 		if (w->submit_seq == w->fill_seq) {
 			bool idle = w->submit_seq == w->release_seq;
-			/* full (a large record alone, or filled to the cap):
-			 * no record can join it, so it does not wait */
-			bool full = b->bytes >= w->batch_cap;
+			bool full = batch_full(w, b);
 			bool old = w->cfg.batch_wait_us_max !=
 					   QR_WAL_WAIT_WHILE_BUSY &&
 				   w->now_us - b->opened_us >=
@@ -472,7 +478,7 @@ uint64_t qr_wal_next_due_us(const struct qr_wal *w, uint64_t limit_us)
 	if (b->state == SLOT_FILLING && b->records &&
 	    w->submit_seq == w->fill_seq &&
 	    w->submit_seq - w->release_seq < w->cfg.batches_inflight_max) {
-		if (w->submit_seq == w->release_seq || b->bytes >= w->batch_cap)
+		if (w->submit_seq == w->release_seq || batch_full(w, b))
 			return 0;
 		if (w->cfg.batch_wait_us_max != QR_WAL_WAIT_WHILE_BUSY)
 			due = QR_MIN(due,

@@ -444,7 +444,7 @@ static void switch_loop(double seconds)
 	while (!stop && (!end || rte_get_tsc_cycles() < end)) {
 		unsigned got = 0;
 		const uint64_t top = rte_get_tsc_cycles(); /* gaps end here */
-		if (rte_get_tsc_cycles() >= next_cfg) {
+		if (top >= next_cfg) {
 			delay_config();
 			stats_write();
 			next_cfg = rte_get_tsc_cycles() + cfg_every;
