@@ -200,7 +200,14 @@
 	/* issue 11: retransmission on evidence of loss */                     \
 	X(RTO_WAITS_FOR_EVIDENCE, 7, "rto-waits-for-evidence", "write",        \
 	  "an unanswered write is resent only on evidence of loss, never "    \
-	  "after its second timeout (write.c W6)")
+	  "after its second timeout (write.c W6)")                            \
+	X(PROBE_UNLIMITED, 71, "probe-unlimited", "write",                     \
+	  "every write's second timeout resends to every missing replica, "   \
+	  "not one probe per replica per RTO (write.c W7)")                   \
+	X(PROBE_NO_EVIDENCE, 72, "probe-no-evidence", "write",                 \
+	  "a replica's answer to a probe is not evidence for the writes "     \
+	  "sent before it: what it lost while cut off comes back one write "  \
+	  "per RTO (write.c W7)")
 
 enum qr_bug {
 #define QR_BUG_ENUM_(name, bit, cli, area, what) QR_BUG_BIT_##name = bit,

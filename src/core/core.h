@@ -178,9 +178,11 @@ struct qr_core_stats {
 	uint64_t reads_served;
 	uint64_t read_repairs_sent; /* REPLICATEs sent by read repair */
 	uint64_t retransmits;
-	uint64_t rto_deferred; /* (write, replica) pairs a write's first
-				* timeout did not resend to: no evidence
-				* of loss (write.c W6) */
+	uint64_t rto_deferred; /* (write, replica) pairs a write's timeout
+				* did not resend to: no evidence of loss
+				* at its first (write.c W6), or the
+				* replica's probe for this RTO already
+				* sent (W7) */
 	uint64_t wal_appends;
 	/* Topology (topology.c): the epoch installed, the partitions this
 	 * core gains in a change and has not filled, and owners' DIGESTs

@@ -62,7 +62,7 @@ struct qc_groups {
 	uint8_t need[QC_REPS_MAX];
 };
 
-/* One coordinator request. 2,696 bytes (sizeof, with the CAS state; reqtab.c
+/* One coordinator request. 2,704 bytes (sizeof, with the CAS state; reqtab.c
  * asserts it, the docs quote it), most of it
  * the key and value copy that retransmission and read repair need. */
 struct req {
@@ -93,6 +93,7 @@ struct req {
 	uint8_t stale_mode;  /* reads: 0 wait, QR_MSGF_STALE_ERROR/QUORUM */
 	uint8_t valid_mask;  /* reads: answers current for the token */
 	uint8_t heard_mask;  /* reads: replicas that ever answered */
+	uint8_t probed_mask; /* writes: replicas a W7 probe went to */
 	uint64_t token;	     /* client's min_version (0: none) */
 	bool token_wait;     /* write: unstamped, waits for our wall clock
 			      * to near its token (write.c, W4) */
@@ -109,6 +110,7 @@ struct req {
 	uint64_t sent_us;     /* first transmission (RTT samples) */
 	uint64_t sent_seq;    /* its place among our first transmissions
 			       * (write.c W6) */
+	uint64_t probe_seq;   /* send_seq when its last probe went (W7) */
 	uint64_t start_us;    /* client request taken (latency histogram;
 			       * 0: not a client request) */
 	struct qr_version version; /* write: stamped; read: best seen;
@@ -350,6 +352,9 @@ struct qr_core {
 	 * first transmissions. */
 	uint64_t answered_seq[QR_NODES_MAX];
 	uint64_t send_seq;
+	/* Per peer (write.c W7): a resend without evidence of loss goes to
+	 * it at most once per RTO, from probe_next_us on. */
+	uint64_t probe_next_us[QR_NODES_MAX];
 	uint64_t next_lsn;	     /* lsn of the next WAL record */
 	uint64_t durable_lsn;	     /* every record <= this is durable */
 	/* coordinator request table */

@@ -66,7 +66,7 @@ struct req *qc_req_by_op_id(struct qr_core *c, uint64_t op_id)
 
 /* The sizes the docs quote (docs/architecture.md "What exists", and
  * docs/operations.md for hints): a change here must change them too. */
-_Static_assert(sizeof(struct req) == 2696, "request slot: update the docs");
+_Static_assert(sizeof(struct req) == 2704, "request slot: update the docs");
 _Static_assert(sizeof(struct hint) == 1368, "hint slot: update the docs");
 _Static_assert(sizeof(struct loop_slot) == 1456,
 	       "loopback slot: update the docs");

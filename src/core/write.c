@@ -36,6 +36,21 @@
  *      False evidence (a replica acks at once a version it already holds,
  *      or a long write's fragments queue behind later short writes) costs
  *      one early resend, never a missed one.
+ *  W7. A resend without evidence (W6's second timeout) is a probe: at
+ *      most one per replica per RTO, whichever write's timer fires first
+ *      (TCP resends only its first unacked segment on a timeout). A disk
+ *      that stalls every replica's fsync for 100-200 ms (seen on a VM:
+ *      perf/README.md) used to draw a resend of every write in flight
+ *      to every replica, ~0.3 per write, each a duplicate to apply and
+ *      a stale ack to drop, at the moment the cluster was slowest. The
+ *      replica's answer to a probed write counts as W6's evidence for
+ *      every write first sent before the probe (its acks leave in WAL
+ *      order), so a replica cut off and back gets what it lost at each
+ *      write's next timeout, not one write per RTO. If that answer was
+ *      to the first copy (a slow disk, not a loss), the writes before
+ *      it are answered in the same batch, before their timers fire.
+ *      A write whose next firing is its deadline is resent regardless;
+ *      evidence resends (W6) are never held back.
  */
 #include "core/core_pvt.h"
 
@@ -229,6 +244,12 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		 * first send, no later than the copy that was answered. */
 		if (q->sent_seq > c->answered_seq[from])
 			c->answered_seq[from] = q->sent_seq;
+		/* W7: an answer to a write probed to it is evidence for
+		 * every write first sent before the probe (as W6). */
+		if ((q->probed_mask & bit) &&
+		    q->probe_seq > c->answered_seq[from] &&
+		    !QR_BUG(PROBE_NO_EVIDENCE))
+			c->answered_seq[from] = q->probe_seq;
 		qc_rtt_sample(c, q, from);
 		if (!q->answered &&
 		    qc_met(&q->grp, q->done_mask,
@@ -238,6 +259,16 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		return;
 	}
 	qc_read_on_repair_ack(c, q, i, v);
+}
+
+/* W7: may a resend without evidence of loss go to r now? Once per RTO:
+ * the first write to ask takes it. */
+static bool probe_ok(struct qr_core *c, uint16_t r, uint64_t now)
+{
+	if (now < c->probe_next_us[r] && !QR_BUG(PROBE_UNLIMITED))
+		return false;
+	c->probe_next_us[r] = now + qc_rto_initial(c);
+	return true;
 }
 
 /* Retransmit to the replicas that have not acknowledged (not DOWN). A
@@ -272,17 +303,27 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 	}
 	/* W6: evidence of loss first; everyone missing from the second
 	 * timeout on, or now if the next firing is the deadline. */
-	bool all = (q->rto_fired ||
-		    qc_now_us(c) + q->rto_us >= q->deadline_us) &&
+	uint64_t now = qc_now_us(c);
+	bool last = now + q->rto_us >= q->deadline_us;
+	bool all = (q->rto_fired || last) &&
 		   !QR_BUG(RTO_WAITS_FOR_EVIDENCE);
 	q->rto_fired = true;
 	for (int i = 0; i < q->rf; i++) {
 		uint16_t r = q->replicas[i];
 		if ((q->done_mask & (1u << i)) || !write_target(c, r))
 			continue;
-		if (!all && c->answered_seq[r] <= q->sent_seq) {
+		bool evidence = c->answered_seq[r] > q->sent_seq;
+		if (!all && !evidence) {
 			c->stats.rto_deferred++;
 			continue;
+		}
+		if (!evidence && !last && !probe_ok(c, r, now)) {
+			c->stats.rto_deferred++;
+			continue;
+		}
+		if (!evidence) {
+			q->probed_mask |= (uint8_t)(1u << i);
+			q->probe_seq = c->send_seq + 1; /* covers sent_seq <= it */
 		}
 		q->retransmitted = true;
 		c->stats.retransmits++;

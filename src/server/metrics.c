@@ -102,8 +102,8 @@ static void replica(struct qr_prom *w, const struct qr_core_stats *cs)
 	one(w, "quorate_retransmits_total", "Messages retransmitted.",
 	    QR_PROM_COUNTER, cs->retransmits);
 	one(w, "quorate_rto_deferred_total",
-	    "Replicas a write's first timeout did not resend to (no "
-	    "evidence of loss).",
+	    "Replicas a write's timeout did not resend to (no evidence "
+	    "of loss, or their probe for this RTO already sent).",
 	    QR_PROM_COUNTER, cs->rto_deferred);
 	one(w, "quorate_long_messages_in_total",
 	    "Long messages (values over one frame) received whole.",

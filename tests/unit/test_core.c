@@ -634,6 +634,86 @@ static void test_retransmit_on_evidence_of_loss(void)
 	teardown();
 }
 
+/* W7: replicas whose disks stall get one resend each per RTO, not one
+ * per write in flight; once their disks are back every write is
+ * answered with no further resend. */
+static void test_probe_per_replica_per_rto(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	enum { K = 8 };
+	char key[K][16];
+	for (int k = 0; k < K; k++) {
+		snprintf(key[k], sizeof(key[k]), "stall-%d", k);
+		client_req(c, 10 + (uint64_t)k, QR_OP_PUT, QR_LEVEL_QUORUM,
+			   key[k], "v");
+	}
+	deliver_all(); /* b and d hold them, but sync nothing */
+	durable(c);
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits, same_b0 =
+		qr_core_stats(h.core[b])->replicate_same;
+	/* Past every write's second timeout (3 x rto_us_min after the
+	 * send), before the third (7 x). */
+	advance(5000);
+	for (int k = 0; k < K; k++)
+		CU_ASSERT_PTR_NULL(find_reply(10 + (uint64_t)k));
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2); /* one to b, one to d */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[b])->replicate_same - same_b0, 1);
+	/* The disks are back: all answered, nothing more resent. */
+	durable(b);
+	durable(d);
+	settle();
+	for (int k = 0; k < K; k++)
+		CU_ASSERT_EQUAL(reply_status(10 + (uint64_t)k), 0);
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2);
+	teardown();
+}
+
+/* W7: writes lost on a cut link come back after the link heals: the
+ * probe's answer is evidence for every write sent before it, so each is
+ * resent at its next timeout, not one per RTO. */
+static void test_probe_answer_is_evidence(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	enum { K = 8 };
+	char key[K][16];
+	h.cut[c][b] = h.cut[c][d] = true;
+	for (int k = 0; k < K; k++) {
+		snprintf(key[k], sizeof(key[k]), "cut-%d", k);
+		client_req(c, 30 + (uint64_t)k, QR_OP_PUT, QR_LEVEL_QUORUM,
+			   key[k], "v");
+	}
+	deliver_all();
+	durable(c);
+	h.cut[c][b] = h.cut[c][d] = false; /* every first copy was lost */
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits;
+	advance(5000); /* second timeouts: one probe to b, one to d */
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2);
+	durable(b);
+	durable(d);
+	deliver_all();
+	int answered = 0;
+	for (int k = 0; k < K; k++)
+		answered += find_reply(30 + (uint64_t)k) != NULL;
+	CU_ASSERT_EQUAL(answered, 1); /* the probed write */
+	/* The third timeouts (7 x rto_us_min after the sends) resend the
+	 * rest, on that evidence. */
+	advance(2500);
+	durable(b);
+	durable(d);
+	settle();
+	for (int k = 0; k < K; k++)
+		CU_ASSERT_EQUAL(reply_status(30 + (uint64_t)k), 0);
+	teardown();
+}
+
 static void test_replica_keeps_newer_version(void)
 {
 	setup();
@@ -3601,7 +3681,21 @@ int main(void)
 #ifdef QR_UNIT_INJECT_BUG
 	/* test_core_buggy (tests/unit/meson.build): a regression test on the
 	 * core with the mutation it pins; it must fail (should_fail). */
-#if QR_UNIT_INJECT_BUG == 5
+#if QR_UNIT_INJECT_BUG == 7
+	static const struct qr_unit_case buggy[] = {
+		{"a probe's answer is evidence with probe-no-evidence",
+		 test_probe_answer_is_evidence},
+		{NULL, NULL},
+	};
+	qr_bug_only(QR_BUG_BIT_PROBE_NO_EVIDENCE);
+#elif QR_UNIT_INJECT_BUG == 6
+	static const struct qr_unit_case buggy[] = {
+		{"one probe per replica per RTO with probe-unlimited",
+		 test_probe_per_replica_per_rto},
+		{NULL, NULL},
+	};
+	qr_bug_only(QR_BUG_BIT_PROBE_UNLIMITED);
+#elif QR_UNIT_INJECT_BUG == 5
 	static const struct qr_unit_case buggy[] = {
 		{"topology: the hand-off waits until caught up with "
 		 "orphan-scan-while-behind",
@@ -3652,6 +3746,10 @@ int main(void)
 		{"ALL unavailable when a replica is down, QUORUM works",
 		 test_all_unavailable_when_replica_down},
 		{"retransmits after loss", test_retransmits_after_loss},
+		{"one probe per replica per RTO (W7)",
+		 test_probe_per_replica_per_rto},
+		{"a probe's answer is evidence (W7)",
+		 test_probe_answer_is_evidence},
 		{"retransmit on evidence of loss",
 		 test_retransmit_on_evidence_of_loss},
 		{"retransmit before a short deadline",
