@@ -110,7 +110,8 @@ struct req {
 	uint64_t sent_us;     /* first transmission (RTT samples) */
 	uint64_t sent_seq;    /* its place among our first transmissions
 			       * (write.c W6) */
-	uint64_t probe_seq;   /* send_seq when its last probe went (W7) */
+	uint64_t probe_seq;   /* W7: send_seq + 1 when its first probe went
+			       * (its answer is evidence below it) */
 	uint64_t start_us;    /* client request taken (latency histogram;
 			       * 0: not a client request) */
 	struct qr_version version; /* write: stamped; read: best seen;
@@ -353,8 +354,11 @@ struct qr_core {
 	uint64_t answered_seq[QR_NODES_MAX];
 	uint64_t send_seq;
 	/* Per peer (write.c W7): a resend without evidence of loss goes to
-	 * it at most once per RTO, from probe_next_us on. */
+	 * it at most once per RTO, from probe_next_us on; an answered
+	 * probe's evidence (probe_ev_seq) counts from probe_ev_us on. */
 	uint64_t probe_next_us[QR_NODES_MAX];
+	uint64_t probe_ev_seq[QR_NODES_MAX];
+	uint64_t probe_ev_us[QR_NODES_MAX];
 	uint64_t next_lsn;	     /* lsn of the next WAL record */
 	uint64_t durable_lsn;	     /* every record <= this is durable */
 	/* coordinator request table */

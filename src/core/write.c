@@ -29,26 +29,29 @@
  *      ack was dropped: the idea of TCP's RACK, RFC 8985); from its second
  *      timeout (the RTO doubled, so up to 3 RTOs after the send), or at
  *      the first when the next firing would be the deadline, to every
- *      missing replica, which bounds the recovery of a lost frame when no
- *      later write gives evidence. The RTO includes the replica's fsync,
- *      whose tail is far above its mean: resending on the first timeout
- *      alone resent up to 18% of writes to replicas only syncing.
+ *      missing replica (as W7's probes allow), which bounds the recovery
+ *      of a lost frame when no later write gives evidence. The RTO
+ *      includes the replica's fsync, whose tail is far above its mean:
+ *      resending on the first timeout alone resent up to 18% of writes
+ *      to replicas only syncing.
  *      False evidence (a replica acks at once a version it already holds,
  *      or a long write's fragments queue behind later short writes) costs
  *      one early resend, never a missed one.
- *  W7. A resend without evidence (W6's second timeout) is a probe: at
- *      most one per replica per RTO, whichever write's timer fires first
- *      (TCP resends only its first unacked segment on a timeout). A disk
- *      that stalls every replica's fsync for 100-200 ms (seen on a VM:
- *      perf/README.md) used to draw a resend of every write in flight
- *      to every replica, ~0.3 per write, each a duplicate to apply and
- *      a stale ack to drop, at the moment the cluster was slowest. The
- *      replica's answer to a probed write counts as W6's evidence for
- *      every write first sent before the probe (its acks leave in WAL
- *      order), so a replica cut off and back gets what it lost at each
- *      write's next timeout, not one write per RTO. If that answer was
- *      to the first copy (a slow disk, not a loss), the writes before
- *      it are answered in the same batch, before their timers fire.
+ *  W7. A resend without evidence (W6's second timeout on) is a probe:
+ *      at most one per replica per initial RTO (qc_rto_initial),
+ *      whichever write's timer fires first, as TCP resends one segment,
+ *      not its whole window, when its timer fires. A disk that stalls
+ *      every replica's fsync for 100-200 ms (perf/README.md,
+ *      "Retransmissions under a disk stall") used to draw a resend of
+ *      every write in flight to every replica it had not acked, each a
+ *      duplicate to apply and a stale ack to drop, when the cluster was
+ *      slowest. The replica's answer to a write probed to it is W6's
+ *      evidence for every write first sent before the probe (its acks
+ *      leave in WAL order), one initial RTO after the answer came: so a
+ *      replica cut off and back gets what it lost at each write's next
+ *      timeout after that, not one write per RTO; and if the answer was
+ *      to the first copy (a slow disk, not a loss), the writes queued in
+ *      the replica's next WAL batch have that RTO to be acked first.
  *      A write whose next firing is its deadline is resent regardless;
  *      evidence resends (W6) are never held back.
  */
@@ -192,6 +195,42 @@ void qc_write_dispatch(struct qr_core *c, struct req *q)
 			qc_send_replicate(c, q, i);
 }
 
+/* W7: may a resend without evidence of loss go to r now? Once per RTO:
+ * the first write to ask takes it. */
+static bool probe_ok(struct qr_core *c, uint16_t r, uint64_t now)
+{
+	if (now < c->probe_next_us[r] && !QR_BUG(PROBE_UNLIMITED))
+		return false;
+	c->probe_next_us[r] = now + qc_rto_initial(c);
+	return true;
+}
+
+/* W7: r's evidence from answered probes that is due by now joins W6's. */
+static void probe_evidence_due(struct qr_core *c, uint16_t r, uint64_t now)
+{
+	if (c->probe_ev_seq[r] && now >= c->probe_ev_us[r]) {
+		if (c->probe_ev_seq[r] > c->answered_seq[r])
+			c->answered_seq[r] = c->probe_ev_seq[r];
+		c->probe_ev_seq[r] = 0;
+	}
+}
+
+/* W7: r answered a write probed to it when send_seq was below seq. The
+ * answer may be to the first copy, with the writes sent after that copy
+ * in r's next WAL batch: their acks get an RTO to come before this is
+ * evidence (the reordering window of RACK, RFC 8985). One pending value
+ * per peer: a due one joins W6's first; a larger one restarts the wait
+ * (an earlier one's evidence comes late, never early). */
+static void probe_evidence(struct qr_core *c, uint16_t r, uint64_t seq)
+{
+	uint64_t now = qc_now_us(c);
+	probe_evidence_due(c, r, now);
+	if (seq <= c->answered_seq[r] || seq <= c->probe_ev_seq[r])
+		return;
+	c->probe_ev_us[r] = now + qc_rto_initial(c);
+	c->probe_ev_seq[r] = seq;
+}
+
 void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		     int status, struct qr_version v)
 {
@@ -244,12 +283,11 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		 * first send, no later than the copy that was answered. */
 		if (q->sent_seq > c->answered_seq[from])
 			c->answered_seq[from] = q->sent_seq;
-		/* W7: an answer to a write probed to it is evidence for
-		 * every write first sent before the probe (as W6). */
-		if ((q->probed_mask & bit) &&
-		    q->probe_seq > c->answered_seq[from] &&
-		    !QR_BUG(PROBE_NO_EVIDENCE))
-			c->answered_seq[from] = q->probe_seq;
+		/* W7: an answer to a write probed to it is evidence, one
+		 * RTO from now, for every write first sent before the
+		 * probe. */
+		if ((q->probed_mask & bit) && !QR_BUG(PROBE_NO_EVIDENCE))
+			probe_evidence(c, from, q->probe_seq);
 		qc_rtt_sample(c, q, from);
 		if (!q->answered &&
 		    qc_met(&q->grp, q->done_mask,
@@ -259,16 +297,6 @@ void qc_coord_on_ack(struct qr_core *c, uint16_t from, uint64_t op_id,
 		return;
 	}
 	qc_read_on_repair_ack(c, q, i, v);
-}
-
-/* W7: may a resend without evidence of loss go to r now? Once per RTO:
- * the first write to ask takes it. */
-static bool probe_ok(struct qr_core *c, uint16_t r, uint64_t now)
-{
-	if (now < c->probe_next_us[r] && !QR_BUG(PROBE_UNLIMITED))
-		return false;
-	c->probe_next_us[r] = now + qc_rto_initial(c);
-	return true;
 }
 
 /* Retransmit to the replicas that have not acknowledged (not DOWN). A
@@ -312,6 +340,7 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 		uint16_t r = q->replicas[i];
 		if ((q->done_mask & (1u << i)) || !write_target(c, r))
 			continue;
+		probe_evidence_due(c, r, now);
 		bool evidence = c->answered_seq[r] > q->sent_seq;
 		if (!all && !evidence) {
 			c->stats.rto_deferred++;
@@ -322,8 +351,11 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 			continue;
 		}
 		if (!evidence) {
+			/* The first probe's time: a later one's (to another
+			 * replica) would claim writes sent after this copy. */
+			if (!q->probed_mask)
+				q->probe_seq = c->send_seq + 1;
 			q->probed_mask |= (uint8_t)(1u << i);
-			q->probe_seq = c->send_seq + 1; /* covers sent_seq <= it */
 		}
 		q->retransmitted = true;
 		c->stats.retransmits++;

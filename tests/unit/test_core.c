@@ -673,8 +673,9 @@ static void test_probe_per_replica_per_rto(void)
 }
 
 /* W7: writes lost on a cut link come back after the link heals: the
- * probe's answer is evidence for every write sent before it, so each is
- * resent at its next timeout, not one per RTO. */
+ * probe's answer is evidence, an RTO after it came, for every write sent
+ * before the probe, so each is resent at its next timeout after that,
+ * not one per RTO. */
 static void test_probe_answer_is_evidence(void)
 {
 	setup();
@@ -688,29 +689,85 @@ static void test_probe_answer_is_evidence(void)
 		snprintf(key[k], sizeof(key[k]), "cut-%d", k);
 		client_req(c, 30 + (uint64_t)k, QR_OP_PUT, QR_LEVEL_QUORUM,
 			   key[k], "v");
+		deliver_all();
+		if (k == 0)
+			advance(500); /* the oldest write's timer fires first */
 	}
-	deliver_all();
 	durable(c);
 	h.cut[c][b] = h.cut[c][d] = false; /* every first copy was lost */
 	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
 	uint64_t rtx0 = st->retransmits;
-	advance(5000); /* second timeouts: one probe to b, one to d */
+	/* The second timeouts (3 x rto_us_min after the sends): the oldest
+	 * write probes b and d, the others wait. */
+	advance(4000);
 	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2);
 	durable(b);
 	durable(d);
 	deliver_all();
-	int answered = 0;
-	for (int k = 0; k < K; k++)
-		answered += find_reply(30 + (uint64_t)k) != NULL;
-	CU_ASSERT_EQUAL(answered, 1); /* the probed write */
-	/* The third timeouts (7 x rto_us_min after the sends) resend the
-	 * rest, on that evidence. */
-	advance(2500);
+	CU_ASSERT_EQUAL(reply_status(30), 0);
+	for (int k = 1; k < K; k++)
+		CU_ASSERT_PTR_NULL(find_reply(30 + (uint64_t)k));
+	/* The third timeouts (7 x) come after the answer's RTO: each of the
+	 * seven is resent on that evidence. */
+	advance(3500);
 	durable(b);
 	durable(d);
 	settle();
 	for (int k = 0; k < K; k++)
 		CU_ASSERT_EQUAL(reply_status(30 + (uint64_t)k), 0);
+	teardown();
+}
+
+/* W7: a probed write answered from its first copy is evidence only an
+ * RTO later. A disk stall on every node: writes 1-2 are in the WAL batch
+ * that stalls, writes 3-6 come during it (the next batch). Write 1's
+ * probe is sent after 3-6; when the stalled batch ends, its ack must not
+ * get 3-6 resent while their own batch syncs (found in review: the
+ * evidence taken at once resent all four to both replicas). */
+static void test_probe_evidence_waits_an_rto(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	client_req(c, 50, QR_OP_PUT, QR_LEVEL_QUORUM, "sb-1", "v");
+	client_req(c, 51, QR_OP_PUT, QR_LEVEL_QUORUM, "sb-2", "v");
+	deliver_all();
+	uint64_t lsn[N];
+	for (int i = 0; i < N; i++)
+		lsn[i] = h.appended[i]; /* the batch that stalls */
+	advance(1000); /* writes 1-2: first timeout, nothing resent */
+	char key[4][16];
+	for (int k = 0; k < 4; k++) {
+		snprintf(key[k], sizeof(key[k]), "sb-%d", k + 3);
+		client_req(c, 52 + (uint64_t)k, QR_OP_PUT, QR_LEVEL_QUORUM,
+			   key[k], "v");
+	}
+	deliver_all();
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits;
+	advance(2500); /* write 1's probe (3 x rto_us_min after its send) */
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, N); /* b, d and c's own */
+	for (int i = 0; i < N; i++)
+		qr_core_on_wal_durable(h.core[i], lsn[i]);
+	flush_all();
+	deliver_all();
+	CU_ASSERT_EQUAL(reply_status(50), 0);
+	CU_ASSERT_EQUAL(reply_status(51), 0);
+	CU_ASSERT_PTR_NULL(find_reply(52));
+	uint64_t same_b0 = qr_core_stats(h.core[b])->replicate_same;
+	/* Writes 3-6's second timeouts, their batch syncing: the next RTO's
+	 * probe, one per replica, not all four on evidence. */
+	advance(800);
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2 * N);
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[b])->replicate_same - same_b0, 1);
+	durable(b);
+	durable(d);
+	durable(c);
+	settle();
+	for (int k = 0; k < 4; k++)
+		CU_ASSERT_EQUAL(reply_status(52 + (uint64_t)k), 0);
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2 * N);
 	teardown();
 }
 
@@ -3750,6 +3807,8 @@ int main(void)
 		 test_probe_per_replica_per_rto},
 		{"a probe's answer is evidence (W7)",
 		 test_probe_answer_is_evidence},
+		{"a probe's answer is evidence an RTO later (W7)",
+		 test_probe_evidence_waits_an_rto},
 		{"retransmit on evidence of loss",
 		 test_retransmit_on_evidence_of_loss},
 		{"retransmit before a short deadline",
