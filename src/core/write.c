@@ -41,7 +41,7 @@
  *      at most one per replica per initial RTO (qc_rto_initial),
  *      whichever write's timer fires first, as TCP resends one segment,
  *      not its whole window, when its timer fires. A disk that stalls
- *      every replica's fsync for 100-200 ms (perf/README.md,
+ *      every node's WAL for 50-500 ms (perf/README.md,
  *      "Retransmissions under a disk stall") used to draw a resend of
  *      every write in flight to every replica it had not acked, each a
  *      duplicate to apply and a stale ack to drop, when the cluster was
@@ -52,8 +52,10 @@
  *      timeout after that, not one write per RTO; and if the answer was
  *      to the first copy (a slow disk, not a loss), the writes queued in
  *      the replica's next WAL batch have that RTO to be acked first.
- *      A write whose next firing is its deadline is resent regardless;
- *      evidence resends (W6) are never held back.
+ *      A write whose deadline is within its next two firings is
+ *      resent regardless (held back, it would get only the last
+ *      firing's remnant of time); evidence resends (W6) are never held
+ *      back.
  */
 #include "core/core_pvt.h"
 
@@ -219,13 +221,13 @@ static void probe_evidence_due(struct qr_core *c, uint16_t r, uint64_t now)
  * answer may be to the first copy, with the writes sent after that copy
  * in r's next WAL batch: their acks get an RTO to come before this is
  * evidence (the reordering window of RACK, RFC 8985). One pending value
- * per peer: a due one joins W6's first; a larger one restarts the wait
- * (an earlier one's evidence comes late, never early). */
+ * per peer, never postponed: while one waits, a later answer's is
+ * dropped (the next probe's answer brings it again). */
 static void probe_evidence(struct qr_core *c, uint16_t r, uint64_t seq)
 {
 	uint64_t now = qc_now_us(c);
 	probe_evidence_due(c, r, now);
-	if (seq <= c->answered_seq[r] || seq <= c->probe_ev_seq[r])
+	if (seq <= c->answered_seq[r] || c->probe_ev_seq[r])
 		return;
 	c->probe_ev_us[r] = now + qc_rto_initial(c);
 	c->probe_ev_seq[r] = seq;
@@ -335,6 +337,11 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 	bool last = now + q->rto_us >= q->deadline_us;
 	bool all = (q->rto_fired || last) &&
 		   !QR_BUG(RTO_WAITS_FOR_EVIDENCE);
+	/* W7: no probe limit once the deadline is within two firings: a
+	 * resend held back now would get only the last firing's remnant of
+	 * time, maybe less than a round trip. */
+	uint64_t after_next = QR_MIN(q->rto_us * 2, c->cfg.rto_us_max);
+	bool near = now + q->rto_us + after_next >= q->deadline_us;
 	q->rto_fired = true;
 	for (int i = 0; i < q->rf; i++) {
 		uint16_t r = q->replicas[i];
@@ -346,7 +353,7 @@ void qc_write_timer(struct qr_core *c, struct req *q)
 			c->stats.rto_deferred++;
 			continue;
 		}
-		if (!evidence && !last && !probe_ok(c, r, now)) {
+		if (!evidence && !near && !probe_ok(c, r, now)) {
 			c->stats.rto_deferred++;
 			continue;
 		}

@@ -771,6 +771,53 @@ static void test_probe_evidence_waits_an_rto(void)
 	teardown();
 }
 
+/* W7: near its deadline a write is resent whatever the probe limit
+ * says. Two ALL writes, b cut off until 42.5 ms of their 50 ms, b's disk
+ * acking 3.5 ms after an append: held back by the other's probe at its
+ * second-to-last firing, the second write had only the last firing's few
+ * milliseconds left and failed UNAVAILABLE (found in review; before W7
+ * both were answered). */
+static void test_probe_limit_lifted_near_deadline(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	uint64_t t0 = h.now_us;
+	h.cut[c][b] = true;
+	client_req(c, 70, QR_OP_PUT, QR_LEVEL_ALL, "all-a", "v");
+	client_req(c, 71, QR_OP_PUT, QR_LEVEL_ALL, "all-b", "v");
+	deliver_all();
+	enum { HMAX = 700 };
+	static uint64_t at[HMAX], lsn[HMAX];
+	int n = 0;
+	uint64_t synced = h.appended[b];
+	while (h.now_us < t0 + 60000) {
+		advance(100);
+		if (h.now_us - t0 >= 42500)
+			h.cut[c][b] = false;
+		durable(c);
+		durable(d);
+		if (n < HMAX) { /* b's WAL: durable 3.5 ms after the append */
+			at[n] = h.now_us;
+			lsn[n++] = h.appended[b];
+		}
+		uint64_t upto = 0;
+		for (int i = 0; i < n; i++)
+			if (at[i] + 3500 <= h.now_us)
+				upto = lsn[i];
+		if (upto > synced) {
+			qr_core_on_wal_durable(h.core[b], upto);
+			synced = upto;
+			flush_all();
+		}
+		deliver_all();
+	}
+	CU_ASSERT_EQUAL(reply_status(70), 0);
+	CU_ASSERT_EQUAL(reply_status(71), 0);
+	teardown();
+}
+
 static void test_replica_keeps_newer_version(void)
 {
 	setup();
@@ -3809,6 +3856,8 @@ int main(void)
 		 test_probe_answer_is_evidence},
 		{"a probe's answer is evidence an RTO later (W7)",
 		 test_probe_evidence_waits_an_rto},
+		{"no probe limit near the deadline (W7)",
+		 test_probe_limit_lifted_near_deadline},
 		{"retransmit on evidence of loss",
 		 test_retransmit_on_evidence_of_loss},
 		{"retransmit before a short deadline",
