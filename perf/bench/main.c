@@ -39,6 +39,7 @@ struct options {
 	const char *profile, *iface, *pci, *run_dir; /* --transport dpdk */
 	const char *gen_ip, *gen_mac;
 	uint16_t gen_port;
+	bool memif_direct;
 	const char *json_file, *hdr_file, *csv_file;
 	bool progress;
 	unsigned nrates;
@@ -56,6 +57,8 @@ static void usage(FILE *f)
 		"        [--iface IFACE] [--gen-mac MAC] [--gen-port P "
 		"(47000)]\n"
 		"        [--pci ADDR] [--run-dir DIR (the cluster file's)]\n"
+		"        [--memif-direct: serve each node's client memif in "
+		"qr-vswitch's place]\n"
 		"  --threads T            worker threads = generator cores "
 		"(1)\n"
 		"  --outstanding N        closed loop: requests in flight per "
@@ -489,6 +492,7 @@ enum {
 	OPT_GEN_IP,
 	OPT_GEN_MAC,
 	OPT_GEN_PORT,
+	OPT_MEMIF_DIRECT,
 	OPT_HELP,
 };
 
@@ -525,6 +529,7 @@ static const struct option long_opts[] = {
 	{"gen-ip", required_argument, NULL, OPT_GEN_IP},
 	{"gen-mac", required_argument, NULL, OPT_GEN_MAC},
 	{"gen-port", required_argument, NULL, OPT_GEN_PORT},
+	{"memif-direct", no_argument, NULL, OPT_MEMIF_DIRECT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -562,6 +567,7 @@ static int transport_setup(struct bench_config *cfg, const struct options *o,
 		.run_dir = o->run_dir,
 		.gen_port = o->gen_port ? o->gen_port : 47000,
 		.busy_poll = cfg->busy_poll,
+		.memif_direct = o->memif_direct,
 		.threads = cfg->threads,
 	};
 	if (!o->profile)
@@ -764,6 +770,9 @@ int main(int argc, char **argv)
 				return bad("--gen-port", v);
 			o.gen_port = (uint16_t)u;
 			break;
+		case OPT_MEMIF_DIRECT:
+			o.memif_direct = true;
+			break;
 		case OPT_HELP:
 		case 'h':
 			usage(stdout);
@@ -806,6 +815,8 @@ int main(int argc, char **argv)
 		return bad("--dist", "zipf");
 	if (o.nrates && cfg.rate > 0)
 		return bad("--rate with --sweep", "");
+	if (o.memif_direct && cfg.tp != &bench_transport_dpdk)
+		return bad("--memif-direct without --transport dpdk", "");
 	if (!cfg.seed && getrandom(&cfg.seed, sizeof(cfg.seed), 0) < 0)
 		cfg.seed = (uint64_t)time(NULL);
 

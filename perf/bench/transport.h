@@ -43,6 +43,7 @@ struct bench_transport_setup {
 	bool has_gen_mac;
 	uint16_t gen_port; /* first generator UDP port, host order */
 	bool busy_poll;	   /* --busy-poll */
+	bool memif_direct; /* --memif-direct: a memif server per node */
 	unsigned threads;  /* in: wanted; out: what the device allows */
 };
 

@@ -44,9 +44,23 @@
  * - wait: the profile's [loop] idle = poll (or --busy-poll) spins; backoff
  *   spins IDLE_SPINS turns and then sleeps 20 us at a time (the PMDs here
  *   have no rx interrupt), which costs up to that much latency when idle.
+ *
+ * --memif-direct (issue 11 item 4: a local cluster with no switch and no
+ * kernel on any path): the generator serves every node's client memif
+ * socket itself, in qr-vswitch's place (tools/cluster switch stop first).
+ * The profile's vdev (a memif client at {run}/memif-{node}.sock) is opened
+ * once per node i as a server, net_memif_g<i>, {node} = i: port i reaches
+ * node i only, so a frame goes out on its destination node's port and
+ * replies come in on the ports polled in turn. Every node port has one
+ * queue pair, so one thread. Where the profile has a doorbell, the
+ * generator takes qr-vswitch's row on the board (shard/doorbell.h): it
+ * rings node i's bell after a burst to port i, and when idle it arms its
+ * own, polls every port once more (B1: what that finds is kept for the
+ * next rx burst) and blocks on it, so the nodes' rings wake it.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +85,7 @@
 #include "net/packet.h"
 #include "quorate/err.h"
 #include "server/profile.h"
+#include "shard/doorbell.h"
 
 #define EAL_ARGS_MAX   64
 #define PORT_SPAN      1024	     /* generator UDP ports in rotation */
@@ -79,6 +94,10 @@
 #define RESOLVE_NS_MAX 2000000000ull /* ARP resolution at set-up */
 #define TX_RETRIES     16	     /* bounded spins on a full tx queue */
 #define IDLE_SPINS     256	     /* idle turns before sleeping */
+/* ... before blocking on our doorbell (direct): a blocked generator costs
+ * a node only a flag read, and its spinning takes a shared core from the
+ * nodes (perf/README.md, "memif-direct"). */
+#define BELL_SPINS     8
 #define IDLE_SLEEP_NS  20000ull	     /* one backoff sleep */
 #define FILE_PREFIX    "--file-prefix=qrbench"
 #define QUEUES_MAX     BENCH_THREADS_MAX
@@ -118,6 +137,9 @@ static const char *const ctr_name[CTR_COUNT] = {
 
 struct dpdk_ep {
 	unsigned q;	/* thread = rx/tx queue = ring index */
+	unsigned next_rx; /* the port polled first next time (direct) */
+	unsigned nstash;  /* frames the last idle check found (B1) */
+	struct rte_mbuf *stash[BENCH_BURST];
 	uint16_t port;	/* its UDP port, host order */
 	uint16_t ip_id; /* next IPv4 id */
 	unsigned idle;	/* consecutive idle waits */
@@ -130,8 +152,18 @@ struct dpdk_ep {
 };
 
 static struct {
-	uint16_t port_id;
+	uint16_t port_id; /* ports[0] */
 	uint16_t nq; /* queue pairs = threads */
+	/* --memif-direct: one port per node (ports[i] reaches node i); else
+	 * one port for every node. */
+	bool direct;
+	uint16_t nports;
+	uint16_t ports[QR_CLUSTER_NODES_MAX];
+	uint8_t port_idx[RTE_MAX_ETHPORTS]; /* port id -> index */
+	/* Doorbells (direct, a profile with one): ours, and each node's. */
+	struct qr_bell_board *board;
+	struct qr_bell bell;
+	struct qr_bell_target node_bell[QR_CLUSTER_NODES_MAX];
 	bool csum_offload;
 	bool idle_poll;
 	struct rte_mempool *pool;
@@ -178,6 +210,36 @@ static void vdev_queues(const char *in, unsigned q, char *out, size_t len)
 	snprintf(out, len, "%.*sqpairs=%u%s", (int)(at - in), in, q, rest);
 }
 
+/* --memif-direct: node i's client memif (the profile's vdev with {node} =
+ * i) as its server: the device renamed net_memif_g<i>, role=client made
+ * role=server. Anything else is refused: the mode is for memif profiles
+ * whose client port is a memif client (drivers-conf/memif.ini). */
+static int direct_vdev(const struct qr_profile *pf,
+		       const struct qr_profile_vars *v, unsigned node,
+		       char *out, size_t len, char *err, size_t n)
+{
+	char vd[512];
+	if (!pf->vdev[0] ||
+	    qr_profile_expand(pf->vdev, v, vd, sizeof(vd), err, n))
+		return -1;
+	const char *comma = strchr(vd, ',');
+	const char *role = strstr(vd, "role=client");
+	if (strncmp(vd, "net_memif", 9) || !comma || !role) {
+		snprintf(err, n,
+			 "--memif-direct: profile %s's vdev is not a memif "
+			 "client (role=client): %s",
+			 pf->path, vd);
+		return -1;
+	}
+	int k = snprintf(out, len, "--vdev=net_memif_g%u%.*srole=server%s",
+			 node, (int)(role - comma), comma, role + 11);
+	if (k < 0 || (size_t)k >= len) {
+		snprintf(err, n, "--memif-direct: vdev too long");
+		return -1;
+	}
+	return 0;
+}
+
 static int build_eal_args(const struct bench_transport_setup *s,
 			  const struct qr_profile *pf, char **argv, char *store,
 			  size_t store_len, char *err, size_t n)
@@ -188,6 +250,7 @@ static int build_eal_args(const struct bench_transport_setup *s,
 		.pci = s->pci,
 		.node = s->cluster->nodes,
 		.cluster = s->cluster->id,
+		.framesz = qr_profile_framesz(s->cluster->peer_frame_bytes),
 	};
 	char expanded[1024];
 	if (qr_profile_expand(pf->eal_args, &v, expanded, sizeof(expanded), err,
@@ -214,11 +277,19 @@ static int build_eal_args(const struct bench_transport_setup *s,
 		has_cores |= !strcmp(tok, "-l") || !strcmp(tok, "-c") ||
 			     !strncmp(tok, "--lcores", 8);
 	}
-	char extra[3][600];
-	int nextra = 0;
+	char extra[QR_CLUSTER_NODES_MAX + 2][600];
+	unsigned nextra = 0;
 	if (!has_prefix)
 		snprintf(extra[nextra++], sizeof(extra[0]), FILE_PREFIX);
-	if (pf->vdev[0]) {
+	if (s->memif_direct) {
+		for (unsigned i = 0; i < s->cluster->nodes; i++) {
+			v.node = i;
+			if (direct_vdev(pf, &v, i, extra[nextra],
+					sizeof(extra[0]), err, n))
+				return -1;
+			nextra++;
+		}
+	} else if (pf->vdev[0]) {
 		char vd[512], vq[560];
 		if (qr_profile_expand(pf->vdev, &v, vd, sizeof(vd), err, n))
 			return -1;
@@ -232,9 +303,9 @@ static int build_eal_args(const struct bench_transport_setup *s,
 		snprintf(extra[nextra++], sizeof(extra[0]),
 			 "--lcores=(0-%u)@(0-%ld)", s->threads, cpus - 1);
 	}
-	for (int i = 0; i < nextra; i++) {
+	for (unsigned i = 0; i < nextra; i++) {
 		size_t l = strlen(extra[i]) + 1;
-		if (used + l > store_len) {
+		if (used + l > store_len || argc >= EAL_ARGS_MAX - 1) {
 			snprintf(err, n, "%s: [eal]: too long", pf->path);
 			return -1;
 		}
@@ -246,63 +317,14 @@ static int build_eal_args(const struct bench_transport_setup *s,
 	return argc;
 }
 
-static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
-		      size_t n)
+/* Configure and start one port with q queue pairs from g.pool. */
+static int port_start(uint16_t port, const struct rte_eth_dev_info *info,
+		      const struct qr_profile *pf, unsigned q, uint16_t rxd,
+		      uint16_t txd, int socket, char *err, size_t n)
 {
-	if (rte_eth_dev_count_avail() < 1) {
-		snprintf(err, n,
-			 "profile %s: no DPDK port opened (check the vdev / "
-			 "--pci / --iface, see the EAL lines above)",
-			 pf->path);
-		return -1;
-	}
-	uint16_t port = (uint16_t)rte_eth_find_next(0);
-	g.port_id = port;
-	struct rte_eth_dev_info info;
-	if (rte_eth_dev_info_get(port, &info) != 0) {
-		snprintf(err, n, "port %u: cannot read device info", port);
-		return -1;
-	}
-	unsigned q = *threads;
-	/* A memif to qr-vswitch: the switch serves one queue pair, and a
-	 * memif client may not open rings its server lacks. */
-	if (!strcmp(info.driver_name, "net_memif"))
-		info.max_rx_queues = info.max_tx_queues = 1;
-	if (q > info.max_rx_queues)
-		q = info.max_rx_queues;
-	if (q > info.max_tx_queues)
-		q = info.max_tx_queues;
-	if (q < *threads) {
-		fprintf(stderr,
-			"quorate-bench: dpdk: %s (%s) has %u rx/%u tx "
-			"queues: %u thread(s) instead of %u\n",
-			pf->name, info.driver_name, info.max_rx_queues,
-			info.max_tx_queues, q, *threads);
-		*threads = q;
-	}
-	g.nq = (uint16_t)q;
-	uint16_t rxd = pf->rx_desc, txd = pf->tx_desc;
-	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
-	/* Every queue full, every ring full, every burst in flight held. */
-	unsigned need = q * (rxd + txd + FWD_RING_SIZE + 4 * BENCH_BURST +
-			     pf->mbuf_cache) +
-			1024;
-	unsigned mbufs = pf->mbufs > need ? pf->mbufs : need;
-	int socket = rte_eth_dev_socket_id(port);
-	if (socket < 0)
-		socket = 0;
-	g.pool = rte_pktmbuf_pool_create("qrb_mbufs", mbufs, pf->mbuf_cache, 0,
-					 RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-	if (!g.pool) {
-		snprintf(err, n,
-			 "mempool of %u mbufs: %s (give the EAL more memory: "
-			 "-m in the profile's [eal] args)",
-			 mbufs, rte_strerror(rte_errno));
-		return -1;
-	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
-	uint64_t rss = info.flow_type_rss_offloads &
+	uint64_t rss = info->flow_type_rss_offloads &
 		       (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
 	if (q > 1 && rss) {
 		/* Replies land on any queue; the rings take them to their
@@ -313,7 +335,7 @@ static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
 	uint64_t csum =
 		RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 	if (pf->tx_checksum_offload) {
-		if ((info.tx_offload_capa & csum) == csum) {
+		if ((info->tx_offload_capa & csum) == csum) {
 			conf.txmode.offloads |= csum;
 			g.csum_offload = true;
 		} else {
@@ -341,6 +363,91 @@ static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
 				 rte_strerror(-rc));
 			return -1;
 		}
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc) {
+		snprintf(err, n, "port %u: start: %s", port, rte_strerror(-rc));
+		return -1;
+	}
+	/* A --gen-mac other than the port's: the port must take it. */
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
+		      size_t n)
+{
+	if (rte_eth_dev_count_avail() < 1) {
+		snprintf(err, n,
+			 "profile %s: no DPDK port opened (check the vdev / "
+			 "--pci / --iface, see the EAL lines above)",
+			 pf->path);
+		return -1;
+	}
+	if (g.direct) {
+		g.nports = (uint16_t)g.cl->nodes;
+		for (unsigned i = 0; i < g.nports; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "net_memif_g%u", i);
+			if (rte_eth_dev_get_port_by_name(name, &g.ports[i])) {
+				snprintf(err, n, "--memif-direct: no port %s",
+					 name);
+				return -1;
+			}
+		}
+	} else {
+		g.nports = 1;
+		g.ports[0] = (uint16_t)rte_eth_find_next(0);
+	}
+	for (unsigned i = 0; i < g.nports; i++)
+		g.port_idx[g.ports[i]] = (uint8_t)i;
+	uint16_t port = g.ports[0];
+	g.port_id = port;
+	struct rte_eth_dev_info info;
+	if (rte_eth_dev_info_get(port, &info) != 0) {
+		snprintf(err, n, "port %u: cannot read device info", port);
+		return -1;
+	}
+	unsigned q = *threads;
+	/* A memif to qr-vswitch: the switch serves one queue pair, and a
+	 * memif client may not open rings its server lacks. Direct: a
+	 * node's client port has one queue pair, and every thread would
+	 * need a queue on every node's port: one thread. */
+	if (!strcmp(info.driver_name, "net_memif"))
+		info.max_rx_queues = info.max_tx_queues = 1;
+	if (q > info.max_rx_queues)
+		q = info.max_rx_queues;
+	if (q > info.max_tx_queues)
+		q = info.max_tx_queues;
+	if (q < *threads) {
+		fprintf(stderr,
+			"quorate-bench: dpdk: %s (%s) has %u rx/%u tx "
+			"queues: %u thread(s) instead of %u\n",
+			pf->name, info.driver_name, info.max_rx_queues,
+			info.max_tx_queues, q, *threads);
+		*threads = q;
+	}
+	g.nq = (uint16_t)q;
+	uint16_t rxd = pf->rx_desc, txd = pf->tx_desc;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	/* Every queue full, every ring full, every burst in flight held. */
+	unsigned need = g.nports * q * (rxd + txd) +
+			q * (FWD_RING_SIZE + 4 * BENCH_BURST + pf->mbuf_cache) +
+			1024;
+	unsigned mbufs = pf->mbufs > need ? pf->mbufs : need;
+	int socket = rte_eth_dev_socket_id(port);
+	if (socket < 0)
+		socket = 0;
+	g.pool = rte_pktmbuf_pool_create("qrb_mbufs", mbufs, pf->mbuf_cache, 0,
+					 RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (!g.pool) {
+		snprintf(err, n,
+			 "mempool of %u mbufs: %s (give the EAL more memory: "
+			 "-m in the profile's [eal] args)",
+			 mbufs, rte_strerror(rte_errno));
+		return -1;
+	}
+	for (uint16_t i = 0; i < q; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "qrb_fwd_%u", i);
 		g.ring[i] = rte_ring_create(name, FWD_RING_SIZE, socket,
@@ -351,20 +458,21 @@ static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
 			return -1;
 		}
 	}
-	rc = rte_eth_dev_start(port);
-	if (rc) {
-		snprintf(err, n, "port %u: start: %s", port, rte_strerror(-rc));
-		return -1;
+	for (unsigned i = 0; i < g.nports; i++) {
+		struct rte_eth_dev_info pi;
+		if (rte_eth_dev_info_get(g.ports[i], &pi) != 0 ||
+		    port_start(g.ports[i], &pi, pf, q, rxd, txd, socket, err,
+			       n))
+			return -1;
 	}
 	g.started = true;
-	/* A --gen-mac other than the port's: the port must take it. */
-	rte_eth_promiscuous_enable(port);
 	return 0;
 }
 
-/* Send one ARP frame on queue q: 0 or -1 (no mbuf, queue full). */
-static int send_arp(uint16_t q, uint16_t op, const uint8_t *target_mac,
-		    uint32_t target_ip)
+/* Send one ARP frame on queue q of port (an id): 0 or -1 (no mbuf, queue
+ * full). */
+static int send_arp(uint16_t port, uint16_t q, uint16_t op,
+		    const uint8_t *target_mac, uint32_t target_ip)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
 	if (!m)
@@ -375,11 +483,17 @@ static int send_arp(uint16_t q, uint16_t op, const uint8_t *target_mac,
 	QR_ASSERT(len == QR_PKT_ARP_BYTES);
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
-	if (rte_eth_tx_burst(g.port_id, q, &m, 1) != 1) {
+	if (rte_eth_tx_burst(port, q, &m, 1) != 1) {
 		rte_pktmbuf_free(m);
 		return -1;
 	}
 	return 0;
+}
+
+/* The port (an id) that reaches node: its own in direct mode. */
+static uint16_t port_of_node(int node)
+{
+	return g.direct && node >= 0 ? g.ports[node] : g.port_id;
 }
 
 static int node_of_ip(uint32_t ip)
@@ -411,14 +525,16 @@ static int resolve_nodes(char *err, size_t n)
 		if (now >= next_ask) {
 			for (unsigned i = 0; i < g.cl->nodes; i++)
 				if (!g.node_static[i] && !g.node_seen_us[i])
-					send_arp(0, QR_ARP_OP_REQUEST, NULL,
+					send_arp(port_of_node((int)i), 0,
+						 QR_ARP_OP_REQUEST, NULL,
 						 g.cl->node[i].ip);
 			next_ask = now + 100000000ull;
 		}
-		for (uint16_t q = 0; q < g.nq; q++) {
+		for (unsigned pq = 0; pq < g.nports * g.nq; pq++) {
+			uint16_t q = (uint16_t)(pq % g.nq);
+			uint16_t port = g.ports[pq / g.nq];
 			struct rte_mbuf *mb[BENCH_BURST];
-			uint16_t k =
-				rte_eth_rx_burst(g.port_id, q, mb, BENCH_BURST);
+			uint16_t k = rte_eth_rx_burst(port, q, mb, BENCH_BURST);
 			for (uint16_t j = 0; j < k; j++) {
 				struct qr_pkt p;
 				int rc = qr_pkt_parse(
@@ -427,7 +543,8 @@ static int resolve_nodes(char *err, size_t n)
 				if (rc == QR_PKT_ARP) {
 					if (p.arp.op == QR_ARP_OP_REQUEST &&
 					    p.arp.target_ip == g.gen.ip)
-						send_arp(q, QR_ARP_OP_REPLY,
+						send_arp(port, q,
+							 QR_ARP_OP_REPLY,
 							 p.arp.sender_mac,
 							 p.arp.sender_ip);
 					int nd = node_of_ip(p.arp.sender_ip);
@@ -462,6 +579,75 @@ static int resolve_nodes(char *err, size_t n)
 				return -1;
 			}
 	}
+	return 0;
+}
+
+/* Direct: every node's port up (its quorated connected to our socket;
+ * a node's client memif reconnects on its own, shard/ports.h), at most
+ * LINK_WAIT_NS. */
+#define LINK_WAIT_NS 10000000000ull
+static int wait_links(char *err, size_t n)
+{
+	uint64_t start = qr_clock_mono_ns();
+	for (;;) {
+		unsigned down = 0, first = 0;
+		for (unsigned i = 0; i < g.nports; i++) {
+			struct rte_eth_link l;
+			if (rte_eth_link_get_nowait(g.ports[i], &l) != 0 ||
+			    l.link_status != RTE_ETH_LINK_UP) {
+				if (!down++)
+					first = i;
+			}
+		}
+		if (!down)
+			return 0;
+		if (qr_clock_mono_ns() - start > LINK_WAIT_NS) {
+			snprintf(err, n,
+				 "--memif-direct: %u node port(s) not up in "
+				 "%.0f s (node %u first: is its quorated "
+				 "running, and qr-vswitch stopped: "
+				 "tools/cluster switch stop?)",
+				 down, LINK_WAIT_NS / 1e9, first);
+			return -1;
+		}
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Direct with a doorbell in the profile: qr-vswitch's row is ours (the
+ * nodes ring it after a burst to their client port), and a target per
+ * node. 0, or -1 with err. */
+static int bells_setup(const struct bench_transport_setup *s,
+		       const struct qr_profile *pf, char *err, size_t n)
+{
+	if (!g.direct || !pf->doorbell[0])
+		return 0;
+	struct qr_profile_vars v = {
+		.run = s->run_dir,
+		.node = s->cluster->nodes,
+		.cluster = s->cluster->id,
+	};
+	char prefix[QR_BELL_PREFIX_MAX + 1];
+	char why[256];
+	if (qr_profile_expand(pf->doorbell, &v, prefix, sizeof(prefix), err,
+			      n))
+		return -1;
+	int fd = qr_bell_ringer_socket();
+	if (fd < 0 || qr_bell_board_open(prefix, &g.board, why, sizeof(why)) ||
+	    qr_bell_listen(g.board, QR_BELL_ROW_SWITCH, 0, &g.bell, why,
+			   sizeof(why))) {
+		snprintf(err, n, "--memif-direct: doorbell %s: %s", prefix,
+			 fd < 0 ? "no socket" : why);
+		return -1;
+	}
+	for (unsigned i = 0; i < g.cl->nodes; i++)
+		if (qr_bell_target_init(g.board, i, 0, fd, &g.node_bell[i],
+					why, sizeof(why))) {
+			snprintf(err, n, "--memif-direct: bell of node %u: %s",
+				 i, why);
+			return -1;
+		}
 	return 0;
 }
 
@@ -512,7 +698,9 @@ static int dpdk_setup(struct bench_transport_setup *s, char *err, size_t n)
 	g.cl = s->cluster;
 	g.idle_poll = pf.idle_poll || s->busy_poll;
 	g.gen_port = s->gen_port;
-	if (port_setup(&pf, &s->threads, err, n))
+	g.direct = s->memif_direct;
+	if (port_setup(&pf, &s->threads, err, n) ||
+	    (g.direct && (wait_links(err, n) || bells_setup(s, &pf, err, n))))
 		return -1;
 	unsigned lc = rte_get_next_lcore(rte_get_main_lcore(), 1, 0);
 	for (unsigned t = 0; t < g.nq; t++) {
@@ -539,10 +727,12 @@ static int dpdk_setup(struct bench_transport_setup *s, char *err, size_t n)
 	fprintf(stderr,
 		"quorate-bench: dpdk: port %u (%s, profile %s): "
 		"%u.%u.%u.%u %02x:%02x:%02x:%02x:%02x:%02x udp %u.., %u "
-		"queue pair(s) = threads on lcores, %s checksums\n",
+		"queue pair(s) = threads on lcores, %s checksums%s%s\n",
 		g.port_id, info.driver_name, pf.name, a & 0xff, (a >> 8) & 0xff,
 		(a >> 16) & 0xff, a >> 24, m[0], m[1], m[2], m[3], m[4], m[5],
-		g.gen_port, g.nq, g.csum_offload ? "offloaded" : "software");
+		g.gen_port, g.nq, g.csum_offload ? "offloaded" : "software",
+		g.direct ? "; memif-direct: a port per node, no switch" : "",
+		g.board ? ", doorbells" : "");
 	return 0;
 }
 
@@ -581,9 +771,15 @@ static void dpdk_teardown(void)
 			fprintf(stderr, " drop_%s %" PRIu64,
 				qr_pkt_drop_name(-i - 1), g.parse_drop[i]);
 	fprintf(stderr, "\n");
-	if (g.started) {
-		rte_eth_dev_stop(g.port_id);
-		rte_eth_dev_close(g.port_id);
+	if (g.started)
+		for (unsigned i = 0; i < g.nports; i++) {
+			rte_eth_dev_stop(g.ports[i]);
+			rte_eth_dev_close(g.ports[i]);
+		}
+	if (g.board) {
+		qr_bell_unlisten(&g.bell);
+		qr_bell_board_close(g.board);
+		g.board = NULL;
 	}
 	rte_eal_cleanup();
 	g.cl = NULL;
@@ -644,6 +840,7 @@ static void dpdk_close(void *p)
 	if (!ep)
 		return;
 	rte_pktmbuf_free_bulk(ep->held, ep->nheld);
+	rte_pktmbuf_free_bulk(ep->stash, ep->nstash);
 	atomic_store(&g.port_owner[ep->port - g.gen_port], 0);
 	/* Frames other threads forwarded here: nobody else dequeues. */
 	struct rte_mbuf *mb[BENCH_BURST];
@@ -687,7 +884,8 @@ static void rx_one(struct dpdk_ep *ep, struct rte_mbuf *m,
 				     p.arp.sender_mac, t_us);
 		if (p.arp.op == QR_ARP_OP_REQUEST &&
 		    p.arp.target_ip == g.gen.ip &&
-		    send_arp((uint16_t)ep->q, QR_ARP_OP_REPLY, p.arp.sender_mac,
+		    send_arp(g.direct ? m->port : g.port_id, (uint16_t)ep->q,
+			     QR_ARP_OP_REPLY, p.arp.sender_mac,
 			     p.arp.sender_ip) == 0)
 			ep->ctr[CTR_ARP_REPLIED]++;
 		rte_pktmbuf_free(m);
@@ -740,18 +938,30 @@ static unsigned dpdk_rx_burst(void *p, struct qr_client_pkt *pkts, unsigned n)
 		rte_ring_dequeue_burst(g.ring[ep->q], (void **)mb, n, NULL);
 	for (unsigned i = 0; i < k; i++)
 		rx_one(ep, mb[i], pkts, &got, t_us);
-	/* At most n - got from the port, so the held mbufs fit. */
-	if (got < n) {
-		k = rte_eth_rx_burst(g.port_id, (uint16_t)ep->q, mb,
+	/* Then what the last idle check found (B1), already counted. */
+	unsigned s = 0;
+	for (; s < ep->nstash && got < n; s++)
+		rx_one(ep, ep->stash[s], pkts, &got, t_us);
+	if (s) {
+		memmove(ep->stash, ep->stash + s,
+			(ep->nstash - s) * sizeof(ep->stash[0]));
+		ep->nstash -= s;
+	}
+	/* At most n - got from the ports, so the held mbufs fit; direct:
+	 * each node's port in turn, the first one rotating. */
+	for (unsigned i = 0; i < g.nports && got < n; i++) {
+		unsigned pi = (ep->next_rx + i) % g.nports;
+		k = rte_eth_rx_burst(g.ports[pi], (uint16_t)ep->q, mb,
 				     (uint16_t)(n - got));
 		ep->ctr[CTR_RX_FRAMES] += k;
-		for (unsigned i = 0; i < k; i++) {
-			if (i + 1 < k)
+		for (unsigned j = 0; j < k; j++) {
+			if (j + 1 < k)
 				rte_prefetch0(
-					rte_pktmbuf_mtod(mb[i + 1], void *));
-			rx_one(ep, mb[i], pkts, &got, t_us);
+					rte_pktmbuf_mtod(mb[j + 1], void *));
+			rx_one(ep, mb[j], pkts, &got, t_us);
 		}
 	}
+	ep->next_rx = g.nports > 1 ? (ep->next_rx + 1) % g.nports : 0;
 	if (got)
 		ep->idle = 0;
 	return got;
@@ -770,16 +980,20 @@ static unsigned dpdk_tx_burst(void *p, const struct qr_client_pkt *pkts, unsigne
 			return done;
 		}
 		unsigned built = 0;
+		uint16_t to[BENCH_BURST]; /* each frame's port (an id) */
 		for (; built < k; built++) {
 			const struct qr_client_pkt *pk = &pkts[done + built];
+			to[built] = g.direct ? port_of_node(node_of_ip(pk->ip))
+					     : g.port_id;
 			struct qr_pkt_endpoint dst = {.ip = pk->ip,
 						      .port = pk->port};
 			if (qr_arp_lookup(&ep->arp, pk->ip, dst.mac, t_us)) {
 				ep->ctr[CTR_TX_NO_MAC]++;
 				if (qr_arp_need_request(&ep->arp, pk->ip,
 							t_us) &&
-				    send_arp((uint16_t)ep->q, QR_ARP_OP_REQUEST,
-					     NULL, pk->ip) == 0)
+				    send_arp(to[built], (uint16_t)ep->q,
+					     QR_ARP_OP_REQUEST, NULL,
+					     pk->ip) == 0)
 					ep->ctr[CTR_ARP_REQUESTED]++;
 				break;
 			}
@@ -804,14 +1018,32 @@ static unsigned dpdk_tx_burst(void *p, const struct qr_client_pkt *pkts, unsigne
 					       RTE_MBUF_F_TX_UDP_CKSUM;
 			}
 		}
+		/* In order, a run of frames to one port per burst (one
+		 * run in all unless direct), so what went is a prefix. */
 		unsigned sent = 0;
-		for (unsigned r = 0; sent < built && r < TX_RETRIES; r++) {
-			sent += rte_eth_tx_burst(g.port_id, (uint16_t)ep->q,
-						 mb + sent,
-						 (uint16_t)(built - sent));
-			if (sent < built)
-				rte_pause();
+		uint64_t rung = 0; /* direct: the ports to ring, by index */
+		while (sent < built) {
+			unsigned end = sent + 1;
+			while (end < built && to[end] == to[sent])
+				end++;
+			unsigned run_end = end;
+			for (unsigned r = 0; sent < run_end && r < TX_RETRIES;
+			     r++) {
+				sent += rte_eth_tx_burst(
+					to[sent], (uint16_t)ep->q, mb + sent,
+					(uint16_t)(run_end - sent));
+				if (sent < run_end)
+					rte_pause();
+			}
+			if (g.board)
+				rung |= 1ull << g.port_idx[to[run_end - 1]];
+			if (sent < run_end)
+				break;
 		}
+		/* B1: the ring after the frames are on the node's ring. */
+		for (unsigned i = 0; rung; i++, rung >>= 1)
+			if (rung & 1)
+				qr_bell_ring(&g.node_bell[i]);
 		ep->ctr[CTR_TX_QUEUE_FULL] += built - sent;
 		ep->ctr[CTR_TX_FRAMES] += sent;
 		if (sent < k)
@@ -823,11 +1055,40 @@ static unsigned dpdk_tx_burst(void *p, const struct qr_client_pkt *pkts, unsigne
 	return done;
 }
 
+/* Direct with doorbells: armed, every port polled once more; what that
+ * finds waits in the stash for the next rx burst (B1). True if any. */
+static bool direct_peek(struct dpdk_ep *ep)
+{
+	for (unsigned i = 0; i < g.nports && ep->nstash < BENCH_BURST; i++) {
+		uint16_t k = rte_eth_rx_burst(
+			g.ports[i], (uint16_t)ep->q, ep->stash + ep->nstash,
+			(uint16_t)(BENCH_BURST - ep->nstash));
+		ep->ctr[CTR_RX_FRAMES] += k;
+		ep->nstash += k;
+	}
+	return ep->nstash > 0 ||
+	       rte_ring_count(g.ring[ep->q]) > 0;
+}
+
 static void dpdk_wait(void *p, uint64_t timeout_ns)
 {
 	struct dpdk_ep *ep = p;
-	if (g.idle_poll || ++ep->idle < IDLE_SPINS) {
+	if (g.idle_poll || ++ep->idle < (g.board ? BELL_SPINS : IDLE_SPINS)) {
 		rte_pause();
+		return;
+	}
+	if (g.board) {
+		qr_bell_arm(&g.bell);
+		if (!direct_peek(ep)) {
+			struct pollfd pfd = {.fd = g.bell.fd, .events = POLLIN};
+			struct timespec ts = {
+				(time_t)(timeout_ns / 1000000000ull),
+				(long)(timeout_ns % 1000000000ull)};
+			(void)ppoll(&pfd, 1, &ts, NULL);
+		}
+		qr_bell_disarm(&g.bell);
+		(void)qr_bell_drain(&g.bell);
+		ep->idle = 0;
 		return;
 	}
 	struct timespec ts = {0, (long)(timeout_ns < IDLE_SLEEP_NS

@@ -181,6 +181,10 @@ static void drops(struct qr_prom *w, const struct qr_mgmt_agg *ag)
 	one(w, "quorate_mesh_reconnects_total",
 	    "Restarts of a direct link's memif client end while it was down.",
 	    QR_PROM_COUNTER, ag->ss.mesh_reconnects);
+	one(w, "quorate_client_port_reconnects_total",
+	    "Restarts of the client port's memif client end while it was "
+	    "down (its server, qr-vswitch or a generator, went away).",
+	    QR_PROM_COUNTER, ag->ss.client_reconnects);
 	one(w, "quorate_hlc_rejected_total",
 	    "Remote clock values refused (beyond the offset bound).",
 	    QR_PROM_COUNTER, ag->hlc_rejected);

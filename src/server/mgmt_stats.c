@@ -386,6 +386,7 @@ static void json_io(json_t *o, const struct qr_mgmt_agg *ag)
 	set_u64(p, "mesh_rx", ss->mesh_rx_pkts); /* direct links */
 	set_u64(p, "mesh_tx", ss->mesh_tx_pkts);
 	set_u64(p, "mesh_reconnects", ss->mesh_reconnects);
+	set_u64(p, "client_reconnects", ss->client_reconnects);
 	set_u64(p, "arp_replies", ss->arp_replies);
 	set_u64(p, "arp_requests", ss->arp_requests);
 	set_u64(p, "steered", ss->steered);

@@ -334,3 +334,9 @@ too_long:
 	snprintf(err, n, "profile: '%s' too long once expanded", in);
 	return QR_ECONFIG;
 }
+
+bool qr_profile_memif_client(const struct qr_profile *p)
+{
+	return !strncmp(p->vdev, "net_memif", 9) &&
+	       strstr(p->vdev, "role=client") != NULL;
+}

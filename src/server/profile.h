@@ -40,6 +40,11 @@ struct qr_profile {
 			      * placeholders unexpanded; empty: none */
 };
 
+/* Its client port (the [eal] vdev) is a memif client: one queue pair
+ * (qr-vswitch serves one), which quorated restarts while it is down
+ * (shard/ports.h). */
+bool qr_profile_memif_client(const struct qr_profile *p);
+
 /* Load and validate. 0, or QR_ECONFIG with "FILE: [section] key: what" in
  * err (a missing file, an unknown key, a bad value). */
 int qr_profile_load(const char *path, struct qr_profile *p, char *err,

@@ -649,9 +649,8 @@ static int eal_start(struct daemon *d)
 	return 0;
 }
 
-/* Every shard but 0 has an rx ring: frames steered in software, and
- * copies of ARP frames (they all reach queue 0). Shards without a tx
- * queue share one tx ring. 0 or EXIT_DPDK (reported). */
+/* Every shard but 0 has an rx ring (frames steered in software, copies of
+ * ARP frames); shards without a tx queue share one. 0 or EXIT_DPDK. */
 static int rings_create(struct daemon *d)
 {
 	for (uint16_t i = 1; i < d->cl.shards; i++) {
@@ -700,6 +699,7 @@ static void shard_config(struct daemon *d, uint16_t i,
 		.snapshot_every = o->snapshot_every,
 		.truncate_corrupt = o->truncate_corrupt,
 		.mesh_links = g_nlinks,
+		.client_memif_client = qr_profile_memif_client(&d->pf),
 	};
 	memcpy(sc->mesh, g_links, sizeof(g_links[0]) * g_nlinks);
 	qr_core_config_defaults(&sc->core);

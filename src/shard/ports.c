@@ -45,6 +45,7 @@ void qr_ports_init(struct qr_ports *p, const struct qr_shard_config *cfg,
 		.port_id = cfg->port_id,
 		.rx_queue = QR_SHARD_NONE, /* shard.c polls it (steering) */
 		.tx_queue = cfg->tx_queue,
+		.reconnect = cfg->client_memif_client && cfg->shard == 0,
 		.up = true,
 	};
 	p->n = 1;
@@ -94,9 +95,11 @@ static void tx_flush_one(struct qr_ports *p, unsigned i)
 	/* A link that took nothing may have lost its peer since shard 0's
 	 * last check: a disconnected memif takes nothing, ever, so waiting
 	 * would stall this shard TX_WAIT_US per flush. */
-	if (qr_unlikely(sent == 0) && i && q->up && !link_is_up(q)) {
+	if (qr_unlikely(sent == 0) && q->up && (i || q->reconnect) &&
+	    !link_is_up(q)) {
 		q->up = false;
-		qr_link_mark_down(q->ls);
+		if (i)
+			qr_link_mark_down(q->ls);
 	}
 	if (qr_unlikely(sent < q->tx_n) && q->up) {
 		uint64_t until = rte_get_tsc_cycles() +
@@ -223,12 +226,47 @@ static void restart_step(struct qr_ports *p)
 	}
 }
 
+/* The client port when it is a memif client (ports.h): read its link as
+ * the links' are read, and restart it when down at two restart checks
+ * in a row. Shard 0 is its only user, and this is shard 0's turn. */
+static void watch_client_port(struct qr_ports *p, uint64_t now_us)
+{
+	struct qr_port_q *q = &p->q[0];
+	if (qr_likely(now_us < p->client_check_us))
+		return;
+	bool up = link_is_up(q);
+	bool restart = now_us >= p->client_restart_us;
+	if (restart)
+		p->client_restart_us = now_us + QR_PORTS_CHECK_US;
+	if (!up && restart && q->was_down) {
+		int rc = rte_eth_dev_stop(q->port_id);
+		if (!rc)
+			rc = rte_eth_dev_start(q->port_id);
+		p->stats->client_reconnects++;
+		if (rc && p->stats->client_reconnects % 50 == 1)
+			fprintf(stderr,
+				"quorated: client port %u: restart: %s "
+				"(retried every %llu ms)\n",
+				q->port_id, rte_strerror(-rc),
+				QR_PORTS_CHECK_US / 1000);
+	}
+	if (restart)
+		q->was_down = !up;
+	q->up = up;
+	p->client_check_us =
+		now_us + (up ? QR_PORTS_CHECK_US : QR_PORTS_DOWN_CHECK_US);
+}
+
 /* While a link is down its state is read every QR_PORTS_DOWN_CHECK_US (a
  * memory read for memif), so frames flow again soon after it connects;
  * restarts stay at most one per QR_PORTS_CHECK_US. */
 void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 {
-	if (!p->owner || p->n == 1)
+	if (!p->owner)
+		return;
+	if (p->q[0].reconnect)
+		watch_client_port(p, now_us);
+	if (p->n == 1)
 		return;
 	if (qr_unlikely(p->restarting))
 		restart_step(p);

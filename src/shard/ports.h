@@ -36,6 +36,12 @@
  *   while it is down and only after every shard has acknowledged that it
  *   left the port (no burst may run during rte_eth_dev_stop/start). No
  *   shard waits for that: shard 0 polls the acknowledgements.
+ * - So does a client port that is a memif client (its server is
+ *   qr-vswitch, or a generator in its place: tools/cluster switch): it
+ *   has one queue pair, polled and sent on by shard 0 alone (the others
+ *   send through the tx ring), so shard 0 restarts it in its own turn,
+ *   with no hand-shake. While it is down its frames are dropped at once
+ *   (LINK_DOWN), not waited for.
  */
 #ifndef QR_SHARD_PORTS_H
 #define QR_SHARD_PORTS_H
@@ -84,6 +90,8 @@ struct qr_ports {
 	uint64_t tsc_hz;
 	uint64_t next_check_us;
 	uint64_t next_restart_us;
+	uint64_t client_check_us;   /* the client port's next link read */
+	uint64_t client_restart_us; /* ... and its next restart check */
 	bool owner;	     /* shard 0: runs the watchdog */
 	uint16_t restarting; /* links with restart_pending */
 	struct qr_shard_stats *stats;

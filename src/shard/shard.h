@@ -77,6 +77,7 @@ struct qr_shard_stats {
 	uint64_t spin_short_gaps, spin_long_gaps; /* idle_spin.h S3 */
 	uint64_t mesh_rx_pkts, mesh_tx_pkts; /* on direct links (ports.h) */
 	uint64_t mesh_reconnects;	     /* memif client link restarts */
+	uint64_t client_reconnects;	     /* ... of the client port */
 	uint64_t drops[QR_SHARD_DROP_COUNT];
 	uint64_t pkt_drops[32]; /* by qr_pkt reason */
 };
@@ -113,6 +114,10 @@ struct qr_shard_config {
 		 * (shard/linkstate.h); outlives the shards */
 		struct qr_link_state *state;
 	} mesh[QR_CLUSTER_NODES_MAX];
+	/* The client port is a memif client (qr-vswitch or a DPDK
+	 * generator serves it) with one queue pair, which only shard 0
+	 * touches (ports.h): restart it while it is down. */
+	bool client_memif_client;
 	bool tx_checksum_offload;
 	bool idle_poll;		    /* never sleep when idle */
 	bool idle_interrupt;	    /* block on rx + WAL events when idle

@@ -20,12 +20,21 @@
 #     none as TX_FULL (no tx wait on a dead peer); vswitch.stats has
 #     tx_full;
 #  4. tools/cluster delay is refused on the mesh, and with a state whose
-#     profile is gone (not let through by a failing grep).
-# Usage: test_mesh.sh QUORATED QUORATE_CLI (root, QR_VSWITCH set; ~20 s)
+#     profile is gone (not let through by a failing grep);
+#  5. no switch at all (issue 11 item 4): `tools/cluster switch stop`, and
+#     quorate-bench --transport dpdk --memif-direct serves every node's
+#     client memif itself (the nodes' client ports reconnect to it):
+#     QUORUM puts and gets for 1 s, none failed; it exits, `switch start`,
+#     and the kernel's clients reach every node again through qr-vswitch
+#     (each node restarted its client port: client_reconnects > 0), the
+#     bench's keys read back at ALL.
+# Usage: test_mesh.sh QUORATED QUORATE_CLI QUORATE_BENCH (root, QR_VSWITCH
+# set; ~25 s)
 set -uo pipefail
-[ $# = 2 ] || { echo "usage: $0 QUORATED CLI"; exit 1; }
+[ $# = 3 ] || { echo "usage: $0 QUORATED CLI BENCH"; exit 1; }
 export QUORATED=$(realpath "$1")
 cli=$(realpath "$2")
+bench=$(realpath "$3")
 QR_TEST_TIMEOUT_S=80
 . "$(dirname "$0")/lib.sh"
 [ -n "${QR_VSWITCH:-}" ] || qr_fail "QR_VSWITCH not set (meson sets it)"
@@ -122,4 +131,38 @@ mkdir -p "$fake" && touch "$fake/vswitch.pid" &&
 out=$("$QR_CLUSTER" --run-dir "$fake" delay 1 5 2>&1) &&
 	qr_fail "delay accepted with a missing profile: $out"
 grep -q "not readable" <<<"$out" || qr_fail "delay, missing profile: $out"
-qr_pass "mesh: links carry the peers, the switch only clients; kill+restart of a server and a client end"
+qr_log "4. delay refused on the mesh"
+
+# 5. The generator in the switch's place.
+qr_cluster switch stop >/dev/null || qr_fail "switch stop"
+[ ! -e "$QR_RUN/vswitch.pid" ] || qr_fail "switch stop left vswitch.pid"
+out=$(timeout 60 "$bench" --cluster "$QR_CLUSTER_FILE" --transport dpdk \
+	--profile "$(dirname "$0")/../../drivers-conf/memif.ini" --memif-direct \
+	--gen-ip 10.77.0.200 --run-dir "$QR_RUN" --threads 1 --outstanding 8 \
+	--keys 50 --key-bytes 8 --mix 50,50,0 --populate --warmup 0 \
+	--duration 1 --consistency-get quorum --consistency-put quorum 2>&1)
+rc=$?
+[ $rc = 0 ] || qr_fail "quorate-bench --memif-direct: exit $rc: $(tail -n 5 <<<"$out")"
+grep -q "memif-direct: a port per node, no switch, doorbells" <<<"$out" ||
+	qr_fail "the bench did not say it runs direct with doorbells: $(head -n 5 <<<"$out")"
+ok=$(grep -o 'throughput [0-9]* ops/s ok ([0-9]* ok' <<<"$out" | awk '{print $5}' | tr -d '(')
+[ "${ok:-0}" -gt 100 ] || qr_fail "memif-direct: ${ok:-no} ok replies: $(grep throughput <<<"$out")"
+grep -q "errors: none" <<<"$out" || qr_fail "memif-direct: errors: $(grep -A2 'errors' <<<"$out" | head -n 3)"
+# Replies to one client share a frame: fewer frames than replies.
+rxd=$(grep -o 'rx_delivered [0-9]*' <<<"$out" | awk '{print $2}')
+[ "${rxd:-0}" -gt 0 ] || qr_fail "memif-direct: rx_delivered ${rxd:-?}"
+qr_log "5. quorate-bench --memif-direct: $ok QUORUM puts and gets in 1 s, no switch, no error"
+qr_cluster switch start >/dev/null || qr_fail "switch start"
+qr_wait 20 "kernel clients reach node 0 through qr-vswitch again" \
+	q -C all put after-direct x
+for i in 0 1 2; do
+	n=$(counter $i client_reconnects)
+	[ "${n:-0}" -gt 0 ] || qr_fail "node $i: client_reconnects ${n:-?}: its client port was not restarted"
+done
+# The bench's keys ("k" + 7 digits, --key-bytes 8) at ALL: every replica.
+for k in 0 7 49; do
+	out=$(q -C all get "$(printf 'k%07d' $k)")
+	grep -q '"ok":true' <<<"$out" || qr_fail "bench key $k at ALL: $out"
+done
+qr_log "5. switch back: kernel clients through qr-vswitch, every node's client port restarted"
+qr_pass "mesh: links carry the peers, the switch only clients; kill+restart of a server and a client end; a generator in the switch's place"
