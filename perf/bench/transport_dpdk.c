@@ -186,7 +186,9 @@ static struct {
 	uint64_t ctr[CTR_COUNT];
 	uint64_t parse_drop[QR_PKT_DROP_COUNT];
 	bool started;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	uint16_t nstarted; /* ports[0 .. nstarted) started: closed at exit */
+	int ringer_fd;	   /* the doorbells' socket; -1: none */
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .ringer_fd = -1};
 
 static uint64_t now_us(void)
 {
@@ -229,6 +231,16 @@ static int direct_vdev(const struct qr_profile *pf,
 			 "--memif-direct: profile %s's vdev is not a memif "
 			 "client (role=client): %s",
 			 pf->path, vd);
+		return -1;
+	}
+	if (!pf->mesh_vdev[0]) {
+		/* memif-switch.ini: the nodes reach each other through
+		 * qr-vswitch only, which this mode stops. */
+		snprintf(err, n,
+			 "--memif-direct: profile %s has no [mesh]: its nodes "
+			 "talk through qr-vswitch, which this mode replaces "
+			 "(use drivers-conf/memif.ini)",
+			 pf->path);
 		return -1;
 	}
 	int k = snprintf(out, len, "--vdev=net_memif_g%u%.*srole=server%s",
@@ -458,14 +470,18 @@ static int port_setup(const struct qr_profile *pf, unsigned *threads, char *err,
 			return -1;
 		}
 	}
+	g.started = true;
 	for (unsigned i = 0; i < g.nports; i++) {
 		struct rte_eth_dev_info pi;
+		/* Counted before its start: a port whose start failed is
+		 * still configured, and closed at teardown (its socket
+		 * file too). */
+		g.nstarted = (uint16_t)(i + 1);
 		if (rte_eth_dev_info_get(g.ports[i], &pi) != 0 ||
 		    port_start(g.ports[i], &pi, pf, q, rxd, txd, socket, err,
 			       n))
 			return -1;
 	}
-	g.started = true;
 	return 0;
 }
 
@@ -487,6 +503,9 @@ static int send_arp(uint16_t port, uint16_t q, uint16_t op,
 		rte_pktmbuf_free(m);
 		return -1;
 	}
+	/* Direct: the node may be asleep on its doorbell (B1). */
+	if (g.board)
+		qr_bell_ring(&g.node_bell[g.port_idx[port]]);
 	return 0;
 }
 
@@ -634,6 +653,7 @@ static int bells_setup(const struct bench_transport_setup *s,
 			      n))
 		return -1;
 	int fd = qr_bell_ringer_socket();
+	g.ringer_fd = fd;
 	if (fd < 0 || qr_bell_board_open(prefix, &g.board, why, sizeof(why)) ||
 	    qr_bell_listen(g.board, QR_BELL_ROW_SWITCH, 0, &g.bell, why,
 			   sizeof(why))) {
@@ -771,15 +791,18 @@ static void dpdk_teardown(void)
 			fprintf(stderr, " drop_%s %" PRIu64,
 				qr_pkt_drop_name(-i - 1), g.parse_drop[i]);
 	fprintf(stderr, "\n");
-	if (g.started)
-		for (unsigned i = 0; i < g.nports; i++) {
-			rte_eth_dev_stop(g.ports[i]);
-			rte_eth_dev_close(g.ports[i]);
-		}
+	for (unsigned i = 0; g.started && i < g.nstarted; i++) {
+		rte_eth_dev_stop(g.ports[i]);
+		rte_eth_dev_close(g.ports[i]);
+	}
 	if (g.board) {
 		qr_bell_unlisten(&g.bell);
 		qr_bell_board_close(g.board);
 		g.board = NULL;
+	}
+	if (g.ringer_fd >= 0) {
+		close(g.ringer_fd);
+		g.ringer_fd = -1;
 	}
 	rte_eal_cleanup();
 	g.cl = NULL;

@@ -26,8 +26,8 @@
 #     client memif itself (the nodes' client ports reconnect to it):
 #     QUORUM puts and gets for 1 s, none failed; it exits, `switch start`,
 #     and the kernel's clients reach every node again through qr-vswitch
-#     (each node restarted its client port: client_reconnects > 0), the
-#     bench's keys read back at ALL.
+#     (a put coordinated by each; each node restarted its client port
+#     again: client_reconnects rose), the bench's keys read back at ALL.
 # Usage: test_mesh.sh QUORATED QUORATE_CLI QUORATE_BENCH (root, QR_VSWITCH
 # set; ~25 s)
 set -uo pipefail
@@ -35,7 +35,7 @@ set -uo pipefail
 export QUORATED=$(realpath "$1")
 cli=$(realpath "$2")
 bench=$(realpath "$3")
-QR_TEST_TIMEOUT_S=80
+QR_TEST_TIMEOUT_S=120
 . "$(dirname "$0")/lib.sh"
 [ -n "${QR_VSWITCH:-}" ] || qr_fail "QR_VSWITCH not set (meson sets it)"
 export QUORATED_ARGS="--wal-mode none"
@@ -134,8 +134,9 @@ grep -q "not readable" <<<"$out" || qr_fail "delay, missing profile: $out"
 qr_log "4. delay refused on the mesh"
 
 # 5. The generator in the switch's place.
+swpid=$(cat "$QR_RUN/vswitch.pid")
 qr_cluster switch stop >/dev/null || qr_fail "switch stop"
-[ ! -e "$QR_RUN/vswitch.pid" ] || qr_fail "switch stop left vswitch.pid"
+! kill -0 "$swpid" 2>/dev/null || qr_fail "switch stop: qr-vswitch ($swpid) still runs"
 out=$(timeout 60 "$bench" --cluster "$QR_CLUSTER_FILE" --transport dpdk \
 	--profile "$(dirname "$0")/../../drivers-conf/memif.ini" --memif-direct \
 	--gen-ip 10.77.0.200 --run-dir "$QR_RUN" --threads 1 --outstanding 8 \
@@ -148,16 +149,26 @@ grep -q "memif-direct: a port per node, no switch, doorbells" <<<"$out" ||
 ok=$(grep -o 'throughput [0-9]* ops/s ok ([0-9]* ok' <<<"$out" | awk '{print $5}' | tr -d '(')
 [ "${ok:-0}" -gt 100 ] || qr_fail "memif-direct: ${ok:-no} ok replies: $(grep throughput <<<"$out")"
 grep -q "errors: none" <<<"$out" || qr_fail "memif-direct: errors: $(grep -A2 'errors' <<<"$out" | head -n 3)"
-# Replies to one client share a frame: fewer frames than replies.
-rxd=$(grep -o 'rx_delivered [0-9]*' <<<"$out" | awk '{print $2}')
-[ "${rxd:-0}" -gt 0 ] || qr_fail "memif-direct: rx_delivered ${rxd:-?}"
 qr_log "5. quorate-bench --memif-direct: $ok QUORUM puts and gets in 1 s, no switch, no error"
-qr_cluster switch start >/dev/null || qr_fail "switch start"
-qr_wait 20 "kernel clients reach node 0 through qr-vswitch again" \
-	q -C all put after-direct x
 for i in 0 1 2; do
+	rc0[$i]=$(counter $i client_reconnects)
+done
+qr_cluster switch start >/dev/null || qr_fail "switch start"
+# Every node's client port again (an ALL write reaches the others over
+# the mesh, not their client ports): a put coordinated by each.
+seen=""
+for k in $(seq 1 60); do
+	out=$(q --coordinator random put "after-direct-$k" x 2>/dev/null)
+	c=$(grep -o '"coordinator":[0-9]*' <<<"$out" | cut -d: -f2)
+	grep -q '"ok":true' <<<"$out" && [ -n "$c" ] && seen="$seen $c"
+	grep -qw 0 <<<"$seen" && grep -qw 1 <<<"$seen" && grep -qw 2 <<<"$seen" && break
+	sleep 0.2
+done
+for i in 0 1 2; do
+	grep -qw "$i" <<<"$seen" || qr_fail "after switch start: no put coordinated by node $i (coordinators:$seen)"
 	n=$(counter $i client_reconnects)
-	[ "${n:-0}" -gt 0 ] || qr_fail "node $i: client_reconnects ${n:-?}: its client port was not restarted"
+	[ "${n:-0}" -gt "${rc0[$i]:-0}" ] ||
+		qr_fail "node $i: client_reconnects ${rc0[$i]:-?} -> ${n:-?}: its client port was not restarted onto the switch"
 done
 # The bench's keys ("k" + 7 digits, --key-bytes 8) at ALL: every replica.
 for k in 0 7 49; do
