@@ -771,6 +771,67 @@ static void test_probe_evidence_waits_an_rto(void)
 	teardown();
 }
 
+/* W7: a write's probe_seq is its first probe's. Write X is probed to b
+ * while d takes no writes (NO_WRITES), then writes 1-4 go to c and b, b's
+ * disk stalled; d takes writes again and X, held back at b by write 1's
+ * probe, is probed to d. b then answers X from its first copy: that says
+ * nothing of writes 1-4 (sent after X's first probe, in b's next batch),
+ * so at their next timeouts only write 1 probes b and d. With probe_seq
+ * taken at X's later probe (to d) b's answer claimed all four: resent to
+ * b on that evidence (5 resends, 4 duplicates at b: checked by hand). */
+static void test_probe_seq_is_the_first_probes(void)
+{
+	setup();
+	warm();
+	int c = coordinator_of(KEY);
+	int b = (c + 1) % N, d = (c + 2) % N;
+	h.wal_err[d] = QR_ENOSPC;
+	qr_core_set_wal_error(h.core[d], QR_ENOSPC);
+	flush_all();
+	deliver_all();
+	CU_ASSERT_TRUE_FATAL(qr_core_detector(h.core[c])->peers[d].writes_refused);
+	client_req(c, 90, QR_OP_PUT, QR_LEVEL_QUORUM, "ps-x", "v");
+	deliver_all();
+	uint64_t xb = h.appended[b]; /* b holds X, syncs nothing */
+	durable(c);
+	const struct qr_core_stats *st = qr_core_stats(h.core[c]);
+	uint64_t rtx0 = st->retransmits;
+	advance(3050); /* X's second timeout (3 ms): its probe to b */
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 1);
+	char key[4][16];
+	for (int k = 0; k < 4; k++) {
+		snprintf(key[k], sizeof(key[k]), "ps-%d", k + 1);
+		client_req(c, 91 + (uint64_t)k, QR_OP_PUT, QR_LEVEL_QUORUM,
+			   key[k], "v");
+	}
+	deliver_all();
+	durable(c);
+	advance(3450); /* 6.5 ms: write 1's probe to b (at 6.05) */
+	CU_ASSERT_EQUAL(st->retransmits - rtx0, 2);
+	h.wal_err[d] = 0;
+	qr_core_set_wal_error(h.core[d], 0);
+	flush_all();
+	deliver_all();
+	CU_ASSERT_FALSE_FATAL(qr_core_detector(h.core[c])->peers[d].writes_refused);
+	advance(600); /* 7.1 ms: X's third timeout, its probe to d */
+	CU_ASSERT(st->retransmits - rtx0 >= 3);
+	qr_core_on_wal_durable(h.core[b], xb); /* X from its first copy */
+	flush_all();
+	deliver_all();
+	CU_ASSERT_EQUAL(reply_status(90), 0);
+	uint64_t rtx1 = st->retransmits;
+	uint64_t same_b0 = qr_core_stats(h.core[b])->replicate_same;
+	advance(3500); /* 10.6 ms: writes 1-4's third timeouts (10.05) */
+	CU_ASSERT_EQUAL(st->retransmits - rtx1, 2); /* write 1: b and d */
+	CU_ASSERT_EQUAL(qr_core_stats(h.core[b])->replicate_same - same_b0, 1);
+	durable(b);
+	durable(d);
+	settle();
+	for (int k = 0; k < 4; k++)
+		CU_ASSERT_EQUAL(reply_status(91 + (uint64_t)k), 0);
+	teardown();
+}
+
 /* W7: near its deadline a write is resent whatever the probe limit
  * says. Two ALL writes, b cut off until 42.5 ms of their 50 ms, b's disk
  * acking 3.5 ms after an append: held back by the other's probe at its
@@ -3856,6 +3917,8 @@ int main(void)
 		 test_probe_answer_is_evidence},
 		{"a probe's answer is evidence an RTO later (W7)",
 		 test_probe_evidence_waits_an_rto},
+		{"a write's probe_seq is its first probe's (W7)",
+		 test_probe_seq_is_the_first_probes},
 		{"no probe limit near the deadline (W7)",
 		 test_probe_limit_lifted_near_deadline},
 		{"retransmit on evidence of loss",
