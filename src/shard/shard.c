@@ -11,6 +11,8 @@
  *    iteration and only when the core asks (stamping a version, a
  *    heartbeat): an empty iteration reads no clock but the TSC (in a VM
  *    without a stable TSC clocksource, CLOCK_REALTIME is a syscall).
+ *    The wall reading is taken back to the iteration's TSC instant, so
+ *    the pair the clock guard compares is one moment's.
  *    A test hook adds an offset to it (quorated --clock-offset-ms and the
  *    management command `clock-offset`, given only with that option):
  *    tests/cluster/nemesis skews one node's clock within and beyond
@@ -196,7 +198,15 @@ static uint64_t env_wall_ms(void *ctx)
 {
 	struct qr_shard *s = ctx;
 	if (!s->wall_read) {
-		s->wall_ms = wall_ms_now();
+		/* The wall clock as of this iteration's TSC reading (now_us),
+		 * not of this later moment: the clock guard compares the
+		 * two (core/clock_guard.c G1), and a turn stalled between
+		 * them (a preempted vCPU, DPDK's stack dump on a port being
+		 * restarted) looked like a step of the wall clock: clients
+		 * were refused CLOCK_AHEAD. One more TSC read, only when
+		 * the core asks for the wall clock. */
+		uint64_t late_us = qr_shard_tsc_us(s) - s->now_us;
+		s->wall_ms = wall_ms_now() - late_us / 1000;
 		s->wall_read = true;
 	}
 	return s->wall_ms;
