@@ -7,10 +7,13 @@
  * rte_eth_fp_ops to dummies, not atomically).
  *
  * Invariants:
- * - state is UP, DOWN or RESTARTING. Every shard reads it once per link
- *   per loop turn (qr_link_seen) and makes no burst call on the port in
- *   a turn where it read RESTARTING (ports.c also sends only on UP): one
- *   atomic load per link per turn, nothing per packet.
+ * - state is UP, DOWN, RESTARTING or STOPPED. Every shard reads it once
+ *   per link per loop turn (qr_link_seen) and makes no burst call on the
+ *   port in a turn where it read RESTARTING or STOPPED (ports.c also
+ *   sends only on UP): one atomic load per link per turn, nothing per
+ *   packet. STOPPED: a restart's start failed (its peer is gone), so the
+ *   port is stopped and DPDK's bursts on it are dummies that log a stack
+ *   dump; the next restart leaves it.
  * - Only shard 0 sets UP, RESTARTING, and DOWN after RESTARTING; any
  *   shard may turn UP into DOWN (a tx burst that sent nothing on a link
  *   whose state reads down: ports.c), by a compare-and-swap.
@@ -39,6 +42,7 @@ enum qr_link_st {
 	QR_LINK_DOWN = 0,
 	QR_LINK_UP = 1,
 	QR_LINK_RESTARTING = 2,
+	QR_LINK_STOPPED = 3,
 };
 
 struct qr_link_state {
@@ -113,10 +117,15 @@ static inline bool qr_link_quiescent(struct qr_link_state *ls)
 	       ls->shards;
 }
 
-/* Shard 0, after the restart (or none): the link as it reads now. */
-static inline void qr_link_restarted(struct qr_link_state *ls, bool up)
+/* Shard 0, after the restart (or none): the link as it reads now, or
+ * STOPPED when the port could not be started again. */
+static inline void qr_link_restarted(struct qr_link_state *ls, bool up,
+				     bool stopped)
 {
-	atomic_store_explicit(&ls->state, up ? QR_LINK_UP : QR_LINK_DOWN,
+	atomic_store_explicit(&ls->state,
+			      stopped ? QR_LINK_STOPPED
+			      : up    ? QR_LINK_UP
+				      : QR_LINK_DOWN,
 			      memory_order_release);
 }
 

@@ -182,7 +182,8 @@ void qr_ports_begin(struct qr_ports *p)
 		struct qr_port_q *q = &p->q[i];
 		q->st = (uint8_t)qr_link_seen(q->ls, &q->acked);
 		q->up = q->st == QR_LINK_UP;
-		q->rx_ok = q->st != QR_LINK_RESTARTING;
+		q->rx_ok = q->st != QR_LINK_RESTARTING &&
+			   q->st != QR_LINK_STOPPED;
 	}
 }
 
@@ -190,7 +191,7 @@ void qr_ports_begin(struct qr_ports *p)
  * DPDK's memif connect again (a refused connect leaves it down: retried
  * at the next check). Only shard 0 does it, and only once every shard has
  * left the port (linkstate.h). */
-static void reconnect(struct qr_ports *p, struct qr_port_q *q)
+static bool reconnect(struct qr_ports *p, struct qr_port_q *q)
 {
 	int rc = rte_eth_dev_stop(q->port_id);
 	if (!rc)
@@ -202,6 +203,7 @@ static void reconnect(struct qr_ports *p, struct qr_port_q *q)
 			"%s (retried every %llu ms)\n",
 			q->peer, q->port_id, rte_strerror(-rc),
 			QR_PORTS_CHECK_US / 1000);
+	return rc == 0; /* false: the port is stopped (linkstate.h) */
 }
 
 /* Shard 0, every turn while a restart is pending: restart the links that
@@ -215,12 +217,12 @@ static void restart_step(struct qr_ports *p)
 		if (!q->restart_pending || q->st != QR_LINK_RESTARTING ||
 		    !qr_link_quiescent(q->ls))
 			continue;
-		bool up = link_is_up(q);
+		bool up = link_is_up(q), stopped = false;
 		if (!up) {
-			reconnect(p, q);
-			up = link_is_up(q);
+			stopped = !reconnect(p, q);
+			up = !stopped && link_is_up(q);
 		}
-		qr_link_restarted(q->ls, up);
+		qr_link_restarted(q->ls, up, stopped);
 		q->restart_pending = false;
 		p->restarting--;
 	}
@@ -242,6 +244,9 @@ static void watch_client_port(struct qr_ports *p, uint64_t now_us)
 		int rc = rte_eth_dev_stop(q->port_id);
 		if (!rc)
 			rc = rte_eth_dev_start(q->port_id);
+		/* A port whose start failed is stopped: not polled (DPDK's
+		 * dummy burst logs a stack dump) until a restart works. */
+		p->client_stopped = rc != 0;
 		p->stats->client_reconnects++;
 		if (rc && p->stats->client_reconnects % 50 == 1)
 			fprintf(stderr,
@@ -281,7 +286,9 @@ void qr_ports_watch(struct qr_ports *p, uint64_t now_us)
 			down = true;
 			continue;
 		}
-		bool up = link_is_up(q);
+		/* A stopped port's link reads down (and its restart is
+		 * due at the next check). */
+		bool up = q->st != QR_LINK_STOPPED && link_is_up(q);
 		/* Down at two restart checks in a row: a connect under way
 		 * gets one period. */
 		if (!up && restart && q->was_down && q->reconnect) {

@@ -92,6 +92,8 @@ struct qr_ports {
 	uint64_t next_restart_us;
 	uint64_t client_check_us;   /* the client port's next link read */
 	uint64_t client_restart_us; /* ... and its next restart check */
+	bool client_stopped;	    /* its last restart failed: stopped, not
+				     * polled (qr_ports_client_rx_ok) */
 	bool owner;	     /* shard 0: runs the watchdog */
 	uint16_t restarting; /* links with restart_pending */
 	struct qr_shard_stats *stats;
@@ -101,6 +103,13 @@ struct qr_ports {
 	struct qr_bell_target *port_bell, *shard_bell;
 	uint16_t shards;
 };
+
+/* Whether this shard may poll the client port this turn: not while a
+ * failed restart left it stopped. */
+static inline bool qr_ports_client_rx_ok(const struct qr_ports *p)
+{
+	return !p->client_stopped;
+}
 
 /* From the shard's config: the client port, then a link per mesh peer.
  * stats outlives p. */

@@ -425,7 +425,8 @@ static void loop_rx(struct qr_shard *s)
 	struct rte_mbuf *pkts[BURST];
 	unsigned n = 0;
 	qr_ports_begin(&s->ports); /* which links this turn may touch */
-	if (s->cfg.rx_queue != QR_SHARD_NONE)
+	if (s->cfg.rx_queue != QR_SHARD_NONE &&
+	    qr_ports_client_rx_ok(&s->ports))
 		n = rte_eth_rx_burst(s->cfg.port_id, s->cfg.rx_queue, pkts,
 				     BURST);
 	if (n) {

@@ -5,6 +5,8 @@
  *    seen RESTARTING, each counted once however many turns it sees it;
  *  - a shard's "link down" turns UP into DOWN, never RESTARTING into
  *    anything; shard 0's publish never overrides RESTARTING either;
+ *  - a failed start leaves STOPPED, which neither changes, until the
+ *    next restart;
  *  - 4 threads as shards (thread 0 restarting the "port" whenever the
  *    protocol allows): no shard is ever inside its "burst" while the port
  *    is being restarted, over 0.3 s of restarts (hundreds of them).
@@ -36,7 +38,7 @@ static void test_acks(void)
 		CU_ASSERT(!qr_link_quiescent(&ls));
 		(void)qr_link_seen(&ls, &acked[0]);
 		CU_ASSERT(qr_link_quiescent(&ls));
-		qr_link_restarted(&ls, round == 0);
+		qr_link_restarted(&ls, round == 0, false);
 		CU_ASSERT(qr_link_seen(&ls, &acked[0]) ==
 			  (round == 0 ? QR_LINK_UP : QR_LINK_DOWN));
 	}
@@ -55,8 +57,31 @@ static void test_transitions(void)
 	qr_link_publish(&ls, true);
 	qr_link_publish(&ls, false);
 	CU_ASSERT(qr_link_seen(&ls, &acked) == QR_LINK_RESTARTING);
-	qr_link_restarted(&ls, true);
+	qr_link_restarted(&ls, true, false);
 	qr_link_publish(&ls, true);
+	CU_ASSERT(qr_link_seen(&ls, &acked) == QR_LINK_UP);
+}
+
+/* A restart whose start failed leaves the port stopped: STOPPED, which no
+ * shard's "link down" or shard 0's publish turns into UP or DOWN (a
+ * burst there reaches DPDK's dummies), and which the next restart
+ * leaves. */
+static void test_stopped(void)
+{
+	struct qr_link_state ls;
+	uint32_t acked = 0;
+	qr_link_state_init(&ls, 1);
+	qr_link_request_restart(&ls);
+	CU_ASSERT(qr_link_seen(&ls, &acked) == QR_LINK_RESTARTING);
+	qr_link_restarted(&ls, false, true);
+	qr_link_mark_down(&ls);
+	qr_link_publish(&ls, true);
+	qr_link_publish(&ls, false);
+	CU_ASSERT(qr_link_seen(&ls, &acked) == QR_LINK_STOPPED);
+	qr_link_request_restart(&ls);
+	CU_ASSERT(qr_link_seen(&ls, &acked) == QR_LINK_RESTARTING);
+	CU_ASSERT(qr_link_quiescent(&ls));
+	qr_link_restarted(&ls, true, false);
 	CU_ASSERT(qr_link_seen(&ls, &acked) == QR_LINK_UP);
 }
 
@@ -130,7 +155,7 @@ static void test_threads(void)
 				spin();
 			}
 			atomic_store(&g_restart, false);
-			qr_link_restarted(&g_ls, true);
+			qr_link_restarted(&g_ls, true, false);
 			pending = false;
 			restarts++;
 		}
@@ -149,6 +174,8 @@ int main(void)
 		{"acks: every shard once per generation", test_acks},
 		{"transitions: RESTARTING only left by shard 0",
 		 test_transitions},
+		{"stopped: a failed start stays STOPPED until restarted",
+		 test_stopped},
 		{"threads: no burst during a restart", test_threads},
 		{NULL, NULL},
 	};
