@@ -187,17 +187,25 @@ void qr_ports_begin(struct qr_ports *p)
 	}
 }
 
-/* A memif client link that is down: stop and start the port, which makes
- * DPDK's memif connect again (a refused connect leaves it down: retried
- * at the next check). Only shard 0 does it, and only once every shard has
- * left the port (linkstate.h). */
+/* A memif client end that is down, a link's or the client port's (index
+ * 0): stop and start the port, which makes DPDK's memif connect again (a
+ * refused connect leaves it down: retried at the next check). Only shard
+ * 0 does it: for a link once every shard has left the port (linkstate.h),
+ * for the client port in its own turn (it is the port's only user). */
 static bool reconnect(struct qr_ports *p, struct qr_port_q *q)
 {
 	int rc = rte_eth_dev_stop(q->port_id);
 	if (!rc)
 		rc = rte_eth_dev_start(q->port_id);
-	p->stats->mesh_reconnects++;
-	if (rc && p->stats->mesh_reconnects % 50 == 1)
+	bool client = q == &p->q[0];
+	uint64_t n = ++*(client ? &p->stats->client_reconnects
+				: &p->stats->mesh_reconnects);
+	if (rc && n % 50 == 1 && client)
+		fprintf(stderr,
+			"quorated: client port %u: restart: %s (retried every "
+			"%llu ms)\n",
+			q->port_id, rte_strerror(-rc), QR_PORTS_CHECK_US / 1000);
+	else if (rc && n % 50 == 1)
 		fprintf(stderr,
 			"quorated: mesh link to node %u (port %u): restart: "
 			"%s (retried every %llu ms)\n",
@@ -240,21 +248,10 @@ static void watch_client_port(struct qr_ports *p, uint64_t now_us)
 	bool restart = now_us >= p->client_restart_us;
 	if (restart)
 		p->client_restart_us = now_us + QR_PORTS_CHECK_US;
-	if (!up && restart && q->was_down) {
-		int rc = rte_eth_dev_stop(q->port_id);
-		if (!rc)
-			rc = rte_eth_dev_start(q->port_id);
-		/* A port whose start failed is stopped: not polled (DPDK's
-		 * dummy burst logs a stack dump) until a restart works. */
-		p->client_stopped = rc != 0;
-		p->stats->client_reconnects++;
-		if (rc && p->stats->client_reconnects % 50 == 1)
-			fprintf(stderr,
-				"quorated: client port %u: restart: %s "
-				"(retried every %llu ms)\n",
-				q->port_id, rte_strerror(-rc),
-				QR_PORTS_CHECK_US / 1000);
-	}
+	/* A port whose start failed is stopped: not polled (DPDK's dummy
+	 * burst logs a stack dump) until a restart works. */
+	if (!up && restart && q->was_down)
+		p->client_stopped = !reconnect(p, q);
 	if (restart)
 		q->was_down = !up;
 	q->up = up;
